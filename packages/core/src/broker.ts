@@ -1,0 +1,130 @@
+/**
+ * The Broker port: a partitioned, replayable log with consumer groups. The embedded SQLite log,
+ * Kafka and the in-memory fake implement it; the outbox relay writes to it and the consumer runtime
+ * reads from it. Optional abilities (topic provisioning, offset reset) are separate interfaces,
+ * found with the type guards below.
+ */
+
+/** A record to append to a topic. Its partition is `partitionForKey(key, partitions)`. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: string;
+  /** The serialised envelope (JSON text). */
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Record time in ms; the broker's append time when absent. */
+  readonly timestamp?: number;
+}
+
+/** A record read from one partition at one offset. */
+export interface Delivery {
+  readonly topic: string;
+  readonly partition: number;
+  /** Position in the partition; offsets only grow. */
+  readonly offset: number;
+  readonly key: string;
+  readonly value: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: number;
+}
+
+/** Consecutive deliveries of one partition, in offset order. */
+export interface DeliveryBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly deliveries: readonly Delivery[];
+  /** Offset after the partition's last record when the batch was read, for lag. */
+  readonly highWatermark?: number;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** The next offset a group will read in a partition (Kafka semantics: last processed + 1). */
+export interface CommittedOffset extends TopicPartition {
+  readonly offset: number;
+}
+
+/** Where a group with no committed offset starts, or where a replay resets it to. */
+export type StartPosition = 'earliest' | 'latest' | { readonly timestamp: number };
+
+export interface SubscribeOptions {
+  /** Consumer group: the members of a group share the partitions; each group sees every record. */
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** For partitions the group has never committed: where to start. Default `earliest`. */
+  readonly start?: StartPosition;
+  /** Upper bound of deliveries per batch. */
+  readonly maxBatch?: number;
+}
+
+/**
+ * Receives what a subscription reads. The broker calls `deliver` for one partition at a time and
+ * does not call it again for that partition until the returned promise settles: resolving late is
+ * how the consumer applies backpressure. Resolving means "accepted", not "processed": processing
+ * is confirmed only by `Subscription.commit`.
+ */
+export interface DeliverySink {
+  deliver(batch: DeliveryBatch): Promise<void>;
+  /** Partitions given to this member (after a rebalance, or at start). */
+  assigned?(partitions: readonly TopicPartition[]): void;
+  /**
+   * Partitions taken away. Before the promise resolves the sink finishes (or abandons) its work on
+   * them and commits what completed; uncommitted records are redelivered to the new owner.
+   */
+  revoked(partitions: readonly TopicPartition[]): Promise<void>;
+}
+
+/** A live group membership. */
+export interface Subscription {
+  /** Commits offsets (next to read). A commit for a partition this member no longer owns may be ignored. */
+  commit(offsets: readonly CommittedOffset[]): Promise<void>;
+  /** Leaves the group: stops fetching, calls `revoked` for owned partitions, resolves when done. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The broker port.
+ *
+ * Contract: `publish` resolves only once every record is durably appended; records of one key in
+ * one call keep their array order, and calls awaited one after another keep their order. A group
+ * member receives each owned partition's records in offset order, starting at the group's
+ * committed offset; records after the last commit are delivered again after a restart or a
+ * rebalance (at-least-once).
+ */
+export interface Broker {
+  publish(records: readonly OutgoingRecord[]): Promise<void>;
+  subscribe(options: SubscribeOptions, sink: DeliverySink): Promise<Subscription>;
+  /** Closes every subscription and releases resources. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A topic's declared shape. */
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** Ignored where the engine has no replicas (the embedded log). */
+  readonly replicationFactor?: number;
+  readonly retentionMs?: number;
+  readonly retentionBytes?: number;
+}
+
+/** Optional ability: create topics from a declared topology (best-effort where refused). */
+export interface TopicAdmin {
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
+}
+
+/** Optional ability: move a group's offsets, for replay. The group should have no live members. */
+export interface OffsetReset {
+  resetOffsets(options: { group: string; topic: string; to: StartPosition }): Promise<void>;
+}
+
+export function canEnsureTopics<B extends Broker>(broker: B): broker is B & TopicAdmin {
+  return typeof (broker as Partial<TopicAdmin>).ensureTopics === 'function';
+}
+
+export function canResetOffsets<B extends Broker>(broker: B): broker is B & OffsetReset {
+  return typeof (broker as Partial<OffsetReset>).resetOffsets === 'function';
+}

@@ -1,0 +1,30 @@
+/**
+ * The source of time for every component that waits or timestamps: retry backoff, relay polling,
+ * commit intervals, timeouts, leases. Inject a manual clock in unit tests instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+  /** Resolves after `ms`; rejects with the signal's reason when the signal aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(done, ms);
+      function done() {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }
+      function onAbort() {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+};

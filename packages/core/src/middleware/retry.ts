@@ -1,0 +1,61 @@
+import { backoffDelay, resolveBackoff, type BackoffOptions } from '../backoff.js';
+import type { Clock } from '../clock.js';
+import { isRetriable, toError } from '../errors.js';
+import { deriveContext, type Middleware } from '../handler.js';
+import type { Instrumentation } from '../instrumentation.js';
+
+export interface RetryOptions extends BackoffOptions {
+  /** Attempts in all, the first included. Default 5 (seed 003: 1 s, 2 s, 4 s, 8 s, then the DLQ). */
+  readonly maxAttempts?: number;
+}
+
+export const RETRY_DEFAULTS = { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000, factor: 2, jitter: 0.2 } as const;
+
+/**
+ * Retries a failing handler with exponential backoff and jitter, up to `maxAttempts` in all.
+ * Errors marked non-retriable (`retriable: false`, e.g. schema violations) are rethrown at once.
+ * The last error is rethrown with `attempts` recorded on the context's error for the dead-letter
+ * policy. Waiting uses the clock and stops early when `ctx.signal` aborts (closing).
+ */
+export function retry(options: RetryOptions & { clock: Clock; instrumentation?: Instrumentation; random?: () => number }): Middleware {
+  const maxAttempts = options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError(`retry: maxAttempts must be a positive integer, got ${maxAttempts}`);
+  const backoff = resolveBackoff(options, RETRY_DEFAULTS);
+  const { clock, instrumentation, random } = options;
+  return (next) =>
+    async function retryHandler(event, ctx) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await next(event, attempt === ctx.attempt ? ctx : deriveContext(ctx, { attempt }));
+          return;
+        } catch (thrown) {
+          const error = toError(thrown);
+          if (attempt >= maxAttempts || !isRetriable(error) || ctx.signal.aborted) {
+            throw withAttempts(error, attempt);
+          }
+          const delayMs = backoffDelay(backoff, attempt, random);
+          ctx.logger.warn('handler failed, retrying', { attempt, delayMs, error });
+          if (instrumentation?.active) {
+            instrumentation.emit({ kind: 'retried', group: ctx.group, handler: ctx.handler, eventType: event.type, attempt, delayMs, error });
+          }
+          await clock.sleep(delayMs, ctx.signal).catch(() => {
+            throw withAttempts(error, attempt);
+          });
+        }
+      }
+    };
+}
+
+const ATTEMPTS = Symbol.for('herald.attempts');
+
+/** Remembers on the error how many attempts were made, for the dead-letter record. */
+export function withAttempts(error: Error, attempts: number): Error {
+  (error as unknown as Record<symbol, number>)[ATTEMPTS] = attempts;
+  return error;
+}
+
+/** Attempts recorded by {@link retry}, or 1. */
+export function attemptsOf(error: unknown): number {
+  const n = (error as Record<symbol, unknown> | null)?.[ATTEMPTS];
+  return typeof n === 'number' ? n : 1;
+}
