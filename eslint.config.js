@@ -23,7 +23,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['*', '!node:*', '!./*', '!../*', '!@sinclair/typebox', '!@sinclair/typebox/*'],
+              regex: '^(?!node:|\\.|@sinclair/typebox(/|$))',
               message: 'packages/core imports only node: built-ins, its own files and @sinclair/typebox (STYLE.md).',
             },
           ],
