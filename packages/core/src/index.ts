@@ -72,3 +72,7 @@ export type {
   StartOptions,
   TransactionWork,
 } from './appTypes.js';
+export { createApp } from './app.js';
+export { correlation } from './middleware/correlation.js';
+export { recover } from './middleware/recover.js';
+export { timeout } from './middleware/timeout.js';

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { isRetriable, toError } from '../errors.js';
 import { deriveContext, type Middleware } from '../handler.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { maybeStateOf } from '../internal/state.js';
 
 export interface RetryOptions extends BackoffOptions {
   /** Attempts in all, the first included. Default 5 (seed 003: 1 s, 2 s, 4 s, 8 s, then the DLQ). */
@@ -24,13 +25,17 @@ export function retry(options: RetryOptions & { clock: Clock; instrumentation?: 
   const { clock, instrumentation, random } = options;
   return (next) =>
     async function retryHandler(event, ctx) {
+      const state = maybeStateOf(ctx);
       for (let attempt = 1; ; attempt++) {
+        if (state) state.attempts = attempt;
         try {
           await next(event, attempt === ctx.attempt ? ctx : deriveContext(ctx, { attempt }));
           return;
         } catch (thrown) {
           const error = toError(thrown);
-          if (attempt >= maxAttempts || !isRetriable(error) || ctx.signal.aborted) {
+          if (state && state.firstFailureAt === undefined) state.firstFailureAt = clock.now();
+          const closing = state?.closing;
+          if (attempt >= maxAttempts || !isRetriable(error) || ctx.signal.aborted || closing?.aborted) {
             throw withAttempts(error, attempt);
           }
           const delayMs = backoffDelay(backoff, attempt, random);
@@ -38,7 +43,7 @@ export function retry(options: RetryOptions & { clock: Clock; instrumentation?: 
           if (instrumentation?.active) {
             instrumentation.emit({ kind: 'retried', group: ctx.group, handler: ctx.handler, eventType: event.type, attempt, delayMs, error });
           }
-          await clock.sleep(delayMs, ctx.signal).catch(() => {
+          await clock.sleep(delayMs, closing ? AbortSignal.any([ctx.signal, closing]) : ctx.signal).catch(() => {
             throw withAttempts(error, attempt);
           });
         }

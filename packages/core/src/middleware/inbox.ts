@@ -1,0 +1,37 @@
+import type { Clock } from '../clock.js';
+import { deriveContext, type Middleware } from '../handler.js';
+import { bindPublisher, type PublisherDeps } from '../internal/publisher.js';
+import { stateOf } from '../internal/state.js';
+import type { Stores } from '../store.js';
+
+/**
+ * Exactly-once effects per consumer group and event id. Opens the store transaction, records the
+ * inbox mark, and runs the handler with `ctx.tx` and `ctx.publish` bound to that transaction, so
+ * the mark, the handler's writes and its outgoing events commit together or not at all. An event
+ * whose mark is already there is a duplicate: the handler is not run.
+ *
+ * If the attempt's signal aborted (timeout, closing) the transaction is rolled back even when the
+ * handler returned normally, so an abandoned attempt never commits half-observed work.
+ */
+export function inbox<Tx>(options: { stores: Stores<Tx>; clock: Clock } & Omit<PublisherDeps<Tx>, 'outbox' | 'clock'>): Middleware<Tx> {
+  const { stores, clock } = options;
+  const publisherDeps: PublisherDeps<Tx> = { ...options, outbox: stores.outbox };
+  return (next) =>
+    async function inboxHandler(event, ctx) {
+      const state = stateOf(ctx);
+      let committed: (() => void) | undefined;
+      await stores.transaction(async (tx) => {
+        const fresh = await stores.inbox.markHandled(tx, { group: ctx.group, eventId: event.id, handledAt: clock.now() });
+        if (!fresh) {
+          state.outcome = 'duplicate';
+          return;
+        }
+        const publisher = bindPublisher(publisherDeps, tx, event);
+        await next(event, deriveContext(ctx, { tx, publish: publisher.publish }));
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        state.outcome = 'applied';
+        committed = publisher.committed;
+      });
+      committed?.();
+    };
+}

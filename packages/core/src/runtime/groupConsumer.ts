@@ -1,0 +1,215 @@
+import { backoffDelay } from '../backoff.js';
+import type { Broker, CommittedOffset, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../broker.js';
+import type { Clock } from '../clock.js';
+import type { Instrumentation } from '../instrumentation.js';
+import type { Logger } from '../logger.js';
+import { PartitionWork, partitionId } from './partitionWork.js';
+
+/** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
+export type Dispatch = (delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal }) => Promise<void>;
+
+export interface GroupConsumerOptions {
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly broker: Broker;
+  readonly dispatch: Dispatch;
+  readonly concurrency: number;
+  readonly maxInFlight: number;
+  readonly commitIntervalMs: number;
+  readonly start: StartPosition;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly instrumentation: Instrumentation;
+}
+
+export interface GroupConsumer {
+  start(): Promise<void>;
+  /** Stops fetching, lets running handlers finish (until `deadlineMs`), commits, leaves the group. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
+
+/**
+ * The consumer runtime of one group. Per partition, deliveries are queued per key: one key's events
+ * run one at a time in offset order, different keys run concurrently up to `concurrency`, so a key
+ * that is retrying never blocks the partition's other keys. Offsets are committed only up to the
+ * highest contiguous completed position. At most `maxInFlight` deliveries are held: beyond that,
+ * `deliver` does not resolve, which pauses fetching (backpressure).
+ */
+export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
+  const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
+  const partitions = new Map<string, PartitionWork>();
+  const closing = new AbortController();
+  const stop = new AbortController();
+  let subscription: Subscription | undefined;
+  let inFlight = 0;
+  let capacityWaiters: (() => void)[] = [];
+  let commitLoop: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+
+  function release(count: number): void {
+    inFlight -= count;
+    if (inFlight < maxInFlight && capacityWaiters.length > 0) {
+      const waiters = capacityWaiters;
+      capacityWaiters = [];
+      waiters.forEach((w) => w());
+    }
+  }
+
+  function work(tp: TopicPartition): PartitionWork {
+    const id = partitionId(tp);
+    let p = partitions.get(id);
+    if (!p) {
+      p = new PartitionWork({ topic: tp.topic, partition: tp.partition });
+      partitions.set(id, p);
+    }
+    return p;
+  }
+
+  /** Runs a delivery until it completes; false when abandoned because the consumer is closing. */
+  async function handle(delivery: Delivery): Promise<boolean> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await dispatch(delivery, { closing: closing.signal, stop: stop.signal });
+        return true;
+      } catch (error) {
+        if (closing.signal.aborted) return false;
+        const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
+        logger.error('delivery failed outside the handler policies; trying again', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, delayMs });
+        await clock.sleep(delayMs, closing.signal).catch(() => {});
+        if (closing.signal.aborted) return false;
+      }
+    }
+  }
+
+  async function runKey(p: PartitionWork, key: string): Promise<void> {
+    p.running++;
+    const queue = p.queues.get(key)!;
+    try {
+      while (queue.length > 0 && !p.revoked) {
+        const delivery = queue[0]!;
+        const completed = await handle(delivery);
+        queue.shift();
+        release(1);
+        if (!completed) break;
+        p.tracker.complete(delivery.offset);
+      }
+    } finally {
+      if (queue.length > 0 && (p.revoked || closing.signal.aborted)) {
+        release(queue.length);
+        queue.length = 0;
+      }
+      if (queue.length === 0) p.queues.delete(key);
+      p.running--;
+      pump(p);
+      p.notifyIdle();
+    }
+  }
+
+  function pump(p: PartitionWork): void {
+    while (!p.revoked && p.running < concurrency && p.waiting.length > 0) {
+      void runKey(p, p.waiting.shift()!);
+    }
+  }
+
+  function enqueue(p: PartitionWork, delivery: Delivery): void {
+    p.tracker.add(delivery.offset);
+    inFlight++;
+    const queue = p.queues.get(delivery.key);
+    if (queue) {
+      queue.push(delivery);
+      return;
+    }
+    p.queues.set(delivery.key, [delivery]);
+    if (p.running < concurrency) void runKey(p, delivery.key);
+    else p.waiting.push(delivery.key);
+  }
+
+  async function commit(only?: readonly PartitionWork[]): Promise<void> {
+    const targets = only ?? [...partitions.values()];
+    const offsets: CommittedOffset[] = [];
+    for (const p of targets) {
+      const offset = p.pendingCommit();
+      if (offset !== undefined) offsets.push({ topic: p.tp.topic, partition: p.tp.partition, offset });
+    }
+    if (offsets.length === 0 || !subscription) return;
+    await subscription.commit(offsets);
+    for (const p of targets) {
+      const offset = p.pendingCommit();
+      if (offset === undefined) continue;
+      p.committed = offsets.find((o) => o.topic === p.tp.topic && o.partition === p.tp.partition)?.offset ?? p.committed;
+      if (instrumentation.active && p.highWatermark !== undefined && p.committed !== undefined) {
+        instrumentation.emit({ kind: 'lag', group, topic: p.tp.topic, partition: p.tp.partition, lag: Math.max(0, p.highWatermark - p.committed) });
+      }
+    }
+  }
+
+  async function runCommits(): Promise<void> {
+    while (!closing.signal.aborted) {
+      await clock.sleep(options.commitIntervalMs, closing.signal).catch(() => {});
+      await commit().catch((error: unknown) => logger.warn('offset commit failed; will retry', { group, error }));
+    }
+  }
+
+  const sink: DeliverySink = {
+    async deliver(batch: DeliveryBatch) {
+      const p = work(batch);
+      if (batch.highWatermark !== undefined) p.highWatermark = batch.highWatermark;
+      for (const delivery of batch.deliveries) enqueue(p, delivery);
+      while (inFlight >= maxInFlight && !stop.signal.aborted) {
+        await new Promise<void>((resolve) => capacityWaiters.push(resolve));
+      }
+    },
+    assigned(assigned) {
+      for (const tp of assigned) work(tp);
+      logger.info('partitions assigned', { group, partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
+    },
+    async revoked(revoked) {
+      const works = revoked.map((tp) => partitions.get(partitionId(tp))).filter((p): p is PartitionWork => p !== undefined);
+      for (const p of works) {
+        p.revoked = true;
+        release(p.dropWaiting());
+      }
+      // running handlers finish first; past the close deadline they are abandoned (redelivered later)
+      await Promise.race([Promise.all(works.map((p) => p.idle())), aborted(stop.signal)]);
+      await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { group, error }));
+      for (const p of works) partitions.delete(partitionId(p.tp));
+      logger.info('partitions revoked', { group, partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
+    },
+  };
+
+  return {
+    async start() {
+      subscription = await broker.subscribe({ group, topics: options.topics, start: options.start }, sink);
+      commitLoop = runCommits();
+    },
+    close(deadlineMs) {
+      closed ??= (async () => {
+        closing.abort();
+        const timer = clock.sleep(deadlineMs, stop.signal).then(
+          () => {
+            logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });
+            stop.abort();
+            release(0);
+          },
+          () => {},
+        );
+        try {
+          await subscription?.close();
+          await commitLoop;
+          await commit().catch(() => {});
+        } finally {
+          stop.abort();
+          await timer;
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

@@ -1,0 +1,134 @@
+import { Type } from '@sinclair/typebox';
+import { describe, expect, it } from 'vitest';
+import { decodeEnvelope, defineEvent, encodeEnvelope, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope } from '@herald/core';
+import { OffsetTracker } from '../src/runtime/offsets.js';
+
+describe('uuidv7', () => {
+  it('is a version 7, variant 10 UUID carrying its millisecond time', () => {
+    const at = Date.now() + 60_000; // ahead of any id made so far, so the monotonic guard does not apply
+    const id = uuidv7(at);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(uuidv7Time(id)).toBe(at);
+  });
+
+  it('is strictly increasing within one millisecond and across a clock that stands still', () => {
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(1_700_000_000_000)); // a clock behind the last id
+    const sorted = [...ids].sort();
+    expect(sorted).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('murmur2 partitioner', () => {
+  // vectors from Apache Kafka's UtilsTest.testMurmur2
+  it.each([
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
+  ])('hashes %s as Kafka does', (input, expected) => {
+    expect(murmur2(Buffer.from(input))).toBe(expected);
+  });
+
+  it('places keys in [0, partitions) and the same key always on the same partition', () => {
+    for (let i = 0; i < 1000; i++) {
+      const p = partitionForKey(`key-${i}`, 12);
+      expect(p).toBeGreaterThanOrEqual(0);
+      expect(p).toBeLessThan(12);
+      expect(partitionForKey(`key-${i}`, 12)).toBe(p);
+    }
+  });
+});
+
+const envelope: Envelope = {
+  id: uuidv7(),
+  type: 'OrderCreated',
+  version: 1,
+  topic: 'orders',
+  key: 'o-1',
+  correlationId: 'c-1',
+  causationId: null,
+  occurredAt: new Date(0).toISOString(),
+  headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+  data: { orderId: 'o-1' },
+};
+
+describe('envelope wire form', () => {
+  it('round-trips through JSON', () => {
+    expect(decodeEnvelope(encodeEnvelope(envelope))).toEqual(envelope);
+  });
+
+  it('refuses an oversized event with a clear error naming size and limit', () => {
+    const big = { ...envelope, data: { blob: 'x'.repeat(2000) } };
+    expect(() => encodeEnvelope(big, 1000)).toThrowError(/OrderCreated event is \d+ bytes, over the limit of 1000 bytes/);
+    try {
+      encodeEnvelope(big, 1000);
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'event-too-large', retriable: false });
+    }
+  });
+
+  it.each([
+    ['{not json', /not JSON/],
+    ['[1,2]', /not a JSON object/],
+    [JSON.stringify({ ...envelope, id: '' }), /"id" must be a non-empty string/],
+    [JSON.stringify({ ...envelope, version: 0 }), /"version" must be a positive integer/],
+    [JSON.stringify({ ...envelope, headers: 'x' }), /"headers" must be an object/],
+    [JSON.stringify({ ...envelope, data: undefined }), /"data" is missing/],
+  ])('rejects malformed input %#', (wire, message) => {
+    expect(() => decodeEnvelope(wire)).toThrowError(message);
+  });
+});
+
+describe('defineEvent', () => {
+  const OrderCreated = defineEvent({
+    type: 'OrderCreated',
+    topic: 'orders',
+    key: (d) => d.orderId,
+    schema: Type.Object({ orderId: Type.String({ minLength: 1 }), priceCents: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+  });
+
+  it('gives a JSON Schema, a key and a validator', () => {
+    expect(OrderCreated.jsonSchema).toMatchObject({ type: 'object', required: ['orderId', 'priceCents'] });
+    expect(OrderCreated.key({ orderId: 'o-9', priceCents: 5 })).toBe('o-9');
+    expect(OrderCreated.check({ orderId: 'o', priceCents: 1 })).toEqual([]);
+  });
+
+  it('lists the issues of invalid data with their paths', () => {
+    const issues = OrderCreated.check({ orderId: '', priceCents: 1.5, extra: true });
+    expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['/orderId', '/priceCents', '/extra']));
+    expect(() => OrderCreated.parse({ orderId: 1 })).toThrowError(/OrderCreated does not match its schema/);
+  });
+
+  it('refuses bad names and versions at definition time', () => {
+    expect(() => defineEvent({ type: 'bad type', topic: 't', key: () => 'k', schema: Type.Object({}) })).toThrowError(/must match/);
+    expect(() => defineEvent({ type: 'T', version: 0, topic: 't', key: () => 'k', schema: Type.Object({}) })).toThrowError(/positive integer/);
+  });
+});
+
+describe('OffsetTracker', () => {
+  it('commits only up to the highest contiguous completed offset', () => {
+    const t = new OffsetTracker();
+    [10, 11, 12, 13].forEach((o) => t.add(o));
+    expect(t.position).toBeUndefined();
+    t.complete(12);
+    expect(t.position).toBeUndefined();
+    t.complete(10);
+    expect(t.position).toBe(11);
+    t.complete(11);
+    expect(t.position).toBe(13);
+    expect(t.outstanding).toBe(1);
+    t.complete(13);
+    expect(t.position).toBe(14);
+  });
+
+  it('handles gaps in offsets (compacted or deleted records) and long runs', () => {
+    const t = new OffsetTracker();
+    for (let o = 0; o < 5000; o += 2) t.add(o);
+    for (let o = 4998; o >= 0; o -= 2) t.complete(o);
+    expect(t.position).toBe(4999);
+    expect(t.outstanding).toBe(0);
+  });
+});
