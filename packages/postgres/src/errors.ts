@@ -1,0 +1,55 @@
+import { HeraldError } from '@herald/core';
+
+/** Error codes the PostgreSQL stores raise; check them with `error.code`. */
+export const PgErrorCodes = {
+  /** Serialization failure, deadlock or lock timeout: the transaction lost a race. Retriable. */
+  conflict: 'store-conflict',
+  /** The connection failed or the server is shutting down or overloaded. Retriable. */
+  unavailable: 'store-unavailable',
+  /** A constraint (unique, foreign key, check, not null) refused the write. Not retriable. */
+  constraint: 'store-constraint',
+  /** Any other database error (bad SQL, bad data). Not retriable. */
+  failed: 'store-failed',
+} as const;
+
+/** SQLSTATEs whose transaction may succeed when simply run again. */
+const CONFLICT_STATES = new Set(['40001', '40P01', '55P03']);
+/** Connection exceptions (class 08), shutdown, overload, crash recovery. */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53000', '58000', '58030']);
+/** Node socket errors meaning the server could not be reached or the connection dropped. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Messages of pg's own connection failures, which carry no code. */
+const CONNECTION_MESSAGE = /connection terminated|connection timeout|timeout exceeded when trying to connect|client has encountered a connection error|not queryable/i;
+
+/**
+ * Maps anything the `pg` driver throws to a {@link HeraldError} whose `retriable` flag says whether
+ * running the whole transaction again may succeed: serialization failures, deadlocks and lost
+ * connections are retriable; constraint violations and SQL errors are not. The driver's error is the
+ * `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
+ * A HeraldError passes through unchanged.
+ */
+export function toStoreError(thrown: unknown, context: string): HeraldError {
+  if (thrown instanceof HeraldError) return thrown;
+  const error = thrown as { code?: unknown; message?: unknown; constraint?: unknown; table?: unknown };
+  const sqlState = typeof error?.code === 'string' ? error.code : undefined;
+  const message = `${context}: ${typeof error?.message === 'string' ? error.message : String(thrown)}`;
+  const details: Record<string, unknown> = {};
+  if (sqlState) details.sqlState = sqlState;
+  if (typeof error?.constraint === 'string') details.constraint = error.constraint;
+  if (typeof error?.table === 'string') details.table = error.table;
+  const options = (retriable: boolean) => ({ retriable, cause: thrown, details });
+  if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrorCodes.conflict, message, options(true));
+  if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrorCodes.unavailable, message, options(true));
+  if (sqlState?.startsWith('23')) return new HeraldError(PgErrorCodes.constraint, message, options(false));
+  return new HeraldError(PgErrorCodes.failed, message, options(false));
+}
+
+function isUnavailable(sqlState: string | undefined, message: string): boolean {
+  if (sqlState === undefined) return CONNECTION_MESSAGE.test(message);
+  return sqlState.startsWith('08') || UNAVAILABLE_STATES.has(sqlState) || SOCKET_CODES.has(sqlState);
+}
+
+/** Whether a mapped error says the connection itself is broken (the pooled client must be discarded). */
+export function isConnectionError(error: HeraldError): boolean {
+  return error.code === PgErrorCodes.unavailable;
+}

@@ -1,0 +1,5 @@
+export { pgStores } from './pgStores.js';
+export type { PgStores, PgStoresOptions } from './pgStores.js';
+export { migrate } from './migrate.js';
+export type { MigrateOptions, MigrateResult } from './migrate.js';
+export { PgErrorCodes, toStoreError } from './errors.js';

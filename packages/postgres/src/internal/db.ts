@@ -1,0 +1,76 @@
+import { ErrorCodes, HeraldError, type Logger } from '@herald/core';
+import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import { PgErrorCodes, toStoreError } from '../errors.js';
+import { runMigrations } from '../migrate.js';
+import type { Tables } from './tables.js';
+
+/** A statement with positional `$n` parameters; `name` makes pg prepare it once per connection. */
+export type Statement = QueryConfig<unknown[]>;
+
+/** What every store operation shares: the pool, the table names, the migration gate, close state. */
+export interface Db {
+  readonly pool: Pool;
+  readonly t: Tables;
+  readonly logger: Logger;
+  /** Resolves once migrations ran (or at once when they are not ours to run). */
+  ready(): Promise<void>;
+  /** Runs one statement as its own transaction; retries it when it lost a race (deadlock, serialization). */
+  run<Row extends QueryResultRow>(context: string, statement: Statement): Promise<QueryResult<Row>>;
+  /** Throws `closed` once the stores are closed. */
+  assertOpen(): void;
+  close(): Promise<void>;
+}
+
+/** Attempts for a single-statement operation that keeps losing lock races before giving up. */
+const STATEMENT_ATTEMPTS = 3;
+
+export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; migrate: boolean; logger: Logger }): Db {
+  const { pool, t, logger } = options;
+  let migration: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  function ready(): Promise<void> {
+    if (!options.migrate) return Promise.resolve();
+    // a failed migration is not cached: the next operation tries again (the database may be back)
+    migration ??= runMigrations(pool, t).then(
+      () => undefined,
+      (error: unknown) => {
+        migration = undefined;
+        throw error;
+      },
+    );
+    return migration;
+  }
+
+  function assertOpen(): void {
+    if (closing) throw new HeraldError(ErrorCodes.closed, 'pgStores: the stores are closed');
+  }
+
+  return {
+    pool,
+    t,
+    logger,
+    ready,
+    assertOpen,
+    async run<Row extends QueryResultRow>(context: string, statement: Statement) {
+      assertOpen();
+      await ready();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await pool.query<Row>(statement);
+        } catch (thrown) {
+          const error = toStoreError(thrown, `pgStores: ${context}`);
+          if (error.code !== PgErrorCodes.conflict || attempt >= STATEMENT_ATTEMPTS) throw error;
+          logger.debug('pgStores: statement lost a lock race, running it again', { context, attempt });
+        }
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        await migration?.catch(() => {});
+        if (options.ownsPool) await pool.end();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import type { Statement } from '../db.js';
+import type { Tables } from '../tables.js';
+
+/**
+ * Whether a `park-key` letter of this key is `dead` or `parked` in this group. The predicate matches
+ * the partial index `dead_letters_parked` exactly, so the check reads an index holding only the
+ * letters currently holding keys back, however many letters the table keeps.
+ */
+export function isKeyParked(t: Tables, options: { group: string; topic: string; key: string }): Statement {
+  return {
+    name: `${t.statementPrefix}is_key_parked`,
+    text: `SELECT EXISTS (
+        SELECT 1 FROM ${t.deadLetters}
+        WHERE group_name = $1 AND topic = $2 AND key = $3 AND policy = 'park-key' AND status IN ('dead', 'parked')
+      ) AS parked`,
+    values: [options.group, options.topic, options.key],
+  };
+}

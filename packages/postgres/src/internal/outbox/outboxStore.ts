@@ -1,0 +1,71 @@
+import { ErrorCodes, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import type { Db } from '../db.js';
+import { executeInTx, noteAppended } from '../transaction.js';
+import { appendOutbox } from './appendOutbox.js';
+import { claimOutboxBatch } from './claimOutboxBatch.js';
+import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
+import { markOutboxPublished } from './markOutboxPublished.js';
+import { releaseOutboxClaim } from './releaseOutboxClaim.js';
+import { toEntry, toRecord, type OutboxRow } from './rows.js';
+import { sweepOutbox } from './sweepOutbox.js';
+
+export interface OutboxSettings {
+  /** How long published records are kept (for workflow views) before the sweep deletes them. */
+  readonly retentionMs: number;
+  /** Least time between two sweeps started by `markPublished`. */
+  readonly sweepIntervalMs: number;
+}
+
+/** Records deleted per sweep statement, so one sweep never holds locks for long. */
+const SWEEP_BATCH = 5000;
+
+/** The outbox on PostgreSQL; see {@link claimOutboxBatch} for the claim algorithm. */
+export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<SqlTx> & { sweep(): Promise<number> } {
+  let lastSweep = Date.now();
+
+  async function sweep(): Promise<number> {
+    lastSweep = Date.now();
+    let total = 0;
+    for (;;) {
+      const { rows } = await db.run<{ deleted: number }>('sweep outbox', sweepOutbox(db.t, { retentionMs: settings.retentionMs, limit: SWEEP_BATCH }));
+      total += rows[0]?.deleted ?? 0;
+      if ((rows[0]?.deleted ?? 0) < SWEEP_BATCH) return total;
+    }
+  }
+
+  return {
+    async append(tx, records: readonly OutboxRecord[]) {
+      if (records.length === 0) return;
+      await executeInTx(tx, 'append outbox', appendOutbox(db.t, records));
+      noteAppended(tx);
+    },
+    async claim(options: ClaimOptions) {
+      if (!(Number.isInteger(options.limit) && options.limit > 0)) invalid(`claim limit must be a positive integer, got ${options.limit}`);
+      if (!(options.leaseMs > 0)) invalid(`claim leaseMs must be positive, got ${options.leaseMs}`);
+      if (!options.relayId) invalid('claim needs a relayId');
+      const { rows } = await db.run<OutboxRow>('claim outbox', claimOutboxBatch(db.t, options));
+      return rows.map(toRecord);
+    },
+    async markPublished(relayId, ids) {
+      if (ids.length === 0) return;
+      await db.run('mark outbox published', markOutboxPublished(db.t, relayId, ids));
+      if (Date.now() - lastSweep >= settings.sweepIntervalMs) {
+        // retention is housekeeping: a failed sweep must not fail the relay's round
+        await sweep().catch((error: unknown) => db.logger.warn('pgStores: outbox sweep failed; will try again later', { error }));
+      }
+    },
+    async release(relayId, ids) {
+      if (ids.length === 0) return;
+      await db.run('release outbox claim', releaseOutboxClaim(db.t, relayId, ids));
+    },
+    async findByCorrelation(correlationId) {
+      const { rows } = await db.run<OutboxRow>('find outbox by correlation', findOutboxByCorrelation(db.t, correlationId));
+      return rows.map(toEntry);
+    },
+    sweep,
+  };
+}
+
+function invalid(message: string): never {
+  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
+}

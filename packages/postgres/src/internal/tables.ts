@@ -1,0 +1,44 @@
+/** Schema-qualified, quoted names of the stores' tables, computed once per store. */
+export interface Tables {
+  readonly schema: string;
+  /** Prefix of prepared statement names, unique per schema and short (names are cut at 63 bytes). */
+  readonly statementPrefix: string;
+  readonly outbox: string;
+  readonly outboxClaims: string;
+  readonly inbox: string;
+  readonly deadLetters: string;
+  readonly idempotency: string;
+  readonly migrations: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Validates a schema name (lower-case letters, digits, `_`) and names the tables in it. */
+export function tablesFor(schema: string): Tables {
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new RangeError(`pgStores: schema must match ${SCHEMA_NAME} (lower-case letters, digits, _), got ${JSON.stringify(schema)}`);
+  }
+  const q = (table: string) => `"${schema}"."${table}"`;
+  return {
+    schema: `"${schema}"`,
+    statementPrefix: `herald_${schema.length > 40 ? hash(schema) : schema}_`,
+    outbox: q('outbox'),
+    outboxClaims: q('outbox_claims'),
+    inbox: q('inbox'),
+    deadLetters: q('dead_letters'),
+    idempotency: q('idempotency_keys'),
+    migrations: q('schema_migrations'),
+  };
+}
+
+/**
+ * The database clock in epoch milliseconds. Leases and publication times use it rather than each
+ * process's clock, so relays on different hosts agree on when a claim lapses.
+ */
+export const NOW_MS = `(extract(epoch from now()) * 1000)::bigint`;
+
+function hash(text: string): string {
+  let h = 5381;
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 33) ^ text.charCodeAt(i)) >>> 0;
+  return h.toString(36);
+}

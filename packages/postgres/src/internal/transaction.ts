@@ -1,0 +1,127 @@
+import { ErrorCodes, HeraldError, type SqlTx } from '@herald/core';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { PgErrorCodes, isConnectionError, toStoreError } from '../errors.js';
+import type { Db, Statement } from './db.js';
+
+/** What the stores know about a transaction handle they created. */
+interface TxState {
+  readonly client: PoolClient;
+  open: boolean;
+  /** Set by the outbox's append, so committed appends can wake in-process relays. */
+  appended: boolean;
+  /** The first statement failure, which aborted the transaction on the server. */
+  failure?: HeraldError;
+}
+
+const states = new WeakMap<SqlTx, TxState>();
+
+/**
+ * Runs a statement inside `tx` and returns how many rows it changed. On a handle made by
+ * {@link runTransaction} it goes straight to the pooled client (so named statements are prepared
+ * once per connection); on any other `SqlTx` it falls back to the portable `execute`.
+ */
+export async function executeInTx(tx: SqlTx, context: string, statement: Statement): Promise<number> {
+  const state = states.get(tx);
+  if (!state) return tx.execute(statement.text, statement.values ?? []);
+  const result = await clientQuery(state, context, statement);
+  return result.rowCount ?? 0;
+}
+
+/** Remembers that `tx` appended to the outbox (no-op for handles the stores did not create). */
+export function noteAppended(tx: SqlTx): void {
+  const state = states.get(tx);
+  if (state) state.appended = true;
+}
+
+async function clientQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
+  if (!state.open) throw new HeraldError(ErrorCodes.closed, `pgStores: ${context} on a transaction that already finished`);
+  try {
+    return await state.client.query<Row>(statement);
+  } catch (thrown) {
+    const error = toStoreError(thrown, `pgStores: ${context}`);
+    state.failure ??= error;
+    throw error;
+  }
+}
+
+function createTx(state: TxState): SqlTx {
+  const tx: SqlTx = {
+    async query<Row>(sql: string, params: readonly unknown[] = []) {
+      const result = await clientQuery(state, 'query', { text: sql, values: [...params] });
+      return result.rows as Row[];
+    },
+    async execute(sql, params = []) {
+      const result = await clientQuery(state, 'execute', { text: sql, values: [...params] });
+      return result.rowCount ?? 0;
+    },
+  };
+  states.set(tx, state);
+  return tx;
+}
+
+/**
+ * BEGIN, `work(tx)`, COMMIT on one pooled connection (READ COMMITTED, PostgreSQL's default);
+ * ROLLBACK when `work` rejects. Settles only after the commit or rollback. Errors from statements
+ * are mapped by {@link toStoreError} (retriable for conflicts and lost connections). PostgreSQL aborts
+ * a transaction at its first failed statement: if `work` swallowed such an error and resolved, the
+ * COMMIT turns into a rollback and this rejects rather than report a commit that did not happen.
+ * A connection lost during COMMIT rejects with a retriable error whose `details.commitOutcome` is
+ * `unknown`: the transaction may have committed (the inbox and idempotency keys absorb a rerun).
+ */
+export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
+  db.assertOpen();
+  await db.ready();
+  let client: PoolClient;
+  try {
+    client = await db.pool.connect();
+  } catch (error) {
+    throw toStoreError(error, 'pgStores: connect');
+  }
+  const state: TxState = { client, open: true, appended: false };
+  let broken = false;
+  try {
+    await clientQuery(state, 'begin', { text: 'BEGIN' });
+    let result: T;
+    try {
+      result = await work(createTx(state));
+    } catch (error) {
+      state.open = false;
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      if (error instanceof HeraldError && isConnectionError(error)) broken = true;
+      throw error;
+    }
+    state.open = false;
+    await commit(client, state.failure);
+    onCommitted(state.appended);
+    return result;
+  } catch (error) {
+    if (error instanceof HeraldError && isConnectionError(error)) broken = true;
+    throw error;
+  } finally {
+    state.open = false;
+    // a connection in an unknown state is discarded, not handed to the next transaction
+    client.release(broken);
+  }
+}
+
+async function commit(client: PoolClient, failure: HeraldError | undefined): Promise<void> {
+  let result: QueryResult;
+  try {
+    result = await client.query('COMMIT');
+  } catch (thrown) {
+    const error = toStoreError(thrown, 'pgStores: commit');
+    if (!isConnectionError(error)) throw error;
+    throw new HeraldError(error.code, `${error.message} (the transaction may or may not have committed)`, {
+      retriable: true,
+      cause: thrown,
+      details: { ...error.details, commitOutcome: 'unknown' },
+    });
+  }
+  if (result.command === 'ROLLBACK') {
+    throw new HeraldError(
+      failure?.code ?? PgErrorCodes.failed,
+      `pgStores: the transaction was rolled back: a statement in it failed earlier (PostgreSQL aborts the whole transaction at the first error)${failure ? `: ${failure.message}` : ''}`,
+      { retriable: failure?.retriable ?? false, cause: failure, details: failure?.details },
+    );
+  }
+}

@@ -1,0 +1,57 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { migrate, pgStores } from '../src/index.js';
+import { usePostgres } from './support.js';
+
+const pgs = usePostgres();
+
+async function rows<T>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('migrate', () => {
+  it('applies each migration once when several processes start at the same time', async () => {
+    const url = await pgs.database();
+    const results = await Promise.all([migrate({ connectionString: url }), migrate({ connectionString: url }), migrate({ connectionString: url })]);
+    const applied = results.flatMap((r) => r.applied);
+    expect(applied).toEqual([1]);
+    expect(results.map((r) => r.version)).toEqual([1, 1, 1]);
+    const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
+    expect(versions.map((r) => r.version)).toEqual([1]);
+    const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
+    expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
+  });
+
+  it('is a no-op on a current schema', async () => {
+    const url = await pgs.database();
+    expect((await migrate({ connectionString: url })).applied).toEqual([1]);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 1 });
+  });
+
+  it('keeps schemas apart, and pgStores migrates its own before first use', async () => {
+    const url = await pgs.database();
+    const a = pgStores({ connectionString: url, schema: 'svc_a' });
+    const b = pgStores({ connectionString: url, schema: 'svc_b' });
+    try {
+      await a.transaction((tx) => a.inbox.markHandled(tx, { group: 'g', eventId: 'e1', handledAt: 1 }));
+      expect(await a.inbox.findHandled(['e1'])).toHaveLength(1);
+      expect(await b.inbox.findHandled(['e1'])).toEqual([]);
+      const schemas = await rows<{ schema_name: string }>(url, `SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'svc_%' ORDER BY 1`);
+      expect(schemas.map((r) => r.schema_name)).toEqual(['svc_a', 'svc_b']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('refuses unsafe schema names and contradictory options', () => {
+    expect(() => pgStores({ connectionString: 'postgres://x', schema: 'bad"; drop' })).toThrow(/schema must match/);
+    expect(() => pgStores({})).toThrow(/exactly one of connectionString or pool/);
+    expect(() => pgStores({ connectionString: 'postgres://x', poolSize: 0 })).toThrow(/poolSize/);
+  });
+});
