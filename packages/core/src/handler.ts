@@ -65,5 +65,10 @@ export function compose<Tx>(...middleware: readonly Middleware<Tx>[]): (handler:
  * Cheaper than spreading, and it never evaluates `base`'s getters.
  */
 export function deriveContext<Tx>(base: HandlerContext<Tx>, overrides: Partial<HandlerContext<Tx>>): HandlerContext<Tx> {
-  return Object.assign(Object.create(base) as HandlerContext<Tx>, overrides);
+  const derived = Object.create(base) as HandlerContext<Tx>;
+  // defineProperty, not assignment: `tx` and `publish` are getters on the runtime's prototype
+  for (const key of Object.keys(overrides) as (keyof HandlerContext<Tx>)[]) {
+    Object.defineProperty(derived, key, { value: overrides[key], enumerable: true });
+  }
+  return derived;
 }

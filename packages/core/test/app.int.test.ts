@@ -1,0 +1,214 @@
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, defineEvent, silentLogger, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+
+const Step = defineEvent({
+  type: 'Step',
+  topic: 'steps',
+  key: (d) => d.key,
+  schema: Type.Object({ key: Type.String(), seq: Type.Integer(), fail: Type.Optional(Type.Integer()) }, { additionalProperties: false }),
+});
+const Echo = defineEvent({ type: 'Echo', topic: 'echoes', key: (d) => d.key, schema: Type.Object({ key: Type.String(), seq: Type.Integer() }) });
+
+const apps: App<MemoryTx>[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close({ deadlineMs: 1000 })));
+});
+
+function newApp(options: { deadLetter?: 'skip' | 'park-key'; concurrency?: number } = {}) {
+  const broker = memoryBroker({ partitions: 2, maxBatch: 50 });
+  const stores = memoryStores();
+  const app = createApp<MemoryTx>({
+    broker,
+    stores,
+    logger: silentLogger,
+    events: [Step, Echo],
+    handlerDefaults: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 }, deadLetter: options.deadLetter ?? 'skip' },
+    groups: { worker: { concurrency: options.concurrency ?? 8, commitIntervalMs: 10 } },
+    relay: { idleMs: 2 },
+  });
+  apps.push(app);
+  return { app, broker, stores };
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('createApp on the in-memory engine', () => {
+  it('applies each effect once, in per-key order, and chains correlation and causation ids', async () => {
+    const { app, stores } = newApp({ concurrency: 4 });
+    const applied: Record<string, number[]> = {};
+    const echoes: Envelope[] = [];
+    app.on(Step, { group: 'worker' }, async (event, ctx) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 2)); // keys finish out of order
+      (applied[event.data.key] ??= []).push(event.data.seq);
+      ctx.tx.set(`effect/${event.id}`, event.data.seq);
+      await ctx.publish(Echo, { key: event.data.key, seq: event.data.seq });
+    });
+    app.on(Echo, { group: 'echo-reader' }, async (event) => void echoes.push(event));
+    await app.start();
+    const sent: Envelope[] = [];
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, k) => {
+        for (let seq = 0; seq < 10; seq++) sent.push(await app.publish(Step, { key: `k${k}`, seq }));
+      }),
+    );
+    await eventually(() => echoes.length === 200, '200 echoes');
+    for (let k = 0; k < 20; k++) expect(applied[`k${k}`]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const effects = await stores.transaction(async (tx) => tx.keys('effect/'));
+    expect(effects).toHaveLength(200);
+    const byId = new Map(sent.map((e) => [e.id, e]));
+    for (const echo of echoes) {
+      const cause = byId.get(echo.causationId!)!;
+      expect(cause).toBeDefined();
+      expect(echo.correlationId).toBe(cause.correlationId);
+    }
+  });
+
+  it('sends poison events to the dead letter store with their reason while other keys flow', async () => {
+    const { app, broker } = newApp();
+    const applied: string[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => {
+      if (event.data.fail) throw new Error(`always fails ${event.data.key}`);
+      applied.push(event.data.key);
+    });
+    await app.start();
+    const wire = (type: string, data: unknown) =>
+      JSON.stringify({ id: crypto.randomUUID(), type, version: 1, topic: 'steps', key: 'bad', correlationId: 'c', causationId: null, occurredAt: new Date().toISOString(), headers: {}, data });
+    await broker.publish([
+      { topic: 'steps', key: 'bad', value: '{"not json' },
+      { topic: 'steps', key: 'bad', value: wire('Nope', {}) },
+      { topic: 'steps', key: 'bad', value: wire('Step', { key: 'bad', seq: 'one' }) },
+    ]);
+    await app.publish(Step, { key: 'thrower', seq: 1, fail: 1 });
+    for (let i = 0; i < 5; i++) await app.publish(Step, { key: `good${i}`, seq: i });
+    await eventually(async () => (await app.deadLetters()).length === 4 && applied.length === 5, 'four dead letters and five applied');
+    const letters = await app.deadLetters();
+    expect(letters.map((l) => l.reason).sort()).toEqual(['handler-failed', 'malformed-envelope', 'schema-violation', 'unknown-event-type']);
+    const thrown = letters.find((l) => l.reason === 'handler-failed')!;
+    expect(thrown).toMatchObject({ attempts: 3, status: 'dead', group: 'worker', handler: 'worker:Step', eventType: 'Step' });
+    expect(thrown.error.message).toBe('always fails thrower');
+    expect(thrown.error.stack).toContain('always fails thrower');
+    expect(thrown.lastFailureAt).toBeGreaterThanOrEqual(thrown.firstFailureAt);
+    expect(JSON.parse(thrown.envelope).data).toEqual({ key: 'thrower', seq: 1, fail: 1 });
+    const invalid = letters.find((l) => l.reason === 'schema-violation')!;
+    expect(invalid.error.details).toMatchObject({ issues: [expect.objectContaining({ path: '/seq' })] });
+    expect(letters.find((l) => l.reason === 'malformed-envelope')!.envelope).toBe('{"not json');
+  });
+
+  it('refuses to publish an invalid or oversized event', async () => {
+    const { app } = newApp();
+    await expect(app.publish(Step, { key: 'k', seq: 1.5 } as never)).rejects.toMatchObject({ code: 'schema-violation' });
+    const small = createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, maxEventBytes: 200 });
+    apps.push(small);
+    await expect(small.publish(Echo, { key: 'k'.repeat(300), seq: 1 })).rejects.toMatchObject({ code: 'event-too-large' });
+  });
+
+  it('parks later events of a key behind its dead letter, and redrive applies them once, in order', async () => {
+    const { app } = newApp({ deadLetter: 'park-key' });
+    let healthy = false;
+    const applied: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event, ctx) => {
+      if (event.data.key === 'sick' && event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+      if (event.data.key === 'sick') applied.push(event.data.seq);
+      ctx.tx.set(`applied/${event.id}`, true);
+    });
+    await app.start();
+    for (let seq = 0; seq < 4; seq++) await app.publish(Step, { key: 'sick', seq });
+    await app.publish(Step, { key: 'fine', seq: 0 });
+    await eventually(async () => (await app.deadLetters({ status: 'parked' })).length === 3, 'three parked letters');
+    expect(applied).toEqual([]);
+    expect((await app.deadLetters({ status: 'dead' })).map((l) => l.key)).toEqual(['sick']);
+
+    healthy = true;
+    const first = await app.redrive({ group: 'worker' });
+    expect(first).toEqual({ redriven: 4, failed: 0, stillParked: 0 });
+    expect(applied).toEqual([0, 1, 2, 3]);
+    const second = await app.redrive({ group: 'worker' });
+    expect(second.redriven).toBe(0);
+    expect(applied).toEqual([0, 1, 2, 3]);
+    await app.publish(Step, { key: 'sick', seq: 4 });
+    await eventually(() => applied.length === 5, 'the key flows again after redrive');
+    expect(applied).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('redriving the same letters twice applies nothing twice', async () => {
+    const { app, stores } = newApp();
+    let fail = true;
+    let runs = 0;
+    app.on(Step, { group: 'worker' }, async (event, ctx) => {
+      if (fail) throw new Error('flaky');
+      runs++;
+      ctx.tx.set(`applied/${event.id}`, true);
+    });
+    await app.start();
+    await app.publish(Step, { key: 'a', seq: 1 });
+    await eventually(async () => (await app.deadLetters()).length === 1, 'a dead letter');
+    fail = false;
+    const [letter] = await app.deadLetters();
+    await stores.deadLetters.setStatus([letter!.id], 'dead'); // as if a first redrive crashed before marking it
+    await app.redrive({ group: 'worker', ids: [letter!.id] });
+    await stores.deadLetters.setStatus([letter!.id], 'dead');
+    await app.redrive({ group: 'worker', ids: [letter!.id] });
+    expect(runs).toBe(1);
+    expect(await stores.transaction(async (tx) => tx.keys('applied/'))).toHaveLength(1);
+  });
+
+  it('retries a transient failure with backoff, and a retrying key does not block its partition', async () => {
+    const { app } = newApp({ concurrency: 4 });
+    const seen: InstrumentationEvent[] = [];
+    app.instrumentation.on((e) => seen.push(e));
+    let slowFailures = 0;
+    const done: string[] = [];
+    app.on(Step, { group: 'worker', retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 200, jitter: 0 } }, async (event) => {
+      if (event.data.key === 'slow' && slowFailures < 2) {
+        slowFailures++;
+        throw new Error('transient');
+      }
+      done.push(event.data.key);
+    });
+    await app.start();
+    await app.publish(Step, { key: 'slow', seq: 0 });
+    for (let i = 0; i < 20; i++) await app.publish(Step, { key: `fast${i}`, seq: i });
+    await eventually(() => done.length === 21, 'all handled', 5000);
+    expect(done.indexOf('slow')).toBe(20); // every other key finished during slow's 400 ms of backoff
+    expect(seen.filter((e) => e.kind === 'retried')).toHaveLength(2);
+    expect(seen.find((e) => e.kind === 'handled' && e.attempts === 3)).toBeDefined();
+  });
+
+  it('close() lets running handlers finish and commits them', async () => {
+    const { app, broker, stores } = newApp();
+    let running = 0;
+    let finished = 0;
+    app.on(Step, { group: 'worker' }, async (event, ctx) => {
+      running++;
+      await new Promise((r) => setTimeout(r, 100));
+      ctx.tx.set(`applied/${event.id}`, true);
+      finished++;
+    });
+    await app.start();
+    for (let i = 0; i < 5; i++) await app.publish(Step, { key: `k${i}`, seq: i });
+    await eventually(() => running === 5, 'five running handlers');
+    apps.splice(apps.indexOf(app), 1);
+    const reader = broker.connect();
+    await app.close({ deadlineMs: 5000 });
+    expect(finished).toBe(5);
+    // a new member of the group starts after the committed offsets: nothing is redelivered
+    const redelivered: string[] = [];
+    const sub = await reader.subscribe({ group: 'worker', topics: ['steps'] }, {
+      deliver: async (batch) => void redelivered.push(...batch.deliveries.map((d) => d.key)),
+      revoked: async () => {},
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    await sub.close();
+    expect(redelivered).toEqual([]);
+    void stores;
+  });
+});
