@@ -1,0 +1,153 @@
+import type { AddressInfo } from 'node:net';
+import { HeraldError } from '@herald/core';
+import type { TSchema } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { startIdempotencyPurger, type Purger } from './purger.js';
+import { createReadiness, type Readiness } from './readiness.js';
+import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
+import { closeOnSignals } from './signals.js';
+import { compileValidator } from './validation.js';
+
+/** Health probe paths. */
+export const LIVEZ_PATH = '/livez';
+export const READYZ_PATH = '/readyz';
+
+/** An HTTP gateway in front of a Herald app. */
+export interface Gateway<Tx> {
+  /** Adds a state-changing route (one transaction, Idempotency-Key). Register before `listen`. */
+  command<B extends TSchema, P extends TSchema, R>(route: CommandRoute<Tx, B, P, R>): this;
+  /** Adds a GET route. Register before `listen`. */
+  query<P extends TSchema, Q extends TSchema, R>(route: QueryRoute<P, Q, R>): this;
+  /** Starts listening; readiness stays `starting` until {@link markReady}. Starts the key purger. */
+  listen(options: { port: number; host?: string }): Promise<{ host: string; port: number; url: string }>;
+  /** Reports ready: GET /readyz answers 200 from now until closing begins. */
+  markReady(): void;
+  /**
+   * Graceful shutdown, idempotent: reports not-ready, waits `readinessGraceMs`, refuses new
+   * requests (503), lets in-flight ones finish until `deadlineMs` then cuts their connections,
+   * stops the purger and runs `onClosed`.
+   */
+  close(options?: { deadlineMs?: number }): Promise<void>;
+  readonly readiness: Readiness;
+  /** The underlying fastify instance (for `inject` in tests, or extra plugins). */
+  readonly fastify: FastifyInstance;
+}
+
+/**
+ * Creates an HTTP gateway on fastify 5. Every error leaves as RFC 9457 `application/problem+json`;
+ * bodies are JSON only (415 otherwise), at most `bodyLimitBytes` (413), well-formed (400) and valid
+ * against the route's TypeBox schema (422, listing the offending fields).
+ *
+ * Why fastify rather than hono: Herald runs on Node, where fastify gives, built in and well
+ * tested, what a gateway needs: a body limit enforced while streaming (413), content-type parsing
+ * with a 415 for unknown types, per-route schema validation with a pluggable compiler (TypeBox
+ * here), an explicit lifecycle (hooks, `close()` that drains, 503 while closing) and
+ * light-my-request injection for tests without a socket. Hono is lighter and runs on more
+ * runtimes, but on Node it needs an adapter and leaves body limits and draining to us.
+ *
+ * @example
+ * const gateway = createGateway({ app, shutdown: { onClosed: () => app.close() } });
+ * gateway.command({ method: 'POST', url: '/orders', body: CreateOrder, status: 201,
+ *   handle: async ({ body, tx, publish }) => { ...; return { orderId } } });
+ * await gateway.listen({ port: 8080 });
+ * await app.start();
+ * gateway.markReady();
+ */
+export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
+  const resolved = resolveGatewayOptions(options);
+  const readiness = createReadiness();
+  const fastify = buildFastify(resolved, readiness);
+  let purger: Purger | undefined;
+  let closing: Promise<void> | undefined;
+  let disposeSignals: (() => void) | undefined;
+
+  const gateway: Gateway<Tx> = {
+    command(route) {
+      registerCommand(fastify, resolved, route);
+      return gateway;
+    },
+    query(route) {
+      registerQuery(fastify, route);
+      return gateway;
+    },
+    async listen({ port, host = '127.0.0.1' }) {
+      await fastify.listen({ port, host });
+      if (resolved.purgeIntervalMs > 0 && !purger) {
+        purger = startIdempotencyPurger({ store: resolved.app.stores.idempotency, clock: resolved.clock, intervalMs: resolved.purgeIntervalMs, logger: resolved.logger });
+      }
+      if (resolved.handleSignals) disposeSignals = closeOnSignals(() => gateway.close(), { logger: resolved.logger });
+      const address = fastify.server.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
+    },
+    markReady: () => readiness.markReady(),
+    close(closeOptions = {}) {
+      closing ??= drain(closeOptions.deadlineMs ?? resolved.deadlineMs);
+      return closing;
+    },
+    readiness,
+    fastify,
+  };
+
+  async function drain(deadlineMs: number): Promise<void> {
+    readiness.markDraining();
+    if (resolved.readinessGraceMs > 0) await resolved.clock.sleep(resolved.readinessGraceMs);
+    stopping = true;
+    const closed = fastify.close();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
+    if ((await Promise.race([closed.then(() => 'closed' as const), deadline])) === 'deadline') {
+      resolved.logger.warn('http: shutdown deadline passed, closing open connections', { deadlineMs });
+      fastify.server.closeAllConnections();
+    }
+    clearTimeout(timer);
+    await closed;
+    await purger?.stop();
+    disposeSignals?.();
+    try {
+      await resolved.onClosed?.();
+    } finally {
+      readiness.markClosed();
+    }
+  }
+
+  // set once the listener stops accepting: later requests on kept-alive connections get a 503
+  let stopping = false;
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!stopping) return;
+    reply.header('connection', 'close');
+    if (request.url !== LIVEZ_PATH) throw new HeraldError(HttpErrorCodes.unavailable, 'the server is shutting down', { retriable: true });
+  });
+  return gateway;
+}
+
+function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readiness): FastifyInstance {
+  const fastify = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: false, forceCloseConnections: 'idle' });
+  fastify.removeAllContentTypeParsers();
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  fastify.addContentTypeParser(/^application\/[a-z0-9!#$&^_.-]+\+json$/i, { parseAs: 'string' }, parseJson);
+  fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
+  fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
+  fastify.setNotFoundHandler((request, reply) =>
+    sendProblem(options, new HeraldError(HttpErrorCodes.notFound, `no route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  );
+  fastify.get(LIVEZ_PATH, async () => ({ status: 'ok' }));
+  fastify.get(READYZ_PATH, async () => {
+    if (readiness.isReady) return { status: 'ready' };
+    throw new HeraldError(HttpErrorCodes.unavailable, `not ready: ${readiness.state}`, { retriable: true });
+  });
+  return fastify;
+}
+
+function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(error, request.url, options.problems);
+  if (problem.status >= 500 && problem.status !== 503) {
+    options.logger.error('http: request failed', { method: request.method, url: request.url, error });
+  }
+  if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
+  // a Buffer, so the media type goes out exactly as registered (JSON has no charset parameter)
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(Buffer.from(JSON.stringify(problem)));
+}

@@ -1,0 +1,25 @@
+export { createGateway, LIVEZ_PATH, READYZ_PATH } from './gateway.js';
+export type { Gateway } from './gateway.js';
+export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './options.js';
+export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './options.js';
+export { isJson } from './routes.js';
+export type { CommandInput, CommandRoute, IdempotencyMode, QueryRoute } from './routes.js';
+export { HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+export type { HttpErrorCode, Problem, ProblemOptions } from './problem.js';
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  canonicalJson,
+  parseIdempotencyKey,
+  requestFingerprint,
+} from './idempotencyKey.js';
+export { runIdempotent } from './idempotent.js';
+export type { IdempotentOutcome, IdempotentRequest, StoredResponse, TransactionalRunner } from './idempotent.js';
+export { startIdempotencyPurger } from './purger.js';
+export type { Purger, PurgerOptions } from './purger.js';
+export { createReadiness } from './readiness.js';
+export type { Readiness, ReadinessState } from './readiness.js';
+export { closeOnSignals } from './signals.js';
+export type { SignalOptions } from './signals.js';
+export { compileValidator } from './validation.js';
+export type { PartValidator } from './validation.js';

@@ -1,0 +1,103 @@
+import { ErrorCodes, HeraldError, systemClock } from '@herald/core';
+import type { Clock, IdempotencyStore, Logger } from '@herald/core';
+import { silentLogger } from '@herald/core';
+import type { TransactionalRunner } from './idempotent.js';
+import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
+
+/** What the gateway needs from a Herald app: its transactions and its idempotency store. */
+export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
+  readonly stores: { readonly idempotency: IdempotencyStore<Tx> };
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface GatewayOptions<Tx> {
+  readonly app: GatewayApp<Tx>;
+  /** Largest request body accepted; a larger one is answered 413. Default 65 536 (64 KiB). */
+  readonly bodyLimitBytes?: number;
+  readonly idempotency?: {
+    /** How long a key and its response are remembered. Default 24 h. */
+    readonly ttlMs?: number;
+    /** How often expired keys are deleted; 0 turns purging off. Default 1 h. */
+    readonly purgeIntervalMs?: number;
+  };
+  readonly shutdown?: {
+    /** How long in-flight requests may take to finish before their connections are cut. Default 10 000. */
+    readonly deadlineMs?: number;
+    /** Time between reporting not-ready and refusing new requests, for load balancers to notice. Default 0. */
+    readonly readinessGraceMs?: number;
+    /** Close gracefully on SIGTERM/SIGINT. Default false. */
+    readonly handleSignals?: boolean;
+    /** Runs after the HTTP server has drained (e.g. `() => app.close()`), on any close. */
+    readonly onClosed?: () => Promise<void>;
+  };
+  readonly problems?: ProblemOptions;
+  /** Defaults to the app's clock, else the system clock. */
+  readonly clock?: Clock;
+  /** Defaults to the app's logger, else silent. */
+  readonly logger?: Logger;
+}
+
+/** Gateway options with every default filled in. */
+export interface ResolvedGatewayOptions<Tx> {
+  readonly app: GatewayApp<Tx>;
+  readonly bodyLimitBytes: number;
+  readonly ttlMs: number;
+  readonly purgeIntervalMs: number;
+  readonly deadlineMs: number;
+  readonly readinessGraceMs: number;
+  readonly handleSignals: boolean;
+  readonly onClosed: (() => Promise<void>) | undefined;
+  readonly problems: ProblemOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export const GATEWAY_DEFAULTS = {
+  bodyLimitBytes: 64 * 1024,
+  ttlMs: 24 * 60 * 60 * 1000,
+  purgeIntervalMs: 60 * 60 * 1000,
+  deadlineMs: 10_000,
+  readinessGraceMs: 0,
+} as const;
+
+/** Fills in defaults and validates; throws `invalid-options` on a bad value. */
+export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): ResolvedGatewayOptions<Tx> {
+  if (!options?.app || typeof options.app.transaction !== 'function' || !options.app.stores?.idempotency) {
+    throw invalid('gateway: `app` must provide transaction() and stores.idempotency');
+  }
+  const resolved: ResolvedGatewayOptions<Tx> = {
+    app: options.app,
+    bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
+    ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
+    purgeIntervalMs: options.idempotency?.purgeIntervalMs ?? GATEWAY_DEFAULTS.purgeIntervalMs,
+    deadlineMs: options.shutdown?.deadlineMs ?? GATEWAY_DEFAULTS.deadlineMs,
+    readinessGraceMs: options.shutdown?.readinessGraceMs ?? GATEWAY_DEFAULTS.readinessGraceMs,
+    handleSignals: options.shutdown?.handleSignals ?? false,
+    onClosed: options.shutdown?.onClosed,
+    problems: options.problems ?? {},
+    clock: options.clock ?? options.app.clock ?? systemClock,
+    logger: options.logger ?? options.app.logger ?? silentLogger,
+  };
+  positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
+  positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
+  nonNegative(resolved.purgeIntervalMs, 'idempotency.purgeIntervalMs');
+  positiveInteger(resolved.deadlineMs, 'shutdown.deadlineMs');
+  nonNegative(resolved.readinessGraceMs, 'shutdown.readinessGraceMs');
+  for (const [code, kind] of Object.entries(resolved.problems.errorKinds ?? {})) {
+    if (!PROBLEM_CATALOG[kind]) throw invalid(`gateway: errorKinds.${code} = "${kind}" is not a known problem code`);
+  }
+  return resolved;
+}
+
+function positiveInteger(value: number, name: string): void {
+  if (!(Number.isInteger(value) && value > 0)) throw invalid(`gateway: ${name} must be a positive integer, got ${value}`);
+}
+
+function nonNegative(value: number, name: string): void {
+  if (!(Number.isFinite(value) && value >= 0)) throw invalid(`gateway: ${name} must be >= 0, got ${value}`);
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(ErrorCodes.invalidOptions, message);
+}

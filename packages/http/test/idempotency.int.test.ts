@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, gate, orderRows, outboxOf, type Fixture } from './support.js';
+
+const json = { 'content-type': 'application/json' };
+
+function post(f: Fixture, body: unknown, key?: string, headers: Record<string, string> = json) {
+  return f.gateway.fastify.inject({
+    method: 'POST',
+    url: '/orders',
+    headers: key === undefined ? headers : { ...headers, 'idempotency-key': key },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+describe('Idempotency-Key on a command route', () => {
+  let f: Fixture;
+  afterEach(async () => {
+    await f.gateway.close();
+    await f.app.close();
+  });
+
+  it('commits the row, its outbox event and the key together, and answers 201 with a location', async () => {
+    f = fixture();
+    const res = await post(f, { item: 'book', quantity: 1 }, 'k-1');
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ orderId: 'o-1', status: 'CREATED' });
+    expect(res.headers['location']).toBe('/orders/o-1');
+    expect(res.headers['idempotent-replayed']).toBeUndefined();
+    expect(await orderRows(f.stores)).toEqual(['orders/o-1']);
+    expect((await outboxOf(f.stores, 'o-1')).map((r) => r.type)).toEqual(['OrderPlaced']);
+    expect(await f.stores.idempotency.begin({ key: 'k-1', fingerprint: 'other', now: Date.now(), ttlMs: 1000 })).toEqual({ outcome: 'mismatch' });
+  });
+
+  it('replays the first response for the same key and body, without running the work again', async () => {
+    f = fixture();
+    const first = await post(f, { item: 'book', quantity: 2 }, 'k-2');
+    // same JSON, other key order and whitespace: the same request
+    const again = await post(f, '{ "quantity": 2,  "item": "book" }', 'k-2');
+    expect(again.statusCode).toBe(first.statusCode);
+    expect(again.body).toBe(first.body);
+    expect(again.headers['location']).toBe(first.headers['location']);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(f.runs.count).toBe(1);
+    expect(await orderRows(f.stores)).toEqual(['orders/o-1']);
+    expect(await outboxOf(f.stores, 'o-1')).toHaveLength(1);
+  });
+
+  it('accepts the structured-field (quoted) form of the key as the same key', async () => {
+    f = fixture();
+    await post(f, { item: 'book', quantity: 1 }, 'abc');
+    const quoted = await post(f, { item: 'book', quantity: 1 }, '"abc"');
+    expect(quoted.headers['idempotent-replayed']).toBe('true');
+    expect(f.runs.count).toBe(1);
+  });
+
+  it('answers 422 problem+json when the key is reused with a different body', async () => {
+    f = fixture();
+    await post(f, { item: 'book', quantity: 1 }, 'k-3');
+    const res = await post(f, { item: 'book', quantity: 5 }, 'k-3');
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 422, code: 'idempotency-key-reused', type: 'urn:herald:problem:idempotency-key-reused', instance: '/orders' });
+    expect(f.runs.count).toBe(1);
+  });
+
+  it('answers 409 while the first request with the key is in flight, then replays it', async () => {
+    f = fixture();
+    f.hold = gate();
+    const first = post(f, { item: 'book', quantity: 1 }, 'k-4');
+    await until(() => f.runs.count === 1);
+    const during = await post(f, { item: 'book', quantity: 1 }, 'k-4');
+    expect(during.statusCode).toBe(409);
+    expect(during.headers['retry-after']).toBe('1');
+    expect(during.json()).toMatchObject({ status: 409, code: 'idempotency-key-in-flight', title: expect.any(String), detail: expect.stringContaining('k-4') });
+    f.hold.open();
+    expect((await first).statusCode).toBe(201);
+    const after = await post(f, { item: 'book', quantity: 1 }, 'k-4');
+    expect(after.statusCode).toBe(201);
+    expect(after.headers['idempotent-replayed']).toBe('true');
+    expect(f.runs.count).toBe(1);
+  });
+
+  it('rolls back the row and the event when the work fails, and lets a retry with the same key run', async () => {
+    f = fixture();
+    f.failNext = new Error('disk on fire');
+    const failed = await post(f, { item: 'book', quantity: 1 }, 'k-5');
+    expect(failed.statusCode).toBe(500);
+    expect(failed.json()).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
+    expect(failed.body).not.toContain('disk on fire');
+    expect(await orderRows(f.stores)).toEqual([]);
+    expect(await outboxOf(f.stores, 'o-1')).toEqual([]);
+    const retried = await post(f, { item: 'book', quantity: 1 }, 'k-5');
+    expect(retried.statusCode).toBe(201);
+    expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    expect(await orderRows(f.stores)).toEqual(['orders/o-2']);
+  });
+
+  it('maps a domain error through errorKinds and does not remember it', async () => {
+    f = fixture();
+    const res = await post(f, { item: 'unobtainium', quantity: 1 }, 'k-6');
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ status: 409, code: 'out-of-stock', type: 'urn:herald:problem:out-of-stock', title: 'Conflict', detail: 'unobtainium is out of stock' });
+    await post(f, { item: 'unobtainium', quantity: 1 }, 'k-6');
+    expect(f.runs.count).toBe(2);
+  });
+
+  it.each([
+    ['missing', undefined, 'idempotency-key-missing'],
+    ['empty', '', 'idempotency-key-invalid'],
+    ['too long', 'x'.repeat(256), 'idempotency-key-invalid'],
+    ['non-ASCII', 'ключ', 'idempotency-key-invalid'],
+    ['badly quoted', '"a"b"', 'idempotency-key-invalid'],
+  ])('answers 400 problem+json for a %s key', async (_name, key, code) => {
+    f = fixture();
+    const res = await post(f, { item: 'book', quantity: 1 }, key);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 400, code, type: `urn:herald:problem:${code}` });
+    expect(f.runs.count).toBe(0);
+  });
+
+  it('accepts a key of exactly 255 printable characters', async () => {
+    f = fixture();
+    const res = await post(f, { item: 'book', quantity: 1 }, '~'.repeat(255));
+    expect(res.statusCode).toBe(201);
+  });
+
+  it('forgets a key after its TTL, so it can be used again', async () => {
+    f = fixture({ idempotency: { ttlMs: 50 } });
+    await post(f, { item: 'book', quantity: 1 }, 'k-7');
+    await new Promise((r) => setTimeout(r, 60));
+    const res = await post(f, { item: 'pen', quantity: 1 }, 'k-7');
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ orderId: 'o-2', status: 'CREATED' });
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

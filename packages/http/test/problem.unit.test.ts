@@ -1,0 +1,67 @@
+import { HeraldError, ValidationError } from '@herald/core';
+import { describe, expect, it } from 'vitest';
+import { HttpErrorCodes, PROBLEM_CATALOG, canonicalJson, parseIdempotencyKey, requestFingerprint, toProblem } from '../src/index.js';
+
+describe('toProblem', () => {
+  it('maps each catalog code to its status, fixed title and the message as detail', () => {
+    for (const [code, entry] of Object.entries(PROBLEM_CATALOG)) {
+      if (code === HttpErrorCodes.internal) continue;
+      const problem = toProblem(new HeraldError(code, `about ${code}`), '/x');
+      expect(problem).toEqual({ type: `urn:herald:problem:${code}`, title: entry.title, status: entry.status, detail: `about ${code}`, instance: '/x', code });
+    }
+  });
+
+  it('puts validation issues in `errors` with a 422', () => {
+    const problem = toProblem(new ValidationError('OrderPlaced', [{ path: '/a', message: 'Expected string' }]), '/orders');
+    expect(problem.status).toBe(422);
+    expect(problem.errors).toEqual([{ path: '/a', message: 'Expected string' }]);
+  });
+
+  it('maps domain codes through errorKinds but keeps their own code and type', () => {
+    const problem = toProblem(new HeraldError('seat-held', 'seat 1A is taken'), '/orders', { errorKinds: { 'seat-held': 'conflict' }, typeBase: 'https://example.test/problems/' });
+    expect(problem).toMatchObject({ status: 409, title: 'Conflict', code: 'seat-held', type: 'https://example.test/problems/seat-held', detail: 'seat 1A is taken' });
+  });
+
+  it('maps framework errors by code, then by status', () => {
+    expect(toProblem(Object.assign(new Error('Request body is too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }), '/').status).toBe(413);
+    expect(toProblem(Object.assign(new Error('bad'), { code: 'FST_ERR_SOMETHING_NEW', statusCode: 400 }), '/')).toMatchObject({ status: 400, code: 'bad-request' });
+  });
+
+  it('hides the message of unknown errors: 503 when retriable, else 500', () => {
+    expect(toProblem(new HeraldError('db-busy', 'SQLITE_BUSY at /var/db', { retriable: true }), '/')).toMatchObject({ status: 503, code: 'unavailable', detail: 'Service unavailable' });
+    expect(toProblem(new TypeError('x is undefined at secret.ts:3'), '/')).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
+    expect(toProblem('a string', '/')).toMatchObject({ status: 500, code: HttpErrorCodes.internal });
+  });
+});
+
+describe('parseIdempotencyKey', () => {
+  it('reads bare and structured-field keys', () => {
+    expect(parseIdempotencyKey(undefined)).toBeUndefined();
+    expect(parseIdempotencyKey('8e03978e-40d5-43e8-bc93-6894a57f9324')).toBe('8e03978e-40d5-43e8-bc93-6894a57f9324');
+    expect(parseIdempotencyKey('"abc"')).toBe('abc');
+    expect(parseIdempotencyKey('"a\\"b\\\\c"')).toBe('a"b\\c');
+    expect(parseIdempotencyKey('a b')).toBe('a b');
+    expect(parseIdempotencyKey('x'.repeat(255))).toHaveLength(255);
+  });
+
+  it.each([[''], ['x'.repeat(256)], ['tab\there'], ['é'], ['"a"b"'], ['"a\\x"'], ['""']])('refuses %j', (value) => {
+    expect(() => parseIdempotencyKey(value)).toThrow(expect.objectContaining({ code: 'idempotency-key-invalid' }));
+  });
+
+  it('refuses a repeated header', () => {
+    expect(() => parseIdempotencyKey(['a', 'b'])).toThrow(expect.objectContaining({ code: 'idempotency-key-invalid' }));
+  });
+});
+
+describe('requestFingerprint', () => {
+  it('ignores key order but not values, method or path', () => {
+    const base = { method: 'POST', path: '/orders', body: { a: 1, b: { c: [1, 2], d: null } } };
+    const same = requestFingerprint({ ...base, body: { b: { d: null, c: [1, 2] }, a: 1 } });
+    expect(requestFingerprint(base)).toBe(same);
+    expect(requestFingerprint({ ...base, body: { a: 2, b: { c: [1, 2], d: null } } })).not.toBe(same);
+    expect(requestFingerprint({ ...base, body: { a: 1, b: { c: [2, 1], d: null } } })).not.toBe(same);
+    expect(requestFingerprint({ ...base, method: 'PUT' })).not.toBe(same);
+    expect(requestFingerprint({ ...base, path: '/orders?x=1' })).not.toBe(same);
+    expect(canonicalJson({ z: 1, a: [{ y: 1, b: 2 }] })).toBe('{"a":[{"b":2,"y":1}],"z":1}');
+  });
+});

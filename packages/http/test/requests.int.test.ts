@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, type Fixture } from './support.js';
+
+function post(f: Fixture, payload: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  return f.gateway.fastify.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'k', ...headers }, payload });
+}
+
+function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; json: () => unknown }, status: number, code: string) {
+  expect(res.statusCode).toBe(status);
+  expect(res.headers['content-type']).toBe('application/problem+json');
+  const body = res.json() as Record<string, unknown>;
+  expect(body).toMatchObject({ type: `urn:herald:problem:${code}`, status, code, instance: expect.any(String) });
+  expect(typeof body['title']).toBe('string');
+  expect(typeof body['detail']).toBe('string');
+  return body;
+}
+
+describe('request limits, parsing and validation', () => {
+  let f: Fixture;
+  afterEach(async () => {
+    await f.gateway.close();
+    await f.app.close();
+  });
+
+  it('answers 400 for malformed JSON', async () => {
+    f = fixture();
+    expectProblem(await post(f, '{"item": "book", '), 400, 'malformed-json');
+    expectProblem(await post(f, ''), 400, 'malformed-json');
+    expect(f.runs.count).toBe(0);
+  });
+
+  it('answers 400 for a prototype-poisoning body', async () => {
+    f = fixture();
+    expectProblem(await post(f, '{"item":"book","quantity":1,"__proto__":{"x":1}}'), 400, 'malformed-json');
+  });
+
+  it('answers 413 for a body over the limit, and accepts one just under it', async () => {
+    f = fixture();
+    const big = JSON.stringify({ item: 'x'.repeat(64 * 1024), quantity: 1 });
+    expectProblem(await post(f, big), 413, 'payload-too-large');
+    const fits = JSON.stringify({ item: 'x'.repeat(64 * 1024 - 40), quantity: 1 });
+    expect(Buffer.byteLength(fits)).toBeLessThanOrEqual(64 * 1024);
+    expect((await post(f, fits)).statusCode).toBe(201);
+  });
+
+  it('honours a configured body limit', async () => {
+    f = fixture({ bodyLimitBytes: 100 });
+    expectProblem(await post(f, JSON.stringify({ item: 'x'.repeat(100), quantity: 1 })), 413, 'payload-too-large');
+  });
+
+  it('answers 415 for a non-JSON or missing content type', async () => {
+    f = fixture();
+    const body = JSON.stringify({ item: 'book', quantity: 1 });
+    expectProblem(await post(f, body, { 'content-type': 'text/plain' }), 415, 'unsupported-media-type');
+    expectProblem(await post(f, body, { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported-media-type');
+    expectProblem(await post(f, body, {}), 415, 'unsupported-media-type');
+    expectProblem(await f.gateway.fastify.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'k' } }), 415, 'unsupported-media-type');
+    expect(f.runs.count).toBe(0);
+  });
+
+  it('accepts application/json with a charset and +json media types', async () => {
+    f = fixture();
+    const body = JSON.stringify({ item: 'book', quantity: 1 });
+    expect((await post(f, body, { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': 'a' })).statusCode).toBe(201);
+    expect((await post(f, body, { 'content-type': 'application/vnd.orders+json', 'idempotency-key': 'b' })).statusCode).toBe(201);
+  });
+
+  it('answers 422 listing missing, extra and wrongly typed fields', async () => {
+    f = fixture();
+    const res = await post(f, JSON.stringify({ quantity: 'two', colour: 'red' }));
+    const body = expectProblem(res, 422, 'schema-violation');
+    const errors = body['errors'] as { path: string; message: string }[];
+    expect(errors.map((e) => e.path).sort()).toEqual(['/colour', '/item', '/quantity']);
+    expect(errors.find((e) => e.path === '/item')!.message).toMatch(/required/i);
+    expect(errors.find((e) => e.path === '/colour')!.message).toMatch(/unexpected/i);
+    expect(errors.find((e) => e.path === '/quantity')!.message).toMatch(/integer/i);
+    expect(f.runs.count).toBe(0);
+  });
+
+  it('answers 422 for a constraint violation and for a body that is not an object', async () => {
+    f = fixture();
+    const low = expectProblem(await post(f, JSON.stringify({ item: 'book', quantity: 0 })), 422, 'schema-violation');
+    expect(low['errors']).toEqual([{ path: '/quantity', message: expect.stringMatching(/greater or equal to 1/) }]);
+    const array = expectProblem(await post(f, '[1,2]'), 422, 'schema-violation');
+    expect((array['errors'] as unknown[]).length).toBeGreaterThan(0);
+  });
+
+  it('answers 404 problem+json for an unknown route and a missing resource', async () => {
+    f = fixture();
+    expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: '/nowhere' }), 404, 'not-found');
+    const missing = expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-404' }), 404, 'not-found');
+    expect(missing['detail']).toBe('order o-404 does not exist');
+    expect(missing['instance']).toBe('/orders/o-404');
+  });
+
+  it('answers 500 without leaking the error message', async () => {
+    f = fixture();
+    const res = await f.gateway.fastify.inject({ method: 'GET', url: '/boom' });
+    const body = expectProblem(res, 500, 'internal');
+    expect(JSON.stringify(body)).not.toContain('secret');
+  });
+});
+
+describe('health', () => {
+  let f: Fixture;
+  afterEach(async () => {
+    await f.app.close();
+  });
+
+  it('is live from the start and ready only between markReady and close', async () => {
+    f = fixture();
+    const inject = (url: string) => f.gateway.fastify.inject({ method: 'GET', url });
+    expect((await inject('/livez')).statusCode).toBe(200);
+    const starting = await inject('/readyz');
+    expect(starting.statusCode).toBe(503);
+    expect(starting.headers['content-type']).toBe('application/problem+json');
+    expect(starting.json()).toMatchObject({ status: 503, code: 'unavailable', detail: 'not ready: starting' });
+    f.gateway.markReady();
+    expect((await inject('/readyz')).json()).toEqual({ status: 'ready' });
+    await f.gateway.close();
+    expect(f.gateway.readiness.state).toBe('closed');
+  });
+});
