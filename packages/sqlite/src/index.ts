@@ -1,0 +1,14 @@
+export { sqliteEngine } from './engine.js';
+export type { SqliteEngine, SqliteEngineOptions } from './engine.js';
+export { sqliteLog } from './log/sqliteLog.js';
+export type { SqliteLog } from './log/sqliteLog.js';
+export { LOG_DEFAULTS } from './log/options.js';
+export type { SqliteLogOptions } from './log/options.js';
+export { sqliteStores } from './stores/sqliteStores.js';
+export type { SqliteStores } from './stores/sqliteStores.js';
+export { STORES_DEFAULTS } from './stores/options.js';
+export type { SqliteStoresOptions } from './stores/options.js';
+export type { StoreSweepResult } from './stores/retention.js';
+export { translatePlaceholders } from './stores/placeholders.js';
+export type { TranslatedSql } from './stores/placeholders.js';
+export type { Durability } from './internal/database.js';

@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ErrorCodes, HeraldError } from '@herald/core';
+
+/** How hard SQLite waits for the disk at commit. */
+export type Durability = 'full' | 'normal';
+
+export interface OpenOptions {
+  readonly path: string;
+  readonly busyTimeoutMs: number;
+  readonly durability: Durability;
+  readonly readonly?: boolean;
+}
+
+/**
+ * Opens a SQLite file the way every Herald component wants it: WAL (readers never block the
+ * writer), `synchronous=FULL` by default (a commit returns only after the WAL is fsync'd, so it
+ * survives a crash or power loss), a busy timeout so processes sharing the file wait for each other
+ * instead of failing, and foreign keys on.
+ */
+export function openDatabase(options: OpenOptions): Database.Database {
+  if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  } catch (cause) {
+    throw new HeraldError(ErrorCodes.invalidOptions, `cannot open SQLite file ${options.path}`, { cause });
+  }
+  db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    // keep the WAL file from growing without bound after a burst
+    db.pragma('journal_size_limit = 67108864');
+  }
+  db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+/** Whether an error is SQLite reporting lock contention that outlived the busy timeout. */
+export function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}

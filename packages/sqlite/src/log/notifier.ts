@@ -1,0 +1,93 @@
+import type Database from 'better-sqlite3';
+
+/** Wakes partition loops waiting for records past their position. */
+export interface Notifier {
+  /** Resolves once the partition's head is past `position`, or when `signal` aborts. */
+  wait(pid: number, position: number, signal: AbortSignal): Promise<void>;
+  /** This process committed records: the partitions' new heads. */
+  published(heads: ReadonlyMap<number, number>): void;
+  close(): void;
+}
+
+interface Waiter {
+  readonly position: number;
+  readonly wake: () => void;
+}
+
+/** Even without a visible change, heads are re-read this often (belt and braces). */
+const SAFETY_RECHECK_MS = 1000;
+
+/**
+ * In-process publishes wake their partitions' waiters directly. Publishes by other processes (or
+ * other connections) are noticed by polling `PRAGMA data_version` every `pollMs` while someone
+ * waits: it changes only when another connection committed, and costs no I/O, so an idle poll is a
+ * few microseconds. When it moves, the waiting partitions' heads are read and their waiters woken.
+ */
+export function createNotifier(db: Database.Database, options: { pollMs: number }): Notifier {
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  const headStmt = db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck();
+  const waiters = new Map<number, Set<Waiter>>();
+  let timer: NodeJS.Timeout | undefined;
+  let lastVersion = -1;
+  let lastCheck = 0;
+  let fresh = false;
+  let closed = false;
+
+  function wakeUpTo(pid: number, head: number): void {
+    const set = waiters.get(pid);
+    if (!set) return;
+    for (const waiter of set) if (waiter.position < head) waiter.wake();
+  }
+
+  function tick(): void {
+    if (closed) return;
+    if (waiters.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
+    const version = dataVersion.get()!;
+    const now = Date.now();
+    if (version === lastVersion && !fresh && now - lastCheck < SAFETY_RECHECK_MS) return;
+    lastVersion = version;
+    lastCheck = now;
+    fresh = false;
+    for (const pid of [...waiters.keys()]) wakeUpTo(pid, headStmt.get(pid) ?? 0);
+  }
+
+  return {
+    wait(pid, position, signal) {
+      if (closed || signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        let set = waiters.get(pid);
+        if (!set) waiters.set(pid, (set = new Set()));
+        const waiter: Waiter = {
+          position,
+          wake() {
+            set.delete(waiter);
+            if (set.size === 0 && waiters.get(pid) === set) waiters.delete(pid);
+            signal.removeEventListener('abort', waiter.wake);
+            resolve();
+          },
+        };
+        set.add(waiter);
+        signal.addEventListener('abort', waiter.wake, { once: true });
+        // a commit by another connection between the caller's read and now is caught on the next tick
+        fresh = true;
+        if (!timer) {
+          timer = setInterval(tick, options.pollMs);
+          timer.unref();
+        }
+      });
+    },
+    published(heads) {
+      for (const [pid, head] of heads) wakeUpTo(pid, head);
+    },
+    close() {
+      closed = true;
+      clearInterval(timer);
+      timer = undefined;
+      for (const set of [...waiters.values()]) for (const waiter of [...set]) waiter.wake();
+    },
+  };
+}

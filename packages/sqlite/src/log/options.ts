@@ -1,0 +1,75 @@
+import { silentLogger, systemClock, type Clock, type Logger, type TopicSpec } from '@herald/core';
+import type { Durability } from '../internal/database.js';
+import { nonEmpty, oneOf, positive, stripUndefined } from '../internal/validate.js';
+
+/** Options of {@link sqliteLog}. Durations are in milliseconds. */
+export interface SqliteLogOptions {
+  /** The log file (created with its directory if missing). Several processes may open the same file. */
+  readonly path: string;
+  /** Topics to create (or grow) at open. */
+  readonly topics?: readonly TopicSpec[];
+  /** Partitions of a topic created implicitly by a publish or a subscribe. Default 8. */
+  readonly defaultPartitions?: number;
+  /**
+   * `full` (default): a resolved publish is fsync'd and survives power loss. `normal`: the WAL is
+   * not fsync'd at each commit; a resolved publish survives a process crash (`kill -9`) but the
+   * last commits may be lost on power loss or an OS crash. Faster; not the default.
+   */
+  readonly durability?: Durability;
+  /** How long a writer waits for another process's write lock before failing. Default 5 000. */
+  readonly busyTimeoutMs?: number;
+  /** A member silent for this long is dead and its partitions move. Default 3 000. */
+  readonly sessionTimeoutMs?: number;
+  /** How often members heartbeat (and rebalance). Default 500; must be below `sessionTimeoutMs`. */
+  readonly heartbeatMs?: number;
+  /** How often idle partitions look for records published by other processes. Default 5. */
+  readonly pollMs?: number;
+  /** Default upper bound of deliveries per batch. Default 500. */
+  readonly maxBatch?: number;
+  /** Age retention for topics that declare none. Default 7 days; `null` keeps records forever. */
+  readonly retentionMs?: number | null;
+  /** Per-partition size retention for topics that declare none. Default `null` (unlimited). */
+  readonly retentionBytes?: number | null;
+  /** How often the retention sweep runs. Default 60 000. */
+  readonly retentionCheckMs?: number;
+  /** Must be the wall clock when several processes share the file (leases compare timestamps). */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export type ResolvedLogOptions = Required<Omit<SqliteLogOptions, 'retentionMs' | 'retentionBytes'>> & {
+  readonly retentionMs: number | null;
+  readonly retentionBytes: number | null;
+};
+
+export const LOG_DEFAULTS = {
+  defaultPartitions: 8,
+  durability: 'full',
+  busyTimeoutMs: 5000,
+  sessionTimeoutMs: 3000,
+  heartbeatMs: 500,
+  pollMs: 5,
+  maxBatch: 500,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: null,
+  retentionCheckMs: 60_000,
+} as const;
+
+/** Applies defaults and validates; throws `invalid-options`. */
+export function resolveLogOptions(options: SqliteLogOptions): ResolvedLogOptions {
+  const name = 'sqliteLog';
+  const o = { ...LOG_DEFAULTS, clock: systemClock, logger: silentLogger, topics: [], ...stripUndefined(options) };
+  nonEmpty(name, 'path', o.path);
+  positive(name, 'defaultPartitions', o.defaultPartitions, true);
+  oneOf(name, 'durability', o.durability, ['full', 'normal']);
+  positive(name, 'busyTimeoutMs', o.busyTimeoutMs);
+  positive(name, 'sessionTimeoutMs', o.sessionTimeoutMs);
+  positive(name, 'heartbeatMs', o.heartbeatMs);
+  if (o.heartbeatMs >= o.sessionTimeoutMs) positive(name, 'sessionTimeoutMs - heartbeatMs', o.sessionTimeoutMs - o.heartbeatMs);
+  positive(name, 'pollMs', o.pollMs);
+  positive(name, 'maxBatch', o.maxBatch, true);
+  if (o.retentionMs !== null) positive(name, 'retentionMs', o.retentionMs);
+  if (o.retentionBytes !== null) positive(name, 'retentionBytes', o.retentionBytes);
+  positive(name, 'retentionCheckMs', o.retentionCheckMs);
+  return o as ResolvedLogOptions;
+}

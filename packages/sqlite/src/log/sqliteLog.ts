@@ -1,0 +1,140 @@
+import {
+  ErrorCodes,
+  HeraldError,
+  type Broker,
+  type DeliverySink,
+  type OffsetReset,
+  type OutgoingRecord,
+  type StartPosition,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicAdmin,
+  type TopicSpec,
+} from '@herald/core';
+import { openDatabase } from '../internal/database.js';
+import { migrate } from '../internal/migrate.js';
+import { createGroupAccess } from './groups.js';
+import { joinGroup } from './member.js';
+import { createNotifier } from './notifier.js';
+import { resolveLogOptions, type SqliteLogOptions } from './options.js';
+import { createRecordAccess } from './records.js';
+import { createLogRetention } from './retention.js';
+import { LOG_MIGRATIONS } from './schema.js';
+import { createTopicRegistry } from './topics.js';
+import { createWriteQueue } from './writeQueue.js';
+
+/** The embedded log: a {@link Broker} with topic provisioning and offset reset. */
+export interface SqliteLog extends Broker, TopicAdmin, OffsetReset {
+  /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
+  sweepRetention(): Promise<number>;
+}
+
+const RETENTION_CHUNK = 5000;
+
+/**
+ * Creates the embedded log: a durable, partitioned, replayable log with consumer groups in one
+ * SQLite file, Herald's default broker.
+ *
+ * Contract: `publish` resolves once its records are committed and fsync'd (with the default
+ * `durability: 'full'`): they survive `kill -9` and power loss. Publishes issued in the same turn
+ * of the event loop share one transaction and one fsync (group commit); a record's partition is
+ * `partitionForKey(key, partitions)`, so one key's records keep their order. Unknown topics are
+ * created with `defaultPartitions`; a topic's partition count only grows.
+ *
+ * Several processes may open the same file: members of a group share its partitions through
+ * leases in the file (deterministic assignment over the live members, heartbeats every
+ * `heartbeatMs`, a silent member's partitions move after `sessionTimeoutMs`); commits of a member
+ * that lost a lease are ignored. Each owned partition is delivered batch by batch, the next batch
+ * only after `deliver` resolved; `revoked` may be called while a `deliver` of the partition is
+ * still pending, but no `deliver` of it starts after that. Retention (age, size) runs in the
+ * background and, like Kafka's, may drop records a slow group has not read.
+ *
+ * `close()` is idempotent: it closes every subscription (revoking and releasing their
+ * partitions), waits for queued publishes, then closes the file.
+ *
+ * @example
+ * const log = sqliteLog({ path: '.herald/log.db', topics: [{ name: 'orders', partitions: 8 }] });
+ * await log.publish([{ topic: 'orders', key: 'order-1', value: JSON.stringify(envelope) }]);
+ */
+export function sqliteLog(options: SqliteLogOptions): SqliteLog {
+  const o = resolveLogOptions(options);
+  const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  migrate(db, 'log', LOG_MIGRATIONS);
+  const topics = createTopicRegistry(db, o.defaultPartitions);
+  const notifier = createNotifier(db, { pollMs: o.pollMs });
+  const queue = createWriteQueue({
+    db,
+    clock: o.clock,
+    begin: () => topics.refresh(),
+    rolledBack: () => topics.invalidate(),
+    committed: (heads) => notifier.published(heads),
+  });
+  const records = createRecordAccess(db, topics);
+  const groups = createGroupAccess(db, topics, records);
+  const retention = createLogRetention(db, topics, queue, { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes, chunk: RETENTION_CHUNK });
+  const memberDeps = { queue, groups, records, topics, notifier, clock: o.clock, logger: o.logger, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatMs: o.heartbeatMs, maxBatch: o.maxBatch };
+  const subscriptions = new Set<Subscription>();
+  let closing: Promise<void> | undefined;
+  let sweeping: Promise<number> | undefined;
+
+  db.transaction(() => {
+    topics.refresh();
+    for (const spec of o.topics) topics.ensure(spec, o.clock.now());
+  }).immediate();
+
+  function sweep(): Promise<number> {
+    sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
+    return sweeping;
+  }
+  const sweeper = setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('log: retention sweep failed', { error })), o.retentionCheckMs);
+  sweeper.unref();
+
+  function assertOpen(): void {
+    if (closing) throw new HeraldError(ErrorCodes.closed, 'log: closed');
+  }
+
+  return {
+    async publish(list: readonly OutgoingRecord[]) {
+      assertOpen();
+      if (list.length === 0) return;
+      await queue.enqueue(records.append(list));
+    },
+    async subscribe(subscribeOptions: SubscribeOptions, sink: DeliverySink) {
+      assertOpen();
+      const member = await joinGroup(memberDeps, subscribeOptions, sink);
+      if (closing) {
+        await member.close();
+        throw new HeraldError(ErrorCodes.closed, 'log: closed while subscribing');
+      }
+      const subscription: Subscription = {
+        commit: (offsets) => member.commit(offsets),
+        close: () => member.close().finally(() => subscriptions.delete(subscription)),
+      };
+      subscriptions.add(subscription);
+      return subscription;
+    },
+    async ensureTopics(specs: readonly TopicSpec[]) {
+      assertOpen();
+      await queue.enqueue((ctx) => specs.forEach((spec) => topics.ensure(spec, ctx.now)));
+    },
+    async resetOffsets(reset: { group: string; topic: string; to: StartPosition }) {
+      assertOpen();
+      await queue.enqueue(groups.reset({ ...reset, sessionTimeoutMs: o.sessionTimeoutMs }));
+    },
+    sweepRetention() {
+      assertOpen();
+      return sweep();
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await Promise.all([...subscriptions].map((s) => s.close().catch((error: unknown) => o.logger.warn('log: closing a subscription failed', { error }))));
+        await sweeping?.catch(() => 0);
+        await queue.close();
+        notifier.close();
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import type Database from 'better-sqlite3';
+import { ErrorCodes, HeraldError, type Clock } from '@herald/core';
+import { isBusyError } from '../internal/database.js';
+
+/** What an operation sees inside the shared write transaction. */
+export interface WriteContext {
+  /** The transaction's time (ms), the same for every operation in it. */
+  readonly now: number;
+  /** The partition's head (next offset) as of this point of the transaction. */
+  head(pid: number): number;
+  /** Reserves the next offset of a partition for a record of `size`, and returns it. */
+  reserve(pid: number, size: number): number;
+}
+
+/** A unit of work run synchronously inside the shared transaction. */
+export type WriteOp<T> = (ctx: WriteContext) => T;
+
+export interface WriteQueue {
+  enqueue<T>(op: WriteOp<T>): Promise<T>;
+  /** Flushes what is queued, then refuses new work. */
+  close(): Promise<void>;
+}
+
+export interface WriteQueueDeps {
+  readonly db: Database.Database;
+  readonly clock: Clock;
+  /** Called inside the transaction before the first operation (topology refresh). */
+  readonly begin: () => void;
+  /** Called after a rollback (drop caches that may hold rolled-back state). */
+  readonly rolledBack: () => void;
+  /** Called after each commit with the heads that moved. */
+  readonly committed: (heads: ReadonlyMap<number, number>) => void;
+}
+
+interface Pending {
+  readonly op: WriteOp<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Head {
+  next: number;
+  bytes: number;
+  readonly loaded: number;
+}
+
+/**
+ * Group commit for the log. Operations queued in the same turn of the event loop run in one
+ * `BEGIN IMMEDIATE ... COMMIT`, so they share one fsync; every promise settles after the commit.
+ * Partition heads are read once per transaction and written back once at its end. If an operation
+ * throws, the transaction is rolled back and each operation is run again in its own transaction,
+ * so only the faulty one fails.
+ */
+export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
+  const { db, clock } = deps;
+  const readHead = db.prepare<[number], { next_offset: number }>('SELECT next_offset FROM herald_partitions WHERE pid = ?');
+  const writeHead = db.prepare('UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ? WHERE pid = ?');
+  const beginStmt = db.prepare('BEGIN IMMEDIATE');
+  const commitStmt = db.prepare('COMMIT');
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let closed = false;
+  let idle: (() => void) | undefined;
+
+  function context(heads: Map<number, Head>): WriteContext {
+    const now = clock.now();
+    const load = (pid: number): Head => {
+      let head = heads.get(pid);
+      if (!head) {
+        const row = readHead.get(pid);
+        if (!row) throw new HeraldError('unknown-partition', `log: partition id ${pid} does not exist`);
+        head = { next: row.next_offset, bytes: 0, loaded: row.next_offset };
+        heads.set(pid, head);
+      }
+      return head;
+    };
+    return {
+      now,
+      head: (pid) => load(pid).next,
+      reserve(pid, size) {
+        const head = load(pid);
+        head.bytes += size;
+        return head.next++;
+      },
+    };
+  }
+
+  /** Runs `ops` in one transaction; returns their results, or throws after rolling back. */
+  function runTransaction(ops: readonly WriteOp<unknown>[]): { results: unknown[]; moved: Map<number, number> } {
+    const heads = new Map<number, Head>();
+    beginStmt.run();
+    try {
+      deps.begin();
+      const ctx = context(heads);
+      const results = ops.map((op) => op(ctx));
+      const moved = new Map<number, number>();
+      for (const [pid, head] of heads) {
+        if (head.next === head.loaded) continue;
+        writeHead.run(head.next, head.bytes, pid);
+        moved.set(pid, head.next);
+      }
+      commitStmt.run();
+      return { results, moved };
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      deps.rolledBack();
+      throw error;
+    }
+  }
+
+  function flush(): void {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    try {
+      const { results, moved } = runTransaction(batch.map((p) => p.op));
+      deps.committed(moved);
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (error) {
+      if (batch.length === 1 || isBusyError(error)) {
+        const failure = wrap(error);
+        batch.forEach((p) => p.reject(failure));
+      } else {
+        for (const pending of batch) runAlone(pending);
+      }
+    }
+    if (queue.length === 0) idle?.();
+  }
+
+  function runAlone(pending: Pending): void {
+    try {
+      const { results, moved } = runTransaction([pending.op]);
+      deps.committed(moved);
+      pending.resolve(results[0]);
+    } catch (error) {
+      pending.reject(wrap(error));
+    }
+  }
+
+  return {
+    enqueue<T>(op: WriteOp<T>): Promise<T> {
+      if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'log: closed'));
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ op, resolve: resolve as (value: unknown) => void, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    async close() {
+      if (queue.length > 0) await new Promise<void>((resolve) => (idle = resolve));
+      closed = true;
+    },
+  };
+}
+
+function wrap(error: unknown): unknown {
+  if (isBusyError(error)) {
+    return new HeraldError(ErrorCodes.brokerUnavailable, 'log: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
+  }
+  return error;
+}

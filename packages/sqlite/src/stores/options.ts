@@ -1,0 +1,64 @@
+import { silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
+import type { Durability } from '../internal/database.js';
+import { nonEmpty, oneOf, positive, stripUndefined } from '../internal/validate.js';
+
+/** Options of {@link sqliteStores}. Durations are in milliseconds. */
+export interface SqliteStoresOptions {
+  /** The store file (created with its directory if missing); the application's own tables live here too. */
+  readonly path: string;
+  /**
+   * `full` (default): a resolved transaction is fsync'd. `normal`: it survives a process crash but
+   * the last commits may be lost on power loss or an OS crash. Faster; not the default.
+   */
+  readonly durability?: Durability;
+  /** How long a writer waits for another process's write lock before failing. Default 5 000. */
+  readonly busyTimeoutMs?: number;
+  /** Most logical transactions committed together. Default 1 000. */
+  readonly maxBatch?: number;
+  /**
+   * A transaction's work still running after this long is rolled back and fails with a retriable
+   * `timeout`: while it runs it holds the only write lock. Default 30 000.
+   */
+  readonly transactionTimeoutMs?: number;
+  /** Published outbox rows are kept this long for workflow views. Default 7 days. */
+  readonly outboxRetentionMs?: number;
+  /** Inbox marks are kept this long; duplicates older than this are not recognised. Default 7 days. */
+  readonly inboxRetentionMs?: number;
+  /** How often the retention sweep runs. Default 60 000. */
+  readonly sweepIntervalMs?: number;
+  /** Prepared statements kept for `tx.query` / `tx.execute`. Default 500. */
+  readonly statementCacheSize?: number;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export type ResolvedStoresOptions = Required<SqliteStoresOptions>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const STORES_DEFAULTS = {
+  durability: 'full',
+  busyTimeoutMs: 5000,
+  maxBatch: 1000,
+  transactionTimeoutMs: 30_000,
+  outboxRetentionMs: 7 * DAY_MS,
+  inboxRetentionMs: 7 * DAY_MS,
+  sweepIntervalMs: 60_000,
+  statementCacheSize: 500,
+} as const;
+
+/** Applies defaults and validates; throws `invalid-options`. */
+export function resolveStoresOptions(options: SqliteStoresOptions): ResolvedStoresOptions {
+  const name = 'sqliteStores';
+  const o = { ...STORES_DEFAULTS, clock: systemClock, logger: silentLogger, ...stripUndefined(options) };
+  nonEmpty(name, 'path', o.path);
+  oneOf(name, 'durability', o.durability, ['full', 'normal']);
+  positive(name, 'busyTimeoutMs', o.busyTimeoutMs);
+  positive(name, 'maxBatch', o.maxBatch, true);
+  positive(name, 'transactionTimeoutMs', o.transactionTimeoutMs);
+  positive(name, 'outboxRetentionMs', o.outboxRetentionMs);
+  positive(name, 'inboxRetentionMs', o.inboxRetentionMs);
+  positive(name, 'sweepIntervalMs', o.sweepIntervalMs);
+  positive(name, 'statementCacheSize', o.statementCacheSize, true);
+  return o;
+}

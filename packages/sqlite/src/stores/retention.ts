@@ -1,0 +1,63 @@
+import type Database from 'better-sqlite3';
+import type { Clock } from '@herald/core';
+import type { TxRunner } from './txRunner.js';
+
+export interface StoreRetentionSettings {
+  /** Published outbox rows older than this (by publication time) are deleted. */
+  readonly outboxRetentionMs: number;
+  /** Inbox marks older than this are deleted; a duplicate older than it is no longer recognised. */
+  readonly inboxRetentionMs: number;
+  /** Most rows deleted per transaction. */
+  readonly chunk: number;
+}
+
+/** What one sweep deleted. */
+export interface StoreSweepResult {
+  readonly outbox: number;
+  readonly inbox: number;
+  readonly idempotency: number;
+}
+
+/**
+ * Deletes old published outbox rows, old inbox marks and expired idempotency records. Outbox and
+ * inbox rows are deleted as a prefix in `seq` order (the order they were written), so finding
+ * them costs what deleting them costs; a prefix stops at the first row that must stay (for the
+ * outbox, an unpublished one), which can hold back younger rows behind it until it goes.
+ */
+export function createStoreRetention(writer: Database.Database, runner: TxRunner, clock: Clock, settings: StoreRetentionSettings) {
+  const s = {
+    outboxKeep: writer.prepare<[number], number>('SELECT seq FROM herald_outbox WHERE published_at IS NULL OR published_at >= ? ORDER BY seq LIMIT 1').pluck(),
+    outboxFirst: writer.prepare<[], number | null>('SELECT min(seq) FROM herald_outbox').pluck(),
+    outboxDelete: writer.prepare('DELETE FROM herald_outbox WHERE seq < ? AND published_at IS NOT NULL'),
+    inboxKeep: writer.prepare<[number], number>('SELECT seq FROM herald_inbox WHERE handled_at >= ? ORDER BY seq LIMIT 1').pluck(),
+    inboxFirst: writer.prepare<[], number | null>('SELECT min(seq) FROM herald_inbox').pluck(),
+    inboxDelete: writer.prepare('DELETE FROM herald_inbox WHERE seq < ?'),
+    idempotencyPurge: writer.prepare('DELETE FROM herald_idempotency WHERE expires_at <= ?'),
+  };
+
+  function prefixStep(first: Database.Statement<[], number | null>, keep: Database.Statement<[number], number>, remove: Database.Statement, cutoff: number): number {
+    const start = first.get();
+    if (start === null || start === undefined) return 0;
+    const stop = keep.get(cutoff) ?? Number.MAX_SAFE_INTEGER;
+    return remove.run(Math.min(stop, start + settings.chunk)).changes;
+  }
+
+  async function drain(step: () => number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await runner.run(step);
+      total += deleted;
+      if (deleted < settings.chunk) return total;
+    }
+  }
+
+  return {
+    async sweep(): Promise<StoreSweepResult> {
+      const now = clock.now();
+      const outbox = await drain(() => prefixStep(s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
+      const inbox = await drain(() => prefixStep(s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
+      const idempotency = await runner.run(() => s.idempotencyPurge.run(now).changes);
+      return { outbox, inbox, idempotency };
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3';
+import { HeraldError, type SqlTx } from '@herald/core';
+import { translatePlaceholders } from './placeholders.js';
+import type { TxScope } from './txRunner.js';
+import { toSqlValue, type SqlValue } from './values.js';
+
+interface Prepared {
+  readonly stmt: Database.Statement<unknown[]>;
+  readonly order: readonly number[] | null;
+  readonly reader: boolean;
+}
+
+/** Transaction control belongs to the engine: a handler's COMMIT would end everyone's batch. */
+const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
+
+/** Creates `SqlTx` handles bound to logical transactions, sharing one statement cache. */
+export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
+  const cache = new Map<string, Prepared>();
+  const scopes = new WeakMap<SqlTx, TxScope>();
+
+  function prepare(sql: string): Prepared {
+    let entry = cache.get(sql);
+    if (entry) return entry;
+    if (TRANSACTION_CONTROL.test(sql)) {
+      throw new HeraldError('transaction-control', 'stores: transaction control statements are not allowed in a tx; the engine commits when your work resolves');
+    }
+    const translated = translatePlaceholders(sql);
+    const stmt = db.prepare<unknown[]>(translated.sql);
+    entry = { stmt, order: translated.order, reader: stmt.reader };
+    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+    cache.set(sql, entry);
+    return entry;
+  }
+
+  function bind(entry: Prepared, params: readonly unknown[] | undefined): SqlValue[] {
+    if (!params) return [];
+    if (entry.order === null) return params.map(toSqlValue);
+    return entry.order.map((index) => toSqlValue(params[index]));
+  }
+
+  return {
+    /** A handle usable only while `scope` is active. */
+    create(scope: TxScope): SqlTx {
+      const check = () => {
+        if (!scope.active) throw finished();
+      };
+      const tx: SqlTx = {
+        async query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+          check();
+          const entry = prepare(sql);
+          const args = bind(entry, params);
+          if (entry.reader) return entry.stmt.all(args) as Row[];
+          entry.stmt.run(args);
+          return [];
+        },
+        async execute(sql: string, params?: readonly unknown[]): Promise<number> {
+          check();
+          const entry = prepare(sql);
+          const args = bind(entry, params);
+          return entry.reader ? entry.stmt.all(args).length : entry.stmt.run(args).changes;
+        },
+      };
+      scopes.set(tx, scope);
+      return tx;
+    },
+    /** The active scope behind a handle, or a clear error for a foreign or finished one. */
+    scopeOf(tx: SqlTx): TxScope {
+      const scope = scopes.get(tx);
+      if (!scope) throw new HeraldError('foreign-transaction', 'stores: this tx does not come from this SQLite store');
+      if (!scope.active) throw finished();
+      return scope;
+    },
+  };
+}
+
+function finished(): HeraldError {
+  return new HeraldError('transaction-finished', 'stores: this tx was used after its transaction settled; use it only inside the work function');
+}

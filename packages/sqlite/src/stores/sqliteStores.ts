@@ -1,0 +1,110 @@
+import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
+import { openDatabase } from '../internal/database.js';
+import { migrate } from '../internal/migrate.js';
+import { createDeadLetterStore } from './deadLetters.js';
+import { createIdempotencyStore } from './idempotency.js';
+import { createInboxStore } from './inbox.js';
+import { resolveStoresOptions, type SqliteStoresOptions } from './options.js';
+import { createOutboxStore, type StoreDeps } from './outbox.js';
+import { createStoreRetention, type StoreSweepResult } from './retention.js';
+import { STORE_MIGRATIONS } from './schema.js';
+import { createSqlTxFactory } from './sqlTx.js';
+import { createTxRunner } from './txRunner.js';
+
+/** The SQLite stores: outbox, inbox, dead letters, idempotency and the application's tables. */
+export interface SqliteStores extends Stores<SqlTx>, OutboxSignal {
+  /** Runs the retention sweep now (it also runs every `sweepIntervalMs`). */
+  sweepRetention(): Promise<StoreSweepResult>;
+}
+
+const RETENTION_CHUNK = 5000;
+
+/**
+ * Creates the stores on one SQLite file. Everything written in a `transaction` (the
+ * application's own tables through `tx.query` / `tx.execute` with `$1, $2...` placeholders,
+ * outbox records, the inbox mark, an idempotent response) commits together or not at all.
+ *
+ * Contract: transactions are group-committed. Those started together run one after another in one
+ * SQLite transaction, each in its own savepoint (a failure rolls back only its own work), and
+ * share one COMMIT and one fsync; each promise settles after that commit, so a resolved
+ * transaction is durable. Keep work short and do slow I/O outside it: SQLite has one writer, and a
+ * running transaction holds it (`transactionTimeoutMs` bounds that). A `tx` used after its work
+ * settled throws `transaction-finished`. Starting a transaction, or any store call that writes,
+ * from inside a running transaction's work throws `nested-transaction` rather than deadlocking.
+ *
+ * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`) use a
+ * second connection and see committed data only. Several processes may share the file (they wait
+ * for each other's write lock up to `busyTimeoutMs`). `onAppended` listeners run after a commit
+ * that appended outbox records in this process. `close()` is idempotent: it waits for queued
+ * transactions, then closes the file.
+ *
+ * @example
+ * const stores = sqliteStores({ path: '.herald/store.db' });
+ * await stores.transaction(async (tx) => {
+ *   await tx.execute('INSERT INTO orders (id, total) VALUES ($1, $2)', [id, total]);
+ *   await stores.outbox.append(tx, [record]);
+ * });
+ */
+export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
+  const o = resolveStoresOptions(options);
+  const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  migrate(writer, 'stores', STORE_MIGRATIONS);
+  const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  const listeners = new Set<() => void>();
+  const runner = createTxRunner({
+    db: writer,
+    maxBatch: o.maxBatch,
+    transactionTimeoutMs: o.transactionTimeoutMs,
+    committed(scopes) {
+      if (listeners.size === 0 || !scopes.some((scope) => scope.appended)) return;
+      for (const listener of listeners) {
+        try {
+          listener();
+        } catch (error) {
+          o.logger.warn('stores: an onAppended listener threw', { error });
+        }
+      }
+    },
+  });
+  const handles = createSqlTxFactory(writer, o.statementCacheSize);
+  const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock };
+  const retention = createStoreRetention(writer, runner, o.clock, {
+    outboxRetentionMs: o.outboxRetentionMs,
+    inboxRetentionMs: o.inboxRetentionMs,
+    chunk: RETENTION_CHUNK,
+  });
+  let sweeping: Promise<StoreSweepResult> | undefined;
+  let closing: Promise<void> | undefined;
+
+  function sweep(): Promise<StoreSweepResult> {
+    sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
+    return sweeping;
+  }
+  const sweeper = setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('stores: retention sweep failed', { error })), o.sweepIntervalMs);
+  sweeper.unref();
+
+  return {
+    transaction(work) {
+      return runner.run((scope) => work(handles.create(scope)));
+    },
+    outbox: createOutboxStore(deps),
+    inbox: createInboxStore(deps),
+    deadLetters: createDeadLetterStore(deps),
+    idempotency: createIdempotencyStore(deps),
+    onAppended(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    sweepRetention: sweep,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await sweeping?.catch(() => undefined);
+        await runner.close();
+        reader.close();
+        writer.close();
+      })();
+      return closing;
+    },
+  };
+}
