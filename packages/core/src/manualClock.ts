@@ -37,6 +37,13 @@ export function createManualClock(startMs = 0): ManualClock {
         sleepers.push(sleeper);
       });
     },
+    setTimer(ms, callback) {
+      const sleeper: Sleeper = { at: now + Math.max(0, ms), resolve: callback };
+      sleepers.push(sleeper);
+      return () => {
+        sleepers = sleepers.filter((s) => s !== sleeper);
+      };
+    },
     async advance(ms) {
       const target = now + ms;
       for (;;) {

@@ -42,6 +42,9 @@ export interface Relay {
   drain(): Promise<number>;
 }
 
+// constant abort reasons: abort() without one builds a DOMException (and its stack) every time
+const WOKEN = new Error('relay woken');
+const STOPPED = new Error('relay stopped');
 const BACKOFF_DEFAULTS = { initialDelayMs: 50, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
 
 /**
@@ -106,7 +109,7 @@ export function createRelay<Tx>(deps: RelayDeps<Tx>, options: RelayOptions = {})
 
   function idle(signal: AbortSignal): Promise<void> {
     const local = new AbortController();
-    const stop = () => local.abort();
+    const stop = () => local.abort(WOKEN);
     signal.addEventListener('abort', stop, { once: true });
     wake = stop;
     return clock.sleep(idleMs, local.signal).catch(() => {}).finally(() => {
@@ -119,12 +122,12 @@ export function createRelay<Tx>(deps: RelayDeps<Tx>, options: RelayOptions = {})
     start(signal) {
       if (loop) return;
       controller = new AbortController();
-      signal?.addEventListener('abort', () => controller?.abort(), { once: true });
+      signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
       if (deps.stores && hasOutboxSignal(deps.stores)) unsubscribe = deps.stores.onAppended(() => wake?.());
       loop = run(controller.signal);
     },
     async close() {
-      controller?.abort();
+      controller?.abort(STOPPED);
       unsubscribe?.();
       await loop;
     },

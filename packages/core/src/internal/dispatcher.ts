@@ -24,6 +24,7 @@ export interface DispatchInput {
   readonly closing: AbortSignal;
   readonly stop: AbortSignal;
   readonly redrive: boolean;
+  readonly attemptsInFlight?: Set<AbortController>;
 }
 
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */
@@ -69,7 +70,7 @@ export function createContext<Tx>(
   proto: object,
   input: DispatchInput & { readonly entry: HandlerEntry<Tx>; readonly logger: Logger; readonly group: string },
 ): { ctx: HandlerContext<Tx>; state: DeliveryState } {
-  const state: DeliveryState = { outcome: 'applied', attempts: 1, closing: input.closing };
+  const state: DeliveryState = { outcome: 'applied', attempts: 1, closing: input.closing, attemptsInFlight: input.attemptsInFlight };
   const ctx = Object.assign(Object.create(proto) as HandlerContext<Tx>, {
     attempt: 1,
     logger: input.logger,
@@ -85,7 +86,7 @@ export function createContext<Tx>(
 /** Creates the group's dispatch: poison events go straight to the dead letter store, others through their handler's pipeline. */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
   const proto = contextPrototype(deps.group);
-  return async function dispatch(delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal }): Promise<void> {
+  return async function dispatch(delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<AbortController> }): Promise<void> {
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'ignore') return;
     if (resolution.kind === 'poison') {

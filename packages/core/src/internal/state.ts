@@ -12,6 +12,8 @@ export interface DeliveryState {
   firstFailureAt?: number;
   /** Aborted when the consumer is closing: stop waiting, abandon rather than dead-letter. */
   readonly closing: AbortSignal;
+  /** Per-attempt controllers to abort if the consumer stops (past its close deadline). */
+  readonly attemptsInFlight?: Set<AbortController>;
 }
 
 const STATE = Symbol.for('herald.deliveryState');

@@ -6,7 +6,10 @@ import type { Logger } from '../logger.js';
 import { PartitionWork, partitionId } from './partitionWork.js';
 
 /** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
-export type Dispatch = (delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal }) => Promise<void>;
+export type Dispatch = (
+  delivery: Delivery,
+  signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<AbortController> },
+) => Promise<void>;
 
 export interface GroupConsumerOptions {
   readonly group: string;
@@ -28,6 +31,8 @@ export interface GroupConsumer {
   close(deadlineMs: number): Promise<void>;
 }
 
+const CLOSING = new Error('consumer closing');
+const STOPPED = new Error('consumer stopped: close deadline passed');
 const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
 
 /**
@@ -42,6 +47,8 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
+  const attemptsInFlight = new Set<AbortController>();
+  stop.signal.addEventListener('abort', () => attemptsInFlight.forEach((c) => c.abort(stop.signal.reason)), { once: true });
   let subscription: Subscription | undefined;
   let inFlight = 0;
   let capacityWaiters: (() => void)[] = [];
@@ -71,7 +78,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   async function handle(delivery: Delivery): Promise<boolean> {
     for (let failures = 1; ; failures++) {
       try {
-        await dispatch(delivery, { closing: closing.signal, stop: stop.signal });
+        await dispatch(delivery, { closing: closing.signal, stop: stop.signal, attemptsInFlight });
         return true;
       } catch (error) {
         if (closing.signal.aborted) return false;
@@ -186,11 +193,11 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     },
     close(deadlineMs) {
       closed ??= (async () => {
-        closing.abort();
+        closing.abort(CLOSING);
         const timer = clock.sleep(deadlineMs, stop.signal).then(
           () => {
             logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });
-            stop.abort();
+            stop.abort(STOPPED);
             release(0);
           },
           () => {},
@@ -200,7 +207,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
           await commitLoop;
           await commit().catch(() => {});
         } finally {
-          stop.abort();
+          stop.abort(STOPPED);
           await timer;
         }
       })();
