@@ -51,6 +51,8 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
     throw toStoreError(error, 'migrate: connect');
   }
   let failed: unknown;
+  const onClientError = (error: Error) => (failed ??= error);
+  client.on('error', onClientError);
   try {
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`herald:migrate:${t.schema}`]);
@@ -74,6 +76,7 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
     throw toStoreError(error, 'migrate');
   } finally {
     // after a failure the connection's state is unknown: discard it rather than return it to the pool
+    client.removeListener('error', onClientError);
     client.release(failed !== undefined);
   }
 }

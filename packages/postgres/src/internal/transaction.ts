@@ -79,6 +79,9 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
   }
   const state: TxState = { client, open: true, appended: false };
   let broken = false;
+  // a checked-out client that loses its connection emits 'error'; the pending query rejects too
+  const onClientError = () => (broken = true);
+  client.on('error', onClientError);
   try {
     await clientQuery(state, 'begin', { text: 'BEGIN' });
     let result: T;
@@ -99,6 +102,7 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     throw error;
   } finally {
     state.open = false;
+    client.removeListener('error', onClientError);
     // a connection in an unknown state is discarded, not handed to the next transaction
     client.release(broken);
   }

@@ -1,0 +1,107 @@
+import type { DeadLetter } from '@herald/core';
+import { describe, expect, it } from 'vitest';
+import { usePostgres } from './support.js';
+
+const pgs = usePostgres();
+
+function letter(id: string, extra: Partial<DeadLetter> = {}): DeadLetter {
+  return {
+    id,
+    group: 'payments',
+    handler: 'payments:OrderCreated',
+    eventId: `ev-${id}`,
+    eventType: 'OrderCreated',
+    topic: 'orders',
+    partition: 3,
+    offset: 2 ** 40,
+    key: 'order-1',
+    reason: 'handler-failed',
+    error: { name: 'Error', message: 'card declined', stack: 'Error: card declined\n    at x', details: { code: 7 } },
+    attempts: 5,
+    firstFailureAt: 1_700_000_000_000,
+    lastFailureAt: 1_700_000_004_000,
+    envelope: '{"id":"ev","type":"OrderCreated","data":{"b":1,"a":2}}',
+    headers: { traceparent: '00-abc-def-01' },
+    policy: 'park-key',
+    status: 'dead',
+    ...extra,
+  };
+}
+
+describe('inbox', () => {
+  it('marks once per group and event, and concurrent marks of one event let exactly one through', async () => {
+    const stores = await pgs.stores();
+    expect(await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g1', eventId: 'e1', handledAt: 10 }))).toBe(true);
+    expect(await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g1', eventId: 'e1', handledAt: 11 }))).toBe(false);
+    expect(await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g2', eventId: 'e1', handledAt: 12 }))).toBe(true);
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        stores.transaction(async (tx) => {
+          const first = await stores.inbox.markHandled(tx, { group: 'g1', eventId: 'e2', handledAt: 20 });
+          if (first) await tx.execute('SELECT pg_sleep(0.05)');
+          return first;
+        }),
+      ),
+    );
+    expect(racing.filter(Boolean)).toHaveLength(1);
+    const marks = await stores.inbox.findHandled(['e1', 'e2', 'unknown']);
+    expect(marks).toEqual([
+      { group: 'g1', eventId: 'e1', handledAt: 10 },
+      { group: 'g2', eventId: 'e1', handledAt: 12 },
+      { group: 'g1', eventId: 'e2', handledAt: 20 },
+    ]);
+    expect(await stores.inbox.findHandled([])).toEqual([]);
+  });
+});
+
+describe('dead letters', () => {
+  it('keeps every field of a letter as given, and lists in the order added with filters', async () => {
+    const stores = await pgs.stores();
+    const a = letter('a');
+    const b = letter('b', { group: 'tickets', handler: 'tickets:PaymentAuthorized', key: 'order-2', policy: 'skip', eventId: null, eventType: null });
+    const c = letter('c', { key: 'order-2' });
+    for (const l of [a, b, c]) await stores.deadLetters.add(l);
+    expect(await stores.deadLetters.list()).toEqual([a, b, c]);
+    expect(await stores.deadLetters.list({ group: 'payments' })).toEqual([a, c]);
+    expect(await stores.deadLetters.list({ handler: 'tickets:PaymentAuthorized' })).toEqual([b]);
+    expect(await stores.deadLetters.list({ key: 'order-2', group: 'payments' })).toEqual([c]);
+    expect(await stores.deadLetters.list({ ids: ['c', 'a'] })).toEqual([a, c]);
+    expect(await stores.deadLetters.list({ limit: 2 })).toEqual([a, b]);
+    // adding the same id again (a retried add) updates it in place
+    await stores.deadLetters.add({ ...a, attempts: 6 });
+    expect((await stores.deadLetters.list()).map((l) => [l.id, l.attempts])).toEqual([['a', 6], ['b', 5], ['c', 5]]);
+  });
+
+  it('parks a key only for park-key letters that are dead or parked, per group', async () => {
+    const stores = await pgs.stores();
+    await stores.deadLetters.add(letter('p1'));
+    await stores.deadLetters.add(letter('s1', { key: 'order-9', policy: 'skip' }));
+    expect(await stores.deadLetters.isKeyParked('payments', 'orders', 'order-1')).toBe(true);
+    expect(await stores.deadLetters.isKeyParked('tickets', 'orders', 'order-1')).toBe(false);
+    expect(await stores.deadLetters.isKeyParked('payments', 'other-topic', 'order-1')).toBe(false);
+    expect(await stores.deadLetters.isKeyParked('payments', 'orders', 'order-9')).toBe(false);
+    await stores.deadLetters.add(letter('p2', { status: 'parked' }));
+    await stores.deadLetters.setStatus(['p1'], 'redriven');
+    expect(await stores.deadLetters.isKeyParked('payments', 'orders', 'order-1')).toBe(true);
+    await stores.deadLetters.setStatus(['p2'], 'redriven');
+    expect(await stores.deadLetters.isKeyParked('payments', 'orders', 'order-1')).toBe(false);
+    expect((await stores.deadLetters.list({ status: 'redriven' })).map((l) => l.id)).toEqual(['p1', 'p2']);
+  });
+
+  it('answers isKeyParked from the small partial index, not by scanning letters', async () => {
+    const stores = await pgs.stores();
+    await stores.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO herald.dead_letters
+          (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status)
+        SELECT 'bulk-' || i, 'g' || (i % 10), 'h', 'orders', 0, i, 'key-' || i, 'handler-failed', '{}', 1, 0, 0, '{}', '{}', 'skip', 'redriven'
+        FROM generate_series(1, 20000) AS i`);
+      await tx.execute('ANALYZE herald.dead_letters');
+    });
+    const plan = await stores.transaction((tx) =>
+      tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT EXISTS (SELECT 1 FROM herald.dead_letters
+        WHERE group_name = 'g1' AND topic = 'orders' AND key = 'key-1' AND policy = 'park-key' AND status IN ('dead', 'parked'))`),
+    );
+    expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan using dead_letters_parked/);
+    expect(await stores.deadLetters.isKeyParked('g1', 'orders', 'key-1')).toBe(false);
+  });
+});

@@ -1,0 +1,171 @@
+import { HeraldError, isHeraldError, type SqlTx } from '@herald/core';
+import { describe, expect, it } from 'vitest';
+import { PgErrorCodes } from '../src/index.js';
+import { usePostgres } from './support.js';
+
+const pgs = usePostgres();
+
+function record(id: string, key = 'k1') {
+  return { id, topic: 'orders', key, type: 'OrderCreated', correlationId: `c-${id}`, value: `{"id":"${id}"}`, headers: {}, createdAt: 1 };
+}
+
+async function makeTable(tx: SqlTx) {
+  await tx.execute('CREATE TABLE IF NOT EXISTS items (id text PRIMARY KEY, n bigint NOT NULL)');
+}
+
+describe('pgStores.transaction', () => {
+  it('commits the application row, the outbox append and the inbox mark together', async () => {
+    const stores = await pgStores();
+    await stores.transaction(makeTable);
+    const result = await stores.transaction(async (tx) => {
+      expect(await tx.execute('INSERT INTO items (id, n) VALUES ($1, $2)', ['a', 41])).toBe(1);
+      await stores.outbox.append(tx, [record('e1')]);
+      expect(await stores.inbox.markHandled(tx, { group: 'g', eventId: 'in-1', handledAt: 5 })).toBe(true);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    const rows = await stores.transaction((tx) => tx.query<{ id: string; n: number }>('SELECT id, n FROM items'));
+    // int8 reads back as a number, as on SQLite
+    expect(rows).toEqual([{ id: 'a', n: 41 }]);
+    expect((await stores.outbox.findByCorrelation('c-e1')).map((e) => e.id)).toEqual(['e1']);
+    expect(await stores.inbox.findHandled(['in-1'])).toEqual([{ group: 'g', eventId: 'in-1', handledAt: 5 }]);
+  });
+
+  it('rolls everything back when the work rejects, and rejects with the work error', async () => {
+    const stores = await pgStores();
+    await stores.transaction(makeTable);
+    const boom = new Error('boom');
+    await expect(
+      stores.transaction(async (tx) => {
+        await tx.execute('INSERT INTO items (id, n) VALUES ($1, $2)', ['b', 1]);
+        await stores.outbox.append(tx, [record('e2')]);
+        await stores.inbox.markHandled(tx, { group: 'g', eventId: 'in-2', handledAt: 5 });
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(await stores.transaction((tx) => tx.query('SELECT * FROM items'))).toEqual([]);
+    expect(await stores.outbox.findByCorrelation('c-e2')).toEqual([]);
+    expect(await stores.inbox.findHandled(['in-2'])).toEqual([]);
+  });
+
+  it('refuses a tx handle used after its transaction settled', async () => {
+    const stores = await pgStores();
+    let leaked: SqlTx | undefined;
+    await stores.transaction(async (tx) => {
+      leaked = tx;
+    });
+    await expect(leaked!.query('SELECT 1')).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('maps constraint violations to non-retriable errors and never reports a commit after a swallowed failure', async () => {
+    const stores = await pgStores();
+    await stores.transaction(makeTable);
+    await stores.transaction((tx) => tx.execute('INSERT INTO items VALUES ($1, $2)', ['dup', 1]));
+    const duplicate = await stores.transaction((tx) => tx.execute('INSERT INTO items VALUES ($1, $2)', ['dup', 2])).catch((e: unknown) => e);
+    expect(duplicate).toBeInstanceOf(HeraldError);
+    expect(duplicate).toMatchObject({ code: PgErrorCodes.constraint, retriable: false, details: { sqlState: '23505', constraint: 'items_pkey' } });
+
+    // the work swallows the failure and resolves: PostgreSQL has aborted the transaction, so no commit
+    const swallowed = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO items VALUES ($1, $2)', ['other', 1]);
+      await tx.execute('INSERT INTO items VALUES ($1, $2)', ['dup', 3]).catch(() => 0);
+    });
+    await expect(swallowed).rejects.toMatchObject({ code: PgErrorCodes.constraint, retriable: false });
+    expect(await stores.transaction((tx) => tx.query('SELECT id FROM items ORDER BY id'))).toEqual([{ id: 'dup' }]);
+  });
+
+  it('maps a deadlock to a retriable conflict', async () => {
+    const stores = await pgStores();
+    await stores.transaction(async (tx) => {
+      await makeTable(tx);
+      await tx.execute(`INSERT INTO items VALUES ('x', 0), ('y', 0)`);
+    });
+    let bothLocked!: () => void;
+    let count = 0;
+    const barrier = new Promise<void>((resolve) => (bothLocked = resolve));
+    const arrive = () => {
+      if (++count === 2) bothLocked();
+      return barrier;
+    };
+    const crossing = (first: string, second: string) =>
+      stores.transaction(async (tx) => {
+        await tx.execute('UPDATE items SET n = n + 1 WHERE id = $1', [first]);
+        await arrive();
+        await tx.execute('UPDATE items SET n = n + 1 WHERE id = $1', [second]);
+      });
+    const outcomes = await Promise.allSettled([crossing('x', 'y'), crossing('y', 'x')]);
+    const failures = outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: PgErrorCodes.conflict, retriable: true, details: { sqlState: '40P01' } });
+    // the survivor committed both updates
+    const rows = await stores.transaction((tx) => tx.query<{ n: number }>('SELECT sum(n)::int AS n FROM items'));
+    expect(rows[0]!.n).toBe(2);
+  });
+
+  it('maps a lost connection to a retriable error and keeps serving from a fresh connection', async () => {
+    const stores = await pgStores({ poolSize: 2 });
+    const lost = await stores
+      .transaction(async (tx) => {
+        await tx.query('SELECT pg_terminate_backend(pg_backend_pid())');
+      })
+      .catch((e: unknown) => e);
+    expect(isHeraldError(lost)).toBe(true);
+    expect(lost).toMatchObject({ code: PgErrorCodes.unavailable, retriable: true });
+    for (let i = 0; i < 3; i++) {
+      expect(await stores.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    }
+  });
+
+  it('fails fast with a retriable error when the server cannot be reached', async () => {
+    const { pgStores: create } = await import('../src/index.js');
+    const stores = create({ connectionString: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 2000 });
+    try {
+      await expect(stores.transaction(async () => 1)).rejects.toMatchObject({ code: PgErrorCodes.unavailable, retriable: true });
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('tells in-process listeners about committed appends only', async () => {
+    const stores = await pgStores();
+    let calls = 0;
+    const off = stores.onAppended(() => calls++);
+    await stores.transaction((tx) => stores.outbox.append(tx, [record('s1')]));
+    await stores.transaction(async (tx) => {
+      await stores.outbox.append(tx, [record('s2')]);
+      throw new Error('rolled back');
+    }).catch(() => {});
+    await stores.transaction((tx) => tx.query('SELECT 1'));
+    expect(calls).toBe(1);
+    off();
+    await stores.transaction((tx) => stores.outbox.append(tx, [record('s3')]));
+    expect(calls).toBe(1);
+  });
+
+  it('close() waits for a transaction in flight, then refuses new work', async () => {
+    const stores = await pgStores();
+    await stores.transaction(makeTable);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const running = stores.transaction(async (tx) => {
+      entered();
+      await gate;
+      await tx.execute(`INSERT INTO items VALUES ('late', 1)`);
+    });
+    await inside;
+    const closing = stores.close();
+    await expect(stores.transaction(async () => 1)).rejects.toMatchObject({ code: 'closed' });
+    release();
+    await running;
+    await closing;
+    await stores.close();
+    const check = await pgs.stores({ url: stores.pool.options.connectionString });
+    expect(await check.transaction((tx) => tx.query('SELECT id FROM items'))).toEqual([{ id: 'late' }]);
+  });
+});
+
+function pgStores(options: Parameters<typeof pgs.stores>[0] = {}) {
+  return pgs.stores(options);
+}
