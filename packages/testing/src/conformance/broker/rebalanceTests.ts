@@ -1,0 +1,79 @@
+import { expect } from 'vitest';
+import type { Broker } from '@herald/core';
+import type { BrokerFixture } from './fixture.js';
+import { committedCount, decode, type TestConsumer } from './testConsumer.js';
+
+const seqs = (c: TestConsumer, p: number) => c.of(p).map((d) => decode(d).seq);
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+function split(f: BrokerFixture, a: TestConsumer, b: TestConsumer): boolean {
+  if (a.owned.size === 0 || b.owned.size === 0 || a.owned.size + b.owned.size !== f.partitions) return false;
+  return [...a.owned].every((p) => !b.owned.has(p));
+}
+
+/** Member `a` owns everything, then `b` joins and the group settles with both owning some partitions. */
+async function twoMembers(f: BrokerFixture, group: string, topic: string, via: Broker): Promise<[TestConsumer, TestConsumer]> {
+  const a = await f.consume({ group, topic });
+  await f.waitFor('the first member to be assigned every partition', () => a.owned.size === f.partitions);
+  const b = await f.consume({ group, topic }, via);
+  await f.waitFor('the two members to split the partitions', () => split(f, a, b));
+  return [a, b];
+}
+
+/** Publishes `perPartition` records in every partition with seqs `round * 100 + i`. */
+async function publishRound(f: BrokerFixture, topic: string, round: number, perPartition = 3): Promise<void> {
+  for (let p = 0; p < f.partitions; p++) {
+    const key = f.keysIn(p)[0]!;
+    await f.broker.publish(range(0, perPartition).map((i) => f.record(topic, key, round * 100 + i)));
+  }
+}
+
+/** Two members of one group own disjoint partitions and each receives only its own. */
+export async function splitsPartitions(f: BrokerFixture): Promise<void> {
+  const topic = await f.topic();
+  const [a, b] = await twoMembers(f, f.group(), topic, await f.member());
+  const ownedA = [...a.owned];
+  await publishRound(f, topic, 1);
+  await f.waitFor('every record in one member or the other', () => a.deliveries.length + b.deliveries.length >= 3 * f.partitions);
+  for (const d of a.deliveries) expect(ownedA, `partition ${d.partition} delivered to the first member`).toContain(d.partition);
+  for (const d of b.deliveries) expect(ownedA, `partition ${d.partition} delivered to the second member`).not.toContain(d.partition);
+  expect([...a.owned].sort()).toEqual(ownedA.sort());
+}
+
+/**
+ * Two members share the group; the second commits round 1, receives round 2 without committing,
+ * then leaves (`close`) or dies (`kill`). The first member gets its partitions from the second's
+ * last commit: round 2 again, then round 3; nothing is lost.
+ */
+export async function takesOverPartitions(f: BrokerFixture, how: 'leave' | 'die'): Promise<void> {
+  const { harness } = f;
+  if (how === 'die' && !(harness.newMember && harness.kill)) {
+    throw new Error(`the adapter declares 'rebalance' but create() returned no newMember() and kill(); add them or skip this test with a reason`);
+  }
+  const topic = await f.topic();
+  const via = await f.member();
+  const [a, b] = await twoMembers(f, f.group(), topic, via);
+  const partsA = [...a.owned];
+  const partsB = [...b.owned];
+
+  await publishRound(f, topic, 1);
+  await f.waitFor('round 1 processed and committed', () => committedCount(a) + committedCount(b) >= 3 * f.partitions);
+  b.autoCommit = false;
+  await publishRound(f, topic, 2);
+  await f.waitFor('round 2 delivered', () => a.deliveries.length + b.deliveries.length >= 6 * f.partitions);
+  const lastCommit = new Map(partsB.map((p) => [p, b.committed.get(p)]));
+
+  if (how === 'leave') await f.within('the second member leaving', b.close());
+  else await f.within('killing the second member', harness.kill!(via));
+  await f.waitFor('the first member to be assigned every partition', () => a.owned.size === f.partitions);
+  await publishRound(f, topic, 3);
+  await f.waitFor('round 3 everywhere, round 2 again in the moved partitions', () => partsB.every((p) => a.of(p).length >= 6) && partsA.every((p) => a.of(p).length >= 9));
+
+  if (how === 'leave') expect(b.revokedCalls.flat().sort(), 'revoked on leave').toEqual(expect.arrayContaining(partsB));
+  for (const p of partsB) {
+    expect(a.of(p)[0]?.offset, `partition ${p} resumes at the last commit`).toBe(lastCommit.get(p));
+    expect(seqs(a, p), `partition ${p} after the move`).toEqual([...range(200, 203), ...range(300, 303)]);
+    expect(seqs(b, p), `partition ${p} before the move`).toEqual([...range(100, 103), ...range(200, 203)]);
+  }
+  for (const p of partsA) expect(seqs(a, p), `partition ${p}, never moved`).toEqual([...range(100, 103), ...range(200, 203), ...range(300, 303)]);
+}

@@ -1,0 +1,101 @@
+import { ErrorCodes, HeraldError, type Clock, type OutboxEntry, type OutboxRecord, type OutboxStore } from '@herald/core';
+import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
+
+interface Row {
+  readonly record: OutboxRecord;
+  publishedAt: number | null;
+  claim: { relayId: string; expiresAt: number } | null;
+}
+
+/** The memory outbox plus the commit step that makes a transaction's appended records visible. */
+export interface MemoryOutbox extends OutboxStore<MemoryTx> {
+  /** Appends the records buffered in `state` (called inside the commit); returns how many. */
+  applyCommitted(state: TxState): number;
+}
+
+/**
+ * The outbox over {@link MemoryDatabase}. Claims follow the port's contract: unpublished records in
+ * append order, skipping every key on which another relay holds an unexpired claim of an earlier
+ * record. Leases are measured with `clock`. A record whose id is already in the outbox is ignored
+ * (the first one wins).
+ */
+export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutbox {
+  const rows = new Map<string, Row>();
+  const pending = new Map<string, Row>();
+
+  return {
+    async append(tx, records) {
+      const state = db.stateOf(tx);
+      for (const record of records) state.outbox.push(freeze(record));
+    },
+
+    applyCommitted(state) {
+      let appended = 0;
+      for (const record of state.outbox) {
+        if (rows.has(record.id)) continue;
+        const row: Row = { record, publishedAt: null, claim: null };
+        rows.set(record.id, row);
+        pending.set(record.id, row);
+        appended++;
+      }
+      return appended;
+    },
+
+    async claim({ relayId, limit, leaseMs }) {
+      if (!relayId) throw invalid('claim: relayId must be a non-empty string');
+      if (!Number.isInteger(limit) || limit < 1) throw invalid(`claim: limit must be a positive integer, got ${limit}`);
+      if (!(Number.isFinite(leaseMs) && leaseMs > 0)) throw invalid(`claim: leaseMs must be a positive number, got ${leaseMs}`);
+      const now = clock.now();
+      const claimed: OutboxRecord[] = [];
+      const blocked = new Set<string>();
+      for (const row of pending.values()) {
+        if (claimed.length >= limit) break;
+        const { key } = row.record;
+        if (blocked.has(key)) continue;
+        if (row.claim && row.claim.relayId !== relayId && row.claim.expiresAt > now) {
+          blocked.add(key); // a later record of this key must wait for that relay
+          continue;
+        }
+        row.claim = { relayId, expiresAt: now + leaseMs };
+        claimed.push(row.record);
+      }
+      return claimed;
+    },
+
+    // published is published, whoever holds the claim by now
+    async markPublished(_relayId, ids) {
+      const now = clock.now();
+      for (const id of ids) {
+        const row = pending.get(id);
+        if (!row) continue;
+        row.publishedAt = now;
+        row.claim = null;
+        pending.delete(id);
+      }
+    },
+
+    async release(relayId, ids) {
+      for (const id of ids) {
+        const row = pending.get(id);
+        if (row?.claim?.relayId === relayId) row.claim = null;
+      }
+    },
+
+    async findByCorrelation(correlationId) {
+      const found: OutboxEntry[] = [];
+      for (const row of rows.values()) {
+        if (row.record.correlationId === correlationId) found.push({ ...row.record, publishedAt: row.publishedAt });
+      }
+      return found;
+    },
+  };
+}
+
+function freeze(record: OutboxRecord): OutboxRecord {
+  const { id, topic, key, type, correlationId, value, headers, createdAt } = record;
+  return Object.freeze({ id, topic, key, type, correlationId, value, headers: Object.freeze({ ...headers }), createdAt });
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(ErrorCodes.invalidOptions, `memory outbox: ${message}`);
+}

@@ -1,0 +1,101 @@
+import { ErrorCodes, HeraldError, systemClock, type Clock, type InboxStore, type OutboxSignal, type Stores } from '@herald/core';
+import { createMemoryDeadLetters } from './memoryDeadLetters.js';
+import { createMemoryIdempotency } from './memoryIdempotency.js';
+import { createMemoryOutbox } from './memoryOutbox.js';
+import { createMemoryDatabase, type MemoryDatabase, type MemoryTx } from './memoryTx.js';
+
+export interface MemoryStoresOptions {
+  /** Measures outbox claim leases and stamps `publishedAt`. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** Every store over one in-memory database, plus the in-process outbox signal. */
+export interface MemoryStores extends Stores<MemoryTx>, OutboxSignal {}
+
+/**
+ * Creates in-memory stores for unit tests: a real implementation of the Stores port over
+ * {@link MemoryTx}, not a mock. The app's key-value writes, outbox appends, inbox marks and
+ * idempotency completions made in one `transaction` apply atomically when its work resolves and
+ * vanish when it rejects. Concurrent transactions run interleaved (read committed); an inbox mark
+ * held by an open transaction makes another transaction marking the same (group, event id) wait
+ * for it, then see it, as a unique index does in SQL. Dead letters and `begin`/`abandon`/`purge`
+ * apply at once. Nothing survives the process.
+ *
+ * @example
+ * const stores = memoryStores();
+ * await stores.transaction(async (tx) => tx.set('orders/o-1', { status: 'CREATED' }));
+ */
+export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
+  const clock = options.clock ?? systemClock;
+  const db = createMemoryDatabase();
+  const outbox = createMemoryOutbox(db, clock);
+  const idempotency = createMemoryIdempotency(db);
+  const listeners = new Set<() => void>();
+  let closed = false;
+
+  async function transaction<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
+    if (closed) throw new HeraldError(ErrorCodes.closed, 'memory stores: transaction after close');
+    const { tx, state } = db.begin();
+    let result: T;
+    try {
+      result = await work(tx);
+    } catch (error) {
+      db.rollback(state);
+      throw error;
+    }
+    let appended = 0;
+    db.commit(state, (committed) => {
+      for (const entry of committed.inbox) db.inbox.set(inboxKey(entry.group, entry.eventId), entry);
+      appended = outbox.applyCommitted(committed);
+      idempotency.applyCommitted(committed);
+    });
+    if (appended > 0) notify(listeners);
+    return result;
+  }
+
+  return {
+    transaction,
+    outbox,
+    inbox: createMemoryInbox(db),
+    deadLetters: createMemoryDeadLetters(),
+    idempotency,
+    onAppended(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      closed = true;
+      listeners.clear();
+    },
+  };
+}
+
+function createMemoryInbox(db: MemoryDatabase): InboxStore<MemoryTx> {
+  return {
+    async markHandled(tx, entry) {
+      const state = db.stateOf(tx);
+      const key = inboxKey(entry.group, entry.eventId);
+      if (db.inbox.has(key)) return false;
+      // waits while another open transaction holds the same mark, then sees its outcome
+      if (!(await db.lock(state, key)) || db.inbox.has(key)) return false;
+      state.inbox.push({ group: entry.group, eventId: entry.eventId, handledAt: entry.handledAt });
+      return true;
+    },
+    async findHandled(eventIds) {
+      const wanted = new Set(eventIds);
+      return [...db.inbox.values()].filter((e) => wanted.has(e.eventId));
+    },
+  };
+}
+
+const inboxKey = (group: string, eventId: string): string => `${group}\u0000${eventId}`;
+
+function notify(listeners: Set<() => void>): void {
+  for (const listener of listeners) {
+    try {
+      listener();
+    } catch {
+      // a listener's failure must not undo a committed transaction
+    }
+  }
+}
