@@ -1,0 +1,50 @@
+import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
+import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
+import type { LogLevel, Logger } from '@herald/core';
+import type { KafkaSaslOptions, ResolvedKafkaOptions } from '../options.js';
+
+const TO_KAFKAJS: Record<LogLevel, KafkaLogLevel> = {
+  debug: KafkaLogLevel.DEBUG,
+  info: KafkaLogLevel.INFO,
+  warn: KafkaLogLevel.WARN,
+  error: KafkaLogLevel.ERROR,
+  silent: KafkaLogLevel.NOTHING,
+};
+
+/** The kafkajs client for one broker instance: retries, timeouts, TLS/SASL and logging wired from the options. */
+export function createKafkaClient(options: ResolvedKafkaOptions): Kafka {
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectionTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    retry: { retries: options.retries },
+    logLevel: TO_KAFKAJS[options.clientLogLevel],
+    logCreator: () => routeLog(options.logger.child({ source: 'kafkajs' })),
+  };
+  if (options.ssl !== undefined) config.ssl = options.ssl;
+  if (options.sasl) config.sasl = toSasl(options.sasl);
+  return new Kafka(config);
+}
+
+/** Sends kafkajs log entries to a Herald logger, keeping their structured fields. */
+export function routeLog(logger: Logger): (entry: LogEntry) => void {
+  return ({ namespace, level, log }) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...fields } = log;
+    const withNamespace = { namespace, ...fields };
+    // kafkajs logs every "group is rebalancing" protocol answer as an error; it is routine and handled
+    if (level === KafkaLogLevel.ERROR && isRoutineRebalance(fields)) logger.debug(message, withNamespace);
+    else if (level === KafkaLogLevel.ERROR) logger.error(message, withNamespace);
+    else if (level === KafkaLogLevel.WARN) logger.warn(message, withNamespace);
+    else if (level === KafkaLogLevel.INFO) logger.info(message, withNamespace);
+    else logger.debug(message, withNamespace);
+  };
+}
+
+function isRoutineRebalance(fields: Record<string, unknown>): boolean {
+  return typeof fields.error === 'string' && /group is rebalancing/i.test(fields.error);
+}
+
+function toSasl(sasl: KafkaSaslOptions): SASLOptions {
+  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as SASLOptions;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { logLevel } from 'kafkajs';
+import type { Logger } from '@herald/core';
+import { parseBootstrap, startKafkaMock } from '@herald/testing/kafka-mock';
+import { KAFKA_DEFAULTS, resolveKafkaOptions } from '../src/index.js';
+import { routeLog } from '../src/internal/client.js';
+import { toHeraldError } from '../src/internal/errors.js';
+import { chunkBySize } from '../src/internal/publisher.js';
+
+describe('resolveKafkaOptions', () => {
+  it('applies the defaults in one place', () => {
+    const resolved = resolveKafkaOptions({ brokers: ['localhost:9092'], fetch: { maxWaitMs: 5 } });
+    expect(resolved.fetch).toEqual({ ...KAFKA_DEFAULTS.fetch, maxWaitMs: 5 });
+    expect(resolved.group).toEqual(KAFKA_DEFAULTS.group);
+    expect(resolved.compression).toBe('none');
+    expect(resolved.retries).toBe(5);
+  });
+
+  it.each([
+    [{ brokers: [] }, /brokers must be a non-empty array/],
+    [{ brokers: ['no-port'] }, /is not host:port/],
+    [{ brokers: ['a:1'], compression: 'snappy' }, /compression must be/],
+    [{ brokers: ['a:1'], retries: -1 }, /retries must be an integer >= 0/],
+    [{ brokers: ['a:1'], group: { sessionTimeoutMs: 1000, heartbeatIntervalMs: 1000 } }, /heartbeatIntervalMs must be below/],
+    [{ brokers: ['a:1'], topics: [{ name: 't', partitions: 0 }] }, /partitions >= 1/],
+    [{ brokers: ['a:1'], sasl: { mechanism: 'gssapi', username: 'u', password: 'p' } }, /sasl.mechanism/],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolveKafkaOptions(options as never)).toThrow(message);
+    try {
+      resolveKafkaOptions(options as never);
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'invalid-options', retriable: false });
+    }
+  });
+});
+
+describe('chunkBySize', () => {
+  const record = (i: number, size = 100) => ({ topic: 't', key: `k${i}`, value: 'x'.repeat(size) });
+
+  it('keeps order and splits before a chunk would exceed the limit', () => {
+    const records = Array.from({ length: 10 }, (_, i) => record(i));
+    const chunks = chunkBySize(records, 400);
+    expect(chunks.flat()).toEqual(records);
+    expect(chunks.map((c) => c.length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('sends a record larger than the limit on its own', () => {
+    const chunks = chunkBySize([record(0, 10), record(1, 5000), record(2, 10)], 400);
+    expect(chunks.map((c) => c.map((r) => r.key))).toEqual([['k0'], ['k1'], ['k2']]);
+  });
+});
+
+describe('toHeraldError', () => {
+  it('marks oversized records as event-too-large, never retriable', () => {
+    const error = toHeraldError(Object.assign(new Error('too big'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false }), 'publishing');
+    expect(error).toMatchObject({ code: 'event-too-large', retriable: false });
+  });
+
+  it('keeps kafkajs retriability, and treats exhausted retries as retriable later', () => {
+    expect(toHeraldError(Object.assign(new Error('auth'), { retriable: false }), 'x')).toMatchObject({ code: 'broker-unavailable', retriable: false });
+    const exhausted = Object.assign(new Error('gave up'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause: Object.assign(new Error('conn'), { retriable: true }) });
+    expect(toHeraldError(exhausted, 'x')).toMatchObject({ code: 'broker-unavailable', retriable: true });
+  });
+});
+
+describe('routeLog', () => {
+  it('sends kafkajs lines to the Herald logger at their level, and routine rebalance errors to debug', () => {
+    const lines: [string, string, Record<string, unknown> | undefined][] = [];
+    const logger: Logger = {
+      debug: (m, f) => lines.push(['debug', m, f]),
+      info: (m, f) => lines.push(['info', m, f]),
+      warn: (m, f) => lines.push(['warn', m, f]),
+      error: (m, f) => lines.push(['error', m, f]),
+      child: () => logger,
+    };
+    const route = routeLog(logger);
+    route({ namespace: 'Consumer', level: logLevel.WARN, label: 'WARN', log: { timestamp: 't', message: 'slow', groupId: 'g' } });
+    route({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', message: 'Response Heartbeat', error: 'The group is rebalancing, so a rejoin is needed' } });
+    route({ namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: 't', message: 'Connection error', error: 'ECONNREFUSED' } });
+    expect(lines).toEqual([
+      ['warn', 'slow', { namespace: 'Consumer', groupId: 'g' }],
+      ['debug', 'Response Heartbeat', { namespace: 'Connection', error: 'The group is rebalancing, so a rejoin is needed' }],
+      ['error', 'Connection error', { namespace: 'Connection', error: 'ECONNREFUSED' }],
+    ]);
+  });
+});
+
+describe('startKafkaMock', () => {
+  it('reads the bootstrap servers only from a complete "replaced with" line', () => {
+    const line = '%5|1|MOCK|rdkafka#consumer-1| [thrd:app]: Mock cluster enabled: original bootstrap.servers and security.protocol ignored and replaced with 127.0.0.1:4001,127.0.0.1:4002';
+    expect(parseBootstrap(line)).toBeUndefined();
+    expect(parseBootstrap(line + '\n')).toEqual(['127.0.0.1:4001', '127.0.0.1:4002']);
+  });
+
+  it('fails with the install command when kcat is missing', async () => {
+    await expect(startKafkaMock({ kcatPath: 'kcat-that-is-not-installed' })).rejects.toThrow('apt-get install -y kcat');
+  });
+});
