@@ -21,8 +21,14 @@ export interface IdempotentRequest<Tx> {
   readonly fingerprint: string;
   /** Current time, ms. */
   readonly now: number;
-  /** How long the key is remembered. */
+  /** How long the key and its response are remembered. */
   readonly ttlMs: number;
+  /**
+   * How long a request holds the key before another request with it may take over. A request of
+   * a process that died is thus retried after at most this long; it must exceed the longest
+   * request, or a slow request and its retry could both run.
+   */
+  readonly leaseMs: number;
   /** The request's effects; returns the response to send and remember. */
   readonly work: TransactionWork<Tx, StoredResponse>;
   readonly logger?: Logger;
@@ -35,26 +41,38 @@ export interface IdempotentOutcome {
 }
 
 /**
- * Runs a request at most once per idempotency key. A new key is claimed, then `work` runs in one
- * transaction together with storing its response, so the effects (rows, outbox events) and the
- * remembered response commit atomically or not at all. A completed key with the same fingerprint
- * replays the stored response; a different fingerprint throws `idempotency-key-reused`; a key whose
- * first request is still running throws `idempotency-key-in-flight`. When `work` or the commit
- * fails, the key is abandoned so that a retry with the same key can proceed, and the error is
- * rethrown.
+ * The key of the lease record that says who is running the request of `key`. DEL (0x7f) is not a
+ * printable character, so no client key can collide with it.
+ */
+export function leaseKeyOf(key: string): string {
+  return `\u007flease:${key}`;
+}
+
+/**
+ * Runs a request at most once per idempotency key, over the core IdempotencyStore port, with two
+ * records per key: the *response record* under the client's key (kept `ttlMs`) and a short *lease
+ * record* ({@link leaseKeyOf}, kept `leaseMs`) held by whichever request is running.
+ *
+ * 1. The response record is claimed, or found: a completed one with the same fingerprint is
+ *    replayed; a different fingerprint throws `idempotency-key-reused`.
+ * 2. Otherwise (new, or left in flight by an earlier attempt) the request must take the lease; if
+ *    a live request holds it, `idempotency-key-in-flight` is thrown. A lease of a process that
+ *    died lapses after `leaseMs`, so its request can then be retried instead of being stuck until
+ *    the key expires (the port's `begin` alone cannot tell a live holder from a dead one).
+ * 3. `work` runs in one transaction together with storing its response, so the effects (rows,
+ *    outbox events) and the remembered response commit atomically or not at all.
+ * 4. When `work` or the commit fails, both records are abandoned so that a retry with the same key
+ *    (or the same key with another body) can proceed, and the error is rethrown.
  */
 export async function runIdempotent<Tx>(request: IdempotentRequest<Tx>): Promise<IdempotentOutcome> {
-  const { store, key } = request;
-  const begun = await store.begin({ key, fingerprint: request.fingerprint, now: request.now, ttlMs: request.ttlMs });
-  switch (begun.outcome) {
-    case 'completed':
-      return { response: asStoredResponse(begun.response, key), replayed: true };
-    case 'mismatch':
-      throw new HeraldError(HttpErrorCodes.idempotencyKeyReused, `Idempotency-Key "${key}" was already used for a different request`);
-    case 'in-flight':
-      throw new HeraldError(HttpErrorCodes.idempotencyKeyInFlight, `the first request with Idempotency-Key "${key}" is still being processed`, { retriable: true });
-    case 'started':
-      break;
+  const { store, key, fingerprint, now } = request;
+  const record = await store.begin({ key, fingerprint, now, ttlMs: request.ttlMs });
+  if (record.outcome === 'completed') return { response: asStoredResponse(record.response, key), replayed: true };
+  if (record.outcome === 'mismatch') throw reused(key);
+  const lease = await store.begin({ key: leaseKeyOf(key), fingerprint, now, ttlMs: request.leaseMs });
+  if (lease.outcome === 'mismatch') throw reused(key);
+  if (lease.outcome !== 'started') {
+    throw new HeraldError(HttpErrorCodes.idempotencyKeyInFlight, `the first request with Idempotency-Key "${key}" is still being processed`, { retriable: true });
   }
   try {
     const response = await request.runner.transaction(async (tx, publish) => {
@@ -62,14 +80,24 @@ export async function runIdempotent<Tx>(request: IdempotentRequest<Tx>): Promise
       await store.complete(tx, { key, response: produced });
       return produced;
     });
+    // the lease record is left to expire: the completed response record answers from now on
     return { response, replayed: false };
   } catch (error) {
-    await store.abandon(key).catch((abandonError: unknown) => {
-      // the key stays in flight until it expires; retries with it get 409 meanwhile
-      (request.logger ?? silentLogger).error('idempotency: could not abandon a failed key', { key, error: abandonError });
-    });
+    await abandon(request, key);
+    await abandon(request, leaseKeyOf(key));
     throw error;
   }
+}
+
+async function abandon<Tx>(request: IdempotentRequest<Tx>, key: string): Promise<void> {
+  await request.store.abandon(key).catch((error: unknown) => {
+    // the record stays until it expires (the lease: leaseMs, so retries still get through later)
+    (request.logger ?? silentLogger).error('idempotency: could not abandon a failed key', { key, error });
+  });
+}
+
+function reused(key: string): HeraldError {
+  return new HeraldError(HttpErrorCodes.idempotencyKeyReused, `Idempotency-Key "${key}" was already used for a different request`);
 }
 
 function asStoredResponse(value: unknown, key: string): StoredResponse {

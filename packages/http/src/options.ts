@@ -18,6 +18,11 @@ export interface GatewayOptions<Tx> {
   readonly idempotency?: {
     /** How long a key and its response are remembered. Default 24 h. */
     readonly ttlMs?: number;
+    /**
+     * How long a running request holds its key; after it, a retry may take over a key whose
+     * request died with its process. Must exceed the longest request. Default 60 000.
+     */
+    readonly leaseMs?: number;
     /** How often expired keys are deleted; 0 turns purging off. Default 1 h. */
     readonly purgeIntervalMs?: number;
   };
@@ -43,6 +48,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly app: GatewayApp<Tx>;
   readonly bodyLimitBytes: number;
   readonly ttlMs: number;
+  readonly leaseMs: number;
   readonly purgeIntervalMs: number;
   readonly deadlineMs: number;
   readonly readinessGraceMs: number;
@@ -56,6 +62,7 @@ export interface ResolvedGatewayOptions<Tx> {
 export const GATEWAY_DEFAULTS = {
   bodyLimitBytes: 64 * 1024,
   ttlMs: 24 * 60 * 60 * 1000,
+  leaseMs: 60_000,
   purgeIntervalMs: 60 * 60 * 1000,
   deadlineMs: 10_000,
   readinessGraceMs: 0,
@@ -70,6 +77,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     app: options.app,
     bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
     ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
+    leaseMs: options.idempotency?.leaseMs ?? GATEWAY_DEFAULTS.leaseMs,
     purgeIntervalMs: options.idempotency?.purgeIntervalMs ?? GATEWAY_DEFAULTS.purgeIntervalMs,
     deadlineMs: options.shutdown?.deadlineMs ?? GATEWAY_DEFAULTS.deadlineMs,
     readinessGraceMs: options.shutdown?.readinessGraceMs ?? GATEWAY_DEFAULTS.readinessGraceMs,
@@ -81,6 +89,8 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   };
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
+  positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
+  if (resolved.leaseMs > resolved.ttlMs) throw invalid(`gateway: idempotency.leaseMs (${resolved.leaseMs}) must not exceed ttlMs (${resolved.ttlMs})`);
   nonNegative(resolved.purgeIntervalMs, 'idempotency.purgeIntervalMs');
   positiveInteger(resolved.deadlineMs, 'shutdown.deadlineMs');
   nonNegative(resolved.readinessGraceMs, 'shutdown.readinessGraceMs');

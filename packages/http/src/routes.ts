@@ -57,7 +57,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 ): void {
   const mode = route.idempotency ?? 'required';
   const status = route.status ?? 200;
-  const { app, clock, ttlMs, logger } = options;
+  const { app, clock, ttlMs, leaseMs, logger } = options;
 
   const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
     const input = { body: request.body as Static<B>, params: request.params as Static<P>, headers: request.headers, tx, publish };
@@ -91,6 +91,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
         fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
         now: clock.now(),
         ttlMs,
+        leaseMs,
         logger,
         work: (tx, publish) => produce(request, tx, publish),
       });

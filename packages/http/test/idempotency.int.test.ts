@@ -1,4 +1,6 @@
+import { createManualClock } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { leaseKeyOf, requestFingerprint } from '../src/index.js';
 import { fixture, gate, orderRows, outboxOf, type Fixture } from './support.js';
 
 const json = { 'content-type': 'application/json' };
@@ -104,6 +106,38 @@ describe('Idempotency-Key on a command route', () => {
     expect(f.runs.count).toBe(2);
   });
 
+  it('lets a retry take over a key whose request died with its process, once the lease lapses', async () => {
+    const clock = createManualClock(1_000);
+    f = fixture({ clock, idempotency: { leaseMs: 5_000 } });
+    const body = { item: 'book', quantity: 1 };
+    // what a process that died mid-request leaves behind: both records in flight
+    const fingerprint = requestFingerprint({ method: 'POST', path: '/orders', body });
+    await f.stores.idempotency.begin({ key: 'k-dead', fingerprint, now: 1_000, ttlMs: 86_400_000 });
+    await f.stores.idempotency.begin({ key: leaseKeyOf('k-dead'), fingerprint, now: 1_000, ttlMs: 5_000 });
+    expect((await post(f, body, 'k-dead')).statusCode).toBe(409);
+    await clock.advance(4_999);
+    expect((await post(f, body, 'k-dead')).statusCode).toBe(409);
+    expect(f.runs.count).toBe(0);
+    await clock.advance(1);
+    const taken = await post(f, body, 'k-dead');
+    expect(taken.statusCode).toBe(201);
+    expect(taken.headers['idempotent-replayed']).toBeUndefined();
+    const replay = await post(f, body, 'k-dead');
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.body).toBe(taken.body);
+    expect(f.runs.count).toBe(1);
+    // the response is kept for the full TTL, not just the lease
+    await clock.advance(86_000_000);
+    expect((await post(f, body, 'k-dead')).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('lets the same key be used with another body after the first request failed', async () => {
+    f = fixture();
+    f.failNext = new Error('boom');
+    expect((await post(f, { item: 'book', quantity: 1 }, 'k-8')).statusCode).toBe(500);
+    expect((await post(f, { item: 'pen', quantity: 3 }, 'k-8')).statusCode).toBe(201);
+  });
+
   it.each([
     ['missing', undefined, 'idempotency-key-missing'],
     ['empty', '', 'idempotency-key-invalid'],
@@ -126,7 +160,7 @@ describe('Idempotency-Key on a command route', () => {
   });
 
   it('forgets a key after its TTL, so it can be used again', async () => {
-    f = fixture({ idempotency: { ttlMs: 50 } });
+    f = fixture({ idempotency: { ttlMs: 50, leaseMs: 20 } });
     await post(f, { item: 'book', quantity: 1 }, 'k-7');
     await new Promise((r) => setTimeout(r, 60));
     const res = await post(f, { item: 'pen', quantity: 1 }, 'k-7');

@@ -48,11 +48,12 @@ describe('startIdempotencyPurger', () => {
 describe('resolveGatewayOptions', () => {
   const app = { transaction: async () => undefined as never, stores: { idempotency: memoryStores().idempotency } };
   it('fills defaults: 64 KiB bodies, 24 h keys', () => {
-    expect(resolveGatewayOptions({ app })).toMatchObject({ bodyLimitBytes: 65_536, ttlMs: 86_400_000, purgeIntervalMs: 3_600_000, deadlineMs: 10_000 });
+    expect(resolveGatewayOptions({ app })).toMatchObject({ bodyLimitBytes: 65_536, ttlMs: 86_400_000, leaseMs: 60_000, purgeIntervalMs: 3_600_000, deadlineMs: 10_000 });
   });
   it.each([
     [{ bodyLimitBytes: 0 }],
     [{ idempotency: { ttlMs: -1 } }],
+    [{ idempotency: { ttlMs: 1_000, leaseMs: 2_000 } }],
     [{ shutdown: { deadlineMs: 1.5 } }],
     [{ problems: { errorKinds: { 'seat-held': 'no-such-kind' } } }],
   ])('refuses %j', (bad) => {
