@@ -7,3 +7,6 @@ export { describeBrokerConformance } from './conformance/broker/describeBrokerCo
 export { BROKER_CONFORMANCE_TESTS } from './conformance/broker/harness.js';
 export type { BrokerConformanceOptions, BrokerConformanceTest, BrokerGuarantee, BrokerUnderTest } from './conformance/broker/harness.js';
 export type { SkippedTest } from './conformance/suiteTests.js';
+export { describeStoreConformance } from './conformance/store/describeStoreConformance.js';
+export { STORE_CONFORMANCE_TESTS } from './conformance/store/harness.js';
+export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, StoreUnderTest } from './conformance/store/harness.js';

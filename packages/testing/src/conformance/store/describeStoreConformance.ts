@@ -1,0 +1,65 @@
+import { describe } from 'vitest';
+import { suiteTests } from '../suiteTests.js';
+import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
+import { withStores, type StoreFixture } from './fixture.js';
+import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
+import { abandons, completesAndReplays, expiresAndPurges, reportsConflicts, rollsBackCompletion } from './idempotencyTests.js';
+import { claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
+import { commitsTogether, concurrentTransactions, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
+
+type StoreTest = <Tx>(f: StoreFixture<Tx>) => Promise<void>;
+
+const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] = [
+  ['commits app writes, outbox and inbox together', commitsTogether, []],
+  ['rolls back app writes, outbox and inbox when the work throws', rollsBackTogether, []],
+  ['runs many concurrent transactions, some failing, each all or nothing', concurrentTransactions, []],
+  ['marks an event handled once per group and event id', marksOncePerGroup, []],
+  ['lets exactly one of several concurrent transactions mark the same event', marksOnceUnderConcurrency, []],
+  ['claims outbox records in append order, holding back keys claimed by another relay', claimsInOrder, []],
+  ['never gives one record to two relays at once', claimsExclusively, []],
+  ['keeps per-key order with two relays', keepsKeyOrderWithTwoRelays, []],
+  ['returns records to other relays when a lease expires', leaseExpiry, []],
+  ['gives records back at once on release', releasesClaims, []],
+  ['finds records by correlation id with their publishedAt', findsByCorrelation, []],
+  ['adds dead letters and lists them in order with filters', listsDeadLetters, []],
+  ['tells whether a key is parked and updates dead letter statuses', parksKeys, []],
+  ['begins, completes and replays idempotent requests', completesAndReplays, []],
+  ['reports in-flight and mismatched idempotency keys, also under concurrency', reportsConflicts, []],
+  ['abandons an in-flight idempotency key, never a completed one', abandons, []],
+  ['rolls back an idempotency completion with its transaction', rollsBackCompletion, []],
+  ['expires and purges idempotency records', expiresAndPurges, []],
+  ['keeps everything across reopen', persistsAcrossReopen, ['durable']],
+];
+
+/**
+ * Declares (as a vitest `describe` block) the Stores port's conformance suite for one engine:
+ * transactions (atomic app writes + outbox + inbox, rollback, concurrency), the inbox, the outbox
+ * claim contract (append order, exclusivity and per-key order across relays, leases, release,
+ * publishedAt), dead letters and idempotency records, and persistence when `durable`. The tests
+ * use only the port, plus the harness's `writeEffect`/`readEffects` for app data, each against
+ * fresh stores from `create()`. Skipped tests are registered with `it.skip` (the reason in their
+ * title) and printed as `SKIP <suite> › <test>: <reason>`.
+ *
+ * @example
+ * describeStoreConformance<MemoryTx>({
+ *   name: 'memoryStores',
+ *   create: async ({ clock }) => ({
+ *     stores: memoryStores({ clock }),
+ *     writeEffect: async (tx, id) => tx.set(`effects/${id}/${uuidv7()}`, id),
+ *     readEffects: ...,
+ *   }),
+ * });
+ */
+export function describeStoreConformance<Tx>(options: StoreConformanceOptions<Tx>): void {
+  const suite = `Store conformance: ${options.name}`;
+  describe(suite, () => {
+    const tests = suiteTests({
+      suite,
+      names: STORE_CONFORMANCE_TESTS,
+      skip: options.skip,
+      guarantees: options.durable ? ['durable'] : [],
+      timeoutMs: options.testTimeoutMs ?? 30_000,
+    });
+    for (const [name, run, requires] of PLAN) tests.test(name, () => withStores(options, run), requires);
+  });
+}
