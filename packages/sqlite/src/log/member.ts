@@ -122,6 +122,8 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
 
   async function fetchLoop(run: Run): Promise<void> {
     const signal = run.stop.signal;
+    // the first delivery waits for the caller to hold its Subscription (sinks commit through it)
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (!signal.aborted) {
       if (clock.now() - lastHeartbeatAt > deps.sessionTimeoutMs) {
         // our session may have lapsed: someone else may own this partition now

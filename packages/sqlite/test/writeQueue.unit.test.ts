@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { systemClock } from '@herald/core';
+import { migrate } from '../src/internal/migrate.js';
+import { LOG_MIGRATIONS } from '../src/log/schema.js';
+import { createWriteQueue, type WriteContext } from '../src/log/writeQueue.js';
+
+function setup() {
+  const db = new Database(':memory:');
+  migrate(db, 'log', LOG_MIGRATIONS);
+  db.exec("INSERT INTO herald_partitions (pid, topic, partition) VALUES (1, 't', 0)");
+  const commits: Map<number, number>[] = [];
+  const queue = createWriteQueue({ db, clock: systemClock, begin: () => {}, rolledBack: () => {}, committed: (heads) => commits.push(new Map(heads)) });
+  return { db, queue, commits };
+}
+
+describe('log write queue (group commit)', () => {
+  it('runs operations queued in one turn in one transaction and commits once', async () => {
+    const { db, queue, commits } = setup();
+    const contexts: WriteContext[] = [];
+    const offsets = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        queue.enqueue((ctx) => {
+          contexts.push(ctx);
+          expect(db.inTransaction).toBe(true);
+          return ctx.reserve(1, 10);
+        }),
+      ),
+    );
+    expect(offsets).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set(contexts).size).toBe(1);
+    expect(commits).toEqual([new Map([[1, 5]])]);
+    expect(db.prepare('SELECT next_offset, bytes FROM herald_partitions WHERE pid = 1').get()).toEqual({ next_offset: 5, bytes: 50 });
+  });
+
+  it('fails only the faulty operation: the batch is retried one operation per transaction', async () => {
+    const { db, queue } = setup();
+    db.exec('CREATE TABLE t (v TEXT NOT NULL)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    const results = await Promise.allSettled([
+      queue.enqueue(() => insert.run('a')),
+      queue.enqueue(() => insert.run(null)),
+      queue.enqueue((ctx) => ctx.reserve(1, 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(db.prepare('SELECT v FROM t').all()).toEqual([{ v: 'a' }]);
+    expect(db.prepare('SELECT next_offset FROM herald_partitions WHERE pid = 1').get()).toEqual({ next_offset: 1 });
+  });
+
+  it('waits for queued work on close, then refuses more', async () => {
+    const { queue } = setup();
+    const pending = queue.enqueue((ctx) => ctx.reserve(1, 1));
+    await queue.close();
+    await expect(pending).resolves.toBe(0);
+    await expect(queue.enqueue(() => 1)).rejects.toMatchObject({ code: 'closed' });
+  });
+});
