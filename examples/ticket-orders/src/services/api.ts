@@ -1,0 +1,83 @@
+import { HeraldError, uuidv7 } from '@herald/core';
+import type { App, SqlTx } from '@herald/core';
+import { createGateway, type Gateway } from '@herald/http';
+import { Type } from '@sinclair/typebox';
+import { OrderCreated } from '../events.js';
+import { findOrder } from '../schema.js';
+import { buildWorkflow } from '../workflow.js';
+
+/** The body of POST /orders. Unknown fields are refused (422). */
+export const CreateOrderBody = Type.Object(
+  {
+    customerId: Type.String({ minLength: 1, maxLength: 200 }),
+    flightId: Type.String({ minLength: 1, maxLength: 200 }),
+    seat: Type.String({ minLength: 1, maxLength: 20 }),
+    priceCents: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  },
+  { additionalProperties: false },
+);
+
+const OrderParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+
+/** Domain error codes of the API and the problem kind each one is. */
+export const API_ERRORS = { seatHeld: 'seat-held', orderNotFound: 'order-not-found' } as const;
+
+export interface ApiOptions {
+  readonly shutdownDeadlineMs: number;
+  readonly readinessGraceMs: number;
+  readonly idempotencyLeaseMs: number;
+  /** Runs after the HTTP server drained (closes the app). */
+  readonly onClosed: () => Promise<void>;
+}
+
+/**
+ * The api service: POST /orders writes the order and its OrderCreated event (outbox) in one
+ * transaction with the Idempotency-Key record; GET /orders/{id}; GET /orders/{id}/workflow;
+ * /livez and /readyz. A seat held by a live order answers 409 `seat-held`; the database's
+ * unique index decides, so two concurrent requests for one seat cannot both win.
+ */
+export function createApi(app: App<SqlTx>, options: ApiOptions): Gateway<SqlTx> {
+  const gateway = createGateway<SqlTx>({
+    app,
+    problems: { errorKinds: { [API_ERRORS.seatHeld]: 'conflict', [API_ERRORS.orderNotFound]: 'not-found' } },
+    idempotency: { leaseMs: options.idempotencyLeaseMs },
+    shutdown: { deadlineMs: options.shutdownDeadlineMs, readinessGraceMs: options.readinessGraceMs, onClosed: options.onClosed },
+  });
+
+  gateway.command({
+    method: 'POST',
+    url: '/orders',
+    body: CreateOrderBody,
+    status: 201,
+    handle: async ({ body, tx, publish }) => {
+      const orderId = uuidv7();
+      const now = app.clock.now();
+      const inserted = await tx.execute(
+        `INSERT INTO orders (order_id, customer_id, flight_id, seat, price_cents, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'CREATED', $6, $6)
+         ON CONFLICT DO NOTHING`,
+        [orderId, body.customerId, body.flightId, body.seat, body.priceCents, now],
+      );
+      if (inserted === 0) {
+        throw new HeraldError(API_ERRORS.seatHeld, `seat ${body.seat} on flight ${body.flightId} is held by another order`);
+      }
+      await publish(OrderCreated, { orderId, ...body }, { correlationId: orderId });
+      return { orderId, status: 'CREATED' as const };
+    },
+    headers: (result) => ({ location: `/orders/${result.orderId}` }),
+  });
+
+  const loadOrder = async (orderId: string) => {
+    const order = await app.stores.transaction((tx) => findOrder(tx, orderId));
+    if (!order) throw new HeraldError(API_ERRORS.orderNotFound, `order ${orderId} does not exist`);
+    return order;
+  };
+
+  gateway.query({ url: '/orders/:id', params: OrderParams, handle: ({ params }) => loadOrder(params.id) });
+  gateway.query({
+    url: '/orders/:id/workflow',
+    params: OrderParams,
+    handle: async ({ params }) => buildWorkflow(app.stores, await loadOrder(params.id)),
+  });
+  return gateway;
+}

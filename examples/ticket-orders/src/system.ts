@@ -1,0 +1,83 @@
+import { createApp, jsonLogger } from '@herald/core';
+import type { App, Logger, SqlTx } from '@herald/core';
+import type { Gateway } from '@herald/http';
+import { sqliteEngine } from '@herald/sqlite';
+import type { TicketOrdersConfig } from './config.js';
+import { EVENTS, GROUPS, TOPICS } from './events.js';
+import { failureInjector } from './failures.js';
+import { migrate } from './schema.js';
+import { createApi } from './services/api.js';
+import { registerOrderService } from './services/order.js';
+import { registerPaymentService } from './services/payment.js';
+import { registerTicketService } from './services/ticket.js';
+
+/** A running (or ready to run) ticket-orders process: some or all of its services. */
+export interface TicketOrders {
+  readonly app: App<SqlTx>;
+  /** Present when this process runs the api service. */
+  readonly gateway: Gateway<SqlTx> | undefined;
+  readonly logger: Logger;
+  /** Creates the tables, starts listening (api), starts the relay and consumer groups, then reports ready. */
+  start(): Promise<{ url?: string }>;
+  /** Drains HTTP, then the app (consumers, relay, engine). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Assembles the services chosen in `config.services` over the embedded engine in
+ * `config.dataDir`. Each consumer service is its own consumer group, so the same code runs all
+ * five in one process or each in its own process on one shared log and store.
+ */
+export function createTicketOrders(config: TicketOrdersConfig): TicketOrders {
+  const runs = new Set(config.services);
+  const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('+');
+  const logger = jsonLogger({ level: config.logLevel, fields: { service: name } });
+  const engine = sqliteEngine({ dataDir: config.dataDir, log: { logger: logger.child({ component: 'log' }) } });
+  const app = createApp<SqlTx>({
+    name,
+    broker: engine.broker,
+    stores: engine.stores,
+    events: EVENTS,
+    topics: TOPICS,
+    logger,
+    handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
+    relay: { chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
+  });
+  const maybeFail = failureInjector(config.handlerFailureRate);
+  if (runs.has('payment')) registerPaymentService(app, { limitCents: config.paymentLimitCents, maybeFail });
+  if (runs.has('ticket')) registerTicketService(app, { maybeFail });
+  if (runs.has('order')) registerOrderService(app, { maybeFail });
+  const closeApp = () => app.close({ deadlineMs: config.shutdownDeadlineMs });
+  const gateway = runs.has('api')
+    ? createApi(app, {
+        shutdownDeadlineMs: config.shutdownDeadlineMs,
+        readinessGraceMs: config.readinessGraceMs,
+        idempotencyLeaseMs: config.idempotencyLeaseMs,
+        onClosed: closeApp,
+      })
+    : undefined;
+  const groups = (['payment', 'ticket', 'order'] as const).filter((s) => runs.has(s)).map((s) => GROUPS[s]);
+
+  return {
+    app,
+    gateway,
+    logger,
+    async start() {
+      await migrate(engine.stores);
+      const address = gateway ? await gateway.listen({ port: config.port, host: config.host }) : undefined;
+      // live (and answering 503 on /readyz) from here; ready once the consumers run
+      if (address) logger.info('listening', { url: address.url });
+      await app.start({ groups, relay: runs.has('relay') });
+      gateway?.markReady();
+      logger.info('ticket-orders ready', {
+        services: [...runs],
+        url: address?.url,
+        dataDir: config.dataDir,
+        chaosRate: config.chaosRate,
+        paymentLimitCents: config.paymentLimitCents,
+      });
+      return address ? { url: address.url } : {};
+    },
+    close: () => (gateway ? gateway.close() : closeApp()),
+  };
+}

@@ -1,0 +1,73 @@
+import { decodeEnvelope } from '@herald/core';
+import type { InboxStore, OutboxStore } from '@herald/core';
+import { CONSUMERS_BY_TYPE } from './events.js';
+import type { OrderView } from './schema.js';
+
+/** One consumer group's view of one event: whether its inbox has it. */
+export interface ConsumerState {
+  readonly group: string;
+  readonly processed: boolean;
+  readonly processedAt: string | null;
+}
+
+/** One event of an order's saga, as the workflow view shows it. */
+export interface WorkflowEvent {
+  readonly type: string;
+  readonly eventId: string;
+  /** The event that caused it (null for OrderCreated). */
+  readonly causationId: string | null;
+  readonly topic: string;
+  readonly key: string;
+  /** When it was written to the outbox. */
+  readonly time: string;
+  /** Whether the relay has published it to the log yet. */
+  readonly published: boolean;
+  readonly publishedAt: string | null;
+  /** Every consumer group that handles this type, and whether it has processed this event. */
+  readonly consumers: readonly ConsumerState[];
+}
+
+export interface Workflow {
+  readonly order: OrderView;
+  readonly events: readonly WorkflowEvent[];
+}
+
+/**
+ * Builds the workflow view of an order (what seed 003's front end draws): every event of its
+ * saga in outbox order (the order id is the saga's correlation id), with its publication state
+ * from the outbox and, per consumer group, its processing state from the inbox.
+ */
+export async function buildWorkflow(
+  stores: { readonly outbox: Pick<OutboxStore<unknown>, 'findByCorrelation'>; readonly inbox: Pick<InboxStore<unknown>, 'findHandled'> },
+  order: OrderView,
+): Promise<Workflow> {
+  const entries = await stores.outbox.findByCorrelation(order.orderId);
+  const marks = entries.length === 0 ? [] : await stores.inbox.findHandled(entries.map((e) => e.id));
+  const handled = new Map(marks.map((m) => [`${m.group}\u0000${m.eventId}`, m.handledAt]));
+  const events = entries.map((entry): WorkflowEvent => {
+    const consumers = (CONSUMERS_BY_TYPE[entry.type] ?? []).map((group): ConsumerState => {
+      const at = handled.get(`${group}\u0000${entry.id}`);
+      return { group, processed: at !== undefined, processedAt: at === undefined ? null : new Date(at).toISOString() };
+    });
+    return {
+      type: entry.type,
+      eventId: entry.id,
+      causationId: causationOf(entry.value),
+      topic: entry.topic,
+      key: entry.key,
+      time: new Date(entry.createdAt).toISOString(),
+      published: entry.publishedAt !== null,
+      publishedAt: entry.publishedAt === null ? null : new Date(entry.publishedAt).toISOString(),
+      consumers,
+    };
+  });
+  return { order, events };
+}
+
+function causationOf(wire: string): string | null {
+  try {
+    return decodeEnvelope(wire).causationId;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,60 @@
+/** One HTTP answer as the tests compare them. */
+export interface Answer {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly text: string;
+  readonly replayed: boolean;
+  readonly location: string | null;
+}
+
+/** Sends one request with a bounded timeout; throws on transport errors (connection refused or reset). */
+export async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) });
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    text: await response.text(),
+    replayed: response.headers.get('idempotent-replayed') === 'true',
+    location: response.headers.get('location'),
+  };
+}
+
+/** POST /orders with an Idempotency-Key. */
+export function postOrder(baseUrl: string, body: unknown, key: string): Promise<Answer> {
+  return send(`${baseUrl}/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The problem's `code`, when the answer is problem+json. */
+export function problemCode(answer: Answer): string | undefined {
+  if (answer.contentType !== 'application/problem+json') return undefined;
+  return (JSON.parse(answer.text) as { code?: string }).code;
+}
+
+/** Runs `work` over `items` with at most `concurrency` at a time. */
+export async function pool<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The example's directory (where `src/main.ts` lives). */
+export const EXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Settings that keep tests fast: quick retries, quiet logs apart from what the tests count. */
+export const FAST_ENV: Readonly<Record<string, string>> = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  HERALD_RETRY_MAX_ATTEMPTS: '50',
+  HERALD_RETRY_INITIAL_DELAY_MS: '10',
+  HERALD_RETRY_MAX_DELAY_MS: '200',
+  HERALD_IDEMPOTENCY_LEASE_MS: '2000',
+  HERALD_SHUTDOWN_DEADLINE_MS: '5000',
+  HERALD_LOG_LEVEL: 'debug',
+};
+
+/** A ticket-orders process started by a test. */
+export interface ExampleProcess {
+  readonly child: ChildProcess;
+  /** Its base URL, once it listens (api processes only). */
+  readonly url: string | undefined;
+  /** Every log line it wrote so far (JSON lines on stderr, anything on stdout). */
+  readonly lines: string[];
+  /** Resolves with the exit code (or the signal name) when it exits. */
+  readonly exited: Promise<number | string>;
+  /** Sends a signal (SIGTERM for a graceful stop, SIGKILL for a crash). */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts `node --import tsx src/main.ts [--service s]` with `env` on top of {@link FAST_ENV}, and
+ * resolves once it logged `ticket-orders ready` (or, with `until: 'listening'`, as soon as its
+ * HTTP listener is up). Fails after `timeoutMs` or if it exits first.
+ */
+export async function startExample(options: { dataDir: string; env?: Record<string, string>; service?: string; until?: 'ready' | 'listening'; timeoutMs?: number }): Promise<ExampleProcess> {
+  const args = ['--import', 'tsx', 'src/main.ts', ...(options.service ? ['--service', options.service] : [])];
+  const child = spawn(process.execPath, args, {
+    cwd: EXAMPLE_DIR,
+    env: { ...process.env, ...FAST_ENV, HERALD_DATA_DIR: options.dataDir, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  let url: string | undefined;
+  const wanted = options.until === 'listening' ? 'listening' : 'ticket-orders ready';
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`example did not start in time; log:\n${lines.slice(-20).join('\n')}`)), options.timeoutMs ?? 30_000);
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (!line.startsWith('{')) return;
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'listening' || entry.msg === 'ticket-orders ready') url = entry.url ?? url;
+      if (entry.msg === wanted) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    readLines(child.stderr!, onLine);
+    readLines(child.stdout!, onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`example exited (${code}) before starting; log:\n${lines.slice(-20).join('\n')}`));
+    });
+  });
+  await started;
+  return { child, url, lines, exited, kill: (signal) => void child.kill(signal) };
+}
+
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let end: number;
+    while ((end = buffered.indexOf('\n')) >= 0) {
+      onLine(buffered.slice(0, end));
+      buffered = buffered.slice(end + 1);
+    }
+  });
+}
+
+/** Stops a process: SIGTERM, then SIGKILL if it has not exited within `graceMs`. Returns its exit. */
+export async function stopExample(process: ExampleProcess | undefined, graceMs = 15_000): Promise<number | string | undefined> {
+  if (!process || process.child.exitCode !== null || process.child.signalCode !== null) return process ? await process.exited : undefined;
+  process.kill('SIGTERM');
+  const timer = setTimeout(() => process.kill('SIGKILL'), graceMs);
+  const code = await process.exited;
+  clearTimeout(timer);
+  return code;
+}
+
+/** A fresh data directory, and its removal. */
+export function tempDataDir(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `herald-${prefix}-`));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Log lines whose `msg` is `msg`. */
+export function countLog(lines: readonly string[], msg: string): number {
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  return lines.filter((l) => l.includes(needle)).length;
+}
