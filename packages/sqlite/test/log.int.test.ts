@@ -27,9 +27,8 @@ describe('sqliteLog: publish and read', () => {
     const { log } = newLog();
     const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`);
     await Promise.all(Array.from({ length: 200 }, (_, i) => log.publish([{ topic: 'orders', key: keys[i % 20]!, value: value(i), headers: i === 0 ? { h: '1' } : undefined }])));
-    let subscription: Subscription | undefined;
     const seen = recordingSink({ autoCommit: () => subscription });
-    subscription = await log.subscribe({ group: 'g', topics: ['orders'] }, seen.sink);
+    const subscription: Subscription = await log.subscribe({ group: 'g', topics: ['orders'] }, seen.sink);
     await waitFor(() => seen.deliveries.length === 200);
     for (const d of seen.deliveries) expect(d.partition).toBe(partitionForKey(d.key, 4));
     for (let p = 0; p < 4; p++) {
@@ -87,11 +86,10 @@ describe('sqliteLog: consumer groups and offsets', () => {
     const { log, path } = newLog();
     await log.publish(Array.from({ length: 10 }, (_, i) => ({ topic: 'orders', key: 'same', value: `v${i}` })));
     const first: string[] = [];
-    let subscription: Subscription | undefined;
-    subscription = await log.subscribe({ group: 'g', topics: ['orders'], maxBatch: 3 }, {
+    const subscription: Subscription = await log.subscribe({ group: 'g', topics: ['orders'], maxBatch: 3 }, {
       async deliver(batch) {
         first.push(...batch.deliveries.map((d) => d.value));
-        if (first.length <= 6) await subscription!.commit([{ topic: batch.topic, partition: batch.partition, offset: batch.deliveries.at(-1)!.offset + 1 }]);
+        if (first.length <= 6) await subscription.commit([{ topic: batch.topic, partition: batch.partition, offset: batch.deliveries.at(-1)!.offset + 1 }]);
       },
       async revoked() {},
     });
@@ -123,9 +121,8 @@ describe('sqliteLog: consumer groups and offsets', () => {
   it('replays a group from a timestamp with resetOffsets, refusing while the group is live', async () => {
     const { log } = newLog();
     await log.publish([1000, 2000, 3000].map((timestamp) => ({ topic: 'orders', key: 'k', value: `t${timestamp}`, timestamp })));
-    let subscription: Subscription | undefined;
     const first = recordingSink({ autoCommit: () => subscription });
-    subscription = await log.subscribe({ group: 'g', topics: ['orders'] }, first.sink);
+    const subscription: Subscription = await log.subscribe({ group: 'g', topics: ['orders'] }, first.sink);
     await waitFor(() => first.deliveries.length === 3);
     await expect(log.resetOffsets({ group: 'g', topic: 'orders', to: 'earliest' })).rejects.toMatchObject({ code: 'group-active' });
     await subscription.close();
