@@ -3,53 +3,58 @@ import type { Statement } from '../db.js';
 import { NOW_MS, type Tables } from '../tables.js';
 import { OUTBOX_COLUMNS } from './rows.js';
 
+/** The claim looks at the oldest `max(limit x 4, 10 000)` pending rows, so its cost is bounded whatever the backlog. */
+export function claimWindow(limit: number): number {
+  return Math.max(limit * 4, 10_000);
+}
+
 /**
  * Claims a batch for one relay, per key, in one statement (one snapshot, one transaction).
  *
  * A relay claims *keys* (`(topic, key)` pairs), never loose rows: a row claim would let two relays
- * take two records of one key and publish them in either order. The statement has four steps:
+ * take two records of one key and publish them in either order. The statement's steps:
  *
- * 1. `heads`: walk pending rows in append order (`seq`, partial index `outbox_pending_seq`) and keep
- *    each key's *head*, its earliest pending row (`outbox_pending_key` probe), when no other relay
- *    holds an unexpired claim on the key (`outbox_claims` probe). Each head is locked
- *    `FOR UPDATE SKIP LOCKED`: the head row is the per-key lock point, so relays claiming at the
- *    same moment split the keys between them instead of waiting on each other. The oldest keys come
- *    first, so no key starves.
- * 2. `picked`: every pending row of those keys, in append order, at most `limit` rows. A key that
- *    has rows in the batch always has its head there (the head is its smallest `seq`).
- * 3. `claimed`: upsert one claim row per picked key with this relay and `now + leaseMs` (database
+ * 1. `win`: the oldest pending rows in append order (`seq`, partial index `outbox_pending_seq`),
+ *    at most {@link claimWindow} of them. Being a prefix of the pending rows, it holds a prefix of
+ *    each key's pending rows, so a key's first row in the window is its *head* (earliest pending row).
+ * 2. `heads`: the heads of keys no other relay holds an unexpired claim on (`outbox_claims` probe),
+ *    oldest first, at most `limit`, each locked `FOR UPDATE SKIP LOCKED`. The head row is the per-key
+ *    lock point: relays claiming at the same moment split the keys between them instead of waiting.
+ * 3. `picked`: the window's rows of those keys, in append order, at most `limit`: a prefix of each
+ *    key's pending rows, always starting at its head.
+ * 4. `claimed`: upsert one claim row per picked key with this relay and `now + leaseMs` (database
  *    clock). The upsert only takes a key whose claim is ours or has lapsed; this is the guard that
  *    makes the claim exclusive even when a relay's snapshot predates a rival's claim (SKIP LOCKED
  *    only avoids waiting; the primary key of `outbox_claims` decides).
- * 4. Return the picked rows of the keys actually claimed, in append order.
+ * 5. Return the picked rows of the keys actually claimed, in append order.
  *
  * A claim covers the whole key: rows appended later are not handed to any other relay until the
  * holder marks or releases (which deletes the claim) or the lease lapses. Hence the store's contract:
- * no record of a key is returned while another relay holds an unexpired claim on that key.
+ * no record of a key is returned while another relay holds an unexpired claim on that key, and each
+ * key's records leave in append order. Keys are served oldest head first, so none starves.
  */
 export function claimOutboxBatch(t: Tables, options: ClaimOptions): Statement {
   return {
     name: `${t.statementPrefix}claim_outbox`,
     text: `
-      WITH heads AS (
+      WITH win AS MATERIALIZED (
+        SELECT seq, topic, key FROM ${t.outbox} WHERE published_at IS NULL ORDER BY seq LIMIT $4
+      ),
+      heads AS (
         SELECT o.topic, o.key
         FROM ${t.outbox} o
-        WHERE o.published_at IS NULL
+        WHERE o.seq IN (SELECT min(w.seq) FROM win w GROUP BY w.topic, w.key)
+          AND o.published_at IS NULL
           AND NOT EXISTS (
             SELECT 1 FROM ${t.outboxClaims} c
             WHERE c.topic = o.topic AND c.key = o.key AND c.relay_id <> $1 AND c.expires_at > ${NOW_MS})
-          AND NOT EXISTS (
-            SELECT 1 FROM ${t.outbox} e
-            WHERE e.published_at IS NULL AND e.topic = o.topic AND e.key = o.key AND e.seq < o.seq)
         ORDER BY o.seq
         LIMIT $2
         FOR UPDATE OF o SKIP LOCKED
       ),
-      picked AS (
-        SELECT ${OUTBOX_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
-        FROM heads h JOIN ${t.outbox} r ON r.topic = h.topic AND r.key = h.key
-        WHERE r.published_at IS NULL
-        ORDER BY r.seq
+      picked AS MATERIALIZED (
+        SELECT w.seq, w.topic, w.key FROM win w WHERE (w.topic, w.key) IN (SELECT topic, key FROM heads)
+        ORDER BY w.seq
         LIMIT $2
       ),
       claimed AS (
@@ -59,8 +64,11 @@ export function claimOutboxBatch(t: Tables, options: ClaimOptions): Statement {
           WHERE c.relay_id = EXCLUDED.relay_id OR c.expires_at <= ${NOW_MS}
         RETURNING c.topic, c.key
       )
-      SELECT p.* FROM picked p JOIN claimed k ON k.topic = p.topic AND k.key = p.key
+      SELECT ${OUTBOX_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+      FROM picked p
+      JOIN claimed k ON k.topic = p.topic AND k.key = p.key
+      JOIN ${t.outbox} r ON r.seq = p.seq
       ORDER BY p.seq`,
-    values: [options.relayId, options.limit, Math.ceil(options.leaseMs)],
+    values: [options.relayId, options.limit, Math.ceil(options.leaseMs), claimWindow(options.limit)],
   };
 }
