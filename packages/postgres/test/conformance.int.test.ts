@@ -1,0 +1,40 @@
+import type { SqlTx } from '@herald/core';
+import { describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
+import { afterAll, beforeAll } from 'vitest';
+import { pgStores } from '../src/index.js';
+
+let cluster: PostgresCluster | undefined;
+let databases = 0;
+
+beforeAll(async () => {
+  cluster = await startPostgresCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** pgStores on `url`, with an `effects` table standing in for the application's own tables. */
+async function open(url: string): Promise<StoreUnderTest<SqlTx>> {
+  const stores = pgStores({ connectionString: url, poolSize: 12 });
+  await stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS effects (n bigserial PRIMARY KEY, id text NOT NULL)'));
+  return {
+    stores,
+    writeEffect: async (tx, id) => {
+      await tx.execute('INSERT INTO effects (id) VALUES ($1)', [id]);
+    },
+    readEffects: async () => (await stores.transaction((tx) => tx.query<{ id: string }>('SELECT id FROM effects ORDER BY n'))).map((r) => r.id),
+    reopen: () => open(url),
+  };
+}
+
+describeStoreConformance<SqlTx>({
+  name: 'pgStores',
+  durable: true,
+  // claim leases and publishedAt run on the database clock (now()), shared by relays on any host
+  leaseTime: 'wall',
+  create: async () => {
+    if (!cluster) throw new Error('PostgreSQL test cluster not started');
+    return open(await cluster.createDatabase(`conformance_${++databases}`));
+  },
+});
