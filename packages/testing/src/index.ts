@@ -10,3 +10,6 @@ export type { SkippedTest } from './conformance/suiteTests.js';
 export { describeStoreConformance } from './conformance/store/describeStoreConformance.js';
 export { STORE_CONFORMANCE_TESTS } from './conformance/store/harness.js';
 export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, StoreUnderTest } from './conformance/store/harness.js';
+export { describePipelineConformance } from './conformance/pipeline/describePipelineConformance.js';
+export { PIPELINE_CONFORMANCE_TESTS } from './conformance/pipeline/harness.js';
+export type { PipelineConformanceOptions, PipelineConformanceTest, PipelineUnderTest } from './conformance/pipeline/harness.js';

@@ -1,0 +1,47 @@
+import { describe } from 'vitest';
+import { suiteTests } from '../suiteTests.js';
+import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLetterTests.js';
+import { withPipeline, type PipelineFixture } from './fixture.js';
+import { drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
+import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
+
+type PipelineTest = <Tx>(f: PipelineFixture<Tx>) => Promise<void>;
+
+const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
+  ['handles each key’s events in order, different keys concurrently', handlesInKeyOrder],
+  ['does not repeat an effect when the offset commit is lost', survivesLostCommits],
+  ['drains in-flight handlers and commits on close', drainsOnClose],
+  ['dead-letters poison events with their reason while other keys flow', deadLettersPoison],
+  ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
+  ['applies a redriven event once, however often it is redriven', redrivesOnce],
+];
+
+/**
+ * Declares (as a vitest `describe` block) the end-to-end conformance suite of one engine: real
+ * apps from `createApp` over the harness's broker and stores (outbox, relay, broker, consumer
+ * runtime, inbox, dead letters, redrive). It proves per-key order under concurrency, effects
+ * applied once when offset commits are lost, draining on close, poison events dead-lettered while
+ * other keys flow, park-key until redrive, and idempotent redrive. Skipped tests are registered
+ * with `it.skip` (the reason in their title) and printed as `SKIP <suite> › <test>: <reason>`.
+ *
+ * @example
+ * describePipelineConformance<MemoryTx>({
+ *   name: 'memory engine',
+ *   create: async () => {
+ *     const stores = memoryStores();
+ *     return { broker: memoryBroker(), stores, writeEffect: ..., readEffects: ... };
+ *   },
+ * });
+ */
+export function describePipelineConformance<Tx>(options: PipelineConformanceOptions<Tx>): void {
+  const suite = `Pipeline conformance: ${options.name}`;
+  describe(suite, () => {
+    const tests = suiteTests({
+      suite,
+      names: PIPELINE_CONFORMANCE_TESTS,
+      skip: options.skip,
+      timeoutMs: options.testTimeoutMs ?? 4 * (options.waitMs ?? 15_000),
+    });
+    for (const [name, run] of PLAN) tests.test(name, () => withPipeline(options, run));
+  });
+}

@@ -1,0 +1,99 @@
+import { partitionForKey } from '@herald/core';
+import { expect } from 'vitest';
+import { counts, effectId, type PipelineFixture } from './fixture.js';
+
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** 12 keys × 10 events published concurrently (each key in order); handlers finish out of order across keys. */
+export async function handlesInKeyOrder<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const app = f.app();
+  const seen = new Map<string, number[]>();
+  let running = 0;
+  let maxRunning = 0;
+  app.on(f.Step, { group: f.group('orders') }, async (event, ctx) => {
+    maxRunning = Math.max(maxRunning, ++running);
+    try {
+      await tick(Math.random() * 3);
+      await f.harness.writeEffect(ctx.tx, effectId(event.data));
+      seen.set(event.data.orderId, [...(seen.get(event.data.orderId) ?? []), event.data.seq]);
+    } finally {
+      running--;
+    }
+  });
+  await app.start();
+  const keys = range(12).map((i) => `order-${i}`);
+  await Promise.all(keys.map(async (orderId) => {
+    for (const seq of range(10)) await app.publish(f.Step, { orderId, seq });
+  }));
+
+  await f.waitFor('120 effects', async () => (await f.effects()).length >= 120);
+  const effects = counts(await f.effects());
+  for (const orderId of keys) {
+    expect(seen.get(orderId), `handling order of ${orderId}`).toEqual(range(10));
+    for (const seq of range(10)) expect(effects.get(`${orderId}:${seq}`), `effect ${orderId}:${seq}`).toBe(1);
+  }
+  expect(maxRunning, 'different keys ran concurrently').toBeGreaterThan(1);
+}
+
+/**
+ * The first app applies 30 events but every offset commit is lost (a crash after the effects'
+ * transactions, before the commit); a second app of the same group gets all 30 again and its
+ * inbox absorbs them: each effect exists once.
+ */
+export async function survivesLostCommits<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const group = f.group('ledger');
+  const handler = async (event: { data: { orderId: string; seq: number } }, ctx: { tx: Tx }) => f.harness.writeEffect(ctx.tx, effectId(event.data));
+  const first = f.app({ dropCommits: true }).on(f.Step, { group }, handler);
+  await first.start();
+  for (const seq of range(30)) await first.publish(f.Step, { orderId: `order-${seq % 5}`, seq });
+  await f.waitFor('30 effects from the first app', async () => (await f.effects()).length >= 30);
+  await f.within('closing the first app', first.close());
+
+  const second = f.app().on(f.Step, { group }, handler);
+  const events = f.record(second);
+  const outcomes = () => events.flatMap((e) => (e.kind === 'handled' ? [e.outcome] : []));
+  await second.start();
+  await f.waitFor('the 30 events redelivered to the second app', () => outcomes().length >= 30);
+  expect(outcomes(), 'every redelivered event recognised by the inbox').toEqual(range(30).map(() => 'duplicate'));
+  const effects = counts(await f.effects());
+  expect(effects.size).toBe(30);
+  expect([...effects.values()].every((n) => n === 1), 'no effect applied twice').toBe(true);
+}
+
+/**
+ * Eight handlers (one per key) are running when close() is called: close waits for them, their
+ * effects commit, and so do their offsets: the group's next reader starts after them.
+ */
+export async function drainsOnClose<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const group = f.group('drain');
+  let started = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const app = f.app().on(f.Step, { group }, async (event, ctx) => {
+    started++;
+    await gate;
+    await f.harness.writeEffect(ctx.tx, effectId(event.data));
+  });
+  await app.start();
+  for (const i of range(8)) await app.publish(f.Step, { orderId: `order-${i}`, seq: 0 });
+  await f.waitFor('8 handlers in flight', () => started === 8);
+
+  let closed = false;
+  const closing = app.close({ deadlineMs: 30_000 }).then(() => (closed = true));
+  await tick(50);
+  expect(closed, 'close() waits for running handlers').toBe(false);
+  open();
+  await f.within('close() draining 8 handlers', closing);
+  expect((await f.effects()).sort()).toEqual(range(8).map((i) => `order-${i}:0`).sort());
+
+  const probe = await f.probe(group);
+  const markers = range(f.partitions).map((p) => {
+    let i = 0;
+    while (partitionForKey(`marker-${i}`, f.partitions) !== p) i++;
+    return { topic: f.topic, key: `marker-${i}`, value: 'marker' };
+  });
+  await f.harness.broker.publish(markers);
+  await f.waitFor('a marker in every partition', () => probe.length >= f.partitions);
+  expect(probe.map((d) => d.value), 'nothing before the markers was left uncommitted').toEqual(markers.map(() => 'marker'));
+}

@@ -1,0 +1,50 @@
+import type { Broker, Stores } from '@herald/core';
+import type { SkippedTest } from '../suiteTests.js';
+
+/** Every test of the pipeline suite, by exact title (use these names in the skip list). */
+export const PIPELINE_CONFORMANCE_TESTS = [
+  'handles each key’s events in order, different keys concurrently',
+  'does not repeat an effect when the offset commit is lost',
+  'drains in-flight handlers and commits on close',
+  'dead-letters poison events with their reason while other keys flow',
+  'parks a key behind its dead letter until redrive',
+  'applies a redriven event once, however often it is redriven',
+] as const;
+
+export type PipelineConformanceTest = (typeof PIPELINE_CONFORMANCE_TESTS)[number];
+
+/**
+ * One fresh broker + stores pair for one pipeline test. The suite builds real apps on it with
+ * `createApp` (two in a row where a test restarts one), so it wraps both so that `app.close()`
+ * closes neither; `cleanup` closes them at the end.
+ */
+export interface PipelineUnderTest<Tx> {
+  readonly broker: Broker;
+  readonly stores: Stores<Tx>;
+  /** Writes one row of app data with this id inside `tx` (as in the store suite's harness). */
+  writeEffect(tx: Tx, id: string): Promise<void>;
+  /** The ids of every committed effect, one entry per committed `writeEffect` call, in any order. */
+  readEffects(): Promise<readonly string[]>;
+  /** Releases everything `create` made. Default: closes `broker`, then `stores`. */
+  cleanup?(): Promise<void>;
+}
+
+/** Options of {@link describePipelineConformance}. */
+export interface PipelineConformanceOptions<Tx> {
+  /** Printed in the suite's title and its skip lines, e.g. `sqlite engine`. */
+  readonly name: string;
+  /** A fresh, empty broker + stores pair for one test. */
+  create(): Promise<PipelineUnderTest<Tx>>;
+  /** Tests not to run, each with the reason printed in CI output. */
+  readonly skip?: readonly SkippedTest<PipelineConformanceTest>[];
+  /**
+   * Partitions of the topic each test uses, provisioned through the app's `topics` option (so
+   * with `ensureTopics` where the broker has it; otherwise the broker must create topics with this
+   * many partitions on first use). Default 4.
+   */
+  readonly partitions?: number;
+  /** Deadline of each wait for the pipeline, in ms. Default 15 000. */
+  readonly waitMs?: number;
+  /** Deadline of each test, in ms. Default `4 * waitMs`. */
+  readonly testTimeoutMs?: number;
+}
