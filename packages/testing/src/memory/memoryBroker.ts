@@ -14,6 +14,7 @@ import {
 import { createMemoryGroup, tpKey, type MemoryGroup, type MemoryMember } from './memoryGroup.js';
 import { createMemoryLog, type MemoryLog } from './memoryLog.js';
 
+/** Options of {@link memoryBroker}; every field has a default. */
 export interface MemoryBrokerOptions {
   /** Partitions of a topic created by its first publish or subscribe (not by `ensureTopics`). Default 4. */
   readonly partitions?: number;

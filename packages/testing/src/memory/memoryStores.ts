@@ -4,6 +4,7 @@ import { createMemoryIdempotency } from './memoryIdempotency.js';
 import { createMemoryOutbox } from './memoryOutbox.js';
 import { createMemoryDatabase, type MemoryDatabase, type MemoryTx } from './memoryTx.js';
 
+/** Options of {@link memoryStores}. */
 export interface MemoryStoresOptions {
   /** Measures outbox claim leases and stamps `publishedAt`. Default: the system clock. */
   readonly clock?: Clock;

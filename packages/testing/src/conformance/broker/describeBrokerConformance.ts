@@ -35,8 +35,9 @@ const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>
  *
  * What the suite relies on beyond the port's text: `subscribe` resolves once the member has its
  * partitions and start positions (so a record published after it resolves reaches a `latest`
- * member), and `close()` does not wait for a `deliver` that the sink settles only after close
- * began.
+ * member), and the `rebalance` guarantee includes calling `assigned`. In the close-in-flight test
+ * the suite's sink settles its pending `deliver` right after calling `close()` (abandoning the
+ * batch), so a broker may or may not wait for in-flight deliveries before `revoked`.
  *
  * @example
  * describeBrokerConformance({

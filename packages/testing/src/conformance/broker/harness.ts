@@ -35,6 +35,7 @@ export const BROKER_CONFORMANCE_TESTS = [
   'keeps records and committed offsets across reopen',
 ] as const;
 
+/** The title of one broker suite test: what a skip list names. */
 export type BrokerConformanceTest = (typeof BROKER_CONFORMANCE_TESTS)[number];
 
 /**

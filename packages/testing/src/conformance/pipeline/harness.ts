@@ -11,6 +11,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'applies a redriven event once, however often it is redriven',
 ] as const;
 
+/** The title of one pipeline suite test: what a skip list names. */
 export type PipelineConformanceTest = (typeof PIPELINE_CONFORMANCE_TESTS)[number];
 
 /**

@@ -24,6 +24,7 @@ export const STORE_CONFORMANCE_TESTS = [
   'keeps everything across reopen',
 ] as const;
 
+/** The title of one store suite test: what a skip list names. */
 export type StoreConformanceTest = (typeof STORE_CONFORMANCE_TESTS)[number];
 
 /** What the suite gives `create`. */
