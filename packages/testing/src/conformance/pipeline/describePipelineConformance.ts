@@ -29,7 +29,12 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
  *   name: 'memory engine',
  *   create: async () => {
  *     const stores = memoryStores();
- *     return { broker: memoryBroker(), stores, writeEffect: ..., readEffects: ... };
+ *     return {
+ *       broker: memoryBroker(),
+ *       stores,
+ *       writeEffect: async (tx, id) => tx.set(`effects/${uuidv7()}`, id),
+ *       readEffects: () => stores.transaction(async (tx) => tx.keys('effects/').map((k) => tx.get<string>(k)!)),
+ *     };
  *   },
  * });
  */
