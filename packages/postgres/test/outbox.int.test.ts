@@ -70,6 +70,17 @@ describe('outbox', () => {
     expect((await stores.outbox.claim(claim('r2'))).map((r) => r.id)).toEqual(rows.slice(3).map((r) => r.id));
   });
 
+  it('looks past a backlog of keys other relays hold to find claimable keys behind it', async () => {
+    const stores = await pgs.stores();
+    // 300 records of one hot key fill the first claim windows (2 x limit, at least 100 rows)
+    const hot = Array.from({ length: 300 }, () => record('hot'));
+    const behind = ['p', 'q', 'r'].map((key) => record(key));
+    await stores.transaction((tx) => stores.outbox.append(tx, [...hot, ...behind]));
+    expect((await stores.outbox.claim(claim('r1', 10))).map((r) => r.id)).toEqual(hot.slice(0, 10).map((r) => r.id));
+    expect((await stores.outbox.claim(claim('r2', 10))).map((r) => r.id)).toEqual(behind.map((r) => r.id));
+    expect(await stores.outbox.claim(claim('r3', 10))).toEqual([]);
+  });
+
   it('claims per key even when a transaction commits an earlier sequence number late', async () => {
     const stores = await pgs.stores();
     // T1 takes the earlier seq for key z but commits after T2: a row claim would hand z's two

@@ -8,6 +8,17 @@ import type { Tables } from '../tables.js';
  * publish with an explicit id is idempotent.
  */
 export function appendOutbox(t: Tables, records: readonly OutboxRecord[]): Statement {
+  // one event per transaction is the common case: a plain VALUES insert plans and runs cheaper
+  if (records.length === 1) {
+    const r = records[0]!;
+    return {
+      name: `${t.statementPrefix}append_outbox_one`,
+      text: `INSERT INTO ${t.outbox} (id, topic, key, type, correlation_id, value, headers, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (id) DO NOTHING`,
+      values: [r.id, r.topic, r.key, r.type, r.correlationId, r.value, JSON.stringify(r.headers), r.createdAt],
+    };
+  }
   return {
     name: `${t.statementPrefix}append_outbox`,
     text: `INSERT INTO ${t.outbox} (id, topic, key, type, correlation_id, value, headers, created_at)

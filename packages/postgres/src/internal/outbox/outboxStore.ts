@@ -2,7 +2,7 @@ import { ErrorCodes, HeraldError, type ClaimOptions, type OutboxRecord, type Out
 import type { Db } from '../db.js';
 import { executeInTx, noteAppended } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
-import { claimOutboxBatch } from './claimOutboxBatch.js';
+import { claimOutboxBatch, claimWindows } from './claimOutboxBatch.js';
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { markOutboxPublished } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
@@ -43,8 +43,13 @@ export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<Sql
       if (!(Number.isInteger(options.limit) && options.limit > 0)) invalid(`claim limit must be a positive integer, got ${options.limit}`);
       if (!(options.leaseMs > 0)) invalid(`claim leaseMs must be positive, got ${options.leaseMs}`);
       if (!options.relayId) invalid('claim needs a relayId');
-      const { rows } = await db.run<OutboxRow>('claim outbox', claimOutboxBatch(db.t, options));
-      return rows.map(toRecord);
+      for (const window of claimWindows(options.limit)) {
+        const { rows } = await db.run<OutboxRow & { window_rows: number }>('claim outbox', claimOutboxBatch(db.t, { ...options, window }));
+        const claimed = rows.filter((r) => r.id !== null);
+        // look further only when a full window held nothing we could take
+        if (claimed.length > 0 || (rows[0]?.window_rows ?? 0) < window) return claimed.map(toRecord);
+      }
+      return [];
     },
     async markPublished(relayId, ids) {
       if (ids.length === 0) return;
