@@ -50,6 +50,11 @@ export interface KafkaBrokerOptions {
   readonly connectionTimeoutMs?: number;
   /** Default 30 000 ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Longest `close` waits for the client to leave a group and disconnect when brokers do not answer;
+   * past it, close resolves (logged) and the client gives up on its own. Default 10 000 ms.
+   */
+  readonly closeTimeoutMs?: number;
   /** `publish` splits its records into produce requests of at most this many bytes. Default 900 000. */
   readonly maxRequestBytes?: number;
   readonly fetch?: KafkaFetchOptions;
@@ -72,6 +77,7 @@ export interface ResolvedKafkaOptions {
   readonly retries: number;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  readonly closeTimeoutMs: number;
   readonly maxRequestBytes: number;
   readonly fetch: Required<KafkaFetchOptions>;
   readonly group: Required<KafkaGroupOptions>;
@@ -87,6 +93,7 @@ export const KAFKA_DEFAULTS = {
   retries: 5,
   connectionTimeoutMs: 3_000,
   requestTimeoutMs: 30_000,
+  closeTimeoutMs: 10_000,
   maxRequestBytes: 900_000,
   fetch: { maxWaitMs: 500, minBytes: 1, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024 },
   group: { sessionTimeoutMs: 30_000, heartbeatIntervalMs: 3_000, rebalanceTimeoutMs: 60_000, partitionsConsumedConcurrently: 4 },
@@ -117,6 +124,7 @@ export function resolveKafkaOptions(options: KafkaBrokerOptions): ResolvedKafkaO
     retries: options.retries ?? KAFKA_DEFAULTS.retries,
     connectionTimeoutMs: options.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs ?? KAFKA_DEFAULTS.requestTimeoutMs,
+    closeTimeoutMs: options.closeTimeoutMs ?? KAFKA_DEFAULTS.closeTimeoutMs,
     maxRequestBytes: options.maxRequestBytes ?? KAFKA_DEFAULTS.maxRequestBytes,
     fetch: { ...KAFKA_DEFAULTS.fetch, ...definedOnly(options.fetch) },
     group: { ...KAFKA_DEFAULTS.group, ...definedOnly(options.group) },
@@ -133,6 +141,7 @@ export function resolveKafkaOptions(options: KafkaBrokerOptions): ResolvedKafkaO
   const positive: Record<string, number> = {
     connectionTimeoutMs: resolved.connectionTimeoutMs,
     requestTimeoutMs: resolved.requestTimeoutMs,
+    closeTimeoutMs: resolved.closeTimeoutMs,
     maxRequestBytes: resolved.maxRequestBytes,
     'fetch.maxBytes': resolved.fetch.maxBytes,
     'fetch.maxBytesPerPartition': resolved.fetch.maxBytesPerPartition,

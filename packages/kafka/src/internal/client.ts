@@ -1,5 +1,5 @@
 import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
-import type { KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
+import type { ISocketFactory, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { LogLevel, Logger } from '@herald/core';
 import type { KafkaSaslOptions, ResolvedKafkaOptions } from '../options.js';
 
@@ -11,8 +11,13 @@ const TO_KAFKAJS: Record<LogLevel, KafkaLogLevel> = {
   silent: KafkaLogLevel.NOTHING,
 };
 
+/** Internal hooks into the client, for tests. */
+export interface ClientHooks {
+  readonly socketFactory?: ISocketFactory;
+}
+
 /** The kafkajs client for one broker instance: retries, timeouts, TLS/SASL and logging wired from the options. */
-export function createKafkaClient(options: ResolvedKafkaOptions): Kafka {
+export function createKafkaClient(options: ResolvedKafkaOptions, hooks: ClientHooks = {}): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -24,6 +29,7 @@ export function createKafkaClient(options: ResolvedKafkaOptions): Kafka {
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl) config.sasl = toSasl(options.sasl);
+  if (hooks.socketFactory) config.socketFactory = hooks.socketFactory;
   return new Kafka(config);
 }
 

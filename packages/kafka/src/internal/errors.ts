@@ -48,9 +48,3 @@ export function isUnsupportedApi(error: unknown): boolean {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' && /does not support the requested API version|not supported/i.test(message);
 }
-
-/** True when an error says the group is rebalancing (commits and heartbeats fail until it re-forms). */
-export function isRebalancing(error: unknown): boolean {
-  const type = (error as { type?: unknown } | null)?.type;
-  return type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID';
-}

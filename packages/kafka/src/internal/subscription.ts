@@ -1,10 +1,12 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { systemClock } from '@herald/core';
 import type { CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { toDelivery } from './delivery.js';
-import { isRebalancing, toHeraldError } from './errors.js';
+import { withTimeout } from './deadline.js';
+import { toHeraldError } from './errors.js';
 import type { OffsetTools } from './offsets.js';
+import { createPartitionFeed } from './partitionFeed.js';
 
 export interface SubscriptionDeps {
   readonly kafka: Kafka;
@@ -20,21 +22,24 @@ const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
  * One consumer-group membership. kafkajs runs the group (eager rebalancing, offsets committed only
  * by `commit`); this layer turns its batches into the port's contract:
  *
- * - each partition's batch goes to `sink.deliver` and the next one waits for it (backpressure);
- *   heartbeats continue while the sink holds a batch, so a slow sink is not thrown out of the group;
+ * - fetched batches go to a {@link PartitionFeed}: per partition one `deliver` at a time
+ *   (backpressure pauses that partition's fetching only), other partitions keep flowing;
  * - on a rebalance the new assignment is compared with the old: `revoked(lost)` then
  *   `assigned(gained)`, in that order, before any further delivery. Kept partitions continue from
  *   where this member was (no redelivery); lost ones are picked up by their new owner from the
  *   committed offset. kafkajs rejoins before telling us, so work still running on a lost partition
- *   may be redelivered to the new owner (at-least-once);
- * - `close` stops fetching, waits for the batch being delivered, calls `revoked` for everything
- *   while still a member (so its commits land before the partitions move), then leaves the group.
+ *   may be redelivered to the new owner (at-least-once); commits made while `revoked` runs are
+ *   still sent;
+ * - a group without commits starts at `start`; `latest` and timestamps are resolved to offsets when
+ *   partitions are assigned, before `subscribe` resolves, so later records are never skipped;
+ * - `close` stops delivery, calls `revoked` for everything while still a member (so its commits
+ *   land before the partitions move), then leaves the group. It does not wait for a pending
+ *   `deliver`: the sink settles that on its own.
  */
 export async function openSubscription(deps: SubscriptionDeps, subscribe: SubscribeOptions, sink: DeliverySink): Promise<Subscription> {
   const { options, logger } = deps;
   const { group } = subscribe;
   const start = subscribe.start ?? 'earliest';
-  const maxBatch = subscribe.maxBatch ?? Number.POSITIVE_INFINITY;
   const log = logger.child({ group });
   const consumer: Consumer = deps.kafka.consumer({
     groupId: group,
@@ -50,16 +55,24 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   });
 
   let owned = new Map<string, TopicPartition>();
-  /** Next offset to deliver per owned partition, so a rebalance that keeps a partition does not rewind it. */
-  const positions = new Map<string, number>();
   /** Partitions whose `revoked` is running: their commits are still sent. */
   const revoking = new Set<string>();
-  /** Membership work (revoked, assigned, start lookups) that deliveries wait for. */
+  /** Membership work (revoked, assigned, start positions) that deliveries wait for. */
   let membership: Promise<void> = Promise.resolve();
-  const inFlight = new Set<Promise<void>>();
   let closing = false;
   let finished = false;
   let closed: Promise<void> | undefined;
+
+  const feed = createPartitionFeed({
+    sink,
+    maxBatch: subscribe.maxBatch ?? Number.POSITIVE_INFINITY,
+    pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
+    resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
+    ready: () => membership,
+    retryDelayMs: options.group.heartbeatIntervalMs,
+    clock: systemClock,
+    logger: log,
+  });
 
   function onJoin(assignment: Record<string, number[]>): void {
     if (closing) return;
@@ -67,13 +80,14 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(id({ topic, partition }), { topic, partition });
     const lost = [...owned.values()].filter((tp) => !next.has(id(tp)));
     const gained = [...next.values()].filter((tp) => !owned.has(id(tp)));
+    // kafkajs restarts kept partitions at the committed offset; continue where this member was instead
     for (const [key, tp] of next) {
-      const position = positions.get(key);
-      if (owned.has(key) && position !== undefined) consumer.seek({ ...tp, offset: String(position) });
+      const offset = owned.has(key) ? feed.nextFetchOffset(tp) : undefined;
+      if (offset !== undefined) consumer.seek({ ...tp, offset: String(offset) });
     }
     owned = next;
     for (const tp of lost) {
-      positions.delete(id(tp));
+      feed.drop(tp);
       revoking.add(id(tp));
     }
     membership = membership.then(async () => {
@@ -83,66 +97,45 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       }
       if (gained.length > 0) {
         sink.assigned?.(gained);
-        if (typeof start === 'object') await startAtTimestamp(gained, start.timestamp);
+        if (start !== 'earliest') await positionNewPartitions(gained);
       }
     });
   }
 
-  /** Positions never-committed partitions at the first record at or after `timestamp`. */
-  async function startAtTimestamp(gained: readonly TopicPartition[], timestamp: number): Promise<void> {
+  /** Puts partitions the group never committed at `start` (latest or a time), resolved to offsets now. */
+  async function positionNewPartitions(gained: readonly TopicPartition[]): Promise<void> {
     try {
       const admin = await deps.admin();
       for (const topic of new Set(gained.map((tp) => tp.topic))) {
         const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        const fresh = gained.filter((tp) => tp.topic === topic && Number(committed?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1) < 0);
+        const isNew = (tp: TopicPartition) => Number(committed?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1) < 0;
+        const fresh = gained.filter((tp) => tp.topic === topic && isNew(tp));
         if (fresh.length === 0) continue;
-        const targets = await deps.offsets.offsetsAt(topic, { timestamp });
+        const targets = await deps.offsets.offsetsAt(topic, start);
         for (const tp of fresh) {
           const offset = targets.get(tp.partition);
           if (offset === undefined || !owned.has(id(tp))) continue;
-          positions.set(id(tp), offset);
+          feed.startAt(tp, offset);
           consumer.seek({ ...tp, offset: String(offset) });
         }
       }
     } catch (error) {
-      log.error('kafka: could not position new partitions at the start timestamp; they start at the earliest offset', { error });
+      log.error('kafka: could not position new partitions at the start position; the client default applies', { error, start });
     }
   }
 
-  /** Awaits `work` while heartbeating, so a sink that holds a batch keeps its group membership. */
-  async function keepAlive<T>(work: Promise<T>, heartbeat: () => Promise<void>): Promise<T> {
-    const timer = setInterval(() => {
-      heartbeat().catch((error: unknown) => {
-        if (!isRebalancing(error)) log.debug('kafka: heartbeat failed', { error });
-      });
-    }, options.group.heartbeatIntervalMs);
-    try {
-      return await work;
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  async function deliverBatch({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> {
+  function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
     const tp = { topic: batch.topic, partition: batch.partition };
-    const key = id(tp);
-    await keepAlive(membership, heartbeat);
-    const from = positions.get(key) ?? Number.NEGATIVE_INFINITY;
-    const deliveries = batch.messages.filter((m) => Number(m.offset) >= from).map((m) => toDelivery(tp, m));
-    const highWatermark = Number(batch.highWatermark);
-    for (let i = 0; i < deliveries.length; i += maxBatch) {
-      if (closing || !owned.has(key) || isStale()) return;
-      const chunk = deliveries.slice(i, i + maxBatch);
-      await keepAlive(sink.deliver({ ...tp, deliveries: chunk, highWatermark }), heartbeat);
-      positions.set(key, chunk[chunk.length - 1]!.offset + 1);
+    if (!closing && owned.has(id(tp)) && !isStale()) {
+      feed.push(tp, batch.messages.map((m) => toDelivery(tp, m)), Number(batch.highWatermark));
     }
+    return Promise.resolve();
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onJoin(payload.memberAssignment));
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (!closing) log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
   });
-
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -150,22 +143,16 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     });
   });
   joined.catch(() => {}); // awaited below; this only keeps an early crash from counting as unhandled
+
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: options.group.partitionsConsumedConcurrently,
-      eachBatch: (payload) => {
-        if (closing) return Promise.resolve();
-        const running = deliverBatch(payload);
-        inFlight.add(running);
-        return running.finally(() => inFlight.delete(running));
-      },
-    });
+    await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: options.group.partitionsConsumedConcurrently, eachBatch: onBatch });
     await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining group '${group}'`);
+    await membership;
   } catch (error) {
     closing = true;
+    feed.stop();
     await consumer.disconnect().catch(() => {});
     throw toHeraldError(error, `subscribing group '${group}' to ${subscribe.topics.join(', ')}`);
   }
@@ -184,12 +171,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     close() {
       closed ??= (async () => {
         closing = true;
-        try {
-          consumer.pause(subscribe.topics.map((topic) => ({ topic })));
-        } catch {
-          // kafkajs is between a crash and its restart: nothing is being fetched anyway
-        }
-        await Promise.allSettled([...inFlight]);
+        feed.stop();
         await membership;
         const all = [...owned.values()];
         for (const tp of all) revoking.add(id(tp));
@@ -197,21 +179,11 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
         finished = true;
         owned = new Map();
         revoking.clear();
-        await consumer.disconnect().catch((error: unknown) => log.warn('kafka: leaving the group failed', { error }));
+        await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch((error: unknown) =>
+          log.warn('kafka: leaving the group failed; the group will notice when the session times out', { error }),
+        );
       })();
       return closed;
     },
   };
-}
-
-async function withTimeout<T>(work: Promise<T>, timeoutMs: number, doing: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HeraldError(ErrorCodes.timeout, `kafka: ${doing} took over ${timeoutMs} ms`, { retriable: true })), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,0 +1,146 @@
+import type { Clock, Delivery, DeliverySink, Logger, TopicPartition } from '@herald/core';
+
+export interface PartitionFeedDeps {
+  readonly sink: DeliverySink;
+  /** Upper bound of deliveries per `deliver` call. */
+  readonly maxBatch: number;
+  /** Stop and restart fetching one partition (kafkajs pause/resume). */
+  pause(tp: TopicPartition): void;
+  resume(tp: TopicPartition): void;
+  /** Settles when pending membership work (revoked, assigned, start positions) is done. */
+  ready(): Promise<void>;
+  /** Wait before handing a batch the sink refused to it again. */
+  readonly retryDelayMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * Hands fetched records to the sink, one partition at a time per partition: a partition's next
+ * `deliver` starts only after the previous one settled, while other partitions keep flowing. The
+ * fetch loop never waits for the sink: a partition with a `deliver` pending and one more batch
+ * buffered is paused at the client until its buffer drains, so memory stays bounded (one batch in
+ * the sink, one in the buffer) and a slow partition never holds up the others or the heartbeats.
+ */
+export interface PartitionFeed {
+  /** Queues fetched records of an owned partition; records before the partition's fetch position are dropped. */
+  push(tp: TopicPartition, deliveries: readonly Delivery[], highWatermark: number): void;
+  /** Where the client should fetch next to continue without a gap or a repeat (after a rebalance). */
+  nextFetchOffset(tp: TopicPartition): number | undefined;
+  /** Makes a partition start at `offset`: nothing before it is delivered. */
+  startAt(tp: TopicPartition, offset: number): void;
+  /** Forgets a partition taken away: its buffer is dropped, a pending `deliver` is left to settle. */
+  drop(tp: TopicPartition): void;
+  /** Stops all delivery for good (closing); pending `deliver` calls are not awaited. */
+  stop(): void;
+}
+
+interface PartitionState {
+  readonly tp: TopicPartition;
+  queue: { deliveries: readonly Delivery[]; highWatermark: number }[];
+  /** Next offset to hand to the sink. */
+  position: number | undefined;
+  /** Offset after the last record queued. */
+  fetched: number | undefined;
+  pumping: boolean;
+  paused: boolean;
+  /** Bumped when the partition is dropped, so a deliver of the old ownership does not move the new one's position. */
+  generation: number;
+}
+
+const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+
+export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
+  const states = new Map<string, PartitionState>();
+  let stopped = false;
+
+  function state(tp: TopicPartition): PartitionState {
+    let s = states.get(key(tp));
+    if (!s) {
+      s = { tp: { topic: tp.topic, partition: tp.partition }, queue: [], position: undefined, fetched: undefined, pumping: false, paused: false, generation: 0 };
+      states.set(key(tp), s);
+    }
+    return s;
+  }
+
+  function setPaused(s: PartitionState, paused: boolean): void {
+    // the client forgets pauses when it restarts, so pausing is repeated rather than trusted
+    if (paused) deps.pause(s.tp);
+    else if (s.paused) deps.resume(s.tp);
+    s.paused = paused;
+  }
+
+  async function deliverChunk(s: PartitionState, generation: number, deliveries: readonly Delivery[], highWatermark: number): Promise<void> {
+    for (let failures = 0; !stopped && generation === s.generation; failures++) {
+      try {
+        await deps.sink.deliver({ ...s.tp, deliveries, highWatermark });
+        if (generation === s.generation) s.position = deliveries[deliveries.length - 1]!.offset + 1;
+        return;
+      } catch (error) {
+        deps.logger.error('kafka: sink.deliver failed; delivering the batch again', { topic: s.tp.topic, partition: s.tp.partition, error, failures });
+        await deps.clock.sleep(deps.retryDelayMs);
+      }
+    }
+  }
+
+  async function pump(s: PartitionState): Promise<void> {
+    s.pumping = true;
+    try {
+      for (;;) {
+        await deps.ready();
+        const next = s.queue.shift();
+        if (stopped || !next) return;
+        if (s.queue.length === 0) setPaused(s, false); // fetch the next batch while this one is delivered
+        const generation = s.generation;
+        const fresh = next.deliveries.filter((d) => s.position === undefined || d.offset >= s.position);
+        for (let i = 0; i < fresh.length && !stopped && generation === s.generation; i += deps.maxBatch) {
+          await deliverChunk(s, generation, fresh.slice(i, i + deps.maxBatch), next.highWatermark);
+        }
+      }
+    } finally {
+      s.pumping = false;
+      // the buffer may have been emptied under the loop (startAt, drop): never leave the partition paused
+      if (s.queue.length === 0 && !stopped) setPaused(s, false);
+    }
+  }
+
+  function kick(s: PartitionState): void {
+    if (s.pumping || stopped) return;
+    void pump(s).then(() => {
+      if (s.queue.length > 0 && !stopped) kick(s); // a push raced with the end of the loop
+    });
+  }
+
+  return {
+    push(tp, deliveries, highWatermark) {
+      if (stopped) return;
+      const s = state(tp);
+      const fresh = deliveries.filter((d) => s.fetched === undefined || d.offset >= s.fetched);
+      if (fresh.length === 0) return;
+      s.queue.push({ deliveries: fresh, highWatermark });
+      s.fetched = fresh[fresh.length - 1]!.offset + 1;
+      if (s.pumping) setPaused(s, true);
+      kick(s);
+    },
+    nextFetchOffset: (tp) => states.get(key(tp))?.fetched,
+    startAt(tp, offset) {
+      const s = state(tp);
+      s.position = offset;
+      s.fetched = offset;
+      s.queue = [];
+    },
+    drop(tp) {
+      const s = states.get(key(tp));
+      if (!s) return;
+      s.generation++;
+      s.queue = [];
+      s.position = undefined;
+      s.fetched = undefined;
+      setPaused(s, false);
+    },
+    stop() {
+      stopped = true;
+      for (const s of states.values()) s.queue = [];
+    },
+  };
+}

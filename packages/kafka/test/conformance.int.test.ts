@@ -1,0 +1,61 @@
+import { afterAll, beforeAll } from 'vitest';
+import { jsonLogger } from '@herald/core';
+import type { Broker } from '@herald/core';
+import { describeBrokerConformance } from '@herald/testing';
+import { startKafkaMock } from '@herald/testing/kafka-mock';
+import type { KafkaMock } from '@herald/testing/kafka-mock';
+import type { KafkaBrokerOptions } from '../src/index.js';
+import { buildKafkaBroker } from '../src/internal/buildBroker.js';
+import { killableSockets } from './killableSockets.js';
+
+let mock: KafkaMock;
+beforeAll(async () => {
+  mock = await startKafkaMock({ brokers: 3 });
+});
+afterAll(async () => {
+  await mock?.stop();
+});
+
+/** Tuned for the mock: it holds an empty fetch for all of maxWait, and a rebalance lasts the session timeout minus 1 s. */
+const options = (): KafkaBrokerOptions => ({
+  brokers: mock.brokers,
+  logger: jsonLogger({ level: 'error' }),
+  clientLogLevel: 'silent',
+  // a killed member's client retries its dead connections for a minute; its close need not wait for that
+  closeTimeoutMs: 3_000,
+  fetch: { maxWaitMs: 10 },
+  group: { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 },
+});
+
+describeBrokerConformance({
+  name: 'kafkaBroker (librdkafka mock cluster)',
+  guarantees: ['per-key-order', 'consumer-groups', 'replay', 'rebalance', 'persistence'],
+  // the mock creates every topic with 4 partitions and cannot be told otherwise (no CreateTopics)
+  partitions: 4,
+  // a first join waits 3 s (the mock's initial rebalance delay), a timestamp start scans with one more group
+  waitMs: 25_000,
+  create: async () => {
+    let broker: Broker = buildKafkaBroker(options());
+    const killers = new Map<Broker, () => void>();
+    return {
+      broker,
+      async newMember() {
+        const sockets = killableSockets();
+        const member = buildKafkaBroker(options(), { socketFactory: sockets.socketFactory });
+        killers.set(member, sockets.kill);
+        return member;
+      },
+      async kill(member) {
+        const kill = killers.get(member);
+        if (!kill) throw new Error('kill() got a broker that newMember() did not make');
+        kill();
+      },
+      async reopen() {
+        await broker.close();
+        broker = buildKafkaBroker(options());
+        return broker;
+      },
+      cleanup: () => broker.close(),
+    };
+  },
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { createManualClock, silentLogger } from '@herald/core';
+import type { Delivery, DeliveryBatch } from '@herald/core';
+import { createPartitionFeed } from '../src/internal/partitionFeed.js';
+
+const T = 'orders';
+const p0 = { topic: T, partition: 0 };
+const p1 = { topic: T, partition: 1 };
+const d = (partition: number, offset: number): Delivery => ({ topic: T, partition, offset, key: `k${offset}`, value: String(offset), headers: {}, timestamp: 0 });
+const range = (partition: number, from: number, to: number) => Array.from({ length: to - from }, (_, i) => d(partition, from + i));
+/** Lets queued promise callbacks run (no time passes). */
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+/** A sink whose deliver calls stay pending until the test settles them, one by one. */
+function heldSink() {
+  const calls: { batch: DeliveryBatch; resolve: () => void; reject: (e: Error) => void }[] = [];
+  return {
+    calls,
+    sink: {
+      deliver: (batch: DeliveryBatch) => new Promise<void>((resolve, reject) => calls.push({ batch, resolve, reject })),
+      revoked: async () => {},
+    },
+    offsets: () => calls.map((c) => c.batch.deliveries.map((x) => x.offset)),
+  };
+}
+
+function setup(options: { maxBatch?: number; ready?: () => Promise<void> } = {}) {
+  const held = heldSink();
+  const paused = new Set<number>();
+  const log: string[] = [];
+  const clock = createManualClock();
+  const feed = createPartitionFeed({
+    sink: held.sink,
+    maxBatch: options.maxBatch ?? Number.POSITIVE_INFINITY,
+    pause: (tp) => (paused.add(tp.partition), log.push(`pause ${tp.partition}`)),
+    resume: (tp) => (paused.delete(tp.partition), log.push(`resume ${tp.partition}`)),
+    ready: options.ready ?? (() => Promise.resolve()),
+    retryDelayMs: 100,
+    clock,
+    logger: silentLogger,
+  });
+  return { feed, held, paused, log, clock };
+}
+
+describe('partitionFeed', () => {
+  it('delivers one batch at a time per partition, pauses a busy partition, other partitions flow', async () => {
+    const { feed, held, paused } = setup();
+    feed.push(p0, range(0, 0, 3), 3);
+    await settle();
+    feed.push(p0, range(0, 3, 5), 5);
+    feed.push(p1, range(1, 0, 2), 2);
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1, 2], [0, 1]]);
+    expect(paused.has(0)).toBe(true); // one in the sink, one buffered: stop fetching partition 0
+    expect(paused.has(1)).toBe(false);
+
+    held.calls[0]!.resolve();
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1, 2], [0, 1], [3, 4]]);
+    expect(paused.has(0)).toBe(false); // buffer empty again: fetch ahead while [3, 4] is in the sink
+    expect(held.calls[2]!.batch.highWatermark).toBe(5);
+  });
+
+  it('splits batches to maxBatch and never repeats records already queued', async () => {
+    const { feed, held } = setup({ maxBatch: 2 });
+    feed.push(p0, range(0, 0, 5), 5);
+    feed.push(p0, range(0, 3, 7), 7); // a refetch overlapping the queue
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      held.calls.at(-1)?.resolve();
+    }
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1], [2, 3], [4], [5, 6]]);
+  });
+
+  it('waits for membership work before delivering', async () => {
+    let open!: () => void;
+    const membership = new Promise<void>((resolve) => (open = resolve));
+    const { feed, held } = setup({ ready: () => membership });
+    feed.push(p0, range(0, 0, 2), 2);
+    await settle();
+    expect(held.calls).toHaveLength(0);
+    open();
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1]]);
+  });
+
+  it('starts a partition at a given offset and resumes it if the buffer was emptied under the loop', async () => {
+    let open!: () => void;
+    const membership = new Promise<void>((resolve) => (open = resolve));
+    const { feed, held, paused } = setup({ ready: () => membership });
+    feed.push(p0, range(0, 0, 4), 4); // fetched from earliest before the start position was known
+    feed.push(p0, range(0, 4, 6), 6);
+    expect(paused.has(0)).toBe(true);
+    feed.startAt(p0, 5);
+    open();
+    await settle();
+    expect(paused.has(0)).toBe(false);
+    feed.push(p0, range(0, 3, 8), 8); // stale records before the start are dropped
+    await settle();
+    expect(held.offsets()).toEqual([[5, 6, 7]]);
+  });
+
+  it('forgets a dropped partition: its buffer goes, its pending deliver does not move the new ownership', async () => {
+    const { feed, held } = setup();
+    feed.push(p0, range(0, 0, 3), 3);
+    await settle();
+    feed.push(p0, range(0, 3, 6), 6);
+    feed.drop(p0);
+    expect(feed.nextFetchOffset(p0)).toBeUndefined();
+    // regained: the client fetches from the committed offset, 1
+    feed.push(p0, range(0, 1, 4), 4);
+    await settle();
+    expect(held.calls).toHaveLength(1); // still one deliver at a time, across ownerships
+    held.calls[0]!.resolve();
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1, 2], [1, 2, 3]]);
+  });
+
+  it('hands a refused batch to the sink again after the retry delay', async () => {
+    const { feed, held, clock } = setup();
+    feed.push(p0, range(0, 0, 2), 2);
+    await settle();
+    held.calls[0]!.reject(new Error('sink full'));
+    await settle();
+    expect(held.calls).toHaveLength(1);
+    await clock.advance(100);
+    await settle();
+    expect(held.offsets()).toEqual([[0, 1], [0, 1]]);
+  });
+
+  it('delivers nothing after stop, without waiting for the pending deliver', async () => {
+    const { feed, held } = setup();
+    feed.push(p0, range(0, 0, 1), 1);
+    await settle();
+    feed.push(p0, range(0, 1, 3), 3);
+    feed.stop();
+    held.calls[0]!.resolve();
+    feed.push(p0, range(0, 3, 4), 4);
+    await settle();
+    expect(held.offsets()).toEqual([[0]]);
+  });
+});
