@@ -9,7 +9,8 @@ import { verifyAnswers, verifyDatabase, verifyThroughApi, verifyWorkflow, waitAl
 
 const ORDERS = 1000;
 const CONCURRENCY = 32;
-const CHAOS_ENV = { HERALD_CHAOS_RATE: '0.2', HERALD_CHAOS_AFTER_ACCEPT_RATE: '0.05', HANDLER_FAILURE_RATE: '0.1', PAYMENT_LIMIT_CENTS: String(LIMIT_CENTS) };
+// a lease longer than a restart takes, so keys left in flight by the killed process are met (409) and then taken over
+const CHAOS_ENV = { HERALD_IDEMPOTENCY_LEASE_MS: '12000', HERALD_CHAOS_RATE: '0.2', HERALD_CHAOS_AFTER_ACCEPT_RATE: '0.05', HANDLER_FAILURE_RATE: '0.1', PAYMENT_LIMIT_CENTS: String(LIMIT_CENTS) };
 
 /**
  * The chaos load of load.e2e.test.ts, with the whole system killed (SIGKILL) twice in the middle
@@ -29,7 +30,7 @@ describe('ticket-orders killed mid-run', () => {
     let baseUrl = example.url!;
     const jobs = buildJobs(ORDERS, 'crash');
     const outcomes = new Map<string, KeyOutcome>();
-    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0 };
+    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0, inFlightAfterTransportError: 0 };
     let answered = 0;
     const started = Date.now();
     const client = pool(jobs, CONCURRENCY, async (job) => {

@@ -32,7 +32,7 @@ describe('ticket-orders under chaos', () => {
     const baseUrl = example.url!;
     const jobs = buildJobs(ORDERS, 'load');
     const outcomes = new Map<string, KeyOutcome>();
-    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0 };
+    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0, inFlightAfterTransportError: 0 };
     const started = Date.now();
     await pool(jobs, CONCURRENCY, (job) => runJob(() => baseUrl, job, outcomes, stats));
     const requestsMs = Date.now() - started;

@@ -27,7 +27,7 @@ describe('ticket-orders as five processes on one embedded log', () => {
 
     const jobs = buildJobs(ORDERS, 'services');
     const outcomes = new Map<string, KeyOutcome>();
-    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0 };
+    const stats: ClientStats = { transportErrors: 0, inFlightRetries: 0, inFlightAfterTransportError: 0 };
     await pool(jobs, 16, (job) => runJob(() => baseUrl, job, outcomes, stats));
     const orderIds = verifyAnswers(jobs, outcomes, { originalSeen: true });
 

@@ -9,7 +9,7 @@ export interface Answer {
 
 /** Sends one request with a bounded timeout; throws on transport errors (connection refused or reset). */
 export async function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) });
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
   return {
     status: response.status,
     contentType: response.headers.get('content-type'),

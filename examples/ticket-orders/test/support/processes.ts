@@ -49,7 +49,7 @@ export async function startExample(options: { dataDir: string; env?: Record<stri
   let url: string | undefined;
   const wanted = options.until === 'listening' ? 'listening' : 'ticket-orders ready';
   const started = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`example did not start in time; log:\n${lines.slice(-20).join('\n')}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => reject(new Error(`example did not start in time; log:\n${lines.slice(-20).join('\n')}`)), options.timeoutMs ?? 60_000);
     const onLine = (line: string) => {
       lines.push(line);
       if (!line.startsWith('{')) return;

@@ -62,6 +62,8 @@ export interface KeyOutcome {
 export interface ClientStats {
   transportErrors: number;
   inFlightRetries: number;
+  /** Requests whose resend after a transport error found their key left in flight by a killed process (409), until its lease lapsed. */
+  inFlightAfterTransportError: number;
 }
 
 /**
@@ -71,18 +73,26 @@ export interface ClientStats {
  */
 export async function sendUntilAnswered(baseUrl: () => string, request: OrderRequest, stats: ClientStats, deadlineMs = 90_000): Promise<Answer> {
   const deadline = Date.now() + deadlineMs;
+  let lostConnection = false;
+  let stranded = false;
   for (let attempt = 1; ; attempt++) {
     if (Date.now() > deadline) throw new Error(`no answer for ${request.key} within ${deadlineMs} ms`);
     let answer: Answer;
     try {
       answer = await postOrder(baseUrl(), request.body, request.key);
     } catch {
+      lostConnection = true;
       stats.transportErrors++;
       await sleep(100);
       continue;
     }
     if (answer.status === 409 && problemCode(answer) === 'idempotency-key-in-flight') {
       stats.inFlightRetries++;
+      // a concurrent duplicate may be the live holder; otherwise the holder died with its process
+      if (lostConnection && request.duplicate !== 'concurrent' && !stranded) {
+        stranded = true;
+        stats.inFlightAfterTransportError++;
+      }
       await sleep(Math.min(25 * attempt, 250));
       continue;
     }
