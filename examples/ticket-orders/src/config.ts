@@ -3,6 +3,7 @@ import type { LogLevel } from '@herald/core';
 
 /** The five services of seed 003; `all` runs every one in one process. */
 export const SERVICES = ['api', 'relay', 'payment', 'ticket', 'order'] as const;
+/** One of {@link SERVICES}. */
 export type Service = (typeof SERVICES)[number];
 
 /** Everything the example reads from its environment, with defaults filled in. */

@@ -19,6 +19,7 @@ export const OrderCreated = defineEvent({
   }),
 });
 
+/** payment-service charged the order. */
 export const PaymentAuthorized = defineEvent({
   type: 'PaymentAuthorized',
   topic: 'payments',
@@ -32,6 +33,7 @@ export const PaymentAuthorized = defineEvent({
   }),
 });
 
+/** payment-service refused the payment (price over the limit): the compensation path. */
 export const PaymentDeclined = defineEvent({
   type: 'PaymentDeclined',
   topic: 'payments',
@@ -45,6 +47,7 @@ export const PaymentDeclined = defineEvent({
   }),
 });
 
+/** ticket-service issued the ticket. */
 export const TicketIssued = defineEvent({
   type: 'TicketIssued',
   topic: 'tickets',
@@ -58,6 +61,7 @@ export const TicketIssued = defineEvent({
   }),
 });
 
+/** Every event type of the example, registered in each process. */
 export const EVENTS = [OrderCreated, PaymentAuthorized, PaymentDeclined, TicketIssued];
 
 /** Topics with their partition counts, provisioned at start. */
@@ -74,6 +78,7 @@ export const GROUPS = {
   order: 'order-service',
 } as const;
 
+/** Which consumer groups handle each event type (for the workflow view). */
 export const CONSUMERS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   OrderCreated: [GROUPS.payment],
   PaymentAuthorized: [GROUPS.ticket],

@@ -27,6 +27,7 @@ export interface WorkflowEvent {
   readonly consumers: readonly ConsumerState[];
 }
 
+/** GET /orders/{id}/workflow: the order and its saga. */
 export interface Workflow {
   readonly order: OrderView;
   readonly events: readonly WorkflowEvent[];

@@ -10,8 +10,9 @@ import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } fr
 import { closeOnSignals } from './signals.js';
 import { compileValidator } from './validation.js';
 
-/** Health probe paths. */
+/** Liveness probe path: 200 while the process runs (also while draining). */
 export const LIVEZ_PATH = '/livez';
+/** Readiness probe path: 200 only between `markReady()` and the start of `close()`, else 503. */
 export const READYZ_PATH = '/readyz';
 
 /** An HTTP gateway in front of a Herald app. */

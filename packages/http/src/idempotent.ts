@@ -14,6 +14,7 @@ export interface TransactionalRunner<Tx> {
   transaction<T>(work: TransactionWork<Tx, T>): Promise<T>;
 }
 
+/** One request to run under an idempotency key (see {@link runIdempotent}). */
 export interface IdempotentRequest<Tx> {
   readonly store: IdempotencyStore<Tx>;
   readonly runner: TransactionalRunner<Tx>;
@@ -34,6 +35,7 @@ export interface IdempotentRequest<Tx> {
   readonly logger?: Logger;
 }
 
+/** The response to send, and whether it is a replay. */
 export interface IdempotentOutcome {
   readonly response: StoredResponse;
   /** True when `response` is the remembered answer to an earlier request with this key. */

@@ -11,6 +11,7 @@ export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
   readonly logger?: Logger;
 }
 
+/** Options of {@link createGateway}; every field but `app` has a default (see GATEWAY_DEFAULTS). */
 export interface GatewayOptions<Tx> {
   readonly app: GatewayApp<Tx>;
   /** Largest request body accepted; a larger one is answered 413. Default 65 536 (64 KiB). */
@@ -59,6 +60,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly logger: Logger;
 }
 
+/** The gateway's defaults, in one place. */
 export const GATEWAY_DEFAULTS = {
   bodyLimitBytes: 64 * 1024,
   ttlMs: 24 * 60 * 60 * 1000,

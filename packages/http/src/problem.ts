@@ -20,6 +20,7 @@ export const HttpErrorCodes = {
   internal: 'internal',
 } as const;
 
+/** One of {@link HttpErrorCodes}. */
 export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes];
 
 /** Status and fixed title of every code the gateway maps (RFC 9457: a title does not vary by occurrence). */
@@ -60,6 +61,7 @@ export interface Problem {
 /** The media type of every error response. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
+/** How {@link toProblem} names and maps problems. */
 export interface ProblemOptions {
   /** Prefix of `type`; the error code is appended. Default `urn:herald:problem:`. */
   readonly typeBase?: string;

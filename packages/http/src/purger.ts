@@ -1,6 +1,7 @@
 import { silentLogger } from '@herald/core';
 import type { Clock, IdempotencyStore, Logger } from '@herald/core';
 
+/** Options of {@link startIdempotencyPurger}. */
 export interface PurgerOptions {
   readonly store: Pick<IdempotencyStore<unknown>, 'purgeExpired'>;
   readonly clock: Clock;

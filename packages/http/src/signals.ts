@@ -1,6 +1,7 @@
 import { silentLogger } from '@herald/core';
 import type { Logger } from '@herald/core';
 
+/** Options of {@link closeOnSignals}. */
 export interface SignalOptions {
   /** Default `['SIGTERM', 'SIGINT']`. */
   readonly signals?: readonly NodeJS.Signals[];

@@ -22,6 +22,7 @@ const OrderParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100
 /** Domain error codes of the API and the problem kind each one is. */
 export const API_ERRORS = { seatHeld: 'seat-held', orderNotFound: 'order-not-found' } as const;
 
+/** Options of {@link createApi}. */
 export interface ApiOptions {
   readonly shutdownDeadlineMs: number;
   readonly readinessGraceMs: number;

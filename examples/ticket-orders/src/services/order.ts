@@ -2,6 +2,7 @@ import type { App, SqlTx } from '@herald/core';
 import { GROUPS, PaymentDeclined, TicketIssued } from '../events.js';
 import type { OrderStatus } from '../schema.js';
 
+/** Options of {@link registerOrderService}. */
 export interface OrderServiceOptions {
   readonly maybeFail: (where: string) => void;
 }

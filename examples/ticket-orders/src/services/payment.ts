@@ -2,6 +2,7 @@ import { uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import { GROUPS, OrderCreated, PaymentAuthorized, PaymentDeclined } from '../events.js';
 
+/** Options of {@link registerPaymentService}. */
 export interface PaymentServiceOptions {
   /** A price above this is declined. */
   readonly limitCents: number;

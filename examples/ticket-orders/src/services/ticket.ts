@@ -2,6 +2,7 @@ import { uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import { GROUPS, PaymentAuthorized, TicketIssued } from '../events.js';
 
+/** Options of {@link registerTicketService}. */
 export interface TicketServiceOptions {
   readonly maybeFail: (where: string) => void;
 }
