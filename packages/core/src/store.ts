@@ -60,9 +60,10 @@ export interface ClaimOptions {
  * so per-key order holds however many relays run.
  */
 export interface OutboxStore<Tx> {
+  /** Appends in order. Appending an id that is already there keeps the first record. */
   append(tx: Tx, records: readonly OutboxRecord[]): Promise<void>;
   claim(options: ClaimOptions): Promise<readonly OutboxRecord[]>;
-  /** Marks records published and ends their claim. */
+  /** Marks records published and ends their claim, whichever relay holds it (a publish is a publish). */
   markPublished(relayId: string, ids: readonly string[]): Promise<void>;
   /** Gives a claim back early (after a failed publish) so the records can be claimed again. */
   release(relayId: string, ids: readonly string[]): Promise<void>;
