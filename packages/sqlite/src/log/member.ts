@@ -49,7 +49,14 @@ const DELIVER_RETRY_MS = 100;
  * commits are refused from then on, because a commit must match the lease's epoch. A member whose
  * last successful heartbeat is older than the session stops fetching until it heartbeats again.
  */
-export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sink: DeliverySink): Promise<Subscription & { readonly memberId: string }> {
+/** A member as the log holds it: a Subscription that can also die abruptly. */
+export interface Member extends Subscription {
+  readonly memberId: string;
+  /** Stops at once: no `revoked`, no release, no leave; commits are ignored from now on. */
+  crash(): void;
+}
+
+export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sink: DeliverySink): Promise<Member> {
   const { queue, groups, records, topics, notifier, clock, logger } = deps;
   const group = options.group;
   const subscribed = [...new Set(options.topics)].sort();
@@ -63,6 +70,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
   const stopped = new AbortController();
   let lastHeartbeatAt = clock.now();
   let closing: Promise<void> | undefined;
+  let crashed = false;
 
   async function beat(): Promise<void> {
     const owned = new Map([...runs].map(([pid, run]) => [pid, run.epoch]));
@@ -161,6 +169,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
   return {
     memberId,
     async commit(offsets) {
+      if (crashed) return;
       const leased: (Lease & { offset: number })[] = [];
       for (const o of offsets) {
         if (!(Number.isInteger(o.offset) && o.offset >= 0)) throw new HeraldError(ErrorCodes.invalidOptions, `log: invalid offset ${o.offset} for ${o.topic}/${o.partition}`);
@@ -171,6 +180,12 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       if (leased.length === 0) return;
       const refused = await queue.enqueue(groups.commit(group, memberId, leased));
       if (refused > 0) logger.debug('log: commits for partitions no longer leased were ignored', { group, memberId, refused });
+    },
+    crash() {
+      crashed = true;
+      closing ??= Promise.resolve();
+      stopped.abort();
+      for (const run of runs.values()) run.stop.abort();
     },
     close() {
       closing ??= (async () => {

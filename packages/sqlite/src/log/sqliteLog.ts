@@ -14,7 +14,7 @@ import {
 import { openDatabase } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
 import { createGroupAccess } from './groups.js';
-import { joinGroup } from './member.js';
+import { joinGroup, type Member } from './member.js';
 import { createNotifier } from './notifier.js';
 import { resolveLogOptions, type SqliteLogOptions } from './options.js';
 import { createRecordAccess } from './records.js';
@@ -27,6 +27,13 @@ import { createWriteQueue } from './writeQueue.js';
 export interface SqliteLog extends Broker, TopicAdmin, OffsetReset {
   /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
   sweepRetention(): Promise<number>;
+  /**
+   * Simulates this process dying, for failure tests: every subscription stops fetching at once,
+   * gets no `revoked` call, releases nothing and its later commits are ignored; queued publishes
+   * fail; the file is closed. The group's other members take the partitions over once
+   * `sessionTimeoutMs` has passed, from the last committed offsets.
+   */
+  crash(): Promise<void>;
 }
 
 const RETENTION_CHUNK = 5000;
@@ -74,6 +81,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const retention = createLogRetention(db, topics, queue, { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes, chunk: RETENTION_CHUNK });
   const memberDeps = { queue, groups, records, topics, notifier, clock: o.clock, logger: o.logger, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatMs: o.heartbeatMs, maxBatch: o.maxBatch };
   const subscriptions = new Set<Subscription>();
+  const members = new Set<Member>();
   let closing: Promise<void> | undefined;
   let sweeping: Promise<number> | undefined;
 
@@ -108,9 +116,14 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       }
       const subscription: Subscription = {
         commit: (offsets) => member.commit(offsets),
-        close: () => member.close().finally(() => subscriptions.delete(subscription)),
+        close: () =>
+          member.close().finally(() => {
+            subscriptions.delete(subscription);
+            members.delete(member);
+          }),
       };
       subscriptions.add(subscription);
+      members.add(member);
       return subscription;
     },
     async ensureTopics(specs: readonly TopicSpec[]) {
@@ -124,6 +137,16 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     sweepRetention() {
       assertOpen();
       return sweep();
+    },
+    crash() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        for (const member of members) member.crash();
+        queue.abort();
+        notifier.close();
+        db.close();
+      })();
+      return closing;
     },
     close() {
       closing ??= (async () => {

@@ -19,6 +19,8 @@ export interface WriteQueue {
   enqueue<T>(op: WriteOp<T>): Promise<T>;
   /** Flushes what is queued, then refuses new work. */
   close(): Promise<void>;
+  /** Refuses new work and fails what is queued, at once (a simulated crash). */
+  abort(): void;
 }
 
 export interface WriteQueueDeps {
@@ -110,6 +112,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
 
   function flush(): void {
     scheduled = false;
+    if (closed) return;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
@@ -152,6 +155,13 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     async close() {
       if (queue.length > 0) await new Promise<void>((resolve) => (idle = resolve));
       closed = true;
+    },
+    abort() {
+      closed = true;
+      const dropped = queue;
+      queue = [];
+      for (const pending of dropped) pending.reject(new HeraldError(ErrorCodes.closed, 'log: crashed'));
+      idle?.();
     },
   };
 }

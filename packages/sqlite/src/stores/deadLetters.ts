@@ -86,12 +86,8 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore {
 
   return {
     add(letter) {
-      return runner.run(() => {
-        s.upsert.run({
-          ...letter,
-          error: JSON.stringify(letter.error),
-          headers: headersText(letter.headers),
-        });
+      return runner.run((scope) => {
+        scope.run(s.upsert, [{ ...letter, error: JSON.stringify(letter.error), headers: headersText(letter.headers) }]);
       });
     },
     async list(filter = {}) {
@@ -108,8 +104,8 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore {
     },
     setStatus(ids, status) {
       if (ids.length === 0) return Promise.resolve();
-      return runner.run(() => {
-        for (const id of ids) s.setStatus.run(status, id);
+      return runner.run((scope) => {
+        for (const id of ids) scope.run(s.setStatus, [status, id]);
       });
     },
   };

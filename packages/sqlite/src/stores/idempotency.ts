@@ -11,7 +11,7 @@ interface Row { fingerprint: string; state: 'in-flight' | 'completed'; response:
 export function createIdempotencyStore(deps: StoreDeps): IdempotencyStore<SqlTx> {
   const { writer, runner, scopeOf } = deps;
   const s = {
-    get: writer.prepare<[string], Row>('SELECT fingerprint, state, response, expires_at FROM herald_idempotency WHERE key = ?'),
+    get: writer.prepare<unknown[], Row>('SELECT fingerprint, state, response, expires_at FROM herald_idempotency WHERE key = ?'),
     start: writer.prepare(
       `INSERT INTO herald_idempotency (key, fingerprint, state, response, created_at, expires_at) VALUES (?, ?, 'in-flight', NULL, ?, ?)
        ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', response = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at`,
@@ -22,28 +22,27 @@ export function createIdempotencyStore(deps: StoreDeps): IdempotencyStore<SqlTx>
   };
   return {
     begin({ key, fingerprint, now, ttlMs }) {
-      return runner.run((): IdempotencyBegin => {
-        const row = s.get.get(key);
+      return runner.run((scope): IdempotencyBegin => {
+        const row = scope.get(s.get, [key]);
         if (row && row.expires_at > now) {
           if (row.fingerprint !== fingerprint) return { outcome: 'mismatch' };
           if (row.state === 'in-flight') return { outcome: 'in-flight' };
           return { outcome: 'completed', response: row.response === null ? undefined : (JSON.parse(row.response) as unknown) };
         }
-        s.start.run(key, fingerprint, now, now + ttlMs);
+        scope.run(s.start, [key, fingerprint, now, now + ttlMs]);
         return { outcome: 'started' };
       });
     },
     async complete(tx, { key, response }) {
-      scopeOf(tx);
-      s.complete.run(response === undefined ? null : JSON.stringify(response), key);
+      scopeOf(tx).run(s.complete, [response === undefined ? null : JSON.stringify(response), key]);
     },
     abandon(key) {
-      return runner.run(() => {
-        s.abandon.run(key);
+      return runner.run((scope) => {
+        scope.run(s.abandon, [key]);
       });
     },
     purgeExpired(now) {
-      return runner.run(() => s.purge.run(now).changes);
+      return runner.run((scope) => scope.run(s.purge, [now]));
     },
   };
 }

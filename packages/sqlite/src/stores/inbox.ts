@@ -14,8 +14,7 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
   );
   return {
     async markHandled(tx, entry) {
-      scopeOf(tx);
-      return mark.run(entry.eventId, entry.group, entry.handledAt).changes === 1;
+      return scopeOf(tx).run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1;
     },
     async findHandled(eventIds) {
       const found: InboxEntry[] = [];

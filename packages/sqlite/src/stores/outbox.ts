@@ -28,13 +28,17 @@ interface OutboxRow {
 
 const COLUMNS = 'seq, id, topic, key, type, correlation_id, value, headers, created_at, published_at, claimed_by, claim_expires_at';
 
+/** How far past `limit` a claim looks for records whose keys no other relay holds. */
+const SCAN_SLACK = 1000;
+
 /**
- * The outbox on SQLite. Records keep append order through `seq`. Claims go through a single
- * relay lease row: while one relay's lease is unexpired, other relays claim nothing, so per-key
- * order holds across relays (SQLite has one writer anyway, so parallel relays would not be
- * faster). A relay that finds nothing to claim gives the lease up. As a second guard, a claim
- * skips every record of a key that has an earlier record under another relay's unexpired claim.
- * Published records are kept (for workflow views) until the retention sweep removes them.
+ * The outbox on SQLite. Records keep append order through `seq`. A claim reads unpublished
+ * records in append order (through a partial index holding only those) inside the write
+ * transaction, so claims are serialised; it skips every record of a key that has an earlier
+ * record under another relay's unexpired claim, so per-key order holds however many relays run.
+ * It looks at most `limit * 4 + 1000` records deep, so a large backlog held by another relay
+ * costs a bounded scan. Published records are kept (for workflow views) until the retention
+ * sweep removes them.
  */
 export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
   const { writer, reader, runner, scopeOf, clock } = deps;
@@ -42,12 +46,7 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     insert: writer.prepare(
       'INSERT INTO herald_outbox (id, topic, key, type, correlation_id, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     ),
-    lease: writer.prepare<[], { relay_id: string; expires_at: number }>('SELECT relay_id, expires_at FROM herald_outbox_lease WHERE singleton = 1'),
-    takeLease: writer.prepare(
-      'INSERT INTO herald_outbox_lease (singleton, relay_id, expires_at) VALUES (1, ?, ?) ON CONFLICT (singleton) DO UPDATE SET relay_id = excluded.relay_id, expires_at = excluded.expires_at',
-    ),
-    dropLease: writer.prepare('DELETE FROM herald_outbox_lease WHERE singleton = 1 AND relay_id = ?'),
-    unpublished: writer.prepare<[number], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`),
+    unpublished: writer.prepare<unknown[], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`),
     claimRange: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL'),
     claimOne: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq = ?'),
     markPublished: writer.prepare('UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id = ? AND published_at IS NULL'),
@@ -55,26 +54,25 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     byCorrelation: reader.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE correlation_id = ? ORDER BY seq`),
   };
 
-  function claimRows(relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
+  function claimRows(scope: TxScope, relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
     const now = clock.now();
-    const lease = s.lease.get();
-    if (lease && lease.relay_id !== relayId && lease.expires_at > now) return [];
-    const rows = s.unpublished.all(limit);
     const blocked = new Set<string>();
     const claimed: OutboxRow[] = [];
-    for (const row of rows) {
+    let contiguous = true;
+    for (const row of scope.all(s.unpublished, [limit * 4 + SCAN_SLACK])) {
+      if (claimed.length >= limit) break;
       const heldElsewhere = row.claimed_by !== null && row.claimed_by !== relayId && row.claim_expires_at! > now;
-      if (heldElsewhere || blocked.has(row.key)) blocked.add(row.key);
-      else claimed.push(row);
+      if (heldElsewhere || blocked.has(row.key)) {
+        blocked.add(row.key);
+        if (claimed.length > 0) contiguous = false;
+      } else {
+        claimed.push(row);
+      }
     }
-    if (claimed.length === 0) {
-      s.dropLease.run(relayId);
-      return [];
-    }
+    if (claimed.length === 0) return [];
     const expires = now + leaseMs;
-    s.takeLease.run(relayId, expires);
-    if (claimed.length === rows.length) s.claimRange.run(relayId, expires, claimed[0]!.seq, claimed[claimed.length - 1]!.seq);
-    else for (const row of claimed) s.claimOne.run(relayId, expires, row.seq);
+    if (contiguous) scope.run(s.claimRange, [relayId, expires, claimed[0]!.seq, claimed[claimed.length - 1]!.seq]);
+    else for (const row of claimed) scope.run(s.claimOne, [relayId, expires, row.seq]);
     return claimed.map(toRecord);
   }
 
@@ -82,24 +80,24 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     async append(tx, records) {
       const scope = scopeOf(tx);
       for (const r of records) {
-        s.insert.run(r.id, r.topic, r.key, r.type, r.correlationId, r.value, headersText(r.headers), r.createdAt);
+        scope.run(s.insert, [r.id, r.topic, r.key, r.type, r.correlationId, r.value, headersText(r.headers), r.createdAt]);
       }
       if (records.length > 0) scope.appended = true;
     },
     claim({ relayId, limit, leaseMs }) {
-      return runner.run(() => claimRows(relayId, limit, leaseMs));
+      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs));
     },
     markPublished(_relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
-      return runner.run(() => {
+      return runner.run((scope) => {
         const now = clock.now();
-        for (const id of ids) s.markPublished.run(now, id);
+        for (const id of ids) scope.run(s.markPublished, [now, id]);
       });
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
-      return runner.run(() => {
-        for (const id of ids) s.release.run(id, relayId);
+      return runner.run((scope) => {
+        for (const id of ids) scope.run(s.release, [id, relayId]);
       });
     },
     async findByCorrelation(correlationId) {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Clock } from '@herald/core';
-import type { TxRunner } from './txRunner.js';
+import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreRetentionSettings {
   /** Published outbox rows older than this (by publication time) are deleted. */
@@ -26,23 +26,24 @@ export interface StoreSweepResult {
  */
 export function createStoreRetention(writer: Database.Database, runner: TxRunner, clock: Clock, settings: StoreRetentionSettings) {
   const s = {
-    outboxKeep: writer.prepare<[number], number>('SELECT seq FROM herald_outbox WHERE published_at IS NULL OR published_at >= ? ORDER BY seq LIMIT 1').pluck(),
-    outboxFirst: writer.prepare<[], number | null>('SELECT min(seq) FROM herald_outbox').pluck(),
+    outboxKeep: writer.prepare<unknown[], number>('SELECT seq FROM herald_outbox WHERE published_at IS NULL OR published_at >= ? ORDER BY seq LIMIT 1').pluck(),
+    outboxFirst: writer.prepare<unknown[], number | null>('SELECT min(seq) FROM herald_outbox').pluck(),
     outboxDelete: writer.prepare('DELETE FROM herald_outbox WHERE seq < ? AND published_at IS NOT NULL'),
-    inboxKeep: writer.prepare<[number], number>('SELECT seq FROM herald_inbox WHERE handled_at >= ? ORDER BY seq LIMIT 1').pluck(),
-    inboxFirst: writer.prepare<[], number | null>('SELECT min(seq) FROM herald_inbox').pluck(),
+    inboxKeep: writer.prepare<unknown[], number>('SELECT seq FROM herald_inbox WHERE handled_at >= ? ORDER BY seq LIMIT 1').pluck(),
+    inboxFirst: writer.prepare<unknown[], number | null>('SELECT min(seq) FROM herald_inbox').pluck(),
     inboxDelete: writer.prepare('DELETE FROM herald_inbox WHERE seq < ?'),
     idempotencyPurge: writer.prepare('DELETE FROM herald_idempotency WHERE expires_at <= ?'),
   };
 
-  function prefixStep(first: Database.Statement<[], number | null>, keep: Database.Statement<[number], number>, remove: Database.Statement, cutoff: number): number {
-    const start = first.get();
+  type Stmt<Row = unknown> = Database.Statement<unknown[], Row>;
+  function prefixStep(scope: TxScope, first: Stmt<number | null>, keep: Stmt<number>, remove: Stmt, cutoff: number): number {
+    const start = scope.get(first, []);
     if (start === null || start === undefined) return 0;
-    const stop = keep.get(cutoff) ?? Number.MAX_SAFE_INTEGER;
-    return remove.run(Math.min(stop, start + settings.chunk)).changes;
+    const stop = scope.get(keep, [cutoff]) ?? Number.MAX_SAFE_INTEGER;
+    return scope.run(remove, [Math.min(stop, start + settings.chunk)]);
   }
 
-  async function drain(step: () => number): Promise<number> {
+  async function drain(step: (scope: TxScope) => number): Promise<number> {
     let total = 0;
     for (;;) {
       const deleted = await runner.run(step);
@@ -54,9 +55,9 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
   return {
     async sweep(): Promise<StoreSweepResult> {
       const now = clock.now();
-      const outbox = await drain(() => prefixStep(s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
-      const inbox = await drain(() => prefixStep(s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
-      const idempotency = await runner.run(() => s.idempotencyPurge.run(now).changes);
+      const outbox = await drain((scope) => prefixStep(scope, s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
+      const inbox = await drain((scope) => prefixStep(scope, s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
+      const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]));
       return { outbox, inbox, idempotency };
     },
   };

@@ -25,12 +25,6 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
        )`,
       `CREATE INDEX herald_outbox_unpublished ON herald_outbox (seq) WHERE published_at IS NULL`,
       `CREATE INDEX herald_outbox_correlation ON herald_outbox (correlation_id, seq)`,
-      // one relay claims at a time: the simplest way to keep per-key order across relays
-      `CREATE TABLE herald_outbox_lease (
-         singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-         relay_id TEXT NOT NULL,
-         expires_at INTEGER NOT NULL
-       )`,
       `CREATE TABLE herald_inbox (
          seq INTEGER PRIMARY KEY,
          event_id TEXT NOT NULL,

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { HeraldError, type SqlTx } from '@herald/core';
 import { translatePlaceholders } from './placeholders.js';
+import { finished } from './stepLog.js';
 import type { TxScope } from './txRunner.js';
 import { toSqlValue, type SqlValue } from './values.js';
 
@@ -41,23 +42,20 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
   return {
     /** A handle usable only while `scope` is active. */
     create(scope: TxScope): SqlTx {
-      const check = () => {
-        if (!scope.active) throw finished();
-      };
       const tx: SqlTx = {
         async query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-          check();
+          if (!scope.active) throw finished();
           const entry = prepare(sql);
           const args = bind(entry, params);
-          if (entry.reader) return entry.stmt.all(args) as Row[];
-          entry.stmt.run(args);
+          if (entry.reader) return scope.all(entry.stmt, args) as Row[];
+          scope.run(entry.stmt, args);
           return [];
         },
         async execute(sql: string, params?: readonly unknown[]): Promise<number> {
-          check();
+          if (!scope.active) throw finished();
           const entry = prepare(sql);
           const args = bind(entry, params);
-          return entry.reader ? entry.stmt.all(args).length : entry.stmt.run(args).changes;
+          return entry.reader ? scope.all(entry.stmt, args).length : scope.run(entry.stmt, args);
         },
       };
       scopes.set(tx, scope);
@@ -71,8 +69,4 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
       return scope;
     },
   };
-}
-
-function finished(): HeraldError {
-  return new HeraldError('transaction-finished', 'stores: this tx was used after its transaction settled; use it only inside the work function');
 }

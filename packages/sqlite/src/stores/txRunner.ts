@@ -2,26 +2,35 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { ErrorCodes, HeraldError } from '@herald/core';
 import { isBusyError } from '../internal/database.js';
+import { conflict, createStepLog } from './stepLog.js';
 
-/** One logical transaction while it runs: its handles check `active` on every use. */
+/**
+ * One logical transaction while it runs. Every statement it makes goes through `run`/`all`/`get`,
+ * which execute at once on the shared connection and are recorded (see `createStepLog`); the
+ * handles check `active` on every use.
+ */
 export interface TxScope {
   active: boolean;
   /** Set by the outbox when the transaction appended records. */
   appended: boolean;
+  /** Runs a statement that returns no rows; returns how many rows it changed. */
+  run(stmt: Database.Statement<unknown[]>, args: readonly unknown[]): number;
+  all<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row[];
+  get<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row | undefined;
 }
 
 export interface TxRunner {
-  /** Runs `work` as one logical transaction of the next batch; settles after the batch commits. */
+  /** Runs `work` as one logical transaction; settles after the COMMIT that made it durable. */
   run<T>(work: (scope: TxScope) => Promise<T> | T): Promise<T>;
-  /** Waits for queued transactions, then refuses new ones. */
+  /** Waits for queued and running transactions, then refuses new ones. */
   close(): Promise<void>;
 }
 
 export interface TxRunnerDeps {
   readonly db: Database.Database;
-  /** Most logical transactions per batch (bounds the latency of the first one). */
+  /** Most logical transactions open in one physical transaction. */
   readonly maxBatch: number;
-  /** A logical transaction still running after this long is rolled back and fails. */
+  /** A logical transaction still running after this long fails and is rolled back. */
   readonly transactionTimeoutMs: number;
   /** After each commit, with the scopes that committed. */
   readonly committed: (scopes: readonly TxScope[]) => void;
@@ -33,15 +42,49 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-type Outcome = { readonly pending: Pending; readonly scope: TxScope } & ({ readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown });
+/** A logical transaction admitted to the open physical transaction. */
+export interface Member {
+  readonly pending: Pending;
+  /** The scope of the current run (a re-run gets a fresh one; the old handles stay dead). */
+  scope: TxScope;
+  /** Runs of the work so far (more than one after conflicts). */
+  runs: number;
+  startedAt: number;
+  /** `waiting`: it must run again, once the transactions whose writes it may have read finish. */
+  state: 'running' | 'waiting' | 'done' | 'failed';
+  /** While waiting: the members that were running when its reads were invalidated. */
+  blockers?: readonly Member[];
+  /** Its reads were invalidated while it ran: its statements now fail, and when it finishes it runs again. */
+  doomed: boolean;
+  /** The transaction it was running in is gone for good: it fails with this. */
+  fatal?: unknown;
+  value?: unknown;
+  error?: unknown;
+}
+
+/** How long a finished transaction may wait for slower ones before it is committed without them. */
+const SPLIT_AFTER_MS = 5;
+/** Runs of one work function before a conflict is reported to the caller instead of retried. */
+const MAX_RUNS = 4;
 
 /**
- * Group commit for application transactions. SQLite has one writer and better-sqlite3 is
- * synchronous, so logical transactions queue up; a batch runs them one after another inside one
- * `BEGIN IMMEDIATE ... COMMIT`, each in its own SAVEPOINT. A failing transaction is rolled back to
- * its savepoint and fails alone; the others commit together with one fsync, and every promise
- * settles only after that COMMIT. Transactions queued while a batch runs join it (up to
- * `maxBatch`).
+ * Group commit for application transactions, with concurrency. SQLite has one writer, so one
+ * physical transaction (`BEGIN IMMEDIATE ... COMMIT`, one fsync) carries many logical
+ * transactions, and their work functions run concurrently: each statement executes at once on the
+ * shared connection, so concurrent transactions see each other's writes as they happen. Every
+ * promise settles after the COMMIT that made its transaction durable.
+ *
+ * Fast path: when every admitted transaction has finished and none failed, one COMMIT makes them
+ * all durable. Otherwise (a transaction failed, or finished ones have waited {@link SPLIT_AFTER_MS}
+ * for slow ones) the statement log is used: the physical transaction is rolled back, the finished
+ * transactions' statements are replayed in their original order and committed, then the still
+ * running ones' statements are replayed into a new physical transaction, where they carry on.
+ * Each replayed statement must return what it returned the first time; a transaction for which
+ * one does not had read writes that are not (or not yet) committed, so its work runs again, as a
+ * database retries after a serialization failure; after {@link MAX_RUNS} runs it fails with a
+ * retriable `transaction-conflict`. So a failed transaction leaves no trace, nothing commits having
+ * seen uncommitted writes, and a slow transaction delays the others by at most a few ms. A work
+ * function may therefore run more than once: only its transactional writes count.
  *
  * Calling `run` from inside a running transaction's work would wait for itself, so it throws a
  * `nested-transaction` error instead (use the `tx` you were given).
@@ -49,88 +92,190 @@ type Outcome = { readonly pending: Pending; readonly scope: TxScope } & ({ reado
 export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   const { db } = deps;
   const context = new AsyncLocalStorage<TxScope>();
-  const s = {
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    commit: db.prepare('COMMIT'),
-    savepoint: db.prepare('SAVEPOINT herald_tx'),
-    release: db.prepare('RELEASE herald_tx'),
-    rollbackTo: db.prepare('ROLLBACK TO herald_tx'),
-  };
+  const log = createStepLog(db);
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commitStmt = db.prepare('COMMIT');
   const queue: Pending[] = [];
-  let draining: Promise<void> | undefined;
+  let members: Member[] = [];
+  let running = 0;
+  let pumping = false;
+  let scheduled = false;
   let closed = false;
+  let splitTimer: NodeJS.Timeout | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+  let idle: (() => void) | undefined;
 
-  async function runOne(pending: Pending): Promise<Outcome> {
-    const scope: TxScope = { active: true, appended: false };
-    s.savepoint.run();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const work = context.run(scope, () => pending.work(scope));
-      const value = work instanceof Promise ? await withTimeout(work, (t) => (timer = t)) : work;
-      scope.active = false;
-      if (!db.inTransaction) throw new HeraldError('transaction-aborted', 'SQLite aborted the transaction', { retriable: true });
-      s.release.run();
-      return { pending, scope, ok: true, value };
-    } catch (error) {
-      scope.active = false;
-      if (db.inTransaction) {
-        s.rollbackTo.run();
-        s.release.run();
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(pump);
+  }
+
+  function pump(): void {
+    scheduled = false;
+    if (queue.length === 0 || members.length >= deps.maxBatch) return;
+    if (!db.inTransaction) {
+      try {
+        begin.run();
+      } catch (error) {
+        const failure = wrap(error);
+        for (const pending of queue.splice(0, deps.maxBatch)) pending.reject(failure);
+        if (queue.length > 0) schedule();
+        return;
       }
-      return { pending, scope, ok: false, error };
-    } finally {
-      clearTimeout(timer);
     }
+    pumping = true;
+    while (queue.length > 0 && members.length < deps.maxBatch) {
+      const member: Member = { pending: queue.shift()!, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false };
+      members.push(member);
+      start(member);
+    }
+    pumping = false;
+    settled();
   }
 
-  function withTimeout<T>(work: Promise<T>, keep: (timer: NodeJS.Timeout) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      keep(
-        setTimeout(
-          () => reject(new HeraldError(ErrorCodes.timeout, `transaction did not finish within ${deps.transactionTimeoutMs} ms; rolled back`, { retriable: true })),
-          deps.transactionTimeoutMs,
-        ),
-      );
-      work.then(resolve, reject);
-    });
-  }
-
-  async function runBatch(): Promise<void> {
+  /** Runs (or runs again) a member's work with a fresh scope. */
+  function start(member: Member): void {
+    const scope = log.scope(member);
+    member.scope = scope;
+    member.runs++;
+    member.startedAt = Date.now();
+    member.state = 'running';
+    member.doomed = false;
+    running++;
+    watchdog ??= setInterval(timeOut, Math.min(1000, deps.transactionTimeoutMs / 4)).unref();
+    let result: unknown;
     try {
-      s.begin.run();
+      result = context.run(scope, () => member.pending.work(scope));
     } catch (error) {
-      const failure = wrap(error);
-      for (const pending of queue.splice(0, deps.maxBatch)) pending.reject(failure);
+      finishRun(member, scope, false, error);
       return;
     }
-    const outcomes: Outcome[] = [];
-    while (queue.length > 0 && outcomes.length < deps.maxBatch && db.inTransaction) {
-      outcomes.push(await runOne(queue.shift()!));
+    if (result instanceof Promise) {
+      result.then(
+        (value: unknown) => finishRun(member, scope, true, value),
+        (error: unknown) => finishRun(member, scope, false, error),
+      );
+    } else {
+      finishRun(member, scope, true, result);
     }
+  }
+
+  function finishRun(member: Member, scope: TxScope, ok: boolean, outcome: unknown): void {
+    if (member.state !== 'running' || scope !== member.scope) return;
+    scope.active = false;
+    running--;
+    if (member.fatal !== undefined) {
+      ok = false;
+      outcome = member.fatal;
+    } else if (member.doomed) {
+      if (member.runs < MAX_RUNS) {
+        // its reads were invalidated by a replay: run it again against the current state
+        log.drop([member]);
+        start(member);
+        return;
+      }
+      ok = false;
+      outcome = conflict();
+    }
+    member.state = ok ? 'done' : 'failed';
+    if (ok) member.value = outcome;
+    else member.error = outcome;
+    if (!pumping) settled();
+  }
+
+  function unblocked(member: Member): boolean {
+    return !member.blockers?.some((blocker) => blocker.state === 'running');
+  }
+
+  function doom(member: Member): void {
+    member.doomed = true;
+    member.scope.active = false;
+  }
+
+  /** Decides what to do after members finished: commit now, later, or nothing yet. */
+  function settled(): void {
+    if (members.length === 0) return;
+    if (running === 0) return commitPoint();
+    splitTimer ??= setTimeout(commitPoint, SPLIT_AFTER_MS);
+  }
+
+  function timeOut(): void {
+    const now = Date.now();
+    for (const member of members) {
+      if (member.state === 'running' && now - member.startedAt > deps.transactionTimeoutMs) {
+        const error = new HeraldError(ErrorCodes.timeout, `transaction did not finish within ${deps.transactionTimeoutMs} ms; rolled back`, { retriable: true });
+        finishRun(member, member.scope, false, error);
+      }
+    }
+  }
+
+  /** Makes the finished members durable (and drops the failed ones), keeping running ones going. */
+  function commitPoint(): void {
+    clearTimeout(splitTimer);
+    splitTimer = undefined;
+    const finished = members.filter((m) => m.state === 'done' || m.state === 'failed');
+    const still = members.filter((m) => m.state === 'running');
+    const waiting = members.filter((m) => m.state === 'waiting');
+    if (finished.length === 0 && !waiting.some(unblocked)) return;
     let failure: unknown;
+    let rerun: Member[] = [];
     try {
-      if (!db.inTransaction) throw new HeraldError('transaction-aborted', 'SQLite aborted the batch transaction (disk full or I/O error?)', { retriable: true });
-      s.commit.run();
+      if (!db.inTransaction) throw new HeraldError('transaction-aborted', 'SQLite aborted the transaction (disk full or I/O error?)', { retriable: true });
+      const fast = still.length === 0 && finished.every((m) => m.state === 'done');
+      if (!fast) rerun = log.replay(finished.filter((m) => m.state === 'done'));
+      commitStmt.run();
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
       failure = wrap(error);
     }
-    if (failure === undefined) deps.committed(outcomes.filter((o) => o.ok).map((o) => o.scope));
-    for (const o of outcomes) {
-      if (!o.ok) o.pending.reject(o.error);
-      else if (failure !== undefined) o.pending.reject(failure);
-      else o.pending.resolve(o.value);
+    log.drop(finished);
+    const durable = finished.filter((m) => m.state === 'done' && !rerun.includes(m));
+    if (failure === undefined) deps.committed(durable.map((m) => m.scope));
+    if (failure !== undefined) rerun = [];
+    for (const member of finished) {
+      if (rerun.includes(member)) continue;
+      if (member.state === 'failed') member.pending.reject(member.error);
+      else if (failure !== undefined) member.pending.reject(failure);
+      else member.pending.resolve(member.value);
     }
+    for (const member of rerun) {
+      // it read writes of transactions still running: like a row lock, wait for them to finish
+      member.state = 'waiting';
+      member.blockers = still;
+    }
+    members = [...still, ...waiting, ...rerun];
+    if (members.length > 0) {
+      resume(still, failure);
+      if (members.some((m) => m.state !== 'running')) settled();
+    } else {
+      clearInterval(watchdog);
+      watchdog = undefined;
+      log.clear();
+    }
+    if (queue.length > 0) schedule();
+    else if (members.length === 0) idle?.();
   }
 
-  function drain(): Promise<void> {
-    draining ??= (async () => {
-      // let the current turn's transactions queue up before the batch starts
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      while (queue.length > 0) await runBatch();
-      draining = undefined;
-    })();
-    return draining;
+  /** Opens the next physical transaction for members still running, and restarts unblocked waiters. */
+  function resume(still: readonly Member[], failure: unknown): void {
+    try {
+      if (failure !== undefined) throw failure;
+      for (const member of log.replay(still.filter((m) => !m.doomed))) doom(member);
+    } catch (error) {
+      // no transaction to carry on in: the running members fail as they finish, the waiting ones now
+      const fatal = wrap(error);
+      for (const member of still) {
+        member.fatal = fatal;
+        member.scope.active = false;
+      }
+      for (const member of members) if (member.state === 'waiting') member.pending.reject(fatal);
+      members = [...still];
+      return;
+    }
+    pumping = true;
+    for (const member of members) if (member.state === 'waiting' && unblocked(member)) start(member);
+    pumping = false;
   }
 
   return {
@@ -146,12 +291,12 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       }
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-        void drain();
+        schedule();
       });
     },
     async close() {
       closed = true;
-      while (draining) await draining;
+      if (members.length > 0 || queue.length > 0) await new Promise<void>((resolve) => (idle = resolve));
     },
   };
 }

@@ -1,0 +1,124 @@
+import { isDeepStrictEqual } from 'node:util';
+import type Database from 'better-sqlite3';
+import { HeraldError } from '@herald/core';
+import type { Member, TxScope } from './txRunner.js';
+
+type Method = 'run' | 'all' | 'get';
+
+/** One statement a member executed, and what it returned (or the error code it threw). */
+interface Step {
+  readonly member: Member;
+  readonly stmt: Database.Statement<unknown[]>;
+  readonly method: Method;
+  readonly args: readonly unknown[];
+  readonly result: unknown;
+  readonly errorCode?: string;
+}
+
+/** The statements of the open physical transaction, in execution order, for replaying parts of it. */
+export interface StepLog {
+  /** A fresh scope whose statements run at once and are recorded for `member`. */
+  scope(member: Member): TxScope;
+  /**
+   * Rolls the open physical transaction back (if any), begins a new one and runs again, in their
+   * original order, the statements of `members` only, checking that each returns what it returned
+   * before. A member for which one does not (it had read writes of someone left out) is set aside
+   * and the replay starts over without it. Returns the members set aside; the new transaction
+   * holds exactly the writes of the others.
+   */
+  replay(members: readonly Member[]): Member[];
+  /** Forgets the statements of these members. */
+  drop(members: Iterable<Member>): void;
+  clear(): void;
+}
+
+export function createStepLog(db: Database.Database): StepLog {
+  let steps: Step[] = [];
+  const begin = db.prepare('BEGIN IMMEDIATE');
+
+  function execute(stmt: Database.Statement<unknown[]>, method: Method, args: readonly unknown[]): unknown {
+    const value = stmt[method](...args);
+    return method === 'run' ? (value as Database.RunResult).changes : value;
+  }
+
+  function record(member: Member, scope: TxScope, stmt: Database.Statement<unknown[]>, method: Method, args: readonly unknown[]): unknown {
+    if (!scope.active) throw member.fatal ?? (member.doomed ? conflict() : finished());
+    // never let a statement run outside the physical transaction (it would autocommit)
+    if (!db.inTransaction) throw new HeraldError('transaction-aborted', 'stores: the physical transaction is gone', { retriable: true });
+    let result: unknown;
+    try {
+      result = execute(stmt, method, args);
+    } catch (error) {
+      steps.push({ member, stmt, method, args, result: undefined, errorCode: codeOf(error) });
+      throw error;
+    }
+    steps.push({ member, stmt, method, args, result });
+    return result;
+  }
+
+  /** Replays the steps of `included` once; returns the first member whose statement diverged, if any. */
+  function pass(included: ReadonlySet<Member>): Member | undefined {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    begin.run();
+    for (const step of steps) {
+      if (!included.has(step.member)) continue;
+      let result: unknown;
+      let errorCode: string | undefined;
+      try {
+        result = execute(step.stmt, step.method, step.args);
+      } catch (error) {
+        errorCode = codeOf(error);
+      }
+      if (errorCode !== step.errorCode || (errorCode === undefined && !isDeepStrictEqual(result, step.result))) return step.member;
+    }
+    return undefined;
+  }
+
+  return {
+    scope(member) {
+      const scope: TxScope = {
+        active: true,
+        appended: false,
+        run: (stmt, args) => record(member, scope, stmt, 'run', args) as number,
+        all: <Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]) => record(member, scope, stmt as Database.Statement<unknown[]>, 'all', args) as Row[],
+        get: <Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]) => record(member, scope, stmt as Database.Statement<unknown[]>, 'get', args) as Row | undefined,
+      };
+      return scope;
+    },
+    replay(members) {
+      const included = new Set(members);
+      const diverged: Member[] = [];
+      for (let member = pass(included); member; member = pass(included)) {
+        included.delete(member);
+        diverged.push(member);
+      }
+      return diverged;
+    },
+    drop(members) {
+      const gone = new Set(members);
+      if (gone.size > 0) steps = steps.filter((step) => !gone.has(step.member));
+    },
+    clear() {
+      steps = [];
+    },
+  };
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'ERROR';
+}
+
+/** The error for a handle used after its transaction settled. */
+export function finished(): HeraldError {
+  return new HeraldError('transaction-finished', 'stores: this tx was used after its transaction settled; use it only inside the work function');
+}
+
+/** The error of a member whose reads were invalidated too many times in a row. */
+export function conflict(): HeraldError {
+  return new HeraldError(
+    'transaction-conflict',
+    'stores: this transaction kept reading writes of concurrent transactions that then failed; it was rolled back and can be retried',
+    { retriable: true },
+  );
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import type { Broker, Clock, SqlTx } from '@herald/core';
+import { describeBrokerConformance, describePipelineConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores } from '@herald/sqlite';
+import { tempDir } from './helpers.js';
+
+const tmp = tempDir('herald-conformance-');
+afterAll(() => tmp.remove());
+let counter = 0;
+const nextPath = (name: string) => join(tmp.dir, `${++counter}-${name}`);
+
+// short sessions so the dead-member test takes a second or two, not the default ~3 s
+const LEASES = { heartbeatMs: 100, sessionTimeoutMs: 1000 } as const;
+
+describeBrokerConformance({
+  name: 'sqliteLog',
+  guarantees: ['per-key-order', 'consumer-groups', 'replay', 'rebalance', 'persistence'],
+  create: async () => {
+    const path = nextPath('log.db');
+    const open = (): SqliteLog => sqliteLog({ path, ...LEASES });
+    const handles: SqliteLog[] = [];
+    const track = (log: SqliteLog) => (handles.push(log), log);
+    let current = track(open());
+    return {
+      broker: current,
+      // a second connection to the same file, as a second process would have
+      newMember: async () => track(open()),
+      kill: (member: Broker) => (member as SqliteLog).crash(),
+      reopen: async () => {
+        await current.close();
+        return (current = track(open()));
+      },
+      cleanup: async () => {
+        await Promise.all(handles.map((log) => log.close()));
+      },
+    };
+  },
+});
+
+const EFFECTS_TABLE = 'CREATE TABLE IF NOT EXISTS conformance_effects (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)';
+
+function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx> {
+  const stores: SqliteStores = sqliteStores({ path, clock });
+  return {
+    stores,
+    async writeEffect(tx, id) {
+      await tx.execute(EFFECTS_TABLE);
+      await tx.execute('INSERT INTO conformance_effects (id) VALUES ($1)', [id]);
+    },
+    readEffects: () =>
+      stores.transaction(async (tx) => {
+        await tx.execute(EFFECTS_TABLE);
+        return (await tx.query<{ id: string }>('SELECT id FROM conformance_effects')).map((row) => row.id);
+      }),
+    reopen: async () => storeHarness(path, clock),
+    cleanup: () => stores.close(),
+  };
+}
+
+describeStoreConformance<SqlTx>({
+  name: 'sqliteStores',
+  durable: true,
+  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
+});
+
+describePipelineConformance<SqlTx>({
+  name: 'sqliteEngine (log + stores)',
+  create: async () => {
+    const engine = sqliteEngine({ dataDir: nextPath('engine'), log: LEASES });
+    const { stores } = engine;
+    return {
+      broker: engine.broker,
+      stores,
+      async writeEffect(tx, id) {
+        await tx.execute(EFFECTS_TABLE);
+        await tx.execute('INSERT INTO conformance_effects (id) VALUES ($1)', [id]);
+      },
+      readEffects: () =>
+        stores.transaction(async (tx) => {
+          await tx.execute(EFFECTS_TABLE);
+          return (await tx.query<{ id: string }>('SELECT id FROM conformance_effects')).map((row) => row.id);
+        }),
+      cleanup: () => engine.close(),
+    };
+  },
+});

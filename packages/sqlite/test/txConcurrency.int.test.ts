@@ -1,0 +1,135 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { sqliteStores, type SqliteStores } from '@herald/sqlite';
+import { tempDir, waitFor } from './helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+let counter = 0;
+let path: string;
+let stores: SqliteStores;
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeEach(async () => {
+  path = join(tmp.dir, `concurrency-${++counter}.db`);
+  stores = sqliteStores({ path });
+  await stores.transaction((tx) => tx.execute('CREATE TABLE rows (name TEXT NOT NULL)'));
+});
+afterEach(() => stores.close());
+
+/** What another process would see: committed rows only. */
+function committedNames(): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare<[], string>('SELECT name FROM rows ORDER BY name').pluck().all();
+  } finally {
+    db.close();
+  }
+}
+
+describe('concurrent transactions on one SQLite writer', () => {
+  it('commits a fast transaction while a slow one is still running, then the slow one with all its writes', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-1']);
+      await gate;
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-2']);
+    });
+    await tick(5);
+    await stores.transaction((tx) => tx.execute('INSERT INTO rows VALUES ($1)', ['fast']));
+    expect(committedNames()).toEqual(['fast']);
+    open();
+    await slow;
+    expect(committedNames()).toEqual(['fast', 'slow-1', 'slow-2']);
+  });
+
+  it('runs a transaction again when it read writes of one that then failed, after that one finished', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const failing = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['doomed']);
+      await gate;
+      throw new Error('fails after writing');
+    });
+    let runs = 0;
+    const reader = stores.transaction(async (tx) => {
+      runs++;
+      const [{ n }] = await tx.query<{ n: number }>("SELECT count(*) AS n FROM rows WHERE name = 'doomed'");
+      await tx.execute('INSERT INTO rows VALUES ($1)', [`saw-${n}`]);
+      return n;
+    });
+    await tick(30);
+    expect(committedNames()).toEqual([]);
+    open();
+    await expect(failing).rejects.toThrow('fails after writing');
+    expect(await reader).toBe(0);
+    expect(runs).toBe(2);
+    expect(committedNames()).toEqual(['saw-0']);
+  });
+
+  it('keeps invariants under many interleaved transfers with random delays and failures', async () => {
+    await stores.transaction(async (tx) => {
+      await tx.execute('CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');
+      await tx.execute('CREATE TABLE transfers (id INTEGER PRIMARY KEY, source INTEGER, target INTEGER, amount INTEGER)');
+      for (let id = 0; id < 8; id++) await tx.execute('INSERT INTO accounts VALUES ($1, 1000)', [id]);
+    });
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, id) => {
+        const source = Math.floor(random() * 8);
+        const target = (source + 1 + Math.floor(random() * 7)) % 8;
+        const amount = 1 + Math.floor(random() * 50);
+        const delay = random() < 0.3 ? Math.floor(random() * 4) : 0;
+        const fail = random() < 0.2;
+        return stores.transaction(async (tx) => {
+          const [{ balance }] = await tx.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [source]);
+          if (balance < amount) return 'skipped';
+          await tx.execute('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, source]);
+          if (delay > 0) await tick(delay);
+          if (fail) throw new Error('transfer failed half way');
+          await tx.execute('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [amount, target]);
+          await tx.execute('INSERT INTO transfers VALUES ($1, $2, $3, $4)', [id, source, target, amount]);
+          return 'moved';
+        });
+      }),
+    );
+    const rejected = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    const reasons = new Set(rejected.map((o) => (o.reason as { code?: string }).code ?? (o.reason as Error).message));
+    expect([...reasons].every((r) => r === 'transfer failed half way' || r === 'transaction-conflict')).toBe(true);
+    const moved = outcomes.filter((o) => o.status === 'fulfilled' && o.value === 'moved').length;
+
+    const { accounts, transfers } = await stores.transaction(async (tx) => ({
+      accounts: await tx.query<{ id: number; balance: number }>('SELECT id, balance FROM accounts ORDER BY id'),
+      transfers: await tx.query<{ source: number; target: number; amount: number }>('SELECT source, target, amount FROM transfers'),
+    }));
+    expect(transfers).toHaveLength(moved);
+    expect(accounts.reduce((sum, a) => sum + a.balance, 0)).toBe(8000);
+    for (const { id, balance } of accounts) {
+      const delta = transfers.reduce((sum, t) => sum + (t.target === id ? t.amount : 0) - (t.source === id ? t.amount : 0), 0);
+      expect(balance).toBe(1000 + delta);
+    }
+  });
+
+  it('waits for running transactions on close', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const running = stores.transaction(async (tx) => {
+      await gate;
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['late']);
+    });
+    await tick(5);
+    let closed = false;
+    const closing = stores.close().then(() => (closed = true));
+    await tick(20);
+    expect(closed).toBe(false);
+    open();
+    await running;
+    await closing;
+    await waitFor(() => closed);
+    expect(committedNames()).toEqual(['late']);
+  });
+});
