@@ -2,7 +2,7 @@ import { HeraldError } from '@herald/core';
 
 /** Error codes the PostgreSQL stores raise; check them with `error.code`. */
 export const PgErrorCodes = {
-  /** Serialization failure, deadlock or lock timeout: the transaction lost a race. Retriable. */
+  /** Serialization failure, deadlock, lock timeout or colliding DDL: the transaction lost a race. Retriable. */
   conflict: 'store-conflict',
   /** The connection failed or the server is shutting down or overloaded. Retriable. */
   unavailable: 'store-unavailable',
@@ -14,6 +14,12 @@ export const PgErrorCodes = {
 
 /** SQLSTATEs whose transaction may succeed when simply run again. */
 const CONFLICT_STATES = new Set(['40001', '40P01', '55P03']);
+/**
+ * Unique indexes of the system catalogs. A violation of one means two sessions ran the same DDL at
+ * once (e.g. `CREATE TABLE IF NOT EXISTS` from several starting processes): a race, not bad data;
+ * run again, the statement finds the object and succeeds.
+ */
+const CATALOG_INDEXES = new Set(['pg_type_typname_nsp_index', 'pg_class_relname_nsp_index', 'pg_namespace_nspname_index', 'pg_proc_proname_args_nsp_index']);
 /** Connection exceptions (class 08), shutdown, overload, crash recovery. */
 const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53000', '58000', '58030']);
 /** Node socket errors meaning the server could not be reached or the connection dropped. */
@@ -26,6 +32,8 @@ const CONNECTION_MESSAGE = /connection terminated|connection timeout|timeout exc
  * running the whole transaction again may succeed: serialization failures, deadlocks and lost
  * connections are retriable; constraint violations and SQL errors are not. The driver's error is the
  * `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
+ * Concurrent DDL colliding on a system catalog's unique index (several processes creating the same
+ * table at start) is a retriable conflict too.
  * A HeraldError passes through unchanged.
  */
 export function toStoreError(thrown: unknown, context: string): HeraldError {
@@ -39,6 +47,7 @@ export function toStoreError(thrown: unknown, context: string): HeraldError {
   if (typeof error?.table === 'string') details.table = error.table;
   const options = (retriable: boolean) => ({ retriable, cause: thrown, details });
   if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrorCodes.conflict, message, options(true));
+  if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrorCodes.conflict, message, options(true));
   if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrorCodes.unavailable, message, options(true));
   if (sqlState?.startsWith('23')) return new HeraldError(PgErrorCodes.constraint, message, options(false));
   return new HeraldError(PgErrorCodes.failed, message, options(false));

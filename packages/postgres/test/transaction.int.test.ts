@@ -102,6 +102,23 @@ describe('pgStores.transaction', () => {
     expect(rows[0]!.n).toBe(2);
   });
 
+  it('maps concurrent CREATE TABLE IF NOT EXISTS collisions to retriable conflicts that succeed when run again', async () => {
+    const url = await pgs.database();
+    const processes = await Promise.all(Array.from({ length: 5 }, () => pgs.stores({ url, poolSize: 1 })));
+    const create = (s: (typeof processes)[number], table: string) => s.transaction((tx) => tx.execute(`CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY)`));
+    const collisions: unknown[] = [];
+    for (let round = 0; round < 10 && collisions.length === 0; round++) {
+      const table = `starters_${round}`;
+      const outcomes = await Promise.allSettled(processes.map((s) => create(s, table)));
+      collisions.push(...outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason));
+      expect(outcomes.some((o) => o.status === 'fulfilled')).toBe(true);
+      // run again, every process gets through
+      await Promise.all(processes.map((s) => create(s, table)));
+    }
+    expect(collisions.length).toBeGreaterThan(0);
+    for (const error of collisions) expect(error).toMatchObject({ code: PgErrorCodes.conflict, retriable: true, details: { sqlState: '23505' } });
+  });
+
   it('maps a lost connection to a retriable error and keeps serving from a fresh connection', async () => {
     const stores = await pgStores({ poolSize: 2 });
     const lost = await stores
