@@ -84,16 +84,16 @@ describe('sqliteStores.transaction (group commit)', () => {
     await expect(stores.outbox.append(leaked!, [record('late', 'k')])).rejects.toMatchObject({ code: 'transaction-finished' });
   });
 
-  it('throws a clear error instead of deadlocking on a nested transaction', async () => {
-    const outcome = await stores.transaction(async (tx) => {
+  it('runs a transaction started inside another as a separate one that commits on its own', async () => {
+    const outer = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO effects (name) VALUES ($1)', ['outer']);
-      const nested = await stores.transaction(async () => 1).catch((error: { code: string }) => error.code);
-      const nestedWrite = await stores.deadLetters.setStatus(['x'], 'dead').catch((error: { code: string }) => error.code);
-      return [nested, nestedWrite];
+      await stores.transaction((inner) => inner.execute('INSERT INTO effects (name) VALUES ($1)', ['inner']));
+      await stores.deadLetters.setStatus(['none'], 'dead');
+      throw new Error('outer fails after the inner one committed');
     });
-    expect(outcome).toEqual(['nested-transaction', 'nested-transaction']);
+    await expect(outer).rejects.toThrow('outer fails');
     const names = await stores.transaction((tx) => tx.query<{ name: string }>('SELECT name FROM effects'));
-    expect(names).toEqual([{ name: 'outer' }]);
+    expect(names).toEqual([{ name: 'inner' }]);
   });
 
   it('rolls back and fails a transaction that outlives transactionTimeoutMs, then carries on', async () => {

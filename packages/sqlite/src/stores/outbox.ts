@@ -46,7 +46,7 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     insert: writer.prepare(
       'INSERT INTO herald_outbox (id, topic, key, type, correlation_id, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
     ),
-    unpublished: writer.prepare<unknown[], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?`),
+    unpublished: writer.prepare<unknown[], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`),
     claimRange: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL'),
     claimOne: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq = ?'),
     markPublished: writer.prepare('UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id = ? AND published_at IS NULL'),
@@ -59,15 +59,24 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     const blocked = new Set<string>();
     const claimed: OutboxRow[] = [];
     let contiguous = true;
-    for (const row of scope.all(s.unpublished, [limit * 4 + SCAN_SLACK])) {
-      if (claimed.length >= limit) break;
-      const heldElsewhere = row.claimed_by !== null && row.claimed_by !== relayId && row.claim_expires_at! > now;
-      if (heldElsewhere || blocked.has(row.key)) {
-        blocked.add(row.key);
-        if (claimed.length > 0) contiguous = false;
-      } else {
-        claimed.push(row);
+    const depth = limit * 4 + SCAN_SLACK;
+    const page = Math.max(limit, 100);
+    let after = 0;
+    for (let scanned = 0; claimed.length < limit && scanned < depth; ) {
+      const rows = scope.all(s.unpublished, [after, page]);
+      for (const row of rows) {
+        if (claimed.length >= limit) break;
+        const heldElsewhere = row.claimed_by !== null && row.claimed_by !== relayId && row.claim_expires_at! > now;
+        if (heldElsewhere || blocked.has(row.key)) {
+          blocked.add(row.key);
+          if (claimed.length > 0) contiguous = false;
+        } else {
+          claimed.push(row);
+        }
       }
+      scanned += rows.length;
+      if (rows.length < page) break;
+      after = rows[rows.length - 1]!.seq;
     }
     if (claimed.length === 0) return [];
     const expires = now + leaseMs;

@@ -17,7 +17,6 @@ const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b
 /** Creates `SqlTx` handles bound to logical transactions, sharing one statement cache. */
 export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
   const cache = new Map<string, Prepared>();
-  const scopes = new WeakMap<SqlTx, TxScope>();
 
   function prepare(sql: string): Prepared {
     let entry = cache.get(sql);
@@ -41,32 +40,37 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
 
   return {
     /** A handle usable only while `scope` is active. */
-    create(scope: TxScope): SqlTx {
-      const tx: SqlTx = {
-        async query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-          if (!scope.active) throw finished();
-          const entry = prepare(sql);
-          const args = bind(entry, params);
-          if (entry.reader) return scope.all(entry.stmt, args) as Row[];
-          scope.run(entry.stmt, args);
-          return [];
-        },
-        async execute(sql: string, params?: readonly unknown[]): Promise<number> {
-          if (!scope.active) throw finished();
-          const entry = prepare(sql);
-          const args = bind(entry, params);
-          return entry.reader ? scope.all(entry.stmt, args).length : scope.run(entry.stmt, args);
-        },
-      };
-      scopes.set(tx, scope);
-      return tx;
-    },
+    create: (scope: TxScope): SqlTx => new SqliteTx(scope, prepare, bind),
     /** The active scope behind a handle, or a clear error for a foreign or finished one. */
     scopeOf(tx: SqlTx): TxScope {
-      const scope = scopes.get(tx);
-      if (!scope) throw new HeraldError('foreign-transaction', 'stores: this tx does not come from this SQLite store');
-      if (!scope.active) throw finished();
-      return scope;
+      if (!(tx instanceof SqliteTx)) throw new HeraldError('foreign-transaction', 'stores: this tx does not come from a SQLite store');
+      if (!tx.scope.active) throw finished();
+      return tx.scope;
     },
   };
+}
+
+/** The `SqlTx` handle: a class so that one per transaction costs one small object. */
+class SqliteTx implements SqlTx {
+  constructor(
+    readonly scope: TxScope,
+    private readonly prepare: (sql: string) => Prepared,
+    private readonly bind: (entry: Prepared, params: readonly unknown[] | undefined) => SqlValue[],
+  ) {}
+
+  async query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
+    if (!this.scope.active) throw finished();
+    const entry = this.prepare(sql);
+    const args = this.bind(entry, params);
+    if (entry.reader) return this.scope.all(entry.stmt, args) as Row[];
+    this.scope.run(entry.stmt, args);
+    return [];
+  }
+
+  async execute(sql: string, params?: readonly unknown[]): Promise<number> {
+    if (!this.scope.active) throw finished();
+    const entry = this.prepare(sql);
+    const args = this.bind(entry, params);
+    return entry.reader ? this.scope.all(entry.stmt, args).length : this.scope.run(entry.stmt, args);
+  }
 }

@@ -24,13 +24,15 @@ const RETENTION_CHUNK = 5000;
  * application's own tables through `tx.query` / `tx.execute` with `$1, $2...` placeholders,
  * outbox records, the inbox mark, an idempotent response) commits together or not at all.
  *
- * Contract: transactions are group-committed. Those started together run one after another in one
- * SQLite transaction, each in its own savepoint (a failure rolls back only its own work), and
- * share one COMMIT and one fsync; each promise settles after that commit, so a resolved
- * transaction is durable. Keep work short and do slow I/O outside it: SQLite has one writer, and a
- * running transaction holds it (`transactionTimeoutMs` bounds that). A `tx` used after its work
- * settled throws `transaction-finished`. Starting a transaction, or any store call that writes,
- * from inside a running transaction's work throws `nested-transaction` rather than deadlocking.
+ * Contract: transactions are group-committed and run concurrently: many logical transactions
+ * share one SQLite transaction, one COMMIT and one fsync, and each promise settles after the
+ * commit that made it durable. A failing transaction leaves no trace, and none commits having
+ * read writes that did not commit (its work is run again instead; see `createTxRunner` for the
+ * isolation rules: concurrent transactions see each other's writes, so prefer `SET n = n + 1` to
+ * read-then-write, and expect a work function to run more than once in rare conflicts). A slow
+ * transaction delays the others' commits by a few ms, not until it ends; `transactionTimeoutMs`
+ * bounds it. A `tx` used after its work settled throws `transaction-finished`. A transaction
+ * started inside another's work is a separate transaction that commits on its own.
  *
  * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`) use a
  * second connection and see committed data only. Several processes may share the file (they wait

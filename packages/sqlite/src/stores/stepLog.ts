@@ -75,16 +75,7 @@ export function createStepLog(db: Database.Database): StepLog {
   }
 
   return {
-    scope(member) {
-      const scope: TxScope = {
-        active: true,
-        appended: false,
-        run: (stmt, args) => record(member, scope, stmt, 'run', args) as number,
-        all: <Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]) => record(member, scope, stmt as Database.Statement<unknown[]>, 'all', args) as Row[],
-        get: <Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]) => record(member, scope, stmt as Database.Statement<unknown[]>, 'get', args) as Row | undefined,
-      };
-      return scope;
-    },
+    scope: (member) => new RecordingScope(member, record),
     replay(members) {
       const included = new Set(members);
       const diverged: Member[] = [];
@@ -102,6 +93,30 @@ export function createStepLog(db: Database.Database): StepLog {
       steps = [];
     },
   };
+}
+
+type Recorder = (member: Member, scope: TxScope, stmt: Database.Statement<unknown[]>, method: Method, args: readonly unknown[]) => unknown;
+
+/**
+ * A member's scope. A class rather than an object of closures: one is made per transaction on the
+ * hot path, and methods on a prototype cost nothing to create.
+ */
+class RecordingScope implements TxScope {
+  active = true;
+  appended = false;
+  constructor(
+    private readonly member: Member,
+    private readonly record: Recorder,
+  ) {}
+  run(stmt: Database.Statement<unknown[]>, args: readonly unknown[]): number {
+    return this.record(this.member, this, stmt, 'run', args) as number;
+  }
+  all<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row[] {
+    return this.record(this.member, this, stmt as Database.Statement<unknown[]>, 'all', args) as Row[];
+  }
+  get<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row | undefined {
+    return this.record(this.member, this, stmt as Database.Statement<unknown[]>, 'get', args) as Row | undefined;
+  }
 }
 
 function codeOf(error: unknown): string {

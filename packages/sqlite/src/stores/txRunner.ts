@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
 import { ErrorCodes, HeraldError } from '@herald/core';
 import { isBusyError } from '../internal/database.js';
@@ -36,15 +35,11 @@ export interface TxRunnerDeps {
   readonly committed: (scopes: readonly TxScope[]) => void;
 }
 
-interface Pending {
+/** A logical transaction, from the moment it is queued. */
+export interface Member {
   readonly work: (scope: TxScope) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-}
-
-/** A logical transaction admitted to the open physical transaction. */
-export interface Member {
-  readonly pending: Pending;
   /** The scope of the current run (a re-run gets a fresh one; the old handles stay dead). */
   scope: TxScope;
   /** Runs of the work so far (more than one after conflicts). */
@@ -86,16 +81,18 @@ const MAX_RUNS = 4;
  * seen uncommitted writes, and a slow transaction delays the others by at most a few ms. A work
  * function may therefore run more than once: only its transactional writes count.
  *
- * Calling `run` from inside a running transaction's work would wait for itself, so it throws a
- * `nested-transaction` error instead (use the `tx` you were given).
+ * A transaction started from inside another one's work is a separate transaction: it commits on
+ * its own, as on a second connection. If it reads the outer one's uncommitted writes it must wait
+ * for the outer one to finish, which waits for it: that deadlock ends at `transactionTimeoutMs`
+ * (as it would on PostgreSQL with two connections, where it would not end). Use the `tx` you
+ * were given.
  */
 export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   const { db } = deps;
-  const context = new AsyncLocalStorage<TxScope>();
   const log = createStepLog(db);
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commitStmt = db.prepare('COMMIT');
-  const queue: Pending[] = [];
+  const queue: Member[] = [];
   let members: Member[] = [];
   let running = 0;
   let pumping = false;
@@ -119,14 +116,14 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
         begin.run();
       } catch (error) {
         const failure = wrap(error);
-        for (const pending of queue.splice(0, deps.maxBatch)) pending.reject(failure);
+        for (const member of queue.splice(0, deps.maxBatch)) member.reject(failure);
         if (queue.length > 0) schedule();
         return;
       }
     }
     pumping = true;
     while (queue.length > 0 && members.length < deps.maxBatch) {
-      const member: Member = { pending: queue.shift()!, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false };
+      const member = queue.shift()!;
       members.push(member);
       start(member);
     }
@@ -146,7 +143,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     watchdog ??= setInterval(timeOut, Math.min(1000, deps.transactionTimeoutMs / 4)).unref();
     let result: unknown;
     try {
-      result = context.run(scope, () => member.pending.work(scope));
+      result = member.work(scope);
     } catch (error) {
       finishRun(member, scope, false, error);
       return;
@@ -235,9 +232,9 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     if (failure !== undefined) rerun = [];
     for (const member of finished) {
       if (rerun.includes(member)) continue;
-      if (member.state === 'failed') member.pending.reject(member.error);
-      else if (failure !== undefined) member.pending.reject(failure);
-      else member.pending.resolve(member.value);
+      if (member.state === 'failed') member.reject(member.error);
+      else if (failure !== undefined) member.reject(failure);
+      else member.resolve(member.value);
     }
     for (const member of rerun) {
       // it read writes of transactions still running: like a row lock, wait for them to finish
@@ -269,7 +266,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
         member.fatal = fatal;
         member.scope.active = false;
       }
-      for (const member of members) if (member.state === 'waiting') member.pending.reject(fatal);
+      for (const member of members) if (member.state === 'waiting') member.reject(fatal);
       members = [...still];
       return;
     }
@@ -281,16 +278,8 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   return {
     run<T>(work: (scope: TxScope) => Promise<T> | T): Promise<T> {
       if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'stores: closed'));
-      if (context.getStore()?.active) {
-        return Promise.reject(
-          new HeraldError(
-            'nested-transaction',
-            'stores: a transaction (or a store call that writes) was started from inside a running transaction; it would wait for itself. Use the tx you were given (ctx.tx, ctx.publish).',
-          ),
-        );
-      }
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
         schedule();
       });
     },
