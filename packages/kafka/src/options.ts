@@ -29,8 +29,6 @@ export interface KafkaGroupOptions {
   readonly heartbeatIntervalMs?: number;
   /** How long the group waits for members to rejoin during a rebalance. Default 60 000 ms. */
   readonly rebalanceTimeoutMs?: number;
-  /** Partitions whose batches are handed to the sink at the same time. Default 4. */
-  readonly partitionsConsumedConcurrently?: number;
 }
 
 /** Options of {@link kafkaBroker}. Every field but `brokers` has a default. */
@@ -96,7 +94,7 @@ export const KAFKA_DEFAULTS = {
   closeTimeoutMs: 10_000,
   maxRequestBytes: 900_000,
   fetch: { maxWaitMs: 500, minBytes: 1, maxBytes: 10 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024 },
-  group: { sessionTimeoutMs: 30_000, heartbeatIntervalMs: 3_000, rebalanceTimeoutMs: 60_000, partitionsConsumedConcurrently: 4 },
+  group: { sessionTimeoutMs: 30_000, heartbeatIntervalMs: 3_000, rebalanceTimeoutMs: 60_000 },
   clientLogLevel: 'warn',
 } as const;
 
@@ -148,7 +146,6 @@ export function resolveKafkaOptions(options: KafkaBrokerOptions): ResolvedKafkaO
     'group.sessionTimeoutMs': resolved.group.sessionTimeoutMs,
     'group.heartbeatIntervalMs': resolved.group.heartbeatIntervalMs,
     'group.rebalanceTimeoutMs': resolved.group.rebalanceTimeoutMs,
-    'group.partitionsConsumedConcurrently': resolved.group.partitionsConsumedConcurrently,
   };
   for (const [name, value] of Object.entries(positive)) if (!Number.isInteger(value) || value <= 0) fail(`${name} must be an integer > 0, got ${value}`);
   if (resolved.group.heartbeatIntervalMs >= resolved.group.sessionTimeoutMs) fail('group.heartbeatIntervalMs must be below group.sessionTimeoutMs');

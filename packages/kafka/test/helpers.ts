@@ -63,14 +63,3 @@ export async function partitionCount(brokers: readonly string[], topic: string):
     await admin.disconnect();
   }
 }
-
-/** Next offset per partition after the given deliveries (what a consumer commits after processing them). */
-export function nextOffsets(deliveries: readonly Delivery[]): { topic: string; partition: number; offset: number }[] {
-  const next = new Map<string, { topic: string; partition: number; offset: number }>();
-  for (const d of deliveries) {
-    const k = `${d.topic}/${d.partition}`;
-    const current = next.get(k);
-    if (!current || current.offset < d.offset + 1) next.set(k, { topic: d.topic, partition: d.partition, offset: d.offset + 1 });
-  }
-  return [...next.values()];
-}

@@ -14,10 +14,10 @@ import { openSubscription } from './subscription.js';
 import { createTopicProvisioner } from './topics.js';
 
 /** `kafkaBroker` with hooks into the client (tests use them to cut a member's connections, as a crash would). */
-export function buildKafkaBroker(options: KafkaBrokerOptions, client: ClientHooks = {}): KafkaBroker {
+export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks = {}): KafkaBroker {
   const resolved = resolveKafkaOptions(options);
   const logger = resolved.logger;
-  const kafka = createKafkaClient(resolved, client);
+  const kafka = createKafkaClient(resolved, hooks);
   const publisher = createPublisher(kafka, resolved);
   const subscriptions = new Set<Subscription>();
   let adminClient: Promise<Admin> | undefined;
@@ -67,6 +67,11 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, client: ClientHook
       }
       await provision();
       const subscription = await openSubscription({ kafka, admin, offsets, options: resolved, logger }, subscribeOptions, sink);
+      if (closed) {
+        // close() ran while this member was joining: it did not see it, so it leaves now
+        await subscription.close();
+        ensureOpen('subscribe');
+      }
       subscriptions.add(subscription);
       return {
         commit: (committed) => subscription.commit(committed),

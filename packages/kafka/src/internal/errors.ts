@@ -1,11 +1,5 @@
 import { ErrorCodes, HeraldError } from '@herald/core';
 
-/** Error codes this adapter adds to Herald's. */
-export const KafkaErrorCodes = {
-  /** An offset reset was asked for a group that still has live members. */
-  groupActive: 'group-active',
-} as const;
-
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
 
 interface KafkaLikeError {

@@ -2,7 +2,8 @@ import type { Admin, Kafka } from 'kafkajs';
 import { ErrorCodes, HeraldError } from '@herald/core';
 import type { Logger, StartPosition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
-import { KafkaErrorCodes, isUnsupportedApi, toHeraldError } from './errors.js';
+import { KafkaErrorCodes } from '../errorCodes.js';
+import { isUnsupportedApi, toHeraldError } from './errors.js';
 import { scanForTimestamp } from './timestampScan.js';
 import type { OffsetRange } from './timestampScan.js';
 

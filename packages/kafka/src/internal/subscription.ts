@@ -147,13 +147,14 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
-    await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: options.group.partitionsConsumedConcurrently, eachBatch: onBatch });
+    // onBatch only queues (the feed delivers), so kafkajs needs no concurrency of its own
+    await consumer.run({ autoCommit: false, eachBatch: onBatch });
     await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining group '${group}'`);
     await membership;
   } catch (error) {
     closing = true;
     feed.stop();
-    await consumer.disconnect().catch(() => {});
+    await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
     throw toHeraldError(error, `subscribing group '${group}' to ${subscribe.topics.join(', ')}`);
   }
 
