@@ -3,6 +3,7 @@ import type { Delivery } from './broker.js';
 import type { Envelope } from './envelope.js';
 import type { EventDefinition } from './events.js';
 import type { Logger } from './logger.js';
+import { isRuntimeContext, slowDerive } from './internal/runtimeContext.js';
 
 /** Options for publishing one event. Correlation and causation default from the context. */
 export interface PublishOptions {
@@ -61,14 +62,9 @@ export function compose<Tx>(...middleware: readonly Middleware<Tx>[]): (handler:
 }
 
 /**
- * Returns a context that reads through to `base` but has `overrides` as its own properties.
- * Cheaper than spreading, and it never evaluates `base`'s getters.
+ * Returns a context like `base` with `overrides` applied, leaving `base` untouched. For the
+ * runtime's own contexts this is one cheap copy; for any other object it reads through to `base`.
  */
 export function deriveContext<Tx>(base: HandlerContext<Tx>, overrides: Partial<HandlerContext<Tx>>): HandlerContext<Tx> {
-  const derived = Object.create(base) as HandlerContext<Tx>;
-  // defineProperty, not assignment: `tx` and `publish` are getters on the runtime's prototype
-  for (const key of Object.keys(overrides) as (keyof HandlerContext<Tx>)[]) {
-    Object.defineProperty(derived, key, { value: overrides[key], enumerable: true });
-  }
-  return derived;
+  return isRuntimeContext(base) ? base.derive(overrides) : slowDerive(base, overrides);
 }

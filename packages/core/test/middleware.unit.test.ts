@@ -13,7 +13,7 @@ import {
   type InstrumentationEvent,
   type Middleware,
 } from '@herald/core';
-import { attachState, type DeliveryState } from '../src/internal/state.js';
+import type { DeliveryState } from '../src/internal/state.js';
 
 const event: Envelope = {
   id: '018bcfe5-687b-7367-b1fb-7337aff21db2',
@@ -38,8 +38,9 @@ function context(closing = new AbortController().signal): { ctx: HandlerContext;
     handler: 'g:T',
     delivery: { topic: 't', partition: 0, offset: 0, key: 'k', value: '', headers: {}, timestamp: 0 },
     redrive: false,
+    state, // how the policies find the delivery's bookkeeping
   } as unknown as HandlerContext;
-  return { ctx: attachState(ctx, state), state };
+  return { ctx, state };
 }
 
 describe('compose', () => {

@@ -2,12 +2,12 @@ import type { Delivery } from '../broker.js';
 import { decodeEnvelope, type Envelope } from '../envelope.js';
 import { ErrorCodes, HeraldError, ValidationError, toError } from '../errors.js';
 import type { EventRegistry } from '../events.js';
-import type { HandlerContext } from '../handler.js';
 import type { Logger } from '../logger.js';
 import type { DeadLetterPolicy } from '../store.js';
 import { recordDeadLetter } from './deadLetters.js';
 import type { HandlerEntry, PipelineDeps } from './handlerEntry.js';
-import { attachState, type DeliveryState } from './state.js';
+import { RuntimeContext, type Abortable } from './runtimeContext.js';
+import type { DeliveryState } from './state.js';
 
 export interface GroupDispatchDeps<Tx> extends PipelineDeps<Tx> {
   readonly group: string;
@@ -24,7 +24,7 @@ export interface DispatchInput {
   readonly closing: AbortSignal;
   readonly stop: AbortSignal;
   readonly redrive: boolean;
-  readonly attemptsInFlight?: Set<AbortController>;
+  readonly attemptsInFlight?: Set<Abortable>;
 }
 
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */
@@ -57,36 +57,26 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
   return { kind: 'handle', entry, event };
 }
 
-/** A context prototype per group: `tx` and `publish` exist only inside the inbox transaction. */
-export function contextPrototype(group: string): object {
-  const outside = (what: string) => () => {
-    throw new HeraldError(ErrorCodes.invalidOptions, `ctx.${what} is only available inside the handler's transaction (group ${group})`);
-  };
-  return Object.defineProperties({}, { tx: { get: outside('tx') }, publish: { get: outside('publish') } });
-}
-
 /** Builds the context for one delivery and the state the middleware share. */
 export function createContext<Tx>(
-  proto: object,
   input: DispatchInput & { readonly entry: HandlerEntry<Tx>; readonly logger: Logger; readonly group: string },
-): { ctx: HandlerContext<Tx>; state: DeliveryState } {
+): { ctx: RuntimeContext<Tx>; state: DeliveryState } {
   const state: DeliveryState = { outcome: 'applied', attempts: 1, closing: input.closing, attemptsInFlight: input.attemptsInFlight };
-  const ctx = Object.assign(Object.create(proto) as HandlerContext<Tx>, {
-    attempt: 1,
+  const ctx = new RuntimeContext<Tx>({
     logger: input.logger,
-    signal: input.stop,
     group: input.group,
     handler: input.entry.name,
     delivery: input.delivery,
     redrive: input.redrive,
+    stop: input.stop,
+    state,
   });
-  return { ctx: attachState(ctx, state), state };
+  return { ctx, state };
 }
 
 /** Creates the group's dispatch: poison events go straight to the dead letter store, others through their handler's pipeline. */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
-  const proto = contextPrototype(deps.group);
-  return async function dispatch(delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<AbortController> }): Promise<void> {
+  return async function dispatch(delivery: Delivery, signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<Abortable> }): Promise<void> {
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'ignore') return;
     if (resolution.kind === 'poison') {
@@ -106,7 +96,7 @@ export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
       });
       return;
     }
-    const { ctx } = createContext(proto, { delivery, ...signals, redrive: false, entry: resolution.entry, logger: deps.logger, group: deps.group });
+    const { ctx } = createContext({ delivery, ...signals, redrive: false, entry: resolution.entry, logger: deps.logger, group: deps.group });
     await resolution.entry.pipeline(resolution.event, ctx);
   };
 }

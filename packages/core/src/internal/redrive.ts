@@ -2,7 +2,7 @@ import type { Delivery } from '../broker.js';
 import { toError } from '../errors.js';
 import type { RedriveOptions, RedriveResult } from '../appTypes.js';
 import type { DeadLetter } from '../store.js';
-import { contextPrototype, createContext, resolveDelivery, type GroupDispatchDeps } from './dispatcher.js';
+import { createContext, resolveDelivery, type GroupDispatchDeps } from './dispatcher.js';
 
 /**
  * Sends dead letters back through their handler, oldest first, with their original envelopes (so
@@ -12,7 +12,6 @@ import { contextPrototype, createContext, resolveDelivery, type GroupDispatchDep
  */
 export async function redriveLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: RedriveOptions): Promise<RedriveResult> {
   const store = deps.stores.deadLetters;
-  const proto = contextPrototype(deps.group);
   const never = new AbortController().signal;
   const blockedKeys = new Set<string>();
   const done = new Set<string>();
@@ -57,7 +56,7 @@ export async function redriveLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: R
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'ignore') return;
     if (resolution.kind === 'poison') throw resolution.error;
-    const { ctx } = createContext(proto, { delivery, closing: never, stop: never, redrive: true, entry: resolution.entry, logger: deps.logger, group: deps.group });
+    const { ctx } = createContext({ delivery, closing: never, stop: never, redrive: true, entry: resolution.entry, logger: deps.logger, group: deps.group });
     try {
       await resolution.entry.redrivePipeline(resolution.event, ctx);
     } catch (error) {

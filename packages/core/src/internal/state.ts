@@ -1,4 +1,5 @@
 import type { HandlerContext } from '../handler.js';
+import type { Abortable } from './runtimeContext.js';
 
 /** What happened to one delivery, filled in by the middleware as it runs. */
 export type Outcome = 'applied' | 'duplicate' | 'ignored' | 'dead-lettered' | 'parked';
@@ -12,24 +13,18 @@ export interface DeliveryState {
   firstFailureAt?: number;
   /** Aborted when the consumer is closing: stop waiting, abandon rather than dead-letter. */
   readonly closing: AbortSignal;
-  /** Per-attempt controllers to abort if the consumer stops (past its close deadline). */
-  readonly attemptsInFlight?: Set<AbortController>;
+  /** Attempts in flight, aborted by the consumer if it stops (past its close deadline). */
+  readonly attemptsInFlight?: Set<Abortable>;
 }
 
-const STATE = Symbol.for('herald.deliveryState');
-
+/** The delivery state of a context built by the runtime (also through contexts derived from it). */
 export function stateOf(ctx: HandlerContext<unknown>): DeliveryState {
-  const state = (ctx as unknown as Record<symbol, DeliveryState | undefined>)[STATE];
+  const state = maybeStateOf(ctx);
   if (!state) throw new Error('herald: context has no delivery state (was it built by the consumer runtime?)');
   return state;
 }
 
 /** The delivery state, or undefined for a context not built by the runtime. */
 export function maybeStateOf(ctx: HandlerContext<unknown>): DeliveryState | undefined {
-  return (ctx as unknown as Record<symbol, DeliveryState | undefined>)[STATE];
-}
-
-export function attachState<C extends object>(ctx: C, state: DeliveryState): C {
-  Object.defineProperty(ctx, STATE, { value: state, enumerable: false });
-  return ctx;
+  return (ctx as { state?: DeliveryState }).state;
 }

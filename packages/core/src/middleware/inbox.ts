@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { deriveContext, type Middleware } from '../handler.js';
 import { bindPublisher, type PublisherDeps } from '../internal/publisher.js';
+import { abortReasonOf, isAborted } from '../internal/runtimeContext.js';
 import { stateOf } from '../internal/state.js';
 import type { Stores } from '../store.js';
 
@@ -28,7 +29,7 @@ export function inbox<Tx>(options: { stores: Stores<Tx>; clock: Clock } & Omit<P
         }
         const publisher = bindPublisher(publisherDeps, tx, event);
         await next(event, deriveContext(ctx, { tx, publish: publisher.publish }));
-        if (ctx.signal.aborted) throw ctx.signal.reason;
+        if (isAborted(ctx)) throw abortReasonOf(ctx);
         state.outcome = 'applied';
         committed = publisher.committed;
       });

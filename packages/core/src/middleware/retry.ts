@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import { isRetriable, toError } from '../errors.js';
 import { deriveContext, type Middleware } from '../handler.js';
 import type { Instrumentation } from '../instrumentation.js';
+import { isAborted } from '../internal/runtimeContext.js';
 import { maybeStateOf } from '../internal/state.js';
 
 export interface RetryOptions extends BackoffOptions {
@@ -35,7 +36,7 @@ export function retry(options: RetryOptions & { clock: Clock; instrumentation?: 
           const error = toError(thrown);
           if (state && state.firstFailureAt === undefined) state.firstFailureAt = clock.now();
           const closing = state?.closing;
-          if (attempt >= maxAttempts || !isRetriable(error) || ctx.signal.aborted || closing?.aborted) {
+          if (attempt >= maxAttempts || !isRetriable(error) || isAborted(ctx) || closing?.aborted) {
             throw withAttempts(error, attempt);
           }
           const delayMs = backoffDelay(backoff, attempt, random);

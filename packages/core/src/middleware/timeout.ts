@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ErrorCodes, HeraldError } from '../errors.js';
-import { deriveContext, type Middleware } from '../handler.js';
-import { maybeStateOf } from '../internal/state.js';
+import { deriveContext, type HandlerContext, type Middleware } from '../handler.js';
+import { AttemptSignal, isRuntimeContext } from '../internal/runtimeContext.js';
 
 /**
  * Bounds each attempt to `timeoutMs`. On expiry the attempt's `ctx.signal` aborts (so a handler
@@ -13,27 +13,54 @@ export function timeout(options: { timeoutMs: number; clock: Clock }): Middlewar
   if (!(timeoutMs > 0)) throw new RangeError(`timeout: timeoutMs must be positive, got ${timeoutMs}`);
   return (next) =>
     async function timeoutHandler(event, ctx) {
-      const attempt = new AbortController();
-      if (ctx.signal.aborted) attempt.abort(ctx.signal.reason);
-      // in the runtime, the consumer aborts registered attempts when it stops; this avoids one
-      // listener per in-flight event on a shared signal
-      const registry = maybeStateOf(ctx)?.attemptsInFlight;
-      const onOuterAbort = () => attempt.abort(ctx.signal.reason);
-      if (registry) registry.add(attempt);
-      else ctx.signal.addEventListener('abort', onOuterAbort, { once: true });
+      if (!isRuntimeContext(ctx)) return plainTimeout(next, event, ctx, timeoutMs, clock);
+      const attempt = new AttemptSignal(ctx.stopSignal);
+      // the consumer aborts registered attempts when it stops: no listener per event on a shared signal
+      const registry = ctx.state.attemptsInFlight;
+      registry?.add(attempt);
       let expire: (error: HeraldError) => void = () => {};
       const expired = new Promise<never>((_, reject) => (expire = reject));
       const cancel = clock.setTimer(timeoutMs, () => {
-        const error = new HeraldError(ErrorCodes.timeout, `${ctx.handler} did not finish within ${timeoutMs} ms`, { retriable: true });
+        const error = timeoutError(ctx.handler, timeoutMs);
         attempt.abort(error);
         expire(error);
       });
       try {
-        await Promise.race([next(event, deriveContext(ctx, { signal: attempt.signal })), expired]);
+        await Promise.race([next(event, ctx.withAttempt(attempt)), expired]);
       } finally {
         cancel();
-        if (registry) registry.delete(attempt);
-        else ctx.signal.removeEventListener('abort', onOuterAbort);
+        registry?.delete(attempt);
       }
     };
+}
+
+function timeoutError(handler: string, timeoutMs: number): HeraldError {
+  return new HeraldError(ErrorCodes.timeout, `${handler} did not finish within ${timeoutMs} ms`, { retriable: true });
+}
+
+/** The same policy for contexts not built by the runtime (used directly in tests or other hosts). */
+async function plainTimeout(
+  next: Parameters<Middleware>[0],
+  event: Parameters<Parameters<Middleware>[0]>[0],
+  ctx: HandlerContext,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<void> {
+  const attempt = new AbortController();
+  const onOuterAbort = () => attempt.abort(ctx.signal.reason);
+  if (ctx.signal.aborted) attempt.abort(ctx.signal.reason);
+  else ctx.signal.addEventListener('abort', onOuterAbort, { once: true });
+  let expire: (error: HeraldError) => void = () => {};
+  const expired = new Promise<never>((_, reject) => (expire = reject));
+  const cancel = clock.setTimer(timeoutMs, () => {
+    const error = timeoutError(ctx.handler, timeoutMs);
+    attempt.abort(error);
+    expire(error);
+  });
+  try {
+    await Promise.race([next(event, deriveContext(ctx, { signal: attempt.signal })), expired]);
+  } finally {
+    cancel();
+    ctx.signal.removeEventListener('abort', onOuterAbort);
+  }
 }

@@ -3,12 +3,13 @@ import type { Broker, CommittedOffset, Delivery, DeliveryBatch, DeliverySink, St
 import type { Clock } from '../clock.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
+import type { Abortable } from '../internal/runtimeContext.js';
 import { PartitionWork, partitionId } from './partitionWork.js';
 
 /** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
 export type Dispatch = (
   delivery: Delivery,
-  signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<AbortController> },
+  signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<Abortable> },
 ) => Promise<void>;
 
 export interface GroupConsumerOptions {
@@ -47,7 +48,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
-  const attemptsInFlight = new Set<AbortController>();
+  const attemptsInFlight = new Set<Abortable>();
   stop.signal.addEventListener('abort', () => attemptsInFlight.forEach((c) => c.abort(stop.signal.reason)), { once: true });
   let subscription: Subscription | undefined;
   let inFlight = 0;
