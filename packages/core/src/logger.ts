@@ -13,12 +13,12 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /**
  * A logger writing one JSON object per line (`time`, `level`, `msg`, fields) to `write`
- * (stderr by default), dropping lines below `level`.
+ * (stderr by default), dropping lines below `level` (default: `HERALD_LOG_LEVEL`, else `info`).
  */
 export function jsonLogger(
   options: { level?: LogLevel; fields?: Record<string, unknown>; write?: (line: string) => void } = {},
 ): Logger {
-  const min = RANK[options.level ?? 'info'];
+  const min = RANK[options.level ?? envLevel()];
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const base = options.fields ?? {};
   const log = (level: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
@@ -49,3 +49,8 @@ export const silentLogger: Logger = {
   error: () => {},
   child: () => silentLogger,
 };
+
+function envLevel(): LogLevel {
+  const value = process.env.HERALD_LOG_LEVEL;
+  return value !== undefined && value in RANK ? (value as LogLevel) : 'info';
+}
