@@ -1,0 +1,166 @@
+import type { KafkaBrokerOptions, KafkaSaslOptions } from '@herald/kafka';
+import type { PgStoresOptions } from '@herald/postgres';
+import { boolean, integer, invalidEnv, oneOf, text, type EngineEnv } from './env.js';
+
+/** Which engine runs the app. */
+export type EngineKind = 'embedded' | 'kafka-postgres';
+
+/** The embedded engine: the SQLite log and stores in one directory. */
+export interface EmbeddedEngineConfig {
+  readonly kind: 'embedded';
+  /** `HERALD_DATA_DIR`, default `./.herald`. */
+  readonly dataDir: string;
+}
+
+/** Kafka settings read from the environment (the rest of the broker's options keep their defaults). */
+export type KafkaEnvSettings = Pick<KafkaBrokerOptions, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'compression' | 'group' | 'fetch'>;
+
+/** PostgreSQL settings read from the environment. */
+export type PostgresEnvSettings = Required<Pick<PgStoresOptions, 'connectionString'>> & Pick<PgStoresOptions, 'poolSize'>;
+
+/** Kafka as the broker, PostgreSQL for the stores. */
+export interface KafkaPostgresEngineConfig {
+  readonly kind: 'kafka-postgres';
+  readonly kafka: KafkaEnvSettings;
+  readonly postgres: PostgresEnvSettings;
+}
+
+/** What {@link readEngineConfig} found: one engine and its settings. */
+export type EngineConfig = EmbeddedEngineConfig | KafkaPostgresEngineConfig;
+
+/** Names of every variable engine selection reads, in one place (documented in the package README). */
+export const ENGINE_ENV_VARS = {
+  dataDir: 'HERALD_DATA_DIR',
+  kafkaBrokers: 'HERALD_KAFKA_BROKERS',
+  databaseUrl: 'DATABASE_URL',
+  kafkaClientId: 'HERALD_KAFKA_CLIENT_ID',
+  kafkaSsl: 'HERALD_KAFKA_SSL',
+  kafkaSaslMechanism: 'HERALD_KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'HERALD_KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'HERALD_KAFKA_SASL_PASSWORD',
+  kafkaCompression: 'HERALD_KAFKA_COMPRESSION',
+  kafkaSessionTimeoutMs: 'HERALD_KAFKA_SESSION_TIMEOUT_MS',
+  kafkaHeartbeatIntervalMs: 'HERALD_KAFKA_HEARTBEAT_INTERVAL_MS',
+  kafkaRebalanceTimeoutMs: 'HERALD_KAFKA_REBALANCE_TIMEOUT_MS',
+  kafkaFetchMaxWaitMs: 'HERALD_KAFKA_FETCH_MAX_WAIT_MS',
+  pgPoolSize: 'HERALD_PG_POOL_SIZE',
+} as const;
+
+/** `HERALD_DATA_DIR` when unset. */
+export const DEFAULT_DATA_DIR = './.herald';
+
+const V = ENGINE_ENV_VARS;
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const COMPRESSIONS = ['none', 'gzip'] as const;
+const HOUR_MS = 3_600_000;
+/** Kafka variables that mean nothing without `HERALD_KAFKA_BROKERS`. */
+const KAFKA_ONLY = Object.values(V).filter((name) => name.startsWith('HERALD_KAFKA_') && name !== V.kafkaBrokers);
+
+/**
+ * Reads and validates the engine configuration from environment variables, without opening
+ * anything (pure; no adapter is loaded). The embedded engine is the default; the Kafka +
+ * PostgreSQL engine is chosen when `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are both set.
+ *
+ * Contract: empty values count as unset. Throws `invalid-options` (a `HeraldError`) naming the
+ * variable when a value is malformed, when only one of `HERALD_KAFKA_BROKERS` / `DATABASE_URL` is
+ * set, when a Kafka or PostgreSQL tuning variable is set for the embedded engine, or when SASL is
+ * half configured. Secrets (passwords) never appear in messages.
+ *
+ * @example
+ * readEngineConfig({ HERALD_KAFKA_BROKERS: 'kafka:9092', DATABASE_URL: 'postgres://app@db/app' }).kind; // 'kafka-postgres'
+ */
+export function readEngineConfig(env: EngineEnv): EngineConfig {
+  const brokers = text(env, V.kafkaBrokers);
+  const databaseUrl = text(env, V.databaseUrl);
+  if (brokers === undefined && databaseUrl === undefined) {
+    const stray = [...KAFKA_ONLY, V.pgPoolSize].filter((name) => text(env, name) !== undefined);
+    if (stray.length > 0) {
+      throw invalidEnv(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set, but the embedded engine is selected (set ${V.kafkaBrokers} and ${V.databaseUrl} for Kafka + PostgreSQL)`);
+    }
+    return { kind: 'embedded', dataDir: text(env, V.dataDir) ?? DEFAULT_DATA_DIR };
+  }
+  if (brokers === undefined || databaseUrl === undefined) {
+    const [given, missing] = brokers === undefined ? [V.databaseUrl, V.kafkaBrokers] : [V.kafkaBrokers, V.databaseUrl];
+    throw invalidEnv(
+      `${given} is set but ${missing} is not: the Kafka + PostgreSQL engine needs both (unset ${given} to use the embedded engine in ${V.dataDir})`,
+    );
+  }
+  return {
+    kind: 'kafka-postgres',
+    kafka: readKafka(env, brokers),
+    postgres: { connectionString: checkDatabaseUrl(databaseUrl), poolSize: integer(env, V.pgPoolSize, { min: 1, max: 1000 }) },
+  };
+}
+
+function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
+  const brokers = brokersValue.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
+  if (brokers.length === 0) throw invalidEnv(`${V.kafkaBrokers} must list at least one host:port`);
+  for (const broker of brokers) {
+    const port = /^[^\s:/]+:(\d{1,5})$/.exec(broker)?.[1];
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
+      throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${broker}"`);
+    }
+  }
+  const sessionTimeoutMs = integer(env, V.kafkaSessionTimeoutMs, { min: 1, max: HOUR_MS });
+  const heartbeatIntervalMs = integer(env, V.kafkaHeartbeatIntervalMs, { min: 1, max: HOUR_MS });
+  if (sessionTimeoutMs !== undefined && heartbeatIntervalMs !== undefined && heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw invalidEnv(`${V.kafkaHeartbeatIntervalMs} (${heartbeatIntervalMs}) must be below ${V.kafkaSessionTimeoutMs} (${sessionTimeoutMs})`);
+  }
+  return definedOnly({
+    brokers,
+    clientId: text(env, V.kafkaClientId),
+    ssl: boolean(env, V.kafkaSsl),
+    sasl: readSasl(env),
+    compression: oneOf(env, V.kafkaCompression, COMPRESSIONS),
+    group: nonEmpty(
+      definedOnly({
+        sessionTimeoutMs,
+        heartbeatIntervalMs,
+        rebalanceTimeoutMs: integer(env, V.kafkaRebalanceTimeoutMs, { min: 1, max: HOUR_MS }),
+      }),
+    ),
+    fetch: nonEmpty(definedOnly({ maxWaitMs: integer(env, V.kafkaFetchMaxWaitMs, { min: 0, max: 60_000 }) })),
+  }) as KafkaEnvSettings;
+}
+
+/** SASL needs all three of mechanism, username and password, or none of them. */
+function readSasl(env: EngineEnv): KafkaSaslOptions | undefined {
+  const mechanism = oneOf(env, V.kafkaSaslMechanism, SASL_MECHANISMS);
+  const username = text(env, V.kafkaSaslUsername);
+  // a password may legitimately start or end with spaces: only emptiness counts as unset
+  const password = env[V.kafkaSaslPassword] ? env[V.kafkaSaslPassword] : undefined;
+  const given = [mechanism, username, password].filter((v) => v !== undefined).length;
+  if (given === 0) return undefined;
+  if (given < 3) {
+    throw invalidEnv(`SASL needs ${V.kafkaSaslMechanism}, ${V.kafkaSaslUsername} and ${V.kafkaSaslPassword} together; missing ${[
+      mechanism === undefined ? V.kafkaSaslMechanism : undefined,
+      username === undefined ? V.kafkaSaslUsername : undefined,
+      password === undefined ? V.kafkaSaslPassword : undefined,
+    ]
+      .filter(Boolean)
+      .join(', ')}`);
+  }
+  return { mechanism: mechanism!, username: username!, password: password! };
+}
+
+/** A `postgres://` or `postgresql://` URL; the message never repeats its password. */
+function checkDatabaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidEnv(`${V.databaseUrl} is not a URL (expected postgres://user:password@host:5432/database)`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw invalidEnv(`${V.databaseUrl} must start with postgres:// or postgresql://, got "${url.protocol}//..."`);
+  }
+  return value;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function nonEmpty<T extends object>(value: T): T | undefined {
+  return Object.keys(value).length > 0 ? value : undefined;
+}

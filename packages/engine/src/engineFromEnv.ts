@@ -1,0 +1,111 @@
+import type { Broker, Logger, SqlTx, Stores } from '@herald/core';
+import type { KafkaBrokerOptions } from '@herald/kafka';
+import type { PgStoresOptions } from '@herald/postgres';
+import type { SqliteEngineOptions } from '@herald/sqlite';
+import { readEngineConfig, type EmbeddedEngineConfig, type EngineConfig, type EngineKind, type KafkaPostgresEngineConfig } from './config.js';
+import type { EngineEnv } from './env.js';
+
+/** An opened engine: a broker and the stores, ready for `createApp`. */
+export interface Engine {
+  readonly kind: EngineKind;
+  readonly broker: Broker;
+  readonly stores: Stores<SqlTx>;
+  /** Where it runs, for logs, without credentials: `embedded (./.herald)`, `kafka (k1:9092) + postgresql (db:5432/app)`. */
+  readonly description: string;
+  /** Closes the broker, then the stores; closes both even when one fails. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Programmatic settings of the engines. Environment variables, where set, win over the fields
+ * they name (configuration belongs to the deployment); everything else is taken from here.
+ */
+export interface EngineFromEnvOptions {
+  /** Given to the adapters as `logger.child({ component })`. Default: each adapter's own default. */
+  readonly logger?: Logger;
+  /** Options of the embedded engine other than its directory. */
+  readonly embedded?: Omit<SqliteEngineOptions, 'dataDir'>;
+  /** Options of the Kafka broker (`brokers` always comes from `HERALD_KAFKA_BROKERS`). */
+  readonly kafka?: Omit<KafkaBrokerOptions, 'brokers'>;
+  /** Options of the PostgreSQL stores (the connection always comes from `DATABASE_URL`). */
+  readonly postgres?: Omit<PgStoresOptions, 'connectionString' | 'pool'>;
+}
+
+/**
+ * Opens the engine the environment asks for: the embedded SQLite engine in `HERALD_DATA_DIR`
+ * (default `./.herald`) unless `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are both set, then Kafka
+ * as the broker and PostgreSQL for the stores. The same app code runs on either; only
+ * configuration changes. Variables are listed in {@link ENGINE_ENV_VARS} and the package README.
+ *
+ * Contract: the configuration is validated before anything opens (`invalid-options` naming the
+ * variable, see {@link readEngineConfig}). Adapters are imported on demand, so the embedded engine
+ * never loads kafkajs or pg, and the Kafka + PostgreSQL engine never loads better-sqlite3.
+ * Opening connects nothing yet: Kafka and PostgreSQL are reached on first use (PostgreSQL's
+ * Herald tables are migrated then). `createApp(...).close()` closes the broker and stores it was
+ * given; `engine.close()` does the same for an engine used without an app. Both are idempotent.
+ *
+ * @example
+ * const engine = await engineFromEnv();
+ * const app = createApp({ broker: engine.broker, stores: engine.stores, events: [OrderPlaced] });
+ * await app.start();
+ */
+export async function engineFromEnv(env: EngineEnv = process.env, options: EngineFromEnvOptions = {}): Promise<Engine> {
+  return openEngine(readEngineConfig(env), options);
+}
+
+/** Opens an engine from an {@link EngineConfig} (as {@link readEngineConfig} returns it, or built in code). */
+export function openEngine(config: EngineConfig, options: EngineFromEnvOptions = {}): Promise<Engine> {
+  return config.kind === 'embedded' ? openEmbedded(config, options) : openKafkaPostgres(config, options);
+}
+
+async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
+  const { sqliteEngine } = await import('@herald/sqlite');
+  const child = (component: string) => (options.logger ? { logger: options.logger.child({ component }) } : {});
+  const engine = sqliteEngine({
+    dataDir: config.dataDir,
+    log: { ...child('log'), ...options.embedded?.log },
+    stores: { ...child('stores'), ...options.embedded?.stores },
+  });
+  return { kind: 'embedded', broker: engine.broker, stores: engine.stores, description: `embedded (${config.dataDir})`, close: () => engine.close() };
+}
+
+async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
+  const [{ kafkaBroker }, { pgStores }] = await Promise.all([import('@herald/kafka'), import('@herald/postgres')]);
+  const { kafka, postgres } = config;
+  const broker = kafkaBroker({
+    ...(options.logger ? { logger: options.logger.child({ component: 'kafka' }) } : {}),
+    ...options.kafka,
+    ...kafka,
+    group: { ...options.kafka?.group, ...kafka.group },
+    fetch: { ...options.kafka?.fetch, ...kafka.fetch },
+  });
+  let stores: Stores<SqlTx>;
+  try {
+    stores = pgStores({ ...(options.logger ? { logger: options.logger.child({ component: 'postgres' }) } : {}), ...options.postgres, ...postgres });
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'kafka-postgres',
+    broker,
+    stores,
+    description: `kafka (${kafka.brokers.join(',')}) + postgresql (${redactUrl(postgres.connectionString)})`,
+    close() {
+      closing ??= (async () => {
+        const results = await Promise.allSettled([broker.close()]);
+        results.push(...(await Promise.allSettled([stores.close()])));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      })();
+      return closing;
+    },
+  };
+}
+
+/** `host:port/database` of a PostgreSQL URL: no user, no password, no query. */
+function redactUrl(value: string): string {
+  const url = new URL(value);
+  return `${url.host || 'local socket'}${url.pathname}`;
+}

@@ -1,0 +1,47 @@
+import { ErrorCodes, HeraldError } from '@herald/core';
+
+/** The environment as engine selection reads it (`process.env` fits). */
+export type EngineEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Small readers of environment variables: each treats an empty value as unset, and throws
+ * `invalid-options` naming the variable and the value it refused.
+ */
+export function text(env: EngineEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** A whole number in `[min, max]`, or undefined when unset. */
+export function integer(env: EngineEnv, name: string, range: { min: number; max: number }): number | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
+    throw invalidEnv(`${name} must be a whole number in [${range.min}, ${range.max}], got "${raw}"`);
+  }
+  return value;
+}
+
+/** `true` or `false` (any case), or undefined when unset. */
+export function boolean(env: EngineEnv, name: string): boolean | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const lower = raw.toLowerCase();
+  if (lower !== 'true' && lower !== 'false') throw invalidEnv(`${name} must be true or false, got "${raw}"`);
+  return lower === 'true';
+}
+
+/** One of `allowed` (compared in lower case), or undefined when unset. */
+export function oneOf<T extends string>(env: EngineEnv, name: string, allowed: readonly T[]): T | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const lower = raw.toLowerCase();
+  if (!(allowed as readonly string[]).includes(lower)) throw invalidEnv(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return lower as T;
+}
+
+/** The configuration error every reader throws. */
+export function invalidEnv(message: string): HeraldError {
+  return new HeraldError(ErrorCodes.invalidOptions, `engine configuration: ${message}`);
+}

@@ -1,0 +1,12 @@
+export { engineFromEnv, openEngine } from './engineFromEnv.js';
+export type { Engine, EngineFromEnvOptions } from './engineFromEnv.js';
+export { readEngineConfig, ENGINE_ENV_VARS, DEFAULT_DATA_DIR } from './config.js';
+export type {
+  EmbeddedEngineConfig,
+  EngineConfig,
+  EngineKind,
+  KafkaEnvSettings,
+  KafkaPostgresEngineConfig,
+  PostgresEnvSettings,
+} from './config.js';
+export type { EngineEnv } from './env.js';
