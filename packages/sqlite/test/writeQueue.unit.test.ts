@@ -5,12 +5,12 @@ import { migrate } from '../src/internal/migrate.js';
 import { LOG_MIGRATIONS } from '../src/log/schema.js';
 import { createWriteQueue, type WriteContext } from '../src/log/writeQueue.js';
 
-function setup() {
+function setup(durable: () => Promise<void> = () => Promise.resolve()) {
   const db = new Database(':memory:');
   migrate(db, 'log', LOG_MIGRATIONS);
   db.exec("INSERT INTO herald_partitions (pid, topic, partition) VALUES (1, 't', 0)");
   const commits: Map<number, number>[] = [];
-  const queue = createWriteQueue({ db, clock: systemClock, begin: () => {}, rolledBack: () => {}, committed: (heads) => commits.push(new Map(heads)) });
+  const queue = createWriteQueue({ db, clock: systemClock, durable, begin: () => {}, rolledBack: () => {}, committed: (heads) => void commits.push(new Map(heads)) });
   return { db, queue, commits };
 }
 
@@ -45,6 +45,27 @@ describe('log write queue (group commit)', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(db.prepare('SELECT v FROM t').all()).toEqual([{ v: 'a' }]);
     expect(db.prepare('SELECT next_offset FROM herald_partitions WHERE pid = 1').get()).toEqual({ next_offset: 1 });
+  });
+
+  it('acknowledges a commit only once it is durable, and fails it when the fsync fails', async () => {
+    let syncs = 0;
+    let finishSync: (error?: Error) => void = () => {};
+    const { queue, commits } = setup(() => {
+      syncs++;
+      return new Promise<void>((resolve, reject) => (finishSync = (error) => (error ? reject(error) : resolve())));
+    });
+    let acknowledged = false;
+    const first = queue.enqueue((ctx) => ctx.reserve(1, 1)).then((offset) => ((acknowledged = true), offset));
+    while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(acknowledged).toBe(false);
+    expect(commits).toEqual([]);
+    finishSync();
+    await expect(first).resolves.toBe(0);
+    expect(commits).toEqual([new Map([[1, 1]])]);
+    const second = queue.enqueue((ctx) => ctx.reserve(1, 1));
+    while (syncs === 1) await new Promise((resolve) => setImmediate(resolve));
+    finishSync(new Error('EIO'));
+    await expect(second).rejects.toMatchObject({ code: 'broker-unavailable', retriable: true });
   });
 
   it('waits for queued work on close, then refuses more', async () => {

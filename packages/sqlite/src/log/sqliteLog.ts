@@ -11,7 +11,8 @@ import {
   type TopicAdmin,
   type TopicSpec,
 } from '@herald/core';
-import { openDatabase } from '../internal/database.js';
+import { startCheckpointer } from '../internal/checkpointer.js';
+import { openDatabase, walSyncFor } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
 import { createGroupAccess } from './groups.js';
 import { joinGroup, type Member } from './member.js';
@@ -37,6 +38,8 @@ export interface SqliteLog extends Broker, TopicAdmin, OffsetReset {
 }
 
 const RETENTION_CHUNK = 5000;
+/** How often the background thread checkpoints the WAL. */
+const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
  * Creates the embedded log: a durable, partitioned, replayable log with consumer groups in one
@@ -65,13 +68,16 @@ const RETENTION_CHUNK = 5000;
  */
 export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const o = resolveLogOptions(options);
-  const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
+  const wal = walSyncFor(o.path, o.durability);
   migrate(db, 'log', LOG_MIGRATIONS);
+  const checkpointer = startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS);
   const topics = createTopicRegistry(db, o.defaultPartitions);
   const notifier = createNotifier(db, { pollMs: o.pollMs });
   const queue = createWriteQueue({
     db,
     clock: o.clock,
+    durable: () => wal.sync(),
     begin: () => topics.refresh(),
     rolledBack: () => topics.invalidate(),
     committed: (heads) => notifier.published(heads),
@@ -145,6 +151,8 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
         queue.abort();
         notifier.close();
         db.close();
+        await wal.close();
+        await checkpointer.close();
       })();
       return closing;
     },
@@ -156,6 +164,8 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
         await queue.close();
         notifier.close();
         db.close();
+        await wal.close();
+        await checkpointer.close();
       })();
       return closing;
     },

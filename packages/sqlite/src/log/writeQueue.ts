@@ -26,11 +26,13 @@ export interface WriteQueue {
 export interface WriteQueueDeps {
   readonly db: Database.Database;
   readonly clock: Clock;
+  /** Resolves once what was committed is on disk (see `createWalSync`). */
+  readonly durable: () => Promise<void>;
   /** Called inside the transaction before the first operation (topology refresh). */
   readonly begin: () => void;
   /** Called after a rollback (drop caches that may hold rolled-back state). */
   readonly rolledBack: () => void;
-  /** Called after each commit with the heads that moved. */
+  /** Called after each commit, once it is durable, with the heads that moved. */
   readonly committed: (heads: ReadonlyMap<number, number>) => void;
 }
 
@@ -49,7 +51,9 @@ interface Head {
 /**
  * Group commit for the log. Operations queued in the same turn of the event loop run in one
  * `BEGIN IMMEDIATE ... COMMIT`, so they share one fsync; every promise settles after the commit.
- * Partition heads are read once per transaction and written back once at its end. If an operation
+ * Promises settle once the commit is durable (the WAL fsync runs off the event loop, so the next
+ * batch may already be committing meanwhile). Partition heads are read once per transaction and
+ * written back once at its end. If an operation
  * throws, the transaction is rolled back and each operation is run again in its own transaction,
  * so only the faulty one fails.
  */
@@ -63,6 +67,23 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   let scheduled = false;
   let closed = false;
   let idle: (() => void) | undefined;
+  const syncing = new Set<Promise<void>>();
+
+  /** Settles after the commit is durable; a failed fsync fails the operations (retriable). */
+  function acknowledge(pending: readonly Pending[], results: readonly unknown[], moved: ReadonlyMap<number, number>): void {
+    const done = deps.durable().then(
+      () => {
+        deps.committed(moved);
+        pending.forEach((p, i) => p.resolve(results[i]));
+      },
+      (cause: unknown) => {
+        const failure = new HeraldError(ErrorCodes.brokerUnavailable, 'log: fsync of the committed records failed; they may or may not be on disk', { retriable: true, cause });
+        for (const p of pending) p.reject(failure);
+      },
+    );
+    syncing.add(done);
+    void done.finally(() => syncing.delete(done));
+  }
 
   function context(heads: Map<number, Head>): WriteContext {
     const now = clock.now();
@@ -118,8 +139,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     if (batch.length === 0) return;
     try {
       const { results, moved } = runTransaction(batch.map((p) => p.op));
-      deps.committed(moved);
-      batch.forEach((p, i) => p.resolve(results[i]));
+      acknowledge(batch, results, moved);
     } catch (error) {
       if (batch.length === 1 || isBusyError(error)) {
         const failure = wrap(error);
@@ -134,8 +154,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   function runAlone(pending: Pending): void {
     try {
       const { results, moved } = runTransaction([pending.op]);
-      deps.committed(moved);
-      pending.resolve(results[0]);
+      acknowledge([pending], results, moved);
     } catch (error) {
       pending.reject(wrap(error));
     }
@@ -155,6 +174,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     async close() {
       if (queue.length > 0) await new Promise<void>((resolve) => (idle = resolve));
       closed = true;
+      await Promise.all([...syncing]);
     },
     abort() {
       closed = true;

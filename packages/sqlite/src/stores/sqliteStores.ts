@@ -1,5 +1,6 @@
 import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
-import { openDatabase } from '../internal/database.js';
+import { startCheckpointer } from '../internal/checkpointer.js';
+import { openDatabase, walSyncFor } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
 import { createDeadLetterStore } from './deadLetters.js';
 import { createIdempotencyStore } from './idempotency.js';
@@ -18,6 +19,8 @@ export interface SqliteStores extends Stores<SqlTx>, OutboxSignal {
 }
 
 const RETENTION_CHUNK = 5000;
+/** How often the background thread checkpoints the WAL. */
+const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
  * Creates the stores on one SQLite file. Everything written in a `transaction` (the
@@ -49,12 +52,15 @@ const RETENTION_CHUNK = 5000;
  */
 export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const o = resolveStoresOptions(options);
-  const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
+  const wal = walSyncFor(o.path, o.durability);
   migrate(writer, 'stores', STORE_MIGRATIONS);
-  const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs, durability: o.durability });
+  const checkpointer = startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS);
+  const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
   const listeners = new Set<() => void>();
   const runner = createTxRunner({
     db: writer,
+    durable: () => wal.sync(),
     maxBatch: o.maxBatch,
     transactionTimeoutMs: o.transactionTimeoutMs,
     committed(scopes) {
@@ -105,6 +111,8 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
         await runner.close();
         reader.close();
         writer.close();
+        await wal.close();
+        await checkpointer.close();
       })();
       return closing;
     },

@@ -31,7 +31,9 @@ export interface TxRunnerDeps {
   readonly maxBatch: number;
   /** A logical transaction still running after this long fails and is rolled back. */
   readonly transactionTimeoutMs: number;
-  /** After each commit, with the scopes that committed. */
+  /** Resolves once what was committed is on disk (see `createWalSync`). */
+  readonly durable: () => Promise<void>;
+  /** After each commit, once it is durable, with the scopes that committed. */
   readonly committed: (scopes: readonly TxScope[]) => void;
 }
 
@@ -101,6 +103,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   let splitTimer: NodeJS.Timeout | undefined;
   let watchdog: NodeJS.Timeout | undefined;
   let idle: (() => void) | undefined;
+  const syncing = new Set<Promise<void>>();
 
   function schedule(): void {
     if (scheduled) return;
@@ -227,15 +230,11 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       failure = wrap(error);
     }
     log.drop(finished);
-    const durable = finished.filter((m) => m.state === 'done' && !rerun.includes(m));
-    if (failure === undefined) deps.committed(durable.map((m) => m.scope));
     if (failure !== undefined) rerun = [];
-    for (const member of finished) {
-      if (rerun.includes(member)) continue;
-      if (member.state === 'failed') member.reject(member.error);
-      else if (failure !== undefined) member.reject(failure);
-      else member.resolve(member.value);
-    }
+    acknowledge(
+      finished.filter((m) => !rerun.includes(m)),
+      failure,
+    );
     for (const member of rerun) {
       // it read writes of transactions still running: like a row lock, wait for them to finish
       member.state = 'waiting';
@@ -251,7 +250,36 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       log.clear();
     }
     if (queue.length > 0) schedule();
-    else if (members.length === 0) idle?.();
+    else if (members.length === 0 && syncing.size === 0) idle?.();
+  }
+
+  /**
+   * Settles finished members: failed ones at once, committed ones once their commit is durable
+   * (the fsync runs off the event loop while the next transactions already run).
+   */
+  function acknowledge(finished: readonly Member[], failure: unknown): void {
+    const committed: Member[] = [];
+    for (const member of finished) {
+      if (member.state === 'failed') member.reject(member.error);
+      else if (failure !== undefined) member.reject(failure);
+      else committed.push(member);
+    }
+    if (committed.length === 0) return;
+    const done = deps.durable().then(
+      () => {
+        deps.committed(committed.map((m) => m.scope));
+        for (const member of committed) member.resolve(member.value);
+      },
+      (cause: unknown) => {
+        const error = new HeraldError('store-unavailable', 'stores: fsync of the committed transactions failed; they may or may not be on disk', { retriable: true, cause });
+        for (const member of committed) member.reject(error);
+      },
+    );
+    syncing.add(done);
+    void done.finally(() => {
+      syncing.delete(done);
+      if (syncing.size === 0 && members.length === 0 && queue.length === 0) idle?.();
+    });
   }
 
   /** Opens the next physical transaction for members still running, and restarts unblocked waiters. */
@@ -285,7 +313,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     },
     async close() {
       closed = true;
-      if (members.length > 0 || queue.length > 0) await new Promise<void>((resolve) => (idle = resolve));
+      if (members.length > 0 || queue.length > 0 || syncing.size > 0) await new Promise<void>((resolve) => (idle = resolve));
     },
   };
 }

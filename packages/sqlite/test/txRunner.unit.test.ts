@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { createTxRunner, type TxScope } from '../src/stores/txRunner.js';
+
+function setup(durable: () => Promise<void>) {
+  const db = new Database(':memory:');
+  db.exec('CREATE TABLE t (v TEXT)');
+  const insert = db.prepare('INSERT INTO t VALUES (?)');
+  const committed: TxScope[][] = [];
+  const runner = createTxRunner({ db, maxBatch: 100, transactionTimeoutMs: 1000, durable, committed: (scopes) => void committed.push([...scopes]) });
+  return { db, runner, insert, committed };
+}
+
+describe('store transaction runner', () => {
+  it('settles transactions only once their commit is durable; a failed fsync fails them (retriable)', async () => {
+    let syncs = 0;
+    let finishSync: (error?: Error) => void = () => {};
+    const { db, runner, insert, committed } = setup(() => {
+      syncs++;
+      return new Promise<void>((resolve, reject) => (finishSync = (error) => (error ? reject(error) : resolve())));
+    });
+    let settled = false;
+    const first = runner.run((scope) => scope.run(insert, ['a'])).finally(() => (settled = true));
+    while (syncs === 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(db.prepare('SELECT v FROM t').all()).toEqual([{ v: 'a' }]); // committed...
+    expect(settled).toBe(false); // ...but not acknowledged before the fsync
+    expect(committed).toEqual([]);
+    finishSync();
+    await expect(first).resolves.toBe(1);
+    expect(committed).toHaveLength(1);
+    const second = runner.run((scope) => scope.run(insert, ['b']));
+    while (syncs === 1) await new Promise((resolve) => setImmediate(resolve));
+    finishSync(new Error('EIO'));
+    await expect(second).rejects.toMatchObject({ code: 'store-unavailable', retriable: true });
+  });
+
+  it('fails a transaction at once when its work fails, without waiting for an fsync', async () => {
+    const { runner } = setup(() => new Promise<void>(() => {}));
+    await expect(runner.run(() => Promise.reject(new Error('work failed')))).rejects.toThrow('work failed');
+  });
+});
