@@ -9,6 +9,9 @@
  * 2. log consume: one group member reading everything back, committing after each batch.
  * 3. store transactions: `events` transactions, each an outbox append plus an inbox mark,
  *    `concurrency` in flight.
+ *
+ * Prints one JSON line, then a table. CPU µs per operation (user + system, whole process, so
+ * including the fsync and checkpoint threads) is the steadier figure on a shared machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,19 +26,21 @@ const concurrency = Number(values.concurrency);
 const dir = mkdtempSync(join(tmpdir(), 'herald-sqlite-bench-'));
 const payload = 'x'.repeat(200);
 
-/** Runs `count` jobs with `concurrency` workers; returns seconds elapsed. */
-async function timed(count: number, job: (i: number) => Promise<unknown>): Promise<number> {
+/** Runs `count` jobs with `concurrency` workers; returns seconds elapsed and CPU µs per job (this thread's process). */
+async function timed(count: number, job: (i: number) => Promise<unknown>): Promise<{ seconds: number; cpuMicros: number }> {
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
     while (next < count) await job(next++);
   }));
-  return (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuMicros: Math.round(((used.user + used.system) / count) * 10) / 10 };
 }
 
-async function logBench(): Promise<{ publishPerSec: number; consumePerSec: number }> {
+async function logBench(): Promise<{ publishPerSec: number; publishCpuMicros: number; consumePerSec: number }> {
   const log = sqliteLog({ path: join(dir, 'log.db'), topics: [{ name: 'bench', partitions: 8 }] });
-  const publishSeconds = await timed(events, (i) => log.publish([{ topic: 'bench', key: `key-${i % 1000}`, value: payload }]));
+  const publish = await timed(events, (i) => log.publish([{ topic: 'bench', key: `key-${i % 1000}`, value: payload }]));
   let received = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
@@ -51,12 +56,12 @@ async function logBench(): Promise<{ publishPerSec: number; consumePerSec: numbe
   await all;
   const consumeSeconds = (performance.now() - started) / 1000;
   await log.close();
-  return { publishPerSec: Math.round(events / publishSeconds), consumePerSec: Math.round(events / consumeSeconds) };
+  return { publishPerSec: Math.round(events / publish.seconds), publishCpuMicros: publish.cpuMicros, consumePerSec: Math.round(events / consumeSeconds) };
 }
 
-async function storeBench(): Promise<{ transactionsPerSec: number }> {
+async function storeBench(): Promise<{ transactionsPerSec: number; transactionCpuMicros: number }> {
   const stores = sqliteStores({ path: join(dir, 'store.db') });
-  const seconds = await timed(events, (i) =>
+  const run = await timed(events, (i) =>
     stores.transaction(async (tx) => {
       const id = uuidv7();
       await stores.inbox.markHandled(tx, { group: 'bench', eventId: id, handledAt: Date.now() });
@@ -66,7 +71,7 @@ async function storeBench(): Promise<{ transactionsPerSec: number }> {
     }),
   );
   await stores.close();
-  return { transactionsPerSec: Math.round(events / seconds) };
+  return { transactionsPerSec: Math.round(events / run.seconds), transactionCpuMicros: run.cpuMicros };
 }
 
 try {
@@ -75,9 +80,9 @@ try {
   const result = { events, concurrency, ...log, ...store };
   console.log(JSON.stringify(result));
   console.table({
-    'log publish (records/s)': log.publishPerSec,
-    'log consume + commit (records/s)': log.consumePerSec,
-    'store tx: outbox append + inbox mark (tx/s)': store.transactionsPerSec,
+    'log publish': { 'per second': log.publishPerSec, 'CPU µs each': log.publishCpuMicros },
+    'log consume + commit': { 'per second': log.consumePerSec },
+    'store tx (outbox append + inbox mark)': { 'per second': store.transactionsPerSec, 'CPU µs each': store.transactionCpuMicros },
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });

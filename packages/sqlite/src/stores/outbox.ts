@@ -49,8 +49,11 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     unpublished: writer.prepare<unknown[], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`),
     claimRange: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL'),
     claimOne: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq = ?'),
-    markPublished: writer.prepare('UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id = ? AND published_at IS NULL'),
-    release: writer.prepare('UPDATE herald_outbox SET claimed_by = NULL, claim_expires_at = NULL WHERE id = ? AND claimed_by = ? AND published_at IS NULL'),
+    // one statement per call: the ids go in as a JSON array (no per-row round trip from JavaScript)
+    markPublished: writer.prepare(
+      'UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL',
+    ),
+    release: writer.prepare('UPDATE herald_outbox SET claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND published_at IS NULL'),
     byCorrelation: reader.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE correlation_id = ? ORDER BY seq`),
   };
 
@@ -99,14 +102,13 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     markPublished(_relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
-        const now = clock.now();
-        for (const id of ids) scope.run(s.markPublished, [now, id]);
+        scope.run(s.markPublished, [clock.now(), JSON.stringify(ids)]);
       });
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
-        for (const id of ids) scope.run(s.release, [id, relayId]);
+        scope.run(s.release, [JSON.stringify(ids), relayId]);
       });
     },
     async findByCorrelation(correlationId) {
