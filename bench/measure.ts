@@ -1,25 +1,46 @@
 // Measures one engine in this process and prints one JSON line (run by bench/run.ts).
+// node --import tsx bench/measure.ts <engine> [events] [latency-events] [deadline-ms]
+import { runBaseline } from './baseline.js';
 import { engines } from './engines.js';
 import { percentile, round } from './stats.js';
-import { runWorkload } from './workload.js';
+import { runWorkload, type WorkloadOptions, type WorkloadResult } from './workload.js';
 
-const [engineName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000'] = process.argv.slice(2);
-const factory = engines[engineName];
-if (!factory) throw new Error(`unknown engine ${engineName}; known: ${Object.keys(engines).join(', ')}`);
+/** Runs one measured run of the workload (fresh infrastructure each time) and tears it down. */
+type Measure = (options: WorkloadOptions) => Promise<WorkloadResult>;
+
+const measures: Record<string, Measure> = {
+  ...Object.fromEntries(
+    Object.entries(engines).map(([name, factory]): [string, Measure] => [
+      name,
+      async (options) => {
+        const engine = await factory();
+        try {
+          return await runWorkload(engine, options);
+        } finally {
+          await engine.cleanup();
+        }
+      },
+    ]),
+  ),
+  'baseline-kafkajs-pg': runBaseline,
+};
+
+const [engineName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000', deadlineArg = '240000'] = process.argv.slice(2);
+const measure = measures[engineName];
+if (!measure) throw new Error(`unknown engine ${engineName}; known: ${Object.keys(measures).join(', ')}`);
 const events = Number(eventsArg);
 const latencyEvents = Number(latencyEventsArg);
 
-async function measured(run: (engine: Awaited<ReturnType<typeof factory>>) => ReturnType<typeof runWorkload>) {
-  const engine = await factory!();
-  try {
-    return await run(engine);
-  } finally {
-    await engine.cleanup();
-  }
-}
+// A run that stalls (events lost, a broker gone) must not hang the benchmark: give up, and let the
+// infrastructure's exit hooks stop the servers it started.
+const deadlineMs = Number(deadlineArg);
+setTimeout(() => {
+  process.stderr.write(`${engineName}: gave up after ${deadlineMs} ms\n`);
+  process.exit(1);
+}, deadlineMs).unref();
 
-const throughput = await measured((engine) => runWorkload(engine, { events, keys: 1000, concurrency: 512 }));
-const latency = await measured((engine) => runWorkload(engine, { events: latencyEvents, keys: 1000, ratePerSec: 2000 }));
+const throughput = await measure({ events, keys: 1000, concurrency: 512 });
+const latency = await measure({ events: latencyEvents, keys: 1000, ratePerSec: 2000 });
 const result = {
   engine: engineName,
   events,
@@ -32,3 +53,4 @@ const result = {
   peakRssMiB: round(process.resourceUsage().maxRSS / 1024, 1),
 };
 process.stdout.write(JSON.stringify(result) + '\n');
+process.exit(0);

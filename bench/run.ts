@@ -1,5 +1,8 @@
-// npm run bench [-- --json] [--engines embedded,...] [--events 100000]
+// npm run bench [-- --json] [--engines embedded,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
+//   [--latency-events 20000] [--deadline-ms 240000]
 // Measures the full reliable pipeline per engine, each in its own process (so peak RSS is its own).
+// kafka-postgres and baseline-kafkajs-pg start a mock Kafka cluster (kcat) and a throwaway
+// PostgreSQL 15 cluster per measured run; see bench/engines.ts for how each is tuned.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -9,9 +12,14 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
-const engineNames = option('engines', 'embedded').split(',');
+const engineNames = option('engines', 'embedded,kafka-postgres,baseline-kafkajs-pg').split(',');
 const events = option('events', '100000');
 const latencyEvents = option('latency-events', '20000');
+/** Bound of one engine's two runs; a stalled engine fails instead of hanging the benchmark. */
+const deadlineMs = option('deadline-ms', '240000');
+
+/** The pipeline compared with the hand-written baseline, and the issue's targets. */
+const COMPARED = { engine: 'kafka-postgres', baseline: 'baseline-kafkajs-pg', minThroughputRatio: 0.8, maxP99Ratio: 1.5 } as const;
 
 interface Result {
   engine: string;
@@ -24,13 +32,17 @@ interface Result {
 const results: Result[] = [];
 for (const engine of engineNames) {
   if (!json) process.stderr.write(`measuring ${engine}: ${events} events flat out, then ${latencyEvents} at 2,000/s...\n`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), engine, events, latencyEvents], {
+  const started = performance.now();
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), engine, events, latencyEvents, deadlineMs], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 1024 * 1024,
+    // measure.ts gives up at the deadline itself; this only catches a child that cannot
+    timeout: Number(deadlineMs) + 30_000,
+    killSignal: 'SIGKILL',
   });
   if (child.status !== 0) {
-    process.stderr.write(`benchmark of ${engine} failed (exit ${child.status})\n`);
+    process.stderr.write(`benchmark of ${engine} failed (exit ${child.status ?? child.signal})\n`);
     process.exitCode = 1;
     continue;
   }
@@ -38,9 +50,11 @@ for (const engine of engineNames) {
   const result = JSON.parse(line) as Result;
   results.push(result);
   if (json) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stderr.write(`  ${engine} done in ${Math.round((performance.now() - started) / 1000)} s\n`);
 }
 
 if (!json && results.length > 0) {
+  const baseline = results.find((r) => r.engine === COMPARED.baseline);
   const rows = results.map((r) => ({
     engine: r.engine,
     events: r.events,
@@ -49,6 +63,18 @@ if (!json && results.length > 0) {
     'p99 ms @2k/s': r.latencyAt2kMs.p99,
     'max ms @2k/s': r.latencyAt2kMs.max,
     'peak RSS MiB': r.peakRssMiB,
+    ...(baseline && r.engine === COMPARED.engine ? ratios(r, baseline) : {}),
   }));
   console.table(rows);
+}
+
+/** Throughput and p99 of the pipeline as ratios of the baseline's, with the targets they must meet. */
+function ratios(result: Result, baseline: Result): Record<string, string> {
+  const throughput = result.throughputEventsPerSec / baseline.throughputEventsPerSec;
+  const p99 = result.latencyAt2kMs.p99 / baseline.latencyAt2kMs.p99;
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  return {
+    'events/s vs baseline': `${throughput.toFixed(2)}x (>= ${COMPARED.minThroughputRatio}: ${verdict(throughput >= COMPARED.minThroughputRatio)})`,
+    'p99 vs baseline': `${p99.toFixed(2)}x (<= ${COMPARED.maxP99Ratio}: ${verdict(p99 <= COMPARED.maxP99Ratio)})`,
+  };
 }

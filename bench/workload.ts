@@ -1,26 +1,59 @@
 import { Type } from '@sinclair/typebox';
-import { createApp, defineEvent, silentLogger, type App, type Broker, type SqlTx, type Stores } from '@herald/core';
+import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
+
+const BenchData = Type.Object({
+  key: Type.String(),
+  seq: Type.Integer(),
+  sentAt: Type.Number(),
+  payload: Type.String(),
+});
 
 /** The benchmark's one event: ~200 bytes of payload, keyed by one of `keys` keys. */
-export const BenchEvent = defineEvent({
-  type: 'BenchEvent',
-  topic: 'bench',
-  key: (d) => d.key,
-  schema: Type.Object({
-    key: Type.String(),
-    seq: Type.Integer(),
-    sentAt: Type.Number(),
-    payload: Type.String(),
-  }),
-});
+export const BenchEvent = defineEvent({ type: 'BenchEvent', topic: 'bench', key: (d) => d.key, schema: BenchData });
+
+/**
+ * The benchmark event spread over `count` topics (key index modulo `count` picks the topic), for
+ * brokers whose topics cannot have enough partitions (the Kafka mock: 4 each). One topic is the
+ * plain {@link BenchEvent}.
+ */
+export function benchEvents(count: number): (typeof BenchEvent)[] {
+  if (count === 1) return [BenchEvent];
+  return Array.from({ length: count }, (_, i) => defineEvent({ type: `BenchEvent.${i}`, topic: `bench-${i}`, key: (d) => d.key, schema: BenchData }));
+}
 
 export interface Engine {
   readonly name: string;
   readonly broker: Broker;
   readonly stores: Stores<SqlTx>;
+  /**
+   * When given, the relay claims and marks through this outbox handle (its own connections) instead
+   * of `stores.outbox`, as a relay deployed apart from the application would; it still wakes on
+   * `stores`' appends.
+   */
+  readonly relayOutbox?: OutboxStore<SqlTx>;
+  /** How this engine is tuned for the workload; absent fields take the embedded engine's values. */
+  readonly tuning?: WorkloadTuning;
   /** Releases whatever the engine started (servers, files); after the app closed broker and stores. */
   cleanup(): Promise<void>;
 }
+
+/** What a deployment of an engine tunes; the same events and handler whatever the values. */
+export interface WorkloadTuning {
+  /** Topics the keys are spread over (see {@link benchEvents}). Default 1. */
+  readonly topics?: number;
+  /** Partitions declared per topic. Default 8. */
+  readonly partitions?: number;
+  readonly group?: GroupOptions;
+  readonly relay?: RelayOptions;
+}
+
+/** The embedded engine's settings, the defaults of every other engine. */
+export const DEFAULT_TUNING = {
+  topics: 1,
+  partitions: 8,
+  group: { concurrency: 64, maxInFlight: 5000, commitIntervalMs: 100 },
+  relay: { batchSize: 2000, idleMs: 5 },
+} as const;
 
 export interface WorkloadResult {
   readonly events: number;
@@ -28,10 +61,18 @@ export interface WorkloadResult {
   readonly latenciesMs: number[];
 }
 
-const PAYLOAD = 'x'.repeat(150); // with key, seq and sentAt the data is ~200 bytes
+export const PAYLOAD = 'x'.repeat(150); // with key, seq and sentAt the data is ~200 bytes
 
 /** Milliseconds with sub-millisecond precision on a clock shared by producer and consumer in this process. */
 export const nowMs = () => performance.timeOrigin + performance.now();
+
+/** One measured run: `events` over `keys` keys, flat out (`concurrency` sends in flight) or at `ratePerSec`. */
+export interface WorkloadOptions {
+  readonly events: number;
+  readonly keys: number;
+  readonly ratePerSec?: number;
+  readonly concurrency?: number;
+}
 
 /**
  * Runs the full reliable pipeline once: application transactions (an order row plus an outbox
@@ -40,15 +81,17 @@ export const nowMs = () => performance.timeOrigin + performance.now();
  * undefined, `concurrency` transactions in flight) or at a fixed rate, and measures each event from
  * the start of its producing transaction to the commit of its effect.
  */
-export async function runWorkload(engine: Engine, options: { events: number; keys: number; ratePerSec?: number; concurrency?: number }): Promise<WorkloadResult> {
+export async function runWorkload(engine: Engine, options: WorkloadOptions): Promise<WorkloadResult> {
+  const tuning = engine.tuning ?? {};
+  const events = benchEvents(tuning.topics ?? DEFAULT_TUNING.topics);
   const app = createApp<SqlTx>({
     name: 'bench',
     broker: engine.broker,
     stores: engine.stores,
     logger: silentLogger,
-    topics: [{ name: 'bench', partitions: 8 }],
-    groups: { 'bench-consumer': { concurrency: 64, maxInFlight: 5000, commitIntervalMs: 100 } },
-    relay: { batchSize: 2000, idleMs: 5 },
+    topics: events.map((e) => ({ name: e.topic, partitions: tuning.partitions ?? DEFAULT_TUNING.partitions })),
+    groups: { 'bench-consumer': { ...DEFAULT_TUNING.group, ...tuning.group } },
+    relay: { ...DEFAULT_TUNING.relay, ...tuning.relay },
   });
   await app.transaction(async (tx) => {
     await tx.execute('CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
@@ -59,7 +102,7 @@ export async function runWorkload(engine: Engine, options: { events: number; key
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => (finish = resolve));
   app.on(
-    BenchEvent,
+    events,
     {
       group: 'bench-consumer',
       // runs outside the inbox transaction: when next() returns, the effect has committed
@@ -76,14 +119,17 @@ export async function runWorkload(engine: Engine, options: { events: number; key
       await ctx.tx.execute('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3)', [event.id, event.data.key, event.data.seq]);
     },
   );
-  await app.start();
+  await app.start({ relay: engine.relayOutbox === undefined });
+  const relay = engine.relayOutbox && createRelay({ outbox: engine.relayOutbox, broker: engine.broker, stores: engine.stores }, { ...DEFAULT_TUNING.relay, ...tuning.relay });
+  relay?.start();
 
   const send = (seq: number) =>
     app.transaction(async (tx, publish) => {
-      const key = `k${seq % options.keys}`;
+      const keyIndex = seq % options.keys;
+      const key = `k${keyIndex}`;
       const sentAt = nowMs();
       await tx.execute('INSERT INTO bench_orders (id, k, seq) VALUES ($1, $2, $3)', [`o${seq}`, key, seq]);
-      await publish(BenchEvent, { key, seq, sentAt, payload: PAYLOAD });
+      await publish(events[keyIndex % events.length]!, { key, seq, sentAt, payload: PAYLOAD });
     });
 
   const started = nowMs();
@@ -91,11 +137,13 @@ export async function runWorkload(engine: Engine, options: { events: number; key
   else await sendAtRate(options.events, options.ratePerSec, send);
   await finished;
   const elapsedMs = nowMs() - started;
+  await relay?.close();
   await app.close();
   return { events: done, elapsedMs, latenciesMs };
 }
 
-async function sendFlat(total: number, concurrency: number, send: (seq: number) => Promise<void>): Promise<void> {
+/** Sends `total` events as fast as possible, `concurrency` sends in flight (closed loop). */
+export async function sendFlat(total: number, concurrency: number, send: (seq: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -105,7 +153,7 @@ async function sendFlat(total: number, concurrency: number, send: (seq: number) 
 }
 
 /** Sends on a fixed schedule (open loop): lateness of the system never slows the sender down. */
-async function sendAtRate(total: number, ratePerSec: number, send: (seq: number) => Promise<void>): Promise<void> {
+export async function sendAtRate(total: number, ratePerSec: number, send: (seq: number) => Promise<void>): Promise<void> {
   const start = nowMs();
   const inFlight: Promise<void>[] = [];
   let seq = 0;
