@@ -14,12 +14,12 @@ export interface TicketOrdersConfig {
   readonly port: number;
   /** `HOST`, default 127.0.0.1 (use 0.0.0.0 in a container). */
   readonly host: string;
-  /** `HERALD_DATA_DIR`, default `./.herald`: where the embedded log and store files live. */
-  readonly dataDir: string;
   /** `HERALD_CHAOS_RATE`: fraction of relay publishes dropped on purpose. Default 0; seed 003 uses 0.2. */
   readonly chaosRate: number;
   /** `HERALD_CHAOS_AFTER_ACCEPT_RATE`: fraction of relay publishes whose ack is "lost" (duplicates). Default 0. */
   readonly chaosAfterAcceptRate: number;
+  /** `HERALD_RELAY_LEASE_MS`: how long a relay's claim on a key lasts, so how soon another relay takes over a dead relay's keys. Default 10 000. */
+  readonly relayLeaseMs: number;
   /** `PAYMENT_LIMIT_CENTS`: a price above it is declined and the order cancelled. Default 100 000. */
   readonly paymentLimitCents: number;
   /** `HANDLER_FAILURE_RATE`: fraction of handler attempts failing transiently after their writes. Default 0. */
@@ -37,18 +37,19 @@ export interface TicketOrdersConfig {
 }
 
 /**
- * Reads the configuration from `env` and the command line (`--service api`, `--service
+ * Reads the example's own configuration from `env` and the command line (`--service api`, `--service
  * payment,ticket`, `--service all`; `HERALD_SERVICE` works too). Throws `invalid-options` naming
- * the variable on a bad value.
+ * the variable on a bad value. Which engine runs (embedded in `HERALD_DATA_DIR`, or Kafka +
+ * PostgreSQL) is read by `engineFromEnv` from `@herald/engine`, not here.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): TicketOrdersConfig {
   return {
     services: parseServices(serviceArgument(argv) ?? env['HERALD_SERVICE'] ?? 'all'),
     port: integer(env, 'PORT', 8080, 0, 65_535),
     host: env['HOST'] || '127.0.0.1',
-    dataDir: env['HERALD_DATA_DIR'] || './.herald',
     chaosRate: fraction(env, 'HERALD_CHAOS_RATE', 0),
     chaosAfterAcceptRate: fraction(env, 'HERALD_CHAOS_AFTER_ACCEPT_RATE', 0),
+    relayLeaseMs: integer(env, 'HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
     paymentLimitCents: integer(env, 'PAYMENT_LIMIT_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
     handlerFailureRate: fraction(env, 'HANDLER_FAILURE_RATE', 0),
     retry: {

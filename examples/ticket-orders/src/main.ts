@@ -1,17 +1,29 @@
+import { jsonLogger } from '@herald/core';
 import { closeOnSignals } from '@herald/http';
 import { loadConfig } from './config.js';
-import { createTicketOrders } from './system.js';
+import { createTicketOrders, type TicketOrders } from './system.js';
 
 /**
  * Runs ticket-orders: every service in one process by default, or the ones named by
- * `--service` (see README.md). Stops gracefully on SIGTERM/SIGINT.
+ * `--service` (see README.md), on the embedded engine or on Kafka + PostgreSQL as the
+ * environment says. Stops gracefully on SIGTERM/SIGINT.
  */
-const system = createTicketOrders(loadConfig());
-closeOnSignals(() => system.close(), { logger: system.logger });
+let system: TicketOrders | undefined;
 try {
-  await system.start();
+  system = await createTicketOrders(loadConfig());
 } catch (error) {
-  system.logger.error('ticket-orders failed to start', { error });
-  await system.close().catch(() => {});
+  // a configuration error: nothing is open yet
+  jsonLogger().error('ticket-orders failed to start', { error });
   process.exitCode = 1;
+}
+if (system) {
+  const running = system;
+  closeOnSignals(() => running.close(), { logger: running.logger });
+  try {
+    await running.start();
+  } catch (error) {
+    running.logger.error('ticket-orders failed to start', { error });
+    await running.close().catch(() => {});
+    process.exitCode = 1;
+  }
 }

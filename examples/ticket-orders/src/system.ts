@@ -1,7 +1,7 @@
 import { createApp, jsonLogger } from '@herald/core';
 import type { App, Logger, SqlTx } from '@herald/core';
 import type { Gateway } from '@herald/http';
-import { sqliteEngine } from '@herald/sqlite';
+import { engineFromEnv, type Engine, type EngineEnv } from '@herald/engine';
 import type { TicketOrdersConfig } from './config.js';
 import { EVENTS, GROUPS, TOPICS } from './events.js';
 import { failureInjector } from './failures.js';
@@ -14,6 +14,8 @@ import { registerTicketService } from './services/ticket.js';
 /** A running (or ready to run) ticket-orders process: some or all of its services. */
 export interface TicketOrders {
   readonly app: App<SqlTx>;
+  /** The engine it runs on: embedded, or Kafka + PostgreSQL (chosen by the environment). */
+  readonly engine: Engine;
   /** Present when this process runs the api service. */
   readonly gateway: Gateway<SqlTx> | undefined;
   readonly logger: Logger;
@@ -24,15 +26,17 @@ export interface TicketOrders {
 }
 
 /**
- * Assembles the services chosen in `config.services` over the embedded engine in
- * `config.dataDir`. Each consumer service is its own consumer group, so the same code runs all
- * five in one process or each in its own process on one shared log and store.
+ * Assembles the services chosen in `config.services` over the engine `env` selects (see
+ * `engineFromEnv`): the embedded engine in `HERALD_DATA_DIR` by default, Kafka + PostgreSQL when
+ * `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are set. The code is the same either way. Each
+ * consumer service is its own consumer group, so the same code runs all five in one process or
+ * each in its own process (several of each, on Kafka) on one shared log and store.
  */
-export function createTicketOrders(config: TicketOrdersConfig): TicketOrders {
+export async function createTicketOrders(config: TicketOrdersConfig, env: EngineEnv = process.env): Promise<TicketOrders> {
   const runs = new Set(config.services);
   const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('+');
   const logger = jsonLogger({ level: config.logLevel, fields: { service: name } });
-  const engine = sqliteEngine({ dataDir: config.dataDir, log: { logger: logger.child({ component: 'log' }) } });
+  const engine = await engineFromEnv(env, { logger });
   const app = createApp<SqlTx>({
     name,
     broker: engine.broker,
@@ -41,7 +45,7 @@ export function createTicketOrders(config: TicketOrdersConfig): TicketOrders {
     topics: TOPICS,
     logger,
     handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
-    relay: { chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
+    relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
   });
   const maybeFail = failureInjector(config.handlerFailureRate);
   if (runs.has('payment')) registerPaymentService(app, { limitCents: config.paymentLimitCents, maybeFail });
@@ -60,10 +64,11 @@ export function createTicketOrders(config: TicketOrdersConfig): TicketOrders {
 
   return {
     app,
+    engine,
     gateway,
     logger,
     async start() {
-      await migrate(engine.stores);
+      await migrate(engine.stores, { engine: engine.kind });
       const address = gateway ? await gateway.listen({ port: config.port, host: config.host }) : undefined;
       // live (and answering 503 on /readyz) from here; ready once the consumers run
       if (address) logger.info('listening', { url: address.url });
@@ -72,7 +77,7 @@ export function createTicketOrders(config: TicketOrdersConfig): TicketOrders {
       logger.info('ticket-orders ready', {
         services: [...runs],
         url: address?.url,
-        dataDir: config.dataDir,
+        engine: engine.description,
         chaosRate: config.chaosRate,
         paymentLimitCents: config.paymentLimitCents,
       });

@@ -57,7 +57,7 @@ describe('ticket-orders killed mid-run', () => {
     try {
       await waitAllFinal(db, 90_000);
       const prices = new Map([...outcomes.values()].map((o) => [o.request.key, o.request.body.priceCents]));
-      const totals = verifyDatabase(db, orderIds, prices);
+      const totals = await verifyDatabase(db, orderIds, prices);
       expect(totals).toEqual({ orders: 960, ticketIssued: 860, cancelled: 100, payments: 960, tickets: 860 });
       await verifyThroughApi(baseUrl, orderIds);
       const ticketed = [...orderIds.entries()].find(([key]) => prices.get(key)! <= LIMIT_CENTS)![1];
@@ -65,7 +65,7 @@ describe('ticket-orders killed mid-run', () => {
       const replayedOnly = [...outcomes.values()].filter((o) => o.answers[0]!.status === 201 && o.answers.every((a) => a.replayed)).length;
       console.log(JSON.stringify({ test: 'crash', requested: ORDERS, ...totals, kills, ...stats, replayedOnly, totalMs: Date.now() - started }));
     } finally {
-      db.close();
+      await db.close();
     }
 
     expect(await stopExample(example)).toBe(0);

@@ -44,7 +44,7 @@ describe('ticket-orders under chaos', () => {
       await waitAllFinal(db, 90_000);
       const totalMs = Date.now() - started;
       const prices = new Map([...outcomes.values()].map((o) => [o.request.key, o.request.body.priceCents]));
-      const totals = verifyDatabase(db, orderIds, prices);
+      const totals = await verifyDatabase(db, orderIds, prices);
       expect(totals).toEqual({ orders: 960, ticketIssued: 860, cancelled: 100, payments: 960, tickets: 860 });
       await verifyThroughApi(baseUrl, orderIds);
 
@@ -61,7 +61,7 @@ describe('ticket-orders under chaos', () => {
       const duplicates = [...outcomes.values()].filter((o) => o.answers.length > 1).length;
       console.log(JSON.stringify({ test: 'load', requested: ORDERS, ...totals, duplicates, ...stats, relayChaos, handlerRetries, requestsMs, totalMs }));
     } finally {
-      db.close();
+      await db.close();
     }
 
     expect(await stopExample(example)).toBe(0);

@@ -35,9 +35,9 @@ describe('ticket-orders as five processes on one embedded log', () => {
     try {
       await waitAllFinal(db, 90_000);
       const prices = new Map([...outcomes.values()].map((o) => [o.request.key, o.request.body.priceCents]));
-      expect(verifyDatabase(db, orderIds, prices)).toEqual({ orders: 192, ticketIssued: 172, cancelled: 20, payments: 192, tickets: 172 });
+      expect(await verifyDatabase(db, orderIds, prices)).toEqual({ orders: 192, ticketIssued: 172, cancelled: 20, payments: 192, tickets: 172 });
     } finally {
-      db.close();
+      await db.close();
     }
     await verifyThroughApi(baseUrl, orderIds);
     const ticketed = [...orderIds.values()][0]!;

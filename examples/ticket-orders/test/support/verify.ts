@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { problemCode, send } from './client.js';
+import { pool, problemCode, send } from './client.js';
 import type { OrdersDb } from './db.js';
 import { LIMIT_CENTS, type Job, type KeyOutcome } from './scenario.js';
 
@@ -42,7 +42,7 @@ export function verifyAnswers(jobs: readonly Job[], outcomes: ReadonlyMap<string
 export async function waitAllFinal(db: OrdersDb, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const pending = db.count("SELECT COUNT(*) FROM orders WHERE status = 'CREATED'");
+    const pending = await db.count("SELECT COUNT(*) FROM orders WHERE status = 'CREATED'");
     if (pending === 0) return;
     if (Date.now() > deadline) throw new Error(`${pending} orders still CREATED after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
@@ -63,8 +63,8 @@ export interface Totals {
  * each is final as its price dictates; exactly one payment per order; a ticket for each issued
  * order and none for a cancelled one; no seat held by two live orders or ticketed twice.
  */
-export function verifyDatabase(db: OrdersDb, orderIds: ReadonlyMap<string, string>, prices: ReadonlyMap<string, number>): Totals {
-  const rows = db.rows<{ order_id: string; status: string; price_cents: number }>('SELECT order_id, status, price_cents FROM orders');
+export async function verifyDatabase(db: OrdersDb, orderIds: ReadonlyMap<string, string>, prices: ReadonlyMap<string, number>): Promise<Totals> {
+  const rows = await db.rows<{ order_id: string; status: string; price_cents: number }>('SELECT order_id, status, price_cents FROM orders');
   expect(new Set(rows.map((r) => r.order_id))).toEqual(new Set(orderIds.values()));
   for (const row of rows) {
     expect(row.status, row.order_id).toBe(row.price_cents > LIMIT_CENTS ? 'CANCELLED' : 'TICKET_ISSUED');
@@ -72,18 +72,27 @@ export function verifyDatabase(db: OrdersDb, orderIds: ReadonlyMap<string, strin
   for (const [key, orderId] of orderIds) {
     expect(rows.find((r) => r.order_id === orderId)?.price_cents, key).toBe(prices.get(key));
   }
-  expect(db.count('SELECT COUNT(*) FROM orders o WHERE (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.order_id) <> 1')).toBe(0);
-  expect(db.count('SELECT COUNT(*) FROM payments p WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = p.order_id)')).toBe(0);
-  expect(db.count("SELECT COUNT(*) FROM payments p JOIN orders o ON o.order_id = p.order_id WHERE (p.status = 'DECLINED') <> (o.status = 'CANCELLED')")).toBe(0);
-  expect(db.count("SELECT COUNT(*) FROM orders o WHERE (SELECT COUNT(*) FROM tickets t WHERE t.order_id = o.order_id) <> (CASE WHEN o.status = 'TICKET_ISSUED' THEN 1 ELSE 0 END)")).toBe(0);
-  expect(db.count("SELECT COUNT(*) FROM (SELECT flight_id, seat FROM orders WHERE status <> 'CANCELLED' GROUP BY flight_id, seat HAVING COUNT(*) > 1) held")).toBe(0);
-  expect(db.count('SELECT COUNT(*) FROM (SELECT flight_id, seat FROM tickets GROUP BY flight_id, seat HAVING COUNT(*) > 1) ticketed')).toBe(0);
+  expect(await db.count('SELECT COUNT(*) FROM orders o WHERE (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.order_id) <> 1')).toBe(0);
+  expect(await db.count('SELECT COUNT(*) FROM payments p WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = p.order_id)')).toBe(0);
+  expect(await db.count("SELECT COUNT(*) FROM payments p JOIN orders o ON o.order_id = p.order_id WHERE (p.status = 'DECLINED') <> (o.status = 'CANCELLED')")).toBe(0);
+  expect(await db.count("SELECT COUNT(*) FROM orders o WHERE (SELECT COUNT(*) FROM tickets t WHERE t.order_id = o.order_id) <> (CASE WHEN o.status = 'TICKET_ISSUED' THEN 1 ELSE 0 END)")).toBe(0);
+  expect(await db.count("SELECT COUNT(*) FROM (SELECT flight_id, seat FROM orders WHERE status <> 'CANCELLED' GROUP BY flight_id, seat HAVING COUNT(*) > 1) held")).toBe(0);
+  expect(await db.count('SELECT COUNT(*) FROM (SELECT flight_id, seat FROM tickets GROUP BY flight_id, seat HAVING COUNT(*) > 1) ticketed')).toBe(0);
+  // each order's effects happened in the saga's causal order: order, payment, ticket, final status
+  const outOfOrder = await db.rows<{ order_id: string }>(
+    `SELECT o.order_id FROM orders o
+       JOIN payments p ON p.order_id = o.order_id
+       LEFT JOIN tickets t ON t.order_id = o.order_id
+      WHERE p.created_at < o.created_at OR o.updated_at < p.created_at
+         OR (t.ticket_id IS NOT NULL AND (t.created_at < p.created_at OR o.updated_at < t.created_at))`,
+  );
+  expect(outOfOrder, 'orders whose payment, ticket or final status predates its cause').toEqual([]);
   return {
     orders: rows.length,
     ticketIssued: rows.filter((r) => r.status === 'TICKET_ISSUED').length,
     cancelled: rows.filter((r) => r.status === 'CANCELLED').length,
-    payments: db.count('SELECT COUNT(*) FROM payments'),
-    tickets: db.count('SELECT COUNT(*) FROM tickets'),
+    payments: await db.count('SELECT COUNT(*) FROM payments'),
+    tickets: await db.count('SELECT COUNT(*) FROM tickets'),
   };
 }
 
@@ -100,13 +109,25 @@ export async function verifyThroughApi(baseUrl: string, orderIds: ReadonlyMap<st
   }
 }
 
-/** Checks the workflow view of one order: its saga's events in order, all published and processed. */
+/**
+ * Checks the workflow view of one order: its saga's events in order (outbox order of its key),
+ * each caused by the one before, all published and processed, and each written no earlier than
+ * its cause was processed (the handler that processed the cause wrote it).
+ */
 export async function verifyWorkflow(baseUrl: string, orderId: string, expected: readonly string[]): Promise<void> {
   const answer = await send(`${baseUrl}/orders/${orderId}/workflow`);
   expect(answer.status).toBe(200);
   const workflow = JSON.parse(answer.text) as {
     order: { orderId: string };
-    events: { type: string; eventId: string; causationId: string | null; key: string; published: boolean; consumers: { group: string; processed: boolean }[] }[];
+    events: {
+      type: string;
+      eventId: string;
+      causationId: string | null;
+      key: string;
+      time: string;
+      published: boolean;
+      consumers: { group: string; processed: boolean; processedAt: string | null }[];
+    }[];
   };
   expect(workflow.order.orderId).toBe(orderId);
   expect(workflow.events.map((e) => e.type)).toEqual(expected);
@@ -116,5 +137,19 @@ export async function verifyWorkflow(baseUrl: string, orderId: string, expected:
     expect(event.causationId).toBe(i === 0 ? null : workflow.events[i - 1]!.eventId);
     expect(event.consumers.length).toBeGreaterThan(0);
     event.consumers.forEach((c) => expect(c.processed, `${event.type} by ${c.group}`).toBe(true));
+    const cause = workflow.events[i - 1];
+    if (cause) {
+      const causeProcessedAt = Math.max(...cause.consumers.map((c) => Date.parse(c.processedAt!)));
+      expect(Date.parse(cause.time), `${orderId}: ${cause.type} written before it was processed`).toBeLessThanOrEqual(causeProcessedAt);
+      expect(causeProcessedAt, `${orderId}: ${event.type} written after ${cause.type} was processed`).toBeLessThanOrEqual(Date.parse(event.time));
+    }
+  });
+}
+
+/** {@link verifyWorkflow} for every order, `concurrency` at a time: the saga each order's price dictates. */
+export async function verifyEveryWorkflow(baseUrl: string, orderIds: ReadonlyMap<string, string>, prices: ReadonlyMap<string, number>, concurrency = 8): Promise<void> {
+  await pool([...orderIds], concurrency, async ([key, orderId]) => {
+    const declined = prices.get(key)! > LIMIT_CENTS;
+    await verifyWorkflow(baseUrl, orderId, declined ? ['OrderCreated', 'PaymentDeclined'] : ['OrderCreated', 'PaymentAuthorized', 'TicketIssued']);
   });
 }
