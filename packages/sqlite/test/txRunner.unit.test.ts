@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { createTxRunner, type TxScope } from '../src/stores/txRunner.js';
 
-function setup(durable: () => Promise<void>) {
+function setup(durable: () => Promise<void>, flushed: () => Promise<void> = () => Promise.resolve()) {
   const db = new Database(':memory:');
   db.exec('CREATE TABLE t (v TEXT)');
   const insert = db.prepare('INSERT INTO t VALUES (?)');
   const committed: TxScope[][] = [];
-  const runner = createTxRunner({ db, maxBatch: 100, transactionTimeoutMs: 1000, durable, committed: (scopes) => void committed.push([...scopes]) });
+  const runner = createTxRunner({ db, maxBatch: 100, transactionTimeoutMs: 1000, durable, flushed, committed: (scopes) => void committed.push([...scopes]) });
   return { db, runner, insert, committed };
 }
 
@@ -32,6 +32,24 @@ describe('store transaction runner', () => {
     while (syncs === 1) await new Promise((resolve) => setImmediate(resolve));
     finishSync(new Error('EIO'));
     await expect(second).rejects.toMatchObject({ code: 'store-unavailable', retriable: true });
+  });
+
+  it('settles sync:false transactions at commit, and read-only ones after the fsyncs under way, starting none', async () => {
+    let syncs = 0;
+    let finishFlush: () => void = () => {};
+    const { runner, insert, db } = setup(
+      () => (syncs++, new Promise<void>(() => {})),
+      () => new Promise<void>((resolve) => (finishFlush = resolve)),
+    );
+    await expect(runner.run((scope) => scope.run(insert, ['hint']), { sync: false })).resolves.toBe(1);
+    const select = db.prepare('SELECT count(*) AS n FROM t');
+    let readSettled = false;
+    const read = runner.run((scope) => scope.get(select, [])).finally(() => (readSettled = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(readSettled).toBe(false);
+    finishFlush();
+    await expect(read).resolves.toEqual({ n: 1 });
+    expect(syncs).toBe(0);
   });
 
   it('fails a transaction at once when its work fails, without waiting for an fsync', async () => {

@@ -51,5 +51,5 @@ export function isBusyError(error: unknown): boolean {
 /** The WAL syncer for a durability mode: `full` syncs before acknowledging, `normal` does not. */
 export function walSyncFor(path: string, durability: Durability): WalSync {
   if (durability === 'full' && path !== ':memory:') return createWalSync(path);
-  return { sync: () => Promise.resolve(), close: () => Promise.resolve() };
+  return { sync: () => Promise.resolve(), flushed: () => Promise.resolve(), close: () => Promise.resolve() };
 }

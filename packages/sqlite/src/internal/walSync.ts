@@ -4,6 +4,8 @@ import { close, fdatasync, open } from 'node:fs';
 export interface WalSync {
   /** Resolves once everything committed before the call is on disk. */
   sync(): Promise<void>;
+  /** Resolves once the syncs already requested are done (starts none); never rejects. */
+  flushed(): Promise<void>;
   /** Waits for syncs in flight, then releases the descriptor. */
   close(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export function createWalSync(databasePath: string): WalSync {
 
   return {
     sync,
+    flushed: () => (queued ?? running ?? Promise.resolve()).catch(() => undefined),
     async close() {
       await Promise.allSettled([running, queued]);
       closed = true;

@@ -40,6 +40,11 @@ interface Run extends Lease {
 }
 
 const DELIVER_RETRY_MS = 100;
+/**
+ * Membership, leases and offset commits settle at COMMIT, before the fsync: losing one in a power
+ * cut costs a rebalance or a redelivery (at-least-once), never a record.
+ */
+const UNSYNCED = { sync: false } as const;
 
 /**
  * A group member on the shared log file. It heartbeats its membership row; every heartbeat
@@ -74,7 +79,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
 
   async function beat(): Promise<void> {
     const owned = new Map([...runs].map(([pid, run]) => [pid, run.epoch]));
-    const result = await queue.enqueue(groups.heartbeat({ group, memberId, topics: subscribed, start, sessionTimeoutMs: deps.sessionTimeoutMs, owned }));
+    const result = await queue.enqueue(groups.heartbeat({ group, memberId, topics: subscribed, start, sessionTimeoutMs: deps.sessionTimeoutMs, owned }), UNSYNCED);
     lastHeartbeatAt = clock.now();
     if (!stopped.signal.aborted) apply(result);
   }
@@ -123,7 +128,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
     }
     await Promise.all(list.map((run) => run.loop));
     if (release) {
-      await queue.enqueue(groups.release(group, memberId, list)).catch((error: unknown) => logger.warn('log: lease release failed; it lapses with the session', { group, error }));
+      await queue.enqueue(groups.release(group, memberId, list), UNSYNCED).catch((error: unknown) => logger.warn('log: lease release failed; it lapses with the session', { group, error }));
     }
     for (const run of list) if (runs.get(run.pid) === run) runs.delete(run.pid);
   }
@@ -178,7 +183,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
         if (run) leased.push({ pid: run.pid, epoch: run.epoch, offset: o.offset });
       }
       if (leased.length === 0) return;
-      const refused = await queue.enqueue(groups.commit(group, memberId, leased));
+      const refused = await queue.enqueue(groups.commit(group, memberId, leased), UNSYNCED);
       if (refused > 0) logger.debug('log: commits for partitions no longer leased were ignored', { group, memberId, refused });
     },
     crash() {
@@ -194,7 +199,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
         await Promise.all([...revocations]);
         const remaining = [...runs.values()].filter((run) => !run.leaving);
         if (remaining.length > 0) await revoke(remaining, false);
-        await queue.enqueue(groups.leave(group, memberId)).catch((error: unknown) => logger.warn('log: leaving the group failed; the session will lapse', { group, error }));
+        await queue.enqueue(groups.leave(group, memberId), UNSYNCED).catch((error: unknown) => logger.warn('log: leaving the group failed; the session will lapse', { group, error }));
       })();
       return closing;
     },

@@ -61,7 +61,7 @@ export function createLogRetention(db: Database.Database, topics: TopicRegistry,
         if (retentionMs === null && retentionBytes === null) continue;
         for (const pid of topic.pids) {
           for (;;) {
-            const deleted = await queue.enqueue((ctx) => step(pid, retentionMs, retentionBytes, ctx.now, ctx.head(pid)));
+            const deleted = await queue.enqueue((ctx) => step(pid, retentionMs, retentionBytes, ctx.now, ctx.head(pid)), { sync: false });
             total += deleted;
             if (deleted < settings.chunk) break;
           }

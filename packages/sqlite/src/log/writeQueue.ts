@@ -16,7 +16,12 @@ export interface WriteContext {
 export type WriteOp<T> = (ctx: WriteContext) => T;
 
 export interface WriteQueue {
-  enqueue<T>(op: WriteOp<T>): Promise<T>;
+  /**
+   * Queues `op` for the next group commit. It settles once the commit is on disk, or right after
+   * COMMIT with `sync: false` (for writes whose loss in a power cut is harmless: heartbeats,
+   * leases, offset commits, which at worst cause a redelivery, and retention).
+   */
+  enqueue<T>(op: WriteOp<T>, options?: { sync?: boolean }): Promise<T>;
   /** Flushes what is queued, then refuses new work. */
   close(): Promise<void>;
   /** Refuses new work and fails what is queued, at once (a simulated crash). */
@@ -38,6 +43,7 @@ export interface WriteQueueDeps {
 
 interface Pending {
   readonly op: WriteOp<unknown>;
+  readonly sync: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -69,16 +75,22 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   let idle: (() => void) | undefined;
   const syncing = new Set<Promise<void>>();
 
-  /** Settles after the commit is durable; a failed fsync fails the operations (retriable). */
+  /** Settles after the commit is durable (or at once for `sync: false`); a failed fsync fails them (retriable). */
   function acknowledge(pending: readonly Pending[], results: readonly unknown[], moved: ReadonlyMap<number, number>): void {
+    const waiting: number[] = [];
+    pending.forEach((p, i) => (p.sync ? waiting.push(i) : p.resolve(results[i])));
+    if (waiting.length === 0) {
+      deps.committed(moved);
+      return;
+    }
     const done = deps.durable().then(
       () => {
         deps.committed(moved);
-        pending.forEach((p, i) => p.resolve(results[i]));
+        for (const i of waiting) pending[i]!.resolve(results[i]);
       },
       (cause: unknown) => {
         const failure = new HeraldError(ErrorCodes.brokerUnavailable, 'log: fsync of the committed records failed; they may or may not be on disk', { retriable: true, cause });
-        for (const p of pending) p.reject(failure);
+        for (const i of waiting) pending[i]!.reject(failure);
       },
     );
     syncing.add(done);
@@ -161,10 +173,10 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   }
 
   return {
-    enqueue<T>(op: WriteOp<T>): Promise<T> {
+    enqueue<T>(op: WriteOp<T>, options?: { sync?: boolean }): Promise<T> {
       if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'log: closed'));
       return new Promise<T>((resolve, reject) => {
-        queue.push({ op, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ op, sync: options?.sync ?? true, resolve: resolve as (value: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

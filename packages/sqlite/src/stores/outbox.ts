@@ -28,6 +28,12 @@ interface OutboxRow {
 
 const COLUMNS = 'seq, id, topic, key, type, correlation_id, value, headers, created_at, published_at, claimed_by, claim_expires_at';
 
+/**
+ * Claims, marks and releases settle at COMMIT, without waiting for the fsync: losing one in a power
+ * cut only means some records are published again, which consumers' inboxes absorb.
+ */
+const NOT_SYNCED = { sync: false } as const;
+
 /** How far past `limit` a claim looks for records whose keys no other relay holds. */
 const SCAN_SLACK = 1000;
 
@@ -97,19 +103,19 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
       if (records.length > 0) scope.appended = true;
     },
     claim({ relayId, limit, leaseMs }) {
-      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs));
+      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs), NOT_SYNCED);
     },
     markPublished(_relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
         scope.run(s.markPublished, [clock.now(), JSON.stringify(ids)]);
-      });
+      }, NOT_SYNCED);
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
         scope.run(s.release, [JSON.stringify(ids), relayId]);
-      });
+      }, NOT_SYNCED);
     },
     async findByCorrelation(correlationId) {
       return s.byCorrelation.all(correlationId).map((row): OutboxEntry => ({ ...toRecord(row), publishedAt: row.published_at }));

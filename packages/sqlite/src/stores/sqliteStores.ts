@@ -61,6 +61,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const runner = createTxRunner({
     db: writer,
     durable: () => wal.sync(),
+    flushed: () => wal.flushed(),
     maxBatch: o.maxBatch,
     transactionTimeoutMs: o.transactionTimeoutMs,
     committed(scopes) {

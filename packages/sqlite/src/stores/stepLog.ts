@@ -53,6 +53,7 @@ export function createStepLog(db: Database.Database): StepLog {
       throw error;
     }
     steps.push({ member, stmt, method, args, result });
+    if (!stmt.readonly && (method !== 'run' || (result as number) > 0)) scope.wrote = true;
     return result;
   }
 
@@ -104,6 +105,7 @@ type Recorder = (member: Member, scope: TxScope, stmt: Database.Statement<unknow
 class RecordingScope implements TxScope {
   active = true;
   appended = false;
+  wrote = false;
   constructor(
     private readonly member: Member,
     private readonly record: Recorder,

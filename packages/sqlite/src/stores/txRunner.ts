@@ -12,6 +12,8 @@ export interface TxScope {
   active: boolean;
   /** Set by the outbox when the transaction appended records. */
   appended: boolean;
+  /** Whether any of its statements changed the database. */
+  wrote: boolean;
   /** Runs a statement that returns no rows; returns how many rows it changed. */
   run(stmt: Database.Statement<unknown[]>, args: readonly unknown[]): number;
   all<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row[];
@@ -19,8 +21,12 @@ export interface TxScope {
 }
 
 export interface TxRunner {
-  /** Runs `work` as one logical transaction; settles after the COMMIT that made it durable. */
-  run<T>(work: (scope: TxScope) => Promise<T> | T): Promise<T>;
+  /**
+   * Runs `work` as one logical transaction; settles after the COMMIT that made it durable. With
+   * `sync: false` it settles right after its COMMIT, before the fsync: for writes whose loss in a
+   * power cut is harmless (relay claims and marks, retention), so they do not wait for the disk.
+   */
+  run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { sync?: boolean }): Promise<T>;
   /** Waits for queued and running transactions, then refuses new ones. */
   close(): Promise<void>;
 }
@@ -33,6 +39,8 @@ export interface TxRunnerDeps {
   readonly transactionTimeoutMs: number;
   /** Resolves once what was committed is on disk (see `createWalSync`). */
   readonly durable: () => Promise<void>;
+  /** Resolves once the fsyncs already under way are done (for transactions that wrote nothing). */
+  readonly flushed: () => Promise<void>;
   /** After each commit, once it is durable, with the scopes that committed. */
   readonly committed: (scopes: readonly TxScope[]) => void;
 }
@@ -42,6 +50,8 @@ export interface Member {
   readonly work: (scope: TxScope) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+  /** Whether it must be on disk before it settles. */
+  readonly sync: boolean;
   /** The scope of the current run (a re-run gets a fresh one; the old handles stay dead). */
   scope: TxScope;
   /** Runs of the work so far (more than one after conflicts). */
@@ -258,23 +268,33 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
    * (the fsync runs off the event loop while the next transactions already run).
    */
   function acknowledge(finished: readonly Member[], failure: unknown): void {
-    const committed: Member[] = [];
+    const durable: Member[] = [];
+    const readOnly: Member[] = [];
     for (const member of finished) {
       if (member.state === 'failed') member.reject(member.error);
       else if (failure !== undefined) member.reject(failure);
-      else committed.push(member);
+      else if (!member.sync) member.resolve(member.value);
+      else if (member.scope.wrote) durable.push(member);
+      else readOnly.push(member); // it may have read commits whose fsync is still under way
     }
-    if (committed.length === 0) return;
-    const done = deps.durable().then(
+    if (durable.length > 0) track(settleAfter(deps.durable(), durable));
+    if (readOnly.length > 0) track(settleAfter(deps.flushed(), readOnly));
+  }
+
+  function settleAfter(disk: Promise<void>, settled: readonly Member[]): Promise<void> {
+    return disk.then(
       () => {
-        deps.committed(committed.map((m) => m.scope));
-        for (const member of committed) member.resolve(member.value);
+        deps.committed(settled.map((m) => m.scope));
+        for (const member of settled) member.resolve(member.value);
       },
       (cause: unknown) => {
         const error = new HeraldError('store-unavailable', 'stores: fsync of the committed transactions failed; they may or may not be on disk', { retriable: true, cause });
-        for (const member of committed) member.reject(error);
+        for (const member of settled) member.reject(error);
       },
     );
+  }
+
+  function track(done: Promise<void>): void {
     syncing.add(done);
     void done.finally(() => {
       syncing.delete(done);
@@ -304,10 +324,11 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   }
 
   return {
-    run<T>(work: (scope: TxScope) => Promise<T> | T): Promise<T> {
+    run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { sync?: boolean }): Promise<T> {
       if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'stores: closed'));
+      const sync = options?.sync ?? true;
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, sync, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
         schedule();
       });
     },
