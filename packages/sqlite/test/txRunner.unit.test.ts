@@ -34,14 +34,14 @@ describe('store transaction runner', () => {
     await expect(second).rejects.toMatchObject({ code: 'store-unavailable', retriable: true });
   });
 
-  it('settles sync:false transactions at commit, and read-only ones after the fsyncs under way, starting none', async () => {
+  it('settles durable:none transactions at commit, and read-only ones after the fsyncs under way, starting none', async () => {
     let syncs = 0;
     let finishFlush: () => void = () => {};
     const { runner, insert, db } = setup(
       () => (syncs++, new Promise<void>(() => {})),
       () => new Promise<void>((resolve) => (finishFlush = resolve)),
     );
-    await expect(runner.run((scope) => scope.run(insert, ['hint']), { sync: false })).resolves.toBe(1);
+    await expect(runner.run((scope) => scope.run(insert, ['hint']), { durable: 'none' })).resolves.toBe(1);
     const select = db.prepare('SELECT count(*) AS n FROM t');
     let readSettled = false;
     const read = runner.run((scope) => scope.get(select, [])).finally(() => (readSettled = true));
@@ -50,6 +50,24 @@ describe('store transaction runner', () => {
     finishFlush();
     await expect(read).resolves.toEqual({ n: 1 });
     expect(syncs).toBe(0);
+  });
+
+  it("settles a 'prior' transaction (a relay claim) only once earlier commits it may have read are on disk", async () => {
+    let running: Promise<void> | undefined;
+    let finishSync: () => void = () => {};
+    const { runner, insert } = setup(
+      () => (running = new Promise<void>((resolve) => (finishSync = resolve))),
+      () => running ?? Promise.resolve(),
+    );
+    let producerSettled = false;
+    const producer = runner.run((scope) => scope.run(insert, ['event'])).finally(() => (producerSettled = true));
+    while (!running) await new Promise((resolve) => setImmediate(resolve));
+    let claimSettled = false;
+    const claim = runner.run((scope) => scope.run(insert, ['claim']), { durable: 'prior' }).finally(() => (claimSettled = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect([producerSettled, claimSettled]).toEqual([false, false]);
+    finishSync();
+    await Promise.all([producer, claim]);
   });
 
   it('fails a transaction at once when its work fails, without waiting for an fsync', async () => {

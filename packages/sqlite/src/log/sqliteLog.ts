@@ -47,7 +47,11 @@ const CHECKPOINT_INTERVAL_MS = 100;
  *
  * Contract: `publish` resolves once its records are committed and fsync'd (with the default
  * `durability: 'full'`): they survive `kill -9` and power loss. Publishes issued in the same turn
- * of the event loop share one transaction and one fsync (group commit); a record's partition is
+ * of the event loop share one transaction and one fsync (group commit), and the fsync runs off the
+ * event loop (see `createWalSync`), so a consumer may read a record in the fraction of a
+ * millisecond between its commit and its fsync; its publisher is told only after. Heartbeats,
+ * leases and offset commits do not wait for the fsync (losing one in a power cut costs a
+ * rebalance or a redelivery, never a record). A record's partition is
  * `partitionForKey(key, partitions)`, so one key's records keep their order. Unknown topics are
  * created with `defaultPartitions`; a topic's partition count only grows.
  *

@@ -29,10 +29,13 @@ interface OutboxRow {
 const COLUMNS = 'seq, id, topic, key, type, correlation_id, value, headers, created_at, published_at, claimed_by, claim_expires_at';
 
 /**
- * Claims, marks and releases settle at COMMIT, without waiting for the fsync: losing one in a power
- * cut only means some records are published again, which consumers' inboxes absorb.
+ * A claim settles once the transactions that appended what it claims are on disk (it must never
+ * hand out a record whose transaction could still vanish in a power cut), without waiting for its
+ * own write; marks and releases settle at COMMIT. Losing any of them in a power cut only means some
+ * records are published again, which consumers' inboxes absorb.
  */
-const NOT_SYNCED = { sync: false } as const;
+const CLAIM = { durable: 'prior' } as const;
+const MARK = { durable: 'none' } as const;
 
 /** How far past `limit` a claim looks for records whose keys no other relay holds. */
 const SCAN_SLACK = 1000;
@@ -103,19 +106,19 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
       if (records.length > 0) scope.appended = true;
     },
     claim({ relayId, limit, leaseMs }) {
-      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs), NOT_SYNCED);
+      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs), CLAIM);
     },
     markPublished(_relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
         scope.run(s.markPublished, [clock.now(), JSON.stringify(ids)]);
-      }, NOT_SYNCED);
+      }, MARK);
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
         scope.run(s.release, [JSON.stringify(ids), relayId]);
-      }, NOT_SYNCED);
+      }, MARK);
     },
     async findByCorrelation(correlationId) {
       return s.byCorrelation.all(correlationId).map((row): OutboxEntry => ({ ...toRecord(row), publishedAt: row.published_at }));

@@ -46,7 +46,7 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
   async function drain(step: (scope: TxScope) => number): Promise<number> {
     let total = 0;
     for (;;) {
-      const deleted = await runner.run(step, { sync: false });
+      const deleted = await runner.run(step, { durable: 'none' });
       total += deleted;
       if (deleted < settings.chunk) return total;
     }
@@ -57,7 +57,7 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
       const now = clock.now();
       const outbox = await drain((scope) => prefixStep(scope, s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
       const inbox = await drain((scope) => prefixStep(scope, s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
-      const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]), { sync: false });
+      const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]), { durable: 'none' });
       return { outbox, inbox, idempotency };
     },
   };

@@ -29,7 +29,9 @@ const CHECKPOINT_INTERVAL_MS = 100;
  *
  * Contract: transactions are group-committed and run concurrently: many logical transactions
  * share one SQLite transaction, one COMMIT and one fsync, and each promise settles after the
- * commit that made it durable. A failing transaction leaves no trace, and none commits having
+ * commit that made it durable (fsync'd off the event loop; outbox claims wait only for the
+ * commits they read, marks and releases not at all: losing those in a power cut only republishes
+ * records). A failing transaction leaves no trace, and none commits having
  * read writes that did not commit (its work is run again instead; see `createTxRunner` for the
  * isolation rules: concurrent transactions see each other's writes, so prefer `SET n = n + 1` to
  * read-then-write, and expect a work function to run more than once in rare conflicts). A slow

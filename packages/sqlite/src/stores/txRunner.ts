@@ -22,14 +22,22 @@ export interface TxScope {
 
 export interface TxRunner {
   /**
-   * Runs `work` as one logical transaction; settles after the COMMIT that made it durable. With
-   * `sync: false` it settles right after its COMMIT, before the fsync: for writes whose loss in a
-   * power cut is harmless (relay claims and marks, retention), so they do not wait for the disk.
+   * Runs `work` as one logical transaction; settles once it is durable (see {@link Durable}).
    */
-  run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { sync?: boolean }): Promise<T>;
+  run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { durable?: Durable }): Promise<T>;
   /** Waits for queued and running transactions, then refuses new ones. */
   close(): Promise<void>;
 }
+
+/**
+ * When a committed transaction settles. `own` (default): once an fsync covering its commit is done.
+ * `prior`: once the fsyncs already under way are done, so that everything it read is on disk, but
+ * without waiting for its own writes (a relay claim: it must never hand out an outbox record whose
+ * transaction could still vanish, but losing the claim itself is harmless). `none`: at COMMIT (for
+ * writes whose loss in a power cut is harmless: marks, releases, retention). A transaction that
+ * wrote nothing is treated as `prior`.
+ */
+export type Durable = 'own' | 'prior' | 'none';
 
 export interface TxRunnerDeps {
   readonly db: Database.Database;
@@ -50,8 +58,7 @@ export interface Member {
   readonly work: (scope: TxScope) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  /** Whether it must be on disk before it settles. */
-  readonly sync: boolean;
+  readonly durable: Durable;
   /** The scope of the current run (a re-run gets a fresh one; the old handles stay dead). */
   scope: TxScope;
   /** Runs of the work so far (more than one after conflicts). */
@@ -268,17 +275,18 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
    * (the fsync runs off the event loop while the next transactions already run).
    */
   function acknowledge(finished: readonly Member[], failure: unknown): void {
-    const durable: Member[] = [];
-    const readOnly: Member[] = [];
+    const own: Member[] = [];
+    const prior: Member[] = [];
     for (const member of finished) {
       if (member.state === 'failed') member.reject(member.error);
       else if (failure !== undefined) member.reject(failure);
-      else if (!member.sync) member.resolve(member.value);
-      else if (member.scope.wrote) durable.push(member);
-      else readOnly.push(member); // it may have read commits whose fsync is still under way
+      else if (member.durable === 'none') member.resolve(member.value);
+      else if (member.durable === 'own' && member.scope.wrote) own.push(member);
+      else prior.push(member); // it may have read commits whose fsync is still under way
     }
-    if (durable.length > 0) track(settleAfter(deps.durable(), durable));
-    if (readOnly.length > 0) track(settleAfter(deps.flushed(), readOnly));
+    // `own` first: its fsync request is then among those `prior` waits for
+    if (own.length > 0) track(settleAfter(deps.durable(), own));
+    if (prior.length > 0) track(settleAfter(deps.flushed(), prior));
   }
 
   function settleAfter(disk: Promise<void>, settled: readonly Member[]): Promise<void> {
@@ -324,11 +332,11 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   }
 
   return {
-    run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { sync?: boolean }): Promise<T> {
+    run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { durable?: Durable }): Promise<T> {
       if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'stores: closed'));
-      const sync = options?.sync ?? true;
+      const durable = options?.durable ?? 'own';
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, sync, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, durable, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
         schedule();
       });
     },
