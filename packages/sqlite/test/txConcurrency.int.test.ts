@@ -46,6 +46,48 @@ describe('concurrent transactions on one SQLite writer', () => {
     expect(committedNames()).toEqual(['fast', 'slow-1', 'slow-2']);
   });
 
+  it('does not hold the write lock while a transaction awaits: another process can write meanwhile', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-1']);
+      await gate;
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-2']);
+    });
+    await tick(30);
+    const other = new Database(path);
+    try {
+      other.pragma('busy_timeout = 0');
+      other.exec("BEGIN IMMEDIATE; INSERT INTO rows VALUES ('other process'); COMMIT");
+    } finally {
+      other.close();
+    }
+    open();
+    await slow;
+    expect(committedNames()).toEqual(['other process', 'slow-1', 'slow-2']);
+  });
+
+  it('keeps the writes of a transaction that finished while the lock was yielded, when another commits', async () => {
+    let openM!: () => void;
+    let openN!: () => void;
+    const gateM = new Promise<void>((resolve) => (openM = resolve));
+    const gateN = new Promise<void>((resolve) => (openN = resolve));
+    const m = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['m']);
+      await gateM;
+    });
+    const n = stores.transaction(async (tx) => {
+      await gateN;
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['n']);
+    });
+    await tick(20); // the write lock has been yielded meanwhile
+    openM(); // m finishes with no statement since the yield...
+    await new Promise((resolve) => setImmediate(resolve));
+    openN(); // ...and n reopens the transaction before the next commit point
+    await Promise.all([m, n]);
+    expect(committedNames()).toEqual(['m', 'n']);
+  });
+
   it('runs a transaction again when it read writes of one that then failed, after that one finished', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type Database from 'better-sqlite3';
 import { HeraldError } from '@herald/core';
-import type { Member, TxScope } from './txRunner.js';
+import type { Member, TxScope } from './txTypes.js';
 
 type Method = 'run' | 'all' | 'get';
 
@@ -32,7 +32,12 @@ export interface StepLog {
   clear(): void;
 }
 
-export function createStepLog(db: Database.Database): StepLog {
+/**
+ * `ensure` is called before a statement runs outside any physical transaction: it begins one and
+ * replays the running members' statements into it (the runner closes the physical transaction
+ * whenever it commits or yields the write lock, and reopens it lazily).
+ */
+export function createStepLog(db: Database.Database, ensure: () => void): StepLog {
   let steps: Step[] = [];
   const begin = db.prepare('BEGIN IMMEDIATE');
 
@@ -42,9 +47,12 @@ export function createStepLog(db: Database.Database): StepLog {
   }
 
   function record(member: Member, scope: TxScope, stmt: Database.Statement<unknown[]>, method: Method, args: readonly unknown[]): unknown {
-    if (!scope.active) throw member.fatal ?? (member.doomed ? conflict() : finished());
-    // never let a statement run outside the physical transaction (it would autocommit)
-    if (!db.inTransaction) throw new HeraldError('transaction-aborted', 'stores: the physical transaction is gone', { retriable: true });
+    if (!scope.active) throw member.doomed ? conflict() : finished();
+    if (!db.inTransaction) {
+      ensure();
+      // the replay may have found this member's own earlier reads invalidated
+      if (!scope.active) throw conflict();
+    }
     let result: unknown;
     try {
       result = execute(stmt, method, args);
