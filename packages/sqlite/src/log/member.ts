@@ -29,12 +29,11 @@ export interface MemberDeps {
   readonly maxBatch: number;
 }
 
-/** One owned partition: its lease, where fetching is, and the loop feeding the sink. */
+/** One owned partition: its lease, where fetching is, and how to stop the loop feeding the sink. */
 interface Run extends Lease {
   readonly tp: TopicPartition;
   position: number;
   readonly stop: AbortController;
-  loop: Promise<void>;
   /** Being revoked: no longer fetched, lease kept until the sink is done with it. */
   leaving: boolean;
 }
@@ -98,7 +97,6 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       ...lease,
       tp: topics.locate(lease.pid)!,
       stop: new AbortController(),
-      loop: Promise.resolve(),
       leaving: false,
     }));
     for (const run of gained) runs.set(run.pid, run);
@@ -107,7 +105,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
     } catch (error) {
       logger.warn('log: sink.assigned threw', { group, error });
     }
-    for (const run of gained) run.loop = fetchLoop(run);
+    for (const run of gained) void fetchLoop(run);
   }
 
   function track(work: Promise<void>): void {
@@ -126,7 +124,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
     } catch (error) {
       logger.warn('log: sink.revoked threw', { group, error });
     }
-    await Promise.all(list.map((run) => run.loop));
+    // a deliver still pending is not waited for: its loop stops as soon as it settles
     if (release) {
       await queue.enqueue(groups.release(group, memberId, list), UNSYNCED).catch((error: unknown) => logger.warn('log: lease release failed; it lapses with the session', { group, error }));
     }
