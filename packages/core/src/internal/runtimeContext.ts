@@ -70,6 +70,8 @@ export class RuntimeContext<Tx> implements HandlerContext<Tx> {
   readonly state: DeliveryState;
   txValue: Tx | undefined;
   publishValue: Publish | undefined;
+  /** Builds `publish` on first use (many handlers never publish); shared by copies. */
+  lazyPublish: { value?: Publish; readonly make: () => Publish } | undefined;
   attemptSignal: AttemptSignal | undefined;
   stopSignal: AbortSignal;
 
@@ -84,6 +86,7 @@ export class RuntimeContext<Tx> implements HandlerContext<Tx> {
       this.attempt = init.attempt;
       this.txValue = init.txValue;
       this.publishValue = init.publishValue;
+      this.lazyPublish = init.lazyPublish;
       this.attemptSignal = init.attemptSignal;
       this.stopSignal = init.stopSignal;
     } else {
@@ -97,8 +100,9 @@ export class RuntimeContext<Tx> implements HandlerContext<Tx> {
   }
 
   get publish(): Publish {
-    if (this.publishValue === undefined) throw outside('publish', this.group);
-    return this.publishValue;
+    if (this.publishValue !== undefined) return this.publishValue;
+    if (this.lazyPublish) return (this.lazyPublish.value ??= this.lazyPublish.make());
+    throw outside('publish', this.group);
   }
 
   get signal(): AbortSignal {
@@ -140,6 +144,14 @@ export class RuntimeContext<Tx> implements HandlerContext<Tx> {
           return slowDerive(this, overrides);
       }
     }
+    return next;
+  }
+
+  /** A copy inside a transaction: `tx` now, `publish` built by `make` if the handler asks for it. */
+  withTransaction(tx: Tx, lazyPublish: { value?: Publish; readonly make: () => Publish }): RuntimeContext<Tx> {
+    const next = new RuntimeContext<Tx>(this);
+    next.txValue = tx;
+    next.lazyPublish = lazyPublish;
     return next;
   }
 

@@ -21,9 +21,10 @@ export function deadLetter(options: { store: DeadLetterStore; policy: DeadLetter
   return (next) =>
     async function deadLetterHandler(event, ctx) {
       const state = stateOf(ctx);
-      const input = { group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy };
+      // built only when something is recorded: the success path allocates nothing here
+      const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
       if (policy === 'park-key' && (await store.isKeyParked(ctx.group, ctx.delivery.topic, ctx.delivery.key))) {
-        await recordDeadLetter(options, { ...input, error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
+        await recordDeadLetter(options, { ...input(), error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
         state.outcome = 'parked';
         return;
       }
@@ -32,7 +33,7 @@ export function deadLetter(options: { store: DeadLetterStore; policy: DeadLetter
       } catch (thrown) {
         if (state.closing.aborted) throw abandoned(thrown);
         const error = toError(thrown);
-        await recordDeadLetter(options, { ...input, error, attempts: state.attempts, firstFailureAt: state.firstFailureAt ?? clock.now(), status: 'dead' });
+        await recordDeadLetter(options, { ...input(), error, attempts: state.attempts, firstFailureAt: state.firstFailureAt ?? clock.now(), status: 'dead' });
         ctx.logger.error('event dead-lettered', { error, attempts: state.attempts, policy });
         state.outcome = 'dead-lettered';
       }

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { deriveContext, type Middleware } from '../handler.js';
-import { bindPublisher, type PublisherDeps } from '../internal/publisher.js';
-import { abortReasonOf, isAborted } from '../internal/runtimeContext.js';
+import { bindPublisher, type BoundPublisher, type PublisherDeps } from '../internal/publisher.js';
+import { abortReasonOf, isAborted, isRuntimeContext } from '../internal/runtimeContext.js';
 import { stateOf } from '../internal/state.js';
 import type { Stores } from '../store.js';
 
@@ -27,11 +27,15 @@ export function inbox<Tx>(options: { stores: Stores<Tx>; clock: Clock } & Omit<P
           state.outcome = 'duplicate';
           return;
         }
-        const publisher = bindPublisher(publisherDeps, tx, event);
-        await next(event, deriveContext(ctx, { tx, publish: publisher.publish }));
+        let publisher: BoundPublisher | undefined;
+        const bind = () => (publisher ??= bindPublisher(publisherDeps, tx, event));
+        const inTx = isRuntimeContext(ctx)
+          ? ctx.withTransaction(tx, { make: () => bind().publish })
+          : deriveContext(ctx, { tx, publish: bind().publish });
+        await next(event, inTx);
         if (isAborted(ctx)) throw abortReasonOf(ctx);
+        committed = publisher?.committed;
         state.outcome = 'applied';
-        committed = publisher.committed;
       });
       committed?.();
     };

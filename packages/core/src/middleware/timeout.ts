@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ErrorCodes, HeraldError } from '../errors.js';
 import { deriveContext, type HandlerContext, type Middleware } from '../handler.js';
+import { Deadlines } from '../internal/deadlines.js';
 import { AttemptSignal, isRuntimeContext } from '../internal/runtimeContext.js';
 
 /**
@@ -11,26 +12,39 @@ import { AttemptSignal, isRuntimeContext } from '../internal/runtimeContext.js';
 export function timeout(options: { timeoutMs: number; clock: Clock }): Middleware {
   const { timeoutMs, clock } = options;
   if (!(timeoutMs > 0)) throw new RangeError(`timeout: timeoutMs must be positive, got ${timeoutMs}`);
+  const deadlines = new Deadlines(clock);
   return (next) =>
-    async function timeoutHandler(event, ctx) {
+    function timeoutHandler(event, ctx) {
       if (!isRuntimeContext(ctx)) return plainTimeout(next, event, ctx, timeoutMs, clock);
       const attempt = new AttemptSignal(ctx.stopSignal);
       // the consumer aborts registered attempts when it stops: no listener per event on a shared signal
       const registry = ctx.state.attemptsInFlight;
       registry?.add(attempt);
-      let expire: (error: HeraldError) => void = () => {};
-      const expired = new Promise<never>((_, reject) => (expire = reject));
-      const cancel = clock.setTimer(timeoutMs, () => {
-        const error = timeoutError(ctx.handler, timeoutMs);
-        attempt.abort(error);
-        expire(error);
+      return new Promise<void>((resolve, reject) => {
+        const expirable = {
+          deadline: clock.now() + timeoutMs,
+          expire() {
+            const error = timeoutError(ctx.handler, timeoutMs);
+            attempt.abort(error);
+            reject(error);
+          },
+        };
+        deadlines.add(expirable);
+        const settle = () => {
+          deadlines.delete(expirable);
+          registry?.delete(attempt);
+        };
+        next(event, ctx.withAttempt(attempt)).then(
+          () => {
+            settle();
+            resolve();
+          },
+          (error: unknown) => {
+            settle();
+            reject(error);
+          },
+        );
       });
-      try {
-        await Promise.race([next(event, ctx.withAttempt(attempt)), expired]);
-      } finally {
-        cancel();
-        registry?.delete(attempt);
-      }
     };
 }
 
