@@ -28,21 +28,35 @@ export interface KafkaPostgresEngineConfig {
 /** What {@link readEngineConfig} found: one engine and its settings. */
 export type EngineConfig = EmbeddedEngineConfig | KafkaPostgresEngineConfig;
 
-/** Names of every variable engine selection reads, in one place (documented in the package README). */
+/** Names of every variable engine selection reads, in one place (also documented in the package README). */
 export const ENGINE_ENV_VARS = {
+  /** Embedded engine: directory of `log.db` and `store.db`. Default `./.herald`. */
   dataDir: 'HERALD_DATA_DIR',
+  /** Kafka bootstrap servers, comma-separated `host:port`. With `DATABASE_URL`, selects Kafka + PostgreSQL. */
   kafkaBrokers: 'HERALD_KAFKA_BROKERS',
+  /** `postgres://` or `postgresql://` URL. With `HERALD_KAFKA_BROKERS`, selects Kafka + PostgreSQL. */
   databaseUrl: 'DATABASE_URL',
+  /** Client id sent to the brokers. Default `herald`. */
   kafkaClientId: 'HERALD_KAFKA_CLIENT_ID',
+  /** `true` or `false`: TLS with Node's default trust store. Default `false`. */
   kafkaSsl: 'HERALD_KAFKA_SSL',
+  /** `plain`, `scram-sha-256` or `scram-sha-512`; needs the username and password too. */
   kafkaSaslMechanism: 'HERALD_KAFKA_SASL_MECHANISM',
+  /** SASL user name. */
   kafkaSaslUsername: 'HERALD_KAFKA_SASL_USERNAME',
+  /** SASL password (taken as is, spaces included; never echoed in errors). */
   kafkaSaslPassword: 'HERALD_KAFKA_SASL_PASSWORD',
+  /** `none` or `gzip` for produced batches. Default `none`. */
   kafkaCompression: 'HERALD_KAFKA_COMPRESSION',
+  /** Consumer session timeout, ms: how soon a dead member's partitions move. Default 30 000. */
   kafkaSessionTimeoutMs: 'HERALD_KAFKA_SESSION_TIMEOUT_MS',
+  /** Consumer heartbeat period, ms, below the session timeout. Default 3 000. */
   kafkaHeartbeatIntervalMs: 'HERALD_KAFKA_HEARTBEAT_INTERVAL_MS',
+  /** How long a rebalance waits for members to rejoin, ms. Default 60 000. */
   kafkaRebalanceTimeoutMs: 'HERALD_KAFKA_REBALANCE_TIMEOUT_MS',
+  /** Longest the broker holds an empty fetch, ms (0 allowed). Default 500. */
   kafkaFetchMaxWaitMs: 'HERALD_KAFKA_FETCH_MAX_WAIT_MS',
+  /** PostgreSQL connections per process. Default 10. */
   pgPoolSize: 'HERALD_PG_POOL_SIZE',
 } as const;
 
