@@ -52,15 +52,19 @@ describe('ticket-orders schema creation from many processes at once', () => {
     }
   });
 
-  it(`on PostgreSQL without the lock, collisions are retried until all ${PROCESSES} succeed`, async () => {
-    const opener = (url: string) => () => engineFromEnv({ HERALD_KAFKA_BROKERS: '127.0.0.1:9', DATABASE_URL: url, HERALD_PG_POOL_SIZE: '2' }, quiet);
-    // `engine: 'embedded'` skips the PostgreSQL lock: this is the race the lock prevents (measured, not asserted: it is a race)
-    const bare = await concurrently(opener(await cluster!.createDatabase('schema_bare')), PROCESSES, (engine) => migrate(engine.stores, { engine: 'embedded', attempts: 1 }));
-    const withRetry = await concurrently(opener(await cluster!.createDatabase('schema_retried')), PROCESSES, (engine) =>
-      migrate(engine.stores, { engine: 'embedded', attempts: 10, retryDelayMs: 20 }),
-    );
-    console.log(JSON.stringify({ test: 'schema race without lock', processes: PROCESSES, failedWithoutRetry: failures(bare).length }));
-    expect(failures(withRetry)).toEqual([]);
+  it('on PostgreSQL without the lock, concurrent creations collide (why the lock is there)', async () => {
+    // `engine: 'embedded'` skips the PostgreSQL lock. The race does not always bite: up to five
+    // rounds on fresh databases, until one shows it. Some collisions are retriable conflicts, but
+    // "relation already exists" (42P07) is not, so retrying alone would not make start-up safe.
+    const seen: string[] = [];
+    for (let round = 1; round <= 5 && seen.length === 0; round++) {
+      const url = await cluster!.createDatabase(`schema_bare_${round}`);
+      const open = () => engineFromEnv({ HERALD_KAFKA_BROKERS: '127.0.0.1:9', DATABASE_URL: url, HERALD_PG_POOL_SIZE: '2' }, quiet);
+      seen.push(...failures(await concurrently(open, PROCESSES, (engine) => migrate(engine.stores, { engine: 'embedded', attempts: 1 }))));
+    }
+    console.log(JSON.stringify({ test: 'schema race without lock', processes: PROCESSES, failed: seen.length, errors: [...new Set(seen.map((m) => m.replace(/"[^"]+"/g, '"…"')))] }));
+    expect(seen.length).toBeGreaterThan(0);
+    for (const message of seen) expect(message).toMatch(/already exists|duplicate key value violates unique constraint "pg_/);
   });
 
   it(`on SQLite: ${PROCESSES} concurrent creations on one data directory all succeed`, async () => {
