@@ -1,12 +1,14 @@
 // vitest globalSetup: the integration tests need a Kafka-protocol broker (kcat's librdkafka mock
-// cluster) and PostgreSQL 15 server binaries. On a machine where we are root and apt is available
-// (a fresh developer machine or CI), install what is missing; otherwise stop with the exact command.
+// cluster), PostgreSQL 15 server binaries and docker-compose (to validate deploy/). On a machine
+// where we are root and apt is available (a fresh developer machine or CI), install what is
+// missing; otherwise stop with the exact command.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const requirements = [
   { name: 'kcat', present: () => spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0, apt: 'kcat' },
   { name: 'PostgreSQL 15 server', present: () => existsSync('/usr/lib/postgresql/15/bin/initdb'), apt: 'postgresql-15' },
+  { name: 'docker-compose (validates deploy/)', present: () => spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0, apt: 'docker-compose' },
 ];
 
 export default function setup(): void {
