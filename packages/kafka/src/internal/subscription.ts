@@ -134,8 +134,46 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onJoin(payload.memberAssignment));
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!closing) log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
+    if (closing) return;
+    log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
+    // kafkajs stops for good on errors it deems fatal (the mock cluster refuses some group syncs
+    // that way); a member that silently stops consuming while its process lives is worse than a
+    // rejoin, so after the first join we rejoin with backoff
+    if (!payload.restart && hasJoined) void rejoin();
   });
+
+  let hasJoined = false;
+  let rejoining: Promise<void> | undefined;
+  /** Leaves what is left of the crashed membership (revoking its partitions) and joins again. */
+  function rejoin(): Promise<void> {
+    rejoining ??= (async () => {
+      for (let attempt = 1; !closing; attempt++) {
+        const lost = [...owned.values()];
+        owned = new Map();
+        for (const tp of lost) feed.drop(tp);
+        membership = membership.then(async () => {
+          if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
+        });
+        await membership;
+        try {
+          await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
+          if (closing) return;
+          await consumer.connect();
+          await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
+          await consumer.run({ autoCommit: false, eachBatch: onBatch });
+          log.warn('kafka: rejoined the group after a crash', { attempt });
+          return;
+        } catch (error) {
+          const delayMs = Math.min(5000, options.group.heartbeatIntervalMs * 2 ** attempt);
+          log.error('kafka: rejoining the group failed; trying again', { error, attempt, delayMs });
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+        }
+      }
+    })().finally(() => {
+      rejoining = undefined;
+    });
+    return rejoining;
+  }
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -150,6 +188,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     // onBatch only queues (the feed delivers), so kafkajs needs no concurrency of its own
     await consumer.run({ autoCommit: false, eachBatch: onBatch });
     await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining group '${group}'`);
+    hasJoined = true;
     await membership;
   } catch (error) {
     closing = true;
@@ -173,6 +212,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       closed ??= (async () => {
         closing = true;
         feed.stop();
+        await rejoining;
         await membership;
         const all = [...owned.values()];
         for (const tp of all) revoking.add(id(tp));
