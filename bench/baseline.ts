@@ -1,15 +1,15 @@
 // The hand-written kafkajs + pg baseline (packages/kafka/bench/baseline.ts) on the same
 // infrastructure, sender and clock as Herald's kafka-postgres engine.
 import { startKafkajsBaseline } from '../packages/kafka/bench/baseline.js';
-import { KAFKA_PG, startKafkaPostgres } from './engines.js';
+import { KAFKA_PG, startKafkaPostgres, type KafkaPostgresInfra } from './engines.js';
 import { nowMs, PAYLOAD, sendAtRate, sendFlat, type WorkloadOptions, type WorkloadResult } from './workload.js';
 
 /**
  * Runs the baseline once on a fresh mock Kafka cluster and PostgreSQL database: the same events
  * (same data, keys and topics as Herald's engine), sent the same way, measured from send to the
- * commit of the effect row.
+ * commit of the effect row. `observe` sees the infrastructure when sending starts and when the last effect committed.
  */
-export async function runBaseline(options: WorkloadOptions): Promise<WorkloadResult> {
+export async function runBaseline(options: WorkloadOptions, observe?: (moment: 'started' | 'finished', infra: KafkaPostgresInfra) => void): Promise<WorkloadResult> {
   const infra = await startKafkaPostgres();
   try {
     const baseline = await startKafkajsBaseline({
@@ -26,11 +26,13 @@ export async function runBaseline(options: WorkloadOptions): Promise<WorkloadRes
       now: nowMs,
     });
     try {
+      observe?.('started', infra);
       const started = nowMs();
       if (options.ratePerSec === undefined) await sendFlat(options.events, options.concurrency ?? 512, baseline.send);
       else await sendAtRate(options.events, options.ratePerSec, baseline.send);
       await baseline.finished;
       const elapsedMs = nowMs() - started;
+      observe?.('finished', infra);
       return { events: baseline.latenciesMs.length, elapsedMs, latenciesMs: [...baseline.latenciesMs] };
     } finally {
       await baseline.close();

@@ -25,7 +25,7 @@ const measures: Record<string, Measure> = {
   'baseline-kafkajs-pg': runBaseline,
 };
 
-const [engineName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000', deadlineArg = '240000'] = process.argv.slice(2);
+const [engineName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000', deadlineArg = '180000'] = process.argv.slice(2);
 const measure = measures[engineName];
 if (!measure) throw new Error(`unknown engine ${engineName}; known: ${Object.keys(measures).join(', ')}`);
 const events = Number(eventsArg);
@@ -35,7 +35,7 @@ const latencyEvents = Number(latencyEventsArg);
 // infrastructure's exit hooks stop the servers it started.
 const deadlineMs = Number(deadlineArg);
 setTimeout(() => {
-  process.stderr.write(`${engineName}: gave up after ${deadlineMs} ms\n`);
+  process.stderr.write(`${engineName}: gave up after ${deadlineMs} ms (a run stalled, or the machine is too loaded: raise --deadline-ms)\n`);
   process.exit(1);
 }, deadlineMs).unref();
 

@@ -1,5 +1,5 @@
 // npm run bench [-- --json] [--engines embedded,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
-//   [--latency-events 20000] [--deadline-ms 240000]
+//   [--latency-events 20000] [--deadline-ms 180000]
 // Measures the full reliable pipeline per engine, each in its own process (so peak RSS is its own).
 // kafka-postgres and baseline-kafkajs-pg start a mock Kafka cluster (kcat) and a throwaway
 // PostgreSQL 15 cluster per measured run; see bench/engines.ts for how each is tuned.
@@ -16,7 +16,7 @@ const engineNames = option('engines', 'embedded,kafka-postgres,baseline-kafkajs-
 const events = option('events', '100000');
 const latencyEvents = option('latency-events', '20000');
 /** Bound of one engine's two runs; a stalled engine fails instead of hanging the benchmark. */
-const deadlineMs = option('deadline-ms', '240000');
+const deadlineMs = option('deadline-ms', '180000');
 
 /** The pipeline compared with the hand-written baseline, and the issue's targets. */
 const COMPARED = { engine: 'kafka-postgres', baseline: 'baseline-kafkajs-pg', minThroughputRatio: 0.8, maxP99Ratio: 1.5 } as const;

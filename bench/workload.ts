@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { CpuSeconds } from './cpu.js';
 import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
 
 const BenchData = Type.Object({
@@ -33,6 +34,8 @@ export interface Engine {
   readonly relayOutbox?: OutboxStore<SqlTx>;
   /** How this engine is tuned for the workload; absent fields take the embedded engine's values. */
   readonly tuning?: WorkloadTuning;
+  /** CPU used so far by this process and the servers the engine started (for bench/profile.ts). */
+  cpuSeconds?(): CpuSeconds;
   /** Releases whatever the engine started (servers, files); after the app closed broker and stores. */
   cleanup(): Promise<void>;
 }

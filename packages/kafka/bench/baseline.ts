@@ -61,7 +61,8 @@ interface BaselineEvent {
 export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Promise<KafkajsBaseline> {
   const now = options.now ?? Date.now;
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize });
-  await pool.query('CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
+  // node-postgres' advice: an idle client losing its connection emits on the pool, fatal unhandled
+  pool.on('error', (error) => process.stderr.write(`baseline: idle PostgreSQL connection failed: ${error.message}\n`));
   const kafka = new Kafka({ clientId: 'baseline', brokers: [...options.brokers], logLevel: logLevel.ERROR });
   // kafkajs' murmur2 partitioner, the Java client's default (and Herald's placement)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
@@ -73,40 +74,55 @@ export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Pro
     heartbeatInterval: 1_000,
     rebalanceTimeout: 10_000,
   });
+  const close = async () => {
+    // each step even when an earlier one failed, so nothing is left connected to servers about to stop
+    const steps = await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+    await pool.end();
+    const failed = steps.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
 
   const latenciesMs: number[] = [];
   const seen = new Set<number>();
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-
-  // a metadata request creates the mock's topics (it has no CreateTopics), so the consumer sees them
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.fetchTopicMetadata({ topics: [...options.topics] });
-  await admin.disconnect();
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
-  const joined = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('baseline: the consumer did not join its group in time')), options.joinTimeoutMs ?? 30_000);
-    const off = consumer.on(consumer.events.GROUP_JOIN, () => {
-      clearTimeout(timer);
-      off();
-      resolve();
+  try {
+    await pool.query('CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
+    // a metadata request creates the mock's topics (it has no CreateTopics), so the consumer sees them
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.fetchTopicMetadata({ topics: [...options.topics] });
+    await admin.disconnect();
+    await producer.connect();
+    // load the producer's metadata of every topic at once: kafkajs loads it lazily, and concurrent
+    // first sends to several new topics race (retried, but logged as "topic without metadata")
+    await producer.sendBatch({ acks: -1, topicMessages: options.topics.map((topic) => ({ topic, messages: [] })) });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+    const joined = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('baseline: the consumer did not join its group in time')), options.joinTimeoutMs ?? 30_000);
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
     });
-  });
-  await consumer.run({
-    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
-    async eachMessage({ message }) {
-      const event = JSON.parse(message.value!.toString()) as BaselineEvent;
-      await pool.query('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING', [event.id, event.data.key, event.data.seq]);
-      if (seen.has(event.data.seq)) return;
-      seen.add(event.data.seq);
-      latenciesMs.push(now() - event.data.sentAt);
-      if (seen.size === options.expected) finish();
-    },
-  });
-  await joined;
+    await consumer.run({
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+      async eachMessage({ message }) {
+        const event = JSON.parse(message.value!.toString()) as BaselineEvent;
+        await pool.query('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING', [event.id, event.data.key, event.data.seq]);
+        if (seen.has(event.data.seq)) return;
+        seen.add(event.data.seq);
+        latenciesMs.push(now() - event.data.sentAt);
+        if (seen.size === options.expected) finish();
+      },
+    });
+    await joined;
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
 
   return {
     async send(seq) {
@@ -118,10 +134,6 @@ export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Pro
     },
     finished,
     latenciesMs,
-    async close() {
-      await consumer.disconnect();
-      await producer.disconnect();
-      await pool.end();
-    },
+    close,
   };
 }
