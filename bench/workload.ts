@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import type { CpuSeconds } from './cpu.js';
 import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
+import type { CpuSeconds } from './cpu.js';
 
 const BenchData = Type.Object({
   key: Type.String(),
