@@ -58,7 +58,7 @@ function postmasterOf(port: number, pids: readonly number[]): number | undefined
 /**
  * CPU seconds of this process, of the PostgreSQL cluster listening on `databaseUrl`'s port (the
  * postmaster, its live backends and those it reaped) and of this process' `kcat` children (the mock
- * Kafka cluster). Read before the servers stop; zeros where /proc cannot tell.
+ * Kafka cluster). Read before the servers stop; zeros where /proc cannot tell or no server was given.
  */
 export function cpuSeconds(databaseUrl?: string): CpuSeconds {
   const usage = process.resourceUsage();

@@ -75,6 +75,7 @@ export const engines: Record<string, EngineFactory> = {
       name: 'embedded',
       broker: engine.broker,
       stores: engine.stores,
+      cpuSeconds: () => cpuSeconds(),
       async cleanup() {
         rmSync(dataDir, { recursive: true, force: true });
       },
