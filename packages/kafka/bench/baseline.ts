@@ -61,8 +61,12 @@ interface BaselineEvent {
 export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Promise<KafkajsBaseline> {
   const now = options.now ?? Date.now;
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize });
+  let closing = false;
   // node-postgres' advice: an idle client losing its connection emits on the pool, fatal unhandled
-  pool.on('error', (error) => process.stderr.write(`baseline: idle PostgreSQL connection failed: ${error.message}\n`));
+  // (pool.end() resolves before its clients' sockets have closed, so the server stopping next is no news)
+  pool.on('error', (error) => {
+    if (!closing) process.stderr.write(`baseline: idle PostgreSQL connection failed: ${error.message}\n`);
+  });
   const kafka = new Kafka({ clientId: 'baseline', brokers: [...options.brokers], logLevel: logLevel.ERROR });
   // kafkajs' murmur2 partitioner, the Java client's default (and Herald's placement)
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
@@ -75,6 +79,7 @@ export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Pro
     rebalanceTimeout: 10_000,
   });
   const close = async () => {
+    closing = true;
     // each step even when an earlier one failed, so nothing is left connected to servers about to stop
     const steps = await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
     await pool.end();
