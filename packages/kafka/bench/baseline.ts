@@ -1,9 +1,11 @@
 /**
  * The hand-written baseline of Herald's Kafka + PostgreSQL benchmark (`npm run bench`, engine
- * `baseline-kafkajs-pg`): what a team writes without an outbox or an inbox. A plain kafkajs
- * producer sends each event as it happens (`producer.send`, acks=all, one message per call, as a
- * request handler would); a plain kafkajs consumer (`eachMessage`, auto commit) writes the effect
- * row with one `INSERT ... ON CONFLICT (event_id) DO NOTHING` per event through a `pg` pool.
+ * `baseline-kafkajs-pg`): what a team writes without an outbox or an inbox. For each event the
+ * producer side does the same business write as Herald's workload, the order row (one autocommitted
+ * INSERT), and then sends the event (`producer.send`, acks=all, one message per call, as a request
+ * handler would): the classic dual write. A plain kafkajs consumer (`eachMessage`, auto commit)
+ * writes the effect row with one `INSERT ... ON CONFLICT (event_id) DO NOTHING` per event through
+ * a `pg` pool. So both sides write the same rows; the difference is the reliability machinery.
  *
  * It lives in the Kafka package because kafkajs is sealed there; the benchmark drives it through
  * {@link startKafkajsBaseline} with the same sender and the same clock as Herald's pipeline. Not a
@@ -92,6 +94,7 @@ export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Pro
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   try {
+    await pool.query('CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
     await pool.query('CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
     // a metadata request creates the mock's topics (it has no CreateTopics), so the consumer sees them
     const admin = kafka.admin();
@@ -135,6 +138,7 @@ export async function startKafkajsBaseline(options: KafkajsBaselineOptions): Pro
       const key = `k${keyIndex}`;
       const sentAt = now();
       const event: BaselineEvent = { id: randomUUID(), type: 'BenchEvent', occurredAt: new Date().toISOString(), data: { key, seq, sentAt, payload: options.payload } };
+      await pool.query('INSERT INTO bench_orders (id, k, seq) VALUES ($1, $2, $3)', [`o${seq}`, key, seq]);
       await producer.send({ topic: options.topics[keyIndex % options.topics.length]!, acks: -1, messages: [{ key, value: JSON.stringify(event) }] });
     },
     finished,
