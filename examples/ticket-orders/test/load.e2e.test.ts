@@ -1,11 +1,9 @@
-import { sqliteStores } from '@herald/sqlite';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pool } from './support/client.js';
 import { openOrdersDb } from './support/db.js';
 import { countLog, startExample, stopExample, tempDataDir, type ExampleProcess } from './support/processes.js';
 import { buildJobs, LIMIT_CENTS, runJob, type ClientStats, type KeyOutcome } from './support/scenario.js';
-import { verifyAnswers, verifyDatabase, verifyThroughApi, verifyWorkflow, waitAllFinal } from './support/verify.js';
+import { verifyAnswers, verifyDatabase, verifyThroughApi, verifyNoDeadLetters, verifyWorkflow, waitAllFinal } from './support/verify.js';
 
 const ORDERS = 1000;
 const CONCURRENCY = 32;
@@ -65,11 +63,6 @@ describe('ticket-orders under chaos', () => {
     }
 
     expect(await stopExample(example)).toBe(0);
-    const stores = sqliteStores({ path: join(data.dir, 'store.db') });
-    try {
-      expect(await stores.deadLetters.list()).toEqual([]);
-    } finally {
-      await stores.close();
-    }
+    await verifyNoDeadLetters(data.dir);
   });
 });

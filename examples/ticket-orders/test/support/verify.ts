@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { sqliteStores } from '@herald/sqlite';
 import { expect } from 'vitest';
 import { pool, problemCode, send } from './client.js';
 import type { OrdersDb } from './db.js';
@@ -152,4 +154,14 @@ export async function verifyEveryWorkflow(baseUrl: string, orderIds: ReadonlyMap
     const declined = prices.get(key)! > LIMIT_CENTS;
     await verifyWorkflow(baseUrl, orderId, declined ? ['OrderCreated', 'PaymentDeclined'] : ['OrderCreated', 'PaymentAuthorized', 'TicketIssued']);
   });
+}
+
+/** Checks that the embedded store in `dataDir` holds no dead letters (run after the example stopped). */
+export async function verifyNoDeadLetters(dataDir: string): Promise<void> {
+  const stores = sqliteStores({ path: join(dataDir, 'store.db') });
+  try {
+    expect(await stores.deadLetters.list()).toEqual([]);
+  } finally {
+    await stores.close();
+  }
 }
