@@ -109,7 +109,9 @@ export const engines: Record<string, EngineFactory> = {
         topics: KAFKA_PG.topics,
         partitions: KAFKA_PG.partitionsPerTopic,
         // keys of one partition in flight at once: 64 partitions x 2 keeps the pool busy without a long queue for it
-        group: { concurrency: 2, maxInFlight: 5000, commitIntervalMs: 100 },
+        // transactionBatch: handler transactions started together share one PostgreSQL transaction
+        // (opt-in, GroupOptions.transactionBatch): one BEGIN/COMMIT per batch instead of per event
+        group: { concurrency: 2, maxInFlight: 5000, commitIntervalMs: 100, transactionBatch: 32 },
         // one relay round is claim + produce + mark: large batches amortise the two queries
         relay: { batchSize: 1000, idleMs: 5 },
       },

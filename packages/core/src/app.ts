@@ -10,11 +10,14 @@ import { createDispatcher, type GroupDispatchDeps } from './internal/dispatcher.
 import { buildPipelines, type HandlerEntry } from './internal/handlerEntry.js';
 import { bindPublisher } from './internal/publisher.js';
 import { redriveLetters } from './internal/redrive.js';
+import { TransactionBatcher } from './internal/transactionBatcher.js';
 import { jsonLogger } from './logger.js';
 import { createRelay, type Relay } from './relay.js';
 import { createGroupConsumer, type GroupConsumer } from './runtime/groupConsumer.js';
 
-const GROUP_DEFAULTS: Required<GroupOptions> = { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' };
+const GROUP_DEFAULTS: Required<Omit<GroupOptions, 'transactionBatch'>> = { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' };
+/** Handler transactions per store transaction: off unless asked for (see GroupOptions.transactionBatch). */
+const DEFAULT_TRANSACTION_BATCH = 1;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
 const GROUP_NAME = /^[A-Za-z0-9._-]{1,200}$/;
@@ -42,6 +45,17 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const groups = new Map<string, Map<string, HandlerEntry<Tx>>>();
   const pipelineDeps = { stores, clock, instrumentation, maxEventBytes };
   const consumers: GroupConsumer[] = [];
+  const batchers = new Map<string, TransactionBatcher<Tx>>();
+  const batcherOf = (group: string) => {
+    let batcher = batchers.get(group);
+    if (!batcher) {
+      const size = options.groups?.[group]?.transactionBatch ?? DEFAULT_TRANSACTION_BATCH;
+      if (!Number.isInteger(size) || size < 1) throw new HeraldError(ErrorCodes.invalidOptions, `groups.${group}.transactionBatch must be a positive integer, got ${size}`);
+      batcher = new TransactionBatcher(stores, size);
+      batchers.set(group, batcher);
+    }
+    return batcher;
+  };
   let relay: Relay | undefined;
   let started = false;
   let closing: Promise<void> | undefined;
@@ -86,7 +100,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
         middleware: [...(defaults.middleware ?? []), ...(handlerOptions.middleware ?? [])],
       };
       const name = handlerOptions.name ?? `${group}:${definitions.map((d) => d.type).join('+')}`;
-      const pipelines = buildPipelines(pipelineDeps, policy, handler as Handler<Envelope, Tx>);
+      const pipelines = buildPipelines(pipelineDeps, policy, handler as Handler<Envelope, Tx>, batcherOf(group));
       const entry: HandlerEntry<Tx> = { name, group, definitions, policy: policy.deadLetter, ...pipelines };
       const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
       for (const definition of definitions) {
@@ -112,7 +126,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       for (const group of selectGroups(startOptions.groups)) {
         const handlers = groups.get(group);
         if (!handlers) throw new HeraldError(ErrorCodes.invalidOptions, `no handlers registered for group ${group}`);
-        const settings = { ...GROUP_DEFAULTS, ...options.groups?.[group] };
+        const { transactionBatch: _batch, ...settings } = { ...GROUP_DEFAULTS, ...options.groups?.[group] };
         const topics = [...new Set([...handlers.values()].flatMap((entry) => entry.definitions.map((d) => d.topic)))];
         const consumer = createGroupConsumer({
           group,

@@ -38,6 +38,17 @@ export interface GroupOptions {
   readonly commitIntervalMs?: number;
   /** Where a new group starts. Default `earliest`. */
   readonly start?: StartPosition;
+  /**
+   * Up to this many handler transactions started at the same moment (different keys) share one
+   * store transaction and commit together: one BEGIN/COMMIT (and one fsync) per batch instead of
+   * per event, which on PostgreSQL cuts the database's CPU per event by about a quarter. The
+   * handlers still run concurrently. The price: when one of them fails, the batch rolls back, that
+   * one fails alone and the others RUN AGAIN in a new transaction — their transactional effects
+   * still happen once, but anything else they do (an HTTP call, a log line) happens again, as after
+   * a redelivery. Default 1 (off). The embedded engine already commits concurrent transactions
+   * together, so it gains nothing from this.
+   */
+  readonly transactionBatch?: number;
 }
 
 export interface AppOptions<Tx> {

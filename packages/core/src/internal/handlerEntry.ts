@@ -10,7 +10,7 @@ import { instrument } from '../middleware/instrument.js';
 import { recover } from '../middleware/recover.js';
 import { retry, RETRY_DEFAULTS, type RetryOptions } from '../middleware/retry.js';
 import { timeout } from '../middleware/timeout.js';
-import type { DeadLetterPolicy, Stores } from '../store.js';
+import type { DeadLetterPolicy, Stores, TransactionRunner } from '../store.js';
 
 /** A registered handler with its resolved policies and its two composed pipelines. */
 export interface HandlerEntry<Tx> {
@@ -45,21 +45,27 @@ export interface ResolvedPolicy<Tx> {
  * policy sees only final failures; each retry gets a fresh deadline and a fresh transaction; and
  * the inbox mark, the handler's writes and its outgoing events commit together.
  */
-export function buildPipelines<Tx>(deps: PipelineDeps<Tx>, policy: ResolvedPolicy<Tx>, handler: Handler<Envelope, Tx>) {
+export function buildPipelines<Tx>(
+  deps: PipelineDeps<Tx>,
+  policy: ResolvedPolicy<Tx>,
+  handler: Handler<Envelope, Tx>,
+  transactions: TransactionRunner<Tx> = deps.stores,
+) {
   const { stores, clock, instrumentation } = deps;
-  const inner: Middleware<Tx>[] = [
+  const innerWith = (runner: TransactionRunner<Tx>): Middleware<Tx>[] => [
     timeout({ timeoutMs: policy.timeoutMs, clock }) as Middleware<Tx>,
     recover() as Middleware<Tx>,
     ...policy.middleware,
-    inbox<Tx>({ stores, clock, instrumentation, maxEventBytes: deps.maxEventBytes }),
+    inbox<Tx>({ stores, clock, instrumentation, maxEventBytes: deps.maxEventBytes, transactions: runner }),
   ];
   const pipeline = compose<Tx>(
     correlation() as Middleware<Tx>,
     instrument({ instrumentation, clock }) as Middleware<Tx>,
     deadLetter({ store: stores.deadLetters, policy: policy.deadLetter, clock, instrumentation }) as Middleware<Tx>,
     retry({ ...RETRY_DEFAULTS, ...policy.retry, clock, instrumentation }) as Middleware<Tx>,
-    ...inner,
+    ...innerWith(transactions),
   )(handler);
-  const redrivePipeline = compose<Tx>(correlation() as Middleware<Tx>, instrument({ instrumentation, clock }) as Middleware<Tx>, ...inner)(handler);
+  // redrives run one at a time: no batching
+  const redrivePipeline = compose<Tx>(correlation() as Middleware<Tx>, instrument({ instrumentation, clock }) as Middleware<Tx>, ...innerWith(stores))(handler);
   return { pipeline, redrivePipeline };
 }

@@ -3,7 +3,7 @@ import { deriveContext, type Middleware } from '../handler.js';
 import { bindPublisher, type BoundPublisher, type PublisherDeps } from '../internal/publisher.js';
 import { abortReasonOf, isAborted, isRuntimeContext } from '../internal/runtimeContext.js';
 import { stateOf } from '../internal/state.js';
-import type { Stores } from '../store.js';
+import type { Stores, TransactionRunner } from '../store.js';
 
 /**
  * Exactly-once effects per consumer group and event id. Opens the store transaction, records the
@@ -14,14 +14,17 @@ import type { Stores } from '../store.js';
  * If the attempt's signal aborted (timeout, closing) the transaction is rolled back even when the
  * handler returned normally, so an abandoned attempt never commits half-observed work.
  */
-export function inbox<Tx>(options: { stores: Stores<Tx>; clock: Clock } & Omit<PublisherDeps<Tx>, 'outbox' | 'clock'>): Middleware<Tx> {
+export function inbox<Tx>(
+  options: { stores: Stores<Tx>; clock: Clock; transactions?: TransactionRunner<Tx> } & Omit<PublisherDeps<Tx>, 'outbox' | 'clock'>,
+): Middleware<Tx> {
   const { stores, clock } = options;
+  const transactions: TransactionRunner<Tx> = options.transactions ?? stores;
   const publisherDeps: PublisherDeps<Tx> = { ...options, outbox: stores.outbox };
   return (next) =>
     async function inboxHandler(event, ctx) {
       const state = stateOf(ctx);
       let committed: (() => void) | undefined;
-      await stores.transaction(async (tx) => {
+      await transactions.transaction(async (tx) => {
         const fresh = await stores.inbox.markHandled(tx, { group: ctx.group, eventId: event.id, handledAt: clock.now() });
         if (!fresh) {
           state.outcome = 'duplicate';
