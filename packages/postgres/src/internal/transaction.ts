@@ -11,6 +11,8 @@ interface TxState {
   appended: boolean;
   /** The first statement failure, which aborted the transaction on the server. */
   failure?: HeraldError;
+  /** The statement queued last: a connection runs one at a time, so concurrent callers wait in line. */
+  tail?: Promise<unknown>;
 }
 
 const states = new WeakMap<SqlTx, TxState>();
@@ -33,7 +35,19 @@ export function noteAppended(tx: SqlTx): void {
   if (state) state.appended = true;
 }
 
-async function clientQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
+/**
+ * Runs one statement on the transaction's connection. Work sharing a transaction may call this
+ * concurrently (handlers batched into one transaction); statements are queued here rather than
+ * handed to `pg` while another runs, which pg 8 tolerates but deprecates.
+ */
+function clientQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
+  const run = () => runQuery<Row>(state, context, statement);
+  const next = state.tail ? state.tail.then(run, run) : run();
+  state.tail = next.catch(() => {});
+  return next;
+}
+
+async function runQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
   if (!state.open) throw new HeraldError(ErrorCodes.closed, `pgStores: ${context} on a transaction that already finished`);
   try {
     return await state.client.query<Row>(statement);
