@@ -16,8 +16,8 @@ export const RETRY_DEFAULTS = { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs
 /**
  * Retries a failing handler with exponential backoff and jitter, up to `maxAttempts` in all.
  * Errors marked non-retriable (`retriable: false`, e.g. schema violations) are rethrown at once.
- * The last error is rethrown with `attempts` recorded on the context's error for the dead-letter
- * policy. Waiting uses the clock and stops early when `ctx.signal` aborts (closing).
+ * The last error is rethrown; the attempts made are recorded in the delivery's state for the
+ * dead-letter policy. Waiting uses the clock and stops early when `ctx.signal` aborts (closing).
  */
 export function retry(options: RetryOptions & { clock: Clock; instrumentation?: Instrumentation; random?: () => number }): Middleware {
   const maxAttempts = options.maxAttempts ?? RETRY_DEFAULTS.maxAttempts;
@@ -37,7 +37,7 @@ export function retry(options: RetryOptions & { clock: Clock; instrumentation?: 
           if (state && state.firstFailureAt === undefined) state.firstFailureAt = clock.now();
           const closing = state?.closing;
           if (attempt >= maxAttempts || !isRetriable(error) || isAborted(ctx) || closing?.aborted) {
-            throw withAttempts(error, attempt);
+            throw error;
           }
           const delayMs = backoffDelay(backoff, attempt, random);
           ctx.logger.warn('handler failed, retrying', { attempt, delayMs, error });
@@ -45,23 +45,9 @@ export function retry(options: RetryOptions & { clock: Clock; instrumentation?: 
             instrumentation.emit({ kind: 'retried', group: ctx.group, handler: ctx.handler, eventType: event.type, attempt, delayMs, error });
           }
           await clock.sleep(delayMs, closing ? AbortSignal.any([ctx.signal, closing]) : ctx.signal).catch(() => {
-            throw withAttempts(error, attempt);
+            throw error;
           });
         }
       }
     };
-}
-
-const ATTEMPTS = Symbol.for('herald.attempts');
-
-/** Remembers on the error how many attempts were made, for the dead-letter record. */
-export function withAttempts(error: Error, attempts: number): Error {
-  (error as unknown as Record<symbol, number>)[ATTEMPTS] = attempts;
-  return error;
-}
-
-/** Attempts recorded by {@link retry}, or 1. */
-export function attemptsOf(error: unknown): number {
-  const n = (error as Record<symbol, unknown> | null)?.[ATTEMPTS];
-  return typeof n === 'number' ? n : 1;
 }

@@ -1,5 +1,5 @@
 import { backoffDelay } from '../backoff.js';
-import type { Broker, CommittedOffset, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../broker.js';
+import type { Broker, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../broker.js';
 import type { Clock } from '../clock.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { Logger } from '../logger.js';
@@ -135,20 +135,17 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   }
 
   async function commit(only?: readonly PartitionWork[]): Promise<void> {
-    const targets = only ?? [...partitions.values()];
-    const offsets: CommittedOffset[] = [];
-    for (const p of targets) {
+    const pending: [PartitionWork, number][] = [];
+    for (const p of only ?? partitions.values()) {
       const offset = p.pendingCommit();
-      if (offset !== undefined) offsets.push({ topic: p.tp.topic, partition: p.tp.partition, offset });
+      if (offset !== undefined) pending.push([p, offset]);
     }
-    if (offsets.length === 0 || !subscription) return;
-    await subscription.commit(offsets);
-    for (const p of targets) {
-      const offset = p.pendingCommit();
-      if (offset === undefined) continue;
-      p.committed = offsets.find((o) => o.topic === p.tp.topic && o.partition === p.tp.partition)?.offset ?? p.committed;
-      if (instrumentation.active && p.highWatermark !== undefined && p.committed !== undefined) {
-        instrumentation.emit({ kind: 'lag', group, topic: p.tp.topic, partition: p.tp.partition, lag: Math.max(0, p.highWatermark - p.committed) });
+    if (pending.length === 0 || !subscription) return;
+    await subscription.commit(pending.map(([p, offset]) => ({ topic: p.tp.topic, partition: p.tp.partition, offset })));
+    for (const [p, offset] of pending) {
+      p.committed = offset;
+      if (instrumentation.active && p.highWatermark !== undefined) {
+        instrumentation.emit({ kind: 'lag', group, topic: p.tp.topic, partition: p.tp.partition, lag: Math.max(0, p.highWatermark - offset) });
       }
     }
   }
