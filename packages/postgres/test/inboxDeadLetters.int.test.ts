@@ -1,6 +1,7 @@
 import type { DeadLetter } from '@herald/core';
 import { describe, expect, it } from 'vitest';
-import { usePostgres } from './support.js';
+import { pgStores } from '../src/index.js';
+import { spiedPool, usePostgres } from './support.js';
 
 const pgs = usePostgres();
 
@@ -51,6 +52,35 @@ describe('inbox', () => {
       { group: 'g1', eventId: 'e2', handledAt: 20 },
     ]);
     expect(await stores.inbox.findHandled([])).toEqual([]);
+  });
+
+  it('answers marks made together in one transaction with one statement, each as if alone', async () => {
+    const { pool, sent } = spiedPool(await pgs.database());
+    const stores = pgStores({ pool });
+    try {
+      expect(await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g', eventId: 'old', handledAt: 1 }))).toBe(true);
+      sent.length = 0;
+      const answers = await stores.transaction((tx) =>
+        // what batched handlers do: every mark asked for before the first reaches the server
+        Promise.all(
+          [
+            { group: 'g', eventId: 'n2', handledAt: 2 },
+            { group: 'g', eventId: 'old', handledAt: 2 },
+            { group: 'g', eventId: 'n1', handledAt: 2 },
+            { group: 'h', eventId: 'old', handledAt: 2 },
+            { group: 'g', eventId: 'n1', handledAt: 3 },
+          ].map((entry) => stores.inbox.markHandled(tx, entry)),
+        ),
+      );
+      // new, already marked, new, new in another group, the same event twice: new only the first time
+      expect(answers).toEqual([true, false, true, true, false]);
+      expect(sent.filter((text) => text.includes('INSERT INTO'))).toHaveLength(1);
+      const marks = await stores.inbox.findHandled(['n1', 'n2', 'old']);
+      expect(new Set(marks.map((m) => `${m.group}/${m.eventId}/${m.handledAt}`))).toEqual(new Set(['g/n1/2', 'g/n2/2', 'g/old/1', 'h/old/2']));
+    } finally {
+      await stores.close();
+      await pool.end();
+    }
   });
 });
 

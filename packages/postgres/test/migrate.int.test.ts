@@ -20,18 +20,29 @@ describe('migrate', () => {
     const url = await pgs.database();
     const results = await Promise.all([migrate({ connectionString: url }), migrate({ connectionString: url }), migrate({ connectionString: url })]);
     const applied = results.flatMap((r) => r.applied);
-    expect(applied).toEqual([1]);
-    expect(results.map((r) => r.version)).toEqual([1, 1, 1]);
+    expect(applied).toEqual([1, 2]);
+    expect(results.map((r) => r.version)).toEqual([2, 2, 2]);
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2]);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
     expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
   });
 
   it('is a no-op on a current schema', async () => {
     const url = await pgs.database();
-    expect((await migrate({ connectionString: url })).applied).toEqual([1]);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 1 });
+    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2]);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 2 });
+  });
+
+  it('upgrades a schema left at an older version, applying only what it lacks', async () => {
+    const url = await pgs.database();
+    await migrate({ connectionString: url });
+    // the state a database migrated by the first release is in: version 1, with its index
+    await rows(url, `CREATE INDEX outbox_pending_key ON herald.outbox (topic, key, seq) WHERE published_at IS NULL; DELETE FROM herald.schema_migrations WHERE version = 2`);
+    const indexes = () => rows<{ indexname: string }>(url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'herald' AND indexname = 'outbox_pending_key'`);
+    expect(await indexes()).toHaveLength(1);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 2 });
+    expect(await indexes()).toEqual([]);
   });
 
   it('keeps schemas apart, and pgStores migrates its own before first use', async () => {

@@ -1,4 +1,5 @@
 import type { OutboxRecord } from '@herald/core';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { eventually, usePostgres } from './support.js';
 
@@ -101,6 +102,30 @@ describe('outbox', () => {
     expect(await stores.outbox.claim(claim('r2'))).toEqual([]);
     await stores.outbox.markPublished('r1', ['early']);
     expect((await stores.outbox.claim(claim('r2'))).map((r) => r.id)).toEqual(['late']);
+  });
+
+  it('hands out no record of a key whose claim a rival took while the claim statement ran', async () => {
+    const url = await pgs.database();
+    const stores = await pgs.stores({ url });
+    const [k1, free1, k2] = [record('k'), record('free'), record('k')];
+    await stores.transaction((tx) => stores.outbox.append(tx, [k1, free1, k2]));
+    const rival = new pg.Client({ connectionString: url });
+    await rival.connect();
+    try {
+      // the rival's claim is not committed when r1 scans the window, so r1 picks key
+      // k, and its upsert then waits on the rival's row: once that commits, the upsert refuses k
+      await rival.query('BEGIN');
+      await rival.query(`INSERT INTO herald.outbox_claims (topic, key, relay_id, expires_at) VALUES ('orders', 'k', 'rival', 9e15)`);
+      const claimed = stores.outbox.claim(claim('r1'));
+      await eventually(
+        async () => (await rival.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rowCount === 1,
+        { what: "r1's claim to wait for the rival's row" },
+      );
+      await rival.query('COMMIT');
+      expect((await claimed).map((r) => r.id)).toEqual([free1.id]);
+    } finally {
+      await rival.end();
+    }
   });
 
   it('keeps published records for workflow views, ignores a repeated event id, and sweeps after the retention', async () => {

@@ -1,4 +1,5 @@
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
+import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { pgStores, type PgStores, type PgStoresOptions } from '../src/index.js';
 
@@ -43,4 +44,19 @@ export async function eventually(check: () => Promise<boolean>, options: { timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A pool on `url` that records the text of every statement its clients send, in order. */
+export function spiedPool(url: string, max = 2): { pool: pg.Pool; sent: string[] } {
+  const pool = new pg.Pool({ connectionString: url, max });
+  const sent: string[] = [];
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text: string };
+      sent.push(typeof first === 'string' ? first : first.text);
+      return query(...args);
+    };
+  });
+  return { pool, sent };
 }

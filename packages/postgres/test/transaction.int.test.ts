@@ -1,7 +1,7 @@
 import { HeraldError, isHeraldError, type SqlTx } from '@herald/core';
 import { describe, expect, it } from 'vitest';
-import { PgErrorCodes } from '../src/index.js';
-import { usePostgres } from './support.js';
+import { PgErrorCodes, pgStores as createPgStores } from '../src/index.js';
+import { spiedPool, usePostgres } from './support.js';
 
 const pgs = usePostgres();
 
@@ -46,6 +46,38 @@ describe('pgStores.transaction', () => {
     expect(await stores.transaction((tx) => tx.query('SELECT * FROM items'))).toEqual([]);
     expect(await stores.outbox.findByCorrelation('c-e2')).toEqual([]);
     expect(await stores.inbox.findHandled(['in-2'])).toEqual([]);
+  });
+
+  it('writes a transaction\'s appends as one insert just before COMMIT, in append order, and rolls back when it fails', async () => {
+    const { pool, sent } = spiedPool(await pgs.database());
+    const stores = createPgStores({ pool });
+    try {
+      await stores.transaction(makeTable);
+      sent.length = 0;
+      await stores.transaction(async (tx) => {
+        await stores.outbox.append(tx, [record('o1', 'a')]);
+        await tx.execute('INSERT INTO items (id, n) VALUES ($1, $2)', ['x', 1]);
+        await stores.outbox.append(tx, [record('o2', 'b'), record('o3', 'a')]);
+      });
+      const inserts = sent.filter((text) => text.includes('INSERT INTO'));
+      expect(inserts).toHaveLength(2);
+      expect(inserts[1]).toContain('outbox');
+      expect(sent.at(-1)).toBe('COMMIT');
+      const claimed = await stores.outbox.claim({ relayId: 'r', limit: 10, leaseMs: 10_000 });
+      expect(claimed.map((r) => r.id)).toEqual(['o1', 'o2', 'o3']);
+
+      // PostgreSQL refuses NUL in text: the deferred insert fails at commit time, taking the row with it
+      const failed = stores.transaction(async (tx) => {
+        await tx.execute('INSERT INTO items (id, n) VALUES ($1, $2)', ['y', 2]);
+        await stores.outbox.append(tx, [{ ...record('o4'), value: 'nul \u0000 byte' }]);
+      });
+      await expect(failed).rejects.toMatchObject({ retriable: false });
+      expect(await stores.transaction((tx) => tx.query('SELECT id FROM items ORDER BY id'))).toEqual([{ id: 'x' }]);
+      expect(await stores.outbox.findByCorrelation('c-o4')).toEqual([]);
+    } finally {
+      await stores.close();
+      await pool.end();
+    }
   });
 
   it('refuses a tx handle used after its transaction settled', async () => {

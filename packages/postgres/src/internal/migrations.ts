@@ -87,4 +87,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idempotency_keys_expiry ON ${t.idempotency} (expires_at);
     `,
   },
+  {
+    version: 2,
+    name: 'drop outbox_pending_key',
+    // No statement needs it (claims find each key's head by seq), and the planner, given a generic
+    // plan over an outbox that was empty when analysed, used it for the heads' seq lookups: a scan
+    // of the whole index per key, 0.4 ms each. One index less also makes every append cheaper.
+    sql: (t) => `DROP INDEX IF EXISTS ${t.schema}.outbox_pending_key;`,
+  },
 ];

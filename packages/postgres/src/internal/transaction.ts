@@ -13,6 +13,15 @@ interface TxState {
   failure?: HeraldError;
   /** The statement queued last: a connection runs one at a time, so concurrent callers wait in line. */
   tail?: Promise<unknown>;
+  /** Writes deferred to the end of the transaction, by kind, run in order just before COMMIT. */
+  deferred?: Map<string, { readonly items: unknown[]; readonly flush: (items: unknown[]) => Statement; readonly context: string }>;
+  /** Groups of items waiting for the connection, by kind: each group becomes one statement. */
+  coalescing?: Map<string, CoalescedGroup>;
+}
+
+interface CoalescedGroup {
+  readonly items: unknown[];
+  readonly waiters: { resolve(value: unknown): void; reject(error: unknown): void }[];
 }
 
 const states = new WeakMap<SqlTx, TxState>();
@@ -36,15 +45,91 @@ export function noteAppended(tx: SqlTx): void {
 }
 
 /**
+ * Defers `items` to one statement run just before the transaction commits, together with every
+ * item deferred under the same `kind` in this transaction, in the order given (one multi-row write
+ * instead of one per call). Returns false, deferring nothing, when `tx` was not made by
+ * {@link runTransaction}: the caller then writes at once. A failure of the deferred statement rolls
+ * the transaction back and rejects it like a failed statement in `work`.
+ */
+export function deferToCommit<I>(tx: SqlTx, kind: string, context: string, items: readonly I[], flush: (items: I[]) => Statement): boolean {
+  const state = states.get(tx);
+  if (!state) return false;
+  if (!state.open) throw new HeraldError(ErrorCodes.closed, `pgStores: ${context} on a transaction that already finished`);
+  state.deferred ??= new Map();
+  let entry = state.deferred.get(kind);
+  if (!entry) {
+    entry = { items: [], flush: flush as (items: unknown[]) => Statement, context };
+    state.deferred.set(kind, entry);
+  }
+  entry.items.push(...items);
+  return true;
+}
+
+/**
+ * Runs `item` as part of one statement shared with the items of the same `kind` that callers
+ * sharing this transaction handed in while the connection was busy (batched handlers all marking
+ * their inbox entries at once): `build` makes the statement for the group, `read` gives each item
+ * its answer, in order. Returns undefined when `tx` was not made by {@link runTransaction} (the
+ * caller then runs its single statement itself). A failed statement rejects every item of its group.
+ */
+export function coalesceInTx<I, R>(
+  tx: SqlTx,
+  kind: string,
+  context: string,
+  item: I,
+  build: (items: I[]) => Statement,
+  read: (result: QueryResult, items: I[]) => R[],
+): Promise<R> | undefined {
+  const state = states.get(tx);
+  if (!state) return undefined;
+  state.coalescing ??= new Map();
+  let group = state.coalescing.get(kind);
+  if (!group) {
+    const open: CoalescedGroup = { items: [], waiters: [] };
+    group = open;
+    state.coalescing.set(kind, open);
+    enqueue(state, async () => {
+      // the group closes when its turn comes: later items form the next group
+      state.coalescing?.delete(kind);
+      const items = open.items as I[];
+      try {
+        const answers = read(await runQuery(state, context, build(items)), items);
+        open.waiters.forEach((w, i) => w.resolve(answers[i]));
+      } catch (error) {
+        open.waiters.forEach((w) => w.reject(error));
+      }
+    });
+  }
+  const joined = group;
+  return new Promise<R>((resolve, reject) => {
+    joined.items.push(item);
+    joined.waiters.push({ resolve: resolve as (value: unknown) => void, reject });
+  });
+}
+
+/**
  * Runs one statement on the transaction's connection. Work sharing a transaction may call this
  * concurrently (handlers batched into one transaction); statements are queued here rather than
  * handed to `pg` while another runs, which pg 8 tolerates but deprecates.
  */
 function clientQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
-  const run = () => runQuery<Row>(state, context, statement);
-  const next = state.tail ? state.tail.then(run, run) : run();
+  return enqueue(state, () => runQuery<Row>(state, context, statement));
+}
+
+/** Runs `job` once every job queued before it on this connection settled. */
+function enqueue<T>(state: TxState, job: () => Promise<T>): Promise<T> {
+  const next = state.tail ? state.tail.then(job, job) : job();
   state.tail = next.catch(() => {});
   return next;
+}
+
+/** Runs the writes deferred to commit, kind by kind in the order they were first deferred. */
+async function flushDeferred(state: TxState): Promise<void> {
+  if (!state.deferred) return;
+  for (const { items, flush, context } of state.deferred.values()) {
+    if (items.length > 0) await clientQuery(state, context, flush(items));
+  }
+  state.deferred = undefined;
 }
 
 async function runQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
@@ -101,6 +186,7 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     let result: T;
     try {
       result = await work(createTx(state));
+      await flushDeferred(state);
     } catch (error) {
       state.open = false;
       await client.query('ROLLBACK').catch(() => (broken = true));

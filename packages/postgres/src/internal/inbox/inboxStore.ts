@@ -1,18 +1,20 @@
 import type { InboxStore, SqlTx } from '@herald/core';
 import type { Db } from '../db.js';
-import { executeInTx } from '../transaction.js';
+import { coalesceInTx, executeInTx } from '../transaction.js';
 import { findInboxHandled } from './findInboxHandled.js';
-import { markInboxHandled } from './markInboxHandled.js';
+import { markInboxHandled, markInboxHandledMany, readFresh } from './markInboxHandled.js';
 
 /**
  * The inbox on PostgreSQL. `markHandled` is `INSERT ... ON CONFLICT DO NOTHING` inside the caller's
- * transaction: when two deliveries of one event race, the second waits on the first's uncommitted
+ * transaction (marks made together in one transaction share one statement): when two deliveries of one event race, the second waits on the first's uncommitted
  * row and then finds it (returns false), so an effect commits once per group and event id.
  */
 export function pgInboxStore(db: Db): InboxStore<SqlTx> {
   return {
     async markHandled(tx, entry) {
-      return (await executeInTx(tx, 'mark inbox', markInboxHandled(db.t, entry))) === 1;
+      // handlers batched into one transaction mark at the same moment: one insert for all of them
+      const fresh = coalesceInTx(tx, 'inbox', 'mark inbox', entry, (entries) => markInboxHandledMany(db.t, entries), readFresh);
+      return fresh ?? (await executeInTx(tx, 'mark inbox', markInboxHandled(db.t, entry))) === 1;
     },
     async findHandled(eventIds) {
       if (eventIds.length === 0) return [];

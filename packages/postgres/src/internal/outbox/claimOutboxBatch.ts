@@ -1,7 +1,33 @@
-import type { ClaimOptions } from '@herald/core';
+import type { ClaimOptions, OutboxRecord } from '@herald/core';
 import type { Statement } from '../db.js';
 import { NOW_MS, type Tables } from '../tables.js';
-import { OUTBOX_COLUMNS } from './rows.js';
+import { OUTBOX_COLUMNS, toRecord, type OutboxRow } from './rows.js';
+
+/*
+ * A relay claims *keys* (`(topic, key)` pairs), never loose rows: a row claim would let two relays
+ * take two records of one key and publish them in either order. A claim takes two statements, with
+ * the choice of keys made here in between, so that neither statement joins two sets the planner
+ * cannot estimate (a single-statement version did, and its nested loops made a claim of 1 000 rows
+ * cost up to a million key comparisons, half a second of database CPU):
+ *
+ * 1. {@link scanOutboxWindow}: the oldest pending rows in append order (`seq`, partial index
+ *    `outbox_pending_seq`), at most `window` of them (see {@link claimWindows}), and the keys other
+ *    relays hold unexpired claims on. Being a prefix of the pending rows, the window holds a prefix
+ *    of each key's pending rows, so a key's first row in it is its *head* (earliest pending row).
+ * 2. {@link pickFromWindow}: the keys of unheld heads, oldest head first, and their rows in append
+ *    order up to `limit` (a prefix of each picked key's rows, always starting at its head).
+ * 3. {@link takeClaims}: locks the picked heads `FOR UPDATE SKIP LOCKED` (relays claiming at the
+ *    same moment split the keys instead of waiting), upserts one claim row per locked head with
+ *    this relay and `now + leaseMs` (database clock) — only where the claim is ours or has lapsed:
+ *    the primary key of `outbox_claims` is what makes a claim exclusive, even against a rival that
+ *    claimed after step 1 — and reads the picked rows still pending.
+ * 4. {@link claimedRecords}: keeps the rows of the keys the upsert took.
+ *
+ * A claim covers the whole key: rows appended later are not handed to any other relay until the
+ * holder marks or releases (which deletes the claim) or the lease lapses. Hence the store's contract:
+ * no record of a key is returned while another relay holds an unexpired claim on that key, and each
+ * key's records leave in append order. Keys are served oldest head first, so none starves.
+ */
 
 /** Smallest window, so tiny batches still see a useful stretch of the backlog. */
 const MIN_WINDOW = 100;
@@ -16,73 +42,100 @@ export function claimWindows(limit: number): readonly number[] {
   return [base, base * 8, base * 64];
 }
 
-/**
- * Claims a batch for one relay, per key, in one statement (one snapshot, one transaction).
- *
- * A relay claims *keys* (`(topic, key)` pairs), never loose rows: a row claim would let two relays
- * take two records of one key and publish them in either order. The statement's steps:
- *
- * 1. `win`: the oldest pending rows in append order (`seq`, partial index `outbox_pending_seq`),
- *    at most `window` of them (see {@link claimWindows}). Being a prefix of the pending rows, it holds a prefix of
- *    each key's pending rows, so a key's first row in the window is its *head* (earliest pending row).
- * 2. `heads`: the heads of keys no other relay holds an unexpired claim on (`outbox_claims` probe),
- *    oldest first, at most `limit`, each locked `FOR UPDATE SKIP LOCKED`. The head row is the per-key
- *    lock point: relays claiming at the same moment split the keys between them instead of waiting.
- * 3. `picked`: the window's rows of those keys, in append order, at most `limit`: a prefix of each
- *    key's pending rows, always starting at its head.
- * 4. `claimed`: upsert one claim row per picked key with this relay and `now + leaseMs` (database
- *    clock). The upsert only takes a key whose claim is ours or has lapsed; this is the guard that
- *    makes the claim exclusive even when a relay's snapshot predates a rival's claim (SKIP LOCKED
- *    only avoids waiting; the primary key of `outbox_claims` decides).
- * 5. Return the picked rows of the keys actually claimed, in append order, each with
- *    `window_rows` (how many rows the window held); with nothing claimed, one row of NULLs carrying
- *    `window_rows`, so the caller knows whether a larger window could find more.
- *
- * A claim covers the whole key: rows appended later are not handed to any other relay until the
- * holder marks or releases (which deletes the claim) or the lease lapses. Hence the store's contract:
- * no record of a key is returned while another relay holds an unexpired claim on that key, and each
- * key's records leave in append order. Keys are served oldest head first, so none starves.
- */
-export function claimOutboxBatch(t: Tables, options: ClaimOptions & { window: number }): Statement {
+/** A row of {@link scanOutboxWindow}: a window row (`part` 0) or a key another relay holds (`part` 1). */
+export interface WindowRow {
+  readonly part: 0 | 1;
+  readonly seq: string | number | null;
+  readonly topic: string;
+  readonly key: string;
+}
+
+/** Step 1: the window's rows (`seq`, `topic`, `key`) in append order, then the keys held by other relays. */
+export function scanOutboxWindow(t: Tables, options: { relayId: string; window: number }): Statement {
   return {
-    name: `${t.statementPrefix}claim_outbox`,
+    // unnamed: planned for the actual window each time (a claim runs once per relay round)
     text: `
-      WITH win AS MATERIALIZED (
-        SELECT seq, topic, key FROM ${t.outbox} WHERE published_at IS NULL ORDER BY seq LIMIT $4
-      ),
-      heads AS (
-        SELECT o.topic, o.key
-        FROM ${t.outbox} o
-        WHERE o.seq IN (SELECT min(w.seq) FROM win w GROUP BY w.topic, w.key)
-          AND o.published_at IS NULL
-          AND NOT EXISTS (
-            SELECT 1 FROM ${t.outboxClaims} c
-            WHERE c.topic = o.topic AND c.key = o.key AND c.relay_id <> $1 AND c.expires_at > ${NOW_MS})
-        ORDER BY o.seq
-        LIMIT $2
-        FOR UPDATE OF o SKIP LOCKED
-      ),
-      picked AS MATERIALIZED (
-        SELECT w.seq, w.topic, w.key FROM win w WHERE (w.topic, w.key) IN (SELECT topic, key FROM heads)
-        ORDER BY w.seq
-        LIMIT $2
+      (SELECT 0 AS part, seq, topic, key FROM ${t.outbox} WHERE published_at IS NULL ORDER BY seq LIMIT $2)
+      UNION ALL
+      SELECT 1, NULL, topic, key FROM ${t.outboxClaims} WHERE relay_id <> $1 AND expires_at > ${NOW_MS}`,
+    values: [options.relayId, options.window],
+  };
+}
+
+/** What {@link pickFromWindow} chose: heads to lock and claim, and the rows to read. */
+export interface Picked {
+  /** How many rows the window held (fewer than asked: the whole backlog was seen). */
+  readonly windowRows: number;
+  /** `seq` of each picked key's head, oldest first. */
+  readonly heads: string[];
+  /** `seq` of the picked rows, in append order, at most `limit`. */
+  readonly rows: string[];
+}
+
+/** Step 2: heads of keys nobody else holds, oldest first, and their rows in append order, at most `limit` rows. */
+export function pickFromWindow(rows: readonly WindowRow[], limit: number): Picked {
+  const held = new Set<string>();
+  for (const row of rows) if (row.part === 1) held.add(keyOf(row.topic, row.key));
+  const decided = new Map<string, boolean>();
+  const heads: string[] = [];
+  const picked: string[] = [];
+  let windowRows = 0;
+  for (const row of rows) {
+    if (row.part !== 0) continue;
+    windowRows++;
+    if (picked.length >= limit) continue;
+    const key = keyOf(row.topic, row.key);
+    let take = decided.get(key);
+    if (take === undefined) {
+      // first row of the key in the window: its head
+      take = !held.has(key);
+      decided.set(key, take);
+      if (take) heads.push(String(row.seq));
+    }
+    if (take) picked.push(String(row.seq));
+  }
+  return { windowRows, heads, rows: picked };
+}
+
+/** A row of {@link takeClaims}: a key the upsert took (`part` 1) or a picked record (`part` 2). */
+export type ClaimRow = OutboxRow & { part: 1 | 2 };
+
+/** Step 3: lock the heads, claim their keys, read the picked rows still pending. */
+export function takeClaims(t: Tables, options: ClaimOptions & { picked: Picked }): Statement {
+  const nulls = OUTBOX_COLUMNS.split(', ').filter((c) => c !== 'topic' && c !== 'key');
+  const columns = OUTBOX_COLUMNS.split(', ');
+  return {
+    text: `
+      WITH heads AS (
+        SELECT topic, key FROM ${t.outbox}
+        WHERE seq = ANY($2::bigint[]) AND published_at IS NULL
+        FOR UPDATE SKIP LOCKED
       ),
       claimed AS (
         INSERT INTO ${t.outboxClaims} AS c (topic, key, relay_id, expires_at)
-        SELECT DISTINCT topic, key, $1, ${NOW_MS} + $3::bigint FROM picked
+        SELECT topic, key, $1, ${NOW_MS} + $3::bigint FROM heads
         ON CONFLICT (topic, key) DO UPDATE SET relay_id = EXCLUDED.relay_id, expires_at = EXCLUDED.expires_at
           WHERE c.relay_id = EXCLUDED.relay_id OR c.expires_at <= ${NOW_MS}
         RETURNING c.topic, c.key
       )
-      SELECT s.window_rows, x.*
-      FROM (SELECT count(*)::int AS window_rows FROM win) s
-      LEFT JOIN (
-        SELECT ${OUTBOX_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
-        FROM picked p
-        JOIN claimed k ON k.topic = p.topic AND k.key = p.key
-        JOIN ${t.outbox} r ON r.seq = p.seq
-      ) x ON true
-      ORDER BY x.seq`,
-    values: [options.relayId, options.limit, Math.ceil(options.leaseMs), options.window],
+      SELECT 1 AS part, ${columns.map((c) => (nulls.includes(c) ? `NULL${c === 'seq' || c === 'created_at' ? '::bigint' : '::text'} AS ${c}` : c)).join(', ')}
+      FROM claimed
+      UNION ALL
+      SELECT 2, ${OUTBOX_COLUMNS} FROM ${t.outbox} WHERE seq = ANY($4::bigint[]) AND published_at IS NULL
+      ORDER BY part, seq`,
+    values: [options.relayId, options.picked.heads, Math.ceil(options.leaseMs), options.picked.rows],
   };
 }
+
+/** Step 4: the picked records whose key this relay claimed, in append order. */
+export function claimedRecords(rows: readonly ClaimRow[]): OutboxRecord[] {
+  const claimed = new Set<string>();
+  const records: OutboxRecord[] = [];
+  for (const row of rows) {
+    if (row.part === 1) claimed.add(keyOf(row.topic, row.key));
+    else if (claimed.has(keyOf(row.topic, row.key))) records.push(toRecord(row));
+  }
+  return records;
+}
+
+const keyOf = (topic: string, key: string) => `${topic}\u0000${key}`;

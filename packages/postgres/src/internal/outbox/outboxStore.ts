@@ -1,12 +1,12 @@
 import { ErrorCodes, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
 import type { Db } from '../db.js';
-import { executeInTx, noteAppended } from '../transaction.js';
+import { deferToCommit, executeInTx, noteAppended } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
-import { claimOutboxBatch, claimWindows } from './claimOutboxBatch.js';
+import { claimedRecords, claimWindows, pickFromWindow, scanOutboxWindow, takeClaims, type ClaimRow, type WindowRow } from './claimOutboxBatch.js';
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { markOutboxPublished } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
-import { toEntry, toRecord, type OutboxRow } from './rows.js';
+import { toEntry, type OutboxRow } from './rows.js';
 import { sweepOutbox } from './sweepOutbox.js';
 
 export interface OutboxSettings {
@@ -19,7 +19,7 @@ export interface OutboxSettings {
 /** Records deleted per sweep statement, so one sweep never holds locks for long. */
 const SWEEP_BATCH = 5000;
 
-/** The outbox on PostgreSQL; see {@link claimOutboxBatch} for the claim algorithm. */
+/** The outbox on PostgreSQL; see claimOutboxBatch.ts for the claim algorithm. */
 export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<SqlTx> & { sweep(): Promise<number> } {
   let lastSweep = Date.now();
 
@@ -36,7 +36,12 @@ export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<Sql
   return {
     async append(tx, records: readonly OutboxRecord[]) {
       if (records.length === 0) return;
-      await executeInTx(tx, 'append outbox', appendOutbox(db.t, records));
+      // one multi-row insert just before COMMIT for everything the transaction appends (a batch of
+      // application transactions sharing one appends once, not once per publish); seq follows the
+      // order of the appends
+      if (!deferToCommit(tx, 'outbox', 'append outbox', records, (all) => appendOutbox(db.t, all))) {
+        await executeInTx(tx, 'append outbox', appendOutbox(db.t, records));
+      }
       noteAppended(tx);
     },
     async claim(options: ClaimOptions) {
@@ -44,10 +49,15 @@ export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<Sql
       if (!(options.leaseMs > 0)) invalid(`claim leaseMs must be positive, got ${options.leaseMs}`);
       if (!options.relayId) invalid('claim needs a relayId');
       for (const window of claimWindows(options.limit)) {
-        const { rows } = await db.run<OutboxRow & { window_rows: number }>('claim outbox', claimOutboxBatch(db.t, { ...options, window }));
-        const claimed = rows.filter((r) => r.id !== null);
+        const scanned = await db.run<WindowRow>('claim outbox (scan)', scanOutboxWindow(db.t, { relayId: options.relayId, window }));
+        const picked = pickFromWindow(scanned.rows, options.limit);
+        if (picked.heads.length > 0) {
+          const { rows } = await db.run<ClaimRow>('claim outbox', takeClaims(db.t, { ...options, picked }));
+          const records = claimedRecords(rows);
+          if (records.length > 0) return records;
+        }
         // look further only when a full window held nothing we could take
-        if (claimed.length > 0 || (rows[0]?.window_rows ?? 0) < window) return claimed.map(toRecord);
+        if (picked.windowRows < window) return [];
       }
       return [];
     },
