@@ -71,9 +71,13 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     };
   }
 
+  const appBatch = options.transactionBatch ?? DEFAULT_TRANSACTION_BATCH;
+  if (!Number.isInteger(appBatch) || appBatch < 1) throw new HeraldError(ErrorCodes.invalidOptions, `transactionBatch must be a positive integer, got ${appBatch}`);
+  const appTransactions = new TransactionBatcher(stores, appBatch, 'serial');
+
   const transaction = async <T>(work: TransactionWork<Tx, T>): Promise<T> => {
     let committed: (() => void) | undefined;
-    const result = await stores.transaction(async (tx) => {
+    const result = await appTransactions.transaction(async (tx) => {
       const publisher = bindPublisher({ ...pipelineDeps, outbox: stores.outbox }, tx);
       const value = await work(tx, publisher.publish);
       committed = publisher.committed;

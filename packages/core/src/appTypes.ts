@@ -67,6 +67,17 @@ export interface AppOptions<Tx> {
   readonly handlerDefaults?: HandlerPolicy<Tx>;
   readonly groups?: Readonly<Record<string, GroupOptions>>;
   readonly relay?: RelayOptions;
+  /**
+   * Up to this many {@link App.transaction} (and {@link App.publish}) calls made at the same moment
+   * share one store transaction: their works run ONE AFTER ANOTHER in it, each seeing the writes of
+   * those before, and commit together — one BEGIN/COMMIT and one fsync per batch instead of per
+   * call. Each call still commits or fails on its own: when a work throws, the batch rolls back,
+   * that call fails alone and the others RUN AGAIN in a new transaction, so anything a work does
+   * outside the database may happen twice. Locks are per transaction: a work of the batch that
+   * waits for a row another open transaction holds delays the whole batch. Default 1 (off); the
+   * embedded engine already commits concurrent transactions together and gains nothing from it.
+   */
+  readonly transactionBatch?: number;
 }
 
 export interface StartOptions {

@@ -1,3 +1,5 @@
+import type { TopicPartition } from './broker.js';
+
 /**
  * Typed instrumentation: the core emits these facts; the metrics and tracing packages subscribe.
  * Emitting costs nothing when nobody listens.
@@ -34,6 +36,18 @@ export type InstrumentationEvent =
       readonly status: 'dead' | 'parked';
     }
   | { readonly kind: 'redriven'; readonly group: string; readonly handler: string; readonly count: number }
+  | {
+      /** A rebalance (or the first join) gave partitions to this member of `group`. */
+      readonly kind: 'assigned';
+      readonly group: string;
+      readonly partitions: readonly TopicPartition[];
+    }
+  | {
+      /** Partitions taken from this member of `group`, after its work on them finished and was committed. */
+      readonly kind: 'revoked';
+      readonly group: string;
+      readonly partitions: readonly TopicPartition[];
+    }
   | {
       readonly kind: 'lag';
       readonly group: string;

@@ -211,4 +211,61 @@ describe('createApp on the in-memory engine', () => {
     expect(redelivered).toEqual([]);
     void stores;
   });
+
+  it('with transactionBatch, shares store transactions among calls made together, each committing or failing alone', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let transactions = 0;
+    const counting = new Proxy(stores, {
+      get(target, name, receiver) {
+        if (name === 'transaction') return (work: (tx: MemoryTx) => Promise<unknown>) => (transactions++, target.transaction(work));
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    const app = createApp<MemoryTx>({ broker, stores: counting, logger: silentLogger, events: [Step], relay: { idleMs: 2 }, transactionBatch: 8 });
+    apps.push(app);
+    const received: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => void received.push(event.data.seq));
+    await app.start();
+    transactions = 0;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, seq) =>
+        app.transaction(async (tx, publish) => {
+          tx.set(`order/${seq}`, seq);
+          if (seq === 3) throw new Error('order 3 refused');
+          await publish(Step, { key: `k${seq}`, seq });
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    // one batch rolled back at order 3, then one for the other seven
+    expect(transactions).toBe(2);
+    expect(await stores.transaction(async (tx) => tx.keys('order/'))).toHaveLength(7);
+    await eventually(() => received.length === 7, 'the seven events');
+    expect(received.sort()).toEqual([0, 1, 2, 4, 5, 6, 7]);
+    expect(() => createApp<MemoryTx>({ broker, stores, transactionBatch: 0 })).toThrow(/transactionBatch/);
+  });
+
+  it('reports the partitions a rebalance assigns to and takes from a member', async () => {
+    const { app } = newApp();
+    const facts: InstrumentationEvent[] = [];
+    app.instrumentation.on((fact) => {
+      if (fact.kind === 'assigned' || fact.kind === 'revoked') facts.push(fact);
+    });
+    app.on(Step, { group: 'worker' }, async () => {});
+    await app.start();
+    await eventually(() => facts.length === 1, 'the assignment');
+    apps.splice(apps.indexOf(app), 1);
+    await app.close({ deadlineMs: 1000 });
+    const both = [
+      { topic: 'steps', partition: 0 },
+      { topic: 'steps', partition: 1 },
+    ];
+    expect(facts.map((f) => f.kind)).toEqual(['assigned', 'revoked']);
+    for (const fact of facts) {
+      if (fact.kind !== 'assigned' && fact.kind !== 'revoked') continue;
+      expect(fact.group).toBe('worker');
+      expect([...fact.partitions].sort((a, b) => a.partition - b.partition)).toEqual(both);
+    }
+  });
 });

@@ -68,4 +68,50 @@ describe('TransactionBatcher', () => {
     await Promise.all([1, 2, 3].map((i) => batcher.transaction(async (tx) => tx.set(`k${i}`, i))));
     expect(runner.transactions).toBe(3);
   });
+
+  it('in serial mode runs the works one after another, each seeing the writes of those before it', async () => {
+    const stores = memoryStores();
+    const runner = counted(stores);
+    const batcher = new TransactionBatcher(runner, 32, 'serial');
+    let running = 0;
+    let maxRunning = 0;
+    // read-modify-write of one counter: concurrent works in one transaction would lose updates
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        batcher.transaction(async (tx) => {
+          maxRunning = Math.max(maxRunning, ++running);
+          const seen = (tx.get('counter') as number | undefined) ?? 0;
+          await new Promise((r) => setTimeout(r, 2));
+          tx.set('counter', seen + 1);
+          running--;
+          return seen;
+        }),
+      ),
+    );
+    expect(results).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(maxRunning).toBe(1);
+    expect(runner.transactions).toBe(1);
+    expect(await stores.transaction(async (tx) => tx.get('counter'))).toBe(8);
+  });
+
+  it('in serial mode fails only the failing work and runs the others again, the ones after it included', async () => {
+    const stores = memoryStores();
+    const runner = counted(stores);
+    const batcher = new TransactionBatcher(runner, 32, 'serial');
+    const runs = [0, 0, 0, 0];
+    const outcomes = await Promise.allSettled(
+      runs.map((_, i) =>
+        batcher.transaction(async (tx) => {
+          runs[i]!++;
+          tx.set(`effect/${i}`, i);
+          if (i === 1) throw new Error('work 1 failed');
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await stores.transaction(async (tx) => tx.keys('effect/'))).toEqual(['effect/0', 'effect/2', 'effect/3']);
+    // the batch stopped at the failure: work 0 ran twice, works 2 and 3 once (only in the second batch)
+    expect(runs).toEqual([2, 1, 1, 1]);
+    expect(runner.transactions).toBe(2);
+  });
 });

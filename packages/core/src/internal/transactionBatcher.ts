@@ -6,10 +6,17 @@ interface Queued<Tx> {
   readonly reject: (error: unknown) => void;
 }
 
+/** How the works of one batch run inside their shared transaction. */
+export type BatchMode =
+  /** All at once: waits outside the database overlap. For works that touch disjoint rows (handlers of distinct keys). */
+  | 'concurrent'
+  /** One after another, each seeing the writes of those before it: as if the transactions ran serially. */
+  | 'serial';
+
 /**
- * Runs the transactions that a consumer group's handlers start at the same moment as ONE store
- * transaction: their works run concurrently in it and commit together, so an engine pays one
- * BEGIN/COMMIT (and one fsync) for a batch instead of one per event. Per-event atomicity holds:
+ * Runs transactions started at the same moment as ONE store transaction: their works run in it
+ * (concurrently or one after another, see {@link BatchMode}) and commit together, so an engine pays
+ * one BEGIN/COMMIT (and one fsync) for a batch instead of one per work. Per-work atomicity holds:
  * when a work fails, the whole transaction rolls back, the first failing work fails alone, and the
  * others run again in a new transaction (so a work may run more than once, as after a redelivery;
  * only its transactional writes count). Works that arrive while a batch runs form the next batch.
@@ -21,6 +28,7 @@ export class TransactionBatcher<Tx> implements TransactionRunner<Tx> {
   constructor(
     private readonly runner: TransactionRunner<Tx>,
     private readonly maxBatch: number,
+    private readonly mode: BatchMode = 'concurrent',
   ) {}
 
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
@@ -54,21 +62,23 @@ export class TransactionBatcher<Tx> implements TransactionRunner<Tx> {
       let failure: unknown;
       try {
         await this.runner.transaction(async (tx) => {
-          // the works run concurrently (keys are distinct, and waits outside the database overlap);
-          // their statements interleave in the one transaction
-          await Promise.all(
-            remaining.map((queued, i) =>
-              queued.work(tx).then(
-                (value) => void (results[i] = value),
-                (error: unknown) => {
-                  if (firstFailed < 0) {
-                    firstFailed = i;
-                    failure = error;
-                  }
-                },
-              ),
-            ),
-          );
+          const run = (queued: Queued<Tx>, i: number) =>
+            queued.work(tx).then(
+              (value) => void (results[i] = value),
+              (error: unknown) => {
+                if (firstFailed < 0) {
+                  firstFailed = i;
+                  failure = error;
+                }
+              },
+            );
+          if (this.mode === 'serial') {
+            // one after another; the first failure ends the batch (later works never started)
+            for (let i = 0; i < remaining.length && firstFailed < 0; i++) await run(remaining[i]!, i);
+          } else {
+            // concurrently: their statements interleave in the one transaction
+            await Promise.all(remaining.map(run));
+          }
           if (firstFailed >= 0) throw failure; // roll the whole transaction back
         });
       } catch (error) {

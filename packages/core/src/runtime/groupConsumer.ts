@@ -169,6 +169,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     assigned(assigned) {
       for (const tp of assigned) work(tp);
       logger.info('partitions assigned', { group, partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
+      if (instrumentation.active) instrumentation.emit({ kind: 'assigned', group, partitions: assigned.map(({ topic, partition }) => ({ topic, partition })) });
     },
     async revoked(revoked) {
       const works = revoked.map((tp) => partitions.get(partitionId(tp))).filter((p): p is PartitionWork => p !== undefined);
@@ -181,6 +182,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { group, error }));
       for (const p of works) partitions.delete(partitionId(p.tp));
       logger.info('partitions revoked', { group, partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
+      if (instrumentation.active) instrumentation.emit({ kind: 'revoked', group, partitions: revoked.map(({ topic, partition }) => ({ topic, partition })) });
     },
   };
 
