@@ -48,6 +48,8 @@ export interface WorkloadTuning {
   readonly partitions?: number;
   readonly group?: GroupOptions;
   readonly relay?: RelayOptions;
+  /** Application transactions per store transaction (`AppOptions.transactionBatch`). Default 1. */
+  readonly transactionBatch?: number;
 }
 
 /** The embedded engine's settings, the defaults of every other engine. */
@@ -95,6 +97,7 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
     topics: events.map((e) => ({ name: e.topic, partitions: tuning.partitions ?? DEFAULT_TUNING.partitions })),
     groups: { 'bench-consumer': { ...DEFAULT_TUNING.group, ...tuning.group } },
     relay: { ...DEFAULT_TUNING.relay, ...tuning.relay },
+    transactionBatch: tuning.transactionBatch,
   });
   await app.transaction(async (tx) => {
     await tx.execute('CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
@@ -122,18 +125,33 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
       await ctx.tx.execute('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3)', [event.id, event.data.key, event.data.seq]);
     },
   );
+  // the clock starts once the group owns every partition, as the baseline waits for its group join:
+  // otherwise the first join (3 s on the Kafka mock) would be measured as pipeline latency
+  const partitionCount = events.length * (tuning.partitions ?? DEFAULT_TUNING.partitions);
+  const assigned = new Set<string>();
+  let allAssigned: () => void = () => {};
+  const ownsAll = new Promise<void>((resolve) => (allAssigned = resolve));
+  const stopWatching = app.instrumentation.on((fact) => {
+    if (fact.kind !== 'assigned' || fact.group !== 'bench-consumer') return;
+    for (const tp of fact.partitions) assigned.add(`${tp.topic}/${tp.partition}`);
+    if (assigned.size >= partitionCount) allAssigned();
+  });
   await app.start({ relay: engine.relayOutbox === undefined });
+  await withDeadline(ownsAll, 60_000, () => `the consumer group owns ${assigned.size} of ${partitionCount} partitions after 60 s`);
+  stopWatching();
   const relay = engine.relayOutbox && createRelay({ outbox: engine.relayOutbox, broker: engine.broker, stores: engine.stores }, { ...DEFAULT_TUNING.relay, ...tuning.relay });
   relay?.start();
 
-  const send = (seq: number) =>
-    app.transaction(async (tx, publish) => {
+  const send = (seq: number) => {
+    // measured from the call, so waiting for a connection counts (as in the baseline)
+    const sentAt = nowMs();
+    return app.transaction(async (tx, publish) => {
       const keyIndex = seq % options.keys;
       const key = `k${keyIndex}`;
-      const sentAt = nowMs();
       await tx.execute('INSERT INTO bench_orders (id, k, seq) VALUES ($1, $2, $3)', [`o${seq}`, key, seq]);
       await publish(events[keyIndex % events.length]!, { key, seq, sentAt, payload: PAYLOAD });
     });
+  };
 
   const started = nowMs();
   if (options.ratePerSec === undefined) await sendFlat(options.events, options.concurrency ?? 512, send);
@@ -143,6 +161,17 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
   await relay?.close();
   await app.close();
   return { events: done, elapsedMs, latenciesMs };
+}
+
+/** Resolves with `promise`, or rejects with `message()` once `ms` passed. */
+async function withDeadline(promise: Promise<void>, ms: number, message: () => string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)));
+  try {
+    await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Sends `total` events as fast as possible, `concurrency` sends in flight (closed loop). */
