@@ -97,10 +97,12 @@ describe('pgStores.transaction', () => {
     expect(duplicate).toBeInstanceOf(HeraldError);
     expect(duplicate).toMatchObject({ code: PgErrorCodes.constraint, retriable: false, details: { sqlState: '23505', constraint: 'items_pkey' } });
 
-    // the work swallows the failure and resolves: PostgreSQL has aborted the transaction, so no commit
+    // the work swallows the failure and resolves: PostgreSQL has aborted the transaction, so no
+    // commit, and the error is that failure (not the refusal of the outbox insert deferred to commit)
     const swallowed = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO items VALUES ($1, $2)', ['other', 1]);
       await tx.execute('INSERT INTO items VALUES ($1, $2)', ['dup', 3]).catch(() => 0);
+      await stores.outbox.append(tx, [record('after-failure')]);
     });
     await expect(swallowed).rejects.toMatchObject({ code: PgErrorCodes.constraint, retriable: false });
     expect(await stores.transaction((tx) => tx.query('SELECT id FROM items ORDER BY id'))).toEqual([{ id: 'dup' }]);

@@ -125,7 +125,8 @@ function enqueue<T>(state: TxState, job: () => Promise<T>): Promise<T> {
 
 /** Runs the writes deferred to commit, kind by kind in the order they were first deferred. */
 async function flushDeferred(state: TxState): Promise<void> {
-  if (!state.deferred) return;
+  // after a failed statement the server refuses everything: COMMIT then reports that failure
+  if (!state.deferred || state.failure) return;
   for (const { items, flush, context } of state.deferred.values()) {
     if (items.length > 0) await clientQuery(state, context, flush(items));
   }
