@@ -16,7 +16,7 @@ import { createRelay, type Relay } from './relay.js';
 import { createGroupConsumer, type GroupConsumer } from './runtime/groupConsumer.js';
 
 const GROUP_DEFAULTS: Required<Omit<GroupOptions, 'transactionBatch'>> = { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' };
-/** Handler transactions per store transaction: off unless asked for (see GroupOptions.transactionBatch). */
+/** Transactions per store transaction, for handlers and the app alike: off unless asked for (see GroupOptions.transactionBatch, AppOptions.transactionBatch). */
 const DEFAULT_TRANSACTION_BATCH = 1;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_DEADLINE_MS = 10_000;
@@ -50,8 +50,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     let batcher = batchers.get(group);
     if (!batcher) {
       const size = options.groups?.[group]?.transactionBatch ?? DEFAULT_TRANSACTION_BATCH;
-      if (!Number.isInteger(size) || size < 1) throw new HeraldError(ErrorCodes.invalidOptions, `groups.${group}.transactionBatch must be a positive integer, got ${size}`);
-      batcher = new TransactionBatcher(stores, size);
+      batcher = new TransactionBatcher(stores, size, 'concurrent', `groups.${group}.transactionBatch`);
       batchers.set(group, batcher);
     }
     return batcher;
@@ -71,9 +70,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     };
   }
 
-  const appBatch = options.transactionBatch ?? DEFAULT_TRANSACTION_BATCH;
-  if (!Number.isInteger(appBatch) || appBatch < 1) throw new HeraldError(ErrorCodes.invalidOptions, `transactionBatch must be a positive integer, got ${appBatch}`);
-  const appTransactions = new TransactionBatcher(stores, appBatch, 'serial');
+  const appTransactions = new TransactionBatcher(stores, options.transactionBatch ?? DEFAULT_TRANSACTION_BATCH, 'serial');
 
   const transaction = async <T>(work: TransactionWork<Tx, T>): Promise<T> => {
     let committed: (() => void) | undefined;

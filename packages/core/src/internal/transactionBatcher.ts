@@ -1,3 +1,4 @@
+import { ErrorCodes, HeraldError } from '../errors.js';
 import type { TransactionRunner } from '../store.js';
 
 interface Queued<Tx> {
@@ -25,11 +26,15 @@ export class TransactionBatcher<Tx> implements TransactionRunner<Tx> {
   private queue: Queued<Tx>[] = [];
   private scheduled = false;
 
+  /** `option` names the setting `maxBatch` came from, for the error when it is not a positive integer. */
   constructor(
     private readonly runner: TransactionRunner<Tx>,
     private readonly maxBatch: number,
     private readonly mode: BatchMode = 'concurrent',
-  ) {}
+    option = 'transactionBatch',
+  ) {
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new HeraldError(ErrorCodes.invalidOptions, `${option} must be a positive integer, got ${maxBatch}`);
+  }
 
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.maxBatch <= 1) return this.runner.transaction(work);

@@ -97,13 +97,16 @@ export function pickFromWindow(rows: readonly WindowRow[], limit: number): Picke
   return { windowRows, heads, rows: picked };
 }
 
+/** The outbox columns for a claimed key's row: its `topic` and `key`, NULL for the rest. */
+const CLAIMED_KEY_COLUMNS = OUTBOX_COLUMNS.split(', ')
+  .map((c) => (c === 'topic' || c === 'key' ? c : `NULL::${c === 'seq' || c === 'created_at' ? 'bigint' : 'text'} AS ${c}`))
+  .join(', ');
+
 /** A row of {@link takeClaims}: a key the upsert took (`part` 1) or a picked record (`part` 2). */
 export type ClaimRow = OutboxRow & { part: 1 | 2 };
 
 /** Step 3: lock the heads, claim their keys, read the picked rows still pending. */
 export function takeClaims(t: Tables, options: ClaimOptions & { picked: Picked }): Statement {
-  const nulls = OUTBOX_COLUMNS.split(', ').filter((c) => c !== 'topic' && c !== 'key');
-  const columns = OUTBOX_COLUMNS.split(', ');
   return {
     text: `
       WITH heads AS (
@@ -118,8 +121,7 @@ export function takeClaims(t: Tables, options: ClaimOptions & { picked: Picked }
           WHERE c.relay_id = EXCLUDED.relay_id OR c.expires_at <= ${NOW_MS}
         RETURNING c.topic, c.key
       )
-      SELECT 1 AS part, ${columns.map((c) => (nulls.includes(c) ? `NULL${c === 'seq' || c === 'created_at' ? '::bigint' : '::text'} AS ${c}` : c)).join(', ')}
-      FROM claimed
+      SELECT 1 AS part, ${CLAIMED_KEY_COLUMNS} FROM claimed
       UNION ALL
       SELECT 2, ${OUTBOX_COLUMNS} FROM ${t.outbox} WHERE seq = ANY($4::bigint[]) AND published_at IS NULL
       ORDER BY part, seq`,
