@@ -12,6 +12,13 @@ let path: string;
 let stores: SqliteStores;
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A promise a test resolves when it chooses (`open`), to hold a transaction mid-way. */
+function gated(): { gate: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return { gate, open };
+}
+
 beforeEach(async () => {
   path = join(tmp.dir, `concurrency-${++counter}.db`);
   stores = sqliteStores({ path });
@@ -31,8 +38,7 @@ function committedNames(): string[] {
 
 describe('concurrent transactions on one SQLite writer', () => {
   it('commits a fast transaction while a slow one is still running, then the slow one with all its writes', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const slow = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-1']);
       await gate;
@@ -47,8 +53,7 @@ describe('concurrent transactions on one SQLite writer', () => {
   });
 
   it('does not hold the write lock while a transaction awaits: another process can write meanwhile', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const slow = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO rows VALUES ($1)', ['slow-1']);
       await gate;
@@ -68,10 +73,8 @@ describe('concurrent transactions on one SQLite writer', () => {
   });
 
   it('keeps the writes of a transaction that finished while the lock was yielded, when another commits', async () => {
-    let openM!: () => void;
-    let openN!: () => void;
-    const gateM = new Promise<void>((resolve) => (openM = resolve));
-    const gateN = new Promise<void>((resolve) => (openN = resolve));
+    const { gate: gateM, open: openM } = gated();
+    const { gate: gateN, open: openN } = gated();
     const m = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO rows VALUES ($1)', ['m']);
       await gateM;
@@ -89,8 +92,7 @@ describe('concurrent transactions on one SQLite writer', () => {
   });
 
   it('runs a transaction again when it read writes of one that then failed, after that one finished', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const failing = stores.transaction(async (tx) => {
       await tx.execute('INSERT INTO rows VALUES ($1)', ['doomed']);
       await gate;
@@ -157,8 +159,7 @@ describe('concurrent transactions on one SQLite writer', () => {
   });
 
   it('waits for running transactions on close', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { gate, open } = gated();
     const running = stores.transaction(async (tx) => {
       await gate;
       await tx.execute('INSERT INTO rows VALUES ($1)', ['late']);
