@@ -51,6 +51,7 @@ export const ErrorCodes = {
   invalidOptions: 'invalid-options',
   brokerUnavailable: 'broker-unavailable',
   chaos: 'chaos',
+  groupActive: 'group-active',
 } as const;
 
 /** Structural check: true for any error carrying a string `code` and boolean `retriable`. */

@@ -11,6 +11,8 @@ export { partitionForKey, murmur2 } from './partitioner.js';
 export { defineEvent, createEventRegistry } from './events.js';
 export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './events.js';
 export { canEnsureTopics, canResetOffsets } from './broker.js';
+export { canInspect } from './inspection.js';
+export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './inspection.js';
 export type {
   Broker,
   CommittedOffset,
