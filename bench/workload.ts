@@ -46,7 +46,7 @@ export interface WorkloadTuning {
   readonly topics?: number;
   /** Partitions declared per topic. Default 8. */
   readonly partitions?: number;
-  readonly group?: GroupOptions;
+  readonly group?: GroupOptions<SqlTx>;
   readonly relay?: RelayOptions;
   /** Application transactions per store transaction (`AppOptions.transactionBatch`). Default 1. */
   readonly transactionBatch?: number;

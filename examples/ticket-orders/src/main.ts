@@ -1,5 +1,5 @@
 import { jsonLogger } from '@herald/core';
-import { closeOnSignals } from '@herald/http';
+import { closeOnSignals } from '@herald/core';
 import { loadConfig } from './config.js';
 import { createTicketOrders, type TicketOrders } from './system.js';
 

@@ -1,18 +1,21 @@
-export { HeraldError, ValidationError, ErrorCodes, isHeraldError, isRetriable, toError } from './errors.js';
-export type { ValidationIssue } from './errors.js';
-export { uuidv7, uuidv7Time } from './uuid.js';
-export { systemClock } from './clock.js';
-export type { Clock } from './clock.js';
-export { createManualClock } from './manualClock.js';
-export type { ManualClock } from './manualClock.js';
-export { encodeEnvelope, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './envelope.js';
-export type { Envelope } from './envelope.js';
-export { partitionForKey, murmur2 } from './partitioner.js';
-export { defineEvent, createEventRegistry } from './events.js';
-export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './events.js';
-export { canEnsureTopics, canResetOffsets } from './broker.js';
-export { canInspect } from './inspection.js';
-export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './inspection.js';
+// model: the event model, ids and errors
+export { HeraldError, defineErrorCodes, isHeraldError, isRetriable } from './model/errors.js';
+export type { ErrorCodeSpec, HeraldErrorOptions } from './model/errors.js';
+export { CoreErrors, ErrorCodes, ValidationError, toError } from './model/errorCodes.js';
+export type { ValidationIssue } from './model/errorCodes.js';
+export { uuidv7, uuidv7Time } from './model/uuid.js';
+export { encodeEnvelope, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model/envelope.js';
+export type { Envelope } from './model/envelope.js';
+export { partitionForKey, murmur2 } from './model/partitioner.js';
+export { defineEvent, createEventRegistry } from './model/events.js';
+export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './model/events.js';
+
+// ports: what engines and observers plug into
+export { systemClock } from './ports/clock.js';
+export type { Clock } from './ports/clock.js';
+export { jsonLogger, silentLogger } from './ports/logger.js';
+export type { Logger, LogLevel } from './ports/logger.js';
+export { canEnsureTopics, canResetOffsets } from './ports/broker.js';
 export type {
   Broker,
   CommittedOffset,
@@ -27,54 +30,74 @@ export type {
   TopicAdmin,
   TopicPartition,
   TopicSpec,
-} from './broker.js';
-export { hasOutboxSignal } from './store.js';
+} from './ports/broker.js';
+export { canInspect } from './ports/inspection.js';
+export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
+export { createInstrumentation } from './ports/instrumentation.js';
+export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener } from './ports/instrumentation.js';
+export type { Component } from './ports/component.js';
+export type { Stores } from './ports/stores/stores.js';
+export type { SqlTx, TransactionRunner } from './ports/stores/transaction.js';
+export { hasOutboxBacklog, hasOutboxSignal } from './ports/stores/outbox.js';
+export type { ClaimOptions, OutboxBacklog, OutboxEntry, OutboxRecord, OutboxSignal, OutboxStore, TopicBacklog } from './ports/stores/outbox.js';
+export type { InboxEntry, InboxStore } from './ports/stores/inbox.js';
+export { canBrowseDeadLetters } from './ports/stores/deadLetters.js';
 export type {
-  ClaimOptions,
   DeadLetter,
+  DeadLetterBrowser,
   DeadLetterFilter,
+  DeadLetterGroup,
+  DeadLetterPage,
+  DeadLetterPageRequest,
   DeadLetterPolicy,
+  DeadLetterQuery,
   DeadLetterStatus,
   DeadLetterStore,
-  IdempotencyBegin,
-  IdempotencyRecord,
-  IdempotencyStore,
-  InboxEntry,
-  InboxStore,
-  OutboxEntry,
-  OutboxRecord,
-  OutboxSignal,
-  OutboxStore,
-  SqlTx,
-  Stores,
-  TransactionRunner,
-} from './store.js';
-export { jsonLogger, silentLogger } from './logger.js';
-export type { Logger, LogLevel } from './logger.js';
-export { createInstrumentation } from './instrumentation.js';
-export type { Instrumentation, InstrumentationEvent, InstrumentationListener } from './instrumentation.js';
-export { compose, deriveContext } from './handler.js';
-export type { Handler, HandlerContext, Middleware, Publish, PublishOptions } from './handler.js';
-export { backoffDelay } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';
-export { retry, RETRY_DEFAULTS } from './middleware/retry.js';
-export type { RetryOptions } from './middleware/retry.js';
-export { chaosBroker, isChaosError } from './chaos.js';
-export type { ChaosOptions } from './chaos.js';
-export { createRelay } from './relay.js';
-export type { Relay, RelayDeps, RelayOptions } from './relay.js';
-export type {
-  App,
-  AppOptions,
-  GroupOptions,
-  HandlerOptions,
-  HandlerPolicy,
-  RedriveOptions,
-  RedriveResult,
-  StartOptions,
-  TransactionWork,
-} from './appTypes.js';
-export { createApp } from './app.js';
-export { correlation } from './middleware/correlation.js';
-export { recover } from './middleware/recover.js';
-export { timeout } from './middleware/timeout.js';
+} from './ports/stores/deadLetters.js';
+export { hasIdempotency } from './ports/stores/idempotency.js';
+export type { IdempotencyBegin, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
+export { canSweepRetention } from './ports/stores/retention.js';
+export type { RetentionSweep, RetentionSweepResult } from './ports/stores/retention.js';
+
+// timing
+export { backoffDelay } from './timing/backoff.js';
+export type { BackoffOptions } from './timing/backoff.js';
+export { createManualClock } from './timing/manualClock.js';
+export type { ManualClock } from './timing/manualClock.js';
+
+// pipeline: the handler shape, its context and the policies
+export { compose, deriveContext } from './pipeline/handler.js';
+export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishOptions } from './pipeline/handler.js';
+export { createHandlerContext } from './pipeline/context.js';
+export type { HandlerContextInit } from './pipeline/context.js';
+export { createDeliveryState } from './pipeline/deliveryState.js';
+export type { DeliveryState } from './pipeline/deliveryState.js';
+export { fingerprintOf, firstApplicationFrame } from './pipeline/fingerprint.js';
+export { createPipeline, defaultPipeline, policyStep, DEFAULT_STEPS } from './pipeline/preset.js';
+export type { HandlerSettings, Pipeline, PipelineEdit, PolicyEnv, PolicyStep } from './pipeline/preset.js';
+export { correlation } from './pipeline/policies/correlation.js';
+export { instrument } from './pipeline/policies/instrument.js';
+export { deadLetter } from './pipeline/policies/deadLetter.js';
+export { retry, RETRY_DEFAULTS } from './pipeline/policies/retry.js';
+export type { RetryOptions } from './pipeline/policies/retry.js';
+export { timeout } from './pipeline/policies/timeout.js';
+export { recover } from './pipeline/policies/recover.js';
+export { transaction } from './pipeline/policies/transaction.js';
+export type { TransactionPolicyOptions } from './pipeline/policies/transaction.js';
+export { inbox } from './pipeline/policies/inbox.js';
+
+// relay
+export { createRelay } from './relay/relay.js';
+export type { Relay, RelayDeps, RelayOptions } from './relay/relay.js';
+export { chaosBroker, isChaosError } from './relay/chaos.js';
+export type { ChaosOptions } from './relay/chaos.js';
+
+// runtime
+export type { RedriveOptions, RedriveResult } from './runtime/redrive.js';
+
+// app
+export { createApp } from './app/createApp.js';
+export { APP_DEFAULTS } from './app/options.js';
+export { closeOnSignals } from './app/signals.js';
+export type { SignalOptions } from './app/signals.js';
+export type { App, AppOptions, GroupOptions, HandlerOptions, HandlerPolicy, StartOptions, TransactionWork } from './app/types.js';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   compose,
+  createDeliveryState,
+  createHandlerContext,
   createInstrumentation,
   createManualClock,
   HeraldError,
@@ -11,9 +13,9 @@ import {
   type Envelope,
   type HandlerContext,
   type InstrumentationEvent,
+  type DeliveryState,
   type Middleware,
 } from '@herald/core';
-import type { DeliveryState } from '../src/internal/state.js';
 
 const event: Envelope = {
   id: '018bcfe5-687b-7367-b1fb-7337aff21db2',
@@ -29,17 +31,9 @@ const event: Envelope = {
 };
 
 function context(closing = new AbortController().signal): { ctx: HandlerContext; state: DeliveryState } {
-  const state: DeliveryState = { outcome: 'applied', attempts: 1, closing };
-  const ctx = {
-    attempt: 1,
-    logger: silentLogger,
-    signal: new AbortController().signal,
-    group: 'g',
-    handler: 'g:T',
-    delivery: { topic: 't', partition: 0, offset: 0, key: 'k', value: '', headers: {}, timestamp: 0 },
-    redrive: false,
-    state, // how the policies find the delivery's bookkeeping
-  } as unknown as HandlerContext;
+  const state = createDeliveryState(closing);
+  const delivery = { topic: 't', partition: 0, offset: 0, key: 'k', value: '', headers: {}, timestamp: 0 };
+  const ctx = createHandlerContext({ group: 'g', handler: 'g:T', delivery, logger: silentLogger, state });
   return { ctx, state };
 }
 

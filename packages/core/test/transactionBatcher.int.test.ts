@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStores, type MemoryTx } from '@herald/testing';
-import { TransactionBatcher } from '../src/internal/transactionBatcher.js';
+import { TransactionBatcher } from '../src/runtime/transactionBatcher.js';
 import type { TransactionRunner } from '@herald/core';
 
 /** Counts the store transactions the batcher opens. */

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { HeraldError } from '@herald/core';
+import { HeraldError, closeOnSignals } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
@@ -7,7 +7,6 @@ import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
-import { closeOnSignals } from './signals.js';
 import { compileValidator } from './validation.js';
 
 /** Liveness probe path: 200 while the process runs (also while draining). */
@@ -76,7 +75,7 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
     async listen({ port, host = '127.0.0.1' }) {
       await fastify.listen({ port, host });
       if (resolved.purgeIntervalMs > 0 && !purger) {
-        purger = startIdempotencyPurger({ store: resolved.app.stores.idempotency, clock: resolved.clock, intervalMs: resolved.purgeIntervalMs, logger: resolved.logger });
+        purger = startIdempotencyPurger({ store: resolved.idempotency, clock: resolved.clock, intervalMs: resolved.purgeIntervalMs, logger: resolved.logger });
       }
       if (resolved.handleSignals) disposeSignals = closeOnSignals(() => gateway.close(), { logger: resolved.logger });
       const address = fastify.server.address() as AddressInfo;

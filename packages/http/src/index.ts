@@ -19,7 +19,5 @@ export { startIdempotencyPurger } from './purger.js';
 export type { Purger, PurgerOptions } from './purger.js';
 export { createReadiness } from './readiness.js';
 export type { Readiness, ReadinessState } from './readiness.js';
-export { closeOnSignals } from './signals.js';
-export type { SignalOptions } from './signals.js';
 export { compileValidator } from './validation.js';
 export type { PartValidator } from './validation.js';

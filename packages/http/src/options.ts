@@ -1,12 +1,12 @@
-import { ErrorCodes, HeraldError, systemClock } from '@herald/core';
-import type { Clock, IdempotencyStore, Logger } from '@herald/core';
+import { CoreErrors, HeraldError, hasIdempotency, systemClock } from '@herald/core';
+import type { Clock, IdempotencyStore, Logger, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
 import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
 
-/** What the gateway needs from a Herald app: its transactions and its idempotency store. */
+/** What the gateway needs from a Herald app: its transactions and stores with the idempotency ability. */
 export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
-  readonly stores: { readonly idempotency: IdempotencyStore<Tx> };
+  readonly stores: Stores<Tx>;
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -47,6 +47,8 @@ export interface GatewayOptions<Tx> {
 /** Gateway options with every default filled in. */
 export interface ResolvedGatewayOptions<Tx> {
   readonly app: GatewayApp<Tx>;
+  /** The app's idempotency keys (the stores' ability). */
+  readonly idempotency: IdempotencyStore<Tx>;
   readonly bodyLimitBytes: number;
   readonly ttlMs: number;
   readonly leaseMs: number;
@@ -72,11 +74,16 @@ export const GATEWAY_DEFAULTS = {
 
 /** Fills in defaults and validates; throws `invalid-options` on a bad value. */
 export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): ResolvedGatewayOptions<Tx> {
-  if (!options?.app || typeof options.app.transaction !== 'function' || !options.app.stores?.idempotency) {
-    throw invalid('gateway: `app` must provide transaction() and stores.idempotency');
+  if (!options?.app || typeof options.app.transaction !== 'function' || !options.app.stores) {
+    throw invalid('gateway: `app` must be a Herald app (transaction() and stores)');
+  }
+  const { stores } = options.app;
+  if (!hasIdempotency(stores)) {
+    throw invalid("gateway: the app's stores lack the idempotency ability (stores.idempotency) that Idempotency-Key needs; the SQLite, PostgreSQL and memory stores have it");
   }
   const resolved: ResolvedGatewayOptions<Tx> = {
     app: options.app,
+    idempotency: stores.idempotency,
     bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
     ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
     leaseMs: options.idempotency?.leaseMs ?? GATEWAY_DEFAULTS.leaseMs,
@@ -111,5 +118,5 @@ function nonNegative(value: number, name: string): void {
 }
 
 function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, message);
+  return new HeraldError(CoreErrors.invalidOptions, message);
 }

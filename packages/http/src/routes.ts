@@ -85,7 +85,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
         return send(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
       }
       const outcome = await runIdempotent({
-        store: app.stores.idempotency,
+        store: options.idempotency,
         runner: app,
         key,
         fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),

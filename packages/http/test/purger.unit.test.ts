@@ -46,9 +46,16 @@ describe('startIdempotencyPurger', () => {
 });
 
 describe('resolveGatewayOptions', () => {
-  const app = { transaction: async () => undefined as never, stores: { idempotency: memoryStores().idempotency } };
+  const stores = memoryStores();
+  const app = { transaction: async () => undefined as never, stores };
   it('fills defaults: 64 KiB bodies, 24 h keys', () => {
     expect(resolveGatewayOptions({ app })).toMatchObject({ bodyLimitBytes: 65_536, ttlMs: 86_400_000, leaseMs: 60_000, purgeIntervalMs: 3_600_000, deadlineMs: 10_000 });
+  });
+  it('refuses stores without the idempotency ability, naming it', () => {
+    const { idempotency: _idempotency, ...withoutAbility } = stores;
+    expect(() => resolveGatewayOptions({ app: { ...app, stores: withoutAbility } })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('idempotency ability') }),
+    );
   });
   it.each([
     [{ bodyLimitBytes: 0 }],

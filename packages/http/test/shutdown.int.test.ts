@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeOnSignals } from '../src/index.js';
+import { closeOnSignals } from '@herald/core';
 import { fixture, gate, type Fixture } from './support.js';
 
 interface Answer {
@@ -91,7 +91,7 @@ describe('graceful shutdown on a real listener', () => {
   it('closes once on SIGTERM when asked to handle signals', async () => {
     let closes = 0;
     const before = process.listenerCount('SIGTERM');
-    const dispose = closeOnSignals(async () => void closes++);
+    const dispose = closeOnSignals(async () => void closes++, { exit: false });
     expect(process.listenerCount('SIGTERM')).toBe(before + 1);
     try {
       process.emit('SIGTERM', 'SIGTERM');

@@ -8,7 +8,6 @@ export { sqliteStores } from './stores/sqliteStores.js';
 export type { SqliteStores } from './stores/sqliteStores.js';
 export { STORES_DEFAULTS } from './stores/options.js';
 export type { SqliteStoresOptions } from './stores/options.js';
-export type { StoreSweepResult } from './stores/retention.js';
 export { translatePlaceholders } from './stores/placeholders.js';
 export type { TranslatedSql } from './stores/placeholders.js';
 export type { Durability } from './internal/database.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Broker, Clock, SqlTx } from '@herald/core';
-import { describeBrokerConformance, describePipelineConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import { describeBrokerConformance, describeIdempotencyConformance, describePipelineConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
 import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores } from '@herald/sqlite';
 import { tempDir } from './helpers.js';
 
@@ -40,7 +40,7 @@ describeBrokerConformance({
 
 const EFFECTS_TABLE = 'CREATE TABLE IF NOT EXISTS conformance_effects (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)';
 
-function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx> {
+function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx, SqliteStores> {
   const stores: SqliteStores = sqliteStores({ path, clock });
   return {
     stores,
@@ -58,7 +58,13 @@ function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx> {
   };
 }
 
-describeStoreConformance<SqlTx>({
+describeStoreConformance<SqlTx, SqliteStores>({
+  name: 'sqliteStores',
+  durable: true,
+  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
+});
+
+describeIdempotencyConformance<SqlTx, SqliteStores>({
   name: 'sqliteStores',
   durable: true,
   create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),

@@ -143,7 +143,7 @@ describe('dead letters', () => {
   function letter(id: string, overrides: Partial<DeadLetter> = {}): DeadLetter {
     return {
       id, group: 'g', handler: 'g:OrderPlaced', eventId: `ev-${id}`, eventType: 'OrderPlaced', topic: 'orders', partition: 3, offset: 42, key: 'k1',
-      reason: 'handler-failed', error: { name: 'Error', message: 'boom', stack: 'at x', details: { a: 1 } }, attempts: 5,
+      reason: 'handler-failed', fingerprint: 'f1', error: { name: 'Error', message: 'boom', stack: 'at x', details: { a: 1 } }, attempts: 5,
       firstFailureAt: 1, lastFailureAt: 2, envelope: '{"raw":true}', headers: { traceparent: 't' }, policy: 'park-key', status: 'dead', ...overrides,
     };
   }

@@ -8,6 +8,8 @@ export { BROKER_CONFORMANCE_TESTS } from './conformance/broker/harness.js';
 export type { BrokerConformanceOptions, BrokerConformanceTest, BrokerGuarantee, BrokerUnderTest } from './conformance/broker/harness.js';
 export type { SkippedTest } from './conformance/suiteTests.js';
 export { describeStoreConformance } from './conformance/store/describeStoreConformance.js';
+export { describeIdempotencyConformance, IDEMPOTENCY_CONFORMANCE_TESTS } from './conformance/store/describeIdempotencyConformance.js';
+export type { IdempotencyConformanceTest } from './conformance/store/describeIdempotencyConformance.js';
 export { STORE_CONFORMANCE_TESTS } from './conformance/store/harness.js';
 export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, StoreUnderTest } from './conformance/store/harness.js';
 export { describePipelineConformance } from './conformance/pipeline/describePipelineConformance.js';

@@ -1,7 +1,7 @@
-import { uuidv7, type Stores } from '@herald/core';
-import { describeStoreConformance, memoryStores, type MemoryTx, type StoreUnderTest } from '../src/index.js';
+import { uuidv7 } from '@herald/core';
+import { describeIdempotencyConformance, describeStoreConformance, memoryStores, type MemoryStores, type MemoryTx, type StoreUnderTest } from '../src/index.js';
 
-function harness(stores: Stores<MemoryTx>): StoreUnderTest<MemoryTx> {
+function harness(stores: MemoryStores): StoreUnderTest<MemoryTx, MemoryStores> {
   return {
     stores,
     writeEffect: async (tx, id) => tx.set(`effects/${uuidv7()}`, id),
@@ -9,19 +9,21 @@ function harness(stores: Stores<MemoryTx>): StoreUnderTest<MemoryTx> {
   };
 }
 
-describeStoreConformance<MemoryTx>({
-  name: 'memoryStores',
-  create: async ({ clock }) => harness(memoryStores({ clock })),
-});
+for (const describeSuite of [describeStoreConformance<MemoryTx, MemoryStores>, describeIdempotencyConformance<MemoryTx, MemoryStores>]) {
+  describeSuite({
+    name: 'memoryStores',
+    create: async ({ clock }) => harness(memoryStores({ clock })),
+  });
 
-// Runs the suite's durable path too: "reopening" hands back the same, still-open stores, which is
-// what a durable engine's reopen must be indistinguishable from.
-describeStoreConformance<MemoryTx>({
-  name: 'memoryStores, reopened in place',
-  durable: true,
-  create: async ({ clock }) => {
-    const stores = memoryStores({ clock });
-    const kept: Stores<MemoryTx> = { ...stores, close: async () => {} };
-    return { ...harness(kept), reopen: async () => harness(kept), cleanup: () => stores.close() };
-  },
-});
+  // Runs the suites' durable paths too: "reopening" hands back the same, still-open stores, which is
+  // what a durable engine's reopen must be indistinguishable from.
+  describeSuite({
+    name: 'memoryStores, reopened in place',
+    durable: true,
+    create: async ({ clock }) => {
+      const stores = memoryStores({ clock });
+      const kept: MemoryStores = { ...stores, close: async () => {} };
+      return { ...harness(kept), reopen: async () => harness(kept), cleanup: () => stores.close() };
+    },
+  });
+}

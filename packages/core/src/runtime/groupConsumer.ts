@@ -1,16 +1,12 @@
-import { backoffDelay } from '../backoff.js';
-import type { Broker, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../broker.js';
-import type { Clock } from '../clock.js';
-import type { Instrumentation } from '../instrumentation.js';
-import type { Logger } from '../logger.js';
-import type { Abortable } from '../internal/runtimeContext.js';
+import type { Broker, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
+import type { Clock } from '../ports/clock.js';
+import type { Instrumentation } from '../ports/instrumentation.js';
+import type { Logger } from '../ports/logger.js';
+import { backoffDelay } from '../timing/backoff.js';
 import { PartitionWork, partitionId } from './partitionWork.js';
 
 /** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
-export type Dispatch = (
-  delivery: Delivery,
-  signals: { closing: AbortSignal; stop: AbortSignal; attemptsInFlight: Set<Abortable> },
-) => Promise<void>;
+export type Dispatch = (delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
 
 export interface GroupConsumerOptions {
   readonly group: string;
@@ -28,6 +24,8 @@ export interface GroupConsumerOptions {
 
 export interface GroupConsumer {
   start(): Promise<void>;
+  /** Resolves once the broker settled this member's first assignment (it may own no partition). */
+  ready(): Promise<void>;
   /** Stops fetching, lets running handlers finish (until `deadlineMs`), commits, leaves the group. */
   close(deadlineMs: number): Promise<void>;
 }
@@ -48,8 +46,14 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
-  const attemptsInFlight = new Set<Abortable>();
-  stop.signal.addEventListener('abort', () => attemptsInFlight.forEach((c) => c.abort(stop.signal.reason)), { once: true });
+  const signals = { closing: closing.signal, stop: stop.signal };
+  let markReady: () => void = () => {};
+  let failReady: (error: unknown) => void = () => {};
+  const readiness = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  readiness.catch(() => {}); // nobody may be waiting
   let subscription: Subscription | undefined;
   let inFlight = 0;
   let capacityWaiters: (() => void)[] = [];
@@ -79,7 +83,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   async function handle(delivery: Delivery): Promise<boolean> {
     for (let failures = 1; ; failures++) {
       try {
-        await dispatch(delivery, { closing: closing.signal, stop: stop.signal, attemptsInFlight });
+        await dispatch(delivery, signals);
         return true;
       } catch (error) {
         if (closing.signal.aborted) return false;
@@ -167,6 +171,8 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       }
     },
     assigned(assigned) {
+      markReady();
+      if (assigned.length === 0) return;
       for (const tp of assigned) work(tp);
       logger.info('partitions assigned', { group, partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
       if (instrumentation.active) instrumentation.emit({ kind: 'assigned', group, partitions: assigned.map(({ topic, partition }) => ({ topic, partition })) });
@@ -191,9 +197,11 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       subscription = await broker.subscribe({ group, topics: options.topics, start: options.start }, sink);
       commitLoop = runCommits();
     },
+    ready: () => readiness,
     close(deadlineMs) {
       closed ??= (async () => {
         closing.abort(CLOSING);
+        failReady(CLOSING);
         const timer = clock.sleep(deadlineMs, stop.signal).then(
           () => {
             logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });

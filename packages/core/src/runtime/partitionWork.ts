@@ -1,4 +1,4 @@
-import type { Delivery, TopicPartition } from '../broker.js';
+import type { Delivery, TopicPartition } from '../ports/broker.js';
 import { OffsetTracker } from './offsets.js';
 
 /**

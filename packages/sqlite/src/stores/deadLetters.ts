@@ -14,6 +14,7 @@ interface LetterRow {
   record_offset: number;
   key: string;
   reason: string;
+  fingerprint: string;
   error: string;
   attempts: number;
   first_failure_at: number;
@@ -37,14 +38,15 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore {
   const { writer, reader, runner } = deps;
   const s = {
     upsert: writer.prepare(
-      `INSERT INTO herald_dead_letters (id, group_name, handler, event_id, event_type, topic, partition, record_offset, key, reason, error, attempts,
-         first_failure_at, last_failure_at, envelope, headers, policy, status)
-       VALUES (@id, @group, @handler, @eventId, @eventType, @topic, @partition, @offset, @key, @reason, @error, @attempts,
-         @firstFailureAt, @lastFailureAt, @envelope, @headers, @policy, @status)
-       ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, error = excluded.error, attempts = excluded.attempts,
+      `INSERT INTO herald_dead_letters (id, group_name, handler, event_id, event_type, topic, partition, record_offset, key, reason, fingerprint, error, attempts,
+         first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
+       VALUES (@id, @group, @handler, @eventId, @eventType, @topic, @partition, @offset, @key, @reason, @fingerprint, @error, @attempts,
+         @firstFailureAt, @lastFailureAt, @envelope, @headers, @policy, @status, @resolvedAt)
+       ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, fingerprint = excluded.fingerprint, error = excluded.error, attempts = excluded.attempts,
+         resolved_at = excluded.resolved_at,
          last_failure_at = excluded.last_failure_at, status = excluded.status, policy = excluded.policy`,
     ),
-    setStatus: writer.prepare('UPDATE herald_dead_letters SET status = ? WHERE id = ?'),
+    setStatus: writer.prepare('UPDATE herald_dead_letters SET status = ?, resolved_at = ? WHERE id = ?'),
     dataVersion: reader.prepare<[], number>('PRAGMA data_version').pluck(),
     counts: reader.prepare<[], { group_name: string; n: number }>(`SELECT group_name, count(*) AS n FROM herald_dead_letters WHERE ${PARKING} GROUP BY group_name`),
     parked: reader.prepare<[string, string, string], number>(`SELECT 1 FROM herald_dead_letters WHERE group_name = ? AND topic = ? AND key = ? AND ${PARKING} LIMIT 1`).pluck(),
@@ -87,7 +89,7 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore {
   return {
     add(letter) {
       return runner.run((scope) => {
-        scope.run(s.upsert, [{ ...letter, error: JSON.stringify(letter.error), headers: headersText(letter.headers) }]);
+        scope.run(s.upsert, [{ ...letter, error: JSON.stringify(letter.error), headers: headersText(letter.headers), resolvedAt: resolvedAt(letter.status, deps.clock.now()) }]);
       });
     },
     async list(filter = {}) {
@@ -105,7 +107,8 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore {
     setStatus(ids, status) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
-        for (const id of ids) scope.run(s.setStatus, [status, id]);
+        const at = resolvedAt(status, deps.clock.now());
+        for (const id of ids) scope.run(s.setStatus, [status, at, id]);
       });
     },
   };
@@ -123,6 +126,7 @@ function toLetter(row: LetterRow): DeadLetter {
     offset: row.record_offset,
     key: row.key,
     reason: row.reason,
+    fingerprint: row.fingerprint,
     error: JSON.parse(row.error) as DeadLetter['error'],
     attempts: row.attempts,
     firstFailureAt: row.first_failure_at,
@@ -132,4 +136,9 @@ function toLetter(row: LetterRow): DeadLetter {
     policy: row.policy,
     status: row.status,
   };
+}
+
+/** Redriven and discarded letters are resolved: retention deletes them some time after this. */
+function resolvedAt(status: DeadLetterStatus, now: number): number | null {
+  return status === 'redriven' || status === 'discarded' ? now : null;
 }

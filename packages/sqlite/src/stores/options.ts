@@ -24,6 +24,8 @@ export interface SqliteStoresOptions {
   readonly outboxRetentionMs?: number;
   /** Inbox marks are kept this long; duplicates older than this are not recognised. Default 7 days. */
   readonly inboxRetentionMs?: number;
+  /** Redriven and discarded dead letters are kept this long after they were resolved. Default 30 days. */
+  readonly deadLetterRetentionMs?: number;
   /** How often the retention sweep runs. Default 60 000. */
   readonly sweepIntervalMs?: number;
   /** Prepared statements kept for `tx.query` / `tx.execute`. Default 500. */
@@ -43,6 +45,7 @@ export const STORES_DEFAULTS = {
   transactionTimeoutMs: 30_000,
   outboxRetentionMs: 7 * DAY_MS,
   inboxRetentionMs: 7 * DAY_MS,
+  deadLetterRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
   statementCacheSize: 500,
 } as const;
@@ -58,6 +61,7 @@ export function resolveStoresOptions(options: SqliteStoresOptions): ResolvedStor
   positive(name, 'maxBatch', o.maxBatch, true);
   positive(name, 'transactionTimeoutMs', o.transactionTimeoutMs);
   positive(name, 'outboxRetentionMs', o.outboxRetentionMs);
+  positive(name, 'deadLetterRetentionMs', o.deadLetterRetentionMs);
   positive(name, 'inboxRetentionMs', o.inboxRetentionMs);
   positive(name, 'sweepIntervalMs', o.sweepIntervalMs);
   positive(name, 'statementCacheSize', o.statementCacheSize, true);

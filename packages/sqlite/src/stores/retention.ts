@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Clock } from '@herald/core';
+import type { Clock, RetentionSweepResult } from '@herald/core';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreRetentionSettings {
@@ -7,19 +7,16 @@ export interface StoreRetentionSettings {
   readonly outboxRetentionMs: number;
   /** Inbox marks older than this are deleted; a duplicate older than it is no longer recognised. */
   readonly inboxRetentionMs: number;
+  /** Resolved (redriven or discarded) dead letters older than this (by resolution time) are deleted. */
+  readonly deadLetterRetentionMs: number;
   /** Most rows deleted per transaction. */
   readonly chunk: number;
 }
 
-/** What one sweep deleted. */
-export interface StoreSweepResult {
-  readonly outbox: number;
-  readonly inbox: number;
-  readonly idempotency: number;
-}
 
 /**
- * Deletes old published outbox rows, old inbox marks and expired idempotency records. Outbox and
+ * Deletes old published outbox rows, old inbox marks, resolved dead letters past their retention
+ * (dead and parked ones are never deleted) and expired idempotency records. Outbox and
  * inbox rows are deleted as a prefix in `seq` order (the order they were written), so finding
  * them costs what deleting them costs; a prefix stops at the first row that must stay (for the
  * outbox, an unpublished one), which can hold back younger rows behind it until it goes.
@@ -33,6 +30,9 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
     inboxFirst: writer.prepare<unknown[], number | null>('SELECT min(seq) FROM herald_inbox').pluck(),
     inboxDelete: writer.prepare('DELETE FROM herald_inbox WHERE seq < ?'),
     idempotencyPurge: writer.prepare('DELETE FROM herald_idempotency WHERE expires_at <= ?'),
+    deadLetterPurge: writer.prepare(
+      'DELETE FROM herald_dead_letters WHERE seq IN (SELECT seq FROM herald_dead_letters WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?)',
+    ),
   };
 
   type Stmt<Row = unknown> = Database.Statement<unknown[], Row>;
@@ -53,12 +53,13 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
   }
 
   return {
-    async sweep(): Promise<StoreSweepResult> {
+    async sweep(): Promise<RetentionSweepResult> {
       const now = clock.now();
       const outbox = await drain((scope) => prefixStep(scope, s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
       const inbox = await drain((scope) => prefixStep(scope, s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
+      const deadLetters = await drain((scope) => scope.run(s.deadLetterPurge, [now - settings.deadLetterRetentionMs, settings.chunk]));
       const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]), { durable: 'none' });
-      return { outbox, inbox, idempotency };
+      return { outbox, inbox, deadLetters, idempotency };
     },
   };
 }

@@ -67,4 +67,13 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX herald_idempotency_expiry ON herald_idempotency (expires_at)`,
     ],
   },
+  {
+    // dead letters grouped by how they failed (the read side), and when they were resolved (retention)
+    version: 2,
+    statements: [
+      `ALTER TABLE herald_dead_letters ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''`,
+      `ALTER TABLE herald_dead_letters ADD COLUMN resolved_at INTEGER`,
+      `CREATE INDEX herald_dead_letters_resolved ON herald_dead_letters (resolved_at) WHERE resolved_at IS NOT NULL`,
+    ],
+  },
 ];

@@ -1,4 +1,4 @@
-import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
+import type { IdempotencyStores, OutboxSignal, RetentionSweep, RetentionSweepResult, SqlTx, Stores } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
@@ -7,16 +7,17 @@ import { createIdempotencyStore } from './idempotency.js';
 import { createInboxStore } from './inbox.js';
 import { resolveStoresOptions, type SqliteStoresOptions } from './options.js';
 import { createOutboxStore, type StoreDeps } from './outbox.js';
-import { createStoreRetention, type StoreSweepResult } from './retention.js';
+import { createStoreRetention } from './retention.js';
 import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
 import { createTxRunner } from './txRunner.js';
 
 /** The SQLite stores: outbox, inbox, dead letters, idempotency and the application's tables. */
-export interface SqliteStores extends Stores<SqlTx>, OutboxSignal {
-  /** Runs the retention sweep now (it also runs every `sweepIntervalMs`). */
-  sweepRetention(): Promise<StoreSweepResult>;
-}
+/**
+ * The SQLite stores: the required ones, and the abilities idempotency keys, the outbox signal and
+ * retention (`sweepRetention()` runs a sweep now; it also runs every `sweepIntervalMs`).
+ */
+export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {}
 
 const RETENTION_CHUNK = 5000;
 /** How often the background thread checkpoints the WAL. */
@@ -82,12 +83,13 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const retention = createStoreRetention(writer, runner, o.clock, {
     outboxRetentionMs: o.outboxRetentionMs,
     inboxRetentionMs: o.inboxRetentionMs,
+    deadLetterRetentionMs: o.deadLetterRetentionMs,
     chunk: RETENTION_CHUNK,
   });
-  let sweeping: Promise<StoreSweepResult> | undefined;
+  let sweeping: Promise<RetentionSweepResult> | undefined;
   let closing: Promise<void> | undefined;
 
-  function sweep(): Promise<StoreSweepResult> {
+  function sweep(): Promise<RetentionSweepResult> {
     sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
     return sweeping;
   }

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, systemClock, type Clock, type InboxStore, type OutboxSignal, type Stores } from '@herald/core';
+import { CoreErrors, HeraldError, systemClock, type Clock, type IdempotencyStores, type InboxStore, type OutboxSignal, type Stores } from '@herald/core';
 import { createMemoryDeadLetters } from './memoryDeadLetters.js';
 import { createMemoryIdempotency } from './memoryIdempotency.js';
 import { createMemoryOutbox } from './memoryOutbox.js';
@@ -10,8 +10,8 @@ export interface MemoryStoresOptions {
   readonly clock?: Clock;
 }
 
-/** Every store over one in-memory database, plus the in-process outbox signal. */
-export interface MemoryStores extends Stores<MemoryTx>, OutboxSignal {}
+/** Every store over one in-memory database, with the idempotency ability and the in-process outbox signal. */
+export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, OutboxSignal {}
 
 /**
  * Creates in-memory stores for unit tests: a real implementation of the Stores port over
@@ -35,7 +35,7 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   let closed = false;
 
   async function transaction<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
-    if (closed) throw new HeraldError(ErrorCodes.closed, 'memory stores: transaction after close');
+    if (closed) throw new HeraldError(CoreErrors.closed, 'memory stores: transaction after close');
     const { tx, state } = db.begin();
     let result: T;
     try {

@@ -1,4 +1,4 @@
-import { canEnsureTopics, canResetOffsets, hasOutboxSignal, type Broker, type OffsetReset, type Stores, type TopicAdmin, type OutboxSignal } from '@herald/core';
+import { canEnsureTopics, canResetOffsets, hasIdempotency, hasOutboxSignal, type Broker, type IdempotencyStores, type OffsetReset, type OutboxSignal, type Stores, type TopicAdmin } from '@herald/core';
 
 /**
  * The broker seen by one app of the pipeline suite: `close()` leaves the shared broker open (the
@@ -20,16 +20,16 @@ export function keepOpenBroker(broker: Broker, options: { dropCommits?: boolean 
   return kept;
 }
 
-/** The stores seen by one app of the pipeline suite: everything passes through except `close()`. */
+/** The stores seen by one app of the pipeline suite: everything (abilities too) passes through except `close()`. */
 export function keepOpenStores<Tx>(stores: Stores<Tx>): Stores<Tx> {
-  const kept: Stores<Tx> & Partial<OutboxSignal> = {
+  const kept: Stores<Tx> & Partial<OutboxSignal> & { idempotency?: IdempotencyStores<Tx>['idempotency'] } = {
     transaction: (work) => stores.transaction(work),
     outbox: stores.outbox,
     inbox: stores.inbox,
     deadLetters: stores.deadLetters,
-    idempotency: stores.idempotency,
     close: async () => {},
   };
+  if (hasIdempotency(stores)) kept.idempotency = stores.idempotency;
   if (hasOutboxSignal(stores)) kept.onAppended = (listener) => stores.onAppended(listener);
   return kept;
 }

@@ -1,9 +1,8 @@
-import { describe } from 'vitest';
-import { suiteTests } from '../suiteTests.js';
+import type { Stores } from '@herald/core';
+import { describeStoreSuite } from './abilitySuite.js';
 import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
-import { withStores, type StoreFixture } from './fixture.js';
+import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
-import { abandons, completesAndReplays, expiresAndPurges, reportsConflicts, rollsBackCompletion } from './idempotencyTests.js';
 import { claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
 import { commitsTogether, concurrentTransactions, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
 
@@ -23,11 +22,6 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['finds records by correlation id with their publishedAt', findsByCorrelation, []],
   ['adds dead letters and lists them in order with filters', listsDeadLetters, []],
   ['tells whether a key is parked and updates dead letter statuses', parksKeys, []],
-  ['begins, completes and replays idempotent requests', completesAndReplays, []],
-  ['reports in-flight and mismatched idempotency keys, also under concurrency', reportsConflicts, []],
-  ['abandons an in-flight idempotency key, never a completed one', abandons, []],
-  ['rolls back an idempotency completion with its transaction', rollsBackCompletion, []],
-  ['expires and purges idempotency records', expiresAndPurges, []],
   ['keeps everything across reopen', persistsAcrossReopen, ['durable']],
 ];
 
@@ -35,7 +29,8 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
  * Declares (as a vitest `describe` block) the Stores port's conformance suite for one engine:
  * transactions (atomic app writes + outbox + inbox, rollback, concurrency), the inbox, the outbox
  * claim contract (append order, exclusivity and per-key order across relays, leases, release,
- * publishedAt), dead letters and idempotency records, and persistence when `durable`. The tests
+ * publishedAt), dead letters, and persistence when `durable`. Optional abilities have suites of
+ * their own (`describeIdempotencyConformance`, ...). The tests
  * use only the port, plus the harness's `writeEffect`/`readEffects` for app data, each against
  * fresh stores from `create()`. Skipped tests are registered with `it.skip` (the reason in their
  * title) and printed as `SKIP <suite> › <test>: <reason>`.
@@ -50,16 +45,6 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
  *   }),
  * });
  */
-export function describeStoreConformance<Tx>(options: StoreConformanceOptions<Tx>): void {
-  const suite = `Store conformance: ${options.name}`;
-  describe(suite, () => {
-    const tests = suiteTests({
-      suite,
-      names: STORE_CONFORMANCE_TESTS,
-      skip: options.skip,
-      guarantees: options.durable ? ['durable'] : [],
-      timeoutMs: options.testTimeoutMs ?? 30_000,
-    });
-    for (const [name, run, requires] of PLAN) tests.test(name, () => withStores(options, run), requires);
-  });
+export function describeStoreConformance<Tx, S extends Stores<Tx> = Stores<Tx>>(options: StoreConformanceOptions<Tx, S>): void {
+  describeStoreSuite<Tx, S, StoreConformanceTest>('Store conformance', STORE_CONFORMANCE_TESTS, PLAN, options);
 }

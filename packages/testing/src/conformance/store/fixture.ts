@@ -2,10 +2,10 @@ import { createManualClock, uuidv7, type ClaimOptions, type DeadLetter, type Man
 import type { StoreConformanceOptions, StoreUnderTest } from './harness.js';
 
 /** What one store test works with. */
-export interface StoreFixture<Tx> {
+export interface StoreFixture<Tx, S extends Stores<Tx> = Stores<Tx>> {
   /** The current handle (changes after `reopen`). */
-  readonly harness: StoreUnderTest<Tx>;
-  readonly stores: Stores<Tx>;
+  readonly harness: StoreUnderTest<Tx, S>;
+  readonly stores: S;
   readonly clock: ManualClock;
   readonly leaseTime: 'clock' | 'wall';
   /** An outbox record with a fresh id, created now. */
@@ -18,11 +18,14 @@ export interface StoreFixture<Tx> {
 }
 
 /** Runs `body` against fresh stores from the harness and cleans up afterwards. */
-export async function withStores<Tx>(options: StoreConformanceOptions<Tx>, body: (f: StoreFixture<Tx>) => Promise<void>): Promise<void> {
+export async function withStores<Tx, S extends Stores<Tx>>(
+  options: Pick<StoreConformanceOptions<Tx, S, string>, 'name' | 'create' | 'leaseTime'>,
+  body: (f: StoreFixture<Tx, S>) => Promise<void>,
+): Promise<void> {
   const clock = createManualClock(Date.now());
-  const handles: StoreUnderTest<Tx>[] = [await options.create({ clock })];
+  const handles: StoreUnderTest<Tx, S>[] = [await options.create({ clock })];
   const current = () => handles.at(-1)!;
-  const fixture: StoreFixture<Tx> = {
+  const fixture: StoreFixture<Tx, S> = {
     get harness() {
       return current();
     },
@@ -57,6 +60,7 @@ export async function withStores<Tx>(options: StoreConformanceOptions<Tx>, body:
         offset: 41,
         key: 'order-1',
         reason: 'handler-failed',
+        fingerprint: '0123456789abcdef',
         error: { name: 'Error', message: 'card declined', stack: 'Error: card declined\n    at handler', details: { code: 'declined', attempts: [1, 2] } },
         attempts: 5,
         firstFailureAt: now - 15_000,

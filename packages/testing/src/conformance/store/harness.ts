@@ -16,11 +16,6 @@ export const STORE_CONFORMANCE_TESTS = [
   'finds records by correlation id with their publishedAt',
   'adds dead letters and lists them in order with filters',
   'tells whether a key is parked and updates dead letter statuses',
-  'begins, completes and replays idempotent requests',
-  'reports in-flight and mismatched idempotency keys, also under concurrency',
-  'abandons an in-flight idempotency key, never a completed one',
-  'rolls back an idempotency completion with its transaction',
-  'expires and purges idempotency records',
   'keeps everything across reopen',
 ] as const;
 
@@ -37,8 +32,8 @@ export interface StoreTestContext {
 }
 
 /** One fresh, empty set of stores under test, returned by {@link StoreConformanceOptions.create} for every test. */
-export interface StoreUnderTest<Tx> {
-  readonly stores: Stores<Tx>;
+export interface StoreUnderTest<Tx, S extends Stores<Tx> = Stores<Tx>> {
+  readonly stores: S;
   /**
    * Writes one row of app data (an "effect") with this id inside `tx`, the way an app's handler
    * would (an `INSERT` into a table of the harness's own on SQL engines, `tx.set` on memory).
@@ -51,7 +46,7 @@ export interface StoreUnderTest<Tx> {
    * Opens the same storage again after the suite closed `stores`, returning the new handle.
    * Required when {@link StoreConformanceOptions.durable} is true.
    */
-  reopen?(): Promise<StoreUnderTest<Tx>>;
+  reopen?(): Promise<StoreUnderTest<Tx, S>>;
   /**
    * Releases everything `create` made (connections, files, databases). Called after each test,
    * also on failure; `stores` may have been closed already. Default: `stores.close()`. After a
@@ -61,13 +56,13 @@ export interface StoreUnderTest<Tx> {
 }
 
 /** Options of {@link describeStoreConformance}. */
-export interface StoreConformanceOptions<Tx> {
+export interface StoreConformanceOptions<Tx, S extends Stores<Tx> = Stores<Tx>, TestName extends string = StoreConformanceTest> {
   /** Printed in the suite's title and its skip lines, e.g. `sqliteStores`. */
   readonly name: string;
   /** Fresh, empty stores for one test. */
-  create(context: StoreTestContext): Promise<StoreUnderTest<Tx>>;
+  create(context: StoreTestContext): Promise<StoreUnderTest<Tx, S>>;
   /** Tests not to run, each with the reason printed in CI output. */
-  readonly skip?: readonly SkippedTest<StoreConformanceTest>[];
+  readonly skip?: readonly SkippedTest<TestName>[];
   /** Whether committed data survives closing and reopening the stores (then `reopen` is required). Default false. */
   readonly durable?: boolean;
   /**

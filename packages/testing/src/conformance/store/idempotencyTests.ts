@@ -1,11 +1,14 @@
 import { expect } from 'vitest';
+import type { IdempotencyStores, Stores } from '@herald/core';
 import type { StoreFixture } from './fixture.js';
+
+type F<Tx> = StoreFixture<Tx, Stores<Tx> & IdempotencyStores<Tx>>;
 
 const DAY = 86_400_000;
 const response = { status: 201, headers: { location: '/orders/o-1' }, body: { orderId: 'o-1', status: 'CREATED' } };
 
 /** begin claims a key; the response completed in a transaction is returned to the same request later. */
-export async function completesAndReplays<Tx>(f: StoreFixture<Tx>): Promise<void> {
+export async function completesAndReplays<Tx>(f: F<Tx>): Promise<void> {
   const { idempotency } = f.stores;
   const now = f.clock.now();
   expect(await idempotency.begin({ key: 'req-1', fingerprint: 'fp-1', now, ttlMs: DAY })).toEqual({ outcome: 'started' });
@@ -18,7 +21,7 @@ export async function completesAndReplays<Tx>(f: StoreFixture<Tx>): Promise<void
 }
 
 /** Same key, other fingerprint: mismatch (in flight or done); same key while unfinished: in-flight; one winner among many. */
-export async function reportsConflicts<Tx>(f: StoreFixture<Tx>): Promise<void> {
+export async function reportsConflicts<Tx>(f: F<Tx>): Promise<void> {
   const { idempotency } = f.stores;
   const now = f.clock.now();
   const begin = (key: string, fingerprint: string) => idempotency.begin({ key, fingerprint, now, ttlMs: DAY });
@@ -34,7 +37,7 @@ export async function reportsConflicts<Tx>(f: StoreFixture<Tx>): Promise<void> {
 }
 
 /** abandon forgets an unfinished key so the request can be retried; a completed key stays. */
-export async function abandons<Tx>(f: StoreFixture<Tx>): Promise<void> {
+export async function abandons<Tx>(f: F<Tx>): Promise<void> {
   const { idempotency } = f.stores;
   const now = f.clock.now();
   const begin = (key: string, fingerprint: string) => idempotency.begin({ key, fingerprint, now, ttlMs: DAY });
@@ -50,7 +53,7 @@ export async function abandons<Tx>(f: StoreFixture<Tx>): Promise<void> {
 }
 
 /** A completion in a transaction that rolls back is not kept: the key is still in flight. */
-export async function rollsBackCompletion<Tx>(f: StoreFixture<Tx>): Promise<void> {
+export async function rollsBackCompletion<Tx>(f: F<Tx>): Promise<void> {
   const { idempotency } = f.stores;
   const now = f.clock.now();
   await idempotency.begin({ key: 'req-1', fingerprint: 'fp-1', now, ttlMs: DAY });
@@ -63,7 +66,7 @@ export async function rollsBackCompletion<Tx>(f: StoreFixture<Tx>): Promise<void
 }
 
 /** Expired records are claimable again; purgeExpired deletes exactly the expired ones and counts them. */
-export async function expiresAndPurges<Tx>(f: StoreFixture<Tx>): Promise<void> {
+export async function expiresAndPurges<Tx>(f: F<Tx>): Promise<void> {
   const { idempotency } = f.stores;
   const t = f.clock.now();
   const begin = (key: string, fingerprint: string, now: number, ttlMs = 1000) => idempotency.begin({ key, fingerprint, now, ttlMs });
@@ -81,4 +84,17 @@ export async function expiresAndPurges<Tx>(f: StoreFixture<Tx>): Promise<void> {
   expect(await idempotency.purgeExpired(t + 5000)).toBe(0);
   expect(await begin('long', 'fp-1', t + 5000), 'unexpired record kept').toEqual({ outcome: 'in-flight' });
   expect(await begin('done', 'fp-1', t + 5000), 'purged completed record forgotten').toEqual({ outcome: 'started' });
+}
+
+/** Keys and their responses survive closing and reopening the stores. */
+export async function persistsKeys<Tx>(f: F<Tx>): Promise<void> {
+  await f.stores.idempotency.begin({ key: 'request-1', fingerprint: 'fp', now: f.clock.now(), ttlMs: DAY });
+  await f.stores.transaction(async (tx) => {
+    await f.harness.writeEffect(tx, 'effect-1');
+    await f.stores.idempotency.complete(tx, { key: 'request-1', response: { status: 201 } });
+  });
+  await f.reopen();
+  expect(await f.harness.readEffects()).toEqual(['effect-1']);
+  const again = await f.stores.idempotency.begin({ key: 'request-1', fingerprint: 'fp', now: f.clock.now(), ttlMs: DAY });
+  expect(again).toEqual({ outcome: 'completed', response: { status: 201 } });
 }

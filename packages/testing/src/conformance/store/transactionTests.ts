@@ -102,12 +102,10 @@ export async function persistsAcrossReopen<Tx>(f: StoreFixture<Tx>): Promise<voi
   const waiting = f.record('order-2');
   const eventId = uuidv7();
   const letter = f.letter({});
-  await f.stores.idempotency.begin({ key: 'request-1', fingerprint: 'fp', now: f.clock.now(), ttlMs: 86_400_000 });
   await f.stores.transaction(async (tx) => {
     await f.harness.writeEffect(tx, 'effect-1');
     await f.stores.outbox.append(tx, [published, waiting]);
     await f.stores.inbox.markHandled(tx, { group: 'billing', eventId, handledAt: f.clock.now() });
-    await f.stores.idempotency.complete(tx, { key: 'request-1', response: { status: 201 } });
   });
   await f.stores.deadLetters.add(letter);
   await f.claim('relay-a', 1);
@@ -120,6 +118,4 @@ export async function persistsAcrossReopen<Tx>(f: StoreFixture<Tx>): Promise<voi
   expect(entries.map((e) => e.publishedAt !== null)).toEqual([true]);
   expect(await f.stores.inbox.findHandled([eventId])).toHaveLength(1);
   expect(await f.stores.deadLetters.list()).toEqual([letter]);
-  const again = await f.stores.idempotency.begin({ key: 'request-1', fingerprint: 'fp', now: f.clock.now(), ttlMs: 86_400_000 });
-  expect(again).toEqual({ outcome: 'completed', response: { status: 201 } });
 }

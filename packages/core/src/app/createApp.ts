@@ -1,0 +1,242 @@
+import type { Envelope } from '../model/envelope.js';
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import { createEventRegistry, type EventDefinition } from '../model/events.js';
+import { canEnsureTopics } from '../ports/broker.js';
+import { systemClock } from '../ports/clock.js';
+import type { Component } from '../ports/component.js';
+import { createInstrumentation } from '../ports/instrumentation.js';
+import { jsonLogger } from '../ports/logger.js';
+import type { Handler, Publish } from '../pipeline/handler.js';
+import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
+import { bindPublisher } from '../pipeline/publisher.js';
+import { createRelay } from '../relay/relay.js';
+import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
+import { createGroupConsumer } from '../runtime/groupConsumer.js';
+import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
+import { TransactionBatcher } from '../runtime/transactionBatcher.js';
+import { APP_DEFAULTS, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
+import { closeOnSignals } from './signals.js';
+import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
+
+/**
+ * Creates a Herald application over one engine (a broker and its stores).
+ *
+ * @example
+ * const app = createApp({ ...sqliteEngine({ dataDir: '.herald' }) });
+ * app.on(OrderCreated, { group: 'billing' }, async (event, ctx) => {
+ *   await ctx.tx.execute('INSERT INTO invoices (order_id) VALUES ($1)', [event.data.orderId]);
+ *   await ctx.publish(InvoiceIssued, { orderId: event.data.orderId });
+ * });
+ * await app.start();
+ * await app.publish(OrderCreated, { orderId: 'o-1' });
+ */
+export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
+  validateAppOptions(options);
+  const { broker, stores } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? jsonLogger({ fields: options.name ? { service: options.name } : {} });
+  const instrumentation = createInstrumentation();
+  const maxEventBytes = options.maxEventBytes ?? APP_DEFAULTS.maxEventBytes;
+  const registry = createEventRegistry(options.events ?? []);
+  const groups = new Map<string, Map<string, HandlerEntry<Tx>>>();
+  const batchers = new Map<string, TransactionBatcher<Tx>>();
+  const extra: Component[] = [];
+  const running: Component[] = [];
+  const lifetime = new AbortController();
+  let started = false;
+  let closing: Promise<void> | undefined;
+
+  const batcherOf = (group: string) => {
+    let batcher = batchers.get(group);
+    if (!batcher) {
+      const size = resolveGroupOptions(group, options.groups?.[group]).transactionBatch;
+      batcher = new TransactionBatcher(stores, size, 'concurrent', `groups.${group}.transactionBatch`);
+      batchers.set(group, batcher);
+    }
+    return batcher;
+  };
+
+  /** The app's edit, then the group's, then the handler's; the handler's `middleware` goes just outside `transaction`. */
+  function pipelineFor(handlerOptions: HandlerOptions<Tx>): Pipeline<Tx> {
+    let pipeline = defaultPipeline<Tx>();
+    const middleware = [...(options.handlerDefaults?.middleware ?? []), ...(handlerOptions.middleware ?? [])];
+    if (middleware.length > 0) {
+      const steps = middleware.map((m, i) => policyStep<Tx>(`middleware-${i + 1}`, m));
+      pipeline = pipeline.has('transaction') ? pipeline.insertBefore('transaction', ...steps) : pipeline.append(...steps);
+    }
+    for (const owner of [options, options.groups?.[handlerOptions.group], handlerOptions]) {
+      if (owner?.pipeline) pipeline = owner.pipeline(pipeline);
+    }
+    return pipeline;
+  }
+
+  const appTransactions = new TransactionBatcher(stores, options.transactionBatch ?? APP_DEFAULTS.transactionBatch, 'serial');
+  const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes };
+
+  const transaction = async <T>(work: TransactionWork<Tx, T>): Promise<T> => {
+    let committed: (() => void) | undefined;
+    const result = await appTransactions.transaction(async (tx) => {
+      const publisher = bindPublisher(publisherDeps, tx);
+      const value = await work(tx, publisher.publish);
+      committed = publisher.committed;
+      return value;
+    });
+    committed?.();
+    return result;
+  };
+
+  const publish: Publish = (definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions));
+
+  function groupDeps(group: string): GroupDispatchDeps<Tx> {
+    return {
+      group,
+      registry,
+      handlers: groups.get(group) ?? new Map(),
+      stores,
+      clock,
+      instrumentation,
+      logger: logger.child({ group }),
+      defaultPolicy: options.handlerDefaults?.deadLetter ?? APP_DEFAULTS.handler.deadLetter,
+    };
+  }
+
+  function groupComponent(group: string): Component {
+    const handlers = groups.get(group);
+    if (!handlers) throw new HeraldError(CoreErrors.invalidOptions, `no handlers registered for group ${group}`);
+    const { transactionBatch: _batch, ...settings } = resolveGroupOptions(group, options.groups?.[group]);
+    const consumer = createGroupConsumer({
+      group,
+      topics: [...new Set([...handlers.values()].flatMap((entry) => entry.definitions.map((d) => d.topic)))],
+      broker,
+      dispatch: createDispatcher(groupDeps(group)),
+      ...settings,
+      clock,
+      logger: logger.child({ group }),
+      instrumentation,
+    });
+    return { name: `group:${group}`, start: () => consumer.start(), ready: () => consumer.ready(), close: ({ deadlineMs }) => consumer.close(deadlineMs) };
+  }
+
+  function selectGroups(selection: StartOptions['groups']): string[] {
+    if (selection === false) return [];
+    if (selection === undefined || selection === true) return [...groups.keys()];
+    return [...selection];
+  }
+
+  async function closeAll(deadlineMs: number): Promise<void> {
+    const deadline = clock.now() + deadlineMs;
+    const remaining = () => Math.max(0, deadline - clock.now());
+    lifetime.abort(new HeraldError(CoreErrors.closed, 'app closing'));
+    const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
+    const relay = running.find((c) => c.name === 'relay');
+    const added = running.filter((c) => c !== relay && !groupsRunning.includes(c));
+    for (const component of added.reverse()) await closeQuietly(component, remaining());
+    await Promise.all(groupsRunning.map((c) => closeQuietly(c, remaining())));
+    if (relay) await closeQuietly(relay, remaining());
+    await broker.close();
+    await stores.close();
+    logger.info('herald app closed');
+  }
+
+  async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
+    try {
+      await component.close({ deadlineMs });
+    } catch (error) {
+      logger.error('component failed to close', { component: component.name, error });
+    }
+  }
+
+  const app: App<Tx> = {
+    on(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
+      if (started) throw new HeraldError(CoreErrors.invalidOptions, 'register handlers before start()');
+      const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
+      if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'on(): give at least one event definition');
+      if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'on(): the handler must be a function');
+      const settings = resolveHandlerSettings(handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
+      const { group } = settings;
+      const env: PolicyEnv<Tx> = { stores, transactions: batcherOf(group), clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings };
+      const entry: HandlerEntry<Tx> = {
+        name: settings.name,
+        group,
+        definitions,
+        policy: settings.deadLetter,
+        pipeline: pipelineFor(handlerOptions).build(env, handler as Handler<Envelope, Tx>),
+      };
+      const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
+      for (const definition of definitions) {
+        if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);
+        registry.register(definition);
+        byType.set(definition.type, entry);
+      }
+      groups.set(group, byType);
+      return app;
+    },
+
+    use(component) {
+      if (started) throw new HeraldError(CoreErrors.invalidOptions, 'add components before start()');
+      if (!component || typeof component.start !== 'function' || typeof component.close !== 'function') {
+        throw new HeraldError(CoreErrors.invalidOptions, 'use(): a component needs start() and close()');
+      }
+      if (extra.some((c) => c.name === component.name)) throw new HeraldError(CoreErrors.invalidOptions, `use(): a component named "${component.name}" was already added`);
+      extra.push(component);
+      return app;
+    },
+
+    transaction,
+    publish,
+
+    async start(startOptions: StartOptions = {}) {
+      if (started) throw new HeraldError(CoreErrors.invalidOptions, 'start() was already called');
+      started = true;
+      const selected = selectGroups(startOptions.groups);
+      selected.forEach(groupName);
+      const components: Component[] = [];
+      if (options.relay !== false && (startOptions.relay ?? true)) {
+        components.push(createRelay({ outbox: stores.outbox, broker, stores, clock, logger: logger.child({ component: 'relay' }), instrumentation }, options.relay || {}));
+      }
+      for (const group of selected) components.push(groupComponent(group));
+      components.push(...extra);
+      if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
+      for (const component of components) {
+        await component.start(lifetime.signal);
+        running.push(component);
+      }
+      startOptions.signal?.addEventListener('abort', () => void app.close(), { once: true });
+      if (startOptions.handleSignals) closeOnSignals(() => app.close(), { logger });
+      logger.info('herald app started', { components: running.map((c) => c.name) });
+    },
+
+    async ready() {
+      if (!started) throw new HeraldError(CoreErrors.invalidOptions, 'ready(): call start() first');
+      const closed = new Promise<never>((_, reject) => {
+        if (lifetime.signal.aborted) reject(lifetime.signal.reason);
+        lifetime.signal.addEventListener('abort', () => reject(lifetime.signal.reason), { once: true });
+      });
+      closed.catch(() => {});
+      await Promise.race([Promise.all(running.map((c) => c.ready?.())), closed]);
+    },
+
+    close(closeOptions = {}) {
+      closing ??= closeAll(closeOptions.deadlineMs ?? options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs);
+      return closing;
+    },
+
+    redrive(redriveOptions: RedriveOptions) {
+      if (!groups.has(redriveOptions?.group)) throw new HeraldError(CoreErrors.invalidOptions, `no handlers registered for group ${redriveOptions?.group}`);
+      return redriveLetters(groupDeps(redriveOptions.group), redriveOptions);
+    },
+
+    deadLetters: (filter) => stores.deadLetters.list(filter),
+    instrumentation,
+    stores,
+    broker,
+    logger,
+    clock,
+    get events() {
+      return registry.all();
+    },
+  };
+
+  return app;
+}

@@ -1,0 +1,99 @@
+import { DEFAULT_MAX_EVENT_BYTES } from '../model/envelope.js';
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { StartPosition } from '../ports/broker.js';
+import type { HandlerSettings } from '../pipeline/preset.js';
+import type { AppOptions, GroupOptions, HandlerOptions } from './types.js';
+
+/** Every default of an app, its groups and its handlers, in one place. */
+export const APP_DEFAULTS = {
+  maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
+  closeDeadlineMs: 10_000,
+  /** Transactions per store transaction, for handlers and the app alike: off unless asked for. */
+  transactionBatch: 1,
+  group: { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' as StartPosition, transactionBatch: 1 },
+  handler: { timeoutMs: 30_000, deadLetter: 'skip' as const },
+} as const;
+
+const NAME = /^[A-Za-z0-9._-]{1,200}$/;
+
+export interface ResolvedGroupOptions {
+  readonly concurrency: number;
+  readonly maxInFlight: number;
+  readonly commitIntervalMs: number;
+  readonly start: StartPosition;
+  readonly transactionBatch: number;
+}
+
+/** Checks the app-wide options; throws `invalid-options` naming the first bad one. */
+export function validateAppOptions<Tx>(options: AppOptions<Tx>): void {
+  if (!options || typeof options !== 'object') throw invalid('createApp: options are required ({ broker, stores, ... })');
+  if (!options.broker || typeof options.broker.publish !== 'function') throw invalid('createApp: broker is required');
+  if (!options.stores || typeof options.stores.transaction !== 'function') throw invalid('createApp: stores are required');
+  if (options.name !== undefined && !NAME.test(options.name)) throw invalid(`createApp: name "${options.name}" must match ${NAME}`);
+  if (options.maxEventBytes !== undefined) positive('maxEventBytes', options.maxEventBytes);
+  if (options.closeDeadlineMs !== undefined) nonNegative('closeDeadlineMs', options.closeDeadlineMs);
+  if (options.transactionBatch !== undefined) positiveInteger('transactionBatch', options.transactionBatch);
+  for (const [group, settings] of Object.entries(options.groups ?? {})) {
+    groupName(group);
+    resolveGroupOptions(group, settings);
+  }
+  if (options.handlerDefaults?.timeoutMs !== undefined) positive('handlerDefaults.timeoutMs', options.handlerDefaults.timeoutMs);
+}
+
+export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx> = {}): ResolvedGroupOptions {
+  const d = APP_DEFAULTS.group;
+  const resolved = {
+    concurrency: options.concurrency ?? d.concurrency,
+    maxInFlight: options.maxInFlight ?? d.maxInFlight,
+    commitIntervalMs: options.commitIntervalMs ?? d.commitIntervalMs,
+    start: options.start ?? d.start,
+    transactionBatch: options.transactionBatch ?? d.transactionBatch,
+  };
+  positiveInteger(`groups.${group}.concurrency`, resolved.concurrency);
+  positiveInteger(`groups.${group}.maxInFlight`, resolved.maxInFlight);
+  positive(`groups.${group}.commitIntervalMs`, resolved.commitIntervalMs);
+  positiveInteger(`groups.${group}.transactionBatch`, resolved.transactionBatch);
+  const start = resolved.start;
+  if (start !== 'earliest' && start !== 'latest' && !(typeof start === 'object' && Number.isFinite(start?.timestamp))) {
+    throw invalid(`groups.${group}.start must be 'earliest', 'latest' or { timestamp }`);
+  }
+  return resolved;
+}
+
+/** A handler's settings: its own options over the app's handler defaults over Herald's. */
+export function resolveHandlerSettings<Tx>(options: HandlerOptions<Tx>, definitionTypes: readonly string[], defaults: AppOptions<Tx>['handlerDefaults'] = {}): HandlerSettings {
+  groupName(options.group);
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalid('on(): name must be a non-empty string');
+  const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
+  positive('timeoutMs', timeoutMs);
+  const deadLetter = options.deadLetter ?? defaults.deadLetter ?? APP_DEFAULTS.handler.deadLetter;
+  if (deadLetter !== 'skip' && deadLetter !== 'park-key') throw invalid(`deadLetter must be 'skip' or 'park-key', got ${String(deadLetter)}`);
+  return {
+    name: options.name ?? `${options.group}:${definitionTypes.join('+')}`,
+    group: options.group,
+    retry: { ...defaults.retry, ...options.retry },
+    timeoutMs,
+    deadLetter,
+  };
+}
+
+export function groupName(group: string): void {
+  if (typeof group !== 'string' || !NAME.test(group)) throw invalid(`group "${String(group)}" must match ${NAME}`);
+}
+
+function positive(name: string, value: number): void {
+  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw invalid(`${name} must be a positive number, got ${String(value)}`);
+}
+
+function nonNegative(name: string, value: number): void {
+  if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) throw invalid(`${name} must be a number >= 0, got ${String(value)}`);
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!(Number.isInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer, got ${String(value)}`);
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(CoreErrors.invalidOptions, message);
+}

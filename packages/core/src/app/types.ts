@@ -1,0 +1,156 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Envelope } from '../model/envelope.js';
+import type { EventDefinition } from '../model/events.js';
+import type { Broker, StartPosition, TopicSpec } from '../ports/broker.js';
+import type { Clock } from '../ports/clock.js';
+import type { Component } from '../ports/component.js';
+import type { Instrumentation } from '../ports/instrumentation.js';
+import type { Logger } from '../ports/logger.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterPolicy } from '../ports/stores/deadLetters.js';
+import type { Stores } from '../ports/stores/stores.js';
+import type { Handler, Middleware, Publish } from '../pipeline/handler.js';
+import type { RetryOptions } from '../pipeline/policies/retry.js';
+import type { Pipeline } from '../pipeline/preset.js';
+import type { RelayOptions } from '../relay/relay.js';
+import type { RedriveOptions, RedriveResult } from '../runtime/redrive.js';
+
+/** Per-handler policy settings; app-wide defaults come from {@link AppOptions.handlerDefaults}. */
+export interface HandlerPolicy<Tx = unknown> {
+  readonly retry?: RetryOptions;
+  /** Per-attempt deadline. Default 30 000. */
+  readonly timeoutMs?: number;
+  /** Default `skip`. */
+  readonly deadLetter?: DeadLetterPolicy;
+  /** Extra middleware, inserted just outside the `transaction` step, first listed outermost. */
+  readonly middleware?: readonly Middleware<Tx>[];
+}
+
+export interface HandlerOptions<Tx = unknown> extends HandlerPolicy<Tx> {
+  /** Consumer group: each group sees every event of its topics once. */
+  readonly group: string;
+  /** Defaults to `group:EventType`. */
+  readonly name?: string;
+  /** Edits this handler's pipeline, after the app's and the group's edits. */
+  pipeline?(pipeline: Pipeline<Tx>): Pipeline<Tx>;
+}
+
+/** Settings of one consumer group's runtime. */
+export interface GroupOptions<Tx = unknown> {
+  /** Keys of one partition processed at the same time. Default 16. */
+  readonly concurrency?: number;
+  /** Deliveries held (queued or running) per group before fetching pauses. Default 2 000. */
+  readonly maxInFlight?: number;
+  /** How often completed offsets are committed. Default 200 ms (and on close and revoke). */
+  readonly commitIntervalMs?: number;
+  /** Where a new group starts. Default `earliest`. */
+  readonly start?: StartPosition;
+  /**
+   * Up to this many handler transactions started at the same moment (different keys) share one
+   * store transaction and commit together: one BEGIN/COMMIT (and one fsync) per batch instead of
+   * per event, which on PostgreSQL cuts the database's CPU per event by about a quarter. The
+   * handlers still run concurrently. The price: when one of them fails, the batch rolls back, that
+   * one fails alone and the others RUN AGAIN in a new transaction — their transactional effects
+   * still happen once, but anything else they do (an HTTP call, a log line) happens again, as after
+   * a redelivery. Default 1 (off). The embedded engine already commits concurrent transactions
+   * together, so it gains nothing from this.
+   */
+  readonly transactionBatch?: number;
+  /** Edits the pipeline of every handler of this group, after the app's edit. */
+  pipeline?(pipeline: Pipeline<Tx>): Pipeline<Tx>;
+}
+
+export interface AppOptions<Tx> {
+  /** Service name, used in logs and as the default relay id prefix. */
+  readonly name?: string;
+  readonly broker: Broker;
+  readonly stores: Stores<Tx>;
+  /** Event types this app reads or writes (handlers' definitions are added automatically). */
+  readonly events?: readonly EventDefinition[];
+  /** Topics to provision at start where the broker can (partitions, retention). */
+  readonly topics?: readonly TopicSpec[];
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Largest serialised event accepted at publish. Default 1 MiB. */
+  readonly maxEventBytes?: number;
+  readonly handlerDefaults?: HandlerPolicy<Tx>;
+  readonly groups?: Readonly<Record<string, GroupOptions<Tx>>>;
+  /** Edits the pipeline of every handler (see `defaultPipeline`). */
+  pipeline?(pipeline: Pipeline<Tx>): Pipeline<Tx>;
+  /**
+   * The outbox relay's options, or `false` for an app that never runs one (a consumer whose
+   * handlers publish nothing, or a service whose relay runs elsewhere). Default: a relay runs.
+   */
+  readonly relay?: RelayOptions | false;
+  /**
+   * Up to this many {@link App.transaction} (and {@link App.publish}) calls made at the same moment
+   * share one store transaction: their works run ONE AFTER ANOTHER in it, each seeing the writes of
+   * those before, and commit together — one BEGIN/COMMIT and one fsync per batch instead of per
+   * call. Each call still commits or fails on its own: when a work throws, the batch rolls back,
+   * that call fails alone and the others RUN AGAIN in a new transaction, so anything a work does
+   * outside the database may happen twice. Locks are per transaction: a work of the batch that
+   * waits for a row another open transaction holds delays the whole batch. Default 1 (off); the
+   * embedded engine already commits concurrent transactions together and gains nothing from it.
+   */
+  readonly transactionBatch?: number;
+  /** Deadline of `close()` when it is given none. Default 10 000. */
+  readonly closeDeadlineMs?: number;
+}
+
+export interface StartOptions {
+  /** Which consumer groups to run: all registered (default), none, or the listed ones. */
+  readonly groups?: boolean | readonly string[];
+  /** Whether to run the outbox relay in this process. Default true (unless `AppOptions.relay` is false). */
+  readonly relay?: boolean;
+  /** Stops the app (as `close()`) when aborted. */
+  readonly signal?: AbortSignal;
+  /** Close gracefully on SIGTERM and SIGINT (see `closeOnSignals`). Default false. */
+  readonly handleSignals?: boolean;
+}
+
+/** Work run by {@link App.transaction}: writes through `tx`, events through `publish`. */
+export type TransactionWork<Tx, T> = (tx: Tx, publish: Publish) => Promise<T>;
+
+/**
+ * A Herald application: event definitions, handlers and long-lived components (the relay, one per
+ * consumer group, and any added with {@link App.use}) over one engine.
+ *
+ * Lifecycle: `start()` provisions topics, then starts the relay, the consumer groups and the added
+ * components, in that order. `close()` closes them in the reverse order — added components, then
+ * the groups (their running handlers finish, offsets are committed), then the relay (which
+ * publishes what the handlers committed, within the deadline) — and finally the broker and the
+ * stores. `ready()` resolves once every component is ready.
+ */
+export interface App<Tx> {
+  /** Registers a handler for one or more event definitions in a consumer group. */
+  on<S extends TSchema>(
+    definition: EventDefinition<S> | readonly EventDefinition<S>[],
+    options: HandlerOptions<Tx>,
+    handler: Handler<Envelope<Static<S>>, Tx>,
+  ): this;
+  /** Adds a long-lived component, started after the built-in ones and closed before them. */
+  use(component: Component): this;
+  /** Runs `work` in one transaction: its writes and the events it publishes commit together. */
+  transaction<T>(work: TransactionWork<Tx, T>): Promise<T>;
+  /** Publishes one event through the outbox in its own transaction. */
+  publish: Publish;
+  /** Provisions topics and starts every component; resolves once they run (see {@link ready}). */
+  start(options?: StartOptions): Promise<void>;
+  /**
+   * Resolves once every started component is ready: each consumer group has its first assignment
+   * (it owns its partitions) and the relay runs. Rejects if the app closes first.
+   */
+  ready(): Promise<void>;
+  /** Closes every component in reverse order, draining under the deadline, then the engine. Idempotent. */
+  close(options?: { deadlineMs?: number }): Promise<void>;
+  /** Sends dead letters back through their handler with their original ids. */
+  redrive(options: RedriveOptions): Promise<RedriveResult>;
+  /** Lists dead letters (the stores' read side has more: see `canBrowseDeadLetters`). */
+  deadLetters(filter?: DeadLetterFilter): Promise<readonly DeadLetter[]>;
+  readonly instrumentation: Instrumentation;
+  readonly stores: Stores<Tx>;
+  readonly broker: Broker;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The event types this app knows (its own definitions and its handlers'). */
+  readonly events: readonly EventDefinition[];
+}

@@ -1,0 +1,117 @@
+import { defineErrorCodes, HeraldError } from './errors.js';
+
+/**
+ * The error codes of `@herald/core`. A dead letter's `reason` is one of these (or an adapter's, or
+ * your own `HeraldError`'s code), so the console and the CLI group failures by them.
+ */
+export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
+  schemaViolation: {
+    code: 'schema-violation',
+    retriable: false,
+    meaning: "An event's data does not match its definition's schema (at publish: refused; at consume: dead-lettered).",
+    action: 'Fix the producer, or publish a new version of the event type; redrive the dead letters once a handler accepts them.',
+  },
+  unknownEventType: {
+    code: 'unknown-event-type',
+    retriable: false,
+    meaning: 'A consumed event has a type, or a version of a type, that this app does not define.',
+    action: 'Add the definition (events: [...] in createApp) or deploy the newer consumer, then redrive.',
+  },
+  malformedEnvelope: {
+    code: 'malformed-envelope',
+    retriable: false,
+    meaning: 'A record on a topic is not a Herald envelope (bad JSON or missing fields).',
+    action: 'Find who wrote to the topic outside Herald; discard the dead letters once understood.',
+  },
+  eventTooLarge: {
+    code: 'event-too-large',
+    retriable: false,
+    meaning: 'A serialised event exceeds maxEventBytes (default 1 MiB) and was refused at publish.',
+    action: 'Publish a reference to the payload instead, or raise maxEventBytes (and the broker\'s limit).',
+  },
+  timeout: {
+    code: 'timeout',
+    retriable: true,
+    meaning: 'An attempt or a transaction did not finish within its deadline and was aborted (rolled back).',
+    action: 'Retried automatically; if it keeps happening, make the handler honour ctx.signal or raise timeoutMs.',
+  },
+  handlerFailed: {
+    code: 'handler-failed',
+    retriable: true,
+    meaning: 'A handler threw an error that carries no code of its own.',
+    action: 'Read the dead letter\'s error and stack; fix the handler, then redrive.',
+  },
+  parkedBehindKey: {
+    code: 'parked-behind-key',
+    retriable: false,
+    meaning: 'Dead-letter policy park-key: the event was held back, unprocessed, behind an earlier dead letter of its key.',
+    action: 'Redrive the key once the first dead letter is fixed; the parked events follow in order.',
+  },
+  closed: {
+    code: 'closed',
+    retriable: false,
+    meaning: 'The component was closed (or is closing) and refused the call; a delivery abandoned while closing is redelivered.',
+    action: 'Do not use a component after close(); nothing to do for abandoned deliveries.',
+  },
+  invalidOptions: {
+    code: 'invalid-options',
+    retriable: false,
+    meaning: 'A component was given options or arguments it cannot work with; the message names the option.',
+    action: 'Fix the configuration or the call.',
+  },
+  brokerUnavailable: {
+    code: 'broker-unavailable',
+    retriable: true,
+    meaning: 'The broker could not be reached or did not confirm a write or read in time.',
+    action: 'Retried automatically; check the broker and the network if it persists.',
+  },
+  groupActive: {
+    code: 'group-active',
+    retriable: false,
+    meaning: 'An offset reset (replay) was asked for a consumer group that still has live members.',
+    action: 'Stop every member of the group, then reset.',
+  },
+  chaos: {
+    code: 'chaos',
+    retriable: true,
+    meaning: 'A failure injected on purpose by the relay\'s chaos option.',
+    action: 'None: it tests that the pipeline absorbs failures. Set the chaos rates to 0 to stop it.',
+  },
+  transactionFinished: {
+    code: 'transaction-finished',
+    retriable: false,
+    meaning: 'A transaction handle (ctx.tx, ctx.publish) was used after its transaction had committed or rolled back.',
+    action: 'Await every statement inside the work function; do not keep tx for later.',
+  },
+});
+
+/** One problem found by schema validation: where (JSON pointer) and what. */
+export interface ValidationIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The data of an event does not match its schema. Never retriable. */
+export class ValidationError extends HeraldError {
+  readonly issues: readonly ValidationIssue[];
+  constructor(eventType: string, issues: readonly ValidationIssue[]) {
+    const first = issues.slice(0, 3).map((i) => `${i.path || '/'} ${i.message}`).join('; ');
+    super(CoreErrors.schemaViolation, `${eventType} does not match its schema: ${first}`, { details: { issues } });
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}
+
+/** Turns anything thrown into an Error, keeping the original as `cause`. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new HeraldError(CoreErrors.handlerFailed, `non-error thrown: ${safeString(thrown)}`, { cause: thrown });
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

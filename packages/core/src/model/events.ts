@@ -1,0 +1,114 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { CoreErrors, ValidationError, type ValidationIssue } from './errorCodes.js';
+import { HeraldError } from './errors.js';
+
+/**
+ * A typed event: its type name and version, the topic it goes to, how its partition key is derived
+ * from its data, and its schema. The schema (TypeBox) gives the TypeScript type, a compiled runtime
+ * validator and the JSON Schema (`definition.jsonSchema`) in one declaration.
+ */
+export interface EventDefinition<S extends TSchema = TSchema> {
+  readonly type: string;
+  readonly version: number;
+  readonly topic: string;
+  readonly schema: S;
+  /** The JSON Schema of `data` (TypeBox schemas are JSON Schema). */
+  readonly jsonSchema: Readonly<Record<string, unknown>>;
+  /** Derives the partition key from the data: events of one key keep their order. */
+  key(data: Static<S>): string;
+  /** Returns the issues found in `data`; an empty array means valid. */
+  check(data: unknown): ValidationIssue[];
+  /** Throws a {@link ValidationError} when `data` is invalid; returns it typed otherwise. */
+  parse(data: unknown): Static<S>;
+}
+
+/** The TypeScript type of an event definition's data. */
+export type EventData<D> = D extends EventDefinition<infer S> ? Static<S> : never;
+
+/** What {@link defineEvent} takes. */
+export interface EventDefinitionOptions<S extends TSchema> {
+  readonly type: string;
+  /** Schema version, a positive integer; defaults to 1. */
+  readonly version?: number;
+  readonly topic: string;
+  readonly schema: S;
+  readonly key: (data: Static<S>) => string;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,200}$/;
+
+/**
+ * Defines an event type.
+ *
+ * @example
+ * const OrderCreated = defineEvent({
+ *   type: 'OrderCreated', topic: 'orders', key: (d) => d.orderId,
+ *   schema: Type.Object({ orderId: Type.String(), priceCents: Type.Integer({ minimum: 1 }) }),
+ * });
+ */
+export function defineEvent<S extends TSchema>(options: EventDefinitionOptions<S>): EventDefinition<S> {
+  const version = options.version ?? 1;
+  if (!NAME.test(options.type)) throw invalid(`event type "${options.type}" must match ${NAME}`);
+  if (!NAME.test(options.topic)) throw invalid(`topic "${options.topic}" must match ${NAME}`);
+  if (!Number.isInteger(version) || version < 1) throw invalid(`version of ${options.type} must be a positive integer`);
+  const compiled: TypeCheck<S> = TypeCompiler.Compile(options.schema);
+  const check = (data: unknown): ValidationIssue[] => {
+    if (compiled.Check(data)) return [];
+    const issues: ValidationIssue[] = [];
+    for (const error of compiled.Errors(data)) {
+      issues.push({ path: error.path, message: error.message });
+      if (issues.length >= 20) break;
+    }
+    return issues;
+  };
+  return {
+    type: options.type,
+    version,
+    topic: options.topic,
+    schema: options.schema,
+    jsonSchema: JSON.parse(JSON.stringify(options.schema)) as Record<string, unknown>,
+    key: options.key,
+    check,
+    parse(data) {
+      if (compiled.Check(data)) return data;
+      throw new ValidationError(options.type, check(data));
+    },
+  };
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(CoreErrors.invalidOptions, message);
+}
+
+/** Looks event definitions up by type and version. */
+export interface EventRegistry {
+  register(definition: EventDefinition): void;
+  /** The definition of `type` at `version`, or undefined. */
+  get(type: string, version: number): EventDefinition | undefined;
+  /** Whether any version of `type` is known. */
+  knows(type: string): boolean;
+  all(): readonly EventDefinition[];
+}
+
+/** Creates an {@link EventRegistry}. Registering a different definition under a taken type and version throws. */
+export function createEventRegistry(definitions: readonly EventDefinition[] = []): EventRegistry {
+  const byKey = new Map<string, EventDefinition>();
+  const types = new Set<string>();
+  const registry: EventRegistry = {
+    register(definition) {
+      const id = `${definition.type}@${definition.version}`;
+      const existing = byKey.get(id);
+      if (existing && existing !== definition && existing.topic !== definition.topic) {
+        throw invalid(`${id} is already defined for topic ${existing.topic}`);
+      }
+      byKey.set(id, definition);
+      types.add(definition.type);
+    },
+    get: (type, version) => byKey.get(`${type}@${version}`),
+    knows: (type) => types.has(type),
+    all: () => [...byKey.values()],
+  };
+  definitions.forEach((d) => registry.register(d));
+  return registry;
+}

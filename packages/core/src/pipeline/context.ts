@@ -1,0 +1,184 @@
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { Delivery } from '../ports/broker.js';
+import { silentLogger, type Logger } from '../ports/logger.js';
+import { createDeliveryState, type DeliveryState } from './deliveryState.js';
+import type { AttemptScope, ContextOverrides, HandlerContext, Publish } from './handler.js';
+
+/** What {@link createHandlerContext} takes. */
+export interface HandlerContextInit {
+  readonly group: string;
+  readonly handler: string;
+  readonly delivery: Delivery;
+  /** Default: a logger that drops everything. */
+  readonly logger?: Logger;
+  /** Default false. */
+  readonly redrive?: boolean;
+  /** Default: a fresh state whose `closing` never aborts. */
+  readonly state?: DeliveryState;
+  /** Aborted when the consumer stops for good (past its close deadline); every attempt's signal follows it. */
+  readonly stop?: AbortSignal;
+}
+
+const NEVER = new AbortController().signal;
+
+/**
+ * Creates the context of one delivery: what the consumer runtime passes to a handler's pipeline,
+ * and what a test uses to drive a policy or a handler directly.
+ *
+ * @example
+ * const ctx = createHandlerContext({ group: 'billing', handler: 'billing:OrderPlaced', delivery });
+ * await myPolicy(handler)(event, ctx);
+ * expect(ctx.state.outcome).toBe('applied');
+ */
+export function createHandlerContext<Tx = unknown>(init: HandlerContextInit): HandlerContext<Tx> {
+  return new RuntimeContext<Tx>(init);
+}
+
+/**
+ * One attempt's abort state. The AbortSignal a handler sees is made only if it asks for it: most
+ * never do, and an AbortController (and a listener on the consumer's shared stop signal) per
+ * attempt is measurable on the hot path. `aborted` reads through to the outer source instead.
+ */
+class AttemptSignal {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  private done = false;
+  private children: Set<AttemptSignal> | undefined;
+  private onOuterAbort: (() => void) | undefined;
+  private following = false;
+
+  constructor(private readonly outer: AbortSignal | AttemptSignal) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+      else this.follow();
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.done || this.outer.aborted;
+  }
+
+  get abortReason(): unknown {
+    return this.done ? this.reason : this.outer instanceof AttemptSignal ? this.outer.abortReason : this.outer.reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.children?.forEach((child) => child.abort(reason));
+  }
+
+  /** Stops following the outer source (the attempt settled). */
+  end(): void {
+    const outer = this.outer;
+    if (outer instanceof AttemptSignal) outer.children?.delete(this);
+    else if (this.onOuterAbort) outer.removeEventListener('abort', this.onOuterAbort);
+  }
+
+  /** Once a controller exists, an abort of the outer source must reach it (through every level). */
+  private follow(): void {
+    if (this.following) return;
+    this.following = true;
+    const outer = this.outer;
+    if (outer instanceof AttemptSignal) {
+      (outer.children ??= new Set()).add(this);
+      outer.follow();
+    } else {
+      this.onOuterAbort = () => this.abort(outer.reason);
+      outer.addEventListener('abort', this.onOuterAbort, { once: true });
+    }
+  }
+}
+
+/**
+ * The context implementation. A class so the policies make their variations (a new attempt, a
+ * transaction, a deadline) with one monomorphic copy.
+ */
+class RuntimeContext<Tx> implements HandlerContext<Tx> {
+  attempt: number;
+  logger: Logger;
+  readonly group: string;
+  readonly handler: string;
+  readonly delivery: Delivery;
+  readonly redrive: boolean;
+  readonly state: DeliveryState;
+  private txValue: Tx | undefined;
+  private publishValue: Publish | undefined;
+  private abortSource: AbortSignal | AttemptSignal;
+
+  constructor(init: HandlerContextInit | RuntimeContext<Tx>) {
+    this.group = init.group;
+    this.handler = init.handler;
+    this.delivery = init.delivery;
+    if (init instanceof RuntimeContext) {
+      this.attempt = init.attempt;
+      this.logger = init.logger;
+      this.redrive = init.redrive;
+      this.state = init.state;
+      this.txValue = init.txValue;
+      this.publishValue = init.publishValue;
+      this.abortSource = init.abortSource;
+    } else {
+      this.attempt = 1;
+      this.logger = init.logger ?? silentLogger;
+      this.redrive = init.redrive ?? false;
+      this.state = init.state ?? createDeliveryState();
+      this.abortSource = init.stop ?? NEVER;
+    }
+  }
+
+  get tx(): Tx {
+    if (this.txValue === undefined) throw outside('tx', this.handler);
+    return this.txValue;
+  }
+
+  get publish(): Publish {
+    if (this.publishValue === undefined) throw outside('publish', this.handler);
+    return this.publishValue;
+  }
+
+  get signal(): AbortSignal {
+    return this.abortSource instanceof AttemptSignal ? this.abortSource.signal : this.abortSource;
+  }
+
+  get aborted(): boolean {
+    return this.abortSource.aborted;
+  }
+
+  throwIfAborted(): void {
+    const source = this.abortSource;
+    if (source instanceof AttemptSignal) {
+      if (source.aborted) throw source.abortReason;
+    } else if (source.aborted) {
+      throw source.reason;
+    }
+  }
+
+  with(overrides: ContextOverrides<Tx>): HandlerContext<Tx> {
+    const next = new RuntimeContext<Tx>(this);
+    if (overrides.tx !== undefined) next.txValue = overrides.tx;
+    if (overrides.publish !== undefined) next.publishValue = overrides.publish;
+    if (overrides.attempt !== undefined) next.attempt = overrides.attempt;
+    if (overrides.logger !== undefined) next.logger = overrides.logger;
+    if (overrides.signal !== undefined) next.abortSource = overrides.signal;
+    return next;
+  }
+
+  beginAttempt(): AttemptScope<Tx> {
+    const attempt = new AttemptSignal(this.abortSource);
+    const ctx = new RuntimeContext<Tx>(this);
+    ctx.abortSource = attempt;
+    return { ctx, abort: (reason) => attempt.abort(reason), end: () => attempt.end() };
+  }
+}
+
+function outside(what: string, handler: string): HeraldError {
+  return new HeraldError(CoreErrors.invalidOptions, `ctx.${what} is only available inside the transaction policy's scope (handler ${handler})`);
+}

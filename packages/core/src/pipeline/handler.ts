@@ -1,0 +1,99 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Envelope } from '../model/envelope.js';
+import type { EventDefinition } from '../model/events.js';
+import type { Delivery } from '../ports/broker.js';
+import type { Logger } from '../ports/logger.js';
+import type { DeliveryState } from './deliveryState.js';
+
+/** Options for publishing one event. Correlation and causation default from the context. */
+export interface PublishOptions {
+  /** Overrides the key derived by the definition. */
+  readonly key?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string | null;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Overrides the event id (must be a UUID); use to make a publish idempotent. */
+  readonly id?: string;
+  readonly occurredAt?: Date;
+}
+
+/** Appends events to the outbox inside the current transaction. */
+export type Publish = <S extends TSchema>(
+  definition: EventDefinition<S>,
+  data: Static<S>,
+  options?: PublishOptions,
+) => Promise<Envelope<Static<S>>>;
+
+/** What a policy may change when it passes a context on (see {@link HandlerContext.with}). */
+export interface ContextOverrides<Tx> {
+  readonly tx?: Tx;
+  readonly publish?: Publish;
+  readonly attempt?: number;
+  readonly logger?: Logger;
+  /** Replaces the attempt's signal (the new one is the only one the handler sees). */
+  readonly signal?: AbortSignal;
+}
+
+/** One attempt's scope, opened by {@link HandlerContext.beginAttempt}. */
+export interface AttemptScope<Tx> {
+  /** The context for the attempt: its `signal` aborts on {@link abort} or when the consumer stops. */
+  readonly ctx: HandlerContext<Tx>;
+  /** Aborts the attempt's signal with `reason` (first call wins). */
+  abort(reason: unknown): void;
+  /** Ends the scope once the attempt settled (it stops listening for the consumer's stop). */
+  end(): void;
+}
+
+/**
+ * What a handler gets besides the event. Effects go through it: `tx` for the handler's own writes
+ * and `publish` for outgoing events; both commit together with the inbox mark, or not at all.
+ * Contexts are made by the consumer runtime (or {@link createHandlerContext} in tests) and never
+ * changed: a policy passes a variation on with {@link with}.
+ */
+export interface HandlerContext<Tx = unknown> {
+  /** The open store transaction (SQL on the SQLite and PostgreSQL engines); throws outside the transaction policy. */
+  readonly tx: Tx;
+  /** Publishes through the outbox in `tx`; correlation id and causation id are filled in from the event. */
+  readonly publish: Publish;
+  /** 1 on the first try, then 2, 3... */
+  readonly attempt: number;
+  readonly logger: Logger;
+  /** Aborted when the attempt times out or the consumer stops. */
+  readonly signal: AbortSignal;
+  readonly group: string;
+  /** The handler's name (defaults to `group:EventType`). */
+  readonly handler: string;
+  /** Where the event was read from. */
+  readonly delivery: Delivery;
+  /** True when the event is being redriven from the dead letter store. */
+  readonly redrive: boolean;
+  /** How this delivery is going, shared by every policy (see {@link DeliveryState}). */
+  readonly state: DeliveryState;
+  /** Whether the attempt was aborted (timeout, consumer stopping); cheaper than reading `signal`. */
+  readonly aborted: boolean;
+  /** Throws the abort reason when the attempt was aborted. */
+  throwIfAborted(): void;
+  /** A copy with `overrides` applied; this context is left untouched. */
+  with(overrides: ContextOverrides<Tx>): HandlerContext<Tx>;
+  /** Opens a scope for one attempt with its own abort (what the timeout policy uses). */
+  beginAttempt(): AttemptScope<Tx>;
+}
+
+/** The one handler shape. */
+export type Handler<E = Envelope, Tx = unknown> = (event: E, ctx: HandlerContext<Tx>) => Promise<void>;
+
+/** A policy wrapped around a handler. */
+export type Middleware<Tx = unknown> = (next: Handler<Envelope, Tx>) => Handler<Envelope, Tx>;
+
+/**
+ * Joins middleware around a handler. The first listed runs outermost: `compose(a, b)(h)` runs
+ * a, then b, then h.
+ */
+export function compose<Tx>(...middleware: readonly Middleware<Tx>[]): (handler: Handler<Envelope, Tx>) => Handler<Envelope, Tx> {
+  return (handler) => middleware.reduceRight<Handler<Envelope, Tx>>((next, wrap) => wrap(next), handler);
+}
+
+/** Returns a context like `base` with `overrides` applied (same as `base.with(overrides)`). */
+export function deriveContext<Tx>(base: HandlerContext<Tx>, overrides: ContextOverrides<Tx>): HandlerContext<Tx> {
+  return base.with(overrides);
+}

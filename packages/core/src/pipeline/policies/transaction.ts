@@ -1,0 +1,43 @@
+import type { Clock } from '../../ports/clock.js';
+import type { Instrumentation } from '../../ports/instrumentation.js';
+import type { OutboxStore } from '../../ports/stores/outbox.js';
+import type { TransactionRunner } from '../../ports/stores/transaction.js';
+import type { Middleware, Publish } from '../handler.js';
+import { bindPublisher, type BoundPublisher, type PublisherDeps } from '../publisher.js';
+
+export interface TransactionPolicyOptions<Tx> {
+  /** Runs the transactions (the engine's stores, or a batcher in front of them). */
+  readonly transactions: TransactionRunner<Tx>;
+  readonly outbox: OutboxStore<Tx>;
+  readonly clock: Clock;
+  readonly instrumentation: Instrumentation;
+  readonly maxEventBytes: number;
+}
+
+/**
+ * Runs the rest of the pipeline in one store transaction: binds `ctx.tx` to it and `ctx.publish`
+ * to its outbox, and commits when the inner steps resolve (rolls back when they throw), so
+ * everything they write — the inbox mark, the handler's rows, its outgoing events — commits
+ * together or not at all. If the attempt was aborted (timeout, consumer stopping) the transaction
+ * rolls back even when the handler returned normally: an abandoned attempt never commits
+ * half-observed work. After the commit the delivery is settled `applied` (unless an inner policy
+ * settled it otherwise, as the inbox does for a duplicate) and `published` facts are emitted.
+ */
+export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middleware<Tx> {
+  const { transactions } = options;
+  const publisherDeps: PublisherDeps<Tx> = options;
+  return (next) =>
+    async function transactionHandler(event, ctx) {
+      let committed: (() => void) | undefined;
+      await transactions.transaction(async (tx) => {
+        // the publisher (and its record list) is built only if the handler publishes
+        let publisher: BoundPublisher | undefined;
+        const publish: Publish = (definition, data, publishOptions) => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish(definition, data, publishOptions);
+        await next(event, ctx.with({ tx, publish }));
+        ctx.throwIfAborted();
+        committed = publisher?.committed;
+      });
+      committed?.();
+      ctx.state.settle('applied');
+    };
+}

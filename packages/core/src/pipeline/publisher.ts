@@ -1,0 +1,94 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { encodeEnvelope, type Envelope } from '../model/envelope.js';
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { EventDefinition } from '../model/events.js';
+import { uuidv7 } from '../model/uuid.js';
+import type { Clock } from '../ports/clock.js';
+import type { Instrumentation } from '../ports/instrumentation.js';
+import type { OutboxRecord, OutboxStore } from '../ports/stores/outbox.js';
+import type { Publish, PublishOptions } from './handler.js';
+
+/** Headers carried from a cause to its effects: W3C trace context. */
+const PROPAGATED_HEADERS = ['traceparent', 'tracestate'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface PublisherDeps<Tx> {
+  readonly outbox: OutboxStore<Tx>;
+  readonly clock: Clock;
+  readonly maxEventBytes: number;
+  readonly instrumentation: Instrumentation;
+}
+
+/** A `publish` bound to one transaction, plus what to report once that transaction commits. */
+export interface BoundPublisher {
+  readonly publish: Publish;
+  /** Emits `published` instrumentation for what was appended; call after commit. */
+  committed(): void;
+}
+
+/**
+ * Builds the envelope for `data` (validating it: an invalid event throws at publish), refuses it
+ * when its wire form exceeds the size limit, and appends it to the outbox in `tx`. Correlation and
+ * causation ids and trace headers default from `cause`, the event being handled, if any.
+ */
+export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envelope): BoundPublisher {
+  const appended: OutboxRecord[] = [];
+  const publish = async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: PublishOptions = {}) => {
+    const envelope = buildEnvelope(deps.clock, definition, data, options, cause);
+    const record: OutboxRecord = {
+      id: envelope.id,
+      topic: envelope.topic,
+      key: envelope.key,
+      type: envelope.type,
+      correlationId: envelope.correlationId,
+      value: encodeEnvelope(envelope, deps.maxEventBytes),
+      headers: envelope.headers,
+      createdAt: deps.clock.now(),
+    };
+    await deps.outbox.append(tx, [record]);
+    appended.push(record);
+    return envelope;
+  };
+  return {
+    publish,
+    committed() {
+      if (!deps.instrumentation.active) return;
+      for (const record of appended) deps.instrumentation.emit({ kind: 'published', topic: record.topic, eventType: record.type, count: 1 });
+    },
+  };
+}
+
+function buildEnvelope<S extends TSchema>(
+  clock: Clock,
+  definition: EventDefinition<S>,
+  data: Static<S>,
+  options: PublishOptions,
+  cause: Envelope | undefined,
+): Envelope<Static<S>> {
+  const valid = definition.parse(data);
+  const now = clock.now();
+  if (options.id !== undefined && !UUID.test(options.id)) {
+    throw new HeraldError(CoreErrors.invalidOptions, `publish: id "${options.id}" is not a UUID`);
+  }
+  const id = options.id ?? uuidv7(now);
+  const key = options.key ?? definition.key(valid);
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new HeraldError(CoreErrors.invalidOptions, `publish: ${definition.type} produced an empty partition key`);
+  }
+  const headers: Record<string, string> = {};
+  if (cause) for (const name of PROPAGATED_HEADERS) if (cause.headers[name] !== undefined) headers[name] = cause.headers[name]!;
+  if (options.headers) Object.assign(headers, options.headers);
+  return {
+    id,
+    type: definition.type,
+    version: definition.version,
+    topic: definition.topic,
+    key,
+    correlationId: options.correlationId ?? cause?.correlationId ?? id,
+    causationId: options.causationId !== undefined ? options.causationId : (cause?.id ?? null),
+    occurredAt: (options.occurredAt ?? new Date(now)).toISOString(),
+    headers,
+    data: valid,
+  };
+}

@@ -1,0 +1,105 @@
+import type { TopicPartition } from './broker.js';
+
+/**
+ * How a delivery ended. `applied`: the handler's transaction committed. `duplicate`: the inbox
+ * already had it. `ignored`: nothing in this group handles its type. `dead-lettered`: it failed
+ * for good and was stored as a dead letter. `parked`: held back behind a dead letter of its key.
+ */
+export type DeliveryOutcome = 'applied' | 'duplicate' | 'ignored' | 'dead-lettered' | 'parked';
+
+/**
+ * Typed instrumentation: the core emits these facts; the metrics and tracing packages subscribe.
+ * Emitting costs nothing when nobody listens.
+ */
+export type InstrumentationEvent =
+  | { readonly kind: 'published'; readonly topic: string; readonly eventType: string; readonly count: number }
+  | { readonly kind: 'relayed'; readonly count: number; readonly durationMs: number }
+  | { readonly kind: 'relay-failed'; readonly count: number; readonly error: Error }
+  | {
+      /** One delivery finished (after its retries): emitted after its transaction committed, if it had one. */
+      readonly kind: 'handled';
+      readonly group: string;
+      readonly handler: string;
+      readonly eventId: string;
+      readonly eventType: string;
+      readonly topic: string;
+      readonly partition: number;
+      readonly offset: number;
+      readonly outcome: DeliveryOutcome;
+      readonly attempts: number;
+      readonly durationMs: number;
+      /** Time from the event's `occurredAt` to the end of handling (the "critical time"). */
+      readonly latencyMs: number;
+    }
+  | {
+      readonly kind: 'retried';
+      readonly group: string;
+      readonly handler: string;
+      readonly eventType: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: Error;
+    }
+  | {
+      readonly kind: 'dead-lettered';
+      readonly group: string;
+      readonly handler: string;
+      readonly topic: string;
+      readonly reason: string;
+      readonly status: 'dead' | 'parked';
+    }
+  | { readonly kind: 'redriven'; readonly group: string; readonly handler: string; readonly count: number }
+  | {
+      /** A rebalance (or the first join) gave partitions to this member of `group`. */
+      readonly kind: 'assigned';
+      readonly group: string;
+      readonly partitions: readonly TopicPartition[];
+    }
+  | {
+      /** Partitions taken from this member of `group`, after its work on them finished and was committed. */
+      readonly kind: 'revoked';
+      readonly group: string;
+      readonly partitions: readonly TopicPartition[];
+    }
+  | {
+      readonly kind: 'lag';
+      readonly group: string;
+      readonly topic: string;
+      readonly partition: number;
+      /** Records between the committed offset and the partition's end. */
+      readonly lag: number;
+    };
+
+export type InstrumentationListener = (event: InstrumentationEvent) => void;
+
+export interface Instrumentation {
+  /** Subscribes; returns the unsubscribe function. A throwing listener never breaks the pipeline. */
+  on(listener: InstrumentationListener): () => void;
+  emit(event: InstrumentationEvent): void;
+  /** Whether anyone listens (skip building events when nobody does). */
+  readonly active: boolean;
+}
+
+export function createInstrumentation(): Instrumentation {
+  let listeners: InstrumentationListener[] = [];
+  return {
+    on(listener) {
+      listeners = [...listeners, listener];
+      return () => {
+        listeners = listeners.filter((l) => l !== listener);
+      };
+    },
+    emit(event) {
+      for (const listener of listeners) {
+        try {
+          listener(event);
+        } catch {
+          // observability must never break delivery
+        }
+      }
+    },
+    get active() {
+      return listeners.length > 0;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/** What a handler does with an event that ends in the dead letter store. */
+export type DeadLetterPolicy = 'skip' | 'park-key';
+
+/**
+ * `dead`: the event failed. `parked`: it was held back, unprocessed, behind an earlier dead letter
+ * of its key (policy `park-key`). `redriven`: it went through the handler again successfully.
+ * `discarded`: an operator gave up on it. Redriven and discarded letters are resolved: retention
+ * deletes them after a while; dead and parked letters stay until someone acts.
+ */
+export type DeadLetterStatus = 'dead' | 'parked' | 'redriven' | 'discarded';
+
+/** A failure, as data: everything needed to list, group, understand and redrive it. */
+export interface DeadLetter {
+  /** A UUIDv7: letters sort by it in the order they were added. */
+  readonly id: string;
+  readonly group: string;
+  readonly handler: string;
+  /** The envelope's id and type when they could be read. */
+  readonly eventId: string | null;
+  readonly eventType: string | null;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string;
+  /** Error code, e.g. `schema-violation`, `unknown-event-type`, `handler-failed`. */
+  readonly reason: string;
+  /**
+   * Groups letters that failed the same way: a hash of the reason and the first stack frame of
+   * application code (see `fingerprintOf`), stable across events, processes and restarts.
+   */
+  readonly fingerprint: string;
+  readonly error: {
+    readonly name: string;
+    readonly message: string;
+    readonly stack?: string;
+    readonly details?: Readonly<Record<string, unknown>>;
+  };
+  readonly attempts: number;
+  readonly firstFailureAt: number;
+  readonly lastFailureAt: number;
+  /** The original wire value, untouched. */
+  readonly envelope: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly policy: DeadLetterPolicy;
+  readonly status: DeadLetterStatus;
+}
+
+/** What the pipeline's own lookups filter by (see {@link DeadLetterStore.list}). */
+export interface DeadLetterFilter {
+  readonly group?: string;
+  readonly handler?: string;
+  readonly key?: string;
+  readonly status?: DeadLetterStatus;
+  readonly ids?: readonly string[];
+  readonly limit?: number;
+}
+
+/** Dead letters, as the pipeline writes and redrives them. Each method is its own transaction. */
+export interface DeadLetterStore {
+  add(letter: DeadLetter): Promise<void>;
+  /** Matching letters in the order they were added. */
+  list(filter?: DeadLetterFilter): Promise<readonly DeadLetter[]>;
+  /** Whether a `park-key` letter of this key is `dead` or `parked` in this group. */
+  isKeyParked(group: string, topic: string, key: string): Promise<boolean>;
+  setStatus(ids: readonly string[], status: DeadLetterStatus): Promise<void>;
+}
+
+/** Which dead letters an operator means. Every field narrows; none means all. */
+export interface DeadLetterQuery {
+  readonly group?: string;
+  readonly handler?: string;
+  readonly topic?: string;
+  readonly key?: string;
+  readonly eventType?: string;
+  readonly reason?: string;
+  readonly fingerprint?: string;
+  /** One status or several; all statuses when omitted. */
+  readonly status?: DeadLetterStatus | readonly DeadLetterStatus[];
+  /** Last failure at or after this time (ms). */
+  readonly since?: number;
+  /** Last failure before this time (ms). */
+  readonly until?: number;
+}
+
+export interface DeadLetterPageRequest extends DeadLetterQuery {
+  /** The `next` cursor of the previous page; the first page when omitted. */
+  readonly cursor?: string;
+  /** Letters per page: 1 to 1 000, default 100. */
+  readonly limit?: number;
+}
+
+export interface DeadLetterPage {
+  /** In the order the letters were added. */
+  readonly letters: readonly DeadLetter[];
+  /** Cursor of the next page, or null when this page is the last. */
+  readonly next: string | null;
+}
+
+/** Letters that failed the same way (one fingerprint) in one handler. */
+export interface DeadLetterGroup {
+  readonly fingerprint: string;
+  readonly reason: string;
+  readonly group: string;
+  readonly handler: string;
+  readonly count: number;
+  readonly firstFailureAt: number;
+  readonly lastFailureAt: number;
+  /** The most recent letter of the group, to show what the failure looks like. */
+  readonly sample: { readonly id: string; readonly message: string };
+}
+
+/**
+ * Optional ability of a dead letter store: the operator's read side (CLI, console, metrics).
+ * Paging is by cursor, so letters added while paging never shift or repeat a page.
+ */
+export interface DeadLetterBrowser {
+  page(request?: DeadLetterPageRequest): Promise<DeadLetterPage>;
+  count(query?: DeadLetterQuery): Promise<number>;
+  /** Matching letters grouped by (group, handler, fingerprint), largest group first. */
+  groups(query?: DeadLetterQuery): Promise<readonly DeadLetterGroup[]>;
+  /** Marks `dead` or `parked` letters `discarded`; returns how many changed (others are left as they are). */
+  discard(ids: readonly string[]): Promise<number>;
+}
+
+export function canBrowseDeadLetters<D extends DeadLetterStore>(store: D): store is D & DeadLetterBrowser {
+  const s = store as Partial<DeadLetterBrowser>;
+  return typeof s.page === 'function' && typeof s.count === 'function' && typeof s.groups === 'function' && typeof s.discard === 'function';
+}

@@ -1,0 +1,175 @@
+import { CoreErrors, toError } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import { uuidv7 } from '../model/uuid.js';
+import type { Broker, OutgoingRecord } from '../ports/broker.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { Component } from '../ports/component.js';
+import { createInstrumentation, type Instrumentation } from '../ports/instrumentation.js';
+import { silentLogger, type Logger } from '../ports/logger.js';
+import { hasOutboxSignal, type OutboxRecord, type OutboxStore } from '../ports/stores/outbox.js';
+import { backoffDelay, resolveBackoff, type BackoffOptions } from '../timing/backoff.js';
+import { chaosBroker, isChaosError, type ChaosOptions } from './chaos.js';
+
+export interface RelayOptions {
+  /** Identity used for claims; unique per running relay. Default: a fresh UUID. */
+  readonly relayId?: string;
+  /** Records claimed and published per round. Default 1 000. */
+  readonly batchSize?: number;
+  /** How long to wait before looking again when the outbox is empty (wakes early on an in-process append). Default 20. */
+  readonly idleMs?: number;
+  /** Claim lease. Default 10 000. */
+  readonly leaseMs?: number;
+  /** Backoff between failed publish rounds. Default 50 ms doubling to 5 s. */
+  readonly backoff?: BackoffOptions;
+  /** Deliberate publish failures, for chaos testing. */
+  readonly chaos?: ChaosOptions;
+}
+
+export interface RelayDeps<Tx> {
+  readonly outbox: OutboxStore<Tx>;
+  readonly broker: Broker;
+  /** When given and able to (`onAppended`), the relay wakes as soon as records are appended in this process. */
+  readonly stores?: object;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly instrumentation?: Instrumentation;
+}
+
+/** The outbox relay: moves committed outbox records to the broker. */
+export interface Relay extends Component {
+  /** Starts the relay loop; `signal` stops it like `close()` without draining. */
+  start(signal?: AbortSignal): Promise<void>;
+  /**
+   * Finishes the round in progress, then keeps publishing what is committed until the outbox is
+   * empty or `deadlineMs` (default 0: no draining) has passed; what is left waits in the outbox for
+   * the next relay. Idempotent.
+   */
+  close(options?: { readonly deadlineMs?: number }): Promise<void>;
+  /** Runs rounds until the outbox is empty (for tests and tools). Returns how many records were published. */
+  drain(): Promise<number>;
+}
+
+// constant abort reasons: abort() without one builds a DOMException (and its stack) every time
+const WOKEN = new Error('relay woken');
+const STOPPED = new Error('relay stopped');
+const BACKOFF_DEFAULTS = { initialDelayMs: 50, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
+
+/**
+ * Creates a relay. Each round claims a batch of unpublished records (the outbox guarantees no other
+ * relay holds the same keys), publishes them in one broker call, and marks them published. A failed
+ * publish releases the claim and retries the same records after a backoff, so per-key order holds;
+ * a publish that failed after the broker accepted it is simply published again, and consumers'
+ * inboxes absorb the duplicates.
+ */
+export function createRelay<Tx>(deps: RelayDeps<Tx>, options: RelayOptions = {}): Relay {
+  const relayId = options.relayId ?? `relay-${uuidv7()}`;
+  const batchSize = positive(options.batchSize ?? 1000, 'batchSize');
+  const idleMs = positive(options.idleMs ?? 20, 'idleMs');
+  const leaseMs = positive(options.leaseMs ?? 10_000, 'leaseMs');
+  const backoff = resolveBackoff(options.backoff, BACKOFF_DEFAULTS);
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const instrumentation = deps.instrumentation ?? createInstrumentation();
+  const broker = options.chaos ? chaosBroker(deps.broker, options.chaos) : deps.broker;
+  const { outbox } = deps;
+
+  let controller: AbortController | undefined;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  /** One round: returns how many records were published, or throws the publish failure. */
+  async function round(): Promise<number> {
+    const claimed = await outbox.claim({ relayId, limit: batchSize, leaseMs });
+    if (claimed.length === 0) return 0;
+    const started = clock.now();
+    const ids = claimed.map((r) => r.id);
+    try {
+      await broker.publish(claimed.map(toOutgoing));
+    } catch (thrown) {
+      const error = toError(thrown);
+      if (instrumentation.active) instrumentation.emit({ kind: 'relay-failed', count: claimed.length, error });
+      await outbox.release(relayId, ids).catch((releaseError: unknown) => logger.warn('relay: release failed; the claim will lapse', { error: releaseError }));
+      throw error;
+    }
+    await outbox.markPublished(relayId, ids);
+    if (instrumentation.active) instrumentation.emit({ kind: 'relayed', count: claimed.length, durationMs: clock.now() - started });
+    return claimed.length;
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const published = await round();
+        failures = 0;
+        if (published < batchSize) await idle(signal);
+      } catch (error) {
+        failures++;
+        const delayMs = backoffDelay(backoff, failures);
+        if (isChaosError(error)) logger.debug('relay: chaos failure, retrying', { delayMs });
+        else logger.warn('relay: publish failed, retrying', { error, delayMs, failures });
+        await clock.sleep(delayMs, signal).catch(() => {});
+      }
+    }
+  }
+
+  function idle(signal: AbortSignal): Promise<void> {
+    const local = new AbortController();
+    const stop = () => local.abort(WOKEN);
+    signal.addEventListener('abort', stop, { once: true });
+    wake = stop;
+    return clock.sleep(idleMs, local.signal).catch(() => {}).finally(() => {
+      wake = undefined;
+      signal.removeEventListener('abort', stop);
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+
+  async function drainUntil(deadline: number): Promise<void> {
+    try {
+      while (clock.now() < deadline && (await round()) > 0);
+    } catch (error) {
+      logger.warn('relay: draining at close failed; the rest waits in the outbox', { error });
+    }
+  }
+
+  return {
+    name: 'relay',
+    async start(signal) {
+      if (loop) return;
+      controller = new AbortController();
+      signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
+      if (deps.stores && hasOutboxSignal(deps.stores)) unsubscribe = deps.stores.onAppended(() => wake?.());
+      loop = run(controller.signal);
+    },
+    close(closeOptions = {}) {
+      closing ??= (async () => {
+        const deadline = clock.now() + (closeOptions.deadlineMs ?? 0);
+        controller?.abort(STOPPED);
+        unsubscribe?.();
+        await loop;
+        if (loop) await drainUntil(deadline);
+      })();
+      return closing;
+    },
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const published = await round();
+        total += published;
+        if (published === 0) return total;
+      }
+    },
+  };
+}
+
+function toOutgoing(record: OutboxRecord): OutgoingRecord {
+  return { topic: record.topic, key: record.key, value: record.value, headers: record.headers, timestamp: record.createdAt };
+}
+
+function positive(value: number, name: string): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new HeraldError(CoreErrors.invalidOptions, `relay: ${name} must be a positive number, got ${value}`);
+  return value;
+}

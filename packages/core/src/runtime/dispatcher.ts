@@ -1,0 +1,111 @@
+import { decodeEnvelope, type Envelope } from '../model/envelope.js';
+import { CoreErrors, ValidationError, toError } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { EventDefinition, EventRegistry } from '../model/events.js';
+import type { Delivery } from '../ports/broker.js';
+import type { Clock } from '../ports/clock.js';
+import type { Instrumentation } from '../ports/instrumentation.js';
+import type { Logger } from '../ports/logger.js';
+import type { DeadLetterPolicy } from '../ports/stores/deadLetters.js';
+import type { Stores } from '../ports/stores/stores.js';
+import { createHandlerContext } from '../pipeline/context.js';
+import { recordDeadLetter } from '../pipeline/deadLetters.js';
+import { createDeliveryState } from '../pipeline/deliveryState.js';
+import type { Handler, HandlerContext } from '../pipeline/handler.js';
+
+/** A registered handler with its composed pipeline. */
+export interface HandlerEntry<Tx> {
+  readonly name: string;
+  readonly group: string;
+  readonly definitions: readonly EventDefinition[];
+  /** Its dead-letter policy, also applied to poison events addressed to it. */
+  readonly policy: DeadLetterPolicy;
+  readonly pipeline: Handler<Envelope, Tx>;
+}
+
+export interface GroupDispatchDeps<Tx> {
+  readonly group: string;
+  readonly registry: EventRegistry;
+  /** Handler per event type, in this group. */
+  readonly handlers: ReadonlyMap<string, HandlerEntry<Tx>>;
+  readonly stores: Stores<Tx>;
+  readonly clock: Clock;
+  readonly instrumentation: Instrumentation;
+  readonly logger: Logger;
+  /** Dead-letter policy for events that match no handler (unknown types, malformed envelopes). */
+  readonly defaultPolicy: DeadLetterPolicy;
+}
+
+/** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */
+export type Resolution<Tx> =
+  | { readonly kind: 'handle'; readonly entry: HandlerEntry<Tx>; readonly event: Envelope }
+  | { readonly kind: 'ignore' }
+  | { readonly kind: 'poison'; readonly error: Error; readonly event: Envelope | undefined; readonly entry: HandlerEntry<Tx> | undefined };
+
+/**
+ * Reads a delivery: decodes the envelope, finds this group's handler for its type, validates the
+ * data against the definition. Events of types the app knows but this group does not handle are
+ * ignored; unknown types, unknown versions, malformed envelopes and schema violations are poison.
+ */
+export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Resolution<Tx> {
+  let event: Envelope;
+  try {
+    event = decodeEnvelope(delivery.value);
+  } catch (error) {
+    return { kind: 'poison', error: toError(error), event: undefined, entry: undefined };
+  }
+  const entry = deps.handlers.get(event.type);
+  const definition = deps.registry.get(event.type, event.version);
+  if (!definition) {
+    const why = deps.registry.knows(event.type) ? `version ${event.version} of ${event.type} is not defined` : `event type "${event.type}" is not defined in this app`;
+    return { kind: 'poison', error: new HeraldError(CoreErrors.unknownEventType, why), event, entry };
+  }
+  if (!entry) return { kind: 'ignore' };
+  const issues = definition.check(event.data);
+  if (issues.length > 0) return { kind: 'poison', error: new ValidationError(event.type, issues), event, entry };
+  return { kind: 'handle', entry, event };
+}
+
+/** The context of one delivery, with a fresh delivery state. */
+export function contextFor<Tx>(
+  deps: GroupDispatchDeps<Tx>,
+  entry: HandlerEntry<Tx>,
+  delivery: Delivery,
+  options: { readonly closing?: AbortSignal; readonly stop?: AbortSignal; readonly redrive: boolean },
+): HandlerContext<Tx> {
+  return createHandlerContext<Tx>({
+    group: deps.group,
+    handler: entry.name,
+    delivery,
+    logger: deps.logger,
+    redrive: options.redrive,
+    state: createDeliveryState(options.closing),
+    stop: options.stop,
+  });
+}
+
+/** Creates the group's dispatch: poison events go straight to the dead letter store, others through their handler's pipeline. */
+export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
+  return async function dispatch(delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
+    const resolution = resolveDelivery(deps, delivery);
+    if (resolution.kind === 'ignore') return;
+    if (resolution.kind === 'poison') {
+      const { error, event, entry } = resolution;
+      deps.logger.warn('poison event dead-lettered', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
+      await recordDeadLetter({ store: deps.stores.deadLetters, clock: deps.clock, instrumentation: deps.instrumentation }, {
+        group: deps.group,
+        handler: entry?.name ?? `${deps.group}:${event?.type ?? 'unreadable'}`,
+        delivery,
+        eventId: event?.id ?? null,
+        eventType: event?.type ?? null,
+        error,
+        attempts: 1,
+        firstFailureAt: deps.clock.now(),
+        policy: entry?.policy ?? deps.defaultPolicy,
+        status: 'dead',
+      });
+      return;
+    }
+    await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
+  };
+}
