@@ -1,6 +1,23 @@
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The core's layers, lowest first (STYLE.md: imports point only downward). Each layer may import
+ * itself and the layers before it; `runtime` and `relay` are peers that never import each other.
+ */
+const CORE_LAYERS = ['model', 'ports', 'timing', 'pipeline', 'runtime', 'relay', 'app'];
+const coreZones = CORE_LAYERS.flatMap((layer, i) =>
+  CORE_LAYERS.slice(i + 1)
+    .filter((above) => !(layer === 'runtime' && above === 'relay'))
+    .map((above) => ({
+      target: `./packages/core/src/${layer}`,
+      from: `./packages/core/src/${above}`,
+      message: `core layer "${layer}" must not import from "${above}", a layer above it (STYLE.md: imports point only downward).`,
+    })),
+).concat([{ target: './packages/core/src/relay', from: './packages/core/src/runtime', message: 'relay and runtime are peers: neither imports the other.' }]);
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', '.herald/**', 'coverage/**', '**/public/vendor/**'] },
@@ -8,10 +25,32 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      // the cycle check parses the files it follows: with the TypeScript parser
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // no import cycles anywhere in the repository, type-only imports included
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
+    // every error code comes from a package's catalogue (defineErrorCodes), never a literal at the throw site
+    files: ['packages/*/src/**/*.ts', 'examples/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='HeraldError'][arguments.0.type=/^(Literal|TemplateLiteral)$/]",
+          message: "Throw with a code from the package's error catalogue (defineErrorCodes), not a literal: codes are documented in one place.",
+        },
+      ],
     },
   },
   {
@@ -29,6 +68,7 @@ export default tseslint.config(
           ],
         },
       ],
+      'import-x/no-restricted-paths': ['error', { zones: coreZones }],
     },
   },
 );

@@ -3,7 +3,7 @@ import { HeraldError, closeOnSignals } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
-import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
@@ -118,7 +118,7 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
   fastify.addHook('onRequest', async (request, reply) => {
     if (!stopping) return;
     reply.header('connection', 'close');
-    if (request.url !== LIVEZ_PATH) throw new HeraldError(HttpErrorCodes.unavailable, 'the server is shutting down', { retriable: true });
+    if (request.url !== LIVEZ_PATH) throw new HeraldError(HttpErrors.unavailable, 'the server is shutting down', { retriable: true });
   });
   return gateway;
 }
@@ -132,12 +132,12 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
   fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
   fastify.setNotFoundHandler((request, reply) =>
-    sendProblem(options, new HeraldError(HttpErrorCodes.notFound, `no route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    sendProblem(options, new HeraldError(HttpErrors.notFound, `no route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );
   fastify.get(LIVEZ_PATH, async () => ({ status: 'ok' }));
   fastify.get(READYZ_PATH, async () => {
     if (readiness.isReady) return { status: 'ready' };
-    throw new HeraldError(HttpErrorCodes.unavailable, `not ready: ${readiness.state}`, { retriable: true });
+    throw new HeraldError(HttpErrors.unavailable, `not ready: ${readiness.state}`, { retriable: true });
   });
   return fastify;
 }

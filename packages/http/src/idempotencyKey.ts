@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HeraldError } from '@herald/core';
-import { HttpErrorCodes } from './problem.js';
+import { HttpErrors } from './problem.js';
 
 /** The request header carrying the key (draft-ietf-httpapi-idempotency-key-header). */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -40,7 +40,7 @@ function unquote(value: string): string {
 }
 
 function invalidKey(message: string): HeraldError {
-  return new HeraldError(HttpErrorCodes.idempotencyKeyInvalid, message);
+  return new HeraldError(HttpErrors.idempotencyKeyInvalid, message);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { HeraldError, silentLogger } from '@herald/core';
 import type { IdempotencyStore, Logger, TransactionWork } from '@herald/core';
-import { HttpErrorCodes } from './problem.js';
+import { HttpErrors } from './problem.js';
 
 /** A response as remembered for an idempotency key: enough to send it again byte for byte. */
 export interface StoredResponse {
@@ -74,7 +74,7 @@ export async function runIdempotent<Tx>(request: IdempotentRequest<Tx>): Promise
   const lease = await store.begin({ key: leaseKeyOf(key), fingerprint, now, ttlMs: request.leaseMs });
   if (lease.outcome === 'mismatch') throw reused(key);
   if (lease.outcome !== 'started') {
-    throw new HeraldError(HttpErrorCodes.idempotencyKeyInFlight, `the first request with Idempotency-Key "${key}" is still being processed`, { retriable: true });
+    throw new HeraldError(HttpErrors.idempotencyKeyInFlight, `the first request with Idempotency-Key "${key}" is still being processed`, { retriable: true });
   }
   try {
     const response = await request.runner.transaction(async (tx, publish) => {
@@ -99,7 +99,7 @@ async function abandon<Tx>(request: IdempotentRequest<Tx>, key: string): Promise
 }
 
 function reused(key: string): HeraldError {
-  return new HeraldError(HttpErrorCodes.idempotencyKeyReused, `Idempotency-Key "${key}" was already used for a different request`);
+  return new HeraldError(HttpErrors.idempotencyKeyReused, `Idempotency-Key "${key}" was already used for a different request`);
 }
 
 function asStoredResponse(value: unknown, key: string): StoredResponse {
@@ -107,5 +107,5 @@ function asStoredResponse(value: unknown, key: string): StoredResponse {
   if (candidate && typeof candidate === 'object' && typeof candidate.status === 'number' && 'body' in candidate) {
     return candidate as StoredResponse;
   }
-  throw new HeraldError(HttpErrorCodes.internal, `the stored response of Idempotency-Key "${key}" is unreadable`);
+  throw new HeraldError(HttpErrors.internal, `the stored response of Idempotency-Key "${key}" is unreadable`);
 }

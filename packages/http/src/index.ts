@@ -4,7 +4,7 @@ export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './options.js';
 export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './options.js';
 export { isJson } from './routes.js';
 export type { CommandInput, CommandRoute, IdempotencyMode, QueryRoute } from './routes.js';
-export { HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+export { HttpErrors, HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 export type { HttpErrorCode, Problem, ProblemOptions } from './problem.js';
 export {
   IDEMPOTENCY_KEY_HEADER,

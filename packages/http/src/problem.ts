@@ -1,24 +1,44 @@
-import { ErrorCodes, isHeraldError } from '@herald/core';
+import { ErrorCodes, defineErrorCodes, isHeraldError } from '@herald/core';
 import type { ValidationIssue } from '@herald/core';
 
 /**
  * Error codes the HTTP layer raises or understands, besides the core's. Each maps to one HTTP
  * status in {@link PROBLEM_CATALOG}; this package is the only place in Herald that knows statuses.
  */
-export const HttpErrorCodes = {
-  badRequest: 'bad-request',
-  malformedJson: 'malformed-json',
-  idempotencyKeyMissing: 'idempotency-key-missing',
-  idempotencyKeyInvalid: 'idempotency-key-invalid',
-  notFound: 'not-found',
-  conflict: 'conflict',
-  idempotencyKeyInFlight: 'idempotency-key-in-flight',
-  payloadTooLarge: 'payload-too-large',
-  unsupportedMediaType: 'unsupported-media-type',
-  idempotencyKeyReused: 'idempotency-key-reused',
-  unavailable: 'unavailable',
-  internal: 'internal',
-} as const;
+export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
+  badRequest: { code: 'bad-request', retriable: false, meaning: 'The request is malformed in a way no other code names (400).', action: 'Fix the request.' },
+  malformedJson: { code: 'malformed-json', retriable: false, meaning: 'The request body is not valid JSON (400).', action: 'Send valid JSON.' },
+  idempotencyKeyMissing: {
+    code: 'idempotency-key-missing',
+    retriable: false,
+    meaning: 'A command route that requires an Idempotency-Key got none (400).',
+    action: 'Send an Idempotency-Key header, a fresh one per intended operation.',
+  },
+  idempotencyKeyInvalid: {
+    code: 'idempotency-key-invalid',
+    retriable: false,
+    meaning: 'The Idempotency-Key header is empty, longer than 255 characters or not printable ASCII (400).',
+    action: 'Send a key of 1 to 255 printable ASCII characters (a UUID is a good choice).',
+  },
+  notFound: { code: 'not-found', retriable: false, meaning: 'The resource does not exist, or is not visible to the caller (404).', action: 'Check the id.' },
+  conflict: { code: 'conflict', retriable: false, meaning: 'The request conflicts with the current state (409).', action: 'Read the current state and decide again.' },
+  idempotencyKeyInFlight: {
+    code: 'idempotency-key-in-flight',
+    retriable: true,
+    meaning: 'The first request with this Idempotency-Key is still being processed (409, Retry-After).',
+    action: 'Retry the same request after Retry-After: it then gets the first request\'s answer.',
+  },
+  payloadTooLarge: { code: 'payload-too-large', retriable: false, meaning: 'The body is over the gateway\'s bodyLimitBytes (413).', action: 'Send less, or raise bodyLimitBytes.' },
+  unsupportedMediaType: { code: 'unsupported-media-type', retriable: false, meaning: 'The body is not application/json (415).', action: 'Send Content-Type: application/json.' },
+  idempotencyKeyReused: {
+    code: 'idempotency-key-reused',
+    retriable: false,
+    meaning: 'The Idempotency-Key was already used for a request with a different method, path or body (422).',
+    action: 'Use a new key for a new operation; resend the original body to get the original answer.',
+  },
+  unavailable: { code: 'unavailable', retriable: true, meaning: 'The service cannot take the request now: starting, draining or its store is busy (503).', action: 'Retry with backoff.' },
+  internal: { code: 'internal', retriable: false, meaning: 'An unexpected error (500); the log has its details under the request id.', action: 'Report it with the request id.' },
+});
 
 /** One of {@link HttpErrorCodes}. */
 export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes];

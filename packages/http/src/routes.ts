@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
 import type { ResolvedGatewayOptions } from './options.js';
-import { HttpErrorCodes } from './problem.js';
+import { HttpErrors } from './problem.js';
 
 /** Whether a command route needs an `Idempotency-Key`: `required` (400 without), `optional`, or `off`. */
 export type IdempotencyMode = 'required' | 'optional' | 'off';
@@ -72,11 +72,11 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
     preValidation: async (request) => {
       if (route.body && !isJson(request.headers['content-type'])) {
-        throw new HeraldError(HttpErrorCodes.unsupportedMediaType, 'the request body must be application/json');
+        throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
       }
       const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
       if (key === undefined && mode === 'required') {
-        throw new HeraldError(HttpErrorCodes.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);
+        throw new HeraldError(HttpErrors.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);
       }
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { ValidationIssue } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -28,6 +28,6 @@ export function compileValidator(schema: TSchema, part: string): PartValidator {
       if (issues.length >= MAX_ISSUES) break;
     }
     const summary = issues.slice(0, 3).map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
-    return { error: new HeraldError(ErrorCodes.schemaViolation, `the request ${part} is invalid: ${summary}`, { details: { issues } }) };
+    return { error: new HeraldError(CoreErrors.schemaViolation, `the request ${part} is invalid: ${summary}`, { details: { issues } }) };
   };
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { SqliteLogOptions } from './log/options.js';
 import { sqliteLog, type SqliteLog } from './log/sqliteLog.js';
 import type { SqliteStoresOptions } from './stores/options.js';
@@ -34,7 +34,7 @@ export interface SqliteEngine {
  */
 export function sqliteEngine(options: SqliteEngineOptions): SqliteEngine {
   if (typeof options?.dataDir !== 'string' || options.dataDir.length === 0) {
-    throw new HeraldError(ErrorCodes.invalidOptions, 'sqliteEngine: dataDir must be a non-empty string');
+    throw new HeraldError(CoreErrors.invalidOptions, 'sqliteEngine: dataDir must be a non-empty string');
   }
   const broker = sqliteLog({ ...options.log, path: join(options.dataDir, 'log.db') });
   let stores: SqliteStores;

@@ -8,6 +8,7 @@ export { sqliteStores } from './stores/sqliteStores.js';
 export type { SqliteStores } from './stores/sqliteStores.js';
 export { STORES_DEFAULTS } from './stores/options.js';
 export type { SqliteStoresOptions } from './stores/options.js';
+export { SqliteErrors, SqliteErrorCodes } from './errors.js';
 export { translatePlaceholders } from './stores/placeholders.js';
 export type { TranslatedSql } from './stores/placeholders.js';
 export type { Durability } from './internal/database.js';

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { createWalSync, type WalSync } from './walSync.js';
 
@@ -27,7 +27,7 @@ export function openDatabase(options: OpenOptions): Database.Database {
   try {
     db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   } catch (cause) {
-    throw new HeraldError(ErrorCodes.invalidOptions, `cannot open SQLite file ${options.path}`, { cause });
+    throw new HeraldError(CoreErrors.invalidOptions, `cannot open SQLite file ${options.path}`, { cause });
   }
   db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
   if (!options.readonly) {

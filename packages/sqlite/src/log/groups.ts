@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { HeraldError, type StartPosition } from '@herald/core';
+import { CoreErrors, HeraldError, type StartPosition } from '@herald/core';
 import { assignPartitions, type MemberTopics } from './assignment.js';
 import type { RecordAccess } from './records.js';
 import type { TopicRegistry } from './topics.js';
@@ -134,7 +134,7 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
       const topic = topics.resolve(options.topic, ctx.now);
       const active = liveMembers(options.group, ctx.now, options.sessionTimeoutMs).filter((m) => m.topics.includes(options.topic));
       if (active.length > 0) {
-        throw new HeraldError('group-active', `log: group ${options.group} has ${active.length} live member(s) on ${options.topic}; close them before resetting offsets`, {
+        throw new HeraldError(CoreErrors.groupActive, `log: group ${options.group} has ${active.length} live member(s) on ${options.topic}; close them before resetting offsets`, {
           details: { group: options.group, topic: options.topic, members: active.map((m) => m.id) },
         });
       }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import {
-  ErrorCodes,
+  CoreErrors,
   HeraldError,
   uuidv7,
   type Clock,
@@ -64,8 +64,8 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
   const { queue, groups, records, topics, notifier, clock, logger } = deps;
   const group = options.group;
   const subscribed = [...new Set(options.topics)].sort();
-  if (typeof group !== 'string' || group.length === 0) throw new HeraldError(ErrorCodes.invalidOptions, 'log: subscribe needs a group');
-  if (subscribed.length === 0) throw new HeraldError(ErrorCodes.invalidOptions, 'log: subscribe needs at least one topic');
+  if (typeof group !== 'string' || group.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'log: subscribe needs a group');
+  if (subscribed.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'log: subscribe needs at least one topic');
   const maxBatch = options.maxBatch ?? deps.maxBatch;
   const start = options.start ?? 'earliest';
   const memberId = `${hostname()}-${process.pid}-${uuidv7()}`;
@@ -175,7 +175,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       if (crashed) return;
       const leased: (Lease & { offset: number })[] = [];
       for (const o of offsets) {
-        if (!(Number.isInteger(o.offset) && o.offset >= 0)) throw new HeraldError(ErrorCodes.invalidOptions, `log: invalid offset ${o.offset} for ${o.topic}/${o.partition}`);
+        if (!(Number.isInteger(o.offset) && o.offset >= 0)) throw new HeraldError(CoreErrors.invalidOptions, `log: invalid offset ${o.offset} for ${o.topic}/${o.partition}`);
         const pid = topics.get(o.topic)?.pids[o.partition];
         const run = pid === undefined ? undefined : runs.get(pid);
         if (run) leased.push({ pid: run.pid, epoch: run.epoch, offset: o.offset });

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, systemClock, type Clock, type Logger, type TopicSpec } from '@herald/core';
+import { CoreErrors, HeraldError, silentLogger, systemClock, type Clock, type Logger, type TopicSpec } from '@herald/core';
 import type { Durability } from '../internal/database.js';
 import { nonEmpty, oneOf, positive, stripUndefined } from '../internal/validate.js';
 
@@ -60,7 +60,7 @@ export function resolveLogOptions(options: SqliteLogOptions): ResolvedLogOptions
   const name = 'sqliteLog';
   const o = { ...LOG_DEFAULTS, clock: systemClock, logger: silentLogger, topics: [], ...stripUndefined(options) };
   nonEmpty(name, 'path', o.path);
-  if (o.path === ':memory:') throw new HeraldError(ErrorCodes.invalidOptions, `${name}: path must be a file; ':memory:' cannot be shared by the connections the engine opens`);
+  if (o.path === ':memory:') throw new HeraldError(CoreErrors.invalidOptions, `${name}: path must be a file; ':memory:' cannot be shared by the connections the engine opens`);
   positive(name, 'defaultPartitions', o.defaultPartitions, true);
   oneOf(name, 'durability', o.durability, ['full', 'normal']);
   positive(name, 'busyTimeoutMs', o.busyTimeoutMs);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ErrorCodes, HeraldError, type Delivery, type DeliveryBatch, type OutgoingRecord } from '@herald/core';
+import { CoreErrors, HeraldError, type Delivery, type DeliveryBatch, type OutgoingRecord } from '@herald/core';
 import { headersText, parseHeaders } from '../internal/headers.js';
 import type { TopicRegistry } from './topics.js';
 import type { WriteOp } from './writeQueue.js';
@@ -75,9 +75,9 @@ export function createRecordAccess(db: Database.Database, topics: TopicRegistry)
 
 function check(record: OutgoingRecord): void {
   if (typeof record.key !== 'string' || typeof record.value !== 'string' || typeof record.topic !== 'string') {
-    throw new HeraldError(ErrorCodes.invalidOptions, 'log: a record needs string topic, key and value');
+    throw new HeraldError(CoreErrors.invalidOptions, 'log: a record needs string topic, key and value');
   }
   if (record.timestamp !== undefined && !Number.isFinite(record.timestamp)) {
-    throw new HeraldError(ErrorCodes.invalidOptions, `log: record timestamp must be a finite number, got ${String(record.timestamp)}`);
+    throw new HeraldError(CoreErrors.invalidOptions, `log: record timestamp must be a finite number, got ${String(record.timestamp)}`);
   }
 }

@@ -1,5 +1,5 @@
 import {
-  ErrorCodes,
+  CoreErrors,
   HeraldError,
   type Broker,
   type DeliverySink,
@@ -108,7 +108,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   sweeper.unref();
 
   function assertOpen(): void {
-    if (closing) throw new HeraldError(ErrorCodes.closed, 'log: closed');
+    if (closing) throw new HeraldError(CoreErrors.closed, 'log: closed');
   }
 
   return {
@@ -122,7 +122,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       const member = await joinGroup(memberDeps, subscribeOptions, sink);
       if (closing) {
         await member.close();
-        throw new HeraldError(ErrorCodes.closed, 'log: closed while subscribing');
+        throw new HeraldError(CoreErrors.closed, 'log: closed while subscribing');
       }
       const subscription: Subscription = {
         commit: (offsets) => member.commit(offsets),

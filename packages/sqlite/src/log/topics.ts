@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ErrorCodes, HeraldError, partitionForKey, type TopicPartition, type TopicSpec } from '@herald/core';
+import { CoreErrors, HeraldError, partitionForKey, type TopicPartition, type TopicSpec } from '@herald/core';
 
 /** A topic as the log knows it: its partitions' ids, in partition order. */
 export interface TopicInfo {
@@ -86,7 +86,7 @@ export function createTopicRegistry(db: Database.Database, defaultPartitions: nu
     ensure(spec, now) {
       checkName(spec.name);
       if (!(Number.isInteger(spec.partitions) && spec.partitions > 0)) {
-        throw new HeraldError(ErrorCodes.invalidOptions, `log: topic ${spec.name} needs a positive integer partition count, got ${spec.partitions}`);
+        throw new HeraldError(CoreErrors.invalidOptions, `log: topic ${spec.name} needs a positive integer partition count, got ${spec.partitions}`);
       }
       const existing = byName.get(spec.name);
       const retentionMs = spec.retentionMs ?? existing?.retentionMs ?? null;
@@ -135,6 +135,6 @@ function topicInfo(row: TopicRow, pids: readonly number[]): TopicInfo {
 
 function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0 || name.length > 249) {
-    throw new HeraldError(ErrorCodes.invalidOptions, `log: invalid topic name ${JSON.stringify(name)}`);
+    throw new HeraldError(CoreErrors.invalidOptions, `log: invalid topic name ${JSON.stringify(name)}`);
   }
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { ErrorCodes, HeraldError, type Clock } from '@herald/core';
+import { SqliteErrors } from '../errors.js';
+import { CoreErrors, HeraldError, type Clock } from '@herald/core';
 import { isBusyError } from '../internal/database.js';
 
 /** What an operation sees inside the shared write transaction. */
@@ -89,7 +90,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
         for (const i of waiting) pending[i]!.resolve(results[i]);
       },
       (cause: unknown) => {
-        const failure = new HeraldError(ErrorCodes.brokerUnavailable, 'log: fsync of the committed records failed; they may or may not be on disk', { retriable: true, cause });
+        const failure = new HeraldError(CoreErrors.brokerUnavailable, 'log: fsync of the committed records failed; they may or may not be on disk', { retriable: true, cause });
         for (const i of waiting) pending[i]!.reject(failure);
       },
     );
@@ -103,7 +104,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       let head = heads.get(pid);
       if (!head) {
         const row = readHead.get(pid);
-        if (!row) throw new HeraldError('unknown-partition', `log: partition id ${pid} does not exist`);
+        if (!row) throw new HeraldError(SqliteErrors.unknownPartition, `log: partition id ${pid} does not exist`);
         head = { next: row.next_offset, bytes: 0, loaded: row.next_offset };
         heads.set(pid, head);
       }
@@ -174,7 +175,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
 
   return {
     enqueue<T>(op: WriteOp<T>, options?: { sync?: boolean }): Promise<T> {
-      if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'log: closed'));
+      if (closed) return Promise.reject(new HeraldError(CoreErrors.closed, 'log: closed'));
       return new Promise<T>((resolve, reject) => {
         queue.push({ op, sync: options?.sync ?? true, resolve: resolve as (value: unknown) => void, reject });
         if (!scheduled) {
@@ -192,7 +193,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       closed = true;
       const dropped = queue;
       queue = [];
-      for (const pending of dropped) pending.reject(new HeraldError(ErrorCodes.closed, 'log: crashed'));
+      for (const pending of dropped) pending.reject(new HeraldError(CoreErrors.closed, 'log: crashed'));
       idle?.();
     },
   };
@@ -200,7 +201,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
 
 function wrap(error: unknown): unknown {
   if (isBusyError(error)) {
-    return new HeraldError(ErrorCodes.brokerUnavailable, 'log: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
+    return new HeraldError(CoreErrors.brokerUnavailable, 'log: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
   }
   return error;
 }

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
+import { CoreErrors, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
 import type { Durability } from '../internal/database.js';
 import { nonEmpty, oneOf, positive, stripUndefined } from '../internal/validate.js';
 
@@ -55,7 +55,7 @@ export function resolveStoresOptions(options: SqliteStoresOptions): ResolvedStor
   const name = 'sqliteStores';
   const o = { ...STORES_DEFAULTS, clock: systemClock, logger: silentLogger, ...stripUndefined(options) };
   nonEmpty(name, 'path', o.path);
-  if (o.path === ':memory:') throw new HeraldError(ErrorCodes.invalidOptions, `${name}: path must be a file; ':memory:' cannot be shared by the connections the engine opens`);
+  if (o.path === ':memory:') throw new HeraldError(CoreErrors.invalidOptions, `${name}: path must be a file; ':memory:' cannot be shared by the connections the engine opens`);
   oneOf(name, 'durability', o.durability, ['full', 'normal']);
   positive(name, 'busyTimeoutMs', o.busyTimeoutMs);
   positive(name, 'maxBatch', o.maxBatch, true);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { SqliteErrors } from '../errors.js';
 import { HeraldError, type SqlTx } from '@herald/core';
 import { translatePlaceholders } from './placeholders.js';
 import { finished } from './stepLog.js';
@@ -22,7 +23,7 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
     let entry = cache.get(sql);
     if (entry) return entry;
     if (TRANSACTION_CONTROL.test(sql)) {
-      throw new HeraldError('transaction-control', 'stores: transaction control statements are not allowed in a tx; the engine commits when your work resolves');
+      throw new HeraldError(SqliteErrors.transactionControl, 'stores: transaction control statements are not allowed in a tx; the engine commits when your work resolves');
     }
     const translated = translatePlaceholders(sql);
     const stmt = db.prepare<unknown[]>(translated.sql);
@@ -43,7 +44,7 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
     create: (scope: TxScope): SqlTx => new SqliteTx(scope, prepare, bind),
     /** The active scope behind a handle, or a clear error for a foreign or finished one. */
     scopeOf(tx: SqlTx): TxScope {
-      if (!(tx instanceof SqliteTx)) throw new HeraldError('foreign-transaction', 'stores: this tx does not come from a SQLite store');
+      if (!(tx instanceof SqliteTx)) throw new HeraldError(SqliteErrors.foreignTransaction, 'stores: this tx does not come from a SQLite store');
       if (!tx.scope.active) throw finished();
       return tx.scope;
     },

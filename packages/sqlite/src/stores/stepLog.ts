@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
+import { SqliteErrors } from '../errors.js';
 import type Database from 'better-sqlite3';
-import { HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { Member, TxScope } from './txTypes.js';
 
 type Method = 'run' | 'all' | 'get';
@@ -136,13 +137,13 @@ function codeOf(error: unknown): string {
 
 /** The error for a handle used after its transaction settled. */
 export function finished(): HeraldError {
-  return new HeraldError('transaction-finished', 'stores: this tx was used after its transaction settled; use it only inside the work function');
+  return new HeraldError(CoreErrors.transactionFinished, 'stores: this tx was used after its transaction settled; use it only inside the work function');
 }
 
 /** The error of a member whose reads were invalidated too many times in a row. */
 export function conflict(): HeraldError {
   return new HeraldError(
-    'transaction-conflict',
+    SqliteErrors.transactionConflict,
     'stores: this transaction kept reading writes of concurrent transactions that then failed; it was rolled back and can be retried',
     { retriable: true },
   );

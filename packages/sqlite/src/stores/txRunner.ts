@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { SqliteErrors } from '../errors.js';
+import { CoreErrors, HeraldError } from '@herald/core';
 import { isBusyError } from '../internal/database.js';
 import { conflict, createStepLog } from './stepLog.js';
 import type { Durable, Member, TxScope } from './txTypes.js';
@@ -179,7 +180,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     const now = Date.now();
     for (const member of members) {
       if (member.state === 'running' && now - member.startedAt > deps.transactionTimeoutMs) {
-        const error = new HeraldError(ErrorCodes.timeout, `transaction did not finish within ${deps.transactionTimeoutMs} ms; rolled back`, { retriable: true });
+        const error = new HeraldError(CoreErrors.timeout, `transaction did not finish within ${deps.transactionTimeoutMs} ms; rolled back`, { retriable: true });
         finishRun(member, member.scope, false, error);
       }
     }
@@ -256,7 +257,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
         for (const member of settled) member.resolve(member.value);
       },
       (cause: unknown) => {
-        const error = new HeraldError('store-unavailable', 'stores: fsync of the committed transactions failed; they may or may not be on disk', { retriable: true, cause });
+        const error = new HeraldError(SqliteErrors.storeUnavailable, 'stores: fsync of the committed transactions failed; they may or may not be on disk', { retriable: true, cause });
         for (const member of settled) member.reject(error);
       },
     );
@@ -272,7 +273,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
 
   return {
     run<T>(work: (scope: TxScope) => Promise<T> | T, options?: { durable?: Durable }): Promise<T> {
-      if (closed) return Promise.reject(new HeraldError(ErrorCodes.closed, 'stores: closed'));
+      if (closed) return Promise.reject(new HeraldError(CoreErrors.closed, 'stores: closed'));
       const durable = options?.durable ?? 'own';
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject, durable, scope: undefined!, runs: 0, startedAt: 0, state: 'running', doomed: false });
@@ -288,7 +289,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
 
 function wrap(error: unknown): unknown {
   if (isBusyError(error)) {
-    return new HeraldError('store-busy', 'stores: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
+    return new HeraldError(SqliteErrors.storeBusy, 'stores: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
   }
   return error;
 }

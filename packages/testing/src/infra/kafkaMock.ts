@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { HeraldError, ErrorCodes } from '@herald/core';
+import { HeraldError, CoreErrors } from '@herald/core';
 
 /** Options of {@link startKafkaMock}. */
 export interface KafkaMockOptions {
@@ -43,7 +43,7 @@ export function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMoc
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULTS.startTimeoutMs;
   const kcatPath = options.kcatPath ?? DEFAULTS.kcatPath;
   if (!Number.isInteger(brokers) || brokers < 1) {
-    throw new HeraldError(ErrorCodes.invalidOptions, `startKafkaMock: brokers must be an integer >= 1, got ${brokers}`);
+    throw new HeraldError(CoreErrors.invalidOptions, `startKafkaMock: brokers must be an integer >= 1, got ${brokers}`);
   }
   const child = spawn(
     kcatPath,
@@ -75,14 +75,14 @@ export function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMoc
       void stop().then(() => reject(error));
     };
     const timer = setTimeout(
-      () => fail(new HeraldError(ErrorCodes.brokerUnavailable, `kcat mock cluster did not start within ${startTimeoutMs} ms; stderr: ${stderr.slice(-500)}`)),
+      () => fail(new HeraldError(CoreErrors.brokerUnavailable, `kcat mock cluster did not start within ${startTimeoutMs} ms; stderr: ${stderr.slice(-500)}`)),
       startTimeoutMs,
     );
     child.once('error', (error: NodeJS.ErrnoException) => {
       const missing = error.code === 'ENOENT';
       fail(
         new HeraldError(
-          ErrorCodes.brokerUnavailable,
+          CoreErrors.brokerUnavailable,
           missing
             ? `The Kafka mock cluster needs kcat, which was not found ('${kcatPath}'): ${INSTALL_HINT}.`
             : `could not start kcat ('${kcatPath}'): ${error.message}`,
@@ -91,7 +91,7 @@ export function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMoc
       );
     });
     const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      fail(new HeraldError(ErrorCodes.brokerUnavailable, `kcat exited early (code ${code}, signal ${signal}); stderr: ${stderr.slice(-500)}`));
+      fail(new HeraldError(CoreErrors.brokerUnavailable, `kcat exited early (code ${code}, signal ${signal}); stderr: ${stderr.slice(-500)}`));
     };
     child.once('exit', onEarlyExit);
     child.stderr.setEncoding('utf8');

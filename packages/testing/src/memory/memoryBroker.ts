@@ -1,5 +1,5 @@
 import {
-  ErrorCodes,
+  CoreErrors,
   HeraldError,
   silentLogger,
   systemClock,
@@ -107,7 +107,7 @@ function createHandle(cluster: Cluster): MemoryBroker {
   let closed = false;
 
   function ensureOpen(operation: string): void {
-    if (closed) throw new HeraldError(ErrorCodes.closed, `memory broker: ${operation} after close`);
+    if (closed) throw new HeraldError(CoreErrors.closed, `memory broker: ${operation} after close`);
   }
 
   async function end(how: 'close' | 'crash'): Promise<void> {
@@ -161,7 +161,7 @@ function createHandle(cluster: Cluster): MemoryBroker {
       const group = cluster.group(name);
       await group.exclusive(() => {
         if (group.members.length > 0) {
-          throw new HeraldError('group-active', `memory broker: group ${name} has ${group.members.length} live members; close them before resetting offsets`);
+          throw new HeraldError(CoreErrors.groupActive, `memory broker: group ${name} has ${group.members.length} live members; close them before resetting offsets`);
         }
         cluster.log.topic(topic).forEach((partition, p) => group.committed.set(tpKey(topic, p), cluster.log.position(partition, to)));
       });
@@ -180,7 +180,7 @@ function createHandle(cluster: Cluster): MemoryBroker {
 }
 
 function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, `memory broker: ${message}`);
+  return new HeraldError(CoreErrors.invalidOptions, `memory broker: ${message}`);
 }
 
 function positiveInteger(value: number, name: string): number {

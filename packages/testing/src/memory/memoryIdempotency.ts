@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type IdempotencyRecord, type IdempotencyStore } from '@herald/core';
+import { CoreErrors, HeraldError, type IdempotencyRecord, type IdempotencyStore } from '@herald/core';
 import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
 
 /** The memory idempotency store plus the commit step that applies a transaction's completions. */
@@ -17,7 +17,7 @@ export function createMemoryIdempotency(db: MemoryDatabase): MemoryIdempotency {
 
   return {
     async begin({ key, fingerprint, now, ttlMs }) {
-      if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new HeraldError(ErrorCodes.invalidOptions, `idempotency: ttlMs must be positive, got ${ttlMs}`);
+      if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new HeraldError(CoreErrors.invalidOptions, `idempotency: ttlMs must be positive, got ${ttlMs}`);
       const found = records.get(key);
       if (!found || found.expiresAt <= now) {
         records.set(key, { key, fingerprint, state: 'in-flight', response: null, createdAt: now, expiresAt: now + ttlMs });

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type Clock, type OutboxEntry, type OutboxRecord, type OutboxStore } from '@herald/core';
+import { CoreErrors, HeraldError, type Clock, type OutboxEntry, type OutboxRecord, type OutboxStore } from '@herald/core';
 import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
 
 interface Row {
@@ -97,5 +97,5 @@ function freeze(record: OutboxRecord): OutboxRecord {
 }
 
 function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, `memory outbox: ${message}`);
+  return new HeraldError(CoreErrors.invalidOptions, `memory outbox: ${message}`);
 }

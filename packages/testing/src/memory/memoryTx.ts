@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type InboxEntry, type OutboxRecord } from '@herald/core';
+import { CoreErrors, HeraldError, type InboxEntry, type OutboxRecord } from '@herald/core';
 
 /**
  * The transaction handle of {@link memoryStores}: a small key-value view of the app's own state.
@@ -76,7 +76,7 @@ export function createMemoryDatabase(): MemoryDatabase {
     },
     stateOf(tx) {
       const state = handles.get(tx);
-      if (!state) throw new HeraldError(ErrorCodes.invalidOptions, 'memory stores: not a transaction of these stores');
+      if (!state) throw new HeraldError(CoreErrors.invalidOptions, 'memory stores: not a transaction of these stores');
       assertOpen(state);
       return state;
     },
@@ -136,5 +136,5 @@ function createTx(kv: Map<string, unknown>, state: TxState): MemoryTx {
 }
 
 function assertOpen(state: TxState): void {
-  if (!state.open) throw new HeraldError(ErrorCodes.closed, 'memory tx: used after its transaction settled');
+  if (!state.open) throw new HeraldError(CoreErrors.closed, 'memory tx: used after its transaction settled');
 }
