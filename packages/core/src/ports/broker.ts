@@ -68,7 +68,11 @@ export interface SubscribeOptions {
  */
 export interface DeliverySink {
   deliver(batch: DeliveryBatch): Promise<void>;
-  /** Partitions given to this member (after a rebalance, or at start). */
+  /**
+   * Partitions given to this member. Called once the member's first assignment is settled, even
+   * when it gives nothing (a group with more members than partitions): that is when the member is
+   * ready. Afterwards called whenever a rebalance gives it more.
+   */
   assigned?(partitions: readonly TopicPartition[]): void;
   /**
    * Partitions taken away. Before the promise resolves the sink finishes (or abandons) its work on

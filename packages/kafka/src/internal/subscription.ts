@@ -61,6 +61,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   let membership: Promise<void> = Promise.resolve();
   let closing = false;
   let finished = false;
+  /** The first assignment is reported even when it is empty: that is when the member is ready. */
+  let told = false;
   let closed: Promise<void> | undefined;
 
   const feed = createPartitionFeed({
@@ -95,9 +97,10 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
         await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
         for (const tp of lost) revoking.delete(id(tp));
       }
-      if (gained.length > 0) {
+      if (gained.length > 0 || !told) {
+        told = true;
         sink.assigned?.(gained);
-        if (start !== 'earliest') await positionNewPartitions(gained);
+        if (gained.length > 0 && start !== 'earliest') await positionNewPartitions(gained);
       }
     });
   }

@@ -75,6 +75,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
   let lastHeartbeatAt = clock.now();
   let closing: Promise<void> | undefined;
   let crashed = false;
+  let told = false;
 
   async function beat(): Promise<void> {
     const owned = new Map([...runs].map(([pid, run]) => [pid, run.epoch]));
@@ -92,7 +93,9 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
     }
     const surplus = active(result.surplus);
     if (surplus.length > 0) track(revoke(surplus, true));
-    if (result.gained.length === 0) return;
+    // the first assignment is reported even when it is empty: that is when the member is ready
+    if (result.gained.length === 0 && told) return;
+    told = true;
     const gained: Run[] = result.gained.map((lease) => ({
       ...lease,
       tp: topics.locate(lease.pid)!,

@@ -135,6 +135,7 @@ function createHandle(cluster: Cluster): MemoryBroker {
         maxBatch: Math.min(batch, cluster.maxBatch),
         sink,
         owned: new Map(),
+        told: false,
         revoking: new Set(),
         crashed: false,
         left: false,

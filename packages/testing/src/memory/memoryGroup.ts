@@ -9,6 +9,8 @@ export interface MemoryMember {
   readonly sink: DeliverySink;
   /** Partitions this member reads now, by `topic:partition`. */
   readonly owned: Map<string, Cursor>;
+  /** Whether `assigned` was called at least once. */
+  told: boolean;
   /** Partitions being revoked: commits for them are still accepted until `revoked` resolves. */
   readonly revoking: Set<string>;
   /** Crashed members get no `revoked` call and their commits are ignored. */
@@ -106,7 +108,9 @@ export function createMemoryGroup(deps: GroupDeps): MemoryGroup {
       member.owned.set(key, cursor);
       gained.push(cursor);
     }
-    if (gained.length === 0) return;
+    // the first assignment is reported even when empty: that is when the member is ready
+    if (gained.length === 0 && member.told) return;
+    member.told = true;
     member.sink.assigned?.(gained.map((c) => ({ topic: c.topic, partition: c.partition })));
     for (const cursor of gained) void pump(member, cursor, deps.log.topic(cursor.topic)[cursor.partition]!);
   }

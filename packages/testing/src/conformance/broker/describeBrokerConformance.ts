@@ -4,7 +4,7 @@ import { appliesBackpressure, closesWithDeliverInFlight, deliversEveryRecord, ke
 import { withBroker, type BrokerFixture } from './fixture.js';
 import { everyGroupSeesEverything, persistsAcrossReopen, redeliversUncommitted, resumesFromCommit } from './groupTests.js';
 import { BROKER_CONFORMANCE_TESTS, type BrokerConformanceOptions, type BrokerConformanceTest, type BrokerGuarantee } from './harness.js';
-import { splitsPartitions, takesOverPartitions } from './rebalanceTests.js';
+import { splitsPartitions, takesOverPartitions, tellsIdleMembers } from './rebalanceTests.js';
 import { replaysWithReset, startsAtPosition } from './replayTests.js';
 
 const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>, readonly BrokerGuarantee[]][] = [
@@ -18,6 +18,7 @@ const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>
   ['starts a new group at earliest, latest or a timestamp', startsAtPosition, ['replay']],
   ['replays a group with resetOffsets', replaysWithReset, ['replay', 'consumer-groups']],
   ['splits partitions between two members of a group', splitsPartitions, ['rebalance']],
+  ['tells every member of its first assignment, also one given no partition', tellsIdleMembers, ['rebalance']],
   ['moves a leaving member’s partitions to the other member without loss', (f) => takesOverPartitions(f, 'leave'), ['rebalance', 'consumer-groups']],
   ['moves a dead member’s partitions to the other member without loss', (f) => takesOverPartitions(f, 'die'), ['rebalance', 'consumer-groups']],
   ['stops delivering a partition while its deliver is pending (backpressure)', appliesBackpressure, []],

@@ -28,6 +28,7 @@ export const BROKER_CONFORMANCE_TESTS = [
   'starts a new group at earliest, latest or a timestamp',
   'replays a group with resetOffsets',
   'splits partitions between two members of a group',
+  'tells every member of its first assignment, also one given no partition',
   'moves a leaving member’s partitions to the other member without loss',
   'moves a dead member’s partitions to the other member without loss',
   'stops delivering a partition while its deliver is pending (backpressure)',

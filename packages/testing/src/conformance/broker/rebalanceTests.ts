@@ -77,3 +77,25 @@ export async function takesOverPartitions(f: BrokerFixture, how: 'leave' | 'die'
   }
   for (const p of partsA) expect(seqs(a, p), `partition ${p}, never moved`).toEqual([...range(100, 103), ...range(200, 203), ...range(300, 303)]);
 }
+
+/**
+ * More members than partitions: every member is told when its first assignment settled, including
+ * a member given nothing (`assigned([])`), which is how a consumer knows it is ready.
+ */
+export async function tellsIdleMembers(f: BrokerFixture): Promise<void> {
+  const topic = await f.topic();
+  const group = f.group();
+  const first = await f.consume({ group, topic });
+  await f.waitFor('the first member to be assigned every partition', () => first.owned.size === f.partitions);
+  const members = [first];
+  for (let i = 0; i < f.partitions; i++) members.push(await f.consume({ group, topic }, await f.member()));
+  const settled = () => {
+    const owners = members.flatMap((m) => [...m.owned]);
+    return owners.length === f.partitions && new Set(owners).size === f.partitions;
+  };
+  await f.waitFor('every member told of its assignment and the partitions owned once each', () => members.every((m) => m.assignedCalls.length > 0) && settled());
+  const idle = members.filter((m) => m.owned.size === 0);
+  expect(idle.length, 'more members than partitions leaves one idle').toBeGreaterThanOrEqual(1);
+  for (const member of idle) expect(member.assignedCalls.length, 'an idle member still hears of its assignment').toBeGreaterThan(0);
+  expect(members.every((m) => m.assignedCalls.flat().every((p) => p >= 0 && p < f.partitions))).toBe(true);
+}

@@ -7,6 +7,8 @@ export interface TestConsumer {
   /** Partitions of the suite's topic this member owns, per `assigned`/`revoked`. */
   readonly owned: Set<number>;
   readonly revokedCalls: number[][];
+  /** Partitions of the suite's topic given by each `assigned` call, in call order (possibly empty). */
+  readonly assignedCalls: number[][];
   /** Next offset this consumer committed, per partition. */
   readonly committed: Map<number, number>;
   /** `deliver` calls running at once for one partition, at most (backpressure means 1). */
@@ -37,6 +39,7 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
   const deliveries: Delivery[] = [];
   const owned = new Set<number>();
   const revokedCalls: number[][] = [];
+  const assignedCalls: number[][] = [];
   const committed = new Map<number, number>();
   const running = new Map<number, number>();
   let maxConcurrent = 0;
@@ -48,6 +51,7 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
     deliveries,
     owned,
     revokedCalls,
+    assignedCalls,
     committed,
     get maxConcurrentPerPartition() {
       return maxConcurrent;
@@ -81,7 +85,9 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
         }
       },
       assigned(partitions: readonly TopicPartition[]) {
-        for (const tp of partitions) if (tp.topic === options.topic) owned.add(tp.partition);
+        const mine = partitions.filter((tp) => tp.topic === options.topic).map((tp) => tp.partition);
+        assignedCalls.push(mine);
+        mine.forEach((p) => owned.add(p));
       },
       async revoked(partitions) {
         const mine = partitions.filter((tp) => tp.topic === options.topic).map((tp) => tp.partition);

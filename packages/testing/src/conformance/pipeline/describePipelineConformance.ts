@@ -3,6 +3,7 @@ import { suiteTests } from '../suiteTests.js';
 import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLetterTests.js';
 import { withPipeline, type PipelineFixture } from './fixture.js';
 import { drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
+import { runsUserPolicies } from './policyTests.js';
 import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
 
 type PipelineTest = <Tx>(f: PipelineFixture<Tx>) => Promise<void>;
@@ -14,6 +15,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['dead-letters poison events with their reason while other keys flow', deadLettersPoison],
   ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
+  ['runs user policies from the edited preset, with the delivery state and the transaction', runsUserPolicies],
 ];
 
 /**
@@ -21,7 +23,8 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
  * apps from `createApp` over the harness's broker and stores (outbox, relay, broker, consumer
  * runtime, inbox, dead letters, redrive). It proves per-key order under concurrency, effects
  * applied once when offset commits are lost, draining on close, poison events dead-lettered while
- * other keys flow, park-key until redrive, and idempotent redrive. Skipped tests are registered
+ * other keys flow, park-key until redrive, idempotent redrive, and that policies a user adds to
+ * the pipeline preset see what the built-in ones see, with no access to core internals. Skipped tests are registered
  * with `it.skip` (the reason in their title) and printed as `SKIP <suite> › <test>: <reason>`.
  *
  * @example

@@ -8,6 +8,7 @@ import {
   type Delivery,
   type EventDefinition,
   type InstrumentationEvent,
+  type Pipeline,
   type Subscription,
 } from '@herald/core';
 import { uniqueName, waitFor, within } from '../suiteTests.js';
@@ -24,8 +25,11 @@ export interface PipelineFixture<Tx> {
   readonly partitions: number;
   /** The test's event type, `OrderStep` on the test's topic, keyed by `orderId`. */
   readonly Step: EventDefinition<typeof StepSchema>;
-  /** A new app on the harness's broker and stores with fast policies; register handlers, then start it. */
-  app(options?: { dropCommits?: boolean }): App<Tx>;
+  /**
+   * A new app on the harness's broker and stores with fast policies; register handlers, then start
+   * it. `pipeline` edits every handler's pipeline, as a user's app would.
+   */
+  app(options?: { dropCommits?: boolean; pipeline?: (pipeline: Pipeline<Tx>) => Pipeline<Tx> }): App<Tx>;
   /** Every instrumentation event an app emits, from now on. */
   record(app: App<Tx>): InstrumentationEvent[];
   /** A raw subscription of `group` on the test topic, recording what it is delivered. */
@@ -63,6 +67,7 @@ export async function withPipeline<Tx>(options: PipelineConformanceOptions<Tx>, 
         topics: [{ name: topic, partitions, replicationFactor: 1 }],
         handlerDefaults: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 }, timeoutMs: waitMs },
         relay: { idleMs: 5 },
+        ...(appOptions.pipeline ? { pipeline: appOptions.pipeline } : {}),
       });
       apps.push(app);
       return app;

@@ -9,6 +9,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'dead-letters poison events with their reason while other keys flow',
   'parks a key behind its dead letter until redrive',
   'applies a redriven event once, however often it is redriven',
+  'runs user policies from the edited preset, with the delivery state and the transaction',
 ] as const;
 
 /** The title of one pipeline suite test: what a skip list names. */
