@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, type Logger, type OutboxSignal, type SqlTx, type Stores } from '@herald/core';
+import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { createDb } from './internal/db.js';
@@ -8,26 +8,7 @@ import { pgInboxStore } from './internal/inbox/inboxStore.js';
 import { pgOutboxStore } from './internal/outbox/outboxStore.js';
 import { tablesFor } from './internal/tables.js';
 import { runTransaction } from './internal/transaction.js';
-
-export interface PgStoresOptions {
-  /** A PostgreSQL URL, e.g. `process.env.DATABASE_URL`. Give this or `pool`. */
-  readonly connectionString?: string;
-  /** An existing `pg` pool; the stores use it but never end it. Give this or `connectionString`. */
-  readonly pool?: Pool;
-  /** Schema holding Herald's tables (application tables stay where the search path puts them). Default `herald`. */
-  readonly schema?: string;
-  /** Connections in the pool the stores create. Default 10. */
-  readonly poolSize?: number;
-  /** Run {@link migrate} before first use. Default true. */
-  readonly migrate?: boolean;
-  /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
-  readonly connectTimeoutMs?: number;
-  /** How long published outbox records are kept for workflow views. Default 7 days. */
-  readonly outboxRetentionMs?: number;
-  /** Least time between two retention sweeps (run by the relay's `markPublished`). Default 60 000. */
-  readonly sweepIntervalMs?: number;
-  readonly logger?: Logger;
-}
+import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /** PostgreSQL stores: the {@link Stores} port plus PostgreSQL-specific handles. */
 export interface PgStores extends Stores<SqlTx>, OutboxSignal {
@@ -38,15 +19,6 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal {
   /** Deletes published outbox records older than the retention, and lapsed claims; returns records deleted. */
   sweepOutbox(): Promise<number>;
 }
-
-const DEFAULTS = {
-  schema: 'herald',
-  poolSize: 10,
-  migrate: true,
-  connectTimeoutMs: 10_000,
-  outboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
-  sweepIntervalMs: 60_000,
-} as const;
 
 /**
  * Creates Herald's stores on PostgreSQL: outbox (claimed per key with `FOR UPDATE SKIP LOCKED`, so
@@ -66,27 +38,22 @@ const DEFAULTS = {
  * const app = createApp({ broker, stores });
  */
 export function pgStores(options: PgStoresOptions): PgStores {
-  const settings = { ...DEFAULTS, ...definedOnly(options) };
-  if (!options.pool === !options.connectionString) invalid('give exactly one of connectionString or pool');
-  positiveInteger(settings.poolSize, 'poolSize');
-  positiveInteger(settings.connectTimeoutMs, 'connectTimeoutMs');
-  positiveInteger(settings.outboxRetentionMs, 'outboxRetentionMs');
-  positiveInteger(settings.sweepIntervalMs, 'sweepIntervalMs');
-  const t = tablesFor(settings.schema);
-  const logger = options.logger ?? silentLogger;
+  const o = resolvePgStoresOptions(options);
+  const t = tablesFor(o.schema);
+  const { logger } = o;
   const pool =
-    options.pool ??
+    o.pool ??
     new pg.Pool({
-      connectionString: options.connectionString,
-      max: settings.poolSize,
-      connectionTimeoutMillis: settings.connectTimeoutMs,
+      connectionString: o.connectionString,
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs,
       types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
     });
   // an idle client losing its connection emits on the pool; unhandled, it would crash the process
   const onPoolError = (error: Error) => logger.warn('pgStores: idle connection failed', { error });
   pool.on('error', onPoolError);
-  const db = createDb({ pool, ownsPool: !options.pool, t, migrate: settings.migrate, logger });
-  const outbox = pgOutboxStore(db, { retentionMs: settings.outboxRetentionMs, sweepIntervalMs: settings.sweepIntervalMs });
+  const db = createDb({ pool, ownsPool: !o.pool, t, migrate: o.migrate, logger });
+  const outbox = pgOutboxStore(db, { retentionMs: o.outboxRetentionMs, sweepIntervalMs: o.sweepIntervalMs });
   const listeners = new Set<() => void>();
   const onCommitted = (appended: boolean) => {
     if (!appended) return;
@@ -109,7 +76,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
     async close() {
       await db.close();
       listeners.clear();
-      if (options.pool) pool.removeListener('error', onPoolError);
+      if (o.pool) pool.removeListener('error', onPoolError);
     },
   };
 }
@@ -123,16 +90,4 @@ function typeParser(oid: number, format?: 'text' | 'binary'): unknown {
     };
   }
   return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function positiveInteger(value: number, name: string): void {
-  if (!(Number.isInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
-}
-
-function invalid(message: string): never {
-  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
 }
