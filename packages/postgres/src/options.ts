@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, type Logger } from '@herald/core';
+import { ErrorCodes, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
 import type { Pool } from 'pg';
 import { isSchemaName, SCHEMA_NAME } from './internal/tables.js';
 
@@ -20,6 +20,8 @@ export interface PgStoresOptions {
   readonly outboxRetentionMs?: number;
   /** Least time between two retention sweeps (run by the relay's `markPublished`). Default 60 000. */
   readonly sweepIntervalMs?: number;
+  /** Stamps when a dead letter is resolved. Default the system clock. */
+  readonly clock?: Clock;
   readonly logger?: Logger;
 }
 
@@ -41,7 +43,7 @@ export const PG_STORES_DEFAULTS = {
 
 /** Applies defaults and validates every option; throws `invalid-options`. */
 export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStoresOptions {
-  const o = { ...PG_STORES_DEFAULTS, logger: silentLogger, ...definedOnly(options) };
+  const o = { ...PG_STORES_DEFAULTS, clock: systemClock, logger: silentLogger, ...definedOnly(options) };
   if (!o.pool === !o.connectionString) invalid('give exactly one of connectionString or pool');
   if (!isSchemaName(o.schema)) invalid(`schema must match ${SCHEMA_NAME} (lower-case letters, digits, _), got ${JSON.stringify(o.schema)}`);
   positiveInteger(o.poolSize, 'poolSize');

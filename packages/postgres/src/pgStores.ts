@@ -64,7 +64,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
     pool,
     outbox,
     inbox: pgInboxStore(db),
-    deadLetters: pgDeadLetterStore(db),
+    deadLetters: pgDeadLetterStore(db, o.clock),
     idempotency: pgIdempotencyStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
     ready: () => db.ready(),
