@@ -16,11 +16,15 @@ export interface PgStoresOptions {
   readonly migrate?: boolean;
   /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
   readonly connectTimeoutMs?: number;
-  /** How long published outbox records are kept for workflow views. Default 7 days. */
+  /** Published outbox records are kept this long (by the database clock) for workflow views. Default 7 days. */
   readonly outboxRetentionMs?: number;
-  /** Least time between two retention sweeps (run by the relay's `markPublished`). Default 60 000. */
+  /** Inbox marks are kept this long; a duplicate delivered later than this is not recognised. Default 7 days. */
+  readonly inboxRetentionMs?: number;
+  /** Resolved (`redriven`, `discarded`) dead letters are kept this long after resolution. `dead` and `parked` ones always stay. Default 30 days. */
+  readonly deadLetterRetentionMs?: number;
+  /** How often the retention sweep runs. Default 60 000. */
   readonly sweepIntervalMs?: number;
-  /** Stamps when a dead letter is resolved. Default the system clock. */
+  /** Times inbox and dead letter retention, and stamps dead letter resolution. Default the system clock. */
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -38,6 +42,8 @@ export const PG_STORES_DEFAULTS = {
   migrate: true,
   connectTimeoutMs: 10_000,
   outboxRetentionMs: 7 * DAY_MS,
+  inboxRetentionMs: 7 * DAY_MS,
+  deadLetterRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
 } as const;
 
@@ -49,6 +55,8 @@ export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStor
   positiveInteger(o.poolSize, 'poolSize');
   positiveInteger(o.connectTimeoutMs, 'connectTimeoutMs');
   positiveInteger(o.outboxRetentionMs, 'outboxRetentionMs');
+  positiveInteger(o.inboxRetentionMs, 'inboxRetentionMs');
+  positiveInteger(o.deadLetterRetentionMs, 'deadLetterRetentionMs');
   positiveInteger(o.sweepIntervalMs, 'sweepIntervalMs');
   if (o.sweepIntervalMs > MAX_TIMER_MS) invalid(`sweepIntervalMs must be at most ${MAX_TIMER_MS}, got ${o.sweepIntervalMs}`);
   return o;

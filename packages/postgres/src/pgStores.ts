@@ -8,6 +8,7 @@ import { pgInboxStore } from './internal/inbox/inboxStore.js';
 import { pgOutboxStore } from './internal/outbox/outboxStore.js';
 import { tablesFor } from './internal/tables.js';
 import { runTransaction } from './internal/transaction.js';
+import { startRetention, type RetentionSweep } from './retention.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /** PostgreSQL stores: the {@link Stores} port plus PostgreSQL-specific handles. */
@@ -16,8 +17,12 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal {
   readonly pool: Pool;
   /** Runs pending migrations now (every operation waits for them anyway). */
   ready(): Promise<void>;
-  /** Deletes published outbox records older than the retention, and lapsed claims; returns records deleted. */
-  sweepOutbox(): Promise<number>;
+  /**
+   * Runs the retention sweep now (it also runs every `sweepIntervalMs`): deletes published outbox
+   * records, inbox marks and resolved dead letters older than their retention, lapsed outbox claims
+   * and expired idempotency records; returns what it deleted. Joins a sweep already running.
+   */
+  sweepRetention(): Promise<RetentionSweep>;
 }
 
 /**
@@ -30,8 +35,17 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal {
  * errors are `HeraldError`s whose `retriable` says whether rerunning may help (see
  * {@link toStoreError}). Migrations run once, before first use. In a pool created from
  * `connectionString`, `bigint` (int8) values read back as numbers when they are safe integers, as on
- * SQLite. `close()` waits for transactions in flight, then ends the pool it created; it is idempotent.
- * Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
+ * SQLite. Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
+ *
+ * Retention: every `sweepIntervalMs` (on an unref'd timer, one sweep at a time) and on
+ * `sweepRetention()`, published outbox records, inbox marks and resolved dead letters older than
+ * their retention and expired idempotency records are deleted, in chunks of bounded deletes that
+ * skip rows other transactions hold: sweeps in several processes neither fail nor wait on each
+ * other, relays or consumers. Outbox age is read on the database clock (which stamps publication),
+ * inbox and dead letter age on `clock` (which stamps marks and resolutions).
+ *
+ * `close()` refuses new work, stops the sweep (after its current statement), waits for transactions
+ * in flight, then ends the pool it created; it is idempotent.
  *
  * @example
  * const stores = pgStores({ connectionString: process.env.DATABASE_URL });
@@ -53,7 +67,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
   const onPoolError = (error: Error) => logger.warn('pgStores: idle connection failed', { error });
   pool.on('error', onPoolError);
   const db = createDb({ pool, ownsPool: !o.pool, t, migrate: o.migrate, logger });
-  const outbox = pgOutboxStore(db, { retentionMs: o.outboxRetentionMs, sweepIntervalMs: o.sweepIntervalMs });
+  const retention = startRetention(db, o);
   const listeners = new Set<() => void>();
   const onCommitted = (appended: boolean) => {
     if (!appended) return;
@@ -62,19 +76,22 @@ export function pgStores(options: PgStoresOptions): PgStores {
 
   return {
     pool,
-    outbox,
+    outbox: pgOutboxStore(db),
     inbox: pgInboxStore(db),
     deadLetters: pgDeadLetterStore(db, o.clock),
     idempotency: pgIdempotencyStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
     ready: () => db.ready(),
-    sweepOutbox: () => outbox.sweep(),
+    sweepRetention: retention.sweep,
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async close() {
-      await db.close();
+      // refuse new work at once; a sweep in flight stops after its current statement
+      const ended = db.close();
+      await retention.close();
+      await ended;
       listeners.clear();
       if (o.pool) pool.removeListener('error', onPoolError);
     },

@@ -88,7 +88,7 @@ describe('migrate', () => {
     expect(() => pgStores({ connectionString: 'postgres://x', schema: 'bad"; drop' })).toThrow(/schema must match/);
     expect(() => pgStores({})).toThrow(/exactly one of connectionString or pool/);
     expect(() => pgStores({ connectionString: 'postgres://x', poolSize: 0 })).toThrow(/poolSize/);
-    for (const name of ['outboxRetentionMs', 'sweepIntervalMs']) {
+    for (const name of ['outboxRetentionMs', 'inboxRetentionMs', 'deadLetterRetentionMs', 'sweepIntervalMs']) {
       for (const value of [0, -1, 1.5, Number.POSITIVE_INFINITY]) {
         expect(() => pgStores({ connectionString: 'postgres://x', [name]: value }), `${name}: ${value}`).toThrow(
           expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(name) as unknown }),
