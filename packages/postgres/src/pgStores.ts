@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, type Logger, type OutboxSignal, type SqlTx, type Stores } from '@herald/core';
+import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { createDb } from './internal/db.js';
@@ -8,26 +8,8 @@ import { pgInboxStore } from './internal/inbox/inboxStore.js';
 import { pgOutboxStore } from './internal/outbox/outboxStore.js';
 import { tablesFor } from './internal/tables.js';
 import { runTransaction } from './internal/transaction.js';
-
-export interface PgStoresOptions {
-  /** A PostgreSQL URL, e.g. `process.env.DATABASE_URL`. Give this or `pool`. */
-  readonly connectionString?: string;
-  /** An existing `pg` pool; the stores use it but never end it. Give this or `connectionString`. */
-  readonly pool?: Pool;
-  /** Schema holding Herald's tables (application tables stay where the search path puts them). Default `herald`. */
-  readonly schema?: string;
-  /** Connections in the pool the stores create. Default 10. */
-  readonly poolSize?: number;
-  /** Run {@link migrate} before first use. Default true. */
-  readonly migrate?: boolean;
-  /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
-  readonly connectTimeoutMs?: number;
-  /** How long published outbox records are kept for workflow views. Default 7 days. */
-  readonly outboxRetentionMs?: number;
-  /** Least time between two retention sweeps (run by the relay's `markPublished`). Default 60 000. */
-  readonly sweepIntervalMs?: number;
-  readonly logger?: Logger;
-}
+import { startRetention, type RetentionSweep } from './retention.js';
+import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /** PostgreSQL stores: the {@link Stores} port plus PostgreSQL-specific handles. */
 export interface PgStores extends Stores<SqlTx>, OutboxSignal {
@@ -35,18 +17,13 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal {
   readonly pool: Pool;
   /** Runs pending migrations now (every operation waits for them anyway). */
   ready(): Promise<void>;
-  /** Deletes published outbox records older than the retention, and lapsed claims; returns records deleted. */
-  sweepOutbox(): Promise<number>;
+  /**
+   * Runs the retention sweep now (it also runs every `sweepIntervalMs`): deletes published outbox
+   * records, inbox marks and resolved dead letters older than their retention, lapsed outbox claims
+   * and expired idempotency records; returns what it deleted. Joins a sweep already running.
+   */
+  sweepRetention(): Promise<RetentionSweep>;
 }
-
-const DEFAULTS = {
-  schema: 'herald',
-  poolSize: 10,
-  migrate: true,
-  connectTimeoutMs: 10_000,
-  outboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
-  sweepIntervalMs: 60_000,
-} as const;
 
 /**
  * Creates Herald's stores on PostgreSQL: outbox (claimed per key with `FOR UPDATE SKIP LOCKED`, so
@@ -58,35 +35,39 @@ const DEFAULTS = {
  * errors are `HeraldError`s whose `retriable` says whether rerunning may help (see
  * {@link toStoreError}). Migrations run once, before first use. In a pool created from
  * `connectionString`, `bigint` (int8) values read back as numbers when they are safe integers, as on
- * SQLite. `close()` waits for transactions in flight, then ends the pool it created; it is idempotent.
- * Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
+ * SQLite. Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
+ *
+ * Retention: every `sweepIntervalMs` (on an unref'd timer, one sweep at a time) and on
+ * `sweepRetention()`, published outbox records, inbox marks and resolved dead letters older than
+ * their retention and expired idempotency records are deleted, in chunks of bounded deletes that
+ * skip rows other transactions hold: sweeps in several processes neither fail nor wait on each
+ * other, relays or consumers. Outbox age is read on the database clock (which stamps publication),
+ * inbox and dead letter age on `clock` (which stamps marks and resolutions).
+ *
+ * `close()` refuses new work, stops the sweep (after its current statement), waits for transactions
+ * in flight, then ends the pool it created; it is idempotent.
  *
  * @example
  * const stores = pgStores({ connectionString: process.env.DATABASE_URL });
  * const app = createApp({ broker, stores });
  */
 export function pgStores(options: PgStoresOptions): PgStores {
-  const settings = { ...DEFAULTS, ...definedOnly(options) };
-  if (!options.pool === !options.connectionString) invalid('give exactly one of connectionString or pool');
-  positiveInteger(settings.poolSize, 'poolSize');
-  positiveInteger(settings.connectTimeoutMs, 'connectTimeoutMs');
-  positiveInteger(settings.outboxRetentionMs, 'outboxRetentionMs');
-  positiveInteger(settings.sweepIntervalMs, 'sweepIntervalMs');
-  const t = tablesFor(settings.schema);
-  const logger = options.logger ?? silentLogger;
+  const o = resolvePgStoresOptions(options);
+  const t = tablesFor(o.schema);
+  const { logger } = o;
   const pool =
-    options.pool ??
+    o.pool ??
     new pg.Pool({
-      connectionString: options.connectionString,
-      max: settings.poolSize,
-      connectionTimeoutMillis: settings.connectTimeoutMs,
+      connectionString: o.connectionString,
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs,
       types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
     });
   // an idle client losing its connection emits on the pool; unhandled, it would crash the process
   const onPoolError = (error: Error) => logger.warn('pgStores: idle connection failed', { error });
   pool.on('error', onPoolError);
-  const db = createDb({ pool, ownsPool: !options.pool, t, migrate: settings.migrate, logger });
-  const outbox = pgOutboxStore(db, { retentionMs: settings.outboxRetentionMs, sweepIntervalMs: settings.sweepIntervalMs });
+  const db = createDb({ pool, ownsPool: !o.pool, t, migrate: o.migrate, logger });
+  const retention = startRetention(db, o);
   const listeners = new Set<() => void>();
   const onCommitted = (appended: boolean) => {
     if (!appended) return;
@@ -95,21 +76,24 @@ export function pgStores(options: PgStoresOptions): PgStores {
 
   return {
     pool,
-    outbox,
+    outbox: pgOutboxStore(db),
     inbox: pgInboxStore(db),
-    deadLetters: pgDeadLetterStore(db),
+    deadLetters: pgDeadLetterStore(db, o.clock),
     idempotency: pgIdempotencyStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
     ready: () => db.ready(),
-    sweepOutbox: () => outbox.sweep(),
+    sweepRetention: retention.sweep,
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async close() {
-      await db.close();
+      // refuse new work at once; a sweep in flight stops after its current statement
+      const ended = db.close();
+      await retention.close();
+      await ended;
       listeners.clear();
-      if (options.pool) pool.removeListener('error', onPoolError);
+      if (o.pool) pool.removeListener('error', onPoolError);
     },
   };
 }
@@ -123,16 +107,4 @@ function typeParser(oid: number, format?: 'text' | 'binary'): unknown {
     };
   }
   return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function positiveInteger(value: number, name: string): void {
-  if (!(Number.isInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
-}
-
-function invalid(message: string): never {
-  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
 }

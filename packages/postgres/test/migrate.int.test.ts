@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, pgStores } from '../src/index.js';
+import { MIGRATIONS } from '../src/internal/migrations.js';
+import { tablesFor } from '../src/internal/tables.js';
 import { usePostgres } from './support.js';
 
 const pgs = usePostgres();
@@ -20,18 +22,18 @@ describe('migrate', () => {
     const url = await pgs.database();
     const results = await Promise.all([migrate({ connectionString: url }), migrate({ connectionString: url }), migrate({ connectionString: url })]);
     const applied = results.flatMap((r) => r.applied);
-    expect(applied).toEqual([1, 2]);
-    expect(results.map((r) => r.version)).toEqual([2, 2, 2]);
+    expect(applied).toEqual([1, 2, 3]);
+    expect(results.map((r) => r.version)).toEqual([3, 3, 3]);
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3]);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
     expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
   });
 
   it('is a no-op on a current schema', async () => {
     const url = await pgs.database();
-    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2]);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 2 });
+    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2, 3]);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 3 });
   });
 
   it('upgrades a schema left at an older version, applying only what it lacks', async () => {
@@ -41,8 +43,30 @@ describe('migrate', () => {
     await rows(url, `CREATE INDEX outbox_pending_key ON herald.outbox (topic, key, seq) WHERE published_at IS NULL; DELETE FROM herald.schema_migrations WHERE version = 2`);
     const indexes = () => rows<{ indexname: string }>(url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'herald' AND indexname = 'outbox_pending_key'`);
     expect(await indexes()).toHaveLength(1);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 2 });
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 3 });
     expect(await indexes()).toEqual([]);
+  });
+
+  it('upgrades a version 2 schema for retention: resolved letters count from the upgrade, discarded is admitted', async () => {
+    const url = await pgs.database();
+    const t = tablesFor('herald');
+    // exactly what the first two migrations left, with letters in it
+    await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const m of MIGRATIONS.slice(0, 2)) await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
+    const insert = (id: string, status: string) =>
+      rows(url, `INSERT INTO ${t.deadLetters} (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts,
+        first_failure_at, last_failure_at, envelope, headers, policy, status) VALUES ('${id}', 'g', 'h', 'orders', 0, 0, 'k', 'r', '{}', 1, 1, 1, '{}', '{}', 'skip', '${status}')`);
+    await insert('old-redriven', 'redriven');
+    await insert('old-dead', 'dead');
+    await expect(insert('early-discarded', 'discarded')).rejects.toThrow(/dead_letters_status_check/);
+    const before = Date.now();
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [3], version: 3 });
+    const letters = await rows<{ id: string; resolved_at: string | null }>(url, `SELECT id, resolved_at FROM ${t.deadLetters} ORDER BY id`);
+    expect(letters.map((l) => [l.id, l.resolved_at === null])).toEqual([['old-dead', true], ['old-redriven', false]]);
+    // the database clock stamped it during the upgrade: it is kept a whole retention from now, not from its last failure
+    expect(Number(letters[1]!.resolved_at)).toBeGreaterThanOrEqual(before - 60_000);
+    await rows(url, `UPDATE ${t.deadLetters} SET status = 'discarded', resolved_at = 5 WHERE id = 'old-dead'`);
+    await expect(rows(url, `UPDATE ${t.deadLetters} SET status = 'dead' WHERE id = 'old-dead'`)).rejects.toThrow(/dead_letters_resolved_at_check/);
   });
 
   it('keeps schemas apart, and pgStores migrates its own before first use', async () => {
@@ -64,5 +88,15 @@ describe('migrate', () => {
     expect(() => pgStores({ connectionString: 'postgres://x', schema: 'bad"; drop' })).toThrow(/schema must match/);
     expect(() => pgStores({})).toThrow(/exactly one of connectionString or pool/);
     expect(() => pgStores({ connectionString: 'postgres://x', poolSize: 0 })).toThrow(/poolSize/);
+    for (const name of ['outboxRetentionMs', 'inboxRetentionMs', 'deadLetterRetentionMs', 'sweepIntervalMs']) {
+      for (const value of [0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+        expect(() => pgStores({ connectionString: 'postgres://x', [name]: value }), `${name}: ${value}`).toThrow(
+          expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(name) as unknown }),
+        );
+      }
+    }
+    // a longer timer delay fires at once in Node: the sweep would never pause
+    expect(() => pgStores({ connectionString: 'postgres://x', sweepIntervalMs: 2 ** 31 })).toThrow(/sweepIntervalMs must be at most/);
+    expect(() => pgStores({ connectionString: 'postgres://x', schema: 'Bad' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 });

@@ -142,8 +142,8 @@ describe('outbox', () => {
     expect(view[0]!.publishedAt).toBeGreaterThanOrEqual(before - 1000);
     expect(view[0]).toMatchObject({ ...p1, publishedAt: expect.any(Number) });
 
-    expect(await stores.sweepOutbox()).toBe(0);
-    await eventually(async () => (await stores.sweepOutbox()) === 1, { what: 'the published record to age past the retention' });
+    expect((await stores.sweepRetention()).outbox).toBe(0);
+    await eventually(async () => (await stores.sweepRetention()).outbox === 1, { what: 'the published record to age past the retention' });
     expect((await stores.outbox.findByCorrelation('flow')).map((e) => e.id)).toEqual([p2.id]);
   });
 

@@ -1,4 +1,4 @@
-import type { Tables } from './tables.js';
+import { NOW_MS, type Tables } from './tables.js';
 
 /** One schema change. Versions only grow; a released migration is never edited. */
 export interface Migration {
@@ -94,5 +94,27 @@ export const MIGRATIONS: readonly Migration[] = [
     // plan over an outbox that was empty when analysed, used it for the heads' seq lookups: a scan
     // of the whole index per key, 0.4 ms each. One index less also makes every append cheaper.
     sql: (t) => `DROP INDEX IF EXISTS ${t.schema}.outbox_pending_key;`,
+  },
+  {
+    version: 3,
+    name: 'retention of inbox marks and resolved dead letters',
+    // The retention sweep deletes oldest first, reading these indexes from their old end, so a sweep
+    // costs what it deletes, not the size of the table. A letter's `resolved_at` is set when its
+    // status turns resolved and cleared when it turns back (the CHECK keeps every writer honest).
+    // Letters already resolved count from this migration: none is purged sooner than a whole
+    // retention after the upgrade. `discarded` (closed without a redrive, a status the core's type
+    // gains) is admitted from now on. Building the inbox index blocks new marks while it runs
+    // (migrations run in one transaction, so not CONCURRENTLY): on a large inbox, migrate when quiet.
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} ADD COLUMN resolved_at bigint;
+      UPDATE ${t.deadLetters} SET resolved_at = ${NOW_MS} WHERE status = 'redriven';
+      ALTER TABLE ${t.deadLetters} DROP CONSTRAINT dead_letters_status_check;
+      ALTER TABLE ${t.deadLetters} ADD CONSTRAINT dead_letters_status_check
+        CHECK (status IN ('dead', 'parked', 'redriven', 'discarded'));
+      ALTER TABLE ${t.deadLetters} ADD CONSTRAINT dead_letters_resolved_at_check
+        CHECK ((resolved_at IS NOT NULL) = (status IN ('redriven', 'discarded')));
+      CREATE INDEX dead_letters_resolved ON ${t.deadLetters} (resolved_at) WHERE status IN ('redriven', 'discarded');
+      CREATE INDEX inbox_handled_at ON ${t.inbox} (handled_at);
+    `,
   },
 ];

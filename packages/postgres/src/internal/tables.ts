@@ -11,11 +11,17 @@ export interface Tables {
   readonly migrations: string;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** What a schema name may be: it is spliced into SQL, so nothing that would need quoting. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Whether `name` is a schema name the stores accept (see {@link SCHEMA_NAME}). */
+export function isSchemaName(name: string): boolean {
+  return SCHEMA_NAME.test(name);
+}
 
 /** Validates a schema name (lower-case letters, digits, `_`) and names the tables in it. */
 export function tablesFor(schema: string): Tables {
-  if (!SCHEMA_NAME.test(schema)) {
+  if (!isSchemaName(schema)) {
     throw new RangeError(`pgStores: schema must match ${SCHEMA_NAME} (lower-case letters, digits, _), got ${JSON.stringify(schema)}`);
   }
   const q = (table: string) => `"${schema}"."${table}"`;

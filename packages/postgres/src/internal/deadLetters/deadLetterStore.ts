@@ -1,4 +1,4 @@
-import type { DeadLetterStore } from '@herald/core';
+import type { Clock, DeadLetterStore } from '@herald/core';
 import type { Db } from '../db.js';
 import { addDeadLetter } from './addDeadLetter.js';
 import { isKeyParked } from './isKeyParked.js';
@@ -6,11 +6,14 @@ import { listDeadLetters } from './listDeadLetters.js';
 import { toDeadLetter, type DeadLetterRow } from './rows.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 
-/** Dead letters on PostgreSQL; each method is one statement, its own transaction. */
-export function pgDeadLetterStore(db: Db): DeadLetterStore {
+/**
+ * Dead letters on PostgreSQL; each method is one statement, its own transaction. `clock` stamps when
+ * a letter was resolved, which is what its retention counts from.
+ */
+export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore {
   return {
     async add(letter) {
-      await db.run('add dead letter', addDeadLetter(db.t, letter));
+      await db.run('add dead letter', addDeadLetter(db.t, { letter, now: clock.now() }));
     },
     async list(filter) {
       const { rows } = await db.run<DeadLetterRow>('list dead letters', listDeadLetters(db.t, filter));
@@ -22,7 +25,7 @@ export function pgDeadLetterStore(db: Db): DeadLetterStore {
     },
     async setStatus(ids, status) {
       if (ids.length === 0) return;
-      await db.run('set dead letter status', setDeadLetterStatus(db.t, ids, status));
+      await db.run('set dead letter status', setDeadLetterStatus(db.t, { ids, status, now: clock.now() }));
     },
   };
 }

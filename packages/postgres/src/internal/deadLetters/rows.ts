@@ -22,6 +22,13 @@ export interface DeadLetterRow {
   status: DeadLetter['status'];
 }
 
+/**
+ * The statuses that close a letter (`discarded` is written as SQL only: the core's status type is
+ * gaining it). A resolved letter has a `resolved_at` and may be purged after the retention; a `dead`
+ * or `parked` one never is.
+ */
+export const RESOLVED_STATUSES = `('redriven', 'discarded')`;
+
 export const DEAD_LETTER_COLUMNS =
   'id, group_name, handler, event_id, event_type, topic, partition, log_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status';
 

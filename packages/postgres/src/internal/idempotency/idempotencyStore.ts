@@ -1,5 +1,6 @@
 import { HeraldError, type IdempotencyBegin, type IdempotencyStore, type SqlTx } from '@herald/core';
 import { PgErrorCodes } from '../../errors.js';
+import { deleteInChunks } from '../chunks.js';
 import type { Db } from '../db.js';
 import { executeInTx } from '../transaction.js';
 import { abandonIdempotency } from './abandonIdempotency.js';
@@ -11,7 +12,8 @@ import { purgeExpiredIdempotency } from './purgeExpiredIdempotency.js';
 const BEGIN_ROUNDS = 5;
 
 /**
- * Idempotency keys on PostgreSQL. `begin` is atomic: an `INSERT ... ON CONFLICT DO UPDATE ... WHERE
+ * Idempotency keys on PostgreSQL. `purgeExpired` deletes in bounded chunks, skipping records other
+ * transactions hold. `begin` is atomic: an `INSERT ... ON CONFLICT DO UPDATE ... WHERE
  * expired` either takes the key or leaves the live record, which is then read and reported
  * (`mismatch` when its fingerprint differs, whatever its state; else `in-flight` or `completed`).
  */
@@ -45,9 +47,8 @@ export function pgIdempotencyStore(db: Db): IdempotencyStore<SqlTx> {
     async abandon(key) {
       await db.run('abandon idempotency key', abandonIdempotency(db.t, key));
     },
-    async purgeExpired(now) {
-      const { rowCount } = await db.run('purge idempotency keys', purgeExpiredIdempotency(db.t, now));
-      return rowCount ?? 0;
+    purgeExpired(now) {
+      return deleteInChunks(db, 'purge idempotency keys', (limit) => purgeExpiredIdempotency(db.t, { now, limit }));
     },
   };
 }

@@ -7,32 +7,9 @@ import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { markOutboxPublished } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
 import { toEntry, type OutboxRow } from './rows.js';
-import { sweepOutbox } from './sweepOutbox.js';
 
-export interface OutboxSettings {
-  /** How long published records are kept (for workflow views) before the sweep deletes them. */
-  readonly retentionMs: number;
-  /** Least time between two sweeps started by `markPublished`. */
-  readonly sweepIntervalMs: number;
-}
-
-/** Records deleted per sweep statement, so one sweep never holds locks for long. */
-const SWEEP_BATCH = 5000;
-
-/** The outbox on PostgreSQL; see claimOutboxBatch.ts for the claim algorithm. */
-export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<SqlTx> & { sweep(): Promise<number> } {
-  let lastSweep = Date.now();
-
-  async function sweep(): Promise<number> {
-    lastSweep = Date.now();
-    let total = 0;
-    for (;;) {
-      const { rows } = await db.run<{ deleted: number }>('sweep outbox', sweepOutbox(db.t, { retentionMs: settings.retentionMs, limit: SWEEP_BATCH }));
-      total += rows[0]?.deleted ?? 0;
-      if ((rows[0]?.deleted ?? 0) < SWEEP_BATCH) return total;
-    }
-  }
-
+/** The outbox on PostgreSQL; see claimOutboxBatch.ts for the claim algorithm, src/retention.ts for its sweep. */
+export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
   return {
     async append(tx, records: readonly OutboxRecord[]) {
       if (records.length === 0) return;
@@ -64,10 +41,6 @@ export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<Sql
     async markPublished(relayId, ids) {
       if (ids.length === 0) return;
       await db.run('mark outbox published', markOutboxPublished(db.t, relayId, ids));
-      if (Date.now() - lastSweep >= settings.sweepIntervalMs) {
-        // retention is housekeeping: a failed sweep must not fail the relay's round
-        await sweep().catch((error: unknown) => db.logger.warn('pgStores: outbox sweep failed; will try again later', { error }));
-      }
     },
     async release(relayId, ids) {
       if (ids.length === 0) return;
@@ -77,7 +50,6 @@ export function pgOutboxStore(db: Db, settings: OutboxSettings): OutboxStore<Sql
       const { rows } = await db.run<OutboxRow>('find outbox by correlation', findOutboxByCorrelation(db.t, correlationId));
       return rows.map(toEntry);
     },
-    sweep,
   };
 }
 

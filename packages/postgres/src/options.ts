@@ -1,0 +1,75 @@
+import { ErrorCodes, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
+import type { Pool } from 'pg';
+import { isSchemaName, SCHEMA_NAME } from './internal/tables.js';
+
+/** Options of {@link pgStores}. Durations are in milliseconds. */
+export interface PgStoresOptions {
+  /** A PostgreSQL URL, e.g. `process.env.DATABASE_URL`. Give this or `pool`. */
+  readonly connectionString?: string;
+  /** An existing `pg` pool; the stores use it but never end it. Give this or `connectionString`. */
+  readonly pool?: Pool;
+  /** Schema holding Herald's tables (application tables stay where the search path puts them). Default `herald`. */
+  readonly schema?: string;
+  /** Connections in the pool the stores create. Default 10. */
+  readonly poolSize?: number;
+  /** Run {@link migrate} before first use. Default true. */
+  readonly migrate?: boolean;
+  /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
+  readonly connectTimeoutMs?: number;
+  /** Published outbox records are kept this long (by the database clock) for workflow views. Default 7 days. */
+  readonly outboxRetentionMs?: number;
+  /** Inbox marks are kept this long; a duplicate delivered later than this is not recognised. Default 7 days. */
+  readonly inboxRetentionMs?: number;
+  /** Resolved (`redriven`, `discarded`) dead letters are kept this long after resolution. `dead` and `parked` ones always stay. Default 30 days. */
+  readonly deadLetterRetentionMs?: number;
+  /** How often the retention sweep runs. Default 60 000. */
+  readonly sweepIntervalMs?: number;
+  /** Times inbox and dead letter retention, and stamps dead letter resolution. Default the system clock. */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+/** The options with every default applied (`pool` and `connectionString` stay as given: one of them). */
+export type ResolvedPgStoresOptions = Required<Omit<PgStoresOptions, 'pool' | 'connectionString'>> & Pick<PgStoresOptions, 'pool' | 'connectionString'>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Longest delay a Node timer takes; a longer one fires at once, which would sweep without pause. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const PG_STORES_DEFAULTS = {
+  schema: 'herald',
+  poolSize: 10,
+  migrate: true,
+  connectTimeoutMs: 10_000,
+  outboxRetentionMs: 7 * DAY_MS,
+  inboxRetentionMs: 7 * DAY_MS,
+  deadLetterRetentionMs: 30 * DAY_MS,
+  sweepIntervalMs: 60_000,
+} as const;
+
+/** Applies defaults and validates every option; throws `invalid-options`. */
+export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStoresOptions {
+  const o = { ...PG_STORES_DEFAULTS, clock: systemClock, logger: silentLogger, ...definedOnly(options) };
+  if (!o.pool === !o.connectionString) invalid('give exactly one of connectionString or pool');
+  if (!isSchemaName(o.schema)) invalid(`schema must match ${SCHEMA_NAME} (lower-case letters, digits, _), got ${JSON.stringify(o.schema)}`);
+  positiveInteger(o.poolSize, 'poolSize');
+  positiveInteger(o.connectTimeoutMs, 'connectTimeoutMs');
+  positiveInteger(o.outboxRetentionMs, 'outboxRetentionMs');
+  positiveInteger(o.inboxRetentionMs, 'inboxRetentionMs');
+  positiveInteger(o.deadLetterRetentionMs, 'deadLetterRetentionMs');
+  positiveInteger(o.sweepIntervalMs, 'sweepIntervalMs');
+  if (o.sweepIntervalMs > MAX_TIMER_MS) invalid(`sweepIntervalMs must be at most ${MAX_TIMER_MS}, got ${o.sweepIntervalMs}`);
+  return o;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function positiveInteger(value: number, name: string): void {
+  if (!(Number.isSafeInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
+}
+
+function invalid(message: string): never {
+  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
+}

@@ -1,0 +1,79 @@
+import type { Clock } from '@herald/core';
+import { deleteInChunks } from './internal/chunks.js';
+import type { Db } from './internal/db.js';
+import { purgeResolvedDeadLetters } from './internal/deadLetters/purgeResolvedDeadLetters.js';
+import { purgeExpiredIdempotency } from './internal/idempotency/purgeExpiredIdempotency.js';
+import { sweepInbox } from './internal/inbox/sweepInbox.js';
+import { sweepLapsedClaims } from './internal/outbox/sweepLapsedClaims.js';
+import { sweepOutbox } from './internal/outbox/sweepOutbox.js';
+
+export interface RetentionSettings {
+  readonly clock: Clock;
+  readonly outboxRetentionMs: number;
+  readonly inboxRetentionMs: number;
+  readonly deadLetterRetentionMs: number;
+  readonly sweepIntervalMs: number;
+}
+
+/** What one retention sweep deleted, per store. */
+export interface RetentionSweep {
+  /** Published outbox records older than `outboxRetentionMs`. */
+  readonly outbox: number;
+  /** Inbox marks older than `inboxRetentionMs`. */
+  readonly inbox: number;
+  /** Resolved dead letters resolved longer than `deadLetterRetentionMs` ago. */
+  readonly deadLetters: number;
+  /** Expired idempotency records. */
+  readonly idempotency: number;
+}
+
+/**
+ * The retention sweep, run every `sweepIntervalMs` on an unref'd timer (it never keeps the process
+ * alive) and on demand. One sweep runs at a time per stores: asking while one runs joins it. Each
+ * table is swept in chunks of bounded deletes that skip rows other transactions hold, so sweeps in
+ * any number of processes run at once without failing, waiting on each other, or delaying relays
+ * and consumers. A failed periodic sweep is logged and tried again at the next tick. `close()`
+ * stops the timer and ends a sweep in flight after its current chunk (idempotent).
+ */
+export function startRetention(db: Db, settings: RetentionSettings) {
+  let sweeping: Promise<RetentionSweep> | undefined;
+  let closing: Promise<void> | undefined;
+  // close() ends a sweep between two chunks rather than after the whole backlog
+  const stop = new AbortController();
+  const { signal } = stop;
+
+  async function sweepOnce(): Promise<RetentionSweep> {
+    const now = settings.clock.now();
+    const { t } = db;
+    const { outboxRetentionMs, inboxRetentionMs, deadLetterRetentionMs } = settings;
+    const outbox = await deleteInChunks(db, 'sweep outbox', (limit) => sweepOutbox(t, { retentionMs: outboxRetentionMs, limit }), { signal });
+    await deleteInChunks(db, 'sweep lapsed outbox claims', (limit) => sweepLapsedClaims(t, { limit }), { signal });
+    const inbox = await deleteInChunks(db, 'sweep inbox', (limit) => sweepInbox(t, { cutoff: now - inboxRetentionMs, limit }), { signal });
+    const deadLetters = await deleteInChunks(db, 'purge dead letters', (limit) => purgeResolvedDeadLetters(t, { cutoff: now - deadLetterRetentionMs, limit }), { signal });
+    const idempotency = await deleteInChunks(db, 'purge idempotency keys', (limit) => purgeExpiredIdempotency(t, { now, limit }), { signal });
+    return { outbox, inbox, deadLetters, idempotency };
+  }
+
+  function sweep(): Promise<RetentionSweep> {
+    sweeping ??= sweepOnce().finally(() => (sweeping = undefined));
+    return sweeping;
+  }
+
+  const timer = setInterval(function sweepRetentionTick() {
+    // retention is housekeeping: a failure must not escape the timer, only be reported
+    sweep().catch((error: unknown) => db.logger.warn('pgStores: retention sweep failed; will try again at the next interval', { error }));
+  }, settings.sweepIntervalMs);
+  timer.unref();
+
+  return {
+    sweep,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        clearInterval(timer);
+        stop.abort();
+        await sweeping?.catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}
