@@ -1,16 +1,32 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, defineErrorCodes } from '@herald/core';
 
-/** Error codes the PostgreSQL stores raise; check them with `error.code`. */
-export const PgErrorCodes = {
-  /** Serialization failure, deadlock, lock timeout or colliding DDL: the transaction lost a race. Retriable. */
-  conflict: 'store-conflict',
-  /** The connection failed or the server is shutting down or overloaded. Retriable. */
-  unavailable: 'store-unavailable',
-  /** A constraint (unique, foreign key, check, not null) refused the write. Not retriable. */
-  constraint: 'store-constraint',
-  /** Any other database error (bad SQL, bad data). Not retriable. */
-  failed: 'store-failed',
-} as const;
+/** The error codes the PostgreSQL stores add to the core's; check them with `error.code`. */
+export const { specs: PgErrors, codes: PgErrorCodes } = defineErrorCodes({
+  conflict: {
+    code: 'store-conflict',
+    retriable: true,
+    meaning: 'Serialization failure, deadlock, lock timeout or colliding DDL: the transaction lost a race and was rolled back.',
+    action: 'Retried by the pipeline; if frequent, look for transactions touching the same rows in different orders.',
+  },
+  unavailable: {
+    code: 'store-unavailable',
+    retriable: true,
+    meaning: 'The connection failed, or the server is shutting down, in recovery or out of connections.',
+    action: 'Retried by the pipeline; check the server, the network and max_connections (and HERALD_PG_POOL_SIZE).',
+  },
+  constraint: {
+    code: 'store-constraint',
+    retriable: false,
+    meaning: 'A unique, foreign key, check or not-null constraint refused a write; details name the constraint and table.',
+    action: 'Treat it as a business error (e.g. a seat already taken) or fix the data the handler writes.',
+  },
+  failed: {
+    code: 'store-failed',
+    retriable: false,
+    meaning: 'Any other database error: bad SQL, bad data, missing table; details.sqlState says which.',
+    action: 'Fix the statement or the schema; the dead letter keeps the event for a redrive.',
+  },
+});
 
 /** SQLSTATEs whose transaction may succeed when simply run again. */
 const CONFLICT_STATES = new Set(['40001', '40P01', '55P03']);
@@ -46,11 +62,11 @@ export function toStoreError(thrown: unknown, context: string): HeraldError {
   if (typeof error?.constraint === 'string') details.constraint = error.constraint;
   if (typeof error?.table === 'string') details.table = error.table;
   const options = (retriable: boolean) => ({ retriable, cause: thrown, details });
-  if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrorCodes.conflict, message, options(true));
-  if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrorCodes.conflict, message, options(true));
-  if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrorCodes.unavailable, message, options(true));
-  if (sqlState?.startsWith('23')) return new HeraldError(PgErrorCodes.constraint, message, options(false));
-  return new HeraldError(PgErrorCodes.failed, message, options(false));
+  if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, options(true));
+  if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrors.conflict, message, options(true));
+  if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrors.unavailable, message, options(true));
+  if (sqlState?.startsWith('23')) return new HeraldError(PgErrors.constraint, message, options(false));
+  return new HeraldError(PgErrors.failed, message, options(false));
 }
 
 function isUnavailable(sqlState: string | undefined, message: string): boolean {

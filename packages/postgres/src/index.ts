@@ -1,7 +1,6 @@
 export { pgStores } from './pgStores.js';
 export type { PgStores } from './pgStores.js';
 export type { PgStoresOptions } from './options.js';
-export type { RetentionSweep } from './retention.js';
 export { migrate } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
-export { PgErrorCodes, toStoreError } from './errors.js';
+export { PgErrorCodes, PgErrors, toStoreError } from './errors.js';

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
+import { CoreErrors, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
 import type { Pool } from 'pg';
 import { isSchemaName, SCHEMA_NAME } from './internal/tables.js';
 
@@ -71,5 +71,5 @@ function positiveInteger(value: number, name: string): void {
 }
 
 function invalid(message: string): never {
-  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
+  throw new HeraldError(CoreErrors.invalidOptions, `pgStores: ${message}`);
 }

@@ -1,4 +1,4 @@
-import type { OutboxSignal, SqlTx, Stores } from '@herald/core';
+import type { IdempotencyStores, OutboxSignal, RetentionSweep, RetentionSweepResult, SqlTx, Stores } from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { createDb } from './internal/db.js';
@@ -8,11 +8,14 @@ import { pgInboxStore } from './internal/inbox/inboxStore.js';
 import { pgOutboxStore } from './internal/outbox/outboxStore.js';
 import { tablesFor } from './internal/tables.js';
 import { runTransaction } from './internal/transaction.js';
-import { startRetention, type RetentionSweep } from './retention.js';
+import { startRetention } from './retention.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
-/** PostgreSQL stores: the {@link Stores} port plus PostgreSQL-specific handles. */
-export interface PgStores extends Stores<SqlTx>, OutboxSignal {
+/**
+ * PostgreSQL stores: the {@link Stores} port with the idempotency, outbox-signal and retention
+ * abilities, plus PostgreSQL-specific handles.
+ */
+export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {
   /** The pool in use (created from `connectionString`, or the one given). */
   readonly pool: Pool;
   /** Runs pending migrations now (every operation waits for them anyway). */
@@ -22,7 +25,7 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal {
    * records, inbox marks and resolved dead letters older than their retention, lapsed outbox claims
    * and expired idempotency records; returns what it deleted. Joins a sweep already running.
    */
-  sweepRetention(): Promise<RetentionSweep>;
+  sweepRetention(): Promise<RetentionSweepResult>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '@herald/core';
+import type { Clock, RetentionSweepResult } from '@herald/core';
 import { deleteInChunks } from './internal/chunks.js';
 import type { Db } from './internal/db.js';
 import { purgeResolvedDeadLetters } from './internal/deadLetters/purgeResolvedDeadLetters.js';
@@ -16,16 +16,6 @@ export interface RetentionSettings {
 }
 
 /** What one retention sweep deleted, per store. */
-export interface RetentionSweep {
-  /** Published outbox records older than `outboxRetentionMs`. */
-  readonly outbox: number;
-  /** Inbox marks older than `inboxRetentionMs`. */
-  readonly inbox: number;
-  /** Resolved dead letters resolved longer than `deadLetterRetentionMs` ago. */
-  readonly deadLetters: number;
-  /** Expired idempotency records. */
-  readonly idempotency: number;
-}
 
 /**
  * The retention sweep, run every `sweepIntervalMs` on an unref'd timer (it never keeps the process
@@ -36,13 +26,13 @@ export interface RetentionSweep {
  * stops the timer and ends a sweep in flight after its current chunk (idempotent).
  */
 export function startRetention(db: Db, settings: RetentionSettings) {
-  let sweeping: Promise<RetentionSweep> | undefined;
+  let sweeping: Promise<RetentionSweepResult> | undefined;
   let closing: Promise<void> | undefined;
   // close() ends a sweep between two chunks rather than after the whole backlog
   const stop = new AbortController();
   const { signal } = stop;
 
-  async function sweepOnce(): Promise<RetentionSweep> {
+  async function sweepOnce(): Promise<RetentionSweepResult> {
     const now = settings.clock.now();
     const { t } = db;
     const { outboxRetentionMs, inboxRetentionMs, deadLetterRetentionMs } = settings;
@@ -54,7 +44,7 @@ export function startRetention(db: Db, settings: RetentionSettings) {
     return { outbox, inbox, deadLetters, idempotency };
   }
 
-  function sweep(): Promise<RetentionSweep> {
+  function sweep(): Promise<RetentionSweepResult> {
     sweeping ??= sweepOnce().finally(() => (sweeping = undefined));
     return sweeping;
   }

@@ -1,8 +1,8 @@
 import type { SqlTx } from '@herald/core';
-import { describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import { describeIdempotencyConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll } from 'vitest';
-import { pgStores } from '../src/index.js';
+import { pgStores, type PgStores } from '../src/index.js';
 
 let cluster: PostgresCluster | undefined;
 let databases = 0;
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 /** pgStores on `url`, with an `effects` table standing in for the application's own tables. */
-async function open(url: string): Promise<StoreUnderTest<SqlTx>> {
+async function open(url: string): Promise<StoreUnderTest<SqlTx, PgStores>> {
   const stores = pgStores({ connectionString: url, poolSize: 12 });
   await stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS effects (n bigserial PRIMARY KEY, id text NOT NULL)'));
   return {
@@ -28,13 +28,17 @@ async function open(url: string): Promise<StoreUnderTest<SqlTx>> {
   };
 }
 
-describeStoreConformance<SqlTx>({
+async function fresh(): Promise<StoreUnderTest<SqlTx, PgStores>> {
+  if (!cluster) throw new Error('PostgreSQL test cluster not started');
+  return open(await cluster.createDatabase(`conformance_${++databases}`));
+}
+
+describeStoreConformance<SqlTx, PgStores>({
   name: 'pgStores',
   durable: true,
   // claim leases and publishedAt run on the database clock (now()), shared by relays on any host
   leaseTime: 'wall',
-  create: async () => {
-    if (!cluster) throw new Error('PostgreSQL test cluster not started');
-    return open(await cluster.createDatabase(`conformance_${++databases}`));
-  },
+  create: fresh,
 });
+
+describeIdempotencyConformance<SqlTx, PgStores>({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });

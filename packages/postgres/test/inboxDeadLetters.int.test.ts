@@ -17,6 +17,7 @@ function letter(id: string, extra: Partial<DeadLetter> = {}): DeadLetter {
     offset: 2 ** 40,
     key: 'order-1',
     reason: 'handler-failed',
+    fingerprint: '0123456789abcdef',
     error: { name: 'Error', message: 'card declined', stack: 'Error: card declined\n    at x', details: { code: 7 } },
     attempts: 5,
     firstFailureAt: 1_700_000_000_000,

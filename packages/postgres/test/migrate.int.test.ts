@@ -22,18 +22,18 @@ describe('migrate', () => {
     const url = await pgs.database();
     const results = await Promise.all([migrate({ connectionString: url }), migrate({ connectionString: url }), migrate({ connectionString: url })]);
     const applied = results.flatMap((r) => r.applied);
-    expect(applied).toEqual([1, 2, 3]);
-    expect(results.map((r) => r.version)).toEqual([3, 3, 3]);
+    expect(applied).toEqual([1, 2, 3, 4]);
+    expect(results.map((r) => r.version)).toEqual([4, 4, 4]);
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4]);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
     expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
   });
 
   it('is a no-op on a current schema', async () => {
     const url = await pgs.database();
-    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2, 3]);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 3 });
+    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2, 3, 4]);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 4 });
   });
 
   it('upgrades a schema left at an older version, applying only what it lacks', async () => {
@@ -43,7 +43,7 @@ describe('migrate', () => {
     await rows(url, `CREATE INDEX outbox_pending_key ON herald.outbox (topic, key, seq) WHERE published_at IS NULL; DELETE FROM herald.schema_migrations WHERE version = 2`);
     const indexes = () => rows<{ indexname: string }>(url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'herald' AND indexname = 'outbox_pending_key'`);
     expect(await indexes()).toHaveLength(1);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 3 });
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 4 });
     expect(await indexes()).toEqual([]);
   });
 
@@ -60,13 +60,20 @@ describe('migrate', () => {
     await insert('old-dead', 'dead');
     await expect(insert('early-discarded', 'discarded')).rejects.toThrow(/dead_letters_status_check/);
     const before = Date.now();
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [3], version: 3 });
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [3, 4], version: 4 });
     const letters = await rows<{ id: string; resolved_at: string | null }>(url, `SELECT id, resolved_at FROM ${t.deadLetters} ORDER BY id`);
     expect(letters.map((l) => [l.id, l.resolved_at === null])).toEqual([['old-dead', true], ['old-redriven', false]]);
     // the database clock stamped it during the upgrade: it is kept a whole retention from now, not from its last failure
     expect(Number(letters[1]!.resolved_at)).toBeGreaterThanOrEqual(before - 60_000);
     await rows(url, `UPDATE ${t.deadLetters} SET status = 'discarded', resolved_at = 5 WHERE id = 'old-dead'`);
     await expect(rows(url, `UPDATE ${t.deadLetters} SET status = 'dead' WHERE id = 'old-dead'`)).rejects.toThrow(/dead_letters_resolved_at_check/);
+    // letters from before fingerprints (migration 4) read back with an empty one
+    const stores = pgStores({ connectionString: url });
+    try {
+      expect((await stores.deadLetters.list()).map((l) => [l.id, l.fingerprint])).toEqual([['old-redriven', ''], ['old-dead', '']]);
+    } finally {
+      await stores.close();
+    }
   });
 
   it('keeps schemas apart, and pgStores migrates its own before first use', async () => {

@@ -12,8 +12,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const T0 = Date.UTC(2030, 0, 1);
 /** Rows one retention statement deletes at most (src/internal/chunks.ts). */
 const CHUNK = 5000;
-/** Not yet in the core's DeadLetterStatus type; the store already treats it as resolved. */
-const DISCARDED = 'discarded' as unknown as DeadLetterStatus;
+const DISCARDED: DeadLetterStatus = 'discarded';
 
 function letter(id: string, extra: Partial<DeadLetter> = {}): DeadLetter {
   return {
@@ -27,6 +26,7 @@ function letter(id: string, extra: Partial<DeadLetter> = {}): DeadLetter {
     offset: 1,
     key: `key-${id}`,
     reason: 'handler-failed',
+    fingerprint: '0123456789abcdef',
     error: { name: 'Error', message: 'declined' },
     attempts: 3,
     // failed long before anything else in these tests: age of failure never decides a purge

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type Logger } from '@herald/core';
+import { CoreErrors, HeraldError, type Logger } from '@herald/core';
 import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, toStoreError } from '../errors.js';
 import { runMigrations } from '../migrate.js';
@@ -43,7 +43,7 @@ export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; mi
   }
 
   function assertOpen(): void {
-    if (closing) throw new HeraldError(ErrorCodes.closed, 'pgStores: the stores are closed');
+    if (closing) throw new HeraldError(CoreErrors.closed, 'pgStores: the stores are closed');
   }
 
   return {

@@ -117,4 +117,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_handled_at ON ${t.inbox} (handled_at);
     `,
   },
+  {
+    version: 4,
+    name: 'dead letter fingerprints',
+    // how a letter failed (error code + first application stack frame, hashed by the core), so the
+    // read side groups letters by it; letters recorded before have none ('')
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} ADD COLUMN fingerprint text NOT NULL DEFAULT '';
+    `,
+  },
 ];

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type SqlTx } from '@herald/core';
+import { CoreErrors, HeraldError, type SqlTx } from '@herald/core';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, isConnectionError, toStoreError } from '../errors.js';
 import type { Db, Statement } from './db.js';
@@ -54,7 +54,7 @@ export function noteAppended(tx: SqlTx): void {
 export function deferToCommit<I>(tx: SqlTx, kind: string, context: string, items: readonly I[], flush: (items: I[]) => Statement): boolean {
   const state = states.get(tx);
   if (!state) return false;
-  if (!state.open) throw new HeraldError(ErrorCodes.closed, `pgStores: ${context} on a transaction that already finished`);
+  if (!state.open) throw new HeraldError(CoreErrors.closed, `pgStores: ${context} on a transaction that already finished`);
   state.deferred ??= new Map();
   let entry = state.deferred.get(kind);
   if (!entry) {
@@ -134,7 +134,7 @@ async function flushDeferred(state: TxState): Promise<void> {
 }
 
 async function runQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
-  if (!state.open) throw new HeraldError(ErrorCodes.closed, `pgStores: ${context} on a transaction that already finished`);
+  if (!state.open) throw new HeraldError(CoreErrors.closed, `pgStores: ${context} on a transaction that already finished`);
   try {
     return await state.client.query<Row>(statement);
   } catch (thrown) {

@@ -12,6 +12,7 @@ export interface DeadLetterRow {
   log_offset: string | number;
   key: string;
   reason: string;
+  fingerprint: string;
   error: string;
   attempts: number;
   first_failure_at: string | number;
@@ -23,14 +24,13 @@ export interface DeadLetterRow {
 }
 
 /**
- * The statuses that close a letter (`discarded` is written as SQL only: the core's status type is
- * gaining it). A resolved letter has a `resolved_at` and may be purged after the retention; a `dead`
+ * The statuses that close a letter. A resolved letter has a `resolved_at` and may be purged after the retention; a `dead`
  * or `parked` one never is.
  */
 export const RESOLVED_STATUSES = `('redriven', 'discarded')`;
 
 export const DEAD_LETTER_COLUMNS =
-  'id, group_name, handler, event_id, event_type, topic, partition, log_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status';
+  'id, group_name, handler, event_id, event_type, topic, partition, log_offset, key, reason, fingerprint, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status';
 
 /** Column values of a letter, in the order of {@link DEAD_LETTER_COLUMNS}. */
 export function toValues(letter: DeadLetter): unknown[] {
@@ -45,6 +45,7 @@ export function toValues(letter: DeadLetter): unknown[] {
     letter.offset,
     letter.key,
     letter.reason,
+    letter.fingerprint,
     JSON.stringify(letter.error),
     letter.attempts,
     letter.firstFailureAt,
@@ -68,6 +69,7 @@ export function toDeadLetter(row: DeadLetterRow): DeadLetter {
     offset: Number(row.log_offset),
     key: row.key,
     reason: row.reason,
+    fingerprint: row.fingerprint,
     error: JSON.parse(row.error) as DeadLetter['error'],
     attempts: Number(row.attempts),
     firstFailureAt: Number(row.first_failure_at),

@@ -1,5 +1,5 @@
 import { HeraldError, type IdempotencyBegin, type IdempotencyStore, type SqlTx } from '@herald/core';
-import { PgErrorCodes } from '../../errors.js';
+import { PgErrors } from '../../errors.js';
 import { deleteInChunks } from '../chunks.js';
 import type { Db } from '../db.js';
 import { executeInTx } from '../transaction.js';
@@ -39,7 +39,7 @@ export function pgIdempotencyStore(db: Db): IdempotencyStore<SqlTx> {
         const result = await beginRound(options);
         if (result) return result;
       }
-      throw new HeraldError(PgErrorCodes.conflict, `pgStores: idempotency key ${JSON.stringify(options.key)} kept changing hands`, { retriable: true });
+      throw new HeraldError(PgErrors.conflict, `pgStores: idempotency key ${JSON.stringify(options.key)} kept changing hands`, { retriable: true });
     },
     async complete(tx, options) {
       await executeInTx(tx, 'complete idempotency key', completeIdempotency(db.t, options));

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import { CoreErrors, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
 import type { Db } from '../db.js';
 import { deferToCommit, executeInTx, noteAppended } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
@@ -54,5 +54,5 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
 }
 
 function invalid(message: string): never {
-  throw new HeraldError(ErrorCodes.invalidOptions, `pgStores: ${message}`);
+  throw new HeraldError(CoreErrors.invalidOptions, `pgStores: ${message}`);
 }
