@@ -43,6 +43,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const batchers = new Map<string, TransactionBatcher<Tx>>();
   const extra: Component[] = [];
   const running: Component[] = [];
+  /** Each running component's stop signal, aborted right before its close (in close order). */
+  const stops = new Map<Component, AbortController>();
   const lifetime = new AbortController();
   let started = false;
   let closing: Promise<void> | undefined;
@@ -140,6 +142,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   }
 
   async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
+    stops.get(component)?.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
     try {
       await component.close({ deadlineMs });
     } catch (error) {
@@ -199,7 +202,9 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       components.push(...extra);
       if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
       for (const component of components) {
-        await component.start(lifetime.signal);
+        const stop = new AbortController();
+        stops.set(component, stop);
+        await component.start(stop.signal);
         running.push(component);
       }
       startOptions.signal?.addEventListener('abort', () => void app.close(), { once: true });

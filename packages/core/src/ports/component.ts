@@ -6,7 +6,7 @@
 export interface Component {
   /** Shown in logs and errors, e.g. `relay`, `group:billing`. Unique within an app. */
   readonly name: string;
-  /** Starts the component; resolves once it runs. `signal` aborts when the app begins to close. */
+  /** Starts the component; resolves once it runs. `signal` aborts when the app is about to close it. */
   start(signal: AbortSignal): Promise<void>;
   /** Resolves once the component does its job (a group owns its partitions); omitted: once started. */
   ready?(): Promise<void>;

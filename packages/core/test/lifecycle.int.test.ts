@@ -1,0 +1,144 @@
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, defineEvent, silentLogger, type App, type Component, type Delivery, type InstrumentationEvent } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryBroker, type MemoryStores, type MemoryTx } from '@herald/testing';
+
+const Ping = defineEvent({ type: 'Ping', topic: 'pings', key: (d) => d.key, schema: Type.Object({ key: Type.String(), n: Type.Integer() }) });
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
+});
+
+function engine(): { broker: MemoryBroker; stores: MemoryStores } {
+  return { broker: memoryBroker({ partitions: 3 }), stores: memoryStores() };
+}
+
+function newApp(parts = engine(), options: Partial<Parameters<typeof createApp<MemoryTx>>[0]> = {}): App<MemoryTx> {
+  const app = createApp<MemoryTx>({ ...parts, logger: silentLogger, events: [Ping], relay: { idleMs: 2 }, groups: { g: { commitIntervalMs: 10 } }, ...options });
+  cleanups.push(() => app.close({ deadlineMs: 1000 }));
+  return app;
+}
+
+/** The stores without their outbox signal: the relay then wakes only on its own idle timer. */
+function withoutSignal(stores: MemoryStores): MemoryStores {
+  const { onAppended: _unused, ...rest } = stores;
+  return rest as MemoryStores;
+}
+
+/** A raw subscription of a fresh group on `topic`, recording deliveries. */
+async function probe(broker: MemoryBroker, topic: string): Promise<Delivery[]> {
+  const seen: Delivery[] = [];
+  const sub = await broker.subscribe({ group: `probe-${Math.random()}`, topics: [topic] }, { deliver: async (b) => void seen.push(...b.deliveries), revoked: async () => {} });
+  cleanups.push(() => sub.close());
+  return seen;
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function recorder(name: string, log: string[], onClose?: () => Promise<void>): Component {
+  return {
+    name,
+    async start() {
+      log.push(`start ${name}`);
+    },
+    async close({ deadlineMs }) {
+      log.push(`close ${name} (${deadlineMs > 0 ? 'with time left' : 'no time'})`);
+      await onClose?.();
+    },
+  };
+}
+
+describe('the app lifecycle', () => {
+  it('starts added components after the built-in ones and closes them first, in reverse order, while the groups still run', async () => {
+    const log: string[] = [];
+    const handled: number[] = [];
+    const app = newApp();
+    app.on(Ping, { group: 'g' }, async (event) => void handled.push(event.data.n));
+    app.use(recorder('a', log));
+    app.use(
+      recorder('b', log, async () => {
+        // a component closing first may still rely on the pipeline: the group and the relay run
+        await app.publish(Ping, { key: 'k', n: 2 });
+        await eventually(() => handled.includes(2), 'the event published while b closes to be handled');
+      }),
+    );
+    await app.start();
+    await app.publish(Ping, { key: 'k', n: 1 });
+    await eventually(() => handled.includes(1), 'the first event');
+    await app.close({ deadlineMs: 5000 });
+    expect(log).toEqual(['start a', 'start b', 'close b (with time left)', 'close a (with time left)']);
+    expect(handled).toEqual([1, 2]);
+  });
+
+  it('refuses components after start, duplicates, and things that are not components', async () => {
+    const app = newApp();
+    app.use(recorder('x', []));
+    expect(() => app.use(recorder('x', []))).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(() => app.use({ name: 'half' } as unknown as Component)).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    await app.start({ groups: false });
+    expect(() => app.use(recorder('late', []))).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+
+  it('is ready once every group has its first assignment, and ready() rejects when closed first', async () => {
+    const app = newApp();
+    app.on(Ping, { group: 'g' }, async () => {});
+    const assigned: InstrumentationEvent[] = [];
+    app.instrumentation.on((e) => e.kind === 'assigned' && assigned.push(e));
+    await expect(app.ready()).rejects.toMatchObject({ code: 'invalid-options' });
+    await app.start();
+    await app.ready();
+    expect(assigned).toHaveLength(1);
+
+    const slow = createApp<MemoryTx>({ ...engine(), logger: silentLogger, events: [Ping] });
+    slow.use({ name: 'never-ready', start: async () => {}, ready: () => new Promise(() => {}), close: async () => {} });
+    await slow.start({ groups: false, relay: false });
+    const waiting = slow.ready();
+    await slow.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('runs no relay when told not to: committed events wait in the outbox', async () => {
+    const parts = engine();
+    const pings = await probe(parts.broker, 'pings');
+    const app = newApp(parts, { relay: false });
+    await app.start({ groups: false });
+    await app.publish(Ping, { key: 'k', n: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pings).toEqual([]);
+    const waiting = await parts.stores.outbox.claim({ relayId: 'check', limit: 10, leaseMs: 1000 });
+    expect(waiting.map((r) => r.type)).toEqual(['Ping']);
+  });
+
+  it('drains the relay within the close deadline, so a producer that exits at once loses nothing', async () => {
+    const parts = engine();
+    const pings = await probe(parts.broker, 'pings');
+    // the relay looks only every minute and is never woken: without draining, nothing would be sent
+    const app = newApp({ broker: parts.broker, stores: withoutSignal(parts.stores) }, { relay: { idleMs: 60_000, batchSize: 7 } });
+    await app.start({ groups: false });
+    await new Promise((r) => setTimeout(r, 20)); // the relay's first round found nothing and sleeps
+    for (let n = 0; n < 20; n++) await app.publish(Ping, { key: `k${n % 4}`, n });
+    expect(pings).toEqual([]);
+    await app.close({ deadlineMs: 5000 });
+    await eventually(() => pings.length === 20, 'the 20 events on the broker');
+    expect(await parts.stores.outbox.claim({ relayId: 'check', limit: 10, leaseMs: 1000 })).toEqual([]);
+  });
+
+  it('reports each handled event with its identity and position', async () => {
+    const app = newApp();
+    const handled: InstrumentationEvent[] = [];
+    app.instrumentation.on((e) => e.kind === 'handled' && handled.push(e));
+    app.on(Ping, { group: 'g' }, async () => {});
+    await app.start();
+    const sent = await app.publish(Ping, { key: 'k', n: 7 });
+    await eventually(() => handled.length === 1, 'one handled fact');
+    expect(handled[0]).toMatchObject({ kind: 'handled', group: 'g', handler: 'g:Ping', eventId: sent.id, eventType: 'Ping', topic: 'pings', offset: 0, outcome: 'applied', attempts: 1 });
+    expect(handled[0]).toHaveProperty('partition', expect.any(Number));
+  });
+});
