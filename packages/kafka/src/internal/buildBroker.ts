@@ -11,6 +11,7 @@ import { toHeraldError } from './errors.js';
 import { createOffsetTools } from './offsets.js';
 import { createPublisher } from './publisher.js';
 import { openSubscription } from './subscription.js';
+import type { BrokerSupport } from './support.js';
 import { createTopicProvisioner } from './topics.js';
 
 /** `kafkaBroker` with hooks into the client (tests use them to cut a member's connections, as a crash would). */
@@ -36,7 +37,8 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     return adminClient;
   }
 
-  const offsets = createOffsetTools({ kafka, admin, options: resolved, logger });
+  const support: BrokerSupport = {};
+  const offsets = createOffsetTools({ kafka, admin, options: resolved, logger, support });
   const topics = createTopicProvisioner({ kafka, admin, logger, requestTimeoutMs: resolved.requestTimeoutMs });
 
   function ensureOpen(doing: string): void {
