@@ -152,6 +152,24 @@ describe('kafkaBroker on the mock cluster', () => {
     }
   });
 
+  it('joins a group whose leader synced first, instead of failing subscribe on the broker\'s refusal of the late SyncGroup', async () => {
+    const broker = open();
+    const topic = unique('late');
+    const group = unique('g');
+    await broker.publish([{ topic, key: 'a', value: '1' }]);
+    const first = await broker.subscribe({ group, topics: [topic] }, recordingSink());
+    const lateSync = delayedRequests({ apiKey: ApiKeys.syncGroup, delayMs: 1_000 });
+    const sink = recordingSink();
+    const second = await open({}, { socketFactory: lateSync.socketFactory }).subscribe({ group, topics: [topic] }, sink);
+    try {
+      expect(lateSync.delayed()).toBe(1);
+      expect(sink.assignedLog.flat().length).toBeGreaterThan(0);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+
   it('closes idempotently and refuses work afterwards', async () => {
     const broker = kafkaBroker({ brokers: mock.brokers, logger: jsonLogger({ level: 'error' }) });
     await broker.publish([{ topic: unique('closing'), key: 'k', value: 'v' }]);
