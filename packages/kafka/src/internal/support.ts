@@ -5,4 +5,10 @@
 export interface BrokerSupport {
   /** DescribeGroups: live members of a group. */
   describeGroups?: boolean;
+  /** ListGroups: every group of the cluster. */
+  listGroups?: boolean;
+  /** DescribeConfigs on topics (through the controller): retention. */
+  describeConfigs?: boolean;
+  /** OffsetFetch without a topic list: every topic a group committed on. */
+  fetchAllOffsets?: boolean;
 }
