@@ -1,9 +1,9 @@
-import type { Broker, OffsetReset, TopicAdmin } from '@herald/core';
+import type { Broker, BrokerInspector, OffsetReset, TopicAdmin } from '@herald/core';
 import type { KafkaBrokerOptions } from './options.js';
 import { buildKafkaBroker } from './internal/buildBroker.js';
 
-/** The Kafka broker: the Broker port plus topic provisioning and offset reset. */
-export type KafkaBroker = Broker & TopicAdmin & OffsetReset;
+/** The Kafka broker: the Broker port plus topic provisioning, offset reset and inspection. */
+export type KafkaBroker = Broker & TopicAdmin & OffsetReset & BrokerInspector;
 
 /**
  * A Broker over Apache Kafka (any Kafka-protocol cluster), with the client sealed inside: nothing
@@ -16,7 +16,10 @@ export type KafkaBroker = Broker & TopicAdmin & OffsetReset;
  * crash or rebalance the records after the last commit are delivered again); a group with no
  * commit starts at `start` (earliest by default). `ensureTopics` is best-effort (refused creation
  * falls back to the broker's auto-creation, logged); `resetOffsets` needs a group without live
- * members. `close` leaves every group (revoking and committing first), then disconnects;
+ * members. Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads through the admin
+ * API without joining any group; where the brokers lack an admin API (the mock cluster) it
+ * degrades, detected once and logged: retention null, groups and member counts limited to what
+ * this instance runs, resets or describes. `close` leaves every group (revoking and committing first), then disconnects;
  * idempotent. Errors are `HeraldError`s (`broker-unavailable`, `event-too-large`, `timeout`,
  * `closed`, `group-active`).
  *

@@ -5,20 +5,27 @@ import { startKafkaMock } from '@herald/testing/kafka-mock';
 import type { KafkaMock } from '@herald/testing/kafka-mock';
 import { kafkaBroker } from '../src/index.js';
 import type { KafkaBroker, KafkaBrokerOptions } from '../src/index.js';
+import { buildKafkaBroker } from '../src/internal/buildBroker.js';
+import type { ClientHooks } from '../src/internal/client.js';
+import { ApiKeys, delayedRequests } from './delayedSockets.js';
 import { partitionCount, recordingSink, unique, waitFor } from './helpers.js';
 
 let mock: KafkaMock;
 const brokers: KafkaBroker[] = [];
 
 /** Options for the mock: tiny fetch wait (the mock holds empty fetches for all of it) and short sessions (its rebalances last session - 1 s). */
-function open(overrides: Partial<KafkaBrokerOptions> = {}): KafkaBroker {
-  const broker = kafkaBroker({
+function mockOptions(overrides: Partial<KafkaBrokerOptions> = {}): KafkaBrokerOptions {
+  return {
     brokers: mock.brokers,
     logger: jsonLogger({ level: 'error' }),
     fetch: { maxWaitMs: 10 },
     group: { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 },
     ...overrides,
-  });
+  };
+}
+
+function open(overrides: Partial<KafkaBrokerOptions> = {}, hooks: ClientHooks = {}): KafkaBroker {
+  const broker = buildKafkaBroker(mockOptions(overrides), hooks);
   brokers.push(broker);
   return broker;
 }
@@ -124,6 +131,42 @@ describe('kafkaBroker on the mock cluster', () => {
       await expect(broker.resetOffsets({ group, topic, to: 'earliest' })).rejects.toMatchObject({ code: 'group-active' });
     } finally {
       await sub.close();
+    }
+  });
+
+  it('refuses with group-active, not a broker error, when the broker refuses the resetting member\'s late SyncGroup', async () => {
+    // the live member leads the group; the mock completes a generation on the leader's SyncGroup
+    // and answers INVALID_REQUEST to a follower's that comes after it: a race lost here on purpose
+    const broker = open();
+    const topic = unique('busy');
+    const group = unique('g');
+    await broker.publish([{ topic, key: 'a', value: '1' }]);
+    const sub = await broker.subscribe({ group, topics: [topic] }, recordingSink());
+    const lateSync = delayedRequests({ apiKey: ApiKeys.syncGroup, delayMs: 1_000 });
+    const resetter = open({}, { socketFactory: lateSync.socketFactory });
+    try {
+      await expect(resetter.resetOffsets({ group, topic, to: 'earliest' })).rejects.toMatchObject({ code: 'group-active' });
+      expect(lateSync.delayed()).toBe(1);
+    } finally {
+      await sub.close();
+    }
+  });
+
+  it('joins a group whose leader synced first, instead of failing subscribe on the broker\'s refusal of the late SyncGroup', async () => {
+    const broker = open();
+    const topic = unique('late');
+    const group = unique('g');
+    await broker.publish([{ topic, key: 'a', value: '1' }]);
+    const first = await broker.subscribe({ group, topics: [topic] }, recordingSink());
+    const lateSync = delayedRequests({ apiKey: ApiKeys.syncGroup, delayMs: 1_000 });
+    const sink = recordingSink();
+    const second = await open({}, { socketFactory: lateSync.socketFactory }).subscribe({ group, topics: [topic] }, sink);
+    try {
+      expect(lateSync.delayed()).toBe(1);
+      expect(sink.assignedLog.flat().length).toBeGreaterThan(0);
+    } finally {
+      await second.close();
+      await first.close();
     }
   });
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { logLevel } from 'kafkajs';
-import type { Logger } from '@herald/core';
+import { createManualClock, jsonLogger } from '@herald/core';
+import type { Logger, ManualClock } from '@herald/core';
 import { parseBootstrap, startKafkaMock } from '@herald/testing/kafka-mock';
 import { KAFKA_DEFAULTS, resolveKafkaOptions } from '../src/index.js';
 import { routeLog } from '../src/internal/client.js';
+import { isCoordinationError, isRefusedSync, retryCoordination } from '../src/internal/coordination.js';
 import { toHeraldError } from '../src/internal/errors.js';
 import { chunkBySize } from '../src/internal/publisher.js';
 
@@ -60,6 +62,73 @@ describe('toHeraldError', () => {
     expect(toHeraldError(Object.assign(new Error('auth'), { retriable: false }), 'x')).toMatchObject({ code: 'broker-unavailable', retriable: false });
     const exhausted = Object.assign(new Error('gave up'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause: Object.assign(new Error('conn'), { retriable: true }) });
     expect(toHeraldError(exhausted, 'x')).toMatchObject({ code: 'broker-unavailable', retriable: true });
+  });
+});
+
+/** A kafkajs protocol error of `type`, optionally wrapped the way kafkajs wraps exhausted retries. */
+function kafkaError(type: string, wrapped = false): Error {
+  const protocol = Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type, retriable: true });
+  return wrapped ? Object.assign(new Error('gave up'), { name: 'KafkaJSNumberOfRetriesExceeded', cause: protocol }) : protocol;
+}
+
+/** Settles `work`, advancing `clock` whenever it waits. */
+async function drive<T>(work: Promise<T>, clock: ManualClock): Promise<PromiseSettledResult<T>> {
+  let settled: PromiseSettledResult<T> | undefined;
+  void Promise.allSettled([work]).then(([result]) => (settled = result));
+  while (!settled) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (clock.pending() > 0) await clock.advance(100);
+  }
+  return settled;
+}
+
+describe('retryCoordination', () => {
+  const options = (clock: ManualClock, deadline: number) => ({ doing: 'resetting', deadline, backoffMs: 100, clock, logger: jsonLogger({ level: 'silent' }) });
+
+  it('tries again after answers that mean the group is moving, pausing between attempts and passing the time left', async () => {
+    const clock = createManualClock();
+    const failures = [kafkaError('NOT_COORDINATOR', true), kafkaError('REBALANCE_IN_PROGRESS')];
+    const calls: [number, number][] = [];
+    const result = await drive(
+      retryCoordination(async (remainingMs) => {
+        calls.push([clock.now(), remainingMs]);
+        const failure = failures.shift();
+        if (failure) throw failure;
+        return 'reset';
+      }, options(clock, 1_000)),
+      clock,
+    );
+    expect(result).toEqual({ status: 'fulfilled', value: 'reset' });
+    expect(calls).toEqual([[0, 1_000], [100, 900], [200, 800]]);
+  });
+
+  it('gives up at once on any other failure', async () => {
+    const clock = createManualClock();
+    const refusal = Object.assign(new Error('live members'), { code: 'group-active', retriable: false });
+    let calls = 0;
+    const result = await drive(retryCoordination(async () => { calls++; throw refusal; }, options(clock, 1_000)), clock);
+    expect(result).toEqual({ status: 'rejected', reason: refusal });
+    expect(calls).toBe(1);
+  });
+
+  it('fails with a retriable timeout carrying the last failure when the deadline leaves no room for another attempt', async () => {
+    const clock = createManualClock();
+    const failures = [kafkaError('COORDINATOR_LOAD_IN_PROGRESS'), kafkaError('ILLEGAL_GENERATION'), kafkaError('UNKNOWN_MEMBER_ID')];
+    let calls = 0;
+    const result = await drive(retryCoordination(async () => { throw failures[calls++]; }, options(clock, 250)), clock);
+    expect(calls).toBe(3);
+    expect(result.status).toBe('rejected');
+    const reason = (result as PromiseRejectedResult).reason as Error;
+    expect(reason).toMatchObject({ code: 'timeout', retriable: true });
+    expect(reason.cause).toBe(failures[2]);
+  });
+
+  it('classifies coordination answers anywhere in the cause chain, and the mock\'s refused SyncGroup apart from them', () => {
+    expect(isCoordinationError(kafkaError('COORDINATOR_NOT_AVAILABLE', true))).toBe(true);
+    expect(isCoordinationError(kafkaError('INVALID_REQUEST'))).toBe(false);
+    expect(isCoordinationError(new Error('ECONNREFUSED'))).toBe(false);
+    expect(isRefusedSync(kafkaError('INVALID_REQUEST', true))).toBe(true);
+    expect(isRefusedSync(kafkaError('REBALANCE_IN_PROGRESS'))).toBe(false);
   });
 });
 

@@ -11,6 +11,11 @@ import { toHeraldError } from './errors.js';
 import { createOffsetTools } from './offsets.js';
 import { createPublisher } from './publisher.js';
 import { openSubscription } from './subscription.js';
+import { describeGroup } from './inspect/describeGroup.js';
+import { describeTopics } from './inspect/describeTopics.js';
+import type { InspectDeps, LocalGroups } from './inspect/deps.js';
+import { listGroups } from './inspect/listGroups.js';
+import type { BrokerSupport } from './support.js';
 import { createTopicProvisioner } from './topics.js';
 
 /** `kafkaBroker` with hooks into the client (tests use them to cut a member's connections, as a crash would). */
@@ -19,7 +24,10 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
   const logger = resolved.logger;
   const kafka = createKafkaClient(resolved, hooks);
   const publisher = createPublisher(kafka, resolved);
-  const subscriptions = new Set<Subscription>();
+  /** Open subscriptions, with their group. */
+  const subscriptions = new Map<Subscription, string>();
+  /** Groups this instance has subscribed, reset or described (see LocalGroups). */
+  const knownGroups = new Set<string>();
   let adminClient: Promise<Admin> | undefined;
   let provisioned: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
@@ -36,8 +44,14 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     return adminClient;
   }
 
-  const offsets = createOffsetTools({ kafka, admin, options: resolved, logger });
+  const support: BrokerSupport = {};
+  const offsets = createOffsetTools({ kafka, admin, options: resolved, logger, support });
   const topics = createTopicProvisioner({ kafka, admin, logger, requestTimeoutMs: resolved.requestTimeoutMs });
+  const local: LocalGroups = {
+    known: () => [...knownGroups],
+    members: (group) => [...subscriptions.values()].filter((g) => g === group).length,
+  };
+  const inspect: InspectDeps = { admin, support, logger, local };
 
   function ensureOpen(doing: string): void {
     if (closed) throw new HeraldError(ErrorCodes.closed, `kafka: cannot ${doing}, the broker is closed`);
@@ -66,13 +80,14 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
         throw new HeraldError(ErrorCodes.invalidOptions, `kafka: maxBatch must be an integer > 0, got ${subscribeOptions.maxBatch}`);
       }
       await provision();
+      knownGroups.add(subscribeOptions.group);
       const subscription = await openSubscription({ kafka, admin, offsets, options: resolved, logger }, subscribeOptions, sink);
       if (closed) {
         // close() ran while this member was joining: it did not see it, so it leaves now
         await subscription.close();
         ensureOpen('subscribe');
       }
-      subscriptions.add(subscription);
+      subscriptions.set(subscription, subscribeOptions.group);
       return {
         commit: (committed) => subscription.commit(committed),
         async close() {
@@ -87,11 +102,26 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     },
     async resetOffsets(resetOptions) {
       ensureOpen('reset offsets');
+      knownGroups.add(resetOptions.group);
       await offsets.resetOffsets(resetOptions);
+    },
+    async describeTopics(names) {
+      ensureOpen('describe topics');
+      return describeTopics(inspect, names);
+    },
+    async listGroups() {
+      ensureOpen('list groups');
+      return listGroups(inspect);
+    },
+    async describeGroup(group) {
+      ensureOpen('describe a group');
+      const description = await describeGroup(inspect, group);
+      knownGroups.add(group);
+      return description;
     },
     close() {
       closed ??= (async () => {
-        await Promise.allSettled([...subscriptions].map((s) => s.close()));
+        await Promise.allSettled([...subscriptions.keys()].map((s) => s.close()));
         subscriptions.clear();
         const { closeTimeoutMs } = resolved;
         await withTimeout(publisher.close(), closeTimeoutMs, 'disconnecting the producer').catch((error: unknown) => logger.warn('kafka: disconnecting the producer failed', { error }));

@@ -28,13 +28,25 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
 }
 
 function rootCause(error: KafkaLikeError): KafkaLikeError {
-  let current = error;
+  return causeChain(error).at(-1)!;
+}
+
+/** `error` and what it wraps (kafkajs nests causes as `cause` or `originalError`), outermost first. */
+function causeChain(error: KafkaLikeError): KafkaLikeError[] {
+  const chain = [error];
   for (let depth = 0; depth < 10; depth++) {
-    const next = (current as { cause?: unknown; originalError?: unknown }).cause ?? (current as { originalError?: unknown }).originalError;
+    const current = chain.at(-1) as { cause?: unknown; originalError?: unknown };
+    const next = current.cause ?? current.originalError;
     if (typeof next !== 'object' || next === null) break;
-    current = next as KafkaLikeError;
+    chain.push(next as KafkaLikeError);
   }
-  return current;
+  return chain;
+}
+
+/** The Kafka protocol error types (`NOT_COORDINATOR`, `REBALANCE_IN_PROGRESS`...) anywhere in `error`'s cause chain. */
+export function kafkaErrorTypes(error: unknown): Set<string> {
+  if (typeof error !== 'object' || error === null) return new Set();
+  return new Set(causeChain(error as KafkaLikeError).flatMap((e) => (typeof e.type === 'string' ? [e.type] : [])));
 }
 
 /** True when kafkajs reports that the broker lacks an API (the mock cluster lacks several). */

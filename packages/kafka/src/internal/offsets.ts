@@ -1,9 +1,12 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
-import type { Logger, StartPosition } from '@herald/core';
+import { systemClock } from '@herald/core';
+import type { Clock, Logger, StartPosition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
-import { KafkaErrorCodes } from '../errorCodes.js';
+import { isCoordinationError, isRefusedSync, retryCoordination } from './coordination.js';
+import type { CoordinationRetryOptions } from './coordination.js';
 import { isUnsupportedApi, toHeraldError } from './errors.js';
+import { groupActive, resetAsSoleMember } from './soleMemberReset.js';
+import type { BrokerSupport } from './support.js';
 import { scanForTimestamp } from './timestampScan.js';
 import type { OffsetRange } from './timestampScan.js';
 
@@ -19,17 +22,24 @@ export interface OffsetToolsDeps {
   readonly admin: () => Promise<Admin>;
   readonly options: ResolvedKafkaOptions;
   readonly logger: Logger;
+  /** What the brokers answer, shared with the inspector. */
+  readonly support: BrokerSupport;
+  /** Paces retries while a group's coordinator moves. Default the system clock. */
+  readonly clock?: Clock;
 }
 
 /**
  * Offset lookups and resets. Timestamps use ListOffsets when the broker answers it; a broker that
  * answers -1 for everything (the mock cluster) is detected once and served by scanning instead.
  * Resets go through `admin.setOffsets` (which first checks that the group is empty with
- * DescribeGroups); where the broker lacks DescribeGroups they join the group as its only member,
- * commit, and leave.
+ * DescribeGroups); where the broker lacks DescribeGroups (detected once) they join the group and
+ * commit only as its sole member. Either way, answers that mean the group is moving (coordinator
+ * loading or moved, a rebalance under way) are retried until `requestTimeoutMs +
+ * group.rebalanceTimeoutMs`, so a live member ends in `group-active`, not in a transient error.
  */
 export function createOffsetTools(deps: OffsetToolsDeps): OffsetTools {
-  const { kafka, options, logger } = deps;
+  const { kafka, options, logger, support } = deps;
+  const clock = deps.clock ?? systemClock;
   let timestampLookup: 'supported' | 'unsupported' | undefined;
 
   async function ranges(topic: string): Promise<Map<number, OffsetRange>> {
@@ -70,63 +80,42 @@ export function createOffsetTools(deps: OffsetToolsDeps): OffsetTools {
     }
   }
 
-  async function commitAsSoleMember(group: string, topic: string, targets: Map<number, number>): Promise<void> {
-    const { group: g } = options;
-    const consumer = kafka.consumer({
-      groupId: group,
-      sessionTimeout: g.sessionTimeoutMs,
-      heartbeatInterval: g.heartbeatIntervalMs,
-      rebalanceTimeout: g.rebalanceTimeoutMs,
-      maxWaitTimeInMs: options.fetch.maxWaitMs,
-      allowAutoTopicCreation: false,
-      retry: { retries: options.retries, restartOnFailure: async () => false },
-    });
-    let timer: NodeJS.Timeout | undefined;
+  /** `admin.setOffsets`, which refuses unless DescribeGroups says the group is empty. False when the broker cannot describe groups. */
+  async function resetIfEmpty(group: string, topic: string, targets: ReadonlyMap<number, number>): Promise<boolean> {
+    const partitions = [...targets].map(([partition, offset]) => ({ partition, offset: String(offset) }));
     try {
-      const assigned = new Promise<number[]>((resolve, reject) => {
-        let mine: number[] | undefined;
-        timer = setTimeout(() => reject(new HeraldError(ErrorCodes.timeout, `kafka: joining group '${group}' to reset its offsets timed out`, { retriable: true })), options.group.rebalanceTimeoutMs + options.requestTimeoutMs);
-        consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-          consumer.pause([{ topic }]);
-          mine = payload.memberAssignment[topic] ?? [];
-        });
-        // commits are accepted once the runner is fetching, which starts right after the join
-        consumer.on(consumer.events.FETCH_START, () => mine && resolve(mine));
-        consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
-      const mine = await assigned;
-      if (mine.length < targets.size) {
-        throw new HeraldError(KafkaErrorCodes.groupActive, `kafka: group '${group}' has live members on '${topic}'; stop them before resetting offsets`);
-      }
-      await consumer.commitOffsets([...targets].map(([partition, offset]) => ({ topic, partition, offset: String(offset) })));
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect().catch(() => {});
+      await (await deps.admin()).setOffsets({ groupId: group, topic, partitions });
+      support.describeGroups = true;
+      return true;
+    } catch (error) {
+      if (/no running instances/i.test((error as Error).message ?? '')) throw groupActive(group, error);
+      if (!isUnsupportedApi(error)) throw error;
+      support.describeGroups = false;
+      logger.info('kafka: the broker cannot describe groups; resetting offsets by joining the group', { group, topic });
+      return false;
     }
   }
 
-  return {
-    offsetsAt,
-    async resetOffsets({ group, topic, to }) {
-      const targets = await offsetsAt(topic, to);
-      const partitions = [...targets].map(([partition, offset]) => ({ partition, offset: String(offset) }));
-      try {
-        await (await deps.admin()).setOffsets({ groupId: group, topic, partitions });
-      } catch (error) {
-        if (/no running instances/i.test((error as Error).message ?? '')) {
-          throw new HeraldError(KafkaErrorCodes.groupActive, `kafka: group '${group}' has live members; stop them before resetting offsets`, { cause: error });
-        }
-        if (!isUnsupportedApi(error)) throw toHeraldError(error, `resetting offsets of group '${group}' on '${topic}'`);
-        logger.info('kafka: the broker cannot describe groups; resetting offsets by joining the group', { group, topic });
-        try {
-          await commitAsSoleMember(group, topic, targets);
-        } catch (fallbackError) {
-          throw toHeraldError(fallbackError, `resetting offsets of group '${group}' on '${topic}'`);
-        }
-      }
-    },
-  };
+  async function resetOffsets({ group, topic, to }: { group: string; topic: string; to: StartPosition }): Promise<void> {
+    const targets = await offsetsAt(topic, to);
+    const doing = `resetting offsets of group '${group}' on '${topic}'`;
+    const retrying: CoordinationRetryOptions = {
+      doing,
+      deadline: clock.now() + options.requestTimeoutMs + options.group.rebalanceTimeoutMs,
+      backoffMs: Math.min(1_000, options.group.heartbeatIntervalMs),
+      clock,
+      logger,
+    };
+    try {
+      if (support.describeGroups !== false && (await retryCoordination(() => resetIfEmpty(group, topic, targets), retrying))) return;
+      await retryCoordination((timeoutMs) => resetAsSoleMember(kafka, options, { group, topic, targets, timeoutMs }), {
+        ...retrying,
+        retryIf: (error) => isCoordinationError(error) || isRefusedSync(error),
+      });
+    } catch (error) {
+      throw toHeraldError(error, doing);
+    }
+  }
+
+  return { offsetsAt, resetOffsets };
 }

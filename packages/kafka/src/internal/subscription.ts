@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { systemClock } from '@herald/core';
 import type { CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
+import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { toDelivery } from './delivery.js';
 import { withTimeout } from './deadline.js';
 import { toHeraldError } from './errors.js';
@@ -17,6 +18,9 @@ export interface SubscriptionDeps {
 }
 
 const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+
+/** A join that failed only because the group moved under it: joining again settles it. */
+const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationError(error);
 
 /**
  * One consumer-group membership. kafkajs runs the group (eager rebalancing, offsets committed only
@@ -141,15 +145,22 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
     // kafkajs stops for good on errors it deems fatal (the mock cluster refuses some group syncs
     // that way); a member that silently stops consuming while its process lives is worse than a
-    // rejoin, so after the first join we rejoin with backoff
-    if (!payload.restart && hasJoined) void rejoin();
+    // rejoin, so after the first join we rejoin with backoff, and before it when the join only
+    // lost a race (subscribe's join deadline still bounds it)
+    if (!payload.restart && (hasJoined || joinRaceLost(payload.error))) void rejoin();
   });
 
   let hasJoined = false;
   let rejoining: Promise<void> | undefined;
+  /** A crash arrived while a rejoin was under way (its own join can crash): rejoin once more after it. */
+  let crashedWhileRejoining = false;
   /** Leaves what is left of the crashed membership (revoking its partitions) and joins again. */
   function rejoin(): Promise<void> {
-    rejoining ??= (async () => {
+    if (rejoining) {
+      crashedWhileRejoining = true;
+      return rejoining;
+    }
+    rejoining = (async () => {
       for (let attempt = 1; !closing; attempt++) {
         const lost = [...owned.values()];
         owned = new Map();
@@ -174,13 +185,17 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       }
     })().finally(() => {
       rejoining = undefined;
+      if (crashedWhileRejoining && !closing) {
+        crashedWhileRejoining = false;
+        void rejoin();
+      }
     });
     return rejoining;
   }
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) reject(toHeraldError(payload.error, `joining group '${group}'`));
+      if (!payload.restart && !joinRaceLost(payload.error)) reject(toHeraldError(payload.error, `joining group '${group}'`));
     });
   });
   joined.catch(() => {}); // awaited below; this only keeps an early crash from counting as unhandled
@@ -196,6 +211,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   } catch (error) {
     closing = true;
     feed.stop();
+    await rejoining;
     await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
     throw toHeraldError(error, `subscribing group '${group}' to ${subscribe.topics.join(', ')}`);
   }

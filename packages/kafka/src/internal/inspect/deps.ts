@@ -1,0 +1,37 @@
+import type { Admin } from 'kafkajs';
+import { ErrorCodes, HeraldError } from '@herald/core';
+import type { Logger } from '@herald/core';
+import type { BrokerSupport } from '../support.js';
+
+/**
+ * What this broker instance itself knows about groups: where the brokers cannot list groups or
+ * describe their members (the mock cluster), that is all there is to go on.
+ */
+export interface LocalGroups {
+  /** Groups this instance has subscribed, reset or described. */
+  known(): readonly string[];
+  /** Members this instance runs in `group` now. */
+  members(group: string): number;
+}
+
+/** What every inspection operation reads through. */
+export interface InspectDeps {
+  readonly admin: () => Promise<Admin>;
+  readonly support: BrokerSupport;
+  readonly logger: Logger;
+  readonly local: LocalGroups;
+}
+
+/** Kafka's own bookkeeping topics, left out of "every topic". */
+const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
+
+export function isInternalTopic(name: string): boolean {
+  return INTERNAL_TOPICS.has(name);
+}
+
+/** Throws `invalid-options` unless `name` is a non-empty string; `what` names it in the message. */
+export function checkName(name: unknown, what: string): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new HeraldError(ErrorCodes.invalidOptions, `kafka: ${what} must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`);
+  }
+}

@@ -1,0 +1,53 @@
+import type { Admin } from 'kafkajs';
+import type { GroupDescription, PartitionLag } from '@herald/core';
+import { isUnsupportedApi, toHeraldError } from '../errors.js';
+import { committedOffsets } from './committedOffsets.js';
+import type { InspectDeps } from './deps.js';
+import { checkName } from './deps.js';
+
+/**
+ * Where `group` stands, read without joining it: its live members (DescribeGroups), and for every
+ * partition of each topic it has committed on, the committed offset (null where it never
+ * committed), the end offset and the lag (`end - committed`, or `end - start` without a commit;
+ * never negative). A group the cluster does not know has no members and no partitions. A broker
+ * that cannot describe groups (the mock cluster) is detected once and logged: members are then
+ * those this instance runs, a lower bound.
+ */
+export async function describeGroup(deps: InspectDeps, group: string): Promise<GroupDescription> {
+  checkName(group, 'a group name');
+  try {
+    const admin = await deps.admin();
+    const [members, committed] = await Promise.all([liveMembers(deps, admin, group), committedOffsets(deps, admin, group)]);
+    const topics = [...committed.keys()].sort();
+    const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
+    const partitions = topics.flatMap((topic, i) => lagOf(topic, committed.get(topic)!, ends[i]!));
+    return { group, members, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
+  } catch (error) {
+    throw toHeraldError(error, `describing group '${group}'`);
+  }
+}
+
+function lagOf(topic: string, committed: ReadonlyMap<number, number>, offsets: Array<{ partition: number; low: string; high: string }>): PartitionLag[] {
+  return offsets
+    .map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }))
+    .sort((a, b) => a.partition - b.partition)
+    .map(({ partition, start, end }) => {
+      const at = committed.get(partition) ?? null;
+      return { topic, partition, committed: at, end, lag: Math.max(0, end - (at ?? start)) };
+    });
+}
+
+async function liveMembers(deps: InspectDeps, admin: Admin, group: string): Promise<number> {
+  if (deps.support.describeGroups !== false) {
+    try {
+      const { groups } = await admin.describeGroups([group]);
+      deps.support.describeGroups = true;
+      return groups.find((g) => g.groupId === group)?.members.length ?? 0;
+    } catch (error) {
+      if (!isUnsupportedApi(error)) throw error;
+      deps.support.describeGroups = false;
+      deps.logger.warn('kafka: the broker cannot describe groups; member counts are the members this client runs');
+    }
+  }
+  return deps.local.members(group);
+}
