@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { ErrorCodes, HeraldError, jsonLogger } from '@herald/core';
+import { CoreErrors, HeraldError, jsonLogger } from '@herald/core';
 import type { LogLevel, Logger, TopicSpec } from '@herald/core';
 
 /** SASL credentials, passed through to the client unchanged. */
@@ -104,7 +104,7 @@ const SASL: readonly string[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
 /** Applies defaults and validates; throws `invalid-options` naming the first bad field. */
 export function resolveKafkaOptions(options: KafkaBrokerOptions): ResolvedKafkaOptions {
   const fail = (message: string): never => {
-    throw new HeraldError(ErrorCodes.invalidOptions, `kafkaBroker: ${message}`);
+    throw new HeraldError(CoreErrors.invalidOptions, `kafkaBroker: ${message}`);
   };
   if (!Array.isArray(options.brokers) || options.brokers.length === 0) fail('brokers must be a non-empty array of host:port');
   for (const b of options.brokers) if (typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b)) fail(`broker '${String(b)}' is not host:port`);

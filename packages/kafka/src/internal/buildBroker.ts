@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { Subscription, TopicSpec } from '@herald/core';
 import type { KafkaBroker } from '../kafkaBroker.js';
 import { resolveKafkaOptions } from '../options.js';
@@ -54,7 +54,7 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
   const inspect: InspectDeps = { admin, support, logger, local };
 
   function ensureOpen(doing: string): void {
-    if (closed) throw new HeraldError(ErrorCodes.closed, `kafka: cannot ${doing}, the broker is closed`);
+    if (closed) throw new HeraldError(CoreErrors.closed, `kafka: cannot ${doing}, the broker is closed`);
   }
 
   /** The topics declared in the options, provisioned once before first use (retried after a failure). */
@@ -75,9 +75,9 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     },
     async subscribe(subscribeOptions, sink) {
       ensureOpen('subscribe');
-      if (subscribeOptions.topics.length === 0) throw new HeraldError(ErrorCodes.invalidOptions, 'kafka: subscribe needs at least one topic');
+      if (subscribeOptions.topics.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'kafka: subscribe needs at least one topic');
       if (subscribeOptions.maxBatch !== undefined && !(Number.isInteger(subscribeOptions.maxBatch) && subscribeOptions.maxBatch > 0)) {
-        throw new HeraldError(ErrorCodes.invalidOptions, `kafka: maxBatch must be an integer > 0, got ${subscribeOptions.maxBatch}`);
+        throw new HeraldError(CoreErrors.invalidOptions, `kafka: maxBatch must be an integer > 0, got ${subscribeOptions.maxBatch}`);
       }
       await provision();
       knownGroups.add(subscribeOptions.group);

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { Clock, Logger } from '@herald/core';
 import { kafkaErrorTypes } from './errors.js';
 
@@ -59,7 +59,7 @@ export async function retryCoordination<T>(attempt: (remainingMs: number) => Pro
     } catch (error) {
       if (!retryIf(error)) throw error;
       if (clock.now() + backoffMs >= deadline) {
-        throw new HeraldError(ErrorCodes.timeout, `kafka: ${options.doing} did not settle: the group kept moving (${attempts} attempts)`, { retriable: true, cause: error });
+        throw new HeraldError(CoreErrors.timeout, `kafka: ${options.doing} did not settle: the group kept moving (${attempts} attempts)`, { retriable: true, cause: error });
       }
       options.logger.debug('kafka: the group is moving; trying again', { doing: options.doing, attempts, error });
       await clock.sleep(backoffMs);

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
 
@@ -21,10 +21,10 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   const message = `kafka: ${doing} failed: ${e.message ?? String(error)}`;
   const details = { kafkaError: cause.name, kafkaType: cause.type };
   if (cause.type !== undefined && TOO_LARGE.has(cause.type)) {
-    return new HeraldError(ErrorCodes.eventTooLarge, message, { retriable: false, cause: error, details });
+    return new HeraldError(CoreErrors.eventTooLarge, message, { retriable: false, cause: error, details });
   }
   const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || cause.retriable !== false;
-  return new HeraldError(ErrorCodes.brokerUnavailable, message, { retriable, cause: error, details });
+  return new HeraldError(CoreErrors.brokerUnavailable, message, { retriable, cause: error, details });
 }
 
 function rootCause(error: KafkaLikeError): KafkaLikeError {

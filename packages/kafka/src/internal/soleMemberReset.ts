@@ -1,6 +1,6 @@
 import { PartitionAssigners } from 'kafkajs';
 import type { Kafka, PartitionAssigner } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { withTimeout } from './deadline.js';
 
@@ -15,7 +15,7 @@ export interface SoleMemberReset {
 
 /** A `group-active` refusal: the group has a member besides the caller. */
 export function groupActive(group: string, cause?: unknown): HeraldError {
-  return new HeraldError(ErrorCodes.groupActive, `kafka: group '${group}' has live members; stop them before resetting offsets`, { cause });
+  return new HeraldError(CoreErrors.groupActive, `kafka: group '${group}' has live members; stop them before resetting offsets`, { cause });
 }
 
 /**

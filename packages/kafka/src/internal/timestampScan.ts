@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { ErrorCodes, HeraldError, uuidv7 } from '@herald/core';
+import { CoreErrors, HeraldError, uuidv7 } from '@herald/core';
 
 /** The readable offsets of one partition: `low` is the first kept record, `high` the next to be written. */
 export interface OffsetRange {
@@ -39,7 +39,7 @@ export async function scanForTimestamp(kafka: Kafka, options: ScanOptions): Prom
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     const done = new Promise<void>((resolve, reject) => {
       timer = setTimeout(
-        () => reject(new HeraldError(ErrorCodes.timeout, `kafka: scanning '${topic}' for timestamp ${timestamp} took over ${options.timeoutMs} ms`, { retriable: true })),
+        () => reject(new HeraldError(CoreErrors.timeout, `kafka: scanning '${topic}' for timestamp ${timestamp} took over ${options.timeoutMs} ms`, { retriable: true })),
         options.timeoutMs,
       );
       void consumer.run({

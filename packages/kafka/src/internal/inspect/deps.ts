@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { Logger } from '@herald/core';
 import type { BrokerSupport } from '../support.js';
 
@@ -32,6 +32,6 @@ export function isInternalTopic(name: string): boolean {
 /** Throws `invalid-options` unless `name` is a non-empty string; `what` names it in the message. */
 export function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new HeraldError(ErrorCodes.invalidOptions, `kafka: ${what} must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`);
+    throw new HeraldError(CoreErrors.invalidOptions, `kafka: ${what} must be a non-empty string, got ${JSON.stringify(name) ?? String(name)}`);
   }
 }

@@ -1,6 +1,6 @@
 import kafkajs from 'kafkajs';
 import type { Admin, DescribeConfigResponse } from 'kafkajs';
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { PartitionRange, TopicDescription } from '@herald/core';
 import { isUnsupportedApi, toHeraldError } from '../errors.js';
 import type { InspectDeps } from './deps.js';
@@ -18,7 +18,7 @@ const UNKNOWN: Retention = { retentionMs: null, retentionBytes: null };
  */
 export async function describeTopics(deps: InspectDeps, topics?: readonly string[]): Promise<TopicDescription[]> {
   if (topics !== undefined) {
-    if (!Array.isArray(topics)) throw new HeraldError(ErrorCodes.invalidOptions, 'kafka: describeTopics takes an array of topic names');
+    if (!Array.isArray(topics)) throw new HeraldError(CoreErrors.invalidOptions, 'kafka: describeTopics takes an array of topic names');
     for (const topic of topics) checkName(topic, 'a topic name');
   }
   try {
