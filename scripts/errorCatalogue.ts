@@ -1,0 +1,50 @@
+// Renders docs/errors.md from every package's error catalogue, so the documentation of each code
+// (what it means, whether retrying helps, what to do) cannot drift from the code that throws it.
+// Run `npm run docs:errors` after changing a catalogue; a test fails while the file is stale.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
+import { HttpErrors } from '@herald/http';
+import { PgErrors } from '@herald/postgres';
+import { SqliteErrors } from '@herald/sqlite';
+
+/** Every package's catalogue, in the order the document lists them. */
+export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readonly<Record<string, ErrorCodeSpec>> }[] = [
+  { pkg: '@herald/core', specs: CoreErrors },
+  { pkg: '@herald/sqlite', specs: SqliteErrors },
+  { pkg: '@herald/postgres', specs: PgErrors },
+  { pkg: '@herald/http', specs: HttpErrors },
+];
+
+export function renderErrorsDoc(): string {
+  const lines = [
+    '# Error codes',
+    '',
+    'Every error Herald raises is a `HeraldError` with a stable `code`, a `retriable` flag and often a',
+    '`cause`. Check errors by code (`error.code === ErrorCodes.timeout`), not by class. A dead',
+    "letter's `reason` is its error's code, so the CLI and the console group failures by these. The",
+    'Kafka adapter raises core codes only. Each package declares its codes in one catalogue',
+    '(`defineErrorCodes`); this page is generated from them by `npm run docs:errors`.',
+    '',
+    '"Retriable" is the default of the code: the pipeline retries retriable failures with backoff and',
+    'dead-letters the others at once. A throw site may know better and say so on the error itself.',
+  ];
+  for (const { pkg, specs } of CATALOGUES) {
+    lines.push('', `## ${pkg}`, '', '| code | retriable | what it means | what to do |', '| --- | --- | --- | --- |');
+    for (const spec of Object.values(specs)) {
+      lines.push(`| \`${spec.code}\` | ${spec.retriable ? 'yes' : 'no'} | ${cell(spec.meaning)} | ${cell(spec.action)} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|');
+}
+
+export const ERRORS_DOC = fileURLToPath(new URL('../docs/errors.md', import.meta.url));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writeFileSync(ERRORS_DOC, renderErrorsDoc());
+  console.log(`wrote ${ERRORS_DOC}`);
+}
