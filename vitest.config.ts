@@ -2,7 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/prerequisites.ts'],
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     // native modules, child processes and real servers: separate processes per file
     pool: 'forks',
