@@ -1,8 +1,14 @@
+import { defaultClientConditions, defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// @herald/* packages export `@herald/source` (their src/*.ts) ahead of `types`/`default` (dist/): tests run
+// against the sources, with no build first.
+const SOURCE = '@herald/source';
+
 export default defineConfig({
+  resolve: { conditions: [SOURCE, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions] } },
   test: {
-    globalSetup: ['test/prerequisites.ts'],
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     // native modules, child processes and real servers: separate processes per file
     pool: 'forks',

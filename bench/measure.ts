@@ -1,5 +1,5 @@
 // Measures one engine in this process and prints one JSON line (run by bench/run.ts).
-// node --import tsx bench/measure.ts <engine> [events] [latency-events] [deadline-ms]
+// node --conditions=@herald/source --import tsx bench/measure.ts <engine> [events] [latency-events] [deadline-ms]
 import { runBaseline } from './baseline.js';
 import { engines } from './engines.js';
 import { percentile, round } from './stats.js';

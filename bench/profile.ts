@@ -1,6 +1,6 @@
 // Profiling entry: one flat-out run of the pipeline on one engine, or of the baseline, then where
 // the CPU went: this Node process and, for Kafka + PostgreSQL, the PostgreSQL cluster and the mock.
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [engine] [events]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@herald/source --import tsx bench/profile.ts [engine] [events]
 // (engine: embedded | kafka-postgres | baseline-kafkajs-pg; the .cpuprofile covers the Node side.)
 import { runBaseline } from './baseline.js';
 import type { CpuSeconds } from './cpu.js';

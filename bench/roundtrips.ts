@@ -1,6 +1,6 @@
 // What the Kafka + PostgreSQL pipeline's statement pattern costs in CPU, and what fewer round trips
 // would save: PostgreSQL's side of one event, hand-written on raw `pg`, in five shapes.
-//   node --import tsx bench/roundtrips.ts [--seconds 5] [--rounds 2] [--shapes herald-now,pipelined,batched,baseline+order,baseline]
+//   node --conditions=@herald/source --import tsx bench/roundtrips.ts [--seconds 5] [--rounds 2] [--shapes herald-now,pipelined,batched,baseline+order,baseline]
 // herald-now   what pgStores does today per event: (BEGIN; INSERT order; INSERT outbox; COMMIT) and
 //              (BEGIN; INSERT inbox ON CONFLICT; INSERT effect; COMMIT): 8 round trips, 2 commits
 // pipelined    the same statements, sent two at a time (pg's pipeline mode): 4 round trips, 2 commits

@@ -11,7 +11,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'herald-hello-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 async function hello(name: string): Promise<string[]> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', main, name], {
+  const { stdout } = await run(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', main, name], {
     env: { ...process.env, HERALD_DATA_DIR: dataDir, HERALD_LOG_LEVEL: 'warn' },
     timeout: 30_000,
   });

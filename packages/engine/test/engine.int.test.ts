@@ -96,7 +96,7 @@ describe('engineFromEnv loads only the selected adapters', () => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-engine-lazy-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const probe = async (env: Record<string, string>) => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(env)], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fixture, JSON.stringify(env)], { timeout: 30_000 });
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   };
 

@@ -1,4 +1,4 @@
-// node --import tsx packages/kafka/bench/throughput.ts [--records 100000] [--keys 1000] [--value-bytes 200]
+// node --conditions=@herald/source --import tsx packages/kafka/bench/throughput.ts [--records 100000] [--keys 1000] [--value-bytes 200]
 //   [--batch 1000] [--topics 4] [--compression none|gzip] [--brokers host:port,...] [--json]
 //
 // Measures the Kafka adapter: (1) produce throughput, publish() calls of --batch records awaited one

@@ -1,7 +1,7 @@
 /**
  * Benchmark of the PostgreSQL stores (not a test).
  *
- *   node --import tsx packages/postgres/bench/pgStores.bench.ts [--duration-ms 10000] [--callers 32]
+ *   node --conditions=@herald/source --import tsx packages/postgres/bench/pgStores.bench.ts [--duration-ms 10000] [--callers 32]
  *        [--records 50000] [--keys 1000] [--json]
  *
  * 1. Transactions/s of `pgStores.transaction` with `--callers` concurrent callers for `--duration-ms`

@@ -2,7 +2,7 @@
  * Throughput of the embedded engine's parts, with the default durability (fsync at every group
  * commit). Not a test. Run from the repository root:
  *
- *   node --import tsx packages/sqlite/bench/throughput.ts [--events 100000] [--concurrency 1000]
+ *   node --conditions=@herald/source --import tsx packages/sqlite/bench/throughput.ts [--events 100000] [--concurrency 1000]
  *
  * 1. log publish: `events` records (200-byte values, 1 000 keys, 8 partitions), `concurrency`
  *    callers each awaiting one single-record publish at a time, so group commit does the batching.

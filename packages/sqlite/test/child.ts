@@ -13,10 +13,10 @@ export interface Child {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts `test/fixtures/<name>.ts` with `node --import tsx`, passing `args`. */
+/** Starts `test/fixtures/<name>.ts` with `node --conditions=@herald/source --import tsx`, passing `args`. */
 export function startFixture(name: string, args: readonly string[]): Child {
   const file = fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters = new Set<{ match: (line: string) => boolean; resolve: (line: string) => void }>();
   createInterface({ input: child.stdout! }).on('line', (line) => {

@@ -33,13 +33,13 @@ export interface ExampleProcess {
 }
 
 /**
- * Starts `node --import tsx src/main.ts [--service s]` with `env` on top of {@link FAST_ENV} (and
+ * Starts `node --conditions=@herald/source --import tsx src/main.ts [--service s]` with `env` on top of {@link FAST_ENV} (and
  * `HERALD_DATA_DIR` = `dataDir` when given: the embedded engine's files), and
  * resolves once it logged `ticket-orders ready` (or, with `until: 'listening'`, as soon as its
  * HTTP listener is up). Fails after `timeoutMs` or if it exits first.
  */
 export async function startExample(options: { dataDir?: string; env?: Record<string, string>; service?: string; until?: 'ready' | 'listening'; timeoutMs?: number }): Promise<ExampleProcess> {
-  const args = ['--import', 'tsx', 'src/main.ts', ...(options.service ? ['--service', options.service] : [])];
+  const args = ['--conditions=@herald/source', '--import', 'tsx', 'src/main.ts', ...(options.service ? ['--service', options.service] : [])];
   const child = spawn(process.execPath, args, {
     cwd: EXAMPLE_DIR,
     // the embedded engine unless the test selects Kafka + PostgreSQL (whatever the developer's shell says)
