@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Broker, Clock, SqlTx } from '@herald/core';
-import { describeBrokerConformance, describeIdempotencyConformance, describePipelineConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import {
+  describeBrokerConformance,
+  describeDeadLetterBrowserConformance,
+  describeIdempotencyConformance,
+  describeOutboxBacklogConformance,
+  describePipelineConformance,
+  describeStoreConformance,
+  type StoreUnderTest,
+} from '@herald/testing';
 import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores } from '@herald/sqlite';
 import { tempDir } from './helpers.js';
 
@@ -64,11 +72,17 @@ describeStoreConformance<SqlTx, SqliteStores>({
   create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
 });
 
-describeIdempotencyConformance<SqlTx, SqliteStores>({
-  name: 'sqliteStores',
-  durable: true,
-  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
-});
+for (const describeAbility of [
+  describeIdempotencyConformance<SqlTx, SqliteStores>,
+  describeDeadLetterBrowserConformance<SqlTx, SqliteStores>,
+  describeOutboxBacklogConformance<SqlTx, SqliteStores>,
+]) {
+  describeAbility({
+    name: 'sqliteStores',
+    durable: true,
+    create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
+  });
+}
 
 describePipelineConformance<SqlTx>({
   name: 'sqliteEngine (log + stores)',
