@@ -1,4 +1,4 @@
-// What a user installs: the tarballs `npm pack` makes of @herald/core and @herald/sqlite, installed
+// What a user installs: the tarballs `npm pack` makes of @herald/core, @herald/sql and @herald/sqlite, installed
 // into a fresh project outside the workspace, run with plain node (no tsx, no source condition)
 // and type-checked by a TypeScript consumer. better-sqlite3 compiles from source during the install
 // when no prebuilt binary can be downloaded, hence the long, but bounded, timeouts.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const PACKED = ['@herald/core', '@herald/sqlite'];
+const PACKED = ['@herald/core', '@herald/sql', '@herald/sqlite'];
 const MINUTE = 60_000;
 
 interface Packed {

@@ -1,7 +1,17 @@
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Broker, Clock, SqlTx } from '@herald/core';
-import { describeBrokerConformance, describeIdempotencyConformance, describePipelineConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import {
+  describeBrokerConformance,
+  describeBrokerInspectorConformance,
+  describeDeadLetterBrowserConformance,
+  describeIdempotencyConformance,
+  describeOutboxBacklogConformance,
+  describePipelineConformance,
+  describeStoreConformance,
+  type BrokerUnderTest,
+  type StoreUnderTest,
+} from '@herald/testing';
 import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores } from '@herald/sqlite';
 import { tempDir } from './helpers.js';
 
@@ -13,29 +23,38 @@ const nextPath = (name: string) => join(tmp.dir, `${++counter}-${name}`);
 // short sessions so the dead-member test takes a second or two, not the default ~3 s
 const LEASES = { heartbeatMs: 100, sessionTimeoutMs: 1000 } as const;
 
+async function logHarness(): Promise<BrokerUnderTest> {
+  const path = nextPath('log.db');
+  const open = (): SqliteLog => sqliteLog({ path, ...LEASES });
+  const handles: SqliteLog[] = [];
+  const track = (log: SqliteLog) => (handles.push(log), log);
+  let current = track(open());
+  return {
+    broker: current,
+    // a second connection to the same file, as a second process would have
+    newMember: async () => track(open()),
+    kill: (member: Broker) => (member as SqliteLog).crash(),
+    reopen: async () => {
+      await current.close();
+      return (current = track(open()));
+    },
+    cleanup: async () => {
+      await Promise.all(handles.map((log) => log.close()));
+    },
+  };
+}
+
 describeBrokerConformance({
   name: 'sqliteLog',
   guarantees: ['per-key-order', 'consumer-groups', 'replay', 'rebalance', 'persistence'],
-  create: async () => {
-    const path = nextPath('log.db');
-    const open = (): SqliteLog => sqliteLog({ path, ...LEASES });
-    const handles: SqliteLog[] = [];
-    const track = (log: SqliteLog) => (handles.push(log), log);
-    let current = track(open());
-    return {
-      broker: current,
-      // a second connection to the same file, as a second process would have
-      newMember: async () => track(open()),
-      kill: (member: Broker) => (member as SqliteLog).crash(),
-      reopen: async () => {
-        await current.close();
-        return (current = track(open()));
-      },
-      cleanup: async () => {
-        await Promise.all(handles.map((log) => log.close()));
-      },
-    };
-  },
+  create: logHarness,
+});
+
+// inspected through a second handle on the file, which never joins a group
+describeBrokerInspectorConformance({
+  name: 'sqliteLog',
+  guarantees: ['retention', 'partition-growth'],
+  create: logHarness,
 });
 
 const EFFECTS_TABLE = 'CREATE TABLE IF NOT EXISTS conformance_effects (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)';
@@ -64,11 +83,17 @@ describeStoreConformance<SqlTx, SqliteStores>({
   create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
 });
 
-describeIdempotencyConformance<SqlTx, SqliteStores>({
-  name: 'sqliteStores',
-  durable: true,
-  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
-});
+for (const describeAbility of [
+  describeIdempotencyConformance<SqlTx, SqliteStores>,
+  describeDeadLetterBrowserConformance<SqlTx, SqliteStores>,
+  describeOutboxBacklogConformance<SqlTx, SqliteStores>,
+]) {
+  describeAbility({
+    name: 'sqliteStores',
+    durable: true,
+    create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
+  });
+}
 
 describePipelineConformance<SqlTx>({
   name: 'sqliteEngine (log + stores)',

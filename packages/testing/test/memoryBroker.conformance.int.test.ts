@@ -1,4 +1,4 @@
-import { describeBrokerConformance, memoryBroker, type MemoryBroker } from '../src/index.js';
+import { describeBrokerConformance, describeBrokerInspectorConformance, memoryBroker, type MemoryBroker } from '../src/index.js';
 
 describeBrokerConformance({
   name: 'memoryBroker',
@@ -35,5 +35,15 @@ describeBrokerConformance({
         await log.close();
       },
     };
+  },
+});
+
+describeBrokerInspectorConformance({
+  name: 'memoryBroker',
+  // retention not declared: the memory log deletes nothing, and reports null
+  guarantees: ['partition-growth'],
+  create: async () => {
+    const broker = memoryBroker({ partitions: 4 });
+    return { broker, newMember: async () => broker.connect() };
   },
 });

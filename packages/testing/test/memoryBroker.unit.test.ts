@@ -1,4 +1,4 @@
-import { createManualClock, isHeraldError, type DeliveryBatch, type DeliverySink, type TopicPartition } from '@herald/core';
+import { createManualClock, isHeraldError, partitionForKey, type DeliveryBatch, type DeliverySink, type TopicPartition } from '@herald/core';
 import { describe, expect, it } from 'vitest';
 import { memoryBroker } from '../src/index.js';
 
@@ -30,6 +30,24 @@ describe('memoryBroker', () => {
     await broker.subscribe({ group: 'g', topics: ['t'] }, recorder('a', log).sink);
     await broker.subscribe({ group: 'g', topics: ['t'] }, recorder('b', log).sink);
     expect(log).toEqual(['a assigned 0,1,2,3', 'a revoking 1,3', 'a revoked 1,3', 'b assigned 1,3']);
+    await broker.close();
+  });
+
+  it('grows a topic with ensureTopics, and running members take the new partitions', async () => {
+    const broker = memoryBroker({ partitions: 4 });
+    await broker.ensureTopics([{ name: 't', partitions: 2 }]);
+    const log: string[] = [];
+    const member = recorder('a', log);
+    await broker.subscribe({ group: 'g', topics: ['t'] }, member.sink);
+    await broker.ensureTopics([{ name: 't', partitions: 3 }]);
+    await broker.ensureTopics([{ name: 't', partitions: 1 }]);
+    expect(log, 'grown once, never shrunk').toEqual(['a assigned 0,1', 'a assigned 2']);
+    let key = 0;
+    while (partitionForKey(`k${key}`, 3) !== 2) key++;
+    await broker.publish([{ topic: 't', key: `k${key}`, value: 'on the new partition' }]);
+    await flush();
+    expect(member.batches.map((b) => [b.partition, b.deliveries[0]!.value])).toEqual([[2, 'on the new partition']]);
+    expect((await broker.describeTopics(['t']))[0]!.partitions.map((p) => p.end)).toEqual([0, 0, 1]);
     await broker.close();
   });
 

@@ -1,5 +1,14 @@
 import { uuidv7 } from '@herald/core';
-import { describeIdempotencyConformance, describeStoreConformance, memoryStores, type MemoryStores, type MemoryTx, type StoreUnderTest } from '../src/index.js';
+import {
+  describeDeadLetterBrowserConformance,
+  describeIdempotencyConformance,
+  describeOutboxBacklogConformance,
+  describeStoreConformance,
+  memoryStores,
+  type MemoryStores,
+  type MemoryTx,
+  type StoreUnderTest,
+} from '../src/index.js';
 
 function harness(stores: MemoryStores): StoreUnderTest<MemoryTx, MemoryStores> {
   return {
@@ -9,7 +18,14 @@ function harness(stores: MemoryStores): StoreUnderTest<MemoryTx, MemoryStores> {
   };
 }
 
-for (const describeSuite of [describeStoreConformance<MemoryTx, MemoryStores>, describeIdempotencyConformance<MemoryTx, MemoryStores>]) {
+const SUITES = [
+  describeStoreConformance<MemoryTx, MemoryStores>,
+  describeIdempotencyConformance<MemoryTx, MemoryStores>,
+  describeDeadLetterBrowserConformance<MemoryTx, MemoryStores>,
+  describeOutboxBacklogConformance<MemoryTx, MemoryStores>,
+];
+
+for (const describeSuite of SUITES) {
   describeSuite({
     name: 'memoryStores',
     create: async ({ clock }) => harness(memoryStores({ clock })),

@@ -28,13 +28,18 @@ export interface TopicDescription {
 export interface PartitionLag {
   readonly topic: string;
   readonly partition: number;
-  /** The next offset the group will read (Kafka semantics), or null when it never committed here. */
+  /**
+   * The next offset the group will read (Kafka semantics), or null when it never committed here.
+   * An engine that stores a group's start position when a member first takes a partition (the
+   * embedded log does, so a later owner resumes there) reports that position.
+   */
   readonly committed: number | null;
   /** The partition's end offset. */
   readonly end: number;
   /**
    * Records the group has still to read: `end - committed`, or `end - start` (everything retained)
-   * when it never committed. Never negative.
+   * when it never committed. Records retention deleted before the group read them are not
+   * counted (the group resumes at `start`): `end - max(committed, start)`. Never negative.
    */
   readonly lag: number;
 }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CoreErrors, HeraldError, type Delivery, type DeliveryBatch, type OutgoingRecord } from '@herald/core';
-import { headersText, parseHeaders } from '../internal/headers.js';
+import { headersText, parseHeaders } from '@herald/sql';
 import type { TopicRegistry } from './topics.js';
 import type { WriteOp } from './writeQueue.js';
 

@@ -2,6 +2,7 @@ import {
   CoreErrors,
   HeraldError,
   type Broker,
+  type BrokerInspector,
   type DeliverySink,
   type OffsetReset,
   type OutgoingRecord,
@@ -15,6 +16,7 @@ import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
 import { createGroupAccess } from './groups.js';
+import { createInspector } from './inspector.js';
 import { joinGroup, type Member } from './member.js';
 import { createNotifier } from './notifier.js';
 import { resolveLogOptions, type SqliteLogOptions } from './options.js';
@@ -24,8 +26,8 @@ import { LOG_MIGRATIONS } from './schema.js';
 import { createTopicRegistry } from './topics.js';
 import { createWriteQueue } from './writeQueue.js';
 
-/** The embedded log: a {@link Broker} with topic provisioning and offset reset. */
-export interface SqliteLog extends Broker, TopicAdmin, OffsetReset {
+/** The embedded log: a {@link Broker} with topic provisioning, offset reset and inspection. */
+export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspector {
   /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
   sweepRetention(): Promise<number>;
   /**
@@ -63,6 +65,10 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * still pending, but no `deliver` of it starts after that. Retention (age, size) runs in the
  * background and, like Kafka's, may drop records a slow group has not read.
  *
+ * Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads the file's tables, so any
+ * handle on the file (one that never subscribed, in another process) sees every group's committed
+ * offsets, lag and live members; see `createInspector`.
+ *
  * `close()` is idempotent: it closes every subscription (revoking and releasing their
  * partitions), waits for queued publishes, then closes the file.
  *
@@ -89,6 +95,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const records = createRecordAccess(db, topics);
   const groups = createGroupAccess(db, topics, records);
   const retention = createLogRetention(db, topics, queue, { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes, chunk: RETENTION_CHUNK });
+  const inspector = createInspector(db, { clock: o.clock, sessionTimeoutMs: o.sessionTimeoutMs, retentionMs: o.retentionMs, retentionBytes: o.retentionBytes });
   const memberDeps = { queue, groups, records, topics, notifier, clock: o.clock, logger: o.logger, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatMs: o.heartbeatMs, maxBatch: o.maxBatch };
   const subscriptions = new Set<Subscription>();
   const members = new Set<Member>();
@@ -147,6 +154,18 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     sweepRetention() {
       assertOpen();
       return sweep();
+    },
+    async describeTopics(names?: readonly string[]) {
+      assertOpen();
+      return inspector.describeTopics(names);
+    },
+    async listGroups() {
+      assertOpen();
+      return inspector.listGroups();
+    },
+    async describeGroup(group: string) {
+      assertOpen();
+      return inspector.describeGroup(group);
     },
     crash() {
       closing ??= (async () => {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Clock, OutboxEntry, OutboxRecord, OutboxStore, SqlTx } from '@herald/core';
-import { headersText, parseHeaders } from '../internal/headers.js';
+import type { Clock, OutboxBacklog, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
+import { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreDeps {
@@ -11,22 +11,12 @@ export interface StoreDeps {
   readonly clock: Clock;
 }
 
-interface OutboxRow {
+/** What a claim reads: the record, its position and its claim. */
+interface ClaimRow extends OutboxRow {
   seq: number;
-  id: string;
-  topic: string;
-  key: string;
-  type: string;
-  correlation_id: string;
-  value: string;
-  headers: string | null;
-  created_at: number;
-  published_at: number | null;
   claimed_by: string | null;
   claim_expires_at: number | null;
 }
-
-const COLUMNS = 'seq, id, topic, key, type, correlation_id, value, headers, created_at, published_at, claimed_by, claim_expires_at';
 
 /**
  * A claim settles once the transactions that appended what it claims are on disk (it must never
@@ -47,15 +37,18 @@ const SCAN_SLACK = 1000;
  * record under another relay's unexpired claim, so per-key order holds however many relays run.
  * It looks at most `limit * 4 + 1000` records deep, so a large backlog held by another relay
  * costs a bounded scan. Published records are kept (for workflow views) until the retention
- * sweep removes them.
+ * sweep removes them. The backlog (committed, unpublished records per topic) reads the read
+ * connection, so it never sees a transaction that has not committed.
  */
-export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
+export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxBacklog {
   const { writer, reader, runner, scopeOf, clock } = deps;
   const s = {
     insert: writer.prepare(
-      'INSERT INTO herald_outbox (id, topic, key, type, correlation_id, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      `INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
-    unpublished: writer.prepare<unknown[], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`),
+    unpublished: writer.prepare<unknown[], ClaimRow>(
+      `SELECT seq, ${OUTBOX_RECORD_COLUMNS}, claimed_by, claim_expires_at FROM herald_outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
     claimRange: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL'),
     claimOne: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq = ?'),
     // one statement per call: the ids go in as a JSON array (no per-row round trip from JavaScript)
@@ -63,13 +56,18 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
       'UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL',
     ),
     release: writer.prepare('UPDATE herald_outbox SET claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND published_at IS NULL'),
-    byCorrelation: reader.prepare<[string], OutboxRow>(`SELECT ${COLUMNS} FROM herald_outbox WHERE correlation_id = ? ORDER BY seq`),
+    byCorrelation: reader.prepare<[string], OutboxRow>(`SELECT ${OUTBOX_ENTRY_COLUMNS} FROM herald_outbox WHERE correlation_id = ? ORDER BY seq`),
+    // no index of its own: the partial index of unpublished rows finds them, and an extra index
+    // would cost every append and every mark on the hot path to speed up a metrics read
+    backlog: reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
+      'SELECT topic, count(*) AS pending, min(created_at) AS oldest_created_at FROM herald_outbox WHERE published_at IS NULL GROUP BY topic ORDER BY topic',
+    ),
   };
 
   function claimRows(scope: TxScope, relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
     const now = clock.now();
     const blocked = new Set<string>();
-    const claimed: OutboxRow[] = [];
+    const claimed: ClaimRow[] = [];
     let contiguous = true;
     const depth = limit * 4 + SCAN_SLACK;
     const page = Math.max(limit, 100);
@@ -94,14 +92,14 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
     const expires = now + leaseMs;
     if (contiguous) scope.run(s.claimRange, [relayId, expires, claimed[0]!.seq, claimed[claimed.length - 1]!.seq]);
     else for (const row of claimed) scope.run(s.claimOne, [relayId, expires, row.seq]);
-    return claimed.map(toRecord);
+    return claimed.map(toOutboxRecord);
   }
 
   return {
     async append(tx, records) {
       const scope = scopeOf(tx);
       for (const r of records) {
-        scope.run(s.insert, [r.id, r.topic, r.key, r.type, r.correlationId, r.value, headersText(r.headers), r.createdAt]);
+        scope.run(s.insert, outboxValues(r));
       }
       if (records.length > 0) scope.appended = true;
     },
@@ -121,20 +119,10 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> {
       }, MARK);
     },
     async findByCorrelation(correlationId) {
-      return s.byCorrelation.all(correlationId).map((row): OutboxEntry => ({ ...toRecord(row), publishedAt: row.published_at }));
+      return s.byCorrelation.all(correlationId).map(toOutboxEntry);
     },
-  };
-}
-
-function toRecord(row: OutboxRow): OutboxRecord {
-  return {
-    id: row.id,
-    topic: row.topic,
-    key: row.key,
-    type: row.type,
-    correlationId: row.correlation_id,
-    value: row.value,
-    headers: parseHeaders(row.headers),
-    createdAt: row.created_at,
+    async backlog() {
+      return s.backlog.all().map((row): TopicBacklog => ({ topic: row.topic, pending: row.pending, oldestCreatedAt: row.oldest_created_at }));
+    },
   };
 }

@@ -76,4 +76,16 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX herald_dead_letters_resolved ON herald_dead_letters (resolved_at) WHERE resolved_at IS NOT NULL`,
     ],
   },
+  {
+    // the operator's read side (DeadLetterBrowser): the views it opens most, in paging order
+    version: 3,
+    statements: [
+      // open letters across groups (status IN ('dead', 'parked')); the group index leads with group_name
+      `CREATE INDEX herald_dead_letters_status ON herald_dead_letters (status, seq)`,
+      // one failure group's letters, from the groups view to its pages
+      `CREATE INDEX herald_dead_letters_fingerprint ON herald_dead_letters (fingerprint, seq)`,
+      // time windows (since / until): recent failures, for counts and alerts
+      `CREATE INDEX herald_dead_letters_last_failure ON herald_dead_letters (last_failure_at)`,
+    ],
+  },
 ];

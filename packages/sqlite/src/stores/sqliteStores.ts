@@ -1,4 +1,15 @@
-import type { IdempotencyStores, OutboxSignal, RetentionSweep, RetentionSweepResult, SqlTx, Stores } from '@herald/core';
+import type {
+  DeadLetterBrowser,
+  DeadLetterStore,
+  IdempotencyStores,
+  OutboxBacklog,
+  OutboxSignal,
+  OutboxStore,
+  RetentionSweep,
+  RetentionSweepResult,
+  SqlTx,
+  Stores,
+} from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
 import { migrate } from '../internal/migrate.js';
@@ -12,12 +23,15 @@ import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
 import { createTxRunner } from './txRunner.js';
 
-/** The SQLite stores: outbox, inbox, dead letters, idempotency and the application's tables. */
 /**
- * The SQLite stores: the required ones, and the abilities idempotency keys, the outbox signal and
- * retention (`sweepRetention()` runs a sweep now; it also runs every `sweepIntervalMs`).
+ * The SQLite stores: the required ones, and the abilities idempotency keys, the outbox signal,
+ * retention (`sweepRetention()` runs a sweep now; it also runs every `sweepIntervalMs`), the
+ * outbox backlog and the dead letter browser.
  */
-export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {}
+export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {
+  readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
+  readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
+}
 
 const RETENTION_CHUNK = 5000;
 /** How often the background thread checkpoints the WAL. */
@@ -40,11 +54,11 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * bounds it. A `tx` used after its work settled throws `transaction-finished`. A transaction
  * started inside another's work is a separate transaction that commits on its own.
  *
- * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`) use a
- * second connection and see committed data only. Several processes may share the file (they wait
- * for each other's write lock up to `busyTimeoutMs`). `onAppended` listeners run after a commit
- * that appended outbox records in this process. `close()` is idempotent: it waits for queued
- * transactions, then closes the file.
+ * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`, the
+ * backlog, dead letter pages, counts and groups) use a second connection and see committed data
+ * only. Several processes may share the file (they wait for each other's write lock up to
+ * `busyTimeoutMs`). `onAppended` listeners run after a commit that appended outbox records in
+ * this process. `close()` is idempotent: it waits for queued transactions, then closes the file.
  *
  * @example
  * const stores = sqliteStores({ path: '.herald/store.db' });

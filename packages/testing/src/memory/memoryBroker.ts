@@ -4,6 +4,7 @@ import {
   silentLogger,
   systemClock,
   type Broker,
+  type BrokerInspector,
   type Clock,
   type Delivery,
   type Logger,
@@ -12,6 +13,7 @@ import {
   type TopicAdmin,
 } from '@herald/core';
 import { createMemoryGroup, tpKey, type MemoryGroup, type MemoryMember } from './memoryGroup.js';
+import { inspectMemoryLog } from './memoryInspector.js';
 import { createMemoryLog, type MemoryLog } from './memoryLog.js';
 
 /** Options of {@link memoryBroker}; every field has a default. */
@@ -28,8 +30,8 @@ export interface MemoryBrokerOptions {
   readonly logger?: Logger;
 }
 
-/** The in-memory broker, with the optional topic and offset abilities and a few test helpers. */
-export interface MemoryBroker extends Broker, TopicAdmin, OffsetReset {
+/** The in-memory broker, with the optional topic, offset and inspection abilities and a few test helpers. */
+export interface MemoryBroker extends Broker, TopicAdmin, OffsetReset, BrokerInspector {
   /**
    * Another client of the same log, as a second process would be: it shares topics, groups and
    * offsets, but its subscriptions, `close()` and `crash()` are its own.
@@ -63,6 +65,9 @@ const DEFAULTS = { partitions: 4, maxBatch: 100, retryDelayMs: 100 };
  * several subscriptions of one group (through this handle or {@link MemoryBroker.connect}) share
  * the partitions and are rebalanced as they join and leave, moved partitions being revoked before
  * they are assigned. Nothing survives the process.
+ *
+ * `ensureTopics` creates topics or adds partitions to them (never removes any; the groups rebalance
+ * onto new ones). Retention is not modelled: nothing is deleted, and the inspector reports null.
  *
  * Contract: `publish` appends synchronously (resolved = appended); each owned partition is
  * delivered in offset order, one batch at a time, the next batch only after `deliver` settles;
@@ -105,6 +110,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
 function createHandle(cluster: Cluster): MemoryBroker {
   const mine = new Map<MemoryMember, { group: MemoryGroup; close(): Promise<void> }>();
   let closed = false;
+  const inspector = inspectMemoryLog(cluster.log, cluster.groups);
 
   function ensureOpen(operation: string): void {
     if (closed) throw new HeraldError(CoreErrors.closed, `memory broker: ${operation} after close`);
@@ -154,7 +160,10 @@ function createHandle(cluster: Cluster): MemoryBroker {
 
     async ensureTopics(topics) {
       ensureOpen('ensureTopics');
-      for (const spec of topics) cluster.log.topic(spec.name, positiveInteger(spec.partitions, `partitions of ${spec.name}`));
+      let grew = false;
+      for (const spec of topics) grew = cluster.log.grow(spec.name, positiveInteger(spec.partitions, `partitions of ${spec.name}`)) || grew;
+      // running members take the new partitions over, as a Kafka group does after a metadata refresh
+      if (grew) await Promise.all([...cluster.groups.values()].map((group) => group.rebalance()));
     },
 
     async resetOffsets({ group: name, topic, to }) {
@@ -166,6 +175,19 @@ function createHandle(cluster: Cluster): MemoryBroker {
         }
         cluster.log.topic(topic).forEach((partition, p) => group.committed.set(tpKey(topic, p), cluster.log.position(partition, to)));
       });
+    },
+
+    describeTopics(topics) {
+      ensureOpen('describeTopics');
+      return inspector.describeTopics(topics);
+    },
+    listGroups() {
+      ensureOpen('listGroups');
+      return inspector.listGroups();
+    },
+    describeGroup(group) {
+      ensureOpen('describeGroup');
+      return inspector.describeGroup(group);
     },
 
     connect: () => createHandle(cluster),

@@ -1,12 +1,23 @@
-import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '@herald/core';
+import type { DeadLetter, DeadLetterBrowser, DeadLetterFilter, DeadLetterQuery, DeadLetterStore } from '@herald/core';
+import { decodeCursor, encodeCursor, groupLetters, letterMatcher, pageLimit } from './memoryDeadLetterQuery.js';
+
+/** The memory dead letter store, with the browser ability. */
+export type MemoryDeadLetters = DeadLetterStore & DeadLetterBrowser;
+
+interface Stored {
+  letter: DeadLetter;
+  /** Position in the order letters were added: what cursors point at. */
+  readonly seq: number;
+}
 
 /**
  * Dead letters in memory, kept in the order they were added. Letters are copied in and out, so a
- * caller cannot change a stored letter except through `setStatus`. Adding an id that is already
- * stored does nothing (the first letter wins).
+ * caller cannot change a stored letter except through `setStatus` and `discard`. Adding an id that
+ * is already stored does nothing (the first letter wins). Cursors are `memory-dl-<position>`.
  */
-export function createMemoryDeadLetters(): DeadLetterStore {
-  const letters = new Map<string, DeadLetter>();
+export function createMemoryDeadLetters(): MemoryDeadLetters {
+  const letters = new Map<string, Stored>();
+  let added = 0;
 
   const matches = (letter: DeadLetter, filter: DeadLetterFilter): boolean =>
     (filter.group === undefined || letter.group === filter.group) &&
@@ -15,30 +26,65 @@ export function createMemoryDeadLetters(): DeadLetterStore {
     (filter.status === undefined || letter.status === filter.status) &&
     (filter.ids === undefined || filter.ids.includes(letter.id));
 
+  function* matching(query: DeadLetterQuery): Generator<Stored> {
+    const match = letterMatcher(query);
+    for (const stored of letters.values()) if (match(stored.letter)) yield stored;
+  }
+
   return {
     async add(letter) {
-      if (!letters.has(letter.id)) letters.set(letter.id, structuredClone(letter));
+      if (!letters.has(letter.id)) letters.set(letter.id, { letter: structuredClone(letter), seq: ++added });
     },
     async list(filter = {}) {
       const limit = filter.limit ?? Infinity;
       const found: DeadLetter[] = [];
-      for (const letter of letters.values()) {
+      for (const { letter } of letters.values()) {
         if (found.length >= limit) break;
         if (matches(letter, filter)) found.push(structuredClone(letter));
       }
       return found;
     },
     async isKeyParked(group, topic, key) {
-      for (const l of letters.values()) {
-        if (l.group === group && l.topic === topic && l.key === key && l.policy === 'park-key' && l.status !== 'redriven') return true;
+      for (const { letter: l } of letters.values()) {
+        if (l.group === group && l.topic === topic && l.key === key && l.policy === 'park-key' && (l.status === 'dead' || l.status === 'parked')) return true;
       }
       return false;
     },
     async setStatus(ids, status) {
       for (const id of ids) {
-        const letter = letters.get(id);
-        if (letter) letters.set(id, { ...letter, status });
+        const stored = letters.get(id);
+        if (stored) stored.letter = { ...stored.letter, status };
       }
+    },
+    async page(request = {}) {
+      const limit = pageLimit(request.limit);
+      const after = request.cursor === undefined ? 0 : decodeCursor(request.cursor);
+      const found: Stored[] = [];
+      for (const stored of matching(request)) {
+        if (stored.seq <= after) continue;
+        found.push(stored);
+        if (found.length > limit) break;
+      }
+      const shown = found.slice(0, limit);
+      return { letters: shown.map((s) => structuredClone(s.letter)), next: found.length > limit ? encodeCursor(shown[shown.length - 1]!.seq) : null };
+    },
+    async count(query = {}) {
+      let n = 0;
+      for (const _ of matching(query)) n++;
+      return n;
+    },
+    async groups(query = {}) {
+      return groupLetters([...matching(query)].map((s) => s.letter));
+    },
+    async discard(ids) {
+      let changed = 0;
+      for (const id of new Set(ids)) {
+        const stored = letters.get(id);
+        if (!stored || (stored.letter.status !== 'dead' && stored.letter.status !== 'parked')) continue;
+        stored.letter = { ...stored.letter, status: 'discarded' };
+        changed++;
+      }
+      return changed;
     },
   };
 }

@@ -50,6 +50,8 @@ export interface MemoryGroup {
   commit(member: MemoryMember, offsets: readonly CommittedOffset[]): void;
   /** Runs `change` after every rebalance queued before it. */
   exclusive<T>(change: () => T | Promise<T>): Promise<T>;
+  /** Recomputes the assignment (after a topic grew), revoking and assigning what moved. */
+  rebalance(): Promise<void>;
 }
 
 export const tpKey = (topic: string, partition: number): string => `${topic}:${partition}`;
@@ -170,6 +172,7 @@ export function createMemoryGroup(deps: GroupDeps): MemoryGroup {
         return rebalance();
       }),
     leave,
+    rebalance: () => exclusive(() => rebalance()),
     crash(member) {
       member.crashed = true;
       for (const cursor of member.owned.values()) stop(cursor);

@@ -9,12 +9,17 @@ export interface MemoryPartition {
 
 /**
  * The shared, process-local log behind every {@link MemoryBroker} handle: topics of N partitions
- * that only grow. Offsets start at 0 and are array indexes; nothing is ever deleted.
+ * that only grow, in records and in partitions. Offsets start at 0 and are array indexes; nothing
+ * is ever deleted.
  */
 export interface MemoryLog {
   /** The topic's partitions, creating the topic with `partitions` when it does not exist. */
   topic(name: string, partitions?: number): readonly MemoryPartition[];
   has(name: string): boolean;
+  /** Creates the topic with `partitions`, or adds partitions up to that count; returns whether it grew. */
+  grow(name: string, partitions: number): boolean;
+  /** Every topic's name, in name order. */
+  names(): string[];
   /** Appends records in array order, each to `partitionForKey(key, partitions)`. */
   append(records: readonly OutgoingRecord[], now: number): void;
   /** Resolves a start position to an offset of one partition. */
@@ -36,6 +41,13 @@ export function createMemoryLog(defaultPartitions: number): MemoryLog {
   return {
     topic,
     has: (name) => topics.has(name),
+    grow(name, partitions) {
+      const found = topic(name, partitions);
+      if (found.length >= partitions) return false;
+      while (found.length < partitions) found.push({ records: [], waiters: new Set<() => void>() });
+      return true;
+    },
+    names: () => [...topics.keys()].sort(),
     append(records, now) {
       const touched = new Set<MemoryPartition>();
       for (const record of records) {

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, type Clock, type OutboxEntry, type OutboxRecord, type OutboxStore } from '@herald/core';
+import { CoreErrors, HeraldError, type Clock, type OutboxBacklog, type OutboxEntry, type OutboxRecord, type OutboxStore, type TopicBacklog } from '@herald/core';
 import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
 
 interface Row {
@@ -7,8 +7,8 @@ interface Row {
   claim: { relayId: string; expiresAt: number } | null;
 }
 
-/** The memory outbox plus the commit step that makes a transaction's appended records visible. */
-export interface MemoryOutbox extends OutboxStore<MemoryTx> {
+/** The memory outbox (with its backlog) plus the commit step that makes a transaction's appended records visible. */
+export interface MemoryOutbox extends OutboxStore<MemoryTx>, OutboxBacklog {
   /** Appends the records buffered in `state` (called inside the commit); returns how many. */
   applyCommitted(state: TxState): number;
 }
@@ -17,7 +17,7 @@ export interface MemoryOutbox extends OutboxStore<MemoryTx> {
  * The outbox over {@link MemoryDatabase}. Claims follow the port's contract: unpublished records in
  * append order, skipping every key on which another relay holds an unexpired claim of an earlier
  * record. Leases are measured with `clock`. A record whose id is already in the outbox is ignored
- * (the first one wins).
+ * (the first one wins). The backlog counts committed, unpublished records (claimed or not).
  */
 export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutbox {
   const rows = new Map<string, Row>();
@@ -79,6 +79,22 @@ export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutb
         const row = pending.get(id);
         if (row?.claim?.relayId === relayId) row.claim = null;
       }
+    },
+
+    async backlog() {
+      const topics = new Map<string, { pending: number; oldestCreatedAt: number }>();
+      for (const { record } of pending.values()) {
+        const topic = topics.get(record.topic);
+        if (topic) {
+          topic.pending++;
+          topic.oldestCreatedAt = Math.min(topic.oldestCreatedAt, record.createdAt);
+        } else {
+          topics.set(record.topic, { pending: 1, oldestCreatedAt: record.createdAt });
+        }
+      }
+      return [...topics]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([topic, { pending: count, oldestCreatedAt }]): TopicBacklog => ({ topic, pending: count, oldestCreatedAt }));
     },
 
     async findByCorrelation(correlationId) {

@@ -1,4 +1,17 @@
-import { CoreErrors, HeraldError, systemClock, type Clock, type IdempotencyStores, type InboxStore, type OutboxSignal, type Stores } from '@herald/core';
+import {
+  CoreErrors,
+  HeraldError,
+  systemClock,
+  type Clock,
+  type DeadLetterBrowser,
+  type DeadLetterStore,
+  type IdempotencyStores,
+  type InboxStore,
+  type OutboxBacklog,
+  type OutboxSignal,
+  type OutboxStore,
+  type Stores,
+} from '@herald/core';
 import { createMemoryDeadLetters } from './memoryDeadLetters.js';
 import { createMemoryIdempotency } from './memoryIdempotency.js';
 import { createMemoryOutbox } from './memoryOutbox.js';
@@ -10,8 +23,14 @@ export interface MemoryStoresOptions {
   readonly clock?: Clock;
 }
 
-/** Every store over one in-memory database, with the idempotency ability and the in-process outbox signal. */
-export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, OutboxSignal {}
+/**
+ * Every store over one in-memory database, with the abilities: idempotency keys, the in-process
+ * outbox signal, the outbox backlog and the dead letter browser.
+ */
+export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, OutboxSignal {
+  readonly outbox: OutboxStore<MemoryTx> & OutboxBacklog;
+  readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
+}
 
 /**
  * Creates in-memory stores for unit tests: a real implementation of the Stores port over

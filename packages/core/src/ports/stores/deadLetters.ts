@@ -74,7 +74,7 @@ export interface DeadLetterQuery {
   readonly eventType?: string;
   readonly reason?: string;
   readonly fingerprint?: string;
-  /** One status or several; all statuses when omitted. */
+  /** One status or several (an empty list matches none); all statuses when omitted. */
   readonly status?: DeadLetterStatus | readonly DeadLetterStatus[];
   /** Last failure at or after this time (ms). */
   readonly since?: number;
@@ -96,7 +96,11 @@ export interface DeadLetterPage {
   readonly next: string | null;
 }
 
-/** Letters that failed the same way (one fingerprint) in one handler. */
+/**
+ * Letters that failed the same way (one fingerprint and reason) in one handler. The fingerprint
+ * covers the reason for every letter the core recorded; letters stored before fingerprints existed
+ * share the fingerprint `''`, and the reason still tells their failures apart.
+ */
 export interface DeadLetterGroup {
   readonly fingerprint: string;
   readonly reason: string;
@@ -105,18 +109,23 @@ export interface DeadLetterGroup {
   readonly count: number;
   readonly firstFailureAt: number;
   readonly lastFailureAt: number;
-  /** The most recent letter of the group, to show what the failure looks like. */
+  /** The most recent letter of the group (latest last failure; of those, the last added), to show what the failure looks like. */
   readonly sample: { readonly id: string; readonly message: string };
 }
 
 /**
  * Optional ability of a dead letter store: the operator's read side (CLI, console, metrics).
- * Paging is by cursor, so letters added while paging never shift or repeat a page.
+ * Paging is by cursor, so letters added while paging never shift or repeat a page (they come last).
+ * A cursor this store did not make, a limit outside 1..1 000 or a malformed query field is refused
+ * with `invalid-options`.
  */
 export interface DeadLetterBrowser {
   page(request?: DeadLetterPageRequest): Promise<DeadLetterPage>;
   count(query?: DeadLetterQuery): Promise<number>;
-  /** Matching letters grouped by (group, handler, fingerprint), largest group first. */
+  /**
+   * Matching letters grouped by (group, handler, fingerprint, reason): the largest group first, then
+   * the one that failed most recently, then by group, handler, fingerprint and reason.
+   */
   groups(query?: DeadLetterQuery): Promise<readonly DeadLetterGroup[]>;
   /** Marks `dead` or `parked` letters `discarded`; returns how many changed (others are left as they are). */
   discard(ids: readonly string[]): Promise<number>;

@@ -21,12 +21,15 @@ export interface BrokerFixture {
   keysIn(partition: number, count?: number): string[];
   /** A record whose value encodes key, seq and tag. */
   record(topic: string, key: string, seq: number, tag?: string, timestamp?: number): OutgoingRecord;
-  waitFor(what: string, condition: () => boolean): Promise<void>;
+  waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void>;
   within<T>(what: string, promise: Promise<T>): Promise<T>;
 }
 
 /** Runs `body` against a fresh broker from the harness and tears everything down afterwards. */
-export async function withBroker(options: BrokerConformanceOptions, body: (f: BrokerFixture) => Promise<void>): Promise<void> {
+export async function withBroker(
+  options: Pick<BrokerConformanceOptions, 'name' | 'create' | 'partitions' | 'waitMs'>,
+  body: (f: BrokerFixture) => Promise<void>,
+): Promise<void> {
   const partitions = options.partitions ?? 4;
   const waitMs = options.waitMs ?? 10_000;
   if (!Number.isInteger(partitions) || partitions < 2) throw new Error(`${options.name}: partitions must be an integer >= 2, got ${partitions}`);

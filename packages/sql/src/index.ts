@@ -1,0 +1,16 @@
+// headers and integers as the SQL engines store them
+export { headersText, parseHeaders } from './headers.js';
+export { toNumber, toNumberOrNull } from './integers.js';
+
+// outbox rows
+export { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord } from './outboxRows.js';
+export type { OutboxRow } from './outboxRows.js';
+
+// dead letters: rows, the query's WHERE clause, pages and groups
+export { DEAD_LETTER_COLUMNS, deadLetterRow, resolvedAt, toDeadLetter } from './deadLetterRows.js';
+export type { DeadLetterRow, DeadLetterWrite } from './deadLetterRows.js';
+export { DEAD_LETTER_PAGE_LIMITS, decodeDeadLetterCursor, encodeDeadLetterCursor, pageLimit } from './deadLetterCursor.js';
+export { deadLetterPageQuery, deadLetterWhere } from './deadLetterQuery.js';
+export type { DeadLetterPageQuery, SqlWhere } from './deadLetterQuery.js';
+export { toDeadLetterGroup, toDeadLetterPage } from './deadLetterViews.js';
+export type { DeadLetterGroupRow, DeadLetterPageRow } from './deadLetterViews.js';

@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@herald/core';
+
+export interface InspectorSettings {
+  readonly clock: Clock;
+  /** A member whose last heartbeat is older than this is not live (as the group itself decides). */
+  readonly sessionTimeoutMs: number;
+  /** The log's retention for topics that declare none. */
+  readonly retentionMs: number | null;
+  readonly retentionBytes: number | null;
+}
+
+interface TopicRow { name: string; retention_ms: number | null; retention_bytes: number | null }
+interface PartitionRow { topic: string; partition: number; start_offset: number; next_offset: number }
+interface GroupPartitionRow extends PartitionRow { committed: number | null }
+
+/**
+ * The log's read side, straight from its tables (never from a member's memory), so it sees what
+ * every process sharing the file wrote and needs no group membership: partitions' retained ranges
+ * (`start_offset`, `next_offset`), retention from the topic (else the log's default), committed
+ * positions from `herald_offsets` and live members from `herald_members` (a heartbeat within
+ * `sessionTimeoutMs`). Each call reads in one read transaction, a consistent snapshot of the file.
+ *
+ * A group's position in a partition is stored when a member first takes the partition (its start
+ * position), so a partition the group has been given reports that position as `committed`; only
+ * partitions no member of the group ever held (for instance added after it last ran) report null.
+ */
+export function createInspector(db: Database.Database, settings: InspectorSettings): BrokerInspector {
+  const s = {
+    topics: db.prepare<[], TopicRow>('SELECT name, retention_ms, retention_bytes FROM herald_topics ORDER BY name'),
+    partitions: db.prepare<[], PartitionRow>('SELECT topic, partition, start_offset, next_offset FROM herald_partitions ORDER BY topic, partition'),
+    groups: db.prepare<[number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at >= ? ORDER BY group_name').pluck(),
+    members: db.prepare<[string, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at >= ?').pluck(),
+    // every partition of the topics the group holds a position in, with that position if any
+    positions: db.prepare<{ group: string }, GroupPartitionRow>(
+      `SELECT p.topic, p.partition, p.start_offset, p.next_offset, o.next_offset AS committed
+       FROM herald_partitions p LEFT JOIN herald_offsets o ON o.group_name = @group AND o.pid = p.pid
+       WHERE p.topic IN (SELECT held.topic FROM herald_offsets mine JOIN herald_partitions held ON held.pid = mine.pid WHERE mine.group_name = @group)
+       ORDER BY p.topic, p.partition`,
+    ),
+  };
+  const liveSince = () => settings.clock.now() - settings.sessionTimeoutMs;
+  const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all() }));
+  const readGroup = db.transaction((group: string) => ({ members: s.members.get(group, liveSince())!, positions: s.positions.all({ group }) }));
+
+  return {
+    async describeTopics(names) {
+      const { topics, partitions } = readTopics.deferred();
+      const wanted = names === undefined ? undefined : new Set(names);
+      return topics
+        .filter((topic) => wanted === undefined || wanted.has(topic.name))
+        .map(
+          (topic): TopicDescription => ({
+            name: topic.name,
+            partitions: partitions.filter((p) => p.topic === topic.name).map((p) => ({ partition: p.partition, start: p.start_offset, end: p.next_offset })),
+            retentionMs: topic.retention_ms ?? settings.retentionMs,
+            retentionBytes: topic.retention_bytes ?? settings.retentionBytes,
+          }),
+        );
+    },
+
+    async listGroups() {
+      return s.groups.all(liveSince());
+    },
+
+    async describeGroup(group) {
+      const { members, positions } = readGroup.deferred(group);
+      const partitions = positions.map((row): PartitionLag => {
+        const from = Math.max(row.committed ?? row.start_offset, row.start_offset);
+        return { topic: row.topic, partition: row.partition, committed: row.committed, end: row.next_offset, lag: Math.max(0, row.next_offset - from) };
+      });
+      return { group, members, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
+    },
+  };
+}

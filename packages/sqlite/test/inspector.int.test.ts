@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createManualClock } from '@herald/core';
+import { sqliteLog, type SqliteLog } from '@herald/sqlite';
+import { recordingSink, tempDir, waitFor } from './helpers.js';
+
+const tmp = tempDir('herald-inspector-');
+afterAll(() => tmp.remove());
+
+let counter = 0;
+const open: SqliteLog[] = [];
+function newLog(path = join(tmp.dir, `log-${++counter}.db`)): { log: SqliteLog; path: string } {
+  const log = sqliteLog({ path, heartbeatMs: 100, sessionTimeoutMs: 1000 });
+  open.push(log);
+  return { log, path };
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((log) => log.close()));
+});
+
+const record = (i: number) => ({ topic: 'small', key: 'k', value: 'x'.repeat(98) + (i % 10) });
+
+describe('sqliteLog inspection (what the port leaves to the engine)', () => {
+  it('reports the start position stored when a member took a partition, before any commit', async () => {
+    const { log, path } = newLog();
+    await log.ensureTopics([{ name: 'small', partitions: 1 }]);
+    await log.publish([record(0), record(1), record(2)]);
+    const subscription = await log.subscribe({ group: 'late', topics: ['small'], start: 'latest' }, recordingSink().sink);
+    await log.publish([record(3), record(4)]);
+    await subscription.close();
+    const { log: other } = newLog(path);
+    expect(await other.describeGroup('late')).toEqual({
+      group: 'late',
+      members: 0,
+      partitions: [{ topic: 'small', partition: 0, committed: 3, end: 5, lag: 2 }],
+      totalLag: 2,
+    });
+  });
+
+  it('does not count records retention deleted before the group read them', async () => {
+    const { log } = newLog();
+    await log.ensureTopics([{ name: 'small', partitions: 1, retentionBytes: 1000 }]);
+    await log.publish(Array.from({ length: 4 }, (_, i) => record(i)));
+    const seen = recordingSink({ autoCommit: () => subscription });
+    const subscription = await log.subscribe({ group: 'slow', topics: ['small'] }, seen.sink);
+    await waitFor(async () => (await log.describeGroup('slow')).partitions[0]?.committed === 4, 5000, 'four records committed');
+    await subscription.close();
+    await log.publish(Array.from({ length: 16 }, (_, i) => record(4 + i)));
+    expect(await log.sweepRetention()).toBe(10);
+
+    const [topic] = await log.describeTopics(['small']);
+    expect(topic).toEqual({ name: 'small', partitions: [{ partition: 0, start: 10, end: 20 }], retentionMs: 7 * 24 * 3_600_000, retentionBytes: 1000 });
+    // committed 4, but offsets 4..9 are gone: the group resumes at 10 and has 10 records to read
+    expect(await log.describeGroup('slow')).toEqual({ group: 'slow', members: 0, partitions: [{ topic: 'small', partition: 0, committed: 4, end: 20, lag: 10 }], totalLag: 10 });
+  });
+
+  it('counts a member that died until its session lapses, as the group does', async () => {
+    const { path } = newLog();
+    const { log: doomed } = newLog(path);
+    await doomed.subscribe({ group: 'g', topics: ['small'] }, recordingSink().sink);
+    await doomed.crash();
+    // the observer judges liveness by its own clock and session, which the test moves by hand
+    const clock = createManualClock(Date.now());
+    const observer = sqliteLog({ path, clock, sessionTimeoutMs: 60_000 });
+    open.push(observer);
+    expect((await observer.describeGroup('g')).members, 'no leave was written: live within its session').toBe(1);
+    await clock.advance(60_001);
+    expect((await observer.describeGroup('g')).members, 'its session has lapsed').toBe(0);
+    expect(await observer.listGroups(), 'its stored positions keep the group listed').toEqual(['g']);
+  });
+
+  it('refuses inspection after close', async () => {
+    const { log } = newLog();
+    await log.close();
+    await expect(log.describeTopics()).rejects.toMatchObject({ code: 'closed' });
+    await expect(log.listGroups()).rejects.toMatchObject({ code: 'closed' });
+    await expect(log.describeGroup('g')).rejects.toMatchObject({ code: 'closed' });
+  });
+});

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DeadLetter } from '@herald/core';
+import { sqliteStores } from '@herald/sqlite';
+import { migrate } from '../src/internal/migrate.js';
+import { STORE_MIGRATIONS } from '../src/stores/schema.js';
+import { tempDir } from './helpers.js';
+
+const tmp = tempDir('herald-migrations-');
+afterAll(() => tmp.remove());
+
+/** A dead letter as a v1 store wrote it: no fingerprint, no resolution time. */
+const V1_LETTER = {
+  id: '0190a0a0-0000-7000-8000-000000000001',
+  group_name: 'billing',
+  handler: 'billing:OrderPlaced',
+  event_id: 'e-1',
+  event_type: 'OrderPlaced',
+  topic: 'orders',
+  partition: 2,
+  record_offset: 41,
+  key: 'order-1',
+  reason: 'handler-failed',
+  error: JSON.stringify({ name: 'Error', message: 'card declined', stack: 'Error: card declined\n    at charge (src/billing.ts:12:3)' }),
+  attempts: 5,
+  first_failure_at: 1_700_000_000_000,
+  last_failure_at: 1_700_000_015_000,
+  envelope: '{"id":"e-1","type":"OrderPlaced"}',
+  headers: '{"x-tenant":"acme"}',
+  policy: 'skip',
+  status: 'dead',
+};
+
+describe('store file migrations', () => {
+  it('opens a v1 store file, migrates it, and lists its dead letter with an empty fingerprint', async () => {
+    const path = join(tmp.dir, 'v1-store.db');
+    const v1 = new Database(path);
+    // migration 1 as released (released migrations are never edited): the file a v1 engine left
+    migrate(v1, 'stores', STORE_MIGRATIONS.filter((m) => m.version === 1));
+    const columns = Object.keys(V1_LETTER);
+    v1.prepare(`INSERT INTO herald_dead_letters (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`).run(V1_LETTER);
+    v1.close();
+
+    const stores = sqliteStores({ path });
+    try {
+      const expected: DeadLetter = {
+        id: V1_LETTER.id,
+        group: 'billing',
+        handler: 'billing:OrderPlaced',
+        eventId: 'e-1',
+        eventType: 'OrderPlaced',
+        topic: 'orders',
+        partition: 2,
+        offset: 41,
+        key: 'order-1',
+        reason: 'handler-failed',
+        fingerprint: '',
+        error: JSON.parse(V1_LETTER.error) as DeadLetter['error'],
+        attempts: 5,
+        firstFailureAt: V1_LETTER.first_failure_at,
+        lastFailureAt: V1_LETTER.last_failure_at,
+        envelope: V1_LETTER.envelope,
+        headers: { 'x-tenant': 'acme' },
+        policy: 'skip',
+        status: 'dead',
+      };
+      expect(await stores.deadLetters.list()).toEqual([expected]);
+      expect(await stores.deadLetters.page({ fingerprint: '' })).toEqual({ letters: [expected], next: null });
+      expect(await stores.deadLetters.groups()).toEqual([
+        {
+          group: 'billing',
+          handler: 'billing:OrderPlaced',
+          fingerprint: '',
+          reason: 'handler-failed',
+          count: 1,
+          firstFailureAt: V1_LETTER.first_failure_at,
+          lastFailureAt: V1_LETTER.last_failure_at,
+          sample: { id: V1_LETTER.id, message: 'card declined' },
+        },
+      ]);
+      expect(await stores.deadLetters.discard([V1_LETTER.id]), 'the migrated letter takes a resolution time').toBe(1);
+    } finally {
+      await stores.close();
+    }
+
+    const migrated = new Database(path, { readonly: true });
+    try {
+      expect(migrated.prepare("SELECT version FROM herald_schema_version WHERE component = 'stores'").pluck().get()).toBe(STORE_MIGRATIONS.at(-1)!.version);
+      const row = migrated.prepare<[], { status: string; resolved_at: number | null }>('SELECT status, resolved_at FROM herald_dead_letters').get();
+      expect(row?.status).toBe('discarded');
+      expect(row?.resolved_at).toEqual(expect.any(Number));
+      const indexes = migrated.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'herald_dead_letters'").pluck().all();
+      expect(indexes).toEqual(expect.arrayContaining(['herald_dead_letters_status', 'herald_dead_letters_fingerprint', 'herald_dead_letters_last_failure']));
+    } finally {
+      migrated.close();
+    }
+  });
+});
