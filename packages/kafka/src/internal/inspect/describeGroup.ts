@@ -7,11 +7,12 @@ import { checkName } from './deps.js';
 
 /**
  * Where `group` stands, read without joining it: its live members (DescribeGroups), and for every
- * partition of each topic it has committed on, the committed offset (null where it never
- * committed), the end offset and the lag (`end - committed`, or `end - start` without a commit;
- * never negative). A group the cluster does not know has no members and no partitions. A broker
- * that cannot describe groups (the mock cluster) is detected once and logged: members are then
- * those this instance runs, a lower bound.
+ * partition of each topic it has committed on, in topic then partition order, the committed offset
+ * as the broker holds it (null where it never committed: Kafka keeps no start position, so a member
+ * running there without a commit yet changes nothing), the end offset and the lag (see
+ * {@link lagOf}). A group the cluster does not know has no members and no partitions. A broker that
+ * cannot describe groups (the mock cluster) is detected once and logged: members are then those
+ * this instance runs, a lower bound.
  */
 export async function describeGroup(deps: InspectDeps, group: string): Promise<GroupDescription> {
   checkName(group, 'a group name');
@@ -27,13 +28,20 @@ export async function describeGroup(deps: InspectDeps, group: string): Promise<G
   }
 }
 
+/**
+ * One entry per partition of `topic`: what the group has still to read is `end - max(committed,
+ * start)`, as the port defines it. A commit below `start` points at records retention deleted: the
+ * consumer's offset reset moves the group on (to `start` for a group subscribed at `earliest`, the
+ * default; the inspector cannot tell how a group subscribed), so those records are not lag. A
+ * commit beyond `end` (an offset set by hand) is no lag either, never a negative one.
+ */
 function lagOf(topic: string, committed: ReadonlyMap<number, number>, offsets: Array<{ partition: number; low: string; high: string }>): PartitionLag[] {
   return offsets
     .map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }))
     .sort((a, b) => a.partition - b.partition)
     .map(({ partition, start, end }) => {
       const at = committed.get(partition) ?? null;
-      return { topic, partition, committed: at, end, lag: Math.max(0, end - (at ?? start)) };
+      return { topic, partition, committed: at, end, lag: Math.max(0, end - Math.max(at ?? start, start)) };
     });
 }
 
