@@ -1,7 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { jsonLogger } from '@herald/core';
 import type { Broker } from '@herald/core';
-import { describeBrokerConformance } from '@herald/testing';
+import { describeBrokerConformance, describeBrokerInspectorConformance } from '@herald/testing';
+import type { BrokerUnderTest } from '@herald/testing';
 import { startKafkaMock } from '@herald/testing/kafka-mock';
 import type { KafkaMock } from '@herald/testing/kafka-mock';
 import type { KafkaBrokerOptions } from '../src/index.js';
@@ -27,6 +28,32 @@ const options = (): KafkaBrokerOptions => ({
   group: { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 },
 });
 
+/** A client of the mock; `newMember` makes a second client whose connections `kill` cuts, as a crash would. */
+async function harness(): Promise<BrokerUnderTest> {
+  let broker: Broker = buildKafkaBroker(options());
+  const killers = new Map<Broker, () => void>();
+  return {
+    broker,
+    async newMember() {
+      const sockets = killableSockets();
+      const member = buildKafkaBroker(options(), { socketFactory: sockets.socketFactory });
+      killers.set(member, sockets.kill);
+      return member;
+    },
+    async kill(member) {
+      const kill = killers.get(member);
+      if (!kill) throw new Error('kill() got a broker that newMember() did not make');
+      kill();
+    },
+    async reopen() {
+      await broker.close();
+      broker = buildKafkaBroker(options());
+      return broker;
+    },
+    cleanup: () => broker.close(),
+  };
+}
+
 describeBrokerConformance({
   name: 'kafkaBroker (librdkafka mock cluster)',
   guarantees: ['per-key-order', 'consumer-groups', 'replay', 'rebalance', 'persistence'],
@@ -34,28 +61,30 @@ describeBrokerConformance({
   partitions: 4,
   // a first join waits 3 s (the mock's initial rebalance delay), a timestamp start scans with one more group
   waitMs: 25_000,
-  create: async () => {
-    let broker: Broker = buildKafkaBroker(options());
-    const killers = new Map<Broker, () => void>();
-    return {
-      broker,
-      async newMember() {
-        const sockets = killableSockets();
-        const member = buildKafkaBroker(options(), { socketFactory: sockets.socketFactory });
-        killers.set(member, sockets.kill);
-        return member;
-      },
-      async kill(member) {
-        const kill = killers.get(member);
-        if (!kill) throw new Error('kill() got a broker that newMember() did not make');
-        kill();
-      },
-      async reopen() {
-        await broker.close();
-        broker = buildKafkaBroker(options());
-        return broker;
-      },
-      cleanup: () => broker.close(),
-    };
-  },
+  create: harness,
+});
+
+// Inspected through a second client that never joins a group, as an operator's tool would be.
+// Not declared: 'partition-growth' (ensureTopics never adds partitions to an existing topic, on any
+// cluster) and 'retention' (set and read back only where CreateTopics and DescribeConfigs exist).
+describeBrokerInspectorConformance({
+  name: 'kafkaBroker (librdkafka mock cluster)',
+  guarantees: [],
+  partitions: 4,
+  waitMs: 25_000,
+  create: harness,
+  skip: [
+    {
+      test: 'reports the retention a topic was created with',
+      reason: 'the mock has no CreateTopics and no DescribeConfigs, so retention can be neither set nor read (reading it is checked against a scripted admin in inspection.unit.test.ts)',
+    },
+    {
+      test: 'counts live members while subscriptions are open, and none once they close',
+      reason: 'the mock has no DescribeGroups, so a client that runs no member of the group cannot count its members (the fallback, members this client runs, is checked in inspection.int.test.ts)',
+    },
+    {
+      test: 'lists groups in name order',
+      reason: 'the mock has no ListGroups, so a client that never ran a group cannot list it (the fallback, groups this client ran, is checked in inspection.int.test.ts)',
+    },
+  ],
 });

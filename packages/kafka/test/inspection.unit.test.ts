@@ -110,6 +110,45 @@ describe('describeGroup and listGroups on a broker with the full admin API', () 
     expect(support).toMatchObject({ describeGroups: true, fetchAllOffsets: true });
   });
 
+  it('counts no lag for records retention deleted, nor for a commit beyond the end: end - max(committed, start), never negative', async () => {
+    const { deps } = setup({
+      describeGroups: async () => ({ groups: [{ groupId: 'billing', members: [], state: 'Empty' }] }),
+      fetchOffsets: async () => [
+        {
+          topic: 'orders',
+          partitions: [
+            { partition: 0, offset: '3' }, // below start: 3..9 were deleted unread
+            { partition: 1, offset: '12' }, // between start and end
+            { partition: 2, offset: '30' }, // beyond the end (set by hand)
+          ],
+        },
+      ],
+      // partition 3 never committed: everything retained, not everything ever written
+      fetchTopicOffsets: offsets([10, 25], [10, 25], [10, 25], [20, 26]),
+    });
+    expect(await describeGroup(deps, 'billing')).toEqual({
+      group: 'billing',
+      members: 0,
+      partitions: [
+        { topic: 'orders', partition: 0, committed: 3, end: 25, lag: 15 },
+        { topic: 'orders', partition: 1, committed: 12, end: 25, lag: 13 },
+        { topic: 'orders', partition: 2, committed: 30, end: 25, lag: 0 },
+        { topic: 'orders', partition: 3, committed: null, end: 26, lag: 6 },
+      ],
+      totalLag: 34,
+    });
+  });
+
+  it('reports an unknown group (Dead, no offsets) as no members and no partitions', async () => {
+    const { deps, calls } = setup({
+      describeGroups: async () => ({ groups: [{ groupId: 'nobody', members: [], state: 'Dead' }] }),
+      fetchOffsets: async () => [],
+      listTopics: async () => ['orders', '__consumer_offsets'],
+    });
+    expect(await describeGroup(deps, 'nobody')).toEqual({ group: 'nobody', members: 0, partitions: [], totalLag: 0 });
+    expect(calls).not.toContain('fetchTopicOffsets');
+  });
+
   it('lists every group ListGroups names, once each, in name order', async () => {
     const { deps } = setup({ listGroups: async () => ({ groups: [{ groupId: 'shipping' }, { groupId: 'billing' }, { groupId: 'shipping' }] }) }, { known: ['local-only'] });
     expect(await listGroups(deps)).toEqual(['billing', 'shipping']);

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { logLevel } from 'kafkajs';
+import { AssignerProtocol, logLevel } from 'kafkajs';
+import type { Cluster } from 'kafkajs';
 import { createManualClock, jsonLogger } from '@herald/core';
 import type { Logger, ManualClock } from '@herald/core';
 import { parseBootstrap, startKafkaMock } from '@herald/testing/kafka-mock';
 import { KAFKA_DEFAULTS, resolveKafkaOptions } from '../src/index.js';
+import { roundRobinToEveryMember } from '../src/internal/assigner.js';
 import { routeLog } from '../src/internal/client.js';
 import { isCoordinationError, isRefusedSync, retryCoordination } from '../src/internal/coordination.js';
 import { toHeraldError } from '../src/internal/errors.js';
@@ -129,6 +131,22 @@ describe('retryCoordination', () => {
     expect(isCoordinationError(new Error('ECONNREFUSED'))).toBe(false);
     expect(isRefusedSync(kafkaError('INVALID_REQUEST', true))).toBe(true);
     expect(isRefusedSync(kafkaError('REBALANCE_IN_PROGRESS'))).toBe(false);
+  });
+});
+
+describe('roundRobinToEveryMember', () => {
+  // the one thing kafkajs's round robin reads from the cluster: the partitions of each topic
+  const cluster = { findTopicPartitionMetadata: () => [0, 1].map((partitionId) => ({ partitionId })) } as unknown as Cluster;
+  const members = ['m-a', 'm-b', 'm-c'].map((memberId) => ({ memberId, memberMetadata: Buffer.alloc(0) }));
+
+  it('names every member, giving those beyond the partition count an empty assignment, under the round robin protocol name', async () => {
+    let counted: number | undefined;
+    const assigner = roundRobinToEveryMember((count) => (counted = count))({ cluster, groupId: 'g', logger: undefined as never });
+    expect(assigner.name).toBe('RoundRobinAssigner');
+    const given = await assigner.assign({ members, topics: ['orders'] });
+    const decoded = Object.fromEntries(given.map((g) => [g.memberId, AssignerProtocol.MemberAssignment.decode(g.memberAssignment)?.assignment]));
+    expect(decoded).toEqual({ 'm-a': { orders: [0] }, 'm-b': { orders: [1] }, 'm-c': {} });
+    expect(counted).toBe(3);
   });
 });
 

@@ -1,7 +1,7 @@
-import { PartitionAssigners } from 'kafkajs';
-import type { Kafka, PartitionAssigner } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { CoreErrors, HeraldError } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
+import { roundRobinToEveryMember } from './assigner.js';
 import { withTimeout } from './deadline.js';
 
 export interface SoleMemberReset {
@@ -39,7 +39,7 @@ export async function resetAsSoleMember(kafka: Kafka, options: ResolvedKafkaOpti
     rebalanceTimeout: options.group.rebalanceTimeoutMs,
     maxWaitTimeInMs: options.fetch.maxWaitMs,
     allowAutoTopicCreation: false,
-    partitionAssigners: [countingMembers((count) => (members = count))],
+    partitionAssigners: [roundRobinToEveryMember((count) => (members = count))],
     retry: { retries: options.retries, restartOnFailure: async () => false },
   });
   const joined = new Promise<{ isLeader: boolean }>((resolve, reject) => {
@@ -63,18 +63,4 @@ export async function resetAsSoleMember(kafka: Kafka, options: ResolvedKafkaOpti
   } finally {
     await consumer.disconnect().catch(() => {});
   }
-}
-
-/** kafkajs's round-robin assigner (the protocol every member of a Herald group speaks), reporting the member count when it assigns. */
-function countingMembers(onMembers: (count: number) => void): PartitionAssigner {
-  return (config) => {
-    const roundRobin = PartitionAssigners.roundRobin(config);
-    return {
-      ...roundRobin,
-      async assign(group) {
-        onMembers(group.members.length);
-        return roundRobin.assign(group);
-      },
-    };
-  };
 }

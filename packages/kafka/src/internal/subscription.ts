@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { systemClock } from '@herald/core';
 import type { CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
+import { roundRobinToEveryMember } from './assigner.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { toDelivery } from './delivery.js';
 import { withTimeout } from './deadline.js';
@@ -55,6 +56,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     maxBytes: options.fetch.maxBytes,
     maxBytesPerPartition: options.fetch.maxBytesPerPartition,
     allowAutoTopicCreation: true,
+    partitionAssigners: [roundRobinToEveryMember()],
     retry: { retries: options.retries, restartOnFailure: async () => !closing },
   });
 

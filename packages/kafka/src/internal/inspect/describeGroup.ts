@@ -1,17 +1,19 @@
 import type { Admin } from 'kafkajs';
-import type { GroupDescription, PartitionLag } from '@herald/core';
+import type { GroupDescription, PartitionLag, PartitionRange } from '@herald/core';
 import { isUnsupportedApi, toHeraldError } from '../errors.js';
 import { committedOffsets } from './committedOffsets.js';
 import type { InspectDeps } from './deps.js';
 import { checkName } from './deps.js';
+import { topicRanges } from './topicRanges.js';
 
 /**
  * Where `group` stands, read without joining it: its live members (DescribeGroups), and for every
- * partition of each topic it has committed on, the committed offset (null where it never
- * committed), the end offset and the lag (`end - committed`, or `end - start` without a commit;
- * never negative). A group the cluster does not know has no members and no partitions. A broker
- * that cannot describe groups (the mock cluster) is detected once and logged: members are then
- * those this instance runs, a lower bound.
+ * partition of each topic it has committed on, in topic then partition order, the committed offset
+ * as the broker holds it (null where it never committed: Kafka keeps no start position, so a member
+ * running there without a commit yet changes nothing), the end offset and the lag (see
+ * {@link lagOf}). A group the cluster does not know has no members and no partitions. A broker that
+ * cannot describe groups (the mock cluster) is detected once and logged: members are then those
+ * this instance runs, a lower bound.
  */
 export async function describeGroup(deps: InspectDeps, group: string): Promise<GroupDescription> {
   checkName(group, 'a group name');
@@ -19,22 +21,26 @@ export async function describeGroup(deps: InspectDeps, group: string): Promise<G
     const admin = await deps.admin();
     const [members, committed] = await Promise.all([liveMembers(deps, admin, group), committedOffsets(deps, admin, group)]);
     const topics = [...committed.keys()].sort();
-    const ends = await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)));
-    const partitions = topics.flatMap((topic, i) => lagOf(topic, committed.get(topic)!, ends[i]!));
+    const ranges = await topicRanges(admin, topics);
+    const partitions = topics.flatMap((topic) => lagOf(topic, committed.get(topic)!, ranges.get(topic)!));
     return { group, members, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
   } catch (error) {
     throw toHeraldError(error, `describing group '${group}'`);
   }
 }
 
-function lagOf(topic: string, committed: ReadonlyMap<number, number>, offsets: Array<{ partition: number; low: string; high: string }>): PartitionLag[] {
-  return offsets
-    .map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }))
-    .sort((a, b) => a.partition - b.partition)
-    .map(({ partition, start, end }) => {
-      const at = committed.get(partition) ?? null;
-      return { topic, partition, committed: at, end, lag: Math.max(0, end - (at ?? start)) };
-    });
+/**
+ * One entry per partition of `topic`: what the group has still to read is `end - max(committed,
+ * start)`, as the port defines it. A commit below `start` points at records retention deleted: the
+ * consumer's offset reset moves the group on (to `start` for a group subscribed at `earliest`, the
+ * default; the inspector cannot tell how a group subscribed), so those records are not lag. A
+ * commit beyond `end` (an offset set by hand) is no lag either, never a negative one.
+ */
+function lagOf(topic: string, committed: ReadonlyMap<number, number>, ranges: readonly PartitionRange[]): PartitionLag[] {
+  return ranges.map(({ partition, start, end }) => {
+    const at = committed.get(partition) ?? null;
+    return { topic, partition, committed: at, end, lag: Math.max(0, end - Math.max(at ?? start, start)) };
+  });
 }
 
 async function liveMembers(deps: InspectDeps, admin: Admin, group: string): Promise<number> {

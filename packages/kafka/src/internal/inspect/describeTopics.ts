@@ -1,10 +1,11 @@
 import kafkajs from 'kafkajs';
 import type { Admin, DescribeConfigResponse } from 'kafkajs';
 import { CoreErrors, HeraldError } from '@herald/core';
-import type { PartitionRange, TopicDescription } from '@herald/core';
+import type { TopicDescription } from '@herald/core';
 import { isUnsupportedApi, toHeraldError } from '../errors.js';
 import type { InspectDeps } from './deps.js';
 import { checkName, isInternalTopic } from './deps.js';
+import { topicRanges } from './topicRanges.js';
 
 type Retention = Pick<TopicDescription, 'retentionMs' | 'retentionBytes'>;
 
@@ -28,15 +29,13 @@ export async function describeTopics(deps: InspectDeps, topics?: readonly string
     const names = topics === undefined ? existing.filter((t) => !isInternalTopic(t)) : [...new Set(topics)].filter((t) => existing.includes(t));
     names.sort();
     if (names.length === 0) return [];
-    const [offsets, retention] = await Promise.all([Promise.all(names.map((t) => admin.fetchTopicOffsets(t))), retentionOf(deps, admin, names)]);
-    return names.map((name, i) => ({ name, partitions: toRanges(offsets[i]!), ...(retention.get(name) ?? UNKNOWN) }));
+    // one after the other: both read through the client's shared metadata (see topicRanges)
+    const ranges = await topicRanges(admin, names);
+    const retention = await retentionOf(deps, admin, names);
+    return names.map((name) => ({ name, partitions: ranges.get(name)!, ...(retention.get(name) ?? UNKNOWN) }));
   } catch (error) {
     throw toHeraldError(error, 'describing topics');
   }
-}
-
-function toRanges(offsets: Array<{ partition: number; low: string; high: string }>): PartitionRange[] {
-  return offsets.map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) })).sort((a, b) => a.partition - b.partition);
 }
 
 async function retentionOf(deps: InspectDeps, admin: Admin, names: readonly string[]): Promise<Map<string, Retention>> {
