@@ -123,7 +123,7 @@ describe('dead letters', () => {
     const stores = await pgs.stores();
     await stores.transaction(async (tx) => {
       await tx.execute(`INSERT INTO herald.dead_letters
-          (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
+          (id, group_name, handler, topic, partition, record_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
         SELECT 'bulk-' || i, 'g' || (i % 10), 'h', 'orders', 0, i, 'key-' || i, 'handler-failed', '{}', 1, 0, 0, '{}', '{}', 'skip', 'redriven', 0
         FROM generate_series(1, 20000) AS i`);
       await tx.execute('ANALYZE herald.dead_letters');

@@ -126,4 +126,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ${t.deadLetters} ADD COLUMN fingerprint text NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 5,
+    name: 'dead letter offset column named as in @herald/sql',
+    // Both SQL engines read and write their rows through @herald/sql's mapping, whose offset column
+    // is `record_offset`. A rename changes only the catalog (no table rewrite, a brief exclusive
+    // lock). Processes of an earlier release still write `log_offset`: their dead letter adds fail
+    // (and are retried, the event stays unacknowledged) until they are replaced.
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} RENAME COLUMN log_offset TO record_offset;
+    `,
+  },
 ];

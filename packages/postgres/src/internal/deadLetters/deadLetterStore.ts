@@ -1,9 +1,9 @@
 import type { Clock, DeadLetterStore } from '@herald/core';
+import { toDeadLetter, type DeadLetterRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { addDeadLetter } from './addDeadLetter.js';
 import { isKeyParked } from './isKeyParked.js';
 import { listDeadLetters } from './listDeadLetters.js';
-import { toDeadLetter, type DeadLetterRow } from './rows.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 
 /**

@@ -1,4 +1,5 @@
 import { CoreErrors, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import { toOutboxEntry, type OutboxRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { deferToCommit, executeInTx, noteAppended } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
@@ -6,7 +7,6 @@ import { claimedRecords, claimWindows, pickFromWindow, scanOutboxWindow, takeCla
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { markOutboxPublished } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
-import { toEntry, type OutboxRow } from './rows.js';
 
 /** The outbox on PostgreSQL; see claimOutboxBatch.ts for the claim algorithm, src/retention.ts for its sweep. */
 export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
@@ -48,7 +48,7 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
     },
     async findByCorrelation(correlationId) {
       const { rows } = await db.run<OutboxRow>('find outbox by correlation', findOutboxByCorrelation(db.t, correlationId));
-      return rows.map(toEntry);
+      return rows.map(toOutboxEntry);
     },
   };
 }
