@@ -10,9 +10,11 @@ const BY_KEY = ['group_name', 'handler', 'fingerprint', 'reason'].map((c) => `g.
  * The letters a query matches, grouped by (group, handler, fingerprint, reason): their count, first
  * and last failure, and a sample, the latest letter of the group (latest last failure; of those, the
  * last added). The groups are aggregated over narrow columns, the sample found as the greatest
- * `[last_failure_at, seq]` pair, and only the samples' `error` read back, by primary key, so the
- * statement never sorts the letters' wide columns. Largest group first, then the one that failed
- * most recently, then by key. Rows are `DeadLetterGroupRow`s of `@herald/sql`.
+ * `[last_failure_at, seq]` pair, and only the samples' `id` and `error` read back, one primary key
+ * lookup per group, so the statement never sorts the letters' wide columns. (`LIMIT 1` keeps the
+ * lookup per group: as a plain join, the planner, which cannot estimate how few groups there are,
+ * chose to read the whole table a second time.) Largest group first, then the one that failed most
+ * recently, then by key. Rows are `DeadLetterGroupRow`s of `@herald/sql`.
  */
 export function groupDeadLetters(t: Tables, query: DeadLetterQuery): Statement {
   const where = deadLetterWhere(query);
@@ -27,7 +29,7 @@ export function groupDeadLetters(t: Tables, query: DeadLetterQuery): Statement {
         FROM ${t.deadLetters} ${where.sql}
         GROUP BY group_name, handler, fingerprint, reason
       ) g
-      JOIN ${t.deadLetters} s ON s.seq = g.sample_seq
+      CROSS JOIN LATERAL (SELECT id, error FROM ${t.deadLetters} WHERE seq = g.sample_seq LIMIT 1) s
       ORDER BY g.letters DESC, g.last_failure_at DESC, ${BY_KEY}`,
     values: [...where.params],
   };
