@@ -1,4 +1,15 @@
-import type { IdempotencyStores, OutboxSignal, RetentionSweep, RetentionSweepResult, SqlTx, Stores } from '@herald/core';
+import type {
+  DeadLetterBrowser,
+  DeadLetterStore,
+  IdempotencyStores,
+  OutboxBacklog,
+  OutboxSignal,
+  OutboxStore,
+  RetentionSweep,
+  RetentionSweepResult,
+  SqlTx,
+  Stores,
+} from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import { createDb } from './internal/db.js';
@@ -13,9 +24,14 @@ import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /**
  * PostgreSQL stores: the {@link Stores} port with the idempotency, outbox-signal and retention
- * abilities, plus PostgreSQL-specific handles.
+ * abilities, the read side (the outbox's backlog, the dead letter browser), plus
+ * PostgreSQL-specific handles.
  */
 export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {
+  /** The outbox, with its backlog per topic (`hasOutboxBacklog`). */
+  readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
+  /** The dead letters, with the operator's browser: pages, counts, groups, discard (`canBrowseDeadLetters`). */
+  readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
   /** The pool in use (created from `connectionString`, or the one given). */
   readonly pool: Pool;
   /** Runs pending migrations now (every operation waits for them anyway). */
@@ -46,6 +62,10 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  * skip rows other transactions hold: sweeps in several processes neither fail nor wait on each
  * other, relays or consumers. Outbox age is read on the database clock (which stamps publication),
  * inbox and dead letter age on `clock` (which stamps marks and resolutions).
+ *
+ * Read side: `outbox.backlog()` (pending records per topic) and the dead letter browser
+ * (`deadLetters.page`, `count`, `groups`, `discard`) each run one statement on the pool and see only
+ * committed rows; pages follow `seq`, so letters added while an operator pages come last.
  *
  * `close()` refuses new work, stops the sweep (after its current statement), waits for transactions
  * in flight, then ends the pool it created; it is idempotent.

@@ -1,5 +1,11 @@
 import type { SqlTx } from '@herald/core';
-import { describeIdempotencyConformance, describeStoreConformance, type StoreUnderTest } from '@herald/testing';
+import {
+  describeDeadLetterBrowserConformance,
+  describeIdempotencyConformance,
+  describeOutboxBacklogConformance,
+  describeStoreConformance,
+  type StoreUnderTest,
+} from '@herald/testing';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll } from 'vitest';
 import { pgStores, type PgStores } from '../src/index.js';
@@ -41,4 +47,10 @@ describeStoreConformance<SqlTx, PgStores>({
   create: fresh,
 });
 
-describeIdempotencyConformance<SqlTx, PgStores>({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });
+for (const describeAbility of [
+  describeIdempotencyConformance<SqlTx, PgStores>,
+  describeDeadLetterBrowserConformance<SqlTx, PgStores>,
+  describeOutboxBacklogConformance<SqlTx, PgStores>,
+]) {
+  describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });
+}

@@ -121,10 +121,12 @@ describe('dead letters', () => {
 
   it('answers isKeyParked from the small partial index, not by scanning letters', async () => {
     const stores = await pgs.stores();
+    // mostly resolved letters, a tenth still open (as the read side's index of open letters holds), few of them parking a key
     await stores.transaction(async (tx) => {
       await tx.execute(`INSERT INTO herald.dead_letters
-          (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
-        SELECT 'bulk-' || i, 'g' || (i % 10), 'h', 'orders', 0, i, 'key-' || i, 'handler-failed', '{}', 1, 0, 0, '{}', '{}', 'skip', 'redriven', 0
+          (id, group_name, handler, topic, partition, record_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
+        SELECT 'bulk-' || i, 'g' || (i % 10), 'h', 'orders', 0, i, 'key-' || i, 'handler-failed', '{}', 1, 0, 0, '{}', '{}',
+          CASE WHEN i % 100 = 0 THEN 'park-key' ELSE 'skip' END, CASE WHEN i % 10 = 0 THEN 'dead' ELSE 'redriven' END, CASE WHEN i % 10 = 0 THEN NULL ELSE 0 END
         FROM generate_series(1, 20000) AS i`);
       await tx.execute('ANALYZE herald.dead_letters');
     });
@@ -134,5 +136,7 @@ describe('dead letters', () => {
     );
     expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan using dead_letters_parked/);
     expect(await stores.deadLetters.isKeyParked('g1', 'orders', 'key-1')).toBe(false);
+    expect(await stores.deadLetters.isKeyParked('g0', 'orders', 'key-100')).toBe(true);
+    expect(await stores.deadLetters.isKeyParked('g0', 'orders', 'key-10'), 'an open letter of policy skip parks nothing').toBe(false);
   });
 });

@@ -6,6 +6,8 @@ import { tablesFor } from '../src/internal/tables.js';
 import { usePostgres } from './support.js';
 
 const pgs = usePostgres();
+const ALL = MIGRATIONS.map((m) => m.version);
+const LATEST = ALL.at(-1)!;
 
 async function rows<T>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -17,23 +19,33 @@ async function rows<T>(url: string, sql: string): Promise<T[]> {
   }
 }
 
+const t = tablesFor('herald');
+
+/** Builds the schema exactly as the migrations up to `version` left it. */
+async function schemaAt(url: string, version: number): Promise<void> {
+  await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
+    await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
+  }
+}
+
 describe('migrate', () => {
   it('applies each migration once when several processes start at the same time', async () => {
     const url = await pgs.database();
     const results = await Promise.all([migrate({ connectionString: url }), migrate({ connectionString: url }), migrate({ connectionString: url })]);
     const applied = results.flatMap((r) => r.applied);
-    expect(applied).toEqual([1, 2, 3, 4]);
-    expect(results.map((r) => r.version)).toEqual([4, 4, 4]);
+    expect(applied).toEqual(ALL);
+    expect(results.map((r) => r.version)).toEqual([LATEST, LATEST, LATEST]);
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
-    expect(versions.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+    expect(versions.map((r) => r.version)).toEqual(ALL);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
     expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
   });
 
   it('is a no-op on a current schema', async () => {
     const url = await pgs.database();
-    expect((await migrate({ connectionString: url })).applied).toEqual([1, 2, 3, 4]);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: 4 });
+    expect((await migrate({ connectionString: url })).applied).toEqual(ALL);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: LATEST });
   });
 
   it('upgrades a schema left at an older version, applying only what it lacks', async () => {
@@ -43,16 +55,14 @@ describe('migrate', () => {
     await rows(url, `CREATE INDEX outbox_pending_key ON herald.outbox (topic, key, seq) WHERE published_at IS NULL; DELETE FROM herald.schema_migrations WHERE version = 2`);
     const indexes = () => rows<{ indexname: string }>(url, `SELECT indexname FROM pg_indexes WHERE schemaname = 'herald' AND indexname = 'outbox_pending_key'`);
     expect(await indexes()).toHaveLength(1);
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: 4 });
+    expect(await migrate({ connectionString: url })).toEqual({ applied: [2], version: LATEST });
     expect(await indexes()).toEqual([]);
   });
 
   it('upgrades a version 2 schema for retention: resolved letters count from the upgrade, discarded is admitted', async () => {
     const url = await pgs.database();
-    const t = tablesFor('herald');
     // exactly what the first two migrations left, with letters in it
-    await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    for (const m of MIGRATIONS.slice(0, 2)) await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
+    await schemaAt(url, 2);
     const insert = (id: string, status: string) =>
       rows(url, `INSERT INTO ${t.deadLetters} (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts,
         first_failure_at, last_failure_at, envelope, headers, policy, status) VALUES ('${id}', 'g', 'h', 'orders', 0, 0, 'k', 'r', '{}', 1, 1, 1, '{}', '{}', 'skip', '${status}')`);
@@ -60,7 +70,7 @@ describe('migrate', () => {
     await insert('old-dead', 'dead');
     await expect(insert('early-discarded', 'discarded')).rejects.toThrow(/dead_letters_status_check/);
     const before = Date.now();
-    expect(await migrate({ connectionString: url })).toEqual({ applied: [3, 4], version: 4 });
+    expect(await migrate({ connectionString: url })).toEqual({ applied: ALL.slice(2), version: LATEST });
     const letters = await rows<{ id: string; resolved_at: string | null }>(url, `SELECT id, resolved_at FROM ${t.deadLetters} ORDER BY id`);
     expect(letters.map((l) => [l.id, l.resolved_at === null])).toEqual([['old-dead', true], ['old-redriven', false]]);
     // the database clock stamped it during the upgrade: it is kept a whole retention from now, not from its last failure
@@ -71,6 +81,51 @@ describe('migrate', () => {
     const stores = pgStores({ connectionString: url });
     try {
       expect((await stores.deadLetters.list()).map((l) => [l.id, l.fingerprint])).toEqual([['old-redriven', ''], ['old-dead', '']]);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('upgrades a version 4 schema to the column names of @herald/sql, letters reading back whole', async () => {
+    const url = await pgs.database();
+    await schemaAt(url, 4);
+    // a letter as the previous release wrote it: offset in log_offset, no headers as '{}'
+    await rows(url, `INSERT INTO ${t.deadLetters} (id, group_name, handler, event_id, event_type, topic, partition, log_offset, key, reason, fingerprint,
+        error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status)
+      VALUES ('before', 'g', 'g:H', 'e1', 'T', 'orders', 2, 1099511627776, 'k', 'handler-failed', 'fp', '{"name":"Error","message":"boom"}', 3, 10, 20,
+        '{"id":"e1"}', '{}', 'park-key', 'dead')`);
+    expect(await migrate({ connectionString: url })).toEqual({ applied: ALL.slice(4), version: LATEST });
+    const columns = await rows<{ column_name: string }>(url, `SELECT column_name FROM information_schema.columns
+      WHERE table_schema = 'herald' AND table_name = 'dead_letters' AND column_name LIKE '%offset' ORDER BY 1`);
+    expect(columns.map((c) => c.column_name)).toEqual(['record_offset']);
+    const stores = pgStores({ connectionString: url });
+    try {
+      const [before] = await stores.deadLetters.list();
+      expect(before).toEqual({
+        id: 'before',
+        group: 'g',
+        handler: 'g:H',
+        eventId: 'e1',
+        eventType: 'T',
+        topic: 'orders',
+        partition: 2,
+        offset: 2 ** 40,
+        key: 'k',
+        reason: 'handler-failed',
+        fingerprint: 'fp',
+        error: { name: 'Error', message: 'boom' },
+        attempts: 3,
+        firstFailureAt: 10,
+        lastFailureAt: 20,
+        envelope: '{"id":"e1"}',
+        headers: {},
+        policy: 'park-key',
+        status: 'dead',
+      });
+      const after = { ...before!, id: 'after', offset: 7, headers: { a: 'b' } };
+      await stores.deadLetters.add(after);
+      expect(await stores.deadLetters.list()).toEqual([before, after]);
+      expect(await stores.deadLetters.isKeyParked('g', 'orders', 'k')).toBe(true);
     } finally {
       await stores.close();
     }

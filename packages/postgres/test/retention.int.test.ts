@@ -50,7 +50,7 @@ async function insertOldRows(stores: PgStores, n: { outbox?: number; inbox?: num
       SELECT 'o' || i, 'orders', 'k' || i, 'T', 'c', 'v', '{}', 0, 0 FROM generate_series(1, $1::int) AS i`, [n.outbox ?? 0]);
     await tx.execute(`INSERT INTO herald.inbox (event_id, group_name, handled_at)
       SELECT 'e' || i, 'g', i FROM generate_series(1, $1::int) AS i`, [n.inbox ?? 0]);
-    await tx.execute(`INSERT INTO herald.dead_letters (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts,
+    await tx.execute(`INSERT INTO herald.dead_letters (id, group_name, handler, topic, partition, record_offset, key, reason, error, attempts,
         first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
       SELECT 'd' || i, 'g', 'h', 'orders', 0, i, 'k' || i, 'r', '{}', 1, 0, 0, '{}', '{}', 'skip', 'discarded', i FROM generate_series(1, $1::int) AS i`, [n.deadLetters ?? 0]);
     await tx.execute(`INSERT INTO herald.idempotency_keys (key, fingerprint, state, response, created_at, expires_at)
@@ -151,7 +151,7 @@ describe('retention', () => {
     const stores = await pgs.stores();
     await stores.transaction(async (tx) => {
       await tx.execute(`INSERT INTO herald.inbox (event_id, group_name, handled_at) SELECT 'e' || i, 'g', i FROM generate_series(1, 50000) AS i`);
-      await tx.execute(`INSERT INTO herald.dead_letters (id, group_name, handler, topic, partition, log_offset, key, reason, error, attempts,
+      await tx.execute(`INSERT INTO herald.dead_letters (id, group_name, handler, topic, partition, record_offset, key, reason, error, attempts,
           first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
         SELECT 'd' || i, 'g', 'h', 'orders', 0, i, 'k' || i, 'r', '{}', 1, 0, 0, '{}', '{}', 'skip', CASE WHEN i % 2 = 0 THEN 'redriven' ELSE 'dead' END,
           CASE WHEN i % 2 = 0 THEN i END

@@ -24,10 +24,10 @@ const EQUALS = [
  * The WHERE clause selecting the dead letters a query means, in SQL that SQLite and PostgreSQL
  * both run, with positional `$n` parameters (SQLite's adapter rewrites them as `?`). Every field
  * narrows: equality on the text fields, `status` one value or a list (an empty list matches
- * nothing), `since` inclusive and `until` exclusive on `last_failure_at`. With `after`, only rows
- * whose `seq` is greater (the rest of a paged read). Fields of the wrong type, unknown statuses and
- * non-finite times throw `invalid-options`; fields that are not query fields (a page's `cursor`,
- * `limit`) are ignored.
+ * nothing), `since` inclusive and `until` exclusive on `last_failure_at` (bound as whole ms). With
+ * `after`, only rows whose `seq` is greater (the rest of a paged read). Fields of the wrong type,
+ * unknown statuses and non-finite times throw `invalid-options`; fields that are not query fields
+ * (a page's `cursor`, `limit`) are ignored.
  *
  * @example
  * const where = deadLetterWhere({ group: 'billing', status: ['dead', 'parked'] });
@@ -86,9 +86,15 @@ function statusList(status: DeadLetterQuery['status']): readonly DeadLetterStatu
   return [...new Set(list as DeadLetterStatus[])];
 }
 
+/**
+ * A time bound as a whole number of ms, the type of the column it is compared with: PostgreSQL
+ * refuses a fractional or out-of-range `bigint` parameter. Rounding up changes no answer, the stored
+ * times being whole (`t >= x` is `t >= ceil(x)`, `t < x` is `t < ceil(x)`), nor does holding the bound
+ * to the safe integer range, which holds every time a `Date` can.
+ */
 function time(field: 'since' | 'until', value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${field} must be a time in ms, got ${describe(value)}`);
-  return value;
+  return Math.min(Math.max(Math.ceil(value), Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
 }
 
 function describe(value: unknown): string {

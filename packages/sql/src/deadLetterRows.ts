@@ -3,10 +3,9 @@ import { headersText, parseHeaders } from './headers.js';
 import { toNumber } from './integers.js';
 
 /**
- * A dead letter row, with the column names of the SQLite stores. PostgreSQL's table differs (until
- * it adopts these names): the offset column is `log_offset`, `headers` is `NOT NULL` (`'{}'` for
- * none), and its `bigint` columns (times, offset, `seq`) arrive as strings; {@link toDeadLetter}
- * accepts both.
+ * A dead letter row, with the column names both engines' tables use. On PostgreSQL `headers` is
+ * `NOT NULL` (`'{}'` for none) and `bigint` columns (times, offset, `seq`) may arrive as strings;
+ * {@link toDeadLetter} accepts both.
  */
 export interface DeadLetterRow {
   readonly id: string;

@@ -1,7 +1,7 @@
 /**
  * Headers as stored: JSON text, or NULL when there are none, so the common case costs no JSON
- * work. (PostgreSQL's tables declare `headers text NOT NULL` and store `'{}'` for none: write
- * `headersText(h) ?? '{}'` there; {@link parseHeaders} reads both forms.)
+ * work. (PostgreSQL's tables declare `headers text NOT NULL` and store `'{}'` for none: its
+ * statements write `COALESCE($n, '{}')`; {@link parseHeaders} reads both forms.)
  */
 export function headersText(headers: Readonly<Record<string, string>> | undefined): string | null {
   if (!headers) return null;

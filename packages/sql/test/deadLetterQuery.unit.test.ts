@@ -50,6 +50,13 @@ describe('deadLetterWhere', () => {
     expect(deadLetterWhere({ until: 0 })).toEqual({ sql: 'WHERE last_failure_at < $1', params: [0] });
   });
 
+  it('passes time bounds as whole ms in the safe range, which PostgreSQL binds as bigint, meaning the same', () => {
+    // stored times are whole: t >= 1000.5 is t >= 1001, t < 2000.25 is t < 2001
+    expect(deadLetterWhere({ since: 1000.5, until: 2000.25 }).params).toEqual([1001, 2001]);
+    expect(deadLetterWhere({ since: -1.5 }).params).toEqual([-1]);
+    expect(deadLetterWhere({ since: 1e20, until: -1e300 }).params).toEqual([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]);
+  });
+
   it('adds the position after which a page continues, last', () => {
     expect(deadLetterWhere({ reason: 'timeout', status: ['dead', 'parked'] }, { after: 41 })).toEqual({
       sql: 'WHERE reason = $1 AND status IN ($2, $3) AND seq > $4',

@@ -126,4 +126,34 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ${t.deadLetters} ADD COLUMN fingerprint text NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 5,
+    name: 'dead letter offset column named as in @herald/sql',
+    // Both SQL engines read and write their rows through @herald/sql's mapping, whose offset column
+    // is `record_offset`. A rename changes only the catalog (no table rewrite, a brief exclusive
+    // lock). Processes of an earlier release still write `log_offset`: their dead letter adds fail
+    // (and are retried, the event stays unacknowledged) until they are replaced.
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} RENAME COLUMN log_offset TO record_offset;
+    `,
+  },
+  {
+    version: 6,
+    name: 'dead letter read side indexes',
+    // The operator's read side (DeadLetterBrowser) narrows by these most; without them the first page
+    // of the open letters, of a fingerprint, and every count read the letters in seq order or the
+    // whole table (measured with bench/readSide.bench.ts, see the README). The open letters get a
+    // partial index in seq order: a page of them, of either status or both, walks it in the order
+    // pages follow, and counts read it alone (status included); PostgreSQL 15 cannot walk an index
+    // on (status, seq) in seq order for two statuses at once. Resolved letters, most of the table,
+    // are read in seq order well enough. Dead letters are written rarely: the writes these indexes
+    // slow are few. Building them blocks dead letter writes while it runs: migrate when quiet.
+    sql: (t) => `
+      CREATE INDEX dead_letters_open ON ${t.deadLetters} (seq) INCLUDE (status) WHERE status IN ('dead', 'parked');
+      -- one failure group's letters, from the groups view to its pages
+      CREATE INDEX dead_letters_fingerprint ON ${t.deadLetters} (fingerprint, seq);
+      -- time windows (since, until): recent failures, for counts and alerts
+      CREATE INDEX dead_letters_last_failure ON ${t.deadLetters} (last_failure_at);
+    `,
+  },
 ];

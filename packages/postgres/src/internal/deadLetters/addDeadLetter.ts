@@ -1,24 +1,26 @@
 import type { DeadLetter } from '@herald/core';
+import { DEAD_LETTER_COLUMNS, deadLetterRow, type DeadLetterWrite } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
-import { DEAD_LETTER_COLUMNS, RESOLVED_STATUSES, toValues } from './rows.js';
+
+/** What an add writes: the letter's columns, then when it was resolved. */
+const COLUMNS = [...DEAD_LETTER_COLUMNS.split(', '), 'resolved_at'] as readonly (keyof DeadLetterWrite)[];
 
 /**
- * Inserts a letter. Adding an id again (a retried add) updates it in place and keeps its position
- * in the list, so a retry never makes a second letter. A letter added resolved counts as resolved
- * `now`; one added again with the status it had keeps its `resolved_at`.
+ * Inserts a letter, mapped by `@herald/sql`. Adding an id again (a retried add) updates it in place
+ * and keeps its position in the list, so a retry never makes a second letter. A letter added
+ * resolved counts as resolved `now`; one added again with the status it had keeps its `resolved_at`.
+ * `headers` is NOT NULL here: no headers are stored as `'{}'` (the mapping writes NULL).
  */
 export function addDeadLetter(t: Tables, options: { letter: DeadLetter; now: number }): Statement {
-  const columns = DEAD_LETTER_COLUMNS.split(', ');
-  const updates = columns.filter((c) => c !== 'id').map((c) => `${c} = EXCLUDED.${c}`);
-  const status = `$${columns.indexOf('status') + 1}::text`;
-  const now = `$${columns.length + 1}::bigint`;
+  const row = deadLetterRow(options.letter, options.now);
+  const params = COLUMNS.map((c, i) => (c === 'headers' ? `COALESCE($${i + 1}, '{}')` : `$${i + 1}`));
+  const updates = COLUMNS.filter((c) => c !== 'id' && c !== 'resolved_at').map((c) => `${c} = EXCLUDED.${c}`);
   return {
     name: `${t.statementPrefix}add_dead_letter`,
-    text: `INSERT INTO ${t.deadLetters} AS d (${DEAD_LETTER_COLUMNS}, resolved_at)
-      VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}, CASE WHEN ${status} IN ${RESOLVED_STATUSES} THEN ${now} END)
+    text: `INSERT INTO ${t.deadLetters} AS d (${COLUMNS.join(', ')}) VALUES (${params.join(', ')})
       ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')},
         resolved_at = CASE WHEN d.status = EXCLUDED.status THEN d.resolved_at ELSE EXCLUDED.resolved_at END`,
-    values: [...toValues(options.letter), options.now],
+    values: COLUMNS.map((c) => row[c]),
   };
 }

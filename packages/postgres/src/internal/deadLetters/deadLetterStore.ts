@@ -1,16 +1,22 @@
-import type { Clock, DeadLetterStore } from '@herald/core';
+import type { Clock, DeadLetterBrowser, DeadLetterStore } from '@herald/core';
+import { toDeadLetter, toDeadLetterGroup, toDeadLetterPage, toNumber, type DeadLetterGroupRow, type DeadLetterPageRow, type DeadLetterRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { addDeadLetter } from './addDeadLetter.js';
+import { countDeadLetters } from './countDeadLetters.js';
+import { discardDeadLetters } from './discardDeadLetters.js';
+import { groupDeadLetters } from './groupDeadLetters.js';
 import { isKeyParked } from './isKeyParked.js';
 import { listDeadLetters } from './listDeadLetters.js';
-import { toDeadLetter, type DeadLetterRow } from './rows.js';
+import { pageDeadLetters } from './pageDeadLetters.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 
 /**
- * Dead letters on PostgreSQL; each method is one statement, its own transaction. `clock` stamps when
- * a letter was resolved, which is what its retention counts from.
+ * Dead letters on PostgreSQL, with the operator's read side (`DeadLetterBrowser`); each method is
+ * one statement, its own transaction, so reads see what is committed. Rows, queries, cursors and
+ * groups are mapped by `@herald/sql`, as on SQLite. `clock` stamps when a letter was resolved
+ * (redriven or discarded), which is what its retention counts from.
  */
-export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore {
+export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadLetterBrowser {
   return {
     async add(letter) {
       await db.run('add dead letter', addDeadLetter(db.t, { letter, now: clock.now() }));
@@ -26,6 +32,24 @@ export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore {
     async setStatus(ids, status) {
       if (ids.length === 0) return;
       await db.run('set dead letter status', setDeadLetterStatus(db.t, { ids, status, now: clock.now() }));
+    },
+    async page(request = {}) {
+      const { statement, limit } = pageDeadLetters(db.t, request);
+      const { rows } = await db.run<DeadLetterPageRow>('page dead letters', statement);
+      return toDeadLetterPage(rows, limit);
+    },
+    async count(query = {}) {
+      const { rows } = await db.run<{ n: number | string }>('count dead letters', countDeadLetters(db.t, query));
+      return toNumber(rows[0]!.n);
+    },
+    async groups(query = {}) {
+      const { rows } = await db.run<DeadLetterGroupRow>('group dead letters', groupDeadLetters(db.t, query));
+      return rows.map(toDeadLetterGroup);
+    },
+    async discard(ids) {
+      if (ids.length === 0) return 0;
+      const { rowCount } = await db.run('discard dead letters', discardDeadLetters(db.t, { ids, now: clock.now() }));
+      return rowCount ?? 0;
     },
   };
 }

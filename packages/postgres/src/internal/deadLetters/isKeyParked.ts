@@ -1,5 +1,6 @@
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
+import { OPEN_STATUSES } from './statuses.js';
 
 /**
  * Whether a `park-key` letter of this key is `dead` or `parked` in this group. The predicate matches
@@ -11,7 +12,7 @@ export function isKeyParked(t: Tables, options: { group: string; topic: string; 
     name: `${t.statementPrefix}is_key_parked`,
     text: `SELECT EXISTS (
         SELECT 1 FROM ${t.deadLetters}
-        WHERE group_name = $1 AND topic = $2 AND key = $3 AND policy = 'park-key' AND status IN ('dead', 'parked')
+        WHERE group_name = $1 AND topic = $2 AND key = $3 AND policy = 'park-key' AND status IN ${OPEN_STATUSES}
       ) AS parked`,
     values: [options.group, options.topic, options.key],
   };

@@ -1,7 +1,7 @@
 import type { DeadLetterFilter } from '@herald/core';
+import { DEAD_LETTER_COLUMNS } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
-import { DEAD_LETTER_COLUMNS } from './rows.js';
 
 /** Letters matching every given field of the filter, in the order they were first added. */
 export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): Statement {

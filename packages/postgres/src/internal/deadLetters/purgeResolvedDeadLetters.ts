@@ -1,6 +1,6 @@
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
-import { RESOLVED_STATUSES } from './rows.js';
+import { RESOLVED_STATUSES } from './statuses.js';
 
 /**
  * Retention: deletes up to `limit` resolved letters (`redriven`, `discarded`) resolved before

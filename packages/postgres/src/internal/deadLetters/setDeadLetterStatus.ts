@@ -1,7 +1,7 @@
 import type { DeadLetterStatus } from '@herald/core';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
-import { RESOLVED_STATUSES } from './rows.js';
+import { RESOLVED_STATUSES } from './statuses.js';
 
 /**
  * Sets the status of these letters (unknown ids are ignored). `resolved_at` becomes `now` when the

@@ -1,7 +1,7 @@
 import type { ClaimOptions, OutboxRecord } from '@herald/core';
+import { OUTBOX_RECORD_COLUMNS, toOutboxRecord, type OutboxRow } from '@herald/sql';
 import type { Statement } from '../db.js';
 import { NOW_MS, type Tables } from '../tables.js';
-import { OUTBOX_COLUMNS, toRecord, type OutboxRow } from './rows.js';
 
 /*
  * A relay claims *keys* (`(topic, key)` pairs), never loose rows: a row claim would let two relays
@@ -97,13 +97,16 @@ export function pickFromWindow(rows: readonly WindowRow[], limit: number): Picke
   return { windowRows, heads, rows: picked };
 }
 
-/** The outbox columns for a claimed key's row: its `topic` and `key`, NULL for the rest. */
-const CLAIMED_KEY_COLUMNS = OUTBOX_COLUMNS.split(', ')
+/** What a claim reads of a record: its position, then the columns `@herald/sql` maps. */
+const CLAIM_COLUMNS = `seq, ${OUTBOX_RECORD_COLUMNS}`;
+
+/** The same columns for a claimed key's row: its `topic` and `key`, NULL for the rest. */
+const CLAIMED_KEY_COLUMNS = CLAIM_COLUMNS.split(', ')
   .map((c) => (c === 'topic' || c === 'key' ? c : `NULL::${c === 'seq' || c === 'created_at' ? 'bigint' : 'text'} AS ${c}`))
   .join(', ');
 
 /** A row of {@link takeClaims}: a key the upsert took (`part` 1) or a picked record (`part` 2). */
-export type ClaimRow = OutboxRow & { part: 1 | 2 };
+export type ClaimRow = OutboxRow & { readonly part: 1 | 2; readonly seq: string | number | null };
 
 /** Step 3: lock the heads, claim their keys, read the picked rows still pending. */
 export function takeClaims(t: Tables, options: ClaimOptions & { picked: Picked }): Statement {
@@ -123,7 +126,7 @@ export function takeClaims(t: Tables, options: ClaimOptions & { picked: Picked }
       )
       SELECT 1 AS part, ${CLAIMED_KEY_COLUMNS} FROM claimed
       UNION ALL
-      SELECT 2, ${OUTBOX_COLUMNS} FROM ${t.outbox} WHERE seq = ANY($4::bigint[]) AND published_at IS NULL
+      SELECT 2, ${CLAIM_COLUMNS} FROM ${t.outbox} WHERE seq = ANY($4::bigint[]) AND published_at IS NULL
       ORDER BY part, seq`,
     values: [options.relayId, options.picked.heads, Math.ceil(options.leaseMs), options.picked.rows],
   };
@@ -135,7 +138,7 @@ export function claimedRecords(rows: readonly ClaimRow[]): OutboxRecord[] {
   const records: OutboxRecord[] = [];
   for (const row of rows) {
     if (row.part === 1) claimed.add(keyOf(row.topic, row.key));
-    else if (claimed.has(keyOf(row.topic, row.key))) records.push(toRecord(row));
+    else if (claimed.has(keyOf(row.topic, row.key))) records.push(toOutboxRecord(row));
   }
   return records;
 }

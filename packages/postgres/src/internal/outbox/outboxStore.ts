@@ -1,15 +1,19 @@
-import { CoreErrors, HeraldError, type ClaimOptions, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import { CoreErrors, HeraldError, type ClaimOptions, type OutboxBacklog, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import { toOutboxEntry, type OutboxRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { deferToCommit, executeInTx, noteAppended } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
+import { countOutboxBacklog, toTopicBacklog, type BacklogRow } from './countOutboxBacklog.js';
 import { claimedRecords, claimWindows, pickFromWindow, scanOutboxWindow, takeClaims, type ClaimRow, type WindowRow } from './claimOutboxBatch.js';
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { markOutboxPublished } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
-import { toEntry, type OutboxRow } from './rows.js';
 
-/** The outbox on PostgreSQL; see claimOutboxBatch.ts for the claim algorithm, src/retention.ts for its sweep. */
-export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
+/**
+ * The outbox on PostgreSQL, with its backlog (`OutboxBacklog`, read from committed rows only); see
+ * claimOutboxBatch.ts for the claim algorithm, src/retention.ts for its sweep.
+ */
+export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
   return {
     async append(tx, records: readonly OutboxRecord[]) {
       if (records.length === 0) return;
@@ -48,7 +52,11 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> {
     },
     async findByCorrelation(correlationId) {
       const { rows } = await db.run<OutboxRow>('find outbox by correlation', findOutboxByCorrelation(db.t, correlationId));
-      return rows.map(toEntry);
+      return rows.map(toOutboxEntry);
+    },
+    async backlog() {
+      const { rows } = await db.run<BacklogRow>('outbox backlog', countOutboxBacklog(db.t));
+      return rows.map(toTopicBacklog);
     },
   };
 }

@@ -1,0 +1,10 @@
+import type { DeadLetterQuery } from '@herald/core';
+import { deadLetterWhere } from '@herald/sql';
+import type { Statement } from '../db.js';
+import type { Tables } from '../tables.js';
+
+/** How many letters a query matches (`n`, a bigint). The WHERE clause comes from `@herald/sql`. */
+export function countDeadLetters(t: Tables, query: DeadLetterQuery): Statement {
+  const where = deadLetterWhere(query);
+  return { text: `SELECT count(*) AS n FROM ${t.deadLetters} ${where.sql}`, values: [...where.params] };
+}
