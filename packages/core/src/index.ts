@@ -37,9 +37,10 @@ export { createInstrumentation } from './ports/instrumentation.js';
 export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener } from './ports/instrumentation.js';
 export type { Component } from './ports/component.js';
 export type { Stores } from './ports/stores/stores.js';
-export type { SqlTx, TransactionRunner } from './ports/stores/transaction.js';
+export type { SqlOptions, SqlTx, TransactionRunner } from './ports/stores/transaction.js';
 export { hasOutboxBacklog, hasOutboxSignal } from './ports/stores/outbox.js';
 export type { ClaimOptions, OutboxBacklog, OutboxEntry, OutboxRecord, OutboxSignal, OutboxStore, TopicBacklog } from './ports/stores/outbox.js';
+export { markAllHandled } from './ports/stores/inbox.js';
 export type { InboxEntry, InboxStore } from './ports/stores/inbox.js';
 export { canBrowseDeadLetters } from './ports/stores/deadLetters.js';
 export type {
@@ -67,7 +68,7 @@ export type { ManualClock } from './timing/manualClock.js';
 
 // pipeline: the handler shape, its context and the policies
 export { compose, deriveContext } from './pipeline/handler.js';
-export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishOptions } from './pipeline/handler.js';
+export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions } from './pipeline/handler.js';
 export { createHandlerContext } from './pipeline/context.js';
 export type { HandlerContextInit } from './pipeline/context.js';
 export { createDeliveryState } from './pipeline/deliveryState.js';

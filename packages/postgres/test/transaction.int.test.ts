@@ -31,6 +31,21 @@ describe('pgStores.transaction', () => {
     expect(await stores.inbox.findHandled(['in-1'])).toEqual([{ group: 'g', eventId: 'in-1', handledAt: 5 }]);
   });
 
+  it('prepares a statement asked to be prepared, once per connection, and runs it like any other', async () => {
+    const stores = await pgStores({ poolSize: 1 });
+    await stores.transaction(makeTable);
+    const insert = 'INSERT INTO items (id, n) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET n = items.n + EXCLUDED.n';
+    for (let i = 0; i < 3; i++) await stores.transaction((tx) => tx.execute(insert, ['p', 2], { prepare: true }));
+    const prepared = await stores.transaction((tx) =>
+      tx.query<{ name: string; statement: string }>("SELECT name, statement FROM pg_prepared_statements WHERE name LIKE 'herald_user_%'"),
+    );
+    expect(prepared).toHaveLength(1);
+    expect(prepared[0]!.statement).toBe(insert);
+    expect(await stores.transaction((tx) => tx.query('SELECT n FROM items WHERE id = $1', ['p'], { prepare: true }))).toEqual([{ n: 6 }]);
+    const unprepared = await stores.transaction((tx) => tx.query<{ n: string }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE 'SELECT n FROM items%'"));
+    expect(unprepared).toEqual([{ n: 1 }]);
+  });
+
   it('rolls everything back when the work rejects, and rejects with the work error', async () => {
     const stores = await pgStores();
     await stores.transaction(makeTable);

@@ -7,10 +7,11 @@ import { systemClock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
 import { jsonLogger } from '../ports/logger.js';
-import type { Handler, Publish } from '../pipeline/handler.js';
+import type { BatchContext, BatchHandler, Handler, HandlerContext, Publish } from '../pipeline/handler.js';
 import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
 import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
+import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
 import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
@@ -88,7 +89,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     return result;
   };
 
-  const publish: Publish = (definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions));
+  const publish = ((definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions))) as Publish;
+  publish.many = (definition, items, publishOptions) => transaction((_tx, inTx) => inTx.many(definition, items, publishOptions));
 
   function groupDeps(group: string): GroupDispatchDeps<Tx> {
     return {
@@ -100,6 +102,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       instrumentation,
       logger: logger.child({ group }),
       defaultPolicy: options.handlerDefaults?.deadLetter ?? APP_DEFAULTS.handler.deadLetter,
+      maxEventBytes,
     };
   }
 
@@ -107,11 +110,14 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     const handlers = groups.get(group);
     if (!handlers) throw new HeraldError(CoreErrors.invalidOptions, `no handlers registered for group ${group}`);
     const { transactionBatch: _batch, ...settings } = resolveGroupOptions(group, options.groups?.[group]);
+    const deps = groupDeps(group);
+    const batchMode = [...handlers.values()].some((entry) => entry.batch !== undefined);
     const consumer = createGroupConsumer({
       group,
       topics: [...new Set([...handlers.values()].flatMap((entry) => entry.definitions.map((d) => d.topic)))],
       broker,
-      dispatch: createDispatcher(groupDeps(group)),
+      dispatch: createDispatcher(deps),
+      ...(batchMode ? { dispatchBatch: createBatchDispatcher(deps) } : {}),
       ...settings,
       clock,
       logger: logger.child({ group }),
@@ -124,6 +130,42 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     if (selection === false) return [];
     if (selection === undefined || selection === true) return [...groups.keys()];
     return [...selection];
+  }
+
+  function register(
+    definitionOrList: EventDefinition | readonly EventDefinition[],
+    handlerOptions: HandlerOptions<Tx>,
+    handler: Handler<Envelope, Tx>,
+    batchHandler: BatchHandler<Envelope, Tx> | undefined,
+  ): void {
+    if (started) throw new HeraldError(CoreErrors.invalidOptions, 'register handlers before start()');
+    const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
+    if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'on(): give at least one event definition');
+    if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'on(): the handler must be a function');
+    const settings = resolveHandlerSettings(handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
+    const { group } = settings;
+    const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
+    const existing = byType.values().next().value as HandlerEntry<Tx> | undefined;
+    if (existing && (existing.batch === undefined) !== (batchHandler === undefined)) {
+      throw new HeraldError(CoreErrors.invalidOptions, `group ${group} mixes event handlers and batch handlers; give each kind its own group`);
+    }
+    // a batch's events share one transaction: the group's transaction batching does not apply to it
+    const transactions = batchHandler ? stores : batcherOf(group);
+    const env: PolicyEnv<Tx> = { stores, transactions, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings };
+    const entry: HandlerEntry<Tx> = {
+      name: settings.name,
+      group,
+      definitions,
+      policy: settings.deadLetter,
+      pipeline: pipelineFor(handlerOptions).build(env, handler),
+      ...(batchHandler ? { batch: { handler: batchHandler, timeoutMs: settings.timeoutMs } } : {}),
+    };
+    for (const definition of definitions) {
+      if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);
+      registry.register(definition);
+      byType.set(definition.type, entry);
+    }
+    groups.set(group, byType);
   }
 
   async function closeAll(deadlineMs: number): Promise<void> {
@@ -152,27 +194,16 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   const app: App<Tx> = {
     on(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
-      if (started) throw new HeraldError(CoreErrors.invalidOptions, 'register handlers before start()');
-      const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
-      if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'on(): give at least one event definition');
-      if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'on(): the handler must be a function');
-      const settings = resolveHandlerSettings(handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
-      const { group } = settings;
-      const env: PolicyEnv<Tx> = { stores, transactions: batcherOf(group), clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings };
-      const entry: HandlerEntry<Tx> = {
-        name: settings.name,
-        group,
-        definitions,
-        policy: settings.deadLetter,
-        pipeline: pipelineFor(handlerOptions).build(env, handler as Handler<Envelope, Tx>),
-      };
-      const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
-      for (const definition of definitions) {
-        if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);
-        registry.register(definition);
-        byType.set(definition.type, entry);
-      }
-      groups.set(group, byType);
+      register(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, handler as Handler<Envelope, Tx>, undefined);
+      return app;
+    },
+
+    onBatch(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
+      const batchHandler = handler as BatchHandler<Envelope, Tx>;
+      if (typeof batchHandler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'onBatch(): the handler must be a function');
+      // alone (a failed batch's events, a redrive): the event in its full pipeline, as a batch of one
+      const alone: Handler<Envelope, Tx> = (event, ctx) => batchHandler([event], batchContextOf(ctx));
+      register(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, alone, batchHandler);
       return app;
     },
 
@@ -244,4 +275,21 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   };
 
   return app;
+}
+
+/** The batch context of one event handled alone, through its pipeline. */
+function batchContextOf<Tx>(ctx: HandlerContext<Tx>): BatchContext<Tx> {
+  return {
+    tx: ctx.tx,
+    publish: ctx.publish,
+    logger: ctx.logger,
+    group: ctx.group,
+    handler: ctx.handler,
+    get signal() {
+      return ctx.signal;
+    },
+    deliveries: [ctx.delivery],
+    alone: true,
+    attempt: ctx.attempt,
+  };
 }

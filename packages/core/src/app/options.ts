@@ -11,7 +11,7 @@ export const APP_DEFAULTS = {
   closeDeadlineMs: 10_000,
   /** Transactions per store transaction, for handlers and the app alike: off unless asked for. */
   transactionBatch: 1,
-  group: { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' as StartPosition, transactionBatch: 1 },
+  group: { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' as StartPosition, transactionBatch: 1, maxBatch: 500 },
   handler: { timeoutMs: 30_000, deadLetter: 'skip' as const },
 } as const;
 
@@ -23,6 +23,7 @@ export interface ResolvedGroupOptions {
   readonly commitIntervalMs: number;
   readonly start: StartPosition;
   readonly transactionBatch: number;
+  readonly maxBatch: number;
 }
 
 /** Checks the app-wide options; throws `invalid-options` naming the first bad one. */
@@ -49,11 +50,13 @@ export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx>
     commitIntervalMs: options.commitIntervalMs ?? d.commitIntervalMs,
     start: options.start ?? d.start,
     transactionBatch: options.transactionBatch ?? d.transactionBatch,
+    maxBatch: options.maxBatch ?? d.maxBatch,
   };
   positiveInteger(`groups.${group}.concurrency`, resolved.concurrency);
   positiveInteger(`groups.${group}.maxInFlight`, resolved.maxInFlight);
   positive(`groups.${group}.commitIntervalMs`, resolved.commitIntervalMs);
   positiveInteger(`groups.${group}.transactionBatch`, resolved.transactionBatch);
+  positiveInteger(`groups.${group}.maxBatch`, resolved.maxBatch);
   const start = resolved.start;
   if (start !== 'earliest' && start !== 'latest' && !(typeof start === 'object' && Number.isFinite(start?.timestamp))) {
     throw invalid(`groups.${group}.start must be 'earliest', 'latest' or { timestamp }`);

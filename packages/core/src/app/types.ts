@@ -8,7 +8,7 @@ import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterPolicy } from '../ports/stores/deadLetters.js';
 import type { Stores } from '../ports/stores/stores.js';
-import type { Handler, Middleware, Publish } from '../pipeline/handler.js';
+import type { BatchHandler, Handler, Middleware, Publish } from '../pipeline/handler.js';
 import type { RetryOptions } from '../pipeline/policies/retry.js';
 import type { Pipeline } from '../pipeline/preset.js';
 import type { RelayOptions } from '../relay/relay.js';
@@ -57,6 +57,8 @@ export interface GroupOptions<Tx = unknown> {
   readonly transactionBatch?: number;
   /** Edits the pipeline of every handler of this group, after the app's edit. */
   pipeline?(pipeline: Pipeline<Tx>): Pipeline<Tx>;
+  /** For a group of batch handlers: most events handed to one call. Default 500. */
+  readonly maxBatch?: number;
 }
 
 export interface AppOptions<Tx> {
@@ -126,6 +128,23 @@ export interface App<Tx> {
     definition: EventDefinition<S> | readonly EventDefinition<S>[],
     options: HandlerOptions<Tx>,
     handler: Handler<Envelope<Static<S>>, Tx>,
+  ): this;
+  /**
+   * Registers a batch handler: it gets the ready events of a partition together (in offset order,
+   * those already applied left out) in one transaction with one inbox statement — the fast way to
+   * consume when the effect can be written with set-based statements. When a batch fails, its
+   * events go one by one through the handler's full pipeline (retries, dead letter), so a poison
+   * event fails alone. A consumer group holds either event handlers or batch handlers.
+   *
+   * @example
+   * app.onBatch(PaymentCaptured, { group: 'ledger' }, async (events, ctx) => {
+   *   await ctx.tx.execute('UPDATE totals SET cents = cents + $1', [events.reduce((s, e) => s + e.data.cents, 0)]);
+   * });
+   */
+  onBatch<S extends TSchema>(
+    definition: EventDefinition<S> | readonly EventDefinition<S>[],
+    options: HandlerOptions<Tx>,
+    handler: BatchHandler<Envelope<Static<S>>, Tx>,
   ): this;
   /** Adds a long-lived component, started after the built-in ones and closed before them. */
   use(component: Component): this;

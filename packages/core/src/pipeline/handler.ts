@@ -15,14 +15,30 @@ export interface PublishOptions {
   /** Overrides the event id (must be a UUID); use to make a publish idempotent. */
   readonly id?: string;
   readonly occurredAt?: Date;
+  /**
+   * The event this one is a consequence of: correlation id, causation id and trace headers come
+   * from it (a handler's `ctx.publish` defaults to the event being handled; a batch handler names
+   * the event of the batch each outgoing event answers).
+   */
+  readonly cause?: Envelope;
 }
 
-/** Appends events to the outbox inside the current transaction. */
-export type Publish = <S extends TSchema>(
-  definition: EventDefinition<S>,
-  data: Static<S>,
-  options?: PublishOptions,
-) => Promise<Envelope<Static<S>>>;
+/** Options of {@link Publish.many}: what applies to every event of the call. */
+export type PublishManyOptions = Omit<PublishOptions, 'id' | 'key'>;
+
+/**
+ * Appends events to the outbox inside the current transaction. Events published in one
+ * transaction reach the broker in the order they were published (per key).
+ */
+export interface Publish {
+  <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options?: PublishOptions): Promise<Envelope<Static<S>>>;
+  /**
+   * Publishes several events of one definition in one call (one outbox append), in order: the
+   * cheap way to publish a batch (an import, a batch handler's results). Each is validated; one
+   * invalid item fails the whole call and nothing of it is appended.
+   */
+  many<S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options?: PublishManyOptions): Promise<Envelope<Static<S>>[]>;
+}
 
 /** What a policy may change when it passes a context on (see {@link HandlerContext.with}). */
 export interface ContextOverrides<Tx> {
@@ -97,3 +113,40 @@ export function compose<Tx>(...middleware: readonly Middleware<Tx>[]): (handler:
 export function deriveContext<Tx>(base: HandlerContext<Tx>, overrides: ContextOverrides<Tx>): HandlerContext<Tx> {
   return base.with(overrides);
 }
+
+/**
+ * What a batch handler gets besides its events: one transaction for the whole batch, so the
+ * inbox marks of every event, the handler's set-based writes and its outgoing events commit
+ * together or not at all.
+ */
+export interface BatchContext<Tx = unknown> {
+  /** The batch's store transaction. */
+  readonly tx: Tx;
+  /**
+   * Publishes through the outbox in `tx`. Pass `{ cause: event }` so an outgoing event carries the
+   * correlation id and trace of the event it answers (on the one-by-one path the cause defaults to
+   * the event being handled).
+   */
+  readonly publish: Publish;
+  readonly logger: Logger;
+  readonly group: string;
+  readonly handler: string;
+  /** Aborted when the batch's deadline passes or the consumer stops. */
+  readonly signal: AbortSignal;
+  /** Where each event was read from, index for index with the events. */
+  readonly deliveries: readonly Delivery[];
+  /**
+   * False for a whole batch. True when the event is being handled alone, through the handler's
+   * full pipeline (retries, dead letter), because its batch failed, or on a redrive.
+   */
+  readonly alone: boolean;
+  /** 1, or the attempt number on the one-by-one path. */
+  readonly attempt: number;
+}
+
+/**
+ * A handler of many events at once: the ready events of a partition, in offset order (so per key
+ * in order), those already applied removed by the inbox. One call, one transaction: write the
+ * effect of the whole batch with set-based statements.
+ */
+export type BatchHandler<E = Envelope, Tx = unknown> = (events: readonly E[], ctx: BatchContext<Tx>) => Promise<void>;

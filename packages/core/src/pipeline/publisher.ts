@@ -7,7 +7,7 @@ import { uuidv7 } from '../model/uuid.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { OutboxRecord, OutboxStore } from '../ports/stores/outbox.js';
-import type { Publish, PublishOptions } from './handler.js';
+import type { Publish, PublishManyOptions, PublishOptions } from './handler.js';
 
 /** Headers carried from a cause to its effects: W3C trace context. */
 const PROPAGATED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -34,27 +34,44 @@ export interface BoundPublisher {
  */
 export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envelope): BoundPublisher {
   const appended: OutboxRecord[] = [];
-  const publish = async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: PublishOptions = {}) => {
-    const envelope = buildEnvelope(deps.clock, definition, data, options, cause);
-    const record: OutboxRecord = {
-      id: envelope.id,
-      topic: envelope.topic,
-      key: envelope.key,
-      type: envelope.type,
-      correlationId: envelope.correlationId,
-      value: encodeEnvelope(envelope, deps.maxEventBytes),
-      headers: envelope.headers,
-      createdAt: deps.clock.now(),
-    };
+  const toRecord = (envelope: Envelope): OutboxRecord => ({
+    id: envelope.id,
+    topic: envelope.topic,
+    key: envelope.key,
+    type: envelope.type,
+    correlationId: envelope.correlationId,
+    value: encodeEnvelope(envelope, deps.maxEventBytes),
+    headers: envelope.headers,
+    createdAt: deps.clock.now(),
+  });
+  const publish = (async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: PublishOptions = {}) => {
+    const envelope = buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause);
+    const record = toRecord(envelope);
     await deps.outbox.append(tx, [record]);
     appended.push(record);
     return envelope;
+  }) as Publish;
+  publish.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
+    if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: items must be an array');
+    const envelopes = items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause));
+    const records = envelopes.map(toRecord);
+    if (records.length > 0) await deps.outbox.append(tx, records);
+    for (const record of records) appended.push(record);
+    return envelopes;
   };
   return {
     publish,
     committed() {
-      if (!deps.instrumentation.active) return;
-      for (const record of appended) deps.instrumentation.emit({ kind: 'published', topic: record.topic, eventType: record.type, count: 1 });
+      if (!deps.instrumentation.active || appended.length === 0) return;
+      // one fact per topic and type, not per event
+      const counts = new Map<string, { topic: string; eventType: string; count: number }>();
+      for (const record of appended) {
+        const id = `${record.topic}\u0000${record.type}`;
+        const entry = counts.get(id);
+        if (entry) entry.count++;
+        else counts.set(id, { topic: record.topic, eventType: record.type, count: 1 });
+      }
+      for (const entry of counts.values()) deps.instrumentation.emit({ kind: 'published', ...entry });
     },
   };
 }

@@ -11,7 +11,7 @@ import type { Stores } from '../ports/stores/stores.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
 import { createDeliveryState } from '../pipeline/deliveryState.js';
-import type { Handler, HandlerContext } from '../pipeline/handler.js';
+import type { BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
 
 /** A registered handler with its composed pipeline. */
 export interface HandlerEntry<Tx> {
@@ -20,7 +20,10 @@ export interface HandlerEntry<Tx> {
   readonly definitions: readonly EventDefinition[];
   /** Its dead-letter policy, also applied to poison events addressed to it. */
   readonly policy: DeadLetterPolicy;
+  /** The handler in its pipeline: every delivery, or on the one-by-one path of a batch handler. */
   readonly pipeline: Handler<Envelope, Tx>;
+  /** For a batch handler: the handler itself and its per-batch deadline. */
+  readonly batch?: { readonly handler: BatchHandler<Envelope, Tx>; readonly timeoutMs: number };
 }
 
 export interface GroupDispatchDeps<Tx> {
@@ -34,6 +37,8 @@ export interface GroupDispatchDeps<Tx> {
   readonly logger: Logger;
   /** Dead-letter policy for events that match no handler (unknown types, malformed envelopes). */
   readonly defaultPolicy: DeadLetterPolicy;
+  /** Largest serialised event a batch handler's `publish` accepts. */
+  readonly maxEventBytes: number;
 }
 
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */
@@ -90,22 +95,27 @@ export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'ignore') return;
     if (resolution.kind === 'poison') {
-      const { error, event, entry } = resolution;
-      deps.logger.warn('poison event dead-lettered', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
-      await recordDeadLetter({ store: deps.stores.deadLetters, clock: deps.clock, instrumentation: deps.instrumentation }, {
-        group: deps.group,
-        handler: entry?.name ?? `${deps.group}:${event?.type ?? 'unreadable'}`,
-        delivery,
-        eventId: event?.id ?? null,
-        eventType: event?.type ?? null,
-        error,
-        attempts: 1,
-        firstFailureAt: deps.clock.now(),
-        policy: entry?.policy ?? deps.defaultPolicy,
-        status: 'dead',
-      });
+      await recordPoison(deps, delivery, resolution);
       return;
     }
     await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
   };
+}
+
+/** Stores a delivery that cannot be handled (unreadable, unknown type, schema violation) as a dead letter. */
+export async function recordPoison<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery, resolution: Extract<Resolution<Tx>, { kind: 'poison' }>): Promise<void> {
+  const { error, event, entry } = resolution;
+  deps.logger.warn('poison event dead-lettered', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
+  await recordDeadLetter({ store: deps.stores.deadLetters, clock: deps.clock, instrumentation: deps.instrumentation }, {
+    group: deps.group,
+    handler: entry?.name ?? `${deps.group}:${event?.type ?? 'unreadable'}`,
+    delivery,
+    eventId: event?.id ?? null,
+    eventType: event?.type ?? null,
+    error,
+    attempts: 1,
+    firstFailureAt: deps.clock.now(),
+    policy: entry?.policy ?? deps.defaultPolicy,
+    status: 'dead',
+  });
 }

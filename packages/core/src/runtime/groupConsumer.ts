@@ -3,6 +3,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import { backoffDelay } from '../timing/backoff.js';
+import type { DispatchBatch } from './batchDispatcher.js';
 import { PartitionWork, partitionId } from './partitionWork.js';
 
 /** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
@@ -13,6 +14,14 @@ export interface GroupConsumerOptions {
   readonly topics: readonly string[];
   readonly broker: Broker;
   readonly dispatch: Dispatch;
+  /**
+   * When given, the group runs in batch mode: per partition, up to `maxBatch` consecutive ready
+   * deliveries are handed to it at once, one batch at a time (so per-key order holds), instead of
+   * `dispatch` per delivery with keys running concurrently.
+   */
+  readonly dispatchBatch?: DispatchBatch;
+  /** Most deliveries per batch in batch mode. */
+  readonly maxBatch?: number;
   readonly concurrency: number;
   readonly maxInFlight: number;
   readonly commitIntervalMs: number;
@@ -43,6 +52,7 @@ const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, j
  */
 export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
+  const maxBatch = options.maxBatch ?? 500;
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
@@ -95,6 +105,43 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     }
   }
 
+  /** Runs a batch until it completes; false when abandoned because the consumer is closing. */
+  async function handleBatch(deliveries: readonly Delivery[]): Promise<boolean> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await options.dispatchBatch!(deliveries, signals);
+        return true;
+      } catch (error) {
+        if (closing.signal.aborted) return false;
+        const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
+        const first = deliveries[0]!;
+        logger.error('batch failed outside the handler policies; trying again', { error, topic: first.topic, partition: first.partition, offset: first.offset, size: deliveries.length, delayMs });
+        await clock.sleep(delayMs, closing.signal).catch(() => {});
+        if (closing.signal.aborted) return false;
+      }
+    }
+  }
+
+  /** Batch mode: one batch at a time per partition, in offset order. */
+  async function runBatches(p: PartitionWork): Promise<void> {
+    p.running++;
+    try {
+      while (p.batchQueue.length > 0 && !p.revoked && !closing.signal.aborted) {
+        const batch = p.batchQueue.splice(0, maxBatch);
+        const completed = await handleBatch(batch);
+        release(batch.length);
+        if (!completed) break;
+        for (const delivery of batch) p.tracker.complete(delivery.offset);
+      }
+    } finally {
+      if (p.batchQueue.length > 0 && (p.revoked || closing.signal.aborted)) release(p.dropWaiting());
+      p.running--;
+      p.notifyIdle();
+      // deliveries that arrived while the last batch ran
+      if (p.batchQueue.length > 0 && p.running === 0) void runBatches(p);
+    }
+  }
+
   async function runKey(p: PartitionWork, key: string): Promise<void> {
     p.running++;
     const queue = p.queues.get(key)!;
@@ -128,6 +175,10 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   function enqueue(p: PartitionWork, delivery: Delivery): void {
     p.tracker.add(delivery.offset);
     inFlight++;
+    if (options.dispatchBatch) {
+      p.batchQueue.push(delivery);
+      return;
+    }
     const queue = p.queues.get(delivery.key);
     if (queue) {
       queue.push(delivery);
@@ -166,6 +217,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       const p = work(batch);
       if (batch.highWatermark !== undefined) p.highWatermark = batch.highWatermark;
       for (const delivery of batch.deliveries) enqueue(p, delivery);
+      if (options.dispatchBatch && p.running === 0 && !p.revoked) void runBatches(p);
       while (inFlight >= maxInFlight && !stop.signal.aborted) {
         await new Promise<void>((resolve) => capacityWaiters.push(resolve));
       }

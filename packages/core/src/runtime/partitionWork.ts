@@ -8,6 +8,8 @@ import { OffsetTracker } from './offsets.js';
 export class PartitionWork {
   readonly queues = new Map<string, Delivery[]>();
   readonly waiting: string[] = [];
+  /** Batch mode: deliveries not yet handed to a batch, in offset order. */
+  readonly batchQueue: Delivery[] = [];
   readonly tracker = new OffsetTracker();
   running = 0;
   committed: number | undefined;
@@ -30,9 +32,10 @@ export class PartitionWork {
     waiters.forEach((w) => w());
   }
 
-  /** Drops the deliveries of keys still waiting for a slot; returns how many were dropped. */
+  /** Drops the deliveries of keys still waiting for a slot (and, in batch mode, not yet in a batch); returns how many. */
   dropWaiting(): number {
-    let dropped = 0;
+    let dropped = this.batchQueue.length;
+    this.batchQueue.length = 0;
     for (const key of this.waiting) {
       dropped += this.queues.get(key)?.length ?? 0;
       this.queues.delete(key);

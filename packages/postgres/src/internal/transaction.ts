@@ -1,4 +1,5 @@
-import { CoreErrors, HeraldError, type SqlTx } from '@herald/core';
+import { createHash } from 'node:crypto';
+import { CoreErrors, HeraldError, type SqlOptions, type SqlTx } from '@herald/core';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, isConnectionError, toStoreError } from '../errors.js';
 import type { Db, Statement } from './db.js';
@@ -36,6 +37,20 @@ export async function executeInTx(tx: SqlTx, context: string, statement: Stateme
   if (!state) return tx.execute(statement.text, statement.values ?? []);
   const result = await clientQuery(state, context, statement);
   return result.rowCount ?? 0;
+}
+
+/**
+ * Runs a statement inside `tx` and returns its result (rows and rowCount). On a handle made by
+ * {@link runTransaction} it goes straight to the pooled client; on any other `SqlTx` it falls back
+ * to the portable `query` (rowCount then is the number of rows returned).
+ */
+export async function queryInTx(tx: SqlTx, context: string, statement: Statement): Promise<QueryResult> {
+  const state = states.get(tx);
+  if (!state) {
+    const rows = await tx.query(statement.text, statement.values ?? []);
+    return { rows, rowCount: rows.length, command: '', oid: 0, fields: [] };
+  }
+  return clientQuery(state, context, statement);
 }
 
 /** Remembers that `tx` appended to the outbox (no-op for handles the stores did not create). */
@@ -146,12 +161,12 @@ async function runQuery<Row extends QueryResultRow>(state: TxState, context: str
 
 function createTx(state: TxState): SqlTx {
   const tx: SqlTx = {
-    async query<Row>(sql: string, params: readonly unknown[] = []) {
-      const result = await clientQuery(state, 'query', { text: sql, values: [...params] });
+    async query<Row>(sql: string, params: readonly unknown[] = [], options?: SqlOptions) {
+      const result = await clientQuery(state, 'query', userStatement(sql, params, options));
       return result.rows as Row[];
     },
-    async execute(sql, params = []) {
-      const result = await clientQuery(state, 'execute', { text: sql, values: [...params] });
+    async execute(sql, params = [], options) {
+      const result = await clientQuery(state, 'execute', userStatement(sql, params, options));
       return result.rowCount ?? 0;
     },
   };
@@ -229,4 +244,17 @@ async function commit(client: PoolClient, failure: HeraldError | undefined): Pro
       { retriable: failure?.retriable ?? false, cause: failure, details: failure?.details },
     );
   }
+}
+
+const preparedNames = new Map<string, string>();
+
+/** A user's statement; prepared ones get a name derived from their text, the same on every connection. */
+function userStatement(sql: string, params: readonly unknown[], options: SqlOptions | undefined): Statement {
+  if (!options?.prepare) return { text: sql, values: [...params] };
+  let name = preparedNames.get(sql);
+  if (name === undefined) {
+    name = `herald_user_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    if (preparedNames.size < 10_000) preparedNames.set(sql, name);
+  }
+  return { name, text: sql, values: [...params] };
 }

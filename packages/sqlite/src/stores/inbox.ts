@@ -16,6 +16,13 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
     async markHandled(tx, entry) {
       return scopeOf(tx).run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1;
     },
+    async markHandledMany(tx, entries) {
+      // one prepared insert per mark, all in the caller's scope: in-process calls, no round trips
+      const scope = scopeOf(tx);
+      const fresh = new Set<string>();
+      for (const entry of entries) if (scope.run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1) fresh.add(entry.eventId);
+      return fresh;
+    },
     async findHandled(eventIds) {
       const found: InboxEntry[] = [];
       for (const eventId of new Set(eventIds)) {

@@ -32,7 +32,9 @@ export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middlewa
       await transactions.transaction(async (tx) => {
         // the publisher (and its record list) is built only if the handler publishes
         let publisher: BoundPublisher | undefined;
-        const publish: Publish = (definition, data, publishOptions) => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish(definition, data, publishOptions);
+        const bound = () => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish;
+        const publish = ((definition, data, publishOptions) => bound()(definition, data, publishOptions)) as Publish;
+        publish.many = (definition, items, publishOptions) => bound().many(definition, items, publishOptions);
         await next(event, ctx.with({ tx, publish }));
         ctx.throwIfAborted();
         committed = publisher?.committed;

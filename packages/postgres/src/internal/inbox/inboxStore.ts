@@ -1,6 +1,6 @@
 import type { InboxStore, SqlTx } from '@herald/core';
 import type { Db } from '../db.js';
-import { coalesceInTx, executeInTx } from '../transaction.js';
+import { coalesceInTx, executeInTx, queryInTx } from '../transaction.js';
 import { findInboxHandled } from './findInboxHandled.js';
 import { markInboxHandled, markInboxHandledMany, readFresh } from './markInboxHandled.js';
 
@@ -15,6 +15,12 @@ export function pgInboxStore(db: Db): InboxStore<SqlTx> {
       // handlers batched into one transaction mark at the same moment: one insert for all of them
       const fresh = coalesceInTx(tx, 'inbox', 'mark inbox', entry, (entries) => markInboxHandledMany(db.t, entries), readFresh);
       return fresh ?? (await executeInTx(tx, 'mark inbox', markInboxHandled(db.t, entry))) === 1;
+    },
+    async markHandledMany(tx, entries) {
+      if (entries.length === 0) return new Set<string>();
+      const result = await queryInTx(tx, 'mark inbox', markInboxHandledMany(db.t, entries));
+      const fresh = readFresh(result, entries);
+      return new Set(entries.filter((_, i) => fresh[i]).map((e) => e.eventId));
     },
     async findHandled(eventIds) {
       if (eventIds.length === 0) return [];

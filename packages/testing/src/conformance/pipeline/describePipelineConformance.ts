@@ -4,6 +4,7 @@ import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLet
 import { withPipeline, type PipelineFixture } from './fixture.js';
 import { drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
+import { handlesBatches } from './batchTests.js';
 import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
 
 type PipelineTest = <Tx>(f: PipelineFixture<Tx>) => Promise<void>;
@@ -16,6 +17,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
   ['runs user policies from the edited preset, with the delivery state and the transaction', runsUserPolicies],
+  ['hands a batch handler its events together, isolating a poison event', handlesBatches],
 ];
 
 /**

@@ -10,6 +10,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'parks a key behind its dead letter until redrive',
   'applies a redriven event once, however often it is redriven',
   'runs user policies from the edited preset, with the delivery state and the transaction',
+  'hands a batch handler its events together, isolating a poison event',
 ] as const;
 
 /** The title of one pipeline suite test: what a skip list names. */

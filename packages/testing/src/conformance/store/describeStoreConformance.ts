@@ -4,7 +4,7 @@ import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
 import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
 import { claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
-import { commitsTogether, concurrentTransactions, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
+import { commitsTogether, concurrentTransactions, marksMany, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
 
 type StoreTest = <Tx>(f: StoreFixture<Tx>) => Promise<void>;
 
@@ -14,6 +14,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['runs many concurrent transactions, some failing, each all or nothing', concurrentTransactions, []],
   ['marks an event handled once per group and event id', marksOncePerGroup, []],
   ['lets exactly one of several concurrent transactions mark the same event', marksOnceUnderConcurrency, []],
+  ['marks many events at once, returning only the new ones', marksMany, []],
   ['claims outbox records in append order, holding back keys claimed by another relay', claimsInOrder, []],
   ['never gives one record to two relays at once', claimsExclusively, []],
   ['keeps per-key order with two relays', keepsKeyOrderWithTwoRelays, []],

@@ -8,6 +8,7 @@ export const STORE_CONFORMANCE_TESTS = [
   'runs many concurrent transactions, some failing, each all or nothing',
   'marks an event handled once per group and event id',
   'lets exactly one of several concurrent transactions mark the same event',
+  'marks many events at once, returning only the new ones',
   'claims outbox records in append order, holding back keys claimed by another relay',
   'never gives one record to two relays at once',
   'keeps per-key order with two relays',

@@ -1,4 +1,4 @@
-import { uuidv7 } from '@herald/core';
+import { markAllHandled, uuidv7 } from '@herald/core';
 import { expect } from 'vitest';
 import { ids, outboxFields, type StoreFixture } from './fixture.js';
 
@@ -72,6 +72,26 @@ export async function marksOncePerGroup<Tx>(f: StoreFixture<Tx>): Promise<void> 
   const found = await f.stores.inbox.findHandled([eventId, other]);
   expect(found.map((e) => `${e.group}/${e.eventId}`).sort()).toEqual([`billing/${eventId}`, `shipping/${eventId}`]);
   expect(await f.stores.inbox.findHandled([])).toEqual([]);
+}
+
+/**
+ * Many marks at once (`markHandledMany` where the inbox has it): only the new ones come back, a
+ * mark already committed or repeated in the call counts once, and a rolled-back call leaves none.
+ */
+export async function marksMany<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const [a, b, c, d] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+  const entries = (...ids: string[]) => ids.map((eventId) => ({ group: 'billing', eventId, handledAt: f.clock.now() }));
+  const fresh = (...ids: string[]) => f.stores.transaction((tx) => markAllHandled(f.stores.inbox, tx, entries(...ids)));
+  expect([...(await fresh(a, b))].sort()).toEqual([a, b].sort());
+  expect([...(await fresh(b, c, a, c))]).toEqual([c]);
+  await expect(
+    f.stores.transaction(async (tx) => {
+      await markAllHandled(f.stores.inbox, tx, entries(d));
+      throw new Error('rolled back');
+    }),
+  ).rejects.toThrow('rolled back');
+  expect([...(await fresh(d))]).toEqual([d]);
+  expect([...(await fresh())]).toEqual([]);
 }
 
 /**

@@ -1,0 +1,132 @@
+import type { Envelope } from '../model/envelope.js';
+import { CoreErrors, toError } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { Delivery } from '../ports/broker.js';
+import { markAllHandled } from '../ports/stores/inbox.js';
+import type { BatchContext, Publish } from '../pipeline/handler.js';
+import { bindPublisher, type BoundPublisher } from '../pipeline/publisher.js';
+import { abandoned } from '../pipeline/policies/deadLetter.js';
+import { contextFor, recordPoison, resolveDelivery, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
+
+/** Handles consecutive deliveries of one partition together. Throws only for infrastructure failures. */
+export type DispatchBatch = (deliveries: readonly Delivery[], signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
+
+interface Run<Tx> {
+  readonly entry: HandlerEntry<Tx>;
+  readonly events: Envelope[];
+  readonly deliveries: Delivery[];
+}
+
+/**
+ * The dispatch of a group of batch handlers. Deliveries are read in offset order: poison ones go
+ * to the dead letter store where they stand, ignored ones are skipped, and each maximal run of
+ * events for one batch handler is handled at once — one transaction holding every inbox mark
+ * (one statement where the inbox can), the handler's call with the events not yet applied, and
+ * its outgoing events. If that fails (or passes its deadline), it rolls back and every event of
+ * the run goes alone, in order, through the handler's full pipeline (retries, timeout, dead
+ * letter, the user's policies), so a poison event is retried and dead-lettered alone and per-key
+ * order holds. A handler with the `park-key` policy takes the one-by-one path for a run touching
+ * a parked key.
+ */
+export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): DispatchBatch {
+  return async function dispatchBatch(deliveries, signals) {
+    let run: Run<Tx> | undefined;
+    for (const delivery of deliveries) {
+      const resolution = resolveDelivery(deps, delivery);
+      if (resolution.kind === 'ignore') continue;
+      if (resolution.kind === 'poison') {
+        if (run) await handleRun(deps, run, signals);
+        run = undefined;
+        await recordPoison(deps, delivery, resolution);
+        continue;
+      }
+      if (run && run.entry !== resolution.entry) {
+        await handleRun(deps, run, signals);
+        run = undefined;
+      }
+      run ??= { entry: resolution.entry, events: [], deliveries: [] };
+      run.events.push(resolution.event);
+      run.deliveries.push(delivery);
+    }
+    if (run) await handleRun(deps, run, signals);
+  };
+}
+
+async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
+  const { entry } = run;
+  if (entry.batch && !(entry.policy === 'park-key' && (await anyKeyParked(deps, run)))) {
+    try {
+      await wholeBatch(deps, run, signals.stop);
+      return;
+    } catch (error) {
+      if (signals.closing.aborted) throw abandoned(error);
+      deps.logger.warn('batch failed; handling its events one by one', { error: toError(error), handler: entry.name, size: run.events.length });
+    }
+  }
+  for (let i = 0; i < run.events.length; i++) {
+    await entry.pipeline(run.events[i]!, contextFor(deps, entry, run.deliveries[i]!, { ...signals, redrive: false }));
+  }
+}
+
+async function anyKeyParked<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>): Promise<boolean> {
+  for (const key of new Set(run.deliveries.map((d) => `${d.topic}\u0000${d.key}`))) {
+    const [topic, partitionKey] = key.split('\u0000') as [string, string];
+    if (await deps.stores.deadLetters.isKeyParked(deps.group, topic, partitionKey)) return true;
+  }
+  return false;
+}
+
+/** The fast path: one transaction for the run, then one `handled` fact per event. */
+async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: AbortSignal): Promise<void> {
+  const { entry, events, deliveries } = run;
+  const batch = entry.batch!;
+  const { clock, stores, instrumentation } = deps;
+  const started = clock.now();
+  const deadline = new AbortController();
+  const onStop = () => deadline.abort(stop.reason);
+  if (stop.aborted) deadline.abort(stop.reason);
+  else stop.addEventListener('abort', onStop, { once: true });
+  const cancelTimer = clock.setTimer(batch.timeoutMs, () =>
+    deadline.abort(new HeraldError(CoreErrors.timeout, `${entry.name} did not finish a batch of ${events.length} within ${batch.timeoutMs} ms`)),
+  );
+  let fresh: ReadonlySet<string> = new Set();
+  let publisher: BoundPublisher | undefined;
+  try {
+    await stores.transaction(async (tx) => {
+      fresh = await markAllHandled(stores.inbox, tx, events.map((e) => ({ group: deps.group, eventId: e.id, handledAt: started })));
+      if (fresh.size === 0) return;
+      const todo = fresh.size === events.length ? events : events.filter((e) => fresh.has(e.id));
+      const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => fresh.has(events[i]!.id));
+      const bound = () => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes }, tx)).publish;
+      const publish = ((definition, data, options) => bound()(definition, data, options)) as Publish;
+      publish.many = (definition, items, options) => bound().many(definition, items, options);
+      const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
+      await batch.handler(todo, ctx);
+      if (deadline.signal.aborted) throw deadline.signal.reason;
+    });
+  } finally {
+    cancelTimer();
+    stop.removeEventListener('abort', onStop);
+  }
+  publisher?.committed();
+  if (!instrumentation.active) return;
+  const ended = clock.now();
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    const delivery = deliveries[i]!;
+    instrumentation.emit({
+      kind: 'handled',
+      group: deps.group,
+      handler: entry.name,
+      eventId: event.id,
+      eventType: event.type,
+      topic: delivery.topic,
+      partition: delivery.partition,
+      offset: delivery.offset,
+      outcome: fresh.has(event.id) ? 'applied' : 'duplicate',
+      attempts: 1,
+      durationMs: ended - started,
+      latencyMs: ended - Date.parse(event.occurredAt),
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { encodeEnvelope, type Envelope } from '@herald/core';
+import { expect } from 'vitest';
+import { counts, effectId, type PipelineFixture, type StepData } from './fixture.js';
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * A batch handler gets the ready events together: 8 keys × 10 events published before the group
+ * starts arrive in batches (calls of more than one event), each in one transaction. A batch
+ * holding a poison event fails, so its events go one by one through the full pipeline: the poison
+ * one is retried and dead-lettered alone, every other event applied once, per key in order. An
+ * event delivered again (its wire value republished) is left out of the next batch by the inbox.
+ */
+export async function handlesBatches<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const group = f.group('batches');
+  const sizes: number[] = [];
+  const applied = new Map<string, number[]>();
+  const app = f.app().onBatch(f.Step, { group }, async (events, ctx) => {
+    sizes.push(events.length);
+    if (events.some((e) => e.data.amount === 13)) throw new Error('a poison event in the batch');
+    for (const event of events) await f.harness.writeEffect(ctx.tx, effectId(event.data));
+    // only calls holding the poison event fail: every other call commits, in this order
+    for (const { data } of events) applied.set(data.orderId, [...(applied.get(data.orderId) ?? []), data.seq]);
+  });
+  const keys = range(8).map((i) => `order-${i}`);
+  const first: Envelope<StepData>[] = [];
+  for (const seq of range(10)) {
+    first.push(...(await app.publish.many(f.Step, keys.map((orderId) => ({ orderId, seq, ...(orderId === 'order-3' && seq === 4 ? { amount: 13 } : {}) })))));
+  }
+  await app.start();
+  await f.waitFor('79 effects and one dead letter', async () => (await f.effects()).length >= 79 && (await app.deadLetters({ group })).length >= 1);
+  const again = first.find((e) => e.data.orderId === 'order-0' && e.data.seq === 0)!;
+  await f.harness.broker.publish([{ topic: f.topic, key: again.key, value: encodeEnvelope(again) }]);
+  await app.publish(f.Step, { orderId: 'order-0', seq: 10 });
+  await f.waitFor('the effect after the redelivered event', async () => counts(await f.effects()).has('order-0:10'));
+
+  const effects = counts(await f.effects());
+  for (const [orderId, seqs] of applied) {
+    const inOrder = seqs.filter((seq, i) => seqs.indexOf(seq) === i); // the redelivered event is skipped, not re-applied
+    expect(inOrder, `${orderId} applied in order`).toEqual([...inOrder].sort((a, b) => a - b));
+  }
+  for (const orderId of keys) {
+    for (const seq of range(10)) {
+      const poison = orderId === 'order-3' && seq === 4;
+      expect(effects.get(`${orderId}:${seq}`), `${orderId}:${seq}`).toBe(poison ? undefined : 1);
+    }
+  }
+  expect(effects.get('order-0:10')).toBe(1);
+  const letters = await app.deadLetters({ group });
+  expect(letters).toHaveLength(1);
+  expect(letters[0]).toMatchObject({ key: 'order-3', reason: 'handler-failed', attempts: 2, status: 'dead' });
+  expect(Math.max(...sizes), 'events arrived in batches').toBeGreaterThan(1);
+  expect(sizes.filter((n) => n === 1).length, 'the failed batch went one by one').toBeGreaterThan(0);
+}
