@@ -2,11 +2,43 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
+import type { Broker, GroupOptions, OutboxStore, RelayOptions, SqlTx, Stores } from '@herald/core';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
-import type { Engine } from './workload.js';
 
-/** Creates a fresh, empty engine of the named kind for one measurement. */
-export type EngineFactory = () => Promise<Engine>;
+/** A broker and its stores for one measurement, with how the tuned Herald row sets it up. */
+export interface Engine {
+  readonly name: string;
+  readonly broker: Broker;
+  readonly stores: Stores<SqlTx>;
+  /**
+   * When given, the tuned row's relay claims and marks through this outbox handle (its own
+   * connections) instead of `stores.outbox`, as a relay deployed apart from the application would.
+   */
+  readonly relayOutbox?: OutboxStore<SqlTx>;
+  /** How the tuned row configures this engine; the default row uses Herald's defaults. */
+  readonly tuning: WorkloadTuning;
+  cpuSeconds?(): CpuSeconds;
+  /** Releases whatever the engine started (servers, files), after the app closed broker and stores. */
+  cleanup(): Promise<void>;
+}
+
+/** What a deployment of an engine tunes; the same events and effect whatever the values. */
+export interface WorkloadTuning {
+  /** Topics the keys are spread over (key index modulo the count). */
+  readonly topics: number;
+  /** Partitions declared per topic. */
+  readonly partitions: number;
+  readonly group?: GroupOptions<SqlTx>;
+  readonly relay?: RelayOptions;
+  /** Application transactions per store transaction (`AppOptions.transactionBatch`). */
+  readonly transactionBatch?: number;
+}
+
+/**
+ * Creates a fresh, empty engine of the named kind for one measurement: as the tuned row deploys it
+ * (`tuned`), or with the adapters' defaults, as a newcomer gets it.
+ */
+export type EngineFactory = (tuned: boolean) => Promise<Engine>;
 
 /** A Kafka-protocol cluster and a PostgreSQL database started for one measurement, and their teardown. */
 export interface KafkaPostgresInfra {
@@ -67,14 +99,15 @@ export async function startKafkaPostgres(): Promise<KafkaPostgresInfra> {
 }
 
 export const engines: Record<string, EngineFactory> = {
-  async embedded() {
+  async embedded(tuned) {
     const { sqliteEngine } = await import('@herald/sqlite');
     const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
     const engine = sqliteEngine({ dataDir });
     return {
-      name: 'embedded',
+      name: tuned ? 'embedded' : 'embedded-default',
       broker: engine.broker,
       stores: engine.stores,
+      tuning: { topics: 1, partitions: 8, group: { maxInFlight: 20_000, commitIntervalMs: 100, maxBatch: 1000 }, relay: { batchSize: 2000, idleMs: 5 } },
       cpuSeconds: () => cpuSeconds(),
       async cleanup() {
         rmSync(dataDir, { recursive: true, force: true });
@@ -83,7 +116,7 @@ export const engines: Record<string, EngineFactory> = {
   },
 
   /** Herald's reliable pipeline on Kafka (librdkafka's mock cluster, 3 brokers) and PostgreSQL 15 (fsync on). */
-  async 'kafka-postgres'() {
+  async 'kafka-postgres'(tuned) {
     const [{ kafkaBroker }, { pgStores }] = await Promise.all([import('@herald/kafka'), import('@herald/postgres')]);
     const infra = await startKafkaPostgres();
     const broker = kafkaBroker({
@@ -94,7 +127,10 @@ export const engines: Record<string, EngineFactory> = {
       // the mock's first join waits 3 s and every rebalance the session timeout minus 1 s
       group: { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 10_000 },
     });
-    const stores = pgStores({ connectionString: infra.databaseUrl, poolSize: KAFKA_PG.poolSize });
+    const stores = pgStores({ connectionString: infra.databaseUrl, ...(tuned ? { poolSize: KAFKA_PG.poolSize } : {}) });
+    if (!tuned) {
+      return { name: 'kafka-postgres-default', broker, stores, tuning: { topics: KAFKA_PG.topics, partitions: KAFKA_PG.partitionsPerTopic }, cpuSeconds: () => infra.cpuSeconds(), cleanup: () => infra.stop() };
+    }
     // The relay on its own two connections, as relay replicas deployed apart from the services are:
     // sharing the application's pool, each claim and mark waited behind the 512 queued application
     // transactions (claim + mark ~0.9 s per round, the relay the bottleneck at ~700 events/s).
@@ -108,12 +144,8 @@ export const engines: Record<string, EngineFactory> = {
       tuning: {
         topics: KAFKA_PG.topics,
         partitions: KAFKA_PG.partitionsPerTopic,
-        // keys of one partition in flight at once: a handler waits for its batch's transaction, so
-        // with 2 (the earlier setting) the 64 partitions handled ~2 300 events/s at best and the
-        // consumer fell seconds behind at 2 000/s; 64 keeps the batches full.
-        // transactionBatch: handler transactions started together share one PostgreSQL transaction
-        // (opt-in, GroupOptions.transactionBatch): one BEGIN/COMMIT, and one inbox insert, per batch
-        group: { concurrency: 64, maxInFlight: 5000, commitIntervalMs: 100, transactionBatch: 32 },
+        // a batch handler: each partition's ready events in one transaction (up to maxBatch)
+        group: { maxInFlight: 20_000, commitIntervalMs: 100, maxBatch: 500 },
         // one relay round is two claim statements + produce + mark: large batches amortise them
         relay: { batchSize: 1000, idleMs: 5 },
         // application transactions started together share one PostgreSQL transaction (opt-in,

@@ -1,56 +1,39 @@
-// Measures one engine in this process and prints one JSON line (run by bench/run.ts).
-// node --conditions=@herald/source --import tsx bench/measure.ts <engine> [events] [latency-events] [deadline-ms]
-import { runBaseline } from './baseline.js';
-import { engines } from './engines.js';
+// Measures one row in this process and prints one JSON line (run by bench/run.ts):
+//   node --conditions=@herald/source --import tsx bench/measure.ts <row> [events] [latency-events] [deadline-ms]
+// For each producer shape: a flat-out run of `events` (throughput) and a run of `latency-events`
+// at 2,000 events/s (latency), each on a fresh row (fresh files, clusters and groups).
+import { ROWS } from './rows.js';
 import { percentile, round } from './stats.js';
-import { runWorkload, type WorkloadOptions, type WorkloadResult } from './workload.js';
+import { runShape, type RunOptions, type RunResult, type Shape } from './workload.js';
 
-/** Runs one measured run of the workload (fresh infrastructure each time) and tears it down. */
-type Measure = (options: WorkloadOptions) => Promise<WorkloadResult>;
-
-const measures: Record<string, Measure> = {
-  ...Object.fromEntries(
-    Object.entries(engines).map(([name, factory]): [string, Measure] => [
-      name,
-      async (options) => {
-        const engine = await factory();
-        try {
-          return await runWorkload(engine, options);
-        } finally {
-          await engine.cleanup();
-        }
-      },
-    ]),
-  ),
-  'baseline-kafkajs-pg': runBaseline,
-};
-
-const [engineName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000', deadlineArg = '180000'] = process.argv.slice(2);
-const measure = measures[engineName];
-if (!measure) throw new Error(`unknown engine ${engineName}; known: ${Object.keys(measures).join(', ')}`);
-const events = Number(eventsArg);
-const latencyEvents = Number(latencyEventsArg);
+const [rowName = 'embedded', eventsArg = '100000', latencyEventsArg = '20000', deadlineArg = '600000'] = process.argv.slice(2);
+const factory = ROWS[rowName];
+if (!factory) throw new Error(`unknown row ${rowName}; known: ${Object.keys(ROWS).join(', ')}`);
 
 // A run that stalls (events lost, a broker gone) must not hang the benchmark: give up, and let the
 // infrastructure's exit hooks stop the servers it started.
-const deadlineMs = Number(deadlineArg);
 setTimeout(() => {
-  process.stderr.write(`${engineName}: gave up after ${deadlineMs} ms (a run stalled, or the machine is too loaded: raise --deadline-ms)\n`);
+  process.stderr.write(`${rowName}: gave up after ${deadlineArg} ms (a run stalled, or the machine is too loaded: raise --deadline-ms)\n`);
   process.exit(1);
-}, deadlineMs).unref();
+}, Number(deadlineArg)).unref();
 
-const throughput = await measure({ events, keys: 1000, concurrency: 512 });
-const latency = await measure({ events: latencyEvents, keys: 1000, ratePerSec: 2000 });
-const result = {
-  engine: engineName,
-  events,
-  throughputEventsPerSec: Math.round((throughput.events / throughput.elapsedMs) * 1000),
-  latencyAt2kMs: {
-    p50: round(percentile(latency.latenciesMs, 50)),
-    p99: round(percentile(latency.latenciesMs, 99)),
-    max: round(Math.max(...latency.latenciesMs)),
-  },
-  peakRssMiB: round(process.resourceUsage().maxRSS / 1024, 1),
-};
-process.stdout.write(JSON.stringify(result) + '\n');
+async function measure(options: RunOptions): Promise<RunResult> {
+  const row = await factory!();
+  try {
+    return await runShape(row, options);
+  } finally {
+    await row.close();
+  }
+}
+
+const shapes: Record<string, unknown> = {};
+for (const shape of ['batch', 'request'] as Shape[]) {
+  const throughput = await measure({ shape, events: Number(eventsArg) });
+  const latency = await measure({ shape, events: Number(latencyEventsArg), ratePerSec: 2000 });
+  shapes[shape] = {
+    throughputEventsPerSec: Math.round((throughput.events / throughput.elapsedMs) * 1000),
+    latencyAt2kMs: { p50: round(percentile(latency.latenciesMs, 50)), p99: round(percentile(latency.latenciesMs, 99)), max: round(Math.max(...latency.latenciesMs)) },
+  };
+}
+process.stdout.write(JSON.stringify({ row: rowName, events: Number(eventsArg), ...shapes, peakRssMiB: round(process.resourceUsage().maxRSS / 1024, 1) }) + '\n');
 process.exit(0);

@@ -1,10 +1,11 @@
-// npm run bench [-- --json] [--engines embedded,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
-//   [--latency-events 20000] [--deadline-ms 180000]
-// Measures the full reliable pipeline per engine, each in its own process (so peak RSS is its own).
-// kafka-postgres and baseline-kafkajs-pg start a mock Kafka cluster (kcat) and a throwaway
-// PostgreSQL 15 cluster per measured run; see bench/engines.ts for how each is tuned.
+// npm run bench [-- --json] [--rows ceiling-sqlite,embedded,...] [--events 100000] [--latency-events 20000] [--deadline-ms 600000]
+// Measures every row in its own process (so peak RSS is its own), each producer shape flat out and
+// at 2,000 events/s, and compares Herald's rows with the ceiling row of the same infrastructure.
+// The Kafka + PostgreSQL rows start a mock Kafka cluster (kcat) and a throwaway PostgreSQL 15
+// cluster per measured run; see bench/engines.ts for how each is tuned.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CEILING_OF, ROWS } from './rows.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -12,69 +13,86 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
-const engineNames = option('engines', 'embedded,kafka-postgres,baseline-kafkajs-pg').split(',');
+const rowNames = option('rows', Object.keys(ROWS).join(',')).split(',');
 const events = option('events', '100000');
 const latencyEvents = option('latency-events', '20000');
-/** Bound of one engine's two runs; a stalled engine fails instead of hanging the benchmark. */
-const deadlineMs = option('deadline-ms', '180000');
+const deadlineMs = option('deadline-ms', '600000');
 
-/** The pipeline compared with the hand-written baseline, and the issue's targets. */
-const COMPARED = { engine: 'kafka-postgres', baseline: 'baseline-kafkajs-pg', minThroughputRatio: 0.8, maxP99Ratio: 1.5 } as const;
+/** The targets of Herald's tuned rows against their ceiling, for the batch-import shape. */
+const TARGETS = { minThroughputRatio: 0.5, maxP99Ratio: 2 } as const;
 
-interface Result {
-  engine: string;
-  events: number;
+interface ShapeResult {
   throughputEventsPerSec: number;
   latencyAt2kMs: { p50: number; p99: number; max: number };
+}
+interface Result {
+  row: string;
+  events: number;
+  batch: ShapeResult;
+  request: ShapeResult;
   peakRssMiB: number;
+  ratioToCeiling?: { ceiling: string; batch: Ratios; request: Ratios };
+}
+interface Ratios {
+  throughput: number;
+  p99: number;
 }
 
 const results: Result[] = [];
-for (const engine of engineNames) {
-  if (!json) process.stderr.write(`measuring ${engine}: ${events} events flat out, then ${latencyEvents} at 2,000/s...\n`);
+for (const row of rowNames) {
+  if (!ROWS[row]) throw new Error(`unknown row ${row}; known: ${Object.keys(ROWS).join(', ')}`);
+  if (!json) process.stderr.write(`measuring ${row}: ${events} events flat out, then ${latencyEvents} at 2,000/s, per producer shape...\n`);
   const started = performance.now();
-  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), engine, events, latencyEvents, deadlineMs], {
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), row, events, latencyEvents, deadlineMs], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 1024 * 1024,
-    // measure.ts gives up at the deadline itself; this only catches a child that cannot
     timeout: Number(deadlineMs) + 30_000,
     killSignal: 'SIGKILL',
   });
   if (child.status !== 0) {
-    process.stderr.write(`benchmark of ${engine} failed (exit ${child.status ?? child.signal})\n`);
+    process.stderr.write(`benchmark of ${row} failed (exit ${child.status ?? child.signal})\n`);
     process.exitCode = 1;
     continue;
   }
-  const line = child.stdout.trim().split('\n').pop()!;
-  const result = JSON.parse(line) as Result;
-  results.push(result);
-  if (json) process.stdout.write(JSON.stringify(result) + '\n');
-  else process.stderr.write(`  ${engine} done in ${Math.round((performance.now() - started) / 1000)} s\n`);
+  results.push(JSON.parse(child.stdout.trim().split('\n').pop()!) as Result);
+  if (!json) process.stderr.write(`  ${row} done in ${Math.round((performance.now() - started) / 1000)} s\n`);
 }
 
-if (!json && results.length > 0) {
-  const baseline = results.find((r) => r.engine === COMPARED.baseline);
-  const rows = results.map((r) => ({
-    engine: r.engine,
-    events: r.events,
-    'events/s': r.throughputEventsPerSec,
-    'p50 ms @2k/s': r.latencyAt2kMs.p50,
-    'p99 ms @2k/s': r.latencyAt2kMs.p99,
-    'max ms @2k/s': r.latencyAt2kMs.max,
-    'peak RSS MiB': r.peakRssMiB,
-    ...(baseline && r.engine === COMPARED.engine ? ratios(r, baseline) : {}),
-  }));
-  console.table(rows);
+for (const result of results) {
+  const ceiling = results.find((r) => r.row === CEILING_OF[result.row]);
+  if (!ceiling) continue;
+  const ratios = (shape: 'batch' | 'request'): Ratios => ({
+    throughput: round(result[shape].throughputEventsPerSec / ceiling[shape].throughputEventsPerSec),
+    p99: round(result[shape].latencyAt2kMs.p99 / ceiling[shape].latencyAt2kMs.p99),
+  });
+  result.ratioToCeiling = { ceiling: ceiling.row, batch: ratios('batch'), request: ratios('request') };
 }
 
-/** Throughput and p99 of the pipeline as ratios of the baseline's, with the targets they must meet. */
-function ratios(result: Result, baseline: Result): Record<string, string> {
-  const throughput = result.throughputEventsPerSec / baseline.throughputEventsPerSec;
-  const p99 = result.latencyAt2kMs.p99 / baseline.latencyAt2kMs.p99;
+if (json) {
+  for (const result of results) process.stdout.write(JSON.stringify(result) + '\n');
+} else if (results.length > 0) {
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
-  return {
-    'events/s vs baseline': `${throughput.toFixed(2)}x (>= ${COMPARED.minThroughputRatio}: ${verdict(throughput >= COMPARED.minThroughputRatio)})`,
-    'p99 vs baseline': `${p99.toFixed(2)}x (<= ${COMPARED.maxP99Ratio}: ${verdict(p99 <= COMPARED.maxP99Ratio)})`,
-  };
+  console.table(
+    results.flatMap((r) =>
+      (['batch', 'request'] as const).map((shape) => ({
+        row: r.row,
+        shape,
+        'events/s': r[shape].throughputEventsPerSec,
+        'p50 ms @2k/s': r[shape].latencyAt2kMs.p50,
+        'p99 ms @2k/s': r[shape].latencyAt2kMs.p99,
+        'peak RSS MiB': r.peakRssMiB,
+        ...(r.ratioToCeiling
+          ? {
+              'x ceiling events/s': `${r.ratioToCeiling[shape].throughput}` + (shape === 'batch' && !r.row.endsWith('-default') ? ` (>= ${TARGETS.minThroughputRatio}: ${verdict(r.ratioToCeiling[shape].throughput >= TARGETS.minThroughputRatio)})` : ''),
+              'x ceiling p99': `${r.ratioToCeiling[shape].p99}` + (shape === 'batch' && !r.row.endsWith('-default') ? ` (<= ${TARGETS.maxP99Ratio}: ${verdict(r.ratioToCeiling[shape].p99 <= TARGETS.maxP99Ratio)})` : ''),
+            }
+          : {}),
+      })),
+    ),
+  );
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }

@@ -1,200 +1,131 @@
-import { Type } from '@sinclair/typebox';
-import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
+// The benchmark's workload, the same for every row: events of ~200 bytes over 1,000 keys; the
+// consumer's effect is a dedupe insert plus a per-key counter update in one transaction, and an
+// event counts as applied once that transaction committed. Two producer shapes: calls of 1,000
+// events (a batch import) and calls of 1 event from 32 concurrent callers (request handlers).
 import type { CpuSeconds } from './cpu.js';
 
-const BenchData = Type.Object({
-  key: Type.String(),
-  seq: Type.Integer(),
-  sentAt: Type.Number(),
-  payload: Type.String(),
-});
-
-/** The benchmark's one event: ~200 bytes of payload, keyed by one of `keys` keys. */
-export const BenchEvent = defineEvent({ type: 'BenchEvent', topic: 'bench', key: (d) => d.key, schema: BenchData });
-
-/**
- * The benchmark event spread over `count` topics (key index modulo `count` picks the topic), for
- * brokers whose topics cannot have enough partitions (the Kafka mock: 4 each). One topic is the
- * plain {@link BenchEvent}.
- */
-export function benchEvents(count: number): (typeof BenchEvent)[] {
-  if (count === 1) return [BenchEvent];
-  return Array.from({ length: count }, (_, i) => defineEvent({ type: `BenchEvent.${i}`, topic: `bench-${i}`, key: (d) => d.key, schema: BenchData }));
-}
-
-export interface Engine {
-  readonly name: string;
-  readonly broker: Broker;
-  readonly stores: Stores<SqlTx>;
-  /**
-   * When given, the relay claims and marks through this outbox handle (its own connections) instead
-   * of `stores.outbox`, as a relay deployed apart from the application would; it still wakes on
-   * `stores`' appends.
-   */
-  readonly relayOutbox?: OutboxStore<SqlTx>;
-  /** How this engine is tuned for the workload; absent fields take the embedded engine's values. */
-  readonly tuning?: WorkloadTuning;
-  /** CPU used so far by this process and the servers the engine started (for bench/profile.ts). */
-  cpuSeconds?(): CpuSeconds;
-  /** Releases whatever the engine started (servers, files); after the app closed broker and stores. */
-  cleanup(): Promise<void>;
-}
-
-/** What a deployment of an engine tunes; the same events and handler whatever the values. */
-export interface WorkloadTuning {
-  /** Topics the keys are spread over (see {@link benchEvents}). Default 1. */
-  readonly topics?: number;
-  /** Partitions declared per topic. Default 8. */
-  readonly partitions?: number;
-  readonly group?: GroupOptions<SqlTx>;
-  readonly relay?: RelayOptions;
-  /** Application transactions per store transaction (`AppOptions.transactionBatch`). Default 1. */
-  readonly transactionBatch?: number;
-}
-
-/** The embedded engine's settings, the defaults of every other engine. */
-export const DEFAULT_TUNING = {
-  topics: 1,
-  partitions: 8,
-  group: { concurrency: 64, maxInFlight: 5000, commitIntervalMs: 100 },
-  relay: { batchSize: 2000, idleMs: 5 },
-} as const;
-
-export interface WorkloadResult {
-  readonly events: number;
-  readonly elapsedMs: number;
-  readonly latenciesMs: number[];
-}
-
+export const KEYS = 1000;
 export const PAYLOAD = 'x'.repeat(150); // with key, seq and sentAt the data is ~200 bytes
 
 /** Milliseconds with sub-millisecond precision on a clock shared by producer and consumer in this process. */
-export const nowMs = () => performance.timeOrigin + performance.now();
+export const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** One measured run: `events` over `keys` keys, flat out (`concurrency` sends in flight) or at `ratePerSec`. */
-export interface WorkloadOptions {
-  readonly events: number;
-  readonly keys: number;
-  readonly ratePerSec?: number;
-  readonly concurrency?: number;
+/** One event of the workload, as the producer hands it to a row. */
+export interface BenchItem {
+  readonly key: string;
+  /** The key's index, 0 to KEYS - 1 (rows spread topics by it). */
+  readonly keyIndex: number;
+  readonly seq: number;
+  /** When the call sending it started: latency runs from here to the commit of its effect. */
+  readonly sentAt: number;
+  readonly payload: string;
 }
 
-/**
- * Runs the full reliable pipeline once: application transactions (an order row plus an outbox
- * event), the relay, the log, and a consumer group whose handler writes an effect row in the inbox
- * transaction. Sends `events` events over `keys` keys, either as fast as possible (`ratePerSec`
- * undefined, `concurrency` transactions in flight) or at a fixed rate, and measures each event from
- * the start of its producing transaction to the commit of its effect.
- */
-export async function runWorkload(engine: Engine, options: WorkloadOptions): Promise<WorkloadResult> {
-  const tuning = engine.tuning ?? {};
-  const events = benchEvents(tuning.topics ?? DEFAULT_TUNING.topics);
-  const app = createApp<SqlTx>({
-    name: 'bench',
-    broker: engine.broker,
-    stores: engine.stores,
-    logger: silentLogger,
-    topics: events.map((e) => ({ name: e.topic, partitions: tuning.partitions ?? DEFAULT_TUNING.partitions })),
-    groups: { 'bench-consumer': { ...DEFAULT_TUNING.group, ...tuning.group } },
-    relay: { ...DEFAULT_TUNING.relay, ...tuning.relay },
-    transactionBatch: tuning.transactionBatch,
-  });
-  await app.transaction(async (tx) => {
-    await tx.execute('CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
-    await tx.execute('CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
-  });
-  const latenciesMs: number[] = [];
-  let done = 0;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  app.on(
-    events,
-    {
-      group: 'bench-consumer',
-      // runs outside the inbox transaction: when next() returns, the effect has committed
-      middleware: [
-        (next) =>
-          async function measure(event, ctx) {
-            await next(event, ctx);
-            latenciesMs.push(nowMs() - (event.data as { sentAt: number }).sentAt);
-            if (++done === options.events) finish();
-          },
-      ],
-    },
-    async (event, ctx) => {
-      await ctx.tx.execute('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3)', [event.id, event.data.key, event.data.seq]);
-    },
-  );
-  // the clock starts once the group owns every partition, as the baseline waits for its group join:
-  // otherwise the first join (3 s on the Kafka mock) would be measured as pipeline latency
-  const partitionCount = events.length * (tuning.partitions ?? DEFAULT_TUNING.partitions);
-  const assigned = new Set<string>();
-  let allAssigned: () => void = () => {};
-  const ownsAll = new Promise<void>((resolve) => (allAssigned = resolve));
-  const stopWatching = app.instrumentation.on((fact) => {
-    if (fact.kind !== 'assigned' || fact.group !== 'bench-consumer') return;
-    for (const tp of fact.partitions) assigned.add(`${tp.topic}/${tp.partition}`);
-    if (assigned.size >= partitionCount) allAssigned();
-  });
-  await app.start({ relay: engine.relayOutbox === undefined });
-  await withDeadline(ownsAll, 60_000, () => `the consumer group owns ${assigned.size} of ${partitionCount} partitions after 60 s`);
-  stopWatching();
-  const relay = engine.relayOutbox && createRelay({ outbox: engine.relayOutbox, broker: engine.broker, stores: engine.stores }, { ...DEFAULT_TUNING.relay, ...tuning.relay });
-  relay?.start();
-
-  const send = (seq: number) => {
-    // measured from the call, so waiting for a connection counts (as in the baseline)
-    const sentAt = nowMs();
-    return app.transaction(async (tx, publish) => {
-      const keyIndex = seq % options.keys;
-      const key = `k${keyIndex}`;
-      await tx.execute('INSERT INTO bench_orders (id, k, seq) VALUES ($1, $2, $3)', [`o${seq}`, key, seq]);
-      await publish(events[keyIndex % events.length]!, { key, seq, sentAt, payload: PAYLOAD });
-    });
-  };
-
-  const started = nowMs();
-  if (options.ratePerSec === undefined) await sendFlat(options.events, options.concurrency ?? 512, send);
-  else await sendAtRate(options.events, options.ratePerSec, send);
-  await finished;
-  const elapsedMs = nowMs() - started;
-  await relay?.close();
-  await app.close();
-  return { events: done, elapsedMs, latenciesMs };
+export function benchItem(seq: number, sentAt: number): BenchItem {
+  const keyIndex = seq % KEYS;
+  return { key: `k${keyIndex}`, keyIndex, seq, sentAt, payload: PAYLOAD };
 }
 
-/** Resolves with `promise`, or rejects with `message()` once `ms` passed. */
-async function withDeadline(promise: Promise<void>, ms: number, message: () => string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms)));
-  try {
-    await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
+export type Shape = 'batch' | 'request';
+
+/** How each shape sends: events per call, and callers in flight when sending flat out. */
+export const SHAPES: Readonly<Record<Shape, { readonly callSize: number; readonly callers: number }>> = {
+  batch: { callSize: 1000, callers: 4 },
+  request: { callSize: 1, callers: 32 },
+};
+
+/** Counts applied events and keeps their latencies; resolves waiters when a count is reached. */
+export class Applied {
+  count = 0;
+  readonly latenciesMs: number[] = [];
+  private target = Infinity;
+  private reached: (() => void) | undefined;
+
+  /** One event's effect committed; `sentAt` from its item. */
+  record(sentAt: number, now = nowMs()): void {
+    this.count++;
+    this.latenciesMs.push(now - sentAt);
+    if (this.count >= this.target) this.reached?.();
+  }
+
+  /** Resolves once `count` events were applied. */
+  until(count: number): Promise<void> {
+    if (this.count >= count) return Promise.resolve();
+    this.target = count;
+    return new Promise((resolve) => (this.reached = resolve));
   }
 }
 
-/** Sends `total` events as fast as possible, `concurrency` sends in flight (closed loop). */
-export async function sendFlat(total: number, concurrency: number, send: (seq: number) => Promise<void>): Promise<void> {
+/** One pipeline under measurement, running: a producer side, a consumer applying the effect, and its teardown. */
+export interface BenchRow {
+  /** Sends these events in one call; resolves once the call is acknowledged (durable). */
+  send(items: readonly BenchItem[]): Promise<void>;
+  readonly applied: Applied;
+  /** Stops everything it started (apps, connections, servers, files). */
+  close(): Promise<void>;
+  /** CPU used so far by this process and the servers the row started (bench/profile.ts). */
+  cpuSeconds?(): CpuSeconds;
+}
+
+/** Starts a fresh, empty row whose consumer is ready (owns its partitions). */
+export type RowFactory = () => Promise<BenchRow>;
+
+export interface RunOptions {
+  readonly shape: Shape;
+  readonly events: number;
+  /** Open loop at this rate; flat out (closed loop, the shape's callers) when absent. */
+  readonly ratePerSec?: number;
+}
+
+export interface RunResult {
+  readonly events: number;
+  readonly elapsedMs: number;
+  readonly latenciesMs: readonly number[];
+}
+
+/** Sends `events` in the shape's calls and waits until every one is applied. */
+export async function runShape(row: BenchRow, options: RunOptions): Promise<RunResult> {
+  const { callSize, callers } = SHAPES[options.shape];
+  const call = (from: number, count: number) => {
+    const sentAt = nowMs();
+    return row.send(Array.from({ length: count }, (_, i) => benchItem(from + i, sentAt)));
+  };
+  const all = row.applied.until(options.events);
+  const started = nowMs();
+  if (options.ratePerSec === undefined) await sendFlat(options.events, callSize, callers, call);
+  else await sendAtRate(options.events, callSize, options.ratePerSec, call);
+  await all;
+  return { events: row.applied.count, elapsedMs: nowMs() - started, latenciesMs: row.applied.latenciesMs };
+}
+
+/** Closed loop: `callers` each send the next call as soon as the previous one was acknowledged. */
+async function sendFlat(total: number, callSize: number, callers: number, call: (from: number, count: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) await send(next++);
+    Array.from({ length: callers }, async () => {
+      while (next < total) {
+        const from = next;
+        const count = Math.min(callSize, total - from);
+        next += count;
+        await call(from, count);
+      }
     }),
   );
 }
 
-/** Sends on a fixed schedule (open loop): lateness of the system never slows the sender down. */
-export async function sendAtRate(total: number, ratePerSec: number, send: (seq: number) => Promise<void>): Promise<void> {
+/** Open loop: a call whenever `callSize` events are due at `ratePerSec`; a late system never slows the sender. */
+async function sendAtRate(total: number, callSize: number, ratePerSec: number, call: (from: number, count: number) => Promise<void>): Promise<void> {
   const start = nowMs();
   const inFlight: Promise<void>[] = [];
-  let seq = 0;
-  while (seq < total) {
+  let sent = 0;
+  while (sent < total) {
     const due = Math.min(total, Math.floor(((nowMs() - start) * ratePerSec) / 1000) + 1);
-    while (seq < due) inFlight.push(send(seq++));
+    while (due - sent >= callSize || (due === total && sent < total)) {
+      const count = Math.min(callSize, total - sent);
+      inFlight.push(call(sent, count));
+      sent += count;
+    }
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
 }
-
-export type { App };

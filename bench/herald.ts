@@ -1,0 +1,103 @@
+// Herald's rows: the full reliable pipeline (outbox in the producing transaction, relay, broker,
+// consumer group, inbox + effect in one transaction) on one engine, through the public API only.
+// Tuned: a batch handler writing each batch's counters with one set-based statement, and the
+// engine's tuning (bench/engines.ts). Default: a plain event handler and Herald's defaults, what a
+// newcomer writes first.
+import { Type } from '@sinclair/typebox';
+import { createApp, createRelay, defineEvent, silentLogger, type EventDefinition, type SqlTx } from '@herald/core';
+import type { Engine } from './engines.js';
+import { Applied, type BenchItem, type BenchRow } from './workload.js';
+
+const BenchData = Type.Object({ key: Type.String(), seq: Type.Integer(), sentAt: Type.Number(), payload: Type.String() });
+type BenchEvent = EventDefinition<typeof BenchData>;
+
+/** The benchmark's event type, spread over `count` topics (key index modulo `count` picks one). */
+export function benchEvents(count: number): BenchEvent[] {
+  if (count === 1) return [defineEvent({ type: 'BenchEvent', topic: 'bench', key: (d) => d.key, schema: BenchData })];
+  return Array.from({ length: count }, (_, i) => defineEvent({ type: `BenchEvent.${i}`, topic: `bench-${i}`, key: (d) => d.key, schema: BenchData }));
+}
+
+const COUNTERS = 'CREATE TABLE IF NOT EXISTS bench_counters (k TEXT PRIMARY KEY, n BIGINT NOT NULL)';
+const COUNT_ONE = 'INSERT INTO bench_counters (k, n) VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n = bench_counters.n + 1';
+const GROUP = 'bench-consumer';
+
+/** Starts Herald on `engine` and waits until its consumer group owns its partitions. */
+export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRow> {
+  const { tuning } = engine;
+  const events = benchEvents(tuning.topics);
+  const separateRelay = tuned && engine.relayOutbox !== undefined;
+  const app = createApp<SqlTx>({
+    name: 'bench',
+    broker: engine.broker,
+    stores: engine.stores,
+    logger: silentLogger,
+    topics: events.map((e) => ({ name: e.topic, partitions: tuning.partitions })),
+    ...(tuned ? { groups: { [GROUP]: tuning.group ?? {} }, transactionBatch: tuning.transactionBatch } : {}),
+    relay: separateRelay ? false : tuned ? tuning.relay : undefined,
+  });
+  await app.transaction((tx) => tx.execute(COUNTERS));
+
+  // an event's latency ends when its effect committed: the `handled` fact comes after the commit
+  const applied = new Applied();
+  const sentAt = new Map<string, number>();
+  app.instrumentation.on((fact) => {
+    if (fact.kind !== 'handled' || fact.outcome !== 'applied') return;
+    const at = sentAt.get(fact.eventId);
+    if (at === undefined) return;
+    sentAt.delete(fact.eventId);
+    applied.record(at);
+  });
+  if (tuned) {
+    app.onBatch(events, { group: GROUP }, async (batch, ctx) => {
+      const perKey = new Map<string, number>();
+      for (const event of batch) {
+        sentAt.set(event.id, event.data.sentAt);
+        perKey.set(event.data.key, (perKey.get(event.data.key) ?? 0) + 1);
+      }
+      const values: string[] = [];
+      const params: unknown[] = [];
+      for (const [key, n] of perKey) {
+        values.push(`($${params.length + 1}, $${params.length + 2})`);
+        params.push(key, n);
+      }
+      await ctx.tx.execute(`INSERT INTO bench_counters (k, n) VALUES ${values.join(', ')} ON CONFLICT (k) DO UPDATE SET n = bench_counters.n + excluded.n`, params);
+    });
+  } else {
+    app.on(events, { group: GROUP }, async (event, ctx) => {
+      sentAt.set(event.id, event.data.sentAt);
+      await ctx.tx.execute(COUNT_ONE, [event.data.key]);
+    });
+  }
+  await app.start();
+  await app.ready();
+  const relay = separateRelay ? createRelay({ outbox: engine.relayOutbox!, broker: engine.broker, stores: engine.stores }, tuning.relay) : undefined;
+  await relay?.start();
+
+  const definitionOf = (item: BenchItem) => events[item.keyIndex % events.length]!;
+  const dataOf = (item: BenchItem) => ({ key: item.key, seq: item.seq, sentAt: item.sentAt, payload: item.payload });
+  return {
+    applied,
+    async send(items) {
+      if (items.length === 1) {
+        await app.publish(definitionOf(items[0]!), dataOf(items[0]!));
+        return;
+      }
+      const byDefinition = new Map<BenchEvent, ReturnType<typeof dataOf>[]>();
+      for (const item of items) {
+        const definition = definitionOf(item);
+        const list = byDefinition.get(definition);
+        if (list) list.push(dataOf(item));
+        else byDefinition.set(definition, [dataOf(item)]);
+      }
+      await app.transaction(async (_tx, publish) => {
+        for (const [definition, data] of byDefinition) await publish.many(definition, data);
+      });
+    },
+    cpuSeconds: engine.cpuSeconds && (() => engine.cpuSeconds!()),
+    async close() {
+      await relay?.close();
+      await app.close();
+      await engine.cleanup();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// Every row of `npm run bench`, by name. Herald's rows are compared with the ceiling row of the
+// same infrastructure (`ratioToCeiling`).
+import { ceilingSqliteRow } from './ceilingSqlite.js';
+import { engines, KAFKA_PG, startKafkaPostgres } from './engines.js';
+import { heraldRow } from './herald.js';
+import { Applied, type BenchRow, type RowFactory } from './workload.js';
+
+export const ROWS: Readonly<Record<string, RowFactory>> = {
+  'ceiling-sqlite': ceilingSqliteRow,
+  embedded: async () => heraldRow(await engines.embedded!(true), true),
+  'embedded-default': async () => heraldRow(await engines.embedded!(false), false),
+  'ceiling-kafkajs-pg': () => kafkajsRow('ceiling'),
+  'baseline-kafkajs-pg': () => kafkajsRow('naive'),
+  'kafka-postgres': async () => heraldRow(await engines['kafka-postgres']!(true), true),
+  'kafka-postgres-default': async () => heraldRow(await engines['kafka-postgres']!(false), false),
+};
+
+/** Which ceiling each Herald row is measured against. */
+export const CEILING_OF: Readonly<Record<string, string>> = {
+  embedded: 'ceiling-sqlite',
+  'embedded-default': 'ceiling-sqlite',
+  'kafka-postgres': 'ceiling-kafkajs-pg',
+  'kafka-postgres-default': 'ceiling-kafkajs-pg',
+};
+
+/** The hand-written kafkajs + pg rows, on the same infrastructure and settings as Herald's Kafka + PostgreSQL rows. */
+async function kafkajsRow(mode: 'ceiling' | 'naive'): Promise<BenchRow> {
+  const { startKafkajsRow } = await import('../packages/kafka/bench/kafkajsRows.js');
+  const infra = await startKafkaPostgres();
+  const applied = new Applied();
+  try {
+    const row = await startKafkajsRow({
+      mode,
+      brokers: infra.brokers,
+      databaseUrl: infra.databaseUrl,
+      topics: Array.from({ length: KAFKA_PG.topics }, (_, i) => `bench-${i}`),
+      fetchMaxWaitMs: KAFKA_PG.fetchMaxWaitMs,
+      poolSize: KAFKA_PG.poolSize,
+      // every partition at once: with kafkajs' default of 1, partitions take turns
+      partitionsConsumedConcurrently: KAFKA_PG.topics * KAFKA_PG.partitionsPerTopic,
+      onApplied: (sentAt) => applied.record(sentAt),
+    });
+    return {
+      applied,
+      send: (items) => row.send(items),
+      cpuSeconds: () => infra.cpuSeconds(),
+      async close() {
+        await row.close();
+        await infra.stop();
+      },
+    };
+  } catch (error) {
+    await infra.stop();
+    throw error;
+  }
+}
