@@ -97,3 +97,42 @@ describe('store file migrations', () => {
     }
   });
 });
+
+describe('the outbox by slot (migration 4)', () => {
+  it('keeps what was published published and relays what waited, oldest first, per key in order', async () => {
+    const path = join(tmp.dir, 'v3-outbox.db');
+    const v3 = new Database(path);
+    migrate(v3, 'stores', STORE_MIGRATIONS.filter((m) => m.version <= 3));
+    const insert = v3.prepare(
+      'INSERT INTO herald_outbox (id, topic, key, type, correlation_id, value, headers, created_at, published_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)',
+    );
+    // key a: two published, then one waiting; key b: all published; key c: waiting
+    const rows: [string, string, number | null][] = [
+      ['a1', 'a', 10],
+      ['b1', 'b', 11],
+      ['a2', 'a', 12],
+      ['c1', 'c', null],
+      ['a3', 'a', null],
+      ['b2', 'b', 13],
+    ];
+    rows.forEach(([id, key, publishedAt], i) => insert.run(id, 'orders', key, 'T', `corr-${id}`, `{"id":"${id}"}`, i, publishedAt));
+    v3.close();
+
+    const stores = sqliteStores({ path });
+    try {
+      const claimed = await stores.outbox.claim({ relayId: 'r', limit: 100, leaseMs: 10_000 });
+      const waiting = claimed.map((r) => r.id);
+      // c1 and a3 waited; a published row after a waiting one of its slot would be sent again (absorbed by inboxes)
+      expect(waiting.filter((id) => id === 'c1' || id === 'a3')).toEqual(['c1', 'a3']);
+      expect(waiting).not.toContain('a1');
+      expect(waiting).not.toContain('a2');
+      await stores.outbox.markPublished('r', waiting);
+      expect(await stores.outbox.claim({ relayId: 'r', limit: 100, leaseMs: 10_000 })).toEqual([]);
+      expect((await stores.outbox.findByCorrelation('corr-a1')).map((e) => e.publishedAt)).toEqual([10]);
+      expect((await stores.outbox.findByCorrelation('corr-a3'))[0]!.publishedAt).toEqual(expect.any(Number));
+      expect(await stores.outbox.backlog()).toEqual([]);
+    } finally {
+      await stores.close();
+    }
+  });
+});

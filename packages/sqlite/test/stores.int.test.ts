@@ -137,7 +137,7 @@ describe('sqliteStores.transaction (group commit)', () => {
     const again = sqliteStores({ path });
     try {
       const rows = await again.transaction((tx) => tx.query<{ component: string; version: number }>('SELECT component, version FROM herald_schema_version'));
-      expect(rows).toEqual([{ component: 'stores', version: 3 }]);
+      expect(rows).toEqual([{ component: 'stores', version: 5 }]);
       expect(await again.transaction((tx) => tx.query('SELECT name FROM effects'))).toEqual([{ name: 'kept' }]);
     } finally {
       await again.close();

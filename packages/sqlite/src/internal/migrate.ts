@@ -4,6 +4,8 @@ import type Database from 'better-sqlite3';
 export interface Migration {
   readonly version: number;
   readonly statements: readonly string[];
+  /** Work SQL alone cannot do (it needs JavaScript, e.g. Kafka's hash of a key), run after the statements. */
+  readonly run?: (db: Database.Database) => void;
 }
 
 /**
@@ -21,6 +23,7 @@ export function migrate(db: Database.Database, component: string, migrations: re
     for (const step of migrations) {
       if (step.version <= current) continue;
       for (const statement of step.statements) db.exec(statement);
+      step.run?.(db);
       write.run(component, step.version);
     }
   });

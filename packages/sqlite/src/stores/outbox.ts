@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Clock, OutboxBacklog, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
-import { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
+import { OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
+import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreDeps {
@@ -11,11 +12,16 @@ export interface StoreDeps {
   readonly clock: Clock;
 }
 
-/** What a claim reads: the record, its position and its claim. */
-interface ClaimRow extends OutboxRow {
+interface SlotRow {
+  slot: number;
+  published_seq: number;
+  relay_id: string | null;
+  lease_expires_at: number | null;
+}
+
+interface PendingRow extends OutboxRow {
   seq: number;
-  claimed_by: string | null;
-  claim_expires_at: number | null;
+  slot: number;
 }
 
 /**
@@ -27,95 +33,139 @@ interface ClaimRow extends OutboxRow {
 const CLAIM = { durable: 'prior' } as const;
 const MARK = { durable: 'none' } as const;
 
-/** How far past `limit` a claim looks for records whose keys no other relay holds. */
-const SCAN_SLACK = 1000;
-
 /**
- * The outbox on SQLite. Records keep append order through `seq`. A claim reads unpublished
- * records in append order (through a partial index holding only those) inside the write
- * transaction, so claims are serialised; it skips every record of a key that has an earlier
- * record under another relay's unexpired claim, so per-key order holds however many relays run.
- * It looks at most `limit * 4 + 1000` records deep, so a large backlog held by another relay
- * costs a bounded scan. Published records are kept (for workflow views) until the retention
- * sweep removes them. The backlog (committed, unpublished records per topic) reads the read
- * connection, so it never sees a transaction that has not committed.
+ * The outbox on SQLite, by slot. Every record goes to the slot of its key ({@link outboxSlot}),
+ * in append order (`seq`). A relay's claim leases the slots it takes records from (a slot another
+ * relay leases is left alone until that lease ends or lapses) and returns, oldest first, the
+ * records above each slot's watermark — so one key's records go to one relay at a time, in order.
+ * Publishing moves the slot's watermark up over the records published (as far as they form an
+ * unbroken run from it: nothing is ever marked that was not published), records when it moved,
+ * and ends the relay's lease once everything it claimed in the slot is published. No row is
+ * updated on the way: a claim and a mark write a few slot rows, whatever the batch size.
+ * Published records are kept (for workflow views) until the retention sweep removes them.
  */
 export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxBacklog {
   const { writer, reader, runner, scopeOf, clock } = deps;
   const s = {
-    insert: writer.prepare(
-      `INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
+    // first the positions only (from the slot index), then the rows up to the claim's last position
+    pendingSeqs: writer.prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
+    pending: writer.prepare<[number, number, number], PendingRow>(
+      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
     ),
-    unpublished: writer.prepare<unknown[], ClaimRow>(
-      `SELECT seq, ${OUTBOX_RECORD_COLUMNS}, claimed_by, claim_expires_at FROM herald_outbox WHERE published_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+    lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
+    located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
+    between: writer.prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq').pluck(),
+    advance: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
+    mark: writer.prepare('INSERT INTO herald_outbox_marks (slot, up_to_seq, published_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    endLease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = NULL, lease_expires_at = NULL WHERE slot = ? AND relay_id = ?'),
+    byCorrelation: reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
+      `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
+         coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
+       FROM herald_outbox o WHERE o.correlation_id = ? ORDER BY o.seq`,
     ),
-    claimRange: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq BETWEEN ? AND ? AND published_at IS NULL'),
-    claimOne: writer.prepare('UPDATE herald_outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq = ?'),
-    // one statement per call: the ids go in as a JSON array (no per-row round trip from JavaScript)
-    markPublished: writer.prepare(
-      'UPDATE herald_outbox SET published_at = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND published_at IS NULL',
-    ),
-    release: writer.prepare('UPDATE herald_outbox SET claimed_by = NULL, claim_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND published_at IS NULL'),
-    byCorrelation: reader.prepare<[string], OutboxRow>(`SELECT ${OUTBOX_ENTRY_COLUMNS} FROM herald_outbox WHERE correlation_id = ? ORDER BY seq`),
-    // no index of its own: the partial index of unpublished rows finds them, and an extra index
-    // would cost every append and every mark on the hot path to speed up a metrics read
+    // through the slot index: only the rows above each watermark are read
     backlog: reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
-      'SELECT topic, count(*) AS pending, min(created_at) AS oldest_created_at FROM herald_outbox WHERE published_at IS NULL GROUP BY topic ORDER BY topic',
+      `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
+       FROM herald_outbox_slots s JOIN herald_outbox o ON o.slot = s.slot AND o.seq > s.published_seq
+       GROUP BY o.topic ORDER BY o.topic`,
     ),
   };
+  /** Per relay of this process: the newest seq it claimed in each slot it leases (to end the lease once published). */
+  const claims = new Map<string, Map<number, number>>();
 
   function claimRows(scope: TxScope, relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
     const now = clock.now();
-    const blocked = new Set<string>();
-    const claimed: ClaimRow[] = [];
-    let contiguous = true;
-    const depth = limit * 4 + SCAN_SLACK;
-    const page = Math.max(limit, 100);
-    let after = 0;
-    for (let scanned = 0; claimed.length < limit && scanned < depth; ) {
-      const rows = scope.all(s.unpublished, [after, page]);
-      for (const row of rows) {
-        if (claimed.length >= limit) break;
-        const heldElsewhere = row.claimed_by !== null && row.claimed_by !== relayId && row.claim_expires_at! > now;
-        if (heldElsewhere || blocked.has(row.key)) {
-          blocked.add(row.key);
-          if (claimed.length > 0) contiguous = false;
-        } else {
-          claimed.push(row);
-        }
-      }
-      scanned += rows.length;
-      if (rows.length < page) break;
-      after = rows[rows.length - 1]!.seq;
+    const slots = scope.all(s.slots, []);
+    const mine = claims.get(relayId) ?? new Map<number, number>();
+    const open = slots.filter((slot) => !(slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now));
+    const positions: number[] = [];
+    for (const slot of open) for (const seq of scope.all(s.pendingSeqs, [slot.slot, slot.published_seq, limit])) positions.push(seq);
+    if (positions.length === 0) {
+      for (const slot of slots) if (slot.relay_id === relayId) scope.run(s.endLease, [slot.slot, relayId]);
+      mine.clear();
+      claims.set(relayId, mine);
+      return [];
     }
-    if (claimed.length === 0) return [];
+    positions.sort((a, b) => a - b);
+    // the oldest `limit` records across the open slots: each slot's share is a prefix of its pending rows
+    const last = positions[Math.min(limit, positions.length) - 1]!;
+    const claimed: PendingRow[] = [];
+    for (const slot of open) for (const row of scope.all(s.pending, [slot.slot, slot.published_seq, last])) claimed.push(row);
+    claimed.sort((a, b) => a.seq - b.seq);
+    const newest = new Map<number, number>();
+    for (const row of claimed) newest.set(row.slot, row.seq);
     const expires = now + leaseMs;
-    if (contiguous) scope.run(s.claimRange, [relayId, expires, claimed[0]!.seq, claimed[claimed.length - 1]!.seq]);
-    else for (const row of claimed) scope.run(s.claimOne, [relayId, expires, row.seq]);
+    for (const slot of slots) {
+      const taken = newest.get(slot.slot);
+      if (taken !== undefined) {
+        scope.run(s.lease, [relayId, expires, slot.slot]);
+        mine.set(slot.slot, taken);
+      } else if (slot.relay_id === relayId) {
+        // nothing of this slot in this claim: the relay no longer holds it
+        scope.run(s.endLease, [slot.slot, relayId]);
+        mine.delete(slot.slot);
+      }
+    }
+    claims.set(relayId, mine);
     return claimed.map(toOutboxRecord);
+  }
+
+  function markRows(scope: TxScope, relayId: string, ids: readonly string[]): void {
+    const now = clock.now();
+    const bySlot = new Map<number, Set<number>>();
+    for (const { seq, slot } of scope.all(s.located, [JSON.stringify(ids)])) {
+      let seqs = bySlot.get(slot);
+      if (!seqs) bySlot.set(slot, (seqs = new Set()));
+      seqs.add(seq);
+    }
+    if (bySlot.size === 0) return;
+    const slots = new Map(scope.all(s.slots, []).map((row) => [row.slot, row]));
+    const mine = claims.get(relayId);
+    for (const [slot, seqs] of bySlot) {
+      const from = slots.get(slot)?.published_seq ?? 0;
+      // only an unbroken run from the watermark is published: a gap would mark a record nobody sent
+      let upTo = from;
+      for (const seq of scope.all(s.between, [slot, from, Math.max(...seqs)])) {
+        if (!seqs.has(seq)) break;
+        upTo = seq;
+      }
+      if (upTo === from) continue;
+      scope.run(s.advance, [upTo, slot, upTo]);
+      scope.run(s.mark, [slot, upTo, now]);
+      const claimedUpTo = mine?.get(slot);
+      if (claimedUpTo !== undefined && claimedUpTo <= upTo) {
+        scope.run(s.endLease, [slot, relayId]);
+        mine!.delete(slot);
+      }
+    }
   }
 
   return {
     async append(tx, records) {
       const scope = scopeOf(tx);
       for (const r of records) {
-        scope.run(s.insert, outboxValues(r));
+        const values = outboxValues(r);
+        scope.run(s.insert, [values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], outboxSlot(r.key)]);
       }
       if (records.length > 0) scope.appended = true;
     },
     claim({ relayId, limit, leaseMs }) {
       return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs), CLAIM);
     },
-    markPublished(_relayId, ids) {
+    markPublished(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
-      return runner.run((scope) => {
-        scope.run(s.markPublished, [clock.now(), JSON.stringify(ids)]);
-      }, MARK);
+      return runner.run((scope) => markRows(scope, relayId, ids), MARK);
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
       return runner.run((scope) => {
-        scope.run(s.release, [JSON.stringify(ids), relayId]);
+        const mine = claims.get(relayId);
+        for (const slot of new Set(scope.all(s.located, [JSON.stringify(ids)]).map((row) => row.slot))) {
+          scope.run(s.endLease, [slot, relayId]);
+          mine?.delete(slot);
+        }
       }, MARK);
     },
     async findByCorrelation(correlationId) {
@@ -126,3 +176,5 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     },
   };
 }
+
+export { OUTBOX_SLOTS };

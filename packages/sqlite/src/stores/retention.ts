@@ -23,9 +23,19 @@ export interface StoreRetentionSettings {
  */
 export function createStoreRetention(writer: Database.Database, runner: TxRunner, clock: Clock, settings: StoreRetentionSettings) {
   const s = {
-    outboxKeep: writer.prepare<unknown[], number>('SELECT seq FROM herald_outbox WHERE published_at IS NULL OR published_at >= ? ORDER BY seq LIMIT 1').pluck(),
+    // the first row to keep: not yet published (above its slot's watermark), or young; and never
+    // the newest row, so that seq (a rowid) is never reused below a watermark
+    outboxKeep: writer
+      .prepare<unknown[], number>(
+        `SELECT o.seq FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
+         WHERE o.seq > s.published_seq OR coalesce(o.published_at, o.created_at) >= ? OR o.seq = (SELECT max(seq) FROM herald_outbox)
+         ORDER BY o.seq LIMIT 1`,
+      )
+      .pluck(),
     outboxFirst: writer.prepare<unknown[], number | null>('SELECT min(seq) FROM herald_outbox').pluck(),
-    outboxDelete: writer.prepare('DELETE FROM herald_outbox WHERE seq < ? AND published_at IS NOT NULL'),
+    outboxDelete: writer.prepare('DELETE FROM herald_outbox WHERE seq < ?'),
+    // a mark is needed while a row it covers is kept
+    marksDelete: writer.prepare('DELETE FROM herald_outbox_marks WHERE up_to_seq < (SELECT coalesce(min(seq), 0) FROM herald_outbox)'),
     inboxKeep: writer.prepare<unknown[], number>('SELECT seq FROM herald_inbox WHERE handled_at >= ? ORDER BY seq LIMIT 1').pluck(),
     inboxFirst: writer.prepare<unknown[], number | null>('SELECT min(seq) FROM herald_inbox').pluck(),
     inboxDelete: writer.prepare('DELETE FROM herald_inbox WHERE seq < ?'),
@@ -37,6 +47,7 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
 
   type Stmt<Row = unknown> = Database.Statement<unknown[], Row>;
   function prefixStep(scope: TxScope, first: Stmt<number | null>, keep: Stmt<number>, remove: Stmt, cutoff: number): number {
+    // rows before `stop` (the first row to keep) go, at most a chunk at a time
     const start = scope.get(first, []);
     if (start === null || start === undefined) return 0;
     const stop = scope.get(keep, [cutoff]) ?? Number.MAX_SAFE_INTEGER;
@@ -56,6 +67,7 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
     async sweep(): Promise<RetentionSweepResult> {
       const now = clock.now();
       const outbox = await drain((scope) => prefixStep(scope, s.outboxFirst, s.outboxKeep, s.outboxDelete, now - settings.outboxRetentionMs));
+      await runner.run((scope) => scope.run(s.marksDelete, []), { durable: 'none' });
       const inbox = await drain((scope) => prefixStep(scope, s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
       const deadLetters = await drain((scope) => scope.run(s.deadLetterPurge, [now - settings.deadLetterRetentionMs, settings.chunk]));
       const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]), { durable: 'none' });

@@ -1,4 +1,6 @@
+import type Database from 'better-sqlite3';
 import type { Migration } from '../internal/migrate.js';
+import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
 
 /**
  * The stores' tables. Outbox and inbox rows carry an integer `seq` (the rowid) so they keep append
@@ -88,4 +90,52 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX herald_dead_letters_last_failure ON herald_dead_letters (last_failure_at)`,
     ],
   },
+  {
+    // The outbox by slot (a hash of the key, as Kafka places keys): a relay leases the slots it
+    // publishes from and marks a slot published up to a position (its watermark) instead of
+    // updating every row it claimed and every row it published. A row is published when its seq is
+    // at or below its slot's watermark; `herald_outbox_marks` remembers when each watermark moved
+    // (workflow views show when an event was published). Rows published before keep their
+    // `published_at`. `seq` must only grow: retention never deletes the newest row (rowid reuse).
+    version: 4,
+    statements: [
+      `ALTER TABLE herald_outbox ADD COLUMN slot INTEGER NOT NULL DEFAULT 0`,
+      `CREATE TABLE herald_outbox_slots (
+         slot INTEGER PRIMARY KEY,
+         published_seq INTEGER NOT NULL,
+         relay_id TEXT,
+         lease_expires_at INTEGER
+       )`,
+      `CREATE TABLE herald_outbox_marks (
+         slot INTEGER NOT NULL,
+         up_to_seq INTEGER NOT NULL,
+         published_at INTEGER NOT NULL,
+         PRIMARY KEY (slot, up_to_seq)
+       ) WITHOUT ROWID`,
+      `DROP INDEX herald_outbox_unpublished`,
+    ],
+    run: slotExistingRows,
+  },
+  {
+    // after the rows have their slots: a relay reads its slots' pending rows in order through this
+    version: 5,
+    statements: [`CREATE INDEX herald_outbox_slot ON herald_outbox (slot, seq)`],
+  },
 ];
+
+/**
+ * Gives every existing row its slot and each slot its watermark: just below its oldest unpublished
+ * row (rows of the slot published after it are published again: consumers' inboxes absorb them),
+ * or at the newest row when none waits.
+ */
+function slotExistingRows(db: Database.Database): void {
+  const setSlot = db.prepare('UPDATE herald_outbox SET slot = ? WHERE key = ?');
+  for (const key of db.prepare<[], string>('SELECT DISTINCT key FROM herald_outbox').pluck().all()) setSlot.run(outboxSlot(key), key);
+  const newest = db.prepare<[], number | null>('SELECT max(seq) FROM herald_outbox').pluck().get() ?? 0;
+  const oldestWaiting = db.prepare<[number], number | null>('SELECT min(seq) FROM herald_outbox WHERE slot = ? AND published_at IS NULL').pluck();
+  const insert = db.prepare('INSERT INTO herald_outbox_slots (slot, published_seq) VALUES (?, ?)');
+  for (let slot = 0; slot < OUTBOX_SLOTS; slot++) {
+    const waiting = oldestWaiting.get(slot);
+    insert.run(slot, waiting === null || waiting === undefined ? newest : waiting - 1);
+  }
+}

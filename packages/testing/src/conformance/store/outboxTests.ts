@@ -22,7 +22,12 @@ export async function claimsInOrder<Tx>(f: StoreFixture<Tx>): Promise<void> {
   expect(await f.claim('relay-b')).toEqual([]);
 }
 
-/** Three relays claim 30 single-record keys, twice at once: no record goes to two relays. */
+/**
+ * Three relays claim 30 single-record keys, two of them at once: no record goes to two relays and
+ * each claim is in append order. A store may hold back more than the keys a relay claimed (a
+ * store leasing groups of keys holds their other records too): once the three have published what
+ * they claimed, a fourth relay gets everything left, so nothing is held for good.
+ */
 export async function claimsExclusively<Tx>(f: StoreFixture<Tx>): Promise<void> {
   const records = Array.from({ length: 30 }, (_, i) => f.record(`key-${i}`));
   await append(f, records);
@@ -30,8 +35,13 @@ export async function claimsExclusively<Tx>(f: StoreFixture<Tx>): Promise<void> 
   const c = await f.claim('relay-c', 100);
   const all = [...ids(a), ...ids(b), ...ids(c)];
   expect(new Set(all).size, 'no record claimed twice').toBe(all.length);
-  expect(all.sort()).toEqual(ids(records).sort());
   for (const claim of [a, b, c]) expect(ids(claim), 'each claim in append order').toEqual([...ids(claim)].sort());
+  expect(all.length, 'the first claims took something').toBeGreaterThanOrEqual(12);
+  await f.stores.outbox.markPublished('relay-a', ids(a));
+  await f.stores.outbox.markPublished('relay-b', ids(b));
+  await f.stores.outbox.markPublished('relay-c', ids(c));
+  const rest = await f.claim('relay-d', 100);
+  expect([...all, ...ids(rest)].sort()).toEqual(ids(records).sort());
 }
 
 /**
@@ -95,15 +105,15 @@ export async function leaseExpiry<Tx>(f: StoreFixture<Tx>): Promise<void> {
   expect(await f.claim('relay-a', 10, leaseMs)).toEqual([]);
 }
 
-/** release() ends a claim early: another relay gets the released records at once; others stay held. */
+/** release() ends a claim early: another relay gets the released records at once, in order; only the holder can release. */
 export async function releasesClaims<Tx>(f: StoreFixture<Tx>): Promise<void> {
   const [x1, x2, y1] = [f.record('x'), f.record('x'), f.record('y')];
   await append(f, [x1!, x2!, y1!]);
   expect(ids(await f.claim('relay-a'))).toEqual(ids([x1!, x2!, y1!]));
-  await f.stores.outbox.release('relay-b', ids([x1!, x2!])); // not relay-b's claim: no effect
+  await f.stores.outbox.release('relay-b', ids([x1!, x2!, y1!])); // not relay-b's claim: no effect
   expect(await f.claim('relay-b')).toEqual([]);
-  await f.stores.outbox.release('relay-a', ids([x1!, x2!]));
-  expect(ids(await f.claim('relay-b'))).toEqual(ids([x1!, x2!]));
+  await f.stores.outbox.release('relay-a', ids([x1!, x2!, y1!]));
+  expect(ids(await f.claim('relay-b'))).toEqual(ids([x1!, x2!, y1!]));
 }
 
 /** findByCorrelation lists one flow's records in append order; publishedAt is set by markPublished. */
