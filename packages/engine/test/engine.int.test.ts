@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createApp, defineEvent, jsonLogger } from '@herald/core';
+import { createApp, defineEvent, hasOutboxBacklog, jsonLogger } from '@herald/core';
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { Type } from '@sinclair/typebox';
@@ -83,8 +83,10 @@ describe('engineFromEnv opens Kafka + PostgreSQL', () => {
     // the stores really are PostgreSQL's: Herald's tables live in the `herald` schema there
     const reopened = await engineFromEnv({ HERALD_KAFKA_BROKERS: mock!.brokers.join(','), DATABASE_URL: url, ...MOCK_TUNING }, quiet);
     try {
-      const published = await reopened.stores.transaction((tx) => tx.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM herald.outbox WHERE type = 'Ping' AND published_at IS NOT NULL"));
-      expect(published).toEqual([{ n: 20 }]);
+      const written = await reopened.stores.transaction((tx) => tx.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM herald.outbox WHERE type = 'Ping'"));
+      expect(written).toEqual([{ n: 20 }]);
+      // and all of it was relayed: nothing waits in the outbox
+      expect(hasOutboxBacklog(reopened.stores.outbox) && (await reopened.stores.outbox.backlog())).toEqual([]);
     } finally {
       await reopened.close();
     }

@@ -4,8 +4,7 @@ import type { Db } from './internal/db.js';
 import { purgeResolvedDeadLetters } from './internal/deadLetters/purgeResolvedDeadLetters.js';
 import { purgeExpiredIdempotency } from './internal/idempotency/purgeExpiredIdempotency.js';
 import { sweepInbox } from './internal/inbox/sweepInbox.js';
-import { sweepLapsedClaims } from './internal/outbox/sweepLapsedClaims.js';
-import { sweepOutbox } from './internal/outbox/sweepOutbox.js';
+import { sweepOutbox, sweepOutboxMarks } from './internal/outbox/sweepOutbox.js';
 
 export interface RetentionSettings {
   readonly clock: Clock;
@@ -37,7 +36,7 @@ export function startRetention(db: Db, settings: RetentionSettings) {
     const { t } = db;
     const { outboxRetentionMs, inboxRetentionMs, deadLetterRetentionMs } = settings;
     const outbox = await deleteInChunks(db, 'sweep outbox', (limit) => sweepOutbox(t, { retentionMs: outboxRetentionMs, limit }), { signal });
-    await deleteInChunks(db, 'sweep lapsed outbox claims', (limit) => sweepLapsedClaims(t, { limit }), { signal });
+    await deleteInChunks(db, 'sweep outbox watermark moves', (limit) => sweepOutboxMarks(t, { retentionMs: outboxRetentionMs, limit }), { signal });
     const inbox = await deleteInChunks(db, 'sweep inbox', (limit) => sweepInbox(t, { cutoff: now - inboxRetentionMs, limit }), { signal });
     const deadLetters = await deleteInChunks(db, 'purge dead letters', (limit) => purgeResolvedDeadLetters(t, { cutoff: now - deadLetterRetentionMs, limit }), { signal });
     const idempotency = await deleteInChunks(db, 'purge idempotency keys', (limit) => purgeExpiredIdempotency(t, { now, limit }), { signal });

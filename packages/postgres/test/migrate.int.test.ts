@@ -39,7 +39,7 @@ describe('migrate', () => {
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
     expect(versions.map((r) => r.version)).toEqual(ALL);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
-    expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_claims', 'schema_migrations']);
+    expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_marks', 'outbox_slots', 'schema_migrations']);
   });
 
   it('is a no-op on a current schema', async () => {
@@ -126,6 +126,39 @@ describe('migrate', () => {
       await stores.deadLetters.add(after);
       expect(await stores.deadLetters.list()).toEqual([before, after]);
       expect(await stores.deadLetters.isKeyParked('g', 'orders', 'k')).toBe(true);
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('upgrades a version 6 outbox to slots: what waited is relayed in order, what was published stays published', async () => {
+    const url = await pgs.database();
+    const t = tablesFor('herald');
+    await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const m of MIGRATIONS.filter((m) => m.version <= 6)) await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
+    // key a: two published, then one waiting; key b: all published (one after a's waiting one); key c: waiting
+    const legacy: [string, string, number | null][] = [
+      ['a1', 'a', 10],
+      ['b1', 'b', 11],
+      ['a2', 'a', 12],
+      ['c1', 'c', null],
+      ['a3', 'a', null],
+      ['b2', 'b', 13],
+    ];
+    for (const [id, key, publishedAt] of legacy) {
+      await rows(url, `INSERT INTO ${t.outbox} (id, topic, key, type, correlation_id, value, headers, created_at, published_at)
+        VALUES ('${id}', 'orders', '${key}', 'T', 'corr-${id}', '{}', '{}', 1, ${publishedAt ?? 'NULL'})`);
+    }
+    expect((await migrate({ connectionString: url })).applied).toEqual(ALL.filter((v) => v > 6));
+    const stores = pgStores({ connectionString: url });
+    try {
+      const waiting = await stores.outbox.claim({ relayId: 'r', limit: 100, leaseMs: 10_000 });
+      expect(waiting.map((r) => r.id)).toEqual(['c1', 'a3']);
+      await stores.outbox.markPublished('r', waiting.map((r) => r.id));
+      expect(await stores.outbox.claim({ relayId: 'r', limit: 100, leaseMs: 10_000 })).toEqual([]);
+      expect(await stores.outbox.backlog()).toEqual([]);
+      expect((await stores.outbox.findByCorrelation('corr-b2')).map((e) => e.publishedAt)).toEqual([13]);
+      expect((await stores.outbox.findByCorrelation('corr-a3'))[0]!.publishedAt).toEqual(expect.any(Number));
     } finally {
       await stores.close();
     }

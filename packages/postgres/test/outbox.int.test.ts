@@ -104,22 +104,25 @@ describe('outbox', () => {
     expect((await stores.outbox.claim(claim('r2'))).map((r) => r.id)).toEqual(['late']);
   });
 
-  it('hands out no record of a key whose claim a rival took while the claim statement ran', async () => {
+  it('waits for a rival taking a slot, then leaves that slot to it and takes the others', async () => {
     const url = await pgs.database();
     const stores = await pgs.stores({ url });
-    const [k1, free1, k2] = [record('k'), record('free'), record('k')];
-    await stores.transaction((tx) => stores.outbox.append(tx, [k1, free1, k2]));
     const rival = new pg.Client({ connectionString: url });
     await rival.connect();
     try {
-      // the rival's claim is not committed when r1 scans the window, so r1 picks key
-      // k, and its upsert then waits on the rival's row: once that commits, the upsert refuses k
+      // two keys in different slots (the slot is a hash of the key, computed by PostgreSQL)
+      const slotOf = async (key: string) => Number((await rival.query<{ s: number }>(`SELECT (hashtextextended($1, 0) & 15)::int AS s`, [key])).rows[0]!.s);
+      let free = 'free-0';
+      for (let i = 0; (await slotOf(free)) === (await slotOf('k')); i++) free = `free-${i + 1}`;
+      const [k1, free1, k2] = [record('k'), record(free), record('k')];
+      await stores.transaction((tx) => stores.outbox.append(tx, [k1, free1, k2]));
+      // the rival's lease is not committed when r1 locks the slots: r1 waits for it, then sees it
       await rival.query('BEGIN');
-      await rival.query(`INSERT INTO herald.outbox_claims (topic, key, relay_id, expires_at) VALUES ('orders', 'k', 'rival', 9e15)`);
+      await rival.query(`UPDATE herald.outbox_slots SET relay_id = 'rival', lease_expires_at = 9e15 WHERE slot = $1`, [await slotOf('k')]);
       const claimed = stores.outbox.claim(claim('r1'));
       await eventually(
         async () => (await rival.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rowCount === 1,
-        { what: "r1's claim to wait for the rival's row" },
+        { what: "r1's claim to wait for the rival's slot" },
       );
       await rival.query('COMMIT');
       expect((await claimed).map((r) => r.id)).toEqual([free1.id]);

@@ -5,6 +5,8 @@ export interface Tables {
   readonly statementPrefix: string;
   readonly outbox: string;
   readonly outboxClaims: string;
+  readonly outboxSlots: string;
+  readonly outboxMarks: string;
   readonly inbox: string;
   readonly deadLetters: string;
   readonly idempotency: string;
@@ -30,6 +32,8 @@ export function tablesFor(schema: string): Tables {
     statementPrefix: `herald_${schema.length > 40 ? hash(schema) : schema}_`,
     outbox: q('outbox'),
     outboxClaims: q('outbox_claims'),
+    outboxSlots: q('outbox_slots'),
+    outboxMarks: q('outbox_marks'),
     inbox: q('inbox'),
     deadLetters: q('dead_letters'),
     idempotency: q('idempotency_keys'),

@@ -50,13 +50,18 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
     // first the positions only (from the slot index), then the rows up to the claim's last position
-    pendingSeqs: writer.prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? ORDER BY seq LIMIT ?').pluck(),
+    pendingSeqs: writer
+      .prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?')
+      .pluck(),
     pending: writer.prepare<[number, number, number], PendingRow>(
-      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
+      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? AND published_at IS NULL ORDER BY seq`,
     ),
     lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
     located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
-    between: writer.prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq').pluck(),
+    between: writer.prepare<[number, number, number], { seq: number; done: number }>(
+      'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
+    ),
+    outOfOrder: writer.prepare('UPDATE herald_outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL'),
     advance: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
     mark: writer.prepare('INSERT INTO herald_outbox_marks (slot, up_to_seq, published_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
     endLease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = NULL, lease_expires_at = NULL WHERE slot = ? AND relay_id = ?'),
@@ -68,7 +73,7 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     // through the slot index: only the rows above each watermark are read
     backlog: reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
       `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
-       FROM herald_outbox_slots s JOIN herald_outbox o ON o.slot = s.slot AND o.seq > s.published_seq
+       FROM herald_outbox_slots s JOIN herald_outbox o ON o.slot = s.slot AND o.seq > s.published_seq AND o.published_at IS NULL
        GROUP BY o.topic ORDER BY o.topic`,
     ),
   };
@@ -127,10 +132,12 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
       const from = slots.get(slot)?.published_seq ?? 0;
       // only an unbroken run from the watermark is published: a gap would mark a record nobody sent
       let upTo = from;
-      for (const seq of scope.all(s.between, [slot, from, Math.max(...seqs)])) {
-        if (!seqs.has(seq)) break;
+      for (const { seq, done } of scope.all(s.between, [slot, from, Math.max(...seqs)])) {
+        if (!done && !seqs.has(seq)) break;
         upTo = seq;
       }
+      // past a gap, a marked record is published on its own: the watermark passes it later
+      for (const seq of seqs) if (seq > upTo) scope.run(s.outOfOrder, [now, seq]);
       if (upTo === from) continue;
       scope.run(s.advance, [upTo, slot, upTo]);
       scope.run(s.mark, [slot, upTo, now]);

@@ -28,7 +28,9 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
     outboxKeep: writer
       .prepare<unknown[], number>(
         `SELECT o.seq FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
-         WHERE o.seq > s.published_seq OR coalesce(o.published_at, o.created_at) >= ? OR o.seq = (SELECT max(seq) FROM herald_outbox)
+         WHERE (o.seq > s.published_seq AND o.published_at IS NULL)
+            OR coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) >= ?
+            OR o.seq = (SELECT max(seq) FROM herald_outbox)
          ORDER BY o.seq LIMIT 1`,
       )
       .pluck(),

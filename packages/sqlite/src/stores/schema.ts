@@ -119,14 +119,14 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
   {
     // after the rows have their slots: a relay reads its slots' pending rows in order through this
     version: 5,
-    statements: [`CREATE INDEX herald_outbox_slot ON herald_outbox (slot, seq)`],
+    statements: [`CREATE INDEX herald_outbox_slot ON herald_outbox (slot, seq) WHERE published_at IS NULL`],
   },
 ];
 
 /**
  * Gives every existing row its slot and each slot its watermark: just below its oldest unpublished
- * row (rows of the slot published after it are published again: consumers' inboxes absorb them),
- * or at the newest row when none waits.
+ * row, or at the newest row when none waits. Rows of the slot published after it keep their
+ * `published_at`: a record published out of order is skipped, not sent again.
  */
 function slotExistingRows(db: Database.Database): void {
   const setSlot = db.prepare('UPDATE herald_outbox SET slot = ? WHERE key = ?');

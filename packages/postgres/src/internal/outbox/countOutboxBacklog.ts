@@ -11,18 +11,17 @@ export interface BacklogRow {
 }
 
 /**
- * Per topic with committed, unpublished records: how many, and the append time of the oldest, in
- * topic order (by bytes, as on SQLite and in memory, whatever the database's collation). Claimed
- * records still count: they are not published yet. Only unpublished rows are read, through the
- * partial index `outbox_pending_seq` (the relay's own), so the cost follows the backlog, not the
- * published records retention keeps; no index of its own, which every append and mark would pay for.
+ * Per topic with committed, unpublished records (above their slot's watermark): how many, and the
+ * append time of the oldest, in topic order (by bytes, as on SQLite and in memory, whatever the
+ * database's collation). Records a relay is publishing still count. Only the rows above the
+ * watermarks are read, through the relay's own index `outbox_slot`.
  */
 export function countOutboxBacklog(t: Tables): Statement {
   return {
     name: `${t.statementPrefix}outbox_backlog`,
-    text: `SELECT topic, count(*) AS pending, min(created_at) AS oldest_created_at
-      FROM ${t.outbox} WHERE published_at IS NULL
-      GROUP BY topic ORDER BY topic COLLATE "C"`,
+    text: `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
+      FROM ${t.outboxSlots} s JOIN ${t.outbox} o ON o.slot = s.slot AND (o.txid, o.seq) > (s.published_txid, s.published_seq) AND o.published_at IS NULL
+      GROUP BY o.topic ORDER BY o.topic COLLATE "C"`,
     values: [],
   };
 }

@@ -1,14 +1,19 @@
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
 
-/** Deletes this relay's claims on the keys of these records, so any relay may claim them again. */
+/**
+ * Ends this relay's lease on the slots of these records, so any relay may take them at once. The
+ * slot rows are locked in slot order first, as claims lock them, so the two never deadlock.
+ */
 export function releaseOutboxClaim(t: Tables, relayId: string, ids: readonly string[]): Statement {
   return {
     name: `${t.statementPrefix}release_outbox`,
-    text: `
-      DELETE FROM ${t.outboxClaims} c
-      USING (SELECT DISTINCT topic, key FROM ${t.outbox} WHERE id = ANY($2::text[])) k
-      WHERE c.topic = k.topic AND c.key = k.key AND c.relay_id = $1`,
+    text: `UPDATE ${t.outboxSlots} SET relay_id = NULL, lease_expires_at = NULL
+      WHERE slot IN (
+        SELECT slot FROM ${t.outboxSlots}
+        WHERE relay_id = $1 AND slot IN (SELECT slot FROM ${t.outbox} WHERE id = ANY($2::text[]))
+        ORDER BY slot FOR UPDATE
+      )`,
     values: [relayId, [...ids]],
   };
 }

@@ -3,16 +3,36 @@ import { NOW_MS, type Tables } from '../tables.js';
 
 /**
  * Retention: deletes up to `limit` records published more than `retentionMs` ago by the database
- * clock (which stamped `published_at`), oldest first via the partial index `outbox_published`. A
- * record another transaction holds is skipped, not waited for, so sweeps in several processes split
- * the work and never wait on a relay. The locked rows are deleted by their address (a TID scan).
+ * clock: per slot, those at or below the newest watermark move older than that (through the
+ * relay's index), and records published on their own (out of order, or before the outbox had
+ * slots) by their own stamp. A record another transaction holds is skipped, not waited for, so
+ * sweeps in several processes split the work. The locked rows are deleted by their address.
  */
 export function sweepOutbox(t: Tables, options: { retentionMs: number; limit: number }): Statement {
   return {
     text: `DELETE FROM ${t.outbox} WHERE ctid = ANY(ARRAY(
-        SELECT ctid FROM ${t.outbox}
-        WHERE published_at IS NOT NULL AND published_at < ${NOW_MS} - $1::bigint
+        SELECT o.ctid FROM (
+          SELECT DISTINCT ON (slot) slot, up_to_txid, up_to_seq FROM ${t.outboxMarks}
+          WHERE published_at < ${NOW_MS} - $1::bigint
+          ORDER BY slot, up_to_txid DESC, up_to_seq DESC
+        ) m
+        JOIN ${t.outbox} o ON o.slot = m.slot AND (o.txid, o.seq) <= (m.up_to_txid, m.up_to_seq) AND o.published_at IS NULL
+        LIMIT $2 FOR UPDATE OF o SKIP LOCKED)
+      || ARRAY(
+        SELECT ctid FROM ${t.outbox} WHERE published_at IS NOT NULL AND published_at < ${NOW_MS} - $1::bigint
         ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+    values: [Math.floor(options.retentionMs), options.limit],
+  };
+}
+
+/** Deletes up to `limit` watermark moves older than `retentionMs` that no kept record needs. */
+export function sweepOutboxMarks(t: Tables, options: { retentionMs: number; limit: number }): Statement {
+  return {
+    text: `DELETE FROM ${t.outboxMarks} WHERE ctid = ANY(ARRAY(
+        SELECT m.ctid FROM ${t.outboxMarks} m
+        WHERE m.published_at < ${NOW_MS} - $1::bigint
+          AND NOT EXISTS (SELECT 1 FROM ${t.outbox} o WHERE o.slot = m.slot AND (o.txid, o.seq) <= (m.up_to_txid, m.up_to_seq))
+        LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     values: [Math.floor(options.retentionMs), options.limit],
   };
 }
