@@ -33,6 +33,10 @@ interface PendingRow extends OutboxRow {
 const CLAIM = { durable: 'prior' } as const;
 const MARK = { durable: 'none' } as const;
 
+/** Rows read per page of a claim's scan, and how far past `limit` rows it looks (rows of slots leased elsewhere). */
+const PAGE = 1000;
+const SCAN_SLACK = 1000;
+
 /**
  * The outbox on SQLite, by slot. Every record goes to the slot of its key ({@link outboxSlot}),
  * in append order (`seq`). A relay's claim leases the slots it takes records from (a slot another
@@ -49,14 +53,13 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
   const s = {
     insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
-    // first the positions only (from the slot index), then the rows up to the claim's last position
-    pendingSeqs: writer
-      .prepare<[number, number, number], number>('SELECT seq FROM herald_outbox WHERE slot = ? AND seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?')
-      .pluck(),
-    pending: writer.prepare<[number, number, number], PendingRow>(
-      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? AND published_at IS NULL ORDER BY seq`,
+    // the pending rows in append order from the lowest open watermark (a rowid range scan)
+    scan: writer.prepare<[number, number], PendingRow>(
+      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`,
     ),
+    catchUp: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
     lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
+    newest: writer.prepare<[], number | null>('SELECT max(seq) FROM herald_outbox').pluck(),
     located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
     between: writer.prepare<[number, number, number], { seq: number; done: number }>(
       'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
@@ -84,21 +87,37 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     const now = clock.now();
     const slots = scope.all(s.slots, []);
     const mine = claims.get(relayId) ?? new Map<number, number>();
-    const open = slots.filter((slot) => !(slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now));
-    const positions: number[] = [];
-    for (const slot of open) for (const seq of scope.all(s.pendingSeqs, [slot.slot, slot.published_seq, limit])) positions.push(seq);
-    if (positions.length === 0) {
-      for (const slot of slots) if (slot.relay_id === relayId) scope.run(s.endLease, [slot.slot, relayId]);
-      mine.clear();
-      claims.set(relayId, mine);
-      return [];
+    claims.set(relayId, mine);
+    const watermark = new Map<number, number>();
+    for (const slot of slots) {
+      const leasedElsewhere = slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now;
+      if (!leasedElsewhere) watermark.set(slot.slot, slot.published_seq);
     }
-    positions.sort((a, b) => a - b);
-    // the oldest `limit` records across the open slots: each slot's share is a prefix of its pending rows
-    const last = positions[Math.min(limit, positions.length) - 1]!;
     const claimed: PendingRow[] = [];
-    for (const slot of open) for (const row of scope.all(s.pending, [slot.slot, slot.published_seq, last])) claimed.push(row);
-    claimed.sort((a, b) => a.seq - b.seq);
+    let scannedTo = 0;
+    if (watermark.size > 0) {
+      // in append order from the lowest open watermark: each open slot's share is a prefix of its
+      // pending rows; a slot leased elsewhere keeps all of its rows, so its keys stay in order
+      const depth = limit * 4 + SCAN_SLACK;
+      let after = Math.min(...watermark.values());
+      scan: for (let scanned = 0; scanned < depth; ) {
+        const rows = scope.all(s.scan, [after, PAGE]);
+        for (const row of rows) {
+          scannedTo = row.seq;
+          const from = watermark.get(row.slot);
+          if (from !== undefined && row.seq > from) {
+            claimed.push(row);
+            if (claimed.length >= limit) break scan;
+          }
+        }
+        scanned += rows.length;
+        if (rows.length < PAGE) {
+          scannedTo = Number.POSITIVE_INFINITY; // the end of the outbox was seen
+          break;
+        }
+        after = rows[rows.length - 1]!.seq;
+      }
+    }
     const newest = new Map<number, number>();
     for (const row of claimed) newest.set(row.slot, row.seq);
     const expires = now + leaseMs;
@@ -107,13 +126,21 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
       if (taken !== undefined) {
         scope.run(s.lease, [relayId, expires, slot.slot]);
         mine.set(slot.slot, taken);
-      } else if (slot.relay_id === relayId) {
+        continue;
+      }
+      if (slot.relay_id === relayId) {
         // nothing of this slot in this claim: the relay no longer holds it
         scope.run(s.endLease, [slot.slot, relayId]);
         mine.delete(slot.slot);
       }
+      // an open slot with nothing pending in the scanned stretch: nothing of it can appear there
+      // later (seq only grows), so its watermark catches up and later scans start further on
+      const from = watermark.get(slot.slot);
+      if (from !== undefined && scannedTo > from) {
+        const to = Number.isFinite(scannedTo) ? scannedTo : (scope.get(s.newest, []) ?? from);
+        if (to > from) scope.run(s.catchUp, [to, slot.slot, to]);
+      }
     }
-    claims.set(relayId, mine);
     return claimed.map(toOutboxRecord);
   }
 

@@ -7,11 +7,8 @@ import { NOW_MS, type Tables } from '../tables.js';
  * 1. {@link lockSlots}: every slot row FOR UPDATE (claims queue here, briefly), the database clock,
  *    and the oldest running transaction (`pg_snapshot_xmin`): only rows of older transactions are
  *    taken, so none can commit below a watermark later.
- * 2. {@link pendingPositions}: per slot not leased by another relay, the first `limit` positions
- *    above its watermark (index only: `outbox_slot`).
- * 3. the claim keeps the oldest `limit` positions across slots (see outboxStore.ts), and
- *    {@link readPending} reads those rows: each slot's share is the prefix of its pending rows up
- *    to a cut.
+ * 2-3. {@link claimRows}: across the slots not leased by another relay, the oldest `limit` rows
+ *    above their watermarks: each slot's share is the prefix of its pending rows up to a cut.
  * 4. {@link leaseSlots}: leases the slots it took from, and gives up the ones it no longer needs.
  */
 
@@ -36,43 +33,40 @@ export function lockSlots(t: Tables): Statement {
   };
 }
 
-/** A position of {@link pendingPositions}. */
-export interface PositionRow {
-  readonly slot: number;
-  readonly txid: string;
-  readonly seq: string | number;
-}
-
-/** Up to `limit` positions above each slot's watermark, of transactions older than `xmin`. */
-export function pendingPositions(t: Tables, options: { slots: readonly { slot: number; txid: string; seq: string }[]; xmin: string; limit: number }): Statement {
-  return {
-    name: `${t.statementPrefix}outbox_pending_positions`,
-    text: `SELECT s.slot, p.txid::text AS txid, p.seq
-      FROM unnest($1::smallint[], $2::xid8[], $3::bigint[]) AS s(slot, wtx, wseq)
-      CROSS JOIN LATERAL (
-        SELECT o.txid, o.seq FROM ${t.outbox} o
-        WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND o.txid < $4::xid8 AND o.published_at IS NULL
-        ORDER BY o.txid, o.seq LIMIT $5
-      ) p`,
-    values: [options.slots.map((s) => s.slot), options.slots.map((s) => s.txid), options.slots.map((s) => s.seq), options.xmin, options.limit],
-  };
-}
-
-/** A record row of {@link readPending}: its position, then the columns `@herald/sql` maps. */
+/** A record row of {@link claimRows}: its slot and position, then the columns `@herald/sql` maps. */
 export type PendingRow = OutboxRow & { readonly slot: number; readonly txid: string; readonly seq: string | number };
 
-/** The rows of each slot from just above its watermark up to its cut, in order. */
-export function readPending(t: Tables, ranges: readonly { slot: number; fromTxid: string; fromSeq: string; toTxid: string; toSeq: string }[]): Statement {
+/**
+ * Steps 2 and 3 in one statement: per open slot the first `limit` positions above its watermark
+ * (of transactions older than `xmin`; index only), the oldest `limit` of them all, each slot's
+ * last position among those (its cut), and the rows of each slot up to its cut, in order. Only
+ * the claimed rows leave the server.
+ */
+export function claimRows(t: Tables, options: { slots: readonly { slot: number; txid: string; seq: string }[]; xmin: string; limit: number }): Statement {
+  const columns = OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
   return {
-    name: `${t.statementPrefix}outbox_read_pending`,
-    text: `SELECT s.slot, r.txid::text AS txid, r.seq, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
-      FROM unnest($1::smallint[], $2::xid8[], $3::bigint[], $4::xid8[], $5::bigint[]) AS s(slot, ftx, fseq, ttx, tseq)
+    name: `${t.statementPrefix}claim_outbox_rows`,
+    text: `WITH open AS (
+        SELECT * FROM unnest($1::smallint[], $2::xid8[], $3::bigint[]) AS s(slot, wtx, wseq)
+      ), positions AS (
+        SELECT s.slot, p.txid, p.seq FROM open s CROSS JOIN LATERAL (
+          SELECT o.txid, o.seq FROM ${t.outbox} o
+          WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND o.txid < $4::xid8 AND o.published_at IS NULL
+          ORDER BY o.txid, o.seq LIMIT $5
+        ) p
+      ), oldest AS (
+        SELECT slot, txid, seq FROM positions ORDER BY txid, seq LIMIT $5
+      ), cuts AS (
+        SELECT DISTINCT ON (slot) slot, txid, seq FROM oldest ORDER BY slot, txid DESC, seq DESC
+      )
+      SELECT c.slot, r.txid::text AS txid, r.seq, ${columns}
+      FROM cuts c JOIN open s ON s.slot = c.slot
       CROSS JOIN LATERAL (
         SELECT o.* FROM ${t.outbox} o
-        WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.ftx, s.fseq) AND (o.txid, o.seq) <= (s.ttx, s.tseq) AND o.published_at IS NULL
+        WHERE o.slot = c.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND (o.txid, o.seq) <= (c.txid, c.seq) AND o.published_at IS NULL
         ORDER BY o.txid, o.seq
       ) r`,
-    values: [ranges.map((r) => r.slot), ranges.map((r) => r.fromTxid), ranges.map((r) => r.fromSeq), ranges.map((r) => r.toTxid), ranges.map((r) => r.toSeq)],
+    values: [options.slots.map((s) => s.slot), options.slots.map((s) => s.txid), options.slots.map((s) => s.seq), options.xmin, options.limit],
   };
 }
 

@@ -3,7 +3,7 @@ import { toNumber, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald
 import type { Db } from '../db.js';
 import { deferToCommit, executeInTx, noteAppended, queryInTx, runTransaction } from '../transaction.js';
 import { appendOutbox } from './appendOutbox.js';
-import { leaseSlots, lockSlots, pendingPositions, readPending, type PendingRow, type PositionRow, type SlotRow } from './claimOutbox.js';
+import { claimRows, leaseSlots, lockSlots, type PendingRow, type SlotRow } from './claimOutbox.js';
 import { countOutboxBacklog, toTopicBacklog, type BacklogRow } from './countOutboxBacklog.js';
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
 import { advanceWatermarks, locateRecords, lockWatermarks, markOutOfOrder, positionsBetween } from './markOutboxPublished.js';
@@ -43,27 +43,19 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
       const xmin = (slots[0] as SlotRow | undefined)?.xmin ?? '0';
       const open = (slots as SlotRow[]).filter((s) => !(s.relay_id !== null && s.relay_id !== relayId && toNumber(s.lease_expires_at!) > now));
       const mine = (slots as SlotRow[]).filter((s) => s.relay_id === relayId).map((s) => s.slot);
-      const watermarks = new Map(open.map((s) => [s.slot, { txid: s.published_txid, seq: String(s.published_seq) }]));
-      const { rows: positions } = open.length
-        ? await queryInTx(tx, 'claim outbox (positions)', pendingPositions(t, { slots: open.map((s) => ({ slot: s.slot, ...watermarks.get(s.slot)! })), xmin, limit }))
-        : { rows: [] };
-      const oldest = (positions as PositionRow[])
-        .map((p) => ({ slot: p.slot, txid: BigInt(p.txid), seq: BigInt(p.seq) }))
-        .sort(byPosition)
-        .slice(0, limit);
+      const watermarks = open.map((s) => ({ slot: s.slot, txid: s.published_txid, seq: String(s.published_seq) }));
+      const { rows } = open.length ? await queryInTx(tx, 'claim outbox', claimRows(t, { slots: watermarks, xmin, limit })) : { rows: [] };
+      const records = (rows as PendingRow[])
+        .map((row) => ({ row, position: { txid: BigInt(row.txid), seq: BigInt(row.seq) } }))
+        .sort((a, b) => byPosition(a.position, b.position));
       const cut = new Map<number, Position>();
-      for (const p of oldest) cut.set(p.slot, p);
+      for (const { row, position } of records) cut.set(row.slot, position);
       const taken = [...cut.keys()];
       await queryInTx(tx, 'claim outbox (lease)', leaseSlots(t, { relayId, leaseMs: options.leaseMs, taken, dropped: mine.filter((s) => !cut.has(s)) }));
       if (taken.length === 0) {
         claims.delete(relayId);
         return [];
       }
-      const ranges = taken.map((slot) => ({ slot, fromTxid: watermarks.get(slot)!.txid, fromSeq: watermarks.get(slot)!.seq, toTxid: String(cut.get(slot)!.txid), toSeq: String(cut.get(slot)!.seq) }));
-      const { rows } = await queryInTx(tx, 'claim outbox (rows)', readPending(t, ranges));
-      const records = (rows as PendingRow[])
-        .map((row) => ({ row, position: { txid: BigInt(row.txid), seq: BigInt(row.seq) } }))
-        .sort((a, b) => byPosition(a.position, b.position));
       claims.set(relayId, { upTo: cut, where: new Map(records.map(({ row, position }) => [row.id, { slot: row.slot, position }])) });
       return records.map(({ row }) => toOutboxRecord(row));
     });
@@ -102,7 +94,7 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
       const marked = new Map([...bySlot].map(([slot, positions]) => [slot, new Set(positions.map(positionKey))]));
       const upTo = new Map<number, Position>();
       const broken = new Set<number>();
-      for (const row of between as (PositionRow & { done: boolean })[]) {
+      for (const row of between as { slot: number; txid: string; seq: string | number; done: boolean }[]) {
         if (broken.has(row.slot)) continue;
         const position = { txid: BigInt(row.txid), seq: BigInt(row.seq) };
         if (row.done || marked.get(row.slot)!.has(positionKey(position))) upTo.set(row.slot, position);
