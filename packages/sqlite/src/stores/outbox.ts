@@ -82,6 +82,11 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
   };
   /** Per relay of this process: the newest seq it claimed in each slot it leases (to end the lease once published). */
   const claims = new Map<string, Map<number, number>>();
+  /**
+   * Per relay of this process, its last claim: where each record is, and how many it took per slot.
+   * A mark of exactly those records (what a relay does) moves the watermarks without a lookup.
+   */
+  const lastClaim = new Map<string, { readonly where: Map<string, { slot: number; seq: number }>; readonly perSlot: Map<number, number> }>();
 
   function claimRows(scope: TxScope, relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
     const now = clock.now();
@@ -141,10 +146,47 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
         if (to > from) scope.run(s.catchUp, [to, slot.slot, to]);
       }
     }
+    const where = new Map<string, { slot: number; seq: number }>();
+    const perSlot = new Map<number, number>();
+    for (const row of claimed) {
+      where.set(row.id, { slot: row.slot, seq: row.seq });
+      perSlot.set(row.slot, (perSlot.get(row.slot) ?? 0) + 1);
+    }
+    lastClaim.set(relayId, { where, perSlot });
     return claimed.map(toOutboxRecord);
   }
 
+  /** The fast path of a mark: the ids are exactly what the relay claimed in some slots. */
+  function markClaimed(scope: TxScope, relayId: string, ids: readonly string[]): boolean {
+    const claim = lastClaim.get(relayId);
+    if (!claim) return false;
+    const marked = new Map<number, { count: number; top: number }>();
+    for (const id of ids) {
+      const at = claim.where.get(id);
+      if (!at) return false;
+      const entry = marked.get(at.slot) ?? { count: 0, top: 0 };
+      entry.count++;
+      entry.top = Math.max(entry.top, at.seq);
+      marked.set(at.slot, entry);
+    }
+    for (const [slot, { count }] of marked) if (count !== claim.perSlot.get(slot)) return false;
+    const now = clock.now();
+    const mine = claims.get(relayId);
+    for (const [slot, { top }] of marked) {
+      // what a claim returned of a slot is every pending row from its watermark to its cut
+      if (scope.run(s.advance, [top, slot, top]) === 0) continue;
+      scope.run(s.mark, [slot, top, now]);
+      if ((mine?.get(slot) ?? Infinity) <= top) {
+        scope.run(s.endLease, [slot, relayId]);
+        mine!.delete(slot);
+      }
+    }
+    lastClaim.delete(relayId);
+    return true;
+  }
+
   function markRows(scope: TxScope, relayId: string, ids: readonly string[]): void {
+    if (markClaimed(scope, relayId, ids)) return;
     const now = clock.now();
     const bySlot = new Map<number, Set<number>>();
     for (const { seq, slot } of scope.all(s.located, [JSON.stringify(ids)])) {
@@ -194,6 +236,7 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     },
     release(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();
+      lastClaim.delete(relayId);
       return runner.run((scope) => {
         const mine = claims.get(relayId);
         for (const slot of new Set(scope.all(s.located, [JSON.stringify(ids)]).map((row) => row.slot))) {
