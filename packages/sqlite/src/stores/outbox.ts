@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Clock, OutboxBacklog, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
-import { OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
+import { OUTBOX_RECORD_COLUMNS, outboxValues, parseHeaders, toOutboxEntry, type OutboxRow } from '@herald/sql';
 import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
 import type { TxRunner, TxScope } from './txRunner.js';
 
@@ -19,10 +19,8 @@ interface SlotRow {
   lease_expires_at: number | null;
 }
 
-interface PendingRow extends OutboxRow {
-  seq: number;
-  slot: number;
-}
+/** A raw row of the claim's scan: seq, slot, then the columns of OUTBOX_RECORD_COLUMNS in order. */
+type ScanRow = [seq: number, slot: number, id: string, topic: string, key: string, type: string, correlationId: string, value: string, headers: string | null, createdAt: number];
 
 /**
  * A claim settles once the transactions that appended what it claims are on disk (it must never
@@ -54,9 +52,10 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
     // the pending rows in append order from the lowest open watermark (a rowid range scan)
-    scan: writer.prepare<[number, number], PendingRow>(
-      `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`,
-    ),
+    // raw rows (arrays): a claim reads thousands, and arrays cost less to build than objects
+    scan: writer
+      .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
+      .raw(true),
     catchUp: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
     lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
     newest: writer.prepare<[], number | null>('SELECT max(seq) FROM herald_outbox').pluck(),
@@ -98,7 +97,7 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
       const leasedElsewhere = slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now;
       if (!leasedElsewhere) watermark.set(slot.slot, slot.published_seq);
     }
-    const claimed: PendingRow[] = [];
+    const claimed: ScanRow[] = [];
     let scannedTo = 0;
     if (watermark.size > 0) {
       // in append order from the lowest open watermark: each open slot's share is a prefix of its
@@ -108,9 +107,9 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
       scan: for (let scanned = 0; scanned < depth; ) {
         const rows = scope.all(s.scan, [after, PAGE]);
         for (const row of rows) {
-          scannedTo = row.seq;
-          const from = watermark.get(row.slot);
-          if (from !== undefined && row.seq > from) {
+          scannedTo = row[0];
+          const from = watermark.get(row[1]);
+          if (from !== undefined && row[0] > from) {
             claimed.push(row);
             if (claimed.length >= limit) break scan;
           }
@@ -120,11 +119,11 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
           scannedTo = Number.POSITIVE_INFINITY; // the end of the outbox was seen
           break;
         }
-        after = rows[rows.length - 1]!.seq;
+        after = rows[rows.length - 1]![0];
       }
     }
     const newest = new Map<number, number>();
-    for (const row of claimed) newest.set(row.slot, row.seq);
+    for (const row of claimed) newest.set(row[1], row[0]);
     const expires = now + leaseMs;
     for (const slot of slots) {
       const taken = newest.get(slot.slot);
@@ -148,12 +147,15 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     }
     const where = new Map<string, { slot: number; seq: number }>();
     const perSlot = new Map<number, number>();
-    for (const row of claimed) {
-      where.set(row.id, { slot: row.slot, seq: row.seq });
-      perSlot.set(row.slot, (perSlot.get(row.slot) ?? 0) + 1);
+    const records: OutboxRecord[] = new Array<OutboxRecord>(claimed.length);
+    for (let i = 0; i < claimed.length; i++) {
+      const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] = claimed[i]!;
+      where.set(id, { slot, seq });
+      perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
+      records[i] = { id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt };
     }
     lastClaim.set(relayId, { where, perSlot });
-    return claimed.map(toOutboxRecord);
+    return records;
   }
 
   /** The fast path of a mark: the ids are exactly what the relay claimed in some slots. */
