@@ -24,6 +24,8 @@ export type {
   DeliverySink,
   OffsetReset,
   OutgoingRecord,
+  OutOfRangeDecision,
+  SkippedRecords,
   StartPosition,
   SubscribeOptions,
   Subscription,
@@ -32,6 +34,8 @@ export type {
   TopicSpec,
 } from './ports/broker.js';
 export { canInspect } from './ports/inspection.js';
+export { canReadRecords, checkRecordRange, MAX_RECORDS_PER_READ } from './ports/recordReader.js';
+export type { RecordRange, RecordReader } from './ports/recordReader.js';
 export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
 export { createInstrumentation } from './ports/instrumentation.js';
 export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener } from './ports/instrumentation.js';
@@ -94,6 +98,7 @@ export type { ChaosOptions } from './relay/chaos.js';
 
 // runtime
 export type { RedriveOptions, RedriveResult } from './runtime/redrive.js';
+export type { OffsetOutOfRangePolicy } from './runtime/groupConsumer.js';
 
 // app
 export { createApp } from './app/createApp.js';

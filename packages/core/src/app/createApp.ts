@@ -113,6 +113,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       broker,
       dispatch: createDispatcher(groupDeps(group)),
       ...settings,
+      stopDeadlineMs: options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs,
       clock,
       logger: logger.child({ group }),
       instrumentation,
