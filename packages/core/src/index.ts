@@ -77,6 +77,8 @@ export type { HandlerContextInit } from './pipeline/context.js';
 export { createDeliveryState } from './pipeline/deliveryState.js';
 export type { DeliveryState } from './pipeline/deliveryState.js';
 export { fingerprintOf, firstApplicationFrame } from './pipeline/fingerprint.js';
+export { REDRIVE_HEADERS, keyParkedFor, redriveRecord, redriveTargetOf } from './pipeline/logRedrive.js';
+export type { RedriveTarget } from './pipeline/logRedrive.js';
 export { createPipeline, defaultPipeline, policyStep, DEFAULT_STEPS } from './pipeline/preset.js';
 export type { HandlerSettings, Pipeline, PipelineEdit, PolicyEnv, PolicyStep } from './pipeline/preset.js';
 export { correlation } from './pipeline/policies/correlation.js';
