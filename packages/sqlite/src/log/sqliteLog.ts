@@ -65,7 +65,8 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * that lost a lease are ignored. Each owned partition is delivered batch by batch, the next batch
  * only after `deliver` resolved; `revoked` may be called while a `deliver` of the partition is
  * still pending, but no `deliver` of it starts after that. Retention (age, size) runs in the
- * background and, like Kafka's, may drop records a slow group has not read.
+ * background and, like Kafka's, may drop records a slow group has not read; the group's sink is
+ * then told which (`DeliverySink.outOfRange`) before anything after them is delivered.
  *
  * Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads the file's tables, so any
  * handle on the file (one that never subscribed, in another process) sees every group's committed
