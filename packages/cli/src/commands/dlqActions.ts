@@ -49,8 +49,8 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   if (selected.length === 0) throw nothing(statuses);
   const plan = await planRedrive(store, selected);
   const { letters } = plan;
-  const behind = plan.added > 0 ? `; ${plan.added} of them parked behind the selected letters of their keys` : '';
-  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${letters.length} dead letter(s) through the log (${perGroup(letters)})${behind}` });
+  const behind = plan.added > 0 ? `, ${plan.added} of them held behind the selected letters of their keys` : '';
+  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${letters.length} dead letter(s) through the log (${perGroup(letters)}${behind})` });
 
   const run = uuidv7();
   const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });

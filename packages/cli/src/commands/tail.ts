@@ -1,4 +1,4 @@
-import { decodeEnvelope, HeraldError, MAX_RECORDS_PER_READ, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
+import { decodeEnvelope, HeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
 import { clip, iso } from '../output.js';
@@ -45,7 +45,9 @@ function render(delivery: Delivery, event: Envelope | null, json: boolean): stri
   }
   const where = `${delivery.topic}/${delivery.partition}@${delivery.offset}`;
   if (!event) return `${at}  ${where}  key=${delivery.key}  (not a Herald envelope) ${clip(delivery.value, 200)}\n`;
-  return `${at}  ${where}  ${event.type} v${event.version}  key=${delivery.key}  id=${event.id}  ${clip(JSON.stringify(event.data), 400)}\n`;
+  const redrive = redriveTargetOf(delivery.headers);
+  const note = redrive ? `  (redrive for ${redrive.group})` : '';
+  return `${at}  ${where}  ${event.type} v${event.version}  key=${delivery.key}  id=${event.id}${note}  ${clip(JSON.stringify(event.data), 400)}\n`;
 }
 
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {
