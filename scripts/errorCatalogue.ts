@@ -3,6 +3,7 @@
 // Run `npm run docs:errors` after changing a catalogue; a test fails while the file is stale.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CliErrors } from '@herald/cli';
 import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
 import { PgErrors } from '@herald/postgres';
@@ -14,6 +15,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
+  { pkg: '@herald/cli', specs: CliErrors },
 ];
 
 export function renderErrorsDoc(): string {

@@ -24,6 +24,8 @@ export type {
   DeliverySink,
   OffsetReset,
   OutgoingRecord,
+  OutOfRangeDecision,
+  SkippedRecords,
   StartPosition,
   SubscribeOptions,
   Subscription,
@@ -32,6 +34,8 @@ export type {
   TopicSpec,
 } from './ports/broker.js';
 export { canInspect } from './ports/inspection.js';
+export { canReadRecords, checkRecordRange, MAX_RECORDS_PER_READ } from './ports/recordReader.js';
+export type { RecordRange, RecordReader } from './ports/recordReader.js';
 export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
 export { createInstrumentation } from './ports/instrumentation.js';
 export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener } from './ports/instrumentation.js';
@@ -74,6 +78,8 @@ export type { HandlerContextInit } from './pipeline/context.js';
 export { createDeliveryState } from './pipeline/deliveryState.js';
 export type { DeliveryState } from './pipeline/deliveryState.js';
 export { fingerprintOf, firstApplicationFrame } from './pipeline/fingerprint.js';
+export { REDRIVE_HEADERS, keyParkedFor, redriveRecord, redriveTargetOf } from './pipeline/logRedrive.js';
+export type { RedriveTarget } from './pipeline/logRedrive.js';
 export { createPipeline, defaultPipeline, policyStep, DEFAULT_STEPS } from './pipeline/preset.js';
 export type { HandlerSettings, Pipeline, PipelineEdit, PolicyEnv, PolicyStep } from './pipeline/preset.js';
 export { correlation } from './pipeline/policies/correlation.js';
@@ -95,6 +101,7 @@ export type { ChaosOptions } from './relay/chaos.js';
 
 // runtime
 export type { RedriveOptions, RedriveResult } from './runtime/redrive.js';
+export type { OffsetOutOfRangePolicy } from './runtime/groupConsumer.js';
 
 // app
 export { createApp } from './app/createApp.js';

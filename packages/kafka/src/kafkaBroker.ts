@@ -1,9 +1,9 @@
-import type { Broker, BrokerInspector, OffsetReset, TopicAdmin } from '@herald/core';
+import type { Broker, BrokerInspector, OffsetReset, RecordReader, TopicAdmin } from '@herald/core';
 import type { KafkaBrokerOptions } from './options.js';
 import { buildKafkaBroker } from './internal/buildBroker.js';
 
-/** The Kafka broker: the Broker port plus topic provisioning, offset reset and inspection. */
-export type KafkaBroker = Broker & TopicAdmin & OffsetReset & BrokerInspector;
+/** The Kafka broker: the Broker port plus topic provisioning, offset reset, inspection and reading. */
+export type KafkaBroker = Broker & TopicAdmin & OffsetReset & BrokerInspector & RecordReader;
 
 /**
  * A Broker over Apache Kafka (any Kafka-protocol cluster), with the client sealed inside: nothing
@@ -19,8 +19,10 @@ export type KafkaBroker = Broker & TopicAdmin & OffsetReset & BrokerInspector;
  * members. Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads through the admin
  * API without joining any group; where the brokers lack an admin API (the mock cluster) it
  * degrades, detected once and logged: retention null, groups and member counts limited to what
- * this instance runs, resets or describes. `close` leaves every group (revoking and committing first), then disconnects;
- * idempotent. Errors are `HeraldError`s (`broker-unavailable`, `event-too-large`, `timeout`,
+ * this instance runs, resets or describes. `read` (reading a partition outside the app's groups,
+ * for `herald tail`) runs one consumer per topic under a throwaway group that never commits and is
+ * not listed; the first read of a topic waits for its join. `close` leaves every group (revoking
+ * and committing first), then disconnects; idempotent. Errors are `HeraldError`s (`broker-unavailable`, `event-too-large`, `timeout`,
  * `closed`, `group-active`).
  *
  * @example

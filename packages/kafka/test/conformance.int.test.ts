@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { jsonLogger } from '@herald/core';
 import type { Broker } from '@herald/core';
-import { describeBrokerConformance, describeBrokerInspectorConformance } from '@herald/testing';
+import { describeBrokerConformance, describeBrokerInspectorConformance, describeRecordReaderConformance } from '@herald/testing';
 import type { BrokerUnderTest } from '@herald/testing';
 import { startKafkaMock } from '@herald/testing/kafka-mock';
 import type { KafkaMock } from '@herald/testing/kafka-mock';
@@ -87,4 +87,12 @@ describeBrokerInspectorConformance({
       reason: 'the mock has no ListGroups, so a client that never ran a group cannot list it (the fallback, groups this client ran, is checked in inspection.int.test.ts)',
     },
   ],
+});
+
+// Read through a second client, as `herald tail` in another process would.
+describeRecordReaderConformance({
+  name: 'kafkaBroker (librdkafka mock cluster)',
+  partitions: 4,
+  waitMs: 25_000,
+  create: harness,
 });

@@ -26,12 +26,19 @@ function heldSink() {
   };
 }
 
-function setup(options: { maxBatch?: number; ready?: () => Promise<void> } = {}) {
+function setup(options: { maxBatch?: number; ready?: () => Promise<void>; gap?: 'deliver' | 'halt' } = {}) {
   const held = heldSink();
   const paused = new Set<number>();
   const log: string[] = [];
+  const gaps: [number, number, number][] = [];
   const clock = createManualClock();
   const feed = createPartitionFeed({
+    async checkGap(tp, expected, first) {
+      gaps.push([tp.partition, expected, first]);
+      if (options.gap !== 'halt') return 'deliver';
+      feed.halt(tp);
+      return 'drop';
+    },
     sink: held.sink,
     maxBatch: options.maxBatch ?? Number.POSITIVE_INFINITY,
     pause: (tp) => (paused.add(tp.partition), log.push(`pause ${tp.partition}`)),
@@ -41,7 +48,7 @@ function setup(options: { maxBatch?: number; ready?: () => Promise<void> } = {})
     clock,
     logger: silentLogger,
   });
-  return { feed, held, paused, log, clock };
+  return { feed, held, paused, log, clock, gaps };
 }
 
 describe('partitionFeed', () => {
@@ -61,6 +68,40 @@ describe('partitionFeed', () => {
     expect(held.offsets()).toEqual([[0, 1, 2], [0, 1], [3, 4]]);
     expect(paused.has(0)).toBe(false); // buffer empty again: fetch ahead while [3, 4] is in the sink
     expect(held.calls[2]!.batch.highWatermark).toBe(5);
+  });
+
+  it('asks about records that start past the expected position before delivering them, and only then', async () => {
+    const { feed, held, gaps } = setup();
+    feed.expect(p0, 3);
+    feed.expect(p1, 0);
+    feed.push(p0, range(0, 10, 12), 12);
+    feed.push(p1, range(1, 0, 2), 2);
+    await settle();
+    expect(gaps).toEqual([[0, 3, 10]]);
+    // partition 1 did not wait for partition 0's question
+    expect(held.offsets()).toEqual([[0, 1], [10, 11]]);
+    held.calls[1]!.resolve();
+    feed.push(p0, range(0, 12, 13), 13);
+    await settle();
+    expect(gaps, 'contiguous records raise no question').toHaveLength(1);
+    expect(held.offsets()).toEqual([[0, 1], [10, 11], [12]]);
+  });
+
+  it('delivers nothing more of a partition the gap check halted, and keeps it paused', async () => {
+    const { feed, held, paused, gaps } = setup({ gap: 'halt' });
+    feed.expect(p0, 3);
+    feed.push(p0, range(0, 10, 12), 12);
+    feed.push(p1, range(1, 0, 1), 1);
+    await settle();
+    feed.push(p0, range(0, 12, 14), 14);
+    await settle();
+    expect(gaps).toEqual([[0, 3, 10]]);
+    expect(held.offsets()).toEqual([[0]]);
+    expect(paused.has(0)).toBe(true);
+    feed.drop(p0); // taken away: a new owner starts afresh
+    feed.push(p0, range(0, 20, 21), 21);
+    await settle();
+    expect(held.offsets()).toEqual([[0], [20]]);
   });
 
   it('splits batches to maxBatch and never repeats records already queued', async () => {

@@ -8,6 +8,7 @@ import {
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
   describePipelineConformance,
+  describeRecordReaderConformance,
   describeStoreConformance,
   type BrokerUnderTest,
   type StoreUnderTest,
@@ -56,6 +57,9 @@ describeBrokerInspectorConformance({
   guarantees: ['retention', 'partition-growth'],
   create: logHarness,
 });
+
+// read through a second handle on the file, as `herald tail` in another process would
+describeRecordReaderConformance({ name: 'sqliteLog', create: logHarness });
 
 const EFFECTS_TABLE = 'CREATE TABLE IF NOT EXISTS conformance_effects (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)';
 

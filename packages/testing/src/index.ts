@@ -9,6 +9,9 @@ export type { BrokerConformanceOptions, BrokerConformanceTest, BrokerGuarantee, 
 export { describeBrokerInspectorConformance } from './conformance/broker/describeBrokerInspectorConformance.js';
 export { BROKER_INSPECTOR_CONFORMANCE_TESTS } from './conformance/broker/inspectorHarness.js';
 export type { BrokerInspectorConformanceOptions, BrokerInspectorConformanceTest, InspectorGuarantee } from './conformance/broker/inspectorHarness.js';
+export { describeRecordReaderConformance } from './conformance/broker/describeRecordReaderConformance.js';
+export { RECORD_READER_CONFORMANCE_TESTS } from './conformance/broker/readerHarness.js';
+export type { RecordReaderConformanceOptions, RecordReaderConformanceTest } from './conformance/broker/readerHarness.js';
 export type { SkippedTest } from './conformance/suiteTests.js';
 export { describeStoreConformance } from './conformance/store/describeStoreConformance.js';
 export { describeIdempotencyConformance, IDEMPOTENCY_CONFORMANCE_TESTS } from './conformance/store/describeIdempotencyConformance.js';

@@ -1,4 +1,4 @@
-import { describeBrokerConformance, describeBrokerInspectorConformance, memoryBroker, type MemoryBroker } from '../src/index.js';
+import { describeBrokerConformance, describeBrokerInspectorConformance, describeRecordReaderConformance, memoryBroker, type MemoryBroker } from '../src/index.js';
 
 describeBrokerConformance({
   name: 'memoryBroker',
@@ -42,6 +42,14 @@ describeBrokerInspectorConformance({
   name: 'memoryBroker',
   // retention not declared: the memory log deletes nothing, and reports null
   guarantees: ['partition-growth'],
+  create: async () => {
+    const broker = memoryBroker({ partitions: 4 });
+    return { broker, newMember: async () => broker.connect() };
+  },
+});
+
+describeRecordReaderConformance({
+  name: 'memoryBroker',
   create: async () => {
     const broker = memoryBroker({ partitions: 4 });
     return { broker, newMember: async () => broker.connect() };

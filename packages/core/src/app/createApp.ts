@@ -119,6 +119,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       dispatch: createDispatcher(deps),
       ...(batchMode ? { dispatchBatch: createBatchDispatcher(deps) } : {}),
       ...settings,
+      stopDeadlineMs: options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs,
       clock,
       logger: logger.child({ group }),
       instrumentation,

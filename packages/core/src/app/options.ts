@@ -3,6 +3,7 @@ import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { StartPosition } from '../ports/broker.js';
 import type { HandlerSettings } from '../pipeline/preset.js';
+import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
 import type { AppOptions, GroupOptions, HandlerOptions } from './types.js';
 
 /** Every default of an app, its groups and its handlers, in one place. */
@@ -11,7 +12,15 @@ export const APP_DEFAULTS = {
   closeDeadlineMs: 10_000,
   /** Transactions per store transaction, for handlers and the app alike: off unless asked for. */
   transactionBatch: 1,
-  group: { concurrency: 16, maxInFlight: 2000, commitIntervalMs: 200, start: 'earliest' as StartPosition, transactionBatch: 1, maxBatch: 500 },
+  group: {
+    concurrency: 16,
+    maxInFlight: 2000,
+    commitIntervalMs: 200,
+    start: 'earliest' as StartPosition,
+    transactionBatch: 1,
+    maxBatch: 500,
+    onOffsetOutOfRange: 'earliest' as OffsetOutOfRangePolicy,
+  },
   handler: { timeoutMs: 30_000, deadLetter: 'skip' as const },
 } as const;
 
@@ -24,6 +33,7 @@ export interface ResolvedGroupOptions {
   readonly start: StartPosition;
   readonly transactionBatch: number;
   readonly maxBatch: number;
+  readonly onOffsetOutOfRange: OffsetOutOfRangePolicy;
 }
 
 /** Checks the app-wide options; throws `invalid-options` naming the first bad one. */
@@ -51,12 +61,16 @@ export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx>
     start: options.start ?? d.start,
     transactionBatch: options.transactionBatch ?? d.transactionBatch,
     maxBatch: options.maxBatch ?? d.maxBatch,
+    onOffsetOutOfRange: options.onOffsetOutOfRange ?? d.onOffsetOutOfRange,
   };
   positiveInteger(`groups.${group}.concurrency`, resolved.concurrency);
   positiveInteger(`groups.${group}.maxInFlight`, resolved.maxInFlight);
   positive(`groups.${group}.commitIntervalMs`, resolved.commitIntervalMs);
   positiveInteger(`groups.${group}.transactionBatch`, resolved.transactionBatch);
   positiveInteger(`groups.${group}.maxBatch`, resolved.maxBatch);
+  if (resolved.onOffsetOutOfRange !== 'earliest' && resolved.onOffsetOutOfRange !== 'stop') {
+    throw invalid(`groups.${group}.onOffsetOutOfRange must be 'earliest' or 'stop', got ${String(resolved.onOffsetOutOfRange)}`);
+  }
   const start = resolved.start;
   if (start !== 'earliest' && start !== 'latest' && !(typeof start === 'object' && Number.isFinite(start?.timestamp))) {
     throw invalid(`groups.${group}.start must be 'earliest', 'latest' or { timestamp }`);

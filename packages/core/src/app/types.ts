@@ -12,6 +12,7 @@ import type { BatchHandler, Handler, Middleware, Publish } from '../pipeline/han
 import type { RetryOptions } from '../pipeline/policies/retry.js';
 import type { Pipeline } from '../pipeline/preset.js';
 import type { RelayOptions } from '../relay/relay.js';
+import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
 import type { RedriveOptions, RedriveResult } from '../runtime/redrive.js';
 
 /** Per-handler policy settings; app-wide defaults come from {@link AppOptions.handlerDefaults}. */
@@ -44,6 +45,15 @@ export interface GroupOptions<Tx = unknown> {
   readonly commitIntervalMs?: number;
   /** Where a new group starts. Default `earliest`. */
   readonly start?: StartPosition;
+  /**
+   * When retention deleted records the group had not read yet (its position fell below a
+   * partition's first retained offset), either way the gap is logged as an `offset-out-of-range`
+   * error naming the partition and the offsets, and emitted as a `records-skipped` fact.
+   * `earliest` (default): read on from the first retained record. `stop`: the group stops (closes
+   * its subscription, commits nothing past the gap) until an operator decides, for instance with
+   * `herald replay <group> --to earliest`.
+   */
+  readonly onOffsetOutOfRange?: OffsetOutOfRangePolicy;
   /**
    * Up to this many handler transactions started at the same moment (different keys) share one
    * store transaction and commit together: one BEGIN/COMMIT (and one fsync) per batch instead of

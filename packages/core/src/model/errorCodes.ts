@@ -71,6 +71,12 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: 'An offset reset (replay) was asked for a consumer group that still has live members.',
     action: 'Stop every member of the group, then reset.',
   },
+  offsetOutOfRange: {
+    code: 'offset-out-of-range',
+    retriable: false,
+    meaning: "Retention deleted records a consumer group had not read yet: the group's position fell below the partition's first retained offset, so those records were skipped (the message names the group, the partition and the offsets).",
+    action: "The skipped records are gone from the log: find them at their source if they matter. Keep groups within retention (watch lag). With onOffsetOutOfRange: 'stop' the group stops instead of skipping; resume it with `herald replay <group> --to earliest`.",
+  },
   chaos: {
     code: 'chaos',
     retriable: true,

@@ -61,6 +61,20 @@ export interface SubscribeOptions {
 }
 
 /**
+ * Records of one partition a group had not read when retention deleted them: the group's position
+ * `from` fell below the partition's first retained offset. `[from, to)` were skipped.
+ */
+export interface SkippedRecords extends TopicPartition {
+  /** The group's position: the first offset it had not read. */
+  readonly from: number;
+  /** Where reading can resume: the first retained offset. */
+  readonly to: number;
+}
+
+/** What a sink answers about {@link SkippedRecords}: read on from `to`, or stop reading the partition. */
+export type OutOfRangeDecision = 'resume' | 'stop';
+
+/**
  * Receives what a subscription reads. The broker calls `deliver` for one partition at a time and
  * does not call it again for that partition until the returned promise settles: resolving late is
  * how the consumer applies backpressure. Resolving means "accepted", not "processed": processing
@@ -79,6 +93,14 @@ export interface DeliverySink {
    * them and commits what completed; uncommitted records are redelivered to the new owner.
    */
   revoked(partitions: readonly TopicPartition[]): Promise<void>;
+  /**
+   * The group's position in a partition points at records retention deleted (offset out of range).
+   * Called before anything of the partition from `to` on is delivered, and once per gap. `resume`:
+   * the broker delivers from `to` (the sink counts `[from, to)` as skipped and commits past them);
+   * `stop`: the broker delivers nothing more of the partition, commits nothing for it, and the sink
+   * closes the subscription. A sink without this method resumes.
+   */
+  outOfRange?(skipped: SkippedRecords): Promise<OutOfRangeDecision>;
 }
 
 /** A live group membership. */

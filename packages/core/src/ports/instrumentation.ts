@@ -62,6 +62,22 @@ export type InstrumentationEvent =
       readonly partitions: readonly TopicPartition[];
     }
   | {
+      /**
+       * Retention deleted records `[from, to)` of a partition before `group` read them (offset out
+       * of range): `count` records were never delivered to it. Emitted once per gap, whatever the
+       * group's `onOffsetOutOfRange` policy (`resumed` tells which applied).
+       */
+      readonly kind: 'records-skipped';
+      readonly group: string;
+      readonly topic: string;
+      readonly partition: number;
+      readonly from: number;
+      readonly to: number;
+      readonly count: number;
+      /** True when the group read on from `to`; false when it stopped (policy `stop`). */
+      readonly resumed: boolean;
+    }
+  | {
       readonly kind: 'lag';
       readonly group: string;
       readonly topic: string;

@@ -10,6 +10,7 @@ import type { DeadLetterPolicy } from '../ports/stores/deadLetters.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
+import { redriveTargetOf } from '../pipeline/logRedrive.js';
 import { createDeliveryState } from '../pipeline/deliveryState.js';
 import type { BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
 
@@ -50,9 +51,13 @@ export type Resolution<Tx> =
 /**
  * Reads a delivery: decodes the envelope, finds this group's handler for its type, validates the
  * data against the definition. Events of types the app knows but this group does not handle are
- * ignored; unknown types, unknown versions, malformed envelopes and schema violations are poison.
+ * ignored, and so are redrives through the log addressed to another group (`REDRIVE_HEADERS`);
+ * unknown types, unknown versions, malformed envelopes and schema violations are poison.
  */
 export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Resolution<Tx> {
+  // a redrive through the log is for one group: the others already had this event
+  const redrive = redriveTargetOf(delivery.headers);
+  if (redrive !== undefined && redrive.group !== deps.group) return { kind: 'ignore' };
   let event: Envelope;
   try {
     event = decodeEnvelope(delivery.value);

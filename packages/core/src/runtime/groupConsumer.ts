@@ -1,4 +1,6 @@
-import type { Broker, Delivery, DeliveryBatch, DeliverySink, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import type { Broker, Delivery, DeliveryBatch, DeliverySink, OutOfRangeDecision, SkippedRecords, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
@@ -8,6 +10,12 @@ import { PartitionWork, partitionId } from './partitionWork.js';
 
 /** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
 export type Dispatch = (delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
+
+/**
+ * What a group does when retention deleted records it had not read: read on from the first
+ * retained record (`earliest`), or stop the group (`stop`). Either way the gap is reported.
+ */
+export type OffsetOutOfRangePolicy = 'earliest' | 'stop';
 
 export interface GroupConsumerOptions {
   readonly group: string;
@@ -26,6 +34,9 @@ export interface GroupConsumerOptions {
   readonly maxInFlight: number;
   readonly commitIntervalMs: number;
   readonly start: StartPosition;
+  readonly onOffsetOutOfRange: OffsetOutOfRangePolicy;
+  /** Deadline of the close a `stop` policy starts by itself. */
+  readonly stopDeadlineMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly instrumentation: Instrumentation;
@@ -53,6 +64,7 @@ const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, j
 export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
   const maxBatch = options.maxBatch ?? 500;
+  const stopGroup = () => void close(options.stopDeadlineMs);
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
@@ -65,6 +77,8 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   });
   readiness.catch(() => {}); // nobody may be waiting
   let subscription: Subscription | undefined;
+  /** Set while `subscribe` runs: a close may come before it resolves (a stop on the first delivery). */
+  let subscribing: Promise<Subscription> | undefined;
   let inFlight = 0;
   let capacityWaiters: (() => void)[] = [];
   let commitLoop: Promise<void> | undefined;
@@ -212,6 +226,56 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     }
   }
 
+  /** Reports records retention deleted before the group read them, then applies the group's policy. */
+  async function outOfRange(skipped: SkippedRecords): Promise<OutOfRangeDecision> {
+    // a closing consumer reads nothing more: the next start finds the gap again and reports it
+    if (closing.signal.aborted) return 'stop';
+    const { topic, partition, from, to } = skipped;
+    const count = to - from;
+    const resumed = options.onOffsetOutOfRange === 'earliest';
+    const then = resumed ? `reading on from offset ${to}` : `stopping group ${group} (onOffsetOutOfRange: 'stop'); replay it to read on`;
+    const error = new HeraldError(
+      CoreErrors.offsetOutOfRange,
+      `group ${group} skipped ${count} record(s) of ${topic}/${partition}: offsets ${from} to ${to - 1} were deleted by retention before the group read them; ${then}`,
+      { details: { group, topic, partition, from, to, count } },
+    );
+    logger.error(error.message, { error });
+    if (instrumentation.active) instrumentation.emit({ kind: 'records-skipped', group, topic, partition, from, to, count, resumed });
+    if (!resumed) {
+      stopGroup();
+      return 'stop';
+    }
+    // the gap counts as completed, so the next commit moves the group past it (not reported again)
+    const p = work(skipped);
+    p.tracker.add(to - 1);
+    p.tracker.complete(to - 1);
+    return 'resume';
+  }
+
+  function close(deadlineMs: number): Promise<void> {
+    closed ??= (async () => {
+      closing.abort(CLOSING);
+      failReady(CLOSING);
+      const timer = clock.sleep(deadlineMs, stop.signal).then(
+        () => {
+          logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });
+          stop.abort(STOPPED);
+          release(0);
+        },
+        () => {},
+      );
+      try {
+        await (subscription ?? (await subscribing?.catch(() => undefined)))?.close();
+        await commitLoop;
+        await commit().catch(() => {});
+      } finally {
+        stop.abort(STOPPED);
+        await timer;
+      }
+    })();
+    return closed;
+  }
+
   const sink: DeliverySink = {
     async deliver(batch: DeliveryBatch) {
       const p = work(batch);
@@ -242,37 +306,17 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       logger.info('partitions revoked', { group, partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
       if (instrumentation.active) instrumentation.emit({ kind: 'revoked', group, partitions: revoked.map(({ topic, partition }) => ({ topic, partition })) });
     },
+    outOfRange,
   };
 
   return {
     async start() {
-      subscription = await broker.subscribe({ group, topics: options.topics, start: options.start }, sink);
+      subscribing = broker.subscribe({ group, topics: options.topics, start: options.start }, sink);
+      subscription = await subscribing;
       commitLoop = runCommits();
     },
     ready: () => readiness,
-    close(deadlineMs) {
-      closed ??= (async () => {
-        closing.abort(CLOSING);
-        failReady(CLOSING);
-        const timer = clock.sleep(deadlineMs, stop.signal).then(
-          () => {
-            logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });
-            stop.abort(STOPPED);
-            release(0);
-          },
-          () => {},
-        );
-        try {
-          await subscription?.close();
-          await commitLoop;
-          await commit().catch(() => {});
-        } finally {
-          stop.abort(STOPPED);
-          await timer;
-        }
-      })();
-      return closed;
-    },
+    close,
   };
 }
 

@@ -10,6 +10,7 @@ import { withTimeout } from './deadline.js';
 import { toHeraldError } from './errors.js';
 import { createOffsetTools } from './offsets.js';
 import { createPublisher } from './publisher.js';
+import { createRecordReader } from './recordReader.js';
 import { openSubscription } from './subscription.js';
 import { describeGroup } from './inspect/describeGroup.js';
 import { describeTopics } from './inspect/describeTopics.js';
@@ -52,6 +53,7 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     members: (group) => [...subscriptions.values()].filter((g) => g === group).length,
   };
   const inspect: InspectDeps = { admin, support, logger, local };
+  const reader = createRecordReader({ kafka, admin, options: resolved, logger });
 
   function ensureOpen(doing: string): void {
     if (closed) throw new HeraldError(CoreErrors.closed, `kafka: cannot ${doing}, the broker is closed`);
@@ -119,10 +121,15 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
       knownGroups.add(group);
       return description;
     },
+    async read(range) {
+      ensureOpen('read');
+      return reader.read(range);
+    },
     close() {
       closed ??= (async () => {
         await Promise.allSettled([...subscriptions.keys()].map((s) => s.close()));
         subscriptions.clear();
+        await reader.close();
         const { closeTimeoutMs } = resolved;
         await withTimeout(publisher.close(), closeTimeoutMs, 'disconnecting the producer').catch((error: unknown) => logger.warn('kafka: disconnecting the producer failed', { error }));
         if (adminClient) {

@@ -9,6 +9,12 @@ export interface PartitionFeedDeps {
   resume(tp: TopicPartition): void;
   /** Settles when pending membership work (revoked, assigned, start positions) is done. */
   ready(): Promise<void>;
+  /**
+   * The first records to hand over start after the offset the partition was expected to continue
+   * at: `deliver` hands them over; `drop` discards them (the checker halted the partition or moved
+   * its position with `startAt`).
+   */
+  checkGap(tp: TopicPartition, expected: number, first: number): Promise<'deliver' | 'drop'>;
   /** Wait before handing a batch the sink refused to it again. */
   readonly retryDelayMs: number;
   readonly clock: Clock;
@@ -29,6 +35,13 @@ export interface PartitionFeed {
   nextFetchOffset(tp: TopicPartition): number | undefined;
   /** Makes a partition start at `offset`: nothing before it is delivered. */
   startAt(tp: TopicPartition, offset: number): void;
+  /**
+   * Where the partition should continue (its committed offset), when nothing was delivered yet: a
+   * first record beyond it goes through `checkGap` first.
+   */
+  expect(tp: TopicPartition, offset: number): void;
+  /** Delivers nothing more of a partition (it stays paused) until it is dropped. */
+  halt(tp: TopicPartition): void;
   /** Forgets a partition taken away: its buffer is dropped, a pending `deliver` is left to settle. */
   drop(tp: TopicPartition): void;
   /** Stops all delivery for good (closing); pending `deliver` calls are not awaited. */
@@ -44,6 +57,8 @@ interface PartitionState {
   fetched: number | undefined;
   pumping: boolean;
   paused: boolean;
+  /** Halted after a gap: nothing more is delivered until the partition is dropped. */
+  halted: boolean;
   /** Bumped when the partition is dropped, so a deliver of the old ownership does not move the new one's position. */
   generation: number;
 }
@@ -57,7 +72,7 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
   function state(tp: TopicPartition): PartitionState {
     let s = states.get(key(tp));
     if (!s) {
-      s = { tp: { topic: tp.topic, partition: tp.partition }, queue: [], position: undefined, fetched: undefined, pumping: false, paused: false, generation: 0 };
+      s = { tp: { topic: tp.topic, partition: tp.partition }, queue: [], position: undefined, fetched: undefined, pumping: false, paused: false, halted: false, generation: 0 };
       states.set(key(tp), s);
     }
     return s;
@@ -89,18 +104,22 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
       for (;;) {
         await deps.ready();
         const next = s.queue.shift();
-        if (stopped || !next) return;
+        if (stopped || s.halted || !next) return;
         if (s.queue.length === 0) setPaused(s, false); // fetch the next batch while this one is delivered
         const generation = s.generation;
         const fresh = next.deliveries.filter((d) => s.position === undefined || d.offset >= s.position);
+        if (fresh.length > 0 && s.position !== undefined && fresh[0]!.offset > s.position) {
+          // records between the expected position and the first fetched one never came: ask why
+          if ((await deps.checkGap(s.tp, s.position, fresh[0]!.offset)) === 'drop' || generation !== s.generation || s.halted) continue;
+        }
         for (let i = 0; i < fresh.length && !stopped && generation === s.generation; i += deps.maxBatch) {
           await deliverChunk(s, generation, fresh.slice(i, i + deps.maxBatch), next.highWatermark);
         }
       }
     } finally {
       s.pumping = false;
-      // the buffer may have been emptied under the loop (startAt, drop): never leave the partition paused
-      if (s.queue.length === 0 && !stopped) setPaused(s, false);
+      // the buffer may have been emptied under the loop (startAt, drop): never leave the partition paused, unless halted
+      if (s.queue.length === 0 && !stopped && !s.halted) setPaused(s, false);
     }
   }
 
@@ -115,6 +134,7 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
     push(tp, deliveries, highWatermark) {
       if (stopped) return;
       const s = state(tp);
+      if (s.halted) return;
       const fresh = deliveries.filter((d) => s.fetched === undefined || d.offset >= s.fetched);
       if (fresh.length === 0) return;
       s.queue.push({ deliveries: fresh, highWatermark });
@@ -129,9 +149,20 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
       s.fetched = offset;
       s.queue = [];
     },
+    expect(tp, offset) {
+      const s = state(tp);
+      if (s.position === undefined) s.position = offset;
+    },
+    halt(tp) {
+      const s = state(tp);
+      s.halted = true;
+      s.queue = [];
+      setPaused(s, true);
+    },
     drop(tp) {
       const s = states.get(key(tp));
       if (!s) return;
+      s.halted = false;
       s.generation++;
       s.queue = [];
       s.position = undefined;

@@ -9,6 +9,7 @@ import { withTimeout } from './deadline.js';
 import { toHeraldError } from './errors.js';
 import type { OffsetTools } from './offsets.js';
 import { createPartitionFeed } from './partitionFeed.js';
+import { createPositions } from './positions.js';
 
 export interface SubscriptionDeps {
   readonly kafka: Kafka;
@@ -35,8 +36,10 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *   committed offset. kafkajs rejoins before telling us, so work still running on a lost partition
  *   may be redelivered to the new owner (at-least-once); commits made while `revoked` runs are
  *   still sent;
- * - a group without commits starts at `start`; `latest` and timestamps are resolved to offsets when
- *   partitions are assigned, before `subscribe` resolves, so later records are never skipped;
+ * - a gained partition is paused until placed (see `createPositions`): a group without commits
+ *   starts at `start` (`latest` and timestamps resolved to offsets before `subscribe` resolves, so
+ *   later records are never skipped), and a commit retention has passed is reported to the sink
+ *   (`outOfRange`) before anything is fetched;
  * - `close` stops delivery, calls `revoked` for everything while still a member (so its commits
  *   land before the partitions move), then leaves the group. It does not wait for a pending
  *   `deliver`: the sink settles that on its own.
@@ -77,9 +80,27 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
     resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
     ready: () => membership,
+    checkGap: (tp, expected, first) => positions.checkGap(tp, expected, first),
     retryDelayMs: options.group.heartbeatIntervalMs,
     clock: systemClock,
     logger: log,
+  });
+
+  const byTopic = (tps: readonly TopicPartition[]) => [...new Set(tps.map((tp) => tp.topic))].map((topic) => ({ topic, partitions: tps.filter((tp) => tp.topic === topic).map((tp) => tp.partition) }));
+  const positions = createPositions({
+    group,
+    start,
+    admin: deps.admin,
+    offsets: deps.offsets,
+    feed,
+    sink,
+    logger: log,
+    retryDelayMs: options.group.heartbeatIntervalMs,
+    owns: (tp) => owned.has(id(tp)),
+    closing: () => closing,
+    seek: (tp, offset) => consumer.seek({ ...tp, offset: String(offset) }),
+    resume: (tps) => consumer.resume(byTopic(tps)),
+    commit: (tp, offset) => consumer.commitOffsets([{ ...tp, offset: String(offset) }]),
   });
 
   function onJoin(assignment: Record<string, number[]>): void {
@@ -94,6 +115,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       if (offset !== undefined) consumer.seek({ ...tp, offset: String(offset) });
     }
     owned = next;
+    // nothing of a gained partition is fetched before it is placed (see createPositions)
+    if (gained.length > 0) consumer.pause(byTopic(gained));
     for (const tp of lost) {
       feed.drop(tp);
       revoking.add(id(tp));
@@ -106,31 +129,9 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       if (gained.length > 0 || !told) {
         told = true;
         sink.assigned?.(gained);
-        if (gained.length > 0 && start !== 'earliest') await positionNewPartitions(gained);
+        if (gained.length > 0) await positions.placeGained(gained);
       }
     });
-  }
-
-  /** Puts partitions the group never committed at `start` (latest or a time), resolved to offsets now. */
-  async function positionNewPartitions(gained: readonly TopicPartition[]): Promise<void> {
-    try {
-      const admin = await deps.admin();
-      for (const topic of new Set(gained.map((tp) => tp.topic))) {
-        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        const isNew = (tp: TopicPartition) => Number(committed?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1) < 0;
-        const fresh = gained.filter((tp) => tp.topic === topic && isNew(tp));
-        if (fresh.length === 0) continue;
-        const targets = await deps.offsets.offsetsAt(topic, start);
-        for (const tp of fresh) {
-          const offset = targets.get(tp.partition);
-          if (offset === undefined || !owned.has(id(tp))) continue;
-          feed.startAt(tp, offset);
-          consumer.seek({ ...tp, offset: String(offset) });
-        }
-      }
-    } catch (error) {
-      log.error('kafka: could not position new partitions at the start position; the client default applies', { error, start });
-    }
   }
 
   function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {

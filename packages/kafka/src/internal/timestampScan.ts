@@ -1,6 +1,9 @@
 import type { Kafka } from 'kafkajs';
 import { CoreErrors, HeraldError, uuidv7 } from '@herald/core';
 
+/** Prefix of the throwaway groups timestamp scans run under (see `isInternalGroup`). */
+export const SCAN_GROUP_PREFIX = 'herald-scan-';
+
 /** The readable offsets of one partition: `low` is the first kept record, `high` the next to be written. */
 export interface OffsetRange {
   readonly low: number;
@@ -32,7 +35,7 @@ export async function scanForTimestamp(kafka: Kafka, options: ScanOptions): Prom
   }
   if (pending.size === 0) return found;
 
-  const consumer = kafka.consumer({ groupId: `herald-scan-${uuidv7()}`, maxWaitTimeInMs: options.maxWaitMs, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId: `${SCAN_GROUP_PREFIX}${uuidv7()}`, maxWaitTimeInMs: options.maxWaitMs, allowAutoTopicCreation: false });
   let timer: NodeJS.Timeout | undefined;
   try {
     await consumer.connect();

@@ -6,6 +6,7 @@ import {
   type Clock,
   type DeliverySink,
   type Logger,
+  type OutOfRangeDecision,
   type SubscribeOptions,
   type Subscription,
   type TopicPartition,
@@ -146,6 +147,12 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       }
       try {
         const batch = records.read(run.pid, run.position, maxBatch);
+        const first = batch.deliveries[0];
+        if ((first === undefined || first.offset > run.position) && run.position < records.start(run.pid)) {
+          // offsets are dense from the partition's start: a jump means retention deleted what the group had not read
+          if ((await skipDeleted(run, first?.offset)) === 'stop') return;
+          continue;
+        }
         const last = batch.deliveries[batch.deliveries.length - 1];
         if (!last) {
           await notifier.wait(run.pid, run.position, signal);
@@ -159,6 +166,19 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
         await clock.sleep(DELIVER_RETRY_MS, signal).catch(() => {});
       }
     }
+  }
+
+  /**
+   * The group's position in a partition is below its first retained offset: asks the sink (which
+   * reports the gap and applies the group's policy) and moves on to the start, or stops the partition.
+   */
+  async function skipDeleted(run: Run, firstRead: number | undefined): Promise<OutOfRangeDecision> {
+    const start = records.start(run.pid);
+    const skipped = { ...run.tp, from: run.position, to: firstRead === undefined ? start : Math.min(firstRead, start) };
+    logger.debug('log: records were deleted by retention before the group read them', { group, ...skipped });
+    const decision = sink.outOfRange ? await sink.outOfRange(skipped) : 'resume';
+    if (decision === 'resume') run.position = skipped.to;
+    return decision;
   }
 
   async function heartbeats(): Promise<void> {

@@ -16,7 +16,9 @@ export interface RetentionSettings {
  * the partition is over its size (sizes are counted in UTF-16 code units of key + value, which is
  * bytes for ASCII). Only a prefix of a partition is ever deleted, so offsets stay dense from
  * `start_offset` on. Like Kafka, retention does not wait for consumer groups: a group that lags
- * behind it loses the records it had not read and resumes at the first retained offset.
+ * behind it loses the records it had not read. Its member notices (its position is below the
+ * start) and tells the sink (`DeliverySink.outOfRange`), which reports the gap and resumes at the
+ * first retained offset or stops the group.
  */
 export function createLogRetention(db: Database.Database, topics: TopicRegistry, queue: WriteQueue, settings: RetentionSettings) {
   const s = {

@@ -1,4 +1,5 @@
 import {
+  checkRecordRange,
   CoreErrors,
   HeraldError,
   type Broker,
@@ -6,6 +7,7 @@ import {
   type DeliverySink,
   type OffsetReset,
   type OutgoingRecord,
+  type RecordReader,
   type StartPosition,
   type SubscribeOptions,
   type Subscription,
@@ -26,8 +28,8 @@ import { LOG_MIGRATIONS } from './schema.js';
 import { createTopicRegistry } from './topics.js';
 import { createWriteQueue } from './writeQueue.js';
 
-/** The embedded log: a {@link Broker} with topic provisioning, offset reset and inspection. */
-export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspector {
+/** The embedded log: a {@link Broker} with topic provisioning, offset reset, inspection and reading. */
+export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspector, RecordReader {
   /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
   sweepRetention(): Promise<number>;
   /**
@@ -63,11 +65,15 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * that lost a lease are ignored. Each owned partition is delivered batch by batch, the next batch
  * only after `deliver` resolved; `revoked` may be called while a `deliver` of the partition is
  * still pending, but no `deliver` of it starts after that. Retention (age, size) runs in the
- * background and, like Kafka's, may drop records a slow group has not read.
+ * background and, like Kafka's, may drop records a slow group has not read; the group's sink is
+ * then told which (`DeliverySink.outOfRange`) before anything after them is delivered.
  *
  * Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads the file's tables, so any
  * handle on the file (one that never subscribed, in another process) sees every group's committed
  * offsets, lag and live members; see `createInspector`.
+ *
+ * `read` (the {@link RecordReader} ability) reads a partition's rows from the file: no member
+ * row, lease or offset is written, so `herald tail` leaves nothing behind.
  *
  * `close()` is idempotent: it closes every subscription (revoking and releasing their
  * partitions), waits for queued publishes, then closes the file.
@@ -166,6 +172,14 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     async describeGroup(group: string) {
       assertOpen();
       return inspector.describeGroup(group);
+    },
+    async read(range) {
+      assertOpen();
+      checkRecordRange(range, 'log');
+      // another process may have created the topic since this handle last looked
+      topics.refresh();
+      const pid = topics.get(range.topic)?.pids[range.partition];
+      return pid === undefined ? [] : records.read(pid, range.from, range.limit).deliveries;
     },
     crash() {
       closing ??= (async () => {

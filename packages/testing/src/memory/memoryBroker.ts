@@ -1,4 +1,5 @@
 import {
+  checkRecordRange,
   CoreErrors,
   HeraldError,
   silentLogger,
@@ -9,6 +10,7 @@ import {
   type Delivery,
   type Logger,
   type OffsetReset,
+  type RecordReader,
   type Subscription,
   type TopicAdmin,
 } from '@herald/core';
@@ -30,8 +32,8 @@ export interface MemoryBrokerOptions {
   readonly logger?: Logger;
 }
 
-/** The in-memory broker, with the optional topic, offset and inspection abilities and a few test helpers. */
-export interface MemoryBroker extends Broker, TopicAdmin, OffsetReset, BrokerInspector {
+/** The in-memory broker, with the optional topic, offset, inspection and reading abilities and a few test helpers. */
+export interface MemoryBroker extends Broker, TopicAdmin, OffsetReset, BrokerInspector, RecordReader {
   /**
    * Another client of the same log, as a second process would be: it shares topics, groups and
    * offsets, but its subscriptions, `close()` and `crash()` are its own.
@@ -188,6 +190,14 @@ function createHandle(cluster: Cluster): MemoryBroker {
     describeGroup(group) {
       ensureOpen('describeGroup');
       return inspector.describeGroup(group);
+    },
+
+    async read(range) {
+      ensureOpen('read');
+      checkRecordRange(range, 'memory broker');
+      // looked up, never created: reading a topic must not make it exist
+      const partition = cluster.log.has(range.topic) ? cluster.log.topic(range.topic)[range.partition] : undefined;
+      return partition ? partition.records.slice(range.from, range.from + range.limit) : [];
     },
 
     connect: () => createHandle(cluster),

@@ -3,6 +3,7 @@ import { HeraldError } from '../../model/errors.js';
 import type { DeadLetterPolicy } from '../../ports/stores/deadLetters.js';
 import { recordDeadLetter, type DeadLetterDeps } from '../deadLetters.js';
 import type { Middleware } from '../handler.js';
+import { keyParkedFor } from '../logRedrive.js';
 
 /**
  * Ends an event that failed for good (retries exhausted, or a non-retriable error) in the dead
@@ -10,7 +11,8 @@ import type { Middleware } from '../handler.js';
  * letter is stored; if storing fails, the error propagates and the delivery is tried again later.
  *
  * With policy `park-key`, an event whose key already has a dead (or parked) letter in this group is
- * not handled: it is parked behind it, unprocessed, until a redrive. With `skip`, later events of
+ * not handled: it is parked behind it, unprocessed, until a redrive (a redrive through the log
+ * waits only behind letters its own run produced, see `keyParkedFor`). With `skip`, later events of
  * the key flow on. While the consumer is closing, failures are abandoned (redelivered later), never
  * dead-lettered. A redrive passes straight through: the redrive reports its own failures.
  */
@@ -22,7 +24,7 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
       const { state } = ctx;
       // built only when something is recorded: the success path allocates nothing here
       const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
-      if (policy === 'park-key' && (await store.isKeyParked(ctx.group, ctx.delivery.topic, ctx.delivery.key))) {
+      if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group))) {
         await recordDeadLetter(options, { ...input(), error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
         state.settle('parked');
         return;

@@ -1,6 +1,8 @@
 import type { Admin } from 'kafkajs';
 import { CoreErrors, HeraldError } from '@herald/core';
 import type { Logger } from '@herald/core';
+import { READER_GROUP_PREFIX } from '../recordReader.js';
+import { SCAN_GROUP_PREFIX } from '../timestampScan.js';
 import type { BrokerSupport } from '../support.js';
 
 /**
@@ -27,6 +29,14 @@ const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 
 export function isInternalTopic(name: string): boolean {
   return INTERNAL_TOPICS.has(name);
+}
+
+/**
+ * The adapter's own throwaway groups (record readers, timestamp scans): they never commit and leave
+ * once done, and are not the app's groups, so the inspector does not list them.
+ */
+export function isInternalGroup(name: string): boolean {
+  return name.startsWith(READER_GROUP_PREFIX) || name.startsWith(SCAN_GROUP_PREFIX);
 }
 
 /** Throws `invalid-options` unless `name` is a non-empty string; `what` names it in the message. */

@@ -1,0 +1,46 @@
+import type { DeadLetter } from '@herald/core';
+import type { CliContext } from '../context.js';
+import { clip, iso, printJson, table } from '../output.js';
+import { parseCount } from '../time.js';
+import { parseStatuses, PENDING, queryOf, type LetterFilterOptions } from './letterOptions.js';
+
+export interface ListOptions extends LetterFilterOptions {
+  readonly cursor?: string;
+  readonly limit?: string;
+}
+
+const DEFAULT_PAGE = 50;
+
+function letterRow(l: DeadLetter): string[] {
+  return [l.id, l.status, l.group, l.handler, l.reason, l.key, String(l.attempts), iso(l.lastFailureAt), clip(l.error.message, 60)];
+}
+
+/** `herald dlq list`: one page of dead letters (dead and parked unless `--status` says otherwise), oldest first, with the cursor of the next. */
+export async function dlqListCommand(ctx: CliContext, options: ListOptions): Promise<void> {
+  const store = await ctx.deadLetters();
+  const limit = options.limit === undefined ? DEFAULT_PAGE : parseCount(options.limit, '--limit', { min: 1, max: 1000 });
+  const page = await store.page({
+    ...queryOf(options),
+    status: parseStatuses(options.status, PENDING),
+    limit,
+    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+  });
+  if (ctx.json) return printJson(ctx.io, page);
+  const { stdout } = ctx.io;
+  if (page.letters.length === 0) stdout.write('no dead letters match\n');
+  else stdout.write(table(['ID', 'STATUS', 'GROUP', 'HANDLER', 'REASON', 'KEY', 'ATTEMPTS', 'LAST FAILURE', 'ERROR'], page.letters.map(letterRow)));
+  if (page.next) stdout.write(`more: herald dlq list --cursor ${page.next} (with the same filters)\n`);
+}
+
+/** `herald dlq groups`: dead letters grouped by handler, reason and fingerprint, largest group first. */
+export async function dlqGroupsCommand(ctx: CliContext, options: LetterFilterOptions): Promise<void> {
+  const store = await ctx.deadLetters();
+  const groups = await store.groups({ ...queryOf(options), status: parseStatuses(options.status, PENDING) });
+  if (ctx.json) return printJson(ctx.io, groups);
+  if (groups.length === 0) {
+    ctx.io.stdout.write('no dead letters match\n');
+    return;
+  }
+  const rows = groups.map((g) => [String(g.count), g.group, g.handler, g.reason, g.fingerprint || '-', iso(g.firstFailureAt), iso(g.lastFailureAt), `${g.sample.id} ${clip(g.sample.message, 60)}`]);
+  ctx.io.stdout.write(table(['COUNT', 'GROUP', 'HANDLER', 'REASON', 'FINGERPRINT', 'FIRST', 'LAST', 'SAMPLE'], rows));
+}

@@ -1,0 +1,89 @@
+import { ErrorCodes, HeraldError, redriveRecord, uuidv7, type DeadLetter } from '@herald/core';
+import { confirm } from '../confirm.js';
+import type { CliContext } from '../context.js';
+import { CliErrors } from '../errors.js';
+import { printJson } from '../output.js';
+import { progress } from '../progress.js';
+import { planRedrive, selectLetters, type LetterSelection } from '../redrivePlan.js';
+import { parseStatuses, PENDING, queryOf, type LetterFilterOptions } from './letterOptions.js';
+
+export interface ActionOptions extends LetterFilterOptions {
+  readonly all?: boolean;
+  readonly yes?: boolean;
+}
+
+/** Records appended (and letters marked) per step: one publish and one status update each. */
+const REDRIVE_CHUNK = 100;
+const DISCARD_CHUNK = 500;
+
+/** The selection an action means; an action on every letter needs `--all`, never an empty filter by accident. */
+function selectionOf(ids: readonly string[], options: ActionOptions, statuses: LetterSelection['statuses']): LetterSelection {
+  const query = queryOf(options);
+  if (ids.length === 0 && Object.keys(query).length === 0 && !options.all) {
+    throw new HeraldError(ErrorCodes.invalidOptions, 'say which dead letters: give ids, a filter (--group, --fingerprint, --reason...), or --all');
+  }
+  return { ids, query, statuses };
+}
+
+function nothing(statuses: LetterSelection['statuses']): HeraldError {
+  return new HeraldError(CliErrors.nothingMatched, `no dead letters match (status ${statuses.join(' or ')}); see herald dlq list --status all`);
+}
+
+const perGroup = (letters: readonly DeadLetter[]) =>
+  [...letters.reduce((m, l) => m.set(l.group, (m.get(l.group) ?? 0) + 1), new Map<string, number>())].map(([group, n]) => `${group}: ${n}`).join(', ');
+
+/**
+ * `herald dlq redrive [ids...]`: redrives dead letters through the log. Each letter's original
+ * envelope is appended to its topic again with headers naming its group, the letter and this run
+ * (`redriveRecord`), then the letter is marked `redriven`; the group's running members apply it
+ * when they read it (a letter that fails again comes back as a new dead letter), every other group
+ * ignores it, and its inbox makes a second redrive of an applied event a duplicate. Keys under
+ * `park-key` move whole and in order (see `planRedrive`).
+ */
+export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
+  const statuses = parseStatuses(options.status, PENDING);
+  const selection = selectionOf(ids, options, statuses);
+  const store = await ctx.deadLetters();
+  const { broker } = await ctx.engine();
+  const selected = await selectLetters(store, selection);
+  if (selected.length === 0) throw nothing(statuses);
+  const plan = await planRedrive(store, selected);
+  const { letters } = plan;
+  const behind = plan.added > 0 ? `, ${plan.added} of them held behind the selected letters of their keys` : '';
+  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${letters.length} dead letter(s) through the log (${perGroup(letters)}${behind})` });
+
+  const run = uuidv7();
+  const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });
+  for (let i = 0; i < letters.length; i += REDRIVE_CHUNK) {
+    const chunk = letters.slice(i, i + REDRIVE_CHUNK);
+    // appended first, marked after: a run cut short leaves letters to redrive again, never letters lost
+    await broker.publish(chunk.map((l) => redriveRecord(l, run)));
+    await store.setStatus(chunk.map((l) => l.id), 'redriven');
+    bar.advance(chunk.length);
+  }
+  bar.done();
+  const redriven = letters.map((l) => ({ id: l.id, group: l.group, handler: l.handler, topic: l.topic, key: l.key, eventId: l.eventId, eventType: l.eventType, was: l.status }));
+  if (ctx.json) return printJson(ctx.io, { run, redriven: letters.length, added: plan.added, letters: redriven });
+  ctx.io.stdout.write(
+    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}): appended to their topics for their groups, which apply them as they read them; a letter that fails again comes back as a new dead letter\n`,
+  );
+}
+
+/** `herald dlq discard [ids...]`: marks dead or parked letters `discarded` (retention deletes them later). */
+export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
+  const selection = selectionOf(ids, options, PENDING);
+  const store = await ctx.deadLetters();
+  const letters = await selectLetters(store, selection);
+  if (letters.length === 0) throw nothing(PENDING);
+  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${letters.length} dead letter(s) (${perGroup(letters)})` });
+  const bar = progress(ctx.io.stderr, { label: 'discarding', total: letters.length });
+  let discarded = 0;
+  for (let i = 0; i < letters.length; i += DISCARD_CHUNK) {
+    const chunk = letters.slice(i, i + DISCARD_CHUNK);
+    discarded += await store.discard(chunk.map((l) => l.id));
+    bar.advance(chunk.length);
+  }
+  bar.done();
+  if (ctx.json) return printJson(ctx.io, { discarded, ids: letters.map((l) => l.id) });
+  ctx.io.stdout.write(`discarded ${discarded} dead letter(s)\n`);
+}

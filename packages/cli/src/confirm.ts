@@ -1,0 +1,17 @@
+import { HeraldError } from '@herald/core';
+import { CliErrors } from './errors.js';
+import type { CliIo } from './io.js';
+
+/**
+ * Gets the go-ahead for a destructive action: `--yes` gives it; otherwise a person at a terminal is
+ * asked (only `y` or `yes` proceeds, `declined` otherwise); with no terminal on stdin the action is
+ * refused with `confirmation-required`, never assumed.
+ */
+export async function confirm(io: CliIo, options: { readonly yes: boolean; readonly action: string }): Promise<void> {
+  if (options.yes) return;
+  if (!io.stdinIsTTY) {
+    throw new HeraldError(CliErrors.confirmationRequired, `refusing to ${options.action} without confirmation: stdin is not a terminal; pass --yes`);
+  }
+  const answer = await io.ask(`${options.action.charAt(0).toUpperCase()}${options.action.slice(1)}? [y/N] `);
+  if (!/^y(es)?$/i.test(answer.trim())) throw new HeraldError(CliErrors.declined, 'declined: nothing was changed');
+}

@@ -1,0 +1,10 @@
+export { main } from './program.js';
+export type { MainOptions } from './program.js';
+export { EXIT_CODES, exitCodeOf } from './exitCodes.js';
+export { CliErrors, CliErrorCodes } from './errors.js';
+export { openFromEnv } from './context.js';
+export type { CliEngine, EngineOpener } from './context.js';
+export { processIo } from './io.js';
+export type { CliIo, CliOutput } from './io.js';
+export { planRedrive, selectLetters } from './redrivePlan.js';
+export type { LetterSelection, RedrivePlan } from './redrivePlan.js';

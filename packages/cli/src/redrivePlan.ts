@@ -1,0 +1,83 @@
+import type { DeadLetter, DeadLetterBrowser, DeadLetterQuery, DeadLetterStatus, DeadLetterStore } from '@herald/core';
+
+/** Which dead letters a command means: ids, a query, or both (ids narrowed by the query), in some statuses. */
+export interface LetterSelection {
+  readonly ids: readonly string[];
+  readonly query: Omit<DeadLetterQuery, 'status'>;
+  readonly statuses: readonly DeadLetterStatus[];
+}
+
+type Store = DeadLetterStore & DeadLetterBrowser;
+
+const PAGE = 1000;
+const ID_CHUNK = 500;
+
+/** Whether a letter matches every field of a query (for letters fetched by id). */
+function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
+  return (
+    (query.group === undefined || letter.group === query.group) &&
+    (query.handler === undefined || letter.handler === query.handler) &&
+    (query.topic === undefined || letter.topic === query.topic) &&
+    (query.key === undefined || letter.key === query.key) &&
+    (query.eventType === undefined || letter.eventType === query.eventType) &&
+    (query.reason === undefined || letter.reason === query.reason) &&
+    (query.fingerprint === undefined || letter.fingerprint === query.fingerprint) &&
+    (query.since === undefined || letter.lastFailureAt >= query.since) &&
+    (query.until === undefined || letter.lastFailureAt < query.until)
+  );
+}
+
+/** The selected letters, in the order they were added: ids looked up (unknown ids are skipped), or the query paged through. */
+export async function selectLetters(store: Store, selection: LetterSelection): Promise<DeadLetter[]> {
+  const statuses = new Set(selection.statuses);
+  if (selection.ids.length > 0) {
+    const found: DeadLetter[] = [];
+    const ids = [...new Set(selection.ids)];
+    for (let i = 0; i < ids.length; i += ID_CHUNK) found.push(...(await store.list({ ids: ids.slice(i, i + ID_CHUNK) })));
+    return found.filter((l) => statuses.has(l.status) && matches(l, selection.query)).sort(byId);
+  }
+  const letters: DeadLetter[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.page({ ...selection.query, status: [...statuses], limit: PAGE, ...(cursor ? { cursor } : {}) });
+    letters.push(...page.letters);
+    cursor = page.next ?? undefined;
+  } while (cursor);
+  return letters;
+}
+
+const byId = (a: DeadLetter, b: DeadLetter) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const keyOf = (l: DeadLetter) => `${l.group}\u0000${l.topic}\u0000${l.key}`;
+
+/** What a redrive through the log will append, in order, and how many letters it added to the selection. */
+export interface RedrivePlan {
+  readonly letters: readonly DeadLetter[];
+  /** Letters added because a selected `park-key` letter's key has them dead or parked behind it. */
+  readonly added: number;
+}
+
+/**
+ * Plans a redrive through the log. A key under `park-key` moves as a whole: selecting any of its
+ * letters brings in every letter of that key still dead or parked in its group (otherwise a later
+ * event could apply before an earlier one). Each key's letters go in their original order, the dead
+ * letter first and the parked ones behind it (each by the order they were added); keys follow one
+ * another by their first letter.
+ */
+export async function planRedrive(store: Store, selected: readonly DeadLetter[]): Promise<RedrivePlan> {
+  const chosen = new Map(selected.map((l) => [l.id, l]));
+  const parkedKeys = new Map<string, DeadLetter>();
+  for (const l of selected) if (l.policy === 'park-key') parkedKeys.set(keyOf(l), l);
+  for (const l of parkedKeys.values()) {
+    const [dead, parked] = await Promise.all([store.list({ group: l.group, key: l.key, status: 'dead' }), store.list({ group: l.group, key: l.key, status: 'parked' })]);
+    for (const other of [...dead, ...parked]) if (other.topic === l.topic && other.policy === 'park-key' && !chosen.has(other.id)) chosen.set(other.id, other);
+  }
+  const byKey = new Map<string, DeadLetter[]>();
+  for (const l of [...chosen.values()].sort(byId)) {
+    const list = byKey.get(keyOf(l)) ?? [];
+    list.push(l);
+    byKey.set(keyOf(l), list);
+  }
+  // Map keeps insertion order: keys by their first letter
+  const letters = [...byKey.values()].flatMap((list) => [...list.filter((l) => l.status !== 'parked'), ...list.filter((l) => l.status === 'parked')]);
+  return { letters, added: chosen.size - selected.length };
+}

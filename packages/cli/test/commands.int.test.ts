@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { REDRIVE_HEADERS, type DeadLetter, type DeadLetterPage, type DeadLetterGroup } from '@herald/core';
+import { EXIT_CODES, main } from '../src/index.js';
+import { fakeIo, herald, letter, memoryEngine } from './support.js';
+
+// Every command against the in-memory engine, through `main` with a recording io: outputs, JSON,
+// exit codes, confirmations. The real bin on the real engines is tested in cli.e2e.test.ts.
+
+async function withLetters(list: readonly DeadLetter[]) {
+  const m = memoryEngine();
+  for (const l of list) await m.stores.deadLetters.add(l);
+  return m;
+}
+
+const statusOf = async (m: ReturnType<typeof memoryEngine>, id: string) => (await m.stores.deadLetters.list({ ids: [id] }))[0]!.status;
+
+describe('herald dlq', () => {
+  it('lists pending letters by page and cursor, narrows by filters and statuses, and prints JSON for scripts', async () => {
+    const letters = [letter({ key: 'a' }), letter({ key: 'b', reason: 'schema-violation', fingerprint: 'fp-schema' }), letter({ key: 'c' }), letter({ key: 'd', status: 'discarded' })];
+    const m = await withLetters(letters);
+    const first = await herald(m.engine, ['dlq', 'list', '--limit', '2', '--json']);
+    expect(first.code).toBe(0);
+    const page1 = JSON.parse(first.stdout) as DeadLetterPage;
+    expect(page1.letters.map((l) => l.key)).toEqual(['a', 'b']);
+    const page2 = JSON.parse((await herald(m.engine, ['--json', 'dlq', 'list', '--limit', '2', '--cursor', page1.next!])).stdout) as DeadLetterPage;
+    expect(page2).toMatchObject({ letters: [{ key: 'c' }], next: null });
+
+    const text = await herald(m.engine, ['dlq', 'list', '--reason', 'handler-failed']);
+    expect(text.stdout).toMatch(/^ID\s+STATUS\s+GROUP\s+HANDLER\s+REASON\s+KEY\s+ATTEMPTS\s+LAST FAILURE\s+ERROR\n/);
+    expect(text.stdout).toContain(letters[0]!.id);
+    expect(text.stdout).not.toContain(letters[1]!.id);
+    const all = JSON.parse((await herald(m.engine, ['dlq', 'list', '--status', 'all', '--json'])).stdout) as DeadLetterPage;
+    expect(all.letters.map((l) => l.key)).toEqual(['a', 'b', 'c', 'd']);
+    expect((await herald(m.engine, ['dlq', 'list', '--status', 'lost'])).code).toBe(EXIT_CODES.usage);
+    expect((await herald(m.engine, ['dlq', 'list', '--since', 'yesterday'])).stderr).toContain('--since must be an ISO date-time');
+  });
+
+  it('groups letters by fingerprint with counts, largest first', async () => {
+    const m = await withLetters([letter(), letter({ reason: 'schema-violation', fingerprint: 'fp-schema' }), letter(), letter({ status: 'redriven' })]);
+    const groups = JSON.parse((await herald(m.engine, ['dlq', 'groups', '--json'])).stdout) as DeadLetterGroup[];
+    expect(groups.map((g) => [g.fingerprint, g.reason, g.count])).toEqual([
+      ['fp-boom', 'handler-failed', 2],
+      ['fp-schema', 'schema-violation', 1],
+    ]);
+    const text = (await herald(m.engine, ['dlq', 'groups'])).stdout;
+    expect(text.split('\n')[1]).toMatch(/^2\s+worker\s+worker:Step\s+handler-failed\s+fp-boom\s/);
+  });
+
+  it('refuses a destructive command without --yes when stdin is not a terminal, and asks at a terminal', async () => {
+    const dead = letter();
+    const m = await withLetters([dead]);
+    const refused = await herald(m.engine, ['dlq', 'redrive', dead.id]);
+    expect(refused.code).toBe(EXIT_CODES.usage);
+    expect(refused.stderr).toBe('herald: refusing to redrive 1 dead letter(s) through the log (worker: 1) without confirmation: stdin is not a terminal; pass --yes (confirmation-required)\n');
+    const declined = await herald(m.engine, ['dlq', 'discard', dead.id], { tty: true, answer: 'n' });
+    expect(declined.code).toBe(EXIT_CODES.declined);
+    expect(declined.asked).toEqual(['Discard 1 dead letter(s) (worker: 1)? [y/N] ']);
+    expect(await statusOf(m, dead.id)).toBe('dead');
+    expect(m.broker.records('steps')).toEqual([]);
+    const accepted = await herald(m.engine, ['dlq', 'discard', dead.id], { tty: true, answer: 'yes' });
+    expect(accepted.code).toBe(0);
+    expect(await statusOf(m, dead.id)).toBe('discarded');
+  });
+
+  it('needs ids, a filter or --all before touching anything', async () => {
+    const m = await withLetters([letter()]);
+    const bare = await herald(m.engine, ['dlq', 'redrive', '--yes']);
+    expect(bare.code).toBe(EXIT_CODES.usage);
+    expect(bare.stderr).toContain('say which dead letters');
+    expect((await herald(m.engine, ['dlq', 'redrive', '--all', '--yes'])).code).toBe(0);
+  });
+
+  it('redrives through the log: each envelope for its group, a park-key key whole and in order, then marks the letters', async () => {
+    // key p: a dead letter and two parked behind it; key q: one skip letter; another group's letter
+    const pDead = letter({ key: 'p', policy: 'park-key', fingerprint: 'fp-p' });
+    const q = letter({ key: 'q' });
+    const pParked1 = letter({ key: 'p', policy: 'park-key', status: 'parked', reason: 'parked-behind-key', fingerprint: 'fp-parked' });
+    const audit = letter({ key: 'q', group: 'audit', handler: 'audit:Step' });
+    const pParked2 = letter({ key: 'p', policy: 'park-key', status: 'parked', reason: 'parked-behind-key', fingerprint: 'fp-parked' });
+    const m = await withLetters([pDead, q, pParked1, audit, pParked2]);
+
+    // selecting only the parked ones of key p brings the whole key along, dead letter first
+    const run = await herald(m.engine, ['dlq', 'redrive', '--group', 'worker', '--reason', 'parked-behind-key', '--yes', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { run: string; redriven: number; added: number; letters: { id: string; was: string }[] };
+    expect(result).toMatchObject({ redriven: 3, added: 1 });
+    expect(result.letters.map((l) => [l.id, l.was])).toEqual([
+      [pDead.id, 'dead'],
+      [pParked1.id, 'parked'],
+      [pParked2.id, 'parked'],
+    ]);
+    const records = m.broker.records('steps');
+    expect(records.map((r) => r.headers[REDRIVE_HEADERS.letter])).toEqual([pDead.id, pParked1.id, pParked2.id]);
+    expect(records.map((r) => r.value)).toEqual([pDead.envelope, pParked1.envelope, pParked2.envelope]);
+    expect(records[0]!.headers).toEqual({ traceparent: '00-trace-span-01', [REDRIVE_HEADERS.group]: 'worker', [REDRIVE_HEADERS.letter]: pDead.id, [REDRIVE_HEADERS.run]: result.run });
+    expect(new Set(records.map((r) => r.partition)).size, 'one key, one partition').toBe(1);
+    for (const l of [pDead, pParked1, pParked2]) expect(await statusOf(m, l.id)).toBe('redriven');
+    expect(await statusOf(m, q.id)).toBe('dead');
+    expect(await statusOf(m, audit.id)).toBe('dead');
+
+    // redriving the same letter again matches nothing, unless redriven letters are asked for
+    const again = await herald(m.engine, ['dlq', 'redrive', pDead.id, '--yes']);
+    expect(again.code).toBe(EXIT_CODES.nothingMatched);
+    expect(again.stderr).toContain('no dead letters match (status dead or parked)');
+    const resend = await herald(m.engine, ['dlq', 'redrive', pDead.id, '--status', 'redriven', '--yes']);
+    expect(resend.code).toBe(0);
+    expect(resend.stdout).toMatch(/^redriven 1 dead letter\(s\) \(run [0-9a-f-]+; worker: 1\)/);
+    expect(m.broker.records('steps')).toHaveLength(4);
+  });
+
+  it('prints plain progress lines when stderr is not a terminal, and a bar when it is', async () => {
+    const letters = Array.from({ length: 150 }, (_, i) => letter({ key: `k${i}` }));
+    const plain = await withLetters(letters);
+    const run = await herald(plain.engine, ['dlq', 'redrive', '--all', '--yes']);
+    expect(run.stderr).toBe('redriving: 100/150\nredriving: 150/150\n');
+    const tty = await withLetters(letters);
+    const bar = await herald(tty.engine, ['dlq', 'discard', '--all', '--yes'], { tty: true });
+    expect(bar.stderr).toMatch(/\rdiscarding \[#{30}\] 150\/150\n$/);
+  });
+});
+
+describe('herald replay', () => {
+  it('is refused while the group has live members (exit 3) and moves a stopped group', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([0, 1, 2].map((seq) => ({ topic: 'steps', key: 'k', value: String(seq) })));
+    const sink = { deliver: async () => {}, revoked: async () => {} };
+    const member = await m.broker.subscribe({ group: 'worker', topics: ['steps'] }, sink);
+    await member.commit([0, 1].map((partition) => ({ topic: 'steps', partition, offset: m.broker.records('steps').filter((r) => r.partition === partition).length })));
+    const refused = await herald(m.engine, ['replay', 'worker', '--to', 'earliest', '--yes']);
+    expect(refused.code).toBe(EXIT_CODES.groupActive);
+    expect(refused.stderr).toBe('herald: refused: group worker has live members (1); stop every member of the group, then replay (group-active)\n');
+    await member.close();
+
+    const replay = await herald(m.engine, ['replay', 'worker', '--to', 'earliest', '--yes', '--json']);
+    expect(replay.code).toBe(0);
+    const result = JSON.parse(replay.stdout) as { topics: string[]; partitions: { committed: number; lag: number }[] };
+    expect(result.topics).toEqual(['steps']);
+    expect(result.partitions.map((p) => p.committed)).toEqual([0, 0]);
+    expect(result.partitions.reduce((sum, p) => sum + p.lag, 0)).toBe(3);
+    expect((await herald(m.engine, ['replay', 'nobody', '--to', 'latest', '--yes'])).code).toBe(EXIT_CODES.nothingMatched);
+    expect((await herald(m.engine, ['replay', 'worker', '--to', 'soon', '--yes'])).code).toBe(EXIT_CODES.usage);
+    expect((await herald(m.engine, ['replay', 'worker'])).code, '--to is required').toBe(EXIT_CODES.usage);
+  });
+});
+
+describe('herald tail', () => {
+  const envelope = (type: string, key: string, seq: number) =>
+    JSON.stringify({ id: `0190a5b0-0000-7000-8000-${String(seq).padStart(12, '0')}`, type, version: 1, topic: 'steps', key, correlationId: 'c', causationId: null, occurredAt: '2025-06-01T12:00:00.000Z', headers: {}, data: { seq } });
+
+  it('prints what a topic holds, filtered by key and type, as JSON lines, and reads without joining a group', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([
+      { topic: 'steps', key: 'a', value: envelope('Step', 'a', 0) },
+      { topic: 'steps', key: 'b', value: envelope('Step', 'b', 1) },
+      { topic: 'steps', key: 'a', value: envelope('Other', 'a', 2) },
+      { topic: 'steps', key: 'a', value: 'not json' },
+    ]);
+    const json = await herald(m.engine, ['tail', 'steps', '--from', 'beginning', '--no-follow', '--key', 'a', '--type', 'Step', '--json']);
+    expect(json.code).toBe(0);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; event: { data: { seq: number } } });
+    expect(lines.map((l) => [l.key, l.event.data.seq])).toEqual([['a', 0]]);
+    const text = await herald(m.engine, ['tail', 'steps', '--from', 'beginning', '--no-follow', '--key', 'a']);
+    expect(text.stdout).toMatch(/steps\/\d@0 {2}Step v1 {2}key=a {2}id=0190a5b0-0000-7000-8000-000000000000 {2}\{"seq":0\}\n/);
+    expect(text.stdout).toContain('(not a Herald envelope) not json');
+    expect(await m.broker.listGroups()).toEqual([]);
+    expect((await herald(m.engine, ['tail', 'missing', '--no-follow'])).code).toBe(EXIT_CODES.nothingMatched);
+  });
+
+  it('follows records appended after it started, until --limit, and stops cleanly on the stop signal', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([{ topic: 'steps', key: 'a', value: envelope('Step', 'a', 0) }]);
+    const fake = fakeIo();
+    const tail = main(['tail', 'steps', '--limit', '2', '--poll-ms', '5', '--json'], fake.io, { open: async () => m.engine });
+    // the end offsets are read before this line is printed: what is published after it is new
+    while (!fake.stderr().includes('following')) await new Promise((resolve) => setTimeout(resolve, 5));
+    await m.broker.publish([1, 2, 3].map((seq) => ({ topic: 'steps', key: 'a', value: envelope('Step', 'a', seq) })));
+    expect(await tail).toBe(0);
+    expect(fake.stderr()).toBe('following steps (2 partitions) from the end; Ctrl-C to stop\n');
+    expect(fake.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { event: { data: { seq: number } } }).event.data.seq)).toEqual([1, 2]);
+
+    const stopped = fakeIo();
+    const following = main(['tail', 'steps'], stopped.io, { open: async () => m.engine });
+    while (!stopped.stderr().includes('following')) await new Promise((resolve) => setTimeout(resolve, 5));
+    stopped.stop();
+    expect(await following).toBe(0);
+  });
+});
+
+describe('herald topics, groups, lag, outbox', () => {
+  it('prints tables, and JSON with --json', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([0, 1, 2].map((seq) => ({ topic: 'steps', key: `k${seq}`, value: String(seq) })));
+    const member = await m.broker.subscribe({ group: 'worker', topics: ['steps'] }, { deliver: async () => {}, revoked: async () => {} });
+    await member.commit([{ topic: 'steps', partition: 0, offset: 1 }]);
+
+    const topics = await herald(m.engine, ['topics']);
+    expect(topics.stdout.split('\n')[0]).toMatch(/^TOPIC\s+PARTITION\s+START\s+END\s+RECORDS\s+RETENTION\s+RETENTION BYTES$/);
+    expect(JSON.parse((await herald(m.engine, ['topics', 'steps', '--json'])).stdout)).toEqual(await m.broker.describeTopics(['steps']));
+    expect((await herald(m.engine, ['groups'])).stdout).toMatch(/^GROUP\s+MEMBERS\s+TOPICS\s+LAG\nworker\s+1\s+1\s+\d+\n$/);
+    expect(JSON.parse((await herald(m.engine, ['lag', 'worker', '--json'])).stdout)).toEqual([await m.broker.describeGroup('worker')]);
+    expect((await herald(m.engine, ['lag', 'nobody'])).code).toBe(EXIT_CODES.nothingMatched);
+    await member.close();
+
+    expect((await herald(m.engine, ['outbox'])).stdout).toBe('outbox empty: everything committed was relayed\n');
+    await m.stores.transaction(async (tx) => {
+      await m.stores.outbox.append(tx, [{ id: 'e1', topic: 'steps', key: 'k', type: 'Step', correlationId: 'e1', value: '{}', headers: {}, createdAt: Date.now() - 5000 }]);
+    });
+    const backlog = JSON.parse((await herald(m.engine, ['outbox', '--json'])).stdout) as { topic: string; pending: number; oldestAgeMs: number }[];
+    expect(backlog).toMatchObject([{ topic: 'steps', pending: 1 }]);
+    expect(backlog[0]!.oldestAgeMs).toBeGreaterThanOrEqual(5000);
+  });
+
+  it('exits 2 on a usage error and 0 on --help', async () => {
+    const m = memoryEngine();
+    expect((await herald(m.engine, ['bogus'])).code).toBe(EXIT_CODES.usage);
+    const help = await herald(m.engine, ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes: 0 ok, 1 failure, 2 usage');
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { CoreErrors, HeraldError } from '@herald/core';
+import { CliErrors, EXIT_CODES, exitCodeOf } from '../src/index.js';
+import { formatAge, parseCount, parseTime } from '../src/time.js';
+
+describe('command line values', () => {
+  const now = Date.parse('2025-06-01T12:00:00Z');
+
+  it('reads times as ISO date-times or durations ago', () => {
+    expect(parseTime('2025-05-31T10:00:00Z', '--to', now)).toBe(Date.parse('2025-05-31T10:00:00Z'));
+    expect(parseTime('90s', '--since', now)).toBe(now - 90_000);
+    expect(parseTime('15m', '--since', now)).toBe(now - 900_000);
+    expect(parseTime('2h', '--since', now)).toBe(now - 7_200_000);
+    expect(parseTime('7d', '--since', now)).toBe(now - 604_800_000);
+    for (const bad of ['yesterday', '15', '-1h', '1w', '']) expect(() => parseTime(bad, '--since', now)).toThrow(/--since must be an ISO date-time/);
+  });
+
+  it('reads counts within their range', () => {
+    expect(parseCount('50', '--limit', { min: 1, max: 1000 })).toBe(50);
+    for (const bad of ['0', '1001', '1.5', 'ten', '-3']) expect(() => parseCount(bad, '--limit', { min: 1, max: 1000 })).toThrow('--limit must be a whole number in [1, 1000]');
+  });
+
+  it('prints ages for people', () => {
+    expect([850, 12_000, 192_000, 3_720_000, 200_000_000].map(formatAge)).toEqual(['850 ms', '12s', '3m 12s', '1h 02m', '2d 07h']);
+  });
+});
+
+describe('exit codes', () => {
+  it('maps each documented refusal to its code, and anything else to failure', () => {
+    expect(exitCodeOf(new HeraldError(CoreErrors.invalidOptions, 'x'))).toBe(EXIT_CODES.usage);
+    expect(exitCodeOf(new HeraldError(CliErrors.confirmationRequired, 'x'))).toBe(EXIT_CODES.usage);
+    expect(exitCodeOf(new HeraldError(CoreErrors.groupActive, 'x'))).toBe(EXIT_CODES.groupActive);
+    expect(exitCodeOf(new HeraldError(CliErrors.nothingMatched, 'x'))).toBe(EXIT_CODES.nothingMatched);
+    expect(exitCodeOf(new HeraldError(CliErrors.declined, 'x'))).toBe(EXIT_CODES.declined);
+    expect(exitCodeOf(new HeraldError(CoreErrors.brokerUnavailable, 'x'))).toBe(EXIT_CODES.failure);
+    expect(exitCodeOf(new Error('x'))).toBe(EXIT_CODES.failure);
+    expect(new Set(Object.values(EXIT_CODES)).size, 'codes are distinct').toBe(Object.keys(EXIT_CODES).length);
+  });
+});

@@ -1,0 +1,70 @@
+import type { OutgoingRecord } from '../ports/broker.js';
+import type { DeadLetter, DeadLetterStore } from '../ports/stores/deadLetters.js';
+
+/**
+ * Record headers of a redrive through the log (what `herald dlq redrive` does from outside the
+ * app's process): the letter's original envelope is appended to its topic again, addressed to one
+ * consumer group.
+ */
+export const REDRIVE_HEADERS = {
+  /** The consumer group the record is for; every other group ignores it (outcome `ignored`). */
+  group: 'herald-redrive-group',
+  /** The dead letter it redrives. */
+  letter: 'herald-redrive-letter',
+  /** One id per redrive run, shared by all the records it appends (see {@link keyParkedFor}). */
+  run: 'herald-redrive-run',
+} as const;
+
+/** What a record's headers say about a redrive through the log, if it is one. */
+export interface RedriveTarget {
+  readonly group: string;
+  readonly letter: string | undefined;
+  readonly run: string | undefined;
+}
+
+/** The redrive a record carries, or undefined for an ordinary record. */
+export function redriveTargetOf(headers: Readonly<Record<string, string>>): RedriveTarget | undefined {
+  const group = headers[REDRIVE_HEADERS.group];
+  if (group === undefined) return undefined;
+  return { group, letter: headers[REDRIVE_HEADERS.letter], run: headers[REDRIVE_HEADERS.run] };
+}
+
+/**
+ * The record that redrives `letter` through the log: its original envelope, untouched (same event
+ * id, so an inbox that applied it sees a duplicate), on its topic and key (so its partition and
+ * per-key order), with its original headers plus the redrive headers naming its group, the letter
+ * and the run. Appending a key's letters in their original order keeps that key's order.
+ *
+ * @example
+ * await broker.publish(letters.map((letter) => redriveRecord(letter, runId)));
+ * await stores.deadLetters.setStatus(letters.map((l) => l.id), 'redriven');
+ */
+export function redriveRecord(letter: DeadLetter, run: string): OutgoingRecord {
+  return {
+    topic: letter.topic,
+    key: letter.key,
+    value: letter.envelope,
+    headers: { ...letter.headers, [REDRIVE_HEADERS.group]: letter.group, [REDRIVE_HEADERS.letter]: letter.id, [REDRIVE_HEADERS.run]: run },
+  };
+}
+
+/**
+ * Whether a delivery of `key` in `group` must be parked behind a dead letter (policy `park-key`).
+ *
+ * An ordinary delivery waits while any `park-key` letter of its key is dead or parked in the group.
+ * A redrive through the log of run R only waits behind letters that run R itself produced (an
+ * earlier record of the run that failed again, or was parked behind one): the letters the run
+ * redrives are still dead or parked until the run marks them, and letters parked while it ran belong
+ * to events that came later, so neither may hold it back. A key's records of one run arrive in
+ * order (same partition), so the key keeps its order either way.
+ */
+export async function keyParkedFor(
+  store: DeadLetterStore,
+  delivery: { readonly topic: string; readonly key: string; readonly headers: Readonly<Record<string, string>> },
+  group: string,
+): Promise<boolean> {
+  const redrive = redriveTargetOf(delivery.headers);
+  if (redrive?.run === undefined || redrive.group !== group) return store.isKeyParked(group, delivery.topic, delivery.key);
+  const [dead, parked] = await Promise.all([store.list({ group, key: delivery.key, status: 'dead' }), store.list({ group, key: delivery.key, status: 'parked' })]);
+  return [...dead, ...parked].some((l) => l.topic === delivery.topic && l.policy === 'park-key' && l.headers[REDRIVE_HEADERS.run] === redrive.run);
+}

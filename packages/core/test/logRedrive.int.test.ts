@@ -1,0 +1,175 @@
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createApp,
+  defineEvent,
+  redriveRecord,
+  redriveTargetOf,
+  REDRIVE_HEADERS,
+  silentLogger,
+  uuidv7,
+  type App,
+  type DeadLetter,
+  type InstrumentationEvent,
+} from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryBroker, type MemoryStores, type MemoryTx } from '@herald/testing';
+
+// A redrive through the log, as `herald dlq redrive` does it from outside the app's process: the
+// letter's envelope is appended to its topic again, addressed to its group, and the letter marked.
+
+const Step = defineEvent({
+  type: 'Step',
+  topic: 'steps',
+  key: (d) => d.key,
+  schema: Type.Object({ key: Type.String(), seq: Type.Integer() }),
+});
+
+const apps: App<MemoryTx>[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close({ deadlineMs: 1000 })));
+});
+
+interface Harness {
+  app: App<MemoryTx>;
+  broker: MemoryBroker;
+  stores: MemoryStores;
+  /** Seqs applied per group, in order. */
+  applied: Record<string, number[]>;
+  facts: InstrumentationEvent[];
+  /** Keys/seqs that throw in `worker` while listed. */
+  sick: Set<string>;
+}
+
+async function start(deadLetter: 'skip' | 'park-key'): Promise<Harness> {
+  const broker = memoryBroker({ partitions: 2 });
+  const stores = memoryStores();
+  const app = createApp<MemoryTx>({
+    broker,
+    stores,
+    logger: silentLogger,
+    handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter },
+    groups: { worker: { commitIntervalMs: 10 }, audit: { commitIntervalMs: 10 } },
+    relay: { idleMs: 2 },
+  });
+  apps.push(app);
+  const applied: Record<string, number[]> = { worker: [], audit: [] };
+  const sick = new Set<string>();
+  const facts: InstrumentationEvent[] = [];
+  app.instrumentation.on((fact) => facts.push(fact));
+  app.on(Step, { group: 'worker' }, async (event, ctx) => {
+    if (sick.has(`${event.data.key}/${event.data.seq}`)) throw new Error(`step ${event.data.seq} of ${event.data.key} failed`);
+    applied.worker!.push(event.data.seq);
+    ctx.tx.set(`worker/${event.id}`, event.data.seq);
+  });
+  app.on(Step, { group: 'audit' }, async (event) => void applied.audit!.push(event.data.seq));
+  await app.start();
+  await app.ready();
+  return { app, broker, stores, applied, facts, sick };
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** What the CLI does: append the letters' records in order, then mark them redriven. */
+async function redriveThroughLog(h: Harness, letters: readonly DeadLetter[]): Promise<string> {
+  const run = uuidv7();
+  await h.broker.publish(letters.map((letter) => redriveRecord(letter, run)));
+  await h.stores.deadLetters.setStatus(letters.map((l) => l.id), 'redriven');
+  return run;
+}
+
+const handledIn = (h: Harness, group: string) => h.facts.filter((f): f is Extract<InstrumentationEvent, { kind: 'handled' }> => f.kind === 'handled' && f.group === group);
+
+describe('redrive through the log', () => {
+  it('builds a record with the original envelope, key and headers, addressed to the letter’s group', () => {
+    const letter = { id: 'L1', group: 'worker', topic: 'steps', key: 'k', envelope: '{"id":"e"}', headers: { traceparent: 't', [REDRIVE_HEADERS.run]: 'old' } } as unknown as DeadLetter;
+    const record = redriveRecord(letter, 'R2');
+    expect(record).toEqual({
+      topic: 'steps',
+      key: 'k',
+      value: '{"id":"e"}',
+      headers: { traceparent: 't', 'herald-redrive-group': 'worker', 'herald-redrive-letter': 'L1', 'herald-redrive-run': 'R2' },
+    });
+    expect(redriveTargetOf(record.headers!)).toEqual({ group: 'worker', letter: 'L1', run: 'R2' });
+    expect(redriveTargetOf({ traceparent: 't' })).toBeUndefined();
+  });
+
+  it('applies the event once in its group, is ignored by every other group, and a second redrive is a duplicate', async () => {
+    const h = await start('skip');
+    h.sick.add('a/1');
+    await h.app.publish(Step, { key: 'a', seq: 1 });
+    await eventually(async () => (await h.app.deadLetters({ status: 'dead' })).length === 1 && h.applied.audit!.length === 1, 'a dead letter in worker, applied in audit');
+    const [letter] = await h.app.deadLetters();
+    h.sick.clear();
+
+    await redriveThroughLog(h, [letter!]);
+    await eventually(() => h.applied.worker!.length === 1, 'the redrive applied in worker');
+    expect((await h.app.deadLetters({ ids: [letter!.id] }))[0]!.status).toBe('redriven');
+
+    // redriven twice (an operator sending it again, or a run that crashed before marking)
+    await redriveThroughLog(h, [letter!]);
+    await eventually(() => handledIn(h, 'worker').filter((f) => f.outcome === 'duplicate').length === 1, 'the second redrive seen as a duplicate');
+    await eventually(async () => (await h.broker.describeGroup('audit')).totalLag === 0, 'audit caught up');
+    expect(h.applied.worker).toEqual([1]);
+    expect(await h.stores.transaction(async (tx) => tx.keys('worker/'))).toHaveLength(1);
+    // audit read both redrive records (its lag is 0) and handled neither: ignored, not even a duplicate
+    expect(h.applied.audit).toEqual([1]);
+    expect(handledIn(h, 'audit')).toHaveLength(1);
+  });
+
+  it('keeps a park-key key in order: redriven letters apply in order, and a letter that fails again parks the rest of its run', async () => {
+    const h = await start('park-key');
+    h.sick.add('k/0');
+    for (let seq = 0; seq < 3; seq++) await h.app.publish(Step, { key: 'k', seq });
+    await eventually(async () => (await h.app.deadLetters({ status: 'parked' })).length === 2, 'seq 1 and 2 parked behind seq 0');
+    const firstRun = await h.app.deadLetters({ group: 'worker' });
+    expect(firstRun.map((l) => [JSON.parse(l.envelope).data.seq, l.status])).toEqual([[0, 'dead'], [1, 'parked'], [2, 'parked']]);
+
+    // still failing: the run's first record fails again and the others park behind it, not behind the originals
+    const run = await redriveThroughLog(h, firstRun);
+    await eventually(async () => (await h.app.deadLetters({ group: 'worker', status: 'parked' })).length === 2 && (await h.app.deadLetters({ status: 'dead' })).length === 1, 'the run parked again');
+    expect(h.applied.worker).toEqual([]);
+    const secondRun = [...(await h.app.deadLetters({ group: 'worker', status: 'dead' })), ...(await h.app.deadLetters({ group: 'worker', status: 'parked' }))];
+    expect(secondRun.map((l) => [JSON.parse(l.envelope).data.seq, l.status, l.headers[REDRIVE_HEADERS.run]])).toEqual([
+      [0, 'dead', run],
+      [1, 'parked', run],
+      [2, 'parked', run],
+    ]);
+
+    // fixed: the whole key applies in its original order, and the key flows again
+    h.sick.clear();
+    await redriveThroughLog(h, secondRun);
+    await eventually(() => h.applied.worker!.length === 3, 'the key applied');
+    expect(h.applied.worker).toEqual([0, 1, 2]);
+    await h.app.publish(Step, { key: 'k', seq: 3 });
+    await eventually(() => h.applied.worker!.length === 4, 'a new event of the key applied, not parked');
+    expect(h.applied.worker).toEqual([0, 1, 2, 3]);
+    expect([...(await h.app.deadLetters({ status: 'dead' })), ...(await h.app.deadLetters({ status: 'parked' }))]).toEqual([]);
+  });
+
+  it('parks an event that arrives while a redrive run of its key is pending, behind the run, not ahead of it', async () => {
+    const h = await start('park-key');
+    h.sick.add('k/0');
+    await h.app.publish(Step, { key: 'k', seq: 0 });
+    await eventually(async () => (await h.app.deadLetters({ status: 'dead' })).length === 1, 'seq 0 dead');
+    const letters = await h.app.deadLetters({ group: 'worker' });
+    h.sick.clear();
+    // a new event of the key lands before the redrive record: it parks (seq 0 is still dead)
+    await h.app.publish(Step, { key: 'k', seq: 1 });
+    await eventually(async () => (await h.app.deadLetters({ status: 'parked' })).length === 1, 'seq 1 parked');
+    await redriveThroughLog(h, letters);
+    await eventually(() => h.applied.worker!.length === 1, 'the redrive applied');
+    expect(h.applied.worker).toEqual([0]);
+    const parked = await h.app.deadLetters({ group: 'worker', status: 'parked' });
+    expect(parked.map((l) => JSON.parse(l.envelope).data.seq)).toEqual([1]);
+    await redriveThroughLog(h, parked);
+    await eventually(() => h.applied.worker!.length === 2, 'the later event applied after it');
+    expect(h.applied.worker).toEqual([0, 1]);
+  });
+});

@@ -1,0 +1,194 @@
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { checkRecordRange, CoreErrors, HeraldError, uuidv7 } from '@herald/core';
+import type { Delivery, Logger, RecordRange, RecordReader } from '@herald/core';
+import type { ResolvedKafkaOptions } from '../options.js';
+import { withTimeout } from './deadline.js';
+import { toDelivery } from './delivery.js';
+import { toHeraldError } from './errors.js';
+
+/** Prefix of the throwaway groups readers run under (see `isInternalGroup`). */
+export const READER_GROUP_PREFIX = 'herald-reader-';
+
+export interface RecordReaderDeps {
+  readonly kafka: Kafka;
+  readonly admin: () => Promise<Admin>;
+  readonly options: ResolvedKafkaOptions;
+  readonly logger: Logger;
+}
+
+/** The reader ability, with the consumers it keeps open until `close`. */
+export interface KafkaRecordReader extends RecordReader {
+  close(): Promise<void>;
+}
+
+/** One read in progress: which offsets are wanted and what has come so far. */
+interface Wanted {
+  readonly partition: number;
+  /** Next offset to take. */
+  next: number;
+  /** One past the last offset to take: the end of the range, or the partition's end when the read began. */
+  readonly until: number;
+  readonly limit: number;
+  readonly got: Delivery[];
+  done(): void;
+}
+
+/**
+ * Reads partitions outside the app's groups. Kafka's client fetches only as a group member, so each
+ * topic gets one reader consumer under a throwaway group (`herald-reader-<uuid>`, the approach of
+ * `scanForTimestamp`) that never commits: it joins once (the first read of a topic waits for the
+ * join), keeps every partition paused, and for each read seeks the partition to the offset wanted,
+ * resumes it until the range is in, and pauses it again. Reads of one topic run one at a time.
+ * Before fetching, the partition's offsets are looked up: a read at or past the end resolves empty
+ * at once, below the start it begins at the start, and a missing topic or partition reads as empty
+ * (the admin client never auto-creates topics). A read that does not complete within
+ * `requestTimeoutMs` fails with a retriable `timeout`.
+ */
+export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
+  const readers = new Map<string, TopicReader>();
+  let closed = false;
+
+  function readerOf(topic: string): TopicReader {
+    let reader = readers.get(topic);
+    if (!reader || reader.broken) {
+      reader = topicReader(deps, topic);
+      readers.set(topic, reader);
+    }
+    return reader;
+  }
+
+  return {
+    async read(range: RecordRange) {
+      checkRecordRange(range, 'kafka');
+      if (closed) throw new HeraldError(CoreErrors.closed, 'kafka: cannot read, the broker is closed');
+      const { topic, partition } = range;
+      let bounds: { start: number; end: number } | undefined;
+      try {
+        const admin = await deps.admin();
+        if (!(await admin.listTopics()).includes(topic)) return [];
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const found = offsets.find((o) => o.partition === partition);
+        bounds = found && { start: Number(found.low), end: Number(found.high) };
+      } catch (error) {
+        throw toHeraldError(error, `looking up offsets of '${topic}' to read it`);
+      }
+      if (!bounds) return [];
+      const start = Math.max(range.from, bounds.start);
+      if (start >= bounds.end) return [];
+      return readerOf(topic).read(partition, start, Math.min(start + range.limit, bounds.end));
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...readers.values()].map((r) => r.close()));
+      readers.clear();
+    },
+  };
+}
+
+interface TopicReader {
+  /** Its consumer crashed: a new reader (and group) replaces it. */
+  readonly broken: boolean;
+  read(partition: number, from: number, until: number): Promise<Delivery[]>;
+  close(): Promise<void>;
+}
+
+function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
+  const { options } = deps;
+  const consumer: Consumer = deps.kafka.consumer({
+    groupId: `${READER_GROUP_PREFIX}${uuidv7()}`,
+    sessionTimeout: options.group.sessionTimeoutMs,
+    heartbeatInterval: options.group.heartbeatIntervalMs,
+    rebalanceTimeout: options.group.rebalanceTimeoutMs,
+    maxWaitTimeInMs: options.fetch.maxWaitMs,
+    maxBytesPerPartition: options.fetch.maxBytesPerPartition,
+    allowAutoTopicCreation: false,
+    retry: { retries: options.retries, restartOnFailure: async () => false },
+  });
+  let wanted: Wanted | undefined;
+  let failed: ((error: unknown) => void) | undefined;
+  let broken = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const joined = new Promise<void>((resolve, reject) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      // nothing is fetched unless a read asks for it (a rejoin pauses everything again)
+      consumer.pause([{ topic }]);
+      if (wanted) consumer.resume([{ topic, partitions: [wanted.partition] }]);
+      resolve();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      broken = true;
+      reject(payload.error);
+      failed?.(payload.error);
+    });
+  });
+  joined.catch(() => {}); // awaited by reads; this only keeps an early crash from counting as unhandled
+
+  function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+    const want = wanted;
+    if (!want || batch.partition !== want.partition || isStale()) return Promise.resolve();
+    const tp = { topic, partition: want.partition };
+    for (const message of batch.messages) {
+      const offset = Number(message.offset);
+      if (offset < want.next) continue;
+      if (offset >= want.until || want.got.length >= want.limit) break;
+      want.got.push(toDelivery(tp, message));
+      want.next = offset + 1;
+    }
+    // control records take offsets but never reach `messages` (kafkajs calls eachBatch only for batches with messages)
+    want.next = Math.max(want.next, Math.min(Number(batch.lastOffset()) + 1, want.until));
+    if (want.next >= want.until || want.got.length >= want.limit) want.done();
+    return Promise.resolve();
+  }
+
+  const started = (async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatch: onBatch });
+    await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining a reader group for '${topic}'`);
+  })();
+  started.catch(() => {
+    broken = true;
+  });
+
+  async function readOnce(partition: number, from: number, until: number): Promise<Delivery[]> {
+    try {
+      await started;
+    } catch (error) {
+      throw toHeraldError(error, `starting a reader of '${topic}'`);
+    }
+    const got: Delivery[] = [];
+    const complete = new Promise<void>((resolve, reject) => {
+      wanted = { partition, next: from, until, limit: until - from, got, done: resolve };
+      failed = reject;
+    });
+    try {
+      consumer.seek({ topic, partition, offset: String(from) });
+      consumer.resume([{ topic, partitions: [partition] }]);
+      await withTimeout(complete, options.requestTimeoutMs, `reading '${topic}'/${partition} from offset ${from}`);
+      return got;
+    } catch (error) {
+      throw toHeraldError(error, `reading '${topic}'/${partition}`);
+    } finally {
+      wanted = undefined;
+      failed = undefined;
+      consumer.pause([{ topic, partitions: [partition] }]);
+    }
+  }
+
+  return {
+    get broken() {
+      return broken;
+    },
+    read(partition, from, until) {
+      const result = queue.then(() => readOnce(partition, from, until));
+      queue = result.catch(() => {});
+      return result;
+    },
+    async close() {
+      await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `closing the reader of '${topic}'`).catch((error: unknown) =>
+        deps.logger.warn('kafka: closing a reader failed', { topic, error }),
+      );
+    },
+  };
+}
