@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
+import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
 import { SqliteErrors } from '@herald/sqlite';
 
@@ -14,6 +15,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
+  { pkg: '@herald/metrics', specs: MetricsErrors },
 ];
 
 export function renderErrorsDoc(): string {
