@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
+import { benchMetrics } from './metrics.js';
 import type { Engine } from './workload.js';
 
 /** Creates a fresh, empty engine of the named kind for one measurement. */
@@ -80,6 +81,12 @@ export const engines: Record<string, EngineFactory> = {
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
+  },
+
+  /** The embedded engine with @herald/metrics attached (bench/metrics.ts): what metrics cost, against `embedded`. */
+  async 'embedded+metrics'() {
+    const engine = await engines['embedded']!();
+    return { ...engine, name: 'embedded+metrics', observe: benchMetrics };
   },
 
   /** Herald's reliable pipeline on Kafka (librdkafka's mock cluster, 3 brokers) and PostgreSQL 15 (fsync on). */

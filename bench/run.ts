@@ -1,6 +1,9 @@
 // npm run bench [-- --json] [--engines embedded,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
 //   [--latency-events 20000] [--deadline-ms 180000]
 // Measures the full reliable pipeline per engine, each in its own process (so peak RSS is its own).
+// A variant `<engine>+<what>` (embedded+metrics) is compared with the run of `<engine>` measured
+// just before it: its throughput overhead is printed (list both, alternated, to average out noise:
+// --engines embedded,embedded+metrics,embedded,embedded+metrics).
 // kafka-postgres and baseline-kafkajs-pg start a mock Kafka cluster (kcat) and a throwaway
 // PostgreSQL 15 cluster per measured run; see bench/engines.ts for how each is tuned.
 import { spawnSync } from 'node:child_process';
@@ -27,7 +30,19 @@ interface Result {
   throughputEventsPerSec: number;
   latencyAt2kMs: { p50: number; p99: number; max: number };
   peakRssMiB: number;
+  /** For a variant: its throughput against the plain engine's run just before it. */
+  overhead?: { vs: string; throughputRatio: number; overheadPercent: number };
 }
+
+/** The most recent result of the engine a variant (`embedded+metrics`) adds to. */
+function plainRunFor(engine: string): Result | undefined {
+  const plus = engine.indexOf('+');
+  if (plus < 0) return undefined;
+  return results.findLast((r) => r.engine === engine.slice(0, plus));
+}
+
+/** Overhead targets of the observability variants (issue 9: under 10% of throughput). */
+const MAX_OVERHEAD_PERCENT = 10;
 
 const results: Result[] = [];
 for (const engine of engineNames) {
@@ -48,6 +63,11 @@ for (const engine of engineNames) {
   }
   const line = child.stdout.trim().split('\n').pop()!;
   const result = JSON.parse(line) as Result;
+  const plain = plainRunFor(result.engine);
+  if (plain) {
+    const throughputRatio = result.throughputEventsPerSec / plain.throughputEventsPerSec;
+    result.overhead = { vs: plain.engine, throughputRatio: Number(throughputRatio.toFixed(3)), overheadPercent: Number(((1 - throughputRatio) * 100).toFixed(1)) };
+  }
   results.push(result);
   if (json) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stderr.write(`  ${engine} done in ${Math.round((performance.now() - started) / 1000)} s\n`);
@@ -64,8 +84,15 @@ if (!json && results.length > 0) {
     'max ms @2k/s': r.latencyAt2kMs.max,
     'peak RSS MiB': r.peakRssMiB,
     ...(baseline && r.engine === COMPARED.engine ? ratios(r, baseline) : {}),
+    ...(r.overhead ? { [`overhead vs ${r.overhead.vs}`]: `${r.overhead.overheadPercent}% (< ${MAX_OVERHEAD_PERCENT}%: ${r.overhead.overheadPercent < MAX_OVERHEAD_PERCENT ? 'met' : 'MISSED'})` } : {}),
   }));
   console.table(rows);
+  for (const variant of new Set(results.filter((r) => r.overhead).map((r) => r.engine))) {
+    const pairs = results.filter((r) => r.engine === variant && r.overhead);
+    if (pairs.length < 2) continue;
+    const mean = pairs.reduce((sum, r) => sum + r.overhead!.overheadPercent, 0) / pairs.length;
+    console.log(`${variant}: mean throughput overhead over ${pairs.length} pairs ${mean.toFixed(1)}% (each: ${pairs.map((r) => `${r.overhead!.overheadPercent}%`).join(', ')})`);
+  }
 }
 
 /** Throughput and p99 of the pipeline as ratios of the baseline's, with the targets they must meet. */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
+import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type Component, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
 import type { CpuSeconds } from './cpu.js';
 
 const BenchData = Type.Object({
@@ -32,6 +32,8 @@ export interface Engine {
    * `stores`' appends.
    */
   readonly relayOutbox?: OutboxStore<SqlTx>;
+  /** Observability added to the app (a variant such as `embedded+metrics`); measured as part of the pipeline. */
+  readonly observe?: (app: App<SqlTx>) => Component;
   /** How this engine is tuned for the workload; absent fields take the embedded engine's values. */
   readonly tuning?: WorkloadTuning;
   /** CPU used so far by this process and the servers the engine started (for bench/profile.ts). */
@@ -125,6 +127,7 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
       await ctx.tx.execute('INSERT INTO bench_effects (event_id, k, seq) VALUES ($1, $2, $3)', [event.id, event.data.key, event.data.seq]);
     },
   );
+  if (engine.observe) app.use(engine.observe(app));
   // the clock starts once the group owns every partition, as the baseline waits for its group join:
   // otherwise the first join (3 s on the Kafka mock) would be measured as pipeline latency
   const partitionCount = events.length * (tuning.partitions ?? DEFAULT_TUNING.partitions);
