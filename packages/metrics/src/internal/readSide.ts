@@ -25,7 +25,11 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
   const backlog = hasOutboxBacklog(app.stores.outbox) ? (app.stores.outbox as OutboxBacklog) : undefined;
   const browser = canBrowseDeadLetters(app.stores.deadLetters) ? (app.stores.deadLetters as DeadLetterBrowser) : undefined;
   /** Per topic: records waiting and the append time of the oldest (0 when none). Known topics stay at 0. */
-  const outbox = new Map<string, { pending: number; oldestCreatedAt: number }>(app.events.map((e) => [e.topic, { pending: 0, oldestCreatedAt: 0 }]));
+  const outbox = new Map<string, { pending: number; oldestCreatedAt: number }>();
+  /** The app's topics (its events and its handlers', registered after the metrics too) are reported before anything waits. */
+  const knowTopics = () => {
+    for (const { topic } of app.events) if (!outbox.has(topic)) outbox.set(topic, { pending: 0, oldestCreatedAt: 0 });
+  };
   /** Label sets of dead letters seen once: reported as 0 once resolved, so a drop is visible. */
   const seenLetters = new Map<string, Record<'group' | 'handler' | 'reason' | 'status', string>>();
   let gauges: Instruments['gauges'] | undefined;
@@ -45,6 +49,7 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
   async function readOutbox(): Promise<void> {
     if (!backlog) return;
     const topics = await backlog.backlog();
+    knowTopics();
     for (const state of outbox.values()) state.pending = state.oldestCreatedAt = 0;
     for (const t of topics) outbox.set(t.topic, { pending: t.pending, oldestCreatedAt: t.oldestCreatedAt });
     for (const [topic, state] of outbox) gauges!.outboxPending.set({ topic }, state.pending);
@@ -75,6 +80,9 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
     inspectsLag: inspector !== undefined,
     bind(instruments) {
       gauges = instruments.gauges;
+      // without the backlog ability nothing is known about the outbox: no series rather than zeros
+      if (!backlog) return;
+      knowTopics();
       for (const [topic] of outbox) gauges.outboxPending.set({ topic }, 0);
     },
     async poll(onError) {
