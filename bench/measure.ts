@@ -45,6 +45,8 @@ const result = {
   engine: engineName,
   events,
   throughputEventsPerSec: Math.round((throughput.events / throughput.elapsedMs) * 1000),
+  // this process' CPU per event in the flat-out run (the servers an engine starts are not in it)
+  ...(throughput.cpuMs === undefined ? {} : { cpuUsPerEvent: round((throughput.cpuMs * 1000) / throughput.events) }),
   latencyAt2kMs: {
     p50: round(percentile(latency.latenciesMs, 50)),
     p99: round(percentile(latency.latenciesMs, 99)),

@@ -30,8 +30,10 @@ interface Result {
   throughputEventsPerSec: number;
   latencyAt2kMs: { p50: number; p99: number; max: number };
   peakRssMiB: number;
-  /** For a variant: its throughput against the plain engine's run just before it. */
-  overhead?: { vs: string; throughputRatio: number; overheadPercent: number };
+  /** CPU of the benchmark process per event in the flat-out run, when measured (not the baseline's). */
+  cpuUsPerEvent?: number;
+  /** For a variant: its throughput (and CPU per event) against the plain engine's run just before it. */
+  overhead?: { vs: string; throughputRatio: number; overheadPercent: number; cpuOverheadPercent?: number };
 }
 
 /** The most recent result of the engine a variant (`embedded+metrics`) adds to. */
@@ -39,6 +41,11 @@ function plainRunFor(engine: string): Result | undefined {
   const plus = engine.indexOf('+');
   if (plus < 0) return undefined;
   return results.findLast((r) => r.engine === engine.slice(0, plus));
+}
+
+/** A percentage with its sign, `+3.2` or `-1.5`. */
+function signed(percent: number): string {
+  return `${percent >= 0 ? '+' : ''}${percent}`;
 }
 
 /** Overhead targets of the observability variants (issue 9: under 10% of throughput). */
@@ -66,7 +73,8 @@ for (const engine of engineNames) {
   const plain = plainRunFor(result.engine);
   if (plain) {
     const throughputRatio = result.throughputEventsPerSec / plain.throughputEventsPerSec;
-    result.overhead = { vs: plain.engine, throughputRatio: Number(throughputRatio.toFixed(3)), overheadPercent: Number(((1 - throughputRatio) * 100).toFixed(1)) };
+    const cpu = result.cpuUsPerEvent !== undefined && plain.cpuUsPerEvent !== undefined ? { cpuOverheadPercent: Number(((result.cpuUsPerEvent / plain.cpuUsPerEvent - 1) * 100).toFixed(1)) } : {};
+    result.overhead = { vs: plain.engine, throughputRatio: Number(throughputRatio.toFixed(3)), overheadPercent: Number(((1 - throughputRatio) * 100).toFixed(1)), ...cpu };
   }
   results.push(result);
   if (json) process.stdout.write(JSON.stringify(result) + '\n');
@@ -83,15 +91,23 @@ if (!json && results.length > 0) {
     'p99 ms @2k/s': r.latencyAt2kMs.p99,
     'max ms @2k/s': r.latencyAt2kMs.max,
     'peak RSS MiB': r.peakRssMiB,
+    'CPU µs/event': r.cpuUsPerEvent ?? '',
     ...(baseline && r.engine === COMPARED.engine ? ratios(r, baseline) : {}),
-    ...(r.overhead ? { [`overhead vs ${r.overhead.vs}`]: `${r.overhead.overheadPercent}% (< ${MAX_OVERHEAD_PERCENT}%: ${r.overhead.overheadPercent < MAX_OVERHEAD_PERCENT ? 'met' : 'MISSED'})` } : {}),
+    ...(r.overhead
+      ? {
+          [`overhead vs ${r.overhead.vs}`]: `${r.overhead.overheadPercent}% (< ${MAX_OVERHEAD_PERCENT}%: ${r.overhead.overheadPercent < MAX_OVERHEAD_PERCENT ? 'met' : 'MISSED'})`,
+          'CPU/event vs it': r.overhead.cpuOverheadPercent === undefined ? '' : `${signed(r.overhead.cpuOverheadPercent)}%`,
+        }
+      : {}),
   }));
   console.table(rows);
   for (const variant of new Set(results.filter((r) => r.overhead).map((r) => r.engine))) {
     const pairs = results.filter((r) => r.engine === variant && r.overhead);
     if (pairs.length < 2) continue;
-    const mean = pairs.reduce((sum, r) => sum + r.overhead!.overheadPercent, 0) / pairs.length;
-    console.log(`${variant}: mean throughput overhead over ${pairs.length} pairs ${mean.toFixed(1)}% (each: ${pairs.map((r) => `${r.overhead!.overheadPercent}%`).join(', ')})`);
+    const mean = (values: number[]) => (values.reduce((sum, v) => sum + v, 0) / values.length).toFixed(1);
+    const throughput = pairs.map((r) => r.overhead!.overheadPercent);
+    const cpu = pairs.flatMap((r) => (r.overhead!.cpuOverheadPercent === undefined ? [] : [r.overhead!.cpuOverheadPercent]));
+    console.log(`${variant} over ${pairs.length} pairs: throughput overhead ${mean(throughput)}% (each: ${throughput.join('%, ')}%)${cpu.length ? `, CPU per event ${signed(Number(mean(cpu)))}% (each: ${cpu.map(signed).join('%, ')}%)` : ''}`);
   }
 }
 

@@ -65,6 +65,11 @@ export const DEFAULT_TUNING = {
 export interface WorkloadResult {
   readonly events: number;
   readonly elapsedMs: number;
+  /**
+   * CPU time this process (all its threads) spent from the first send to the last effect, when
+   * measured: on a machine shared with other work it moves far less than the elapsed time.
+   */
+  readonly cpuMs?: number;
   readonly latenciesMs: number[];
 }
 
@@ -157,13 +162,15 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
   };
 
   const started = nowMs();
+  const cpuAtStart = process.cpuUsage();
   if (options.ratePerSec === undefined) await sendFlat(options.events, options.concurrency ?? 512, send);
   else await sendAtRate(options.events, options.ratePerSec, send);
   await finished;
   const elapsedMs = nowMs() - started;
+  const cpu = process.cpuUsage(cpuAtStart);
   await relay?.close();
   await app.close();
-  return { events: done, elapsedMs, latenciesMs };
+  return { events: done, elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, latenciesMs };
 }
 
 /** Resolves with `promise`, or rejects with `message()` once `ms` passed. */
