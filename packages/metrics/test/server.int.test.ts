@@ -85,13 +85,15 @@ describe('metricsServer', () => {
   });
 
   it('cuts a scrape that outlives the close deadline', async () => {
-    const server = metricsServer({ metrics: { scrape: () => new Promise(() => {}) }, port: 0 });
+    let started!: () => void;
+    const scraping = new Promise<void>((resolve) => (started = resolve));
+    const server = metricsServer({ metrics: { scrape: () => (started(), new Promise(() => {})) }, port: 0 });
     await server.start(new AbortController().signal);
     const inFlight = fetch(server.url!).then(
       () => 'answered',
       () => 'cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await scraping;
     await server.close({ deadlineMs: 50 });
     expect(await inFlight).toBe('cut');
   });
