@@ -218,6 +218,11 @@ describe('the exposition', () => {
     expect({ code: result.code, output: (result.stdout + result.stderr).trim() }).toEqual({ code: 0, output: '' });
   });
 
+  it('a missing tool fails with the command that installs it', async () => {
+    await expect(runTool('promtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus`');
+    await expect(runTool('amtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus-alertmanager`');
+  });
+
   it('promtool check metrics can fail: it refuses a counter without _total, and a malformed line', async () => {
     const misnamed = '# HELP herald_broken a counter\n# TYPE herald_broken counter\nherald_broken 1\n';
     const linted = await runTool('promtool', ['check', 'metrics'], { stdin: misnamed });

@@ -14,9 +14,9 @@ export interface ToolResult {
  * Runs `promtool` or `amtool` with `args` (and `stdin` piped in when given). Fails with the exact
  * install command when the tool is missing, so a machine without it says what to do.
  */
-export function runTool(tool: keyof typeof PACKAGES, args: readonly string[], options: { stdin?: string; cwd?: string } = {}): Promise<ToolResult> {
+export function runTool(tool: keyof typeof PACKAGES, args: readonly string[], options: { stdin?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(tool, args, { timeout: 60_000, cwd: options.cwd, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(tool, args, { timeout: 60_000, cwd: options.cwd, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
         reject(new Error(`${tool} was not found; install it with \`apt-get install -y ${PACKAGES[tool]}\` (Debian/Ubuntu; CI does this in .ci/run).`));
         return;
