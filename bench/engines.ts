@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
-import type { Broker, GroupOptions, OutboxStore, RelayOptions, SqlTx, Stores } from '@herald/core';
+import type { App, Broker, Component, GroupOptions, OutboxStore, RelayOptions, SqlTx, Stores } from '@herald/core';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
 
 /** A broker and its stores for one measurement, with how the tuned Herald row sets it up. */
@@ -17,6 +17,8 @@ export interface Engine {
   readonly relayOutbox?: OutboxStore<SqlTx>;
   /** How the tuned row configures this engine; the default row uses Herald's defaults. */
   readonly tuning: WorkloadTuning;
+  /** A component to add to the row's app (a variant measuring what e.g. metrics cost). */
+  readonly observe?: (app: App<SqlTx>) => Component;
   cpuSeconds?(): CpuSeconds;
   /** Releases whatever the engine started (servers, files), after the app closed broker and stores. */
   cleanup(): Promise<void>;

@@ -68,6 +68,7 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
       await ctx.tx.execute(COUNT_ONE, [event.data.key]);
     });
   }
+  if (engine.observe) app.use(engine.observe(app));
   await app.start();
   await app.ready();
   const relay = separateRelay ? createRelay({ outbox: engine.relayOutbox!, broker: engine.broker, stores: engine.stores }, tuning.relay) : undefined;

@@ -3,12 +3,15 @@
 import { ceilingSqliteRow } from './ceilingSqlite.js';
 import { engines, KAFKA_PG, startKafkaPostgres } from './engines.js';
 import { heraldRow } from './herald.js';
+import { benchMetrics } from './metrics.js';
 import { Applied, type BenchRow, type RowFactory } from './workload.js';
 
 export const ROWS: Readonly<Record<string, RowFactory>> = {
   'ceiling-sqlite': ceilingSqliteRow,
   embedded: async () => heraldRow(await engines.embedded!(true), true),
   'embedded-default': async () => heraldRow(await engines.embedded!(false), false),
+  // what @herald/metrics costs: the tuned embedded row with metrics counting every fact and scraped every second
+  'embedded+metrics': async () => heraldRow({ ...(await engines.embedded!(true)), observe: benchMetrics }, true),
   'ceiling-kafkajs-pg': () => kafkajsRow('ceiling'),
   'baseline-kafkajs-pg': () => kafkajsRow('naive'),
   'kafka-postgres': async () => heraldRow(await engines['kafka-postgres']!(true), true),
@@ -18,6 +21,7 @@ export const ROWS: Readonly<Record<string, RowFactory>> = {
 /** Which ceiling each Herald row is measured against. */
 export const CEILING_OF: Readonly<Record<string, string>> = {
   embedded: 'ceiling-sqlite',
+  'embedded+metrics': 'ceiling-sqlite',
   'embedded-default': 'ceiling-sqlite',
   'kafka-postgres': 'ceiling-kafkajs-pg',
   'kafka-postgres-default': 'ceiling-kafkajs-pg',

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CliErrors } from '@herald/cli';
 import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
+import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
 import { SqliteErrors } from '@herald/sqlite';
 
@@ -16,6 +17,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
   { pkg: '@herald/cli', specs: CliErrors },
+  { pkg: '@herald/metrics', specs: MetricsErrors },
 ];
 
 export function renderErrorsDoc(): string {

@@ -34,6 +34,16 @@ export interface TicketOrdersConfig {
   readonly readinessGraceMs: number;
   /** `HERALD_LOG_LEVEL`, default `info`. */
   readonly logLevel: LogLevel;
+  /**
+   * `METRICS_PORT`: when set, a standalone metrics server on this port (0: any free one), in any
+   * process; the api serves `/metrics` on `PORT` anyway. Unset by default, so several processes on
+   * one host never fight over one port.
+   */
+  readonly metricsPort: number | undefined;
+  /** `METRICS_HOST`: interface of the metrics server, default 127.0.0.1 (0.0.0.0 in a container). */
+  readonly metricsHost: string;
+  /** `HERALD_METRICS_POLL_INTERVAL_MS`: how often lag, outbox backlog and dead letters are read for /metrics. Default 10 000; 0 never. */
+  readonly metricsPollIntervalMs: number;
 }
 
 /**
@@ -61,6 +71,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     idempotencyLeaseMs: integer(env, 'HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
     readinessGraceMs: integer(env, 'HERALD_READINESS_GRACE_MS', 0, 0, 600_000),
     logLevel: logLevel(env['HERALD_LOG_LEVEL'] ?? 'info'),
+    metricsPort: env['METRICS_PORT'] ? integer(env, 'METRICS_PORT', 0, 0, 65_535) : undefined,
+    metricsHost: env['METRICS_HOST'] || '127.0.0.1',
+    metricsPollIntervalMs: integer(env, 'HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
   };
 }
 

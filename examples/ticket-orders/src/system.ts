@@ -1,7 +1,8 @@
 import { createApp, jsonLogger } from '@herald/core';
 import type { App, Logger, SqlTx } from '@herald/core';
-import type { Gateway } from '@herald/http';
+import { METRICS_PATH, type Gateway } from '@herald/http';
 import { engineFromEnv, type Engine, type EngineEnv } from '@herald/engine';
+import { createMetrics, metricsServer, type HeraldMetrics } from '@herald/metrics';
 import type { TicketOrdersConfig } from './config.js';
 import { EVENTS, GROUPS, TOPICS } from './events.js';
 import { failureInjector } from './failures.js';
@@ -18,9 +19,11 @@ export interface TicketOrders {
   readonly engine: Engine;
   /** Present when this process runs the api service. */
   readonly gateway: Gateway<SqlTx> | undefined;
+  /** This process' metrics: served by the api at /metrics, and by a metrics server when `METRICS_PORT` is set. */
+  readonly metrics: HeraldMetrics;
   readonly logger: Logger;
-  /** Creates the tables, starts listening (api), starts the relay and consumer groups, then reports ready. */
-  start(): Promise<{ url?: string }>;
+  /** Creates the tables, starts listening (api), starts the relay, the consumer groups and the metrics, then reports ready. */
+  start(): Promise<{ url?: string; metricsUrl?: string }>;
   /** Drains HTTP, then the app (consumers, relay, engine). Idempotent. */
   close(): Promise<void>;
 }
@@ -47,6 +50,10 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
     handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
     relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
   });
+  const metrics = createMetrics({ app, pollIntervalMs: config.metricsPollIntervalMs });
+  app.use(metrics);
+  const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
+  if (server) app.use(server);
   const maybeFail = failureInjector(config.handlerFailureRate);
   if (runs.has('payment')) registerPaymentService(app, { limitCents: config.paymentLimitCents, maybeFail });
   if (runs.has('ticket')) registerTicketService(app, { maybeFail });
@@ -58,6 +65,7 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
         readinessGraceMs: config.readinessGraceMs,
         idempotencyLeaseMs: config.idempotencyLeaseMs,
         onClosed: closeApp,
+        metrics,
       })
     : undefined;
   const groups = (['payment', 'ticket', 'order'] as const).filter((s) => runs.has(s)).map((s) => GROUPS[s]);
@@ -66,6 +74,7 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
     app,
     engine,
     gateway,
+    metrics,
     logger,
     async start() {
       await migrate(engine.stores, { engine: engine.kind });
@@ -74,14 +83,16 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
       if (address) logger.info('listening', { url: address.url });
       await app.start({ groups, relay: runs.has('relay') });
       gateway?.markReady();
+      const metricsUrl = server?.url ?? (address ? `${address.url}${METRICS_PATH}` : undefined);
       logger.info('ticket-orders ready', {
         services: [...runs],
         url: address?.url,
+        metricsUrl,
         engine: engine.description,
         chaosRate: config.chaosRate,
         paymentLimitCents: config.paymentLimitCents,
       });
-      return address ? { url: address.url } : {};
+      return { ...(address ? { url: address.url } : {}), ...(metricsUrl ? { metricsUrl } : {}) };
     },
     close: () => (gateway ? gateway.close() : closeApp()),
   };

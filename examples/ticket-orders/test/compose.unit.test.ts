@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,9 @@ import { EXAMPLE_DIR } from './support/processes.js';
 
 const REPO = join(EXAMPLE_DIR, '..', '..');
 const COMPOSE_FILE = join(REPO, 'deploy', 'docker-compose.yml');
+const PROMETHEUS_CONFIG = join(REPO, 'deploy', 'prometheus', 'prometheus.yml');
+/** The ticket-orders services: the api serves /metrics on its HTTP port, the others on a metrics server. */
+const HERALD_SERVICES = ['api', 'relay', 'payment', 'ticket', 'order'] as const;
 const INSTALL_HINT = 'install it with `apt-get install -y docker-compose` (Debian/Ubuntu; CI does this in .ci/run)';
 
 /** Runs docker-compose (the Debian package's v1 CLI); fails with what to install when it is missing. */
@@ -49,7 +52,7 @@ describe('deploy/docker-compose.yml', () => {
 
   it('runs the ticket-orders services against single-node KRaft Kafka and PostgreSQL 15, healthy first', async () => {
     const services = await compose(COMPOSE_FILE, ['config', '--services']);
-    expect(services.stdout.trim().split('\n').sort()).toEqual(['api', 'kafka', 'order', 'payment', 'postgres', 'relay', 'ticket']);
+    expect(services.stdout.trim().split('\n').sort()).toEqual(['alertmanager', 'api', 'grafana', 'kafka', 'order', 'payment', 'postgres', 'prometheus', 'relay', 'ticket']);
     const blocks = serviceBlocks((await compose(COMPOSE_FILE, ['config'])).stdout);
 
     const kafka = blocks.get('kafka')!;
@@ -71,6 +74,44 @@ describe('deploy/docker-compose.yml', () => {
       if (count > 1) expect(block, service).toContain(`replicas: ${count}`);
       else expect(block, service).not.toContain('replicas:');
     }
+  });
+
+  it('gives every service a metrics endpoint that Prometheus scrapes, and provisions Grafana and Alertmanager', async () => {
+    const blocks = serviceBlocks((await compose(COMPOSE_FILE, ['config'])).stdout);
+    const prometheus = readFileSync(PROMETHEUS_CONFIG, 'utf8');
+    const staticTargets = [...prometheus.matchAll(/targets: \[([^\]]*)\]/g)].flatMap((m) => m[1]!.split(',').map((t) => t.trim().replace(/"/g, '')));
+    const dnsNames = [...prometheus.matchAll(/names: \[([^\]]*)\]/g)].flatMap((m) => m[1]!.split(',').map((t) => t.trim()));
+    const dnsPort = /type: A\n\s+port: (\d+)/.exec(prometheus)?.[1];
+    for (const service of HERALD_SERVICES) {
+      const block = blocks.get(service)!;
+      if (service === 'api') {
+        // the gateway's GET /metrics, on the api's own port
+        expect(block, service).not.toContain('METRICS_PORT');
+        expect(block).toMatch(/target: 8080\n/);
+        expect(staticTargets).toContain('api:8080');
+      } else {
+        expect(block, service).toContain(`METRICS_PORT: '${dnsPort}'`);
+        expect(block, service).toContain('METRICS_HOST: 0.0.0.0');
+        expect(dnsNames, service).toContain(service);
+      }
+    }
+    expect(staticTargets).toContain('alertmanager:9093');
+
+    const prometheusBlock = blocks.get('prometheus')!;
+    expect(prometheusBlock).toMatch(/image: prom\/prometheus:v\d+\.\d+\.\d+\n/);
+    expect(prometheusBlock).toMatch(/deploy\/prometheus:\/etc\/prometheus:ro\n/);
+    expect(prometheusBlock).toContain('--config.file=/etc/prometheus/prometheus.yml');
+
+    const grafana = blocks.get('grafana')!;
+    expect(grafana).toMatch(/image: grafana\/grafana-oss:\d+\.\d+\.\d+\n/);
+    expect(grafana).toMatch(/deploy\/grafana\/provisioning:\/etc\/grafana\/provisioning:ro\n/);
+    expect(grafana).toMatch(/deploy\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro\n/);
+
+    const alertmanager = blocks.get('alertmanager')!;
+    expect(alertmanager).toMatch(/image: prom\/alertmanager:v\d+\.\d+\.\d+\n/);
+    expect(alertmanager).toContain('/etc/alertmanager/render-config.sh');
+    expect(alertmanager).toMatch(/deploy\/alertmanager\/secrets:\/run\/secrets\/alertmanager:ro\n/);
+    expect(alertmanager).toContain('TELEGRAM_BOT_TOKEN_FILE: /run/secrets/alertmanager/telegram_bot_token');
   });
 
   it('the check can fail: a service depending on one that does not exist is refused', async () => {

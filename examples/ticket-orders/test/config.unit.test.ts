@@ -16,7 +16,16 @@ describe('loadConfig', () => {
       retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000 },
       idempotencyLeaseMs: 60_000,
       logLevel: 'info',
+      metricsPort: undefined,
+      metricsHost: '127.0.0.1',
+      metricsPollIntervalMs: 10_000,
     });
+  });
+
+  it('reads the metrics server settings: no server unless METRICS_PORT is set, 0 for any free port', () => {
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', HERALD_METRICS_POLL_INTERVAL_MS: '500' }, [])).toMatchObject({ metricsPort: 9464, metricsHost: '0.0.0.0', metricsPollIntervalMs: 500 });
+    expect(loadConfig({ METRICS_PORT: '0' }, []).metricsPort).toBe(0);
+    expect(loadConfig({ METRICS_PORT: '' }, []).metricsPort).toBeUndefined();
   });
 
   it('reads the environment and the --service flag', () => {
@@ -35,6 +44,8 @@ describe('loadConfig', () => {
     [{ HERALD_CHAOS_RATE: '1.5' }, [], /HERALD_CHAOS_RATE/],
     [{ HERALD_LOG_LEVEL: 'loud' }, [], /HERALD_LOG_LEVEL/],
     [{ HERALD_RELAY_LEASE_MS: '10' }, [], /HERALD_RELAY_LEASE_MS/],
+    [{ METRICS_PORT: '65536' }, [], /METRICS_PORT/],
+    [{ HERALD_METRICS_POLL_INTERVAL_MS: '-1' }, [], /HERALD_METRICS_POLL_INTERVAL_MS/],
     [{}, ['--service', 'billing'], /unknown service "billing"/],
   ])('refuses %j %j', (env, argv, message) => {
     expect(() => loadConfig(env, argv)).toThrow(message);

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pool } from './support/client.js';
 import { openOrdersDb } from './support/db.js';
+import { scrape, verifyFlowMetrics, waitDrained } from './support/metrics.js';
 import { startExample, stopExample, tempDataDir, type ExampleProcess } from './support/processes.js';
 import { buildJobs, LIMIT_CENTS, runJob, type ClientStats, type KeyOutcome } from './support/scenario.js';
 import { verifyAnswers, verifyDatabase, verifyThroughApi, verifyWorkflow, waitAllFinal } from './support/verify.js';
@@ -18,10 +19,10 @@ describe('ticket-orders as five processes on one embedded log', () => {
   });
 
   it('runs every saga to its end across the processes', { timeout: 180_000 }, async () => {
-    const env = { HERALD_CHAOS_RATE: '0.2', HANDLER_FAILURE_RATE: '0.1', PAYMENT_LIMIT_CENTS: String(LIMIT_CENTS) };
-    // the api first (it creates the tables), then the others together
+    const env = { HERALD_CHAOS_RATE: '0.2', HANDLER_FAILURE_RATE: '0.1', PAYMENT_LIMIT_CENTS: String(LIMIT_CENTS), HERALD_METRICS_POLL_INTERVAL_MS: '250' };
+    // the api first (it creates the tables), then the others together, each with a metrics server
     processes.set('api', await startExample({ dataDir: data.dir, env, service: 'api' }));
-    const others = await Promise.all(SERVICES.slice(1).map((service) => startExample({ dataDir: data.dir, env, service })));
+    const others = await Promise.all(SERVICES.slice(1).map((service) => startExample({ dataDir: data.dir, env: { ...env, METRICS_PORT: '0' }, service })));
     SERVICES.slice(1).forEach((service, i) => processes.set(service, others[i]!));
     const baseUrl = processes.get('api')!.url!;
 
@@ -35,7 +36,18 @@ describe('ticket-orders as five processes on one embedded log', () => {
     try {
       await waitAllFinal(db, 90_000);
       const prices = new Map([...outcomes.values()].map((o) => [o.request.key, o.request.body.priceCents]));
-      expect(await verifyDatabase(db, orderIds, prices)).toEqual({ orders: 192, ticketIssued: 172, cancelled: 20, payments: 192, tickets: 172 });
+      const totals = await verifyDatabase(db, orderIds, prices);
+      expect(totals).toEqual({ orders: 192, ticketIssued: 172, cancelled: 20, payments: 192, tickets: 172 });
+
+      // every process serves /metrics (the api on its port, the others on their metrics server);
+      // together they count every step once, and any of them sees the shared log drained
+      const urls = SERVICES.map((service) => processes.get(service)!.metricsUrl!);
+      expect(urls.slice(1).every((url) => url !== undefined && !url.startsWith(baseUrl))).toBe(true);
+      await waitDrained(urls[4]!, 30_000);
+      const perProcess = await Promise.all(urls.map((url) => scrape(url)));
+      verifyFlowMetrics(perProcess.flat(), totals);
+      const relayMetrics = perProcess[1]!;
+      expect(relayMetrics.some((s) => s.name === 'herald_relay_failures_total' && s.labels['cause'] === 'chaos' && s.value > 0)).toBe(true);
     } finally {
       await db.close();
     }

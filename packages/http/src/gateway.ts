@@ -3,6 +3,7 @@ import { HeraldError, closeOnSignals } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import { registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
@@ -139,6 +140,7 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
     if (readiness.isReady) return { status: 'ready' };
     throw new HeraldError(HttpErrors.unavailable, `not ready: ${readiness.state}`, { retriable: true });
   });
+  if (options.metrics) registerMetrics(fastify, options.metrics);
   return fastify;
 }
 

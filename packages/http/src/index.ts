@@ -2,6 +2,8 @@ export { createGateway, LIVEZ_PATH, READYZ_PATH } from './gateway.js';
 export type { Gateway } from './gateway.js';
 export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './options.js';
 export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './options.js';
+export { METRICS_PATH } from './metrics.js';
+export type { GatewayMetrics } from './metrics.js';
 export { isJson } from './routes.js';
 export type { CommandInput, CommandRoute, IdempotencyMode, QueryRoute } from './routes.js';
 export { HttpErrors, HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';

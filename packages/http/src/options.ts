@@ -2,6 +2,7 @@ import { CoreErrors, HeraldError, hasIdempotency, systemClock } from '@herald/co
 import type { Clock, IdempotencyStore, Logger, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
+import type { GatewayMetrics } from './metrics.js';
 import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
 
 /** What the gateway needs from a Herald app: its transactions and stores with the idempotency ability. */
@@ -38,6 +39,8 @@ export interface GatewayOptions<Tx> {
     readonly onClosed?: () => Promise<void>;
   };
   readonly problems?: ProblemOptions;
+  /** Serves `GET /metrics` and measures every request (`createMetrics` from `@herald/metrics`). Default: neither. */
+  readonly metrics?: GatewayMetrics;
   /** Defaults to the app's clock, else the system clock. */
   readonly clock?: Clock;
   /** Defaults to the app's logger, else silent. */
@@ -58,6 +61,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly handleSignals: boolean;
   readonly onClosed: (() => Promise<void>) | undefined;
   readonly problems: ProblemOptions;
+  readonly metrics: GatewayMetrics | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -93,6 +97,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     handleSignals: options.shutdown?.handleSignals ?? false,
     onClosed: options.shutdown?.onClosed,
     problems: options.problems ?? {},
+    metrics: options.metrics,
     clock: options.clock ?? options.app.clock ?? systemClock,
     logger: options.logger ?? options.app.logger ?? silentLogger,
   };
@@ -103,6 +108,9 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   nonNegative(resolved.purgeIntervalMs, 'idempotency.purgeIntervalMs');
   positiveInteger(resolved.deadlineMs, 'shutdown.deadlineMs');
   nonNegative(resolved.readinessGraceMs, 'shutdown.readinessGraceMs');
+  if (resolved.metrics && (typeof resolved.metrics.observeRequest !== 'function' || typeof resolved.metrics.scrape !== 'function')) {
+    throw invalid('gateway: `metrics` must have observeRequest() and scrape() (createMetrics from @herald/metrics gives them)');
+  }
   for (const [code, kind] of Object.entries(resolved.problems.errorKinds ?? {})) {
     if (!PROBLEM_CATALOG[kind]) throw invalid(`gateway: errorKinds.${code} = "${kind}" is not a known problem code`);
   }

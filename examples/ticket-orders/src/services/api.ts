@@ -1,6 +1,6 @@
 import { HeraldError, uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
-import { createGateway, type Gateway } from '@herald/http';
+import { createGateway, type Gateway, type GatewayMetrics } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { OrderCreated } from '../events.js';
 import { findOrder } from '../schema.js';
@@ -29,12 +29,14 @@ export interface ApiOptions {
   readonly idempotencyLeaseMs: number;
   /** Runs after the HTTP server drained (closes the app). */
   readonly onClosed: () => Promise<void>;
+  /** Served at GET /metrics, and told about every request. */
+  readonly metrics: GatewayMetrics;
 }
 
 /**
  * The api service: POST /orders writes the order and its OrderCreated event (outbox) in one
  * transaction with the Idempotency-Key record; GET /orders/{id}; GET /orders/{id}/workflow;
- * /livez and /readyz. A seat held by a live order answers 409 `seat-held`; the database's
+ * /livez, /readyz and /metrics. A seat held by a live order answers 409 `seat-held`; the database's
  * unique index decides, so two concurrent requests for one seat cannot both win.
  */
 export function createApi(app: App<SqlTx>, options: ApiOptions): Gateway<SqlTx> {
@@ -43,6 +45,7 @@ export function createApi(app: App<SqlTx>, options: ApiOptions): Gateway<SqlTx> 
     problems: { errorKinds: { [API_ERRORS.seatHeld]: 'conflict', [API_ERRORS.orderNotFound]: 'not-found' } },
     idempotency: { leaseMs: options.idempotencyLeaseMs },
     shutdown: { deadlineMs: options.shutdownDeadlineMs, readinessGraceMs: options.readinessGraceMs, onClosed: options.onClosed },
+    metrics: options.metrics,
   });
 
   gateway.command({

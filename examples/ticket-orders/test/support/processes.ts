@@ -24,6 +24,8 @@ export interface ExampleProcess {
   readonly child: ChildProcess;
   /** Its base URL, once it listens (api processes only). */
   readonly url: string | undefined;
+  /** Where it serves its metrics: the api's /metrics, or its metrics server (`METRICS_PORT`); undefined for other processes. */
+  readonly metricsUrl: string | undefined;
   /** Every log line it wrote so far (JSON lines on stderr, anything on stdout). */
   readonly lines: string[];
   /** Resolves with the exit code (or the signal name) when it exits. */
@@ -49,14 +51,16 @@ export async function startExample(options: { dataDir?: string; env?: Record<str
   const lines: string[] = [];
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   let url: string | undefined;
+  let metricsUrl: string | undefined;
   const wanted = options.until === 'listening' ? 'listening' : 'ticket-orders ready';
   const started = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`example did not start in time; log:\n${lines.slice(-20).join('\n')}`)), options.timeoutMs ?? 60_000);
     const onLine = (line: string) => {
       lines.push(line);
       if (!line.startsWith('{')) return;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      const entry = JSON.parse(line) as { msg?: string; url?: string; metricsUrl?: string };
       if (entry.msg === 'listening' || entry.msg === 'ticket-orders ready') url = entry.url ?? url;
+      if (entry.msg === 'ticket-orders ready') metricsUrl = entry.metricsUrl;
       if (entry.msg === wanted) {
         clearTimeout(timer);
         resolve();
@@ -70,7 +74,7 @@ export async function startExample(options: { dataDir?: string; env?: Record<str
     });
   });
   await started;
-  return { child, url, lines, exited, kill: (signal) => void child.kill(signal) };
+  return { child, url, metricsUrl, lines, exited, kill: (signal) => void child.kill(signal) };
 }
 
 function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {

@@ -1,0 +1,11 @@
+export { createMetrics } from './createMetrics.js';
+export type { Exposition, HeraldMetrics, HttpRequestObservation } from './createMetrics.js';
+export { METRICS_DEFAULTS } from './options.js';
+export type { MetricsApp, MetricsOptions } from './options.js';
+export { metricsServer, METRICS_SERVER_DEFAULTS } from './server.js';
+export type { MetricsServer, MetricsServerOptions, MetricsSource } from './server.js';
+export { CHAOS_CAUSE, COUNTERS, ERROR_CAUSE, GAUGES, HISTOGRAMS, UNMATCHED_ROUTE } from './names.js';
+export type { HistogramSpec, MetricSpec } from './names.js';
+export { parseExposition, sumSamples } from './exposition.js';
+export type { ExpositionSample } from './exposition.js';
+export { MetricsErrors, MetricsErrorCodes } from './errors.js';

@@ -1,0 +1,52 @@
+import { isChaosError, type InstrumentationEvent, type InstrumentationListener } from '@herald/core';
+import { CHAOS_CAUSE, ERROR_CAUSE } from '../names.js';
+import type { Instruments } from './instruments.js';
+
+/**
+ * Turns the core's instrumentation facts into counters, histograms and this process' gauges.
+ * `lagFromFacts`: the broker cannot be inspected, so the lag gauge follows the `lag` facts of this
+ * process' groups (emitted at each commit) instead of the polled read side.
+ */
+export function factsListener(instruments: Instruments, options: { readonly lagFromFacts: boolean }): InstrumentationListener {
+  const { counters, histograms, gauges } = instruments;
+  return function recordFact(fact: InstrumentationEvent) {
+    switch (fact.kind) {
+      case 'published':
+        counters.published.inc({ topic: fact.topic, event_type: fact.eventType }, fact.count);
+        return;
+      case 'relayed':
+        counters.relayed.inc(fact.count);
+        histograms.relayDuration.observe(fact.durationMs / 1000);
+        return;
+      case 'relay-failed':
+        counters.relayFailures.inc({ cause: isChaosError(fact.error) ? CHAOS_CAUSE : ERROR_CAUSE });
+        return;
+      case 'handled': {
+        counters.handled.inc({ group: fact.group, topic: fact.topic, event_type: fact.eventType, outcome: fact.outcome });
+        const labels = { group: fact.group, event_type: fact.eventType };
+        histograms.handlerDuration.observe(labels, fact.durationMs / 1000);
+        // a duplicate or parked delivery did not do the event's work: its end-to-end time means nothing
+        if (fact.outcome === 'applied') histograms.criticalTime.observe(labels, Math.max(0, fact.latencyMs) / 1000);
+        return;
+      }
+      case 'retried':
+        counters.retries.inc({ group: fact.group, event_type: fact.eventType });
+        return;
+      case 'dead-lettered':
+        counters.deadLettered.inc({ group: fact.group, handler: fact.handler, reason: fact.reason, status: fact.status });
+        return;
+      case 'redriven':
+        counters.redriven.inc({ group: fact.group, handler: fact.handler }, fact.count);
+        return;
+      case 'assigned':
+        gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
+        return;
+      case 'revoked':
+        gauges.assigned.dec({ group: fact.group }, fact.partitions.length);
+        return;
+      case 'lag':
+        if (options.lagFromFacts) gauges.lag.set({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.lag);
+        return;
+    }
+  };
+}

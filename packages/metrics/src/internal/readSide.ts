@@ -1,0 +1,98 @@
+import { canBrowseDeadLetters, canInspect, hasOutboxBacklog } from '@herald/core';
+import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog } from '@herald/core';
+import type { Gauge } from 'prom-client';
+import type { MetricsApp } from '../options.js';
+import type { GaugeCollectors, Instruments } from './instruments.js';
+
+/** The read side's sources, named as the `source` label of read errors. */
+export type ReadSource = 'lag' | 'outbox' | 'dead_letters';
+
+/** Reads lag, outbox backlog and dead letters into gauges. */
+export interface ReadSide {
+  /** Whether the broker can be inspected (else lag comes from this process' facts). */
+  readonly inspectsLag: boolean;
+  /** Reads every source the app's broker and stores can answer; a failing source keeps its last values. */
+  poll(onError: (source: ReadSource, error: unknown) => void): Promise<void>;
+  /** Fills the outbox age gauge right before a scrape. */
+  readonly collectors: GaugeCollectors;
+}
+
+const WAITING: readonly DeadLetterStatus[] = ['dead', 'parked'];
+
+/** Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. */
+export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: Instruments): void } {
+  const inspector = canInspect(app.broker) ? (app.broker as BrokerInspector) : undefined;
+  const backlog = hasOutboxBacklog(app.stores.outbox) ? (app.stores.outbox as OutboxBacklog) : undefined;
+  const browser = canBrowseDeadLetters(app.stores.deadLetters) ? (app.stores.deadLetters as DeadLetterBrowser) : undefined;
+  /** Per topic: records waiting and the append time of the oldest (0 when none). Known topics stay at 0. */
+  const outbox = new Map<string, { pending: number; oldestCreatedAt: number }>();
+  /** The app's topics (its events and its handlers', registered after the metrics too) are reported before anything waits. */
+  const knowTopics = () => {
+    for (const { topic } of app.events) if (!outbox.has(topic)) outbox.set(topic, { pending: 0, oldestCreatedAt: 0 });
+  };
+  /** Label sets of dead letters seen once: reported as 0 once resolved, so a drop is visible. */
+  const seenLetters = new Map<string, Record<'group' | 'handler' | 'reason' | 'status', string>>();
+  let gauges: Instruments['gauges'] | undefined;
+
+  async function readLag(): Promise<void> {
+    if (!inspector) return;
+    const groups = await Promise.all((await inspector.listGroups()).map((group) => inspector.describeGroup(group)));
+    // set in one synchronous pass: a scrape never sees a half-updated picture
+    gauges!.lag.reset();
+    gauges!.members.reset();
+    for (const description of groups) {
+      gauges!.members.set({ group: description.group }, description.members);
+      for (const p of description.partitions) gauges!.lag.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
+    }
+  }
+
+  async function readOutbox(): Promise<void> {
+    if (!backlog) return;
+    const topics = await backlog.backlog();
+    knowTopics();
+    for (const state of outbox.values()) state.pending = state.oldestCreatedAt = 0;
+    for (const t of topics) outbox.set(t.topic, { pending: t.pending, oldestCreatedAt: t.oldestCreatedAt });
+    for (const [topic, state] of outbox) gauges!.outboxPending.set({ topic }, state.pending);
+  }
+
+  async function readDeadLetters(): Promise<void> {
+    if (!browser) return;
+    const byStatus = await Promise.all(WAITING.map(async (status) => ({ status, groups: await browser.groups({ status }) })));
+    const counts = new Map<string, number>();
+    for (const { status, groups } of byStatus) {
+      for (const g of groups) {
+        const labels = { group: g.group, handler: g.handler, reason: g.reason, status };
+        const key = JSON.stringify(labels);
+        seenLetters.set(key, labels);
+        counts.set(key, (counts.get(key) ?? 0) + g.count);
+      }
+    }
+    for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
+  }
+
+  const sources: readonly [ReadSource, () => Promise<void>][] = [
+    ['lag', readLag],
+    ['outbox', readOutbox],
+    ['dead_letters', readDeadLetters],
+  ];
+
+  return {
+    inspectsLag: inspector !== undefined,
+    bind(instruments) {
+      gauges = instruments.gauges;
+      // without the backlog ability nothing is known about the outbox: no series rather than zeros
+      if (!backlog) return;
+      knowTopics();
+      for (const [topic] of outbox) gauges.outboxPending.set({ topic }, 0);
+    },
+    async poll(onError) {
+      await Promise.all(sources.map(([source, read]) => read().catch((error: unknown) => onError(source, error))));
+    },
+    collectors: {
+      outboxAge(gauge: Gauge<'topic'>) {
+        const now = app.clock.now();
+        for (const [topic, state] of outbox) gauge.set({ topic }, state.pending > 0 ? Math.max(0, now - state.oldestCreatedAt) / 1000 : 0);
+      },
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Every metric Herald exports, in one place: name, help, labels and (for histograms) buckets.
+ * Names are in base units (`_seconds`, `_total`); label sets stay small and bounded (groups,
+ * topics, event types, handlers, outcomes, error codes, route patterns — never ids or keys).
+ * Dashboards and alert rules under `deploy/` query exactly these names; a test scrapes a live
+ * registry and fails when they ask for one that is not here.
+ */
+
+/** One metric's definition. */
+export interface MetricSpec<L extends string = string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+}
+
+/** A histogram's definition: upper bounds of its buckets, in seconds. */
+export interface HistogramSpec<L extends string = string> extends MetricSpec<L> {
+  readonly buckets: readonly number[];
+}
+
+/** Handler time: a few ms on the embedded engine, up to the 30 s default attempt deadline with retries. */
+const HANDLER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** End-to-end time: milliseconds when all is well, minutes behind retries, chaos or lag. */
+const CRITICAL_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const RELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Counters: only ever go up (per process; Prometheus' `rate`/`increase` handle restarts). */
+export const COUNTERS = {
+  published: {
+    name: 'herald_events_published_total',
+    help: 'Events written to the outbox, counted once their transaction committed.',
+    labelNames: ['topic', 'event_type'],
+  },
+  relayed: {
+    name: 'herald_events_relayed_total',
+    help: 'Outbox records the relay published to the broker (a record published again after a lost acknowledgement counts again).',
+    labelNames: [],
+  },
+  relayFailures: {
+    name: 'herald_relay_failures_total',
+    help: 'Relay publish calls that failed and will be retried; cause is chaos for failures injected on purpose, error otherwise.',
+    labelNames: ['cause'],
+  },
+  handled: {
+    name: 'herald_events_handled_total',
+    help: 'Deliveries that finished (after their retries), by consumer group, topic, event type and outcome.',
+    labelNames: ['group', 'topic', 'event_type', 'outcome'],
+  },
+  retries: {
+    name: 'herald_handler_retries_total',
+    help: 'Failed handler attempts that are retried after a backoff.',
+    labelNames: ['group', 'event_type'],
+  },
+  deadLettered: {
+    name: 'herald_events_dead_lettered_total',
+    help: 'Events stored as dead letters (status dead) or parked behind one (status parked); reason is the error code.',
+    labelNames: ['group', 'handler', 'reason', 'status'],
+  },
+  redriven: {
+    name: 'herald_events_redriven_total',
+    help: 'Dead letters sent back through their handler successfully.',
+    labelNames: ['group', 'handler'],
+  },
+  pollErrors: {
+    name: 'herald_metrics_read_errors_total',
+    help: 'Failed reads of the read side (source: lag, outbox or dead_letters); the gauges keep their last values.',
+    labelNames: ['source'],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+/** Histograms, in seconds. */
+export const HISTOGRAMS = {
+  handlerDuration: {
+    name: 'herald_handler_duration_seconds',
+    help: 'Time a delivery spent in its pipeline, all attempts and retry backoff included.',
+    labelNames: ['group', 'event_type'],
+    buckets: HANDLER_BUCKETS,
+  },
+  criticalTime: {
+    name: 'herald_critical_time_seconds',
+    help: "Critical time: from the event's occurredAt to the commit of its handling, for deliveries applied.",
+    labelNames: ['group', 'event_type'],
+    buckets: CRITICAL_TIME_BUCKETS,
+  },
+  relayDuration: {
+    name: 'herald_relay_publish_duration_seconds',
+    help: 'Time the relay took to publish one claimed batch to the broker and mark it published.',
+    labelNames: [],
+    buckets: RELAY_BUCKETS,
+  },
+  httpDuration: {
+    name: 'herald_http_request_duration_seconds',
+    help: 'HTTP requests served by the gateway, by method, route pattern and status code (its _count is the request count).',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: HTTP_BUCKETS,
+  },
+} as const satisfies Record<string, HistogramSpec>;
+
+/** Gauges: what the read side says now (polled), or this process' state. */
+export const GAUGES = {
+  lag: {
+    name: 'herald_consumer_lag',
+    help: "Records a consumer group still has to read in a partition (end offset minus the group's committed offset).",
+    labelNames: ['group', 'topic', 'partition'],
+  },
+  members: {
+    name: 'herald_consumer_group_members',
+    help: 'Live members of a consumer group, as the broker reports them.',
+    labelNames: ['group'],
+  },
+  assigned: {
+    name: 'herald_consumer_assigned_partitions',
+    help: "Partitions this process' member of a consumer group owns now.",
+    labelNames: ['group'],
+  },
+  outboxPending: {
+    name: 'herald_outbox_pending',
+    help: 'Outbox records committed and not yet published by a relay, per topic.',
+    labelNames: ['topic'],
+  },
+  outboxAge: {
+    name: 'herald_outbox_oldest_pending_age_seconds',
+    help: 'Age of the oldest outbox record not yet published, per topic (0 when none waits).',
+    labelNames: ['topic'],
+  },
+  deadLetters: {
+    name: 'herald_dead_letters',
+    help: 'Dead letters waiting for an operator (status dead or parked), by group, handler and reason.',
+    labelNames: ['group', 'handler', 'reason', 'status'],
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+/** The `cause` label of relay failures injected by the chaos option. */
+export const CHAOS_CAUSE = 'chaos';
+/** The `cause` label of every other relay failure. */
+export const ERROR_CAUSE = 'error';
+/** The `route` label of requests no route matched (404s): one series, whatever the URL. */
+export const UNMATCHED_ROUTE = 'unmatched';

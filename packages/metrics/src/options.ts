@@ -1,0 +1,71 @@
+import { CoreErrors, HeraldError } from '@herald/core';
+import type { Broker, Clock, DeadLetterStore, EventDefinition, Instrumentation, Logger } from '@herald/core';
+import { Registry } from 'prom-client';
+
+/**
+ * What the metrics need from a Herald app (an `App` from `createApp` has all of it): the facts it
+ * emits, and the broker and stores whose read side is polled.
+ */
+export interface MetricsApp {
+  readonly instrumentation: Instrumentation;
+  readonly broker: Broker;
+  readonly stores: { readonly outbox: object; readonly deadLetters: DeadLetterStore };
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Their topics are reported (outbox pending 0) before anything was published. */
+  readonly events: readonly EventDefinition[];
+}
+
+/** Options of {@link createMetrics}; every field but `app` has a default (see METRICS_DEFAULTS). */
+export interface MetricsOptions {
+  readonly app: MetricsApp;
+  /**
+   * Where Herald's metrics are registered; add your own metrics to it too. Default: a registry of
+   * this app's own (never prom-client's global one), so apps and tests never see each other's counts.
+   */
+  readonly registry?: Registry;
+  /** How often the read side (lag, outbox backlog, dead letters) is read; 0 never reads it. Default 10 000. */
+  readonly pollIntervalMs?: number;
+  /**
+   * Whether scrapes include the process metrics (CPU, memory, event loop lag, GC, handles: prom-client's
+   * default metrics). Set false when `registry` already collects them. Default true.
+   */
+  readonly processMetrics?: boolean;
+}
+
+/** The options with every default filled in. */
+export interface ResolvedMetricsOptions {
+  readonly app: MetricsApp;
+  readonly registry: Registry;
+  readonly pollIntervalMs: number;
+  readonly processMetrics: boolean;
+}
+
+/** The metrics' defaults, in one place. */
+export const METRICS_DEFAULTS = {
+  pollIntervalMs: 10_000,
+  processMetrics: true,
+} as const;
+
+/** Fills in defaults and validates; throws `invalid-options` naming the option. */
+export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
+  const app = options?.app;
+  if (!app || typeof app.instrumentation?.on !== 'function' || !app.broker || !app.stores) {
+    throw invalid('metrics: `app` must be a Herald app (instrumentation, broker and stores)');
+  }
+  if (options.registry !== undefined && !(options.registry instanceof Registry)) {
+    throw invalid("metrics: `registry` must be a prom-client Registry (from this process' prom-client 15)");
+  }
+  const pollIntervalMs = options.pollIntervalMs ?? METRICS_DEFAULTS.pollIntervalMs;
+  if (!(Number.isFinite(pollIntervalMs) && pollIntervalMs >= 0)) throw invalid(`metrics: pollIntervalMs must be >= 0, got ${pollIntervalMs}`);
+  return {
+    app,
+    registry: options.registry ?? new Registry(),
+    pollIntervalMs,
+    processMetrics: options.processMetrics ?? METRICS_DEFAULTS.processMetrics,
+  };
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(CoreErrors.invalidOptions, message);
+}

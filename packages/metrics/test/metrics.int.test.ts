@@ -1,0 +1,233 @@
+import { createManualClock, jsonLogger } from '@herald/core';
+import { memoryBroker } from '@herald/testing';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics, MetricsErrorCodes, parseExposition, sumSamples, type ExpositionSample, type HeraldMetrics } from '../src/index.js';
+import { eventually, FLAKY, OrderBilled, OrderPlaced, POISON, testApp, type TestApp } from './support/app.js';
+import { runTool } from './support/tools.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function started(fixture: TestApp, metrics: HeraldMetrics): Promise<void> {
+  fixture.app.use(metrics);
+  await fixture.app.start();
+  closers.push(() => fixture.app.close({ deadlineMs: 2000 }));
+  await fixture.app.ready();
+}
+
+async function scrape(metrics: HeraldMetrics): Promise<ExpositionSample[]> {
+  return parseExposition((await metrics.scrape()).body);
+}
+
+/** Reads the read side until both groups committed on all 4 partitions of their topic and have no lag left. */
+async function caughtUp(metrics: HeraldMetrics): Promise<void> {
+  await eventually(async () => {
+    await metrics.poll();
+    const lags = (await scrape(metrics)).filter((x) => x.name === 'herald_consumer_lag');
+    return ['billing', 'audit'].every((group) => {
+      const own = lags.filter((x) => x.labels['group'] === group);
+      return own.length === 4 && own.every((x) => x.value === 0);
+    });
+  }, 'both groups caught up on every partition');
+}
+
+describe('createMetrics on a running app', () => {
+  it('counts published, relayed, chaos, handled by outcome, retries and dead letters, and reads lag, outbox and dead letters', async () => {
+    const fixture = testApp();
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    for (const orderId of ['o-1', FLAKY, POISON]) await fixture.app.publish(OrderPlaced, { orderId });
+    // billing: 3 deliveries; audit: the 2 OrderBilled that billing published
+    await fixture.untilHandled(5);
+    await caughtUp(metrics);
+
+    const s = await scrape(metrics);
+    const value = (name: string, labels: Record<string, string> = {}) => sumSamples(s, name, labels);
+    expect(value('herald_events_published_total', { topic: 'orders', event_type: 'OrderPlaced' })).toBe(3);
+    expect(value('herald_events_published_total', { topic: 'invoices', event_type: 'OrderBilled' })).toBe(2);
+    expect(value('herald_events_relayed_total')).toBe(5);
+    expect(value('herald_relay_failures_total', { cause: 'chaos' })).toBe(1);
+    expect(value('herald_relay_failures_total', { cause: 'error' })).toBe(0);
+    expect(value('herald_relay_publish_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(value('herald_events_handled_total', { group: 'billing', topic: 'orders', event_type: 'OrderPlaced', outcome: 'applied' })).toBe(2);
+    expect(value('herald_events_handled_total', { group: 'billing', outcome: 'dead-lettered' })).toBe(1);
+    expect(value('herald_events_handled_total', { group: 'audit', topic: 'invoices', outcome: 'applied' })).toBe(2);
+    expect(value('herald_handler_retries_total', { group: 'billing', event_type: 'OrderPlaced' })).toBe(1);
+    expect(value('herald_events_dead_lettered_total', { group: 'billing', handler: 'billing:OrderPlaced', reason: 'card-rejected', status: 'dead' })).toBe(1);
+    expect(value('herald_handler_duration_seconds_count', { group: 'billing' })).toBe(3);
+    expect(value('herald_critical_time_seconds_count', { group: 'billing' })).toBe(2);
+    expect(value('herald_critical_time_seconds_bucket', { group: 'audit', le: '+Inf' })).toBe(2);
+    // read side, polled
+    expect(value('herald_dead_letters', { group: 'billing', handler: 'billing:OrderPlaced', reason: 'card-rejected', status: 'dead' })).toBe(1);
+    expect(value('herald_outbox_pending', { topic: 'orders' })).toBe(0);
+    expect(value('herald_outbox_pending', { topic: 'invoices' })).toBe(0);
+    expect(value('herald_outbox_oldest_pending_age_seconds', { topic: 'orders' })).toBe(0);
+    expect(value('herald_consumer_group_members', { group: 'billing' })).toBe(1);
+    expect(s.filter((x) => x.name === 'herald_consumer_lag' && x.labels['group'] === 'billing')).toHaveLength(4);
+    expect(value('herald_consumer_assigned_partitions', { group: 'billing' })).toBe(4);
+    // the process metrics follow the app's
+    expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(s.some((x) => x.name === 'nodejs_heap_size_total_bytes')).toBe(true);
+  });
+
+  it('counts a redrive and reports the resolved dead letter as 0, not as a vanished series', async () => {
+    const healed = { value: false };
+    const fixture = testApp({ healed });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    await fixture.app.publish(OrderPlaced, { orderId: POISON });
+    await fixture.untilHandled(1);
+    await metrics.poll();
+    const letter = { group: 'billing', handler: 'billing:OrderPlaced', reason: 'card-rejected', status: 'dead' };
+    expect(sumSamples(await scrape(metrics), 'herald_dead_letters', letter)).toBe(1);
+
+    healed.value = true;
+    expect((await fixture.app.redrive({ group: 'billing' })).redriven).toBe(1);
+    await metrics.poll();
+    const s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_events_redriven_total', { group: 'billing' })).toBe(1);
+    expect(s.filter((x) => x.name === 'herald_dead_letters' && x.labels['reason'] === 'card-rejected')).toEqual([{ name: 'herald_dead_letters', labels: letter, value: 0 }]);
+  });
+
+  it('reads the outbox backlog and the age of its oldest record, on the injected clock', async () => {
+    const clock = createManualClock(1_000_000);
+    const fixture = testApp({ clock, relay: false });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 5_000 });
+    fixture.app.use(metrics);
+    await fixture.app.start({ groups: false });
+    closers.push(() => fixture.app.close({ deadlineMs: 0 }));
+    await fixture.app.ready();
+    await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
+    await fixture.app.publish(OrderPlaced, { orderId: 'o-1' });
+    await clock.advance(2_000);
+    await fixture.app.publish(OrderPlaced, { orderId: 'o-2' });
+    let s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_outbox_pending', { topic: 'orders' })).toBe(0); // not read yet: the first read ran at start
+    await clock.advance(3_000); // the interval's read
+    await eventually(async () => sumSamples(await scrape(metrics), 'herald_outbox_pending', { topic: 'orders' }) === 2, 'the interval read');
+    await clock.advance(1_500); // no read due; the age still grows, computed at scrape
+    s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_outbox_oldest_pending_age_seconds', { topic: 'orders' })).toBe(6.5);
+    expect(sumSamples(s, 'herald_outbox_pending', { topic: OrderBilled.topic })).toBe(0);
+  });
+
+  it('takes lag from the facts of its own groups when the broker cannot be inspected', async () => {
+    const inner = memoryBroker();
+    const broker = { publish: inner.publish.bind(inner), subscribe: inner.subscribe.bind(inner), close: inner.close.bind(inner) };
+    const fixture = testApp({ broker });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    for (const orderId of ['o-1', 'o-2', 'o-3']) await fixture.app.publish(OrderPlaced, { orderId });
+    await fixture.untilHandled(6);
+    await eventually(async () => (await scrape(metrics)).some((x) => x.name === 'herald_consumer_lag' && x.labels['group'] === 'audit'), 'a lag fact of audit');
+    const s = await scrape(metrics);
+    const lags = s.filter((x) => x.name === 'herald_consumer_lag');
+    expect(lags.length).toBeGreaterThan(0);
+    for (const lag of lags) expect(lag.value).toBeGreaterThanOrEqual(0);
+    await eventually(async () => sumSamples(await scrape(metrics), 'herald_consumer_lag') === 0, 'lag 0 from the facts');
+    expect(s.some((x) => x.name === 'herald_consumer_group_members')).toBe(false);
+  });
+});
+
+describe('createMetrics, its registry and its lifecycle', () => {
+  it('gives every app a registry of its own, and refuses a registry that already has Herald metrics', async () => {
+    const one = testApp({ relay: false });
+    const two = testApp({ relay: false });
+    const registry = new Registry();
+    const first = createMetrics({ app: one.app, registry, processMetrics: false });
+    const second = createMetrics({ app: two.app });
+    await one.app.publish(OrderPlaced, { orderId: 'o-1' });
+    expect(sumSamples(await scrape(first), 'herald_events_published_total')).toBe(1);
+    expect(sumSamples(await scrape(second), 'herald_events_published_total')).toBe(0);
+    expect((await first.scrape()).body).not.toContain('process_cpu');
+    expect(first.registry).toBe(registry);
+    expect(() => createMetrics({ app: two.app, registry })).toThrow(expect.objectContaining({ code: MetricsErrorCodes.registryConflict }));
+    for (const m of [first, second]) await m.close({ deadlineMs: 0 });
+  });
+
+  it('refuses bad options with invalid-options naming the option', () => {
+    const { app } = testApp({ relay: false });
+    expect(() => createMetrics({ app, pollIntervalMs: -1 })).toThrow(/pollIntervalMs/);
+    expect(() => createMetrics({ app, registry: {} as Registry })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(() => createMetrics({ app: {} as never })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+
+  it('stops counting and reading at close, idempotently', async () => {
+    const clock = createManualClock(0);
+    const fixture = testApp({ clock, relay: false });
+    let reads = 0;
+    const backlog = fixture.stores.outbox.backlog.bind(fixture.stores.outbox);
+    const metrics = createMetrics({ app: { ...fixture.app, stores: { ...fixture.stores, outbox: { backlog: () => (reads++, backlog()) } } }, pollIntervalMs: 1_000 });
+    await metrics.start(new AbortController().signal);
+    await metrics.ready?.();
+    await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
+    await clock.advance(1_000);
+    await eventually(() => reads === 2, 'the second read');
+    await Promise.all([metrics.close({ deadlineMs: 100 }), metrics.close({ deadlineMs: 100 })]);
+    await clock.advance(5_000);
+    fixture.app.instrumentation.emit({ kind: 'published', topic: 'orders', eventType: 'OrderPlaced', count: 1 });
+    expect(reads).toBe(2);
+    expect(sumSamples(await scrape(metrics), 'herald_events_published_total')).toBe(0);
+  });
+
+  it('counts a failing read, keeps the gauges, and logs the failure once and the recovery once', async () => {
+    const fixture = testApp({ relay: false });
+    const lines: string[] = [];
+    const logger = jsonLogger({ level: 'debug', write: (line) => lines.push(line) });
+    let broken = true;
+    const outbox = { backlog: async () => (broken ? Promise.reject(new Error('disk on fire')) : fixture.stores.outbox.backlog()) };
+    const metrics = createMetrics({ app: { ...fixture.app, logger, stores: { ...fixture.stores, outbox } }, pollIntervalMs: 0 });
+    await fixture.app.publish(OrderPlaced, { orderId: 'o-1' });
+    await metrics.poll();
+    await metrics.poll();
+    let s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_metrics_read_errors_total', { source: 'outbox' })).toBe(2);
+    expect(sumSamples(s, 'herald_metrics_read_errors_total', { source: 'lag' })).toBe(0);
+    expect(sumSamples(s, 'herald_outbox_pending', { topic: 'orders' })).toBe(0);
+    broken = false;
+    await metrics.poll();
+    s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_outbox_pending', { topic: 'orders' })).toBe(1);
+    expect(lines.filter((l) => l.includes('reading the read side failed'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('reading the read side works again'))).toHaveLength(1);
+    await metrics.close({ deadlineMs: 0 });
+  });
+});
+
+describe('the exposition', () => {
+  it('passes promtool check metrics, with every kind of Herald metric and the process metrics in it', async () => {
+    const fixture = testApp();
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    for (const orderId of ['o-1', FLAKY, POISON]) await fixture.app.publish(OrderPlaced, { orderId });
+    await fixture.untilHandled(5);
+    metrics.observeRequest({ method: 'POST', route: '/orders', statusCode: 201, durationMs: 12 });
+    metrics.observeRequest({ method: 'GET', route: undefined, statusCode: 404, durationMs: 1 });
+    await caughtUp(metrics);
+    const { body, contentType } = await metrics.scrape();
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const names = new Set(parseExposition(body).map((x) => x.name));
+    for (const name of ['herald_events_handled_total', 'herald_http_request_duration_seconds_bucket', 'herald_dead_letters', 'herald_consumer_lag', 'nodejs_eventloop_lag_seconds']) {
+      expect(names, name).toContain(name);
+    }
+    expect(sumSamples(parseExposition(body), 'herald_http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })).toBe(1);
+    const result = await runTool('promtool', ['check', 'metrics'], { stdin: body });
+    expect({ code: result.code, output: (result.stdout + result.stderr).trim() }).toEqual({ code: 0, output: '' });
+  });
+
+  it('a missing tool fails with the command that installs it', async () => {
+    await expect(runTool('promtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus`');
+    await expect(runTool('amtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus-alertmanager`');
+  });
+
+  it('promtool check metrics can fail: it refuses a counter without _total, and a malformed line', async () => {
+    const misnamed = '# HELP herald_broken a counter\n# TYPE herald_broken counter\nherald_broken 1\n';
+    const linted = await runTool('promtool', ['check', 'metrics'], { stdin: misnamed });
+    expect({ code: linted.code, output: linted.stdout + linted.stderr }).toEqual({ code: 3, output: expect.stringContaining('_total') });
+    const malformed = await runTool('promtool', ['check', 'metrics'], { stdin: 'herald_events_published_total{topic="orders" 1\n' });
+    expect(malformed.code).not.toBe(0);
+  });
+});

@@ -1,0 +1,134 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COUNTERS, GAUGES, HISTOGRAMS } from '@herald/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTool } from '../../packages/metrics/test/support/tools.js';
+import { exposedNames, liveExposition, PROMETHEUS_NAMES } from './exposed.js';
+import { allPanels, DASHBOARDS_DIR, DEPLOY, filesIn, metricNames, readDashboard, ruleExpressions, RULES_DIR, type Dashboard } from './promql.js';
+
+const dashboards = filesIn(DASHBOARDS_DIR, '.json').map((file) => ({ file, dashboard: readDashboard(file) }));
+const ruleFiles = filesIn(RULES_DIR, '.yml');
+
+/** Every PromQL expression of the dashboards and the rules, with where it comes from. */
+function expressions(): { where: string; expr: string }[] {
+  const fromDashboards = dashboards.flatMap(({ dashboard }) =>
+    allPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((t) => ({ where: `${dashboard.title} / ${panel.title} / ${t.refId}`, expr: t.expr }))),
+  );
+  const fromRules = ruleFiles.flatMap((file) => ruleExpressions(readFileSync(file, 'utf8')).map((expr, i) => ({ where: `${file} rule ${i + 1}`, expr })));
+  return [...fromDashboards, ...fromRules];
+}
+
+describe('the dashboards and alert rules query only metrics the exporter exposes', () => {
+  let exposed: Set<string>;
+  beforeAll(async () => {
+    exposed = exposedNames(await liveExposition());
+  });
+
+  it('finds every metric name of every dashboard panel and every rule in a live scrape', () => {
+    const all = expressions();
+    expect(dashboards.length).toBeGreaterThanOrEqual(2);
+    expect(all.length).toBeGreaterThan(40);
+    const unknown = all.flatMap(({ where, expr }) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name)).map((name) => `${where}: ${name}`));
+    expect(unknown).toEqual([]);
+  });
+
+  it('the check can fail: a misspelt name, a histogram queried without its suffix, a label taken for a name', () => {
+    const unknown = (expr: string) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name));
+    expect(unknown('sum(rate(herald_events_handeld_total[5m]))')).toEqual(['herald_events_handeld_total']);
+    expect(unknown('histogram_quantile(0.99, sum by (le) (rate(herald_critical_time_seconds[5m])))')).toEqual(['herald_critical_time_seconds']);
+    expect(unknown('sum by (group) (herald_consumer_lag{topic="orders"}) > 10000')).toEqual([]);
+    expect(unknown('rate(herald_critical_time_seconds_bucket[$__rate_interval]) offset 1h')).toEqual([]);
+  });
+
+  it('shows every Herald metric somewhere on a dashboard', () => {
+    const shown = new Set(dashboards.flatMap(({ dashboard }) => allPanels(dashboard).flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr)))));
+    const base = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
+    const shownBase = new Set([...shown].map(base));
+    const missing = [...Object.values(COUNTERS), ...Object.values(GAUGES), ...Object.values(HISTOGRAMS)].map((spec) => spec.name).filter((name) => !shownBase.has(name));
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the Grafana dashboards', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'herald-dashboards-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('are valid PromQL: promtool accepts every panel query as a recording rule', async () => {
+    const rules = dashboards.flatMap(({ dashboard }) =>
+      allPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((t) => ({ record: `dashboard:${dashboard.uid.replace(/-/g, '_')}:${panel.id}_${t.refId}`, expr: t.expr.replaceAll('$__rate_interval', '5m') }))),
+    );
+    const file = join(scratch, 'dashboards.yml');
+    const yaml = ['groups:', '  - name: dashboards', '    rules:', ...rules.flatMap((r) => [`      - record: ${r.record}`, `        expr: ${JSON.stringify(r.expr)}`])].join('\n');
+    writeFileSync(file, yaml + '\n');
+    const result = await runTool('promtool', ['check', 'rules', file]);
+    expect({ code: result.code, out: result.stdout.trim() }).toEqual({ code: 0, out: expect.stringContaining(`SUCCESS: ${rules.length} rules found`) });
+
+    writeFileSync(file, ['groups:', '  - name: broken', '    rules:', '      - record: broken', '        expr: "sum by (group (herald_consumer_lag)"'].join('\n') + '\n');
+    expect((await runTool('promtool', ['check', 'rules', file])).code).not.toBe(0);
+  });
+
+  it('use the provisioned data source, unique ids and a 24-column grid without overlaps', () => {
+    const datasource = readFileSync(join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8');
+    const uid = /^\s+uid:\s*(\S+)$/m.exec(datasource)![1];
+    expect(new Set(dashboards.map(({ dashboard }) => dashboard.uid)).size).toBe(dashboards.length);
+    for (const { dashboard } of dashboards) {
+      const panels = allPanels(dashboard);
+      expect(new Set(panels.map((p) => p.id)).size, dashboard.title).toBe(panels.length);
+      for (const panel of panels) {
+        const { x, y, w, h } = panel.gridPos;
+        expect(x >= 0 && w > 0 && x + w <= 24 && y >= 0 && h > 0, `${dashboard.title} / ${panel.title}`).toBe(true);
+        if (panel.type === 'row') continue;
+        expect(panel.datasource?.uid, panel.title).toBe(uid);
+        expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+        for (const target of panel.targets!) expect(target.datasource?.uid ?? uid, panel.title).toBe(uid);
+      }
+      const cells = new Map<string, string>();
+      for (const panel of panels) {
+        for (let dx = 0; dx < panel.gridPos.w; dx++) {
+          for (let dy = 0; dy < panel.gridPos.h; dy++) {
+            const cell = `${panel.gridPos.x + dx},${panel.gridPos.y + dy}`;
+            expect(cells.get(cell), `${dashboard.title}: ${panel.title} overlaps ${cells.get(cell)}`).toBeUndefined();
+            cells.set(cell, panel.title);
+          }
+        }
+      }
+    }
+  });
+
+  it('give the Herald overview its panels: published vs handled, lag, outbox, retries, dead letters, p50/p99, critical time', () => {
+    const overview = byUid('herald-overview');
+    const queries = allPanels(overview).flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
+    for (const needle of [
+      'herald_events_published_total',
+      'herald_events_handled_total',
+      'herald_consumer_lag',
+      'herald_outbox_pending',
+      'herald_outbox_oldest_pending_age_seconds',
+      'herald_handler_retries_total',
+      'herald_dead_letters',
+      'histogram_quantile(0.5, sum by (le, group) (rate(herald_handler_duration_seconds_bucket',
+      'histogram_quantile(0.99, sum by (le, group) (rate(herald_handler_duration_seconds_bucket',
+      'herald_critical_time_seconds_bucket',
+    ]) {
+      expect(queries, needle).toContain(needle);
+    }
+  });
+
+  it('give ticket-orders its E2E Order Flow with seed 003\'s two panels', () => {
+    const flow = byUid('ticket-orders-e2e-order-flow');
+    expect(flow.title).toBe('E2E Order Flow');
+    const published = allPanels(flow).find((p) => p.title === 'Flow: Published vs Processed')!;
+    expect(published.targets!.map((t) => t.expr)).toEqual([expect.stringContaining('herald_events_relayed_total'), expect.stringContaining('herald_events_handled_total{outcome="applied"}')]);
+    const chaos = allPanels(flow).find((p) => p.title === 'Chaos: Simulated Failures')!;
+    expect(chaos.targets![0]!.expr).toContain('herald_relay_failures_total{cause="chaos"}');
+    // side by side, as in the seed: published on the left, chaos on the right
+    expect([published.gridPos.x, chaos.gridPos.x, chaos.gridPos.y]).toEqual([0, 12, published.gridPos.y]);
+  });
+});
+
+function byUid(uid: string): Dashboard {
+  const found = dashboards.find(({ dashboard }) => dashboard.uid === uid);
+  expect(found, uid).toBeDefined();
+  return found!.dashboard;
+}
