@@ -62,6 +62,11 @@ export const COUNTERS = {
     help: 'Dead letters sent back through their handler successfully.',
     labelNames: ['group', 'handler'],
   },
+  recordsSkipped: {
+    name: 'herald_records_skipped_total',
+    help: 'Records a consumer group never read because broker retention deleted them first (offset out of range), by group, topic and partition.',
+    labelNames: ['group', 'topic', 'partition'],
+  },
   pollErrors: {
     name: 'herald_metrics_read_errors_total',
     help: 'Failed reads of the read side (source: lag, outbox or dead_letters); the gauges keep their last values.',

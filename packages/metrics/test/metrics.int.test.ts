@@ -92,6 +92,16 @@ describe('createMetrics on a running app', () => {
     expect(s.filter((x) => x.name === 'herald_dead_letters' && x.labels['reason'] === 'card-rejected')).toEqual([{ name: 'herald_dead_letters', labels: letter, value: 0 }]);
   });
 
+  it('counts records retention deleted before a group read them, per group, topic and partition', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    // the fact the consumer runtime emits when the broker reports an offset out of range
+    fixture.app.instrumentation.emit({ kind: 'records-skipped', group: 'billing', topic: 'orders', partition: 2, from: 10, to: 50, count: 40, resumed: true });
+    fixture.app.instrumentation.emit({ kind: 'records-skipped', group: 'billing', topic: 'orders', partition: 2, from: 50, to: 55, count: 5, resumed: true });
+    expect(sumSamples(await scrape(metrics), 'herald_records_skipped_total', { group: 'billing', topic: 'orders', partition: '2' })).toBe(45);
+  });
+
   it('reads the outbox backlog and the age of its oldest record, on the injected clock', async () => {
     const clock = createManualClock(1_000_000);
     const fixture = testApp({ clock, relay: false });

@@ -38,6 +38,9 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'redriven':
         counters.redriven.inc({ group: fact.group, handler: fact.handler }, fact.count);
         return;
+      case 'records-skipped':
+        counters.recordsSkipped.inc({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.count);
+        return;
       case 'assigned':
         gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
         return;
