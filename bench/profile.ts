@@ -2,6 +2,7 @@
 // process and, for Kafka + PostgreSQL, the PostgreSQL cluster and the mock.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@herald/source --import tsx bench/profile.ts [row] [events] [shape]
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
+import { readFileSync } from 'node:fs';
 import { ROWS } from './rows.js';
 import { runShape, type Shape } from './workload.js';
 
@@ -9,13 +10,20 @@ const [name = 'embedded', eventsArg = '30000', shapeArg = 'batch'] = process.arg
 const factory = ROWS[name];
 if (!factory) throw new Error(`unknown row ${name}; known: ${Object.keys(ROWS).join(', ')}`);
 const row = await factory();
+const mainThread = () => {
+  // the main thread alone (/proc), next to the whole process: what a single event loop carries
+  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const mainBefore = mainThread();
 const before = row.cpuSeconds?.();
 const result = await runShape(row, { shape: shapeArg as Shape, events: Number(eventsArg) });
 const after = row.cpuSeconds?.();
+const mainAfter = mainThread();
 await row.close();
 console.log(`${name} (${shapeArg}): ${result.events} events, ${Math.round((result.events / result.elapsedMs) * 1000)} events/s`);
 if (before && after) {
   const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
-  console.log(`CPU per event: node ${perEvent('node')}, postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);
+  console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);
 }
 process.exit(0);

@@ -1,4 +1,5 @@
 // npm run bench [-- --json] [--rows ceiling-sqlite,embedded,...] [--events 100000] [--latency-events 20000] [--deadline-ms 600000]
+// npm run bench -- --backlog [1000000]: memory while a backlog of that many events drains (bench/backlog.ts)
 // Measures every row in its own process (so peak RSS is its own), each producer shape flat out and
 // at 2,000 events/s, and compares Herald's rows with the ceiling row of the same infrastructure.
 // The Kafka + PostgreSQL rows start a mock Kafka cluster (kcat) and a throwaway PostgreSQL 15
@@ -36,6 +37,23 @@ interface Result {
 interface Ratios {
   throughput: number;
   p99: number;
+}
+
+if (args.includes('--backlog')) {
+  const at = args.indexOf('--backlog');
+  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '1000000';
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./backlog.ts', import.meta.url)), count], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: Number(deadlineMs) + 30_000,
+    killSignal: 'SIGKILL',
+  });
+  if (child.status !== 0) {
+    process.stderr.write(`backlog measurement failed (exit ${child.status ?? child.signal})\n`);
+    process.exit(1);
+  }
+  process.stdout.write(child.stdout);
+  process.exit(0);
 }
 
 const results: Result[] = [];
