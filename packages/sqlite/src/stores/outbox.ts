@@ -10,6 +10,8 @@ export interface StoreDeps {
   readonly runner: TxRunner;
   readonly scopeOf: (tx: SqlTx) => TxScope;
   readonly clock: Clock;
+  /** Resolves once the fsyncs under way are done: what this process committed before is on disk. */
+  readonly flushed: () => Promise<void>;
 }
 
 interface SlotRow {
@@ -23,12 +25,10 @@ interface SlotRow {
 type ScanRow = [seq: number, slot: number, id: string, topic: string, key: string, type: string, correlationId: string, value: string, headers: string | null, createdAt: number];
 
 /**
- * A claim settles once the transactions that appended what it claims are on disk (it must never
- * hand out a record whose transaction could still vanish in a power cut), without waiting for its
- * own write; marks and releases settle at COMMIT. Losing any of them in a power cut only means some
- * records are published again, which consumers' inboxes absorb.
+ * Leases, marks and releases settle at COMMIT: losing any of them in a power cut only means some
+ * records are published again, which consumers' inboxes absorb. (A claim waits for what it read to
+ * be on disk instead: see `claim`.)
  */
-const CLAIM = { durable: 'prior' } as const;
 const MARK = { durable: 'none' } as const;
 
 /** Rows read per page of a claim's scan, and how far past `limit` rows it looks (rows of slots leased elsewhere). */
@@ -52,13 +52,14 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
     // the pending rows in append order from the lowest open watermark (a rowid range scan)
-    // raw rows (arrays): a claim reads thousands, and arrays cost less to build than objects
-    scan: writer
+    readSlots: reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
+    // raw rows (arrays): a claim reads thousands, and arrays cost less to build than objects; on the
+    // read connection: committed rows only, and no lock held while reading them
+    scan: reader
       .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
       .raw(true),
     catchUp: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
     lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
-    newest: writer.prepare<[], number | null>('SELECT max(seq) FROM herald_outbox').pluck(),
     located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
     between: writer.prepare<[number, number, number], { seq: number; done: number }>(
       'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
@@ -87,49 +88,72 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
    */
   const lastClaim = new Map<string, { readonly where: Map<string, { slot: number; seq: number }>; readonly perSlot: Map<number, number> }>();
 
-  function claimRows(scope: TxScope, relayId: string, limit: number, leaseMs: number): OutboxRecord[] {
+  /** A claim decided on the read connection, before it takes the write lock. */
+  interface ClaimPlan {
+    readonly now: number;
+    /** The watermark each open slot had when the plan was read. */
+    readonly watermark: ReadonlyMap<number, number>;
+    readonly rows: readonly ScanRow[];
+    /** The last position the scan saw: no pending row of an open slot up to here was left out. */
+    readonly scannedTo: number;
+  }
+
+  /**
+   * Reads, on the read connection (committed rows only, no lock held), the oldest pending rows of
+   * the slots no other relay leases, in append order from the lowest open watermark: each open
+   * slot's share is a prefix of its pending rows; a slot leased elsewhere keeps all of its rows, so
+   * its keys stay in order.
+   */
+  function planClaim(relayId: string, limit: number): ClaimPlan {
     const now = clock.now();
-    const slots = scope.all(s.slots, []);
-    const mine = claims.get(relayId) ?? new Map<number, number>();
-    claims.set(relayId, mine);
     const watermark = new Map<number, number>();
-    for (const slot of slots) {
+    for (const slot of s.readSlots.all()) {
       const leasedElsewhere = slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now;
       if (!leasedElsewhere) watermark.set(slot.slot, slot.published_seq);
     }
-    const claimed: ScanRow[] = [];
+    const rows: ScanRow[] = [];
     let scannedTo = 0;
-    if (watermark.size > 0) {
-      // in append order from the lowest open watermark: each open slot's share is a prefix of its
-      // pending rows; a slot leased elsewhere keeps all of its rows, so its keys stay in order
-      const depth = limit * 4 + SCAN_SLACK;
-      let after = Math.min(...watermark.values());
-      scan: for (let scanned = 0; scanned < depth; ) {
-        const rows = scope.all(s.scan, [after, PAGE]);
-        for (const row of rows) {
-          scannedTo = row[0];
-          const from = watermark.get(row[1]);
-          if (from !== undefined && row[0] > from) {
-            claimed.push(row);
-            if (claimed.length >= limit) break scan;
-          }
+    if (watermark.size === 0) return { now, watermark, rows, scannedTo };
+    const depth = limit * 4 + SCAN_SLACK;
+    let after = Math.min(...watermark.values());
+    scan: for (let scanned = 0; scanned < depth; ) {
+      const page = s.scan.all(after, PAGE);
+      for (const row of page) {
+        scannedTo = row[0];
+        const from = watermark.get(row[1]);
+        if (from !== undefined && row[0] > from) {
+          rows.push(row);
+          if (rows.length >= limit) break scan;
         }
-        scanned += rows.length;
-        if (rows.length < PAGE) {
-          scannedTo = Number.POSITIVE_INFINITY; // the end of the outbox was seen
-          break;
-        }
-        after = rows[rows.length - 1]![0];
       }
+      scanned += page.length;
+      if (page.length < PAGE) break; // the end of the outbox as committed when read
+      after = page[page.length - 1]![0];
     }
+    return { now, watermark, rows, scannedTo };
+  }
+
+  /**
+   * Takes the plan under the write lock, briefly: a slot whose watermark or lease changed since the
+   * plan was read (another relay) is left out with its rows; the others are leased. Open slots with
+   * nothing pending in the scanned stretch catch up (nothing of them can appear there later: seq
+   * only grows), so later scans start further on.
+   */
+  function takeClaim(scope: TxScope, relayId: string, leaseMs: number, plan: ClaimPlan): OutboxRecord[] {
+    const mine = claims.get(relayId) ?? new Map<number, number>();
+    claims.set(relayId, mine);
     const newest = new Map<number, number>();
-    for (const row of claimed) newest.set(row[1], row[0]);
-    const expires = now + leaseMs;
-    for (const slot of slots) {
+    for (const row of plan.rows) newest.set(row[1], row[0]);
+    const kept = new Set<number>();
+    const expires = plan.now + leaseMs;
+    for (const slot of scope.all(s.slots, [])) {
+      const planned = plan.watermark.get(slot.slot);
+      const unchanged = planned === slot.published_seq && !(slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > plan.now);
       const taken = newest.get(slot.slot);
-      if (taken !== undefined) {
+      if (taken !== undefined && unchanged) {
         scope.run(s.lease, [relayId, expires, slot.slot]);
         mine.set(slot.slot, taken);
+        kept.add(slot.slot);
         continue;
       }
       if (slot.relay_id === relayId) {
@@ -137,22 +161,19 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
         scope.run(s.endLease, [slot.slot, relayId]);
         mine.delete(slot.slot);
       }
-      // an open slot with nothing pending in the scanned stretch: nothing of it can appear there
-      // later (seq only grows), so its watermark catches up and later scans start further on
-      const from = watermark.get(slot.slot);
-      if (from !== undefined && scannedTo > from) {
-        const to = Number.isFinite(scannedTo) ? scannedTo : (scope.get(s.newest, []) ?? from);
-        if (to > from) scope.run(s.catchUp, [to, slot.slot, to]);
+      // only as far as the plan saw: rows committed since were not looked at
+      if (taken === undefined && unchanged && planned !== undefined && plan.scannedTo > planned) {
+        scope.run(s.catchUp, [plan.scannedTo, slot.slot, plan.scannedTo]);
       }
     }
     const where = new Map<string, { slot: number; seq: number }>();
     const perSlot = new Map<number, number>();
-    const records: OutboxRecord[] = new Array<OutboxRecord>(claimed.length);
-    for (let i = 0; i < claimed.length; i++) {
-      const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] = claimed[i]!;
+    const records: OutboxRecord[] = [];
+    for (const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] of plan.rows) {
+      if (!kept.has(slot)) continue;
       where.set(id, { slot, seq });
       perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
-      records[i] = { id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt };
+      records.push({ id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt });
     }
     lastClaim.set(relayId, { where, perSlot });
     return records;
@@ -229,8 +250,13 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
       }
       if (records.length > 0) scope.appended = true;
     },
-    claim({ relayId, limit, leaseMs }) {
-      return runner.run((scope) => claimRows(scope, relayId, limit, leaseMs), CLAIM);
+    async claim({ relayId, limit, leaseMs }) {
+      const plan = planClaim(relayId, limit);
+      const records = await runner.run((scope) => takeClaim(scope, relayId, leaseMs, plan), MARK);
+      // the rows were read once committed; hand them out only once on disk, never a record whose
+      // transaction could still vanish in a power cut
+      if (records.length > 0) await deps.flushed();
+      return records;
     },
     markPublished(relayId, ids) {
       if (ids.length === 0) return Promise.resolve();

@@ -93,7 +93,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     },
   });
   const handles = createSqlTxFactory(writer, o.statementCacheSize);
-  const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock };
+  const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock, flushed: () => wal.flushed() };
   const retention = createStoreRetention(writer, runner, o.clock, {
     outboxRetentionMs: o.outboxRetentionMs,
     inboxRetentionMs: o.inboxRetentionMs,
