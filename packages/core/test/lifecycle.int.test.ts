@@ -130,6 +130,31 @@ describe('the app lifecycle', () => {
     expect(await parts.stores.outbox.claim({ relayId: 'check', limit: 10, leaseMs: 1000 })).toEqual([]);
   });
 
+  it('stops at once when close arrives while a round is publishing, however long its idle wait', async () => {
+    const parts = engine();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let publishing!: () => void;
+    const inFlight = new Promise<void>((resolve) => (publishing = resolve));
+    const slowBroker: MemoryBroker = {
+      ...parts.broker,
+      async publish(records) {
+        publishing();
+        await gate;
+        return parts.broker.publish(records);
+      },
+    };
+    const app = newApp({ broker: slowBroker, stores: parts.stores }, { relay: { idleMs: 60_000 } });
+    await app.start({ groups: false });
+    await app.publish(Ping, { key: 'k', n: 1 });
+    await inFlight;
+    const closed = app.close({ deadlineMs: 5000 });
+    release();
+    // the round ends after the stop: the relay must not then sleep its idle minute
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still sleeping'), 10_000))]);
+    expect(outcome).toBe('closed');
+  });
+
   it('reports each handled event with its identity and position', async () => {
     const app = newApp();
     const handled: InstrumentationEvent[] = [];

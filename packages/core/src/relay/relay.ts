@@ -49,6 +49,15 @@ export interface Relay extends Component {
   drain(): Promise<number>;
 }
 
+/**
+ * Runs the outbox relay elsewhere than the app's event loop — the embedded engine's can run it in
+ * a worker thread, on a second core. `createApp` uses an engine's host (`AppOptions.relayHost`)
+ * instead of {@link createRelay}; the relay's facts still reach the app's instrumentation.
+ */
+export interface RelayHost {
+  createRelay(options: RelayOptions, deps: { readonly instrumentation: Instrumentation; readonly logger: Logger }): Relay;
+}
+
 // constant abort reasons: abort() without one builds a DOMException (and its stack) every time
 const WOKEN = new Error('relay woken');
 const STOPPED = new Error('relay stopped');
@@ -115,6 +124,8 @@ export function createRelay<Tx>(deps: RelayDeps<Tx>, options: RelayOptions = {})
   }
 
   function idle(signal: AbortSignal): Promise<void> {
+    // stopped during the round: an abort listener added now would never fire
+    if (signal.aborted) return Promise.resolve();
     const local = new AbortController();
     const stop = () => local.abort(WOKEN);
     signal.addEventListener('abort', stop, { once: true });
