@@ -10,7 +10,7 @@ export interface StoreDeps {
   readonly runner: TxRunner;
   readonly scopeOf: (tx: SqlTx) => TxScope;
   readonly clock: Clock;
-  /** Resolves once the fsyncs under way are done: what this process committed before is on disk. */
+  /** Resolves once what was read is on disk: the fsyncs under way, or one more when another connection committed (see `readDurability`). */
   readonly flushed: () => Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import type {
 } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
+import { readDurability } from '../internal/readDurability.js';
 import { migrate } from '../internal/migrate.js';
 import { createDeadLetterStore } from './deadLetters.js';
 import { createIdempotencyStore } from './idempotency.js';
@@ -72,13 +73,14 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
   const wal = walSyncFor(o.path, o.durability);
   migrate(writer, 'stores', STORE_MIGRATIONS);
-  const checkpointer = startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS);
+  const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
+  const readsOnDisk = readDurability(writer, wal);
   const listeners = new Set<() => void>();
   const runner = createTxRunner({
     db: writer,
     durable: () => wal.sync(),
-    flushed: () => wal.flushed(),
+    flushed: readsOnDisk,
     maxBatch: o.maxBatch,
     transactionTimeoutMs: o.transactionTimeoutMs,
     committed(scopes) {
@@ -93,7 +95,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     },
   });
   const handles = createSqlTxFactory(writer, o.statementCacheSize);
-  const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock, flushed: () => wal.flushed() };
+  const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock, flushed: readsOnDisk };
   const retention = createStoreRetention(writer, runner, o.clock, {
     outboxRetentionMs: o.outboxRetentionMs,
     inboxRetentionMs: o.inboxRetentionMs,
@@ -107,8 +109,8 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
     return sweeping;
   }
-  const sweeper = setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('stores: retention sweep failed', { error })), o.sweepIntervalMs);
-  sweeper.unref();
+  const sweeper = o.maintenance ? setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('stores: retention sweep failed', { error })), o.sweepIntervalMs) : undefined;
+  sweeper?.unref();
 
   return {
     transaction(work) {
@@ -131,9 +133,10 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
         reader.close();
         writer.close();
         await wal.close();
-        await checkpointer.close();
+        await checkpointer?.close();
       })();
       return closing;
     },
   };
 }
+

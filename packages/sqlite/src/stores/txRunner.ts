@@ -22,7 +22,7 @@ export interface TxRunnerDeps {
   readonly transactionTimeoutMs: number;
   /** Resolves once what was committed is on disk (see `createWalSync`). */
   readonly durable: () => Promise<void>;
-  /** Resolves once the fsyncs already under way are done. */
+  /** Resolves once what transactions read is on disk: the fsyncs already under way, or one more when another connection committed. */
   readonly flushed: () => Promise<void>;
   /** After each commit, once it is durable, with the scopes that committed. */
   readonly committed: (scopes: readonly TxScope[]) => void;
