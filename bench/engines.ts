@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
-import type { App, Broker, Component, GroupOptions, OutboxStore, RelayOptions, SqlTx, Stores } from '@herald/core';
+import type { App, Broker, Component, GroupOptions, OutboxStore, RelayHost, RelayOptions, SqlTx, Stores } from '@herald/core';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
 
 /** A broker and its stores for one measurement, with how the tuned Herald row sets it up. */
@@ -17,6 +17,8 @@ export interface Engine {
   readonly relayOutbox?: OutboxStore<SqlTx>;
   /** How the tuned row configures this engine; the default row uses Herald's defaults. */
   readonly tuning: WorkloadTuning;
+  /** Where the app's relay runs when not on its event loop (the embedded engine's relay thread). */
+  readonly relayHost?: RelayHost;
   /** A component to add to the row's app (a variant measuring what e.g. metrics cost). */
   readonly observe?: (app: App<SqlTx>) => Component;
   cpuSeconds?(): CpuSeconds;
@@ -104,11 +106,12 @@ export const engines: Record<string, EngineFactory> = {
   async embedded(tuned) {
     const { sqliteEngine } = await import('@herald/sqlite');
     const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
-    const engine = sqliteEngine({ dataDir });
+    const engine = sqliteEngine({ dataDir, relayThread: tuned });
     return {
       name: tuned ? 'embedded' : 'embedded-default',
       broker: engine.broker,
       stores: engine.stores,
+      ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
       tuning: { topics: 1, partitions: 8, group: { maxInFlight: 20_000, commitIntervalMs: 100, maxBatch: 1000 }, relay: { batchSize: 2000, idleMs: 5 } },
       cpuSeconds: () => cpuSeconds(),
       async cleanup() {

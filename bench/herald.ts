@@ -34,6 +34,7 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
     topics: events.map((e) => ({ name: e.topic, partitions: tuning.partitions })),
     ...(tuned ? { groups: { [GROUP]: tuning.group ?? {} }, transactionBatch: tuning.transactionBatch } : {}),
     relay: separateRelay ? false : tuned ? tuning.relay : undefined,
+    ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
   });
   await app.transaction((tx) => tx.execute(COUNTERS));
 

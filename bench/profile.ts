@@ -26,4 +26,19 @@ if (before && after) {
   const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);
 }
+if (process.env.HERALD_BENCH_THREADS) {
+  // every thread's CPU (ms), by name: which thread is the bottleneck
+  const { readdirSync } = await import('node:fs');
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.split(') ')[1]!.split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * 10;
+      if (ms > 20) console.log(`  thread ${tid} ${name}: ${ms} ms`);
+    } catch {
+      // exited
+    }
+  }
+}
 process.exit(0);

@@ -95,7 +95,7 @@ export { inbox } from './pipeline/policies/inbox.js';
 
 // relay
 export { createRelay } from './relay/relay.js';
-export type { Relay, RelayDeps, RelayOptions } from './relay/relay.js';
+export type { Relay, RelayDeps, RelayHost, RelayOptions } from './relay/relay.js';
 export { chaosBroker, isChaosError } from './relay/chaos.js';
 export type { ChaosOptions } from './relay/chaos.js';
 

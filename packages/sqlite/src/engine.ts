@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { CoreErrors, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError, type RelayHost } from '@herald/core';
 import type { SqliteLogOptions } from './log/options.js';
 import { sqliteLog, type SqliteLog } from './log/sqliteLog.js';
 import type { SqliteStoresOptions } from './stores/options.js';
 import { sqliteStores, type SqliteStores } from './stores/sqliteStores.js';
+import { STORES_DEFAULTS } from './stores/options.js';
+import { relayThreadHost } from './relay/relayThread.js';
 
 /** Options of {@link sqliteEngine}. */
 export interface SqliteEngineOptions {
@@ -13,12 +15,21 @@ export interface SqliteEngineOptions {
   readonly log?: Omit<SqliteLogOptions, 'path'>;
   /** Store options other than their path. */
   readonly stores?: Omit<SqliteStoresOptions, 'path'>;
+  /**
+   * Run the app's outbox relay in a worker thread, on its own connections to the two files, so it
+   * uses a second core (the engine then provides `relayHost`, which `createApp` picks up). Worth it
+   * under load on a machine with two cores or more; default false (the relay runs on the app's
+   * event loop).
+   */
+  readonly relayThread?: boolean;
 }
 
 /** The embedded engine: the log and the stores side by side in one data directory. */
 export interface SqliteEngine {
   readonly broker: SqliteLog;
   readonly stores: SqliteStores;
+  /** With `relayThread`: where `createApp` runs the relay (a worker thread). */
+  readonly relayHost?: RelayHost;
   /** Closes the broker, then the stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -45,9 +56,20 @@ export function sqliteEngine(options: SqliteEngineOptions): SqliteEngine {
     throw error;
   }
   let closing: Promise<void> | undefined;
+  const relayHost = options.relayThread
+    ? relayThreadHost({
+        storePath: join(options.dataDir, 'store.db'),
+        logPath: join(options.dataDir, 'log.db'),
+        stores,
+        log: broker,
+        durability: options.stores?.durability ?? STORES_DEFAULTS.durability,
+        busyTimeoutMs: options.stores?.busyTimeoutMs ?? STORES_DEFAULTS.busyTimeoutMs,
+      })
+    : undefined;
   return {
     broker,
     stores,
+    ...(relayHost ? { relayHost } : {}),
     close() {
       closing ??= (async () => {
         await broker.close();

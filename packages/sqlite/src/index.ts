@@ -1,5 +1,7 @@
 export { sqliteEngine } from './engine.js';
 export type { SqliteEngine, SqliteEngineOptions } from './engine.js';
+export { relayThreadHost } from './relay/relayThread.js';
+export type { RelayThreadOptions } from './relay/relayThread.js';
 export { sqliteLog } from './log/sqliteLog.js';
 export type { SqliteLog } from './log/sqliteLog.js';
 export { LOG_DEFAULTS } from './log/options.js';

@@ -99,15 +99,15 @@ for (const describeAbility of [
   });
 }
 
-describePipelineConformance<SqlTx>({
-  name: 'sqliteEngine (log + stores)',
-  create: async () => {
-    const engine = sqliteEngine({ dataDir: nextPath('engine'), log: LEASES });
+function engineHarness(relayThread: boolean) {
+  return async () => {
+    const engine = sqliteEngine({ dataDir: nextPath('engine'), log: LEASES, relayThread });
     const { stores } = engine;
     return {
       broker: engine.broker,
       stores,
-      async writeEffect(tx, id) {
+      ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
+      async writeEffect(tx: SqlTx, id: string) {
         await tx.execute(EFFECTS_TABLE);
         await tx.execute('INSERT INTO conformance_effects (id) VALUES ($1)', [id]);
       },
@@ -118,5 +118,10 @@ describePipelineConformance<SqlTx>({
         }),
       cleanup: () => engine.close(),
     };
-  },
-});
+  };
+}
+
+describePipelineConformance<SqlTx>({ name: 'sqliteEngine (log + stores)', create: engineHarness(false) });
+
+// the same guarantees with the relay in its worker thread, on its own connections to the files
+describePipelineConformance<SqlTx>({ name: 'sqliteEngine (relay thread)', create: engineHarness(true) });

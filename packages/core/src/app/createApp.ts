@@ -228,7 +228,12 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       selected.forEach(groupName);
       const components: Component[] = [];
       if (options.relay !== false && (startOptions.relay ?? true)) {
-        components.push(createRelay({ outbox: stores.outbox, broker, stores, clock, logger: logger.child({ component: 'relay' }), instrumentation }, options.relay || {}));
+        const relayLogger = logger.child({ component: 'relay' });
+        components.push(
+          options.relayHost
+            ? options.relayHost.createRelay(options.relay || {}, { instrumentation, logger: relayLogger })
+            : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {}),
+        );
       }
       for (const group of selected) components.push(groupComponent(group));
       components.push(...extra);

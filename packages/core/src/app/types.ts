@@ -11,7 +11,7 @@ import type { Stores } from '../ports/stores/stores.js';
 import type { BatchHandler, Handler, Middleware, Publish } from '../pipeline/handler.js';
 import type { RetryOptions } from '../pipeline/policies/retry.js';
 import type { Pipeline } from '../pipeline/preset.js';
-import type { RelayOptions } from '../relay/relay.js';
+import type { RelayHost, RelayOptions } from '../relay/relay.js';
 import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
 import type { RedriveOptions, RedriveResult } from '../runtime/redrive.js';
 
@@ -93,6 +93,8 @@ export interface AppOptions<Tx> {
    * handlers publish nothing, or a service whose relay runs elsewhere). Default: a relay runs.
    */
   readonly relay?: RelayOptions | false;
+  /** Where the relay runs when not on this event loop (an engine's ability; see `RelayHost`). */
+  readonly relayHost?: RelayHost;
   /**
    * Up to this many {@link App.transaction} (and {@link App.publish}) calls made at the same moment
    * share one store transaction: their works run ONE AFTER ANOTHER in it, each seeing the writes of

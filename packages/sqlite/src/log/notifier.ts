@@ -6,6 +6,8 @@ export interface Notifier {
   wait(pid: number, position: number, signal: AbortSignal): Promise<void>;
   /** This process committed records: the partitions' new heads. */
   published(heads: ReadonlyMap<number, number>): void;
+  /** Another connection just committed records: look now rather than at the next poll. */
+  poke(): void;
   close(): void;
 }
 
@@ -82,6 +84,10 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
     },
     published(heads) {
       for (const [pid, head] of heads) wakeUpTo(pid, head);
+    },
+    poke() {
+      fresh = true;
+      tick();
     },
     close() {
       closed = true;

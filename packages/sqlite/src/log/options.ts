@@ -32,6 +32,12 @@ export interface SqliteLogOptions {
   readonly retentionBytes?: number | null;
   /** How often the retention sweep runs. Default 60 000. */
   readonly retentionCheckMs?: number;
+  /**
+   * Whether this handle checkpoints the WAL and sweeps retention in the background. Default true;
+   * a second handle on the same file in the same process (the relay thread's) leaves both to the
+   * first.
+   */
+  readonly maintenance?: boolean;
   /** Must be the wall clock when several processes share the file (leases compare timestamps). */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -53,6 +59,7 @@ export const LOG_DEFAULTS = {
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: null,
   retentionCheckMs: 60_000,
+  maintenance: true,
 } as const;
 
 /** Applies defaults and validates; throws `invalid-options`. */

@@ -33,6 +33,11 @@ export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspec
   /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
   sweepRetention(): Promise<number>;
   /**
+   * Another connection in this process (the relay thread) just committed records: consumers
+   * waiting at a partition's end look now instead of at their next poll.
+   */
+  poke(): void;
+  /**
    * Simulates this process dying, for failure tests: every subscription stops fetching at once,
    * gets no `revoked` call, releases nothing and its later commits are ignored; queued publishes
    * fail; the file is closed. The group's other members take the partitions over once
@@ -87,7 +92,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
   const wal = walSyncFor(o.path, o.durability);
   migrate(db, 'log', LOG_MIGRATIONS);
-  const checkpointer = startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS);
+  const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const topics = createTopicRegistry(db, o.defaultPartitions);
   const notifier = createNotifier(db, { pollMs: o.pollMs });
   const queue = createWriteQueue({
@@ -117,8 +122,8 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
     return sweeping;
   }
-  const sweeper = setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('log: retention sweep failed', { error })), o.retentionCheckMs);
-  sweeper.unref();
+  const sweeper = o.maintenance ? setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('log: retention sweep failed', { error })), o.retentionCheckMs) : undefined;
+  sweeper?.unref();
 
   function assertOpen(): void {
     if (closing) throw new HeraldError(CoreErrors.closed, 'log: closed');
@@ -161,6 +166,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       assertOpen();
       return sweep();
     },
+    poke: () => notifier.poke(),
     async describeTopics(names?: readonly string[]) {
       assertOpen();
       return inspector.describeTopics(names);
@@ -189,7 +195,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
         notifier.close();
         db.close();
         await wal.close();
-        await checkpointer.close();
+        await checkpointer?.close();
       })();
       return closing;
     },
@@ -202,7 +208,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
         notifier.close();
         db.close();
         await wal.close();
-        await checkpointer.close();
+        await checkpointer?.close();
       })();
       return closing;
     },

@@ -28,6 +28,12 @@ export interface SqliteStoresOptions {
   readonly deadLetterRetentionMs?: number;
   /** How often the retention sweep runs. Default 60 000. */
   readonly sweepIntervalMs?: number;
+  /**
+   * Whether this handle checkpoints the WAL and sweeps retention in the background. Default true;
+   * a second handle on the same file in the same process (the relay thread's) leaves both to the
+   * first.
+   */
+  readonly maintenance?: boolean;
   /** Prepared statements kept for `tx.query` / `tx.execute`. Default 500. */
   readonly statementCacheSize?: number;
   readonly clock?: Clock;
@@ -48,6 +54,7 @@ export const STORES_DEFAULTS = {
   deadLetterRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
   statementCacheSize: 500,
+  maintenance: true,
 } as const;
 
 /** Applies defaults and validates; throws `invalid-options`. */

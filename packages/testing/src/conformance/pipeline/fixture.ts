@@ -67,6 +67,7 @@ export async function withPipeline<Tx>(options: PipelineConformanceOptions<Tx>, 
         topics: [{ name: topic, partitions, replicationFactor: 1 }],
         handlerDefaults: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 5 }, timeoutMs: waitMs },
         relay: { idleMs: 5 },
+        ...(harness.relayHost ? { relayHost: harness.relayHost } : {}),
         ...(appOptions.pipeline ? { pipeline: appOptions.pipeline } : {}),
       });
       apps.push(app);

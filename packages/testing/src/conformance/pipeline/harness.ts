@@ -1,4 +1,4 @@
-import type { Broker, Stores } from '@herald/core';
+import type { Broker, RelayHost, Stores } from '@herald/core';
 import type { SkippedTest } from '../suiteTests.js';
 
 /** Every test of the pipeline suite, by exact title (use these names in the skip list). */
@@ -24,6 +24,8 @@ export type PipelineConformanceTest = (typeof PIPELINE_CONFORMANCE_TESTS)[number
 export interface PipelineUnderTest<Tx> {
   readonly broker: Broker;
   readonly stores: Stores<Tx>;
+  /** Where the apps run their relay, when the engine runs it off the app's event loop (`AppOptions.relayHost`). */
+  readonly relayHost?: RelayHost;
   /** Writes one row of app data with this id inside `tx` (as in the store suite's harness). */
   writeEffect(tx: Tx, id: string): Promise<void>;
   /** The ids of every committed effect, one entry per committed `writeEffect` call, in any order. */

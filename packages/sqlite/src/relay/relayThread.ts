@@ -1,0 +1,140 @@
+import { Worker } from 'node:worker_threads';
+import { CoreErrors, HeraldError, type Instrumentation, type InstrumentationEvent, type Logger, type Relay, type RelayHost, type RelayOptions } from '@herald/core';
+import type { Durability } from '../internal/database.js';
+import type { SqliteLog } from '../log/sqliteLog.js';
+import type { SqliteStores } from '../stores/sqliteStores.js';
+import type { FromRelayThread, RelayThreadData, ToRelayThread } from './messages.js';
+
+/** The worker's entry: the compiled file when installed; the TypeScript source in development. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const ENTRY = new URL(FROM_SOURCE ? './relayWorker.ts' : './relayWorker.js', import.meta.url);
+
+/**
+ * A worker thread running the relay. In development (this file is TypeScript, run through tsx)
+ * the thread registers tsx itself first: Node 20 does not apply the app's loader to a worker's
+ * entry.
+ */
+function spawn(data: RelayThreadData): Worker {
+  if (!FROM_SOURCE) return new Worker(ENTRY, { workerData: data });
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
+
+export interface RelayThreadOptions {
+  readonly storePath: string;
+  readonly logPath: string;
+  /** The app's handles on the same files: appends to `stores` wake the thread; its publishes poke `log`. */
+  readonly stores: SqliteStores;
+  readonly log: SqliteLog;
+  readonly durability: Durability;
+  readonly busyTimeoutMs: number;
+}
+
+/**
+ * The embedded engine's {@link RelayHost}: the outbox relay in a worker thread, on its own
+ * connections to the engine's two files, so claiming, appending to the log and marking run on a
+ * second core while the app's thread runs producers and consumers. The app's transactions that
+ * append wake it (as an in-process relay is woken); each of its publishes makes the app's log
+ * look for the new records at once. Its facts (`relayed`, `relay-failed`) and log lines arrive on
+ * the app's instrumentation and logger. `close()` drains within the deadline, as the in-process
+ * relay does. Chaos options are supported without a custom `random`.
+ */
+export function relayThreadHost(options: RelayThreadOptions): RelayHost {
+  return {
+    createRelay(relayOptions, deps) {
+      return startRelayThread(options, relayOptions, deps);
+    },
+  };
+}
+
+function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOptions, deps: { instrumentation: Instrumentation; logger: Logger }): Relay {
+  if (relayOptions.chaos?.random) throw new HeraldError(CoreErrors.invalidOptions, 'relay thread: chaos.random cannot cross to the relay thread; give rates only');
+  const data: RelayThreadData = {
+    storePath: options.storePath,
+    logPath: options.logPath,
+    relay: { ...relayOptions, ...(relayOptions.chaos ? { chaos: { failRate: relayOptions.chaos.failRate, failAfterAcceptRate: relayOptions.chaos.failAfterAcceptRate } } : {}) },
+    durability: options.durability,
+    busyTimeoutMs: options.busyTimeoutMs,
+  };
+  let worker: Worker | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let started: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  let nextDrain = 0;
+  const drains = new Map<number, { resolve: (count: number) => void; reject: (error: unknown) => void }>();
+  const send = (message: ToRelayThread) => worker?.postMessage(message);
+
+  function onMessage(message: FromRelayThread): void {
+    switch (message.kind) {
+      case 'fact':
+        if (deps.instrumentation.active) deps.instrumentation.emit(revive(message.fact));
+        return;
+      case 'log':
+        deps.logger[message.level](message.message, message.fields);
+        return;
+      case 'published':
+        options.log.poke();
+        return;
+      case 'drained': {
+        const waiter = drains.get(message.id);
+        drains.delete(message.id);
+        if (message.error) waiter?.reject(message.error);
+        else waiter?.resolve(message.count ?? 0);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  return {
+    name: 'relay',
+    start() {
+      started ??= new Promise<void>((resolve, reject) => {
+        worker = spawn(data);
+        worker.on('message', (message: FromRelayThread) => {
+          if (message.kind === 'started') resolve();
+          else if (message.kind === 'failed') reject(message.error);
+          else onMessage(message);
+        });
+        worker.on('error', (error) => {
+          deps.logger.error('relay thread failed', { error });
+          reject(error);
+        });
+        unsubscribe = options.stores.onAppended(() => send({ kind: 'wake' }));
+      });
+      return started;
+    },
+    close(closeOptions = {}) {
+      closing ??= (async () => {
+        unsubscribe?.();
+        const current = worker;
+        if (!current) return;
+        await started?.catch(() => {});
+        const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+        send({ kind: 'close', deadlineMs: closeOptions.deadlineMs ?? 0 });
+        await exited;
+        for (const waiter of drains.values()) waiter.reject(new HeraldError(CoreErrors.closed, 'relay thread: closed'));
+        drains.clear();
+      })();
+      return closing;
+    },
+    drain() {
+      if (!worker || closing) return Promise.reject(new HeraldError(CoreErrors.closed, 'relay thread: not running'));
+      const id = nextDrain++;
+      return new Promise<number>((resolve, reject) => {
+        drains.set(id, { resolve, reject });
+        send({ kind: 'drain', id });
+      });
+    },
+  };
+}
+
+/** A fact as the relay thread sent it, its error a HeraldError again (code and retriability kept). */
+function revive(fact: InstrumentationEvent): InstrumentationEvent {
+  if (fact.kind !== 'relay-failed') return fact;
+  const error = fact.error as unknown as { name: string; message: string; code?: string; retriable?: boolean; stack?: string };
+  const revived = error.code ? new HeraldError(error.code, error.message, { retriable: error.retriable }) : new Error(error.message);
+  if (error.stack) revived.stack = error.stack;
+  return { ...fact, error: revived };
+}

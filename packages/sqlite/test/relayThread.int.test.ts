@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Type } from '@sinclair/typebox';
+import { createApp, defineEvent, HeraldError, isChaosError, silentLogger, type InstrumentationEvent } from '@herald/core';
+import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
+import { tempDir, waitFor } from './helpers.js';
+
+const Noted = defineEvent({ type: 'Noted', topic: 'notes', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+function engine(relayThread = true): SqliteEngine & { readonly dataDir: string } {
+  const tmp = tempDir('herald-relay-thread-');
+  const opened = sqliteEngine({ dataDir: tmp.dir, relayThread });
+  cleanup.push(async () => {
+    await opened.close();
+    tmp.remove();
+  });
+  return { ...opened, dataDir: tmp.dir };
+}
+
+/** Records in the outbox not yet published, read through a fresh handle (the app closed its own). */
+async function pending(dataDir: string): Promise<number> {
+  const reader = sqliteEngine({ dataDir });
+  try {
+    return (await reader.stores.outbox.backlog()).reduce((sum, topic) => sum + topic.pending, 0);
+  } finally {
+    await reader.close();
+  }
+}
+
+describe('sqliteEngine relayThread', () => {
+  it('provides a relay host only when asked', () => {
+    expect(engine(false).relayHost).toBeUndefined();
+    expect(engine(true).relayHost).toBeDefined();
+  });
+
+  it('publishes what the app commits, its facts arriving on the app’s instrumentation', async () => {
+    const opened = engine();
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });
+    const facts: InstrumentationEvent[] = [];
+    app.instrumentation.on((fact) => facts.push(fact));
+    const seen: string[] = [];
+    app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
+    await app.start();
+    await app.publish.many(Noted, Array.from({ length: 50 }, (_, i) => ({ id: `n${i}` })));
+    await waitFor(() => seen.length === 50, 10_000, 'every note handled');
+    expect(new Set(seen).size).toBe(50);
+    const relayed = facts.filter((fact) => fact.kind === 'relayed').reduce((sum, fact) => sum + (fact.kind === 'relayed' ? fact.count : 0), 0);
+    expect(relayed).toBe(50);
+    await app.close();
+    expect(await pending(opened.dataDir)).toBe(0);
+  });
+
+  it('drains what is committed before close, with no consumer running', async () => {
+    const opened = engine();
+    // a long idle wait: only the close's drain can publish the second batch promptly
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 60_000 } });
+    await app.start();
+    await app.publish.many(Noted, Array.from({ length: 200 }, (_, i) => ({ id: `d${i}` })));
+    await app.close({ deadlineMs: 10_000 });
+    expect(await pending(opened.dataDir)).toBe(0);
+    const reader = sqliteEngine({ dataDir: opened.dataDir });
+    const [notes] = await reader.broker.describeTopics(['notes']).finally(() => reader.close());
+    expect(notes?.partitions.reduce((sum, partition) => sum + partition.end - partition.start, 0)).toBe(200);
+  });
+
+  it('reports a failed publish with its code and retriability, then publishes on retry', async () => {
+    const opened = engine();
+    const app = createApp({
+      name: 'relay-thread',
+      ...opened,
+      logger: silentLogger,
+      events: [Noted],
+      relay: { idleMs: 5, backoff: { initialDelayMs: 1, maxDelayMs: 5 }, chaos: { failRate: 0.5 } },
+    });
+    const failures: Error[] = [];
+    app.instrumentation.on((fact) => void (fact.kind === 'relay-failed' && failures.push(fact.error)));
+    await app.start();
+    for (let i = 0; i < 20; i++) await app.publish(Noted, { id: `c${i}` });
+    await waitFor(async () => (await opened.stores.outbox.backlog()).length === 0, 10_000, 'the outbox to empty');
+    await app.close();
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toBeInstanceOf(HeraldError);
+    expect(isChaosError(failures[0])).toBe(true);
+    expect((failures[0] as HeraldError).retriable).toBe(true);
+  });
+
+  it('refuses a chaos random function, which cannot cross to the thread', async () => {
+    const opened = engine();
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { chaos: { failRate: 0.1, random: Math.random } } });
+    cleanup.push(() => app.close());
+    await expect(app.start()).rejects.toMatchObject({ code: 'invalid-options' });
+  });
+});
