@@ -84,6 +84,7 @@ describe('the packages a user installs (npm pack, then npm install outside the w
     };
     writeFileSync(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     writeFileSync(join(project, 'hello.mjs'), HELLO);
+    writeFileSync(join(project, 'hello-thread.mjs'), HELLO.replace("dataDir: '.herald/hello'", "dataDir: '.herald/hello-thread', relayThread: true"));
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project, timeoutMs: 15 * MINUTE });
   }, 21 * MINUTE);
 
@@ -101,6 +102,11 @@ describe('the packages a user installs (npm pack, then npm install outside the w
 
   it('runs the README hello world with plain node: publishes, handles, exits', async () => {
     const stdout = await run(process.execPath, ['hello.mjs'], { cwd: project, timeoutMs: MINUTE, env: { HERALD_LOG_LEVEL: 'warn' } });
+    expect(stdout.trim().split('\n')).toEqual(['hello, world']);
+  }, 2 * MINUTE);
+
+  it('runs it with the relay in its worker thread, whose entry is the compiled file', async () => {
+    const stdout = await run(process.execPath, ['hello-thread.mjs'], { cwd: project, timeoutMs: MINUTE, env: { HERALD_LOG_LEVEL: 'warn' } });
     expect(stdout.trim().split('\n')).toEqual(['hello, world']);
   }, 2 * MINUTE);
 
