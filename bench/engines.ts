@@ -112,7 +112,7 @@ export const engines: Record<string, EngineFactory> = {
       broker: engine.broker,
       stores: engine.stores,
       ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
-      tuning: { topics: 1, partitions: 8, group: { maxInFlight: 20_000, commitIntervalMs: 100, maxBatch: 1000 }, relay: { batchSize: 2000, idleMs: 5 } },
+      tuning: { topics: 1, partitions: 8, group: { maxInFlight: 20_000, commitIntervalMs: 100, maxBatch: 1000 }, relay: { batchSize: 5000, idleMs: 5 } },
       cpuSeconds: () => cpuSeconds(),
       async cleanup() {
         rmSync(dataDir, { recursive: true, force: true });

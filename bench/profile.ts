@@ -15,13 +15,26 @@ const mainThread = () => {
   const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
+// nanoseconds on the CPU and waiting for one (runnable, another thread or process running)
+const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+const schedBefore = schedStat();
 const mainBefore = mainThread();
+const loopBefore = performance.eventLoopUtilization();
 const before = row.cpuSeconds?.();
 const result = await runShape(row, { shape: shapeArg as Shape, events: Number(eventsArg) });
 const after = row.cpuSeconds?.();
 const mainAfter = mainThread();
+const schedAfter = schedStat();
+const loop = performance.eventLoopUtilization(loopBefore);
 await row.close();
 console.log(`${name} (${shapeArg}): ${result.events} events, ${Math.round((result.events / result.elapsedMs) * 1000)} events/s`);
+// busy but not on the CPU: the main thread waited inside a call (a lock's busy handler, a synchronous read)
+const wallSeconds = result.elapsedMs / 1000;
+const share = (ns: number) => `${((ns / 1e9 / wallSeconds) * 100).toFixed(0)}%`;
+console.log(
+  `main thread: event loop busy ${(loop.utilization * 100).toFixed(0)}%, on the CPU ${share(schedAfter[0]! - schedBefore[0]!)}, ` +
+    `runnable waiting for a CPU ${share(schedAfter[1]! - schedBefore[1]!)} (the rest of the busy time: blocked inside a call)`,
+);
 if (before && after) {
   const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);

@@ -43,7 +43,7 @@ export type { Component } from './ports/component.js';
 export type { Stores } from './ports/stores/stores.js';
 export type { SqlOptions, SqlTx, TransactionRunner } from './ports/stores/transaction.js';
 export { hasOutboxBacklog, hasOutboxSignal } from './ports/stores/outbox.js';
-export type { ClaimOptions, OutboxBacklog, OutboxEntry, OutboxRecord, OutboxSignal, OutboxStore, TopicBacklog } from './ports/stores/outbox.js';
+export type { ClaimOptions, OutboxBacklog, OutboxClaims, OutboxEntry, OutboxRecord, OutboxSignal, OutboxStore, TopicBacklog } from './ports/stores/outbox.js';
 export { markAllHandled } from './ports/stores/inbox.js';
 export type { InboxEntry, InboxStore } from './ports/stores/inbox.js';
 export { canBrowseDeadLetters } from './ports/stores/deadLetters.js';

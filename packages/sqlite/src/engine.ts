@@ -16,8 +16,9 @@ export interface SqliteEngineOptions {
   /** Store options other than their path. */
   readonly stores?: Omit<SqliteStoresOptions, 'path'>;
   /**
-   * Run the app's outbox relay in a worker thread, on its own connections to the two files, so it
-   * uses a second core (the engine then provides `relayHost`, which `createApp` picks up). Worth it
+   * Run the app's outbox relay in a worker thread, so reading the outbox and appending to the log
+   * use a second core (the engine then provides `relayHost`, which `createApp` picks up); the
+   * outbox's slot writes stay on the app's thread. The thread reads the system clock. Worth it
    * under load on a machine with two cores or more; default false (the relay runs on the app's
    * event loop).
    */

@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import { createInstrumentation, type Instrumentation } from '../ports/instrumentation.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
-import { hasOutboxSignal, type OutboxRecord, type OutboxStore } from '../ports/stores/outbox.js';
+import { hasOutboxSignal, type OutboxRecord, type OutboxClaims } from '../ports/stores/outbox.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions } from '../timing/backoff.js';
 import { chaosBroker, isChaosError, type ChaosOptions } from './chaos.js';
 
@@ -25,8 +25,9 @@ export interface RelayOptions {
   readonly chaos?: ChaosOptions;
 }
 
-export interface RelayDeps<Tx> {
-  readonly outbox: OutboxStore<Tx>;
+export interface RelayDeps {
+  /** Only its claim side is used: an engine may hand the relay a view of an outbox that another thread appends to. */
+  readonly outbox: OutboxClaims;
   readonly broker: Broker;
   /** When given and able to (`onAppended`), the relay wakes as soon as records are appended in this process. */
   readonly stores?: object;
@@ -70,7 +71,7 @@ const BACKOFF_DEFAULTS = { initialDelayMs: 50, maxDelayMs: 5000, factor: 2, jitt
  * a publish that failed after the broker accepted it is simply published again, and consumers'
  * inboxes absorb the duplicates.
  */
-export function createRelay<Tx>(deps: RelayDeps<Tx>, options: RelayOptions = {}): Relay {
+export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay {
   const relayId = options.relayId ?? `relay-${uuidv7()}`;
   const batchSize = positive(options.batchSize ?? 1000, 'batchSize');
   const idleMs = positive(options.idleMs ?? 20, 'idleMs');

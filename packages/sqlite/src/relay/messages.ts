@@ -1,5 +1,6 @@
-import type { InstrumentationEvent, RelayOptions } from '@herald/core';
+import { HeraldError, type InstrumentationEvent, type RelayOptions } from '@herald/core';
 import type { Durability } from '../internal/database.js';
+import type { SlotTake } from '../stores/outbox.js';
 
 /** What the relay thread is started with (structured-clonable: no functions). */
 export interface RelayThreadData {
@@ -10,9 +11,25 @@ export interface RelayThreadData {
   readonly busyTimeoutMs: number;
 }
 
+/** The outbox writes the relay thread has the app's thread run (see `SlotWrites`). */
+export type SlotOp =
+  | { readonly op: 'take'; readonly take: SlotTake }
+  | { readonly op: 'advance'; readonly relayId: string; readonly tops: readonly (readonly [number, number])[] }
+  | { readonly op: 'markIds' | 'release'; readonly relayId: string; readonly ids: readonly string[] };
+
+/** An error as it crosses between threads: what a HeraldError needs to be rebuilt. */
+export interface PlainError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly retriable?: boolean;
+  readonly stack?: string;
+}
+
 /** From the app's thread to the relay thread. */
 export type ToRelayThread =
   | { readonly kind: 'wake' }
+  | { readonly kind: 'slots-done'; readonly id: number; readonly kept?: readonly number[]; readonly error?: PlainError }
   | { readonly kind: 'drain'; readonly id: number }
   | { readonly kind: 'close'; readonly deadlineMs: number };
 
@@ -22,6 +39,26 @@ export type FromRelayThread =
   | { readonly kind: 'fact'; readonly fact: InstrumentationEvent }
   | { readonly kind: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string; readonly fields?: Record<string, unknown> }
   | { readonly kind: 'published' }
-  | { readonly kind: 'drained'; readonly id: number; readonly count?: number; readonly error?: Error }
+  | { readonly kind: 'slots'; readonly id: number; readonly request: SlotOp }
+  | { readonly kind: 'drained'; readonly id: number; readonly count?: number; readonly error?: PlainError }
   | { readonly kind: 'closed' }
-  | { readonly kind: 'failed'; readonly error: Error };
+  | { readonly kind: 'failed'; readonly error: PlainError };
+
+export function plainError(error: unknown): PlainError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const { code, retriable } = e as { code?: unknown; retriable?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof retriable === 'boolean' ? { retriable } : {}),
+    ...(e.stack ? { stack: e.stack } : {}),
+  };
+}
+
+/** The error again on this side: a HeraldError when it had a code (code and retriability kept). */
+export function revive(error: PlainError): Error {
+  const revived = error.code ? new HeraldError(error.code, error.message, { retriable: error.retriable }) : new Error(error.message);
+  if (error.stack) revived.stack = error.stack;
+  return revived;
+}

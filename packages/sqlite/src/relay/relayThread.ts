@@ -2,8 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { CoreErrors, HeraldError, type Instrumentation, type InstrumentationEvent, type Logger, type Relay, type RelayHost, type RelayOptions } from '@herald/core';
 import type { Durability } from '../internal/database.js';
 import type { SqliteLog } from '../log/sqliteLog.js';
-import type { SqliteStores } from '../stores/sqliteStores.js';
-import type { FromRelayThread, RelayThreadData, ToRelayThread } from './messages.js';
+import { slotWritesOf, type SqliteStores } from '../stores/sqliteStores.js';
+import type { SlotWrites } from '../stores/outbox.js';
+import { plainError, revive, type FromRelayThread, type RelayThreadData, type PlainError, type SlotOp, type ToRelayThread } from './messages.js';
 
 /** The worker's entry: the compiled file when installed; the TypeScript source in development. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -31,9 +32,12 @@ export interface RelayThreadOptions {
 }
 
 /**
- * The embedded engine's {@link RelayHost}: the outbox relay in a worker thread, on its own
- * connections to the engine's two files, so claiming, appending to the log and marking run on a
- * second core while the app's thread runs producers and consumers. The app's transactions that
+ * The embedded engine's {@link RelayHost}: the outbox relay in a worker thread, so reading the
+ * outbox and appending to the log run on a second core while the app's thread runs producers and
+ * consumers. The thread reads the store file on its own connection and writes the log file; the
+ * outbox's few slot writes per round (leases, watermarks) are run by the app's thread, which owns
+ * the store file's writer, in its group commits: a second writer would wait out the app's
+ * transactions in SQLite's busy handler, sleeping milliseconds at a time. The app's transactions that
  * append wake it (as an in-process relay is woken); each of its publishes makes the app's log
  * look for the new records at once. Its facts (`relayed`, `relay-failed`) and log lines arrive on
  * the app's instrumentation and logger. `close()` drains within the deadline, as the in-process
@@ -63,11 +67,12 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
   let nextDrain = 0;
   const drains = new Map<number, { resolve: (count: number) => void; reject: (error: unknown) => void }>();
   const send = (message: ToRelayThread) => worker?.postMessage(message);
+  const writes = slotWritesOf(options.stores);
 
   function onMessage(message: FromRelayThread): void {
     switch (message.kind) {
       case 'fact':
-        if (deps.instrumentation.active) deps.instrumentation.emit(revive(message.fact));
+        if (deps.instrumentation.active) deps.instrumentation.emit(reviveFact(message.fact));
         return;
       case 'log':
         deps.logger[message.level](message.message, message.fields);
@@ -75,10 +80,17 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
       case 'published':
         options.log.poke();
         return;
+      case 'slots': {
+        runSlotOp(writes, message.request).then(
+          (kept) => send({ kind: 'slots-done', id: message.id, kept }),
+          (error: unknown) => send({ kind: 'slots-done', id: message.id, error: plainError(error) }),
+        );
+        return;
+      }
       case 'drained': {
         const waiter = drains.get(message.id);
         drains.delete(message.id);
-        if (message.error) waiter?.reject(message.error);
+        if (message.error) waiter?.reject(revive(message.error));
         else waiter?.resolve(message.count ?? 0);
         return;
       }
@@ -94,7 +106,7 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
         worker = spawn(data);
         worker.on('message', (message: FromRelayThread) => {
           if (message.kind === 'started') resolve();
-          else if (message.kind === 'failed') reject(message.error);
+          else if (message.kind === 'failed') reject(revive(message.error));
           else onMessage(message);
         });
         worker.on('error', (error) => {
@@ -131,10 +143,21 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
 }
 
 /** A fact as the relay thread sent it, its error a HeraldError again (code and retriability kept). */
-function revive(fact: InstrumentationEvent): InstrumentationEvent {
+function reviveFact(fact: InstrumentationEvent): InstrumentationEvent {
   if (fact.kind !== 'relay-failed') return fact;
-  const error = fact.error as unknown as { name: string; message: string; code?: string; retriable?: boolean; stack?: string };
-  const revived = error.code ? new HeraldError(error.code, error.message, { retriable: error.retriable }) : new Error(error.message);
-  if (error.stack) revived.stack = error.stack;
-  return { ...fact, error: revived };
+  return { ...fact, error: revive(fact.error as unknown as PlainError) };
+}
+
+/** Runs one of the relay thread's outbox writes on the app's writer; resolves with the slots a take kept. */
+async function runSlotOp(writes: SlotWrites, op: SlotOp): Promise<readonly number[] | undefined> {
+  switch (op.op) {
+    case 'take':
+      return writes.take(op.take);
+    case 'advance':
+      return void (await writes.advance(op.relayId, op.tops));
+    case 'markIds':
+      return void (await writes.markIds(op.relayId, op.ids));
+    case 'release':
+      return void (await writes.release(op.relayId, op.ids));
+  }
 }

@@ -1,10 +1,13 @@
-// The relay thread: the outbox relay of an embedded engine, on its own connections to the same
-// files, so its claims, appends and marks run on a second core. Started by relayThread.ts.
+// The relay thread: the outbox relay of an embedded engine, on its own connections, so reading
+// claims and appending to the log run on a second core. It reads the store file and writes the
+// log file; the outbox's few slot writes per round go to the app's thread, which owns the store
+// file's writer (see SlotWrites). Started by relayThread.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createInstrumentation, createRelay, type Broker, type Logger, type Relay } from '@herald/core';
+import { createInstrumentation, createRelay, systemClock, type Broker, type Logger, type Relay } from '@herald/core';
+import { openDatabase } from '../internal/database.js';
 import { sqliteLog } from '../log/sqliteLog.js';
-import { sqliteStores } from '../stores/sqliteStores.js';
-import type { FromRelayThread, RelayThreadData, ToRelayThread } from './messages.js';
+import { createOutboxClaims, type SlotWrites } from '../stores/outbox.js';
+import { plainError, revive, type FromRelayThread, type RelayThreadData, type SlotOp, type ToRelayThread } from './messages.js';
 
 const data = workerData as RelayThreadData;
 const port = parentPort!;
@@ -18,12 +21,29 @@ const logger: Logger = {
   child: () => logger,
 };
 
+/** Slot writes run by the app's thread: each a request answered by `slots-done`. */
+let nextRequest = 0;
+const pending = new Map<number, { resolve: (kept: readonly number[]) => void; reject: (error: Error) => void }>();
+function request(op: SlotOp): Promise<readonly number[]> {
+  const id = nextRequest++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    post({ kind: 'slots', id, request: op });
+  });
+}
+const writes: SlotWrites = {
+  take: (take) => request({ op: 'take', take }),
+  advance: async (relayId, tops) => void (await request({ op: 'advance', relayId, tops })),
+  markIds: async (relayId, ids) => void (await request({ op: 'markIds', relayId, ids })),
+  release: async (relayId, ids) => void (await request({ op: 'release', relayId, ids })),
+};
+
 let relay: Relay | undefined;
 try {
-  // no background work of its own: the app's handles on the same files checkpoint and sweep
-  const common = { durability: data.durability, busyTimeoutMs: data.busyTimeoutMs, maintenance: false };
-  const stores = sqliteStores({ path: data.storePath, ...common });
-  const log = sqliteLog({ path: data.logPath, ...common });
+  // reads only: the app's handle on the file migrated it, checkpoints it and writes it
+  const reader = openDatabase({ path: data.storePath, busyTimeoutMs: data.busyTimeoutMs, readonly: true });
+  // no background work of its own: the app's handle on the log file checkpoints and sweeps it
+  const log = sqliteLog({ path: data.logPath, durability: data.durability, busyTimeoutMs: data.busyTimeoutMs, maintenance: false });
   // tell the app's thread after every publish, so its consumers look at once
   const broker: Broker = {
     async publish(records) {
@@ -39,20 +59,25 @@ try {
   // the app's thread wakes it when its transactions append: the same signal an in-process relay gets
   const wakers = new Set<() => void>();
   const signal = { onAppended: (listener: () => void) => (wakers.add(listener), () => void wakers.delete(listener)) };
-  relay = createRelay({ outbox: stores.outbox, broker, stores: signal, logger, instrumentation }, data.relay);
+  relay = createRelay({ outbox: createOutboxClaims(reader, systemClock, writes), broker, stores: signal, logger, instrumentation }, data.relay);
   const running = relay;
   port.on('message', (message: ToRelayThread) => {
     if (message.kind === 'wake') wakers.forEach((wake) => wake());
-    else if (message.kind === 'drain') {
+    else if (message.kind === 'slots-done') {
+      const waiter = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.error) waiter?.reject(revive(message.error));
+      else waiter?.resolve(message.kept ?? []);
+    } else if (message.kind === 'drain') {
       running.drain().then(
         (count) => post({ kind: 'drained', id: message.id, count }),
-        (error: unknown) => post({ kind: 'drained', id: message.id, error: error as Error }),
+        (error: unknown) => post({ kind: 'drained', id: message.id, error: plainError(error) }),
       );
     } else if (message.kind === 'close') {
       void (async () => {
         await running.close({ deadlineMs: message.deadlineMs }).catch((error: unknown) => logger.error('relay thread: close failed', { error }));
         await log.close().catch(() => {});
-        await stores.close().catch(() => {});
+        reader.close();
         post({ kind: 'closed' });
         port.close();
       })();
@@ -61,12 +86,8 @@ try {
   await running.start();
   post({ kind: 'started' });
 } catch (error) {
-  post({ kind: 'failed', error: error as Error });
+  post({ kind: 'failed', error: plainError(error) });
   port.close();
-}
-
-function plainError(error: Error): Record<string, unknown> {
-  return { name: error.name, message: error.message, code: (error as { code?: unknown }).code, retriable: (error as { retriable?: unknown }).retriable, stack: error.stack };
 }
 
 /** Fields that survive the trip between threads: errors become plain objects. */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Clock, OutboxBacklog, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
+import type { Clock, OutboxBacklog, OutboxClaims, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
 import { OUTBOX_RECORD_COLUMNS, outboxValues, parseHeaders, toOutboxEntry, type OutboxRow } from '@herald/sql';
 import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
 import type { TxRunner, TxScope } from './txRunner.js';
@@ -36,6 +36,39 @@ const PAGE = 1000;
 const SCAN_SLACK = 1000;
 
 /**
+ * A claim's decision about slots, read on the read connection before any lock is taken. Plain data:
+ * it crosses to the thread that owns the writer when the relay runs in its own thread.
+ */
+export interface SlotTake {
+  readonly relayId: string;
+  readonly leaseMs: number;
+  readonly now: number;
+  /** `[slot, watermark]` of every slot open to this relay when the plan was read. */
+  readonly watermark: readonly (readonly [number, number])[];
+  /** `[slot, newest seq planned]` of every slot the plan takes rows from. */
+  readonly newest: readonly (readonly [number, number])[];
+  /** The last position the scan saw: no pending row of an open slot up to here was left out. */
+  readonly scannedTo: number;
+}
+
+/**
+ * The writes of claims, marks and releases: a few slot rows each, run on the stores' writer in the
+ * process's group commits. The relay thread has them run by the app's thread, which owns the
+ * writer: SQLite has one writer per file, and a second connection would wait out the app's
+ * transactions in SQLite's busy handler, sleeping milliseconds at a time.
+ */
+export interface SlotWrites {
+  /** Leases the planned slots that nothing changed since the plan and returns them, once what the plan read is on disk. */
+  take(take: SlotTake): Promise<readonly number[]>;
+  /** Moves the watermarks of slots a relay claimed up to `[slot, seq]`: a mark of exactly what it claimed there. */
+  advance(relayId: string, tops: readonly (readonly [number, number])[]): Promise<void>;
+  /** Marks any records published, by id. */
+  markIds(relayId: string, ids: readonly string[]): Promise<void>;
+  /** Ends the relay's leases on the slots of these records. */
+  release(relayId: string, ids: readonly string[]): Promise<void>;
+}
+
+/**
  * The outbox on SQLite, by slot. Every record goes to the slot of its key ({@link outboxSlot}),
  * in append order (`seq`). A relay's claim leases the slots it takes records from (a slot another
  * relay leases is left alone until that lease ends or lapses) and returns, oldest first, the
@@ -46,28 +79,10 @@ const SCAN_SLACK = 1000;
  * updated on the way: a claim and a mark write a few slot rows, whatever the batch size.
  * Published records are kept (for workflow views) until the retention sweep removes them.
  */
-export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxBacklog {
-  const { writer, reader, runner, scopeOf, clock } = deps;
+export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxStore<SqlTx> & OutboxBacklog {
+  const { writer, reader, scopeOf } = deps;
   const s = {
     insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-    slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
-    // the pending rows in append order from the lowest open watermark (a rowid range scan)
-    readSlots: reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
-    // raw rows (arrays): a claim reads thousands, and arrays cost less to build than objects; on the
-    // read connection: committed rows only, and no lock held while reading them
-    scan: reader
-      .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
-      .raw(true),
-    catchUp: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
-    lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
-    located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
-    between: writer.prepare<[number, number, number], { seq: number; done: number }>(
-      'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
-    ),
-    outOfOrder: writer.prepare('UPDATE herald_outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL'),
-    advance: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
-    mark: writer.prepare('INSERT INTO herald_outbox_marks (slot, up_to_seq, published_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
-    endLease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = NULL, lease_expires_at = NULL WHERE slot = ? AND relay_id = ?'),
     byCorrelation: reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
       `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
          coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
@@ -80,31 +95,51 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
        GROUP BY o.topic ORDER BY o.topic`,
     ),
   };
-  /** Per relay of this process: the newest seq it claimed in each slot it leases (to end the lease once published). */
-  const claims = new Map<string, Map<number, number>>();
+  return {
+    ...createOutboxClaims(reader, deps.clock, writes),
+    async append(tx, records) {
+      const scope = scopeOf(tx);
+      for (const r of records) {
+        const values = outboxValues(r);
+        scope.run(s.insert, [values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], outboxSlot(r.key)]);
+      }
+      if (records.length > 0) scope.appended = true;
+    },
+    async findByCorrelation(correlationId) {
+      return s.byCorrelation.all(correlationId).map(toOutboxEntry);
+    },
+    async backlog() {
+      return s.backlog.all().map((row): TopicBacklog => ({ topic: row.topic, pending: row.pending, oldestCreatedAt: row.oldest_created_at }));
+    },
+  };
+}
+
+/**
+ * The relay's side of the outbox: a claim is planned on the read connection (committed rows only,
+ * no lock held) and taken through `writes`; the records are built from the rows the plan read.
+ * Also what the relay thread runs, on its own read connection, with the app's thread's writes.
+ */
+export function createOutboxClaims(reader: Database.Database, clock: Clock, writes: SlotWrites): OutboxClaims {
+  const s = {
+    readSlots: reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
+    // the pending rows in append order from the lowest open watermark (a rowid range scan); raw rows
+    // (arrays): a claim reads thousands, and arrays cost less to build than objects
+    scan: reader
+      .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
+      .raw(true),
+  };
   /**
-   * Per relay of this process, its last claim: where each record is, and how many it took per slot.
-   * A mark of exactly those records (what a relay does) moves the watermarks without a lookup.
+   * Per relay, its last claim: where each record is, and how many it took per slot. A mark of
+   * exactly those records (what a relay does) moves the watermarks without a lookup.
    */
   const lastClaim = new Map<string, { readonly where: Map<string, { slot: number; seq: number }>; readonly perSlot: Map<number, number> }>();
 
-  /** A claim decided on the read connection, before it takes the write lock. */
-  interface ClaimPlan {
-    readonly now: number;
-    /** The watermark each open slot had when the plan was read. */
-    readonly watermark: ReadonlyMap<number, number>;
-    readonly rows: readonly ScanRow[];
-    /** The last position the scan saw: no pending row of an open slot up to here was left out. */
-    readonly scannedTo: number;
-  }
-
   /**
-   * Reads, on the read connection (committed rows only, no lock held), the oldest pending rows of
-   * the slots no other relay leases, in append order from the lowest open watermark: each open
-   * slot's share is a prefix of its pending rows; a slot leased elsewhere keeps all of its rows, so
-   * its keys stay in order.
+   * Reads the oldest pending rows of the slots no other relay leases, in append order from the
+   * lowest open watermark: each open slot's share is a prefix of its pending rows; a slot leased
+   * elsewhere keeps all of its rows, so its keys stay in order.
    */
-  function planClaim(relayId: string, limit: number): ClaimPlan {
+  function plan(relayId: string, limit: number, leaseMs: number): { take: SlotTake; rows: readonly ScanRow[] } {
     const now = clock.now();
     const watermark = new Map<number, number>();
     for (const slot of s.readSlots.all()) {
@@ -113,25 +148,96 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
     }
     const rows: ScanRow[] = [];
     let scannedTo = 0;
-    if (watermark.size === 0) return { now, watermark, rows, scannedTo };
-    const depth = limit * 4 + SCAN_SLACK;
-    let after = Math.min(...watermark.values());
-    scan: for (let scanned = 0; scanned < depth; ) {
-      const page = s.scan.all(after, PAGE);
-      for (const row of page) {
-        scannedTo = row[0];
-        const from = watermark.get(row[1]);
-        if (from !== undefined && row[0] > from) {
-          rows.push(row);
-          if (rows.length >= limit) break scan;
+    const newest = new Map<number, number>();
+    if (watermark.size > 0) {
+      const depth = limit * 4 + SCAN_SLACK;
+      let after = Math.min(...watermark.values());
+      scan: for (let scanned = 0; scanned < depth; ) {
+        const page = s.scan.all(after, PAGE);
+        for (const row of page) {
+          scannedTo = row[0];
+          const from = watermark.get(row[1]);
+          if (from !== undefined && row[0] > from) {
+            rows.push(row);
+            newest.set(row[1], row[0]);
+            if (rows.length >= limit) break scan;
+          }
         }
+        scanned += page.length;
+        if (page.length < PAGE) break; // the end of the outbox as committed when read
+        after = page[page.length - 1]![0];
       }
-      scanned += page.length;
-      if (page.length < PAGE) break; // the end of the outbox as committed when read
-      after = page[page.length - 1]![0];
     }
-    return { now, watermark, rows, scannedTo };
+    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo }, rows };
   }
+
+  return {
+    async claim({ relayId, limit, leaseMs }) {
+      const planned = plan(relayId, limit, leaseMs);
+      const kept = new Set(await writes.take(planned.take));
+      const where = new Map<string, { slot: number; seq: number }>();
+      const perSlot = new Map<number, number>();
+      const records: OutboxRecord[] = [];
+      for (const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] of planned.rows) {
+        if (!kept.has(slot)) continue;
+        where.set(id, { slot, seq });
+        perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
+        records.push({ id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt });
+      }
+      lastClaim.set(relayId, { where, perSlot });
+      return records;
+    },
+    markPublished(relayId, ids) {
+      if (ids.length === 0) return Promise.resolve();
+      const tops = claimedTops(lastClaim.get(relayId), ids);
+      lastClaim.delete(relayId);
+      return tops ? writes.advance(relayId, tops) : writes.markIds(relayId, ids);
+    },
+    release(relayId, ids) {
+      if (ids.length === 0) return Promise.resolve();
+      lastClaim.delete(relayId);
+      return writes.release(relayId, ids);
+    },
+  };
+}
+
+/** `[slot, newest seq]` per slot when `ids` are exactly what the claim took in some slots; else undefined. */
+function claimedTops(
+  claim: { readonly where: ReadonlyMap<string, { slot: number; seq: number }>; readonly perSlot: ReadonlyMap<number, number> } | undefined,
+  ids: readonly string[],
+): [number, number][] | undefined {
+  if (!claim) return undefined;
+  const marked = new Map<number, { count: number; top: number }>();
+  for (const id of ids) {
+    const at = claim.where.get(id);
+    if (!at) return undefined;
+    const entry = marked.get(at.slot) ?? { count: 0, top: 0 };
+    entry.count++;
+    entry.top = Math.max(entry.top, at.seq);
+    marked.set(at.slot, entry);
+  }
+  for (const [slot, { count }] of marked) if (count !== claim.perSlot.get(slot)) return undefined;
+  return [...marked].map(([slot, { top }]) => [slot, top]);
+}
+
+/** The slot writes on this process's writer, in its group commits (see {@link SlotWrites}). */
+export function createSlotWrites(deps: StoreDeps): SlotWrites {
+  const { writer, runner, clock } = deps;
+  const s = {
+    slots: writer.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
+    catchUp: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
+    lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
+    located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
+    between: writer.prepare<[number, number, number], { seq: number; done: number }>(
+      'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
+    ),
+    outOfOrder: writer.prepare('UPDATE herald_outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL'),
+    advance: writer.prepare('UPDATE herald_outbox_slots SET published_seq = ? WHERE slot = ? AND published_seq < ?'),
+    mark: writer.prepare('INSERT INTO herald_outbox_marks (slot, up_to_seq, published_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+    endLease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = NULL, lease_expires_at = NULL WHERE slot = ? AND relay_id = ?'),
+  };
+  /** Per relay: the newest seq it claimed in each slot it leases (to end the lease once published). */
+  const claims = new Map<string, Map<number, number>>();
 
   /**
    * Takes the plan under the write lock, briefly: a slot whose watermark or lease changed since the
@@ -139,21 +245,22 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
    * nothing pending in the scanned stretch catch up (nothing of them can appear there later: seq
    * only grows), so later scans start further on.
    */
-  function takeClaim(scope: TxScope, relayId: string, leaseMs: number, plan: ClaimPlan): OutboxRecord[] {
+  function take(scope: TxScope, plan: SlotTake): number[] {
+    const { relayId } = plan;
     const mine = claims.get(relayId) ?? new Map<number, number>();
     claims.set(relayId, mine);
-    const newest = new Map<number, number>();
-    for (const row of plan.rows) newest.set(row[1], row[0]);
-    const kept = new Set<number>();
-    const expires = plan.now + leaseMs;
+    const watermark = new Map(plan.watermark);
+    const newest = new Map(plan.newest);
+    const kept: number[] = [];
+    const expires = plan.now + plan.leaseMs;
     for (const slot of scope.all(s.slots, [])) {
-      const planned = plan.watermark.get(slot.slot);
+      const planned = watermark.get(slot.slot);
       const unchanged = planned === slot.published_seq && !(slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > plan.now);
       const taken = newest.get(slot.slot);
       if (taken !== undefined && unchanged) {
         scope.run(s.lease, [relayId, expires, slot.slot]);
         mine.set(slot.slot, taken);
-        kept.add(slot.slot);
+        kept.push(slot.slot);
         continue;
       }
       if (slot.relay_id === relayId) {
@@ -166,36 +273,14 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
         scope.run(s.catchUp, [plan.scannedTo, slot.slot, plan.scannedTo]);
       }
     }
-    const where = new Map<string, { slot: number; seq: number }>();
-    const perSlot = new Map<number, number>();
-    const records: OutboxRecord[] = [];
-    for (const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] of plan.rows) {
-      if (!kept.has(slot)) continue;
-      where.set(id, { slot, seq });
-      perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
-      records.push({ id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt });
-    }
-    lastClaim.set(relayId, { where, perSlot });
-    return records;
+    return kept;
   }
 
-  /** The fast path of a mark: the ids are exactly what the relay claimed in some slots. */
-  function markClaimed(scope: TxScope, relayId: string, ids: readonly string[]): boolean {
-    const claim = lastClaim.get(relayId);
-    if (!claim) return false;
-    const marked = new Map<number, { count: number; top: number }>();
-    for (const id of ids) {
-      const at = claim.where.get(id);
-      if (!at) return false;
-      const entry = marked.get(at.slot) ?? { count: 0, top: 0 };
-      entry.count++;
-      entry.top = Math.max(entry.top, at.seq);
-      marked.set(at.slot, entry);
-    }
-    for (const [slot, { count }] of marked) if (count !== claim.perSlot.get(slot)) return false;
+  /** The fast path of a mark: each slot's claimed records, from its watermark to `top`, all published. */
+  function advance(scope: TxScope, relayId: string, tops: readonly (readonly [number, number])[]): void {
     const now = clock.now();
     const mine = claims.get(relayId);
-    for (const [slot, { top }] of marked) {
+    for (const [slot, top] of tops) {
       // what a claim returned of a slot is every pending row from its watermark to its cut
       if (scope.run(s.advance, [top, slot, top]) === 0) continue;
       scope.run(s.mark, [slot, top, now]);
@@ -204,12 +289,9 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
         mine!.delete(slot);
       }
     }
-    lastClaim.delete(relayId);
-    return true;
   }
 
   function markRows(scope: TxScope, relayId: string, ids: readonly string[]): void {
-    if (markClaimed(scope, relayId, ids)) return;
     const now = clock.now();
     const bySlot = new Map<number, Set<number>>();
     for (const { seq, slot } of scope.all(s.located, [JSON.stringify(ids)])) {
@@ -242,29 +324,16 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
   }
 
   return {
-    async append(tx, records) {
-      const scope = scopeOf(tx);
-      for (const r of records) {
-        const values = outboxValues(r);
-        scope.run(s.insert, [values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], outboxSlot(r.key)]);
-      }
-      if (records.length > 0) scope.appended = true;
-    },
-    async claim({ relayId, limit, leaseMs }) {
-      const plan = planClaim(relayId, limit);
-      const records = await runner.run((scope) => takeClaim(scope, relayId, leaseMs, plan), MARK);
+    async take(plan) {
+      const kept = await runner.run((scope) => take(scope, plan), MARK);
       // the rows were read once committed; hand them out only once on disk, never a record whose
       // transaction could still vanish in a power cut
-      if (records.length > 0) await deps.flushed();
-      return records;
+      if (kept.length > 0) await deps.flushed();
+      return kept;
     },
-    markPublished(relayId, ids) {
-      if (ids.length === 0) return Promise.resolve();
-      return runner.run((scope) => markRows(scope, relayId, ids), MARK);
-    },
+    advance: (relayId, tops) => runner.run((scope) => advance(scope, relayId, tops), MARK),
+    markIds: (relayId, ids) => runner.run((scope) => markRows(scope, relayId, ids), MARK),
     release(relayId, ids) {
-      if (ids.length === 0) return Promise.resolve();
-      lastClaim.delete(relayId);
       return runner.run((scope) => {
         const mine = claims.get(relayId);
         for (const slot of new Set(scope.all(s.located, [JSON.stringify(ids)]).map((row) => row.slot))) {
@@ -272,12 +341,6 @@ export function createOutboxStore(deps: StoreDeps): OutboxStore<SqlTx> & OutboxB
           mine?.delete(slot);
         }
       }, MARK);
-    },
-    async findByCorrelation(correlationId) {
-      return s.byCorrelation.all(correlationId).map(toOutboxEntry);
-    },
-    async backlog() {
-      return s.backlog.all().map((row): TopicBacklog => ({ topic: row.topic, pending: row.pending, oldestCreatedAt: row.oldest_created_at }));
     },
   };
 }

@@ -1,14 +1,16 @@
-import type {
-  DeadLetterBrowser,
-  DeadLetterStore,
-  IdempotencyStores,
-  OutboxBacklog,
-  OutboxSignal,
-  OutboxStore,
-  RetentionSweep,
-  RetentionSweepResult,
-  SqlTx,
-  Stores,
+import {
+  CoreErrors,
+  HeraldError,
+  type DeadLetterBrowser,
+  type DeadLetterStore,
+  type IdempotencyStores,
+  type OutboxBacklog,
+  type OutboxSignal,
+  type OutboxStore,
+  type RetentionSweep,
+  type RetentionSweepResult,
+  type SqlTx,
+  type Stores,
 } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
@@ -18,7 +20,7 @@ import { createDeadLetterStore } from './deadLetters.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { createInboxStore } from './inbox.js';
 import { resolveStoresOptions, type SqliteStoresOptions } from './options.js';
-import { createOutboxStore, type StoreDeps } from './outbox.js';
+import { createOutboxStore, createSlotWrites, type SlotWrites, type StoreDeps } from './outbox.js';
 import { createStoreRetention } from './retention.js';
 import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
@@ -112,11 +114,12 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const sweeper = o.maintenance ? setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('stores: retention sweep failed', { error })), o.sweepIntervalMs) : undefined;
   sweeper?.unref();
 
-  return {
+  const slotWrites = createSlotWrites(deps);
+  const stores: SqliteStores = {
     transaction(work) {
       return runner.run((scope) => work(handles.create(scope)));
     },
-    outbox: createOutboxStore(deps),
+    outbox: createOutboxStore(deps, slotWrites),
     inbox: createInboxStore(deps),
     deadLetters: createDeadLetterStore(deps),
     idempotency: createIdempotencyStore(deps),
@@ -138,5 +141,16 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
       return closing;
     },
   };
+  SLOT_WRITES.set(stores, slotWrites);
+  return stores;
+}
+
+const SLOT_WRITES = new WeakMap<SqliteStores, SlotWrites>();
+
+/** The outbox's slot writes on these stores' writer: what the relay thread has the app's thread run. */
+export function slotWritesOf(stores: SqliteStores): SlotWrites {
+  const writes = SLOT_WRITES.get(stores);
+  if (!writes) throw new HeraldError(CoreErrors.invalidOptions, 'relay thread: the stores were not made by sqliteStores');
+  return writes;
 }
 

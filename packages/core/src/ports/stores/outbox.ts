@@ -28,18 +28,22 @@ export interface ClaimOptions {
 }
 
 /**
- * The outbox. Contract for `claim`: returns unpublished records in append order; never returns a
- * record of a key while another relay holds an unexpired claim on an earlier record of that key,
- * so per-key order holds however many relays run.
+ * The relay's side of an outbox. Contract for `claim`: returns unpublished records in append
+ * order; never returns a record of a key while another relay holds an unexpired claim on an earlier
+ * record of that key, so per-key order holds however many relays run.
  */
-export interface OutboxStore<Tx> {
-  /** Appends in order. Appending an id that is already there keeps the first record. */
-  append(tx: Tx, records: readonly OutboxRecord[]): Promise<void>;
+export interface OutboxClaims {
   claim(options: ClaimOptions): Promise<readonly OutboxRecord[]>;
   /** Marks records published and ends their claim, whichever relay holds it (a publish is a publish). */
   markPublished(relayId: string, ids: readonly string[]): Promise<void>;
   /** Gives a claim back early (after a failed publish) so the records can be claimed again. */
   release(relayId: string, ids: readonly string[]): Promise<void>;
+}
+
+/** The outbox: appended to inside the application's transactions, claimed by relays. */
+export interface OutboxStore<Tx> extends OutboxClaims {
+  /** Appends in order. Appending an id that is already there keeps the first record. */
+  append(tx: Tx, records: readonly OutboxRecord[]): Promise<void>;
   /** Every record of one correlation id, in append order (for workflow views). */
   findByCorrelation(correlationId: string): Promise<readonly OutboxEntry[]>;
 }
