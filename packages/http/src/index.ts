@@ -3,7 +3,10 @@ export type { Gateway } from './gateway.js';
 export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './options.js';
 export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './options.js';
 export { isJson } from './routes.js';
-export type { CommandInput, CommandRoute, IdempotencyMode, QueryRoute } from './routes.js';
+export type { CommandInput, CommandRoute, IdempotencyMode, QueryInput, QueryRoute } from './routes.js';
+export { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
+export { fastifyLogger } from './fastifyLogger.js';
+export type { RequestTrace, RequestTracer, TracedRequest } from './requestTracer.js';
 export { HttpErrors, HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 export type { HttpErrorCode, Problem, ProblemOptions } from './problem.js';
 export {

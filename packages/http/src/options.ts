@@ -3,6 +3,7 @@ import type { Clock, IdempotencyStore, Logger, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
 import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
+import type { RequestTracer } from './requestTracer.js';
 
 /** What the gateway needs from a Herald app: its transactions and stores with the idempotency ability. */
 export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
@@ -40,8 +41,13 @@ export interface GatewayOptions<Tx> {
   readonly problems?: ProblemOptions;
   /** Defaults to the app's clock, else the system clock. */
   readonly clock?: Clock;
-  /** Defaults to the app's logger, else silent. */
+  /**
+   * Defaults to the app's logger, else silent. Fastify logs through it too, and each request
+   * gets one `request completed` line with its request id, correlation id and trace id.
+   */
   readonly logger?: Logger;
+  /** Traces each request (a server span, the events it publishes in its trace); see `@herald/tracing`. Default: none. */
+  readonly tracing?: RequestTracer;
 }
 
 /** Gateway options with every default filled in. */
@@ -60,6 +66,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly problems: ProblemOptions;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly tracing: RequestTracer | undefined;
 }
 
 /** The gateway's defaults, in one place. */
@@ -95,7 +102,9 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     problems: options.problems ?? {},
     clock: options.clock ?? options.app.clock ?? systemClock,
     logger: options.logger ?? options.app.logger ?? silentLogger,
+    tracing: options.tracing,
   };
+  if (resolved.tracing !== undefined && typeof resolved.tracing.start !== 'function') throw invalid('gateway: tracing must be a RequestTracer (start(request))');
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
