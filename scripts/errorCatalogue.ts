@@ -7,6 +7,7 @@ import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
 import { PgErrors } from '@herald/postgres';
 import { SqliteErrors } from '@herald/sqlite';
+import { TracingErrors } from '@herald/tracing';
 
 /** Every package's catalogue, in the order the document lists them. */
 export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readonly<Record<string, ErrorCodeSpec>> }[] = [
@@ -14,6 +15,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
+  { pkg: '@herald/tracing', specs: TracingErrors },
 ];
 
 export function renderErrorsDoc(): string {

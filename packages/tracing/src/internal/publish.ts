@@ -1,0 +1,47 @@
+import { SpanKind, context as contextApi, type Context } from '@opentelemetry/api';
+import type { Publish } from '@herald/core';
+import { HERALD, MESSAGING, OPERATION } from '../conventions.js';
+import { injectSpan } from './propagation.js';
+import { recordFailure, type TracingState } from './spans.js';
+
+/**
+ * Wraps `publish` so each event gets a `create {topic}` span (PRODUCER), child of `parent` (else
+ * of the active context), whose context the event carries in its `traceparent` header: that is the
+ * event's creation context, which the send and process spans follow. An event published with a
+ * `traceparent` of its own keeps it and gets no create span, as the messaging conventions ask
+ * for a custom creation context.
+ */
+export function tracedPublish(state: TracingState, publish: Publish, parent?: Context): Publish {
+  const { tracer, system } = state;
+  return async function publishTraced(definition, data, options) {
+    if (options?.headers?.['traceparent'] !== undefined) return publish(definition, data, options);
+    const span = tracer.startSpan(
+      `${OPERATION.create} ${definition.topic}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [MESSAGING.system]: system,
+          [MESSAGING.operationType]: OPERATION.create,
+          [MESSAGING.operationName]: OPERATION.create,
+          [MESSAGING.destinationName]: definition.topic,
+          [HERALD.eventType]: definition.type,
+        },
+      },
+      parent ?? contextApi.active(),
+    );
+    try {
+      const envelope = await publish(definition, data, { ...options, headers: injectSpan(span, options?.headers) });
+      span.setAttributes({
+        [MESSAGING.messageId]: envelope.id,
+        [MESSAGING.conversationId]: envelope.correlationId,
+        [state.keyAttribute]: envelope.key,
+      });
+      return envelope;
+    } catch (error) {
+      recordFailure(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+}

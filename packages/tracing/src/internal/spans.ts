@@ -1,0 +1,34 @@
+import { SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import type { DeliveryState } from '@herald/core';
+import { ERROR_TYPE, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
+
+/** What every span factory of one `createTracing` shares. */
+export interface TracingState {
+  readonly tracer: Tracer;
+  /** `messaging.system`. */
+  readonly system: string;
+  /** `messaging.{system}.message.key` and `messaging.{system}.offset`. */
+  readonly keyAttribute: string;
+  readonly offsetAttribute: string;
+  /** Each running delivery's process span, for the step inside the transaction to parent create spans on. */
+  readonly processSpans: WeakMap<DeliveryState, Span>;
+}
+
+export function tracingState(tracer: Tracer, system: string = HERALD_SYSTEM): TracingState {
+  const names = systemAttributes(system);
+  return { tracer, system, keyAttribute: names.key, offsetAttribute: names.offset, processSpans: new WeakMap() };
+}
+
+/** `error.type`: the error's `code` (a Herald error's, low cardinality by design), else its class name. */
+export function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.length > 0) return code;
+  return error instanceof Error ? error.name : '_OTHER';
+}
+
+/** Marks `span` failed with `error`: status ERROR, `error.type`, and the exception as an event. */
+export function recordFailure(span: Span, error: unknown): void {
+  span.setAttribute(ERROR_TYPE, errorType(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  if (error instanceof Error) span.recordException(error);
+}
