@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
+import type { StartTracingOptions } from '@herald/tracing';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
 import type { Engine } from './workload.js';
 
@@ -78,6 +79,37 @@ export const engines: Record<string, EngineFactory> = {
       cpuSeconds: () => cpuSeconds(),
       async cleanup() {
         rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+
+  /**
+   * The embedded engine with tracing on (`@herald/tracing`'s defaults): a create, a send and a
+   * process span per event, sampled as OTEL_TRACES_SAMPLER says (default: every one recorded),
+   * handed to the SDK's batch processor, whose exporter drops them (a collector's network cost is
+   * not ours to measure; building and batching spans is).
+   */
+  async 'embedded+tracing'() {
+    const engine = await engines['embedded']!();
+    const { createTracing, startTracing } = await import('@herald/tracing');
+    let exported = 0;
+    const exporter: NonNullable<StartTracingOptions['exporter']> = {
+      export(spans, done) {
+        exported += spans.length;
+        done({ code: 0 });
+      },
+      shutdown: async () => {},
+    };
+    const sdk = startTracing({ exporter, serviceName: 'bench' });
+    const tracing = createTracing({ tracerProvider: sdk.provider });
+    return {
+      ...engine,
+      name: 'embedded+tracing',
+      instrument: { app: (options) => tracing.app(options), publish: (publish) => tracing.publish(publish) },
+      async cleanup() {
+        await sdk.shutdown();
+        process.stderr.write(`  embedded+tracing: ${exported} spans exported\n`);
+        await engine.cleanup();
       },
     };
   },

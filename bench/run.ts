@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [--engines embedded,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
+// npm run bench [-- --json] [--engines embedded,embedded+tracing,kafka-postgres,baseline-kafkajs-pg] [--events 100000]
 //   [--latency-events 20000] [--deadline-ms 180000]
 // Measures the full reliable pipeline per engine, each in its own process (so peak RSS is its own).
 // kafka-postgres and baseline-kafkajs-pg start a mock Kafka cluster (kcat) and a throwaway
@@ -12,7 +12,7 @@ const option = (name: string, fallback: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
-const engineNames = option('engines', 'embedded,kafka-postgres,baseline-kafkajs-pg').split(',');
+const engineNames = option('engines', 'embedded,embedded+tracing,kafka-postgres,baseline-kafkajs-pg').split(',');
 const events = option('events', '100000');
 const latencyEvents = option('latency-events', '20000');
 /** Bound of one engine's two runs; a stalled engine fails instead of hanging the benchmark. */
@@ -64,8 +64,20 @@ if (!json && results.length > 0) {
     'max ms @2k/s': r.latencyAt2kMs.max,
     'peak RSS MiB': r.peakRssMiB,
     ...(baseline && r.engine === COMPARED.engine ? ratios(r, baseline) : {}),
+    ...variantOf(r),
   }));
   console.table(rows);
+}
+
+/**
+ * An engine `base+feature` (`embedded+tracing`) against `base` measured in the same run: its
+ * throughput overhead, which should stay under 10 %.
+ */
+function variantOf(result: Result): Record<string, string> {
+  const base = results.find((r) => r.engine === result.engine.split('+')[0] && r !== result);
+  if (!result.engine.includes('+') || !base) return {};
+  const overhead = 1 - result.throughputEventsPerSec / base.throughputEventsPerSec;
+  return { 'overhead vs base': `${(overhead * 100).toFixed(1)} % of ${base.engine}'s events/s (< 10 %: ${overhead < 0.1 ? 'met' : 'MISSED'})` };
 }
 
 /** Throughput and p99 of the pipeline as ratios of the baseline's, with the targets they must meet. */

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { createApp, createRelay, defineEvent, silentLogger, type App, type Broker, type GroupOptions, type OutboxStore, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
+import { createApp, createRelay, defineEvent, silentLogger, type App, type AppOptions, type Broker, type GroupOptions, type OutboxStore, type Publish, type RelayOptions, type SqlTx, type Stores } from '@herald/core';
 import type { CpuSeconds } from './cpu.js';
 
 const BenchData = Type.Object({
@@ -34,6 +34,11 @@ export interface Engine {
   readonly relayOutbox?: OutboxStore<SqlTx>;
   /** How this engine is tuned for the workload; absent fields take the embedded engine's values. */
   readonly tuning?: WorkloadTuning;
+  /** Observability around the app (`embedded+tracing`): its options, and the producers' publish. */
+  readonly instrument?: {
+    app(options: AppOptions<SqlTx>): AppOptions<SqlTx>;
+    publish(publish: Publish): Publish;
+  };
   /** CPU used so far by this process and the servers the engine started (for bench/profile.ts). */
   cpuSeconds?(): CpuSeconds;
   /** Releases whatever the engine started (servers, files); after the app closed broker and stores. */
@@ -89,7 +94,7 @@ export interface WorkloadOptions {
 export async function runWorkload(engine: Engine, options: WorkloadOptions): Promise<WorkloadResult> {
   const tuning = engine.tuning ?? {};
   const events = benchEvents(tuning.topics ?? DEFAULT_TUNING.topics);
-  const app = createApp<SqlTx>({
+  const appOptions: AppOptions<SqlTx> = {
     name: 'bench',
     broker: engine.broker,
     stores: engine.stores,
@@ -98,7 +103,8 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
     groups: { 'bench-consumer': { ...DEFAULT_TUNING.group, ...tuning.group } },
     relay: { ...DEFAULT_TUNING.relay, ...tuning.relay },
     transactionBatch: tuning.transactionBatch,
-  });
+  };
+  const app = createApp<SqlTx>(engine.instrument ? engine.instrument.app(appOptions) : appOptions);
   await app.transaction(async (tx) => {
     await tx.execute('CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
     await tx.execute('CREATE TABLE IF NOT EXISTS bench_effects (event_id TEXT PRIMARY KEY, k TEXT NOT NULL, seq INTEGER NOT NULL)');
@@ -145,7 +151,8 @@ export async function runWorkload(engine: Engine, options: WorkloadOptions): Pro
   const send = (seq: number) => {
     // measured from the call, so waiting for a connection counts (as in the baseline)
     const sentAt = nowMs();
-    return app.transaction(async (tx, publish) => {
+    return app.transaction(async (tx, appPublish) => {
+      const publish = engine.instrument ? engine.instrument.publish(appPublish) : appPublish;
       const keyIndex = seq % options.keys;
       const key = `k${keyIndex}`;
       await tx.execute('INSERT INTO bench_orders (id, k, seq) VALUES ($1, $2, $3)', [`o${seq}`, key, seq]);

@@ -20,11 +20,20 @@ export interface StartTracingOptions {
    */
   readonly processor?: 'batch' | 'simple';
   /**
-   * Register globally (tracer provider, AsyncLocalStorage context manager, W3C propagators), so
-   * `createTracing()` and other instrumentations find it. Default true; false keeps it private
-   * (pass `sdk.provider` to `createTracing({ tracerProvider })`).
+   * Register globally (tracer provider, W3C propagators), so `createTracing()` and other
+   * instrumentations find it. Default true; false keeps it private (pass `sdk.provider` to
+   * `createTracing({ tracerProvider })`).
    */
   readonly register?: boolean;
+  /**
+   * Also register an AsyncLocalStorage context manager, so the active span follows async calls:
+   * `trace.getActiveSpan()` in a handler is its process span, and spans other instrumentations
+   * open inside a handler or a route (a database driver's) nest under it. Default false: Herald
+   * passes its own trace contexts explicitly and needs none, and on Node 20 AsyncLocalStorage
+   * hooks every promise of the process, which costs the embedded pipeline about a third of its
+   * throughput (see the README's Cost section).
+   */
+  readonly activeContext?: boolean;
 }
 
 /** A running OpenTelemetry tracing SDK. */
@@ -39,7 +48,8 @@ export interface TracingSdk {
 }
 
 /**
- * Starts the OpenTelemetry tracing SDK as the standard variables (of `process.env`) say:
+ * Starts the OpenTelemetry tracing SDK (a `NodeTracerProvider`, registered globally) as the
+ * standard variables (of `process.env`) say:
  * - `OTEL_TRACES_EXPORTER`: `otlp` (default), `console`, `none`, or a comma-separated list;
  * - `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf`
  *   (default) or `http/json`; `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`, `_TIMEOUT`,
@@ -68,7 +78,8 @@ export function startTracing(options: StartTracingOptions = {}): TracingSdk {
     ...(disabled ? { sampler: new AlwaysOffSampler() } : {}),
   });
   const register = options.register ?? true;
-  if (register) provider.register();
+  // null: no context manager (the API's default passes contexts through without tracking them)
+  if (register) provider.register(options.activeContext ? {} : { contextManager: null });
   let stopped: Promise<void> | undefined;
   return {
     provider,
@@ -81,8 +92,8 @@ export function startTracing(options: StartTracingOptions = {}): TracingSdk {
         } finally {
           if (register) {
             trace.disable();
-            context.disable();
             propagation.disable();
+            if (options.activeContext) context.disable();
           }
         }
       })();

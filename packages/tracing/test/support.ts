@@ -2,10 +2,10 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startTracing, type TracingSdk } from '../src/index.js';
 
-/** An SDK exporting every span as it ends to memory, registered globally (context manager included). */
-export function recordSpans(): { readonly sdk: TracingSdk; readonly exporter: InMemorySpanExporter; spans(): ReadableSpan[] } {
+/** An SDK exporting every span as it ends to memory, registered globally (with a context manager when asked). */
+export function recordSpans(options: { activeContext?: boolean } = {}): { readonly sdk: TracingSdk; readonly exporter: InMemorySpanExporter; spans(): ReadableSpan[] } {
   const exporter = new InMemorySpanExporter();
-  const sdk = startTracing({ exporter, processor: 'simple', serviceName: 'tracing-test' });
+  const sdk = startTracing({ exporter, processor: 'simple', serviceName: 'tracing-test', activeContext: options.activeContext });
   return { sdk, exporter, spans: () => exporter.getFinishedSpans() };
 }
 

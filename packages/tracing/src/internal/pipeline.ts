@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes
 import { policyStep } from '@herald/core';
 import type { Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { ERROR_TYPE, EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
-import { extractContext, extractSpanContext } from './propagation.js';
+import { extractContext, parseTraceparent } from './propagation.js';
 import { errorType, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
@@ -20,7 +20,7 @@ export const PUBLISH_STEP = 'tracePublish';
  * nest under it) and `ctx.logger` carries its `traceId` and `spanId`.
  */
 export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
-  const { tracer, processSpans } = state;
+  const { tracer, processScopes } = state;
   return policyStep<Tx>(PROCESS_STEP, (next) =>
     async function traceHandler(event, ctx) {
       const { delivery } = ctx;
@@ -30,11 +30,12 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
         { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, delivery.headers) },
         parent,
       );
-      processSpans.set(ctx.state, span);
+      const active = trace.setSpan(parent, span);
+      processScopes.set(ctx.state, active);
       const { traceId, spanId } = span.spanContext();
       const traced = ctx.with({ logger: ctx.logger.child({ traceId, spanId }) });
       try {
-        await contextApi.with(trace.setSpan(parent, span), next, undefined, event, traced);
+        await contextApi.with(active, next, undefined, event, traced);
       } catch (error) {
         if (!ctx.state.closing.aborted) {
           span.setAttribute(ERROR_TYPE, errorType(error));
@@ -43,7 +44,7 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
         throw error;
       } finally {
         settle(ctx, span);
-        processSpans.delete(ctx.state);
+        processScopes.delete(ctx.state);
         span.end();
       }
     },
@@ -60,12 +61,12 @@ export function publishStep<Tx>(state: TracingState): PolicyStep<Tx> {
     requires: ['transaction'],
     create: () => (next) =>
       async function tracePublishHandler(event, ctx) {
-        const span = state.processSpans.get(ctx.state);
-        if (!span) return next(event, ctx);
+        const active = state.processScopes.get(ctx.state);
+        if (!active) return next(event, ctx);
         try {
-          await next(event, ctx.with({ publish: tracedPublish(state, ctx.publish, trace.setSpan(contextApi.active(), span)) }));
+          await next(event, ctx.with({ publish: tracedPublish(state, ctx.publish, active) }));
         } catch (error) {
-          span.addEvent(EXCEPTION.event, {
+          trace.getSpan(active)?.addEvent(EXCEPTION.event, {
             [EXCEPTION.type]: errorType(error),
             [EXCEPTION.message]: error instanceof Error ? error.message : String(error),
             ...(error instanceof Error && error.stack ? { [EXCEPTION.stacktrace]: error.stack } : {}),
@@ -92,7 +93,7 @@ function processAttributes(state: TracingState, event: Envelope, ctx: HandlerCon
     [state.offsetAttribute]: delivery.offset,
     [HERALD.eventType]: event.type,
     [HERALD.handler]: ctx.handler,
-    [HERALD.redrive]: ctx.redrive,
+    [HERALD.redrive]: ctx.redrive ? true : undefined,
   };
 }
 
@@ -100,11 +101,12 @@ function processAttributes(state: TracingState, event: Envelope, ctx: HandlerCon
 function creationLink(event: Envelope, recordHeaders: Readonly<Record<string, string>>): Link[] | undefined {
   const creation = event.headers['traceparent'];
   if (creation === undefined || creation === recordHeaders['traceparent']) return undefined;
-  const spanContext = extractSpanContext(event.headers);
+  const spanContext = parseTraceparent(creation, event.headers['tracestate']);
   return spanContext ? [{ context: spanContext }] : undefined;
 }
 
 function settle(ctx: HandlerContext<unknown>, span: Span): void {
+  if (!span.isRecording()) return;
   const { state } = ctx;
   const outcome = state.outcome ?? (state.closing.aborted ? 'abandoned' : undefined);
   span.setAttribute(HERALD.attempts, state.attempts);

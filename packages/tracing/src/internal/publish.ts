@@ -13,7 +13,9 @@ import { recordFailure, type TracingState } from './spans.js';
  */
 export function tracedPublish(state: TracingState, publish: Publish, parent?: Context): Publish {
   const { tracer, system } = state;
-  return async function publishTraced(definition, data, options) {
+  // an arrow, not a named function: this runs per publish, and a named function expression made
+  // per call costs a defineProperty under tsx (esbuild's keepNames)
+  return async (definition, data, options) => {
     if (options?.headers?.['traceparent'] !== undefined) return publish(definition, data, options);
     const span = tracer.startSpan(
       `${OPERATION.create} ${definition.topic}`,
@@ -31,7 +33,7 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
     );
     try {
       const envelope = await publish(definition, data, { ...options, headers: injectSpan(span, options?.headers) });
-      span.setAttributes({
+      if (span.isRecording()) span.setAttributes({
         [MESSAGING.messageId]: envelope.id,
         [MESSAGING.conversationId]: envelope.correlationId,
         [state.keyAttribute]: envelope.key,

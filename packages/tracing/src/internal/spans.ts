@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { DeliveryState } from '@herald/core';
 import { ERROR_TYPE, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
 
@@ -10,13 +10,17 @@ export interface TracingState {
   /** `messaging.{system}.message.key` and `messaging.{system}.offset`. */
   readonly keyAttribute: string;
   readonly offsetAttribute: string;
-  /** Each running delivery's process span, for the step inside the transaction to parent create spans on. */
-  readonly processSpans: WeakMap<DeliveryState, Span>;
+  /**
+   * Each running delivery's context (its process span), for the step inside `transaction` to
+   * parent create spans on. Removed when the delivery ends: a Map, as a WeakMap's ephemerons
+   * slow every scavenge down.
+   */
+  readonly processScopes: Map<DeliveryState, Context>;
 }
 
 export function tracingState(tracer: Tracer, system: string = HERALD_SYSTEM): TracingState {
   const names = systemAttributes(system);
-  return { tracer, system, keyAttribute: names.key, offsetAttribute: names.offset, processSpans: new WeakMap() };
+  return { tracer, system, keyAttribute: names.key, offsetAttribute: names.offset, processScopes: new Map() };
 }
 
 /** `error.type`: the error's `code` (a Herald error's, low cardinality by design), else its class name. */
