@@ -34,6 +34,12 @@ export interface TicketOrdersConfig {
   readonly readinessGraceMs: number;
   /** `HERALD_LOG_LEVEL`, default `info`. */
   readonly logLevel: LogLevel;
+  /**
+   * Whether to export traces: when `OTEL_TRACES_EXPORTER` names an exporter other than `none`, or
+   * an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+   * The exporter itself is chosen by those variables (see `@herald/tracing`'s `startTracing`).
+   */
+  readonly tracing: boolean;
 }
 
 /**
@@ -61,7 +67,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     idempotencyLeaseMs: integer(env, 'HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
     readinessGraceMs: integer(env, 'HERALD_READINESS_GRACE_MS', 0, 0, 600_000),
     logLevel: logLevel(env['HERALD_LOG_LEVEL'] ?? 'info'),
+    tracing: tracingConfigured(env),
   };
+}
+
+function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
+  const exporter = env['OTEL_TRACES_EXPORTER']?.trim();
+  if (exporter) return exporter !== 'none';
+  return Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
 function serviceArgument(argv: readonly string[]): string | undefined {
