@@ -1,8 +1,8 @@
-import { SpanKind, SpanStatusCode, context as contextApi, isSpanContextValid, trace, type Attributes } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context as contextApi, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
 import type { Publish } from '@herald/core';
 import { ABORTED, ERROR_TYPE, HTTP, HTTP_METHODS } from './conventions.js';
 import { extractContext } from './internal/propagation.js';
-import type { TracingState } from './internal/spans.js';
+import { unsampledParent, type TracingState } from './internal/spans.js';
 import { tracedPublish } from './internal/publish.js';
 
 /**
@@ -39,12 +39,14 @@ export interface HttpTracer {
  * `traceparent` (a new trace without one, or with an invalid one), with the stable HTTP
  * attributes. The route's work runs with the span active, and the events it publishes get create
  * spans under it. 5xx responses, and requests whose client went away, are errors; 4xx are not
- * (the server did its job).
+ * (the server did its job). A caller's unsampled `traceparent` is followed without a span.
  */
 export function httpTracer(state: TracingState): HttpTracer {
   return {
     start(request) {
       const parent = extractContext(request.headers);
+      const unsampled = unsampledParent(parent);
+      if (unsampled) return untraced(state, parent, unsampled.traceId);
       const span = state.tracer.startSpan(
         request.route === undefined ? request.method : `${request.method} ${request.route}`,
         { kind: SpanKind.SERVER, attributes: requestAttributes(request) },
@@ -72,6 +74,16 @@ export function httpTracer(state: TracingState): HttpTracer {
         },
       };
     },
+  };
+}
+
+/** A request whose caller's trace is not sampled: no span, its events carry the caller's context. */
+function untraced(state: TracingState, parent: Context, traceId: string): HttpRequestTrace {
+  return {
+    traceId,
+    run: (work) => contextApi.with(parent, work),
+    publish: (publish) => tracedPublish(state, publish, parent),
+    end: () => {},
   };
 }
 

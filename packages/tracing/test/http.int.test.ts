@@ -100,6 +100,20 @@ describe('HTTP server spans through the gateway hook', () => {
     expect(recorder.spans().map((s) => s.name)).toEqual(['POST /orders/:id', 'POST /orders/:id']);
   });
 
+  it('follows a caller’s unsampled trace without spans, its events carrying the caller’s context', async () => {
+    const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    expect((await post('o-2', { traceparent: unsampled, 'x-correlation-id': 'quiet-1' })).statusCode).toBe(201);
+    const [record] = await stores.outbox.findByCorrelation('quiet-1');
+    expect(record!.headers).toEqual({ traceparent: unsampled });
+    let handled = false;
+    await waitFor('the event to be handled', () => {
+      void stores.inbox.findHandled([record!.id]).then((marks) => (handled = marks.length > 0));
+      return handled;
+    });
+    expect(lines.find((l) => l.msg === 'request completed')?.fields['traceId']).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(recorder.spans()).toEqual([]);
+  });
+
   it('names a span without a route by its method alone', async () => {
     expect((await gateway.fastify.inject({ method: 'GET', url: '/nowhere' })).statusCode).toBe(404);
     const span = only(recorder.spans(), named('GET'), 'unrouted span');

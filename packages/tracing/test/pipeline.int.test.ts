@@ -167,6 +167,35 @@ describe('create, send and process spans through the pipeline', () => {
   });
 });
 
+describe('below an unsampled parent', () => {
+  it('opens no span, and carries the parent’s context from event to event', async () => {
+    recorder.exporter.reset();
+    const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
+    const lines: Line[] = [];
+    const stores = memoryStores();
+    const app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores, logger: captureLogger(lines), relay: { idleMs: 5 } }));
+    app.on(Ordered, { group: 'billing' }, async (event, ctx) => {
+      ctx.logger.info('billing');
+      await ctx.publish(Paid, { id: event.data.id });
+    });
+    let paidHeaders: Readonly<Record<string, string>> | undefined;
+    app.on(Paid, { group: 'shipping' }, async (event) => {
+      paidHeaders = event.headers;
+    });
+    await app.start();
+    try {
+      const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+      await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-6' }, { headers: { traceparent: unsampled } }));
+      await waitFor('the payment to be handled', () => paidHeaders !== undefined);
+      expect(paidHeaders).toEqual({ traceparent: unsampled });
+      expect(lines.find((l) => l.msg === 'billing')?.fields['traceId']).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(recorder.spans()).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('the pipeline edit and the app options', () => {
   const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
 

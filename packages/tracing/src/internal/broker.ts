@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import type { Broker, OutgoingRecord } from '@herald/core';
 import { MESSAGING, OPERATION } from '../conventions.js';
-import { extractContext, injectSpan } from './propagation.js';
+import { extractContext, injectSpan, sampledFlag } from './propagation.js';
 import { recordFailure, type TracingState } from './spans.js';
 
 const TRACED = Symbol('herald.tracedBroker');
@@ -13,7 +13,7 @@ const TRACED = Symbol('herald.tracedBroker');
  * (the record's value) is not touched, so the creation context it carries stays as the producer
  * made it. A record without a creation context gets a send span that starts its trace (PRODUCER:
  * it is then the creation context); with one, the send span is a CLIENT span, as the conventions
- * ask when create spans exist.
+ * ask when create spans exist. A record whose creation context is not sampled is sent as it is.
  *
  * Everything else is the wrapped broker's: a Proxy forwards every other property, so optional
  * abilities (`ensureTopics`, `resetOffsets`, the inspector, and any added later) stay visible to
@@ -24,10 +24,15 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
   if ((broker as { [TRACED]?: boolean })[TRACED]) return broker;
   const { tracer, system } = state;
   const publish = async function publishTraced(records: readonly OutgoingRecord[]): Promise<void> {
-    const spans: Span[] = new Array(records.length);
+    const spans: Span[] = [];
     const traced: OutgoingRecord[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
+      if (sampledFlag(record.headers?.['traceparent']) === 0) {
+        // not sampled upstream: the record travels with its creation context, and no span
+        traced[i] = record;
+        continue;
+      }
       const creation = extractContext(record.headers, ROOT_CONTEXT);
       const span = tracer.startSpan(
         `${OPERATION.send} ${record.topic}`,
@@ -43,7 +48,7 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
         },
         creation,
       );
-      spans[i] = span;
+      spans.push(span);
       traced[i] = { ...record, headers: injectSpan(span, record.headers) };
     }
     try {

@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes
 import { policyStep } from '@herald/core';
 import type { Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { ERROR_TYPE, EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
-import { extractContext, parseTraceparent } from './propagation.js';
+import { extractContext, parseTraceparent, sampledFlag } from './propagation.js';
 import { errorType, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
@@ -17,13 +17,18 @@ export const PUBLISH_STEP = 'tracePublish';
  * (its create span) when that differs. It covers the delivery from its first attempt to its
  * outcome, retries included, and records the outcome, the attempts and, for a dead-lettered
  * delivery, the error. While it runs the span is the active context (so spans a handler opens
- * nest under it) and `ctx.logger` carries its `traceId` and `spanId`.
+ * nest under it, with a context manager) and `ctx.logger` carries its `traceId` and `spanId`.
+ * Below an unsampled parent there is no span: the delivery's lines carry the parent's `traceId`,
+ * and the events it publishes the trace context of their cause, as the core copies it.
  */
 export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
   const { tracer, processScopes } = state;
   return policyStep<Tx>(PROCESS_STEP, (next) =>
     async function traceHandler(event, ctx) {
       const { delivery } = ctx;
+      const traceparent = delivery.headers['traceparent'];
+      // not sampled upstream: no span; the core's publisher carries the trace on to the effects
+      if (sampledFlag(traceparent) === 0) return next(event, ctx.with({ logger: ctx.logger.child({ traceId: traceparent!.slice(3, 35) }) }));
       const parent = extractContext(delivery.headers);
       const span = tracer.startSpan(
         `${OPERATION.process} ${delivery.topic}`,

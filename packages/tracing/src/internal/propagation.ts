@@ -37,6 +37,20 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
   };
 }
 
+/**
+ * Whether a `traceparent` header names a sampled trace (1), an unsampled one (0), or nothing
+ * valid (-1), without building anything: the check the hot paths make before any span work.
+ */
+export function sampledFlag(traceparent: string | undefined): 1 | 0 | -1 {
+  if (traceparent === undefined) return -1;
+  if (VERSION_00.test(traceparent)) {
+    if (traceparent.startsWith(ZEROS_32, 3) || traceparent.startsWith(ZEROS_16, 36)) return -1;
+    return parseInt(traceparent[54]!, 16) & 1 ? 1 : 0;
+  }
+  const parsed = parseTraceparent(traceparent);
+  return parsed === undefined ? -1 : parsed.traceFlags & 1 ? 1 : 0;
+}
+
 /** The context a `traceparent` header names, on top of `base`; `base` when there is none or it is invalid. */
 export function extractContext(headers: Readonly<Record<string, string | string[] | undefined>> | undefined, base: Context = ROOT_CONTEXT): Context {
   const spanContext = headers && parseTraceparent(headers['traceparent'], headers['tracestate']);
@@ -50,7 +64,11 @@ export function formatTraceparent(spanContext: SpanContext): string {
 
 /** Headers naming `span` as the parent of what follows: `headers` with `traceparent` (and `tracestate`) replaced. */
 export function injectSpan(span: Span, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const spanContext = span.spanContext();
+  return injectSpanContext(span.spanContext(), headers);
+}
+
+/** Headers naming `spanContext` as the parent of what follows (see {@link injectSpan}). */
+export function injectSpanContext(spanContext: SpanContext, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const out: Record<string, string> = { ...headers, traceparent: formatTraceparent(spanContext) };
   const state = spanContext.traceState?.serialize();
   if (state) out['tracestate'] = state;

@@ -1,15 +1,15 @@
 import { SpanKind, context as contextApi, type Context } from '@opentelemetry/api';
 import type { Publish } from '@herald/core';
 import { HERALD, MESSAGING, OPERATION } from '../conventions.js';
-import { injectSpan } from './propagation.js';
-import { recordFailure, type TracingState } from './spans.js';
+import { injectSpan, injectSpanContext } from './propagation.js';
+import { recordFailure, unsampledParent, type TracingState } from './spans.js';
 
 /**
  * Wraps `publish` so each event gets a `create {topic}` span (PRODUCER), child of `parent` (else
  * of the active context), whose context the event carries in its `traceparent` header: that is the
  * event's creation context, which the send and process spans follow. An event published with a
  * `traceparent` of its own keeps it and gets no create span, as the messaging conventions ask
- * for a custom creation context.
+ * for a custom creation context. Below an unsampled parent the event carries the parent's context.
  */
 export function tracedPublish(state: TracingState, publish: Publish, parent?: Context): Publish {
   const { tracer, system } = state;
@@ -17,6 +17,9 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
   // per call costs a defineProperty under tsx (esbuild's keepNames)
   return async (definition, data, options) => {
     if (options?.headers?.['traceparent'] !== undefined) return publish(definition, data, options);
+    const context = parent ?? contextApi.active();
+    const unsampled = unsampledParent(context);
+    if (unsampled) return publish(definition, data, { ...options, headers: injectSpanContext(unsampled, options?.headers) });
     const span = tracer.startSpan(
       `${OPERATION.create} ${definition.topic}`,
       {
@@ -29,7 +32,7 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
           [HERALD.eventType]: definition.type,
         },
       },
-      parent ?? contextApi.active(),
+      context,
     );
     try {
       const envelope = await publish(definition, data, { ...options, headers: injectSpan(span, options?.headers) });

@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, TraceFlags, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { DeliveryState } from '@herald/core';
 import { ERROR_TYPE, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
 
@@ -35,4 +35,14 @@ export function recordFailure(span: Span, error: unknown): void {
   span.setAttribute(ERROR_TYPE, errorType(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   if (error instanceof Error) span.recordException(error);
+}
+
+/**
+ * The span context of `context` when it is a parent whose trace is not sampled. Below one, Herald
+ * opens no span and carries the parent's context on, as OpenTelemetry's default sampler
+ * (parent-based) would decide, without paying for spans that nobody records.
+ */
+export function unsampledParent(context: Context): SpanContext | undefined {
+  const parent = trace.getSpanContext(context);
+  return parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0 ? parent : undefined;
 }
