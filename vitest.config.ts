@@ -7,7 +7,9 @@ const SOURCE = '@herald/source';
 
 export default defineConfig({
   resolve: { conditions: [SOURCE, ...defaultClientConditions] },
-  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions] } },
+  // without vite's `module` condition: with it, @opentelemetry/* resolve to ESM builds meant for
+  // bundlers (extensionless imports) that Node cannot load; `node`/`default` give their CJS builds
+  ssr: { resolve: { conditions: [SOURCE, ...defaultServerConditions.filter((c) => c !== 'module')] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     // native modules, child processes and real servers: separate processes per file

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
-import type { App, Broker, Component, GroupOptions, OutboxStore, RelayHost, RelayOptions, SqlTx, Stores } from '@herald/core';
+import type { App, AppOptions, Broker, Component, GroupOptions, OutboxStore, Publish, RelayHost, RelayOptions, SqlTx, Stores } from '@herald/core';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
 
 /** A broker and its stores for one measurement, with how the tuned Herald row sets it up. */
@@ -21,6 +21,11 @@ export interface Engine {
   readonly relayHost?: RelayHost;
   /** A component to add to the row's app (a variant measuring what e.g. metrics cost). */
   readonly observe?: (app: App<SqlTx>) => Component;
+  /** Observability around the app (a variant measuring what e.g. tracing costs): its options, and the producers' publish. */
+  readonly instrument?: {
+    app(options: AppOptions<SqlTx>): AppOptions<SqlTx>;
+    publish(publish: Publish): Publish;
+  };
   cpuSeconds?(): CpuSeconds;
   /** Releases whatever the engine started (servers, files), after the app closed broker and stores. */
   cleanup(): Promise<void>;

@@ -4,7 +4,7 @@
 // engine's tuning (bench/engines.ts). Default: a plain event handler and Herald's defaults, what a
 // newcomer writes first.
 import { Type } from '@sinclair/typebox';
-import { createApp, createRelay, defineEvent, silentLogger, type EventDefinition, type SqlTx } from '@herald/core';
+import { createApp, createRelay, defineEvent, silentLogger, type AppOptions, type EventDefinition, type Publish, type SqlTx } from '@herald/core';
 import type { Engine } from './engines.js';
 import { Applied, type BenchItem, type BenchRow } from './workload.js';
 
@@ -26,7 +26,7 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
   const { tuning } = engine;
   const events = benchEvents(tuning.topics);
   const separateRelay = tuned && engine.relayOutbox !== undefined;
-  const app = createApp<SqlTx>({
+  const appOptions: AppOptions<SqlTx> = {
     name: 'bench',
     broker: engine.broker,
     stores: engine.stores,
@@ -35,7 +35,10 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
     ...(tuned ? { groups: { [GROUP]: tuning.group ?? {} }, transactionBatch: tuning.transactionBatch } : {}),
     relay: separateRelay ? false : tuned ? tuning.relay : undefined,
     ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
-  });
+  };
+  const app = createApp<SqlTx>(engine.instrument ? engine.instrument.app(appOptions) : appOptions);
+  const traced = (publish: Publish) => (engine.instrument ? engine.instrument.publish(publish) : publish);
+  const appPublish = traced(app.publish);
   await app.transaction((tx) => tx.execute(COUNTERS));
 
   // an event's latency ends when its effect committed: the `handled` fact comes after the commit
@@ -81,7 +84,7 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
     applied,
     async send(items) {
       if (items.length === 1) {
-        await app.publish(definitionOf(items[0]!), dataOf(items[0]!));
+        await appPublish(definitionOf(items[0]!), dataOf(items[0]!));
         return;
       }
       const byDefinition = new Map<BenchEvent, ReturnType<typeof dataOf>[]>();
@@ -91,7 +94,8 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
         if (list) list.push(dataOf(item));
         else byDefinition.set(definition, [dataOf(item)]);
       }
-      await app.transaction(async (_tx, publish) => {
+      await app.transaction(async (_tx, txPublish) => {
+        const publish = traced(txPublish);
         for (const [definition, data] of byDefinition) await publish.many(definition, data);
       });
     },

@@ -4,6 +4,7 @@ import { ceilingSqliteRow } from './ceilingSqlite.js';
 import { engines, KAFKA_PG, startKafkaPostgres } from './engines.js';
 import { heraldRow } from './herald.js';
 import { benchMetrics } from './metrics.js';
+import { benchTracing } from './tracing.js';
 import { Applied, type BenchRow, type RowFactory } from './workload.js';
 
 export const ROWS: Readonly<Record<string, RowFactory>> = {
@@ -12,6 +13,8 @@ export const ROWS: Readonly<Record<string, RowFactory>> = {
   'embedded-default': async () => heraldRow(await engines.embedded!(false), false),
   // what @herald/metrics costs: the tuned embedded row with metrics counting every fact and scraped every second
   'embedded+metrics': async () => heraldRow({ ...(await engines.embedded!(true)), observe: benchMetrics }, true),
+  // what @herald/tracing costs: the tuned embedded row with every event traced (create, send, process)
+  'embedded+tracing': async () => heraldRow(benchTracing(await engines.embedded!(true)), true),
   'ceiling-kafkajs-pg': () => kafkajsRow('ceiling'),
   'baseline-kafkajs-pg': () => kafkajsRow('naive'),
   'kafka-postgres': async () => heraldRow(await engines['kafka-postgres']!(true), true),
@@ -22,6 +25,7 @@ export const ROWS: Readonly<Record<string, RowFactory>> = {
 export const CEILING_OF: Readonly<Record<string, string>> = {
   embedded: 'ceiling-sqlite',
   'embedded+metrics': 'ceiling-sqlite',
+  'embedded+tracing': 'ceiling-sqlite',
   'embedded-default': 'ceiling-sqlite',
   'kafka-postgres': 'ceiling-kafkajs-pg',
   'kafka-postgres-default': 'ceiling-kafkajs-pg',

@@ -9,6 +9,7 @@ import { HttpErrors } from '@herald/http';
 import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
 import { SqliteErrors } from '@herald/sqlite';
+import { TracingErrors } from '@herald/tracing';
 
 /** Every package's catalogue, in the order the document lists them. */
 export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readonly<Record<string, ErrorCodeSpec>> }[] = [
@@ -18,6 +19,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/http', specs: HttpErrors },
   { pkg: '@herald/cli', specs: CliErrors },
   { pkg: '@herald/metrics', specs: MetricsErrors },
+  { pkg: '@herald/tracing', specs: TracingErrors },
 ];
 
 export function renderErrorsDoc(): string {

@@ -44,6 +44,12 @@ export interface TicketOrdersConfig {
   readonly metricsHost: string;
   /** `HERALD_METRICS_POLL_INTERVAL_MS`: how often lag, outbox backlog and dead letters are read for /metrics. Default 10 000; 0 never. */
   readonly metricsPollIntervalMs: number;
+  /**
+   * Whether to export traces: when `OTEL_TRACES_EXPORTER` names an exporter other than `none`, or
+   * an OTLP endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+   * The exporter itself is chosen by those variables (see `@herald/tracing`'s `startTracing`).
+   */
+  readonly tracing: boolean;
 }
 
 /**
@@ -74,7 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     metricsPort: env['METRICS_PORT'] ? integer(env, 'METRICS_PORT', 0, 0, 65_535) : undefined,
     metricsHost: env['METRICS_HOST'] || '127.0.0.1',
     metricsPollIntervalMs: integer(env, 'HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
+    tracing: tracingConfigured(env),
   };
+}
+
+function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
+  const exporter = env['OTEL_TRACES_EXPORTER']?.trim();
+  if (exporter) return exporter !== 'none';
+  return Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
 function serviceArgument(argv: readonly string[]): string | undefined {

@@ -1,5 +1,5 @@
-import { jsonLogger } from '@herald/core';
 import { closeOnSignals } from '@herald/core';
+import { pinoLogger } from '@herald/logging';
 import { loadConfig } from './config.js';
 import { createTicketOrders, type TicketOrders } from './system.js';
 
@@ -13,7 +13,7 @@ try {
   system = await createTicketOrders(loadConfig());
 } catch (error) {
   // a configuration error: nothing is open yet
-  jsonLogger().error('ticket-orders failed to start', { error });
+  pinoLogger().error('ticket-orders failed to start', { error });
   process.exitCode = 1;
 }
 if (system) {

@@ -1,8 +1,10 @@
-import { createApp, jsonLogger } from '@herald/core';
-import type { App, Logger, SqlTx } from '@herald/core';
+import { createApp } from '@herald/core';
+import type { App, AppOptions, Logger, SqlTx } from '@herald/core';
 import { METRICS_PATH, type Gateway } from '@herald/http';
 import { engineFromEnv, type Engine, type EngineEnv } from '@herald/engine';
+import { pinoLogger } from '@herald/logging';
 import { createMetrics, metricsServer, type HeraldMetrics } from '@herald/metrics';
+import { createTracing, startTracing, type TracingOptions } from '@herald/tracing';
 import type { TicketOrdersConfig } from './config.js';
 import { EVENTS, GROUPS, TOPICS } from './events.js';
 import { failureInjector } from './failures.js';
@@ -24,8 +26,14 @@ export interface TicketOrders {
   readonly logger: Logger;
   /** Creates the tables, starts listening (api), starts the relay, the consumer groups and the metrics, then reports ready. */
   start(): Promise<{ url?: string; metricsUrl?: string }>;
-  /** Drains HTTP, then the app (consumers, relay, engine). Idempotent. */
+  /** Drains HTTP, then the app (consumers, relay, engine), then flushes the traces. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a caller (a test) gives besides the configuration. */
+export interface TicketOrdersOptions {
+  /** Where traces go (a test's in-memory exporter), in place of the SDK `config.tracing` would start. */
+  readonly tracerProvider?: TracingOptions['tracerProvider'];
 }
 
 /**
@@ -33,14 +41,21 @@ export interface TicketOrders {
  * `engineFromEnv`): the embedded engine in `HERALD_DATA_DIR` by default, Kafka + PostgreSQL when
  * `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are set. The code is the same either way. Each
  * consumer service is its own consumer group, so the same code runs all five in one process or
- * each in its own process (several of each, on Kafka) on one shared log and store.
+ * each in its own process (several of each, on Kafka) on one shared log and store. Logs are pino's
+ * JSON lines (readable in a terminal); traces are exported when the OTEL_* variables say where.
  */
-export async function createTicketOrders(config: TicketOrdersConfig, env: EngineEnv = process.env): Promise<TicketOrders> {
+export async function createTicketOrders(config: TicketOrdersConfig, env: EngineEnv = process.env, options: TicketOrdersOptions = {}): Promise<TicketOrders> {
   const runs = new Set(config.services);
   const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('+');
-  const logger = jsonLogger({ level: config.logLevel, fields: { service: name } });
-  const engine = await engineFromEnv(env, { logger });
-  const app = createApp<SqlTx>({
+  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const sdk = !options.tracerProvider && config.tracing ? startTracing({ serviceName: name }) : undefined;
+  const engine = await engineFromEnv(env, { logger }).catch(async (error: unknown) => {
+    await sdk?.shutdown();
+    throw error;
+  });
+  const tracerProvider = options.tracerProvider ?? sdk?.provider;
+  const tracing = tracerProvider && createTracing({ tracerProvider, messagingSystem: engine.kind === 'kafka-postgres' ? 'kafka' : undefined });
+  const appOptions: AppOptions<SqlTx> = {
     name,
     broker: engine.broker,
     stores: engine.stores,
@@ -49,7 +64,8 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
     logger,
     handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
     relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
-  });
+  };
+  const app = createApp<SqlTx>(tracing ? tracing.app(appOptions) : appOptions);
   const metrics = createMetrics({ app, pollIntervalMs: config.metricsPollIntervalMs });
   app.use(metrics);
   const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
@@ -66,6 +82,7 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
         idempotencyLeaseMs: config.idempotencyLeaseMs,
         onClosed: closeApp,
         metrics,
+        ...(tracing ? { tracing: tracing.http } : {}),
       })
     : undefined;
   const groups = (['payment', 'ticket', 'order'] as const).filter((s) => runs.has(s)).map((s) => GROUPS[s]);
@@ -94,6 +111,9 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
       });
       return { ...(address ? { url: address.url } : {}), ...(metricsUrl ? { metricsUrl } : {}) };
     },
-    close: () => (gateway ? gateway.close() : closeApp()),
+    async close() {
+      await (gateway ? gateway.close() : closeApp());
+      await sdk?.shutdown();
+    },
   };
 }

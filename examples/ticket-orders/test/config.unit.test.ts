@@ -38,6 +38,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}, ['--service=api']).services).toEqual(['api']);
   });
 
+  it('exports traces only when an OTEL_* variable names an exporter or an OTLP endpoint', () => {
+    expect(loadConfig({}, []).tracing).toBe(false);
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, []).tracing).toBe(false);
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console' }, []).tracing).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, []).tracing).toBe(true);
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }, []).tracing).toBe(true);
+  });
+
   it.each([
     [{ PORT: 'eighty' }, [], /PORT/],
     [{ PORT: '70000' }, [], /PORT/],

@@ -72,6 +72,7 @@ export type { ManualClock } from './timing/manualClock.js';
 
 // pipeline: the handler shape, its context and the policies
 export { compose, deriveContext } from './pipeline/handler.js';
+export { adjustPublish } from './pipeline/publisher.js';
 export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions } from './pipeline/handler.js';
 export { createHandlerContext } from './pipeline/context.js';
 export type { HandlerContextInit } from './pipeline/context.js';

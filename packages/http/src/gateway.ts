@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
-import { HeraldError, closeOnSignals } from '@herald/core';
+import { HeraldError, closeOnSignals, uuidv7 } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { fastifyLogger } from './fastifyLogger.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
+import { registerRequestScope, scopeOf } from './requestScope.js';
 import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
 import { compileValidator } from './validation.js';
 
@@ -125,7 +127,16 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
 }
 
 function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readiness): FastifyInstance {
-  const fastify = Fastify({ bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: false, forceCloseConnections: 'idle' });
+  const fastify = Fastify({
+    bodyLimit: options.bodyLimitBytes,
+    // fastify's lines go through the app's logger; the request scope writes one line per request
+    loggerInstance: fastifyLogger(options.logger),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: () => uuidv7(),
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  });
+  registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
@@ -146,8 +157,10 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
 
 function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error, request.url, options.problems);
+  const scope = scopeOf(request);
+  scope.error = error;
   if (problem.status >= 500 && problem.status !== 503) {
-    options.logger.error('http: request failed', { method: request.method, url: request.url, error });
+    scope.logger.error('http: request failed', { method: request.method, url: request.url, error });
   }
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
   // a Buffer, so the media type goes out exactly as registered (JSON has no charset parameter)

@@ -4,6 +4,7 @@ import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
+import type { RequestTracer } from './requestTracer.js';
 
 /** What the gateway needs from a Herald app: its transactions and stores with the idempotency ability. */
 export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
@@ -43,8 +44,13 @@ export interface GatewayOptions<Tx> {
   readonly metrics?: GatewayMetrics;
   /** Defaults to the app's clock, else the system clock. */
   readonly clock?: Clock;
-  /** Defaults to the app's logger, else silent. */
+  /**
+   * Defaults to the app's logger, else silent. Fastify logs through it too, and each request
+   * gets one `request completed` line with its request id, correlation id and trace id.
+   */
   readonly logger?: Logger;
+  /** Traces each request (a server span, the events it publishes in its trace); see `@herald/tracing`. Default: none. */
+  readonly tracing?: RequestTracer;
 }
 
 /** Gateway options with every default filled in. */
@@ -64,6 +70,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly metrics: GatewayMetrics | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly tracing: RequestTracer | undefined;
 }
 
 /** The gateway's defaults, in one place. */
@@ -100,7 +107,9 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     metrics: options.metrics,
     clock: options.clock ?? options.app.clock ?? systemClock,
     logger: options.logger ?? options.app.logger ?? silentLogger,
+    tracing: options.tracing,
   };
+  if (resolved.tracing !== undefined && typeof resolved.tracing.start !== 'function') throw invalid('gateway: tracing must be a RequestTracer (start(request))');
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');

@@ -20,6 +20,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'The Idempotency-Key header is empty, longer than 255 characters or not printable ASCII (400).',
     action: 'Send a key of 1 to 255 printable ASCII characters (a UUID is a good choice).',
   },
+  correlationIdInvalid: {
+    code: 'correlation-id-invalid',
+    retriable: false,
+    meaning: 'The X-Correlation-Id header appears more than once, or is not 1 to 128 visible ASCII characters without spaces or commas (400).',
+    action: 'Send one X-Correlation-Id of printable characters (a UUID is a good choice), or none: the gateway then makes one and returns it.',
+  },
   notFound: { code: 'not-found', retriable: false, meaning: 'The resource does not exist, or is not visible to the caller (404).', action: 'Check the id.' },
   conflict: { code: 'conflict', retriable: false, meaning: 'The request conflicts with the current state (409).', action: 'Read the current state and decide again.' },
   idempotencyKeyInFlight: {
@@ -49,6 +55,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.malformedJson]: { status: 400, title: 'Malformed JSON body' },
   [HttpErrorCodes.idempotencyKeyMissing]: { status: 400, title: 'Idempotency-Key header required' },
   [HttpErrorCodes.idempotencyKeyInvalid]: { status: 400, title: 'Invalid Idempotency-Key header' },
+  [HttpErrorCodes.correlationIdInvalid]: { status: 400, title: 'Invalid X-Correlation-Id header' },
   [HttpErrorCodes.notFound]: { status: 404, title: 'Not found' },
   [HttpErrorCodes.conflict]: { status: 409, title: 'Conflict' },
   [HttpErrorCodes.idempotencyKeyInFlight]: { status: 409, title: 'A request with this Idempotency-Key is in progress' },

@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HeraldError } from '@herald/core';
-import type { Publish } from '@herald/core';
+import type { Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import { HttpErrors } from './problem.js';
+import { inScope, scopedPublish, scopeOf } from './requestScope.js';
 
 /** Whether a command route needs an `Idempotency-Key`: `required` (400 without), `optional`, or `off`. */
 export type IdempotencyMode = 'required' | 'optional' | 'off';
@@ -16,9 +17,13 @@ export interface CommandInput<Tx, B, P> {
   readonly body: B;
   readonly params: P;
   readonly headers: IncomingHttpHeaders;
+  /** The request's `X-Correlation-Id`, else its request id: the events `publish` appends carry it unless given their own. */
+  readonly correlationId: string;
+  /** The app's logger with this request's request id, correlation id and trace id. */
+  readonly logger: Logger;
   /** The store transaction: the handler's writes commit with its events and the idempotency record. */
   readonly tx: Tx;
-  /** Appends events to the outbox in `tx`. */
+  /** Appends events to the outbox in `tx`, with the request's correlation id and trace context. */
   readonly publish: Publish;
 }
 
@@ -44,7 +49,16 @@ export interface QueryRoute<P extends TSchema, Q extends TSchema, R> {
   readonly url: string;
   readonly params?: P;
   readonly querystring?: Q;
-  handle(input: { readonly params: Static<P>; readonly query: Static<Q>; readonly headers: IncomingHttpHeaders }): Promise<R>;
+  handle(input: QueryInput<Static<P>, Static<Q>>): Promise<R>;
+}
+
+/** What a query handler gets: the validated request parts, and the request's correlation id and logger. */
+export interface QueryInput<P, Q> {
+  readonly params: P;
+  readonly query: Q;
+  readonly headers: IncomingHttpHeaders;
+  readonly correlationId: string;
+  readonly logger: Logger;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -57,10 +71,19 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 ): void {
   const mode = route.idempotency ?? 'required';
   const status = route.status ?? 200;
-  const { app, clock, ttlMs, leaseMs, logger } = options;
+  const { app, clock, ttlMs, leaseMs } = options;
 
   const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
-    const input = { body: request.body as Static<B>, params: request.params as Static<P>, headers: request.headers, tx, publish };
+    const scope = scopeOf(request);
+    const input = {
+      body: request.body as Static<B>,
+      params: request.params as Static<P>,
+      headers: request.headers,
+      correlationId: scope.correlationId,
+      logger: scope.logger,
+      tx,
+      publish: scopedPublish(scope, publish),
+    };
     const result = await route.handle(input);
     // null rather than undefined, so the remembered response survives JSON storage
     return { status, body: result ?? null, headers: route.headers?.(result) ?? {} };
@@ -79,25 +102,27 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
         throw new HeraldError(HttpErrors.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);
       }
     },
-    handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
-      if (key === undefined) {
-        return send(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
-      }
-      const outcome = await runIdempotent({
-        store: options.idempotency,
-        runner: app,
-        key,
-        fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
-        now: clock.now(),
-        ttlMs,
-        leaseMs,
-        logger,
-        work: (tx, publish) => produce(request, tx, publish),
-      });
-      return send(reply, outcome.response, outcome.replayed);
-    },
+    handler: (request: FastifyRequest, reply: FastifyReply) => inScope(scopeOf(request), () => handle(request, reply)),
   });
+
+  async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+    if (key === undefined) {
+      return send(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
+    }
+    const outcome = await runIdempotent({
+      store: options.idempotency,
+      runner: app,
+      key,
+      fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
+      now: clock.now(),
+      ttlMs,
+      leaseMs,
+      logger: scopeOf(request).logger,
+      work: (tx, publish) => produce(request, tx, publish),
+    });
+    return send(reply, outcome.response, outcome.replayed);
+  }
 }
 
 /** Registers a GET route. */
@@ -106,9 +131,12 @@ export function registerQuery<P extends TSchema, Q extends TSchema, R>(fastify: 
     method: 'GET',
     url: route.url,
     schema: { ...(route.params ? { params: route.params } : {}), ...(route.querystring ? { querystring: route.querystring } : {}) },
-    handler: async (request, reply) => {
-      const result = await route.handle({ params: request.params as Static<P>, query: request.query as Static<Q>, headers: request.headers });
-      return send(reply, { status: 200, body: result ?? null }, false);
+    handler: (request, reply) => {
+      const scope = scopeOf(request);
+      return inScope(scope, async () => {
+        const input = { params: request.params as Static<P>, query: request.query as Static<Q>, headers: request.headers, correlationId: scope.correlationId, logger: scope.logger };
+        return send(reply, { status: 200, body: (await route.handle(input)) ?? null }, false);
+      });
     },
   });
 }

@@ -1,6 +1,6 @@
 import { HeraldError, uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
-import { createGateway, type Gateway, type GatewayMetrics } from '@herald/http';
+import { createGateway, type Gateway, type GatewayMetrics, type RequestTracer } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { OrderCreated } from '../events.js';
 import { findOrder } from '../schema.js';
@@ -31,6 +31,8 @@ export interface ApiOptions {
   readonly onClosed: () => Promise<void>;
   /** Served at GET /metrics, and told about every request. */
   readonly metrics: GatewayMetrics;
+  /** Traces requests (`@herald/tracing`'s `tracing.http`); none by default. */
+  readonly tracing?: RequestTracer;
 }
 
 /**
@@ -46,6 +48,7 @@ export function createApi(app: App<SqlTx>, options: ApiOptions): Gateway<SqlTx> 
     idempotency: { leaseMs: options.idempotencyLeaseMs },
     shutdown: { deadlineMs: options.shutdownDeadlineMs, readinessGraceMs: options.readinessGraceMs, onClosed: options.onClosed },
     metrics: options.metrics,
+    ...(options.tracing ? { tracing: options.tracing } : {}),
   });
 
   gateway.command({
@@ -65,6 +68,8 @@ export function createApi(app: App<SqlTx>, options: ApiOptions): Gateway<SqlTx> 
       if (inserted === 0) {
         throw new HeraldError(API_ERRORS.seatHeld, `seat ${body.seat} on flight ${body.flightId} is held by another order`);
       }
+      // the saga's correlation id is its order id (the workflow view finds its events by it); the
+      // request's X-Correlation-Id names the request in the logs and comes back in the response
       await publish(OrderCreated, { orderId, ...body }, { correlationId: orderId });
       return { orderId, status: 'CREATED' as const };
     },

@@ -17,6 +17,8 @@ export const FAST_ENV: Readonly<Record<string, string>> = {
   HERALD_IDEMPOTENCY_LEASE_MS: '2000',
   HERALD_SHUTDOWN_DEADLINE_MS: '5000',
   HERALD_LOG_LEVEL: 'debug',
+  // the tests read JSON lines, whatever the developer's shell prefers
+  HERALD_LOG_PRETTY: '0',
 };
 
 /** A ticket-orders process started by a test. */

@@ -109,3 +109,20 @@ function buildEnvelope<S extends TSchema>(
     data: valid,
   };
 }
+
+/**
+ * `publish` with every call's options passed through `adjust` first, for single events and
+ * `many` alike: how a layer (a gateway route, a policy) adds defaults such as a correlation id or
+ * trace headers to what it hands on. `adjust` sees the caller's options (`{}` when none).
+ *
+ * @example
+ * const correlated = adjustPublish(publish, (options) => ({ correlationId: 'c-1', ...options }));
+ */
+export function adjustPublish(publish: Publish, adjust: (options: PublishManyOptions) => PublishManyOptions): Publish {
+  const adjusted = ((definition, data, options) => {
+    const { id, key, ...rest } = options ?? {};
+    return publish(definition, data, { ...adjust(rest), ...(id === undefined ? {} : { id }), ...(key === undefined ? {} : { key }) });
+  }) as Publish;
+  adjusted.many = (definition, items, options) => publish.many(definition, items, adjust(options ?? {}));
+  return adjusted;
+}

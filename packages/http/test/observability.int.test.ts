@@ -1,0 +1,185 @@
+import { adjustPublish, createApp, HeraldError } from '@herald/core';
+import type { App, Logger, Publish } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway, type RequestTrace, type RequestTracer, type TracedRequest } from '../src/index.js';
+import { OrderPlaced } from './support.js';
+
+interface Line {
+  readonly level: string;
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** A Logger port that keeps every line with its child fields merged in. */
+function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
+  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields: { ...base, ...fields } });
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (fields) => captureLogger(lines, { ...base, ...fields }) };
+}
+
+/** A tracer that records what the gateway tells it, with no tracing library behind it. */
+function recordingTracer() {
+  const started: TracedRequest[] = [];
+  const ended: { traceId: string; statusCode: number | undefined; error: unknown }[] = [];
+  const ran: string[] = [];
+  let n = 0;
+  const tracer: RequestTracer = {
+    start(request) {
+      started.push(request);
+      const traceId = (++n).toString(16).padStart(32, '0');
+      const trace: RequestTrace = {
+        traceId,
+        run: (work) => {
+          ran.push(traceId);
+          return work();
+        },
+        publish: (publish: Publish): Publish =>
+          adjustPublish(publish, (options) => ({ ...options, headers: { ...options.headers, traceparent: `00-${traceId}-00000000000000aa-01` } })),
+        end: ({ statusCode, error }) => void ended.push({ traceId, statusCode, error }),
+      };
+      return trace;
+    },
+  };
+  return { tracer, started, ended, ran };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('correlation ids, request logs and the tracing hook', () => {
+  let app: App<MemoryTx>;
+  let stores: MemoryStores;
+  let gateway: Gateway<MemoryTx>;
+  let lines: Line[];
+  afterEach(async () => {
+    await gateway.close();
+    await app.close();
+  });
+
+  function setUp(tracer?: RequestTracer) {
+    lines = [];
+    stores = memoryStores();
+    app = createApp<MemoryTx>({ broker: memoryBroker(), stores, logger: captureLogger(lines) });
+    gateway = createGateway<MemoryTx>({ app, ...(tracer ? { tracing: tracer } : {}) });
+    let next = 0;
+    gateway.command({
+      method: 'POST',
+      url: '/orders',
+      body: Type.Object({ item: Type.String() }),
+      idempotency: 'optional',
+      status: 201,
+      handle: async ({ body, publish, logger, correlationId }) => {
+        const orderId = `o-${++next}`;
+        await publish(OrderPlaced, { orderId, item: body.item });
+        if (body.item === 'named') await publish(OrderPlaced, { orderId: `${orderId}-b`, item: body.item }, { correlationId: 'the-route-decides' });
+        logger.info('order placed', { orderId });
+        if (body.item === 'boom') throw new Error('the warehouse is on fire');
+        return { orderId, correlationId };
+      },
+    });
+    gateway.query({
+      url: '/orders/:id',
+      params: Type.Object({ id: Type.String() }),
+      handle: async ({ params, correlationId }) => {
+        if (params.id === 'none') throw new HeraldError('not-found', `order ${params.id} does not exist`);
+        return { id: params.id, correlationId };
+      },
+    });
+  }
+
+  const post = (item: string, headers: Record<string, string> = {}) =>
+    gateway.fastify.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify({ item }) });
+  const outboxOf = async (correlationId: string) => stores.outbox.findByCorrelation(correlationId);
+
+  it("puts the client's X-Correlation-Id on the events the request publishes and returns it", async () => {
+    setUp();
+    const res = await post('book', { 'x-correlation-id': 'checkout-42' });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers['x-correlation-id']).toBe('checkout-42');
+    expect(res.headers['x-request-id']).toMatch(UUID);
+    expect(res.json()).toEqual({ orderId: 'o-1', correlationId: 'checkout-42' });
+    expect((await outboxOf('checkout-42')).map((r) => r.key)).toEqual(['o-1']);
+  });
+
+  it('uses the request id as the correlation id when none is sent, and lets a route name its own', async () => {
+    setUp();
+    const res = await post('named');
+    const requestId = res.headers['x-request-id'] as string;
+    expect(requestId).toMatch(UUID);
+    expect(res.headers['x-correlation-id']).toBe(requestId);
+    expect((await outboxOf(requestId)).map((r) => r.key)).toEqual(['o-1']);
+    expect((await outboxOf('the-route-decides')).map((r) => r.key)).toEqual(['o-1-b']);
+    const query = await gateway.fastify.inject({ method: 'GET', url: '/orders/o-1', headers: { 'x-correlation-id': 'look-1' } });
+    expect(query.json()).toEqual({ id: 'o-1', correlationId: 'look-1' });
+  });
+
+  it('answers 400 correlation-id-invalid for a bad X-Correlation-Id, before any work, and still names the request', async () => {
+    setUp();
+    for (const bad of ['has space', 'x'.repeat(129), '', 'caf\u00e9']) {
+      const res = await post('book', { 'x-correlation-id': bad });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.json()).toMatchObject({ code: 'correlation-id-invalid', status: 400 });
+      expect(res.headers['x-correlation-id']).toBe(res.headers['x-request-id']);
+    }
+    const twice = await gateway.fastify.inject({ method: 'GET', url: '/orders/o-1', headers: { 'x-correlation-id': ['a', 'b'] } });
+    expect(twice.json()).toMatchObject({ code: 'correlation-id-invalid' });
+    expect(await stores.outbox.claim({ relayId: 'r', limit: 10, leaseMs: 1000 })).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'order placed')).toEqual([]);
+  });
+
+  it('logs one line per request with its ids, gives routes a logger with them, and logs probes at debug', async () => {
+    setUp();
+    const res = await post('book', { 'x-correlation-id': 'flow-7' });
+    const requestId = res.headers['x-request-id'];
+    const ids = { requestId, correlationId: 'flow-7' };
+    expect(lines.find((l) => l.msg === 'order placed')?.fields).toEqual({ ...ids, orderId: 'o-1' });
+    const completed = lines.filter((l) => l.msg === 'request completed');
+    expect(completed).toEqual([
+      { level: 'info', msg: 'request completed', fields: { ...ids, method: 'POST', url: '/orders', route: '/orders', statusCode: 201, durationMs: expect.any(Number) } },
+    ]);
+    await gateway.fastify.inject({ method: 'GET', url: '/livez' });
+    expect(lines.filter((l) => l.msg === 'request completed').map((l) => [l.level, l.fields['url']])).toEqual([
+      ['info', '/orders'],
+      ['debug', '/livez'],
+    ]);
+  });
+
+  it('logs a failed request with its ids and the error, and fastify itself logs through the same logger', async () => {
+    setUp();
+    const res = await post('boom', { 'x-correlation-id': 'flow-9' });
+    expect(res.statusCode).toBe(500);
+    const failure = lines.find((l) => l.msg === 'http: request failed')!;
+    expect(failure.level).toBe('error');
+    expect(failure.fields).toMatchObject({ requestId: res.headers['x-request-id'], correlationId: 'flow-9', url: '/orders' });
+    expect((failure.fields['error'] as Error).message).toBe('the warehouse is on fire');
+    gateway.fastify.log.warn({ err: new Error('from fastify'), detail: 1 }, 'a %s line', 'formatted');
+    expect(lines.at(-1)).toEqual({ level: 'warn', msg: 'a formatted line', fields: { error: expect.any(Error), detail: 1 } });
+  });
+
+  it('drives the tracing hook: one trace per request, the work inside it, its events carry it, ended with the status', async () => {
+    const recorded = recordingTracer();
+    setUp(recorded.tracer);
+    const created = await post('book', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'user-agent': 'test' });
+    expect((await post('boom')).statusCode).toBe(500);
+    const missing = await gateway.fastify.inject({ method: 'GET', url: '/orders/none' });
+    await gateway.fastify.inject({ method: 'GET', url: '/readyz' });
+
+    expect(recorded.started.map((r) => [r.method, r.route, r.url])).toEqual([
+      ['POST', '/orders', '/orders'],
+      ['POST', '/orders', '/orders'],
+      ['GET', '/orders/:id', '/orders/none'],
+    ]);
+    expect(recorded.started[0]).toMatchObject({ scheme: 'http', httpVersion: '1.1', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'user-agent': 'test' } });
+    const [first, second, third] = recorded.ended;
+    expect(first).toEqual({ traceId: '1'.padStart(32, '0'), statusCode: 201, error: undefined });
+    expect(second).toMatchObject({ statusCode: 500, error: expect.objectContaining({ message: 'the warehouse is on fire' }) });
+    expect(third).toMatchObject({ statusCode: 404, error: expect.objectContaining({ code: 'not-found' }) });
+    expect(recorded.ran).toEqual([first!.traceId, second!.traceId, third!.traceId]);
+
+    const [event] = await outboxOf(created.headers['x-correlation-id'] as string);
+    expect(event!.headers).toEqual({ traceparent: `00-${first!.traceId}-00000000000000aa-01` });
+    expect(lines.find((l) => l.msg === 'request completed' && l.fields['statusCode'] === 201)?.fields['traceId']).toBe(first!.traceId);
+    expect(missing.headers['x-correlation-id']).toBe(missing.headers['x-request-id']);
+  });
+});

@@ -1,0 +1,123 @@
+import { SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
+import { policyStep } from '@herald/core';
+import type { Envelope, HandlerContext, PolicyStep } from '@herald/core';
+import { ERROR_TYPE, EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
+import { extractContext, parseTraceparent, sampledFlag } from './propagation.js';
+import { errorType, type TracingState } from './spans.js';
+import { tracedPublish } from './publish.js';
+
+/** Name of the step that opens a delivery's process span. */
+export const PROCESS_STEP = 'trace';
+/** Name of the step, inside `transaction`, that gives `ctx.publish` create spans. */
+export const PUBLISH_STEP = 'tracePublish';
+
+/**
+ * The process span of each delivery: `process {topic}` (CONSUMER), child of the context the
+ * delivery's record headers carry (the send span's), linked to the event's creation context
+ * (its create span) when that differs. It covers the delivery from its first attempt to its
+ * outcome, retries included, and records the outcome, the attempts and, for a dead-lettered
+ * delivery, the error. While it runs the span is the active context (so spans a handler opens
+ * nest under it, with a context manager) and `ctx.logger` carries its `traceId` and `spanId`.
+ * Below an unsampled parent there is no span: the delivery's lines carry the parent's `traceId`,
+ * and the events it publishes the trace context of their cause, as the core copies it.
+ */
+export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
+  const { tracer, processScopes } = state;
+  return policyStep<Tx>(PROCESS_STEP, (next) =>
+    async function traceHandler(event, ctx) {
+      const { delivery } = ctx;
+      const traceparent = delivery.headers['traceparent'];
+      // not sampled upstream: no span; the core's publisher carries the trace on to the effects
+      if (sampledFlag(traceparent) === 0) return next(event, ctx.with({ logger: ctx.logger.child({ traceId: traceparent!.slice(3, 35) }) }));
+      const parent = extractContext(delivery.headers);
+      const span = tracer.startSpan(
+        `${OPERATION.process} ${delivery.topic}`,
+        { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, delivery.headers) },
+        parent,
+      );
+      const active = trace.setSpan(parent, span);
+      processScopes.set(ctx.state, active);
+      const { traceId, spanId } = span.spanContext();
+      const traced = ctx.with({ logger: ctx.logger.child({ traceId, spanId }) });
+      try {
+        await contextApi.with(active, next, undefined, event, traced);
+      } catch (error) {
+        if (!ctx.state.closing.aborted) {
+          span.setAttribute(ERROR_TYPE, errorType(error));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        }
+        throw error;
+      } finally {
+        settle(ctx, span);
+        processScopes.delete(ctx.state);
+        span.end();
+      }
+    },
+  );
+}
+
+/**
+ * Inside `transaction`: `ctx.publish` opens a create span per event, child of the delivery's
+ * process span, and each failed attempt is recorded on the process span as an `exception` event
+ * with its attempt number.
+ */
+export function publishStep<Tx>(state: TracingState): PolicyStep<Tx> {
+  return policyStep<Tx>(PUBLISH_STEP, {
+    requires: ['transaction'],
+    create: () => (next) =>
+      async function tracePublishHandler(event, ctx) {
+        const active = state.processScopes.get(ctx.state);
+        if (!active) return next(event, ctx);
+        try {
+          await next(event, ctx.with({ publish: tracedPublish(state, ctx.publish, active) }));
+        } catch (error) {
+          trace.getSpan(active)?.addEvent(EXCEPTION.event, {
+            [EXCEPTION.type]: errorType(error),
+            [EXCEPTION.message]: error instanceof Error ? error.message : String(error),
+            ...(error instanceof Error && error.stack ? { [EXCEPTION.stacktrace]: error.stack } : {}),
+            [HERALD.attempt]: ctx.attempt,
+          });
+          throw error;
+        }
+      },
+  });
+}
+
+function processAttributes(state: TracingState, event: Envelope, ctx: HandlerContext<unknown>): Attributes {
+  const { delivery } = ctx;
+  return {
+    [MESSAGING.system]: state.system,
+    [MESSAGING.operationType]: OPERATION.process,
+    [MESSAGING.operationName]: OPERATION.process,
+    [MESSAGING.destinationName]: delivery.topic,
+    [MESSAGING.partitionId]: String(delivery.partition),
+    [MESSAGING.consumerGroup]: ctx.group,
+    [MESSAGING.messageId]: event.id,
+    [MESSAGING.conversationId]: event.correlationId,
+    [state.keyAttribute]: delivery.key,
+    [state.offsetAttribute]: delivery.offset,
+    [HERALD.eventType]: event.type,
+    [HERALD.handler]: ctx.handler,
+    [HERALD.redrive]: ctx.redrive ? true : undefined,
+  };
+}
+
+/** A link to the event's creation context, when the delivery's parent is another span (the send span). */
+function creationLink(event: Envelope, recordHeaders: Readonly<Record<string, string>>): Link[] | undefined {
+  const creation = event.headers['traceparent'];
+  if (creation === undefined || creation === recordHeaders['traceparent']) return undefined;
+  const spanContext = parseTraceparent(creation, event.headers['tracestate']);
+  return spanContext ? [{ context: spanContext }] : undefined;
+}
+
+function settle(ctx: HandlerContext<unknown>, span: Span): void {
+  if (!span.isRecording()) return;
+  const { state } = ctx;
+  const outcome = state.outcome ?? (state.closing.aborted ? 'abandoned' : undefined);
+  span.setAttribute(HERALD.attempts, state.attempts);
+  if (outcome !== undefined) span.setAttribute(HERALD.outcome, outcome);
+  if (outcome === 'dead-lettered' && state.lastError) {
+    span.setAttribute(ERROR_TYPE, errorType(state.lastError));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: state.lastError.message });
+  }
+}

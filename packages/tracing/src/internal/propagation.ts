@@ -1,0 +1,77 @@
+import { ROOT_CONTEXT, createTraceState, trace, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+
+/**
+ * W3C trace context (https://www.w3.org/TR/trace-context/) in and out of string headers. Herald
+ * envelopes and records carry `traceparent`/`tracestate` by contract, so this is W3C whatever
+ * propagator the application registered for its own protocols. Written out rather than through
+ * the SDK's propagator because it runs up to three times per event: reading a header here makes
+ * no context, and writing one makes nothing but the string.
+ */
+
+/** Version 00, the one in use: exactly four fields. */
+const VERSION_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** A later version: the same four fields first, maybe more after a dash. */
+const LATER_VERSION = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-|$)/;
+const ZEROS_32 = '0'.repeat(32);
+const ZEROS_16 = '0'.repeat(16);
+
+/** The span context a `traceparent` header names (with its `tracestate`), if it is valid. */
+export function parseTraceparent(traceparent: unknown, tracestate?: unknown): SpanContext | undefined {
+  let header = Array.isArray(traceparent) ? traceparent[0] : traceparent;
+  if (typeof header !== 'string') return undefined;
+  if (!VERSION_00.test(header)) {
+    header = header.trim();
+    if (!(VERSION_00.test(header) || (LATER_VERSION.test(header) && !header.startsWith('00') && !header.startsWith('ff')))) return undefined;
+  }
+  const traceId = header.slice(3, 35);
+  const spanId = header.slice(36, 52);
+  if (traceId === ZEROS_32 || spanId === ZEROS_16) return undefined;
+  const state = Array.isArray(tracestate) ? tracestate.join(',') : tracestate;
+  return {
+    traceId,
+    spanId,
+    // the sampled flag is the lowest bit of the last hex digit
+    traceFlags: parseInt(header[54]!, 16) & 1,
+    isRemote: true,
+    traceState: typeof state === 'string' && state.length > 0 ? createTraceState(state) : undefined,
+  };
+}
+
+/**
+ * Whether a `traceparent` header names a sampled trace (1), an unsampled one (0), or nothing
+ * valid (-1), without building anything: the check the hot paths make before any span work.
+ */
+export function sampledFlag(traceparent: string | undefined): 1 | 0 | -1 {
+  if (traceparent === undefined) return -1;
+  if (VERSION_00.test(traceparent)) {
+    if (traceparent.startsWith(ZEROS_32, 3) || traceparent.startsWith(ZEROS_16, 36)) return -1;
+    return parseInt(traceparent[54]!, 16) & 1 ? 1 : 0;
+  }
+  const parsed = parseTraceparent(traceparent);
+  return parsed === undefined ? -1 : parsed.traceFlags & 1 ? 1 : 0;
+}
+
+/** The context a `traceparent` header names, on top of `base`; `base` when there is none or it is invalid. */
+export function extractContext(headers: Readonly<Record<string, string | string[] | undefined>> | undefined, base: Context = ROOT_CONTEXT): Context {
+  const spanContext = headers && parseTraceparent(headers['traceparent'], headers['tracestate']);
+  return spanContext ? trace.setSpanContext(base, spanContext) : base;
+}
+
+/** The `traceparent` header value naming `spanContext`. */
+export function formatTraceparent(spanContext: SpanContext): string {
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & 1 ? '01' : '00'}`;
+}
+
+/** Headers naming `span` as the parent of what follows: `headers` with `traceparent` (and `tracestate`) replaced. */
+export function injectSpan(span: Span, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  return injectSpanContext(span.spanContext(), headers);
+}
+
+/** Headers naming `spanContext` as the parent of what follows (see {@link injectSpan}). */
+export function injectSpanContext(spanContext: SpanContext, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...headers, traceparent: formatTraceparent(spanContext) };
+  const state = spanContext.traceState?.serialize();
+  if (state) out['tracestate'] = state;
+  else delete out['tracestate'];
+  return out;
+}

@@ -1,0 +1,233 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep } from '@herald/core';
+import type { App, Logger } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+import { Type } from '@sinclair/typebox';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTracing, type Tracing } from '../src/index.js';
+import { isChildOf, named, only, recordSpans, waitFor } from './support.js';
+
+const Ordered = defineEvent({ type: 'Ordered', topic: 'orders', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
+const Paid = defineEvent({ type: 'Paid', topic: 'payments', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
+const { specs: TestErrors } = defineErrorCodes({
+  flaky: { code: 'test-flaky', retriable: true, meaning: 'a transient failure the test injects', action: 'none' },
+  refused: { code: 'test-refused', retriable: false, meaning: 'a final failure the test injects', action: 'none' },
+});
+
+// with a context manager: the process span is then the handler's active span
+const recorder = recordSpans({ activeContext: true });
+afterAll(() => recorder.sdk.shutdown());
+
+interface Line {
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
+  const log = (msg: string, fields?: Record<string, unknown>) => void lines.push({ msg, fields: { ...base, ...fields } });
+  return { debug: log, info: log, warn: log, error: log, child: (fields) => captureLogger(lines, { ...base, ...fields }) };
+}
+
+describe('create, send and process spans through the pipeline', () => {
+  let tracing: Tracing;
+  let app: App<MemoryTx>;
+  let lines: Line[];
+  /** What the billing handler does per order id: fail this many times first, or refuse for good. */
+  const plan = new Map<string, { failures: number; refuse?: boolean }>();
+  const activeInHandler = new Map<string, string | undefined>();
+
+  beforeEach(async () => {
+    recorder.exporter.reset();
+    lines = [];
+    tracing = createTracing({ tracerProvider: recorder.sdk.provider });
+    app = createApp<MemoryTx>(
+      tracing.app({
+        broker: memoryBroker(),
+        stores: memoryStores(),
+        logger: captureLogger(lines),
+        relay: { idleMs: 5 },
+        handlerDefaults: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 } },
+      }),
+    );
+    app.on(Ordered, { group: 'billing' }, async (event, ctx) => {
+      activeInHandler.set(event.data.id, trace.getActiveSpan()?.spanContext().spanId);
+      ctx.logger.info('billing', { id: event.data.id });
+      await ctx.publish(Paid, { id: event.data.id });
+      const step = plan.get(event.data.id);
+      if (step?.refuse) throw new HeraldError(TestErrors.refused, `order ${event.data.id} refused`);
+      if (step && step.failures-- > 0) throw new HeraldError(TestErrors.flaky, `order ${event.data.id} failed once`);
+    });
+    app.on(Paid, { group: 'shipping' }, async () => {});
+    await app.start();
+    await app.ready();
+  });
+  afterEach(() => app.close());
+
+  const spansOf = (traceId: string) => recorder.spans().filter((s) => s.spanContext().traceId === traceId);
+
+  it('runs one trace: create → send → process → create → send → process, with the messaging attributes', async () => {
+    const envelope = await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-1' }));
+    await waitFor('the payment to be processed', () => recorder.spans().some((s) => s.name === 'process payments'));
+    const create = only(recorder.spans(), named('create orders'), 'create orders');
+    const spans = spansOf(create.spanContext().traceId);
+    const send = only(spans, named('send orders'), 'send orders');
+    const process = only(spans, named('process orders'), 'process orders');
+    const createPaid = only(spans, named('create payments'), 'create payments');
+    const sendPaid = only(spans, named('send payments'), 'send payments');
+    const processPaid = only(spans, named('process payments'), 'process payments');
+    expect(spans).toHaveLength(6);
+
+    expect(create.parentSpanContext).toBeUndefined();
+    expect([isChildOf(send, create), isChildOf(process, send), isChildOf(createPaid, process), isChildOf(sendPaid, createPaid), isChildOf(processPaid, sendPaid)]).toEqual([true, true, true, true, true]);
+    expect([create, send, process].map((s) => s.kind)).toEqual([SpanKind.PRODUCER, SpanKind.CLIENT, SpanKind.CONSUMER]);
+    expect(process.links.map((l) => l.context.spanId)).toEqual([create.spanContext().spanId]);
+
+    expect(create.attributes).toEqual({
+      'messaging.system': 'herald',
+      'messaging.operation.type': 'create',
+      'messaging.operation.name': 'create',
+      'messaging.destination.name': 'orders',
+      'messaging.message.id': envelope.id,
+      'messaging.message.conversation_id': envelope.correlationId,
+      'messaging.herald.message.key': 'o-1',
+      'herald.event.type': 'Ordered',
+    });
+    expect(send.attributes).toEqual({
+      'messaging.system': 'herald',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'send',
+      'messaging.destination.name': 'orders',
+      'messaging.herald.message.key': 'o-1',
+    });
+    expect(process.attributes).toEqual({
+      'messaging.system': 'herald',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': 'orders',
+      'messaging.destination.partition.id': expect.stringMatching(/^[0-3]$/),
+      'messaging.consumer.group.name': 'billing',
+      'messaging.message.id': envelope.id,
+      'messaging.message.conversation_id': envelope.correlationId,
+      'messaging.herald.message.key': 'o-1',
+      'messaging.herald.offset': 0,
+      'herald.event.type': 'Ordered',
+      'herald.handler': 'billing:Ordered',
+      'herald.delivery.outcome': 'applied',
+      'herald.delivery.attempts': 1,
+    });
+    expect(createPaid.attributes['messaging.message.conversation_id']).toBe(envelope.correlationId);
+    expect(processPaid.attributes['messaging.consumer.group.name']).toBe('shipping');
+    expect(process.status.code).toBe(SpanStatusCode.UNSET);
+
+    // the process span is the handler's active span, and its log lines carry the trace
+    expect(activeInHandler.get('o-1')).toBe(process.spanContext().spanId);
+    expect(lines.find((l) => l.msg === 'billing')?.fields).toMatchObject({ traceId: process.spanContext().traceId, spanId: process.spanContext().spanId });
+  });
+
+  it('keeps one process span across retries: each failed attempt is an event, each attempt its create span', async () => {
+    plan.set('o-2', { failures: 1 });
+    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-2' }));
+    await waitFor('the payment to be processed', () => recorder.spans().some((s) => s.name === 'process payments'));
+    const process = only(recorder.spans(), named('process orders'), 'process orders');
+    expect(process.attributes).toMatchObject({ 'herald.delivery.outcome': 'applied', 'herald.delivery.attempts': 2 });
+    expect(process.status.code).toBe(SpanStatusCode.UNSET);
+    expect(process.events.map((e) => ({ name: e.name, ...e.attributes }))).toEqual([
+      { name: 'exception', 'exception.type': 'test-flaky', 'exception.message': 'order o-2 failed once', 'exception.stacktrace': expect.stringContaining('HeraldError'), 'herald.delivery.attempt': 1 },
+    ]);
+    const creates = recorder.spans().filter((s) => s.name === 'create payments');
+    expect(creates.map((c) => isChildOf(c, process))).toEqual([true, true]);
+    // the first attempt rolled back: only the second one's event reached the broker
+    const send = only(recorder.spans(), named('send payments'), 'send payments');
+    expect(creates.filter((c) => isChildOf(send, c))).toHaveLength(1);
+  });
+
+  it('marks a dead-lettered delivery as failed, with the error code as error.type', async () => {
+    plan.set('o-3', { failures: 0, refuse: true });
+    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-3' }));
+    await waitFor('the order to be dead-lettered', () => recorder.spans().some((s) => s.name === 'process orders'));
+    const process = only(recorder.spans(), named('process orders'), 'process orders');
+    expect(process.status).toEqual({ code: SpanStatusCode.ERROR, message: 'order o-3 refused' });
+    expect(process.attributes).toMatchObject({ 'error.type': 'test-refused', 'herald.delivery.outcome': 'dead-lettered', 'herald.delivery.attempts': 1 });
+    expect((await app.deadLetters()).map((d) => d.reason)).toEqual(['test-refused']);
+  });
+
+  it('starts the trace at the send span when the event has no creation context, and keeps a custom one', async () => {
+    await app.publish(Ordered, { id: 'o-4' });
+    const custom = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-5' }, { headers: { traceparent: custom } }));
+    await waitFor('both payments', () => recorder.spans().filter((s) => s.name === 'process payments').length === 2);
+    const sends = recorder.spans().filter((s) => s.name === 'send orders');
+    const root = only(sends, (s) => s.parentSpanContext === undefined, 'root send');
+    expect(root.kind).toBe(SpanKind.PRODUCER);
+    const underCustom = only(sends, (s) => s.spanContext().traceId === '0af7651916cd43dd8448eb211c80319c', 'send under the custom context');
+    expect(underCustom.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(underCustom.kind).toBe(SpanKind.CLIENT);
+    expect(recorder.spans().filter((s) => s.name === 'create orders')).toEqual([]);
+    const processRoot = only(recorder.spans(), (s) => s.name === 'process orders' && isChildOf(s, root), 'process under the root send');
+    expect(processRoot.links).toEqual([]);
+  });
+
+  it('gives a publish.many call one create span, the creation context of each of its events', async () => {
+    const envelopes = await app.transaction((_tx, publish) => tracing.publish(publish).many(Ordered, [{ id: 'm-1' }, { id: 'm-2' }, { id: 'm-3' }]));
+    await waitFor('the three payments', () => recorder.spans().filter((s) => s.name === 'process payments').length === 3);
+    const create = only(recorder.spans(), (s) => s.name === 'create orders' && s.parentSpanContext === undefined, 'the batch create span');
+    expect(create.kind).toBe(SpanKind.PRODUCER);
+    expect(create.attributes).toMatchObject({ 'messaging.batch.message_count': 3, 'messaging.destination.name': 'orders' });
+    expect(new Set(envelopes.map((e) => e.headers['traceparent']))).toEqual(new Set([`00-${create.spanContext().traceId}-${create.spanContext().spanId}-01`]));
+    const sends = recorder.spans().filter((s) => s.name === 'send orders');
+    expect(sends).toHaveLength(3);
+    for (const send of sends) expect(isChildOf(send, create)).toBe(true);
+  });
+});
+
+describe('below an unsampled parent', () => {
+  it('opens no span, and carries the parent’s context from event to event', async () => {
+    recorder.exporter.reset();
+    const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
+    const lines: Line[] = [];
+    const stores = memoryStores();
+    const app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores, logger: captureLogger(lines), relay: { idleMs: 5 } }));
+    app.on(Ordered, { group: 'billing' }, async (event, ctx) => {
+      ctx.logger.info('billing');
+      await ctx.publish(Paid, { id: event.data.id });
+    });
+    let paidHeaders: Readonly<Record<string, string>> | undefined;
+    app.on(Paid, { group: 'shipping' }, async (event) => {
+      paidHeaders = event.headers;
+    });
+    await app.start();
+    try {
+      const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+      await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-6' }, { headers: { traceparent: unsampled } }));
+      await waitFor('the payment to be handled', () => paidHeaders !== undefined);
+      expect(paidHeaders).toEqual({ traceparent: unsampled });
+      expect(lines.find((l) => l.msg === 'billing')?.fields['traceId']).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(recorder.spans()).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the pipeline edit and the app options', () => {
+  const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
+
+  it('adds trace after correlation and tracePublish inside transaction, once', () => {
+    const edited = tracing.pipeline(defaultPipeline());
+    expect(edited.names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox']);
+    expect(tracing.pipeline(edited).names()).toEqual(edited.names());
+    expect(tracing.pipeline(defaultPipeline().remove('correlation').remove('transaction').remove('inbox')).names()).toEqual(['trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover']);
+  });
+
+  it("applies the app's own pipeline edit first, and wraps the broker once", () => {
+    const audit = policyStep<MemoryTx>('audit', (next) => next);
+    const broker = memoryBroker();
+    const options = tracing.app({ broker, stores: memoryStores(), pipeline: (p) => p.append(audit) });
+    expect(options.pipeline!(defaultPipeline()).names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox', 'audit']);
+    expect(options.broker).not.toBe(broker);
+    expect(tracing.broker(options.broker)).toBe(options.broker);
+  });
+
+  it('refuses a messaging system that is not a lowercase name', () => {
+    expect(() => createTracing({ messagingSystem: 'Kafka Cluster' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+});
