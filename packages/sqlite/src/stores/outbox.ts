@@ -139,10 +139,12 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
    * lowest open watermark: each open slot's share is a prefix of its pending rows; a slot leased
    * elsewhere keeps all of its rows, so its keys stay in order.
    */
-  function plan(relayId: string, limit: number, leaseMs: number): { take: SlotTake; rows: readonly ScanRow[] } {
+  function plan(relayId: string, limit: number, leaseMs: number): { take: SlotTake; rows: readonly ScanRow[]; holds: boolean } {
     const now = clock.now();
     const watermark = new Map<number, number>();
+    let holds = false;
     for (const slot of s.readSlots.all()) {
+      if (slot.relay_id === relayId) holds = true;
       const leasedElsewhere = slot.relay_id !== null && slot.relay_id !== relayId && slot.lease_expires_at! > now;
       if (!leasedElsewhere) watermark.set(slot.slot, slot.published_seq);
     }
@@ -168,12 +170,18 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
         after = page[page.length - 1]![0];
       }
     }
-    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo }, rows };
+    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo }, rows, holds };
   }
 
   return {
     async claim({ relayId, limit, leaseMs }) {
       const planned = plan(relayId, limit, leaseMs);
+      // nothing pending, no lease of its own to end: the take would write nothing (an idle relay's
+      // rounds then cost the writer nothing, and the relay thread no round trip to the app's thread)
+      if (planned.rows.length === 0 && planned.take.scannedTo === 0 && !planned.holds) {
+        lastClaim.delete(relayId);
+        return [];
+      }
       const kept = new Set(await writes.take(planned.take));
       const where = new Map<string, { slot: number; seq: number }>();
       const perSlot = new Map<number, number>();
