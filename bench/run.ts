@@ -1,5 +1,6 @@
 // npm run bench [-- --json] [--rows ceiling-sqlite,embedded,...] [--events 100000] [--latency-events 20000] [--deadline-ms 600000]
 // npm run bench -- --backlog [1000000]: memory while a backlog of that many events drains (bench/backlog.ts)
+// npm run bench -- --analytics [1000000]: the analytics store on SQLite and on DuckDB, seed 001's queries (bench/analytics.ts)
 // Measures every row in its own process (so peak RSS is its own), each producer shape flat out and
 // at 2,000 events/s, and compares Herald's rows with the ceiling row of the same infrastructure.
 // The Kafka + PostgreSQL rows start a mock Kafka cluster (kcat) and a throwaway PostgreSQL 15
@@ -37,6 +38,18 @@ interface Result {
 interface Ratios {
   throughput: number;
   p99: number;
+}
+
+if (args.includes('--analytics')) {
+  const at = args.indexOf('--analytics');
+  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '1000000';
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./analytics.ts', import.meta.url)), count, ...(json ? ['--json'] : [])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: Number(deadlineMs) + 30_000,
+    killSignal: 'SIGKILL',
+  });
+  process.exit(child.status ?? 1);
 }
 
 if (args.includes('--backlog')) {

@@ -3,6 +3,7 @@
 // Run `npm run docs:errors` after changing a catalogue; a test fails while the file is stale.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AnalyticsErrors } from '@herald/analytics';
 import { CliErrors } from '@herald/cli';
 import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
@@ -20,6 +21,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/cli', specs: CliErrors },
   { pkg: '@herald/metrics', specs: MetricsErrors },
   { pkg: '@herald/tracing', specs: TracingErrors },
+  { pkg: '@herald/analytics', specs: AnalyticsErrors },
 ];
 
 export function renderErrorsDoc(): string {

@@ -1,0 +1,23 @@
+import { defineErrorCodes } from '@herald/core';
+
+/** The error codes of the analytics stores; check them with `error.code`. */
+export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErrorCodes({
+  invalidQuery: {
+    code: 'analytics-invalid-query',
+    retriable: false,
+    meaning: 'A query had a bad range, window or limit (from after to, a window that is not a positive whole number of milliseconds, a limit out of 1..1000, or too many windows).',
+    action: 'Fix the query; the message names the field.',
+  },
+  invalidRecord: {
+    code: 'analytics-invalid-record',
+    retriable: false,
+    meaning: 'An appended event, metric sample or late event lacked an id, had an empty field, a time that is not a whole number of epoch milliseconds, or a value that is not a finite number. Nothing of that append was stored.',
+    action: 'Validate records before appending (the message names the record by index and the field).',
+  },
+  unavailable: {
+    code: 'analytics-unavailable',
+    retriable: true,
+    meaning: 'The analytics database could not be opened or reached, or failed a statement for a reason other than the input.',
+    action: 'Check the path or connection settings; the cause says what the database reported. Appends are idempotent: retry them.',
+  },
+});

@@ -1,0 +1,161 @@
+import type { Pool, PoolConfig } from 'pg';
+import { HeraldError } from '@herald/core';
+import { AnalyticsErrors } from './errors.js';
+import { eventRow, lateRow, lateWhere, metricRow, num } from './sql.js';
+import type { AnalyticsStore } from './types.js';
+import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes } from './validate.js';
+
+export interface PgAnalyticsOptions {
+  /** `postgres://...`; or `pool` */
+  readonly connectionString?: string;
+  /** A pool to use (not closed by `close()`); else one is made from `connectionString`. */
+  readonly pool?: Pool;
+  /** Settings of the pool made from `connectionString`. */
+  readonly poolConfig?: Omit<PoolConfig, 'connectionString'>;
+}
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS analytics_events (event_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, type TEXT NOT NULL, occurred_at BIGINT NOT NULL, properties JSONB NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS analytics_events_time ON analytics_events (occurred_at) INCLUDE (type, user_id)`,
+  `CREATE INDEX IF NOT EXISTS analytics_events_user ON analytics_events (user_id) INCLUDE (type, occurred_at)`,
+  `CREATE TABLE IF NOT EXISTS analytics_metrics (point_id TEXT PRIMARY KEY, name TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, occurred_at BIGINT NOT NULL, labels JSONB NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS analytics_metrics_name_time ON analytics_metrics (name, occurred_at) INCLUDE (value)`,
+  `CREATE TABLE IF NOT EXISTS analytics_late (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, occurred_at BIGINT NOT NULL, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, arrived_at BIGINT NOT NULL)`,
+];
+/** Serialises schema creation across processes (CREATE ... IF NOT EXISTS races otherwise). */
+const SCHEMA_LOCK = 1_214_603_873; // "Hera"
+
+/** Transposes rows into one array per column, for `unnest` (one statement, any number of rows). */
+function columns(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
+  const out: unknown[][] = Array.from({ length: width }, () => []);
+  for (const row of rows) for (let i = 0; i < width; i++) out[i]!.push(row[i]);
+  return out;
+}
+
+/**
+ * The analytics store on PostgreSQL, for when the system runs on Kafka + PostgreSQL: appends are
+ * one `INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING` each; the percentile is
+ * `percentile_cont`. Tables are created on first use.
+ */
+export async function pgAnalytics(options: PgAnalyticsOptions): Promise<AnalyticsStore> {
+  let pool: Pool;
+  const owned = options.pool === undefined;
+  try {
+    if (options.pool) pool = options.pool;
+    else {
+      if (!options.connectionString) throw new Error('connectionString or pool is required');
+      const { default: pg } = await import('pg');
+      pool = new pg.Pool({ ...options.poolConfig, connectionString: options.connectionString });
+    }
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      for (const statement of SCHEMA) await client.query(statement);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  } catch (cause) {
+    throw new HeraldError(AnalyticsErrors.unavailable, 'analytics: cannot prepare the PostgreSQL tables', { cause });
+  }
+  const db = pool;
+  async function query(what: string, sql: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      return (await db.query(sql, values)).rows as Record<string, unknown>[];
+    } catch (cause) {
+      throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): ${what} failed`, { cause });
+    }
+  }
+  async function insert(table: string, types: readonly string[], rows: readonly (readonly unknown[])[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const sql = `INSERT INTO ${table} SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')}) ON CONFLICT DO NOTHING`;
+    try {
+      return (await db.query(sql, columns(rows, types.length))).rowCount ?? 0;
+    } catch (cause) {
+      throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): append to ${table} failed`, { cause });
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    async appendEvents(events) {
+      checkEvents(events);
+      return insert('analytics_events', ['text', 'text', 'text', 'bigint', 'jsonb'], events.map(eventRow));
+    },
+    async appendMetrics(points) {
+      checkMetrics(points);
+      return insert('analytics_metrics', ['text', 'text', 'float8', 'bigint', 'jsonb'], points.map(metricRow));
+    },
+    async appendLate(events) {
+      checkLate(events);
+      return insert('analytics_late', ['text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'], events.map(lateRow));
+    },
+    async counts(q) {
+      checkCounts(q);
+      const typed = q.type !== undefined;
+      const found = await query(
+        'counts',
+        `SELECT occurred_at - occurred_at % $1::bigint AS ws, count(*) AS n, count(DISTINCT user_id) AS users
+         FROM analytics_events WHERE occurred_at >= $2 AND occurred_at < $3 ${typed ? 'AND type = $4' : ''} GROUP BY ws ORDER BY ws`,
+        typed ? [q.windowMs, q.from, q.to, q.type] : [q.windowMs, q.from, q.to],
+      );
+      return found.map((row) => ({ windowStart: num(row['ws']), windowEnd: num(row['ws']) + q.windowMs, count: num(row['n']), uniqueUsers: num(row['users']) }));
+    },
+    async user(userId) {
+      const found = await query('user', 'SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]);
+      if (found.length === 0) return undefined;
+      const byType: Record<string, number> = {};
+      for (const row of found) byType[String(row['type'])] = num(row['n']);
+      return {
+        events: found.reduce((sum, row) => sum + num(row['n']), 0),
+        firstSeen: Math.min(...found.map((row) => num(row['first']))),
+        lastSeen: Math.max(...found.map((row) => num(row['last']))),
+        byType,
+      };
+    },
+    async topTypes(q) {
+      checkTopTypes(q);
+      const found = await query(
+        'topTypes',
+        'SELECT type, count(*) AS n FROM analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY type ORDER BY n DESC, type COLLATE "C" LIMIT $3',
+        [q.from, q.to, q.limit],
+      );
+      return found.map((row) => ({ type: String(row['type']), count: num(row['n']) }));
+    },
+    async metricSummary(q) {
+      checkMetricSummary(q);
+      const found = await query(
+        'metricSummary',
+        `SELECT occurred_at - occurred_at % $1::bigint AS ws, count(*) AS n, min(value) AS lo, max(value) AS hi, avg(value) AS mean,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS p95
+         FROM analytics_metrics WHERE name = $2 AND occurred_at >= $3 AND occurred_at < $4 GROUP BY ws ORDER BY ws`,
+        [q.windowMs, q.name, q.from, q.to],
+      );
+      return found.map((row) => ({
+        windowStart: num(row['ws']),
+        windowEnd: num(row['ws']) + q.windowMs,
+        count: num(row['n']),
+        min: num(row['lo']),
+        max: num(row['hi']),
+        avg: num(row['mean']),
+        p95: num(row['p95']),
+      }));
+    },
+    async late(range) {
+      if (range) checkRange(range);
+      const found = await query(
+        'late',
+        `SELECT type, window_start AS ws, window_end AS we, count(*) AS n FROM analytics_late ${lateWhere((n) => `$${n}`, range !== undefined)} GROUP BY type, window_start, window_end ORDER BY window_start, type COLLATE "C"`,
+        range ? [range.from, range.to] : [],
+      );
+      return found.map((row) => ({ type: String(row['type']), windowStart: num(row['ws']), windowEnd: num(row['we']), count: num(row['n']) }));
+    },
+    async close() {
+      if (owned) await db.end();
+    },
+  };
+}

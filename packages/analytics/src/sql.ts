@@ -1,0 +1,21 @@
+// The statements every SQL analytics store runs, written once: the dialects differ only in their
+// placeholders, how a window's start is computed and the 95th percentile (see each store).
+
+/** Columns of `analytics_events`, in insert order. */
+export const EVENT_COLUMNS = ['event_id', 'user_id', 'type', 'occurred_at', 'properties'] as const;
+export const METRIC_COLUMNS = ['point_id', 'name', 'value', 'occurred_at', 'labels'] as const;
+export const LATE_COLUMNS = ['event_id', 'type', 'occurred_at', 'window_start', 'window_end', 'arrived_at'] as const;
+
+/** Row values of an event, a metric sample and a late event, in their columns' order. */
+export const eventRow = (e: { eventId: string; userId: string; type: string; occurredAt: number; properties: unknown }) =>
+  [e.eventId, e.userId, e.type, e.occurredAt, JSON.stringify(e.properties)] as const;
+export const metricRow = (p: { pointId: string; name: string; value: number; occurredAt: number; labels: unknown }) =>
+  [p.pointId, p.name, p.value, p.occurredAt, JSON.stringify(p.labels)] as const;
+export const lateRow = (e: { eventId: string; type: string; occurredAt: number; windowStart: number; windowEnd: number; arrivedAt: number }) =>
+  [e.eventId, e.type, e.occurredAt, e.windowStart, e.windowEnd, e.arrivedAt] as const;
+
+/** `WHERE` of a late query: all, or windows starting in the range (two parameters). */
+export const lateWhere = (p: (n: number) => string, ranged: boolean): string => (ranged ? `WHERE window_start >= ${p(1)} AND window_start < ${p(2)}` : '');
+
+/** Plain numbers from a driver's row value (bigint from DuckDB, string from pg's bigint). */
+export const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value));
