@@ -3,9 +3,11 @@ import { HeraldError } from '@herald/core';
 import type { Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { accessHook, principalOfRequest, type RouteAccess } from './access.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
 import type { ResolvedGatewayOptions } from './options.js';
+import { publishAs, scopedIdempotencyKey, type Principal } from './principal.js';
 import { HttpErrors } from './problem.js';
 
 /** Whether a command route needs an `Idempotency-Key`: `required` (400 without), `optional`, or `off`. */
@@ -18,12 +20,14 @@ export interface CommandInput<Tx, B, P> {
   readonly headers: IncomingHttpHeaders;
   /** The store transaction: the handler's writes commit with its events and the idempotency record. */
   readonly tx: Tx;
-  /** Appends events to the outbox in `tx`. */
+  /** Appends events to the outbox in `tx`; with a principal, each event carries it in its headers. */
   readonly publish: Publish;
+  /** The authenticated caller; undefined on routes with authentication `off` (or `optional` and no token). */
+  readonly principal: Principal | undefined;
 }
 
 /** A state-changing route whose work runs in one transaction, deduplicated by Idempotency-Key. */
-export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> {
+export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> extends RouteAccess {
   readonly method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
@@ -40,11 +44,11 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> {
 }
 
 /** A read-only route. */
-export interface QueryRoute<P extends TSchema, Q extends TSchema, R> {
+export interface QueryRoute<P extends TSchema, Q extends TSchema, R> extends RouteAccess {
   readonly url: string;
   readonly params?: P;
   readonly querystring?: Q;
-  handle(input: { readonly params: Static<P>; readonly query: Static<Q>; readonly headers: IncomingHttpHeaders }): Promise<R>;
+  handle(input: { readonly params: Static<P>; readonly query: Static<Q>; readonly headers: IncomingHttpHeaders; readonly principal: Principal | undefined }): Promise<R>;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -59,8 +63,18 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
   const status = route.status ?? 200;
   const { app, clock, ttlMs, leaseMs, logger } = options;
 
+  const onRequest = accessHook(options.auth, route);
+
   const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
-    const input = { body: request.body as Static<B>, params: request.params as Static<P>, headers: request.headers, tx, publish };
+    const principal = principalOfRequest(request);
+    const input = {
+      body: request.body as Static<B>,
+      params: request.params as Static<P>,
+      headers: request.headers,
+      tx,
+      publish: principal ? publishAs(publish, principal) : publish,
+      principal,
+    };
     const result = await route.handle(input);
     // null rather than undefined, so the remembered response survives JSON storage
     return { status, body: result ?? null, headers: route.headers?.(result) ?? {} };
@@ -70,6 +84,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
     method: route.method,
     url: route.url,
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
+    ...(onRequest ? { onRequest } : {}),
     preValidation: async (request) => {
       if (route.body && !isJson(request.headers['content-type'])) {
         throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
@@ -87,7 +102,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
       const outcome = await runIdempotent({
         store: options.idempotency,
         runner: app,
-        key,
+        key: scopedIdempotencyKey(key, principalOfRequest(request)),
         fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
         now: clock.now(),
         ttlMs,
@@ -101,13 +116,20 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 }
 
 /** Registers a GET route. */
-export function registerQuery<P extends TSchema, Q extends TSchema, R>(fastify: FastifyInstance, route: QueryRoute<P, Q, R>): void {
+export function registerQuery<Tx, P extends TSchema, Q extends TSchema, R>(
+  fastify: FastifyInstance,
+  options: ResolvedGatewayOptions<Tx>,
+  route: QueryRoute<P, Q, R>,
+): void {
+  const onRequest = accessHook(options.auth, { ...route, method: 'GET' });
   fastify.route({
     method: 'GET',
     url: route.url,
     schema: { ...(route.params ? { params: route.params } : {}), ...(route.querystring ? { querystring: route.querystring } : {}) },
+    ...(onRequest ? { onRequest } : {}),
     handler: async (request, reply) => {
-      const result = await route.handle({ params: request.params as Static<P>, query: request.query as Static<Q>, headers: request.headers });
+      const input = { params: request.params as Static<P>, query: request.query as Static<Q>, headers: request.headers, principal: principalOfRequest(request) };
+      const result = await route.handle(input);
       return send(reply, { status: 200, body: result ?? null }, false);
     },
   });
