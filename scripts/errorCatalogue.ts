@@ -8,6 +8,7 @@ import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
 import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
+import { ReplyErrors } from '@herald/reply';
 import { SqliteErrors } from '@herald/sqlite';
 
 /** Every package's catalogue, in the order the document lists them. */
@@ -16,6 +17,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
+  { pkg: '@herald/reply', specs: ReplyErrors },
   { pkg: '@herald/cli', specs: CliErrors },
   { pkg: '@herald/metrics', specs: MetricsErrors },
 ];
