@@ -21,9 +21,9 @@ export const GetProfile = defineRequest({ request: ProfileRequested, reply: Prof
 export const Noted = defineEvent({ type: 'Noted', topic: 'notes', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
 
 /** The apps a run needs: one per service instance, on the engine under test. */
-export interface ScenarioEngine {
+export interface ScenarioEngine<Tx> {
   /** A replier app (service `users`) or a requester app (service `notifier`). Not started. */
-  open(service: 'users' | 'notifier'): Promise<App<unknown>>;
+  open(service: 'users' | 'notifier'): Promise<App<Tx>>;
   /** Bound of one wait for something to arrive, ms. */
   readonly waitMs: number;
   /** Runs once after every app closed. */
@@ -41,8 +41,8 @@ function gate(): Gate {
   return { wait, open };
 }
 
-interface RequesterInstance {
-  readonly app: App<unknown>;
+interface RequesterInstance<Tx> {
+  readonly app: App<Tx>;
   readonly requester: Requester;
   readonly facts: InstrumentationEvent[];
 }
@@ -53,15 +53,15 @@ interface RequesterInstance {
  * engine. Each request carries a unique user id and the asking instance's tag; the replier echoes
  * both, so a reply delivered to the wrong caller would be seen.
  */
-export function describeRequestReply(name: string, engine: () => ScenarioEngine): void {
+export function describeRequestReply<Tx>(name: string, engine: () => ScenarioEngine<Tx>): void {
   describe(`request/reply on ${name}`, () => {
-    let env: ScenarioEngine;
-    let users: App<unknown>;
+    let env: ScenarioEngine<Tx>;
+    let users: App<Tx>;
     const held = new Map<string, Gate>();
     const attempts = new Map<string, number>();
-    const instances: RequesterInstance[] = [];
+    const instances: RequesterInstance<Tx>[] = [];
 
-    async function startRequester(tag: string): Promise<RequesterInstance> {
+    async function startRequester(tag: string): Promise<RequesterInstance<Tx>> {
       const app = await env.open('notifier');
       app.on(Noted, { group: 'notifier' }, async () => undefined);
       const requester = createRequester({ app, requests: [GetProfile], name: `notifier-${tag}` });
@@ -75,7 +75,7 @@ export function describeRequestReply(name: string, engine: () => ScenarioEngine)
       return instance;
     }
 
-    const ask = (instance: RequesterInstance, userId: string, timeoutMs = env.waitMs) =>
+    const ask = (instance: RequesterInstance<Tx>, userId: string, timeoutMs = env.waitMs) =>
       instance.requester.request(GetProfile, { userId, from: instance.requester.instanceId }, { timeoutMs });
 
     beforeAll(async () => {
@@ -113,7 +113,7 @@ export function describeRequestReply(name: string, engine: () => ScenarioEngine)
 
     it('routes each reply to the instance that asked, with two instances asking at once', async () => {
       const [a, b] = [await startRequester('a'), await startRequester('b')];
-      const askAll = (instance: RequesterInstance) => Promise.all(Array.from({ length: 8 }, (_, i) => ask(instance, `${instance.requester.instanceId}-u${i}`)));
+      const askAll = (instance: RequesterInstance<Tx>) => Promise.all(Array.from({ length: 8 }, (_, i) => ask(instance, `${instance.requester.instanceId}-u${i}`)));
       const [fromA, fromB, flaky] = await Promise.all([askAll(a), askAll(b), ask(a, 'flaky-1')]);
       for (const [instance, replies] of [[a, fromA], [b, fromB]] as const) {
         expect(replies.map((r) => r.data)).toEqual(
@@ -133,10 +133,10 @@ export function describeRequestReply(name: string, engine: () => ScenarioEngine)
 
     it('keeps routing replies while the service\'s group rebalances (an instance joins, another leaves)', async () => {
       const [a, b] = instances;
-      const seen = (instance: RequesterInstance) => instance.facts.length;
+      const seen = (instance: RequesterInstance<Tx>) => instance.facts.length;
       const [markA, markB] = [seen(a!), seen(b!)];
       const c = await startRequester('c'); // joining rebalances the `notifier` group
-      const movedSince = (instance: RequesterInstance, mark: number) =>
+      const movedSince = (instance: RequesterInstance<Tx>, mark: number) =>
         instance.facts.slice(mark).some((f) => (f.kind === 'revoked' || f.kind === 'assigned') && f.group === 'notifier');
       await until(() => movedSince(a!, markA) || movedSince(b!, markB), env.waitMs, 'the notifier group to rebalance as c joins');
       const inFlight = [ask(a!, 'r-a1'), ask(b!, 'r-b1'), ask(c, 'r-c1')];

@@ -18,7 +18,7 @@ describeRequestReply('the embedded engine (SQLite log and stores)', () => {
         logger: silentLogger,
         relay: { idleMs: 5 },
         groups: { notifier: { commitIntervalMs: 20 }, users: { commitIntervalMs: 20 } },
-      }) as never,
+      }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });
