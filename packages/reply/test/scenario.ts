@@ -59,12 +59,14 @@ export function describeRequestReply<Tx>(name: string, engine: () => ScenarioEng
     let users: App<Tx>;
     const held = new Map<string, Gate>();
     const attempts = new Map<string, number>();
+    /** User ids of the requests that reached the replier (before any hold). */
+    const arrived = new Set<string>();
     const instances: RequesterInstance<Tx>[] = [];
 
-    async function startRequester(tag: string): Promise<RequesterInstance<Tx>> {
+    async function startRequester(tag: string, instanceId?: string): Promise<RequesterInstance<Tx>> {
       const app = await env.open('notifier');
       app.on(Noted, { group: 'notifier' }, async () => undefined);
-      const requester = createRequester({ app, requests: [GetProfile], name: `notifier-${tag}` });
+      const requester = createRequester({ app, requests: [GetProfile], name: `notifier-${tag}`, ...(instanceId ? { instanceId } : {}) });
       app.use(requester);
       const facts: InstrumentationEvent[] = [];
       app.instrumentation.on((fact) => facts.push(fact));
@@ -88,7 +90,9 @@ export function describeRequestReply<Tx>(name: string, engine: () => ScenarioEng
           retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 },
           // a slow replier, held before its transaction opens (a held transaction would hold the store's write lock)
           middleware: [(next) => async function holdRequest(event, ctx) {
-            await held.get((event.data as { userId: string }).userId)?.wait;
+            const { userId } = event.data as { userId: string };
+            arrived.add(userId);
+            await held.get(userId)?.wait;
             await next(event, ctx);
           }],
         },
@@ -172,6 +176,20 @@ export function describeRequestReply<Tx>(name: string, engine: () => ScenarioEng
       expect((await waiting).data).toEqual({ userId: 'waiting', name: 'User waiting', from: a.requester.instanceId });
       // the other instance saw the late reply too, and ignored it as not its own
       expect(instances[2]!.facts.filter((f) => f.kind === 'reply-dropped')).toEqual([]);
+    });
+
+    it('a restarted instance with the same id drops the replies meant for its previous life as unknown', async () => {
+      held.set('before-restart', gate());
+      const first = await startRequester('stable', 'notifier-stable');
+      const lost = ask(first, 'before-restart').catch((error: unknown) => error);
+      await until(() => arrived.has('before-restart'), env.waitMs, 'the request to reach the replier');
+      await first.app.close();
+      expect(await lost).toMatchObject({ code: 'requester-closed' });
+      const second = await startRequester('stable', 'notifier-stable');
+      held.get('before-restart')!.open();
+      await until(() => second.facts.some((f) => f.kind === 'reply-dropped'), env.waitMs, 'the old reply to be dropped');
+      expect(second.facts.filter((f) => f.kind === 'reply-dropped').map((f) => (f as { reason: string }).reason)).toEqual(['unknown']);
+      expect((await ask(second, 'after-restart')).data).toEqual({ userId: 'after-restart', name: 'User after-restart', from: 'notifier-stable' });
     });
 
     it('dead-letters a request that carries no reply headers (nobody to answer)', async () => {
