@@ -17,7 +17,7 @@ export interface AuthFixture {
 /**
  * A gateway with JWT auth (issuer, audience and a manual clock at NOW_MS preset) on the in-memory
  * engine: POST /orders (publishes OrderPlaced, answers the caller's name), GET /me, GET /admin
- * (role admin) and GET /open (authentication off).
+ * (role admin or ops), GET /open (authentication off) and GET /maybe (optional).
  */
 export async function authFixture(jwt: Partial<JwtOptions>): Promise<AuthFixture> {
   const clock = createManualClock(NOW_MS);
@@ -42,6 +42,7 @@ export async function authFixture(jwt: Partial<JwtOptions>): Promise<AuthFixture
   gateway.query({ url: '/me', handle: async ({ principal }) => ({ username: principal?.username, roles: principal?.roles }) });
   gateway.query({ url: '/admin', roles: ['admin', 'ops'], handle: async ({ principal }) => ({ admin: principal?.username }) });
   gateway.query({ url: '/open', authentication: 'off', handle: async ({ principal }) => ({ principal: principal ?? null }) });
+  gateway.query({ url: '/maybe', authentication: 'optional', handle: async ({ principal }) => ({ username: principal?.username ?? null }) });
   return {
     app,
     stores,

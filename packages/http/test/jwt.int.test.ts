@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { jwtAuthenticator } from '../src/index.js';
 import { authFixture, type AuthFixture } from './authSupport.js';
+import { fixture } from './support.js';
 import { AUDIENCE, ISSUER, NOW_S, bearer, claims, hs256, sign, signingKey, unsecured, type SigningKey } from './tokens.js';
 
 const SECRET = 'a shared secret of at least 32 bytes!!';
@@ -49,6 +50,12 @@ describe('JWT on the gateway: accepted tokens', () => {
     const res = await get('/open');
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ principal: null });
+  });
+
+  it('on an optional route, answers anonymous callers and still refuses a bad token', async () => {
+    expect((await get('/maybe')).json()).toEqual({ username: null });
+    expect((await get('/maybe', bearer(await sign(rsa)))).json()).toEqual({ username: 'alice' });
+    expectProblem(await get('/maybe', bearer(await sign(impostor))), 401, 'token-signature-invalid', '/maybe');
   });
 
   it('keeps the probes open', async () => {
@@ -163,6 +170,20 @@ describe('JWT on the gateway: HS256', () => {
     expect(confused.json()).toMatchObject({ code: 'token-signature-invalid' });
     // and RS256 keys keep working beside it (configured as SPKI PEM here)
     expect((await hs.gateway.fastify.inject({ method: 'GET', url: '/me', headers: bearer(await sign(rsa)) })).statusCode).toBe(200);
+  });
+});
+
+describe('route access options', () => {
+  it('refuses, at registration, a route that needs authentication on a gateway without auth', async () => {
+    const plain = fixture();
+    try {
+      expect(() => plain.gateway.query({ url: '/secret', roles: ['admin'], handle: async () => ({}) })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+      expect(() => plain.gateway.query({ url: '/secret', authentication: 'required', handle: async () => ({}) })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+      expect(() => f.gateway.query({ url: '/odd', authentication: 'optional', roles: ['admin'], handle: async () => ({}) })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    } finally {
+      await plain.gateway.close();
+      await plain.app.close();
+    }
   });
 });
 
