@@ -9,6 +9,7 @@ import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
 import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
+import { ReplyErrors } from '@herald/reply';
 import { SqliteErrors } from '@herald/sqlite';
 import { TracingErrors } from '@herald/tracing';
 
@@ -18,6 +19,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
   { pkg: '@herald/http', specs: HttpErrors },
+  { pkg: '@herald/reply', specs: ReplyErrors },
   { pkg: '@herald/cli', specs: CliErrors },
   { pkg: '@herald/metrics', specs: MetricsErrors },
   { pkg: '@herald/tracing', specs: TracingErrors },

@@ -72,7 +72,7 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
       return gateway;
     },
     query(route) {
-      registerQuery(fastify, route);
+      registerQuery(fastify, resolved, route);
       return gateway;
     },
     async listen({ port, host = '127.0.0.1' }) {
@@ -163,6 +163,8 @@ function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, re
     scope.logger.error('http: request failed', { method: request.method, url: request.url, error });
   }
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
+  // RFC 6750 §3: a 401 names the scheme, and says the token was refused when one was sent
+  if (problem.status === 401) reply.header('www-authenticate', problem.code === HttpErrorCodes.authenticationRequired ? 'Bearer' : 'Bearer error="invalid_token"');
   // a Buffer, so the media type goes out exactly as registered (JSON has no charset parameter)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(Buffer.from(JSON.stringify(problem)));
 }

@@ -2,6 +2,7 @@ import { CoreErrors, HeraldError, hasIdempotency, systemClock } from '@herald/co
 import type { Clock, IdempotencyStore, Logger, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
+import type { Authenticator } from './jwt.js';
 import type { GatewayMetrics } from './metrics.js';
 import { PROBLEM_CATALOG, type ProblemOptions } from './problem.js';
 import type { RequestTracer } from './requestTracer.js';
@@ -40,6 +41,12 @@ export interface GatewayOptions<Tx> {
     readonly onClosed?: () => Promise<void>;
   };
   readonly problems?: ProblemOptions;
+  /**
+   * Authenticates callers (`jwtAuthenticator` from this package). With it, every command and query
+   * route requires a valid token unless the route sets `authentication: 'off'` or `'optional'`;
+   * the probes and /metrics stay open. Default: no authentication.
+   */
+  readonly auth?: Authenticator;
   /** Serves `GET /metrics` and measures every request (`createMetrics` from `@herald/metrics`). Default: neither. */
   readonly metrics?: GatewayMetrics;
   /** Defaults to the app's clock, else the system clock. */
@@ -67,6 +74,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly handleSignals: boolean;
   readonly onClosed: (() => Promise<void>) | undefined;
   readonly problems: ProblemOptions;
+  readonly auth: Authenticator | undefined;
   readonly metrics: GatewayMetrics | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -104,6 +112,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     handleSignals: options.shutdown?.handleSignals ?? false,
     onClosed: options.shutdown?.onClosed,
     problems: options.problems ?? {},
+    auth: options.auth,
     metrics: options.metrics,
     clock: options.clock ?? options.app.clock ?? systemClock,
     logger: options.logger ?? options.app.logger ?? silentLogger,
@@ -119,6 +128,9 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   nonNegative(resolved.readinessGraceMs, 'shutdown.readinessGraceMs');
   if (resolved.metrics && (typeof resolved.metrics.observeRequest !== 'function' || typeof resolved.metrics.scrape !== 'function')) {
     throw invalid('gateway: `metrics` must have observeRequest() and scrape() (createMetrics from @herald/metrics gives them)');
+  }
+  if (resolved.auth && typeof resolved.auth.authenticate !== 'function') {
+    throw invalid('gateway: `auth` must have authenticate() (jwtAuthenticator gives it)');
   }
   for (const [code, kind] of Object.entries(resolved.problems.errorKinds ?? {})) {
     if (!PROBLEM_CATALOG[kind]) throw invalid(`gateway: errorKinds.${code} = "${kind}" is not a known problem code`);

@@ -3,9 +3,11 @@ import { HeraldError } from '@herald/core';
 import type { Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { accessHook, principalOfRequest, type RouteAccess } from './access.js';
 import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
 import type { ResolvedGatewayOptions } from './options.js';
+import { publishAs, scopedIdempotencyKey, type Principal } from './principal.js';
 import { HttpErrors } from './problem.js';
 import { inScope, scopedPublish, scopeOf } from './requestScope.js';
 
@@ -23,12 +25,14 @@ export interface CommandInput<Tx, B, P> {
   readonly logger: Logger;
   /** The store transaction: the handler's writes commit with its events and the idempotency record. */
   readonly tx: Tx;
-  /** Appends events to the outbox in `tx`, with the request's correlation id and trace context. */
+  /** Appends events to the outbox in `tx`, with the request's correlation id and trace context; with a principal, each event carries it in its headers. */
   readonly publish: Publish;
+  /** The authenticated caller; undefined on routes with authentication `off` (or `optional` and no token). */
+  readonly principal: Principal | undefined;
 }
 
 /** A state-changing route whose work runs in one transaction, deduplicated by Idempotency-Key. */
-export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> {
+export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> extends RouteAccess {
   readonly method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
@@ -45,20 +49,22 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> {
 }
 
 /** A read-only route. */
-export interface QueryRoute<P extends TSchema, Q extends TSchema, R> {
+export interface QueryRoute<P extends TSchema, Q extends TSchema, R> extends RouteAccess {
   readonly url: string;
   readonly params?: P;
   readonly querystring?: Q;
   handle(input: QueryInput<Static<P>, Static<Q>>): Promise<R>;
 }
 
-/** What a query handler gets: the validated request parts, and the request's correlation id and logger. */
+/** What a query handler gets: the validated request parts, the caller, and the request's correlation id and logger. */
 export interface QueryInput<P, Q> {
   readonly params: P;
   readonly query: Q;
   readonly headers: IncomingHttpHeaders;
   readonly correlationId: string;
   readonly logger: Logger;
+  /** The authenticated caller; undefined on routes with authentication `off` (or `optional` and no token). */
+  readonly principal: Principal | undefined;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -73,8 +79,11 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
   const status = route.status ?? 200;
   const { app, clock, ttlMs, leaseMs } = options;
 
+  const onRequest = accessHook(options.auth, route);
+
   const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
     const scope = scopeOf(request);
+    const principal = principalOfRequest(request);
     const input = {
       body: request.body as Static<B>,
       params: request.params as Static<P>,
@@ -82,7 +91,8 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
       correlationId: scope.correlationId,
       logger: scope.logger,
       tx,
-      publish: scopedPublish(scope, publish),
+      publish: scopedPublish(scope, principal ? publishAs(publish, principal) : publish),
+      principal,
     };
     const result = await route.handle(input);
     // null rather than undefined, so the remembered response survives JSON storage
@@ -93,6 +103,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
     method: route.method,
     url: route.url,
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
+    ...(onRequest ? { onRequest } : {}),
     preValidation: async (request) => {
       if (route.body && !isJson(request.headers['content-type'])) {
         throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
@@ -113,7 +124,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
     const outcome = await runIdempotent({
       store: options.idempotency,
       runner: app,
-      key,
+      key: scopedIdempotencyKey(key, principalOfRequest(request)),
       fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
       now: clock.now(),
       ttlMs,
@@ -126,15 +137,28 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 }
 
 /** Registers a GET route. */
-export function registerQuery<P extends TSchema, Q extends TSchema, R>(fastify: FastifyInstance, route: QueryRoute<P, Q, R>): void {
+export function registerQuery<Tx, P extends TSchema, Q extends TSchema, R>(
+  fastify: FastifyInstance,
+  options: ResolvedGatewayOptions<Tx>,
+  route: QueryRoute<P, Q, R>,
+): void {
+  const onRequest = accessHook(options.auth, { ...route, method: 'GET' });
   fastify.route({
     method: 'GET',
     url: route.url,
     schema: { ...(route.params ? { params: route.params } : {}), ...(route.querystring ? { querystring: route.querystring } : {}) },
+    ...(onRequest ? { onRequest } : {}),
     handler: (request, reply) => {
       const scope = scopeOf(request);
       return inScope(scope, async () => {
-        const input = { params: request.params as Static<P>, query: request.query as Static<Q>, headers: request.headers, correlationId: scope.correlationId, logger: scope.logger };
+        const input = {
+          params: request.params as Static<P>,
+          query: request.query as Static<Q>,
+          headers: request.headers,
+          correlationId: scope.correlationId,
+          logger: scope.logger,
+          principal: principalOfRequest(request),
+        };
         return send(reply, { status: 200, body: (await route.handle(input)) ?? null }, false);
       });
     },

@@ -67,6 +67,11 @@ export const COUNTERS = {
     help: 'Records a consumer group never read because broker retention deleted them first (offset out of range), by group, topic and partition.',
     labelNames: ['group', 'topic', 'partition'],
   },
+  repliesDropped: {
+    name: 'herald_replies_dropped_total',
+    help: 'Replies that reached the requester instance that asked but found no caller waiting (reason late: its request timed out or was cancelled; duplicate: already answered; unknown), by reply type.',
+    labelNames: ['reply_type', 'reason'],
+  },
   pollErrors: {
     name: 'herald_metrics_read_errors_total',
     help: 'Failed reads of the read side (source: lag, outbox or dead_letters); the gauges keep their last values.',

@@ -102,6 +102,20 @@ describe('createMetrics on a running app', () => {
     expect(sumSamples(await scrape(metrics), 'herald_records_skipped_total', { group: 'billing', topic: 'orders', partition: '2' })).toBe(45);
   });
 
+  it('counts replies dropped by requesters, by reply type and reason (never by instance)', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    // the fact @herald/reply's requester emits for a reply nobody waits for
+    for (const reason of ['late', 'late', 'duplicate'] as const) {
+      fixture.app.instrumentation.emit({ kind: 'reply-dropped', requester: `notifier-${reason}`, topic: 'users.profile.response', replyType: 'ProfileReturned', reason });
+    }
+    const samples = await scrape(metrics);
+    expect(sumSamples(samples, 'herald_replies_dropped_total', { reply_type: 'ProfileReturned', reason: 'late' })).toBe(2);
+    expect(sumSamples(samples, 'herald_replies_dropped_total', { reply_type: 'ProfileReturned', reason: 'duplicate' })).toBe(1);
+    expect(samples.filter((x) => x.name === 'herald_replies_dropped_total').every((x) => !('requester' in x.labels))).toBe(true);
+  });
+
   it('reads the outbox backlog and the age of its oldest record, on the injected clock', async () => {
     const clock = createManualClock(1_000_000);
     const fixture = testApp({ clock, relay: false });

@@ -78,6 +78,20 @@ export type InstrumentationEvent =
       readonly resumed: boolean;
     }
   | {
+      /**
+       * A reply reached the requester instance that asked, but no caller waits for it: its request
+       * timed out or was cancelled (`late`), it was already answered (`duplicate`, a redelivered
+       * reply), or the instance has no record of it (`unknown`). The reply is dropped, never handed
+       * to another caller.
+       */
+      readonly kind: 'reply-dropped';
+      /** The requester instance's id. */
+      readonly requester: string;
+      readonly topic: string;
+      readonly replyType: string;
+      readonly reason: 'late' | 'duplicate' | 'unknown';
+    }
+  | {
       readonly kind: 'lag';
       readonly group: string;
       readonly topic: string;

@@ -41,6 +41,9 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'records-skipped':
         counters.recordsSkipped.inc({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.count);
         return;
+      case 'reply-dropped':
+        counters.repliesDropped.inc({ reply_type: fact.replyType, reason: fact.reason });
+        return;
       case 'assigned':
         gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
         return;

@@ -1,0 +1,99 @@
+import { CoreErrors, HeraldError, isHeraldError } from '@herald/core';
+import { createRemoteJWKSet, importJWK, importSPKI, type CryptoKey, type JWK, type JWTVerifyGetKey, type KeyObject } from 'jose';
+import { HttpErrors } from './problem.js';
+
+/** The asymmetric algorithms the gateway verifies (EdDSA means Ed25519 keys). */
+export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
+
+/** One configured verification key. */
+export interface JwtKey {
+  /** Matched against the token's `kid` header when both have one. */
+  readonly kid?: string;
+  readonly alg: AsymmetricAlgorithm;
+  /** A public key: a JWK object, an SPKI PEM string (`-----BEGIN PUBLIC KEY-----`), or a key object. */
+  readonly key: JWK | string | CryptoKey | KeyObject;
+}
+
+/** Where a JWKS is fetched from and how it is cached. */
+export interface JwksSource {
+  readonly url: string | URL;
+  /** How long a fetched key set is used before it is fetched again. Default 600 000 (10 min). */
+  readonly cacheMaxAgeMs?: number;
+  /**
+   * After a fetch, how long a token with an unknown `kid` is rejected without fetching again (so a
+   * flood of forged kids cannot make the gateway hammer the issuer). Default 30 000.
+   */
+  readonly cooldownMs?: number;
+  /** Fetch timeout. Default 5 000. */
+  readonly timeoutMs?: number;
+}
+
+type Resolvable = CryptoKey | KeyObject | Uint8Array;
+type Header = Parameters<JWTVerifyGetKey>[0];
+
+/**
+ * Builds the key lookup `jwtVerify` calls with a token's protected header: HS256 gets the
+ * configured secret and nothing else (never a public key, so a token HMAC-signed with the public
+ * key cannot verify); other algorithms get a configured key of that algorithm (and `kid`, when both
+ * name one), else the JWKS key, which jose caches and refetches when the `kid` is unknown.
+ */
+export async function keyResolver(options: {
+  readonly keys: readonly JwtKey[];
+  readonly jwks: JwksSource | undefined;
+  readonly hs256Secret: Uint8Array | undefined;
+}): Promise<(header: Header, token: Parameters<JWTVerifyGetKey>[1]) => Promise<Resolvable>> {
+  const configured = await Promise.all(options.keys.map(async (k, i) => ({ kid: k.kid, alg: k.alg, key: await importKey(k, i) })));
+  const remote = options.jwks
+    ? createRemoteJWKSet(new URL(options.jwks.url), {
+        cacheMaxAge: options.jwks.cacheMaxAgeMs ?? 600_000,
+        cooldownDuration: options.jwks.cooldownMs ?? 30_000,
+        timeoutDuration: options.jwks.timeoutMs ?? 5_000,
+      })
+    : undefined;
+  const secret = options.hs256Secret;
+  return async function resolveKey(header, token) {
+    if (header.alg === 'HS256') {
+      if (secret) return secret;
+      // unreachable while HS256 is only allowed with a secret; kept so a key can never stand in for one
+      throw new HeraldError(HttpErrors.tokenAlgorithmNotAllowed, 'HS256 tokens are not accepted: no shared secret is configured');
+    }
+    const local = configured.filter((k) => k.alg === header.alg && (k.kid === undefined || header.kid === undefined || k.kid === header.kid));
+    if (local.length > 0 && (header.kid !== undefined || local.length === 1)) return local[0]!.key;
+    if (remote) return fromJwks(remote, header, token);
+    throw new HeraldError(HttpErrors.tokenKeyUnknown, `no configured ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}${local.length > 1 ? ' (several match and the token names no kid)' : ''}`);
+  };
+}
+
+async function fromJwks(remote: ReturnType<typeof createRemoteJWKSet>, header: Header, token: Parameters<JWTVerifyGetKey>[1]): Promise<Resolvable> {
+  try {
+    return await remote(header, token);
+  } catch (error) {
+    if (isHeraldError(error)) throw error;
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') {
+      throw new HeraldError(HttpErrors.tokenKeyUnknown, `the JWKS has ${code === 'ERR_JWKS_NO_MATCHING_KEY' ? 'no' : 'more than one'} ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}`, { cause: error });
+    }
+    throw new HeraldError(HttpErrors.keysUnavailable, `the JWKS could not be fetched: ${(error as Error).message}`, { cause: error, retriable: true });
+  }
+}
+
+async function importKey(k: JwtKey, index: number): Promise<Resolvable> {
+  const where = `jwt: keys[${index}]`;
+  if (k.alg !== 'RS256' && k.alg !== 'ES256' && k.alg !== 'EdDSA') {
+    throw new HeraldError(CoreErrors.invalidOptions, `${where}.alg must be RS256, ES256 or EdDSA, got ${String(k.alg)}`);
+  }
+  try {
+    if (typeof k.key === 'string') return await importSPKI(k.key, k.alg);
+    if (isJwk(k.key)) {
+      if (k.key.kty === 'oct' || 'd' in k.key) throw new Error('a configured key must be a public key (no "d", not "oct")');
+      return await importJWK(k.key, k.alg);
+    }
+    return k.key;
+  } catch (error) {
+    throw new HeraldError(CoreErrors.invalidOptions, `${where} is not a usable ${k.alg} public key: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function isJwk(key: JwtKey['key']): key is JWK {
+  return typeof key === 'object' && key !== null && typeof (key as { kty?: unknown }).kty === 'string';
+}

@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authFixture, type AuthFixture } from './authSupport.js';
+import { bearer, sign, signingKey, type SigningKey } from './tokens.js';
+
+/** A JWKS endpoint on 127.0.0.1 whose keys a test can rotate, counting the fetches. */
+interface JwksServer {
+  readonly url: string;
+  keys: JWK[];
+  /** When set, the endpoint answers this status instead of the keys. */
+  failWith: number | undefined;
+  fetches: number;
+  close(): Promise<void>;
+}
+
+async function jwksServer(keys: JWK[]): Promise<JwksServer> {
+  const state = { keys, failWith: undefined as number | undefined, fetches: 0 };
+  const server: Server = createServer((request, response) => {
+    state.fetches++;
+    if (state.failWith !== undefined || request.url !== '/.well-known/jwks.json') {
+      response.writeHead(state.failWith ?? 404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+  });
+}
+
+let first: SigningKey;
+let second: SigningKey;
+let stranger: SigningKey;
+let jwks: JwksServer;
+
+beforeAll(async () => {
+  [first, second, stranger] = await Promise.all([signingKey('RS256', 'key-2026-01'), signingKey('EdDSA', 'key-2026-02'), signingKey('RS256', 'key-nobody')]);
+  jwks = await jwksServer([first.publicJwk]);
+});
+afterAll(() => jwks.close());
+
+describe('keys from a JWKS URL', () => {
+  let f: AuthFixture;
+  beforeAll(async () => {
+    f = await authFixture({ jwks: { url: jwks.url, cooldownMs: 0 } });
+  });
+  afterAll(() => f.close());
+  const me = (token: string) => f.gateway.fastify.inject({ method: 'GET', url: '/me', headers: bearer(token) });
+
+  it('fetches the key set once and caches it', async () => {
+    const before = jwks.fetches;
+    expect((await me(await sign(first))).statusCode).toBe(200);
+    expect((await me(await sign(first))).statusCode).toBe(200);
+    expect(jwks.fetches).toBe(before + 1);
+  });
+
+  it('refetches on an unknown kid, so a rotated key is accepted at once', async () => {
+    jwks.keys = [second.publicJwk];
+    const before = jwks.fetches;
+    const res = await me(await sign(second));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ username: 'alice' });
+    expect(jwks.fetches).toBe(before + 1);
+    // and the retired key is gone with the old set
+    const retired = await me(await sign(first));
+    expect(retired.statusCode).toBe(401);
+    expect(retired.json()).toMatchObject({ code: 'token-key-unknown', status: 401 });
+  });
+
+  it('rejects a kid the refreshed set does not have either with token-key-unknown', async () => {
+    const res = await me(await sign(stranger));
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json()).toMatchObject({ code: 'token-key-unknown', type: 'urn:herald:problem:token-key-unknown' });
+  });
+
+  it('answers 503 keys-unavailable (retriable) when the JWKS cannot be fetched', async () => {
+    jwks.failWith = 500;
+    try {
+      const res = await me(await sign(stranger));
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.json()).toMatchObject({ code: 'keys-unavailable', status: 503 });
+    } finally {
+      jwks.failWith = undefined;
+    }
+  });
+});
+
+describe('the JWKS refetch cooldown', () => {
+  it('does not refetch for unknown kids within cooldownMs of the last fetch', async () => {
+    jwks.keys = [first.publicJwk];
+    const f = await authFixture({ jwks: { url: jwks.url, cooldownMs: 600_000 } });
+    try {
+      const me = (token: string) => f.gateway.fastify.inject({ method: 'GET', url: '/me', headers: bearer(token) });
+      expect((await me(await sign(first))).statusCode).toBe(200);
+      const before = jwks.fetches;
+      for (let i = 0; i < 3; i++) {
+        const res = await me(await sign(stranger));
+        expect(res.json()).toMatchObject({ code: 'token-key-unknown' });
+      }
+      expect(jwks.fetches).toBe(before);
+    } finally {
+      await f.close();
+    }
+  });
+});

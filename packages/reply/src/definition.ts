@@ -1,0 +1,29 @@
+import { CoreErrors, HeraldError, type EventDefinition } from '@herald/core';
+import type { TSchema } from '@sinclair/typebox';
+
+/** A request event type and the reply event type that answers it. */
+export interface RequestDefinition<Req extends TSchema = TSchema, Rep extends TSchema = TSchema> {
+  readonly request: EventDefinition<Req>;
+  readonly reply: EventDefinition<Rep>;
+}
+
+/**
+ * Pairs a request event with its reply event. They must go to different topics: requesters read
+ * the reply topic, repliers the request topic.
+ *
+ * @example
+ * const GetProfile = defineRequest({ request: ProfileRequested, reply: ProfileReturned });
+ */
+export function defineRequest<Req extends TSchema, Rep extends TSchema>(definition: RequestDefinition<Req, Rep>): RequestDefinition<Req, Rep> {
+  if (!definition?.request || !definition.reply) throw new HeraldError(CoreErrors.invalidOptions, 'defineRequest: `request` and `reply` event definitions are required');
+  if (definition.request.topic === definition.reply.topic) {
+    throw new HeraldError(CoreErrors.invalidOptions, `defineRequest: ${definition.request.type} and ${definition.reply.type} must go to different topics (both go to "${definition.reply.topic}")`);
+  }
+  return { request: definition.request, reply: definition.reply };
+}
+
+/**
+ * Envelope headers that route a reply: the requester instance that asked and the request's id
+ * (the request event's id). A reply carries both back.
+ */
+export const REPLY_HEADERS = { replyTo: 'herald-reply-to', requestId: 'herald-request-id' } as const;

@@ -1,0 +1,29 @@
+import { defineErrorCodes } from '@herald/core';
+
+/** The error codes request/reply adds to the core's. */
+export const { specs: ReplyErrors, codes: ReplyErrorCodes } = defineErrorCodes({
+  requestTimeout: {
+    code: 'request-timeout',
+    retriable: true,
+    meaning: 'No reply to a request arrived within its timeoutMs; a reply arriving later is dropped and counted (reply-dropped), never handed to another caller.',
+    action: 'Retry if the replier is idempotent for the request (it may have processed it); check that the replier runs and keeps up.',
+  },
+  requesterNotStarted: {
+    code: 'requester-not-started',
+    retriable: false,
+    meaning: 'request() was called on a requester whose app has not started it, so nobody would read the reply.',
+    action: 'Add the requester with app.use(requester) and call request() after app.start().',
+  },
+  requesterClosed: {
+    code: 'requester-closed',
+    retriable: true,
+    meaning: 'The requester closed (its app is shutting down) while the request waited, or before it was sent.',
+    action: 'Retry on a running instance.',
+  },
+  requestHeadersMissing: {
+    code: 'request-headers-missing',
+    retriable: false,
+    meaning: 'A replier got a request without the herald-reply-to and herald-request-id headers, so there is nobody to answer (dead-lettered).',
+    action: 'Send requests with request() from @herald/reply; discard the dead letter.',
+  },
+});

@@ -1,0 +1,240 @@
+import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
+import type { App, Component, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
+import { ReplyErrors } from './errors.js';
+import { recentIds, type RecentIds } from './recentIds.js';
+
+/** Options of {@link createRequester}. */
+export interface RequesterOptions {
+  /** The app whose outbox sends the requests and whose broker carries the replies. */
+  readonly app: Pick<App<unknown>, 'publish' | 'broker' | 'clock' | 'logger' | 'instrumentation'>;
+  /** Every request this requester sends: it reads their reply topics. */
+  readonly requests: readonly RequestDefinition[];
+  /**
+   * This instance's id, unique among running instances; it names the instance's reply group
+   * (`herald.reply.<id>`). Default `<name>-<UUIDv7>`, new at each start of the process.
+   */
+  readonly instanceId?: string;
+  /** Prefix of the default instance id. Default `requester`. */
+  readonly name?: string;
+  /** Timeout of a request that names none. Default 30 000. */
+  readonly defaultTimeoutMs?: number;
+  /** How many answered or abandoned request ids are remembered to tell late and duplicate replies apart. Default 10 000. */
+  readonly rememberedRequests?: number;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** How long to wait for the reply, from the call. Default the requester's `defaultTimeoutMs`. */
+  readonly timeoutMs?: number;
+  /** Correlation id of the request (and so of its reply). Default the request's id. */
+  readonly correlationId?: string;
+  /** Extra envelope headers of the request. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Abandons the wait (the reply, if it comes, is dropped as late). */
+  readonly signal?: AbortSignal;
+}
+
+/** Sends requests and waits for their replies; a component of its app (`app.use`). */
+export interface Requester extends Component {
+  /** This instance's id, carried by its requests in `herald-reply-to`. */
+  readonly instanceId: string;
+  /**
+   * Publishes `data` as a request (through the outbox, in its own transaction) and resolves with
+   * the reply envelope whose `herald-request-id` is this request's id. Rejects with
+   * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first, the
+   * signal's reason when aborted, or `schema-violation` when the reply's data is invalid. Do not
+   * call it inside a transaction: the request is only sent once its own transaction commits.
+   */
+  request<Req extends TSchema, Rep extends TSchema>(
+    definition: RequestDefinition<Req, Rep>,
+    data: Static<Req>,
+    options?: RequestOptions,
+  ): Promise<Envelope<Static<Rep>>>;
+  /** Requests waiting for their reply now. */
+  readonly pending: number;
+}
+
+interface Waiting {
+  readonly definition: RequestDefinition;
+  resolve(reply: Envelope): void;
+  reject(error: unknown): void;
+}
+
+const DEFAULTS = { defaultTimeoutMs: 30_000, rememberedRequests: 10_000, name: 'requester' } as const;
+
+/**
+ * Request/reply over topics. Each requester instance reads the reply topics in a consumer group of
+ * its own (`herald.reply.<instanceId>`, starting at the end), so it sees every reply and keeps
+ * only those whose `herald-reply-to` is its id: a reply always reaches the instance that asked,
+ * however many instances run and however the service's other groups rebalance — no partition of
+ * the reply topic ever moves to another instance (the failure of transports that read replies in
+ * a shared group). The price is that every instance reads every reply of its topics.
+ *
+ * A reply for a request that timed out, was cancelled or already answered is dropped and emitted
+ * as a `reply-dropped` fact, never handed to another caller (requests are matched by id, not by
+ * arrival). `close()` rejects the waiting requests with `requester-closed` and leaves the group.
+ *
+ * @example
+ * const requester = createRequester({ app, requests: [GetProfile] });
+ * app.use(requester);
+ * await app.start();
+ * const reply = await requester.request(GetProfile, { userId: 'u-1' }, { timeoutMs: 5_000 });
+ */
+export function createRequester(options: RequesterOptions): Requester {
+  const { app } = options;
+  const settings = validate(options);
+  const { instanceId } = settings;
+  const waiting = new Map<string, Waiting>();
+  const settled: RecentIds<'late' | 'answered'> = recentIds(settings.rememberedRequests);
+  const replyTopics = new Map(options.requests.map((d) => [d.reply.topic, d]));
+  let subscription: Subscription | undefined;
+  let state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  let markReady!: () => void;
+  let failReady!: (error: unknown) => void;
+  const isReady = new Promise<void>((resolve, reject) => ((markReady = resolve), (failReady = reject)));
+  isReady.catch(() => undefined);
+
+  const settle = (id: string, outcome: 'late' | 'answered'): Waiting | undefined => {
+    const entry = waiting.get(id);
+    waiting.delete(id);
+    settled.add(id, outcome);
+    return entry;
+  };
+
+  const drop = (delivery: Delivery, reason: 'late' | 'duplicate' | 'unknown', replyType: string) => {
+    app.logger.debug('reply: dropped a reply nobody waits for', { requester: instanceId, requestId: delivery.headers[REPLY_HEADERS.requestId], reason });
+    app.instrumentation.emit({ kind: 'reply-dropped', requester: instanceId, topic: delivery.topic, replyType, reason });
+  };
+
+  const receive = (delivery: Delivery) => {
+    if (delivery.headers[REPLY_HEADERS.replyTo] !== instanceId) return; // another instance's reply
+    const id = delivery.headers[REPLY_HEADERS.requestId] ?? '';
+    const entry = waiting.get(id);
+    if (!entry) {
+      const before = settled.get(id);
+      drop(delivery, before === 'late' ? 'late' : before === 'answered' ? 'duplicate' : 'unknown', replyTopics.get(delivery.topic)?.reply.type ?? 'unknown');
+      return;
+    }
+    settle(id, 'answered');
+    try {
+      const envelope = decodeEnvelope(delivery.value);
+      if (envelope.type !== entry.definition.reply.type) {
+        throw new HeraldError(CoreErrors.unknownEventType, `reply to ${entry.definition.request.type} is a ${envelope.type}, not a ${entry.definition.reply.type}`);
+      }
+      entry.resolve({ ...envelope, data: entry.definition.reply.parse(envelope.data) });
+    } catch (error) {
+      entry.reject(error);
+    }
+  };
+
+  const sink: DeliverySink = {
+    async deliver(batch) {
+      for (const delivery of batch.deliveries) receive(delivery);
+    },
+    assigned: () => markReady(),
+    // nothing to hand over: the group has this one member, and nothing is committed (it starts at the end)
+    revoked: async () => undefined,
+  };
+
+  const requester: Requester = {
+    name: `requester:${instanceId}`,
+    instanceId,
+    get pending() {
+      return waiting.size;
+    },
+    async start() {
+      if (state !== 'new') return;
+      state = 'starting';
+      try {
+        subscription = await app.broker.subscribe({ group: `herald.reply.${instanceId}`, topics: [...replyTopics.keys()], start: 'latest' }, sink);
+        state = 'running';
+      } catch (error) {
+        failReady(error);
+        throw error;
+      }
+    },
+    ready: () => isReady,
+    async close() {
+      if (state === 'closed') return;
+      state = 'closed';
+      failReady(new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} closed before it was ready`, { retriable: true }));
+      for (const id of [...waiting.keys()]) {
+        settle(id, 'late')?.reject(new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} closed while request ${id} waited for its reply`, { retriable: true }));
+      }
+      await subscription?.close();
+    },
+    async request(definition, data, requestOptions = {}) {
+      if (!replyTopics.has(definition.reply.topic)) {
+        throw new HeraldError(CoreErrors.invalidOptions, `requester ${instanceId} does not read ${definition.reply.topic}: add ${definition.request.type}'s definition to its \`requests\``);
+      }
+      if (state === 'new') throw new HeraldError(ReplyErrors.requesterNotStarted, `requester ${instanceId} is not started: app.use(requester), then app.start()`);
+      if (state === 'closed') throw new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} is closed`, { retriable: true });
+      const timeoutMs = requestOptions.timeoutMs ?? settings.defaultTimeoutMs;
+      positive(timeoutMs, 'timeoutMs');
+      requestOptions.signal?.throwIfAborted();
+      const id = uuidv7(app.clock.now());
+      const reply = new Promise<Envelope>((resolve, reject) => waiting.set(id, { definition, resolve, reject }));
+      const cancelTimer = app.clock.setTimer(timeoutMs, () =>
+        settle(id, 'late')?.reject(
+          new HeraldError(ReplyErrors.requestTimeout, `no ${definition.reply.type} answered ${definition.request.type} ${id} within ${timeoutMs} ms`, {
+            retriable: true,
+            details: { requestId: id, timeoutMs },
+          }),
+        ),
+      );
+      const onAbort = () => settle(id, 'late')?.reject(requestOptions.signal!.reason);
+      requestOptions.signal?.addEventListener('abort', onAbort, { once: true });
+      // not awaited before the reply: the timeout bounds the whole wait, a slow commit included
+      const send = async () => {
+        await isReady;
+        await app.publish(definition.request, data, {
+          id,
+          ...(requestOptions.correlationId ? { correlationId: requestOptions.correlationId } : {}),
+          headers: { ...requestOptions.headers, [REPLY_HEADERS.replyTo]: instanceId, [REPLY_HEADERS.requestId]: id },
+        });
+      };
+      send().catch((error: unknown) => {
+        // not sent: nothing can answer it, so it is not remembered as late
+        const entry = waiting.get(id);
+        waiting.delete(id);
+        entry?.reject(error);
+      });
+      try {
+        return (await reply) as Envelope<Static<typeof definition.reply.schema>>;
+      } finally {
+        cancelTimer();
+        requestOptions.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+  };
+  return requester;
+}
+
+function validate(options: RequesterOptions) {
+  const invalid = (why: string) => new HeraldError(CoreErrors.invalidOptions, `requester: ${why}`);
+  if (!options?.app?.broker || typeof options.app.publish !== 'function') throw invalid('`app` must be a Herald app');
+  if (!Array.isArray(options.requests) || options.requests.length === 0) throw invalid('`requests` must list at least one request definition (defineRequest)');
+  const seen = new Map<string, string>();
+  for (const d of options.requests) {
+    if (!d?.request || !d.reply) throw invalid('each of `requests` must come from defineRequest');
+    const other = seen.get(d.reply.topic);
+    if (other !== undefined && other !== d.reply.type) throw invalid(`replies ${other} and ${d.reply.type} share the topic ${d.reply.topic}; give each reply type its own topic`);
+    seen.set(d.reply.topic, d.reply.type);
+  }
+  const instanceId = options.instanceId ?? `${options.name ?? DEFAULTS.name}-${uuidv7()}`;
+  if (!/^[A-Za-z0-9._-]{1,180}$/.test(instanceId)) throw invalid(`instanceId "${instanceId}" must be 1-180 letters, digits, '.', '_' or '-'`);
+  const settings = {
+    instanceId,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULTS.defaultTimeoutMs,
+    rememberedRequests: options.rememberedRequests ?? DEFAULTS.rememberedRequests,
+  };
+  positive(settings.defaultTimeoutMs, 'defaultTimeoutMs');
+  positive(settings.rememberedRequests, 'rememberedRequests');
+  return settings;
+}
+
+function positive(value: number, name: string): void {
+  if (!(Number.isInteger(value) && value > 0)) throw new HeraldError(CoreErrors.invalidOptions, `requester: ${name} must be a positive integer, got ${value}`);
+}

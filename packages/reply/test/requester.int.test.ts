@@ -1,0 +1,149 @@
+import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRequester, defineRequest, REPLY_HEADERS, type Requester } from '../src/index.js';
+import { GetProfile, ProfileRequested, ProfileReturned, until } from './scenario.js';
+
+// The requester's own contract on the in-memory engine, with no replier: replies are written to
+// the reply topic by hand, so duplicates, strangers and bad data can be sent on purpose.
+
+interface Setup {
+  readonly app: App<MemoryTx>;
+  readonly requester: Requester;
+  readonly facts: InstrumentationEvent[];
+  /** Requests the app published (what a replier would read). */
+  requests(): Promise<Envelope[]>;
+  /** Writes a reply record to the reply topic, as a replier's relay would. */
+  reply(to: { replyTo: string; requestId: string }, data: unknown, type?: string): Promise<void>;
+}
+
+let open: App<MemoryTx>[] = [];
+afterEach(async () => {
+  await Promise.all(open.map((app) => app.close()));
+  open = [];
+});
+
+async function setup(start = true): Promise<Setup> {
+  const broker = memoryBroker();
+  const stores = memoryStores();
+  const app = createApp<MemoryTx>({ broker, stores, logger: silentLogger, relay: { idleMs: 5 } });
+  open.push(app);
+  const requester = createRequester({ app, requests: [GetProfile], instanceId: 'notifier-1' });
+  app.use(requester);
+  const facts: InstrumentationEvent[] = [];
+  app.instrumentation.on((fact) => facts.push(fact));
+  // what a replier would read: the requests on their topic
+  const sent: Envelope[] = [];
+  await broker.subscribe(
+    { group: 'spy', topics: [ProfileRequested.topic] },
+    { deliver: async (batch) => void sent.push(...batch.deliveries.map((d) => decodeEnvelope(d.value))), revoked: async () => undefined },
+  );
+  if (start) await app.start();
+  return {
+    app,
+    requester,
+    facts,
+    requests: async () => sent,
+    async reply(to, data, type = ProfileReturned.type) {
+      const envelope: Envelope = {
+        id: uuidv7(),
+        type,
+        version: 1,
+        topic: ProfileReturned.topic,
+        key: 'k',
+        correlationId: to.requestId,
+        causationId: to.requestId,
+        occurredAt: new Date().toISOString(),
+        headers: { [REPLY_HEADERS.replyTo]: to.replyTo, [REPLY_HEADERS.requestId]: to.requestId },
+        data,
+      };
+      await broker.publish([{ topic: ProfileReturned.topic, key: 'k', value: encodeEnvelope(envelope), headers: envelope.headers }]);
+    },
+  };
+}
+
+const dropped = (facts: InstrumentationEvent[]) => facts.filter((f) => f.kind === 'reply-dropped').map((f) => (f as { reason: string }).reason);
+
+describe('requester', () => {
+  it('sends the request with its routing headers and resolves with the reply of that id only', async () => {
+    const s = await setup();
+    const pending = s.requester.request(GetProfile, { userId: 'u-1', from: 'x' }, { timeoutMs: 10_000, correlationId: 'flow-1', headers: { 'X-Username': 'alice' } });
+    await until(() => s.requester.pending === 1, 5_000, 'the request to wait');
+    const ids = await waitForRequest(s);
+    expect(ids.headers).toMatchObject({ [REPLY_HEADERS.replyTo]: 'notifier-1', [REPLY_HEADERS.requestId]: ids.id, 'X-Username': 'alice' });
+    expect(ids.correlationId).toBe('flow-1');
+    // another instance's reply and a reply to an unknown request come first: neither resolves it
+    await s.reply({ replyTo: 'notifier-2', requestId: ids.id }, { userId: 'u-1', name: 'Wrong instance', from: 'x' });
+    await s.reply({ replyTo: 'notifier-1', requestId: uuidv7() }, { userId: 'u-9', name: 'Stranger', from: 'x' });
+    await s.reply({ replyTo: 'notifier-1', requestId: ids.id }, { userId: 'u-1', name: 'Alice', from: 'x' });
+    const reply = await pending;
+    expect(reply.data).toEqual({ userId: 'u-1', name: 'Alice', from: 'x' });
+    expect(dropped(s.facts)).toEqual(['unknown']);
+    // the same reply again (a redelivery) is a duplicate
+    await s.reply({ replyTo: 'notifier-1', requestId: ids.id }, { userId: 'u-1', name: 'Alice', from: 'x' });
+    await until(() => dropped(s.facts).length === 2, 5_000, 'the duplicate to be dropped');
+    expect(dropped(s.facts)).toEqual(['unknown', 'duplicate']);
+  });
+
+  it('rejects with request-timeout, and drops the reply that comes later as late', async () => {
+    const s = await setup();
+    await expect(s.requester.request(GetProfile, { userId: 'u-2', from: 'x' }, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'request-timeout',
+      retriable: true,
+      details: { timeoutMs: 50 },
+    });
+    expect(s.requester.pending).toBe(0);
+    const request = await waitForRequest(s);
+    await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 'u-2', name: 'Late', from: 'x' });
+    await until(() => dropped(s.facts).length === 1, 5_000, 'the late reply to be dropped');
+    expect(s.facts.filter((f) => f.kind === 'reply-dropped')).toEqual([
+      { kind: 'reply-dropped', requester: 'notifier-1', topic: ProfileReturned.topic, replyType: 'ProfileReturned', reason: 'late' },
+    ]);
+  });
+
+  it('rejects with the signal\'s reason when aborted', async () => {
+    const s = await setup();
+    const controller = new AbortController();
+    const pending = s.requester.request(GetProfile, { userId: 'u-3', from: 'x' }, { timeoutMs: 10_000, signal: controller.signal });
+    controller.abort(new Error('caller gave up'));
+    await expect(pending).rejects.toThrow('caller gave up');
+    expect(s.requester.pending).toBe(0);
+  });
+
+  it('rejects a reply whose data does not match the reply schema with schema-violation', async () => {
+    const s = await setup();
+    const pending = s.requester.request(GetProfile, { userId: 'u-4', from: 'x' }, { timeoutMs: 10_000 });
+    const request = await waitForRequest(s);
+    await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 4 });
+    await expect(pending).rejects.toMatchObject({ code: 'schema-violation' });
+  });
+
+  it('refuses requests before start (requester-not-started) and rejects waiting ones at close (requester-closed)', async () => {
+    const s = await setup(false);
+    await expect(s.requester.request(GetProfile, { userId: 'u-5', from: 'x' })).rejects.toMatchObject({ code: 'requester-not-started' });
+    await s.app.start();
+    const pending = s.requester.request(GetProfile, { userId: 'u-5', from: 'x' }, { timeoutMs: 10_000 });
+    await s.app.close();
+    await expect(pending).rejects.toMatchObject({ code: 'requester-closed', retriable: true });
+    await expect(s.requester.request(GetProfile, { userId: 'u-6', from: 'x' })).rejects.toMatchObject({ code: 'requester-closed' });
+  });
+
+  it('refuses a request type it was not given, and bad options', async () => {
+    const s = await setup();
+    const Other = defineRequest({ request: ProfileRequested, reply: { ...ProfileReturned, type: 'Other', topic: 'other.response' } });
+    await expect(s.requester.request(Other, { userId: 'u', from: 'x' })).rejects.toMatchObject({ code: 'invalid-options' });
+    await expect(s.requester.request(GetProfile, { userId: 'u', from: 'x' }, { timeoutMs: 0 })).rejects.toMatchObject({ code: 'invalid-options' });
+    expect(() => createRequester({ app: s.app, requests: [] })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(() => createRequester({ app: s.app, requests: [GetProfile], instanceId: 'has space' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(() => defineRequest({ request: ProfileRequested, reply: { ...ProfileReturned, topic: ProfileRequested.topic } })).toThrow(
+      expect.objectContaining({ code: 'invalid-options' }),
+    );
+  });
+});
+
+/** The last request the app published, once it is in the outbox. */
+async function waitForRequest(s: Setup): Promise<Envelope> {
+  let found: Envelope | undefined;
+  await until(async () => (found = (await s.requests()).at(-1)) !== undefined, 5_000, 'the request in the outbox');
+  return found!;
+}
