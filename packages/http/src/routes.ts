@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HeraldError } from '@herald/core';
-import type { Logger, Publish } from '@herald/core';
+import type { Envelope, Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHook, principalOfRequest, type RouteAccess } from './access.js';
@@ -46,6 +46,56 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> exten
   readonly headers?: (result: NoInfer<R>) => Record<string, string>;
   /** Does the work; the returned value is the JSON response body. Throw a Herald error to fail. */
   handle(input: CommandInput<Tx, Static<B>, Static<P>>): Promise<R>;
+  /**
+   * Answer from an event instead: once the work committed (or its response is replayed), hold the
+   * request until the correlated event arrives and answer from it; past `timeoutMs`, answer 202
+   * with a `Location` to poll. Declare it after `handle`.
+   */
+  readonly awaitEvent?: AwaitEvent<NoInfer<R>>;
+}
+
+/** A response a route builds: status, JSON body and extra headers. */
+export interface RouteResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Waits for events by correlation id (`@herald/reply`'s `createEventWaiter` is one). */
+export interface EventWait {
+  expect(correlationId: string, options: { readonly timeoutMs: number; readonly until?: (event: Envelope) => boolean }): {
+    readonly result: Promise<Envelope | undefined>;
+    cancel(): void;
+  };
+}
+
+/**
+ * How a command route answers from an event: the work's result (a stored one on a replay) names
+ * the correlation id its events carry; the first event with it that `until` accepts makes the
+ * response. With several gateway replicas, each replica's waiter reads every event, so the one
+ * holding the request answers; a client whose replica died retries with the same
+ * Idempotency-Key (the work is not done again, the wait is) or polls the `Location`.
+ */
+export interface AwaitEvent<R> {
+  readonly waiter: EventWait;
+  /** How long to hold the request after the work committed. */
+  readonly timeoutMs: number;
+  /** The correlation id of the awaited event, from the work's result. */
+  correlationId(result: R): string;
+  /** Which event ends the wait; default the first with the correlation id. */
+  readonly until?: (event: Envelope) => boolean;
+  /** The response, from the event that arrived. */
+  answer(event: Envelope, result: R): RouteResponse;
+  /**
+   * The response when the outcome is already known (read from the application's state): checked
+   * after the wait is registered, so an event that arrived before it is not missed. Undefined
+   * while the outcome is pending.
+   */
+  readonly lookup?: (result: R) => Promise<RouteResponse | undefined>;
+  /** Where the client polls for the outcome: the 202's `Location`. */
+  location(result: R): string;
+  /** The 202's body; default the work's result. */
+  readonly pending?: (result: R) => unknown;
 }
 
 /** A read-only route. */
@@ -119,7 +169,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
     if (key === undefined) {
-      return send(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
+      return settle(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
     }
     const outcome = await runIdempotent({
       store: options.idempotency,
@@ -132,7 +182,33 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
       logger: scopeOf(request).logger,
       work: (tx, publish) => produce(request, tx, publish),
     });
-    return send(reply, outcome.response, outcome.replayed);
+    return settle(reply, outcome.response, outcome.replayed);
+  }
+
+  /** Sends the work's response, or, with `awaitEvent`, the event's (or the 202 past the deadline). */
+  async function settle(reply: FastifyReply, response: StoredResponse, replayed: boolean): Promise<FastifyReply> {
+    const awaited = route.awaitEvent;
+    if (!awaited) return send(reply, response, replayed);
+    const result = response.body as R;
+    const expectation = awaited.waiter.expect(awaited.correlationId(result), { timeoutMs: awaited.timeoutMs, ...(awaited.until ? { until: awaited.until } : {}) });
+    let known: RouteResponse | undefined;
+    try {
+      known = await awaited.lookup?.(result);
+    } catch (error) {
+      expectation.cancel();
+      throw error;
+    }
+    if (known) {
+      expectation.cancel();
+      return send(reply, { status: known.status, body: known.body ?? null, headers: { ...known.headers } }, replayed);
+    }
+    const event = await expectation.result;
+    if (event) {
+      const answer = awaited.answer(event, result);
+      return send(reply, { status: answer.status, body: answer.body ?? null, headers: { ...answer.headers } }, replayed);
+    }
+    const body = awaited.pending ? awaited.pending(result) : result;
+    return send(reply, { status: 202, body: body ?? null, headers: { location: awaited.location(result) } }, replayed);
   }
 }
 

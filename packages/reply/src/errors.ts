@@ -26,4 +26,16 @@ export const { specs: ReplyErrors, codes: ReplyErrorCodes } = defineErrorCodes({
     meaning: 'A replier got a request without the herald-reply-to and herald-request-id headers, so there is nobody to answer (dead-lettered).',
     action: 'Send requests with request() from @herald/reply; discard the dead letter.',
   },
+  waiterNotStarted: {
+    code: 'waiter-not-started',
+    retriable: false,
+    meaning: 'expect() was called on an event waiter whose app has not started it, so nobody would read the awaited events.',
+    action: 'Add the waiter with app.use(waiter) and call expect() after app.start().',
+  },
+  waiterClosed: {
+    code: 'waiter-closed',
+    retriable: true,
+    meaning: 'The event waiter closed (its app is shutting down): waits end without their event.',
+    action: 'Retry on a running instance; what the wait was for went on without it.',
+  },
 });

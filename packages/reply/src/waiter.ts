@@ -1,0 +1,147 @@
+import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
+import type { App, Component, Delivery, DeliverySink, Envelope, EventDefinition, Subscription } from '@herald/core';
+import { ReplyErrors } from './errors.js';
+
+/** Options of {@link createEventWaiter}. */
+export interface EventWaiterOptions {
+  /** The app whose broker carries the awaited events. */
+  readonly app: Pick<App<unknown>, 'broker' | 'clock' | 'logger'>;
+  /** The events that can end a wait: their topics are read. */
+  readonly events: readonly EventDefinition[];
+  /** This instance's id, unique among running instances; it names its group (`herald.wait.<id>`). Default `waiter-<UUIDv7>`. */
+  readonly instanceId?: string;
+}
+
+/** Options of one wait. */
+export interface ExpectOptions {
+  /** How long to wait, from the call. */
+  readonly timeoutMs: number;
+  /** Which event with the correlation id ends the wait; default the first of the waiter's types. */
+  readonly until?: (event: Envelope) => boolean;
+}
+
+/** One registered wait. */
+export interface Expectation {
+  /** The event that ended the wait, or undefined when the timeout passed first (or it was cancelled). */
+  readonly result: Promise<Envelope | undefined>;
+  /** Stops waiting: `result` resolves with undefined. */
+  cancel(): void;
+}
+
+/** Waits for events by correlation id; a component of its app (`app.use`). */
+export interface EventWaiter extends Component {
+  readonly instanceId: string;
+  /**
+   * Registers a wait for an event of the waiter's types with `correlationId`. Register before
+   * whatever causes the event is published (or read the state it would report after registering):
+   * an event that arrived before the wait is not seen.
+   */
+  expect(correlationId: string, options: ExpectOptions): Expectation;
+  /** Waits registered now. */
+  readonly pending: number;
+}
+
+interface Waiting {
+  readonly until: ((event: Envelope) => boolean) | undefined;
+  done(event: Envelope | undefined): void;
+}
+
+/**
+ * Waits for the event that ends a piece of work, by correlation id: an HTTP route that answers
+ * when the order's final status arrives, on whichever gateway replica holds the request. Each
+ * instance reads the events' topics in a consumer group of its own (`herald.wait.<instanceId>`,
+ * from the end), so it sees every event and ends its own waits; no rebalance of another group can
+ * take them away. Events nobody waits for are ignored.
+ */
+export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
+  const { app } = options;
+  if (options.events.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'event waiter: events must name at least one event definition');
+  const instanceId = options.instanceId ?? `waiter-${uuidv7()}`;
+  if (typeof instanceId !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(instanceId)) {
+    throw new HeraldError(CoreErrors.invalidOptions, `event waiter: instanceId must be 1 to 100 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
+  }
+  const types = new Set(options.events.map((d) => d.type));
+  const topics = [...new Set(options.events.map((d) => d.topic))];
+  const waiting = new Map<string, Set<Waiting>>();
+  let count = 0;
+  let subscription: Subscription | undefined;
+  let state: 'new' | 'running' | 'closed' = 'new';
+  let markReady!: () => void;
+  let failReady!: (error: unknown) => void;
+  const isReady = new Promise<void>((resolve, reject) => ((markReady = resolve), (failReady = reject)));
+  isReady.catch(() => undefined);
+
+  const receive = (delivery: Delivery) => {
+    if (count === 0) return;
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(delivery.value);
+    } catch {
+      return; // not an event anyone here can wait for; its consumers dead-letter it
+    }
+    if (!types.has(envelope.type)) return;
+    const set = waiting.get(envelope.correlationId);
+    if (!set) return;
+    for (const wait of [...set]) if (!wait.until || wait.until(envelope)) wait.done(envelope);
+  };
+
+  const sink: DeliverySink = {
+    async deliver(batch) {
+      for (const delivery of batch.deliveries) receive(delivery);
+    },
+    assigned: () => markReady(),
+    revoked: async () => undefined,
+  };
+
+  return {
+    name: `event-waiter:${instanceId}`,
+    instanceId,
+    get pending() {
+      return count;
+    },
+    async start() {
+      if (state !== 'new') return;
+      state = 'running';
+      try {
+        subscription = await app.broker.subscribe({ group: `herald.wait.${instanceId}`, topics, start: 'latest' }, sink);
+      } catch (error) {
+        failReady(error);
+        throw error;
+      }
+    },
+    ready: () => isReady,
+    async close() {
+      if (state === 'closed') return;
+      state = 'closed';
+      failReady(new HeraldError(ReplyErrors.waiterClosed, `event waiter ${instanceId} closed before it was ready`, { retriable: true }));
+      for (const set of [...waiting.values()]) for (const wait of [...set]) wait.done(undefined);
+      await subscription?.close();
+    },
+    expect(correlationId, expectOptions) {
+      if (typeof correlationId !== 'string' || correlationId.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'event waiter: correlationId must be a non-empty string');
+      const { timeoutMs } = expectOptions;
+      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new HeraldError(CoreErrors.invalidOptions, `event waiter: timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+      if (state !== 'running') throw new HeraldError(state === 'new' ? ReplyErrors.waiterNotStarted : ReplyErrors.waiterClosed, `event waiter ${instanceId} is ${state === 'new' ? 'not started: app.use(waiter), then app.start()' : 'closed'}`);
+      let set = waiting.get(correlationId);
+      if (!set) waiting.set(correlationId, (set = new Set()));
+      const registered = set;
+      let finish!: (event: Envelope | undefined) => void;
+      const result = new Promise<Envelope | undefined>((resolve) => (finish = resolve));
+      let cancelTimer: () => void = () => undefined;
+      const wait: Waiting = {
+        until: expectOptions.until,
+        done(event) {
+          if (!registered.delete(wait)) return;
+          count--;
+          if (registered.size === 0) waiting.delete(correlationId);
+          cancelTimer();
+          finish(event);
+        },
+      };
+      registered.add(wait);
+      count++;
+      cancelTimer = app.clock.setTimer(timeoutMs, () => wait.done(undefined));
+      return { result, cancel: () => wait.done(undefined) };
+    },
+  };
+}
