@@ -14,6 +14,8 @@ export interface DuckdbAnalyticsOptions {
 
 const TABLES = [
   `CREATE TABLE IF NOT EXISTS analytics_events (event_id VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, type VARCHAR NOT NULL, occurred_at BIGINT NOT NULL, properties VARCHAR NOT NULL)`,
+  // one user's summary is a point lookup: an ART index on the user, not a scan of every event
+  `CREATE INDEX IF NOT EXISTS analytics_events_user ON analytics_events (user_id)`,
   `CREATE TABLE IF NOT EXISTS analytics_metrics (point_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, value DOUBLE NOT NULL, occurred_at BIGINT NOT NULL, labels VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS analytics_late (event_id VARCHAR PRIMARY KEY, type VARCHAR NOT NULL, occurred_at BIGINT NOT NULL, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, arrived_at BIGINT NOT NULL)`,
   // appends go through these (one connection, one append at a time): the appender fills them fast,
