@@ -17,6 +17,7 @@ import { createGroupConsumer } from '../runtime/groupConsumer.js';
 import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
 import { TransactionBatcher } from '../runtime/transactionBatcher.js';
 import { APP_DEFAULTS, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
+import { createDirectPublisher } from './directPublisher.js';
 import { closeOnSignals } from './signals.js';
 import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
 
@@ -91,6 +92,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   const publish = ((definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions))) as Publish;
   publish.many = (definition, items, publishOptions) => transaction((_tx, inTx) => inTx.many(definition, items, publishOptions));
+  const publishDirect = createDirectPublisher({ broker, clock, instrumentation, maxEventBytes, closed: lifetime.signal });
 
   function groupDeps(group: string): GroupDispatchDeps<Tx> {
     return {
@@ -220,6 +222,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
     transaction,
     publish,
+    publishDirect,
 
     async start(startOptions: StartOptions = {}) {
       if (started) throw new HeraldError(CoreErrors.invalidOptions, 'start() was already called');

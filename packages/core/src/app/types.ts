@@ -164,6 +164,21 @@ export interface App<Tx> {
   transaction<T>(work: TransactionWork<Tx, T>): Promise<T>;
   /** Publishes one event through the outbox in its own transaction. */
   publish: Publish;
+  /**
+   * Publishes straight to the log, with no transaction and no outbox: for ingest, where there is
+   * no business change to commit with the event. Same envelope, validation, size limit and
+   * `published` facts as {@link publish}; resolves once the broker acknowledged the append as
+   * durable (the embedded log: fsync'd; Kafka: acks=all). Events of one key in one call keep
+   * their order, and so do calls awaited one after another; concurrent calls and outbox publishes
+   * of the same key are not ordered with each other. A call that throws may or may not have been
+   * appended: retry it with the same `id` (`options.id`) so consumers' inboxes see one event.
+   * Works before `start()`; fails with `closed` once the app closes.
+   *
+   * @example
+   * const envelope = await app.publishDirect(PageViewed, { userId: 'u-1', path: '/' });
+   * await app.publishDirect.many(PageViewed, batch);
+   */
+  publishDirect: Publish;
   /** Provisions topics and starts every component; resolves once they run (see {@link ready}). */
   start(options?: StartOptions): Promise<void>;
   /**

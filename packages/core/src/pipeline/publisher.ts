@@ -62,21 +62,29 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
   return {
     publish,
     committed() {
-      if (!deps.instrumentation.active || appended.length === 0) return;
-      // one fact per topic and type, not per event
-      const counts = new Map<string, { topic: string; eventType: string; count: number }>();
-      for (const record of appended) {
-        const id = `${record.topic}\u0000${record.type}`;
-        const entry = counts.get(id);
-        if (entry) entry.count++;
-        else counts.set(id, { topic: record.topic, eventType: record.type, count: 1 });
-      }
-      for (const entry of counts.values()) deps.instrumentation.emit({ kind: 'published', ...entry });
+      reportPublished(deps.instrumentation, appended);
     },
   };
 }
 
-function buildEnvelope<S extends TSchema>(
+/** Emits the `published` facts of events that reached the outbox or the log: one per topic and type, not per event. */
+export function reportPublished(instrumentation: Instrumentation, events: readonly { readonly topic: string; readonly type: string }[]): void {
+  if (!instrumentation.active || events.length === 0) return;
+  const counts = new Map<string, { topic: string; eventType: string; count: number }>();
+  for (const event of events) {
+    const id = `${event.topic}\u0000${event.type}`;
+    const entry = counts.get(id);
+    if (entry) entry.count++;
+    else counts.set(id, { topic: event.topic, eventType: event.type, count: 1 });
+  }
+  for (const entry of counts.values()) instrumentation.emit({ kind: 'published', ...entry });
+}
+
+/**
+ * Builds and validates the envelope of one event: the definition's schema checks `data`, the key
+ * comes from the definition unless given, correlation and causation default from `cause`.
+ */
+export function buildEnvelope<S extends TSchema>(
   clock: Clock,
   definition: EventDefinition<S>,
   data: Static<S>,
