@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, silentLogger, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, defineEvent, policyStep, silentLogger, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 const Step = defineEvent({
@@ -267,5 +267,44 @@ describe('createApp on the in-memory engine', () => {
       expect(fact.group).toBe('worker');
       expect([...fact.partitions].sort((a, b) => a.partition - b.partition)).toEqual(both);
     }
+  });
+});
+
+describe('pipeline edits at app, group and handler level', () => {
+  it('applies the app’s edit, then the group’s, then the handler’s, each to its own handlers only', async () => {
+    const broker = memoryBroker({ partitions: 1 });
+    const trail: string[] = [];
+    const mark = (name: string) => policyStep<MemoryTx>(name, (next) => async (event, ctx) => {
+      trail.push(`${name}:${(event.data as { key: string }).key}`);
+      return next(event, ctx);
+    });
+    const app = createApp<MemoryTx>({
+      broker,
+      stores: memoryStores(),
+      logger: silentLogger,
+      events: [Step, Echo],
+      relay: { idleMs: 2 },
+      pipeline: (p) => p.insertBefore('transaction', mark('app')),
+      groups: {
+        edited: { commitIntervalMs: 10, pipeline: (p) => p.insertAfter('app', mark('group')) },
+        plain: { commitIntervalMs: 10 },
+      },
+    });
+    apps.push(app);
+    const seen: string[] = [];
+    // the handler's edit sees the group's step (it runs last) and can remove the app's
+    app.on(Step, { group: 'edited', pipeline: (p) => (expect(p.names()).toContain('group'), p.remove('app').insertAfter('group', mark('handler'))) }, async (event) => void seen.push(`edited:${event.data.key}`));
+    app.on(Echo, { group: 'edited' }, async (event) => void seen.push(`echo:${event.data.key}`));
+    app.on(Step, { group: 'plain' }, async (event) => void seen.push(`plain:${event.data.key}`));
+    await app.start();
+    await app.publish(Step, { key: 's', seq: 1 });
+    await app.publish(Echo, { key: 'e', seq: 1 });
+    await eventually(() => seen.length === 3, 'three deliveries');
+    // Step in `edited`: the group's step, then the handler's (the app's removed); in `plain`: the app's alone
+    const steps = trail.filter((t) => t.endsWith(':s'));
+    expect([...steps].sort()).toEqual(['app:s', 'group:s', 'handler:s']);
+    expect(steps.indexOf('group:s')).toBeLessThan(steps.indexOf('handler:s'));
+    // Echo in `edited`, no handler edit: the app's step, then the group's inside it
+    expect(trail.filter((t) => t.endsWith(':e'))).toEqual(['app:e', 'group:e']);
   });
 });
