@@ -34,6 +34,8 @@ interface Result {
   request: ShapeResult;
   peakRssMiB: number;
   ratioToCeiling?: { ceiling: string; batch: Ratios; request: Ratios };
+  /** A variant (`embedded+metrics`): its throughput and p99 against its base row (`embedded`) of the same run. */
+  ratioToBase?: { base: string; batch: Ratios; request: Ratios };
 }
 interface Ratios {
   throughput: number;
@@ -99,6 +101,17 @@ for (const result of results) {
   });
   result.ratioToCeiling = { ceiling: ceiling.row, batch: ratios('batch'), request: ratios('request') };
 }
+// what observability costs: each variant against the row it adds to, measured in the same run
+for (const result of results) {
+  const at = result.row.indexOf('+');
+  const base = at > 0 ? results.find((r) => r.row === result.row.slice(0, at)) : undefined;
+  if (!base) continue;
+  const ratios = (shape: 'batch' | 'request'): Ratios => ({
+    throughput: round(result[shape].throughputEventsPerSec / base[shape].throughputEventsPerSec),
+    p99: round(result[shape].latencyAt2kMs.p99 / base[shape].latencyAt2kMs.p99),
+  });
+  result.ratioToBase = { base: base.row, batch: ratios('batch'), request: ratios('request') };
+}
 
 if (json) {
   for (const result of results) process.stdout.write(JSON.stringify(result) + '\n');
@@ -119,6 +132,7 @@ if (json) {
               'x ceiling p99': `${r.ratioToCeiling[shape].p99}` + (shape === 'batch' && !r.row.endsWith('-default') ? ` (<= ${TARGETS.maxP99Ratio}: ${verdict(r.ratioToCeiling[shape].p99 <= TARGETS.maxP99Ratio)})` : ''),
             }
           : {}),
+        ...(r.ratioToBase ? { [`x base events/s`]: `${r.ratioToBase[shape].throughput} (of ${r.ratioToBase.base})` } : {}),
       })),
     ),
   );
