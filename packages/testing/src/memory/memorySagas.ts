@@ -35,8 +35,9 @@ export function createMemorySagas(db: MemoryDatabase): MemorySagas {
       if (!Number.isInteger(record.version) || record.version < 1) throw new HeraldError(CoreErrors.invalidOptions, `memory sagas: version must be a positive integer, got ${record.version}`);
       const key = keyOf(record.saga, record.instanceId);
       await db.lock(state, lockName(key));
-      if ((visible(state, key)?.version ?? 0) !== record.version - 1) return false;
-      state.sagas.set(key, copy(record));
+      const current = visible(state, key);
+      if ((current?.version ?? 0) !== record.version - 1) return false;
+      state.sagas.set(key, copy({ ...record, createdAt: current?.createdAt ?? record.createdAt }));
       return true;
     },
 

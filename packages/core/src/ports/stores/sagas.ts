@@ -13,6 +13,7 @@ export interface SagaRecord {
   readonly version: number;
   /** JSON-serialisable state; stored as JSON text. */
   readonly state: unknown;
+  /** Written by the first save; later saves keep it. */
   readonly createdAt: number;
   readonly updatedAt: number;
 }
