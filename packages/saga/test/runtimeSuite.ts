@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, createManualClock, silentLogger, type App, type Broker, type Envelope, type EventDefinition, type InstrumentationEvent, type ManualClock, type Stores } from '@herald/core';
 import { deadlineTimerId, findSaga, registerSaga, sagaEvents, type RegisterSagaOptions } from '../src/index.js';
 import {
@@ -24,12 +24,17 @@ export interface SagaWorld {
 export interface SagaRuntimeTarget {
   readonly name: string;
   newWorld(): Promise<SagaWorld>;
+  /** How long a test waits for each outcome (default 15 s), and for all of them (default the config's). */
+  readonly waitMs?: number;
+  readonly testTimeoutMs?: number;
 }
 
 const T0 = Date.UTC(2026, 0, 1);
 const events = sagaEvents(OrderSaga.topic);
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string, clock?: ManualClock, timeoutMs = 15_000): Promise<void> {
+let waitMs = 15_000;
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, clock?: ManualClock, timeoutMs = waitMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -83,12 +88,29 @@ function sagaApp(
   return app;
 }
 
+/**
+ * Closes an app on a manual clock: its close deadline and the sleeps it cuts short (retry
+ * backoff, relay and scheduler waits) run on that clock, so time must keep passing meanwhile.
+ */
+async function closeApp(app: App<unknown>, clock: ManualClock): Promise<void> {
+  let closed = false;
+  const closing = app.close({ deadlineMs: 2_000 }).finally(() => (closed = true));
+  while (!closed) {
+    await clock.advance(50);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await closing;
+}
+
 const observe = (): Observed => ({ transitions: [], commands: [], facts: [] });
 const kinds = (observed: Observed, orderId: string) => observed.transitions.filter((e) => e.correlationId === orderId).map((e) => (e.data.step ? `${e.type}:${e.data.step}` : e.type));
 
 /** Runs the saga runtime tests on one engine. */
 export function describeSagaRuntime(target: SagaRuntimeTarget): void {
   describe(`saga runtime on ${target.name}`, () => {
+    beforeAll(() => {
+      waitMs = target.waitMs ?? 15_000;
+    });
     const cleanups: (() => Promise<void>)[] = [];
     afterEach(async () => {
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -99,7 +121,7 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       return created;
     };
     const started = async (app: App<unknown>) => {
-      cleanups.push(() => app.close({ deadlineMs: 2_000 }));
+      cleanups.push(() => closeApp(app, app.clock as ManualClock));
       await app.start();
       return app;
     };
@@ -120,7 +142,7 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       expect(observed.facts.map((f) => f.transition)).toEqual(['started', 'step-completed', 'step-completed', 'completed']);
       const timers = (app.stores as unknown as { timers: { find(ids: string[]): Promise<unknown[]> } }).timers;
       expect(await timers.find([deadlineTimerId('order', 'o-1', 'payment')]), 'the payment deadline was cancelled').toEqual([]);
-    });
+    }, target.testTimeoutMs);
 
     it('changes the saga state, its timers and its events in one transaction: a failed attempt leaves no trace', async () => {
       const clock = createManualClock(T0);
@@ -148,7 +170,7 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       expect(kinds(observed, 'o-2')).toEqual(['SagaStarted', 'SagaStepCompleted:reserve', 'SagaStepCompleted:payment', 'SagaCompleted']);
       expect(observed.facts.map((f) => f.transition)).toEqual(['started', 'step-completed', 'step-completed', 'completed']);
       expect(await findSaga(app.stores, OrderSaga, 'o-2')).toMatchObject({ status: 'completed' });
-    });
+    }, target.testTimeoutMs);
 
     it('fires a step deadline after a restart, compensates, and refunds a payment that comes after it', async () => {
       const clock = createManualClock(T0);
@@ -160,7 +182,7 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       const timers = (before.stores as unknown as { timers: { find(ids: string[]): Promise<{ dueAt: number }[]> } }).timers;
       const [deadline] = await timers.find([deadlineTimerId('order', 'o-3', 'payment')]);
       expect(deadline?.dueAt).toBeGreaterThan(T0);
-      await before.close({ deadlineMs: 2_000 });
+      await closeApp(before, clock);
 
       // the app restarts (same files or database), and only then does the deadline pass
       const after = observe();
@@ -185,6 +207,6 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       const state = await findSaga(app.stores, OrderSaga, 'o-3');
       expect(state).toMatchObject({ status: 'failed', failure: { step: 'payment', timedOut: true } });
       expect(state?.steps.map((s) => s.status)).toEqual(['compensated', 'compensated']);
-    });
+    }, target.testTimeoutMs);
   });
 }
