@@ -50,7 +50,8 @@ const MAX_TIMER_ID = 500;
 
 /**
  * Runs a saga in an app: one handler, in the group `<name>-saga` by default, for its start event,
- * its steps' events and its deadlines (`SagaDeadlineReached` on `<topic>-deadlines`). It goes
+ * its steps' events and, when a step has one, its deadlines (`SagaDeadlineReached` on
+ * `<topic>-deadlines`). It goes
  * through the normal pipeline (inbox, retries, dead letters), and each event is handled in one
  * transaction: the inbox mark, the instance's new state (saga store), the deadline timers set or
  * cancelled (timer store), the transitions published on the saga topic, the events the saga asks
@@ -73,18 +74,20 @@ const MAX_TIMER_ID = 500;
 export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>, options: RegisterSagaOptions<Tx, Data> = {}): void {
   if (saga.steps.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `saga ${saga.name} has no steps: add them with .step()`);
   if (!hasSagas<object, Tx>(app.stores)) throw new HeraldError(SagaErrors.sagasUnavailable, `saga ${saga.name}: the app's stores have no saga store`);
-  if (saga.steps.some((s) => s.deadlineMs !== undefined) && !hasTimers(app.stores)) {
+  const deadlines = saga.steps.some((s) => s.deadlineMs !== undefined);
+  if (deadlines && !hasTimers(app.stores)) {
     throw new HeraldError(CoreErrors.timersUnavailable, `saga ${saga.name}: its steps have deadlines, and the app's stores have no timer store`);
   }
   const events = sagaEvents(saga.topic);
   const other = app.events.find((d) => d.type === events.SagaDeadlineReached.type && d !== events.SagaDeadlineReached);
-  if (other) {
+  if (deadlines && other) {
     throw new HeraldError(CoreErrors.invalidOptions, `saga ${saga.name}: this app already runs a saga on topic ${other.topic.replace(/-deadlines$/, '')}; the sagas of one app share one topic (give them the same \`topic\`)`);
   }
   const store = app.stores.sagas;
   const group = options.group ?? `${saga.name}-saga`;
   const { effects, pipeline, group: _group, ...policy } = options;
-  app.on([...saga.inputs, events.SagaDeadlineReached], { ...policy, group, name: options.name ?? `${group}:${saga.name}`, pipeline: (p) => withFacts(pipeline ? pipeline(p) : p) }, async (event, ctx) => {
+  // a saga without deadlines does not subscribe to a deadline topic nobody writes
+  app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}`, pipeline: (p) => withFacts(pipeline ? pipeline(p) : p) }, async (event, ctx) => {
     const input = inputOf(saga, events, event);
     if (!input) return;
     const { previous, decision } = await decideAndSave(store, saga, ctx, event, input, app.clock.now());
