@@ -31,6 +31,16 @@ export function withFacts<Tx>(pipeline: Pipeline<Tx>): Pipeline<Tx> {
   return pipeline.has('transaction') ? pipeline.insertBefore('transaction', factsStep<Tx>()) : pipeline.append(factsStep<Tx>());
 }
 
+/**
+ * Forgets what an earlier run of the handler recorded in this attempt: a store may run a
+ * transaction's work again (SQLite's group commit re-runs the works of a batch that rolled back),
+ * and only the run that commits may count.
+ */
+export function clearFacts(state: DeliveryState): void {
+  const facts = pending.get(state);
+  if (facts) facts.length = 0;
+}
+
 /** Records the instrumentation facts of a saga's transitions, for the `sagaFacts` step to emit after commit. */
 export function recordFacts(state: DeliveryState, saga: string, transitions: readonly SagaTransition[]): void {
   const facts = pending.get(state);

@@ -16,7 +16,7 @@ import { decideSaga } from './decide.js';
 import type { SagaDefinition } from './definition.js';
 import { SagaErrors } from './errors.js';
 import { sagaEvents, type SagaEventData, type SagaEvents } from './events.js';
-import { recordFacts, withFacts } from './facts.js';
+import { clearFacts, recordFacts, withFacts } from './facts.js';
 import type { SagaDecision, SagaInput, SagaState, SagaTransition } from './state.js';
 
 /** What {@link RegisterSagaOptions.effects} is told after each change of an instance. */
@@ -88,6 +88,7 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
   const { effects, pipeline, group: _group, ...policy } = options;
   // a saga without deadlines does not subscribe to a deadline topic nobody writes
   app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}`, pipeline: (p) => withFacts(pipeline ? pipeline(p) : p) }, async (event, ctx) => {
+    clearFacts(ctx.state);
     const input = inputOf(saga, events, event);
     if (!input) return;
     const { previous, decision } = await decideAndSave(store, saga, ctx, event, input, app.clock.now());

@@ -29,12 +29,12 @@ export interface SagaRuntimeTarget {
   readonly testTimeoutMs?: number;
 }
 
-const T0 = Date.UTC(2026, 0, 1);
+export const T0 = Date.UTC(2026, 0, 1);
 const events = sagaEvents(OrderSaga.topic);
 
 let waitMs = 15_000;
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string, clock?: ManualClock, timeoutMs = waitMs): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, clock?: ManualClock, timeoutMs = waitMs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -45,7 +45,7 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
 }
 
 /** What an app of the test sees: the saga topic, the commands the saga sent, its facts. */
-interface Observed {
+export interface Observed {
   readonly transitions: Envelope<{ step?: string; reason?: string; timedOut?: boolean }>[];
   readonly commands: Envelope<Record<string, unknown>>[];
   readonly facts: Extract<InstrumentationEvent, { kind: 'saga' }>[];
@@ -56,7 +56,7 @@ interface Observed {
  * (and a fake billing that pays, when `billing`), and watchers of the saga topic and of the
  * commands the saga sends. The clock is manual: deadlines pass when the test says so.
  */
-function sagaApp(
+export function sagaApp(
   world: { broker: Broker; stores: Stores<unknown> },
   clock: ManualClock,
   observed: Observed,
@@ -83,8 +83,11 @@ function sagaApp(
       await ctx.publish(PaymentProcessed, { orderId: event.data.orderId, success: true, amountCents: event.data.totalCents });
     });
   }
-  app.on(events.transitions, { group: 'watch-saga' }, async (event) => void observed.transitions.push(event as Observed['transitions'][number]));
-  app.on([ReleaseSeats, RefundPayment, OrderStatusUpdated] as EventDefinition[], { group: 'watch-commands' }, async (event) => void observed.commands.push(event as Observed['commands'][number]));
+  // by event id: a watcher's body may run more than once for one delivery (a store may run a
+  // transaction's work again), while an event published twice would have two ids
+  const seen = <T extends Envelope>(list: T[], event: Envelope) => void (list.some((e) => e.id === event.id) || list.push(event as T));
+  app.on(events.transitions, { group: 'watch-saga' }, async (event) => seen(observed.transitions, event));
+  app.on([ReleaseSeats, RefundPayment, OrderStatusUpdated] as EventDefinition[], { group: 'watch-commands' }, async (event) => seen(observed.commands, event));
   return app;
 }
 
@@ -92,7 +95,7 @@ function sagaApp(
  * Closes an app on a manual clock: its close deadline and the sleeps it cuts short (retry
  * backoff, relay and scheduler waits) run on that clock, so time must keep passing meanwhile.
  */
-async function closeApp(app: App<unknown>, clock: ManualClock): Promise<void> {
+export async function closeApp(app: App<unknown>, clock: ManualClock): Promise<void> {
   let closed = false;
   const closing = app.close({ deadlineMs: 2_000 }).finally(() => (closed = true));
   while (!closed) {
@@ -102,8 +105,8 @@ async function closeApp(app: App<unknown>, clock: ManualClock): Promise<void> {
   await closing;
 }
 
-const observe = (): Observed => ({ transitions: [], commands: [], facts: [] });
-const kinds = (observed: Observed, orderId: string) => observed.transitions.filter((e) => e.correlationId === orderId).map((e) => (e.data.step ? `${e.type}:${e.data.step}` : e.type));
+export const observe = (): Observed => ({ transitions: [], commands: [], facts: [] });
+export const kinds = (observed: Observed, orderId: string) => observed.transitions.filter((e) => e.correlationId === orderId).map((e) => (e.data.step ? `${e.type}:${e.data.step}` : e.type));
 
 /** Runs the saga runtime tests on one engine. */
 export function describeSagaRuntime(target: SagaRuntimeTarget): void {
