@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  adjustPublish,
   createApp,
   createManualClock,
   createTimerScheduler,
@@ -206,6 +207,22 @@ describe('durable timers (publish.schedule)', () => {
     await expect(plain.publish.schedule(PaymentTimedOut, { orderId: 'o' }, { afterMs: 1 })).rejects.toMatchObject({ code: ErrorCodes.timersUnavailable });
     await expect(plain.publish.cancelTimer('t')).rejects.toMatchObject({ code: ErrorCodes.timersUnavailable });
     expect(() => createApp<MemoryTx>({ broker: memoryBroker(), stores: withoutTimers, timers: { pollIntervalMs: 10 } })).toThrow(/no timer store/);
+  });
+
+  it('keeps schedule and cancelTimer on a publish adjusted by a layer (adjustPublish), with the adjusted options', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    const app = newApp({ clock, stores, timers: false });
+    await app.start();
+    const scheduled = await app.transaction(async (_tx, publish) => {
+      const correlated = adjustPublish(publish, (options) => ({ correlationId: 'c-7', ...options }));
+      return correlated.schedule(PaymentTimedOut, { orderId: 'a' }, { afterMs: 1_000, timerId: 'payment:a', key: 'k-a' });
+    });
+    expect(scheduled).toMatchObject({ timerId: 'payment:a', dueAt: T0 + 1_000, envelope: { correlationId: 'c-7', key: 'k-a', data: { orderId: 'a' } } });
+    expect((await stores.timers.find(['payment:a'])).map((t) => t.dueAt)).toEqual([T0 + 1_000]);
+    const cancelled = await app.transaction((_tx, publish) => adjustPublish(publish, (options) => options).cancelTimer('payment:a'));
+    expect(cancelled).toBe(true);
+    expect(await stores.timers.find(['payment:a'])).toEqual([]);
   });
 });
 
