@@ -6,18 +6,28 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The core's layers, lowest first (STYLE.md: imports point only downward). Each layer may import
- * itself and the layers before it; `runtime` and `relay` are peers that never import each other.
+ * itself and the layers before it; `runtime`, `relay` and `timers` are peers that never import
+ * each other.
  */
-const CORE_LAYERS = ['model', 'ports', 'timing', 'pipeline', 'runtime', 'relay', 'app'];
+const CORE_LAYERS = ['model', 'ports', 'timing', 'pipeline', 'runtime', 'relay', 'timers', 'app'];
+const PEERS = ['runtime', 'relay', 'timers'];
 const coreZones = CORE_LAYERS.flatMap((layer, i) =>
   CORE_LAYERS.slice(i + 1)
-    .filter((above) => !(layer === 'runtime' && above === 'relay'))
+    .filter((above) => !(PEERS.includes(layer) && PEERS.includes(above)))
     .map((above) => ({
       target: `./packages/core/src/${layer}`,
       from: `./packages/core/src/${above}`,
       message: `core layer "${layer}" must not import from "${above}", a layer above it (STYLE.md: imports point only downward).`,
     })),
-).concat([{ target: './packages/core/src/relay', from: './packages/core/src/runtime', message: 'relay and runtime are peers: neither imports the other.' }]);
+).concat(
+  PEERS.flatMap((peer) =>
+    PEERS.filter((other) => other !== peer).map((other) => ({
+      target: `./packages/core/src/${peer}`,
+      from: `./packages/core/src/${other}`,
+      message: `${PEERS.join(', ')} are peers: none imports another.`,
+    })),
+  ),
+);
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', '.herald/**', 'coverage/**', '**/public/vendor/**'] },

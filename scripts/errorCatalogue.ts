@@ -10,6 +10,7 @@ import { HttpErrors } from '@herald/http';
 import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
 import { ReplyErrors } from '@herald/reply';
+import { SagaErrors } from '@herald/saga';
 import { SqliteErrors } from '@herald/sqlite';
 import { TracingErrors } from '@herald/tracing';
 
@@ -24,6 +25,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/metrics', specs: MetricsErrors },
   { pkg: '@herald/tracing', specs: TracingErrors },
   { pkg: '@herald/analytics', specs: AnalyticsErrors },
+  { pkg: '@herald/saga', specs: SagaErrors },
 ];
 
 export function renderErrorsDoc(): string {

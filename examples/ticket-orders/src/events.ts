@@ -69,6 +69,8 @@ export const TOPICS = [
   { name: 'orders', partitions: 8 },
   { name: 'payments', partitions: 8 },
   { name: 'tickets', partitions: 8 },
+  // the order saga's transitions (see saga.ts), keyed by order id
+  { name: 'ticket-order-saga', partitions: 8 },
 ];
 
 /** Consumer groups (one per service), and the event types each one handles. */
@@ -78,10 +80,10 @@ export const GROUPS = {
   order: 'order-service',
 } as const;
 
-/** Which consumer groups handle each event type (for the workflow view). */
+/** Which consumer groups handle each event type (for the workflow view): order-service runs the saga, which follows them all. */
 export const CONSUMERS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
-  OrderCreated: [GROUPS.payment],
-  PaymentAuthorized: [GROUPS.ticket],
+  OrderCreated: [GROUPS.payment, GROUPS.order],
+  PaymentAuthorized: [GROUPS.ticket, GROUPS.order],
   PaymentDeclined: [GROUPS.order],
   TicketIssued: [GROUPS.order],
 };

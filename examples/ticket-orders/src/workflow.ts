@@ -1,6 +1,8 @@
 import { decodeEnvelope } from '@herald/core';
 import type { InboxStore, OutboxStore } from '@herald/core';
+import { findSaga, type SagaStatus, type SagaStepStatus } from '@herald/saga';
 import { CONSUMERS_BY_TYPE } from './events.js';
+import { TicketOrderSaga } from './saga.js';
 import type { OrderView } from './schema.js';
 
 /** One consumer group's view of one event: whether its inbox has it. */
@@ -27,22 +29,36 @@ export interface WorkflowEvent {
   readonly consumers: readonly ConsumerState[];
 }
 
-/** GET /orders/{id}/workflow: the order and its saga. */
+/** Where the order's saga stands, as its instance says (null until order-service handled OrderCreated). */
+export interface SagaView {
+  readonly status: SagaStatus;
+  readonly steps: readonly { readonly name: string; readonly status: SagaStepStatus; readonly endedAt: string | null; readonly reason: string | null }[];
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
+}
+
+/** GET /orders/{id}/workflow: the order, its saga and the saga's events. */
 export interface Workflow {
   readonly order: OrderView;
+  readonly saga: SagaView | null;
   readonly events: readonly WorkflowEvent[];
 }
 
 /**
- * Builds the workflow view of an order (what seed 003's front end draws): every event of its
- * saga in outbox order (the order id is the saga's correlation id), with its publication state
- * from the outbox and, per consumer group, its processing state from the inbox.
+ * Builds the workflow view of an order (what seed 003's front end draws): where its saga stands
+ * (its instance in the saga store), and every event of the flow in outbox order (the order id is
+ * the saga's correlation id) — the saga's own transitions left out, they are in `saga` — with its
+ * publication state from the outbox and, per consumer group, its processing state from the inbox.
+ * The stores must have saga state (the engine's do).
  */
 export async function buildWorkflow(
-  stores: { readonly outbox: Pick<OutboxStore<unknown>, 'findByCorrelation'>; readonly inbox: Pick<InboxStore<unknown>, 'findHandled'> },
+  stores: {
+    readonly outbox: Pick<OutboxStore<unknown>, 'findByCorrelation'>;
+    readonly inbox: Pick<InboxStore<unknown>, 'findHandled'>;
+  },
   order: OrderView,
 ): Promise<Workflow> {
-  const entries = await stores.outbox.findByCorrelation(order.orderId);
+  const entries = (await stores.outbox.findByCorrelation(order.orderId)).filter((entry) => entry.topic !== TicketOrderSaga.topic);
   const marks = entries.length === 0 ? [] : await stores.inbox.findHandled(entries.map((e) => e.id));
   const handled = new Map(marks.map((m) => [`${m.group}\u0000${m.eventId}`, m.handledAt]));
   const events = entries.map((entry): WorkflowEvent => {
@@ -62,7 +78,19 @@ export async function buildWorkflow(
       consumers,
     };
   });
-  return { order, events };
+  return { order, saga: sagaView(await findSaga(stores, TicketOrderSaga, order.orderId)), events };
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function sagaView(saga: Awaited<ReturnType<typeof findSaga>>): SagaView | null {
+  if (!saga) return null;
+  return {
+    status: saga.status,
+    steps: saga.steps.map((step) => ({ name: step.name, status: step.status, endedAt: iso(step.endedAt), reason: step.reason })),
+    startedAt: iso(saga.startedAt),
+    endedAt: iso(saga.endedAt),
+  };
 }
 
 function causationOf(wire: string): string | null {

@@ -53,7 +53,7 @@ describe('ticket-orders HTTP contract', () => {
       paymentId: expect.any(String),
       ticketId: expect.any(String),
     });
-    const workflow = JSON.parse((await get(`/orders/${body.orderId}/workflow`)).text) as { order: unknown; events: Record<string, unknown>[] };
+    const workflow = JSON.parse((await get(`/orders/${body.orderId}/workflow`)).text) as { order: unknown; saga: unknown; events: Record<string, unknown>[] };
     expect(workflow.order).toEqual(final);
     expect(workflow.events.map((e) => e['type'])).toEqual(['OrderCreated', 'PaymentAuthorized', 'TicketIssued']);
     expect(workflow.events[0]).toEqual({
@@ -65,8 +65,13 @@ describe('ticket-orders HTTP contract', () => {
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       published: true,
       publishedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      consumers: [{ group: 'payment-service', processed: true, processedAt: expect.any(String) }],
+      consumers: [
+        { group: 'payment-service', processed: true, processedAt: expect.any(String) },
+        { group: 'order-service', processed: true, processedAt: expect.any(String) },
+      ],
     });
+    // the saga's view of the order
+    expect(workflow.saga).toMatchObject({ status: 'completed', steps: [{ name: 'payment', status: 'completed' }, { name: 'ticket', status: 'completed' }] });
   });
 
   it('replays the first response for the same key and body', async () => {
@@ -144,9 +149,10 @@ describe('ticket-orders HTTP contract', () => {
     const { orderId } = JSON.parse(expensive.text) as { orderId: string };
     const cancelled = await waitStatus(orderId, 'CANCELLED');
     expect(cancelled).toMatchObject({ paymentId: expect.any(String), ticketId: null });
-    const workflow = JSON.parse((await get(`/orders/${orderId}/workflow`)).text) as { events: { type: string; consumers: { group: string; processed: boolean }[] }[] };
+    const workflow = JSON.parse((await get(`/orders/${orderId}/workflow`)).text) as { saga: unknown; events: { type: string; consumers: { group: string; processed: boolean }[] }[] };
     expect(workflow.events.map((e) => e.type)).toEqual(['OrderCreated', 'PaymentDeclined']);
     expect(workflow.events[1]!.consumers).toEqual([{ group: 'order-service', processed: true, processedAt: expect.any(String) }]);
+    expect(workflow.saga).toMatchObject({ status: 'failed', steps: [{ name: 'payment', status: 'failed', reason: 'amount over the payment limit' }, { name: 'ticket', status: 'waiting' }] });
     const rebooked = await post(order({ flightId: 'SU300', seat: '9F', customerId: 'c-3' }), 'decline-2');
     expect(rebooked.status).toBe(201);
     await waitStatus((JSON.parse(rebooked.text) as { orderId: string }).orderId, 'TICKET_ISSUED');

@@ -49,9 +49,11 @@ describe('ticket-orders traced end to end', () => {
     // the order-service's process span ends once TICKET_ISSUED is committed
     await eventually(() => (trace().some((s) => s.name === 'process tickets') ? true : undefined), 30_000, 'the order to be ticketed');
     const spans = trace();
-    const one = (name: string, parent: ReadableSpan | string): ReadableSpan => {
+    const one = (name: string, parent: ReadableSpan | string, group?: string): ReadableSpan => {
       const parentId = typeof parent === 'string' ? parent : parent.spanContext().spanId;
-      const found = spans.filter((s) => s.name === name && s.parentSpanContext?.spanId === parentId);
+      const found = spans.filter(
+        (s) => s.name === name && s.parentSpanContext?.spanId === parentId && (group === undefined || s.attributes['messaging.consumer.group.name'] === group),
+      );
       expect(found, `${name} under ${typeof parent === 'string' ? parent : parent.name}; trace: ${spans.map((s) => s.name).join(', ')}`).toHaveLength(1);
       return found[0]!;
     };
@@ -67,7 +69,8 @@ describe('ticket-orders traced end to end', () => {
     for (const event of workflow.events) {
       const create = one(`create ${event.topic}`, parent);
       const sent = one(`send ${event.topic}`, create);
-      const process = one(`process ${event.topic}`, sent);
+      // order-service's saga processes OrderCreated and PaymentAuthorized too: follow the service that answers
+      const process = one(`process ${event.topic}`, sent, groups[event.type]);
       const common = { 'messaging.system': 'herald', 'messaging.destination.name': event.topic, 'messaging.herald.message.key': orderId };
       expect(create.attributes).toMatchObject({
         ...common,
@@ -92,7 +95,12 @@ describe('ticket-orders traced end to end', () => {
       expect(process.links.map((l) => l.context.spanId)).toEqual([create.spanContext().spanId]);
       parent = process;
     }
-    // nothing else in the trace: one server span, then create, send and process for each of three events
-    expect(spans).toHaveLength(1 + 3 * 3);
+    // the saga's part: order-service processes OrderCreated and PaymentAuthorized as well, and its
+    // four transitions (started, two steps completed, completed) are each created and sent
+    const sagaSpans = spans.filter((s) => s.name.endsWith(' ticket-order-saga'));
+    expect(sagaSpans.map((s) => s.name).sort()).toEqual([...Array(4).fill('create ticket-order-saga'), ...Array(4).fill('send ticket-order-saga')]);
+    expect(spans.filter((s) => s.name.startsWith('process ') && s.attributes['messaging.consumer.group.name'] === 'order-service')).toHaveLength(3);
+    // nothing else in the trace: one server span, create, send and process for each of three events, and the saga's
+    expect(spans).toHaveLength(1 + 3 * 3 + 2 + 4 * 2);
   });
 });

@@ -38,7 +38,7 @@ export { canReadRecords, checkRecordRange, MAX_RECORDS_PER_READ } from './ports/
 export type { RecordRange, RecordReader } from './ports/recordReader.js';
 export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
 export { createInstrumentation } from './ports/instrumentation.js';
-export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener } from './ports/instrumentation.js';
+export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener, SagaTransitionKind } from './ports/instrumentation.js';
 export type { Component } from './ports/component.js';
 export type { Stores } from './ports/stores/stores.js';
 export type { SqlOptions, SqlTx, TransactionRunner } from './ports/stores/transaction.js';
@@ -63,6 +63,10 @@ export { hasIdempotency } from './ports/stores/idempotency.js';
 export type { IdempotencyBegin, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
 export { canSweepRetention } from './ports/stores/retention.js';
 export type { RetentionSweep, RetentionSweepResult } from './ports/stores/retention.js';
+export { hasTimers } from './ports/stores/timers.js';
+export type { FiredTimers, PendingTimer, ScheduledRecord, TimerStore, TimerStores } from './ports/stores/timers.js';
+export { hasSagas } from './ports/stores/sagas.js';
+export type { SagaRecord, SagaStore, SagaStores } from './ports/stores/sagas.js';
 
 // timing
 export { backoffDelay } from './timing/backoff.js';
@@ -73,7 +77,7 @@ export type { ManualClock } from './timing/manualClock.js';
 // pipeline: the handler shape, its context and the policies
 export { compose, deriveContext } from './pipeline/handler.js';
 export { adjustPublish } from './pipeline/publisher.js';
-export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions } from './pipeline/handler.js';
+export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions, ScheduledEvent, ScheduleOptions } from './pipeline/handler.js';
 export { createHandlerContext } from './pipeline/context.js';
 export type { HandlerContextInit } from './pipeline/context.js';
 export { createDeliveryState } from './pipeline/deliveryState.js';
@@ -99,6 +103,10 @@ export { createRelay } from './relay/relay.js';
 export type { Relay, RelayDeps, RelayHost, RelayOptions } from './relay/relay.js';
 export { chaosBroker, isChaosError } from './relay/chaos.js';
 export type { ChaosOptions } from './relay/chaos.js';
+
+// timers
+export { createTimerScheduler, TIMER_SCHEDULER_DEFAULTS } from './timers/scheduler.js';
+export type { TimerScheduler, TimerSchedulerDeps, TimerSchedulerOptions } from './timers/scheduler.js';
 
 // runtime
 export type { RedriveOptions, RedriveResult } from './runtime/redrive.js';

@@ -23,6 +23,8 @@ const HANDLER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** End-to-end time: milliseconds when all is well, minutes behind retries, chaos or lag. */
 const CRITICAL_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const RELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Saga duration: seconds for automated flows, up to hours for flows that wait on people. */
+const SAGA_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Counters: only ever go up (per process; Prometheus' `rate`/`increase` handle restarts). */
@@ -72,6 +74,16 @@ export const COUNTERS = {
     help: 'Replies that reached the requester instance that asked but found no caller waiting (reason late: its request timed out or was cancelled; duplicate: already answered; unknown), by reply type.',
     labelNames: ['reply_type', 'reason'],
   },
+  timersFired: {
+    name: 'herald_timers_fired_total',
+    help: 'Due timers (scheduled events) the timer scheduler moved into the outbox.',
+    labelNames: [],
+  },
+  sagaTransitions: {
+    name: 'herald_saga_transitions_total',
+    help: 'Saga instances that moved, once the change committed: transition is started, step_completed, step_timed_out, compensating, completed or failed.',
+    labelNames: ['saga', 'transition'],
+  },
   pollErrors: {
     name: 'herald_metrics_read_errors_total',
     help: 'Failed reads of the read side (source: lag, outbox or dead_letters); the gauges keep their last values.',
@@ -98,6 +110,12 @@ export const HISTOGRAMS = {
     help: 'Time the relay took to publish one claimed batch to the broker and mark it published.',
     labelNames: [],
     buckets: RELAY_BUCKETS,
+  },
+  sagaDuration: {
+    name: 'herald_saga_duration_seconds',
+    help: 'Saga instances that ended, from their start to their end, by saga and outcome (completed or failed).',
+    labelNames: ['saga', 'outcome'],
+    buckets: SAGA_BUCKETS,
   },
   httpDuration: {
     name: 'herald_http_request_duration_seconds',

@@ -116,6 +116,27 @@ describe('createMetrics on a running app', () => {
     expect(samples.filter((x) => x.name === 'herald_replies_dropped_total').every((x) => !('requester' in x.labels))).toBe(true);
   });
 
+  it('counts saga transitions by saga and transition, times the sagas that ended, and counts fired timers', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    // the facts @herald/saga emits once a saga's change committed, and the timer scheduler's
+    const emit = (fact: Parameters<typeof fixture.app.instrumentation.emit>[0]) => fixture.app.instrumentation.emit(fact);
+    emit({ kind: 'saga', saga: 'order', transition: 'started' });
+    emit({ kind: 'saga', saga: 'order', transition: 'started' });
+    emit({ kind: 'saga', saga: 'order', transition: 'step-timed-out', step: 'payment' });
+    emit({ kind: 'saga', saga: 'order', transition: 'failed', step: 'payment', durationMs: 30_000 });
+    emit({ kind: 'saga', saga: 'order', transition: 'completed', durationMs: 1_500 });
+    emit({ kind: 'timers-fired', count: 3 });
+    const s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_saga_transitions_total', { saga: 'order', transition: 'started' })).toBe(2);
+    expect(sumSamples(s, 'herald_saga_transitions_total', { saga: 'order', transition: 'step_timed_out' })).toBe(1);
+    expect(sumSamples(s, 'herald_saga_duration_seconds_count', { saga: 'order', outcome: 'failed' })).toBe(1);
+    expect(sumSamples(s, 'herald_saga_duration_seconds_sum', { saga: 'order', outcome: 'failed' })).toBe(30);
+    expect(sumSamples(s, 'herald_saga_duration_seconds_sum', { saga: 'order', outcome: 'completed' })).toBe(1.5);
+    expect(sumSamples(s, 'herald_timers_fired_total', {})).toBe(3);
+  });
+
   it('reads the outbox backlog and the age of its oldest record, on the injected clock', async () => {
     const clock = createManualClock(1_000_000);
     const fixture = testApp({ clock, relay: false });

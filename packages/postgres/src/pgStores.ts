@@ -7,8 +7,10 @@ import type {
   OutboxStore,
   RetentionSweep,
   RetentionSweepResult,
+  SagaStores,
   SqlTx,
   Stores,
+  TimerStores,
 } from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
@@ -17,17 +19,19 @@ import { pgDeadLetterStore } from './internal/deadLetters/deadLetterStore.js';
 import { pgIdempotencyStore } from './internal/idempotency/idempotencyStore.js';
 import { pgInboxStore } from './internal/inbox/inboxStore.js';
 import { pgOutboxStore } from './internal/outbox/outboxStore.js';
+import { pgSagaStore } from './internal/sagas/sagaStore.js';
+import { pgTimerStore } from './internal/timers/timerStore.js';
 import { tablesFor } from './internal/tables.js';
 import { runTransaction } from './internal/transaction.js';
 import { startRetention } from './retention.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /**
- * PostgreSQL stores: the {@link Stores} port with the idempotency, outbox-signal and retention
- * abilities, the read side (the outbox's backlog, the dead letter browser), plus
- * PostgreSQL-specific handles.
+ * PostgreSQL stores: the {@link Stores} port with the idempotency, timer, saga state,
+ * outbox-signal and retention abilities, the read side (the outbox's backlog, the dead letter
+ * browser), plus PostgreSQL-specific handles.
  */
-export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {
+export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, RetentionSweep {
   /** The outbox, with its backlog per topic (`hasOutboxBacklog`). */
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   /** The dead letters, with the operator's browser: pages, counts, groups, discard (`canBrowseDeadLetters`). */
@@ -46,7 +50,8 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
 
 /**
  * Creates Herald's stores on PostgreSQL: outbox (claimed per key with `FOR UPDATE SKIP LOCKED`, so
- * any number of relays may run), inbox, dead letters, idempotency keys, and application
+ * any number of relays may run), inbox, dead letters, idempotency keys, timers (fired with `FOR
+ * UPDATE SKIP LOCKED`, so any number of schedulers may run), saga instances, and application
  * transactions, all over one `pg` pool. Handlers get a {@link SqlTx} with native `$1, $2...`
  * parameters; the inbox mark, the handler's writes and its outbox appends commit together.
  *
@@ -103,6 +108,8 @@ export function pgStores(options: PgStoresOptions): PgStores {
     inbox: pgInboxStore(db),
     deadLetters: pgDeadLetterStore(db, o.clock),
     idempotency: pgIdempotencyStore(db),
+    timers: pgTimerStore(db, onCommitted),
+    sagas: pgSagaStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
     ready: () => db.ready(),
     sweepRetention: retention.sweep,

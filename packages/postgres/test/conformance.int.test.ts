@@ -3,7 +3,9 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeSagaStoreConformance,
   describeStoreConformance,
+  describeTimerConformance,
   type StoreUnderTest,
 } from '@herald/testing';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
@@ -51,6 +53,8 @@ for (const describeAbility of [
   describeIdempotencyConformance<SqlTx, PgStores>,
   describeDeadLetterBrowserConformance<SqlTx, PgStores>,
   describeOutboxBacklogConformance<SqlTx, PgStores>,
+  describeTimerConformance<SqlTx, PgStores>,
+  describeSagaStoreConformance<SqlTx, PgStores>,
 ]) {
   describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });
 }

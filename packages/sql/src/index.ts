@@ -6,6 +6,12 @@ export { toNumber, toNumberOrNull } from './integers.js';
 export { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord } from './outboxRows.js';
 export type { OutboxRow } from './outboxRows.js';
 
+// timers and saga instances
+export { MAX_TIMER_ID, PENDING_TIMER_COLUMNS, TIMER_COLUMNS, timerValues, toFiredTimer, toPendingTimer } from './timerRows.js';
+export type { TimerRow } from './timerRows.js';
+export { SAGA_COLUMNS, sagaValues, toSagaRecord } from './sagaRows.js';
+export type { SagaRow } from './sagaRows.js';
+
 // dead letters: rows, the query's WHERE clause, pages and groups
 export { DEAD_LETTER_COLUMNS, deadLetterRow, resolvedAt, toDeadLetter } from './deadLetterRows.js';
 export type { DeadLetterRow, DeadLetterWrite } from './deadLetterRows.js';

@@ -9,7 +9,9 @@ import {
   describeOutboxBacklogConformance,
   describePipelineConformance,
   describeRecordReaderConformance,
+  describeSagaStoreConformance,
   describeStoreConformance,
+  describeTimerConformance,
   type BrokerUnderTest,
   type StoreUnderTest,
 } from '@herald/testing';
@@ -91,6 +93,8 @@ for (const describeAbility of [
   describeIdempotencyConformance<SqlTx, SqliteStores>,
   describeDeadLetterBrowserConformance<SqlTx, SqliteStores>,
   describeOutboxBacklogConformance<SqlTx, SqliteStores>,
+  describeTimerConformance<SqlTx, SqliteStores>,
+  describeSagaStoreConformance<SqlTx, SqliteStores>,
 ]) {
   describeAbility({
     name: 'sqliteStores',

@@ -22,6 +22,12 @@ export type { BrowsableStores } from './conformance/store/deadLetterBrowserTests
 export { describeOutboxBacklogConformance, OUTBOX_BACKLOG_CONFORMANCE_TESTS } from './conformance/store/describeOutboxBacklogConformance.js';
 export type { OutboxBacklogConformanceTest } from './conformance/store/describeOutboxBacklogConformance.js';
 export type { BacklogStores } from './conformance/store/outboxBacklogTests.js';
+export { describeTimerConformance, TIMER_CONFORMANCE_TESTS } from './conformance/store/describeTimerConformance.js';
+export type { TimerConformanceTest } from './conformance/store/describeTimerConformance.js';
+export type { TimerTestStores } from './conformance/store/timerTests.js';
+export { describeSagaStoreConformance, SAGA_STORE_CONFORMANCE_TESTS } from './conformance/store/describeSagaStoreConformance.js';
+export type { SagaStoreConformanceTest } from './conformance/store/describeSagaStoreConformance.js';
+export type { SagaTestStores } from './conformance/store/sagaStoreTests.js';
 export { STORE_CONFORMANCE_TESTS } from './conformance/store/harness.js';
 export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, StoreUnderTest } from './conformance/store/harness.js';
 export { describePipelineConformance } from './conformance/pipeline/describePipelineConformance.js';

@@ -3,7 +3,9 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeSagaStoreConformance,
   describeStoreConformance,
+  describeTimerConformance,
   memoryStores,
   type MemoryStores,
   type MemoryTx,
@@ -23,6 +25,8 @@ const SUITES = [
   describeIdempotencyConformance<MemoryTx, MemoryStores>,
   describeDeadLetterBrowserConformance<MemoryTx, MemoryStores>,
   describeOutboxBacklogConformance<MemoryTx, MemoryStores>,
+  describeTimerConformance<MemoryTx, MemoryStores>,
+  describeSagaStoreConformance<MemoryTx, MemoryStores>,
 ];
 
 for (const describeSuite of SUITES) {

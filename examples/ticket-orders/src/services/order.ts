@@ -1,5 +1,7 @@
 import type { App, SqlTx } from '@herald/core';
-import { GROUPS, PaymentDeclined, TicketIssued } from '../events.js';
+import { registerSaga } from '@herald/saga';
+import { GROUPS } from '../events.js';
+import { TicketOrderSaga } from '../saga.js';
 import type { OrderStatus } from '../schema.js';
 
 /** Options of {@link registerOrderService}. */
@@ -8,25 +10,27 @@ export interface OrderServiceOptions {
 }
 
 /**
- * order-service: moves an order to its final status. TicketIssued -> TICKET_ISSUED;
- * PaymentDeclined -> CANCELLED, which also releases the seat (the live-seat unique index ignores
- * cancelled orders). Only a CREATED order moves, so a final status is never overwritten.
+ * order-service: runs the order's saga ({@link TicketOrderSaga}) and moves the order to its final
+ * status when the saga ends, in the transaction that saves the saga's change: completed (the
+ * ticket was issued) -> TICKET_ISSUED; failed (the payment was declined) -> CANCELLED, which also
+ * releases the seat (the live-seat unique index ignores cancelled orders). Only a CREATED order
+ * moves, so a final status is never overwritten.
  */
 export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptions): void {
   const finish = async (tx: SqlTx, orderId: string, status: OrderStatus): Promise<number> =>
     tx.execute("UPDATE orders SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = 'CREATED'", [status, app.clock.now(), orderId]);
 
-  app.on(TicketIssued, { group: GROUPS.order }, async (event, ctx) => {
-    if ((await finish(ctx.tx, event.data.orderId, 'TICKET_ISSUED')) === 0) {
-      ctx.logger.warn('TicketIssued for an order that is not CREATED; left as is', { orderId: event.data.orderId });
-    }
-    options.maybeFail(ctx.handler);
-  });
-
-  app.on(PaymentDeclined, { group: GROUPS.order }, async (event, ctx) => {
-    if ((await finish(ctx.tx, event.data.orderId, 'CANCELLED')) === 0) {
-      ctx.logger.warn('PaymentDeclined for an order that is not CREATED; left as is', { orderId: event.data.orderId });
-    }
-    options.maybeFail(ctx.handler);
+  registerSaga(app, TicketOrderSaga, {
+    group: GROUPS.order,
+    effects: async (ctx, { state, previous }) => {
+      const ended = state.status !== previous?.status && (state.status === 'completed' || state.status === 'failed');
+      if (ended && state.data) {
+        const status: OrderStatus = state.status === 'completed' ? 'TICKET_ISSUED' : 'CANCELLED';
+        if ((await finish(ctx.tx, state.data.orderId, status)) === 0) {
+          ctx.logger.warn('the saga ended for an order that is not CREATED; left as is', { orderId: state.data.orderId, saga: state.status });
+        }
+      }
+      options.maybeFail(ctx.handler);
+    },
   });
 }

@@ -14,7 +14,9 @@ export async function scrape(metricsUrl: string): Promise<ExpositionSample[]> {
  * Checks from /metrics that every step of the saga published and handled exactly the orders'
  * events (`totals`, already checked in the database): OrderCreated by the api, handled once by
  * payment-service; PaymentAuthorized / PaymentDeclined by payment-service, handled by
- * ticket-service / order-service; TicketIssued by ticket-service, handled by order-service; the
+ * ticket-service / order-service; TicketIssued by ticket-service, handled by order-service, whose
+ * saga also follows OrderCreated and PaymentAuthorized (one saga started per order, completed per
+ * ticket, failed per cancellation); the
  * relay published each event exactly once (a publish whose acknowledgement chaos "lost" failed and
  * was published again, counted then), and no event was dead-lettered.
  */
@@ -31,17 +33,27 @@ export function verifyFlowMetrics(samples: readonly ExpositionSample[], totals: 
     applied: {
       'payment-service OrderCreated': applied(GROUPS.payment, 'OrderCreated'),
       'ticket-service PaymentAuthorized': applied(GROUPS.ticket, 'PaymentAuthorized'),
+      'order-service OrderCreated': applied(GROUPS.order, 'OrderCreated'),
+      'order-service PaymentAuthorized': applied(GROUPS.order, 'PaymentAuthorized'),
       'order-service PaymentDeclined': applied(GROUPS.order, 'PaymentDeclined'),
       'order-service TicketIssued': applied(GROUPS.order, 'TicketIssued'),
+    },
+    sagas: {
+      started: sumSamples(samples, 'herald_saga_transitions_total', { saga: 'ticket-order', transition: 'started' }),
+      completed: sumSamples(samples, 'herald_saga_transitions_total', { saga: 'ticket-order', transition: 'completed' }),
+      failed: sumSamples(samples, 'herald_saga_transitions_total', { saga: 'ticket-order', transition: 'failed' }),
     },
   }).toEqual({
     published: { OrderCreated: totals.orders, PaymentAuthorized: totals.ticketIssued, PaymentDeclined: totals.cancelled, TicketIssued: totals.ticketIssued },
     applied: {
       'payment-service OrderCreated': totals.orders,
       'ticket-service PaymentAuthorized': totals.ticketIssued,
+      'order-service OrderCreated': totals.orders,
+      'order-service PaymentAuthorized': totals.ticketIssued,
       'order-service PaymentDeclined': totals.cancelled,
       'order-service TicketIssued': totals.ticketIssued,
     },
+    sagas: { started: totals.orders, completed: totals.ticketIssued, failed: totals.cancelled },
   });
   expect(sumSamples(samples, 'herald_events_relayed_total')).toBe(sumSamples(samples, 'herald_events_published_total'));
   expect(sumSamples(samples, 'herald_events_dead_lettered_total')).toBe(0);
@@ -51,22 +63,28 @@ export function verifyFlowMetrics(samples: readonly ExpositionSample[], totals: 
 /** Every partition the three groups consume, as `group topic/partition`. */
 export function consumedPartitions(): string[] {
   const partitionsOf = (topic: string) => TOPICS.find((t) => t.name === topic)!.partitions;
-  const consumes = { [GROUPS.payment]: ['orders'], [GROUPS.ticket]: ['payments'], [GROUPS.order]: ['payments', 'tickets'] };
+  const consumes = { [GROUPS.payment]: ['orders'], [GROUPS.ticket]: ['payments'], [GROUPS.order]: ['orders', 'payments', 'tickets'] };
   return Object.entries(consumes).flatMap(([group, topics]) => topics.flatMap((topic) => Array.from({ length: partitionsOf(topic) }, (_, p) => `${group} ${topic}/${p}`)));
 }
 
 /**
  * Polls /metrics until the read side reports every consumed partition of every group with lag 0
- * and nothing waiting in the outbox (within `timeoutMs`); returns that scrape.
+ * and nothing waiting in the outbox, twice in a row (within `timeoutMs`); returns that scrape.
+ * The read side must be read at least every 250 ms (`HERALD_METRICS_POLL_INTERVAL_MS`).
  */
 export async function waitDrained(metricsUrl: string, timeoutMs: number): Promise<ExpositionSample[]> {
   const deadline = Date.now() + timeoutMs;
   const wanted = consumedPartitions().sort();
+  // one read of the read side takes lag and outbox at the same time: a last event relayed while
+  // they are read can show in neither. Two drained scrapes in a row (a read apart) rule that out.
+  let drainedBefore = false;
   for (;;) {
     const samples = await scrape(metricsUrl);
     const lags = samples.filter((s) => s.name === 'herald_consumer_lag' && wanted.includes(`${s.labels['group']} ${s.labels['topic']}/${s.labels['partition']}`));
     const pending = sumSamples(samples, 'herald_outbox_pending');
-    if (lags.length === wanted.length && lags.every((s) => s.value === 0) && pending === 0) return samples;
+    const drained = lags.length === wanted.length && lags.every((s) => s.value === 0) && pending === 0;
+    if (drained && drainedBefore) return samples;
+    drainedBefore = drained;
     if (Date.now() > deadline) {
       const lagging = lags.filter((s) => s.value > 0).map((s) => `${s.labels['group']} ${s.labels['topic']}/${s.labels['partition']}: ${s.value}`);
       throw new Error(`after ${timeoutMs} ms: ${lags.length} of ${wanted.length} partitions reported, lagging: ${lagging.join(', ') || 'none'}; outbox pending ${pending}`);

@@ -5,12 +5,15 @@ import { createEventRegistry, type EventDefinition } from '../model/events.js';
 import { canEnsureTopics } from '../ports/broker.js';
 import { systemClock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
+import type { Stores } from '../ports/stores/stores.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
 import { jsonLogger } from '../ports/logger.js';
 import type { BatchContext, BatchHandler, Handler, HandlerContext, Publish } from '../pipeline/handler.js';
 import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
 import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
+import { hasTimers, type TimerStore } from '../ports/stores/timers.js';
+import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
@@ -75,8 +78,13 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     return pipeline;
   }
 
+  const timers = hasTimers<Stores<Tx>, Tx>(stores) ? wakingTimers(stores.timers, (dueAt) => scheduler?.wake(dueAt)) : undefined;
+  if (!timers && options.timers) throw new HeraldError(CoreErrors.invalidOptions, 'createApp: timers options were given, but the stores have no timer store');
+  /** The scheduler of due timers (when the stores have timers and it is not turned off); runs once started. */
+  const scheduler: TimerScheduler | undefined =
+    timers && options.timers !== false ? createTimerScheduler({ timers, clock, logger: logger.child({ component: 'timers' }), instrumentation }, options.timers ?? {}) : undefined;
   const appTransactions = new TransactionBatcher(stores, options.transactionBatch ?? APP_DEFAULTS.transactionBatch, 'serial');
-  const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes };
+  const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes, timers };
 
   const transaction = async <T>(work: TransactionWork<Tx, T>): Promise<T> => {
     let committed: (() => void) | undefined;
@@ -93,6 +101,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const publish = ((definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions))) as Publish;
   publish.many = (definition, items, publishOptions) => transaction((_tx, inTx) => inTx.many(definition, items, publishOptions));
   const publishDirect = createDirectPublisher({ broker, clock, instrumentation, maxEventBytes, closed: lifetime.signal });
+  publish.schedule = (definition, data, scheduleOptions) => transaction((_tx, inTx) => inTx.schedule(definition, data, scheduleOptions));
+  publish.cancelTimer = (timerId) => transaction((_tx, inTx) => inTx.cancelTimer(timerId));
 
   function groupDeps(group: string): GroupDispatchDeps<Tx> {
     return {
@@ -105,6 +115,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       logger: logger.child({ group }),
       defaultPolicy: options.handlerDefaults?.deadLetter ?? APP_DEFAULTS.handler.deadLetter,
       maxEventBytes,
+      timers,
     };
   }
 
@@ -154,7 +165,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     }
     // a batch's events share one transaction: the group's transaction batching does not apply to it
     const transactions = batchHandler ? stores : batcherOf(group);
-    const env: PolicyEnv<Tx> = { stores, transactions, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings };
+    const env: PolicyEnv<Tx> = { stores, transactions, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings, timers };
     const entry: HandlerEntry<Tx> = {
       name: settings.name,
       group,
@@ -177,9 +188,12 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     lifetime.abort(new HeraldError(CoreErrors.closed, 'app closing'));
     const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
     const relay = running.find((c) => c.name === 'relay');
-    const added = running.filter((c) => c !== relay && !groupsRunning.includes(c));
+    const timerScheduler = scheduler && running.includes(scheduler) ? scheduler : undefined;
+    const added = running.filter((c) => c !== relay && c !== timerScheduler && !groupsRunning.includes(c));
     for (const component of added.reverse()) await closeQuietly(component, remaining());
     await Promise.all(groupsRunning.map((c) => closeQuietly(c, remaining())));
+    // what the scheduler fired is in the outbox: the relay, closed last, publishes it
+    if (timerScheduler) await closeQuietly(timerScheduler, remaining());
     if (relay) await closeQuietly(relay, remaining());
     await broker.close();
     await stores.close();
@@ -238,6 +252,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
             : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {}),
         );
       }
+      if (scheduler && (startOptions.timers ?? true)) components.push(scheduler);
       for (const group of selected) components.push(groupComponent(group));
       components.push(...extra);
       if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
@@ -284,6 +299,19 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   };
 
   return app;
+}
+
+/** The timer store, telling `wake` when each timer scheduled through it is due. */
+function wakingTimers<Tx>(timers: TimerStore<Tx>, wake: (dueAt: number) => void): TimerStore<Tx> {
+  return {
+    async schedule(tx, scheduled) {
+      await timers.schedule(tx, scheduled);
+      for (const timer of scheduled) wake(timer.dueAt);
+    },
+    cancel: (tx, timerId) => timers.cancel(tx, timerId),
+    fireDue: (fireOptions) => timers.fireDue(fireOptions),
+    find: (timerIds) => timers.find(timerIds),
+  };
 }
 
 /** The batch context of one event handled alone, through its pipeline. */

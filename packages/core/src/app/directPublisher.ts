@@ -49,5 +49,10 @@ export function createDirectPublisher(deps: DirectPublisherDeps): Publish {
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publishDirect.many: items must be an array');
     return append(items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause)));
   };
+  // a timer is a row written in a transaction; a direct publish has none to write it in
+  const noTimers = (what: string) => () =>
+    Promise.reject(new HeraldError(CoreErrors.invalidOptions, `publishDirect.${what}: timers are written in a transaction; use ctx.publish or app.transaction's publish`));
+  publishDirect.schedule = noTimers('schedule');
+  publishDirect.cancelTimer = noTimers('cancelTimer');
   return publishDirect;
 }

@@ -12,6 +12,7 @@ import type { BatchHandler, Handler, Middleware, Publish } from '../pipeline/han
 import type { RetryOptions } from '../pipeline/policies/retry.js';
 import type { Pipeline } from '../pipeline/preset.js';
 import type { RelayHost, RelayOptions } from '../relay/relay.js';
+import type { TimerSchedulerOptions } from '../timers/scheduler.js';
 import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
 import type { RedriveOptions, RedriveResult } from '../runtime/redrive.js';
 
@@ -96,6 +97,12 @@ export interface AppOptions<Tx> {
   /** Where the relay runs when not on this event loop (an engine's ability; see `RelayHost`). */
   readonly relayHost?: RelayHost;
   /**
+   * The timer scheduler's options, or `false` for an app that never runs one. When the stores have
+   * timers (`hasTimers`), a scheduler runs by default: it moves timers scheduled with
+   * `publish.schedule` into the outbox once due. Several processes may run one each.
+   */
+  readonly timers?: TimerSchedulerOptions | false;
+  /**
    * Up to this many {@link App.transaction} (and {@link App.publish}) calls made at the same moment
    * share one store transaction: their works run ONE AFTER ANOTHER in it, each seeing the writes of
    * those before, and commit together — one BEGIN/COMMIT and one fsync per batch instead of per
@@ -115,6 +122,8 @@ export interface StartOptions {
   readonly groups?: boolean | readonly string[];
   /** Whether to run the outbox relay in this process. Default true (unless `AppOptions.relay` is false). */
   readonly relay?: boolean;
+  /** Whether to run the timer scheduler in this process. Default true (when the stores have timers and `AppOptions.timers` is not false). */
+  readonly timers?: boolean;
   /** Stops the app (as `close()`) when aborted. */
   readonly signal?: AbortSignal;
   /** Close gracefully on SIGTERM and SIGINT (see `closeOnSignals`). Default false. */
@@ -128,11 +137,12 @@ export type TransactionWork<Tx, T> = (tx: Tx, publish: Publish) => Promise<T>;
  * A Herald application: event definitions, handlers and long-lived components (the relay, one per
  * consumer group, and any added with {@link App.use}) over one engine.
  *
- * Lifecycle: `start()` provisions topics, then starts the relay, the consumer groups and the added
- * components, in that order. `close()` closes them in the reverse order — added components, then
- * the groups (their running handlers finish, offsets are committed), then the relay (which
- * publishes what the handlers committed, within the deadline) — and finally the broker and the
- * stores. `ready()` resolves once every component is ready.
+ * Lifecycle: `start()` provisions topics, then starts the relay, the timer scheduler (when the
+ * stores have timers), the consumer groups and the added components, in that order. `close()`
+ * closes them in the reverse order — added components, then the groups (their running handlers
+ * finish, offsets are committed), then the timer scheduler, then the relay (which publishes what
+ * the handlers committed and the scheduler fired, within the deadline) — and finally the broker
+ * and the stores. `ready()` resolves once every component is ready.
  */
 export interface App<Tx> {
   /** Registers a handler for one or more event definitions in a consumer group. */

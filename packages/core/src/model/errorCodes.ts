@@ -83,6 +83,12 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: 'A failure injected on purpose by the relay\'s chaos option.',
     action: 'None: it tests that the pipeline absorbs failures. Set the chaos rates to 0 to stop it.',
   },
+  timersUnavailable: {
+    code: 'timers-unavailable',
+    retriable: false,
+    meaning: "publish.schedule or publish.cancelTimer was called, but the app's stores have no timer store (the hasTimers ability).",
+    action: 'Run on stores with timers (the memory, SQLite and PostgreSQL stores all have them), or publish the event now instead.',
+  },
   transactionFinished: {
     code: 'transaction-finished',
     retriable: false,

@@ -27,8 +27,32 @@ export interface PublishOptions {
 export type PublishManyOptions = Omit<PublishOptions, 'id' | 'key'>;
 
 /**
- * Appends events to the outbox inside the current transaction. Events published in one
- * transaction reach the broker in the order they were published (per key).
+ * Options of {@link Publish.schedule}: when the event is due — `at` a time or `afterMs` from now,
+ * exactly one of them — and the publish options of the event itself. Its `occurredAt` defaults to
+ * the due time.
+ */
+export type ScheduleOptions = PublishOptions &
+  ({ readonly at: Date | number; readonly afterMs?: undefined } | { readonly afterMs: number; readonly at?: undefined }) & {
+    /**
+     * Names the timer, so it can be cancelled (or replaced) by name without keeping its id:
+     * scheduling a name that is pending replaces that timer. Default: the event's id. 1 to 500
+     * characters.
+     */
+    readonly timerId?: string;
+  };
+
+/** What {@link Publish.schedule} returns: the timer and the event it will publish. */
+export interface ScheduledEvent<T = unknown> {
+  readonly timerId: string;
+  /** When it is due (ms since the epoch). */
+  readonly dueAt: number;
+  /** The event, as it will be published (its id is fixed now, so a duplicate publish is recognised). */
+  readonly envelope: Envelope<T>;
+}
+
+/**
+ * Appends events to the outbox inside the current transaction (or schedules them for later). Events
+ * published in one transaction reach the broker in the order they were published (per key).
  */
 export interface Publish {
   <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options?: PublishOptions): Promise<Envelope<Static<S>>>;
@@ -38,6 +62,22 @@ export interface Publish {
    * invalid item fails the whole call and nothing of it is appended.
    */
   many<S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options?: PublishManyOptions): Promise<Envelope<Static<S>>[]>;
+  /**
+   * Schedules the event for later, in the same transaction (a durable timer): it is validated and
+   * built now, kept by the stores' timer store, and moved into the outbox once due by the app's
+   * timer scheduler — in any process running one, after restarts too — then published like any
+   * other event (at least once; its id is fixed, so consumers' inboxes absorb a duplicate). Throws
+   * `timers-unavailable` when the stores have no timer store.
+   *
+   * @example
+   * await ctx.publish.schedule(PaymentTimedOut, { orderId }, { afterMs: 30_000, timerId: `payment:${orderId}` });
+   */
+  schedule<S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: ScheduleOptions): Promise<ScheduledEvent<Static<S>>>;
+  /**
+   * Cancels a pending timer in the same transaction; returns whether it was pending (false when
+   * unknown, cancelled or already fired: a fired timer's event is on its way).
+   */
+  cancelTimer(timerId: string): Promise<boolean>;
 }
 
 /** What a policy may change when it passes a context on (see {@link HandlerContext.with}). */

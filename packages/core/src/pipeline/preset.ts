@@ -6,6 +6,7 @@ import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import type { DeadLetterPolicy } from '../ports/stores/deadLetters.js';
 import type { Stores } from '../ports/stores/stores.js';
+import { hasTimers, type TimerStore } from '../ports/stores/timers.js';
 import type { TransactionRunner } from '../ports/stores/transaction.js';
 import { compose, type Handler, type Middleware } from './handler.js';
 import { correlation } from './policies/correlation.js';
@@ -37,6 +38,11 @@ export interface PolicyEnv<Tx> {
   readonly logger: Logger;
   /** Largest serialised event `ctx.publish` accepts. */
   readonly maxEventBytes: number;
+  /**
+   * Where `ctx.publish.schedule` keeps timers: the app passes the stores' timer store (wrapped so
+   * its scheduler hears of new timers). Absent: the stores' own, if they have one.
+   */
+  readonly timers?: TimerStore<Tx>;
   readonly handler: HandlerSettings;
 }
 
@@ -143,7 +149,7 @@ export function defaultPipeline<Tx>(): Pipeline<Tx> {
     { name: 'retry', create: (env) => retry<Tx>({ ...RETRY_DEFAULTS, ...env.handler.retry, clock: env.clock, instrumentation: env.instrumentation }) },
     { name: 'timeout', create: (env) => timeout<Tx>({ timeoutMs: env.handler.timeoutMs, clock: env.clock }) },
     { name: 'recover', create: () => recover<Tx>() },
-    { name: 'transaction', create: (env) => transaction<Tx>({ ...env, outbox: env.stores.outbox }) },
+    { name: 'transaction', create: (env) => transaction<Tx>({ ...env, outbox: env.stores.outbox, timers: env.timers ?? (hasTimers<Stores<Tx>, Tx>(env.stores) ? env.stores.timers : undefined) }) },
     { name: 'inbox', requires: ['transaction'], create: (env) => inbox<Tx>({ inbox: env.stores.inbox, clock: env.clock }) },
   ]);
 }

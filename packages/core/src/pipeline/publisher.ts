@@ -7,7 +7,8 @@ import { uuidv7 } from '../model/uuid.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { OutboxRecord, OutboxStore } from '../ports/stores/outbox.js';
-import type { Publish, PublishManyOptions, PublishOptions } from './handler.js';
+import type { TimerStore } from '../ports/stores/timers.js';
+import type { Publish, PublishManyOptions, PublishOptions, ScheduleOptions } from './handler.js';
 
 /** Headers carried from a cause to its effects: W3C trace context. */
 const PROPAGATED_HEADERS = ['traceparent', 'tracestate'] as const;
@@ -18,7 +19,12 @@ export interface PublisherDeps<Tx> {
   readonly clock: Clock;
   readonly maxEventBytes: number;
   readonly instrumentation: Instrumentation;
+  /** Where `publish.schedule` keeps timers; without it, scheduling throws `timers-unavailable`. */
+  readonly timers?: TimerStore<Tx>;
 }
+
+/** Longest timer id accepted. */
+const MAX_TIMER_ID = 500;
 
 /** A `publish` bound to one transaction, plus what to report once that transaction commits. */
 export interface BoundPublisher {
@@ -59,6 +65,23 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     for (const record of records) appended.push(record);
     return envelopes;
   };
+  publish.schedule = async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: ScheduleOptions) => {
+    const timers = timerStore(deps);
+    const dueAt = dueTime(deps.clock, options);
+    const timerId = options?.timerId;
+    if (timerId !== undefined && !(typeof timerId === 'string' && timerId.length > 0 && timerId.length <= MAX_TIMER_ID)) {
+      throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: timerId must be a string of 1 to ${MAX_TIMER_ID} characters`);
+    }
+    const envelope = buildEnvelope(deps.clock, definition, data, { ...options, occurredAt: options.occurredAt ?? new Date(dueAt) }, options.cause ?? cause);
+    const scheduled = { timerId: timerId ?? envelope.id, dueAt, envelope };
+    await timers.schedule(tx, [{ timerId: scheduled.timerId, dueAt, record: toRecord(envelope) }]);
+    return scheduled;
+  };
+  publish.cancelTimer = async (timerId: string) => {
+    const timers = timerStore(deps);
+    if (typeof timerId !== 'string' || timerId.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'publish.cancelTimer: timerId must be a non-empty string');
+    return timers.cancel(tx, timerId);
+  };
   return {
     publish,
     committed() {
@@ -78,6 +101,38 @@ export function reportPublished(instrumentation: Instrumentation, events: readon
     else counts.set(id, { topic: event.topic, eventType: event.type, count: 1 });
   }
   for (const entry of counts.values()) instrumentation.emit({ kind: 'published', ...entry });
+}
+
+/**
+ * A `Publish` that builds its publisher only when first used (most handlers of many groups publish
+ * nothing): every call goes to `bound()`.
+ */
+export function lazyPublish(bound: () => Publish): Publish {
+  const publish = ((definition, data, options) => bound()(definition, data, options)) as Publish;
+  publish.many = (definition, items, options) => bound().many(definition, items, options);
+  publish.schedule = (definition, data, options) => bound().schedule(definition, data, options);
+  publish.cancelTimer = (timerId) => bound().cancelTimer(timerId);
+  return publish;
+}
+
+function timerStore<Tx>(deps: PublisherDeps<Tx>): TimerStore<Tx> {
+  if (!deps.timers) throw new HeraldError(CoreErrors.timersUnavailable, "publish.schedule / cancelTimer: the app's stores have no timer store");
+  return deps.timers;
+}
+
+/** The due time of a schedule: `at`, or `afterMs` from now; exactly one of them, finite. */
+function dueTime(clock: Clock, options: ScheduleOptions): number {
+  const { at, afterMs } = (options ?? {}) as { at?: Date | number; afterMs?: number };
+  if ((at === undefined) === (afterMs === undefined)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.schedule: give exactly one of at and afterMs');
+  if (afterMs !== undefined) {
+    if (!(typeof afterMs === 'number' && Number.isFinite(afterMs) && afterMs >= 0)) {
+      throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: afterMs must be a number >= 0, got ${String(afterMs)}`);
+    }
+    return clock.now() + Math.ceil(afterMs);
+  }
+  const time = at instanceof Date ? at.getTime() : at;
+  if (!(typeof time === 'number' && Number.isFinite(time))) throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: at must be a valid Date or a time in ms, got ${String(at)}`);
+  return Math.ceil(time);
 }
 
 /**
@@ -132,5 +187,12 @@ export function adjustPublish(publish: Publish, adjust: (options: PublishManyOpt
     return publish(definition, data, { ...adjust(rest), ...(id === undefined ? {} : { id }), ...(key === undefined ? {} : { key }) });
   }) as Publish;
   adjusted.many = (definition, items, options) => publish.many(definition, items, adjust(options ?? {}));
+  adjusted.schedule = (definition, data, options) => {
+    const { id, key, at, afterMs, timerId, ...rest } = (options ?? {}) as ScheduleOptions & { at?: Date | number; afterMs?: number };
+    const kept = { ...(id === undefined ? {} : { id }), ...(key === undefined ? {} : { key }), ...(timerId === undefined ? {} : { timerId }) };
+    const when = at === undefined ? { afterMs } : { at };
+    return publish.schedule(definition, data, { ...adjust(rest), ...kept, ...when } as ScheduleOptions);
+  };
+  adjusted.cancelTimer = (timerId) => publish.cancelTimer(timerId);
   return adjusted;
 }

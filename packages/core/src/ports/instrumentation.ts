@@ -92,6 +92,25 @@ export type InstrumentationEvent =
       readonly reason: 'late' | 'duplicate' | 'unknown';
     }
   | {
+      /** The timer scheduler moved `count` due timers into the outbox (each also counts in `published`). */
+      readonly kind: 'timers-fired';
+      readonly count: number;
+    }
+  | {
+      /**
+       * A saga instance moved (emitted by the saga runtime once the transaction holding the change
+       * committed): it started, a step completed or passed its deadline, compensations were sent,
+       * or it ended.
+       */
+      readonly kind: 'saga';
+      readonly saga: string;
+      readonly transition: SagaTransitionKind;
+      /** The step, for `step-completed` and `step-timed-out`. */
+      readonly step?: string;
+      /** For `completed` and `failed`: from the saga's start to its end. */
+      readonly durationMs?: number;
+    }
+  | {
       readonly kind: 'lag';
       readonly group: string;
       readonly topic: string;
@@ -99,6 +118,9 @@ export type InstrumentationEvent =
       /** Records between the committed offset and the partition's end. */
       readonly lag: number;
     };
+
+/** How a saga instance moved (see the `saga` instrumentation fact). */
+export type SagaTransitionKind = 'started' | 'step-completed' | 'step-timed-out' | 'compensating' | 'completed' | 'failed';
 
 export type InstrumentationListener = (event: InstrumentationEvent) => void;
 

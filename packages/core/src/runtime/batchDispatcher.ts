@@ -3,8 +3,8 @@ import { CoreErrors, toError } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { Delivery } from '../ports/broker.js';
 import { markAllHandled } from '../ports/stores/inbox.js';
-import type { BatchContext, Publish } from '../pipeline/handler.js';
-import { bindPublisher, type BoundPublisher } from '../pipeline/publisher.js';
+import type { BatchContext } from '../pipeline/handler.js';
+import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/publisher.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { contextFor, recordPoison, resolveDelivery, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
@@ -97,9 +97,7 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       if (fresh.size === 0) return;
       const todo = fresh.size === events.length ? events : events.filter((e) => fresh.has(e.id));
       const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => fresh.has(events[i]!.id));
-      const bound = () => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes }, tx)).publish;
-      const publish = ((definition, data, options) => bound()(definition, data, options)) as Publish;
-      publish.many = (definition, items, options) => bound().many(definition, items, options);
+      const publish = lazyPublish(() => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes, timers: deps.timers }, tx)).publish);
       const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
       await batch.handler(todo, ctx);
       if (deadline.signal.aborted) throw deadline.signal.reason;

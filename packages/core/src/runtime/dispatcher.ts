@@ -8,6 +8,7 @@ import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import type { DeadLetterPolicy } from '../ports/stores/deadLetters.js';
 import type { Stores } from '../ports/stores/stores.js';
+import type { TimerStore } from '../ports/stores/timers.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
 import { redriveTargetOf } from '../pipeline/logRedrive.js';
@@ -40,6 +41,8 @@ export interface GroupDispatchDeps<Tx> {
   readonly defaultPolicy: DeadLetterPolicy;
   /** Largest serialised event a batch handler's `publish` accepts. */
   readonly maxEventBytes: number;
+  /** Where a batch handler's `publish.schedule` keeps timers (absent: the stores have none). */
+  readonly timers?: TimerStore<Tx>;
 }
 
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */

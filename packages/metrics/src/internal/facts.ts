@@ -50,6 +50,16 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'revoked':
         gauges.assigned.dec({ group: fact.group }, fact.partitions.length);
         return;
+      case 'timers-fired':
+        counters.timersFired.inc(fact.count);
+        return;
+      case 'saga':
+        // a label value in Prometheus' own style: started, step_completed, step_timed_out...
+        counters.sagaTransitions.inc({ saga: fact.saga, transition: fact.transition.replaceAll('-', '_') });
+        if ((fact.transition === 'completed' || fact.transition === 'failed') && fact.durationMs !== undefined) {
+          histograms.sagaDuration.observe({ saga: fact.saga, outcome: fact.transition }, Math.max(0, fact.durationMs) / 1000);
+        }
+        return;
       case 'lag':
         if (options.lagFromFacts) gauges.lag.set({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.lag);
         return;

@@ -47,6 +47,8 @@ export function testApp(options: { broker?: Broker; clock?: Clock; logger?: Logg
     events: [OrderPlaced, OrderBilled],
     ...(options.clock ? { clock: options.clock } : {}),
     handlerDefaults: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 } },
+    // no handler here schedules an event; a scheduler would be one more sleeper on a manual clock
+    timers: false,
     relay: options.relay === false ? false : { idleMs: 5, backoff: { initialDelayMs: 1, maxDelayMs: 5 }, chaos: { failRate: 0.5, random: () => script.shift() ?? 0.99 } },
   });
   const attempts = new Map<string, number>();

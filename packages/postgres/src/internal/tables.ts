@@ -10,6 +10,8 @@ export interface Tables {
   readonly inbox: string;
   readonly deadLetters: string;
   readonly idempotency: string;
+  readonly timers: string;
+  readonly sagas: string;
   readonly migrations: string;
 }
 
@@ -37,6 +39,8 @@ export function tablesFor(schema: string): Tables {
     inbox: q('inbox'),
     deadLetters: q('dead_letters'),
     idempotency: q('idempotency_keys'),
+    timers: q('timers'),
+    sagas: q('sagas'),
     migrations: q('schema_migrations'),
   };
 }

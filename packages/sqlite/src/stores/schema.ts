@@ -121,6 +121,40 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     version: 5,
     statements: [`CREATE INDEX herald_outbox_slot ON herald_outbox (slot, seq) WHERE published_at IS NULL`],
   },
+  {
+    // Durable timers: an event scheduled for later waits here (its outbox record in the outbox's
+    // own columns) until the scheduler moves it into the outbox; `seq` orders timers due at the
+    // same time as they were scheduled. Saga instances: one row per (saga, instance), the state
+    // as JSON, `version` for compare-and-set saves.
+    version: 6,
+    statements: [
+      `CREATE TABLE herald_timers (
+         seq INTEGER PRIMARY KEY,
+         timer_id TEXT NOT NULL UNIQUE,
+         due_at INTEGER NOT NULL,
+         id TEXT NOT NULL,
+         topic TEXT NOT NULL,
+         key TEXT NOT NULL,
+         type TEXT NOT NULL,
+         correlation_id TEXT NOT NULL,
+         value TEXT NOT NULL,
+         headers TEXT,
+         created_at INTEGER NOT NULL
+       )`,
+      `CREATE INDEX herald_timers_due ON herald_timers (due_at, seq)`,
+      `CREATE TABLE herald_sagas (
+         saga TEXT NOT NULL,
+         instance_id TEXT NOT NULL,
+         status TEXT NOT NULL,
+         version INTEGER NOT NULL,
+         state TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (saga, instance_id)
+       ) WITHOUT ROWID`,
+      `CREATE INDEX herald_sagas_status ON herald_sagas (saga, status, updated_at)`,
+    ],
+  },
 ];
 
 /**

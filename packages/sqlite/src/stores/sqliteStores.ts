@@ -9,8 +9,10 @@ import {
   type OutboxStore,
   type RetentionSweep,
   type RetentionSweepResult,
+  type SagaStores,
   type SqlTx,
   type Stores,
+  type TimerStores,
 } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
@@ -21,17 +23,19 @@ import { createIdempotencyStore } from './idempotency.js';
 import { createInboxStore } from './inbox.js';
 import { resolveStoresOptions, type SqliteStoresOptions } from './options.js';
 import { createOutboxStore, createSlotWrites, type SlotWrites, type StoreDeps } from './outbox.js';
+import { createSagaStore } from './sagas.js';
+import { createTimerStore } from './timers.js';
 import { createStoreRetention } from './retention.js';
 import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
 import { createTxRunner } from './txRunner.js';
 
 /**
- * The SQLite stores: the required ones, and the abilities idempotency keys, the outbox signal,
- * retention (`sweepRetention()` runs a sweep now; it also runs every `sweepIntervalMs`), the
- * outbox backlog and the dead letter browser.
+ * The SQLite stores: the required ones, and the abilities idempotency keys, timers, saga state,
+ * the outbox signal, retention (`sweepRetention()` runs a sweep now; it also runs every
+ * `sweepIntervalMs`), the outbox backlog and the dead letter browser.
  */
-export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, RetentionSweep {
+export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, RetentionSweep {
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
 }
@@ -43,7 +47,8 @@ const CHECKPOINT_INTERVAL_MS = 100;
 /**
  * Creates the stores on one SQLite file. Everything written in a `transaction` (the
  * application's own tables through `tx.query` / `tx.execute` with `$1, $2...` placeholders,
- * outbox records, the inbox mark, an idempotent response) commits together or not at all.
+ * outbox records, the inbox mark, an idempotent response, timers, saga state) commits together or
+ * not at all.
  *
  * Contract: transactions are group-committed and run concurrently: many logical transactions
  * share one SQLite transaction, one COMMIT and one fsync, and each promise settles after the
@@ -123,6 +128,8 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     inbox: createInboxStore(deps),
     deadLetters: createDeadLetterStore(deps),
     idempotency: createIdempotencyStore(deps),
+    timers: createTimerStore(deps),
+    sagas: createSagaStore(deps),
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

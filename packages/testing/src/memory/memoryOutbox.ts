@@ -11,6 +11,8 @@ interface Row {
 export interface MemoryOutbox extends OutboxStore<MemoryTx>, OutboxBacklog {
   /** Appends the records buffered in `state` (called inside the commit); returns how many. */
   applyCommitted(state: TxState): number;
+  /** Appends committed records at once (timers firing); returns how many were new. */
+  insert(records: readonly OutboxRecord[]): number;
 }
 
 /**
@@ -23,6 +25,18 @@ export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutb
   const rows = new Map<string, Row>();
   const pending = new Map<string, Row>();
 
+  function insert(records: readonly OutboxRecord[]): number {
+    let appended = 0;
+    for (const record of records) {
+      if (rows.has(record.id)) continue;
+      const row: Row = { record, publishedAt: null, claim: null };
+      rows.set(record.id, row);
+      pending.set(record.id, row);
+      appended++;
+    }
+    return appended;
+  }
+
   return {
     async append(tx, records) {
       const state = db.stateOf(tx);
@@ -30,16 +44,10 @@ export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutb
     },
 
     applyCommitted(state) {
-      let appended = 0;
-      for (const record of state.outbox) {
-        if (rows.has(record.id)) continue;
-        const row: Row = { record, publishedAt: null, claim: null };
-        rows.set(record.id, row);
-        pending.set(record.id, row);
-        appended++;
-      }
-      return appended;
+      return insert(state.outbox);
     },
+
+    insert: (records) => insert(records.map(freeze)),
 
     async claim({ relayId, limit, leaseMs }) {
       if (!relayId) throw invalid('claim: relayId must be a non-empty string');

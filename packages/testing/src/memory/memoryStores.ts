@@ -10,11 +10,15 @@ import {
   type OutboxBacklog,
   type OutboxSignal,
   type OutboxStore,
+  type SagaStores,
   type Stores,
+  type TimerStores,
 } from '@herald/core';
 import { createMemoryDeadLetters } from './memoryDeadLetters.js';
 import { createMemoryIdempotency } from './memoryIdempotency.js';
 import { createMemoryOutbox } from './memoryOutbox.js';
+import { createMemorySagas } from './memorySagas.js';
+import { createMemoryTimers } from './memoryTimers.js';
 import { createMemoryDatabase, type MemoryDatabase, type MemoryTx } from './memoryTx.js';
 
 /** Options of {@link memoryStores}. */
@@ -24,22 +28,23 @@ export interface MemoryStoresOptions {
 }
 
 /**
- * Every store over one in-memory database, with the abilities: idempotency keys, the in-process
- * outbox signal, the outbox backlog and the dead letter browser.
+ * Every store over one in-memory database, with the abilities: idempotency keys, timers, saga
+ * state, the in-process outbox signal, the outbox backlog and the dead letter browser.
  */
-export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, OutboxSignal {
+export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, OutboxSignal {
   readonly outbox: OutboxStore<MemoryTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
 }
 
 /**
  * Creates in-memory stores for unit tests: a real implementation of the Stores port over
- * {@link MemoryTx}, not a mock. The app's key-value writes, outbox appends, inbox marks and
- * idempotency completions made in one `transaction` apply atomically when its work resolves and
+ * {@link MemoryTx}, not a mock. The app's key-value writes, outbox appends, inbox marks,
+ * idempotency completions, timers and saga saves made in one `transaction` apply atomically when its work resolves and
  * vanish when it rejects. Concurrent transactions run interleaved (read committed); an inbox mark
  * held by an open transaction makes another transaction marking the same (group, event id) wait
- * for it, then see it, as a unique index does in SQL. Dead letters and `begin`/`abandon`/`purge`
- * apply at once. Nothing survives the process.
+ * for it, then see it, as a unique index does in SQL; loading a saga instance or touching a timer
+ * locks it the same way. Dead letters and `begin`/`abandon`/`purge` apply at once, and so does
+ * `timers.fireDue` (it wakes `onAppended` listeners). Nothing survives the process.
  *
  * @example
  * const stores = memoryStores();
@@ -51,6 +56,8 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   const outbox = createMemoryOutbox(db, clock);
   const idempotency = createMemoryIdempotency(db);
   const listeners = new Set<() => void>();
+  const timers = createMemoryTimers(db, outbox, () => notify(listeners));
+  const sagas = createMemorySagas(db);
   let closed = false;
 
   async function transaction<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
@@ -68,6 +75,8 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
       for (const entry of committed.inbox) db.inbox.set(inboxKey(entry.group, entry.eventId), entry);
       appended = outbox.applyCommitted(committed);
       idempotency.applyCommitted(committed);
+      timers.applyCommitted(committed);
+      sagas.applyCommitted(committed);
     });
     if (appended > 0) notify(listeners);
     return result;
@@ -79,6 +88,8 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
     inbox: createMemoryInbox(db),
     deadLetters: createMemoryDeadLetters(),
     idempotency,
+    timers,
+    sagas,
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -1,9 +1,9 @@
-import { CoreErrors, HeraldError, type InboxEntry, type OutboxRecord } from '@herald/core';
+import { CoreErrors, HeraldError, type InboxEntry, type OutboxRecord, type SagaRecord, type ScheduledRecord } from '@herald/core';
 
 /**
  * The transaction handle of {@link memoryStores}: a small key-value view of the app's own state.
  * Reads see committed state plus this transaction's own writes (read committed); writes, and the
- * outbox, inbox and idempotency writes made with the same handle, apply together on commit and
+ * outbox, inbox, idempotency, timer and saga writes made with the same handle, apply together on commit and
  * vanish on rollback. Values are copied (structured clone) on the way in and out. The handle
  * throws once its transaction has settled.
  */
@@ -27,6 +27,10 @@ export interface TxState {
   readonly outbox: OutboxRecord[];
   readonly inbox: InboxEntry[];
   readonly completions: Map<string, unknown>;
+  /** Timers scheduled (the record) or cancelled (null) by id, the last word for each id. */
+  readonly timers: Map<string, ScheduledRecord | null>;
+  /** Saga instances saved, by `saga \0 instanceId`. */
+  readonly sagas: Map<string, SagaRecord>;
   readonly settled: Promise<void>;
   readonly settle: () => void;
 }
@@ -44,6 +48,8 @@ export interface MemoryDatabase {
    * (as a unique index does in SQL): resolves true when taken, false when `state` already had it.
    */
   lock(state: TxState, name: string): Promise<boolean>;
+  /** Whether an open transaction holds the lock `name` (for work that skips locked rows). */
+  isLocked(name: string): boolean;
   /** Applies `state`'s writes; `apply` adds the other stores' writes in the same synchronous step. */
   commit(state: TxState, apply: (state: TxState) => void): void;
   rollback(state: TxState): void;
@@ -68,7 +74,7 @@ export function createMemoryDatabase(): MemoryDatabase {
     begin() {
       let resolve!: () => void;
       const settled = new Promise<void>((r) => (resolve = r));
-      const state: TxState = { open: true, writes: new Map(), outbox: [], inbox: [], completions: new Map(), settled, settle: resolve };
+      const state: TxState = { open: true, writes: new Map(), outbox: [], inbox: [], completions: new Map(), timers: new Map(), sagas: new Map(), settled, settle: resolve };
       const tx = createTx(kv, state);
       handles.set(tx, state);
       held.set(state, []);
@@ -92,6 +98,7 @@ export function createMemoryDatabase(): MemoryDatabase {
       held.get(state)!.push(name);
       return true;
     },
+    isLocked: (name) => locks.has(name),
     commit(state, apply) {
       for (const [key, write] of state.writes) {
         if (write === DELETED) kv.delete(key);

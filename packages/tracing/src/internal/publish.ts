@@ -69,5 +69,9 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
       span.end();
     }
   };
+  // a scheduled event is created when it is due, not now: it keeps the trace headers of its cause
+  // (the publisher copies them) and gets no create span of its own here
+  traced.schedule = (definition, data, options) => publish.schedule(definition, data, options);
+  traced.cancelTimer = (timerId) => publish.cancelTimer(timerId);
   return traced;
 }

@@ -2,8 +2,9 @@ import type { Clock } from '../../ports/clock.js';
 import type { Instrumentation } from '../../ports/instrumentation.js';
 import type { OutboxStore } from '../../ports/stores/outbox.js';
 import type { TransactionRunner } from '../../ports/stores/transaction.js';
-import type { Middleware, Publish } from '../handler.js';
-import { bindPublisher, type BoundPublisher, type PublisherDeps } from '../publisher.js';
+import type { TimerStore } from '../../ports/stores/timers.js';
+import type { Middleware } from '../handler.js';
+import { bindPublisher, lazyPublish, type BoundPublisher, type PublisherDeps } from '../publisher.js';
 
 export interface TransactionPolicyOptions<Tx> {
   /** Runs the transactions (the engine's stores, or a batcher in front of them). */
@@ -12,6 +13,8 @@ export interface TransactionPolicyOptions<Tx> {
   readonly clock: Clock;
   readonly instrumentation: Instrumentation;
   readonly maxEventBytes: number;
+  /** Where `ctx.publish.schedule` keeps timers; without it, scheduling throws `timers-unavailable`. */
+  readonly timers?: TimerStore<Tx>;
 }
 
 /**
@@ -32,9 +35,7 @@ export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middlewa
       await transactions.transaction(async (tx) => {
         // the publisher (and its record list) is built only if the handler publishes
         let publisher: BoundPublisher | undefined;
-        const bound = () => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish;
-        const publish = ((definition, data, publishOptions) => bound()(definition, data, publishOptions)) as Publish;
-        publish.many = (definition, items, publishOptions) => bound().many(definition, items, publishOptions);
+        const publish = lazyPublish(() => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish);
         await next(event, ctx.with({ tx, publish }));
         ctx.throwIfAborted();
         committed = publisher?.committed;

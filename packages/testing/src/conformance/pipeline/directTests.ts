@@ -29,6 +29,9 @@ export async function publishesDirectly<Tx>(f: PipelineFixture<Tx>): Promise<voi
   const halfInvalid = await producer.publishDirect.many(f.Step, [{ orderId: 'order-9', seq: 0 }, { orderId: 'order-9', seq: -1 }]).catch((error: unknown) => error);
   expect(isHeraldError(halfInvalid) && halfInvalid.code, 'one invalid item refuses the call').toBe('schema-violation');
 
+  const scheduled = await producer.publishDirect.schedule(f.Step, { orderId: 'order-8', seq: 0 }, { afterMs: 10 }).catch((error: unknown) => error);
+  expect(isHeraldError(scheduled) && scheduled.code, 'no timers without a transaction').toBe('invalid-options');
+
   await f.waitFor('21 records on the log', () => probe.length >= 21);
   const first = probe.find((d) => d.key === 'order-0' && JSON.parse(d.value).data.seq === 0)!;
   expect(first.value, 'the wire value is the returned envelope').toBe(encodeEnvelope(single));

@@ -1,4 +1,19 @@
-import { canEnsureTopics, canResetOffsets, hasIdempotency, hasOutboxSignal, type Broker, type IdempotencyStores, type OffsetReset, type OutboxSignal, type Stores, type TopicAdmin } from '@herald/core';
+import {
+  canEnsureTopics,
+  canResetOffsets,
+  hasIdempotency,
+  hasOutboxSignal,
+  hasSagas,
+  hasTimers,
+  type Broker,
+  type IdempotencyStores,
+  type OffsetReset,
+  type OutboxSignal,
+  type SagaStores,
+  type Stores,
+  type TimerStores,
+  type TopicAdmin,
+} from '@herald/core';
 
 /**
  * The broker seen by one app of the pipeline suite: `close()` leaves the shared broker open (the
@@ -22,7 +37,8 @@ export function keepOpenBroker(broker: Broker, options: { dropCommits?: boolean 
 
 /** The stores seen by one app of the pipeline suite: everything (abilities too) passes through except `close()`. */
 export function keepOpenStores<Tx>(stores: Stores<Tx>): Stores<Tx> {
-  const kept: Stores<Tx> & Partial<OutboxSignal> & { idempotency?: IdempotencyStores<Tx>['idempotency'] } = {
+  const kept: Stores<Tx> &
+    Partial<OutboxSignal> & { idempotency?: IdempotencyStores<Tx>['idempotency']; timers?: TimerStores<Tx>['timers']; sagas?: SagaStores<Tx>['sagas'] } = {
     transaction: (work) => stores.transaction(work),
     outbox: stores.outbox,
     inbox: stores.inbox,
@@ -30,6 +46,8 @@ export function keepOpenStores<Tx>(stores: Stores<Tx>): Stores<Tx> {
     close: async () => {},
   };
   if (hasIdempotency(stores)) kept.idempotency = stores.idempotency;
+  if (hasTimers<Stores<Tx>, Tx>(stores)) kept.timers = stores.timers;
+  if (hasSagas<Stores<Tx>, Tx>(stores)) kept.sagas = stores.sagas;
   if (hasOutboxSignal(stores)) kept.onAppended = (listener) => stores.onAppended(listener);
   return kept;
 }

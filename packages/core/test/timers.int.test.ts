@@ -1,0 +1,258 @@
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  adjustPublish,
+  createApp,
+  createManualClock,
+  createTimerScheduler,
+  defineEvent,
+  ErrorCodes,
+  silentLogger,
+  type App,
+  type Envelope,
+  type InstrumentationEvent,
+  type ManualClock,
+  type TimerStore,
+} from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
+
+const OrderPlaced = defineEvent({ type: 'OrderPlaced', topic: 'orders', key: (d) => d.orderId, schema: Type.Object({ orderId: Type.String() }) });
+const PaymentTimedOut = defineEvent({
+  type: 'PaymentTimedOut',
+  topic: 'payment-deadlines',
+  key: (d) => d.orderId,
+  schema: Type.Object({ orderId: Type.String() }, { additionalProperties: false }),
+});
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.allSettled(cleanups.splice(0).map((c) => c()));
+});
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** Stores kept open when an app closes, so a second app (a restart) can use them. */
+function shared(stores: MemoryStores): MemoryStores {
+  return { ...stores, close: async () => {} };
+}
+
+function newApp(options: { stores?: MemoryStores; clock?: ManualClock; timers?: false | { pollIntervalMs?: number } } = {}): App<MemoryTx> {
+  const app = createApp<MemoryTx>({
+    broker: memoryBroker({ partitions: 2 }),
+    stores: options.stores ?? memoryStores(),
+    clock: options.clock,
+    logger: silentLogger,
+    events: [OrderPlaced, PaymentTimedOut],
+    relay: { idleMs: 2 },
+    groups: { orders: { commitIntervalMs: 10 } },
+    ...(options.timers !== undefined ? { timers: options.timers } : {}),
+  });
+  cleanups.push(() => app.close({ deadlineMs: 1000 }));
+  return app;
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Like {@link eventually}, letting 20 ms of manual time pass between looks: the relay's idle sleep
+ * runs on the app clock, and a wake-up that came while it was busy waits for that sleep to end.
+ */
+async function eventuallyAdvancing(clock: ManualClock, check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  await eventually(async () => (await check()) || (await clock.advance(20), false), what);
+}
+
+/** Lets the app's loops (relay, scheduler, consumers) run on the real event loop for a moment. */
+const settle = () => new Promise((r) => setTimeout(r, 30));
+
+describe('durable timers (publish.schedule)', () => {
+  it('publishes a scheduled event once it is due on the app clock, not before, carrying its cause', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    const { timers } = stores;
+    const app = newApp({ clock, stores });
+    const timedOut: Envelope<{ orderId: string }>[] = [];
+    app.on(OrderPlaced, { group: 'orders' }, async (event, ctx) => {
+      await ctx.publish.schedule(PaymentTimedOut, { orderId: event.data.orderId }, { afterMs: 30_000, timerId: `payment:${event.data.orderId}` });
+    });
+    app.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void timedOut.push(event));
+    await app.start();
+    const placed = await app.publish(OrderPlaced, { orderId: 'o-1' });
+    await eventually(async () => (await timers.find(['payment:o-1'])).length === 1, 'the timer scheduled');
+    await clock.advance(29_999);
+    await settle();
+    expect(timedOut, 'not due yet').toEqual([]);
+    await clock.advance(1);
+    await eventuallyAdvancing(clock, () => timedOut.length === 1, 'the timed-out event handled');
+    const [event] = timedOut;
+    expect(event).toMatchObject({ type: 'PaymentTimedOut', key: 'o-1', correlationId: placed.correlationId, causationId: placed.id, data: { orderId: 'o-1' } });
+    expect(event!.occurredAt, 'occurredAt is the due time').toBe(new Date(T0 + 30_000).toISOString());
+    expect(await timers.find(['payment:o-1'])).toEqual([]);
+  });
+
+  it('never publishes a timer cancelled in a later transaction, and schedules with the transaction or not at all', async () => {
+    const clock = createManualClock(T0);
+    const app = newApp({ clock });
+    const timedOut: string[] = [];
+    app.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void timedOut.push(event.data.orderId));
+    await app.start();
+    await app.transaction(async (_tx, publish) => {
+      await publish.schedule(PaymentTimedOut, { orderId: 'cancelled' }, { at: T0 + 1000, timerId: 'payment:cancelled' });
+      await publish.schedule(PaymentTimedOut, { orderId: 'kept' }, { at: new Date(T0 + 2000) });
+    });
+    await expect(
+      app.transaction(async (_tx, publish) => {
+        await publish.schedule(PaymentTimedOut, { orderId: 'rolled-back' }, { afterMs: 500 });
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(await app.transaction((_tx, publish) => publish.cancelTimer('payment:cancelled'))).toBe(true);
+    expect(await app.publish.cancelTimer('payment:cancelled'), 'cancelled already').toBe(false);
+    await clock.advance(5000);
+    await eventuallyAdvancing(clock, () => timedOut.length === 1, 'the kept timer handled');
+    await settle();
+    expect(timedOut).toEqual(['kept']);
+  });
+
+  it('fires timers left by a process that stopped when the next one starts', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    const first = newApp({ stores: shared(stores), clock, timers: false });
+    await first.start();
+    const scheduled = await first.publish.schedule(PaymentTimedOut, { orderId: 'o-9' }, { afterMs: 10_000 });
+    expect(scheduled).toMatchObject({ timerId: scheduled.envelope.id, dueAt: T0 + 10_000 });
+    await first.close();
+    await clock.advance(60_000);
+
+    const second = newApp({ stores: shared(stores), clock });
+    const seen: Envelope[] = [];
+    second.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void seen.push(event));
+    await second.start();
+    await eventuallyAdvancing(clock, () => seen.length === 1, 'the overdue timer fired at start');
+    expect(seen[0]!.id, 'the event id was fixed when scheduled').toBe(scheduled.envelope.id);
+  });
+
+  it('fires within its poll interval a timer another process scheduled, and wakes early for one scheduled in this process', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    const firing = newApp({ stores: shared(stores), clock, timers: { pollIntervalMs: 5_000 } });
+    const seen: string[] = [];
+    firing.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void seen.push(event.data.orderId));
+    await firing.start();
+    await settle(); // the scheduler now sleeps a whole poll interval: nothing is pending
+
+    const other = newApp({ stores: shared(stores), clock, timers: false });
+    await other.start();
+    await other.publish.schedule(PaymentTimedOut, { orderId: 'from-elsewhere' }, { afterMs: 1_000 });
+    await clock.advance(4_000);
+    await settle();
+    expect(seen, 'another process cannot wake this scheduler: it looks at its next poll').toEqual([]);
+    await clock.advance(1_000);
+    await eventuallyAdvancing(clock, () => seen.length === 1, 'the timer fired at the poll');
+
+    await settle();
+    const local = await firing.publish.schedule(PaymentTimedOut, { orderId: 'from-here' }, { afterMs: 1_000 });
+    await clock.advance(1_000);
+    // fired by the scheduler at its due time (the next poll is seconds away), then handled
+    await eventually(async () => (await stores.timers.find([local.timerId])).length === 0, 'the local timer fired when due, before the next poll');
+    await eventuallyAdvancing(clock, () => seen.length === 2, 'the local timer handled');
+    expect(seen).toEqual(['from-elsewhere', 'from-here']);
+  });
+
+  it('counts fired timers as published events and reports them as timers-fired', async () => {
+    const clock = createManualClock(T0);
+    const app = newApp({ clock });
+    const facts: InstrumentationEvent[] = [];
+    app.instrumentation.on((fact) => facts.push(fact));
+    let handled = 0;
+    app.on(PaymentTimedOut, { group: 'deadlines' }, async () => void handled++);
+    await app.start();
+    await app.publish.schedule(PaymentTimedOut, { orderId: 'a' }, { afterMs: 100 });
+    await app.publish.schedule(PaymentTimedOut, { orderId: 'b' }, { afterMs: 100 });
+    expect(facts.filter((f) => f.kind === 'published'), 'nothing entered the outbox yet').toEqual([]);
+    await clock.advance(100);
+    await eventuallyAdvancing(clock, () => handled === 2, 'both handled');
+    const published = facts.filter((f) => f.kind === 'published' || f.kind === 'timers-fired');
+    expect(published.reduce((n, f) => n + (f.kind === 'timers-fired' ? f.count : 0), 0)).toBe(2);
+    expect(published.reduce((n, f) => n + (f.kind === 'published' ? f.count : 0), 0)).toBe(2);
+    expect(published.find((f) => f.kind === 'published')).toMatchObject({ topic: 'payment-deadlines', eventType: 'PaymentTimedOut' });
+  });
+
+  it('refuses bad schedules with invalid-options, and scheduling on stores without timers with timers-unavailable', async () => {
+    const app = newApp();
+    await app.start();
+    const bad = [
+      {},
+      { at: 1, afterMs: 1 },
+      { afterMs: -1 },
+      { afterMs: Number.NaN },
+      { at: new Date('not a date') },
+      { afterMs: 1, timerId: '' },
+      { afterMs: 1, timerId: 'x'.repeat(501) },
+    ];
+    for (const options of bad) {
+      await expect(app.publish.schedule(PaymentTimedOut, { orderId: 'o' }, options as never), JSON.stringify(options)).rejects.toMatchObject({ code: ErrorCodes.invalidOptions });
+    }
+    await expect(app.publish.schedule(PaymentTimedOut, { orderId: 7 } as never, { afterMs: 1 })).rejects.toMatchObject({ code: ErrorCodes.schemaViolation });
+
+    const { timers: _none, ...withoutTimers } = memoryStores() as MemoryStores;
+    const plain = createApp<MemoryTx>({ broker: memoryBroker(), stores: withoutTimers, logger: silentLogger });
+    cleanups.push(() => plain.close());
+    await plain.start();
+    await expect(plain.publish.schedule(PaymentTimedOut, { orderId: 'o' }, { afterMs: 1 })).rejects.toMatchObject({ code: ErrorCodes.timersUnavailable });
+    await expect(plain.publish.cancelTimer('t')).rejects.toMatchObject({ code: ErrorCodes.timersUnavailable });
+    expect(() => createApp<MemoryTx>({ broker: memoryBroker(), stores: withoutTimers, timers: { pollIntervalMs: 10 } })).toThrow(/no timer store/);
+  });
+
+  it('keeps schedule and cancelTimer on a publish adjusted by a layer (adjustPublish), with the adjusted options', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    const app = newApp({ clock, stores, timers: false });
+    await app.start();
+    const scheduled = await app.transaction(async (_tx, publish) => {
+      const correlated = adjustPublish(publish, (options) => ({ correlationId: 'c-7', ...options }));
+      return correlated.schedule(PaymentTimedOut, { orderId: 'a' }, { afterMs: 1_000, timerId: 'payment:a', key: 'k-a' });
+    });
+    expect(scheduled).toMatchObject({ timerId: 'payment:a', dueAt: T0 + 1_000, envelope: { correlationId: 'c-7', key: 'k-a', data: { orderId: 'a' } } });
+    expect((await stores.timers.find(['payment:a'])).map((t) => t.dueAt)).toEqual([T0 + 1_000]);
+    const cancelled = await app.transaction((_tx, publish) => adjustPublish(publish, (options) => options).cancelTimer('payment:a'));
+    expect(cancelled).toBe(true);
+    expect(await stores.timers.find(['payment:a'])).toEqual([]);
+  });
+});
+
+describe('the timer scheduler', () => {
+  it('retries a failing store after a backoff and validates its options', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    let failures = 2;
+    const flaky: TimerStore<MemoryTx> = {
+      ...stores.timers,
+      fireDue: async (options) => {
+        if (failures-- > 0) throw new Error('database restarting');
+        return stores.timers.fireDue(options);
+      },
+    };
+    await stores.transaction((tx) =>
+      stores.timers.schedule(tx, [{ timerId: 't', dueAt: T0, record: { id: '0190c7b8-8a5e-7000-8000-000000000001', topic: 'x', key: 'k', type: 'X', correlationId: 'c', value: '{}', headers: {}, createdAt: T0 } }]),
+    );
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (message: string) => void warnings.push(message), child: () => logger };
+    const scheduler = createTimerScheduler({ timers: flaky, clock, logger }, { backoff: { initialDelayMs: 100, maxDelayMs: 100, jitter: 0 } });
+    await scheduler.start(new AbortController().signal);
+    cleanups.push(() => scheduler.close({ deadlineMs: 0 }));
+    await eventually(() => warnings.length === 1, 'the first failure logged');
+    await clock.advance(100);
+    await eventually(() => warnings.length === 2, 'the second failure logged');
+    await clock.advance(100);
+    await eventually(async () => (await stores.outbox.backlog()).length === 1, 'the timer fired after the retries');
+    expect(warnings).toEqual(['timers: firing due timers failed, retrying', 'timers: firing due timers failed, retrying']);
+    expect(() => createTimerScheduler({ timers: flaky }, { pollIntervalMs: 0 })).toThrow(/pollIntervalMs/);
+    expect(() => createTimerScheduler({ timers: flaky }, { batchSize: 1.5 })).toThrow(/batchSize/);
+  });
+});

@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import { Type } from '@sinclair/typebox';
+import { defineEvent, HeraldError } from '@herald/core';
+import { decideSaga, defineSaga, givenSaga, MAX_EARLY_EVENTS, on, sagaEvent, SagaErrorCodes } from '../src/index.js';
+import { OrderPlaced, OrderSaga, PAYMENT_DEADLINE_MS, PaymentProcessed, SeatsReserved, SeatsUnavailable } from './orderSaga.js';
+
+const ORDER = 'o-1';
+const T0 = Date.UTC(2026, 0, 1);
+const placed = () => sagaEvent(OrderPlaced, { orderId: ORDER, seats: 2, totalCents: 5000 }, { correlationId: ORDER });
+const reserved = () => sagaEvent(SeatsReserved, { orderId: ORDER, reservationId: 'r-9' }, { correlationId: ORDER });
+const paid = (success = true) => sagaEvent(PaymentProcessed, { orderId: ORDER, success, amountCents: 5000, ...(success ? {} : { reason: 'INSUFFICIENT_FUNDS' }) }, { correlationId: ORDER });
+
+describe('a saga decides', () => {
+  it('starts on its start event: SagaStarted, the first step active and asked for', () => {
+    const result = givenSaga(OrderSaga, { startMs: T0 }).when(placed());
+    expect(result.outcome).toBe('applied');
+    expect(result.transitions).toEqual([{ type: 'SagaStarted', steps: ['reserve', 'payment'] }]);
+    expect(result.published).toEqual([{ type: 'ReserveSeats', topic: 'inventory.commands', data: { orderId: ORDER, seats: 2 } }]);
+    expect(result.state?.status).toBe('running');
+    expect(result.state?.steps.map((s) => [s.name, s.status])).toEqual([['reserve', 'active'], ['payment', 'waiting']]);
+    expect(result.deadlines).toEqual([]);
+  });
+
+  it('runs every step to SagaCompleted, with the deadline of the payment step set then cancelled', () => {
+    const scenario = givenSaga(OrderSaga, { startMs: T0 }).given(placed());
+    const afterReserve = scenario.whenTimePasses(1_000) && scenario.when(reserved());
+    expect(afterReserve.transitionTypes).toEqual(['SagaStepCompleted']);
+    expect(afterReserve.published.map((p) => p.type)).toEqual(['ChargeCard']);
+    expect(afterReserve.deadlines).toEqual([{ kind: 'schedule', step: 'payment', at: T0 + 1_000 + PAYMENT_DEADLINE_MS }]);
+    expect(scenario.pendingDeadlines()).toEqual([{ step: 'payment', at: T0 + 1_000 + PAYMENT_DEADLINE_MS }]);
+
+    scenario.whenTimePasses(2_000);
+    const done = scenario.when(paid());
+    expect(done.transitions).toEqual([{ type: 'SagaStepCompleted', step: 'payment' }, { type: 'SagaCompleted', durationMs: 3_000 }]);
+    expect(done.published).toEqual([{ type: 'OrderStatusUpdated', topic: 'orders.status', data: { orderId: ORDER, status: 'PAID' } }]);
+    expect(done.deadlines).toEqual([{ kind: 'cancel', step: 'payment' }]);
+    expect(scenario.pendingDeadlines()).toEqual([]);
+    expect(done.state).toMatchObject({ status: 'completed', startedAt: T0, endedAt: T0 + 3_000, data: { reservationId: 'r-9', paidCents: 5000 } });
+    // the cancelled deadline never fires
+    expect(scenario.whenTimePasses(PAYMENT_DEADLINE_MS * 2).outcome).toBe('ignored');
+  });
+
+  it('compensates the completed steps, last first, when a step fails', () => {
+    const scenario = givenSaga(OrderSaga).given(placed(), reserved());
+    const result = scenario.when(paid(false));
+    expect(result.transitionTypes).toEqual(['SagaCompensating', 'SagaFailed']);
+    expect(result.transitions[1]).toEqual({ type: 'SagaFailed', step: 'payment', reason: 'INSUFFICIENT_FUNDS', timedOut: false, durationMs: 0 });
+    expect(result.published.map((p) => [p.type, p.data])).toEqual([
+      ['ReleaseSeats', { orderId: ORDER, reservationId: 'r-9' }],
+      ['OrderStatusUpdated', { orderId: ORDER, status: 'INSUFFICIENT_FUNDS' }],
+    ]);
+    expect(result.deadlines).toEqual([{ kind: 'cancel', step: 'payment' }]);
+    expect(result.state?.steps.map((s) => s.status)).toEqual(['compensated', 'failed']);
+  });
+
+  it('fails a first step with nothing to compensate: no SagaCompensating', () => {
+    const result = givenSaga(OrderSaga).given(placed()).when(sagaEvent(SeatsUnavailable, { orderId: ORDER }, { correlationId: ORDER }));
+    expect(result.transitions).toEqual([{ type: 'SagaFailed', step: 'reserve', reason: 'SOLD_OUT', timedOut: false, durationMs: 0 }]);
+    expect(result.published.map((p) => p.data)).toEqual([{ orderId: ORDER, status: 'SOLD_OUT' }]);
+  });
+
+  it('times a step out when its deadline passes first, and refunds a payment that comes later', () => {
+    const scenario = givenSaga(OrderSaga, { startMs: T0 }).given(placed(), reserved());
+    expect(scenario.whenTimePasses(PAYMENT_DEADLINE_MS - 1).outcome).toBe('ignored');
+    const timedOut = scenario.whenTimePasses(1);
+    expect(timedOut.transitions).toEqual([
+      { type: 'SagaStepTimedOut', step: 'payment', deadlineAt: T0 + PAYMENT_DEADLINE_MS },
+      { type: 'SagaCompensating', steps: ['reserve'], reason: `payment: no answer within ${PAYMENT_DEADLINE_MS} ms` },
+      { type: 'SagaFailed', step: 'payment', reason: `no answer within ${PAYMENT_DEADLINE_MS} ms`, timedOut: true, durationMs: PAYMENT_DEADLINE_MS },
+    ]);
+    expect(timedOut.published.map((p) => p.type)).toEqual(['ReleaseSeats', 'OrderStatusUpdated']);
+    expect(timedOut.published[1]!.data).toEqual({ orderId: ORDER, status: 'PAYMENT_TIMEOUT' });
+    expect(timedOut.deadlines).toEqual([]);
+
+    const late = scenario.when(paid());
+    expect(late.transitions).toEqual([{ type: 'SagaCompensating', steps: ['payment'], reason: 'payment completed after the saga failed' }]);
+    expect(late.published).toEqual([{ type: 'RefundPayment', topic: 'billing.commands', data: { orderId: ORDER, amountCents: 5000 } }]);
+    expect(late.state?.status).toBe('failed');
+    expect(late.state?.steps.map((s) => s.status)).toEqual(['compensated', 'compensated']);
+    // the same late payment again (a redelivery under a new id) is not refunded twice
+    expect(scenario.when(paid()).outcome).toBe('ignored');
+  });
+
+  it('keeps events that come before the start event and applies them, in order, when it comes', () => {
+    const scenario = givenSaga(OrderSaga);
+    expect(scenario.when(reserved()).outcome).toBe('deferred');
+    expect(scenario.state?.status).toBe('awaiting-start');
+    const started = scenario.when(placed());
+    expect(started.transitionTypes).toEqual(['SagaStarted', 'SagaStepCompleted']);
+    expect(started.published.map((p) => p.type)).toEqual(['ReserveSeats', 'ChargeCard']);
+    expect(started.state?.early).toEqual([]);
+    expect(started.state?.data?.reservationId).toBe('r-9');
+  });
+
+  it('ignores a second start, a duplicate step event, an event of another type and a stale deadline', () => {
+    const event = reserved();
+    const scenario = givenSaga(OrderSaga).given(placed(), event);
+    expect(scenario.when(placed()).outcome).toBe('ignored');
+    expect(scenario.when(event).outcome).toBe('ignored');
+    const other = defineEvent({ type: 'Unrelated', topic: 'x', key: () => 'k', schema: Type.Object({}) });
+    expect(scenario.when(sagaEvent(other, {}, { correlationId: ORDER })).outcome).toBe('ignored');
+    const state = scenario.state;
+    const stale = decideSaga(OrderSaga, state, { kind: 'deadline', step: 'payment', deadlineAt: 1 }, 10 ** 9);
+    expect(stale.outcome).toBe('ignored');
+    expect(stale.state).toBe(state);
+  });
+
+  it('never mutates the state it is given', () => {
+    const scenario = givenSaga(OrderSaga).given(placed());
+    const before = scenario.state!;
+    const frozen = JSON.stringify(before);
+    const decision = decideSaga(OrderSaga, before, { kind: 'event', event: reserved() }, 5);
+    expect(decision.outcome).toBe('applied');
+    expect(JSON.stringify(before)).toBe(frozen);
+  });
+
+  it(`refuses more than ${MAX_EARLY_EVENTS} events waiting for a start event`, () => {
+    const scenario = givenSaga(OrderSaga);
+    for (let i = 0; i < MAX_EARLY_EVENTS; i++) scenario.when(reserved());
+    expect(scenario.state?.early).toHaveLength(MAX_EARLY_EVENTS);
+    let error: unknown;
+    try {
+      scenario.when(reserved());
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(HeraldError);
+    expect((error as HeraldError).code).toBe(SagaErrorCodes.earlyEventsOverflow);
+  });
+});
+
+describe('defineSaga refuses', () => {
+  const expectInvalid = (build: () => unknown, message: RegExp) => {
+    let error: unknown;
+    try {
+      build();
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as HeraldError).code).toBe('invalid-options');
+    expect((error as Error).message).toMatch(message);
+  };
+
+  it('a bad name, a step without completions, a bad deadline, a duplicate step and the start event as a step event', () => {
+    const base = () => defineSaga({ name: 'order', startedBy: OrderPlaced, initial: () => ({}) });
+    expectInvalid(() => defineSaga({ name: 'has space', startedBy: OrderPlaced, initial: () => ({}) }), /name "has space"/);
+    expectInvalid(() => base().step('a', { completedBy: [] }), /completedBy needs at least one event/);
+    expectInvalid(() => base().step('a', { completedBy: on(SeatsReserved), deadlineMs: -1 }), /deadlineMs must be a positive number/);
+    expectInvalid(() => base().step('a', { completedBy: on(SeatsReserved) }).step('a', { completedBy: on(SeatsReserved) }), /exists already/);
+    expectInvalid(() => base().step('a', { completedBy: on(OrderPlaced) }), /starts the saga/);
+    expectInvalid(() => givenSaga(OrderSaga).whenTimePasses(-5), /ms must be a number >= 0/);
+    expectInvalid(() => sagaEvent(OrderPlaced, { orderId: 'x', seats: 1, totalCents: 1 }, { correlationId: '' }), /correlationId/);
+  });
+});

@@ -1,0 +1,37 @@
+import type { SagaStore, SqlTx } from '@herald/core';
+import { SAGA_COLUMNS, sagaValues, toSagaRecord, type SagaRow } from '@herald/sql';
+import type { StoreDeps } from './outbox.js';
+
+/**
+ * Saga instances on SQLite. `load` and `save` run in the caller's transaction. Transactions of one
+ * process share the write connection and see each other's writes as they happen, so two that read
+ * the same version cannot both save it: the second's compare-and-set finds the first's row (and
+ * loads it again); if the first then rolls back, the second's reads no longer replay and it runs
+ * again (see the transaction runner). Other processes wait for the file's write lock. `find` reads
+ * committed rows on the read connection.
+ */
+export function createSagaStore(deps: StoreDeps): SagaStore<SqlTx> {
+  const { writer, reader, scopeOf } = deps;
+  const s = {
+    load: writer.prepare<[string, string], SagaRow>(`SELECT ${SAGA_COLUMNS} FROM herald_sagas WHERE saga = ? AND instance_id = ?`),
+    insert: writer.prepare(`INSERT INTO herald_sagas (${SAGA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (saga, instance_id) DO NOTHING`),
+    update: writer.prepare('UPDATE herald_sagas SET status = ?, version = ?, state = ?, updated_at = ? WHERE saga = ? AND instance_id = ? AND version = ?'),
+    find: reader.prepare<[string, string], SagaRow>(`SELECT ${SAGA_COLUMNS} FROM herald_sagas WHERE saga = ? AND instance_id = ?`),
+  };
+  return {
+    async load(tx, saga, instanceId) {
+      const row = scopeOf(tx).get(s.load, [saga, instanceId]);
+      return row && toSagaRecord(row);
+    },
+    async save(tx, record) {
+      const scope = scopeOf(tx);
+      const [saga, instanceId, status, version, state, createdAt, updatedAt] = sagaValues(record);
+      if (version === 1) return scope.run(s.insert, [saga, instanceId, status, version, state, createdAt, updatedAt]) === 1;
+      return scope.run(s.update, [status, version, state, updatedAt, saga, instanceId, version - 1]) === 1;
+    },
+    async find(saga, instanceId) {
+      const row = s.find.get(saga, instanceId);
+      return row && toSagaRecord(row);
+    },
+  };
+}
