@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { OutboxRecord } from '@herald/core';
 import { sqliteStores, type SqliteStores } from '@herald/sqlite';
 import { tempDir } from './helpers.js';
+import { STORE_MIGRATIONS } from '../src/stores/schema.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -137,7 +138,7 @@ describe('sqliteStores.transaction (group commit)', () => {
     const again = sqliteStores({ path });
     try {
       const rows = await again.transaction((tx) => tx.query<{ component: string; version: number }>('SELECT component, version FROM herald_schema_version'));
-      expect(rows).toEqual([{ component: 'stores', version: 5 }]);
+      expect(rows).toEqual([{ component: 'stores', version: STORE_MIGRATIONS.at(-1)!.version }]);
       expect(await again.transaction((tx) => tx.query('SELECT name FROM effects'))).toEqual([{ name: 'kept' }]);
     } finally {
       await again.close();
