@@ -62,6 +62,8 @@ export type {
 export { hasIdempotency } from './ports/stores/idempotency.js';
 export type { IdempotencyBegin, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
 export { canSweepRetention } from './ports/stores/retention.js';
+export { byCloseOrder, byWindowOrder, checkWindowChange, checkWindowPartition, hasWindowStore } from './ports/stores/windows.js';
+export type { CheckedWindowChange, StoredWindow, WindowChange, WindowPartition, WindowPartitionState, WindowPartitionSummary, WindowSnapshot, WindowStore, WindowStores } from './ports/stores/windows.js';
 export type { RetentionSweep, RetentionSweepResult } from './ports/stores/retention.js';
 export { hasTimers } from './ports/stores/timers.js';
 export type { FiredTimers, PendingTimer, ScheduledRecord, TimerStore, TimerStores } from './ports/stores/timers.js';

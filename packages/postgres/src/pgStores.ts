@@ -11,6 +11,7 @@ import type {
   SqlTx,
   Stores,
   TimerStores,
+  WindowStores,
 } from '@herald/core';
 import pg from 'pg';
 import type { Pool } from 'pg';
@@ -22,16 +23,17 @@ import { pgOutboxStore } from './internal/outbox/outboxStore.js';
 import { pgSagaStore } from './internal/sagas/sagaStore.js';
 import { pgTimerStore } from './internal/timers/timerStore.js';
 import { tablesFor } from './internal/tables.js';
+import { pgWindowStore } from './internal/windows/windowStore.js';
 import { runTransaction } from './internal/transaction.js';
 import { startRetention } from './retention.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
 /**
- * PostgreSQL stores: the {@link Stores} port with the idempotency, timer, saga state,
- * outbox-signal and retention abilities, the read side (the outbox's backlog, the dead letter
- * browser), plus PostgreSQL-specific handles.
+ * PostgreSQL stores: the {@link Stores} port with the idempotency, timer, saga state, window
+ * state, outbox-signal and retention abilities, the read side (the outbox's backlog, the dead
+ * letter browser), plus PostgreSQL-specific handles.
  */
-export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, RetentionSweep {
+export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
   /** The outbox, with its backlog per topic (`hasOutboxBacklog`). */
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   /** The dead letters, with the operator's browser: pages, counts, groups, discard (`canBrowseDeadLetters`). */
@@ -110,6 +112,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
     idempotency: pgIdempotencyStore(db),
     timers: pgTimerStore(db, onCommitted),
     sagas: pgSagaStore(db),
+    windows: pgWindowStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
     ready: () => db.ready(),
     sweepRetention: retention.sweep,

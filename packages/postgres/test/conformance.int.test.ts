@@ -6,6 +6,7 @@ import {
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
+  describeWindowStoreConformance,
   type StoreUnderTest,
 } from '@herald/testing';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
@@ -55,6 +56,7 @@ for (const describeAbility of [
   describeOutboxBacklogConformance<SqlTx, PgStores>,
   describeTimerConformance<SqlTx, PgStores>,
   describeSagaStoreConformance<SqlTx, PgStores>,
+  describeWindowStoreConformance<SqlTx, PgStores>,
 ]) {
   describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });
 }

@@ -39,7 +39,7 @@ describe('migrate', () => {
     const versions = await rows<{ version: number }>(url, 'SELECT version FROM herald.schema_migrations ORDER BY version');
     expect(versions.map((r) => r.version)).toEqual(ALL);
     const tables = await rows<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'herald' ORDER BY table_name`);
-    expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_marks', 'outbox_slots', 'sagas', 'schema_migrations', 'timers']);
+    expect(tables.map((r) => r.table_name)).toEqual(['dead_letters', 'idempotency_keys', 'inbox', 'outbox', 'outbox_marks', 'outbox_slots', 'sagas', 'schema_migrations', 'timers', 'window_partitions', 'windows']);
   });
 
   it('is a no-op on a current schema', async () => {

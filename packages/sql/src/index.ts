@@ -20,3 +20,7 @@ export { deadLetterPageQuery, deadLetterWhere } from './deadLetterQuery.js';
 export type { DeadLetterPageQuery, SqlWhere } from './deadLetterQuery.js';
 export { toDeadLetterGroup, toDeadLetterPage } from './deadLetterViews.js';
 export type { DeadLetterGroupRow, DeadLetterPageRow } from './deadLetterViews.js';
+
+// window state: rows and snapshots
+export { WINDOW_COLUMNS, toStoredWindow, toWindowSnapshot } from './windowRows.js';
+export type { WindowPartitionRow, WindowRow } from './windowRows.js';

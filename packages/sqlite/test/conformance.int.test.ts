@@ -12,6 +12,7 @@ import {
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
+  describeWindowStoreConformance,
   type BrokerUnderTest,
   type StoreUnderTest,
 } from '@herald/testing';
@@ -95,6 +96,7 @@ for (const describeAbility of [
   describeOutboxBacklogConformance<SqlTx, SqliteStores>,
   describeTimerConformance<SqlTx, SqliteStores>,
   describeSagaStoreConformance<SqlTx, SqliteStores>,
+  describeWindowStoreConformance<SqlTx, SqliteStores>,
 ]) {
   describeAbility({
     name: 'sqliteStores',

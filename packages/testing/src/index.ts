@@ -19,6 +19,8 @@ export type { IdempotencyConformanceTest } from './conformance/store/describeIde
 export { describeDeadLetterBrowserConformance, DEAD_LETTER_BROWSER_CONFORMANCE_TESTS } from './conformance/store/describeDeadLetterBrowserConformance.js';
 export type { DeadLetterBrowserConformanceTest } from './conformance/store/describeDeadLetterBrowserConformance.js';
 export type { BrowsableStores } from './conformance/store/deadLetterBrowserTests.js';
+export { describeWindowStoreConformance, WINDOW_STORE_CONFORMANCE_TESTS } from './conformance/store/describeWindowStoreConformance.js';
+export type { WindowStoreConformanceTest } from './conformance/store/describeWindowStoreConformance.js';
 export { describeOutboxBacklogConformance, OUTBOX_BACKLOG_CONFORMANCE_TESTS } from './conformance/store/describeOutboxBacklogConformance.js';
 export type { OutboxBacklogConformanceTest } from './conformance/store/describeOutboxBacklogConformance.js';
 export type { BacklogStores } from './conformance/store/outboxBacklogTests.js';

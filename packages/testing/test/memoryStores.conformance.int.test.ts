@@ -6,6 +6,7 @@ import {
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
+  describeWindowStoreConformance,
   memoryStores,
   type MemoryStores,
   type MemoryTx,
@@ -27,6 +28,7 @@ const SUITES = [
   describeOutboxBacklogConformance<MemoryTx, MemoryStores>,
   describeTimerConformance<MemoryTx, MemoryStores>,
   describeSagaStoreConformance<MemoryTx, MemoryStores>,
+  describeWindowStoreConformance<MemoryTx, MemoryStores>,
 ];
 
 for (const describeSuite of SUITES) {

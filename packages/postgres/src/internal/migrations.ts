@@ -233,6 +233,33 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (saga, instance_id)
       );
       CREATE INDEX sagas_status ON ${t.sagas} (saga, status, updated_at);
+      `,
+    },
+    {
+    version: 9,
+    name: 'window state',
+    // The stream package's aggregations: each partition's stream time and late count (its row is
+    // the lock an update takes), and the open windows by key and start; closing reads a
+    // partition's windows by close time.
+    sql: (t) => `
+      CREATE TABLE ${t.windowPartitions} (
+        store       text NOT NULL,
+        partition   integer NOT NULL,
+        stream_time bigint,
+        late        bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (store, partition)
+      );
+      CREATE TABLE ${t.windows} (
+        store     text NOT NULL,
+        partition integer NOT NULL,
+        key       text NOT NULL,
+        start_at  bigint NOT NULL,
+        end_at    bigint NOT NULL,
+        close_at  bigint NOT NULL,
+        value     text NOT NULL,
+        PRIMARY KEY (store, partition, key, start_at)
+      );
+      CREATE INDEX windows_close ON ${t.windows} (store, partition, close_at);
     `,
   },
 ];

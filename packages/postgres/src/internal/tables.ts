@@ -12,6 +12,8 @@ export interface Tables {
   readonly idempotency: string;
   readonly timers: string;
   readonly sagas: string;
+  readonly windowPartitions: string;
+  readonly windows: string;
   readonly migrations: string;
 }
 
@@ -41,6 +43,8 @@ export function tablesFor(schema: string): Tables {
     idempotency: q('idempotency_keys'),
     timers: q('timers'),
     sagas: q('sagas'),
+    windowPartitions: q('window_partitions'),
+    windows: q('windows'),
     migrations: q('schema_migrations'),
   };
 }

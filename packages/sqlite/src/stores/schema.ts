@@ -155,6 +155,31 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX herald_sagas_status ON herald_sagas (saga, status, updated_at)`,
     ],
   },
+  {
+    // window state of the stream package's aggregations: each partition's stream time and late
+    // count, and the open windows by key and start; closing reads a partition's windows by closeAt
+    version: 7,
+    statements: [
+      `CREATE TABLE herald_window_partitions (
+         store TEXT NOT NULL,
+         partition INTEGER NOT NULL,
+         stream_time INTEGER,
+         late INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (store, partition)
+       ) WITHOUT ROWID`,
+      `CREATE TABLE herald_windows (
+         store TEXT NOT NULL,
+         partition INTEGER NOT NULL,
+         key TEXT NOT NULL,
+         start_at INTEGER NOT NULL,
+         end_at INTEGER NOT NULL,
+         close_at INTEGER NOT NULL,
+         value TEXT NOT NULL,
+         PRIMARY KEY (store, partition, key, start_at)
+       ) WITHOUT ROWID`,
+      `CREATE INDEX herald_windows_close ON herald_windows (store, partition, close_at)`,
+    ],
+  },
 ];
 
 /**

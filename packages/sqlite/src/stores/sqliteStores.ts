@@ -13,6 +13,7 @@ import {
   type SqlTx,
   type Stores,
   type TimerStores,
+  type WindowStores,
 } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
@@ -29,13 +30,14 @@ import { createStoreRetention } from './retention.js';
 import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
 import { createTxRunner } from './txRunner.js';
+import { createWindowStore } from './windows.js';
 
 /**
  * The SQLite stores: the required ones, and the abilities idempotency keys, timers, saga state,
- * the outbox signal, retention (`sweepRetention()` runs a sweep now; it also runs every
- * `sweepIntervalMs`), the outbox backlog and the dead letter browser.
+ * window state, the outbox signal, retention (`sweepRetention()` runs a sweep now; it also runs
+ * every `sweepIntervalMs`), the outbox backlog and the dead letter browser.
  */
-export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, RetentionSweep {
+export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
 }
@@ -130,6 +132,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     idempotency: createIdempotencyStore(deps),
     timers: createTimerStore(deps),
     sagas: createSagaStore(deps),
+    windows: createWindowStore(deps),
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

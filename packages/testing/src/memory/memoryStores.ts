@@ -13,12 +13,14 @@ import {
   type SagaStores,
   type Stores,
   type TimerStores,
+  type WindowStores,
 } from '@herald/core';
 import { createMemoryDeadLetters } from './memoryDeadLetters.js';
 import { createMemoryIdempotency } from './memoryIdempotency.js';
 import { createMemoryOutbox } from './memoryOutbox.js';
 import { createMemorySagas } from './memorySagas.js';
 import { createMemoryTimers } from './memoryTimers.js';
+import { createMemoryWindows } from './memoryWindows.js';
 import { createMemoryDatabase, type MemoryDatabase, type MemoryTx } from './memoryTx.js';
 
 /** Options of {@link memoryStores}. */
@@ -29,9 +31,9 @@ export interface MemoryStoresOptions {
 
 /**
  * Every store over one in-memory database, with the abilities: idempotency keys, timers, saga
- * state, the in-process outbox signal, the outbox backlog and the dead letter browser.
+ * state, window state, the in-process outbox signal, the outbox backlog and the dead letter browser.
  */
-export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, OutboxSignal {
+export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, WindowStores<MemoryTx>, OutboxSignal {
   readonly outbox: OutboxStore<MemoryTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
 }
@@ -39,12 +41,14 @@ export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<Memory
 /**
  * Creates in-memory stores for unit tests: a real implementation of the Stores port over
  * {@link MemoryTx}, not a mock. The app's key-value writes, outbox appends, inbox marks,
- * idempotency completions, timers and saga saves made in one `transaction` apply atomically when its work resolves and
- * vanish when it rejects. Concurrent transactions run interleaved (read committed); an inbox mark
- * held by an open transaction makes another transaction marking the same (group, event id) wait
- * for it, then see it, as a unique index does in SQL; loading a saga instance or touching a timer
- * locks it the same way. Dead letters and `begin`/`abandon`/`purge` apply at once, and so does
- * `timers.fireDue` (it wakes `onAppended` listeners). Nothing survives the process.
+ * idempotency completions, timers, saga saves and window changes made in one `transaction` apply
+ * atomically when its work resolves and vanish when it rejects. Concurrent transactions run
+ * interleaved (read committed); an inbox mark held by an open transaction makes another
+ * transaction marking the same (group, event id) wait for it, then see it, as a unique index does
+ * in SQL; loading a saga instance or touching a timer locks it the same way, and a window update
+ * waits for another open transaction's update of the same partition, as a row lock does. Dead
+ * letters and `begin`/`abandon`/`purge` apply at once, and so does `timers.fireDue` (it wakes
+ * `onAppended` listeners). Nothing survives the process.
  *
  * @example
  * const stores = memoryStores();
@@ -55,6 +59,7 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   const db = createMemoryDatabase();
   const outbox = createMemoryOutbox(db, clock);
   const idempotency = createMemoryIdempotency(db);
+  const windows = createMemoryWindows(db);
   const listeners = new Set<() => void>();
   const timers = createMemoryTimers(db, outbox, () => notify(listeners));
   const sagas = createMemorySagas(db);
@@ -77,6 +82,7 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
       idempotency.applyCommitted(committed);
       timers.applyCommitted(committed);
       sagas.applyCommitted(committed);
+      windows.applyCommitted(committed);
     });
     if (appended > 0) notify(listeners);
     return result;
@@ -90,6 +96,7 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
     idempotency,
     timers,
     sagas,
+    windows,
     onAppended(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
