@@ -1,0 +1,29 @@
+import { defineErrorCodes } from '@herald/core';
+
+/** The error codes the stream package adds to the core's; check them with `error.code`. */
+export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes({
+  invalidEventTime: {
+    code: 'invalid-event-time',
+    retriable: false,
+    meaning: "An event's time (from the stream's timestamp extractor, or a repartition record) is not an integer number of milliseconds at or after 1970-01-01.",
+    action: 'The event is dead-lettered with its envelope: fix the producer or the `timestamp` option of `from()`, then redrive it.',
+  },
+  unserialisableValue: {
+    code: 'unserialisable-value',
+    retriable: false,
+    meaning: 'An aggregate, or a value sent through a repartition topic, cannot be kept as JSON: a BigInt, a cycle, a function or undefined.',
+    action: 'Keep aggregates and re-keyed values to JSON values (numbers, strings, booleans, null, arrays, plain objects); the event is dead-lettered for a redrive.',
+  },
+  invalidKey: {
+    code: 'invalid-stream-key',
+    retriable: false,
+    meaning: "A groupBy's key function returned something other than a non-empty string.",
+    action: 'Fix the key function (every record needs a key); the event is dead-lettered for a redrive.',
+  },
+  windowStoreMissing: {
+    code: 'window-store-missing',
+    retriable: false,
+    meaning: 'A topology with windowed aggregations was installed on an app whose stores have no window state (`hasWindowStore` is false).',
+    action: 'Use stores with window state: the SQLite and PostgreSQL stores, or memoryStores in tests.',
+  },
+});

@@ -1,0 +1,51 @@
+import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type HandlerPolicy, type WindowStore } from '@herald/core';
+import { StreamErrors } from '../errors.js';
+import { createActivity } from './activity.js';
+import type { TopologyPlan } from './plan.js';
+import { createPunctuator } from './punctuator.js';
+import { runBatch } from './run.js';
+
+/**
+ * Registers a compiled topology on an app: one batch handler per group (the pipeline's inbox,
+ * retries and dead letters apply; a failed batch goes one event at a time), the partitions each
+ * member holds followed through the app's `assigned` / `revoked` facts, and the punctuator.
+ */
+export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
+  if (plan.groups.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `topology ${plan.name} reads nothing: add a from()`);
+  const aggregates = plan.groups.some((g) => g.aggregations.length > 0);
+  if (aggregates && !hasWindowStore(app.stores)) {
+    throw new HeraldError(StreamErrors.windowStoreMissing, `topology ${plan.name} aggregates, but the app's stores keep no window state (hasWindowStore is false)`);
+  }
+  const windows = aggregates ? ((app.stores as unknown as { windows: WindowStore<unknown> }).windows) : undefined;
+  const activity = createActivity(app.clock, plan.idleTimeoutMs);
+  const names = new Set(plan.groups.map((g) => g.group));
+  app.instrumentation.on((fact) => {
+    if (fact.kind === 'assigned' && names.has(fact.group)) activity.assigned(fact.group, fact.partitions);
+    if (fact.kind === 'revoked' && names.has(fact.group)) activity.revoked(fact.group, fact.partitions);
+  });
+  for (const group of plan.groups) {
+    app.onBatch(group.definitions, { ...(plan.handler as HandlerPolicy<Tx> | undefined), group: group.group, name: `${group.group}:stream` }, async (events, ctx) => {
+      // a batch holds one partition's deliveries; split defensively all the same
+      for (const [partition, part] of byPartition(events, ctx.deliveries)) {
+        activity.begin(group.group, partition);
+        try {
+          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, group: group.group, partition, windows }, part);
+        } finally {
+          activity.end(group.group, partition);
+        }
+      }
+    });
+  }
+  if (aggregates) app.use(createPunctuator(app, plan, activity, windows!));
+}
+
+function byPartition(events: readonly Envelope[], deliveries: readonly { partition: number }[]): Map<number, Envelope[]> {
+  const parts = new Map<number, Envelope[]>();
+  events.forEach((event, i) => {
+    const partition = deliveries[i]!.partition;
+    const part = parts.get(partition);
+    if (part) part.push(event);
+    else parts.set(partition, [event]);
+  });
+  return parts;
+}

@@ -1,0 +1,140 @@
+import { HeraldError, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
+import { StreamErrors } from '../errors.js';
+import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
+import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
+import type { AggregateNode, Node } from './graph.js';
+import type { GroupPlan } from './plan.js';
+
+/** What a run of a group's part of the topology works with: one transaction, one partition. */
+export interface RunContext {
+  readonly tx: unknown;
+  readonly publish: Publish;
+  readonly logger: Logger;
+  readonly group: string;
+  readonly partition: number;
+  /** The stores' window state (required when the group aggregates). */
+  readonly windows: WindowStore<unknown> | undefined;
+  /** Told of every late record (the test driver listens). */
+  readonly onLate?: (late: LateRecord<unknown>) => void;
+}
+
+/** A record on its way through the graph, with the event it came from (for correlation and traces). */
+interface Flowing extends StreamRecord<unknown> {
+  readonly cause?: Envelope;
+}
+
+/**
+ * Runs a batch of one partition's events (in offset order) through the group's part of the
+ * topology: each event, in order, through its sources and stateless steps (publishing what goes
+ * to repartition topics and sinks, running `forEach` handlers), buffering what reaches an
+ * aggregation; then each aggregation, upstream first, over its buffered records in one update of
+ * the window store, emitting its late records and results downstream. All in the caller's
+ * transaction: with the inbox marks, the window state and everything published commit together.
+ */
+export async function runBatch(plan: GroupPlan, ctx: RunContext, events: readonly Envelope[]): Promise<void> {
+  const run = createRun(plan, ctx);
+  for (const event of events) {
+    for (const source of plan.sourcesByType.get(event.type) ?? []) {
+      const record = source.read(event);
+      await run.push(source.children, { key: record.key, value: record.value, timestamp: record.timestamp, cause: event });
+    }
+  }
+  await run.aggregate(undefined);
+}
+
+/**
+ * Punctuates an idle partition: moves each aggregation's stream time to what `advanceTo` says
+ * (given the stored stream time; undefined leaves it), closing the windows that reached their
+ * close and emitting their results, in the caller's transaction.
+ */
+export async function punctuate(plan: GroupPlan, ctx: RunContext, advanceTo: (node: AggregateNode, streamTime: number | undefined) => number | undefined): Promise<void> {
+  await createRun(plan, ctx).aggregate(advanceTo);
+}
+
+function createRun(plan: GroupPlan, ctx: RunContext) {
+  const buffers = new Map<AggregateNode, Flowing[]>();
+  const streamContext: StreamContext<unknown> = { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, group: ctx.group, partition: ctx.partition };
+
+  async function push(nodes: readonly Node[], record: Flowing): Promise<void> {
+    for (const node of nodes) {
+      switch (node.kind) {
+        case 'filter':
+          if (node.predicate(record)) await push(node.children, record);
+          break;
+        case 'map':
+          await push(node.children, { key: record.key, value: node.mapper(record), timestamp: record.timestamp, cause: record.cause });
+          break;
+        case 'merge':
+          await push(node.children, record);
+          break;
+        case 'repartition':
+          await repartition(node, record);
+          break;
+        case 'sink':
+          await ctx.publish(node.definition, node.map ? node.map(record) : record.value, publishOptions(record));
+          break;
+        case 'forEach':
+          await node.handler(record, streamContext);
+          break;
+        case 'aggregate': {
+          const buffer = buffers.get(node);
+          if (buffer) buffer.push(record);
+          else buffers.set(node, [record]);
+          break;
+        }
+        case 'source':
+          break; // sources are roots
+      }
+    }
+  }
+
+  async function repartition(node: Extract<Node, { kind: 'repartition' }>, record: Flowing): Promise<void> {
+    const key = node.keyOf(record);
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new HeraldError(StreamErrors.invalidKey, `groupBy ${node.name}: the key must be a non-empty string, got ${JSON.stringify(key) ?? String(key)}`);
+    }
+    if (record.value === undefined) throw new HeraldError(StreamErrors.unserialisableValue, `groupBy ${node.name}: a re-keyed value must be a JSON value, got undefined`);
+    await ctx.publish(node.definition, { key, timestamp: record.timestamp, value: record.value }, publishOptions(record));
+  }
+
+  async function aggregate(advanceTo: ((node: AggregateNode, streamTime: number | undefined) => number | undefined) | undefined): Promise<void> {
+    for (const node of plan.aggregations) {
+      const records = buffers.get(node) ?? [];
+      buffers.delete(node);
+      if (records.length === 0 && !advanceTo) continue;
+      let applied: Applied | undefined;
+      const closed = await ctx.windows!.update(ctx.tx, { store: node.store, partition: ctx.partition }, [...new Set(records.map((r) => r.key))], (state) => {
+        applied = applyRecords(node, records, state, advanceTo?.(node, state.streamTime));
+        return applied.change;
+      });
+      for (const late of applied?.late ?? []) await sendLate(node, late);
+      for (const result of [...(applied?.results ?? []), ...finalResults(node, closed)]) await push(node.children, resultRecord(node, result));
+    }
+  }
+
+  async function sendLate(node: AggregateNode, late: Late): Promise<void> {
+    const record = late.record as Flowing;
+    const lateRecord: LateRecord<unknown> = {
+      aggregation: node.name,
+      key: record.key,
+      value: record.value,
+      timestamp: record.timestamp,
+      streamTime: late.streamTime,
+      partition: ctx.partition,
+      windows: late.windows.map((w) => ({ start: w.start, end: w.end })),
+    };
+    ctx.onLate?.(lateRecord);
+    if ('handler' in node.late) await node.late.handler(lateRecord, streamContext);
+    else await ctx.publish(node.late.to, node.late.map ? node.late.map(lateRecord) : lateRecord, publishOptions(record));
+  }
+
+  return { push, aggregate };
+}
+
+function resultRecord(node: AggregateNode, result: WindowResult<unknown>): Flowing {
+  return { key: result.key, value: result, timestamp: resultTime(node, result) };
+}
+
+function publishOptions(record: Flowing): { occurredAt: Date; cause?: Envelope } {
+  return record.cause ? { occurredAt: new Date(record.timestamp), cause: record.cause } : { occurredAt: new Date(record.timestamp) };
+}
