@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { canResetOffsets, createApp, silentLogger, type App, type SqlTx } from '@herald/core';
+import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
+import { Click, ClickCounts, LateClicks, TOPICS, clickTopology, countsOf, expected, lateOf, readTopic, waitFor, workload, type SentClick } from './support.js';
+
+// A windowed count on the embedded engine (real SQLite files), restarted mid-way: the window state
+// changes in the transaction of the inbox marks and of the published results, so a restart, and a
+// replay of every event from the start, neither loses nor doubles a window's result.
+
+let dataDir: string | undefined;
+afterEach(() => {
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+});
+
+/** An engine and an app on `dir`, the topics provisioned (publishing before `start()` would create them with the log's default partition count). */
+async function member(dir: string): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
+  const engine = sqliteEngine({ dataDir: dir });
+  await engine.broker.ensureTopics(TOPICS);
+  const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: TOPICS, logger: silentLogger });
+  clickTopology<SqlTx>().install(app);
+  const outcomes = new Map<string, number>();
+  app.instrumentation.on((fact) => {
+    if (fact.kind === 'handled') outcomes.set(fact.outcome, (outcomes.get(fact.outcome) ?? 0) + 1);
+  });
+  return { engine, app, outcomes };
+}
+
+const publish = async (app: App<SqlTx>, clicks: readonly SentClick[]) => {
+  for (const c of clicks) await app.publishDirect(Click, { userId: c.userId, seq: c.seq }, { occurredAt: new Date(c.at) });
+};
+
+describe('windowed count on the embedded engine', () => {
+  it('emits each window once, on close, across a restart mid-way and a replay of every event', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-'));
+    const sent = workload(240);
+    const want = expected(sent);
+    expect(want.late.length).toBeGreaterThan(0); // the workload has late clicks...
+    expect(want.counts.length).toBeGreaterThan(30); // ...and many windows
+
+    // first life: a third of the clicks, stopped as soon as it emitted something (mid-way)
+    const first = await member(dataDir);
+    await publish(first.app, sent.slice(0, 80));
+    await first.app.start();
+    await waitFor(async () => (await readTopic(first.engine.broker, ClickCounts.topic)).length > 0, 30_000, 'a first window result');
+    await first.app.close();
+
+    // second life: the group is sent back to the first offset (every event delivered again), more
+    // clicks arrive while it is down and after it started
+    const second = await member(dataDir);
+    if (!canResetOffsets(second.engine.broker)) throw new Error('the embedded log resets offsets');
+    await second.engine.broker.resetOffsets({ group: 'clicks', topic: Click.topic, to: 'earliest' });
+    await publish(second.app, sent.slice(80, 160));
+    await second.app.start();
+    await publish(second.app, sent.slice(160));
+    const last = sent.at(-1)!.at;
+    await waitFor(
+      async () => {
+        const state = await second.engine.stores.windows.read('clicks.per-user');
+        return state.partitions.length === 3 && state.partitions.every((p) => p.streamTime === last) && (await second.engine.stores.outbox.backlog()).length === 0;
+      },
+      60_000,
+      'every partition at the last click, everything relayed',
+    );
+    const state = await second.engine.stores.windows.read('clicks.per-user');
+    await second.app.close();
+
+    const reader = sqliteEngine({ dataDir });
+    try {
+      expect(countsOf(await readTopic(reader.broker, ClickCounts.topic))).toEqual(want.counts);
+      expect(lateOf(await readTopic(reader.broker, LateClicks.topic))).toEqual(want.late);
+      expect(state.partitions.reduce((sum, p) => sum + p.late, 0)).toBe(want.late.length);
+      // every click applied once: what the first life applied came again and was recognised by the inbox
+      const applied = first.outcomes.get('applied') ?? 0;
+      expect(applied).toBeGreaterThan(0);
+      expect(second.outcomes.get('duplicate')).toBe(applied);
+      expect(applied + (second.outcomes.get('applied') ?? 0)).toBe(sent.length);
+      // only the flush clicks' windows are left open
+      expect(state.windows.map((w) => w.key).sort()).toEqual(sent.slice(-3).map((c) => c.userId).sort());
+    } finally {
+      await reader.close();
+    }
+  });
+});
