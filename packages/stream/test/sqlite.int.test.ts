@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canResetOffsets, createApp, silentLogger, type App, type SqlTx } from '@herald/core';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
-import { Click, ClickCounts, LateClicks, TOPICS, clickTopology, countsOf, expected, lateOf, readTopic, waitFor, workload, type SentClick } from './support.js';
+import { Click, ClickCounts, LateClicks, clickTopology, countsOf, expected, lateOf, readTopic, waitFor, workload, topics, type SentClick } from './support.js';
+
+const PARTITIONS = 3;
 
 // A windowed count on the embedded engine (real SQLite files), restarted mid-way: the window state
 // changes in the transaction of the inbox marks and of the published results, so a restart, and a
@@ -19,8 +21,8 @@ afterEach(() => {
 /** An engine and an app on `dir`, the topics provisioned (publishing before `start()` would create them with the log's default partition count). */
 async function member(dir: string): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
   const engine = sqliteEngine({ dataDir: dir });
-  await engine.broker.ensureTopics(TOPICS);
-  const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: TOPICS, logger: silentLogger });
+  await engine.broker.ensureTopics(topics(PARTITIONS));
+  const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: topics(PARTITIONS), logger: silentLogger });
   clickTopology<SqlTx>().install(app);
   const outcomes = new Map<string, number>();
   app.instrumentation.on((fact) => {
@@ -36,8 +38,8 @@ const publish = async (app: App<SqlTx>, clicks: readonly SentClick[]) => {
 describe('windowed count on the embedded engine', () => {
   it('emits each window once, on close, across a restart mid-way and a replay of every event', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-'));
-    const sent = workload(240);
-    const want = expected(sent);
+    const sent = workload(240, PARTITIONS);
+    const want = expected(sent, PARTITIONS);
     expect(want.late.length).toBeGreaterThan(0); // the workload has late clicks...
     expect(want.counts.length).toBeGreaterThan(30); // ...and many windows
 
@@ -45,7 +47,7 @@ describe('windowed count on the embedded engine', () => {
     const first = await member(dataDir);
     await publish(first.app, sent.slice(0, 80));
     await first.app.start();
-    await waitFor(async () => (await readTopic(first.engine.broker, ClickCounts.topic)).length > 0, 30_000, 'a first window result');
+    await waitFor(async () => (await readTopic(first.engine.broker, ClickCounts.topic, PARTITIONS)).length > 0, 30_000, 'a first window result');
     await first.app.close();
 
     // second life: the group is sent back to the first offset (every event delivered again), more
@@ -60,7 +62,7 @@ describe('windowed count on the embedded engine', () => {
     await waitFor(
       async () => {
         const state = await second.engine.stores.windows.read('clicks.per-user');
-        return state.partitions.length === 3 && state.partitions.every((p) => p.streamTime === last) && (await second.engine.stores.outbox.backlog()).length === 0;
+        return state.partitions.length === PARTITIONS && state.partitions.every((p) => p.streamTime === last) && (await second.engine.stores.outbox.backlog()).length === 0;
       },
       60_000,
       'every partition at the last click, everything relayed',
@@ -70,8 +72,8 @@ describe('windowed count on the embedded engine', () => {
 
     const reader = sqliteEngine({ dataDir });
     try {
-      expect(countsOf(await readTopic(reader.broker, ClickCounts.topic))).toEqual(want.counts);
-      expect(lateOf(await readTopic(reader.broker, LateClicks.topic))).toEqual(want.late);
+      expect(countsOf(await readTopic(reader.broker, ClickCounts.topic, PARTITIONS))).toEqual(want.counts);
+      expect(lateOf(await readTopic(reader.broker, LateClicks.topic, PARTITIONS))).toEqual(want.late);
       expect(state.partitions.reduce((sum, p) => sum + p.late, 0)).toBe(want.late.length);
       // every click applied once: what the first life applied came again and was recognised by the inbox
       const applied = first.outcomes.get('applied') ?? 0;

@@ -14,14 +14,10 @@ export const ClickCounts = defineEvent({
 });
 export const LateClicks = defineLateEvent({ type: 'ClickLate', topic: 'clicks-late', value: Click.schema });
 
-export const PARTITIONS = 3;
 export const SIZE_MS = 10_000;
 export const GRACE_MS = 3_000;
-export const TOPICS = [
-  { name: 'clicks', partitions: PARTITIONS },
-  { name: 'click-counts', partitions: 1 },
-  { name: 'clicks-late', partitions: 1 },
-];
+/** The topics, `partitions` each. */
+export const topics = (partitions: number) => ['clicks', 'click-counts', 'clicks-late'].map((name) => ({ name, partitions }));
 
 /** Counts each user's clicks per 10 s tumbling window (3 s grace); final results only. No idle punctuation within a test's life. */
 export function clickTopology<Tx>(): Topology<Tx> {
@@ -47,7 +43,7 @@ export interface SentClick {
  * backwards (inside the grace), and every 40th click 20 s in the past (late); then, per
  * partition, one click far ahead from a user of its own, so every window of the workload closes.
  */
-export function workload(count: number): SentClick[] {
+export function workload(count: number, partitions: number): SentClick[] {
   const sent: SentClick[] = [];
   for (let seq = 0; seq < count; seq++) {
     const base = 30_000 + seq * 150;
@@ -55,25 +51,25 @@ export function workload(count: number): SentClick[] {
     sent.push({ userId: `u-${seq % 8}`, seq, at });
   }
   const flushAt = 30_000 + count * 150 + 60_000;
-  for (let partition = 0; partition < PARTITIONS; partition++) {
-    const userId = flushUser(partition);
+  for (let partition = 0; partition < partitions; partition++) {
+    const userId = flushUser(partition, partitions);
     sent.push({ userId, seq: count + partition, at: flushAt });
   }
   return sent;
 }
 
 /** A user id of the flush clicks, in `partition`. */
-export function flushUser(partition: number): string {
-  for (let i = 0; ; i++) if (partitionForKey(`flush-${i}`, PARTITIONS) === partition) return `flush-${i}`;
+export function flushUser(partition: number, partitions: number): string {
+  for (let i = 0; ; i++) if (partitionForKey(`flush-${i}`, partitions) === partition) return `flush-${i}`;
 }
 
 /** What the topology must emit for `sent` (in publish order): the final counts and the late clicks, computed here independently. */
-export function expected(sent: readonly SentClick[]): { counts: string[]; late: string[] } {
+export function expected(sent: readonly SentClick[], partitions: number): { counts: string[]; late: string[] } {
   const streamTime = new Map<number, number>();
   const windows = new Map<string, { userId: string; start: number; partition: number; clicks: number }>();
   const late: string[] = [];
   for (const click of sent) {
-    const partition = partitionForKey(click.userId, PARTITIONS);
+    const partition = partitionForKey(click.userId, partitions);
     const now = Math.max(streamTime.get(partition) ?? click.at, click.at);
     streamTime.set(partition, now);
     const start = Math.floor(click.at / SIZE_MS) * SIZE_MS;
@@ -92,16 +88,19 @@ export function expected(sent: readonly SentClick[]): { counts: string[]; late: 
   return { counts: counts.sort(), late: late.sort() };
 }
 
-/** Every event of a one-partition topic, decoded, in offset order. */
-export async function readTopic(broker: Broker, topic: string): Promise<Envelope[]> {
+/** Every event of a topic, decoded, partition after partition, in offset order. */
+export async function readTopic(broker: Broker, topic: string, partitions: number): Promise<Envelope[]> {
   if (!canReadRecords(broker)) throw new Error('the broker cannot read records');
   const events: Envelope[] = [];
-  for (let from = 0; ; ) {
-    const records = await broker.read({ topic, partition: 0, from, limit: 1000 });
-    if (records.length === 0) return events;
-    events.push(...records.map((r) => decodeEnvelope(r.value)));
-    from = records.at(-1)!.offset + 1;
+  for (let partition = 0; partition < partitions; partition++) {
+    for (let from = 0; ; ) {
+      const records = await broker.read({ topic, partition, from, limit: 1000 });
+      if (records.length === 0) break;
+      events.push(...records.map((r) => decodeEnvelope(r.value)));
+      from = records.at(-1)!.offset + 1;
+    }
   }
+  return events;
 }
 
 /** The counts as `user@start=clicks`, sorted, doubles kept. */
