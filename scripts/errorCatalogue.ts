@@ -12,6 +12,7 @@ import { PgErrors } from '@herald/postgres';
 import { ReplyErrors } from '@herald/reply';
 import { SagaErrors } from '@herald/saga';
 import { SqliteErrors } from '@herald/sqlite';
+import { StreamErrors } from '@herald/stream';
 import { TracingErrors } from '@herald/tracing';
 
 /** Every package's catalogue, in the order the document lists them. */
@@ -26,6 +27,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/tracing', specs: TracingErrors },
   { pkg: '@herald/analytics', specs: AnalyticsErrors },
   { pkg: '@herald/saga', specs: SagaErrors },
+  { pkg: '@herald/stream', specs: StreamErrors },
 ];
 
 export function renderErrorsDoc(): string {
