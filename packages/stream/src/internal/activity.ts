@@ -8,6 +8,8 @@ interface PartitionActivity {
   lastActivity: number;
   /** Batches running now. */
   busy: number;
+  /** Revoked while a batch ran: forgotten once the last one ends. */
+  released: boolean;
   /** Per aggregation, the stream time read when the current idle period began. */
   readonly bases: Map<string, number>;
 }
@@ -35,20 +37,27 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     let partitions = groups.get(group);
     if (!partitions) groups.set(group, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, bases: new Map() }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, released: false, bases: new Map() }));
     return found;
   }
 
   return {
     assigned(group, partitions) {
-      for (const { topic, partition } of partitions) entry(group, partition).topics.add(topic);
+      for (const { topic, partition } of partitions) {
+        const found = entry(group, partition);
+        found.topics.add(topic);
+        found.released = false;
+      }
     },
     revoked(group, partitions) {
       const held = groups.get(group);
       for (const { topic, partition } of partitions) {
         const found = held?.get(partition);
         found?.topics.delete(topic);
-        if (found && found.topics.size === 0 && found.busy === 0) held!.delete(partition);
+        if (!found || found.topics.size > 0) continue;
+        // kept while a batch of it still runs, so that batch ends cleanly; end() then forgets it
+        if (found.busy === 0) held!.delete(partition);
+        else found.released = true;
       }
     },
     begin(group, partition) {
@@ -61,6 +70,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       const found = entry(group, partition);
       found.busy--;
       found.lastActivity = clock.now();
+      if (found.released && found.busy === 0) groups.get(group)!.delete(partition);
     },
     idle(group, now) {
       const idle: number[] = [];

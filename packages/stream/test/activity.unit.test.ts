@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { createManualClock } from '@herald/core';
+import { createActivity } from '../src/internal/activity.js';
+
+// Which partitions the punctuator may close: only those this member holds, idle long enough.
+
+describe('partition activity', () => {
+  it('finds the held partitions idle once nothing ran for the timeout, and moves stream time by the wall time since', async () => {
+    const clock = createManualClock(0);
+    const activity = createActivity(clock, 1_000);
+    activity.assigned('g', [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
+    activity.begin('g', 1);
+    await clock.advance(999);
+    expect(activity.idle('g', clock.now())).toEqual([]);
+    activity.end('g', 1);
+    await clock.advance(1);
+    expect(activity.idle('g', clock.now())).toEqual([0]); // 1 had a batch until 999
+    await clock.advance(999);
+    expect(activity.idle('g', clock.now())).toEqual([0, 1]);
+    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBe(6_000);
+    // the base is the stream time read when the idle period began, not what punctuation wrote since
+    expect(activity.target('g', 1, 's', 6_000, clock.now())).toBe(6_000);
+  });
+
+  it('forgets a partition revoked while a batch of it runs once that batch ends: it is never punctuated here again', async () => {
+    const clock = createManualClock(0);
+    const activity = createActivity(clock, 1_000);
+    activity.assigned('g', [{ topic: 't', partition: 0 }]);
+    activity.begin('g', 0);
+    activity.revoked('g', [{ topic: 't', partition: 0 }]);
+    activity.end('g', 0);
+    await clock.advance(10_000);
+    expect(activity.idle('g', clock.now())).toEqual([]);
+    activity.assigned('g', [{ topic: 't', partition: 0 }]);
+    await clock.advance(1_000);
+    expect(activity.idle('g', clock.now())).toEqual([0]);
+  });
+});
