@@ -19,11 +19,11 @@ afterEach(() => {
 });
 
 /** An engine and an app on `dir`, the topics provisioned (publishing before `start()` would create them with the log's default partition count). */
-async function member(dir: string): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
+async function member(dir: string, topology = clickTopology<SqlTx>()): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
   const engine = sqliteEngine({ dataDir: dir });
   await engine.broker.ensureTopics(topics(PARTITIONS));
   const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: topics(PARTITIONS), logger: silentLogger });
-  clickTopology<SqlTx>().install(app);
+  topology.install(app);
   const outcomes = new Map<string, number>();
   app.instrumentation.on((fact) => {
     if (fact.kind === 'handled') outcomes.set(fact.outcome, (outcomes.get(fact.outcome) ?? 0) + 1);
@@ -84,6 +84,31 @@ describe('windowed count on the embedded engine', () => {
       expect(state.windows.map((w) => w.key).sort()).toEqual(sent.slice(-3).map((c) => c.userId).sort());
     } finally {
       await reader.close();
+    }
+  });
+
+  it('closes the windows of partitions that stopped receiving records, once they are idle, on the wall clock', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-'));
+    const { engine, app } = await member(dataDir, clickTopology<SqlTx>({ sizeMs: 1_000, graceMs: 0, idleTimeoutMs: 300, punctuateIntervalMs: 50 }));
+    try {
+      // no later record will ever move these partitions' stream time past the windows' ends
+      const clicks: SentClick[] = ['u-1', 'u-2', 'u-1', 'u-3', 'u-1'].map((userId, seq) => ({ userId, seq, at: 5_000 + seq * 100 }));
+      await publish(app, clicks);
+      await app.start();
+      const counts = () => readTopic(engine.broker, ClickCounts.topic, PARTITIONS);
+      await waitFor(async () => (await counts()).length >= 3, 30_000, 'the idle partitions to close their windows');
+      await app.close();
+      const reader = sqliteEngine({ dataDir });
+      try {
+        expect(countsOf(await readTopic(reader.broker, ClickCounts.topic, PARTITIONS))).toEqual(['u-1@5000=3', 'u-2@5000=1', 'u-3@5000=1']);
+        const state = await reader.stores.windows.read('clicks.per-user');
+        expect(state.windows).toEqual([]);
+        expect(state.partitions.every((p) => p.streamTime! >= 6_000)).toBe(true);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await app.close();
     }
   });
 });

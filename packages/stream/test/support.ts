@@ -19,13 +19,17 @@ export const GRACE_MS = 3_000;
 /** The topics, `partitions` each. */
 export const topics = (partitions: number) => ['clicks', 'click-counts', 'clicks-late'].map((name) => ({ name, partitions }));
 
-/** Counts each user's clicks per 10 s tumbling window (3 s grace); final results only. No idle punctuation within a test's life. */
-export function clickTopology<Tx>(): Topology<Tx> {
-  const topology = createTopology<Tx>({ name: 'clicks', idleTimeoutMs: 3_600_000 });
+/**
+ * Counts each user's clicks per tumbling window (default 10 s, 3 s grace); final results only. No
+ * idle punctuation within a test's life unless `idleTimeoutMs` says otherwise.
+ */
+export function clickTopology<Tx>(options: { sizeMs?: number; graceMs?: number; idleTimeoutMs?: number; punctuateIntervalMs?: number } = {}): Topology<Tx> {
+  const { sizeMs = SIZE_MS, graceMs = GRACE_MS, idleTimeoutMs = 3_600_000, punctuateIntervalMs } = options;
+  const topology = createTopology<Tx>({ name: 'clicks', idleTimeoutMs, punctuateIntervalMs });
   topology
     .from(Click)
     .groupByKey()
-    .windowedBy(TimeWindows.ofSizeAndGrace(SIZE_MS, GRACE_MS))
+    .windowedBy(TimeWindows.ofSizeAndGrace(sizeMs, graceMs))
     .count('per-user', { late: { to: LateClicks } })
     .to(ClickCounts, (r) => ({ userId: r.key, start: r.value.start, clicks: r.value.value }));
   return topology;
