@@ -20,7 +20,7 @@ afterEach(() => {
 
 /** An engine and an app on `dir`, the topics provisioned (publishing before `start()` would create them with the log's default partition count). */
 async function member(dir: string, topology = clickTopology<SqlTx>()): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
-  const engine = sqliteEngine({ dataDir: dir });
+  const engine = sqliteEngine({ dataDir: dir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
   await engine.broker.ensureTopics(topics(PARTITIONS));
   const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: topics(PARTITIONS), logger: silentLogger });
   topology.install(app);
@@ -109,6 +109,39 @@ describe('windowed count on the embedded engine', () => {
       }
     } finally {
       await app.close();
+    }
+  });
+
+  it('continues on the member that takes partitions over: a second member joins, then the first leaves', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-'));
+    const sent = workload(240, PARTITIONS);
+    const want = expected(sent, PARTITIONS);
+    const last = sent.at(-1)!.at;
+    const a = await member(dataDir);
+    const b = await member(dataDir);
+    try {
+      await a.app.start();
+      await publish(a.app, sent.slice(0, 80));
+      await waitFor(() => (a.outcomes.get('applied') ?? 0) > 0, 30_000, 'the first member to apply clicks');
+      await b.app.start(); // the group rebalances: some partitions move to b with their window state
+      await publish(b.app, sent.slice(80, 160));
+      await waitFor(() => (b.outcomes.get('applied') ?? 0) > 0, 30_000, 'the second member to apply clicks');
+      await a.app.close(); // b takes every partition over
+      await publish(b.app, sent.slice(160));
+      await waitFor(
+        async () => {
+          const state = await b.engine.stores.windows.read('clicks.per-user');
+          return state.partitions.length === PARTITIONS && state.partitions.every((p) => p.streamTime === last) && (await b.engine.stores.outbox.backlog()).length === 0;
+        },
+        60_000,
+        'every partition at the last click, everything relayed',
+      );
+      expect(countsOf(await readTopic(b.engine.broker, ClickCounts.topic, PARTITIONS))).toEqual(want.counts);
+      expect(lateOf(await readTopic(b.engine.broker, LateClicks.topic, PARTITIONS))).toEqual(want.late);
+      expect((a.outcomes.get('applied') ?? 0) + (b.outcomes.get('applied') ?? 0)).toBe(sent.length);
+    } finally {
+      await a.app.close();
+      await b.app.close();
     }
   });
 });
