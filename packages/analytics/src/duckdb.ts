@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
-import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, num } from './sql.js';
+import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes } from './validate.js';
 
@@ -146,20 +146,11 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
            FROM analytics_events WHERE occurred_at >= $2::BIGINT AND occurred_at < $3::BIGINT ${typed ? 'AND type = $4' : ''} GROUP BY ws ORDER BY ws`,
           typed ? [query.windowMs, query.from, query.to, query.type!] : [query.windowMs, query.from, query.to],
         );
-        return found.map((row) => ({ windowStart: num(row['ws']), windowEnd: num(row['ws']) + query.windowMs, count: num(row['n']), uniqueUsers: num(row['users']) }));
+        return found.map((row) => toCountWindow(row, query.windowMs));
       }),
     user: (userId) =>
       serial('user', async () => {
-        const found = await rows('SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]);
-        if (found.length === 0) return undefined;
-        const byType: Record<string, number> = {};
-        for (const row of found) byType[String(row['type'])] = num(row['n']);
-        return {
-          events: found.reduce((sum, row) => sum + num(row['n']), 0),
-          firstSeen: Math.min(...found.map((row) => num(row['first']))),
-          lastSeen: Math.max(...found.map((row) => num(row['last']))),
-          byType,
-        };
+        return toUserSummary(await rows('SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]));
       }),
     topTypes: (query) =>
       serial('topTypes', async () => {
@@ -168,7 +159,7 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
           'SELECT type, count(*) AS n FROM analytics_events WHERE occurred_at >= $1::BIGINT AND occurred_at < $2::BIGINT GROUP BY type ORDER BY n DESC, type LIMIT $3::BIGINT',
           [query.from, query.to, query.limit],
         );
-        return found.map((row) => ({ type: String(row['type']), count: num(row['n']) }));
+        return found.map(toTypeCount);
       }),
     metricSummary: (query) =>
       serial('metricSummary', async () => {
@@ -178,15 +169,7 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
            FROM analytics_metrics WHERE name = $2 AND occurred_at >= $3::BIGINT AND occurred_at < $4::BIGINT GROUP BY ws ORDER BY ws`,
           [query.windowMs, query.name, query.from, query.to],
         );
-        return found.map((row) => ({
-          windowStart: num(row['ws']),
-          windowEnd: num(row['ws']) + query.windowMs,
-          count: num(row['n']),
-          min: num(row['lo']),
-          max: num(row['hi']),
-          avg: num(row['mean']),
-          p95: num(row['p95']),
-        }));
+        return found.map((row) => toMetricWindow(row, query.windowMs));
       }),
     late: (range) =>
       serial('late', async () => {
@@ -195,7 +178,7 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
           `SELECT type, window_start AS ws, window_end AS we, count(*) AS n FROM analytics_late ${lateWhere((n) => `$${n}::BIGINT`, range !== undefined)} GROUP BY type, window_start, window_end ORDER BY window_start, type`,
           range ? [range.from, range.to] : [],
         );
-        return found.map((row) => ({ type: String(row['type']), windowStart: num(row['ws']), windowEnd: num(row['we']), count: num(row['n']) }));
+        return found.map(toLateWindow);
       }),
     close: () =>
       serial('close', async () => {

@@ -1,7 +1,7 @@
 import type { Pool, PoolConfig } from 'pg';
 import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
-import { eventRow, lateRow, lateWhere, metricRow, num } from './sql.js';
+import { eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes } from './validate.js';
 
@@ -103,19 +103,10 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
          FROM analytics_events WHERE occurred_at >= $2 AND occurred_at < $3 ${typed ? 'AND type = $4' : ''} GROUP BY ws ORDER BY ws`,
         typed ? [q.windowMs, q.from, q.to, q.type] : [q.windowMs, q.from, q.to],
       );
-      return found.map((row) => ({ windowStart: num(row['ws']), windowEnd: num(row['ws']) + q.windowMs, count: num(row['n']), uniqueUsers: num(row['users']) }));
+      return found.map((row) => toCountWindow(row, q.windowMs));
     },
     async user(userId) {
-      const found = await query('user', 'SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]);
-      if (found.length === 0) return undefined;
-      const byType: Record<string, number> = {};
-      for (const row of found) byType[String(row['type'])] = num(row['n']);
-      return {
-        events: found.reduce((sum, row) => sum + num(row['n']), 0),
-        firstSeen: Math.min(...found.map((row) => num(row['first']))),
-        lastSeen: Math.max(...found.map((row) => num(row['last']))),
-        byType,
-      };
+      return toUserSummary(await query('user', 'SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]));
     },
     async topTypes(q) {
       checkTopTypes(q);
@@ -124,7 +115,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
         'SELECT type, count(*) AS n FROM analytics_events WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY type ORDER BY n DESC, type COLLATE "C" LIMIT $3',
         [q.from, q.to, q.limit],
       );
-      return found.map((row) => ({ type: String(row['type']), count: num(row['n']) }));
+      return found.map(toTypeCount);
     },
     async metricSummary(q) {
       checkMetricSummary(q);
@@ -135,15 +126,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
          FROM analytics_metrics WHERE name = $2 AND occurred_at >= $3 AND occurred_at < $4 GROUP BY ws ORDER BY ws`,
         [q.windowMs, q.name, q.from, q.to],
       );
-      return found.map((row) => ({
-        windowStart: num(row['ws']),
-        windowEnd: num(row['ws']) + q.windowMs,
-        count: num(row['n']),
-        min: num(row['lo']),
-        max: num(row['hi']),
-        avg: num(row['mean']),
-        p95: num(row['p95']),
-      }));
+      return found.map((row) => toMetricWindow(row, q.windowMs));
     },
     async late(range) {
       if (range) checkRange(range);
@@ -152,7 +135,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
         `SELECT type, window_start AS ws, window_end AS we, count(*) AS n FROM analytics_late ${lateWhere((n) => `$${n}`, range !== undefined)} GROUP BY type, window_start, window_end ORDER BY window_start, type COLLATE "C"`,
         range ? [range.from, range.to] : [],
       );
-      return found.map((row) => ({ type: String(row['type']), windowStart: num(row['ws']), windowEnd: num(row['we']), count: num(row['n']) }));
+      return found.map(toLateWindow);
     },
     async close() {
       if (owned) await db.end();

@@ -1,5 +1,7 @@
+import type { CountWindow, LateWindow, MetricWindow, TypeCount, UserSummary } from './types.js';
+
 // The statements every SQL analytics store runs, written once: the dialects differ only in their
-// placeholders, how a window's start is computed and the 95th percentile (see each store).
+// parameter syntax, how a window's start is computed and the 95th percentile (see each store).
 
 /** Columns of `analytics_events`, in insert order. */
 export const EVENT_COLUMNS = ['event_id', 'user_id', 'type', 'occurred_at', 'properties'] as const;
@@ -19,3 +21,44 @@ export const lateWhere = (p: (n: number) => string, ranged: boolean): string => 
 
 /** Plain numbers from a driver's row value (bigint from DuckDB, string from pg's bigint). */
 export const num = (value: unknown): number => (typeof value === 'number' ? value : Number(value));
+
+/** A driver's row of the statements above, by column alias. */
+export type Row = Readonly<Record<string, unknown>>;
+
+/** `ws, n, users` → a count window of `windowMs`. */
+export const toCountWindow = (row: Row, windowMs: number): CountWindow => ({
+  windowStart: num(row['ws']),
+  windowEnd: num(row['ws']) + windowMs,
+  count: num(row['n']),
+  uniqueUsers: num(row['users']),
+});
+
+/** One `type, n, first, last` row per type of a user's events → the summary; undefined for none. */
+export function toUserSummary(rows: readonly Row[]): UserSummary | undefined {
+  if (rows.length === 0) return undefined;
+  const byType: Record<string, number> = {};
+  for (const row of rows) byType[String(row['type'])] = num(row['n']);
+  return {
+    events: rows.reduce((sum, row) => sum + num(row['n']), 0),
+    firstSeen: Math.min(...rows.map((row) => num(row['first']))),
+    lastSeen: Math.max(...rows.map((row) => num(row['last']))),
+    byType,
+  };
+}
+
+/** `type, n` → a type's count. */
+export const toTypeCount = (row: Row): TypeCount => ({ type: String(row['type']), count: num(row['n']) });
+
+/** `ws, n, lo, hi, mean, p95` → a metric window of `windowMs`. */
+export const toMetricWindow = (row: Row, windowMs: number): MetricWindow => ({
+  windowStart: num(row['ws']),
+  windowEnd: num(row['ws']) + windowMs,
+  count: num(row['n']),
+  min: num(row['lo']),
+  max: num(row['hi']),
+  avg: num(row['mean']),
+  p95: num(row['p95']),
+});
+
+/** `type, ws, we, n` → late events of a type in a window. */
+export const toLateWindow = (row: Row): LateWindow => ({ type: String(row['type']), windowStart: num(row['ws']), windowEnd: num(row['we']), count: num(row['n']) });

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
-import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow } from './sql.js';
+import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore, CountWindow, LateWindow, MetricWindow, TypeCount, UserSummary } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, interpolate } from './validate.js';
 
@@ -101,25 +101,16 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
       guarded('counts', (): CountWindow[] => {
         checkCounts(query);
         const rows = query.type === undefined ? s.counts.all(query.windowMs, query.from, query.to) : s.countsOfType.all(query.windowMs, query.from, query.to, query.type);
-        return rows.map((row) => ({ windowStart: row.ws, windowEnd: row.ws + query.windowMs, count: row.n, uniqueUsers: row.users }));
+        return rows.map((row) => toCountWindow(row, query.windowMs));
       }),
     user: (userId) =>
       guarded('user', (): UserSummary | undefined => {
-        const rows = s.user.all(userId);
-        if (rows.length === 0) return undefined;
-        const byType: Record<string, number> = {};
-        for (const row of rows) byType[row.type] = row.n;
-        return {
-          events: rows.reduce((sum, row) => sum + row.n, 0),
-          firstSeen: Math.min(...rows.map((row) => row.first)),
-          lastSeen: Math.max(...rows.map((row) => row.last)),
-          byType,
-        };
+        return toUserSummary(s.user.all(userId));
       }),
     topTypes: (query) =>
       guarded('topTypes', (): TypeCount[] => {
         checkTopTypes(query);
-        return s.top.all(query.from, query.to, query.limit).map((row) => ({ type: row.type, count: row.n }));
+        return s.top.all(query.from, query.to, query.limit).map(toTypeCount);
       }),
     metricSummary: (query) =>
       guarded('metricSummary', (): MetricWindow[] => {
@@ -138,7 +129,7 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
       guarded('late', (): LateWindow[] => {
         if (range) checkRange(range);
         const rows = range ? s.lateRange.all(range.from, range.to) : s.lateAll.all();
-        return rows.map((row) => ({ type: row.type, windowStart: row.ws, windowEnd: row.we, count: row.n }));
+        return rows.map(toLateWindow);
       }),
     async close() {
       if (db.open) db.close();
