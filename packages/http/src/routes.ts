@@ -198,17 +198,14 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
       expectation.cancel();
       throw error;
     }
+    const respond = (answer: RouteResponse) => send(reply, { status: answer.status, body: answer.body ?? null, headers: { ...answer.headers } }, replayed);
     if (known) {
       expectation.cancel();
-      return send(reply, { status: known.status, body: known.body ?? null, headers: { ...known.headers } }, replayed);
+      return respond(known);
     }
     const event = await expectation.result;
-    if (event) {
-      const answer = awaited.answer(event, result);
-      return send(reply, { status: answer.status, body: answer.body ?? null, headers: { ...answer.headers } }, replayed);
-    }
-    const body = awaited.pending ? awaited.pending(result) : result;
-    return send(reply, { status: 202, body: body ?? null, headers: { location: awaited.location(result) } }, replayed);
+    if (event) return respond(awaited.answer(event, result));
+    return respond({ status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } });
   }
 }
 
