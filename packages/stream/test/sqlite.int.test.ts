@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canResetOffsets, createApp, silentLogger, type App, type SqlTx } from '@herald/core';
+import { canResetOffsets, createApp, partitionForKey, silentLogger, type App, type SqlTx } from '@herald/core';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { Click, ClickCounts, LateClicks, clickTopology, countsOf, expected, lateOf, readTopic, waitFor, workload, topics, type SentClick } from './support.js';
 
@@ -19,16 +19,22 @@ afterEach(() => {
 });
 
 /** An engine and an app on `dir`, the topics provisioned (publishing before `start()` would create them with the log's default partition count). */
-async function member(dir: string, topology = clickTopology<SqlTx>()): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number> }> {
+async function member(
+  dir: string,
+  topology = clickTopology<SqlTx>(),
+): Promise<{ engine: SqliteEngine; app: App<SqlTx>; outcomes: Map<string, number>; owned: Set<number> }> {
   const engine = sqliteEngine({ dataDir: dir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
   await engine.broker.ensureTopics(topics(PARTITIONS));
   const app = createApp<SqlTx>({ name: 'stream-test', broker: engine.broker, stores: engine.stores, topics: topics(PARTITIONS), logger: silentLogger });
   topology.install(app);
   const outcomes = new Map<string, number>();
+  const owned = new Set<number>(); // the partitions of `clicks` this member holds
   app.instrumentation.on((fact) => {
     if (fact.kind === 'handled') outcomes.set(fact.outcome, (outcomes.get(fact.outcome) ?? 0) + 1);
+    if (fact.kind === 'assigned') for (const tp of fact.partitions) if (tp.topic === Click.topic) owned.add(tp.partition);
+    if (fact.kind === 'revoked') for (const tp of fact.partitions) if (tp.topic === Click.topic) owned.delete(tp.partition);
   });
-  return { engine, app, outcomes };
+  return { engine, app, outcomes, owned };
 }
 
 const publish = async (app: App<SqlTx>, clicks: readonly SentClick[]) => {
@@ -124,7 +130,11 @@ describe('windowed count on the embedded engine', () => {
       await publish(a.app, sent.slice(0, 80));
       await waitFor(() => (a.outcomes.get('applied') ?? 0) > 0, 30_000, 'the first member to apply clicks');
       await b.app.start(); // the group rebalances: some partitions move to b with their window state
-      await publish(b.app, sent.slice(80, 160));
+      // publish only once b holds its partitions: until then a would handle them all
+      await waitFor(() => b.owned.size > 0, 30_000, 'the second member to take partitions');
+      const second = sent.slice(80, 160);
+      expect(second.some((c) => b.owned.has(partitionForKey(c.userId, PARTITIONS)))).toBe(true);
+      await publish(b.app, second);
       await waitFor(() => (b.outcomes.get('applied') ?? 0) > 0, 30_000, 'the second member to apply clicks');
       await a.app.close(); // b takes every partition over
       await publish(b.app, sent.slice(160));
