@@ -9,7 +9,7 @@ import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './p
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
-import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
+import { registerCommand, registerIngest, registerQuery, type CommandRoute, type IngestRoute, type QueryRoute } from './routes.js';
 import { compileValidator } from './validation.js';
 
 /** Liveness probe path: 200 while the process runs (also while draining). */
@@ -21,6 +21,8 @@ export const READYZ_PATH = '/readyz';
 export interface Gateway<Tx> {
   /** Adds a state-changing route (one transaction, Idempotency-Key). Register before `listen`. */
   command<B extends TSchema, P extends TSchema, R>(route: CommandRoute<Tx, B, P, R>): this;
+  /** Adds a route appending straight to the log, answered once the append is durable (no transaction, no Idempotency-Key). Register before `listen`. */
+  ingest<B extends TSchema, P extends TSchema, R>(route: IngestRoute<B, P, R>): this;
   /** Adds a GET route. Register before `listen`. */
   query<P extends TSchema, Q extends TSchema, R>(route: QueryRoute<P, Q, R>): this;
   /** Starts listening; readiness stays `starting` until {@link markReady}. Starts the key purger. */
@@ -69,6 +71,10 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
   const gateway: Gateway<Tx> = {
     command(route) {
       registerCommand(fastify, resolved, route);
+      return gateway;
+    },
+    ingest(route) {
+      registerIngest(fastify, resolved, route);
       return gateway;
     },
     query(route) {

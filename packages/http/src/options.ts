@@ -1,5 +1,5 @@
 import { CoreErrors, HeraldError, hasIdempotency, systemClock } from '@herald/core';
-import type { Clock, IdempotencyStore, Logger, Stores } from '@herald/core';
+import type { Clock, IdempotencyStore, Logger, Publish, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
 import type { Authenticator } from './jwt.js';
@@ -12,6 +12,8 @@ export interface GatewayApp<Tx> extends TransactionalRunner<Tx> {
   readonly stores: Stores<Tx>;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** Appends straight to the log (`App.publishDirect`); ingest routes need it. */
+  readonly publishDirect?: Publish;
 }
 
 /** Options of {@link createGateway}; every field but `app` has a default (see GATEWAY_DEFAULTS). */
