@@ -8,6 +8,7 @@ export { encodeEnvelope, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model
 export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
 export { defineEvent, createEventRegistry } from './model/events.js';
+export { registerFormats } from './model/formats.js';
 export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './model/events.js';
 
 // ports: what engines and observers plug into

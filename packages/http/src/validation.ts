@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError, registerFormats } from '@herald/core';
 import type { ValidationIssue } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -16,6 +16,7 @@ export type PartValidator = (data: unknown) => { value: unknown } | { error: Her
  * schema does not allow (`additionalProperties: false`) and wrongly typed values alike.
  */
 export function compileValidator(schema: TSchema, part: string): PartValidator {
+  registerFormats();
   const compiled = TypeCompiler.Compile(schema);
   return (data) => {
     if (compiled.Check(data)) return { value: data };

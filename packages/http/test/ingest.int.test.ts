@@ -16,7 +16,7 @@ const PageViewed = defineEvent({
   key: (d) => d.userId,
   schema: Type.Object({ userId: Type.String(), path: Type.String() }),
 });
-const View = Type.Object({ userId: Type.String({ minLength: 1 }), path: Type.String() }, { additionalProperties: false });
+const View = Type.Object({ userId: Type.String({ minLength: 1 }), path: Type.String(), at: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false });
 
 let dataDir: string | undefined;
 let app: App<SqlTx> | undefined;
@@ -38,12 +38,12 @@ async function start() {
   gateway.ingest({
     url: '/views',
     body: View,
-    handle: async ({ body, publish }) => ({ eventId: (await publish(PageViewed, body)).id }),
+    handle: async ({ body, publish }) => ({ eventId: (await publish(PageViewed, { userId: body.userId, path: body.path }, body.at ? { occurredAt: new Date(body.at) } : {})).id }),
   });
   gateway.ingest({
     url: '/views:batch',
     body: Type.Object({ views: Type.Array(View, { maxItems: 100 }) }),
-    handle: async ({ body, publish }) => ({ accepted: (await publish.many(PageViewed, body.views)).length }),
+    handle: async ({ body, publish }) => ({ accepted: (await publish.many(PageViewed, body.views.map((v) => ({ userId: v.userId, path: v.path })))).length }),
   });
   return { engine, gateway };
 }
@@ -59,7 +59,7 @@ async function logged(engine: ReturnType<typeof sqliteEngine>) {
 describe('ingest routes', () => {
   it('appends straight to the log and answers 202 once durable, with the request correlation id on the events', async () => {
     const { engine, gateway: g } = await start();
-    const res = await post(g, '/views', { userId: 'u-1', path: '/home' }, { 'x-correlation-id': 'corr-1' });
+    const res = await post(g, '/views', { userId: 'u-1', path: '/home', at: '2026-12-05T10:00:00.250+01:00' }, { 'x-correlation-id': 'corr-1' });
     expect(res.statusCode).toBe(202);
     const { eventId } = res.json() as { eventId: string };
     const batch = await post(g, '/views:batch', { views: [{ userId: 'u-1', path: '/a' }, { userId: 'u-1', path: '/b' }] });
@@ -68,7 +68,7 @@ describe('ingest routes', () => {
 
     const events = await logged(engine);
     expect(events.map((e) => (e.data as { path: string }).path)).toEqual(['/home', '/a', '/b']);
-    expect(events[0]).toMatchObject({ id: eventId, type: 'PageViewed', correlationId: 'corr-1' });
+    expect(events[0]).toMatchObject({ id: eventId, type: 'PageViewed', correlationId: 'corr-1', occurredAt: '2026-12-05T09:00:00.250Z' });
     // nothing went through the outbox
     expect(await engine.stores.outbox.backlog()).toEqual([]);
   });
@@ -79,6 +79,9 @@ describe('ingest routes', () => {
     expect(invalid.statusCode).toBe(422);
     expect(invalid.headers['content-type']).toBe('application/problem+json');
     expect(JSON.stringify(invalid.json())).toContain('/views/1/userId');
+    const unzoned = await post(g, '/views', { userId: 'u-1', path: '/a', at: '2026-12-05T10:00:00' });
+    expect(unzoned.statusCode).toBe(422);
+    expect(JSON.stringify(unzoned.json())).toContain('/at');
     const text = await g.fastify.inject({ method: 'POST', url: '/views', headers: { 'content-type': 'text/plain' }, payload: 'u-1 /home' });
     expect(text.statusCode).toBe(415);
     expect((await post(g, '/views', '{"userId":')).statusCode).toBe(400);

@@ -2,6 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CoreErrors, ValidationError, type ValidationIssue } from './errorCodes.js';
 import { HeraldError } from './errors.js';
+import { registerFormats } from './formats.js';
 
 /**
  * A typed event: its type name and version, the topic it goes to, how its partition key is derived
@@ -52,6 +53,7 @@ export function defineEvent<S extends TSchema>(options: EventDefinitionOptions<S
   if (!NAME.test(options.type)) throw invalid(`event type "${options.type}" must match ${NAME}`);
   if (!NAME.test(options.topic)) throw invalid(`topic "${options.topic}" must match ${NAME}`);
   if (!Number.isInteger(version) || version < 1) throw invalid(`version of ${options.type} must be a positive integer`);
+  registerFormats();
   const compiled: TypeCheck<S> = TypeCompiler.Compile(options.schema);
   const check = (data: unknown): ValidationIssue[] => {
     if (compiled.Check(data)) return [];
