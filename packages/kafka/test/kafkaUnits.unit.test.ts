@@ -9,7 +9,7 @@ import { roundRobinToEveryMember } from '../src/internal/assigner.js';
 import { routeLog } from '../src/internal/client.js';
 import { isCoordinationError, isRefusedSync, retryCoordination } from '../src/internal/coordination.js';
 import { toHeraldError } from '../src/internal/errors.js';
-import { chunkBySize } from '../src/internal/publisher.js';
+import { chunkBySize, createPublisher } from '../src/internal/publisher.js';
 
 describe('resolveKafkaOptions', () => {
   it('applies the defaults in one place', () => {
@@ -51,6 +51,74 @@ describe('chunkBySize', () => {
   it('sends a record larger than the limit on its own', () => {
     const chunks = chunkBySize([record(0, 10), record(1, 5000), record(2, 10)], 400);
     expect(chunks.map((c) => c.map((r) => r.key))).toEqual([['k0'], ['k1'], ['k2']]);
+  });
+});
+
+describe('createPublisher', () => {
+  /** A stand-in for kafkajs' producer: records each produce request and lets the test settle it. */
+  function fakeKafka() {
+    const requests: { keys: string[]; settle: (error?: Error) => void }[] = [];
+    let arrived: (() => void) | undefined;
+    const producer = {
+      connect: async () => {},
+      disconnect: async () => {},
+      sendBatch: ({ topicMessages }: { topicMessages: { messages: { key: string }[] }[] }) =>
+        new Promise<void>((resolve, reject) => {
+          requests.push({ keys: topicMessages.flatMap((t) => t.messages.map((m) => m.key)), settle: (error) => (error ? reject(error) : resolve()) });
+          arrived?.();
+        }),
+    };
+    const next = async (count: number) => {
+      while (requests.length < count) await new Promise<void>((resolve) => (arrived = resolve));
+      return requests[count - 1]!;
+    };
+    return { kafka: { producer: () => producer } as never, requests, next };
+  }
+  const options = { compression: 'none', retries: 0, requestTimeoutMs: 1000, maxRequestBytes: 400 } as const;
+  const record = (key: string) => ({ topic: 't', key, value: 'x'.repeat(100) });
+  const state = (promise: Promise<void>) => {
+    const seen = { value: 'pending' as string };
+    promise.then(() => (seen.value = 'resolved'), (e: Error) => (seen.value = `rejected: ${e.message}`));
+    return seen;
+  };
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('coalesces calls made while a send is in flight into the next send, in call order', async () => {
+    const { kafka, next } = fakeKafka();
+    const publisher = createPublisher(kafka, { ...options, maxRequestBytes: 10_000 });
+    const first = state(publisher.publish([record('a')]));
+    const firstRequest = await next(1);
+    const later = ['b', 'c', 'd'].map((key) => state(publisher.publish([record(key)])));
+    await turn();
+    expect(later.map((s) => s.value)).toEqual(['pending', 'pending', 'pending']);
+    firstRequest.settle();
+    const second = await next(2);
+    expect(second.keys).toEqual(['b', 'c', 'd']); // three calls, one produce request
+    await turn();
+    expect(first.value).toBe('resolved');
+    expect(later.map((s) => s.value)).toEqual(['pending', 'pending', 'pending']);
+    second.settle();
+    await turn();
+    expect(later.map((s) => s.value)).toEqual(['resolved', 'resolved', 'resolved']);
+  });
+
+  it('rejects only the calls whose records were in or after a failed chunk', async () => {
+    const { kafka, next } = fakeKafka();
+    const publisher = createPublisher(kafka, options);
+    const blocker = state(publisher.publish([record('z')]));
+    const blocking = await next(1);
+    // queued together: chunks of two records (400 bytes): [a1 a2] [b1 c1] [c2]
+    const a = state(publisher.publish([record('a1'), record('a2')]));
+    const b = state(publisher.publish([record('b1')]));
+    const c = state(publisher.publish([record('c1'), record('c2')]));
+    blocking.settle();
+    (await next(2)).settle();
+    (await next(3)).settle(new Error('broker went away'));
+    await turn();
+    expect(blocker.value).toBe('resolved');
+    expect(a.value).toBe('resolved');
+    expect(b.value).toMatch(/^rejected/);
+    expect(c.value).toMatch(/^rejected/);
   });
 });
 

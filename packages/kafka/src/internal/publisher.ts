@@ -26,6 +26,12 @@ const RECORD_OVERHEAD_BYTES = 70;
  * retries can never overtake an earlier batch: records of one key keep their order within a call
  * and across awaited calls (the idempotent producer would allow more in flight, but not every
  * Kafka-protocol broker offers it).
+ *
+ * Calls made while a send is in flight are coalesced, in call order, into the next send (Kafka's
+ * batching without a linger delay): a thousand concurrent one-record calls (an ingest API's
+ * requests) cost a few produce requests, not a thousand round trips one after another. A call
+ * resolves once every chunk holding its records was acknowledged; a chunk that fails rejects the
+ * calls with records in it or after it, never one already acknowledged.
  */
 export function createPublisher(kafka: Kafka, options: PublisherOptions): Publisher {
   const producer: Producer = kafka.producer({
@@ -46,23 +52,67 @@ export function createPublisher(kafka: Kafka, options: PublisherOptions): Publis
     return connected;
   }
 
-  return {
-    async publish(records) {
-      if (records.length === 0) return;
-      await connect();
-      for (const chunk of chunkBySize(records, options.maxRequestBytes)) {
-        try {
-          await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
-        } catch (error) {
-          throw toHeraldError(error, `publishing ${chunk.length} records`);
-        }
+  let waiting: Call[] = [];
+  let sending: Promise<void> | undefined;
+
+  /** Sends what was queued, then what was queued meanwhile, until nothing waits. */
+  async function drain(): Promise<void> {
+    while (waiting.length > 0) {
+      const calls = waiting;
+      waiting = [];
+      try {
+        await connect();
+      } catch (error) {
+        for (const call of calls) call.reject(error);
+        continue;
       }
+      await send(calls);
+    }
+    sending = undefined;
+  }
+
+  async function send(calls: readonly Call[]): Promise<void> {
+    const records = calls.length === 1 ? calls[0]!.records : calls.flatMap((call) => call.records);
+    let sent = 0;
+    let settled = 0; // calls resolved so far, in order
+    let covered = 0; // records of those calls
+    for (const chunk of chunkBySize(records, options.maxRequestBytes)) {
+      try {
+        await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
+      } catch (error) {
+        const failure = toHeraldError(error, `publishing ${chunk.length} records`);
+        for (const call of calls.slice(settled)) call.reject(failure);
+        return;
+      }
+      sent += chunk.length;
+      while (settled < calls.length && covered + calls[settled]!.records.length <= sent) {
+        covered += calls[settled]!.records.length;
+        calls[settled++]!.resolve();
+      }
+    }
+  }
+
+  return {
+    publish(records) {
+      if (records.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ records, resolve, reject });
+        sending ??= drain();
+      });
     },
     async close() {
+      await sending;
       if (connected) await connected.catch(() => {});
       await producer.disconnect();
     },
   };
+}
+
+/** One `publish` call waiting for its records to be sent. */
+interface Call {
+  readonly records: readonly OutgoingRecord[];
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
 /** Splits records, in order, into runs whose estimated size stays under `maxBytes` (a record larger than that goes alone). */
