@@ -1,5 +1,6 @@
 // npm run bench [-- --json] [--rows ceiling-sqlite,embedded,...] [--events 100000] [--latency-events 20000] [--deadline-ms 600000]
 // npm run bench -- --backlog [1000000]: memory while a backlog of that many events drains (bench/backlog.ts)
+// npm run bench -- --stream [100000]: seed 001's ingest → log → windowed stream workload on both engines (bench/stream.ts)
 // npm run bench -- --analytics [1000000]: the analytics store on SQLite and on DuckDB, seed 001's queries (bench/analytics.ts)
 // Measures every row in its own process (so peak RSS is its own), each producer shape flat out and
 // at 2,000 events/s, and compares Herald's rows with the ceiling row of the same infrastructure.
@@ -50,6 +51,16 @@ if (args.includes('--analytics')) {
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: Number(deadlineMs) + 30_000,
     killSignal: 'SIGKILL',
+  });
+  process.exit(child.status ?? 1);
+}
+
+if (args.includes('--stream')) {
+  const at = args.indexOf('--stream');
+  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '100000';
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./stream.ts', import.meta.url)), count, ...(json ? ['--json'] : [])], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'inherit', 'inherit'],
   });
   process.exit(child.status ?? 1);
 }
