@@ -15,6 +15,8 @@ export const ROWS: Readonly<Record<string, RowFactory>> = {
   'embedded+metrics': async () => heraldRow({ ...(await engines.embedded!(true)), observe: benchMetrics }, true),
   // what @herald/tracing costs: the tuned embedded row with every event traced (create, send, process)
   'embedded+tracing': async () => heraldRow(benchTracing(await engines.embedded!(true)), true),
+  // the same with one trace in ten sampled (parent-based), as a service under load is usually deployed
+  'embedded+tracing-10%': async () => heraldRow(benchTracing(await engines.embedded!(true), { sampleRatio: 0.1 }), true),
   'ceiling-kafkajs-pg': () => kafkajsRow('ceiling'),
   'baseline-kafkajs-pg': () => kafkajsRow('naive'),
   'kafka-postgres': async () => heraldRow(await engines['kafka-postgres']!(true), true),
@@ -26,6 +28,7 @@ export const CEILING_OF: Readonly<Record<string, string>> = {
   embedded: 'ceiling-sqlite',
   'embedded+metrics': 'ceiling-sqlite',
   'embedded+tracing': 'ceiling-sqlite',
+  'embedded+tracing-10%': 'ceiling-sqlite',
   'embedded-default': 'ceiling-sqlite',
   'kafka-postgres': 'ceiling-kafkajs-pg',
   'kafka-postgres-default': 'ceiling-kafkajs-pg',
