@@ -9,7 +9,8 @@ import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './p
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
-import { registerCommand, registerIngest, registerQuery, type CommandRoute, type IngestRoute, type QueryRoute } from './routes.js';
+import { registerIngest, type IngestRoute } from './ingest.js';
+import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
 import { compileValidator } from './validation.js';
 
 /** Liveness probe path: 200 while the process runs (also while draining). */

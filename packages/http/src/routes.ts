@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { CoreErrors, HeraldError } from '@herald/core';
+import { HeraldError } from '@herald/core';
 import type { Envelope, Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -98,37 +98,6 @@ export interface AwaitEvent<R> {
   readonly pending?: (result: R) => unknown;
 }
 
-/**
- * A route that appends events straight to the log (`App.publishDirect`) and answers once the append
- * is durable: no transaction, no outbox, no Idempotency-Key, for ingest APIs whose only write is
- * the append (repeats are recognised downstream by event id). Default status 202.
- */
-export interface IngestRoute<B extends TSchema, P extends TSchema, R> extends RouteAccess {
-  /** Default `POST`. */
-  readonly method?: 'POST' | 'PUT';
-  readonly url: string;
-  /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
-  readonly body?: B;
-  readonly params?: P;
-  /** Success status. Default 202. */
-  readonly status?: number;
-  /** Appends the events with `publish`; the returned value is the JSON response body. Throw a Herald error to fail. */
-  handle(input: IngestInput<Static<B>, Static<P>>): Promise<R>;
-}
-
-/** What an ingest handler gets: the validated request parts and a publish that appends to the log. */
-export interface IngestInput<B, P> {
-  readonly body: B;
-  readonly params: P;
-  readonly headers: IncomingHttpHeaders;
-  /** The request's `X-Correlation-Id`, else its request id: the events `publish` appends carry it unless given their own. */
-  readonly correlationId: string;
-  readonly logger: Logger;
-  /** `App.publishDirect` with the request's correlation id, trace context and principal: resolves once the append is durable. */
-  readonly publish: Publish;
-  readonly principal: Principal | undefined;
-}
-
 /** A read-only route. */
 export interface QueryRoute<P extends TSchema, Q extends TSchema, R> extends RouteAccess {
   readonly url: string;
@@ -163,19 +132,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
   const onRequest = accessHook(options.auth, route);
 
   const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
-    const scope = scopeOf(request);
-    const principal = principalOfRequest(request);
-    const input = {
-      body: request.body as Static<B>,
-      params: request.params as Static<P>,
-      headers: request.headers,
-      correlationId: scope.correlationId,
-      logger: scope.logger,
-      tx,
-      publish: scopedPublish(scope, principal ? publishAs(publish, principal) : publish),
-      principal,
-    };
-    const result = await route.handle(input);
+    const result = await route.handle({ ...requestParts<Static<B>, Static<P>>(request, publish), tx });
     // null rather than undefined, so the remembered response survives JSON storage
     return { status, body: result ?? null, headers: route.headers?.(result) ?? {} };
   };
@@ -186,9 +143,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
     ...(onRequest ? { onRequest } : {}),
     preValidation: async (request) => {
-      if (route.body && !isJson(request.headers['content-type'])) {
-        throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
-      }
+      requireJsonBody(route, request);
       const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
       if (key === undefined && mode === 'required') {
         throw new HeraldError(HttpErrors.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);
@@ -240,43 +195,29 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
   }
 }
 
-/** Registers an ingest route: validation and access as for commands, then the handler's direct appends. */
-export function registerIngest<Tx, B extends TSchema, P extends TSchema, R>(
-  fastify: FastifyInstance,
-  options: ResolvedGatewayOptions<Tx>,
-  route: IngestRoute<B, P, R>,
-): void {
-  const publishDirect = options.app.publishDirect;
-  if (!publishDirect) throw new HeraldError(CoreErrors.invalidOptions, `ingest ${route.url}: the gateway's app has no publishDirect (pass a Herald App)`);
-  const method = route.method ?? 'POST';
-  const onRequest = accessHook(options.auth, { ...route, method });
-  fastify.route({
-    method,
-    url: route.url,
-    schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
-    ...(onRequest ? { onRequest } : {}),
-    preValidation: async (request) => {
-      if (route.body && !isJson(request.headers['content-type'])) {
-        throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
-      }
-    },
-    handler: (request, reply) => {
-      const scope = scopeOf(request);
-      return inScope(scope, async () => {
-        const principal = principalOfRequest(request);
-        const input = {
-          body: request.body as Static<B>,
-          params: request.params as Static<P>,
-          headers: request.headers,
-          correlationId: scope.correlationId,
-          logger: scope.logger,
-          publish: scopedPublish(scope, principal ? publishAs(publishDirect, principal) : publishDirect),
-          principal,
-        };
-        return send(reply, { status: route.status ?? 202, body: (await route.handle(input)) ?? null }, false);
-      });
-    },
-  });
+/** A route with a body schema takes JSON only: 415 otherwise. */
+export function requireJsonBody(route: { readonly body?: TSchema }, request: FastifyRequest): void {
+  if (route.body && !isJson(request.headers['content-type'])) {
+    throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
+  }
+}
+
+/**
+ * What command and ingest handlers get from a request: its validated parts, scope and caller, and
+ * `publish` carrying the request's correlation id, trace and principal.
+ */
+export function requestParts<B, P>(request: FastifyRequest, publish: Publish) {
+  const scope = scopeOf(request);
+  const principal = principalOfRequest(request);
+  return {
+    body: request.body as B,
+    params: request.params as P,
+    headers: request.headers,
+    correlationId: scope.correlationId,
+    logger: scope.logger,
+    publish: scopedPublish(scope, principal ? publishAs(publish, principal) : publish),
+    principal,
+  };
 }
 
 /** Registers a GET route. */
@@ -308,7 +249,7 @@ export function registerQuery<Tx, P extends TSchema, Q extends TSchema, R>(
   });
 }
 
-function send(reply: FastifyReply, response: StoredResponse, replayed: boolean): FastifyReply {
+export function send(reply: FastifyReply, response: StoredResponse, replayed: boolean): FastifyReply {
   reply.code(response.status).headers({ ...response.headers });
   if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
   return reply.type(JSON_TYPE).send(JSON.stringify(response.body));
