@@ -43,32 +43,34 @@ interface Ratios {
   p99: number;
 }
 
-if (args.includes('--analytics')) {
-  const at = args.indexOf('--analytics');
-  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '1000000';
-  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./analytics.ts', import.meta.url)), count, ...(json ? ['--json'] : [])], {
-    encoding: 'utf8',
+/** `--<flag> [n]`: the count after the flag, or `fallback`; undefined without the flag. */
+const countAfter = (flag: string, fallback: string): string | undefined => {
+  const at = args.indexOf(`--${flag}`);
+  if (at < 0) return undefined;
+  return args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : fallback;
+};
+
+/**
+ * Runs another bench script with the repository's source condition, its output straight to ours,
+ * and exits with its status; killed past `timeoutMs` when given.
+ */
+function runScript(script: string, scriptArgs: readonly string[], timeoutMs?: number): never {
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url)), ...scriptArgs], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: Number(deadlineMs) + 30_000,
-    killSignal: 'SIGKILL',
+    ...(timeoutMs === undefined ? {} : { timeout: timeoutMs, killSignal: 'SIGKILL' as const }),
   });
   process.exit(child.status ?? 1);
 }
 
-if (args.includes('--stream')) {
-  const at = args.indexOf('--stream');
-  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '100000';
-  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./stream.ts', import.meta.url)), count, ...(json ? ['--json'] : [])], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  process.exit(child.status ?? 1);
-}
+const analytics = countAfter('analytics', '1000000');
+if (analytics !== undefined) runScript('./analytics.ts', [analytics, ...(json ? ['--json'] : [])], Number(deadlineMs) + 30_000);
+const stream = countAfter('stream', '100000');
+// each engine's measurement has its own 10-minute limit (bench/stream.ts)
+if (stream !== undefined) runScript('./stream.ts', [stream, ...(json ? ['--json'] : [])]);
 
-if (args.includes('--backlog')) {
-  const at = args.indexOf('--backlog');
-  const count = args[at + 1] && /^\d+$/.test(args[at + 1]!) ? args[at + 1]! : '1000000';
-  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./backlog.ts', import.meta.url)), count], {
+const backlog = countAfter('backlog', '1000000');
+if (backlog !== undefined) {
+  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./backlog.ts', import.meta.url)), backlog], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: Number(deadlineMs) + 30_000,
