@@ -89,14 +89,15 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
   const cancelTimer = clock.setTimer(batch.timeoutMs, () =>
     deadline.abort(new HeraldError(CoreErrors.timeout, `${entry.name} did not finish a batch of ${events.length} within ${batch.timeoutMs} ms`)),
   );
-  let fresh: ReadonlySet<string> = new Set();
+  let applied: readonly boolean[] = events.map(() => false);
   let publisher: BoundPublisher | undefined;
   try {
     await stores.transaction(async (tx) => {
-      fresh = await markAllHandled(stores.inbox, tx, events.map((e) => ({ group: deps.group, eventId: e.id, handledAt: started })));
+      const fresh = await markAllHandled(stores.inbox, tx, events.map((e) => ({ group: deps.group, eventId: e.id, handledAt: started })));
+      applied = firstDeliveries(events, fresh);
       if (fresh.size === 0) return;
-      const todo = fresh.size === events.length ? events : events.filter((e) => fresh.has(e.id));
-      const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => fresh.has(events[i]!.id));
+      const todo = applied.every(Boolean) ? events : events.filter((_, i) => applied[i]);
+      const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => applied[i]);
       const publish = lazyPublish(() => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes, timers: deps.timers }, tx)).publish);
       const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
       await batch.handler(todo, ctx);
@@ -121,10 +122,24 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       topic: delivery.topic,
       partition: delivery.partition,
       offset: delivery.offset,
-      outcome: fresh.has(event.id) ? 'applied' : 'duplicate',
+      outcome: applied[i] ? 'applied' : 'duplicate',
       attempts: 1,
       durationMs: ended - started,
       latencyMs: ended - Date.parse(event.occurredAt),
     });
   }
+}
+
+/**
+ * Which events of a batch to apply: those the inbox marked now, each id once. A batch can hold
+ * one event twice (an append retried with the same id, as `publishDirect` asks for, lands both
+ * copies on the log): the first delivery is applied, the later copies are duplicates.
+ */
+function firstDeliveries(events: readonly Envelope[], fresh: ReadonlySet<string>): boolean[] {
+  const seen = new Set<string>();
+  return events.map((event) => {
+    if (!fresh.has(event.id) || seen.has(event.id)) return false;
+    seen.add(event.id);
+    return true;
+  });
 }

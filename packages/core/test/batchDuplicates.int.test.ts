@@ -1,0 +1,41 @@
+import { Type } from '@sinclair/typebox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, defineEvent, silentLogger, type App, type InstrumentationEvent } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+
+const Step = defineEvent({ type: 'Step', topic: 'steps', key: (d) => d.key, schema: Type.Object({ key: Type.String(), seq: Type.Integer() }) });
+const ID = '0190a9a4-6b1e-7c3d-8e2f-1a2b3c4d5e6f';
+
+const apps: App<MemoryTx>[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close({ deadlineMs: 1000 })));
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('a batch holding one event twice', () => {
+  it('applies its first delivery once and reports the later copy as a duplicate', async () => {
+    const app = createApp<MemoryTx>({ broker: memoryBroker({ partitions: 1 }), stores: memoryStores(), logger: silentLogger, events: [Step] });
+    apps.push(app);
+    const received: number[][] = [];
+    app.onBatch(Step, { group: 'totals' }, async (events) => void received.push(events.map((e) => e.data.seq)));
+    const outcomes: string[] = [];
+    app.instrumentation.on((fact: InstrumentationEvent) => {
+      if (fact.kind === 'handled') outcomes.push(`${fact.offset}:${fact.outcome}`);
+    });
+    // an append retried with the same id (publishDirect's advice after a failed call) is on the log twice, with another event between
+    await app.publishDirect(Step, { key: 'k', seq: 1 }, { id: ID });
+    await app.publishDirect(Step, { key: 'k', seq: 2 });
+    await app.publishDirect(Step, { key: 'k', seq: 1 }, { id: ID });
+    await app.start();
+    await until(() => outcomes.length === 3, 'the three deliveries handled');
+    expect(received).toEqual([[1, 2]]);
+    expect(outcomes).toEqual(['0:applied', '1:applied', '2:duplicate']);
+  });
+});
