@@ -1,0 +1,141 @@
+import { HeraldError, type WindowStore } from '@herald/core';
+import type { AnalyticsStore } from '@herald/analytics';
+import { PipelineErrors } from './errors.js';
+import { MINUTE_WINDOW_STORE } from './services/consumer.js';
+
+/** The window sizes the API serves; every one is a whole number of the stream's minutes. */
+export const WINDOWS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+
+/** A time range as clients give it: RFC 3339 times, `from` inclusive, `to` exclusive. */
+export interface RangeInput {
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface CountPoint {
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  readonly count: number;
+  readonly uniqueUsers: number;
+}
+
+export interface UserView {
+  readonly userId: string;
+  readonly events: number;
+  readonly firstSeen: string;
+  readonly lastSeen: string;
+  readonly byType: Readonly<Record<string, number>>;
+}
+
+export interface MetricPoint {
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly avg: number;
+  readonly p95: number;
+}
+
+export interface LatePoint {
+  readonly type: string;
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  readonly count: number;
+}
+
+/** The analytics service's queries, shared by its HTTP and gRPC faces; answers are what both send. */
+export interface Queries {
+  counts(input: RangeInput & { readonly window?: string; readonly type?: string }): Promise<{ series: CountPoint[] }>;
+  user(userId: string): Promise<UserView>;
+  topTypes(input: RangeInput & { readonly limit?: number }): Promise<{ types: { type: string; count: number }[] }>;
+  metricSummary(input: RangeInput & { readonly name: string; readonly window?: string }): Promise<{ series: MetricPoint[] }>;
+  late(): Promise<{ late: LatePoint[] }>;
+}
+
+/** Options of {@link createQueries}. */
+export interface QueriesOptions {
+  readonly store: AnalyticsStore;
+  /** The stream's window state: each partition's stream time says which windows are final. */
+  readonly windows: WindowStore<unknown>;
+  /** The consumer's grace (`STREAM_GRACE_MS`): a window is final once every partition's stream time passed its end plus grace. */
+  readonly graceMs: number;
+}
+
+/**
+ * Answers seed 001's queries from the analytics store. Events are in the store once their minute
+ * closed, so users and top types only ever count closed minutes. `counts` answers final windows
+ * only: a window `[start, end)` of any size is final once every partition that has a stream time
+ * has passed `end + grace` (no partition will add to it any more; what arrives for it is late).
+ * A partition that never received an event has no stream time and holds nothing back (Flink's
+ * idle sources; an event arriving there later for a final window would count in it).
+ */
+export function createQueries(options: QueriesOptions): Queries {
+  const { store } = options;
+
+  /** Event time below which every window is final: the smallest stream time minus grace. */
+  const finalThrough = async (): Promise<number> => {
+    const snapshot = await options.windows.read(MINUTE_WINDOW_STORE);
+    const times = snapshot.partitions.flatMap((p) => (p.streamTime === undefined ? [] : [p.streamTime]));
+    return times.length === 0 ? Number.NEGATIVE_INFINITY : Math.min(...times) - options.graceMs;
+  };
+
+  return {
+    async counts(input) {
+      const range = rangeOf(input);
+      const windowMs = windowOf(input.window);
+      const [series, through] = await Promise.all([store.counts({ ...range, windowMs, ...(input.type ? { type: input.type } : {}) }), finalThrough()]);
+      return {
+        series: series
+          .filter((w) => w.windowEnd <= through)
+          .map((w) => ({ windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count, uniqueUsers: w.uniqueUsers })),
+      };
+    },
+    async user(userId) {
+      const summary = await store.user(userId);
+      if (!summary) throw new HeraldError(PipelineErrors.userNotFound, `user ${userId} has no event in a closed window`);
+      return { userId, events: summary.events, firstSeen: iso(summary.firstSeen), lastSeen: iso(summary.lastSeen), byType: summary.byType };
+    },
+    async topTypes(input) {
+      const limit = input.limit ?? 10;
+      if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw invalid(`limit must be an integer from 1 to 1000, got ${limit}`);
+      return { types: await store.topTypes({ ...rangeOf(input), limit }) };
+    },
+    async metricSummary(input) {
+      const series = await store.metricSummary({ name: input.name, ...rangeOf(input), windowMs: windowOf(input.window) });
+      return { series: series.map((w) => ({ ...w, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd) })) };
+    },
+    async late() {
+      const late = await store.late();
+      return { late: late.map((w) => ({ type: w.type, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count })) };
+    },
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function rangeOf(input: RangeInput): { from: number; to: number } {
+  const from = time('from', input.from);
+  const to = time('to', input.to);
+  if (!(from < to)) throw invalid(`from (${input.from}) must be before to (${input.to})`);
+  return { from, to };
+}
+
+function time(name: string, value: string | undefined): number {
+  if (!value) throw invalid(`${name} is required (an RFC 3339 time)`);
+  // RFC 3339: a date, a time and an offset (Date.parse alone would take "2026" or a local time)
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0) throw invalid(`${name} must be an RFC 3339 time at or after 1970, got "${value}"`);
+  return ms;
+}
+
+function windowOf(value: string | undefined): number {
+  const name = value || '1m';
+  if (!Object.hasOwn(WINDOWS, name)) throw invalid(`window must be one of ${Object.keys(WINDOWS).join(', ')}, got "${name}"`);
+  return WINDOWS[name as WindowName];
+}
+
+function invalid(message: string): HeraldError {
+  return new HeraldError(PipelineErrors.invalidQuery, message);
+}

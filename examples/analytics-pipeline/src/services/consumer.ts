@@ -1,0 +1,84 @@
+import { HeraldError, type App, type SqlTx } from '@herald/core';
+import type { AnalyticsEvent as StoredEvent, AnalyticsStore } from '@herald/analytics';
+import { createTopology, TimeWindows, type StreamRecord, type Topology } from '@herald/stream';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import type { TSchema } from '@sinclair/typebox';
+import { PipelineErrors } from '../errors.js';
+import { AnalyticsEvent, EVENT_TYPES, GROUPS, MetricSample } from '../events.js';
+
+/** The window every event is judged and stored by; 5-minute and hourly windows are unions of these. */
+export const MINUTE_MS = 60_000;
+/** The aggregation's name; its window state is `analytics-stream.events-1m`. */
+export const MINUTE_AGGREGATION = 'events-1m';
+/** Where the stream keeps the open minutes and each partition's stream time (read by the analytics service). */
+export const MINUTE_WINDOW_STORE = `${GROUPS.stream}.${MINUTE_AGGREGATION}`;
+
+/** Options of {@link registerConsumer}. */
+export interface ConsumerOptions {
+  readonly store: AnalyticsStore;
+  /** How long after a minute's end (in stream time) its out-of-order events are still taken. */
+  readonly graceMs: number;
+  readonly idleTimeoutMs: number;
+}
+
+type AnalyticsData = (typeof AnalyticsEvent)['schema']['static'];
+
+/**
+ * The consumer service (stream processing):
+ * - `analytics-stream` reads `analytics-events`: each event's type and properties are checked
+ *   against {@link EVENT_TYPES} (an unknown type or invalid properties fails it without retry, so
+ *   it is dead-lettered with the reason); then, per user, events are gathered in one-minute
+ *   tumbling windows on event time with `graceMs` of grace. When a minute closes (stream time
+ *   past its end plus grace), its final content is appended to the analytics store, once; an
+ *   event arriving after its minute closed goes to the side output, stored as a late event of its
+ *   type and minute. Counting every window size from the same closed minutes means an event is on
+ *   time or late once, and the 5-minute and hourly series agree with the minutes.
+ * - `metrics-consumer` reads `metrics-data` and appends each sample.
+ * Appends to the analytics store are idempotent by id, so a batch replayed after a crash (the
+ * stream's transaction rolled back after the append) stores nothing twice.
+ */
+export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Topology<SqlTx> {
+  const { store } = options;
+  const topology = createTopology<SqlTx>({ name: GROUPS.stream, idleTimeoutMs: options.idleTimeoutMs });
+  topology
+    .from(AnalyticsEvent)
+    .map(checkType)
+    .groupByKey()
+    .windowedBy(TimeWindows.ofSizeAndGrace(MINUTE_MS, options.graceMs))
+    .aggregate<StoredEvent[]>(MINUTE_AGGREGATION, {
+      initial: () => [],
+      add: (events, record) => {
+        events.push({ eventId: record.value.eventId, userId: record.value.userId, type: record.value.type, occurredAt: record.timestamp, properties: record.value.properties });
+        return events;
+      },
+      late: {
+        handler: async (late) => {
+          const window = late.windows[0]!;
+          await store.appendLate([{ eventId: late.value.eventId, type: late.value.type, occurredAt: late.timestamp, windowStart: window.start, windowEnd: window.end, arrivedAt: app.clock.now() }]);
+        },
+      },
+    })
+    .forEach(async (result) => {
+      await store.appendEvents(result.value.value);
+    });
+  topology.install(app);
+
+  app.onBatch(MetricSample, { group: GROUPS.metrics }, async (events) => {
+    await store.appendMetrics(events.map((e) => ({ pointId: e.id, name: e.data.name, value: e.data.value, occurredAt: Date.parse(e.occurredAt), labels: e.data.labels })));
+  });
+  return topology;
+}
+
+const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(EVENT_TYPES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
+
+/** The event, if its type is known and its properties match; else a non-retriable error (dead letter). */
+function checkType(record: StreamRecord<AnalyticsData>): AnalyticsData {
+  const { type, properties, eventId } = record.value;
+  const check = checks.get(type);
+  if (!check) throw new HeraldError(PipelineErrors.unknownEventType, `event ${eventId}: unknown event type "${type}"`, { details: { type } });
+  if (!check.Check(properties)) {
+    const issues = [...check.Errors(properties)].slice(0, 10).map((e) => ({ path: `/properties${e.path}`, message: e.message }));
+    throw new HeraldError(PipelineErrors.invalidProperties, `event ${eventId} (${type}): ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { details: { type, issues } });
+  }
+  return record.value;
+}

@@ -1,0 +1,54 @@
+import type { App, SqlTx } from '@herald/core';
+import { createGateway, type Gateway, type GatewayMetrics } from '@herald/http';
+import { appendEvents, appendMetric, assertValid, checkEvents, IngestBatchBody, IngestEventBody, IngestMetricBody, metricIssues, timeIssuesOf } from '../ingest.js';
+
+/** Largest request body the producer takes (seed 001: batches of up to 1,000 events); larger is 413. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Options of {@link createProducerHttp}. */
+export interface ProducerHttpOptions {
+  readonly shutdownDeadlineMs: number;
+  readonly metrics: GatewayMetrics;
+}
+
+/**
+ * The producer's HTTP face (ingest routes: each append goes straight to the log, no outbox, and
+ * the answer waits until it is durable):
+ * - `POST /v1/events` → 202 `{ eventId }` (generated when absent);
+ * - `POST /v1/events:batch` `{ events: [...] }` (1 to 1,000) → 202 `{ accepted }`, or 422 listing
+ *   every invalid event by index, with nothing appended;
+ * - `POST /v1/metrics` → 202 `{ accepted: 1 }`;
+ * bodies over 1 MiB → 413; every error is problem+json. Also /livez, /readyz and /metrics.
+ */
+export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions): Gateway<SqlTx> {
+  const gateway = createGateway<SqlTx>({
+    app,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    shutdown: { deadlineMs: options.shutdownDeadlineMs },
+    metrics: options.metrics,
+  });
+  gateway.ingest({
+    url: '/v1/events',
+    body: IngestEventBody,
+    handle: async ({ body, publish }) => {
+      assertValid(timeIssuesOf(body), 'event');
+      const [eventId] = await appendEvents(publish, [body]);
+      return { eventId: eventId! };
+    },
+  });
+  gateway.ingest({
+    url: '/v1/events:batch',
+    body: IngestBatchBody,
+    handle: async ({ body, publish }) => ({ accepted: (await appendEvents(publish, checkEvents(body.events))).length }),
+  });
+  gateway.ingest({
+    url: '/v1/metrics',
+    body: IngestMetricBody,
+    handle: async ({ body, publish }) => {
+      assertValid(metricIssues(body), 'metric');
+      await appendMetric(publish, body);
+      return { accepted: 1 };
+    },
+  });
+  return gateway;
+}

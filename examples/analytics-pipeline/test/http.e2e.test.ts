@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeIdOf } from '../src/ingest.js';
+import type { AnalyticsPipeline, PipelineUrls } from '../src/system.js';
+import { httpBatch, httpSingle, send } from './support/client.js';
+import { httpQueries, sendScenario, verifyQueries } from './support/drive.js';
+import { startInProcess, tempDataDir } from './support/inProcess.js';
+import { buildScenario, RANGE } from './support/scenario.js';
+
+/**
+ * Seed 001 in one process on the embedded engine (the default deployment), driven over HTTP:
+ * in-order, out-of-order, duplicate, late and invalid events, and metric samples; every query
+ * answers what the scenario computes from what it sent.
+ */
+describe('analytics-pipeline in one process, over HTTP', () => {
+  const data = tempDataDir('analytics-http');
+  let system: AnalyticsPipeline | undefined;
+  let urls: PipelineUrls = {};
+  beforeAll(async () => {
+    ({ system, urls } = await startInProcess(data.dir));
+  });
+  afterAll(async () => {
+    await system?.close();
+    data.remove();
+  });
+
+  it('counts every accepted event once, in final windows only, and reports late and rejected events', { timeout: 120_000 }, async () => {
+    const scenario = buildScenario('http');
+    await sendScenario(urls.producerHttp!, [httpSingle(urls.producerHttp!), httpBatch(urls.producerHttp!)], scenario);
+    await verifyQueries(httpQueries(urls.analyticsHttp!), scenario);
+    expect(system!.store!.kind).toBe('duckdb');
+
+    // what the consumer refused is in the dead letters, with its reason
+    const letters = await system!.app.deadLetters();
+    const byEvent = new Map(letters.map((l) => [l.eventId, l.reason]));
+    expect(letters.length).toBe(scenario.deadLetters.size);
+    for (const [eventId, reason] of scenario.deadLetters) expect(byEvent.get(envelopeIdOf(eventId))).toBe(reason);
+  });
+
+  it('answers problems: 413 over 1 MiB, 404 for an unknown user, 422 for a bad range or window', async () => {
+    const big = { events: Array.from({ length: 1000 }, (_, i) => ({ userId: `u-${i}`, type: 'click', timestamp: RANGE.from, properties: { element: 'x'.repeat(1100) } })) };
+    const tooLarge = await send(`${urls.producerHttp}/v1/events:batch`, { body: big });
+    expect([tooLarge.status, tooLarge.contentType]).toEqual([413, 'application/problem+json']);
+    const tooMany = await send(`${urls.producerHttp}/v1/events:batch`, { body: { events: Array.from({ length: 1001 }, () => ({})) } });
+    expect(tooMany.status).toBe(422);
+    const unknown = await send(`${urls.analyticsHttp}/v1/analytics/users/nobody`);
+    expect([unknown.status, (unknown.body as { code: string }).code]).toEqual([404, 'user-not-found']);
+    const badRange = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.to}&to=${RANGE.from}&window=1m`);
+    expect([badRange.status, (badRange.body as { code: string }).code]).toEqual([422, 'invalid-query']);
+    const badWindow = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.from}&to=${RANGE.to}&window=2m`);
+    expect([badWindow.status, badWindow.contentType]).toEqual([422, 'application/problem+json']);
+    const generated = await send(`${urls.producerHttp}/v1/events`, { body: { userId: 'u-gen', type: 'signup', timestamp: RANGE.from, properties: {} } });
+    expect(generated.status).toBe(202);
+    expect((generated.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
