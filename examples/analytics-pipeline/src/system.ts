@@ -13,12 +13,20 @@ import { createAnalyticsHttp } from './services/analytics.js';
 import { registerConsumer } from './services/consumer.js';
 import { createProducerHttp } from './services/producer.js';
 import { createHealthHttp } from './services/health.js';
+import { createAnalyticsGrpc } from './grpc/analytics.js';
+import { createProducerGrpc } from './grpc/producer.js';
+import { loadServices } from './grpc/protos.js';
+import type { GrpcServer } from './grpc/server.js';
 
 /** Where each listener of a started process answers (only those of the services it runs). */
 export interface PipelineUrls {
   readonly producerHttp?: string;
   readonly consumerHttp?: string;
   readonly analyticsHttp?: string;
+  /** `host:port` of the producer's gRPC server. */
+  readonly producerGrpc?: string;
+  /** `host:port` of the analytics service's gRPC server. */
+  readonly analyticsGrpc?: string;
 }
 
 /** A running (or ready to run) analytics pipeline process: some or all of its services. */
@@ -76,6 +84,13 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
   if (runs.has('consumer')) gateways.push({ key: 'consumerHttp', port: config.ports.consumerHttp, gateway: createHealthHttp(app, http) });
   if (queries) gateways.push({ key: 'analyticsHttp', port: config.ports.analyticsHttp, gateway: createAnalyticsHttp(app, { ...http, queries }) });
   const groups = runs.has('consumer') ? [GROUPS.stream, GROUPS.metrics] : [];
+  const services = runs.has('producer') || queries ? loadServices() : undefined;
+  const grpcServers: { readonly key: keyof PipelineUrls; readonly port: number; readonly server: GrpcServer }[] = [];
+  const grpcOptions = { logger, onError: seed.grpcError };
+  if (runs.has('producer')) {
+    grpcServers.push({ key: 'producerGrpc', port: config.ports.producerGrpc, server: createProducerGrpc(services!.Producer.service, { ...grpcOptions, publish: app.publishDirect }) });
+  }
+  if (queries) grpcServers.push({ key: 'analyticsGrpc', port: config.ports.analyticsGrpc, server: createAnalyticsGrpc(services!.Analytics.service, { ...grpcOptions, queries }) });
 
   let closing: Promise<void> | undefined;
   return {
@@ -87,7 +102,8 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
     async start() {
       const urls: Record<string, string> = {};
       for (const { key, port, gateway } of gateways) urls[key] = (await gateway.listen({ port, host: config.host })).url;
-      if (gateways.length > 0) logger.info('listening', urls);
+      for (const { key, port, server } of grpcServers) urls[key] = await server.listen({ port, host: config.host });
+      if (Object.keys(urls).length > 0) logger.info('listening', urls);
       await app.start({ groups, relay: false });
       await app.ready();
       for (const { gateway } of gateways) gateway.markReady();
@@ -96,7 +112,10 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
     },
     close() {
       closing ??= (async () => {
-        await Promise.allSettled(gateways.map(({ gateway }) => gateway.close()));
+        await Promise.allSettled([
+          ...gateways.map(({ gateway }) => gateway.close()),
+          ...grpcServers.map(({ server }) => server.close(config.shutdownDeadlineMs)),
+        ]);
         seed.close();
         await app.close({ deadlineMs: config.shutdownDeadlineMs });
         await store?.close();
