@@ -52,3 +52,32 @@ export async function handlesBatches<Tx>(f: PipelineFixture<Tx>): Promise<void> 
   expect(Math.max(...sizes), 'events arrived in batches').toBeGreaterThan(1);
   expect(sizes.filter((n) => n === 1).length, 'the failed batch went one by one').toBeGreaterThan(0);
 }
+
+/**
+ * An append retried with the same id (what `publishDirect` asks after a failed call) puts one
+ * event on the log twice. Appended before the group starts, both copies and the events around
+ * them arrive together: the batch handler gets the event once, at its first delivery, and the
+ * second copy is reported as a duplicate.
+ */
+export async function appliesRepeatedAppendOnce<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const group = f.group('repeats');
+  const seen: number[] = [];
+  const app = f.app().onBatch(f.Step, { group }, async (events) => {
+    for (const event of events) seen.push(event.data.seq);
+  });
+  const facts = f.record(app);
+  const id = '0190a9a4-6b1e-7c3d-8e2f-1a2b3c4d5e6f';
+  await app.publishDirect(f.Step, { orderId: 'order-r', seq: 0 }, { id });
+  await app.publishDirect(f.Step, { orderId: 'order-r', seq: 1 });
+  await app.publishDirect(f.Step, { orderId: 'order-r', seq: 0 }, { id });
+  await app.publishDirect(f.Step, { orderId: 'order-r', seq: 2 });
+  await app.start();
+  const handled = () => facts.flatMap((fact) => (fact.kind === 'handled' && fact.group === group ? [fact] : []));
+  // facts come once a batch committed: the four deliveries' facts mean the copy was handled
+  await f.waitFor('the four deliveries handled', async () => handled().length >= 4);
+  expect(seen).toEqual([0, 1, 2]);
+  const outcomes = handled().flatMap((fact) => (fact.eventId === id ? [fact.outcome] : []));
+  // a redelivery (a rebalance) would only add duplicates
+  expect(outcomes.slice(0, 2)).toEqual(['applied', 'duplicate']);
+  expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
+}

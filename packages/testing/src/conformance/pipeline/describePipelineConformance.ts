@@ -4,7 +4,7 @@ import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLet
 import { withPipeline, type PipelineFixture } from './fixture.js';
 import { drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
-import { handlesBatches } from './batchTests.js';
+import { appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
 import { publishesDirectly } from './directTests.js';
 import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
 
@@ -19,6 +19,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
   ['runs user policies from the edited preset, with the delivery state and the transaction', runsUserPolicies],
   ['hands a batch handler its events together, isolating a poison event', handlesBatches],
+  ['applies an event appended twice once, even when both copies meet in one batch', appliesRepeatedAppendOnce],
   ['publishes directly to the log, without the outbox', publishesDirectly],
 ];
 
@@ -27,7 +28,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
  * apps from `createApp` over the harness's broker and stores (outbox, relay, broker, consumer
  * runtime, inbox, dead letters, redrive). It proves per-key order under concurrency, effects
  * applied once when offset commits are lost, draining on close, poison events dead-lettered while
- * other keys flow, park-key until redrive, idempotent redrive, direct publishing (durable on return,
+ * other keys flow, park-key until redrive, idempotent redrive, an event appended twice applied once (both copies in one batch), direct publishing (durable on return,
  * no outbox), and that policies a user adds to
  * the pipeline preset see what the built-in ones see, with no access to core internals. Skipped tests are registered
  * with `it.skip` (the reason in their title) and printed as `SKIP <suite> › <test>: <reason>`.
