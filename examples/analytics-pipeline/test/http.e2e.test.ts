@@ -36,12 +36,13 @@ describe('analytics-pipeline in one process, over HTTP', () => {
     for (const [eventId, reason] of scenario.deadLetters) expect(byEvent.get(envelopeIdOf(eventId))).toBe(reason);
   });
 
-  it('answers problems: 413 over 1 MiB, 404 for an unknown user, 422 for a bad range or window', async () => {
+  it('answers problems: 413 over 1 MiB, 404 for an unknown route or user, 422 for a bad range or window', async () => {
     const big = { events: Array.from({ length: 1000 }, (_, i) => ({ userId: `u-${i}`, type: 'click', timestamp: RANGE.from, properties: { element: 'x'.repeat(1100) } })) };
     const tooLarge = await send(`${urls.producerHttp}/v1/events:batch`, { body: big });
     expect([tooLarge.status, tooLarge.contentType]).toEqual([413, 'application/problem+json']);
     const tooMany = await send(`${urls.producerHttp}/v1/events:batch`, { body: { events: Array.from({ length: 1001 }, () => ({})) } });
     expect(tooMany.status).toBe(422);
+    for (const path of ['/v1/eventsbatch', '/v1/events:other']) expect((await send(`${urls.producerHttp}${path}`, { body: { events: [] } })).status).toBe(404);
     const unknown = await send(`${urls.analyticsHttp}/v1/analytics/users/nobody`);
     expect([unknown.status, (unknown.body as { code: string }).code]).toEqual([404, 'user-not-found']);
     const badRange = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.to}&to=${RANGE.from}&window=1m`);

@@ -37,7 +37,9 @@ export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions
     },
   });
   gateway.ingest({
-    url: '/v1/events:batch',
+    // `::` is a literal colon for fastify's router; `/v1/events:batch` would be `/v1/events` and a
+    // parameter, matching `/v1/eventsanything`
+    url: '/v1/events::batch',
     body: IngestBatchBody,
     handle: async ({ body, publish }) => ({ accepted: (await appendEvents(publish, checkEvents(body.events))).length }),
   });
