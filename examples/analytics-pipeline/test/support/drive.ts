@@ -19,8 +19,16 @@ function spread(events: readonly SentEvent[], senders: readonly EventSender[], c
  * acknowledged before the next slice; the producer's refusals (each checked: 422 problem+json,
  * the batch's invalid events listed by index); the late events, the metric samples, the flush.
  */
-export async function sendScenario(producerUrl: string, senders: readonly EventSender[], scenario: Scenario): Promise<void> {
-  for (const slice of scenario.slices) await pool(spread(slice, senders, 6), 8, ({ sender, events }) => sender.send(events));
+export async function sendScenario(
+  producerUrl: string,
+  senders: readonly EventSender[],
+  scenario: Scenario,
+  options: { readonly afterSlice?: (index: number) => Promise<void> } = {},
+): Promise<void> {
+  for (const [index, slice] of scenario.slices.entries()) {
+    await pool(spread(slice, senders, 6), 8, ({ sender, events }) => sender.send(events));
+    await options.afterSlice?.(index);
+  }
   for (const event of scenario.refused) {
     const answer = await send(`${producerUrl}/v1/events`, { body: event });
     expect(answer.status).toBe(422);
