@@ -21,7 +21,7 @@ export const READYZ_PATH = '/readyz';
 /** An HTTP gateway in front of a Herald app. */
 export interface Gateway<Tx> {
   /** Adds a state-changing route (one transaction, Idempotency-Key). Register before `listen`. */
-  command<B extends TSchema, P extends TSchema, R>(route: CommandRoute<Tx, B, P, R>): this;
+  command<B extends TSchema, P extends TSchema, R, Pre = undefined>(route: CommandRoute<Tx, B, P, R, Pre>): this;
   /** Adds a route appending straight to the log, answered once the append is durable (no transaction, no Idempotency-Key). Register before `listen`. */
   ingest<B extends TSchema, P extends TSchema, R>(route: IngestRoute<B, P, R>): this;
   /** Adds a GET route. Register before `listen`. */
@@ -171,7 +171,7 @@ function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, re
   }
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
   // RFC 6750 §3: a 401 names the scheme, and says the token was refused when one was sent
-  if (problem.status === 401) reply.header('www-authenticate', problem.code === HttpErrorCodes.authenticationRequired ? 'Bearer' : 'Bearer error="invalid_token"');
+  if (problem.status === 401) reply.header('www-authenticate', problem.code === HttpErrorCodes.authenticationRequired || problem.code === HttpErrorCodes.unauthorized ? 'Bearer' : 'Bearer error="invalid_token"');
   // a Buffer, so the media type goes out exactly as registered (JSON has no charset parameter)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(Buffer.from(JSON.stringify(problem)));
 }

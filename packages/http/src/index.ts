@@ -5,7 +5,7 @@ export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './optio
 export { METRICS_PATH } from './metrics.js';
 export type { GatewayMetrics } from './metrics.js';
 export { isJson } from './routes.js';
-export type { AwaitEvent, CommandInput, CommandRoute, EventWait, IdempotencyMode, QueryInput, QueryRoute, RouteResponse } from './routes.js';
+export type { AwaitEvent, CommandInput, CommandRoute, EventWait, IdempotencyMode, PrepareInput, QueryInput, QueryRoute, RouteResponse } from './routes.js';
 export type { IngestInput, IngestRoute } from './ingest.js';
 export { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 export { fastifyLogger } from './fastifyLogger.js';

@@ -105,6 +105,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'The JWKS needed to verify the token could not be fetched (network error, timeout, not 200, not a JWKS) (503).',
     action: 'Retry with backoff; check that the JWKS URL is reachable from the gateway.',
   },
+  unauthorized: {
+    code: 'unauthorized',
+    retriable: false,
+    meaning: 'The credentials the request presents are not accepted: a login with an unknown user or a wrong password (401). Map a domain code to it with `errorKinds`.',
+    action: 'Send the right credentials.',
+  },
   notFound: { code: 'not-found', retriable: false, meaning: 'The resource does not exist, or is not visible to the caller (404).', action: 'Check the id.' },
   conflict: { code: 'conflict', retriable: false, meaning: 'The request conflicts with the current state (409).', action: 'Read the current state and decide again.' },
   idempotencyKeyInFlight: {
@@ -147,6 +153,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.tokenAudienceInvalid]: { status: 401, title: 'Token audience not accepted' },
   [HttpErrorCodes.tokenIssuerInvalid]: { status: 401, title: 'Token issuer not trusted' },
   [HttpErrorCodes.tokenClaimsInvalid]: { status: 401, title: 'Invalid token claims' },
+  [HttpErrorCodes.unauthorized]: { status: 401, title: 'Unauthorized' },
   [HttpErrorCodes.forbidden]: { status: 403, title: 'Forbidden' },
   [HttpErrorCodes.notFound]: { status: 404, title: 'Not found' },
   [HttpErrorCodes.conflict]: { status: 409, title: 'Conflict' },

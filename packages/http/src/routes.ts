@@ -15,7 +15,7 @@ import { inScope, scopedPublish, scopeOf } from './requestScope.js';
 export type IdempotencyMode = 'required' | 'optional' | 'off';
 
 /** What a command handler gets: the validated request parts and the open transaction. */
-export interface CommandInput<Tx, B, P> {
+export interface CommandInput<Tx, B, P, Pre = undefined> {
   readonly body: B;
   readonly params: P;
   readonly headers: IncomingHttpHeaders;
@@ -29,10 +29,15 @@ export interface CommandInput<Tx, B, P> {
   readonly publish: Publish;
   /** The authenticated caller; undefined on routes with authentication `off` (or `optional` and no token). */
   readonly principal: Principal | undefined;
+  /** What the route's `prepare` returned for this request (undefined without one). */
+  readonly prepared: Pre;
 }
 
+/** What a command route's `prepare` gets: the validated request parts and the caller, no transaction. */
+export type PrepareInput<B, P> = Omit<CommandInput<unknown, B, P>, 'tx' | 'publish' | 'prepared'>;
+
 /** A state-changing route whose work runs in one transaction, deduplicated by Idempotency-Key. */
-export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> extends RouteAccess {
+export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre = undefined> extends RouteAccess {
   readonly method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
@@ -44,8 +49,14 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R> exten
   readonly status?: number;
   /** Extra response headers derived from the result (e.g. `location`); remembered for replays. Declare it after `handle` so TypeScript infers `R` from `handle`. */
   readonly headers?: (result: NoInfer<R>) => Record<string, string>;
+  /**
+   * Slow work that needs no transaction, run before it opens (a password hash, a call to another
+   * system); its result reaches `handle` as `prepared`. It runs again on a replayed request, so it
+   * must have no effects. Declare it before `handle`.
+   */
+  readonly prepare?: (input: PrepareInput<Static<B>, Static<P>>) => Promise<Pre>;
   /** Does the work; the returned value is the JSON response body. Throw a Herald error to fail. */
-  handle(input: CommandInput<Tx, Static<B>, Static<P>>): Promise<R>;
+  handle(input: CommandInput<Tx, Static<B>, Static<P>, NoInfer<Pre>>): Promise<R>;
   /**
    * Answer from an event instead: once the work committed (or its response is replayed), hold the
    * request until the correlated event arrives and answer from it; past `timeoutMs`, answer 202
@@ -120,10 +131,10 @@ export interface QueryInput<P, Q> {
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Registers a command route on `fastify`. */
-export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
+export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre>(
   fastify: FastifyInstance,
   options: ResolvedGatewayOptions<Tx>,
-  route: CommandRoute<Tx, B, P, R>,
+  route: CommandRoute<Tx, B, P, R, Pre>,
 ): void {
   const mode = route.idempotency ?? 'required';
   const status = route.status ?? 200;
@@ -131,8 +142,8 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 
   const onRequest = accessHook(options.auth, route);
 
-  const produce = async (request: FastifyRequest, tx: Tx, publish: Publish): Promise<StoredResponse> => {
-    const result = await route.handle({ ...requestParts<Static<B>, Static<P>>(request, publish), tx });
+  const produce = async (request: FastifyRequest, tx: Tx, publish: Publish, prepared: Pre): Promise<StoredResponse> => {
+    const result = await route.handle({ ...requestParts<Static<B>, Static<P>>(request, publish), tx, prepared });
     // null rather than undefined, so the remembered response survives JSON storage
     return { status, body: result ?? null, headers: route.headers?.(result) ?? {} };
   };
@@ -154,8 +165,9 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+    const prepared = (route.prepare ? await route.prepare(prepareInput(request)) : undefined) as Pre;
     if (key === undefined) {
-      return settle(reply, await app.transaction((tx, publish) => produce(request, tx, publish)), false);
+      return settle(reply, await app.transaction((tx, publish) => produce(request, tx, publish, prepared)), false);
     }
     const outcome = await runIdempotent({
       store: options.idempotency,
@@ -166,7 +178,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R>(
       ttlMs,
       leaseMs,
       logger: scopeOf(request).logger,
-      work: (tx, publish) => produce(request, tx, publish),
+      work: (tx, publish) => produce(request, tx, publish, prepared),
     });
     return settle(reply, outcome.response, outcome.replayed);
   }
@@ -207,16 +219,20 @@ export function requireJsonBody(route: { readonly body?: TSchema }, request: Fas
  * `publish` carrying the request's correlation id, trace and principal.
  */
 export function requestParts<B, P>(request: FastifyRequest, publish: Publish) {
+  const parts = prepareInput<B, P>(request);
+  return { ...parts, publish: scopedPublish(scopeOf(request), parts.principal ? publishAs(publish, parts.principal) : publish) };
+}
+
+/** The request's validated parts, scope and caller: what `prepare` gets, and `handle` besides its transaction. */
+function prepareInput<B, P>(request: FastifyRequest): PrepareInput<B, P> {
   const scope = scopeOf(request);
-  const principal = principalOfRequest(request);
   return {
     body: request.body as B,
     params: request.params as P,
     headers: request.headers,
     correlationId: scope.correlationId,
     logger: scope.logger,
-    publish: scopedPublish(scope, principal ? publishAs(publish, principal) : publish),
-    principal,
+    principal: principalOfRequest(request),
   };
 }
 
