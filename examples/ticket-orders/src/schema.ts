@@ -1,6 +1,5 @@
-import { isRetriable } from '@herald/core';
 import type { SqlTx, TransactionRunner } from '@herald/core';
-import type { EngineKind } from '@herald/engine';
+import { applySchema, type EngineKind } from '@herald/engine';
 
 /**
  * The example's tables, in the SQL common to SQLite and PostgreSQL. The partial unique index is
@@ -44,38 +43,17 @@ export interface MigrateOptions {
   readonly engine: EngineKind;
   /** Runs of the whole creation before a retriable failure is given up. Default 10. */
   readonly attempts?: number;
-  /** First pause between runs, doubling up to 2 s. Default 50. */
-  readonly retryDelayMs?: number;
 }
 
 /** Key of the PostgreSQL advisory lock held while the example creates its tables. */
 export const SCHEMA_LOCK = 'herald-examples:ticket-orders:schema';
 
 /**
- * Creates the tables if missing; safe to run from every process at start, on either engine.
- *
- * Several processes starting together on PostgreSQL would race: concurrent `CREATE TABLE IF NOT
- * EXISTS` of one table collide on a catalog index (the loser fails). So on PostgreSQL the
- * creation first takes a transaction-scoped advisory lock: one process creates, the others wait
- * and then find everything there. SQLite serialises writers itself. Any retriable failure left
- * (a busy database, a connection lost at start) reruns the whole creation with backoff.
+ * Creates the tables if missing; safe to run from every process at start, on either engine
+ * (`applySchema` serialises concurrent creations on PostgreSQL and retries a busy database).
  */
 export async function migrate(stores: TransactionRunner<SqlTx>, options: MigrateOptions): Promise<void> {
-  const attempts = options.attempts ?? 10;
-  let delayMs = options.retryDelayMs ?? 50;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await stores.transaction(async (tx) => {
-        if (options.engine === 'kafka-postgres') await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SCHEMA_LOCK]);
-        for (const statement of SCHEMA) await tx.execute(statement);
-      });
-      return;
-    } catch (error) {
-      if (attempt >= attempts || !isRetriable(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      delayMs = Math.min(delayMs * 2, 2_000);
-    }
-  }
+  await applySchema(stores, SCHEMA, { engine: options.engine, lockName: SCHEMA_LOCK, ...(options.attempts === undefined ? {} : { attempts: options.attempts }) });
 }
 
 /** Order statuses: CREATED until the saga ends in TICKET_ISSUED or CANCELLED. */

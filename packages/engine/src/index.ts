@@ -10,3 +10,5 @@ export type {
   PostgresEnvSettings,
 } from './config.js';
 export type { EngineEnv } from './env.js';
+export { applySchema } from './schema.js';
+export type { ApplySchemaOptions } from './schema.js';
