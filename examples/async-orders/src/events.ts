@@ -1,0 +1,200 @@
+import { defineEvent } from '@herald/core';
+import { defineRequest } from '@herald/reply';
+import { Type } from '@sinclair/typebox';
+
+// Seed 004's events, on its topics. Money is in integer cents (the seed's Double amounts lose
+// cents). Every event of a user's flow is keyed by username, so one user's orders, payments,
+// deposits and refunds stay in order on every topic and billing decides them one at a time.
+
+const OrderItem = Type.Object({
+  sku: Type.String({ minLength: 1, maxLength: 100 }),
+  quantity: Type.Integer({ minimum: 1, maximum: 1_000 }),
+  priceCents: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
+});
+
+/** The items of an order, as the client sent them. */
+export const OrderItems = Type.Array(OrderItem, { minItems: 1, maxItems: 100 });
+
+/** The final statuses of an order, and PENDING before it has one. */
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT'] as const;
+/** One of {@link ORDER_STATUSES}. */
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+/** A status an order ends in. */
+export type FinalStatus = Exclude<OrderStatus, 'PENDING'>;
+
+/** auth: a user registered (user creates the profile, billing the account, notification says welcome). */
+export const UserRegistered = defineEvent({
+  type: 'UserRegistered',
+  topic: 'users.registered',
+  key: (d) => d.username,
+  schema: Type.Object({ username: Type.String(), email: Type.String(), registeredAt: Type.Integer(), source: Type.String() }),
+});
+
+/** gateway: a client asked for an order (correlation id: the request id). */
+export const OrderCreationRequested = defineEvent({
+  type: 'OrderCreationRequested',
+  topic: 'orders.requests',
+  key: (d) => d.username,
+  schema: Type.Object({
+    requestId: Type.String(),
+    username: Type.String(),
+    items: OrderItems,
+    deliveryAddress: Type.String(),
+    paymentMethod: Type.String(),
+    createdAt: Type.Integer(),
+  }),
+});
+
+/** order: the order exists, PENDING_VALIDATION until it is paid for (starts the order saga). */
+export const OrderCreated = defineEvent({
+  type: 'OrderCreated',
+  topic: 'orders.created',
+  key: (d) => d.username,
+  schema: Type.Object({
+    requestId: Type.String(),
+    username: Type.String(),
+    orderId: Type.String(),
+    items: OrderItems,
+    totalCents: Type.Integer({ minimum: 1 }),
+    createdAt: Type.Integer(),
+  }),
+});
+
+/** billing: the order's payment went through (`success`) or not (`failureReason`). */
+export const PaymentProcessed = defineEvent({
+  type: 'PaymentProcessed',
+  topic: 'billing.payments',
+  key: (d) => d.username,
+  schema: Type.Object({
+    requestId: Type.String(),
+    orderId: Type.String(),
+    username: Type.String(),
+    amountCents: Type.Integer({ minimum: 1 }),
+    success: Type.Boolean(),
+    failureReason: Type.Union([Type.String(), Type.Null()]),
+    processedAt: Type.Integer(),
+  }),
+});
+
+/** order: the order reached a final status (the gateway answers the client from it). */
+export const OrderStatusUpdated = defineEvent({
+  type: 'OrderStatusUpdated',
+  topic: 'orders.status',
+  key: (d) => d.username,
+  schema: Type.Object({
+    requestId: Type.String(),
+    orderId: Type.String(),
+    username: Type.String(),
+    status: Type.Union(ORDER_STATUSES.filter((s) => s !== 'PENDING').map((s) => Type.Literal(s))),
+    previousStatus: Type.String(),
+    totalCents: Type.Integer({ minimum: 1 }),
+    updatedAt: Type.Integer(),
+    metadata: Type.Record(Type.String(), Type.Unknown()),
+  }),
+});
+
+/** Kinds of notification. */
+export const NOTIFICATION_TYPES = ['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS', 'ORDER_PAYMENT_TIMEOUT'] as const;
+
+/** notification (requester): a notification to send. */
+export const NotificationRequested = defineEvent({
+  type: 'NotificationRequested',
+  topic: 'notifications.requested',
+  key: (d) => d.username,
+  schema: Type.Object({
+    notificationId: Type.String(),
+    requestId: Type.Union([Type.String(), Type.Null()]),
+    orderId: Type.Union([Type.String(), Type.Null()]),
+    username: Type.String(),
+    email: Type.String(),
+    type: Type.Union(NOTIFICATION_TYPES.map((t) => Type.Literal(t))),
+    subject: Type.String(),
+    content: Type.String(),
+    metadata: Type.Record(Type.String(), Type.String()),
+    scheduledAt: Type.Integer(),
+  }),
+});
+
+/** notification (sender): the notification was delivered to the user's inbox. */
+export const NotificationSent = defineEvent({
+  type: 'NotificationSent',
+  topic: 'notifications.sent',
+  key: (d) => d.username,
+  schema: Type.Object({ notificationId: Type.String(), username: Type.String(), type: Type.String(), channel: Type.String(), sentAt: Type.Integer() }),
+});
+
+/** notification -> user: whose contact is this (request/reply over topics). */
+export const ProfileRequested = defineEvent({
+  type: 'ProfileRequested',
+  topic: 'users.profile',
+  key: (d) => d.username,
+  schema: Type.Object({ username: Type.String() }),
+});
+
+/** user -> notification: the profile asked for. */
+export const ProfileReturned = defineEvent({
+  type: 'ProfileReturned',
+  topic: 'users.profile.response',
+  key: (d) => d.username,
+  schema: Type.Object({ username: Type.String(), email: Type.String(), registeredAt: Type.Integer() }),
+});
+
+/** The profile request and its reply. */
+export const GetProfile = defineRequest({ request: ProfileRequested, reply: ProfileReturned });
+
+/** gateway: a user's deposit, to apply (correlation id: the deposit id). */
+export const DepositRequested = defineEvent({
+  type: 'DepositRequested',
+  topic: 'billing.deposits',
+  key: (d) => d.username,
+  schema: Type.Object({ depositId: Type.String(), username: Type.String(), amountCents: Type.Integer({ minimum: 1 }), requestedAt: Type.Integer() }),
+});
+
+/** billing: the deposit is on the account (the gateway answers the client from it). */
+export const DepositApplied = defineEvent({
+  type: 'DepositApplied',
+  topic: 'billing.deposits.applied',
+  key: (d) => d.username,
+  schema: Type.Object({ depositId: Type.String(), username: Type.String(), amountCents: Type.Integer({ minimum: 1 }), balanceCents: Type.Integer() }),
+});
+
+/** order saga: give back a payment made for an order that was given up (it came after the deadline). */
+export const RefundRequested = defineEvent({
+  type: 'RefundRequested',
+  topic: 'billing.refunds',
+  key: (d) => d.username,
+  schema: Type.Object({ orderId: Type.String(), requestId: Type.String(), username: Type.String(), amountCents: Type.Integer({ minimum: 1 }) }),
+});
+
+/** Every event type of the example, registered in each process. */
+export const EVENTS = [
+  UserRegistered,
+  OrderCreationRequested,
+  OrderCreated,
+  PaymentProcessed,
+  OrderStatusUpdated,
+  NotificationRequested,
+  NotificationSent,
+  ProfileRequested,
+  ProfileReturned,
+  DepositRequested,
+  DepositApplied,
+  RefundRequested,
+];
+
+/** The order saga's name: its transitions go to `order-saga`, its deadlines to `order-saga-deadlines`. */
+export const SAGA_NAME = 'order';
+
+/** Topics with their partition counts, provisioned at start. */
+export const TOPICS = [...new Set(EVENTS.map((e) => e.topic)), `${SAGA_NAME}-saga`, `${SAGA_NAME}-saga-deadlines`].map((name) => ({ name, partitions: 4 }));
+
+/** The consumer group of each service. */
+export const GROUPS = {
+  gateway: 'gateway',
+  order: 'order-service',
+  orderSaga: 'order-saga',
+  billing: 'billing-service',
+  user: 'user-service',
+  notification: 'notification-service',
+  sender: 'notification-sender',
+} as const;

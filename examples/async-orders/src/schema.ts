@@ -1,0 +1,118 @@
+import type { SqlTx, TransactionRunner } from '@herald/core';
+import { applySchema, type EngineKind } from '@herald/engine';
+
+/**
+ * Each service's tables, in the SQL common to SQLite and PostgreSQL. The services share one
+ * database (the embedded engine's file, or one PostgreSQL database) but each writes only its own
+ * tables; the gateway reads billing's balances and the sender's notifications to answer queries.
+ * Unique keys back up the inboxes: one order per request, one payment per order, one refund per
+ * order, one row per deposit and per notification.
+ */
+export const SCHEMA: readonly string[] = [
+  // auth
+  `CREATE TABLE IF NOT EXISTS auth_users (
+     username TEXT PRIMARY KEY,
+     email TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS auth_signing_keys (
+     slot TEXT PRIMARY KEY,
+     kid TEXT NOT NULL,
+     private_jwk TEXT NOT NULL,
+     public_jwk TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  // gateway: what each client request became
+  `CREATE TABLE IF NOT EXISTS gateway_order_requests (
+     request_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     order_id TEXT,
+     status TEXT NOT NULL,
+     total_cents BIGINT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS gateway_order_requests_order ON gateway_order_requests (order_id)`,
+  `CREATE TABLE IF NOT EXISTS gateway_order_history (
+     request_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     at BIGINT NOT NULL,
+     PRIMARY KEY (request_id, status)
+   )`,
+  `CREATE TABLE IF NOT EXISTS gateway_deposit_requests (
+     deposit_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     amount_cents BIGINT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  // order
+  `CREATE TABLE IF NOT EXISTS orders (
+     order_id TEXT PRIMARY KEY,
+     request_id TEXT NOT NULL UNIQUE,
+     username TEXT NOT NULL,
+     items TEXT NOT NULL,
+     delivery_address TEXT NOT NULL,
+     payment_method TEXT NOT NULL,
+     total_cents BIGINT NOT NULL,
+     status TEXT NOT NULL,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL
+   )`,
+  // billing
+  `CREATE TABLE IF NOT EXISTS billing_accounts (
+     username TEXT PRIMARY KEY,
+     balance_cents BIGINT NOT NULL CHECK (balance_cents >= 0),
+     created_at BIGINT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS billing_payments (
+     order_id TEXT PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     username TEXT NOT NULL,
+     amount_cents BIGINT NOT NULL,
+     status TEXT NOT NULL,
+     failure_reason TEXT,
+     processed_at BIGINT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS billing_deposits (
+     deposit_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     amount_cents BIGINT NOT NULL,
+     balance_after_cents BIGINT NOT NULL,
+     applied_at BIGINT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS billing_refunds (
+     order_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     amount_cents BIGINT NOT NULL,
+     refunded_at BIGINT NOT NULL
+   )`,
+  // user
+  `CREATE TABLE IF NOT EXISTS user_profiles (
+     username TEXT PRIMARY KEY,
+     email TEXT NOT NULL,
+     registered_at BIGINT NOT NULL
+   )`,
+  // notification sender: each user's inbox
+  `CREATE TABLE IF NOT EXISTS notifications (
+     notification_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     email TEXT NOT NULL,
+     type TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     content TEXT NOT NULL,
+     order_id TEXT,
+     request_id TEXT,
+     sent_at BIGINT NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS notifications_user ON notifications (username, sent_at)`,
+];
+
+/** Creates the tables if missing; safe from every process at start, on either engine. */
+export async function migrate(stores: TransactionRunner<SqlTx>, engine: EngineKind): Promise<void> {
+  await applySchema(stores, SCHEMA, { engine, lockName: 'herald-examples:async-orders:schema' });
+}
+
+/** PostgreSQL returns BIGINT as a string; SQLite as a number. */
+export function cents(value: number | string | bigint): number {
+  return Number(value);
+}

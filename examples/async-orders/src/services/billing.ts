@@ -1,0 +1,86 @@
+import type { App, SqlTx } from '@herald/core';
+import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
+import { cents } from '../schema.js';
+
+/** Options of {@link registerBillingService}. */
+export interface BillingServiceOptions {
+  /** A new account's balance. */
+  readonly startingBalanceCents: number;
+  readonly maybeFail: (where: string) => void;
+}
+
+/** Why a payment was refused. */
+export const INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS';
+
+/**
+ * billing (seed 004's mini_billing): owns the accounts. Every change of a balance is one handler
+ * transaction with its record (payment, deposit, refund, each unique per order or deposit), the
+ * event it publishes and the inbox mark, so a redelivered event moves no money twice. A payment
+ * debits only what is there (`balance >= amount` in the UPDATE itself), so a balance never goes
+ * negative whatever runs concurrently. An account is opened by UserRegistered, or by the first
+ * deposit or order that arrives before it (the events come on different topics).
+ */
+export function registerBillingService(app: App<SqlTx>, options: BillingServiceOptions): void {
+  const openAccount = (tx: SqlTx, username: string) =>
+    tx.execute('INSERT INTO billing_accounts (username, balance_cents, created_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING', [
+      username,
+      options.startingBalanceCents,
+      app.clock.now(),
+    ]);
+  const credit = async (tx: SqlTx, username: string, amountCents: number): Promise<number> => {
+    await openAccount(tx, username);
+    await tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents + $1 WHERE username = $2', [amountCents, username]);
+    const [row] = await tx.query<{ balance_cents: number | string }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [username]);
+    return cents(row!.balance_cents);
+  };
+
+  app.on(UserRegistered, { group: GROUPS.billing }, async (event, ctx) => {
+    await openAccount(ctx.tx, event.data.username);
+    options.maybeFail(ctx.handler);
+  });
+
+  app.on(DepositRequested, { group: GROUPS.billing }, async (event, ctx) => {
+    const { depositId, username, amountCents } = event.data;
+    const [done] = await ctx.tx.query<{ balance_after_cents: number | string }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [depositId]);
+    if (done) return; // applied under another event id: nothing moves twice
+    const balanceCents = await credit(ctx.tx, username, amountCents);
+    await ctx.tx.execute('INSERT INTO billing_deposits (deposit_id, username, amount_cents, balance_after_cents, applied_at) VALUES ($1, $2, $3, $4, $5)', [
+      depositId,
+      username,
+      amountCents,
+      balanceCents,
+      app.clock.now(),
+    ]);
+    await ctx.publish(DepositApplied, { depositId, username, amountCents, balanceCents });
+    options.maybeFail(ctx.handler);
+  });
+
+  app.on(OrderCreated, { group: GROUPS.billing }, async (event, ctx) => {
+    const { orderId, requestId, username, totalCents } = event.data;
+    const [paid] = await ctx.tx.query('SELECT 1 FROM billing_payments WHERE order_id = $1', [orderId]);
+    if (paid) return;
+    await openAccount(ctx.tx, username);
+    const debited = await ctx.tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents - $1 WHERE username = $2 AND balance_cents >= $1', [totalCents, username]);
+    const success = debited === 1;
+    const failureReason = success ? null : INSUFFICIENT_FUNDS;
+    const processedAt = app.clock.now();
+    await ctx.tx.execute(
+      'INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [orderId, requestId, username, totalCents, success ? 'SUCCEEDED' : 'FAILED', failureReason, processedAt],
+    );
+    await ctx.publish(PaymentProcessed, { requestId, orderId, username, amountCents: totalCents, success, failureReason, processedAt });
+    options.maybeFail(ctx.handler);
+  });
+
+  app.on(RefundRequested, { group: GROUPS.billing }, async (event, ctx) => {
+    const { orderId, username, amountCents } = event.data;
+    const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
+      orderId,
+      username,
+      amountCents,
+      app.clock.now(),
+    ]);
+    if (refunded === 1) await credit(ctx.tx, username, amountCents);
+    options.maybeFail(ctx.handler);
+  });
+}

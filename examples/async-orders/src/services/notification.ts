@@ -1,0 +1,104 @@
+import type { App, Envelope, Middleware, SqlTx } from '@herald/core';
+import type { Requester } from '@herald/reply';
+import { GetProfile, GROUPS, NotificationRequested, NotificationSent, OrderStatusUpdated, UserRegistered, type FinalStatus } from '../events.js';
+
+/** Options of {@link registerNotificationService}. */
+export interface NotificationServiceOptions {
+  /** Asks the user service for profiles (its reply group is this instance's own). */
+  readonly requester: Requester;
+  /** How long to wait for a profile; past it the delivery fails retriably and is retried. */
+  readonly profileTimeoutMs: number;
+  readonly maybeFail: (where: string) => void;
+}
+
+const ORDER_MESSAGES: Record<FinalStatus, { type: 'ORDER_PAID' | 'ORDER_INSUFFICIENT_FUNDS' | 'ORDER_PAYMENT_TIMEOUT'; subject: string; content: (total: string) => string }> = {
+  PAID: { type: 'ORDER_PAID', subject: 'Your order is paid', content: (total) => `We received your payment of ${total}. Your order is on its way.` },
+  INSUFFICIENT_FUNDS: {
+    type: 'ORDER_INSUFFICIENT_FUNDS',
+    subject: 'Your order could not be paid',
+    content: (total) => `Your balance does not cover ${total}. Top it up and order again.`,
+  },
+  PAYMENT_TIMEOUT: {
+    type: 'ORDER_PAYMENT_TIMEOUT',
+    subject: 'Your order timed out',
+    content: (total) => `We could not take your payment of ${total} in time. Anything charged later is refunded.`,
+  },
+};
+
+const money = (totalCents: number) => `${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, '0')}`;
+
+/**
+ * notification (seed 004's mini_notif, the requester half): for each final OrderStatusUpdated it
+ * asks the user service for the user's contact over `users.profile` (request/reply), then requests
+ * the notification; for each UserRegistered it requests a welcome (the contact is in the event).
+ * The profile is fetched before the handler's transaction opens (a transaction held while waiting
+ * for another service would hold the store); a timeout fails the attempt retriably. Notification
+ * ids are derived from what they are about, so one order status gets one notification whatever
+ * is redelivered.
+ */
+export function registerNotificationService(app: App<SqlTx>, options: NotificationServiceOptions): void {
+  const contacts = new WeakMap<Envelope, string>();
+  const fetchContact: Middleware<SqlTx> = (next) =>
+    async function fetchContact(event, ctx) {
+      const { username } = event.data as { username: string };
+      const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, correlationId: event.correlationId });
+      contacts.set(event, reply.data.email);
+      await next(event, ctx);
+    };
+
+  app.on(OrderStatusUpdated, { group: GROUPS.notification, middleware: [fetchContact] }, async (event, ctx) => {
+    const { requestId, orderId, username, status, totalCents } = event.data;
+    const message = ORDER_MESSAGES[status];
+    await ctx.publish(NotificationRequested, {
+      notificationId: `order-${orderId}-${status}`,
+      requestId,
+      orderId,
+      username,
+      email: contacts.get(event)!,
+      type: message.type,
+      subject: message.subject,
+      content: message.content(money(totalCents)),
+      metadata: { status },
+      scheduledAt: app.clock.now(),
+    });
+    options.maybeFail(ctx.handler);
+  });
+
+  app.on(UserRegistered, { group: GROUPS.notification }, async (event, ctx) => {
+    const { username, email } = event.data;
+    await ctx.publish(NotificationRequested, {
+      notificationId: `welcome-${username}`,
+      requestId: null,
+      orderId: null,
+      username,
+      email,
+      type: 'WELCOME',
+      subject: 'Welcome',
+      content: `Hello ${username}, your account is ready.`,
+      metadata: {},
+      scheduledAt: app.clock.now(),
+    });
+    options.maybeFail(ctx.handler);
+  });
+}
+
+/**
+ * notification sender: delivers each NotificationRequested to the user's inbox (the notifications
+ * table behind GET /notifications; one row per notification id) and publishes NotificationSent.
+ */
+export function registerSenderService(app: App<SqlTx>, options: { readonly maybeFail: (where: string) => void }): void {
+  app.on(NotificationRequested, { group: GROUPS.sender }, async (event, ctx) => {
+    const n = event.data;
+    const sentAt = app.clock.now();
+    const delivered = await ctx.tx.execute(
+      `INSERT INTO notifications (notification_id, username, email, type, subject, content, order_id, request_id, sent_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (notification_id) DO NOTHING`,
+      [n.notificationId, n.username, n.email, n.type, n.subject, n.content, n.orderId, n.requestId, sentAt],
+    );
+    if (delivered === 1) {
+      await ctx.publish(NotificationSent, { notificationId: n.notificationId, username: n.username, type: n.type, channel: 'inbox', sentAt });
+      ctx.logger.info('notification sent', { notificationId: n.notificationId, username: n.username, type: n.type });
+    }
+    options.maybeFail(ctx.handler);
+  });
+}

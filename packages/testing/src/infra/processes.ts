@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** Options of {@link startProcess}. */
+export interface StartProcessOptions {
+  /** The script and its arguments, run with `node --conditions=@herald/source --import tsx` (the workspace's sources). */
+  readonly args: readonly string[];
+  /** Working directory (the service's package). */
+  readonly cwd: string;
+  /** The child's environment (nothing of this process' environment is added). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The structured log line (`msg`) that says the process is up; resolves with that line's fields.
+   * The process must log JSON lines (pino's, as every Herald service does with `HERALD_LOG_PRETTY=0`).
+   */
+  readonly readyMessage: string;
+  /** Give up (and kill the child) after this long. Default 60 000. */
+  readonly timeoutMs?: number;
+  /** Name in error messages. Default the first argument. */
+  readonly name?: string;
+}
+
+/** A process started by a test, up and logging. */
+export interface TestProcess<Ready = Record<string, unknown>> {
+  readonly child: ChildProcess;
+  /** The fields of its ready line (URLs it listens on, ...). */
+  readonly ready: Ready;
+  /** Every line it wrote so far, stdout and stderr. */
+  readonly lines: string[];
+  /** Resolves with the exit code, or the signal's name, once it exits. */
+  readonly exited: Promise<number | string>;
+  /** Sends a signal: SIGTERM for a graceful stop, SIGKILL for a crash. */
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a Node service from its TypeScript sources and resolves once it logged `readyMessage`.
+ * Rejects (with the end of its log) when it exits first or does not get there in time.
+ */
+export async function startProcess<Ready = Record<string, unknown>>(options: StartProcessOptions): Promise<TestProcess<Ready>> {
+  const name = options.name ?? options.args[0] ?? 'process';
+  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', ...options.args], {
+    cwd: options.cwd,
+    env: Object.fromEntries(Object.entries(options.env).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const tail = () => lines.slice(-30).join('\n');
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not log "${options.readyMessage}" within ${options.timeoutMs ?? 60_000} ms; log:\n${tail()}`));
+    }, options.timeoutMs ?? 60_000);
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (!line.startsWith('{')) return;
+      const entry = parseLine(line);
+      if (entry?.['msg'] === options.readyMessage) {
+        clearTimeout(timer);
+        resolve(entry as Ready);
+      }
+    };
+    readLines(child.stderr!, onLine);
+    readLines(child.stdout!, onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}) before "${options.readyMessage}"; log:\n${tail()}`));
+    });
+  });
+  return { child, ready, lines, exited, kill: (signal) => void child.kill(signal) };
+}
+
+/** Stops a process: SIGTERM, then SIGKILL when it has not exited within `graceMs`. Resolves with how it exited. */
+export async function stopProcess(target: Pick<TestProcess<unknown>, 'child' | 'exited'> | undefined, graceMs = 15_000): Promise<number | string | undefined> {
+  if (!target) return undefined;
+  if (target.child.exitCode === null && target.child.signalCode === null) {
+    target.child.kill('SIGTERM');
+    const timer = setTimeout(() => target.child.kill('SIGKILL'), graceMs);
+    const code = await target.exited;
+    clearTimeout(timer);
+    return code;
+  }
+  return target.exited;
+}
+
+/** The log lines whose `msg` is `msg` (JSON lines). */
+export function linesWithMessage(lines: readonly string[], msg: string): string[] {
+  const needle = `"msg":${JSON.stringify(msg)}`;
+  return lines.filter((line) => line.includes(needle));
+}
+
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined; // a line that only looks like JSON
+  }
+}
+
+function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let end: number;
+    while ((end = buffered.indexOf('\n')) >= 0) {
+      onLine(buffered.slice(0, end));
+      buffered = buffered.slice(end + 1);
+    }
+  });
+}
