@@ -39,7 +39,7 @@ export interface AsyncOrders {
  */
 export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEnv = process.env): Promise<AsyncOrders> {
   const runs = new Set(config.services);
-  const name = runs.size === 7 ? 'async-orders' : [...runs].join('+');
+  const name = runs.size === 7 ? 'async-orders' : [...runs].join('.');
   const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   try {

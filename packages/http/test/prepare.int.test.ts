@@ -65,7 +65,7 @@ describe('a command route with prepare', () => {
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({ item: 'book', digest: 'digest-of-book' });
     expect(s.seen.prepared).toEqual([{ item: 'book', openTransactions: 0 }]);
-    expect(await s.stores.transaction((tx) => tx.get('things/book'))).toEqual({ digest: 'digest-of-book', caller: null });
+    expect(await s.stores.transaction(async (tx) => tx.get('things/book'))).toEqual({ digest: 'digest-of-book', caller: null });
     expect(await s.stores.outbox.backlog()).toMatchObject([{ topic: 'orders', pending: 1 }]);
     // a replay runs prepare again (it has no effects) but not the work
     const replay = await post(s.gateway, 'k-1', 'book');
