@@ -44,6 +44,16 @@ export interface Gateways {
   urls(): readonly string[];
 }
 
+/** How the clients got their answers besides a direct one. */
+export interface ClientStats {
+  /** Requests retried on another gateway after a transport error. */
+  failovers: number;
+  /** 202s followed by polling their Location. */
+  polled: number;
+  /** 409s for a key in flight, retried. */
+  inFlight: number;
+}
+
 /**
  * Runs the plan: every user registers, then makes its deposits and orders concurrently with the
  * other users, each with its own Idempotency-Key, and sends each key again once it has its final
@@ -51,7 +61,8 @@ export interface Gateways {
  * is followed by polling its Location; a 409 in flight (the key's first request died with its
  * replica) is retried after a pause.
  */
-export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, options: { concurrency: number; progress?: { done: number } }): Promise<UserResult[]> {
+export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, options: { concurrency: number; progress?: { done: number }; stats?: ClientStats }): Promise<UserResult[]> {
+  const stats = options.stats ?? { failovers: 0, polled: 0, inFlight: 0 };
   const results: UserResult[] = [];
   await pool(plans, options.concurrency, async (plan, index) => {
     const customer = await withFailover(gateways, index, (url) => new Customer(url, plan.username).signUp());
@@ -60,17 +71,17 @@ export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, op
     const ops = [
       ...plan.deposits.map((amount, i) => async () => {
         const key = `${plan.username}-deposit-${i}`;
-        const final = await untilFinal(gateways, customer, key, () => customer.deposit(amount, key));
+        const final = await untilFinal(gateways, stats, customer, key, () => customer.deposit(amount, key));
         (result as { depositedCents: number }).depositedCents += amount;
-        const again = await untilFinal(gateways, customer, key, () => customer.deposit(amount, key));
+        const again = await untilFinal(gateways, stats, customer, key, () => customer.deposit(amount, key));
         expect(again.body, key).toHaveProperty('balanceCents');
         if (JSON.stringify(again.body) !== JSON.stringify(final.body)) result.mismatches.push(key);
       }),
       ...plan.orders.map((total, i) => async () => {
         const key = `${plan.username}-order-${i}`;
-        const final = await untilFinal(gateways, customer, key, () => customer.order(orderBody(total), key));
+        const final = await untilFinal(gateways, stats, customer, key, () => customer.order(orderBody(total), key));
         result.orders.push(final.body as FinalOrder);
-        const again = await untilFinal(gateways, customer, key, () => customer.order(orderBody(total), key));
+        const again = await untilFinal(gateways, stats, customer, key, () => customer.order(orderBody(total), key));
         if (JSON.stringify(again.body) !== JSON.stringify(final.body)) result.mismatches.push(key);
       }),
     ];
@@ -103,13 +114,14 @@ async function withFailover<T>(gateways: Gateways, start: number, work: (url: st
  * by polling its Location, then asks with the key again (the answer then comes from the state);
  * retries a 409 in flight and transport errors (on another gateway).
  */
-async function untilFinal(gateways: Gateways, customer: Customer, key: string, send: () => Promise<Answer>): Promise<Answer> {
+async function untilFinal(gateways: Gateways, stats: ClientStats, customer: Customer, key: string, send: () => Promise<Answer>): Promise<Answer> {
   for (let attempt = 0; attempt < 200; attempt++) {
     let answer: Answer;
     try {
       answer = await send();
     } catch (error) {
       if (!isTransportError(error)) throw error;
+      stats.failovers++;
       const urls = gateways.urls();
       customer.baseUrl = urls[(urls.indexOf(customer.baseUrl) + 1) % urls.length] ?? urls[0]!;
       await sleep(250);
@@ -117,10 +129,12 @@ async function untilFinal(gateways: Gateways, customer: Customer, key: string, s
     }
     if (answer.status === 200 || answer.status === 201) return answer;
     if (answer.status === 202) {
+      stats.polled++;
       await pollUntilDone(gateways, customer, answer.location!);
       continue;
     }
     if (answer.status === 409 && problemCode(answer) === 'idempotency-key-in-flight') {
+      stats.inFlight++;
       await sleep(300);
       continue;
     }
