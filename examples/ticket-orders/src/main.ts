@@ -1,29 +1,11 @@
-import { closeOnSignals } from '@herald/core';
+import { runService } from '@herald/core';
 import { pinoLogger } from '@herald/logging';
 import { loadConfig } from './config.js';
-import { createTicketOrders, type TicketOrders } from './system.js';
+import { createTicketOrders } from './system.js';
 
 /**
  * Runs ticket-orders: every service in one process by default, or the ones named by
  * `--service` (see README.md), on the embedded engine or on Kafka + PostgreSQL as the
  * environment says. Stops gracefully on SIGTERM/SIGINT.
  */
-let system: TicketOrders | undefined;
-try {
-  system = await createTicketOrders(loadConfig());
-} catch (error) {
-  // a configuration error: nothing is open yet
-  pinoLogger().error('ticket-orders failed to start', { error });
-  process.exitCode = 1;
-}
-if (system) {
-  const running = system;
-  closeOnSignals(() => running.close(), { logger: running.logger });
-  try {
-    await running.start();
-  } catch (error) {
-    running.logger.error('ticket-orders failed to start', { error });
-    await running.close().catch(() => {});
-    process.exitCode = 1;
-  }
-}
+await runService('ticket-orders', () => createTicketOrders(loadConfig()), { logger: pinoLogger() });

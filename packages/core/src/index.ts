@@ -118,6 +118,6 @@ export type { OffsetOutOfRangePolicy } from './runtime/groupConsumer.js';
 // app
 export { createApp } from './app/createApp.js';
 export { APP_DEFAULTS } from './app/options.js';
-export { closeOnSignals } from './app/signals.js';
-export type { SignalOptions } from './app/signals.js';
+export { closeOnSignals, runService } from './app/signals.js';
+export type { RunnableService, SignalOptions } from './app/signals.js';
 export type { App, AppOptions, GroupOptions, HandlerOptions, HandlerPolicy, StartOptions, TransactionWork } from './app/types.js';

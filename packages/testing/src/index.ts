@@ -35,3 +35,4 @@ export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, S
 export { describePipelineConformance } from './conformance/pipeline/describePipelineConformance.js';
 export { PIPELINE_CONFORMANCE_TESTS } from './conformance/pipeline/harness.js';
 export type { PipelineConformanceOptions, PipelineConformanceTest, PipelineUnderTest } from './conformance/pipeline/harness.js';
+export { eventually, pool, sleep } from './waiting.js';

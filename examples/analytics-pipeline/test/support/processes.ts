@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startProcess, stopProcess } from '@herald/testing/processes';
 import type { PipelineUrls } from '../../src/system.js';
 import { TEST_ENV } from './inProcess.js';
 
@@ -25,56 +26,20 @@ export interface PipelineProcess {
  * after `timeoutMs`, or if it exits first, with the end of its log.
  */
 export async function startService(service: string, env: Record<string, string>, timeoutMs = 60_000): Promise<PipelineProcess> {
-  const child = spawn(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', 'src/main.ts', '--service', service], {
+  const started = await startProcess<PipelineUrls>({
+    name: service,
     cwd: EXAMPLE_DIR,
+    args: ['src/main.ts', '--service', service],
     env: { ...process.env, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '', ...TEST_ENV, HERALD_LOG_LEVEL: 'info', HERALD_LOG_PRETTY: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    readyMessage: 'analytics-pipeline ready',
+    timeoutMs,
   });
-  const lines: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  const urls = await new Promise<PipelineUrls>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${service} did not start in time; log:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
-    const onLine = (line: string) => {
-      lines.push(line);
-      if (!line.startsWith('{')) return;
-      const entry = JSON.parse(line) as PipelineUrls & { msg?: string };
-      if (entry.msg === 'analytics-pipeline ready') {
-        clearTimeout(timer);
-        resolve(entry);
-      }
-    };
-    readLines(child.stderr!, onLine);
-    readLines(child.stdout!, onLine);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${service} exited (${code}) before starting; log:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
-  return { child, urls, lines, exited };
-}
-
-function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    let end: number;
-    while ((end = buffered.indexOf('\n')) >= 0) {
-      onLine(buffered.slice(0, end));
-      buffered = buffered.slice(end + 1);
-    }
-  });
+  return { child: started.child, urls: started.ready, lines: started.lines, exited: started.exited };
 }
 
 /** Stops a process: SIGTERM, then SIGKILL if it has not exited within `graceMs`. Returns its exit. */
-export async function stopService(process: PipelineProcess | undefined, graceMs = 15_000): Promise<number | string | undefined> {
-  if (!process) return undefined;
-  if (process.child.exitCode !== null || process.child.signalCode !== null) return process.exited;
-  process.child.kill('SIGTERM');
-  const timer = setTimeout(() => process.child.kill('SIGKILL'), graceMs);
-  const code = await process.exited;
-  clearTimeout(timer);
-  return code;
+export function stopService(process: PipelineProcess | undefined, graceMs = 15_000): Promise<number | string | undefined> {
+  return stopProcess(process, graceMs);
 }
 
 /** The consumer groups a process was assigned partitions of, from its log. */

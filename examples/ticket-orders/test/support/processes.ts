@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { linesWithMessage, startProcess, stopProcess } from '@herald/testing/processes';
 
 /** The example's directory (where `src/main.ts` lives). */
 export const EXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -43,63 +44,21 @@ export interface ExampleProcess {
  * HTTP listener is up). Fails after `timeoutMs` or if it exits first.
  */
 export async function startExample(options: { dataDir?: string; env?: Record<string, string>; service?: string; until?: 'ready' | 'listening'; timeoutMs?: number }): Promise<ExampleProcess> {
-  const args = ['--conditions=@herald/source', '--import', 'tsx', 'src/main.ts', ...(options.service ? ['--service', options.service] : [])];
-  const child = spawn(process.execPath, args, {
+  const started = await startProcess<{ url?: string; metricsUrl?: string }>({
+    name: `ticket-orders${options.service ? ` --service ${options.service}` : ''}`,
     cwd: EXAMPLE_DIR,
+    args: ['src/main.ts', ...(options.service ? ['--service', options.service] : [])],
     // the embedded engine unless the test selects Kafka + PostgreSQL (whatever the developer's shell says)
     env: { ...process.env, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '', ...FAST_ENV, ...(options.dataDir ? { HERALD_DATA_DIR: options.dataDir } : {}), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    readyMessage: options.until === 'listening' ? 'listening' : 'ticket-orders ready',
+    timeoutMs: options.timeoutMs ?? 60_000,
   });
-  const lines: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  let url: string | undefined;
-  let metricsUrl: string | undefined;
-  const wanted = options.until === 'listening' ? 'listening' : 'ticket-orders ready';
-  const started = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`example did not start in time; log:\n${lines.slice(-20).join('\n')}`)), options.timeoutMs ?? 60_000);
-    const onLine = (line: string) => {
-      lines.push(line);
-      if (!line.startsWith('{')) return;
-      const entry = JSON.parse(line) as { msg?: string; url?: string; metricsUrl?: string };
-      if (entry.msg === 'listening' || entry.msg === 'ticket-orders ready') url = entry.url ?? url;
-      if (entry.msg === 'ticket-orders ready') metricsUrl = entry.metricsUrl;
-      if (entry.msg === wanted) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    readLines(child.stderr!, onLine);
-    readLines(child.stdout!, onLine);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`example exited (${code}) before starting; log:\n${lines.slice(-20).join('\n')}`));
-    });
-  });
-  await started;
-  return { child, url, metricsUrl, lines, exited, kill: (signal) => void child.kill(signal) };
-}
-
-function readLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let buffered = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffered += chunk;
-    let end: number;
-    while ((end = buffered.indexOf('\n')) >= 0) {
-      onLine(buffered.slice(0, end));
-      buffered = buffered.slice(end + 1);
-    }
-  });
+  return { ...started, url: started.ready.url, metricsUrl: started.ready.metricsUrl };
 }
 
 /** Stops a process: SIGTERM, then SIGKILL if it has not exited within `graceMs`. Returns its exit. */
-export async function stopExample(process: ExampleProcess | undefined, graceMs = 15_000): Promise<number | string | undefined> {
-  if (!process || process.child.exitCode !== null || process.child.signalCode !== null) return process ? await process.exited : undefined;
-  process.kill('SIGTERM');
-  const timer = setTimeout(() => process.kill('SIGKILL'), graceMs);
-  const code = await process.exited;
-  clearTimeout(timer);
-  return code;
+export function stopExample(process: ExampleProcess | undefined, graceMs = 15_000): Promise<number | string | undefined> {
+  return stopProcess(process, graceMs);
 }
 
 /** A fresh data directory, and its removal. */
@@ -110,6 +69,5 @@ export function tempDataDir(prefix: string): { dir: string; remove(): void } {
 
 /** Log lines whose `msg` is `msg`. */
 export function countLog(lines: readonly string[], msg: string): number {
-  const needle = `"msg":${JSON.stringify(msg)}`;
-  return lines.filter((l) => l.includes(needle)).length;
+  return linesWithMessage(lines, msg).length;
 }

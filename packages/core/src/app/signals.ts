@@ -53,3 +53,38 @@ export function closeOnSignals(close: () => Promise<void>, options: SignalOption
   signals.forEach((s) => process.on(s, onSignal));
   return dispose;
 }
+
+/** A service a process runs until it is told to stop: what {@link runService} needs of it. */
+export interface RunnableService {
+  readonly logger: Logger;
+  start(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * The body of a service's `main`: creates the service (a configuration error is logged with
+ * `logger` and sets exit code 1; nothing is open yet), closes it on SIGTERM/SIGINT
+ * ({@link closeOnSignals}), and starts it; a failed start is logged, closes what was opened and
+ * sets exit code 1. Resolves once started (or failed).
+ *
+ * @example
+ * await runService('ticket-orders', () => createTicketOrders(loadConfig()), { logger: pinoLogger() });
+ */
+export async function runService(name: string, create: () => Promise<RunnableService>, options: { readonly logger: Logger; readonly signals?: SignalOptions }): Promise<void> {
+  let service: RunnableService;
+  try {
+    service = await create();
+  } catch (error) {
+    options.logger.error(`${name} failed to start`, { error });
+    process.exitCode = 1;
+    return;
+  }
+  closeOnSignals(() => service.close(), { logger: service.logger, ...options.signals });
+  try {
+    await service.start();
+  } catch (error) {
+    service.logger.error(`${name} failed to start`, { error });
+    await service.close().catch(() => {});
+    process.exitCode = 1;
+  }
+}
