@@ -1,6 +1,7 @@
 import { isChaosError, type InstrumentationEvent, type InstrumentationListener } from '@herald/core';
 import { CHAOS_CAUSE, ERROR_CAUSE } from '../names.js';
 import type { Instruments } from './instruments.js';
+import type { CounterSeries, HistogramSeries } from './series.js';
 
 /**
  * Turns the core's instrumentation facts into counters, histograms and this process' gauges.
@@ -9,6 +10,22 @@ import type { Instruments } from './instruments.js';
  */
 export function factsListener(instruments: Instruments, options: { readonly lagFromFacts: boolean }): InstrumentationListener {
   const { counters, histograms, gauges } = instruments;
+  /** The series a `handled` fact adds to, per group, topic, type and outcome: looked up once per label set. */
+  const handledSeries = new Map<string, { handled: CounterSeries; duration: HistogramSeries; critical: HistogramSeries }>();
+  const handledOf = (group: string, topic: string, eventType: string, outcome: string) => {
+    const key = `${group}\u0000${topic}\u0000${eventType}\u0000${outcome}`;
+    let series = handledSeries.get(key);
+    if (!series) {
+      const labels = { group, event_type: eventType };
+      series = {
+        handled: counters.handled.series({ group, topic, event_type: eventType, outcome }),
+        duration: histograms.handlerDuration.series(labels),
+        critical: histograms.criticalTime.series(labels),
+      };
+      handledSeries.set(key, series);
+    }
+    return series;
+  };
   return function recordFact(fact: InstrumentationEvent) {
     switch (fact.kind) {
       case 'published':
@@ -22,11 +39,11 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
         counters.relayFailures.inc({ cause: isChaosError(fact.error) ? CHAOS_CAUSE : ERROR_CAUSE });
         return;
       case 'handled': {
-        counters.handled.inc({ group: fact.group, topic: fact.topic, event_type: fact.eventType, outcome: fact.outcome });
-        const labels = { group: fact.group, event_type: fact.eventType };
-        histograms.handlerDuration.observe(labels, fact.durationMs / 1000);
+        const series = handledOf(fact.group, fact.topic, fact.eventType, fact.outcome);
+        series.handled.value++;
+        histograms.handlerDuration.record(series.duration, Math.max(0, fact.durationMs) / 1000);
         // a duplicate or parked delivery did not do the event's work: its end-to-end time means nothing
-        if (fact.outcome === 'applied') histograms.criticalTime.observe(labels, Math.max(0, fact.latencyMs) / 1000);
+        if (fact.outcome === 'applied') histograms.criticalTime.record(series.critical, Math.max(0, fact.latencyMs) / 1000);
         return;
       }
       case 'retried':

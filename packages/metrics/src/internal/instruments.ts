@@ -1,14 +1,15 @@
 import { HeraldError } from '@herald/core';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { MetricsErrors } from '../errors.js';
 import { COUNTERS, GAUGES, HISTOGRAMS, type HistogramSpec, type MetricSpec } from '../names.js';
+import { SeriesCounter, SeriesHistogram } from './series.js';
 
 type LabelOf<S> = S extends MetricSpec<infer L> ? L : never;
 
 /** The prom-client objects behind every name in `names.ts`, registered on one registry. */
 export interface Instruments {
-  readonly counters: { readonly [K in keyof typeof COUNTERS]: Counter<LabelOf<(typeof COUNTERS)[K]>> };
-  readonly histograms: { readonly [K in keyof typeof HISTOGRAMS]: Histogram<LabelOf<(typeof HISTOGRAMS)[K]>> };
+  readonly counters: { readonly [K in keyof typeof COUNTERS]: SeriesCounter<LabelOf<(typeof COUNTERS)[K]>> };
+  readonly histograms: { readonly [K in keyof typeof HISTOGRAMS]: SeriesHistogram<LabelOf<(typeof HISTOGRAMS)[K]>> };
   readonly gauges: { readonly [K in keyof typeof GAUGES]: Gauge<LabelOf<(typeof GAUGES)[K]>> };
 }
 
@@ -20,8 +21,12 @@ export function createInstruments(registry: Registry, collectors: GaugeCollector
   const taken = Object.values({ ...COUNTERS, ...HISTOGRAMS, ...GAUGES }).find((spec) => registry.getSingleMetric(spec.name) !== undefined);
   if (taken) throw new HeraldError(MetricsErrors.registryConflict, `metrics: the registry already has a metric named ${taken.name}`);
   const registers = [registry];
-  const counter = (spec: MetricSpec) => new Counter({ name: spec.name, help: spec.help, labelNames: spec.labelNames, registers });
-  const histogram = (spec: HistogramSpec) => new Histogram({ name: spec.name, help: spec.help, labelNames: spec.labelNames, buckets: [...spec.buckets], registers });
+  const register = <M extends SeriesCounter | SeriesHistogram>(metric: M): M => {
+    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+    return metric;
+  };
+  const counter = (spec: MetricSpec) => register(new SeriesCounter(spec.name, spec.help, spec.labelNames));
+  const histogram = (spec: HistogramSpec) => register(new SeriesHistogram(spec.name, spec.help, spec.labelNames, [...spec.buckets]));
   const gauge = (spec: MetricSpec, collect: ((g: Gauge) => void) | undefined) =>
     new Gauge({ name: spec.name, help: spec.help, labelNames: spec.labelNames, registers, ...(collect ? { collect: function collectGauge(this: Gauge) { collect(this); } } : {}) });
   return {
