@@ -37,7 +37,7 @@ export interface AnalyticsPipeline {
  */
 export async function createAnalyticsPipeline(config: PipelineConfig, env: EngineEnv = process.env): Promise<AnalyticsPipeline> {
   const runs = new Set(config.services);
-  const name = runs.size === 3 ? 'analytics-pipeline' : [...runs].join('+');
+  const name = runs.size === 3 ? 'analytics-pipeline' : [...runs].join('.');
   const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   let store: AnalyticsStore | undefined;

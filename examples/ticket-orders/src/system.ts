@@ -46,7 +46,7 @@ export interface TicketOrdersOptions {
  */
 export async function createTicketOrders(config: TicketOrdersConfig, env: EngineEnv = process.env, options: TicketOrdersOptions = {}): Promise<TicketOrders> {
   const runs = new Set(config.services);
-  const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('+');
+  const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('.');
   const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
   const sdk = !options.tracerProvider && config.tracing ? startTracing({ serviceName: name }) : undefined;
   const engine = await engineFromEnv(env, { logger }).catch(async (error: unknown) => {
