@@ -15,6 +15,11 @@ const OrderItem = Type.Object({
 /** The items of an order, as the client sent them. */
 export const OrderItems = Type.Array(OrderItem, { minItems: 1, maxItems: 100 });
 
+/** What an order of these items costs, in cents. */
+export function orderTotal(items: readonly { readonly quantity: number; readonly priceCents: number }[]): number {
+  return items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
+}
+
 /** The final statuses of an order, and PENDING before it has one. */
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT'] as const;
 /** One of {@link ORDER_STATUSES}. */

@@ -2,7 +2,7 @@ import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep } from './support/client.js';
-import { countRows } from './support/db.js';
+import { openTables, type Tables } from './support/db.js';
 import { Processes } from './support/processes.js';
 import { makePlan, runPlan, verifyResults } from './support/scenario.js';
 
@@ -17,6 +17,7 @@ let mock: KafkaMock | undefined;
 let cluster: PostgresCluster | undefined;
 let env: Record<string, string> = {};
 let processes: Processes;
+let tables: Tables | undefined;
 const gateways = { urls: () => ['gateway-a', 'gateway-b'].filter((n) => processes.alive(n)).map((n) => processes.url(n)) };
 
 beforeAll(async () => {
@@ -45,8 +46,10 @@ beforeAll(async () => {
     processes.start('user', 'user'),
     processes.start('notify', 'notification,sender'),
   ]);
+  tables = await openTables(env);
 }, 240_000);
 afterAll(async () => {
+  await tables?.close();
   await processes?.stopAll();
   await Promise.all([mock?.stop(), cluster?.stop()]);
 });
@@ -68,7 +71,7 @@ describe('async-orders on Kafka + PostgreSQL with two gateway replicas', () => {
     // clients of the dead replica got their answers on the other one
     expect(stats.failovers).toBeGreaterThan(0);
     await verifyResults(results, { startingBalanceCents: STARTING_BALANCE, statuses: ['PAID', 'INSUFFICIENT_FUNDS'], timeoutMs: 90_000 });
-    expect(await countRows(env, 'SELECT COUNT(*) FROM billing_payments')).toBe(plan.reduce((n, p) => n + p.orders.length, 0));
-    expect(await countRows(env, 'SELECT COUNT(*) FROM billing_deposits')).toBe(plan.reduce((n, p) => n + p.deposits.length, 0));
+    expect(await tables!.count('SELECT COUNT(*) FROM billing_payments')).toBe(plan.reduce((n, p) => n + p.orders.length, 0));
+    expect(await tables!.count('SELECT COUNT(*) FROM billing_deposits')).toBe(plan.reduce((n, p) => n + p.deposits.length, 0));
   }, 300_000);
 });

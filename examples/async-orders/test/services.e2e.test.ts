@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep } from './support/client.js';
-import { countRows } from './support/db.js';
+import { openTables, type Tables } from './support/db.js';
 import { Processes } from './support/processes.js';
 import { makePlan, runPlan, verifyResults } from './support/scenario.js';
 
@@ -23,6 +23,7 @@ const env = {
   HANDLER_FAILURE_RATE: '0.1',
 };
 const processes = new Processes(env);
+let tables: Tables | undefined;
 const gateways = { urls: () => ['gateway'].filter((n) => processes.alive(n)).map((n) => processes.url(n)) };
 
 beforeAll(async () => {
@@ -34,8 +35,10 @@ beforeAll(async () => {
     processes.start('user', 'user'),
     processes.start('notify', 'notification,sender'),
   ]);
+  tables = await openTables(env);
 }, 180_000);
 afterAll(async () => {
+  await tables?.close();
   await processes.stopAll();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -57,7 +60,7 @@ describe('async-orders as separate processes with relay chaos and transient fail
     const statuses = new Set(results.flatMap((r) => r.orders.map((o) => o.status)));
     expect([...statuses].sort()).toEqual(['INSUFFICIENT_FUNDS', 'PAID']);
     // each order was paid for at most once (the unique key would refuse a second payment row)
-    expect(await countRows(env, 'SELECT COUNT(*) FROM billing_payments')).toBe(plan.reduce((n, p) => n + p.orders.length, 0));
+    expect(await tables!.count('SELECT COUNT(*) FROM billing_payments')).toBe(plan.reduce((n, p) => n + p.orders.length, 0));
   }, 240_000);
 
   it('with billing stopped, orders end PAYMENT_TIMEOUT; billing restarted refunds the late payments and balances are whole', async () => {
@@ -67,15 +70,15 @@ describe('async-orders as separate processes with relay chaos and transient fail
     const plan = makePlan({ prefix: 't', users: 4, deposits: 0, orders: 2, seed: 7 });
     const results = await runPlan(plan, gateways, { concurrency: 4 });
     for (const order of results.flatMap((r) => r.orders)) expect(order.status).toBe('PAYMENT_TIMEOUT');
-    const late = await countRows(env, "SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%'");
+    const late = await tables!.count("SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%'");
     expect(late).toBe(0);
 
     await processes.restart('billing');
     // billing takes the late payments it can cover, and the saga has each of them given back
-    await eventually(async () => ((await countRows(env, "SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%'")) === 8 ? true : undefined), 60_000, 'the late payments');
-    const taken = await countRows(env, "SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%' AND status = 'SUCCEEDED'");
+    await eventually(async () => ((await tables!.count("SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%'")) === 8 ? true : undefined), 60_000, 'the late payments');
+    const taken = await tables!.count("SELECT COUNT(*) FROM billing_payments WHERE username LIKE 't-%' AND status = 'SUCCEEDED'");
     expect(taken).toBeGreaterThan(0);
-    await eventually(async () => ((await countRows(env, "SELECT COUNT(*) FROM billing_refunds WHERE username LIKE 't-%'")) === taken ? true : undefined), 60_000, 'the refunds');
+    await eventually(async () => ((await tables!.count("SELECT COUNT(*) FROM billing_refunds WHERE username LIKE 't-%'")) === taken ? true : undefined), 60_000, 'the refunds');
     await verifyResults(results, { startingBalanceCents: STARTING_BALANCE, statuses: ['PAYMENT_TIMEOUT'] });
   }, 240_000);
 });

@@ -3,7 +3,7 @@ import type { App, SqlTx } from '@herald/core';
 import { HttpErrorCodes, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
-import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItems, OrderStatusUpdated, type OrderStatus } from '../events.js';
+import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItems, OrderStatusUpdated, orderTotal, type OrderStatus } from '../events.js';
 import { cents } from '../schema.js';
 
 /** Domain error codes of the gateway's routes. */
@@ -66,7 +66,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       const requestId = uuidv7();
       const username = principal!.username;
       const now = app.clock.now();
-      const totalCents = body.items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
+      const totalCents = orderTotal(body.items);
       await tx.execute("INSERT INTO gateway_order_requests (request_id, username, order_id, status, total_cents, created_at) VALUES ($1, $2, NULL, 'PENDING', $3, $4)", [
         requestId,
         username,

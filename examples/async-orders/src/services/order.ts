@@ -1,7 +1,7 @@
 import { uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import { registerSaga } from '@herald/saga';
-import { GROUPS, OrderCreated, OrderCreationRequested, OrderStatusUpdated, type FinalStatus } from '../events.js';
+import { GROUPS, OrderCreated, OrderCreationRequested, OrderStatusUpdated, orderTotal, type FinalStatus } from '../events.js';
 import { orderSaga } from '../saga.js';
 import { cents } from '../schema.js';
 
@@ -24,7 +24,7 @@ export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptio
     const [existing] = await ctx.tx.query('SELECT 1 FROM orders WHERE request_id = $1', [requestId]);
     if (existing) return;
     const orderId = uuidv7();
-    const totalCents = items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
+    const totalCents = orderTotal(items);
     const now = app.clock.now();
     await ctx.tx.execute(
       `INSERT INTO orders (order_id, request_id, username, items, delivery_address, payment_method, total_cents, status, created_at, updated_at)

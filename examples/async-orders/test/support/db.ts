@@ -1,15 +1,23 @@
 import { engineFromEnv } from '@herald/engine';
 
+/** Read access to the example's tables for assertions, through the engine the services run on. */
+export interface Tables {
+  /** The first column of the first row, as a number. */
+  count(sql: string, params?: unknown[]): Promise<number>;
+  close(): Promise<void>;
+}
+
 /**
- * Reads one number from the example's tables, through the engine the services run on (the
- * embedded data directory, or PostgreSQL): `env` is the services' engine environment.
+ * Opens the example's tables once (the embedded data directory, or PostgreSQL): `env` is the
+ * services' engine environment. Close it before the engine's servers stop.
  */
-export async function countRows(env: Record<string, string>, sql: string, params: unknown[] = []): Promise<number> {
+export async function openTables(env: Record<string, string>): Promise<Tables> {
   const engine = await engineFromEnv({ HERALD_KAFKA_BROKERS: '', DATABASE_URL: '', ...env });
-  try {
-    const rows = await engine.stores.transaction((tx) => tx.query<Record<string, number | string>>(sql, params));
-    return Number(Object.values(rows[0] ?? {})[0] ?? 0);
-  } finally {
-    await engine.close();
-  }
+  return {
+    async count(sql, params = []) {
+      const rows = await engine.stores.transaction((tx) => tx.query<Record<string, number | string>>(sql, params));
+      return Number(Object.values(rows[0] ?? {})[0] ?? 0);
+    },
+    close: () => engine.close(),
+  };
 }

@@ -122,8 +122,7 @@ async function untilFinal(gateways: Gateways, stats: ClientStats, customer: Cust
     } catch (error) {
       if (!isTransportError(error)) throw error;
       stats.failovers++;
-      const urls = gateways.urls();
-      customer.baseUrl = urls[(urls.indexOf(customer.baseUrl) + 1) % urls.length] ?? urls[0]!;
+      moveToNextGateway(gateways, customer);
       await sleep(250);
       continue;
     }
@@ -156,14 +155,19 @@ async function pollUntilDone(gateways: Gateways, customer: Customer, location: s
         return state.status === 200 && status !== 'PENDING' ? true : undefined;
       } catch (error) {
         if (!isTransportError(error)) throw error;
-        const urls = gateways.urls();
-        customer.baseUrl = urls[(urls.indexOf(customer.baseUrl) + 1) % urls.length] ?? urls[0]!;
+        moveToNextGateway(gateways, customer);
         return undefined;
       }
     },
     120_000,
     `${location} to be final`,
   );
+}
+
+/** Points the customer at the live gateway after the one it used (which may be gone). */
+function moveToNextGateway(gateways: Gateways, customer: Customer): void {
+  const urls = gateways.urls();
+  customer.baseUrl = urls[(urls.indexOf(customer.baseUrl) + 1) % urls.length] ?? urls[0]!;
 }
 
 function isTransportError(error: unknown): boolean {
