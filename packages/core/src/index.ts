@@ -80,7 +80,7 @@ export type { ManualClock } from './timing/manualClock.js';
 // pipeline: the handler shape, its context and the policies
 export { compose, deriveContext } from './pipeline/handler.js';
 export { adjustPublish } from './pipeline/publisher.js';
-export type { AttemptScope, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions, ScheduledEvent, ScheduleOptions } from './pipeline/handler.js';
+export type { AttemptScope, BatchContext, BatchHandler, BatchMiddleware, ContextOverrides, Handler, HandlerContext, Middleware, Publish, PublishManyOptions, PublishOptions, ScheduledEvent, ScheduleOptions } from './pipeline/handler.js';
 export { createHandlerContext } from './pipeline/context.js';
 export type { HandlerContextInit } from './pipeline/context.js';
 export { createDeliveryState } from './pipeline/deliveryState.js';

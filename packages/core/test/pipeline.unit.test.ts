@@ -93,6 +93,30 @@ describe('the pipeline preset', () => {
     expect(() => wrongOrder.build(env(), async () => {})).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 
+  it('wraps a batch handler in the steps that have a batch part only, outermost first, each able to change the context', async () => {
+    const trace: string[] = [];
+    const batchMarker = (name: string) =>
+      policyStep<MemoryTx>(name, {
+        create: () => (next) => next,
+        createBatch: () => (next) => async (events, ctx) => {
+          trace.push(`${name}:${events.length}`);
+          await next(events, { ...ctx, handler: `${ctx.handler}>${name}` });
+        },
+      });
+    const pipeline = defaultPipeline<MemoryTx>().insertAfter('correlation', batchMarker('outer')).append(batchMarker('inner'));
+    let seenHandler = '';
+    const batch = pipeline.buildBatch(env(), async (events, ctx) => {
+      trace.push(`handler:${events.length}`);
+      seenHandler = ctx.handler;
+    });
+    const ctx = { tx: undefined as never, publish: undefined as never, logger: env().logger, group: 'g', handler: 'g:T', signal: new AbortController().signal, deliveries: [delivery, delivery], alone: false, attempt: 1 };
+    await batch([event, event], ctx);
+    // the built-in steps have no batch part: the batch's own transaction and inbox marks stand in for them
+    expect(trace).toEqual(['outer:2', 'inner:2', 'handler:2']);
+    expect(seenHandler).toBe('g:T>outer>inner');
+    expect(() => policyStep('bad', { create: () => (next) => next, createBatch: 'no' as never })).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('createBatch') }));
+  });
+
   it('without the inbox step, a transaction still binds ctx.tx but does not deduplicate', async () => {
     const e = env();
     const pipeline = defaultPipeline<MemoryTx>().remove('inbox').build(e, async (ev, ctx) => {

@@ -26,7 +26,9 @@ export interface TracingOptions {
 export interface Tracing {
   /**
    * The app's options with tracing on: the broker wrapped ({@link broker}) and the pipeline edited
-   * ({@link pipeline}) after the app's own edit, if any.
+   * ({@link pipeline}) after the app's own edit, if any. A `relayHost` is dropped: a relay run
+   * elsewhere (the embedded engine's `relayThread`) publishes with a broker the wrapper cannot
+   * reach, so the relay runs on the app's event loop, where each send is traced.
    */
   app<Tx>(options: AppOptions<Tx>): AppOptions<Tx>;
   /**
@@ -37,8 +39,9 @@ export interface Tracing {
   broker<B extends Broker>(broker: B): B;
   /**
    * A pipeline edit adding two steps: `trace` (a process span per delivery, after `correlation`,
-   * else outermost) and `tracePublish` (inside `transaction`: `ctx.publish` opens a create span
-   * per event, child of the process span). Without a `transaction` step, only the first is added.
+   * else outermost; for a batch handler's whole batch, one process span per batch) and
+   * `tracePublish` (inside `transaction`: `ctx.publish` opens a create span per event, child of
+   * the process span). Without a `transaction` step, only the first is added.
    */
   pipeline<Tx>(pipeline: Pipeline<Tx>): Pipeline<Tx>;
   /** The HTTP gateway's tracing hook: `createGateway({ app, tracing: tracing.http })`. */
@@ -91,7 +94,10 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   return {
     app<Tx>(appOptions: AppOptions<Tx>): AppOptions<Tx> {
       const own = appOptions.pipeline;
-      return { ...appOptions, broker: tracedBroker(state, appOptions.broker), pipeline: (p: Pipeline<Tx>) => pipeline(own ? own(p) : p) };
+      // a relay host runs the relay with a broker of its own, out of the traced broker's reach
+      // (the embedded engine's relay thread): the relay runs on the app's event loop instead
+      const { relayHost: _elsewhere, ...onLoop } = appOptions;
+      return { ...onLoop, broker: tracedBroker(state, appOptions.broker), pipeline: (p: Pipeline<Tx>) => pipeline(own ? own(p) : p) };
     },
     broker: (broker) => tracedBroker(state, broker),
     pipeline,

@@ -173,9 +173,15 @@ describe('create, send and process spans through the pipeline', () => {
     expect(create.kind).toBe(SpanKind.PRODUCER);
     expect(create.attributes).toMatchObject({ 'messaging.batch.message_count': 3, 'messaging.destination.name': 'orders' });
     expect(new Set(envelopes.map((e) => e.headers['traceparent']))).toEqual(new Set([`00-${create.spanContext().traceId}-${create.spanContext().spanId}-01`]));
-    const sends = recorder.spans().filter((s) => s.name === 'send orders');
-    expect(sends).toHaveLength(3);
-    for (const send of sends) expect(isChildOf(send, create)).toBe(true);
+    // committed together, relayed together: one send span for the three records, child of the create span
+    const send = only(recorder.spans(), named('send orders'), 'the batch send span');
+    expect(isChildOf(send, create)).toBe(true);
+    expect(send.kind).toBe(SpanKind.CLIENT);
+    expect(send.attributes['messaging.batch.message_count']).toBe(3);
+    expect(send.attributes['messaging.herald.message.key']).toBeUndefined();
+    const processes = recorder.spans().filter((s) => s.name === 'process orders');
+    expect(processes).toHaveLength(3);
+    for (const process of processes) expect(isChildOf(process, send)).toBe(true);
   });
 });
 

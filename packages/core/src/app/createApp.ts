@@ -166,13 +166,14 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     // a batch's events share one transaction: the group's transaction batching does not apply to it
     const transactions = batchHandler ? stores : batcherOf(group);
     const env: PolicyEnv<Tx> = { stores, transactions, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings, timers };
+    const pipeline = pipelineFor(handlerOptions);
     const entry: HandlerEntry<Tx> = {
       name: settings.name,
       group,
       definitions,
       policy: settings.deadLetter,
-      pipeline: pipelineFor(handlerOptions).build(env, handler),
-      ...(batchHandler ? { batch: { handler: batchHandler, timeoutMs: settings.timeoutMs } } : {}),
+      pipeline: pipeline.build(env, handler),
+      ...(batchHandler ? { batch: { handler: pipeline.buildBatch(env, batchHandler), timeoutMs: settings.timeoutMs } } : {}),
     };
     for (const definition of definitions) {
       if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);

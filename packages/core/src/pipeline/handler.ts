@@ -190,3 +190,11 @@ export interface BatchContext<Tx = unknown> {
  * effect of the whole batch with set-based statements.
  */
 export type BatchHandler<E = Envelope, Tx = unknown> = (events: readonly E[], ctx: BatchContext<Tx>) => Promise<void>;
+
+/**
+ * A policy around a batch handler's whole-batch call (see {@link PolicyStep.createBatch}): it runs
+ * inside the batch's transaction, after the inbox marks, and may change the context it passes on
+ * (a traced `publish`, a logger with more fields).
+ */
+export type BatchMiddleware<Tx = unknown> = (next: BatchHandler<Envelope, Tx>) => BatchHandler<Envelope, Tx>;
+

@@ -8,7 +8,7 @@ import type { DeadLetterPolicy } from '../ports/stores/deadLetters.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { hasTimers, type TimerStore } from '../ports/stores/timers.js';
 import type { TransactionRunner } from '../ports/stores/transaction.js';
-import { compose, type Handler, type Middleware } from './handler.js';
+import { compose, type BatchHandler, type BatchMiddleware, type Handler, type Middleware } from './handler.js';
 import { correlation } from './policies/correlation.js';
 import { deadLetter } from './policies/deadLetter.js';
 import { inbox } from './policies/inbox.js';
@@ -52,6 +52,13 @@ export interface PolicyStep<Tx = unknown> {
   /** Names of steps that must run outside this one (listed before it) when it is present. */
   readonly requires?: readonly string[];
   create(env: PolicyEnv<Tx>): Middleware<Tx>;
+  /**
+   * The step's part in a batch handler's whole-batch path (`app.onBatch`), where the per-event
+   * steps do not run: its middleware wraps the handler's call for the whole batch, inside the
+   * batch's transaction. Optional: a step without one is skipped there (it still runs for each
+   * event a failed batch hands to the one-by-one path). Steps with one run in pipeline order.
+   */
+  createBatch?(env: PolicyEnv<Tx>): BatchMiddleware<Tx>;
 }
 
 /**
@@ -64,10 +71,15 @@ export interface PolicyStep<Tx = unknown> {
  * });
  * app.on(OrderPlaced, { group: 'billing', pipeline: (p) => p.insertAfter('instrument', audit) }, handle);
  */
-export function policyStep<Tx = unknown>(name: string, middleware: Middleware<Tx> | { create(env: PolicyEnv<Tx>): Middleware<Tx>; requires?: readonly string[] }): PolicyStep<Tx> {
+export function policyStep<Tx = unknown>(
+  name: string,
+  middleware: Middleware<Tx> | { create(env: PolicyEnv<Tx>): Middleware<Tx>; createBatch?(env: PolicyEnv<Tx>): BatchMiddleware<Tx>; requires?: readonly string[] },
+): PolicyStep<Tx> {
   if (typeof name !== 'string' || name.length === 0) throw invalid('a policy step needs a non-empty name');
   if (typeof middleware === 'function') return { name, create: () => middleware };
-  return { name, requires: middleware.requires, create: (env) => middleware.create(env) };
+  const { createBatch } = middleware;
+  if (createBatch !== undefined && typeof createBatch !== 'function') throw invalid(`policy step "${name}": createBatch must be a function`);
+  return { name, requires: middleware.requires, create: (env) => middleware.create(env), ...(createBatch ? { createBatch: (env: PolicyEnv<Tx>) => createBatch(env) } : {}) };
 }
 
 /**
@@ -89,6 +101,8 @@ export interface Pipeline<Tx = unknown> {
   append(...steps: readonly PolicyStep<Tx>[]): Pipeline<Tx>;
   /** Builds the handler wrapped in every step; checks each step's `requires`. */
   build(env: PolicyEnv<Tx>, handler: Handler<Envelope, Tx>): Handler<Envelope, Tx>;
+  /** Builds a batch handler's whole-batch call wrapped in the steps that have a `createBatch`. */
+  buildBatch(env: PolicyEnv<Tx>, handler: BatchHandler<Envelope, Tx>): BatchHandler<Envelope, Tx>;
 }
 
 /** A pipeline edit, as the `pipeline` option of an app, a group or a handler takes it. */
@@ -126,6 +140,10 @@ export function createPipeline<Tx = unknown>(steps: readonly PolicyStep<Tx>[]): 
         }
       });
       return compose<Tx>(...steps.map((step) => step.create(env)))(handler);
+    },
+    buildBatch(env, handler) {
+      const wraps = steps.flatMap((step) => (step.createBatch ? [step.createBatch(env)] : []));
+      return wraps.reduceRight<BatchHandler<Envelope, Tx>>((next, wrap) => wrap(next), handler);
     },
   };
 }

@@ -24,7 +24,7 @@ export interface HandlerEntry<Tx> {
   readonly policy: DeadLetterPolicy;
   /** The handler in its pipeline: every delivery, or on the one-by-one path of a batch handler. */
   readonly pipeline: Handler<Envelope, Tx>;
-  /** For a batch handler: the handler itself and its per-batch deadline. */
+  /** For a batch handler: the handler wrapped in the steps that have a batch part, and its per-batch deadline. */
   readonly batch?: { readonly handler: BatchHandler<Envelope, Tx>; readonly timeoutMs: number };
 }
 

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Broker, OutgoingRecord } from '@herald/core';
 import { MESSAGING, OPERATION } from '../conventions.js';
 import { extractContext, injectSpan, sampledFlag } from './propagation.js';
@@ -7,9 +7,11 @@ import { recordFailure, type TracingState } from './spans.js';
 const TRACED = Symbol('herald.tracedBroker');
 
 /**
- * Wraps a broker so that each record published gets a `send {topic}` span, child of the record's
- * creation context (its `traceparent`, from a create span), and travels with the send span's
- * context in its record headers: the process span of each consumer follows it. The envelope
+ * Wraps a broker so that the records of each publish get `send {topic}` spans, child of the
+ * records' creation context (their `traceparent`, from a create span) — one span for the records
+ * of a topic that share a creation context (a `publish.many` call, with
+ * `messaging.batch.message_count`), else one per record — and travel with the send span's context
+ * in their record headers: the process span of each consumer follows it. The envelope
  * (the record's value) is not touched, so the creation context it carries stays as the producer
  * made it. A record without a creation context gets a send span that starts its trace (PRODUCER:
  * it is then the creation context); with one, the send span is a CLIENT span, as the conventions
@@ -23,33 +25,42 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
   // wrapping twice would trace each send twice
   if ((broker as { [TRACED]?: boolean })[TRACED]) return broker;
   const { tracer, system } = state;
+  const startSend = (record: OutgoingRecord, creation: Context, count: number): Span =>
+    tracer.startSpan(
+      `${OPERATION.send} ${record.topic}`,
+      {
+        kind: trace.getSpanContext(creation) ? SpanKind.CLIENT : SpanKind.PRODUCER,
+        attributes: {
+          [MESSAGING.system]: system,
+          [MESSAGING.operationType]: OPERATION.send,
+          [MESSAGING.operationName]: OPERATION.send,
+          [MESSAGING.destinationName]: record.topic,
+          // a span of several records names no one key (the conventions keep per-message attributes off batch spans)
+          ...(count === 1 ? { [state.keyAttribute]: record.key } : { [MESSAGING.batchMessageCount]: count }),
+        },
+      },
+      creation,
+    );
   const publish = async function publishTraced(records: readonly OutgoingRecord[]): Promise<void> {
-    const spans: Span[] = [];
-    const traced: OutgoingRecord[] = new Array(records.length);
+    // the records of one topic created together (one creation context: a publish.many call) share
+    // one send span; a record without a creation context starts a trace of its own
+    const groups = new Map<string, number[]>();
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      if (sampledFlag(record.headers?.['traceparent']) === 0) {
-        // not sampled upstream: the record travels with its creation context, and no span
-        traced[i] = record;
-        continue;
-      }
-      const creation = extractContext(record.headers, ROOT_CONTEXT);
-      const span = tracer.startSpan(
-        `${OPERATION.send} ${record.topic}`,
-        {
-          kind: trace.getSpanContext(creation) ? SpanKind.CLIENT : SpanKind.PRODUCER,
-          attributes: {
-            [MESSAGING.system]: system,
-            [MESSAGING.operationType]: OPERATION.send,
-            [MESSAGING.operationName]: OPERATION.send,
-            [MESSAGING.destinationName]: record.topic,
-            [state.keyAttribute]: record.key,
-          },
-        },
-        creation,
-      );
+      const traceparent = record.headers?.['traceparent'];
+      if (sampledFlag(traceparent) === 0) continue; // not sampled upstream: sent with its creation context, no span
+      const group = traceparent === undefined ? `${i}` : `${record.topic}\u0000${traceparent}`;
+      const members = groups.get(group);
+      if (members) members.push(i);
+      else groups.set(group, [i]);
+    }
+    const spans: Span[] = [];
+    const traced: OutgoingRecord[] = groups.size === 0 ? (records as OutgoingRecord[]) : records.slice();
+    for (const members of groups.values()) {
+      const first = records[members[0]!]!;
+      const span = startSend(first, extractContext(first.headers, ROOT_CONTEXT), members.length);
       spans.push(span);
-      traced[i] = { ...record, headers: injectSpan(span, record.headers) };
+      for (const i of members) traced[i] = { ...records[i]!, headers: injectSpan(span, records[i]!.headers) };
     }
     try {
       await broker.publish(traced);

@@ -1,6 +1,6 @@
-import { SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
 import { policyStep } from '@herald/core';
-import type { Envelope, HandlerContext, PolicyStep } from '@herald/core';
+import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { ERROR_TYPE, EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
 import { extractContext, parseTraceparent, sampledFlag } from './propagation.js';
 import { errorType, type TracingState } from './spans.js';
@@ -23,7 +23,9 @@ export const PUBLISH_STEP = 'tracePublish';
  */
 export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
   const { tracer, processScopes } = state;
-  return policyStep<Tx>(PROCESS_STEP, (next) =>
+  return policyStep<Tx>(PROCESS_STEP, {
+    createBatch: () => processBatch<Tx>(state),
+    create: () => (next) =>
     async function traceHandler(event, ctx) {
       const { delivery } = ctx;
       const traceparent = delivery.headers['traceparent'];
@@ -53,7 +55,68 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
         span.end();
       }
     },
-  );
+  });
+}
+
+/** Links a batch's process span keeps at most (OpenTelemetry's default span limit). */
+const MAX_BATCH_LINKS = 128;
+
+/**
+ * A batch handler's whole-batch call (`app.onBatch`): one `process {topic}` span for the batch
+ * (`messaging.batch.message_count`), inside its transaction. Its parent is the context the
+ * records carry when they all carry the same one (a `publish.many` call sent together); otherwise
+ * it starts a trace of its own, linked to each distinct sampled context (up to 128). The events
+ * the handler publishes get create spans under it. When no record of the batch is sampled there
+ * is no span, as for a single delivery.
+ */
+function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
+  const { tracer } = state;
+  return (next) =>
+    async function traceBatch(events, ctx) {
+      const contexts = new Map<string, Link>();
+      let unsampled = 0;
+      for (const delivery of ctx.deliveries) {
+        const traceparent = delivery.headers['traceparent'];
+        if (traceparent === undefined || contexts.has(traceparent)) continue;
+        const flag = sampledFlag(traceparent);
+        if (flag === 0) unsampled++;
+        if (flag !== 1 || contexts.size >= MAX_BATCH_LINKS) continue;
+        const context = parseTraceparent(traceparent, delivery.headers['tracestate']);
+        if (context) contexts.set(traceparent, { context });
+      }
+      if (contexts.size === 0 && unsampled > 0) return next(events, ctx);
+      const links = [...contexts.values()];
+      const parent = links.length === 1 ? trace.setSpanContext(ROOT_CONTEXT, links[0]!.context) : ROOT_CONTEXT;
+      const span = tracer.startSpan(
+        `${OPERATION.process} ${ctx.deliveries[0]?.topic ?? ''}`,
+        { kind: SpanKind.CONSUMER, attributes: batchAttributes(state, events, ctx), ...(links.length > 1 ? { links } : {}) },
+        parent,
+      );
+      const active = trace.setSpan(parent, span);
+      try {
+        await next(events, { ...ctx, publish: tracedPublish(state, ctx.publish, active) });
+      } catch (error) {
+        span.setAttribute(ERROR_TYPE, errorType(error));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    };
+}
+
+function batchAttributes<Tx>(state: TracingState, events: readonly Envelope[], ctx: BatchContext<Tx>): Attributes {
+  const first = ctx.deliveries[0];
+  return {
+    [MESSAGING.system]: state.system,
+    [MESSAGING.operationType]: OPERATION.process,
+    [MESSAGING.operationName]: OPERATION.process,
+    [MESSAGING.destinationName]: first?.topic,
+    [MESSAGING.partitionId]: first === undefined ? undefined : String(first.partition),
+    [MESSAGING.consumerGroup]: ctx.group,
+    [MESSAGING.batchMessageCount]: events.length,
+    [HERALD.handler]: ctx.handler,
+  };
 }
 
 /**
