@@ -1,7 +1,7 @@
 import { trace, type Context, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { CoreErrors, HeraldError } from '@herald/core';
 import type { AppOptions, Broker, Pipeline, Publish } from '@herald/core';
-import { tracedBroker } from './internal/broker.js';
+import { tracedBroker, tracedRelayHost } from './internal/broker.js';
 import { httpTracer, type HttpTracer } from './http.js';
 import { PROCESS_STEP, processStep, publishStep } from './internal/pipeline.js';
 import { tracedPublish } from './internal/publish.js';
@@ -26,9 +26,9 @@ export interface TracingOptions {
 export interface Tracing {
   /**
    * The app's options with tracing on: the broker wrapped ({@link broker}) and the pipeline edited
-   * ({@link pipeline}) after the app's own edit, if any. A `relayHost` is dropped: a relay run
-   * elsewhere (the embedded engine's `relayThread`) publishes with a broker the wrapper cannot
-   * reach, so the relay runs on the app's event loop, where each send is traced.
+   * ({@link pipeline}) after the app's own edit, if any. A relay run elsewhere (`relayHost`, the
+   * embedded engine's `relayThread`) publishes with a broker of its own: its sends are recorded
+   * from what it reports, and the records keep their creation context (see `tracedRelayHost`).
    */
   app<Tx>(options: AppOptions<Tx>): AppOptions<Tx>;
   /**
@@ -94,10 +94,12 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   return {
     app<Tx>(appOptions: AppOptions<Tx>): AppOptions<Tx> {
       const own = appOptions.pipeline;
-      // a relay host runs the relay with a broker of its own, out of the traced broker's reach
-      // (the embedded engine's relay thread): the relay runs on the app's event loop instead
-      const { relayHost: _elsewhere, ...onLoop } = appOptions;
-      return { ...onLoop, broker: tracedBroker(state, appOptions.broker), pipeline: (p: Pipeline<Tx>) => pipeline(own ? own(p) : p) };
+      return {
+        ...appOptions,
+        broker: tracedBroker(state, appOptions.broker),
+        ...(appOptions.relayHost ? { relayHost: tracedRelayHost(state, appOptions.relayHost) } : {}),
+        pipeline: (p: Pipeline<Tx>) => pipeline(own ? own(p) : p),
+      };
     },
     broker: (broker) => tracedBroker(state, broker),
     pipeline,

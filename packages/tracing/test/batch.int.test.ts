@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { createApp, defineEvent } from '@herald/core';
+import { createApp, defineEvent, silentLogger } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import { sqliteEngine } from '@herald/sqlite';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
@@ -31,7 +31,7 @@ describe('a batch handler traced', () => {
   /** An app whose `ledger` group handles orders in batches (each whole batch failing, when asked) and publishes a payment per order. */
   async function start(options: { failWholeBatches?: boolean; before?: (app: App<MemoryTx>) => Promise<unknown> } = {}): Promise<App<MemoryTx>> {
     const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
-    app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores: memoryStores(), relay: { idleMs: 5 }, handlerDefaults: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 } } }));
+    app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, relay: { idleMs: 5 }, handlerDefaults: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 } } }));
     app.onBatch(Ordered, { group: 'ledger' }, async (events, ctx) => {
       for (const event of events) await ctx.publish(Paid, { id: event.data.id }, { cause: event });
       if (!ctx.alone && options.failWholeBatches) throw new Error('the whole batch fails');
@@ -122,23 +122,35 @@ describe('the embedded engine with its relay thread, traced', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs the relay on the app’s event loop, so each record gets its send span on the real SQLite log', async () => {
+  it('keeps the relay on its thread and records its sends from what it reports, on the real SQLite files', async () => {
     recorder.exporter.reset();
     const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
     const engine = sqliteEngine({ dataDir: dir, relayThread: true });
-    expect(engine.relayHost).toBeDefined();
     const options = tracing.app({ ...engine, name: 'relay-thread', relay: { idleMs: 5 } });
-    expect(options.relayHost).toBeUndefined();
+    expect(options.relayHost).toBeDefined();
     app = createApp<SqlTx>(options);
     app.on(Ordered, { group: 'billing' }, async () => {});
     await app.start();
     await app.ready();
-    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'r-1' }));
-    await waitFor('the order processed', () => recorder.spans().some(named('process orders')));
+    const before = Date.now();
+    await app.transaction((_tx, publish) => tracing.publish(publish).many(Ordered, [{ id: 'r-1' }, { id: 'r-2' }]));
+    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'r-3' }));
+    await waitFor('the orders processed', () => recorder.spans().filter(named('process orders')).length === 3);
+    await waitFor('the sends recorded', () => recorder.spans().filter(named('send orders')).length === 2);
     const spans = recorder.spans();
-    const create = spans.find(named('create orders'))!;
-    const send = spans.find(named('send orders'))!;
-    expect(isChildOf(send, create)).toBe(true);
-    expect(isChildOf(spans.find(named('process orders'))!, send)).toBe(true);
+    const creates = spans.filter(named('create orders'));
+    const sends = spans.filter(named('send orders'));
+    expect(creates).toHaveLength(2);
+    // one send span per creation context, child of its create span, timed by the relay thread
+    for (const create of creates) {
+      const send = only(sends, (s) => isChildOf(s, create), `the send under ${create.name}`);
+      expect(send.kind).toBe(SpanKind.CLIENT);
+      expect(send.attributes['messaging.destination.name']).toBe('orders');
+      expect(countOf(send)).toBe(countOf(create));
+      expect(send.startTime[0] * 1000 + send.startTime[1] / 1e6).toBeGreaterThanOrEqual(before - 1);
+      // the records kept their creation context: each process span is a child of its create span
+      const processes = spans.filter((s) => s.name === 'process orders' && isChildOf(s, create));
+      expect(processes).toHaveLength(countOf(create));
+    }
   });
 });

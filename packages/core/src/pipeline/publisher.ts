@@ -59,7 +59,9 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
   }) as Publish;
   publish.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: items must be an array');
-    const envelopes = items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause));
+    // one frozen headers object for the whole call: its records are stored and relayed with one serialisation
+    const headers = Object.freeze(headersOf(options, options.cause ?? cause));
+    const envelopes = items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause, headers));
     const records = envelopes.map(toRecord);
     if (records.length > 0) await deps.outbox.append(tx, records);
     for (const record of records) appended.push(record);
@@ -145,6 +147,7 @@ export function buildEnvelope<S extends TSchema>(
   data: Static<S>,
   options: PublishOptions,
   cause: Envelope | undefined,
+  headers: Readonly<Record<string, string>> = headersOf(options, cause),
 ): Envelope<Static<S>> {
   const valid = definition.parse(data);
   const now = clock.now();
@@ -156,9 +159,6 @@ export function buildEnvelope<S extends TSchema>(
   if (typeof key !== 'string' || key.length === 0) {
     throw new HeraldError(CoreErrors.invalidOptions, `publish: ${definition.type} produced an empty partition key`);
   }
-  const headers: Record<string, string> = {};
-  if (cause) for (const name of PROPAGATED_HEADERS) if (cause.headers[name] !== undefined) headers[name] = cause.headers[name]!;
-  if (options.headers) Object.assign(headers, options.headers);
   return {
     id,
     type: definition.type,
@@ -171,6 +171,14 @@ export function buildEnvelope<S extends TSchema>(
     headers,
     data: valid,
   };
+}
+
+/** An event's headers: the trace context of its cause, then the caller's. */
+function headersOf(options: PublishOptions, cause: Envelope | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (cause) for (const name of PROPAGATED_HEADERS) if (cause.headers[name] !== undefined) headers[name] = cause.headers[name]!;
+  if (options.headers) Object.assign(headers, options.headers);
+  return headers;
 }
 
 /**

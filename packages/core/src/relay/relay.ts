@@ -56,7 +56,58 @@ export interface Relay extends Component {
  * instead of {@link createRelay}; the relay's facts still reach the app's instrumentation.
  */
 export interface RelayHost {
-  createRelay(options: RelayOptions, deps: { readonly instrumentation: Instrumentation; readonly logger: Logger }): Relay;
+  createRelay(options: RelayOptions, deps: RelayHostDeps): Relay;
+}
+
+/** What a {@link RelayHost}'s relay gets from the app. */
+export interface RelayHostDeps {
+  readonly instrumentation: Instrumentation;
+  readonly logger: Logger;
+  /**
+   * Called on the app's thread after each broker publish of the relay, with what it sent. A
+   * relay run elsewhere publishes with a broker of its own, out of reach of a wrapper around the
+   * app's broker; this is how a tracer still records its sends. Absent: nothing is collected.
+   */
+  readonly onSent?: (sent: RelaySent) => void;
+}
+
+/** One broker publish of a relay run elsewhere (see {@link RelayHostDeps.onSent}). */
+export interface RelaySent {
+  /** When the publish started and when it settled, ms since the epoch. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /**
+   * The records, grouped by topic and creation context (`traceparent`, as the records carried it,
+   * absent when they carried none), in the order each group first appeared; `key` is the first
+   * record's.
+   */
+  readonly groups: readonly RelaySentGroup[];
+  /** Why the publish failed, if it did (its records stay in the outbox and are published again). */
+  readonly error?: Error;
+}
+
+export interface RelaySentGroup {
+  readonly topic: string;
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+  readonly count: number;
+  readonly key: string;
+}
+
+/** Groups records as {@link RelaySent} reports them. */
+export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] {
+  const groups = new Map<string, { topic: string; traceparent?: string; tracestate?: string; count: number; key: string }>();
+  for (const record of records) {
+    const traceparent = record.headers?.['traceparent'];
+    const id = traceparent === undefined ? record.topic : `${record.topic}\u0000${traceparent}`;
+    const group = groups.get(id);
+    if (group) group.count++;
+    else {
+      const tracestate = record.headers?.['tracestate'];
+      groups.set(id, { topic: record.topic, ...(traceparent === undefined ? {} : { traceparent }), ...(tracestate === undefined ? {} : { tracestate }), count: 1, key: record.key });
+    }
+  }
+  return [...groups.values()];
 }
 
 // constant abort reasons: abort() without one builds a DOMException (and its stack) every time

@@ -1,4 +1,4 @@
-import { HeraldError, type InstrumentationEvent, type RelayOptions } from '@herald/core';
+import { HeraldError, type InstrumentationEvent, type RelayOptions, type RelaySentGroup } from '@herald/core';
 import type { Durability } from '../internal/database.js';
 import type { SlotTake } from '../stores/outbox.js';
 
@@ -9,6 +9,8 @@ export interface RelayThreadData {
   readonly relay: Omit<RelayOptions, 'chaos'> & { readonly chaos?: { readonly failRate?: number; readonly failAfterAcceptRate?: number } };
   readonly durability: Durability;
   readonly busyTimeoutMs: number;
+  /** Report each publish (`sent`) to the app's thread: it asked with `onSent`. */
+  readonly reportSends: boolean;
 }
 
 /** The outbox writes the relay thread has the app's thread run (see `SlotWrites`). */
@@ -39,6 +41,7 @@ export type FromRelayThread =
   | { readonly kind: 'fact'; readonly fact: InstrumentationEvent }
   | { readonly kind: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string; readonly fields?: Record<string, unknown> }
   | { readonly kind: 'published' }
+  | { readonly kind: 'sent'; readonly startedAt: number; readonly endedAt: number; readonly groups: readonly RelaySentGroup[]; readonly error?: PlainError }
   | { readonly kind: 'slots'; readonly id: number; readonly request: SlotOp }
   | { readonly kind: 'drained'; readonly id: number; readonly count?: number; readonly error?: PlainError }
   | { readonly kind: 'closed' }

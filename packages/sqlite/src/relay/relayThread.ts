@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { CoreErrors, HeraldError, type Instrumentation, type InstrumentationEvent, type Logger, type Relay, type RelayHost, type RelayOptions } from '@herald/core';
+import { CoreErrors, HeraldError, type InstrumentationEvent, type Relay, type RelayHost, type RelayHostDeps, type RelayOptions } from '@herald/core';
 import type { Durability } from '../internal/database.js';
 import type { SqliteLog } from '../log/sqliteLog.js';
 import { slotWritesOf, type SqliteStores } from '../stores/sqliteStores.js';
@@ -40,8 +40,9 @@ export interface RelayThreadOptions {
  * transactions in SQLite's busy handler, sleeping milliseconds at a time. The app's transactions that
  * append wake it (as an in-process relay is woken); each of its publishes makes the app's log
  * look for the new records at once. Its facts (`relayed`, `relay-failed`) and log lines arrive on
- * the app's instrumentation and logger. `close()` drains within the deadline, as the in-process
- * relay does. Chaos options are supported without a custom `random`.
+ * the app's instrumentation and logger, and, when the app asks (`onSent`), what each publish sent.
+ * `close()` drains within the deadline, as the in-process relay does. Chaos options are supported
+ * without a custom `random`.
  */
 export function relayThreadHost(options: RelayThreadOptions): RelayHost {
   return {
@@ -51,7 +52,7 @@ export function relayThreadHost(options: RelayThreadOptions): RelayHost {
   };
 }
 
-function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOptions, deps: { instrumentation: Instrumentation; logger: Logger }): Relay {
+function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOptions, deps: RelayHostDeps): Relay {
   if (relayOptions.chaos?.random) throw new HeraldError(CoreErrors.invalidOptions, 'relay thread: chaos.random cannot cross to the relay thread; give rates only');
   const data: RelayThreadData = {
     storePath: options.storePath,
@@ -59,6 +60,7 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
     relay: { ...relayOptions, ...(relayOptions.chaos ? { chaos: { failRate: relayOptions.chaos.failRate, failAfterAcceptRate: relayOptions.chaos.failAfterAcceptRate } } : {}) },
     durability: options.durability,
     busyTimeoutMs: options.busyTimeoutMs,
+    reportSends: deps.onSent !== undefined,
   };
   let worker: Worker | undefined;
   let unsubscribe: (() => void) | undefined;
@@ -79,6 +81,9 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
         return;
       case 'published':
         options.log.poke();
+        return;
+      case 'sent':
+        deps.onSent?.({ startedAt: message.startedAt, endedAt: message.endedAt, groups: message.groups, ...(message.error ? { error: revive(message.error) } : {}) });
         return;
       case 'slots': {
         runSlotOp(writes, message.request).then(

@@ -3,7 +3,7 @@
 // log file; the outbox's few slot writes per round go to the app's thread, which owns the store
 // file's writer (see SlotWrites). Started by relayThread.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createInstrumentation, createRelay, systemClock, type Broker, type Logger, type Relay } from '@herald/core';
+import { createInstrumentation, createRelay, groupSent, systemClock, type Broker, type Logger, type Relay } from '@herald/core';
 import { openDatabase } from '../internal/database.js';
 import { sqliteLog } from '../log/sqliteLog.js';
 import { createOutboxClaims, type SlotWrites } from '../stores/outbox.js';
@@ -47,7 +47,21 @@ try {
   // tell the app's thread after every publish, so its consumers look at once
   const broker: Broker = {
     async publish(records) {
-      await log.publish(records);
+      if (!data.reportSends) {
+        await log.publish(records);
+        post({ kind: 'published' });
+        return;
+      }
+      // the app's thread asked to hear of every publish (a tracer recording send spans)
+      const groups = groupSent(records);
+      const startedAt = Date.now();
+      try {
+        await log.publish(records);
+      } catch (error) {
+        post({ kind: 'sent', startedAt, endedAt: Date.now(), groups, error: plainError(error) });
+        throw error;
+      }
+      post({ kind: 'sent', startedAt, endedAt: Date.now(), groups });
       post({ kind: 'published' });
     },
     subscribe: (options, sink) => log.subscribe(options, sink),

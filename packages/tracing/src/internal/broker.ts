@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
-import type { Broker, OutgoingRecord } from '@herald/core';
+import type { Broker, OutgoingRecord, RelayHost, RelaySent } from '@herald/core';
 import { MESSAGING, OPERATION } from '../conventions.js';
 import { extractContext, injectSpan, sampledFlag } from './propagation.js';
 import { recordFailure, type TracingState } from './spans.js';
@@ -24,23 +24,7 @@ const TRACED = Symbol('herald.tracedBroker');
 export function tracedBroker<B extends Broker>(state: TracingState, broker: B): B {
   // wrapping twice would trace each send twice
   if ((broker as { [TRACED]?: boolean })[TRACED]) return broker;
-  const { tracer, system } = state;
-  const startSend = (record: OutgoingRecord, creation: Context, count: number): Span =>
-    tracer.startSpan(
-      `${OPERATION.send} ${record.topic}`,
-      {
-        kind: trace.getSpanContext(creation) ? SpanKind.CLIENT : SpanKind.PRODUCER,
-        attributes: {
-          [MESSAGING.system]: system,
-          [MESSAGING.operationType]: OPERATION.send,
-          [MESSAGING.operationName]: OPERATION.send,
-          [MESSAGING.destinationName]: record.topic,
-          // a span of several records names no one key (the conventions keep per-message attributes off batch spans)
-          ...(count === 1 ? { [state.keyAttribute]: record.key } : { [MESSAGING.batchMessageCount]: count }),
-        },
-      },
-      creation,
-    );
+  const startSend = (record: OutgoingRecord, creation: Context, count: number): Span => startSendSpan(state, record.topic, record.key, creation, count);
   const publish = async function publishTraced(records: readonly OutgoingRecord[]): Promise<void> {
     // the records of one topic created together (one creation context: a publish.many call) share
     // one send span; a record without a creation context starts a trace of its own
@@ -84,4 +68,57 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
       return entry.method;
     },
   });
+}
+
+/**
+ * A `send {topic}` span: child of the records' creation context (a CLIENT span then, as the
+ * conventions ask when create spans exist; else a PRODUCER span starting the trace).
+ */
+function startSendSpan(state: TracingState, topic: string, key: string, creation: Context, count: number, startTime?: number): Span {
+  return state.tracer.startSpan(
+    `${OPERATION.send} ${topic}`,
+    {
+      kind: trace.getSpanContext(creation) ? SpanKind.CLIENT : SpanKind.PRODUCER,
+      attributes: {
+        [MESSAGING.system]: state.system,
+        [MESSAGING.operationType]: OPERATION.send,
+        [MESSAGING.operationName]: OPERATION.send,
+        [MESSAGING.destinationName]: topic,
+        // a span of several records names no one key (the conventions keep per-message attributes off batch spans)
+        ...(count === 1 ? { [state.keyAttribute]: key } : { [MESSAGING.batchMessageCount]: count }),
+      },
+      ...(startTime === undefined ? {} : { startTime }),
+    },
+    creation,
+  );
+}
+
+/**
+ * Wraps a relay host (the embedded engine's relay thread): its relay publishes with a broker of
+ * its own, so its sends are recorded after the fact, from what it reports of each publish — one
+ * send span per topic and creation context, with the publish's start and end times. The records
+ * keep their creation context: the process spans of their consumers are children of the create
+ * span, siblings of the send span.
+ */
+export function tracedRelayHost(state: TracingState, host: RelayHost): RelayHost {
+  return {
+    createRelay: (options, deps) =>
+      host.createRelay(options, {
+        ...deps,
+        onSent: (sent) => {
+          recordSends(state, sent);
+          deps.onSent?.(sent);
+        },
+      }),
+  };
+}
+
+function recordSends(state: TracingState, sent: RelaySent): void {
+  for (const group of sent.groups) {
+    if (sampledFlag(group.traceparent) === 0) continue;
+    const creation = extractContext({ traceparent: group.traceparent, tracestate: group.tracestate }, ROOT_CONTEXT);
+    const span = startSendSpan(state, group.topic, group.key, creation, group.count, sent.startedAt);
+    if (sent.error) recordFailure(span, sent.error);
+    span.end(sent.endedAt);
+  }
 }
