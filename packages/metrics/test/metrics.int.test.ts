@@ -218,6 +218,33 @@ describe('createMetrics, its registry and its lifecycle', () => {
     expect(sumSamples(await scrape(metrics), 'herald_events_published_total')).toBe(0);
   });
 
+  it('reads a slow read side less often, so its reads take at most 5% of the time', async () => {
+    const clock = createManualClock(0);
+    const fixture = testApp({ clock, relay: false });
+    const readAt: number[] = [];
+    let readMs = 200;
+    const backlog = fixture.stores.outbox.backlog.bind(fixture.stores.outbox);
+    // each read of the outbox takes readMs on the app's clock
+    const outbox = { backlog: async () => (readAt.push(clock.now()), readMs > 0 && (await clock.advance(readMs)), backlog()) };
+    const metrics = createMetrics({ app: { ...fixture.app, stores: { ...fixture.stores, outbox } }, pollIntervalMs: 1_000 });
+    await metrics.start(new AbortController().signal);
+    await metrics.ready?.();
+    await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
+    // the first read took 200 ms: the next comes 19 × 200 = 3 800 ms after it, not 1 000
+    await clock.advance(3_799);
+    expect(readAt).toEqual([0]);
+    readMs = 0;
+    await clock.advance(1);
+    await eventually(() => readAt.length === 2, 'the second read');
+    expect(readAt[1]).toBe(200 + 3_800);
+    // a fast read again: back to the interval
+    await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
+    await clock.advance(1_000);
+    await eventually(() => readAt.length === 3, 'the third read');
+    expect(readAt[2]).toBe(200 + 3_800 + 1_000);
+    await metrics.close({ deadlineMs: 100 });
+  });
+
   it('counts a failing read, keeps the gauges, and logs the failure once and the recovery once', async () => {
     const fixture = testApp({ relay: false });
     const lines: string[] = [];
