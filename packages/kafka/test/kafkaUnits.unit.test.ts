@@ -197,6 +197,10 @@ describe('retryCoordination', () => {
     expect(isCoordinationError(kafkaError('COORDINATOR_NOT_AVAILABLE', true))).toBe(true);
     expect(isCoordinationError(kafkaError('INVALID_REQUEST'))).toBe(false);
     expect(isCoordinationError(new Error('ECONNREFUSED'))).toBe(false);
+    // kafkajs's own error when no broker answered FindCoordinator: a class name, no protocol type
+    const notFound = Object.assign(new Error('Failed to find group coordinator'), { name: 'KafkaJSGroupCoordinatorNotFound' });
+    expect(isCoordinationError(notFound)).toBe(true);
+    expect(isCoordinationError(Object.assign(new Error('crashed'), { name: 'KafkaJSNonRetriableError', cause: notFound }))).toBe(true);
     expect(isRefusedSync(kafkaError('INVALID_REQUEST', true))).toBe(true);
     expect(isRefusedSync(kafkaError('REBALANCE_IN_PROGRESS'))).toBe(false);
   });

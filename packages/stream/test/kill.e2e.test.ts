@@ -72,7 +72,8 @@ async function killScenario(setup: Setup, options: { events: number; rounds: num
   await writer.broker.ensureTopics(topics(partitions));
   // closing the app closes its engine
   const publisher = createApp<SqlTx>({ broker: writer.broker, stores: writer.stores, logger: silentLogger, relay: false });
-  for (const c of sent) await publisher.publishDirect(Click, { userId: c.userId, seq: c.seq }, { occurredAt: new Date(c.at) });
+  const ids: string[] = [];
+  for (const c of sent) ids.push((await publisher.publishDirect(Click, { userId: c.userId, seq: c.seq }, { occurredAt: new Date(c.at) })).id);
   await publisher.close();
   const engine = await setup.open();
   try {
@@ -107,6 +108,10 @@ async function killScenario(setup: Setup, options: { events: number; rounds: num
     expect(lateOf(distinct(await readTopic(engine.broker, LateClicks.topic, partitions)))).toEqual(want.late);
     const state = await engine.stores.windows.read('clicks.per-user');
     expect(state.partitions.reduce((sum, p) => sum + p.late, 0)).toBe(want.late.length);
+    // every click applied (marked in the clicks group's inbox), and none given up on
+    const marks = (await engine.stores.inbox.findHandled(ids)).filter((m) => m.group === 'clicks');
+    expect(new Set(marks.map((m) => m.eventId)).size).toBe(ids.length);
+    expect(await engine.stores.deadLetters.list()).toEqual([]);
   } finally {
     await engine.close();
   }

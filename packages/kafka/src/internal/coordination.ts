@@ -1,6 +1,6 @@
 import { CoreErrors, HeraldError } from '@herald/core';
 import type { Clock, Logger } from '@herald/core';
-import { kafkaErrorTypes } from './errors.js';
+import { kafkaErrorNames, kafkaErrorTypes } from './errors.js';
 
 /**
  * Answers that mean "the group is moving, ask again", never "no": the coordinator is loading the
@@ -16,10 +16,15 @@ const COORDINATION = new Set([
   'UNKNOWN_MEMBER_ID',
 ]);
 
-/** Whether `error` (or anything it wraps) is a coordination answer worth a fresh attempt. */
+/**
+ * Whether `error` (or anything it wraps) is a coordination answer worth a fresh attempt — or
+ * kafkajs's `KafkaJSGroupCoordinatorNotFound`, which it throws (as fatal, without a cause) when no
+ * broker answered its FindCoordinator request in time: seen on a loaded machine, gone on the next
+ * attempt.
+ */
 export function isCoordinationError(error: unknown): boolean {
   for (const type of kafkaErrorTypes(error)) if (COORDINATION.has(type)) return true;
-  return false;
+  return kafkaErrorNames(error).has('KafkaJSGroupCoordinatorNotFound');
 }
 
 /**

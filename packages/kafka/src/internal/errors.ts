@@ -49,6 +49,12 @@ export function kafkaErrorTypes(error: unknown): Set<string> {
   return new Set(causeChain(error as KafkaLikeError).flatMap((e) => (typeof e.type === 'string' ? [e.type] : [])));
 }
 
+/** The error class names (`KafkaJSGroupCoordinatorNotFound`...) in `error`'s cause chain. */
+export function kafkaErrorNames(error: unknown): Set<string> {
+  if (typeof error !== 'object' || error === null) return new Set();
+  return new Set(causeChain(error as KafkaLikeError).flatMap((e) => (typeof (e as { name?: unknown }).name === 'string' ? [(e as { name: string }).name] : [])));
+}
+
 /** True when kafkajs reports that the broker lacks an API (the mock cluster lacks several). */
 export function isUnsupportedApi(error: unknown): boolean {
   const message = (error as { message?: unknown } | null)?.message;
