@@ -38,6 +38,9 @@ export interface HeraldMetrics extends Component {
   poll(): Promise<void>;
 }
 
+/** The most of the time the periodic reads of the read side may take (see `run`). */
+const READ_SHARE = 0.05;
+
 /**
  * Creates the metrics of one app: subscribes to its instrumentation facts at once (counting from
  * now until `close()`), and, between `start()` and `close()`, reads its read side every
@@ -58,9 +61,6 @@ export interface HeraldMetrics extends Component {
  * app.use(metrics).use(metricsServer({ metrics, port: 9464 }));
  * await app.start();   // curl 127.0.0.1:9464/metrics
  */
-/** The most of the time the periodic reads of the read side may take (see `run`). */
-const READ_SHARE = 0.05;
-
 export function createMetrics(options: MetricsOptions): HeraldMetrics {
   const { app, registry, pollIntervalMs, processMetrics } = resolveMetricsOptions(options);
   const readSide = createReadSide(app);

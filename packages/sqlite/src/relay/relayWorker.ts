@@ -47,21 +47,16 @@ try {
   // tell the app's thread after every publish, so its consumers look at once
   const broker: Broker = {
     async publish(records) {
-      if (!data.reportSends) {
-        await log.publish(records);
-        post({ kind: 'published' });
-        return;
-      }
-      // the app's thread asked to hear of every publish (a tracer recording send spans)
-      const groups = groupSent(records);
+      // when the app's thread asked to hear of every publish (a tracer recording send spans)
+      const groups = data.reportSends ? groupSent(records) : undefined;
       const startedAt = Date.now();
       try {
         await log.publish(records);
       } catch (error) {
-        post({ kind: 'sent', startedAt, endedAt: Date.now(), groups, error: plainError(error) });
+        if (groups) post({ kind: 'sent', startedAt, endedAt: Date.now(), groups, error: plainError(error) });
         throw error;
       }
-      post({ kind: 'sent', startedAt, endedAt: Date.now(), groups });
+      if (groups) post({ kind: 'sent', startedAt, endedAt: Date.now(), groups });
       post({ kind: 'published' });
     },
     subscribe: (options, sink) => log.subscribe(options, sink),

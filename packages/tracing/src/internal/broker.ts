@@ -24,7 +24,6 @@ const TRACED = Symbol('herald.tracedBroker');
 export function tracedBroker<B extends Broker>(state: TracingState, broker: B): B {
   // wrapping twice would trace each send twice
   if ((broker as { [TRACED]?: boolean })[TRACED]) return broker;
-  const startSend = (record: OutgoingRecord, creation: Context, count: number): Span => startSendSpan(state, record.topic, record.key, creation, count);
   const publish = async function publishTraced(records: readonly OutgoingRecord[]): Promise<void> {
     // the records of one topic created together (one creation context: a publish.many call) share
     // one send span; a record without a creation context starts a trace of its own
@@ -42,7 +41,7 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
     const traced: OutgoingRecord[] = groups.size === 0 ? (records as OutgoingRecord[]) : records.slice();
     for (const members of groups.values()) {
       const first = records[members[0]!]!;
-      const span = startSend(first, extractContext(first.headers, ROOT_CONTEXT), members.length);
+      const span = startSendSpan(state, first.topic, first.key, extractContext(first.headers, ROOT_CONTEXT), members.length);
       spans.push(span);
       for (const i of members) traced[i] = { ...records[i]!, headers: injectSpan(span, records[i]!.headers) };
     }

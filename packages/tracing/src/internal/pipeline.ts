@@ -1,9 +1,9 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
 import { policyStep } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
-import { ERROR_TYPE, EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
+import { EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
 import { extractContext, parseTraceparent, sampledFlag } from './propagation.js';
-import { errorType, type TracingState } from './spans.js';
+import { errorType, markFailed, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
 /** Name of the step that opens a delivery's process span. */
@@ -44,10 +44,7 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
       try {
         await contextApi.with(active, next, undefined, event, traced);
       } catch (error) {
-        if (!ctx.state.closing.aborted) {
-          span.setAttribute(ERROR_TYPE, errorType(error));
-          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-        }
+        if (!ctx.state.closing.aborted) markFailed(span, error);
         throw error;
       } finally {
         settle(ctx, span);
@@ -96,8 +93,7 @@ function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
       try {
         await next(events, { ...ctx, publish: tracedPublish(state, ctx.publish, active) });
       } catch (error) {
-        span.setAttribute(ERROR_TYPE, errorType(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        markFailed(span, error);
         throw error;
       } finally {
         span.end();
@@ -180,7 +176,6 @@ function settle(ctx: HandlerContext<unknown>, span: Span): void {
   span.setAttribute(HERALD.attempts, state.attempts);
   if (outcome !== undefined) span.setAttribute(HERALD.outcome, outcome);
   if (outcome === 'dead-lettered' && state.lastError) {
-    span.setAttribute(ERROR_TYPE, errorType(state.lastError));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: state.lastError.message });
+    markFailed(span, state.lastError);
   }
 }

@@ -30,10 +30,15 @@ export function errorType(error: unknown): string {
   return error instanceof Error ? error.name : '_OTHER';
 }
 
-/** Marks `span` failed with `error`: status ERROR, `error.type`, and the exception as an event. */
-export function recordFailure(span: Span, error: unknown): void {
+/** Marks `span` failed with `error`: status ERROR and `error.type`. */
+export function markFailed(span: Span, error: unknown): void {
   span.setAttribute(ERROR_TYPE, errorType(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/** Marks `span` failed with `error` ({@link markFailed}), and records the exception as an event. */
+export function recordFailure(span: Span, error: unknown): void {
+  markFailed(span, error);
   if (error instanceof Error) span.recordException(error);
 }
 
