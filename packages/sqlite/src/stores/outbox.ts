@@ -88,10 +88,11 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
          coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
        FROM herald_outbox o WHERE o.correlation_id = ? ORDER BY o.seq`,
     ),
-    // through the slot index: only the rows above each watermark are read
+    // a rowid range scan from the lowest watermark: only the rows above it are read
     backlog: reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
       `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
-       FROM herald_outbox_slots s JOIN herald_outbox o ON o.slot = s.slot AND o.seq > s.published_seq AND o.published_at IS NULL
+       FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
+       WHERE o.seq > (SELECT min(published_seq) FROM herald_outbox_slots) AND o.seq > s.published_seq AND o.published_at IS NULL
        GROUP BY o.topic ORDER BY o.topic`,
     ),
   };
@@ -237,6 +238,7 @@ export function createSlotWrites(deps: StoreDeps): SlotWrites {
     lease: writer.prepare('UPDATE herald_outbox_slots SET relay_id = ?, lease_expires_at = ? WHERE slot = ?'),
     located: writer.prepare<[string], { seq: number; slot: number }>('SELECT seq, slot FROM herald_outbox WHERE id IN (SELECT value FROM json_each(?))'),
     between: writer.prepare<[number, number, number], { seq: number; done: number }>(
+      // a rowid range (the claim's stretch), the slot's rows filtered out of it
       'SELECT seq, published_at IS NOT NULL AS done FROM herald_outbox WHERE slot = ? AND seq > ? AND seq <= ? ORDER BY seq',
     ),
     outOfOrder: writer.prepare('UPDATE herald_outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL'),
