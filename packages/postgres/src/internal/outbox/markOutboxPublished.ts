@@ -20,17 +20,20 @@ export function lockWatermarks(t: Tables, slots: readonly number[]): Statement {
 }
 
 /**
- * Every position of each slot between its watermark (excluded) and a bound (included), in order,
- * and whether the record there was already published on its own (out of order).
+ * Every position of each slot between its watermark (excluded) and a bound (included) that is
+ * still unpublished, in order, through the relay's partial index `outbox_slot` (the condition
+ * `published_at IS NULL` is what lets the planner use it: without it every call read the whole
+ * table once per slot). A record published on its own (out of order) breaks no run, so it is not
+ * needed here.
  */
 export function positionsBetween(t: Tables, ranges: readonly { slot: number; fromTxid: string; fromSeq: string; toTxid: string; toSeq: string }[]): Statement {
   return {
     name: `${t.statementPrefix}outbox_positions_between`,
-    text: `SELECT s.slot, p.txid::text AS txid, p.seq, p.done
+    text: `SELECT s.slot, p.txid::text AS txid, p.seq
       FROM unnest($1::smallint[], $2::xid8[], $3::bigint[], $4::xid8[], $5::bigint[]) AS s(slot, ftx, fseq, ttx, tseq)
       CROSS JOIN LATERAL (
-        SELECT o.txid, o.seq, o.published_at IS NOT NULL AS done FROM ${t.outbox} o
-        WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.ftx, s.fseq) AND (o.txid, o.seq) <= (s.ttx, s.tseq)
+        SELECT o.txid, o.seq FROM ${t.outbox} o
+        WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.ftx, s.fseq) AND (o.txid, o.seq) <= (s.ttx, s.tseq) AND o.published_at IS NULL
         ORDER BY o.txid, o.seq
       ) p`,
     values: [ranges.map((r) => r.slot), ranges.map((r) => r.fromTxid), ranges.map((r) => r.fromSeq), ranges.map((r) => r.toTxid), ranges.map((r) => r.toSeq)],

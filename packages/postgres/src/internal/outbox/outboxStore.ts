@@ -94,10 +94,11 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
       const marked = new Map([...bySlot].map(([slot, positions]) => [slot, new Set(positions.map(positionKey))]));
       const upTo = new Map<number, Position>();
       const broken = new Set<number>();
-      for (const row of between as { slot: number; txid: string; seq: string | number; done: boolean }[]) {
+      // the unpublished positions only: one not being marked now is the gap
+      for (const row of between as { slot: number; txid: string; seq: string | number }[]) {
         if (broken.has(row.slot)) continue;
         const position = { txid: BigInt(row.txid), seq: BigInt(row.seq) };
-        if (row.done || marked.get(row.slot)!.has(positionKey(position))) upTo.set(row.slot, position);
+        if (marked.get(row.slot)!.has(positionKey(position))) upTo.set(row.slot, position);
         else broken.add(row.slot);
       }
       // past a gap, a marked record is published on its own: the watermark passes it later
