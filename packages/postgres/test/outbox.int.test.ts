@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { tablesFor } from '../src/internal/tables.js';
 import { claimRows } from '../src/internal/outbox/claimOutbox.js';
 import { positionsBetween } from '../src/internal/outbox/markOutboxPublished.js';
+import { sweepOutboxMarks } from '../src/internal/outbox/sweepOutbox.js';
 import { eventually, usePostgres } from './support.js';
 
 const pgs = usePostgres();
@@ -266,9 +267,9 @@ describe('outbox', () => {
     expect(log.length).toBeGreaterThan(keys * perKey); // failures really produced duplicates
   });
 
-  it("reads a relay round's rows through the slot index, not the whole table", async () => {
-    // a statement the partial index cannot serve reads every row once per slot, and costs more the
-    // longer the outbox grows (a mark that did cost 250 ms per round at 60,000 rows)
+  it("reads a relay round's rows, and retention's marks, through the slot index, not the whole table", async () => {
+    // a statement the partial index cannot serve reads every row once per slot (or per mark), and
+    // costs more the longer the outbox grows (a relay's mark did cost 250 ms per round at 60,000 rows)
     const url = await pgs.database();
     const stores = await pgs.stores({ url });
     await stores.transaction((tx) => stores.outbox.append(tx, [record('warm')]));
@@ -279,13 +280,19 @@ describe('outbox', () => {
         `INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at)
          SELECT 'bulk-' || g, 'orders', 'k' || (g % 1000), 'T', 'c-' || g, repeat('x', 200), '{}', g FROM generate_series(1, 30000) g`,
       );
-      await client.query('ANALYZE herald.outbox');
+      // old watermark moves, as retention finds them
+      await client.query(
+        `INSERT INTO herald.outbox_marks (slot, up_to_txid, up_to_seq, published_at)
+         SELECT g % 16, (SELECT max(txid) FROM herald.outbox), g * 10, 0 FROM generate_series(1, 300) g`,
+      );
+      await client.query('ANALYZE');
       const [{ txid }] = (await client.query<{ txid: string }>("SELECT max(txid)::text AS txid FROM herald.outbox")).rows;
       const t = tablesFor('herald');
       const slots = Array.from({ length: 16 }, (_, slot) => ({ slot, txid: '0', seq: '0' }));
       const statements = {
         claim: claimRows(t, { slots, xmin: String(BigInt(txid!) + 1n), limit: 100 }),
         mark: positionsBetween(t, slots.map(({ slot }) => ({ slot, fromTxid: '0', fromSeq: '0', toTxid: txid!, toSeq: '200' }))),
+        sweepMarks: sweepOutboxMarks(t, { retentionMs: 1000, limit: 100 }),
       };
       // prepared statements run generic plans after a few executions: that is the plan to check
       await client.query('SET plan_cache_mode = force_generic_plan');

@@ -25,13 +25,17 @@ export function sweepOutbox(t: Tables, options: { retentionMs: number; limit: nu
   };
 }
 
-/** Deletes up to `limit` watermark moves older than `retentionMs` that no kept record needs. */
+/**
+ * Deletes up to `limit` watermark moves older than `retentionMs` that no kept record needs: only a
+ * record without a stamp of its own (published by the watermark) needs one, so the check reads
+ * those through the relay's index `outbox_slot` (one probe per mark, not the whole table).
+ */
 export function sweepOutboxMarks(t: Tables, options: { retentionMs: number; limit: number }): Statement {
   return {
     text: `DELETE FROM ${t.outboxMarks} WHERE ctid = ANY(ARRAY(
         SELECT m.ctid FROM ${t.outboxMarks} m
         WHERE m.published_at < ${NOW_MS} - $1::bigint
-          AND NOT EXISTS (SELECT 1 FROM ${t.outbox} o WHERE o.slot = m.slot AND (o.txid, o.seq) <= (m.up_to_txid, m.up_to_seq))
+          AND NOT EXISTS (SELECT 1 FROM ${t.outbox} o WHERE o.slot = m.slot AND (o.txid, o.seq) <= (m.up_to_txid, m.up_to_seq) AND o.published_at IS NULL)
         LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     values: [Math.floor(options.retentionMs), options.limit],
   };
