@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
 import type { App, AppOptions, Broker, Component, GroupOptions, OutboxStore, Publish, RelayHost, RelayOptions, SqlTx, Stores } from '@herald/core';
+import type { Client as PgClient } from 'pg';
 import { cpuSeconds, type CpuSeconds } from './cpu.js';
 
 /** A broker and its stores for one measurement, with how the tuned Herald row sets it up. */
@@ -87,24 +88,58 @@ export const KAFKA_PG = {
   poolSize: 24,
 } as const;
 
+/**
+ * With `HERALD_BENCH_PG_STATEMENTS=<n>` (bench/profile.ts), the cluster tracks its statements
+ * (pg_stat_statements) and the run ends with the n that took the most server time: where the
+ * PostgreSQL side of a row spends it.
+ */
+const STATEMENTS_REPORTED = Number(process.env['HERALD_BENCH_PG_STATEMENTS'] ?? 0);
+
 /** Starts the mock Kafka cluster and a throwaway PostgreSQL cluster side by side. */
 export async function startKafkaPostgres(): Promise<KafkaPostgresInfra> {
   const [{ startKafkaMock }, { startPostgresCluster }] = await Promise.all([import('@herald/testing/kafka-mock'), import('@herald/testing/postgres-cluster')]);
-  const [mock, pg] = await Promise.allSettled([startKafkaMock({ brokers: KAFKA_PG.brokers }), startPostgresCluster()]);
+  const tracked = STATEMENTS_REPORTED > 0 ? { settings: { shared_preload_libraries: "'pg_stat_statements'", 'pg_stat_statements.track': "'all'" } } : {};
+  const [mock, pg] = await Promise.allSettled([startKafkaMock({ brokers: KAFKA_PG.brokers }), startPostgresCluster(tracked)]);
   if (mock.status === 'rejected' || pg.status === 'rejected') {
     if (mock.status === 'fulfilled') await mock.value.stop();
     if (pg.status === 'fulfilled') await pg.value.stop();
     throw mock.status === 'rejected' ? mock.reason : (pg as PromiseRejectedResult).reason;
   }
   const databaseUrl = await pg.value.createDatabase('bench');
+  if (STATEMENTS_REPORTED > 0) await onDatabase(databaseUrl, (client) => client.query('CREATE EXTENSION pg_stat_statements'));
   return {
     brokers: mock.value.brokers,
     databaseUrl,
     cpuSeconds: () => cpuSeconds(databaseUrl),
     async stop() {
+      if (STATEMENTS_REPORTED > 0) await reportStatements(databaseUrl, STATEMENTS_REPORTED).catch((error: unknown) => console.error('bench: no statement report:', error));
       await Promise.allSettled([mock.value.stop(), pg.value.stop()]);
     },
   };
+}
+
+async function onDatabase<T>(url: string, work: (client: PgClient) => Promise<T>): Promise<T> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The `count` statements that took the most server time, with their calls and rows. */
+async function reportStatements(url: string, count: number): Promise<void> {
+  const { rows } = await onDatabase(url, (client) =>
+    client.query<{ ms: number; calls: number; rows: number; query: string }>(
+      `SELECT round(total_exec_time)::int AS ms, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`,
+      [count],
+    ),
+  );
+  console.log('PostgreSQL statements by server time (ms, calls, rows):');
+  for (const row of rows) console.log(`  ${row.ms} ms  ${row.calls} calls  ${row.rows} rows  ${row.query}`);
 }
 
 export const engines: Record<string, EngineFactory> = {

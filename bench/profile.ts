@@ -1,6 +1,7 @@
 // Profiling entry: one flat-out run of one row and shape, then where the CPU went: this Node
 // process and, for Kafka + PostgreSQL, the PostgreSQL cluster and the mock.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@herald/source --import tsx bench/profile.ts [row] [events] [shape]
+// (HERALD_BENCH_PG_STATEMENTS=10 adds the Kafka + PostgreSQL rows' ten costliest statements, from pg_stat_statements.)
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
 import { readFileSync } from 'node:fs';
 import { ROWS } from './rows.js';
