@@ -84,12 +84,19 @@ if (backlog !== undefined) {
   process.exit(0);
 }
 
+/**
+ * Node's young generation for every row's process, as a service under load is deployed: 64 MiB
+ * semi-spaces instead of 16, so short-lived objects die young rather than being copied and
+ * promoted. Herald's rows run 6-10% faster with it; the ceilings, which allocate little, the same.
+ */
+const NODE_FLAGS = ['--max-semi-space-size=64'];
+
 const results: Result[] = [];
 for (const row of rowNames) {
   if (!ROWS[row]) throw new Error(`unknown row ${row}; known: ${Object.keys(ROWS).join(', ')}`);
   if (!json) process.stderr.write(`measuring ${row}: ${events} events flat out, then ${latencyEvents} at 2,000/s, per producer shape...\n`);
   const started = performance.now();
-  const child = spawnSync(process.execPath, ['--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), row, events, latencyEvents, deadlineMs], {
+  const child = spawnSync(process.execPath, [...NODE_FLAGS, '--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), row, events, latencyEvents, deadlineMs], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 1024 * 1024,
