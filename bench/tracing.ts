@@ -8,8 +8,8 @@ import type { Engine } from './engines.js';
  * `engine` with @herald/tracing's defaults: a create, a send and a process span per event (a
  * create span per `publish.many` call), every one sampled and handed to the SDK's batch processor,
  * whose exporter counts and drops them (a collector's network cost is not ours to measure;
- * building and batching spans is). Fails at cleanup if no span was exported: a variant that traced
- * nothing would report a false overhead.
+ * building and batching spans is). Fails at cleanup if no span was exported with every span
+ * sampled: a variant that traced nothing would report a false overhead.
  */
 export function benchTracing(engine: Engine, options: { sampleRatio?: number } = {}): Engine {
   if (options.sampleRatio !== undefined) {
@@ -38,7 +38,9 @@ export function benchTracing(engine: Engine, options: { sampleRatio?: number } =
     async cleanup() {
       await sdk.shutdown();
       await engine.cleanup();
-      if (exported === 0) throw new Error('bench: the tracing exported no span');
+      // every span sampled: none exported means nothing was traced. With a ratio, a short run may
+      // sample no trace at all (20 calls of the batch shape at 10%: one run in eight)
+      if (exported === 0 && options.sampleRatio === undefined) throw new Error('bench: the tracing exported no span');
     },
   };
 }
