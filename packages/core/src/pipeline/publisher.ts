@@ -167,10 +167,23 @@ export function buildEnvelope<S extends TSchema>(
     key,
     correlationId: options.correlationId ?? cause?.correlationId ?? id,
     causationId: options.causationId !== undefined ? options.causationId : (cause?.id ?? null),
-    occurredAt: (options.occurredAt ?? new Date(now)).toISOString(),
+    occurredAt: options.occurredAt === undefined ? isoTime(now) : options.occurredAt.toISOString(),
     headers,
     data: valid,
   };
+}
+
+/** The last time formatted, and its text: the events of one call are mostly made in one millisecond. */
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `new Date(ms).toISOString()`, without a Date or a new string for the same millisecond. */
+function isoTime(ms: number): string {
+  if (ms !== lastTime) {
+    lastIso = new Date(ms).toISOString();
+    lastTime = ms;
+  }
+  return lastIso;
 }
 
 /** An event's headers: the trace context of its cause, then the caller's. */
