@@ -1,38 +1,12 @@
 import { createManualClock, jsonLogger } from '@herald/core';
 import { memoryBroker } from '@herald/testing';
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics, MetricsErrorCodes, parseExposition, sumSamples, type ExpositionSample, type HeraldMetrics } from '../src/index.js';
-import { eventually, FLAKY, OrderBilled, OrderPlaced, POISON, testApp, type TestApp } from './support/app.js';
-import { runTool } from './support/tools.js';
+import { describe, expect, it } from 'vitest';
+import { createMetrics, MetricsErrorCodes, sumSamples } from '../src/index.js';
+import { eventually, FLAKY, OrderBilled, OrderPlaced, POISON, testApp } from './support/app.js';
+import { caughtUp, scrape, useStartedApps } from './support/running.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
-
-async function started(fixture: TestApp, metrics: HeraldMetrics): Promise<void> {
-  fixture.app.use(metrics);
-  await fixture.app.start();
-  closers.push(() => fixture.app.close({ deadlineMs: 2000 }));
-  await fixture.app.ready();
-}
-
-async function scrape(metrics: HeraldMetrics): Promise<ExpositionSample[]> {
-  return parseExposition((await metrics.scrape()).body);
-}
-
-/** Reads the read side until both groups committed on all 4 partitions of their topic and have no lag left. */
-async function caughtUp(metrics: HeraldMetrics): Promise<void> {
-  await eventually(async () => {
-    await metrics.poll();
-    const lags = (await scrape(metrics)).filter((x) => x.name === 'herald_consumer_lag');
-    return ['billing', 'audit'].every((group) => {
-      const own = lags.filter((x) => x.labels['group'] === group);
-      return own.length === 4 && own.every((x) => x.value === 0);
-    });
-  }, 'both groups caught up on every partition');
-}
+const { started, onClose } = useStartedApps();
 
 describe('createMetrics on a running app', () => {
   it('counts published, relayed, chaos, handled by outcome, retries and dead letters, and reads lag, outbox and dead letters', async () => {
@@ -143,7 +117,7 @@ describe('createMetrics on a running app', () => {
     const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 5_000 });
     fixture.app.use(metrics);
     await fixture.app.start({ groups: false });
-    closers.push(() => fixture.app.close({ deadlineMs: 0 }));
+    onClose(() => fixture.app.close({ deadlineMs: 0 }));
     await fixture.app.ready();
     await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
     await fixture.app.publish(OrderPlaced, { orderId: 'o-1' });
@@ -266,40 +240,5 @@ describe('createMetrics, its registry and its lifecycle', () => {
     expect(lines.filter((l) => l.includes('reading the read side failed'))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('reading the read side works again'))).toHaveLength(1);
     await metrics.close({ deadlineMs: 0 });
-  });
-});
-
-describe('the exposition', () => {
-  it('passes promtool check metrics, with every kind of Herald metric and the process metrics in it', async () => {
-    const fixture = testApp();
-    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
-    await started(fixture, metrics);
-    for (const orderId of ['o-1', FLAKY, POISON]) await fixture.app.publish(OrderPlaced, { orderId });
-    await fixture.untilHandled(5);
-    metrics.observeRequest({ method: 'POST', route: '/orders', statusCode: 201, durationMs: 12 });
-    metrics.observeRequest({ method: 'GET', route: undefined, statusCode: 404, durationMs: 1 });
-    await caughtUp(metrics);
-    const { body, contentType } = await metrics.scrape();
-    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-    const names = new Set(parseExposition(body).map((x) => x.name));
-    for (const name of ['herald_events_handled_total', 'herald_http_request_duration_seconds_bucket', 'herald_dead_letters', 'herald_consumer_lag', 'nodejs_eventloop_lag_seconds']) {
-      expect(names, name).toContain(name);
-    }
-    expect(sumSamples(parseExposition(body), 'herald_http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })).toBe(1);
-    const result = await runTool('promtool', ['check', 'metrics'], { stdin: body });
-    expect({ code: result.code, output: (result.stdout + result.stderr).trim() }).toEqual({ code: 0, output: '' });
-  });
-
-  it('a missing tool fails with the command that installs it', async () => {
-    await expect(runTool('promtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus`');
-    await expect(runTool('amtool', ['--version'], { env: { PATH: '/nonexistent' } })).rejects.toThrow('apt-get install -y prometheus-alertmanager`');
-  });
-
-  it('promtool check metrics can fail: it refuses a counter without _total, and a malformed line', async () => {
-    const misnamed = '# HELP herald_broken a counter\n# TYPE herald_broken counter\nherald_broken 1\n';
-    const linted = await runTool('promtool', ['check', 'metrics'], { stdin: misnamed });
-    expect({ code: linted.code, output: linted.stdout + linted.stderr }).toEqual({ code: 3, output: expect.stringContaining('_total') });
-    const malformed = await runTool('promtool', ['check', 'metrics'], { stdin: 'herald_events_published_total{topic="orders" 1\n' });
-    expect(malformed.code).not.toBe(0);
   });
 });
