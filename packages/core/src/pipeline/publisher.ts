@@ -60,8 +60,9 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
   publish.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: items must be an array');
     // one frozen headers object for the whole call: its records are stored and relayed with one serialisation
-    const headers = Object.freeze(headersOf(options, options.cause ?? cause));
-    const envelopes = items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause, headers));
+    const from = options.cause ?? cause;
+    const headers = Object.freeze(headersOf(options, from));
+    const envelopes = items.map((data) => buildEnvelope(deps.clock, definition, data, options, from, headers));
     const records = envelopes.map(toRecord);
     if (records.length > 0) await deps.outbox.append(tx, records);
     for (const record of records) appended.push(record);
