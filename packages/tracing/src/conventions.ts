@@ -87,3 +87,13 @@ export const HERALD = {
   attempt: 'herald.delivery.attempt',
   redrive: 'herald.delivery.redrive',
 } as const;
+
+/**
+ * Record header naming the send span (a `traceparent` value) of a record sent by a traced broker
+ * in the app's process. The record's own `traceparent` stays its creation context, as the
+ * messaging conventions ask when create spans exist (it is also the event's, since an envelope's
+ * headers travel as its record's); a Herald consumer's process span is a child of the send span
+ * this header names, linked to the creation context. A record without it (sent by a relay
+ * thread, or by another producer) has its process span under its `traceparent`.
+ */
+export const SEND_CONTEXT_HEADER = 'herald-send-traceparent';

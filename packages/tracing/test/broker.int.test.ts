@@ -57,7 +57,7 @@ describe('the traced broker', () => {
     expect([canEnsureTopics(tracedBare), canResetOffsets(tracedBare), canInspect(tracedBare)]).toEqual([false, false, false]);
   });
 
-  it('sends each record under a send span, child of its creation context, which the consumer receives', async () => {
+  it('sends each record under a send span, child of its creation context, which the consumer receives beside the creation context', async () => {
     recorder.exporter.reset();
     const broker = tracing.broker(memoryBroker({ partitions: 2 }));
     const received: DeliveryBatch[] = [];
@@ -83,7 +83,8 @@ describe('the traced broker', () => {
     expect(byKey.get('k1')).toMatchObject({
       value: 'v1',
       timestamp: 1234,
-      headers: { traceparent: `00-${send1.spanContext().traceId}-${send1.spanContext().spanId}-01`, tracestate: 'vendor=x', 'x-tenant': 'acme' },
+      // the creation context stays the record's traceparent (the conventions' choice with create spans); the send span has a header of its own
+      headers: { traceparent: creation, 'herald-send-traceparent': `00-${send1.spanContext().traceId}-${send1.spanContext().spanId}-01`, tracestate: 'vendor=x', 'x-tenant': 'acme' },
     });
     expect(byKey.get('k2')!.headers).toEqual({ traceparent: `00-${send2.spanContext().traceId}-${send2.spanContext().spanId}-01` });
   });

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Broker, OutgoingRecord, RelayHost, RelaySent } from '@herald/core';
-import { MESSAGING, OPERATION } from '../conventions.js';
-import { extractContext, injectSpan, sampledFlag } from './propagation.js';
+import { MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
+import { extractContext, formatTraceparent, injectSpan, sampledFlag } from './propagation.js';
 import { recordFailure, type TracingState } from './spans.js';
 
 const TRACED = Symbol('herald.tracedBroker');
@@ -11,11 +11,12 @@ const TRACED = Symbol('herald.tracedBroker');
  * records' creation context (their `traceparent`, from a create span) — one span for the records
  * of a topic that share a creation context (a `publish.many` call, with
  * `messaging.batch.message_count`), else one per record — and travel with the send span's context
- * in their record headers: the process span of each consumer follows it. The envelope
- * (the record's value) is not touched, so the creation context it carries stays as the producer
- * made it. A record without a creation context gets a send span that starts its trace (PRODUCER:
- * it is then the creation context); with one, the send span is a CLIENT span, as the conventions
- * ask when create spans exist. A record whose creation context is not sampled is sent as it is.
+ * in a header of their own ({@link SEND_CONTEXT_HEADER}): the process span of each Herald consumer
+ * is its child. The record's `traceparent` stays the creation context, as the conventions ask
+ * when create spans exist. A record without a creation context gets a send span that starts its
+ * trace (PRODUCER: it is then the creation context, injected as the record's `traceparent`); with
+ * one, the send span is a CLIENT span. A record whose creation context is not sampled is sent as
+ * it is.
  *
  * Everything else is the wrapped broker's: a Proxy forwards every other property, so optional
  * abilities (`ensureTopics`, `resetOffsets`, the inspector, and any added later) stay visible to
@@ -43,7 +44,7 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
       const first = records[members[0]!]!;
       const span = startSendSpan(state, first.topic, first.key, extractContext(first.headers, ROOT_CONTEXT), members.length);
       spans.push(span);
-      for (const i of members) traced[i] = { ...records[i]!, headers: injectSpan(span, records[i]!.headers) };
+      for (const i of members) traced[i] = { ...records[i]!, headers: withSendContext(span, records[i]!.headers) };
     }
     try {
       await broker.publish(traced);
@@ -67,6 +68,20 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
       return entry.method;
     },
   });
+}
+
+/**
+ * A record's headers once sent under `span`: the send context in {@link SEND_CONTEXT_HEADER} beside
+ * the creation context, or, for a record without one, as its `traceparent` (the send span is its
+ * creation context then).
+ */
+function withSendContext(span: Span, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (headers?.['traceparent'] === undefined) {
+    const injected = injectSpan(span, headers);
+    delete injected[SEND_CONTEXT_HEADER];
+    return injected;
+  }
+  return { ...headers, [SEND_CONTEXT_HEADER]: formatTraceparent(span.spanContext()) };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, SpanKind, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
 import { policyStep } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
-import { EXCEPTION, HERALD, MESSAGING, OPERATION } from '../conventions.js';
-import { extractContext, parseTraceparent, sampledFlag } from './propagation.js';
+import { EXCEPTION, HERALD, MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
+import { parseTraceparent, sampledFlag } from './propagation.js';
 import { errorType, markFailed, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
@@ -12,8 +12,8 @@ export const PROCESS_STEP = 'trace';
 export const PUBLISH_STEP = 'tracePublish';
 
 /**
- * The process span of each delivery: `process {topic}` (CONSUMER), child of the context the
- * delivery's record headers carry (the send span's), linked to the event's creation context
+ * The process span of each delivery: `process {topic}` (CONSUMER), child of the send span named in
+ * the record's headers (else of the record's `traceparent`), linked to the event's creation context
  * (its create span) when that differs. It covers the delivery from its first attempt to its
  * outcome, retries included, and records the outcome, the attempts and, for a dead-lettered
  * delivery, the error. While it runs the span is the active context (so spans a handler opens
@@ -28,13 +28,14 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
     create: () => (next) =>
     async function traceHandler(event, ctx) {
       const { delivery } = ctx;
-      const traceparent = delivery.headers['traceparent'];
+      const traceparent = parentOf(delivery.headers);
       // not sampled upstream: no span; the core's publisher carries the trace on to the effects
       if (sampledFlag(traceparent) === 0) return next(event, ctx.with({ logger: ctx.logger.child({ traceId: traceparent!.slice(3, 35) }) }));
-      const parent = extractContext(delivery.headers);
+      const spanContext = parseTraceparent(traceparent, delivery.headers['tracestate']);
+      const parent = spanContext ? trace.setSpanContext(ROOT_CONTEXT, spanContext) : ROOT_CONTEXT;
       const span = tracer.startSpan(
         `${OPERATION.process} ${delivery.topic}`,
-        { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, delivery.headers) },
+        { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, traceparent) },
         parent,
       );
       const active = trace.setSpan(parent, span);
@@ -73,7 +74,7 @@ function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
       const contexts = new Map<string, Link>();
       let unsampled = 0;
       for (const delivery of ctx.deliveries) {
-        const traceparent = delivery.headers['traceparent'];
+        const traceparent = parentOf(delivery.headers);
         if (traceparent === undefined || contexts.has(traceparent)) continue;
         const flag = sampledFlag(traceparent);
         if (flag === 0) unsampled++;
@@ -161,10 +162,15 @@ function processAttributes(state: TracingState, event: Envelope, ctx: HandlerCon
   };
 }
 
+/** The context a delivery's process span is a child of: its send span's when a traced broker sent it, else its creation context. */
+function parentOf(recordHeaders: Readonly<Record<string, string>>): string | undefined {
+  return recordHeaders[SEND_CONTEXT_HEADER] ?? recordHeaders['traceparent'];
+}
+
 /** A link to the event's creation context, when the delivery's parent is another span (the send span). */
-function creationLink(event: Envelope, recordHeaders: Readonly<Record<string, string>>): Link[] | undefined {
+function creationLink(event: Envelope, parent: string | undefined): Link[] | undefined {
   const creation = event.headers['traceparent'];
-  if (creation === undefined || creation === recordHeaders['traceparent']) return undefined;
+  if (creation === undefined || creation === parent) return undefined;
   const spanContext = parseTraceparent(creation, event.headers['tracestate']);
   return spanContext ? [{ context: spanContext }] : undefined;
 }
