@@ -4,7 +4,7 @@ export type { ErrorCodeSpec, HeraldErrorOptions } from './model/errors.js';
 export { CoreErrors, ErrorCodes, ValidationError, toError } from './model/errorCodes.js';
 export type { ValidationIssue } from './model/errorCodes.js';
 export { uuidv7, uuidv7Time } from './model/uuid.js';
-export { encodeEnvelope, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model/envelope.js';
+export { encodeEnvelope, encodeEnvelopeValue, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model/envelope.js';
 export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
 export { defineEvent, createEventRegistry } from './model/events.js';

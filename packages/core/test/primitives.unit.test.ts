@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, defineEvent, encodeEnvelope, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope } from '@herald/core';
+import { decodeEnvelope, defineEvent, encodeEnvelope, encodeEnvelopeValue, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope } from '@herald/core';
 import { OffsetTracker } from '../src/runtime/offsets.js';
 
 describe('uuidv7', () => {
@@ -68,6 +68,28 @@ describe('envelope wire form', () => {
     } catch (error) {
       expect(error).toMatchObject({ code: 'event-too-large', retriable: false });
     }
+  });
+
+  it('publishes the headers beside the value (binary form) and reads them back from the record', () => {
+    const value = encodeEnvelopeValue(envelope);
+    expect(Object.keys(JSON.parse(value) as object)).not.toContain('headers');
+    expect(value.length).toBeLessThan(encodeEnvelope(envelope).length - envelope.headers['traceparent']!.length);
+    expect(decodeEnvelope(value, envelope.headers)).toEqual(envelope);
+    expect(decodeEnvelope(value).headers, 'a record without headers').toEqual({});
+  });
+
+  it('keeps the headers a self-contained envelope carries (records written before the binary form), whatever the record has', () => {
+    const recordHeaders = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01', 'herald-redrive-group': 'g' };
+    expect(decodeEnvelope(encodeEnvelope(envelope), recordHeaders).headers).toEqual(envelope.headers);
+  });
+
+  it('counts the headers beside the value in the size limit, as a broker counts a record', () => {
+    const sized = { ...envelope, headers: {}, data: { blob: 'x'.repeat(600) } };
+    expect(() => encodeEnvelopeValue(sized, 1000)).not.toThrow();
+    const withHeaders = { ...sized, headers: { note: 'y'.repeat(400) } };
+    expect(() => encodeEnvelopeValue(withHeaders, 1000)).toThrowError(expect.objectContaining({ code: 'event-too-large' }));
+    const size = Buffer.byteLength(encodeEnvelopeValue(withHeaders)) + 'note'.length + 400;
+    expect(() => encodeEnvelopeValue(withHeaders, 1000)).toThrowError(`OrderCreated event is ${size} bytes, over the limit of 1000 bytes`);
   });
 
   it.each([

@@ -53,7 +53,7 @@ const post = (g: Gateway<SqlTx>, url: string, body: unknown, headers: Record<str
 
 async function logged(engine: ReturnType<typeof sqliteEngine>) {
   const records = await engine.broker.read({ topic: PageViewed.topic, partition: 0, from: 0, limit: 100 });
-  return records.map((r) => decodeEnvelope(r.value));
+  return records.map((r) => decodeEnvelope(r.value, r.headers));
 }
 
 describe('ingest routes', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEnvelope } from '@herald/core';
 import { PRINCIPAL_HEADERS, principalOf, scopedIdempotencyKey } from '../src/index.js';
 import { authFixture, type AuthFixture } from './authSupport.js';
 import { NOW_MS, bearer, claims, sign, signingKey, type SigningKey } from './tokens.js';
@@ -33,7 +34,7 @@ describe('the principal on the events a request publishes', () => {
     expect(username).toBe('alice');
     const [record] = await f.stores.outbox.findByCorrelation(orderId);
     expect(record?.headers).toEqual({ 'X-Username': 'alice', 'X-Roles': 'customer,vip', note: 'kept' });
-    const envelope = JSON.parse(record!.value) as { headers: Record<string, string> };
+    const envelope = decodeEnvelope(record!.value, record!.headers);
     expect(principalOf(envelope)).toEqual({ username: 'alice', roles: ['customer', 'vip'] });
   });
 

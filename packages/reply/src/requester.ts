@@ -119,7 +119,7 @@ export function createRequester(options: RequesterOptions): Requester {
     }
     settle(id, 'answered');
     try {
-      const envelope = decodeEnvelope(delivery.value);
+      const envelope = decodeEnvelope(delivery.value, delivery.headers);
       if (envelope.type !== entry.definition.reply.type) {
         throw new HeraldError(CoreErrors.unknownEventType, `reply to ${entry.definition.request.type} is a ${envelope.type}, not a ${entry.definition.reply.type}`);
       }

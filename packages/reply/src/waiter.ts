@@ -75,7 +75,7 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     if (count === 0) return;
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(delivery.value);
+      envelope = decodeEnvelope(delivery.value, delivery.headers);
     } catch {
       return; // not an event anyone here can wait for; its consumers dead-letter it
     }

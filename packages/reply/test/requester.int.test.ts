@@ -36,7 +36,7 @@ async function setup(start = true): Promise<Setup> {
   const sent: Envelope[] = [];
   await broker.subscribe(
     { group: 'spy', topics: [ProfileRequested.topic] },
-    { deliver: async (batch) => void sent.push(...batch.deliveries.map((d) => decodeEnvelope(d.value))), revoked: async () => undefined },
+    { deliver: async (batch) => void sent.push(...batch.deliveries.map((d) => decodeEnvelope(d.value, d.headers))), revoked: async () => undefined },
   );
   if (start) await app.start();
   return {

@@ -100,7 +100,7 @@ export async function readTopic(broker: Broker, topic: string, partitions: numbe
     for (let from = 0; ; ) {
       const records = await broker.read({ topic, partition, from, limit: 1000 });
       if (records.length === 0) break;
-      events.push(...records.map((r) => decodeEnvelope(r.value)));
+      events.push(...records.map((r) => decodeEnvelope(r.value, r.headers)));
       from = records.at(-1)!.offset + 1;
     }
   }

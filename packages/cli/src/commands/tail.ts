@@ -31,7 +31,7 @@ interface TailLine {
 
 function decode(delivery: Delivery): Envelope | null {
   try {
-    return decodeEnvelope(delivery.value);
+    return decodeEnvelope(delivery.value, delivery.headers);
   } catch {
     return null;
   }

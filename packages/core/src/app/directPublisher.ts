@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { encodeEnvelope, type Envelope } from '../model/envelope.js';
+import { encodeEnvelopeValue, type Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition } from '../model/events.js';
@@ -32,7 +32,7 @@ export function createDirectPublisher(deps: DirectPublisherDeps): Publish {
     const records: OutgoingRecord[] = envelopes.map((envelope) => ({
       topic: envelope.topic,
       key: envelope.key,
-      value: encodeEnvelope(envelope, deps.maxEventBytes),
+      value: encodeEnvelopeValue(envelope, deps.maxEventBytes),
       headers: envelope.headers,
       timestamp,
     }));

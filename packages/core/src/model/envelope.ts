@@ -32,14 +32,34 @@ export interface Envelope<T = unknown> {
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 
 /**
- * Serialises an envelope to its wire form (JSON), refusing one larger than `maxBytes` with an
- * `event-too-large` error that names the type, the size and the limit.
+ * Serialises an envelope to one self-contained JSON document, headers included, refusing one larger
+ * than `maxBytes` with an `event-too-large` error that names the type, the size and the limit.
+ * Publishers write {@link encodeEnvelopeValue} instead (headers beside the value); a consumer reads
+ * both forms.
  */
 export function encodeEnvelope(envelope: Envelope, maxBytes: number = DEFAULT_MAX_EVENT_BYTES): string {
-  const json = JSON.stringify(envelope);
+  return checkedSize(envelope, JSON.stringify(envelope), 0, maxBytes);
+}
+
+/**
+ * An envelope's record value as Herald publishes it: the envelope without its `headers`, which
+ * travel beside the value as the record's headers (CloudEvents' binary mode), so a trace context
+ * is stored and moved once, not twice. The size limit counts both, as a broker counts a record.
+ * {@link decodeEnvelope} takes the headers back from the record.
+ */
+export function encodeEnvelopeValue(envelope: Envelope, maxBytes: number = DEFAULT_MAX_EVENT_BYTES): string {
+  const { id, type, version, topic, key, correlationId, causationId, occurredAt, headers, data } = envelope;
+  let headerChars = 0;
+  for (const name in headers) headerChars += name.length + headers[name]!.length;
+  const json = JSON.stringify({ id, type, version, topic, key, correlationId, causationId, occurredAt, data });
+  return checkedSize(envelope, json, headerChars, maxBytes);
+}
+
+function checkedSize(envelope: Envelope, json: string, headerChars: number, maxBytes: number): string {
   // a UTF-16 length is a lower bound of the UTF-8 length; only measure exactly when it may matter
-  if (json.length * 3 > maxBytes) {
-    const size = Buffer.byteLength(json, 'utf8');
+  if ((json.length + headerChars) * 3 > maxBytes) {
+    let size = Buffer.byteLength(json, 'utf8');
+    if (headerChars > 0) for (const name in envelope.headers) size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(envelope.headers[name]!, 'utf8');
     if (size > maxBytes) {
       throw new HeraldError(
         CoreErrors.eventTooLarge,
@@ -53,12 +73,17 @@ export function encodeEnvelope(envelope: Envelope, maxBytes: number = DEFAULT_MA
 
 const REQUIRED_STRINGS = ['id', 'type', 'topic', 'key', 'correlationId', 'occurredAt'] as const;
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
- * Parses and structurally checks a wire envelope. Throws a non-retriable `malformed-envelope`
- * error saying what is wrong; never returns a half-valid envelope. `data` is not validated here:
- * that is the event definition's job.
+ * Parses and structurally checks a record's value as an envelope: one written by
+ * {@link encodeEnvelopeValue} takes its headers from the record (`recordHeaders`), one with
+ * `headers` of its own ({@link encodeEnvelope}, and every record written before Herald published
+ * the binary form) keeps them. Throws a non-retriable `malformed-envelope` error saying what is
+ * wrong; never returns a half-valid envelope. `data` is not validated here: that is the event
+ * definition's job.
  */
-export function decodeEnvelope(wire: string): Envelope {
+export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<string, string>> = NO_HEADERS): Envelope {
   let parsed: unknown;
   try {
     parsed = JSON.parse(wire);
@@ -72,8 +97,12 @@ export function decodeEnvelope(wire: string): Envelope {
   }
   if (!Number.isInteger(e.version) || (e.version as number) < 1) throw malformed('field "version" must be a positive integer');
   if (e.causationId !== null && typeof e.causationId !== 'string') throw malformed('field "causationId" must be a string or null');
-  if (typeof e.headers !== 'object' || e.headers === null || Array.isArray(e.headers)) throw malformed('field "headers" must be an object');
   if (!('data' in e)) throw malformed('field "data" is missing');
+  if (e.headers === undefined) {
+    e.headers = recordHeaders;
+    return parsed as Envelope;
+  }
+  if (typeof e.headers !== 'object' || e.headers === null || Array.isArray(e.headers)) throw malformed('field "headers" must be an object');
   return parsed as Envelope;
 }
 

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { encodeEnvelope, type Envelope } from '../model/envelope.js';
+import { encodeEnvelopeValue, type Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition } from '../model/events.js';
@@ -46,7 +46,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     key: envelope.key,
     type: envelope.type,
     correlationId: envelope.correlationId,
-    value: encodeEnvelope(envelope, deps.maxEventBytes),
+    value: encodeEnvelopeValue(envelope, deps.maxEventBytes),
     headers: envelope.headers,
     createdAt: deps.clock.now(),
   });

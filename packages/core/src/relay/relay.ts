@@ -94,17 +94,26 @@ export interface RelaySentGroup {
   readonly key: string;
 }
 
+type OpenGroup = { -readonly [K in keyof RelaySentGroup]: RelaySentGroup[K] };
+
 /** Groups records as {@link RelaySent} reports them. */
 export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] {
-  const groups = new Map<string, { topic: string; traceparent?: string; tracestate?: string; count: number; key: string }>();
+  const groups = new Map<string, OpenGroup>();
+  let last: OpenGroup | undefined;
   for (const record of records) {
     const traceparent = record.headers?.['traceparent'];
+    // a run of records created together (one publish.many call) is one group: no key to build
+    if (last !== undefined && last.topic === record.topic && last.traceparent === traceparent) {
+      last.count++;
+      continue;
+    }
     const id = traceparent === undefined ? record.topic : `${record.topic}\u0000${traceparent}`;
-    const group = groups.get(id);
-    if (group) group.count++;
+    last = groups.get(id);
+    if (last) last.count++;
     else {
       const tracestate = record.headers?.['tracestate'];
-      groups.set(id, { topic: record.topic, ...(traceparent === undefined ? {} : { traceparent }), ...(tracestate === undefined ? {} : { tracestate }), count: 1, key: record.key });
+      last = { topic: record.topic, ...(traceparent === undefined ? {} : { traceparent }), ...(tracestate === undefined ? {} : { tracestate }), count: 1, key: record.key };
+      groups.set(id, last);
     }
   }
   return [...groups.values()];

@@ -63,7 +63,7 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
   if (redrive !== undefined && redrive.group !== deps.group) return { kind: 'ignore' };
   let event: Envelope;
   try {
-    event = decodeEnvelope(delivery.value);
+    event = decodeEnvelope(delivery.value, delivery.headers);
   } catch (error) {
     return { kind: 'poison', error: toError(error), event: undefined, entry: undefined };
   }

@@ -1,4 +1,4 @@
-import { encodeEnvelope, isHeraldError } from '@herald/core';
+import { decodeEnvelope, encodeEnvelopeValue, isHeraldError } from '@herald/core';
 import { expect } from 'vitest';
 import { counts, effectId, type PipelineFixture } from './fixture.js';
 
@@ -34,8 +34,9 @@ export async function publishesDirectly<Tx>(f: PipelineFixture<Tx>): Promise<voi
 
   await f.waitFor('21 records on the log', () => probe.length >= 21);
   const first = probe.find((d) => d.key === 'order-0' && JSON.parse(d.value).data.seq === 0)!;
-  expect(first.value, 'the wire value is the returned envelope').toBe(encodeEnvelope(single));
+  expect(first.value, 'the wire value is the returned envelope, its headers beside it').toBe(encodeEnvelopeValue(single));
   expect(first.headers).toMatchObject(headers);
+  expect(decodeEnvelope(first.value, first.headers), 'read back with its record headers').toEqual(single);
   for (const orderId of keys) {
     const seqs = probe.filter((d) => d.key === orderId).map((d) => (JSON.parse(d.value) as { data: { seq: number } }).data.seq);
     expect(seqs, `${orderId} in publish order`).toEqual(orderId === 'order-0' ? [0, 1, 2, 3, 4, 5] : [1, 2, 3, 4, 5]);
