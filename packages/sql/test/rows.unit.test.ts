@@ -3,7 +3,9 @@ import type { DeadLetter, OutboxRecord } from '@herald/core';
 import {
   decodeDeadLetterCursor,
   deadLetterRow,
+  headersText,
   outboxValues,
+  parseHeaders,
   OUTBOX_RECORD_COLUMNS,
   toDeadLetter,
   toDeadLetterGroup,
@@ -99,5 +101,34 @@ describe('outbox rows', () => {
     expect(toOutboxRecord(row)).toEqual(record);
     expect(toOutboxEntry({ ...(row as object), published_at: null } as never)).toEqual({ ...record, publishedAt: null });
     expect(toOutboxEntry({ ...(row as object), created_at: '1234', published_at: '5678', headers: '{"a":"b"}' } as never)).toEqual({ ...record, headers: { a: 'b' }, publishedAt: 5678 });
+  });
+});
+
+describe('headers as stored', () => {
+  const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+  it.each([
+    ['a trace context alone', { traceparent }],
+    ['a trace context and more', { traceparent, tracestate: 'vendor=x' }],
+    ['a traceparent JSON must escape', { traceparent: 'a"b\\c\n' }],
+    ['a traceparent with a lone surrogate', { traceparent: 'x\ud800' }],
+    ['other headers', { 'X-Username': 'alice', note: 'é' }],
+  ])('writes %s as JSON and reads it back', (_, headers) => {
+    const text = headersText(headers);
+    expect(text).toBe(JSON.stringify(headers));
+    expect(parseHeaders(text)).toEqual(JSON.parse(JSON.stringify(headers)));
+  });
+
+  it('reads back text that only looks like a trace context alone as the JSON it is', () => {
+    const text = '{"traceparent":"x","note":"y"}';
+    expect(parseHeaders(text)).toEqual({ traceparent: 'x', note: 'y' });
+    expect(parseHeaders('{"traceparent":"a\\"b"}')).toEqual({ traceparent: 'a"b' });
+  });
+
+  it('stores no headers as NULL and reads NULL and {} as none', () => {
+    expect(headersText(undefined)).toBeNull();
+    expect(headersText({})).toBeNull();
+    expect(parseHeaders(null)).toEqual({});
+    expect(parseHeaders('{}')).toEqual({});
   });
 });

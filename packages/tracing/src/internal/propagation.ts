@@ -12,6 +12,19 @@ import { ROOT_CONTEXT, createTraceState, trace, type Context, type Span, type Sp
 const VERSION_00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** A later version: the same four fields first, maybe more after a dash. */
 const LATER_VERSION = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-|$)/;
+/**
+ * The last header {@link VERSION_00} matched: a hot path checks a header's sampled flag and then
+ * parses it (a relay's report, a delivery), and the second look need not run the expression again.
+ */
+let lastVersion00 = '';
+
+function isVersion00(header: string): boolean {
+  if (header === lastVersion00) return true;
+  if (!VERSION_00.test(header)) return false;
+  lastVersion00 = header;
+  return true;
+}
+
 const ZEROS_32 = '0'.repeat(32);
 const ZEROS_16 = '0'.repeat(16);
 
@@ -19,9 +32,9 @@ const ZEROS_16 = '0'.repeat(16);
 export function parseTraceparent(traceparent: unknown, tracestate?: unknown): SpanContext | undefined {
   let header = Array.isArray(traceparent) ? traceparent[0] : traceparent;
   if (typeof header !== 'string') return undefined;
-  if (!VERSION_00.test(header)) {
+  if (!isVersion00(header)) {
     header = header.trim();
-    if (!(VERSION_00.test(header) || (LATER_VERSION.test(header) && !header.startsWith('00') && !header.startsWith('ff')))) return undefined;
+    if (!(isVersion00(header) || (LATER_VERSION.test(header) && !header.startsWith('00') && !header.startsWith('ff')))) return undefined;
   }
   const traceId = header.slice(3, 35);
   const spanId = header.slice(36, 52);
@@ -43,7 +56,7 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
  */
 export function sampledFlag(traceparent: string | undefined): 1 | 0 | -1 {
   if (traceparent === undefined) return -1;
-  if (VERSION_00.test(traceparent)) {
+  if (isVersion00(traceparent)) {
     if (traceparent.startsWith(ZEROS_32, 3) || traceparent.startsWith(ZEROS_16, 36)) return -1;
     return parseInt(traceparent[54]!, 16) & 1 ? 1 : 0;
   }
