@@ -32,7 +32,8 @@ const money = (totalCents: number) => `${Math.floor(totalCents / 100)}.${String(
  * asks the user service for the user's contact over `users.profile` (request/reply), then requests
  * the notification; for each UserRegistered it requests a welcome (the contact is in the event).
  * The profile is fetched before the handler's transaction opens (a transaction held while waiting
- * for another service would hold the store); a timeout fails the attempt retriably. Notification
+ * for another service would hold the store), unless the inbox already has the event (a
+ * redelivery); a timeout fails the attempt retriably. Notification
  * ids are derived from what they are about, so one order status gets one notification whatever
  * is redelivered.
  */
@@ -40,11 +41,25 @@ export function registerNotificationService(app: App<SqlTx>, options: Notificati
   const contacts = new WeakMap<Envelope, string>();
   const fetchContact: Middleware<SqlTx> = (next) =>
     async function fetchContact(event, ctx) {
-      const { username } = event.data as { username: string };
-      const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, correlationId: event.correlationId });
-      contacts.set(event, reply.data.email);
+      // a redelivery of a status this group already notified about (a relay's lost ack) needs no
+      // profile: the transaction's inbox check drops it as a duplicate, even while the user
+      // service is down
+      const marks = await app.stores.inbox.findHandled([event.id]);
+      if (!marks.some((mark) => mark.group === ctx.group)) {
+        const { username } = event.data as { username: string };
+        const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, correlationId: event.correlationId });
+        contacts.set(event, reply.data.email);
+      }
       await next(event, ctx);
     };
+
+  // the inbox forgot the mark between the middleware's look and the transaction's (its retention):
+  // fail the attempt, and the retry fetches the profile
+  const contactOf = (event: Envelope): string => {
+    const email = contacts.get(event);
+    if (email === undefined) throw new Error(`no profile fetched for ${event.type} ${event.id}`);
+    return email;
+  };
 
   app.on(OrderStatusUpdated, { group: GROUPS.notification, middleware: [fetchContact] }, async (event, ctx) => {
     const { requestId, orderId, username, status, totalCents } = event.data;
@@ -54,7 +69,7 @@ export function registerNotificationService(app: App<SqlTx>, options: Notificati
       requestId,
       orderId,
       username,
-      email: contacts.get(event)!,
+      email: contactOf(event),
       type: message.type,
       subject: message.subject,
       content: message.content(money(totalCents)),
