@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { Broker, Delivery, DeliveryBatch, DeliverySink, OutOfRangeDecision, SkippedRecords, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
@@ -68,6 +69,9 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
   const stop = new AbortController();
+  // every delivery and batch in flight may listen to these (up to maxInFlight at once, each
+  // removing its listener when it ends): not the leak Node warns of past ten listeners
+  setMaxListeners(0, closing.signal, stop.signal);
   const signals = { closing: closing.signal, stop: stop.signal };
   let markReady: () => void = () => {};
   let failReady: (error: unknown) => void = () => {};
