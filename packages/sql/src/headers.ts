@@ -27,6 +27,7 @@ function isPlain(text: string): boolean {
   }
   return true;
 }
+
 /** How the headers `{ traceparent }` alone begin as JSON. */
 const TRACEPARENT_ONLY = '{"traceparent":"';
 
