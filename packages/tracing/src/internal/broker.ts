@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Broker, OutgoingRecord, RelayHost, RelaySent } from '@herald/core';
 import { MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
-import { extractContext, formatTraceparent, injectSpan, sampledFlag } from './propagation.js';
+import { contextOf, extractContext, formatTraceparent, injectSpan, sampledFlag } from './propagation.js';
 import { recordFailure, type TracingState } from './spans.js';
 
 const TRACED = Symbol('herald.tracedBroker');
@@ -130,7 +130,7 @@ export function tracedRelayHost(state: TracingState, host: RelayHost): RelayHost
 function recordSends(state: TracingState, sent: RelaySent): void {
   for (const group of sent.groups) {
     if (sampledFlag(group.traceparent) === 0) continue;
-    const creation = extractContext({ traceparent: group.traceparent, tracestate: group.tracestate }, ROOT_CONTEXT);
+    const creation = contextOf(group.traceparent, group.tracestate);
     const span = startSendSpan(state, group.topic, group.key, creation, group.count, sent.startedAt);
     if (sent.error) recordFailure(span, sent.error);
     span.end(sent.endedAt);

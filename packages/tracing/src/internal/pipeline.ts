@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, SpanKind, context as contextApi, trace, type Attributes, 
 import { policyStep } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { EXCEPTION, HERALD, MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
-import { parseTraceparent, sampledFlag } from './propagation.js';
+import { contextOf, parseTraceparent, sampledFlag } from './propagation.js';
 import { errorType, markFailed, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
@@ -31,8 +31,7 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
       const traceparent = parentOf(delivery.headers);
       // not sampled upstream: no span; the core's publisher carries the trace on to the effects
       if (sampledFlag(traceparent) === 0) return next(event, ctx.with({ logger: ctx.logger.child({ traceId: traceparent!.slice(3, 35) }) }));
-      const spanContext = parseTraceparent(traceparent, delivery.headers['tracestate']);
-      const parent = spanContext ? trace.setSpanContext(ROOT_CONTEXT, spanContext) : ROOT_CONTEXT;
+      const parent = contextOf(traceparent, delivery.headers['tracestate']);
       const span = tracer.startSpan(
         `${OPERATION.process} ${delivery.topic}`,
         { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, traceparent) },

@@ -66,7 +66,12 @@ export function sampledFlag(traceparent: string | undefined): 1 | 0 | -1 {
 
 /** The context a `traceparent` header names, on top of `base`; `base` when there is none or it is invalid. */
 export function extractContext(headers: Readonly<Record<string, string | string[] | undefined>> | undefined, base: Context = ROOT_CONTEXT): Context {
-  const spanContext = headers && parseTraceparent(headers['traceparent'], headers['tracestate']);
+  return headers ? contextOf(headers['traceparent'], headers['tracestate'], base) : base;
+}
+
+/** The context a `traceparent` value (with its `tracestate`) names, on top of `base`; `base` when it is invalid. */
+export function contextOf(traceparent: unknown, tracestate?: unknown, base: Context = ROOT_CONTEXT): Context {
+  const spanContext = parseTraceparent(traceparent, tracestate);
   return spanContext ? trace.setSpanContext(base, spanContext) : base;
 }
 
