@@ -1,5 +1,7 @@
 import type { InboxEntry, InboxStore, SqlTx } from '@herald/core';
+import type Database from 'better-sqlite3';
 import type { StoreDeps } from './outbox.js';
+import { multiRowStatements, ROWS_PER_STATEMENT } from './multiRow.js';
 
 /**
  * The inbox on SQLite: one row per (event id, group). `markHandled` is an insert that ignores a
@@ -9,6 +11,13 @@ import type { StoreDeps } from './outbox.js';
 export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
   const { writer, reader, scopeOf } = deps;
   const mark = writer.prepare('INSERT INTO herald_inbox (event_id, group_name, handled_at) VALUES (?, ?, ?) ON CONFLICT (event_id, group_name) DO NOTHING');
+  // returns the event ids it inserted: a mark that was already there is a conflict, and not returned
+  const markMany = multiRowStatements<string>(
+    writer,
+    (values) => `INSERT INTO herald_inbox (event_id, group_name, handled_at) VALUES ${values} ON CONFLICT (event_id, group_name) DO NOTHING RETURNING event_id`,
+    '(?, ?, ?)',
+    (stmt) => stmt.pluck() as Database.Statement<unknown[], string>,
+  );
   const find = reader.prepare<[string], { event_id: string; group_name: string; handled_at: number }>(
     'SELECT event_id, group_name, handled_at FROM herald_inbox WHERE event_id = ? ORDER BY seq',
   );
@@ -17,10 +26,18 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
       return scopeOf(tx).run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1;
     },
     async markHandledMany(tx, entries) {
-      // one prepared insert per mark, all in the caller's scope: in-process calls, no round trips
+      // up to ROWS_PER_STATEMENT marks per statement, all in the caller's scope
       const scope = scopeOf(tx);
       const fresh = new Set<string>();
-      for (const entry of entries) if (scope.run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1) fresh.add(entry.eventId);
+      for (let from = 0; from < entries.length; from += ROWS_PER_STATEMENT) {
+        const to = Math.min(from + ROWS_PER_STATEMENT, entries.length);
+        const args: unknown[] = [];
+        for (let i = from; i < to; i++) {
+          const entry = entries[i]!;
+          args.push(entry.eventId, entry.group, entry.handledAt);
+        }
+        for (const eventId of scope.all(markMany(to - from), args)) fresh.add(eventId);
+      }
       return fresh;
     },
     async findHandled(eventIds) {

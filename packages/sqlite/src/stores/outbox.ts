@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Clock, OutboxBacklog, OutboxClaims, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
 import { OUTBOX_RECORD_COLUMNS, outboxValues, parseHeaders, toOutboxEntry, type OutboxRow } from '@herald/sql';
 import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
+import { multiRowStatements, ROWS_PER_STATEMENT } from './multiRow.js';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreDeps {
@@ -75,7 +76,7 @@ export interface SlotWrites {
 export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxStore<SqlTx> & OutboxBacklog {
   const { writer, reader, scopeOf } = deps;
   const s = {
-    insert: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+    insert: multiRowStatements(writer, (values) => `INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES ${values} ON CONFLICT (id) DO NOTHING`, '(?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     byCorrelation: reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
       `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
          coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
@@ -93,9 +94,15 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
     ...createOutboxClaims(reader, deps.clock, writes),
     async append(tx, records) {
       const scope = scopeOf(tx);
-      for (const r of records) {
-        const values = outboxValues(r);
-        scope.run(s.insert, [values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], outboxSlot(r.key)]);
+      // in statements of up to ROWS_PER_STATEMENT rows: a call of publish.many is one statement per 50 records
+      for (let from = 0; from < records.length; from += ROWS_PER_STATEMENT) {
+        const to = Math.min(from + ROWS_PER_STATEMENT, records.length);
+        const args: unknown[] = [];
+        for (let i = from; i < to; i++) {
+          const r = records[i]!;
+          args.push(...outboxValues(r), outboxSlot(r.key));
+        }
+        scope.run(s.insert(to - from), args);
       }
       if (records.length > 0) scope.appended = true;
     },

@@ -3,7 +3,7 @@ import { describeStoreSuite } from './abilitySuite.js';
 import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
 import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
-import { claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
+import { appendsManyInOrder, claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
 import { commitsTogether, concurrentTransactions, marksMany, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
 
 type StoreTest = <Tx>(f: StoreFixture<Tx>) => Promise<void>;
@@ -16,6 +16,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['lets exactly one of several concurrent transactions mark the same event', marksOnceUnderConcurrency, []],
   ['marks many events at once, returning only the new ones', marksMany, []],
   ['claims outbox records in append order, holding back keys claimed by another relay', claimsInOrder, []],
+  ['claims a large append in append order', appendsManyInOrder, []],
   ['never gives one record to two relays at once', claimsExclusively, []],
   ['keeps per-key order with two relays', keepsKeyOrderWithTwoRelays, []],
   ['returns records to other relays when a lease expires', leaseExpiry, []],

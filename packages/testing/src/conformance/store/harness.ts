@@ -10,6 +10,7 @@ export const STORE_CONFORMANCE_TESTS = [
   'lets exactly one of several concurrent transactions mark the same event',
   'marks many events at once, returning only the new ones',
   'claims outbox records in append order, holding back keys claimed by another relay',
+  'claims a large append in append order',
   'never gives one record to two relays at once',
   'keeps per-key order with two relays',
   'returns records to other relays when a lease expires',

@@ -23,6 +23,23 @@ export async function claimsInOrder<Tx>(f: StoreFixture<Tx>): Promise<void> {
 }
 
 /**
+ * One call appends 130 records of 7 keys: claims return them all, in append order, across the
+ * store's statements or round trips.
+ */
+export async function appendsManyInOrder<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const records = Array.from({ length: 130 }, (_, i) => f.record(`key-${i % 7}`));
+  await append(f, records);
+  const claimed: OutboxRecord[] = [];
+  for (let round = 0; round < 3 && claimed.length < records.length; round++) {
+    const claim = await f.claim('relay-a', 100);
+    claimed.push(...claim);
+    await f.stores.outbox.markPublished('relay-a', ids(claim));
+  }
+  expect(ids(claimed)).toEqual(ids(records));
+  expect(await f.claim('relay-b')).toEqual([]);
+}
+
+/**
  * Three relays claim 30 single-record keys, two of them at once: no record goes to two relays and
  * each claim is in append order. A store may hold back more than the keys a relay claimed (a
  * store leasing groups of keys holds their other records too): once the three have published what
