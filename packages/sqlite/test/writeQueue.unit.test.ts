@@ -1,17 +1,47 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { systemClock } from '@herald/core';
+import { openDatabase } from '../src/internal/database.js';
 import { migrate } from '../src/internal/migrate.js';
 import { LOG_MIGRATIONS } from '../src/log/schema.js';
 import { createWriteQueue, type WriteContext } from '../src/log/writeQueue.js';
 
-function setup(durable: () => Promise<void> = () => Promise.resolve()) {
-  const db = new Database(':memory:');
+function setup(durable: () => Promise<void> = () => Promise.resolve(), db: Database.Database = new Database(':memory:'), busyTimeoutMs = 5000) {
   migrate(db, 'log', LOG_MIGRATIONS);
   db.exec("INSERT INTO herald_partitions (pid, topic, partition) VALUES (1, 't', 0)");
   const commits: Map<number, number>[] = [];
-  const queue = createWriteQueue({ db, clock: systemClock, durable, begin: () => {}, rolledBack: () => {}, committed: (heads) => void commits.push(new Map(heads)) });
+  const queue = createWriteQueue({ db, clock: systemClock, busyTimeoutMs, durable, begin: () => {}, rolledBack: () => {}, committed: (heads) => void commits.push(new Map(heads)) });
   return { db, queue, commits };
+}
+
+/** A log file and a second connection to it (another thread's or process's). */
+function twoConnections(busyTimeoutMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-write-queue-'));
+  const path = join(dir, 'log.db');
+  const { db, queue } = setup(undefined, openDatabase({ path, busyTimeoutMs }), busyTimeoutMs);
+  const other = openDatabase({ path, busyTimeoutMs });
+  return {
+    db,
+    queue,
+    other,
+    close() {
+      other.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** How many 1 ms timers fired while `ms` passed: 0 when the event loop was blocked all along. */
+async function timerTicks(ms: number): Promise<number> {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  clearInterval(timer);
+  return ticks;
 }
 
 describe('log write queue (group commit)', () => {
@@ -66,6 +96,42 @@ describe('log write queue (group commit)', () => {
     while (syncs === 1) await new Promise((resolve) => setImmediate(resolve));
     finishSync(new Error('EIO'));
     await expect(second).rejects.toMatchObject({ code: 'broker-unavailable', retriable: true });
+  });
+
+  it('waits for another connection to release the write lock without blocking the event loop', async () => {
+    const c = twoConnections(5000);
+    try {
+      c.other.exec('BEGIN IMMEDIATE');
+      const offset = c.queue.enqueue((ctx) => ctx.reserve(1, 1));
+      // SQLite's busy handler would sleep on this thread: no timer could fire, and the lock holder
+      // (this thread too) could never commit
+      expect(await timerTicks(40)).toBeGreaterThan(5);
+      c.other.exec('COMMIT');
+      await expect(offset).resolves.toBe(0);
+      expect(c.other.prepare('SELECT next_offset FROM herald_partitions WHERE pid = 1').get()).toEqual({ next_offset: 1 });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('fails what is queued, retriable, when the lock outlives the busy timeout, and commits once it is free', async () => {
+    const c = twoConnections(50);
+    try {
+      c.other.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      const results = await Promise.allSettled([c.queue.enqueue((ctx) => ctx.reserve(1, 1)), c.queue.enqueue((ctx) => ctx.reserve(1, 1))]);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'broker-unavailable', retriable: true });
+      }
+      c.other.exec('COMMIT');
+      await expect(c.queue.enqueue((ctx) => ctx.reserve(1, 1))).resolves.toBe(0);
+      // the connection's own busy timeout is as configured after the attempts without waiting
+      expect(c.db.pragma('busy_timeout', { simple: true })).toBe(50);
+    } finally {
+      c.close();
+    }
   });
 
   it('waits for queued work on close, then refuses more', async () => {

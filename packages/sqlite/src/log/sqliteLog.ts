@@ -98,6 +98,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const queue = createWriteQueue({
     db,
     clock: o.clock,
+    busyTimeoutMs: o.busyTimeoutMs,
     durable: () => wal.sync(),
     begin: () => topics.refresh(),
     rolledBack: () => topics.invalidate(),

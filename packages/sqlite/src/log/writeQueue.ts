@@ -32,6 +32,8 @@ export interface WriteQueue {
 export interface WriteQueueDeps {
   readonly db: Database.Database;
   readonly clock: Clock;
+  /** How long a group commit waits for another connection's write lock before it fails (the connection's busy timeout). */
+  readonly busyTimeoutMs: number;
   /** Resolves once what was committed is on disk (see `createWalSync`). */
   readonly durable: () => Promise<void>;
   /** Called inside the transaction before the first operation (topology refresh). */
@@ -70,8 +72,13 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   const writeHead = db.prepare('UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ? WHERE pid = ?');
   const beginStmt = db.prepare('BEGIN IMMEDIATE');
   const commitStmt = db.prepare('COMMIT');
+  // a PRAGMA takes effect when compiled, so each change of the busy timeout is a fresh statement
+  const noWait = () => db.pragma('busy_timeout = 0');
+  const wait = () => db.pragma(`busy_timeout = ${Math.round(deps.busyTimeoutMs)}`);
   let queue: Pending[] = [];
   let scheduled = false;
+  /** While another connection holds the write lock: when the wait began, and the attempts so far. */
+  let locked: { since: number; attempts: number } | undefined;
   let closed = false;
   let idle: (() => void) | undefined;
   const syncing = new Set<Promise<void>>();
@@ -121,10 +128,40 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     };
   }
 
-  /** Runs `ops` in one transaction; returns their results, or throws after rolling back. */
-  function runTransaction(ops: readonly WriteOp<unknown>[]): { results: unknown[]; moved: Map<number, number> } {
+  /**
+   * Takes the write lock if it is free. Another connection holding it (the relay thread appending,
+   * another process) would make SQLite's busy handler sleep on this thread, milliseconds at a time:
+   * 20-35 ms stalls of the application's event loop were measured behind a relay thread's append.
+   * So the lock is tried without waiting and the queue tries again soon, the event loop free
+   * meanwhile; after `busyTimeoutMs` of trying, what is queued fails as before.
+   */
+  function tryBegin(): boolean {
+    noWait();
+    try {
+      beginStmt.run();
+      locked = undefined;
+      return true;
+    } catch (error) {
+      if (!isBusyError(error) || (locked && performance.now() - locked.since >= deps.busyTimeoutMs)) {
+        locked = undefined;
+        throw error;
+      }
+      locked ??= { since: performance.now(), attempts: 0 };
+      locked.attempts++;
+      scheduled = true;
+      // the holder is often another thread's short transaction: look again at once a few times, then every millisecond
+      if (locked.attempts <= 3) setImmediate(flush);
+      else setTimeout(flush, 1);
+      return false;
+    } finally {
+      wait();
+    }
+  }
+
+  /** Runs `ops` in one transaction (begun already when `begun`); returns their results, or throws after rolling back. */
+  function runTransaction(ops: readonly WriteOp<unknown>[], begun = false): { results: unknown[]; moved: Map<number, number> } {
     const heads = new Map<number, Head>();
-    beginStmt.run();
+    if (!begun) beginStmt.run();
     try {
       deps.begin();
       const ctx = context(heads);
@@ -147,11 +184,24 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   function flush(): void {
     scheduled = false;
     if (closed) return;
+    if (queue.length === 0) return;
+    try {
+      if (!tryBegin()) return;
+    } catch (error) {
+      const failed = queue;
+      queue = [];
+      const failure = wrap(error);
+      failed.forEach((p) => p.reject(failure));
+      idle?.();
+      return;
+    }
     const batch = queue;
     queue = [];
-    if (batch.length === 0) return;
     try {
-      const { results, moved } = runTransaction(batch.map((p) => p.op));
+      const { results, moved } = runTransaction(
+        batch.map((p) => p.op),
+        true,
+      );
       acknowledge(batch, results, moved);
     } catch (error) {
       if (batch.length === 1 || isBusyError(error)) {
@@ -201,7 +251,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
 
 function wrap(error: unknown): unknown {
   if (isBusyError(error)) {
-    return new HeraldError(CoreErrors.brokerUnavailable, 'log: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
+    return new HeraldError(CoreErrors.brokerUnavailable, 'log: the SQLite file stayed locked by another connection past busyTimeoutMs', { retriable: true, cause: error });
   }
   return error;
 }
