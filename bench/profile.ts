@@ -18,6 +18,9 @@ const mainThread = () => {
 };
 // nanoseconds on the CPU and waiting for one (runnable, another thread or process running)
 const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+// bytes this process handed to the kernel (every thread's: WAL frames, checkpoints, fsyncs' data)
+const ioCounters = () => Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => [line.split(':')[0]!, Number(line.split(':')[1])]));
+const ioBefore = ioCounters();
 const schedBefore = schedStat();
 const mainBefore = mainThread();
 const loopBefore = performance.eventLoopUtilization();
@@ -27,6 +30,7 @@ const after = row.cpuSeconds?.();
 const mainAfter = mainThread();
 const schedAfter = schedStat();
 const loop = performance.eventLoopUtilization(loopBefore);
+const ioAfter = ioCounters();
 await row.close();
 console.log(`${name} (${shapeArg}): ${result.events} events, ${Math.round((result.events / result.elapsedMs) * 1000)} events/s`);
 // busy but not on the CPU: the main thread waited inside a call (a lock's busy handler, a synchronous read)
@@ -36,6 +40,8 @@ console.log(
   `main thread: event loop busy ${(loop.utilization * 100).toFixed(0)}%, on the CPU ${share(schedAfter[0]! - schedBefore[0]!)}, ` +
     `runnable waiting for a CPU ${share(schedAfter[1]! - schedBefore[1]!)} (the rest of the busy time: blocked inside a call)`,
 );
+const ioPerEvent = (name: string) => (ioAfter[name]! - ioBefore[name]!) / result.events;
+console.log(`I/O per event (this process): ${ioPerEvent('wchar').toFixed(0)} bytes written in ${ioPerEvent('syscw').toFixed(2)} write calls, ${ioPerEvent('rchar').toFixed(0)} bytes read`);
 if (before && after) {
   const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);

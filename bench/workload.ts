@@ -48,6 +48,12 @@ export class Applied {
     if (this.count >= this.target) this.reached?.();
   }
 
+  /** Forgets what was applied so far (a warm-up's events): counting and latencies start again. */
+  restart(): void {
+    this.count = 0;
+    this.latenciesMs.length = 0;
+  }
+
   /** Resolves once `count` events were applied. */
   until(count: number): Promise<void> {
     if (this.count >= count) return Promise.resolve();
@@ -75,6 +81,11 @@ export interface RunOptions {
   readonly events: number;
   /** Open loop at this rate; flat out (closed loop, the shape's callers) when absent. */
   readonly ratePerSec?: number;
+  /**
+   * Events sent first, the same way, and not counted: the measured run then starts on a row in
+   * its steady state (caches filled, code compiled, the relay thread's included).
+   */
+  readonly warmupEvents?: number;
 }
 
 export interface RunResult {
@@ -86,14 +97,25 @@ export interface RunResult {
 /** Sends `events` in the shape's calls and waits until every one is applied. */
 export async function runShape(row: BenchRow, options: RunOptions): Promise<RunResult> {
   const { callSize, callers } = SHAPES[options.shape];
-  const call = (from: number, count: number) => {
-    const sentAt = nowMs();
-    return row.send(Array.from({ length: count }, (_, i) => benchItem(from + i, sentAt)));
+  // event numbers (and so ids) go on from the warm-up's: a row deduplicating by id applies every event
+  const warmup = options.warmupEvents ?? 0;
+  const send = async (first: number, events: number) => {
+    const call = (from: number, count: number) => {
+      const sentAt = nowMs();
+      return row.send(Array.from({ length: count }, (_, i) => benchItem(first + from + i, sentAt)));
+    };
+    if (options.ratePerSec === undefined) await sendFlat(events, callSize, callers, call);
+    else await sendAtRate(events, callSize, options.ratePerSec, call);
   };
+  if (warmup > 0) {
+    const warm = row.applied.until(warmup);
+    await send(0, warmup);
+    await warm;
+    row.applied.restart();
+  }
   const all = row.applied.until(options.events);
   const started = nowMs();
-  if (options.ratePerSec === undefined) await sendFlat(options.events, callSize, callers, call);
-  else await sendAtRate(options.events, callSize, options.ratePerSec, call);
+  await send(warmup, options.events);
   await all;
   return { events: row.applied.count, elapsedMs: nowMs() - started, latenciesMs: row.applied.latenciesMs };
 }
