@@ -198,10 +198,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     const batch = queue;
     queue = [];
     try {
-      const { results, moved } = runTransaction(
-        batch.map((p) => p.op),
-        true,
-      );
+      const { results, moved } = runTransaction(batch.map((p) => p.op), true);
       acknowledge(batch, results, moved);
     } catch (error) {
       if (batch.length === 1 || isBusyError(error)) {
