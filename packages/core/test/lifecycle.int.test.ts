@@ -155,6 +155,36 @@ describe('the app lifecycle', () => {
     expect(outcome).toBe('closed');
   });
 
+  it('publishes a record appended while a round runs at once, not after its idle time', async () => {
+    const parts = engine();
+    let publishing: () => void = () => {};
+    const inFlight = new Promise<void>((resolve) => (publishing = resolve));
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let rounds = 0;
+    const slowBroker: MemoryBroker = {
+      ...parts.broker,
+      async publish(records) {
+        // only the first round waits: the second record is appended while it does
+        if (rounds++ === 0) {
+          publishing();
+          await gate;
+        }
+        return parts.broker.publish(records);
+      },
+    };
+    const seen = await probe(parts.broker, 'pings');
+    const app = newApp({ broker: slowBroker, stores: parts.stores }, { relay: { idleMs: 60_000 } });
+    await app.start({ groups: false });
+    await app.publish(Ping, { key: 'a', n: 1 });
+    await inFlight;
+    await app.publish(Ping, { key: 'b', n: 2 });
+    release();
+    // with the wake lost the second record would wait the relay's idle minute
+    await eventually(() => seen.length === 2, 'both records on the broker', 5_000);
+    expect(seen.map((d) => d.key).sort()).toEqual(['a', 'b']);
+  });
+
   it('reports each handled event with its identity and position', async () => {
     const app = newApp();
     const handled: InstrumentationEvent[] = [];

@@ -147,9 +147,16 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let unsubscribe: (() => void) | undefined;
+  /**
+   * An append was signalled since the last claim began: the claim may not have seen it, so the
+   * relay looks again at once instead of sleeping `idleMs` (a wake while a round runs finds no
+   * sleeper: without this, a record committed then waited out the idle time).
+   */
+  let appendedSinceClaim = false;
 
   /** One round: returns how many records were published, or throws the publish failure. */
   async function round(): Promise<number> {
+    appendedSinceClaim = false;
     const claimed = await outbox.claim({ relayId, limit: batchSize, leaseMs });
     if (claimed.length === 0) return 0;
     const started = clock.now();
@@ -173,7 +180,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
       try {
         const published = await round();
         failures = 0;
-        if (published < batchSize) await idle(signal);
+        if (published < batchSize && !appendedSinceClaim) await idle(signal);
       } catch (error) {
         failures++;
         const delayMs = backoffDelay(backoff, failures);
@@ -213,7 +220,10 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
       if (loop) return;
       controller = new AbortController();
       signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
-      if (deps.stores && hasOutboxSignal(deps.stores)) unsubscribe = deps.stores.onAppended(() => wake?.());
+      if (deps.stores && hasOutboxSignal(deps.stores)) unsubscribe = deps.stores.onAppended(() => {
+          appendedSinceClaim = true;
+          wake?.();
+        });
       loop = run(controller.signal);
     },
     close(closeOptions = {}) {
