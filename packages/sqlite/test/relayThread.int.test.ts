@@ -57,6 +57,24 @@ describe('sqliteEngine relayThread', () => {
     expect(await pending(opened.dataDir)).toBe(0);
   });
 
+  it('relays a stream of one-event transactions promptly with a long idle time: no wake is lost', async () => {
+    const opened = engine();
+    // every record must travel on a wake: the relay's own timer would wait a minute
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 60_000 } });
+    const seen: string[] = [];
+    app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
+    await app.start();
+    // in waves of concurrent single-event transactions, and one at a time: appends land while a
+    // wake is on its way, while the relay is in a round, and while it sleeps
+    for (let wave = 0; wave < 5; wave++) {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => app.publish(Noted, { id: `w${wave}-${i}` })));
+      await app.publish(Noted, { id: `single-${wave}` });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waitFor(() => seen.length === 205, 10_000, 'every note handled');
+    expect(new Set(seen).size).toBe(205);
+  });
+
   it('drains what is committed before close, with no consumer running', async () => {
     const opened = engine();
     // a long idle wait: only the close's drain can publish the second batch promptly

@@ -11,6 +11,13 @@ export interface RelayThreadData {
   readonly busyTimeoutMs: number;
   /** Report each publish (`sent`) to the app's thread: it asked with `onSent`. */
   readonly reportSends: boolean;
+  /**
+   * One Int32 shared by both threads: 1 while a `wake` is on its way to the relay thread. The
+   * app's thread sends a wake only when none is (appends meanwhile are covered by it: the relay
+   * claims after reading it), so a stream of small transactions costs a message per relay round,
+   * not one per commit.
+   */
+  readonly wakePending: SharedArrayBuffer;
 }
 
 /** The outbox writes the relay thread has the app's thread run (see `SlotWrites`). */

@@ -12,6 +12,7 @@ import { plainError, revive, type FromRelayThread, type RelayThreadData, type Sl
 const data = workerData as RelayThreadData;
 const port = parentPort!;
 const post = (message: FromRelayThread) => port.postMessage(message);
+const wakePending = new Int32Array(data.wakePending);
 
 const logger: Logger = {
   debug: (message, fields) => post({ kind: 'log', level: 'debug', message, fields: plain(fields) }),
@@ -71,7 +72,11 @@ try {
   relay = createRelay({ outbox: createOutboxClaims(reader, systemClock, writes), broker, stores: signal, logger, instrumentation }, data.relay);
   const running = relay;
   port.on('message', (message: ToRelayThread) => {
-    if (message.kind === 'wake') wakers.forEach((wake) => wake());
+    if (message.kind === 'wake') {
+      // cleared before the relay looks: an append after this sends a wake of its own
+      Atomics.store(wakePending, 0, 0);
+      wakers.forEach((wake) => wake());
+    }
     else if (message.kind === 'slots-done') {
       const waiter = pending.get(message.id);
       pending.delete(message.id);
