@@ -220,10 +220,12 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
       if (loop) return;
       controller = new AbortController();
       signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
-      if (deps.stores && hasOutboxSignal(deps.stores)) unsubscribe = deps.stores.onAppended(() => {
+      if (deps.stores && hasOutboxSignal(deps.stores)) {
+        unsubscribe = deps.stores.onAppended(() => {
           appendedSinceClaim = true;
           wake?.();
         });
+      }
       loop = run(controller.signal);
     },
     close(closeOptions = {}) {

@@ -76,8 +76,7 @@ try {
       // cleared before the relay looks: an append after this sends a wake of its own
       Atomics.store(wakePending, 0, 0);
       wakers.forEach((wake) => wake());
-    }
-    else if (message.kind === 'slots-done') {
+    } else if (message.kind === 'slots-done') {
       const waiter = pending.get(message.id);
       pending.delete(message.id);
       if (message.error) waiter?.reject(revive(message.error));
