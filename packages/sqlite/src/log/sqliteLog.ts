@@ -95,6 +95,12 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const topics = createTopicRegistry(db, o.defaultPartitions);
   const notifier = createNotifier(db, { pollMs: o.pollMs });
+  // before the write queue takes the connection over (its busy timeout goes to 0): setup may wait
+  // for another process's lock
+  db.transaction(() => {
+    topics.refresh();
+    for (const spec of o.topics) topics.ensure(spec, o.clock.now());
+  }).immediate();
   const queue = createWriteQueue({
     db,
     clock: o.clock,
@@ -114,10 +120,6 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   let closing: Promise<void> | undefined;
   let sweeping: Promise<number> | undefined;
 
-  db.transaction(() => {
-    topics.refresh();
-    for (const spec of o.topics) topics.ensure(spec, o.clock.now());
-  }).immediate();
 
   function sweep(): Promise<number> {
     sweeping ??= retention.sweep().finally(() => (sweeping = undefined));

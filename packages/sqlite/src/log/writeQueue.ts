@@ -32,7 +32,11 @@ export interface WriteQueue {
 export interface WriteQueueDeps {
   readonly db: Database.Database;
   readonly clock: Clock;
-  /** How long a group commit waits for another connection's write lock before it fails (the connection's busy timeout). */
+  /**
+   * How long a group commit waits for another connection's write lock before it fails. The queue
+   * tries the lock without SQLite's busy handler: `db`'s busy timeout is set to 0 for good when the
+   * queue is created (see {@link createWriteQueue}).
+   */
   readonly busyTimeoutMs: number;
   /** Resolves once what was committed is on disk (see `createWalSync`). */
   readonly durable: () => Promise<void>;
@@ -72,9 +76,13 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   const writeHead = db.prepare('UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ? WHERE pid = ?');
   const beginStmt = db.prepare('BEGIN IMMEDIATE');
   const commitStmt = db.prepare('COMMIT');
-  // a PRAGMA takes effect when compiled, so each change of the busy timeout is a fresh statement
-  const noWait = () => db.pragma('busy_timeout = 0');
-  const wait = () => db.pragma(`busy_timeout = ${Math.round(deps.busyTimeoutMs)}`);
+  // No busy handler from now on: `BEGIN IMMEDIATE` fails at once when another connection holds the
+  // write lock, and the queue tries again from the event loop (tryBegin). Toggling the timeout
+  // around each BEGIN instead cost two PRAGMA compilations per group commit (~5 µs, a tenth of the
+  // app thread's time per event with one event per transaction). The connection's reads need no
+  // busy handler: in WAL mode a read waits for nothing but a crash recovery, which happens at open
+  // (the caller sets up the file before creating the queue), never under an open connection.
+  db.pragma('busy_timeout = 0');
   let queue: Pending[] = [];
   let scheduled = false;
   /** While another connection holds the write lock: when the wait began, and the attempts so far. */
@@ -136,7 +144,6 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
    * meanwhile; after `busyTimeoutMs` of trying, what is queued fails as before.
    */
   function tryBegin(): boolean {
-    noWait();
     try {
       beginStmt.run();
       locked = undefined;
@@ -153,8 +160,6 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       if (locked.attempts <= 3) setImmediate(flush);
       else setTimeout(flush, 1);
       return false;
-    } finally {
-      wait();
     }
   }
 
@@ -205,7 +210,14 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
         const failure = wrap(error);
         batch.forEach((p) => p.reject(failure));
       } else {
-        for (const pending of batch) runAlone(pending);
+        // rare (an operation threw): each runs alone, and here BEGIN may wait in SQLite's busy
+        // handler as it did before, rather than fail healthy operations for a lock held a moment
+        db.pragma(`busy_timeout = ${Math.round(deps.busyTimeoutMs)}`);
+        try {
+          for (const pending of batch) runAlone(pending);
+        } finally {
+          db.pragma('busy_timeout = 0');
+        }
       }
     }
     if (queue.length === 0) idle?.();
