@@ -32,6 +32,15 @@ describe('murmur2 partitioner', () => {
     expect(murmur2(Buffer.from(input))).toBe(expected);
   });
 
+  it('hashes a key as its UTF-8 bytes, whatever its characters and length', () => {
+    const keys = ['', 'k1', 'order-42', 'clé-été', '注文-7', 'emoji-\u{1F680}', 'x'.repeat(127), 'y'.repeat(128), 'z'.repeat(129), `${'a'.repeat(120)}é`];
+    for (const key of keys) {
+      for (const partitions of [1, 7, 12, 64]) {
+        expect(partitionForKey(key, partitions)).toBe((murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions);
+      }
+    }
+  });
+
   it('places keys in [0, partitions) and the same key always on the same partition', () => {
     for (let i = 0; i < 1000; i++) {
       const p = partitionForKey(`key-${i}`, 12);

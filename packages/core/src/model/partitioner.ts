@@ -4,12 +4,33 @@
  * key lands on the same partition number on either engine (and as a Java producer would put it).
  */
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  const hash = isAscii(key) ? murmur2Bytes(scratch, key.length) : murmur2(Buffer.from(key, 'utf8'));
+  return (hash & 0x7fffffff) % partitions;
 }
 
 /** Murmur2 (32-bit) with Kafka's seed, as in Kafka's `Utils.murmur2`. */
 export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+  return murmur2Bytes(data, data.length);
+}
+
+/**
+ * A key of ASCII characters is its own UTF-8: {@link isAscii} copies its bytes into this one
+ * reused buffer instead of a new Buffer per call (this runs for every record published, on every
+ * engine). Valid until the next call.
+ */
+const scratch = new Uint8Array(128);
+function isAscii(key: string): boolean {
+  if (key.length > scratch.length) return false;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return false;
+    scratch[i] = code;
+  }
+  return true;
+}
+
+/** Murmur2 of the first `length` bytes of `data`. */
+function murmur2Bytes(data: Uint8Array, length: number): number {
   const seed = 0x9747b28c;
   const m = 0x5bd1e995;
   const r = 24;
