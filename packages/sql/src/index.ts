@@ -3,7 +3,7 @@ export { headersText, parseHeaders } from './headers.js';
 export { toNumber, toNumberOrNull } from './integers.js';
 
 // outbox rows
-export { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, outboxValues, toOutboxEntry, toOutboxRecord } from './outboxRows.js';
+export { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, OUTBOX_RECORD_WIDTH, outboxValues, toOutboxEntry, toOutboxRecord, writeOutboxValues } from './outboxRows.js';
 export type { OutboxRow } from './outboxRows.js';
 
 // timers and saga instances

@@ -27,7 +27,27 @@ export const OUTBOX_ENTRY_COLUMNS = `${OUTBOX_RECORD_COLUMNS}, published_at`;
 
 /** Column values to insert a record, in {@link OUTBOX_RECORD_COLUMNS} order. */
 export function outboxValues(record: OutboxRecord): [string, string, string, string, string, string, string | null, number] {
-  return [record.id, record.topic, record.key, record.type, record.correlationId, record.value, headersText(record.headers), record.createdAt];
+  const values: unknown[] = new Array(OUTBOX_RECORD_WIDTH);
+  writeOutboxValues(record, values, 0);
+  return values as [string, string, string, string, string, string, string | null, number];
+}
+
+/** How many values {@link writeOutboxValues} writes: one per column of {@link OUTBOX_RECORD_COLUMNS}. */
+export const OUTBOX_RECORD_WIDTH = 8;
+
+/**
+ * {@link outboxValues} written into `target` from index `at`, for a multi-row statement's
+ * parameters: no array per record (an append of a thousand records would make a thousand).
+ */
+export function writeOutboxValues(record: OutboxRecord, target: unknown[], at: number): void {
+  target[at] = record.id;
+  target[at + 1] = record.topic;
+  target[at + 2] = record.key;
+  target[at + 3] = record.type;
+  target[at + 4] = record.correlationId;
+  target[at + 5] = record.value;
+  target[at + 6] = headersText(record.headers);
+  target[at + 7] = record.createdAt;
 }
 
 export function toOutboxRecord(row: OutboxRow): OutboxRecord {

@@ -5,6 +5,8 @@ import {
   deadLetterRow,
   headersText,
   outboxValues,
+  OUTBOX_RECORD_WIDTH,
+  writeOutboxValues,
   parseHeaders,
   OUTBOX_RECORD_COLUMNS,
   toDeadLetter,
@@ -101,6 +103,15 @@ describe('outbox rows', () => {
     expect(toOutboxRecord(row)).toEqual(record);
     expect(toOutboxEntry({ ...(row as object), published_at: null } as never)).toEqual({ ...record, publishedAt: null });
     expect(toOutboxEntry({ ...(row as object), created_at: '1234', published_at: '5678', headers: '{"a":"b"}' } as never)).toEqual({ ...record, headers: { a: 'b' }, publishedAt: 5678 });
+  });
+
+  it('writes the same values into a multi-row statement at any position', () => {
+    expect(OUTBOX_RECORD_WIDTH).toBe(OUTBOX_RECORD_COLUMNS.split(', ').length);
+    const traced = { ...record, id: 'r-2', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } };
+    const args: unknown[] = ['before'];
+    writeOutboxValues(record, args, 1);
+    writeOutboxValues(traced, args, 1 + OUTBOX_RECORD_WIDTH);
+    expect(args).toEqual(['before', ...outboxValues(record), ...outboxValues(traced)]);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { InboxEntry, InboxStore, SqlTx } from '@herald/core';
 import type Database from 'better-sqlite3';
 import type { StoreDeps } from './outbox.js';
-import { multiRowStatements, ROWS_PER_STATEMENT } from './multiRow.js';
+import { inStatements, multiRowStatements } from './multiRow.js';
 
 /**
  * The inbox on SQLite: one row per (event id, group). `markHandled` is an insert that ignores a
@@ -29,15 +29,18 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
       // up to ROWS_PER_STATEMENT marks per statement, all in the caller's scope
       const scope = scopeOf(tx);
       const fresh = new Set<string>();
-      for (let from = 0; from < entries.length; from += ROWS_PER_STATEMENT) {
-        const to = Math.min(from + ROWS_PER_STATEMENT, entries.length);
-        const args: unknown[] = [];
-        for (let i = from; i < to; i++) {
-          const entry = entries[i]!;
-          args.push(entry.eventId, entry.group, entry.handledAt);
-        }
-        for (const eventId of scope.all(markMany(to - from), args)) fresh.add(eventId);
-      }
+      inStatements(
+        entries,
+        3,
+        (entry, args, at) => {
+          args[at] = entry.eventId;
+          args[at + 1] = entry.group;
+          args[at + 2] = entry.handledAt;
+        },
+        (rows, args) => {
+          for (const eventId of scope.all(markMany(rows), args)) fresh.add(eventId);
+        },
+      );
       return fresh;
     },
     async findHandled(eventIds) {

@@ -27,3 +27,22 @@ export function multiRowStatements<Row>(
     return stmt;
   };
 }
+
+/**
+ * Calls `run` once per statement of up to {@link ROWS_PER_STATEMENT} of `items`, in order, with
+ * the statement's row count and parameters: `width` values per item, which `write` puts in place
+ * from index `at`. One parameter array per statement, sized once.
+ */
+export function inStatements<T>(
+  items: readonly T[],
+  width: number,
+  write: (item: T, args: unknown[], at: number) => void,
+  run: (rows: number, args: unknown[]) => void,
+): void {
+  for (let from = 0; from < items.length; from += ROWS_PER_STATEMENT) {
+    const rows = Math.min(ROWS_PER_STATEMENT, items.length - from);
+    const args: unknown[] = new Array(rows * width);
+    for (let i = 0; i < rows; i++) write(items[from + i]!, args, i * width);
+    run(rows, args);
+  }
+}

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Clock, OutboxBacklog, OutboxClaims, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
-import { OUTBOX_RECORD_COLUMNS, outboxValues, parseHeaders, toOutboxEntry, type OutboxRow } from '@herald/sql';
+import { OUTBOX_RECORD_COLUMNS, OUTBOX_RECORD_WIDTH, parseHeaders, toOutboxEntry, writeOutboxValues, type OutboxRow } from '@herald/sql';
 import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
-import { multiRowStatements, ROWS_PER_STATEMENT } from './multiRow.js';
+import { inStatements, multiRowStatements } from './multiRow.js';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreDeps {
@@ -95,15 +95,15 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
     async append(tx, records) {
       const scope = scopeOf(tx);
       // in statements of up to ROWS_PER_STATEMENT rows: a call of publish.many is one statement per 50 records
-      for (let from = 0; from < records.length; from += ROWS_PER_STATEMENT) {
-        const to = Math.min(from + ROWS_PER_STATEMENT, records.length);
-        const args: unknown[] = [];
-        for (let i = from; i < to; i++) {
-          const r = records[i]!;
-          args.push(...outboxValues(r), outboxSlot(r.key));
-        }
-        scope.run(s.insert(to - from), args);
-      }
+      inStatements(
+        records,
+        OUTBOX_RECORD_WIDTH + 1,
+        (record, args, at) => {
+          writeOutboxValues(record, args, at);
+          args[at + OUTBOX_RECORD_WIDTH] = outboxSlot(record.key);
+        },
+        (rows, args) => scope.run(s.insert(rows), args),
+      );
       if (records.length > 0) scope.appended = true;
     },
     async findByCorrelation(correlationId) {
