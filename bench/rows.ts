@@ -34,6 +34,23 @@ export const CEILING_OF: Readonly<Record<string, string>> = {
   'kafka-postgres-default': 'ceiling-kafkajs-pg',
 };
 
+/** The rows on Kafka + PostgreSQL: Herald's, its ceiling and the naive baseline. */
+const KAFKA_PG_ROWS = new Set(['ceiling-kafkajs-pg', 'baseline-kafkajs-pg', 'kafka-postgres', 'kafka-postgres-default']);
+
+/**
+ * Node's flags for a row's process, per infrastructure, so a Herald row and its ceiling always run
+ * with the same ones. On Kafka + PostgreSQL, 64 MiB semi-spaces (Node's young generation; 16 by
+ * default): the Node process holds each fetched batch for tens of milliseconds, and with room for
+ * it those objects die young instead of being copied and promoted (`kafka-postgres` ~7% faster,
+ * 4 interleaved pairs). On the embedded engine, Node's defaults: with 64 MiB the young generation's
+ * pages are given back and touched again cycle after cycle, each first touch a page fault (~10 µs
+ * on this VM), and `embedded` ran ~10% slower (8 interleaved pairs) with a p99 ~30 ms higher;
+ * `ceiling-sqlite` runs the same either way.
+ */
+export function nodeFlagsOf(row: string): string[] {
+  return KAFKA_PG_ROWS.has(row) ? ['--max-semi-space-size=64'] : [];
+}
+
 /** The hand-written kafkajs + pg rows, on the same infrastructure and settings as Herald's Kafka + PostgreSQL rows. */
 async function kafkajsRow(mode: 'ceiling' | 'naive'): Promise<BenchRow> {
   const { startKafkajsRow } = await import('../packages/kafka/bench/kafkajsRows.js');

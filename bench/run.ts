@@ -8,7 +8,7 @@
 // cluster per measured run; see bench/engines.ts for how each is tuned.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CEILING_OF, ROWS } from './rows.js';
+import { CEILING_OF, nodeFlagsOf, ROWS } from './rows.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -84,19 +84,12 @@ if (backlog !== undefined) {
   process.exit(0);
 }
 
-/**
- * Node's young generation for every row's process, as a service under load is deployed: 64 MiB
- * semi-spaces instead of 16, so short-lived objects die young rather than being copied and
- * promoted. Herald's rows run 6-10% faster with it; the ceilings, which allocate little, the same.
- */
-const NODE_FLAGS = ['--max-semi-space-size=64'];
-
 const results: Result[] = [];
 for (const row of rowNames) {
   if (!ROWS[row]) throw new Error(`unknown row ${row}; known: ${Object.keys(ROWS).join(', ')}`);
   if (!json) process.stderr.write(`measuring ${row}: ${events} events flat out, then ${latencyEvents} at 2,000/s, per producer shape...\n`);
   const started = performance.now();
-  const child = spawnSync(process.execPath, [...NODE_FLAGS, '--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), row, events, latencyEvents, deadlineMs], {
+  const child = spawnSync(process.execPath, [...nodeFlagsOf(row), '--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./measure.ts', import.meta.url)), row, events, latencyEvents, deadlineMs], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 16 * 1024 * 1024,
