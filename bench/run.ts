@@ -25,7 +25,10 @@ const deadlineMs = option('deadline-ms', '600000');
 const TARGETS = { minThroughputRatio: 0.5, maxP99Ratio: 2 } as const;
 
 interface ShapeResult {
+  /** The median of `throughputRunsEventsPerSec`. */
   throughputEventsPerSec: number;
+  /** Each flat-out run's rate: three when a run is short, else one (bench/measure.ts). */
+  throughputRunsEventsPerSec: number[];
   latencyAt2kMs: { p50: number; p99: number; max: number };
 }
 interface Result {
@@ -136,6 +139,7 @@ if (json) {
         row: r.row,
         shape,
         'events/s': r[shape].throughputEventsPerSec,
+        runs: r[shape].throughputRunsEventsPerSec.join(' '),
         'p50 ms @2k/s': r[shape].latencyAt2kMs.p50,
         'p99 ms @2k/s': r[shape].latencyAt2kMs.p99,
         'peak RSS MiB': r.peakRssMiB,
