@@ -21,6 +21,19 @@ const COUNTERS = 'CREATE TABLE IF NOT EXISTS bench_counters (k TEXT PRIMARY KEY,
 const COUNT_ONE = 'INSERT INTO bench_counters (k, n) VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n = bench_counters.n + 1';
 const GROUP = 'bench-consumer';
 
+/** The tuned rows' effect for a whole batch: each key's count added in one set-based statement. */
+export async function countPerKey(tx: SqlTx, table: string, batch: readonly { readonly data: { readonly key: string } }[]): Promise<void> {
+  const perKey = new Map<string, number>();
+  for (const event of batch) perKey.set(event.data.key, (perKey.get(event.data.key) ?? 0) + 1);
+  const values: string[] = [];
+  const params: unknown[] = [];
+  for (const [key, n] of perKey) {
+    values.push(`($${params.length + 1}, $${params.length + 2})`);
+    params.push(key, n);
+  }
+  await tx.execute(`INSERT INTO ${table} (k, n) VALUES ${values.join(', ')} ON CONFLICT (k) DO UPDATE SET n = ${table}.n + excluded.n`, params);
+}
+
 /** Starts Herald on `engine` and waits until its consumer group owns its partitions. */
 export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRow> {
   const { tuning } = engine;
@@ -53,18 +66,8 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
   });
   if (tuned) {
     app.onBatch(events, { group: GROUP }, async (batch, ctx) => {
-      const perKey = new Map<string, number>();
-      for (const event of batch) {
-        sentAt.set(event.id, event.data.sentAt);
-        perKey.set(event.data.key, (perKey.get(event.data.key) ?? 0) + 1);
-      }
-      const values: string[] = [];
-      const params: unknown[] = [];
-      for (const [key, n] of perKey) {
-        values.push(`($${params.length + 1}, $${params.length + 2})`);
-        params.push(key, n);
-      }
-      await ctx.tx.execute(`INSERT INTO bench_counters (k, n) VALUES ${values.join(', ')} ON CONFLICT (k) DO UPDATE SET n = bench_counters.n + excluded.n`, params);
+      for (const event of batch) sentAt.set(event.id, event.data.sentAt);
+      await countPerKey(ctx.tx, 'bench_counters', batch);
     });
   } else {
     app.on(events, { group: GROUP }, async (event, ctx) => {

@@ -10,7 +10,7 @@
 // publish and mark took.
 import { createApp, silentLogger, type SqlTx } from '@herald/core';
 import { engines } from './engines.js';
-import { benchEvents } from './herald.js';
+import { benchEvents, countPerKey } from './herald.js';
 import { benchItem, nowMs } from './workload.js';
 
 const [engineName = 'embedded', callsArg = '20', pauseArg = '300'] = process.argv.slice(2);
@@ -40,15 +40,7 @@ app.instrumentation.on((fact) => {
 });
 app.onBatch(events, { group: GROUP }, async (batch, ctx) => {
   marks.push({ at: nowMs(), what: 'batch' });
-  const perKey = new Map<string, number>();
-  for (const event of batch) perKey.set(event.data.key, (perKey.get(event.data.key) ?? 0) + 1);
-  const values: string[] = [];
-  const params: unknown[] = [];
-  for (const [key, n] of perKey) {
-    values.push(`($${params.length + 1}, $${params.length + 2})`);
-    params.push(key, n);
-  }
-  await ctx.tx.execute(`INSERT INTO timeline_counters (k, n) VALUES ${values.join(', ')} ON CONFLICT (k) DO UPDATE SET n = timeline_counters.n + excluded.n`, params);
+  await countPerKey(ctx.tx, 'timeline_counters', batch);
 });
 await app.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS timeline_counters (k TEXT PRIMARY KEY, n BIGINT NOT NULL)'));
 await app.start();
