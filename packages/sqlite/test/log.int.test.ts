@@ -43,6 +43,39 @@ describe('sqliteLog: publish and read', () => {
     expect(seen.batches.every((b) => b.highWatermark! >= b.deliveries.at(-1)!.offset + 1)).toBe(true);
   });
 
+  it('appends a large publish call in its order, with dense offsets, headers and timestamps, across statements', async () => {
+    const { log } = newLog();
+    // 130 records: three multi-row statements, over two topics and 7 keys
+    const records = Array.from({ length: 130 }, (_, i) => ({
+      topic: i % 3 === 0 ? 'audit' : 'orders',
+      key: `key-${i % 7}`,
+      value: value(i),
+      ...(i % 5 === 0 ? { headers: { n: String(i) } } : {}),
+      ...(i % 4 === 0 ? { timestamp: 1_000_000 + i } : {}),
+    }));
+    await log.publish(records);
+    const seen = recordingSink({ autoCommit: () => subscription });
+    const subscription: Subscription = await log.subscribe({ group: 'g', topics: ['orders', 'audit'] }, seen.sink);
+    await waitFor(() => seen.deliveries.length === 130);
+    for (const topic of ['orders', 'audit']) {
+      for (let p = 0; p < 4; p++) {
+        const offsets = seen.deliveries.filter((d) => d.topic === topic && d.partition === p).map((d) => d.offset);
+        expect(offsets).toEqual(offsets.map((_, i) => i));
+      }
+    }
+    for (let k = 0; k < 7; k++) {
+      for (const topic of ['orders', 'audit']) {
+        const published = records.filter((r) => r.key === `key-${k}` && r.topic === topic).map((r) => r.value);
+        expect(seen.deliveries.filter((d) => d.key === `key-${k}` && d.topic === topic).map((d) => d.value)).toEqual(published);
+      }
+    }
+    for (const [i, record] of records.entries()) {
+      const delivery = seen.deliveries.find((d) => d.value === record.value)!;
+      expect(delivery.headers).toEqual(record.headers ?? {});
+      if (i % 4 === 0) expect(delivery.timestamp).toBe(1_000_000 + i);
+    }
+  });
+
   it('auto-creates unknown topics with defaultPartitions and grows topics on ensureTopics', async () => {
     const { log, path } = newLog({ defaultPartitions: 3 });
     await log.publish([{ topic: 'fresh', key: 'k', value: 'v' }]);
