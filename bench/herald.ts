@@ -34,6 +34,22 @@ export async function countPerKey(tx: SqlTx, table: string, batch: readonly { re
   await tx.execute(`INSERT INTO ${table} (k, n) VALUES ${values.join(', ')} ON CONFLICT (k) DO UPDATE SET n = ${table}.n + excluded.n`, params);
 }
 
+/** The event type an item goes out as (its key's index spreads items over the topics). */
+const definitionOf = (events: readonly BenchEvent[], item: BenchItem) => events[item.keyIndex % events.length]!;
+const dataOf = (item: BenchItem) => ({ key: item.key, seq: item.seq, sentAt: item.sentAt, payload: item.payload });
+
+/** A batch call's items published with one `publish.many` per event type. */
+export async function publishMany(publish: Publish, events: readonly BenchEvent[], items: readonly BenchItem[]): Promise<void> {
+  const byDefinition = new Map<BenchEvent, ReturnType<typeof dataOf>[]>();
+  for (const item of items) {
+    const definition = definitionOf(events, item);
+    const list = byDefinition.get(definition);
+    if (list) list.push(dataOf(item));
+    else byDefinition.set(definition, [dataOf(item)]);
+  }
+  for (const [definition, data] of byDefinition) await publish.many(definition, data);
+}
+
 /** Starts Herald on `engine` and waits until its consumer group owns its partitions. */
 export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRow> {
   const { tuning } = engine;
@@ -81,26 +97,14 @@ export async function heraldRow(engine: Engine, tuned: boolean): Promise<BenchRo
   const relay = separateRelay ? createRelay({ outbox: engine.relayOutbox!, broker: engine.broker, stores: engine.stores }, tuning.relay) : undefined;
   await relay?.start();
 
-  const definitionOf = (item: BenchItem) => events[item.keyIndex % events.length]!;
-  const dataOf = (item: BenchItem) => ({ key: item.key, seq: item.seq, sentAt: item.sentAt, payload: item.payload });
   return {
     applied,
     async send(items) {
       if (items.length === 1) {
-        await appPublish(definitionOf(items[0]!), dataOf(items[0]!));
+        await appPublish(definitionOf(events, items[0]!), dataOf(items[0]!));
         return;
       }
-      const byDefinition = new Map<BenchEvent, ReturnType<typeof dataOf>[]>();
-      for (const item of items) {
-        const definition = definitionOf(item);
-        const list = byDefinition.get(definition);
-        if (list) list.push(dataOf(item));
-        else byDefinition.set(definition, [dataOf(item)]);
-      }
-      await app.transaction(async (_tx, txPublish) => {
-        const publish = traced(txPublish);
-        for (const [definition, data] of byDefinition) await publish.many(definition, data);
-      });
+      await app.transaction((_tx, txPublish) => publishMany(traced(txPublish), events, items));
     },
     cpuSeconds: engine.cpuSeconds && (() => engine.cpuSeconds!()),
     async close() {

@@ -10,8 +10,8 @@
 // publish and mark took.
 import { createApp, silentLogger, type SqlTx } from '@herald/core';
 import { engines } from './engines.js';
-import { benchEvents, countPerKey } from './herald.js';
-import { benchItem, nowMs } from './workload.js';
+import { benchEvents, countPerKey, publishMany } from './herald.js';
+import { Applied, benchItem, nowMs } from './workload.js';
 
 const [engineName = 'embedded', callsArg = '20', pauseArg = '300'] = process.argv.slice(2);
 const factory = engines[engineName];
@@ -33,10 +33,12 @@ const app = createApp<SqlTx>({
 
 type Mark = { readonly at: number; readonly what: string };
 let marks: Mark[] = [];
-let applied = 0;
+// each applied event recorded against its call's start: the last one is when the call was done
+const applied = new Applied();
+let callStart = 0;
 app.instrumentation.on((fact) => {
   if (fact.kind === 'relayed') marks.push({ at: nowMs(), what: `relayed ${fact.count} (round ${fact.durationMs.toFixed(0)})` });
-  if (fact.kind === 'handled' && fact.outcome === 'applied') applied++;
+  if (fact.kind === 'handled' && fact.outcome === 'applied') applied.record(callStart);
 });
 app.onBatch(events, { group: GROUP }, async (batch, ctx) => {
   marks.push({ at: nowMs(), what: 'batch' });
@@ -49,20 +51,18 @@ await app.ready();
 let seq = 0;
 /** One call of 1,000 events; resolves once all are applied, with its stages. */
 async function call(): Promise<{ published: number; ack: number; done: number }> {
-  const start = nowMs();
+  const start = (callStart = nowMs());
   const items = Array.from({ length: 1000 }, () => benchItem(seq++, start));
-  const target = applied + items.length;
+  applied.restart();
+  const all = applied.until(items.length);
   let published = 0;
   await app.transaction(async (_tx, publish) => {
-    for (let t = 0; t < events.length; t++) {
-      const data = items.filter((item) => item.keyIndex % events.length === t).map((item) => ({ key: item.key, seq: item.seq, sentAt: item.sentAt, payload: item.payload }));
-      if (data.length > 0) await publish.many(events[t]!, data);
-    }
+    await publishMany(publish, events, items);
     published = nowMs();
   });
   const ack = nowMs();
-  while (applied < target) await new Promise((resolve) => setTimeout(resolve, 0.2));
-  return { published: published - start, ack: ack - start, done: nowMs() - start };
+  await all;
+  return { published: published - start, ack: ack - start, done: Math.max(...applied.latenciesMs) };
 }
 
 const pause = () => new Promise((resolve) => setTimeout(resolve, Number(pauseArg)));

@@ -120,7 +120,6 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   let closing: Promise<void> | undefined;
   let sweeping: Promise<number> | undefined;
 
-
   function sweep(): Promise<number> {
     sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
     return sweeping;
