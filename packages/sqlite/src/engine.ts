@@ -18,7 +18,8 @@ export interface SqliteEngineOptions {
   /**
    * Run the app's outbox relay in a worker thread, so reading the outbox and appending to the log
    * use a second core (the engine then provides `relayHost`, which `createApp` picks up); the
-   * outbox's slot writes stay on the app's thread. The thread reads the system clock. Worth it
+   * outbox's slot writes stay on the app's thread, and the records of small relay rounds are handed
+   * to the app's consumers in memory. The thread reads the system clock. Worth it
    * under load on a machine with two cores or more; default false (the relay runs on the app's
    * event loop).
    */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
-import { createApp, defineEvent, HeraldError, isChaosError, silentLogger, type InstrumentationEvent } from '@herald/core';
+import { createApp, defineEvent, HeraldError, isChaosError, silentLogger, type Delivery, type InstrumentationEvent } from '@herald/core';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { tempDir, waitFor } from './helpers.js';
 
@@ -55,6 +55,51 @@ describe('sqliteEngine relayThread', () => {
     expect(relayed()).toBe(50);
     await app.close();
     expect(await pending(opened.dataDir)).toBe(0);
+  });
+
+  it('hands its consumers exactly the records the log file holds: offsets, keys, values, headers, timestamps', async () => {
+    const opened = engine();
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });
+    const seen: Delivery[] = [];
+    app.on(Noted, { group: 'notes-reader' }, async (_event, ctx) => void seen.push(ctx.delivery));
+    await app.start();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    for (let call = 0; call < 4; call++) {
+      await app.publish.many(Noted, Array.from({ length: 30 }, (_, i) => ({ id: `c${call}-${i}` })), { headers: { traceparent, 'x-call': `${call}` } });
+      await Promise.all(Array.from({ length: 10 }, (_, i) => app.publish(Noted, { id: `s${call}-${i}` })));
+    }
+    await waitFor(() => seen.length === 160, 10_000, 'every note handled');
+    for (const delivery of seen) {
+      const [stored] = await opened.broker.read({ topic: delivery.topic, partition: delivery.partition, from: delivery.offset, limit: 1 });
+      expect(delivery).toEqual(stored);
+    }
+    expect(seen.filter((d) => d.headers['x-call'] !== undefined)).toHaveLength(120);
+    expect(new Set(seen.map((d) => `${d.partition}:${d.offset}`)).size).toBe(160);
+  });
+
+  it('still reads what another connection appends between the records it was handed', async () => {
+    const opened = engine();
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });
+    const seen: string[] = [];
+    app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
+    await app.start();
+    const notes = (prefix: string) => Array.from({ length: 24 }, (_, i) => ({ id: `${prefix}${i}` }));
+    await app.publish.many(Noted, notes('a'));
+    await waitFor(() => seen.length === 24, 10_000, 'the relayed notes handled');
+    // a second handle on the same files appends to the log itself: nothing hands these over, the
+    // consumers waiting at the end of what they were handed must find them in the file
+    const other = sqliteEngine({ dataDir: opened.dataDir });
+    const producer = createApp({ name: 'other-producer', ...other, logger: silentLogger, events: [Noted] });
+    cleanup.push(async () => {
+      await producer.close();
+      await other.close();
+    });
+    await producer.publishDirect.many(Noted, notes('b'));
+    await waitFor(() => seen.length === 48, 10_000, 'the notes appended by the other handle handled');
+    // and what the relay thread hands over after that gap is read as well
+    await app.publish.many(Noted, notes('c'));
+    await waitFor(() => seen.length === 72, 10_000, 'the notes relayed after the gap handled');
+    expect(new Set(seen).size).toBe(72);
   });
 
   it('relays a stream of one-event transactions promptly with a long idle time: no wake is lost', async () => {

@@ -45,6 +45,28 @@ async function timerTicks(ms: number): Promise<number> {
 }
 
 describe('log write queue (group commit)', () => {
+  it('tells onCommit the result at COMMIT, before the fsync settles the promise', async () => {
+    let finishSync: () => void = () => {};
+    const { db, queue } = setup(() => new Promise<void>((resolve) => (finishSync = resolve)));
+    const heard: { result: number; inTransaction: boolean; visible: number }[] = [];
+    let settled = false;
+    const done = queue
+      .enqueue((ctx) => ctx.reserve(1, 10), {
+        onCommit: (result) => heard.push({ result, inTransaction: db.inTransaction, visible: (db.prepare('SELECT next_offset FROM herald_partitions WHERE pid = 1').pluck().get() as number) }),
+      })
+      .then((offset) => ((settled = true), offset));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // committed and visible, not yet durable: heard of, not settled
+    expect(heard).toEqual([{ result: 0, inTransaction: false, visible: 1 }]);
+    expect(settled).toBe(false);
+    finishSync();
+    expect(await done).toBe(0);
+    // an operation that fails is never heard of
+    const failed: unknown[] = [];
+    await expect(queue.enqueue(() => { throw new Error('boom'); }, { onCommit: (result) => failed.push(result) })).rejects.toThrow('boom');
+    expect(failed).toEqual([]);
+  });
+
   it('runs operations queued in one turn in one transaction and commits once', async () => {
     const { db, queue, commits } = setup();
     const contexts: WriteContext[] = [];

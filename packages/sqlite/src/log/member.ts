@@ -147,6 +147,10 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       }
       try {
         const batch = records.read(run.pid, run.position, maxBatch);
+        if (batch.atHead) {
+          await notifier.wait(run.pid, run.position, signal);
+          continue;
+        }
         const first = batch.deliveries[0];
         if ((first === undefined || first.offset > run.position) && run.position < records.start(run.pid)) {
           // offsets are dense from the partition's start: a jump means retention deleted what the group had not read

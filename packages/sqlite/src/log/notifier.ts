@@ -6,6 +6,11 @@ export interface Notifier {
   wait(pid: number, position: number, signal: AbortSignal): Promise<void>;
   /** This process committed records: the partitions' new heads. */
   published(heads: ReadonlyMap<number, number>): void;
+  /**
+   * The newest head of a partition this notifier knows of (told by `published`, or read while
+   * polling); 0 when none. Another connection's commit since the last poll may have moved it on.
+   */
+  head(pid: number): number;
   /** Another connection just committed records: look now rather than at the next poll. */
   poke(): void;
   close(): void;
@@ -29,6 +34,7 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   const headStmt = db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck();
   const waiters = new Map<number, Set<Waiter>>();
+  const heads = new Map<number, number>();
   let timer: NodeJS.Timeout | undefined;
   let lastVersion = -1;
   let lastCheck = 0;
@@ -36,6 +42,7 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
   let closed = false;
 
   function wakeUpTo(pid: number, head: number): void {
+    if (head > (heads.get(pid) ?? 0)) heads.set(pid, head);
     const set = waiters.get(pid);
     if (!set) return;
     for (const waiter of set) if (waiter.position < head) waiter.wake();
@@ -85,6 +92,7 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
     published(heads) {
       for (const [pid, head] of heads) wakeUpTo(pid, head);
     },
+    head: (pid) => heads.get(pid) ?? 0,
     poke() {
       fresh = true;
       tick();

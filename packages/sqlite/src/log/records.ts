@@ -6,10 +6,10 @@ import type { WriteOp } from './writeQueue.js';
 
 /** Appending and reading records: the log's hot path. */
 export interface RecordAccess {
-  /** An operation appending `records` (in array order) at the heads of their partitions. */
-  append(records: readonly OutgoingRecord[]): WriteOp<void>;
+  /** An operation appending `records` (in array order) at the heads of their partitions; returns where each went. */
+  append(records: readonly OutgoingRecord[]): WriteOp<Placed>;
   /** Up to `limit` records of a partition from `position` on, with the partition's head. */
-  read(pid: number, position: number, limit: number): DeliveryBatch;
+  read(pid: number, position: number, limit: number): FetchedBatch;
   /** The partition's head (next offset), as committed. */
   head(pid: number): number;
   /** The partition's first retained offset. */
@@ -19,6 +19,18 @@ export interface RecordAccess {
    * its start (there is no time index: replays are rare and the scan stops at the first match).
    */
   firstAtOrAfter(pid: number, timestamp: number): number | undefined;
+}
+
+/** A batch read for a consumer; `atHead`: empty, and known to be at the partition's head without reading the file. */
+export interface FetchedBatch extends DeliveryBatch {
+  readonly atHead?: boolean;
+}
+
+/** Where the records of an append went: the i-th record's partition id, offset and timestamp. */
+export interface Placed {
+  readonly pids: number[];
+  readonly offsets: number[];
+  readonly timestamps: number[];
 }
 
 type RecordRow = [position: number, key: string, value: string, headers: string | null, timestamp: number];
@@ -40,13 +52,20 @@ export function createRecordAccess(db: Database.Database, topics: TopicRegistry)
     append(records) {
       for (const record of records) check(record);
       return (ctx) => {
-        for (const record of records) {
+        const placed: Placed = { pids: new Array<number>(records.length), offsets: new Array<number>(records.length), timestamps: new Array<number>(records.length) };
+        for (let i = 0; i < records.length; i++) {
+          const record = records[i]!;
           const topic = topics.resolve(record.topic, ctx.now);
           const pid = topic.pids[topic.partitionOf(record.key)]!;
           const size = record.key.length + record.value.length;
           const offset = ctx.reserve(pid, size);
-          insert.run(pid, offset, record.key, record.value, headersText(record.headers), record.timestamp ?? ctx.now, size);
+          const timestamp = record.timestamp ?? ctx.now;
+          insert.run(pid, offset, record.key, record.value, headersText(record.headers), timestamp, size);
+          placed.pids[i] = pid;
+          placed.offsets[i] = offset;
+          placed.timestamps[i] = timestamp;
         }
+        return placed;
       };
     },
     read(pid, position, limit) {

@@ -13,6 +13,16 @@ export interface WriteContext {
   reserve(pid: number, size: number): number;
 }
 
+export interface EnqueueOptions<T> {
+  /** Wait for the fsync (default true); see {@link WriteQueue.enqueue}. */
+  readonly sync?: boolean;
+  /**
+   * Called with the operation's result right after COMMIT, before the fsync: what was written is
+   * visible to every connection from then on (as it is to a reader polling the file).
+   */
+  readonly onCommit?: (result: T) => void;
+}
+
 /** A unit of work run synchronously inside the shared transaction. */
 export type WriteOp<T> = (ctx: WriteContext) => T;
 
@@ -22,7 +32,7 @@ export interface WriteQueue {
    * COMMIT with `sync: false` (for writes whose loss in a power cut is harmless: heartbeats,
    * leases, offset commits, which at worst cause a redelivery, and retention).
    */
-  enqueue<T>(op: WriteOp<T>, options?: { sync?: boolean }): Promise<T>;
+  enqueue<T>(op: WriteOp<T>, options?: EnqueueOptions<T>): Promise<T>;
   /** Flushes what is queued, then refuses new work. */
   close(): Promise<void>;
   /** Refuses new work and fails what is queued, at once (a simulated crash). */
@@ -51,6 +61,7 @@ export interface WriteQueueDeps {
 interface Pending {
   readonly op: WriteOp<unknown>;
   readonly sync: boolean;
+  readonly onCommit: ((result: unknown) => void) | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -93,6 +104,15 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
 
   /** Settles after the commit is durable (or at once for `sync: false`); a failed fsync fails them (retriable). */
   function acknowledge(pending: readonly Pending[], results: readonly unknown[], moved: ReadonlyMap<number, number>): void {
+    for (let i = 0; i < pending.length; i++) {
+      const onCommit = pending[i]!.onCommit;
+      if (!onCommit) continue;
+      try {
+        onCommit(results[i]);
+      } catch {
+        // a listener's failure is not the write's: it committed
+      }
+    }
     const waiting: number[] = [];
     pending.forEach((p, i) => (p.sync ? waiting.push(i) : p.resolve(results[i])));
     if (waiting.length === 0) {
@@ -233,10 +253,10 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   }
 
   return {
-    enqueue<T>(op: WriteOp<T>, options?: { sync?: boolean }): Promise<T> {
+    enqueue<T>(op: WriteOp<T>, options?: EnqueueOptions<T>): Promise<T> {
       if (closed) return Promise.reject(new HeraldError(CoreErrors.closed, 'log: closed'));
       return new Promise<T>((resolve, reject) => {
-        queue.push({ op, sync: options?.sync ?? true, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ op, sync: options?.sync ?? true, onCommit: options?.onCommit as ((result: unknown) => void) | undefined, resolve: resolve as (value: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

@@ -1,5 +1,6 @@
 import { HeraldError, type InstrumentationEvent, type RelayOptions, type RelaySentGroup } from '@herald/core';
 import type { Durability } from '../internal/database.js';
+import type { Appended } from '../log/sqliteLog.js';
 import type { SlotTake } from '../stores/outbox.js';
 
 /** What the relay thread is started with (structured-clonable: no functions). */
@@ -47,7 +48,8 @@ export type FromRelayThread =
   | { readonly kind: 'started' }
   | { readonly kind: 'fact'; readonly fact: InstrumentationEvent }
   | { readonly kind: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string; readonly fields?: Record<string, unknown> }
-  | { readonly kind: 'published' }
+  /** The relay's log append committed (its fsync may still be running): the heads it moved, and maybe the records (see `Tail`). */
+  | { readonly kind: 'published'; readonly appended: Appended }
   | { readonly kind: 'sent'; readonly startedAt: number; readonly endedAt: number; readonly groups: readonly RelaySentGroup[]; readonly error?: PlainError }
   | { readonly kind: 'slots'; readonly id: number; readonly request: SlotOp }
   | { readonly kind: 'drained'; readonly id: number; readonly count?: number; readonly error?: PlainError }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { CoreErrors, HeraldError, type InstrumentationEvent, type Relay, type RelayHost, type RelayHostDeps, type RelayOptions } from '@herald/core';
 import type { Durability } from '../internal/database.js';
-import type { SqliteLog } from '../log/sqliteLog.js';
+import { logInternalsOf, type SqliteLog } from '../log/sqliteLog.js';
 import { slotWritesOf, type SqliteStores } from '../stores/sqliteStores.js';
 import type { SlotWrites } from '../stores/outbox.js';
 import { plainError, revive, type FromRelayThread, type RelayThreadData, type PlainError, type SlotOp, type ToRelayThread } from './messages.js';
@@ -24,7 +24,7 @@ function spawn(data: RelayThreadData): Worker {
 export interface RelayThreadOptions {
   readonly storePath: string;
   readonly logPath: string;
-  /** The app's handles on the same files: appends to `stores` wake the thread; its publishes poke `log`. */
+  /** The app's handles on the same files: appends to `stores` wake the thread; its appends are reported to `log`. */
   readonly stores: SqliteStores;
   readonly log: SqliteLog;
   readonly durability: Durability;
@@ -38,8 +38,10 @@ export interface RelayThreadOptions {
  * outbox's few slot writes per round (leases, watermarks) are run by the app's thread, which owns
  * the store file's writer, in its group commits: a second writer would wait out the app's
  * transactions in SQLite's busy handler, sleeping milliseconds at a time. The app's transactions that
- * append wake it (as an in-process relay is woken); each of its publishes makes the app's log
- * look for the new records at once. Its facts (`relayed`, `relay-failed`) and log lines arrive on
+ * append wake it (as an in-process relay is woken). Each of its log appends is reported to the
+ * app's log at COMMIT: its consumers waiting there look at once, and take a small round's records
+ * (up to 1,000) from memory rather than from the file, whose pages SQLite reloads on the app's
+ * connection after every commit of another one (see `Tail`). Its facts (`relayed`, `relay-failed`) and log lines arrive on
  * the app's instrumentation and logger, and, when the app asks (`onSent`), what each publish sent.
  * `close()` drains within the deadline, as the in-process relay does. Chaos options are supported
  * without a custom `random`.
@@ -72,6 +74,7 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
   const drains = new Map<number, { resolve: (count: number) => void; reject: (error: unknown) => void }>();
   const send = (message: ToRelayThread) => worker?.postMessage(message);
   const writes = slotWritesOf(options.stores);
+  const appended = logInternalsOf(options.log);
 
   function onMessage(message: FromRelayThread): void {
     switch (message.kind) {
@@ -82,7 +85,7 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
         deps.logger[message.level](message.message, message.fields);
         return;
       case 'published':
-        options.log.poke();
+        appended.adopt(message.appended);
         return;
       case 'sent':
         deps.onSent?.({ startedAt: message.startedAt, endedAt: message.endedAt, groups: message.groups, ...(message.error ? { error: revive(message.error) } : {}) });
