@@ -2,8 +2,12 @@
 // process and, for Kafka + PostgreSQL, the PostgreSQL cluster and the mock.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --conditions=@herald/source --import tsx bench/profile.ts [row] [events] [shape]
 // (HERALD_BENCH_PG_STATEMENTS=10 adds the Kafka + PostgreSQL rows' ten costliest statements, from pg_stat_statements.)
+// (HERALD_BENCH_CPUPROFILE=/tmp/run.cpuprofile profiles the main thread during the measured run only,
+// with native calls (SQLite's statements) named: --cpu-prof's profiles also hold the start-up,
+// whose module loading, through tsx's loader thread, looks like per-event work in a short run.)
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { ROWS } from './rows.js';
 import { runShape, type Shape } from './workload.js';
 
@@ -25,7 +29,9 @@ const schedBefore = schedStat();
 const mainBefore = mainThread();
 const loopBefore = performance.eventLoopUtilization();
 const before = row.cpuSeconds?.();
+const profiling = process.env['HERALD_BENCH_CPUPROFILE'] ? await startProfile() : undefined;
 const result = await runShape(row, { shape: shapeArg as Shape, events: Number(eventsArg) });
+await profiling?.(process.env['HERALD_BENCH_CPUPROFILE']!);
 const after = row.cpuSeconds?.();
 const mainAfter = mainThread();
 const schedAfter = schedStat();
@@ -62,3 +68,17 @@ if (process.env.HERALD_BENCH_THREADS) {
   }
 }
 process.exit(0);
+
+/** Starts V8's sampling profiler on this thread; the function returned stops it and writes the profile. */
+async function startProfile(): Promise<(path: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (path) => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
