@@ -45,8 +45,7 @@ interface Chunk {
   readonly pid: number;
   readonly at: TopicPartition;
   readonly records: AppendedRecords;
-  /** The chunk's records are `records`' from `from` to `from + count`, from offset `first` on. */
-  readonly from: number;
+  /** Its records (arrays of its own), from offset `first` on. */
   readonly count: number;
   readonly first: number;
   readonly bytes: number;
@@ -122,9 +121,12 @@ export function createTail(maxBytes: number): Tail {
       }
       run.end = first + (to - from);
       if (readers <= 0) return;
+      // a stretch of a larger hand-over keeps its own arrays: the others' records, once read, must
+      // not stay reachable through it (they are not counted in the budget)
+      const own = from === 0 && to === records.pids.length ? records : sliceRecords(records, from, to);
       let size = 0;
-      for (let i = from; i < to; i++) size += records.keys[i]!.length + records.values[i]!.length + RECORD_OVERHEAD;
-      const chunk: Chunk = { pid, at, records, from, count: to - from, first, bytes: size, readsLeft: readers, dropped: false };
+      for (let i = 0; i < to - from; i++) size += own.keys[i]!.length + own.values[i]!.length + RECORD_OVERHEAD;
+      const chunk: Chunk = { pid, at, records: own, count: to - from, first, bytes: size, readsLeft: readers, dropped: false };
       run.chunks.push(chunk);
       order.push(chunk);
       bytes += size;
@@ -140,9 +142,9 @@ export function createTail(maxBytes: number): Tail {
       const deliveries: Delivery[] = [];
       for (let skip = position - chunks[i]!.first; i < chunks.length && deliveries.length < limit; i++, skip = 0) {
         const chunk = chunks[i]!;
-        const { at, records, from, count } = chunk;
+        const { at, records, count } = chunk;
         const take = Math.min(count - skip, limit - deliveries.length);
-        for (let k = from + skip; k < from + skip + take; k++) {
+        for (let k = skip; k < skip + take; k++) {
           deliveries.push({
             topic: at.topic,
             partition: at.partition,
@@ -166,6 +168,17 @@ export function createTail(maxBytes: number): Tail {
       order = [];
       head = 0;
     },
+  };
+}
+
+function sliceRecords(records: AppendedRecords, from: number, to: number): AppendedRecords {
+  return {
+    pids: records.pids.slice(from, to),
+    offsets: records.offsets.slice(from, to),
+    keys: records.keys.slice(from, to),
+    values: records.values.slice(from, to),
+    headers: records.headers.slice(from, to),
+    timestamps: records.timestamps.slice(from, to),
   };
 }
 
