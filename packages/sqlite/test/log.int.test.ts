@@ -43,9 +43,9 @@ describe('sqliteLog: publish and read', () => {
     expect(seen.batches.every((b) => b.highWatermark! >= b.deliveries.at(-1)!.offset + 1)).toBe(true);
   });
 
-  it('appends a large publish call in its order, with dense offsets, headers and timestamps, across statements', async () => {
+  it('appends a large publish call in its order, with dense offsets, headers and timestamps', async () => {
     const { log } = newLog();
-    // 130 records: three multi-row statements, over two topics and 7 keys
+    // 130 records in one call, over two topics and 7 keys
     const records = Array.from({ length: 130 }, (_, i) => ({
       topic: i % 3 === 0 ? 'audit' : 'orders',
       key: `key-${i % 7}`,

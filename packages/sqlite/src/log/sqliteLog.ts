@@ -22,10 +22,10 @@ import { createInspector } from './inspector.js';
 import { joinGroup, type Member } from './member.js';
 import { createNotifier } from './notifier.js';
 import { resolveLogOptions, type SqliteLogOptions } from './options.js';
-import { createRecordAccess, type Placed, type RecordAccess } from './records.js';
+import { createHandOver, type Appended } from './handOver.js';
+import { createRecordAccess, type Placed } from './records.js';
 import { createLogRetention } from './retention.js';
 import { LOG_MIGRATIONS } from './schema.js';
-import { createTail, type AppendedRecords } from './tail.js';
 import { createTopicRegistry } from './topics.js';
 import { createWriteQueue } from './writeQueue.js';
 
@@ -48,13 +48,6 @@ export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspec
 }
 
 const RETENTION_CHUNK = 5000;
-/**
- * At most this much (keys and values, plus a per-record allowance) of the records the relay thread
- * handed over waits in memory for this handle's consumers (see `createTail`). A record leaves once
- * each subscription reading its topic delivered it; the bound is for those that fall behind (or
- * own none of its partition), which then read from the file.
- */
-const TAIL_BYTES = 8 * 1024 * 1024;
 /** How often the background thread checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -119,27 +112,9 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     committed: (heads) => notifier.published(heads),
   });
   const records = createRecordAccess(db, topics);
-  const tail = createTail(TAIL_BYTES);
-  // consumers read what the relay thread handed over from memory, the rest from the file
-  const fetching: RecordAccess = {
-    ...records,
-    read(pid, position, limit) {
-      const kept = tail.read(pid, position, limit);
-      const where = kept && topics.locate(pid);
-      if (kept && where) return { topic: where.topic, partition: where.partition, deliveries: kept.deliveries, highWatermark: kept.end };
-      // right after the last record handed over, with no newer head heard of: nothing to read yet
-      // (a commit of another connection is heard of by the notifier's poll, which wakes the wait)
-      if (position === tail.end(pid) && notifier.head(pid) <= position) {
-        const at = topics.locate(pid);
-        if (at) return { topic: at.topic, partition: at.partition, deliveries: [], highWatermark: position, atHead: true };
-      }
-      return records.read(pid, position, limit);
-    },
-  };
   const groups = createGroupAccess(db, topics, records);
   const retention = createLogRetention(db, topics, queue, { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes, chunk: RETENTION_CHUNK });
   const inspector = createInspector(db, { clock: o.clock, sessionTimeoutMs: o.sessionTimeoutMs, retentionMs: o.retentionMs, retentionBytes: o.retentionBytes });
-  const memberDeps = { queue, groups, records: fetching, topics, notifier, clock: o.clock, logger: o.logger, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatMs: o.heartbeatMs, maxBatch: o.maxBatch };
   const subscriptions = new Set<Subscription>();
   const members = new Set<Member>();
   /** Per topic, the subscriptions of this handle reading it: how many reads a handed-over record waits for. */
@@ -147,6 +122,8 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const countReaders = (names: readonly string[], by: number) => {
     for (const name of new Set(names)) readers.set(name, (readers.get(name) ?? 0) + by);
   };
+  const handOver = createHandOver({ records, topics, notifier, readers: (topic) => readers.get(topic) ?? 0 });
+  const memberDeps = { queue, groups, records: handOver.records, topics, notifier, clock: o.clock, logger: o.logger, sessionTimeoutMs: o.sessionTimeoutMs, heartbeatMs: o.heartbeatMs, maxBatch: o.maxBatch };
   let closing: Promise<void> | undefined;
   let sweeping: Promise<number> | undefined;
 
@@ -159,26 +136,6 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
 
   function assertOpen(): void {
     if (closing) throw new HeraldError(CoreErrors.closed, 'log: closed');
-  }
-
-  /**
-   * The relay thread committed records: the heads it moved (waits there end at once, no poll
-   * needed) and, for small rounds, the records themselves, kept for the consumers.
-   */
-  function adopt(appended: Appended): void {
-    const { heads, records } = appended;
-    if (records) {
-      const { pids, offsets } = records;
-      for (let i = 0; i < pids.length; ) {
-        const pid = pids[i]!;
-        let j = i + 1;
-        while (j < pids.length && pids[j] === pid && offsets[j] === offsets[i]! + (j - i)) j++;
-        const at = topics.locate(pid);
-        if (at) tail.add(pid, at, records, i, j, readers.get(at.topic) ?? 0);
-        i = j;
-      }
-    }
-    notifier.published(new Map(heads));
   }
 
   const log: SqliteLog = {
@@ -246,7 +203,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     crash() {
       closing ??= (async () => {
         clearInterval(sweeper);
-        tail.clear();
+        handOver.clear();
         for (const member of members) member.crash();
         queue.abort();
         notifier.close();
@@ -263,7 +220,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
         await sweeping?.catch(() => 0);
         await queue.close();
         notifier.close();
-        tail.clear();
+        handOver.clear();
         db.close();
         await wal.close();
         await checkpointer?.close();
@@ -279,17 +236,9 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       onCommit?.(none);
       return Promise.resolve(none);
     },
-    adopt,
+    adopt: (appended) => handOver.adopt(appended),
   });
   return log;
-}
-
-/** An append of another connection of this process, committed: see {@link LogInternals.adopt}. */
-export interface Appended {
-  /** `[partition id, head]` of each partition it moved. */
-  readonly heads: readonly (readonly [number, number])[];
-  /** The records, when handed over (see `Tail`). */
-  readonly records?: AppendedRecords;
 }
 
 /** What the embedded engine's relay thread and the app's log do together, beyond the public API. */

@@ -36,8 +36,6 @@ export interface Tail {
   read(pid: number, position: number, limit: number): { deliveries: Delivery[]; end: number } | undefined;
   /** The offset after the newest record handed over of a partition (kept or already read), if any was. */
   end(pid: number): number | undefined;
-  /** Forgets a partition. */
-  drop(pid: number): void;
   clear(): void;
 }
 
@@ -162,7 +160,6 @@ export function createTail(maxBytes: number): Tail {
       return { deliveries, end };
     },
     end: (pid) => runs.get(pid)?.end,
-    drop: dropRun,
     clear() {
       for (const pid of [...runs.keys()]) dropRun(pid);
       order = [];

@@ -1,6 +1,6 @@
 import { HeraldError, type InstrumentationEvent, type RelayOptions, type RelaySentGroup } from '@herald/core';
 import type { Durability } from '../internal/database.js';
-import type { Appended } from '../log/sqliteLog.js';
+import type { Appended } from '../log/handOver.js';
 import type { SlotTake } from '../stores/outbox.js';
 
 /** What the relay thread is started with (structured-clonable: no functions). */
