@@ -5,8 +5,11 @@
 // (HERALD_BENCH_CPUPROFILE=/tmp/run.cpuprofile profiles the main thread during the measured run only,
 // with native calls (SQLite's statements) named: --cpu-prof's profiles also hold the start-up,
 // whose module loading, through tsx's loader thread, looks like per-event work in a short run.)
+// (HERALD_BENCH_HEAPPROFILE=/tmp/run.heapprofile samples the main thread's allocations during the
+// measured run, by stack; with HERALD_BENCH_HEAPPROFILE_SURVIVORS=1 only what outlived a scavenge.)
+// (HERALD_BENCH_THREADS=1 prints every thread's CPU during the measured run, per event.)
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { ROWS } from './rows.js';
 import { runShape, type Shape } from './workload.js';
@@ -29,14 +32,19 @@ const schedBefore = schedStat();
 const mainBefore = mainThread();
 const loopBefore = performance.eventLoopUtilization();
 const before = row.cpuSeconds?.();
+const threadsBefore = process.env['HERALD_BENCH_THREADS'] ? threadTimes() : undefined;
 const profiling = process.env['HERALD_BENCH_CPUPROFILE'] ? await startProfile() : undefined;
+const sampling = process.env['HERALD_BENCH_HEAPPROFILE'] ? await startHeapSampling(process.env['HERALD_BENCH_HEAPPROFILE_SURVIVORS'] === '1') : undefined;
 const result = await runShape(row, { shape: shapeArg as Shape, events: Number(eventsArg) });
 await profiling?.(process.env['HERALD_BENCH_CPUPROFILE']!);
+await sampling?.(process.env['HERALD_BENCH_HEAPPROFILE']!);
 const after = row.cpuSeconds?.();
 const mainAfter = mainThread();
 const schedAfter = schedStat();
 const loop = performance.eventLoopUtilization(loopBefore);
 const ioAfter = ioCounters();
+// before the row closes: its worker threads end with it
+const threadsAfter = threadsBefore ? threadTimes() : undefined;
 await row.close();
 console.log(`${name} (${shapeArg}): ${result.events} events, ${Math.round((result.events / result.elapsedMs) * 1000)} events/s`);
 // busy but not on the CPU: the main thread waited inside a call (a lock's busy handler, a synchronous read)
@@ -52,19 +60,14 @@ if (before && after) {
   const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);
 }
-if (process.env.HERALD_BENCH_THREADS) {
-  // every thread's CPU (ms), by name: which thread is the bottleneck
-  const { readdirSync } = await import('node:fs');
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.split(') ')[1]!.split(' ');
-      const ms = (Number(f[11]) + Number(f[12])) * 10;
-      if (ms > 20) console.log(`  thread ${tid} ${name}: ${ms} ms`);
-    } catch {
-      // exited
-    }
+if (threadsBefore && threadsAfter) {
+  // each thread's CPU during the measured run, per event: which thread carries what. Every thread
+  // is named "node": the main one is marked; the embedded engine's relay thread is the one with
+  // its own collections (its profile under --cpu-prof), V8's helpers the four that start with the
+  // process (the parallel and concurrent parts of garbage collection)
+  for (const [tid, { name, ms }] of threadsAfter) {
+    const spent = ms - (threadsBefore.get(tid)?.ms ?? 0);
+    if (spent >= 10) console.log(`  thread ${tid}${tid === String(process.pid) ? ' (main)' : ''} ${name}: ${spent} ms, ${((spent * 1000) / result.events).toFixed(1)} µs/event`);
   }
 }
 process.exit(0);
@@ -81,4 +84,38 @@ async function startProfile(): Promise<(path: string) => Promise<void>> {
     writeFileSync(path, JSON.stringify(profile));
     session.disconnect();
   };
+}
+
+/**
+ * Starts V8's sampling heap profiler on this thread; the function returned stops it and writes a
+ * .heapprofile (Chrome DevTools' Memory tab reads it). It counts every allocation, also of objects
+ * the collector already freed (allocation is what costs, not what stays) — or, with
+ * `survivorsOnly`, the objects that outlived a scavenge: what the young generation copied and
+ * promoted, the work of the collector's threads.
+ */
+async function startHeapSampling(survivorsOnly: boolean): Promise<(path: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivorsOnly });
+  return async (path) => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+/** CPU time (ms, user + system) of every thread of this process, by thread id. */
+function threadTimes(): Map<string, { name: string; ms: number }> {
+  const times = new Map<string, { name: string; ms: number }>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      times.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // the thread exited
+    }
+  }
+  return times;
 }
