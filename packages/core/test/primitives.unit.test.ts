@@ -162,4 +162,34 @@ describe('OffsetTracker', () => {
     expect(t.position).toBe(4999);
     expect(t.outstanding).toBe(0);
   });
+
+  it('agrees with a plain model over in-order runs, out-of-order completions and compactions', () => {
+    // a seeded walk: offsets with gaps, completed mostly oldest first (a batch handler) and now and
+    // then out of order (keys finishing at different times), long enough to compact the pending list
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const t = new OffsetTracker();
+    const added: number[] = [];
+    const open: number[] = []; // added, not completed, in offset order
+    const completed = new Set<number>();
+    let contiguous = 0; // how many of `added`, from the first, are completed
+    let offset = 0;
+    for (let step = 0; step < 20_000; step++) {
+      if (open.length < 50 || random() < 0.5) {
+        offset += random() < 0.1 ? 3 : 1;
+        t.add(offset);
+        added.push(offset);
+        open.push(offset);
+      } else {
+        const at = random() < 0.8 ? 0 : Math.floor(random() * open.length);
+        const [done] = open.splice(at, 1);
+        t.complete(done!);
+        completed.add(done!);
+        while (contiguous < added.length && completed.has(added[contiguous]!)) contiguous++;
+      }
+      expect(t.position).toBe(contiguous === 0 ? undefined : added[contiguous - 1]! + 1);
+      expect(t.outstanding).toBe(open.length);
+    }
+    expect(contiguous).toBeGreaterThan(5000);
+  });
 });

@@ -15,14 +15,24 @@ export class OffsetTracker {
   }
 
   complete(offset: number): void {
-    this.done.add(offset);
-    while (this.head < this.pending.length && this.done.has(this.pending[this.head]!)) {
+    if (this.head < this.pending.length && this.pending[this.head] === offset) {
+      // the oldest outstanding offset: how a batch handler's deliveries (and most of a key's)
+      // complete, in order; no entry in `done`, whose table a long-lived set would otherwise
+      // rebuild again and again as entries come and go
+      this.head++;
+      this.next = offset + 1;
+    } else {
+      this.done.add(offset);
+    }
+    while (this.done.size > 0 && this.head < this.pending.length && this.done.has(this.pending[this.head]!)) {
       const finished = this.pending[this.head++]!;
       this.done.delete(finished);
       this.next = finished + 1;
     }
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
-      this.pending.splice(0, this.head);
+      // in place: a splice would also build an array of what it removed
+      this.pending.copyWithin(0, this.head);
+      this.pending.length -= this.head;
       this.head = 0;
     }
   }
@@ -34,6 +44,7 @@ export class OffsetTracker {
 
   /** Offsets added and not yet completed. */
   get outstanding(): number {
-    return this.pending.length - this.head;
+    // past the head, less those completed out of order (waiting in `done` for the ones before them)
+    return this.pending.length - this.head - this.done.size;
   }
 }
