@@ -1,0 +1,42 @@
+// One flat-out run of one row and producer shape on a fresh row, in this process; prints one JSON
+// line (run by bench/overhead.ts, one process per run):
+//   node --conditions=@herald/source --import tsx bench/flatOut.ts <row> <batch|request> [events] [deadline-ms]
+import { ROWS } from './rows.js';
+import { round } from './stats.js';
+import { runShape, SHAPES, type RunResult, type Shape } from './workload.js';
+
+const [rowName = '', shapeArg = '', eventsArg = '100000', deadlineArg = '600000'] = process.argv.slice(2);
+const factory = ROWS[rowName];
+if (!factory) throw new Error(`unknown row "${rowName}"; known: ${Object.keys(ROWS).join(', ')}`);
+if (!(shapeArg in SHAPES)) throw new Error(`unknown shape "${shapeArg}"; known: ${Object.keys(SHAPES).join(', ')}`);
+const shape = shapeArg as Shape;
+const events = Number(eventsArg);
+if (!(Number.isInteger(events) && events > 0)) throw new Error(`events must be a positive integer, got ${eventsArg}`);
+
+// a stalled run must not hang the caller: give up, and let exit hooks stop what the row started
+setTimeout(() => {
+  process.stderr.write(`${rowName} (${shape}): gave up after ${deadlineArg} ms\n`);
+  process.exit(1);
+}, Number(deadlineArg)).unref();
+
+const row = await factory();
+const cpuBefore = process.cpuUsage();
+let result: RunResult;
+let cpu: NodeJS.CpuUsage;
+try {
+  result = await runShape(row, { shape, events });
+  cpu = process.cpuUsage(cpuBefore);
+} finally {
+  await row.close();
+}
+process.stdout.write(
+  JSON.stringify({
+    row: rowName,
+    shape,
+    events: result.events,
+    eventsPerSec: Math.round((result.events / result.elapsedMs) * 1000),
+    // the whole process (every thread) during the run
+    cpuMicrosPerEvent: round((cpu.user + cpu.system) / result.events, 1),
+  }) + '\n',
+);
+process.exit(0);
