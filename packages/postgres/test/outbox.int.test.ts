@@ -1,6 +1,8 @@
 import type { OutboxRecord } from '@herald/core';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { appendOutbox } from '../src/internal/outbox/appendOutbox.js';
+import { tablesFor } from '../src/internal/tables.js';
 import { eventually, usePostgres } from './support.js';
 
 const pgs = usePostgres();
@@ -129,6 +131,31 @@ describe('outbox', () => {
     } finally {
       await rival.end();
     }
+  });
+
+  it('stores every text a call of many records carries as it was, through JSON arrays or, with a surrogate or a NUL, text[] arrays', async () => {
+    const stores = await pgs.stores();
+    const t = tablesFor('herald');
+    const texts = ['quote " and backslash \\ and \\u0041', 'new\nline\ttab', 'é, €, 中文', 'null', '[1,"x"]', ' spaced ', ''];
+    // through JSON arrays: every column's text, headers with JSON's own specials, timestamps past 2^32
+    const plain = texts.map((text, i) =>
+      record(`k ${text}`, { correlationId: `c ${text}`, type: `T${i}`, value: JSON.stringify({ text }), headers: i % 2 ? { note: text } : {}, createdAt: 1_700_000_000_000 + i }),
+    );
+    expect(appendOutbox(t, plain).name).toMatch(/append_outbox_json$/);
+    // a paired surrogate (an emoji) goes as text[] arrays and reads back the same
+    const emoji = [record('key 🎟️'), record('plain', { correlationId: 'flow 🎫' })];
+    expect(appendOutbox(t, emoji).name).toMatch(/append_outbox$/);
+    await stores.transaction((tx) => stores.outbox.append(tx, plain));
+    await stores.transaction((tx) => stores.outbox.append(tx, emoji));
+    const claimed = await stores.outbox.claim(claim('r1', 100));
+    expect(claimed).toEqual([...plain, ...emoji]);
+
+    // a NUL is refused by PostgreSQL's text whichever way it goes, and the call's records with it
+    const withNul = [record('ok'), record('bad\u0000key')];
+    expect(appendOutbox(t, withNul).name).toMatch(/append_outbox$/);
+    await expect(stores.transaction((tx) => stores.outbox.append(tx, withNul))).rejects.toThrow();
+    await stores.outbox.markPublished('r1', claimed.map((r) => r.id));
+    expect(await stores.outbox.claim(claim('r2', 100))).toEqual([]);
   });
 
   it('keeps published records for workflow views, ignores a repeated event id, and sweeps after the retention', async () => {
