@@ -129,6 +129,18 @@ describe('sqliteStores.transaction (group commit)', () => {
     expect(rows).toEqual([{ a: 1, b: null, c: '1970-01-01T00:00:00.000Z', d: '{"x":[1]}', e: null }]);
   });
 
+  it('takes { prepare: true } as PostgreSQL does: the same results, a repeated statement run again and again', async () => {
+    // SQLite prepares and caches every statement's text anyway; the option is accepted so that a
+    // handler written for both engines runs on either
+    const upsert = 'INSERT INTO effects (name, n) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET n = effects.n + excluded.n';
+    for (let i = 0; i < 3; i++) {
+      const changed = await stores.transaction((tx) => tx.execute(upsert, ['prepared', i + 1], { prepare: true }));
+      expect(changed).toBe(1);
+    }
+    const rows = await stores.transaction((tx) => tx.query('SELECT n FROM effects WHERE name = $1', ['prepared'], { prepare: true }));
+    expect(rows).toEqual([{ n: 6 }]);
+  });
+
   it('refuses transaction control statements inside a tx', async () => {
     await expect(stores.transaction((tx) => tx.execute('COMMIT'))).rejects.toMatchObject({ code: 'transaction-control' });
   });
