@@ -18,11 +18,8 @@ const [name = 'embedded', eventsArg = '30000', shapeArg = 'batch'] = process.arg
 const factory = ROWS[name];
 if (!factory) throw new Error(`unknown row ${name}; known: ${Object.keys(ROWS).join(', ')}`);
 const row = await factory();
-const mainThread = () => {
-  // the main thread alone (/proc), next to the whole process: what a single event loop carries
-  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+// the main thread alone (/proc), next to the whole process: what a single event loop carries
+const mainThread = () => threadStat(String(process.pid)).ms / 1000;
 // nanoseconds on the CPU and waiting for one (runnable, another thread or process running)
 const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
 // bytes this process handed to the kernel (every thread's: WAL frames, checkpoints, fsyncs' data)
@@ -105,14 +102,19 @@ async function startHeapSampling(survivorsOnly: boolean): Promise<(path: string)
   };
 }
 
-/** CPU time (ms, user + system) of every thread of this process, by thread id. */
+/** A thread's name and CPU time (ms, user + system), from /proc (clock ticks of 10 ms). */
+function threadStat(tid: string): { name: string; ms: number } {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 };
+}
+
+/** {@link threadStat} of every thread of this process, by thread id. */
 function threadTimes(): Map<string, { name: string; ms: number }> {
   const times = new Map<string, { name: string; ms: number }>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      times.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 });
+      times.set(tid, threadStat(tid));
     } catch {
       // the thread exited
     }

@@ -32,6 +32,15 @@ async function pending(dataDir: string): Promise<number> {
   }
 }
 
+/** An app on `opened` whose group `notes-reader` collects the ids of the notes it handles, started. */
+async function startNoteReader(opened: SqliteEngine, idleMs: number) {
+  const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs } });
+  const seen: string[] = [];
+  app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
+  await app.start();
+  return { app, seen };
+}
+
 describe('sqliteEngine relayThread', () => {
   it('provides a relay host only when asked', () => {
     expect(engine(false).relayHost).toBeUndefined();
@@ -79,10 +88,7 @@ describe('sqliteEngine relayThread', () => {
 
   it('still reads what another connection appends between the records it was handed', async () => {
     const opened = engine();
-    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });
-    const seen: string[] = [];
-    app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
-    await app.start();
+    const { app, seen } = await startNoteReader(opened, 5);
     const notes = (prefix: string) => Array.from({ length: 24 }, (_, i) => ({ id: `${prefix}${i}` }));
     await app.publish.many(Noted, notes('a'));
     await waitFor(() => seen.length === 24, 10_000, 'the relayed notes handled');
@@ -105,10 +111,7 @@ describe('sqliteEngine relayThread', () => {
   it('relays a stream of one-event transactions promptly with a long idle time: no wake is lost', async () => {
     const opened = engine();
     // every record must travel on a wake: the relay's own timer would wait a minute
-    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 60_000 } });
-    const seen: string[] = [];
-    app.on(Noted, { group: 'notes-reader' }, async (event) => void seen.push(event.data.id));
-    await app.start();
+    const { app, seen } = await startNoteReader(opened, 60_000);
     // in waves of concurrent single-event transactions, and one at a time: appends land while a
     // wake is on its way, while the relay is in a round, and while it sleeps
     for (let wave = 0; wave < 5; wave++) {

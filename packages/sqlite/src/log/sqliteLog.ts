@@ -138,11 +138,18 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
     if (closing) throw new HeraldError(CoreErrors.closed, 'log: closed');
   }
 
+  /** Appends `list` at the heads of its partitions; see {@link LogInternals.append}. */
+  function append(list: readonly OutgoingRecord[], onCommit?: (placed: Placed) => void): Promise<Placed> {
+    assertOpen();
+    if (list.length > 0) return queue.enqueue(records.append(list), onCommit ? { onCommit } : undefined);
+    const none: Placed = { pids: [], offsets: [], timestamps: [] };
+    onCommit?.(none);
+    return Promise.resolve(none);
+  }
+
   const log: SqliteLog = {
     async publish(list: readonly OutgoingRecord[]) {
-      assertOpen();
-      if (list.length === 0) return;
-      await queue.enqueue(records.append(list));
+      await append(list);
     },
     async subscribe(subscribeOptions: SubscribeOptions, sink: DeliverySink) {
       assertOpen();
@@ -228,16 +235,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       return closing;
     },
   };
-  LOG_INTERNALS.set(log, {
-    append(list, onCommit) {
-      assertOpen();
-      if (list.length > 0) return queue.enqueue(records.append(list), onCommit ? { onCommit } : undefined);
-      const none: Placed = { pids: [], offsets: [], timestamps: [] };
-      onCommit?.(none);
-      return Promise.resolve(none);
-    },
-    adopt: (appended) => handOver.adopt(appended),
-  });
+  LOG_INTERNALS.set(log, { append, adopt: (appended) => handOver.adopt(appended) });
   return log;
 }
 

@@ -132,8 +132,8 @@ export function createTail(maxBytes: number): Tail {
     },
     read(pid, position, limit) {
       const run = runs.get(pid);
-      const chunks = run?.chunks;
-      if (!run || !chunks || chunks.length === 0 || position < chunks[0]!.first || position >= run.end) return undefined;
+      if (!run || run.chunks.length === 0 || position < run.chunks[0]!.first || position >= run.end) return undefined;
+      const { chunks } = run;
       // consumers read near the end: look for the chunk from there
       let i = chunks.length - 1;
       while (chunks[i]!.first > position) i--;
