@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, defineEvent, encodeEnvelope, encodeEnvelopeValue, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope } from '@herald/core';
+import { decodeEnvelope, defineEvent, encodeEnvelope, encodeEnvelopeValue, groupSent, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope, type OutgoingRecord } from '@herald/core';
 import { OffsetTracker } from '../src/runtime/offsets.js';
 
 describe('uuidv7', () => {
@@ -191,5 +191,49 @@ describe('OffsetTracker', () => {
       expect(t.outstanding).toBe(open.length);
     }
     expect(contiguous).toBeGreaterThan(5000);
+  });
+});
+
+describe('groupSent (a relay run elsewhere reports its sends)', () => {
+  const parent = (span: string, flags: string) => `00-${'ab'.repeat(16)}-${span.repeat(16)}-${flags}`;
+  const record = (topic: string, key: string, headers?: Record<string, string>): OutgoingRecord => ({ topic, key, value: key, ...(headers ? { headers } : {}) });
+
+  it('groups by topic and creation context in order of first appearance, counting records and keeping the first key', () => {
+    const sampled = parent('1', '01');
+    const other = parent('2', '03'); // another flag bit set beside sampled: still sampled
+    const groups = groupSent([
+      record('orders', 'a', { traceparent: sampled, tracestate: 'vendor=x' }),
+      record('orders', 'b', { traceparent: sampled, tracestate: 'vendor=x' }),
+      record('payments', 'c', { traceparent: sampled }),
+      record('orders', 'd'),
+      record('orders', 'e', { traceparent: other }),
+      record('orders', 'f', { traceparent: sampled }),
+      record('orders', 'g'),
+    ]);
+    expect(groups).toEqual([
+      { topic: 'orders', traceparent: sampled, tracestate: 'vendor=x', count: 3, key: 'a' },
+      { topic: 'payments', traceparent: sampled, count: 1, key: 'c' },
+      { topic: 'orders', count: 2, key: 'd' },
+      { topic: 'orders', traceparent: other, count: 1, key: 'e' },
+    ]);
+  });
+
+  it('leaves out the records of unsampled traces, and reports what it cannot judge', () => {
+    const unsampled = parent('3', '00');
+    const later = `01-${'ab'.repeat(16)}-${'4'.repeat(16)}-00-more`; // a later version: the tracer judges it
+    const groups = groupSent([
+      record('orders', 'a', { traceparent: unsampled }),
+      record('orders', 'b', { traceparent: unsampled }),
+      record('orders', 'c', { traceparent: parent('5', '02') }), // a flag set, but not sampled
+      record('orders', 'd', { traceparent: later }),
+      record('orders', 'e', { traceparent: 'not a traceparent' }),
+      record('orders', 'f', { traceparent: parent('6', 'zz') }),
+    ]);
+    expect(groups.map((group) => [group.key, group.count])).toEqual([
+      ['d', 1],
+      ['e', 1],
+      ['f', 1],
+    ]);
+    expect(groupSent([record('orders', 'a', { traceparent: unsampled })])).toEqual([]);
   });
 });

@@ -79,7 +79,9 @@ export interface RelaySent {
   /**
    * The records, grouped by topic and creation context (`traceparent`, as the records carried it,
    * absent when they carried none), in the order each group first appeared; `key` is the first
-   * record's.
+   * record's. Records whose creation context names a trace its creator did not sample (a W3C
+   * `traceparent` whose sampled flag is clear) are left out: no span is recorded below an
+   * unsampled parent, and a relay run elsewhere would copy each one to the app's thread for nothing.
    */
   readonly groups: readonly RelaySentGroup[];
   /** Why the publish failed, if it did (its records stay in the outbox and are published again). */
@@ -96,7 +98,7 @@ export interface RelaySentGroup {
 
 type OpenGroup = { -readonly [K in keyof RelaySentGroup]: RelaySentGroup[K] };
 
-/** Groups records as {@link RelaySent} reports them. */
+/** Groups records as {@link RelaySent} reports them, without the records of unsampled traces. */
 export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] {
   const groups = new Map<string, OpenGroup>();
   let last: OpenGroup | undefined;
@@ -107,6 +109,7 @@ export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] 
       last.count++;
       continue;
     }
+    if (traceparent !== undefined && notSampled(traceparent)) continue;
     const id = traceparent === undefined ? record.topic : `${record.topic}\u0000${traceparent}`;
     last = groups.get(id);
     if (last) last.count++;
@@ -117,6 +120,16 @@ export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] 
     }
   }
   return [...groups.values()];
+}
+
+/**
+ * Whether a `traceparent` of version 00 (`00-{trace id}-{parent id}-{flags}`) has its sampled flag
+ * (the flags' lowest bit) clear. Anything else, valid or not, is reported: the tracer judges it.
+ */
+function notSampled(traceparent: string): boolean {
+  if (traceparent.length !== 55 || !traceparent.startsWith('00-')) return false;
+  const flags = parseInt(traceparent.slice(53), 16);
+  return !Number.isNaN(flags) && (flags & 1) === 0;
 }
 
 // constant abort reasons: abort() without one builds a DOMException (and its stack) every time

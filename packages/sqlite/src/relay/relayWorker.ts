@@ -76,7 +76,8 @@ try {
         if (groups) post({ kind: 'sent', startedAt, endedAt: Date.now(), groups, error: plainError(error) });
         throw error;
       }
-      if (groups) post({ kind: 'sent', startedAt, endedAt: Date.now(), groups });
+      // a publish of unsampled traces alone has nothing to record
+      if (groups && groups.length > 0) post({ kind: 'sent', startedAt, endedAt: Date.now(), groups });
     },
     subscribe: (options, sink) => log.subscribe(options, sink),
     close: () => log.close(),
