@@ -1,6 +1,6 @@
 // What observability costs, measured so that the machine's drift cannot pass for it:
-//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--json]
-// (`npm run bench -- --overhead [rounds]`.) Throughput on two cores moves ±15% from run to run, and
+//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--shape=batch|request] [--json]
+// (`npm run bench -- --overhead [rounds] [--shape request]`.) Throughput on two cores moves ±15% from run to run, and
 // a row measured minutes after its base meets another machine state, so one run each (the full
 // benchmark's `ratioToBase`) can show a variant 10% faster or slower than it is. Here every round
 // runs the base row (`embedded`) and each variant (`embedded+metrics`, `+tracing`, `+tracing-10%`)
@@ -11,17 +11,20 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nodeFlagsOf, ROWS } from './rows.js';
 import { median, round } from './stats.js';
-import type { Shape } from './workload.js';
+import { SHAPES as SHAPE_OPTIONS, type Shape } from './workload.js';
 
 const BASE = 'embedded';
 const VARIANTS = Object.keys(ROWS).filter((row) => row.startsWith(`${BASE}+`));
-const SHAPES: readonly Shape[] = ['batch', 'request'];
 /** The throughput a variant keeps, at least: under 10% overhead. */
 const MIN_RATIO = 0.9;
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const [roundsArg = '6', eventsArg = '100000'] = args.filter((a) => !a.startsWith('--'));
+// one shape only: rounds of the other would take time and tell nothing new
+const shapeArg = args.find((a) => a.startsWith('--shape='))?.slice('--shape='.length);
+if (shapeArg !== undefined && !(shapeArg in SHAPE_OPTIONS)) throw new Error(`--shape must be one of ${Object.keys(SHAPE_OPTIONS).join(', ')}, got ${JSON.stringify(shapeArg)}`);
+const SHAPES = shapeArg === undefined ? (Object.keys(SHAPE_OPTIONS) as Shape[]) : [shapeArg as Shape];
 const rounds = Number(roundsArg);
 if (!(Number.isInteger(rounds) && rounds >= 2)) throw new Error(`rounds must be an integer of at least 2, got ${roundsArg}`);
 

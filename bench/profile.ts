@@ -8,9 +8,13 @@
 // (HERALD_BENCH_HEAPPROFILE=/tmp/run.heapprofile samples the main thread's allocations during the
 // measured run, by stack; with HERALD_BENCH_HEAPPROFILE_SURVIVORS=1 only what outlived a scavenge.)
 // (HERALD_BENCH_THREADS=1 prints every thread's CPU during the measured run, per event.)
+// (HERALD_BENCH_RATE=5000 sends at that rate instead of flat out: CPU per event under the same
+// offered load for every row, without the feedback of a flat-out run, where a slower row commits
+// in larger groups. HERALD_BENCH_WARMUP=n sends n events first, not measured.)
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import type { CpuSeconds } from './cpu.js';
 import { ROWS } from './rows.js';
 import { runShape, type Shape } from './workload.js';
 
@@ -24,15 +28,33 @@ const mainThread = () => threadStat(String(process.pid)).ms / 1000;
 const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
 // bytes this process handed to the kernel (every thread's: WAL frames, checkpoints, fsyncs' data)
 const ioCounters = () => Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => [line.split(':')[0]!, Number(line.split(':')[1])]));
-const ioBefore = ioCounters();
-const schedBefore = schedStat();
-const mainBefore = mainThread();
-const loopBefore = performance.eventLoopUtilization();
-const before = row.cpuSeconds?.();
-const threadsBefore = process.env['HERALD_BENCH_THREADS'] ? threadTimes() : undefined;
-const profiling = process.env['HERALD_BENCH_CPUPROFILE'] ? await startProfile() : undefined;
-const sampling = process.env['HERALD_BENCH_HEAPPROFILE'] ? await startHeapSampling(process.env['HERALD_BENCH_HEAPPROFILE_SURVIVORS'] === '1') : undefined;
-const result = await runShape(row, { shape: shapeArg as Shape, events: Number(eventsArg) });
+const rate = process.env['HERALD_BENCH_RATE'] ? Number(process.env['HERALD_BENCH_RATE']) : undefined;
+// every counter starts once the warm-up's events were applied
+let ioBefore: Record<string, number> = {};
+let schedBefore: number[] = [];
+let mainBefore = 0;
+let loopBefore = performance.eventLoopUtilization();
+// (an object: a closure's assignments to `let`s are not seen by the type checker's narrowing)
+const start: { cpu?: CpuSeconds | undefined } = {};
+let threadsBefore: ReturnType<typeof threadTimes> | undefined;
+let profiling: ((file: string) => Promise<void>) | undefined;
+let sampling: ((file: string) => Promise<void>) | undefined;
+const result = await runShape(row, {
+  shape: shapeArg as Shape,
+  events: Number(eventsArg),
+  ...(rate === undefined ? {} : { ratePerSec: rate }),
+  warmupEvents: Number(process.env['HERALD_BENCH_WARMUP'] ?? 0),
+  async measuring() {
+    ioBefore = ioCounters();
+    schedBefore = schedStat();
+    mainBefore = mainThread();
+    loopBefore = performance.eventLoopUtilization();
+    start.cpu = row.cpuSeconds?.();
+    threadsBefore = process.env['HERALD_BENCH_THREADS'] ? threadTimes() : undefined;
+    profiling = process.env['HERALD_BENCH_CPUPROFILE'] ? await startProfile() : undefined;
+    sampling = process.env['HERALD_BENCH_HEAPPROFILE'] ? await startHeapSampling(process.env['HERALD_BENCH_HEAPPROFILE_SURVIVORS'] === '1') : undefined;
+  },
+});
 await profiling?.(process.env['HERALD_BENCH_CPUPROFILE']!);
 await sampling?.(process.env['HERALD_BENCH_HEAPPROFILE']!);
 const after = row.cpuSeconds?.();
@@ -53,8 +75,9 @@ console.log(
 );
 const ioPerEvent = (name: string) => (ioAfter[name]! - ioBefore[name]!) / result.events;
 console.log(`I/O per event (this process): ${ioPerEvent('wchar').toFixed(0)} bytes written in ${ioPerEvent('syscw').toFixed(2)} write calls, ${ioPerEvent('rchar').toFixed(0)} bytes read`);
+const before = start.cpu;
 if (before && after) {
-  const perEvent = (role: keyof typeof before) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
+  const perEvent = (role: keyof CpuSeconds) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);
 }
 if (threadsBefore && threadsAfter) {

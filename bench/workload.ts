@@ -86,6 +86,8 @@ export interface RunOptions {
    * its steady state (caches filled, code compiled, the relay thread's included).
    */
   readonly warmupEvents?: number;
+  /** Called once the warm-up's events were applied, as the measured run starts (a profiler's counters). */
+  readonly measuring?: () => void | Promise<void>;
 }
 
 export interface RunResult {
@@ -113,6 +115,7 @@ export async function runShape(row: BenchRow, options: RunOptions): Promise<RunR
     await warm;
     row.applied.restart();
   }
+  await options.measuring?.();
   const all = row.applied.until(options.events);
   const started = nowMs();
   await send(warmup, options.events);
