@@ -1,12 +1,14 @@
 // What observability costs, measured so that the machine's drift cannot pass for it:
-//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--shape=batch|request] [--json]
-// (`npm run bench -- --overhead [rounds] [--shape request]`.) Throughput on two cores moves ±15% from run to run, and
-// a row measured minutes after its base meets another machine state, so one run each (the full
-// benchmark's `ratioToBase`) can show a variant 10% faster or slower than it is. Here every round
-// runs the base row (`embedded`) and each variant (`embedded+metrics`, `+tracing`, `+tracing-10%`)
-// once flat out, each in a fresh process, in an order that rotates from round to round; a
-// variant's figure is the median over rounds of its rate divided by the base's rate of the same
-// round, per producer shape. The target (issue 9): under 10% of throughput, a median of 0.90 or more.
+//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--shape=batch|request] [--variants=a,b] [--json]
+// (`npm run bench -- --overhead [rounds] [--shape request] [--variants embedded+tracing,...]`.)
+// Throughput on two cores moves ±15% from run to run, and a row measured minutes after its base
+// meets another machine state, so one run each (the full benchmark's `ratioToBase`) can show a
+// variant 10% faster or slower than it is. Here every round runs the base row (`embedded`) and
+// each variant (`embedded+metrics`, `+tracing`, `+tracing-10%`, `+tracing-0%`) once flat out, each
+// in a fresh process (bench/flatOut.ts, after a warm-up), in an order that rotates from round to
+// round; a variant's figure is the median over rounds of its rate divided by the base's rate of the
+// same round, per producer shape. The target (issue 9): under 10% of throughput, a median of 0.90
+// or more.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nodeFlagsOf, ROWS } from './rows.js';
@@ -14,7 +16,6 @@ import { median, round } from './stats.js';
 import { SHAPES as SHAPE_OPTIONS, type Shape } from './workload.js';
 
 const BASE = 'embedded';
-const VARIANTS = Object.keys(ROWS).filter((row) => row.startsWith(`${BASE}+`));
 /** The throughput a variant keeps, at least: under 10% overhead. */
 const MIN_RATIO = 0.9;
 
@@ -25,6 +26,12 @@ const [roundsArg = '6', eventsArg = '100000'] = args.filter((a) => !a.startsWith
 const shapeArg = args.find((a) => a.startsWith('--shape='))?.slice('--shape='.length);
 if (shapeArg !== undefined && !(shapeArg in SHAPE_OPTIONS)) throw new Error(`--shape must be one of ${Object.keys(SHAPE_OPTIONS).join(', ')}, got ${JSON.stringify(shapeArg)}`);
 const SHAPES = shapeArg === undefined ? (Object.keys(SHAPE_OPTIONS) as Shape[]) : [shapeArg as Shape];
+// some variants only (`--variants=embedded+tracing,embedded+tracing-0%`): every one by default
+const ALL_VARIANTS = Object.keys(ROWS).filter((row) => row.startsWith(`${BASE}+`));
+const variantsArg = args.find((a) => a.startsWith('--variants='))?.slice('--variants='.length).split(',');
+const unknown = variantsArg?.filter((v) => !ALL_VARIANTS.includes(v)) ?? [];
+if (unknown.length > 0) throw new Error(`unknown variants ${unknown.join(', ')}; known: ${ALL_VARIANTS.join(', ')}`);
+const VARIANTS = variantsArg ?? ALL_VARIANTS;
 const rounds = Number(roundsArg);
 if (!(Number.isInteger(rounds) && rounds >= 2)) throw new Error(`rounds must be an integer of at least 2, got ${roundsArg}`);
 

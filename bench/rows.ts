@@ -17,6 +17,9 @@ export const ROWS: Readonly<Record<string, RowFactory>> = {
   'embedded+tracing': async () => heraldRow(benchTracing(await engines.embedded!(true)), true),
   // the same with one trace in ten sampled (parent-based), as a service under load is usually deployed
   'embedded+tracing-10%': async () => heraldRow(benchTracing(await engines.embedded!(true), { sampleRatio: 0.1 }), true),
+  // no trace sampled: what tracing costs before any span, the sampler's decision for each root and
+  // the unsampled trace context every event then carries (what parent-based sampling needs downstream)
+  'embedded+tracing-0%': async () => heraldRow(benchTracing(await engines.embedded!(true), { sampleRatio: 0 }), true),
   'ceiling-kafkajs-pg': () => kafkajsRow('ceiling'),
   'baseline-kafkajs-pg': () => kafkajsRow('naive'),
   'kafka-postgres': async () => heraldRow(await engines['kafka-postgres']!(true), true),
@@ -29,6 +32,7 @@ export const CEILING_OF: Readonly<Record<string, string>> = {
   'embedded+metrics': 'ceiling-sqlite',
   'embedded+tracing': 'ceiling-sqlite',
   'embedded+tracing-10%': 'ceiling-sqlite',
+  'embedded+tracing-0%': 'ceiling-sqlite',
   'embedded-default': 'ceiling-sqlite',
   'kafka-postgres': 'ceiling-kafkajs-pg',
   'kafka-postgres-default': 'ceiling-kafkajs-pg',

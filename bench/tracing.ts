@@ -39,8 +39,10 @@ export function benchTracing(engine: Engine, options: { sampleRatio?: number } =
       await sdk.shutdown();
       await engine.cleanup();
       // every span sampled: none exported means nothing was traced. With a ratio, a short run may
-      // sample no trace at all (20 calls of the batch shape at 10%: one run in eight)
+      // sample no trace at all (20 calls of the batch shape at 10%: one run in eight). With none
+      // sampled, a span exported was recorded below an unsampled parent: work the row must not do
       if (exported === 0 && options.sampleRatio === undefined) throw new Error('bench: the tracing exported no span');
+      if (exported > 0 && options.sampleRatio === 0) throw new Error(`bench: the tracing exported ${exported} spans with no trace sampled`);
     },
   };
 }
