@@ -21,6 +21,10 @@ import { runShape, type Shape } from './workload.js';
 const [name = 'embedded', eventsArg = '30000', shapeArg = 'batch'] = process.argv.slice(2);
 const factory = ROWS[name];
 if (!factory) throw new Error(`unknown row ${name}; known: ${Object.keys(ROWS).join(', ')}`);
+const rate = process.env['HERALD_BENCH_RATE'] ? Number(process.env['HERALD_BENCH_RATE']) : undefined;
+const warmup = Number(process.env['HERALD_BENCH_WARMUP'] ?? 0);
+if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`HERALD_BENCH_RATE must be a positive number of events a second, got ${process.env['HERALD_BENCH_RATE']}`);
+if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`HERALD_BENCH_WARMUP must be a count of events, got ${process.env['HERALD_BENCH_WARMUP']}`);
 const row = await factory();
 // the main thread alone (/proc), next to the whole process: what a single event loop carries
 const mainThread = () => threadStat(String(process.pid)).ms / 1000;
@@ -28,7 +32,6 @@ const mainThread = () => threadStat(String(process.pid)).ms / 1000;
 const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
 // bytes this process handed to the kernel (every thread's: WAL frames, checkpoints, fsyncs' data)
 const ioCounters = () => Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => [line.split(':')[0]!, Number(line.split(':')[1])]));
-const rate = process.env['HERALD_BENCH_RATE'] ? Number(process.env['HERALD_BENCH_RATE']) : undefined;
 // every counter starts once the warm-up's events were applied
 let ioBefore: Record<string, number> = {};
 let schedBefore: number[] = [];
@@ -43,7 +46,7 @@ const result = await runShape(row, {
   shape: shapeArg as Shape,
   events: Number(eventsArg),
   ...(rate === undefined ? {} : { ratePerSec: rate }),
-  warmupEvents: Number(process.env['HERALD_BENCH_WARMUP'] ?? 0),
+  warmupEvents: warmup,
   async measuring() {
     ioBefore = ioCounters();
     schedBefore = schedStat();
