@@ -94,6 +94,31 @@ describe('a batch handler traced', () => {
     expect(batch.links.map((l) => l.context.spanId).sort()).toEqual(sends.map((s) => s.spanContext().spanId).sort());
   });
 
+  it('links only the sampled traces of a batch that mixes them with unsampled ones, and opens no span for a batch of unsampled ones', async () => {
+    const context = (trace: string, flags: string) => `00-${trace.repeat(32)}-${'b7ad6b7169203331'}-${flags}`;
+    const sampled = [context('1', '01'), context('2', '03')]; // a flag beside sampled: still sampled
+    // unsampled, another flag set but not sampled, and one ending in a letter
+    const unsampled = [context('3', '00'), context('4', '02'), context('5', '0a'), context('6', '00')];
+    // one key, one partition, published before the app starts: the consumer's first batch holds them all
+    const publishAll = (app: App<MemoryTx>, headers: readonly string[], prefix: string) =>
+      app.transaction(async (_tx, publish) => {
+        for (const [i, traceparent] of headers.entries()) await publish(Ordered, { id: `${prefix}-${i}` }, { key: 'one-customer', headers: { traceparent } });
+      });
+    await start({ before: (app) => publishAll(app, [unsampled[0]!, sampled[0]!, unsampled[1]!, unsampled[2]!, sampled[1]!, unsampled[3]!], 'mix') });
+    await waitFor('six payments processed', () => recorder.spans().filter(named('process payments')).length === 6);
+    const batch = only(recorder.spans(), named('process orders'), 'the batch span');
+    expect(countOf(batch)).toBe(6);
+    expect(batch.links.map((l) => l.context.traceId).sort()).toEqual(['1'.repeat(32), '2'.repeat(32)]);
+
+    recorder.exporter.reset();
+    await publishAll(app!, unsampled, 'quiet');
+    await publishAll(app!, [sampled[0]!], 'after');
+    // the sampled event published after the unsampled ones is processed after them (one partition)
+    await waitFor('the sampled payment processed', () => recorder.spans().some((s) => named('process payments')(s) && s.spanContext().traceId === '1'.repeat(32)));
+    const orders = recorder.spans().filter(named('process orders'));
+    expect(orders.flatMap((s) => [s.spanContext().traceId, ...s.links.map((l) => l.context.traceId)]).every((id) => id === '1'.repeat(32))).toBe(true);
+  });
+
   it('marks the batch span failed when the batch rolls back, and traces its events one by one after', async () => {
     const traced = await start({ failWholeBatches: true });
     const tracing = createTracing({ tracerProvider: recorder.sdk.provider });

@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, SpanKind, context as contextApi, trace, type Attributes, 
 import { policyStep } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { EXCEPTION, HERALD, MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
-import { contextOf, parseTraceparent, sampledFlag } from './propagation.js';
+import { contextOf, flagsReadUnsampled, parseTraceparent, sampledFlag } from './propagation.js';
 import { errorType, markFailed, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
@@ -75,6 +75,9 @@ function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
       for (const delivery of ctx.deliveries) {
         const traceparent = parentOf(delivery.headers);
         if (traceparent === undefined || contexts.has(traceparent)) continue;
+        // once one unsampled context is known, another header whose flags read unsampled changes
+        // nothing (unsampled or invalid, it adds no link): most of a batch at a low sampling ratio
+        if (unsampled > 0 && flagsReadUnsampled(traceparent)) continue;
         const flag = sampledFlag(traceparent);
         if (flag === 0) unsampled++;
         if (flag !== 1 || contexts.size >= MAX_BATCH_LINKS) continue;

@@ -64,6 +64,18 @@ export function sampledFlag(traceparent: string | undefined): 1 | 0 | -1 {
   return parsed === undefined ? -1 : parsed.traceFlags & 1 ? 1 : 0;
 }
 
+/**
+ * Whether a header of a version-00 `traceparent`'s length ends in flags whose sampled bit is clear,
+ * without checking the rest: a cheap first look where only a sampled context needs the full check
+ * (a sampled header never reads unsampled; an invalid one may).
+ */
+export function flagsReadUnsampled(traceparent: string): boolean {
+  if (traceparent.length !== 55) return false;
+  const c = traceparent.charCodeAt(54);
+  // the last hex digit's value: 0-9, or a-f as 10-15
+  return ((c <= 0x39 ? c - 0x30 : c - 0x57) & 1) === 0;
+}
+
 /** The context a `traceparent` header names, on top of `base`; `base` when there is none or it is invalid. */
 export function extractContext(headers: Readonly<Record<string, string | string[] | undefined>> | undefined, base: Context = ROOT_CONTEXT): Context {
   return headers ? contextOf(headers['traceparent'], headers['tracestate'], base) : base;
