@@ -228,11 +228,16 @@ describe('groupSent (a relay run elsewhere reports its sends)', () => {
       record('orders', 'd', { traceparent: later }),
       record('orders', 'e', { traceparent: 'not a traceparent' }),
       record('orders', 'f', { traceparent: parent('6', 'zz') }),
+      record('orders', 'g', { traceparent: parent('7', '0z') }), // a digit, then not one
+      record('orders', 'h', { traceparent: parent('8', '0A') }), // upper case: not W3C's form
+      record('orders', 'i', { traceparent: parent('9', 'fe') }), // every flag but sampled
     ]);
     expect(groups.map((group) => [group.key, group.count])).toEqual([
       ['d', 1],
       ['e', 1],
       ['f', 1],
+      ['g', 1],
+      ['h', 1],
     ]);
     expect(groupSent([record('orders', 'a', { traceparent: unsampled })])).toEqual([]);
   });

@@ -127,10 +127,11 @@ export function groupSent(records: readonly OutgoingRecord[]): RelaySentGroup[] 
  * (the flags' lowest bit) clear. Anything else, valid or not, is reported: the tracer judges it.
  */
 function notSampled(traceparent: string): boolean {
-  if (traceparent.length !== 55 || !traceparent.startsWith('00-')) return false;
-  const flags = parseInt(traceparent.slice(53), 16);
-  return !Number.isNaN(flags) && (flags & 1) === 0;
+  return traceparent.length === 55 && traceparent.startsWith('00-') && UNSAMPLED_FLAGS.test(traceparent.slice(53));
 }
+
+/** Two lowercase hex digits, the last one even. */
+const UNSAMPLED_FLAGS = /^[0-9a-f][02468ace]$/;
 
 // constant abort reasons: abort() without one builds a DOMException (and its stack) every time
 const WOKEN = new Error('relay woken');
