@@ -32,34 +32,32 @@ const mainThread = () => threadStat(String(process.pid)).ms / 1000;
 const schedStat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
 // bytes this process handed to the kernel (every thread's: WAL frames, checkpoints, fsyncs' data)
 const ioCounters = () => Object.fromEntries(readFileSync('/proc/self/io', 'utf8').trim().split('\n').map((line) => [line.split(':')[0]!, Number(line.split(':')[1])]));
-// every counter starts once the warm-up's events were applied
-let ioBefore: Record<string, number> = {};
-let schedBefore: number[] = [];
-let mainBefore = 0;
-let loopBefore = performance.eventLoopUtilization();
-// (an object: a closure's assignments to `let`s are not seen by the type checker's narrowing)
-const start: { cpu?: CpuSeconds | undefined } = {};
-let threadsBefore: ReturnType<typeof threadTimes> | undefined;
-let profiling: ((file: string) => Promise<void>) | undefined;
-let sampling: ((file: string) => Promise<void>) | undefined;
+/** Every counter the report compares with the same counters after the run. */
+const snapshot = () => ({
+  io: ioCounters(),
+  sched: schedStat(),
+  main: mainThread(),
+  loop: performance.eventLoopUtilization(),
+  cpu: row.cpuSeconds?.(),
+  threads: process.env['HERALD_BENCH_THREADS'] ? threadTimes() : undefined,
+});
+// taken, and the profilers started, once the warm-up's events were applied (an object: the type
+// checker does not see a callback's assignments to a `let`)
+const measured: { start?: ReturnType<typeof snapshot>; stopProfile?: (file: string) => Promise<void>; stopSampling?: (file: string) => Promise<void> } = {};
 const result = await runShape(row, {
   shape: shapeArg as Shape,
   events: Number(eventsArg),
   ...(rate === undefined ? {} : { ratePerSec: rate }),
   warmupEvents: warmup,
   async measuring() {
-    ioBefore = ioCounters();
-    schedBefore = schedStat();
-    mainBefore = mainThread();
-    loopBefore = performance.eventLoopUtilization();
-    start.cpu = row.cpuSeconds?.();
-    threadsBefore = process.env['HERALD_BENCH_THREADS'] ? threadTimes() : undefined;
-    profiling = process.env['HERALD_BENCH_CPUPROFILE'] ? await startProfile() : undefined;
-    sampling = process.env['HERALD_BENCH_HEAPPROFILE'] ? await startHeapSampling(process.env['HERALD_BENCH_HEAPPROFILE_SURVIVORS'] === '1') : undefined;
+    measured.start = snapshot();
+    if (process.env['HERALD_BENCH_CPUPROFILE']) measured.stopProfile = await startProfile();
+    if (process.env['HERALD_BENCH_HEAPPROFILE']) measured.stopSampling = await startHeapSampling(process.env['HERALD_BENCH_HEAPPROFILE_SURVIVORS'] === '1');
   },
 });
-await profiling?.(process.env['HERALD_BENCH_CPUPROFILE']!);
-await sampling?.(process.env['HERALD_BENCH_HEAPPROFILE']!);
+await measured.stopProfile?.(process.env['HERALD_BENCH_CPUPROFILE']!);
+await measured.stopSampling?.(process.env['HERALD_BENCH_HEAPPROFILE']!);
+const { io: ioBefore, sched: schedBefore, main: mainBefore, loop: loopBefore, cpu: before, threads: threadsBefore } = measured.start!;
 const after = row.cpuSeconds?.();
 const mainAfter = mainThread();
 const schedAfter = schedStat();
@@ -78,7 +76,6 @@ console.log(
 );
 const ioPerEvent = (name: string) => (ioAfter[name]! - ioBefore[name]!) / result.events;
 console.log(`I/O per event (this process): ${ioPerEvent('wchar').toFixed(0)} bytes written in ${ioPerEvent('syscw').toFixed(2)} write calls, ${ioPerEvent('rchar').toFixed(0)} bytes read`);
-const before = start.cpu;
 if (before && after) {
   const perEvent = (role: keyof CpuSeconds) => `${(((after[role] - before[role]) * 1e6) / result.events).toFixed(1)} µs`;
   console.log(`CPU per event: node ${perEvent('node')} (main thread ${(((mainAfter - mainBefore) * 1e6) / result.events).toFixed(1)} µs), postgres ${perEvent('postgres')}, kafka mock ${perEvent('kafkaMock')}`);

@@ -67,7 +67,9 @@ function runScript(script: string, scriptArgs: readonly string[], timeoutMs?: nu
 }
 
 const overhead = countAfter('overhead', '6');
-if (overhead !== undefined) runScript('./overhead.ts', [overhead, events, ...(args.includes('--shape') ? [`--shape=${option('shape', '')}`] : []), ...(args.includes('--variants') ? [`--variants=${option('variants', '')}`] : []), ...(json ? ['--json'] : [])]);
+// `--name value` as overhead.ts takes it, `--name=value`, when given
+const passOn = (name: string) => (args.includes(`--${name}`) ? [`--${name}=${option(name, '')}`] : []);
+if (overhead !== undefined) runScript('./overhead.ts', [overhead, events, ...passOn('shape'), ...passOn('variants'), ...(json ? ['--json'] : [])]);
 const analytics = countAfter('analytics', '1000000');
 if (analytics !== undefined) runScript('./analytics.ts', [analytics, ...(json ? ['--json'] : [])], Number(deadlineMs) + 30_000);
 const stream = countAfter('stream', '100000');
