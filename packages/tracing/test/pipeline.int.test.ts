@@ -1,4 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep } from '@herald/core';
 import type { App, Logger } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
@@ -210,6 +211,33 @@ describe('below an unsampled parent', () => {
       expect(recorder.spans()).toEqual([]);
     } finally {
       await app.close();
+    }
+  });
+  it('for a root the sampler drops: no span, and its events carry the dropped context on', async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ sampler: new TraceIdRatioBasedSampler(0), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracing = createTracing({ tracerProvider: provider });
+    const app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores: memoryStores(), relay: { idleMs: 5 } }));
+    const seen = new Map<string, Readonly<Record<string, string>>>();
+    app.on(Ordered, { group: 'billing' }, async (event, ctx) => void (await ctx.publish(Paid, { id: event.data.id })));
+    app.on(Paid, { group: 'shipping' }, async (event) => void seen.set(event.data.id, event.headers));
+    await app.start();
+    try {
+      // one published alone (a root), three in one call (one root for the call)
+      const single = await tracing.publish(app.publish)(Ordered, { id: 'o-7' });
+      const many = await app.transaction((_tx, publish) => tracing.publish(publish).many(Ordered, [{ id: 'o-8' }, { id: 'o-9' }, { id: 'o-10' }]));
+      expect(single.headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      expect(new Set(many.map((e) => e.headers['traceparent'])).size).toBe(1);
+      expect(many[0]!.headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      expect(many[0]!.headers['traceparent']).not.toBe(single.headers['traceparent']);
+      await waitFor('the payments to be handled', () => seen.size === 4);
+      // the trace goes on unsampled from cause to effect: nothing downstream samples it again
+      expect(seen.get('o-7')).toEqual({ traceparent: single.headers['traceparent'] });
+      expect(seen.get('o-10')).toEqual({ traceparent: many[0]!.headers['traceparent'] });
+      expect(exporter.getFinishedSpans()).toEqual([]);
+    } finally {
+      await app.close();
+      await provider.shutdown();
     }
   });
 });

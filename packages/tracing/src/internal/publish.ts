@@ -1,4 +1,4 @@
-import { SpanKind, context as contextApi, type Context, type Span } from '@opentelemetry/api';
+import { SpanKind, context as contextApi, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { EventDefinition, Publish } from '@herald/core';
 import { HERALD, MESSAGING, OPERATION } from '../conventions.js';
 import { injectSpan, injectSpanContext } from './propagation.js';
@@ -13,61 +13,65 @@ import { recordFailure, unsampledParent, type TracingState } from './spans.js';
  */
 export function tracedPublish(state: TracingState, publish: Publish, parent?: Context): Publish {
   const { tracer, system } = state;
-  const startCreate = (definition: EventDefinition, context: Context, count?: number): Span =>
-    tracer.startSpan(
-      `${OPERATION.create} ${definition.topic}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [MESSAGING.system]: system,
-          [MESSAGING.operationType]: OPERATION.create,
-          [MESSAGING.operationName]: OPERATION.create,
-          [MESSAGING.destinationName]: definition.topic,
-          [HERALD.eventType]: definition.type,
-          ...(count === undefined ? {} : { [MESSAGING.batchMessageCount]: count }),
-        },
-      },
-      context,
-    );
+  const startCreate = (definition: EventDefinition, context: Context, count?: number): Span => {
+    const attributes: Attributes = {
+      [MESSAGING.system]: system,
+      [MESSAGING.operationType]: OPERATION.create,
+      [MESSAGING.operationName]: OPERATION.create,
+      [MESSAGING.destinationName]: definition.topic,
+      [HERALD.eventType]: definition.type,
+    };
+    if (count !== undefined) attributes[MESSAGING.batchMessageCount] = count;
+    return tracer.startSpan(`${OPERATION.create} ${definition.topic}`, { kind: SpanKind.PRODUCER, attributes }, context);
+  };
+  // a recorded create span: it ends when the publish settles, with the envelope's ids or the error
+  const recorded = async <T>(span: Span, publishing: () => Promise<T>, onPublished?: (published: T) => void): Promise<T> => {
+    try {
+      const published = await publishing();
+      onPublished?.(published);
+      return published;
+    } catch (error) {
+      recordFailure(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
   // an arrow, not a named function: this runs per publish, and a named function expression made
-  // per call costs a defineProperty under tsx (esbuild's keepNames)
-  const traced = (async (definition, data, options) => {
+  // per call costs a defineProperty under tsx (esbuild's keepNames). Not async: an event whose
+  // trace is not sampled (most, under a sampling ratio) goes straight through, no promise of its own
+  const traced = ((definition, data, options) => {
     if (options?.headers?.['traceparent'] !== undefined) return publish(definition, data, options);
     const context = parent ?? contextApi.active();
     const unsampled = unsampledParent(context);
     if (unsampled) return publish(definition, data, { ...options, headers: injectSpanContext(unsampled, options?.headers) });
     const span = startCreate(definition, context);
-    try {
-      const envelope = await publish(definition, data, { ...options, headers: injectSpan(span, options?.headers) });
-      if (span.isRecording()) span.setAttributes({
-        [MESSAGING.messageId]: envelope.id,
-        [MESSAGING.conversationId]: envelope.correlationId,
-        [state.keyAttribute]: envelope.key,
-      });
-      return envelope;
-    } catch (error) {
-      recordFailure(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
+    const headers = injectSpan(span, options?.headers);
+    // a root the sampler dropped: the event carries its context (so what follows is not sampled
+    // again), and there is nothing to record
+    if (!span.isRecording()) return publish(definition, data, { ...options, headers });
+    return recorded(
+      span,
+      () => publish(definition, data, { ...options, headers }),
+      (envelope) =>
+        span.setAttributes({
+          [MESSAGING.messageId]: envelope.id,
+          [MESSAGING.conversationId]: envelope.correlationId,
+          [state.keyAttribute]: envelope.key,
+        }),
+    );
   }) as Publish;
   // one create span for the whole call (`messaging.batch.message_count`): every event of it carries
   // that span as its creation context, as the conventions allow when messages are created together
-  traced.many = async (definition, items, options) => {
+  traced.many = (definition, items, options) => {
     if (options?.headers?.['traceparent'] !== undefined) return publish.many(definition, items, options);
     const context = parent ?? contextApi.active();
     const unsampled = unsampledParent(context);
     if (unsampled) return publish.many(definition, items, { ...options, headers: injectSpanContext(unsampled, options?.headers) });
     const span = startCreate(definition, context, items.length);
-    try {
-      return await publish.many(definition, items, { ...options, headers: injectSpan(span, options?.headers) });
-    } catch (error) {
-      recordFailure(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
+    const headers = injectSpan(span, options?.headers);
+    if (!span.isRecording()) return publish.many(definition, items, { ...options, headers });
+    return recorded(span, () => publish.many(definition, items, { ...options, headers }));
   };
   // a scheduled event is created when it is due, not now: it keeps the trace headers of its cause
   // (the publisher copies them) and gets no create span of its own here
