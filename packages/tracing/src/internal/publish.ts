@@ -1,5 +1,5 @@
 import { SpanKind, context as contextApi, type Attributes, type Context, type Span } from '@opentelemetry/api';
-import type { EventDefinition, Publish } from '@herald/core';
+import type { Envelope, EventDefinition, Publish } from '@herald/core';
 import { HERALD, MESSAGING, OPERATION } from '../conventions.js';
 import { injectSpan, injectSpanContext } from './propagation.js';
 import { recordFailure, unsampledParent, type TracingState } from './spans.js';
@@ -24,11 +24,33 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
     if (count !== undefined) attributes[MESSAGING.batchMessageCount] = count;
     return tracer.startSpan(`${OPERATION.create} ${definition.topic}`, { kind: SpanKind.PRODUCER, attributes }, context);
   };
-  // a recorded create span: it ends when the publish settles, with the envelope's ids or the error
-  const recorded = async <T>(span: Span, publishing: () => Promise<T>, onPublished?: (published: T) => void): Promise<T> => {
+  /**
+   * One publish call (an event, or a `publish.many` call's events) with its trace context: `send`
+   * with the caller's options as they are when they name a creation context of their own, else
+   * with the headers of the create span's context. A span the sampler dropped (most, under a
+   * sampling ratio) is only carried: the call goes straight through, no promise of its own; a
+   * recorded one ends when the call settles, with `onPublished`'s attributes or the error.
+   */
+  const call = <T, O extends { headers?: Readonly<Record<string, string>> }>(
+    definition: EventDefinition,
+    options: O | undefined,
+    count: number | undefined,
+    send: (options: O | undefined) => Promise<T>,
+    onPublished?: (span: Span, published: T) => void,
+  ): Promise<T> => {
+    if (options?.headers?.['traceparent'] !== undefined) return send(options);
+    const context = parent ?? contextApi.active();
+    const unsampled = unsampledParent(context);
+    if (unsampled) return send({ ...options, headers: injectSpanContext(unsampled, options?.headers) } as O);
+    const span = startCreate(definition, context, count);
+    const traced = { ...options, headers: injectSpan(span, options?.headers) } as O;
+    if (!span.isRecording()) return send(traced);
+    return recorded(span, () => send(traced), onPublished);
+  };
+  const recorded = async <T>(span: Span, publishing: () => Promise<T>, onPublished?: (span: Span, published: T) => void): Promise<T> => {
     try {
       const published = await publishing();
-      onPublished?.(published);
+      onPublished?.(span, published);
       return published;
     } catch (error) {
       recordFailure(span, error);
@@ -37,42 +59,19 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
       span.end();
     }
   };
-  // an arrow, not a named function: this runs per publish, and a named function expression made
-  // per call costs a defineProperty under tsx (esbuild's keepNames). Not async: an event whose
-  // trace is not sampled (most, under a sampling ratio) goes straight through, no promise of its own
-  const traced = ((definition, data, options) => {
-    if (options?.headers?.['traceparent'] !== undefined) return publish(definition, data, options);
-    const context = parent ?? contextApi.active();
-    const unsampled = unsampledParent(context);
-    if (unsampled) return publish(definition, data, { ...options, headers: injectSpanContext(unsampled, options?.headers) });
-    const span = startCreate(definition, context);
-    const headers = injectSpan(span, options?.headers);
-    // a root the sampler dropped: the event carries its context (so what follows is not sampled
-    // again), and there is nothing to record
-    if (!span.isRecording()) return publish(definition, data, { ...options, headers });
-    return recorded(
-      span,
-      () => publish(definition, data, { ...options, headers }),
-      (envelope) =>
-        span.setAttributes({
-          [MESSAGING.messageId]: envelope.id,
-          [MESSAGING.conversationId]: envelope.correlationId,
-          [state.keyAttribute]: envelope.key,
-        }),
-    );
-  }) as Publish;
+  const identify = (span: Span, envelope: Envelope): void => {
+    span.setAttributes({
+      [MESSAGING.messageId]: envelope.id,
+      [MESSAGING.conversationId]: envelope.correlationId,
+      [state.keyAttribute]: envelope.key,
+    });
+  };
+  // arrows, not named functions: this runs per publish, and a named function expression made per
+  // call costs a defineProperty under tsx (esbuild's keepNames)
+  const traced = ((definition, data, options) => call(definition, options, undefined, (o) => publish(definition, data, o), identify)) as Publish;
   // one create span for the whole call (`messaging.batch.message_count`): every event of it carries
   // that span as its creation context, as the conventions allow when messages are created together
-  traced.many = (definition, items, options) => {
-    if (options?.headers?.['traceparent'] !== undefined) return publish.many(definition, items, options);
-    const context = parent ?? contextApi.active();
-    const unsampled = unsampledParent(context);
-    if (unsampled) return publish.many(definition, items, { ...options, headers: injectSpanContext(unsampled, options?.headers) });
-    const span = startCreate(definition, context, items.length);
-    const headers = injectSpan(span, options?.headers);
-    if (!span.isRecording()) return publish.many(definition, items, { ...options, headers });
-    return recorded(span, () => publish.many(definition, items, { ...options, headers }));
-  };
+  traced.many = (definition, items, options) => call(definition, options, items.length, (o) => publish.many(definition, items, o));
   // a scheduled event is created when it is due, not now: it keeps the trace headers of its cause
   // (the publisher copies them) and gets no create span of its own here
   traced.schedule = (definition, data, options) => publish.schedule(definition, data, options);
