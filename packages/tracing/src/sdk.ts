@@ -7,6 +7,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { HeraldError } from '@herald/core';
 import { SERVICE_NAME } from './conventions.js';
 import { TracingErrors } from './errors.js';
+import { PooledIdGenerator } from './internal/ids.js';
 
 /** Options of {@link startTracing}. */
 export interface StartTracingOptions {
@@ -74,6 +75,7 @@ export function startTracing(options: StartTracingOptions = {}): TracingSdk {
   const wrap = (exporter: SpanExporter): SpanProcessor => (options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter));
   const provider = new NodeTracerProvider({
     resource: resourceOf(options.serviceName),
+    idGenerator: new PooledIdGenerator(),
     spanProcessors: exporters.map((e) => wrap(e.exporter)),
     ...(disabled ? { sampler: new AlwaysOffSampler() } : {}),
   });
