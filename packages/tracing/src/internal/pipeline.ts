@@ -74,10 +74,12 @@ function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
       let unsampled = 0;
       for (const delivery of ctx.deliveries) {
         const traceparent = parentOf(delivery.headers);
-        if (traceparent === undefined || contexts.has(traceparent)) continue;
+        if (traceparent === undefined) continue;
         // once one unsampled context is known, another header whose flags read unsampled changes
-        // nothing (unsampled or invalid, it adds no link): most of a batch at a low sampling ratio
+        // nothing (unsampled or invalid, it adds no link, and no link reads unsampled): most of a
+        // batch at a low sampling ratio, skipped before the lookup hashes the header
         if (unsampled > 0 && flagsReadUnsampled(traceparent)) continue;
+        if (contexts.has(traceparent)) continue;
         const flag = sampledFlag(traceparent);
         if (flag === 0) unsampled++;
         if (flag !== 1 || contexts.size >= MAX_BATCH_LINKS) continue;
