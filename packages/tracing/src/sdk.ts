@@ -58,6 +58,8 @@ export interface TracingSdk {
  * - `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`; `OTEL_TRACES_SAMPLER(_ARG)`; `OTEL_BSP_*`;
  * - `OTEL_SDK_DISABLED=true`: nothing is recorded or exported.
  *
+ * Trace and span ids come from the system's cryptographic generator (drawn 4 KiB at a time).
+ *
  * Throws `tracing-exporter-unsupported` for an exporter or protocol it does not ship (zipkin,
  * grpc...). Call `shutdown()` when the service stops, after the app closed, so the last spans
  * leave.
