@@ -1,17 +1,21 @@
 // One flat-out run of one row and producer shape on a fresh row, in this process; prints one JSON
 // line (run by bench/overhead.ts, one process per run):
-//   node --conditions=@herald/source --import tsx bench/flatOut.ts <row> <batch|request> [events] [deadline-ms]
+//   node --conditions=@herald/source --import tsx bench/flatOut.ts <row> <batch|request> [events] [deadline-ms] [--callers=n]
 import { ROWS } from './rows.js';
 import { round } from './stats.js';
 import { runShape, SHAPES, type RunResult, type Shape } from './workload.js';
 
-const [rowName = '', shapeArg = '', eventsArg = '100000', deadlineArg = '600000'] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const [rowName = '', shapeArg = '', eventsArg = '100000', deadlineArg = '600000'] = args.filter((a) => !a.startsWith('--'));
+const callersArg = args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length);
 const factory = ROWS[rowName];
 if (!factory) throw new Error(`unknown row "${rowName}"; known: ${Object.keys(ROWS).join(', ')}`);
 if (!(shapeArg in SHAPES)) throw new Error(`unknown shape "${shapeArg}"; known: ${Object.keys(SHAPES).join(', ')}`);
 const shape = shapeArg as Shape;
 const events = Number(eventsArg);
 if (!(Number.isInteger(events) && events > 0)) throw new Error(`events must be a positive integer, got ${eventsArg}`);
+const callers = callersArg === undefined ? undefined : Number(callersArg);
+if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`--callers must be a positive integer, got ${callersArg}`);
 
 // a stalled run must not hang the caller: give up, and let exit hooks stop what the row started
 setTimeout(() => {
@@ -26,7 +30,13 @@ let cpu: NodeJS.CpuUsage;
 try {
   // measured in its steady state: a tenth of the events first (at most 10,000), not counted, so a
   // variant's first compilations and its tracer's or exporter's start-up are not in its figure
-  result = await runShape(row, { shape, events, warmupEvents: Math.min(10_000, Math.floor(events / 10)), measuring: () => void (cpuBefore = process.cpuUsage()) });
+  result = await runShape(row, {
+    shape,
+    events,
+    ...(callers === undefined ? {} : { callers }),
+    warmupEvents: Math.min(10_000, Math.floor(events / 10)),
+    measuring: () => void (cpuBefore = process.cpuUsage()),
+  });
   cpu = process.cpuUsage(cpuBefore);
 } finally {
   await row.close();
@@ -35,6 +45,7 @@ process.stdout.write(
   JSON.stringify({
     row: rowName,
     shape,
+    ...(callers === undefined ? {} : { callers }),
     events: result.events,
     eventsPerSec: Math.round((result.events / result.elapsedMs) * 1000),
     // the whole process (every thread) during the run

@@ -1,6 +1,6 @@
 // What observability costs, measured so that the machine's drift cannot pass for it:
-//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--shape=batch|request] [--variants=a,b] [--json]
-// (`npm run bench -- --overhead [rounds] [--shape request] [--variants embedded+tracing,...]`.)
+//   node --conditions=@herald/source --import tsx bench/overhead.ts [rounds] [events] [--shape=batch|request] [--variants=a,b] [--callers=n] [--json]
+// (`npm run bench -- --overhead [rounds] [--shape request] [--variants embedded+tracing,...] [--callers 128]`.)
 // Throughput on two cores moves ±15% from run to run, and a row measured minutes after its base
 // meets another machine state, so one run each (the full benchmark's `ratioToBase`) can show a
 // variant 10% faster or slower than it is. Here every round runs the base row (`embedded`) and
@@ -37,6 +37,11 @@ const variantsArg = args.find((a) => a.startsWith('--variants='))?.slice('--vari
 const unknown = variantsArg?.filter((v) => !ALL_VARIANTS.includes(v)) ?? [];
 if (unknown.length > 0) throw new Error(`unknown variants ${unknown.join(', ')}; known: ${ALL_VARIANTS.join(', ')}`);
 const VARIANTS = variantsArg ?? ALL_VARIANTS;
+// callers in flight instead of the shape's (workload.ts): many more than the request shape's 32
+// measure what each row sustains with the CPU as the limit
+const callersArg = args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length);
+const callers = callersArg === undefined ? undefined : Number(callersArg);
+if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`--callers must be a positive integer, got ${callersArg}`);
 const rounds = Number(roundsArg);
 if (!(Number.isInteger(rounds) && rounds >= 2)) throw new Error(`rounds must be an integer of at least 2, got ${roundsArg}`);
 
@@ -48,7 +53,7 @@ interface Run {
 /** One flat-out run of `row` in a fresh process (bench/flatOut.ts). */
 function flatOut(name: string, shape: Shape): Run {
   const row = name === CONTROL ? BASE : name;
-  const child = spawnSync(process.execPath, [...nodeFlagsOf(row), '--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./flatOut.ts', import.meta.url)), row, shape, eventsArg], {
+  const child = spawnSync(process.execPath, [...nodeFlagsOf(row), '--conditions=@herald/source', '--import', 'tsx', fileURLToPath(new URL('./flatOut.ts', import.meta.url)), row, shape, eventsArg, ...(callers === undefined ? [] : [`--callers=${callers}`])], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 660_000,
@@ -89,6 +94,7 @@ const results = [...VARIANTS, CONTROL].flatMap((variant) =>
       // what each round's ratio divides by
       against: variant === CONTROL ? BASE : `${BASE} and ${CONTROL}`,
       shape,
+      callers: callers ?? SHAPE_OPTIONS[shape].callers,
       rounds,
       throughputRatio: { median: middle, min: Math.min(...ratios), max: Math.max(...ratios), rounds: ratios },
       cpuPerEventRatio: round(median(cpuRatios)),
@@ -109,6 +115,7 @@ if (json) {
     results.map((r) => ({
       variant: r.variant,
       shape: r.shape,
+      callers: r.callers,
       [`x ${BASE} events/s (median of ${rounds}; a variant against both base runs)`]: `${r.throughputRatio.median} ${'met' in r ? `(>= ${MIN_RATIO}: ${r.met ? 'met' : 'MISSED'})` : "(control, against the base's run: the method's own spread)"}`,
       range: `${r.throughputRatio.min}–${r.throughputRatio.max}`,
       'x CPU per event': r.cpuPerEventRatio,

@@ -10,7 +10,8 @@
 // (HERALD_BENCH_THREADS=1 prints every thread's CPU during the measured run, per event.)
 // (HERALD_BENCH_RATE=5000 sends at that rate instead of flat out: CPU per event under the same
 // offered load for every row, without the feedback of a flat-out run, where a slower row commits
-// in larger groups. HERALD_BENCH_WARMUP=n sends n events first, not measured.)
+// in larger groups. HERALD_BENCH_WARMUP=n sends n events first, not measured. HERALD_BENCH_CALLERS=n
+// sends flat out with n callers in flight instead of the shape's.)
 // (row: see bench/rows.ts; shape: batch | request; the .cpuprofile covers the Node side.)
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -25,6 +26,8 @@ const rate = process.env['HERALD_BENCH_RATE'] ? Number(process.env['HERALD_BENCH
 const warmup = Number(process.env['HERALD_BENCH_WARMUP'] ?? 0);
 if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`HERALD_BENCH_RATE must be a positive number of events a second, got ${process.env['HERALD_BENCH_RATE']}`);
 if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`HERALD_BENCH_WARMUP must be a count of events, got ${process.env['HERALD_BENCH_WARMUP']}`);
+const callers = process.env['HERALD_BENCH_CALLERS'] ? Number(process.env['HERALD_BENCH_CALLERS']) : undefined;
+if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`HERALD_BENCH_CALLERS must be a positive integer, got ${process.env['HERALD_BENCH_CALLERS']}`);
 const row = await factory();
 // the main thread alone (/proc), next to the whole process: what a single event loop carries
 const mainThread = () => threadStat(String(process.pid)).ms / 1000;
@@ -48,6 +51,7 @@ const result = await runShape(row, {
   shape: shapeArg as Shape,
   events: Number(eventsArg),
   ...(rate === undefined ? {} : { ratePerSec: rate }),
+  ...(callers === undefined ? {} : { callers }),
   warmupEvents: warmup,
   async measuring() {
     measured.start = snapshot();

@@ -1,7 +1,7 @@
 // npm run bench [-- --json] [--rows ceiling-sqlite,embedded,...] [--events 100000] [--latency-events 20000] [--deadline-ms 600000]
 // npm run bench -- --backlog [1000000]: memory while a backlog of that many events drains (bench/backlog.ts)
 // npm run bench -- --stream [100000]: seed 001's ingest → log → windowed stream workload on both engines (bench/stream.ts)
-// npm run bench -- --overhead [6] [--shape request] [--variants a,b]: what metrics and tracing cost, in that many interleaved rounds with a control (bench/overhead.ts)
+// npm run bench -- --overhead [6] [--shape request] [--variants a,b] [--callers n]: what metrics and tracing cost, in that many interleaved rounds with a control (bench/overhead.ts)
 // npm run bench -- --analytics [1000000]: the analytics store on SQLite and on DuckDB, seed 001's queries (bench/analytics.ts)
 // Measures every row in its own process (so peak RSS is its own), each producer shape flat out and
 // at 2,000 events/s, and compares Herald's rows with the ceiling row of the same infrastructure.
@@ -69,7 +69,7 @@ function runScript(script: string, scriptArgs: readonly string[], timeoutMs?: nu
 const overhead = countAfter('overhead', '6');
 // `--name value` as overhead.ts takes it, `--name=value`, when given
 const passOn = (name: string) => (args.includes(`--${name}`) ? [`--${name}=${option(name, '')}`] : []);
-if (overhead !== undefined) runScript('./overhead.ts', [overhead, events, ...passOn('shape'), ...passOn('variants'), ...(json ? ['--json'] : [])]);
+if (overhead !== undefined) runScript('./overhead.ts', [overhead, events, ...passOn('shape'), ...passOn('variants'), ...passOn('callers'), ...(json ? ['--json'] : [])]);
 const analytics = countAfter('analytics', '1000000');
 if (analytics !== undefined) runScript('./analytics.ts', [analytics, ...(json ? ['--json'] : [])], Number(deadlineMs) + 30_000);
 const stream = countAfter('stream', '100000');

@@ -82,6 +82,12 @@ export interface RunOptions {
   /** Open loop at this rate; flat out (closed loop, the shape's callers) when absent. */
   readonly ratePerSec?: number;
   /**
+   * Callers in flight when flat out, instead of the shape's: more of them than the shape's 32
+   * one-event callers measure what the row sustains when the CPU is the limit, not when each
+   * caller's wait for its commit is.
+   */
+  readonly callers?: number;
+  /**
    * Events sent first, the same way, and not counted: the measured run then starts on a row in
    * its steady state (caches filled, code compiled, the relay thread's included).
    */
@@ -98,7 +104,8 @@ export interface RunResult {
 
 /** Sends `events` in the shape's calls and waits until every one is applied. */
 export async function runShape(row: BenchRow, options: RunOptions): Promise<RunResult> {
-  const { callSize, callers } = SHAPES[options.shape];
+  const { callSize } = SHAPES[options.shape];
+  const callers = options.callers ?? SHAPES[options.shape].callers;
   // event numbers (and so ids) go on from the warm-up's: a row deduplicating by id applies every event
   const warmup = options.warmupEvents ?? 0;
   const send = async (first: number, events: number) => {
