@@ -48,12 +48,16 @@ describe('async-orders as separate processes with relay chaos and transient fail
     const plan = makePlan({ prefix: 'u', users: 12, deposits: 2, orders: 4, seed: 4 });
     const progress = { done: 0 };
     let finished = false;
-    const run = runPlan(plan, gateways, { concurrency: 12, progress }).finally(() => (finished = true));
-    // billing dies mid-run, with payments and deposits in flight, and comes back
-    await eventually(() => (progress.done >= 12 ? true : undefined), 60_000, 'a sixth of the operations');
+    let open!: () => void;
+    const gate = { first: 3, open: new Promise<void>((resolve) => (open = resolve)) };
+    const run = runPlan(plan, gateways, { concurrency: 12, progress, gate }).finally(() => (finished = true));
+    // billing dies mid-run, with payments and deposits in flight; every user's last three orders
+    // go out while it is down (they wait for a payment, so none can end), and it comes back
+    await eventually(() => (progress.done >= 12 ? true : undefined), 60_000, 'a third of the first operations');
     await processes.crash('billing');
-    expect(finished).toBe(false);
+    open();
     await sleep(1_000);
+    expect(finished).toBe(false);
     await processes.restart('billing');
     const results = await run;
     await verifyResults(results, { startingBalanceCents: STARTING_BALANCE, statuses: ['PAID', 'INSUFFICIENT_FUNDS'] });

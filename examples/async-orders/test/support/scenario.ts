@@ -55,13 +55,23 @@ export interface ClientStats {
 }
 
 /**
+ * Holds back part of the plan: each user sends its `first` operations (deposits, then orders) at
+ * once and the rest when `open` settles, so a test can crash a service while every user still has
+ * operations to send, whatever the machine's speed.
+ */
+export interface Gate {
+  readonly first: number;
+  readonly open: Promise<unknown>;
+}
+
+/**
  * Runs the plan: every user registers, then makes its deposits and orders concurrently with the
  * other users, each with its own Idempotency-Key, and sends each key again once it has its final
  * answer. A client whose gateway stops answering retries the same key on another gateway; a 202
  * is followed by polling its Location; a 409 in flight (the key's first request died with its
  * replica) is retried after a pause.
  */
-export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, options: { concurrency: number; progress?: { done: number }; stats?: ClientStats }): Promise<UserResult[]> {
+export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, options: { concurrency: number; progress?: { done: number }; stats?: ClientStats; gate?: Gate }): Promise<UserResult[]> {
   const stats = options.stats ?? { failovers: 0, polled: 0, inFlight: 0 };
   const results: UserResult[] = [];
   await pool(plans, options.concurrency, async (plan, index) => {
@@ -85,8 +95,10 @@ export async function runPlan(plans: readonly UserPlan[], gateways: Gateways, op
         if (JSON.stringify(again.body) !== JSON.stringify(final.body)) result.mismatches.push(key);
       }),
     ];
+    const gate = options.gate;
     await Promise.all(
-      ops.map(async (op) => {
+      ops.map(async (op, i) => {
+        if (gate && i >= gate.first) await gate.open;
         await op();
         if (options.progress) options.progress.done++;
       }),
