@@ -39,6 +39,7 @@ export interface GroupConsumerOptions {
   /** Deadline of the close a `stop` policy starts by itself. */
   readonly stopDeadlineMs: number;
   readonly clock: Clock;
+  /** Bound to the group by the caller (`logger.child({ group })`): its lines name the group through it. */
   readonly logger: Logger;
   readonly instrumentation: Instrumentation;
 }
@@ -226,7 +227,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   async function runCommits(): Promise<void> {
     while (!closing.signal.aborted) {
       await clock.sleep(options.commitIntervalMs, closing.signal).catch(() => {});
-      await commit().catch((error: unknown) => logger.warn('offset commit failed; will retry', { group, error }));
+      await commit().catch((error: unknown) => logger.warn('offset commit failed; will retry', { error }));
     }
   }
 
@@ -262,7 +263,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       failReady(CLOSING);
       const timer = clock.sleep(deadlineMs, stop.signal).then(
         () => {
-          logger.warn('close deadline passed; abandoning running handlers', { group, deadlineMs });
+          logger.warn('close deadline passed; abandoning running handlers', { deadlineMs });
           stop.abort(STOPPED);
           release(0);
         },
@@ -294,7 +295,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       markReady();
       if (assigned.length === 0) return;
       for (const tp of assigned) work(tp);
-      logger.info('partitions assigned', { group, partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
+      logger.info('partitions assigned', { partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
       if (instrumentation.active) instrumentation.emit({ kind: 'assigned', group, partitions: assigned.map(({ topic, partition }) => ({ topic, partition })) });
     },
     async revoked(revoked) {
@@ -305,9 +306,9 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       }
       // running handlers finish first; past the close deadline they are abandoned (redelivered later)
       await Promise.race([Promise.all(works.map((p) => p.idle())), aborted(stop.signal)]);
-      await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { group, error }));
+      await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { error }));
       for (const p of works) partitions.delete(partitionId(p.tp));
-      logger.info('partitions revoked', { group, partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
+      logger.info('partitions revoked', { partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
       if (instrumentation.active) instrumentation.emit({ kind: 'revoked', group, partitions: revoked.map(({ topic, partition }) => ({ topic, partition })) });
     },
     outOfRange,
