@@ -3,19 +3,17 @@
 //   node --conditions=@herald/source --import tsx bench/flatOut.ts <row> <batch|request> [events] [deadline-ms] [--callers=n]
 import { ROWS } from './rows.js';
 import { round } from './stats.js';
-import { runShape, SHAPES, type RunResult, type Shape } from './workload.js';
+import { callersOption, runShape, SHAPES, type RunResult, type Shape } from './workload.js';
 
 const args = process.argv.slice(2);
 const [rowName = '', shapeArg = '', eventsArg = '100000', deadlineArg = '600000'] = args.filter((a) => !a.startsWith('--'));
-const callersArg = args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length);
+const callers = callersOption(args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length), '--callers');
 const factory = ROWS[rowName];
 if (!factory) throw new Error(`unknown row "${rowName}"; known: ${Object.keys(ROWS).join(', ')}`);
 if (!(shapeArg in SHAPES)) throw new Error(`unknown shape "${shapeArg}"; known: ${Object.keys(SHAPES).join(', ')}`);
 const shape = shapeArg as Shape;
 const events = Number(eventsArg);
 if (!(Number.isInteger(events) && events > 0)) throw new Error(`events must be a positive integer, got ${eventsArg}`);
-const callers = callersArg === undefined ? undefined : Number(callersArg);
-if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`--callers must be a positive integer, got ${callersArg}`);
 
 // a stalled run must not hang the caller: give up, and let exit hooks stop what the row started
 setTimeout(() => {

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nodeFlagsOf, ROWS } from './rows.js';
 import { median, round } from './stats.js';
-import { SHAPES as SHAPE_OPTIONS, type Shape } from './workload.js';
+import { callersOption, SHAPES as SHAPE_OPTIONS, type Shape } from './workload.js';
 
 const BASE = 'embedded';
 /** The base row run a second time in each round, under this name. */
@@ -39,9 +39,7 @@ if (unknown.length > 0) throw new Error(`unknown variants ${unknown.join(', ')};
 const VARIANTS = variantsArg ?? ALL_VARIANTS;
 // callers in flight instead of the shape's (workload.ts): many more than the request shape's 32
 // measure what each row sustains with the CPU as the limit
-const callersArg = args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length);
-const callers = callersArg === undefined ? undefined : Number(callersArg);
-if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`--callers must be a positive integer, got ${callersArg}`);
+const callers = callersOption(args.find((a) => a.startsWith('--callers='))?.slice('--callers='.length), '--callers');
 const rounds = Number(roundsArg);
 if (!(Number.isInteger(rounds) && rounds >= 2)) throw new Error(`rounds must be an integer of at least 2, got ${roundsArg}`);
 

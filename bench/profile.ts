@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { CpuSeconds } from './cpu.js';
 import { ROWS } from './rows.js';
-import { runShape, type Shape } from './workload.js';
+import { callersOption, runShape, type Shape } from './workload.js';
 
 const [name = 'embedded', eventsArg = '30000', shapeArg = 'batch'] = process.argv.slice(2);
 const factory = ROWS[name];
@@ -26,8 +26,7 @@ const rate = process.env['HERALD_BENCH_RATE'] ? Number(process.env['HERALD_BENCH
 const warmup = Number(process.env['HERALD_BENCH_WARMUP'] ?? 0);
 if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`HERALD_BENCH_RATE must be a positive number of events a second, got ${process.env['HERALD_BENCH_RATE']}`);
 if (!(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`HERALD_BENCH_WARMUP must be a count of events, got ${process.env['HERALD_BENCH_WARMUP']}`);
-const callers = process.env['HERALD_BENCH_CALLERS'] ? Number(process.env['HERALD_BENCH_CALLERS']) : undefined;
-if (callers !== undefined && !(Number.isInteger(callers) && callers > 0)) throw new Error(`HERALD_BENCH_CALLERS must be a positive integer, got ${process.env['HERALD_BENCH_CALLERS']}`);
+const callers = callersOption(process.env['HERALD_BENCH_CALLERS'] || undefined, 'HERALD_BENCH_CALLERS');
 const row = await factory();
 // the main thread alone (/proc), next to the whole process: what a single event loop carries
 const mainThread = () => threadStat(String(process.pid)).ms / 1000;

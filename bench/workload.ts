@@ -35,6 +35,17 @@ export const SHAPES: Readonly<Record<Shape, { readonly callSize: number; readonl
 };
 
 /** Counts applied events and keeps their latencies; resolves waiters when a count is reached. */
+/**
+ * The callers count given as `source` (`--callers`, `HERALD_BENCH_CALLERS`) for {@link RunOptions.callers}:
+ * undefined when not given; a clear error when not a positive integer.
+ */
+export function callersOption(value: string | undefined, source: string): number | undefined {
+  if (value === undefined) return undefined;
+  const callers = Number(value);
+  if (!(Number.isInteger(callers) && callers > 0)) throw new Error(`${source} must be a positive integer, got ${value}`);
+  return callers;
+}
+
 export class Applied {
   count = 0;
   readonly latenciesMs: number[] = [];
