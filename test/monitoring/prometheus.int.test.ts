@@ -9,7 +9,7 @@ const PROMETHEUS_DIR = join(DEPLOY, 'prometheus');
 const ruleFiles = filesIn(RULES_DIR, '.yml');
 const ruleTests = filesIn(RULE_TESTS_DIR, '.test.yml');
 /** The alerts every deployment of Herald gets (issue 9; seed 000). */
-const REQUIRED_ALERTS = ['HeraldConsumerLagHigh', 'HeraldDeadLettersGrowing', 'HeraldRelayFailing', 'HeraldOutboxOldestTooOld', 'HeraldHandlerErrorRatioHigh', 'HeraldTargetDown'];
+const REQUIRED_ALERTS = ['HeraldConsumerLagHigh', 'HeraldDeadLettersGrowing', 'HeraldRelayFailing', 'HeraldOutboxOldestTooOld', 'HeraldHandlerErrorRatioHigh', 'HeraldSagasFailing', 'HeraldTargetDown'];
 
 function alertNames(): string[] {
   return ruleFiles.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1]!));
@@ -52,10 +52,11 @@ describe('deploy/prometheus', () => {
     }
   });
 
-  it('the rule tests can fail: with the lag threshold raised or chaos counted as a relay error, they do', async () => {
+  it('the rule tests can fail: with the lag threshold raised, chaos counted as a relay error or a saga ratio read on too few sagas, they do', async () => {
     for (const [from, to] of [
       ['herald_consumer_lag)) > 10000', 'herald_consumer_lag)) > 20000'],
       ['herald_relay_failures_total{cause="error"}', 'herald_relay_failures_total'],
+      ['transition=~"completed|failed"}[10m])) >= 10', 'transition=~"completed|failed"}[10m])) >= 1'],
     ] as const) {
       const dir = mkdtempSync(join(scratch, 'mutant-'));
       cpSync(PROMETHEUS_DIR, dir, { recursive: true });
