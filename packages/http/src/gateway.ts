@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { HeraldError, closeOnSignals, uuidv7 } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { clientErrorHandler } from './clientError.js';
 import { fastifyLogger } from './fastifyLogger.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { registerMetrics } from './metrics.js';
@@ -142,6 +143,7 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
     genReqId: () => uuidv7(),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientErrorHandler(options.logger),
   });
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
   fastify.removeAllContentTypeParsers();
