@@ -12,3 +12,5 @@ export type {
 export type { EngineEnv } from './env.js';
 export { applySchema } from './schema.js';
 export type { ApplySchemaOptions } from './schema.js';
+export { invalidSetting, selectServices, settingsFrom } from './settings.js';
+export type { SettingsReader } from './settings.js';
