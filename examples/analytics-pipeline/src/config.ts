@@ -1,5 +1,5 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
 import type { LogLevel } from '@herald/core';
+import { invalidSetting, selectServices, settingsFrom } from '@herald/engine';
 
 /** Seed 001's three services; `all` runs them in one process. */
 export const SERVICES = ['producer', 'consumer', 'analytics'] as const;
@@ -39,83 +39,46 @@ export interface PipelineConfig {
 
 /**
  * Reads the example's configuration from `env` and the command line (`--service producer`,
- * `--service consumer,analytics`, `--service all`; `HERALD_SERVICE` works too). Throws
- * `invalid-options` naming the variable on a bad value. The engine (embedded in
+ * `--service consumer,analytics`, `--service all`; `HERALD_SERVICE` works too) with
+ * `settingsFrom` and `selectServices` from `@herald/engine`: values are trimmed, an empty one is
+ * unset, and a bad one throws `invalid-options` naming the variable. The engine (embedded in
  * `HERALD_DATA_DIR`, or Kafka + PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): PipelineConfig {
-  const services = parseServices(serviceArgument(argv) ?? env['HERALD_SERVICE'] ?? 'all');
+  const read = settingsFrom(env);
+  const port = (name: string, fallback: number) => read.integer(name, fallback, 0, 65_535);
+  const services = selectServices(SERVICES, argv, env);
   return {
     services,
-    host: env['HOST'] || '127.0.0.1',
+    host: read.text('HOST', '127.0.0.1'),
     ports: {
-      producerHttp: port(env, 'PRODUCER_HTTP_PORT', 8081),
-      producerGrpc: port(env, 'PRODUCER_GRPC_PORT', 50051),
-      consumerHttp: port(env, 'CONSUMER_HTTP_PORT', 8082),
-      analyticsHttp: port(env, 'ANALYTICS_HTTP_PORT', 8083),
-      analyticsGrpc: port(env, 'ANALYTICS_GRPC_PORT', 50053),
+      producerHttp: port('PRODUCER_HTTP_PORT', 8081),
+      producerGrpc: port('PRODUCER_GRPC_PORT', 50051),
+      consumerHttp: port('CONSUMER_HTTP_PORT', 8082),
+      analyticsHttp: port('ANALYTICS_HTTP_PORT', 8083),
+      analyticsGrpc: port('ANALYTICS_GRPC_PORT', 50053),
     },
-    graceMs: integer(env, 'STREAM_GRACE_MS', 10_000, 0, 86_400_000),
-    idleTimeoutMs: integer(env, 'STREAM_IDLE_TIMEOUT_MS', 30_000, 1, 86_400_000),
+    graceMs: read.integer('STREAM_GRACE_MS', 10_000, 0, 86_400_000),
+    idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 1, 86_400_000),
     analyticsStore: storeKind(env, services),
     retry: {
-      maxAttempts: integer(env, 'HERALD_RETRY_MAX_ATTEMPTS', 5, 1, 1000),
-      initialDelayMs: integer(env, 'HERALD_RETRY_INITIAL_DELAY_MS', 200, 0, 3_600_000),
-      maxDelayMs: integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 10_000, 0, 3_600_000),
+      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', 5, 1, 1000),
+      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', 200, 0, 3_600_000),
+      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', 10_000, 0, 3_600_000),
     },
-    shutdownDeadlineMs: integer(env, 'HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
-    metricsPollIntervalMs: integer(env, 'HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
-    logLevel: logLevel(env['HERALD_LOG_LEVEL'] ?? 'info'),
+    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
+    metricsPollIntervalMs: read.integer('HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
+    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
   };
 }
 
 function storeKind(env: NodeJS.ProcessEnv, services: readonly Service[]): AnalyticsStoreKind {
   const raw = env['ANALYTICS_STORE'];
   if (raw) {
-    if (raw !== 'duckdb' && raw !== 'sqlite' && raw !== 'postgres') throw invalid(`ANALYTICS_STORE must be duckdb, sqlite or postgres, got "${raw}"`);
-    if (raw === 'postgres' && !env['DATABASE_URL']) throw invalid('ANALYTICS_STORE=postgres needs DATABASE_URL');
+    if (raw !== 'duckdb' && raw !== 'sqlite' && raw !== 'postgres') throw invalidSetting(`ANALYTICS_STORE must be duckdb, sqlite or postgres, got "${raw}"`);
+    if (raw === 'postgres' && !env['DATABASE_URL']) throw invalidSetting('ANALYTICS_STORE=postgres needs DATABASE_URL');
     return raw;
   }
   if (env['DATABASE_URL']) return 'postgres';
   return services.includes('consumer') && services.includes('analytics') ? 'duckdb' : 'sqlite';
-}
-
-function serviceArgument(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--service') return argv[i + 1] ?? '';
-    if (arg.startsWith('--service=')) return arg.slice('--service='.length);
-  }
-  return undefined;
-}
-
-function parseServices(value: string): readonly Service[] {
-  if (value === 'all') return SERVICES;
-  const names = value.split(',').map((s) => s.trim().replace(/-service$/, ''));
-  for (const name of names) {
-    if (!(SERVICES as readonly string[]).includes(name)) throw invalid(`unknown service "${name}"; use all or one or more of ${SERVICES.join(', ')}`);
-  }
-  return [...new Set(names)] as Service[];
-}
-
-function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  return integer(env, name, fallback, 0, 65_535);
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw invalid(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return value;
-}
-
-function logLevel(value: string): LogLevel {
-  const levels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
-  if (!(levels as readonly string[]).includes(value)) throw invalid(`HERALD_LOG_LEVEL must be one of ${levels.join(', ')}, got "${value}"`);
-  return value as LogLevel;
-}
-
-function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, message);
 }

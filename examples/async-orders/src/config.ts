@@ -1,5 +1,5 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
 import type { LogLevel } from '@herald/core';
+import { selectServices, settingsFrom } from '@herald/engine';
 
 /**
  * Seed 004's services; `all` runs every one in one process. The HTTP front is `gateway` (orders,
@@ -13,7 +13,7 @@ export type Service = (typeof SERVICES)[number];
 
 /** Everything the example reads from its environment, with defaults filled in. */
 export interface AsyncOrdersConfig {
-  /** Which services this process runs (`--service a,b`, or `HERALD_SERVICE`; default all). */
+  /** Which services this process runs (`--service a,b`, or `HERALD_SERVICE`; default all; `user-service` is `user`). */
   readonly services: readonly Service[];
   /** `PORT`, default 8080 (0 picks a free port). */
   readonly port: number;
@@ -54,22 +54,23 @@ export interface AsyncOrdersConfig {
 }
 
 /**
- * Reads the example's configuration from `env` and the command line. Throws `invalid-options`
- * naming the variable on a bad value. The engine (embedded in `HERALD_DATA_DIR`, or Kafka +
- * PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`, not here.
+ * Reads the example's configuration from `env` and the command line with `settingsFrom` and
+ * `selectServices` from `@herald/engine`: values are trimmed, an empty one is unset, and a bad one
+ * throws `invalid-options` naming the variable. The engine (embedded in `HERALD_DATA_DIR`, or
+ * Kafka + PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`, not here.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): AsyncOrdersConfig {
-  const read = reader(env);
+  const read = settingsFrom(env);
   return {
-    services: parseServices(serviceArgument(argv) ?? env['HERALD_SERVICE'] ?? 'all'),
+    services: selectServices(SERVICES, argv, env),
     port: read.integer('PORT', 8080, 0, 65_535),
-    host: env['HOST'] || '127.0.0.1',
+    host: read.text('HOST', '127.0.0.1'),
     startingBalanceCents: read.integer('STARTING_BALANCE_CENTS', 10_000, 0, Number.MAX_SAFE_INTEGER),
     orderWaitMs: read.integer('ORDER_WAIT_MS', 5_000, 1, 600_000),
     paymentTimeoutMs: read.integer('PAYMENT_TIMEOUT_MS', 30_000, 1, 86_400_000),
     profileTimeoutMs: read.integer('PROFILE_TIMEOUT_MS', 5_000, 1, 600_000),
     tokenTtlSeconds: read.integer('TOKEN_TTL_SECONDS', 3_600, 1, 31_536_000),
-    instanceId: env['HERALD_INSTANCE_ID'] || `${process.env['HOSTNAME'] || 'local'}-${process.pid}`,
+    instanceId: read.text('HERALD_INSTANCE_ID', `${process.env['HOSTNAME'] || 'local'}-${process.pid}`),
     chaosRate: read.fraction('HERALD_CHAOS_RATE', 0),
     chaosAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0),
     handlerFailureRate: read.fraction('HANDLER_FAILURE_RATE', 0),
@@ -81,54 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     },
     shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
     idempotencyLeaseMs: read.integer('HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
-    logLevel: read.oneOf('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
-    metricsPort: env['METRICS_PORT'] ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined,
-    metricsHost: env['METRICS_HOST'] || '127.0.0.1',
+    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
+    metricsPort: env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined,
+    metricsHost: read.text('METRICS_HOST', '127.0.0.1'),
   };
-}
-
-function serviceArgument(argv: readonly string[]): string | undefined {
-  const at = argv.findIndex((arg) => arg === '--service' || arg.startsWith('--service='));
-  if (at < 0) return undefined;
-  const arg = argv[at]!;
-  return arg === '--service' ? (argv[at + 1] ?? '') : arg.slice('--service='.length);
-}
-
-function parseServices(value: string): readonly Service[] {
-  if (value === 'all') return SERVICES;
-  const names = value.split(',').map((s) => s.trim());
-  const unknown = names.find((name) => !(SERVICES as readonly string[]).includes(name));
-  if (unknown !== undefined) throw invalid(`unknown service "${unknown}"; use all or one or more of ${SERVICES.join(', ')}`);
-  return [...new Set(names)] as Service[];
-}
-
-/** Readers of one environment: an empty value is unset; a bad one throws naming the variable. */
-function reader(env: NodeJS.ProcessEnv) {
-  const raw = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
-  return {
-    integer(name: string, fallback: number, min: number, max: number): number {
-      const text = raw(name);
-      if (text === undefined) return fallback;
-      const value = Number(text);
-      if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(`${name} must be an integer in [${min}, ${max}], got "${text}"`);
-      return value;
-    },
-    fraction(name: string, fallback: number): number {
-      const text = raw(name);
-      if (text === undefined) return fallback;
-      const value = Number(text);
-      if (!(value >= 0 && value <= 1)) throw invalid(`${name} must be a number in [0, 1], got "${text}"`);
-      return value;
-    },
-    oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-      const text = raw(name);
-      if (text === undefined) return fallback;
-      if (!(allowed as readonly string[]).includes(text)) throw invalid(`${name} must be one of ${allowed.join(', ')}, got "${text}"`);
-      return text as T;
-    },
-  };
-}
-
-function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, message);
 }

@@ -1,5 +1,5 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
 import type { LogLevel } from '@herald/core';
+import { selectServices, settingsFrom } from '@herald/engine';
 
 /** The five services of seed 003; `all` runs every one in one process. */
 export const SERVICES = ['api', 'relay', 'payment', 'ticket', 'order'] as const;
@@ -54,32 +54,34 @@ export interface TicketOrdersConfig {
 
 /**
  * Reads the example's own configuration from `env` and the command line (`--service api`, `--service
- * payment,ticket`, `--service all`; `HERALD_SERVICE` works too). Throws `invalid-options` naming
- * the variable on a bad value. Which engine runs (embedded in `HERALD_DATA_DIR`, or Kafka +
- * PostgreSQL) is read by `engineFromEnv` from `@herald/engine`, not here.
+ * payment,ticket`, `--service all`; `HERALD_SERVICE` works too) with `settingsFrom` and
+ * `selectServices` from `@herald/engine`: values are trimmed, an empty one is unset, and a bad one
+ * throws `invalid-options` naming the variable. Which engine runs (embedded in `HERALD_DATA_DIR`,
+ * or Kafka + PostgreSQL) is read by `engineFromEnv` from `@herald/engine`, not here.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): TicketOrdersConfig {
+  const read = settingsFrom(env);
   return {
-    services: parseServices(serviceArgument(argv) ?? env['HERALD_SERVICE'] ?? 'all'),
-    port: integer(env, 'PORT', 8080, 0, 65_535),
-    host: env['HOST'] || '127.0.0.1',
-    chaosRate: fraction(env, 'HERALD_CHAOS_RATE', 0),
-    chaosAfterAcceptRate: fraction(env, 'HERALD_CHAOS_AFTER_ACCEPT_RATE', 0),
-    relayLeaseMs: integer(env, 'HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
-    paymentLimitCents: integer(env, 'PAYMENT_LIMIT_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
-    handlerFailureRate: fraction(env, 'HANDLER_FAILURE_RATE', 0),
+    services: selectServices(SERVICES, argv, env),
+    port: read.integer('PORT', 8080, 0, 65_535),
+    host: read.text('HOST', '127.0.0.1'),
+    chaosRate: read.fraction('HERALD_CHAOS_RATE', 0),
+    chaosAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0),
+    relayLeaseMs: read.integer('HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
+    paymentLimitCents: read.integer('PAYMENT_LIMIT_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
+    handlerFailureRate: read.fraction('HANDLER_FAILURE_RATE', 0),
     retry: {
-      maxAttempts: integer(env, 'HERALD_RETRY_MAX_ATTEMPTS', 5, 1, 1000),
-      initialDelayMs: integer(env, 'HERALD_RETRY_INITIAL_DELAY_MS', 1000, 0, 3_600_000),
-      maxDelayMs: integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 30_000, 0, 3_600_000),
+      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', 5, 1, 1000),
+      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', 1000, 0, 3_600_000),
+      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', 30_000, 0, 3_600_000),
     },
-    shutdownDeadlineMs: integer(env, 'HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
-    idempotencyLeaseMs: integer(env, 'HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
-    readinessGraceMs: integer(env, 'HERALD_READINESS_GRACE_MS', 0, 0, 600_000),
-    logLevel: logLevel(env['HERALD_LOG_LEVEL'] ?? 'info'),
-    metricsPort: env['METRICS_PORT'] ? integer(env, 'METRICS_PORT', 0, 0, 65_535) : undefined,
-    metricsHost: env['METRICS_HOST'] || '127.0.0.1',
-    metricsPollIntervalMs: integer(env, 'HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
+    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
+    idempotencyLeaseMs: read.integer('HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
+    readinessGraceMs: read.integer('HERALD_READINESS_GRACE_MS', 0, 0, 600_000),
+    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
+    metricsPort: env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined,
+    metricsHost: read.text('METRICS_HOST', '127.0.0.1'),
+    metricsPollIntervalMs: read.integer('HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
     tracing: tracingConfigured(env),
   };
 }
@@ -88,48 +90,4 @@ function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
   const exporter = env['OTEL_TRACES_EXPORTER']?.trim();
   if (exporter) return exporter !== 'none';
   return Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
-}
-
-function serviceArgument(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--service') return argv[i + 1] ?? '';
-    if (arg.startsWith('--service=')) return arg.slice('--service='.length);
-  }
-  return undefined;
-}
-
-function parseServices(value: string): readonly Service[] {
-  if (value === 'all') return SERVICES;
-  const names = value.split(',').map((s) => s.trim().replace(/-service$/, ''));
-  for (const name of names) {
-    if (!(SERVICES as readonly string[]).includes(name)) throw invalid(`unknown service "${name}"; use all or one or more of ${SERVICES.join(', ')}`);
-  }
-  return [...new Set(names)] as Service[];
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw invalid(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  return value;
-}
-
-function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!(value >= 0 && value <= 1)) throw invalid(`${name} must be a number in [0, 1], got "${raw}"`);
-  return value;
-}
-
-function logLevel(value: string): LogLevel {
-  const levels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
-  if (!(levels as readonly string[]).includes(value)) throw invalid(`HERALD_LOG_LEVEL must be one of ${levels.join(', ')}, got "${value}"`);
-  return value as LogLevel;
-}
-
-function invalid(message: string): HeraldError {
-  return new HeraldError(ErrorCodes.invalidOptions, message);
 }
