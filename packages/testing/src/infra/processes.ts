@@ -83,6 +83,83 @@ export async function stopProcess(target: Pick<TestProcess<unknown>, 'child' | '
   return target.exited;
 }
 
+/** Options of {@link ProcessGroup}. */
+export interface ProcessGroupOptions {
+  /** The service's package directory; its processes run `src/main.ts --service <service>` there. */
+  readonly cwd: string;
+  /** The `msg` of the line each process logs once it is up. */
+  readonly readyMessage: string;
+  /** The environment of every process, over this process' own (engine variables cleared, so a developer's shell cannot pick the engine). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Give up on a start after this long. Default 90 000. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The processes of one system a test starts, crashes and restarts by name; each gets its name as
+ * `HERALD_INSTANCE_ID`. `Ready` is the shape of the ready line's fields.
+ */
+export class ProcessGroup<Ready extends { readonly url?: string } = { readonly url?: string }> {
+  private readonly running = new Map<string, { process: TestProcess<Ready>; service: string; env: Record<string, string> }>();
+
+  constructor(private readonly options: ProcessGroupOptions) {}
+
+  /** Starts `--service <service>` as `name`, with `env` over the group's. */
+  async start(name: string, service: string, env: Record<string, string> = {}): Promise<TestProcess<Ready>> {
+    const all = { ...process.env, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '', HERALD_DATA_DIR: '', ...this.options.env, HERALD_INSTANCE_ID: name, ...env };
+    const started = await startProcess<Ready>({
+      name,
+      cwd: this.options.cwd,
+      args: ['src/main.ts', '--service', service],
+      env: all,
+      readyMessage: this.options.readyMessage,
+      timeoutMs: this.options.timeoutMs ?? 90_000,
+    });
+    this.running.set(name, { process: started, service, env });
+    return started;
+  }
+
+  /** The base URL of a running HTTP process. */
+  url(name: string): string {
+    const url = this.running.get(name)?.process.ready.url;
+    if (!url) throw new Error(`${name} does not listen`);
+    return url;
+  }
+
+  /** Whether `name` runs (was started and has not exited). */
+  alive(name: string): boolean {
+    const child = this.running.get(name)?.process.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** SIGKILLs `name` and waits for it to be gone. */
+  async crash(name: string): Promise<void> {
+    const entry = this.running.get(name)!;
+    entry.process.kill('SIGKILL');
+    await entry.process.exited;
+  }
+
+  /** Stops `name` gracefully (SIGTERM); resolves with how it exited. */
+  stop(name: string): Promise<number | string | undefined> {
+    return stopProcess(this.running.get(name)?.process);
+  }
+
+  /** Starts `name` again with its service and env (and `env` over them). */
+  async restart(name: string, env: Record<string, string> = {}): Promise<TestProcess<Ready>> {
+    const entry = this.running.get(name)!;
+    return this.start(name, entry.service, { ...entry.env, ...env });
+  }
+
+  /** Log lines of `name` (its current run). */
+  lines(name: string): readonly string[] {
+    return this.running.get(name)?.process.lines ?? [];
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map((entry) => stopProcess(entry.process, 5_000)));
+  }
+}
+
 /** The log lines whose `msg` is `msg` (JSON lines). */
 export function linesWithMessage(lines: readonly string[], msg: string): string[] {
   const needle = `"msg":${JSON.stringify(msg)}`;
