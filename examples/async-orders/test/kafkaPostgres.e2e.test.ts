@@ -23,13 +23,8 @@ const gateways = { urls: () => ['gateway-a', 'gateway-b'].filter((n) => processe
 beforeAll(async () => {
   [mock, cluster] = await Promise.all([startKafkaMock({ brokers: 1 }), startPostgresCluster()]);
   env = {
-    HERALD_KAFKA_BROKERS: mock.brokers.join(','),
+    ...mock.engineEnv,
     DATABASE_URL: await cluster.createDatabase('async_orders'),
-    // the mock holds an empty fetch for its whole max wait, and a rebalance lasts the session timeout
-    HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000',
-    HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '300',
-    HERALD_KAFKA_REBALANCE_TIMEOUT_MS: '10000',
-    HERALD_KAFKA_FETCH_MAX_WAIT_MS: '10',
     HERALD_PG_POOL_SIZE: '4',
     STARTING_BALANCE_CENTS: String(STARTING_BALANCE),
     PAYMENT_TIMEOUT_MS: '120000',

@@ -1,5 +1,6 @@
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
+import { heldPartitions } from '@herald/testing/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, pool } from './support/client.js';
 import { openPgOrdersDb, type OrdersDb } from './support/db.js';
@@ -18,14 +19,10 @@ const GROUP_OF = { payment: 'payment-service', ticket: 'ticket-service', order: 
  * killed member's partitions move within seconds. Relay claims lapse after 3 s, so a killed
  * relay's keys are taken over quickly.
  */
-function kafkaPostgresEnv(brokers: readonly string[], databaseUrl: string): Record<string, string> {
+function kafkaPostgresEnv(mock: KafkaMock, databaseUrl: string): Record<string, string> {
   return {
-    HERALD_KAFKA_BROKERS: brokers.join(','),
+    ...mock.engineEnv,
     DATABASE_URL: databaseUrl,
-    HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000',
-    HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '300',
-    HERALD_KAFKA_REBALANCE_TIMEOUT_MS: '10000',
-    HERALD_KAFKA_FETCH_MAX_WAIT_MS: '10',
     HERALD_PG_POOL_SIZE: '4',
     HERALD_RELAY_LEASE_MS: '3000',
     HERALD_CHAOS_RATE: '0.2',
@@ -33,18 +30,6 @@ function kafkaPostgresEnv(brokers: readonly string[], databaseUrl: string): Reco
     HANDLER_FAILURE_RATE: '0.1',
     PAYMENT_LIMIT_CENTS: String(LIMIT_CENTS),
   };
-}
-
-/** Partitions a consumer process holds according to its own log (assigned minus revoked), per group. */
-function heldPartitions(lines: readonly string[]): Set<string> {
-  const held = new Set<string>();
-  for (const line of lines) {
-    if (!line.includes('"msg":"partitions ')) continue;
-    const entry = JSON.parse(line) as { msg: string; partitions: string[] };
-    if (entry.msg === 'partitions assigned') entry.partitions.forEach((p) => held.add(p));
-    if (entry.msg === 'partitions revoked') entry.partitions.forEach((p) => held.delete(p));
-  }
-  return held;
 }
 
 /**
@@ -69,7 +54,7 @@ describe('ticket-orders on Kafka + PostgreSQL, scaled out, with kills', () => {
   beforeAll(async () => {
     [mock, cluster] = await Promise.all([startKafkaMock({ brokers: 1 }), startPostgresCluster()]);
     const url = await cluster.createDatabase('ticket_orders');
-    env = kafkaPostgresEnv(mock.brokers, url);
+    env = kafkaPostgresEnv(mock, url);
     db = openPgOrdersDb(url);
   });
   afterAll(async () => {

@@ -31,13 +31,8 @@ describe('herald on Kafka + PostgreSQL', () => {
   it('lists, groups, redrives and discards dead letters, tails, reads lag and replays', { timeout: 300_000 }, async () => {
     await operatorSession({
       env: {
-        HERALD_KAFKA_BROKERS: mock!.brokers.join(','),
+        ...mock!.engineEnv,
         DATABASE_URL: await cluster!.createDatabase('cli_e2e'),
-        // the mock holds an empty fetch for all of its max wait; its rebalances last the session timeout minus 1 s
-        HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000',
-        HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '300',
-        HERALD_KAFKA_REBALANCE_TIMEOUT_MS: '10000',
-        HERALD_KAFKA_FETCH_MAX_WAIT_MS: '10',
       },
       // the mock has no ListGroups: a client that never ran a group cannot list it
       listsGroups: false,

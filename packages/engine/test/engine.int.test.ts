@@ -13,14 +13,6 @@ import { engineFromEnv, type Engine, type EngineFromEnvOptions } from '../src/in
 
 const Ping = defineEvent({ type: 'Ping', topic: 'engine-pings', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
 const quiet: EngineFromEnvOptions = { logger: jsonLogger({ level: 'error' }), kafka: { clientLogLevel: 'silent', closeTimeoutMs: 3_000 } };
-/** The mock holds an empty fetch for all of its max wait, and its rebalances last the session timeout minus 1 s. */
-const MOCK_TUNING = {
-  HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000',
-  HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '300',
-  HERALD_KAFKA_REBALANCE_TIMEOUT_MS: '10000',
-  HERALD_KAFKA_FETCH_MAX_WAIT_MS: '10',
-};
-
 /** Runs a tiny app on the engine: 20 events through the outbox, the relay, the broker and a handler writing rows. */
 async function roundTrip(engine: Engine): Promise<string[]> {
   await engine.stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS pings (id TEXT PRIMARY KEY)'));
@@ -76,12 +68,12 @@ describe('engineFromEnv opens Kafka + PostgreSQL', () => {
   it('when HERALD_KAFKA_BROKERS and DATABASE_URL are set, and runs the same app end to end', { timeout: 90_000 }, async () => {
     const url = await cluster!.createDatabase('engine_test');
     const withPassword = url.replace('postgres@', 'postgres:not-shown@');
-    engine = await engineFromEnv({ HERALD_KAFKA_BROKERS: mock!.brokers.join(','), DATABASE_URL: withPassword, HERALD_PG_POOL_SIZE: '3', ...MOCK_TUNING }, quiet);
+    engine = await engineFromEnv({ ...mock!.engineEnv, DATABASE_URL: withPassword, HERALD_PG_POOL_SIZE: '3' }, quiet);
     expect(engine.kind).toBe('kafka-postgres');
     expect(engine.description).toBe(`kafka (${mock!.brokers.join(',')}) + postgresql (127.0.0.1:${cluster!.port}/engine_test)`);
     expect(await roundTrip(engine)).toEqual(expectedIds);
     // the stores really are PostgreSQL's: Herald's tables live in the `herald` schema there
-    const reopened = await engineFromEnv({ HERALD_KAFKA_BROKERS: mock!.brokers.join(','), DATABASE_URL: url, ...MOCK_TUNING }, quiet);
+    const reopened = await engineFromEnv({ ...mock!.engineEnv, DATABASE_URL: url }, quiet);
     try {
       const written = await reopened.stores.transaction((tx) => tx.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM herald.outbox WHERE type = 'Ping'"));
       expect(written).toEqual([{ n: 20 }]);

@@ -15,6 +15,12 @@ export interface KafkaMockOptions {
 export interface KafkaMock {
   /** Bootstrap servers (`127.0.0.1:PORT`), one per broker. */
   readonly brokers: readonly string[];
+  /**
+   * The `HERALD_KAFKA_*` variables (of `@herald/engine`) that point a service at this cluster,
+   * tuned for the mock: it holds an empty fetch for its whole max wait (10 ms here) and a rebalance
+   * lasts about the session timeout (3 s here, heartbeats every 300 ms).
+   */
+  readonly engineEnv: Readonly<Record<string, string>>;
   /** Stops the cluster (kills kcat) and resolves when the process has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -102,7 +108,17 @@ export function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMoc
       clearTimeout(timer);
       child.removeListener('exit', onEarlyExit);
       // keep draining stderr so kcat never blocks on a full pipe
-      resolve({ brokers: servers, stop });
+      resolve({
+        brokers: servers,
+        engineEnv: {
+          HERALD_KAFKA_BROKERS: servers.join(','),
+          HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000',
+          HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '300',
+          HERALD_KAFKA_REBALANCE_TIMEOUT_MS: '10000',
+          HERALD_KAFKA_FETCH_MAX_WAIT_MS: '10',
+        },
+        stop,
+      });
     });
   });
 }

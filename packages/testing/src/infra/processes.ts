@@ -166,6 +166,23 @@ export function linesWithMessage(lines: readonly string[], msg: string): string[
   return lines.filter((line) => line.includes(needle));
 }
 
+/**
+ * The partitions a consumer process holds according to its own log lines (JSON): those its
+ * `partitions assigned` lines gave it, minus those its `partitions revoked` lines took back, in
+ * order; only `group`'s when given (a process may run several groups).
+ */
+export function heldPartitions(lines: readonly string[], group?: string): Set<string> {
+  const held = new Set<string>();
+  for (const line of lines) {
+    if (!line.includes('"msg":"partitions ')) continue;
+    const entry = parseLine(line) as { msg?: string; group?: string; partitions?: string[] } | undefined;
+    if (!entry?.partitions || (group !== undefined && entry.group !== group)) continue;
+    if (entry.msg === 'partitions assigned') for (const partition of entry.partitions) held.add(partition);
+    if (entry.msg === 'partitions revoked') for (const partition of entry.partitions) held.delete(partition);
+  }
+  return held;
+}
+
 function parseLine(line: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(line);
