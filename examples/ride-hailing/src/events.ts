@@ -1,0 +1,171 @@
+import { defineEvent } from '@herald/core';
+import { Type } from '@sinclair/typebox';
+
+// Seed 000's events, on its topics. Booking and pricing events are keyed by region (the seed's
+// partitioning: a region's events in one partition, in order), driver events by driver (a
+// driver's GPS points in order), payment events by rider (a rider's payments in order), and the
+// saga log by booking. Money is in integer cents.
+
+const Id = Type.String({ minLength: 1, maxLength: 100 });
+const Region = Type.String({ minLength: 1, maxLength: 50 });
+const Cents = Type.Integer({ minimum: 0 });
+
+/** booking: a rider asked for a ride (starts the choreography). */
+export const BookingCreated = defineEvent({
+  type: 'BookingCreated',
+  topic: 'booking-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, distanceKm: Type.Number({ minimum: 0 }), createdAt: Type.Integer() }),
+});
+
+/** booking: paid for and a driver on the way (the seed's "Booking меняет статус на Confirmed"). */
+export const BookingConfirmed = defineEvent({
+  type: 'BookingConfirmed',
+  topic: 'booking-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, priceCents: Cents, confirmedAt: Type.Integer() }),
+});
+
+/** booking: given up (no driver, or the payment failed); the driver, if any, is released. */
+export const BookingCancelled = defineEvent({
+  type: 'BookingCancelled',
+  topic: 'booking-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Type.Union([Id, Type.Null()]), reason: Type.String(), cancelledAt: Type.Integer() }),
+});
+
+/** booking: the ride is over; the driver is free again. */
+export const BookingCompleted = defineEvent({
+  type: 'BookingCompleted',
+  topic: 'booking-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, completedAt: Type.Integer() }),
+});
+
+/** pricing: the booking's price, with the region's surge multiplier at that moment. */
+export const PriceCalculated = defineEvent({
+  type: 'PriceCalculated',
+  topic: 'pricing-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, priceCents: Cents, surgeMultiplier: Type.Number({ minimum: 1 }) }),
+});
+
+/** realtime: a region had more bookings in a window than its threshold; prices there rise. */
+export const SurgePricingActivated = defineEvent({
+  type: 'SurgePricingActivated',
+  topic: 'pricing-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ regionId: Region, multiplier: Type.Number({ minimum: 1 }), bookings: Type.Integer(), windowStart: Type.Integer(), windowEnd: Type.Integer() }),
+});
+
+/** driver: a driver went online, offline or busy (from the driver app, or on assignment). */
+export const DriverStatusChanged = defineEvent({
+  type: 'DriverStatusChanged',
+  topic: 'driver-events',
+  key: (d) => d.driverId,
+  schema: Type.Object({ driverId: Id, regionId: Region, status: Type.Union([Type.Literal('online'), Type.Literal('offline'), Type.Literal('busy')]), at: Type.Integer() }),
+});
+
+/** driver: a GPS point (every 5 s from a driver's app). */
+export const DriverLocationUpdated = defineEvent({
+  type: 'DriverLocationUpdated',
+  topic: 'driver-events',
+  key: (d) => d.driverId,
+  schema: Type.Object({ driverId: Id, lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }), at: Type.Integer() }),
+});
+
+/** driver: a driver of the region took the booking. */
+export const DriverAssigned = defineEvent({
+  type: 'DriverAssigned',
+  topic: 'driver-events',
+  key: (d) => d.driverId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, priceCents: Cents }),
+});
+
+/** driver: no driver of the region was free. */
+export const DriverUnavailable = defineEvent({
+  type: 'DriverUnavailable',
+  topic: 'driver-events',
+  key: (d) => d.regionId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region }),
+});
+
+/** payment: the rider paid. */
+export const PaymentCompleted = defineEvent({
+  type: 'PaymentCompleted',
+  topic: 'payment-events',
+  key: (d) => d.riderId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, amountCents: Cents }),
+});
+
+/** payment: the rider could not pay (the seed's "Если платеж упал"). */
+export const PaymentFailed = defineEvent({
+  type: 'PaymentFailed',
+  topic: 'payment-events',
+  key: (d) => d.riderId,
+  schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, amountCents: Cents, reason: Type.String() }),
+});
+
+/** fraud: a driver's location jumped faster than a car can go. */
+export const LocationAnomalyDetected = defineEvent({
+  type: 'LocationAnomalyDetected',
+  topic: 'fraud-alerts',
+  key: (d) => d.driverId,
+  schema: Type.Object({ driverId: Id, speedKmh: Type.Number(), fromAt: Type.Integer(), toAt: Type.Integer() }),
+});
+
+/** The saga log's steps (the seed's booking-saga topic). */
+export const SAGA_STEPS = ['priced', 'driver-assigned', 'paid'] as const;
+
+/** booking: the saga log of one booking (SagaStarted, SagaStepCompleted, SagaFailed, SagaCompleted). */
+export const SagaStarted = defineEvent({ type: 'SagaStarted', topic: 'booking-saga', key: (d) => d.bookingId, schema: Type.Object({ bookingId: Id }) });
+export const SagaStepCompleted = defineEvent({
+  type: 'SagaStepCompleted',
+  topic: 'booking-saga',
+  key: (d) => d.bookingId,
+  schema: Type.Object({ bookingId: Id, step: Type.Union(SAGA_STEPS.map((s) => Type.Literal(s))) }),
+});
+export const SagaFailed = defineEvent({ type: 'SagaFailed', topic: 'booking-saga', key: (d) => d.bookingId, schema: Type.Object({ bookingId: Id, reason: Type.String() }) });
+export const SagaCompleted = defineEvent({ type: 'SagaCompleted', topic: 'booking-saga', key: (d) => d.bookingId, schema: Type.Object({ bookingId: Id }) });
+
+/** Every event type of the example, registered in each process. */
+export const EVENTS = [
+  BookingCreated,
+  BookingConfirmed,
+  BookingCancelled,
+  BookingCompleted,
+  PriceCalculated,
+  SurgePricingActivated,
+  DriverStatusChanged,
+  DriverLocationUpdated,
+  DriverAssigned,
+  DriverUnavailable,
+  PaymentCompleted,
+  PaymentFailed,
+  LocationAnomalyDetected,
+  SagaStarted,
+  SagaStepCompleted,
+  SagaFailed,
+  SagaCompleted,
+];
+
+/** The seed's topics and partition counts (booking 12, driver 24, payment 6, pricing 12, saga 6). */
+export const TOPICS = [
+  { name: 'booking-events', partitions: 12 },
+  { name: 'driver-events', partitions: 24 },
+  { name: 'payment-events', partitions: 6 },
+  { name: 'pricing-events', partitions: 12 },
+  { name: 'booking-saga', partitions: 6 },
+  { name: 'fraud-alerts', partitions: 3 },
+];
+
+/** The consumer group of each service (the seed's notifications-group and fraud-group among them). */
+export const GROUPS = {
+  booking: 'booking-service',
+  pricing: 'pricing-service',
+  driver: 'driver-service',
+  payment: 'payment-service',
+  notification: 'notifications-group',
+  fraud: 'fraud-group',
+  surge: 'surge-pricing',
+} as const;

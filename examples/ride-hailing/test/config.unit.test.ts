@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, SERVICES } from '../src/config.js';
+import { priceOf } from '../src/services/pricing.js';
+import { distanceKm, surgeMultiplier } from '../src/services/realtime.js';
+
+describe('loadConfig', () => {
+  it('has the seed\'s defaults: every service, 5-minute surge windows, 250 km/h', () => {
+    expect(loadConfig({}, [])).toMatchObject({
+      services: SERVICES,
+      port: 8080,
+      pricing: { baseFareCents: 300, perKmCents: 120 },
+      surge: { windowMs: 300_000, graceMs: 10_000, threshold: 20, idleTimeoutMs: 30_000 },
+      maxSpeedKmh: 250,
+      metricsPort: undefined,
+    });
+    expect(loadConfig({}, ['--service', 'realtime,fraud']).services).toEqual(['realtime', 'fraud']);
+  });
+
+  it.each([
+    [{ SURGE_WINDOW_MS: '10' }, [], /SURGE_WINDOW_MS must be an integer in \[1000, 86400000\]/],
+    [{ SURGE_THRESHOLD: '0' }, [], /SURGE_THRESHOLD/],
+    [{ FRAUD_MAX_SPEED_KMH: 'fast' }, [], /FRAUD_MAX_SPEED_KMH/],
+    [{ HERALD_CHAOS_RATE: '-0.1' }, [], /HERALD_CHAOS_RATE/],
+    [{}, ['--service', 'flink'], /unknown service "flink"/],
+  ])('refuses %j %j', (env, argv, message) => {
+    expect(() => loadConfig(env, argv)).toThrow(message);
+  });
+});
+
+describe('pricing and the realtime rules', () => {
+  it('prices base + distance, times the surge', () => {
+    expect(priceOf({ baseFareCents: 300, perKmCents: 120 }, 5, 1)).toBe(900);
+    expect(priceOf({ baseFareCents: 300, perKmCents: 120 }, 2.5, 1.7)).toBe(1020);
+  });
+
+  it('raises the multiplier by 0.1 per 10% over the threshold, from 1 up to 2.5', () => {
+    expect([0, 20, 21, 22, 30, 40, 100].map((n) => surgeMultiplier(n, 20))).toEqual([1, 1, 1.1, 1.1, 1.5, 2, 2.5]);
+  });
+
+  it('measures great-circle distances', () => {
+    expect(distanceKm({ lat: 55.7558, lon: 37.6173 }, { lat: 59.9343, lon: 30.3351 })).toBeCloseTo(633, 0); // Moscow – St Petersburg on a sphere
+    expect(distanceKm({ lat: 10, lon: 10 }, { lat: 10, lon: 10 })).toBe(0);
+  });
+});

@@ -1,0 +1,76 @@
+import { expect } from 'vitest';
+import { eventually, pool, type BookingView, type RideApi } from './client.js';
+
+/** What a run wrote: riders with their starting balances, drivers, and the bookings made. */
+export interface Run {
+  readonly riders: ReadonlyMap<string, number>;
+  readonly drivers: readonly string[];
+  readonly bookings: readonly string[];
+}
+
+/**
+ * Sets up `riders` riders (every fourth too poor for a ride) and `drivers` drivers over two
+ * regions, then books `bookings` rides with `concurrency` clients. A booking confirmed is completed
+ * at once (the ride is over, the driver free again). `progress.done` counts bookings made.
+ */
+export async function ride(api: () => RideApi, options: { riders: number; drivers: number; bookings: number; concurrency: number; progress?: { done: number } }): Promise<Run> {
+  const regions = ['north', 'south'];
+  const riders = new Map<string, number>();
+  for (let i = 0; i < options.riders; i++) {
+    const balance = i % 4 === 0 ? 100 : 50_000;
+    riders.set(await api().rider(balance), balance);
+  }
+  const drivers: string[] = [];
+  for (let i = 0; i < options.drivers; i++) drivers.push(await api().driver(regions[i % regions.length]!));
+  const riderIds = [...riders.keys()];
+  const bookings: string[] = [];
+  await pool(
+    Array.from({ length: options.bookings }, (_, i) => i),
+    options.concurrency,
+    async (i) => {
+      const bookingId = await api().book(riderIds[i % riderIds.length]!, regions[i % regions.length]!, 1 + (i % 7));
+      bookings.push(bookingId);
+      if (options.progress) options.progress.done++;
+      const booking = await api().settled(bookingId, 120_000);
+      if (booking.status === 'CONFIRMED') await api().ok('POST', `/bookings/${bookingId}/complete`);
+    },
+  );
+  return { riders, drivers, bookings };
+}
+
+/**
+ * Checks the end state once quiet: every booking COMPLETED or CANCELLED (a reason for each
+ * cancellation), each rider's balance its start minus its completed rides, one payment per booking
+ * that had a driver, every driver free again, one push per booking.
+ */
+export async function expectSettled(api: () => RideApi, run: Run): Promise<BookingView[]> {
+  const views = await Promise.all(run.bookings.map(async (id) => (await api().ok<BookingView & { riderId: string }>('GET', `/bookings/${id}`))));
+  for (const view of views) {
+    expect(['COMPLETED', 'CANCELLED'], `${view.bookingId}: ${view.status}`).toContain(view.status);
+    if (view.status === 'CANCELLED') expect(['no-driver', 'payment-failed: insufficient-funds']).toContain(view.reason);
+  }
+  const spent = new Map<string, number>();
+  for (const view of views as (BookingView & { riderId: string })[]) if (view.status === 'COMPLETED') spent.set(view.riderId, (spent.get(view.riderId) ?? 0) + view.priceCents!);
+  for (const [rider, start] of run.riders) {
+    const { balanceCents } = await api().ok<{ balanceCents: number }>('GET', `/riders/${rider}/wallet`);
+    expect({ rider, balanceCents }).toEqual({ rider, balanceCents: start - (spent.get(rider) ?? 0) });
+  }
+  await eventually(
+    async () => {
+      const statuses = await Promise.all(run.drivers.map(async (d) => (await api().ok<{ status: string }>('GET', `/drivers/${d}`)).status));
+      return statuses.every((s) => s === 'online') ? true : undefined;
+    },
+    60_000,
+    'every driver free again',
+  );
+  for (const rider of run.riders.keys()) {
+    const mine = views.filter((v) => (v as BookingView & { riderId: string }).riderId === rider);
+    const pushes = await eventually(async () => {
+      const list = await api().notifications(rider);
+      return list.length >= mine.length ? list : undefined;
+    }, 60_000, `the pushes of ${rider}`);
+    const expected = mine.map((v) => `${v.status === 'CANCELLED' ? 'cancelled' : 'confirmed'}:${v.bookingId}`).sort();
+    expect(pushes.map((p) => p.notificationId).sort()).toEqual(expected);
+  }
+  return views;
+}

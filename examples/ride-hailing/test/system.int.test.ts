@@ -1,0 +1,161 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseExposition } from '@herald/metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { DriverLocationUpdated, SagaCompleted, SagaFailed, SagaStarted, SagaStepCompleted } from '../src/events.js';
+import { createRideHailing, type RideHailing } from '../src/system.js';
+import { eventually, RideApi } from './support/client.js';
+
+// Every service in one process on the embedded engine (a real SQLite file), driven over HTTP: the
+// seed's choreography saga when all goes well, when the payment fails and when no driver is free;
+// surge pricing from a closed window; a driver's impossible jump flagged; business metrics.
+
+const dir = mkdtempSync(join(tmpdir(), 'herald-ride-hailing-'));
+const env = {
+  HERALD_DATA_DIR: dir,
+  HERALD_KAFKA_BROKERS: '',
+  DATABASE_URL: '',
+  HERALD_LOG_LEVEL: 'silent',
+  PORT: '0',
+  HERALD_RETRY_INITIAL_DELAY_MS: '10',
+  // one-second surge windows of 3 bookings, closed by the next booking of the region or 1 s idle
+  SURGE_WINDOW_MS: '1000',
+  SURGE_GRACE_MS: '0',
+  SURGE_THRESHOLD: '3',
+  STREAM_IDLE_TIMEOUT_MS: '500',
+};
+let system: RideHailing;
+let api: RideApi;
+/** The saga log as a consumer of `booking-saga` sees it, per booking. */
+const sagaLog = new Map<string, string[]>();
+
+beforeAll(async () => {
+  system = await createRideHailing(loadConfig(env, []), env);
+  const log = (bookingId: string, entry: string): void => void sagaLog.set(bookingId, [...(sagaLog.get(bookingId) ?? []), entry]);
+  system.app.on(SagaStarted, { group: 'test-saga-log' }, async (e) => log(e.data.bookingId, 'started'));
+  system.app.on(SagaStepCompleted, { group: 'test-saga-log' }, async (e) => log(e.data.bookingId, e.data.step));
+  system.app.on(SagaCompleted, { group: 'test-saga-log' }, async (e) => log(e.data.bookingId, 'completed'));
+  system.app.on(SagaFailed, { group: 'test-saga-log' }, async (e) => log(e.data.bookingId, `failed: ${e.data.reason}`));
+  const { url } = await system.start();
+  api = new RideApi(url!);
+}, 60_000);
+afterAll(async () => {
+  await system?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ride-hailing in one process', () => {
+  it('confirms a booking through pricing, driver and payment, and the saga log says so step by step', async () => {
+    const rider = await api.rider(10_000);
+    const driver = await api.driver('msk-center');
+    const bookingId = await api.book(rider, 'msk-center', 5);
+    const booking = await api.settled(bookingId);
+    expect(booking).toMatchObject({ status: 'CONFIRMED', driverId: driver, priceCents: 300 + 5 * 120, surgeMultiplier: 1, reason: null });
+    expect((await api.ok<{ balanceCents: number }>('GET', `/riders/${rider}/wallet`)).balanceCents).toBe(10_000 - 900);
+    expect(await api.ok('GET', `/drivers/${driver}`)).toMatchObject({ status: 'busy', bookingId });
+    await eventually(() => (sagaLog.get(bookingId)?.length === 5 ? true : undefined), 10_000, 'the saga log');
+    // priced and driver-assigned are written by booking's handlers of two topics: either may come first
+    expect(sagaLog.get(bookingId)!.slice(0, 1)).toEqual(['started']);
+    expect(sagaLog.get(bookingId)!.slice(1, 3).sort()).toEqual(['driver-assigned', 'priced']);
+    expect(sagaLog.get(bookingId)!.slice(3)).toEqual(['paid', 'completed']);
+    await eventually(async () => ((await api.notifications(rider)).length === 1 ? true : undefined), 10_000, 'the push');
+    expect(await api.notifications(rider)).toEqual([{ notificationId: `confirmed:${bookingId}`, type: 'BOOKING_CONFIRMED', text: `Driver ${driver} is on the way; 9.00 paid` }]);
+
+    // the ride ends: the driver is free for the next booking
+    expect(await api.ok('POST', `/bookings/${bookingId}/complete`)).toEqual({ bookingId, status: 'COMPLETED' });
+    await eventually(async () => ((await api.ok<{ status: string }>('GET', `/drivers/${driver}`)).status === 'online' ? true : undefined), 10_000, 'the driver free');
+    expect((await api.call('POST', `/bookings/${bookingId}/complete`)).body).toMatchObject({ status: 409, code: 'booking-not-confirmed' });
+  });
+
+  it('cancels a booking the rider cannot pay for, and releases its driver (the compensation)', async () => {
+    const rider = await api.rider(500);
+    const driver = await api.driver('spb');
+    const bookingId = await api.book(rider, 'spb', 10);
+    expect(await api.settled(bookingId)).toMatchObject({ status: 'CANCELLED', driverId: driver, priceCents: 1500, reason: 'payment-failed: insufficient-funds' });
+    await eventually(async () => ((await api.ok<{ status: string }>('GET', `/drivers/${driver}`)).status === 'online' ? true : undefined), 10_000, 'the driver released');
+    expect((await api.ok<{ balanceCents: number }>('GET', `/riders/${rider}/wallet`)).balanceCents).toBe(500);
+    await eventually(() => (sagaLog.get(bookingId)?.at(-1) === 'failed: payment-failed: insufficient-funds' ? true : undefined), 10_000, 'SagaFailed');
+    await eventually(async () => ((await api.notifications(rider)).map((n) => n.type).join() === 'BOOKING_CANCELLED' ? true : undefined), 10_000, 'the push');
+  });
+
+  it('cancels a booking no driver of its region is free for', async () => {
+    const rider = await api.rider(10_000);
+    const bookingId = await api.book(rider, 'kazan', 3);
+    expect(await api.settled(bookingId)).toMatchObject({ status: 'CANCELLED', driverId: null, reason: 'no-driver' });
+    expect((await api.ok<{ balanceCents: number }>('GET', `/riders/${rider}/wallet`)).balanceCents).toBe(10_000);
+  });
+
+  it('raises a region\'s prices after a window with more bookings than the threshold, and lowers them after a quiet one', async () => {
+    const rider = await api.rider(1_000_000);
+    for (let i = 0; i < 3; i++) await api.driver('sochi');
+    // five bookings in one window (over the threshold of 3): the window closes once a booking of a
+    // later window arrives, or the partition has been idle for 500 ms
+    const burst = await Promise.all(Array.from({ length: 5 }, () => api.book(rider, 'sochi', 1)));
+    const surge = await eventually(async () => {
+      const s = await api.ok<{ multiplier: number }>('GET', '/regions/sochi/surge');
+      return s.multiplier > 1 ? s : undefined;
+    }, 15_000, 'the surge');
+    expect(surge.multiplier).toBe(1.7); // 5 bookings, 3 allowed: 67% over, +0.7
+    for (const id of burst) await api.settled(id);
+    const next = await api.book(rider, 'sochi', 1);
+    const priced = await api.settled(next);
+    expect(priced).toMatchObject({ surgeMultiplier: 1.7, priceCents: Math.round((300 + 120) * 1.7) });
+    // that one booking's window, under the threshold, ends the surge
+    await eventually(async () => ((await api.ok<{ multiplier: number }>('GET', '/regions/sochi/surge')).multiplier === 1 ? true : undefined), 15_000, 'the surge over');
+  });
+
+  it('flags a driver whose location jumps faster than a car goes, and not one driving normally', async () => {
+    const [fast, normal] = [await api.driver('msk-north'), await api.driver('msk-north')];
+    const t0 = 1_800_000_000_000;
+    // 1 km in 60 s is 60 km/h; 100 km in 60 s is 6,000 km/h
+    for (const [driver, points] of [
+      [normal, [[55.75, 37.6, t0], [55.759, 37.6, t0 + 60_000]]],
+      [fast, [[55.75, 37.6, t0], [56.65, 37.6, t0 + 60_000]]],
+    ] as const) {
+      for (const [lat, lon, at] of points) expect((await api.call('POST', `/drivers/${driver}/locations`, { body: { lat, lon, at }, key: null })).status).toBe(202);
+    }
+    const alerts = await eventually(async () => {
+      const { alerts } = await api.ok<{ alerts: { driverId: string; speedKmh: number }[] }>('GET', '/fraud/alerts');
+      return alerts.length > 0 ? alerts : undefined;
+    }, 10_000, 'the alert');
+    expect(alerts).toEqual([{ driverId: fast, speedKmh: expect.closeTo(6005, -1), fromAt: t0, toAt: t0 + 60_000 }]);
+    // a point older than the last one kept (redelivered, or late) changes nothing
+    const stale = await system.app.publishDirect(DriverLocationUpdated, { driverId: normal, lat: 10, lon: 10, at: t0 + 1 });
+    await new Promise<void>((resolve) => {
+      const off = system.app.instrumentation.on((fact) => {
+        if (fact.kind === 'handled' && fact.eventId === stale.id && fact.group === 'fraud-group') resolve(off());
+      });
+    });
+    const [kept] = await system.app.transaction((tx) => tx.query<{ lat: number; at: number }>('SELECT lat, at FROM fraud_last_location WHERE driver_id = $1', [normal]));
+    expect({ lat: Number(kept!.lat), at: Number(kept!.at) }).toEqual({ lat: 55.759, at: t0 + 60_000 });
+    expect((await api.ok<{ alerts: unknown[] }>('GET', '/fraud/alerts')).alerts).toHaveLength(1);
+  });
+
+  it('refuses bad requests with problem+json, and shows the business metrics on /metrics', async () => {
+    const cases: [string, string, unknown, number, string][] = [
+      ['POST', '/bookings', { riderId: 'r', regionId: 'Moscow Center', distanceKm: 3 }, 422, 'schema-violation'],
+      ['POST', '/bookings', { riderId: 'r', regionId: 'msk', distanceKm: 0 }, 422, 'schema-violation'],
+      ['POST', '/drivers/nope/status', { status: 'online' }, 404, 'driver-not-found'],
+      ['POST', '/drivers/nope/locations', { lat: 91, lon: 0 }, 422, 'schema-violation'],
+      ['GET', '/bookings/nope', undefined, 404, 'booking-not-found'],
+      ['GET', '/riders/nope/wallet', undefined, 422, 'rider-not-found'],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const reply = await api.call(method, path, { body });
+      expect({ path, status: reply.status, type: reply.contentType, code: reply.body['code'] }).toEqual({ path, status, type: 'application/problem+json', code });
+    }
+    const busy = await api.driver('msk-south');
+    const rider = await api.rider(10_000);
+    await api.settled(await api.book(rider, 'msk-south', 2));
+    expect((await api.call('POST', `/drivers/${busy}/status`, { body: { status: 'offline' } })).body).toMatchObject({ status: 409, code: 'driver-busy' });
+
+    const scrape = await fetch(`${api.baseUrl}/metrics`).then((r) => r.text());
+    const value = (name: string, status: string) => parseExposition(scrape).find((s) => s.name === name && s.labels['status'] === status)?.value;
+    const rows = await system.app.transaction((tx) => tx.query<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM bookings GROUP BY status', []));
+    for (const row of rows) expect(value('ride_bookings', row.status)).toBe(Number(row.n));
+    expect(value('ride_bookings', 'CANCELLED')).toBeGreaterThanOrEqual(2);
+    expect(value('ride_payments', 'FAILED')).toBe(1);
+  });
+});
