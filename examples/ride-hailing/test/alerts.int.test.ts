@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BOOKINGS_METRIC, PAYMENTS_METRIC } from '../src/businessMetrics.js';
+import { EXAMPLE_DIR } from './support/processes.js';
+
+// Seed 000's "sagas failing often" alert, checked and unit-tested by the real promtool (Debian's
+// `prometheus` package; CI installs it).
+
+const RULES = join(EXAMPLE_DIR, 'prometheus');
+
+function promtool(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('promtool', args, { cwd: RULES, timeout: 60_000 }, (error, stdout, stderr) => {
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') reject(new Error('promtool was not found; install it with `apt-get install -y prometheus`'));
+      else resolve({ code: error ? Number(error.code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+describe('ride-hailing alert rules', () => {
+  it('pass promtool check rules, and name only the business gauges the services expose', async () => {
+    expect(await promtool(['check', 'rules', 'rules.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 1 rules found') });
+    const names = new Set([...readFileSync(join(RULES, 'rules.yml'), 'utf8').matchAll(/\b(ride_[a-z_]+)\{/g)].map((m) => m[1]));
+    // the expression queries the bookings gauge; the description points at the payments one
+    expect([...names].sort()).toEqual([BOOKINGS_METRIC, PAYMENTS_METRIC]);
+  });
+
+  it('pass their unit tests: a third cancelled fires, a tenth or a quiet hour does not', async () => {
+    expect(await promtool(['test', 'rules', 'rules.test.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS') });
+  });
+});
