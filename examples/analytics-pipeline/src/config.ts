@@ -1,5 +1,4 @@
-import type { LogLevel } from '@herald/core';
-import { invalidSetting, selectServices, settingsFrom } from '@herald/engine';
+import { invalidSetting, runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } from '@herald/engine';
 
 /** Seed 001's three services; `all` runs them in one process. */
 export const SERVICES = ['producer', 'consumer', 'analytics'] as const;
@@ -27,22 +26,23 @@ export interface PipelineConfig {
    * process; separate processes share a SQLite file). Its file is in `HERALD_DATA_DIR`.
    */
   readonly analyticsStore: AnalyticsStoreKind;
-  /** `HERALD_RETRY_MAX_ATTEMPTS` (5), `HERALD_RETRY_INITIAL_DELAY_MS` (200), `HERALD_RETRY_MAX_DELAY_MS` (10 000). */
-  readonly retry: { readonly maxAttempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
-  /** `HERALD_SHUTDOWN_DEADLINE_MS`: how long in-flight requests and events may take at shutdown. Default 10 000. */
-  readonly shutdownDeadlineMs: number;
-  /** `HERALD_METRICS_POLL_INTERVAL_MS`: how often lag and dead letters are read for /metrics. Default 10 000; 0 never. */
-  readonly metricsPollIntervalMs: number;
-  /** `HERALD_LOG_LEVEL`, default `info`. */
-  readonly logLevel: LogLevel;
+  /**
+   * Herald's own variables, read by `runtimeSettings` with its defaults but for the retries':
+   * `HERALD_RETRY_MAX_ATTEMPTS` (5), `HERALD_RETRY_INITIAL_DELAY_MS` (200),
+   * `HERALD_RETRY_MAX_DELAY_MS` (10 000). The pipeline uses only the retries,
+   * `shutdownDeadlineMs`, `metricsPollIntervalMs` and `logLevel`: it runs no relay, no idempotent
+   * routes, no readiness grace and no standalone metrics server (its HTTP listeners serve `/metrics`).
+   */
+  readonly runtime: RuntimeSettings;
 }
 
 /**
  * Reads the example's configuration from `env` and the command line (`--service producer`,
  * `--service consumer,analytics`, `--service all`; `HERALD_SERVICE` works too) with
- * `settingsFrom` and `selectServices` from `@herald/engine`: values are trimmed, an empty one is
- * unset, and a bad one throws `invalid-options` naming the variable. The engine (embedded in
- * `HERALD_DATA_DIR`, or Kafka + PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`.
+ * `settingsFrom`, `runtimeSettings` and `selectServices` from `@herald/engine`: values are
+ * trimmed, an empty one is unset, and a bad one throws `invalid-options` naming the variable. The
+ * engine (embedded in `HERALD_DATA_DIR`, or Kafka + PostgreSQL) is chosen by `engineFromEnv` from
+ * `@herald/engine`.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): PipelineConfig {
   const read = settingsFrom(env);
@@ -61,14 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     graceMs: read.integer('STREAM_GRACE_MS', 10_000, 0, 86_400_000),
     idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 1, 86_400_000),
     analyticsStore: storeKind(env, services),
-    retry: {
-      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', 5, 1, 1000),
-      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', 200, 0, 3_600_000),
-      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', 10_000, 0, 3_600_000),
-    },
-    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
-    metricsPollIntervalMs: read.integer('HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
-    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
+    runtime: runtimeSettings(env, { retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 } }),
   };
 }
 

@@ -47,7 +47,8 @@ export interface ListenerDeps {
  */
 export function createListeners(app: App<SqlTx>, deps: ListenerDeps): Listener[] {
   const { config, runs, seed, logger, queries } = deps;
-  const { host, ports, shutdownDeadlineMs } = config;
+  const { host, ports } = config;
+  const { shutdownDeadlineMs } = config.runtime;
   const http = { shutdownDeadlineMs, metrics: seed.gateway };
   const gateway = (key: keyof PipelineUrls, port: number, made: ReturnType<typeof createProducerHttp>): Listener => ({
     key,

@@ -38,7 +38,8 @@ export interface AnalyticsPipeline {
 export async function createAnalyticsPipeline(config: PipelineConfig, env: EngineEnv = process.env): Promise<AnalyticsPipeline> {
   const runs = new Set(config.services);
   const name = runs.size === 3 ? 'analytics-pipeline' : [...runs].join('.');
-  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const { runtime } = config;
+  const logger = pinoLogger({ level: runtime.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   let store: AnalyticsStore | undefined;
   try {
@@ -54,9 +55,9 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
     events: EVENTS,
     topics: TOPICS,
     logger,
-    handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
+    handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
   });
-  const metrics = createMetrics({ app, pollIntervalMs: config.metricsPollIntervalMs });
+  const metrics = createMetrics({ app, pollIntervalMs: runtime.metricsPollIntervalMs });
   app.use(metrics);
   const seed: SeedMetrics = createSeedMetrics(metrics, app.instrumentation);
   if (runs.has('consumer')) registerConsumer(app, { store: store!, graceMs: config.graceMs, idleTimeoutMs: config.idleTimeoutMs });
@@ -86,7 +87,7 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
       closing ??= (async () => {
         await Promise.allSettled(listeners.map((listener) => listener.close()));
         seed.close();
-        await app.close({ deadlineMs: config.shutdownDeadlineMs });
+        await app.close({ deadlineMs: runtime.shutdownDeadlineMs });
         await store?.close();
       })();
       return closing;

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(config.services).toEqual(['producer', 'consumer', 'analytics']);
     expect(config.ports).toEqual({ producerHttp: 8081, producerGrpc: 50051, consumerHttp: 8082, analyticsHttp: 8083, analyticsGrpc: 50053 });
     expect([config.host, config.graceMs, config.idleTimeoutMs, config.analyticsStore]).toEqual(['127.0.0.1', 10_000, 30_000, 'duckdb']);
+    expect(config.runtime).toMatchObject({ retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }, shutdownDeadlineMs: 10_000, metricsPollIntervalMs: 10_000, logLevel: 'info' });
   });
 
   it('picks the services from --service or HERALD_SERVICE, and the analytics store they can share', () => {
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ STREAM_GRACE_MS: '-1' }, [])).toThrow(/STREAM_GRACE_MS/);
     expect(() => loadConfig({ ANALYTICS_STORE: 'postgres' }, [])).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ ANALYTICS_STORE: 'clickhouse' }, [])).toThrow(/ANALYTICS_STORE/);
+    expect(() => loadConfig({ HERALD_RETRY_MAX_ATTEMPTS: '0' }, [])).toThrow(/HERALD_RETRY_MAX_ATTEMPTS/);
   });
 });
 

@@ -1,5 +1,4 @@
-import type { LogLevel } from '@herald/core';
-import { selectServices, settingsFrom } from '@herald/engine';
+import { runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } from '@herald/engine';
 
 /**
  * Seed 004's services; `all` runs every one in one process. The HTTP front is `gateway` (orders,
@@ -31,33 +30,22 @@ export interface AsyncOrdersConfig {
   readonly tokenTtlSeconds: number;
   /** `HERALD_INSTANCE_ID`: this replica's id (its reply and wait groups); unique among running replicas. Default: host name and pid. */
   readonly instanceId: string;
-  /** `HERALD_CHAOS_RATE`: fraction of relay publishes dropped on purpose. Default 0. */
-  readonly chaosRate: number;
-  /** `HERALD_CHAOS_AFTER_ACCEPT_RATE`: fraction of relay publishes whose ack is "lost" (duplicates). Default 0. */
-  readonly chaosAfterAcceptRate: number;
   /** `HANDLER_FAILURE_RATE`: fraction of handler attempts failing transiently after their writes. Default 0. */
   readonly handlerFailureRate: number;
-  /** `HERALD_RELAY_LEASE_MS`: how soon another relay takes over a dead relay's keys. Default 10 000. */
-  readonly relayLeaseMs: number;
-  /** `HERALD_RETRY_MAX_ATTEMPTS` (10), `HERALD_RETRY_INITIAL_DELAY_MS` (500), `HERALD_RETRY_MAX_DELAY_MS` (30 000). */
-  readonly retry: { readonly maxAttempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
-  /** `HERALD_SHUTDOWN_DEADLINE_MS`: how long in-flight requests and events may take at shutdown. Default 10 000. */
-  readonly shutdownDeadlineMs: number;
-  /** `HERALD_IDEMPOTENCY_LEASE_MS`: after this, a retry may take over a key whose request died with its process. Default 60 000. */
-  readonly idempotencyLeaseMs: number;
-  /** `HERALD_LOG_LEVEL`, default `info`. */
-  readonly logLevel: LogLevel;
-  /** `METRICS_PORT`: a standalone metrics server (any process); the HTTP front serves `/metrics` anyway. */
-  readonly metricsPort: number | undefined;
-  /** `METRICS_HOST`, default 127.0.0.1. */
-  readonly metricsHost: string;
+  /**
+   * Herald's own variables, read by `runtimeSettings` with its defaults but for the retries':
+   * `HERALD_RETRY_MAX_ATTEMPTS` (10), `HERALD_RETRY_INITIAL_DELAY_MS` (500),
+   * `HERALD_RETRY_MAX_DELAY_MS` (30 000). `METRICS_PORT` starts a standalone metrics server (any
+   * process); the HTTP front serves `/metrics` anyway.
+   */
+  readonly runtime: RuntimeSettings;
 }
 
 /**
- * Reads the example's configuration from `env` and the command line with `settingsFrom` and
- * `selectServices` from `@herald/engine`: values are trimmed, an empty one is unset, and a bad one
- * throws `invalid-options` naming the variable. The engine (embedded in `HERALD_DATA_DIR`, or
- * Kafka + PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`, not here.
+ * Reads the example's configuration from `env` and the command line with `settingsFrom`,
+ * `runtimeSettings` and `selectServices` from `@herald/engine`: values are trimmed, an empty one is
+ * unset, and a bad one throws `invalid-options` naming the variable. The engine (embedded in
+ * `HERALD_DATA_DIR`, or Kafka + PostgreSQL) is chosen by `engineFromEnv` from `@herald/engine`, not here.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv.slice(2)): AsyncOrdersConfig {
   const read = settingsFrom(env);
@@ -71,19 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     profileTimeoutMs: read.integer('PROFILE_TIMEOUT_MS', 5_000, 1, 600_000),
     tokenTtlSeconds: read.integer('TOKEN_TTL_SECONDS', 3_600, 1, 31_536_000),
     instanceId: read.text('HERALD_INSTANCE_ID', `${process.env['HOSTNAME'] || 'local'}-${process.pid}`),
-    chaosRate: read.fraction('HERALD_CHAOS_RATE', 0),
-    chaosAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0),
     handlerFailureRate: read.fraction('HANDLER_FAILURE_RATE', 0),
-    relayLeaseMs: read.integer('HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
-    retry: {
-      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', 10, 1, 1000),
-      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', 500, 0, 3_600_000),
-      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', 30_000, 0, 3_600_000),
-    },
-    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
-    idempotencyLeaseMs: read.integer('HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
-    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
-    metricsPort: env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined,
-    metricsHost: read.text('METRICS_HOST', '127.0.0.1'),
+    runtime: runtimeSettings(env, { retry: { maxAttempts: 10, initialDelayMs: 500, maxDelayMs: 30_000 } }),
   };
 }

@@ -40,7 +40,8 @@ export interface AsyncOrders {
 export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEnv = process.env): Promise<AsyncOrders> {
   const runs = new Set(config.services);
   const name = runs.size === 7 ? 'async-orders' : [...runs].join('.');
-  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const { runtime } = config;
+  const logger = pinoLogger({ level: runtime.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   try {
     await migrate(engine.stores, engine.kind);
@@ -55,12 +56,12 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
     events: EVENTS,
     topics: TOPICS,
     logger,
-    handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
-    relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
+    handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
+    relay: runtime.relay,
   });
-  const metrics = createMetrics({ app });
+  const metrics = createMetrics({ app, pollIntervalMs: runtime.metricsPollIntervalMs });
   app.use(metrics);
-  const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
+  const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
 
   const maybeFail = failureInjector(config.handlerFailureRate);
@@ -74,7 +75,7 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
     registerNotificationService(app, { requester, profileTimeoutMs: config.profileTimeoutMs, maybeFail });
   }
 
-  const closeApp = () => app.close({ deadlineMs: config.shutdownDeadlineMs });
+  const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   let gateway: Gateway<SqlTx> | undefined;
   if (runs.has('gateway') || runs.has('auth')) {
     const key = await loadSigningKey(engine.stores, app.clock);
@@ -90,8 +91,8 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
           [GATEWAY_ERRORS.depositNotFound]: 'not-found',
         },
       },
-      idempotency: { leaseMs: config.idempotencyLeaseMs },
-      shutdown: { deadlineMs: config.shutdownDeadlineMs, onClosed: closeApp },
+      idempotency: { leaseMs: runtime.idempotencyLeaseMs },
+      shutdown: { deadlineMs: runtime.shutdownDeadlineMs, readinessGraceMs: runtime.readinessGraceMs, onClosed: closeApp },
       metrics,
     });
     if (runs.has('auth')) registerAuthRoutes(gateway, { app, key, tokenTtlSeconds: config.tokenTtlSeconds });

@@ -38,7 +38,8 @@ export interface ContentPlatform {
 export async function createContentPlatform(config: ContentPlatformConfig, env: EngineEnv = process.env): Promise<ContentPlatform> {
   const runs = new Set(config.services);
   const name = runs.size === 5 ? 'content-platform' : [...runs].join('.');
-  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const { runtime } = config;
+  const logger = pinoLogger({ level: runtime.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   let app: App<SqlTx>;
   try {
@@ -50,17 +51,17 @@ export async function createContentPlatform(config: ContentPlatformConfig, env: 
       events: EVENTS,
       topics: TOPICS,
       logger,
-      handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
-      relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
+      handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
+      relay: runtime.relay,
     });
     if (runs.has('search')) await prepareSearchIndex(engine.stores, config.searchIndexGeneration, logger);
   } catch (error) {
     await engine.close();
     throw error;
   }
-  const metrics = createMetrics({ app });
+  const metrics = createMetrics({ app, pollIntervalMs: runtime.metricsPollIntervalMs });
   app.use(metrics);
-  const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
+  const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
 
   if (runs.has('content')) registerContentService(app);
@@ -68,14 +69,14 @@ export async function createContentPlatform(config: ContentPlatformConfig, env: 
   if (runs.has('search')) registerSearchService(app, { generation: config.searchIndexGeneration });
   if (runs.has('notification')) registerNotificationService(app);
 
-  const closeApp = () => app.close({ deadlineMs: config.shutdownDeadlineMs });
+  const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   let gateway: Gateway<SqlTx> | undefined;
   if (runs.has('api')) {
     gateway = createGateway<SqlTx>({
       app,
       problems: { errorKinds: API_ERROR_KINDS },
-      idempotency: { leaseMs: config.idempotencyLeaseMs },
-      shutdown: { deadlineMs: config.shutdownDeadlineMs, onClosed: closeApp },
+      idempotency: { leaseMs: runtime.idempotencyLeaseMs },
+      shutdown: { deadlineMs: runtime.shutdownDeadlineMs, readinessGraceMs: runtime.readinessGraceMs, onClosed: closeApp },
       metrics,
     });
     registerApiRoutes(gateway, app);

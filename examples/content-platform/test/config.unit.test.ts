@@ -3,13 +3,13 @@ import { loadConfig, SERVICES } from '../src/config.js';
 
 describe('loadConfig', () => {
   it('runs every service on 127.0.0.1:8080 at index generation 1 by default', () => {
-    expect(loadConfig({}, [])).toMatchObject({ services: SERVICES, port: 8080, host: '127.0.0.1', searchIndexGeneration: 1, chaosRate: 0, metricsPort: undefined, logLevel: 'info' });
+    expect(loadConfig({}, [])).toMatchObject({ services: SERVICES, port: 8080, host: '127.0.0.1', searchIndexGeneration: 1, runtime: { relay: { chaos: { failRate: 0 } }, metricsServer: undefined, logLevel: 'info' } });
   });
 
   it('reads the services from --service or HERALD_SERVICE, and the settings from the environment', () => {
     expect(loadConfig({ HERALD_SERVICE: 'api' }, ['--service', 'search,notification']).services).toEqual(['search', 'notification']);
     expect(loadConfig({ HERALD_SERVICE: 'comment' }, []).services).toEqual(['comment']);
-    expect(loadConfig({ SEARCH_INDEX_GENERATION: '3', METRICS_PORT: '9464', HERALD_CHAOS_RATE: '0.2' }, [])).toMatchObject({ searchIndexGeneration: 3, metricsPort: 9464, chaosRate: 0.2 });
+    expect(loadConfig({ SEARCH_INDEX_GENERATION: '3', METRICS_PORT: '9464', HERALD_CHAOS_RATE: '0.2' }, [])).toMatchObject({ searchIndexGeneration: 3, runtime: { metricsServer: { port: 9464 }, relay: { chaos: { failRate: 0.2 } } } });
   });
 
   it.each([

@@ -1,5 +1,4 @@
-import type { LogLevel } from '@herald/core';
-import { selectServices, settingsFrom } from '@herald/engine';
+import { runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } from '@herald/engine';
 
 /**
  * Seed 000's services; `all` runs every one in one process. `api` is the HTTP front; `realtime`
@@ -22,20 +21,8 @@ export interface RideHailingConfig {
   readonly surge: { readonly windowMs: number; readonly graceMs: number; readonly threshold: number; readonly idleTimeoutMs: number };
   /** `FRAUD_MAX_SPEED_KMH` (250): faster between two GPS points raises an alert. */
   readonly maxSpeedKmh: number;
-  /** `HERALD_CHAOS_RATE` and `HERALD_CHAOS_AFTER_ACCEPT_RATE`: relay publishes dropped, acks "lost". Default 0. */
-  readonly chaos: { readonly failRate: number; readonly failAfterAcceptRate: number };
-  /** `HERALD_RELAY_LEASE_MS` (10 000). */
-  readonly relayLeaseMs: number;
-  /** `HERALD_RETRY_MAX_ATTEMPTS` (10), `HERALD_RETRY_INITIAL_DELAY_MS` (200), `HERALD_RETRY_MAX_DELAY_MS` (30 000). */
-  readonly retry: { readonly maxAttempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
-  /** `HERALD_SHUTDOWN_DEADLINE_MS` (10 000), `HERALD_IDEMPOTENCY_LEASE_MS` (60 000). */
-  readonly shutdownDeadlineMs: number;
-  readonly idempotencyLeaseMs: number;
-  /** `HERALD_LOG_LEVEL`, default `info`. */
-  readonly logLevel: LogLevel;
-  /** `METRICS_PORT` (a standalone metrics server in any process; the api serves `/metrics` anyway) and `METRICS_HOST` (127.0.0.1). */
-  readonly metricsPort: number | undefined;
-  readonly metricsHost: string;
+  /** Herald's own variables (`HERALD_RETRY_*`, the relay's lease and chaos, deadlines, log level, `METRICS_PORT`…): see `runtimeSettings`. */
+  readonly runtime: RuntimeSettings;
 }
 
 /**
@@ -56,17 +43,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 100, 86_400_000),
     },
     maxSpeedKmh: read.integer('FRAUD_MAX_SPEED_KMH', 250, 1, 100_000),
-    chaos: { failRate: read.fraction('HERALD_CHAOS_RATE', 0), failAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0) },
-    relayLeaseMs: read.integer('HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
-    retry: {
-      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', 10, 1, 1000),
-      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', 200, 0, 3_600_000),
-      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', 30_000, 0, 3_600_000),
-    },
-    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
-    idempotencyLeaseMs: read.integer('HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
-    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
-    metricsPort: env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined,
-    metricsHost: read.text('METRICS_HOST', '127.0.0.1'),
+    runtime: runtimeSettings(env),
   };
 }

@@ -39,7 +39,8 @@ export interface RideHailing {
 export async function createRideHailing(config: RideHailingConfig, env: EngineEnv = process.env): Promise<RideHailing> {
   const runs = new Set(config.services);
   const name = runs.size === 8 ? 'ride-hailing' : [...runs].join('.');
-  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const { runtime } = config;
+  const logger = pinoLogger({ level: runtime.logLevel, fields: { service: name } });
   const engine = await engineFromEnv(env, { logger });
   try {
     await migrate(engine.stores, engine.kind);
@@ -54,13 +55,13 @@ export async function createRideHailing(config: RideHailingConfig, env: EngineEn
     events: EVENTS,
     topics: TOPICS,
     logger,
-    handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
-    relay: { leaseMs: config.relayLeaseMs, chaos: config.chaos },
+    handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
+    relay: runtime.relay,
   });
-  const metrics = createMetrics({ app });
+  const metrics = createMetrics({ app, pollIntervalMs: runtime.metricsPollIntervalMs });
   app.use(metrics);
   registerBusinessMetrics(app, metrics);
-  const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
+  const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
 
   if (runs.has('booking')) registerBookingService(app);
@@ -71,14 +72,14 @@ export async function createRideHailing(config: RideHailingConfig, env: EngineEn
   if (runs.has('realtime')) registerSurgePricing(app, { ...config.surge, logger });
   if (runs.has('fraud')) registerFraudService(app, { maxSpeedKmh: config.maxSpeedKmh });
 
-  const closeApp = () => app.close({ deadlineMs: config.shutdownDeadlineMs });
+  const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   let gateway: Gateway<SqlTx> | undefined;
   if (runs.has('api')) {
     gateway = createGateway<SqlTx>({
       app,
       problems: { errorKinds: API_ERROR_KINDS },
-      idempotency: { leaseMs: config.idempotencyLeaseMs },
-      shutdown: { deadlineMs: config.shutdownDeadlineMs, onClosed: closeApp },
+      idempotency: { leaseMs: runtime.idempotencyLeaseMs },
+      shutdown: { deadlineMs: runtime.shutdownDeadlineMs, readinessGraceMs: runtime.readinessGraceMs, onClosed: closeApp },
       metrics,
     });
     registerApiRoutes(gateway, app);

@@ -11,7 +11,7 @@ describe('loadConfig', () => {
       pricing: { baseFareCents: 300, perKmCents: 120 },
       surge: { windowMs: 300_000, graceMs: 10_000, threshold: 20, idleTimeoutMs: 30_000 },
       maxSpeedKmh: 250,
-      metricsPort: undefined,
+      runtime: { metricsServer: undefined, relay: { chaos: { failRate: 0 } } },
     });
     expect(loadConfig({}, ['--service', 'realtime,fraud']).services).toEqual(['realtime', 'fraud']);
   });

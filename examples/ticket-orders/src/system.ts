@@ -47,7 +47,8 @@ export interface TicketOrdersOptions {
 export async function createTicketOrders(config: TicketOrdersConfig, env: EngineEnv = process.env, options: TicketOrdersOptions = {}): Promise<TicketOrders> {
   const runs = new Set(config.services);
   const name = runs.size === 5 ? 'ticket-orders' : [...runs].join('.');
-  const logger = pinoLogger({ level: config.logLevel, fields: { service: name } });
+  const { runtime } = config;
+  const logger = pinoLogger({ level: runtime.logLevel, fields: { service: name } });
   const sdk = !options.tracerProvider && config.tracing ? startTracing({ serviceName: name }) : undefined;
   const engine = await engineFromEnv(env, { logger }).catch(async (error: unknown) => {
     await sdk?.shutdown();
@@ -62,24 +63,24 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
     events: EVENTS,
     topics: TOPICS,
     logger,
-    handlerDefaults: { retry: config.retry, deadLetter: 'skip' },
-    relay: { leaseMs: config.relayLeaseMs, chaos: { failRate: config.chaosRate, failAfterAcceptRate: config.chaosAfterAcceptRate } },
+    handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
+    relay: runtime.relay,
   };
   const app = createApp<SqlTx>(tracing ? tracing.app(appOptions) : appOptions);
-  const metrics = createMetrics({ app, pollIntervalMs: config.metricsPollIntervalMs });
+  const metrics = createMetrics({ app, pollIntervalMs: runtime.metricsPollIntervalMs });
   app.use(metrics);
-  const server = config.metricsPort === undefined ? undefined : metricsServer({ metrics, host: config.metricsHost, port: config.metricsPort, logger });
+  const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
   const maybeFail = failureInjector(config.handlerFailureRate);
   if (runs.has('payment')) registerPaymentService(app, { limitCents: config.paymentLimitCents, maybeFail });
   if (runs.has('ticket')) registerTicketService(app, { maybeFail });
   if (runs.has('order')) registerOrderService(app, { maybeFail });
-  const closeApp = () => app.close({ deadlineMs: config.shutdownDeadlineMs });
+  const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   const gateway = runs.has('api')
     ? createApi(app, {
-        shutdownDeadlineMs: config.shutdownDeadlineMs,
-        readinessGraceMs: config.readinessGraceMs,
-        idempotencyLeaseMs: config.idempotencyLeaseMs,
+        shutdownDeadlineMs: runtime.shutdownDeadlineMs,
+        readinessGraceMs: runtime.readinessGraceMs,
+        idempotencyLeaseMs: runtime.idempotencyLeaseMs,
         onClosed: closeApp,
         metrics,
         ...(tracing ? { tracing: tracing.http } : {}),
@@ -106,7 +107,7 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
         url: address?.url,
         metricsUrl,
         engine: engine.description,
-        chaosRate: config.chaosRate,
+        chaosRate: runtime.relay.chaos.failRate,
         paymentLimitCents: config.paymentLimitCents,
       });
       return { ...(address ? { url: address.url } : {}), ...(metricsUrl ? { metricsUrl } : {}) };

@@ -8,24 +8,28 @@ describe('loadConfig', () => {
       services: SERVICES,
       port: 8080,
       host: '127.0.0.1',
-      chaosRate: 0,
-      chaosAfterAcceptRate: 0,
-      relayLeaseMs: 10_000,
       paymentLimitCents: 100_000,
       handlerFailureRate: 0,
-      retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000 },
-      idempotencyLeaseMs: 60_000,
-      logLevel: 'info',
-      metricsPort: undefined,
-      metricsHost: '127.0.0.1',
-      metricsPollIntervalMs: 10_000,
+      runtime: {
+        logLevel: 'info',
+        retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000 },
+        relay: { leaseMs: 10_000, chaos: { failRate: 0, failAfterAcceptRate: 0 } },
+        shutdownDeadlineMs: 10_000,
+        idempotencyLeaseMs: 60_000,
+        readinessGraceMs: 0,
+        metricsPollIntervalMs: 10_000,
+        metricsServer: undefined,
+      },
     });
   });
 
   it('reads the metrics server settings: no server unless METRICS_PORT is set, 0 for any free port', () => {
-    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', HERALD_METRICS_POLL_INTERVAL_MS: '500' }, [])).toMatchObject({ metricsPort: 9464, metricsHost: '0.0.0.0', metricsPollIntervalMs: 500 });
-    expect(loadConfig({ METRICS_PORT: '0' }, []).metricsPort).toBe(0);
-    expect(loadConfig({ METRICS_PORT: '' }, []).metricsPort).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', HERALD_METRICS_POLL_INTERVAL_MS: '500' }, []).runtime).toMatchObject({
+      metricsServer: { port: 9464, host: '0.0.0.0' },
+      metricsPollIntervalMs: 500,
+    });
+    expect(loadConfig({ METRICS_PORT: '0' }, []).runtime.metricsServer).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '' }, []).runtime.metricsServer).toBeUndefined();
   });
 
   it('reads the environment and the --service flag', () => {
@@ -33,7 +37,8 @@ describe('loadConfig', () => {
       { PORT: '9090', HERALD_CHAOS_RATE: '0.2', HERALD_RELAY_LEASE_MS: '3000', PAYMENT_LIMIT_CENTS: '5000', HERALD_SERVICE: 'relay' },
       ['--service', 'payment-service,ticket'],
     );
-    expect(config).toMatchObject({ port: 9090, chaosRate: 0.2, relayLeaseMs: 3000, paymentLimitCents: 5000, services: ['payment', 'ticket'] });
+    expect(config).toMatchObject({ port: 9090, paymentLimitCents: 5000, services: ['payment', 'ticket'] });
+    expect(config.runtime.relay).toEqual({ leaseMs: 3000, chaos: { failRate: 0.2, failAfterAcceptRate: 0 } });
     expect(loadConfig({ HERALD_SERVICE: 'order' }, []).services).toEqual(['order']);
     expect(loadConfig({}, ['--service=api']).services).toEqual(['api']);
   });

@@ -12,5 +12,5 @@ export type {
 export type { EngineEnv } from './env.js';
 export { applySchema } from './schema.js';
 export type { ApplySchemaOptions } from './schema.js';
-export { invalidSetting, selectServices, settingsFrom } from './settings.js';
-export type { SettingsReader } from './settings.js';
+export { invalidSetting, runtimeSettings, selectServices, settingsFrom } from './settings.js';
+export type { RetrySettings, RuntimeDefaults, RuntimeSettings, SettingsReader } from './settings.js';

@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError } from '@herald/core';
+import { ErrorCodes, HeraldError, type LogLevel } from '@herald/core';
 import type { EngineEnv } from './env.js';
 
 /**
@@ -44,6 +44,73 @@ export function settingsFrom(env: EngineEnv): SettingsReader {
       if (!(allowed as readonly string[]).includes(text)) throw invalidSetting(`${name} must be one of ${allowed.join(', ')}, got "${text}"`);
       return text as (typeof allowed)[number];
     },
+  };
+}
+
+/** Handler retries as `handlerDefaults.retry` of `createApp` takes them. */
+export interface RetrySettings {
+  readonly maxAttempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/**
+ * The Herald runtime's own variables, which every service of a system reads the same way, in the
+ * shapes the options of `createApp`, `createGateway`, `createMetrics` and `metricsServer` take.
+ */
+export interface RuntimeSettings {
+  /** `HERALD_LOG_LEVEL`: debug, info (default), warn, error or silent. */
+  readonly logLevel: LogLevel;
+  /** `HERALD_RETRY_MAX_ATTEMPTS`, `HERALD_RETRY_INITIAL_DELAY_MS`, `HERALD_RETRY_MAX_DELAY_MS` (defaults: the service's, else 10, 200, 30 000). */
+  readonly retry: RetrySettings;
+  /**
+   * `createApp`'s `relay`: `HERALD_RELAY_LEASE_MS` (10 000: how soon another relay takes over a
+   * dead relay's keys) and the chaos knobs `HERALD_CHAOS_RATE` (publishes dropped on purpose) and
+   * `HERALD_CHAOS_AFTER_ACCEPT_RATE` (acks "lost": duplicates), both 0 by default.
+   */
+  readonly relay: { readonly leaseMs: number; readonly chaos: { readonly failRate: number; readonly failAfterAcceptRate: number } };
+  /** `HERALD_SHUTDOWN_DEADLINE_MS` (10 000): how long in-flight requests and events may take at shutdown. */
+  readonly shutdownDeadlineMs: number;
+  /** `HERALD_IDEMPOTENCY_LEASE_MS` (60 000): after this, a retry may take over a key whose request died with its process. */
+  readonly idempotencyLeaseMs: number;
+  /** `HERALD_READINESS_GRACE_MS` (0): at shutdown, how long /readyz says 503 before the listener closes. */
+  readonly readinessGraceMs: number;
+  /** `HERALD_METRICS_POLL_INTERVAL_MS` (10 000; 0 never): how often lag, outbox and dead letters are read for /metrics. */
+  readonly metricsPollIntervalMs: number;
+  /** `METRICS_PORT` (0: any free port) and `METRICS_HOST` (127.0.0.1): a standalone metrics server; unset port, none. */
+  readonly metricsServer: { readonly port: number; readonly host: string } | undefined;
+}
+
+/** What a service may default differently in {@link runtimeSettings}. */
+export interface RuntimeDefaults {
+  readonly retry?: Partial<RetrySettings>;
+}
+
+/**
+ * Reads the runtime's own variables from `env` (see {@link RuntimeSettings}), with `defaults`
+ * over Herald's; a bad value throws `invalid-options` naming the variable. A service adds its
+ * own settings beside these with {@link settingsFrom}.
+ */
+export function runtimeSettings(env: EngineEnv, defaults: RuntimeDefaults = {}): RuntimeSettings {
+  const read = settingsFrom(env);
+  const retry = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000, ...defaults.retry };
+  const metricsPort = env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined;
+  return {
+    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
+    retry: {
+      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', retry.maxAttempts, 1, 1000),
+      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', retry.initialDelayMs, 0, 3_600_000),
+      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', retry.maxDelayMs, 0, 3_600_000),
+    },
+    relay: {
+      leaseMs: read.integer('HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
+      chaos: { failRate: read.fraction('HERALD_CHAOS_RATE', 0), failAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0) },
+    },
+    shutdownDeadlineMs: read.integer('HERALD_SHUTDOWN_DEADLINE_MS', 10_000, 1, 3_600_000),
+    idempotencyLeaseMs: read.integer('HERALD_IDEMPOTENCY_LEASE_MS', 60_000, 1, 86_400_000),
+    readinessGraceMs: read.integer('HERALD_READINESS_GRACE_MS', 0, 0, 600_000),
+    metricsPollIntervalMs: read.integer('HERALD_METRICS_POLL_INTERVAL_MS', 10_000, 0, 3_600_000),
+    metricsServer: metricsPort === undefined ? undefined : { port: metricsPort, host: read.text('METRICS_HOST', '127.0.0.1') },
   };
 }
 

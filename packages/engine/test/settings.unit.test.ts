@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectServices, settingsFrom } from '../src/index.js';
+import { runtimeSettings, selectServices, settingsFrom } from '../src/index.js';
 
 const SERVICES = ['api', 'search', 'notification'] as const;
 
@@ -37,5 +37,60 @@ describe('selectServices', () => {
       expect.objectContaining({ code: 'invalid-options', message: 'unknown service "relay"; use all or one or more of api, search, notification' }),
     );
     expect(() => selectServices(SERVICES, ['--service'], {})).toThrow('unknown service ""');
+  });
+});
+
+describe('runtimeSettings', () => {
+  it("has Herald's defaults, a service's own retry defaults over them, and no metrics server unless METRICS_PORT is set", () => {
+    expect(runtimeSettings({})).toEqual({
+      logLevel: 'info',
+      retry: { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000 },
+      relay: { leaseMs: 10_000, chaos: { failRate: 0, failAfterAcceptRate: 0 } },
+      shutdownDeadlineMs: 10_000,
+      idempotencyLeaseMs: 60_000,
+      readinessGraceMs: 0,
+      metricsPollIntervalMs: 10_000,
+      metricsServer: undefined,
+    });
+    expect(runtimeSettings({}, { retry: { maxAttempts: 5, initialDelayMs: 1_000 } }).retry).toEqual({ maxAttempts: 5, initialDelayMs: 1_000, maxDelayMs: 30_000 });
+    expect(runtimeSettings({ METRICS_PORT: '0' }).metricsServer).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(runtimeSettings({ METRICS_PORT: ' ', METRICS_HOST: '0.0.0.0' }).metricsServer).toBeUndefined();
+  });
+
+  it('reads every variable, and refuses a bad one naming it', () => {
+    const env = {
+      HERALD_LOG_LEVEL: 'debug',
+      HERALD_RETRY_MAX_ATTEMPTS: '3',
+      HERALD_RETRY_INITIAL_DELAY_MS: '10',
+      HERALD_RETRY_MAX_DELAY_MS: '100',
+      HERALD_RELAY_LEASE_MS: '1000',
+      HERALD_CHAOS_RATE: '0.2',
+      HERALD_CHAOS_AFTER_ACCEPT_RATE: '0.05',
+      HERALD_SHUTDOWN_DEADLINE_MS: '5000',
+      HERALD_IDEMPOTENCY_LEASE_MS: '2000',
+      HERALD_READINESS_GRACE_MS: '300',
+      HERALD_METRICS_POLL_INTERVAL_MS: '0',
+      METRICS_PORT: '9464',
+      METRICS_HOST: '0.0.0.0',
+    };
+    expect(runtimeSettings(env, { retry: { maxAttempts: 5 } })).toEqual({
+      logLevel: 'debug',
+      retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 100 },
+      relay: { leaseMs: 1_000, chaos: { failRate: 0.2, failAfterAcceptRate: 0.05 } },
+      shutdownDeadlineMs: 5_000,
+      idempotencyLeaseMs: 2_000,
+      readinessGraceMs: 300,
+      metricsPollIntervalMs: 0,
+      metricsServer: { port: 9464, host: '0.0.0.0' },
+    });
+    for (const [name, value] of [
+      ['HERALD_LOG_LEVEL', 'loud'],
+      ['HERALD_RETRY_MAX_ATTEMPTS', '0'],
+      ['HERALD_RELAY_LEASE_MS', '10'],
+      ['HERALD_CHAOS_RATE', '1.5'],
+      ['METRICS_PORT', '65536'],
+    ] as const) {
+      expect(() => runtimeSettings({ [name]: value })).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(name) }));
+    }
   });
 });
