@@ -86,11 +86,24 @@ export const SCHEMA: readonly string[] = [
      name TEXT PRIMARY KEY,
      value BIGINT NOT NULL
    )`,
-  // notification: who follows whom (from user.followed), and each user's inbox
+  // notification: who follows whom since when (from user.followed), the posts it has seen (from
+  // post.created), a row per author its handlers lock, and each user's inbox
   `CREATE TABLE IF NOT EXISTS notification_followers (
      author_id TEXT NOT NULL,
      user_id TEXT NOT NULL,
+     followed_at BIGINT NOT NULL,
      PRIMARY KEY (author_id, user_id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS notification_posts (
+     post_id TEXT PRIMARY KEY,
+     author_id TEXT NOT NULL,
+     title TEXT NOT NULL,
+     correlation_id TEXT NOT NULL,
+     created_at BIGINT NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS notification_posts_author ON notification_posts (author_id, created_at)`,
+  `CREATE TABLE IF NOT EXISTS notification_authors (
+     author_id TEXT PRIMARY KEY
    )`,
   `CREATE TABLE IF NOT EXISTS notifications (
      notification_id TEXT PRIMARY KEY,

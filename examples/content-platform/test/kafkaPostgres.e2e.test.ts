@@ -59,5 +59,5 @@ describe('content-platform on Kafka + PostgreSQL with two search replicas', () =
     await eventually(() => (dying.every((p) => owned('search-b').includes(p)) ? true : undefined), 60_000, () => `search-b to own ${dying.join(',')} too, not only ${owned('search-b').join(',')}`);
     await expectFollowersTold(() => api, who, posts, 120_000);
     await expectIndexed(() => api, posts, 120_000);
-  }, 300_000);
+  }, 600_000);
 });

@@ -59,7 +59,7 @@ describe('content-platform as separate processes with relay chaos', () => {
       expect.objectContaining({ group: 'search-indexer', eventType: 'PostCreated', status: 'indexed', docId: reply.body.postId }),
     ]);
     await eventually(() => lines('notification', 'notified').find((l) => l['correlationId'] === 'request-5678'), 30_000, 'the notification line');
-  }, 60_000);
+  }, 180_000);
 
   it('rebuilds the search index from the log under a new generation, and refuses to go back to the old one', async () => {
     await processes.stop('search');
@@ -72,5 +72,5 @@ describe('content-platform as separate processes with relay chaos', () => {
     const again = await processes.restart('search', { SEARCH_INDEX_GENERATION: '2' });
     expect(linesWithMessage(again.lines, 'search index emptied for a rebuild')).toHaveLength(0);
     await expectIndexed(() => api, posts);
-  }, 120_000);
+  }, 300_000);
 });

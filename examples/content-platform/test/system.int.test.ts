@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Envelope } from '@herald/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { PostCreated, PostUpdated, searchGroup } from '../src/events.js';
+import { GROUPS, PostCreated, PostUpdated, searchGroup, UserFollowed } from '../src/events.js';
 import { createContentPlatform, type ContentPlatform } from '../src/system.js';
 import { ContentApi, eventually } from './support/client.js';
 
@@ -27,17 +27,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Resolves once the search service has applied (or skipped as a duplicate) the event `envelope`. */
-function searchHandled(envelope: Envelope): Promise<string> {
+/** Resolves with the outcome once `group` has handled the event `envelope` (applied, or skipped as a duplicate). */
+function handled(envelope: Envelope, group: string): Promise<string> {
   return new Promise((resolve) => {
     const off = system.app.instrumentation.on((fact) => {
-      if (fact.kind === 'handled' && fact.group === searchGroup(1) && fact.eventId === envelope.id) {
+      if (fact.kind === 'handled' && fact.group === group && fact.eventId === envelope.id) {
         off();
         resolve(fact.outcome);
       }
     });
   });
 }
+
+const searchHandled = (envelope: Envelope) => handled(envelope, searchGroup(1));
 
 describe('content-platform in one process', () => {
   let alice: string;
@@ -129,9 +131,27 @@ describe('content-platform in one process', () => {
       const reply = await api.call<{ postId: string }>('POST', '/posts', { body: { authorId: bob, artistId, title: 'Звезда по имени Солнце', content: 'Another song' } });
       if (reply.status !== 201) return undefined;
       const view = await api.call<{ artistName: string }>('GET', `/posts/${reply.body.postId}`);
-      return view.body.artistName === 'Kino' ? view : 'old name';
+      return view.body.artistName === 'Kino' ? view : undefined;
     }, 10_000, 'the new name in content\'s cache');
-    expect(post).not.toBe('old name');
+    expect(post.status).toBe(200);
+  });
+
+  it('tells a follower of the posts published after the follow, whichever of the two the notification service sees first', async () => {
+    const notification = GROUPS.notification;
+    const post = (postId: string, createdAt: number) =>
+      system.app.publish(PostCreated, { postId, authorId: 'dan', artistId: null, artistName: null, title: postId, content: 'x', slug: postId, version: 1, createdAt });
+    // erin follows at 2 000, before the posts arrive; frank's follow at 2 000 arrives after them
+    expect(await handled(await system.app.publish(UserFollowed, { userId: 'erin', authorId: 'dan', followedAt: 2_000 }), notification)).toBe('applied');
+    await handled(await post('dan-1', 1_000), notification);
+    await handled(await post('dan-2', 3_000), notification);
+    expect(await handled(await system.app.publish(UserFollowed, { userId: 'frank', authorId: 'dan', followedAt: 2_000 }), notification)).toBe('applied');
+    const newPosts = async (userId: string) => (await api.notifications(userId)).filter((n) => n.type === 'NEW_POST').map((n) => [n.notificationId, n.correlationId]);
+    expect(await newPosts('erin')).toEqual([['post:dan-2:erin', expect.any(String)]]);
+    expect(await newPosts('frank')).toEqual(await newPosts('erin').then((list) => list.map(([, correlationId]) => ['post:dan-2:frank', correlationId])));
+
+    // a follow published again later, claiming an earlier time: the first follow's time holds
+    expect(await handled(await system.app.publish(UserFollowed, { userId: 'frank', authorId: 'dan', followedAt: 0 }), notification)).toBe('applied');
+    expect((await newPosts('frank')).map(([id]) => id)).toEqual(['post:dan-2:frank']);
   });
 
   it('refuses bad requests with problem+json, and a repeated key gets the first answer with one event', async () => {
@@ -139,6 +159,9 @@ describe('content-platform in one process', () => {
       ['POST', '/users', { username: 'alice', email: 'other@example.com' }, 409, 'username-taken'],
       ['POST', '/users', { username: 'x', email: 'not-an-email' }, 422, 'schema-violation'],
       ['POST', `/users/${bob}/follows`, { authorId: 'nobody' }, 404, 'user-not-found'],
+      ['POST', `/users/${bob}/follows`, { authorId: bob }, 422, 'cannot-follow-self'],
+      ['POST', '/posts', { authorId: 'nobody', title: 't', content: 'c' }, 404, 'user-not-found'],
+      ['POST', '/posts', { authorId: alice, title: 'nul \u0000 byte', content: 'c' }, 422, 'schema-violation'],
       ['POST', '/posts', { authorId: alice, artistId: 'no-such-artist', title: 't', content: 'c' }, 422, 'unknown-artist'],
       ['POST', '/posts', { authorId: alice, title: '', content: 'c' }, 422, 'schema-violation'],
       ['PATCH', `/posts/${postId}`, { title: 'deleted already' }, 404, 'post-not-found'],

@@ -15,6 +15,7 @@ export const API_ERRORS = {
   unknownArtist: 'unknown-artist',
   postNotFound: 'post-not-found',
   emptyChange: 'empty-change',
+  cannotFollowSelf: 'cannot-follow-self',
 } as const;
 
 /** `errorKinds` of the gateway for {@link API_ERRORS}. */
@@ -25,26 +26,29 @@ export const API_ERROR_KINDS: Readonly<Record<string, string>> = {
   [API_ERRORS.unknownArtist]: ErrorCodes.invalidOptions,
   [API_ERRORS.postNotFound]: 'not-found',
   [API_ERRORS.emptyChange]: ErrorCodes.invalidOptions,
+  [API_ERRORS.cannotFollowSelf]: ErrorCodes.invalidOptions,
 };
 
-const Id = Type.String({ minLength: 1, maxLength: 100 });
+/** Text PostgreSQL can store: anything but NUL (SQLite would take it; PostgreSQL refuses it). */
+const NO_NUL = '^[^\\u0000]*$';
+const Id = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL });
 const IdParams = Type.Object({ id: Id });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL });
 const RegisterBody = Type.Object(
   { username: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9_.-]+$' }), email: Type.String({ format: 'email', maxLength: 254 }) },
   { additionalProperties: false },
 );
 const FollowBody = Type.Object({ authorId: Id }, { additionalProperties: false });
-const ArtistBody = Type.Object({ name: Name, genre: Type.String({ minLength: 1, maxLength: 100 }), bio: Type.String({ maxLength: 5_000 }) }, { additionalProperties: false });
+const ArtistBody = Type.Object({ name: Name, genre: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }), bio: Type.String({ maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
 const ArtistPatch = Type.Partial(ArtistBody, { additionalProperties: false });
-const Title = Type.String({ minLength: 1, maxLength: 300 });
-const Content = Type.String({ minLength: 1, maxLength: 50_000 });
+const Title = Type.String({ minLength: 1, maxLength: 300, pattern: NO_NUL });
+const Content = Type.String({ minLength: 1, maxLength: 50_000, pattern: NO_NUL });
 const PostBody = Type.Object({ authorId: Id, artistId: Type.Optional(Type.Union([Id, Type.Null()])), title: Title, content: Content }, { additionalProperties: false });
 const PostPatch = Type.Object({ artistId: Type.Optional(Type.Union([Id, Type.Null()])), title: Type.Optional(Title), content: Type.Optional(Content) }, { additionalProperties: false });
-const CommentBody = Type.Object({ authorId: Id, text: Type.String({ minLength: 1, maxLength: 5_000 }) }, { additionalProperties: false });
+const CommentBody = Type.Object({ authorId: Id, text: Type.String({ minLength: 1, maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
 const SearchQuery = Type.Object(
   {
-    q: Type.String({ minLength: 1, maxLength: 500 }),
+    q: Type.String({ minLength: 1, maxLength: 500, pattern: NO_NUL }),
     kind: Type.Optional(Type.Union([Type.Literal('post'), Type.Literal('artist')])),
     /** 1 to 100, default 20 (a query string holds text: digits, checked here). */
     limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]?|100)$' })),
@@ -108,6 +112,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: FollowBody,
     status: 201,
     handle: async ({ params, body, tx, publish }) => {
+      if (params.id === body.authorId) throw new HeraldError(API_ERRORS.cannotFollowSelf, 'a user cannot follow themselves');
       const users = await tx.query<{ user_id: string }>('SELECT user_id FROM auth_users WHERE user_id IN ($1, $2)', [params.id, body.authorId]);
       for (const id of [params.id, body.authorId]) {
         if (!users.some((u) => u.user_id === id)) throw new HeraldError(API_ERRORS.userNotFound, `no user ${id}`);
@@ -145,7 +150,9 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: ArtistPatch,
     handle: async ({ params, body, tx, publish }) => {
       if (Object.keys(body).length === 0) throw new HeraldError(API_ERRORS.emptyChange, 'nothing to change: give name, genre or bio');
-      const [row] = await tx.query<{ name: string; genre: string; bio: string; version: number | string }>('SELECT name, genre, bio, version FROM artists WHERE artist_id = $1', [params.id]);
+      // the row locked first (PostgreSQL): two edits at once each get their own version
+      const locked = await tx.execute('UPDATE artists SET version = version WHERE artist_id = $1', [params.id]);
+      const [row] = locked === 1 ? await tx.query<{ name: string; genre: string; bio: string; version: number | string }>('SELECT name, genre, bio, version FROM artists WHERE artist_id = $1', [params.id]) : [];
       if (!row) throw new HeraldError(API_ERRORS.artistNotFound, `no artist ${params.id}`);
       const next = { name: body.name ?? row.name, genre: body.genre ?? row.genre, bio: body.bio ?? row.bio, version: integer(row.version) + 1 };
       const updatedAt = now();
@@ -165,6 +172,12 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     },
   });
 
+  /** Refuses an author auth does not know (the gateway's check, as a token's subject would be). */
+  const knownUser = async (tx: SqlTx, userId: string): Promise<void> => {
+    const [user] = await tx.query('SELECT 1 FROM auth_users WHERE user_id = $1', [userId]);
+    if (!user) throw new HeraldError(API_ERRORS.userNotFound, `no user ${userId}`);
+  };
+
   // content
   /** The artist's name in content's cache; refuses an artist content has not heard of (yet). */
   const artistName = async (tx: SqlTx, artistId: string | null): Promise<string | null> => {
@@ -173,8 +186,14 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     if (!row) throw new HeraldError(API_ERRORS.unknownArtist, `artist ${artistId} is not known to content (an artist created a moment ago is known within moments)`);
     return row.name;
   };
-  const livePost = async (tx: SqlTx, postId: string): Promise<PostRow> => {
-    const [row] = await tx.query<PostRow>('SELECT * FROM content_posts WHERE post_id = $1 AND deleted = 0', [postId]);
+  /**
+   * The post, unless deleted. `lock` first writes to its row, so on PostgreSQL a concurrent edit or
+   * deletion waits for this transaction (or this one sees it done): every change gets its own
+   * version, and an edit never lands after a deletion.
+   */
+  const livePost = async (tx: SqlTx, postId: string, lock = false): Promise<PostRow> => {
+    const live = lock ? await tx.execute('UPDATE content_posts SET version = version WHERE post_id = $1 AND deleted = 0', [postId]) : 1;
+    const [row] = live === 1 ? await tx.query<PostRow>('SELECT * FROM content_posts WHERE post_id = $1 AND deleted = 0', [postId]) : [];
     if (!row) throw new HeraldError(API_ERRORS.postNotFound, `no post ${postId}`);
     return row;
   };
@@ -185,6 +204,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: PostBody,
     status: 201,
     handle: async ({ body, tx, publish, logger }) => {
+      await knownUser(tx, body.authorId);
       const postId = uuidv7();
       const artistId = body.artistId ?? null;
       const post = { postId, authorId: body.authorId, artistId, artistName: await artistName(tx, artistId), title: body.title, content: body.content, slug: slugOf(body.title, postId), version: 1 };
@@ -206,7 +226,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: PostPatch,
     handle: async ({ params, body, tx, publish, logger }) => {
       if (Object.keys(body).length === 0) throw new HeraldError(API_ERRORS.emptyChange, 'nothing to change: give title, content or artistId');
-      const row = await livePost(tx, params.id);
+      const row = await livePost(tx, params.id, true);
       const artistId = body.artistId === undefined ? row.artist_id : body.artistId;
       const post = {
         postId: row.post_id,
@@ -239,7 +259,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     url: '/posts/:id',
     params: IdParams,
     handle: async ({ params, tx, publish, logger }) => {
-      const row = await livePost(tx, params.id);
+      const row = await livePost(tx, params.id, true);
       const version = integer(row.version) + 1;
       const deletedAt = now();
       await tx.execute('UPDATE content_posts SET deleted = 1, version = $1, updated_at = $2 WHERE post_id = $3', [version, deletedAt, params.id]);
@@ -279,6 +299,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
       // a write to the post's row first: a deletion being applied waits for this transaction (or
       // this one sees it done), so a comment never outlives its post's deletion
       const live = await tx.execute('UPDATE comment_posts SET deleted = 0 WHERE post_id = $1 AND deleted = 0', [params.id]);
+      await knownUser(tx, body.authorId);
       const [post] = live === 1 ? await tx.query<{ author_id: string; title: string }>('SELECT author_id, title FROM comment_posts WHERE post_id = $1', [params.id]) : [];
       if (!post) throw new HeraldError(API_ERRORS.postNotFound, `no post ${params.id} (a post published a moment ago can be commented on within moments)`);
       const commentId = uuidv7();

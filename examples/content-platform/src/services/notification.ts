@@ -6,11 +6,14 @@ export const NOTIFICATION_TYPES = ['WELCOME', 'NEW_POST', 'NEW_COMMENT'] as cons
 
 /**
  * notification (seed 002's Notification Service): a welcome on `user.registered`, the author's
- * followers told of each `post.created`, a post's author told of each `comment.created` by someone
- * else. It keeps its own list of followers from `user.followed`: a follow that arrives after a post
- * misses that post (eventual consistency, as the seed accepts). Each notification's id comes from
- * what it is about (`post:<postId>:<userId>`, …), so one is never written twice, whatever is
- * delivered or redriven again.
+ * followers told of each post published after they followed, a post's author told of each
+ * `comment.created` by someone else. Follows and posts come on different topics, so either may
+ * arrive first: it keeps both (followers with the time they followed, posts with the time they
+ * were published), and whichever arrives second sends what the pair calls for, so the outcome does
+ * not depend on the order. Both handlers first lock the author's row, so on PostgreSQL a follow
+ * and a post of one author handled at once cannot each miss the other. Each notification's id
+ * comes from what it is about (`post:<postId>:<userId>`, …), so one is never written twice,
+ * whatever is delivered or redriven again.
  */
 export function registerNotificationService(app: App<SqlTx>): void {
   const group = GROUPS.notification;
@@ -23,6 +26,8 @@ export function registerNotificationService(app: App<SqlTx>): void {
       correlationId,
       app.clock.now(),
     ]);
+  const lockAuthor = (tx: SqlTx, authorId: string) =>
+    tx.execute('INSERT INTO notification_authors (author_id) VALUES ($1) ON CONFLICT (author_id) DO UPDATE SET author_id = excluded.author_id', [authorId]);
 
   app.on(UserRegistered, { group }, async (event, ctx) => {
     const { userId, username } = event.data;
@@ -31,13 +36,34 @@ export function registerNotificationService(app: App<SqlTx>): void {
   });
 
   app.on(UserFollowed, { group }, async (event, ctx) => {
-    const { userId, authorId } = event.data;
-    await ctx.tx.execute('INSERT INTO notification_followers (author_id, user_id) VALUES ($1, $2) ON CONFLICT (author_id, user_id) DO NOTHING', [authorId, userId]);
+    const { userId, authorId, followedAt } = event.data;
+    await lockAuthor(ctx.tx, authorId);
+    await ctx.tx.execute('INSERT INTO notification_followers (author_id, user_id, followed_at) VALUES ($1, $2, $3) ON CONFLICT (author_id, user_id) DO NOTHING', [authorId, userId, followedAt]);
+    // the first follow's time counts (a follow repeated later moves nothing)
+    const [since] = await ctx.tx.query<{ followed_at: number | string }>('SELECT followed_at FROM notification_followers WHERE author_id = $1 AND user_id = $2', [authorId, userId]);
+    // posts of the author published since the follow, which arrived before it
+    const posts = await ctx.tx.query<{ post_id: string; title: string; correlation_id: string }>(
+      'SELECT post_id, title, correlation_id FROM notification_posts WHERE author_id = $1 AND created_at >= $2 ORDER BY created_at, post_id',
+      [
+        authorId,
+        Number(since!.followed_at),
+      ],
+    );
+    // the post's correlation id: the notification is about the post, whichever event came second
+    for (const post of posts) await notify(ctx.tx, `post:${post.post_id}:${userId}`, userId, 'NEW_POST', `New post: ${post.title}`, post.correlation_id);
   });
 
   app.on(PostCreated, { group }, async (event, ctx) => {
-    const { postId, authorId, title } = event.data;
-    const followers = await ctx.tx.query<{ user_id: string }>('SELECT user_id FROM notification_followers WHERE author_id = $1 ORDER BY user_id', [authorId]);
+    const { postId, authorId, title, createdAt } = event.data;
+    await lockAuthor(ctx.tx, authorId);
+    await ctx.tx.execute('INSERT INTO notification_posts (post_id, author_id, title, correlation_id, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (post_id) DO NOTHING', [
+      postId,
+      authorId,
+      title,
+      event.correlationId,
+      createdAt,
+    ]);
+    const followers = await ctx.tx.query<{ user_id: string }>('SELECT user_id FROM notification_followers WHERE author_id = $1 AND followed_at <= $2 ORDER BY user_id', [authorId, createdAt]);
     for (const { user_id: userId } of followers) {
       await notify(ctx.tx, `post:${postId}:${userId}`, userId, 'NEW_POST', `New post: ${title}`, event.correlationId);
     }

@@ -113,13 +113,16 @@ export async function prepareSearchIndex(stores: TransactionRunner<SqlTx>, gener
     const [row] = await tx.query<{ value: number | string }>("SELECT value FROM search_meta WHERE name = 'generation'", []);
     const current = row ? integer(row.value) : 1;
     if (generation < current) throw invalidSetting(`SEARCH_INDEX_GENERATION=${generation} is below the index's generation ${current}: run the search service with ${current} or above`);
-    if (generation === current && row) return;
-    if (generation > current) {
-      await tx.execute('DELETE FROM search_terms', []);
-      await tx.execute('DELETE FROM search_documents', []);
-      logger.warn('search index emptied for a rebuild', { from: current, generation, group: searchGroup(generation) });
-    }
-    await tx.execute("INSERT INTO search_meta (name, value) VALUES ('generation', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value", [generation]);
+    // the generation moves up in one conditional write: of replicas starting at once, the one whose
+    // write lands empties the index; on PostgreSQL the others wait on the row, then change nothing
+    const raised = await tx.execute(
+      "INSERT INTO search_meta (name, value) VALUES ('generation', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE search_meta.value < excluded.value",
+      [generation],
+    );
+    if (raised === 0 || generation === 1) return;
+    await tx.execute('DELETE FROM search_terms', []);
+    await tx.execute('DELETE FROM search_documents', []);
+    logger.warn('search index emptied for a rebuild', { from: current, generation, group: searchGroup(generation) });
   });
 }
 
