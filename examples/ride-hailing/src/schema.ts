@@ -21,10 +21,17 @@ export const SCHEMA: readonly string[] = [
      updated_at BIGINT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS bookings_status ON bookings (status)`,
+  // the saga steps booking has logged, once each
+  `CREATE TABLE IF NOT EXISTS booking_saga_steps (
+     booking_id TEXT NOT NULL,
+     step TEXT NOT NULL,
+     PRIMARY KEY (booking_id, step)
+   )`,
   // pricing: each region's surge multiplier, from the newest window that raised it
   `CREATE TABLE IF NOT EXISTS pricing_surge (
      region_id TEXT PRIMARY KEY,
      multiplier DOUBLE PRECISION NOT NULL,
+     bookings INTEGER NOT NULL,
      window_end BIGINT NOT NULL
    )`,
   // driver

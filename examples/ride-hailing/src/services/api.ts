@@ -12,6 +12,8 @@ export const API_ERRORS = {
   driverNotFound: 'driver-not-found',
   driverBusy: 'driver-busy',
   riderNotFound: 'rider-not-found',
+  unknownRider: 'unknown-rider',
+  pointInFuture: 'point-in-future',
 } as const;
 
 /** `errorKinds` of the gateway for {@link API_ERRORS}. */
@@ -20,13 +22,17 @@ export const API_ERROR_KINDS: Readonly<Record<string, string>> = {
   [API_ERRORS.bookingNotConfirmed]: 'conflict',
   [API_ERRORS.driverNotFound]: 'not-found',
   [API_ERRORS.driverBusy]: 'conflict',
-  [API_ERRORS.riderNotFound]: ErrorCodes.invalidOptions,
+  [API_ERRORS.riderNotFound]: 'not-found',
+  [API_ERRORS.unknownRider]: ErrorCodes.invalidOptions,
+  [API_ERRORS.pointInFuture]: ErrorCodes.invalidOptions,
 };
 
-const Id = Type.String({ minLength: 1, maxLength: 100 });
+/** Text PostgreSQL can store: anything but NUL. */
+const NO_NUL = '^[^\\u0000]*$';
+const Id = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL });
 const IdParams = Type.Object({ id: Id });
 const Region = Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z0-9-]+$' });
-const RiderBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), balanceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }) }, { additionalProperties: false });
+const RiderBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }), balanceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }) }, { additionalProperties: false });
 const DriverBody = Type.Object({ regionId: Region }, { additionalProperties: false });
 const StatusBody = Type.Object({ status: Type.Union([Type.Literal('online'), Type.Literal('offline')]) }, { additionalProperties: false });
 const LocationBody = Type.Object(
@@ -34,6 +40,9 @@ const LocationBody = Type.Object(
   { additionalProperties: false },
 );
 const BookingBody = Type.Object({ riderId: Id, regionId: Region, distanceKm: Type.Number({ minimum: 0.1, maximum: 500 }) }, { additionalProperties: false });
+
+/** How far ahead of the server's clock a GPS point's time may be. */
+const MAX_CLOCK_SKEW_MS = 60_000;
 
 interface BookingRow {
   booking_id: string;
@@ -136,7 +145,12 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     params: IdParams,
     body: LocationBody,
     handle: async ({ params, body, publish }) => {
-      await publish(DriverLocationUpdated, { driverId: params.id, lat: body.lat, lon: body.lon, at: body.at ?? now() });
+      const at = body.at ?? now();
+      // a point from the future would hide every real one after it from the fraud checks
+      if (at > now() + MAX_CLOCK_SKEW_MS) throw new HeraldError(API_ERRORS.pointInFuture, `at ${at} is more than ${MAX_CLOCK_SKEW_MS / 1000} s ahead of the server's clock`);
+      const [driver] = await read((tx) => tx.query('SELECT 1 FROM drivers WHERE driver_id = $1', [params.id]));
+      if (!driver) throw new HeraldError(API_ERRORS.driverNotFound, `no driver ${params.id}`);
+      await publish(DriverLocationUpdated, { driverId: params.id, lat: body.lat, lon: body.lon, at });
       return { accepted: 1 };
     },
   });
@@ -147,6 +161,8 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: BookingBody,
     status: 202,
     handle: async ({ body, tx, publish }) => {
+      const [wallet] = await tx.query('SELECT 1 FROM wallets WHERE rider_id = $1', [body.riderId]);
+      if (!wallet) throw new HeraldError(API_ERRORS.unknownRider, `no rider ${body.riderId}`);
       const bookingId = uuidv7();
       const createdAt = now();
       await tx.execute(
@@ -190,8 +206,9 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     url: '/bookings/:id/complete',
     params: IdParams,
     handle: async ({ params, tx, publish }) => {
-      const row = await booking(tx, params.id);
+      // the change first, then the row as it now is (no confirmation can slip in between)
       const completed = await tx.execute("UPDATE bookings SET status = 'COMPLETED', updated_at = $1 WHERE booking_id = $2 AND status = 'CONFIRMED'", [now(), params.id]);
+      const row = await booking(tx, params.id);
       if (completed === 0) throw new HeraldError(API_ERRORS.bookingNotConfirmed, `booking ${params.id} is ${row.status}; only a CONFIRMED booking can be completed`);
       await publish(BookingCompleted, { bookingId: params.id, riderId: row.rider_id, regionId: row.region_id, driverId: row.driver_id!, completedAt: now() });
       return { bookingId: params.id, status: 'COMPLETED' as const };
@@ -202,8 +219,11 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     url: '/regions/:id/surge',
     params: IdParams,
     handle: async ({ params }) => {
-      const [row] = await read((tx) => tx.query<{ multiplier: number | string; window_end: number | string }>('SELECT multiplier, window_end FROM pricing_surge WHERE region_id = $1', [params.id]));
-      return { regionId: params.id, multiplier: row ? Number(row.multiplier) : 1, windowEnd: row ? Number(row.window_end) : null };
+      const [row] = await read((tx) =>
+        tx.query<{ multiplier: number | string; bookings: number | string; window_end: number | string }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
+      );
+      // the multiplier, and the window it came from (its bookings, its end); none yet: 1
+      return { regionId: params.id, multiplier: row ? Number(row.multiplier) : 1, bookings: row ? Number(row.bookings) : null, windowEnd: row ? Number(row.window_end) : null };
     },
   });
 

@@ -22,11 +22,12 @@ export function priceOf(options: PricingOptions, distanceKm: number, surgeMultip
 export function registerPricingService(app: App<SqlTx>, options: PricingOptions): void {
   const group = GROUPS.pricing;
   app.on(SurgePricingActivated, { group }, async (event, ctx) => {
-    const { regionId, multiplier, windowEnd } = event.data;
+    const { regionId, multiplier, bookings, windowEnd } = event.data;
     await ctx.tx.execute(
-      `INSERT INTO pricing_surge (region_id, multiplier, window_end) VALUES ($1, $2, $3)
-       ON CONFLICT (region_id) DO UPDATE SET multiplier = excluded.multiplier, window_end = excluded.window_end WHERE pricing_surge.window_end < excluded.window_end`,
-      [regionId, multiplier, windowEnd],
+      `INSERT INTO pricing_surge (region_id, multiplier, bookings, window_end) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (region_id) DO UPDATE SET multiplier = excluded.multiplier, bookings = excluded.bookings, window_end = excluded.window_end
+       WHERE pricing_surge.window_end < excluded.window_end`,
+      [regionId, multiplier, bookings, windowEnd],
     );
   });
 
