@@ -177,6 +177,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.idempotencyKeyReused]: { status: 422, title: 'Idempotency-Key reused with a different request' },
   [ErrorCodes.schemaViolation]: { status: 422, title: 'Request does not match its schema' },
   [ErrorCodes.invalidOptions]: { status: 422, title: 'Unprocessable request' },
+  [ErrorCodes.valueRejected]: { status: 422, title: 'A value the store cannot keep' },
   [ErrorCodes.eventTooLarge]: { status: 422, title: 'Resulting event too large' },
   [HttpErrorCodes.unavailable]: { status: 503, title: 'Service unavailable' },
   [HttpErrorCodes.keysUnavailable]: { status: 503, title: 'Token keys unavailable' },

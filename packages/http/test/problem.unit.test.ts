@@ -1,4 +1,4 @@
-import { HeraldError, ValidationError } from '@herald/core';
+import { ErrorCodes, HeraldError, ValidationError } from '@herald/core';
 import { describe, expect, it } from 'vitest';
 import { HttpErrorCodes, PROBLEM_CATALOG, canonicalJson, parseIdempotencyKey, requestFingerprint, toProblem } from '../src/index.js';
 
@@ -9,6 +9,14 @@ describe('toProblem', () => {
       const problem = toProblem(new HeraldError(code, `about ${code}`), '/x');
       expect(problem).toEqual({ type: `urn:herald:problem:${code}`, title: entry.title, status: entry.status, detail: `about ${code}`, instance: '/x', code });
     }
+  });
+
+  it("answers 422 for a value the store refused as data (the core's value-rejected)", () => {
+    expect(toProblem(new HeraldError(ErrorCodes.valueRejected, 'pgStores: execute: invalid byte sequence for encoding "UTF8": 0x00'), '/orders')).toMatchObject({
+      status: 422,
+      code: 'value-rejected',
+      detail: expect.stringContaining('0x00'),
+    });
   });
 
   it('puts validation issues in `errors` with a 422', () => {

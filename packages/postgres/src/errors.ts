@@ -1,4 +1,4 @@
-import { HeraldError, defineErrorCodes } from '@herald/core';
+import { CoreErrors, HeraldError, defineErrorCodes } from '@herald/core';
 
 /** The error codes the PostgreSQL stores add to the core's; check them with `error.code`. */
 export const { specs: PgErrors, codes: PgErrorCodes } = defineErrorCodes({
@@ -46,7 +46,8 @@ const CONNECTION_MESSAGE = /connection terminated|connection timeout|timeout exc
 /**
  * Maps anything the `pg` driver throws to a {@link HeraldError} whose `retriable` flag says whether
  * running the whole transaction again may succeed: serialization failures, deadlocks and lost
- * connections are retriable; constraint violations and SQL errors are not. The driver's error is the
+ * connections are retriable; constraint violations, values the server refuses as data (the core's
+ * `value-rejected`: a NUL in text, a string too long...) and SQL errors are not. The driver's error is the
  * `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
  * Concurrent DDL colliding on a system catalog's unique index (several processes creating the same
  * table at start) is a retriable conflict too.
@@ -66,6 +67,8 @@ export function toStoreError(thrown: unknown, context: string): HeraldError {
   if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrors.conflict, message, options(true));
   if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrors.unavailable, message, options(true));
   if (sqlState?.startsWith('23')) return new HeraldError(PgErrors.constraint, message, options(false));
+  // data exceptions: the value itself cannot be stored (a NUL in text, a string too long, ...)
+  if (sqlState?.startsWith('22')) return new HeraldError(CoreErrors.valueRejected, message, options(false));
   return new HeraldError(PgErrors.failed, message, options(false));
 }
 

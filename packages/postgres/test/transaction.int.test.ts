@@ -1,4 +1,4 @@
-import { HeraldError, isHeraldError, type SqlTx } from '@herald/core';
+import { ErrorCodes, HeraldError, isHeraldError, type SqlTx } from '@herald/core';
 import { describe, expect, it } from 'vitest';
 import { PgErrorCodes, pgStores as createPgStores } from '../src/index.js';
 import { spiedPool, usePostgres } from './support.js';
@@ -121,6 +121,16 @@ describe('pgStores.transaction', () => {
     });
     await expect(swallowed).rejects.toMatchObject({ code: PgErrorCodes.constraint, retriable: false });
     expect(await stores.transaction((tx) => tx.query('SELECT id FROM items ORDER BY id'))).toEqual([{ id: 'dup' }]);
+  });
+
+  it("maps a value the server refuses as data to the core's non-retriable value-rejected", async () => {
+    const stores = await pgStores();
+    await stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS short_names (name varchar(3) NOT NULL)'));
+    const nul = await stores.transaction((tx) => tx.execute('INSERT INTO short_names VALUES ($1)', ['a\u0000b'])).catch((e: unknown) => e);
+    expect(nul).toMatchObject({ code: ErrorCodes.valueRejected, retriable: false, details: { sqlState: '22021' } });
+    const long = await stores.transaction((tx) => tx.execute('INSERT INTO short_names VALUES ($1)', ['abcd'])).catch((e: unknown) => e);
+    expect(long).toMatchObject({ code: ErrorCodes.valueRejected, retriable: false, details: { sqlState: '22001' } });
+    expect(await stores.transaction((tx) => tx.query('SELECT name FROM short_names'))).toEqual([]);
   });
 
   it('maps a deadlock to a retriable conflict', async () => {

@@ -53,6 +53,13 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: 'The component was closed (or is closing) and refused the call; a delivery abandoned while closing is redelivered.',
     action: 'Do not use a component after close(); nothing to do for abandoned deliveries.',
   },
+  valueRejected: {
+    code: 'value-rejected',
+    retriable: false,
+    meaning:
+      "The store refused a value as data: text holding a NUL character, a string longer than its column, a number outside its column's type, text that is no value of its type (PostgreSQL's data exceptions, SQLSTATE class 22). Over HTTP a 422.",
+    action: 'Validate the input where it enters (a schema pattern or bound names the field to the client); an event dead-lettered with it needs its data or the handler fixed, then a redrive.',
+  },
   invalidOptions: {
     code: 'invalid-options',
     retriable: false,
