@@ -120,8 +120,3 @@ export const SCHEMA: readonly string[] = [
 export async function migrate(stores: TransactionRunner<SqlTx>, engine: EngineKind): Promise<void> {
   await applySchema(stores, SCHEMA, { engine, lockName: 'herald-examples:content-platform:schema' });
 }
-
-/** PostgreSQL returns BIGINT as a string; SQLite as a number. */
-export function integer(value: number | string | bigint): number {
-  return Number(value);
-}

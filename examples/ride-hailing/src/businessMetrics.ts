@@ -18,14 +18,14 @@ export const PAYMENTS_METRIC = 'ride_payments';
  */
 export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics): void {
   const countBy = async (table: 'bookings' | 'payments') =>
-    app.transaction((tx) => tx.query<{ status: string; n: number | string }>(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`, []));
+    app.transaction((tx) => tx.query<{ status: string; n: number }>(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`, []));
   new Gauge({
     name: BOOKINGS_METRIC,
     help: 'Bookings by status, read from the booking service\'s table at scrape (CANCELLED: the booking saga failed).',
     labelNames: ['status'],
     registers: [metrics.registry],
     async collect() {
-      const counts = new Map((await countBy('bookings')).map((r) => [r.status, Number(r.n)]));
+      const counts = new Map((await countBy('bookings')).map((r) => [r.status, r.n]));
       for (const status of BOOKING_STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });
@@ -35,7 +35,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     labelNames: ['status'],
     registers: [metrics.registry],
     async collect() {
-      const counts = new Map((await countBy('payments')).map((r) => [r.status, Number(r.n)]));
+      const counts = new Map((await countBy('payments')).map((r) => [r.status, r.n]));
       for (const status of ['COMPLETED', 'FAILED']) this.set({ status }, counts.get(status) ?? 0);
     },
   });

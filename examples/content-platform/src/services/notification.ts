@@ -40,13 +40,13 @@ export function registerNotificationService(app: App<SqlTx>): void {
     await lockAuthor(ctx.tx, authorId);
     await ctx.tx.execute('INSERT INTO notification_followers (author_id, user_id, followed_at) VALUES ($1, $2, $3) ON CONFLICT (author_id, user_id) DO NOTHING', [authorId, userId, followedAt]);
     // the first follow's time counts (a follow repeated later moves nothing)
-    const [since] = await ctx.tx.query<{ followed_at: number | string }>('SELECT followed_at FROM notification_followers WHERE author_id = $1 AND user_id = $2', [authorId, userId]);
+    const [since] = await ctx.tx.query<{ followed_at: number }>('SELECT followed_at FROM notification_followers WHERE author_id = $1 AND user_id = $2', [authorId, userId]);
     // posts of the author published since the follow, which arrived before it
     const posts = await ctx.tx.query<{ post_id: string; title: string; correlation_id: string }>(
       'SELECT post_id, title, correlation_id FROM notification_posts WHERE author_id = $1 AND created_at >= $2 ORDER BY created_at, post_id',
       [
         authorId,
-        Number(since!.followed_at),
+        since!.followed_at,
       ],
     );
     // the post's correlation id: the notification is about the post, whichever event came second

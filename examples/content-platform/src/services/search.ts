@@ -1,7 +1,6 @@
 import type { App, Logger, SqlTx, TransactionRunner } from '@herald/core';
 import { invalidSetting } from '@herald/engine';
 import { ArtistCreated, ArtistUpdated, PostCreated, PostDeleted, PostUpdated, searchGroup } from '../events.js';
-import { integer } from '../schema.js';
 import { summaryOf, terms } from '../text.js';
 
 /** What the index holds. */
@@ -110,8 +109,8 @@ export function registerSearchService(app: App<SqlTx>, options: SearchServiceOpt
  */
 export async function prepareSearchIndex(stores: TransactionRunner<SqlTx>, generation: number, logger: Logger): Promise<void> {
   await stores.transaction(async (tx) => {
-    const [row] = await tx.query<{ value: number | string }>("SELECT value FROM search_meta WHERE name = 'generation'", []);
-    const current = row ? integer(row.value) : 1;
+    const [row] = await tx.query<{ value: number }>("SELECT value FROM search_meta WHERE name = 'generation'", []);
+    const current = row ? row.value : 1;
     if (generation < current) throw invalidSetting(`SEARCH_INDEX_GENERATION=${generation} is below the index's generation ${current}: run the search service with ${current} or above`);
     // the generation moves up in one conditional write: of replicas starting at once, the one whose
     // write lands empties the index; on PostgreSQL the others wait on the row, then change nothing
@@ -143,17 +142,17 @@ export async function searchIndex(tx: SqlTx, query: string, kind: DocumentKind |
   const words = terms(query).slice(0, 20);
   if (words.length === 0) return [];
   const params: unknown[] = [...words];
-  const placeholders = words.map((_, i) => `$${i + 1}`).join(', ');
+  const termParams = words.map((_, i) => `$${i + 1}`).join(', ');
   let kindFilter = '';
   if (kind) {
     params.push(kind);
     kindFilter = `AND t.kind = $${params.length}`;
   }
   params.push(words.length, limit);
-  const rows = await tx.query<{ kind: DocumentKind; doc_id: string; title: string; summary: string; version: number | string }>(
+  const rows = await tx.query<{ kind: DocumentKind; doc_id: string; title: string; summary: string; version: number }>(
     `SELECT d.kind, d.doc_id, d.title, d.summary, d.version
        FROM search_documents d
-       JOIN (SELECT t.kind, t.doc_id FROM search_terms t WHERE t.term IN (${placeholders}) ${kindFilter}
+       JOIN (SELECT t.kind, t.doc_id FROM search_terms t WHERE t.term IN (${termParams}) ${kindFilter}
               GROUP BY t.kind, t.doc_id HAVING COUNT(*) = $${params.length - 1}) m
          ON m.kind = d.kind AND m.doc_id = d.doc_id
       WHERE d.deleted = 0
@@ -161,5 +160,5 @@ export async function searchIndex(tx: SqlTx, query: string, kind: DocumentKind |
       LIMIT $${params.length}`,
     params,
   );
-  return rows.map((r) => ({ kind: r.kind, id: r.doc_id, title: r.title, summary: r.summary, version: integer(r.version) }));
+  return rows.map((r) => ({ kind: r.kind, id: r.doc_id, title: r.title, summary: r.summary, version: r.version }));
 }

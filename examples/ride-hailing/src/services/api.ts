@@ -48,10 +48,10 @@ interface BookingRow {
   booking_id: string;
   rider_id: string;
   region_id: string;
-  distance_km: number | string;
+  distance_km: number;
   status: BookingStatus;
-  price_cents: number | string | null;
-  surge_multiplier: number | string | null;
+  price_cents: number | null;
+  surge_multiplier: number | null;
   driver_id: string | null;
   reason: string | null;
 }
@@ -82,9 +82,9 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     url: '/riders/:id/wallet',
     params: IdParams,
     handle: async ({ params }) => {
-      const [row] = await read((tx) => tx.query<{ balance_cents: number | string }>('SELECT balance_cents FROM wallets WHERE rider_id = $1', [params.id]));
+      const [row] = await read((tx) => tx.query<{ balance_cents: number }>('SELECT balance_cents FROM wallets WHERE rider_id = $1', [params.id]));
       if (!row) throw new HeraldError(API_ERRORS.riderNotFound, `no rider ${params.id}`);
-      return { riderId: params.id, balanceCents: Number(row.balance_cents) };
+      return { riderId: params.id, balanceCents: row.balance_cents };
     },
   });
 
@@ -191,10 +191,10 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
         bookingId: row.booking_id,
         riderId: row.rider_id,
         regionId: row.region_id,
-        distanceKm: Number(row.distance_km),
+        distanceKm: row.distance_km,
         status: row.status,
-        priceCents: row.price_cents === null ? null : Number(row.price_cents),
-        surgeMultiplier: row.surge_multiplier === null ? null : Number(row.surge_multiplier),
+        priceCents: row.price_cents === null ? null : row.price_cents,
+        surgeMultiplier: row.surge_multiplier === null ? null : row.surge_multiplier,
         driverId: row.driver_id,
         reason: row.reason,
       };
@@ -220,18 +220,18 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     params: IdParams,
     handle: async ({ params }) => {
       const [row] = await read((tx) =>
-        tx.query<{ multiplier: number | string; bookings: number | string; window_end: number | string }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
+        tx.query<{ multiplier: number; bookings: number; window_end: number }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
       );
       // the multiplier, and the window it came from (its bookings, its end); none yet: 1
-      return { regionId: params.id, multiplier: row ? Number(row.multiplier) : 1, bookings: row ? Number(row.bookings) : null, windowEnd: row ? Number(row.window_end) : null };
+      return { regionId: params.id, multiplier: row ? row.multiplier : 1, bookings: row ? row.bookings : null, windowEnd: row ? row.window_end : null };
     },
   });
 
   gateway.query({
     url: '/fraud/alerts',
     handle: async () => {
-      const rows = await read((tx) => tx.query<{ driver_id: string; speed_kmh: number | string; from_at: number | string; to_at: number | string }>('SELECT * FROM fraud_alerts ORDER BY to_at, alert_id', []));
-      return { alerts: rows.map((r) => ({ driverId: r.driver_id, speedKmh: Number(r.speed_kmh), fromAt: Number(r.from_at), toAt: Number(r.to_at) })) };
+      const rows = await read((tx) => tx.query<{ driver_id: string; speed_kmh: number; from_at: number; to_at: number }>('SELECT * FROM fraud_alerts ORDER BY to_at, alert_id', []));
+      return { alerts: rows.map((r) => ({ driverId: r.driver_id, speedKmh: r.speed_kmh, fromAt: r.from_at, toAt: r.to_at })) };
     },
   });
 }

@@ -33,8 +33,8 @@ export function registerPricingService(app: App<SqlTx>, options: PricingOptions)
 
   app.on(BookingCreated, { group }, async (event, ctx) => {
     const { bookingId, riderId, regionId, distanceKm } = event.data;
-    const [surge] = await ctx.tx.query<{ multiplier: number | string }>('SELECT multiplier FROM pricing_surge WHERE region_id = $1', [regionId]);
-    const surgeMultiplier = surge ? Number(surge.multiplier) : 1;
+    const [surge] = await ctx.tx.query<{ multiplier: number }>('SELECT multiplier FROM pricing_surge WHERE region_id = $1', [regionId]);
+    const surgeMultiplier = surge ? surge.multiplier : 1;
     await ctx.publish(PriceCalculated, { bookingId, riderId, regionId, priceCents: priceOf(options, distanceKm, surgeMultiplier), surgeMultiplier });
   });
 }

@@ -78,17 +78,17 @@ export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lo
 export function registerFraudService(app: App<SqlTx>, options: FraudOptions): void {
   app.on(DriverLocationUpdated, { group: GROUPS.fraud }, async (event, ctx) => {
     const { driverId, lat, lon, at } = event.data;
-    const [last] = await ctx.tx.query<{ lat: number | string; lon: number | string; at: number | string }>('SELECT lat, lon, at FROM fraud_last_location WHERE driver_id = $1', [driverId]);
-    if (last && Number(last.at) >= at) return;
+    const [last] = await ctx.tx.query<{ lat: number; lon: number; at: number }>('SELECT lat, lon, at FROM fraud_last_location WHERE driver_id = $1', [driverId]);
+    if (last && last.at >= at) return;
     await ctx.tx.execute(
       'INSERT INTO fraud_last_location (driver_id, lat, lon, at) VALUES ($1, $2, $3, $4) ON CONFLICT (driver_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, at = excluded.at',
       [driverId, lat, lon, at],
     );
     if (!last) return;
-    const hours = (at - Number(last.at)) / 3_600_000;
-    const speedKmh = distanceKm({ lat: Number(last.lat), lon: Number(last.lon) }, { lat, lon }) / hours;
+    const hours = (at - last.at) / 3_600_000;
+    const speedKmh = distanceKm({ lat: last.lat, lon: last.lon }, { lat, lon }) / hours;
     if (speedKmh <= options.maxSpeedKmh) return;
-    const alert = { driverId, speedKmh: Math.round(speedKmh), fromAt: Number(last.at), toAt: at };
+    const alert = { driverId, speedKmh: Math.round(speedKmh), fromAt: last.at, toAt: at };
     await ctx.tx.execute('INSERT INTO fraud_alerts (alert_id, driver_id, speed_kmh, from_at, to_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO NOTHING', [
       `${driverId}:${at}`,
       driverId,
