@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   canBrowseDeadLetters,
   canInspect,
@@ -56,14 +56,15 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * The engine from the environment, as the app reads it (`HERALD_DATA_DIR`, or
  * `HERALD_KAFKA_BROKERS` + `DATABASE_URL`). Adapters log to stderr at `HERALD_LOG_LEVEL` (default
  * `error`: a command's output is its own). An embedded data directory without a log file is
- * refused, rather than an empty engine created where the operator mistyped a path.
+ * refused, rather than an empty engine created where the operator mistyped a path; the refusal
+ * names the directory as resolved, since a relative one is read from where the command runs.
  */
 export const openFromEnv: EngineOpener = async (io) => {
   const config = readEngineConfig(io.env);
   if (config.kind === 'embedded' && !existsSync(join(config.dataDir, 'log.db'))) {
     throw new HeraldError(
       ErrorCodes.invalidOptions,
-      `no Herald engine in ${config.dataDir} (no log.db there): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
+      `no Herald engine in ${resolve(config.dataDir)} (no log.db there): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
     );
   }
   const wanted = io.env.HERALD_LOG_LEVEL?.trim().toLowerCase();
