@@ -111,8 +111,3 @@ export const SCHEMA: readonly string[] = [
 export async function migrate(stores: TransactionRunner<SqlTx>, engine: EngineKind): Promise<void> {
   await applySchema(stores, SCHEMA, { engine, lockName: 'herald-examples:async-orders:schema' });
 }
-
-/** PostgreSQL returns BIGINT as a string; SQLite as a number. */
-export function cents(value: number | string | bigint): number {
-  return Number(value);
-}

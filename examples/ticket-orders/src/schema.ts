@@ -77,7 +77,7 @@ interface OrderRow {
   customer_id: string;
   flight_id: string;
   seat: string;
-  price_cents: number | string;
+  price_cents: number;
   payment_id: string | null;
   ticket_id: string | null;
 }
@@ -100,8 +100,7 @@ export async function findOrder(tx: SqlTx, orderId: string): Promise<OrderView |
     customerId: row.customer_id,
     flightId: row.flight_id,
     seat: row.seat,
-    // PostgreSQL returns BIGINT as a string
-    priceCents: Number(row.price_cents),
+    priceCents: row.price_cents,
     paymentId: row.payment_id,
     ticketId: row.ticket_id,
   };

@@ -1,6 +1,5 @@
 import type { App, SqlTx } from '@herald/core';
 import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
-import { cents } from '../schema.js';
 
 /** Options of {@link registerBillingService}. */
 export interface BillingServiceOptions {
@@ -30,8 +29,8 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
   const credit = async (tx: SqlTx, username: string, amountCents: number): Promise<number> => {
     await openAccount(tx, username);
     await tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents + $1 WHERE username = $2', [amountCents, username]);
-    const [row] = await tx.query<{ balance_cents: number | string }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [username]);
-    return cents(row!.balance_cents);
+    const [row] = await tx.query<{ balance_cents: number }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [username]);
+    return row!.balance_cents;
   };
 
   app.on(UserRegistered, { group: GROUPS.billing }, async (event, ctx) => {
@@ -41,7 +40,7 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
 
   app.on(DepositRequested, { group: GROUPS.billing }, async (event, ctx) => {
     const { depositId, username, amountCents } = event.data;
-    const [done] = await ctx.tx.query<{ balance_after_cents: number | string }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [depositId]);
+    const [done] = await ctx.tx.query<{ balance_after_cents: number }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [depositId]);
     if (done) return; // applied under another event id: nothing moves twice
     const balanceCents = await credit(ctx.tx, username, amountCents);
     await ctx.tx.execute('INSERT INTO billing_deposits (deposit_id, username, amount_cents, balance_after_cents, applied_at) VALUES ($1, $2, $3, $4, $5)', [

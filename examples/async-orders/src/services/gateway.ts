@@ -4,7 +4,6 @@ import { HttpErrorCodes, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
 import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItems, OrderStatusUpdated, orderTotal, type OrderStatus } from '../events.js';
-import { cents } from '../schema.js';
 
 /** Domain error codes of the gateway's routes. */
 export const GATEWAY_ERRORS = { orderNotFound: 'order-not-found', requestNotFound: 'request-not-found', depositNotFound: 'deposit-not-found' } as const;
@@ -85,7 +84,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       answer: (event) => orderAnswer(event.data as Static<typeof OrderStatusUpdated.schema>),
       lookup: async (result) => {
         const [row] = await read((tx) => tx.query<RequestRow>('SELECT * FROM gateway_order_requests WHERE request_id = $1', [result.requestId]));
-        return row && row.status !== 'PENDING' ? orderAnswer({ requestId: row.request_id, orderId: row.order_id!, status: row.status, totalCents: cents(row.total_cents) }) : undefined;
+        return row && row.status !== 'PENDING' ? orderAnswer({ requestId: row.request_id, orderId: row.order_id!, status: row.status, totalCents: row.total_cents }) : undefined;
       },
       location: (result) => `/requests/${result.requestId}`,
       pending: (result) => ({ requestId: result.requestId, status: 'PENDING' }),
@@ -113,8 +112,8 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       until: (event) => event.type === DepositApplied.type,
       answer: (event) => ({ status: 200, body: { balanceCents: (event.data as { balanceCents: number }).balanceCents } }),
       lookup: async (result) => {
-        const [row] = await read((tx) => tx.query<{ balance_after_cents: number | string }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [result.depositId]));
-        return row ? { status: 200, body: { balanceCents: cents(row.balance_after_cents) } } : undefined;
+        const [row] = await read((tx) => tx.query<{ balance_after_cents: number }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [result.depositId]));
+        return row ? { status: 200, body: { balanceCents: row.balance_after_cents } } : undefined;
       },
       location: (result) => `/billing/deposits/${result.depositId}`,
       pending: (result) => ({ depositId: result.depositId, status: 'PENDING' }),
@@ -125,10 +124,10 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
     url: '/billing/balance',
     roles,
     handle: async ({ principal }) => {
-      const [row] = await read((tx) => tx.query<{ balance_cents: number | string }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [principal!.username]));
+      const [row] = await read((tx) => tx.query<{ balance_cents: number }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [principal!.username]));
       // the account is opened by billing once it saw the registration; until then the balance is not known
       if (!row) throw new HeraldError(HttpErrorCodes.unavailable, 'the account is being opened; try again shortly', { retriable: true });
-      return { balanceCents: cents(row.balance_cents) };
+      return { balanceCents: row.balance_cents };
     },
   });
 
@@ -138,7 +137,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
     params: IdParams,
     handle: async ({ params, principal }) => {
       const rows = await read((tx) =>
-        tx.query<{ deposit_id: string; amount_cents: number | string; balance_after_cents: number | string | null }>(
+        tx.query<{ deposit_id: string; amount_cents: number; balance_after_cents: number | null }>(
           `SELECT r.deposit_id, r.amount_cents, d.balance_after_cents
              FROM gateway_deposit_requests r LEFT JOIN billing_deposits d ON d.deposit_id = r.deposit_id
             WHERE r.deposit_id = $1 AND r.username = $2`,
@@ -148,7 +147,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       const row = rows[0];
       if (!row) throw new HeraldError(GATEWAY_ERRORS.depositNotFound, `no deposit ${params.id}`);
       const applied = row.balance_after_cents !== null;
-      return { depositId: row.deposit_id, status: applied ? 'APPLIED' : 'PENDING', amountCents: cents(row.amount_cents), balanceCents: applied ? cents(row.balance_after_cents!) : null };
+      return { depositId: row.deposit_id, status: applied ? 'APPLIED' : 'PENDING', amountCents: row.amount_cents, balanceCents: applied ? row.balance_after_cents! : null };
     },
   });
 
@@ -156,7 +155,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
     const found = await read(async (tx) => {
       const [row] = await tx.query<RequestRow>(`SELECT * FROM gateway_order_requests WHERE ${column} = $1 AND username = $2`, [id, username]);
       if (!row) return undefined;
-      const history = await tx.query<{ status: OrderStatus; at: number | string }>('SELECT status, at FROM gateway_order_history WHERE request_id = $1 ORDER BY at, status', [row.request_id]);
+      const history = await tx.query<{ status: OrderStatus; at: number }>('SELECT status, at FROM gateway_order_history WHERE request_id = $1 ORDER BY at, status', [row.request_id]);
       return { row, history };
     });
     if (!found) throw new HeraldError(missing, `no ${column === 'order_id' ? 'order' : 'request'} ${id}`);
@@ -165,8 +164,8 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       requestId: row.request_id,
       orderId: row.order_id,
       status: row.status,
-      totalCents: cents(row.total_cents),
-      history: history.map((h) => ({ status: h.status, at: cents(h.at) })),
+      totalCents: row.total_cents,
+      history: history.map((h) => ({ status: h.status, at: h.at })),
     };
   };
   gateway.query({ url: '/requests/:id', params: IdParams, roles, handle: ({ params, principal }) => view('request_id', params.id, principal!.username, GATEWAY_ERRORS.requestNotFound) });
@@ -177,13 +176,13 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
     roles,
     handle: async ({ principal }) => {
       const rows = await read((tx) =>
-        tx.query<{ notification_id: string; type: string; subject: string; content: string; order_id: string | null; sent_at: number | string }>(
+        tx.query<{ notification_id: string; type: string; subject: string; content: string; order_id: string | null; sent_at: number }>(
           'SELECT notification_id, type, subject, content, order_id, sent_at FROM notifications WHERE username = $1 ORDER BY sent_at, notification_id',
           [principal!.username],
         ),
       );
       return {
-        notifications: rows.map((r) => ({ notificationId: r.notification_id, type: r.type, subject: r.subject, content: r.content, orderId: r.order_id, sentAt: cents(r.sent_at) })),
+        notifications: rows.map((r) => ({ notificationId: r.notification_id, type: r.type, subject: r.subject, content: r.content, orderId: r.order_id, sentAt: r.sent_at })),
       };
     },
   });
@@ -207,7 +206,7 @@ interface RequestRow {
   username: string;
   order_id: string | null;
   status: OrderStatus;
-  total_cents: number | string;
+  total_cents: number;
 }
 
 function orderAnswer(order: { requestId: string; orderId: string; status: OrderStatus; totalCents: number }): RouteResponse {

@@ -3,7 +3,6 @@ import type { App, SqlTx } from '@herald/core';
 import { registerSaga } from '@herald/saga';
 import { GROUPS, OrderCreated, OrderCreationRequested, OrderStatusUpdated, orderTotal, type FinalStatus } from '../events.js';
 import { orderSaga } from '../saga.js';
-import { cents } from '../schema.js';
 
 /** Options of {@link registerOrderService}. */
 export interface OrderServiceOptions {
@@ -45,14 +44,14 @@ export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptio
         const moved = await ctx.tx.execute("UPDATE orders SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = 'PENDING_VALIDATION'", [status, now, state.data.orderId]);
         if (moved === 1) {
           const { orderId, requestId, username } = state.data;
-          const [row] = await ctx.tx.query<{ total_cents: number | string }>('SELECT total_cents FROM orders WHERE order_id = $1', [orderId]);
+          const [row] = await ctx.tx.query<{ total_cents: number }>('SELECT total_cents FROM orders WHERE order_id = $1', [orderId]);
           await ctx.publish(OrderStatusUpdated, {
             requestId,
             orderId,
             username,
             status,
             previousStatus: 'PENDING_VALIDATION',
-            totalCents: cents(row!.total_cents),
+            totalCents: row!.total_cents,
             updatedAt: now,
             metadata: state.failure ? { step: state.failure.step, reason: state.failure.reason, timedOut: state.failure.timedOut } : {},
           });

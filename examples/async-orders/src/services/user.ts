@@ -2,7 +2,6 @@ import { HeraldError } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import { replier } from '@herald/reply';
 import { GetProfile, GROUPS, UserRegistered } from '../events.js';
-import { cents } from '../schema.js';
 
 /** The profile asked for does not exist (yet: UserRegistered may still be on its way). Retriable. */
 export const PROFILE_NOT_FOUND = 'profile-not-found';
@@ -24,9 +23,9 @@ export function registerUserService(app: App<SqlTx>, options: { readonly maybeFa
     GetProfile.request,
     { group: GROUPS.user },
     replier(GetProfile, async (request, ctx) => {
-      const [row] = await ctx.tx.query<{ email: string; registered_at: number | string }>('SELECT email, registered_at FROM user_profiles WHERE username = $1', [request.data.username]);
+      const [row] = await ctx.tx.query<{ email: string; registered_at: number }>('SELECT email, registered_at FROM user_profiles WHERE username = $1', [request.data.username]);
       if (!row) throw new HeraldError(PROFILE_NOT_FOUND, `no profile for ${request.data.username} yet`, { retriable: true });
-      return { username: request.data.username, email: row.email, registeredAt: cents(row.registered_at) };
+      return { username: request.data.username, email: row.email, registeredAt: row.registered_at };
     }),
   );
 }
