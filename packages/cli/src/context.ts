@@ -57,7 +57,8 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * `HERALD_KAFKA_BROKERS` + `DATABASE_URL`). Adapters log to stderr at `HERALD_LOG_LEVEL` (default
  * `error`: a command's output is its own). An embedded data directory without a log file is
  * refused, rather than an empty engine created where the operator mistyped a path; the refusal
- * names the directory as resolved, since a relative one is read from where the command runs.
+ * names the directory as resolved, since a relative one is read from where the command runs. The
+ * engine runs no housekeeping of its own (retention sweeps, WAL checkpoints): those are the app's.
  */
 export const openFromEnv: EngineOpener = async (io) => {
   const config = readEngineConfig(io.env);
@@ -70,7 +71,14 @@ export const openFromEnv: EngineOpener = async (io) => {
   const wanted = io.env.HERALD_LOG_LEVEL?.trim().toLowerCase();
   const level: LogLevel = LEVELS.includes(wanted as LogLevel) ? (wanted as LogLevel) : 'error';
   const logger = jsonLogger({ level, write: (line) => io.stderr.write(line + '\n'), fields: { source: 'herald-cli' } });
-  return engineFromEnv(io.env, { logger, kafka: { clientLogLevel: level } });
+  return engineFromEnv(io.env, {
+    logger,
+    kafka: { clientLogLevel: level },
+    // housekeeping is the app's: the CLI knows neither its retention nor its checkpoints, and a
+    // command left running (`tail`, a prompt) must not delete what the app keeps
+    embedded: { log: { maintenance: false }, stores: { maintenance: false } },
+    postgres: { maintenance: false },
+  });
 };
 
 export function createContext(io: CliIo, options: { readonly json: boolean; readonly open: EngineOpener }): CliContext {

@@ -24,6 +24,12 @@ export interface PgStoresOptions {
   readonly deadLetterRetentionMs?: number;
   /** How often the retention sweep runs. Default 60 000. */
   readonly sweepIntervalMs?: number;
+  /**
+   * Whether these stores sweep retention in the background (every `sweepIntervalMs`). Default
+   * true. A tool opened beside the app (the `herald` CLI) turns it off: it does not know the app's
+   * retention, and must not apply its own. `sweepRetention()` still runs on demand.
+   */
+  readonly maintenance?: boolean;
   /** Times inbox and dead letter retention, and stamps dead letter resolution. Default the system clock. */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -45,6 +51,7 @@ export const PG_STORES_DEFAULTS = {
   inboxRetentionMs: 7 * DAY_MS,
   deadLetterRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
+  maintenance: true,
 } as const;
 
 /** Applies defaults and validates every option; throws `invalid-options`. */

@@ -63,7 +63,8 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  * `connectionString`, `bigint` (int8) values read back as numbers when they are safe integers, as on
  * SQLite. Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
  *
- * Retention: every `sweepIntervalMs` (on an unref'd timer, one sweep at a time) and on
+ * Retention: every `sweepIntervalMs` (on an unref'd timer, one sweep at a time; unless
+ * `maintenance` is off) and on
  * `sweepRetention()`, published outbox records, inbox marks and resolved dead letters older than
  * their retention and expired idempotency records are deleted, in chunks of bounded deletes that
  * skip rows other transactions hold: sweeps in several processes neither fail nor wait on each

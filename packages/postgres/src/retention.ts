@@ -12,13 +12,15 @@ export interface RetentionSettings {
   readonly inboxRetentionMs: number;
   readonly deadLetterRetentionMs: number;
   readonly sweepIntervalMs: number;
+  /** Whether the sweep also runs on the timer; false: only on demand. */
+  readonly maintenance: boolean;
 }
 
 /** What one retention sweep deleted, per store. */
 
 /**
  * The retention sweep, run every `sweepIntervalMs` on an unref'd timer (it never keeps the process
- * alive) and on demand. One sweep runs at a time per stores: asking while one runs joins it. Each
+ * alive; none with `maintenance` off) and on demand. One sweep runs at a time per stores: asking while one runs joins it. Each
  * table is swept in chunks of bounded deletes that skip rows other transactions hold, so sweeps in
  * any number of processes run at once without failing, waiting on each other, or delaying relays
  * and consumers. A failed periodic sweep is logged and tried again at the next tick. `close()`
@@ -48,11 +50,13 @@ export function startRetention(db: Db, settings: RetentionSettings) {
     return sweeping;
   }
 
-  const timer = setInterval(function sweepRetentionTick() {
-    // retention is housekeeping: a failure must not escape the timer, only be reported
-    sweep().catch((error: unknown) => db.logger.warn('pgStores: retention sweep failed; will try again at the next interval', { error }));
-  }, settings.sweepIntervalMs);
-  timer.unref();
+  const timer = settings.maintenance
+    ? setInterval(function sweepRetentionTick() {
+        // retention is housekeeping: a failure must not escape the timer, only be reported
+        sweep().catch((error: unknown) => db.logger.warn('pgStores: retention sweep failed; will try again at the next interval', { error }));
+      }, settings.sweepIntervalMs)
+    : undefined;
+  timer?.unref();
 
   return {
     sweep,

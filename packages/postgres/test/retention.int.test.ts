@@ -249,4 +249,20 @@ describe('the periodic sweep', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(warnings).toEqual([]);
   });
+
+  it('does not run with maintenance off (a tool beside the app); sweepRetention() still does', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const clock = createManualClock(T0);
+    const stores = pgStores({ connectionString: await pgs.database(), clock, logger: silentLogger, sweepIntervalMs: 30_000, maintenance: false });
+    try {
+      await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g', eventId: 'old', handledAt: clock.now() }));
+      await clock.advance(8 * DAY);
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(10 * 30_000);
+      expect(await stores.inbox.findHandled(['old'])).toHaveLength(1);
+      expect((await stores.sweepRetention()).inbox).toBe(1);
+    } finally {
+      await stores.close();
+    }
+  });
 });
