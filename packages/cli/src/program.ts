@@ -96,7 +96,10 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
     .option('--all', 'every letter the other options match, with no filter given')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((ids: string[], o) => run((ctx) => dlqRedriveCommand(ctx, ids, o)));
-  withFilters(dlq.command('discard').argument('[ids...]', 'dead letter ids').description('give up on dead or parked letters (asks first unless --yes)'))
+  withFilters(
+    dlq.command('discard').argument('[ids...]', 'dead letter ids').description('give up on dead or parked letters (asks first unless --yes)'),
+    'dead, parked or both (comma-separated); default dead,parked',
+  )
     .option('--all', 'every letter the other options match, with no filter given')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((ids: string[], o) => run((ctx) => dlqDiscardCommand(ctx, ids, o)));
@@ -107,8 +110,9 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
     .description('move a stopped group’s offsets so it re-delivers from there (asks first unless --yes)')
     .requiredOption('--to <position>', 'earliest, latest, an ISO date-time or a duration ago (15m, 2h, 7d)')
     .option('--topic <topic>', 'a topic to reset (repeatable; default every topic the group committed on)', collect, [])
+    .option('--new-group', 'the group has not run yet: set where it starts (with --topic)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action((group: string, o: { to: string; topic: string[]; yes?: boolean }) => run((ctx) => replayCommand(ctx, group, o)));
+    .action((group: string, o: { to: string; topic: string[]; newGroup?: boolean; yes?: boolean }) => run((ctx) => replayCommand(ctx, group, o)));
   return program;
 }
 

@@ -81,3 +81,15 @@ export async function planRedrive(store: Store, selected: readonly DeadLetter[])
   const letters = [...byKey.values()].flatMap((list) => [...list.filter((l) => l.status !== 'parked'), ...list.filter((l) => l.status === 'parked')]);
   return { letters, added: chosen.size - selected.length };
 }
+
+/**
+ * The planned letters still in the status they were planned in, in the plan's order: a letter
+ * another operator discarded or redrove while this one confirmed is left out, not sent again.
+ */
+export async function unchangedSince(store: Store, planned: readonly DeadLetter[]): Promise<DeadLetter[]> {
+  const now = new Map<string, DeadLetter>();
+  for (let i = 0; i < planned.length; i += ID_CHUNK) {
+    for (const l of await store.list({ ids: planned.slice(i, i + ID_CHUNK).map((p) => p.id) })) now.set(l.id, l);
+  }
+  return planned.filter((l) => now.get(l.id)?.status === l.status);
+}

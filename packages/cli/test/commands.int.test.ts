@@ -62,6 +62,41 @@ describe('herald dlq', () => {
     expect(await statusOf(m, dead.id)).toBe('discarded');
   });
 
+  it('leaves out of a redrive the letters that changed while it waited for the confirmation', async () => {
+    const kept = letter();
+    const bogus = letter();
+    const m = await withLetters([kept, bogus]);
+    const fake = fakeIo({ tty: true });
+    // another operator discards one of them while this one reads the prompt
+    const io = { ...fake.io, ask: async () => (await m.stores.deadLetters.discard([bogus.id]), 'y') };
+    const code = await main(['dlq', 'redrive', '--group', 'worker'], io, { open: async () => m.engine });
+    expect(code).toBe(0);
+    expect(fake.stdout()).toMatch(/^redriven 1 dead letter\(s\) \(run [0-9a-f-]+; worker: 1; 1 left out: they changed status while waiting for the confirmation\)/);
+    expect(m.broker.records('steps').map((r) => r.headers[REDRIVE_HEADERS.letter])).toEqual([kept.id]);
+    expect([await statusOf(m, kept.id), await statusOf(m, bogus.id)]).toEqual(['redriven', 'discarded']);
+
+    // with nothing left to send, nothing is sent and the exit says so
+    const last = letter();
+    await m.stores.deadLetters.add(last);
+    const none = fakeIo({ tty: true });
+    const all = { ...none.io, ask: async () => (await m.stores.deadLetters.discard([last.id]), 'y') };
+    expect(await main(['dlq', 'redrive', last.id], all, { open: async () => m.engine })).toBe(EXIT_CODES.nothingMatched);
+    expect(none.stderr()).toContain('changed status while waiting for the confirmation; nothing redriven');
+    expect(m.broker.records('steps')).toHaveLength(1);
+  });
+
+  it('discards only the statuses asked for, and refuses settled ones', async () => {
+    const dead = letter({ key: 'p', policy: 'park-key' });
+    const parked = letter({ key: 'p', policy: 'park-key', status: 'parked', reason: 'parked-behind-key' });
+    const m = await withLetters([dead, parked]);
+    const run = await herald(m.engine, ['dlq', 'discard', '--group', 'worker', '--status', 'parked', '--yes']);
+    expect([run.code, run.stdout]).toEqual([0, 'discarded 1 dead letter(s)\n']);
+    expect([await statusOf(m, dead.id), await statusOf(m, parked.id)]).toEqual(['dead', 'discarded']);
+    const settled = await herald(m.engine, ['dlq', 'discard', '--group', 'worker', '--status', 'redriven', '--yes']);
+    expect(settled.code).toBe(EXIT_CODES.usage);
+    expect(settled.stderr).toContain('discard takes --status dead, parked or both');
+  });
+
   it('needs ids, a filter or --all before touching anything', async () => {
     const m = await withLetters([letter()]);
     const bare = await herald(m.engine, ['dlq', 'redrive', '--yes']);
@@ -138,6 +173,18 @@ describe('herald replay', () => {
     expect(result.partitions.map((p) => p.committed)).toEqual([0, 0]);
     expect(result.partitions.reduce((sum, p) => sum + p.lag, 0)).toBe(3);
     expect((await herald(m.engine, ['replay', 'nobody', '--to', 'latest', '--yes'])).code).toBe(EXIT_CODES.nothingMatched);
+    // mistyped names are refused before anything is written: no topic, no group comes to exist
+    const typoTopic = await herald(m.engine, ['replay', 'worker', '--to', 'earliest', '--topic', 'stesp', '--yes']);
+    expect([typoTopic.code, typoTopic.stderr]).toEqual([EXIT_CODES.nothingMatched, 'herald: no such topic: stesp (see herald topics) (nothing-matched)\n']);
+    expect(await m.broker.describeTopics(['stesp'])).toEqual([]);
+    const typoGroup = await herald(m.engine, ['replay', 'wroker', '--to', 'earliest', '--topic', 'steps', '--yes']);
+    expect(typoGroup.code).toBe(EXIT_CODES.nothingMatched);
+    expect(typoGroup.stderr).toContain('group wroker has never committed an offset');
+    expect((await m.broker.describeGroup('wroker')).partitions).toEqual([]);
+    // a group that has not run yet, named as such, gets its start position
+    const fresh = await herald(m.engine, ['replay', 'auditor', '--to', 'earliest', '--topic', 'steps', '--new-group', '--yes']);
+    expect(fresh.code).toBe(0);
+    expect((await m.broker.describeGroup('auditor')).partitions.map((p) => p.committed)).toEqual([0, 0]);
     expect((await herald(m.engine, ['replay', 'worker', '--to', 'soon', '--yes'])).code).toBe(EXIT_CODES.usage);
     expect((await herald(m.engine, ['replay', 'worker'])).code, '--to is required').toBe(EXIT_CODES.usage);
   });
@@ -196,6 +243,8 @@ describe('herald topics, groups, lag, outbox', () => {
     const topics = await herald(m.engine, ['topics']);
     expect(topics.stdout.split('\n')[0]).toMatch(/^TOPIC\s+PARTITION\s+START\s+END\s+RECORDS\s+RETENTION\s+RETENTION BYTES$/);
     expect(JSON.parse((await herald(m.engine, ['topics', 'steps', '--json'])).stdout)).toEqual(await m.broker.describeTopics(['steps']));
+    const missing = await herald(m.engine, ['topics', 'steps', 'stesp']);
+    expect([missing.code, missing.stderr]).toEqual([EXIT_CODES.nothingMatched, 'herald: no such topic: stesp (nothing-matched)\n']);
     expect((await herald(m.engine, ['groups'])).stdout).toMatch(/^GROUP\s+MEMBERS\s+TOPICS\s+LAG\nworker\s+1\s+1\s+\d+\n$/);
     expect(JSON.parse((await herald(m.engine, ['lag', 'worker', '--json'])).stdout)).toEqual([await m.broker.describeGroup('worker')]);
     expect((await herald(m.engine, ['lag', 'nobody'])).code).toBe(EXIT_CODES.nothingMatched);

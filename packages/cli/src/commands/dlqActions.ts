@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
 import { printJson } from '../output.js';
 import { progress } from '../progress.js';
-import { planRedrive, selectLetters, type LetterSelection } from '../redrivePlan.js';
+import { planRedrive, selectLetters, unchangedSince, type LetterSelection } from '../redrivePlan.js';
 import { parseStatuses, PENDING, queryOf, type LetterFilterOptions } from './letterOptions.js';
 
 export interface ActionOptions extends LetterFilterOptions {
@@ -48,9 +48,12 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   const selected = await selectLetters(store, selection);
   if (selected.length === 0) throw nothing(statuses);
   const plan = await planRedrive(store, selected);
-  const { letters } = plan;
   const behind = plan.added > 0 ? `, ${plan.added} of them held behind the selected letters of their keys` : '';
-  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${letters.length} dead letter(s) through the log (${perGroup(letters)}${behind})` });
+  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${plan.letters.length} dead letter(s) through the log (${perGroup(plan.letters)}${behind})` });
+  // the prompt may have waited: what changed meanwhile (discarded, redriven by another run) stays as it is
+  const letters = await unchangedSince(store, plan.letters);
+  const changed = plan.letters.length - letters.length;
+  if (letters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${changed} dead letter(s) changed status while waiting for the confirmation; nothing redriven`);
 
   const run = uuidv7();
   const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });
@@ -63,18 +66,22 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   }
   bar.done();
   const redriven = letters.map((l) => ({ id: l.id, group: l.group, handler: l.handler, topic: l.topic, key: l.key, eventId: l.eventId, eventType: l.eventType, was: l.status }));
-  if (ctx.json) return printJson(ctx.io, { run, redriven: letters.length, added: plan.added, letters: redriven });
+  if (ctx.json) return printJson(ctx.io, { run, redriven: letters.length, added: plan.added, changed, letters: redriven });
+  const left = changed > 0 ? `; ${changed} left out: they changed status while waiting for the confirmation` : '';
   ctx.io.stdout.write(
-    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}): appended to their topics for their groups, which apply them as they read them; a letter that fails again comes back as a new dead letter\n`,
+    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}${left}): appended to their topics for their groups, which apply them as they read them; a letter that fails again comes back as a new dead letter\n`,
   );
 }
 
 /** `herald dlq discard [ids...]`: marks dead or parked letters `discarded` (retention deletes them later). */
 export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
-  const selection = selectionOf(ids, options, PENDING);
+  const statuses = parseStatuses(options.status, PENDING);
+  const resolved = statuses.filter((s) => !PENDING.includes(s));
+  if (resolved.length > 0) throw new HeraldError(ErrorCodes.invalidOptions, `discard takes --status dead, parked or both: a ${resolved.join(' or ')} letter is settled already`);
+  const selection = selectionOf(ids, options, statuses);
   const store = await ctx.deadLetters();
   const letters = await selectLetters(store, selection);
-  if (letters.length === 0) throw nothing(PENDING);
+  if (letters.length === 0) throw nothing(statuses);
   await confirm(ctx.io, { yes: options.yes === true, action: `discard ${letters.length} dead letter(s) (${perGroup(letters)})` });
   const bar = progress(ctx.io.stderr, { label: 'discarding', total: letters.length });
   let discarded = 0;

@@ -10,6 +10,8 @@ export interface ReplayOptions {
   readonly to: string;
   /** Topics to reset; default every topic the group has committed on. */
   readonly topic?: readonly string[];
+  /** The group has not run yet (no offset committed): set where it starts. Refused without it, as a mistyped name would be. */
+  readonly newGroup?: boolean;
   readonly yes?: boolean;
 }
 
@@ -33,7 +35,9 @@ function refused(group: string, members: number, cause?: unknown): HeraldError {
  * `herald replay <group> --to earliest|latest|<time>`: moves the group's committed offsets
  * (OffsetReset), so its members re-deliver from there when they start again (the inbox keeps
  * effects once). Refused while the group has live members: by the broker (`group-active`), and
- * up front when the inspector already sees them.
+ * up front when the inspector already sees them. A topic that does not exist, or a group that never
+ * committed an offset (unless `--new-group`), is refused (`nothing-matched`) before anything is
+ * written: a mistyped name must not create a topic or a group.
  */
 export async function replayCommand(ctx: CliContext, group: string, options: ReplayOptions): Promise<void> {
   const to = parseReplayTarget(options.to);
@@ -42,6 +46,15 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
   const topics = options.topic && options.topic.length > 0 ? [...new Set(options.topic)] : [...new Set(before.partitions.map((p) => p.topic))];
   if (topics.length === 0) throw new HeraldError(CliErrors.nothingMatched, `group ${group} has committed on no topic: name the topics to reset with --topic`);
   if (before.members > 0) throw refused(group, before.members);
+  const existing = new Set((await broker.describeTopics(topics)).map((t) => t.name));
+  const missing = topics.filter((t) => !existing.has(t));
+  if (missing.length > 0) throw new HeraldError(CliErrors.nothingMatched, `no such topic: ${missing.join(', ')} (see herald topics)`);
+  if (before.partitions.length === 0 && options.newGroup !== true) {
+    throw new HeraldError(
+      CliErrors.nothingMatched,
+      `group ${group} has never committed an offset: no such group (see herald groups), or, to set where a group that has not run yet starts, add --new-group`,
+    );
+  }
   await confirm(ctx.io, { yes: options.yes === true, action: `reset group ${group} on ${topics.join(', ')} to ${label(to)}` });
   const bar = progress(ctx.io.stderr, { label: 'resetting', total: topics.length });
   for (const topic of topics) {
