@@ -73,7 +73,7 @@ describe('herald dlq', () => {
     expect(code).toBe(0);
     expect(fake.stdout()).toMatch(/^redriven 1 dead letter\(s\) \(run [0-9a-f-]+; worker: 1; 1 left out: they changed status while waiting for the confirmation\)/);
     expect(m.broker.records('steps').map((r) => r.headers[REDRIVE_HEADERS.letter])).toEqual([kept.id]);
-    expect([await statusOf(m, kept.id), await statusOf(m, bogus.id)]).toEqual(['redriven', 'discarded']);
+    expect([await statusOf(m, kept.id), await statusOf(m, bogus.id)]).toEqual(['dead', 'discarded']);
 
     // with nothing left to send, nothing is sent and the exit says so
     const last = letter();
@@ -105,7 +105,7 @@ describe('herald dlq', () => {
     expect((await herald(m.engine, ['dlq', 'redrive', '--all', '--yes'])).code).toBe(0);
   });
 
-  it('redrives through the log: each envelope for its group, a park-key key whole and in order, then marks the letters', async () => {
+  it('redrives through the log: each envelope for its group, a park-key key whole and in order; the letters stay for the group to mark', async () => {
     // key p: a dead letter and two parked behind it; key q: one skip letter; another group's letter
     const pDead = letter({ key: 'p', policy: 'park-key', fingerprint: 'fp-p' });
     const q = letter({ key: 'q' });
@@ -129,11 +129,11 @@ describe('herald dlq', () => {
     expect(records.map((r) => r.value)).toEqual([pDead.envelope, pParked1.envelope, pParked2.envelope]);
     expect(records[0]!.headers).toEqual({ traceparent: '00-trace-span-01', [REDRIVE_HEADERS.group]: 'worker', [REDRIVE_HEADERS.letter]: pDead.id, [REDRIVE_HEADERS.run]: result.run });
     expect(new Set(records.map((r) => r.partition)).size, 'one key, one partition').toBe(1);
-    for (const l of [pDead, pParked1, pParked2]) expect(await statusOf(m, l.id)).toBe('redriven');
-    expect(await statusOf(m, q.id)).toBe('dead');
-    expect(await statusOf(m, audit.id)).toBe('dead');
+    // the letters hold their key until the group has handled their records (no member runs here)
+    expect(await Promise.all([pDead, pParked1, pParked2, q, audit].map((l) => statusOf(m, l.id)))).toEqual(['dead', 'parked', 'parked', 'dead', 'dead']);
 
-    // redriving the same letter again matches nothing, unless redriven letters are asked for
+    // once the group marked them, redriving the same letter again matches nothing, unless redriven letters are asked for
+    await m.stores.deadLetters.setStatus([pDead.id, pParked1.id, pParked2.id], 'redriven');
     const again = await herald(m.engine, ['dlq', 'redrive', pDead.id, '--yes']);
     expect(again.code).toBe(EXIT_CODES.nothingMatched);
     expect(again.stderr).toContain('no dead letters match (status dead or parked)');

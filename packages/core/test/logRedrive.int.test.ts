@@ -15,7 +15,8 @@ import {
 import { memoryBroker, memoryStores, type MemoryBroker, type MemoryStores, type MemoryTx } from '@herald/testing';
 
 // A redrive through the log, as `herald dlq redrive` does it from outside the app's process: the
-// letter's envelope is appended to its topic again, addressed to its group, and the letter marked.
+// letter's envelope is appended to its topic again, addressed to its group, which marks the letter
+// once it handled the record.
 
 const Step = defineEvent({
   type: 'Step',
@@ -76,11 +77,10 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string,
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** What the CLI does: append the letters' records in order, then mark them redriven. */
-async function redriveThroughLog(h: Harness, letters: readonly DeadLetter[]): Promise<string> {
+/** What the CLI does: append the letters' records in order (the group marks them when it handled them). */
+async function redriveThroughLog(h: Pick<Harness, 'broker'>, letters: readonly DeadLetter[]): Promise<string> {
   const run = uuidv7();
   await h.broker.publish(letters.map((letter) => redriveRecord(letter, run)));
-  await h.stores.deadLetters.setStatus(letters.map((l) => l.id), 'redriven');
   return run;
 }
 
@@ -133,7 +133,10 @@ describe('redrive through the log', () => {
 
     // still failing: the run's first record fails again and the others park behind it, not behind the originals
     const run = await redriveThroughLog(h, firstRun);
-    await eventually(async () => (await h.app.deadLetters({ group: 'worker', status: 'parked' })).length === 2 && (await h.app.deadLetters({ status: 'dead' })).length === 1, 'the run parked again');
+    // each original letter is settled (marked redriven) once its record was handled, into a letter of the run's own
+    await eventually(async () => (await h.app.deadLetters({ ids: firstRun.map((l) => l.id) })).every((l) => l.status === 'redriven'), 'the run handled');
+    expect((await h.app.deadLetters({ group: 'worker', status: 'parked' })).length).toBe(2);
+    expect((await h.app.deadLetters({ status: 'dead' })).length).toBe(1);
     expect(h.applied.worker).toEqual([]);
     const secondRun = [...(await h.app.deadLetters({ group: 'worker', status: 'dead' })), ...(await h.app.deadLetters({ group: 'worker', status: 'parked' }))];
     expect(secondRun.map((l) => [JSON.parse(l.envelope).data.seq, l.status, l.headers[REDRIVE_HEADERS.run]])).toEqual([
@@ -172,4 +175,73 @@ describe('redrive through the log', () => {
     await eventually(() => h.applied.worker!.length === 2, 'the later event applied after it');
     expect(h.applied.worker).toEqual([0, 1]);
   });
+
+  it('holds the key until the group handled the redrive: an event of the key it reads first parks behind it', async () => {
+    // the group is stopped for a fix while a new event of the parked key arrives; then the letter
+    // is redriven and the group starts again: the new event sits before the redrive record in the log
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    const kept = { ...stores, close: async () => {} }; // three app processes over one store
+    const applied: number[] = [];
+    const run = async (options: { sick: boolean; groups: boolean }) => {
+      const app = createApp<MemoryTx>({
+        broker: broker.connect(),
+        stores: kept,
+        logger: silentLogger,
+        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+        groups: { worker: { commitIntervalMs: 10 } },
+        relay: { idleMs: 2 },
+      });
+      app.on(Step, { group: 'worker' }, async (event) => {
+        if (options.sick) throw new Error(`step ${event.data.seq} failed`);
+        applied.push(event.data.seq);
+      });
+      apps.push(app);
+      await app.start({ groups: options.groups });
+      return app;
+    };
+    const sick = await run({ sick: true, groups: true });
+    await sick.publish(Step, { key: 'k', seq: 0 });
+    await eventually(async () => (await sick.deadLetters({ status: 'dead' })).length === 1, 'seq 0 dead');
+    await sick.close();
+
+    const producer = await run({ sick: false, groups: false });
+    await producer.publish(Step, { key: 'k', seq: 1 });
+    await eventually(() => broker.records('steps').length === 2, 'seq 1 on the log, unread by the stopped group');
+    await producer.close();
+    const [letter] = await stores.deadLetters.list({ status: 'dead' });
+    await redriveThroughLog({ broker }, [letter!]);
+
+    const healthy = await run({ sick: false, groups: true });
+    await eventually(async () => applied.length === 1 && (await healthy.deadLetters({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the redrive applied and its letter marked');
+    const parked = await healthy.deadLetters({ status: 'parked' });
+    expect(parked.map((l) => JSON.parse(l.envelope).data.seq)).toEqual([1]);
+    expect(applied).toEqual([0]);
+    await redriveThroughLog({ broker }, parked);
+    await eventually(() => applied.length === 2, 'the later event applied after it');
+    expect(applied).toEqual([0, 1]);
+  });
+
+  it('settles the letter of a redrive that a batch handler handled', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let sick = true;
+    const applied: number[] = [];
+    const app = createApp<MemoryTx>({ broker, stores, logger: silentLogger, handlerDefaults: { retry: { maxAttempts: 1 } }, groups: { worker: { commitIntervalMs: 10 } }, relay: { idleMs: 2 } });
+    apps.push(app);
+    app.onBatch(Step, { group: 'worker' }, async (batch) => {
+      if (sick) throw new Error('batch failed');
+      applied.push(...batch.map((e) => e.data.seq));
+    });
+    await app.start();
+    await app.publish(Step, { key: 'k', seq: 7 });
+    await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'seq 7 dead');
+    const [letter] = await app.deadLetters();
+    sick = false;
+    await redriveThroughLog({ broker }, [letter!]);
+    await eventually(async () => (await app.deadLetters({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the letter marked');
+    expect(applied).toEqual([7]);
+  });
 });
+
+

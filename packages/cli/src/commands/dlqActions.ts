@@ -35,10 +35,11 @@ const perGroup = (letters: readonly DeadLetter[]) =>
 /**
  * `herald dlq redrive [ids...]`: redrives dead letters through the log. Each letter's original
  * envelope is appended to its topic again with headers naming its group, the letter and this run
- * (`redriveRecord`), then the letter is marked `redriven`; the group's running members apply it
- * when they read it (a letter that fails again comes back as a new dead letter), every other group
+ * (`redriveRecord`); the group's members apply it when they read it and then mark the letter
+ * `redriven` (a letter that fails again comes back as a new dead letter), every other group
  * ignores it, and its inbox makes a second redrive of an applied event a duplicate. Keys under
- * `park-key` move whole and in order (see `planRedrive`).
+ * `park-key` move whole and in order (see `planRedrive`), and stay held until their records are
+ * handled: a later record of the key read first parks behind them.
  */
 export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
   const statuses = parseStatuses(options.status, PENDING);
@@ -59,9 +60,8 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });
   for (let i = 0; i < letters.length; i += REDRIVE_CHUNK) {
     const chunk = letters.slice(i, i + REDRIVE_CHUNK);
-    // appended first, marked after: a run cut short leaves letters to redrive again, never letters lost
+    // the group marks each letter once it handled its record: a run cut short leaves letters as they were
     await broker.publish(chunk.map((l) => redriveRecord(l, run)));
-    await store.setStatus(chunk.map((l) => l.id), 'redriven');
     bar.advance(chunk.length);
   }
   bar.done();
@@ -69,7 +69,7 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   if (ctx.json) return printJson(ctx.io, { run, redriven: letters.length, added: plan.added, changed, letters: redriven });
   const left = changed > 0 ? `; ${changed} left out: they changed status while waiting for the confirmation` : '';
   ctx.io.stdout.write(
-    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}${left}): appended to their topics for their groups, which apply them as they read them; a letter that fails again comes back as a new dead letter\n`,
+    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}${left}): appended to their topics for their groups, which apply them as they read them and then mark them redriven; a letter that fails again comes back as a new dead letter\n`,
   );
 }
 

@@ -15,6 +15,22 @@ export const REDRIVE_HEADERS = {
   run: 'herald-redrive-run',
 } as const;
 
+/**
+ * The dead letters these deliveries redrive through the log to `group`, by id. Once the group has
+ * handled such a delivery (applied, a duplicate, or failed again into a letter of its own), its
+ * letter is settled: the consumer marks it `redriven` then, not the command that appended it, so
+ * the letter keeps holding its key (policy `park-key`) while its record is on its way, and a later
+ * record of the key that the group reads first parks behind it instead of overtaking it.
+ */
+export function redrivenLetters(deliveries: readonly { readonly headers: Readonly<Record<string, string>> }[], group: string): string[] {
+  const letters: string[] = [];
+  for (const { headers } of deliveries) {
+    const letter = headers[REDRIVE_HEADERS.letter];
+    if (letter !== undefined && headers[REDRIVE_HEADERS.group] === group) letters.push(letter);
+  }
+  return letters;
+}
+
 /** What a record's headers say about a redrive through the log, if it is one. */
 export interface RedriveTarget {
   readonly group: string;
@@ -35,9 +51,11 @@ export function redriveTargetOf(headers: Readonly<Record<string, string>>): Redr
  * per-key order), with its original headers plus the redrive headers naming its group, the letter
  * and the run. Appending a key's letters in their original order keeps that key's order.
  *
+ * The letter stays as it is (dead or parked) until its group handles the record, which then marks
+ * it `redriven` (see {@link redrivenLetters}).
+ *
  * @example
  * await broker.publish(letters.map((letter) => redriveRecord(letter, runId)));
- * await stores.deadLetters.setStatus(letters.map((l) => l.id), 'redriven');
  */
 export function redriveRecord(letter: DeadLetter, run: string): OutgoingRecord {
   return {
@@ -54,8 +72,8 @@ export function redriveRecord(letter: DeadLetter, run: string): OutgoingRecord {
  * An ordinary delivery waits while any `park-key` letter of its key is dead or parked in the group.
  * A redrive through the log of run R only waits behind letters that run R itself produced (an
  * earlier record of the run that failed again, or was parked behind one): the letters the run
- * redrives are still dead or parked until the run marks them, and letters parked while it ran belong
- * to events that came later, so neither may hold it back. A key's records of one run arrive in
+ * redrives stay dead or parked until the group handles their records, and letters parked while it
+ * ran belong to events that came later, so neither may hold it back. A key's records of one run arrive in
  * order (same partition), so the key keeps its order either way.
  */
 export async function keyParkedFor(

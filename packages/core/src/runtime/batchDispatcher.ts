@@ -6,7 +6,7 @@ import { markAllHandled } from '../ports/stores/inbox.js';
 import type { BatchContext } from '../pipeline/handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/publisher.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
-import { contextFor, recordPoison, resolveDelivery, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
+import { contextFor, recordPoison, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
 /** Handles consecutive deliveries of one partition together. Throws only for infrastructure failures. */
 export type DispatchBatch = (deliveries: readonly Delivery[], signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
@@ -26,7 +26,8 @@ interface Run<Tx> {
  * the run goes alone, in order, through the handler's full pipeline (retries, timeout, dead
  * letter, the user's policies), so a poison event is retried and dead-lettered alone and per-key
  * order holds. A handler with the `park-key` policy takes the one-by-one path for a run touching
- * a parked key.
+ * a parked key. Redrives through the log addressed to this group settle their letters once the
+ * whole batch is handled.
  */
 export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): DispatchBatch {
   return async function dispatchBatch(deliveries, signals) {
@@ -49,6 +50,7 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
       run.deliveries.push(delivery);
     }
     if (run) await handleRun(deps, run, signals);
+    await settleRedrives(deps, deliveries);
   };
 }
 

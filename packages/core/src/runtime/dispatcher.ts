@@ -11,7 +11,7 @@ import type { Stores } from '../ports/stores/stores.js';
 import type { TimerStore } from '../ports/stores/timers.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
-import { redriveTargetOf } from '../pipeline/logRedrive.js';
+import { REDRIVE_HEADERS, redrivenLetters, redriveTargetOf } from '../pipeline/logRedrive.js';
 import { createDeliveryState } from '../pipeline/deliveryState.js';
 import type { BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
 
@@ -97,17 +97,26 @@ export function contextFor<Tx>(
   });
 }
 
-/** Creates the group's dispatch: poison events go straight to the dead letter store, others through their handler's pipeline. */
+/**
+ * Creates the group's dispatch: poison events go straight to the dead letter store, others through
+ * their handler's pipeline. A redrive through the log addressed to this group settles its letter
+ * once handled (see `redrivenLetters`); a delivery abandoned by a closing consumer settles nothing.
+ */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
   return async function dispatch(delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
     const resolution = resolveDelivery(deps, delivery);
-    if (resolution.kind === 'ignore') return;
-    if (resolution.kind === 'poison') {
-      await recordPoison(deps, delivery, resolution);
-      return;
-    }
-    await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
+    if (resolution.kind === 'poison') await recordPoison(deps, delivery, resolution);
+    else if (resolution.kind === 'handle') await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
+    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery]);
   };
+}
+
+const REDRIVE_LETTER = REDRIVE_HEADERS.letter;
+
+/** Marks `redriven` the letters these handled deliveries redrove to this group. */
+export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[]): Promise<void> {
+  const letters = redrivenLetters(deliveries, deps.group);
+  if (letters.length > 0) await deps.stores.deadLetters.setStatus(letters, 'redriven');
 }
 
 /** Stores a delivery that cannot be handled (unreadable, unknown type, schema violation) as a dead letter. */
