@@ -17,8 +17,8 @@ export const { specs: ReplyErrors, codes: ReplyErrorCodes } = defineErrorCodes({
   requesterClosed: {
     code: 'requester-closed',
     retriable: true,
-    meaning: 'The requester closed (its app is shutting down) while the request waited, or before it was sent.',
-    action: 'Retry on a running instance.',
+    meaning: 'The requester closed (its app is shutting down) before the request was sent (details.sent false: it never will be) or while it waited for its reply (details.sent true: it may have been sent, and the replier may process it).',
+    action: 'Retry on a running instance when details.sent is false; when it is true, retry only if the replier is idempotent for the request.',
   },
   requestHeadersMissing: {
     code: 'request-headers-missing',

@@ -1,9 +1,11 @@
 import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
 import type { App, Component, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { positionCommitter } from './commits.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
 import { ReplyErrors } from './errors.js';
 import { recentIds, type RecentIds } from './recentIds.js';
+import { checkTimeoutMs } from './timeouts.js';
 
 /** Options of {@link createRequester}. */
 export interface RequesterOptions {
@@ -18,7 +20,7 @@ export interface RequesterOptions {
   readonly instanceId?: string;
   /** Prefix of the default instance id. Default `requester`. */
   readonly name?: string;
-  /** Timeout of a request that names none. Default 30 000. */
+  /** Timeout of a request that names none, at most 2 147 483 647 (the longest timer). Default 30 000. */
   readonly defaultTimeoutMs?: number;
   /** How many answered or abandoned request ids are remembered to tell late and duplicate replies apart. Default 10 000. */
   readonly rememberedRequests?: number;
@@ -26,7 +28,7 @@ export interface RequesterOptions {
 
 /** Options of one request. */
 export interface RequestOptions {
-  /** How long to wait for the reply, from the call. Default the requester's `defaultTimeoutMs`. */
+  /** How long to wait for the reply, from the call; at most 2 147 483 647 (the longest timer). Default the requester's `defaultTimeoutMs`. */
   readonly timeoutMs?: number;
   /** Correlation id of the request (and so of its reply). Default the request's id. */
   readonly correlationId?: string;
@@ -43,9 +45,11 @@ export interface Requester extends Component {
   /**
    * Publishes `data` as a request (through the outbox, in its own transaction) and resolves with
    * the reply envelope whose `herald-request-id` is this request's id. Rejects with
-   * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first, the
-   * signal's reason when aborted, or `schema-violation` when the reply's data is invalid. Do not
-   * call it inside a transaction: the request is only sent once its own transaction commits.
+   * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first (its
+   * `details.sent` tells whether the request may have been sent), the signal's reason when
+   * aborted, or `schema-violation` when the reply's data is invalid. A request that stops waiting
+   * (timeout, abort, close) before the requester is ready is never sent. Do not call it inside a
+   * transaction: the request is only sent once its own transaction commits.
    */
   request<Req extends TSchema, Rep extends TSchema>(
     definition: RequestDefinition<Req, Rep>,
@@ -58,6 +62,8 @@ export interface Requester extends Component {
 
 interface Waiting {
   readonly definition: RequestDefinition;
+  /** Handed to `app.publish`: from then on it may be sent (the outbox commits it, the relay publishes it) even if the wait ends. */
+  sent: boolean;
   resolve(reply: Envelope): void;
   reject(error: unknown): void;
 }
@@ -75,6 +81,8 @@ const DEFAULTS = { defaultTimeoutMs: 30_000, rememberedRequests: 10_000, name: '
  * A reply for a request that timed out, was cancelled or already answered is dropped and emitted
  * as a `reply-dropped` fact, never handed to another caller (requests are matched by id, not by
  * arrival). `close()` rejects the waiting requests with `requester-closed` and leaves the group.
+ * The group commits how far it read, so a restart with the same `instanceId` resumes after the
+ * replies its previous life saw instead of re-reading the topics from the group's first start.
  *
  * @example
  * const requester = createRequester({ app, requests: [GetProfile] });
@@ -90,6 +98,8 @@ export function createRequester(options: RequesterOptions): Requester {
   const settled: RecentIds<'late' | 'answered'> = recentIds(settings.rememberedRequests);
   const replyTopics = new Map(options.requests.map((d) => [d.reply.topic, d]));
   let subscription: Subscription | undefined;
+  const group = `herald.reply.${instanceId}`;
+  const positions = positionCommitter({ clock: app.clock, logger: app.logger, group });
   let state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   let markReady!: () => void;
   let failReady!: (error: unknown) => void;
@@ -132,11 +142,21 @@ export function createRequester(options: RequesterOptions): Requester {
   const sink: DeliverySink = {
     async deliver(batch) {
       for (const delivery of batch.deliveries) receive(delivery);
+      positions.delivered(batch);
     },
     assigned: () => markReady(),
-    // nothing to hand over: the group has this one member, and nothing is committed (it starts at the end)
-    revoked: async () => undefined,
+    // the group has this one member: revocation comes from close(), which commits what was read
+    revoked: (partitions) => positions.revoked(partitions),
   };
+
+  const closedError = (id: string, entry: Waiting) =>
+    new HeraldError(
+      ReplyErrors.requesterClosed,
+      entry.sent
+        ? `requester ${instanceId} closed while request ${id} waited for its reply; the request may have been sent and processed`
+        : `requester ${instanceId} closed before request ${id} was sent; it was not sent`,
+      { retriable: true, details: { requestId: id, sent: entry.sent } },
+    );
 
   const requester: Requester = {
     name: `requester:${instanceId}`,
@@ -148,7 +168,8 @@ export function createRequester(options: RequesterOptions): Requester {
       if (state !== 'new') return;
       state = 'starting';
       try {
-        subscription = await app.broker.subscribe({ group: `herald.reply.${instanceId}`, topics: [...replyTopics.keys()], start: 'latest' }, sink);
+        subscription = await app.broker.subscribe({ group, topics: [...replyTopics.keys()], start: 'latest' }, sink);
+        positions.attach(subscription);
         state = 'running';
       } catch (error) {
         failReady(error);
@@ -160,22 +181,30 @@ export function createRequester(options: RequesterOptions): Requester {
       if (state === 'closed') return;
       state = 'closed';
       failReady(new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} closed before it was ready`, { retriable: true }));
-      for (const id of [...waiting.keys()]) {
-        settle(id, 'late')?.reject(new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} closed while request ${id} waited for its reply`, { retriable: true }));
+      for (const [id, entry] of [...waiting]) {
+        // an unsent request is not remembered as late: nothing can answer it
+        if (entry.sent) settle(id, 'late');
+        else waiting.delete(id);
+        entry.reject(closedError(id, entry));
       }
-      await subscription?.close();
+      try {
+        await subscription?.close();
+      } finally {
+        positions.close();
+      }
     },
     async request(definition, data, requestOptions = {}) {
       if (!replyTopics.has(definition.reply.topic)) {
         throw new HeraldError(CoreErrors.invalidOptions, `requester ${instanceId} does not read ${definition.reply.topic}: add ${definition.request.type}'s definition to its \`requests\``);
       }
       if (state === 'new') throw new HeraldError(ReplyErrors.requesterNotStarted, `requester ${instanceId} is not started: app.use(requester), then app.start()`);
-      if (state === 'closed') throw new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} is closed`, { retriable: true });
+      if (state === 'closed') throw new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} is closed`, { retriable: true, details: { sent: false } });
       const timeoutMs = requestOptions.timeoutMs ?? settings.defaultTimeoutMs;
-      positive(timeoutMs, 'timeoutMs');
+      checkTimeoutMs(timeoutMs, { name: 'timeoutMs', owner: 'requester', integer: true });
       requestOptions.signal?.throwIfAborted();
       const id = uuidv7(app.clock.now());
-      const reply = new Promise<Envelope>((resolve, reject) => waiting.set(id, { definition, resolve, reject }));
+      let entry!: Waiting;
+      const reply = new Promise<Envelope>((resolve, reject) => waiting.set(id, (entry = { definition, sent: false, resolve, reject })));
       const cancelTimer = app.clock.setTimer(timeoutMs, () =>
         settle(id, 'late')?.reject(
           new HeraldError(ReplyErrors.requestTimeout, `no ${definition.reply.type} answered ${definition.request.type} ${id} within ${timeoutMs} ms`, {
@@ -189,6 +218,9 @@ export function createRequester(options: RequesterOptions): Requester {
       // not awaited before the reply: the timeout bounds the whole wait, a slow commit included
       const send = async () => {
         await isReady;
+        // timed out, aborted or closed while the requester got ready: its caller has moved on (and may retry), so sending it now could only make it run twice
+        if (waiting.get(id) !== entry) return;
+        entry.sent = true;
         await app.publish(definition.request, data, {
           id,
           ...(requestOptions.correlationId ? { correlationId: requestOptions.correlationId } : {}),
@@ -197,9 +229,9 @@ export function createRequester(options: RequesterOptions): Requester {
       };
       send().catch((error: unknown) => {
         // not sent: nothing can answer it, so it is not remembered as late
-        const entry = waiting.get(id);
+        if (waiting.get(id) !== entry) return;
         waiting.delete(id);
-        entry?.reject(error);
+        entry.reject(error);
       });
       try {
         return (await reply) as Envelope<Static<typeof definition.reply.schema>>;
@@ -230,11 +262,7 @@ function validate(options: RequesterOptions) {
     defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULTS.defaultTimeoutMs,
     rememberedRequests: options.rememberedRequests ?? DEFAULTS.rememberedRequests,
   };
-  positive(settings.defaultTimeoutMs, 'defaultTimeoutMs');
-  positive(settings.rememberedRequests, 'rememberedRequests');
+  checkTimeoutMs(settings.defaultTimeoutMs, { name: 'defaultTimeoutMs', owner: 'requester', integer: true });
+  if (!(Number.isInteger(settings.rememberedRequests) && settings.rememberedRequests > 0)) throw invalid(`rememberedRequests must be a positive integer, got ${settings.rememberedRequests}`);
   return settings;
-}
-
-function positive(value: number, name: string): void {
-  if (!(Number.isInteger(value) && value > 0)) throw new HeraldError(CoreErrors.invalidOptions, `requester: ${name} must be a positive integer, got ${value}`);
 }

@@ -1,6 +1,8 @@
 import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
 import type { App, Component, Delivery, DeliverySink, Envelope, EventDefinition, Subscription } from '@herald/core';
+import { positionCommitter } from './commits.js';
 import { ReplyErrors } from './errors.js';
+import { checkTimeoutMs } from './timeouts.js';
 
 /** Options of {@link createEventWaiter}. */
 export interface EventWaiterOptions {
@@ -14,15 +16,19 @@ export interface EventWaiterOptions {
 
 /** Options of one wait. */
 export interface ExpectOptions {
-  /** How long to wait, from the call. */
+  /** How long to wait, from the call: more than 0 and at most 2 147 483 647 (the longest timer). */
   readonly timeoutMs: number;
-  /** Which event with the correlation id ends the wait; default the first of the waiter's types. */
+  /**
+   * Which event with the correlation id ends the wait; default the first of the waiter's types.
+   * When it throws, the error is logged (with the correlation id) and the wait ends at once with
+   * undefined, as if it had timed out; the event goes on to the instance's other waits.
+   */
   readonly until?: (event: Envelope) => boolean;
 }
 
 /** One registered wait. */
 export interface Expectation {
-  /** The event that ended the wait, or undefined when the timeout passed first (or it was cancelled). */
+  /** The event that ended the wait, or undefined when the timeout passed first (or it was cancelled, the waiter closed, or `until` threw). Never rejects. */
   readonly result: Promise<Envelope | undefined>;
   /** Stops waiting: `result` resolves with undefined. */
   cancel(): void;
@@ -51,7 +57,8 @@ interface Waiting {
  * when the order's final status arrives, on whichever gateway replica holds the request. Each
  * instance reads the events' topics in a consumer group of its own (`herald.wait.<instanceId>`,
  * from the end), so it sees every event and ends its own waits; no rebalance of another group can
- * take them away. Events nobody waits for are ignored.
+ * take them away. Events nobody waits for are ignored. The group commits how far it read, so a
+ * restart with the same `instanceId` resumes there instead of re-reading from the group's first start.
  */
 export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
   const { app } = options;
@@ -65,6 +72,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
   const waiting = new Map<string, Set<Waiting>>();
   let count = 0;
   let subscription: Subscription | undefined;
+  const group = `herald.wait.${instanceId}`;
+  const positions = positionCommitter({ clock: app.clock, logger: app.logger, group });
   let state: 'new' | 'running' | 'closed' = 'new';
   let markReady!: () => void;
   let failReady!: (error: unknown) => void;
@@ -82,15 +91,29 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     if (!types.has(envelope.type)) return;
     const set = waiting.get(envelope.correlationId);
     if (!set) return;
-    for (const wait of [...set]) if (!wait.until || wait.until(envelope)) wait.done(envelope);
+    for (const wait of [...set]) {
+      let ends: boolean;
+      try {
+        ends = !wait.until || wait.until(envelope);
+      } catch (error) {
+        // failing the batch would have the broker redeliver it forever, holding every later event
+        // of the partition (and so every other wait on it); the fault is this wait's alone
+        app.logger.error('event waiter: until threw; the wait ends without an event', { waiter: instanceId, correlationId: envelope.correlationId, eventId: envelope.id, eventType: envelope.type, error });
+        wait.done(undefined);
+        continue;
+      }
+      if (ends) wait.done(envelope);
+    }
   };
 
   const sink: DeliverySink = {
     async deliver(batch) {
       for (const delivery of batch.deliveries) receive(delivery);
+      positions.delivered(batch);
     },
     assigned: () => markReady(),
-    revoked: async () => undefined,
+    // the group has this one member: revocation comes from close(), which commits what was read
+    revoked: (partitions) => positions.revoked(partitions),
   };
 
   return {
@@ -103,7 +126,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
       if (state !== 'new') return;
       state = 'running';
       try {
-        subscription = await app.broker.subscribe({ group: `herald.wait.${instanceId}`, topics, start: 'latest' }, sink);
+        subscription = await app.broker.subscribe({ group, topics, start: 'latest' }, sink);
+        positions.attach(subscription);
       } catch (error) {
         failReady(error);
         throw error;
@@ -115,12 +139,16 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
       state = 'closed';
       failReady(new HeraldError(ReplyErrors.waiterClosed, `event waiter ${instanceId} closed before it was ready`, { retriable: true }));
       for (const set of [...waiting.values()]) for (const wait of [...set]) wait.done(undefined);
-      await subscription?.close();
+      try {
+        await subscription?.close();
+      } finally {
+        positions.close();
+      }
     },
     expect(correlationId, expectOptions) {
       if (typeof correlationId !== 'string' || correlationId.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'event waiter: correlationId must be a non-empty string');
       const { timeoutMs } = expectOptions;
-      if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new HeraldError(CoreErrors.invalidOptions, `event waiter: timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+      checkTimeoutMs(timeoutMs, { name: 'timeoutMs', owner: 'event waiter', integer: false });
       if (state !== 'running') throw new HeraldError(state === 'new' ? ReplyErrors.waiterNotStarted : ReplyErrors.waiterClosed, `event waiter ${instanceId} is ${state === 'new' ? 'not started: app.use(waiter), then app.start()' : 'closed'}`);
       let set = waiting.get(correlationId);
       if (!set) waiting.set(correlationId, (set = new Set()));

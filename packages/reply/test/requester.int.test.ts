@@ -1,4 +1,4 @@
-import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Broker, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRequester, defineRequest, REPLY_HEADERS, type Requester } from '../src/index.js';
@@ -15,6 +15,8 @@ interface Setup {
   requests(): Promise<Envelope[]>;
   /** Writes a reply record to the reply topic, as a replier's relay would. */
   reply(to: { replyTo: string; requestId: string }, data: unknown, type?: string): Promise<void>;
+  /** With `holdReady`: reports the reply group's assignment, which makes the requester ready. */
+  releaseReady(): void;
 }
 
 let open: App<MemoryTx>[] = [];
@@ -23,10 +25,20 @@ afterEach(async () => {
   open = [];
 });
 
-async function setup(start = true): Promise<Setup> {
+async function setup(start = true, { holdReady = false } = {}): Promise<Setup> {
   const broker = memoryBroker();
   const stores = memoryStores();
-  const app = createApp<MemoryTx>({ broker, stores, logger: silentLogger, relay: { idleMs: 5 } });
+  // holdReady: the reply group's first assignment (the requester's readiness) waits for releaseReady()
+  const held: (() => void)[] = [];
+  let released = false;
+  const appBroker: Broker = holdReady
+    ? {
+        ...broker,
+        subscribe: (options, sink) =>
+          broker.subscribe(options, options.group.startsWith('herald.reply.') ? { ...sink, assigned: (partitions) => (released ? sink.assigned?.(partitions) : held.push(() => sink.assigned?.(partitions))) } : sink),
+      }
+    : broker;
+  const app = createApp<MemoryTx>({ broker: appBroker, stores, logger: silentLogger, relay: { idleMs: 5 } });
   open.push(app);
   const requester = createRequester({ app, requests: [GetProfile], instanceId: 'notifier-1' });
   app.use(requester);
@@ -44,6 +56,10 @@ async function setup(start = true): Promise<Setup> {
     requester,
     facts,
     requests: async () => sent,
+    releaseReady() {
+      released = true;
+      for (const assigned of held.splice(0)) assigned();
+    },
     async reply(to, data, type = ProfileReturned.type) {
       const envelope: Envelope = {
         id: uuidv7(),
@@ -125,7 +141,39 @@ describe('requester', () => {
     const pending = s.requester.request(GetProfile, { userId: 'u-5', from: 'x' }, { timeoutMs: 10_000 });
     await s.app.close();
     await expect(pending).rejects.toMatchObject({ code: 'requester-closed', retriable: true });
-    await expect(s.requester.request(GetProfile, { userId: 'u-6', from: 'x' })).rejects.toMatchObject({ code: 'requester-closed' });
+    await expect(s.requester.request(GetProfile, { userId: 'u-6', from: 'x' })).rejects.toMatchObject({ code: 'requester-closed', details: { sent: false } });
+  });
+
+  it('never sends a request that timed out or was aborted while the requester got ready', async () => {
+    const s = await setup(true, { holdReady: true });
+    const controller = new AbortController();
+    const timedOut = s.requester.request(GetProfile, { userId: 'u-7', from: 'timed-out' }, { timeoutMs: 20 });
+    const aborted = s.requester.request(GetProfile, { userId: 'u-7', from: 'aborted' }, { timeoutMs: 10_000, signal: controller.signal });
+    await expect(timedOut).rejects.toMatchObject({ code: 'request-timeout' });
+    controller.abort(new Error('caller gave up'));
+    await expect(aborted).rejects.toThrow('caller gave up');
+    s.releaseReady();
+    await s.app.ready();
+    // sent after the two, with the same key (so the same partition): once it is out, they would be too
+    const answered = s.requester.request(GetProfile, { userId: 'u-7', from: 'after-ready' }, { timeoutMs: 10_000 });
+    const request = await waitForRequest(s);
+    expect((await s.requests()).map((r) => (r.data as { from: string }).from)).toEqual(['after-ready']);
+    await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 'u-7', name: 'Seven', from: 'after-ready' });
+    expect((await answered).data).toEqual({ userId: 'u-7', name: 'Seven', from: 'after-ready' });
+  });
+
+  it('tells, at close, a request never sent (details.sent false) from one that may have been (details.sent true)', async () => {
+    const unsent = await setup(true, { holdReady: true });
+    const never = unsent.requester.request(GetProfile, { userId: 'u-8', from: 'x' }, { timeoutMs: 10_000 });
+    await unsent.app.close();
+    await expect(never).rejects.toMatchObject({ code: 'requester-closed', retriable: true, details: { sent: false } });
+    expect(await unsent.requests()).toEqual([]);
+
+    const s = await setup();
+    const waiting = s.requester.request(GetProfile, { userId: 'u-9', from: 'x' }, { timeoutMs: 10_000 });
+    const request = await waitForRequest(s);
+    await s.app.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'requester-closed', retriable: true, details: { sent: true, requestId: request.id } });
   });
 
   it('refuses a request type it was not given, and bad options', async () => {
@@ -133,6 +181,19 @@ describe('requester', () => {
     const Other = defineRequest({ request: ProfileRequested, reply: { ...ProfileReturned, type: 'Other', topic: 'other.response' } });
     await expect(s.requester.request(Other, { userId: 'u', from: 'x' })).rejects.toMatchObject({ code: 'invalid-options' });
     await expect(s.requester.request(GetProfile, { userId: 'u', from: 'x' }, { timeoutMs: 0 })).rejects.toMatchObject({ code: 'invalid-options' });
+    // a timer cannot wait 2^31 ms or more (it would fire at once): refused, naming the option
+    await expect(s.requester.request(GetProfile, { userId: 'u', from: 'x' }, { timeoutMs: 2 ** 31 })).rejects.toMatchObject({
+      code: 'invalid-options',
+      message: expect.stringContaining('timeoutMs must be at most 2147483647'),
+    });
+    expect(() => createRequester({ app: s.app, requests: [GetProfile], defaultTimeoutMs: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('defaultTimeoutMs must be at most 2147483647') }),
+    );
+    const longest = s.requester.request(GetProfile, { userId: 'u', from: 'x' }, { timeoutMs: 2 ** 31 - 1 }).catch((error: unknown) => error);
+    await waitForRequest(s);
+    expect(s.requester.pending).toBe(1); // still waiting: not timed out at once
+    await s.app.close();
+    expect(await longest).toMatchObject({ code: 'requester-closed' });
     expect(() => createRequester({ app: s.app, requests: [] })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
     expect(() => createRequester({ app: s.app, requests: [GetProfile], instanceId: 'has space' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
     expect(() => defineRequest({ request: ProfileRequested, reply: { ...ProfileReturned, topic: ProfileRequested.topic } })).toThrow(
