@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { uuidv7 } from '@herald/core';
 import { parseExposition } from '@herald/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -135,12 +136,15 @@ describe('ride-hailing in one process', () => {
     }, 10_000, 'the alert');
     expect(alerts).toEqual([{ driverId: fast, speedKmh: expect.closeTo(6005, -1), fromAt: t0, toAt: t0 + 60_000 }]);
     // a point older than the last one kept (redelivered, or late) changes nothing
-    const stale = await system.app.publishDirect(DriverLocationUpdated, { driverId: normal, lat: 10, lon: 10, at: t0 + 1 });
-    await new Promise<void>((resolve) => {
+    // listening before publishing: under load the group may handle it before publishDirect resolves
+    const staleId = uuidv7();
+    const handled = new Promise<void>((resolve) => {
       const off = system.app.instrumentation.on((fact) => {
-        if (fact.kind === 'handled' && fact.eventId === stale.id && fact.group === 'fraud-group') resolve(off());
+        if (fact.kind === 'handled' && fact.eventId === staleId && fact.group === 'fraud-group') resolve(off());
       });
     });
+    await system.app.publishDirect(DriverLocationUpdated, { driverId: normal, lat: 10, lon: 10, at: t0 + 1 }, { id: staleId });
+    await handled;
     const [kept] = await system.app.transaction((tx) => tx.query<{ lat: number; at: number }>('SELECT lat, at FROM fraud_last_location WHERE driver_id = $1', [normal]));
     expect({ lat: Number(kept!.lat), at: Number(kept!.at) }).toEqual({ lat: 55.759, at: t0 + 60_000 });
     expect((await api.ok<{ alerts: unknown[] }>('GET', '/fraud/alerts')).alerts).toHaveLength(1);
