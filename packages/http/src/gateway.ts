@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
-import { HeraldError, closeOnSignals, uuidv7 } from '@herald/core';
+import { HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { clientErrorHandler } from './clientError.js';
-import { fastifyLogger } from './fastifyLogger.js';
+import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
+import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { registerMetrics } from './metrics.js';
-import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
@@ -18,6 +19,17 @@ import { compileValidator } from './validation.js';
 export const LIVEZ_PATH = '/livez';
 /** Readiness probe path: 200 only between `markReady()` and the start of `close()`, else 503. */
 export const READYZ_PATH = '/readyz';
+
+/**
+ * Longest path parameter the router matches, as sent (percent-encoded); a longer one is 414
+ * `uri-too-long`. Fastify's 100 would refuse ids clients legitimately send and poll as path
+ * parameters: a correlation id may be 128 characters, and 3 × 128 covers one whose every
+ * character is percent-encoded. Route schemas (`maxLength`) give the precise limits.
+ */
+const MAX_PARAM_LENGTH = 3 * 128;
+
+/** `application/<subtype>+json`, with or without parameters (fastify tests the whole header). */
+const JSON_SUFFIX_TYPE = /^application\/[a-z0-9!#$&^_.-]+\+json(?:\s*;.*)?$/i;
 
 /** An HTTP gateway in front of a Herald app. */
 export interface Gateway<Tx> {
@@ -144,12 +156,14 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler: clientErrorHandler(options.logger),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (error, request, reply) => sendRouterProblem(options, error, request, reply),
   });
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  fastify.addContentTypeParser(/^application\/[a-z0-9!#$&^_.-]+\+json$/i, { parseAs: 'string' }, parseJson);
+  fastify.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
   fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
   fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
   fastify.setNotFoundHandler((request, reply) =>
@@ -168,12 +182,52 @@ function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, re
   const problem = toProblem(error, request.url, options.problems);
   const scope = scopeOf(request);
   scope.error = error;
-  if (problem.status >= 500 && problem.status !== 503) {
-    scope.logger.error('http: request failed', { method: request.method, url: request.url, error });
-  }
+  logFailure(scope.logger, problem, request, error, scope.probe);
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
   // RFC 6750 §3: a 401 names the scheme, and says the token was refused when one was sent
   if (problem.status === 401) reply.header('www-authenticate', problem.code === HttpErrorCodes.authenticationRequired || problem.code === HttpErrorCodes.unauthorized ? 'Bearer' : 'Bearer error="invalid_token"');
+  return sendBody(reply, problem);
+}
+
+/**
+ * Answers a request the router refused before any hook ran: a path that does not percent-decode
+ * (400 `bad-request`), a path parameter over {@link MAX_PARAM_LENGTH} (414 `uri-too-long`). No
+ * request scope exists for it, so the ids go on the response and the request is logged here.
+ */
+function sendRouterProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0]!;
+  const refusal =
+    error.code === 'FST_ERR_BAD_URL'
+      ? new HeraldError(HttpErrors.badRequest, `the path ${path} is not a valid URL: a "%" must start a percent-encoded UTF-8 byte`, { cause: error })
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new HeraldError(HttpErrors.uriTooLong, `a path parameter is over ${MAX_PARAM_LENGTH} characters`, { cause: error })
+        : error;
+  const problem = toProblem(refusal, request.url, options.problems);
+  let correlationId = request.id;
+  try {
+    correlationId = parseCorrelationId(request.headers[CORRELATION_ID_HEADER]) ?? request.id;
+  } catch {
+    // the refusal already names what is wrong; an unusable correlation id is replaced by the request id
+  }
+  const logger = (heraldLoggerOf(request.log) ?? options.logger.child({ requestId: request.id })).child({ correlationId });
+  logFailure(logger, problem, request, refusal, false);
+  logger.info('request completed', { method: request.method, url: request.url, statusCode: problem.status });
+  reply.header(CORRELATION_ID_HEADER, correlationId).header(REQUEST_ID_HEADER, request.id);
+  return sendBody(reply, problem);
+}
+
+/**
+ * 500s at error; 503s at warn (an outage of the store or the broker shows as a burst of them, and
+ * the log must say why), except a probe's (a starting or draining service answers /readyz 503).
+ */
+function logFailure(logger: Logger, problem: Problem, request: FastifyRequest, error: unknown, probe: boolean): void {
+  const fields = { method: request.method, url: request.url, status: problem.status, code: problem.code, error };
+  if (problem.status === 503) {
+    if (!probe) logger.warn('http: request failed', fields);
+  } else if (problem.status >= 500) logger.error('http: request failed', fields);
+}
+
+function sendBody(reply: FastifyReply, problem: Problem): FastifyReply {
   // a Buffer, so the media type goes out exactly as registered (JSON has no charset parameter)
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(Buffer.from(JSON.stringify(problem)));
 }

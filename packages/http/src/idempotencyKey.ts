@@ -55,16 +55,61 @@ export function requestFingerprint(request: { method: string; path: string; body
   return hash.digest('hex');
 }
 
-/** JSON with object keys sorted at every level; `undefined` (no body) becomes an empty string. */
+/**
+ * JSON with object keys sorted at every level; `undefined` (no body) becomes an empty string.
+ * For a JSON value (what a parsed body holds) it is exactly `JSON.stringify` with sorted keys, so
+ * fingerprints stored before a deploy still match. It walks the value with an explicit stack, not
+ * recursion: a body a few kilobytes long can nest thousands deep, and a recursive walk would
+ * overflow the call stack on it (a RangeError, a 500) although the route accepts the body.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === undefined) return '';
-  return JSON.stringify(sortKeys(value));
+  let out = '';
+  // what is left to write, last first: literal text, or a value to serialize
+  const pending: (string | { readonly value: unknown })[] = [{ value }];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (typeof next === 'string') {
+      out += next;
+      continue;
+    }
+    const current = next.value;
+    if (Array.isArray(current)) {
+      pending.push(']');
+      for (let i = current.length - 1; i >= 0; i--) {
+        pending.push({ value: current[i] });
+        if (i > 0) pending.push(',');
+      }
+      pending.push('[');
+    } else if (current !== null && typeof current === 'object') {
+      const record = current as Record<string, unknown>;
+      // as JSON.stringify does, members whose value JSON cannot hold are left out
+      const keys = sortedKeys(record).filter((key) => representable(record[key]));
+      pending.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) {
+        pending.push({ value: record[keys[i]!] }, `${JSON.stringify(keys[i])}:`);
+        if (i > 0) pending.push(',');
+      }
+      pending.push('{');
+    } else {
+      // a string, number, boolean or null; in an array, what JSON cannot hold is written null
+      out += JSON.stringify(current) ?? 'null';
+    }
+  }
+  return out;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return sorted;
+/**
+ * The keys in the order an object built by inserting them sorted lists them, as the recursive
+ * version wrote them: integer-like keys first, in numeric order ("9" before "10"), then the others
+ * sorted.
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const ordered: Record<string, true> = {};
+  for (const key of Object.keys(record).sort()) ordered[key] = true;
+  return Object.keys(ordered);
+}
+
+function representable(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
 }

@@ -1,13 +1,17 @@
 import { CoreErrors, HeraldError, isHeraldError } from '@herald/core';
 import { createRemoteJWKSet, importJWK, importSPKI, type CryptoKey, type JWK, type JWTVerifyGetKey, type KeyObject } from 'jose';
-import { HttpErrors } from './problem.js';
+import { HttpErrorCodes, HttpErrors } from './problem.js';
 
 /** The asymmetric algorithms the gateway verifies (EdDSA means Ed25519 keys). */
 export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 /** One configured verification key. */
 export interface JwtKey {
-  /** Matched against the token's `kid` header when both have one. */
+  /**
+   * A token whose `kid` header is this gets this key. A key without one serves tokens without a kid
+   * (when it is the only key of its algorithm), and tokens whose kid neither a configured key nor
+   * the JWKS has (when it is the only kid-less key of its algorithm).
+   */
   readonly kid?: string;
   readonly alg: AsymmetricAlgorithm;
   /** A public key: a JWK object, an SPKI PEM string (`-----BEGIN PUBLIC KEY-----`), or a key object. */
@@ -34,8 +38,10 @@ type Header = Parameters<JWTVerifyGetKey>[0];
 /**
  * Builds the key lookup `jwtVerify` calls with a token's protected header: HS256 gets the
  * configured secret and nothing else (never a public key, so a token HMAC-signed with the public
- * key cannot verify); other algorithms get a configured key of that algorithm (and `kid`, when both
- * name one), else the JWKS key, which jose caches and refetches when the `kid` is unknown.
+ * key cannot verify). For other algorithms, a token naming a `kid` gets the configured key of that
+ * algorithm and kid, else the JWKS key (jose caches the set and refetches it when the kid is
+ * unknown), and only when neither has it the one configured key without a kid (its signature then
+ * decides). A token without a `kid` gets the only configured key of its algorithm, else the JWKS key.
  */
 export async function keyResolver(options: {
   readonly keys: readonly JwtKey[];
@@ -57,11 +63,34 @@ export async function keyResolver(options: {
       // unreachable while HS256 is only allowed with a secret; kept so a key can never stand in for one
       throw new HeraldError(HttpErrors.tokenAlgorithmNotAllowed, 'HS256 tokens are not accepted: no shared secret is configured');
     }
-    const local = configured.filter((k) => k.alg === header.alg && (k.kid === undefined || header.kid === undefined || k.kid === header.kid));
-    if (local.length > 0 && (header.kid !== undefined || local.length === 1)) return local[0]!.key;
-    if (remote) return fromJwks(remote, header, token);
-    throw new HeraldError(HttpErrors.tokenKeyUnknown, `no configured ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}${local.length > 1 ? ' (several match and the token names no kid)' : ''}`);
+    const sameAlg = configured.filter((k) => k.alg === header.alg);
+    const kidless = sameAlg.filter((k) => k.kid === undefined);
+    if (header.kid === undefined) {
+      if (sameAlg.length === 1) return sameAlg[0]!.key;
+      if (remote) return fromJwks(remote, header, token);
+      throw unknownKey(header, sameAlg.length > 1 ? ' (several match and the token names no kid)' : '');
+    }
+    // a key configured under the token's kid is the one it names; a kid-less key is only the last
+    // resort, so it never shadows that key or the JWKS (it would fail their tokens' signatures)
+    const named = sameAlg.find((k) => k.kid === header.kid);
+    if (named) return named.key;
+    const fallback = kidless.length === 1 ? kidless[0]!.key : undefined;
+    if (remote) {
+      try {
+        return await fromJwks(remote, header, token);
+      } catch (error) {
+        // only "no such key": a JWKS that cannot be fetched stays a 503, the token may be one of its keys
+        if (fallback && (error as { code?: unknown }).code === HttpErrorCodes.tokenKeyUnknown) return fallback;
+        throw error;
+      }
+    }
+    if (fallback) return fallback;
+    throw unknownKey(header, kidless.length > 1 ? ' (several keys without a kid could be meant)' : '');
   };
+}
+
+function unknownKey(header: Header, why: string): HeraldError {
+  return new HeraldError(HttpErrors.tokenKeyUnknown, `no configured ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}${why}`);
 }
 
 async function fromJwks(remote: ReturnType<typeof createRemoteJWKSet>, header: Header, token: Parameters<JWTVerifyGetKey>[1]): Promise<Resolvable> {

@@ -132,6 +132,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     action: 'Send the request again, whole, on a new connection.',
   },
   payloadTooLarge: { code: 'payload-too-large', retriable: false, meaning: 'The body is over the gateway\'s bodyLimitBytes (413).', action: 'Send less, or raise bodyLimitBytes.' },
+  uriTooLong: {
+    code: 'uri-too-long',
+    retriable: false,
+    meaning: 'A path segment the route reads as a parameter is over 384 characters as sent (percent-encoded) (414).',
+    action: 'Send shorter ids in the path; put long values in the body or the query.',
+  },
   unsupportedMediaType: { code: 'unsupported-media-type', retriable: false, meaning: 'The body is not application/json (415).', action: 'Send Content-Type: application/json.' },
   idempotencyKeyReused: {
     code: 'idempotency-key-reused',
@@ -172,6 +178,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.idempotencyKeyInFlight]: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   [HttpErrorCodes.requestIncomplete]: { status: 408, title: 'Request timeout' },
   [HttpErrorCodes.payloadTooLarge]: { status: 413, title: 'Request body too large' },
+  [HttpErrorCodes.uriTooLong]: { status: 414, title: 'URI too long' },
   [HttpErrorCodes.unsupportedMediaType]: { status: 415, title: 'Unsupported media type' },
   [HttpErrorCodes.headersTooLarge]: { status: 431, title: 'Request header fields too large' },
   [HttpErrorCodes.idempotencyKeyReused]: { status: 422, title: 'Idempotency-Key reused with a different request' },
@@ -219,6 +226,8 @@ const FRAMEWORK_CODES: Readonly<Record<string, HttpErrorCode>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: HttpErrorCodes.malformedJson,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: HttpErrorCodes.badRequest,
   FST_ERR_NOT_FOUND: HttpErrorCodes.notFound,
+  FST_ERR_BAD_URL: HttpErrorCodes.badRequest,
+  FST_ERR_MAX_PARAM_LENGTH: HttpErrorCodes.uriTooLong,
 };
 
 /** Other framework client errors, by the status the framework gave them. */
@@ -232,8 +241,9 @@ const FRAMEWORK_STATUSES: Readonly<Record<number, HttpErrorCode>> = {
 /**
  * Maps anything thrown while serving a request to a problem: Herald errors by `code` (through
  * `errorKinds` for domain codes), framework errors by their code, validation failures to 422 with
- * `errors`. Unknown retriable Herald errors become 503, everything else 500; errors with an
- * unmapped code get a generic `detail`, so internals do not leak (the caller logs the original).
+ * `errors`. Unknown retriable Herald errors become 503, everything else 500. A 500 (an unmapped
+ * code, or `internal` itself) always gets the generic `detail`, so internals do not leak (the
+ * caller logs the original).
  */
 export function toProblem(thrown: unknown, instance: string, options: ProblemOptions = {}): Problem {
   const { code, entry, known } = classify(thrown, options.errorKinds);
@@ -256,7 +266,8 @@ function classify(thrown: unknown, errorKinds: ProblemOptions['errorKinds']): { 
   const specific = typeof raw === 'string' ? (FRAMEWORK_CODES[raw] ?? raw) : undefined;
   if (specific !== undefined) {
     const entry = PROBLEM_CATALOG[specific] ?? PROBLEM_CATALOG[errorKinds?.[specific] ?? ''];
-    if (entry) return { code: specific, entry, known: true };
+    // a 500 is a fault of ours, and its message (a stack frame, a library's complaint) is for the log
+    if (entry) return { code: specific, entry, known: entry.status !== 500 };
   }
   const byStatus = FRAMEWORK_STATUSES[(thrown as { statusCode?: number } | null)?.statusCode ?? 0];
   if (byStatus !== undefined) return { code: byStatus, entry: PROBLEM_CATALOG[byStatus]!, known: true };

@@ -1,4 +1,4 @@
-import { HeraldError, adjustPublish } from '@herald/core';
+import { CoreErrors, HeraldError, adjustPublish, isHeraldError } from '@herald/core';
 import type { Logger, Publish } from '@herald/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
@@ -31,11 +31,29 @@ export function scopeOf(request: FastifyRequest): RequestScope {
 
 /**
  * A route's `publish`: the events default to the request's correlation id (a route naming its
- * own keeps it), and carry the request's trace when a tracer is set.
+ * own keeps it), and carry the request's trace when a tracer is set. An event that does not match
+ * its schema fails with `internal` (500, logged), not `schema-violation`: the request was valid
+ * (the gateway checked it), so the route built a bad event, and a 422 would blame the client.
  */
 export function scopedPublish(scope: RequestScope, publish: Publish): Publish {
   const correlated = adjustPublish(publish, (options) => (options.correlationId === undefined ? { ...options, correlationId: scope.correlationId } : options));
-  return scope.trace ? scope.trace.publish(correlated) : correlated;
+  return ownFault(scope.trace ? scope.trace.publish(correlated) : correlated);
+}
+
+function ownFault(publish: Publish): Publish {
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isHeraldError(error) || error.code !== CoreErrors.schemaViolation.code) throw error;
+      throw new HeraldError(HttpErrors.internal, `the route published an invalid event: ${error.message}`, { cause: error });
+    }
+  };
+  const guarded = ((definition, data, options) => guard(() => publish(definition, data, options))) as Publish;
+  guarded.many = (definition, items, options) => guard(() => publish.many(definition, items, options));
+  guarded.schedule = (definition, data, options) => guard(() => publish.schedule(definition, data, options));
+  guarded.cancelTimer = (timerId) => publish.cancelTimer(timerId);
+  return guarded;
 }
 
 /** Runs a route's work inside the request's trace, if any. */

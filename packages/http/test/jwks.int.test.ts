@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { JWK } from 'jose';
+import { SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authFixture, type AuthFixture } from './authSupport.js';
-import { bearer, sign, signingKey, type SigningKey } from './tokens.js';
+import { bearer, claims, sign, signingKey, type SigningKey } from './tokens.js';
 
 /** A JWKS endpoint on 127.0.0.1 whose keys a test can rotate, counting the fetches. */
 interface JwksServer {
@@ -105,6 +105,61 @@ describe('the JWKS refetch cooldown', () => {
         expect(res.json()).toMatchObject({ code: 'token-key-unknown' });
       }
       expect(jwks.fetches).toBe(before);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('configured keys without a kid', () => {
+  let es: { kidless: SigningKey; named: SigningKey; remote: SigningKey; other: SigningKey };
+  let server: JwksServer;
+  beforeAll(async () => {
+    const [kidless, named, remote, other] = await Promise.all([signingKey('ES256', 'c'), signingKey('ES256', 'a'), signingKey('ES256', 'b'), signingKey('ES256', 'z')]);
+    es = { kidless, named, remote, other };
+    server = await jwksServer([remote.publicJwk]);
+  });
+  afterAll(() => server.close());
+  const me = (f: AuthFixture, token: string) => f.gateway.fastify.inject({ method: 'GET', url: '/me', headers: bearer(token) });
+
+  it('do not shadow the JWKS: a JWKS-signed token is accepted, and a kid the JWKS lacks falls back to the kid-less key', async () => {
+    const f = await authFixture({ keys: [{ alg: 'ES256', key: es.kidless.publicPem }], jwks: { url: server.url, cooldownMs: 0 } });
+    try {
+      expect((await me(f, await sign(es.remote))).statusCode).toBe(200);
+      // kid 'c' is in neither place: the kid-less key is tried, and its signature decides
+      expect((await me(f, await sign(es.kidless))).statusCode).toBe(200);
+      expect((await me(f, await sign(es.kidless, undefined, 'anything'))).statusCode).toBe(200);
+      expect((await me(f, await sign(es.other))).json()).toMatchObject({ code: 'token-signature-invalid' });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('do not shadow a configured key named by the kid, whichever comes first', async () => {
+    const f = await authFixture({
+      keys: [
+        { alg: 'ES256', key: es.kidless.publicPem },
+        { kid: 'a', alg: 'ES256', key: es.named.publicJwk },
+      ],
+    });
+    try {
+      expect((await me(f, await sign(es.named))).statusCode).toBe(200);
+      expect((await me(f, await sign(es.kidless))).statusCode).toBe(200);
+      // a token claiming kid 'a' is checked against that key only, not the kid-less one
+      expect((await me(f, await sign(es.kidless, undefined, 'a'))).json()).toMatchObject({ code: 'token-signature-invalid' });
+      // with two keys of its algorithm, a token naming no kid cannot say which it means
+      const noKid = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(es.kidless.privateKey);
+      expect((await me(f, noKid)).json()).toMatchObject({ code: 'token-key-unknown' });
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('serve a token without a kid when it is the only key of its algorithm', async () => {
+    const f = await authFixture({ keys: [{ alg: 'ES256', key: es.kidless.publicPem }] });
+    try {
+      const noKid = await new SignJWT(claims()).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(es.kidless.privateKey);
+      expect((await me(f, noKid)).statusCode).toBe(200);
     } finally {
       await f.close();
     }

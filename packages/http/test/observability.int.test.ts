@@ -1,4 +1,4 @@
-import { adjustPublish, createApp, HeraldError } from '@herald/core';
+import { adjustPublish, createApp, HeraldError, ValidationError } from '@herald/core';
 import type { App, Logger, Publish } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
@@ -155,6 +155,72 @@ describe('correlation ids, request logs and the tracing hook', () => {
     expect((failure.fields['error'] as Error).message).toBe('the warehouse is on fire');
     gateway.fastify.log.warn({ err: new Error('from fastify'), detail: 1 }, 'a %s line', 'formatted');
     expect(lines.at(-1)).toEqual({ level: 'warn', msg: 'a formatted line', fields: { error: expect.any(Error), detail: 1 } });
+  });
+
+  it('logs a 503 at warn with the error that caused it (a store outage), but not a probe saying not ready', async () => {
+    setUp();
+    gateway.query({
+      url: '/stock',
+      handle: async () => {
+        throw new HeraldError('db-busy', 'SQLITE_BUSY: database is locked', { retriable: true });
+      },
+    });
+    const res = await gateway.fastify.inject({ method: 'GET', url: '/stock', headers: { 'x-correlation-id': 'flow-503' } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'unavailable', detail: 'Service unavailable' });
+    const failure = lines.find((l) => l.msg === 'http: request failed')!;
+    expect(failure.level).toBe('warn');
+    expect(failure.fields).toMatchObject({ requestId: res.headers['x-request-id'], correlationId: 'flow-503', url: '/stock', status: 503 });
+    expect((failure.fields['error'] as Error).message).toBe('SQLITE_BUSY: database is locked');
+    expect((await gateway.fastify.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    expect(lines.filter((l) => l.msg === 'http: request failed')).toHaveLength(1);
+  });
+
+  it("answers 500, logged with the cause, when the route publishes an event that does not match its schema; a route's own schema-violation stays 422", async () => {
+    setUp();
+    gateway.command({
+      method: 'POST',
+      url: '/broken',
+      body: Type.Object({ item: Type.String(), check: Type.Optional(Type.Boolean()) }),
+      idempotency: 'optional',
+      handle: async ({ body, publish }) => {
+        if (body.check) throw new ValidationError('the request', [{ path: '/item', message: 'is not in the catalogue' }]);
+        await publish(OrderPlaced, { orderId: 7, item: body.item } as never);
+        return { ok: true };
+      },
+    });
+    const send = (payload: unknown) =>
+      gateway.fastify.inject({ method: 'POST', url: '/broken', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) });
+    const res = await send({ item: 'book' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ code: 'internal', detail: 'Internal server error' });
+    expect(res.json()).not.toHaveProperty('errors');
+    const failure = lines.find((l) => l.msg === 'http: request failed')!;
+    expect(failure.level).toBe('error');
+    expect((failure.fields['error'] as Error).message).toMatch(/^the route published an invalid event: OrderPlaced does not match its schema: \/orderId/);
+    expect(((failure.fields['error'] as Error).cause as { code: string }).code).toBe('schema-violation');
+    expect(await stores.outbox.claim({ relayId: 'r', limit: 10, leaseMs: 1000 })).toEqual([]);
+    const own = await send({ item: 'book', check: true });
+    expect(own.statusCode).toBe(422);
+    expect(own.json()).toMatchObject({ code: 'schema-violation', errors: [{ path: '/item', message: 'is not in the catalogue' }] });
+  });
+
+  it('answers router refusals with problem+json, the request and correlation ids, and logs them', async () => {
+    setUp();
+    const bad = await gateway.fastify.inject({ method: 'GET', url: '/orders/%zz', headers: { 'x-correlation-id': 'flow-url' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers['content-type']).toBe('application/problem+json');
+    expect(bad.json()).toMatchObject({ code: 'bad-request', status: 400, instance: '/orders/%zz' });
+    expect(bad.headers['x-request-id']).toMatch(UUID);
+    expect(bad.headers['x-correlation-id']).toBe('flow-url');
+    const long = await gateway.fastify.inject({ method: 'GET', url: `/orders/${'x'.repeat(500)}`, headers: { 'x-correlation-id': 'not valid' } });
+    expect(long.statusCode).toBe(414);
+    expect(long.json()).toMatchObject({ code: 'uri-too-long', status: 414 });
+    expect(long.headers['x-correlation-id']).toBe(long.headers['x-request-id']);
+    expect(lines.filter((l) => l.msg === 'request completed').map((l) => [l.level, l.fields['statusCode'], l.fields['requestId'], l.fields['correlationId']])).toEqual([
+      ['info', 400, bad.headers['x-request-id'], 'flow-url'],
+      ['info', 414, long.headers['x-request-id'], long.headers['x-request-id']],
+    ]);
   });
 
   it('drives the tracing hook: one trace per request, the work inside it, its events carry it, ended with the status', async () => {

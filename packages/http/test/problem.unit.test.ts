@@ -40,6 +40,15 @@ describe('toProblem', () => {
     expect(toProblem(new TypeError('x is undefined at secret.ts:3'), '/')).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
     expect(toProblem('a string', '/')).toMatchObject({ status: 500, code: HttpErrorCodes.internal });
   });
+
+  it('hides the message of an error raised with the internal code, or a domain code mapped to it', () => {
+    expect(toProblem(new HeraldError(HttpErrorCodes.internal, 'RS256 requires key modulusLength to be 2048 bits'), '/')).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
+    expect(toProblem(new HeraldError('ledger-corrupt', 'row 7 of /var/ledger'), '/', { errorKinds: { 'ledger-corrupt': 'internal' } })).toMatchObject({
+      status: 500,
+      code: 'ledger-corrupt',
+      detail: 'Internal server error',
+    });
+  });
 });
 
 describe('parseIdempotencyKey', () => {
@@ -72,4 +81,36 @@ describe('requestFingerprint', () => {
     expect(requestFingerprint({ ...base, path: '/orders?x=1' })).not.toBe(same);
     expect(canonicalJson({ z: 1, a: [{ y: 1, b: 2 }] })).toBe('{"a":[{"b":2,"y":1}],"z":1}');
   });
+
+  it('writes exactly what JSON.stringify writes with sorted keys, so stored fingerprints still match', () => {
+    const values = [
+      { z: 'é "quoted" \\ \n', a: [1.5, -0, 1e21, true, false, null, [], {}], m: { y: [{ b: '', a: [[]] }], x: undefined } },
+      [undefined, 'x', { k: undefined }],
+      'text',
+      42,
+      null,
+      { '': 1, 'ünï': { '10': 1, '9': 2, b: 3 } },
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(JSON.stringify(value, sortedKeys));
+    expect(canonicalJson(undefined)).toBe('');
+  });
+
+  it('fingerprints a body nested far deeper than the call stack allows recursion', () => {
+    const depth = 100_000;
+    const arrays = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    expect(canonicalJson(JSON.parse(arrays))).toBe(arrays);
+    let objects: unknown = { z: 1, a: 'leaf' };
+    for (let i = 0; i < depth; i++) objects = { z: i, a: objects };
+    const json = canonicalJson(objects);
+    expect(json.startsWith(`{"a":{"a":`)).toBe(true);
+    expect(json).toContain(`{"a":{"a":"leaf","z":1},"z":0},"z":1}`);
+    expect(json.endsWith(`"z":${depth - 1}}`)).toBe(true);
+    expect(requestFingerprint({ method: 'POST', path: '/x', body: JSON.parse(arrays) })).toMatch(/^[0-9a-f]{64}$/);
+  });
 });
+
+/** A JSON.stringify replacer that writes every object's keys sorted (the reference for canonicalJson). */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, (value as Record<string, unknown>)[k]]));
+}

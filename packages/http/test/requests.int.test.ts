@@ -1,4 +1,7 @@
+import { HeraldError } from '@herald/core';
+import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HttpErrors } from '../src/index.js';
 import { fixture, type Fixture } from './support.js';
 
 function post(f: Fixture, payload: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
@@ -63,6 +66,10 @@ describe('request limits, parsing and validation', () => {
     const body = JSON.stringify({ item: 'book', quantity: 1 });
     expect((await post(f, body, { 'content-type': 'application/json; charset=utf-8', 'idempotency-key': 'a' })).statusCode).toBe(201);
     expect((await post(f, body, { 'content-type': 'application/vnd.orders+json', 'idempotency-key': 'b' })).statusCode).toBe(201);
+    expect((await post(f, body, { 'content-type': 'application/vnd.orders+json; charset=utf-8', 'idempotency-key': 'c' })).statusCode).toBe(201);
+    expect((await post(f, body, { 'content-type': 'application/problem+json;charset=UTF-8', 'idempotency-key': 'd' })).statusCode).toBe(201);
+    expectProblem(await post(f, body, { 'content-type': 'application/vnd.orders+jsonx; charset=utf-8', 'idempotency-key': 'e' }), 415, 'unsupported-media-type');
+    expect(f.runs.count).toBe(4);
   });
 
   it('answers 422 listing missing, extra and wrongly typed fields', async () => {
@@ -98,6 +105,54 @@ describe('request limits, parsing and validation', () => {
     const res = await f.gateway.fastify.inject({ method: 'GET', url: '/boom' });
     const body = expectProblem(res, 500, 'internal');
     expect(JSON.stringify(body)).not.toContain('secret');
+  });
+
+  it("answers 500 with the generic detail for an error raised with the internal code, not the error's message", async () => {
+    f = fixture();
+    f.gateway.query({
+      url: '/verify',
+      handle: async () => {
+        throw new HeraldError(HttpErrors.internal, 'token verification failed unexpectedly: RS256 requires key modulusLength to be 2048 bits or larger');
+      },
+    });
+    const body = expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: '/verify' }), 500, 'internal');
+    expect(body['detail']).toBe('Internal server error');
+  });
+
+  it('takes a deeply nested body with an Idempotency-Key, and replays it', async () => {
+    f = fixture();
+    f.gateway.command({
+      method: 'POST',
+      url: '/documents',
+      body: Type.Unknown(),
+      status: 201,
+      handle: async ({ body }) => {
+        let depth = 0;
+        for (let level = body; Array.isArray(level); level = level[0]) depth++;
+        return { depth };
+      },
+    });
+    // 10 KB, 5,000 levels: within the body limit and valid for Type.Unknown
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const send = () =>
+      f.gateway.fastify.inject({ method: 'POST', url: '/documents', headers: { 'content-type': 'application/json', 'idempotency-key': 'deep-1' }, payload: deep });
+    const first = await send();
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toEqual({ depth: 5_000 });
+    const again = await send();
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('answers router refusals with problem+json: a path that does not percent-decode (400), a path parameter too long (414)', async () => {
+    f = fixture();
+    const bad = expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: '/orders/%zz' }), 400, 'bad-request');
+    expect(bad['detail']).toMatch(/not a valid URL/);
+    const long = expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: `/orders/${'x'.repeat(385)}` }), 414, 'uri-too-long');
+    expect(long['detail']).not.toContain('xxxx');
+    // the longest correlation id (128 characters), every one percent-encoded, still reaches the route
+    const encoded = expectProblem(await f.gateway.fastify.inject({ method: 'GET', url: `/orders/${'%2F'.repeat(128)}` }), 404, 'not-found');
+    expect(encoded['detail']).toBe(`order ${'/'.repeat(128)} does not exist`);
   });
 });
 
