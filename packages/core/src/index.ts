@@ -61,7 +61,7 @@ export type {
   DeadLetterStore,
 } from './ports/stores/deadLetters.js';
 export { hasIdempotency } from './ports/stores/idempotency.js';
-export type { IdempotencyBegin, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
+export type { IdempotencyBegin, IdempotencyBeginOptions, IdempotencyOwnership, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
 export { canSweepRetention } from './ports/stores/retention.js';
 export { byCloseOrder, byWindowOrder, checkWindowChange, checkWindowPartition, hasWindowStore } from './ports/stores/windows.js';
 export type { CheckedWindowChange, StoredWindow, WindowChange, WindowPartition, WindowPartitionState, WindowPartitionSummary, WindowSnapshot, WindowStore, WindowStores } from './ports/stores/windows.js';

@@ -19,7 +19,7 @@ export {
   parseIdempotencyKey,
   requestFingerprint,
 } from './idempotencyKey.js';
-export { leaseKeyOf, runIdempotent } from './idempotent.js';
+export { runIdempotent } from './idempotent.js';
 export type { IdempotentOutcome, IdempotentRequest, StoredResponse, TransactionalRunner } from './idempotent.js';
 export { startIdempotencyPurger } from './purger.js';
 export type { Purger, PurgerOptions } from './purger.js';

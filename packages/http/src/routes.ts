@@ -51,8 +51,10 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre =
   readonly headers?: (result: NoInfer<R>) => Record<string, string>;
   /**
    * Slow work that needs no transaction, run before it opens (a password hash, a call to another
-   * system); its result reaches `handle` as `prepared`. It runs again on a replayed request, so it
-   * must have no effects. Declare it before `handle`.
+   * system); its result reaches `handle` as `prepared`. With an Idempotency-Key it runs once the
+   * request holds the key: a replay is answered before it (so it is never paid for, nor can its
+   * failure hide the stored answer), and a failed prepare takes no key. It may still run again for
+   * a retry after a failure, so it must have no effects. Declare it before `handle`.
    */
   readonly prepare?: (input: PrepareInput<Static<B>, Static<P>>) => Promise<Pre>;
   /** Does the work; the returned value is the JSON response body. Throw a Herald error to fail. */
@@ -165,10 +167,13 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
-    const prepared = (route.prepare ? await route.prepare(prepareInput(request)) : undefined) as Pre;
+    const prepare = async (): Promise<Pre> => (route.prepare ? await route.prepare(prepareInput(request)) : undefined) as Pre;
     if (key === undefined) {
+      const prepared = await prepare();
       return settle(reply, await app.transaction((tx, publish) => produce(request, tx, publish, prepared)), false);
     }
+    // set by runIdempotent's prepare step, which runs before the work once the key is held
+    let prepared: Pre | undefined;
     const outcome = await runIdempotent({
       store: options.idempotency,
       runner: app,
@@ -178,7 +183,10 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
       ttlMs,
       leaseMs,
       logger: scopeOf(request).logger,
-      work: (tx, publish) => produce(request, tx, publish, prepared),
+      prepare: async () => {
+        prepared = await prepare();
+      },
+      work: (tx, publish) => produce(request, tx, publish, prepared as Pre),
     });
     return settle(reply, outcome.response, outcome.replayed);
   }

@@ -1,6 +1,6 @@
 import { createManualClock } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { leaseKeyOf, requestFingerprint } from '../src/index.js';
+import { requestFingerprint } from '../src/index.js';
 import { fixture, gate, orderRows, outboxOf, type Fixture } from './support.js';
 
 const json = { 'content-type': 'application/json' };
@@ -110,10 +110,9 @@ describe('Idempotency-Key on a command route', () => {
     const clock = createManualClock(1_000);
     f = fixture({ clock, idempotency: { leaseMs: 5_000 } });
     const body = { item: 'book', quantity: 1 };
-    // what a process that died mid-request leaves behind: both records in flight
+    // what a process that died mid-request leaves behind: the key in flight under its lease
     const fingerprint = requestFingerprint({ method: 'POST', path: '/orders', body });
-    await f.stores.idempotency.begin({ key: 'k-dead', fingerprint, now: 1_000, ttlMs: 86_400_000 });
-    await f.stores.idempotency.begin({ key: leaseKeyOf('k-dead'), fingerprint, now: 1_000, ttlMs: 5_000 });
+    await f.stores.idempotency.begin({ key: 'k-dead', fingerprint, now: 1_000, ttlMs: 86_400_000, leaseMs: 5_000 });
     expect((await post(f, body, 'k-dead')).statusCode).toBe(409);
     await clock.advance(4_999);
     expect((await post(f, body, 'k-dead')).statusCode).toBe(409);
@@ -129,6 +128,63 @@ describe('Idempotency-Key on a command route', () => {
     // the response is kept for the full TTL, not just the lease
     await clock.advance(86_000_000);
     expect((await post(f, body, 'k-dead')).headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('commits a request once when it outlives its lease: the slow attempt rolls back and answers with the retry\'s response', async () => {
+    const clock = createManualClock(1_000);
+    f = fixture({ clock, idempotency: { leaseMs: 5_000 } });
+    const body = { item: 'book', quantity: 1 };
+    f.hold = gate();
+    const slow = post(f, body, 'k-slow');
+    // the slow attempt has written its row and event and waits inside its transaction
+    await until(() => f.runs.count === 1);
+    const held = f.hold;
+    f.hold = undefined;
+    await clock.advance(5_000);
+    const retry = await post(f, body, 'k-slow');
+    expect(retry.statusCode).toBe(201);
+    expect(retry.json()).toEqual({ orderId: 'o-2', status: 'CREATED' });
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    held.open();
+    const late = await slow;
+    expect(late.statusCode).toBe(201);
+    expect(late.headers['idempotent-replayed']).toBe('true');
+    expect(late.body).toBe(retry.body);
+    expect(await orderRows(f.stores)).toEqual(['orders/o-2']);
+    expect(await outboxOf(f.stores, 'o-1')).toEqual([]);
+    expect(await outboxOf(f.stores, 'o-2')).toHaveLength(1);
+    // the key still answers with the one committed response
+    const again = await post(f, body, 'k-slow');
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toBe(retry.body);
+    expect(f.runs.count).toBe(2);
+  });
+
+  it('keeps the retry\'s key in flight when the slow attempt it took over fails', async () => {
+    const clock = createManualClock(1_000);
+    f = fixture({ clock, idempotency: { leaseMs: 5_000 } });
+    const body = { item: 'book', quantity: 1 };
+    f.hold = gate();
+    const slow = post(f, body, 'k-fail');
+    await until(() => f.runs.count === 1);
+    const slowGate = f.hold;
+    await clock.advance(5_000);
+    // the retry takes the key over and is itself held in its work
+    f.hold = gate();
+    const retry = post(f, body, 'k-fail');
+    await until(() => f.runs.count === 2);
+    const retryGate = f.hold;
+    f.hold = undefined;
+    f.failNext = new Error('slow attempt failed');
+    slowGate.open();
+    expect((await slow).statusCode).toBe(500);
+    // the failed attempt let go of nothing it no longer held: a third copy cannot start
+    const third = await post(f, body, 'k-fail');
+    expect(third.statusCode).toBe(409);
+    retryGate.open();
+    expect((await retry).statusCode).toBe(201);
+    expect(await orderRows(f.stores)).toEqual(['orders/o-2']);
+    expect(f.runs.count).toBe(2);
   });
 
   it('lets the same key be used with another body after the first request failed', async () => {

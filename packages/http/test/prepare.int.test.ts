@@ -36,6 +36,10 @@ function setup() {
     prepare: async ({ body, principal }) => {
       seen.prepared.push({ item: body.item, openTransactions: open });
       if (body.item === 'refused') throw new HeraldError('item-refused', 'refused before any write');
+      // a stock check the first request used up: a second prepare of the same item fails
+      if (body.item.startsWith('last-') && seen.prepared.filter((p) => p.item === body.item).length > 1) {
+        throw new HeraldError('item-refused', `${body.item} is sold out`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 5));
       return { digest: `digest-of-${body.item}`, caller: principal?.username ?? null };
     },
@@ -67,12 +71,28 @@ describe('a command route with prepare', () => {
     expect(s.seen.prepared).toEqual([{ item: 'book', openTransactions: 0 }]);
     expect(await s.stores.transaction(async (tx) => tx.get('things/book'))).toEqual({ digest: 'digest-of-book', caller: null });
     expect(await s.stores.outbox.backlog()).toMatchObject([{ topic: 'orders', pending: 1 }]);
-    // a replay runs prepare again (it has no effects) but not the work
+    // a replay is answered from the key: neither prepare nor the work runs again
     const replay = await post(s.gateway, 'k-1', 'book');
     expect(replay.headers['idempotent-replayed']).toBe('true');
     expect(replay.json()).toEqual({ item: 'book', digest: 'digest-of-book' });
-    expect(s.seen.prepared).toHaveLength(2);
+    expect(s.seen.prepared).toHaveLength(1);
     expect(s.seen.handled).toEqual(['book']);
+  });
+
+  it('replays the stored answer of a committed request before prepare, which would now fail', async () => {
+    s = setup();
+    const first = await post(s.gateway, 'k-3', 'last-ticket');
+    expect(first.statusCode).toBe(201);
+    const retry = await post(s.gateway, 'k-3', 'last-ticket');
+    expect(retry.statusCode).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.body).toBe(first.body);
+    expect(s.seen.prepared).toHaveLength(1);
+    expect(s.seen.handled).toEqual(['last-ticket']);
+    // the same item under a new key is a new request: its prepare runs, and refuses
+    const other = await post(s.gateway, 'k-4', 'last-ticket');
+    expect(other.statusCode).toBe(409);
+    expect(other.json()).toMatchObject({ code: 'item-refused', detail: 'last-ticket is sold out' });
   });
 
   it('answers a failed prepare with its problem, writes nothing and leaves the key free for a retry', async () => {

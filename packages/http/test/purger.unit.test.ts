@@ -17,7 +17,7 @@ describe('startIdempotencyPurger', () => {
     await until(() => purged.length === 1);
     expect(purged).toEqual([1]);
     // the short key is gone, so it can be claimed again; the long one is still held
-    expect(await stores.idempotency.begin({ key: 'short', fingerprint: 'g', now: 2_000, ttlMs: 1_000 })).toEqual({ outcome: 'started' });
+    expect(await stores.idempotency.begin({ key: 'short', fingerprint: 'g', now: 2_000, ttlMs: 1_000 })).toMatchObject({ outcome: 'started' });
     expect(await stores.idempotency.begin({ key: 'long', fingerprint: 'f', now: 2_000, ttlMs: 1_000 })).toEqual({ outcome: 'in-flight' });
     await purger.stop();
     await clock.advance(100_000);

@@ -164,6 +164,23 @@ describe('migrate', () => {
     }
   });
 
+  it('upgrades version 9 idempotency keys: a completed key still replays, one in flight is taken over once its 60 s lease lapses', async () => {
+    const url = await pgs.database();
+    await schemaAt(url, 9);
+    await rows(url, `INSERT INTO ${t.idempotency} (key, fingerprint, state, response, created_at, expires_at) VALUES
+      ('done', 'f', 'completed', '{"status":201}', 1000, 86401000), ('running', 'f', 'in-flight', NULL, 1000, 86401000)`);
+    expect((await migrate({ connectionString: url })).applied).toEqual(ALL.filter((v) => v > 9));
+    const stores = pgStores({ connectionString: url });
+    try {
+      const begin = (key: string, now: number) => stores.idempotency.begin({ key, fingerprint: 'f', now, ttlMs: 86_400_000, leaseMs: 5_000 });
+      expect(await begin('done', 70_000)).toEqual({ outcome: 'completed', response: { status: 201 } });
+      expect(await begin('running', 60_999)).toEqual({ outcome: 'in-flight' });
+      expect(await begin('running', 61_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
+    } finally {
+      await stores.close();
+    }
+  });
+
   it('keeps schemas apart, and pgStores migrates its own before first use', async () => {
     const url = await pgs.database();
     const a = pgStores({ connectionString: url, schema: 'svc_a' });

@@ -134,3 +134,25 @@ describe('the outbox by slot (migration 4)', () => {
     }
   });
 });
+
+describe('idempotency key owners and leases (migration 9)', () => {
+  it('keeps completed keys replaying and lets a key left in flight be taken over once its 60 s lease lapses', async () => {
+    const path = join(tmp.dir, 'v8-idempotency.db');
+    const v8 = new Database(path);
+    migrate(v8, 'stores', STORE_MIGRATIONS.filter((m) => m.version <= 8));
+    const insert = v8.prepare('INSERT INTO herald_idempotency (key, fingerprint, state, response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)');
+    insert.run('done', 'f', 'completed', '{"status":201}', 1000, 86_401_000);
+    insert.run('running', 'f', 'in-flight', null, 1000, 86_401_000);
+    v8.close();
+
+    const stores = sqliteStores({ path });
+    try {
+      const begin = (key: string, now: number) => stores.idempotency.begin({ key, fingerprint: 'f', now, ttlMs: 86_400_000, leaseMs: 5_000 });
+      expect(await begin('done', 70_000)).toEqual({ outcome: 'completed', response: { status: 201 } });
+      expect(await begin('running', 60_999)).toEqual({ outcome: 'in-flight' });
+      expect(await begin('running', 61_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
+    } finally {
+      await stores.close();
+    }
+  });
+});

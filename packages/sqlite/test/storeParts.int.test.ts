@@ -187,30 +187,38 @@ describe('dead letters', () => {
 });
 
 describe('idempotency', () => {
+  const started = { outcome: 'started', owner: expect.any(String) };
+
   it('starts once, reports in-flight, mismatch and the completed response', async () => {
     const now = clock.now();
     const begin = (fingerprint = 'f1', at = now) => stores.idempotency.begin({ key: 'k', fingerprint, now: at, ttlMs: 1000 });
     const [a, b] = await Promise.all([begin(), begin()]);
-    expect([a, b]).toEqual([{ outcome: 'started' }, { outcome: 'in-flight' }]);
+    expect([a, b]).toEqual([started, { outcome: 'in-flight' }]);
     expect(await begin('f2')).toEqual({ outcome: 'mismatch' });
-    await stores.transaction((tx) => stores.idempotency.complete(tx, { key: 'k', response: { status: 201, body: { id: 1 } } }));
+    if (a.outcome !== 'started') throw new Error('not started');
+    await stores.transaction((tx) => stores.idempotency.complete(tx, { key: 'k', owner: a.owner, response: { status: 201, body: { id: 1 } } }));
     expect(await begin()).toEqual({ outcome: 'completed', response: { status: 201, body: { id: 1 } } });
   });
 
-  it('forgets an abandoned key and treats expired keys as absent', async () => {
+  it('forgets a key abandoned by its owner and treats expired keys as absent', async () => {
     const now = clock.now();
-    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'f', now, ttlMs: 1000 })).toEqual({ outcome: 'started' });
-    await stores.idempotency.abandon('a');
-    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'g', now, ttlMs: 1000 })).toEqual({ outcome: 'started' });
-    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'other', now: now + 1000, ttlMs: 1000 })).toEqual({ outcome: 'started' });
+    const first = await stores.idempotency.begin({ key: 'a', fingerprint: 'f', now, ttlMs: 1000 });
+    expect(first).toEqual(started);
+    if (first.outcome !== 'started') throw new Error('not started');
+    await stores.idempotency.abandon({ key: 'a', owner: 'not-the-owner' });
+    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'f', now, ttlMs: 1000 })).toEqual({ outcome: 'in-flight' });
+    await stores.idempotency.abandon({ key: 'a', owner: first.owner });
+    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'g', now, ttlMs: 1000 })).toEqual(started);
+    expect(await stores.idempotency.begin({ key: 'a', fingerprint: 'other', now: now + 1000, ttlMs: 1000 })).toEqual(started);
   });
 
   it('rolls a completion back with its transaction', async () => {
     const now = clock.now();
-    await stores.idempotency.begin({ key: 'r', fingerprint: 'f', now, ttlMs: 1000 });
+    const begun = await stores.idempotency.begin({ key: 'r', fingerprint: 'f', now, ttlMs: 1000 });
+    if (begun.outcome !== 'started') throw new Error('not started');
     await expect(
       stores.transaction(async (tx) => {
-        await stores.idempotency.complete(tx, { key: 'r', response: 'ok' });
+        await stores.idempotency.complete(tx, { key: 'r', owner: begun.owner, response: 'ok' });
         throw new Error('effects failed');
       }),
     ).rejects.toThrow('effects failed');

@@ -96,6 +96,12 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: "publish.schedule or publish.cancelTimer was called, but the app's stores have no timer store (the hasTimers ability).",
     action: 'Run on stores with timers (the memory, SQLite and PostgreSQL stores all have them), or publish the event now instead.',
   },
+  idempotencyLeaseLost: {
+    code: 'idempotency-lease-lost',
+    retriable: true,
+    meaning: "An attempt at an idempotent request tried to complete its key after losing it: its lease ran out and a retry took the key over (or the key was completed, abandoned or expired meanwhile). Its transaction is rolled back, so the request's effects commit once.",
+    action: 'None for HTTP clients: the gateway answers with the response of the attempt that took over (or 409 while it runs). If it is frequent, raise idempotency.leaseMs above the longest request.',
+  },
   transactionFinished: {
     code: 'transaction-finished',
     retriable: false,

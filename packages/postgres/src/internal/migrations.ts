@@ -262,4 +262,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX windows_close ON ${t.windows} (store, partition, close_at);
     `,
   },
+  {
+    version: 10,
+    name: 'idempotency key owners and leases',
+    // An idempotency key is held by one attempt at a time: the owner token of the attempt holding
+    // an in-flight key (only it may complete or abandon it) and when its lease runs out (then a
+    // retry takes the key over). Keys in flight before this version have no owner, so only a
+    // takeover can finish them: their lease is the gateway's default 60 s from when they were
+    // taken. Adding a column with a constant default rewrites no rows.
+    sql: (t) => `
+      ALTER TABLE ${t.idempotency} ADD COLUMN owner text, ADD COLUMN lease_expires_at bigint NOT NULL DEFAULT 0;
+      UPDATE ${t.idempotency} SET lease_expires_at = created_at + 60000 WHERE state = 'in-flight';
+    `,
+  },
 ];

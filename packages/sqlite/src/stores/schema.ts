@@ -188,6 +188,18 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     version: 8,
     statements: ['DROP INDEX herald_outbox_slot'],
   },
+  {
+    // Idempotency keys held by one attempt at a time: the owner token of the attempt holding an
+    // in-flight key (only it may complete or abandon it) and when its lease runs out (then a retry
+    // takes the key over). Keys in flight before this version have no owner, so only a takeover
+    // can finish them: their lease is the gateway's default 60 s from when they were taken.
+    version: 9,
+    statements: [
+      'ALTER TABLE herald_idempotency ADD COLUMN owner TEXT',
+      'ALTER TABLE herald_idempotency ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0',
+      "UPDATE herald_idempotency SET lease_expires_at = created_at + 60000 WHERE state = 'in-flight'",
+    ],
+  },
 ];
 
 /**

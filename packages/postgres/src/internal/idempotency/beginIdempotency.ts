@@ -6,23 +6,30 @@ export interface BeginOptions {
   readonly fingerprint: string;
   readonly now: number;
   readonly ttlMs: number;
+  readonly leaseMs: number;
+  /** The token this attempt holds the key with, if it takes it. */
+  readonly owner: string;
 }
 
 /**
- * Claims the key in one statement: inserts an in-flight record, or replaces one that has expired
- * (an expired key counts as absent). Returns a row only when this call took the key. Two callers
- * racing for a new key serialise on its primary key: the second waits, then sees the first's row.
+ * Claims the key in one statement: inserts an in-flight record, replaces one that has expired (an
+ * expired key counts as absent), or takes over one in flight with the same fingerprint whose lease
+ * ran out (its holder is presumed dead; the new owner token locks it out). Returns a row only when
+ * this call took the key. Two callers racing for a key serialise on its primary key: the second
+ * waits, then sees the first's row; a claim racing an uncommitted completion waits for it the same
+ * way, then finds the key completed.
  */
 export function claimIdempotencyKey(t: Tables, options: BeginOptions): Statement {
   return {
-    name: `${t.statementPrefix}begin_idempotency`,
-    text: `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
-      VALUES ($1, $2, 'in-flight', NULL, $3::bigint, $3::bigint + $4::bigint)
-      ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
-        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+    name: `${t.statementPrefix}begin_idempotency_owned`,
+    text: `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, owner, created_at, expires_at, lease_expires_at)
+      VALUES ($1, $2, 'in-flight', NULL, $5, $3::bigint, $3::bigint + $4::bigint, $3::bigint + $6::bigint)
+      ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL, owner = EXCLUDED.owner,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, lease_expires_at = EXCLUDED.lease_expires_at
         WHERE i.expires_at <= $3::bigint
+          OR (i.state = 'in-flight' AND i.lease_expires_at <= $3::bigint AND i.fingerprint = EXCLUDED.fingerprint)
       RETURNING 1 AS started`,
-    values: [options.key, options.fingerprint, options.now, Math.ceil(options.ttlMs)],
+    values: [options.key, options.fingerprint, options.now, Math.ceil(options.ttlMs), options.owner, Math.ceil(options.leaseMs)],
   };
 }
 
