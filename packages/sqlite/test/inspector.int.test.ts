@@ -59,14 +59,33 @@ describe('sqliteLog inspection (what the port leaves to the engine)', () => {
     const { log: doomed } = newLog(path);
     await doomed.subscribe({ group: 'g', topics: ['small'] }, recordingSink().sink);
     await doomed.crash();
-    // the observer judges liveness by its own clock and session, which the test moves by hand
+    // the observer reads by its own clock, which the test moves by hand
     const clock = createManualClock(Date.now());
     const observer = sqliteLog({ path, clock, sessionTimeoutMs: 60_000 });
     open.push(observer);
     expect((await observer.describeGroup('g')).members, 'no leave was written: live within its session').toBe(1);
-    await clock.advance(60_001);
-    expect((await observer.describeGroup('g')).members, 'its session has lapsed').toBe(0);
+    await clock.advance(1_001);
+    expect((await observer.describeGroup('g')).members, 'its own session (1 s) has lapsed, whatever the observer\'s').toBe(0);
     expect(await observer.listGroups(), 'its stored positions keep the group listed').toEqual(['g']);
+  });
+
+  it('judges a member by its own session: a handle with a shorter one neither drops it nor resets under it', async () => {
+    const { path } = newLog();
+    // the app's member: a long session (a slow heartbeat), then its process dies without a leave
+    const app = sqliteLog({ path, heartbeatMs: 1_000, sessionTimeoutMs: 10_000, topics: [{ name: 'small', partitions: 1 }] });
+    open.push(app);
+    await app.subscribe({ group: 'g', topics: ['small'] }, recordingSink().sink);
+    await app.crash();
+    // an operator's tool beside it with the default session (3 s), 5 s later
+    const clock = createManualClock(Date.now());
+    const tool = sqliteLog({ path, clock });
+    open.push(tool);
+    await clock.advance(5_000);
+    expect((await tool.describeGroup('g')).members, 'live within its own 10 s session').toBe(1);
+    await expect(tool.resetOffsets({ group: 'g', topic: 'small', to: 'earliest' })).rejects.toMatchObject({ code: 'group-active' });
+    await clock.advance(5_001);
+    expect((await tool.describeGroup('g')).members).toBe(0);
+    await tool.resetOffsets({ group: 'g', topic: 'small', to: 'earliest' });
   });
 
   it('refuses inspection after close', async () => {

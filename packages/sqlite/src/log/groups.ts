@@ -45,9 +45,10 @@ interface LeaseRow { pid: number; member_id: string | null; epoch: number }
 export function createGroupAccess(db: Database.Database, topics: TopicRegistry, records: RecordAccess): GroupAccess {
   const s = {
     upsertMember: db.prepare(
-      'INSERT INTO herald_members (group_name, member_id, topics, heartbeat_at) VALUES (?, ?, ?, ?) ON CONFLICT (group_name, member_id) DO UPDATE SET topics = excluded.topics, heartbeat_at = excluded.heartbeat_at',
+      'INSERT INTO herald_members (group_name, member_id, topics, heartbeat_at, session_timeout_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (group_name, member_id) DO UPDATE SET topics = excluded.topics, heartbeat_at = excluded.heartbeat_at, session_timeout_ms = excluded.session_timeout_ms',
     ),
-    deleteDead: db.prepare('DELETE FROM herald_members WHERE group_name = ? AND heartbeat_at < ?'),
+    // a member is dead once its own session lapsed (a row of an earlier version has none: the reader's then)
+    deleteDead: db.prepare('DELETE FROM herald_members WHERE group_name = ? AND heartbeat_at + COALESCE(session_timeout_ms, ?) < ?'),
     freeOrphans: db.prepare(
       'UPDATE herald_leases SET member_id = NULL WHERE group_name = ? AND member_id IS NOT NULL AND member_id NOT IN (SELECT member_id FROM herald_members WHERE group_name = ?)',
     ),
@@ -73,7 +74,7 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
   }
 
   function liveMembers(group: string, now: number, sessionTimeoutMs: number): MemberTopics[] {
-    s.deleteDead.run(group, now - sessionTimeoutMs);
+    s.deleteDead.run(group, sessionTimeoutMs, now);
     s.freeOrphans.run(group, group);
     return s.members.all(group).map((m) => ({ id: m.member_id, topics: JSON.parse(m.topics) as string[] }));
   }
@@ -82,7 +83,7 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
     heartbeat: (input) => (ctx) => {
       const { group, memberId } = input;
       for (const topic of input.topics) topics.resolve(topic, ctx.now);
-      s.upsertMember.run(group, memberId, JSON.stringify(input.topics), ctx.now);
+      s.upsertMember.run(group, memberId, JSON.stringify(input.topics), ctx.now, input.sessionTimeoutMs);
       const members = liveMembers(group, ctx.now, input.sessionTimeoutMs);
       const counts = new Map(members.flatMap((m) => m.topics).map((t) => [t, topics.get(t)?.partitions ?? 0]));
       const mine = assignPartitions(members, counts).get(memberId) ?? [];

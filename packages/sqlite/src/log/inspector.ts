@@ -3,7 +3,7 @@ import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@he
 
 export interface InspectorSettings {
   readonly clock: Clock;
-  /** A member whose last heartbeat is older than this is not live (as the group itself decides). */
+  /** The session of a member whose row names none (written by an earlier version); a member's own otherwise. */
   readonly sessionTimeoutMs: number;
   /** The log's retention for topics that declare none. */
   readonly retentionMs: number | null;
@@ -18,8 +18,8 @@ interface GroupPartitionRow extends PartitionRow { committed: number | null }
  * The log's read side, straight from its tables (never from a member's memory), so it sees what
  * every process sharing the file wrote and needs no group membership: partitions' retained ranges
  * (`start_offset`, `next_offset`), retention from the topic (else the log's default), committed
- * positions from `herald_offsets` and live members from `herald_members` (a heartbeat within
- * `sessionTimeoutMs`). Each call reads in one read transaction, a consistent snapshot of the file.
+ * positions from `herald_offsets` and live members from `herald_members` (a heartbeat within the
+ * member's own session, as it and its group judge it, whatever this handle's `sessionTimeoutMs`). Each call reads in one read transaction, a consistent snapshot of the file.
  *
  * A group's position in a partition is stored when a member first takes the partition (its start
  * position), so a partition the group has been given reports that position as `committed`; only
@@ -29,8 +29,10 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
   const s = {
     topics: db.prepare<[], TopicRow>('SELECT name, retention_ms, retention_bytes FROM herald_topics ORDER BY name'),
     partitions: db.prepare<[], PartitionRow>('SELECT topic, partition, start_offset, next_offset FROM herald_partitions ORDER BY topic, partition'),
-    groups: db.prepare<[number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at >= ? ORDER BY group_name').pluck(),
-    members: db.prepare<[string, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at >= ?').pluck(),
+    groups: db
+      .prepare<[number, number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at + COALESCE(session_timeout_ms, ?) >= ? ORDER BY group_name')
+      .pluck(),
+    members: db.prepare<[string, number, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at + COALESCE(session_timeout_ms, ?) >= ?').pluck(),
     // every partition of the topics the group holds a position in, with that position if any
     positions: db.prepare<{ group: string }, GroupPartitionRow>(
       `SELECT p.topic, p.partition, p.start_offset, p.next_offset, o.next_offset AS committed
@@ -39,9 +41,8 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
        ORDER BY p.topic, p.partition`,
     ),
   };
-  const liveSince = () => settings.clock.now() - settings.sessionTimeoutMs;
   const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all() }));
-  const readGroup = db.transaction((group: string) => ({ members: s.members.get(group, liveSince())!, positions: s.positions.all({ group }) }));
+  const readGroup = db.transaction((group: string) => ({ members: s.members.get(group, settings.sessionTimeoutMs, settings.clock.now())!, positions: s.positions.all({ group }) }));
 
   return {
     async describeTopics(names) {
@@ -60,7 +61,7 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
     },
 
     async listGroups() {
-      return s.groups.all(liveSince());
+      return s.groups.all(settings.sessionTimeoutMs, settings.clock.now());
     },
 
     async describeGroup(group) {

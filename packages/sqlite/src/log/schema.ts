@@ -61,4 +61,10 @@ export const LOG_MIGRATIONS: readonly Migration[] = [
        ) WITHOUT ROWID`,
     ],
   },
+  {
+    // each member's own session: processes sharing the file (the app's, the CLI's) may be
+    // configured differently, and a member is live by its own timeout, not by the reader's
+    version: 2,
+    statements: [`ALTER TABLE herald_members ADD COLUMN session_timeout_ms INTEGER`],
+  },
 ];
