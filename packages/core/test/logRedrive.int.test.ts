@@ -242,6 +242,78 @@ describe('redrive through the log', () => {
     await eventually(async () => (await app.deadLetters({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the letter marked');
     expect(applied).toEqual([7]);
   });
+
+  it('in a batch group, settles each redrive before the next event: an event of the key read in the same batch is applied, not parked', async () => {
+    const broker = memoryBroker({ partitions: 1 });
+    const stores = memoryStores();
+    const kept = { ...stores, close: async () => {} };
+    const applied: number[] = [];
+    const run = async (options: { sick: boolean; groups: boolean }) => {
+      const app = createApp<MemoryTx>({
+        broker: broker.connect(),
+        stores: kept,
+        logger: silentLogger,
+        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+        groups: { worker: { commitIntervalMs: 10 } },
+        relay: { idleMs: 2 },
+      });
+      app.onBatch(Step, { group: 'worker' }, async (batch) => {
+        if (options.sick) throw new Error('batch failed');
+        applied.push(...batch.map((e) => e.data.seq));
+      });
+      apps.push(app);
+      await app.start({ groups: options.groups });
+      return app;
+    };
+    const sick = await run({ sick: true, groups: true });
+    await sick.publish(Step, { key: 'k', seq: 0 });
+    await sick.publish(Step, { key: 'k', seq: 1 });
+    await eventually(async () => (await sick.deadLetters()).length === 2, 'seq 0 dead, seq 1 parked');
+    await sick.close();
+    const letters = await stores.deadLetters.list({ group: 'worker' });
+    // the group is stopped: the redrive records and a new event of the key wait for it together
+    await redriveThroughLog({ broker }, letters);
+    const producer = await run({ sick: false, groups: false });
+    await producer.publish(Step, { key: 'k', seq: 2 });
+    await eventually(() => broker.records('steps').length === 5, 'the redrives and seq 2 on the log');
+    await producer.close();
+
+    await run({ sick: false, groups: true });
+    await eventually(() => applied.length === 3, 'the key applied');
+    expect(applied).toEqual([0, 1, 2]);
+    expect((await stores.deadLetters.list({ ids: letters.map((l) => l.id) })).map((l) => l.status)).toEqual(['redriven', 'redriven']);
+    expect(await stores.deadLetters.list({ status: 'parked' })).toEqual([]);
+  });
+
+  it('retries a failed mark on its own: a redrive that failed again is dead-lettered once, not once per attempt to mark it', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let failMarks = 0;
+    const deadLetters = Object.create(stores.deadLetters) as typeof stores.deadLetters;
+    deadLetters.setStatus = async (ids, status) => {
+      if (failMarks > 0) {
+        failMarks--;
+        throw new Error('store busy');
+      }
+      return stores.deadLetters.setStatus(ids, status);
+    };
+    const app = createApp<MemoryTx>({ broker, stores: { ...stores, deadLetters }, logger: silentLogger, handlerDefaults: { retry: { maxAttempts: 1 } }, groups: { worker: { commitIntervalMs: 10 } }, relay: { idleMs: 2 } });
+    apps.push(app);
+    app.on(Step, { group: 'worker' }, async (event) => {
+      throw new Error(`step ${event.data.seq} failed`);
+    });
+    await app.start();
+    await app.publish(Step, { key: 'k', seq: 0 });
+    await eventually(async () => (await stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 0 dead');
+    const [letter] = await stores.deadLetters.list({ status: 'dead' });
+    failMarks = 2;
+    await redriveThroughLog({ broker }, [letter!]);
+    await eventually(async () => (await stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the letter marked after two failed tries');
+    expect(failMarks).toBe(0);
+    const dead = await stores.deadLetters.list({ status: 'dead' });
+    expect(dead.map((l) => l.eventId), 'one new letter for the failed redrive').toEqual([letter!.eventId]);
+  });
 });
+
 
 

@@ -5,6 +5,7 @@ import type { Delivery } from '../ports/broker.js';
 import { markAllHandled } from '../ports/stores/inbox.js';
 import type { BatchContext } from '../pipeline/handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/publisher.js';
+import { REDRIVE_HEADERS } from '../pipeline/logRedrive.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { contextFor, recordPoison, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
@@ -26,19 +27,23 @@ interface Run<Tx> {
  * the run goes alone, in order, through the handler's full pipeline (retries, timeout, dead
  * letter, the user's policies), so a poison event is retried and dead-lettered alone and per-key
  * order holds. A handler with the `park-key` policy takes the one-by-one path for a run touching
- * a parked key. Redrives through the log addressed to this group settle their letters once the
- * whole batch is handled.
+ * a parked key. A redrive through the log addressed to this group settles its letter as soon as
+ * it is handled (its run's batch, or itself), before the next delivery is resolved.
  */
 export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): DispatchBatch {
   return async function dispatchBatch(deliveries, signals) {
     let run: Run<Tx> | undefined;
     for (const delivery of deliveries) {
       const resolution = resolveDelivery(deps, delivery);
-      if (resolution.kind === 'ignore') continue;
+      if (resolution.kind === 'ignore') {
+        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
+        continue;
+      }
       if (resolution.kind === 'poison') {
         if (run) await handleRun(deps, run, signals);
         run = undefined;
         await recordPoison(deps, delivery, resolution);
+        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
         continue;
       }
       if (run && run.entry !== resolution.entry) {
@@ -50,25 +55,32 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
       run.deliveries.push(delivery);
     }
     if (run) await handleRun(deps, run, signals);
-    await settleRedrives(deps, deliveries);
   };
 }
 
 async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
   const { entry } = run;
   if (entry.batch && !(entry.policy === 'park-key' && (await anyKeyParked(deps, run)))) {
+    let handled = false;
     try {
       await wholeBatch(deps, run, signals.stop);
-      return;
+      handled = true;
     } catch (error) {
       if (signals.closing.aborted) throw abandoned(error);
       deps.logger.warn('batch failed; handling its events one by one', { error: toError(error), handler: entry.name, size: run.events.length });
     }
+    // outside the try: the batch is committed, and a failed mark must not send it one by one again
+    if (handled) return settleRedrives(deps, run.deliveries, signals.closing);
   }
   for (let i = 0; i < run.events.length; i++) {
-    await entry.pipeline(run.events[i]!, contextFor(deps, entry, run.deliveries[i]!, { ...signals, redrive: false }));
+    const delivery = run.deliveries[i]!;
+    await entry.pipeline(run.events[i]!, contextFor(deps, entry, delivery, { ...signals, redrive: false }));
+    // each redrive settled before the next event of the run: a later event of its key sees the key released
+    if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
   }
 }
+
+const isRedrive = (delivery: Delivery) => delivery.headers[REDRIVE_HEADERS.letter] !== undefined;
 
 async function anyKeyParked<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>): Promise<boolean> {
   for (const key of new Set(run.deliveries.map((d) => `${d.topic}\u0000${d.key}`))) {

@@ -107,16 +107,36 @@ export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'poison') await recordPoison(deps, delivery, resolution);
     else if (resolution.kind === 'handle') await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
-    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery]);
+    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery], signals.closing);
   };
 }
 
 const REDRIVE_LETTER = REDRIVE_HEADERS.letter;
+/** First and longest pause between attempts to mark a redrive's letters. */
+const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
 
-/** Marks `redriven` the letters these handled deliveries redrove to this group. */
-export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[]): Promise<void> {
+/**
+ * Marks `redriven` the letters these handled deliveries redrove to this group. Called right after
+ * each one is handled, before the next delivery is resolved: a later event of the key then sees
+ * the key released. The deliveries were handled already, so a failed mark is retried on its own
+ * (never by dispatching them again, which would record their failures twice) until it succeeds or
+ * the consumer closes; then the letters stay as they were, logged, and a redrive of them again is
+ * a duplicate that settles them.
+ */
+export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[], closing: AbortSignal): Promise<void> {
   const letters = redrivenLetters(deliveries, deps.group);
-  if (letters.length > 0) await deps.stores.deadLetters.setStatus(letters, 'redriven');
+  if (letters.length === 0) return;
+  for (let pause: number = SETTLE_RETRY_MS.first; ; pause = Math.min(pause * 2, SETTLE_RETRY_MS.max)) {
+    try {
+      await deps.stores.deadLetters.setStatus(letters, 'redriven');
+      return;
+    } catch (error) {
+      const stopping = closing.aborted;
+      deps.logger.warn(stopping ? 'redrive: handled, but its letters could not be marked redriven; redrive them again to settle them' : 'redrive: marking handled letters redriven failed; trying again', { error, letters });
+      if (stopping) return;
+      await deps.clock.sleep(pause, closing).catch(() => undefined);
+    }
+  }
 }
 
 /** Stores a delivery that cannot be handled (unreadable, unknown type, schema violation) as a dead letter. */
