@@ -2,8 +2,11 @@ import type { TopicPartition } from './broker.js';
 
 /**
  * How a delivery ended. `applied`: the handler's transaction committed. `duplicate`: the inbox
- * already had it. `ignored`: nothing in this group handles its type. `dead-lettered`: it failed
- * for good and was stored as a dead letter. `parked`: held back behind a dead letter of its key.
+ * already had it. `ignored`: nothing in this group handles its type (or it is a redrive addressed
+ * to another group); the consumer skips such a delivery without a `handled` fact, so counts by
+ * outcome never show it (a group reading a topic of many types would emit one per record).
+ * `dead-lettered`: it failed for good and was stored as a dead letter. `parked`: held back behind a
+ * dead letter of its key.
  */
 export type DeliveryOutcome = 'applied' | 'duplicate' | 'ignored' | 'dead-lettered' | 'parked';
 
