@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { CoreErrors, HeraldError, type RelayHost } from '@herald/core';
-import type { SqliteLogOptions } from './log/options.js';
+import { LOG_DEFAULTS, type SqliteLogOptions } from './log/options.js';
 import { sqliteLog, type SqliteLog } from './log/sqliteLog.js';
 import type { SqliteStoresOptions } from './stores/options.js';
 import { sqliteStores, type SqliteStores } from './stores/sqliteStores.js';
@@ -64,8 +64,12 @@ export function sqliteEngine(options: SqliteEngineOptions): SqliteEngine {
         logPath: join(options.dataDir, 'log.db'),
         stores,
         log: broker,
-        durability: options.stores?.durability ?? STORES_DEFAULTS.durability,
-        busyTimeoutMs: options.stores?.busyTimeoutMs ?? STORES_DEFAULTS.busyTimeoutMs,
+        storeBusyTimeoutMs: options.stores?.busyTimeoutMs ?? STORES_DEFAULTS.busyTimeoutMs,
+        logOptions: {
+          durability: options.log?.durability ?? LOG_DEFAULTS.durability,
+          busyTimeoutMs: options.log?.busyTimeoutMs ?? LOG_DEFAULTS.busyTimeoutMs,
+          defaultPartitions: options.log?.defaultPartitions ?? LOG_DEFAULTS.defaultPartitions,
+        },
       })
     : undefined;
   return {

@@ -47,6 +47,23 @@ describe('sqliteEngine relayThread', () => {
     expect(engine(true).relayHost).toBeDefined();
   });
 
+  it('creates a topic the app did not declare with the app’s log options, as the app’s own relay would', async () => {
+    const tmp = tempDir('herald-relay-thread-');
+    const opened = sqliteEngine({ dataDir: tmp.dir, relayThread: true, log: { defaultPartitions: 1 } });
+    cleanup.push(async () => {
+      await opened.close();
+      tmp.remove();
+    });
+    // no group reads `notes` here, so the relay thread's append is what creates the topic
+    const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });
+    await app.start();
+    await app.publish(Noted, { id: 'n1' });
+    await waitFor(async () => (await opened.broker.describeTopics(['notes'])).length === 1, 10_000, 'the topic created by the relay');
+    const [topic] = await opened.broker.describeTopics(['notes']);
+    expect(topic!.partitions).toHaveLength(1);
+    await app.close();
+  });
+
   it('publishes what the app commits, its facts arriving on the app’s instrumentation', async () => {
     const opened = engine();
     const app = createApp({ name: 'relay-thread', ...opened, logger: silentLogger, events: [Noted], relay: { idleMs: 5 } });

@@ -4,12 +4,22 @@ import type { Appended } from '../log/handOver.js';
 import type { SlotTake } from '../stores/outbox.js';
 
 /** What the relay thread is started with (structured-clonable: no functions). */
+/** The options of the app's log that the relay thread's own handle on the file must apply alike. */
+export interface RelayLogOptions {
+  readonly durability: Durability;
+  readonly busyTimeoutMs: number;
+  /** Partitions of a topic the relay creates (one the app did not declare). */
+  readonly defaultPartitions: number;
+}
+
 export interface RelayThreadData {
   readonly storePath: string;
   readonly logPath: string;
   readonly relay: Omit<RelayOptions, 'chaos'> & { readonly chaos?: { readonly failRate?: number; readonly failAfterAcceptRate?: number } };
-  readonly durability: Durability;
-  readonly busyTimeoutMs: number;
+  /** The store file's busy timeout (the thread reads it). */
+  readonly storeBusyTimeoutMs: number;
+  /** The app's log options the thread's handle on the log file must share (it creates topics and appends). */
+  readonly log: RelayLogOptions;
   /** Report each publish (`sent`) to the app's thread: it asked with `onSent`. */
   readonly reportSends: boolean;
   /**

@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { CoreErrors, HeraldError, type InstrumentationEvent, type Relay, type RelayHost, type RelayHostDeps, type RelayOptions } from '@herald/core';
-import type { Durability } from '../internal/database.js';
 import { logInternalsOf, type SqliteLog } from '../log/sqliteLog.js';
 import { slotWritesOf, type SqliteStores } from '../stores/sqliteStores.js';
 import type { SlotWrites } from '../stores/outbox.js';
-import { plainError, revive, type FromRelayThread, type RelayThreadData, type PlainError, type SlotOp, type ToRelayThread } from './messages.js';
+import { plainError, revive, type FromRelayThread, type RelayLogOptions, type RelayThreadData, type PlainError, type SlotOp, type ToRelayThread } from './messages.js';
 
 /** The worker's entry: the compiled file when installed; the TypeScript source in development. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -27,8 +26,9 @@ export interface RelayThreadOptions {
   /** The app's handles on the same files: appends to `stores` wake the thread; its appends are reported to `log`. */
   readonly stores: SqliteStores;
   readonly log: SqliteLog;
-  readonly durability: Durability;
-  readonly busyTimeoutMs: number;
+  readonly storeBusyTimeoutMs: number;
+  /** The app's log options (resolved), for the thread's own handle on the log file. */
+  readonly logOptions: RelayLogOptions;
 }
 
 /**
@@ -60,8 +60,8 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
     storePath: options.storePath,
     logPath: options.logPath,
     relay: { ...relayOptions, ...(relayOptions.chaos ? { chaos: { failRate: relayOptions.chaos.failRate, failAfterAcceptRate: relayOptions.chaos.failAfterAcceptRate } } : {}) },
-    durability: options.durability,
-    busyTimeoutMs: options.busyTimeoutMs,
+    storeBusyTimeoutMs: options.storeBusyTimeoutMs,
+    log: options.logOptions,
     reportSends: deps.onSent !== undefined,
     wakePending: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT),
   };

@@ -50,9 +50,10 @@ const writes: SlotWrites = {
 let relay: Relay | undefined;
 try {
   // reads only: the app's handle on the file migrated it, checkpoints it and writes it
-  const reader = openDatabase({ path: data.storePath, busyTimeoutMs: data.busyTimeoutMs, readonly: true });
-  // no background work of its own: the app's handle on the log file checkpoints and sweeps it
-  const log = sqliteLog({ path: data.logPath, durability: data.durability, busyTimeoutMs: data.busyTimeoutMs, maintenance: false });
+  const reader = openDatabase({ path: data.storePath, busyTimeoutMs: data.storeBusyTimeoutMs, readonly: true });
+  // the app's log options (a topic it creates gets the app's partition count; its appends the
+  // app's durability), and no background work of its own: the app's handle checkpoints and sweeps
+  const log = sqliteLog({ path: data.logPath, ...data.log, maintenance: false });
   const appendTo = logInternalsOf(log);
   // the log the relay publishes to: it reports every append to the app's thread (see `committed`)
   const broker: Broker = {
