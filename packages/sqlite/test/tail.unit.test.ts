@@ -35,6 +35,16 @@ describe('createTail', () => {
     expect(tail.read(8, 12, 5)).toBeUndefined();
   });
 
+  it('never answers across records it did not keep: a hand-over with no reader ends the run', () => {
+    const tail = createTail(1 << 20);
+    add(tail, 7, 0, 10, 1); // kept for a reader that has not read it yet
+    add(tail, 7, 10, 10, 0); // nobody reads the partition here now: not kept
+    add(tail, 7, 20, 10, 1); // a reader again
+    // a member at 0 reads the file (10..19 are not here), not 0..9 followed by 20..29
+    expect(tail.read(7, 0, 100)).toBeUndefined();
+    expect(offsets(tail.read(7, 20, 100))).toEqual(Array.from({ length: 10 }, (_, i) => 20 + i));
+  });
+
   it('makes each delivery from its records when read: a chunk is a stretch of a hand-over', () => {
     const tail = createTail(1 << 20);
     const handed = records(40, 6);

@@ -117,8 +117,14 @@ export function createTail(maxBytes: number): Tail {
         dropRun(pid);
         runs.set(pid, (run = { chunks: [], end: first }));
       }
+      if (readers <= 0) {
+        // records no one here reads are not kept: the chunks before them would no longer be
+        // contiguous with those after, and a read across the gap would skip it
+        dropRun(pid);
+        runs.set(pid, { chunks: [], end: first + (to - from) });
+        return;
+      }
       run.end = first + (to - from);
-      if (readers <= 0) return;
       // a stretch of a larger hand-over keeps its own arrays: the others' records, once read, must
       // not stay reachable through it (they are not counted in the budget)
       const own = from === 0 && to === records.pids.length ? records : sliceRecords(records, from, to);
