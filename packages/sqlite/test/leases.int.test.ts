@@ -84,4 +84,25 @@ describe('partition leases across processes', () => {
     expect(a.owned.size).toBe(0);
     expect(b.owned.size).toBe(2);
   });
+
+  it('revokes its partitions once its own session lapses without a heartbeat, and takes them back after', async () => {
+    const path = join(tmp.dir, 'lapse.db');
+    const log = sqliteLog({ path, heartbeatMs: HEARTBEAT_MS, sessionTimeoutMs: SESSION_MS, busyTimeoutMs: 200, topics: [{ name: 'work', partitions: 2 }] });
+    logs.push(log);
+    const a = recordingSink();
+    await log.subscribe({ group: 'g', topics: ['work'] }, a.sink);
+    expect(a.owned.size).toBe(2);
+    // another process holds the file's write lock: the member's heartbeats fail
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    try {
+      await waitFor(() => a.events.includes('revoked 2'), SESSION_MS + 40 * HEARTBEAT_MS, 'A revoking on its lapsed session');
+      expect(a.owned.size).toBe(0);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    await waitFor(() => a.owned.size === 2, SESSION_MS + 40 * HEARTBEAT_MS, 'A taking its partitions back once it heartbeats again');
+  });
 });
+

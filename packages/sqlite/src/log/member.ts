@@ -193,8 +193,26 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
     }
   }
 
+  /**
+   * A member whose heartbeats stall past its session (a busy or full file) is dead to the others,
+   * who take its partitions over and redeliver from the last commit: it revokes them first, so the
+   * sink stops handling what it already has, instead of handling it beside the new owner. Its next
+   * heartbeat takes back whatever is still its own.
+   */
+  async function watchSession(): Promise<void> {
+    while (!stopped.signal.aborted) {
+      await clock.sleep(deps.heartbeatMs, stopped.signal).catch(() => {});
+      if (stopped.signal.aborted || clock.now() - lastHeartbeatAt <= deps.sessionTimeoutMs) continue;
+      const held = [...runs.values()].filter((run) => !run.leaving);
+      if (held.length === 0) continue;
+      logger.warn('log: no heartbeat within the session; revoking its partitions before others take them over', { group, memberId, partitions: held.map((r) => r.tp) });
+      track(revoke(held, false));
+    }
+  }
+
   await beat();
   const heartbeatLoop = heartbeats();
+  const sessionWatch = watchSession();
 
   return {
     memberId,
@@ -221,6 +239,7 @@ export async function joinGroup(deps: MemberDeps, options: SubscribeOptions, sin
       closing ??= (async () => {
         stopped.abort();
         await heartbeatLoop;
+        await sessionWatch;
         await Promise.all([...revocations]);
         const remaining = [...runs.values()].filter((run) => !run.leaving);
         if (remaining.length > 0) await revoke(remaining, false);
