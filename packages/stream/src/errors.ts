@@ -11,7 +11,7 @@ export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes
   unserialisableValue: {
     code: 'unserialisable-value',
     retriable: false,
-    meaning: 'An aggregate, or a value sent through a repartition topic, cannot be kept as JSON: a BigInt, a cycle, a function or undefined.',
+    meaning: 'An aggregate, or a value sent through a repartition topic, cannot be kept as JSON exactly: a BigInt, a cycle, a function, undefined, NaN or ±Infinity, or an object other than a plain object or array (a Set, a Map, a Date).',
     action: 'Keep aggregates and re-keyed values to JSON values (numbers, strings, booleans, null, arrays, plain objects); the event is dead-lettered for a redrive.',
   },
   invalidKey: {

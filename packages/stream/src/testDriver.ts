@@ -139,6 +139,8 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   /** One batch in one transaction; what it publishes to repartition topics comes back as work. */
   async function handle(group: GroupPlan, partition: number, events: readonly Envelope[]): Promise<Queued[]> {
     const out: Envelope[] = [];
+    // the driver is the group's only member: it holds every partition it feeds, so they go idle here
+    activity.assigned(group.group, events.map((e) => ({ topic: e.topic, partition })));
     activity.begin(group.group, partition);
     try {
       await stores.transaction(async (tx) => {

@@ -35,4 +35,19 @@ describe('partition activity', () => {
     await clock.advance(1_000);
     expect(activity.idle('g', clock.now())).toEqual([0]);
   });
+
+  it('never punctuates a partition it was not assigned, though a batch of it ran here (a redrive), until it is assigned', async () => {
+    const clock = createManualClock(0);
+    const activity = createActivity(clock, 1_000);
+    activity.assigned('g', [{ topic: 't', partition: 0 }]);
+    activity.begin('g', 1);
+    activity.end('g', 1);
+    await clock.advance(10_000);
+    expect(activity.idle('g', clock.now())).toEqual([0]);
+    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBeUndefined();
+    activity.assigned('g', [{ topic: 't', partition: 1 }]);
+    await clock.advance(1_000);
+    expect(activity.idle('g', clock.now())).toEqual([0, 1]);
+    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBe(6_000); // idle since the assignment, not since the redrive
+  });
 });

@@ -59,6 +59,32 @@ describe('a topology', () => {
     await expect(streamTest(topology, { stores: memoryStores() }).when(View, [view('u-1', '/a', 1)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidKey });
   });
 
+  it('refuses an aggregate or a re-keyed value JSON cannot carry exactly (a Set, NaN, a Date, an undefined field) with its code, and stores nothing', async () => {
+    const aggregating = <A>(initial: () => A, add: (a: A, r: { value: { page: string; at: number } }) => A) => {
+      const topology = createTopology<MemoryTx>({ name: 'odd' });
+      topology.from(View).groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(60_000)).aggregate('odd', { initial, add, late: { to: LateViews } });
+      return streamTest(topology, { stores: memoryStores() });
+    };
+    const cases = [
+      aggregating(() => new Set<string>(), (pages, r) => pages.add(r.value.page)), // would be stored as {}
+      aggregating(() => ({ views: 0, share: 0 }), (a, r) => ({ views: a.views + 1, share: r.value.at / a.views })), // 0 / 0: NaN, stored as null
+      aggregating(() => ({ first: new Date(0) }), (a, r) => ({ first: new Date(Math.min(a.first.getTime(), r.value.at)) })), // stored as a string
+      aggregating(() => ({ last: undefined as string | undefined }), (a) => a), // the field would vanish
+    ];
+    for (const t of cases) {
+      await expect(t.when(View, [view('u-1', '/a', 0)])).rejects.toMatchObject({ code: StreamErrorCodes.unserialisableValue, retriable: false });
+      expect(await t.windows('odd')).toEqual({ windows: [], partitions: [] });
+    }
+    const rekeyed = createTopology<MemoryTx>({ name: 'rekeyed' });
+    rekeyed
+      .from(View)
+      .map((r) => new Set([r.value.page]))
+      .groupBy(() => 'all', { name: 'all' })
+      .windowedBy(TimeWindows.ofSizeWithNoGrace(1_000))
+      .count('n', { late: { handler: async () => {} } });
+    await expect(streamTest(rekeyed, { stores: memoryStores() }).when(View, [view('u-1', '/a', 1)])).rejects.toMatchObject({ code: StreamErrorCodes.unserialisableValue });
+  });
+
   it('refuses at build time what would lose records or cannot run: no late output, sessions without merge, reused names, bad windows', () => {
     const grouped = () => createTopology<MemoryTx>({ name: 't' }).from(View).groupByKey();
     expect(() => grouped().windowedBy(TimeWindows.ofSizeWithNoGrace(1_000)).count('n', {} as never)).toThrow(expect.objectContaining({ code: CoreErrors.invalidOptions.code }));

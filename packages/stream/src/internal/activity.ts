@@ -2,14 +2,16 @@ import type { Clock } from '@herald/core';
 
 /** What this member knows of one partition (by number) of one group. */
 interface PartitionActivity {
-  /** Topics of the group whose partition of this number this member holds. */
+  /**
+   * Topics of the group whose partition of this number this member holds. Empty while a batch of
+   * a partition it does not hold runs (a redrive, or one revoked mid-batch): such a partition is
+   * never idle here, and is forgotten once its last batch ends.
+   */
   readonly topics: Set<string>;
   /** Wall time of the last record handled (or of the assignment). */
   lastActivity: number;
   /** Batches running now. */
   busy: number;
-  /** Revoked while a batch ran: forgotten once the last one ends. */
-  released: boolean;
   /** Per aggregation, the stream time read when the current idle period began. */
   readonly bases: Map<string, number>;
 }
@@ -37,7 +39,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     let partitions = groups.get(group);
     if (!partitions) groups.set(group, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, released: false, bases: new Map() }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, bases: new Map() }));
     return found;
   }
 
@@ -46,7 +48,6 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       for (const { topic, partition } of partitions) {
         const found = entry(group, partition);
         found.topics.add(topic);
-        found.released = false;
       }
     },
     revoked(group, partitions) {
@@ -57,7 +58,6 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
         if (!found || found.topics.size > 0) continue;
         // kept while a batch of it still runs, so that batch ends cleanly; end() then forgets it
         if (found.busy === 0) held!.delete(partition);
-        else found.released = true;
       }
     },
     begin(group, partition) {
@@ -70,12 +70,14 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       const found = entry(group, partition);
       found.busy--;
       found.lastActivity = clock.now();
-      if (found.released && found.busy === 0) groups.get(group)!.delete(partition);
+      // a partition not held here (revoked mid-batch, or redriven on a member that never held it)
+      // must not stay behind: the punctuator would move its stream time while its owner works
+      if (found.topics.size === 0 && found.busy === 0) groups.get(group)!.delete(partition);
     },
     idle(group, now) {
       const idle: number[] = [];
       for (const [partition, found] of groups.get(group) ?? []) {
-        if (found.busy === 0 && now - found.lastActivity >= idleTimeoutMs) idle.push(partition);
+        if (found.topics.size > 0 && found.busy === 0 && now - found.lastActivity >= idleTimeoutMs) idle.push(partition);
       }
       return idle.sort((a, b) => a - b);
     },

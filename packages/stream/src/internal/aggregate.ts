@@ -95,8 +95,9 @@ function timePass(node: AggregateNode, spec: TimeWindowsSpec, records: readonly 
 
 /**
  * Sessions of one key never overlap: a record within the gap of one or more open sessions joins
- * (and merges) them; a record whose merged session is already closed at the current stream time
- * is late. A closed session never takes records again, even one that would have bridged it.
+ * (and merges) them; a record whose merged session is already closed at the current stream time,
+ * or would overlap a closed one, is late. A closed session never takes records again, even one
+ * that would have bridged it.
  */
 function sessionPass(node: AggregateNode, spec: SessionWindowsSpec, records: readonly StreamRecord<unknown>[], state: WindowPartitionState): Pass {
   let streamTime = state.streamTime;
@@ -114,7 +115,10 @@ function sessionPass(node: AggregateNode, spec: SessionWindowsSpec, records: rea
     const sessions = byKey.get(record.key) ?? [];
     const joined = sessions.filter((s) => closeAt(spec, s) > now && s.end >= t - spec.gapMs && s.start <= t + spec.gapMs).sort((a, b) => a.start - b.start);
     const bounds = { start: Math.min(t, ...joined.map((s) => s.start)), end: Math.max(t, ...joined.map((s) => s.end)) };
-    if (closeAt(spec, bounds) <= now) {
+    // a session closed in this pass stays in the state until the store closes it (and emits its
+    // result): one that would overlap it, or take its (key, start) and overwrite it, is late
+    const overlapsClosed = sessions.some((s) => closeAt(spec, s) <= now && s.start <= bounds.end && s.end >= bounds.start);
+    if (closeAt(spec, bounds) <= now || overlapsClosed) {
       late.push({ record, windows: [bounds], streamTime: now });
       continue;
     }

@@ -4,6 +4,7 @@ import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../t
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
 import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
+import { assertJson } from './repartition.js';
 
 /** What a run of a group's part of the topology works with: one transaction, one partition. */
 export interface RunContext {
@@ -93,7 +94,8 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
     if (typeof key !== 'string' || key.length === 0) {
       throw new HeraldError(StreamErrors.invalidKey, `groupBy ${node.name}: the key must be a non-empty string, got ${JSON.stringify(key) ?? String(key)}`);
     }
-    if (record.value === undefined) throw new HeraldError(StreamErrors.unserialisableValue, `groupBy ${node.name}: a re-keyed value must be a JSON value, got undefined`);
+    // the record comes back out of the topic as JSON: refuse what would come back changed
+    assertJson(record.value, `groupBy ${node.name}: the re-keyed value of key ${JSON.stringify(key)}`);
     await ctx.publish(node.definition, { key, timestamp: record.timestamp, value: record.value }, publishOptions(record));
   }
 
