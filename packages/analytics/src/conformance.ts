@@ -164,6 +164,44 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
       expect(await store.appendMetrics([point('m2', 'x', 1, T0)])).toBe(1);
     });
 
+    it('refuses U+0000 (NUL) in an id, a name or a JSON key or string as an invalid record naming its index, storing nothing of that append', async () => {
+      const store = await fresh();
+      const good = event('g1', 'u1', 'click', T0);
+      const nul = '\u0000';
+      const refusedAt = async (append: Promise<unknown>) => {
+        const error = await append.then(() => undefined, (e: unknown) => e);
+        return error instanceof HeraldError ? { code: error.code, index: error.details?.['index'] } : { error: String(error) };
+      };
+      const refused = { code: 'analytics-invalid-record', index: 1 };
+      expect(await refusedAt(store.appendEvents([good, event(`e${nul}1`, 'u1', 'click', T0)]))).toEqual(refused);
+      expect(await refusedAt(store.appendEvents([good, event('e2', `u${nul}1`, 'click', T0)]))).toEqual(refused);
+      expect(await refusedAt(store.appendEvents([good, event('e3', 'u1', `cl${nul}ick`, T0)]))).toEqual(refused);
+      expect(await refusedAt(store.appendEvents([good, event('e4', 'u1', 'click', T0, { sku: `s${nul}1` })]))).toEqual(refused);
+      expect(await refusedAt(store.appendEvents([good, event('e5', 'u1', 'click', T0, { nested: [{ [`k${nul}`]: 1 }] })]))).toEqual(refused);
+      expect(await refusedAt(store.appendMetrics([point('m0', 'x', 1, T0), point('m1', `x${nul}`, 1, T0)]))).toEqual(refused);
+      expect(await refusedAt(store.appendMetrics([point('m0', 'x', 1, T0), { ...point('m2', 'x', 1, T0), labels: { host: `a${nul}` } }]))).toEqual(refused);
+      expect(await refusedAt(store.appendLate([late('l0', 'click', T0), late('l1', `cl${nul}ick`, T0)]))).toEqual(refused);
+      expect(await store.user('u1')).toBeUndefined();
+      expect(await store.metricSummary({ name: 'x', from: T0, to: T0 + MINUTE, windowMs: MINUTE })).toEqual([]);
+      expect(await store.late()).toEqual([]);
+      expect(await store.appendEvents([good])).toBe(1);
+    });
+
+    it('refuses properties or labels JSON cannot write (a BigInt, a cycle) as an invalid record; the next append stores only its own records', async () => {
+      const store = await fresh();
+      const cycle: Record<string, unknown> = { sku: 's-1' };
+      cycle['self'] = cycle;
+      const good = event('g1', 'u1', 'click', T0);
+      expect(await codeOf(store.appendEvents([good, event('b1', 'u1', 'click', T0, { amount: 10n })]))).toBe('analytics-invalid-record');
+      expect(await codeOf(store.appendEvents([good, event('b2', 'u1', 'click', T0, cycle)]))).toBe('analytics-invalid-record');
+      expect(await codeOf(store.appendMetrics([point('m0', 'x', 1, T0), { ...point('m1', 'x', 1, T0), labels: { host: 1n as never } }]))).toBe('analytics-invalid-record');
+      expect(await store.appendEvents([event('n1', 'u2', 'view', T0)])).toBe(1);
+      expect(await store.appendMetrics([point('n2', 'y', 2, T0)])).toBe(1);
+      expect(await store.user('u1')).toBeUndefined();
+      expect(await store.counts({ from: T0, to: T0 + MINUTE, windowMs: MINUTE })).toEqual([{ windowStart: T0, windowEnd: T0 + MINUTE, count: 1, uniqueUsers: 1 }]);
+      expect(await store.metricSummary({ name: 'x', from: T0, to: T0 + MINUTE, windowMs: MINUTE })).toEqual([]);
+    });
+
     it('refuses a query with a bad range, window, limit or name', async () => {
       const store = await fresh();
       const code = 'analytics-invalid-query';

@@ -111,23 +111,24 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
     if (records.length === 0) return 0;
     // the first of a repeated id in one call wins, as it would over two calls
     const seen = new Set<string>();
-    const appender = await db.createAppender(staging.staged);
     try {
-      for (const record of records) {
-        const id = staging.id(record);
-        if (seen.has(id)) continue;
-        seen.add(id);
-        staging.write(appender, record);
-        appender.endRow();
+      const appender = await db.createAppender(staging.staged);
+      try {
+        for (const record of records) {
+          const id = staging.id(record);
+          if (seen.has(id)) continue;
+          seen.add(id);
+          staging.write(appender, record);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
       }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
-    try {
       const moved = await db.run(`INSERT INTO ${staging.table} SELECT * FROM ${staging.staged} ON CONFLICT DO NOTHING`);
       return moved.rowsChanged;
     } finally {
+      // closing the appender flushes the rows written before a failure: the next append would move them in
       await db.run(`DELETE FROM ${staging.staged}`);
     }
   }

@@ -11,7 +11,7 @@ export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErro
   invalidRecord: {
     code: 'analytics-invalid-record',
     retriable: false,
-    meaning: 'An appended event, metric sample or late event lacked an id, had an empty field, a time that is not a whole number of epoch milliseconds, or a value that is not a finite number. Nothing of that append was stored.',
+    meaning: 'An appended event, metric sample or late event lacked an id, had an empty field, a time that is not a whole number of epoch milliseconds, a value that is not a finite number, a U+0000 (NUL) character in a string or JSON key, or properties or labels that cannot be written as JSON (a BigInt, a cycle). Nothing of that append was stored.',
     action: 'Validate records before appending (the message names the record by index and the field).',
   },
   unavailable: {

@@ -8,34 +8,67 @@ export const MAX_WINDOWS = 100_000;
 const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
+// PostgreSQL's text and jsonb cannot hold U+0000 (SQLite and DuckDB can): it is refused as an
+// invalid record by every store, so that they all keep the same records and fail the same way.
+const NUL = '\u0000';
+
 function invalidRecord(what: string, index: number, field: string): HeraldError {
   return new HeraldError(AnalyticsErrors.invalidRecord, `${what} ${index}: ${field}`, { details: { index, field } });
 }
 
+/** Why `value` cannot be the text field `field`; undefined when it can. */
+function notText(value: unknown, field: string): string | undefined {
+  if (!isText(value)) return `${field} must be a non-empty string`;
+  return value.includes(NUL) ? `${field} must not contain U+0000 (NUL)` : undefined;
+}
+
+/**
+ * Why `value` cannot be the JSON object `field`; undefined when it can. Checked before anything is
+ * written, so that a BigInt or a cycle fails the append as an invalid record, not half-way through
+ * a store's write (where it would look like an unavailable database).
+ */
+function notJsonObject(value: unknown, field: string): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${field} must be an object`;
+  let nul = false;
+  try {
+    JSON.stringify(value, (key, v: unknown) => {
+      if (key.includes(NUL) || (typeof v === 'string' && v.includes(NUL))) nul = true;
+      return v;
+    });
+  } catch (error) {
+    return `${field} cannot be written as JSON: ${(error as Error).message}`;
+  }
+  return nul ? `${field} must not contain U+0000 (NUL) in a key or a string` : undefined;
+}
+
 export function checkEvents(events: readonly AnalyticsEvent[]): void {
   events.forEach((e, i) => {
-    if (!isText(e.eventId)) throw invalidRecord('event', i, 'eventId must be a non-empty string');
-    if (!isText(e.userId)) throw invalidRecord('event', i, 'userId must be a non-empty string');
-    if (!isText(e.type)) throw invalidRecord('event', i, 'type must be a non-empty string');
-    if (!isTime(e.occurredAt)) throw invalidRecord('event', i, 'occurredAt must be whole epoch milliseconds, not before 1970');
-    if (typeof e.properties !== 'object' || e.properties === null || Array.isArray(e.properties)) throw invalidRecord('event', i, 'properties must be an object');
+    const problem =
+      notText(e.eventId, 'eventId') ??
+      notText(e.userId, 'userId') ??
+      notText(e.type, 'type') ??
+      (isTime(e.occurredAt) ? undefined : 'occurredAt must be whole epoch milliseconds, not before 1970') ??
+      notJsonObject(e.properties, 'properties');
+    if (problem !== undefined) throw invalidRecord('event', i, problem);
   });
 }
 
 export function checkMetrics(points: readonly MetricPoint[]): void {
   points.forEach((p, i) => {
-    if (!isText(p.pointId)) throw invalidRecord('metric', i, 'pointId must be a non-empty string');
-    if (!isText(p.name)) throw invalidRecord('metric', i, 'name must be a non-empty string');
-    if (typeof p.value !== 'number' || !Number.isFinite(p.value)) throw invalidRecord('metric', i, 'value must be a finite number');
-    if (!isTime(p.occurredAt)) throw invalidRecord('metric', i, 'occurredAt must be whole epoch milliseconds, not before 1970');
-    if (typeof p.labels !== 'object' || p.labels === null || Array.isArray(p.labels)) throw invalidRecord('metric', i, 'labels must be an object');
+    const problem =
+      notText(p.pointId, 'pointId') ??
+      notText(p.name, 'name') ??
+      (typeof p.value === 'number' && Number.isFinite(p.value) ? undefined : 'value must be a finite number') ??
+      (isTime(p.occurredAt) ? undefined : 'occurredAt must be whole epoch milliseconds, not before 1970') ??
+      notJsonObject(p.labels, 'labels');
+    if (problem !== undefined) throw invalidRecord('metric', i, problem);
   });
 }
 
 export function checkLate(events: readonly LateEvent[]): void {
   events.forEach((e, i) => {
-    if (!isText(e.eventId)) throw invalidRecord('late event', i, 'eventId must be a non-empty string');
-    if (!isText(e.type)) throw invalidRecord('late event', i, 'type must be a non-empty string');
+    const problem = notText(e.eventId, 'eventId') ?? notText(e.type, 'type');
+    if (problem !== undefined) throw invalidRecord('late event', i, problem);
     for (const field of ['occurredAt', 'windowStart', 'windowEnd', 'arrivedAt'] as const) {
       if (!isTime(e[field])) throw invalidRecord('late event', i, `${field} must be whole epoch milliseconds`);
     }
