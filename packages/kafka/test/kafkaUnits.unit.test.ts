@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { AssignerProtocol, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import type { Cluster } from 'kafkajs';
-import { createManualClock, jsonLogger } from '@herald/core';
+import { createManualClock, HeraldError, jsonLogger, partitionForKey } from '@herald/core';
 import type { Logger, ManualClock } from '@herald/core';
 import { parseBootstrap, startKafkaMock } from '@herald/testing/kafka-mock';
 import { KAFKA_DEFAULTS, resolveKafkaOptions } from '../src/index.js';
 import { roundRobinToEveryMember } from '../src/internal/assigner.js';
 import { routeLog } from '../src/internal/client.js';
+import { consumerControls } from '../src/internal/consumerControls.js';
 import { isCoordinationError, isRefusedSync, retryCoordination } from '../src/internal/coordination.js';
 import { toHeraldError } from '../src/internal/errors.js';
 import { chunkBySize, createPublisher } from '../src/internal/publisher.js';
@@ -55,16 +56,38 @@ describe('chunkBySize', () => {
 });
 
 describe('createPublisher', () => {
-  /** A stand-in for kafkajs' producer: records each produce request and lets the test settle it. */
-  function fakeKafka() {
-    const requests: { keys: string[]; settle: (error?: Error) => void }[] = [];
+  type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: { key: string } }) => number;
+  interface Settle {
+    error?: Error;
+    /** Partitions (`topic/partition`) to leave out of the returned metadata, as kafkajs#1303 does. */
+    unacknowledged?: string[];
+  }
+  /**
+   * A stand-in for kafkajs' producer: partitions each request's records with the adapter's
+   * partitioner over `partitions` partitions (as kafkajs does), records the request, and lets the
+   * test settle it; settling resolves with one RecordMetadata per partition written.
+   */
+  function fakeKafka(partitions = 4) {
+    const requests: { keys: string[]; partitions: string[]; settle: (how?: Error | Settle) => void }[] = [];
     let arrived: (() => void) | undefined;
+    let partitioner: Partitioner | undefined;
     const producer = {
       connect: async () => {},
       disconnect: async () => {},
-      sendBatch: ({ topicMessages }: { topicMessages: { messages: { key: string }[] }[] }) =>
-        new Promise<void>((resolve, reject) => {
-          requests.push({ keys: topicMessages.flatMap((t) => t.messages.map((m) => m.key)), settle: (error) => (error ? reject(error) : resolve()) });
+      sendBatch: ({ topicMessages }: { topicMessages: { topic: string; messages: { key: string }[] }[] }) =>
+        new Promise((resolve, reject) => {
+          const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId }));
+          const written = new Set(topicMessages.flatMap(({ topic, messages }) => messages.map((message) => `${topic}/${partitioner!({ topic, partitionMetadata, message })}`)));
+          const settle = (how?: Error | Settle) => {
+            const { error, unacknowledged = [] } = how instanceof Error ? { error: how } : (how ?? {});
+            if (error) return reject(error);
+            resolve(
+              [...written]
+                .filter((tp) => !unacknowledged.includes(tp))
+                .map((tp) => ({ topicName: tp.split('/')[0]!, partition: Number(tp.split('/')[1]), errorCode: 0, baseOffset: '0' })),
+            );
+          };
+          requests.push({ keys: topicMessages.flatMap((t) => t.messages.map((m) => m.key)), partitions: [...written].sort(), settle });
           arrived?.();
         }),
     };
@@ -72,7 +95,13 @@ describe('createPublisher', () => {
       while (requests.length < count) await new Promise<void>((resolve) => (arrived = resolve));
       return requests[count - 1]!;
     };
-    return { kafka: { producer: () => producer } as never, requests, next };
+    const kafka = {
+      producer: (config: { createPartitioner: () => Partitioner }) => {
+        partitioner = config.createPartitioner();
+        return producer;
+      },
+    };
+    return { kafka: kafka as never, requests, next };
   }
   const options = { compression: 'none', retries: 0, requestTimeoutMs: 1000, maxRequestBytes: 400 } as const;
   const record = (key: string) => ({ topic: 't', key, value: 'x'.repeat(100) });
@@ -119,6 +148,47 @@ describe('createPublisher', () => {
     expect(a.value).toBe('resolved');
     expect(b.value).toMatch(/^rejected/);
     expect(c.value).toMatch(/^rejected/);
+  });
+
+  it('rejects, retriable and naming them, records of a partition the client resolved without an acknowledgement for', async () => {
+    const { kafka, next } = fakeKafka(4);
+    const publisher = createPublisher(kafka, { ...options, maxRequestBytes: 10_000 });
+    const records = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((key) => ({ topic: 'orders', key, value: 'x' }));
+    const expected = [...new Set(records.map((r) => `orders/${partitionForKey(r.key, 4)}`))].sort();
+    const published = publisher.publish(records);
+    const request = await next(1);
+    expect(request.partitions).toEqual(expected); // the records span several partitions
+    const dropped = request.partitions[1]!;
+    request.settle({ unacknowledged: [dropped] });
+    const error = await published.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(HeraldError);
+    expect(error).toMatchObject({ code: 'broker-unavailable', retriable: true, details: { unacknowledged: [{ topic: 'orders', partitions: [Number(dropped.split('/')[1])] }] } });
+    expect((error as Error).message).toContain(`'orders' partitions ${dropped.split('/')[1]}`);
+
+    // the same records, every partition acknowledged: the call resolves
+    const again = publisher.publish(records);
+    (await next(2)).settle();
+    await expect(again).resolves.toBeUndefined();
+  });
+
+  it('rejects the calls with records in or after a chunk lacking an acknowledgement, not those before', async () => {
+    const { kafka, next } = fakeKafka(4);
+    const publisher = createPublisher(kafka, options);
+    const blocker = state(publisher.publish([record('z')]));
+    const blocking = await next(1);
+    // chunks of two records: [a1 a2] [b1 c1]
+    const a = state(publisher.publish([record('a1'), record('a2')]));
+    const b = state(publisher.publish([record('b1')]));
+    const c = state(publisher.publish([record('c1')]));
+    blocking.settle();
+    (await next(2)).settle();
+    const third = await next(3);
+    third.settle({ unacknowledged: [`t/${partitionForKey('c1', 4)}`] });
+    await turn();
+    expect(blocker.value).toBe('resolved');
+    expect(a.value).toBe('resolved');
+    expect(b.value).toMatch(/^rejected: .*no acknowledgement came for 't' partitions/);
+    expect(c.value).toMatch(/^rejected: .*no acknowledgement came for 't' partitions/);
   });
 });
 
@@ -219,6 +289,35 @@ describe('roundRobinToEveryMember', () => {
     const decoded = Object.fromEntries(given.map((g) => [g.memberId, AssignerProtocol.MemberAssignment.decode(g.memberAssignment)?.assignment]));
     expect(decoded).toEqual({ 'm-a': { orders: [0] }, 'm-b': { orders: [1] }, 'm-c': {} });
     expect(counted).toBe(3);
+  });
+});
+
+describe('consumerControls', () => {
+  /** A kafkajs consumer whose group does not exist, as between a crash and the restart (no broker is contacted). */
+  const stoppedConsumer = () => new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING }).consumer({ groupId: 'g' });
+  const recordingLogger = (lines: string[]): Logger => {
+    const logger: Logger = { debug: (m) => lines.push(m), info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m), child: () => logger };
+    return logger;
+  };
+
+  it('skips pause, resume and seek while the consumer is not running, where kafkajs throws, and says so at debug', () => {
+    const consumer = stoppedConsumer();
+    expect(() => consumer.pause([{ topic: 'orders', partitions: [0] }])).toThrow('Consumer group was not initialized');
+    const lines: string[] = [];
+    const controls = consumerControls(consumer, recordingLogger(lines));
+    controls.pause([{ topic: 'orders', partition: 0 }]);
+    controls.resume([{ topic: 'orders', partition: 0 }, { topic: 'payments', partition: 2 }]);
+    controls.seek({ topic: 'orders', partition: 1 }, 42);
+    expect(lines).toEqual([
+      expect.stringMatching(/^kafka: pause skipped, the consumer is not running/),
+      expect.stringMatching(/^kafka: resume skipped/),
+      expect.stringMatching(/^kafka: seek to offset 42 skipped/),
+    ]);
+  });
+
+  it('still throws any other refusal', () => {
+    const controls = consumerControls(stoppedConsumer(), recordingLogger([]));
+    expect(() => controls.seek({ topic: 'orders', partition: Number.NaN }, 1)).toThrow('Invalid partition');
   });
 });
 

@@ -26,9 +26,15 @@ function heldSink() {
   };
 }
 
-function setup(options: { maxBatch?: number; ready?: () => Promise<void>; gap?: 'deliver' | 'halt' } = {}) {
+/** kafkajs' answer to pause, resume and seek between a crash and the restart: it has no consumer group then. */
+const notRunning = () => Object.assign(new Error('Consumer group was not initialized, consumer#run must be called first'), { name: 'KafkaJSNonRetriableError' });
+
+function setup(options: { maxBatch?: number; ready?: () => Promise<void>; gap?: 'deliver' | 'halt'; refuse?: () => boolean } = {}) {
   const held = heldSink();
   const paused = new Set<number>();
+  const refuse = () => {
+    if (options.refuse?.()) throw notRunning();
+  };
   const log: string[] = [];
   const gaps: [number, number, number][] = [];
   const clock = createManualClock();
@@ -41,8 +47,8 @@ function setup(options: { maxBatch?: number; ready?: () => Promise<void>; gap?: 
     },
     sink: held.sink,
     maxBatch: options.maxBatch ?? Number.POSITIVE_INFINITY,
-    pause: (tp) => (paused.add(tp.partition), log.push(`pause ${tp.partition}`)),
-    resume: (tp) => (paused.delete(tp.partition), log.push(`resume ${tp.partition}`)),
+    pause: (tp) => (refuse(), paused.add(tp.partition), log.push(`pause ${tp.partition}`)),
+    resume: (tp) => (refuse(), paused.delete(tp.partition), log.push(`resume ${tp.partition}`)),
     ready: options.ready ?? (() => Promise.resolve()),
     retryDelayMs: 100,
     clock,
@@ -98,6 +104,11 @@ describe('partitionFeed', () => {
     expect(gaps).toEqual([[0, 3, 10]]);
     expect(held.offsets()).toEqual([[0]]);
     expect(paused.has(0)).toBe(true);
+    paused.clear(); // the client restarted after a crash: it forgot every pause and fetches the partition again
+    feed.push(p0, range(0, 14, 15), 15);
+    await settle();
+    expect(paused.has(0), 'paused again on its next batch').toBe(true);
+    expect(held.offsets()).toEqual([[0]]);
     feed.drop(p0); // taken away: a new owner starts afresh
     feed.push(p0, range(0, 20, 21), 21);
     await settle();
@@ -170,6 +181,47 @@ describe('partitionFeed', () => {
     await clock.advance(100);
     await settle();
     expect(held.offsets()).toEqual([[0, 1], [0, 1]]);
+  });
+
+  it('loses nothing and rejects nowhere while the client refuses pause and resume (restarting after a crash), and pauses again once restarted', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let restarting = false;
+      const { feed, held, paused } = setup({ refuse: () => restarting });
+      feed.push(p0, range(0, 0, 2), 2);
+      await settle();
+      feed.push(p0, range(0, 2, 4), 4); // buffered behind the pending deliver: paused
+      expect(paused.has(0)).toBe(true);
+
+      restarting = true;
+      held.calls[0]!.resolve(); // the loop takes [2, 3] and resumes the partition: refused
+      await settle();
+      expect(held.offsets()).toEqual([[0, 1], [2, 3]]);
+      feed.push(p0, range(0, 4, 6), 6); // a batch fetched before the crash: pausing is refused
+      held.calls[1]!.resolve();
+      await settle();
+      held.calls[2]!.resolve(); // the loop ends with an empty buffer and resumes: refused
+      await settle();
+      expect(held.offsets()).toEqual([[0, 1], [2, 3], [4, 5]]);
+
+      restarting = false;
+      paused.clear(); // restarted: the client paused nothing
+      feed.push(p0, range(0, 6, 8), 8);
+      await settle();
+      feed.push(p0, range(0, 8, 10), 10);
+      expect(paused.has(0), 'a busy partition is paused again').toBe(true);
+      held.calls[3]!.resolve();
+      await settle();
+      expect(held.offsets()).toEqual([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]);
+      expect(paused.has(0)).toBe(false);
+
+      await new Promise((resolve) => setImmediate(resolve)); // rejections are reported after the microtasks
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('delivers nothing after stop, without waiting for the pending deliver', async () => {

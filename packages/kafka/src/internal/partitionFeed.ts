@@ -79,9 +79,15 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
   }
 
   function setPaused(s: PartitionState, paused: boolean): void {
-    // the client forgets pauses when it restarts, so pausing is repeated rather than trusted
-    if (paused) deps.pause(s.tp);
-    else if (s.paused) deps.resume(s.tp);
+    // the client forgets pauses when it restarts, so pausing is repeated rather than trusted; for
+    // the same reason a refused call is only logged: it is made again on the next push, and
+    // throwing here would abandon a batch already taken off the queue
+    try {
+      if (paused) deps.pause(s.tp);
+      else if (s.paused) deps.resume(s.tp);
+    } catch (error) {
+      deps.logger.warn(`kafka: could not ${paused ? 'pause' : 'resume'} fetching a partition; trying again on its next batch`, { topic: s.tp.topic, partition: s.tp.partition, error });
+    }
     s.paused = paused;
   }
 
@@ -125,16 +131,26 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
 
   function kick(s: PartitionState): void {
     if (s.pumping || stopped) return;
-    void pump(s).then(() => {
-      if (s.queue.length > 0 && !stopped) kick(s); // a push raced with the end of the loop
-    });
+    void pump(s)
+      .catch(async (error: unknown) => {
+        // nothing awaits the loop, and an unhandled rejection ends the process: should a step
+        // throw, it is logged and the loop started again after a pause, so the queue never stalls
+        deps.logger.error('kafka: delivering a partition failed; starting again', { topic: s.tp.topic, partition: s.tp.partition, error });
+        await deps.clock.sleep(deps.retryDelayMs);
+      })
+      .then(() => {
+        if (s.queue.length > 0 && !stopped) kick(s); // a push raced with the end of the loop
+      });
   }
 
   return {
     push(tp, deliveries, highWatermark) {
       if (stopped) return;
       const s = state(tp);
-      if (s.halted) return;
+      if (s.halted) {
+        setPaused(s, true); // fetched again: the client restarted and forgot the pause
+        return;
+      }
       const fresh = deliveries.filter((d) => s.fetched === undefined || d.offset >= s.fetched);
       if (fresh.length === 0) return;
       s.queue.push({ deliveries: fresh, highWatermark });

@@ -1,6 +1,6 @@
 import { CompressionTypes } from 'kafkajs';
-import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
-import { partitionForKey } from '@herald/core';
+import type { Kafka, Message, Producer, RecordMetadata, TopicMessages } from 'kafkajs';
+import { CoreErrors, HeraldError, partitionForKey } from '@herald/core';
 import type { OutgoingRecord } from '@herald/core';
 import { toHeraldError } from './errors.js';
 
@@ -32,10 +32,22 @@ const RECORD_OVERHEAD_BYTES = 70;
  * requests) cost a few produce requests, not a thousand round trips one after another. A call
  * resolves once every chunk holding its records was acknowledged; a chunk that fails rejects the
  * calls with records in it or after it, never one already acknowledged.
+ *
+ * A chunk counts as acknowledged only when kafkajs returns an acknowledgement for every partition
+ * its records went to: kafkajs' retry resends only to brokers that have not answered, so when a
+ * failed partition's new leader is a broker that already answered, that partition's records are
+ * never sent again and `sendBatch` still resolves (tulios/kafkajs#1303). Such a chunk fails
+ * retriable (`broker-unavailable`): the outbox sends it again, and inboxes absorb the duplicates of
+ * the partitions that did land.
  */
 export function createPublisher(kafka: Kafka, options: PublisherOptions): Publisher {
+  /** Partition count of each topic at kafkajs' latest partitioning: tells where each record of a chunk went. */
+  const partitionCounts = new Map<string, number>();
   const producer: Producer = kafka.producer({
-    createPartitioner: () => ({ partitionMetadata, message }) => partitionForKey(String(message.key ?? ''), partitionMetadata.length),
+    createPartitioner: () => ({ topic, partitionMetadata, message }) => {
+      partitionCounts.set(topic, partitionMetadata.length);
+      return partitionForKey(String(message.key ?? ''), partitionMetadata.length);
+    },
     maxInFlightRequests: 1,
     idempotent: false,
     allowAutoTopicCreation: true,
@@ -78,7 +90,8 @@ export function createPublisher(kafka: Kafka, options: PublisherOptions): Publis
     let covered = 0; // records of those calls
     for (const chunk of chunkBySize(records, options.maxRequestBytes)) {
       try {
-        await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
+        const acknowledged = await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
+        checkAcknowledged(chunk, acknowledged, partitionCounts);
       } catch (error) {
         const failure = toHeraldError(error, `publishing ${chunk.length} records`);
         for (const call of calls.slice(settled)) call.reject(failure);
@@ -113,6 +126,32 @@ interface Call {
   readonly records: readonly OutgoingRecord[];
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Throws a retriable `broker-unavailable` naming the partitions the chunk's records went to (by
+ * `partitionForKey` over the partition count kafkajs partitioned with) that `acknowledged` lacks.
+ */
+function checkAcknowledged(chunk: readonly OutgoingRecord[], acknowledged: readonly RecordMetadata[], partitionCounts: ReadonlyMap<string, number>): void {
+  const received = new Set(acknowledged.filter((m) => m.errorCode === 0).map((m) => `${m.topicName}\u0000${m.partition}`));
+  const missing = new Map<string, Set<number | '?'>>();
+  for (const record of chunk) {
+    const count = partitionCounts.get(record.topic);
+    // kafkajs partitions every topic before sending; a topic it never partitioned cannot be vouched for
+    const partition = count === undefined ? '?' : partitionForKey(record.key, count);
+    if (partition !== '?' && received.has(`${record.topic}\u0000${partition}`)) continue;
+    let partitions = missing.get(record.topic);
+    if (!partitions) missing.set(record.topic, (partitions = new Set()));
+    partitions.add(partition);
+  }
+  if (missing.size === 0) return;
+  const unacknowledged = [...missing].map(([topic, partitions]) => ({ topic, partitions: [...partitions] }));
+  const named = unacknowledged.map(({ topic, partitions }) => `'${topic}' partitions ${partitions.join(', ')}`).join('; ');
+  throw new HeraldError(
+    CoreErrors.brokerUnavailable,
+    `kafka: publishing ${chunk.length} records failed: no acknowledgement came for ${named} (kafkajs does not resend a partition whose new leader had already answered); publishing again sends them`,
+    { retriable: true, details: { unacknowledged } },
+  );
 }
 
 /** Splits records, in order, into runs whose estimated size stays under `maxBytes` (a record larger than that goes alone). */

@@ -172,7 +172,9 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
     } finally {
       wanted = undefined;
       failed = undefined;
-      consumer.pause([{ topic, partitions: [partition] }]);
+      // the whole topic, as at the join: pausing one partition makes kafkajs drop its topic-wide
+      // pause, and every other partition would be fetched (from earliest) only to be thrown away
+      consumer.pause([{ topic }]);
     }
   }
 

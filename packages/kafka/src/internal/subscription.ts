@@ -3,6 +3,7 @@ import { systemClock } from '@herald/core';
 import type { CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { roundRobinToEveryMember } from './assigner.js';
+import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { toDelivery } from './delivery.js';
 import { withTimeout } from './deadline.js';
@@ -74,11 +75,12 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   let told = false;
   let closed: Promise<void> | undefined;
 
+  const controls = consumerControls(consumer, log);
   const feed = createPartitionFeed({
     sink,
     maxBatch: subscribe.maxBatch ?? Number.POSITIVE_INFINITY,
-    pause: (tp) => consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]),
-    resume: (tp) => consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]),
+    pause: (tp) => controls.pause([tp]),
+    resume: (tp) => controls.resume([tp]),
     ready: () => membership,
     checkGap: (tp, expected, first) => positions.checkGap(tp, expected, first),
     retryDelayMs: options.group.heartbeatIntervalMs,
@@ -86,7 +88,6 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     logger: log,
   });
 
-  const byTopic = (tps: readonly TopicPartition[]) => [...new Set(tps.map((tp) => tp.topic))].map((topic) => ({ topic, partitions: tps.filter((tp) => tp.topic === topic).map((tp) => tp.partition) }));
   const positions = createPositions({
     group,
     start,
@@ -98,8 +99,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     retryDelayMs: options.group.heartbeatIntervalMs,
     owns: (tp) => owned.has(id(tp)),
     closing: () => closing,
-    seek: (tp, offset) => consumer.seek({ ...tp, offset: String(offset) }),
-    resume: (tps) => consumer.resume(byTopic(tps)),
+    seek: (tp, offset) => controls.seek(tp, offset),
+    resume: (tps) => controls.resume(tps),
     commit: (tp, offset) => consumer.commitOffsets([{ ...tp, offset: String(offset) }]),
   });
 
@@ -112,16 +113,16 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     // kafkajs restarts kept partitions at the committed offset; continue where this member was instead
     for (const [key, tp] of next) {
       const offset = owned.has(key) ? feed.nextFetchOffset(tp) : undefined;
-      if (offset !== undefined) consumer.seek({ ...tp, offset: String(offset) });
+      if (offset !== undefined) controls.seek(tp, offset);
     }
     owned = next;
     // nothing of a gained partition is fetched before it is placed (see createPositions)
-    if (gained.length > 0) consumer.pause(byTopic(gained));
+    if (gained.length > 0) controls.pause(gained);
     for (const tp of lost) {
       feed.drop(tp);
       revoking.add(id(tp));
     }
-    membership = membership.then(async () => {
+    membership = afterMembership(async () => {
       if (lost.length > 0) {
         await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
         for (const tp of lost) revoking.delete(id(tp));
@@ -132,6 +133,15 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
         if (gained.length > 0) await positions.placeGained(gained);
       }
     });
+  }
+
+  /**
+   * Chains a membership step. A failed step is logged and the chain goes on: deliveries, later
+   * steps and `close` all wait on `membership`, so one rejection would stop them all (and reject
+   * where nobody handles it).
+   */
+  function afterMembership(step: () => Promise<void>): Promise<void> {
+    return membership.then(step).catch((error: unknown) => log.error('kafka: membership work after a rebalance failed', { error }));
   }
 
   function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
@@ -168,7 +178,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
         const lost = [...owned.values()];
         owned = new Map();
         for (const tp of lost) feed.drop(tp);
-        membership = membership.then(async () => {
+        membership = afterMembership(async () => {
           if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
         });
         await membership;
@@ -186,13 +196,16 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
           await new Promise((resolve) => setTimeout(resolve, delayMs));
         }
       }
-    })().finally(() => {
-      rejoining = undefined;
-      if (crashedWhileRejoining && !closing) {
-        crashedWhileRejoining = false;
-        void rejoin();
-      }
-    });
+    })()
+      // nothing awaits a rejoin started by a crash: a failure must end here, logged, not unhandled
+      .catch((error: unknown) => log.error('kafka: rejoining the group after a crash failed; the member stays out of the group', { error }))
+      .finally(() => {
+        rejoining = undefined;
+        if (crashedWhileRejoining && !closing) {
+          crashedWhileRejoining = false;
+          void rejoin();
+        }
+      });
     return rejoining;
   }
   const joined = new Promise<void>((resolve, reject) => {
