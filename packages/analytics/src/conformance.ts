@@ -214,6 +214,11 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
       expect(await codeOf(store.topTypes({ from: T0, to: T0 + MINUTE, limit: 1001 }))).toBe(code);
       expect(await codeOf(store.metricSummary({ name: '', from: T0, to: T0 + MINUTE, windowMs: MINUTE }))).toBe(code);
       expect(await codeOf(store.late({ from: Number.NaN, to: T0 }))).toBe(code);
+      // U+0000, which no record holds (PostgreSQL cannot even compare with it): refused alike everywhere
+      expect(await codeOf(store.user('u\u0000'))).toBe(code);
+      expect(await codeOf(store.user(''))).toBe(code);
+      expect(await codeOf(store.counts({ from: T0, to: T0 + MINUTE, windowMs: MINUTE, type: 'cl\u0000ick' }))).toBe(code);
+      expect(await codeOf(store.metricSummary({ name: 'x\u0000', from: T0, to: T0 + MINUTE, windowMs: MINUTE }))).toBe(code);
     });
 
     if (options.reopen) {

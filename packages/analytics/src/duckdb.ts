@@ -5,7 +5,7 @@ import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
 import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
-import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes } from './validate.js';
+import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser } from './validate.js';
 
 export interface DuckdbAnalyticsOptions {
   /** The database file (created with its folder); `:memory:` for a throwaway store. */
@@ -151,6 +151,7 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
       }),
     user: (userId) =>
       serial('user', async () => {
+        checkUser(userId);
         return toUserSummary(await rows('SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]));
       }),
     topTypes: (query) =>

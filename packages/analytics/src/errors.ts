@@ -5,7 +5,7 @@ export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErro
   invalidQuery: {
     code: 'analytics-invalid-query',
     retriable: false,
-    meaning: 'A query had a bad range, window or limit (from after to, a window that is not a positive whole number of milliseconds, a limit out of 1..1000, or too many windows).',
+    meaning: 'A query had a bad range, window, limit or name (from after to, a window that is not a positive whole number of milliseconds, a limit out of 1..1000, too many windows, or a user id, type or name that is empty or holds U+0000).',
     action: 'Fix the query; the message names the field.',
   },
   invalidRecord: {

@@ -3,7 +3,7 @@ import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
 import { eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore } from './types.js';
-import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes } from './validate.js';
+import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser } from './validate.js';
 
 export interface PgAnalyticsOptions {
   /** `postgres://...`; or `pool` */
@@ -106,6 +106,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       return found.map((row) => toCountWindow(row, q.windowMs));
     },
     async user(userId) {
+      checkUser(userId);
       return toUserSummary(await query('user', 'SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]));
     },
     async topTypes(q) {

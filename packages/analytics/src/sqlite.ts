@@ -5,7 +5,7 @@ import { HeraldError } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
 import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore, CountWindow, LateWindow, MetricWindow, TypeCount, UserSummary } from './types.js';
-import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, interpolate } from './validate.js';
+import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser, interpolate } from './validate.js';
 
 export interface SqliteAnalyticsOptions {
   /** The database file (created with its folder); `:memory:` for a throwaway store. */
@@ -105,6 +105,7 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
       }),
     user: (userId) =>
       guarded('user', (): UserSummary | undefined => {
+        checkUser(userId);
         return toUserSummary(s.user.all(userId));
       }),
     topTypes: (query) =>

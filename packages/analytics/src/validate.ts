@@ -91,9 +91,22 @@ function checkWindowed(query: TimeRange & { readonly windowMs: number }): void {
   if ((query.to - query.from) / query.windowMs > MAX_WINDOWS) throw invalidQuery(`the range holds more than ${MAX_WINDOWS} windows of ${query.windowMs} ms`);
 }
 
+/** Why `value` cannot be a query's text `field` (a user id, a type, a name); undefined when it can. */
+function badQueryText(value: unknown, field: string): string | undefined {
+  if (!isText(value)) return `${field} must be a non-empty string`;
+  // no record holds U+0000 (appends refuse it), and PostgreSQL cannot even compare with it
+  return value.includes(NUL) ? `${field} must not contain U+0000 (NUL)` : undefined;
+}
+
+export function checkUser(userId: string): void {
+  const why = badQueryText(userId, 'userId');
+  if (why) throw invalidQuery(why);
+}
+
 export function checkCounts(query: CountsQuery): void {
   checkWindowed(query);
-  if (query.type !== undefined && !isText(query.type)) throw invalidQuery('type must be a non-empty string when given');
+  const why = query.type === undefined ? undefined : badQueryText(query.type, 'type');
+  if (why) throw invalidQuery(`${why} when given`);
 }
 
 export function checkTopTypes(query: TopTypesQuery): void {
@@ -103,7 +116,8 @@ export function checkTopTypes(query: TopTypesQuery): void {
 
 export function checkMetricSummary(query: MetricSummaryQuery): void {
   checkWindowed(query);
-  if (!isText(query.name)) throw invalidQuery('name must be a non-empty string');
+  const why = badQueryText(query.name, 'name');
+  if (why) throw invalidQuery(why);
 }
 
 /**
