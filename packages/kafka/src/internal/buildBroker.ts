@@ -30,10 +30,15 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
   /** Groups this instance has subscribed, reset or described (see LocalGroups). */
   const knownGroups = new Set<string>();
   let adminClient: Promise<Admin> | undefined;
+  /** `close` has disconnected (or is disconnecting) the admin client: none is made again. */
+  let adminGone = false;
   let provisioned: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
 
   function admin(): Promise<Admin> {
+    // work that outlives `close` (a subscribe still joining, a read past its check) would otherwise
+    // connect an admin client that nobody disconnects, and the process would never exit
+    if (adminGone || (closed && !adminClient)) return Promise.reject(new HeraldError(CoreErrors.closed, 'kafka: no admin client, the broker is closed'));
     adminClient ??= (async () => {
       const client = kafka.admin({ retry: { retries: resolved.retries } });
       await client.connect();
@@ -73,6 +78,7 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
     async publish(records) {
       ensureOpen('publish');
       await provision();
+      ensureOpen('publish'); // closed while provisioning: the producer is gone, connecting it again would leak it
       await publisher.publish(records);
     },
     async subscribe(subscribeOptions, sink) {
@@ -82,6 +88,7 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
         throw new HeraldError(CoreErrors.invalidOptions, `kafka: maxBatch must be an integer > 0, got ${subscribeOptions.maxBatch}`);
       }
       await provision();
+      ensureOpen('subscribe'); // closed while provisioning: no consumer after close
       knownGroups.add(subscribeOptions.group);
       const subscription = await openSubscription({ kafka, admin, offsets, options: resolved, logger }, subscribeOptions, sink);
       if (closed) {
@@ -132,8 +139,12 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
         await reader.close();
         const { closeTimeoutMs } = resolved;
         await withTimeout(publisher.close(), closeTimeoutMs, 'disconnecting the producer').catch((error: unknown) => logger.warn('kafka: disconnecting the producer failed', { error }));
+        adminGone = true;
         if (adminClient) {
-          await withTimeout(adminClient.then((a) => a.disconnect()), closeTimeoutMs, 'disconnecting the admin client').catch(() => {});
+          // past the bound the disconnect still runs once a connect under way ends
+          await withTimeout(adminClient.then((a) => a.disconnect()), closeTimeoutMs, 'disconnecting the admin client').catch((error: unknown) =>
+            logger.warn('kafka: disconnecting the admin client failed', { error }),
+          );
         }
       })();
       return closed;

@@ -14,6 +14,8 @@ const TO_KAFKAJS: Record<LogLevel, KafkaLogLevel> = {
 /** Internal hooks into the client, for tests. */
 export interface ClientHooks {
   readonly socketFactory?: ISocketFactory;
+  /** Makes the client from the config instead of kafkajs (unit tests pass a stand-in). */
+  readonly createKafka?: (config: KafkaConfig) => Kafka;
 }
 
 /** The kafkajs client for one broker instance: retries, timeouts, TLS/SASL and logging wired from the options. */
@@ -30,7 +32,7 @@ export function createKafkaClient(options: ResolvedKafkaOptions, hooks: ClientHo
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl) config.sasl = toSasl(options.sasl);
   if (hooks.socketFactory) config.socketFactory = hooks.socketFactory;
-  return new Kafka(config);
+  return hooks.createKafka ? hooks.createKafka(config) : new Kafka(config);
 }
 
 /** Sends kafkajs log entries to a Herald logger, keeping their structured fields. */

@@ -49,6 +49,8 @@ export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
   let closed = false;
 
   function readerOf(topic: string): TopicReader {
+    // a read that passed its check before `close` ran must not open a consumer nobody disconnects
+    if (closed) throw closedError();
     let reader = readers.get(topic);
     if (!reader || reader.broken) {
       reader = topicReader(deps, topic);
@@ -60,7 +62,7 @@ export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
   return {
     async read(range: RecordRange) {
       checkRecordRange(range, 'kafka');
-      if (closed) throw new HeraldError(CoreErrors.closed, 'kafka: cannot read, the broker is closed');
+      if (closed) throw closedError();
       const { topic, partition } = range;
       let bounds: { start: number; end: number } | undefined;
       try {
@@ -83,6 +85,10 @@ export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
       readers.clear();
     },
   };
+}
+
+function closedError(): HeraldError {
+  return new HeraldError(CoreErrors.closed, 'kafka: cannot read, the broker is closed');
 }
 
 interface TopicReader {
@@ -108,6 +114,11 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
   let failed: ((error: unknown) => void) | undefined;
   let broken = false;
   let queue: Promise<unknown> = Promise.resolve();
+  /** `close` was called: a start under way connects nothing more. */
+  let stopped = false;
+  const notStopped = () => {
+    if (stopped) throw closedError();
+  };
 
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -143,13 +154,18 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
 
   const started = (async () => {
     await consumer.connect();
+    notStopped();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    notStopped();
     await consumer.run({ autoCommit: false, eachBatch: onBatch });
     await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining a reader group for '${topic}'`);
   })();
-  started.catch(() => {
-    broken = true;
-  });
+  let starting = true;
+  started
+    .catch(() => {
+      broken = true;
+    })
+    .finally(() => (starting = false));
 
   async function readOnce(partition: number, from: number, until: number): Promise<Delivery[]> {
     try {
@@ -188,9 +204,15 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
       return result;
     },
     async close() {
-      await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `closing the reader of '${topic}'`).catch((error: unknown) =>
-        deps.logger.warn('kafka: closing a reader failed', { topic, error }),
-      );
+      stopped = true;
+      const disconnect = () =>
+        withTimeout(consumer.disconnect(), options.closeTimeoutMs, `closing the reader of '${topic}'`).catch((error: unknown) =>
+          deps.logger.warn('kafka: closing a reader failed', { topic, error }),
+        );
+      const wasStarting = starting;
+      await disconnect();
+      // a connect under way when the disconnect ran may finish after it: disconnect again once the start ends
+      if (wasStarting) void started.catch(() => {}).then(disconnect);
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { systemClock } from '@herald/core';
-import type { CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
+import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { roundRobinToEveryMember } from './assigner.js';
 import { consumerControls } from './consumerControls.js';
@@ -18,7 +18,16 @@ export interface SubscriptionDeps {
   readonly offsets: OffsetTools;
   readonly options: ResolvedKafkaOptions;
   readonly logger: Logger;
+  /** Times the backoff between rejoins. Default the system clock. */
+  readonly clock?: Clock;
 }
+
+/**
+ * Longest pause between two rejoins after a crash. A join refused for good (GROUP_AUTHORIZATION_FAILED,
+ * INCONSISTENT_GROUP_PROTOCOL) is retried forever, since the member may not silently stop; the cap
+ * keeps that to a few connects a minute per member instead of a flood on the brokers and the log.
+ */
+export const REJOIN_BACKOFF_MAX_MS = 30_000;
 
 const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
@@ -43,10 +52,14 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *   (`outOfRange`) before anything is fetched;
  * - `close` stops delivery, calls `revoked` for everything while still a member (so its commits
  *   land before the partitions move), then leaves the group. It does not wait for a pending
- *   `deliver`: the sink settles that on its own.
+ *   `deliver`: the sink settles that on its own; a rejoin or membership work still running it waits
+ *   for at most `closeTimeoutMs`;
+ * - after a crash kafkajs does not recover from, the member rejoins, pausing before every attempt
+ *   (doubling from `heartbeatIntervalMs` up to {@link REJOIN_BACKOFF_MAX_MS}) until a join succeeds.
  */
 export async function openSubscription(deps: SubscriptionDeps, subscribe: SubscribeOptions, sink: DeliverySink): Promise<Subscription> {
   const { options, logger } = deps;
+  const clock = deps.clock ?? systemClock;
   const { group } = subscribe;
   const start = subscribe.start ?? 'earliest';
   const log = logger.child({ group });
@@ -74,6 +87,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   /** The first assignment is reported even when it is empty: that is when the member is ready. */
   let told = false;
   let closed: Promise<void> | undefined;
+  /** Aborted when closing starts: a rejoin's backoff ends at once. */
+  const stopping = new AbortController();
 
   const controls = consumerControls(consumer, log);
   const feed = createPartitionFeed({
@@ -84,7 +99,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     ready: () => membership,
     checkGap: (tp, expected, first) => positions.checkGap(tp, expected, first),
     retryDelayMs: options.group.heartbeatIntervalMs,
-    clock: systemClock,
+    clock,
     logger: log,
   });
 
@@ -152,7 +167,12 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     return Promise.resolve();
   }
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onJoin(payload.memberAssignment));
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    // only a join proves a rejoin worked: a refused one resolves `run` too (kafkajs reports it as a crash)
+    if (rejoinAttempts > 0) log.warn('kafka: rejoined the group after a crash', { attempts: rejoinAttempts });
+    rejoinAttempts = 0;
+    onJoin(payload.memberAssignment);
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (closing) return;
     log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
@@ -167,35 +187,31 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   let rejoining: Promise<void> | undefined;
   /** A crash arrived while a rejoin was under way (its own join can crash): rejoin once more after it. */
   let crashedWhileRejoining = false;
-  /** Leaves what is left of the crashed membership (revoking its partitions) and joins again. */
+  /**
+   * Rejoins since the last join, across rejoin calls: a join kafkajs refuses for good does not throw
+   * out of `run` (it crashes, and the crash asks for another rejoin), so only a join resets the backoff.
+   */
+  let rejoinAttempts = 0;
+
+  /** Marks the member closing: no more delivery, rejoins stop at their next step. */
+  function beginClosing(): void {
+    closing = true;
+    stopping.abort();
+    feed.stop();
+  }
+
+  /** Leaves what is left of the crashed membership (revoking its partitions) and joins again, after a backoff. */
   function rejoin(): Promise<void> {
     if (rejoining) {
       crashedWhileRejoining = true;
       return rejoining;
     }
     rejoining = (async () => {
-      for (let attempt = 1; !closing; attempt++) {
-        const lost = [...owned.values()];
-        owned = new Map();
-        for (const tp of lost) feed.drop(tp);
-        membership = afterMembership(async () => {
-          if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
-        });
-        await membership;
-        try {
-          await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
-          if (closing) return;
-          await consumer.connect();
-          await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
-          await consumer.run({ autoCommit: false, eachBatch: onBatch });
-          log.warn('kafka: rejoined the group after a crash', { attempt });
-          return;
-        } catch (error) {
-          const delayMs = Math.min(5000, options.group.heartbeatIntervalMs * 2 ** attempt);
-          log.error('kafka: rejoining the group failed; trying again', { error, attempt, delayMs });
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-        }
-      }
+      do {
+        crashedWhileRejoining = false;
+        await rejoinOnce(++rejoinAttempts);
+        // a refused join crashed while `run` ran: try again, after a longer pause
+      } while (crashedWhileRejoining && !closing);
     })()
       // nothing awaits a rejoin started by a crash: a failure must end here, logged, not unhandled
       .catch((error: unknown) => log.error('kafka: rejoining the group after a crash failed; the member stays out of the group', { error }))
@@ -208,6 +224,53 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       });
     return rejoining;
   }
+
+  /** One rejoin: back off, revoke, reconnect. A join kafkajs refuses arrives as a crash (`crashedWhileRejoining`). */
+  async function rejoinOnce(attempt: number): Promise<void> {
+    const delayMs = Math.min(REJOIN_BACKOFF_MAX_MS, options.group.heartbeatIntervalMs * 2 ** (attempt - 1));
+    if (attempt > 1) log.warn('kafka: rejoining the group failed; trying again', { attempt, delayMs });
+    await clock.sleep(delayMs, stopping.signal).catch(() => {});
+    if (closing) return;
+    const lost = [...owned.values()];
+    owned = new Map();
+    for (const tp of lost) feed.drop(tp);
+    membership = afterMembership(async () => {
+      if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
+    });
+    await membership;
+    try {
+      await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
+      // `close` may have given up waiting for this rejoin and disconnected: connect nothing after it
+      if (closing) return;
+      await consumer.connect();
+      if (closing) return;
+      await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
+      if (closing) return;
+      await consumer.run({ autoCommit: false, eachBatch: onBatch });
+    } catch (error) {
+      log.error('kafka: rejoining the group failed', { error, attempt });
+      crashedWhileRejoining = true;
+    }
+  }
+
+  /**
+   * Waits for a rejoin and the membership work (a placement's admin calls) at most `closeTimeoutMs`:
+   * with brokers that stopped answering they can take minutes, and a SIGTERM'd service has a grace
+   * period. What is cut short goes on by itself; the client is disconnected again once it ends, in
+   * case a rejoin connected it after `close` disconnected it.
+   */
+  async function settleWithinCloseTimeout(): Promise<void> {
+    const pending = Promise.all([rejoining, membership]);
+    try {
+      await withTimeout(pending, options.closeTimeoutMs, `finishing the membership work of group '${group}'`);
+    } catch (error) {
+      log.warn('kafka: closing without waiting for the rejoin or membership work still running; revoking and leaving now', { error });
+      void pending
+        .then(() => withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`))
+        .catch((error: unknown) => log.warn('kafka: leaving the group after the cut-short work failed', { error }));
+    }
+  }
+
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -225,9 +288,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     hasJoined = true;
     await membership;
   } catch (error) {
-    closing = true;
-    feed.stop();
-    await rejoining;
+    beginClosing();
+    await settleWithinCloseTimeout();
     await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
     throw toHeraldError(error, `subscribing group '${group}' to ${subscribe.topics.join(', ')}`);
   }
@@ -245,10 +307,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     },
     close() {
       closed ??= (async () => {
-        closing = true;
-        feed.stop();
-        await rejoining;
-        await membership;
+        beginClosing();
+        await settleWithinCloseTimeout();
         const all = [...owned.values()];
         for (const tp of all) revoking.add(id(tp));
         if (all.length > 0) await sink.revoked(all).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
