@@ -84,6 +84,43 @@ async function redriveThroughLog(h: Pick<Harness, 'broker'>, letters: readonly D
   return run;
 }
 
+/**
+ * Several app processes over one log and one store (a memory broker's clients, stores never closed
+ * by an app): `start` runs one with group `worker` (park-key, one attempt) or none, applying each
+ * event's seq to `applied` unless `sick`, one event at a time or, with `batch`, whole batches.
+ */
+function processes(options: { partitions: number; batch: boolean }) {
+  const broker = memoryBroker({ partitions: options.partitions });
+  const stores = memoryStores();
+  const kept = { ...stores, close: async () => {} };
+  const applied: number[] = [];
+  const start = async (run: { sick: boolean; groups: boolean }) => {
+    const app = createApp<MemoryTx>({
+      broker: broker.connect(),
+      stores: kept,
+      logger: silentLogger,
+      handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+      groups: { worker: { commitIntervalMs: 10 } },
+      relay: { idleMs: 2 },
+    });
+    if (options.batch) {
+      app.onBatch(Step, { group: 'worker' }, async (batch) => {
+        if (run.sick) throw new Error('batch failed');
+        applied.push(...batch.map((e) => e.data.seq));
+      });
+    } else {
+      app.on(Step, { group: 'worker' }, async (event) => {
+        if (run.sick) throw new Error(`step ${event.data.seq} failed`);
+        applied.push(event.data.seq);
+      });
+    }
+    apps.push(app);
+    await app.start({ groups: run.groups });
+    return app;
+  };
+  return { broker, stores, applied, start };
+}
+
 const handledIn = (h: Harness, group: string) => h.facts.filter((f): f is Extract<InstrumentationEvent, { kind: 'handled' }> => f.kind === 'handled' && f.group === group);
 
 describe('redrive through the log', () => {
@@ -179,27 +216,7 @@ describe('redrive through the log', () => {
   it('holds the key until the group handled the redrive: an event of the key it reads first parks behind it', async () => {
     // the group is stopped for a fix while a new event of the parked key arrives; then the letter
     // is redriven and the group starts again: the new event sits before the redrive record in the log
-    const broker = memoryBroker({ partitions: 2 });
-    const stores = memoryStores();
-    const kept = { ...stores, close: async () => {} }; // three app processes over one store
-    const applied: number[] = [];
-    const run = async (options: { sick: boolean; groups: boolean }) => {
-      const app = createApp<MemoryTx>({
-        broker: broker.connect(),
-        stores: kept,
-        logger: silentLogger,
-        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
-        groups: { worker: { commitIntervalMs: 10 } },
-        relay: { idleMs: 2 },
-      });
-      app.on(Step, { group: 'worker' }, async (event) => {
-        if (options.sick) throw new Error(`step ${event.data.seq} failed`);
-        applied.push(event.data.seq);
-      });
-      apps.push(app);
-      await app.start({ groups: options.groups });
-      return app;
-    };
+    const { broker, stores, applied, start: run } = processes({ partitions: 2, batch: false });
     const sick = await run({ sick: true, groups: true });
     await sick.publish(Step, { key: 'k', seq: 0 });
     await eventually(async () => (await sick.deadLetters({ status: 'dead' })).length === 1, 'seq 0 dead');
@@ -244,27 +261,7 @@ describe('redrive through the log', () => {
   });
 
   it('in a batch group, settles each redrive before the next event: an event of the key read in the same batch is applied, not parked', async () => {
-    const broker = memoryBroker({ partitions: 1 });
-    const stores = memoryStores();
-    const kept = { ...stores, close: async () => {} };
-    const applied: number[] = [];
-    const run = async (options: { sick: boolean; groups: boolean }) => {
-      const app = createApp<MemoryTx>({
-        broker: broker.connect(),
-        stores: kept,
-        logger: silentLogger,
-        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
-        groups: { worker: { commitIntervalMs: 10 } },
-        relay: { idleMs: 2 },
-      });
-      app.onBatch(Step, { group: 'worker' }, async (batch) => {
-        if (options.sick) throw new Error('batch failed');
-        applied.push(...batch.map((e) => e.data.seq));
-      });
-      apps.push(app);
-      await app.start({ groups: options.groups });
-      return app;
-    };
+    const { broker, stores, applied, start: run } = processes({ partitions: 1, batch: true });
     const sick = await run({ sick: true, groups: true });
     await sick.publish(Step, { key: 'k', seq: 0 });
     await sick.publish(Step, { key: 'k', seq: 1 });
