@@ -41,8 +41,9 @@ export interface Positions {
  * checked before the client fetches anything of it: on assignment, its committed offset against its
  * first retained offset. A member already running that falls behind retention meets the client's
  * reset instead; the feed notices the jump and asks `checkGap`, which confirms it with the first
- * retained offset and, when the group stops there, puts back the commit the client overwrote (so
- * the next start finds the gap again, rather than reading from the earliest record).
+ * retained offset and replaces the commit the client overwrote at once: when the group stops there,
+ * with the position it had (so the next start finds the gap again, rather than reading from the
+ * earliest record); when it reads on, with the first retained offset.
  */
 export function createPositions(deps: PositionsDeps): Positions {
   const { feed, sink, logger } = deps;
@@ -114,6 +115,11 @@ export function createPositions(deps: PositionsDeps): Positions {
             await deps.commit(tp, expected).catch((error: unknown) => logger.error('kafka: could not restore the committed offset the client reset', { error, ...skipped }));
             return 'drop';
           }
+          // the client committed its reset position (-2 or -1) for the group: replace it now with the
+          // real one, not at the sink's next commit, so a member that takes the partition over after
+          // a crash in between does not take the group for one that never committed (and start it
+          // at `start`, skipping or re-reading without a report)
+          await deps.commit(tp, skipped.to).catch((error: unknown) => logger.error('kafka: could not replace the committed offset the client reset', { error, ...skipped }));
           if (first === skipped.to) return 'deliver';
           // the client reset past the first retained record (a group started at `latest`): go back to it
           feed.startAt(tp, skipped.to);
