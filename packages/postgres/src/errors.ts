@@ -36,6 +36,13 @@ const CONFLICT_STATES = new Set(['40001', '40P01', '55P03']);
  * run again, the statement finds the object and succeeds.
  */
 const CATALOG_INDEXES = new Set(['pg_type_typname_nsp_index', 'pg_class_relname_nsp_index', 'pg_namespace_nspname_index', 'pg_proc_proname_args_nsp_index']);
+/**
+ * The same race, seen a moment later: the other session's object was committed between this
+ * statement's existence check and its creation, and the server names it (`duplicate_table`,
+ * `duplicate_object`: a table's row type). Run again, `IF NOT EXISTS` finds it; a plain `CREATE` of
+ * an existing object fails the same way again, after the retries.
+ */
+const DUPLICATE_DDL_STATES = new Set(['42P07', '42710']);
 /** Connection exceptions (class 08), shutdown, overload, crash recovery. */
 const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53000', '58000', '58030']);
 /** Node socket errors meaning the server could not be reached or the connection dropped. */
@@ -49,8 +56,8 @@ const CONNECTION_MESSAGE = /connection terminated|connection timeout|timeout exc
  * connections are retriable; constraint violations, values the server refuses as data (the core's
  * `value-rejected`: a NUL in text, a string too long...) and SQL errors are not. The driver's error is the
  * `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
- * Concurrent DDL colliding on a system catalog's unique index (several processes creating the same
- * table at start) is a retriable conflict too.
+ * Concurrent DDL colliding on a system catalog's unique index, or finding the object the other one
+ * just committed (several processes creating the same table at start), is a retriable conflict too.
  * A HeraldError passes through unchanged.
  */
 export function toStoreError(thrown: unknown, context: string): HeraldError {
@@ -65,6 +72,7 @@ export function toStoreError(thrown: unknown, context: string): HeraldError {
   const options = (retriable: boolean) => ({ retriable, cause: thrown, details });
   if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, options(true));
   if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrors.conflict, message, options(true));
+  if (sqlState && DUPLICATE_DDL_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, options(true));
   if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrors.unavailable, message, options(true));
   if (sqlState?.startsWith('23')) return new HeraldError(PgErrors.constraint, message, options(false));
   // data exceptions: the value itself cannot be stored (a NUL in text, a string too long, ...)
