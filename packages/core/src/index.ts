@@ -12,7 +12,7 @@ export { registerFormats } from './model/formats.js';
 export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './model/events.js';
 
 // ports: what engines and observers plug into
-export { systemClock } from './ports/clock.js';
+export { MAX_TIMER_MS, systemClock } from './ports/clock.js';
 export type { Clock } from './ports/clock.js';
 export { jsonLogger, silentLogger } from './ports/logger.js';
 export type { Logger, LogLevel } from './ports/logger.js';

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
+import { CoreErrors, HeraldError, MAX_TIMER_MS, silentLogger, systemClock, type Clock, type Logger } from '@herald/core';
 import type { Pool } from 'pg';
 import { isSchemaName, SCHEMA_NAME } from './internal/tables.js';
 
@@ -39,8 +39,6 @@ export interface PgStoresOptions {
 export type ResolvedPgStoresOptions = Required<Omit<PgStoresOptions, 'pool' | 'connectionString'>> & Pick<PgStoresOptions, 'pool' | 'connectionString'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Longest delay a Node timer takes; a longer one fires at once, which would sweep without pause. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const PG_STORES_DEFAULTS = {
   schema: 'herald',

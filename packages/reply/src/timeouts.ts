@@ -1,15 +1,8 @@
-import { CoreErrors, HeraldError } from '@herald/core';
-
-/**
- * The longest delay a timer can wait: Node's setTimeout (behind the system clock's `setTimer`)
- * runs any longer delay after 1 ms, so a larger timeout would fire at once. About 24.8 days.
- * Mirrors `MAX_TIMER_MS` of @herald/postgres's options, which the core does not export.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import { CoreErrors, HeraldError, MAX_TIMER_MS } from '@herald/core';
 
 /**
  * Throws `invalid-options` naming `name` unless `value` is a positive number (an integer where
- * `integer`) that a timer can wait: at most {@link MAX_TIMER_MS}.
+ * `integer`) that a timer can wait: at most the core's `MAX_TIMER_MS`.
  */
 export function checkTimeoutMs(value: number, check: { readonly name: string; readonly owner: string; readonly integer: boolean }): void {
   const { name, owner } = check;

@@ -11,6 +11,13 @@ export interface Clock {
   setTimer(ms: number, callback: () => void): () => void;
 }
 
+/**
+ * The longest delay a timer can wait (about 24.8 days): Node's setTimeout, behind the system
+ * clock's `setTimer` and `sleep`, runs any longer delay after 1 ms. Options that become timers
+ * refuse more.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
