@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { jsonDepth } from './bodyDepth.js';
 import { clientErrorHandler } from './clientError.js';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
@@ -56,7 +57,8 @@ export interface Gateway<Tx> {
 
 /**
  * Creates an HTTP gateway on fastify 5. Every error leaves as RFC 9457 `application/problem+json`;
- * bodies are JSON only (415 otherwise), at most `bodyLimitBytes` (413), well-formed (400) and valid
+ * bodies are JSON only (415 otherwise), at most `bodyLimitBytes` (413), nested at most `maxBodyDepth`
+ * levels (400), well-formed (400) and valid
  * against the route's TypeBox schema (422, listing the offending fields).
  *
  * Why fastify rather than hono: Herald runs on Node, where fastify gives, built in and well
@@ -161,7 +163,7 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   });
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
   fastify.removeAllContentTypeParsers();
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  const parseJson = boundedDepth(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   fastify.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
   fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
@@ -176,6 +178,19 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   });
   if (options.metrics) registerMetrics(fastify, options.metrics);
   return fastify;
+}
+
+type StringParser = ReturnType<FastifyInstance['getDefaultJsonParser']>;
+
+/** `parse`, refusing first a body nested deeper than `max` (400 `body-too-deep`). */
+function boundedDepth(parse: StringParser, max: number): StringParser {
+  return function parseBoundedJson(request, body, done) {
+    if (jsonDepth(body, max) > max) {
+      done(new HeraldError(HttpErrors.bodyTooDeep, `the JSON body nests arrays and objects more than ${max} levels deep`), undefined);
+      return;
+    }
+    parse(request, body, done);
+  };
 }
 
 function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -21,6 +21,12 @@ export interface GatewayOptions<Tx> {
   readonly app: GatewayApp<Tx>;
   /** Largest request body accepted; a larger one is answered 413. Default 65 536 (64 KiB). */
   readonly bodyLimitBytes?: number;
+  /**
+   * Deepest nesting of arrays and objects a JSON body may have; a deeper one is answered 400
+   * `body-too-deep` before it is parsed. Default 1,000. What a route does with a body recurses
+   * (`JSON.stringify` when it is published or stored overflows a few thousand levels down).
+   */
+  readonly maxBodyDepth?: number;
   readonly idempotency?: {
     /** How long a key and its response are remembered. Default 24 h. */
     readonly ttlMs?: number;
@@ -68,6 +74,7 @@ export interface ResolvedGatewayOptions<Tx> {
   /** The app's idempotency keys (the stores' ability). */
   readonly idempotency: IdempotencyStore<Tx>;
   readonly bodyLimitBytes: number;
+  readonly maxBodyDepth: number;
   readonly ttlMs: number;
   readonly leaseMs: number;
   readonly purgeIntervalMs: number;
@@ -86,6 +93,7 @@ export interface ResolvedGatewayOptions<Tx> {
 /** The gateway's defaults, in one place. */
 export const GATEWAY_DEFAULTS = {
   bodyLimitBytes: 64 * 1024,
+  maxBodyDepth: 1_000,
   ttlMs: 24 * 60 * 60 * 1000,
   leaseMs: 60_000,
   purgeIntervalMs: 60 * 60 * 1000,
@@ -106,6 +114,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     app: options.app,
     idempotency: stores.idempotency,
     bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
+    maxBodyDepth: options.maxBodyDepth ?? GATEWAY_DEFAULTS.maxBodyDepth,
     ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
     leaseMs: options.idempotency?.leaseMs ?? GATEWAY_DEFAULTS.leaseMs,
     purgeIntervalMs: options.idempotency?.purgeIntervalMs ?? GATEWAY_DEFAULTS.purgeIntervalMs,
@@ -122,6 +131,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   };
   if (resolved.tracing !== undefined && typeof resolved.tracing.start !== 'function') throw invalid('gateway: tracing must be a RequestTracer (start(request))');
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
+  positiveInteger(resolved.maxBodyDepth, 'maxBodyDepth');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
   if (resolved.leaseMs > resolved.ttlMs) throw invalid(`gateway: idempotency.leaseMs (${resolved.leaseMs}) must not exceed ttlMs (${resolved.ttlMs})`);

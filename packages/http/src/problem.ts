@@ -8,6 +8,12 @@ import type { ValidationIssue } from '@herald/core';
 export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   badRequest: { code: 'bad-request', retriable: false, meaning: 'The request is malformed in a way no other code names (400).', action: 'Fix the request.' },
   malformedJson: { code: 'malformed-json', retriable: false, meaning: 'The request body is not valid JSON (400).', action: 'Send valid JSON.' },
+  bodyTooDeep: {
+    code: 'body-too-deep',
+    retriable: false,
+    meaning: "The JSON body nests arrays and objects deeper than the gateway's maxBodyDepth (default 1,000) (400).",
+    action: 'Send a flatter body, or raise maxBodyDepth (a few thousand levels overflow JSON.stringify when the body is stored or published).',
+  },
   idempotencyKeyMissing: {
     code: 'idempotency-key-missing',
     retriable: false,
@@ -156,6 +162,7 @@ export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes]
 export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number; readonly title: string }>> = {
   [HttpErrorCodes.badRequest]: { status: 400, title: 'Bad request' },
   [HttpErrorCodes.malformedJson]: { status: 400, title: 'Malformed JSON body' },
+  [HttpErrorCodes.bodyTooDeep]: { status: 400, title: 'JSON body nested too deep' },
   [HttpErrorCodes.idempotencyKeyMissing]: { status: 400, title: 'Idempotency-Key header required' },
   [HttpErrorCodes.idempotencyKeyInvalid]: { status: 400, title: 'Invalid Idempotency-Key header' },
   [HttpErrorCodes.correlationIdInvalid]: { status: 400, title: 'Invalid X-Correlation-Id header' },

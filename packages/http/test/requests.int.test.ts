@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, defineEvent } from '@herald/core';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpErrors } from '../src/index.js';
@@ -119,29 +119,50 @@ describe('request limits, parsing and validation', () => {
     expect(body['detail']).toBe('Internal server error');
   });
 
-  it('takes a deeply nested body with an Idempotency-Key, and replays it', async () => {
+  it('takes a body nested maxBodyDepth levels, publishes it and replays it; one level deeper is 400 body-too-deep', async () => {
     f = fixture();
+    const Document = defineEvent({ type: 'DocumentStored', topic: 'documents', schema: Type.Object({ body: Type.Unknown() }), key: () => 'doc' });
     f.gateway.command({
       method: 'POST',
       url: '/documents',
       body: Type.Unknown(),
       status: 201,
-      handle: async ({ body }) => {
+      handle: async ({ body, publish }) => {
+        // what a storing route does with a body: JSON.stringify recurses through it
+        await publish(Document, { body });
         let depth = 0;
         for (let level = body; Array.isArray(level); level = level[0]) depth++;
         return { depth };
       },
     });
-    // 10 KB, 5,000 levels: within the body limit and valid for Type.Unknown
-    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
-    const send = () =>
-      f.gateway.fastify.inject({ method: 'POST', url: '/documents', headers: { 'content-type': 'application/json', 'idempotency-key': 'deep-1' }, payload: deep });
-    const first = await send();
+    const send = (payload: string, key: string) =>
+      f.gateway.fastify.inject({ method: 'POST', url: '/documents', headers: { 'content-type': 'application/json', 'idempotency-key': key }, payload });
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const first = await send(nested(1_000), 'deep-1');
     expect(first.statusCode).toBe(201);
-    expect(first.json()).toEqual({ depth: 5_000 });
-    const again = await send();
+    expect(first.json()).toEqual({ depth: 1_000 });
+    const again = await send(nested(1_000), 'deep-1');
     expect(again.statusCode).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
+    // one level more, and 10 KB nesting 5,000 levels (where JSON.stringify overflows the stack): refused before parsing
+    expect(expectProblem(await send(nested(1_001), 'deep-2'), 400, 'body-too-deep')['detail']).toMatch(/more than 1000 levels/);
+    expectProblem(await send(nested(5_000), 'deep-3'), 400, 'body-too-deep');
+    const objects = `${'{"a":'.repeat(1_001)}1${'}'.repeat(1_001)}`;
+    expectProblem(await send(objects, 'deep-4'), 400, 'body-too-deep');
+    // brackets inside strings (escaped quotes too) are text, not nesting
+    const text = JSON.stringify([`\\"${'['.repeat(2_000)}`, '{'.repeat(2_000)]);
+    expect((await send(text, 'deep-5')).statusCode).toBe(201);
+    expect(await f.stores.outbox.backlog()).toMatchObject([{ topic: 'documents', pending: 2 }]);
+  });
+
+  it('honours a configured maxBodyDepth, and refuses a bad one', async () => {
+    f = fixture({ maxBodyDepth: 2 });
+    expect((await post(f, JSON.stringify({ item: 'book', quantity: 1, tags: ['a'] }))).statusCode).toBe(422);
+    expectProblem(await post(f, JSON.stringify({ item: 'book', quantity: 1, tags: [['a']] })), 400, 'body-too-deep');
+    expect((await post(f, JSON.stringify({ item: 'book', quantity: 1 }))).statusCode).toBe(201);
+    for (const bad of [0, 1.5, -1, Number.NaN]) {
+      expect(() => fixture({ maxBodyDepth: bad })).toThrow(/maxBodyDepth/);
+    }
   });
 
   it('answers router refusals with problem+json: a path that does not percent-decode (400), a path parameter too long (414)', async () => {
