@@ -133,9 +133,14 @@ describe('defineEvent', () => {
     expect(() => OrderCreated.parse({ orderId: 1 })).toThrowError(/OrderCreated does not match its schema/);
   });
 
-  it('refuses bad names and versions at definition time', () => {
+  it('refuses bad names, versions, keys and schemas at definition time', () => {
     expect(() => defineEvent({ type: 'bad type', topic: 't', key: () => 'k', schema: Type.Object({}) })).toThrowError(/must match/);
     expect(() => defineEvent({ type: 'T', version: 0, topic: 't', key: () => 'k', schema: Type.Object({}) })).toThrowError(/positive integer/);
+    // what a JavaScript caller (or a cast) can leave out fails here, not at the first publish
+    const untyped = defineEvent as (options: unknown) => unknown;
+    expect(() => untyped({ type: 'T', topic: 't', schema: Type.Object({}) })).toThrowError(/T needs key: a function/);
+    expect(() => untyped({ type: 'T', topic: 't', key: 'orderId', schema: Type.Object({}) })).toThrowError(/T needs key/);
+    expect(() => untyped({ type: 'T', topic: 't', key: () => 'k' })).toThrowError(/T needs schema/);
   });
 });
 

@@ -53,6 +53,8 @@ export function defineEvent<S extends TSchema>(options: EventDefinitionOptions<S
   if (!NAME.test(options.type)) throw invalid(`event type "${options.type}" must match ${NAME}`);
   if (!NAME.test(options.topic)) throw invalid(`topic "${options.topic}" must match ${NAME}`);
   if (!Number.isInteger(version) || version < 1) throw invalid(`version of ${options.type} must be a positive integer`);
+  if (typeof options.key !== 'function') throw invalid(`${options.type} needs key: a function from the event's data to its partition key`);
+  if (!options.schema || typeof options.schema !== 'object') throw invalid(`${options.type} needs schema: a TypeBox schema of its data`);
   registerFormats();
   const compiled: TypeCheck<S> = TypeCompiler.Compile(options.schema);
   const check = (data: unknown): ValidationIssue[] => {
