@@ -54,6 +54,25 @@ describe('sqliteLog inspection (what the port leaves to the engine)', () => {
     expect(await log.describeGroup('slow')).toEqual({ group: 'slow', members: 0, partitions: [{ topic: 'small', partition: 0, committed: 4, end: 20, lag: 10 }], totalLag: 10 });
   });
 
+  it("reports the sweeping handle's retention for topics that declare none, whatever the reader's defaults", async () => {
+    const path = join(tmp.dir, `log-${++counter}.db`);
+    const app = sqliteLog({ path, retentionMs: 30 * 24 * 3_600_000, retentionBytes: 5_000_000 });
+    open.push(app);
+    await app.ensureTopics([{ name: 'plain', partitions: 1 }, { name: 'declared', partitions: 1, retentionMs: 60_000 }]);
+    // the CLI's handle: the log's defaults (7 days, no size limit) and no housekeeping
+    const reader = sqliteLog({ path, maintenance: false });
+    open.push(reader);
+    const described = await reader.describeTopics();
+    expect(described.map(({ name, retentionMs, retentionBytes }) => ({ name, retentionMs, retentionBytes }))).toEqual([
+      { name: 'declared', retentionMs: 60_000, retentionBytes: 5_000_000 },
+      { name: 'plain', retentionMs: 30 * 24 * 3_600_000, retentionBytes: 5_000_000 },
+    ]);
+    // an app that keeps records forever says so too (null is recorded, not skipped)
+    await app.close();
+    open.push(sqliteLog({ path, retentionMs: null }));
+    expect((await reader.describeTopics(['plain']))[0]).toMatchObject({ retentionMs: null, retentionBytes: null });
+  });
+
   it('counts a member that died until its session lapses, as the group does', async () => {
     const { path } = newLog();
     const { log: doomed } = newLog(path);

@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@herald/core';
+import { readRetentionDefaults } from './retention.js';
 
 export interface InspectorSettings {
   readonly clock: Clock;
   /** The session of a member whose row names none (written by an earlier version); a member's own otherwise. */
   readonly sessionTimeoutMs: number;
-  /** The log's retention for topics that declare none. */
+  /** The retention for topics that declare none, unless the sweeping handle recorded its own. */
   readonly retentionMs: number | null;
   readonly retentionBytes: number | null;
 }
@@ -17,7 +18,8 @@ interface GroupPartitionRow extends PartitionRow { committed: number | null }
 /**
  * The log's read side, straight from its tables (never from a member's memory), so it sees what
  * every process sharing the file wrote and needs no group membership: partitions' retained ranges
- * (`start_offset`, `next_offset`), retention from the topic (else the log's default), committed
+ * (`start_offset`, `next_offset`), retention from the topic (else the default the sweeping handle,
+ * the app's, recorded; else this handle's), committed
  * positions from `herald_offsets` and live members from `herald_members` (a heartbeat within the
  * member's own session, as it and its group judge it, whatever this handle's `sessionTimeoutMs`). Each call reads in one read transaction, a consistent snapshot of the file.
  *
@@ -29,6 +31,7 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
   const s = {
     topics: db.prepare<[], TopicRow>('SELECT name, retention_ms, retention_bytes FROM herald_topics ORDER BY name'),
     partitions: db.prepare<[], PartitionRow>('SELECT topic, partition, start_offset, next_offset FROM herald_partitions ORDER BY topic, partition'),
+    defaults: db.prepare<[], { name: string; value: number | null }>('SELECT name, value FROM herald_log_defaults'),
     groups: db
       .prepare<[number, number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at + COALESCE(session_timeout_ms, ?) >= ? ORDER BY group_name')
       .pluck(),
@@ -41,12 +44,12 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
        ORDER BY p.topic, p.partition`,
     ),
   };
-  const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all() }));
+  const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all(), defaults: readRetentionDefaults(s.defaults.all(), settings) }));
   const readGroup = db.transaction((group: string) => ({ members: s.members.get(group, settings.sessionTimeoutMs, settings.clock.now())!, positions: s.positions.all({ group }) }));
 
   return {
     async describeTopics(names) {
-      const { topics, partitions } = readTopics.deferred();
+      const { topics, partitions, defaults } = readTopics.deferred();
       const wanted = names === undefined ? undefined : new Set(names);
       return topics
         .filter((topic) => wanted === undefined || wanted.has(topic.name))
@@ -54,8 +57,8 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
           (topic): TopicDescription => ({
             name: topic.name,
             partitions: partitions.filter((p) => p.topic === topic.name).map((p) => ({ partition: p.partition, start: p.start_offset, end: p.next_offset })),
-            retentionMs: topic.retention_ms ?? settings.retentionMs,
-            retentionBytes: topic.retention_bytes ?? settings.retentionBytes,
+            retentionMs: topic.retention_ms ?? defaults.retentionMs,
+            retentionBytes: topic.retention_bytes ?? defaults.retentionBytes,
           }),
         );
     },

@@ -67,4 +67,11 @@ export const LOG_MIGRATIONS: readonly Migration[] = [
     version: 2,
     statements: [`ALTER TABLE herald_members ADD COLUMN session_timeout_ms INTEGER`],
   },
+  {
+    // the retention the app's sweep applies to topics that declare none (its handle's
+    // `retentionMs`/`retentionBytes`; NULL: no limit), so a reader opened with other defaults (the
+    // CLI's) reports what the app really keeps
+    version: 3,
+    statements: [`CREATE TABLE herald_log_defaults (name TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID`],
+  },
 ];

@@ -24,7 +24,7 @@ import { createNotifier } from './notifier.js';
 import { resolveLogOptions, type SqliteLogOptions } from './options.js';
 import { createHandOver, type Appended } from './handOver.js';
 import { createRecordAccess, type Placed } from './records.js';
-import { createLogRetention } from './retention.js';
+import { createLogRetention, recordRetentionDefaults } from './retention.js';
 import { LOG_MIGRATIONS } from './schema.js';
 import { createTopicRegistry } from './topics.js';
 import { createWriteQueue } from './writeQueue.js';
@@ -101,6 +101,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   db.transaction(() => {
     topics.refresh();
     for (const spec of o.topics) topics.ensure(spec, o.clock.now());
+    if (o.maintenance) recordRetentionDefaults(db, o);
   }).immediate();
   const queue = createWriteQueue({
     db,
