@@ -1,8 +1,8 @@
-import { context, propagation, trace, type TracerProvider } from '@opentelemetry/api';
+import { ProxyTracerProvider, context, propagation, trace, type TracerProvider } from '@opentelemetry/api';
 import { OTLPTraceExporter as OtlpHttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOffSampler, BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { HeraldError } from '@herald/core';
 import { SERVICE_NAME } from './conventions.js';
@@ -56,7 +56,8 @@ export interface TracingSdk {
  *   (default) or `http/json`; `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`, `_TIMEOUT`,
  *   `_COMPRESSION` are read by the exporter (default endpoint http://localhost:4318/v1/traces);
  * - `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`; `OTEL_TRACES_SAMPLER(_ARG)`; `OTEL_BSP_*`;
- * - `OTEL_SDK_DISABLED=true`: nothing is recorded or exported.
+ * - `OTEL_SDK_DISABLED=true`: nothing is recorded, exported or registered (OpenTelemetry's no-op
+ *   API: trace contexts that come in still go out unchanged to the services downstream).
  *
  * Trace and span ids come from the system's cryptographic generator (drawn 4 KiB at a time).
  *
@@ -71,15 +72,19 @@ export interface TracingSdk {
  * await sdk.shutdown();
  */
 export function startTracing(options: StartTracingOptions = {}): TracingSdk {
-  const env = process.env;
-  const disabled = env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true';
-  const exporters = disabled ? [] : options.exporter ? [{ name: 'custom', exporter: options.exporter }] : exportersFromEnv(env);
+  // the SDK switched off: OpenTelemetry's no-op API, registering nothing. Its spans record
+  // nothing and carry their parent's context unchanged (a caller's sampled trace stays sampled
+  // for the services downstream); a sampler that drops everything would mark every trace passing
+  // through unsampled, and switch tracing off for the whole system
+  if (process.env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') {
+    return { provider: new ProxyTracerProvider(), exporters: [], forceFlush: async () => {}, shutdown: async () => {} };
+  }
+  const exporters = options.exporter ? [{ name: 'custom', exporter: options.exporter }] : exportersFromEnv(process.env);
   const wrap = (exporter: SpanExporter): SpanProcessor => (options.processor === 'simple' ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter));
   const provider = new NodeTracerProvider({
     resource: resourceOf(options.serviceName),
     idGenerator: new PooledIdGenerator(),
     spanProcessors: exporters.map((e) => wrap(e.exporter)),
-    ...(disabled ? { sampler: new AlwaysOffSampler() } : {}),
   });
   const register = options.register ?? true;
   // null: no context manager (the API's default passes contexts through without tracking them)

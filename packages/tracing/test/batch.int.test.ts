@@ -29,14 +29,22 @@ describe('a batch handler traced', () => {
   });
 
   /** An app whose `ledger` group handles orders in batches (each whole batch failing, when asked) and publishes a payment per order. */
-  async function start(options: { failWholeBatches?: boolean; before?: (app: App<MemoryTx>) => Promise<unknown> } = {}): Promise<App<MemoryTx>> {
+  /** The `traceparent` of each payment the `shipping` group handled. */
+  const paid: (string | undefined)[] = [];
+  afterEach(() => {
+    paid.length = 0;
+  });
+
+  async function start(options: { failWholeBatches?: boolean; withoutCause?: boolean; before?: (app: App<MemoryTx>) => Promise<unknown> } = {}): Promise<App<MemoryTx>> {
     const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
     app = createApp<MemoryTx>(tracing.app({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, relay: { idleMs: 5 }, handlerDefaults: { retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 } } }));
     app.onBatch(Ordered, { group: 'ledger' }, async (events, ctx) => {
-      for (const event of events) await ctx.publish(Paid, { id: event.data.id }, { cause: event });
+      for (const event of events) await ctx.publish(Paid, { id: event.data.id }, options.withoutCause ? undefined : { cause: event });
       if (!ctx.alone && options.failWholeBatches) throw new Error('the whole batch fails');
     });
-    app.on(Paid, { group: 'shipping' }, async () => {});
+    app.on(Paid, { group: 'shipping' }, async (event) => {
+      paid.push(event.headers['traceparent']);
+    });
     await options.before?.(app);
     await app.start();
     await app.ready();
@@ -117,6 +125,21 @@ describe('a batch handler traced', () => {
     await waitFor('the sampled payment processed', () => recorder.spans().some((s) => named('process payments')(s) && s.spanContext().traceId === '1'.repeat(32)));
     const orders = recorder.spans().filter(named('process orders'));
     expect(orders.flatMap((s) => [s.spanContext().traceId, ...s.links.map((l) => l.context.traceId)]).every((id) => id === '1'.repeat(32))).toBe(true);
+  });
+
+  it('keeps what a batch of unsampled records publishes unsampled, though no cause names their trace', async () => {
+    const unsampled = ['7', '8'].map((trace) => `00-${trace.repeat(32)}-b7ad6b7169203331-00`);
+    await start({
+      withoutCause: true,
+      before: (app) =>
+        app.transaction(async (_tx, publish) => {
+          for (const [i, traceparent] of unsampled.entries()) await publish(Ordered, { id: `u-${i}` }, { key: 'one-customer', headers: { traceparent } });
+        }),
+    });
+    await waitFor('two payments handled', () => paid.length === 2);
+    // the first record's trace, still unsampled: downstream services record nothing of it either
+    for (const traceparent of paid) expect(traceparent).toMatch(new RegExp(`^00-${'7'.repeat(32)}-[0-9a-f]{16}-00$`));
+    expect(recorder.spans()).toEqual([]);
   });
 
   it('marks the batch span failed when the batch rolls back, and traces its events one by one after', async () => {

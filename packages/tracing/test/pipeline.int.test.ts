@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep } from '@herald/core';
+import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep, redriveRecord } from '@herald/core';
 import type { App, Logger } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
@@ -31,6 +31,8 @@ function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logge
 describe('create, send and process spans through the pipeline', () => {
   let tracing: Tracing;
   let app: App<MemoryTx>;
+  /** The app's broker unwrapped: what `herald dlq redrive` publishes with (no send spans). */
+  let untraced: ReturnType<typeof memoryBroker>;
   let lines: Line[];
   /** What the billing handler does per order id: fail this many times first, or refuse for good. */
   const plan = new Map<string, { failures: number; refuse?: boolean }>();
@@ -40,9 +42,10 @@ describe('create, send and process spans through the pipeline', () => {
     recorder.exporter.reset();
     lines = [];
     tracing = createTracing({ tracerProvider: recorder.sdk.provider });
+    untraced = memoryBroker();
     app = createApp<MemoryTx>(
       tracing.app({
-        broker: memoryBroker(),
+        broker: untraced,
         stores: memoryStores(),
         logger: captureLogger(lines),
         relay: { idleMs: 5 },
@@ -149,6 +152,30 @@ describe('create, send and process spans through the pipeline', () => {
     expect(process.status).toEqual({ code: SpanStatusCode.ERROR, message: 'order o-3 refused' });
     expect(process.attributes).toMatchObject({ 'error.type': 'test-refused', 'herald.delivery.outcome': 'dead-lettered', 'herald.delivery.attempts': 1 });
     expect((await app.deadLetters()).map((d) => d.reason)).toEqual(['test-refused']);
+  });
+
+  it('parents a redrive, in the app or through the log, on the creation context, not on the first delivery’s send span', async () => {
+    for (const id of ['r-1', 'r-2']) plan.set(id, { failures: 0, refuse: true });
+    await app.transaction((_tx, publish) => tracing.publish(publish).many(Ordered, [{ id: 'r-1' }, { id: 'r-2' }]));
+    await waitFor('both orders dead-lettered', () => recorder.spans().filter(named('process orders')).length === 2 && recorder.spans().some(named('send orders')));
+    expect(await app.deadLetters()).toHaveLength(2);
+    const create = only(recorder.spans(), named('create orders'), 'create orders');
+    const send = only(recorder.spans(), named('send orders'), 'send orders');
+    plan.clear();
+    recorder.exporter.reset();
+    const letters = await app.deadLetters();
+    // r-1 through the log, as the CLI does (its broker traces nothing); r-2 in the app
+    await untraced.publish(letters.filter((l) => l.key === 'r-1').map((letter) => redriveRecord(letter, 'run-1')));
+    await waitFor('r-1 redriven', () => recorder.spans().some(named('process orders')));
+    expect((await app.redrive({ group: 'billing', key: 'r-2' })).redriven).toBe(1);
+    const redriven = recorder.spans().filter(named('process orders'));
+    expect(redriven).toHaveLength(2);
+    for (const process of redriven) {
+      expect(isChildOf(process, create)).toBe(true);
+      expect(isChildOf(process, send)).toBe(false);
+      expect(process.links).toEqual([]);
+      expect(process.attributes).toMatchObject({ 'herald.delivery.redrive': true, 'herald.delivery.outcome': 'applied' });
+    }
   });
 
   it('starts the trace at the send span when the event has no creation context, and keeps a custom one', async () => {

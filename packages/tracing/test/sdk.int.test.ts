@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTracing, type TracingSdk } from '../src/index.js';
+import { defineEvent, type Broker, type EventDefinition, type OutgoingRecord, type Publish } from '@herald/core';
+import { Type } from '@sinclair/typebox';
+import { createTracing, startTracing, type Tracing, type TracingSdk } from '../src/index.js';
 
 interface Received {
   readonly path: string;
@@ -26,6 +28,31 @@ function collector(): Promise<{ server: Server; url: string; received: Received[
 }
 
 const VARIABLES = ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED'];
+
+const INCOMING = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+/**
+ * The headers each event got, published three ways through `tracing`: at the root (no trace),
+ * and by a route serving a request with a sampled `traceparent`, one event and a `many` call.
+ */
+async function publishedHeaders(tracing: Tracing): Promise<(Readonly<Record<string, string>> | undefined)[]> {
+  const seen: (Readonly<Record<string, string>> | undefined)[] = [];
+  const publish = (async (_definition: EventDefinition, _data: unknown, options?: { headers?: Readonly<Record<string, string>> }) => {
+    seen.push(options?.headers);
+    return { id: 'e', correlationId: 'c', key: 'k' };
+  }) as unknown as Publish;
+  publish.many = (async (_definition: EventDefinition, _items: unknown, options?: { headers?: Readonly<Record<string, string>> }) => {
+    seen.push(options?.headers);
+    return [];
+  }) as Publish['many'];
+  const Noted = defineEvent({ type: 'Noted', topic: 'notes', key: () => 'k', schema: Type.Object({}) });
+  await tracing.publish(publish)(Noted, {});
+  const request = tracing.http.start({ method: 'POST', url: '/notes', route: '/notes', headers: { traceparent: INCOMING }, scheme: 'http', remoteAddress: undefined, serverAddress: undefined, serverPort: undefined, httpVersion: '1.1' });
+  await request.publish(publish)(Noted, {});
+  await request.publish(publish).many(Noted, [{}]);
+  request.end({ statusCode: 201 });
+  return seen;
+}
 
 describe('startTracing: the exporter from the OTEL_* variables', () => {
   let otlp: Awaited<ReturnType<typeof collector>>;
@@ -102,14 +129,37 @@ describe('startTracing: the exporter from the OTEL_* variables', () => {
     expect(() => startTracing({ register: false })).toThrow(expect.objectContaining({ code: 'tracing-exporter-unsupported', message: expect.stringContaining('"grpc"') }));
   });
 
-  it('records nothing with OTEL_SDK_DISABLED=true', async () => {
+  it('records nothing with OTEL_SDK_DISABLED=true, and passes the trace contexts that come in on unchanged', async () => {
     process.env['OTEL_SDK_DISABLED'] = 'true';
     const exporter = new InMemorySpanExporter();
-    sdk = startTracing({ exporter, register: false, processor: 'simple' });
+    sdk = startTracing({ exporter, processor: 'simple' });
+    expect(sdk.exporters).toEqual([]);
     const span = sdk.provider.getTracer('test').startSpan('ignored');
     expect(span.isRecording()).toBe(false);
     span.end();
+    // nothing registered: the global API is still OpenTelemetry's no-op one
+    expect(trace.getTracer('global').startSpan('global').spanContext().traceId).toBe('0'.repeat(32));
+    const seen = await publishedHeaders(createTracing({ tracerProvider: sdk.provider }));
+    // a caller's sampled trace goes on sampled (a disabled service must not switch tracing off
+    // downstream), and no made-up context starts where none came in
+    expect(seen).toEqual([{}, { traceparent: INCOMING }, { traceparent: INCOMING }]);
+    await sdk.shutdown();
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it('carries no all-zero context when no SDK runs at all', async () => {
+    const seen = await publishedHeaders(createTracing());
+    expect(seen).toEqual([{}, { traceparent: INCOMING }, { traceparent: INCOMING }]);
+    const sent: (Readonly<Record<string, string>> | undefined)[] = [];
+    const broker = createTracing().broker({
+      publish: async (records: readonly OutgoingRecord[]) => void sent.push(...records.map((r) => r.headers)),
+      subscribe: () => {
+        throw new Error('not used');
+      },
+      close: async () => {},
+    } as unknown as Broker);
+    await broker.publish([{ topic: 't', key: 'k', value: '{}' }, { topic: 't', key: 'k', value: '{}', headers: { traceparent: INCOMING } }]);
+    expect(sent).toEqual([{}, { traceparent: INCOMING }]);
   });
 
   it('registers globally, and unregisters at shutdown so another SDK can take over', async () => {

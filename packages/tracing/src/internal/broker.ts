@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Broker, OutgoingRecord, RelayHost, RelaySent } from '@herald/core';
 import { MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
-import { contextOf, extractContext, formatTraceparent, injectSpan, sampledFlag } from './propagation.js';
+import { contextOf, extractContext, formatTraceparent, injectSpan, isValidContext, sampledFlag } from './propagation.js';
 import { recordFailure, type TracingState } from './spans.js';
 
 const TRACED = Symbol('herald.tracedBroker');
@@ -76,12 +76,17 @@ export function tracedBroker<B extends Broker>(state: TracingState, broker: B): 
  * creation context then).
  */
 function withSendContext(span: Span, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  if (headers?.['traceparent'] === undefined) {
+  const spanContext = span.spanContext();
+  // a span no SDK made (a no-op tracer's): all zeros for a root, its parent's context under one
+  if (!isValidContext(spanContext)) return { ...headers };
+  const creation = headers?.['traceparent'];
+  if (creation === undefined) {
     const injected = injectSpan(span, headers);
     delete injected[SEND_CONTEXT_HEADER];
     return injected;
   }
-  return { ...headers, [SEND_CONTEXT_HEADER]: formatTraceparent(span.spanContext()) };
+  if (creation.slice(36, 52) === spanContext.spanId) return { ...headers };
+  return { ...headers, [SEND_CONTEXT_HEADER]: formatTraceparent(spanContext) };
 }
 
 /**

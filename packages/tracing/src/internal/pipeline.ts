@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, SpanKind, context as contextApi, trace, type Attributes, type Link, type Span } from '@opentelemetry/api';
-import { policyStep } from '@herald/core';
+import { policyStep, redriveTargetOf } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { EXCEPTION, HERALD, MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
 import { contextOf, flagsReadUnsampled, parseTraceparent, sampledFlag } from './propagation.js';
@@ -28,13 +28,14 @@ export function processStep<Tx>(state: TracingState): PolicyStep<Tx> {
     create: () => (next) =>
     async function traceHandler(event, ctx) {
       const { delivery } = ctx;
-      const traceparent = parentOf(delivery.headers);
+      const redrive = isRedrive(ctx);
+      const traceparent = redrive ? delivery.headers['traceparent'] : parentOf(delivery.headers);
       // not sampled upstream: no span; the core's publisher carries the trace on to the effects
       if (sampledFlag(traceparent) === 0) return next(event, ctx.with({ logger: ctx.logger.child({ traceId: traceparent!.slice(3, 35) }) }));
       const parent = contextOf(traceparent, delivery.headers['tracestate']);
       const span = tracer.startSpan(
         `${OPERATION.process} ${delivery.topic}`,
-        { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx), links: creationLink(event, traceparent) },
+        { kind: SpanKind.CONSUMER, attributes: processAttributes(state, event, ctx, redrive), links: creationLink(event, traceparent) },
         parent,
       );
       const active = trace.setSpan(parent, span);
@@ -71,22 +72,25 @@ function processBatch<Tx>(state: TracingState): BatchMiddleware<Tx> {
   return (next) =>
     async function traceBatch(events, ctx) {
       const contexts = new Map<string, Link>();
-      let unsampled = 0;
+      let unsampled: string | undefined;
       for (const delivery of ctx.deliveries) {
         const traceparent = parentOf(delivery.headers);
         if (traceparent === undefined) continue;
         // once one unsampled context is known, another header whose flags read unsampled changes
         // nothing (unsampled or invalid, it adds no link, and no link reads unsampled): most of a
         // batch at a low sampling ratio, skipped before the lookup hashes the header
-        if (unsampled > 0 && flagsReadUnsampled(traceparent)) continue;
+        if (unsampled !== undefined && flagsReadUnsampled(traceparent)) continue;
         if (contexts.has(traceparent)) continue;
         const flag = sampledFlag(traceparent);
-        if (flag === 0) unsampled++;
+        if (flag === 0) unsampled ??= traceparent;
         if (flag !== 1 || contexts.size >= MAX_BATCH_LINKS) continue;
         const context = parseTraceparent(traceparent, delivery.headers['tracestate']);
         if (context) contexts.set(traceparent, { context });
       }
-      if (contexts.size === 0 && unsampled > 0) return next(events, ctx);
+      // nothing sampled: no span, and the events the handler publishes carry the first record's
+      // unsampled context (a batch has no one cause for the core to copy it from; without one they
+      // would start traces of their own, sampled afresh, below a trace the sampler dropped)
+      if (contexts.size === 0 && unsampled !== undefined) return next(events, { ...ctx, publish: tracedPublish(state, ctx.publish, contextOf(unsampled)) });
       const links = [...contexts.values()];
       const parent = links.length === 1 ? trace.setSpanContext(ROOT_CONTEXT, links[0]!.context) : ROOT_CONTEXT;
       const span = tracer.startSpan(
@@ -147,7 +151,7 @@ export function publishStep<Tx>(state: TracingState): PolicyStep<Tx> {
   });
 }
 
-function processAttributes(state: TracingState, event: Envelope, ctx: HandlerContext<unknown>): Attributes {
+function processAttributes(state: TracingState, event: Envelope, ctx: HandlerContext<unknown>, redrive: boolean): Attributes {
   const { delivery } = ctx;
   return {
     [MESSAGING.system]: state.system,
@@ -162,8 +166,17 @@ function processAttributes(state: TracingState, event: Envelope, ctx: HandlerCon
     [state.offsetAttribute]: delivery.offset,
     [HERALD.eventType]: event.type,
     [HERALD.handler]: ctx.handler,
-    [HERALD.redrive]: ctx.redrive ? true : undefined,
+    [HERALD.redrive]: redrive ? true : undefined,
   };
+}
+
+/**
+ * Whether a delivery redrives a dead letter: in the app (`app.redrive`) or through the log to this
+ * group (`herald dlq redrive`). Its headers are the letter's, with the send context of its first
+ * delivery, days old maybe: its process span is a child of the creation context instead.
+ */
+function isRedrive(ctx: HandlerContext<unknown>): boolean {
+  return ctx.redrive || redriveTargetOf(ctx.delivery.headers)?.group === ctx.group;
 }
 
 /** The context a delivery's process span is a child of: its send span's when a traced broker sent it, else its creation context. */

@@ -87,6 +87,11 @@ export function contextOf(traceparent: unknown, tracestate?: unknown, base: Cont
   return spanContext ? trace.setSpanContext(base, spanContext) : base;
 }
 
+/** Whether `spanContext` has real ids: a no-op tracer's spans (no SDK, or a disabled one) have all-zero ones. */
+export function isValidContext(spanContext: SpanContext): boolean {
+  return spanContext.traceId !== ZEROS_32 && spanContext.spanId !== ZEROS_16;
+}
+
 /** The `traceparent` header value naming `spanContext`. */
 export function formatTraceparent(spanContext: SpanContext): string {
   return `00-${spanContext.traceId}-${spanContext.spanId}-${spanContext.traceFlags & 1 ? '01' : '00'}`;
@@ -97,8 +102,13 @@ export function injectSpan(span: Span, headers: Readonly<Record<string, string>>
   return injectSpanContext(span.spanContext(), headers);
 }
 
-/** Headers naming `spanContext` as the parent of what follows (see {@link injectSpan}). */
+/**
+ * Headers naming `spanContext` as the parent of what follows (see {@link injectSpan}); `headers`
+ * as they are for an invalid context (the all-zero ids of a span no SDK made, which W3C forbids
+ * propagating: the trace context of the caller, if any, stays on).
+ */
 export function injectSpanContext(spanContext: SpanContext, headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (!isValidContext(spanContext)) return { ...headers };
   const out: Record<string, string> = { ...headers, traceparent: formatTraceparent(spanContext) };
   const state = spanContext.traceState?.serialize();
   if (state) out['tracestate'] = state;

@@ -1,6 +1,7 @@
 import { SpanStatusCode, TraceFlags, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { DeliveryState } from '@herald/core';
 import { ERROR_TYPE, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
+import { isValidContext } from './propagation.js';
 
 /** What every span factory of one `createTracing` shares. */
 export interface TracingState {
@@ -49,5 +50,5 @@ export function recordFailure(span: Span, error: unknown): void {
  */
 export function unsampledParent(context: Context): SpanContext | undefined {
   const parent = trace.getSpanContext(context);
-  return parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0 ? parent : undefined;
+  return parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0 && isValidContext(parent) ? parent : undefined;
 }
