@@ -99,11 +99,11 @@ export function readEngineConfig(env: EngineEnv): EngineConfig {
       `${given} is set but ${missing} is not: the Kafka + PostgreSQL engine needs both (unset ${given} to use the embedded engine in ${V.dataDir})`,
     );
   }
-  return {
-    kind: 'kafka-postgres',
-    kafka: readKafka(env, brokers),
-    postgres: { connectionString: checkDatabaseUrl(databaseUrl), poolSize: integer(env, V.pgPoolSize, { min: 1, max: 1000 }) },
-  };
+  const kafka = readKafka(env, brokers);
+  postgresUrl(databaseUrl, V.databaseUrl);
+  // definedOnly: an unset HERALD_PG_POOL_SIZE must leave no `poolSize: undefined` to overwrite the caller's option
+  const postgres = definedOnly({ connectionString: databaseUrl, poolSize: integer(env, V.pgPoolSize, { min: 1, max: 1000 }) }) as PostgresEnvSettings;
+  return { kind: 'kafka-postgres', kafka, postgres };
 }
 
 function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
@@ -157,21 +157,30 @@ function readSasl(env: EngineEnv): KafkaSaslOptions | undefined {
   return { mechanism: mechanism!, username: username!, password: password! };
 }
 
-/** A `postgres://` or `postgresql://` URL; the message never repeats its password. */
-function checkDatabaseUrl(value: string): string {
+/**
+ * Parses a `postgres://` or `postgresql://` URL. The error names `name` and never repeats the value
+ * (it may hold a password), nor carries `URL`'s own error, whose `input` is the whole value.
+ */
+export function postgresUrl(value: string, name: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw invalidEnv(`${V.databaseUrl} is not a URL (expected postgres://user:password@host:5432/database)`);
+    throw invalidEnv(`${name} is not a URL (expected postgres://user:password@host:5432/database)`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw invalidEnv(`${V.databaseUrl} must start with postgres:// or postgresql://, got "${url.protocol}//..."`);
+    throw invalidEnv(`${name} must start with postgres:// or postgresql://, got "${url.protocol}//..."`);
   }
-  return value;
+  return url;
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
+/** Where a PostgreSQL URL points, for logs: `host:port/database`, no user, no password, no query. */
+export function describePostgresUrl(url: URL): string {
+  return `${url.host || 'local socket'}${url.pathname}`;
+}
+
+/** `value` without its undefined fields, so that spreading it never overwrites a field with undefined. */
+export function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 

@@ -1,8 +1,17 @@
-import type { Broker, Logger, SqlTx, Stores } from '@herald/core';
+import type { Broker, Logger, RelayHost, SqlTx, Stores } from '@herald/core';
 import type { KafkaBrokerOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
 import type { SqliteEngineOptions } from '@herald/sqlite';
-import { readEngineConfig, type EmbeddedEngineConfig, type EngineConfig, type EngineKind, type KafkaPostgresEngineConfig } from './config.js';
+import {
+  definedOnly,
+  describePostgresUrl,
+  postgresUrl,
+  readEngineConfig,
+  type EmbeddedEngineConfig,
+  type EngineConfig,
+  type EngineKind,
+  type KafkaPostgresEngineConfig,
+} from './config.js';
 import type { EngineEnv } from './env.js';
 
 /** An opened engine: a broker and the stores, ready for `createApp`. */
@@ -10,6 +19,11 @@ export interface Engine {
   readonly kind: EngineKind;
   readonly broker: Broker;
   readonly stores: Stores<SqlTx>;
+  /**
+   * Where `createApp` runs the outbox relay (`AppOptions.relayHost`), when the engine runs it off the
+   * app's event loop: the embedded engine with `embedded.relayThread`. Absent otherwise.
+   */
+  readonly relayHost?: RelayHost;
   /** Where it runs, for logs, without credentials: `embedded (./.herald)`, `kafka (k1:9092) + postgresql (db:5432/app)`. */
   readonly description: string;
   /** Closes the broker, then the stores; closes both even when one fails. Idempotent. */
@@ -23,7 +37,7 @@ export interface Engine {
 export interface EngineFromEnvOptions {
   /** Given to the adapters as `logger.child({ component })`. Default: each adapter's own default. */
   readonly logger?: Logger;
-  /** Options of the embedded engine other than its directory. */
+  /** Options of the embedded engine other than its directory (with `relayThread`, pass the engine's `relayHost` to `createApp`). */
   readonly embedded?: Omit<SqliteEngineOptions, 'dataDir'>;
   /** Options of the Kafka broker (`brokers` always comes from `HERALD_KAFKA_BROKERS`). */
   readonly kafka?: Omit<KafkaBrokerOptions, 'brokers'>;
@@ -53,7 +67,12 @@ export async function engineFromEnv(env: EngineEnv = process.env, options: Engin
   return openEngine(readEngineConfig(env), options);
 }
 
-/** Opens an engine from an {@link EngineConfig} (as {@link readEngineConfig} returns it, or built in code). */
+/**
+ * Opens an engine from an {@link EngineConfig} (as {@link readEngineConfig} returns it, or built in
+ * code). A PostgreSQL connection string that is not a `postgres://` URL is refused with
+ * `invalid-options` (not repeating it) before anything opens; if an adapter fails to open, those
+ * opened before it are closed again.
+ */
 export function openEngine(config: EngineConfig, options: EngineFromEnvOptions = {}): Promise<Engine> {
   return config.kind === 'embedded' ? openEmbedded(config, options) : openKafkaPostgres(config, options);
 }
@@ -62,26 +81,39 @@ async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnv
   const { sqliteEngine } = await import('@herald/sqlite');
   const child = (component: string) => (options.logger ? { logger: options.logger.child({ component }) } : {});
   const engine = sqliteEngine({
+    ...options.embedded,
     dataDir: config.dataDir,
     log: { ...child('log'), ...options.embedded?.log },
     stores: { ...child('stores'), ...options.embedded?.stores },
   });
-  return { kind: 'embedded', broker: engine.broker, stores: engine.stores, description: `embedded (${config.dataDir})`, close: () => engine.close() };
+  return {
+    kind: 'embedded',
+    broker: engine.broker,
+    stores: engine.stores,
+    ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
+    description: `embedded (${config.dataDir})`,
+    close: () => engine.close(),
+  };
 }
 
 async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
   const [{ kafkaBroker }, { pgStores }] = await Promise.all([import('@herald/kafka'), import('@herald/postgres')]);
   const { kafka, postgres } = config;
+  // everything that can refuse the configuration runs before the first adapter opens
+  const database = postgresUrl(postgres.connectionString, 'postgres.connectionString');
+  const description = `kafka (${kafka.brokers.join(',')}) + postgresql (${describePostgresUrl(database)})`;
   const broker = kafkaBroker({
     ...(options.logger ? { logger: options.logger.child({ component: 'kafka' }) } : {}),
     ...options.kafka,
-    ...kafka,
-    group: { ...options.kafka?.group, ...kafka.group },
-    fetch: { ...options.kafka?.fetch, ...kafka.fetch },
+    // definedOnly: a configuration built in code may say `clientId: undefined`; that is no override
+    ...definedOnly(kafka),
+    brokers: kafka.brokers,
+    group: { ...options.kafka?.group, ...definedOnly(kafka.group ?? {}) },
+    fetch: { ...options.kafka?.fetch, ...definedOnly(kafka.fetch ?? {}) },
   });
   let stores: Stores<SqlTx>;
   try {
-    stores = pgStores({ ...(options.logger ? { logger: options.logger.child({ component: 'postgres' }) } : {}), ...options.postgres, ...postgres });
+    stores = pgStores({ ...(options.logger ? { logger: options.logger.child({ component: 'postgres' }) } : {}), ...options.postgres, ...definedOnly(postgres) });
   } catch (error) {
     await broker.close();
     throw error;
@@ -91,7 +123,7 @@ async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: Eng
     kind: 'kafka-postgres',
     broker,
     stores,
-    description: `kafka (${kafka.brokers.join(',')}) + postgresql (${redactUrl(postgres.connectionString)})`,
+    description,
     close() {
       closing ??= (async () => {
         const results = await Promise.allSettled([broker.close()]);
@@ -102,10 +134,4 @@ async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: Eng
       return closing;
     },
   };
-}
-
-/** `host:port/database` of a PostgreSQL URL: no user, no password, no query. */
-function redactUrl(value: string): string {
-  const url = new URL(value);
-  return `${url.host || 'local socket'}${url.pathname}`;
 }

@@ -16,11 +16,21 @@ export function text(env: EngineEnv, name: string): string | undefined {
 export function integer(env: EngineEnv, name: string, range: { min: number; max: number }): number | undefined {
   const raw = text(env, name);
   if (raw === undefined) return undefined;
-  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
+  const value = wholeNumber(raw);
+  if (Number.isNaN(value) || value < range.min || value > range.max) {
     throw invalidEnv(`${name} must be a whole number in [${range.min}, ${range.max}], got "${raw}"`);
   }
   return value;
+}
+
+/**
+ * `raw` as a safe integer when it is written in decimal digits (with an optional `-`), else NaN:
+ * `Number()` alone would take `0x10`, `0b1`, `1e4` and `10.0` for integers.
+ */
+export function wholeNumber(raw: string): number {
+  if (!/^-?\d+$/.test(raw)) return Number.NaN;
+  const value = Number(raw) + 0; // + 0: `-0` is 0
+  return Number.isSafeInteger(value) ? value : Number.NaN;
 }
 
 /** `true` or `false` (any case), or undefined when unset. */

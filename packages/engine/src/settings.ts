@@ -1,5 +1,5 @@
 import { ErrorCodes, HeraldError, type LogLevel } from '@herald/core';
-import type { EngineEnv } from './env.js';
+import { wholeNumber, type EngineEnv } from './env.js';
 
 /**
  * Readers of a service's own settings from its environment, beside the engine's: an empty value is
@@ -8,9 +8,9 @@ import type { EngineEnv } from './env.js';
 export interface SettingsReader {
   /** The value, trimmed, or `fallback` when unset. */
   text(name: string, fallback: string): string;
-  /** A safe integer in `[min, max]`. */
+  /** A safe integer in `[min, max]`, written in decimal digits (`-` allowed; no `0x`, exponent or fraction). */
   integer(name: string, fallback: number, min: number, max: number): number;
-  /** A number in `[0, 1]`. */
+  /** A number in `[0, 1]`, in decimal notation (`0.25`, `.5`, `1`). */
   fraction(name: string, fallback: number): number;
   /** One of `allowed`, exactly. */
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T;
@@ -27,14 +27,15 @@ export function settingsFrom(env: EngineEnv): SettingsReader {
     integer(name, fallback, min, max) {
       const text = raw(name);
       if (text === undefined) return fallback;
-      const value = Number(text);
-      if (!Number.isSafeInteger(value) || value < min || value > max) throw invalidSetting(`${name} must be an integer in [${min}, ${max}], got "${text}"`);
+      const value = wholeNumber(text);
+      if (Number.isNaN(value) || value < min || value > max) throw invalidSetting(`${name} must be an integer in [${min}, ${max}], got "${text}"`);
       return value;
     },
     fraction(name, fallback) {
       const text = raw(name);
       if (text === undefined) return fallback;
-      const value = Number(text);
+      // decimal notation only: `Number()` alone would take `0x1` and `1e-1`
+      const value = /^(\d+(\.\d+)?|\.\d+)$/.test(text) ? Number(text) : Number.NaN;
       if (!(value >= 0 && value <= 1)) throw invalidSetting(`${name} must be a number in [0, 1], got "${text}"`);
       return value;
     },
@@ -116,12 +117,13 @@ export function runtimeSettings(env: EngineEnv, defaults: RuntimeDefaults = {}):
 
 /**
  * The services a process runs, of `all`: `--service a,b` (or `--service=a,b`) on the command line,
- * else `HERALD_SERVICE`, else every one (`all` also names every one). A name may carry a
+ * else `HERALD_SERVICE` (empty is unset), else every one (`all` also names every one). A name may carry a
  * `-service` suffix (`payment-service` is `payment`). Throws `invalid-options` on a name not in
  * `all`, listing the ones there are.
  */
 export function selectServices<S extends string>(all: readonly S[], argv: readonly string[], env: EngineEnv): readonly S[] {
-  const value = serviceArgument(argv) ?? env['HERALD_SERVICE'] ?? 'all';
+  const fromEnv = env['HERALD_SERVICE']?.trim();
+  const value = serviceArgument(argv) ?? (fromEnv ? fromEnv : 'all');
   if (value.trim() === 'all') return all;
   const names = value.split(',').map((name) => name.trim().replace(/-service$/, ''));
   const unknown = names.find((name) => !(all as readonly string[]).includes(name));

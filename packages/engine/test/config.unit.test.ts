@@ -22,6 +22,11 @@ describe('readEngineConfig: which engine', () => {
     });
   });
 
+  it('leaves out what an unset variable would set, so it never overwrites an option given in code', () => {
+    const config = readEngineConfig(KAFKA_PG);
+    expect(config.kind === 'kafka-postgres' && config.postgres).not.toHaveProperty('poolSize');
+  });
+
   it('refuses one of the pair without the other, saying what is missing', () => {
     expect(() => readEngineConfig({ HERALD_KAFKA_BROKERS: 'k:9092' })).toThrow(/HERALD_KAFKA_BROKERS is set but DATABASE_URL is not/);
     expect(() => readEngineConfig({ DATABASE_URL: 'postgres://db/app' })).toThrow(/DATABASE_URL is set but HERALD_KAFKA_BROKERS is not/);
@@ -88,6 +93,8 @@ describe('readEngineConfig: Kafka and PostgreSQL settings', () => {
     [{ HERALD_KAFKA_SESSION_TIMEOUT_MS: '3000', HERALD_KAFKA_HEARTBEAT_INTERVAL_MS: '3000' }, /HEARTBEAT_INTERVAL_MS \(3000\) must be below HERALD_KAFKA_SESSION_TIMEOUT_MS \(3000\)/],
     [{ HERALD_KAFKA_FETCH_MAX_WAIT_MS: '-1' }, /HERALD_KAFKA_FETCH_MAX_WAIT_MS must be a whole number/],
     [{ HERALD_PG_POOL_SIZE: '0' }, /HERALD_PG_POOL_SIZE must be a whole number in \[1, 1000\]/],
+    [{ HERALD_PG_POOL_SIZE: '0x10' }, /HERALD_PG_POOL_SIZE must be a whole number in \[1, 1000\], got "0x10"/],
+    [{ HERALD_PG_POOL_SIZE: '1e2' }, /HERALD_PG_POOL_SIZE must be a whole number in \[1, 1000\], got "1e2"/],
   ])('refuses %j', (overrides, message) => {
     expect(() => readEngineConfig({ ...KAFKA_PG, ...overrides })).toThrow(message);
   });

@@ -3,20 +3,27 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { createApp, defineEvent, hasOutboxBacklog, jsonLogger } from '@herald/core';
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { Type } from '@sinclair/typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineFromEnv, type Engine, type EngineFromEnvOptions } from '../src/index.js';
+import type { PgStores } from '@herald/postgres';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { engineFromEnv, openEngine, type Engine, type EngineFromEnvOptions } from '../src/index.js';
 
 const Ping = defineEvent({ type: 'Ping', topic: 'engine-pings', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
 const quiet: EngineFromEnvOptions = { logger: jsonLogger({ level: 'error' }), kafka: { clientLogLevel: 'silent', closeTimeoutMs: 3_000 } };
 /** Runs a tiny app on the engine: 20 events through the outbox, the relay, the broker and a handler writing rows. */
 async function roundTrip(engine: Engine): Promise<string[]> {
   await engine.stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS pings (id TEXT PRIMARY KEY)'));
-  const app = createApp({ broker: engine.broker, stores: engine.stores, events: [Ping], logger: jsonLogger({ level: 'error' }) });
+  const app = createApp({
+    broker: engine.broker,
+    stores: engine.stores,
+    ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
+    events: [Ping],
+    logger: jsonLogger({ level: 'error' }),
+  });
   app.on(Ping, { group: 'engine-test' }, async (event, ctx) => {
     await ctx.tx.execute('INSERT INTO pings (id) VALUES ($1)', [event.data.id]);
   });
@@ -50,6 +57,63 @@ describe('engineFromEnv opens the embedded engine', () => {
     await engine.close();
     expect(existsSync(join(dataDir, 'log.db'))).toBe(true);
     expect(existsSync(join(dataDir, 'store.db'))).toBe(true);
+  });
+
+  it('with every embedded option: relayThread gives the relay host createApp runs the relay on', async () => {
+    const engine = await engineFromEnv({ HERALD_DATA_DIR: join(dir, 'threaded') }, { ...quiet, embedded: { relayThread: true } });
+    try {
+      expect(engine.relayHost).toBeDefined();
+      expect(await roundTrip(engine)).toEqual(expectedIds);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('engineFromEnv merges the environment over the options', () => {
+  // opening connects nothing, so unreachable addresses are fine here
+  const env = { HERALD_KAFKA_BROKERS: '127.0.0.1:9', DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' };
+  const poolMax = (engine: Engine) => ((engine.stores as PgStores).pool as unknown as { options: { max: number } }).options.max;
+
+  it('keeps an option whose variable is unset, and takes the variable where it is set', async () => {
+    const programmatic = await engineFromEnv(env, { ...quiet, postgres: { poolSize: 50 } });
+    const overridden = await engineFromEnv({ ...env, HERALD_PG_POOL_SIZE: '3' }, { ...quiet, postgres: { poolSize: 50 } });
+    try {
+      expect(poolMax(programmatic)).toBe(50);
+      expect(poolMax(overridden)).toBe(3);
+    } finally {
+      await Promise.all([programmatic.close(), overridden.close()]);
+    }
+  });
+
+  it('and so does openEngine, for a configuration built in code with an undefined field', async () => {
+    const config = { kind: 'kafka-postgres', kafka: { brokers: ['127.0.0.1:9'] }, postgres: { connectionString: env.DATABASE_URL, poolSize: undefined } } as const;
+    const engine = await openEngine(config, { ...quiet, postgres: { poolSize: 50 } });
+    try {
+      expect(poolMax(engine)).toBe(50);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('openEngine with a configuration built in code', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refuses a connection string that is not a URL before opening anything, never repeating it', async () => {
+    // pg would take this string; URL does not, and its TypeError carries the whole input
+    const connectionString = 'host=db dbname=app user=app password=s3cret';
+    // the PostgreSQL stores start their retention timer when they open: none may be left behind
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const error: unknown = await openEngine({ kind: 'kafka-postgres', kafka: { brokers: ['127.0.0.1:9'] }, postgres: { connectionString } }, quiet).then(
+      () => expect.unreachable(),
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ name: 'HeraldError', code: 'invalid-options', message: expect.stringContaining('postgres.connectionString is not a URL') });
+    expect(inspect(error, { depth: 10 })).not.toContain('s3cret');
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

@@ -21,6 +21,22 @@ describe('settingsFrom', () => {
     expect(() => bad.fraction('NAN', 0)).toThrow('NAN must be a number in [0, 1], got "x"');
     expect(() => bad.oneOf('LEVEL', ['info', 'warn'] as const, 'info')).toThrow('LEVEL must be one of info, warn, got "loud"');
   });
+
+  it('takes integers and fractions in decimal notation only, as the engine variables', () => {
+    const read = settingsFrom({ OFFSET: '-5', ZERO: '-0', HALF: '.5', ONE: '1', HEX: '0x10', EXP: '1e4', DOTTED: '10.0', BIN: '0b1', SMALL: '1e-1' });
+    for (const name of ['HEX', 'EXP', 'DOTTED', 'BIN']) {
+      expect(() => read.integer(name, 1, 0, 100_000)).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringMatching(new RegExp(`^${name} must be an integer in \\[0, 100000\\], got "`)) }));
+    }
+    for (const name of ['HEX', 'BIN', 'SMALL']) {
+      expect(() => read.fraction(name, 0)).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringMatching(new RegExp(`^${name} must be a number in \\[0, 1\\], got "`)) }));
+    }
+    expect(() => runtimeSettings({ HERALD_RETRY_MAX_ATTEMPTS: '0x10' })).toThrow('HERALD_RETRY_MAX_ATTEMPTS must be an integer in [1, 1000], got "0x10"');
+    expect(() => runtimeSettings({ HERALD_RETRY_INITIAL_DELAY_MS: '1e4' })).toThrow('HERALD_RETRY_INITIAL_DELAY_MS must be an integer in [0, 3600000], got "1e4"');
+    expect(read.integer('OFFSET', 0, -10, 10)).toBe(-5);
+    expect(read.integer('ZERO', 1, -10, 10)).toBe(0);
+    expect(read.fraction('HALF', 0)).toBe(0.5);
+    expect(read.fraction('ONE', 0)).toBe(1);
+  });
 });
 
 describe('selectServices', () => {
@@ -30,6 +46,9 @@ describe('selectServices', () => {
     expect(selectServices(SERVICES, ['--service', 'search,notification-service,search'], {})).toEqual(['search', 'notification']);
     expect(selectServices(SERVICES, ['--service=api'], { HERALD_SERVICE: 'search' })).toEqual(['api']);
     expect(selectServices(SERVICES, [], { HERALD_SERVICE: ' api , search ' })).toEqual(['api', 'search']);
+    // an empty HERALD_SERVICE is unset, as every other variable
+    expect(selectServices(SERVICES, [], { HERALD_SERVICE: '' })).toEqual(SERVICES);
+    expect(selectServices(SERVICES, [], { HERALD_SERVICE: '  ' })).toEqual(SERVICES);
   });
 
   it('refuses an unknown or missing name, listing the services', () => {
