@@ -34,6 +34,12 @@ export interface RequestOptions {
   readonly correlationId?: string;
   /** Extra envelope headers of the request. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * The event being handled when a handler asks: the request takes its correlation id (unless
+   * `correlationId` is given), its id as causation id and its trace context, so the request, its
+   * handling and the reply stay in the handled event's trace.
+   */
+  readonly cause?: Envelope;
   /** Abandons the wait (the reply, if it comes, is dropped as late). */
   readonly signal?: AbortSignal;
 }
@@ -224,6 +230,7 @@ export function createRequester(options: RequesterOptions): Requester {
         await app.publish(definition.request, data, {
           id,
           ...(requestOptions.correlationId ? { correlationId: requestOptions.correlationId } : {}),
+          ...(requestOptions.cause ? { cause: requestOptions.cause } : {}),
           headers: { ...requestOptions.headers, [REPLY_HEADERS.replyTo]: instanceId, [REPLY_HEADERS.requestId]: id },
         });
       };

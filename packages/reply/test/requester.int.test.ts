@@ -101,6 +101,29 @@ describe('requester', () => {
     expect(dropped(s.facts)).toEqual(['unknown', 'duplicate']);
   });
 
+  it("asked by a handler with its event as cause: the request takes the event's correlation, causation and trace context", async () => {
+    const s = await setup();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const cause: Envelope = {
+      id: uuidv7(),
+      type: 'OrderPlaced',
+      version: 1,
+      topic: 'orders',
+      key: 'o-1',
+      correlationId: 'order-flow-7',
+      causationId: null,
+      occurredAt: new Date().toISOString(),
+      headers: { traceparent, tracestate: 'vendor=1' },
+      data: {},
+    };
+    const pending = s.requester.request(GetProfile, { userId: 'u-1', from: 'x' }, { timeoutMs: 10_000, cause });
+    const request = await waitForRequest(s);
+    expect(request).toMatchObject({ correlationId: 'order-flow-7', causationId: cause.id });
+    expect(request.headers).toMatchObject({ traceparent, tracestate: 'vendor=1', [REPLY_HEADERS.requestId]: request.id });
+    await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 'u-1', name: 'Alice', from: 'x' });
+    expect((await pending).data).toMatchObject({ name: 'Alice' });
+  });
+
   it('rejects with request-timeout, and drops the reply that comes later as late', async () => {
     const s = await setup();
     await expect(s.requester.request(GetProfile, { userId: 'u-2', from: 'x' }, { timeoutMs: 50 })).rejects.toMatchObject({

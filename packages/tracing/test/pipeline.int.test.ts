@@ -178,6 +178,20 @@ describe('create, send and process spans through the pipeline', () => {
     }
   });
 
+  it('carries the context a timer was scheduled in to the event it publishes when due', async () => {
+    const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const request = tracing.http.start({ method: 'POST', url: '/refunds', route: '/refunds', headers: { traceparent: incoming }, scheme: 'http', remoteAddress: undefined, serverAddress: undefined, serverPort: undefined, httpVersion: '1.1' });
+    await app.transaction((_tx, publish) => request.publish(publish).schedule(Paid, { id: 't-1' }, { afterMs: 1 }));
+    request.end({ statusCode: 202 });
+    await waitFor('the scheduled payment processed', () => recorder.spans().some(named('process payments')));
+    const server = only(recorder.spans(), named('POST /refunds'), 'the server span');
+    // no create span (the event is created when due); its send span is a child of the request's
+    expect(recorder.spans().filter(named('create payments'))).toEqual([]);
+    const send = only(recorder.spans(), named('send payments'), 'send payments');
+    expect(isChildOf(send, server)).toBe(true);
+    expect(isChildOf(only(recorder.spans(), named('process payments'), 'process payments'), send)).toBe(true);
+  });
+
   it('starts the trace at the send span when the event has no creation context, and keeps a custom one', async () => {
     await app.publish(Ordered, { id: 'o-4' });
     const custom = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

@@ -47,7 +47,7 @@ export function registerNotificationService(app: App<SqlTx>, options: Notificati
       const marks = await app.stores.inbox.findHandled([event.id]);
       if (!marks.some((mark) => mark.group === ctx.group)) {
         const { username } = event.data as { username: string };
-        const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, correlationId: event.correlationId });
+        const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, cause: event });
         contacts.set(event, reply.data.email);
       }
       await next(event, ctx);

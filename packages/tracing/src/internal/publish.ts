@@ -1,7 +1,7 @@
-import { SpanKind, context as contextApi, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { SpanKind, context as contextApi, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { Envelope, EventDefinition, Publish } from '@herald/core';
 import { HERALD, MESSAGING, OPERATION } from '../conventions.js';
-import { injectSpan, injectSpanContext } from './propagation.js';
+import { injectSpan, injectSpanContext, isValidContext } from './propagation.js';
 import { recordFailure, unsampledParent, type TracingState } from './spans.js';
 
 /**
@@ -72,9 +72,15 @@ export function tracedPublish(state: TracingState, publish: Publish, parent?: Co
   // one create span for the whole call (`messaging.batch.message_count`): every event of it carries
   // that span as its creation context, as the conventions allow when messages are created together
   traced.many = (definition, items, options) => call(definition, options, items.length, (o) => publish.many(definition, items, o));
-  // a scheduled event is created when it is due, not now: it keeps the trace headers of its cause
-  // (the publisher copies them) and gets no create span of its own here
-  traced.schedule = (definition, data, options) => publish.schedule(definition, data, options);
+  // a scheduled event is created when it is due, not now: no create span here, but it carries the
+  // context it was scheduled in (a handler's process span, a request's server span), so what it
+  // sets off when due stays in that trace; a context of its own, or none to carry, leaves it as given
+  traced.schedule = (definition, data, options) => {
+    if (options.headers?.['traceparent'] !== undefined) return publish.schedule(definition, data, options);
+    const spanContext = trace.getSpanContext(parent ?? contextApi.active());
+    if (spanContext === undefined || !isValidContext(spanContext)) return publish.schedule(definition, data, options);
+    return publish.schedule(definition, data, { ...options, headers: injectSpanContext(spanContext, options.headers) });
+  };
   traced.cancelTimer = (timerId) => publish.cancelTimer(timerId);
   return traced;
 }
