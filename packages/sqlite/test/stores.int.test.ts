@@ -141,8 +141,13 @@ describe('sqliteStores.transaction (group commit)', () => {
     expect(rows).toEqual([{ n: 6 }]);
   });
 
-  it('refuses transaction control statements inside a tx', async () => {
-    await expect(stores.transaction((tx) => tx.execute('COMMIT'))).rejects.toMatchObject({ code: 'transaction-control' });
+  it('refuses transaction control statements inside a tx, behind comments, whitespace or semicolons too', async () => {
+    const statements = ['COMMIT', '/* end */ COMMIT', '-- done\nEND', ';COMMIT', ' ;\t/* a */ ; rollback', 'SAVEPOINT s', 'release s', 'BEGIN'];
+    for (const sql of statements) {
+      await expect(stores.transaction((tx) => tx.execute(sql)), sql).rejects.toMatchObject({ code: 'transaction-control' });
+    }
+    // a word that merely starts like one is not refused
+    await expect(stores.transaction((tx) => tx.query('SELECT 1 AS "commit"'))).resolves.toEqual([{ commit: 1 }]);
   });
 
   it('keeps its schema version and opens an existing file without migrating again', async () => {

@@ -114,6 +114,104 @@ describe('concurrent transactions on one SQLite writer', () => {
     expect(committedNames()).toEqual(['saw-0']);
   });
 
+  it('fails a transaction whose statement ends the physical transaction (INSERT OR ROLLBACK) and replays the others into a new one', async () => {
+    await stores.transaction(async (tx) => {
+      await tx.execute('CREATE TABLE seats (id INTEGER PRIMARY KEY)');
+      await tx.execute('INSERT INTO seats VALUES (1)');
+    });
+    const { gate, open } = gated();
+    const failing = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['failing']);
+      await gate;
+      throw new Error('fails after writing');
+    });
+    const kept = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['kept-1']);
+      await gate;
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['kept-2']);
+      return tx.query<{ name: string }>("SELECT name FROM rows WHERE name LIKE 'kept%' ORDER BY name");
+    });
+    let runs = 0;
+    let caught: unknown;
+    const rollingBack = stores.transaction(async (tx) => {
+      runs++;
+      try {
+        // the conflict rolls back the physical transaction: the writes of all three
+        await tx.execute('INSERT OR ROLLBACK INTO seats VALUES (1)');
+      } catch (error) {
+        caught = error; // "already booked": carry on
+      }
+      try {
+        await tx.execute('INSERT INTO rows VALUES ($1)', ['rolling-back']);
+      } finally {
+        open();
+      }
+    });
+    await expect(rollingBack).rejects.toMatchObject({ code: 'transaction-control', retriable: false });
+    expect(caught).toMatchObject({ code: 'transaction-control', cause: { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' } });
+    expect(runs).toBe(1);
+    await expect(failing).rejects.toThrow('fails after writing');
+    expect(await kept).toEqual([{ name: 'kept-1' }, { name: 'kept-2' }]);
+    expect(committedNames()).toEqual(['kept-1', 'kept-2']);
+  });
+
+  it('fails a transaction whose statement ends the physical transaction only when replayed (a trigger that RAISEs ROLLBACK)', async () => {
+    await stores.transaction(async (tx) => {
+      await tx.execute('CREATE TABLE seats (id INTEGER PRIMARY KEY)');
+      await tx.execute('CREATE TABLE holds (seat INTEGER NOT NULL)');
+      await tx.execute('CREATE TABLE bookings (seat INTEGER NOT NULL)');
+      // both RAISEs fail the statement with the same code; only the second ends the transaction
+      await tx.execute(`CREATE TRIGGER check_booking BEFORE INSERT ON bookings BEGIN
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM holds WHERE seat = NEW.seat) THEN RAISE(ABORT, 'seat held')
+                    WHEN NOT EXISTS (SELECT 1 FROM seats WHERE id = NEW.seat) THEN RAISE(ROLLBACK, 'no such seat') END;
+      END`);
+    });
+    const { gate, open } = gated();
+    const holding = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO holds VALUES (1)');
+      await gate;
+      throw new Error('fails after writing');
+    });
+    let runs = 0;
+    const booking = stores.transaction(async (tx) => {
+      runs++;
+      try {
+        await tx.execute('INSERT INTO bookings VALUES (1)');
+      } catch {
+        // "seat held": book nothing, but record the attempt
+      }
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['booking attempted']);
+    });
+    await tick(30); // a commit point replays booking without the hold: the trigger now rolls back
+    const meanwhile = committedNames();
+    open();
+    expect(meanwhile).toEqual([]);
+    await expect(holding).rejects.toThrow('fails after writing');
+    // run again without the hold, it ends the transaction itself
+    await expect(booking).rejects.toMatchObject({ code: 'transaction-control', retriable: false });
+    expect(runs).toBe(2);
+    expect(committedNames()).toEqual([]);
+  });
+
+  it('refuses a COMMIT behind a comment: it cannot commit the writes of a transaction that then fails', async () => {
+    const { gate, open } = gated();
+    const failing = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO rows VALUES ($1)', ['failing']);
+      await gate;
+      throw new Error('fails after writing');
+    });
+    const committing = stores.transaction(async (tx) => {
+      try {
+        await tx.execute('/* end */ COMMIT');
+      } finally {
+        open();
+      }
+    });
+    await expect(committing).rejects.toMatchObject({ code: 'transaction-control', retriable: false });
+    await expect(failing).rejects.toThrow('fails after writing');
+    expect(committedNames()).toEqual([]);
+  });
+
   it('keeps invariants under many interleaved transfers with random delays and failures', async () => {
     await stores.transaction(async (tx) => {
       await tx.execute('CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)');

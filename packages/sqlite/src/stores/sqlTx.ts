@@ -12,8 +12,14 @@ interface Prepared {
   readonly reader: boolean;
 }
 
-/** Transaction control belongs to the engine: a handler's COMMIT would end everyone's batch. */
-const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
+/**
+ * Transaction control belongs to the engine: a handler's COMMIT would end everyone's batch. SQLite
+ * skips whitespace, comments and empty statements (`;`) before the keyword, so this does too. A
+ * COMMIT must be refused before it runs (it cannot be undone); statements that roll back
+ * (`INSERT OR ROLLBACK`, triggers) are caught after they run by the step log. Each comment matches
+ * in one way only (up to its end), so a long run of them cannot make the match backtrack.
+ */
+const TRANSACTION_CONTROL = /^(?:[\s;]|--[^\n]*(?:\n|$)|\/\*(?:[^*]|\*(?!\/))*(?:\*\/|$))*(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
 
 /** Creates `SqlTx` handles bound to logical transactions, sharing one statement cache. */
 export function createSqlTxFactory(db: Database.Database, cacheSize: number) {

@@ -48,7 +48,7 @@ export function createStepLog(db: Database.Database, ensure: () => void): StepLo
   }
 
   function record(member: Member, scope: TxScope, stmt: Database.Statement<unknown[]>, method: Method, args: readonly unknown[]): unknown {
-    if (!scope.active) throw member.doomed ? conflict() : finished();
+    if (!scope.active) throw member.broke ?? (member.doomed ? conflict() : finished());
     if (!db.inTransaction) {
       ensure();
       // the replay may have found this member's own earlier reads invalidated
@@ -58,9 +58,11 @@ export function createStepLog(db: Database.Database, ensure: () => void): StepLo
     try {
       result = execute(stmt, method, args);
     } catch (error) {
+      if (!db.inTransaction) throw broke(member, error);
       steps.push({ member, stmt, method, args, result: undefined, errorCode: codeOf(error) });
       throw error;
     }
+    if (!db.inTransaction) throw broke(member, undefined);
     steps.push({ member, stmt, method, args, result });
     if (!stmt.readonly && (method !== 'run' || (result as number) > 0)) scope.wrote = true;
     return result;
@@ -79,9 +81,31 @@ export function createStepLog(db: Database.Database, ensure: () => void): StepLo
       } catch (error) {
         errorCode = codeOf(error);
       }
+      // it did not end the transaction the first time (see `broke`): it read writes left out
+      if (!db.inTransaction) return step.member;
       if (errorCode !== step.errorCode || (errorCode === undefined && !isDeepStrictEqual(result, step.result))) return step.member;
     }
     return undefined;
+  }
+
+  /**
+   * `member`'s statement ended the physical transaction (`INSERT OR ROLLBACK`, a trigger's
+   * `RAISE(ROLLBACK)`, SQLite rolling back after SQLITE_FULL or SQLITE_IOERR): everyone's writes
+   * are gone. The member fails for good (it would do it again) and is left out of replays; the
+   * others get their writes back in a new physical transaction when they next need it, so no
+   * statement runs outside one.
+   */
+  function broke(member: Member, cause: unknown): HeraldError {
+    const error = new HeraldError(
+      SqliteErrors.transactionControl,
+      'stores: a statement ended the transaction (a conflict clause OR ROLLBACK, a trigger RAISE(ROLLBACK), or SQLite rolling back after an error); this transaction was rolled back, the others sharing its commit were not affected',
+      { cause },
+    );
+    member.broke = error;
+    member.doomed = true;
+    member.scope.active = false;
+    steps = steps.filter((step) => step.member !== member);
+    return error;
   }
 
   return {

@@ -153,7 +153,10 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     if (member.state !== 'running' || scope !== member.scope) return;
     scope.active = false;
     running--;
-    if (member.doomed) {
+    if (member.broke !== undefined) {
+      ok = false;
+      outcome = member.broke;
+    } else if (member.doomed) {
       if (member.runs < MAX_RUNS) {
         // its reads were invalidated by a replay: run it again against the current state
         log.drop([member]);

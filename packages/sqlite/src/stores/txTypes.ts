@@ -44,6 +44,11 @@ export interface Member {
   blockers?: readonly Member[];
   /** Its reads were invalidated while it ran: its statements now fail, and when it finishes it runs again. */
   doomed: boolean;
+  /**
+   * Set (with `doomed`) when one of its statements ended the physical transaction: it fails with
+   * this error whatever its work returns, and does not run again.
+   */
+  broke?: unknown;
   value?: unknown;
   error?: unknown;
 }
