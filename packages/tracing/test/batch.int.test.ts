@@ -183,7 +183,9 @@ describe('the embedded engine with its relay thread, traced', () => {
     const before = Date.now();
     await app.transaction((_tx, publish) => tracing.publish(publish).many(Ordered, [{ id: 'r-1' }, { id: 'r-2' }]));
     await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'r-3' }));
-    await waitFor('the orders processed', () => recorder.spans().filter(named('process orders')).length === 3);
+    // no creation context: the thread sends it as it is, so a send span would be a root no record carries
+    await app.publish(Ordered, { id: 'r-4' });
+    await waitFor('the orders processed', () => recorder.spans().filter(named('process orders')).length === 4);
     await waitFor('the sends recorded', () => recorder.spans().filter(named('send orders')).length === 2);
     const spans = recorder.spans();
     const creates = spans.filter(named('create orders'));
@@ -200,5 +202,9 @@ describe('the embedded engine with its relay thread, traced', () => {
       const processes = spans.filter((s) => s.name === 'process orders' && isChildOf(s, create));
       expect(processes).toHaveLength(countOf(create));
     }
+    expect(sends).toHaveLength(2);
+    // the event published without a context: one trace, its process span alone
+    const orphan = only(spans, (s) => s.name === 'process orders' && s.parentSpanContext === undefined, 'the process span of r-4');
+    expect(spans.filter((s) => s.spanContext().traceId === orphan.spanContext().traceId)).toEqual([orphan]);
   });
 });

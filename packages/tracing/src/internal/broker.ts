@@ -117,7 +117,7 @@ function startSendSpan(state: TracingState, topic: string, key: string, creation
  * its own, so its sends are recorded after the fact, from what it reports of each publish — one
  * send span per topic and creation context, with the publish's start and end times. The records
  * keep their creation context: the process spans of their consumers are children of the create
- * span, siblings of the send span.
+ * span, siblings of the send span. Records without a creation context get no send span there.
  */
 export function tracedRelayHost(state: TracingState, host: RelayHost): RelayHost {
   return {
@@ -134,7 +134,9 @@ export function tracedRelayHost(state: TracingState, host: RelayHost): RelayHost
 
 function recordSends(state: TracingState, sent: RelaySent): void {
   for (const group of sent.groups) {
-    if (sampledFlag(group.traceparent) === 0) continue;
+    // unsampled: no span. Without a (valid) creation context the thread sent the records as they
+    // are: a send span would start a trace no record carries, apart from their consumers' own
+    if (sampledFlag(group.traceparent) !== 1) continue;
     const creation = contextOf(group.traceparent, group.tracestate);
     const span = startSendSpan(state, group.topic, group.key, creation, group.count, sent.startedAt);
     if (sent.error) recordFailure(span, sent.error);
