@@ -3,7 +3,7 @@ import { CoreErrors, HeraldError } from '@herald/core';
 import type { AppOptions, Broker, Pipeline, Publish } from '@herald/core';
 import { tracedBroker, tracedRelayHost } from './internal/broker.js';
 import { httpTracer, type HttpTracer } from './http.js';
-import { PROCESS_STEP, processStep, publishStep } from './internal/pipeline.js';
+import { PROCESS_STEP, attemptStep, processStep, publishStep } from './internal/pipeline.js';
 import { tracedPublish } from './internal/publish.js';
 import { tracingState } from './internal/spans.js';
 import { HERALD_SYSTEM } from './conventions.js';
@@ -38,10 +38,11 @@ export interface Tracing {
    */
   broker<B extends Broker>(broker: B): B;
   /**
-   * A pipeline edit adding two steps: `trace` (a process span per delivery, after `correlation`,
-   * else outermost; for a batch handler's whole batch, one process span per batch) and
-   * `tracePublish` (inside `transaction`: `ctx.publish` opens a create span per event, child of
-   * the process span). Without a `transaction` step, only the first is added.
+   * A pipeline edit adding three steps: `trace` (a process span per delivery, after
+   * `correlation`, else outermost; for a batch handler's whole batch, one process span per batch),
+   * `traceAttempt` (just inside `retry`, else inside `trace`: an `exception` event per failed
+   * attempt) and `tracePublish` (inside `transaction`: `ctx.publish` opens a create span per
+   * event, child of the process span; not added without a `transaction` step).
    */
   pipeline<Tx>(pipeline: Pipeline<Tx>): Pipeline<Tx>;
   /** The HTTP gateway's tracing hook: `createGateway({ app, tracing: tracing.http })`. */
@@ -87,6 +88,7 @@ export function createTracing(options: TracingOptions = {}): Tracing {
     const process = processStep<Tx>(state);
     const names = edited.names();
     let next = edited.has('correlation') ? edited.insertAfter('correlation', process) : names.length > 0 ? edited.insertBefore(names[0]!, process) : edited.append(process);
+    next = next.insertAfter(next.has('retry') ? 'retry' : PROCESS_STEP, attemptStep<Tx>(state));
     if (next.has('transaction')) next = next.insertAfter('transaction', publishStep<Tx>(state));
     return next;
   }

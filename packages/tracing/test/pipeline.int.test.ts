@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep, redriveRecord } from '@herald/core';
+import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep, redriveRecord, silentLogger } from '@herald/core';
 import type { App, Logger } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
@@ -142,6 +142,30 @@ describe('create, send and process spans through the pipeline', () => {
     // the first attempt rolled back: only the second one's event reached the broker
     const send = only(recorder.spans(), named('send payments'), 'send payments');
     expect(creates.filter((c) => isChildOf(send, c))).toHaveLength(1);
+  });
+
+  it('records an attempt that timed out as an exception event too', async () => {
+    const own = createApp<MemoryTx>(
+      tracing.app({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, relay: { idleMs: 5 }, handlerDefaults: { timeoutMs: 300, retry: { maxAttempts: 3, initialDelayMs: 700, maxDelayMs: 700, jitter: 0 } } }),
+    );
+    let runs = 0;
+    own.on(Ordered, { group: 'slow' }, async () => {
+      // the first attempt outlives its timeout, ignoring its signal: the handler itself succeeds
+      if (runs++ === 0) await new Promise((resolve) => setTimeout(resolve, 600));
+    });
+    try {
+      await own.start();
+      await own.ready();
+      await own.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'slow-1' }));
+      await waitFor('the order processed', () => recorder.spans().some(named('process orders')));
+      const process = only(recorder.spans(), named('process orders'), 'process orders');
+      expect(process.attributes).toMatchObject({ 'herald.delivery.outcome': 'applied', 'herald.delivery.attempts': 2 });
+      expect(process.events.map((e) => ({ name: e.name, type: e.attributes?.['exception.type'], attempt: e.attributes?.['herald.delivery.attempt'] }))).toEqual([
+        { name: 'exception', type: 'timeout', attempt: 1 },
+      ]);
+    } finally {
+      await own.close();
+    }
   });
 
   it('marks a dead-lettered delivery as failed, with the error code as error.type', async () => {
@@ -286,18 +310,19 @@ describe('below an unsampled parent', () => {
 describe('the pipeline edit and the app options', () => {
   const tracing = createTracing({ tracerProvider: recorder.sdk.provider });
 
-  it('adds trace after correlation and tracePublish inside transaction, once', () => {
+  it('adds trace after correlation, traceAttempt inside retry and tracePublish inside transaction, once', () => {
     const edited = tracing.pipeline(defaultPipeline());
-    expect(edited.names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox']);
+    expect(edited.names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'traceAttempt', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox']);
     expect(tracing.pipeline(edited).names()).toEqual(edited.names());
-    expect(tracing.pipeline(defaultPipeline().remove('correlation').remove('transaction').remove('inbox')).names()).toEqual(['trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover']);
+    expect(tracing.pipeline(defaultPipeline().remove('correlation').remove('transaction').remove('inbox')).names()).toEqual(['trace', 'instrument', 'deadLetter', 'retry', 'traceAttempt', 'timeout', 'recover']);
+    expect(tracing.pipeline(defaultPipeline().remove('retry')).names()).toEqual(['correlation', 'trace', 'traceAttempt', 'instrument', 'deadLetter', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox']);
   });
 
   it("applies the app's own pipeline edit first, and wraps the broker once", () => {
     const audit = policyStep<MemoryTx>('audit', (next) => next);
     const broker = memoryBroker();
     const options = tracing.app({ broker, stores: memoryStores(), pipeline: (p) => p.append(audit) });
-    expect(options.pipeline!(defaultPipeline()).names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox', 'audit']);
+    expect(options.pipeline!(defaultPipeline()).names()).toEqual(['correlation', 'trace', 'instrument', 'deadLetter', 'retry', 'traceAttempt', 'timeout', 'recover', 'transaction', 'tracePublish', 'inbox', 'audit']);
     expect(options.broker).not.toBe(broker);
     expect(tracing.broker(options.broker)).toBe(options.broker);
   });

@@ -10,6 +10,8 @@ import { tracedPublish } from './publish.js';
 export const PROCESS_STEP = 'trace';
 /** Name of the step, inside `transaction`, that gives `ctx.publish` create spans. */
 export const PUBLISH_STEP = 'tracePublish';
+/** Name of the step, just inside `retry`, that records each failed attempt on the process span. */
+export const ATTEMPT_STEP = 'traceAttempt';
 
 /**
  * The process span of each delivery: `process {topic}` (CONSUMER), child of the send span named in
@@ -126,18 +128,32 @@ function batchAttributes<Tx>(state: TracingState, events: readonly Envelope[], c
 
 /**
  * Inside `transaction`: `ctx.publish` opens a create span per event, child of the delivery's
- * process span, and each failed attempt is recorded on the process span as an `exception` event
- * with its attempt number.
+ * process span.
  */
 export function publishStep<Tx>(state: TracingState): PolicyStep<Tx> {
   return policyStep<Tx>(PUBLISH_STEP, {
     requires: ['transaction'],
     create: () => (next) =>
-      async function tracePublishHandler(event, ctx) {
+      function tracePublishHandler(event, ctx) {
+        const active = state.processScopes.get(ctx.state);
+        if (!active) return next(event, ctx);
+        return next(event, ctx.with({ publish: tracedPublish(state, ctx.publish, active) }));
+      },
+  });
+}
+
+/**
+ * Just inside `retry`: each failed attempt is recorded on the process span as an `exception`
+ * event with its attempt number, whatever failed it — the handler, its timeout, the commit.
+ */
+export function attemptStep<Tx>(state: TracingState): PolicyStep<Tx> {
+  return policyStep<Tx>(ATTEMPT_STEP, {
+    create: () => (next) =>
+      async function traceAttemptHandler(event, ctx) {
         const active = state.processScopes.get(ctx.state);
         if (!active) return next(event, ctx);
         try {
-          await next(event, ctx.with({ publish: tracedPublish(state, ctx.publish, active) }));
+          await next(event, ctx);
         } catch (error) {
           trace.getSpan(active)?.addEvent(EXCEPTION.event, {
             [EXCEPTION.type]: errorType(error),
