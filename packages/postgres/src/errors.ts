@@ -8,11 +8,17 @@ export const { specs: PgErrors, codes: PgErrorCodes } = defineErrorCodes({
     meaning: 'Serialization failure, deadlock, lock timeout or colliding DDL: the transaction lost a race and was rolled back.',
     action: 'Retried by the pipeline; if frequent, look for transactions touching the same rows in different orders.',
   },
+  timeout: {
+    code: 'store-timeout',
+    retriable: true,
+    meaning: 'A statement was cancelled: it ran longer than statement_timeout, or an operator cancelled it (pg_cancel_backend).',
+    action: 'Retried by the pipeline; if frequent, find the slow statement (a missing index, a lock held long, a busy server) or raise statement_timeout.',
+  },
   unavailable: {
     code: 'store-unavailable',
     retriable: true,
-    meaning: 'The connection failed, or the server is shutting down, in recovery or out of connections.',
-    action: 'Retried by the pipeline; check the server, the network and max_connections (and HERALD_PG_POOL_SIZE).',
+    meaning: 'The connection failed or was closed by the server (shutdown, idle-in-transaction timeout), or the server is in recovery or out of resources (connections, memory, disk).',
+    action: 'Retried by the pipeline; check the server (its log, memory and disk), the network and max_connections (and HERALD_PG_POOL_SIZE).',
   },
   constraint: {
     code: 'store-constraint',
@@ -39,28 +45,56 @@ const CATALOG_INDEXES = new Set(['pg_type_typname_nsp_index', 'pg_class_relname_
 /**
  * The same race, seen a moment later: the other session's object was committed between this
  * statement's existence check and its creation, and the server names it (`duplicate_table`,
- * `duplicate_object`: a table's row type). Run again, `IF NOT EXISTS` finds it; a plain `CREATE` of
- * an existing object fails the same way again, after the retries.
+ * `duplicate_object`: a table's row type). Only a race when the statement creates what does not
+ * exist yet (`IF NOT EXISTS`, or the migrations): run again, it finds the object. A plain `CREATE`
+ * of an existing object fails the same way every time, so there it is not retried.
  */
 const DUPLICATE_DDL_STATES = new Set(['42P07', '42710']);
-/** Connection exceptions (class 08), shutdown, overload, crash recovery. */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53000', '58000', '58030']);
+/**
+ * `query_canceled`: statement_timeout, or pg_cancel_backend. The stores never cancel their own
+ * statements (close waits for them), so this is never our shutdown: a slow statement under load,
+ * which may well finish in time when run again, as a lock timeout (a conflict) may.
+ */
+const CANCELED_STATE = '57014';
+/**
+ * Connection exceptions (class 08), shutdown, crash recovery, the server closing an idle
+ * transaction's session; insufficient resources (class 53: connections, memory, disk) are checked
+ * by class.
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '25P03', '58000', '58030']);
 /** Node socket errors meaning the server could not be reached or the connection dropped. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Messages of pg's own connection failures, which carry no code. */
 const CONNECTION_MESSAGE = /connection terminated|connection timeout|timeout exceeded when trying to connect|client has encountered a connection error|not queryable/i;
 
+/** How the failed statement came to be run, where that changes what an error means. */
+export interface StoreErrorOptions {
+  /**
+   * The statement creates only what does not exist yet (`IF NOT EXISTS`, or a migration under its
+   * lock): the server naming an existing object means a concurrent session just created it.
+   */
+  readonly idempotentDdl?: boolean;
+}
+
+/** Whether `sql` is DDL that creates only what does not exist yet (see {@link StoreErrorOptions}). */
+export function isIdempotentDdl(sql: string): boolean {
+  return IF_NOT_EXISTS.test(sql);
+}
+const IF_NOT_EXISTS = /\bIF\s+NOT\s+EXISTS\b/i;
+
 /**
  * Maps anything the `pg` driver throws to a {@link HeraldError} whose `retriable` flag says whether
  * running the whole transaction again may succeed: serialization failures, deadlocks and lost
  * connections are retriable; constraint violations, values the server refuses as data (the core's
- * `value-rejected`: a NUL in text, a string too long...) and SQL errors are not. The driver's error is the
- * `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
- * Concurrent DDL colliding on a system catalog's unique index, or finding the object the other one
- * just committed (several processes creating the same table at start), is a retriable conflict too.
+ * `value-rejected`: a NUL in text, a string too long...) and SQL errors are not. A cancelled statement
+ * (statement_timeout) is a retriable `store-timeout`. The driver's error is the `cause`;
+ * `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
+ * Concurrent DDL colliding on a system catalog's unique index is a retriable conflict too, and so is
+ * finding the object the other one just committed when the statement creates only what does not
+ * exist yet (`options.idempotentDdl`: several processes creating the same table at start).
  * A HeraldError passes through unchanged.
  */
-export function toStoreError(thrown: unknown, context: string): HeraldError {
+export function toStoreError(thrown: unknown, context: string, options: StoreErrorOptions = {}): HeraldError {
   if (thrown instanceof HeraldError) return thrown;
   const error = thrown as { code?: unknown; message?: unknown; constraint?: unknown; table?: unknown };
   const sqlState = typeof error?.code === 'string' ? error.code : undefined;
@@ -69,20 +103,21 @@ export function toStoreError(thrown: unknown, context: string): HeraldError {
   if (sqlState) details.sqlState = sqlState;
   if (typeof error?.constraint === 'string') details.constraint = error.constraint;
   if (typeof error?.table === 'string') details.table = error.table;
-  const options = (retriable: boolean) => ({ retriable, cause: thrown, details });
-  if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, options(true));
-  if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrors.conflict, message, options(true));
-  if (sqlState && DUPLICATE_DDL_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, options(true));
-  if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrors.unavailable, message, options(true));
-  if (sqlState?.startsWith('23')) return new HeraldError(PgErrors.constraint, message, options(false));
+  const as = (retriable: boolean) => ({ retriable, cause: thrown, details });
+  if (sqlState && CONFLICT_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, as(true));
+  if (sqlState === '23505' && CATALOG_INDEXES.has(String(error?.constraint))) return new HeraldError(PgErrors.conflict, message, as(true));
+  if (options.idempotentDdl && sqlState && DUPLICATE_DDL_STATES.has(sqlState)) return new HeraldError(PgErrors.conflict, message, as(true));
+  if (sqlState === CANCELED_STATE) return new HeraldError(PgErrors.timeout, message, as(true));
+  if (isUnavailable(sqlState, String(error?.message ?? ''))) return new HeraldError(PgErrors.unavailable, message, as(true));
+  if (sqlState?.startsWith('23')) return new HeraldError(PgErrors.constraint, message, as(false));
   // data exceptions: the value itself cannot be stored (a NUL in text, a string too long, ...)
-  if (sqlState?.startsWith('22')) return new HeraldError(CoreErrors.valueRejected, message, options(false));
-  return new HeraldError(PgErrors.failed, message, options(false));
+  if (sqlState?.startsWith('22')) return new HeraldError(CoreErrors.valueRejected, message, as(false));
+  return new HeraldError(PgErrors.failed, message, as(false));
 }
 
 function isUnavailable(sqlState: string | undefined, message: string): boolean {
   if (sqlState === undefined) return CONNECTION_MESSAGE.test(message);
-  return sqlState.startsWith('08') || UNAVAILABLE_STATES.has(sqlState) || SOCKET_CODES.has(sqlState);
+  return sqlState.startsWith('08') || sqlState.startsWith('53') || UNAVAILABLE_STATES.has(sqlState) || SOCKET_CODES.has(sqlState);
 }
 
 /** Whether a mapped error says the connection itself is broken (the pooled client must be discarded). */

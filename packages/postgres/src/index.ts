@@ -3,4 +3,4 @@ export type { PgStores } from './pgStores.js';
 export type { PgStoresOptions } from './options.js';
 export { migrate } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
-export { PgErrorCodes, PgErrors, toStoreError } from './errors.js';
+export { PgErrorCodes, PgErrors, toStoreError, type StoreErrorOptions } from './errors.js';

@@ -183,6 +183,70 @@ describe('pgStores.transaction', () => {
     }
   });
 
+  it('keeps a plain CREATE of an existing name a failure, not a conflict retried until the budget runs out', async () => {
+    const stores = await pgStores();
+    await stores.transaction(async (tx) => {
+      await makeTable(tx);
+      await tx.execute('CREATE INDEX items_n ON items (n)');
+    });
+    const again = stores.transaction((tx) => tx.execute('CREATE INDEX items_n ON items (n)'));
+    await expect(again).rejects.toMatchObject({ code: PgErrorCodes.failed, retriable: false, details: { sqlState: '42P07' } });
+    // the same statement asking for it only if missing succeeds
+    await stores.transaction((tx) => tx.execute('CREATE INDEX IF NOT EXISTS items_n ON items (n)'));
+  });
+
+  it('maps a statement cancelled by statement_timeout to a retriable timeout', async () => {
+    const stores = await pgStores();
+    const slow = stores.transaction(async (tx) => {
+      await tx.execute(`SET LOCAL statement_timeout = '50ms'`);
+      await tx.query('SELECT pg_sleep(1)');
+    });
+    await expect(slow).rejects.toMatchObject({ code: PgErrorCodes.timeout, retriable: true, details: { sqlState: '57014' } });
+  });
+
+  it('refuses, unsent, what batch-mates run after a failure, with that failure (and its retriability) as the cause', async () => {
+    const { pool, sent } = spiedPool(await pgs.database());
+    const stores = createPgStores({ pool });
+    try {
+      await stores.transaction(makeTable);
+      let failed!: () => void;
+      const firstFailed = new Promise<void>((resolve) => (failed = resolve));
+      const outcomes: unknown[] = [];
+      sent.length = 0;
+      const batch = stores.transaction(async (tx) => {
+        // two handlers batched into one transaction: the first loses a race, the second writes after it
+        const first = tx.execute(`DO $$ BEGIN RAISE EXCEPTION 'lost a race' USING ERRCODE = '40001'; END $$`).catch((e: unknown) => {
+          outcomes.push(e);
+          failed();
+        });
+        const second = firstFailed.then(() => tx.execute(`INSERT INTO items VALUES ('mate', 1)`)).catch((e: unknown) => outcomes.push(e));
+        await Promise.all([first, second]);
+      });
+      await expect(batch).rejects.toMatchObject({ code: PgErrorCodes.conflict, retriable: true });
+      const [first, second] = outcomes as HeraldError[];
+      expect(first).toMatchObject({ code: PgErrorCodes.conflict, retriable: true, details: { sqlState: '40001' } });
+      expect(second).toMatchObject({ code: PgErrorCodes.conflict, retriable: true, details: { sqlState: '40001' } });
+      expect(second!.cause).toBe(first);
+      expect(sent.filter((text) => text.includes('mate'))).toEqual([]);
+    } finally {
+      await stores.close();
+      await pool.end();
+    }
+  });
+
+  it('lets work roll back to a savepoint after a failed statement and commit the rest', async () => {
+    const stores = await pgStores();
+    await stores.transaction(makeTable);
+    await stores.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO items VALUES ('kept', 1)`);
+      await tx.execute('SAVEPOINT attempt');
+      await expect(tx.execute(`INSERT INTO items VALUES ('kept', 2)`)).rejects.toMatchObject({ code: PgErrorCodes.constraint });
+      await tx.execute('ROLLBACK TO SAVEPOINT attempt');
+      await tx.execute(`INSERT INTO items VALUES ('after', 3)`);
+    });
+    expect(await stores.transaction((tx) => tx.query('SELECT id, n FROM items ORDER BY id'))).toEqual([{ id: 'after', n: 3 }, { id: 'kept', n: 1 }]);
+  });
+
   it('maps a lost connection to a retriable error and keeps serving from a fresh connection', async () => {
     const stores = await pgStores({ poolSize: 2 });
     const lost = await stores

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CoreErrors, HeraldError, type SqlOptions, type SqlTx } from '@herald/core';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { PgErrorCodes, isConnectionError, toStoreError } from '../errors.js';
+import { PgErrorCodes, isConnectionError, isIdempotentDdl, toStoreError } from '../errors.js';
 import type { Db, Statement } from './db.js';
 
 /** What the stores know about a transaction handle they created. */
@@ -148,15 +148,33 @@ async function flushDeferred(state: TxState): Promise<void> {
   state.deferred = undefined;
 }
 
+/** `ROLLBACK TO SAVEPOINT`, the one statement an aborted transaction still runs (it ends the abort). */
+const ROLLBACK_TO = /^(?:\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)*ROLLBACK(?:\s+(?:WORK|TRANSACTION))?\s+TO\b/i;
+
 async function runQuery<Row extends QueryResultRow>(state: TxState, context: string, statement: Statement): Promise<QueryResult<Row>> {
   if (!state.open) throw new HeraldError(CoreErrors.closed, `pgStores: ${context} on a transaction that already finished`);
+  // PostgreSQL refuses every statement after the first failure (25P02, which says nothing of why):
+  // work sharing the transaction (batched handlers) gets that failure instead, not sent
+  const rollingBack = state.failure !== undefined && ROLLBACK_TO.test(statement.text);
+  if (state.failure && !rollingBack) throw afterFailure(state.failure, `pgStores: ${context} not run: a statement in the transaction failed earlier`);
   try {
-    return await state.client.query<Row>(statement);
+    const result = await state.client.query<Row>(statement);
+    if (rollingBack) state.failure = undefined;
+    return result;
   } catch (thrown) {
-    const error = toStoreError(thrown, `pgStores: ${context}`);
+    const error = toStoreError(thrown, `pgStores: ${context}`, { idempotentDdl: isIdempotentDdl(statement.text) });
     state.failure ??= error;
     throw error;
   }
+}
+
+/** An error for what the transaction's first failure stopped: that failure's code and retriability, and it as the cause. */
+function afterFailure(failure: HeraldError, what: string): HeraldError {
+  return new HeraldError(failure.code, `${what} (PostgreSQL aborts the whole transaction at the first error): ${failure.message}`, {
+    retriable: failure.retriable,
+    cause: failure,
+    details: failure.details,
+  });
 }
 
 function createTx(state: TxState): SqlTx {
@@ -238,11 +256,10 @@ async function commit(client: PoolClient, failure: HeraldError | undefined): Pro
     });
   }
   if (result.command === 'ROLLBACK') {
-    throw new HeraldError(
-      failure?.code ?? PgErrorCodes.failed,
-      `pgStores: the transaction was rolled back: a statement in it failed earlier (PostgreSQL aborts the whole transaction at the first error)${failure ? `: ${failure.message}` : ''}`,
-      { retriable: failure?.retriable ?? false, cause: failure, details: failure?.details },
-    );
+    if (failure) throw afterFailure(failure, 'pgStores: the transaction was rolled back: a statement in it failed earlier');
+    throw new HeraldError(PgErrorCodes.failed, 'pgStores: the transaction was rolled back: a statement in it failed earlier (PostgreSQL aborts the whole transaction at the first error)', {
+      retriable: false,
+    });
   }
 }
 
