@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { toStoreError } from './errors.js';
 import { MIGRATIONS } from './internal/migrations.js';
 import { tablesFor, type Tables } from './internal/tables.js';
@@ -25,7 +25,9 @@ export interface MigrateResult {
  * in `<schema>.schema_migrations`, and the whole run holds a transaction-scoped advisory lock, so
  * any number of processes may call this at once (the first applies, the others wait and find
  * nothing to do). All pending migrations apply in one transaction: a failure leaves the schema as
- * it was. `pgStores` calls it before first use unless told not to.
+ * it was. On a current schema it only reads the applied versions (no DDL, no lock), so a role with
+ * USAGE on the schema and DML on its tables may call it (and run `pgStores`) once the schema was
+ * migrated by a role that may create it. `pgStores` calls it before first use unless told not to.
  *
  * @example
  * await migrate({ connectionString: process.env.DATABASE_URL });
@@ -54,6 +56,10 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
   const onClientError = (error: Error) => (failed ??= error);
   client.on('error', onClientError);
   try {
+    const current = await appliedVersions(client, t);
+    if (current && MIGRATIONS.every((m) => current.has(m.version))) {
+      return { applied: [], version: Math.max(0, ...current) };
+    }
     await client.query('BEGIN');
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`herald:migrate:${t.schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`);
@@ -73,10 +79,20 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
   } catch (error) {
     failed = error;
     await client.query('ROLLBACK').catch(() => {});
-    throw toStoreError(error, 'migrate');
+    // the migrations' DDL runs under the lock, and the schema's own creates only what is missing: an
+    // object named as existing was created by a concurrent session (e.g. a user's), a race
+    throw toStoreError(error, 'migrate', { idempotentDdl: true });
   } finally {
     // after a failure the connection's state is unknown: discard it rather than return it to the pool
     client.removeListener('error', onClientError);
     client.release(failed !== undefined);
   }
+}
+
+/** The versions applied so far, read without DDL or lock; undefined when there is no migrations table yet. */
+async function appliedVersions(client: PoolClient, t: Tables): Promise<Set<number> | undefined> {
+  const { rows } = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [t.migrations]);
+  if (!rows[0]?.present) return undefined;
+  const done = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
+  return new Set(done.rows.map((r) => r.version));
 }

@@ -48,6 +48,28 @@ describe('migrate', () => {
     expect(await migrate({ connectionString: url })).toEqual({ applied: [], version: LATEST });
   });
 
+  it('runs no DDL on a current schema: a role with USAGE and DML only migrates and works', async () => {
+    const url = await pgs.database();
+    await migrate({ connectionString: url });
+    const role = `app_${process.pid}`;
+    const database = new URL(url).pathname.slice(1);
+    await rows(url, `CREATE ROLE ${role} LOGIN; REVOKE CREATE ON DATABASE ${database} FROM PUBLIC;
+      GRANT USAGE ON SCHEMA herald TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA herald TO ${role};
+      GRANT USAGE ON ALL SEQUENCES IN SCHEMA herald TO ${role}`);
+    const appUrl = url.replace('postgres@', `${role}@`);
+    expect(await migrate({ connectionString: appUrl })).toEqual({ applied: [], version: LATEST });
+    const stores = pgStores({ connectionString: appUrl });
+    try {
+      await stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'g', eventId: 'e1', handledAt: 1 }));
+      expect(await stores.inbox.findHandled(['e1'])).toHaveLength(1);
+    } finally {
+      await stores.close();
+    }
+    // a schema with a version missing still needs the privileged role
+    await rows(url, `DELETE FROM ${t.migrations} WHERE version = ${LATEST}`);
+    await expect(migrate({ connectionString: appUrl })).rejects.toMatchObject({ code: 'store-failed', details: { sqlState: '42501' } });
+  });
+
   it('upgrades a schema left at an older version, applying only what it lacks', async () => {
     const url = await pgs.database();
     await migrate({ connectionString: url });
@@ -159,6 +181,38 @@ describe('migrate', () => {
       expect(await stores.outbox.backlog()).toEqual([]);
       expect((await stores.outbox.findByCorrelation('corr-b2')).map((e) => e.publishedAt)).toEqual([13]);
       expect((await stores.outbox.findByCorrelation('corr-a3'))[0]!.publishedAt).toEqual(expect.any(Number));
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('relays a row a previous-release process appends after the slot migration, from a transaction older than it', async () => {
+    const url = await pgs.database();
+    await schemaAt(url, 6);
+    await rows(url, `INSERT INTO ${t.outbox} (id, topic, key, type, correlation_id, value, headers, created_at, published_at)
+      VALUES ('before', 'orders', 'k', 'T', 'c', '{}', '{}', 1, 1), ('waiting', 'orders', 'k', 'T', 'c', '{}', '{}', 1, NULL)`);
+    // a handler of the previous release, in flight across the upgrade: its inbox mark gave its
+    // transaction an id older than the migration's
+    const old = new pg.Client({ connectionString: url });
+    await old.connect();
+    try {
+      await old.query('BEGIN');
+      await old.query(`INSERT INTO ${t.inbox} (event_id, group_name, handled_at) VALUES ('in-1', 'g', 1)`);
+      expect((await migrate({ connectionString: url })).applied).toEqual(ALL.filter((v) => v > 6));
+      // it appends the way that release did (no txid column) and commits
+      await old.query(`INSERT INTO ${t.outbox} (id, topic, key, type, correlation_id, value, headers, created_at) VALUES ('during', 'orders', 'k', 'T', 'c', '{}', '{}', 2)`);
+      await old.query('COMMIT');
+    } finally {
+      await old.end();
+    }
+    const stores = pgStores({ connectionString: url });
+    try {
+      await stores.transaction((tx) => stores.outbox.append(tx, [{ id: 'after', topic: 'orders', key: 'k', type: 'T', correlationId: 'c', value: '{}', headers: {}, createdAt: 3 }]));
+      expect(await stores.outbox.backlog()).toEqual([{ topic: 'orders', pending: 3, oldestCreatedAt: 1 }]);
+      const claimed = await stores.outbox.claim({ relayId: 'r', limit: 100, leaseMs: 10_000 });
+      expect(claimed.map((r) => r.id)).toEqual(['waiting', 'during', 'after']);
+      await stores.outbox.markPublished('r', claimed.map((r) => r.id));
+      expect(await stores.outbox.backlog()).toEqual([]);
     } finally {
       await stores.close();
     }

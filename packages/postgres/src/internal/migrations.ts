@@ -1,7 +1,10 @@
 import { OUTBOX_SLOTS } from './outbox/slots.js';
 import { NOW_MS, type Tables } from './tables.js';
 
-/** One schema change. Versions only grow; a released migration is never edited. */
+/**
+ * One schema change. Versions only grow; a released migration is never edited, but to correct how
+ * it gets to the same schema (version 7: what it stamps on the rows it finds).
+ */
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -171,10 +174,17 @@ export const MIGRATIONS: readonly Migration[] = [
     // row of each slot and what waits after it are relayed; a record published out of order (a
     // relay marking part of its claim, or before this migration) keeps a `published_at` of its own
     // and is skipped. Rewrites the outbox table (two new columns).
+    // The rows already there get txid 0, and so do the watermarks set from them, not this
+    // migration's own transaction id: a process of the previous release may be in a transaction
+    // that took its id (an inbox mark) before this one and append after it commits; its row gets
+    // that older id from the new default, and must land above every watermark to be relayed.
+    // (Corrected after release; installs that applied the first text keep their ids: only rows of
+    // transactions open during their upgrade were at risk.)
     sql: (t) => `
       ALTER TABLE ${t.outbox}
         ADD COLUMN slot smallint GENERATED ALWAYS AS ((hashtextextended(key, 0) & ${OUTBOX_SLOTS - 1})::smallint) STORED,
-        ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();
+        ADD COLUMN txid xid8 NOT NULL DEFAULT '0'::xid8;
+      ALTER TABLE ${t.outbox} ALTER COLUMN txid SET DEFAULT pg_current_xact_id();
       CREATE INDEX outbox_slot ON ${t.outbox} (slot, txid, seq) WHERE published_at IS NULL;
       CREATE TABLE ${t.outboxSlots} (
         slot             smallint PRIMARY KEY,
