@@ -30,7 +30,7 @@ export interface PgStoresOptions {
    * retention, and must not apply its own. `sweepRetention()` still runs on demand.
    */
   readonly maintenance?: boolean;
-  /** Times inbox and dead letter retention, and stamps dead letter resolution. Default the system clock. */
+  /** Times inbox and dead letter retention, stamps dead letter resolution, paces the outbox holdback warning. Default the system clock. */
   readonly clock?: Clock;
   readonly logger?: Logger;
 }

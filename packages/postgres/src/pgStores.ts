@@ -44,15 +44,15 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
   ready(): Promise<void>;
   /**
    * Runs the retention sweep now (it also runs every `sweepIntervalMs`): deletes published outbox
-   * records, inbox marks and resolved dead letters older than their retention, lapsed outbox claims
-   * and expired idempotency records; returns what it deleted. Joins a sweep already running.
+   * records, inbox marks and resolved dead letters older than their retention, and expired
+   * idempotency records; returns what it deleted. Joins a sweep already running.
    */
   sweepRetention(): Promise<RetentionSweepResult>;
 }
 
 /**
- * Creates Herald's stores on PostgreSQL: outbox (claimed per key with `FOR UPDATE SKIP LOCKED`, so
- * any number of relays may run), inbox, dead letters, idempotency keys, timers (fired with `FOR
+ * Creates Herald's stores on PostgreSQL: outbox (by slot, a hash of the key: relays lease slots and
+ * move their watermarks, so any number of relays may run), inbox, dead letters, idempotency keys, timers (fired with `FOR
  * UPDATE SKIP LOCKED`, so any number of schedulers may run), saga instances, and application
  * transactions, all over one `pg` pool. Handlers get a {@link SqlTx} with native `$1, $2...`
  * parameters; the inbox mark, the handler's writes and its outbox appends commit together.
@@ -107,7 +107,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
 
   return {
     pool,
-    outbox: pgOutboxStore(db),
+    outbox: pgOutboxStore(db, o.clock),
     inbox: pgInboxStore(db),
     deadLetters: pgDeadLetterStore(db, o.clock),
     idempotency: pgIdempotencyStore(db),

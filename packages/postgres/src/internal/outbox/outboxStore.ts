@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, type ClaimOptions, type OutboxBacklog, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
+import { CoreErrors, HeraldError, type ClaimOptions, type Clock, type OutboxBacklog, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
 import { toNumber, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { deferToCommit, executeInTx, noteAppended, queryInTx, runTransaction } from '../transaction.js';
@@ -6,6 +6,7 @@ import { appendOutbox } from './appendOutbox.js';
 import { claimRows, leaseSlots, lockSlots, type PendingRow, type SlotRow } from './claimOutbox.js';
 import { countOutboxBacklog, toTopicBacklog, type BacklogRow } from './countOutboxBacklog.js';
 import { findOutboxByCorrelation } from './findOutboxByCorrelation.js';
+import { createHoldbackWatch } from './holdbackWatch.js';
 import { advanceWatermarks, locateRecords, lockWatermarks, markOutOfOrder, positionsBetween } from './markOutboxPublished.js';
 import { releaseOutboxClaim } from './releaseOutboxClaim.js';
 
@@ -29,11 +30,13 @@ const noop = () => {};
  * just before COMMIT; a relay's claim leases slots and returns the oldest rows above their
  * watermarks (only of transactions older than every running one, so nothing can commit below a
  * watermark later); publishing moves the watermarks and records when. No outbox row is updated on
- * the way. The backlog reads committed rows only; retention is src/retention.ts's.
+ * the way. The backlog reads committed rows only; retention is src/retention.ts's. A claim that
+ * takes nothing may warn that a long transaction holds records back (see holdbackWatch.ts).
  */
-export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
+export function pgOutboxStore(db: Db, clock: Clock): OutboxStore<SqlTx> & OutboxBacklog {
   const t = db.t;
   const claims = new Map<string, Claimed>();
+  const holdback = createHoldbackWatch(db, clock);
 
   async function claim(options: ClaimOptions): Promise<OutboxRecord[]> {
     const { relayId, limit } = options;
@@ -133,7 +136,9 @@ export function pgOutboxStore(db: Db): OutboxStore<SqlTx> & OutboxBacklog {
       if (!(Number.isInteger(options.limit) && options.limit > 0)) invalid(`claim limit must be a positive integer, got ${options.limit}`);
       if (!(options.leaseMs > 0)) invalid(`claim leaseMs must be positive, got ${options.leaseMs}`);
       if (!options.relayId) invalid('claim needs a relayId');
-      return claim(options);
+      const records = await claim(options);
+      if (records.length === 0) await holdback.afterEmptyClaim();
+      return records;
     },
     markPublished(relayId, ids) {
       return ids.length === 0 ? Promise.resolve() : markPublished(relayId, ids);
