@@ -69,7 +69,7 @@ describe('ticket-orders under chaos', () => {
       // the same story from /metrics: every step's events published and handled once, the chaos
       // counted as the log tells it, and the read side back to no lag and an empty outbox
       expect(example.metricsUrl).toBe(`${baseUrl}/metrics`);
-      const samples = await waitDrained(example.metricsUrl!, 30_000);
+      const samples = await waitDrained([example.metricsUrl!], 30_000);
       verifyFlowMetrics(samples, totals);
       expect(sumSamples(samples, 'herald_relay_failures_total', { cause: 'chaos' })).toBeGreaterThan(0);
       // the log lines travel through a pipe, the counts through HTTP: compare once both agree or 5 s passed

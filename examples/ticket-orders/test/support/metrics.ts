@@ -68,18 +68,19 @@ export function consumedPartitions(): string[] {
 }
 
 /**
- * Polls /metrics until the read side reports every consumed partition of every group with lag 0
- * and nothing waiting in the outbox, twice in a row (within `timeoutMs`); returns that scrape.
+ * Polls the /metrics of `metricsUrls` until, together, they report every consumed partition of
+ * every group with lag 0 (a process reports the lag of the groups it runs) and nothing waiting in
+ * the outbox, twice in a row (within `timeoutMs`); returns those scrapes' samples.
  * The read side must be read at least every 250 ms (`HERALD_METRICS_POLL_INTERVAL_MS`).
  */
-export async function waitDrained(metricsUrl: string, timeoutMs: number): Promise<ExpositionSample[]> {
+export async function waitDrained(metricsUrls: readonly string[], timeoutMs: number): Promise<ExpositionSample[]> {
   const deadline = Date.now() + timeoutMs;
   const wanted = consumedPartitions().sort();
   // one read of the read side takes lag and outbox at the same time: a last event relayed while
   // they are read can show in neither. Two drained scrapes in a row (a read apart) rule that out.
   let drainedBefore = false;
   for (;;) {
-    const samples = await scrape(metricsUrl);
+    const samples = (await Promise.all(metricsUrls.map((url) => scrape(url)))).flat();
     const lags = samples.filter((s) => s.name === 'herald_consumer_lag' && wanted.includes(`${s.labels['group']} ${s.labels['topic']}/${s.labels['partition']}`));
     const pending = sumSamples(samples, 'herald_outbox_pending');
     const drained = lags.length === wanted.length && lags.every((s) => s.value === 0) && pending === 0;

@@ -297,6 +297,9 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     get events() {
       return registry.all();
     },
+    get groups() {
+      return [...groups.keys()];
+    },
   };
 
   return app;

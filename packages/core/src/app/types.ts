@@ -209,4 +209,6 @@ export interface App<Tx> {
   readonly clock: Clock;
   /** The event types this app knows (its own definitions and its handlers'). */
   readonly events: readonly EventDefinition[];
+  /** The consumer groups this app has handlers in (registered with `on` / `onBatch`), in registration order. */
+  readonly groups: readonly string[];
 }

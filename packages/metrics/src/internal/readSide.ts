@@ -11,8 +11,12 @@ export type ReadSource = 'lag' | 'outbox' | 'dead_letters';
 export interface ReadSide {
   /** Whether the broker can be inspected (else lag comes from this process' facts). */
   readonly inspectsLag: boolean;
-  /** Reads every source the app's broker and stores can answer; a failing source keeps its last values. */
-  poll(onError: (source: ReadSource, error: unknown) => void): Promise<void>;
+  /**
+   * Reads every source the app's broker and stores can answer; a failing source keeps its last
+   * values. Resolves with how long the slowest read that succeeded took (ms, on the app's clock;
+   * 0 when none did): a read that failed says nothing of what reading costs.
+   */
+  poll(onError: (source: ReadSource, error: unknown) => void): Promise<number>;
   /** Fills the outbox age gauge right before a scrape. */
   readonly collectors: GaugeCollectors;
 }
@@ -36,7 +40,9 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
 
   async function readLag(): Promise<void> {
     if (!inspector) return;
-    const groups = await Promise.all((await inspector.listGroups()).map((group) => inspector.describeGroup(group)));
+    // the app's own groups only: the broker also knows other services' groups and groups nobody
+    // runs any more (a requester's reply group of a past process), whose lag would grow forever
+    const groups = await Promise.all(app.groups.map((group) => inspector.describeGroup(group)));
     // set in one synchronous pass: a scrape never sees a half-updated picture
     gauges!.lag.reset();
     gauges!.members.reset();
@@ -70,23 +76,38 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
     for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
   }
 
-  const sources: readonly [ReadSource, () => Promise<void>][] = [
-    ['lag', readLag],
-    ['outbox', readOutbox],
-    ['dead_letters', readDeadLetters],
-  ];
+  /** The sources the app's broker and stores can answer. */
+  const sources = ([
+    ['lag', readLag, inspector],
+    ['outbox', readOutbox, backlog],
+    ['dead_letters', readDeadLetters, browser],
+  ] as const).filter(([, , ability]) => ability !== undefined);
 
   return {
     inspectsLag: inspector !== undefined,
     bind(instruments) {
       gauges = instruments.gauges;
+      // at 0 from the start: the first failure is an increase Prometheus sees, not a series born at 1
+      for (const [source] of sources) instruments.counters.pollErrors.series({ source });
       // without the backlog ability nothing is known about the outbox: no series rather than zeros
       if (!backlog) return;
       knowTopics();
       for (const [topic] of outbox) gauges.outboxPending.set({ topic }, 0);
     },
     async poll(onError) {
-      await Promise.all(sources.map(([source, read]) => read().catch((error: unknown) => onError(source, error))));
+      const took = await Promise.all(
+        sources.map(async ([source, read]) => {
+          const started = app.clock.now();
+          try {
+            await read();
+            return app.clock.now() - started;
+          } catch (error) {
+            onError(source, error);
+            return 0;
+          }
+        }),
+      );
+      return Math.max(0, ...took);
     },
     collectors: {
       outboxAge(gauge: Gauge<'topic'>) {
