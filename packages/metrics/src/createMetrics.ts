@@ -44,16 +44,18 @@ const READ_SHARE = 0.05;
 /**
  * Creates the metrics of one app: subscribes to its instrumentation facts at once (counting from
  * now until `close()`), and, between `start()` and `close()`, reads its read side every
- * `pollIntervalMs` (or, after a read that took t, no sooner than 19·t: reads take at most 5% of
- * the time): consumer lag per group and partition (through the broker's inspector when it
- * has one, else from this process' `lag` facts), the outbox backlog and the age of its oldest
+ * `pollIntervalMs` (or, after a successful read that took t, no sooner than 19·t: reads take at
+ * most 5% of the time; failed reads are retried at the interval): consumer lag per partition of the
+ * app's own groups (through the broker's inspector when it has one, else from this process' `lag`
+ * facts, a partition's lag dropped when it is revoked), the outbox backlog and the age of its oldest
  * record, and the dead letters waiting per group, handler and reason. A read that fails is logged,
  * counted (`herald_metrics_read_errors_total`) and leaves the gauges at their last values.
  * `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
  * within the deadline) and unsubscribes. Every metric name is in `names.ts`.
  *
- * In a process running several services, the polled gauges describe the shared log and stores,
- * so every process reports the same values: aggregate them with `max`, not `sum`.
+ * Processes of one system share the log and stores, so processes running the same groups report
+ * the same lag, and all of them the same outbox and dead letters: aggregate these gauges with
+ * `max`, not `sum`.
  *
  * @example
  * const app = createApp({ ...sqliteEngine({ dataDir: '.herald' }) });
@@ -71,15 +73,17 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
 
   /** Sources whose last read failed: a failure is logged when it starts and when it ends, not at every read. */
   let failing = new Set<ReadSource>();
-  const poll = async () => {
+  /** Reads the read side; resolves with how long its slowest successful read took (ms). */
+  const read = async (): Promise<number> => {
     const failed = new Set<ReadSource>();
-    await readSide.poll((source, error) => {
+    const tookMs = await readSide.poll((source, error) => {
       instruments.counters.pollErrors.inc({ source });
       if (!failing.has(source)) logger.warn('metrics: reading the read side failed; its gauges keep their last values', { source, error });
       failed.add(source);
     });
     for (const source of failing) if (!failed.has(source)) logger.info('metrics: reading the read side works again', { source });
     failing = failed;
+    return tookMs;
   };
 
   const stop = new AbortController();
@@ -87,20 +91,15 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
   let firstRead: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
-  /** A read, and how long it took (ms, on the app's clock). */
-  const timedPoll = async (): Promise<number> => {
-    const started = app.clock.now();
-    await poll();
-    return app.clock.now() - started;
-  };
-
   async function run(first: Promise<number>): Promise<void> {
     let lastReadMs = await first;
     while (!stop.signal.aborted) {
       // reads take at most READ_SHARE of the time: a read side grown slow (a long outbox backlog
-      // counted on the embedded engine's event loop) is read less often rather than slowing the app
+      // counted on the embedded engine's event loop) is read less often rather than slowing the app.
+      // Only successful reads count: a read that fails after a long client timeout (a broker down)
+      // costs the app nothing, and is retried at the interval so its errors keep being counted.
       await app.clock.sleep(Math.max(pollIntervalMs, lastReadMs * (1 / READ_SHARE - 1)), stop.signal).catch(() => {});
-      if (!stop.signal.aborted) lastReadMs = await timedPoll();
+      if (!stop.signal.aborted) lastReadMs = await read();
     }
   }
 
@@ -110,7 +109,7 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
     async start(signal) {
       if (loop || closing || pollIntervalMs === 0) return;
       signal?.addEventListener('abort', () => stop.abort(), { once: true });
-      const first = timedPoll();
+      const first = read();
       firstRead = first.then(() => undefined);
       loop = run(first);
     },
@@ -127,13 +126,18 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
     },
     async scrape() {
       const own = await registry.metrics();
-      const body = processMetrics ? own + (await processRegistry().metrics()) : own;
-      return { contentType: registry.contentType, body };
+      if (!processMetrics) return { contentType: registry.contentType, body: own };
+      // a family the registry has already (it collects the default metrics itself) is not repeated:
+      // Prometheus refuses a scrape that declares a metric twice
+      const shared = processRegistry();
+      const extra = shared.getMetricsAsArray().filter((metric) => registry.getSingleMetric(metric.name) === undefined);
+      const families = await Promise.all(extra.map((metric) => shared.getSingleMetricAsString(metric.name)));
+      return { contentType: registry.contentType, body: families.length > 0 ? `${own}\n${families.join('\n\n')}\n` : own };
     },
     observeRequest(request) {
       const labels = { method: request.method, route: request.route ?? UNMATCHED_ROUTE, status_code: String(request.statusCode) };
       instruments.histograms.httpDuration.observe(labels, request.durationMs / 1000);
     },
-    poll,
+    poll: async () => void (await read()),
   };
 }

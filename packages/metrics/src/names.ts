@@ -18,10 +18,14 @@ export interface HistogramSpec<L extends string = string> extends MetricSpec<L> 
   readonly buckets: readonly number[];
 }
 
-/** Handler time: a few ms on the embedded engine, up to the 30 s default attempt deadline with retries. */
-const HANDLER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-/** End-to-end time: milliseconds when all is well, minutes behind retries, chaos or lag. */
-const CRITICAL_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+/**
+ * Handler time: a few ms on the embedded engine, up to 165 s with the default policies (5 attempts
+ * of at most 30 s each, and at most 1 + 2 + 4 + 8 s of backoff), longer with longer timeouts: the
+ * buckets go past that, so a slow pipeline is measured, not lumped into +Inf.
+ */
+const HANDLER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+/** End-to-end time: milliseconds when all is well, minutes behind retries, chaos or lag, hours behind an outage or a backlog. */
+const CRITICAL_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800, 86400];
 const RELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Saga duration: seconds for automated flows, up to hours for flows that wait on people. */
 const SAGA_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];

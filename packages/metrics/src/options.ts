@@ -14,6 +14,11 @@ export interface MetricsApp {
   readonly logger: Logger;
   /** Their topics are reported (outbox pending 0) before anything was published. */
   readonly events: readonly EventDefinition[];
+  /**
+   * The consumer groups it has handlers in: only their lag is reported, read at each poll (so
+   * handlers registered after `createMetrics` count), never the other groups the broker knows.
+   */
+  readonly groups: readonly string[];
 }
 
 /** Options of {@link createMetrics}; every field but `app` has a default (see METRICS_DEFAULTS). */
@@ -22,13 +27,15 @@ export interface MetricsOptions {
   /**
    * Where Herald's metrics are registered; add your own metrics to it too. Default: a registry of
    * this app's own (never prom-client's global one), so apps and tests never see each other's counts.
+   * It must serve the Prometheus text format (prom-client's default), not OpenMetrics.
    */
   readonly registry?: Registry;
   /** How often the read side (lag, outbox backlog, dead letters) is read; 0 never reads it. Default 10 000. */
   readonly pollIntervalMs?: number;
   /**
    * Whether scrapes include the process metrics (CPU, memory, event loop lag, GC, handles: prom-client's
-   * default metrics). Set false when `registry` already collects them. Default true.
+   * default metrics). Those `registry` already has (it runs `collectDefaultMetrics` itself) are
+   * never added twice. Default true.
    */
   readonly processMetrics?: boolean;
 }
@@ -50,11 +57,16 @@ export const METRICS_DEFAULTS = {
 /** Fills in defaults and validates; throws `invalid-options` naming the option. */
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
   const app = options?.app;
-  if (!app || typeof app.instrumentation?.on !== 'function' || !app.broker || !app.stores) {
-    throw invalid('metrics: `app` must be a Herald app (instrumentation, broker and stores)');
+  if (!app || typeof app.instrumentation?.on !== 'function' || !app.broker || !app.stores || !Array.isArray(app.groups)) {
+    throw invalid('metrics: `app` must be a Herald app (instrumentation, broker, stores and groups)');
   }
   if (options.registry !== undefined && !(options.registry instanceof Registry)) {
     throw invalid("metrics: `registry` must be a prom-client Registry (from this process' prom-client 15)");
+  }
+  // an OpenMetrics registry ends its text with `# EOF` (nothing may follow: the process metrics
+  // would) and renames counters in place (`_total` dropped), which Herald's names do not survive
+  if (options.registry !== undefined && options.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) {
+    throw invalid(`metrics: \`registry\` must serve the Prometheus text format (${Registry.PROMETHEUS_CONTENT_TYPE}), got ${options.registry.contentType}`);
   }
   const pollIntervalMs = options.pollIntervalMs ?? METRICS_DEFAULTS.pollIntervalMs;
   if (!(Number.isFinite(pollIntervalMs) && pollIntervalMs >= 0)) throw invalid(`metrics: pollIntervalMs must be >= 0, got ${pollIntervalMs}`);

@@ -34,8 +34,9 @@ export interface MetricsServer extends Component {
  * Creates a standalone metrics server (node:http): GET `path` answers the scrape with
  * prom-client's content type, HEAD the same without a body, anything else 404 or 405. A component:
  * `start()` resolves once it listens (a port in use fails with `metrics-listen-failed`), `close()`
- * stops accepting, lets scrapes in flight finish until the deadline, then cuts the connections left.
- * Idempotent. Add it with `app.use(...)` after the metrics, so it closes before them.
+ * (also during `start()`: it waits for the listening to begin) stops accepting, lets scrapes in
+ * flight finish until the deadline, then cuts the connections left. Idempotent. Add it with
+ * `app.use(...)` after the metrics, so it closes before them.
  *
  * @example
  * app.use(metrics).use(metricsServer({ metrics, host: '0.0.0.0', port: 9464 }));
@@ -44,6 +45,7 @@ export function metricsServer(options: MetricsServerOptions): MetricsServer {
   const { metrics, host, port, path, logger } = resolve(options);
   let server: Server | undefined;
   let url: string | undefined;
+  let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
   async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -70,23 +72,30 @@ export function metricsServer(options: MetricsServerOptions): MetricsServer {
     get url() {
       return url;
     },
-    async start() {
-      if (server || closing) return;
-      const starting = createServer((request, response) => void answer(request, response));
-      await new Promise<void>((resolveListen, reject) => {
-        starting.once('error', (error) => reject(new HeraldError(MetricsErrors.listenFailed, `metrics server: cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
-        starting.listen(port, host, () => resolveListen());
-      });
-      server = starting;
-      server.on('error', (error) => logger.error('metrics server failed', { error }));
-      const address = server.address() as AddressInfo;
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${path}`;
-      logger.info('metrics server listening', { url });
+    start() {
+      if (closing) return Promise.resolve();
+      starting ??= (async () => {
+        const listening = createServer((request, response) => void answer(request, response));
+        await new Promise<void>((resolveListen, reject) => {
+          listening.once('error', (error) => reject(new HeraldError(MetricsErrors.listenFailed, `metrics server: cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
+          listening.listen(port, host, () => resolveListen());
+        });
+        server = listening;
+        server.on('error', (error) => logger.error('metrics server failed', { error }));
+        // closed while listening began: close() closes it now, it is never announced
+        if (closing) return;
+        const address = server.address() as AddressInfo;
+        url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${path}`;
+        logger.info('metrics server listening', { url });
+      })();
+      return starting;
     },
     close({ deadlineMs }) {
       closing ??= (async () => {
-        const running = server;
         url = undefined;
+        // a server still starting is closed once it listens, so its port is never left bound
+        await starting?.catch(() => {});
+        const running = server;
         if (!running) return;
         const closed = new Promise<void>((done) => running.close(() => done()));
         running.closeIdleConnections();

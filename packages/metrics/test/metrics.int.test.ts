@@ -1,8 +1,8 @@
-import { createManualClock, jsonLogger } from '@herald/core';
-import { memoryBroker } from '@herald/testing';
-import { Registry } from 'prom-client';
+import { createApp, createManualClock, jsonLogger, silentLogger } from '@herald/core';
+import { memoryBroker, memoryStores } from '@herald/testing';
+import { Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, MetricsErrorCodes, sumSamples } from '../src/index.js';
+import { createMetrics, MetricsErrorCodes, parseExposition, sumSamples, type ExpositionSample } from '../src/index.js';
 import { eventually, FLAKY, OrderBilled, OrderPlaced, POISON, testApp } from './support/app.js';
 import { caughtUp, scrape, useStartedApps } from './support/running.js';
 
@@ -45,6 +45,59 @@ describe('createMetrics on a running app', () => {
     // the process metrics follow the app's
     expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(s.some((x) => x.name === 'nodejs_heap_size_total_bytes')).toBe(true);
+  });
+
+  it("reports the lag of the app's own groups only: not another service's group, nor a group nobody runs any more", async () => {
+    const broker = memoryBroker();
+    const fixture = testApp({ broker });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    // on the same log: another service's group, and a reply group of a requester of a past process
+    // (`herald.reply.<instance>`, new at each start), both left behind with offsets committed
+    for (const group of ['shipping', 'herald.reply.requester-0193']) {
+      const gone = await broker.subscribe({ group, topics: ['orders'], start: 'earliest' }, { deliver: async () => {}, revoked: async () => {} });
+      await gone.commit([{ topic: 'orders', partition: 0, offset: 0 }]);
+      await gone.close();
+    }
+    expect(await broker.listGroups()).toEqual(expect.arrayContaining(['shipping', 'herald.reply.requester-0193']));
+    await started(fixture, metrics);
+    for (const orderId of ['o-1', 'o-2', 'o-3', 'o-4', 'o-5']) await fixture.app.publish(OrderPlaced, { orderId });
+    await fixture.untilHandled(10);
+    await caughtUp(metrics);
+
+    const s = await scrape(metrics);
+    const groupsOf = (name: string) => new Set(s.filter((x) => x.name === name).map((x) => x.labels['group']));
+    expect(groupsOf('herald_consumer_lag')).toEqual(new Set(['billing', 'audit']));
+    expect(groupsOf('herald_consumer_group_members')).toEqual(new Set(['billing', 'audit']));
+  });
+
+  it('reports the lag of a group whose handlers were registered after createMetrics', async () => {
+    const app = createApp({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, events: [OrderPlaced], relay: false });
+    const metrics = createMetrics({ app, pollIntervalMs: 0 });
+    app.on(OrderPlaced, { group: 'late-comer' }, async () => {});
+    await app.start();
+    onClose(() => app.close({ deadlineMs: 1000 }));
+    await app.ready();
+    await app.publishDirect(OrderPlaced, { orderId: 'o-1' });
+    const lags = async () => (await metrics.poll(), (await scrape(metrics)).filter((x) => x.name === 'herald_consumer_lag'));
+    await eventually(async () => (await lags()).some((x) => x.labels['group'] === 'late-comer'), 'the lag of the group, once it committed');
+    expect(new Set((await lags()).map((x) => x.labels['group']))).toEqual(new Set(['late-comer']));
+  });
+
+  it('drops the lag of a partition it no longer owns, when lag comes from the facts', async () => {
+    const inner = memoryBroker();
+    const broker = { publish: inner.publish.bind(inner), subscribe: inner.subscribe.bind(inner), close: inner.close.bind(inner) };
+    const fixture = testApp({ broker, relay: false });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 0 });
+    const emit = (fact: Parameters<typeof fixture.app.instrumentation.emit>[0]) => fixture.app.instrumentation.emit(fact);
+    // this member owned orders/0 and /1, then a rebalance gave orders/0 to another member
+    emit({ kind: 'assigned', group: 'billing', partitions: [{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 1 }] });
+    emit({ kind: 'lag', group: 'billing', topic: 'orders', partition: 0, lag: 5_000 });
+    emit({ kind: 'lag', group: 'billing', topic: 'orders', partition: 1, lag: 7 });
+    emit({ kind: 'revoked', group: 'billing', partitions: [{ topic: 'orders', partition: 0 }] });
+    const s = await scrape(metrics);
+    expect(s.filter((x) => x.name === 'herald_consumer_lag')).toEqual([{ name: 'herald_consumer_lag', labels: { group: 'billing', topic: 'orders', partition: '1' }, value: 7 }]);
+    expect(sumSamples(s, 'herald_consumer_assigned_partitions', { group: 'billing' })).toBe(1);
+    await metrics.close({ deadlineMs: 0 });
   });
 
   it('counts a redrive and reports the resolved dead letter as 0, not as a vanished series', async () => {
@@ -111,6 +164,22 @@ describe('createMetrics on a running app', () => {
     expect(sumSamples(s, 'herald_timers_fired_total', {})).toBe(3);
   });
 
+  it("shows counters whose label values are known at 0 before their first increase, so Prometheus' increase() sees it", async () => {
+    const fixture = testApp({ relay: false });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 0 });
+    const zeros = (s: ExpositionSample[], name: string) => s.filter((x) => x.name === name && x.value === 0).map((x) => Object.values(x.labels).join(' ')).sort();
+    let s = await scrape(metrics);
+    // the sources this app's broker and stores can answer, and both relay failure causes
+    expect(zeros(s, 'herald_metrics_read_errors_total')).toEqual(['dead_letters', 'lag', 'outbox']);
+    expect(zeros(s, 'herald_relay_failures_total')).toEqual(['chaos', 'error']);
+    // a saga's label value is known from its first fact: every transition is there from then on
+    fixture.app.instrumentation.emit({ kind: 'saga', saga: 'order', transition: 'started' });
+    s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_saga_transitions_total', { saga: 'order', transition: 'started' })).toBe(1);
+    expect(zeros(s, 'herald_saga_transitions_total')).toEqual(['order compensating', 'order completed', 'order failed', 'order step_completed', 'order step_timed_out']);
+    await metrics.close({ deadlineMs: 0 });
+  });
+
   it('reads the outbox backlog and the age of its oldest record, on the injected clock', async () => {
     const clock = createManualClock(1_000_000);
     const fixture = testApp({ clock, relay: false });
@@ -167,6 +236,31 @@ describe('createMetrics, its registry and its lifecycle', () => {
     for (const m of [first, second]) await m.close({ deadlineMs: 0 });
   });
 
+  it('refuses an OpenMetrics registry (its # EOF would end the scrape before the process metrics)', () => {
+    const { app } = testApp({ relay: false });
+    const openMetrics = new Registry<OpenMetricsContentType>();
+    openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    // the option's type already refuses it: a cast or a JavaScript caller gets past that
+    expect(() => createMetrics({ app, registry: openMetrics as unknown as Registry })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('application/openmetrics-text') }),
+    );
+  });
+
+  it('declares each process metric once when the registry already collects some itself', async () => {
+    const { app } = testApp({ relay: false });
+    const registry = new Registry();
+    // what collectDefaultMetrics({ register: registry }) registers, without starting its collectors here
+    new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', registers: [registry] }).set(42);
+    const metrics = createMetrics({ app, registry });
+    const { body } = await metrics.scrape();
+    const declared = [...body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+    expect(declared.filter((name, i) => declared.indexOf(name) !== i)).toEqual([]);
+    expect(parseExposition(body).filter((x) => x.name === 'process_resident_memory_bytes')).toEqual([{ name: 'process_resident_memory_bytes', labels: {}, value: 42 }]);
+    // the other process metrics are still there
+    expect(declared).toEqual(expect.arrayContaining(['process_cpu_user_seconds_total', 'nodejs_heap_size_total_bytes', 'herald_events_published_total']));
+    await metrics.close({ deadlineMs: 0 });
+  });
+
   it('refuses bad options with invalid-options naming the option', () => {
     const { app } = testApp({ relay: false });
     expect(() => createMetrics({ app, pollIntervalMs: -1 })).toThrow(/pollIntervalMs/);
@@ -216,6 +310,34 @@ describe('createMetrics, its registry and its lifecycle', () => {
     await clock.advance(1_000);
     await eventually(() => readAt.length === 3, 'the third read');
     expect(readAt[2]).toBe(200 + 3_800 + 1_000);
+    await metrics.close({ deadlineMs: 100 });
+  });
+
+  it('retries a failed read at the interval, however long it took to fail, so its errors keep being counted', async () => {
+    const clock = createManualClock(0);
+    const fixture = testApp({ clock, relay: false });
+    const readAt: number[] = [];
+    let failAfterMs = 30_000;
+    // the store cannot be reached: the read fails after a client's timeouts and retries (30 s), long
+    // after the other sources' reads were done
+    const outbox = {
+      backlog: async () => {
+        readAt.push(clock.now());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (failAfterMs > 0) await clock.advance(failAfterMs);
+        throw new Error('unreachable');
+      },
+    };
+    const metrics = createMetrics({ app: { ...fixture.app, stores: { ...fixture.stores, outbox } }, pollIntervalMs: 1_000 });
+    await metrics.start(new AbortController().signal);
+    await metrics.ready?.();
+    await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');
+    failAfterMs = 0;
+    // not 19 × 30 s later: a failed read says nothing of what reading costs
+    await clock.advance(1_000);
+    await eventually(() => readAt.length === 2, 'the second read, an interval after the failure');
+    expect(readAt).toEqual([0, 30_000 + 1_000]);
+    await eventually(async () => sumSamples(await scrape(metrics), 'herald_metrics_read_errors_total', { source: 'outbox' }) === 2, 'both failures counted');
     await metrics.close({ deadlineMs: 100 });
   });
 

@@ -84,6 +84,25 @@ describe('metricsServer', () => {
     await expect(fetch(url)).rejects.toThrow();
   });
 
+  it('closes a server still starting: close() during start() leaves no port bound', async () => {
+    const listenOn = (port: number) =>
+      new Promise<{ port: number; close: () => Promise<void> }>((resolve, reject) => {
+        const probe = createServer();
+        probe.once('error', reject);
+        probe.listen(port, '127.0.0.1', () => resolve({ port: (probe.address() as { port: number }).port, close: () => new Promise((done) => probe.close(() => done())) }));
+      });
+    const free = await listenOn(0);
+    await free.close();
+    const server = metricsServer({ metrics: { scrape: async () => ({ contentType: 'text/plain', body: 'x 1\n' }) }, port: free.port });
+    const starting = server.start(new AbortController().signal);
+    await server.close({ deadlineMs: 100 });
+    await starting;
+    expect(server.url).toBeUndefined();
+    // the port is free: nothing listens on it any more
+    const again = await listenOn(free.port);
+    await again.close();
+  });
+
   it('cuts a scrape that outlives the close deadline', async () => {
     let started!: () => void;
     const scraping = new Promise<void>((resolve) => (started = resolve));

@@ -1,7 +1,21 @@
-import { isChaosError, type InstrumentationEvent, type InstrumentationListener } from '@herald/core';
+import { isChaosError, type InstrumentationEvent, type InstrumentationListener, type SagaTransitionKind } from '@herald/core';
 import { CHAOS_CAUSE, ERROR_CAUSE } from '../names.js';
 import type { Instruments } from './instruments.js';
 import type { CounterSeries, HistogramSeries } from './series.js';
+
+/** Every saga transition, as a label value in Prometheus' own style: started, step_completed, step_timed_out... */
+const SAGA_TRANSITIONS = Object.keys({
+  started: 0,
+  'step-completed': 0,
+  'step-timed-out': 0,
+  compensating: 0,
+  completed: 0,
+  failed: 0,
+} satisfies Record<SagaTransitionKind, 0>).map(transitionLabel);
+
+function transitionLabel(transition: string): string {
+  return transition.replaceAll('-', '_');
+}
 
 /**
  * Turns the core's instrumentation facts into counters, histograms and this process' gauges.
@@ -25,6 +39,18 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       handledSeries.set(key, series);
     }
     return series;
+  };
+  // both causes at 0 from the start: the first failure is an increase Prometheus sees, not a series born at 1
+  for (const cause of [CHAOS_CAUSE, ERROR_CAUSE]) counters.relayFailures.series({ cause });
+  const knownSagas = new Set<string>();
+  /**
+   * A saga's transitions, all at 0 from its first fact on: a failure is then an increase of a
+   * series Prometheus already saw at 0, not a series born at 1 that `increase()` misses.
+   */
+  const sagaSeen = (saga: string) => {
+    if (knownSagas.has(saga)) return;
+    knownSagas.add(saga);
+    for (const transition of SAGA_TRANSITIONS) counters.sagaTransitions.series({ saga, transition });
   };
   return function recordFact(fact: InstrumentationEvent) {
     switch (fact.kind) {
@@ -66,13 +92,15 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
         return;
       case 'revoked':
         gauges.assigned.dec({ group: fact.group }, fact.partitions.length);
+        // the new owner reports the partition's lag now: a lag kept here would stay frozen forever
+        if (options.lagFromFacts) for (const p of fact.partitions) gauges.lag.remove({ group: fact.group, topic: p.topic, partition: String(p.partition) });
         return;
       case 'timers-fired':
         counters.timersFired.inc(fact.count);
         return;
       case 'saga':
-        // a label value in Prometheus' own style: started, step_completed, step_timed_out...
-        counters.sagaTransitions.inc({ saga: fact.saga, transition: fact.transition.replaceAll('-', '_') });
+        sagaSeen(fact.saga);
+        counters.sagaTransitions.inc({ saga: fact.saga, transition: transitionLabel(fact.transition) });
         if ((fact.transition === 'completed' || fact.transition === 'failed') && fact.durationMs !== undefined) {
           histograms.sagaDuration.observe({ saga: fact.saga, outcome: fact.transition }, Math.max(0, fact.durationMs) / 1000);
         }
