@@ -2,7 +2,7 @@ import { CoreErrors, HeraldError } from '@herald/core';
 import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
-import { withSerializedErrors } from './serializeError.js';
+import { bindingFields, bindingKey, lineFields } from './fields.js';
 
 /** Options of {@link pinoLogger}; every one has a default. */
 export interface PinoLoggerOptions {
@@ -31,11 +31,13 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 /**
  * A logger implementing the core's `Logger` port on pino: one JSON object per line (`level` as a
  * name, `time` in ISO 8601, the logger's fields, the line's fields, `msg`), on stderr by default.
- * Errors anywhere among a line's fields are written whole: name, message, code and the rest of
- * their own properties, stack, and their `cause` chain (see `serializeError`). In a terminal, or
- * with `pretty: true`, lines are written for people instead (see `prettyLines`). Give it to
- * `createApp({ logger })` and the HTTP gateway logs through it too (fastify included), with each
- * request's request id, correlation id and trace id.
+ * Each key is written once: a field named `level`, `time` or `msg` is written as `fields.level`
+ * (and so on), and a field a child or a line gives again replaces the earlier value.
+ * Errors anywhere among a line's fields (in plain objects and arrays too) are written whole: name,
+ * message, code and the rest of their own properties, stack, and their `cause` chain (see
+ * `serializeError`). In a terminal, or with `pretty: true`, lines are written for people instead
+ * (see `prettyLines`). Give it to `createApp({ logger })` and the HTTP gateway logs through it too
+ * (fastify included), with each request's request id, correlation id and trace id.
  *
  * @example
  * const logger = pinoLogger({ fields: { service: 'orders' } });
@@ -50,27 +52,84 @@ export function pinoLogger(options: PinoLoggerOptions = {}): PinoLogger {
   const pretty = options.pretty === undefined || options.pretty === 'auto' ? (envPretty() ?? terminal) : options.pretty;
   const sink = typeof target === 'number' && !pretty ? pino.destination({ fd: target, sync: true }) : streamOf(target);
   const destination = pretty ? prettyLines(sink, { colors: options.colors ?? (terminal && !process.env['NO_COLOR']) }) : sink;
-  const instance = pino(
+  const root = pino(
     {
       level,
-      base: { ...options.fields },
+      // no pid or hostname; the logger's own fields are bound like a child's, so a child can replace them
+      base: null,
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }), log: withSerializedErrors },
+      formatters: { level: (label) => ({ level: label }), log: lineFields },
+      // errors are already serialized by `lineFields`: pino's `err` serializer would redo it and drop the causes
+      serializers: { err: (value: unknown) => value },
     },
     destination as pino.DestinationStream,
   );
-  return wrap(instance);
+  const chain: Chain = { root, bound: {} };
+  return options.fields === undefined ? wrap(root, chain) : bind(root, chain, options.fields);
 }
 
-function wrap(instance: pino.Logger): PinoLogger {
+type Method = 'debug' | 'info' | 'warn' | 'error';
+
+/** The pino logger every Herald logger here derives from, and the fields bound so far, under the names they are written with. */
+interface Chain {
+  readonly root: pino.Logger;
+  readonly bound: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * pino writes a child's bindings, then the line's fields, without deduping: a key given twice
+ * (a child rebinding it, a line repeating it) would be written twice. Here the latest value is
+ * the only one written: a child that rebinds a key is made from the root with all its fields
+ * merged (see `bind`), and a line that repeats one goes through such a logger without that key
+ * (rare, so the common line pays only a lookup per field).
+ */
+function wrap(instance: pino.Logger, chain: Chain): PinoLogger {
+  const rebinds = !isEmpty(chain.bound);
+  const through = (fields: Record<string, unknown>): pino.Logger => {
+    let repeated: string[] | undefined;
+    for (const key in fields) if (fields[key] !== undefined && Object.hasOwn(chain.bound, bindingKey(key))) (repeated ??= []).push(bindingKey(key));
+    if (repeated === undefined) return instance;
+    const rest = { ...chain.bound };
+    for (const key of repeated) delete rest[key];
+    return chain.root.child(rest, { level: instance.level });
+  };
+  const write =
+    (method: Method) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      if (fields === undefined || !rebinds) instance[method](fields ?? {}, message);
+      else if (instance.isLevelEnabled(method)) through(fields)[method](fields, message);
+    };
   return {
     pino: instance,
-    debug: (message, fields) => instance.debug(fields ?? {}, message),
-    info: (message, fields) => instance.info(fields ?? {}, message),
-    warn: (message, fields) => instance.warn(fields ?? {}, message),
-    error: (message, fields) => instance.error(fields ?? {}, message),
-    child: (fields) => wrap(instance.child(withSerializedErrors(fields))),
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (fields) => bind(instance, chain, fields),
   };
+}
+
+/** A logger writing `fields` on every line too, through `instance`; one rebinding a key is made from the root, for the latest value to be the only one. */
+function bind(instance: pino.Logger, chain: Chain, fields: Record<string, unknown>): PinoLogger {
+  const added = bindingFields(fields);
+  let rebound = false;
+  let unset = false;
+  for (const key in added) {
+    if (added[key] === undefined) unset = true;
+    else if (Object.hasOwn(chain.bound, key)) rebound = true;
+  }
+  // pino skips undefined bindings, so they are not bound here either; Object.assign is the fast copy
+  const bound = Object.assign({}, chain.bound, unset ? defined(added) : added);
+  return wrap(rebound ? chain.root.child(bound, { level: instance.level }) : instance.child(added), { root: chain.root, bound });
+}
+
+function defined(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+function isEmpty(fields: Readonly<Record<string, unknown>>): boolean {
+  for (const _ in fields) return false;
+  return true;
 }
 
 function streamOf(target: number | LineSink): LineSink {

@@ -72,8 +72,11 @@ interface SerializedError {
   readonly [key: string]: unknown;
 }
 
+/** What `serializeError` writes: a stack too, so a field like `{ name, message, id }` is shown as data, not as an error missing its `id`. */
 function isSerializedError(value: unknown): value is SerializedError {
-  return typeof value === 'object' && value !== null && typeof (value as SerializedError).name === 'string' && typeof (value as SerializedError).message === 'string';
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, message, stack } = value as SerializedError;
+  return typeof name === 'string' && typeof message === 'string' && typeof stack === 'string';
 }
 
 /** `key: Name [code] message`, its stack frames, then `caused by:` each cause, all indented. */

@@ -13,6 +13,24 @@ function capture(isTTY = false) {
 }
 const parsed = (sink: { lines: string[] }) => sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** The keys of a JSON line's top-level object, in order, repeats included (JSON.parse keeps only the last). */
+function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let end = i + 1;
+      while (line[end] !== '"') end += line[end] === '\\' ? 2 : 1;
+      if (depth === 1 && line[end + 1] === ':') keys.push(JSON.parse(line.slice(i, end + 1)) as string);
+      i = end;
+    }
+  }
+  return keys;
+}
+
 describe('pinoLogger', () => {
   const saved = { level: process.env['HERALD_LOG_LEVEL'], pretty: process.env['HERALD_LOG_PRETTY'] };
   afterEach(() => {
@@ -77,6 +95,63 @@ describe('pinoLogger', () => {
     });
   });
 
+  it('serializes errors nested in objects, arrays and other errors, and keeps an err field whole, causes and codes included', () => {
+    const sink = capture();
+    const cause = Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    const details = { error: new Error('boom', { cause }) };
+    const loop: Record<string, unknown> = { error: new Error('in a loop') };
+    loop['self'] = loop;
+    let deep: Record<string, unknown> = { error: new Error('too deep') };
+    for (let i = 0; i < 20; i++) deep = { deeper: deep };
+    pinoLogger({ destination: sink }).error('failed', {
+      details,
+      errors: [new Error('first'), 'not an error', new Error('second')],
+      herald: new HeraldError(TestErrors.declined, 'outer', { details: { last: new Error('inner detail') } }),
+      odd: new Error('top', { cause: { code: 'E1', err: new Error('deep') } }),
+      err: new Error('outer', { cause }),
+      loop,
+      deep,
+      when: new Date('2026-01-02T03:04:05.678Z'),
+    });
+    const [line] = parsed(sink);
+    const connection = { name: 'Error', message: 'connection refused', code: 'ECONNREFUSED', stack: expect.stringContaining('connection refused') };
+    expect(line).toMatchObject({
+      details: { error: { name: 'Error', message: 'boom', stack: expect.stringContaining('boom'), cause: connection } },
+      errors: [{ name: 'Error', message: 'first' }, 'not an error', { name: 'Error', message: 'second' }],
+      herald: { code: 'card-declined', details: { last: { name: 'Error', message: 'inner detail', stack: expect.stringContaining('inner detail') } } },
+      odd: { cause: { code: 'E1', err: { name: 'Error', message: 'deep' } } },
+      err: { name: 'Error', message: 'outer', cause: connection },
+      loop: { error: { name: 'Error', message: 'in a loop' }, self: '[circular]' },
+      when: '2026-01-02T03:04:05.678Z',
+    });
+    expect(JSON.stringify(line?.['deep'])).toContain('"deeper"');
+    // the caller's objects are copied where an error is replaced, never changed
+    expect(details.error).toBeInstanceOf(Error);
+    expect(loop['error']).toBeInstanceOf(Error);
+  });
+
+  it('writes every key once: a field named level, time or msg as fields.<key>, and a rebound or repeated field with its latest value', () => {
+    const sink = capture();
+    const logger = pinoLogger({ destination: sink, fields: { service: 'orders' } });
+    logger.error('real', { level: 'debug', msg: 'spoof', time: 'yesterday' });
+    logger.child({ component: 'c1' }).child({ component: 'c2' }).info('rebound');
+    logger.child({ component: 'c1', group: 'g' }).info('repeated', { component: 'c3', n: 1 });
+    logger.child({ service: 'billing', level: 'trace', formatters: 'kept' }).info('bound', { msg: 'again' });
+    logger.child({ service: 'billing' }).child({ eventId: 'e-1' }).info('latest wins');
+    for (const line of sink.lines) expect(topLevelKeys(line), line).toEqual([...new Set(topLevelKeys(line))]);
+    expect(parsed(sink)).toEqual([
+      expect.objectContaining({ level: 'error', msg: 'real', 'fields.level': 'debug', 'fields.msg': 'spoof', 'fields.time': 'yesterday', time: expect.stringMatching(/^\d{4}-/) }),
+      expect.objectContaining({ level: 'info', msg: 'rebound', service: 'orders', component: 'c2' }),
+      expect.objectContaining({ msg: 'repeated', service: 'orders', component: 'c3', group: 'g', n: 1 }),
+      expect.objectContaining({ level: 'info', msg: 'bound', service: 'billing', 'fields.level': 'trace', 'fields.formatters': 'kept', 'fields.msg': 'again' }),
+      expect.objectContaining({ msg: 'latest wins', service: 'billing', eventId: 'e-1' }),
+    ]);
+    const quiet = capture();
+    pinoLogger({ destination: quiet, level: 'warn', fields: { service: 'orders' } }).child({ service: 'billing' }).info('below the level', { service: 'x' });
+    expect(quiet.lines).toEqual([]);
+    expect(formatLine(sink.lines[0] ?? '')).toMatch(/ ERROR real service=orders fields\.level=debug fields\.time=yesterday fields\.msg=spoof$/);
+  });
+
   it('serializes aggregated errors, marks an error that is its own cause, and cuts endless chains', () => {
     const a = new Error('a');
     const b = new Error('b', { cause: a });
@@ -126,5 +201,7 @@ describe('pinoLogger', () => {
     expect(lines.slice(cause + 1).every((l) => /^ {6}at /.test(l))).toBe(true);
     expect(formatLine(line, true)).toContain('\u001b[31mERROR\u001b[0m');
     expect(formatLine('not json at all')).toBe('not json at all');
+    const user = JSON.stringify({ level: 'info', time: '2026-01-02T03:04:05.678Z', user: { name: 'bob', message: 'hi', id: 5 }, msg: 'signed up' });
+    expect(formatLine(user)).toBe('03:04:05.678 INFO  signed up user={"name":"bob","message":"hi","id":5}');
   });
 });
