@@ -1,6 +1,7 @@
 import { HeraldError, defineErrorCodes } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatLine, pinoLogger, serializeError } from '../src/index.js';
+import { topLevelKeys } from './jsonKeys.js';
 
 const { specs: TestErrors } = defineErrorCodes({
   declined: { code: 'card-declined', retriable: false, meaning: 'the test card is declined', action: 'none' },
@@ -12,24 +13,6 @@ function capture(isTTY = false) {
   return { lines, isTTY, write: (chunk: string) => void lines.push(...chunk.split('\n').filter((l) => l.length > 0)) };
 }
 const parsed = (sink: { lines: string[] }) => sink.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-
-/** The keys of a JSON line's top-level object, in order, repeats included (JSON.parse keeps only the last). */
-function topLevelKeys(line: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-    else if (c === '"') {
-      let end = i + 1;
-      while (line[end] !== '"') end += line[end] === '\\' ? 2 : 1;
-      if (depth === 1 && line[end + 1] === ':') keys.push(JSON.parse(line.slice(i, end + 1)) as string);
-      i = end;
-    }
-  }
-  return keys;
-}
 
 describe('pinoLogger', () => {
   const saved = { level: process.env['HERALD_LOG_LEVEL'], pretty: process.env['HERALD_LOG_PRETTY'] };
