@@ -2,13 +2,14 @@ import { CoreErrors, toError } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { uuidv7 } from '../model/uuid.js';
 import type { Broker, OutgoingRecord } from '../ports/broker.js';
-import { systemClock, type Clock } from '../ports/clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import { createInstrumentation, type Instrumentation } from '../ports/instrumentation.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
 import { hasOutboxSignal, type OutboxRecord, type OutboxClaims } from '../ports/stores/outbox.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions } from '../timing/backoff.js';
 import { chaosBroker, isChaosError, type ChaosOptions } from './chaos.js';
+import { createRefusals, sendIsolating, type Sent } from './isolation.js';
 
 export interface RelayOptions {
   /** Identity used for claims; unique per running relay. Default: a fresh UUID. */
@@ -19,7 +20,10 @@ export interface RelayOptions {
   readonly idleMs?: number;
   /** Claim lease. Default 10 000. */
   readonly leaseMs?: number;
-  /** Backoff between failed publish rounds. Default 50 ms doubling to 5 s. */
+  /**
+   * Backoff between failed publish rounds, and between the attempts of a record the broker refused
+   * for good. Default 50 ms doubling to 5 s.
+   */
   readonly backoff?: BackoffOptions;
   /** Deliberate publish failures, for chaos testing. */
   readonly chaos?: ChaosOptions;
@@ -43,10 +47,15 @@ export interface Relay extends Component {
   /**
    * Finishes the round in progress, then keeps publishing what is committed until the outbox is
    * empty or `deadlineMs` (default 0: no draining) has passed; what is left waits in the outbox for
-   * the next relay. Idempotent.
+   * the next relay. Resolves by the deadline: a publish still in flight then is abandoned (its
+   * records stay claimed until the lease lapses, and are published again). Idempotent.
    */
   close(options?: { readonly deadlineMs?: number }): Promise<void>;
-  /** Runs rounds until the outbox is empty (for tests and tools). Returns how many records were published. */
+  /**
+   * Runs rounds until the outbox is empty (for tests and tools), or holds only records the broker
+   * refused for good and the later records of their keys (reported, see {@link createRelay}).
+   * Returns how many records were published.
+   */
   drain(): Promise<number>;
 }
 
@@ -137,20 +146,36 @@ const UNSAMPLED_FLAGS = /^[0-9a-f][02468ace]$/;
 const WOKEN = new Error('relay woken');
 const STOPPED = new Error('relay stopped');
 const BACKOFF_DEFAULTS = { initialDelayMs: 50, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
+/** How many batches' worth of held-back records a claim asks for on top of `batchSize`, at most. */
+const HELD_BACK_BATCHES = 9;
+
+/** A round's result: how many records it published, and whether another round at once may publish more. */
+interface RoundResult {
+  readonly published: number;
+  /** The claim was full and either published something or the next claim reaches further. */
+  readonly more: boolean;
+}
 
 /**
  * Creates a relay. Each round claims a batch of unpublished records (the outbox guarantees no other
- * relay holds the same keys), publishes them in one broker call, and marks them published. A failed
- * publish releases the claim and retries the same records after a backoff, so per-key order holds;
- * a publish that failed after the broker accepted it is simply published again, and consumers'
- * inboxes absorb the duplicates.
+ * relay holds the same keys), publishes them in one broker call, and marks them published. A
+ * retriable failure releases the claim and retries the same records after a backoff, so per-key
+ * order holds; a publish that failed after the broker accepted it is simply published again, and
+ * consumers' inboxes absorb the duplicates.
+ *
+ * A non-retriable failure (a record the broker will never take, such as one too large) is narrowed
+ * down by splitting the batch: the other records are published, and each refused record stays in
+ * the outbox, claimed by this relay, tried again alone after a backoff (the topic's settings may be
+ * fixed meanwhile) and reported at every attempt (an error log naming it, a `relay-failed` fact).
+ * The later records of its key wait behind it; other keys go on.
  */
 export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay {
   const relayId = options.relayId ?? `relay-${uuidv7()}`;
-  const batchSize = positive(options.batchSize ?? 1000, 'batchSize');
-  const idleMs = positive(options.idleMs ?? 20, 'idleMs');
-  const leaseMs = positive(options.leaseMs ?? 10_000, 'leaseMs');
+  const batchSize = positiveInteger(options.batchSize ?? 1000, 'batchSize');
+  const idleMs = duration(options.idleMs ?? 20, 'idleMs');
+  const leaseMs = duration(options.leaseMs ?? 10_000, 'leaseMs');
   const backoff = resolveBackoff(options.backoff, BACKOFF_DEFAULTS);
+  if (backoff.maxDelayMs > MAX_TIMER_MS) invalid(`backoff.maxDelayMs must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${backoff.maxDelayMs}`);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const instrumentation = deps.instrumentation ?? createInstrumentation();
@@ -167,34 +192,86 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
    * sleeper: without this, a record committed then waited out the idle time).
    */
   let appendedSinceClaim = false;
+  /** Records the broker refused for good: tried again alone once their backoff has passed. */
+  const refusals = createRefusals({ backoff, clock });
+  /**
+   * Records the last round claimed and left in the outbox (refused, or held behind a refused record
+   * of their key): the next claim returns them again, so it asks for that many more (up to a bound),
+   * or a key with a long queue behind a refused record would fill every batch and stop the others.
+   */
+  let heldBack = 0;
+  const publish = (records: readonly OutboxRecord[]) => broker.publish(records.map(toOutgoing));
 
-  /** One round: returns how many records were published, or throws the publish failure. */
-  async function round(): Promise<number> {
+  /** One round: returns how many records were published, or throws a retriable publish failure. */
+  async function round(): Promise<RoundResult> {
     appendedSinceClaim = false;
-    const claimed = await outbox.claim({ relayId, limit: batchSize, leaseMs });
-    if (claimed.length === 0) return 0;
+    const limit = claimLimit();
+    const claimed = await outbox.claim({ relayId, limit, leaseMs });
+    heldBack = 0;
+    const plan = refusals.plan(claimed);
+    if (claimed.length === 0) return { published: 0, more: false };
     const started = clock.now();
-    const ids = claimed.map((r) => r.id);
+    const sent: Sent = { published: [], refused: [] };
     try {
-      await broker.publish(claimed.map(toOutgoing));
+      await sendIsolating(publish, plan, sent);
     } catch (thrown) {
       const error = toError(thrown);
-      if (instrumentation.active) instrumentation.emit({ kind: 'relay-failed', count: claimed.length, error });
-      await outbox.release(relayId, ids).catch((releaseError: unknown) => logger.warn('relay: release failed; the claim will lapse', { error: releaseError }));
+      for (const refused of sent.refused) refuse(refused.record, refused.error);
+      if (instrumentation.active) instrumentation.emit({ kind: 'relay-failed', count: claimed.length - sent.published.length, error });
+      await settle(claimed, sent, started).catch((settleError: unknown) => logger.warn('relay: settling the claim after a failed publish failed; the claim will lapse', { error: settleError }));
       throw error;
     }
-    await outbox.markPublished(relayId, ids);
-    if (instrumentation.active) instrumentation.emit({ kind: 'relayed', count: claimed.length, durationMs: clock.now() - started });
-    return claimed.length;
+    for (const refused of sent.refused) refuse(refused.record, refused.error);
+    await markPublished(sent, started);
+    heldBack = claimed.length - sent.published.length;
+    const published = sent.published.length;
+    return { published, more: claimed.length >= limit && (published > 0 || claimLimit() > limit) };
+  }
+
+  function claimLimit(): number {
+    return batchSize + Math.min(heldBack, HELD_BACK_BATCHES * batchSize);
+  }
+
+  /** After a retriable failure: marks what was published before it, and releases the rest for a retry. */
+  async function settle(claimed: readonly OutboxRecord[], sent: Sent, started: number): Promise<void> {
+    await markPublished(sent, started);
+    const published = new Set(sent.published);
+    await outbox.release(relayId, claimed.filter((r) => !published.has(r.id)).map((r) => r.id));
+  }
+
+  async function markPublished(sent: Sent, started: number): Promise<void> {
+    if (sent.published.length === 0) return;
+    // when all of it went out, in claim order: a store's fast path recognises exactly its claim
+    await outbox.markPublished(relayId, sent.published);
+    for (const id of sent.published) {
+      const failed = refusals.published(id);
+      if (failed !== undefined) logger.info('relay: a record refused before is published', { eventId: id, attempts: failed + 1 });
+    }
+    if (instrumentation.active) instrumentation.emit({ kind: 'relayed', count: sent.published.length, durationMs: clock.now() - started });
+  }
+
+  /** Records a refusal for good: the record waits (and its key behind it), reported at every attempt. */
+  function refuse(record: OutboxRecord, error: Error): void {
+    const { attempts, retryInMs } = refusals.refused(record.id);
+    if (instrumentation.active) instrumentation.emit({ kind: 'relay-failed', count: 1, error });
+    logger.error('relay: the broker refused a record for good; it and the later records of its key wait in the outbox, tried again alone', {
+      eventId: record.id,
+      topic: record.topic,
+      key: record.key,
+      code: (error as { code?: unknown }).code,
+      error,
+      attempts,
+      retryInMs,
+    });
   }
 
   async function run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const published = await round();
+        const { more } = await round();
         failures = 0;
-        if (published < batchSize && !appendedSinceClaim) await idle(signal);
+        if (!more && !appendedSinceClaim) await idle(signal, refusals.nextRetryWithin(idleMs));
       } catch (error) {
         failures++;
         const delayMs = backoffDelay(backoff, failures);
@@ -205,14 +282,14 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
     }
   }
 
-  function idle(signal: AbortSignal): Promise<void> {
+  function idle(signal: AbortSignal, ms: number): Promise<void> {
     // stopped during the round: an abort listener added now would never fire
     if (signal.aborted) return Promise.resolve();
     const local = new AbortController();
     const stop = () => local.abort(WOKEN);
     signal.addEventListener('abort', stop, { once: true });
     wake = stop;
-    return clock.sleep(idleMs, local.signal).catch(() => {}).finally(() => {
+    return clock.sleep(ms, local.signal).catch(() => {}).finally(() => {
       wake = undefined;
       signal.removeEventListener('abort', stop);
     });
@@ -222,10 +299,30 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
 
   async function drainUntil(deadline: number): Promise<void> {
     try {
-      while (clock.now() < deadline && (await round()) > 0);
+      while (clock.now() < deadline) {
+        const { published, more } = await round();
+        if (published === 0 && !more) return;
+      }
     } catch (error) {
       logger.warn('relay: draining at close failed; the rest waits in the outbox', { error });
     }
+  }
+
+  /**
+   * Whether `work` settles within `ms` of the clock. If not, the work goes on with nobody waiting
+   * for it (it never rejects: the loop and the drain catch their failures).
+   */
+  function settlesWithin(work: Promise<void>, ms: number): Promise<boolean> {
+    // a longer wait would fire after 1 ms (see MAX_TIMER_MS): no bound then
+    if (ms > MAX_TIMER_MS) return work.then(() => true);
+    return new Promise((resolve) => {
+      const cancel = clock.setTimer(ms, () => resolve(false));
+      const done = () => {
+        cancel();
+        resolve(true);
+      };
+      work.then(done, done);
+    });
   }
 
   return {
@@ -244,20 +341,28 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
     },
     close(closeOptions = {}) {
       closing ??= (async () => {
-        const deadline = clock.now() + (closeOptions.deadlineMs ?? 0);
+        const deadlineMs = Math.max(0, closeOptions.deadlineMs ?? 0);
+        const deadline = clock.now() + deadlineMs;
         controller?.abort(STOPPED);
         unsubscribe?.();
-        await loop;
-        if (loop) await drainUntil(deadline);
+        if (!loop) return;
+        const running = loop;
+        const finished = (async () => {
+          await running;
+          await drainUntil(deadline);
+        })();
+        if (!(await settlesWithin(finished, deadlineMs))) {
+          logger.warn('relay: close deadline passed with a publish in flight; abandoning it, its records wait in the outbox', { deadlineMs });
+        }
       })();
       return closing;
     },
     async drain() {
       let total = 0;
       for (;;) {
-        const published = await round();
+        const { published, more } = await round();
         total += published;
-        if (published === 0) return total;
+        if (published === 0 && !more) return total;
       }
     },
   };
@@ -267,7 +372,18 @@ function toOutgoing(record: OutboxRecord): OutgoingRecord {
   return { topic: record.topic, key: record.key, value: record.value, headers: record.headers, timestamp: record.createdAt };
 }
 
-function positive(value: number, name: string): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new HeraldError(CoreErrors.invalidOptions, `relay: ${name} must be a positive number, got ${value}`);
+function positiveInteger(value: number, name: string): number {
+  if (!(Number.isInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+/** A positive duration that a timer can wait: at most MAX_TIMER_MS (Node runs a longer one after 1 ms). */
+function duration(value: number, name: string): number {
+  if (!(Number.isFinite(value) && value > 0)) invalid(`${name} must be a positive number, got ${value}`);
+  if (value > MAX_TIMER_MS) invalid(`${name} must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${value}`);
+  return value;
+}
+
+function invalid(message: string): never {
+  throw new HeraldError(CoreErrors.invalidOptions, `relay: ${message}`);
 }
