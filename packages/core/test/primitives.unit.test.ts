@@ -108,8 +108,31 @@ describe('envelope wire form', () => {
     [JSON.stringify({ ...envelope, version: 0 }), /"version" must be a positive integer/],
     [JSON.stringify({ ...envelope, headers: 'x' }), /"headers" must be an object/],
     [JSON.stringify({ ...envelope, data: undefined }), /"data" is missing/],
+    [JSON.stringify({ ...envelope, correlationId: '' }), /"correlationId" must be a non-empty string/],
+    [JSON.stringify({ ...envelope, causationId: 5 }), /"causationId" must be a string or null/],
+    [JSON.stringify({ ...envelope, headers: { traceparent: 5 } }), /header "traceparent" must be a string, got number/],
+    [JSON.stringify({ ...envelope, headers: { note: null } }), /header "note" must be a string, got null/],
+    [JSON.stringify({ ...envelope, headers: { nested: { a: 1 } } }), /header "nested" must be a string, got object/],
+    [JSON.stringify({ ...envelope, occurredAt: 'not a date' }), /"occurredAt" must be an ISO 8601 UTC time/],
+    [JSON.stringify({ ...envelope, occurredAt: '2026-13-01T00:00:00.000Z' }), /"occurredAt" must be an ISO 8601 UTC time/],
+    [JSON.stringify({ ...envelope, occurredAt: '2026-01-01' }), /"occurredAt" must be an ISO 8601 UTC time/],
   ])('rejects malformed input %#', (wire, message) => {
     expect(() => decodeEnvelope(wire)).toThrowError(message);
+    expect(() => decodeEnvelope(wire)).toThrowError(expect.objectContaining({ code: 'malformed-envelope' }));
+  });
+
+  it('reads every occurredAt Date.toISOString writes, six-digit years included', () => {
+    for (const ms of [0, Date.UTC(2028, 1, 29, 23, 59, 59, 999), -8.64e15, 8.64e15, Date.UTC(-1, 0, 1)]) {
+      const at = { ...envelope, occurredAt: new Date(ms).toISOString() };
+      expect(decodeEnvelope(encodeEnvelope(at)), at.occurredAt).toEqual(at);
+    }
+  });
+
+  it('refuses a header value that is no string instead of leaving it out of the size limit', () => {
+    const big = { ...envelope, data: { blob: 'x'.repeat(2000) } };
+    const numeric = { ...big, headers: { attempt: 1 } } as unknown as Envelope;
+    expect(() => encodeEnvelopeValue(numeric, 1000)).toThrowError(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('header "attempt" must be a string') }));
+    expect(() => encodeEnvelopeValue({ ...big, headers: { attempt: '1' } }, 1000)).toThrowError(expect.objectContaining({ code: 'event-too-large' }));
   });
 });
 

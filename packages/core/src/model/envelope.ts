@@ -50,7 +50,12 @@ export function encodeEnvelope(envelope: Envelope, maxBytes: number = DEFAULT_MA
 export function encodeEnvelopeValue(envelope: Envelope, maxBytes: number = DEFAULT_MAX_EVENT_BYTES): string {
   const { id, type, version, topic, key, correlationId, causationId, occurredAt, headers, data } = envelope;
   let headerChars = 0;
-  for (const name in headers) headerChars += name.length + headers[name]!.length;
+  for (const name in headers) {
+    const value: unknown = headers[name];
+    // a value that is no string would make the size NaN and skip the limit (and no broker takes it)
+    if (typeof value !== 'string') throw new HeraldError(CoreErrors.invalidOptions, `${type} event: header "${name}" must be a string, got ${typeof value}`);
+    headerChars += name.length + value.length;
+  }
   const json = JSON.stringify({ id, type, version, topic, key, correlationId, causationId, occurredAt, data });
   return checkedSize(envelope, json, headerChars, maxBytes);
 }
@@ -71,7 +76,57 @@ function checkedSize(envelope: Envelope, json: string, headerChars: number, maxB
   return json;
 }
 
-const REQUIRED_STRINGS = ['id', 'type', 'topic', 'key', 'correlationId', 'occurredAt'] as const;
+/**
+ * `occurredAt` as `Date.prototype.toISOString` writes it: UTC, milliseconds, `Z`; years outside
+ * 0000-9999 signed with six digits. Tested only at one of those two lengths, so a long string
+ * costs nothing.
+ */
+const ISO_TIME = /^(?:\d{4}|[+-]\d{6})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
+/** The last `occurredAt` found well formed: the events of one batch mostly share their millisecond. */
+let lastGoodTime = '';
+
+function isIsoTime(time: string): boolean {
+  if (time === lastGoodTime) return true;
+  if (!((time.length === 24 || time.length === 27) && ISO_TIME.test(time))) return false;
+  lastGoodTime = time;
+  return true;
+}
+
+const nonEmpty = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+const notString = (field: string): string => `field "${field}" must be a non-empty string`;
+
+/**
+ * Why `e` cannot be an envelope, or undefined when it can: the one set of rules for an envelope's
+ * fields other than `headers` (see {@link headersProblem}), shared by the publisher, which refuses
+ * at publish what {@link decodeEnvelope} would refuse, and the decoder, so no committed event is
+ * one its consumers must skip as malformed. Each check is a type test or a short pattern; the
+ * fields are named one by one, which keeps each property read monomorphic on this per-event path.
+ */
+export function envelopeProblem(e: { readonly [F in keyof Envelope]?: unknown }): string | undefined {
+  if (!nonEmpty(e.id)) return notString('id');
+  if (!nonEmpty(e.type)) return notString('type');
+  if (!nonEmpty(e.topic)) return notString('topic');
+  if (!nonEmpty(e.key)) return notString('key');
+  if (!nonEmpty(e.correlationId)) return notString('correlationId');
+  if (!nonEmpty(e.occurredAt)) return notString('occurredAt');
+  if (!Number.isInteger(e.version) || (e.version as number) < 1) return 'field "version" must be a positive integer';
+  if (e.causationId !== null && typeof e.causationId !== 'string') return 'field "causationId" must be a string or null';
+  if (!isIsoTime(e.occurredAt as string)) return 'field "occurredAt" must be an ISO 8601 UTC time as Date.toISOString writes it';
+  // JSON has no undefined: an envelope whose data is undefined is written without it
+  if (e.data === undefined) return 'field "data" is missing';
+  return undefined;
+}
+
+/** Why `headers` cannot be an envelope's headers, or undefined when it can: an object of string values. */
+export function headersProblem(headers: unknown): string | undefined {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return 'field "headers" must be an object';
+  for (const name in headers) {
+    const value: unknown = (headers as Record<string, unknown>)[name];
+    if (typeof value !== 'string') return `header "${name}" must be a string, got ${value === null ? 'null' : typeof value}`;
+  }
+  return undefined;
+}
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -92,17 +147,9 @@ export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<stri
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('not a JSON object');
   const e = parsed as Record<string, unknown>;
-  for (const field of REQUIRED_STRINGS) {
-    if (typeof e[field] !== 'string' || (e[field] as string).length === 0) throw malformed(`field "${field}" must be a non-empty string`);
-  }
-  if (!Number.isInteger(e.version) || (e.version as number) < 1) throw malformed('field "version" must be a positive integer');
-  if (e.causationId !== null && typeof e.causationId !== 'string') throw malformed('field "causationId" must be a string or null');
-  if (!('data' in e)) throw malformed('field "data" is missing');
-  if (e.headers === undefined) {
-    e.headers = recordHeaders;
-    return parsed as Envelope;
-  }
-  if (typeof e.headers !== 'object' || e.headers === null || Array.isArray(e.headers)) throw malformed('field "headers" must be an object');
+  const problem = envelopeProblem(e) ?? (e.headers === undefined ? undefined : headersProblem(e.headers));
+  if (problem !== undefined) throw malformed(problem);
+  if (e.headers === undefined) e.headers = recordHeaders;
   return parsed as Envelope;
 }
 

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { encodeEnvelopeValue, type Envelope } from '../model/envelope.js';
+import { encodeEnvelopeValue, envelopeProblem, headersProblem, type Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition } from '../model/events.js';
@@ -25,6 +25,8 @@ export interface PublisherDeps<Tx> {
 
 /** Longest timer id accepted. */
 const MAX_TIMER_ID = 500;
+/** The largest distance from the epoch a `Date` holds, in ms (ECMA-262's time value range). */
+const MAX_DATE_MS = 8.64e15;
 
 /** A `publish` bound to one transaction, plus what to report once that transaction commits. */
 export interface BoundPublisher {
@@ -59,6 +61,8 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
   }) as Publish;
   publish.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: items must be an array');
+    // one id for every item would have consumers' inboxes keep the first and drop the rest as duplicates
+    if ((options as PublishOptions).id !== undefined) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: id cannot be given for several events');
     // one frozen headers object for the whole call: its records are stored and relayed with one serialisation
     const from = options.cause ?? cause;
     const headers = Object.freeze(headersOf(options, from));
@@ -123,24 +127,32 @@ function timerStore<Tx>(deps: PublisherDeps<Tx>): TimerStore<Tx> {
   return deps.timers;
 }
 
-/** The due time of a schedule: `at`, or `afterMs` from now; exactly one of them, finite. */
+/**
+ * The due time of a schedule: `at`, or `afterMs` from now; exactly one of them, finite, and within
+ * the range of a `Date` (it becomes the event's `occurredAt`).
+ */
 function dueTime(clock: Clock, options: ScheduleOptions): number {
   const { at, afterMs } = (options ?? {}) as { at?: Date | number; afterMs?: number };
   if ((at === undefined) === (afterMs === undefined)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.schedule: give exactly one of at and afterMs');
   if (afterMs !== undefined) {
-    if (!(typeof afterMs === 'number' && Number.isFinite(afterMs) && afterMs >= 0)) {
-      throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: afterMs must be a number >= 0, got ${String(afterMs)}`);
+    const due = typeof afterMs === 'number' && afterMs >= 0 ? clock.now() + Math.ceil(afterMs) : Number.NaN;
+    if (!(Math.abs(due) <= MAX_DATE_MS)) {
+      throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: afterMs must be a number >= 0 that ends within a Date's range, got ${String(afterMs)}`);
     }
-    return clock.now() + Math.ceil(afterMs);
+    return due;
   }
   const time = at instanceof Date ? at.getTime() : at;
-  if (!(typeof time === 'number' && Number.isFinite(time))) throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: at must be a valid Date or a time in ms, got ${String(at)}`);
+  if (!(typeof time === 'number' && Math.abs(time) <= MAX_DATE_MS)) {
+    throw new HeraldError(CoreErrors.invalidOptions, `publish.schedule: at must be a valid Date or a time in ms within a Date's range, got ${String(at)}`);
+  }
   return Math.ceil(time);
 }
 
 /**
  * Builds and validates the envelope of one event: the definition's schema checks `data`, the key
- * comes from the definition unless given, correlation and causation default from `cause`.
+ * comes from the definition unless given, correlation and causation default from `cause`. The
+ * envelope passes the decoder's own checks (`envelopeProblem`), so what is refused is refused here,
+ * with `invalid-options`, before anything is committed, not by every consumer later.
  */
 export function buildEnvelope<S extends TSchema>(
   clock: Clock,
@@ -152,15 +164,16 @@ export function buildEnvelope<S extends TSchema>(
 ): Envelope<Static<S>> {
   const valid = definition.parse(data);
   const now = clock.now();
-  if (options.id !== undefined && !UUID.test(options.id)) {
-    throw new HeraldError(CoreErrors.invalidOptions, `publish: id "${options.id}" is not a UUID`);
+  if (options.id !== undefined && !(typeof options.id === 'string' && UUID.test(options.id))) {
+    throw new HeraldError(CoreErrors.invalidOptions, `publish: id "${String(options.id)}" is not a UUID`);
   }
   const id = options.id ?? uuidv7(now);
   const key = options.key ?? definition.key(valid);
   if (typeof key !== 'string' || key.length === 0) {
-    throw new HeraldError(CoreErrors.invalidOptions, `publish: ${definition.type} produced an empty partition key`);
+    const why = options.key === undefined ? `${definition.type} produced an empty partition key` : 'key must be a non-empty string';
+    throw new HeraldError(CoreErrors.invalidOptions, `publish: ${why}`);
   }
-  return {
+  const envelope: Envelope<Static<S>> = {
     id,
     type: definition.type,
     version: definition.version,
@@ -168,10 +181,21 @@ export function buildEnvelope<S extends TSchema>(
     key,
     correlationId: options.correlationId ?? cause?.correlationId ?? id,
     causationId: options.causationId !== undefined ? options.causationId : (cause?.id ?? null),
-    occurredAt: options.occurredAt === undefined ? isoTime(now) : options.occurredAt.toISOString(),
+    occurredAt: options.occurredAt === undefined ? isoTime(now) : isoDate(options.occurredAt),
     headers,
     data: valid,
   };
+  const problem = envelopeProblem(envelope);
+  if (problem !== undefined) throw new HeraldError(CoreErrors.invalidOptions, `publish: ${definition.type} event: ${problem}`);
+  return envelope;
+}
+
+/** `occurredAt` given as an option: a valid `Date` (one out of its range holds no time). */
+function isoDate(date: Date): string {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    throw new HeraldError(CoreErrors.invalidOptions, `publish: occurredAt must be a valid Date, got ${String(date)}`);
+  }
+  return date.toISOString();
 }
 
 /** The last time formatted, and its text: the events of one call are mostly made in one millisecond. */
@@ -187,11 +211,20 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
-/** An event's headers: the trace context of its cause, then the caller's. */
+/** An event's headers: the trace context of its cause, then the caller's; string names and values only. */
 function headersOf(options: PublishOptions, cause: Envelope | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   if (cause) for (const name of PROPAGATED_HEADERS) if (cause.headers[name] !== undefined) headers[name] = cause.headers[name]!;
-  if (options.headers) Object.assign(headers, options.headers);
+  const given: unknown = options.headers;
+  if (given !== undefined && given !== null) {
+    // Object.assign would spread a string's characters and copy symbol keys no record can carry
+    if (typeof given !== 'object' || Array.isArray(given) || Object.getOwnPropertySymbols(given).length > 0) {
+      throw new HeraldError(CoreErrors.invalidOptions, 'publish: headers must be an object of string names and string values');
+    }
+    Object.assign(headers, given);
+  }
+  const problem = headersProblem(headers);
+  if (problem !== undefined) throw new HeraldError(CoreErrors.invalidOptions, `publish: ${problem}`);
   return headers;
 }
 
