@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, policyStep, silentLogger, type App, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 const Step = defineEvent({
@@ -109,6 +109,25 @@ describe('createApp on the in-memory engine', () => {
     const small = createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger, maxEventBytes: 200 });
     apps.push(small);
     await expect(small.publish(Echo, { key: 'k'.repeat(300), seq: 1 })).rejects.toMatchObject({ code: 'event-too-large' });
+  });
+
+  it('refuses at publish an event its consumers would refuse (an empty correlation id): its transaction commits nothing, no group skips it', async () => {
+    const { app, stores } = newApp();
+    const handled: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => void handled.push(event.data.seq));
+    await app.start();
+    // one key throughout: per-key order means a committed event of seq 0-2 would be handled before seq 3
+    const refused = app.transaction(async (_tx, publish) => {
+      await publish(Step, { key: 'k', seq: 0 });
+      await publish(Step, { key: 'k', seq: 1 }, { correlationId: '' });
+    });
+    await expect(refused).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringContaining('"correlationId" must be a non-empty string') });
+    await expect(app.publish(Step, { key: 'k', seq: 2 }, { headers: { attempt: 1 as unknown as string } })).rejects.toMatchObject({ code: 'invalid-options' });
+    await app.publish(Step, { key: 'k', seq: 3 });
+    await eventually(() => handled.includes(3), 'the event published after the refused ones');
+    expect(handled, 'nothing of the refused publishes was committed and relayed').toEqual([3]);
+    expect(await app.deadLetters(), 'no event was skipped as malformed').toEqual([]);
+    expect(await stores.outbox.backlog(), 'nothing is left in the outbox to relay').toEqual([]);
   });
 
   it('parks later events of a key behind its dead letter, and redrive applies them once, in order', async () => {
@@ -244,6 +263,25 @@ describe('createApp on the in-memory engine', () => {
     await eventually(() => received.length === 7, 'the seven events');
     expect(received.sort()).toEqual([0, 1, 2, 4, 5, 6, 7]);
     expect(() => createApp<MemoryTx>({ broker, stores, transactionBatch: 0 })).toThrow(/transactionBatch/);
+  });
+
+  it('refuses durations longer than the longest timer (Node would fire it after 1 ms) with invalid-options', () => {
+    const engine = { broker: memoryBroker(), stores: memoryStores(), logger: silentLogger };
+    const tooLong = MAX_TIMER_MS + 1;
+    const refused: Partial<AppOptions<MemoryTx>>[] = [
+      { handlerDefaults: { timeoutMs: tooLong } },
+      { handlerDefaults: { retry: { maxDelayMs: tooLong } } },
+      { groups: { worker: { commitIntervalMs: tooLong } } },
+      { closeDeadlineMs: tooLong },
+      { timers: { pollIntervalMs: tooLong } },
+      { timers: { backoff: { maxDelayMs: tooLong } } },
+    ];
+    for (const options of refused) {
+      expect(() => createApp<MemoryTx>({ ...engine, ...options }), JSON.stringify(options)).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(String(tooLong)) }));
+    }
+    const app = createApp<MemoryTx>({ ...engine, handlerDefaults: { timeoutMs: MAX_TIMER_MS, retry: { maxDelayMs: MAX_TIMER_MS } }, closeDeadlineMs: MAX_TIMER_MS, timers: { pollIntervalMs: MAX_TIMER_MS } });
+    expect(() => app.on(Step, { group: 'worker', timeoutMs: tooLong }, async () => {})).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(() => app.on(Step, { group: 'worker', retry: { initialDelayMs: tooLong, maxDelayMs: tooLong } }, async () => {})).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 
   it('reports the partitions a rebalance assigns to and takes from a member', async () => {

@@ -55,6 +55,35 @@ function recorder(name: string, log: string[], onClose?: () => Promise<void>): C
   };
 }
 
+/** A component whose start waits until `release()`: a slow connect. */
+function slowToStart(name: string, log: string[]): { component: Component; beginning: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let began!: () => void;
+  const beginning = new Promise<void>((resolve) => (began = resolve));
+  const component: Component = {
+    ...recorder(name, log),
+    async start() {
+      log.push(`start ${name}`);
+      began();
+      await gate;
+      log.push(`started ${name}`);
+    },
+  };
+  return { component, beginning, release };
+}
+
+/** The engine, logging when its broker and its stores close. */
+function loggedEngine(log: string[]): { broker: MemoryBroker; stores: MemoryStores } {
+  const { broker, stores } = engine();
+  return {
+    broker: { ...broker, close: async () => (log.push('broker closed'), broker.close()) },
+    stores: { ...stores, close: async () => (log.push('stores closed'), stores.close()) },
+  };
+}
+
+const onlyAdded = { groups: false, relay: false, timers: false } as const;
+
 describe('the app lifecycle', () => {
   it('starts added components after the built-in ones and closes them first, in reverse order, while the groups still run', async () => {
     const log: string[] = [];
@@ -195,5 +224,60 @@ describe('the app lifecycle', () => {
     await eventually(() => handled.length === 1, 'one handled fact');
     expect(handled[0]).toMatchObject({ kind: 'handled', group: 'g', handler: 'g:Ping', eventId: sent.id, eventType: 'Ping', topic: 'pings', offset: 0, outcome: 'applied', attempts: 1 });
     expect(handled[0]).toHaveProperty('partition', expect.any(Number));
+  });
+
+  it('close() during start() waits for the component starting, closes it, and start() starts nothing more and rejects with closed', async () => {
+    const log: string[] = [];
+    const app = newApp(loggedEngine(log));
+    const slow = slowToStart('a', log);
+    app.use(slow.component).use(recorder('b', log));
+    const startFailure = app.start(onlyAdded).catch((error: unknown) => error);
+    await slow.beginning;
+    const closed = app.close({ deadlineMs: 5000 });
+    log.push('close called');
+    slow.release();
+    await closed;
+    log.push('close resolved');
+    expect(await startFailure).toMatchObject({ code: 'closed' });
+    expect(log).toEqual(['start a', 'close called', 'started a', 'close a (with time left)', 'broker closed', 'stores closed', 'close resolved']);
+  });
+
+  it('a start that outlives the close deadline closes what it finishes itself, and starts nothing more', async () => {
+    const log: string[] = [];
+    const app = newApp(loggedEngine(log));
+    const slow = slowToStart('a', log);
+    app.use(slow.component).use(recorder('b', log));
+    const startFailure = app.start(onlyAdded).catch((error: unknown) => error);
+    await slow.beginning;
+    await app.close({ deadlineMs: 0 });
+    log.push('close resolved');
+    slow.release();
+    expect(await startFailure).toMatchObject({ code: 'closed' });
+    expect(log).toEqual(['start a', 'broker closed', 'stores closed', 'close resolved', 'started a', 'close a (no time)']);
+  });
+
+  it('closes at once, starting nothing, when started with a signal already aborted', async () => {
+    const log: string[] = [];
+    const app = newApp(loggedEngine(log));
+    app.use(recorder('a', log));
+    await expect(app.start({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'closed' });
+    await app.close();
+    expect(log).toEqual(['broker closed', 'stores closed']);
+  });
+
+  it('closes the stores when the broker fails to close, and logs a close on the abort signal that fails', async () => {
+    const log: string[] = [];
+    const parts = loggedEngine(log);
+    const broker: MemoryBroker = { ...parts.broker, close: async () => (log.push('broker failed to close'), Promise.reject(new Error('broker gone'))) };
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (message: string) => void errors.push(message), child: () => logger };
+    const app = newApp({ broker, stores: parts.stores }, { logger });
+    const stop = new AbortController();
+    await app.start({ groups: false, signal: stop.signal });
+    stop.abort();
+    // the same close the signal began: nobody else awaits that one, so it is logged, not left unhandled
+    await expect(app.close()).rejects.toThrow('broker gone');
+    expect(log).toEqual(['broker failed to close', 'stores closed']);
+    expect(errors).toEqual(['herald app failed to close']);
   });
 });

@@ -6,10 +6,12 @@ import {
   createInstrumentation,
   createManualClock,
   HeraldError,
+  MAX_TIMER_MS,
   retry,
   recover,
   silentLogger,
   timeout,
+  type Clock,
   type Envelope,
   type HandlerContext,
   type InstrumentationEvent,
@@ -125,6 +127,23 @@ describe('timeout', () => {
     await clock.advance(500);
     await expect(run).rejects.toMatchObject({ code: 'timeout', retriable: true });
     expect(signal?.aborted).toBe(true);
+  });
+
+  it('arms no timer longer than the longest one Node waits, and still expires a longer timeout when it ends', async () => {
+    const manual = createManualClock();
+    const delays: number[] = [];
+    const clock: Clock = { ...manual, setTimer: (ms, callback) => (delays.push(ms), manual.setTimer(ms, callback)) };
+    const month = 30 * 24 * 3_600_000;
+    let expired = false;
+    const run = timeout({ timeoutMs: month, clock })(() => new Promise(() => {}))(event, context().ctx);
+    run.catch(() => (expired = true));
+    await until(() => manual.pending() === 1);
+    await manual.advance(month - 1);
+    expect(expired, 'not expired before its deadline').toBe(false);
+    await manual.advance(1);
+    await expect(run).rejects.toMatchObject({ code: 'timeout' });
+    // re-armed once, when the longest timer ended: not in a loop
+    expect(delays).toEqual([MAX_TIMER_MS, month - MAX_TIMER_MS]);
   });
 
   it('lets a fast attempt through and cancels its timer', async () => {

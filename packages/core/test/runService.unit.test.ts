@@ -60,4 +60,32 @@ describe('runService', () => {
     expect(s.calls).toEqual(['start', 'close']);
     expect(process.exitCode).toBe(0);
   });
+
+  it('a signal during a slow start stops the service: the start it ends is no failure', async () => {
+    const calls: string[] = [];
+    const logger = recordingLogger();
+    let closed!: () => void;
+    const closing = new Promise<void>((resolve) => (closed = resolve));
+    const runnable: RunnableService = {
+      logger,
+      start: async () => {
+        calls.push('start');
+        await closing;
+        throw new Error('closed while starting');
+      },
+      close: async () => {
+        calls.push('close');
+        closed();
+      },
+    };
+    const running = runService('shop', async () => runnable, { logger: recordingLogger(), signals: { signals: ['SIGUSR2'], exit: false } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual(['start']);
+    process.emit('SIGUSR2', 'SIGUSR2');
+    await running;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(logger.errors).toEqual([]);
+    expect(calls).toEqual(['start', 'close']);
+    expect(process.exitCode).toBe(0);
+  });
 });

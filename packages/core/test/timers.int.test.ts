@@ -7,6 +7,7 @@ import {
   createTimerScheduler,
   defineEvent,
   ErrorCodes,
+  MAX_TIMER_MS,
   silentLogger,
   type App,
   type Envelope,
@@ -164,6 +165,38 @@ describe('durable timers (publish.schedule)', () => {
     expect(seen).toEqual(['from-elsewhere', 'from-here']);
   });
 
+  it('wakes for a timer scheduled in this process once its transaction commits, from the app, a handler or a batch handler', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    // polls once an hour: only a wake fires a timer before that
+    const app = newApp({ clock, stores, timers: { pollIntervalMs: 3_600_000 } });
+    const handled: string[] = [];
+    app.instrumentation.on((fact) => fact.kind === 'handled' && handled.push(fact.group));
+    app.on(OrderPlaced, { group: 'orders' }, async (event, ctx) => {
+      await ctx.publish.schedule(PaymentTimedOut, { orderId: event.data.orderId }, { afterMs: 0, timerId: 'from-handler' });
+      await settle(); // a scheduler woken now would look before this transaction commits
+    });
+    app.onBatch(OrderPlaced, { group: 'batches' }, async (events, ctx) => {
+      await ctx.publish.schedule(PaymentTimedOut, { orderId: events[0]!.data.orderId }, { afterMs: 0, timerId: 'from-batch' });
+      await settle();
+    });
+    await app.start();
+    await settle(); // the scheduler sleeps its poll interval: nothing is pending
+    const firedWithoutTime = async (timerId: string) =>
+      eventually(async () => (await stores.timers.find([timerId])).length === 0, `${timerId} fired once committed, the clock unmoved`, 2_000);
+
+    await app.transaction(async (_tx, publish) => {
+      await publish.schedule(PaymentTimedOut, { orderId: 'o-1' }, { afterMs: 0, timerId: 'from-app' });
+      await settle();
+    });
+    await firedWithoutTime('from-app');
+    await app.publish(OrderPlaced, { orderId: 'o-2' });
+    await eventually(() => handled.length === 2, 'both handlers committed');
+    await firedWithoutTime('from-handler');
+    await firedWithoutTime('from-batch');
+    expect(clock.now()).toBe(T0);
+  });
+
   it('counts fired timers as published events and reports them as timers-fired', async () => {
     const clock = createManualClock(T0);
     const app = newApp({ clock });
@@ -192,6 +225,10 @@ describe('durable timers (publish.schedule)', () => {
       { afterMs: -1 },
       { afterMs: Number.NaN },
       { at: new Date('not a date') },
+      { at: 1e16 }, // finite, but beyond the range of a Date: it would be the event's occurredAt
+      { at: -1e16 },
+      { afterMs: 8.64e15 }, // due after the last time a Date holds
+      { afterMs: 1, occurredAt: new Date(Number.NaN) },
       { afterMs: 1, timerId: '' },
       { afterMs: 1, timerId: 'x'.repeat(501) },
     ];
@@ -253,6 +290,45 @@ describe('the timer scheduler', () => {
     await eventually(async () => (await stores.outbox.backlog()).length === 1, 'the timer fired after the retries');
     expect(warnings).toEqual(['timers: firing due timers failed, retrying', 'timers: firing due timers failed, retrying']);
     expect(() => createTimerScheduler({ timers: flaky }, { pollIntervalMs: 0 })).toThrow(/pollIntervalMs/);
+    expect(() => createTimerScheduler({ timers: flaky }, { pollIntervalMs: MAX_TIMER_MS + 1 })).toThrow(expect.objectContaining({ code: ErrorCodes.invalidOptions, message: expect.stringContaining('pollIntervalMs') }));
+    expect(() => createTimerScheduler({ timers: flaky }, { backoff: { maxDelayMs: MAX_TIMER_MS + 1 } })).toThrow(expect.objectContaining({ code: ErrorCodes.invalidOptions }));
     expect(() => createTimerScheduler({ timers: flaky }, { batchSize: 1.5 })).toThrow(/batchSize/);
+  });
+
+  it('stops at once when closed while a round runs, whatever its poll interval or backoff, and never runs when started stopped', async () => {
+    const clock = createManualClock(T0);
+    const stores = memoryStores({ clock });
+    for (const failing of [false, true]) {
+      let entered!: () => void;
+      const inRound = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const slow: TimerStore<MemoryTx> = {
+        ...stores.timers,
+        fireDue: async (options) => {
+          entered();
+          await gate;
+          if (failing) throw new Error('database restarting');
+          return stores.timers.fireDue(options);
+        },
+      };
+      const scheduler = createTimerScheduler({ timers: slow, clock }, { pollIntervalMs: 3_600_000, backoff: { initialDelayMs: 3_600_000, maxDelayMs: 3_600_000, jitter: 0 } });
+      await scheduler.start(new AbortController().signal);
+      await inRound;
+      let closed = false;
+      const closing = scheduler.close({ deadlineMs: 0 }).then(() => (closed = true));
+      release();
+      // the clock never moves: a scheduler that went to sleep after the round would never close
+      await eventually(() => closed, `close during a ${failing ? 'failing' : 'working'} round`, 2_000);
+      await closing;
+    }
+
+    let rounds = 0;
+    const counting: TimerStore<MemoryTx> = { ...stores.timers, fireDue: async (options) => (rounds++, stores.timers.fireDue(options)) };
+    const stopped = createTimerScheduler({ timers: counting, clock });
+    await stopped.start(AbortSignal.abort());
+    await settle();
+    await stopped.close({ deadlineMs: 0 });
+    expect(rounds).toBe(0);
   });
 });

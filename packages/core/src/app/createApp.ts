@@ -3,7 +3,7 @@ import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { createEventRegistry, type EventDefinition } from '../model/events.js';
 import { canEnsureTopics } from '../ports/broker.js';
-import { systemClock } from '../ports/clock.js';
+import { MAX_TIMER_MS, systemClock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
@@ -12,7 +12,7 @@ import type { BatchContext, BatchHandler, Handler, HandlerContext, Publish } fro
 import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
 import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
-import { hasTimers, type TimerStore } from '../ports/stores/timers.js';
+import { hasTimers } from '../ports/stores/timers.js';
 import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
@@ -52,7 +52,21 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const stops = new Map<Component, AbortController>();
   const lifetime = new AbortController();
   let started = false;
+  /** The start in progress (or done): close waits for it, within its deadline. */
+  let starting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  /** When close's deadline ends, once close has taken the list of running components: start closes any it starts later itself. */
+  let closedBy: number | undefined;
+
+  const storeTimers = hasTimers<Stores<Tx>, Tx>(stores) ? stores.timers : undefined;
+  if (!storeTimers && options.timers) throw new HeraldError(CoreErrors.invalidOptions, 'createApp: timers options were given, but the stores have no timer store');
+  /** The scheduler of due timers (when the stores have timers and it is not turned off); runs once started. */
+  const scheduler: TimerScheduler | undefined =
+    storeTimers && options.timers !== false ? createTimerScheduler({ timers: storeTimers, clock, logger: logger.child({ component: 'timers' }), instrumentation }, options.timers ?? {}) : undefined;
+  const timers = storeTimers;
+  // once a transaction that scheduled timers commits, the scheduler wakes for them (woken inside
+  // it, its round could not see them yet, and it would sleep a whole poll interval)
+  const onScheduled = scheduler ? (dueAt: number) => scheduler.wake(dueAt) : undefined;
 
   const batcherOf = (group: string) => {
     let batcher = batchers.get(group);
@@ -78,13 +92,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     return pipeline;
   }
 
-  const timers = hasTimers<Stores<Tx>, Tx>(stores) ? wakingTimers(stores.timers, (dueAt) => scheduler?.wake(dueAt)) : undefined;
-  if (!timers && options.timers) throw new HeraldError(CoreErrors.invalidOptions, 'createApp: timers options were given, but the stores have no timer store');
-  /** The scheduler of due timers (when the stores have timers and it is not turned off); runs once started. */
-  const scheduler: TimerScheduler | undefined =
-    timers && options.timers !== false ? createTimerScheduler({ timers, clock, logger: logger.child({ component: 'timers' }), instrumentation }, options.timers ?? {}) : undefined;
   const appTransactions = new TransactionBatcher(stores, options.transactionBatch ?? APP_DEFAULTS.transactionBatch, 'serial');
-  const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes, timers };
+  const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes, timers, onScheduled };
 
   const transaction = async <T>(work: TransactionWork<Tx, T>): Promise<T> => {
     let committed: (() => void) | undefined;
@@ -116,6 +125,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       defaultPolicy: options.handlerDefaults?.deadLetter ?? APP_DEFAULTS.handler.deadLetter,
       maxEventBytes,
       timers,
+      onScheduled,
     };
   }
 
@@ -164,8 +174,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       throw new HeraldError(CoreErrors.invalidOptions, `group ${group} mixes event handlers and batch handlers; give each kind its own group`);
     }
     // a batch's events share one transaction: the group's transaction batching does not apply to it
-    const transactions = batchHandler ? stores : batcherOf(group);
-    const env: PolicyEnv<Tx> = { stores, transactions, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings, timers };
+    const runner = batchHandler ? stores : batcherOf(group);
+    const env: PolicyEnv<Tx> = { stores, transactions: runner, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings, timers, onScheduled };
     const pipeline = pipelineFor(handlerOptions);
     const entry: HandlerEntry<Tx> = {
       name: settings.name,
@@ -183,10 +193,74 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     groups.set(group, byType);
   }
 
+  /** The components a start runs, in start order. */
+  function componentsFor(startOptions: StartOptions): Component[] {
+    const selected = selectGroups(startOptions.groups);
+    selected.forEach(groupName);
+    const components: Component[] = [];
+    if (options.relay !== false && (startOptions.relay ?? true)) {
+      const relayLogger = logger.child({ component: 'relay' });
+      components.push(
+        options.relayHost
+          ? options.relayHost.createRelay(options.relay || {}, { instrumentation, logger: relayLogger })
+          : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {}),
+      );
+    }
+    if (scheduler && (startOptions.timers ?? true)) components.push(scheduler);
+    for (const group of selected) components.push(groupComponent(group));
+    components.push(...extra);
+    return components;
+  }
+
+  /** Closes the app when `signal` aborts (at once if it has) and, if asked, on SIGTERM and SIGINT: during the start too. */
+  function closeWhenTold(startOptions: StartOptions): void {
+    // nobody awaits this close: its failure is logged, not left an unhandled rejection
+    const closeLogged = () => void app.close().catch((error: unknown) => logger.error('herald app failed to close', { error }));
+    const { signal } = startOptions;
+    if (signal?.aborted) closeLogged();
+    else signal?.addEventListener('abort', closeLogged, { once: true });
+    if (startOptions.handleSignals) closeOnSignals(() => app.close(), { logger });
+  }
+
+  /**
+   * Provisions topics and starts the components one after another. Once the app is closing it
+   * starts no more and rejects with `closed`: close closes what it started (waiting for the start
+   * in progress), or, when close's deadline ended first, the start closes what it finished itself.
+   */
+  async function startAll(components: readonly Component[]): Promise<void> {
+    throwIfClosing();
+    if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
+    for (const component of components) {
+      throwIfClosing();
+      const stop = new AbortController();
+      stops.set(component, stop);
+      try {
+        await component.start(stop.signal);
+      } catch (error) {
+        throwIfClosing(error);
+        throw error;
+      }
+      if (closedBy === undefined) running.push(component);
+      else await closeQuietly(component, Math.max(0, closedBy - clock.now()));
+    }
+    throwIfClosing();
+    logger.info('herald app started', { components: running.map((c) => c.name) });
+  }
+
+  function throwIfClosing(cause?: unknown): void {
+    if (lifetime.signal.aborted) throw new HeraldError(CoreErrors.closed, 'start(): the app was closed while starting', cause === undefined ? {} : { cause });
+  }
+
   async function closeAll(deadlineMs: number): Promise<void> {
     const deadline = clock.now() + deadlineMs;
     const remaining = () => Math.max(0, deadline - clock.now());
     lifetime.abort(new HeraldError(CoreErrors.closed, 'app closing'));
+    if (starting) {
+      // the component starting may give up (its signal says it is about to be closed); the start then stops
+      for (const [component, stop] of stops) if (!running.includes(component)) stop.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
+      await settledWithin(starting, remaining());
+    }
+    closedBy = deadline;
     const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
     const relay = running.find((c) => c.name === 'relay');
     const timerScheduler = scheduler && running.includes(scheduler) ? scheduler : undefined;
@@ -196,9 +270,20 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     // what the scheduler fired is in the outbox: the relay, closed last, publishes it
     if (timerScheduler) await closeQuietly(timerScheduler, remaining());
     if (relay) await closeQuietly(relay, remaining());
-    await broker.close();
-    await stores.close();
+    try {
+      await broker.close();
+    } finally {
+      await stores.close();
+    }
     logger.info('herald app closed');
+  }
+
+  /** Waits until `work` settles, or at most `ms`. */
+  async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+    const settled = new AbortController();
+    const timeUp = clock.sleep(Math.min(ms, MAX_TIMER_MS), settled.signal).catch(() => {});
+    await Promise.race([work.catch(() => {}), timeUp]);
+    settled.abort();
   }
 
   async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
@@ -242,30 +327,10 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     async start(startOptions: StartOptions = {}) {
       if (started) throw new HeraldError(CoreErrors.invalidOptions, 'start() was already called');
       started = true;
-      const selected = selectGroups(startOptions.groups);
-      selected.forEach(groupName);
-      const components: Component[] = [];
-      if (options.relay !== false && (startOptions.relay ?? true)) {
-        const relayLogger = logger.child({ component: 'relay' });
-        components.push(
-          options.relayHost
-            ? options.relayHost.createRelay(options.relay || {}, { instrumentation, logger: relayLogger })
-            : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {}),
-        );
-      }
-      if (scheduler && (startOptions.timers ?? true)) components.push(scheduler);
-      for (const group of selected) components.push(groupComponent(group));
-      components.push(...extra);
-      if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
-      for (const component of components) {
-        const stop = new AbortController();
-        stops.set(component, stop);
-        await component.start(stop.signal);
-        running.push(component);
-      }
-      startOptions.signal?.addEventListener('abort', () => void app.close(), { once: true });
-      if (startOptions.handleSignals) closeOnSignals(() => app.close(), { logger });
-      logger.info('herald app started', { components: running.map((c) => c.name) });
+      const components = componentsFor(startOptions);
+      closeWhenTold(startOptions);
+      starting = startAll(components);
+      await starting;
     },
 
     async ready() {
@@ -303,19 +368,6 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   };
 
   return app;
-}
-
-/** The timer store, telling `wake` when each timer scheduled through it is due. */
-function wakingTimers<Tx>(timers: TimerStore<Tx>, wake: (dueAt: number) => void): TimerStore<Tx> {
-  return {
-    async schedule(tx, scheduled) {
-      await timers.schedule(tx, scheduled);
-      for (const timer of scheduled) wake(timer.dueAt);
-    },
-    cancel: (tx, timerId) => timers.cancel(tx, timerId),
-    fireDue: (fireOptions) => timers.fireDue(fireOptions),
-    find: (timerIds) => timers.find(timerIds),
-  };
 }
 
 /** The batch context of one event handled alone, through its pipeline. */

@@ -2,7 +2,10 @@ import { DEFAULT_MAX_EVENT_BYTES } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { StartPosition } from '../ports/broker.js';
+import { MAX_TIMER_MS } from '../ports/clock.js';
+import { RETRY_DEFAULTS } from '../pipeline/policies/retry.js';
 import type { HandlerSettings } from '../pipeline/preset.js';
+import { resolveBackoff } from '../timing/backoff.js';
 import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
 import type { AppOptions, GroupOptions, HandlerOptions } from './types.js';
 
@@ -43,13 +46,14 @@ export function validateAppOptions<Tx>(options: AppOptions<Tx>): void {
   if (!options.stores || typeof options.stores.transaction !== 'function') throw invalid('createApp: stores are required');
   if (options.name !== undefined && !NAME.test(options.name)) throw invalid(`createApp: name "${options.name}" must match ${NAME}`);
   if (options.maxEventBytes !== undefined) positive('maxEventBytes', options.maxEventBytes);
-  if (options.closeDeadlineMs !== undefined) nonNegative('closeDeadlineMs', options.closeDeadlineMs);
+  if (options.closeDeadlineMs !== undefined) duration('closeDeadlineMs', options.closeDeadlineMs, nonNegative);
   if (options.transactionBatch !== undefined) positiveInteger('transactionBatch', options.transactionBatch);
   for (const [group, settings] of Object.entries(options.groups ?? {})) {
     groupName(group);
     resolveGroupOptions(group, settings);
   }
-  if (options.handlerDefaults?.timeoutMs !== undefined) positive('handlerDefaults.timeoutMs', options.handlerDefaults.timeoutMs);
+  if (options.handlerDefaults?.timeoutMs !== undefined) duration('handlerDefaults.timeoutMs', options.handlerDefaults.timeoutMs);
+  if (options.handlerDefaults?.retry !== undefined) resolveBackoff(options.handlerDefaults.retry, RETRY_DEFAULTS);
 }
 
 export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx> = {}): ResolvedGroupOptions {
@@ -65,7 +69,7 @@ export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx>
   };
   positiveInteger(`groups.${group}.concurrency`, resolved.concurrency);
   positiveInteger(`groups.${group}.maxInFlight`, resolved.maxInFlight);
-  positive(`groups.${group}.commitIntervalMs`, resolved.commitIntervalMs);
+  duration(`groups.${group}.commitIntervalMs`, resolved.commitIntervalMs);
   positiveInteger(`groups.${group}.transactionBatch`, resolved.transactionBatch);
   positiveInteger(`groups.${group}.maxBatch`, resolved.maxBatch);
   if (resolved.onOffsetOutOfRange !== 'earliest' && resolved.onOffsetOutOfRange !== 'stop') {
@@ -83,7 +87,7 @@ export function resolveHandlerSettings<Tx>(options: HandlerOptions<Tx>, definiti
   groupName(options.group);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalid('on(): name must be a non-empty string');
   const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
-  positive('timeoutMs', timeoutMs);
+  duration('timeoutMs', timeoutMs);
   const deadLetter = options.deadLetter ?? defaults.deadLetter ?? APP_DEFAULTS.handler.deadLetter;
   if (deadLetter !== 'skip' && deadLetter !== 'park-key') throw invalid(`deadLetter must be 'skip' or 'park-key', got ${String(deadLetter)}`);
   return {
@@ -105,6 +109,12 @@ function positive(name: string, value: number): void {
 
 function nonNegative(name: string, value: number): void {
   if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) throw invalid(`${name} must be a number >= 0, got ${String(value)}`);
+}
+
+/** A duration that becomes a timer: at most `MAX_TIMER_MS`, since Node fires a longer timer after 1 ms. */
+function duration(name: string, value: number, check: (name: string, value: number) => void = positive): void {
+  check(name, value);
+  if (value > MAX_TIMER_MS) throw invalid(`${name} must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${value}`);
 }
 
 function positiveInteger(name: string, value: number): void {

@@ -65,7 +65,8 @@ export interface RunnableService {
  * The body of a service's `main`: creates the service (a configuration error is logged with
  * `logger` and sets exit code 1; nothing is open yet), closes it on SIGTERM/SIGINT
  * ({@link closeOnSignals}), and starts it; a failed start is logged, closes what was opened and
- * sets exit code 1. Resolves once started (or failed).
+ * sets exit code 1 (a start that fails after a signal closed the service is the service stopping,
+ * not a failure). Resolves once started (or failed, or stopped).
  *
  * @example
  * await runService('ticket-orders', () => createTicketOrders(loadConfig()), { logger: pinoLogger() });
@@ -79,10 +80,22 @@ export async function runService(name: string, create: () => Promise<RunnableSer
     process.exitCode = 1;
     return;
   }
-  closeOnSignals(() => service.close(), { logger: service.logger, ...options.signals });
+  let told = false;
+  closeOnSignals(
+    () => {
+      told = true;
+      return service.close();
+    },
+    { logger: service.logger, ...options.signals },
+  );
   try {
     await service.start();
   } catch (error) {
+    // a signal during the start closed the service, and the start gave up: it stopped as told
+    if (told) {
+      service.logger.info(`${name} stopped while starting`, { error });
+      return;
+    }
     service.logger.error(`${name} failed to start`, { error });
     await service.close().catch(() => {});
     process.exitCode = 1;

@@ -124,7 +124,7 @@ export interface StartOptions {
   readonly relay?: boolean;
   /** Whether to run the timer scheduler in this process. Default true (when the stores have timers and `AppOptions.timers` is not false). */
   readonly timers?: boolean;
-  /** Stops the app (as `close()`) when aborted. */
+  /** Stops the app (as `close()`) when aborted, during the start too; already aborted, the start starts nothing. */
   readonly signal?: AbortSignal;
   /** Close gracefully on SIGTERM and SIGINT (see `closeOnSignals`). Default false. */
   readonly handleSignals?: boolean;
@@ -189,14 +189,22 @@ export interface App<Tx> {
    * await app.publishDirect.many(PageViewed, batch);
    */
   publishDirect: Publish;
-  /** Provisions topics and starts every component; resolves once they run (see {@link ready}). */
+  /**
+   * Provisions topics and starts every component; resolves once they run (see {@link ready}).
+   * Rejects with `closed` when the app closes first: it starts no more components, and what it
+   * started is closed.
+   */
   start(options?: StartOptions): Promise<void>;
   /**
    * Resolves once every started component is ready: each consumer group has its first assignment
    * (it owns its partitions) and the relay runs. Rejects if the app closes first.
    */
   ready(): Promise<void>;
-  /** Closes every component in reverse order, draining under the deadline, then the engine. Idempotent. */
+  /**
+   * Closes every component in reverse order, draining under the deadline, then the engine (the
+   * stores even when the broker fails to close). A start in progress is waited for, within the
+   * deadline, so what it started is closed too. Idempotent.
+   */
   close(options?: { deadlineMs?: number }): Promise<void>;
   /** Sends dead letters back through their handler with their original ids. */
   redrive(options: RedriveOptions): Promise<RedriveResult>;

@@ -39,10 +39,12 @@ export interface PolicyEnv<Tx> {
   /** Largest serialised event `ctx.publish` accepts. */
   readonly maxEventBytes: number;
   /**
-   * Where `ctx.publish.schedule` keeps timers: the app passes the stores' timer store (wrapped so
-   * its scheduler hears of new timers). Absent: the stores' own, if they have one.
+   * Where `ctx.publish.schedule` keeps timers: the app passes the stores' timer store. Absent: the
+   * stores' own, if they have one.
    */
   readonly timers?: TimerStore<Tx>;
+  /** Told after a commit when the transaction scheduled timers: the app wakes its scheduler. */
+  readonly onScheduled?: (dueAt: number) => void;
   readonly handler: HandlerSettings;
 }
 

@@ -21,6 +21,11 @@ export interface PublisherDeps<Tx> {
   readonly instrumentation: Instrumentation;
   /** Where `publish.schedule` keeps timers; without it, scheduling throws `timers-unavailable`. */
   readonly timers?: TimerStore<Tx>;
+  /**
+   * Told, once the transaction committed, the earliest due time it scheduled (the app wakes its
+   * timer scheduler: woken before the commit, its round could not see the timer yet).
+   */
+  readonly onScheduled?: (dueAt: number) => void;
 }
 
 /** Longest timer id accepted. */
@@ -31,7 +36,7 @@ const MAX_DATE_MS = 8.64e15;
 /** A `publish` bound to one transaction, plus what to report once that transaction commits. */
 export interface BoundPublisher {
   readonly publish: Publish;
-  /** Emits `published` instrumentation for what was appended; call after commit. */
+  /** Emits `published` instrumentation for what was appended, and tells `onScheduled` what was scheduled; call after commit. */
   committed(): void;
 }
 
@@ -42,6 +47,8 @@ export interface BoundPublisher {
  */
 export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envelope): BoundPublisher {
   const appended: OutboxRecord[] = [];
+  /** The earliest due time scheduled through this publisher, if any. */
+  let earliestDue: number | undefined;
   const toRecord = (envelope: Envelope): OutboxRecord => ({
     id: envelope.id,
     topic: envelope.topic,
@@ -82,6 +89,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     const envelope = buildEnvelope(deps.clock, definition, data, { ...options, occurredAt: options.occurredAt ?? new Date(dueAt) }, options.cause ?? cause);
     const scheduled = { timerId: timerId ?? envelope.id, dueAt, envelope };
     await timers.schedule(tx, [{ timerId: scheduled.timerId, dueAt, record: toRecord(envelope) }]);
+    earliestDue = earliestDue === undefined ? dueAt : Math.min(earliestDue, dueAt);
     return scheduled;
   };
   publish.cancelTimer = async (timerId: string) => {
@@ -93,6 +101,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     publish,
     committed() {
       reportPublished(deps.instrumentation, appended);
+      if (earliestDue !== undefined) deps.onScheduled?.(earliestDue);
     },
   };
 }

@@ -112,7 +112,7 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       if (fresh.size === 0) return;
       const todo = applied.every(Boolean) ? events : events.filter((_, i) => applied[i]);
       const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => applied[i]);
-      const publish = lazyPublish(() => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes, timers: deps.timers }, tx)).publish);
+      const publish = lazyPublish(() => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes, timers: deps.timers, onScheduled: deps.onScheduled }, tx)).publish);
       const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
       await batch.handler(todo, ctx);
       if (deadline.signal.aborted) throw deadline.signal.reason;

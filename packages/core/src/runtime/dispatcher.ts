@@ -43,6 +43,8 @@ export interface GroupDispatchDeps<Tx> {
   readonly maxEventBytes: number;
   /** Where a batch handler's `publish.schedule` keeps timers (absent: the stores have none). */
   readonly timers?: TimerStore<Tx>;
+  /** Told after a batch's commit when it scheduled timers: the app wakes its scheduler. */
+  readonly onScheduled?: (dueAt: number) => void;
 }
 
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */

@@ -1,6 +1,6 @@
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
-import { systemClock, type Clock } from '../ports/clock.js';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import { createInstrumentation, type Instrumentation } from '../ports/instrumentation.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
@@ -31,7 +31,10 @@ export interface TimerSchedulerDeps<Tx> {
 
 /** The timer scheduler: moves due timers into the outbox, where the relay takes them. */
 export interface TimerScheduler extends Component {
-  /** Tells a sleeping scheduler that a timer is due at `dueAt`, so it wakes by then. */
+  /**
+   * Tells a sleeping scheduler that a timer is due at `dueAt`, so it wakes by then. Call it once the
+   * timer's transaction committed: a round woken before cannot see the timer.
+   */
   wake(dueAt: number): void;
   /** Fires every timer due now, round after round (for tests and tools); returns how many. */
   fireDue(): Promise<number>;
@@ -60,7 +63,7 @@ const STOPPED = new Error('timer scheduler stopped');
  * `close()` stops it; pending timers wait in the store for the next scheduler.
  */
 export function createTimerScheduler<Tx>(deps: TimerSchedulerDeps<Tx>, options: TimerSchedulerOptions = {}): TimerScheduler {
-  const pollIntervalMs = positive(options.pollIntervalMs ?? TIMER_SCHEDULER_DEFAULTS.pollIntervalMs, 'pollIntervalMs');
+  const pollIntervalMs = duration(options.pollIntervalMs ?? TIMER_SCHEDULER_DEFAULTS.pollIntervalMs, 'pollIntervalMs');
   const batchSize = positive(options.batchSize ?? TIMER_SCHEDULER_DEFAULTS.batchSize, 'batchSize');
   if (!Number.isInteger(batchSize)) throw new HeraldError(CoreErrors.invalidOptions, `timers: batchSize must be a positive integer, got ${batchSize}`);
   const backoff = resolveBackoff(options.backoff, TIMER_SCHEDULER_DEFAULTS.backoff);
@@ -108,6 +111,8 @@ export function createTimerScheduler<Tx>(deps: TimerSchedulerDeps<Tx>, options: 
   }
 
   async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+    // stopped while the round ran: an abort listener added now would never fire
+    if (signal.aborted) return;
     const local = new AbortController();
     const stop = () => local.abort(STOPPED);
     signal.addEventListener('abort', stop, { once: true });
@@ -141,7 +146,8 @@ export function createTimerScheduler<Tx>(deps: TimerSchedulerDeps<Tx>, options: 
     async start(signal) {
       if (loop || closing) return;
       controller = new AbortController();
-      signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
+      if (signal?.aborted) controller.abort(STOPPED);
+      else signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
       loop = run(controller.signal);
     },
     wake(dueAt) {
@@ -169,5 +175,12 @@ export function createTimerScheduler<Tx>(deps: TimerSchedulerDeps<Tx>, options: 
 
 function positive(value: number, name: string): number {
   if (!(typeof value === 'number' && Number.isFinite(value) && value > 0)) throw new HeraldError(CoreErrors.invalidOptions, `timers: ${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** A wait: at most `MAX_TIMER_MS`, the longest a timer can wait (longer fires after 1 ms). */
+function duration(value: number, name: string): number {
+  positive(value, name);
+  if (value > MAX_TIMER_MS) throw new HeraldError(CoreErrors.invalidOptions, `timers: ${name} must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${value}`);
   return value;
 }

@@ -1,5 +1,6 @@
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
+import { MAX_TIMER_MS } from '../ports/clock.js';
 /** Exponential backoff with jitter, shared by the retry middleware and the relay. */
 export interface BackoffOptions {
   /** Delay before the second attempt. */
@@ -27,6 +28,8 @@ export function resolveBackoff(options: BackoffOptions | undefined, defaults: Re
   if (!(resolved.initialDelayMs >= 0) || !(resolved.maxDelayMs >= resolved.initialDelayMs)) {
     throw new HeraldError(CoreErrors.invalidOptions, `backoff: need 0 <= initialDelayMs <= maxDelayMs, got ${resolved.initialDelayMs} and ${resolved.maxDelayMs}`);
   }
+  // a longer wait would make Node's timer fire after 1 ms
+  if (resolved.maxDelayMs > MAX_TIMER_MS) throw new HeraldError(CoreErrors.invalidOptions, `backoff: maxDelayMs must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${resolved.maxDelayMs}`);
   if (!(resolved.factor >= 1)) throw new HeraldError(CoreErrors.invalidOptions, `backoff: factor must be >= 1, got ${resolved.factor}`);
   if (!(resolved.jitter >= 0 && resolved.jitter <= 1)) throw new HeraldError(CoreErrors.invalidOptions, `backoff: jitter must be in [0, 1], got ${resolved.jitter}`);
   return resolved;

@@ -1,4 +1,4 @@
-import type { Clock } from '../ports/clock.js';
+import { MAX_TIMER_MS, type Clock } from '../ports/clock.js';
 
 /** Something with a deadline that can be expired. */
 export interface Expirable {
@@ -32,7 +32,9 @@ export class Deadlines {
   private arm(at: number): void {
     this.cancelTimer?.();
     this.armedFor = at;
-    this.cancelTimer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => this.fire());
+    // a deadline beyond the longest timer is armed for that long and re-armed then (a longer
+    // delay would fire after 1 ms, re-arming in a hot loop)
+    this.cancelTimer = this.clock.setTimer(Math.min(MAX_TIMER_MS, Math.max(0, at - this.clock.now())), () => this.fire());
   }
 
   private disarm(): void {

@@ -15,6 +15,8 @@ export interface TransactionPolicyOptions<Tx> {
   readonly maxEventBytes: number;
   /** Where `ctx.publish.schedule` keeps timers; without it, scheduling throws `timers-unavailable`. */
   readonly timers?: TimerStore<Tx>;
+  /** Told after the commit when the transaction scheduled timers (see `PublisherDeps.onScheduled`). */
+  readonly onScheduled?: (dueAt: number) => void;
 }
 
 /**
