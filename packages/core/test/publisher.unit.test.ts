@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { createInstrumentation, createManualClock, decodeEnvelope, defineEvent, encodeEnvelopeValue, uuidv7, type Envelope, type EventDefinition, type OutboxRecord, type OutboxStore, type PublishOptions } from '@herald/core';
+import { createDirectPublisher } from '../src/app/directPublisher.js';
 import { bindPublisher, buildEnvelope } from '../src/pipeline/publisher.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -69,5 +70,17 @@ describe('bindPublisher', () => {
     expect(appended).toEqual([]);
     await publish.many(Step, [data, { key: 'k', seq: 2 }]);
     expect(new Set(appended.map((r) => r.id)).size).toBe(2);
+  });
+});
+
+describe('createDirectPublisher', () => {
+  it('refuses an id for publishDirect.many too', async () => {
+    const sent: { key: string }[] = [];
+    const broker = { publish: async (records: readonly { key: string }[]) => void sent.push(...records) } as never;
+    const publishDirect = createDirectPublisher({ broker, clock, instrumentation: createInstrumentation(), maxEventBytes: 1024 * 1024, closed: new AbortController().signal });
+    await expect(publishDirect.many(Step, [data, { key: 'k', seq: 2 }], { id: uuidv7() } as never)).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringContaining('id') });
+    expect(sent).toEqual([]);
+    await publishDirect.many(Step, [data, { key: 'k', seq: 2 }]);
+    expect(sent).toHaveLength(2);
   });
 });

@@ -47,6 +47,8 @@ export function createDirectPublisher(deps: DirectPublisherDeps): Publish {
   }) as Publish;
   publishDirect.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publishDirect.many: items must be an array');
+    // one id for every item would have consumers' inboxes keep the first and drop the rest as duplicates
+    if ((options as { id?: unknown }).id !== undefined) throw new HeraldError(CoreErrors.invalidOptions, 'publishDirect.many: id cannot be given for several events');
     return append(items.map((data) => buildEnvelope(deps.clock, definition, data, options, options.cause)));
   };
   // a timer is a row written in a transaction; a direct publish has none to write it in
