@@ -83,6 +83,54 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
       expect(await store.counts({ from: T0, to: T0, windowMs: MINUTE })).toEqual([]);
     });
 
+    it('aligns windows to the epoch, not to `from`: a window may start before `from`, counting only what lies from `from` on', async () => {
+      const store = await fresh();
+      const SEVEN = 7 * MINUTE;
+      // T0 is 3 minutes past a multiple of 7 minutes: the 7-minute window holding T0 starts at T0 - 3 min
+      expect(T0 % SEVEN).toBe(3 * MINUTE);
+      await store.appendEvents([
+        event('before', 'u1', 'click', T0 + 20_000), // in the window starting at T0, but before `from`
+        event('in', 'u2', 'click', T0 + 40_000),
+        event('same', 'u2', 'view', T0 + 59_999),
+        event('next', 'u3', 'click', T0 + MINUTE + 10_000),
+        event('later', 'u1', 'click', T0 + 4 * MINUTE), // the next 7-minute window
+      ]);
+      const from = T0 + 30_000;
+      expect(await store.counts({ from, to: T0 + 2 * MINUTE, windowMs: MINUTE })).toEqual([
+        { windowStart: T0, windowEnd: T0 + MINUTE, count: 2, uniqueUsers: 1 },
+        { windowStart: T0 + MINUTE, windowEnd: T0 + 2 * MINUTE, count: 1, uniqueUsers: 1 },
+      ]);
+      expect(await store.counts({ from, to: T0 + 2 * MINUTE, windowMs: MINUTE, type: 'click' })).toEqual([
+        { windowStart: T0, windowEnd: T0 + MINUTE, count: 1, uniqueUsers: 1 },
+        { windowStart: T0 + MINUTE, windowEnd: T0 + 2 * MINUTE, count: 1, uniqueUsers: 1 },
+      ]);
+      expect(await store.counts({ from, to: T0 + 10 * MINUTE, windowMs: SEVEN })).toEqual([
+        { windowStart: T0 - 3 * MINUTE, windowEnd: T0 + 4 * MINUTE, count: 3, uniqueUsers: 2 },
+        { windowStart: T0 + 4 * MINUTE, windowEnd: T0 + 11 * MINUTE, count: 1, uniqueUsers: 1 },
+      ]);
+
+      await store.appendMetrics([
+        point('before', 'latency', 1000, T0 + 20_000),
+        point('in-1', 'latency', 2, T0 + 40_000),
+        point('in-2', 'latency', 4, T0 + 50_000),
+        point('next', 'latency', 8, T0 + MINUTE + 10_000),
+        point('later', 'latency', 16, T0 + 4 * MINUTE),
+      ]);
+      // [windowStart, values] per window: the same fields the per-window test checks, means and percentiles to 9 digits
+      const expectWindows = async (windowMs: number, expected: readonly (readonly [number, readonly number[]])[]) => {
+        const windows = await store.metricSummary({ name: 'latency', from, to: T0 + 10 * MINUTE, windowMs });
+        expect(windows.map((w) => [w.windowStart, w.windowEnd, w.count, w.min, w.max])).toEqual(
+          expected.map(([start, values]) => [start, start + windowMs, values.length, Math.min(...values), Math.max(...values)]),
+        );
+        for (const [i, [, values]] of expected.entries()) {
+          expect(windows[i]!.avg).toBeCloseTo(values.reduce((sum, v) => sum + v, 0) / values.length, 9);
+          expect(windows[i]!.p95).toBeCloseTo(p95Of(values), 9);
+        }
+      };
+      await expectWindows(MINUTE, [[T0, [2, 4]], [T0 + MINUTE, [8]], [T0 + 4 * MINUTE, [16]]]);
+      await expectWindows(SEVEN, [[T0 - 3 * MINUTE, [2, 4, 8]], [T0 + 4 * MINUTE, [16]]]);
+    });
+
     it('summarises a user across types, and knows nobody it never saw', async () => {
       const store = await fresh();
       await store.appendEvents([event('a', 'u1', 'click', T0 + 5), event('b', 'u1', 'click', T0 - 7), event('c', 'u1', 'buy', T0 + 100, { sku: 's-1' }), event('d', 'u2', 'click', T0)]);

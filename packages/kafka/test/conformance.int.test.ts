@@ -62,6 +62,13 @@ describeBrokerConformance({
   // a first join waits 3 s (the mock's initial rebalance delay), a timestamp start scans with one more group
   waitMs: 25_000,
   create: harness,
+  skip: [
+    {
+      test: 'hands a busy member’s partitions to a joining member only after revoked, from its commit',
+      reason:
+        'kafkajs rejoins before it calls revoked, and the mock refuses commits while the group is joining (README, Known limits): the commit made in revoked during the joiner’s rebalance can fail and its records be redelivered to the joiner',
+    },
+  ],
 });
 
 // Inspected through a second client that never joins a group, as an operator's tool would be.

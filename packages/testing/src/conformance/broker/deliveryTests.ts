@@ -78,7 +78,13 @@ export async function roundTripsHeaders(f: BrokerFixture): Promise<void> {
   expect(unstamped!.timestamp).toBeLessThanOrEqual(after + 5000);
 }
 
-/** A partition whose deliver is pending gets no further deliver, while other partitions flow. */
+/**
+ * A partition whose deliver is pending gets no further deliver, while other partitions flow: with
+ * partition 0's first deliver held, eight rounds each publish a record to partition 0 and one to
+ * partition 1 and wait for partition 1's to arrive, so the broker went round its loop (and saw new
+ * records in the held partition) many times; partition 0 still had exactly one deliver call. Once
+ * released, it drains in order, never two delivers at once.
+ */
 export async function appliesBackpressure(f: BrokerFixture): Promise<void> {
   const topic = await f.topic();
   const [held] = f.keysIn(0);
@@ -91,16 +97,20 @@ export async function appliesBackpressure(f: BrokerFixture): Promise<void> {
 
   await f.broker.publish([f.record(topic, held!, 0)]);
   await f.waitFor('the first deliver of partition 0', () => calls === 1);
-  for (let seq = 1; seq < 6; seq++) await f.broker.publish([f.record(topic, held!, seq)]);
-  await f.broker.publish([f.record(topic, free!, 0)]);
-  await f.waitFor('partition 1 to flow while partition 0 is held', () => consumer.of(1).length === 1);
-  await new Promise((resolve) => setTimeout(resolve, 50)); // room for a wrong second deliver to show
+  const rounds = 8;
+  for (let round = 1; round <= rounds; round++) {
+    await f.broker.publish([f.record(topic, held!, round)]);
+    await f.broker.publish([f.record(topic, free!, round)]);
+    await f.waitFor(`round ${round} of partition 1 while partition 0 is held`, () => consumer.of(1).length === round);
+  }
   expect(calls, 'deliver calls for the held partition').toBe(1);
   expect(consumer.of(0).map((d) => decode(d).seq)).toEqual([0]);
+  expect(consumer.maxConcurrentPerPartition, 'delivers running at once for one partition').toBe(1);
+  expect(consumer.of(1).map((d) => decode(d).seq), 'partition 1 flowed').toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
 
   release();
-  await f.waitFor('the held partition to drain', () => consumer.of(0).length >= 6);
-  expect(consumer.of(0).map((d) => decode(d).seq)).toEqual([0, 1, 2, 3, 4, 5]);
+  await f.waitFor('the held partition to drain', () => consumer.of(0).length >= rounds + 1);
+  expect(consumer.of(0).map((d) => decode(d).seq)).toEqual(Array.from({ length: rounds + 1 }, (_, i) => i));
   expect(consumer.maxConcurrentPerPartition).toBe(1);
 }
 
@@ -124,7 +134,6 @@ export async function closesWithDeliverInFlight(f: BrokerFixture): Promise<void>
   await f.within('close() with a deliver in flight', closing);
   expect(first.revokedCalls.flat(), 'revoked on close').toContain(0);
   expect(first.revokedDone(), 'revoked finished before close resolved').toBe(true);
-  expect(first.committed.size).toBe(0);
 
   const second = await f.consume({ group, topic });
   await f.waitFor('the abandoned records again', () => second.of(0).length >= 3);

@@ -4,7 +4,7 @@ import { appliesBackpressure, closesWithDeliverInFlight, deliversEveryRecord, ke
 import { withBroker, type BrokerFixture } from './fixture.js';
 import { everyGroupSeesEverything, persistsAcrossReopen, redeliversUncommitted, resumesFromCommit } from './groupTests.js';
 import { BROKER_CONFORMANCE_TESTS, type BrokerConformanceOptions, type BrokerConformanceTest, type BrokerGuarantee } from './harness.js';
-import { splitsPartitions, takesOverPartitions, tellsIdleMembers } from './rebalanceTests.js';
+import { handsOverOnJoin, splitsPartitions, takesOverPartitions, tellsIdleMembers } from './rebalanceTests.js';
 import { replaysWithReset, startsAtPosition } from './replayTests.js';
 
 const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>, readonly BrokerGuarantee[]][] = [
@@ -21,6 +21,7 @@ const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>
   ['tells every member of its first assignment, also one given no partition', tellsIdleMembers, ['rebalance']],
   ['moves a leaving member’s partitions to the other member without loss', (f) => takesOverPartitions(f, 'leave'), ['rebalance', 'consumer-groups']],
   ['moves a dead member’s partitions to the other member without loss', (f) => takesOverPartitions(f, 'die'), ['rebalance', 'consumer-groups']],
+  ['hands a busy member’s partitions to a joining member only after revoked, from its commit', handsOverOnJoin, ['rebalance', 'consumer-groups']],
   ['stops delivering a partition while its deliver is pending (backpressure)', appliesBackpressure, []],
   ['completes revoked and loses nothing when closed with a deliver in flight', closesWithDeliverInFlight, ['consumer-groups']],
   ['keeps records and committed offsets across reopen', persistsAcrossReopen, ['persistence', 'consumer-groups']],

@@ -11,7 +11,8 @@ import type { SkippedTest } from '../suiteTests.js';
  *   `OffsetReset.resetOffsets` for an existing one.
  * - `rebalance`: members of one group split the partitions (the broker calls `assigned` and
  *   `revoked`); a member that leaves or dies has its partitions moved to the others, which resume
- *   from the last commit.
+ *   from the last commit; a partition moving to a member that joins goes to it only once its old
+ *   owner's `revoked` resolved, from the commit made there (never to two members at once).
  * - `persistence`: records and committed offsets survive closing and reopening the broker.
  */
 export type BrokerGuarantee = 'per-key-order' | 'consumer-groups' | 'replay' | 'rebalance' | 'persistence';
@@ -31,6 +32,7 @@ export const BROKER_CONFORMANCE_TESTS = [
   'tells every member of its first assignment, also one given no partition',
   'moves a leaving member’s partitions to the other member without loss',
   'moves a dead member’s partitions to the other member without loss',
+  'hands a busy member’s partitions to a joining member only after revoked, from its commit',
   'stops delivering a partition while its deliver is pending (backpressure)',
   'completes revoked and loses nothing when closed with a deliver in flight',
   'keeps records and committed offsets across reopen',

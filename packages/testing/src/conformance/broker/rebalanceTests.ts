@@ -28,16 +28,86 @@ async function publishRound(f: BrokerFixture, topic: string, round: number, perP
   }
 }
 
-/** Two members of one group own disjoint partitions and each receives only its own. */
+/**
+ * Two members of one group own disjoint partitions and each receives exactly the records of its
+ * own: the (partition, seq) pairs each member got are those published to its partitions, once each.
+ */
 export async function splitsPartitions(f: BrokerFixture): Promise<void> {
   const topic = await f.topic();
   const [a, b] = await twoMembers(f, f.group(), topic, await f.member());
-  const ownedA = [...a.owned];
+  const ownedA = new Set(a.owned);
   await publishRound(f, topic, 1);
   await f.waitFor('every record in one member or the other', () => a.deliveries.length + b.deliveries.length >= 3 * f.partitions);
-  for (const d of a.deliveries) expect(ownedA, `partition ${d.partition} delivered to the first member`).toContain(d.partition);
-  for (const d of b.deliveries) expect(ownedA, `partition ${d.partition} delivered to the second member`).not.toContain(d.partition);
-  expect([...a.owned].sort()).toEqual(ownedA.sort());
+  const pairs = (c: TestConsumer) => c.deliveries.map((d) => `${d.partition}/${decode(d).seq}`).sort();
+  const published = range(0, f.partitions).flatMap((p) => range(100, 103).map((seq) => ({ p, pair: `${p}/${seq}` })));
+  expect(pairs(a), 'the first member: its partitions’ records, once each').toEqual(published.filter(({ p }) => ownedA.has(p)).map(({ pair }) => pair).sort());
+  expect(pairs(b), 'the second member: the others’, once each').toEqual(published.filter(({ p }) => !ownedA.has(p)).map(({ pair }) => pair).sort());
+  expect([...a.owned].sort()).toEqual([...ownedA].sort());
+}
+
+/**
+ * A member joins while the other is busy: `a` owns every partition and holds the first deliver of
+ * each, so whichever partitions move have work in flight; `b` joins. A moving partition is revoked
+ * from `a` before `b` gets it: `a`'s sink finishes its held batch as `revoked` starts and commits
+ * what it received (`commitOnRevoke`). `b` receives nothing of it before that `revoked` resolved, no
+ * partition is ever being delivered to both members at once, and `b` starts exactly at `a`'s commit:
+ * together they got each record of a moved partition once, in order. (A broker that waited for the
+ * held deliver before calling `revoked` would stall here: the sink finishes in-flight work in `revoked`.)
+ */
+export async function handsOverOnJoin(f: BrokerFixture): Promise<void> {
+  const topic = await f.topic();
+  const group = f.group();
+  const overlaps: string[] = [];
+  let joiner: TestConsumer | undefined;
+  const a = await f.consume({
+    group,
+    topic,
+    autoCommit: false,
+    commitOnRevoke: true,
+    onDeliver: ({ partition }) => {
+      if ((joiner?.inFlight(partition) ?? 0) > 0) overlaps.push(`partition ${partition} delivered to the first member while the second had it`);
+    },
+  });
+  await f.waitFor('the first member to be assigned every partition', () => a.owned.size === f.partitions);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  a.gate = () => released;
+  a.onRevoke = () => release();
+  await publishRound(f, topic, 1);
+  await f.waitFor('a deliver in flight in every partition of the first member', () => range(0, f.partitions).every((p) => a.inFlight(p) === 1));
+  await publishRound(f, topic, 2); // waits behind the held delivers
+
+  const joined = await f.consume(
+    {
+      group,
+      topic,
+      onDeliver: ({ partition }, self) => {
+        joiner = self;
+        if (!a.revokedDone()) overlaps.push(`partition ${partition} delivered to the second member before the first member’s revoked finished`);
+        if (a.inFlight(partition) > 0) overlaps.push(`partition ${partition} delivered to the second member while the first member’s deliver of it was pending`);
+      },
+    },
+    await f.member(),
+  );
+  await f.waitFor('the two members to split the partitions', () => split(f, a, joined));
+  const moved = [...joined.owned].sort();
+  const kept = [...a.owned].sort();
+  await f.waitFor('rounds 1 and 2 of every partition in one member or the other', () =>
+    moved.every((p) => a.of(p).length + joined.of(p).length >= 6) && kept.every((p) => a.of(p).length >= 6),
+  );
+
+  expect(overlaps, 'no partition in two members at once').toEqual([]);
+  expect(a.revokedCalls.flat(), 'the moved partitions were revoked from the first member').toEqual(expect.arrayContaining(moved));
+  for (const p of moved) {
+    const held = a.of(p);
+    expect(held.length, `partition ${p} was busy in the first member`).toBeGreaterThan(0);
+    expect(joined.of(p)[0]?.offset, `partition ${p} starts at the commit made in revoked`).toBe(held.at(-1)!.offset + 1);
+    expect([...seqs(a, p), ...seqs(joined, p)], `partition ${p}: each record once, in order`).toEqual([...range(100, 103), ...range(200, 203)]);
+  }
+  for (const p of kept) {
+    expect(seqs(a, p), `partition ${p}, never moved`).toEqual([...range(100, 103), ...range(200, 203)]);
+    expect(joined.of(p), `partition ${p} never reached the second member`).toEqual([]);
+  }
 }
 
 /**

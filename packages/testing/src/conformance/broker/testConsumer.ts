@@ -17,6 +17,10 @@ export interface TestConsumer {
   autoCommit: boolean;
   /** When set, `deliver` waits for the returned promise before it resolves. */
   gate: ((batch: DeliveryBatch) => Promise<void> | undefined) | undefined;
+  /** When set, called as `revoked` starts, with the partitions (the sink finishing its in-flight work there). */
+  onRevoke: ((partitions: number[]) => void) | undefined;
+  /** `deliver` calls of one partition running now. */
+  inFlight(partition: number): number;
   /** Whether a `revoked` call has finished. */
   readonly revokedDone: () => boolean;
   /** Deliveries of one partition. */
@@ -32,6 +36,11 @@ export interface ConsumeOptions {
   readonly autoCommit?: boolean;
   /** In `revoked`, commit everything received in the revoked partitions (the sink finishing its work). */
   readonly commitOnRevoke?: boolean;
+  /**
+   * Called as each `deliver` starts, with this consumer (before `consume` resolves too: a broker
+   * may deliver before `subscribe` resolves), e.g. to check what other members run at that moment.
+   */
+  readonly onDeliver?: (batch: DeliveryBatch, consumer: TestConsumer) => void;
 }
 
 /** Subscribes a recording consumer. */
@@ -58,6 +67,8 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
     },
     autoCommit: options.autoCommit ?? true,
     gate: undefined,
+    onRevoke: undefined,
+    inFlight: (partition) => running.get(partition) ?? 0,
     revokedDone: () => revokedFinished,
     of: (partition) => deliveries.filter((d) => d.partition === partition),
     async commit(partition, offset) {
@@ -76,6 +87,7 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
         running.set(batch.partition, now);
         maxConcurrent = Math.max(maxConcurrent, now);
         try {
+          options.onDeliver?.(batch, consumer);
           deliveries.push(...batch.deliveries);
           await consumer.gate?.(batch);
           const last = batch.deliveries.at(-1);
@@ -93,6 +105,7 @@ export async function consume(broker: Broker, options: ConsumeOptions): Promise<
         const mine = partitions.filter((tp) => tp.topic === options.topic).map((tp) => tp.partition);
         mine.forEach((p) => owned.delete(p));
         revokedCalls.push(mine);
+        consumer.onRevoke?.(mine);
         await new Promise((resolve) => setTimeout(resolve, 1));
         for (const p of options.commitOnRevoke ? mine : []) {
           const last = consumer.of(p).at(-1);

@@ -3,7 +3,18 @@ import { describeStoreSuite } from './abilitySuite.js';
 import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
 import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
-import { appendsManyInOrder, claimsExclusively, claimsInOrder, findsByCorrelation, keepsKeyOrderWithTwoRelays, leaseExpiry, releasesClaims } from './outboxTests.js';
+import {
+  appendsManyInOrder,
+  claimsBesideAnotherRelay,
+  claimsExclusively,
+  claimsInOrder,
+  claimsPastAnOpenTransaction,
+  extendsLease,
+  findsByCorrelation,
+  keepsKeyOrderWithTwoRelays,
+  leaseExpiry,
+  releasesClaims,
+} from './outboxTests.js';
 import { commitsTogether, concurrentTransactions, marksMany, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
 
 type StoreTest = <Tx>(f: StoreFixture<Tx>) => Promise<void>;
@@ -18,8 +29,11 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['claims outbox records in append order, holding back keys claimed by another relay', claimsInOrder, []],
   ['claims a large append in append order', appendsManyInOrder, []],
   ['never gives one record to two relays at once', claimsExclusively, []],
+  ['lets other relays claim other keys while one relay holds a claim', claimsBesideAnotherRelay, []],
   ['keeps per-key order with two relays', keepsKeyOrderWithTwoRelays, []],
-  ['returns records to other relays when a lease expires', leaseExpiry, []],
+  ['claims a record once whose transaction commits after a later one was published', claimsPastAnOpenTransaction, []],
+  ['returns records to other relays when a lease expires, not before', leaseExpiry, []],
+  ['extends a lease when the same relay claims again', extendsLease, []],
   ['gives records back at once on release', releasesClaims, []],
   ['finds records by correlation id with their publishedAt', findsByCorrelation, []],
   ['adds dead letters and lists them in order with filters', listsDeadLetters, []],
@@ -30,8 +44,9 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
 /**
  * Declares (as a vitest `describe` block) the Stores port's conformance suite for one engine:
  * transactions (atomic app writes + outbox + inbox, rollback, concurrency), the inbox, the outbox
- * claim contract (append order, exclusivity and per-key order across relays, leases, release,
- * publishedAt), dead letters, and persistence when `durable`. Optional abilities have suites of
+ * claim contract (append order, exclusivity and per-key order across relays, relays working side
+ * by side, a transaction committing after a later one was published, lease length and extension,
+ * release, publishedAt), dead letters, and persistence when `durable`. Optional abilities have suites of
  * their own (`describeIdempotencyConformance`, ...). The tests
  * use only the port, plus the harness's `writeEffect`/`readEffects` for app data, each against
  * fresh stores from `create()`. Skipped tests are registered with `it.skip` (the reason in their

@@ -87,6 +87,43 @@ export async function withStores<Tx, S extends Stores<Tx>>(
   }
 }
 
+/**
+ * Runs `body` while a transaction that appended `records` is still open; `commit` lets that
+ * transaction finish and resolves once it committed. A body that fails without committing has the
+ * transaction committed afterwards, so the stores can close.
+ */
+export async function whileAppendIsOpen<Tx, S extends Stores<Tx>>(
+  f: StoreFixture<Tx, S>,
+  records: readonly OutboxRecord[],
+  body: (commit: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  let appended!: () => void;
+  const ready = new Promise<void>((resolve) => (appended = resolve));
+  let finish!: () => void;
+  const gate = new Promise<void>((resolve) => (finish = resolve));
+  // a store may run the work again (SQLite replays a conflicting one): the gate is open by then
+  const open = f.stores.transaction(async (tx) => {
+    await f.stores.outbox.append(tx, records);
+    appended();
+    await gate;
+  });
+  let committing = false;
+  const commit = async () => {
+    committing = true;
+    finish();
+    await open;
+  };
+  try {
+    await Promise.race([ready, open]);
+    await body(commit);
+  } finally {
+    if (!committing) {
+      finish();
+      await open.catch(() => {});
+    }
+  }
+}
+
 /** The fields of an outbox record, whatever else a store returns with it. */
 export function outboxFields(r: OutboxRecord): OutboxRecord {
   return { id: r.id, topic: r.topic, key: r.key, type: r.type, correlationId: r.correlationId, value: r.value, headers: r.headers, createdAt: r.createdAt };

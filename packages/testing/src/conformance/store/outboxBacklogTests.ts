@@ -1,6 +1,6 @@
 import type { OutboxBacklog, OutboxRecord, OutboxStore, Stores } from '@herald/core';
 import { expect } from 'vitest';
-import { ids, type StoreFixture } from './fixture.js';
+import { ids, whileAppendIsOpen, type StoreFixture } from './fixture.js';
 
 /** Stores whose outbox reports its backlog. */
 export type BacklogStores<Tx> = Stores<Tx> & { readonly outbox: OutboxStore<Tx> & OutboxBacklog };
@@ -83,4 +83,34 @@ export async function ignoresRolledBack<Tx>(f: F<Tx>): Promise<void> {
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
   expect(seenInside, 'an open transaction’s records are not pending yet').toEqual([]);
   expect(await f.stores.outbox.backlog()).toEqual([{ topic: 'orders', pending: 1, oldestCreatedAt: committed.createdAt }]);
+}
+
+/**
+ * A transaction that appended earlier commits later: T1 appends r1 (orders) and stays open while T2
+ * appends r2 (payments) and commits, and a relay claims and publishes what it gets meanwhile (r2,
+ * or nothing where the store holds claims back behind the open transaction). r1 is not counted
+ * while T1 is open; once T1 commits it is pending until it is published, then the backlog is empty.
+ */
+export async function countsPastAnOpenTransaction<Tx>(f: F<Tx>): Promise<void> {
+  const r1 = f.record('early', { topic: 'orders' });
+  const r2 = f.record('late', { topic: 'payments' });
+  const r2Pending = { topic: 'payments', pending: 1, oldestCreatedAt: r2.createdAt };
+  let r2Published = false;
+  await whileAppendIsOpen(f, [r1], async (commit) => {
+    await append(f, [r2]);
+    expect(await f.stores.outbox.backlog(), 'T1 open: only r2').toEqual([r2Pending]);
+    const meanwhile = await f.claim('relay-a');
+    expect(ids(meanwhile), 'while T1 is open: r2 or nothing').toEqual(ids(meanwhile).includes(r2.id) ? [r2.id] : []);
+    await f.stores.outbox.markPublished('relay-a', ids(meanwhile));
+    r2Published = meanwhile.length > 0;
+    expect(await f.stores.outbox.backlog(), 'T1 still open: r2 while it is unpublished').toEqual(r2Published ? [] : [r2Pending]);
+    await commit();
+  });
+  const r1Pending = { topic: 'orders', pending: 1, oldestCreatedAt: r1.createdAt };
+  expect(await f.stores.outbox.backlog(), 'T1 committed: r1 pending').toEqual(r2Published ? [r1Pending] : [r1Pending, r2Pending]);
+  const claimed = await f.claim('relay-b');
+  expect(ids(claimed).sort(), 'r1 claimed after its transaction committed').toEqual((r2Published ? [r1.id] : [r1.id, r2.id]).sort());
+  expect(await f.stores.outbox.backlog(), 'claimed, not yet published').toEqual(r2Published ? [r1Pending] : [r1Pending, r2Pending]);
+  await f.stores.outbox.markPublished('relay-b', ids(claimed));
+  expect(await f.stores.outbox.backlog(), 'everything published').toEqual([]);
 }

@@ -1,7 +1,7 @@
 import { uuidv7, type OutboxRecord } from '@herald/core';
 import { expect } from 'vitest';
 import { waitFor } from '../suiteTests.js';
-import { ids, outboxFields, type StoreFixture } from './fixture.js';
+import { ids, outboxFields, whileAppendIsOpen, type StoreFixture } from './fixture.js';
 
 async function append<Tx>(f: StoreFixture<Tx>, records: readonly OutboxRecord[]): Promise<void> {
   await f.stores.transaction((tx) => f.stores.outbox.append(tx, records));
@@ -103,23 +103,133 @@ export async function keepsKeyOrderWithTwoRelays<Tx>(f: StoreFixture<Tx>): Promi
   }
 }
 
-/** An unmarked claim lapses after its lease; another relay then gets the records, in order. */
+/** Claims by `relayId`, marking each claim published, until a claim comes back empty (at most `rounds`). */
+async function drain<Tx>(f: StoreFixture<Tx>, relayId: string, rounds = 5): Promise<OutboxRecord[]> {
+  const taken: OutboxRecord[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const claim = await f.claim(relayId);
+    if (claim.length === 0) break;
+    taken.push(...claim);
+    await f.stores.outbox.markPublished(relayId, ids(claim));
+  }
+  return taken;
+}
+
+/**
+ * Relays work side by side (PostgreSQL's README: any number of relay replicas): while relay-a
+ * holds 12 of 30 single-record keys, relay-b and relay-c, claiming at once, get some of the other
+ * 18, none of relay-a's and none twice. A store whose outbox serves one relay at a time (one lease
+ * over the whole outbox) does not promise this and skips the test, saying so.
+ */
+export async function claimsBesideAnotherRelay<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const records = Array.from({ length: 30 }, (_, i) => f.record(`key-${i}`));
+  await append(f, records);
+  const a = await f.claim('relay-a', 12);
+  expect(ids(a), 'relay-a takes the oldest twelve').toEqual(ids(records.slice(0, 12)));
+  const [b, c] = await Promise.all([f.claim('relay-b', 12), f.claim('relay-c', 12)]);
+  const others = [...ids(b), ...ids(c)];
+  expect(others.length, 'relay-b and relay-c get other keys while relay-a holds twelve').toBeGreaterThan(0);
+  expect(new Set(others).size, 'no record claimed by both').toBe(others.length);
+  expect(others.filter((id) => ids(a).includes(id)), 'none of relay-a’s records').toEqual([]);
+}
+
+/**
+ * A transaction that appended earlier commits later (on PostgreSQL a lower txid committing after a
+ * higher one; on SQLite a transaction still running at a group commit, replayed after it). T1
+ * appends r1 and stays open while T2 appends r2 and commits; a relay claims and publishes what it
+ * gets meanwhile: r2, or nothing where the store holds claims back behind the open transaction
+ * (PostgreSQL's `pg_snapshot_xmin`), never r1. Once T1 commits, r1 is claimed exactly once, and r2
+ * was published exactly once: a published watermark must not pass over a record still to commit.
+ * The keys differ: records of concurrent transactions have no order among themselves.
+ */
+export async function claimsPastAnOpenTransaction<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const r1 = f.record('early');
+  const r2 = f.record('late');
+  const published: OutboxRecord[] = [];
+  await whileAppendIsOpen(f, [r1], async (commit) => {
+    await append(f, [r2]);
+    const meanwhile = await f.claim('relay-a');
+    expect(ids(meanwhile), 'while T1 is open: r2 or nothing').toEqual(ids(meanwhile).includes(r2.id) ? [r2.id] : []);
+    await f.stores.outbox.markPublished('relay-a', ids(meanwhile));
+    published.push(...meanwhile);
+    expect(ids(await f.claim('relay-b')), 'an open transaction’s record is never claimed').not.toContain(r1.id);
+    await commit();
+  });
+  published.push(...(await drain(f, 'relay-b')));
+  expect(ids(published).filter((id) => id === r1.id), 'r1 claimed once after its transaction committed').toEqual([r1.id]);
+  expect(ids(published).sort(), 'r1 and r2, each published once').toEqual([r1.id, r2.id].sort());
+  expect(await f.claim('relay-c'), 'nothing left').toEqual([]);
+}
+
+/**
+ * An unmarked claim lapses after its lease, not before; another relay then gets the records, in
+ * order. On the manual clock: still held at `leaseMs - 1`, lapsed at `leaseMs + 1`. On the wall
+ * clock (3 s leases): held when another relay's claim returned less than `leaseMs` after the first
+ * began, and not lapsed before `leaseMs` had passed.
+ */
 export async function leaseExpiry<Tx>(f: StoreFixture<Tx>): Promise<void> {
   const records = [f.record('a'), f.record('a'), f.record('b')];
   await append(f, records);
-  const leaseMs = f.leaseTime === 'clock' ? 10_000 : 300;
-  expect(ids(await f.claim('relay-a', 10, leaseMs))).toEqual(ids(records));
-  expect(await f.claim('relay-b', 10, leaseMs), 'the lease holds').toEqual([]);
   let taken: readonly OutboxRecord[] = [];
   if (f.leaseTime === 'clock') {
-    await f.clock.advance(leaseMs + 1);
+    const leaseMs = 10_000;
+    expect(ids(await f.claim('relay-a', 10, leaseMs))).toEqual(ids(records));
+    await f.clock.advance(leaseMs - 1);
+    expect(await f.claim('relay-b', 10, leaseMs), 'the lease holds until leaseMs has passed').toEqual([]);
+    await f.clock.advance(2);
     taken = await f.claim('relay-b', 10, leaseMs);
   } else {
-    await waitFor('the lease to lapse', async () => (taken = await f.claim('relay-b', 10, leaseMs)).length > 0, 10_000);
+    const leaseMs = WALL_LEASE_MS;
+    const began = Date.now();
+    expect(ids(await f.claim('relay-a', 10, leaseMs))).toEqual(ids(records));
+    const held = await f.claim('relay-b', 10, leaseMs);
+    if (Date.now() - began < leaseMs) expect(held, 'the lease holds').toEqual([]);
+    await waitFor('the lease to lapse', async () => (taken = await f.claim('relay-b', 10, leaseMs)).length > 0, leaseMs + 10_000);
+    expect(Date.now() - began, 'the lease lapsed no earlier than leaseMs after the claim').toBeGreaterThanOrEqual(leaseMs - CLOCK_SLACK_MS);
   }
   expect(ids(taken)).toEqual(ids(records));
   await f.stores.outbox.markPublished('relay-b', ids(taken));
-  expect(await f.claim('relay-a', 10, leaseMs)).toEqual([]);
+  expect(await f.claim('relay-a', 10, 60_000)).toEqual([]);
+}
+
+/** Leases on the wall clock: long enough that a round trip or two under load stays well inside. */
+const WALL_LEASE_MS = 3000;
+/** Rounding between the test's clock and a database's, in ms. */
+const CLOCK_SLACK_MS = 5;
+
+/**
+ * A relay claiming again records it holds gets them again and extends their lease (the port: a
+ * claim lapses after `leaseMs` "unless marked or claimed again by the same relay"): past the first
+ * lease and within the second, another relay gets nothing; past the second, it gets them.
+ */
+export async function extendsLease<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const records = [f.record('a'), f.record('b')];
+  await append(f, records);
+  let taken: readonly OutboxRecord[] = [];
+  if (f.leaseTime === 'clock') {
+    const leaseMs = 10_000;
+    expect(ids(await f.claim('relay-a', 10, leaseMs))).toEqual(ids(records));
+    await f.clock.advance(leaseMs / 2);
+    expect(ids(await f.claim('relay-a', 10, leaseMs)), 'claimed again by its holder').toEqual(ids(records));
+    await f.clock.advance(leaseMs / 2 + 1);
+    expect(await f.claim('relay-b', 10, leaseMs), 'past the first lease, within the second').toEqual([]);
+    await f.clock.advance(leaseMs / 2);
+    taken = await f.claim('relay-b', 10, leaseMs);
+  } else {
+    const leaseMs = WALL_LEASE_MS;
+    expect(ids(await f.claim('relay-a', 10, leaseMs))).toEqual(ids(records));
+    const firstEnded = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, leaseMs / 2));
+    const again = Date.now();
+    expect(ids(await f.claim('relay-a', 10, leaseMs)), 'claimed again by its holder').toEqual(ids(records));
+    // past the first lease for certain, then held only if the answer came before the second lapsed
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstEnded + leaseMs + 50 - Date.now())));
+    const held = await f.claim('relay-b', 10, leaseMs);
+    if (Date.now() - again < leaseMs) expect(held, 'past the first lease, within the second').toEqual([]);
+    await waitFor('the second lease to lapse', async () => (taken = await f.claim('relay-b', 10, leaseMs)).length > 0, leaseMs + 10_000);
+    expect(Date.now() - again, 'the second lease lapsed no earlier than leaseMs after it was taken').toBeGreaterThanOrEqual(leaseMs - CLOCK_SLACK_MS);
+  }
+  expect(ids(taken)).toEqual(ids(records));
 }
 
 /** release() ends a claim early: another relay gets the released records at once, in order; only the holder can release. */
