@@ -26,8 +26,9 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
   eventTooLarge: {
     code: 'event-too-large',
     retriable: false,
-    meaning: 'A serialised event exceeds maxEventBytes (default 1 MiB) and was refused at publish.',
-    action: 'Publish a reference to the payload instead, or raise maxEventBytes (and the broker\'s limit).',
+    meaning:
+      "A serialised event exceeds maxEventBytes (default 1 MiB) and was refused at publish; or the broker refused a record as too large or invalid when the relay sent it (it then waits in the outbox with the later events of its key, retried with backoff and logged at every attempt).",
+    action: "Publish a reference to the payload instead, or raise maxEventBytes (and the broker's limit: a relayed record then goes out at its next attempt).",
   },
   timeout: {
     code: 'timeout',
