@@ -158,6 +158,41 @@ describe('createApp on the in-memory engine', () => {
     expect(applied).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('handles an event it parked when what it waited behind was redriven meanwhile, instead of holding the key', async () => {
+    const { app, stores } = newApp({ deadLetter: 'park-key' });
+    let healthy = false;
+    const applied: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => {
+      if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+      applied.push(event.data.seq);
+    });
+    await app.start();
+    await app.publish(Step, { key: 'sick', seq: 0 });
+    await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
+    const [blocker] = await app.deadLetters({ status: 'dead' });
+    // a redrive's last write lands between the consumer's look at the key and its parking write:
+    // the look still sees the letter dead, the parking comes after it was redriven
+    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
+    let race = true;
+    stores.deadLetters.isKeyParked = async (group, topic, key) => {
+      const parked = await isKeyParked(group, topic, key);
+      if (race && key === 'sick') {
+        race = false;
+        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
+      }
+      return parked;
+    };
+    healthy = true;
+    await app.publish(Step, { key: 'sick', seq: 1 });
+    await eventually(() => applied.length === 1, 'the event handled, not left parked');
+    expect(applied).toEqual([1]);
+    expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
+    expect((await app.deadLetters({ status: 'redriven' })).map((l) => l.reason).sort()).toEqual(['parked-behind-key', blocker!.reason].sort());
+    await app.publish(Step, { key: 'sick', seq: 2 });
+    await eventually(() => applied.length === 2, 'the key flows on');
+    expect(applied).toEqual([1, 2]);
+  });
+
   it('redriving the same letters twice applies nothing twice', async () => {
     const { app, stores } = newApp();
     let fail = true;

@@ -3,7 +3,7 @@ import { HeraldError } from '../../model/errors.js';
 import type { DeadLetterPolicy } from '../../ports/stores/deadLetters.js';
 import { recordDeadLetter, type DeadLetterDeps } from '../deadLetters.js';
 import type { Middleware } from '../handler.js';
-import { keyParkedFor } from '../logRedrive.js';
+import { keyParkedBesides, keyParkedFor } from '../logRedrive.js';
 
 /**
  * Ends an event that failed for good (retries exhausted, or a non-retriable error) in the dead
@@ -25,9 +25,15 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
       // built only when something is recorded: the success path allocates nothing here
       const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
       if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group))) {
-        await recordDeadLetter(options, { ...input(), error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
-        state.settle('parked');
-        return;
+        const letter = await recordDeadLetter(options, { ...input(), error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
+        // what it waits behind may have been redriven between the look and this write, by a
+        // redrive past its last look at the key: nothing would release this letter then (the key
+        // held until the next redrive). Taken back, and handled now, in its place in the key's order.
+        if (await keyParkedBesides(store, ctx.delivery, ctx.group, letter.id)) {
+          state.settle('parked');
+          return;
+        }
+        await store.setStatus([letter.id], 'redriven');
       }
       try {
         await next(event, ctx);
