@@ -112,13 +112,23 @@ export async function appendMetric(publish: Publish, sample: IngestMetric): Prom
   await publish(MetricSample, { name: sample.name, value: sample.value, labels: sample.labels }, { occurredAt: new Date(sample.timestamp) });
 }
 
-/** The issue of an event time before 1970 (the schema checks the RFC 3339 form), if any. */
-export function timeIssuesOf(event: { readonly timestamp: string }): ValidationIssue[] {
-  return timeIssues(event.timestamp, '');
+/**
+ * How far past the wall clock an event time may be. Stream time is the largest event time a
+ * partition has seen: one event dated years ahead (a typo, a device's wrong clock) would make every
+ * later event of its partition late, closing windows that never got their events.
+ */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** The issue of an event time before 1970 or more than {@link MAX_FUTURE_SKEW_MS} ahead (the schema checks the RFC 3339 form), if any. */
+export function timeIssuesOf(event: { readonly timestamp: string }, now = Date.now()): ValidationIssue[] {
+  return timeIssues(event.timestamp, '', now);
 }
 
-function timeIssues(timestamp: string, path: string): ValidationIssue[] {
-  return Date.parse(timestamp) >= 0 ? [] : [{ path: `${path}/timestamp`, message: 'must be at or after 1970-01-01T00:00:00Z' }];
+function timeIssues(timestamp: string, path: string, now = Date.now()): ValidationIssue[] {
+  const ms = Date.parse(timestamp);
+  if (!(ms >= 0)) return [{ path: `${path}/timestamp`, message: 'must be at or after 1970-01-01T00:00:00Z' }];
+  if (ms > now + MAX_FUTURE_SKEW_MS) return [{ path: `${path}/timestamp`, message: `must be at most ${MAX_FUTURE_SKEW_MS / 60_000} minutes ahead of the server's clock` }];
+  return [];
 }
 
 function issuesOf(error: HeraldError): ValidationIssue[] {

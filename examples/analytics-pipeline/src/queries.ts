@@ -1,4 +1,5 @@
-import { HeraldError, type WindowStore } from '@herald/core';
+import { HeraldError, registerFormats, type WindowStore } from '@herald/core';
+import { FormatRegistry } from '@sinclair/typebox';
 import type { AnalyticsStore } from '@herald/analytics';
 import { PipelineErrors } from './errors.js';
 import { MINUTE_WINDOW_STORE } from './services/consumer.js';
@@ -122,10 +123,13 @@ function rangeOf(input: RangeInput): { from: number; to: number } {
   return { from, to };
 }
 
+registerFormats();
+/** RFC 3339's date-time, a real one: Date.parse alone takes "2026", a local time, and rolls 2026-02-30 over to March 2. */
+const isDateTime = FormatRegistry.Get('date-time')!;
+
 function time(name: string, value: string | undefined): number {
   if (!value) throw invalid(`${name} is required (an RFC 3339 time)`);
-  // RFC 3339: a date, a time and an offset (Date.parse alone would take "2026" or a local time)
-  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value) ? Date.parse(value) : Number.NaN;
+  const ms = isDateTime(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0) throw invalid(`${name} must be an RFC 3339 time at or after 1970, got "${value}"`);
   return ms;
 }

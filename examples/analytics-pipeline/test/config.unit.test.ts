@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { envelopeIdOf } from '../src/ingest.js';
+import { envelopeIdOf, eventIssues, MAX_FUTURE_SKEW_MS, timeIssuesOf } from '../src/ingest.js';
+import { createQueries } from '../src/queries.js';
 import { fieldOf } from '../src/grpc/status.js';
 
 describe('loadConfig', () => {
@@ -41,5 +42,27 @@ describe('ids and field paths', () => {
     expect(fieldOf('/events/3/timestamp')).toBe('events[3].timestamp');
     expect(fieldOf('/userId')).toBe('userId');
     expect(fieldOf('')).toBe('');
+  });
+});
+
+describe('event times and query ranges', () => {
+  it('refuses an event time more than a few minutes ahead of the clock: it would make its partition late for good', () => {
+    const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+    const at = (ms: number) => ({ timestamp: new Date(ms).toISOString() });
+    expect(timeIssuesOf(at(now + MAX_FUTURE_SKEW_MS), now)).toEqual([]);
+    expect(timeIssuesOf(at(now - 86_400_000), now)).toEqual([]);
+    expect(timeIssuesOf(at(now + MAX_FUTURE_SKEW_MS + 1), now)).toEqual([{ path: '/timestamp', message: expect.stringContaining('ahead') }]);
+    expect(timeIssuesOf({ timestamp: '2099-01-01T00:00:00Z' })).toHaveLength(1);
+    // the batch check (HTTP and gRPC) names the event
+    expect(eventIssues({ userId: 'u', type: 'click', timestamp: '2099-01-01T00:00:00Z', properties: {} }, '/events/2')).toEqual([
+      { path: '/events/2/timestamp', message: expect.stringContaining('ahead') },
+    ]);
+  });
+
+  it('refuses a query range naming a date that does not exist, instead of rolling it over', async () => {
+    const queries = createQueries({ store: {} as never, windows: {} as never, graceMs: 0 });
+    for (const from of ['2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z', '2026-13-01T00:00:00Z', '2026-01-01']) {
+      await expect(queries.counts({ from, to: '2026-03-05T00:00:00Z' }), from).rejects.toMatchObject({ code: 'invalid-query' });
+    }
   });
 });
