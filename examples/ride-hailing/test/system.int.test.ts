@@ -161,6 +161,7 @@ describe('ride-hailing in one process', () => {
       ['POST', '/bookings', { riderId: 'nobody', regionId: 'msk', distanceKm: 3 }, 422, 'unknown-rider'],
       ['POST', '/riders', { name: 'nul \u0000', balanceCents: 1 }, 422, 'schema-violation'],
       ['POST', '/drivers/nope/locations', { lat: 1, lon: 1 }, 404, 'driver-not-found'],
+      ['GET', '/regions/MSK-Center/surge', undefined, 422, 'schema-violation'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const reply = await api.call(method, path, { body });

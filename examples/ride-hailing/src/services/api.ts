@@ -217,7 +217,8 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
 
   gateway.query({
     url: '/regions/:id/surge',
-    params: IdParams,
+    // a region id as bookings name it: a typo is 422, not a region answering "no surge"
+    params: Type.Object({ id: Region }),
     handle: async ({ params }) => {
       const [row] = await read((tx) =>
         tx.query<{ multiplier: number; bookings: number; window_end: number }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
