@@ -65,7 +65,8 @@ export async function createRideHailing(config: RideHailingConfig, env: EngineEn
   if (server) app.use(server);
 
   if (runs.has('booking')) registerBookingService(app);
-  if (runs.has('pricing')) registerPricingService(app, config.pricing);
+  const surgeHoldMs = config.surge.windowMs + config.surge.graceMs;
+  if (runs.has('pricing')) registerPricingService(app, { ...config.pricing, surgeHoldMs });
   if (runs.has('driver')) registerDriverService(app);
   if (runs.has('payment')) registerPaymentService(app);
   if (runs.has('notification')) registerNotificationService(app);
@@ -82,7 +83,7 @@ export async function createRideHailing(config: RideHailingConfig, env: EngineEn
       shutdown: { deadlineMs: runtime.shutdownDeadlineMs, readinessGraceMs: runtime.readinessGraceMs, onClosed: closeApp },
       metrics,
     });
-    registerApiRoutes(gateway, app);
+    registerApiRoutes(gateway, app, { surgeHoldMs });
   }
 
   return {

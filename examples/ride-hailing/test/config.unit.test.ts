@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, SERVICES } from '../src/config.js';
-import { priceOf } from '../src/services/pricing.js';
+import { priceOf, surgeInForce } from '../src/services/pricing.js';
 import { distanceKm, surgeMultiplier } from '../src/services/realtime.js';
 
 describe('loadConfig', () => {
@@ -31,6 +31,16 @@ describe('pricing and the realtime rules', () => {
   it('prices base + distance, times the surge', () => {
     expect(priceOf({ baseFareCents: 300, perKmCents: 120 }, 5, 1)).toBe(900);
     expect(priceOf({ baseFareCents: 300, perKmCents: 120 }, 2.5, 1.7)).toBe(1020);
+  });
+
+  it('keeps a surge for the window after its own and that window\'s grace, then 1: a quiet region keeps no surge for hours', () => {
+    const row = { multiplier: 1.5, window_end: 300_000 };
+    const holdMs = 300_000 + 10_000;
+    expect(surgeInForce(row, 300_000, holdMs)).toBe(1.5);
+    expect(surgeInForce(row, 300_000 + holdMs - 1, holdMs)).toBe(1.5);
+    expect(surgeInForce(row, 300_000 + holdMs, holdMs)).toBe(1);
+    expect(surgeInForce({ ...row, window_end: '300000' }, 609_999, holdMs)).toBe(1.5);
+    expect(surgeInForce(undefined, 0, holdMs)).toBe(1);
   });
 
   it('raises the multiplier by 0.1 per 10% over the threshold, from 1 up to 2.5', () => {

@@ -4,6 +4,7 @@ import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { BookingCompleted, BookingCreated, DriverLocationUpdated, DriverStatusChanged, SagaStarted } from '../events.js';
 import type { BookingStatus } from './booking.js';
+import { surgeInForce } from './pricing.js';
 
 /** Domain error codes of the routes. */
 export const API_ERRORS = {
@@ -62,7 +63,7 @@ interface BookingRow {
  * surge, a rider's pushes, fraud alerts). `POST /bookings` answers 202 at once: the booking goes
  * through pricing, driver and payment by events, and `GET /bookings/{id}` shows where it is.
  */
-export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): void {
+export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, options: { readonly surgeHoldMs: number }): void {
   const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
   const now = () => app.clock.now();
 
@@ -223,8 +224,9 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
       const [row] = await read((tx) =>
         tx.query<{ multiplier: number; bookings: number; window_end: number }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
       );
-      // the multiplier, and the window it came from (its bookings, its end); none yet: 1
-      return { regionId: params.id, multiplier: row ? row.multiplier : 1, bookings: row ? row.bookings : null, windowEnd: row ? row.window_end : null };
+      // the multiplier in force now, as pricing would apply it, and the window it came from (its
+      // bookings, its end); none yet, or over: 1
+      return { regionId: params.id, multiplier: surgeInForce(row, now(), options.surgeHoldMs), bookings: row ? row.bookings : null, windowEnd: row ? row.window_end : null };
     },
   });
 

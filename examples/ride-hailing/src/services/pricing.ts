@@ -7,17 +7,30 @@ export interface PricingOptions {
   readonly baseFareCents: number;
   /** `PER_KM_CENTS`: what each kilometre adds. */
   readonly perKmCents: number;
+  /** How long a surge holds past the end of its window: the next window and its grace (`SURGE_WINDOW_MS` + `SURGE_GRACE_MS`). */
+  readonly surgeHoldMs: number;
+}
+
+/**
+ * The multiplier in force at `at` from a region's newest surge row: a window's multiplier is for
+ * the window that follows it, whose own result replaces it once that window closes. A window with
+ * no booking closes with no result, so a row older than that (its window's end plus one window and
+ * the grace) is over: 1, not a surge kept for hours by a quiet region.
+ */
+export function surgeInForce(row: { readonly multiplier: number; readonly window_end: number | string } | undefined, at: number, holdMs: number): number {
+  return row !== undefined && at < Number(row.window_end) + holdMs ? row.multiplier : 1;
 }
 
 /** A ride's price: (base + distance × per km) × surge, rounded to the cent. */
-export function priceOf(options: PricingOptions, distanceKm: number, surgeMultiplier: number): number {
+export function priceOf(options: Pick<PricingOptions, 'baseFareCents' | 'perKmCents'>, distanceKm: number, surgeMultiplier: number): number {
   return Math.round((options.baseFareCents + distanceKm * options.perKmCents) * surgeMultiplier);
 }
 
 /**
  * pricing: prices each booking with its region's surge multiplier at that moment, and keeps each
  * region's multiplier from the surge windows the realtime service closes (the newest window wins;
- * a quiet window brings the multiplier back to 1).
+ * a quiet window brings the multiplier back to 1, and so does a window with no booking at all, see
+ * {@link surgeInForce}).
  */
 export function registerPricingService(app: App<SqlTx>, options: PricingOptions): void {
   const group = GROUPS.pricing;
@@ -32,9 +45,9 @@ export function registerPricingService(app: App<SqlTx>, options: PricingOptions)
   });
 
   app.on(BookingCreated, { group }, async (event, ctx) => {
-    const { bookingId, riderId, regionId, distanceKm } = event.data;
-    const [surge] = await ctx.tx.query<{ multiplier: number }>('SELECT multiplier FROM pricing_surge WHERE region_id = $1', [regionId]);
-    const surgeMultiplier = surge ? surge.multiplier : 1;
+    const { bookingId, riderId, regionId, distanceKm, createdAt } = event.data;
+    const [surge] = await ctx.tx.query<{ multiplier: number; window_end: number }>('SELECT multiplier, window_end FROM pricing_surge WHERE region_id = $1', [regionId]);
+    const surgeMultiplier = surgeInForce(surge, createdAt, options.surgeHoldMs);
     await ctx.publish(PriceCalculated, { bookingId, riderId, regionId, priceCents: priceOf(options, distanceKm, surgeMultiplier), surgeMultiplier });
   });
 }
