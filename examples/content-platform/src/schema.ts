@@ -102,6 +102,10 @@ export const SCHEMA: readonly string[] = [
      created_at BIGINT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS notification_posts_author ON notification_posts (author_id, created_at)`,
+  // posts deleted, as notification learns it (post.deleted may come before post.created: other topics)
+  `CREATE TABLE IF NOT EXISTS notification_deleted_posts (
+     post_id TEXT PRIMARY KEY
+   )`,
   `CREATE TABLE IF NOT EXISTS notification_authors (
      author_id TEXT PRIMARY KEY
    )`,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Envelope } from '@herald/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { GROUPS, PostCreated, PostUpdated, searchGroup, UserFollowed } from '../src/events.js';
+import { CommentCreated, GROUPS, PostCreated, PostDeleted, PostUpdated, searchGroup, UserFollowed } from '../src/events.js';
 import { createContentPlatform, type ContentPlatform } from '../src/system.js';
 import { ContentApi, eventually } from './support/client.js';
 
@@ -152,6 +152,23 @@ describe('content-platform in one process', () => {
     // a follow published again later, claiming an earlier time: the first follow's time holds
     expect(await handled(await system.app.publish(UserFollowed, { userId: 'frank', authorId: 'dan', followedAt: 0 }), notification)).toBe('applied');
     expect((await newPosts('frank')).map(([id]) => id)).toEqual(['post:dan-2:frank']);
+  });
+
+  it('tells nobody of a deleted post: not a follower whose follow comes later, not its author of a comment, not when the deletion comes first', async () => {
+    const notification = GROUPS.notification;
+    const post = (postId: string, createdAt: number) =>
+      system.app.publish(PostCreated, { postId, authorId: 'gus', artistId: null, artistName: null, title: postId, content: 'x', slug: postId, version: 1, createdAt });
+    const gone = (postId: string) => system.app.publish(PostDeleted, { postId, authorId: 'gus', version: 2, deletedAt: 5_000 });
+    await handled(await post('gus-1', 3_000), notification);
+    await handled(await gone('gus-1'), notification);
+    // deleted before its creation reaches notification (post.deleted and post.created are other topics)
+    await handled(await gone('gus-2'), notification);
+    expect(await handled(await system.app.publish(UserFollowed, { userId: 'hal', authorId: 'gus', followedAt: 1_000 }), notification)).toBe('applied');
+    await handled(await post('gus-2', 4_000), notification);
+    await handled(await post('gus-3', 4_500), notification);
+    await handled(await system.app.publish(CommentCreated, { commentId: 'c-gone', postId: 'gus-1', postAuthorId: 'gus', postTitle: 'gus-1', authorId: 'hal', text: 'late', createdAt: 6_000 }), notification);
+    expect((await api.notifications('hal')).map((n) => n.notificationId)).toEqual(['post:gus-3:hal']);
+    expect(await api.notifications('gus')).toEqual([]);
   });
 
   it('refuses bad requests with problem+json, and a repeated key gets the first answer with one event', async () => {

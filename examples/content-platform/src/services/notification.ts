@@ -1,5 +1,5 @@
 import type { App, SqlTx } from '@herald/core';
-import { CommentCreated, GROUPS, PostCreated, UserFollowed, UserRegistered } from '../events.js';
+import { CommentCreated, GROUPS, PostCreated, PostDeleted, UserFollowed, UserRegistered } from '../events.js';
 
 /** Kinds of notification. */
 export const NOTIFICATION_TYPES = ['WELCOME', 'NEW_POST', 'NEW_COMMENT'] as const;
@@ -13,7 +13,9 @@ export const NOTIFICATION_TYPES = ['WELCOME', 'NEW_POST', 'NEW_COMMENT'] as cons
  * not depend on the order. Both handlers first lock the author's row, so on PostgreSQL a follow
  * and a post of one author handled at once cannot each miss the other. Each notification's id
  * comes from what it is about (`post:<postId>:<userId>`, …), so one is never written twice,
- * whatever is delivered or redriven again.
+ * whatever is delivered or redriven again. A deleted post is told of no more: not to a follower
+ * whose follow arrives later, nor its comments to its author, nor at all when `post.deleted`
+ * arrives before `post.created` (other topics).
  */
 export function registerNotificationService(app: App<SqlTx>): void {
   const group = GROUPS.notification;
@@ -29,6 +31,15 @@ export function registerNotificationService(app: App<SqlTx>): void {
   const lockAuthor = (tx: SqlTx, authorId: string) =>
     tx.execute('INSERT INTO notification_authors (author_id) VALUES ($1) ON CONFLICT (author_id) DO UPDATE SET author_id = excluded.author_id', [authorId]);
 
+  const deleted = async (tx: SqlTx, postId: string) => (await tx.query('SELECT 1 FROM notification_deleted_posts WHERE post_id = $1', [postId])).length > 0;
+
+  app.on(PostDeleted, { group }, async (event, ctx) => {
+    const { postId, authorId } = event.data;
+    // the author's row first, as the follow and post handlers take it: none of them misses the deletion
+    await lockAuthor(ctx.tx, authorId);
+    await ctx.tx.execute('INSERT INTO notification_deleted_posts (post_id) VALUES ($1) ON CONFLICT (post_id) DO NOTHING', [postId]);
+  });
+
   app.on(UserRegistered, { group }, async (event, ctx) => {
     const { userId, username } = event.data;
     await notify(ctx.tx, `welcome:${userId}`, userId, 'WELCOME', `Welcome, ${username}!`, event.correlationId);
@@ -43,7 +54,9 @@ export function registerNotificationService(app: App<SqlTx>): void {
     const [since] = await ctx.tx.query<{ followed_at: number }>('SELECT followed_at FROM notification_followers WHERE author_id = $1 AND user_id = $2', [authorId, userId]);
     // posts of the author published since the follow, which arrived before it
     const posts = await ctx.tx.query<{ post_id: string; title: string; correlation_id: string }>(
-      'SELECT post_id, title, correlation_id FROM notification_posts WHERE author_id = $1 AND created_at >= $2 ORDER BY created_at, post_id',
+      `SELECT post_id, title, correlation_id FROM notification_posts p
+       WHERE author_id = $1 AND created_at >= $2 AND NOT EXISTS (SELECT 1 FROM notification_deleted_posts d WHERE d.post_id = p.post_id)
+       ORDER BY created_at, post_id`,
       [
         authorId,
         since!.followed_at,
@@ -63,6 +76,7 @@ export function registerNotificationService(app: App<SqlTx>): void {
       event.correlationId,
       createdAt,
     ]);
+    if (await deleted(ctx.tx, postId)) return;
     const followers = await ctx.tx.query<{ user_id: string }>('SELECT user_id FROM notification_followers WHERE author_id = $1 AND followed_at <= $2 ORDER BY user_id', [authorId, createdAt]);
     for (const { user_id: userId } of followers) {
       await notify(ctx.tx, `post:${postId}:${userId}`, userId, 'NEW_POST', `New post: ${title}`, event.correlationId);
@@ -71,8 +85,8 @@ export function registerNotificationService(app: App<SqlTx>): void {
   });
 
   app.on(CommentCreated, { group }, async (event, ctx) => {
-    const { commentId, postAuthorId, authorId, postTitle } = event.data;
-    if (authorId === postAuthorId) return;
+    const { commentId, postId, postAuthorId, authorId, postTitle } = event.data;
+    if (authorId === postAuthorId || (await deleted(ctx.tx, postId))) return;
     await notify(ctx.tx, `comment:${commentId}`, postAuthorId, 'NEW_COMMENT', `New comment on ${postTitle}`, event.correlationId);
     ctx.logger.info('notified', { status: 'notified', type: 'NEW_COMMENT', users: 1 });
   });
