@@ -3,7 +3,7 @@ import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { createEventRegistry, type EventDefinition } from '../model/events.js';
 import { canEnsureTopics } from '../ports/broker.js';
-import { MAX_TIMER_MS, systemClock } from '../ports/clock.js';
+import { systemClock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
@@ -14,6 +14,7 @@ import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
 import { hasTimers } from '../ports/stores/timers.js';
 import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
+import { settlesWithin } from '../timing/settlesWithin.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
@@ -258,7 +259,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     if (starting) {
       // the component starting may give up (its signal says it is about to be closed); the start then stops
       for (const [component, stop] of stops) if (!running.includes(component)) stop.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
-      await settledWithin(starting, remaining());
+      await settlesWithin(clock, starting, remaining());
     }
     closedBy = deadline;
     const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
@@ -276,14 +277,6 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       await stores.close();
     }
     logger.info('herald app closed');
-  }
-
-  /** Waits until `work` settles, or at most `ms`. */
-  async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-    const settled = new AbortController();
-    const timeUp = clock.sleep(Math.min(ms, MAX_TIMER_MS), settled.signal).catch(() => {});
-    await Promise.race([work.catch(() => {}), timeUp]);
-    settled.abort();
   }
 
   async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {

@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../ports/logger.js';
 import { hasOutboxSignal, type OutboxRecord, type OutboxClaims } from '../ports/stores/outbox.js';
 import { backoffDelay, resolveBackoff, type BackoffOptions } from '../timing/backoff.js';
 import { chaosBroker, isChaosError, type ChaosOptions } from './chaos.js';
+import { settlesWithin } from '../timing/settlesWithin.js';
 import { createRefusals, sendIsolating, type Sent } from './isolation.js';
 
 export interface RelayOptions {
@@ -175,7 +176,6 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
   const idleMs = duration(options.idleMs ?? 20, 'idleMs');
   const leaseMs = duration(options.leaseMs ?? 10_000, 'leaseMs');
   const backoff = resolveBackoff(options.backoff, BACKOFF_DEFAULTS);
-  if (backoff.maxDelayMs > MAX_TIMER_MS) invalid(`backoff.maxDelayMs must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${backoff.maxDelayMs}`);
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
   const instrumentation = deps.instrumentation ?? createInstrumentation();
@@ -308,23 +308,6 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
     }
   }
 
-  /**
-   * Whether `work` settles within `ms` of the clock. If not, the work goes on with nobody waiting
-   * for it (it never rejects: the loop and the drain catch their failures).
-   */
-  function settlesWithin(work: Promise<void>, ms: number): Promise<boolean> {
-    // a longer wait would fire after 1 ms (see MAX_TIMER_MS): no bound then
-    if (ms > MAX_TIMER_MS) return work.then(() => true);
-    return new Promise((resolve) => {
-      const cancel = clock.setTimer(ms, () => resolve(false));
-      const done = () => {
-        cancel();
-        resolve(true);
-      };
-      work.then(done, done);
-    });
-  }
-
   return {
     name: 'relay',
     async start(signal) {
@@ -351,7 +334,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
           await running;
           await drainUntil(deadline);
         })();
-        if (!(await settlesWithin(finished, deadlineMs))) {
+        if (!(await settlesWithin(clock, finished, deadlineMs))) {
           logger.warn('relay: close deadline passed with a publish in flight; abandoning it, its records wait in the outbox', { deadlineMs });
         }
       })();
