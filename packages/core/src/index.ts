@@ -102,8 +102,10 @@ export type { TransactionPolicyOptions } from './pipeline/policies/transaction.j
 export { inbox } from './pipeline/policies/inbox.js';
 
 // relay
-export { createRelay, groupSent } from './relay/relay.js';
-export type { Relay, RelayDeps, RelayHost, RelayHostDeps, RelayOptions, RelaySent, RelaySentGroup } from './relay/relay.js';
+export { createRelay } from './relay/relay.js';
+export type { Relay, RelayDeps, RelayOptions } from './relay/relay.js';
+export { groupSent } from './relay/relayHost.js';
+export type { RelayHost, RelayHostDeps, RelaySent, RelaySentGroup } from './relay/relayHost.js';
 export { chaosBroker, isChaosError } from './relay/chaos.js';
 export type { ChaosOptions } from './relay/chaos.js';
 
