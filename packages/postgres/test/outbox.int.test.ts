@@ -106,6 +106,61 @@ describe('outbox', () => {
     expect((await stores.outbox.claim(claim('r2'))).map((r) => r.id)).toEqual(['late']);
   });
 
+  it("relays a key's records in commit order, not in the order their transactions took their ids", async () => {
+    const stores = await pgs.stores();
+    // T1 takes its transaction id first (any write does), T2 commits an event of key w, then T1
+    // appends w's next event and commits: T2's event was first, whatever the ids say
+    let appendT1!: () => void;
+    let idTaken!: () => void;
+    const taken = new Promise<void>((resolve) => (idTaken = resolve));
+    const t1 = stores.transaction(async (tx) => {
+      await tx.query('SELECT pg_current_xact_id()');
+      idTaken();
+      await new Promise<void>((resolve) => (appendT1 = resolve));
+      await stores.outbox.append(tx, [record('w', { id: 'second' })]);
+    });
+    await taken;
+    await stores.transaction((tx) => stores.outbox.append(tx, [record('w', { id: 'first' })]));
+    appendT1();
+    await t1;
+    expect((await stores.outbox.claim(claim('r1'))).map((r) => r.id)).toEqual(['first', 'second']);
+  });
+
+  it('relays events in the order of the state changes they report when writers of the same rows overlap', async () => {
+    const stores = await pgs.stores({ poolSize: 12 });
+    const keys = ['acct-1', 'acct-2', 'acct-3', 'acct-4', 'acct-5', 'acct-6'];
+    await stores.transaction((tx) => tx.execute('CREATE TABLE accounts (key text PRIMARY KEY, version integer NOT NULL)'));
+    await stores.transaction((tx) => tx.execute('INSERT INTO accounts SELECT unnest($1::text[]), 0', [keys]));
+    // each transaction takes its id, waits a little, then bumps the version of one or two accounts
+    // (row locks: the bumps of an account commit in version order) and reports each new version
+    async function writer(): Promise<void> {
+      for (let i = 0; i < 25; i++) {
+        const picked = [...new Set([keys[Math.floor(Math.random() * keys.length)]!, keys[Math.floor(Math.random() * keys.length)]!])].sort();
+        await stores.transaction(async (tx) => {
+          await tx.query('SELECT pg_current_xact_id()');
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+          const events: OutboxRecord[] = [];
+          for (const key of picked) {
+            const [row] = await tx.query<{ version: number }>('UPDATE accounts SET version = version + 1 WHERE key = $1 RETURNING version', [key]);
+            events.push(record(key, { value: String(row!.version) }));
+          }
+          await stores.outbox.append(tx, events.reverse());
+        });
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, writer));
+    const relayed = new Map<string, number[]>();
+    for (let batch = await stores.outbox.claim(claim('r1', 50)); batch.length > 0; batch = await stores.outbox.claim(claim('r1', 50))) {
+      for (const r of batch) relayed.set(r.key, [...(relayed.get(r.key) ?? []), Number(r.value)]);
+      await stores.outbox.markPublished('r1', batch.map((r) => r.id));
+    }
+    const versions = await stores.transaction((tx) => tx.query<{ key: string; version: number }>('SELECT key, version FROM accounts ORDER BY key'));
+    expect(versions.reduce((sum, v) => sum + v.version, 0)).toBeGreaterThan(8 * 25);
+    for (const { key, version } of versions) {
+      expect({ key, versions: relayed.get(key) ?? [] }).toEqual({ key, versions: Array.from({ length: version }, (_, i) => i + 1) });
+    }
+  });
+
   it('waits for a rival taking a slot, then leaves that slot to it and takes the others', async () => {
     const url = await pgs.database();
     const stores = await pgs.stores({ url });

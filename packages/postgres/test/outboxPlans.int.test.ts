@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { tablesFor } from '../src/internal/tables.js';
+import { appendOutbox } from '../src/internal/outbox/appendOutbox.js';
 import { claimRows } from '../src/internal/outbox/claimOutbox.js';
 import { positionsBetween } from '../src/internal/outbox/markOutboxPublished.js';
 import { sweepOutboxMarks } from '../src/internal/outbox/sweepOutbox.js';
@@ -9,7 +10,7 @@ import { usePostgres } from './support.js';
 const pgs = usePostgres();
 
 describe('outbox query plans', () => {
-  it("reads a relay round's rows, and retention's marks, through the slot index, not the whole table", async () => {
+  it("reads a relay round's rows, retention's marks, and an append's slot heads through the slot index, not the whole table", async () => {
     // a statement the partial index cannot serve reads every row once per slot (or per mark), and
     // costs more the longer the outbox grows (a relay's mark did cost 250 ms per round at 60,000 rows)
     const url = await pgs.database();
@@ -31,7 +32,11 @@ describe('outbox query plans', () => {
       const [{ txid }] = (await client.query<{ txid: string }>("SELECT max(txid)::text AS txid FROM herald.outbox")).rows;
       const t = tablesFor('herald');
       const slots = Array.from({ length: 16 }, (_, slot) => ({ slot, txid: '0', seq: '0' }));
+      const record = (id: string, value = 'v') => ({ id, topic: 'orders', key: `k-${id}`, type: 'T', correlationId: 'c', value, headers: {}, createdAt: 1 });
       const statements = {
+        appendOne: appendOutbox(t, [record('a1')]),
+        appendMany: appendOutbox(t, [record('a2'), record('a3')]),
+        appendArrays: appendOutbox(t, [record('a4', 'emoji \u{1F600}'), record('a5')]),
         claim: claimRows(t, { slots, xmin: String(BigInt(txid!) + 1n), limit: 100 }),
         mark: positionsBetween(t, slots.map(({ slot }) => ({ slot, fromTxid: '0', fromSeq: '0', toTxid: txid!, toSeq: '200' }))),
         sweepMarks: sweepOutboxMarks(t, { retentionMs: 1000, limit: 100 }),

@@ -4,3 +4,11 @@
  * more relays share the work. Changing it needs a migration.
  */
 export const OUTBOX_SLOTS = 16;
+
+/**
+ * The slot of the key `key` (an SQL expression), as the generated column `outbox.slot` computes it
+ * (migration 7): appends use it to lock and place their rows before the column exists.
+ */
+export function slotOf(key: string): string {
+  return `(hashtextextended(${key}, 0) & ${OUTBOX_SLOTS - 1})::smallint`;
+}
