@@ -47,6 +47,8 @@ class AttemptSignal {
   private children: Set<AttemptSignal> | undefined;
   private onOuterAbort: (() => void) | undefined;
   private following = false;
+  private listeners: (() => void)[] | undefined;
+  private linked = false;
 
   constructor(private readonly outer: AbortSignal | AttemptSignal) {}
 
@@ -73,6 +75,28 @@ class AttemptSignal {
     this.reason = reason;
     this.controller?.abort(reason);
     this.children?.forEach((child) => child.abort(reason));
+    this.listeners?.forEach((listener) => listener());
+  }
+
+  /**
+   * Calls `listener` once when this attempt, or an attempt it runs inside, aborts (a timeout), and
+   * at once if it has. Not when only the consumer's stop signal aborts (following that one costs a
+   * listener on a shared AbortSignal per attempt): a consumer stopping waits for its handlers.
+   */
+  onAbort(listener: () => void): void {
+    if (this.done) return listener();
+    (this.listeners ??= []).push(listener);
+    this.linkToAttempts();
+  }
+
+  private linkToAttempts(): void {
+    if (this.linked) return;
+    this.linked = true;
+    const outer = this.outer;
+    if (outer instanceof AttemptSignal) {
+      (outer.children ??= new Set()).add(this);
+      outer.linkToAttempts();
+    }
   }
 
   /** Stops following the outer source (the attempt settled). */
@@ -171,12 +195,33 @@ class RuntimeContext<Tx> implements HandlerContext<Tx> {
     return next;
   }
 
+  /** What aborts this context's attempt (for {@link untilAttemptAborted}). */
+  abortSourceOf(): AbortSignal | AttemptSignal {
+    return this.abortSource;
+  }
+
   beginAttempt(): AttemptScope<Tx> {
     const attempt = new AttemptSignal(this.abortSource);
     const ctx = new RuntimeContext<Tx>(this);
     ctx.abortSource = attempt;
     return { ctx, abort: (reason) => attempt.abort(reason), end: () => attempt.end() };
   }
+}
+
+/**
+ * `work`'s outcome, or a rejection with the abort reason as soon as the attempt `ctx` runs in is
+ * aborted (its timeout), whichever comes first: the caller stops waiting for a handler that
+ * ignores its signal (it runs on, and its late rejection is dropped). On a context not made here,
+ * `work` itself.
+ */
+export function untilAttemptAborted<T>(ctx: HandlerContext<unknown>, work: Promise<T>): Promise<T> {
+  if (!(ctx instanceof RuntimeContext)) return work;
+  const source = ctx.abortSourceOf();
+  if (!(source instanceof AttemptSignal)) return work;
+  return new Promise<T>((resolve, reject) => {
+    work.then(resolve, reject);
+    source.onAbort(() => reject(source.abortReason));
+  });
 }
 
 function outside(what: string, handler: string): HeraldError {

@@ -3,6 +3,7 @@ import type { Instrumentation } from '../../ports/instrumentation.js';
 import type { OutboxStore } from '../../ports/stores/outbox.js';
 import type { TransactionRunner } from '../../ports/stores/transaction.js';
 import type { TimerStore } from '../../ports/stores/timers.js';
+import { untilAttemptAborted } from '../context.js';
 import type { Middleware } from '../handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher, type PublisherDeps } from '../publisher.js';
 
@@ -25,7 +26,9 @@ export interface TransactionPolicyOptions<Tx> {
  * everything they write — the inbox mark, the handler's rows, its outgoing events — commits
  * together or not at all. If the attempt was aborted (timeout, consumer stopping) the transaction
  * rolls back even when the handler returned normally: an abandoned attempt never commits
- * half-observed work. After the commit the delivery is settled `applied` (unless an inner policy
+ * half-observed work. When its timeout aborts it, the transaction rolls back at once, without
+ * waiting for a handler that ignores its signal: its locks (the inbox mark the retry needs, a
+ * PostgreSQL connection, SQLite's batch) are released, and what it writes later is refused. After the commit the delivery is settled `applied` (unless an inner policy
  * settled it otherwise, as the inbox does for a duplicate) and `published` facts are emitted.
  */
 export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middleware<Tx> {
@@ -38,7 +41,7 @@ export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middlewa
         // the publisher (and its record list) is built only if the handler publishes
         let publisher: BoundPublisher | undefined;
         const publish = lazyPublish(() => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish);
-        await next(event, ctx.with({ tx, publish }));
+        await untilAttemptAborted(ctx, next(event, ctx.with({ tx, publish })));
         ctx.throwIfAborted();
         committed = publisher?.committed;
       });

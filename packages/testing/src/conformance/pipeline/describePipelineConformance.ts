@@ -2,7 +2,7 @@ import { describe } from 'vitest';
 import { suiteTests } from '../suiteTests.js';
 import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLetterTests.js';
 import { withPipeline, type PipelineFixture } from './fixture.js';
-import { drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
+import { abandonsTimedOutAttempts, drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
 import { appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
 import { publishesDirectly } from './directTests.js';
@@ -14,6 +14,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['handles each key’s events in order, different keys concurrently', handlesInKeyOrder],
   ['does not repeat an effect when the offset commit is lost', survivesLostCommits],
   ['drains in-flight handlers and commits on close', drainsOnClose],
+  ['rolls back an attempt at its timeout while its handler still runs', abandonsTimedOutAttempts],
   ['dead-letters poison events with their reason while other keys flow', deadLettersPoison],
   ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
@@ -27,7 +28,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
  * Declares (as a vitest `describe` block) the end-to-end conformance suite of one engine: real
  * apps from `createApp` over the harness's broker and stores (outbox, relay, broker, consumer
  * runtime, inbox, dead letters, redrive). It proves per-key order under concurrency, effects
- * applied once when offset commits are lost, draining on close, poison events dead-lettered while
+ * applied once when offset commits are lost, draining on close, a timed-out attempt rolled back while its handler runs on, poison events dead-lettered while
  * other keys flow, park-key until redrive, idempotent redrive, an event appended twice applied once (both copies in one batch), direct publishing (durable on return,
  * no outbox), and that policies a user adds to
  * the pipeline preset see what the built-in ones see, with no access to core internals. Skipped tests are registered

@@ -113,3 +113,39 @@ export async function drainsOnClose<Tx>(f: PipelineFixture<Tx>): Promise<void> {
 function keyIn(partition: number, partitions: number, prefix: string): string {
   for (let i = 0; ; i++) if (partitionForKey(`${prefix}-${i}`, partitions) === partition) return `${prefix}-${i}`;
 }
+
+/**
+ * A handler's first attempt writes an effect, then hangs ignoring its signal: at its timeout the
+ * attempt's transaction rolls back at once (not when the handler returns), so the retry gets the
+ * inbox mark and the key goes on; the abandoned attempt's writes, before and after the timeout,
+ * never commit (its late write is refused), and another key flows meanwhile.
+ */
+export async function abandonsTimedOutAttempts<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const app = f.app();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let attempts = 0;
+  let lateWrite: Promise<unknown> | undefined;
+  app.on(f.Step, { group: f.group('abandon'), timeoutMs: 300, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 } }, async (event, ctx) => {
+    if (event.data.orderId === 'hung' && ++attempts === 1) {
+      await f.harness.writeEffect(ctx.tx, 'hung:abandoned');
+      await released; // ignores ctx.signal
+      lateWrite = f.harness.writeEffect(ctx.tx, 'hung:late').then(() => 'written', (error: unknown) => error);
+      return;
+    }
+    await f.harness.writeEffect(ctx.tx, effectId(event.data));
+  });
+  await app.start();
+  await app.publish(f.Step, { orderId: 'hung', seq: 0 });
+  await app.publish(f.Step, { orderId: 'other', seq: 0 });
+  await f.waitFor('the retry of the hung event and the other key applied', async () => {
+    const effects = await f.effects();
+    return effects.includes('hung:0') && effects.includes('other:0');
+  });
+  expect(attempts, 'the hung event was retried while its first attempt still ran').toBe(2);
+  release();
+  await f.waitFor('the abandoned attempt to try its late write', () => lateWrite !== undefined);
+  const late = await lateWrite!;
+  expect(late, 'a write after the timeout is refused').toBeInstanceOf(Error);
+  expect([...(await f.effects())].sort()).toEqual(['hung:0', 'other:0']);
+}

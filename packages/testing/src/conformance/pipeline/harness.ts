@@ -6,6 +6,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'handles each key’s events in order, different keys concurrently',
   'does not repeat an effect when the offset commit is lost',
   'drains in-flight handlers and commits on close',
+  'rolls back an attempt at its timeout while its handler still runs',
   'dead-letters poison events with their reason while other keys flow',
   'parks a key behind its dead letter until redrive',
   'applies a redriven event once, however often it is redriven',
