@@ -114,7 +114,9 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       const todoDeliveries = todo === events ? deliveries : deliveries.filter((_, i) => applied[i]);
       const publish = lazyPublish(() => (publisher ??= bindPublisher({ outbox: stores.outbox, clock, instrumentation, maxEventBytes: deps.maxEventBytes, timers: deps.timers, onScheduled: deps.onScheduled }, tx)).publish);
       const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
-      await batch.handler(todo, ctx);
+      // at the deadline the transaction rolls back at once, also under a handler that ignores
+      // its signal (which runs on; its later writes are refused)
+      await untilAborted(batch.handler(todo, ctx), deadline.signal);
       if (deadline.signal.aborted) throw deadline.signal.reason;
     });
   } finally {
@@ -142,6 +144,15 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       latencyMs: ended - Date.parse(event.occurredAt),
     });
   }
+}
+
+/** `work`'s outcome, or a rejection with `signal`'s reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    work.then(resolve, reject);
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
 }
 
 /**

@@ -81,3 +81,32 @@ export async function appliesRepeatedAppendOnce<Tx>(f: PipelineFixture<Tx>): Pro
   expect(outcomes.slice(0, 2)).toEqual(['applied', 'duplicate']);
   expect(outcomes.filter((o) => o === 'applied')).toHaveLength(1);
 }
+
+/**
+ * A batch handler's first call writes an effect, then hangs ignoring its signal: at the batch's
+ * timeout its transaction rolls back at once, the events are handled again (one by one, as after
+ * any failed batch) and applied once each; the abandoned call's writes, before and after the
+ * timeout, never commit (its late write is refused).
+ */
+export async function abandonsTimedOutBatches<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let calls = 0;
+  let lateWrite: Promise<unknown> | undefined;
+  const app = f.app().onBatch(f.Step, { group: f.group('abandon-batch'), timeoutMs: 300, retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 } }, async (events, ctx) => {
+    if (++calls === 1) {
+      await f.harness.writeEffect(ctx.tx, 'batch:abandoned');
+      await released; // ignores ctx.signal
+      lateWrite = f.harness.writeEffect(ctx.tx, 'batch:late').then(() => 'written', (error: unknown) => error);
+      return;
+    }
+    for (const event of events) await f.harness.writeEffect(ctx.tx, effectId(event.data));
+  });
+  await app.publish.many(f.Step, range(3).map((i) => ({ orderId: `order-${i}`, seq: 0 })));
+  await app.start();
+  await f.waitFor('the three events applied after the hung call', async () => (await f.effects()).length >= 3);
+  release();
+  await f.waitFor('the abandoned call to try its late write', () => lateWrite !== undefined);
+  expect(await lateWrite!, 'a write after the timeout is refused').toBeInstanceOf(Error);
+  expect([...(await f.effects())].sort()).toEqual(['order-0:0', 'order-1:0', 'order-2:0']);
+}

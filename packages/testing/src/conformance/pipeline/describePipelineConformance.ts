@@ -4,7 +4,7 @@ import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLet
 import { withPipeline, type PipelineFixture } from './fixture.js';
 import { abandonsTimedOutAttempts, drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
-import { appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
+import { abandonsTimedOutBatches, appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
 import { publishesDirectly } from './directTests.js';
 import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
 
@@ -20,6 +20,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
   ['runs user policies from the edited preset, with the delivery state and the transaction', runsUserPolicies],
   ['hands a batch handler its events together, isolating a poison event', handlesBatches],
+  ['rolls back a batch at its timeout while its handler still runs', abandonsTimedOutBatches],
   ['applies an event appended twice once, even when both copies meet in one batch', appliesRepeatedAppendOnce],
   ['publishes directly to the log, without the outbox', publishesDirectly],
 ];

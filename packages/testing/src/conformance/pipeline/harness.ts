@@ -12,6 +12,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'applies a redriven event once, however often it is redriven',
   'runs user policies from the edited preset, with the delivery state and the transaction',
   'hands a batch handler its events together, isolating a poison event',
+  'rolls back a batch at its timeout while its handler still runs',
   'applies an event appended twice once, even when both copies meet in one batch',
   'publishes directly to the log, without the outbox',
 ] as const;
