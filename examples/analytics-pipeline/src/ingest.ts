@@ -24,6 +24,8 @@ export type IngestEvent = Static<typeof IngestEventBody>;
 /** One metric sample as a client sends it. */
 export const IngestMetricBody = Type.Object(
   {
+    /** Optional: a sample sent again with its id (a client retrying) is counted once. */
+    sampleId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     name: Type.String({ minLength: 1, maxLength: 128 }),
     value: Type.Number(),
     timestamp: Type.String({ format: 'date-time' }),
@@ -81,10 +83,11 @@ export function assertValid(issues: readonly ValidationIssue[], what: string): v
 
 /**
  * The envelope id of an event id: a name-based UUID (version 5 layout over SHA-1), so every
- * append of one `eventId` is the same envelope, and the consumers' inboxes apply it once.
+ * append of one `eventId` is the same envelope, and the consumers' inboxes apply it once. Metric
+ * samples' ids (`sampleId`) are names of their own `kind`: a sample and an event may share an id.
  */
-export function envelopeIdOf(eventId: string): string {
-  const bytes = createHash('sha1').update('herald-analytics-event\u0000').update(eventId).digest().subarray(0, 16);
+export function envelopeIdOf(eventId: string, kind: 'event' | 'metric' = 'event'): string {
+  const bytes = createHash('sha1').update(`herald-analytics-${kind}\u0000`).update(eventId).digest().subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
@@ -107,9 +110,17 @@ export async function appendEvents(publish: Publish, events: readonly IngestEven
   );
 }
 
-/** Appends one valid metric sample; resolves once durable. */
+/**
+ * Appends one valid metric sample; resolves once durable. A sample with a `sampleId` gets the
+ * envelope id derived from it, so the consumer's inbox and the analytics store keep one copy of a
+ * sample sent again.
+ */
 export async function appendMetric(publish: Publish, sample: IngestMetric): Promise<void> {
-  await publish(MetricSample, { name: sample.name, value: sample.value, labels: sample.labels }, { occurredAt: new Date(sample.timestamp) });
+  await publish(
+    MetricSample,
+    { name: sample.name, value: sample.value, labels: sample.labels },
+    { occurredAt: new Date(sample.timestamp), ...(sample.sampleId !== undefined ? { id: envelopeIdOf(sample.sampleId, 'metric') } : {}) },
+  );
 }
 
 /**

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalyticsPipeline, PipelineUrls } from '../src/system.js';
 import { httpBatch, httpSingle } from './support/client.js';
 import { httpQueries, sendScenario, verifyQueries } from './support/drive.js';
-import { call, grpcBatch, grpcClients, grpcQueries, grpcStream, grpcUnary, stream, toMessage, violationsOf } from './support/grpcClient.js';
+import { call, grpcBatch, grpcClients, grpcMetric, grpcQueries, grpcStream, grpcUnary, stream, toMessage, violationsOf } from './support/grpcClient.js';
 import { startInProcess, tempDataDir } from './support/inProcess.js';
 import { buildScenario, RANGE } from './support/scenario.js';
 
 /**
  * The scenario sent over every ingest face at once (HTTP single and batch, gRPC unary, batch and
- * client stream), then every query asked over gRPC and over HTTP: both answer what the scenario
+ * client stream; metric samples over HTTP and RecordMetric, those with an id twice), then every query asked over gRPC and over HTTP: both answer what the scenario
  * computes.
  */
 describe('analytics-pipeline in one process, over HTTP and gRPC', () => {
@@ -31,7 +31,7 @@ describe('analytics-pipeline in one process, over HTTP and gRPC', () => {
     const { producer, analytics } = clients!;
     const scenario = buildScenario('grpc', 2);
     const senders = [httpSingle(urls.producerHttp!), httpBatch(urls.producerHttp!), grpcUnary(producer), grpcBatch(producer), grpcStream(producer)];
-    await sendScenario(urls.producerHttp!, senders, scenario);
+    await sendScenario(urls.producerHttp!, senders, scenario, { recordMetric: grpcMetric(producer) });
     await verifyQueries(grpcQueries(analytics), scenario);
     await verifyQueries(httpQueries(urls.analyticsHttp!), scenario);
   });

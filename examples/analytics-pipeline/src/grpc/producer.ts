@@ -14,6 +14,7 @@ export interface EventMessage {
 }
 
 interface MetricMessage {
+  readonly sampleId: string;
   readonly name: string;
   readonly value: number;
   readonly timestamp: string;
@@ -64,7 +65,7 @@ export function createProducerGrpc(service: grpc.ServiceDefinition, options: Pro
       });
     },
     RecordMetric: unary(async (message: MetricMessage) => {
-      const sample = { name: message.name, value: message.value, timestamp: message.timestamp, labels: { ...message.labels } };
+      const sample = { ...(message.sampleId ? { sampleId: message.sampleId } : {}), name: message.name, value: message.value, timestamp: message.timestamp, labels: { ...message.labels } };
       assertValid(metricIssues(sample), 'metric');
       await appendMetric(publish, sample);
       return { accepted: 1 };

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'vitest';
 import { eventually, pool, postMetrics, send, type EventSender } from './client.js';
-import { BASE, expectedCounts, expectedLate, expectedSummary, expectedTopTypes, expectedUser, RANGE, type Scenario, type SentEvent } from './scenario.js';
+import { BASE, expectedCounts, expectedLate, expectedSummary, expectedTopTypes, expectedUser, RANGE, type Scenario, type SentEvent, type SentMetric } from './scenario.js';
 
 /** Splits events over the senders in turn, in chunks of up to `chunk` events. */
 function spread(events: readonly SentEvent[], senders: readonly EventSender[], chunk: number): { sender: EventSender; events: SentEvent[] }[] {
@@ -23,7 +23,11 @@ export async function sendScenario(
   producerUrl: string,
   senders: readonly EventSender[],
   scenario: Scenario,
-  options: { readonly afterSlice?: (index: number) => Promise<void> } = {},
+  options: {
+    readonly afterSlice?: (index: number) => Promise<void>;
+    /** Sends half the metric samples another way (gRPC's RecordMetric); all go over HTTP without it. */
+    readonly recordMetric?: (metric: SentMetric) => Promise<void>;
+  } = {},
 ): Promise<void> {
   for (const [index, slice] of scenario.slices.entries()) {
     await pool(spread(slice, senders, 6), 8, ({ sender, events }) => sender.send(events));
@@ -41,7 +45,7 @@ export async function sendScenario(
   const listed = (batch.body as { errors: { path: string }[] }).errors.map((e) => Number(e.path.split('/')[2]));
   expect([...new Set(listed)]).toEqual(scenario.refusedBatch.invalidIndices);
   await pool(spread(scenario.late, senders, 3), 4, ({ sender, events }) => sender.send(events));
-  await postMetrics(producerUrl, scenario.metrics);
+  await postMetrics(producerUrl, scenario.metrics, options.recordMetric);
   await pool(spread(scenario.flush, senders, 6), 4, ({ sender, events }) => sender.send(events));
 }
 

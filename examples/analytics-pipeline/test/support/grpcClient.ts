@@ -3,7 +3,7 @@ import { loadServices } from '../../src/grpc/protos.js';
 import { decodeViolations, STATUS_DETAILS_KEY, type FieldViolation } from '../../src/grpc/status.js';
 import type { EventSender } from './client.js';
 import type { QueryClient } from './drive.js';
-import type { SentEvent } from './scenario.js';
+import type { SentEvent, SentMetric } from './scenario.js';
 
 /** A message of `herald.analytics.v1.Event` for an event as the HTTP body holds it. */
 export const toMessage = (event: SentEvent | Record<string, unknown>) => {
@@ -56,6 +56,14 @@ export function grpcUnary(producer: grpc.Client): EventSender {
         if (reply.eventId !== event.eventId) throw new Error(`Ingest answered ${reply.eventId} for ${event.eventId}`);
       }
     },
+  };
+}
+
+/** `RecordMetric` for one sample. */
+export function grpcMetric(producer: grpc.Client): (metric: SentMetric) => Promise<void> {
+  return async (metric) => {
+    const reply = await call<{ accepted: number }>(producer, 'RecordMetric', { ...metric, sampleId: metric.sampleId ?? '' });
+    if (reply.accepted !== 1) throw new Error(`RecordMetric answered ${JSON.stringify(reply)}`);
   };
 }
 

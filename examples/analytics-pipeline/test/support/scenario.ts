@@ -35,6 +35,8 @@ export interface SentEvent {
 
 /** One metric sample as the client sends it. */
 export interface SentMetric {
+  /** Set on every other sample: the client sends those twice (a retry after a lost answer). */
+  readonly sampleId?: string;
   readonly name: string;
   readonly value: number;
   readonly timestamp: string;
@@ -134,7 +136,8 @@ export function buildScenario(prefix: string, seed = 1): Scenario {
   const metrics: SentMetric[] = [];
   for (let i = 0; i < 120; i++) {
     const name = i % 3 === 0 ? 'checkout_latency_ms' : 'cart_size';
-    metrics.push({ name, value: Math.floor(rand() * 1000), timestamp: new Date(BASE + Math.floor(rand() * 10 * MINUTE)).toISOString(), labels: { region: pick(['eu', 'us']) } });
+    const sample = { name, value: Math.floor(rand() * 1000), timestamp: new Date(BASE + Math.floor(rand() * 10 * MINUTE)).toISOString(), labels: { region: pick(['eu', 'us']) } };
+    metrics.push(i % 2 === 0 ? { sampleId: `${prefix}-m${i}`, ...sample } : sample);
   }
   return { slices, late: lateWithDuplicate, flush, refused, refusedBatch, metrics, deadLetters, fates };
 }
