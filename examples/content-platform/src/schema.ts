@@ -42,6 +42,8 @@ export const SCHEMA: readonly string[] = [
      deleted INTEGER NOT NULL DEFAULT 0,
      updated_at BIGINT NOT NULL
    )`,
+  // the posts of an artist, for a rename
+  `CREATE INDEX IF NOT EXISTS content_posts_artist ON content_posts (artist_id)`,
   `CREATE TABLE IF NOT EXISTS content_artists (
      artist_id TEXT PRIMARY KEY,
      name TEXT NOT NULL,

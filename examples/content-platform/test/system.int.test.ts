@@ -123,8 +123,14 @@ describe('content-platform in one process', () => {
     expect((await api.notifications(bob)).map((n) => n.type)).toEqual(['WELCOME', 'NEW_POST']);
   });
 
-  it('renames an artist in content\'s cache and in search; new posts carry the new name', async () => {
+  it('renames an artist in content\'s cache, in its posts and in search; new posts carry the new name', async () => {
+    const before = await api.ok<{ postId: string }>('POST', '/posts', 201, { authorId: carol, artistId, title: 'Пачка сигарет', content: 'A song of 1989' });
+    await eventually(async () => ((await api.search('кино', 'post')).includes(before.postId) ? true : undefined), 10_000, 'the post found by its artist\'s name');
     expect(await api.ok('PATCH', `/artists/${artistId}`, 200, { name: 'Kino' })).toEqual({ artistId, version: 2 });
+    // the post written before the rename takes the new name as its next version, and search follows
+    await eventually(async () => ((await api.search('kino', 'post')).includes(before.postId) ? true : undefined), 10_000, 'the post found by the new name');
+    expect(await api.search('кино', 'post')).not.toContain(before.postId);
+    expect(await api.ok('GET', `/posts/${before.postId}`, 200)).toMatchObject({ artistName: 'Kino', version: 2 });
     await eventually(async () => ((await api.search('kino', 'artist')).includes(artistId) ? true : undefined), 10_000, 'the artist reindexed');
     expect(await api.search('кино', 'artist')).toEqual([]);
     const post = await eventually(async () => {
