@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BOOKINGS_METRIC, PAYMENTS_METRIC } from '../src/businessMetrics.js';
+import { BOOKINGS_METRIC, PAYMENTS_METRIC, PENDING_AGE_METRIC } from '../src/businessMetrics.js';
 import { EXAMPLE_DIR } from './support/processes.js';
 
 // Seed 000's "sagas failing often" alert, checked and unit-tested by the real promtool (Debian's
@@ -21,13 +21,13 @@ function promtool(args: string[]): Promise<{ code: number; out: string }> {
 
 describe('ride-hailing alert rules', () => {
   it('pass promtool check rules, and name only the business gauges the services expose', async () => {
-    expect(await promtool(['check', 'rules', 'rules.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 1 rules found') });
-    const names = new Set([...readFileSync(join(RULES, 'rules.yml'), 'utf8').matchAll(/\b(ride_[a-z_]+)\{/g)].map((m) => m[1]));
-    // the expression queries the bookings gauge; the description points at the payments one
-    expect([...names].sort()).toEqual([BOOKINGS_METRIC, PAYMENTS_METRIC]);
+    expect(await promtool(['check', 'rules', 'rules.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 2 rules found') });
+    const names = new Set([...readFileSync(join(RULES, 'rules.yml'), 'utf8').matchAll(/\b(ride_[a-z_]+)[{)]/g)].map((m) => m[1]));
+    // the expressions query the bookings gauges; a description points at the payments one
+    expect([...names].sort()).toEqual([BOOKINGS_METRIC, PENDING_AGE_METRIC, PAYMENTS_METRIC].sort());
   });
 
-  it('pass their unit tests: a third cancelled fires, a tenth or a quiet hour does not', async () => {
+  it('pass their unit tests: a third cancelled fires, a tenth or a quiet hour does not; a booking pending 5 minutes fires', async () => {
     expect(await promtool(['test', 'rules', 'rules.test.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS') });
   });
 });

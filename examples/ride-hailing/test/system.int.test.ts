@@ -181,5 +181,19 @@ describe('ride-hailing in one process', () => {
     for (const row of rows) expect(value('ride_bookings', row.status)).toBe(Number(row.n));
     expect(value('ride_bookings', 'CANCELLED')).toBeGreaterThanOrEqual(2);
     expect(value('ride_payments', 'FAILED')).toBe(1);
+    expect(parseExposition(scrape).find((s) => s.name === 'ride_bookings_pending_oldest_age_seconds')?.value, 'every booking settled').toBe(0);
+
+    // a booking stuck PENDING for 10 minutes (its step dead-lettered) is what the stuck-booking gauge reports
+    const createdAt = system.app.clock.now() - 600_000;
+    await system.app.transaction((tx) =>
+      tx.execute("INSERT INTO bookings (booking_id, rider_id, region_id, distance_km, status, created_at, updated_at) VALUES ('stuck', $1, 'msk-south', 2, 'PENDING', $2, $2)", [rider, createdAt]),
+    );
+    try {
+      const stuck = parseExposition(await fetch(`${api.baseUrl}/metrics`).then((r) => r.text())).find((s) => s.name === 'ride_bookings_pending_oldest_age_seconds')?.value;
+      expect(stuck).toBeGreaterThanOrEqual(600);
+      expect(stuck).toBeLessThan(660);
+    } finally {
+      await system.app.transaction((tx) => tx.execute("DELETE FROM bookings WHERE booking_id = 'stuck'", []));
+    }
   });
 });
