@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreErrors, createApp, HeraldError, hasWindowStore, type App, type Logger, type SqlTx } from '@herald/core';
 import { duckdbAnalytics, pgAnalytics, sqliteAnalytics, type AnalyticsStore } from '@herald/analytics';
-import { DEFAULT_DATA_DIR, engineFromEnv, type Engine, type EngineEnv } from '@herald/engine';
+import { DEFAULT_DATA_DIR, engineFromEnv, invalidSetting, type Engine, type EngineEnv } from '@herald/engine';
 import { pinoLogger } from '@herald/logging';
 import { createMetrics, type HeraldMetrics } from '@herald/metrics';
-import type { PipelineConfig } from './config.js';
+import type { AnalyticsStoreKind, PipelineConfig } from './config.js';
 import { EVENTS, GROUPS, TOPICS } from './events.js';
 import { createListeners, type PipelineUrls } from './listeners.js';
 import { createQueries, type Queries } from './queries.js';
@@ -98,8 +99,33 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
 async function openStore(config: PipelineConfig, env: EngineEnv): Promise<AnalyticsStore> {
   const dataDir = env['HERALD_DATA_DIR'] || DEFAULT_DATA_DIR;
   if (config.analyticsStore === 'postgres') return pgAnalytics({ connectionString: env['DATABASE_URL']!, poolConfig: { max: 4 } });
-  if (config.analyticsStore === 'duckdb') return duckdbAnalytics({ path: join(dataDir, 'analytics.duckdb') });
-  return sqliteAnalytics({ path: join(dataDir, 'analytics.db') });
+  const kind = env['ANALYTICS_STORE'] ? config.analyticsStore : embeddedStoreKind(config.analyticsStore, dataDir);
+  if (kind === 'duckdb') return duckdbAnalytics({ path: join(dataDir, DUCKDB_FILE) });
+  return sqliteAnalytics({ path: join(dataDir, SQLITE_FILE) });
+}
+
+const DUCKDB_FILE = 'analytics.duckdb';
+const SQLITE_FILE = 'analytics.db';
+
+/**
+ * The embedded store by default: the one whose file `dataDir` already holds, so a change of how the
+ * services are laid out never opens an empty store beside the one with the data. A process that
+ * runs both the consumer and the analytics service may use either and takes the SQLite file when
+ * only it exists; one that runs either alone shares its file with other processes, which a DuckDB
+ * file does not allow: finding only the DuckDB file, it refuses to start and says what to do.
+ */
+function embeddedStoreKind(preferred: AnalyticsStoreKind, dataDir: string): AnalyticsStoreKind {
+  const duckdb = existsSync(join(dataDir, DUCKDB_FILE));
+  const sqlite = existsSync(join(dataDir, SQLITE_FILE));
+  if (preferred === 'duckdb' && sqlite && !duckdb) return 'sqlite';
+  if (preferred === 'sqlite' && duckdb && !sqlite) {
+    throw invalidSetting(
+      `${dataDir} holds its analytics in ${DUCKDB_FILE}, written by a process that ran the consumer and the analytics service together; ` +
+        'a DuckDB file is held by one process, so run those two services in one process (--service consumer,analytics or all), ' +
+        'or set ANALYTICS_STORE=sqlite to start a new, empty store beside it',
+    );
+  }
+  return preferred;
 }
 
 function windowsOf(app: App<SqlTx>) {

@@ -20,3 +20,33 @@ describe('a process running two of the services', () => {
     }
   });
 });
+
+describe('the embedded analytics store of a data directory', () => {
+  const start = async (dir: string, services: string) => {
+    const env = { ...TEST_ENV, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '', HERALD_DATA_DIR: dir };
+    const system = await createAnalyticsPipeline(loadConfig(env, ['--service', services]), env);
+    await system.close();
+    return system.store?.kind;
+  };
+
+  it('stays the one holding the data when the services are laid out anew, and a layout that cannot open it says so', async () => {
+    // one process first (DuckDB), then the consumer alone: it cannot share DuckDB's file, and an
+    // empty SQLite store beside it would hide the data
+    const together = tempDataDir('analytics-layout');
+    try {
+      expect(await start(together.dir, 'all')).toBe('duckdb');
+      await expect(start(together.dir, 'consumer')).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringContaining('analytics.duckdb') });
+      expect(await start(together.dir, 'all')).toBe('duckdb');
+    } finally {
+      together.remove();
+    }
+    // separate processes first (SQLite), then all in one: it keeps reading the SQLite file
+    const apart = tempDataDir('analytics-layout');
+    try {
+      expect(await start(apart.dir, 'consumer')).toBe('sqlite');
+      expect(await start(apart.dir, 'all')).toBe('sqlite');
+    } finally {
+      apart.remove();
+    }
+  });
+});
