@@ -6,6 +6,7 @@ import {
   createInstrumentation,
   createManualClock,
   HeraldError,
+  inbox,
   MAX_TIMER_MS,
   retry,
   recover,
@@ -14,6 +15,7 @@ import {
   type Clock,
   type Envelope,
   type HandlerContext,
+  type InboxStore,
   type InstrumentationEvent,
   type DeliveryState,
   type Middleware,
@@ -151,6 +153,27 @@ describe('timeout', () => {
     await timeout({ timeoutMs: 500, clock })(async () => {})(event, context().ctx);
     await until(() => clock.pending() === 0);
     expect(clock.pending()).toBe(0);
+  });
+});
+
+describe('inbox', () => {
+  it('does not run the handler for an attempt that timed out while its mark waited (a lock held by another attempt)', async () => {
+    const clock = createManualClock();
+    let markWritten!: () => void;
+    const store: InboxStore<unknown> = {
+      markHandled: () => new Promise<boolean>((resolve) => (markWritten = () => resolve(true))),
+      findHandled: async () => [],
+    };
+    let ran = false;
+    const tx = {};
+    const inTransaction: Middleware = (next) => (e, c) => next(e, c.with({ tx }));
+    const run = timeout({ timeoutMs: 500, clock })(inTransaction(inbox({ inbox: store, clock })(async () => void (ran = true))))(event, context().ctx);
+    await until(() => clock.pending() === 1 && typeof markWritten === 'function');
+    await clock.advance(500);
+    await expect(run).rejects.toMatchObject({ code: 'timeout' });
+    markWritten();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ran, 'the abandoned attempt ran its handler').toBe(false);
   });
 });
 
