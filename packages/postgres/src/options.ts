@@ -16,6 +16,13 @@ export interface PgStoresOptions {
   readonly migrate?: boolean;
   /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * A transaction the stores run (`transaction(work)`, claims, timers) still running after this
+   * long is rolled back and fails with a retriable `timeout`, its running statement cancelled:
+   * work that never settles would otherwise hold its connection and an open transaction, which
+   * holds back the relay server-wide. Raise it for longer work. Default 30 000, as on SQLite.
+   */
+  readonly transactionTimeoutMs?: number;
   /** Published outbox records are kept this long (by the database clock) for workflow views. Default 7 days. */
   readonly outboxRetentionMs?: number;
   /** Inbox marks are kept this long; a duplicate delivered later than this is not recognised. Default 7 days. */
@@ -45,6 +52,7 @@ export const PG_STORES_DEFAULTS = {
   poolSize: 10,
   migrate: true,
   connectTimeoutMs: 10_000,
+  transactionTimeoutMs: 30_000,
   outboxRetentionMs: 7 * DAY_MS,
   inboxRetentionMs: 7 * DAY_MS,
   deadLetterRetentionMs: 30 * DAY_MS,
@@ -59,6 +67,7 @@ export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStor
   if (!isSchemaName(o.schema)) invalid(`schema must match ${SCHEMA_NAME} (lower-case letters, digits, _), got ${JSON.stringify(o.schema)}`);
   positiveInteger(o.poolSize, 'poolSize');
   positiveInteger(o.connectTimeoutMs, 'connectTimeoutMs');
+  positiveInteger(o.transactionTimeoutMs, 'transactionTimeoutMs');
   positiveInteger(o.outboxRetentionMs, 'outboxRetentionMs');
   positiveInteger(o.inboxRetentionMs, 'inboxRetentionMs');
   positiveInteger(o.deadLetterRetentionMs, 'deadLetterRetentionMs');

@@ -97,7 +97,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
   // an idle client losing its connection emits on the pool; unhandled, it would crash the process
   const onPoolError = (error: Error) => logger.warn('pgStores: idle connection failed', { error });
   pool.on('error', onPoolError);
-  const db = createDb({ pool, ownsPool: !o.pool, t, migrate: o.migrate, logger });
+  const db = createDb({ pool, ownsPool: !o.pool, t, migrate: o.migrate, logger, transactionTimeoutMs: o.transactionTimeoutMs });
   const retention = startRetention(db, o);
   const listeners = new Set<() => void>();
   const onCommitted = (appended: boolean) => {

@@ -204,6 +204,37 @@ describe('pgStores.transaction', () => {
     await expect(slow).rejects.toMatchObject({ code: PgErrorCodes.timeout, retriable: true, details: { sqlState: '57014' } });
   });
 
+  it('rolls back work still running after transactionTimeoutMs, releasing its locks, and refuses what it writes later', async () => {
+    const stores = await pgStores({ transactionTimeoutMs: 400 });
+    await stores.transaction(makeTable);
+    let release!: () => void;
+    let late: Promise<unknown> | undefined;
+    const started = Date.now();
+    const hung = stores.transaction(async (tx) => {
+      await tx.execute('INSERT INTO items (id, n) VALUES ($1, 1)', ['held']);
+      await new Promise<void>((resolve) => (release = resolve)); // a call without a deadline
+      late = tx.execute('INSERT INTO items (id, n) VALUES ($1, 2)', ['late']).catch((error: unknown) => error);
+    });
+    await expect(hung).rejects.toMatchObject({ code: ErrorCodes.timeout, retriable: true });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // its row lock is gone: the same key can be written at once
+    await stores.transaction((tx) => tx.execute('INSERT INTO items (id, n) VALUES ($1, 3)', ['held']));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await late).toMatchObject({ code: ErrorCodes.closed });
+    expect(await stores.transaction((tx) => tx.query<{ id: string; n: number }>('SELECT id, n FROM items ORDER BY id'))).toEqual([{ id: 'held', n: 3 }]);
+  });
+
+  it('cancels a statement still running when its transaction rolls back, instead of waiting for it', async () => {
+    const stores = await pgStores({ transactionTimeoutMs: 400 });
+    const started = Date.now();
+    const sleeping = stores.transaction((tx) => tx.query('SELECT pg_sleep(30)'));
+    await expect(sleeping).rejects.toMatchObject({ code: ErrorCodes.timeout, retriable: true });
+    expect(Date.now() - started, 'rolled back without waiting for the statement').toBeLessThan(5_000);
+    const running = await stores.transaction((tx) => tx.query<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'"));
+    expect(running).toEqual([{ n: 0 }]);
+  });
+
   it('refuses, unsent, what batch-mates run after a failure, with that failure (and its retriability) as the cause', async () => {
     const { pool, sent } = spiedPool(await pgs.database());
     const stores = createPgStores({ pool });

@@ -3,6 +3,7 @@ import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, toStoreError } from '../errors.js';
 import { runMigrations } from '../migrate.js';
 import type { Tables } from './tables.js';
+import { createTransactionWatch, type TransactionWatch } from './transactionWatch.js';
 
 /** A statement with positional `$n` parameters; `name` makes pg prepare it once per connection. */
 export type Statement = QueryConfig<unknown[]>;
@@ -12,6 +13,8 @@ export interface Db {
   readonly pool: Pool;
   readonly t: Tables;
   readonly logger: Logger;
+  /** The deadline of the transactions the stores run. */
+  readonly transactions: TransactionWatch;
   /** Resolves once migrations ran (or at once when they are not ours to run). */
   ready(): Promise<void>;
   /** Runs one statement as its own transaction; retries it when it lost a race (deadlock, serialization). */
@@ -24,8 +27,9 @@ export interface Db {
 /** Attempts for a single-statement operation that keeps losing lock races before giving up. */
 const STATEMENT_ATTEMPTS = 3;
 
-export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; migrate: boolean; logger: Logger }): Db {
+export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; migrate: boolean; logger: Logger; transactionTimeoutMs: number }): Db {
   const { pool, t, logger } = options;
+  const transactions = createTransactionWatch(options.transactionTimeoutMs);
   let migration: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -50,6 +54,7 @@ export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; mi
     pool,
     t,
     logger,
+    transactions,
     ready,
     assertOpen,
     async run<Row extends QueryResultRow>(context: string, statement: Statement) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CoreErrors, HeraldError, type SqlOptions, type SqlTx } from '@herald/core';
-import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import pg, { type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 import { PgErrorCodes, isConnectionError, isIdempotentDdl, toStoreError } from '../errors.js';
 import type { Db, Statement } from './db.js';
 
@@ -8,6 +8,8 @@ import type { Db, Statement } from './db.js';
 interface TxState {
   readonly client: PoolClient;
   open: boolean;
+  /** Statements sent and not yet answered (work sharing the transaction may have one in flight when it fails). */
+  running: number;
   /** Set by the outbox's append, so committed appends can wake in-process relays. */
   appended: boolean;
   /** The first statement failure, which aborted the transaction on the server. */
@@ -157,6 +159,7 @@ async function runQuery<Row extends QueryResultRow>(state: TxState, context: str
   // work sharing the transaction (batched handlers) gets that failure instead, not sent
   const rollingBack = state.failure !== undefined && ROLLBACK_TO.test(statement.text);
   if (state.failure && !rollingBack) throw afterFailure(state.failure, `pgStores: ${context} not run: a statement in the transaction failed earlier`);
+  state.running++;
   try {
     const result = await state.client.query<Row>(statement);
     if (rollingBack) state.failure = undefined;
@@ -165,6 +168,8 @@ async function runQuery<Row extends QueryResultRow>(state: TxState, context: str
     const error = toStoreError(thrown, `pgStores: ${context}`, { idempotentDdl: isIdempotentDdl(statement.text) });
     state.failure ??= error;
     throw error;
+  } finally {
+    state.running--;
   }
 }
 
@@ -200,6 +205,11 @@ function createTx(state: TxState): SqlTx {
  * COMMIT turns into a rollback and this rejects rather than report a commit that did not happen.
  * A connection lost during COMMIT rejects with a retriable error whose `details.commitOutcome` is
  * `unknown`: the transaction may have committed (the inbox and idempotency keys absorb a rerun).
+ * `work` still running after `transactionTimeoutMs` is no longer waited for: the transaction rolls
+ * back and rejects with a retriable `timeout`. Whenever the transaction rolls back while one of its
+ * statements is still running (work that failed or was abandoned while a batch-mate's statement
+ * waits on a lock, or sleeps), that statement is cancelled first: the ROLLBACK would otherwise
+ * wait behind it, keeping the transaction's locks.
  */
 export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
   db.assertOpen();
@@ -210,7 +220,7 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
   } catch (error) {
     throw toStoreError(error, 'pgStores: connect');
   }
-  const state: TxState = { client, open: true, appended: false };
+  const state: TxState = { client, open: true, appended: false, running: 0 };
   let broken = false;
   // a checked-out client that loses its connection emits 'error'; the pending query rejects too
   const onClientError = () => (broken = true);
@@ -218,16 +228,23 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
   try {
     await clientQuery(state, 'begin', { text: 'BEGIN' });
     let result: T;
+    const watched = { startedAt: Date.now(), expire: (_error: HeraldError) => {} };
+    const expired = new Promise<never>((_, reject) => (watched.expire = reject));
+    expired.catch(() => {});
+    db.transactions.add(watched);
     try {
-      result = await work(createTx(state));
+      result = await Promise.race([work(createTx(state)), expired]);
       await flushDeferred(state);
     } catch (error) {
       state.open = false;
+      db.transactions.delete(watched);
+      if (state.running > 0 && !(await cancelRunning(db, client))) broken = true;
       await client.query('ROLLBACK').catch(() => (broken = true));
       if (error instanceof HeraldError && isConnectionError(error)) broken = true;
       throw error;
     }
     state.open = false;
+    db.transactions.delete(watched);
     await commit(client, state.failure);
     onCommitted(state.appended);
     return result;
@@ -239,6 +256,27 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     client.removeListener('error', onClientError);
     // a connection in an unknown state is discarded, not handed to the next transaction
     client.release(broken);
+  }
+}
+
+/**
+ * Cancels the statement `client`'s session is running (`pg_cancel_backend`, from a connection of
+ * its own: the pool may have none to spare when transactions hang). False when that failed: the
+ * caller then discards the connection, and the server rolls the transaction back when it notices.
+ */
+async function cancelRunning(db: Db, client: PoolClient): Promise<boolean> {
+  const pid = (client as unknown as { processID?: number }).processID;
+  if (pid === undefined) return false;
+  const canceller = new pg.Client(db.pool.options);
+  try {
+    await canceller.connect();
+    await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    return true;
+  } catch (error) {
+    db.logger.warn('pgStores: could not cancel the statement of a transaction rolled back', { pid, error });
+    return false;
+  } finally {
+    await canceller.end().catch(() => {});
   }
 }
 
