@@ -280,4 +280,19 @@ describe('the app lifecycle', () => {
     expect(log).toEqual(['broker failed to close', 'stores closed']);
     expect(errors).toEqual(['herald app failed to close']);
   });
+
+  it('closes the rest when a component overruns its close deadline, and says which one', async () => {
+    const log: string[] = [];
+    const errors: { message: string; component?: unknown }[] = [];
+    const logger = { ...silentLogger, error: (message: string, fields?: Record<string, unknown>) => void errors.push({ message, component: fields?.['component'] }), child: () => logger };
+    const app = newApp(loggedEngine(log), { logger });
+    app.use(recorder('a', log));
+    app.use({ name: 'stuck', start: async () => {}, close: () => new Promise(() => {}) });
+    await app.start(onlyAdded);
+    const began = Date.now();
+    await app.close({ deadlineMs: 200 });
+    expect(Date.now() - began, 'closed by the deadline and a second of grace').toBeLessThan(2_500);
+    expect(log).toEqual(['start a', 'close a (no time)', 'broker closed', 'stores closed']);
+    expect(errors).toEqual([{ message: 'component did not close within its deadline; closing the rest without it', component: 'stuck' }]);
+  });
 });

@@ -25,6 +25,9 @@ import { createDirectPublisher } from './directPublisher.js';
 import { closeOnSignals } from './signals.js';
 import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
 
+/** How long past its deadline a component's close is waited for before the app closes the rest without it. */
+const CLOSE_OVERRUN_MS = 1_000;
+
 /**
  * Creates a Herald application over one engine (a broker and its stores).
  *
@@ -281,10 +284,11 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
     stops.get(component)?.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
-    try {
-      await component.close({ deadlineMs });
-    } catch (error) {
-      logger.error('component failed to close', { component: component.name, error });
+    const closing = component.close({ deadlineMs }).catch((error: unknown) => logger.error('component failed to close', { component: component.name, error }));
+    // a component that overruns its deadline (a user's, or one waiting on code that never returns)
+    // must not hold the rest of the close for ever
+    if (!(await settlesWithin(clock, closing, deadlineMs + CLOSE_OVERRUN_MS))) {
+      logger.error('component did not close within its deadline; closing the rest without it', { component: component.name, deadlineMs });
     }
   }
 

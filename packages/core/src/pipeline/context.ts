@@ -79,9 +79,9 @@ class AttemptSignal {
   }
 
   /**
-   * Calls `listener` once when this attempt, or an attempt it runs inside, aborts (a timeout), and
-   * at once if it has. Not when only the consumer's stop signal aborts (following that one costs a
-   * listener on a shared AbortSignal per attempt): a consumer stopping waits for its handlers.
+   * Calls `listener` once when this attempt, or an attempt it runs inside, aborts (a timeout), or
+   * the consumer's stop signal does (past its close deadline), and at once if one has. The stop
+   * signal is followed through one listener for all its attempts (see {@link followStop}).
    */
   onAbort(listener: () => void): void {
     if (this.done) return listener();
@@ -96,6 +96,8 @@ class AttemptSignal {
     if (outer instanceof AttemptSignal) {
       (outer.children ??= new Set()).add(this);
       outer.linkToAttempts();
+    } else if (outer !== NEVER) {
+      followStop(outer, this);
     }
   }
 
@@ -103,7 +105,10 @@ class AttemptSignal {
   end(): void {
     const outer = this.outer;
     if (outer instanceof AttemptSignal) outer.children?.delete(this);
-    else if (this.onOuterAbort) outer.removeEventListener('abort', this.onOuterAbort);
+    else {
+      if (this.onOuterAbort) outer.removeEventListener('abort', this.onOuterAbort);
+      if (this.linked) stopFollowers.get(outer)?.delete(this);
+    }
   }
 
   /** Once a controller exists, an abort of the outer source must reach it (through every level). */
@@ -119,6 +124,21 @@ class AttemptSignal {
       outer.addEventListener('abort', this.onOuterAbort, { once: true });
     }
   }
+}
+
+/** The attempts following each consumer stop signal through `onAbort`: one listener per signal, not one per attempt. */
+const stopFollowers = new WeakMap<AbortSignal, Set<AttemptSignal>>();
+
+function followStop(stop: AbortSignal, attempt: AttemptSignal): void {
+  if (stop.aborted) return attempt.abort(stop.reason);
+  let followers = stopFollowers.get(stop);
+  if (!followers) {
+    const all = new Set<AttemptSignal>();
+    followers = all;
+    stopFollowers.set(stop, all);
+    stop.addEventListener('abort', () => all.forEach((follower) => follower.abort(stop.reason)), { once: true });
+  }
+  followers.add(attempt);
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe } from 'vitest';
 import { suiteTests } from '../suiteTests.js';
 import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLetterTests.js';
 import { withPipeline, type PipelineFixture } from './fixture.js';
-import { abandonsTimedOutAttempts, drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
+import { abandonsTimedOutAttempts, closesPastHungHandlers, drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
 import { abandonsTimedOutBatches, appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
 import { publishesDirectly } from './directTests.js';
@@ -15,6 +15,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['does not repeat an effect when the offset commit is lost', survivesLostCommits],
   ['drains in-flight handlers and commits on close', drainsOnClose],
   ['rolls back an attempt at its timeout while its handler still runs', abandonsTimedOutAttempts],
+  ['closes by its deadline past a handler that never returns, leaving the event to the next app', closesPastHungHandlers],
   ['dead-letters poison events with their reason while other keys flow', deadLettersPoison],
   ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
   ['applies a redriven event once, however often it is redriven', redrivesOnce],

@@ -149,3 +149,30 @@ export async function abandonsTimedOutAttempts<Tx>(f: PipelineFixture<Tx>): Prom
   expect(late, 'a write after the timeout is refused').toBeInstanceOf(Error);
   expect([...(await f.effects())].sort()).toEqual(['hung:0', 'other:0']);
 }
+
+/**
+ * A handler hangs ignoring its signal, its timeout far off: `close({ deadlineMs })` ends by the
+ * deadline (past it the attempt is abandoned and its transaction rolled back, not left open), and
+ * the next app of the group gets the event again and applies it at once (no lock of the abandoned
+ * attempt left to wait on); nothing the abandoned attempt wrote commits.
+ */
+export async function closesPastHungHandlers<Tx>(f: PipelineFixture<Tx>): Promise<void> {
+  const group = f.group('hung-close');
+  let started = false;
+  const first = f.app().on(f.Step, { group, timeoutMs: 600_000 }, async (event, ctx) => {
+    await f.harness.writeEffect(ctx.tx, 'hung:abandoned');
+    started = true;
+    await new Promise(() => {}); // ignores ctx.signal
+  });
+  await first.publish(f.Step, { orderId: 'hung', seq: 0 });
+  await first.start();
+  await f.waitFor('the handler to hang', () => started);
+  const began = Date.now();
+  await f.within('close() by its deadline', first.close({ deadlineMs: 300 }));
+  expect(Date.now() - began, 'close() ended by its deadline (and a second of grace)').toBeLessThan(3_000);
+
+  const second = f.app().on(f.Step, { group }, async (event, ctx) => f.harness.writeEffect(ctx.tx, effectId(event.data)));
+  await second.start();
+  await f.waitFor('the event applied by the next app', async () => (await f.effects()).includes('hung:0'));
+  expect([...(await f.effects())].sort()).toEqual(['hung:0']);
+}

@@ -7,6 +7,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'does not repeat an effect when the offset commit is lost',
   'drains in-flight handlers and commits on close',
   'rolls back an attempt at its timeout while its handler still runs',
+  'closes by its deadline past a handler that never returns, leaving the event to the next app',
   'dead-letters poison events with their reason while other keys flow',
   'parks a key behind its dead letter until redrive',
   'applies a redriven event once, however often it is redriven',
