@@ -76,6 +76,7 @@ export { backoffDelay } from './timing/backoff.js';
 export type { BackoffOptions } from './timing/backoff.js';
 export { createManualClock } from './timing/manualClock.js';
 export type { ManualClock } from './timing/manualClock.js';
+export { untilAborted } from './timing/untilAborted.js';
 
 // pipeline: the handler shape, its context and the policies
 export { compose, deriveContext } from './pipeline/handler.js';

@@ -85,6 +85,9 @@ interface Queued {
   readonly event: Envelope;
 }
 
+/** The handlers' signal here: the driver runs them with no deadline, so it never aborts. */
+const NO_DEADLINE = new AbortController().signal;
+
 /** Runs `topology` in a test (see {@link StreamTest}). */
 export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOptions<Tx>): StreamTest {
   const plan = planOf(topology);
@@ -156,7 +159,7 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   }
 
   function context(group: GroupPlan, partition: number, tx: Tx, out: Envelope[]) {
-    return { tx, publish: collector(out), logger: silentLogger, group: group.group, partition, windows: stores.windows as never, onLate: (record: LateRecord<unknown>) => late.push(record) };
+    return { tx, publish: collector(out), logger: silentLogger, signal: NO_DEADLINE, group: group.group, partition, windows: stores.windows as never, onLate: (record: LateRecord<unknown>) => late.push(record) };
   }
 
   function settle(out: readonly Envelope[]): Queued[] {

@@ -51,6 +51,13 @@ export interface StreamContext<Tx> {
   /** Publishes through the outbox in `tx`. */
   readonly publish: Publish;
   readonly logger: Logger;
+  /**
+   * Aborted when the batch (or the punctuation) that produced the record is abandoned: at its
+   * deadline, the topology's handler `timeoutMs`, or when the app closing gives up on it. Stop
+   * then: its transaction is rolled back without waiting for the handler, and what the handler
+   * writes in it afterwards is refused.
+   */
+  readonly signal: AbortSignal;
   /** The consumer group running this part of the topology. */
   readonly group: string;
   /** The partition the record was read from (or, after a `groupBy`, the repartition topic's partition). */

@@ -7,6 +7,7 @@ import type { BatchContext } from '../pipeline/handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/publisher.js';
 import { REDRIVE_HEADERS } from '../pipeline/logRedrive.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
+import { untilAborted } from '../timing/untilAborted.js';
 import { contextFor, recordPoison, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
 /** Handles consecutive deliveries of one partition together. Throws only for infrastructure failures. */
@@ -144,15 +145,6 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       latencyMs: ended - Date.parse(event.occurredAt),
     });
   }
-}
-
-/** `work`'s outcome, or a rejection with `signal`'s reason as soon as it aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    work.then(resolve, reject);
-    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-  });
 }
 
 /**

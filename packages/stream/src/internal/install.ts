@@ -1,6 +1,6 @@
 import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type HandlerPolicy, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
-import { createActivity } from './activity.js';
+import { createActivity, type Activity } from './activity.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
 import { runBatch } from './run.js';
@@ -25,18 +25,44 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   });
   for (const group of plan.groups) {
     app.onBatch(group.definitions, { ...(plan.handler as HandlerPolicy<Tx> | undefined), group: group.group, name: `${group.group}:stream` }, async (events, ctx) => {
+      // read once: on the one-by-one path the signal is made when first asked for
+      const signal = ctx.signal;
       // a batch holds one partition's deliveries; split defensively all the same
       for (const [partition, part] of byPartition(events, ctx.deliveries)) {
-        activity.begin(group.group, partition);
-        try {
-          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, group: group.group, partition, windows }, part);
-        } finally {
-          activity.end(group.group, partition);
-        }
+        await whileBusy(activity, { group: group.group, partition, signal }, () =>
+          runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, windows }, part),
+        );
       }
     });
   }
   if (aggregates) app.use(createPunctuator(app, plan, activity, windows!));
+}
+
+/**
+ * Runs `work` with the partition busy until the attempt is over: until `work` settles or `signal`
+ * aborts, whichever comes first. At the attempt's deadline the pipeline rolls its transaction back
+ * without waiting for user code that ignores its signal (a hung `forEach` runs on); were the
+ * partition busy until that code returned, it would never be idle again, and its windows would
+ * close only when records arrive.
+ */
+async function whileBusy(activity: Activity, batch: { group: string; partition: number; signal: AbortSignal }, work: () => Promise<void>): Promise<void> {
+  const { group, partition, signal } = batch;
+  // an attempt already over does no more work (and its abort would never be heard)
+  signal.throwIfAborted();
+  activity.begin(group, partition);
+  let busy = true;
+  const end = () => {
+    if (!busy) return;
+    busy = false;
+    activity.end(group, partition);
+  };
+  signal.addEventListener('abort', end, { once: true });
+  try {
+    await work();
+  } finally {
+    signal.removeEventListener('abort', end);
+    end();
+  }
 }
 
 function byPartition(events: readonly Envelope[], deliveries: readonly { partition: number }[]): Map<number, Envelope[]> {

@@ -1,6 +1,6 @@
-import type { App, Component, WindowStore } from '@herald/core';
+import { APP_DEFAULTS, CoreErrors, HeraldError, untilAborted, type App, type Component, type WindowStore } from '@herald/core';
 import type { Activity } from './activity.js';
-import type { TopologyPlan } from './plan.js';
+import type { GroupPlan, TopologyPlan } from './plan.js';
 import { punctuate } from './run.js';
 
 /**
@@ -8,11 +8,18 @@ import { punctuate } from './run.js';
  * clock) it looks for partitions of the topology's groups that this member holds and that
  * received nothing for `idleTimeoutMs`, and moves their aggregations' stream time on with the
  * wall clock, each partition in one app transaction: the windows it closes are deleted and their
- * results published together. A failed punctuation is logged and tried again at the next tick.
+ * results published together. Each punctuation runs under the topology's handler `timeoutMs`, as
+ * its batches do. A failed punctuation is logged and tried again at the next tick; the other
+ * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
+ * abandons it (its transaction rolls back).
  */
 export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity: Activity, windows: WindowStore<unknown>): Component {
   const stop = new AbortController();
   const logger = app.logger.child({ component: `stream:${plan.name}` });
+  // the app's handlerDefaults are not visible from here: a topology without its own timeout gets Herald's
+  const timeoutMs = plan.handler?.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
+  /** The punctuation in flight: aborted at its deadline, or at close's. */
+  let current: AbortController | undefined;
   let loop: Promise<void> | undefined;
 
   async function tick(): Promise<void> {
@@ -21,10 +28,40 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
       if (group.aggregations.length === 0) continue;
       for (const partition of activity.idle(group.group, now)) {
         if (stop.signal.aborted) return;
-        await app.transaction((tx, publish) =>
-          punctuate(group, { tx, publish, logger, group: group.group, partition, windows }, (node, stored) => activity.target(group.group, partition, node.store, stored, now)),
+        await punctuatePartition(group, partition, now).catch((error: unknown) =>
+          logger.warn('stream punctuation failed; trying again at the next tick', { error, group: group.group, partition }),
         );
       }
+    }
+  }
+
+  /**
+   * One partition's punctuation. At its deadline the transaction rolls back without waiting for a
+   * `forEach` or late handler that ignores its signal (it runs on; its later writes are refused):
+   * held open, the transaction would keep the partition's window lock, so its next batch would
+   * time out and be dead-lettered, and this loop (and its close) would wait for good.
+   */
+  async function punctuatePartition(group: GroupPlan, partition: number, now: number): Promise<void> {
+    const deadline = new AbortController();
+    current = deadline;
+    const cancelTimer = app.clock.setTimer(timeoutMs, () =>
+      deadline.abort(new HeraldError(CoreErrors.timeout, `stream ${plan.name}: punctuation of ${group.group} partition ${partition} did not finish within ${timeoutMs} ms`)),
+    );
+    try {
+      await app.transaction(async (tx, publish) => {
+        // its deadline passed while it waited for the transaction: it does nothing
+        deadline.signal.throwIfAborted();
+        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, windows };
+        await untilAborted(
+          punctuate(group, ctx, (node, stored) => activity.target(group.group, partition, node.store, stored, now)),
+          deadline.signal,
+        );
+        // user code that saw the abort and returned early did not finish: nothing of it commits
+        deadline.signal.throwIfAborted();
+      });
+    } finally {
+      cancelTimer();
+      current = undefined;
     }
   }
 
@@ -41,9 +78,20 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
     async start() {
       loop = run();
     },
-    async close() {
+    async close(options) {
       stop.abort();
-      await loop;
+      // without a deadline given, the punctuation in flight still ends by its own
+      const deadlineMs = options?.deadlineMs;
+      const cancelTimer =
+        deadlineMs === undefined
+          ? undefined
+          : app.clock.setTimer(deadlineMs, () => current?.abort(new HeraldError(CoreErrors.closed, `stream ${plan.name} closing: its punctuation in flight is abandoned`)));
+      try {
+        await loop;
+      } finally {
+        cancelTimer?.();
+      }
     },
   };
 }
+

@@ -11,6 +11,8 @@ export interface RunContext {
   readonly tx: unknown;
   readonly publish: Publish;
   readonly logger: Logger;
+  /** Aborted when the batch's (or the punctuation's) attempt is over: what `StreamContext.signal` is. */
+  readonly signal: AbortSignal;
   readonly group: string;
   readonly partition: number;
   /** The stores' window state (required when the group aggregates). */
@@ -54,7 +56,7 @@ export async function punctuate(plan: GroupPlan, ctx: RunContext, advanceTo: (no
 
 function createRun(plan: GroupPlan, ctx: RunContext) {
   const buffers = new Map<AggregateNode, Flowing[]>();
-  const streamContext: StreamContext<unknown> = { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, group: ctx.group, partition: ctx.partition };
+  const streamContext: StreamContext<unknown> = { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal: ctx.signal, group: ctx.group, partition: ctx.partition };
 
   async function push(nodes: readonly Node[], record: Flowing): Promise<void> {
     for (const node of nodes) {
