@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jsonDepth } from './bodyDepth.js';
 import { clientErrorHandler } from './clientError.js';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
+import { jsonBodyParser } from './jsonBody.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem.js';
@@ -57,8 +57,9 @@ export interface Gateway<Tx> {
 
 /**
  * Creates an HTTP gateway on fastify 5. Every error leaves as RFC 9457 `application/problem+json`;
- * bodies are JSON only (415 otherwise), at most `bodyLimitBytes` (413), nested at most `maxBodyDepth`
- * levels (400), well-formed (400) and valid
+ * bodies are JSON only (415 otherwise) in UTF-8 (415 for another declared charset, 400 for bytes
+ * that are not UTF-8), at most `bodyLimitBytes` (413), nested at most `maxBodyDepth` levels (400),
+ * well-formed (400) and valid
  * against the route's TypeBox schema (422, listing the offending fields).
  *
  * Why fastify rather than hono: Herald runs on Node, where fastify gives, built in and well
@@ -163,9 +164,10 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   });
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
   fastify.removeAllContentTypeParsers();
-  const parseJson = boundedDepth(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  fastify.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'string' }, parseJson);
+  // the bytes, not a string: fastify would decode them leniently, turning what is not UTF-8 into U+FFFD
+  const parseJson = jsonBodyParser(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  fastify.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
   fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
   fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
   fastify.setNotFoundHandler((request, reply) =>
@@ -178,19 +180,6 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   });
   if (options.metrics) registerMetrics(fastify, options.metrics);
   return fastify;
-}
-
-type StringParser = ReturnType<FastifyInstance['getDefaultJsonParser']>;
-
-/** `parse`, refusing first a body nested deeper than `max` (400 `body-too-deep`). */
-function boundedDepth(parse: StringParser, max: number): StringParser {
-  return function parseBoundedJson(request, body, done) {
-    if (jsonDepth(body, max) > max) {
-      done(new HeraldError(HttpErrors.bodyTooDeep, `the JSON body nests arrays and objects more than ${max} levels deep`), undefined);
-      return;
-    }
-    parse(request, body, done);
-  };
 }
 
 function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

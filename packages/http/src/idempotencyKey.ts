@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { HeraldError } from '@herald/core';
 import { HttpErrors } from './problem.js';
 
@@ -10,15 +11,40 @@ export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
 const PRINTABLE = /^[\x20-\x7e]{1,255}$/;
 
 /**
+ * The `Idempotency-Key` of a request, read with {@link parseIdempotencyKey}; throws an
+ * `idempotency-key-invalid` error when the header appears more than once. Node joins the lines of
+ * a repeated header into one value (`b7, b8`), a valid key of its own that a later request could
+ * send in one line and be answered with the first one's response; only the raw header lines
+ * (names in any case) tell the two apart.
+ */
+export function idempotencyKeyOf(message: Pick<IncomingMessage, 'headers' | 'rawHeaders'>): string | undefined {
+  const header = message.headers[IDEMPOTENCY_KEY_HEADER];
+  if (header !== undefined && headerLines(message.rawHeaders, IDEMPOTENCY_KEY_HEADER) > 1) throw invalidKey(ONCE);
+  return parseIdempotencyKey(header);
+}
+
+/** How many of `rawHeaders` (name, value, name, value...) are named `name` (lower case), in any case. */
+function headerLines(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === name) count++;
+  }
+  return count;
+}
+
+const ONCE = 'the Idempotency-Key header must appear once';
+
+/**
  * Reads an `Idempotency-Key` header value. The draft defines it as a Structured Field string
  * (`"abc"`); bare tokens are accepted too, as most clients send them. The key must be 1-255
  * printable ASCII characters. Returns undefined when the header is absent; throws an
  * `idempotency-key-invalid` error when it is present but unusable (empty, too long, non-ASCII,
- * repeated).
+ * repeated). A repeat is seen only as an array: Node's `headers` holds one joined string instead,
+ * so read a request's key with {@link idempotencyKeyOf}.
  */
 export function parseIdempotencyKey(header: string | readonly string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
-  if (typeof header !== 'string') throw invalidKey('the Idempotency-Key header must appear once');
+  if (typeof header !== 'string') throw invalidKey(ONCE);
   const key = header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? unquote(header) : header;
   if (!PRINTABLE.test(key)) throw invalidKey('an Idempotency-Key must be 1-255 printable ASCII characters');
   return key;

@@ -4,7 +4,7 @@ export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './options.js';
 export type { GatewayApp, GatewayOptions, ResolvedGatewayOptions } from './options.js';
 export { METRICS_PATH } from './metrics.js';
 export type { GatewayMetrics } from './metrics.js';
-export { isJson } from './routes.js';
+export { isJson } from './jsonBody.js';
 export type { AwaitEvent, CommandInput, CommandRoute, EventWait, IdempotencyMode, PrepareInput, QueryInput, QueryRoute, RouteResponse } from './routes.js';
 export type { IngestInput, IngestRoute } from './ingest.js';
 export { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
@@ -16,6 +16,7 @@ export {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,
   canonicalJson,
+  idempotencyKeyOf,
   parseIdempotencyKey,
   requestFingerprint,
 } from './idempotencyKey.js';

@@ -7,7 +7,7 @@ import type { ValidationIssue } from '@herald/core';
  */
 export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   badRequest: { code: 'bad-request', retriable: false, meaning: 'The request is malformed in a way no other code names (400).', action: 'Fix the request.' },
-  malformedJson: { code: 'malformed-json', retriable: false, meaning: 'The request body is not valid JSON (400).', action: 'Send valid JSON.' },
+  malformedJson: { code: 'malformed-json', retriable: false, meaning: 'The request body is not valid JSON, or its bytes are not UTF-8 (400).', action: 'Send valid JSON, encoded in UTF-8.' },
   bodyTooDeep: {
     code: 'body-too-deep',
     retriable: false,
@@ -23,8 +23,8 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   idempotencyKeyInvalid: {
     code: 'idempotency-key-invalid',
     retriable: false,
-    meaning: 'The Idempotency-Key header is empty, longer than 255 characters or not printable ASCII (400).',
-    action: 'Send a key of 1 to 255 printable ASCII characters (a UUID is a good choice).',
+    meaning: 'The Idempotency-Key header appears more than once, or is empty, longer than 255 characters or not printable ASCII (400).',
+    action: 'Send one key of 1 to 255 printable ASCII characters (a UUID is a good choice).',
   },
   correlationIdInvalid: {
     code: 'correlation-id-invalid',
@@ -144,7 +144,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'A path segment the route reads as a parameter is over 384 characters as sent (percent-encoded) (414).',
     action: 'Send shorter ids in the path; put long values in the body or the query.',
   },
-  unsupportedMediaType: { code: 'unsupported-media-type', retriable: false, meaning: 'The body is not application/json (415).', action: 'Send Content-Type: application/json.' },
+  unsupportedMediaType: {
+    code: 'unsupported-media-type',
+    retriable: false,
+    meaning: 'The body is not application/json, or its content type declares a charset other than UTF-8 (415).',
+    action: 'Send Content-Type: application/json, with the body encoded in UTF-8.',
+  },
   idempotencyKeyReused: {
     code: 'idempotency-key-reused',
     retriable: false,

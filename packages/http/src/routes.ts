@@ -4,8 +4,9 @@ import type { Envelope, Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHook, principalOfRequest, type RouteAccess } from './access.js';
-import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, parseIdempotencyKey, requestFingerprint } from './idempotencyKey.js';
+import { IDEMPOTENT_REPLAYED_HEADER, idempotencyKeyOf, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
+import { isJson } from './jsonBody.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import { publishAs, scopedIdempotencyKey, type Principal } from './principal.js';
 import { HttpErrors } from './problem.js';
@@ -157,7 +158,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
     ...(onRequest ? { onRequest } : {}),
     preValidation: async (request) => {
       requireJsonBody(route, request);
-      const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+      const key = mode === 'off' ? undefined : idempotencyKeyOfRequest(request);
       if (key === undefined && mode === 'required') {
         throw new HeraldError(HttpErrors.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);
       }
@@ -166,7 +167,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
   });
 
   async function handle(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const key = mode === 'off' ? undefined : parseIdempotencyKey(request.headers[IDEMPOTENCY_KEY_HEADER]);
+    const key = mode === 'off' ? undefined : idempotencyKeyOfRequest(request);
     const prepare = async (): Promise<Pre> => (route.prepare ? await route.prepare(prepareInput(request)) : undefined) as Pre;
     if (key === undefined) {
       const prepared = await prepare();
@@ -213,6 +214,11 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
     if (event) return respond(awaited.answer(event, result));
     return respond({ status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } });
   }
+}
+
+/** The request's Idempotency-Key: its headers as the app sees them, its raw lines to count repeats. */
+function idempotencyKeyOfRequest(request: FastifyRequest): string | undefined {
+  return idempotencyKeyOf({ headers: request.headers, rawHeaders: request.raw.rawHeaders });
 }
 
 /** A route with a body schema takes JSON only: 415 otherwise. */
@@ -277,11 +283,4 @@ export function send(reply: FastifyReply, response: StoredResponse, replayed: bo
   reply.code(response.status).headers({ ...response.headers });
   if (replayed) reply.header(IDEMPOTENT_REPLAYED_HEADER, 'true');
   return reply.type(JSON_TYPE).send(JSON.stringify(response.body));
-}
-
-/** `application/json` or any `application/*+json`, with or without parameters. */
-export function isJson(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const media = contentType.split(';')[0]!.trim().toLowerCase();
-  return media === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(media);
 }

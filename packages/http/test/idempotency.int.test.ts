@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { createManualClock } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestFingerprint } from '../src/index.js';
@@ -209,6 +210,25 @@ describe('Idempotency-Key on a command route', () => {
     expect(f.runs.count).toBe(0);
   });
 
+  it('answers 400 for a key sent in two header lines, which Node would join into one key "b7, b8"', async () => {
+    f = fixture();
+    // over a socket: inject builds its headers from an object, one line per name
+    const { url } = await f.gateway.listen({ port: 0, host: '127.0.0.1' });
+    const body = JSON.stringify({ item: 'book', quantity: 1 });
+    const twice = await rawPost(url, ['Idempotency-Key: b7', 'idempotency-key: b8'], body);
+    expect(twice.status).toBe(400);
+    expect(twice.contentType).toBe('application/problem+json');
+    expect(twice.json).toMatchObject({ status: 400, code: 'idempotency-key-invalid', detail: expect.stringMatching(/once/) });
+    // a repeat with nothing in the first line would have become the key ", b8"
+    expect((await rawPost(url, ['Idempotency-Key:', 'Idempotency-Key: b8'], body)).status).toBe(400);
+    expect(f.runs.count).toBe(0);
+    // nothing was stored under the joined value: a single header spelling it is a new request
+    const joined = await rawPost(url, ['Idempotency-Key: b7, b8'], body);
+    expect(joined.status).toBe(201);
+    expect(joined.replayed).toBeUndefined();
+    expect(f.runs.count).toBe(1);
+  });
+
   it('accepts a key of exactly 255 printable characters', async () => {
     f = fixture();
     const res = await post(f, { item: 'book', quantity: 1 }, '~'.repeat(255));
@@ -231,4 +251,24 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** POSTs /orders over a socket with `headerLines` as written (repeats and all), and reads the one response. */
+function rawPost(url: string, headerLines: readonly string[], body: string): Promise<{ status: number; contentType: string | undefined; replayed: string | undefined; json: unknown }> {
+  const { hostname, port } = new URL(url);
+  const head = ['POST /orders HTTP/1.1', `Host: ${hostname}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', ...headerLines];
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const at = text.indexOf('\r\n\r\n');
+      const [statusLine, ...fields] = text.slice(0, at).split('\r\n');
+      const field = (name: string) => fields.find((line) => line.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+      resolve({ status: Number(statusLine!.split(' ')[1]), contentType: field('content-type'), replayed: field('idempotent-replayed'), json: JSON.parse(text.slice(at + 4)) });
+    });
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
 }

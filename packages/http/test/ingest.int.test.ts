@@ -88,6 +88,21 @@ describe('ingest routes', () => {
     expect(await logged(engine)).toEqual([]);
   });
 
+  it('refuses a body in another charset (415) or not UTF-8 (400), and appends nothing', async () => {
+    const { engine, gateway: g } = await start();
+    const latin1 = Buffer.from('{"userId":"M\xfcller","path":"/home"}', 'latin1');
+    const declared = await g.fastify.inject({ method: 'POST', url: '/views', headers: { 'content-type': 'application/json; charset=iso-8859-1' }, payload: latin1 });
+    expect(declared.statusCode).toBe(415);
+    expect(declared.json()).toMatchObject({ code: 'unsupported-media-type' });
+    const undeclared = await g.fastify.inject({ method: 'POST', url: '/views', headers: { 'content-type': 'application/json' }, payload: latin1 });
+    expect(undeclared.statusCode).toBe(400);
+    expect(undeclared.json()).toMatchObject({ code: 'malformed-json' });
+    expect(await logged(engine)).toEqual([]);
+    const utf8 = await g.fastify.inject({ method: 'POST', url: '/views', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: Buffer.from('{"userId":"M\u00fcller","path":"/home"}') });
+    expect(utf8.statusCode).toBe(202);
+    expect((await logged(engine)).map((e) => e.data)).toEqual([{ userId: 'M\u00fcller', path: '/home' }]);
+  });
+
   it('refuses to register on an app that cannot publish directly', () => {
     const engine = sqliteEngine({ dataDir: (dataDir = mkdtempSync(join(tmpdir(), 'herald-ingest-'))) });
     const full = createApp<SqlTx>({ broker: engine.broker, stores: engine.stores, logger: silentLogger });

@@ -2,7 +2,7 @@ import { HeraldError, defineEvent } from '@herald/core';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpErrors } from '../src/index.js';
-import { fixture, type Fixture } from './support.js';
+import { fixture, orderRows, type Fixture } from './support.js';
 
 function post(f: Fixture, payload: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
   return f.gateway.fastify.inject({ method: 'POST', url: '/orders', headers: { 'idempotency-key': 'k', ...headers }, payload });
@@ -70,6 +70,46 @@ describe('request limits, parsing and validation', () => {
     expect((await post(f, body, { 'content-type': 'application/problem+json;charset=UTF-8', 'idempotency-key': 'd' })).statusCode).toBe(201);
     expectProblem(await post(f, body, { 'content-type': 'application/vnd.orders+jsonx; charset=utf-8', 'idempotency-key': 'e' }), 415, 'unsupported-media-type');
     expect(f.runs.count).toBe(4);
+  });
+
+  it('answers 415 for a JSON body declared in a charset other than UTF-8, and 400 for one whose bytes are not UTF-8', async () => {
+    f = fixture();
+    // "Müller" in ISO-8859-1: the ü is the single byte 0xfc, which is no UTF-8
+    const latin1 = Buffer.from('{"item":"M\xfcller","quantity":1}', 'latin1');
+    for (const contentType of [
+      'application/json; charset=iso-8859-1',
+      'application/json;charset="ISO-8859-1"',
+      'application/json; CHARSET=Windows-1252',
+      'application/vnd.orders+json; charset=latin1',
+      'application/json; charset=utf-8; charset=iso-8859-1',
+    ]) {
+      expect(expectProblem(await post(f, latin1, { 'content-type': contentType }), 415, 'unsupported-media-type')['detail']).toMatch(/UTF-8/);
+    }
+    // the charset is refused before the bytes are read: an ASCII body, or none, in it is refused too
+    expectProblem(await post(f, JSON.stringify({ item: 'book', quantity: 1 }), { 'content-type': 'application/json; charset=us-ascii' }), 415, 'unsupported-media-type');
+    expectProblem(await post(f, '', { 'content-type': 'application/json; charset=iso-8859-1' }), 415, 'unsupported-media-type');
+    // a quoted parameter may hold a semicolon: what it holds is not a charset
+    expect((await post(f, JSON.stringify({ item: 'book', quantity: 1 }), { 'content-type': 'application/json; profile="a;charset=latin1"', 'idempotency-key': 'q' })).statusCode).toBe(201);
+    for (const contentType of ['application/json', 'application/json; charset=utf-8']) {
+      expect(expectProblem(await post(f, latin1, { 'content-type': contentType }), 400, 'malformed-json')['detail']).toMatch(/UTF-8/);
+    }
+    // a lone continuation byte, and a multi-byte character cut short at the end of the body
+    expectProblem(await post(f, Buffer.concat([Buffer.from('{"item":"a'), Buffer.from([0x80]), Buffer.from('","quantity":1}')])), 400, 'malformed-json');
+    expectProblem(await post(f, Buffer.concat([Buffer.from('{"item":"a","quantity":1}'), Buffer.from('ü').subarray(0, 1)])), 400, 'malformed-json');
+    expect(f.runs.count).toBe(1);
+    expect(await orderRows(f.stores)).toEqual(['orders/o-1']);
+  });
+
+  it('keeps a UTF-8 body\'s text exactly, whether or how it names the charset', async () => {
+    f = fixture();
+    const body = Buffer.from('{"item":"M\u00fcller \u2014 \ud83d\udcda","quantity":1}', 'utf8');
+    for (const [i, contentType] of ['application/json', 'application/json; charset=UTF-8', 'application/json; charset="utf-8"', 'application/json; charset=utf8'].entries()) {
+      const res = await post(f, body, { 'content-type': contentType, 'idempotency-key': `u-${i}` });
+      expect(res.statusCode).toBe(201);
+      const { orderId } = res.json() as { orderId: string };
+      const stored = await f.gateway.fastify.inject({ method: 'GET', url: `/orders/${orderId}` });
+      expect(stored.json()).toMatchObject({ item: 'M\u00fcller \u2014 \ud83d\udcda' });
+    }
   });
 
   it('answers 422 listing missing, extra and wrongly typed fields', async () => {

@@ -1,0 +1,75 @@
+import { HeraldError } from '@herald/core';
+import type { FastifyBodyParser } from 'fastify';
+import { jsonDepth } from './bodyDepth.js';
+import { HttpErrors } from './problem.js';
+
+/** `application/json` or any `application/*+json`, with or without parameters (the body parser checks the charset). */
+export function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const media = contentType.split(';')[0]!.trim().toLowerCase();
+  return media === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(media);
+}
+
+/**
+ * A media type's parameter: its name, then a quoted string (escapes kept, undone below) or a
+ * token. A quoted value may hold a `;`, so splitting the header on `;` would misread it.
+ */
+const PARAMETER = /;\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;]*)/g;
+
+/** How clients name UTF-8: the registered name, and the common `utf8` (no hyphen) some send. */
+const UTF8_NAMES = new Set(['utf-8', 'utf8']);
+
+/**
+ * Refuses (415 `unsupported-media-type`) a content type whose `charset` parameter, quoted or not,
+ * names anything but UTF-8. JSON on the wire is UTF-8 (RFC 8259 §8.1), but a client that declares
+ * another charset has encoded its text in it: read as UTF-8, its non-ASCII characters would be
+ * replaced or misread, and the damaged text stored without an error. No charset means UTF-8.
+ */
+function requireUtf8Charset(contentType: string | undefined): void {
+  // the common case, `application/json` alone, has no parameters to read
+  if (contentType === undefined || !contentType.includes(';')) return;
+  for (const [, name, value] of contentType.matchAll(PARAMETER)) {
+    if (name!.toLowerCase() !== 'charset') continue;
+    const quoted = value!.length >= 2 && value!.startsWith('"') && value!.endsWith('"');
+    const charset = quoted ? value!.slice(1, -1).replace(/\\(.)/g, '$1') : value!;
+    if (!UTF8_NAMES.has(charset.toLowerCase())) {
+      throw new HeraldError(HttpErrors.unsupportedMediaType, `a JSON body must be UTF-8, but the content type declares charset=${JSON.stringify(charset)}`);
+    }
+  }
+}
+
+/** Decodes and validates in one pass; `fatal` makes bytes that are not UTF-8 an error instead of U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of a body's bytes; 400 `malformed-json` when they are not UTF-8 (RFC 8259 §8.1 allows nothing else). */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch (error) {
+    throw new HeraldError(HttpErrors.malformedJson, 'the JSON body is not valid UTF-8', { cause: error });
+  }
+}
+
+/**
+ * The gateway's JSON body parser, over the body's bytes (`parseAs: 'buffer'`): refuses a declared
+ * charset other than UTF-8 (415), bytes that are not UTF-8 (400 `malformed-json`; read as a string
+ * they would have become U+FFFD silently) and a body nested deeper than `maxDepth` (400
+ * `body-too-deep`, before parsing), then hands the text to `parse`.
+ */
+export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: number): FastifyBodyParser<Buffer> {
+  return function parseJsonBody(request, bytes, done) {
+    let text: string;
+    try {
+      requireUtf8Charset(request.headers['content-type']);
+      text = decodeUtf8(bytes);
+    } catch (error) {
+      done(error as HeraldError, undefined);
+      return;
+    }
+    if (jsonDepth(text, maxDepth) > maxDepth) {
+      done(new HeraldError(HttpErrors.bodyTooDeep, `the JSON body nests arrays and objects more than ${maxDepth} levels deep`), undefined);
+      return;
+    }
+    parse(request, text, done);
+  };
+}
