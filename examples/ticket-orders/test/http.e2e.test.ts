@@ -144,6 +144,24 @@ describe('ticket-orders HTTP contract', () => {
     expect(taken['detail']).toBe('seat 7C on flight SU200 is held by another order');
   });
 
+  it('sells one seat once, however it is spelt: only the canonical seat and flight are accepted (422 otherwise)', async () => {
+    // the live-seat index compares raw text: each of these spellings was another seat, and sold
+    const seats = ['12C', '12c', ' 12C', '12C\u0000', '\uff11\uff12C'];
+    const bySeat = await Promise.all(seats.map((seat, i) => post(order({ flightId: 'SU400', seat }), `spelt-seat-${i}`)));
+    const flights = ['su400', 'SU-400', ' SU400', 'SU400\u0000', '\uff33\uff35400'];
+    const byFlight = await Promise.all(flights.map((flightId, i) => post(order({ flightId, seat: '12C' }), `spelt-flight-${i}`)));
+    expect([...bySeat, ...byFlight].map((a) => a.status)).toEqual([201, 422, 422, 422, 422, 422, 422, 422, 422, 422]);
+    for (const [answers, path] of [[bySeat.slice(1), '/seat'], [byFlight, '/flightId']] as const) {
+      for (const refused of answers) {
+        const problem = expectProblem(refused, 422, 'schema-violation');
+        expect((problem['errors'] as { path: string }[]).map((e) => e.path)).toEqual([path]);
+      }
+    }
+    const { orderId } = JSON.parse(bySeat[0]!.text) as { orderId: string };
+    expect(await waitStatus(orderId, 'TICKET_ISSUED')).toMatchObject({ flightId: 'SU400', seat: '12C' });
+    expectProblem(await post(order({ flightId: 'SU400', seat: '12C', customerId: 'c-2' }), 'spelt-again'), 409, 'seat-held');
+  });
+
   it('declines a payment over the limit, cancels the order and releases its seat', async () => {
     const expensive = await post(order({ flightId: 'SU300', seat: '9F', priceCents: LIMIT_CENTS + 1 }), 'decline-1');
     const { orderId } = JSON.parse(expensive.text) as { orderId: string };

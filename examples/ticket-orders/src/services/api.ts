@@ -6,12 +6,21 @@ import { OrderCreated } from '../events.js';
 import { findOrder } from '../schema.js';
 import { buildWorkflow } from '../workflow.js';
 
-/** The body of POST /orders. Unknown fields are refused (422). */
+/** A seat: its row (1-999, no leading zero) and its letter (A-K), upper case: `12C`. */
+export const SEAT_PATTERN = '^[1-9][0-9]{0,2}[A-K]$';
+/** A flight: the airline's two-character code (letters or digits) and a 1-4 digit number, upper case, no separator: `SU100`. */
+export const FLIGHT_ID_PATTERN = '^[A-Z0-9]{2}[0-9]{1,4}$';
+
+/**
+ * The body of POST /orders. Unknown fields are refused (422). The seat and the flight are refused
+ * (422) unless written in their one canonical form: the live-seat unique index compares raw text,
+ * so `12c`, ` 12C`, `12C\u0000` or a full-width `１２C` would each be another seat, sold again.
+ */
 export const CreateOrderBody = Type.Object(
   {
     customerId: Type.String({ minLength: 1, maxLength: 200 }),
-    flightId: Type.String({ minLength: 1, maxLength: 200 }),
-    seat: Type.String({ minLength: 1, maxLength: 20 }),
+    flightId: Type.String({ pattern: FLIGHT_ID_PATTERN }),
+    seat: Type.String({ pattern: SEAT_PATTERN }),
     priceCents: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
   },
   { additionalProperties: false },

@@ -35,7 +35,7 @@ export function buildJobs(n: number, runId: string): Job[] {
     const previous = requests[i - 1];
     const body: OrderBody = {
       customerId: `c-${runId}-${i}`,
-      flightId: racer && previous ? previous.body.flightId : `F${i % 20}`,
+      flightId: racer && previous ? previous.body.flightId : `SU${1000 + (i % 20)}`,
       seat: racer && previous ? previous.body.seat : `${Math.floor(seatIndex / 6) + 1}${'ABCDEF'[seatIndex % 6]}`,
       priceCents: i % 10 === 7 ? LIMIT_CENTS + 50_000 : 5_000 + i,
     };
