@@ -11,10 +11,15 @@ const Greeted = defineEvent({
   schema: Type.Object({ name: Type.String({ minLength: 1 }) }),
 });
 
+const name = process.argv[2] ?? 'world';
+if (name === '') {
+  console.error('usage: npm run hello -- <name> (the name must not be empty)');
+  process.exit(2); // before anything opens: nothing to close
+}
 const app = createApp({ ...sqliteEngine({ dataDir: process.env.HERALD_DATA_DIR ?? '.herald/hello' }) });
 app.on(Greeted, { group: 'greeter' }, async (event) => {
   console.log(`hello, ${event.data.name}`);
   if (event.id === sent.id) setImmediate(() => void app.close()); // the demo ends once its own greeting is handled
 });
 await app.start({ handleSignals: true });
-const sent = await app.publish(Greeted, { name: process.argv[2] ?? 'world' });
+const sent = await app.publish(Greeted, { name });

@@ -26,4 +26,16 @@ describe('hello world', () => {
   it('on a second run greets only the new name: the group resumed after its committed offset', async () => {
     expect(await hello('again')).toEqual(['hello, again']);
   });
+
+  it('refuses an empty name with a one-line usage and exit code 2, no stack trace', async () => {
+    const failed = await hello('').then(
+      () => undefined,
+      (error: { code?: number; stdout?: string; stderr?: string }) => error,
+    );
+    expect({ code: failed?.code, stdout: failed?.stdout, stderr: failed?.stderr }).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'usage: npm run hello -- <name> (the name must not be empty)\n',
+    });
+  });
 });
