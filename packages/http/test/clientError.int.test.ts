@@ -1,23 +1,5 @@
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './support.js';
-
-/** Sends `request` as raw bytes and reads until the server closes the connection. */
-function raw(url: string, request: Buffer | string): Promise<{ head: string; body: string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const at = text.indexOf('\r\n\r\n');
-      resolve({ head: text.slice(0, at), body: text.slice(at + 4) });
-    });
-    socket.write(request);
-  });
-}
+import { fixture, rawRequest as raw, type Fixture } from './support.js';
 
 describe('requests the HTTP parser refuses', () => {
   let f: Fixture;

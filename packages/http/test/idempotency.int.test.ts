@@ -1,8 +1,7 @@
-import { connect } from 'node:net';
 import { createManualClock } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestFingerprint } from '../src/index.js';
-import { fixture, gate, orderRows, outboxOf, type Fixture } from './support.js';
+import { fixture, gate, orderRows, outboxOf, rawRequest, type Fixture } from './support.js';
 
 const json = { 'content-type': 'application/json' };
 
@@ -254,21 +253,11 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 }
 
 /** POSTs /orders over a socket with `headerLines` as written (repeats and all), and reads the one response. */
-function rawPost(url: string, headerLines: readonly string[], body: string): Promise<{ status: number; contentType: string | undefined; replayed: string | undefined; json: unknown }> {
-  const { hostname, port } = new URL(url);
+async function rawPost(url: string, headerLines: readonly string[], body: string): Promise<{ status: number; contentType: string | undefined; replayed: string | undefined; json: unknown }> {
+  const { hostname } = new URL(url);
   const head = ['POST /orders HTTP/1.1', `Host: ${hostname}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', ...headerLines];
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port) });
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const at = text.indexOf('\r\n\r\n');
-      const [statusLine, ...fields] = text.slice(0, at).split('\r\n');
-      const field = (name: string) => fields.find((line) => line.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
-      resolve({ status: Number(statusLine!.split(' ')[1]), contentType: field('content-type'), replayed: field('idempotent-replayed'), json: JSON.parse(text.slice(at + 4)) });
-    });
-    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-  });
+  const response = await rawRequest(url, `${head.join('\r\n')}\r\n\r\n${body}`);
+  const [statusLine, ...fields] = response.head.split('\r\n');
+  const field = (name: string) => fields.find((line) => line.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+  return { status: Number(statusLine!.split(' ')[1]), contentType: field('content-type'), replayed: field('idempotent-replayed'), json: JSON.parse(response.body) };
 }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { createApp, defineEvent, HeraldError, silentLogger } from '@herald/core';
 import type { App, Clock } from '@herald/core';
 import { memoryBroker, memoryStores } from '@herald/testing';
@@ -101,4 +102,21 @@ export async function orderRows(stores: MemoryStores): Promise<string[]> {
 /** Outbox records of one correlation id. */
 export async function outboxOf(stores: MemoryStores, correlationId: string): Promise<readonly { type: string }[]> {
   return stores.outbox.findByCorrelation(correlationId);
+}
+
+/** Sends `request` as raw bytes (header lines as written, repeats and all) and reads until the server closes the connection. */
+export function rawRequest(url: string, request: Buffer | string): Promise<{ head: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const at = text.indexOf('\r\n\r\n');
+      resolve({ head: text.slice(0, at), body: text.slice(at + 4) });
+    });
+    socket.write(request);
+  });
 }
