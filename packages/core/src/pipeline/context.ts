@@ -45,8 +45,6 @@ class AttemptSignal {
   private reason: unknown;
   private done = false;
   private children: Set<AttemptSignal> | undefined;
-  private onOuterAbort: (() => void) | undefined;
-  private following = false;
   private listeners: (() => void)[] | undefined;
   private linked = false;
 
@@ -56,7 +54,7 @@ class AttemptSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.aborted) this.controller.abort(this.abortReason);
-      else this.follow();
+      else this.linkToAttempts();
     }
     return this.controller.signal;
   }
@@ -89,6 +87,7 @@ class AttemptSignal {
     this.linkToAttempts();
   }
 
+  /** From now on an abort of the outer source reaches this attempt (through every level; the consumer's stop signal through {@link followStop}). */
   private linkToAttempts(): void {
     if (this.linked) return;
     this.linked = true;
@@ -105,24 +104,7 @@ class AttemptSignal {
   end(): void {
     const outer = this.outer;
     if (outer instanceof AttemptSignal) outer.children?.delete(this);
-    else {
-      if (this.onOuterAbort) outer.removeEventListener('abort', this.onOuterAbort);
-      if (this.linked) stopFollowers.get(outer)?.delete(this);
-    }
-  }
-
-  /** Once a controller exists, an abort of the outer source must reach it (through every level). */
-  private follow(): void {
-    if (this.following) return;
-    this.following = true;
-    const outer = this.outer;
-    if (outer instanceof AttemptSignal) {
-      (outer.children ??= new Set()).add(this);
-      outer.follow();
-    } else {
-      this.onOuterAbort = () => this.abort(outer.reason);
-      outer.addEventListener('abort', this.onOuterAbort, { once: true });
-    }
+    else if (this.linked) stopFollowers.get(outer)?.delete(this);
   }
 }
 
