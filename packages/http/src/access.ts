@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Authenticator } from './jwt.js';
 import type { Principal } from './principal.js';
 import { HttpErrors } from './problem.js';
+import { headerLines } from './rawHeaders.js';
 
 /**
  * Whether a route needs an authenticated caller: `required` (401 without valid credentials),
@@ -44,6 +45,11 @@ export function accessHook(
   if (!auth) throw invalid(`${where} needs authentication but the gateway has no \`auth\` (jwtAuthenticator)`);
   return async function checkAccess(request) {
     if (mode === 'optional' && request.headers.authorization === undefined) return;
+    // Node keeps the first Authorization of several and drops the rest: which one counts would
+    // depend on who reads the request (a proxy may take the last), so two are refused
+    if (headerLines(request.raw.rawHeaders, 'authorization') > 1) {
+      throw new HeraldError(HttpErrors.authorizationMalformed, 'the Authorization header must appear once');
+    }
     const principal = await auth.authenticate(request.headers);
     if (roles.length > 0 && !roles.some((role) => principal.roles.includes(role))) {
       throw new HeraldError(HttpErrors.forbidden, `${where} requires one of the roles ${roles.join(', ')}`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HeraldError } from '@herald/core';
 import { HttpErrors } from './problem.js';
+import { headerLines } from './rawHeaders.js';
 
 /** The request header carrying the key (draft-ietf-httpapi-idempotency-key-header). */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -21,15 +22,6 @@ export function idempotencyKeyOf(message: Pick<IncomingMessage, 'headers' | 'raw
   const header = message.headers[IDEMPOTENCY_KEY_HEADER];
   if (header !== undefined && headerLines(message.rawHeaders, IDEMPOTENCY_KEY_HEADER) > 1) throw invalidKey(ONCE);
   return parseIdempotencyKey(header);
-}
-
-/** How many of `rawHeaders` (name, value, name, value...) are named `name` (lower case), in any case. */
-function headerLines(rawHeaders: readonly string[], name: string): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === name) count++;
-  }
-  return count;
 }
 
 const ONCE = 'the Idempotency-Key header must appear once';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { jwtAuthenticator } from '../src/index.js';
 import { authFixture, type AuthFixture } from './authSupport.js';
-import { fixture } from './support.js';
+import { fixture, rawRequest } from './support.js';
 import { AUDIENCE, ISSUER, NOW_S, bearer, claims, hs256, sign, signingKey, unsecured, type SigningKey } from './tokens.js';
 
 const SECRET = 'a shared secret of at least 32 bytes!!';
@@ -79,6 +79,17 @@ describe('JWT on the gateway: each pitfall is a 401 problem+json with its own co
     const res = await get('/me', { authorization });
     expectProblem(res, 401, 'authorization-malformed');
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  });
+
+  it('two Authorization headers, which Node would reduce to the first', async () => {
+    const token = await sign(rsa, claims({ roles: ['customer'] }));
+    const { url } = await f.gateway.listen({ port: 0, host: '127.0.0.1' });
+    const ask = (lines: readonly string[]) => rawRequest(url, ['GET /me HTTP/1.1', 'Host: 127.0.0.1', 'Connection: close', ...lines, '', ''].join('\r\n'));
+    const twice = await ask([`Authorization: Bearer ${token}`, 'authorization: Basic YWxpY2U6c2VjcmV0']);
+    expect(twice.head).toMatch(/^HTTP\/1\.1 401/);
+    expect(JSON.parse(twice.body)).toMatchObject({ code: 'authorization-malformed', detail: 'the Authorization header must appear once' });
+    const once = await ask([`Authorization: Bearer ${token}`]);
+    expect(once.head).toMatch(/^HTTP\/1\.1 200/);
   });
 
   it('a token whose header is not JSON', async () => {
