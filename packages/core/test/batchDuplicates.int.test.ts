@@ -39,3 +39,27 @@ describe('a batch holding one event twice', () => {
     expect(outcomes).toEqual(['0:applied', '1:applied', '2:duplicate']);
   });
 });
+
+describe('a batch whose deadline passes while its inbox marks wait', () => {
+  it('does not call the batch handler (its effects outside the database would happen for an abandoned attempt)', async () => {
+    const stores = memoryStores();
+    let slow = true;
+    const inbox = stores.inbox;
+    // the first batch's first mark waits 300 ms (on PostgreSQL: the row lock of an attempt still running)
+    const markHandled: typeof inbox.markHandled = async (tx, entry) => {
+      if (slow) {
+        slow = false;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return inbox.markHandled(tx, entry);
+    };
+    const app = createApp<MemoryTx>({ broker: memoryBroker({ partitions: 1 }), stores: { ...stores, inbox: { ...inbox, markHandled } }, logger: silentLogger, events: [Step], relay: { idleMs: 2 } });
+    apps.push(app);
+    const calls: { size: number; aborted: boolean }[] = [];
+    app.onBatch(Step, { group: 'g', timeoutMs: 100, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 } }, async (events, ctx) => void calls.push({ size: events.length, aborted: ctx.signal.aborted }));
+    await app.publish.many(Step, [{ key: 'a', seq: 1 }, { key: 'b', seq: 2 }]);
+    await app.start();
+    await until(() => calls.length >= 2, 'the events handled again one by one');
+    expect(calls).toEqual([{ size: 1, aborted: false }, { size: 1, aborted: false }]);
+  });
+});

@@ -281,6 +281,19 @@ describe('the app lifecycle', () => {
     expect(errors).toEqual(['herald app failed to close']);
   });
 
+  it('closes the rest past a component whose close throws at once or returns nothing (plain JavaScript)', async () => {
+    const log: string[] = [];
+    const errors: unknown[] = [];
+    const logger = { ...silentLogger, error: (_message: string, fields?: Record<string, unknown>) => void errors.push(fields?.['component']), child: () => logger };
+    const app = newApp(loggedEngine(log), { logger });
+    app.use({ name: 'returns-nothing', start: async () => {}, close: (() => void log.push('close returns-nothing')) as unknown as Component['close'] });
+    app.use({ name: 'throws', start: async () => {}, close: () => { throw new Error('close failed at once'); } });
+    await app.start(onlyAdded);
+    await app.close({ deadlineMs: 1000 });
+    expect(log).toEqual(['close returns-nothing', 'broker closed', 'stores closed']);
+    expect(errors).toEqual(['throws']);
+  });
+
   it('closes the rest when a component overruns its close deadline, and says which one', async () => {
     const log: string[] = [];
     const errors: { message: string; component?: unknown }[] = [];

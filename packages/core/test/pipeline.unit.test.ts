@@ -18,6 +18,7 @@ import {
   type PolicyEnv,
 } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
+import { untilAttemptAborted } from '../src/pipeline/context.js';
 
 const event: Envelope = {
   id: '018bcfe5-687b-7367-b1fb-7337aff21db2',
@@ -173,6 +174,18 @@ describe('handler contexts', () => {
     await clock.advance(100);
     await expect(running).rejects.toMatchObject({ code: 'timeout', retriable: true });
     expect(seen?.aborted).toBe(true);
+  });
+
+  it('tell a listener of an attempt nested in one already aborted at once, not at its own deadline', async () => {
+    const ctx = createHandlerContext({ group: 'g', handler: 'g:T', delivery });
+    const outer = ctx.beginAttempt();
+    const expired = new Error('the overall deadline passed');
+    outer.abort(expired);
+    // a policy begins an inner attempt after the outer one ended (its transaction's BEGIN was slow)
+    const inner = outer.ctx.beginAttempt();
+    await expect(untilAttemptAborted(inner.ctx, new Promise(() => {}))).rejects.toBe(expired);
+    inner.end();
+    outer.end();
   });
 
   it('let the dead-letter policy record a failure on a context built outside the runtime', async () => {

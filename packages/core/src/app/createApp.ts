@@ -284,7 +284,10 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
     stops.get(component)?.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
-    const closing = component.close({ deadlineMs }).catch((error: unknown) => logger.error('component failed to close', { component: component.name, error }));
+    // through a promise: a component's close may throw at once or return nothing (plain JavaScript)
+    const closing = Promise.resolve()
+      .then(() => component.close({ deadlineMs }))
+      .catch((error: unknown) => logger.error('component failed to close', { component: component.name, error }));
     // a component that overruns its deadline (a user's, or one waiting on code that never returns)
     // must not hold the rest of the close for ever
     if (!(await settlesWithin(clock, closing, deadlineMs + CLOSE_OVERRUN_MS))) {

@@ -82,7 +82,7 @@ class AttemptSignal {
    * signal is followed through one listener for all its attempts (see {@link followStop}).
    */
   onAbort(listener: () => void): void {
-    if (this.done) return listener();
+    if (this.aborted) return listener();
     (this.listeners ??= []).push(listener);
     this.linkToAttempts();
   }
@@ -93,6 +93,8 @@ class AttemptSignal {
     this.linked = true;
     const outer = this.outer;
     if (outer instanceof AttemptSignal) {
+      // an enclosing attempt already over tells its children no more: this one ends with it
+      if (outer.aborted) return this.abort(outer.abortReason);
       (outer.children ??= new Set()).add(this);
       outer.linkToAttempts();
     } else if (outer !== NEVER) {

@@ -117,6 +117,8 @@ async function wholeBatch<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, stop: A
       const ctx: BatchContext<Tx> = { tx, publish, logger: deps.logger, group: deps.group, handler: entry.name, signal: deadline.signal, deliveries: todoDeliveries, alone: false, attempt: 1 };
       // at the deadline the transaction rolls back at once, also under a handler that ignores
       // its signal (which runs on; its later writes are refused)
+      // the marks may have waited past the deadline (a lock another attempt held): no handler then
+      deadline.signal.throwIfAborted();
       await untilAborted(batch.handler(todo, ctx), deadline.signal);
       if (deadline.signal.aborted) throw deadline.signal.reason;
     });
