@@ -235,6 +235,26 @@ describe('pgStores.transaction', () => {
     expect(running).toEqual([{ n: 0 }]);
   });
 
+  it('cancels the statement even when no connection is left to spare (a role at its connection limit)', async () => {
+    const url = await pgs.database();
+    const role = `limited_${process.pid}`;
+    const admin = await pgStores({ url });
+    await admin.transaction(async (tx) => {
+      await tx.execute(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
+      await tx.execute(`GRANT ALL ON DATABASE "${new URL(url).pathname.slice(1)}" TO ${role}`);
+      await tx.execute(`GRANT ALL ON SCHEMA herald TO ${role}`);
+      await tx.execute(`GRANT ALL ON ALL TABLES IN SCHEMA herald TO ${role}`);
+      await tx.execute(`GRANT ALL ON ALL SEQUENCES IN SCHEMA herald TO ${role}`);
+    });
+    const limited = new URL(url);
+    limited.username = role;
+    const stores = await pgStores({ url: limited.toString(), poolSize: 1, transactionTimeoutMs: 400, migrate: false });
+    const started = Date.now();
+    await expect(stores.transaction((tx) => tx.query('SELECT pg_sleep(30)'))).rejects.toMatchObject({ code: ErrorCodes.timeout });
+    expect(Date.now() - started, 'rolled back without waiting for the statement').toBeLessThan(5_000);
+    expect(await stores.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+  });
+
   it('refuses, unsent, what batch-mates run after a failure, with that failure (and its retriability) as the cause', async () => {
     const { pool, sent } = spiedPool(await pgs.database());
     const stores = createPgStores({ pool });
