@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CoreErrors, HeraldError, type SqlOptions, type SqlTx } from '@herald/core';
-import { connect } from 'node:net';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, isConnectionError, isIdempotentDdl, toStoreError } from '../errors.js';
+import { cancelRunning, rollbackWithin, ROLLBACK_WAIT_MS } from './cancel.js';
 import type { Db, Statement } from './db.js';
 
 /** What the stores know about a transaction handle they created. */
@@ -229,16 +229,13 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
   try {
     await clientQuery(state, 'begin', { text: 'BEGIN' });
     let result: T;
-    const watched = { startedAt: Date.now(), expire: (_error: HeraldError) => {} };
-    const expired = new Promise<never>((_, reject) => (watched.expire = reject));
-    expired.catch(() => {});
-    db.transactions.add(watched);
+    const deadline = db.transactions.watch();
     try {
-      result = await Promise.race([work(createTx(state)), expired]);
+      result = await Promise.race([work(createTx(state)), deadline.expired]);
       await flushDeferred(state);
     } catch (error) {
       state.open = false;
-      db.transactions.delete(watched);
+      deadline.end();
       if (state.running > 0 && !(await cancelRunning(db, client))) broken = true;
       // a connection whose statement could not be cancelled is discarded (below), not waited for:
       // the server rolls back when it notices; else ROLLBACK, bounded all the same
@@ -247,7 +244,7 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
       throw error;
     }
     state.open = false;
-    db.transactions.delete(watched);
+    deadline.end();
     await commit(client, state.failure);
     onCommitted(state.appended);
     return result;
@@ -260,62 +257,6 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     // a connection in an unknown state is discarded, not handed to the next transaction
     client.release(broken);
   }
-}
-
-/** How long a rollback may wait for the cancel to reach its statement, or for the server. */
-const ROLLBACK_WAIT_MS = 5_000;
-/** How long sending a cancel request may take. */
-const CANCEL_WAIT_MS = 2_000;
-
-/**
- * Cancels the statement `client`'s session is running with the protocol's CancelRequest (its
- * process id and secret key, on a connection of its own): handled by the postmaster before any
- * login, so it needs no free backend slot, which is exactly what is missing when transactions hang
- * (max_connections, a role's connection limit), nor a connection from the pool. The server does
- * not answer; a cancel arriving when the session is idle is dropped, so it cannot hit another
- * statement. False when it could not be sent: the caller then discards the connection.
- */
-async function cancelRunning(db: Db, client: PoolClient): Promise<boolean> {
-  const session = client as unknown as { processID?: number | null; secretKey?: number | null; host?: string; port?: number };
-  const { processID, secretKey, host, port } = session;
-  const sent = processID != null && secretKey != null && host !== undefined && port !== undefined && (await sendCancelRequest(host, port, processID, secretKey));
-  if (!sent) db.logger.warn('pgStores: could not cancel the statement of a transaction rolled back; discarding its connection', { pid: processID });
-  return sent;
-}
-
-function sendCancelRequest(host: string, port: number, processID: number, secretKey: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = host.startsWith('/') ? connect(`${host}/.s.PGSQL.${port}`) : connect(port, host);
-    const timer = setTimeout(() => socket.destroy(), CANCEL_WAIT_MS);
-    let written = false;
-    socket.on('connect', () => {
-      const request = Buffer.alloc(16);
-      request.writeInt32BE(16, 0);
-      request.writeInt32BE(CANCEL_REQUEST_CODE, 4);
-      request.writeInt32BE(processID, 8);
-      request.writeInt32BE(secretKey, 12);
-      socket.end(request, () => (written = true));
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(written);
-    });
-  });
-}
-
-/** The CancelRequest message's code (1234 in the high 16 bits, 5678 in the low 16). */
-const CANCEL_REQUEST_CODE = 80877102;
-
-/** Whether ROLLBACK succeeded within `ms` (a failure or a timeout leaves the connection in doubt). */
-function rollbackWithin(client: PoolClient, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    client.query('ROLLBACK').then(
-      () => (clearTimeout(timer), resolve(true)),
-      () => (clearTimeout(timer), resolve(false)),
-    );
-  });
 }
 
 async function commit(client: PoolClient, failure: HeraldError | undefined): Promise<void> {

@@ -1,9 +1,9 @@
 import { CoreErrors, HeraldError } from '@herald/core';
 
-/** A transaction {@link TransactionWatch} may end: when it began, and how to fail it. */
-export interface WatchedTransaction {
-  readonly startedAt: number;
-  expire(error: HeraldError): void;
+/** One watched transaction: `expired` rejects at its deadline; `end()` stops watching it. */
+export interface TransactionDeadline {
+  readonly expired: Promise<never>;
+  end(): void;
 }
 
 /**
@@ -15,12 +15,17 @@ export interface WatchedTransaction {
  */
 export interface TransactionWatch {
   readonly timeoutMs: number;
-  add(transaction: WatchedTransaction): void;
-  delete(transaction: WatchedTransaction): void;
+  /** Watches a transaction from now on. */
+  watch(): TransactionDeadline;
+}
+
+interface Watched {
+  readonly startedAt: number;
+  readonly expire: (error: HeraldError) => void;
 }
 
 export function createTransactionWatch(timeoutMs: number, now: () => number = Date.now): TransactionWatch {
-  const running = new Set<WatchedTransaction>();
+  const running = new Set<Watched>();
   let timer: NodeJS.Timeout | undefined;
 
   function check(): void {
@@ -42,13 +47,20 @@ export function createTransactionWatch(timeoutMs: number, now: () => number = Da
 
   return {
     timeoutMs,
-    add(transaction) {
-      running.add(transaction);
+    watch() {
+      let expire!: (error: HeraldError) => void;
+      const expired = new Promise<never>((_, reject) => (expire = reject));
+      expired.catch(() => {}); // nobody may be racing it any more when it expires
+      const watched: Watched = { startedAt: now(), expire };
+      running.add(watched);
       timer ??= setInterval(check, Math.max(1, Math.min(1000, Math.floor(timeoutMs / 4)))).unref();
-    },
-    delete(transaction) {
-      running.delete(transaction);
-      disarmWhenIdle();
+      return {
+        expired,
+        end() {
+          running.delete(watched);
+          disarmWhenIdle();
+        },
+      };
     },
   };
 }
