@@ -1,17 +1,6 @@
 import type { App, SqlTx } from '@herald/core';
 import { ArtistCreated, ArtistUpdated, GROUPS, PostUpdated } from '../events.js';
-
-interface RenamedPost {
-  post_id: string;
-  author_id: string;
-  artist_id: string;
-  artist_name: string;
-  title: string;
-  content: string;
-  slug: string;
-  version: number;
-  updated_at: number;
-}
+import type { PostRow } from './postRoutes.js';
 
 /**
  * content (seed 002: `artist.updated` → Content Service (cache)): keeps the artists' names the
@@ -36,7 +25,7 @@ export function registerContentService(app: App<SqlTx>): void {
     if ((await cache(ctx.tx, event.data)) === 0) return;
     // one statement per post row: a concurrent edit of a post (which locks its row first) waits for
     // this transaction or is seen done, so every change keeps its own version
-    const renamed = await ctx.tx.query<RenamedPost>(
+    const renamed = await ctx.tx.query<PostRow & { artist_id: string; artist_name: string }>(
       `UPDATE content_posts SET artist_name = $1, version = version + 1, updated_at = $2
        WHERE artist_id = $3 AND deleted = 0 AND artist_name <> $1
        RETURNING post_id, author_id, artist_id, artist_name, title, content, slug, version, updated_at`,

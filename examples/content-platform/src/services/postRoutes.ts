@@ -12,7 +12,8 @@ const PostBody = Type.Object({ authorId: Id, artistId: Type.Optional(Type.Union(
 const PostPatch = Type.Object({ artistId: Type.Optional(Type.Union([Id, Type.Null()])), title: Type.Optional(Title), content: Type.Optional(Content) }, { additionalProperties: false });
 const CommentBody = Type.Object({ authorId: Id, text: Type.String({ minLength: 1, maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
 
-interface PostRow {
+/** A row of `content_posts` (its columns but `deleted`). */
+export interface PostRow {
   post_id: string;
   author_id: string;
   artist_id: string | null;
