@@ -5,16 +5,14 @@ import { COUNTERS, GAUGES, HISTOGRAMS } from '@herald/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTool } from '../../packages/metrics/test/support/tools.js';
 import { exposedNames, liveExposition, PROMETHEUS_NAMES } from './exposed.js';
-import { allPanels, DASHBOARDS_DIR, DEPLOY, filesIn, metricNames, readDashboard, ruleExpressions, RULES_DIR, type Dashboard } from './promql.js';
+import { allPanels, dashboardQueries, DASHBOARDS_DIR, DEPLOY, filesIn, metricNames, readDashboard, ruleExpressions, RULES_DIR, type Dashboard } from './promql.js';
 
 const dashboards = filesIn(DASHBOARDS_DIR, '.json').map((file) => ({ file, dashboard: readDashboard(file) }));
 const ruleFiles = filesIn(RULES_DIR, '.yml');
 
 /** Every PromQL expression of the dashboards and the rules, with where it comes from. */
 function expressions(): { where: string; expr: string }[] {
-  const fromDashboards = dashboards.flatMap(({ dashboard }) =>
-    allPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((t) => ({ where: `${dashboard.title} / ${panel.title} / ${t.refId}`, expr: t.expr }))),
-  );
+  const fromDashboards = dashboards.flatMap(({ dashboard }) => dashboardQueries(dashboard));
   const fromRules = ruleFiles.flatMap((file) => ruleExpressions(readFileSync(file, 'utf8')).map((expr, i) => ({ where: `${file} rule ${i + 1}`, expr })));
   return [...fromDashboards, ...fromRules];
 }

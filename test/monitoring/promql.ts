@@ -42,6 +42,11 @@ export function allPanels(dashboard: Dashboard): Panel[] {
   return dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
 }
 
+/** Every query of `dashboard`'s panels, with where it is (`dashboard / panel / refId`). */
+export function dashboardQueries(dashboard: Dashboard): { where: string; expr: string }[] {
+  return allPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((t) => ({ where: `${dashboard.title} / ${panel.title} / ${t.refId}`, expr: t.expr })));
+}
+
 /** The `expr` of every rule in a Prometheus rule file (inline, or a `|` block of more-indented lines). */
 export function ruleExpressions(text: string): string[] {
   const lines = text.split('\n');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COUNTERS, GAUGES, HISTOGRAMS, type ExpositionSample } from '@herald/metrics';
 import { runTool } from '../../../../packages/metrics/test/support/tools.js';
-import { allPanels, DASHBOARDS_DIR, metricNames, readDashboard } from '../../../../test/monitoring/promql.js';
+import { allPanels, dashboardQueries, DASHBOARDS_DIR, metricNames, readDashboard } from '../../../../test/monitoring/promql.js';
 
 /** Seed 003's E2E Order Flow dashboard, as Grafana is provisioned with it. */
 export const FLOW_DASHBOARD = join(DASHBOARDS_DIR, 'ticket-orders-e2e-order-flow.json');
@@ -17,7 +17,7 @@ export function panelQueries(title: string): Record<string, string> {
 
 /** Every query of the E2E Order Flow dashboard, with the panel it belongs to. */
 export function allQueries(): { where: string; expr: string }[] {
-  return allPanels(readDashboard(FLOW_DASHBOARD)).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${p.title} / ${t.refId}`, expr: t.expr })));
+  return dashboardQueries(readDashboard(FLOW_DASHBOARD));
 }
 
 /** The label names of each series name Herald exports (a histogram's `_bucket` also has `le`). */
