@@ -26,6 +26,8 @@ export interface PipelineConfig {
    * process; separate processes share a SQLite file). Its file is in `HERALD_DATA_DIR`.
    */
   readonly analyticsStore: AnalyticsStoreKind;
+  /** Whether `ANALYTICS_STORE` chose it (else it is the default, which defers to the store a data directory already holds). */
+  readonly analyticsStoreChosen: boolean;
   /**
    * Herald's own variables, read by `runtimeSettings` with its defaults but for the retries':
    * `HERALD_RETRY_MAX_ATTEMPTS` (5), `HERALD_RETRY_INITIAL_DELAY_MS` (200),
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     graceMs: read.integer('STREAM_GRACE_MS', 10_000, 0, 86_400_000),
     idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 1, 86_400_000),
     analyticsStore: storeKind(env, services),
+    analyticsStoreChosen: Boolean(env['ANALYTICS_STORE']),
     runtime: runtimeSettings(env, { retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 } }),
   };
 }

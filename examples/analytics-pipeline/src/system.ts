@@ -99,7 +99,7 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
 async function openStore(config: PipelineConfig, env: EngineEnv): Promise<AnalyticsStore> {
   const dataDir = env['HERALD_DATA_DIR'] || DEFAULT_DATA_DIR;
   if (config.analyticsStore === 'postgres') return pgAnalytics({ connectionString: env['DATABASE_URL']!, poolConfig: { max: 4 } });
-  const kind = env['ANALYTICS_STORE'] ? config.analyticsStore : embeddedStoreKind(config.analyticsStore, dataDir);
+  const kind = config.analyticsStoreChosen ? config.analyticsStore : embeddedStoreKind(config.analyticsStore, dataDir);
   if (kind === 'duckdb') return duckdbAnalytics({ path: join(dataDir, DUCKDB_FILE) });
   return sqliteAnalytics({ path: join(dataDir, SQLITE_FILE) });
 }
