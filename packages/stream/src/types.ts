@@ -53,7 +53,7 @@ export interface StreamContext<Tx> {
   readonly logger: Logger;
   /**
    * Aborted when the batch (or the punctuation) that produced the record is abandoned: at its
-   * deadline, the topology's handler `timeoutMs`, or when the app closing gives up on it. Stop
+   * deadline (the topology's handler `timeoutMs`, else the app's), or when the app closing gives up on it. Stop
    * then: its transaction is rolled back without waiting for the handler, and what the handler
    * writes in it afterwards is refused.
    */

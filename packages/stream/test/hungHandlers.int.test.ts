@@ -29,15 +29,19 @@ interface Setup {
   /** Called for each window result (`user@start=count`), before it is recorded. */
   readonly onResult?: (result: string, signal: AbortSignal) => Promise<void>;
   readonly timeoutMs?: number;
+  /** The app's `handlerDefaults.timeoutMs`, and no timeout of the topology's own. */
+  readonly appTimeoutMs?: number;
 }
 
 /** An app counting clicks per user and 1 s window (final results), one partition, on a manual clock. */
 async function started(setup: Setup) {
   const clock = createManualClock(0);
   const stores = memoryStores();
-  const app = createApp<MemoryTx>({ broker: memoryBroker({ partitions: 1 }), stores, clock, logger: silentLogger, relay: false });
+  const handlerDefaults = setup.appTimeoutMs === undefined ? {} : { handlerDefaults: { timeoutMs: setup.appTimeoutMs } };
+  const app = createApp<MemoryTx>({ broker: memoryBroker({ partitions: 1 }), stores, clock, logger: silentLogger, relay: false, ...handlerDefaults });
   apps.push(app);
-  const topology = createTopology<MemoryTx>({ name: 'clicks', idleTimeoutMs: IDLE_MS, punctuateIntervalMs: INTERVAL_MS, handler: { timeoutMs: setup.timeoutMs ?? TIMEOUT_MS } });
+  const handler = setup.appTimeoutMs === undefined ? { handler: { timeoutMs: setup.timeoutMs ?? TIMEOUT_MS } } : {};
+  const topology = createTopology<MemoryTx>({ name: 'clicks', idleTimeoutMs: IDLE_MS, punctuateIntervalMs: INTERVAL_MS, ...handler });
   const results: string[] = [];
   const clicks = topology.from(Click);
   if (setup.onClick) clicks.forEach(setup.onClick);
@@ -130,6 +134,26 @@ describe('a forEach that hangs', () => {
     expect(handled()).toBe(2);
     expect(await windowsOf(stores)).toEqual([]);
     // the hung forEach was told
+    expect(hungSignal?.reason).toMatchObject({ code: 'timeout' });
+  });
+
+  it('on a window result a punctuation closed is rolled back at the app’s handler timeout when the topology sets none', async () => {
+    let calls = 0;
+    let hungSignal: AbortSignal | undefined;
+    const { app, clock } = await started({
+      appTimeoutMs: TIMEOUT_MS,
+      onResult: (_result, signal) => {
+        if (++calls > 1) return Promise.resolve();
+        hungSignal = signal;
+        return hang();
+      },
+    });
+    await app.publishDirect(Click, { userId: 'u-1', seq: 1 }, { occurredAt: new Date(1_000) });
+    await advanceUntil(clock, () => (calls === 1 ? true : undefined), 'the punctuation’s forEach to hang');
+    const from = clock.now();
+    await advanceUntil(clock, () => (hungSignal?.aborted ? true : undefined), 'the punctuation to time out');
+    // the app's 500 ms, not Herald's default of 30 s
+    expect(clock.now() - from).toBeLessThanOrEqual(TIMEOUT_MS + INTERVAL_MS);
     expect(hungSignal?.reason).toMatchObject({ code: 'timeout' });
   });
 

@@ -359,6 +359,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     broker,
     logger,
     clock,
+    handlerDefaults: options.handlerDefaults ?? {},
     get events() {
       return registry.all();
     },

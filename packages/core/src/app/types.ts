@@ -216,6 +216,12 @@ export interface App<Tx> {
   readonly broker: Broker;
   readonly logger: Logger;
   readonly clock: Clock;
+  /**
+   * The policy every handler starts from (`AppOptions.handlerDefaults` as given, `{}` when none):
+   * components that run user code outside `on`/`onBatch` (a stream's punctuations) take their
+   * timeout from here when their own options set none.
+   */
+  readonly handlerDefaults: HandlerPolicy<Tx>;
   /** The event types this app knows (its own definitions and its handlers'). */
   readonly events: readonly EventDefinition[];
   /** The consumer groups this app has handlers in (registered with `on` / `onBatch`), in registration order. */

@@ -8,7 +8,7 @@ import { punctuate } from './run.js';
  * clock) it looks for partitions of the topology's groups that this member holds and that
  * received nothing for `idleTimeoutMs`, and moves their aggregations' stream time on with the
  * wall clock, each partition in one app transaction: the windows it closes are deleted and their
- * results published together. Each punctuation runs under the topology's handler `timeoutMs`, as
+ * results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
  * its batches do. A failed punctuation is logged and tried again at the next tick; the other
  * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
  * abandons it (its transaction rolls back).
@@ -16,8 +16,8 @@ import { punctuate } from './run.js';
 export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity: Activity, windows: WindowStore<unknown>): Component {
   const stop = new AbortController();
   const logger = app.logger.child({ component: `stream:${plan.name}` });
-  // the app's handlerDefaults are not visible from here: a topology without its own timeout gets Herald's
-  const timeoutMs = plan.handler?.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
+  // as its batches: the topology's own timeout, else the app's handler default, else Herald's
+  const timeoutMs = plan.handler?.timeoutMs ?? app.handlerDefaults.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
   /** The punctuation in flight: aborted at its deadline, or at close's. */
   let current: AbortController | undefined;
   let loop: Promise<void> | undefined;
