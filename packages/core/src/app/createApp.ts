@@ -14,7 +14,6 @@ import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
 import { hasTimers } from '../ports/stores/timers.js';
 import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
-import { settlesWithin } from '../timing/settlesWithin.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
@@ -22,11 +21,9 @@ import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
 import { TransactionBatcher } from '../runtime/transactionBatcher.js';
 import { APP_DEFAULTS, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
 import { createDirectPublisher } from './directPublisher.js';
+import { createLifecycle } from './lifecycle.js';
 import { closeOnSignals } from './signals.js';
 import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
-
-/** How long past its deadline a component's close is waited for before the app closes the rest without it. */
-const CLOSE_OVERRUN_MS = 1_000;
 
 /**
  * Creates a Herald application over one engine (a broker and its stores).
@@ -51,16 +48,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const groups = new Map<string, Map<string, HandlerEntry<Tx>>>();
   const batchers = new Map<string, TransactionBatcher<Tx>>();
   const extra: Component[] = [];
-  const running: Component[] = [];
-  /** Each running component's stop signal, aborted right before its close (in close order). */
-  const stops = new Map<Component, AbortController>();
-  const lifetime = new AbortController();
   let started = false;
-  /** The start in progress (or done): close waits for it, within its deadline. */
-  let starting: Promise<void> | undefined;
-  let closing: Promise<void> | undefined;
-  /** When close's deadline ends, once close has taken the list of running components: start closes any it starts later itself. */
-  let closedBy: number | undefined;
 
   const storeTimers = hasTimers<Stores<Tx>, Tx>(stores) ? stores.timers : undefined;
   if (!storeTimers && options.timers) throw new HeraldError(CoreErrors.invalidOptions, 'createApp: timers options were given, but the stores have no timer store');
@@ -71,6 +59,27 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   // once a transaction that scheduled timers commits, the scheduler wakes for them (woken inside
   // it, its round could not see them yet, and it would sleep a whole poll interval)
   const onScheduled = scheduler ? (dueAt: number) => scheduler.wake(dueAt) : undefined;
+
+  const lifecycle = createLifecycle({
+    clock,
+    logger,
+    // the components users added first (the last added first), then the consumer groups together;
+    // then the scheduler and the relay, so what the groups and the scheduler wrote is published
+    closeOrder(running) {
+      const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
+      const builtIn = (c: Component) => c.name === 'relay' || c === scheduler || groupsRunning.includes(c);
+      const added = running.filter((c) => !builtIn(c)).reverse();
+      const last = [scheduler, running.find((c) => c.name === 'relay')].filter((c): c is Component => c !== undefined && running.includes(c));
+      return [...added.map((c) => [c]), groupsRunning, ...last.map((c) => [c])];
+    },
+    async closeEngine() {
+      try {
+        await broker.close();
+      } finally {
+        await stores.close();
+      }
+    },
+  });
 
   const batcherOf = (group: string) => {
     let batcher = batchers.get(group);
@@ -113,7 +122,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   const publish = ((definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions))) as Publish;
   publish.many = (definition, items, publishOptions) => transaction((_tx, inTx) => inTx.many(definition, items, publishOptions));
-  const publishDirect = createDirectPublisher({ broker, clock, instrumentation, maxEventBytes, closed: lifetime.signal });
+  const publishDirect = createDirectPublisher({ broker, clock, instrumentation, maxEventBytes, closed: lifecycle.signal });
   publish.schedule = (definition, data, scheduleOptions) => transaction((_tx, inTx) => inTx.schedule(definition, data, scheduleOptions));
   publish.cancelTimer = (timerId) => transaction((_tx, inTx) => inTx.cancelTimer(timerId));
 
@@ -226,75 +235,6 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     if (startOptions.handleSignals) closeOnSignals(() => app.close(), { logger });
   }
 
-  /**
-   * Provisions topics and starts the components one after another. Once the app is closing it
-   * starts no more and rejects with `closed`: close closes what it started (waiting for the start
-   * in progress), or, when close's deadline ended first, the start closes what it finished itself.
-   */
-  async function startAll(components: readonly Component[]): Promise<void> {
-    throwIfClosing();
-    if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
-    for (const component of components) {
-      throwIfClosing();
-      const stop = new AbortController();
-      stops.set(component, stop);
-      try {
-        await component.start(stop.signal);
-      } catch (error) {
-        throwIfClosing(error);
-        throw error;
-      }
-      if (closedBy === undefined) running.push(component);
-      else await closeQuietly(component, Math.max(0, closedBy - clock.now()));
-    }
-    throwIfClosing();
-    logger.info('herald app started', { components: running.map((c) => c.name) });
-  }
-
-  function throwIfClosing(cause?: unknown): void {
-    if (lifetime.signal.aborted) throw new HeraldError(CoreErrors.closed, 'start(): the app was closed while starting', cause === undefined ? {} : { cause });
-  }
-
-  async function closeAll(deadlineMs: number): Promise<void> {
-    const deadline = clock.now() + deadlineMs;
-    const remaining = () => Math.max(0, deadline - clock.now());
-    lifetime.abort(new HeraldError(CoreErrors.closed, 'app closing'));
-    if (starting) {
-      // the component starting may give up (its signal says it is about to be closed); the start then stops
-      for (const [component, stop] of stops) if (!running.includes(component)) stop.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
-      await settlesWithin(clock, starting, remaining());
-    }
-    closedBy = deadline;
-    const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
-    const relay = running.find((c) => c.name === 'relay');
-    const timerScheduler = scheduler && running.includes(scheduler) ? scheduler : undefined;
-    const added = running.filter((c) => c !== relay && c !== timerScheduler && !groupsRunning.includes(c));
-    for (const component of added.reverse()) await closeQuietly(component, remaining());
-    await Promise.all(groupsRunning.map((c) => closeQuietly(c, remaining())));
-    // what the scheduler fired is in the outbox: the relay, closed last, publishes it
-    if (timerScheduler) await closeQuietly(timerScheduler, remaining());
-    if (relay) await closeQuietly(relay, remaining());
-    try {
-      await broker.close();
-    } finally {
-      await stores.close();
-    }
-    logger.info('herald app closed');
-  }
-
-  async function closeQuietly(component: Component, deadlineMs: number): Promise<void> {
-    stops.get(component)?.abort(new HeraldError(CoreErrors.closed, `${component.name} closing`));
-    // through a promise: a component's close may throw at once or return nothing (plain JavaScript)
-    const closing = Promise.resolve()
-      .then(() => component.close({ deadlineMs }))
-      .catch((error: unknown) => logger.error('component failed to close', { component: component.name, error }));
-    // a component that overruns its deadline (a user's, or one waiting on code that never returns)
-    // must not hold the rest of the close for ever
-    if (!(await settlesWithin(clock, closing, deadlineMs + CLOSE_OVERRUN_MS))) {
-      logger.error('component did not close within its deadline; closing the rest without it', { component: component.name, deadlineMs });
-    }
-  }
-
   const app: App<Tx> = {
     on(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
       register(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, handler as Handler<Envelope, Tx>, undefined);
@@ -329,23 +269,19 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       started = true;
       const components = componentsFor(startOptions);
       closeWhenTold(startOptions);
-      starting = startAll(components);
-      await starting;
+      // the topics the app declares are provisioned before any component starts
+      await lifecycle.start(components, async () => {
+        if (options.topics?.length && canEnsureTopics(broker)) await broker.ensureTopics(options.topics);
+      });
     },
 
     async ready() {
       if (!started) throw new HeraldError(CoreErrors.invalidOptions, 'ready(): call start() first');
-      const closed = new Promise<never>((_, reject) => {
-        if (lifetime.signal.aborted) reject(lifetime.signal.reason);
-        lifetime.signal.addEventListener('abort', () => reject(lifetime.signal.reason), { once: true });
-      });
-      closed.catch(() => {});
-      await Promise.race([Promise.all(running.map((c) => c.ready?.())), closed]);
+      await lifecycle.ready();
     },
 
     close(closeOptions = {}) {
-      closing ??= closeAll(closeOptions.deadlineMs ?? options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs);
-      return closing;
+      return lifecycle.close(closeOptions.deadlineMs ?? options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs);
     },
 
     redrive(redriveOptions: RedriveOptions) {
