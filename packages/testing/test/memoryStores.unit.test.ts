@@ -84,6 +84,43 @@ describe('memoryStores', () => {
     await expect(stores.outbox.claim({ relayId: 'c', limit: 0, leaseMs: 1 })).rejects.toMatchObject({ code: 'invalid-options' });
   });
 
+  it('rolls back a transaction whose work outlives transactionTimeoutMs, freeing its locks and refusing its later writes', async () => {
+    const clock = createManualClock(0);
+    const stores = memoryStores({ clock, transactionTimeoutMs: 1_000 });
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    let lateWrite: unknown;
+    const stuck = stores.transaction(async (tx) => {
+      tx.set('orders/o-1', { status: 'CREATED' });
+      expect(await stores.inbox.markHandled(tx, { group: 'billing', eventId: 'e-1', handledAt: 0 })).toBe(true);
+      await hung;
+      try {
+        tx.set('orders/o-2', { status: 'CREATED' });
+      } catch (error) {
+        lateWrite = error;
+      }
+    });
+    const outcome = stuck.catch((error: unknown) => error);
+    await clock.advance(999);
+    // another transaction marking the same event waits on the stuck one's lock
+    let marked: boolean | undefined;
+    const waiting = stores.transaction((tx) => stores.inbox.markHandled(tx, { group: 'billing', eventId: 'e-1', handledAt: 1 })).then((m) => (marked = m));
+    await Promise.resolve();
+    expect(marked).toBeUndefined();
+    await clock.advance(1);
+    expect(await outcome).toMatchObject({ code: 'timeout', retriable: true });
+    await waiting;
+    expect(marked, 'the lock went with the rollback').toBe(true);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lateWrite).toMatchObject({ code: 'closed' });
+    expect(await stores.transaction(async (tx) => tx.keys())).toEqual([]);
+  });
+
+  it('refuses a transactionTimeoutMs that is not a positive number', () => {
+    expect(() => memoryStores({ transactionTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+
   it('refuses transactions after close', async () => {
     const stores = memoryStores();
     await stores.close();

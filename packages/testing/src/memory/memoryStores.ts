@@ -25,9 +25,17 @@ import { createMemoryDatabase, type MemoryDatabase, type MemoryTx } from './memo
 
 /** Options of {@link memoryStores}. */
 export interface MemoryStoresOptions {
-  /** Measures outbox claim leases and stamps `publishedAt`. Default: the system clock. */
+  /** Measures outbox claim leases and transaction deadlines, and stamps `publishedAt`. Default: the system clock. */
   readonly clock?: Clock;
+  /**
+   * A transaction whose work has not settled by then (on `clock`) is rolled back with a retriable
+   * `timeout`, as SQLite's and PostgreSQL's stores do: its locks go, and its handle refuses later
+   * writes. Default 30,000 ms.
+   */
+  readonly transactionTimeoutMs?: number;
 }
+
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
 
 /**
  * Every store over one in-memory database, with the abilities: idempotency keys, timers, saga
@@ -56,6 +64,10 @@ export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<Memory
  */
 export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   const clock = options.clock ?? systemClock;
+  const timeoutMs = options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new HeraldError(CoreErrors.invalidOptions, `memoryStores: transactionTimeoutMs must be a positive number of ms, got ${String(timeoutMs)}`);
+  }
   const db = createMemoryDatabase();
   const outbox = createMemoryOutbox(db, clock);
   const idempotency = createMemoryIdempotency(db);
@@ -69,11 +81,20 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
     if (closed) throw new HeraldError(CoreErrors.closed, 'memory stores: transaction after close');
     const { tx, state } = db.begin();
     let result: T;
+    let cancelDeadline = () => {};
+    const deadline = new Promise<never>((_, reject) => {
+      cancelDeadline = clock.setTimer(timeoutMs, () =>
+        reject(new HeraldError(CoreErrors.timeout, `memoryStores: the transaction did not finish within ${timeoutMs} ms (transactionTimeoutMs); rolled back`, { retriable: true })),
+      );
+    });
     try {
-      result = await work(tx);
+      // at the deadline the work is left running: its handle is closed by the rollback
+      result = await Promise.race([work(tx), deadline]);
     } catch (error) {
       db.rollback(state);
       throw error;
+    } finally {
+      cancelDeadline();
     }
     let appended = 0;
     db.commit(state, (committed) => {
