@@ -106,6 +106,50 @@ describe('the app lifecycle', () => {
     expect(handled).toEqual([1, 2]);
   });
 
+  it('starts a service the handlers call before the consumer groups and closes it after them, so a backlog and the drain can use it', async () => {
+    const log: string[] = [];
+    const app = newApp();
+    // a backlog waiting when the app starts
+    await app.publish(Ping, { key: 'k', n: 1 });
+    let service: 'new' | 'running' | 'closed' = 'new';
+    const seen: string[] = [];
+    let release!: () => void;
+    const draining = new Promise<void>((resolve) => (release = resolve));
+    app.on(Ping, { group: 'g', retry: { maxAttempts: 1 } }, async (event) => {
+      seen.push(`${event.data.n}:${service}`);
+      // the second event is in flight when the close begins: its drain still calls the service
+      if (event.data.n === 2) await draining;
+      seen.push(`${event.data.n}:${service}`);
+    });
+    app.use({
+      ...recorder('plain', log),
+      // started after the groups: it waits until the backlog was handled
+      async start() {
+        await eventually(() => seen.length === 2, 'the backlog event');
+        log.push('start plain');
+      },
+    });
+    app.use({
+      ...recorder('service', log, async () => void (service = 'closed')),
+      servesHandlers: true,
+      async start() {
+        log.push('start service');
+        service = 'running';
+      },
+    } as Component);
+    await app.start();
+    await eventually(() => seen.length === 2, 'the backlog event');
+    await app.publish(Ping, { key: 'k', n: 2 });
+    await eventually(() => seen.length === 3, 'the second event to be in flight');
+    const closed = app.close({ deadlineMs: 5000 });
+    await eventually(() => log.includes('close plain (with time left)'), 'the plain component to close');
+    release();
+    await closed;
+    expect(seen).toEqual(['1:running', '1:running', '2:running', '2:running']);
+    expect(log).toEqual(['start service', 'start plain', 'close plain (with time left)', 'close service (with time left)']);
+    expect(await app.deadLetters()).toEqual([]);
+  });
+
   it('refuses components after start, duplicates, and things that are not components', async () => {
     const app = newApp();
     app.use(recorder('x', []));

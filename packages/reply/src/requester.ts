@@ -1,5 +1,5 @@
 import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
-import type { App, Component, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
+import type { App, HandlerService, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { positionCommitter } from './commits.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
@@ -44,8 +44,11 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Sends requests and waits for their replies; a component of its app (`app.use`). */
-export interface Requester extends Component {
+/**
+ * Sends requests and waits for their replies; a component of its app (`app.use`). Handlers call
+ * it, so the app starts it before its consumer groups and closes it after them.
+ */
+export interface Requester extends HandlerService {
   /** This instance's id, carried by its requests in `herald-reply-to`. */
   readonly instanceId: string;
   /**
@@ -166,6 +169,7 @@ export function createRequester(options: RequesterOptions): Requester {
 
   const requester: Requester = {
     name: `requester:${instanceId}`,
+    servesHandlers: true,
     instanceId,
     get pending() {
       return waiting.size;

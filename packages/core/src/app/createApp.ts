@@ -4,7 +4,7 @@ import { HeraldError } from '../model/errors.js';
 import { createEventRegistry, type EventDefinition } from '../model/events.js';
 import { canEnsureTopics } from '../ports/broker.js';
 import { systemClock } from '../ports/clock.js';
-import type { Component } from '../ports/component.js';
+import { isHandlerService, type Component } from '../ports/component.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
 import { jsonLogger } from '../ports/logger.js';
@@ -63,14 +63,16 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const lifecycle = createLifecycle({
     clock,
     logger,
-    // the components users added first (the last added first), then the consumer groups together;
-    // then the scheduler and the relay, so what the groups and the scheduler wrote is published
+    // the components users added first (the last added first), then the consumer groups together,
+    // then what their handlers call (the last added first); then the scheduler and the relay, so
+    // what the groups and the scheduler wrote is published
     closeOrder(running) {
       const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
       const builtIn = (c: Component) => c.name === 'relay' || c === scheduler || groupsRunning.includes(c);
       const added = running.filter((c) => !builtIn(c)).reverse();
       const last = [scheduler, running.find((c) => c.name === 'relay')].filter((c): c is Component => c !== undefined && running.includes(c));
-      return [...added.map((c) => [c]), groupsRunning, ...last.map((c) => [c])];
+      const alone = (components: readonly Component[]) => components.map((c) => [c]);
+      return [...alone(added.filter((c) => !isHandlerService(c))), groupsRunning, ...alone(added.filter(isHandlerService)), ...alone(last)];
     },
     async closeEngine() {
       try {
@@ -220,8 +222,9 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
       );
     }
     if (scheduler && (startOptions.timers ?? true)) components.push(scheduler);
+    components.push(...extra.filter(isHandlerService));
     for (const group of selected) components.push(groupComponent(group));
-    components.push(...extra);
+    components.push(...extra.filter((c) => !isHandlerService(c)));
     return components;
   }
 

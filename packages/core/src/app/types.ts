@@ -169,7 +169,11 @@ export interface App<Tx> {
     options: HandlerOptions<Tx>,
     handler: BatchHandler<Envelope<Static<S>>, Tx>,
   ): this;
-  /** Adds a long-lived component, started after the built-in ones and closed before them. */
+  /**
+   * Adds a long-lived component, started after the built-in ones and closed before them; one the
+   * handlers call (a `HandlerService`: a requester) starts before the consumer groups and
+   * closes after them. Components added later close earlier.
+   */
   use(component: Component): this;
   /** Runs `work` in one transaction: its writes and the events it publishes commit together. */
   transaction<T>(work: TransactionWork<Tx, T>): Promise<T>;

@@ -1,7 +1,7 @@
 /**
  * A long-lived part of an application: the outbox relay, each consumer group, and what later
  * packages add (schedulers, metric exporters, admin servers). `createApp` starts components in a
- * documented order and closes them in the reverse order.
+ * documented order and closes them in the reverse order (see {@link HandlerService}).
  */
 export interface Component {
   /** Shown in logs and errors, e.g. `relay`, `group:billing`. Unique within an app. */
@@ -15,4 +15,19 @@ export interface Component {
    * passed, then abandons the rest safely (it is redone after a restart). Idempotent.
    */
   close(options: { readonly deadlineMs: number }): Promise<void>;
+}
+
+/**
+ * A component the app's handlers call while they run (a requester awaiting replies): `createApp`
+ * starts it before the consumer groups and closes it after them, so no handler finds it not yet
+ * started or already closed, and the groups' drain on close can still use it. Other added
+ * components start after the groups and close before them.
+ */
+export interface HandlerService extends Component {
+  readonly servesHandlers: true;
+}
+
+/** Whether `component` is a {@link HandlerService}. */
+export function isHandlerService(component: Component): component is HandlerService {
+  return (component as Partial<HandlerService>).servesHandlers === true;
 }
