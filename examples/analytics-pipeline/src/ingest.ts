@@ -48,14 +48,29 @@ const metricValidator = compileValidator(IngestMetricBody, 'metric');
 export function eventIssues(value: unknown, path = ''): ValidationIssue[] {
   const checked = eventValidator(value);
   if ('error' in checked) return issuesOf(checked.error).map((i) => ({ path: `${path}${i.path}`, message: i.message }));
-  return timeIssues((value as IngestEvent).timestamp, path);
+  return [...timeIssues((value as IngestEvent).timestamp, path), ...nulIssues(value, path)];
 }
 
 /** The issues of one metric sample, empty when it is valid. */
 export function metricIssues(value: unknown): ValidationIssue[] {
   const checked = metricValidator(value);
   if ('error' in checked) return issuesOf(checked.error);
-  return timeIssues((value as IngestMetric).timestamp, '');
+  return [...timeIssues((value as IngestMetric).timestamp, ''), ...nulIssues(value, '')];
+}
+
+/**
+ * Where `value` holds U+0000 (NUL) in a string or a key, as issues. The analytics store refuses it
+ * (PostgreSQL's text cannot hold it), and it would only find out when the event's window closes:
+ * the record closing that window would then fail and be dead-lettered in the event's place. So
+ * it is refused here, before anything is accepted.
+ */
+export function nulIssues(value: unknown, path: string): ValidationIssue[] {
+  if (typeof value === 'string') return value.includes('\u0000') ? [{ path: path || '/', message: 'must not contain U+0000 (NUL)' }] : [];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const at = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+    return key.includes('\u0000') ? [{ path: at, message: 'the key must not contain U+0000 (NUL)' }] : nulIssues(inner, at);
+  });
 }
 
 /**
@@ -130,9 +145,12 @@ export async function appendMetric(publish: Publish, sample: IngestMetric): Prom
  */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-/** The issue of an event time before 1970 or more than {@link MAX_FUTURE_SKEW_MS} ahead (the schema checks the RFC 3339 form), if any. */
-export function timeIssuesOf(event: { readonly timestamp: string }, now = Date.now()): ValidationIssue[] {
-  return timeIssues(event.timestamp, '', now);
+/**
+ * The issues of an event its schema already passed: an event time before 1970 or more than
+ * {@link MAX_FUTURE_SKEW_MS} ahead (the schema checks the RFC 3339 form), and NUL characters.
+ */
+export function eventRuleIssues(event: { readonly timestamp: string }, now = Date.now()): ValidationIssue[] {
+  return [...timeIssues(event.timestamp, '', now), ...nulIssues(event, '')];
 }
 
 function timeIssues(timestamp: string, path: string, now = Date.now()): ValidationIssue[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { envelopeIdOf, eventIssues, MAX_FUTURE_SKEW_MS, timeIssuesOf } from '../src/ingest.js';
+import { envelopeIdOf, eventIssues, eventRuleIssues, MAX_FUTURE_SKEW_MS, metricIssues } from '../src/ingest.js';
 import { createQueries } from '../src/queries.js';
 import { fieldOf } from '../src/grpc/status.js';
 
@@ -49,14 +49,22 @@ describe('event times and query ranges', () => {
   it('refuses an event time more than a few minutes ahead of the clock: it would make its partition late for good', () => {
     const now = Date.UTC(2026, 11, 7, 12, 0, 0);
     const at = (ms: number) => ({ timestamp: new Date(ms).toISOString() });
-    expect(timeIssuesOf(at(now + MAX_FUTURE_SKEW_MS), now)).toEqual([]);
-    expect(timeIssuesOf(at(now - 86_400_000), now)).toEqual([]);
-    expect(timeIssuesOf(at(now + MAX_FUTURE_SKEW_MS + 1), now)).toEqual([{ path: '/timestamp', message: expect.stringContaining('ahead') }]);
-    expect(timeIssuesOf({ timestamp: '2099-01-01T00:00:00Z' })).toHaveLength(1);
+    expect(eventRuleIssues(at(now + MAX_FUTURE_SKEW_MS), now)).toEqual([]);
+    expect(eventRuleIssues(at(now - 86_400_000), now)).toEqual([]);
+    expect(eventRuleIssues(at(now + MAX_FUTURE_SKEW_MS + 1), now)).toEqual([{ path: '/timestamp', message: expect.stringContaining('ahead') }]);
+    expect(eventRuleIssues({ timestamp: '2099-01-01T00:00:00Z' })).toHaveLength(1);
     // the batch check (HTTP and gRPC) names the event
     expect(eventIssues({ userId: 'u', type: 'click', timestamp: '2099-01-01T00:00:00Z', properties: {} }, '/events/2')).toEqual([
       { path: '/events/2/timestamp', message: expect.stringContaining('ahead') },
     ]);
+  });
+
+  it('refuses U+0000 in any string or key of an event or a metric sample, with its path', () => {
+    const event = { userId: 'u', type: 'page_view', timestamp: '2026-12-01T12:00:00Z', properties: { page: 'a\u0000b', nested: { 'k\u0000': 1, list: ['ok', 'x\u0000'] } } };
+    expect(eventIssues(event, '/events/0').map((i) => i.path)).toEqual(['/events/0/properties/page', '/events/0/properties/nested/k\u0000', '/events/0/properties/nested/list/1']);
+    expect(eventIssues({ ...event, userId: 'u\u0000', properties: {} }).map((i) => i.path)).toEqual(['/userId']);
+    expect(metricIssues({ name: 'cpu', value: 1, timestamp: '2026-12-01T12:00:00Z', labels: { host: 'a/\u0000' } }).map((i) => i.path)).toEqual(['/labels/host']);
+    expect(eventIssues({ ...event, properties: { page: 'fine' } }, '')).toEqual([]);
   });
 
   it('refuses a query range naming a date that does not exist, instead of rolling it over', async () => {

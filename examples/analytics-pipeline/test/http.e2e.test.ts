@@ -49,6 +49,14 @@ describe('analytics-pipeline in one process, over HTTP', () => {
     expect([badRange.status, (badRange.body as { code: string }).code]).toEqual([422, 'invalid-query']);
     const badWindow = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.from}&to=${RANGE.to}&window=2m`);
     expect([badWindow.status, badWindow.contentType]).toEqual([422, 'application/problem+json']);
+    // NUL, which the analytics store cannot keep, is refused at the door, not when its window closes
+    const nul = { userId: 'u-nul', type: 'page_view', timestamp: RANGE.from, properties: { page: 'a\u0000b' } };
+    const single = await send(`${urls.producerHttp}/v1/events`, { body: nul });
+    expect([single.status, (single.body as { code: string }).code]).toEqual([422, 'schema-violation']);
+    const inBatch = await send(`${urls.producerHttp}/v1/events:batch`, { body: { events: [{ ...nul, properties: { page: 'ok' } }, nul] } });
+    expect([inBatch.status, (inBatch.body as { errors?: { path: string }[] }).errors?.map((e) => e.path)]).toEqual([422, ['/events/1/properties/page']]);
+    const metric = await send(`${urls.producerHttp}/v1/metrics`, { body: { name: 'cpu', value: 1, timestamp: RANGE.from, labels: { 'host\u0000': 'a' } } });
+    expect(metric.status).toBe(422);
     const generated = await send(`${urls.producerHttp}/v1/events`, { body: { userId: 'u-gen', type: 'signup', timestamp: RANGE.from, properties: {} } });
     expect(generated.status).toBe(202);
     expect((generated.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,6 +1,6 @@
 import type { App, SqlTx } from '@herald/core';
 import { createGateway, type Gateway, type GatewayMetrics } from '@herald/http';
-import { appendEvents, appendMetric, assertValid, checkEvents, IngestBatchBody, IngestEventBody, IngestMetricBody, metricIssues, timeIssuesOf } from '../ingest.js';
+import { appendEvents, appendMetric, assertValid, checkEvents, IngestBatchBody, IngestEventBody, IngestMetricBody, metricIssues, eventRuleIssues } from '../ingest.js';
 
 /** Largest request body the producer takes (seed 001: batches of up to 1,000 events); larger is 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -31,7 +31,7 @@ export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions
     url: '/v1/events',
     body: IngestEventBody,
     handle: async ({ body, publish }) => {
-      assertValid(timeIssuesOf(body), 'event');
+      assertValid(eventRuleIssues(body), 'event');
       const [eventId] = await appendEvents(publish, [body]);
       return { eventId: eventId! };
     },
