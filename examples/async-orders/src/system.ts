@@ -111,9 +111,11 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
     metrics,
     logger,
     async start() {
+      // the app first: a POST /orders waits for its status event once its work committed, which
+      // needs the event waiter started; an order taken before would be answered 202, not 201
+      await app.start();
       const address = gateway ? await gateway.listen({ port: config.port, host: config.host }) : undefined;
       if (address) logger.info('listening', { url: address.url });
-      await app.start();
       await app.ready();
       gateway?.markReady();
       const metricsUrl = server?.url ?? (address ? `${address.url}${METRICS_PATH}` : undefined);

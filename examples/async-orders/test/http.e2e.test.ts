@@ -23,9 +23,12 @@ const env = {
 };
 let system: AsyncOrders;
 let url: string;
+/** Whether the gateway accepted connections while the app started its components (the event waiter among them). */
+let listeningWhileAppStarted: boolean | undefined;
 
 beforeAll(async () => {
   system = await createAsyncOrders(loadConfig(env, []), env);
+  system.app.use({ name: 'start-probe', start: async () => void (listeningWhileAppStarted = system.gateway!.fastify.server.listening), close: async () => undefined });
   url = (await system.start()).url!;
 }, 60_000);
 afterAll(async () => {
@@ -140,6 +143,10 @@ describe('billing and orders', () => {
     expect(notifications.map((n) => n.type)).toEqual(['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS']);
     expect(notifications[1]).toMatchObject({ orderId: body.orderId, subject: expect.any(String), content: expect.stringContaining('60.00'), notificationId: expect.any(String), sentAt: expect.any(Number) });
     expect(((await eve.get('/notifications')).body as { notifications: unknown[] }).notifications.length).toBeLessThanOrEqual(1);
+  });
+
+  it('takes no request before the app started: an order then would find the event waiter not started and be answered 202, not from its status', () => {
+    expect(listeningWhileAppStarted).toBe(false);
   });
 
   it('serves health and metrics', async () => {

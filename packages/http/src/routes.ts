@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HeraldError } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
 import type { Envelope, Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -63,7 +63,9 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre =
   /**
    * Answer from an event instead: once the work committed (or its response is replayed), hold the
    * request until the correlated event arrives and answer from it; past `timeoutMs`, answer 202
-   * with a `Location` to poll. Declare it after `handle`.
+   * with a `Location` to poll. The work committed, so a waiter that cannot take the wait (not
+   * started yet, or closed) or a `lookup` that throws also gets that 202, never an error.
+   * Declare it after `handle`.
    */
   readonly awaitEvent?: AwaitEvent<NoInfer<R>>;
 }
@@ -196,24 +198,44 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
   async function settle(reply: FastifyReply, response: StoredResponse, replayed: boolean): Promise<FastifyReply> {
     const awaited = route.awaitEvent;
     if (!awaited) return send(reply, response, replayed);
-    const result = response.body as R;
-    const expectation = awaited.waiter.expect(awaited.correlationId(result), { timeoutMs: awaited.timeoutMs, ...(awaited.until ? { until: awaited.until } : {}) });
-    let known: RouteResponse | undefined;
-    try {
-      known = await awaited.lookup?.(result);
-    } catch (error) {
-      expectation.cancel();
-      throw error;
-    }
-    const respond = (answer: RouteResponse) => send(reply, { status: answer.status, body: answer.body ?? null, headers: { ...answer.headers } }, replayed);
-    if (known) {
-      expectation.cancel();
-      return respond(known);
-    }
-    const event = await expectation.result;
-    if (event) return respond(awaited.answer(event, result));
-    return respond({ status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } });
+    const answer = await answerFromEvent(awaited, response.body as R, scopeOf(reply.request).logger);
+    return send(reply, { status: answer.status, body: answer.body ?? null, headers: { ...answer.headers } }, replayed);
   }
+}
+
+/**
+ * The answer of an `awaitEvent` route once its work committed: what `lookup` knows, else the
+ * awaited event's, else the 202 with its `Location`. The work is done, so nothing here fails the
+ * request: a wait the waiter cannot take (not started yet, or closed) or a lookup that throws is
+ * logged, and the route answers as when the event does not come in time — the client polls the
+ * `Location` or retries its key, and never learns of a failure for work that was accepted.
+ */
+async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logger: Logger): Promise<RouteResponse> {
+  let expectation: ReturnType<EventWait['expect']> | undefined;
+  try {
+    expectation = awaited.waiter.expect(awaited.correlationId(result), { timeoutMs: awaited.timeoutMs, ...(awaited.until ? { until: awaited.until } : {}) });
+  } catch (error) {
+    logAfterCommit(logger, 'http: the awaited event cannot be waited for; the route answers without it', error);
+  }
+  let known: RouteResponse | undefined;
+  try {
+    known = await awaited.lookup?.(result);
+  } catch (error) {
+    logAfterCommit(logger, 'http: the lookup of an awaited outcome failed; the route answers without it', error);
+  }
+  if (known) {
+    expectation?.cancel();
+    return known;
+  }
+  const event = await expectation?.result;
+  if (event) return awaited.answer(event, result);
+  return { status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } };
+}
+
+/** A failure after the work committed: at warn when it may pass (a waiter closing, a store busy), else at error. */
+function logAfterCommit(logger: Logger, message: string, error: unknown): void {
+  if (isHeraldError(error) && error.retriable) logger.warn(message, { error });
+  else logger.error(message, { error });
 }
 
 /** The request's Idempotency-Key: its headers as the app sees them, its raw lines to count repeats. */

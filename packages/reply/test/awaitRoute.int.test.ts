@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreErrors, createApp, defineEvent, HeraldError, silentLogger, uuidv7, type App, type SqlTx } from '@herald/core';
+import { CoreErrors, createApp, defineEvent, HeraldError, silentLogger, uuidv7, type App, type Logger, type SqlTx } from '@herald/core';
 import { createGateway, type Gateway } from '@herald/http';
 import { sqliteEngine } from '@herald/sqlite';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEventWaiter, type EventWaiter } from '../src/index.js';
 import { until } from './scenario.js';
 
@@ -139,5 +140,109 @@ describe('a command route answered from the event it causes', () => {
     expect(() => a.waiter.expect('', { timeoutMs: 10 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
     expect(() => a.waiter.expect('c-1', { timeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
     expect(() => createEventWaiter({ app: apps[0]!, events: [] })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+});
+
+describe('an awaitEvent route whose work committed but cannot be answered from the event', () => {
+  interface Logged {
+    readonly level: string;
+    readonly message: string;
+    readonly code: unknown;
+  }
+
+  /** One gateway on the in-memory engine, not started; `lookup` replaces the route's (which knows nothing). */
+  function memoryReplica(options: { lookup?: () => Promise<undefined> } = {}) {
+    const logged: Logged[] = [];
+    const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void logged.push({ level, message, code: (fields?.['error'] as { code?: unknown } | undefined)?.code });
+    const logger: Logger = { debug: () => undefined, info: () => undefined, warn: at('warn'), error: at('error'), child: () => logger };
+    const app = createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), logger, relay: { idleMs: 5 } });
+    const waiter = createEventWaiter({ app, events: [OrderDecided], instanceId: 'gateway-m' });
+    app.use(waiter);
+    const gateway = createGateway<MemoryTx>({ app });
+    let done = 0;
+    gateway.command({
+      method: 'POST',
+      url: '/orders',
+      body: Type.Object({ amount: Type.Integer() }),
+      status: 202,
+      handle: async ({ body, publish }) => {
+        const requestId = uuidv7();
+        await publish(OrderRequested, { requestId, amount: body.amount }, { correlationId: requestId });
+        done++;
+        return { requestId };
+      },
+      awaitEvent: {
+        waiter,
+        timeoutMs: 50,
+        correlationId: (result) => result.requestId,
+        answer: (event, result) => ({ status: 201, body: { requestId: result.requestId, status: (event.data as { status: string }).status } }),
+        lookup: options.lookup ?? (async () => undefined),
+        location: (result) => `/requests/${result.requestId}`,
+        pending: (result) => ({ requestId: result.requestId, status: 'PENDING' }),
+      },
+    });
+    const post = (key: string) => gateway.fastify.inject({ method: 'POST', url: '/orders', headers: { 'content-type': 'application/json', 'idempotency-key': key }, payload: { amount: 5 } });
+    return { app, waiter, gateway, post, logged, done: () => done };
+  }
+
+  let replicas: ReturnType<typeof memoryReplica>[] = [];
+  afterEach(async () => {
+    for (const { gateway, app } of replicas) {
+      await gateway.close();
+      await app.close();
+    }
+    replicas = [];
+  });
+  const replicaOf = (options?: Parameters<typeof memoryReplica>[0]) => {
+    const replica = memoryReplica(options);
+    replicas.push(replica);
+    return replica;
+  };
+
+  const expectPending = (response: Awaited<ReturnType<ReturnType<typeof memoryReplica>['post']>>) => {
+    expect({ status: response.statusCode, type: response.headers['content-type'] }).toEqual({ status: 202, type: 'application/json; charset=utf-8' });
+    const { requestId } = response.json() as { requestId: string };
+    expect(response.json()).toEqual({ requestId, status: 'PENDING' });
+    expect(response.headers['location']).toBe(`/requests/${requestId}`);
+    return requestId;
+  };
+
+  it('answers 202 with the Location, not an error, when the gateway serves before the app started its waiter', async () => {
+    const r = replicaOf();
+    // before the fix: 500 internal, although the order was placed (waiter-not-started after the commit)
+    const requestId = expectPending(await r.post('k-early'));
+    expect(r.done()).toBe(1);
+    expect(r.logged).toContainEqual(expect.objectContaining({ level: 'error', code: 'waiter-not-started' }));
+    // the work committed with its key: once started, the same key replays it rather than doing it again
+    await r.app.start();
+    await r.app.ready();
+    const again = await r.post('k-early');
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(expectPending(again)).toBe(requestId);
+    expect(r.done()).toBe(1);
+  });
+
+  it('answers 202 with the Location, not a 503, when the waiter closed', async () => {
+    const r = replicaOf();
+    await r.app.start();
+    await r.app.ready();
+    await r.waiter.close({ deadlineMs: 1_000 });
+    expectPending(await r.post('k-closing'));
+    expect(r.done()).toBe(1);
+    expect(r.logged).toContainEqual(expect.objectContaining({ level: 'warn', code: 'waiter-closed' }));
+  });
+
+  it('answers 202 with the Location, not an error, when the lookup throws', async () => {
+    const r = replicaOf({
+      lookup: async () => {
+        throw new HeraldError(CoreErrors.timeout, 'the status table is busy', { retriable: true });
+      },
+    });
+    await r.app.start();
+    await r.app.ready();
+    expectPending(await r.post('k-lookup'));
+    expect(r.done()).toBe(1);
+    expect(r.waiter.pending).toBe(0);
+    expect(r.logged).toContainEqual(expect.objectContaining({ level: 'warn', code: 'timeout' }));
   });
 });
