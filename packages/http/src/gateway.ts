@@ -221,12 +221,13 @@ function sendRouterProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: Fasti
 }
 
 /**
- * 500s at error; 503s at warn (an outage of the store or the broker shows as a burst of them, and
- * the log must say why), except a probe's (a starting or draining service answers /readyz 503).
+ * 500s at error; 503s and 504s at warn (an outage of the store, the broker or another service shows
+ * as a burst of them, and the log must say why), except a probe's (a starting or draining service
+ * answers /readyz 503).
  */
 function logFailure(logger: Logger, problem: Problem, request: FastifyRequest, error: unknown, probe: boolean): void {
   const fields = { method: request.method, url: request.url, status: problem.status, code: problem.code, error };
-  if (problem.status === 503) {
+  if (problem.status === 503 || problem.status === 504) {
     if (!probe) logger.warn('http: request failed', fields);
   } else if (problem.status >= 500) logger.error('http: request failed', fields);
 }

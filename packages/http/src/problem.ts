@@ -157,6 +157,18 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     action: 'Use a new key for a new operation; resend the original body to get the original answer.',
   },
   unavailable: { code: 'unavailable', retriable: true, meaning: 'The service cannot take the request now: starting, draining or its store is busy (503).', action: 'Retry with backoff.' },
+  badGateway: {
+    code: 'bad-gateway',
+    retriable: false,
+    meaning: "Another service the route asked answered with something unusable (502); @herald/reply's reply-invalid maps to it. Map a domain code to it with `errorKinds`.",
+    action: 'Report it with the request id: the other service is at fault, not the request.',
+  },
+  gatewayTimeout: {
+    code: 'gateway-timeout',
+    retriable: true,
+    meaning: "Another service the route asked did not answer in time (504); @herald/reply's request-timeout maps to it. Map a domain code to it with `errorKinds`.",
+    action: 'Retry with backoff if the operation is idempotent (the other service may have done it); check that the other service runs and keeps up.',
+  },
   internal: { code: 'internal', retriable: false, meaning: 'An unexpected error (500); the log has its details under the request id.', action: 'Report it with the request id.' },
 });
 
@@ -203,7 +215,23 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [ErrorCodes.closed]: { status: 503, title: 'Service unavailable' },
   [ErrorCodes.brokerUnavailable]: { status: 503, title: 'Service unavailable' },
   [ErrorCodes.timeout]: { status: 503, title: 'Service unavailable' },
+  [HttpErrorCodes.badGateway]: { status: 502, title: 'Bad gateway' },
+  [HttpErrorCodes.gatewayTimeout]: { status: 504, title: 'Gateway timeout' },
   [HttpErrorCodes.internal]: { status: 500, title: 'Internal server error' },
+};
+
+/**
+ * Codes of Herald's other packages that a route may let through, mapped like `errorKinds` (each
+ * keeps its own code and type). They are named, not imported: those packages build on this one
+ * (not the reverse), and their tests check these names against their catalogues. A gateway's own
+ * `errorKinds` takes precedence.
+ */
+const HERALD_ERROR_KINDS: Readonly<Record<string, HttpErrorCode>> = {
+  // @herald/reply: a route asking another service with requester.request()
+  'reply-invalid': HttpErrorCodes.badGateway,
+  'request-timeout': HttpErrorCodes.gatewayTimeout,
+  'requester-not-started': HttpErrorCodes.unavailable,
+  'requester-closed': HttpErrorCodes.unavailable,
 };
 
 /** An RFC 9457 problem details object, with Herald's extension members. */
@@ -252,10 +280,11 @@ const FRAMEWORK_STATUSES: Readonly<Record<number, HttpErrorCode>> = {
 
 /**
  * Maps anything thrown while serving a request to a problem: Herald errors by `code` (through
- * `errorKinds` for domain codes), framework errors by their code, validation failures to 422 with
- * `errors`. Unknown retriable Herald errors become 503, everything else 500. A 500 (an unmapped
- * code, or `internal` itself) always gets the generic `detail`, so internals do not leak (the
- * caller logs the original).
+ * `errorKinds` for domain codes; `@herald/reply`'s codes: `reply-invalid` 502, `request-timeout`
+ * 504, `requester-not-started` and `requester-closed` 503), framework errors by their code,
+ * validation failures to 422 with `errors` (on a 422 only). Unknown retriable Herald errors become
+ * 503, everything else 500. A 500 (an unmapped code, or `internal` itself) always gets the generic
+ * `detail`, so internals do not leak (the caller logs the original).
  */
 export function toProblem(thrown: unknown, instance: string, options: ProblemOptions = {}): Problem {
   const { code, entry, known } = classify(thrown, options.errorKinds);
@@ -268,7 +297,8 @@ export function toProblem(thrown: unknown, instance: string, options: ProblemOpt
     instance,
     code,
   };
-  const issues = issuesOf(thrown);
+  // only the request's own fields: another status's issues (a reply's, an event's) are not the client's to see
+  const issues = problem.status === 422 ? issuesOf(thrown) : undefined;
   return issues ? { ...problem, errors: issues } : problem;
 }
 
@@ -277,7 +307,7 @@ function classify(thrown: unknown, errorKinds: ProblemOptions['errorKinds']): { 
   const raw = (thrown as { code?: unknown } | null)?.code;
   const specific = typeof raw === 'string' ? (FRAMEWORK_CODES[raw] ?? raw) : undefined;
   if (specific !== undefined) {
-    const entry = PROBLEM_CATALOG[specific] ?? PROBLEM_CATALOG[errorKinds?.[specific] ?? ''];
+    const entry = PROBLEM_CATALOG[specific] ?? PROBLEM_CATALOG[errorKinds?.[specific] ?? HERALD_ERROR_KINDS[specific] ?? ''];
     // a 500 is a fault of ours, and its message (a stack frame, a library's complaint) is for the log
     if (entry) return { code: specific, entry, known: entry.status !== 500 };
   }

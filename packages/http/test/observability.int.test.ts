@@ -176,6 +176,25 @@ describe('correlation ids, request logs and the tracing hook', () => {
     expect(lines.filter((l) => l.msg === 'http: request failed')).toHaveLength(1);
   });
 
+  it('logs a 504 (another service did not answer in time) at warn like a 503, and a 502 (it answered nonsense) at error', async () => {
+    setUp();
+    gateway.query({
+      url: '/profile/:mode',
+      params: Type.Object({ mode: Type.String() }),
+      handle: async ({ params }) => {
+        if (params.mode === 'slow') throw new HeraldError('request-timeout', 'no ProfileReturned within 50 ms', { retriable: true });
+        throw new HeraldError('reply-invalid', 'the reply is not a valid ProfileReturned');
+      },
+    });
+    const slow = await gateway.fastify.inject({ method: 'GET', url: '/profile/slow' });
+    const bad = await gateway.fastify.inject({ method: 'GET', url: '/profile/bad' });
+    expect([slow.statusCode, bad.statusCode]).toEqual([504, 502]);
+    expect(lines.filter((l) => l.msg === 'http: request failed').map((l) => [l.level, l.fields['code']])).toEqual([
+      ['warn', 'request-timeout'],
+      ['error', 'reply-invalid'],
+    ]);
+  });
+
   it("answers 500, logged with the cause, when the route publishes an event that does not match its schema; a route's own schema-violation stays 422", async () => {
     setUp();
     gateway.command({

@@ -30,6 +30,23 @@ describe('toProblem', () => {
     expect(problem).toMatchObject({ status: 409, title: 'Conflict', code: 'seat-held', type: 'https://example.test/problems/seat-held', detail: 'seat 1A is taken' });
   });
 
+  it("maps @herald/reply's codes keeping their own: an invalid reply 502, no reply in time 504, a requester not started or closed 503", () => {
+    const reply = (code: string, retriable: boolean) => toProblem(new HeraldError(code, `${code} happened`, { retriable }), '/profile');
+    expect(reply('reply-invalid', false)).toEqual({ type: 'urn:herald:problem:reply-invalid', title: 'Bad gateway', status: 502, detail: 'reply-invalid happened', instance: '/profile', code: 'reply-invalid' });
+    expect(reply('request-timeout', true)).toMatchObject({ status: 504, title: 'Gateway timeout', code: 'request-timeout', detail: 'request-timeout happened' });
+    expect(reply('requester-not-started', false)).toMatchObject({ status: 503, code: 'requester-not-started', detail: 'requester-not-started happened' });
+    expect(reply('requester-closed', true)).toMatchObject({ status: 503, code: 'requester-closed' });
+    // a gateway's own errorKinds come first
+    expect(toProblem(new HeraldError('request-timeout', 'slow'), '/', { errorKinds: { 'request-timeout': 'unavailable' } })).toMatchObject({ status: 503, code: 'request-timeout' });
+  });
+
+  it("lists validation issues on a 422 only: another status's issues (a reply's, an event's) are not the client's fields", () => {
+    const issues = [{ path: '/email', message: 'Expected string' }];
+    expect(toProblem(new HeraldError('reply-invalid', 'the reply is not a valid Profile', { details: { issues } }), '/profile')).not.toHaveProperty('errors');
+    expect(toProblem(new HeraldError('ledger-corrupt', 'bad row', { details: { issues } }), '/')).not.toHaveProperty('errors');
+    expect(toProblem(new HeraldError(ErrorCodes.schemaViolation, 'bad body', { details: { issues } }), '/')).toMatchObject({ status: 422, errors: issues });
+  });
+
   it('maps framework errors by code, then by status', () => {
     expect(toProblem(Object.assign(new Error('Request body is too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }), '/').status).toBe(413);
     expect(toProblem(Object.assign(new Error('bad'), { code: 'FST_ERR_SOMETHING_NEW', statusCode: 400 }), '/')).toMatchObject({ status: 400, code: 'bad-request' });

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
+import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, uuidv7 } from '@herald/core';
 import type { App, HandlerService, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { positionCommitter } from './commits.js';
@@ -56,7 +56,8 @@ export interface Requester extends HandlerService {
    * the reply envelope whose `herald-request-id` is this request's id. Rejects with
    * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first (its
    * `details.sent` tells whether the request may have been sent), the signal's reason when
-   * aborted, or `schema-violation` when the reply's data is invalid. A request that stops waiting
+   * aborted, or `reply-invalid` when the reply cannot be used (its data does not match the reply's
+   * schema, its type is another; `details.issues` lists the fields). A request that stops waiting
    * (timeout, abort, close) before the requester is ready is never sent. Do not call it inside a
    * transaction: the request is only sent once its own transaction commits.
    */
@@ -144,7 +145,7 @@ export function createRequester(options: RequesterOptions): Requester {
       }
       entry.resolve({ ...envelope, data: entry.definition.reply.parse(envelope.data) });
     } catch (error) {
-      entry.reject(error);
+      entry.reject(invalidReply(id, entry.definition, error));
     }
   };
 
@@ -253,6 +254,19 @@ export function createRequester(options: RequesterOptions): Requester {
     },
   };
   return requester;
+}
+
+/**
+ * A reply the requester cannot use, as its own code: the replier broke the contract, so the
+ * caller's request (an HTTP client's, a handler's event) must not be blamed with the reply's
+ * `schema-violation`. The message names no field; `details.issues` and the cause do.
+ */
+function invalidReply(requestId: string, definition: RequestDefinition, cause: unknown): HeraldError {
+  const issues = isHeraldError(cause) ? cause.details?.['issues'] : undefined;
+  return new HeraldError(ReplyErrors.replyInvalid, `the reply to ${definition.request.type} ${requestId} is not a valid ${definition.reply.type}`, {
+    cause,
+    details: { requestId, replyType: definition.reply.type, ...(Array.isArray(issues) ? { issues } : {}) },
+  });
 }
 
 function validate(options: RequesterOptions) {

@@ -1,5 +1,7 @@
-import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Broker, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Broker, type Envelope, type HeraldError, type InstrumentationEvent } from '@herald/core';
+import { createGateway } from '@herald/http';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRequester, defineRequest, REPLY_HEADERS, type Requester } from '../src/index.js';
 import { GetProfile, ProfileRequested, ProfileReturned, until } from './scenario.js';
@@ -149,12 +151,27 @@ describe('requester', () => {
     expect(s.requester.pending).toBe(0);
   });
 
-  it('rejects a reply whose data does not match the reply schema with schema-violation', async () => {
+  it("rejects a reply that breaks its contract with reply-invalid, not the reply's schema-violation: the caller's request is not at fault", async () => {
     const s = await setup();
-    const pending = s.requester.request(GetProfile, { userId: 'u-4', from: 'x' }, { timeoutMs: 10_000 });
+    const pending = s.requester.request(GetProfile, { userId: 'u-4', from: 'x' }, { timeoutMs: 10_000 }).catch((error: unknown) => error);
     const request = await waitForRequest(s);
     await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 4 });
-    await expect(pending).rejects.toMatchObject({ code: 'schema-violation' });
+    const invalid = (await pending) as HeraldError;
+    expect(invalid).toMatchObject({
+      code: 'reply-invalid',
+      retriable: false,
+      details: { requestId: request.id, replyType: 'ProfileReturned', issues: expect.arrayContaining([expect.objectContaining({ path: '/userId' })]) },
+      cause: expect.objectContaining({ code: 'schema-violation' }),
+    });
+    // the message names no field of the reply: an HTTP route shows it to its client
+    expect(invalid.message).not.toMatch(/userId|name/);
+
+    // a reply of another type is as unusable
+    const another = s.requester.request(GetProfile, { userId: 'u-4', from: 'y' }, { timeoutMs: 10_000 }).catch((error: unknown) => error);
+    await until(async () => (await s.requests()).length === 2, 5_000, 'the second request in the outbox');
+    const second = (await s.requests())[1]!;
+    await s.reply({ replyTo: 'notifier-1', requestId: second.id }, { userId: 'u-4', name: 'Four', from: 'y' }, 'ProfileDeleted');
+    expect(await another).toMatchObject({ code: 'reply-invalid', details: { requestId: second.id }, cause: expect.objectContaining({ code: 'unknown-event-type' }) });
   });
 
   it('refuses requests before start (requester-not-started) and rejects waiting ones at close (requester-closed)', async () => {
@@ -222,6 +239,45 @@ describe('requester', () => {
     expect(() => defineRequest({ request: ProfileRequested, reply: { ...ProfileReturned, topic: ProfileRequested.topic } })).toThrow(
       expect.objectContaining({ code: 'invalid-options' }),
     );
+  });
+});
+
+describe('requester behind an HTTP route', () => {
+  it("answers 502 reply-invalid without the reply's fields, 504 request-timeout, 503 requester-not-started and requester-closed", async () => {
+    const s = await setup(false);
+    const gateway = createGateway<MemoryTx>({ app: s.app });
+    gateway.query({
+      url: '/profiles/:id',
+      params: Type.Object({ id: Type.String() }),
+      handle: async ({ params }) => (await s.requester.request(GetProfile, { userId: params.id, from: 'http' }, { timeoutMs: params.id === 'silent' ? 50 : 10_000 })).data,
+    });
+    const get = async (id: string) => {
+      const response = await gateway.fastify.inject({ method: 'GET', url: `/profiles/${id}` });
+      return { status: response.statusCode, contentType: response.headers['content-type'], retryAfter: response.headers['retry-after'], body: response.json() as Record<string, unknown> };
+    };
+    try {
+      expect(await get('early')).toMatchObject({ status: 503, retryAfter: '1', body: { code: 'requester-not-started' } });
+      await s.app.start();
+
+      const bad = get('u-1');
+      const request = await waitForRequest(s);
+      await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 1, secret: 'x' });
+      // before the fix: 422 schema-violation, blaming the client and listing the reply's fields
+      const invalid = await bad;
+      expect(invalid).toMatchObject({ status: 502, contentType: 'application/problem+json', body: { code: 'reply-invalid', title: 'Bad gateway', type: 'urn:herald:problem:reply-invalid' } });
+      expect(invalid.body).not.toHaveProperty('errors');
+      expect(JSON.stringify(invalid.body)).not.toMatch(/userId|secret/);
+
+      // before the fix: 503 unavailable with a generic detail
+      expect(await get('silent')).toMatchObject({ status: 504, body: { code: 'request-timeout', title: 'Gateway timeout', detail: expect.stringContaining('within 50 ms') } });
+
+      const waiting = get('u-2');
+      await until(() => s.requester.pending === 1, 5_000, 'the request to wait');
+      await s.app.close();
+      expect(await waiting).toMatchObject({ status: 503, retryAfter: '1', body: { code: 'requester-closed' } });
+    } finally {
+      await gateway.close();
+    }
   });
 });
 
