@@ -1,3 +1,5 @@
+import { KeyObject as NodeKeyObject } from 'node:crypto';
+import { types } from 'node:util';
 import { CoreErrors, HeraldError, isHeraldError } from '@herald/core';
 import { createRemoteJWKSet, importJWK, importSPKI, type CryptoKey, type JWK, type JWTVerifyGetKey, type KeyObject } from 'jose';
 import { HttpErrorCodes, HttpErrors } from './problem.js';
@@ -14,7 +16,11 @@ export interface JwtKey {
    */
   readonly kid?: string;
   readonly alg: AsymmetricAlgorithm;
-  /** A public key: a JWK object, an SPKI PEM string (`-----BEGIN PUBLIC KEY-----`), or a key object. */
+  /**
+   * A public key: a JWK object, an SPKI PEM string (`-----BEGIN PUBLIC KEY-----`), or a key object
+   * (`KeyObject` or `CryptoKey`). Each is checked when the authenticator is built: a public key of
+   * the type `alg` verifies with (RSA of at least 2048 bits, EC on P-256, Ed25519), else `invalid-options`.
+   */
   readonly key: JWK | string | CryptoKey | KeyObject;
 }
 
@@ -112,15 +118,47 @@ async function importKey(k: JwtKey, index: number): Promise<Resolvable> {
     throw new HeraldError(CoreErrors.invalidOptions, `${where}.alg must be RS256, ES256 or EdDSA, got ${String(k.alg)}`);
   }
   try {
-    if (typeof k.key === 'string') return await importSPKI(k.key, k.alg);
-    if (isJwk(k.key)) {
-      if (k.key.kty === 'oct' || 'd' in k.key) throw new Error('a configured key must be a public key (no "d", not "oct")');
-      return await importJWK(k.key, k.alg);
-    }
-    return k.key;
+    const key = typeof k.key === 'string' ? await importSPKI(k.key, k.alg) : await importJWK(isJwk(k.key) ? publicJwk(k.key) : publicJwkOf(k.key, k.alg), k.alg);
+    if (k.alg === 'RS256') checkModulus(key as CryptoKey);
+    return key;
   } catch (error) {
     throw new HeraldError(CoreErrors.invalidOptions, `${where} is not a usable ${k.alg} public key: ${(error as Error).message}`, { cause: error });
   }
+}
+
+function publicJwk(jwk: JWK): JWK {
+  if (jwk.kty === 'oct' || 'd' in jwk) throw new Error('a configured key must be a public key (no "d", not "oct")');
+  return jwk;
+}
+
+/** The key type (and curve) each algorithm verifies with, as node:crypto names them. */
+const KEY_TYPES: Readonly<Record<AsymmetricAlgorithm, { readonly type: string; readonly curve?: string; readonly wanted: string }>> = {
+  RS256: { type: 'rsa', wanted: 'an RSA key' },
+  ES256: { type: 'ec', curve: 'prime256v1', wanted: 'an EC key on P-256' },
+  EdDSA: { type: 'ed25519', wanted: 'an Ed25519 key' },
+};
+
+/**
+ * A key object's public JWK, once it is a public key of the type `alg` verifies with: jose would
+ * only find out at each token (a 401 token-malformed for a key of another type, a 500 for a
+ * private key), and the keys are validated when the authenticator is built.
+ */
+function publicJwkOf(key: CryptoKey | KeyObject, alg: AsymmetricAlgorithm): JWK {
+  if (!types.isKeyObject(key) && !types.isCryptoKey(key)) throw new Error('the key must be a JWK, an SPKI PEM string, a KeyObject or a CryptoKey');
+  const object = types.isKeyObject(key) ? key : NodeKeyObject.from(key);
+  if (object.type !== 'public') throw new Error(`a configured key must be a public key, got a ${object.type} key`);
+  const expected = KEY_TYPES[alg];
+  const curve = object.asymmetricKeyDetails?.namedCurve;
+  if (object.asymmetricKeyType !== expected.type || (expected.curve !== undefined && curve !== expected.curve)) {
+    throw new Error(`${alg} needs ${expected.wanted}, got a key of type ${object.asymmetricKeyType}${curve ? ` on ${curve}` : ''}`);
+  }
+  return object.export({ format: 'jwk' }) as JWK;
+}
+
+/** RS256 keys shorter than 2048 bits are refused by jose at every token (RFC 7518 §3.3): here instead. */
+function checkModulus(key: CryptoKey): void {
+  const bits = (key.algorithm as { modulusLength?: number }).modulusLength ?? 0;
+  if (bits < 2048) throw new Error(`RS256 needs an RSA key of at least 2048 bits, got ${bits}`);
 }
 
 function isJwk(key: JwtKey['key']): key is JWK {

@@ -1,9 +1,12 @@
+import { createPublicKey, createSecretKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { createManualClock } from '@herald/core';
+import { generateKeyPair, importJWK, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { jwtAuthenticator } from '../src/index.js';
 import { authFixture, type AuthFixture } from './authSupport.js';
 import { fixture, rawRequest } from './support.js';
-import { AUDIENCE, ISSUER, NOW_S, bearer, claims, hs256, sign, signingKey, unsecured, type SigningKey } from './tokens.js';
+import { AUDIENCE, ISSUER, NOW_MS, NOW_S, bearer, claims, hs256, sign, signingKey, unsecured, type SigningKey } from './tokens.js';
 
 const SECRET = 'a shared secret of at least 32 bytes!!';
 
@@ -209,5 +212,31 @@ describe('jwtAuthenticator options', () => {
     ['a JWKS url that is not a URL', { issuer: ISSUER, audience: AUDIENCE, jwks: { url: 'not a url' } }],
   ])('refuses %s with invalid-options', async (_, options) => {
     await expect(jwtAuthenticator(options as never)).rejects.toMatchObject({ code: 'invalid-options' });
+  });
+
+  it('takes a public KeyObject or CryptoKey of the type its alg verifies with', async () => {
+    const asKeyObject = createPublicKey({ key: ec.publicJwk as JsonWebKey, format: 'jwk' });
+    const cryptoKey = (await importJWK(ed.publicJwk, 'EdDSA')) as CryptoKey;
+    const auth = await jwtAuthenticator({ issuer: ISSUER, audience: AUDIENCE, clock: createManualClock(NOW_MS), keys: [{ kid: ec.kid, alg: 'ES256', key: asKeyObject }, { kid: ed.kid, alg: 'EdDSA', key: cryptoKey }] });
+    for (const key of [ec, ed]) expect(await auth.authenticate(bearer(await sign(key)))).toMatchObject({ username: 'alice' });
+  });
+
+  // before the fix these were accepted, then every request failed: a 401 token-malformed for each
+  // valid token (a key of another type), or a 500 (a private key)
+  it.each([
+    ['an RSA KeyObject for ES256', () => ({ alg: 'ES256', key: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey }), 'ES256 needs an EC key on P-256, got a key of type rsa'],
+    ['a P-384 KeyObject for ES256', () => ({ alg: 'ES256', key: generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey }), 'got a key of type ec on secp384r1'],
+    ['an Ed448 KeyObject for EdDSA', () => ({ alg: 'EdDSA', key: generateKeyPairSync('ed448').publicKey }), 'EdDSA needs an Ed25519 key'],
+    ['a private EC KeyObject', () => ({ alg: 'ES256', key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }), 'must be a public key, got a private key'],
+    ['a secret KeyObject', () => ({ alg: 'RS256', key: createSecretKey(Buffer.alloc(32, 7)) }), 'must be a public key, got a secret key'],
+    ['a private CryptoKey', async () => ({ alg: 'ES256', key: (await generateKeyPair('ES256')).privateKey }), 'must be a public key, got a private key'],
+    ['an Ed25519 CryptoKey for RS256', async () => ({ alg: 'RS256', key: (await generateKeyPair('EdDSA')).publicKey }), 'RS256 needs an RSA key'],
+    ['an RSA key under 2048 bits', () => ({ alg: 'RS256', key: generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }) }), 'at least 2048 bits, got 1024'],
+    ['something that is no key', () => ({ alg: 'ES256', key: { type: 'public' } }), 'must be a JWK, an SPKI PEM string, a KeyObject or a CryptoKey'],
+  ])('refuses %s as a configured key, when it is built', async (_, key, why) => {
+    const keys = [{ kid: 'k-0', alg: 'ES256', key: ec.publicJwk }, { kid: 'k-1', ...(await key()) }];
+    const refused = (await jwtAuthenticator({ issuer: ISSUER, audience: AUDIENCE, keys } as never).catch((error: unknown) => error)) as Error;
+    expect(refused).toMatchObject({ code: 'invalid-options', message: expect.stringContaining(why) });
+    expect(refused.message).toMatch(/^jwt: keys\[1\] is not a usable \w+ public key: /);
   });
 });
