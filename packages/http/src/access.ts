@@ -2,7 +2,7 @@ import { CoreErrors, HeraldError } from '@herald/core';
 import type { FastifyRequest } from 'fastify';
 import type { Authenticator } from './jwt.js';
 import type { Principal } from './principal.js';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 import { headerLines } from './rawHeaders.js';
 
 /**

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { HeraldError, type Logger } from '@herald/core';
-import { HttpErrors, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { HttpErrors } from './errors.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 
 /**
  * Answers a request Node's HTTP parser refused before any route saw it — a request line or header

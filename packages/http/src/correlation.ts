@@ -1,5 +1,5 @@
 import { HeraldError } from '@herald/core';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 
 /** The request header a client names its flow with; the gateway answers with the id it used. */
 export const CORRELATION_ID_HEADER = 'x-correlation-id';

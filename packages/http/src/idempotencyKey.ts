@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HeraldError } from '@herald/core';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 import { headerLines } from './rawHeaders.js';
 
 /** The request header carrying the key (draft-ietf-httpapi-idempotency-key-header). */

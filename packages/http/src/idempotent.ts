@@ -1,6 +1,6 @@
 import { ErrorCodes, HeraldError, isHeraldError, silentLogger } from '@herald/core';
 import type { IdempotencyBegin, IdempotencyStore, Logger, TransactionWork } from '@herald/core';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 
 /** A response as remembered for an idempotency key: enough to send it again byte for byte. */
 export interface StoredResponse {

@@ -10,8 +10,10 @@ export type { IngestInput, IngestRoute } from './ingest.js';
 export { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 export { fastifyLogger } from './fastifyLogger.js';
 export type { RequestTrace, RequestTracer, TracedRequest } from './requestTracer.js';
-export { HttpErrors, HttpErrorCodes, PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
-export type { HttpErrorCode, Problem, ProblemOptions } from './problem.js';
+export { HttpErrors, HttpErrorCodes } from './errors.js';
+export type { HttpErrorCode } from './errors.js';
+export { PROBLEM_CATALOG, PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+export type { Problem, ProblemOptions } from './problem.js';
 export {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,

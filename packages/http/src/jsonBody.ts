@@ -1,7 +1,7 @@
 import { HeraldError } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 
 /** `application/json` or any `application/*+json`, with or without parameters (the body parser checks the charset). */
 export function isJson(contentType: string | undefined): boolean {

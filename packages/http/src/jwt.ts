@@ -3,7 +3,7 @@ import { CoreErrors, HeraldError, isHeraldError, systemClock, type Clock, type E
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { keyResolver, type AsymmetricAlgorithm, type JwksSource, type JwtKey } from './jwtKeys.js';
 import type { Principal } from './principal.js';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 
 /** Checks a request's credentials; what the gateway's `auth` option takes. */
 export interface Authenticator {

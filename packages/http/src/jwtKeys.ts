@@ -2,7 +2,7 @@ import { KeyObject as NodeKeyObject } from 'node:crypto';
 import { types } from 'node:util';
 import { CoreErrors, HeraldError, isHeraldError } from '@herald/core';
 import { createRemoteJWKSet, importJWK, importSPKI, type CryptoKey, type JWK, type JWTVerifyGetKey, type KeyObject } from 'jose';
-import { HttpErrorCodes, HttpErrors } from './problem.js';
+import { HttpErrorCodes, HttpErrors } from './errors.js';
 
 /** The asymmetric algorithms the gateway verifies (EdDSA means Ed25519 keys). */
 export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';

@@ -3,7 +3,7 @@ import type { Logger, Publish } from '@herald/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 import { heraldLoggerOf } from './fastifyLogger.js';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 import type { RequestTrace, RequestTracer } from './requestTracer.js';
 
 /** What the gateway knows about one request while it runs. */

@@ -9,7 +9,7 @@ import { runIdempotent, type StoredResponse } from './idempotent.js';
 import { isJson } from './jsonBody.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import { publishAs, scopedIdempotencyKey, type Principal } from './principal.js';
-import { HttpErrors } from './problem.js';
+import { HttpErrors } from './errors.js';
 import { inScope, scopedPublish, scopeOf } from './requestScope.js';
 
 /** Whether a command route needs an `Idempotency-Key`: `required` (400 without), `optional`, or `off`. */
