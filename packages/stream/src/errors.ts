@@ -5,8 +5,9 @@ export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes
   invalidEventTime: {
     code: 'invalid-event-time',
     retriable: false,
-    meaning: "An event's time (from the stream's timestamp extractor, or a repartition record) is not an integer number of milliseconds at or after 1970-01-01.",
-    action: 'The event is dead-lettered with its envelope: fix the producer or the `timestamp` option of `from()`, then redrive it.',
+    meaning:
+      "An event's time (from the stream's timestamp extractor, or a repartition record) is not an integer number of milliseconds at or after 1970-01-01, is further ahead of the app's clock than the `maxFutureSkewMs` option of `from()` allows, or is so far in the future that its window's close (end + grace, or a session's end + gap + grace) is beyond Number.MAX_SAFE_INTEGER.",
+    action: 'The event is dead-lettered with its envelope and counted in no window: fix the producer or the `timestamp` option of `from()`, then redrive it (an event ahead of the clock can be redriven once the clock has caught up).',
   },
   unserialisableValue: {
     code: 'unserialisable-value',

@@ -1,7 +1,7 @@
 // building a topology
 export { createTopology, TOPOLOGY_DEFAULTS } from './topology.js';
 export type { GroupedStream, Stream, Topology, TopologyOptions, WindowedStream } from './topology.js';
-export { SessionWindows, TimeWindows, closeAt, windowsFor } from './windows.js';
+export { MAX_WINDOWS_PER_RECORD, SessionWindows, TimeWindows, closeAt, windowsFor } from './windows.js';
 export type { SessionWindowsSpec, TimeWindowsSpec, WindowBounds, Windows } from './windows.js';
 export type { AggregateOptions, CountOptions, EmitMode, FromOptions, LateOutput, LateRecord, StreamContext, StreamRecord, WindowResult } from './types.js';
 export { defineLateEvent, lateRecordSchema } from './late.js';

@@ -18,6 +18,7 @@ import {
   type WindowStores,
 } from '@herald/core';
 import { createActivity } from './internal/activity.js';
+import { checkCoPartitioning } from './internal/copartition.js';
 import type { GroupPlan } from './internal/plan.js';
 import { planOf } from './internal/plans.js';
 import { punctuate, runBatch } from './internal/run.js';
@@ -88,7 +89,10 @@ interface Queued {
 /** The handlers' signal here: the driver runs them with no deadline, so it never aborts. */
 const NO_DEADLINE = new AbortController().signal;
 
-/** Runs `topology` in a test (see {@link StreamTest}). */
+/**
+ * Runs `topology` in a test (see {@link StreamTest}). Refuses with `invalid-options`, as an app's
+ * start does, `partitions` that give the topics of one aggregation different counts.
+ */
 export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOptions<Tx>): StreamTest {
   const plan = planOf(topology);
   const { stores } = options;
@@ -103,6 +107,8 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
     const p = options.partitions;
     return typeof p === 'number' ? p : (p?.[topic] ?? 1);
   };
+  // as install's check at start: an aggregation's topics must have one partition count
+  checkCoPartitioning(plan, partitionsOf);
 
   function envelope(definition: EventDefinition, data: unknown, publishOptions: PublishOptions): Envelope {
     const valid = definition.parse(data);
@@ -159,7 +165,7 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   }
 
   function context(group: GroupPlan, partition: number, tx: Tx, out: Envelope[]) {
-    return { tx, publish: collector(out), logger: silentLogger, signal: NO_DEADLINE, group: group.group, partition, windows: stores.windows as never, onLate: (record: LateRecord<unknown>) => late.push(record) };
+    return { tx, publish: collector(out), logger: silentLogger, signal: NO_DEADLINE, group: group.group, partition, clock, windows: stores.windows as never, onLate: (record: LateRecord<unknown>) => late.push(record) };
   }
 
   function settle(out: readonly Envelope[]): Queued[] {

@@ -89,6 +89,9 @@ export interface Topology<Tx = unknown> {
    * Registers the topology on `app` before `start()`: one batch handler per consumer group (so
    * the inbox, retries and dead letters apply) and, when it aggregates, a component that closes
    * idle partitions' windows. A topology is installed on one app; once installed it cannot grow.
+   * When an aggregation reads several topics, the app's `start()` first checks, against the
+   * broker's topics (after the app's `topics` are provisioned), that they have one partition
+   * count, and fails with `invalid-options` naming them otherwise.
    */
   install(app: App<Tx>): void;
 }
@@ -217,12 +220,20 @@ export function createTopology<Tx = unknown>(options: TopologyOptions<Tx>): Topo
       const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
       if (definitions.length === 0 || definitions.some((d) => !d || typeof d.parse !== 'function')) throw invalid('from(): give one or more event definitions');
       const timestamp = fromOptions.timestamp ? fn('from: timestamp', fromOptions.timestamp) : undefined;
+      const { maxFutureSkewMs } = fromOptions;
+      if (maxFutureSkewMs !== undefined && !(Number.isSafeInteger(maxFutureSkewMs) && maxFutureSkewMs >= 0)) {
+        throw invalid(`from(): maxFutureSkewMs must be an integer >= 0 (ms), got ${String(maxFutureSkewMs)}`);
+      }
       const source = attach([], {
         kind: 'source',
         id: nextId++,
         children: [],
         definitions,
-        read: (event) => ({ key: event.key, value: event.data, timestamp: checkEventTime(timestamp ? timestamp(event as never) : occurredAt(event), event) }),
+        read: (event, now) => ({
+          key: event.key,
+          value: event.data,
+          timestamp: checkEventTime(timestamp ? timestamp(event as never) : occurredAt(event), event, maxFutureSkewMs === undefined ? undefined : { now, maxFutureSkewMs }),
+        }),
       } satisfies SourceNode);
       sources.push(source);
       return stream(source);

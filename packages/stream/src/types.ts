@@ -109,4 +109,14 @@ export interface FromOptions<S extends TSchema> {
    * An event whose time is not valid is dead-lettered with `invalid-event-time`.
    */
   timestamp?(event: { readonly id: string; readonly key: string; readonly occurredAt: string; readonly data: Static<S> }): number;
+  /**
+   * How far ahead of the app's clock an event time may be, ms (an integer >= 0); by default any
+   * is taken. Stream time only moves forward: one record stamped far in the future (a producer's
+   * wrong clock, microseconds taken for milliseconds) would close every open window of its
+   * partition early and make every later record late, for good. An event beyond this bound, when
+   * its batch is read, fails with `invalid-event-time`, so it is dead-lettered (its envelope
+   * kept, for a redrive once the clock has caught up or the producer is fixed) and counted in no
+   * window. Leave room for the producers' clock skew.
+   */
+  readonly maxFutureSkewMs?: number;
 }

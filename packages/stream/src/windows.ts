@@ -17,14 +17,19 @@ export interface TimeWindowsSpec {
   readonly advanceMs: number;
   /** How long after a window's end (in stream time) it still accepts out-of-order records. */
   readonly graceMs: number;
-  /** The same windows hopping by `advanceMs` (0 < advanceMs <= sizeMs): each record falls into `ceil(size / advance)` windows or fewer. */
+  /**
+   * The same windows hopping by `advanceMs` (0 < advanceMs <= sizeMs): each record falls into
+   * `ceil(size / advance)` windows or fewer, at most {@link MAX_WINDOWS_PER_RECORD}.
+   */
   advanceBy(advanceMs: number): TimeWindowsSpec;
 }
 
 /**
  * Sessions: a key's records closer to each other than the inactivity gap belong to one session
  * `[first record's time, last record's time]`, both ends inclusive. A record that bridges two
- * sessions merges them. Made by {@link SessionWindows}.
+ * sessions merges them. A session that closed is gone: a record within its gap starts a new
+ * session (late only if that new session is closed too); the closed one never changes. Made by
+ * {@link SessionWindows}.
  */
 export interface SessionWindowsSpec {
   readonly kind: 'session';
@@ -32,6 +37,14 @@ export interface SessionWindowsSpec {
   /** How long after a session could last have been extended (its end plus the gap, in stream time) it still accepts out-of-order records. */
   readonly graceMs: number;
 }
+
+/**
+ * The most windows one record may fall into (`ceil(size / advance)` of a hopping window): every
+ * record updates each of its windows in the store, so a record would cost that many writes and
+ * aggregates (size 1 000 000 advancing by 1: a million windows, seconds and hundreds of MiB for
+ * one record). A spec beyond it is refused when it is made.
+ */
+export const MAX_WINDOWS_PER_RECORD = 10_000;
 
 /** Either kind of window. */
 export type Windows = TimeWindowsSpec | SessionWindowsSpec;
@@ -76,6 +89,13 @@ function timeWindows(sizeMs: number, advanceMs: number, graceMs: number): TimeWi
   nonNegativeInteger('TimeWindows: grace', graceMs);
   if (!Number.isSafeInteger(advanceMs) || advanceMs <= 0 || advanceMs > sizeMs) {
     throw new HeraldError(CoreErrors.invalidOptions, `TimeWindows: advance must be an integer in 1..${sizeMs} (the size), got ${String(advanceMs)}`);
+  }
+  const perRecord = Math.ceil(sizeMs / advanceMs);
+  if (perRecord > MAX_WINDOWS_PER_RECORD) {
+    throw new HeraldError(
+      CoreErrors.invalidOptions,
+      `TimeWindows: size ${sizeMs} advancing by ${advanceMs} puts each record in ${perRecord} windows, each updated in the store per record; at most ${MAX_WINDOWS_PER_RECORD}: advance by at least ${Math.ceil(sizeMs / MAX_WINDOWS_PER_RECORD)}`,
+    );
   }
   return Object.freeze({ kind: 'time', sizeMs, advanceMs, graceMs, advanceBy: (advance: number) => timeWindows(sizeMs, advance, graceMs) });
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, createManualClock, encodeEnvelopeValue, silentLogger, uuidv7, type App, type DeadLetter, type Envelope, type ManualClock } from '@herald/core';
+import { CoreErrors, createApp, createManualClock, defineEvent, encodeEnvelopeValue, silentLogger, uuidv7, type App, type DeadLetter, type Envelope, type ManualClock } from '@herald/core';
 import { eventually, memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
 import { StreamErrorCodes, TimeWindows, createTopology } from '../src/index.js';
 import { Click, LateClicks, clickTopology, flushUser } from './support.js';
@@ -72,6 +72,58 @@ describe('a topology on the pipeline', () => {
     const [letter] = await eventually(async () => ((await app.deadLetters()).length === 1 ? app.deadLetters() : undefined), 10_000, 'a dead letter');
     expect(letter).toMatchObject({ reason: StreamErrorCodes.unserialisableValue, key: 'u-1', attempts: 1 });
     expect(await stores.windows.read('sets.seqs')).toEqual({ windows: [], partitions: [] });
+  });
+
+  it('dead-letters an event further ahead of the clock than maxFutureSkewMs with invalid-event-time, counts it in no window, and counts the others', async () => {
+    const now = 1_765_000_000_000;
+    const stores = memoryStores();
+    const app = createApp<MemoryTx>({ broker: memoryBroker({ partitions: 1 }), stores, clock: createManualClock(now), logger: silentLogger, relay: false });
+    apps.push(app);
+    const topology = createTopology<MemoryTx>({ name: 'skew' });
+    topology
+      .from(Click, { maxFutureSkewMs: 60_000 })
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000))
+      .count('n', { late: { to: LateClicks } });
+    topology.install(app);
+    await app.start();
+    await app.publishDirect.many(Click, [{ userId: 'u-1', seq: 1 }, { userId: 'u-1', seq: 2 }, { userId: 'u-1', seq: 3 }], { occurredAt: new Date(now) });
+    await app.publishDirect(Click, { userId: 'u-1', seq: 4 }, { occurredAt: new Date(now * 1_000) }); // microseconds
+    await app.publishDirect(Click, { userId: 'u-1', seq: 5 }, { occurredAt: new Date(now + 1_000) });
+    const [letter] = await eventually(async () => ((await app.deadLetters()).length === 1 ? app.deadLetters() : undefined), 10_000, 'a dead letter');
+    expect(letter).toMatchObject({ reason: StreamErrorCodes.invalidEventTime, key: 'u-1' });
+    await eventually(async () => ((await stores.windows.read('skew.n')).windows[0]?.value === '4' ? true : undefined), 10_000, 'the other four counted');
+    // stream time stayed with the valid records: nothing closed early, nothing late
+    expect((await stores.windows.read('skew.n')).partitions).toEqual([{ partition: 0, streamTime: now + 1_000, late: 0 }]);
+  });
+
+  it('refuses to start, before its groups read anything, when an aggregation reads topics with different partition counts', async () => {
+    const Tap = defineEvent({ type: 'Tap', topic: 'taps', key: (d) => d.userId, schema: Click.schema });
+    const both = (counts: { clicks: number; taps: number }) => {
+      const app = createApp<MemoryTx>({
+        broker: memoryBroker({ partitions: 1 }),
+        stores: memoryStores(),
+        logger: silentLogger,
+        relay: false,
+        topics: [{ name: 'clicks', partitions: counts.clicks }, { name: 'taps', partitions: counts.taps }],
+      });
+      apps.push(app);
+      const topology = createTopology<MemoryTx>({ name: 'both' });
+      topology.from([Click, Tap]).groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(10_000)).count('n', { late: { to: LateClicks } });
+      topology.install(app);
+      return app;
+    };
+    const mismatched = both({ clicks: 3, taps: 6 });
+    const assigned: string[] = [];
+    mismatched.instrumentation.on((fact) => void (fact.kind === 'assigned' && assigned.push(fact.group)));
+    await expect(mismatched.start()).rejects.toMatchObject({
+      code: CoreErrors.invalidOptions.code,
+      message: expect.stringContaining('topology both: aggregation n reads topics with different partition counts (clicks: 3, taps: 6)'),
+    });
+    expect(assigned).toEqual([]);
+    const matched = both({ clicks: 3, taps: 3 });
+    await matched.start();
+    await matched.ready();
   });
 
   it('applies a letter redriven on a member that does not hold its partition, but leaves that partition’s idle punctuation to its owner', async () => {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { CoreErrors, defineEvent } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
-import { SessionWindows, StreamErrorCodes, TimeWindows, createTopology, defineLateEvent, streamTest } from '../src/index.js';
+import { MAX_WINDOWS_PER_RECORD, SessionWindows, StreamErrorCodes, TimeWindows, createTopology, defineLateEvent, streamTest, type Windows } from '../src/index.js';
 
 // The stateless steps, re-keying through a repartition topic, and what the builder refuses.
 
@@ -59,6 +59,79 @@ describe('a topology', () => {
     await expect(streamTest(topology, { stores: memoryStores() }).when(View, [view('u-1', '/a', 1)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidKey });
   });
 
+  it('refuses an event time further ahead of the clock than maxFutureSkewMs with invalid-event-time, and leaves stream time where it was', async () => {
+    const now = 1_765_000_000_000;
+    const topology = createTopology<MemoryTx>({ name: 'skew' });
+    topology
+      .from(View, { timestamp: (e) => e.data.at, maxFutureSkewMs: 60_000 })
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeAndGrace(60_000, 10_000))
+      .count('n', { late: { handler: async () => {} } })
+      .to(PageViews, (r) => ({ page: r.key, start: r.value.start, views: r.value.value }));
+    const t = streamTest(topology, { stores: memoryStores(), clockStartMs: now });
+    await t.given(View, [view('u-1', '/a', now), view('u-1', '/a', now + 60_000)]); // at the bound: taken
+    // microseconds taken for milliseconds: would close every window of the partition and make all later records late
+    await expect(t.when(View, [view('u-1', '/a', now * 1_000)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime, retriable: false });
+    await expect(t.when(View, [view('u-1', '/a', now + 60_001)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime, message: /60001 ms ahead of the clock/ });
+    expect((await t.windows('n')).partitions).toEqual([{ partition: 0, streamTime: now + 60_000, late: 0 }]);
+    await t.when(View, [view('u-1', '/a', now + 50_000)]); // its window still open: counted, not late
+    t.thenLate([]);
+    // the clock moved on: what was too far ahead is taken now
+    await t.clock.advance(1);
+    await t.when(View, [view('u-1', '/a', now + 60_001)]);
+    expect((await t.windows('n')).partitions).toEqual([{ partition: 0, streamTime: now + 60_001, late: 0 }]);
+    expect(() => createTopology({ name: 'bad' }).from(View, { maxFutureSkewMs: -1 })).toThrow(/maxFutureSkewMs/);
+  });
+
+  it('refuses an event time whose window would close beyond Number.MAX_SAFE_INTEGER with invalid-event-time, not a store error', async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const counting = (windows: Windows) => {
+      const topology = createTopology<MemoryTx>({ name: 'far' });
+      topology
+        .from(View, { timestamp: (e) => e.data.at })
+        .groupByKey()
+        .windowedBy(windows)
+        .aggregate('n', { initial: () => 0, add: (n: number) => n + 1, merge: (a: number, b: number) => a + b, late: { handler: async () => {} } });
+      return streamTest(topology, { stores: memoryStores() });
+    };
+    // [max - 4 - 59 999 ... ): its end + grace is past the largest safe integer
+    const tumbling = counting(TimeWindows.ofSizeAndGrace(60_000, 10_000));
+    await expect(tumbling.when(View, [view('u-1', '/a', max - 5)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime, message: /MAX_SAFE_INTEGER/ });
+    expect(await tumbling.windows('n')).toEqual({ windows: [], partitions: [] });
+    const session = counting(SessionWindows.ofInactivityGapAndGrace(1_000, 1_000));
+    await expect(session.when(View, [view('u-1', '/a', max - 2_000)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime });
+    // the last one whose session closes at a safe integer (end + gap + grace + 1) is taken
+    await session.when(View, [view('u-1', '/a', max - 2_001)]);
+    expect((await session.windows('n')).windows.map((w) => [w.start, w.closeAt])).toEqual([[max - 2_001, max]]);
+  });
+
+  it('refuses topics of one aggregation with different partition counts, naming them: a key would be counted in two partitions', async () => {
+    const Tap = defineEvent({ type: 'Tap', topic: 'taps', key: (d) => d.userId, schema: View.schema });
+    const both = () => {
+      const topology = createTopology<MemoryTx>({ name: 'both' });
+      topology
+        .from([View, Tap])
+        .groupByKey()
+        .windowedBy(TimeWindows.ofSizeWithNoGrace(10_000))
+        .count('n', { late: { handler: async () => {} } })
+        .to(PageViews, (r) => ({ page: r.key, start: r.value.start, views: r.value.value }));
+      return topology;
+    };
+    expect(() => streamTest(both(), { stores: memoryStores(), partitions: { views: 3, taps: 6 } })).toThrow(
+      expect.objectContaining({ code: CoreErrors.invalidOptions.code, message: expect.stringContaining('aggregation n reads topics with different partition counts (taps: 6, views: 3)') }),
+    );
+    // co-partitioned, one key's records meet in one window
+    const t = streamTest(both(), { stores: memoryStores(), partitions: { views: 6, taps: 6 } });
+    await t.given(View, [view('u-7', '/a', 1_000), view('u-7', '/a', 1_000)], { at: 1_000 });
+    await t.given(Tap, [view('u-7', '/a', 2_000)], { at: 2_000 });
+    await t.when(View, [view('u-7', '/a', 30_000)], { at: 30_000 });
+    t.thenPublished(PageViews, [{ page: 'u-7', start: 0, views: 3 }]);
+    // a merge of two sources is checked as well
+    const merged = createTopology<MemoryTx>({ name: 'merged' });
+    merged.from(View).merge(merged.from(Tap)).groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(10_000)).count('n', { late: { handler: async () => {} } });
+    expect(() => streamTest(merged, { stores: memoryStores(), partitions: { views: 2 } })).toThrow(/views: 2/);
+  });
+
   it('refuses an aggregate or a re-keyed value JSON cannot carry exactly (a Set, NaN, a Date, an undefined field) with its code, and stores nothing', async () => {
     const aggregating = <A>(initial: () => A, add: (a: A, r: { value: { page: string; at: number } }) => A) => {
       const topology = createTopology<MemoryTx>({ name: 'odd' });
@@ -99,5 +172,15 @@ describe('a topology', () => {
     expect(() => TimeWindows.ofSizeAndGrace(0, 0)).toThrow(/size/);
     expect(() => TimeWindows.ofSizeAndGrace(1_000, 0).advanceBy(2_000)).toThrow(/advance/);
     expect(() => createTopology({ name: 'no spaces' })).toThrow(/name/);
+  });
+
+  it('refuses a hopping window that would put one record in more than MAX_WINDOWS_PER_RECORD windows, saying why', () => {
+    expect(MAX_WINDOWS_PER_RECORD).toBe(10_000);
+    // size 1 000 000 advancing by 1: a million windows written per record
+    expect(() => TimeWindows.ofSizeAndGrace(1_000_000, 0).advanceBy(1)).toThrow(
+      expect.objectContaining({ code: CoreErrors.invalidOptions.code, message: expect.stringMatching(/1000000 windows.*at most 10000: advance by at least 100/) }),
+    );
+    expect(() => TimeWindows.ofSizeAndGrace(1_000_000, 0).advanceBy(99)).toThrow(/10102 windows/);
+    expect(TimeWindows.ofSizeAndGrace(1_000_000, 0).advanceBy(100).advanceMs).toBe(100);
   });
 });

@@ -134,6 +134,19 @@ describe('session windows', () => {
     t.thenPublished(ClickCounts, []);
   });
 
+  it('start a new session for a record inside the gap of a session that already closed, whose emitted result stays as it was', async () => {
+    const t = clickCounts(SessionWindows.ofInactivityGapWithNoGrace(5_000));
+    await t.given(Click, ...clicks([['u-1', 1_000], ['u-2', 6_001]])); // [1 000, 1 000] closed at 6 001 and was emitted
+    await t.when(Click, ...clicks([['u-1', 4_000]])); // within its gap, but it is gone: a session of its own
+    t.thenNothing();
+    expect((await t.windows('per-user')).windows.map((w) => [w.key, w.start, w.end, w.value])).toEqual([
+      ['u-1', 4_000, 4_000, '1'],
+      ['u-2', 6_001, 6_001, '1'],
+    ]);
+    await t.when(Click, ...clicks([['u-2', 9_001]]));
+    t.thenPublished(ClickCounts, [count('u-1', 4_000, 4_000, 1)]);
+  });
+
   it('send a record to the side output when its session would overlap a session closed earlier in the same batch, whose final result stays', async () => {
     const t = clickCounts(SessionWindows.ofInactivityGapWithNoGrace(5_000));
     await t.given(Click, ...clicks([['u-1', 1_000]]));

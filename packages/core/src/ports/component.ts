@@ -18,9 +18,11 @@ export interface Component {
 }
 
 /**
- * A component the app's handlers call while they run (a requester awaiting replies): `createApp`
- * starts it before the consumer groups and closes it after them, so no handler finds it not yet
- * started or already closed, and the groups' drain on close can still use it. Other added
+ * A component the app's consumer groups depend on: one their handlers call while they run (a
+ * requester awaiting replies), or a check that must pass before they read anything (a stream
+ * topology's co-partitioning). `createApp` starts it before the consumer groups and closes it
+ * after them, so no handler finds it not yet started or already closed, the groups' drain on
+ * close can still use it, and a failed start stops the app before any group read. Other added
  * components start after the groups and close before them.
  */
 export interface HandlerService extends Component {

@@ -18,8 +18,8 @@ interface NodeBase {
 export interface SourceNode extends NodeBase {
   readonly kind: 'source';
   readonly definitions: readonly EventDefinition[];
-  /** The record of one event (key, value, event time). */
-  readonly read: (event: Envelope) => StreamRecord<unknown>;
+  /** The record of one event (key, value, event time); `now` is the app's clock when its batch began. */
+  readonly read: (event: Envelope, now: number) => StreamRecord<unknown>;
   /** Set on the source reading a repartition topic. */
   readonly repartition?: RepartitionNode;
 }

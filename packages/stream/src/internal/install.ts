@@ -1,6 +1,7 @@
 import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type HandlerPolicy, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import { createActivity, type Activity } from './activity.js';
+import { coPartitionedSets, coPartitioningCheck } from './copartition.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
 import { runBatch } from './run.js';
@@ -8,7 +9,8 @@ import { runBatch } from './run.js';
 /**
  * Registers a compiled topology on an app: one batch handler per group (the pipeline's inbox,
  * retries and dead letters apply; a failed batch goes one event at a time), the partitions each
- * member holds followed through the app's `assigned` / `revoked` facts, and the punctuator.
+ * member holds followed through the app's `assigned` / `revoked` facts, the punctuator, and, when
+ * an aggregation reads several topics, the check at start that they are co-partitioned.
  */
 export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   if (plan.groups.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `topology ${plan.name} reads nothing: add a from()`);
@@ -30,11 +32,12 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
       // a batch holds one partition's deliveries; split defensively all the same
       for (const [partition, part] of byPartition(events, ctx.deliveries)) {
         await whileBusy(activity, { group: group.group, partition, signal }, () =>
-          runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, windows }, part),
+          runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part),
         );
       }
     });
   }
+  if (coPartitionedSets(plan).length > 0) app.use(coPartitioningCheck(app, plan));
   if (aggregates) app.use(createPunctuator(app, plan, activity, windows!));
 }
 

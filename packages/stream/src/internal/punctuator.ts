@@ -51,7 +51,7 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
       await app.transaction(async (tx, publish) => {
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
-        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, windows };
+        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows };
         await untilAborted(
           punctuate(group, ctx, (node, stored) => activity.target(group.group, partition, node.store, stored, now)),
           deadline.signal,

@@ -1,7 +1,8 @@
-import { HeraldError, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
+import { HeraldError, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
+import { checkWindowTime } from './eventTime.js';
 import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { assertJson } from './repartition.js';
@@ -15,6 +16,8 @@ export interface RunContext {
   readonly signal: AbortSignal;
   readonly group: string;
   readonly partition: number;
+  /** The app's clock: sources with `maxFutureSkewMs` judge event times against it. */
+  readonly clock: Clock;
   /** The stores' window state (required when the group aggregates). */
   readonly windows: WindowStore<unknown> | undefined;
   /** Told of every late record (the test driver listens). */
@@ -36,9 +39,10 @@ interface Flowing extends StreamRecord<unknown> {
  */
 export async function runBatch(plan: GroupPlan, ctx: RunContext, events: readonly Envelope[]): Promise<void> {
   const run = createRun(plan, ctx);
+  const now = ctx.clock.now();
   for (const event of events) {
     for (const source of plan.sourcesByType.get(event.type) ?? []) {
-      const record = source.read(event);
+      const record = source.read(event, now);
       await run.push(source.children, { key: record.key, value: record.value, timestamp: record.timestamp, cause: event });
     }
   }
@@ -80,6 +84,8 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
           await node.handler(record, streamContext);
           break;
         case 'aggregate': {
+          // refused here, with its event, rather than as a store error halfway through the update
+          checkWindowTime(node.windows, record.timestamp, record.cause);
           const buffer = buffers.get(node);
           if (buffer) buffer.push(record);
           else buffers.set(node, [record]);
