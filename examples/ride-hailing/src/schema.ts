@@ -27,13 +27,28 @@ export const SCHEMA: readonly string[] = [
      step TEXT NOT NULL,
      PRIMARY KEY (booking_id, step)
    )`,
-  // pricing: each region's surge multiplier, from the newest window that raised it
+  // pricing: each region's surge multipliers, one row per closed window, for the bookings created
+  // after its end; rows a hold older than the region's newest are deleted (see services/pricing.ts)
+  `CREATE TABLE IF NOT EXISTS pricing_surge_windows (
+     region_id TEXT NOT NULL,
+     window_end BIGINT NOT NULL,
+     multiplier DOUBLE PRECISION NOT NULL,
+     bookings INTEGER NOT NULL,
+     PRIMARY KEY (region_id, window_end)
+   )`,
+  // earlier versions kept only each region's newest window, here: its rows move to
+  // pricing_surge_windows, so a data dir written by them keeps its surges (on a new one, a no-op)
   `CREATE TABLE IF NOT EXISTS pricing_surge (
      region_id TEXT PRIMARY KEY,
      multiplier DOUBLE PRECISION NOT NULL,
      bookings INTEGER NOT NULL,
      window_end BIGINT NOT NULL
    )`,
+  // (WHERE true: SQLite needs a WHERE to parse an upsert fed by a SELECT)
+  `INSERT INTO pricing_surge_windows (region_id, window_end, multiplier, bookings)
+     SELECT region_id, window_end, multiplier, bookings FROM pricing_surge WHERE true
+     ON CONFLICT (region_id, window_end) DO NOTHING`,
+  `DELETE FROM pricing_surge`,
   // driver
   `CREATE TABLE IF NOT EXISTS drivers (
      driver_id TEXT PRIMARY KEY,

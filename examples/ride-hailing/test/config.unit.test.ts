@@ -43,6 +43,14 @@ describe('pricing and the realtime rules', () => {
     expect(surgeInForce(undefined, 0, holdMs)).toBe(1);
   });
 
+  it('applies a window\'s surge only from its end: a booking created before it is not priced with it', () => {
+    const row = { multiplier: 2, window_end: 600_000 };
+    const holdMs = 300_000 + 10_000;
+    expect(surgeInForce(row, 180_000, holdMs)).toBe(1);
+    expect(surgeInForce(row, 599_999, holdMs)).toBe(1);
+    expect(surgeInForce(row, 600_000, holdMs)).toBe(2);
+  });
+
   it('raises the multiplier by 0.1 per 10% over the threshold, from 1 up to 2.5', () => {
     expect([0, 20, 21, 22, 30, 40, 100].map((n) => surgeMultiplier(n, 20))).toEqual([1, 1, 1.1, 1.1, 1.5, 2, 2.5]);
   });

@@ -4,7 +4,7 @@ import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { BookingCompleted, BookingCreated, DriverLocationUpdated, DriverStatusChanged, SagaStarted } from '../events.js';
 import type { BookingStatus } from './booking.js';
-import { surgeInForce } from './pricing.js';
+import { surgeInForce, surgeRowAt } from './pricing.js';
 
 /** Domain error codes of the routes. */
 export const API_ERRORS = {
@@ -221,12 +221,11 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, opti
     // a region id as bookings name it: a typo is 422, not a region answering "no surge"
     params: Type.Object({ id: Region }),
     handle: async ({ params }) => {
-      const [row] = await read((tx) =>
-        tx.query<{ multiplier: number; bookings: number; window_end: number }>('SELECT multiplier, bookings, window_end FROM pricing_surge WHERE region_id = $1', [params.id]),
-      );
+      const at = now();
+      const row = await read((tx) => surgeRowAt(tx, params.id, at));
       // the multiplier in force now, as pricing would apply it, and the window it came from (its
       // bookings, its end); none yet, or over: 1
-      return { regionId: params.id, multiplier: surgeInForce(row, now(), options.surgeHoldMs), bookings: row ? row.bookings : null, windowEnd: row ? row.window_end : null };
+      return { regionId: params.id, multiplier: surgeInForce(row, at, options.surgeHoldMs), bookings: row ? row.bookings : null, windowEnd: row ? Number(row.window_end) : null };
     },
   });
 
