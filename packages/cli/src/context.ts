@@ -5,7 +5,6 @@ import {
   canInspect,
   canReadRecords,
   canResetOffsets,
-  ErrorCodes,
   hasOutboxBacklog,
   HeraldError,
   jsonLogger,
@@ -17,6 +16,7 @@ import {
   type OffsetReset,
   type OutboxBacklog,
   type RecordReader,
+  type SqlTx,
   type Stores,
 } from '@herald/core';
 import { engineFromEnv, readEngineConfig, ENGINE_ENV_VARS } from '@herald/engine';
@@ -55,31 +55,60 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
 /**
  * The engine from the environment, as the app reads it (`HERALD_DATA_DIR`, or
  * `HERALD_KAFKA_BROKERS` + `DATABASE_URL`). Adapters log to stderr at `HERALD_LOG_LEVEL` (default
- * `error`: a command's output is its own). An embedded data directory without a log file is
- * refused, rather than an empty engine created where the operator mistyped a path; the refusal
- * names the directory as resolved, since a relative one is read from where the command runs. The
- * engine runs no housekeeping of its own (retention sweeps, WAL checkpoints): those are the app's.
+ * `error`: a command's output is its own). Where the configuration points at no Herald system, the
+ * CLI refuses (`no-engine`) rather than create an empty one that would answer "nothing there" for
+ * a mistyped path or URL: an embedded data directory without `log.db` or `store.db` (named as
+ * resolved, since a relative one is read from where the command runs), or a PostgreSQL database
+ * without Herald's schema (the CLI never migrates; the app does). The engine runs no housekeeping
+ * of its own (retention sweeps, WAL checkpoints): those are the app's.
  */
 export const openFromEnv: EngineOpener = async (io) => {
   const config = readEngineConfig(io.env);
-  if (config.kind === 'embedded' && !existsSync(join(config.dataDir, 'log.db'))) {
-    throw new HeraldError(
-      ErrorCodes.invalidOptions,
-      `no Herald engine in ${resolve(config.dataDir)} (no log.db there): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
-    );
+  if (config.kind === 'embedded') {
+    const missing = ENGINE_FILES.find((file) => !existsSync(join(config.dataDir, file)));
+    if (missing) {
+      throw new HeraldError(
+        CliErrors.noEngine,
+        `no Herald engine in ${resolve(config.dataDir)} (no ${missing} there): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
+      );
+    }
   }
   const wanted = io.env.HERALD_LOG_LEVEL?.trim().toLowerCase();
   const level: LogLevel = LEVELS.includes(wanted as LogLevel) ? (wanted as LogLevel) : 'error';
   const logger = jsonLogger({ level, write: (line) => io.stderr.write(line + '\n'), fields: { source: 'herald-cli' } });
-  return engineFromEnv(io.env, {
+  const engine = await engineFromEnv(io.env, {
     logger,
     kafka: { clientLogLevel: level },
     // housekeeping is the app's: the CLI knows neither its retention nor its checkpoints, and a
     // command left running (`tail`, a prompt) must not delete what the app keeps
     embedded: { log: { maintenance: false }, stores: { maintenance: false } },
-    postgres: { maintenance: false },
+    // nor its schema: migrating here would give a mistyped DATABASE_URL an empty Herald schema
+    postgres: { maintenance: false, migrate: false },
   });
+  if (config.kind === 'kafka-postgres') {
+    try {
+      await requireHeraldSchema(engine.stores, config.postgres.connectionString);
+    } catch (error) {
+      await engine.close().catch(() => {});
+      throw error;
+    }
+  }
+  return engine;
 };
+
+/** The embedded engine's files, both written by the app's first start. */
+const ENGINE_FILES = ['log.db', 'store.db'] as const;
+
+/** Refuses a PostgreSQL database that Herald never migrated (no `herald.schema_migrations`). */
+async function requireHeraldSchema(stores: Stores<SqlTx>, connectionString: string): Promise<void> {
+  const [row] = await stores.transaction((tx) => tx.query<{ present: boolean }>("SELECT to_regclass('herald.schema_migrations') IS NOT NULL AS present"));
+  if (row?.present) return;
+  const url = new URL(connectionString);
+  throw new HeraldError(
+    CliErrors.noEngine,
+    `no Herald schema in the PostgreSQL database ${url.host || 'local socket'}${url.pathname} (no herald.schema_migrations table): set ${ENGINE_ENV_VARS.databaseUrl} to the app's database, which its first start migrated`,
+  );
+}
 
 export function createContext(io: CliIo, options: { readonly json: boolean; readonly open: EngineOpener }): CliContext {
   let opened: Promise<CliEngine> | undefined;

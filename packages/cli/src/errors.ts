@@ -23,6 +23,20 @@ export const { specs: CliErrors, codes: CliErrorCodes } = defineErrorCodes({
     meaning: 'The dead letters, group or topics a command was pointed at do not exist or match nothing (for instance letters already redriven or discarded).',
     action: 'List what exists (dlq list --status all, groups, topics) and adjust the selection.',
   },
+  noEngine: {
+    code: 'no-engine',
+    retriable: false,
+    meaning:
+      "The engine configuration points at no Herald system: an embedded data directory without log.db or store.db, or a PostgreSQL database without Herald's schema (no herald.schema_migrations table). The CLI refuses rather than create an empty engine there, which would answer every command with nothing.",
+    action: "Set HERALD_DATA_DIR (relative paths are read from where the command runs) or DATABASE_URL to what the app uses; the app's first start creates the files or migrates the schema.",
+  },
+  interrupted: {
+    code: 'interrupted',
+    retriable: false,
+    meaning: 'A dlq redrive, dlq discard or replay was stopped (Ctrl-C, SIGTERM) part way: what it did before stays done, the rest was not touched, and the message says how far it got.',
+    action:
+      'Run the same command again for the rest: redrive and discard select what is still dead or parked (letters already appended but not yet applied go again, which their inbox absorbs); replay resets every topic again.',
+  },
   notSupported: {
     code: 'not-supported',
     retriable: false,

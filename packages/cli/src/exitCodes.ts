@@ -7,7 +7,10 @@ export const EXIT_CODES = {
   ok: 0,
   /** Failed: the engine was unreachable, a write failed, anything not listed below. */
   failure: 1,
-  /** Usage: unknown command or option, a malformed value, or a destructive command without `--yes` and no terminal to confirm on. */
+  /**
+   * Usage: unknown command or option, a malformed value, conflicting options, a destructive command
+   * without `--yes` and no terminal to confirm on, or a configuration that points at no Herald engine.
+   */
   usage: 2,
   /** Refused: the consumer group has live members (`replay`). */
   groupActive: 3,
@@ -15,6 +18,8 @@ export const EXIT_CODES = {
   nothingMatched: 4,
   /** Declined at the confirmation prompt. */
   declined: 5,
+  /** Stopped part way by SIGINT/SIGTERM (`dlq redrive`, `dlq discard`, `replay`): 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 
 /** The exit code for an error a command ended with. */
@@ -23,6 +28,7 @@ export function exitCodeOf(error: unknown): number {
   switch (error.code) {
     case ErrorCodes.invalidOptions:
     case CliErrorCodes.confirmationRequired:
+    case CliErrorCodes.noEngine:
       return EXIT_CODES.usage;
     case ErrorCodes.groupActive:
       return EXIT_CODES.groupActive;
@@ -30,6 +36,8 @@ export function exitCodeOf(error: unknown): number {
       return EXIT_CODES.nothingMatched;
     case CliErrorCodes.declined:
       return EXIT_CODES.declined;
+    case CliErrorCodes.interrupted:
+      return EXIT_CODES.interrupted;
     default:
       return EXIT_CODES.failure;
   }

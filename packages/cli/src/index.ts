@@ -5,6 +5,6 @@ export { CliErrors, CliErrorCodes } from './errors.js';
 export { openFromEnv } from './context.js';
 export type { CliEngine, EngineOpener } from './context.js';
 export { processIo } from './io.js';
-export type { CliIo, CliOutput } from './io.js';
+export type { CliIo, CliOutput, ProcessStreams } from './io.js';
 export { planRedrive, selectLetters } from './redrivePlan.js';
 export type { LetterSelection, RedrivePlan } from './redrivePlan.js';

@@ -1,8 +1,15 @@
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 
 /** A stream the CLI writes to. */
 export interface CliOutput {
   write(text: string): void;
+  /**
+   * Resolves once the stream can take more: at once unless its buffer is full, else on 'drain' (or
+   * when it is gone). A command that writes without bound (`tail`) waits on it between records, so
+   * a slow reader slows it down instead of filling memory.
+   */
+  drained(): Promise<void>;
   /** Whether it is a terminal (progress bars and colours only then). */
   readonly isTTY: boolean;
 }
@@ -16,35 +23,82 @@ export interface CliIo {
   readonly stderr: CliOutput;
   /** Whether stdin is a terminal: confirmations are asked only then. */
   readonly stdinIsTTY: boolean;
-  /** Asks a question on the terminal and resolves with the answer line. */
+  /** Asks a question on the terminal and resolves with the answer line ('' when stdin ends first). */
   ask(question: string): Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Aborted when the command should stop (SIGINT, SIGTERM): `tail` ends cleanly on it. */
+  /**
+   * Aborted when the command should stop (SIGINT, SIGTERM, or its output's reader went away):
+   * `tail` ends cleanly on it; redrive, discard and replay stop between steps (exit 130).
+   */
   readonly signal: AbortSignal;
 }
 
-/** The real process: its streams, its environment, and SIGINT/SIGTERM as the stop signal. */
-export function processIo(): CliIo {
+/** The streams {@link processIo} works on; the process's own unless given (tests, embedding). */
+export interface ProcessStreams {
+  readonly stdin: Readable & { readonly isTTY?: boolean };
+  readonly stdout: Writable & { readonly isTTY?: boolean };
+  readonly stderr: Writable & { readonly isTTY?: boolean };
+}
+
+/**
+ * The real process: its streams, its environment, and SIGINT/SIGTERM as the stop signal. An
+ * output whose reader went away (`herald tail ... | head -1`: EPIPE) stops the command quietly
+ * through the same signal, and takes no more writes.
+ */
+export function processIo(streams: ProcessStreams = process): CliIo {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const stream = (s: NodeJS.WriteStream): CliOutput => ({ write: (text) => void s.write(text), isTTY: s.isTTY === true });
+  // with stderr gone, messages and progress are lost, but the command's work still stands
+  const stderr = output(streams.stderr, () => {});
+  const stdout = output(streams.stdout, (error) => {
+    onSignal();
+    // a closed pipe is the reader's way to say it has enough; any other failure is worth a line
+    if (error.code !== 'EPIPE') stderr.write(`herald: writing to stdout failed: ${error.message}\n`);
+  });
   return {
-    stdout: stream(process.stdout),
-    stderr: stream(process.stderr),
-    stdinIsTTY: process.stdin.isTTY === true,
+    stdout,
+    stderr,
+    stdinIsTTY: streams.stdin.isTTY === true,
     ask(question) {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const rl = createInterface({ input: streams.stdin, output: streams.stderr });
       return new Promise<string>((resolve) => {
         rl.question(question, (answer) => {
-          rl.close();
+          // resolve before closing: close() emits 'close' at once, whose '' would win
           resolve(answer);
+          rl.close();
         });
         rl.once('close', () => resolve(''));
       });
     },
     env: process.env,
     signal: stop.signal,
+  };
+}
+
+/** A CliOutput on `stream`: once the stream fails, writes are dropped and `onFailed` hears it once. */
+function output(stream: Writable & { readonly isTTY?: boolean }, onFailed: (error: NodeJS.ErrnoException) => void): CliOutput {
+  let failed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (failed) return;
+    failed = true;
+    onFailed(error);
+  });
+  return {
+    write(text) {
+      if (!failed && !stream.destroyed) stream.write(text);
+    },
+    drained() {
+      if (failed || stream.destroyed || !stream.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done).off('error', done).off('close', done);
+          resolve();
+        };
+        stream.on('drain', done).on('error', done).on('close', done);
+      });
+    },
+    isTTY: stream.isTTY === true,
   };
 }

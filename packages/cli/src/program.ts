@@ -24,7 +24,9 @@ HERALD_KAFKA_BROKERS with DATABASE_URL (Kafka + PostgreSQL). HERALD_LOG_LEVEL se
 log level on stderr (default error).
 
 Exit codes: ${EXIT_CODES.ok} ok, ${EXIT_CODES.failure} failure, ${EXIT_CODES.usage} usage (also a destructive command without --yes when
-stdin is not a terminal), ${EXIT_CODES.groupActive} refused: the group has live members, ${EXIT_CODES.nothingMatched} nothing matched, ${EXIT_CODES.declined} declined at the prompt.
+stdin is not a terminal, or no Herald engine where the configuration points), ${EXIT_CODES.groupActive} refused:
+the group has live members, ${EXIT_CODES.nothingMatched} nothing matched, ${EXIT_CODES.declined} declined at the prompt, ${EXIT_CODES.interrupted} stopped part
+way by Ctrl-C.
 `;
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -63,7 +65,7 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
     .argument('<topic>', 'topic to follow')
     .description('print records as they are appended, without joining a consumer group')
     .addOption(new Option('--from <position>', 'where to start').choices(['end', 'beginning']).default('end'))
-    .option('--no-follow', 'stop at the end offsets found at start')
+    .option('--no-follow', 'stop at the end offsets found at start (with --from beginning)')
     .option('--key <key>', 'only records of this partition key')
     .option('--type <eventType>', 'only events of this type')
     .option('--limit <count>', 'stop after this many records')
@@ -93,14 +95,14 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
     dlq.command('redrive').argument('[ids...]', 'dead letter ids').description('send dead letters back through the log to their groups (asks first unless --yes)'),
     'which letters to send; default dead,parked (redriven sends letters again)',
   )
-    .option('--all', 'every letter the other options match, with no filter given')
+    .option('--all', 'every letter the other options match, with no filter given (not with ids)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((ids: string[], o) => run((ctx) => dlqRedriveCommand(ctx, ids, o)));
   withFilters(
     dlq.command('discard').argument('[ids...]', 'dead letter ids').description('give up on dead or parked letters (asks first unless --yes)'),
     'dead, parked or both (comma-separated); default dead,parked',
   )
-    .option('--all', 'every letter the other options match, with no filter given')
+    .option('--all', 'every letter the other options match, with no filter given (not with ids)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action((ids: string[], o) => run((ctx) => dlqDiscardCommand(ctx, ids, o)));
 

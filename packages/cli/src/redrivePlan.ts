@@ -1,4 +1,5 @@
-import type { DeadLetter, DeadLetterBrowser, DeadLetterQuery, DeadLetterStatus, DeadLetterStore } from '@herald/core';
+import { HeraldError, type DeadLetter, type DeadLetterBrowser, type DeadLetterQuery, type DeadLetterStatus, type DeadLetterStore } from '@herald/core';
+import { CliErrors } from './errors.js';
 
 /** Which dead letters a command means: ids, a query, or both (ids narrowed by the query), in some statuses. */
 export interface LetterSelection {
@@ -27,13 +28,24 @@ function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
   );
 }
 
-/** The selected letters, in the order they were added: ids looked up (unknown ids are skipped), or the query paged through. */
+/**
+ * The selected letters, in the order they were added: ids looked up, or the query paged through.
+ * An id no dead letter has (a typo, or one retention deleted) is refused with `nothing-matched`
+ * before anything is touched, rather than the others acted on as if it had been found; a letter
+ * that exists but is in another status or outside the query is left out.
+ */
 export async function selectLetters(store: Store, selection: LetterSelection): Promise<DeadLetter[]> {
   const statuses = new Set(selection.statuses);
   if (selection.ids.length > 0) {
     const found: DeadLetter[] = [];
     const ids = [...new Set(selection.ids)];
     for (let i = 0; i < ids.length; i += ID_CHUNK) found.push(...(await store.list({ ids: ids.slice(i, i + ID_CHUNK) })));
+    const known = new Set(found.map((l) => l.id));
+    const unknown = ids.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      const named = unknown.length > 5 ? `${unknown.slice(0, 5).join(', ')} and ${unknown.length - 5} more` : unknown.join(', ');
+      throw new HeraldError(CliErrors.nothingMatched, `no dead letter has id ${named}; nothing was changed (see herald dlq list --status all)`);
+    }
     return found.filter((l) => statuses.has(l.status) && matches(l, selection.query)).sort(byId);
   }
   const letters: DeadLetter[] = [];

@@ -33,6 +33,8 @@ describe('herald dlq', () => {
     expect(all.letters.map((l) => l.key)).toEqual(['a', 'b', 'c', 'd']);
     expect((await herald(m.engine, ['dlq', 'list', '--status', 'lost'])).code).toBe(EXIT_CODES.usage);
     expect((await herald(m.engine, ['dlq', 'list', '--since', 'yesterday'])).stderr).toContain('--since must be an ISO date-time');
+    const impossible = await herald(m.engine, ['dlq', 'list', '--since', '2025-02-31']);
+    expect([impossible.code, impossible.stderr]).toEqual([EXIT_CODES.usage, 'herald: --since must be a date and time that exist, got "2025-02-31" (no such day, hour or offset) (invalid-options)\n']);
   });
 
   it('groups letters by fingerprint with counts, largest first', async () => {
@@ -143,6 +145,78 @@ describe('herald dlq', () => {
     expect(m.broker.records('steps')).toHaveLength(4);
   });
 
+  it('reports only the letters a discard changed: one another operator discarded first is left out, and none left is nothing matched', async () => {
+    const kept = letter();
+    const taken = letter();
+    const m = await withLetters([kept, taken]);
+    const fake = fakeIo({ tty: true });
+    // another operator discards one of them while this one reads the prompt
+    const io = { ...fake.io, ask: async () => (await m.stores.deadLetters.discard([taken.id]), 'y') };
+    expect(await main(['dlq', 'discard', '--group', 'worker', '--json'], io, { open: async () => m.engine })).toBe(0);
+    expect(JSON.parse(fake.stdout())).toEqual({ discarded: 1, changed: 1, ids: [kept.id] });
+
+    const last = letter();
+    await m.stores.deadLetters.add(last);
+    const none = fakeIo({ tty: true });
+    const raced = { ...none.io, ask: async () => (await m.stores.deadLetters.discard([last.id]), 'y') };
+    expect(await main(['dlq', 'discard', last.id], raced, { open: async () => m.engine })).toBe(EXIT_CODES.nothingMatched);
+    expect(none.stdout()).toBe('');
+    expect(none.stderr()).toBe('herald: all 1 dead letter(s) changed status while waiting for the confirmation; nothing discarded (nothing-matched)\n');
+  });
+
+  it('refuses ids no dead letter has, before touching the others', async () => {
+    const dead = letter();
+    const m = await withLetters([dead]);
+    const typo = '01a243cc-0000-7000-8000-000000000000';
+    for (const action of ['redrive', 'discard']) {
+      const run = await herald(m.engine, ['dlq', action, dead.id, typo, '--yes']);
+      expect([run.code, run.stderr]).toEqual([EXIT_CODES.nothingMatched, `herald: no dead letter has id ${typo}; nothing was changed (see herald dlq list --status all) (nothing-matched)\n`]);
+    }
+    expect(await statusOf(m, dead.id)).toBe('dead');
+    expect(m.broker.records('steps')).toEqual([]);
+  });
+
+  it('refuses ids together with --all', async () => {
+    const dead = letter();
+    const m = await withLetters([dead]);
+    for (const action of ['redrive', 'discard']) {
+      const run = await herald(m.engine, ['dlq', action, dead.id, '--all', '--yes']);
+      expect([run.code, run.stderr]).toEqual([EXIT_CODES.usage, 'herald: give ids or --all, not both: --all selects every letter the filters match (invalid-options)\n']);
+    }
+    expect(await statusOf(m, dead.id)).toBe('dead');
+  });
+
+  it('stops a redrive or a discard between chunks on Ctrl-C, says how far it got and exits 130', async () => {
+    const letters = Array.from({ length: 650 }, (_, i) => letter({ key: `k${i}` }));
+    const m = await withLetters(letters);
+    const redrive = fakeIo();
+    // Ctrl-C arrives while the first chunk is being appended
+    const broker = {
+      ...m.broker,
+      async publish(records: Parameters<typeof m.broker.publish>[0]) {
+        await m.broker.publish(records);
+        redrive.stop();
+      },
+    };
+    expect(await main(['dlq', 'redrive', '--all', '--yes'], redrive.io, { open: async () => ({ ...m.engine, broker }) })).toBe(EXIT_CODES.interrupted);
+    expect(redrive.stderr()).toMatch(/^redriving: 100\/650\nherald: stopped after 100\/650 dead letter\(s\) \(run [0-9a-f-]{36}\); re-run to send the rest \(interrupted\)\n$/);
+    expect(m.broker.records('steps')).toHaveLength(100);
+
+    const discard = fakeIo();
+    const deadLetters = {
+      ...m.stores.deadLetters,
+      async discard(ids: readonly string[]) {
+        const changed = await m.stores.deadLetters.discard(ids);
+        discard.stop();
+        return changed;
+      },
+    };
+    const stores = { ...m.stores, deadLetters };
+    expect(await main(['dlq', 'discard', '--all', '--yes'], discard.io, { open: async () => ({ ...m.engine, stores }) })).toBe(EXIT_CODES.interrupted);
+    expect(discard.stderr()).toBe('discarding: 500/650\nherald: stopped after 500/650 dead letter(s) discarded; re-run to discard the rest (interrupted)\n');
+    expect(await m.stores.deadLetters.count({ status: 'discarded' })).toBe(500);
+  });
+
   it('prints plain progress lines when stderr is not a terminal, and a bar when it is', async () => {
     const letters = Array.from({ length: 150 }, (_, i) => letter({ key: `k${i}` }));
     const plain = await withLetters(letters);
@@ -190,6 +264,30 @@ describe('herald replay', () => {
   });
 });
 
+describe('herald replay, stopped', () => {
+  it('stops between topics on Ctrl-C, naming the topics it reset, and exits 130', async () => {
+    const m = memoryEngine();
+    await m.broker.publish(['steps', 'audit'].map((topic) => ({ topic, key: 'k', value: '0' })));
+    const member = await m.broker.subscribe({ group: 'worker', topics: ['steps', 'audit'] }, { deliver: async () => {}, revoked: async () => {} });
+    await member.commit(['steps', 'audit'].flatMap((topic) => [0, 1].map((partition) => ({ topic, partition, offset: m.broker.records(topic).filter((r) => r.partition === partition).length }))));
+    await member.close();
+    const fake = fakeIo();
+    const broker = {
+      ...m.broker,
+      async resetOffsets(reset: Parameters<typeof m.broker.resetOffsets>[0]) {
+        await m.broker.resetOffsets(reset);
+        fake.stop();
+      },
+    };
+    const code = await main(['replay', 'worker', '--to', 'earliest', '--topic', 'steps', '--topic', 'audit', '--yes'], fake.io, { open: async () => ({ ...m.engine, broker }) });
+    expect(code).toBe(EXIT_CODES.interrupted);
+    expect(fake.stderr()).toBe('resetting: 1/2\nherald: stopped after 1/2 topic(s) reset (steps); re-run to reset the rest (interrupted)\n');
+    const lag = (await m.broker.describeGroup('worker')).partitions.map((p) => [p.topic, p.lag]);
+    expect(lag.filter(([topic]) => topic === 'audit').every(([, n]) => n === 0), 'audit was not reset').toBe(true);
+    expect(lag.filter(([topic]) => topic === 'steps').reduce((sum, [, n]) => sum + Number(n), 0), 'steps was').toBe(1);
+  });
+});
+
 describe('herald tail', () => {
   const envelope = (type: string, key: string, seq: number) =>
     JSON.stringify({ id: `0190a5b0-0000-7000-8000-${String(seq).padStart(12, '0')}`, type, version: 1, topic: 'steps', key, correlationId: 'c', causationId: null, occurredAt: '2025-06-01T12:00:00.000Z', headers: {}, data: { seq } });
@@ -210,7 +308,20 @@ describe('herald tail', () => {
     expect(text.stdout).toMatch(/steps\/\d@0 {2}Step v1 {2}key=a {2}id=0190a5b0-0000-7000-8000-000000000000 {2}\{"seq":0\}\n/);
     expect(text.stdout).toContain('(not a Herald envelope) not json');
     expect(await m.broker.listGroups()).toEqual([]);
-    expect((await herald(m.engine, ['tail', 'missing', '--no-follow'])).code).toBe(EXIT_CODES.nothingMatched);
+    expect((await herald(m.engine, ['tail', 'missing', '--no-follow', '--from', 'beginning'])).code).toBe(EXIT_CODES.nothingMatched);
+  });
+
+  it('refuses --no-follow from the end, which would print nothing by construction', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([{ topic: 'steps', key: 'a', value: envelope('Step', 'a', 0) }]);
+    for (const argv of [['tail', 'steps', '--no-follow'], ['tail', 'steps', '--no-follow', '--from', 'end']]) {
+      const run = await herald(m.engine, argv);
+      expect([run.code, run.stdout, run.stderr]).toEqual([
+        EXIT_CODES.usage,
+        '',
+        'herald: --no-follow stops at the end offsets found at start, so from the end it would print nothing: add --from beginning (invalid-options)\n',
+      ]);
+    }
   });
 
   it('follows records appended after it started, until --limit, and stops cleanly on the stop signal', async () => {

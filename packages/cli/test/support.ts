@@ -9,8 +9,8 @@ export function fakeIo(options: { readonly tty?: boolean; readonly answer?: stri
   const asked: string[] = [];
   const stop = new AbortController();
   const io: CliIo = {
-    stdout: { write: (text) => void out.push(text), isTTY: false },
-    stderr: { write: (text) => void err.push(text), isTTY: options.tty ?? false },
+    stdout: { write: (text) => void out.push(text), drained: async () => {}, isTTY: false },
+    stderr: { write: (text) => void err.push(text), drained: async () => {}, isTTY: options.tty ?? false },
     stdinIsTTY: options.tty ?? false,
     ask: async (question) => {
       asked.push(question);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CoreErrors, HeraldError } from '@herald/core';
 import { CliErrors, EXIT_CODES, exitCodeOf } from '../src/index.js';
+import { parseReplayTarget } from '../src/commands/replay.js';
 import { formatAge, parseCount, parseTime } from '../src/time.js';
 
 describe('command line values', () => {
@@ -13,6 +14,21 @@ describe('command line values', () => {
     expect(parseTime('2h', '--since', now)).toBe(now - 7_200_000);
     expect(parseTime('7d', '--since', now)).toBe(now - 604_800_000);
     for (const bad of ['yesterday', '15', '-1h', '1w', '']) expect(() => parseTime(bad, '--since', now)).toThrow(/--since must be an ISO date-time/);
+  });
+
+  it('refuses dates that do not exist instead of rolling them over, and a time of day without a zone', () => {
+    expect(parseTime('2025-06-01', '--to', now), 'a date alone is UTC midnight').toBe(Date.parse('2025-06-01T00:00:00Z'));
+    expect(parseTime('2025-06-01T14:00:00+02:00', '--to', now)).toBe(Date.parse('2025-06-01T12:00:00Z'));
+    expect(parseTime('2025-06-01T12:00Z', '--to', now)).toBe(Date.parse('2025-06-01T12:00:00Z'));
+    expect(parseTime('2024-02-29T23:59:59.999Z', '--to', now)).toBe(Date.parse('2024-02-29T23:59:59.999Z'));
+    for (const impossible of ['2025-02-31', '2025-02-29', '2025-13-01', '2025-06-00', '2025-06-01T24:00:00Z', '2025-06-01T12:60:00Z', '2025-06-01T12:00:00+25:00']) {
+      expect(() => parseTime(impossible, '--to', now), impossible).toThrow(`--to must be a date and time that exist, got "${impossible}" (no such day, hour or offset)`);
+    }
+    for (const local of ['2025-06-01T12:00:00', '2025-06-01T12:00', '2025-06-01T12:00:00.5']) {
+      expect(() => parseTime(local, '--since', now), local).toThrow(`--since needs a zone with a time of day: add Z (UTC) or an offset such as +02:00, got "${local}"`);
+    }
+    expect(() => parseReplayTarget('2025-02-31')).toThrow('--to must be a date and time that exist');
+    expect(() => parseReplayTarget('soon')).toThrow('--to takes earliest, latest');
   });
 
   it('reads counts within their range', () => {
@@ -32,6 +48,8 @@ describe('exit codes', () => {
     expect(exitCodeOf(new HeraldError(CoreErrors.groupActive, 'x'))).toBe(EXIT_CODES.groupActive);
     expect(exitCodeOf(new HeraldError(CliErrors.nothingMatched, 'x'))).toBe(EXIT_CODES.nothingMatched);
     expect(exitCodeOf(new HeraldError(CliErrors.declined, 'x'))).toBe(EXIT_CODES.declined);
+    expect(exitCodeOf(new HeraldError(CliErrors.noEngine, 'x'))).toBe(EXIT_CODES.usage);
+    expect(exitCodeOf(new HeraldError(CliErrors.interrupted, 'x'))).toBe(EXIT_CODES.interrupted);
     expect(exitCodeOf(new HeraldError(CoreErrors.brokerUnavailable, 'x'))).toBe(EXIT_CODES.failure);
     expect(exitCodeOf(new Error('x'))).toBe(EXIT_CODES.failure);
     expect(new Set(Object.values(EXIT_CODES)).size, 'codes are distinct').toBe(Object.keys(EXIT_CODES).length);

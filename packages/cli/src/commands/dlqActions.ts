@@ -19,6 +19,7 @@ const DISCARD_CHUNK = 500;
 /** The selection an action means; an action on every letter needs `--all`, never an empty filter by accident. */
 function selectionOf(ids: readonly string[], options: ActionOptions, statuses: LetterSelection['statuses']): LetterSelection {
   const query = queryOf(options);
+  if (ids.length > 0 && options.all) throw new HeraldError(ErrorCodes.invalidOptions, 'give ids or --all, not both: --all selects every letter the filters match');
   if (ids.length === 0 && Object.keys(query).length === 0 && !options.all) {
     throw new HeraldError(ErrorCodes.invalidOptions, 'say which dead letters: give ids, a filter (--group, --fingerprint, --reason...), or --all');
   }
@@ -39,7 +40,8 @@ const perGroup = (letters: readonly DeadLetter[]) =>
  * `redriven` (a letter that fails again comes back as a new dead letter), every other group
  * ignores it, and its inbox makes a second redrive of an applied event a duplicate. Keys under
  * `park-key` move whole and in order (see `planRedrive`), and stay held until their records are
- * handled: a later record of the key read first parks behind them.
+ * handled: a later record of the key read first parks behind them. Stopped (`io.signal`), it ends
+ * between chunks with `interrupted`, saying how many it appended.
  */
 export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
   const statuses = parseStatuses(options.status, PENDING);
@@ -59,6 +61,10 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   const run = uuidv7();
   const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });
   for (let i = 0; i < letters.length; i += REDRIVE_CHUNK) {
+    if (ctx.io.signal.aborted) {
+      bar.done();
+      throw new HeraldError(CliErrors.interrupted, `stopped after ${i}/${letters.length} dead letter(s) (run ${run}); re-run to send the rest`);
+    }
     const chunk = letters.slice(i, i + REDRIVE_CHUNK);
     // the group marks each letter once it handled its record: a run cut short leaves letters as they were
     await broker.publish(chunk.map((l) => redriveRecord(l, run)));
@@ -73,24 +79,39 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   );
 }
 
-/** `herald dlq discard [ids...]`: marks dead or parked letters `discarded` (retention deletes them later). */
+/**
+ * `herald dlq discard [ids...]`: marks dead or parked letters `discarded` (retention deletes them
+ * later). It reports only what it changed: a letter another operator discarded or redrove while
+ * the prompt waited is left out and counted, and when that leaves nothing, nothing matched.
+ * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it discarded.
+ */
 export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
   const statuses = parseStatuses(options.status, PENDING);
   const resolved = statuses.filter((s) => !PENDING.includes(s));
   if (resolved.length > 0) throw new HeraldError(ErrorCodes.invalidOptions, `discard takes --status dead, parked or both: a ${resolved.join(' or ')} letter is settled already`);
   const selection = selectionOf(ids, options, statuses);
   const store = await ctx.deadLetters();
-  const letters = await selectLetters(store, selection);
-  if (letters.length === 0) throw nothing(statuses);
-  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${letters.length} dead letter(s) (${perGroup(letters)})` });
+  const selected = await selectLetters(store, selection);
+  if (selected.length === 0) throw nothing(statuses);
+  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})` });
+  const letters = await unchangedSince(store, selected);
+  if (letters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${selected.length} dead letter(s) changed status while waiting for the confirmation; nothing discarded`);
   const bar = progress(ctx.io.stderr, { label: 'discarding', total: letters.length });
   let discarded = 0;
   for (let i = 0; i < letters.length; i += DISCARD_CHUNK) {
+    if (ctx.io.signal.aborted) {
+      bar.done();
+      throw new HeraldError(CliErrors.interrupted, `stopped after ${i}/${letters.length} dead letter(s) discarded; re-run to discard the rest`);
+    }
     const chunk = letters.slice(i, i + DISCARD_CHUNK);
     discarded += await store.discard(chunk.map((l) => l.id));
     bar.advance(chunk.length);
   }
   bar.done();
-  if (ctx.json) return printJson(ctx.io, { discarded, ids: letters.map((l) => l.id) });
-  ctx.io.stdout.write(`discarded ${discarded} dead letter(s)\n`);
+  // the store counts what it changed; one changed by someone else just before the write is not ours
+  if (discarded === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${selected.length} dead letter(s) changed status meanwhile; nothing discarded`);
+  const changed = selected.length - discarded;
+  if (ctx.json) return printJson(ctx.io, { discarded, changed, ids: letters.map((l) => l.id) });
+  const left = changed > 0 ? ` (${changed} left out: they changed status while waiting for the confirmation)` : '';
+  ctx.io.stdout.write(`discarded ${discarded} dead letter(s)${left}\n`);
 }

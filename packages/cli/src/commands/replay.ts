@@ -20,7 +20,9 @@ export function parseReplayTarget(value: string): StartPosition {
   if (value === 'earliest' || value === 'latest') return value;
   try {
     return { timestamp: parseTime(value, '--to') };
-  } catch {
+  } catch (error) {
+    // a date that is wrong in itself (no such day, no zone) keeps parseTime's reason
+    if (/^\d{4}-\d{2}-\d{2}/.test(value)) throw error;
     throw new HeraldError(ErrorCodes.invalidOptions, `--to takes earliest, latest, an ISO date-time or a duration ago (15m, 2h, 7d), got "${value}"`);
   }
 }
@@ -37,7 +39,8 @@ function refused(group: string, members: number, cause?: unknown): HeraldError {
  * effects once). Refused while the group has live members: by the broker (`group-active`), and
  * up front when the inspector already sees them. A topic that does not exist, or a group that never
  * committed an offset (unless `--new-group`), is refused (`nothing-matched`) before anything is
- * written: a mistyped name must not create a topic or a group.
+ * written: a mistyped name must not create a topic or a group. Stopped (`io.signal`), it ends
+ * between topics with `interrupted`, naming those it reset.
  */
 export async function replayCommand(ctx: CliContext, group: string, options: ReplayOptions): Promise<void> {
   const to = parseReplayTarget(options.to);
@@ -57,7 +60,12 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
   }
   await confirm(ctx.io, { yes: options.yes === true, action: `reset group ${group} on ${topics.join(', ')} to ${label(to)}` });
   const bar = progress(ctx.io.stderr, { label: 'resetting', total: topics.length });
-  for (const topic of topics) {
+  for (const [i, topic] of topics.entries()) {
+    if (ctx.io.signal.aborted) {
+      bar.done();
+      const done = i > 0 ? ` (${topics.slice(0, i).join(', ')})` : '';
+      throw new HeraldError(CliErrors.interrupted, `stopped after ${i}/${topics.length} topic(s) reset${done}; re-run to reset the rest`);
+    }
     try {
       await broker.resetOffsets({ group, topic, to });
     } catch (error) {

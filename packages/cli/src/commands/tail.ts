@@ -1,4 +1,4 @@
-import { decodeEnvelope, HeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
+import { decodeEnvelope, ErrorCodes, HeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
 import { clip, iso } from '../output.js';
@@ -66,27 +66,34 @@ async function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * `herald tail <topic>`: prints records as they are appended, read with the broker's RecordReader
  * (no consumer group, so nothing is left behind), partition by partition in offset order. Stops
- * on SIGINT/SIGTERM, after `--limit` records, or (with `--no-follow`) at the end offsets it found
- * when it started.
+ * on SIGINT/SIGTERM or when its reader goes away (EPIPE), after `--limit` records, or (with
+ * `--no-follow`, which needs `--from beginning`) at the end offsets it found when it started. A
+ * topic that does not exist yet is waited for and then read from its start, whatever `--from`
+ * says: all of it was appended after tail started. Writes wait for stdout to drain.
  */
 export async function tailCommand(ctx: CliContext, topic: string, options: TailOptions): Promise<void> {
+  if (!options.follow && options.from === 'end') {
+    throw new HeraldError(ErrorCodes.invalidOptions, '--no-follow stops at the end offsets found at start, so from the end it would print nothing: add --from beginning');
+  }
   const broker = await ctx.reader();
   const { io } = ctx;
   const describe = async (): Promise<TopicDescription | undefined> => (await broker.describeTopics([topic]))[0];
   let description = await describe();
   if (!description && !options.follow) throw new HeraldError(CliErrors.nothingMatched, `no topic named ${topic}`);
   if (!description) io.stderr.write(`waiting for topic ${topic} to exist; Ctrl-C to stop\n`);
+  // a topic that did not exist when tail started is new: everything in it came after the start
+  const from = description ? options.from : 'beginning';
   while (!description && !io.signal.aborted) {
     await sleep(options.pollMs, io.signal);
     description = await describe();
   }
   if (!description) return;
-  const positions = new Map(description.partitions.map((p) => [p.partition, options.from === 'beginning' ? p.start : p.end]));
+  const positions = new Map(description.partitions.map((p) => [p.partition, from === 'beginning' ? p.start : p.end]));
   const stopAt = options.follow ? undefined : new Map(description.partitions.map((p) => [p.partition, p.end]));
   io.stderr.write(
     options.follow
-      ? `following ${topic} (${description.partitions.length} partitions) from the ${options.from}; Ctrl-C to stop\n`
-      : `reading ${topic} (${description.partitions.length} partitions) from the ${options.from} to its current end\n`,
+      ? `following ${topic} (${description.partitions.length} partitions) from the ${from}; Ctrl-C to stop\n`
+      : `reading ${topic} (${description.partitions.length} partitions) from the ${from} to its current end\n`,
   );
   let shown = 0;
   const wanted = (delivery: Delivery, event: Envelope | null) =>
@@ -111,6 +118,9 @@ export async function tailCommand(ctx: CliContext, topic: string, options: TailO
           if (!wanted(delivery, event)) continue;
           io.stdout.write(render(delivery, event, ctx.json));
           if (options.limit !== undefined && ++shown >= options.limit) return;
+          // a slow reader holds tail back; one that went away (EPIPE) aborts the signal
+          await io.stdout.drained();
+          if (io.signal.aborted) return;
         }
         progressed = true;
       }
