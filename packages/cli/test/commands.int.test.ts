@@ -143,6 +143,11 @@ describe('herald dlq', () => {
     expect(resend.code).toBe(0);
     expect(resend.stdout).toMatch(/^redriven 1 dead letter\(s\) \(run [0-9a-f-]+; worker: 1\)/);
     expect(m.broker.records('steps')).toHaveLength(4);
+    // asked for, a settled letter waits for its record again: a group skips a record whose letter is settled
+    expect(await statusOf(m, pDead.id)).toBe('dead');
+    await m.stores.deadLetters.setStatus([q.id], 'discarded');
+    expect((await herald(m.engine, ['dlq', 'redrive', q.id, '--status', 'discarded', '--yes'])).code).toBe(0);
+    expect(await statusOf(m, q.id)).toBe('dead');
   });
 
   it('reports only the letters a discard changed: one another operator discarded first is left out, and none left is nothing matched', async () => {

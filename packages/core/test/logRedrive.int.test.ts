@@ -137,7 +137,7 @@ describe('redrive through the log', () => {
     expect(redriveTargetOf({ traceparent: 't' })).toBeUndefined();
   });
 
-  it('applies the event once in its group, is ignored by every other group, and a second redrive is a duplicate', async () => {
+  it('applies the event once in its group, is ignored by every other group, skips a second redrive of the settled letter, and sees a redrive of an unsettled one as a duplicate', async () => {
     const h = await start('skip');
     h.sick.add('a/1');
     await h.app.publish(Step, { key: 'a', seq: 1 });
@@ -149,9 +149,15 @@ describe('redrive through the log', () => {
     await eventually(() => h.applied.worker!.length === 1, 'the redrive applied in worker');
     expect((await h.app.deadLetters({ ids: [letter!.id] }))[0]!.status).toBe('redriven');
 
-    // redriven twice (an operator sending it again, or a run that crashed before marking)
+    // redriven twice (an operator sending it again): its letter is settled, the record is skipped
     await redriveThroughLog(h, [letter!]);
-    await eventually(() => handledIn(h, 'worker').filter((f) => f.outcome === 'duplicate').length === 1, 'the second redrive seen as a duplicate');
+    await eventually(async () => (await h.broker.describeGroup('worker')).totalLag === 0, 'worker caught up');
+    expect(handledIn(h, 'worker').map((f) => f.outcome)).toEqual(['dead-lettered', 'applied']);
+    // a run that crashed after the group applied the record but before it marked the letter
+    await h.stores.deadLetters.setStatus([letter!.id], 'dead');
+    await redriveThroughLog(h, [letter!]);
+    await eventually(() => handledIn(h, 'worker').filter((f) => f.outcome === 'duplicate').length === 1, 'the third redrive seen as a duplicate');
+    await eventually(async () => (await h.app.deadLetters({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the letter settled by the duplicate');
     await eventually(async () => (await h.broker.describeGroup('audit')).totalLag === 0, 'audit caught up');
     expect(h.applied.worker).toEqual([1]);
     expect(await h.stores.transaction(async (tx) => tx.keys('worker/'))).toHaveLength(1);
@@ -237,6 +243,40 @@ describe('redrive through the log', () => {
     await redriveThroughLog({ broker }, parked);
     await eventually(() => applied.length === 2, 'the later event applied after it');
     expect(applied).toEqual([0, 1]);
+  });
+
+  for (const batch of [false, true]) {
+    it(`skips a redrive whose letter was discarded after its record was appended (${batch ? 'batch' : 'event'} handlers)`, async () => {
+      const p = processes({ partitions: 1, batch });
+      const failing = await p.start({ sick: true, groups: true });
+      await failing.publish(Step, { key: 'k', seq: 1 });
+      await eventually(async () => (await p.stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
+      await failing.close();
+      const [letter] = await p.stores.deadLetters.list();
+      await redriveThroughLog(p, [letter!]);
+      // the operator changes their mind before any consumer read the record
+      expect(await p.stores.deadLetters.discard([letter!.id])).toBe(1);
+      const healthy = await p.start({ sick: false, groups: true });
+      await healthy.publish(Step, { key: 'k', seq: 2 });
+      await eventually(() => p.applied.includes(2), 'the next event applied');
+      expect(p.applied).toEqual([2]);
+      expect((await p.stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status).toBe('discarded');
+    });
+  }
+
+  it('dead-letters a letter redriven by two runs at once that fails again only once', async () => {
+    const h = await start('skip');
+    h.sick.add('a/1');
+    await h.app.publish(Step, { key: 'a', seq: 1 });
+    await eventually(async () => (await h.app.deadLetters({ status: 'dead' })).length === 1, 'a dead letter');
+    const [letter] = await h.app.deadLetters();
+    // two operators' runs append the same letter before the group reads either
+    await redriveThroughLog(h, [letter!]);
+    await redriveThroughLog(h, [letter!]);
+    await eventually(async () => (await h.app.deadLetters({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the first record handled');
+    await eventually(async () => (await h.broker.describeGroup('worker')).totalLag === 0, 'worker caught up');
+    const letters = await h.app.deadLetters();
+    expect(letters.map((l) => l.status).sort()).toEqual(['dead', 'redriven']);
   });
 
   it('settles the letter of a redrive that a batch handler handled', async () => {

@@ -40,8 +40,10 @@ const perGroup = (letters: readonly DeadLetter[]) =>
  * `redriven` (a letter that fails again comes back as a new dead letter), every other group
  * ignores it, and its inbox makes a second redrive of an applied event a duplicate. Keys under
  * `park-key` move whole and in order (see `planRedrive`), and stay held until their records are
- * handled: a later record of the key read first parks behind them. Stopped (`io.signal`), it ends
- * between chunks with `interrupted`, saying how many it appended.
+ * handled: a later record of the key read first parks behind them. A letter already settled
+ * (`--status redriven` or `discarded`: the operator means it) is set back to `dead` before its
+ * record is appended, since a group skips a record whose letter is no longer waiting for it.
+ * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it appended.
  */
 export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
   const statuses = parseStatuses(options.status, PENDING);
@@ -66,6 +68,8 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
       throw new HeraldError(CliErrors.interrupted, `stopped after ${i}/${letters.length} dead letter(s) (run ${run}); re-run to send the rest`);
     }
     const chunk = letters.slice(i, i + REDRIVE_CHUNK);
+    const settled = chunk.filter((l) => !PENDING.includes(l.status)).map((l) => l.id);
+    if (settled.length > 0) await store.setStatus(settled, 'dead');
     // the group marks each letter once it handled its record: a run cut short leaves letters as they were
     await broker.publish(chunk.map((l) => redriveRecord(l, run)));
     bar.advance(chunk.length);

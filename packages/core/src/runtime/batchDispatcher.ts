@@ -8,7 +8,7 @@ import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/pub
 import { REDRIVE_HEADERS } from '../pipeline/logRedrive.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { untilAborted } from '../timing/untilAborted.js';
-import { contextFor, recordPoison, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
+import { contextFor, recordPoison, redriveWithdrawn, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
 /** Handles consecutive deliveries of one partition together. Throws only for infrastructure failures. */
 export type DispatchBatch = (deliveries: readonly Delivery[], signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
@@ -35,6 +35,7 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
   return async function dispatchBatch(deliveries, signals) {
     let run: Run<Tx> | undefined;
     for (const delivery of deliveries) {
+      if (isRedrive(delivery) && (await redriveWithdrawn(deps, delivery))) continue;
       const resolution = resolveDelivery(deps, delivery);
       if (resolution.kind === 'ignore') {
         if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);

@@ -106,6 +106,7 @@ export function contextFor<Tx>(
  */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
   return async function dispatch(delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
+    if (delivery.headers[REDRIVE_LETTER] !== undefined && (await redriveWithdrawn(deps, delivery))) return;
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'poison') await recordPoison(deps, delivery, resolution);
     else if (resolution.kind === 'handle') await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
@@ -114,6 +115,22 @@ export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
 }
 
 const REDRIVE_LETTER = REDRIVE_HEADERS.letter;
+/**
+ * Whether this redrive through the log is for this group and its letter is no longer waiting for
+ * it: discarded after the record was appended (an operator's later word), or already redriven (by
+ * another run's record, or by `app.redrive`). The record is then skipped, as an ignored one:
+ * handling it would apply a discarded event, or fail a second time into a second letter. A letter
+ * not found (removed by retention) does not withdraw it: the record is handled.
+ */
+export async function redriveWithdrawn<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Promise<boolean> {
+  const [letter] = redrivenLetters([delivery], deps.group);
+  if (letter === undefined) return false;
+  const [found] = await deps.stores.deadLetters.list({ ids: [letter] });
+  if (found === undefined || found.status === 'dead' || found.status === 'parked') return false;
+  deps.logger.info('redrive: its letter was settled meanwhile; record skipped', { letter, status: found.status, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
+  return true;
+}
+
 /** First and longest pause between attempts to mark a redrive's letters. */
 const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
 
