@@ -20,9 +20,12 @@ export interface TopologyOptions<Tx> {
   /**
    * A partition that received no record for this long (wall clock) is idle: its stream time then
    * moves on with the wall clock, from the time of its last record, so its windows still close.
-   * Default 30 000.
+   * This is a guess that nothing more is coming: records delayed upstream for longer than this
+   * plus the grace (a producer's outbox relay stalled, a broker outage) then arrive late. Set it
+   * above the longest delay you accept, or `false` so that only records move stream time (Kafka
+   * Streams' behaviour: a quiet partition's last windows wait for its next record). Default 30 000.
    */
-  readonly idleTimeoutMs?: number;
+  readonly idleTimeoutMs?: number | false;
   /** How often idle partitions are looked for. Default 1 000. */
   readonly punctuateIntervalMs?: number;
   /** Retry, timeout and dead-letter settings of the topology's handlers (see `HandlerPolicy`). */
@@ -114,7 +117,8 @@ const NAME = /^[A-Za-z0-9._-]{1,100}$/;
  */
 export function createTopology<Tx = unknown>(options: TopologyOptions<Tx>): Topology<Tx> {
   const name = checkName('createTopology: name', options?.name);
-  const idleTimeoutMs = positive('idleTimeoutMs', options.idleTimeoutMs ?? TOPOLOGY_DEFAULTS.idleTimeoutMs);
+  // false: never idle (no punctuator runs)
+  const idleTimeoutMs = options.idleTimeoutMs === false ? Infinity : positive('idleTimeoutMs', options.idleTimeoutMs ?? TOPOLOGY_DEFAULTS.idleTimeoutMs);
   const punctuateIntervalMs = positive('punctuateIntervalMs', options.punctuateIntervalMs ?? TOPOLOGY_DEFAULTS.punctuateIntervalMs);
   const sources: SourceNode[] = [];
   const used = new Set<string>();

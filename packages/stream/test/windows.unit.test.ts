@@ -19,7 +19,7 @@ const click = (userId: string, page = 'home') => ({ userId, page });
 const count = (userId: string, start: number, end: number, clicks: number, kind = 'final') => ({ userId, start, end, clicks, kind });
 
 /** A topology counting each user's clicks in `windows`, results to ClickCounts, late records to ClickLate. */
-function clickCounts(windows: Windows, options: { emit?: EmitMode; idleTimeoutMs?: number } = {}) {
+function clickCounts(windows: Windows, options: { emit?: EmitMode; idleTimeoutMs?: number | false } = {}) {
   const topology = createTopology<MemoryTx>({ name: 'clicks', idleTimeoutMs: options.idleTimeoutMs });
   topology
     .from(Click)
@@ -224,6 +224,19 @@ describe('idle partitions', () => {
     expect((await t.windows('per-user')).partitions).toEqual([{ partition: 0, streamTime: 15_000, late: 0 }]);
     await t.whenIdleFor(60_000);
     t.thenNothing(); // closed once, never again
+  });
+
+  it('stay open when idleTimeoutMs is false: only records move stream time, so a record delayed upstream is still on time', async () => {
+    const t = clickCounts(TimeWindows.ofSizeAndGrace(10_000, 5_000), { idleTimeoutMs: false });
+    await t.given(Click, ...clicks([['u-1', 1_000]]));
+    await t.whenIdleFor(3_600_000);
+    t.thenNothing();
+    expect((await t.windows('per-user')).partitions).toEqual([{ partition: 0, streamTime: 1_000, late: 0 }]);
+    // an hour later, a record of that window arrives (its producer's relay was stalled): it counts
+    await t.when(Click, ...clicks([['u-1', 2_000]]));
+    await t.when(Click, ...clicks([['u-1', 15_000]]));
+    t.thenPublished(ClickCounts, [count('u-1', 0, 10_000, 2)]);
+    expect(() => createTopology({ name: 'x', idleTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 
   it('a record ends the idle period: stream time then follows event time again', async () => {

@@ -38,7 +38,8 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
     });
   }
   if (coPartitionedSets(plan).length > 0) app.use(coPartitioningCheck(app, plan));
-  if (aggregates) app.use(createPunctuator(app, plan, activity, windows!));
+  // idleTimeoutMs false (Infinity here): only records move stream time
+  if (aggregates && Number.isFinite(plan.idleTimeoutMs)) app.use(createPunctuator(app, plan, activity, windows!));
 }
 
 /**
