@@ -279,6 +279,23 @@ describe('redrive through the log', () => {
     expect(letters.map((l) => l.status).sort()).toEqual(['dead', 'redriven']);
   });
 
+  it('in a batch group, dead-letters a letter whose two redrive records arrive in one batch and fail again only once', async () => {
+    const p = processes({ partitions: 1, batch: true });
+    const failing = await p.start({ sick: true, groups: true });
+    await failing.publish(Step, { key: 'k', seq: 1 });
+    await eventually(async () => (await p.stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
+    await failing.close();
+    const [letter] = await p.stores.deadLetters.list();
+    // both records wait in the log, so the next member reads them in one batch
+    await redriveThroughLog(p, [letter!]);
+    await redriveThroughLog(p, [letter!]);
+    const still = await p.start({ sick: true, groups: true });
+    await eventually(async () => (await p.stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the first record handled');
+    await eventually(async () => (await p.broker.describeGroup('worker')).totalLag === 0, 'worker caught up');
+    expect((await p.stores.deadLetters.list()).map((l) => l.status).sort()).toEqual(['dead', 'redriven']);
+    await still.close();
+  });
+
   it('settles the letter of a redrive that a batch handler handled', async () => {
     const broker = memoryBroker({ partitions: 2 });
     const stores = memoryStores();

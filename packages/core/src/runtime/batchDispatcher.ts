@@ -76,6 +76,8 @@ async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals:
   }
   for (let i = 0; i < run.events.length; i++) {
     const delivery = run.deliveries[i]!;
+    // checked again: an earlier record of this run (another run's record of the same letter) may have settled it
+    if (isRedrive(delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) continue;
     await entry.pipeline(run.events[i]!, contextFor(deps, entry, delivery, { ...signals, redrive: false }));
     // each redrive settled before the next event of the run: a later event of its key sees the key released
     if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
