@@ -150,6 +150,16 @@ describe('the app lifecycle', () => {
     expect(await app.deadLetters()).toEqual([]);
   });
 
+  it('closes a component of a user’s named like a built-in one (relay, group:g) once, in the added components’ place', async () => {
+    const log: string[] = [];
+    const app = newApp();
+    app.on(Ping, { group: 'g' }, async () => {});
+    app.use(recorder('relay', log)).use(recorder('group:g', log));
+    await app.start();
+    await app.close({ deadlineMs: 5000 });
+    expect(log).toEqual(['start relay', 'start group:g', 'close group:g (with time left)', 'close relay (with time left)']);
+  });
+
   it('refuses components after start, duplicates, and things that are not components', async () => {
     const app = newApp();
     app.use(recorder('x', []));

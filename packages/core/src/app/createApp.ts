@@ -48,6 +48,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const groups = new Map<string, Map<string, HandlerEntry<Tx>>>();
   const batchers = new Map<string, TransactionBatcher<Tx>>();
   const extra: Component[] = [];
+  /** The relay and the consumer groups' components of the start, once it made them. */
+  const builtIn: { relay?: Component; readonly groups: Set<Component> } = { groups: new Set() };
   let started = false;
 
   const storeTimers = hasTimers<Stores<Tx>, Tx>(stores) ? stores.timers : undefined;
@@ -66,11 +68,11 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     // the components users added first (the last added first), then the consumer groups together,
     // then what their handlers call (the last added first); then the scheduler and the relay, so
     // what the groups and the scheduler wrote is published
+    // built-in components known by reference: a user's component may share a name with one
     closeOrder(running) {
-      const groupsRunning = running.filter((c) => c.name.startsWith('group:'));
-      const builtIn = (c: Component) => c.name === 'relay' || c === scheduler || groupsRunning.includes(c);
-      const added = running.filter((c) => !builtIn(c)).reverse();
-      const last = [scheduler, running.find((c) => c.name === 'relay')].filter((c): c is Component => c !== undefined && running.includes(c));
+      const groupsRunning = running.filter((c) => builtIn.groups.has(c));
+      const added = running.filter((c) => c !== builtIn.relay && c !== scheduler && !builtIn.groups.has(c)).reverse();
+      const last = [scheduler, builtIn.relay].filter((c): c is Component => c !== undefined && running.includes(c));
       const alone = (components: readonly Component[]) => components.map((c) => [c]);
       return [...alone(added.filter((c) => !isHandlerService(c))), groupsRunning, ...alone(added.filter(isHandlerService)), ...alone(last)];
     },
@@ -215,15 +217,18 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     const components: Component[] = [];
     if (options.relay !== false && (startOptions.relay ?? true)) {
       const relayLogger = logger.child({ component: 'relay' });
-      components.push(
-        options.relayHost
-          ? options.relayHost.createRelay(options.relay || {}, { instrumentation, logger: relayLogger })
-          : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {}),
-      );
+      builtIn.relay = options.relayHost
+        ? options.relayHost.createRelay(options.relay || {}, { instrumentation, logger: relayLogger })
+        : createRelay({ outbox: stores.outbox, broker, stores, clock, logger: relayLogger, instrumentation }, options.relay || {});
+      components.push(builtIn.relay);
     }
     if (scheduler && (startOptions.timers ?? true)) components.push(scheduler);
     components.push(...extra.filter(isHandlerService));
-    for (const group of selected) components.push(groupComponent(group));
+    for (const group of selected) {
+      const component = groupComponent(group);
+      builtIn.groups.add(component);
+      components.push(component);
+    }
     components.push(...extra.filter((c) => !isHandlerService(c)));
     return components;
   }
