@@ -118,7 +118,9 @@ describe('memoryStores', () => {
   });
 
   it('refuses a transactionTimeoutMs that is not a positive number', () => {
-    expect(() => memoryStores({ transactionTimeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    for (const transactionTimeoutMs of [0, -1, Number.NaN, 2 ** 31]) {
+      expect(() => memoryStores({ transactionTimeoutMs }), String(transactionTimeoutMs)).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    }
   });
 
   it('refuses transactions after close', async () => {

@@ -1,6 +1,7 @@
 import {
   CoreErrors,
   HeraldError,
+  MAX_TIMER_MS,
   systemClock,
   type Clock,
   type DeadLetterBrowser,
@@ -65,8 +66,9 @@ export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<Memory
 export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   const clock = options.clock ?? systemClock;
   const timeoutMs = options.transactionTimeoutMs ?? DEFAULT_TRANSACTION_TIMEOUT_MS;
-  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new HeraldError(CoreErrors.invalidOptions, `memoryStores: transactionTimeoutMs must be a positive number of ms, got ${String(timeoutMs)}`);
+  // at most the longest timer: Node fires a longer one after 1 ms
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new HeraldError(CoreErrors.invalidOptions, `memoryStores: transactionTimeoutMs must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
   }
   const db = createMemoryDatabase();
   const outbox = createMemoryOutbox(db, clock);
