@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDRIVE_HEADERS, type DeadLetter, type DeadLetterPage, type DeadLetterGroup } from '@herald/core';
+import { ErrorCodes, HeraldError, REDRIVE_HEADERS, type DeadLetter, type DeadLetterPage, type DeadLetterGroup } from '@herald/core';
 import { EXIT_CODES, main } from '../src/index.js';
 import { fakeIo, herald, letter, memoryEngine } from './support.js';
 
@@ -189,6 +189,26 @@ describe('herald dlq', () => {
       expect([run.code, run.stderr]).toEqual([EXIT_CODES.usage, 'herald: give ids or --all, not both: --all selects every letter the filters match (invalid-options)\n']);
     }
     expect(await statusOf(m, dead.id)).toBe('dead');
+  });
+
+  it('settles again the letters it reopened when their records cannot be appended (the broker down)', async () => {
+    const discarded = letter({ key: 'p', policy: 'park-key' });
+    const redriven = letter({ key: 'q' });
+    const m = await withLetters([discarded, redriven]);
+    await m.stores.deadLetters.setStatus([discarded.id], 'discarded');
+    await m.stores.deadLetters.setStatus([redriven.id], 'redriven');
+    const broker = {
+      ...m.broker,
+      async publish(): Promise<never> {
+        throw new HeraldError(ErrorCodes.brokerUnavailable, 'broker down', { retriable: true });
+      },
+    };
+    const fake = fakeIo();
+    const code = await main(['dlq', 'redrive', '--all', '--status', 'discarded,redriven', '--yes'], fake.io, { open: async () => ({ ...m.engine, broker }) });
+    expect(code).not.toBe(0);
+    expect(fake.stderr()).toContain('broker-unavailable');
+    // not left dead: the park-key letter would hold its key with no record on its way to release it
+    expect([await statusOf(m, discarded.id), await statusOf(m, redriven.id)]).toEqual(['discarded', 'redriven']);
   });
 
   it('stops a redrive or a discard between chunks on Ctrl-C, says how far it got and exits 130', async () => {
