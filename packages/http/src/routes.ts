@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { HeraldError, isHeraldError } from '@herald/core';
+import { CoreErrors, HeraldError, MAX_TIMER_MS, isHeraldError } from '@herald/core';
 import type { Envelope, Logger, Publish } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -141,6 +141,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
   options: ResolvedGatewayOptions<Tx>,
   route: CommandRoute<Tx, B, P, R, Pre>,
 ): void {
+  if (route.awaitEvent) checkAwaitEvent(route.awaitEvent, `${route.method} ${route.url}`);
   const mode = route.idempotency ?? 'required';
   const status = route.status ?? 200;
   const { app, clock, ttlMs, leaseMs } = options;
@@ -205,10 +206,11 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
 
 /**
  * The answer of an `awaitEvent` route once its work committed: what `lookup` knows, else the
- * awaited event's, else the 202 with its `Location`. The work is done, so nothing here fails the
- * request: a wait the waiter cannot take (not started yet, or closed) or a lookup that throws is
- * logged, and the route answers as when the event does not come in time — the client polls the
- * `Location` or retries its key, and never learns of a failure for work that was accepted.
+ * awaited event's, else the 202 with its `Location`. The work is done, so a wait the waiter cannot
+ * take (not started yet, or closed) or a lookup that throws does not fail the request: it is
+ * logged, and the route answers as when the event does not come in time (the client polls the
+ * `Location` or retries its key). The route's own `answer`, `location` and `pending` are its code:
+ * one that throws is a 500, as a throwing `handle` is.
  */
 async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logger: Logger): Promise<RouteResponse> {
   let expectation: ReturnType<EventWait['expect']> | undefined;
@@ -230,6 +232,21 @@ async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logger: Log
   const event = await expectation?.result;
   if (event) return awaited.answer(event, result);
   return { status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } };
+}
+
+/**
+ * Refuses, when the route is declared, an `awaitEvent` the waiter would refuse per request: after
+ * the commit such a refusal can only be logged and answered with the 202, so it would go unseen.
+ */
+function checkAwaitEvent<R>(awaited: AwaitEvent<R>, route: string): void {
+  const invalid = (why: string) => new HeraldError(CoreErrors.invalidOptions, `command ${route}: awaitEvent.${why}`);
+  if (typeof awaited.waiter?.expect !== 'function') throw invalid('waiter must have expect() (createEventWaiter from @herald/reply gives one)');
+  if (!(Number.isInteger(awaited.timeoutMs) && awaited.timeoutMs > 0 && awaited.timeoutMs <= MAX_TIMER_MS)) {
+    throw invalid(`timeoutMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, got ${String(awaited.timeoutMs)}`);
+  }
+  for (const name of ['correlationId', 'answer', 'location'] as const) {
+    if (typeof awaited[name] !== 'function') throw invalid(`${name} must be a function`);
+  }
 }
 
 /** A failure after the work committed: at warn when it may pass (a waiter closing, a store busy), else at error. */

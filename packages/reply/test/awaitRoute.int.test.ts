@@ -141,6 +141,24 @@ describe('a command route answered from the event it causes', () => {
     expect(() => a.waiter.expect('c-1', { timeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
     expect(() => createEventWaiter({ app: apps[0]!, events: [] })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
+
+  it('refuses, when the route is declared, an awaitEvent the waiter would refuse at every request after the commit', () => {
+    const app = createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), logger: silentLogger });
+    const waiter = createEventWaiter({ app, events: [OrderDecided], instanceId: 'declared' });
+    const gateway = createGateway<MemoryTx>({ app });
+    const route = (awaitEvent: Record<string, unknown>) => () =>
+      gateway.command({
+        method: 'POST',
+        url: '/orders',
+        body: Type.Object({ amount: Type.Integer() }),
+        handle: async () => ({ requestId: 'r-1' }),
+        awaitEvent: { waiter, timeoutMs: 1_000, correlationId: (r) => r.requestId, answer: () => ({ status: 201, body: null }), location: () => '/r', ...awaitEvent },
+      });
+    for (const timeoutMs of [0, 1.5, 2 ** 31]) expect(route({ timeoutMs }), String(timeoutMs)).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(route({ waiter: {} })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(route({ location: 'not a function' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    expect(route({})).not.toThrow();
+  });
 });
 
 describe('an awaitEvent route whose work committed but cannot be answered from the event', () => {
