@@ -2,12 +2,15 @@ import { ErrorCodes, HeraldError } from '@herald/core';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `2025-06-01`, or with a time of day (seconds and fraction optional) and then `Z` or an offset. */
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+/**
+ * `2025-06-01`, or with a time of day (seconds and fraction optional) and then `Z` or an offset.
+ * As RFC 3339 allows: `t` or a space for `T`, `z` for `Z`; and `+0200` for `+02:00`, as logs write it.
+ */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * A point in time given on the command line: an ISO 8601 date-time with `Z` or an offset
- * (`2025-06-01T12:00:00Z`, `2025-06-01T14:00:00+02:00`), a date alone (UTC midnight), or a
+ * (`2025-06-01T12:00:00Z`, `2025-06-01T14:00:00+02:00`, `2025-06-01 14:00:00+0200`), a date alone (UTC midnight), or a
  * duration ago (`90s`, `15m`, `2h`, `7d`). A time of day without a zone is refused rather than
  * read in the machine's zone, and a day or hour that does not exist (`2025-02-31`, `24:00`)
  * rather than rolled over into the next. Throws `invalid-options` naming `option`.
@@ -20,7 +23,7 @@ export function parseTime(value: string, option: string, now: number = Date.now(
   if (!date) {
     throw new HeraldError(ErrorCodes.invalidOptions, `${option} must be an ISO date-time (2025-06-01T12:00:00Z) or a duration ago (90s, 15m, 2h, 7d), got "${value}"`);
   }
-  const [, year, month, day, hour, minute, second, zone] = date;
+  const [, year, month, day, hour, minute, second, fraction, zone] = date;
   if (hour !== undefined && zone === undefined) {
     throw new HeraldError(ErrorCodes.invalidOptions, `${option} needs a zone with a time of day: add Z (UTC) or an offset such as +02:00, got "${value}"`);
   }
@@ -29,7 +32,9 @@ export function parseTime(value: string, option: string, now: number = Date.now(
   // Date.UTC and Date.parse roll an impossible field over (February 31 is March 3): what does not come back as written does not exist
   const wall = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
   const back = [wall.getUTCFullYear(), wall.getUTCMonth() + 1, wall.getUTCDate(), wall.getUTCHours(), wall.getUTCMinutes(), wall.getUTCSeconds()];
-  const parsed = Date.parse(text);
+  // in the one spelling Date.parse reads everywhere
+  const offset = zone === undefined || /^[Zz]$/.test(zone) ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const parsed = hour === undefined ? Date.parse(`${year}-${month}-${day}T00:00:00Z`) : Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second ?? '00'}${fraction ?? ''}${offset}`);
   if (back.some((field, i) => field !== written[i]) || Number.isNaN(parsed)) {
     throw new HeraldError(ErrorCodes.invalidOptions, `${option} must be a date and time that exist, got "${value}" (no such day, hour or offset)`);
   }

@@ -21,7 +21,11 @@ describe('command line values', () => {
     expect(parseTime('2025-06-01T14:00:00+02:00', '--to', now)).toBe(Date.parse('2025-06-01T12:00:00Z'));
     expect(parseTime('2025-06-01T12:00Z', '--to', now)).toBe(Date.parse('2025-06-01T12:00:00Z'));
     expect(parseTime('2024-02-29T23:59:59.999Z', '--to', now)).toBe(Date.parse('2024-02-29T23:59:59.999Z'));
-    for (const impossible of ['2025-02-31', '2025-02-29', '2025-13-01', '2025-06-00', '2025-06-01T24:00:00Z', '2025-06-01T12:60:00Z', '2025-06-01T12:00:00+25:00']) {
+    // RFC 3339's other spellings, and the offset as logs write it
+    for (const same of ['2025-06-01 12:00:00Z', '2025-06-01t12:00:00z', '2025-06-01T14:00:00+0200', '2025-06-01T08:30:00-0330', '2025-06-01 14:00+02:00']) {
+      expect(parseTime(same, '--to', now), same).toBe(Date.parse('2025-06-01T12:00:00Z'));
+    }
+    for (const impossible of ['2025-02-31', '2025-02-29', '2025-13-01', '2025-06-00', '2025-06-01T24:00:00Z', '2025-06-01T12:60:00Z', '2025-06-01T12:00:00+25:00', '2025-06-01T12:00:00+0260']) {
       expect(() => parseTime(impossible, '--to', now), impossible).toThrow(`--to must be a date and time that exist, got "${impossible}" (no such day, hour or offset)`);
     }
     for (const local of ['2025-06-01T12:00:00', '2025-06-01T12:00', '2025-06-01T12:00:00.5']) {
