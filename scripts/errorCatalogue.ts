@@ -7,6 +7,7 @@ import { AnalyticsErrors } from '@herald/analytics';
 import { CliErrors } from '@herald/cli';
 import { CoreErrors, type ErrorCodeSpec } from '@herald/core';
 import { HttpErrors } from '@herald/http';
+import { KafkaErrors } from '@herald/kafka';
 import { MetricsErrors } from '@herald/metrics';
 import { PgErrors } from '@herald/postgres';
 import { ReplyErrors } from '@herald/reply';
@@ -20,6 +21,7 @@ export const CATALOGUES: readonly { readonly pkg: string; readonly specs: Readon
   { pkg: '@herald/core', specs: CoreErrors },
   { pkg: '@herald/sqlite', specs: SqliteErrors },
   { pkg: '@herald/postgres', specs: PgErrors },
+  { pkg: '@herald/kafka', specs: KafkaErrors },
   { pkg: '@herald/http', specs: HttpErrors },
   { pkg: '@herald/reply', specs: ReplyErrors },
   { pkg: '@herald/cli', specs: CliErrors },
@@ -36,9 +38,9 @@ export function renderErrorsDoc(): string {
     '',
     'Every error Herald raises is a `HeraldError` with a stable `code`, a `retriable` flag and often a',
     '`cause`. Check errors by code (`error.code === ErrorCodes.timeout`), not by class. A dead',
-    "letter's `reason` is its error's code, so the CLI and the console group failures by these. The",
-    'Kafka adapter raises core codes only. Each package declares its codes in one catalogue',
-    '(`defineErrorCodes`); this page is generated from them by `npm run docs:errors`.',
+    "letter's `reason` is its error's code, so the CLI and the console group failures by these.",
+    'Each package declares its codes in one catalogue (`defineErrorCodes`); this page is generated',
+    'from them by `npm run docs:errors`.',
     '',
     '"Retriable" is the default of the code: the pipeline retries retriable failures with backoff and',
     'dead-letters the others at once. A throw site may know better and say so on the error itself.',

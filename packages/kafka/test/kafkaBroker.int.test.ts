@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { jsonLogger, partitionForKey } from '@herald/core';
 import type { Logger, OutgoingRecord } from '@herald/core';
 import { startKafkaMock } from '@herald/testing/kafka-mock';
@@ -104,6 +106,47 @@ describe('kafkaBroker on the mock cluster', () => {
       timestamp: 1_700_000_000_123,
     });
     expect(sink.batches[0]!.highWatermark).toBe(1);
+  });
+
+  it('delivers a record whose header has no value (null), and the records after it, instead of crashing on it forever', async () => {
+    const topic = unique('null-header');
+    // another client wrote it (kcat: `-H name` without a value; kafkajs cannot send one, Herald never does)
+    const produce = async (value: string, headers: string[]) => {
+      const kcat = promisify(execFile)('kcat', ['-b', mock.brokers[0]!, '-P', '-t', topic, '-k', 'k', ...headers.flatMap((h) => ['-H', h])]);
+      kcat.child.stdin!.end(`${value}\n`);
+      await kcat;
+    };
+    await produce('first', ['empty', 'repeated=kept', 'repeated', 'trace=abc']);
+    await produce('second', []);
+    const sink = recordingSink();
+    const sub = await open().subscribe({ group: unique('g'), topics: [topic] }, sink);
+    await waitFor('both records', () => sink.deliveries.length >= 2, 10_000).finally(() => sub.close());
+
+    expect(sink.deliveries.map((d) => [d.value, d.headers])).toEqual([
+      ['first', { repeated: 'kept', trace: 'abc' }],
+      ['second', {}],
+    ]);
+  });
+
+  it('a `latest` group whose partitions move before any commit: the new owner starts where the first did, not at a later latest', async () => {
+    const topic = unique('latest');
+    const group = unique('g');
+    await open().publish([{ topic, key: 'warm-up', value: 'before the group' }]);
+    const first = recordingSink();
+    const a = await open().subscribe({ group, topics: [topic], start: 'latest' }, first);
+    const records = Array.from({ length: 40 }, (_, i) => ({ topic, key: `key-${i}`, value: String(i) }));
+    await open().publish(records);
+    await waitFor('the first member given all 40', () => first.deliveries.length >= 40);
+
+    // it completes nothing (commits nothing); a second member takes some of its partitions
+    const second = recordingSink();
+    const b = await open().subscribe({ group, topics: [topic], start: 'latest' }, second);
+    const moved = second.assignedLog.flat().map((tp) => tp.partition);
+    expect(moved.length).toBeGreaterThan(0);
+    const given = first.deliveries.filter((d) => moved.includes(d.partition)).map((d) => d.value);
+    await waitFor('the moved partitions’ records delivered again', () => second.deliveries.length >= given.length, 10_000)
+      .finally(() => Promise.all([a.close(), b.close()]));
+    expect(second.deliveries.map((d) => d.value).sort()).toEqual([...given].sort());
   });
 
   it('provisions topics best-effort: a refused creation falls back to auto-creation, a partition mismatch is logged', async () => {

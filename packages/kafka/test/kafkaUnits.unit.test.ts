@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
+import { createRequire } from 'node:module';
+import { AssignerProtocol, Kafka, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, logLevel } from 'kafkajs';
 import type { Cluster } from 'kafkajs';
 import { createManualClock, HeraldError, jsonLogger, partitionForKey } from '@herald/core';
 import type { Logger, ManualClock } from '@herald/core';
@@ -9,8 +10,12 @@ import { roundRobinToEveryMember } from '../src/internal/assigner.js';
 import { routeLog } from '../src/internal/client.js';
 import { consumerControls } from '../src/internal/consumerControls.js';
 import { isCoordinationError, isRefusedSync, retryCoordination } from '../src/internal/coordination.js';
+import { toDelivery } from '../src/internal/delivery.js';
 import { toHeraldError } from '../src/internal/errors.js';
 import { chunkBySize, createPublisher } from '../src/internal/publisher.js';
+
+/** kafkajs's own protocol errors by code (not among its exports). */
+const kafkajsErrors = createRequire(import.meta.url)('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error };
 
 describe('resolveKafkaOptions', () => {
   it('applies the defaults in one place', () => {
@@ -150,6 +155,82 @@ describe('createPublisher', () => {
     expect(c.value).toMatch(/^rejected/);
   });
 
+  /** What kafkajs 2.2.4's producer throws when the broker refuses a record as too large (MESSAGE_TOO_LARGE, code 10). */
+  const tooLarge = () => {
+    const refusal = new KafkaJSProtocolError(Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false }));
+    return Object.assign(new KafkaJSNonRetriableError(refusal), { cause: refusal }); // as its retrier wraps it
+  };
+  /** How a publish call ended: `resolved`, or the HeraldError's code and retriability. */
+  const outcome = (promise: Promise<void>) => {
+    const seen = { value: 'pending' };
+    promise.then(() => (seen.value = 'resolved'), (e: HeraldError) => (seen.value = `${e.code}${e.retriable ? ' (retriable)' : ''}`));
+    return seen;
+  };
+
+  it('gives a refusal for good only to the call whose record the broker refuses, sending the calls coalesced with it again alone', async () => {
+    const { kafka, next } = fakeKafka();
+    const publisher = createPublisher(kafka, { ...options, maxRequestBytes: 10_000 });
+    const blocker = outcome(publisher.publish([record('z')]));
+    const blocking = await next(1);
+    const calls = ['a', 'too-big', 'c'].map((key) => outcome(publisher.publish([record(key)])));
+    blocking.settle();
+    const together = await next(2);
+    expect(together.keys).toEqual(['a', 'too-big', 'c']);
+    together.settle(tooLarge());
+    // each call's part again, one request at a time
+    const alone: string[][] = [];
+    for (const [n, refuse] of [[3, false], [4, true], [5, false]] as const) {
+      const request = await next(n);
+      alone.push(request.keys);
+      request.settle(refuse ? tooLarge() : undefined);
+    }
+    await turn();
+    expect(alone).toEqual([['a'], ['too-big'], ['c']]);
+    expect(blocker.value).toBe('resolved');
+    expect(calls.map((c) => c.value)).toEqual(['resolved', 'event-too-large', 'resolved']);
+  });
+
+  it('after a refusal for good, skips the rest of the refused call and still sends the later chunks; a retriable failure rejects all that is left, retriable', async () => {
+    const { kafka, next } = fakeKafka();
+    const publisher = createPublisher(kafka, options);
+    const blocker = outcome(publisher.publish([record('z')]));
+    const blocking = await next(1);
+    // chunks of two records (400 bytes): [big1 big2] [big3 d1] [e1 e2] [f1]
+    const big = outcome(publisher.publish([record('big1'), record('big2'), record('big3')]));
+    const d = outcome(publisher.publish([record('d1')]));
+    const e = outcome(publisher.publish([record('e1'), record('e2')]));
+    const f = outcome(publisher.publish([record('f1')]));
+    blocking.settle();
+    (await next(2)).settle(tooLarge()); // one call's records only: refused without a resend
+    const third = await next(3);
+    expect(third.keys).toEqual(['d1']); // big3 is not sent
+    third.settle();
+    (await next(4)).settle(new Error('broker went away'));
+    await turn();
+    expect([blocker, big, d, e, f].map((c) => c.value)).toEqual(['resolved', 'event-too-large', 'resolved', 'broker-unavailable (retriable)', 'broker-unavailable (retriable)']);
+  });
+
+  it('refuses only the call publishing to a topic the client may not write to, naming the topic; the call coalesced with it goes out', async () => {
+    const { kafka, next } = fakeKafka();
+    const publisher = createPublisher(kafka, { ...options, maxRequestBytes: 10_000 });
+    const blocker = outcome(publisher.publish([record('z')]));
+    const blocking = await next(1);
+    const forbidden = publisher.publish([{ topic: 'payroll', key: 'p', value: 'x' }]);
+    const allowed = outcome(publisher.publish([record('a')]));
+    const forbiddenOutcome = outcome(forbidden);
+    blocking.settle();
+    const notAuthorized = () => {
+      const refusal = new KafkaJSProtocolError(Object.assign(new Error('Not authorized to access topics: [Topic authorization failed]'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false }));
+      return Object.assign(new KafkaJSNonRetriableError(refusal), { cause: refusal });
+    };
+    (await next(2)).settle(notAuthorized());
+    (await next(3)).settle(notAuthorized()); // payroll's record alone
+    (await next(4)).settle(); // the other call's alone
+    await turn();
+    expect([blocker.value, forbiddenOutcome.value, allowed.value]).toEqual(['resolved', 'topic-not-authorized', 'resolved']);
+    await expect(forbidden).rejects.toThrow("publishing 1 records to 'payroll' failed");
+  });
+
   it('rejects, retriable and naming them, records of a partition the client resolved without an acknowledgement for', async () => {
     const { kafka, next } = fakeKafka(4);
     const publisher = createPublisher(kafka, { ...options, maxRequestBytes: 10_000 });
@@ -192,10 +273,51 @@ describe('createPublisher', () => {
   });
 });
 
+describe('toDelivery', () => {
+  const tp = { topic: 'orders', partition: 2 };
+  // as kafkajs 2.2.4 decodes a record: bytes or null for key, value and every header value
+  const message = (fields: Record<string, unknown>) => ({ offset: '7', timestamp: '1700000000123', attributes: 0, size: 0, key: null, value: null, headers: {}, ...fields }) as never;
+
+  it('leaves out header values that are null, alone or among repeated values, instead of throwing', () => {
+    const delivery = toDelivery(tp, message({
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      headers: { gone: null, repeated: [Buffer.from('first'), Buffer.from('last'), null], onlyNulls: [null, null], kept: Buffer.from('yes') },
+    }));
+    expect(delivery).toEqual({ ...tp, offset: 7, key: 'k', value: 'v', headers: { repeated: 'last', kept: 'yes' }, timestamp: 1_700_000_000_123 });
+  });
+
+  it('decodes bytes that are not UTF-8 lossily, and a null key or value as empty text', () => {
+    const invalid = Buffer.from([0x61, 0xff, 0x62]);
+    const delivery = toDelivery(tp, message({ key: null, value: invalid, headers: { h: invalid } }));
+    expect(delivery).toMatchObject({ key: '', value: 'a\uFFFDb', headers: { h: 'a\uFFFDb' } });
+  });
+});
+
 describe('toHeraldError', () => {
   it('marks oversized records as event-too-large, never retriable', () => {
     const error = toHeraldError(Object.assign(new Error('too big'), { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false }), 'publishing');
     expect(error).toMatchObject({ code: 'event-too-large', retriable: false });
+  });
+
+  /** A protocol error of `code` as kafkajs 2.2.4 makes it, wrapped the way its retrier ends: gave up (retriable) or bailed. */
+  function fromBroker(code: number): Error {
+    const protocolError = kafkajsErrors.createErrorFromCode(code) as Error & { retriable: boolean };
+    return protocolError.retriable
+      ? Object.assign(new KafkaJSNumberOfRetriesExceeded(protocolError, { retryCount: 5, retryTime: 1_000 }), { cause: protocolError })
+      : Object.assign(new KafkaJSNonRetriableError(protocolError), { cause: protocolError });
+  }
+
+  it('tells answers about a topic from an unavailable broker: a missing topic is retriable, a refused name or access is not', () => {
+    const classify = (code: number) => {
+      const error = toHeraldError(fromBroker(code), "publishing 1 records to 'orders'");
+      return { code: error.code, retriable: error.retriable };
+    };
+    expect(classify(3)).toEqual({ code: 'topic-unavailable', retriable: true }); // UNKNOWN_TOPIC_OR_PARTITION
+    expect(classify(17)).toEqual({ code: 'topic-invalid', retriable: false }); // INVALID_TOPIC_EXCEPTION
+    expect(classify(29)).toEqual({ code: 'topic-not-authorized', retriable: false }); // TOPIC_AUTHORIZATION_FAILED
+    expect(classify(19)).toEqual({ code: 'broker-unavailable', retriable: true }); // NOT_ENOUGH_REPLICAS: the brokers
+    expect(toHeraldError(fromBroker(3), "publishing 1 records to 'orders'").message).toContain("'orders'");
   });
 
   it('keeps kafkajs retriability, and treats exhausted retries as retriable later', () => {

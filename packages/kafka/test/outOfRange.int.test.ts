@@ -1,10 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, jsonLogger, type InstrumentationEvent, type Logger } from '@herald/core';
+import { createApp, defineEvent, jsonLogger, type DeliverySink, type InstrumentationEvent, type Logger, type SkippedRecords } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { kafkaBroker, type KafkaBroker } from '../src/index.js';
+import { buildKafkaBroker } from '../src/internal/buildBroker.js';
 import { unique, waitFor } from './helpers.js';
+import { killableSockets } from './killableSockets.js';
 
 // No silent skips on Kafka: the mock cluster keeps about 5 MiB per partition and drops the oldest
 // records without a word; a group that was behind them is told which it lost and follows its
@@ -149,5 +151,58 @@ describe('a group behind the Kafka mock cluster’s retention', () => {
     expect(accounted).toEqual(Array.from({ length: end }, (_, i) => i));
     expect(run.handled).toEqual([...run.handled].sort((a, b) => a - b));
     await run.app.close();
+  }, 120_000);
+
+  it('a member that died between the client’s reset and its replacement: the next member reports the gap instead of starting at `latest`', async () => {
+    const topic = unique('reset-marker');
+    const group = unique('worker');
+    const publisher = kafkaBroker(options());
+    await publisher.publish([{ topic, key: 'k', value: 'warm-up' }]);
+    const { partition } = await partitionOf(topic);
+
+    // the first member holds its first batch while retention runs past its fetch position, and dies
+    // (no LeaveGroup, no commit) as soon as the gap reaches it: the client has committed its reset marker then
+    const sockets = killableSockets();
+    const first = buildKafkaBroker({ ...options(), closeTimeoutMs: 1_000 }, { socketFactory: sockets.socketFactory });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let delivered = 0;
+    let died = false;
+    const dying: DeliverySink = {
+      deliver: async () => void (++delivered === 1 && (await released)),
+      revoked: async () => {},
+      outOfRange: () => {
+        died = true;
+        sockets.kill();
+        return new Promise(() => {});
+      },
+    };
+    const subscription = await first.subscribe({ group, topics: [topic], start: 'latest' }, dying);
+    await publisher.publish([0, 1, 2].map((i) => ({ topic, key: 'k', value: `small-${i}` })));
+    await waitFor('the first batch held', () => delivered === 1);
+    await subscription.commit([{ topic, partition, offset: 4 }]);
+    for (let i = 0; i < 30; i++) await publisher.publish([{ topic, key: 'k', value: 'x'.repeat(400_000) }]);
+    const { start, end } = await partitionOf(topic);
+    expect(start).toBeGreaterThan(4);
+    release();
+    await waitFor('the first member to meet the gap and die', () => died, 30_000);
+
+    const reported: SkippedRecords[] = [];
+    const offsets: number[] = [];
+    const next = kafkaBroker(options());
+    const sink: DeliverySink = {
+      deliver: async (batch) => void offsets.push(...batch.deliveries.map((d) => d.offset)),
+      revoked: async () => {},
+      outOfRange: async (skipped) => (reported.push(skipped), 'resume'),
+    };
+    const again = await next.subscribe({ group, topics: [topic], start: 'latest' }, sink);
+    try {
+      await waitFor('every retained record', () => offsets.length >= end - start, 30_000);
+      // where the group was died with the commit the client overwrote: the gap is reported as wide as it can be
+      expect(reported).toEqual([{ topic, partition, from: 0, to: start }]);
+      expect(offsets).toEqual(Array.from({ length: end - start }, (_, i) => start + i));
+    } finally {
+      await Promise.all([again.close(), next.close(), subscription.close(), first.close(), publisher.close()]);
+    }
   }, 120_000);
 });

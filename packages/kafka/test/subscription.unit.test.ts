@@ -26,15 +26,26 @@ type RunOutcome = { join: Record<string, number[]> } | { crash: Error } | { hang
 /**
  * A stand-in for a kafkajs consumer, as `openSubscription` uses it: `run` joins, crashes or hangs as
  * scripted (as kafkajs 2.2.4 does, a refused join emits CRASH with restart: false and `run` still
- * resolves); `connect` can be held. Events are emitted synchronously, as kafkajs' emitter does.
+ * resolves); `connect` can be held. Events are emitted synchronously, as kafkajs' emitter does. As
+ * kafkajs 2.2.4's, `commitOffsets` commits (and emits COMMIT_OFFSETS) only while the consumer runs
+ * (from a join until a crash), and otherwise resolves having committed nothing.
  */
 function fakeConsumer(script: (run: number) => RunOutcome) {
   const emitter = new EventEmitter();
-  const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' };
+  const events = { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', COMMIT_OFFSETS: 'consumer.commit_offsets' };
   const counts = { connects: 0, runs: 0, disconnects: 0 };
+  /** Offsets the group committed (`topic/partition@offset`), in order. */
+  const committed: string[] = [];
+  let running = false;
   let holdConnect: Promise<void> | undefined;
-  const join = (assignment: Record<string, number[]>) => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: assignment } });
-  const crash = (error: Error) => emitter.emit(events.CRASH, { payload: { error, restart: false } });
+  const join = (assignment: Record<string, number[]>) => {
+    emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: assignment } });
+    running = true;
+  };
+  const crash = (error: Error, restart = false) => {
+    running = false;
+    emitter.emit(events.CRASH, { payload: { error, restart } });
+  };
   const consumer = {
     events,
     on: (name: string, listener: (event: unknown) => void) => emitter.on(name, listener),
@@ -57,11 +68,18 @@ function fakeConsumer(script: (run: number) => RunOutcome) {
     pause: () => {},
     resume: () => {},
     seek: () => {},
-    commitOffsets: async () => {},
+    commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) => {
+      await Promise.resolve(); // a round trip
+      if (!running) return;
+      committed.push(...offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`));
+      const topics = [...new Set(offsets.map((o) => o.topic))].map((topic) => ({ topic, partitions: offsets.filter((o) => o.topic === topic) }));
+      emitter.emit(events.COMMIT_OFFSETS, { payload: { topics } });
+    },
   };
   return {
     kafka: { consumer: () => consumer } as never,
     counts,
+    committed,
     join,
     crash,
     holdConnect: (until: Promise<void>) => (holdConnect = until),
@@ -188,5 +206,28 @@ describe('openSubscription close', () => {
     expect(member.counts.runs).toBe(1); // no join after close
     // the connect that finished after close is undone
     expect(member.counts.disconnects).toBeGreaterThan(disconnectsAtClose);
+  });
+});
+
+describe('openSubscription commits', () => {
+  /** Answers a placement: nothing committed yet, everything retained. */
+  const admin = async () =>
+    ({
+      fetchOffsets: async () => [{ topic: 'orders', partitions: [{ partition: 0, offset: '-1', metadata: null }] }],
+      fetchTopicOffsets: async () => [{ partition: 0, low: '0', high: '10', offset: '10' }],
+    }) as never;
+
+  it('fails a commit, retriable, while kafkajs restarts after a crash (it resolves having committed nothing); commits again once rejoined', async () => {
+    const member = setup(() => ({ join: { orders: [0] } }), admin);
+    const subscription = await member.open();
+    await subscription.commit([{ topic: 'orders', partition: 0, offset: 5 }]);
+
+    member.crash(new Error('Connection error'), true); // kafkajs restarts by itself
+    const refused = await subscription.commit([{ topic: 'orders', partition: 0, offset: 6 }]).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'broker-unavailable', retriable: true });
+
+    member.join({ orders: [0] }); // the restart's join
+    await subscription.commit([{ topic: 'orders', partition: 0, offset: 6 }]);
+    expect(member.committed).toEqual(['orders/0@5', 'orders/0@6']);
   });
 });

@@ -1,6 +1,18 @@
 import { CoreErrors, HeraldError } from '@herald/core';
+import type { ErrorCodeSpec } from '@herald/core';
+import { KafkaErrors } from '../errors.js';
 
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+/**
+ * Answers about a topic rather than the brokers: a missing topic may be being created (retriable,
+ * even after kafkajs gave up retrying); a refused name or access is about the records sent to that
+ * topic only (never retriable, so the relay holds those records back and sends the others).
+ */
+const ABOUT_TOPIC: Record<string, ErrorCodeSpec> = {
+  UNKNOWN_TOPIC_OR_PARTITION: KafkaErrors.topicUnavailable,
+  INVALID_TOPIC_EXCEPTION: KafkaErrors.topicInvalid,
+  TOPIC_AUTHORIZATION_FAILED: KafkaErrors.topicNotAuthorized,
+};
 
 interface KafkaLikeError {
   name?: string;
@@ -11,8 +23,10 @@ interface KafkaLikeError {
 
 /**
  * Turns a kafkajs failure into a HeraldError so no client type escapes the package. Oversized
- * records are `event-too-large` (never retriable); everything else is `broker-unavailable`,
- * retriable unless kafkajs says otherwise.
+ * records are `event-too-large` (never retriable); answers about a topic are `topic-unavailable`
+ * (retriable), `topic-invalid` or `topic-not-authorized` (never retriable), and `doing` should name
+ * the topics, since kafkajs's errors do not; everything else is `broker-unavailable`, retriable
+ * unless kafkajs says otherwise.
  */
 export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (error instanceof HeraldError) return error;
@@ -23,6 +37,8 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (cause.type !== undefined && TOO_LARGE.has(cause.type)) {
     return new HeraldError(CoreErrors.eventTooLarge, message, { retriable: false, cause: error, details });
   }
+  const aboutTopic = cause.type === undefined ? undefined : ABOUT_TOPIC[cause.type];
+  if (aboutTopic) return new HeraldError(aboutTopic, message, { cause: error, details });
   const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || cause.retriable !== false;
   return new HeraldError(CoreErrors.brokerUnavailable, message, { retriable, cause: error, details });
 }

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { DeliverySink, Logger, StartPosition, TopicPartition } from '@herald/core';
+import type { DeliverySink, Logger, SkippedRecords, StartPosition, TopicPartition } from '@herald/core';
 import type { OffsetTools } from './offsets.js';
 import type { PartitionFeed } from './partitionFeed.js';
 
@@ -25,13 +25,23 @@ export interface Positions {
   /**
    * Places partitions just assigned (and paused by the caller, so the client fetches nothing yet),
    * then resumes them: where the group committed below the partition's first retained offset the
-   * sink is told which records retention deleted (and resumes there or halts the partition);
-   * elsewhere the feed learns the committed offset; partitions never committed start at `start`.
+   * sink is told which records retention deleted (and resumes there or halts the partition), as
+   * where the group's commit is the client's reset marker; elsewhere the feed learns the committed
+   * offset; partitions never committed start at `start` (latest and timestamps committed there).
    */
   placeGained(gained: readonly TopicPartition[]): Promise<void>;
   /** The feed's gap check (see `PartitionFeedDeps.checkGap`). */
   checkGap(tp: TopicPartition, expected: number, first: number): Promise<'deliver' | 'drop'>;
+  /** Notes an offset the sink committed: what `checkGap` puts back over the client's reset marker. */
+  committed(tp: TopicPartition, offset: number): void;
 }
+
+/** What kafkajs commits for the group when it resets an out-of-range position (EARLIEST: the consumer subscribes `fromBeginning`). */
+const CLIENT_RESET = -2;
+/** What the broker answers for a partition the group never committed. */
+const NEVER_COMMITTED = -1;
+
+const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
 /**
  * Where a member's partitions start and what happens when records it had not read are gone.
@@ -43,10 +53,19 @@ export interface Positions {
  * reset instead; the feed notices the jump and asks `checkGap`, which confirms it with the first
  * retained offset and replaces the commit the client overwrote at once: when the group stops there,
  * with the position it had (so the next start finds the gap again, rather than reading from the
- * earliest record); when it reads on, with the first retained offset.
+ * earliest record); when it reads on, with the first retained offset. A member that stops between
+ * the client's reset and that replacement leaves the reset marker committed; the next placement
+ * recognises it (never a start position: the client always resets to EARLIEST, -2, and a group that
+ * never committed reads as -1) and reports the gap rather than starting the partition at `start`.
  */
 export function createPositions(deps: PositionsDeps): Positions {
   const { feed, sink, logger } = deps;
+  /**
+   * Per owned partition, an offset safe to commit for the group: its last commit this member knows
+   * of (read at placement, or made since), or where it started the partition. Never past a record
+   * the sink may still be running, unlike the feed's position.
+   */
+  const safe = new Map<string, number>();
 
   async function lowOf(topic: string): Promise<Map<number, number>> {
     const admin = await deps.admin();
@@ -56,44 +75,123 @@ export function createPositions(deps: PositionsDeps): Positions {
   async function placeTopic(topic: string, gained: readonly TopicPartition[], halted: Set<TopicPartition>): Promise<void> {
     const admin = await deps.admin();
     const [answer] = await admin.fetchOffsets({ groupId: deps.group, topics: [topic] });
-    const committedAt = (tp: TopicPartition) => Number(answer?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1);
+    const committedAt = (tp: TopicPartition) => Number(answer?.partitions.find((p) => p.partition === tp.partition)?.offset ?? NEVER_COMMITTED);
     const low = await lowOf(topic);
-    for (const tp of gained.filter((tp) => committedAt(tp) >= 0)) {
+    const fresh: TopicPartition[] = [];
+    for (const tp of gained) {
+      if (!deps.owns(tp)) continue; // moved during an earlier await: its new owner places it
       const at = committedAt(tp);
       const first = low.get(tp.partition) ?? 0;
-      if (at >= first) {
-        feed.expect(tp, at);
+      if (at === CLIENT_RESET) {
+        await placeAfterReset(tp, first, halted);
         continue;
       }
-      const decision = sink.outOfRange ? await sink.outOfRange({ ...tp, from: at, to: first }) : 'resume';
-      if (decision === 'stop') {
-        feed.halt(tp);
-        halted.add(tp);
-      } else {
-        feed.startAt(tp, first);
-        deps.seek(tp, first);
-      }
+      // a fresh partition starting at `earliest` cannot lose a record before `first`: it was never the group's
+      safe.set(key(tp), at < 0 ? first : at);
+      if (at < 0) fresh.push(tp);
+      else if (at >= first) feed.expect(tp, at);
+      else await placeBehindRetention(tp, { ...tp, from: at, to: first }, halted);
     }
-    const fresh = gained.filter((tp) => committedAt(tp) < 0);
     if (fresh.length === 0 || deps.start === 'earliest') return;
+    await placeAtStart(topic, fresh);
+  }
+
+  /** The group committed below the first retained offset: the sink hears of the gap and resumes past it or halts the partition. */
+  async function placeBehindRetention(tp: TopicPartition, skipped: SkippedRecords, halted: Set<TopicPartition>): Promise<'resume' | 'stop' | 'moved'> {
+    const decision = sink.outOfRange ? await sink.outOfRange(skipped) : 'resume';
+    if (!deps.owns(tp)) return 'moved';
+    if (decision === 'stop') {
+      feed.halt(tp);
+      halted.add(tp);
+    } else {
+      feed.startAt(tp, skipped.to);
+      deps.seek(tp, skipped.to);
+    }
+    return decision;
+  }
+
+  /**
+   * The group's commit is the client's reset marker: a member fell behind retention and crashed (or
+   * lost the partition) before `checkGap` put back a real commit. Where the group was is lost with
+   * the commit the client overwrote, so the gap is reported as wide as it can be, from offset 0 to
+   * the first retained one; and not at all when nothing was deleted (the reset was for an offset past
+   * the end, as after a log truncation: nothing was skipped). Read on, the marker is replaced by the
+   * first retained offset; stopped, it stays, so the next start reports the gap again.
+   */
+  async function placeAfterReset(tp: TopicPartition, first: number, halted: Set<TopicPartition>): Promise<void> {
+    if (first > 0) {
+      logger.error("kafka: the group's committed offset is the client's out-of-range reset marker, left by a member that stopped before replacing it: where the group was is unknown, so every record before the first retained one is reported as possibly skipped", {
+        ...tp,
+        first,
+      });
+    }
+    const decision = first > 0 ? await placeBehindRetention(tp, { ...tp, from: 0, to: first }, halted) : 'resume';
+    if (decision !== 'resume' || !deps.owns(tp)) return;
+    safe.set(key(tp), first);
+    if (first === 0) {
+      feed.startAt(tp, 0);
+      deps.seek(tp, 0);
+    }
+    await deps.commit(tp, first).catch((error: unknown) => logger.error('kafka: could not replace the client’s reset marker; the next start reports the gap again', { error, ...tp, first }));
+  }
+
+  /**
+   * Seeks partitions the group never committed to `start` (latest or a timestamp) and commits that
+   * offset before they are resumed: resolved again at the next rebalance, `latest` would move past
+   * the records this member was given but had not completed, and past those published meanwhile.
+   * (`earliest` needs neither: it cannot move past a record the group has not read.)
+   */
+  async function placeAtStart(topic: string, fresh: readonly TopicPartition[]): Promise<void> {
     const targets = await deps.offsets.offsetsAt(topic, deps.start);
-    for (const tp of fresh) {
+    const placed = fresh.flatMap((tp) => {
       const offset = targets.get(tp.partition);
-      if (offset === undefined) continue;
+      return offset === undefined || !deps.owns(tp) ? [] : [{ tp, offset }];
+    });
+    for (const { tp, offset } of placed) {
+      safe.set(key(tp), offset);
       feed.startAt(tp, offset);
       deps.seek(tp, offset);
     }
+    await Promise.all(
+      placed.map(({ tp, offset }) =>
+        deps.commit(tp, offset).catch((error: unknown) =>
+          logger.warn('kafka: could not commit the start position of a partition the group never committed; should it move to another member before this one commits, `start` is resolved again there', {
+            error,
+            ...tp,
+            offset,
+            start: deps.start,
+          }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * The client committed its reset marker (-2) for the group: put back, now rather than at the
+   * sink's next commit, the last offset the group committed, so a member that takes the partition
+   * over after a crash in between finds the gap again (see `placeAfterReset` for when it cannot).
+   * Not the gap's end nor the feed's position: records before them may still be running in the sink,
+   * which moves the commit past the gap itself once they completed.
+   */
+  async function restoreCommit(tp: TopicPartition, skipped: SkippedRecords): Promise<void> {
+    const offset = safe.get(key(tp));
+    if (offset === undefined) {
+      logger.warn("kafka: the group's last commit on a partition whose position the client reset is unknown here; its reset marker stays committed until the sink commits", { ...skipped });
+      return;
+    }
+    await deps.commit(tp, offset).catch((error: unknown) => logger.error('kafka: could not put back the committed offset the client reset', { error, ...skipped, offset }));
   }
 
   return {
     async placeGained(gained) {
       const halted = new Set<TopicPartition>();
+      for (const tp of gained) safe.delete(key(tp));
       try {
         for (const topic of new Set(gained.map((tp) => tp.topic))) {
           await placeTopic(topic, gained.filter((tp) => tp.topic === topic && deps.owns(tp)), halted);
         }
       } catch (error) {
-        logger.error('kafka: could not read where the gained partitions stand; they start where the client puts them (a gap retention made is then noticed only when fetched)', {
+        logger.error("kafka: could not read where the gained partitions stand; they start where the client puts them: at the group's commit, or where the group never committed at the first retained record whatever `start` (a gap retention made is then noticed only when fetched)", {
           error,
           start: deps.start,
         });
@@ -110,18 +208,13 @@ export function createPositions(deps: PositionsDeps): Positions {
           if (expected >= low) return 'deliver';
           const skipped = { ...tp, from: expected, to: Math.min(low, first) };
           const decision = sink.outOfRange ? await sink.outOfRange(skipped) : 'resume';
-          if (decision === 'stop') {
-            feed.halt(tp);
-            await deps.commit(tp, expected).catch((error: unknown) => logger.error('kafka: could not restore the committed offset the client reset', { error, ...skipped }));
-            return 'drop';
-          }
-          // the client committed its reset position (-2 or -1) for the group: replace it now with the
-          // real one, not at the sink's next commit, so a member that takes the partition over after
-          // a crash in between does not take the group for one that never committed (and start it
-          // at `start`, skipping or re-reading without a report)
-          await deps.commit(tp, skipped.to).catch((error: unknown) => logger.error('kafka: could not replace the committed offset the client reset', { error, ...skipped }));
+          // the partition may have moved while the sink answered: its new owner places it itself
+          if (!deps.owns(tp)) return 'drop';
+          if (decision === 'stop') feed.halt(tp);
+          await restoreCommit(tp, skipped);
+          if (decision === 'stop' || !deps.owns(tp)) return 'drop';
           if (first === skipped.to) return 'deliver';
-          // the client reset past the first retained record (a group started at `latest`): go back to it
+          // records at the first retained offset came after the client's reset had fetched past them: go back to them
           feed.startAt(tp, skipped.to);
           deps.seek(tp, skipped.to);
           return 'drop';
@@ -131,6 +224,10 @@ export function createPositions(deps: PositionsDeps): Positions {
         }
       }
       return 'drop';
+    },
+
+    committed(tp, offset) {
+      if (deps.owns(tp)) safe.set(key(tp), offset);
     },
   };
 }

@@ -30,8 +30,9 @@ const RECORD_OVERHEAD_BYTES = 70;
  * Calls made while a send is in flight are coalesced, in call order, into the next send (Kafka's
  * batching without a linger delay): a thousand concurrent one-record calls (an ingest API's
  * requests) cost a few produce requests, not a thousand round trips one after another. A call
- * resolves once every chunk holding its records was acknowledged; a chunk that fails rejects the
- * calls with records in it or after it, never one already acknowledged.
+ * resolves once every chunk holding its records was acknowledged. A retriable failure rejects the
+ * calls with records in the failed chunk or after it, never one already acknowledged; a refusal
+ * for good (`event-too-large`...) rejects only the calls whose own records the broker refuses.
  *
  * A chunk counts as acknowledged only when kafkajs returns an acknowledgement for every partition
  * its records went to: kafkajs' retry resends only to brokers that have not answered, so when a
@@ -83,25 +84,68 @@ export function createPublisher(kafka: Kafka, options: PublisherOptions): Publis
     sending = undefined;
   }
 
+  /**
+   * Sends the calls' records in size-bounded chunks, in call order; a call resolves once every
+   * chunk holding its records was acknowledged. A retriable failure rejects every call not yet
+   * resolved, sending nothing more (so no later chunk overtakes it). A refusal for good (a record
+   * too large, a topic refused) is about some records only: a chunk holding records of several calls
+   * is sent again one call's part at a time, so only the calls whose own records are refused get the
+   * refusal, and the others, and later chunks, go on. (Resending may duplicate what the refused
+   * request wrote to other partitions; inboxes absorb it.)
+   */
   async function send(calls: readonly Call[]): Promise<void> {
-    const records = calls.length === 1 ? calls[0]!.records : calls.flatMap((call) => call.records);
-    let sent = 0;
-    let settled = 0; // calls resolved so far, in order
-    let covered = 0; // records of those calls
+    const records = calls.flatMap((call) => call.records);
+    const owners = calls.flatMap((call) => call.records.map(() => call));
+    /** Calls not settled yet, with how many of their records await an acknowledgement. */
+    const open = new Map(calls.map((call) => [call, call.records.length]));
+    const acknowledged = (call: Call, count: number) => {
+      const left = open.get(call)! - count;
+      open.set(call, left);
+      if (left > 0) return;
+      open.delete(call);
+      call.resolve();
+    };
+    const refused = (call: Call, error: HeraldError) => {
+      open.delete(call);
+      call.reject(error);
+    };
+    const failOpen = (error: HeraldError) => {
+      for (const call of open.keys()) call.reject(error);
+    };
+    let at = 0;
     for (const chunk of chunkBySize(records, options.maxRequestBytes)) {
-      try {
-        const acknowledged = await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
-        checkAcknowledged(chunk, acknowledged, partitionCounts);
-      } catch (error) {
-        const failure = toHeraldError(error, `publishing ${chunk.length} records`);
-        for (const call of calls.slice(settled)) call.reject(failure);
-        return;
+      // the records of a call already refused are not sent
+      const parts = byCall(chunk, owners.slice(at, (at += chunk.length))).filter((part) => open.has(part.call));
+      if (parts.length === 0) continue;
+      const failure = await sendChunk(parts.flatMap((part) => part.records));
+      if (failure === undefined) {
+        for (const part of parts) acknowledged(part.call, part.records.length);
+        continue;
       }
-      sent += chunk.length;
-      while (settled < calls.length && covered + calls[settled]!.records.length <= sent) {
-        covered += calls[settled]!.records.length;
-        calls[settled++]!.resolve();
+      if (failure.retriable) return failOpen(failure);
+      if (parts.length === 1) {
+        refused(parts[0]!.call, failure);
+        continue;
       }
+      // refused for good: find whose records the broker refuses
+      for (const part of parts) {
+        const alone = await sendChunk(part.records);
+        if (alone === undefined) acknowledged(part.call, part.records.length);
+        else if (alone.retriable) return failOpen(alone);
+        else refused(part.call, alone);
+      }
+    }
+  }
+
+  /** One produce request; the failure as a HeraldError, or undefined once every partition acknowledged. */
+  async function sendChunk(chunk: readonly OutgoingRecord[]): Promise<HeraldError | undefined> {
+    try {
+      const acknowledged = await producer.sendBatch({ topicMessages: byTopic(chunk), acks: -1, compression, timeout: options.requestTimeoutMs });
+      checkAcknowledged(chunk, acknowledged, partitionCounts);
+      return undefined;
+    } catch (error) {
+      const topics = [...new Set(chunk.map((record) => `'${record.topic}'`))].join(', ');
+      return toHeraldError(error, `publishing ${chunk.length} records to ${topics}`);
     }
   }
 
@@ -119,6 +163,17 @@ export function createPublisher(kafka: Kafka, options: PublisherOptions): Publis
       await producer.disconnect();
     },
   };
+}
+
+/** The consecutive records of one call within a chunk, in order. */
+function byCall(chunk: readonly OutgoingRecord[], owners: readonly Call[]): { call: Call; records: OutgoingRecord[] }[] {
+  const parts: { call: Call; records: OutgoingRecord[] }[] = [];
+  chunk.forEach((record, i) => {
+    const last = parts.at(-1);
+    if (last?.call === owners[i]) last.records.push(record);
+    else parts.push({ call: owners[i]!, records: [record] });
+  });
+  return parts;
 }
 
 /** One `publish` call waiting for its records to be sent. */

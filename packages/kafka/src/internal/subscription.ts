@@ -3,6 +3,7 @@ import { systemClock } from '@herald/core';
 import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { roundRobinToEveryMember } from './assigner.js';
+import { createCommitter } from './committer.js';
 import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { toDelivery } from './delivery.js';
@@ -48,8 +49,9 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *   still sent;
  * - a gained partition is paused until placed (see `createPositions`): a group without commits
  *   starts at `start` (`latest` and timestamps resolved to offsets before `subscribe` resolves, so
- *   later records are never skipped), and a commit retention has passed is reported to the sink
- *   (`outOfRange`) before anything is fetched;
+ *   later records are never skipped, and committed, so they are not resolved again), and a commit
+ *   retention has passed (or the client's reset marker) is reported to the sink (`outOfRange`)
+ *   before anything is fetched;
  * - `close` stops delivery, calls `revoked` for everything while still a member (so its commits
  *   land before the partitions move), then leaves the group. It does not wait for a pending
  *   `deliver`: the sink settles that on its own; a rejoin or membership work still running it waits
@@ -91,6 +93,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   const stopping = new AbortController();
 
   const controls = consumerControls(consumer, log);
+  const commitOffsets = createCommitter(consumer, group);
   const feed = createPartitionFeed({
     sink,
     maxBatch: subscribe.maxBatch ?? Number.POSITIVE_INFINITY,
@@ -116,7 +119,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     closing: () => closing,
     seek: (tp, offset) => controls.seek(tp, offset),
     resume: (tps) => controls.resume(tps),
-    commit: (tp, offset) => consumer.commitOffsets([{ ...tp, offset: String(offset) }]),
+    commit: (tp, offset) => commitOffsets([{ ...tp, offset }]),
   });
 
   function onJoin(assignment: Record<string, number[]>): void {
@@ -244,7 +247,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       if (closing) return;
       await consumer.connect();
       if (closing) return;
-      await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
+      await subscribeTopics();
       if (closing) return;
       await consumer.run({ autoCommit: false, eachBatch: onBatch });
     } catch (error) {
@@ -271,6 +274,16 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     }
   }
 
+  /**
+   * Subscribes the consumer. Always `fromBeginning`, whatever `start`: the adapter places partitions
+   * the group never committed itself (latest and timestamps resolved to offsets); kafkajs's default
+   * serves only as its out-of-range reset, whose commit then is always EARLIEST (-2), a marker a
+   * placement can tell from "never committed" (-1) (see `createPositions`).
+   */
+  function subscribeTopics(): Promise<void> {
+    return consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: true });
+  }
+
   const joined = new Promise<void>((resolve, reject) => {
     consumer.on(consumer.events.GROUP_JOIN, () => resolve());
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -281,7 +294,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
 
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics: [...subscribe.topics], fromBeginning: start !== 'latest' });
+    await subscribeTopics();
     // onBatch only queues (the feed delivers), so kafkajs needs no concurrency of its own
     await consumer.run({ autoCommit: false, eachBatch: onBatch });
     await withTimeout(joined, options.group.rebalanceTimeoutMs + options.requestTimeoutMs, `joining group '${group}'`);
@@ -299,11 +312,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       if (finished) return;
       const mine = offsets.filter((o) => owned.has(id(o)) || revoking.has(id(o)));
       if (mine.length === 0) return;
-      try {
-        await consumer.commitOffsets(mine.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
-      } catch (error) {
-        throw toHeraldError(error, `committing offsets of group '${group}'`);
-      }
+      await commitOffsets(mine);
+      for (const o of mine) positions.committed(o, o.offset);
     },
     close() {
       closed ??= (async () => {

@@ -1,0 +1,27 @@
+import { defineErrorCodes } from '@herald/core';
+
+/**
+ * The error codes the Kafka adapter adds to the core's (`CoreErrors`): its errors are
+ * `HeraldError`s with these codes or the core's (`broker-unavailable`, `event-too-large`...).
+ */
+export const { specs: KafkaErrors, codes: KafkaErrorCodes } = defineErrorCodes({
+  topicUnavailable: {
+    code: 'topic-unavailable',
+    retriable: true,
+    meaning:
+      "The brokers do not know a topic (or partition) the call used (UNKNOWN_TOPIC_OR_PARTITION): it does not exist and the cluster does not create topics on first use (auto.create.topics.enable=false), or it is still being created. The message names the call's topics.",
+    action: 'Retried automatically; if it persists, create the topic (ensureTopics, or your provisioning) or fix the name the event definition gives.',
+  },
+  topicInvalid: {
+    code: 'topic-invalid',
+    retriable: false,
+    meaning: "The brokers refused a topic name (INVALID_TOPIC_EXCEPTION): longer than 249 characters, '.' or '..', or characters other than ASCII letters, digits, '.', '_' and '-'.",
+    action: "Fix the topic in the event definition. The relay holds the refused record back (and its key's later records), trying it again with backoff.",
+  },
+  topicNotAuthorized: {
+    code: 'topic-not-authorized',
+    retriable: false,
+    meaning: "The brokers refused this client access to a topic (TOPIC_AUTHORIZATION_FAILED): its principal lacks the ACL (WRITE to publish, READ and DESCRIBE to consume).",
+    action: "Grant the ACL to the client's principal. The relay holds the refused record back (and its key's later records), trying it again with backoff, so it goes out once access is granted.",
+  },
+});

@@ -1,0 +1,42 @@
+import type { Consumer } from 'kafkajs';
+import { CoreErrors, HeraldError } from '@herald/core';
+import type { CommittedOffset } from '@herald/core';
+import { toHeraldError } from './errors.js';
+
+/**
+ * Commits a group member's offsets through kafkajs, failing unless kafkajs confirms them.
+ *
+ * kafkajs 2.2.4's `commitOffsets` resolves WITHOUT committing while its consumer is not running:
+ * from a crash until the join of the restart kafkajs makes by itself (`restart: true`), or during
+ * the adapter's own rejoin. A commit counts only when kafkajs reported committing every one of its
+ * offsets (its COMMIT_OFFSETS event, emitted once the coordinator accepted them, before
+ * `commitOffsets` resolves); otherwise it fails retriable (`broker-unavailable`), and the sink
+ * commits again later rather than taking records for committed that were not.
+ */
+export function createCommitter(consumer: Consumer, group: string): (offsets: readonly CommittedOffset[]) => Promise<void> {
+  /** Per commit in flight, its offsets kafkajs has not confirmed yet. */
+  const unconfirmed = new Set<Set<string>>();
+  const key = (topic: string, partition: number, offset: string) => `${topic}\u0000${partition}\u0000${offset}`;
+  consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+    for (const { topic, partitions } of payload.topics) {
+      for (const { partition, offset } of partitions) for (const waiting of unconfirmed) waiting.delete(key(topic, Number(partition), String(offset)));
+    }
+  });
+
+  return async function commit(offsets) {
+    const waiting = new Set(offsets.map((o) => key(o.topic, o.partition, String(o.offset))));
+    unconfirmed.add(waiting);
+    try {
+      await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+    } catch (error) {
+      throw toHeraldError(error, `committing offsets of group '${group}'`);
+    } finally {
+      unconfirmed.delete(waiting);
+    }
+    if (waiting.size > 0) {
+      throw new HeraldError(CoreErrors.brokerUnavailable, `kafka: committing offsets of group '${group}' failed: the client is not running (it is restarting after a crash), nothing was committed; commit again once it rejoined`, {
+        retriable: true,
+      });
+    }
+  };
+}
