@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import type { KafkaBrokerOptions, KafkaSaslOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
 import { boolean, integer, invalidEnv, oneOf, text, type EngineEnv } from './env.js';
+import { refuseUnknownVariables } from './unknownVariables.js';
 
 /** Which engine runs the app. */
 export type EngineKind = 'embedded' | 'kafka-postgres';
@@ -8,7 +10,10 @@ export type EngineKind = 'embedded' | 'kafka-postgres';
 /** The embedded engine: the SQLite log and stores in one directory. */
 export interface EmbeddedEngineConfig {
   readonly kind: 'embedded';
-  /** `HERALD_DATA_DIR`, default `./.herald`. */
+  /**
+   * `HERALD_DATA_DIR`, default `./.herald`, made absolute against the working directory when read:
+   * processes started from different directories (`npm -w`) open one place only when it says so.
+   */
   readonly dataDir: string;
 }
 
@@ -30,7 +35,7 @@ export type EngineConfig = EmbeddedEngineConfig | KafkaPostgresEngineConfig;
 
 /** Names of every variable engine selection reads, in one place (also documented in the package README). */
 export const ENGINE_ENV_VARS = {
-  /** Embedded engine: directory of `log.db` and `store.db`. Default `./.herald`. */
+  /** Embedded engine: directory of `log.db` and `store.db`, made absolute against the working directory. Default `./.herald`. */
   dataDir: 'HERALD_DATA_DIR',
   /** Kafka bootstrap servers, comma-separated `host:port`. With `DATABASE_URL`, selects Kafka + PostgreSQL. */
   kafkaBrokers: 'HERALD_KAFKA_BROKERS',
@@ -69,21 +74,32 @@ const COMPRESSIONS = ['none', 'gzip'] as const;
 const HOUR_MS = 3_600_000;
 /** Kafka variables that mean nothing without `HERALD_KAFKA_BROKERS`. */
 const KAFKA_ONLY = Object.values(V).filter((name) => name.startsWith('HERALD_KAFKA_') && name !== V.kafkaBrokers);
+/** What {@link refuseUnknownVariables} holds the environment against. */
+const KNOWN = {
+  known: Object.values(V),
+  howSelected: `the engine follows from ${V.kafkaBrokers} and ${V.databaseUrl}: both set for Kafka + PostgreSQL, neither for the embedded engine in ${V.dataDir}`,
+};
 
 /**
  * Reads and validates the engine configuration from environment variables, without opening
- * anything (pure; no adapter is loaded). The embedded engine is the default; the Kafka +
- * PostgreSQL engine is chosen when `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are both set.
+ * anything (no adapter is loaded; only the working directory is read, to make the data directory
+ * absolute). The embedded engine is the default; the Kafka + PostgreSQL engine is chosen when
+ * `HERALD_KAFKA_BROKERS` and `DATABASE_URL` are both set.
  *
  * Contract: empty values count as unset. Throws `invalid-options` (a `HeraldError`) naming the
  * variable when a value is malformed, when only one of `HERALD_KAFKA_BROKERS` / `DATABASE_URL` is
  * set, when a Kafka or PostgreSQL tuning variable is set for the embedded engine, or when SASL is
- * half configured. Secrets (passwords) never appear in messages.
+ * half configured. Also when a variable it does not read is set in its namespaces (`HERALD_KAFKA_*`,
+ * `HERALD_PG_*`, `HERALD_POSTGRES_*`, `HERALD_ENGINE`) or within a typo of one it reads
+ * (`HERALD_DATADIR`), naming the closest known one: such a setting would be silently ignored.
+ * `HERALD_DATA_DIR` is returned absolute, and refused when it starts with `~` or holds a `$` (no
+ * shell expanded it). Secrets (passwords) never appear in messages.
  *
  * @example
  * readEngineConfig({ HERALD_KAFKA_BROKERS: 'kafka:9092', DATABASE_URL: 'postgres://app@db/app' }).kind; // 'kafka-postgres'
  */
 export function readEngineConfig(env: EngineEnv): EngineConfig {
+  refuseUnknownVariables(env, KNOWN);
   const brokers = text(env, V.kafkaBrokers);
   const databaseUrl = text(env, V.databaseUrl);
   if (brokers === undefined && databaseUrl === undefined) {
@@ -91,7 +107,7 @@ export function readEngineConfig(env: EngineEnv): EngineConfig {
     if (stray.length > 0) {
       throw invalidEnv(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} set, but the embedded engine is selected (set ${V.kafkaBrokers} and ${V.databaseUrl} for Kafka + PostgreSQL)`);
     }
-    return { kind: 'embedded', dataDir: text(env, V.dataDir) ?? DEFAULT_DATA_DIR };
+    return { kind: 'embedded', dataDir: dataDirectory(text(env, V.dataDir) ?? DEFAULT_DATA_DIR, V.dataDir) };
   }
   if (brokers === undefined || databaseUrl === undefined) {
     const [given, missing] = brokers === undefined ? [V.databaseUrl, V.kafkaBrokers] : [V.kafkaBrokers, V.databaseUrl];
@@ -172,6 +188,22 @@ export function postgresUrl(value: string, name: string): URL {
     throw invalidEnv(`${name} must start with postgres:// or postgresql://, got "${url.protocol}//..."`);
   }
   return url;
+}
+
+/**
+ * `value` as the absolute directory the embedded engine opens, resolved once against the working
+ * directory, so the engine, its relay thread and every log line name the same place. Refuses with
+ * `invalid-options` naming `name` a value that still holds shell syntax: a `~` at the start or a
+ * `$` anywhere means no shell expanded it (quoted, or written in a file no shell reads), and Node
+ * does not either, so it would become a directory literally named `~` or `$HOME` here.
+ */
+export function dataDirectory(value: string, name: string): string {
+  if (value.length === 0) throw invalidEnv(`${name} must be a directory path, got an empty string`);
+  if (value.startsWith('~') || value.includes('$')) {
+    const syntax = value.startsWith('~') ? '"~"' : '"$"';
+    throw invalidEnv(`${name} is "${value}": no shell expanded its ${syntax} (the value was quoted, or set where no shell reads it) and Herald does not; write the path out, e.g. /var/lib/herald`);
+  }
+  return resolve(value);
 }
 
 /** Where a PostgreSQL URL points, for logs: `host:port/database`, no user, no password, no query. */

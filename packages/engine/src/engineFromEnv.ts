@@ -3,6 +3,7 @@ import type { KafkaBrokerOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
 import type { SqliteEngineOptions } from '@herald/sqlite';
 import {
+  dataDirectory,
   definedOnly,
   describePostgresUrl,
   postgresUrl,
@@ -24,7 +25,7 @@ export interface Engine {
    * app's event loop: the embedded engine with `embedded.relayThread`. Absent otherwise.
    */
   readonly relayHost?: RelayHost;
-  /** Where it runs, for logs, without credentials: `embedded (./.herald)`, `kafka (k1:9092) + postgresql (db:5432/app)`. */
+  /** Where it runs, for logs, without credentials: `embedded (/srv/app/.herald)` (always absolute), `kafka (k1:9092) + postgresql (db:5432/app)`. */
   readonly description: string;
   /** Closes the broker, then the stores; closes both even when one fails. Idempotent. */
   close(): Promise<void>;
@@ -70,19 +71,22 @@ export async function engineFromEnv(env: EngineEnv = process.env, options: Engin
 /**
  * Opens an engine from an {@link EngineConfig} (as {@link readEngineConfig} returns it, or built in
  * code). A PostgreSQL connection string that is not a `postgres://` URL is refused with
- * `invalid-options` (not repeating it) before anything opens; if an adapter fails to open, those
- * opened before it are closed again.
+ * `invalid-options` (not repeating it) before anything opens, and so is a `dataDir` starting with
+ * `~` or holding a `$`; a relative `dataDir` is resolved against the working directory. If an
+ * adapter fails to open, those opened before it are closed again.
  */
 export function openEngine(config: EngineConfig, options: EngineFromEnvOptions = {}): Promise<Engine> {
   return config.kind === 'embedded' ? openEmbedded(config, options) : openKafkaPostgres(config, options);
 }
 
 async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
+  // a configuration built in code may hold a relative or unexpanded path: the same rules as HERALD_DATA_DIR
+  const dataDir = dataDirectory(config.dataDir, 'dataDir');
   const { sqliteEngine } = await import('@herald/sqlite');
   const child = (component: string) => (options.logger ? { logger: options.logger.child({ component }) } : {});
   const engine = sqliteEngine({
     ...options.embedded,
-    dataDir: config.dataDir,
+    dataDir,
     log: { ...child('log'), ...options.embedded?.log },
     stores: { ...child('stores'), ...options.embedded?.stores },
   });
@@ -91,7 +95,7 @@ async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnv
     broker: engine.broker,
     stores: engine.stores,
     ...(engine.relayHost ? { relayHost: engine.relayHost } : {}),
-    description: `embedded (${config.dataDir})`,
+    description: `embedded (${dataDir})`,
     close: () => engine.close(),
   };
 }

@@ -1,17 +1,41 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DATA_DIR, readEngineConfig } from '../src/index.js';
+import { DEFAULT_DATA_DIR, ENGINE_ENV_VARS, readEngineConfig, runtimeSettings } from '../src/index.js';
 
 const KAFKA_PG = { HERALD_KAFKA_BROKERS: 'kafka-1:9092, kafka-2:9093', DATABASE_URL: 'postgres://app:s3cret@db:5432/app' };
 
 describe('readEngineConfig: which engine', () => {
   it('is embedded by default, in ./.herald', () => {
-    expect(readEngineConfig({})).toEqual({ kind: 'embedded', dataDir: DEFAULT_DATA_DIR });
+    expect(readEngineConfig({})).toEqual({ kind: 'embedded', dataDir: resolve(DEFAULT_DATA_DIR) });
     expect(DEFAULT_DATA_DIR).toBe('./.herald');
   });
 
   it('is embedded in HERALD_DATA_DIR; empty values count as unset', () => {
     expect(readEngineConfig({ HERALD_DATA_DIR: '/var/lib/herald' })).toEqual({ kind: 'embedded', dataDir: '/var/lib/herald' });
-    expect(readEngineConfig({ HERALD_DATA_DIR: '', HERALD_KAFKA_BROKERS: '', DATABASE_URL: ' ' })).toEqual({ kind: 'embedded', dataDir: './.herald' });
+    expect(readEngineConfig({ HERALD_DATA_DIR: '', HERALD_KAFKA_BROKERS: '', DATABASE_URL: ' ' })).toEqual({ kind: 'embedded', dataDir: resolve('./.herald') });
+  });
+
+  it('gives HERALD_DATA_DIR absolute, resolved once against the working directory', () => {
+    expect(readEngineConfig({ HERALD_DATA_DIR: 'data' })).toEqual({ kind: 'embedded', dataDir: join(process.cwd(), 'data') });
+    expect(readEngineConfig({ HERALD_DATA_DIR: '../shared/.herald/' })).toEqual({ kind: 'embedded', dataDir: join(dirname(process.cwd()), 'shared', '.herald') });
+    expect(readEngineConfig({})).toEqual({ kind: 'embedded', dataDir: join(process.cwd(), '.herald') });
+  });
+
+  it.each(['~/herald-data', '~', '~herald/data', '$HOME/herald', '${XDG_DATA_HOME}/herald', '/srv/$(APP)/data'])(
+    'refuses HERALD_DATA_DIR=%s, which no shell expanded, naming the variable',
+    (value) => {
+      expect(() => readEngineConfig({ HERALD_DATA_DIR: value })).toThrow(
+        expect.objectContaining({ code: 'invalid-options', message: expect.stringMatching(/^engine configuration: HERALD_DATA_DIR is ".*": no shell expanded its "[~$]"/) }),
+      );
+    },
+  );
+
+  it('takes a ~ or $ only where a shell leaves one too: inside a path, and in a directory the shell expanded', () => {
+    expect(readEngineConfig({ HERALD_DATA_DIR: '/srv/app~1/data' })).toMatchObject({ dataDir: '/srv/app~1/data' });
+    expect(readEngineConfig({ HERALD_DATA_DIR: join(homedir(), 'herald-data') })).toMatchObject({ dataDir: join(homedir(), 'herald-data') });
   });
 
   it('is Kafka + PostgreSQL when both HERALD_KAFKA_BROKERS and DATABASE_URL are set', () => {
@@ -115,3 +139,64 @@ describe('readEngineConfig: Kafka and PostgreSQL settings', () => {
     for (const message of messages) expect(message).not.toContain('s3cret');
   });
 });
+
+describe('readEngineConfig: variables it would ignore', () => {
+  const refusal = (message: RegExp) => expect.objectContaining({ name: 'HeraldError', code: 'invalid-options', retriable: false, message: expect.stringMatching(message) });
+
+  it.each([
+    [{ HERALD_ENGINE: 'kafka' }, /^engine configuration: HERALD_ENGINE \(the engine follows from HERALD_KAFKA_BROKERS and DATABASE_URL: both set for Kafka \+ PostgreSQL, neither for the embedded engine in HERALD_DATA_DIR\) is not a variable of engine selection/],
+    [{ HERALD_ENGINE: 'postgres', HERALD_DATA_DIR: '/var/lib/herald' }, /HERALD_ENGINE \(the engine follows from/],
+    [{ HERALD_KAFKA_SESSION_TIMEOUT: '10000' }, /^engine configuration: HERALD_KAFKA_SESSION_TIMEOUT \(did you mean HERALD_KAFKA_SESSION_TIMEOUT_MS\?\) is not a variable of engine selection, which would ignore it/],
+    [{ HERALD_KAFKA_BROKER: 'k:9092', DATABASE_URL: 'postgres://db/app' }, /HERALD_KAFKA_BROKER \(did you mean HERALD_KAFKA_BROKERS\?\)/],
+    [{ HERALD_PG_POOLSIZE: '5' }, /HERALD_PG_POOLSIZE \(did you mean HERALD_PG_POOL_SIZE\?\)/],
+    [{ HERALD_POSTGRES_POOL_SIZE: '5' }, /HERALD_POSTGRES_POOL_SIZE \(did you mean HERALD_PG_POOL_SIZE\?\)/],
+    [{ HERALD_KAFKA_ACKS: 'all' }, /HERALD_KAFKA_ACKS \(known: HERALD_KAFKA_BROKERS, HERALD_KAFKA_CLIENT_ID, .*HERALD_KAFKA_FETCH_MAX_WAIT_MS\)/],
+    [{ HERALD_DATADIR: '/var/lib/herald' }, /^engine configuration: HERALD_DATADIR \(did you mean HERALD_DATA_DIR\?\) is not a variable/],
+    [{ HERALD_DATABASE_URL: 'postgres://db/app', HERALD_KAFKA_BROKERS: 'k:9092' }, /HERALD_DATABASE_URL \(did you mean DATABASE_URL\?\)/],
+    [{ HERALD_PG_POOLSIZE: '5', HERALD_ENGINE: 'kafka' }, /^engine configuration: HERALD_ENGINE \(.*\), HERALD_PG_POOLSIZE \(did you mean HERALD_PG_POOL_SIZE\?\) are not variables of engine selection, which would ignore them/],
+  ])('refuses %j, naming the variable and the closest known one', (env, message) => {
+    expect(() => readEngineConfig(env)).toThrow(refusal(message));
+  });
+
+  it('refuses them with the Kafka + PostgreSQL engine selected too', () => {
+    expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_SESSION_TIMEOUT: '10000' })).toThrow(refusal(/HERALD_KAFKA_SESSION_TIMEOUT \(did you mean/));
+    expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_PG_POOLSIZE: '5' })).toThrow(refusal(/HERALD_PG_POOLSIZE \(did you mean HERALD_PG_POOL_SIZE\?\)/));
+  });
+
+  it('never repeats the value of a variable it refuses', () => {
+    expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_SASL_PASS: 's3cret-pw' })).toThrow(refusal(/HERALD_KAFKA_SASL_PASS \(did you mean HERALD_KAFKA_SASL_PASSWORD\?\)/));
+    expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_SASL_PASS: 's3cret-pw' })).not.toThrow(/s3cret-pw/);
+  });
+
+  it('takes an empty one as unset, and leaves the runtime\'s and services\' own HERALD_* variables alone', () => {
+    expect(readEngineConfig({ HERALD_ENGINE: '', HERALD_KAFKA_SESSION_TIMEOUT: ' ' })).toMatchObject({ kind: 'embedded' });
+    const others = { HERALD_INSTANCE_ID: 'gw-1', HERALD_LOG_PRETTY: '0', HERALD_BENCH_PG_STATEMENTS: '10', HERALD_DATA_RETENTION_DAYS: '7', HERALD_METRICS_DIR: '/tmp' };
+    expect(readEngineConfig(others)).toMatchObject({ kind: 'embedded' });
+    expect(readEngineConfig({ ...KAFKA_PG, ...others })).toMatchObject({ kind: 'kafka-postgres' });
+    expect(() => runtimeSettings({ HERALD_LOG_LEVEL: 'warn' })).not.toThrow();
+  });
+
+  it('refuses none of the HERALD_* variables the repository\'s packages, examples, deployment and docs use', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    // all but this package, whose sources, tests and README name refused variables on purpose
+    const sources = ['README.md', 'docs', 'deploy', 'bench', 'examples', 'packages']
+      .flatMap((entry) => filesUnder(root, entry))
+      .filter((file) => !file.startsWith(join(root, 'packages', 'engine') + '/'));
+    // whole names only: `HERALD_KAFKA_*` and `HERALD_RETRY_...` in prose are families, not variables
+    const names = new Set(sources.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/HERALD_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])/g)].map((m) => m[0])));
+    const engineOwn = new Set<string>(Object.values(ENGINE_ENV_VARS));
+    const others = [...names].filter((name) => !engineOwn.has(name));
+    expect(others).toEqual(expect.arrayContaining(['HERALD_LOG_LEVEL', 'HERALD_CHAOS_RATE', 'HERALD_INSTANCE_ID', 'HERALD_SERVICE']));
+    for (const name of others) expect(() => readEngineConfig({ [name]: '1' }), name).not.toThrow();
+  });
+});
+
+/** Text files under `root/entry` (a file or a folder), without dependencies or build output. */
+function filesUnder(root: string, entry: string): string[] {
+  const path = join(root, entry);
+  if (!readdirSync(dirname(path)).includes(entry.split('/').at(-1)!)) return [];
+  if (/\.(md|ts|json|ya?ml|sh)$|Dockerfile/.test(entry)) return [path];
+  return readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .filter((file) => /\.(md|ts|json|ya?ml|sh)$|Dockerfile$/.test(file) && !/(^|\/)(node_modules|dist|\.herald)(\/|$)/.test(file))
+    .map((file) => join(path, file));
+}

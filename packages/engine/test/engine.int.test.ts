@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect, promisify } from 'node:util';
 import { createApp, defineEvent, hasOutboxBacklog, jsonLogger } from '@herald/core';
@@ -57,6 +57,28 @@ describe('engineFromEnv opens the embedded engine', () => {
     await engine.close();
     expect(existsSync(join(dataDir, 'log.db'))).toBe(true);
     expect(existsSync(join(dataDir, 'store.db'))).toBe(true);
+  });
+
+  it('in a relative HERALD_DATA_DIR, resolved once: the description names the absolute directory the files are in', async () => {
+    const absolute = join(dir, 'relative');
+    const engine = await engineFromEnv({ HERALD_DATA_DIR: relative(process.cwd(), absolute) }, quiet);
+    try {
+      expect(engine.description).toBe(`embedded (${absolute})`);
+    } finally {
+      await engine.close();
+    }
+    expect(existsSync(join(absolute, 'store.db'))).toBe(true);
+  });
+
+  it('from a configuration built in code: a relative dataDir is resolved the same way, an unexpanded one refused', async () => {
+    const absolute = join(dir, 'in-code');
+    const engine = await openEngine({ kind: 'embedded', dataDir: relative(process.cwd(), absolute) }, quiet);
+    await engine.close();
+    expect(engine.description).toBe(`embedded (${absolute})`);
+    // `~/../<relative path>`: were it taken literally, the files would land in the temp directory, not in a `~` here
+    const unexpanded = `~/../${relative(process.cwd(), join(dir, 'unexpanded'))}`;
+    await expect(openEngine({ kind: 'embedded', dataDir: unexpanded }, quiet)).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringMatching(/^engine configuration: dataDir is "~\/\.\.\/.*": no shell expanded its "~"/) });
+    expect(existsSync(join(dir, 'unexpanded'))).toBe(false);
   });
 
   it('with every embedded option: relayThread gives the relay host createApp runs the relay on', async () => {
