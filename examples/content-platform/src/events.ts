@@ -1,4 +1,5 @@
 import { defineEvent } from '@herald/core';
+import type { TopicSpec } from '@herald/core';
 import { Type } from '@sinclair/typebox';
 
 // Seed 002's events, on the topics of its table (ADR-003). A post's events are keyed by its id, so
@@ -98,8 +99,26 @@ export const CommentCreated = defineEvent({
 /** Every event type of the example, registered in each process. */
 export const EVENTS = [UserRegistered, UserFollowed, ArtistCreated, ArtistUpdated, PostCreated, PostUpdated, PostDeleted, CommentCreated];
 
-/** Topics with their partition counts, provisioned at start (seed 002's table: three partitions). */
-export const TOPICS = EVENTS.map((e) => ({ name: e.topic, partitions: 3 }));
+/**
+ * Retention meaning "kept for ever" on every engine. A topic that declares none gets the engine's
+ * default (7 days on the embedded log, the cluster's `retention.ms` on Kafka), and Kafka's -1 would
+ * make the embedded log delete every record, so the longest age both take.
+ */
+export const KEPT_FOR_EVER_MS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The topics search builds its index from, which a rebuild reads from their first record
+ * (see `prepareSearchIndex`): they keep every record, by age and by size.
+ */
+export const SEARCH_SOURCE_TOPICS: readonly string[] = [PostCreated, PostUpdated, PostDeleted, ArtistCreated, ArtistUpdated].map((e) => e.topic);
+
+/**
+ * Topics with their partition counts, provisioned at start (seed 002's table: three partitions);
+ * the search index's sources kept for ever, the others at the engine's default retention.
+ */
+export const TOPICS: readonly TopicSpec[] = EVENTS.map((e) =>
+  SEARCH_SOURCE_TOPICS.includes(e.topic) ? { name: e.topic, partitions: 3, retentionMs: KEPT_FOR_EVER_MS, retentionBytes: KEPT_FOR_EVER_MS } : { name: e.topic, partitions: 3 },
+);
 
 /** The consumer group of each consuming service (the seed's `search-indexer`). */
 export const GROUPS = {

@@ -10,6 +10,7 @@ import { migrate } from './schema.js';
 import { API_ERROR_KINDS, registerApiRoutes } from './services/api.js';
 import { registerCommentService } from './services/comment.js';
 import { registerContentService } from './services/content.js';
+import { POST_BODY_LIMIT_BYTES } from './services/postRoutes.js';
 import { registerNotificationService } from './services/notification.js';
 import { prepareSearchIndex, registerSearchService } from './services/search.js';
 
@@ -54,7 +55,7 @@ export async function createContentPlatform(config: ContentPlatformConfig, env: 
       handlerDefaults: { retry: runtime.retry, deadLetter: 'skip' },
       relay: runtime.relay,
     });
-    if (runs.has('search')) await prepareSearchIndex(engine.stores, config.searchIndexGeneration, logger);
+    if (runs.has('search')) await prepareSearchIndex({ stores: engine.stores, broker: engine.broker, generation: config.searchIndexGeneration, logger });
   } catch (error) {
     await engine.close();
     throw error;
@@ -75,6 +76,7 @@ export async function createContentPlatform(config: ContentPlatformConfig, env: 
     gateway = createGateway<SqlTx>({
       app,
       problems: { errorKinds: API_ERROR_KINDS },
+      bodyLimitBytes: POST_BODY_LIMIT_BYTES,
       idempotency: { leaseMs: runtime.idempotencyLeaseMs },
       shutdown: { deadlineMs: runtime.shutdownDeadlineMs, readinessGraceMs: runtime.readinessGraceMs, onClosed: closeApp },
       metrics,

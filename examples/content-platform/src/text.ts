@@ -4,12 +4,14 @@ export const MAX_TERM_LENGTH = 40;
 export const MAX_TERMS = 500;
 
 /**
- * The words of `text` as the search index keeps them: letters and digits of any script, lower
- * case, diacritics kept (`Ёлка` and `ёлка` match, `café` and `cafe` do not), each once, in order.
+ * The words of `text` as the search index keeps them: letters (with their combining marks, so
+ * `संगीत` is one word) and digits of any script, in NFC and lower case, diacritics kept (`Ёлка`
+ * and `ёлка` match, `café` composed or as `cafe` + U+0301 match each other, `cafe` does not),
+ * each once, in order. Documents and queries go through it alike.
  */
 export function terms(text: string): string[] {
   const words = new Set<string>();
-  for (const [word] of text.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+  for (const [word] of text.normalize('NFC').toLowerCase().matchAll(/[\p{L}\p{M}\p{N}]+/gu)) {
     words.add([...word].slice(0, MAX_TERM_LENGTH).join(''));
     if (words.size === MAX_TERMS) break;
   }

@@ -177,7 +177,23 @@ describe('content-platform in one process', () => {
     expect(await api.notifications('gus')).toEqual([]);
   });
 
+  it('takes a post as long as the schema allows, in any script (over the gateway\'s default body limit)', async () => {
+    const content = `${'ё'.repeat(24_999)} ${'🎵'.repeat(12_500)}`;
+    expect(content.length).toBe(50_000);
+    const { postId: longPost } = await api.ok<{ postId: string }>('POST', '/posts', 201, { authorId: alice, title: 'Ж'.repeat(300), content });
+    expect((await api.call<{ content: string }>('GET', `/posts/${longPost}`)).body.content).toBe(content);
+  });
+
+  it('finds words in any script and Unicode form: composed or decomposed accents, vowel signs', async () => {
+    const { postId: unicodePost } = await api.ok<{ postId: string }>('POST', '/posts', 201, { authorId: alice, title: 'Cafe\u0301 संगीत', content: 'naïve' });
+    await eventually(async () => ((await api.search('café', 'post')).includes(unicodePost) ? true : undefined), 10_000, 'the decomposed title found by its composed form');
+    expect(await api.search('Cafe\u0301 संगीत', 'post')).toEqual([unicodePost]);
+    expect(await api.search('cafe', 'post')).toEqual([]);
+    expect(await api.search('संग', 'post')).toEqual([]);
+  });
+
   it('refuses bad requests with problem+json, and a repeated key gets the first answer with one event', async () => {
+    const alive = (await api.ok<{ postId: string }>('POST', '/posts', 201, { authorId: alice, title: 'still here', content: 'c' })).postId;
     const cases: [string, string, unknown, number, string][] = [
       ['POST', '/users', { username: 'alice', email: 'other@example.com' }, 409, 'username-taken'],
       ['POST', '/users', { username: 'x', email: 'not-an-email' }, 422, 'schema-violation'],
@@ -187,7 +203,11 @@ describe('content-platform in one process', () => {
       ['POST', '/posts', { authorId: alice, title: 'nul \u0000 byte', content: 'c' }, 422, 'schema-violation'],
       ['POST', '/posts', { authorId: alice, artistId: 'no-such-artist', title: 't', content: 'c' }, 422, 'unknown-artist'],
       ['POST', '/posts', { authorId: alice, title: '', content: 'c' }, 422, 'schema-violation'],
+      ['POST', '/posts', { authorId: alice, title: ' \t\n\u00a0', content: 'c' }, 422, 'schema-violation'],
+      ['POST', '/posts', { authorId: alice, title: 't', content: '  \n ' }, 422, 'schema-violation'],
+      ['POST', '/posts', { authorId: alice, title: 't', content: 'ё'.repeat(50_001) }, 422, 'schema-violation'],
       ['PATCH', `/posts/${postId}`, { title: 'deleted already' }, 404, 'post-not-found'],
+      ['PATCH', `/posts/${alive}`, { content: '   ' }, 422, 'schema-violation'],
       ['PATCH', `/artists/${artistId}`, {}, 422, 'empty-change'],
       ['PATCH', '/artists/nope', { name: 'x' }, 404, 'artist-not-found'],
       ['GET', '/search?q=a&limit=1000', undefined, 422, 'schema-violation'],

@@ -109,14 +109,15 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
     body: ArtistPatch,
     handle: async ({ params, body, tx, publish }) => {
       if (Object.keys(body).length === 0) throw new HeraldError(API_ERRORS.emptyChange, 'nothing to change: give name, genre or bio');
-      // the row locked first (PostgreSQL): two edits at once each get their own version
-      const locked = await tx.execute('UPDATE artists SET version = version WHERE artist_id = $1', [params.id]);
-      const [row] = locked === 1 ? await tx.query<{ name: string; genre: string; bio: string; version: number }>('SELECT name, genre, bio, version FROM artists WHERE artist_id = $1', [params.id]) : [];
-      if (!row) throw new HeraldError(API_ERRORS.artistNotFound, `no artist ${params.id}`);
-      const next = { name: body.name ?? row.name, genre: body.genre ?? row.genre, bio: body.bio ?? row.bio, version: row.version + 1 };
-      const updatedAt = now();
-      await tx.execute('UPDATE artists SET name = $1, genre = $2, bio = $3, version = $4, updated_at = $5 WHERE artist_id = $6', [next.name, next.genre, next.bio, next.version, updatedAt, params.id]);
-      await publish(ArtistUpdated, { artistId: params.id, ...next, updatedAt });
+      // one statement reads the row, writes it and takes the next version, so concurrent edits each
+      // get their own on SQLite (one shared connection) as on PostgreSQL (the row's lock)
+      const [next] = await tx.query<{ name: string; genre: string; bio: string; version: number; updated_at: number }>(
+        `UPDATE artists SET name = COALESCE($1, name), genre = COALESCE($2, genre), bio = COALESCE($3, bio), version = version + 1, updated_at = $4
+         WHERE artist_id = $5 RETURNING name, genre, bio, version, updated_at`,
+        [body.name ?? null, body.genre ?? null, body.bio ?? null, now(), params.id],
+      );
+      if (!next) throw new HeraldError(API_ERRORS.artistNotFound, `no artist ${params.id}`);
+      await publish(ArtistUpdated, { artistId: params.id, name: next.name, genre: next.genre, bio: next.bio, version: next.version, updatedAt: next.updated_at });
       return { artistId: params.id, version: next.version };
     },
   });

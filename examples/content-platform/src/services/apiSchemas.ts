@@ -25,6 +25,8 @@ export const API_ERROR_KINDS: Readonly<Record<string, string>> = {
 
 /** Text PostgreSQL can store: anything but NUL (SQLite would take it; PostgreSQL refuses it). */
 export const NO_NUL = '^[^\\u0000]*$';
+/** Text with no NUL (as {@link NO_NUL}) and at least one character that is not white space. */
+export const NOT_BLANK = '^(?=[\\s\\S]*?\\S)[^\\u0000]*$';
 /** An id in a path or a body. */
 export const Id = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL });
 /** `{ id }` path parameters. */

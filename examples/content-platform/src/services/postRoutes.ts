@@ -4,13 +4,22 @@ import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { CommentCreated, PostCreated, PostDeleted, PostUpdated } from '../events.js';
 import { slugOf } from '../text.js';
-import { API_ERRORS, Id, IdParams, NO_NUL } from './apiSchemas.js';
+import { API_ERRORS, Id, IdParams, NO_NUL, NOT_BLANK } from './apiSchemas.js';
 
-const Title = Type.String({ minLength: 1, maxLength: 300, pattern: NO_NUL });
-const Content = Type.String({ minLength: 1, maxLength: 50_000, pattern: NO_NUL });
+const TITLE_MAX_LENGTH = 300;
+const CONTENT_MAX_LENGTH = 50_000;
+const Title = Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH, pattern: NOT_BLANK });
+const Content = Type.String({ minLength: 1, maxLength: CONTENT_MAX_LENGTH, pattern: NOT_BLANK });
 const PostBody = Type.Object({ authorId: Id, artistId: Type.Optional(Type.Union([Id, Type.Null()])), title: Title, content: Content }, { additionalProperties: false });
 const PostPatch = Type.Object({ artistId: Type.Optional(Type.Union([Id, Type.Null()])), title: Type.Optional(Title), content: Type.Optional(Content) }, { additionalProperties: false });
 const CommentBody = Type.Object({ authorId: Id, text: Type.String({ minLength: 1, maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
+
+/**
+ * The gateway's body limit: a post of the longest title and content the schema takes fits however
+ * it is written, each character (a UTF-16 unit, as `maxLength` counts them) up to 6 bytes as a JSON
+ * `\uXXXX` escape (4 in UTF-8), with room for the ids and the JSON around them.
+ */
+export const POST_BODY_LIMIT_BYTES = (TITLE_MAX_LENGTH + CONTENT_MAX_LENGTH) * 6 + 4 * 1024;
 
 /** A row of `content_posts` (its columns but `deleted`). */
 export interface PostRow {
@@ -48,17 +57,14 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
     if (!row) throw new HeraldError(API_ERRORS.unknownArtist, `artist ${artistId} is not known to content (an artist created a moment ago is known within moments)`);
     return row.name;
   };
-  /**
-   * The post, unless deleted. `lock` first writes to its row, so on PostgreSQL a concurrent edit or
-   * deletion waits for this transaction (or this one sees it done): every change gets its own
-   * version, and an edit never lands after a deletion.
-   */
-  const livePost = async (tx: SqlTx, postId: string, lock = false): Promise<PostRow> => {
-    const live = lock ? await tx.execute('UPDATE content_posts SET version = version WHERE post_id = $1 AND deleted = 0', [postId]) : 1;
-    const [row] = live === 1 ? await tx.query<PostRow>('SELECT * FROM content_posts WHERE post_id = $1 AND deleted = 0', [postId]) : [];
-    if (!row) throw new HeraldError(API_ERRORS.postNotFound, `no post ${postId}`);
+  const postNotFound = (postId: string) => new HeraldError(API_ERRORS.postNotFound, `no post ${postId}`);
+  /** The post, unless deleted. */
+  const livePost = async (tx: SqlTx, postId: string): Promise<PostRow> => {
+    const [row] = await tx.query<PostRow>('SELECT * FROM content_posts WHERE post_id = $1 AND deleted = 0', [postId]);
+    if (!row) throw postNotFound(postId);
     return row;
   };
+  const POST_COLUMNS = 'post_id, author_id, artist_id, artist_name, title, content, slug, version, updated_at';
 
   gateway.command({
     method: 'POST',
@@ -88,29 +94,29 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
     body: PostPatch,
     handle: async ({ params, body, tx, publish, logger }) => {
       if (Object.keys(body).length === 0) throw new HeraldError(API_ERRORS.emptyChange, 'nothing to change: give title, content or artistId');
-      const row = await livePost(tx, params.id, true);
-      const artistId = body.artistId === undefined ? row.artist_id : body.artistId;
-      const post = {
-        postId: row.post_id,
-        authorId: row.author_id,
-        artistId,
-        artistName: body.artistId === undefined ? row.artist_name : await artistName(tx, artistId),
-        title: body.title ?? row.title,
-        content: body.content ?? row.content,
-        slug: row.slug,
-        version: row.version + 1,
-      };
-      const updatedAt = now();
-      await tx.execute('UPDATE content_posts SET artist_id = $1, artist_name = $2, title = $3, content = $4, version = $5, updated_at = $6 WHERE post_id = $7', [
-        post.artistId,
-        post.artistName,
-        post.title,
-        post.content,
-        post.version,
-        updatedAt,
-        post.postId,
-      ]);
-      await publish(PostUpdated, { ...post, updatedAt });
+      const artistChanged = body.artistId !== undefined;
+      if (artistChanged) {
+        // a deleted post is not found before its new artist is checked
+        const [live] = await tx.query('SELECT 1 FROM content_posts WHERE post_id = $1 AND deleted = 0', [params.id]);
+        if (!live) throw postNotFound(params.id);
+        await artistName(tx, body.artistId ?? null);
+      }
+      // One statement reads the row, writes it and takes the next version: concurrent edits on
+      // SQLite (one connection, see @herald/sqlite's README) and on PostgreSQL (the row's lock) each
+      // get their own version, and none lands on a deleted post. The artist's name is read from
+      // content's cache in the same statement, so a rename applied meanwhile is not overwritten.
+      const [row] = await tx.query<PostRow>(
+        `UPDATE content_posts SET title = COALESCE($1, title), content = COALESCE($2, content),
+           artist_id = CASE WHEN $3 = 1 THEN $4 ELSE artist_id END,
+           artist_name = CASE WHEN $3 = 1 THEN (SELECT name FROM content_artists WHERE artist_id = $4) ELSE artist_name END,
+           version = version + 1, updated_at = $5
+         WHERE post_id = $6 AND deleted = 0
+         RETURNING ${POST_COLUMNS}`,
+        [body.title ?? null, body.content ?? null, artistChanged ? 1 : 0, body.artistId ?? null, now(), params.id],
+      );
+      if (!row) throw postNotFound(params.id);
+      const post = { postId: row.post_id, authorId: row.author_id, artistId: row.artist_id, artistName: row.artist_name, title: row.title, content: row.content, slug: row.slug, version: row.version };
+      await publish(PostUpdated, { ...post, updatedAt: row.updated_at });
       logger.info('published', { event: PostUpdated.topic, status: 'published', postId: post.postId, version: post.version });
       return { postId: post.postId, version: post.version };
     },
@@ -121,11 +127,14 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
     url: '/posts/:id',
     params: IdParams,
     handle: async ({ params, tx, publish, logger }) => {
-      const row = await livePost(tx, params.id, true);
-      const version = row.version + 1;
-      const deletedAt = now();
-      await tx.execute('UPDATE content_posts SET deleted = 1, version = $1, updated_at = $2 WHERE post_id = $3', [version, deletedAt, params.id]);
-      await publish(PostDeleted, { postId: params.id, authorId: row.author_id, version, deletedAt });
+      // one statement, as the edit: the deletion takes the next version, after every edit before it
+      const [row] = await tx.query<{ author_id: string; version: number; updated_at: number }>(
+        'UPDATE content_posts SET deleted = 1, version = version + 1, updated_at = $1 WHERE post_id = $2 AND deleted = 0 RETURNING author_id, version, updated_at',
+        [now(), params.id],
+      );
+      if (!row) throw postNotFound(params.id);
+      const { version } = row;
+      await publish(PostDeleted, { postId: params.id, authorId: row.author_id, version, deletedAt: row.updated_at });
       logger.info('published', { event: PostDeleted.topic, status: 'published', postId: params.id, version });
       return { postId: params.id, version, deleted: true };
     },
@@ -158,15 +167,22 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
     body: CommentBody,
     status: 201,
     handle: async ({ params, body, tx, publish }) => {
-      // a write to the post's row first: a deletion being applied waits for this transaction (or
-      // this one sees it done), so a comment never outlives its post's deletion
-      const live = await tx.execute('UPDATE comment_posts SET deleted = 0 WHERE post_id = $1 AND deleted = 0', [params.id]);
+      // On PostgreSQL this write locks comment's row of the post: a deletion being applied waits
+      // for this transaction (and then removes its comment) or is seen done. On SQLite it locks
+      // nothing (concurrent transactions share one connection), so the insert below is conditional:
+      // it lands only while the post is live, and a deletion applied after it removes the comment.
+      await tx.execute('UPDATE comment_posts SET deleted = 0 WHERE post_id = $1 AND deleted = 0', [params.id]);
       await knownUser(tx, body.authorId);
-      const [post] = live === 1 ? await tx.query<{ author_id: string; title: string }>('SELECT author_id, title FROM comment_posts WHERE post_id = $1', [params.id]) : [];
-      if (!post) throw new HeraldError(API_ERRORS.postNotFound, `no post ${params.id} (a post published a moment ago can be commented on within moments)`);
+      const missing = () => new HeraldError(API_ERRORS.postNotFound, `no post ${params.id} (a post published a moment ago can be commented on within moments)`);
+      const [post] = await tx.query<{ author_id: string; title: string }>('SELECT author_id, title FROM comment_posts WHERE post_id = $1 AND deleted = 0', [params.id]);
+      if (!post) throw missing();
       const commentId = uuidv7();
       const createdAt = now();
-      await tx.execute('INSERT INTO comments (comment_id, post_id, author_id, text, created_at) VALUES ($1, $2, $3, $4, $5)', [commentId, params.id, body.authorId, body.text, createdAt]);
+      const inserted = await tx.execute(
+        'INSERT INTO comments (comment_id, post_id, author_id, text, created_at) SELECT $1, post_id, $2, $3, $4 FROM comment_posts WHERE post_id = $5 AND deleted = 0',
+        [commentId, body.authorId, body.text, createdAt, params.id],
+      );
+      if (inserted !== 1) throw missing();
       await publish(CommentCreated, { commentId, postId: params.id, postAuthorId: post.author_id, postTitle: post.title, authorId: body.authorId, text: body.text, createdAt });
       return { commentId, postId: params.id };
     },

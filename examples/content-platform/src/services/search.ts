@@ -1,6 +1,7 @@
-import type { App, Logger, SqlTx, TransactionRunner } from '@herald/core';
+import { canInspect } from '@herald/core';
+import type { App, Broker, Logger, SqlTx, TransactionRunner } from '@herald/core';
 import { invalidSetting } from '@herald/engine';
-import { ArtistCreated, ArtistUpdated, PostCreated, PostDeleted, PostUpdated, searchGroup } from '../events.js';
+import { ArtistCreated, ArtistUpdated, PostCreated, PostDeleted, PostUpdated, SEARCH_SOURCE_TOPICS, searchGroup } from '../events.js';
 import { summaryOf, terms } from '../text.js';
 
 /** What the index holds. */
@@ -98,6 +99,16 @@ export function registerSearchService(app: App<SqlTx>, options: SearchServiceOpt
   });
 }
 
+/** What {@link prepareSearchIndex} works on. */
+export interface PrepareSearchIndexOptions {
+  readonly stores: TransactionRunner<SqlTx>;
+  /** The log the index is rebuilt from: its topics' start offsets tell whether it still holds everything. */
+  readonly broker: Broker;
+  /** The index generation (`SEARCH_INDEX_GENERATION`). */
+  readonly generation: number;
+  readonly logger: Logger;
+}
+
 /**
  * Rebuilding the index (seed 002: "восстановить Search Index с нуля"): the index is built anew by a
  * new consumer group reading every event from the start of the log. When the generation the index
@@ -105,13 +116,23 @@ export function registerSearchService(app: App<SqlTx>, options: SearchServiceOpt
  * the new one, in one transaction; the process then runs group `search-indexer-<generation>`, which
  * starts at the earliest record. Every replica calls it at start: the first empties, the others
  * find the generation recorded. Refuses a generation below the recorded one (a replica left on an
- * old setting would otherwise index into the new index from its old group).
+ * old setting would otherwise index into the new index from its old group), and refuses a rebuild
+ * when a partition of the topics the index is built from no longer starts at offset 0 (retention
+ * deleted records: the new index would silently miss posts and artists), keeping the old index.
  */
-export async function prepareSearchIndex(stores: TransactionRunner<SqlTx>, generation: number, logger: Logger): Promise<void> {
-  await stores.transaction(async (tx) => {
+export async function prepareSearchIndex(options: PrepareSearchIndexOptions): Promise<void> {
+  const { stores, generation, logger } = options;
+  const indexGeneration = async (tx: SqlTx): Promise<number> => {
     const [row] = await tx.query<{ value: number }>("SELECT value FROM search_meta WHERE name = 'generation'", []);
     const current = row ? row.value : 1;
     if (generation < current) throw invalidSetting(`SEARCH_INDEX_GENERATION=${generation} is below the index's generation ${current}: run the search service with ${current} or above`);
+    return current;
+  };
+  const current = await stores.transaction(indexGeneration);
+  if (generation === current) return;
+  await expectWholeLog(options, current);
+  await stores.transaction(async (tx) => {
+    const from = await indexGeneration(tx);
     // the generation moves up in one conditional write: of replicas starting at once, the one whose
     // write lands empties the index; on PostgreSQL the others wait on the row, then change nothing
     const raised = await tx.execute(
@@ -121,8 +142,25 @@ export async function prepareSearchIndex(stores: TransactionRunner<SqlTx>, gener
     if (raised === 0 || generation === 1) return;
     await tx.execute('DELETE FROM search_terms', []);
     await tx.execute('DELETE FROM search_documents', []);
-    logger.warn('search index emptied for a rebuild', { from: current, generation, group: searchGroup(generation) });
+    logger.warn('search index emptied for a rebuild', { from, generation, group: searchGroup(generation) });
   });
+}
+
+/** Refuses a rebuild from a log that no longer holds the first record of every partition of the index's topics. */
+async function expectWholeLog(options: PrepareSearchIndexOptions, current: number): Promise<void> {
+  const { broker, generation, logger } = options;
+  if (!canInspect(broker)) {
+    logger.warn('search index rebuilt from a log that cannot be inspected: records its retention deleted are not noticed', { generation });
+    return;
+  }
+  const gaps = (await broker.describeTopics(SEARCH_SOURCE_TOPICS)).flatMap((topic) =>
+    topic.partitions.filter((p) => p.start > 0).map((p) => `${topic.name}[${p.partition}] starts at ${p.start}`),
+  );
+  if (gaps.length === 0) return;
+  throw invalidSetting(
+    `SEARCH_INDEX_GENERATION=${generation} would rebuild the search index from a log that retention has trimmed (${gaps.join(', ')}): ` +
+      `the new index would miss what was deleted. The index at generation ${current} is kept; run the search service with ${current}`,
+  );
 }
 
 /** One hit of {@link searchIndex}. */
