@@ -14,14 +14,41 @@ export const { specs: SqliteErrors, codes: SqliteErrorCodes } = defineErrorCodes
   storeUnavailable: {
     code: 'store-unavailable',
     retriable: true,
-    meaning: 'The fsync of committed transactions failed: they may or may not be on disk.',
-    action: 'Check the disk (full, read-only, failing). Work that was not acknowledged is retried; acknowledged work was synced.',
+    meaning:
+      'A SQLite file (the message names it) could not be opened, read or written: the disk is full, an I/O error, the file or its directory is read-only or cannot be opened; or the fsync of committed transactions failed, so they may or may not be on disk. details.sqliteCode says which.',
+    action: 'Check the disk and the file (free space, mount, permissions). Retried by the pipeline: work that was not acknowledged is retried; acknowledged work was synced.',
+  },
+  storeConstraint: {
+    code: 'store-constraint',
+    retriable: false,
+    meaning: 'A UNIQUE, PRIMARY KEY, FOREIGN KEY, CHECK or NOT NULL constraint refused a write; the message names it, details.sqliteCode says which kind.',
+    action: 'Treat it as a business error (e.g. a seat already taken) or fix the data the handler writes.',
+  },
+  storeFailed: {
+    code: 'store-failed',
+    retriable: false,
+    meaning: 'Any other SQLite error: bad SQL, a missing table or column, a value of the wrong type; details.sqliteCode says which.',
+    action: 'Fix the statement or the schema; the dead letter keeps the event for a redrive.',
+  },
+  storeCorrupt: {
+    code: 'store-corrupt',
+    retriable: false,
+    meaning: 'A SQLite file of the engine (log.db or store.db; the message names it) is damaged or is not a SQLite database.',
+    action: "Stop the processes using it and restore it from a backup, or recover what SQLite can (sqlite3 FILE '.recover'). Deleting it loses its data (log records and offsets, or the outbox, inbox marks and your tables).",
+  },
+  storeNewerVersion: {
+    code: 'store-newer-version',
+    retriable: false,
+    meaning: "A SQLite file of the engine (log.db or store.db; the message names it) was written by a newer version of Herald: its tables' schema version is above the newest this version knows, so it was not opened.",
+    action: 'Run the newer version of Herald (or a later one) on this data directory; opening it with an older version is not supported.',
   },
   transactionConflict: {
     code: 'transaction-conflict',
     retriable: true,
-    meaning: 'A transaction kept reading writes of concurrent transactions that then rolled back, and was rolled back itself.',
-    action: 'Retried by the pipeline. Prefer SET n = n + 1 to read-then-write when many transactions touch the same rows.',
+    meaning:
+      'A transaction kept reading writes of concurrent transactions that then rolled back, and was rolled back itself; or, as the message then says, one of its statements answers differently on each run (random(), randomblob(), a clock default read back with RETURNING), so its replay after an await of more than a few ms never matches.',
+    action:
+      'Retried by the pipeline. Prefer SET n = n + 1 to read-then-write when many transactions touch the same rows; take ids, random values and timestamps from JavaScript parameters, not SQL functions.',
   },
   transactionControl: {
     code: 'transaction-control',

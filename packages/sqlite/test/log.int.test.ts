@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { partitionForKey, type Subscription } from '@herald/core';
+import { partitionForKey, type Logger, type Subscription } from '@herald/core';
 import { sqliteLog, type SqliteLog, type SqliteLogOptions } from '@herald/sqlite';
 import { recordingSink, tempDir, waitFor } from './helpers.js';
 
@@ -199,6 +199,18 @@ describe('sqliteLog: retention', () => {
     await log.subscribe({ group: 'g', topics: ['short'] }, seen.sink);
     await waitFor(() => seen.deliveries.length === 1);
     expect(seen.deliveries.map((d) => [d.offset, d.value])).toEqual([[2, 'fresh']]);
+  });
+
+  it('warns when the file was swept with another retention than this handle’s, naming both', async () => {
+    const { path } = newLog({ retentionMs: null, retentionBytes: 5_000_000 });
+    const warnings: { message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (message, fields) => void warnings.push({ message, fields }), child: () => logger };
+    newLog({ path, logger, retentionMs: null, retentionBytes: 5_000_000 });
+    expect(warnings).toEqual([]);
+    newLog({ path, logger, retentionMs: 7 * 24 * 3_600_000 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toContain('retentionMs null, retentionBytes 5000000; this handle: 604800000, null');
+    expect(warnings[0]!.fields).toMatchObject({ path, recorded: { retentionMs: null, retentionBytes: 5_000_000 }, own: { retentionMs: 604_800_000, retentionBytes: null } });
   });
 
   it('keeps each partition under its size limit by dropping its oldest records', async () => {

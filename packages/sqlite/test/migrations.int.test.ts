@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeadLetter } from '@herald/core';
-import { sqliteStores } from '@herald/sqlite';
+import { sqliteEngine, sqliteStores } from '@herald/sqlite';
 import { migrate } from '../src/internal/migrate.js';
 import { STORE_MIGRATIONS } from '../src/stores/schema.js';
 import { tempDir } from './helpers.js';
@@ -153,6 +153,38 @@ describe('idempotency key owners and leases (migration 9)', () => {
       expect(await begin('running', 61_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
     } finally {
       await stores.close();
+    }
+  });
+});
+
+describe('a data directory written by a newer version', () => {
+  it('is refused, naming the file and the versions, and left as it was', async () => {
+    const dataDir = join(tmp.dir, 'from-the-future');
+    const engine = sqliteEngine({ dataDir });
+    await engine.close();
+    for (const [file, component] of [
+      ['store.db', 'stores'],
+      ['log.db', 'log'],
+    ] as const) {
+      const db = new Database(join(dataDir, file));
+      const known = db.prepare<[string], number>('SELECT version FROM herald_schema_version WHERE component = ?').pluck().get(component)!;
+      db.prepare('UPDATE herald_schema_version SET version = ? WHERE component = ?').run(known + 1, component);
+      db.close();
+      let refused: unknown;
+      try {
+        void sqliteEngine({ dataDir }).close();
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toMatchObject({ code: 'store-newer-version', retriable: false, details: { path: join(dataDir, file), component, version: known + 1, known } });
+      expect((refused as Error).message).toContain(join(dataDir, file));
+      const after = new Database(join(dataDir, file), { readonly: true });
+      expect(after.prepare<[string], number>('SELECT version FROM herald_schema_version WHERE component = ?').pluck().get(component)).toBe(known + 1);
+      after.close();
+      // put it back for the other file's turn
+      const restore = new Database(join(dataDir, file));
+      restore.prepare('UPDATE herald_schema_version SET version = ? WHERE component = ?').run(known, component);
+      restore.close();
     }
   });
 });

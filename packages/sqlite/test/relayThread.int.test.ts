@@ -1,6 +1,8 @@
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
-import { createApp, defineEvent, HeraldError, isChaosError, silentLogger, type Delivery, type InstrumentationEvent } from '@herald/core';
+import { createApp, createInstrumentation, defineEvent, HeraldError, isChaosError, silentLogger, type Delivery, type InstrumentationEvent } from '@herald/core';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { tempDir, waitFor } from './helpers.js';
 
@@ -175,6 +177,21 @@ describe('sqliteEngine relayThread', () => {
     expect(failures[0]).toBeInstanceOf(HeraldError);
     expect(isChaosError(failures[0])).toBe(true);
     expect((failures[0] as HeraldError).retriable).toBe(true);
+  });
+
+  it('closes at once after a failed start: the thread has exited already', async () => {
+    const opened = engine();
+    // the thread opens the store file itself: without one, its start fails
+    renameSync(join(opened.dataDir, 'store.db'), join(opened.dataDir, 'moved.db'));
+    const relay = opened.relayHost!.createRelay({}, { instrumentation: createInstrumentation(), logger: silentLogger });
+    const failure = await relay.start(new AbortController().signal).then(() => undefined, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the thread is gone by now
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('close() still pending after 5 s'), 5000)));
+    expect(await Promise.race([relay.close({ deadlineMs: 0 }).then(() => 'closed'), hung])).toBe('closed');
+    clearTimeout(timer);
+    await expect(relay.ready!()).rejects.toBe(failure);
   });
 
   it('refuses a chaos random function, which cannot cross to the thread', async () => {

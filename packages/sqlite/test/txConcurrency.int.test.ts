@@ -114,6 +114,33 @@ describe('concurrent transactions on one SQLite writer', () => {
     expect(committedNames()).toEqual(['saw-0']);
   });
 
+  it('fails a transaction alone whose SQL answers differently on each run, naming the statement and the cure', async () => {
+    let runs = 0;
+    const failing = stores.transaction(async (tx) => {
+      runs++;
+      const [row] = await tx.query<{ name: string }>('INSERT INTO rows VALUES (lower(hex(randomblob(8)))) RETURNING name');
+      await tick(20); // the write lock is yielded meanwhile: the INSERT is replayed, with another id
+      await tx.execute('INSERT INTO rows VALUES ($1)', [`after-${row!.name}`]);
+    });
+    const error = await failing.then(
+      () => undefined,
+      (thrown: unknown) => thrown as { code: string; message: string },
+    );
+    expect(error).toMatchObject({ code: 'transaction-conflict' });
+    expect(error!.message).toContain('`INSERT INTO rows VALUES (lower(hex(randomblob(8)))) RETURNING name`');
+    expect(error!.message).toContain('no other transaction had changed what it read');
+    expect(error!.message).toContain('must come from JavaScript parameters');
+    expect(runs).toBe(4);
+    expect(committedNames()).toEqual([]);
+    // the same work with the id made in JavaScript commits
+    await stores.transaction(async (tx) => {
+      const [row] = await tx.query<{ name: string }>('INSERT INTO rows VALUES ($1) RETURNING name', ['js-id']);
+      await tick(20);
+      await tx.execute('INSERT INTO rows VALUES ($1)', [`after-${row!.name}`]);
+    });
+    expect(committedNames()).toEqual(['after-js-id', 'js-id']);
+  });
+
   it('fails a transaction whose statement ends the physical transaction (INSERT OR ROLLBACK) and replays the others into a new one', async () => {
     await stores.transaction(async (tx) => {
       await tx.execute('CREATE TABLE seats (id INTEGER PRIMARY KEY)');

@@ -7,7 +7,7 @@ function setup(durable: () => Promise<void>, flushed: () => Promise<void> = () =
   db.exec('CREATE TABLE t (v TEXT)');
   const insert = db.prepare('INSERT INTO t VALUES (?)');
   const committed: TxScope[][] = [];
-  const runner = createTxRunner({ db, maxBatch: 100, transactionTimeoutMs: 1000, durable, flushed, committed: (scopes) => void committed.push([...scopes]) });
+  const runner = createTxRunner({ db, maxBatch: 100, transactionTimeoutMs: 1000, busyTimeoutMs: 1000, durable, flushed, committed: (scopes) => void committed.push([...scopes]) });
   return { db, runner, insert, committed };
 }
 

@@ -156,6 +156,25 @@ describe('log write queue (group commit)', () => {
     }
   });
 
+  it('fails a write on a full disk with a retriable broker-unavailable naming the file, and writes again once there is room', async () => {
+    const c = twoConnections(1000);
+    try {
+      c.db.exec('CREATE TABLE big (v TEXT)');
+      const pages = c.db.pragma('page_count', { simple: true }) as number;
+      c.db.pragma(`max_page_count = ${pages + 4}`); // as a disk with room for a few pages
+      const insert = c.db.prepare('INSERT INTO big VALUES (?)');
+      const full = await c.queue.enqueue(() => insert.run('x'.repeat(50_000))).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(full).toMatchObject({ code: 'broker-unavailable', retriable: true, cause: { code: 'SQLITE_FULL' }, message: expect.stringContaining(c.db.name) });
+      c.db.pragma(`max_page_count = ${pages + 100}`);
+      await expect(c.queue.enqueue(() => insert.run('x'.repeat(50_000)).changes)).resolves.toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+
   it('waits for queued work on close, then refuses more', async () => {
     const { queue } = setup();
     const pending = queue.enqueue((ctx) => ctx.reserve(1, 1));

@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CoreErrors, HeraldError } from '@herald/core';
+import { SqliteErrors } from '../errors.js';
 import { FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
+import { toStoreError } from './storeErrors.js';
 import { createWalSync, type WalSync } from './walSync.js';
 
 /** How hard SQLite waits for the disk at commit. */
@@ -19,33 +21,47 @@ export interface OpenOptions {
  * writer), `synchronous=NORMAL` (COMMIT does not fsync; with durability `full` the caller makes
  * commits durable with {@link createWalSync} before acknowledging them, off the event loop), a
  * busy timeout so processes sharing the file wait for each other instead of failing, and foreign
- * keys on.
+ * keys on. Failures are HeraldErrors naming the file (see `toStoreError`): a damaged file or one
+ * that is no database is `store-corrupt`, one that cannot be opened `store-unavailable`, a data
+ * directory that is a file `invalid-options`.
  */
 export function openDatabase(options: OpenOptions): Database.Database {
-  if (options.path !== ':memory:' && !options.readonly) mkdirSync(dirname(options.path), { recursive: true });
-  let db: Database.Database;
+  const { path } = options;
+  if (path !== ':memory:' && !options.readonly) makeDirectory(dirname(path));
+  let db: Database.Database | undefined;
   try {
-    db = new Database(options.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      // keep the WAL file from growing without bound after a burst
+      db.pragma('journal_size_limit = 67108864');
+      // checkpoints run in a background thread (see startCheckpointer); this is the safety net
+      db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    }
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    return db;
   } catch (cause) {
-    throw new HeraldError(CoreErrors.invalidOptions, `cannot open SQLite file ${options.path}`, { cause });
+    db?.close();
+    // a garbage file opens; its first read (the pragmas) finds it is no database
+    const mapped = toStoreError(cause, { path, context: 'cannot open SQLite file' });
+    if (mapped instanceof HeraldError) throw mapped;
+    // better-sqlite3's own refusals (a missing directory) are no SQLite errors
+    throw new HeraldError(SqliteErrors.storeUnavailable, `cannot open SQLite file ${path}: ${(cause as Error).message}`, { cause, details: { path } });
   }
-  db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs)}`);
-  if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
-    // keep the WAL file from growing without bound after a burst
-    db.pragma('journal_size_limit = 67108864');
-    // checkpoints run in a background thread (see startCheckpointer); this is the safety net
-    db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-  }
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  return db;
 }
 
-/** Whether an error is SQLite reporting lock contention that outlived the busy timeout. */
-export function isBusyError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      throw new HeraldError(CoreErrors.invalidOptions, `cannot create the directory ${dir} for a SQLite file: it, or a directory above it, is a file`, { cause });
+    }
+    throw new HeraldError(SqliteErrors.storeUnavailable, `cannot create the directory ${dir} for a SQLite file: ${(cause as Error).message}`, { cause, details: { path: dir } });
+  }
 }
 
 /** The WAL syncer for a durability mode: `full` syncs before acknowledging, `normal` does not. */

@@ -91,18 +91,29 @@ const CHECKPOINT_INTERVAL_MS = 100;
 export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const o = resolveLogOptions(options);
   const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
+  try {
+    migrate(db, 'log', LOG_MIGRATIONS);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const wal = walSyncFor(o.path, o.durability);
-  migrate(db, 'log', LOG_MIGRATIONS);
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const topics = createTopicRegistry(db, o.defaultPartitions);
   const notifier = createNotifier(db, { pollMs: o.pollMs });
   // before the write queue takes the connection over (its busy timeout goes to 0): setup may wait
   // for another process's lock
-  db.transaction(() => {
+  const otherRetention = db.transaction(() => {
     topics.refresh();
     for (const spec of o.topics) topics.ensure(spec, o.clock.now());
-    if (o.maintenance) recordRetentionDefaults(db, o);
+    return o.maintenance ? recordRetentionDefaults(db, o) : undefined;
   }).immediate();
+  if (otherRetention) {
+    o.logger.warn(
+      `log: ${o.path} was swept with another retention for topics that declare none (retentionMs ${String(otherRetention.retentionMs)}, retentionBytes ${String(otherRetention.retentionBytes)}; this handle: ${String(o.retentionMs)}, ${String(o.retentionBytes)}). Every process sharing the file sweeps with its own, so the shortest wins: give them the same retention, or declare retention on the topics`,
+      { path: o.path, recorded: otherRetention, own: { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes } },
+    );
+  }
   const queue = createWriteQueue({
     db,
     clock: o.clock,

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SqliteErrors } from '../errors.js';
 import { CoreErrors, HeraldError, type Clock } from '@herald/core';
-import { isBusyError } from '../internal/database.js';
+import { isBusyError, toStoreError } from '../internal/storeErrors.js';
 
 /** What an operation sees inside the shared write transaction. */
 export interface WriteContext {
@@ -215,7 +215,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     } catch (error) {
       const failed = queue;
       queue = [];
-      const failure = wrap(error);
+      const failure = wrap(error, db.name);
       failed.forEach((p) => p.reject(failure));
       idle?.();
       return;
@@ -227,7 +227,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       acknowledge(batch, results, moved);
     } catch (error) {
       if (batch.length === 1 || isBusyError(error)) {
-        const failure = wrap(error);
+        const failure = wrap(error, db.name);
         batch.forEach((p) => p.reject(failure));
       } else {
         // rare (an operation threw): each runs alone, and here BEGIN may wait in SQLite's busy
@@ -248,7 +248,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       const { results, moved } = runTransaction([pending.op]);
       acknowledge([pending], results, moved);
     } catch (error) {
-      pending.reject(wrap(error));
+      pending.reject(wrap(error, db.name));
     }
   }
 
@@ -278,9 +278,17 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   };
 }
 
-function wrap(error: unknown): unknown {
+/**
+ * SQLite's failures as the log reports them: lock contention past the wait and a disk that may
+ * recover (full, I/O error, read-only) are the core's retriable `broker-unavailable`, naming the
+ * file; a damaged file is `store-corrupt`. Anything else (an operation's own error) is as thrown.
+ */
+function wrap(error: unknown, path: string): unknown {
   if (isBusyError(error)) {
-    return new HeraldError(CoreErrors.brokerUnavailable, 'log: the SQLite file stayed locked by another connection past busyTimeoutMs', { retriable: true, cause: error });
+    return new HeraldError(CoreErrors.brokerUnavailable, `log: ${path} stayed locked by another connection past busyTimeoutMs`, { retriable: true, cause: error });
   }
-  return error;
+  const mapped = toStoreError(error, { path, context: 'log' });
+  if (!(mapped instanceof HeraldError) || mapped === error) return error;
+  if (mapped.retriable) return new HeraldError(CoreErrors.brokerUnavailable, mapped.message, { retriable: true, cause: error, details: mapped.details });
+  return mapped.code === SqliteErrors.storeCorrupt.code ? mapped : error;
 }

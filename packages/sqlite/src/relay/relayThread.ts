@@ -67,6 +67,12 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
   };
   const wakePending = new Int32Array(data.wakePending);
   let worker: Worker | undefined;
+  /** Settles when the thread has exited: listened for from its spawn, as it may exit before anyone closes it. */
+  let exited: Promise<void> | undefined;
+  /** Set once the thread ran; then an exit nobody asked for (a crash) stops the relay. */
+  let running = false;
+  /** Why the thread is gone when it went without being closed. */
+  let gone: HeraldError | undefined;
   let unsubscribe: (() => void) | undefined;
   let started: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
@@ -109,18 +115,44 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
     }
   }
 
+  /**
+   * The thread exited. Asked to (close), or after a failed start (start rejected): nothing more to
+   * say. Otherwise it died while relaying: nothing moves the outbox any more, so it is logged as an
+   * error, `ready()` fails from now on and drains waiting for it fail.
+   */
+  function onExit(exitCode: number, error: unknown): void {
+    if (closing || !running) return;
+    unsubscribe?.();
+    gone = new HeraldError(CoreErrors.closed, `relay thread: exited unexpectedly (exit code ${exitCode}); the outbox is not relayed until the app restarts`, error === undefined ? {} : { cause: error });
+    deps.logger.error('relay thread exited unexpectedly; the outbox is not relayed until the app restarts', { exitCode, ...(error === undefined ? {} : { error }) });
+    for (const waiter of drains.values()) waiter.reject(gone);
+    drains.clear();
+  }
+
   return {
     name: 'relay',
     start() {
       started ??= new Promise<void>((resolve, reject) => {
-        worker = spawn(data);
-        worker.on('message', (message: FromRelayThread) => {
-          if (message.kind === 'started') resolve();
-          else if (message.kind === 'failed') reject(revive(message.error));
+        const thread = spawn(data);
+        worker = thread;
+        let failure: unknown;
+        exited = new Promise<void>((resolveExit) =>
+          thread.once('exit', (exitCode) => {
+            reject(failure ?? new HeraldError(CoreErrors.closed, `relay thread: exited (exit code ${exitCode}) before it started`));
+            onExit(exitCode, failure);
+            resolveExit();
+          }),
+        );
+        thread.on('message', (message: FromRelayThread) => {
+          if (message.kind === 'started') {
+            running = true;
+            resolve();
+          } else if (message.kind === 'failed') reject(revive(message.error));
           else onMessage(message);
         });
-        worker.on('error', (error) => {
-          deps.logger.error('relay thread failed', { error });
+        // an uncaught error ends the thread: reported with its exit
+        thread.on('error', (error) => {
+          failure = error;
           reject(error);
         });
         // a message per commit cost the app's thread ~5 µs per event with one event per transaction
@@ -130,13 +162,18 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
       });
       return started;
     },
+    ready() {
+      // once started, and as long as the thread lives
+      return (started ?? Promise.reject(new HeraldError(CoreErrors.closed, 'relay thread: not started'))).then(() => {
+        if (gone) throw gone;
+      });
+    },
     close(closeOptions = {}) {
       closing ??= (async () => {
         unsubscribe?.();
-        const current = worker;
-        if (!current) return;
+        if (!worker) return;
         await started?.catch(() => {});
-        const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+        // a thread that failed to start, or died, has exited already: nothing to ask it
         send({ kind: 'close', deadlineMs: closeOptions.deadlineMs ?? 0 });
         await exited;
         for (const waiter of drains.values()) waiter.reject(new HeraldError(CoreErrors.closed, 'relay thread: closed'));
@@ -146,6 +183,7 @@ function startRelayThread(options: RelayThreadOptions, relayOptions: RelayOption
     },
     drain() {
       if (!worker || closing) return Promise.reject(new HeraldError(CoreErrors.closed, 'relay thread: not running'));
+      if (gone) return Promise.reject(gone);
       const id = nextDrain++;
       return new Promise<number>((resolve, reject) => {
         drains.set(id, { resolve, reject });

@@ -39,7 +39,7 @@ export function createIdempotencyStore(deps: StoreDeps): IdempotencyStore<SqlTx>
       });
     },
     async complete(tx, { key, owner, response }) {
-      const changed = scopeOf(tx).run(s.complete, [response === undefined ? null : JSON.stringify(response), key, owner]);
+      const changed = (await scopeOf(tx)).run(s.complete, [response === undefined ? null : JSON.stringify(response), key, owner]);
       // thrown inside the request's transaction, so its effects roll back with the lost key
       if (changed === 0) {
         throw new HeraldError(CoreErrors.idempotencyLeaseLost, `sqliteStores: idempotency key ${JSON.stringify(key)} is no longer held by this attempt (taken over, completed or abandoned)`);

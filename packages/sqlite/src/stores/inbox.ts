@@ -23,11 +23,11 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
   );
   return {
     async markHandled(tx, entry) {
-      return scopeOf(tx).run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1;
+      return (await scopeOf(tx)).run(mark, [entry.eventId, entry.group, entry.handledAt]) === 1;
     },
     async markHandledMany(tx, entries) {
       // up to ROWS_PER_STATEMENT marks per statement, all in the caller's scope
-      const scope = scopeOf(tx);
+      const scope = await scopeOf(tx);
       const fresh = new Set<string>();
       inStatements(
         entries,

@@ -11,7 +11,10 @@ export interface SqliteStoresOptions {
    * the last commits may be lost on power loss or an OS crash. Faster; not the default.
    */
   readonly durability?: Durability;
-  /** How long a writer waits for another process's write lock before failing. Default 5 000. */
+  /**
+   * How long a transaction waits for another process's write lock before failing with `store-busy`
+   * (it waits from the event loop: the thread never blocks on the lock). Default 5 000.
+   */
   readonly busyTimeoutMs?: number;
   /** Most logical transactions committed together. Default 1 000. */
   readonly maxBatch?: number;

@@ -9,7 +9,7 @@ export interface StoreDeps {
   readonly writer: Database.Database;
   readonly reader: Database.Database;
   readonly runner: TxRunner;
-  readonly scopeOf: (tx: SqlTx) => TxScope;
+  readonly scopeOf: (tx: SqlTx) => Promise<TxScope>;
   readonly clock: Clock;
   /** Resolves once what was read is on disk: the fsyncs under way, or one more when another connection committed (see `readDurability`). */
   readonly flushed: () => Promise<void>;
@@ -93,7 +93,7 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
   return {
     ...createOutboxClaims(reader, deps.clock, writes),
     async append(tx, records) {
-      const scope = scopeOf(tx);
+      const scope = await scopeOf(tx);
       // in statements of up to ROWS_PER_STATEMENT rows: a call of publish.many is one statement per 50 records
       inStatements(
         records,

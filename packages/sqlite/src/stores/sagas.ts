@@ -20,11 +20,11 @@ export function createSagaStore(deps: StoreDeps): SagaStore<SqlTx> {
   };
   return {
     async load(tx, saga, instanceId) {
-      const row = scopeOf(tx).get(s.load, [saga, instanceId]);
+      const row = (await scopeOf(tx)).get(s.load, [saga, instanceId]);
       return row && toSagaRecord(row);
     },
     async save(tx, record) {
-      const scope = scopeOf(tx);
+      const scope = await scopeOf(tx);
       const [saga, instanceId, status, version, state, createdAt, updatedAt] = sagaValues(record);
       if (version === 1) return scope.run(s.insert, [saga, instanceId, status, version, state, createdAt, updatedAt]) === 1;
       return scope.run(s.update, [status, version, state, updatedAt, saga, instanceId, version - 1]) === 1;

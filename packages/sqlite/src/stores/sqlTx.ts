@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SqliteErrors } from '../errors.js';
 import { HeraldError, type SqlTx } from '@herald/core';
+import { toStoreError } from '../internal/storeErrors.js';
 import { translatePlaceholders } from './placeholders.js';
 import { finished } from './stepLog.js';
 import type { TxScope } from './txRunner.js';
@@ -32,7 +33,13 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
       throw new HeraldError(SqliteErrors.transactionControl, 'stores: transaction control statements are not allowed in a tx; the engine commits when your work resolves');
     }
     const translated = translatePlaceholders(sql);
-    const stmt = db.prepare<unknown[]>(translated.sql);
+    let stmt: Database.Statement<unknown[]>;
+    try {
+      stmt = db.prepare<unknown[]>(translated.sql);
+    } catch (error) {
+      // SQL SQLite refuses (a syntax error, a missing table) is reported when it is prepared
+      throw toStoreError(error, { path: db.name, context: 'stores' });
+    }
     entry = { stmt, order: translated.order, reader: stmt.reader };
     if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
     cache.set(sql, entry);
@@ -48,10 +55,15 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
   return {
     /** A handle usable only while `scope` is active. */
     create: (scope: TxScope): SqlTx => new SqliteTx(scope, prepare, bind),
-    /** The active scope behind a handle, or a clear error for a foreign or finished one. */
-    scopeOf(tx: SqlTx): TxScope {
+    /**
+     * The active scope behind a handle once its statements may run (see `TxScope.lock`), or a clear
+     * error for a foreign or finished one.
+     */
+    async scopeOf(tx: SqlTx): Promise<TxScope> {
       if (!(tx instanceof SqliteTx)) throw new HeraldError(SqliteErrors.foreignTransaction, 'stores: this tx does not come from a SQLite store');
       if (!tx.scope.active) throw finished();
+      const wait = tx.scope.lock();
+      if (wait) await wait;
       return tx.scope;
     },
   };
@@ -69,6 +81,8 @@ class SqliteTx implements SqlTx {
     if (!this.scope.active) throw finished();
     const entry = this.prepare(sql);
     const args = this.bind(entry, params);
+    const wait = this.scope.lock();
+    if (wait) await wait;
     if (entry.reader) return this.scope.all(entry.stmt, args) as Row[];
     this.scope.run(entry.stmt, args);
     return [];
@@ -78,6 +92,8 @@ class SqliteTx implements SqlTx {
     if (!this.scope.active) throw finished();
     const entry = this.prepare(sql);
     const args = this.bind(entry, params);
+    const wait = this.scope.lock();
+    if (wait) await wait;
     return entry.reader ? this.scope.all(entry.stmt, args).length : this.scope.run(entry.stmt, args);
   }
 }

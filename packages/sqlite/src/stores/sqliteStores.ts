@@ -81,8 +81,13 @@ const CHECKPOINT_INTERVAL_MS = 100;
 export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const o = resolveStoresOptions(options);
   const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
+  try {
+    migrate(writer, 'stores', STORE_MIGRATIONS);
+  } catch (error) {
+    writer.close();
+    throw error;
+  }
   const wal = walSyncFor(o.path, o.durability);
-  migrate(writer, 'stores', STORE_MIGRATIONS);
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
   const readsOnDisk = readDurability(writer, wal);
@@ -93,6 +98,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     flushed: readsOnDisk,
     maxBatch: o.maxBatch,
     transactionTimeoutMs: o.transactionTimeoutMs,
+    busyTimeoutMs: o.busyTimeoutMs,
     committed(scopes) {
       if (listeners.size === 0 || !scopes.some((scope) => scope.appended)) return;
       for (const listener of listeners) {

@@ -36,7 +36,7 @@ export function createTimerStore(deps: StoreDeps): TimerStore<SqlTx> {
 
   return {
     async schedule(tx, timers) {
-      const scope = scopeOf(tx);
+      const scope = await scopeOf(tx);
       for (const timer of timers) {
         const values = timerValues(timer);
         scope.run(s.remove, [timer.timerId]);
@@ -44,7 +44,7 @@ export function createTimerStore(deps: StoreDeps): TimerStore<SqlTx> {
       }
     },
     async cancel(tx, timerId) {
-      return scopeOf(tx).run(s.remove, [timerId]) === 1;
+      return (await scopeOf(tx)).run(s.remove, [timerId]) === 1;
     },
     fireDue({ now, limit }) {
       if (!Number.isInteger(limit) || limit < 1) throw new HeraldError(CoreErrors.invalidOptions, `timers: limit must be a positive integer, got ${limit}`);

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SqliteErrors } from '../errors.js';
 import { CoreErrors, HeraldError } from '@herald/core';
-import { isBusyError } from '../internal/database.js';
+import { isBusyError, toStoreError } from '../internal/storeErrors.js';
 import { conflict, createStepLog } from './stepLog.js';
 import type { Durable, Member, TxScope } from './txTypes.js';
 
@@ -20,6 +20,12 @@ export interface TxRunnerDeps {
   readonly maxBatch: number;
   /** A logical transaction still running after this long fails and is rolled back. */
   readonly transactionTimeoutMs: number;
+  /**
+   * How long work waits for another connection's write lock before it fails with `store-busy`. The
+   * runner tries the lock without SQLite's busy handler: `db`'s busy timeout is set to 0 for good
+   * when the runner is created (see {@link createTxRunner}).
+   */
+  readonly busyTimeoutMs: number;
   /** Resolves once what was committed is on disk (see `createWalSync`). */
   readonly durable: () => Promise<void>;
   /** Resolves once what transactions read is on disk: the fsyncs already under way, or one more when another connection committed. */
@@ -54,17 +60,34 @@ const MAX_RUNS = 4;
  * locks, then retries after the serialization failure); after {@link MAX_RUNS} runs it fails with a
  * retriable `transaction-conflict`. So a failed transaction leaves no trace and nothing commits
  * having seen uncommitted writes. A work function may run more than once: only its transactional
- * writes count.
+ * writes count. SQL that answers differently on each run (`random()`, a clock default returned by
+ * `RETURNING`) diverges on every replay, so a transaction using it fails whenever its work awaits
+ * past {@link HOLD_MS}, even alone: the error then names the statement (see `conflict`). The lock
+ * is yielded all the same, as nothing tells whether another process waits for it.
  *
  * A transaction started from inside another one's work is a separate transaction: it commits on
  * its own, as on a second connection. If it reads the outer one's uncommitted writes it waits for
  * the outer one, which waits for it: that deadlock ends at `transactionTimeoutMs`. Use the `tx`
  * you were given.
+ *
+ * While another connection holds the write lock (another process, an operator's shell), nothing
+ * waits on the app's thread: transactions start, statements run after an await (see
+ * `TxScope.lock`) and finished transactions commit once the runner has the lock again, which it
+ * tries from the event loop; after `busyTimeoutMs` what waits for it fails with `store-busy`.
  */
 export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   const { db } = deps;
-  const log = createStepLog(db, ensureTransaction);
+  const log = createStepLog(db, { ensure, lock });
   const commitStmt = db.prepare('COMMIT');
+  /** SQLite's failures as the stores report them (see `toStoreError`): busy past the wait is `store-busy`. */
+  const wrap = (error: unknown) => toStoreError(error, { path: db.name, context: 'stores' });
+  // No busy handler from now on: it sleeps on this thread, so while another process held the write
+  // lock the whole event loop stalled (heartbeats missed, partitions moved). `BEGIN IMMEDIATE` fails
+  // at once instead and the runner tries again from the event loop (takeLock), as the log's write
+  // queue does. Nothing else on this connection waits for a lock: in WAL mode COMMIT needs none
+  // beyond the one BEGIN IMMEDIATE took, and reads wait only for a crash recovery, which happens
+  // when the file is opened, before the runner exists.
+  db.pragma('busy_timeout = 0');
   const queue: Member[] = [];
   let members: Member[] = [];
   let running = 0;
@@ -75,6 +98,10 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   let watchdog: NodeJS.Timeout | undefined;
   let idle: (() => void) | undefined;
   const syncing = new Set<Promise<void>>();
+  /** While another connection holds the write lock: when the runner began waiting, and its attempts so far (a retry is scheduled). */
+  let locked: { since: number; attempts: number } | undefined;
+  /** Statements of running members waiting for the write lock (see `lock`). */
+  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   function schedule(): void {
     if (scheduled) return;
@@ -82,21 +109,27 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     setImmediate(pump);
   }
 
+  /** Starts queued members, and members waiting to run again, once the write lock is ours (their work may run statements at once). */
   function pump(): void {
     scheduled = false;
-    pumping = true;
-    while (queue.length > 0 && members.length < deps.maxBatch) {
-      const member = queue.shift()!;
-      members.push(member);
-      start(member);
+    const again = members.filter(ready);
+    if ((again.length > 0 || (queue.length > 0 && members.length < deps.maxBatch)) && takeLock()) {
+      pumping = true;
+      for (const member of again) start(member);
+      while (queue.length > 0 && members.length < deps.maxBatch) {
+        const member = queue.shift()!;
+        members.push(member);
+        start(member);
+      }
+      pumping = false;
     }
-    pumping = false;
     settled();
   }
 
   /**
    * Opens a physical transaction holding the writes of every member not yet committed (replaying
-   * them), so an open transaction always holds exactly those: the fast path relies on it.
+   * them), so an open transaction always holds exactly those: the fast path relies on it. Throws
+   * SQLite's error as is (a busy one when another connection holds the write lock).
    */
   function ensureTransaction(): void {
     if (db.inTransaction) return;
@@ -106,7 +139,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       diverged = log.replay(live);
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
-      throw wrap(error);
+      throw error;
     }
     const stillRunning = live.filter((m) => m.state === 'running' && !diverged.includes(m));
     for (const member of diverged) {
@@ -120,6 +153,81 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       }
     }
     holdTimer ??= setTimeout(commitPoint, HOLD_MS);
+  }
+
+  /** For a statement run with no physical transaction open and no wait for it (see `lock`): opens one, or throws `store-busy` at once. */
+  function ensure(): void {
+    try {
+      ensureTransaction();
+    } catch (error) {
+      throw wrap(error);
+    }
+  }
+
+  /**
+   * Opens the physical transaction unless it is open. False while another connection holds the
+   * write lock: the runner then tries again from the event loop (`lockTick`) and runs `pump` once
+   * the lock is its own. Any other failure is left to the statements, which report it.
+   */
+  function takeLock(): boolean {
+    if (db.inTransaction) return true;
+    if (locked) return false;
+    try {
+      ensureTransaction();
+    } catch (error) {
+      if (!isBusyError(error)) return true;
+      waitForLock();
+      return false;
+    }
+    return true;
+  }
+
+  /** Before a statement of a running member: undefined when it may run now, else settles once the write lock is ours again (see `TxScope.lock`). */
+  function lock(): Promise<void> | undefined {
+    if (takeLock()) return undefined;
+    return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+  }
+
+  function waitForLock(): void {
+    if (locked) return;
+    locked = { since: performance.now(), attempts: 0 };
+    retryLock();
+  }
+
+  function retryLock(): void {
+    // the holder is often another connection's short transaction: look again at once a few times, then every millisecond
+    if (++locked!.attempts <= 3) setImmediate(lockTick);
+    else setTimeout(lockTick, 1);
+  }
+
+  function lockTick(): void {
+    if (waiters.length === 0 && queue.length === 0 && !members.some((m) => m.state === 'done' || ready(m))) {
+      locked = undefined; // nothing needs it any more
+      return;
+    }
+    try {
+      ensureTransaction();
+    } catch (error) {
+      if (isBusyError(error)) {
+        if (performance.now() - locked!.since < deps.busyTimeoutMs) return retryLock();
+        locked = undefined;
+        return lockFailed(wrap(error));
+      }
+      // any other failure is the statements' to report, as when the lock was free
+    }
+    locked = undefined;
+    for (const waiter of waiters.splice(0)) waiter.resolve();
+    pump();
+  }
+
+  /** The write lock stayed taken past busyTimeoutMs: whatever waits for it fails with `store-busy`. */
+  function lockFailed(error: unknown): void {
+    for (const waiter of waiters.splice(0)) waiter.reject(error);
+    const failed = [...members.filter((m) => m.state === 'done' || ready(m)), ...queue.splice(0)];
+    log.drop(failed);
+    members = members.filter((m) => !failed.includes(m));
+    for (const member of failed) member.reject(error);
+    tidy();
   }
 
   /** Runs (or runs again) a member's work with a fresh scope. */
@@ -158,13 +266,17 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       outcome = member.broke;
     } else if (member.doomed) {
       if (member.runs < MAX_RUNS) {
-        // its reads were invalidated by a replay: run it again against the current state
+        // its reads were invalidated by a replay: run it again against the current state, once
+        // the write lock is ours (its work may run statements at once)
         log.drop([member]);
-        start(member);
+        member.state = 'waiting';
+        member.blockers = undefined;
+        schedule();
+        if (!pumping) settled();
         return;
       }
       ok = false;
-      outcome = conflict();
+      outcome = conflict(member);
     }
     member.state = ok ? 'done' : 'failed';
     if (ok) member.value = outcome;
@@ -189,49 +301,59 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     }
   }
 
-  function unblocked(member: Member): boolean {
-    return !member.blockers?.some((blocker) => blocker.state === 'running');
+  /** A member waiting to run again whose blockers have finished. */
+  function ready(member: Member): boolean {
+    return member.state === 'waiting' && !member.blockers?.some((blocker) => blocker.state === 'running');
   }
 
-  /** Commits the finished members (dropping the failed ones) and releases the write lock. */
+  /**
+   * Commits the finished members (dropping the failed ones) and releases the write lock. While
+   * another connection holds the lock the finished members wait for it (failed ones settle at once).
+   */
   function commitPoint(): void {
     clearTimeout(holdTimer);
     holdTimer = undefined;
-    const finished = members.filter((m) => m.state === 'done' || m.state === 'failed');
+    const failed = members.filter((m) => m.state === 'failed');
+    const done = members.filter((m) => m.state === 'done');
     const still = members.filter((m) => m.state === 'running');
     let failure: unknown;
     let rerun: Member[] = [];
-    if (finished.length > 0) {
+    let deferred = done.length > 0 && locked !== undefined;
+    if (done.length > 0 && !deferred) {
       try {
-        const fast = db.inTransaction && still.length === 0 && finished.every((m) => m.state === 'done');
-        if (!fast) rerun = log.replay(finished.filter((m) => m.state === 'done'));
+        const fast = db.inTransaction && still.length === 0 && failed.length === 0;
+        if (!fast) rerun = log.replay(done);
         commitStmt.run();
       } catch (error) {
-        failure = wrap(error);
         rerun = [];
+        if (isBusyError(error)) deferred = true;
+        else failure = wrap(error);
       }
     }
     // yield the write lock: running members replay their writes when they next need it
     if (db.inTransaction) db.exec('ROLLBACK');
+    const finished = deferred ? failed : [...failed, ...done];
     log.drop(finished);
     acknowledge(finished.filter((m) => !rerun.includes(m)), failure);
     for (const member of rerun) {
       member.state = 'waiting';
       member.blockers = still;
     }
-    members = members.filter((m) => m.state === 'running' || m.state === 'waiting');
-    pumping = true;
-    for (const member of members) if (member.state === 'waiting' && unblocked(member)) start(member);
-    pumping = false;
+    members = members.filter((m) => m.state === 'running' || m.state === 'waiting' || (deferred && m.state === 'done'));
+    if (deferred) waitForLock();
+    tidy();
+  }
+
+  /** After members left: forget the statement log when none is left, start those ready, report idleness. */
+  function tidy(): void {
     if (members.length === 0) {
       clearInterval(watchdog);
       watchdog = undefined;
       log.clear();
-    } else if (members.some((m) => m.state !== 'running')) {
-      settled();
     }
-    if (queue.length > 0) schedule();
-    else if (members.length === 0 && syncing.size === 0) idle?.();
+    // while the lock is another connection's, lockTick runs pump once it is ours
+    if (!locked && (queue.length > 0 || members.some(ready))) schedule();
+    else if (members.length === 0 && queue.length === 0 && syncing.size === 0) idle?.();
   }
 
   /**
@@ -260,7 +382,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
         for (const member of settled) member.resolve(member.value);
       },
       (cause: unknown) => {
-        const error = new HeraldError(SqliteErrors.storeUnavailable, 'stores: fsync of the committed transactions failed; they may or may not be on disk', { retriable: true, cause });
+        const error = new HeraldError(SqliteErrors.storeUnavailable, `stores: fsync of the committed transactions failed (${db.name}); they may or may not be on disk`, { retriable: true, cause, details: { path: db.name } });
         for (const member of settled) member.reject(error);
       },
     );
@@ -288,11 +410,4 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       if (members.length > 0 || queue.length > 0 || syncing.size > 0) await new Promise<void>((resolve) => (idle = resolve));
     },
   };
-}
-
-function wrap(error: unknown): unknown {
-  if (isBusyError(error)) {
-    return new HeraldError(SqliteErrors.storeBusy, 'stores: the SQLite file stayed locked by another process past busyTimeoutMs', { retriable: true, cause: error });
-  }
-  return error;
 }

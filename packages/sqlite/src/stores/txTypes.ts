@@ -11,6 +11,13 @@ export interface TxScope {
   appended: boolean;
   /** Whether any of its statements changed the database. */
   wrote: boolean;
+  /**
+   * Call before running statements after an await: undefined when they may run at once; else a
+   * promise that resolves once the write lock is this process's again (it was yielded while the
+   * work awaited, and another connection took it) or rejects with `store-busy` after
+   * `busyTimeoutMs`. Without it a statement would fail with `store-busy` at once in that case.
+   */
+  lock(): Promise<void> | undefined;
   /** Runs a statement that returns no rows; returns how many rows it changed. */
   run(stmt: Database.Statement<unknown[]>, args: readonly unknown[]): number;
   all<Row>(stmt: Database.Statement<unknown[], Row>, args: readonly unknown[]): Row[];
@@ -49,6 +56,11 @@ export interface Member {
    * this error whatever its work returns, and does not run again.
    */
   broke?: unknown;
+  /**
+   * The last replay of it that diverged: the statement whose result changed, and whether nothing
+   * but that SQL itself can explain it (no other transaction changed what it read).
+   */
+  divergence?: { readonly sql: string; readonly alone: boolean };
   value?: unknown;
   error?: unknown;
 }

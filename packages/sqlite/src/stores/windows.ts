@@ -42,7 +42,7 @@ export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
   return {
     async update(tx, partition, keys, change) {
       checkWindowPartition(partition, WHO);
-      const scope = scopeOf(tx);
+      const scope = await scopeOf(tx);
       const { store, partition: number } = partition;
       const current = scope.get(s.partition, [store, number])?.stream_time ?? undefined;
       const windows = keys.length === 0 ? [] : scope.all(s.windows, [store, number, JSON.stringify(keys)]).map(toStoredWindow).sort(byWindowOrder);
