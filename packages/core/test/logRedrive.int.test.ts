@@ -121,6 +121,16 @@ function processes(options: { partitions: number; batch: boolean }) {
   return { broker, stores, applied, start };
 }
 
+/** A member whose handler fails dead-letters `k`'s seq 1, then stops: the letter, nothing reading the log. */
+async function deadLetterOfFailingMember(p: ReturnType<typeof processes>): Promise<DeadLetter> {
+  const failing = await p.start({ sick: true, groups: true });
+  await failing.publish(Step, { key: 'k', seq: 1 });
+  await eventually(async () => (await p.stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
+  await failing.close();
+  const [letter] = await p.stores.deadLetters.list();
+  return letter!;
+}
+
 const handledIn = (h: Harness, group: string) => h.facts.filter((f): f is Extract<InstrumentationEvent, { kind: 'handled' }> => f.kind === 'handled' && f.group === group);
 
 describe('redrive through the log', () => {
@@ -248,11 +258,7 @@ describe('redrive through the log', () => {
   for (const batch of [false, true]) {
     it(`skips a redrive whose letter was discarded after its record was appended (${batch ? 'batch' : 'event'} handlers)`, async () => {
       const p = processes({ partitions: 1, batch });
-      const failing = await p.start({ sick: true, groups: true });
-      await failing.publish(Step, { key: 'k', seq: 1 });
-      await eventually(async () => (await p.stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
-      await failing.close();
-      const [letter] = await p.stores.deadLetters.list();
+      const letter = await deadLetterOfFailingMember(p);
       await redriveThroughLog(p, [letter!]);
       // the operator changes their mind before any consumer read the record
       expect(await p.stores.deadLetters.discard([letter!.id])).toBe(1);
@@ -281,11 +287,7 @@ describe('redrive through the log', () => {
 
   it('in a batch group, dead-letters a letter whose two redrive records arrive in one batch and fail again only once', async () => {
     const p = processes({ partitions: 1, batch: true });
-    const failing = await p.start({ sick: true, groups: true });
-    await failing.publish(Step, { key: 'k', seq: 1 });
-    await eventually(async () => (await p.stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
-    await failing.close();
-    const [letter] = await p.stores.deadLetters.list();
+    const letter = await deadLetterOfFailingMember(p);
     // both records wait in the log, so the next member reads them in one batch
     await redriveThroughLog(p, [letter!]);
     await redriveThroughLog(p, [letter!]);

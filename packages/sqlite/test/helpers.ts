@@ -1,12 +1,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Delivery, DeliveryBatch, DeliverySink, Subscription, TopicPartition } from '@herald/core';
 
 /** A fresh directory under the OS temp dir, and a function that removes it. */
 export function tempDir(prefix = 'herald-sqlite-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The `name`s of table `rows` committed in the file at `path`, as another process sees them, sorted. */
+export function committedNames(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare<[], string>('SELECT name FROM rows ORDER BY name').pluck().all();
+  } finally {
+    db.close();
+  }
 }
 
 /** Polls `condition` until it holds or `timeoutMs` passes (integration tests only). */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { sqliteStores, type SqliteStores } from '@herald/sqlite';
-import { tempDir, waitFor } from './helpers.js';
+import { committedNames, tempDir, waitFor } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -26,15 +26,6 @@ beforeEach(async () => {
 });
 afterEach(() => stores.close());
 
-/** What another process would see: committed rows only. */
-function committedNames(): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare<[], string>('SELECT name FROM rows ORDER BY name').pluck().all();
-  } finally {
-    db.close();
-  }
-}
 
 describe('concurrent transactions on one SQLite writer', () => {
   it('commits a fast transaction while a slow one is still running, then the slow one with all its writes', async () => {
@@ -46,10 +37,10 @@ describe('concurrent transactions on one SQLite writer', () => {
     });
     await tick(5);
     await stores.transaction((tx) => tx.execute('INSERT INTO rows VALUES ($1)', ['fast']));
-    expect(committedNames()).toEqual(['fast']);
+    expect(committedNames(path)).toEqual(['fast']);
     open();
     await slow;
-    expect(committedNames()).toEqual(['fast', 'slow-1', 'slow-2']);
+    expect(committedNames(path)).toEqual(['fast', 'slow-1', 'slow-2']);
   });
 
   it('does not hold the write lock while a transaction awaits: another process can write meanwhile', async () => {
@@ -69,7 +60,7 @@ describe('concurrent transactions on one SQLite writer', () => {
     }
     open();
     await slow;
-    expect(committedNames()).toEqual(['other process', 'slow-1', 'slow-2']);
+    expect(committedNames(path)).toEqual(['other process', 'slow-1', 'slow-2']);
   });
 
   it('keeps the writes of a transaction that finished while the lock was yielded, when another commits', async () => {
@@ -88,7 +79,7 @@ describe('concurrent transactions on one SQLite writer', () => {
     await new Promise((resolve) => setImmediate(resolve));
     openN(); // ...and n reopens the transaction before the next commit point
     await Promise.all([m, n]);
-    expect(committedNames()).toEqual(['m', 'n']);
+    expect(committedNames(path)).toEqual(['m', 'n']);
   });
 
   it('runs a transaction again when it read writes of one that then failed, after that one finished', async () => {
@@ -106,12 +97,12 @@ describe('concurrent transactions on one SQLite writer', () => {
       return n;
     });
     await tick(30);
-    expect(committedNames()).toEqual([]);
+    expect(committedNames(path)).toEqual([]);
     open();
     await expect(failing).rejects.toThrow('fails after writing');
     expect(await reader).toBe(0);
     expect(runs).toBe(2);
-    expect(committedNames()).toEqual(['saw-0']);
+    expect(committedNames(path)).toEqual(['saw-0']);
   });
 
   it('fails a transaction alone whose SQL answers differently on each run, naming the statement and the cure', async () => {
@@ -131,14 +122,14 @@ describe('concurrent transactions on one SQLite writer', () => {
     expect(error!.message).toContain('no other transaction had changed what it read');
     expect(error!.message).toContain('must come from JavaScript parameters');
     expect(runs).toBe(4);
-    expect(committedNames()).toEqual([]);
+    expect(committedNames(path)).toEqual([]);
     // the same work with the id made in JavaScript commits
     await stores.transaction(async (tx) => {
       const [row] = await tx.query<{ name: string }>('INSERT INTO rows VALUES ($1) RETURNING name', ['js-id']);
       await tick(20);
       await tx.execute('INSERT INTO rows VALUES ($1)', [`after-${row!.name}`]);
     });
-    expect(committedNames()).toEqual(['after-js-id', 'js-id']);
+    expect(committedNames(path)).toEqual(['after-js-id', 'js-id']);
   });
 
   it('fails a transaction whose statement ends the physical transaction (INSERT OR ROLLBACK) and replays the others into a new one', async () => {
@@ -179,7 +170,7 @@ describe('concurrent transactions on one SQLite writer', () => {
     expect(runs).toBe(1);
     await expect(failing).rejects.toThrow('fails after writing');
     expect(await kept).toEqual([{ name: 'kept-1' }, { name: 'kept-2' }]);
-    expect(committedNames()).toEqual(['kept-1', 'kept-2']);
+    expect(committedNames(path)).toEqual(['kept-1', 'kept-2']);
   });
 
   it('fails a transaction whose statement ends the physical transaction only when replayed (a trigger that RAISEs ROLLBACK)', async () => {
@@ -210,14 +201,14 @@ describe('concurrent transactions on one SQLite writer', () => {
       await tx.execute('INSERT INTO rows VALUES ($1)', ['booking attempted']);
     });
     await tick(30); // a commit point replays booking without the hold: the trigger now rolls back
-    const meanwhile = committedNames();
+    const meanwhile = committedNames(path);
     open();
     expect(meanwhile).toEqual([]);
     await expect(holding).rejects.toThrow('fails after writing');
     // run again without the hold, it ends the transaction itself
     await expect(booking).rejects.toMatchObject({ code: 'transaction-control', retriable: false });
     expect(runs).toBe(2);
-    expect(committedNames()).toEqual([]);
+    expect(committedNames(path)).toEqual([]);
   });
 
   it('refuses a COMMIT behind a comment: it cannot commit the writes of a transaction that then fails', async () => {
@@ -236,7 +227,7 @@ describe('concurrent transactions on one SQLite writer', () => {
     });
     await expect(committing).rejects.toMatchObject({ code: 'transaction-control', retriable: false });
     await expect(failing).rejects.toThrow('fails after writing');
-    expect(committedNames()).toEqual([]);
+    expect(committedNames(path)).toEqual([]);
   });
 
   it('keeps invariants under many interleaved transfers with random delays and failures', async () => {
@@ -298,6 +289,6 @@ describe('concurrent transactions on one SQLite writer', () => {
     await running;
     await closing;
     await waitFor(() => closed);
-    expect(committedNames()).toEqual(['late']);
+    expect(committedNames(path)).toEqual(['late']);
   });
 });

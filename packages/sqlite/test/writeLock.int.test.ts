@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { sqliteStores, type SqliteStores } from '@herald/sqlite';
-import { tempDir } from './helpers.js';
+import { committedNames, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -67,14 +66,6 @@ async function open(busyTimeoutMs: number): Promise<void> {
 }
 afterEach(() => stores.close());
 
-function committedNames(): string[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare<[], string>('SELECT name FROM rows ORDER BY name').pluck().all();
-  } finally {
-    db.close();
-  }
-}
 
 describe("stores while another connection holds the file's write lock", () => {
   it('waits for it from the event loop, not in the busy handler, and commits once it is released', async () => {
@@ -87,7 +78,7 @@ describe("stores while another connection holds the file's write lock", () => {
     expect(watch.stop()).toBeLessThan(LOOP_GAP_MS);
     await released;
     expect(waited).toBeGreaterThanOrEqual(500);
-    expect(committedNames()).toEqual(['mine', 'other']);
+    expect(committedNames(path)).toEqual(['mine', 'other']);
   });
 
   it('lets a running transaction whose lock another connection took meanwhile wait for it at its next statement', async () => {
@@ -108,7 +99,7 @@ describe("stores while another connection holds the file's write lock", () => {
     expect(watch.stop()).toBeLessThan(LOOP_GAP_MS);
     await released;
     expect(seen).toEqual([{ name: 'other' }, { name: 'slow-1' }, { name: 'slow-2' }]);
-    expect(committedNames()).toEqual(['other', 'slow-1', 'slow-2']);
+    expect(committedNames(path)).toEqual(['other', 'slow-1', 'slow-2']);
   });
 
   it('commits a transaction that finished while the lock was taken, once it is released', async () => {
@@ -128,11 +119,11 @@ describe("stores while another connection holds the file's write lock", () => {
     resume();
     await tick(100);
     expect(settled).toBe(false);
-    expect(committedNames()).toEqual([]);
+    expect(committedNames(path)).toEqual([]);
     await finished;
     expect(watch.stop()).toBeLessThan(LOOP_GAP_MS);
     await released;
-    expect(committedNames()).toEqual(['finished', 'other']);
+    expect(committedNames(path)).toEqual(['finished', 'other']);
   });
 
   it('fails with a retriable store-busy after busyTimeoutMs, the event loop turning meanwhile, and works again once the lock is free', async () => {
@@ -147,6 +138,6 @@ describe("stores while another connection holds the file's write lock", () => {
     expect(waited).toBeLessThan(1400);
     await released;
     await stores.transaction((tx) => tx.execute('INSERT INTO rows VALUES ($1)', ['later']));
-    expect(committedNames()).toEqual(['later', 'other']);
+    expect(committedNames(path)).toEqual(['later', 'other']);
   });
 });
