@@ -38,6 +38,28 @@ describe("SQLite's failures, mapped to the stores' error codes", () => {
       expect(await stores.transaction((tx) => tx.query('SELECT id FROM items ORDER BY id'))).toEqual([{ id: 1 }, { id: 3 }]);
     }));
 
+  it('makes a constraint violation retriable when another transaction’s uncommitted row is in the way, which may still roll back', () =>
+    withStores(async (stores) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      // another transaction wrote row 1 and has not finished: it will fail
+      const other = failure(
+        stores.transaction(async (tx) => {
+          await tx.execute('INSERT INTO items VALUES ($1, $2)', [1, 'theirs']);
+          await held;
+          throw new Error('the other transaction fails');
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const mine = await failure(stores.transaction((tx) => tx.execute('INSERT INTO items VALUES ($1, $2)', [1, 'mine'])));
+      release();
+      expect(await other).toMatchObject({ message: 'the other transaction fails' });
+      expect(mine).toMatchObject({ code: 'store-constraint', retriable: true, cause: { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' } });
+      // run again, as the pipeline does with a retriable failure, it goes through
+      await stores.transaction((tx) => tx.execute('INSERT INTO items VALUES ($1, $2)', [1, 'mine']));
+      expect(await stores.transaction((tx) => tx.query('SELECT v FROM items'))).toEqual([{ v: 'mine' }]);
+    }));
+
   it('refuses SQL SQLite cannot run with a store-failed that is not retried', () =>
     withStores(async (stores) => {
       await expect(stores.transaction((tx) => tx.execute('INSERT INTO missing VALUES (1)'))).rejects.toMatchObject({

@@ -82,12 +82,28 @@ export function createStepLog(db: Database.Database, hooks: StepLogHooks): StepL
     } catch (error) {
       if (!db.inTransaction) throw broke(member, error);
       steps.push({ member, stmt, method, args, result: undefined, errorCode: codeOf(error), epoch });
-      throw toStoreError(error, at);
+      throw constraintOfOthers(member, error) ?? toStoreError(error, at);
     }
     if (!db.inTransaction) throw broke(member, undefined);
     steps.push({ member, stmt, method, args, result, epoch });
     if (!stmt.readonly && (method !== 'run' || (result as number) > 0)) scope.wrote = true;
     return result;
+  }
+
+  /**
+   * A constraint refusal while other transactions' uncommitted writes share the physical
+   * transaction: the row in the way may be theirs, and they may still roll back (on PostgreSQL the
+   * statement would wait for them). So it is `store-constraint` but retriable: run again, it
+   * succeeds, or meets the committed row and fails for good. Undefined for any other failure.
+   */
+  function constraintOfOthers(member: Member, error: unknown): HeraldError | undefined {
+    if (!codeOf(error).startsWith('SQLITE_CONSTRAINT') || !steps.some((step) => step.member !== member && step.member.scope.wrote)) return undefined;
+    const mapped = toStoreError(error, at) as HeraldError;
+    return new HeraldError(SqliteErrors.storeConstraint, `${mapped.message} (other transactions' uncommitted writes were in the way: it may pass when run again)`, {
+      retriable: true,
+      cause: error,
+      ...(mapped.details ? { details: mapped.details } : {}),
+    });
   }
 
   /**
