@@ -108,7 +108,8 @@ export const KEPT_FOR_EVER_MS = Number.MAX_SAFE_INTEGER;
 
 /**
  * The topics search builds its index from, which a rebuild reads from their first record
- * (see `prepareSearchIndex`): they keep every record, by age and by size.
+ * (see `prepareSearchIndex`): they keep every record. By age only: neither engine limits a topic's
+ * size unless told to.
  */
 export const SEARCH_SOURCE_TOPICS: readonly string[] = [PostCreated, PostUpdated, PostDeleted, ArtistCreated, ArtistUpdated].map((e) => e.topic);
 
@@ -117,7 +118,7 @@ export const SEARCH_SOURCE_TOPICS: readonly string[] = [PostCreated, PostUpdated
  * the search index's sources kept for ever, the others at the engine's default retention.
  */
 export const TOPICS: readonly TopicSpec[] = EVENTS.map((e) =>
-  SEARCH_SOURCE_TOPICS.includes(e.topic) ? { name: e.topic, partitions: 3, retentionMs: KEPT_FOR_EVER_MS, retentionBytes: KEPT_FOR_EVER_MS } : { name: e.topic, partitions: 3 },
+  SEARCH_SOURCE_TOPICS.includes(e.topic) ? { name: e.topic, partitions: 3, retentionMs: KEPT_FOR_EVER_MS } : { name: e.topic, partitions: 3 },
 );
 
 /** The consumer group of each consuming service (the seed's `search-indexer`). */
