@@ -22,6 +22,8 @@ interface Setup {
   startOffset?: number;
   /** Runs when the sink is asked about a gap (before it answers). */
   onOutOfRange?: () => void;
+  /** How many of the group's offset reads fail (a request timing out at a rebalance) before they answer. */
+  failingReads?: number;
 }
 
 function positions(options: Setup) {
@@ -32,9 +34,16 @@ function positions(options: Setup) {
   const steps: string[] = [];
   let owned = true;
   let low = options.low;
+  let failing = options.failingReads ?? 0;
   const admin = {
     fetchTopicOffsets: async () => [{ partition: 0, low: String(low), high: '100', offset: '100' }],
-    fetchOffsets: async () => [{ topic: TP.topic, partitions: [{ partition: 0, offset: String(options.committed ?? -1), metadata: null }] }],
+    fetchOffsets: async () => {
+      if (failing > 0) {
+        failing--;
+        throw new Error('The request timed out');
+      }
+      return [{ topic: TP.topic, partitions: [{ partition: 0, offset: String(options.committed ?? -1), metadata: null }] }];
+    },
   } as unknown as Admin;
   const feed = { halt: () => {}, startAt: () => {}, expect: () => {} } as unknown as PartitionFeed;
   const offsets = { offsetsAt: async () => new Map([[0, options.startOffset ?? 100]]) } as unknown as OffsetTools;
@@ -67,6 +76,12 @@ function positions(options: Setup) {
 describe('placing a partition the group never committed', () => {
   it('commits where `latest` put it before resuming it, so the next owner starts there rather than at a later latest', async () => {
     const { made, steps } = positions({ low: 0, start: 'latest', startOffset: 42 });
+    await made.placeGained([TP]);
+    expect(steps).toEqual(['seek 42', 'commit 42', 'resume 0']);
+  });
+
+  it('tries a placement that failed again, so a `latest` group does not start where the client would (its first retained record)', async () => {
+    const { made, steps } = positions({ low: 0, start: 'latest', startOffset: 42, failingReads: 2 });
     await made.placeGained([TP]);
     expect(steps).toEqual(['seek 42', 'commit 42', 'resume 0']);
   });

@@ -41,6 +41,11 @@ const CLIENT_RESET = -2;
 /** What the broker answers for a partition the group never committed. */
 const NEVER_COMMITTED = -1;
 
+/** How many times a placement is tried before the gained partitions are left to the client. */
+const PLACE_ATTEMPTS = 5;
+/** The longest first pause between those tries (the pauses grow by it). */
+const PLACE_RETRY_MS = 250;
+
 const key = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
 /**
@@ -186,14 +191,29 @@ export function createPositions(deps: PositionsDeps): Positions {
     async placeGained(gained) {
       const halted = new Set<TopicPartition>();
       for (const tp of gained) safe.delete(key(tp));
+      const left = new Set(gained.map((tp) => tp.topic));
       try {
-        for (const topic of new Set(gained.map((tp) => tp.topic))) {
-          await placeTopic(topic, gained.filter((tp) => tp.topic === topic && deps.owns(tp)), halted);
+        // a placement that fails (an admin request timing out at a rebalance) is tried again a few
+        // times before the partitions are left to the client, which would start a never-committed
+        // one at its first retained record whatever `start`
+        for (let attempt = 1; left.size > 0 && !deps.closing(); attempt++) {
+          try {
+            for (const topic of left) {
+              await placeTopic(topic, gained.filter((tp) => tp.topic === topic && deps.owns(tp)), halted);
+              left.delete(topic);
+            }
+          } catch (error) {
+            if (attempt >= PLACE_ATTEMPTS) throw error;
+            logger.warn('kafka: could not read where the gained partitions stand; trying again', { error, topics: [...left], attempt });
+            // short pauses (2.5 s in all at most): the partitions stay paused meanwhile
+            await new Promise((resolve) => setTimeout(resolve, Math.min(deps.retryDelayMs, PLACE_RETRY_MS) * attempt));
+          }
         }
       } catch (error) {
         logger.error("kafka: could not read where the gained partitions stand; they start where the client puts them: at the group's commit, or where the group never committed at the first retained record whatever `start` (a gap retention made is then noticed only when fetched)", {
           error,
           start: deps.start,
+          attempts: PLACE_ATTEMPTS,
         });
       } finally {
         deps.resume(gained.filter((tp) => !halted.has(tp) && deps.owns(tp)));
