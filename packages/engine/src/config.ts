@@ -194,12 +194,16 @@ export function postgresUrl(value: string, name: string): URL {
  * `value` as the absolute directory the embedded engine opens, resolved once against the working
  * directory, so the engine, its relay thread and every log line name the same place. Refuses with
  * `invalid-options` naming `name` a value that still holds shell syntax: a `~` at the start or a
- * `$` anywhere means no shell expanded it (quoted, or written in a file no shell reads), and Node
- * does not either, so it would become a directory literally named `~` or `$HOME` here.
+ * `$NAME`, `${...}` or `$(...)` anywhere means no shell expanded it (quoted, or written in a file
+ * no shell reads), and Node does not either, so it would become a directory literally named `~` or
+ * `$HOME` here. A `$` no shell would expand (`/srv/price$/data`) is taken.
  */
+/** A shell variable or substitution no shell expanded: `$HOME`, `${XDG_DATA_HOME}`, `$(pwd)`. */
+const SHELL_VARIABLE = /\$(?:[A-Za-z_{(])/;
+
 export function dataDirectory(value: string, name: string): string {
   if (value.length === 0) throw invalidEnv(`${name} must be a directory path, got an empty string`);
-  if (value.startsWith('~') || value.includes('$')) {
+  if (value.startsWith('~') || SHELL_VARIABLE.test(value)) {
     const syntax = value.startsWith('~') ? '"~"' : '"$"';
     throw invalidEnv(`${name} is "${value}": no shell expanded its ${syntax} (the value was quoted, or set where no shell reads it) and Herald does not; write the path out, e.g. /var/lib/herald`);
   }

@@ -35,6 +35,7 @@ describe('readEngineConfig: which engine', () => {
 
   it('takes a ~ or $ only where a shell leaves one too: inside a path, and in a directory the shell expanded', () => {
     expect(readEngineConfig({ HERALD_DATA_DIR: '/srv/app~1/data' })).toMatchObject({ dataDir: '/srv/app~1/data' });
+    for (const kept of ['/srv/price$/data']) expect(readEngineConfig({ HERALD_DATA_DIR: kept })).toMatchObject({ dataDir: kept });
     expect(readEngineConfig({ HERALD_DATA_DIR: join(homedir(), 'herald-data') })).toMatchObject({ dataDir: join(homedir(), 'herald-data') });
   });
 
