@@ -97,8 +97,7 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
       const artistChanged = body.artistId !== undefined;
       if (artistChanged) {
         // a deleted post is not found before its new artist is checked
-        const [live] = await tx.query('SELECT 1 FROM content_posts WHERE post_id = $1 AND deleted = 0', [params.id]);
-        if (!live) throw postNotFound(params.id);
+        await livePost(tx, params.id);
         await artistName(tx, body.artistId ?? null);
       }
       // One statement reads the row, writes it and takes the next version: concurrent edits on

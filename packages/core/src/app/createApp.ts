@@ -67,8 +67,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     logger,
     // the components users added first (the last added first), then the consumer groups together,
     // then what their handlers call (the last added first); then the scheduler and the relay, so
-    // what the groups and the scheduler wrote is published
-    // built-in components known by reference: a user's component may share a name with one
+    // what the groups and the scheduler wrote is published. Built-in components are known by
+    // reference: a user's component may share a name with one
     closeOrder(running) {
       const groupsRunning = running.filter((c) => builtIn.groups.has(c));
       const added = running.filter((c) => c !== builtIn.relay && c !== scheduler && !builtIn.groups.has(c)).reverse();
