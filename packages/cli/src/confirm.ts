@@ -4,7 +4,7 @@ import type { CliIo } from './io.js';
 
 /**
  * Gets the go-ahead for a destructive action: `--yes` gives it; otherwise a person at a terminal is
- * asked (only `y` or `yes` proceeds, `declined` otherwise); with no terminal on stdin the action is
+ * asked (only `y` or `yes` proceeds, `declined` otherwise, `interrupted` on Ctrl-C); with no terminal on stdin the action is
  * refused with `confirmation-required`, never assumed.
  */
 export async function confirm(io: CliIo, options: { readonly yes: boolean; readonly action: string }): Promise<void> {
@@ -13,5 +13,7 @@ export async function confirm(io: CliIo, options: { readonly yes: boolean; reado
     throw new HeraldError(CliErrors.confirmationRequired, `refusing to ${options.action} without confirmation: stdin is not a terminal; pass --yes`);
   }
   const answer = await io.ask(`${options.action.charAt(0).toUpperCase()}${options.action.slice(1)}? [y/N] `);
+  // Ctrl-C at the prompt is an interruption as anywhere else (exit 130), not a "no"
+  if (io.signal.aborted) throw new HeraldError(CliErrors.interrupted, 'interrupted at the confirmation prompt: nothing was changed');
   if (!/^y(es)?$/i.test(answer.trim())) throw new HeraldError(CliErrors.declined, 'declined: nothing was changed');
 }

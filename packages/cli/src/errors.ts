@@ -33,7 +33,7 @@ export const { specs: CliErrors, codes: CliErrorCodes } = defineErrorCodes({
   interrupted: {
     code: 'interrupted',
     retriable: false,
-    meaning: 'A dlq redrive, dlq discard or replay was stopped (Ctrl-C, SIGTERM) part way: what it did before stays done, the rest was not touched, and the message says how far it got.',
+    meaning: 'A dlq redrive, dlq discard or replay was stopped (Ctrl-C, SIGTERM) at its confirmation prompt, where nothing was changed, or part way: what it did before stays done, the rest was not touched, and the message says how far it got.',
     action:
       'Run the same command again for the rest: redrive and discard select what is still dead or parked (letters already appended but not yet applied go again, which their inbox absorbs); replay resets every topic again.',
   },

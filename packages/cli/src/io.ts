@@ -23,7 +23,7 @@ export interface CliIo {
   readonly stderr: CliOutput;
   /** Whether stdin is a terminal: confirmations are asked only then. */
   readonly stdinIsTTY: boolean;
-  /** Asks a question on the terminal and resolves with the answer line ('' when stdin ends first). */
+  /** Asks a question on the terminal and resolves with the answer line ('' when stdin ends or {@link signal} aborts first). */
   ask(question: string): Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
@@ -64,12 +64,22 @@ export function processIo(streams: ProcessStreams = process): CliIo {
     ask(question) {
       const rl = createInterface({ input: streams.stdin, output: streams.stderr });
       return new Promise<string>((resolve) => {
-        rl.question(question, (answer) => {
-          // resolve before closing: close() emits 'close' at once, whose '' would win
+        let pending = true;
+        // the first of: the answer, stdin ending (''), a stop signal ('', the caller reads the signal)
+        const settle = (answer: string) => {
+          if (!pending) return;
+          pending = false;
+          stop.signal.removeEventListener('abort', onStop);
           resolve(answer);
           rl.close();
-        });
-        rl.once('close', () => resolve(''));
+        };
+        const onStop = () => settle('');
+        rl.question(question, settle);
+        rl.once('close', () => settle(''));
+        // a terminal in raw mode hands Ctrl-C to readline as a key, not to the process as SIGINT
+        rl.once('SIGINT', onSignal);
+        stop.signal.addEventListener('abort', onStop);
+        if (stop.signal.aborted) onStop();
       });
     },
     env: process.env,

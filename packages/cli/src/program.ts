@@ -25,8 +25,8 @@ log level on stderr (default error).
 
 Exit codes: ${EXIT_CODES.ok} ok, ${EXIT_CODES.failure} failure, ${EXIT_CODES.usage} usage (also a destructive command without --yes when
 stdin is not a terminal, or no Herald engine where the configuration points), ${EXIT_CODES.groupActive} refused:
-the group has live members, ${EXIT_CODES.nothingMatched} nothing matched, ${EXIT_CODES.declined} declined at the prompt, ${EXIT_CODES.interrupted} stopped part
-way by Ctrl-C.
+the group has live members, ${EXIT_CODES.nothingMatched} nothing matched, ${EXIT_CODES.declined} declined at the prompt, ${EXIT_CODES.interrupted} stopped by
+Ctrl-C (at the prompt or part way).
 `;
 
 const collect = (value: string, previous: string[]) => [...previous, value];

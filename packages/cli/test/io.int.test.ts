@@ -46,6 +46,24 @@ describe('processIo', () => {
     expect(await answer).toBe('');
   });
 
+  it('takes Ctrl-C at the prompt as an interruption (exit 130), not as "no", and changes nothing', async () => {
+    const dead = letter();
+    const m = memoryEngine();
+    await m.stores.deadLetters.add(dead);
+    const stdin = Object.assign(new PassThrough(), { isTTY: true });
+    // a terminal on stderr too: readline reads keys, and Ctrl-C reaches it as a key, not as SIGINT
+    const stderr = Object.assign(new PassThrough({ encoding: 'utf8' }), { isTTY: true, columns: 80 });
+    let said = '';
+    stderr.on('data', (text: string) => {
+      said += text;
+      if (text.includes('[y/N]')) setImmediate(() => stdin.write('\u0003'));
+    });
+    const io = processIo({ stdin, stdout: new PassThrough(), stderr });
+    expect(await main(['dlq', 'discard', dead.id], io, { open: async () => m.engine })).toBe(EXIT_CODES.interrupted);
+    expect(said).toContain('interrupted at the confirmation prompt: nothing was changed');
+    expect((await m.stores.deadLetters.list({ ids: [dead.id] }))[0]!.status).toBe('dead');
+  });
+
   it('stops tail quietly when its reader goes away (EPIPE), and closes the engine', async () => {
     const m = memoryEngine();
     await m.broker.publish(Array.from({ length: 50 }, (_, seq) => ({ topic: 'steps', key: 'a', value: envelope(seq) })));
