@@ -133,9 +133,7 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
   }
   const sessionTimeoutMs = integer(env, V.kafkaSessionTimeoutMs, { min: 1, max: HOUR_MS });
   const heartbeatIntervalMs = integer(env, V.kafkaHeartbeatIntervalMs, { min: 1, max: HOUR_MS });
-  if (sessionTimeoutMs !== undefined && heartbeatIntervalMs !== undefined && heartbeatIntervalMs >= sessionTimeoutMs) {
-    throw invalidEnv(`${V.kafkaHeartbeatIntervalMs} (${heartbeatIntervalMs}) must be below ${V.kafkaSessionTimeoutMs} (${sessionTimeoutMs})`);
-  }
+  refuseSlowHeartbeat({ sessionTimeoutMs, heartbeatIntervalMs });
   return definedOnly({
     brokers,
     clientId: text(env, V.kafkaClientId),
@@ -151,6 +149,38 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
     ),
     fetch: nonEmpty(definedOnly({ maxWaitMs: integer(env, V.kafkaFetchMaxWaitMs, { min: 0, max: 60_000 }) })),
   }) as KafkaEnvSettings;
+}
+
+/**
+ * The consumer group settings the Kafka broker gets: the environment's over the code's. A heartbeat
+ * interval at or above the session timeout is refused here, naming the variable that made it so
+ * (the broker would name only its own option), with what the other value is and where it came from.
+ */
+export function kafkaGroupSettings(
+  fromEnv: KafkaEnvSettings['group'],
+  fromCode: KafkaBrokerOptions['group'],
+  defaults: { readonly sessionTimeoutMs: number; readonly heartbeatIntervalMs: number },
+): NonNullable<KafkaBrokerOptions['group']> {
+  refuseSlowHeartbeat(fromEnv ?? {}, fromCode ?? {}, defaults);
+  return { ...fromCode, ...definedOnly(fromEnv ?? {}) };
+}
+
+type HeartbeatSettings = { readonly sessionTimeoutMs?: number | undefined; readonly heartbeatIntervalMs?: number | undefined };
+
+/** Refuses a heartbeat at or above the session timeout when a variable set either (values not given by the environment come from the code, else `defaults`). */
+function refuseSlowHeartbeat(fromEnv: HeartbeatSettings, fromCode: HeartbeatSettings = {}, defaults?: Required<HeartbeatSettings>): void {
+  if (fromEnv.sessionTimeoutMs === undefined && fromEnv.heartbeatIntervalMs === undefined) return;
+  const value = (name: keyof HeartbeatSettings, variable: string, what: string): { value: number; said: string } | undefined => {
+    const env = fromEnv[name];
+    if (env !== undefined) return { value: env, said: `${variable} (${env})` };
+    const code = fromCode[name];
+    const fallback = code ?? defaults?.[name];
+    if (fallback === undefined) return undefined;
+    return { value: fallback, said: `the ${what} (${fallback}, ${code !== undefined ? 'set in code' : 'the default'}; ${variable} sets it)` };
+  };
+  const heartbeat = value('heartbeatIntervalMs', V.kafkaHeartbeatIntervalMs, 'heartbeat interval');
+  const session = value('sessionTimeoutMs', V.kafkaSessionTimeoutMs, 'session timeout');
+  if (heartbeat && session && heartbeat.value >= session.value) throw invalidEnv(`${heartbeat.said} must be below ${session.said}`);
 }
 
 /** SASL needs all three of mechanism, username and password, or none of them. */

@@ -6,6 +6,7 @@ import {
   dataDirectory,
   definedOnly,
   describePostgresUrl,
+  kafkaGroupSettings,
   postgresUrl,
   readEngineConfig,
   type EmbeddedEngineConfig,
@@ -101,18 +102,19 @@ async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnv
 }
 
 async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
-  const [{ kafkaBroker }, { pgStores }] = await Promise.all([import('@herald/kafka'), import('@herald/postgres')]);
+  const [{ kafkaBroker, KAFKA_DEFAULTS }, { pgStores }] = await Promise.all([import('@herald/kafka'), import('@herald/postgres')]);
   const { kafka, postgres } = config;
   // everything that can refuse the configuration runs before the first adapter opens
   const database = postgresUrl(postgres.connectionString, 'postgres.connectionString');
   const description = `kafka (${kafka.brokers.join(',')}) + postgresql (${describePostgresUrl(database)})`;
+  const group = kafkaGroupSettings(kafka.group, options.kafka?.group, KAFKA_DEFAULTS.group);
   const broker = kafkaBroker({
     ...(options.logger ? { logger: options.logger.child({ component: 'kafka' }) } : {}),
     ...options.kafka,
     // definedOnly: a configuration built in code may say `clientId: undefined`; that is no override
     ...definedOnly(kafka),
     brokers: kafka.brokers,
-    group: { ...options.kafka?.group, ...definedOnly(kafka.group ?? {}) },
+    group,
     fetch: { ...options.kafka?.fetch, ...definedOnly(kafka.fetch ?? {}) },
   });
   let stores: Stores<SqlTx>;
