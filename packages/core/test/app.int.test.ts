@@ -237,6 +237,34 @@ describe('createApp on the in-memory engine', () => {
     expect(seen.find((e) => e.kind === 'handled' && e.attempts === 3)).toBeDefined();
   });
 
+  it('reports a delivery as handled only once it is over: not a redrive that fails again, nor a dead letter that could not be stored', async () => {
+    const { app, stores } = newApp();
+    const handled: string[] = [];
+    app.instrumentation.on((e) => {
+      if (e.kind === 'handled') handled.push(`${e.eventId}:${e.outcome}`);
+    });
+    let storeDown = true;
+    const add = stores.deadLetters.add.bind(stores.deadLetters);
+    stores.deadLetters.add = async (letter) => {
+      if (storeDown) {
+        storeDown = false;
+        throw new Error('dead letter store down');
+      }
+      return add(letter);
+    };
+    app.on(Step, { group: 'worker' }, async () => {
+      throw new Error('rejected');
+    });
+    await app.start();
+    const { id } = await app.publish(Step, { key: 'a', seq: 1 });
+    await eventually(async () => (await app.deadLetters()).length === 1, 'a dead letter');
+    // the first dead letter was not stored: the delivery came again, and only its end is reported
+    expect(handled).toEqual([`${id}:dead-lettered`]);
+    // a redrive that fails again reports its failure itself: nothing was handled
+    expect(await app.redrive({ group: 'worker' })).toMatchObject({ redriven: 0, failed: 1 });
+    expect(handled).toEqual([`${id}:dead-lettered`]);
+  });
+
   it('close() lets running handlers finish and commits them', async () => {
     const { app, broker, stores } = newApp();
     let running = 0;
