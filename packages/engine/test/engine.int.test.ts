@@ -139,16 +139,20 @@ describe('openEngine with a configuration built in code', () => {
   });
 
   it.each([
-    [{ sessionTimeoutMs: 2000 }, undefined, /HERALD_KAFKA_SESSION_TIMEOUT_MS \(2000\)$/, /the heartbeat interval \(3000, the default; HERALD_KAFKA_HEARTBEAT_INTERVAL_MS sets it\) must be below/],
-    [{ heartbeatIntervalMs: 5000 }, { sessionTimeoutMs: 4000 }, /^engine configuration: HERALD_KAFKA_HEARTBEAT_INTERVAL_MS \(5000\)/, /must be below the session timeout \(4000, set in code; HERALD_KAFKA_SESSION_TIMEOUT_MS sets it\)$/],
-  ])('refuses a heartbeat a variable put at or above the session timeout, naming the variable (env %j, code %j)', async (fromEnv, fromCode, ...messages) => {
+    { fromEnv: { sessionTimeoutMs: 2000 }, fromCode: undefined, said: [/HERALD_KAFKA_SESSION_TIMEOUT_MS \(2000\)$/, /the heartbeat interval \(3000, the default; HERALD_KAFKA_HEARTBEAT_INTERVAL_MS sets it\) must be below/] },
+    {
+      fromEnv: { heartbeatIntervalMs: 5000 },
+      fromCode: { sessionTimeoutMs: 4000 },
+      said: [/^engine configuration: HERALD_KAFKA_HEARTBEAT_INTERVAL_MS \(5000\)/, /must be below the session timeout \(4000, set in code; HERALD_KAFKA_SESSION_TIMEOUT_MS sets it\)$/],
+    },
+  ])('refuses a heartbeat a variable put at or above the session timeout, naming the variable ($fromEnv, code $fromCode)', async ({ fromEnv, fromCode, said }) => {
     const config = { kind: 'kafka-postgres', kafka: { brokers: ['127.0.0.1:9'], group: fromEnv }, postgres: { connectionString: 'postgres://127.0.0.1:9/none' } } as const;
     const error: unknown = await openEngine(config, { ...quiet, ...(fromCode ? { kafka: { group: fromCode } } : {}) }).then(
       () => expect.unreachable(),
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ name: 'HeraldError', code: 'invalid-options' });
-    for (const message of messages) expect((error as Error).message).toMatch(message);
+    for (const message of said) expect((error as Error).message).toMatch(message);
   });
 });
 
