@@ -32,7 +32,8 @@ interface Work<Data> {
  * - Before the start, a step's event is kept (`deferred`); any other event is ignored.
  * - A step's completion (even before the step is active) completes it and activates the next one;
  *   when none is left, the saga completes. A failure, or an active step's deadline, fails the step
- *   and the saga: deadlines are cancelled, completed steps compensated, last first.
+ *   and the saga: deadlines are cancelled, completed steps compensated, last first. A step's event
+ *   handled at or after its deadline (`now`) finds the step timed out, as its deadline input would.
  * - After the saga failed, a completion of a step that had not completed (it timed out, failed, or
  *   was still pending) is compensated at once: what happened late is undone.
  * - Anything else (duplicates, events of a finished saga, stale deadlines) is ignored.
@@ -60,9 +61,14 @@ function onDeadline<Data>(saga: SagaDefinition<Data>, state: SagaState<Data> | u
   const work = begin(saga, state, now);
   const step = work.state.steps.find((s) => s.name === input.step);
   if (!step || step.status !== 'active' || step.deadlineAt !== input.deadlineAt) return ignored(state);
-  work.transitions.push({ type: 'SagaStepTimedOut', step: step.name, deadlineAt: input.deadlineAt });
-  fail(work, step, `no answer within ${definitionOf(saga, step.name).deadlineMs} ms`, true);
+  timeOut(work, step, input.deadlineAt);
   return decided(work, 'applied');
+}
+
+/** Fails an active step whose deadline passed, and the saga with it. */
+function timeOut<Data>(work: Work<Data>, step: Mutable<SagaStepState>, deadlineAt: number): void {
+  work.transitions.push({ type: 'SagaStepTimedOut', step: step.name, deadlineAt });
+  fail(work, step, `no answer within ${definitionOf(work.saga, step.name).deadlineMs} ms`, true);
 }
 
 /** Keeps an event of a flow whose start event has not come yet. */
@@ -91,7 +97,14 @@ function apply<Data>(work: Work<Data>, event: Envelope): boolean {
   const { step: definition, trigger, completes } = found;
   const step = work.state.steps.find((s) => s.name === definition.name)!;
   const pending = step.status === 'waiting' || step.status === 'active';
-  if (work.state.status === 'running' && pending) {
+  // Its deadline passed before this event was handled (the deadline's own input is still on its
+  // way, or was lost): the step timed out first, whichever of the two arrives first. Its timer is
+  // cancelled (it may not have fired yet); a completion is then late, and undone below.
+  const overdue = work.state.status === 'running' && step.status === 'active' && step.deadlineAt !== null && work.now >= step.deadlineAt;
+  if (overdue) {
+    work.deadlines.push({ kind: 'cancel', step: step.name });
+    timeOut(work, step, step.deadlineAt!);
+  } else if (work.state.status === 'running' && pending) {
     update(work, trigger, event);
     if (!completes) {
       fail(work, step, trigger.reason?.(event) ?? event.type, false);
@@ -105,7 +118,7 @@ function apply<Data>(work: Work<Data>, event: Envelope): boolean {
   }
   // a completion after the saga failed: the step happened after all, so it is undone at once
   const late = work.state.status === 'failed' && completes && (pending || step.status === 'failed' || step.status === 'timed-out');
-  if (!late || !definition.compensate) return false;
+  if (!late || !definition.compensate) return overdue;
   update(work, trigger, event);
   end(work, step, 'compensated', `completed (${event.type}) after the saga failed`);
   work.transitions.push({ type: 'SagaCompensating', steps: [step.name], reason: `${step.name} completed after the saga failed` });

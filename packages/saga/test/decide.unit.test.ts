@@ -81,6 +81,32 @@ describe('a saga decides', () => {
     expect(scenario.when(paid()).outcome).toBe('ignored');
   });
 
+  it('times a step out when its event is handled after the deadline, before the deadline itself: the payment is refunded either way', () => {
+    const before = givenSaga(OrderSaga, { startMs: T0 }).given(placed(), reserved()).state!;
+    const deadlineAt = T0 + PAYMENT_DEADLINE_MS;
+    // the saga's group was down past the deadline: the payment's event comes first
+    const late = decideSaga(OrderSaga, before, { kind: 'event', event: paid() }, deadlineAt + 60_000);
+    expect(late.transitions).toEqual([
+      { type: 'SagaStepTimedOut', step: 'payment', deadlineAt },
+      { type: 'SagaCompensating', steps: ['reserve'], reason: `payment: no answer within ${PAYMENT_DEADLINE_MS} ms` },
+      { type: 'SagaFailed', step: 'payment', reason: `no answer within ${PAYMENT_DEADLINE_MS} ms`, timedOut: true, durationMs: PAYMENT_DEADLINE_MS + 60_000 },
+      { type: 'SagaCompensating', steps: ['payment'], reason: 'payment completed after the saga failed' },
+    ]);
+    expect(late.commands.map((c) => [c.definition.type, c.data])).toEqual([
+      ['ReleaseSeats', { orderId: ORDER, reservationId: 'r-9' }],
+      ['OrderStatusUpdated', { orderId: ORDER, status: 'PAYMENT_TIMEOUT' }],
+      ['RefundPayment', { orderId: ORDER, amountCents: 5000 }],
+    ]);
+    expect(late.deadlines).toEqual([{ kind: 'cancel', step: 'payment' }]);
+    // the deadline's own input, when it comes, changes nothing
+    expect(decideSaga(OrderSaga, late.state, { kind: 'deadline', step: 'payment', deadlineAt }, deadlineAt + 61_000).outcome).toBe('ignored');
+    // a failure handled after the deadline is a time-out too
+    const failed = decideSaga(OrderSaga, before, { kind: 'event', event: paid(false) }, deadlineAt);
+    expect(failed.transitions.map((t) => t.type)).toEqual(['SagaStepTimedOut', 'SagaCompensating', 'SagaFailed']);
+    // one millisecond before it, the payment completes the saga
+    expect(decideSaga(OrderSaga, before, { kind: 'event', event: paid() }, deadlineAt - 1).transitions.map((t) => t.type)).toEqual(['SagaStepCompleted', 'SagaCompleted']);
+  });
+
   it('keeps events that come before the start event and applies them, in order, when it comes', () => {
     const scenario = givenSaga(OrderSaga);
     expect(scenario.when(reserved()).outcome).toBe('deferred');
