@@ -2,6 +2,14 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { CoreErrors, HeraldError, type Envelope, type EventDefinition } from '@herald/core';
 import type { SagaFailure } from './state.js';
 
+
+/**
+ * The longest step deadline: 100 years. A deadline is a durable timer at a time in ms, which must
+ * stay within a Date's range; a step allowed any finite value (1e16) would be accepted here and
+ * refused when its timer is set, dead-lettering every start event of the saga.
+ */
+export const MAX_DEADLINE_MS = 100 * 365.25 * 24 * 3_600_000;
+
 /** An event a saga reacts to: its definition, which of its events count, and what they change. */
 export interface SagaTrigger<Data> {
   readonly definition: EventDefinition;
@@ -183,8 +191,8 @@ function stepOf<Data>(parts: Parts<Data>, name: string, options: SagaStepOptions
     if (trigger.definition.type === parts.startedBy.definition.type) throw invalid(`${where}: ${trigger.definition.type} starts the saga; it cannot also move a step`);
   }
   const { deadlineMs } = options;
-  if (deadlineMs !== undefined && !(typeof deadlineMs === 'number' && Number.isFinite(deadlineMs) && deadlineMs > 0)) {
-    throw invalid(`${where}: deadlineMs must be a positive number, got ${String(deadlineMs)}`);
+  if (deadlineMs !== undefined && !(typeof deadlineMs === 'number' && Number.isFinite(deadlineMs) && deadlineMs > 0 && deadlineMs <= MAX_DEADLINE_MS)) {
+    throw invalid(`${where}: deadlineMs must be a positive number of ms up to ${MAX_DEADLINE_MS} (100 years), got ${String(deadlineMs)}`);
   }
   return {
     name,

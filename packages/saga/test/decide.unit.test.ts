@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Type } from '@sinclair/typebox';
 import { defineEvent, HeraldError } from '@herald/core';
-import { decideSaga, defineSaga, givenSaga, MAX_EARLY_EVENTS, on, sagaEvent, SagaErrorCodes } from '../src/index.js';
+import { decideSaga, defineSaga, givenSaga, MAX_DEADLINE_MS, MAX_EARLY_EVENTS, on, sagaEvent, SagaErrorCodes } from '../src/index.js';
 import { OrderPlaced, OrderSaga, PAYMENT_DEADLINE_MS, PaymentProcessed, SeatsReserved, SeatsUnavailable } from './orderSaga.js';
 
 const ORDER = 'o-1';
@@ -172,6 +172,9 @@ describe('defineSaga refuses', () => {
     expectInvalid(() => defineSaga({ name: 'has space', startedBy: OrderPlaced, initial: () => ({}) }), /name "has space"/);
     expectInvalid(() => base().step('a', { completedBy: [] }), /completedBy needs at least one event/);
     expectInvalid(() => base().step('a', { completedBy: on(SeatsReserved), deadlineMs: -1 }), /deadlineMs must be a positive number/);
+    // beyond a Date's range once added to now: its timer would be refused at every start
+    expectInvalid(() => base().step('a', { completedBy: on(SeatsReserved), deadlineMs: 1e16 }), /deadlineMs must be a positive number of ms up to 3155760000000 \(100 years\), got 10000000000000000/);
+    expect(base().step('a', { completedBy: on(SeatsReserved), deadlineMs: MAX_DEADLINE_MS }).steps[0]!.deadlineMs).toBe(MAX_DEADLINE_MS);
     expectInvalid(() => base().step('a', { completedBy: on(SeatsReserved) }).step('a', { completedBy: on(SeatsReserved) }), /exists already/);
     expectInvalid(() => base().step('a', { completedBy: on(OrderPlaced) }), /starts the saga/);
     expectInvalid(() => givenSaga(OrderSaga).whenTimePasses(-5), /ms must be a number >= 0/);
