@@ -177,6 +177,18 @@ describe('createMetrics on a running app', () => {
     s = await scrape(metrics);
     expect(sumSamples(s, 'herald_saga_transitions_total', { saga: 'order', transition: 'started' })).toBe(1);
     expect(zeros(s, 'herald_saga_transitions_total')).toEqual(['order compensating', 'order completed', 'order failed', 'order step_completed', 'order step_timed_out']);
+    // a group, topic and event type are known from their first delivery: every outcome is there from
+    // then on, so the first dead letter of OrderPlaced in billing is an increase from 0
+    expect(zeros(s, 'herald_events_handled_total')).toEqual([]);
+    const handled = { kind: 'handled', group: 'billing', handler: 'billing:OrderPlaced', eventId: 'e-1', eventType: 'OrderPlaced', topic: 'orders', partition: 0, offset: 0, attempts: 1, durationMs: 2, latencyMs: 3 } as const;
+    fixture.app.instrumentation.emit({ ...handled, outcome: 'applied' });
+    s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_events_handled_total', { group: 'billing', outcome: 'applied' })).toBe(1);
+    expect(zeros(s, 'herald_events_handled_total')).toEqual(['billing orders OrderPlaced dead-lettered', 'billing orders OrderPlaced duplicate', 'billing orders OrderPlaced parked']);
+    fixture.app.instrumentation.emit({ ...handled, eventId: 'e-2', offset: 1, outcome: 'dead-lettered' });
+    s = await scrape(metrics);
+    expect(sumSamples(s, 'herald_events_handled_total', { group: 'billing', outcome: 'dead-lettered' })).toBe(1);
+    expect(zeros(s, 'herald_events_handled_total')).toEqual(['billing orders OrderPlaced duplicate', 'billing orders OrderPlaced parked']);
     await metrics.close({ deadlineMs: 0 });
   });
 

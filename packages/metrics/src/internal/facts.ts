@@ -1,4 +1,4 @@
-import { isChaosError, type InstrumentationEvent, type InstrumentationListener, type SagaTransitionKind } from '@herald/core';
+import { isChaosError, type DeliveryOutcome, type InstrumentationEvent, type InstrumentationListener, type SagaTransitionKind } from '@herald/core';
 import { CHAOS_CAUSE, ERROR_CAUSE } from '../names.js';
 import type { Instruments } from './instruments.js';
 import type { CounterSeries, HistogramSeries } from './series.js';
@@ -12,6 +12,14 @@ const SAGA_TRANSITIONS = Object.keys({
   completed: 0,
   failed: 0,
 } satisfies Record<SagaTransitionKind, 0>).map(transitionLabel);
+
+/** The outcomes a `handled` fact carries (the consumer skips an `ignored` delivery without one). */
+const HANDLED_OUTCOMES = Object.keys({
+  applied: 0,
+  duplicate: 0,
+  'dead-lettered': 0,
+  parked: 0,
+} satisfies Record<Exclude<DeliveryOutcome, 'ignored'>, 0>);
 
 function transitionLabel(transition: string): string {
   return transition.replaceAll('-', '_');
@@ -30,6 +38,10 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
     const key = `${group}\u0000${topic}\u0000${eventType}\u0000${outcome}`;
     let series = handledSeries.get(key);
     if (!series) {
+      // every outcome of this group, topic and type at 0 from its first fact: the first dead letter
+      // is then an increase of a series Prometheus already saw at 0, not a series born at 1 that
+      // rate() and increase() miss (this runs at an outcome's first fact only, not per event)
+      for (const other of HANDLED_OUTCOMES) counters.handled.series({ group, topic, event_type: eventType, outcome: other });
       const labels = { group, event_type: eventType };
       series = {
         handled: counters.handled.series({ group, topic, event_type: eventType, outcome }),
