@@ -7,7 +7,7 @@ import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './
 import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
 import { jsonBodyParser } from './jsonBody.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
-import { registerMetrics } from './metrics.js';
+import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
 import { PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
@@ -163,7 +163,9 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (error, request, reply) => sendRouterProblem(options, error, request, reply),
   });
-  registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes: new Set([LIVEZ_PATH, READYZ_PATH]) });
+  // Prometheus' scrape every 15 s is a probe too: a root span and an info line each time would bury the requests
+  const probes = new Set(options.metrics ? [LIVEZ_PATH, READYZ_PATH, METRICS_PATH] : [LIVEZ_PATH, READYZ_PATH]);
+  registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes });
   fastify.removeAllContentTypeParsers();
   // the bytes, not a string: fastify would decode them leniently, turning what is not UTF-8 into U+FFFD
   const parseJson = jsonBodyParser(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);

@@ -3,7 +3,7 @@ import type { App, Logger, Publish } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGateway, type Gateway, type RequestTrace, type RequestTracer, type TracedRequest } from '../src/index.js';
+import { createGateway, METRICS_PATH, type Gateway, type GatewayMetrics, type RequestTrace, type RequestTracer, type TracedRequest } from '../src/index.js';
 import { OrderPlaced } from './support.js';
 
 interface Line {
@@ -44,6 +44,12 @@ function recordingTracer() {
   return { tracer, started, ended, ran };
 }
 
+/** Metrics that serve a fixed exposition, for Prometheus to scrape. */
+const exposition: GatewayMetrics = {
+  observeRequest: () => {},
+  scrape: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'herald_events_relayed_total 0\n' }),
+};
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('correlation ids, request logs and the tracing hook', () => {
@@ -56,11 +62,11 @@ describe('correlation ids, request logs and the tracing hook', () => {
     await app.close();
   });
 
-  function setUp(tracer?: RequestTracer) {
+  function setUp(options: { readonly tracer?: RequestTracer; readonly metrics?: GatewayMetrics } = {}) {
     lines = [];
     stores = memoryStores();
     app = createApp<MemoryTx>({ broker: memoryBroker(), stores, logger: captureLogger(lines) });
-    gateway = createGateway<MemoryTx>({ app, ...(tracer ? { tracing: tracer } : {}) });
+    gateway = createGateway<MemoryTx>({ app, ...(options.tracer ? { tracing: options.tracer } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) });
     let next = 0;
     gateway.command({
       method: 'POST',
@@ -128,8 +134,8 @@ describe('correlation ids, request logs and the tracing hook', () => {
     expect(lines.filter((l) => l.msg === 'order placed')).toEqual([]);
   });
 
-  it('logs one line per request with its ids, gives routes a logger with them, and logs probes at debug', async () => {
-    setUp();
+  it('logs one line per request with its ids, gives routes a logger with them, and logs probes and metrics scrapes at debug', async () => {
+    setUp({ metrics: exposition });
     const res = await post('book', { 'x-correlation-id': 'flow-7' });
     const requestId = res.headers['x-request-id'];
     const ids = { requestId, correlationId: 'flow-7' };
@@ -139,9 +145,12 @@ describe('correlation ids, request logs and the tracing hook', () => {
       { level: 'info', msg: 'request completed', fields: { ...ids, method: 'POST', url: '/orders', route: '/orders', statusCode: 201, durationMs: expect.any(Number) } },
     ]);
     await gateway.fastify.inject({ method: 'GET', url: '/livez' });
+    // Prometheus scrapes every 15 s: at info, its lines would outnumber the requests'
+    expect((await gateway.fastify.inject({ method: 'GET', url: METRICS_PATH })).statusCode).toBe(200);
     expect(lines.filter((l) => l.msg === 'request completed').map((l) => [l.level, l.fields['url']])).toEqual([
       ['info', '/orders'],
       ['debug', '/livez'],
+      ['debug', '/metrics'],
     ]);
   });
 
@@ -244,11 +253,13 @@ describe('correlation ids, request logs and the tracing hook', () => {
 
   it('drives the tracing hook: one trace per request, the work inside it, its events carry it, ended with the status', async () => {
     const recorded = recordingTracer();
-    setUp(recorded.tracer);
+    setUp({ tracer: recorded.tracer, metrics: exposition });
     const created = await post('book', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'user-agent': 'test' });
     expect((await post('boom')).statusCode).toBe(500);
     const missing = await gateway.fastify.inject({ method: 'GET', url: '/orders/none' });
+    // probes and scrapes start no trace: each would be a root span every few seconds
     await gateway.fastify.inject({ method: 'GET', url: '/readyz' });
+    expect((await gateway.fastify.inject({ method: 'GET', url: METRICS_PATH })).statusCode).toBe(200);
 
     expect(recorded.started.map((r) => [r.method, r.route, r.url])).toEqual([
       ['POST', '/orders', '/orders'],
@@ -266,5 +277,13 @@ describe('correlation ids, request logs and the tracing hook', () => {
     expect(event!.headers).toEqual({ traceparent: `00-${first!.traceId}-00000000000000aa-01` });
     expect(lines.find((l) => l.msg === 'request completed' && l.fields['statusCode'] === 201)?.fields['traceId']).toBe(first!.traceId);
     expect(missing.headers['x-correlation-id']).toBe(missing.headers['x-request-id']);
+  });
+
+  it('treats GET /metrics as a probe only when it serves metrics: without them it is a 404 like any other request', async () => {
+    const recorded = recordingTracer();
+    setUp({ tracer: recorded.tracer });
+    expect((await gateway.fastify.inject({ method: 'GET', url: METRICS_PATH })).statusCode).toBe(404);
+    expect(recorded.started.map((r) => r.url)).toEqual(['/metrics']);
+    expect(lines.filter((l) => l.msg === 'request completed').map((l) => [l.level, l.fields['statusCode']])).toEqual([['info', 404]]);
   });
 });
