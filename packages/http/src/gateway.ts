@@ -15,7 +15,8 @@ import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
 import { registerIngest, type IngestRoute } from './ingest.js';
 import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
-import { compileValidator } from './validation.js';
+import { urlHasNul } from './text.js';
+import { compileValidator, requestPartInvalid } from './validation.js';
 
 /** Liveness probe path: 200 while the process runs (also while draining). */
 export const LIVEZ_PATH = '/livez';
@@ -167,6 +168,10 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   const probes = new Set(options.metrics ? [LIVEZ_PATH, READYZ_PATH, METRICS_PATH] : [LIVEZ_PATH, READYZ_PATH]);
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes });
   fastify.removeAllContentTypeParsers();
+  // what the JSON body parser refuses in bodies, refused in paths and queries: for every route, with or without a schema
+  fastify.addHook('onRequest', async (request) => {
+    if (urlHasNul(request.url)) throw requestPartInvalid('URL', [{ path: '/', message: 'must not contain %00 (U+0000, NUL)' }]);
+  });
   // the bytes, not a string: fastify would decode them leniently, turning what is not UTF-8 into U+FFFD
   const parseJson = jsonBodyParser(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);

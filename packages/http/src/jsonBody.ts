@@ -2,6 +2,8 @@ import { HeraldError } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
 import { HttpErrors } from './errors.js';
+import { unstorableText } from './text.js';
+import { requestPartInvalid } from './validation.js';
 
 /** `application/json` or any `application/*+json`, with or without parameters (the body parser checks the charset). */
 export function isJson(contentType: string | undefined): boolean {
@@ -54,7 +56,8 @@ function decodeUtf8(bytes: Uint8Array): string {
  * The gateway's JSON body parser, over the body's bytes (`parseAs: 'buffer'`): refuses a declared
  * charset other than UTF-8 (415), bytes that are not UTF-8 (400 `malformed-json`; read as a string
  * they would have become U+FFFD silently) and a body nested deeper than `maxDepth` (400
- * `body-too-deep`, before parsing), then hands the text to `parse`.
+ * `body-too-deep`, before parsing), then hands the text to `parse`; a parsed body with a string no
+ * store can keep (U+0000, a lone surrogate: see `unstorableText`) is 422 `schema-violation`.
  */
 export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: number): FastifyBodyParser<Buffer> {
   return function parseJsonBody(request, bytes, done) {
@@ -70,6 +73,17 @@ export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: numbe
       done(new HeraldError(HttpErrors.bodyTooDeep, `the JSON body nests arrays and objects more than ${maxDepth} levels deep`), undefined);
       return;
     }
-    parse(request, text, done);
+    // a NUL or a lone surrogate can only come as a \u escape (raw control characters are no JSON,
+    // and the bytes were UTF-8): most bodies have none, and are not walked
+    if (!text.includes('\\u')) {
+      parse(request, text, done);
+      return;
+    }
+    parse(request, text, (error, value) => {
+      if (error) return done(error, undefined);
+      const issues = unstorableText(value);
+      if (issues.length > 0) return done(requestPartInvalid('body', issues), undefined);
+      done(null, value);
+    });
   };
 }

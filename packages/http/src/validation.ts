@@ -4,7 +4,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 /** At most this many offending fields are listed in one problem. */
-const MAX_ISSUES = 20;
+export const MAX_ISSUES = 20;
 
 /** A compiled request-part validator in the shape fastify's `validatorCompiler` returns. */
 export type PartValidator = (data: unknown) => { value: unknown } | { error: HeraldError };
@@ -28,7 +28,12 @@ export function compileValidator(schema: TSchema, part: string): PartValidator {
       issues.push({ path: error.path, message: error.message });
       if (issues.length >= MAX_ISSUES) break;
     }
-    const summary = issues.slice(0, 3).map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
-    return { error: new HeraldError(CoreErrors.schemaViolation, `the request ${part} is invalid: ${summary}`, { details: { issues } }) };
+    return { error: requestPartInvalid(part, issues) };
   };
+}
+
+/** The `schema-violation` (422) for a request part with `issues`: the first three in the message, all in `details.issues`. */
+export function requestPartInvalid(part: string, issues: readonly ValidationIssue[]): HeraldError {
+  const summary = issues.slice(0, 3).map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
+  return new HeraldError(CoreErrors.schemaViolation, `the request ${part} is invalid: ${summary}`, { details: { issues } });
 }

@@ -112,6 +112,27 @@ describe('request limits, parsing and validation', () => {
     }
   });
 
+  it('answers 422 for text no store can keep — U+0000 or a lone surrogate, in a value or a name, in the body, the path or the query — and takes an escaped backslash before u', async () => {
+    f = fixture();
+    const nul = expectProblem(await post(f, '{"item":"bo\\u0000ok","quantity":1}'), 422, 'schema-violation');
+    expect(nul['errors']).toEqual([{ path: '/item', message: 'must not contain U+0000 (NUL)' }]);
+    const lone = expectProblem(await post(f, '{"item":"book \\ud83d","quantity":1}'), 422, 'schema-violation');
+    expect(lone['errors']).toEqual([{ path: '/item', message: 'must not contain a lone UTF-16 surrogate' }]);
+    // a name, on a route whose schema would only say "unexpected property" after the fact
+    const name = expectProblem(await post(f, '{"item":"book","quantity":1,"a/b\\u0000":1}'), 422, 'schema-violation');
+    expect(name['errors']).toEqual([{ path: '/a~1b\u0000', message: 'its name must not contain U+0000 (NUL)' }]);
+    for (const url of ['/orders/o-1%00', '/orders/o-1?x=%00', '/nowhere/%00']) {
+      expectProblem(await f.gateway.fastify.inject({ method: 'GET', url }), 422, 'schema-violation');
+    }
+    expect(f.runs.count).toBe(0);
+    // a backslash escaped before u0000 is text, and a whole surrogate pair an emoji
+    const text = await post(f, '{"item":"C:\\\\u0000 \\ud83d\\udcda","quantity":1}');
+    expect(text.statusCode).toBe(201);
+    const stored = await f.gateway.fastify.inject({ method: 'GET', url: `/orders/${(text.json() as { orderId: string }).orderId}` });
+    expect(stored.json()).toMatchObject({ item: 'C:\\u0000 \ud83d\udcda' });
+    expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-%2500' })).statusCode).toBe(404);
+  });
+
   it('answers 422 listing missing, extra and wrongly typed fields', async () => {
     f = fixture();
     const res = await post(f, JSON.stringify({ quantity: 'two', colour: 'red' }));
