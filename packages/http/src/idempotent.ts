@@ -19,6 +19,8 @@ export interface IdempotentRequest<Tx> {
   readonly store: IdempotencyStore<Tx>;
   readonly runner: TransactionalRunner<Tx>;
   readonly key: string;
+  /** The key as the client sent it, for messages (`key` may be scoped, see `scopedIdempotencyKey`); `key` when absent. */
+  readonly clientKey?: string;
   readonly fingerprint: string;
   /** Current time, ms. */
   readonly now: number;
@@ -69,7 +71,7 @@ export interface IdempotentOutcome {
 export async function runIdempotent<Tx>(request: IdempotentRequest<Tx>): Promise<IdempotentOutcome> {
   const { store, key, fingerprint, now } = request;
   const begun = await store.begin({ key, fingerprint, now, ttlMs: request.ttlMs, leaseMs: request.leaseMs });
-  if (begun.outcome !== 'started') return answerHeld(begun, key);
+  if (begun.outcome !== 'started') return answerHeld(begun, request.clientKey ?? key);
   const { owner } = begun;
   try {
     await request.prepare?.();
@@ -98,10 +100,10 @@ function answerHeld(begun: Exclude<IdempotencyBegin, { outcome: 'started' }>, ke
 async function answerLoser<Tx>(request: IdempotentRequest<Tx>): Promise<IdempotentOutcome> {
   const { store, key, fingerprint, now } = request;
   const begun = await store.begin({ key, fingerprint, now, ttlMs: request.ttlMs, leaseMs: request.leaseMs });
-  if (begun.outcome !== 'started') return answerHeld(begun, key);
+  if (begun.outcome !== 'started') return answerHeld(begun, request.clientKey ?? key);
   // the winner failed and let go meanwhile: this attempt's work is rolled back, so let the client's retry run it
   await abandon(request, begun.owner);
-  throw inFlight(key);
+  throw inFlight(request.clientKey ?? key);
 }
 
 async function abandon<Tx>(request: IdempotentRequest<Tx>, owner: string): Promise<void> {

@@ -182,6 +182,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
       store: options.idempotency,
       runner: app,
       key: scopedIdempotencyKey(key, principalOfRequest(request)),
+      clientKey: key,
       fingerprint: requestFingerprint({ method: request.method, path: request.url, body: request.body }),
       now: clock.now(),
       ttlMs,

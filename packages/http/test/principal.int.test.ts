@@ -77,4 +77,16 @@ describe('Idempotency-Key scoped to the principal', () => {
     const begun = await f.stores.idempotency.begin({ key: scoped, fingerprint: 'other', now: NOW_MS, ttlMs: 1000 });
     expect(begun).toEqual({ outcome: 'mismatch' });
   });
+
+  it('names the key as the client sent it when refusing its reuse, not the scoped name it is stored under', async () => {
+    await order(alice, 'reused-key');
+    const other = await f.gateway.fastify.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { ...bearer(alice), 'content-type': 'application/json', 'idempotency-key': 'reused-key' },
+      payload: { item: 'pen', quantity: 2 },
+    });
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({ code: 'idempotency-key-reused', detail: 'Idempotency-Key "reused-key" was already used for a different request' });
+  });
 });
