@@ -294,6 +294,37 @@ describe('createApp on the in-memory engine', () => {
     void stores;
   });
 
+  it('close() waits as asked past the longest timer (Infinity, 2^31 ms) instead of abandoning handlers at once, and refuses a deadline that is no duration', async () => {
+    for (const deadlineMs of [Number.POSITIVE_INFINITY, 2 ** 31]) {
+      const { app } = newApp();
+      const handled: string[] = [];
+      app.instrumentation.on((e) => {
+        if (e.kind === 'handled') handled.push(e.outcome);
+      });
+      let started = 0;
+      let finished = 0;
+      app.on(Step, { group: 'worker' }, async (event, ctx) => {
+        started++;
+        await new Promise((r) => setTimeout(r, 100));
+        ctx.tx.set(`applied/${event.id}`, true);
+        finished++;
+      });
+      await app.start();
+      await app.publish(Step, { key: 'k', seq: 1 });
+      await eventually(() => started === 1, 'the handler running');
+      apps.splice(apps.indexOf(app), 1);
+      await app.close({ deadlineMs });
+      // finished and committed (a 'handled' fact follows the commit), not abandoned after 1 ms
+      expect(finished).toBe(1);
+      expect(handled).toEqual(['applied']);
+    }
+    const { app } = newApp();
+    await app.start();
+    for (const deadlineMs of [Number.NaN, -1]) {
+      await expect(app.close({ deadlineMs })).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringContaining('close({ deadlineMs }) must be a number >= 0') });
+    }
+  });
+
   it('with transactionBatch, shares store transactions among calls made together, each committing or failing alone', async () => {
     const broker = memoryBroker({ partitions: 2 });
     const stores = memoryStores();

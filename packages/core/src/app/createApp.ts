@@ -19,7 +19,7 @@ import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
 import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
 import { TransactionBatcher } from '../runtime/transactionBatcher.js';
-import { APP_DEFAULTS, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
+import { APP_DEFAULTS, closeDeadline, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
 import { createDirectPublisher } from './directPublisher.js';
 import { createLifecycle } from './lifecycle.js';
 import { closeOnSignals } from './signals.js';
@@ -289,7 +289,13 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     },
 
     close(closeOptions = {}) {
-      return lifecycle.close(closeOptions.deadlineMs ?? options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs);
+      let deadlineMs: number;
+      try {
+        deadlineMs = closeDeadline(closeOptions.deadlineMs ?? options.closeDeadlineMs ?? APP_DEFAULTS.closeDeadlineMs);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return lifecycle.close(deadlineMs);
     },
 
     redrive(redriveOptions: RedriveOptions) {

@@ -99,6 +99,16 @@ export function resolveHandlerSettings<Tx>(options: HandlerOptions<Tx>, definiti
   };
 }
 
+/**
+ * The deadline a `close({ deadlineMs })` call asks for: a number >= 0, `Infinity` meaning "as long
+ * as it takes". It becomes timers, so it is capped at `MAX_TIMER_MS` (about 24.8 days): Node fires
+ * a longer timer after 1 ms, which abandoned every running handler at once.
+ */
+export function closeDeadline(value: number): number {
+  if (value !== Number.POSITIVE_INFINITY) nonNegative('close({ deadlineMs })', value);
+  return Math.min(value, MAX_TIMER_MS);
+}
+
 export function groupName(group: string): void {
   if (typeof group !== 'string' || !NAME.test(group)) throw invalid(`group "${String(group)}" must match ${NAME}`);
 }

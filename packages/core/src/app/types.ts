@@ -208,7 +208,9 @@ export interface App<Tx> {
   /**
    * Closes every component in reverse order, draining under the deadline, then the engine (the
    * stores even when the broker fails to close). A start in progress is waited for, within the
-   * deadline, so what it started is closed too. Idempotent.
+   * deadline, so what it started is closed too. Idempotent. `deadlineMs` (default the app's
+   * `closeDeadlineMs`) is a number >= 0 or `Infinity` (as long as it takes, up to `MAX_TIMER_MS`);
+   * anything else rejects with `invalid-options`, closing nothing.
    */
   close(options?: { deadlineMs?: number }): Promise<void>;
   /** Sends dead letters back through their handler with their original ids. */
