@@ -52,6 +52,7 @@ export { canBrowseDeadLetters } from './ports/stores/deadLetters.js';
 export type {
   DeadLetter,
   DeadLetterBrowser,
+  DeadLetterCause,
   DeadLetterFilter,
   DeadLetterGroup,
   DeadLetterPage,

@@ -4,7 +4,7 @@ import { uuidv7 } from '../model/uuid.js';
 import type { Delivery } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
-import type { DeadLetter, DeadLetterPolicy, DeadLetterStatus, DeadLetterStore } from '../ports/stores/deadLetters.js';
+import type { DeadLetter, DeadLetterCause, DeadLetterPolicy, DeadLetterStatus, DeadLetterStore } from '../ports/stores/deadLetters.js';
 import { fingerprintOf } from './fingerprint.js';
 
 export interface DeadLetterInput {
@@ -47,6 +47,7 @@ export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterIn
       message: error.message,
       ...(error.stack === undefined ? {} : { stack: error.stack }),
       ...(isHeraldError(error) && error.details ? { details: error.details } : {}),
+      ...causeOf(error, MAX_CAUSES),
     },
     attempts: input.attempts,
     firstFailureAt: input.firstFailureAt,
@@ -66,4 +67,32 @@ export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterIn
 /** The dead letter's reason: the error's code, or `handler-failed` for plain errors. */
 export function reasonOf(error: Error): string {
   return isHeraldError(error) ? error.code : CoreErrors.handlerFailed.code;
+}
+
+/** How many links of an error's cause chain a letter keeps (a longer chain, or a cycle, is cut there). */
+const MAX_CAUSES = 5;
+
+/** `{ cause }` for an error that has one, as plain data a store keeps as JSON; `{}` otherwise. */
+function causeOf(error: Error, depth: number): { cause?: DeadLetterCause } {
+  const { cause } = error;
+  if (cause === undefined || cause === null || depth === 0) return {};
+  if (!(cause instanceof Error)) return { cause: { name: typeof cause, message: describe(cause) } };
+  const code = (cause as { code?: unknown }).code;
+  return {
+    cause: {
+      name: cause.name,
+      message: cause.message,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+      ...causeOf(cause, depth - 1),
+    },
+  };
+}
+
+/** A thrown value that is no Error, as text: JSON when it has a form, else what String() gives. */
+function describe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

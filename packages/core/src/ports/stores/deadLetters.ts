@@ -9,6 +9,15 @@ export type DeadLetterPolicy = 'skip' | 'park-key';
  */
 export type DeadLetterStatus = 'dead' | 'parked' | 'redriven' | 'discarded';
 
+/** One link of a dead letter's cause chain: an `Error`'s name, message and code, or a thrown value that is no `Error`. */
+export interface DeadLetterCause {
+  readonly name: string;
+  readonly message: string;
+  /** The cause's `code` (a driver's error code, a HeraldError's), when it has one. */
+  readonly code?: string;
+  readonly cause?: DeadLetterCause;
+}
+
 /** A failure, as data: everything needed to list, group, understand and redrive it. */
 export interface DeadLetter {
   /** A UUIDv7: letters sort by it in the order they were added. */
@@ -34,6 +43,8 @@ export interface DeadLetter {
     readonly message: string;
     readonly stack?: string;
     readonly details?: Readonly<Record<string, unknown>>;
+    /** What the error was caused by (`Error.cause`), outermost first, at most five deep. */
+    readonly cause?: DeadLetterCause;
   };
   readonly attempts: number;
   readonly firstFailureAt: number;

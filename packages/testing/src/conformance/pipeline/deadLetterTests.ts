@@ -11,7 +11,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 export async function deadLettersPoison<Tx>(f: PipelineFixture<Tx>): Promise<void> {
   const group = f.group('audit');
   const app = f.app().on(f.Step, { group }, async (event, ctx) => {
-    if (event.data.amount === 13) throw new Error(`unlucky amount for ${event.data.orderId}`);
+    if (event.data.amount === 13) throw new Error(`unlucky amount for ${event.data.orderId}`, { cause: Object.assign(new Error('card declined', { cause: 'issuer said no' }), { code: 'E_DECLINED' }) });
     await f.harness.writeEffect(ctx.tx, effectId(event.data));
   });
   await app.start();
@@ -39,6 +39,8 @@ export async function deadLettersPoison<Tx>(f: PipelineFixture<Tx>): Promise<voi
   expect(byKey.get('garbage')).toMatchObject({ reason: 'malformed-envelope', envelope: malformed, eventId: null, eventType: null, status: 'dead' });
   expect(byKey.get('cursed')).toMatchObject({ reason: 'handler-failed', eventType: 'OrderStep', attempts: 2, status: 'dead', topic: f.topic });
   expect(byKey.get('cursed')!.error.message).toContain('unlucky amount');
+  // the cause chain is kept, as data the store holds
+  expect(byKey.get('cursed')!.error.cause).toEqual({ name: 'Error', message: 'card declined', code: 'E_DECLINED', cause: { name: 'string', message: '"issuer said no"' } });
   const effects = counts(await f.effects());
   expect(effects.get('cursed:1'), 'the failing key flows on (skip)').toBe(1);
   for (const i of range(10)) for (const seq of range(3)) expect(effects.get(`good-${i}:${seq}`), `good-${i}:${seq}`).toBe(1);
