@@ -1,12 +1,18 @@
 import { defineEvent } from '@herald/core';
 import { defineRequest } from '@herald/reply';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 // Seed 004's events, on its topics. Money is in integer cents (the seed's Double amounts lose
 // cents). Every event of a user's flow is keyed by username, so one user's orders, payments,
 // deposits and refunds stay in order on every topic and billing decides them one at a time.
 
-const OrderItem = Type.Object({
+/**
+ * One item of an order as the events carry it. Events already in a log must stay readable, so this
+ * schema accepts what earlier gateways let through (extra properties, a blank `sku`); the gateway
+ * refuses those at the door (`OrderItemBody` in services/gateway.ts), and the order service keeps
+ * only these three fields ({@link orderItemsOf}).
+ */
+export const OrderItem = Type.Object({
   sku: Type.String({ minLength: 1, maxLength: 100 }),
   quantity: Type.Integer({ minimum: 1, maximum: 1_000 }),
   priceCents: Type.Integer({ minimum: 1, maximum: 100_000_000 }),
@@ -15,10 +21,24 @@ const OrderItem = Type.Object({
 /** The items of an order, as the client sent them. */
 export const OrderItems = Type.Array(OrderItem, { minItems: 1, maxItems: 100 });
 
+/** One item of an order: what the order service stores and passes on. */
+export type OrderItemData = Static<typeof OrderItem>;
+
+/** The items with only their known fields: whatever else an event's item carries is neither stored nor passed on. */
+export function orderItemsOf(items: readonly OrderItemData[]): OrderItemData[] {
+  return items.map(({ sku, quantity, priceCents }) => ({ sku, quantity, priceCents }));
+}
+
 /** What an order of these items costs, in cents. */
 export function orderTotal(items: readonly { readonly quantity: number; readonly priceCents: number }[]): number {
   return items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
 }
+
+/**
+ * Why billing refused a payment (`PaymentProcessed.failureReason`). `PAYMENT_EXPIRED`: the order
+ * came to billing at or after its `payBy`, so no money was taken for an order that was given up.
+ */
+export const PAYMENT_FAILURES = { insufficientFunds: 'INSUFFICIENT_FUNDS', expired: 'PAYMENT_EXPIRED' } as const;
 
 /** The final statuses of an order, and PENDING before it has one. */
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT'] as const;
@@ -50,7 +70,12 @@ export const OrderCreationRequested = defineEvent({
   }),
 });
 
-/** order: the order exists, PENDING_VALIDATION until it is paid for (starts the order saga). */
+/**
+ * order: the order exists, PENDING_VALIDATION until it is paid for (starts the order saga).
+ * `payBy` (ms since the epoch, on the order service's clock: `createdAt` + `PAYMENT_TIMEOUT_MS`):
+ * billing takes no money at or after it. Optional, because OrderCreated events written before it
+ * existed may still be in the log: those have no limit.
+ */
 export const OrderCreated = defineEvent({
   type: 'OrderCreated',
   topic: 'orders.created',
@@ -62,6 +87,7 @@ export const OrderCreated = defineEvent({
     items: OrderItems,
     totalCents: Type.Integer({ minimum: 1 }),
     createdAt: Type.Integer(),
+    payBy: Type.Optional(Type.Integer()),
   }),
 });
 
@@ -163,7 +189,11 @@ export const DepositApplied = defineEvent({
   schema: Type.Object({ depositId: Type.String(), username: Type.String(), amountCents: Type.Integer({ minimum: 1 }), balanceCents: Type.Integer() }),
 });
 
-/** order saga: give back a payment made for an order that was given up (it came after the deadline). */
+/**
+ * order saga: give back a payment made for an order that was given up (it came after the deadline).
+ * Billing gives back what that order's SUCCEEDED payment took, to whom it took it from, once; nothing
+ * when it took nothing (`amountCents` and `username` are the saga's view, not what is refunded).
+ */
 export const RefundRequested = defineEvent({
   type: 'RefundRequested',
   topic: 'billing.refunds',

@@ -12,8 +12,11 @@ export interface OrderSagaData {
 /**
  * The order's saga (seed 004: "wait for payment no more than 30 seconds"). OrderCreated starts it;
  * the payment step ends with billing's PaymentProcessed, or fails when its deadline passes first.
- * A payment that succeeds after the deadline is compensated at once with a refund, so no money is
- * kept for an order that was given up. Keyed by the flow's correlation id, the client's request id.
+ * Billing takes no money for an order past its `payBy` (the same deadline, on the order service's
+ * clock) and answers PAYMENT_EXPIRED; a payment that still succeeds after the deadline (billing's
+ * clock behind, or its answer overtaken by the deadline) is compensated at once with a refund, so
+ * no money is kept for an order that was given up. Keyed by the flow's correlation id, the
+ * client's request id.
  */
 export function orderSaga(paymentTimeoutMs: number) {
   return defineSaga({

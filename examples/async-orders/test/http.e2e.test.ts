@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '@herald/core';
 import { loadConfig } from '../src/config.js';
+import { OrderCreationRequested } from '../src/events.js';
 import { loadSigningKey, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/services/auth.js';
 import { createAsyncOrders, type AsyncOrders } from '../src/system.js';
 import { Customer, eventually, orderBody, problemCode, send, type Answer } from './support/client.js';
@@ -143,6 +145,37 @@ describe('billing and orders', () => {
     expect(notifications.map((n) => n.type)).toEqual(['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS']);
     expect(notifications[1]).toMatchObject({ orderId: body.orderId, subject: expect.any(String), content: expect.stringContaining('60.00'), notificationId: expect.any(String), sentAt: expect.any(Number) });
     expect(((await eve.get('/notifications')).body as { notifications: unknown[] }).notifications.length).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses blank text, a payment method billing does not take and unknown item fields (422 naming each field), and stores only an item\'s known fields', async () => {
+    const frank = await new Customer(url, 'frank').signUp();
+    const item = { sku: 'book', quantity: 1, priceCents: 1_000 };
+    const body = { items: [item], deliveryAddress: '1 Main Street', paymentMethod: 'balance' };
+    const refused: [string, unknown, string, RegExp][] = [
+      ['blank sku', { ...body, items: [{ ...item, sku: ' \t ' }] }, '/items/0/sku', /match/],
+      ['blank address', { ...body, deliveryAddress: '  \n ' }, '/deliveryAddress', /match/],
+      ['blank method', { ...body, paymentMethod: '   ' }, '/paymentMethod', /'balance'/],
+      ['unknown method', { ...body, paymentMethod: 'card' }, '/paymentMethod', /'balance'/],
+      ['extra item field', { ...body, items: [item, { ...item, sku: 'pen', giftWrap: true }] }, '/items/1/giftWrap', /unexpected/i],
+    ];
+    for (const [name, bad, path, message] of refused) {
+      const answer = await frank.order(bad, `frank-${name}`);
+      expectProblem(answer, 422, 'schema-violation');
+      const errors = (answer.body as { errors: { path: string; message: string }[] }).errors;
+      expect(errors.map((e) => e.path), name).toEqual([path]);
+      expect(errors[0]!.message, name).toMatch(message);
+    }
+    expect((await frank.order(body, 'frank-ok')).body).toMatchObject({ status: 'PAID' });
+
+    // an order request as an earlier gateway let it through: the order keeps the item's fields, not the rest
+    const requestId = uuidv7();
+    const items = [{ ...item, giftWrap: true, note: 'ring twice' }];
+    await system.app.publish(OrderCreationRequested, { requestId, username: 'frank', items, deliveryAddress: '1 Main Street', paymentMethod: 'balance', createdAt: Date.now() }, { correlationId: requestId });
+    const stored = await eventually(async () => {
+      const [row] = await system.engine.stores.transaction((tx) => tx.query<{ items: string }>('SELECT items FROM orders WHERE request_id = $1', [requestId]));
+      return row ? (JSON.parse(row.items) as unknown) : undefined;
+    }, 10_000, 'the order');
+    expect(stored).toEqual([item]);
   });
 
   it('takes no request before the app started: an order then would find the event waiter not started and be answered 202, not from its status', () => {

@@ -1,5 +1,5 @@
 import type { App, SqlTx } from '@herald/core';
-import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
+import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PAYMENT_FAILURES, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
 
 /** Options of {@link registerBillingService}. */
 export interface BillingServiceOptions {
@@ -8,9 +8,6 @@ export interface BillingServiceOptions {
   readonly maybeFail: (where: string) => void;
 }
 
-/** Why a payment was refused. */
-export const INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS';
-
 /**
  * billing (seed 004's mini_billing): owns the accounts. Every change of a balance is one handler
  * transaction with its record (payment, deposit, refund, each unique per order or deposit), the
@@ -18,6 +15,13 @@ export const INSUFFICIENT_FUNDS = 'INSUFFICIENT_FUNDS';
  * debits only what is there (`balance >= amount` in the UPDATE itself), so a balance never goes
  * negative whatever runs concurrently. An account is opened by UserRegistered, or by the first
  * deposit or order that arrives before it (the events come on different topics).
+ *
+ * An order that reaches billing at or after its `payBy` (billing was down or behind) is answered
+ * with a failed payment, `PAYMENT_EXPIRED`, and takes no money: the order saga has given it up,
+ * and money taken for it would sit on no order until the refund came, making the user's next
+ * orders in the partition fail for funds they have. An OrderCreated without `payBy` (written
+ * before it existed) has no limit. A refund gives back what this order's SUCCEEDED payment took,
+ * once, and nothing for an order billing took no money for.
  */
 export function registerBillingService(app: App<SqlTx>, options: BillingServiceOptions): void {
   const openAccount = (tx: SqlTx, username: string) =>
@@ -54,15 +58,21 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
     options.maybeFail(ctx.handler);
   });
 
+  const debit = async (tx: SqlTx, username: string, amountCents: number): Promise<boolean> => {
+    await openAccount(tx, username);
+    return (await tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents - $1 WHERE username = $2 AND balance_cents >= $1', [amountCents, username])) === 1;
+  };
+
   app.on(OrderCreated, { group: GROUPS.billing }, async (event, ctx) => {
-    const { orderId, requestId, username, totalCents } = event.data;
+    const { orderId, requestId, username, totalCents, payBy } = event.data;
     const [paid] = await ctx.tx.query('SELECT 1 FROM billing_payments WHERE order_id = $1', [orderId]);
     if (paid) return;
-    await openAccount(ctx.tx, username);
-    const debited = await ctx.tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents - $1 WHERE username = $2 AND balance_cents >= $1', [totalCents, username]);
-    const success = debited === 1;
-    const failureReason = success ? null : INSUFFICIENT_FUNDS;
     const processedAt = app.clock.now();
+    // the saga's deadline counts from the order service's clock; payBy is on it too (its refund
+    // of a late payment stays the backstop for a billing clock running behind)
+    const expired = payBy !== undefined && processedAt >= payBy;
+    const success = !expired && (await debit(ctx.tx, username, totalCents));
+    const failureReason = success ? null : expired ? PAYMENT_FAILURES.expired : PAYMENT_FAILURES.insufficientFunds;
     await ctx.tx.execute(
       'INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
       [orderId, requestId, username, totalCents, success ? 'SUCCEEDED' : 'FAILED', failureReason, processedAt],
@@ -72,14 +82,21 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
   });
 
   app.on(RefundRequested, { group: GROUPS.billing }, async (event, ctx) => {
-    const { orderId, username, amountCents } = event.data;
-    const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
-      orderId,
-      username,
-      amountCents,
-      app.clock.now(),
-    ]);
-    if (refunded === 1) await credit(ctx.tx, username, amountCents);
+    const { orderId } = event.data;
+    // what this order's payment took, and from whom: not what the request says
+    const [taken] = await ctx.tx.query<{ username: string; amount_cents: number }>("SELECT username, amount_cents FROM billing_payments WHERE order_id = $1 AND status = 'SUCCEEDED'", [orderId]);
+    if (!taken) {
+      ctx.logger.warn('refund requested for an order billing took no money for; nothing refunded', { orderId, username: event.data.username, amountCents: event.data.amountCents });
+    } else {
+      const amountCents = Number(taken.amount_cents);
+      const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
+        orderId,
+        taken.username,
+        amountCents,
+        app.clock.now(),
+      ]);
+      if (refunded === 1) await credit(ctx.tx, taken.username, amountCents);
+    }
     options.maybeFail(ctx.handler);
   });
 }

@@ -3,16 +3,26 @@ import type { App, SqlTx } from '@herald/core';
 import { HttpErrorCodes, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
-import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItems, OrderStatusUpdated, orderTotal, type OrderStatus } from '../events.js';
+import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItem, OrderStatusUpdated, orderTotal, type OrderStatus } from '../events.js';
 
 /** Domain error codes of the gateway's routes. */
 export const GATEWAY_ERRORS = { orderNotFound: 'order-not-found', requestNotFound: 'request-not-found', depositNotFound: 'deposit-not-found' } as const;
 
+/** How an order can be paid: from the billing balance, the only method billing has. */
+export const PAYMENT_METHODS = ['balance'] as const;
+
+/** Has a character other than white space: a blank value names nothing. */
+const NOT_BLANK = '\\S';
+
+// the order service "validates the input" (seed 004): the gateway refuses it before it becomes an
+// event, with 422 naming each field. An item is exactly its three fields (anything else would be
+// stored with the order), no text is blank, and the payment method is one billing takes.
+const OrderItemBody = Type.Object({ ...OrderItem.properties, sku: Type.String({ minLength: 1, maxLength: 100, pattern: NOT_BLANK }) }, { additionalProperties: false });
 const CreateOrderBody = Type.Object(
   {
-    items: OrderItems,
-    deliveryAddress: Type.String({ minLength: 1, maxLength: 500 }),
-    paymentMethod: Type.String({ minLength: 1, maxLength: 50 }),
+    items: Type.Array(OrderItemBody, { minItems: 1, maxItems: 100 }),
+    deliveryAddress: Type.String({ minLength: 1, maxLength: 500, pattern: NOT_BLANK }),
+    paymentMethod: Type.Union(PAYMENT_METHODS.map((method) => Type.Literal(method))),
   },
   { additionalProperties: false },
 );
