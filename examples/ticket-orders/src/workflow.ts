@@ -29,7 +29,12 @@ export interface WorkflowEvent {
   readonly consumers: readonly ConsumerState[];
 }
 
-/** Where the order's saga stands, as its instance says (null until order-service handled OrderCreated). */
+/**
+ * Where the order's saga stands, as its instance says. `awaiting-start` (every step `waiting`,
+ * `startedAt` null): order-service's saga holds later events of the order (PaymentAuthorized,
+ * PaymentDeclined, TicketIssued) but not its OrderCreated, which is late or was dead-lettered; it
+ * applies them once OrderCreated comes.
+ */
 export interface SagaView {
   readonly status: SagaStatus;
   readonly steps: readonly { readonly name: string; readonly status: SagaStepStatus; readonly endedAt: string | null; readonly reason: string | null }[];
@@ -40,6 +45,7 @@ export interface SagaView {
 /** GET /orders/{id}/workflow: the order, its saga and the saga's events. */
 export interface Workflow {
   readonly order: OrderView;
+  /** Null until order-service's saga has handled any event of the order. */
   readonly saga: SagaView | null;
   readonly events: readonly WorkflowEvent[];
 }

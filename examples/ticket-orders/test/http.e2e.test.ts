@@ -137,6 +137,14 @@ describe('ticket-orders HTTP contract', () => {
     expectProblem(await post('[]', 'schema-array'), 422, 'schema-violation');
   });
 
+  it('answers 422 for a blank customerId', async () => {
+    for (const [i, customerId] of [' ', ' \t\n ', '\u00a0\u3000'].entries()) {
+      const blank = expectProblem(await post(order({ customerId }), `blank-customer-${i}`), 422, 'schema-violation');
+      expect((blank['errors'] as { path: string }[]).map((e) => e.path)).toEqual(['/customerId']);
+    }
+    expect((await post(order({ customerId: ' c-1 ' }), 'padded-customer')).status).toBe(201);
+  });
+
   it('answers 409 when the seat is held by a live order', async () => {
     const first = await post(order({ flightId: 'SU200', seat: '7C' }), 'seat-1');
     expect(first.status).toBe(201);
@@ -181,6 +189,12 @@ describe('ticket-orders HTTP contract', () => {
     expectProblem(await get('/orders/nope'), 404, 'order-not-found', '/orders/nope');
     expectProblem(await get('/orders/nope/workflow'), 404, 'order-not-found', '/orders/nope/workflow');
     expectProblem(await get('/nowhere'), 404, 'not-found', '/nowhere');
+    // an id of a shape no order has is unknown too, not a schema violation; past the gateway's limit the path is too long
+    for (const id of ['x'.repeat(101), 'y'.repeat(384), '%20']) {
+      expectProblem(await get(`/orders/${id}`), 404, 'order-not-found', `/orders/${id}`);
+      expectProblem(await get(`/orders/${id}/workflow`), 404, 'order-not-found', `/orders/${id}/workflow`);
+    }
+    expect((await get(`/orders/${'z'.repeat(385)}`)).status).toBe(414);
   });
 
   it('is live and ready, then not ready while draining on SIGTERM, and exits cleanly', async () => {

@@ -10,15 +10,18 @@ import { buildWorkflow } from '../workflow.js';
 export const SEAT_PATTERN = '^[1-9][0-9]{0,2}[A-K]$';
 /** A flight: the airline's two-character code (letters or digits) and a 1-4 digit number, upper case, no separator: `SU100`. */
 export const FLIGHT_ID_PATTERN = '^[A-Z0-9]{2}[0-9]{1,4}$';
+/** Has a character other than white space: a blank customer id names no one. */
+const NOT_BLANK_PATTERN = '\\S';
 
 /**
- * The body of POST /orders. Unknown fields are refused (422). The seat and the flight are refused
- * (422) unless written in their one canonical form: the live-seat unique index compares raw text,
- * so `12c`, ` 12C`, `12C\u0000` or a full-width `１２C` would each be another seat, sold again.
+ * The body of POST /orders. Unknown fields are refused (422), and so is a blank `customerId`. The
+ * seat and the flight are refused (422) unless written in their one canonical form: the live-seat
+ * unique index compares raw text, so `12c`, ` 12C`, `12C\u0000` or a full-width `１２C` would each
+ * be another seat, sold again.
  */
 export const CreateOrderBody = Type.Object(
   {
-    customerId: Type.String({ minLength: 1, maxLength: 200 }),
+    customerId: Type.String({ minLength: 1, maxLength: 200, pattern: NOT_BLANK_PATTERN }),
     flightId: Type.String({ pattern: FLIGHT_ID_PATTERN }),
     seat: Type.String({ pattern: SEAT_PATTERN }),
     priceCents: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
@@ -26,7 +29,9 @@ export const CreateOrderBody = Type.Object(
   { additionalProperties: false },
 );
 
-const OrderParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+// any id is looked up: one that is no order's, whatever its shape, is 404 order-not-found (a path
+// parameter too long for the gateway is its 414 uri-too-long)
+const OrderParams = Type.Object({ id: Type.String() });
 
 /** Domain error codes of the API and the problem kind each one is. */
 export const API_ERRORS = { seatHeld: 'seat-held', orderNotFound: 'order-not-found' } as const;
