@@ -33,7 +33,8 @@ const NO_NUL = '^[^\\u0000]*$';
 const Id = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL });
 const IdParams = Type.Object({ id: Id });
 const Region = Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z0-9-]+$' });
-const RiderBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }), balanceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }) }, { additionalProperties: false });
+// a rider is its wallet (payment's): nothing keeps or shows a name, so none is taken (422 for one)
+const RiderBody = Type.Object({ balanceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }) }, { additionalProperties: false });
 const DriverBody = Type.Object({ regionId: Region }, { additionalProperties: false });
 const StatusBody = Type.Object({ status: Type.Union([Type.Literal('online'), Type.Literal('offline')]) }, { additionalProperties: false });
 const LocationBody = Type.Object(
@@ -75,7 +76,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, opti
     handle: async ({ body, tx }) => {
       const riderId = uuidv7();
       await tx.execute('INSERT INTO wallets (rider_id, balance_cents) VALUES ($1, $2)', [riderId, body.balanceCents]);
-      return { riderId, name: body.name, balanceCents: body.balanceCents };
+      return { riderId, balanceCents: body.balanceCents };
     },
   });
 

@@ -45,7 +45,7 @@ export class RideApi {
   }
 
   async rider(balanceCents: number): Promise<string> {
-    return (await this.ok<{ riderId: string }>('POST', '/riders', { name: 'rider', balanceCents })).riderId;
+    return (await this.ok<{ riderId: string }>('POST', '/riders', { balanceCents })).riderId;
   }
 
   /** A driver of `regionId`, online. */
