@@ -1,9 +1,10 @@
-import { mkdirSync, openSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { sqliteEngine, sqliteStores, type SqliteStores } from '@herald/sqlite';
-import { tempDir } from './helpers.js';
+import { HeraldError, type Logger } from '@herald/core';
+import { sqliteEngine, sqliteLog, sqliteStores, type SqliteStores } from '@herald/sqlite';
+import { recordingSink, tempDir, waitFor } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -11,7 +12,8 @@ let counter = 0;
 
 async function withStores(test: (stores: SqliteStores, path: string) => Promise<void>): Promise<void> {
   const path = join(tmp.dir, `errors-${++counter}.db`);
-  const stores = sqliteStores({ path });
+  // no background checkpoints: a test that damages the file decides what is in it
+  const stores = sqliteStores({ path, maintenance: false });
   try {
     await stores.transaction((tx) => tx.execute('CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT NOT NULL)'));
     await test(stores, path);
@@ -122,6 +124,119 @@ describe("SQLite's failures, mapped to the stores' error codes", () => {
     expect(failureOf(() => sqliteStores({ path: directory }))).toMatchObject({ code: 'store-unavailable', cause: { code: 'SQLITE_CANTOPEN' }, message: expect.stringContaining(directory) });
   });
 });
+
+describe("SQLite's failures of the reads outside transactions, mapped as theirs", () => {
+  it('fails every read of the stores on a damaged file with a store-corrupt naming the read and the file, not SQLite’s error', () =>
+    withStores(async (stores, path) => {
+      const reads: [context: string, read: () => Promise<unknown>][] = [
+        ['dead letters: list', () => stores.deadLetters.list({ group: 'billing' })],
+        ['dead letters: isKeyParked', () => stores.deadLetters.isKeyParked('billing', 'orders', 'order-1')],
+        ['dead letters: page', () => stores.deadLetters.page({ group: 'billing' })],
+        ['dead letters: count', () => stores.deadLetters.count({ group: 'billing' })],
+        ['dead letters: groups', () => stores.deadLetters.groups()],
+        ['outbox: findByCorrelation', () => stores.outbox.findByCorrelation('c-1')],
+        ['outbox: backlog', () => stores.outbox.backlog()],
+        ['outbox: claim', () => stores.outbox.claim({ relayId: 'relay-1', limit: 10, leaseMs: 1000 })],
+        ['inbox: findHandled', () => stores.inbox.findHandled(['e-1'])],
+        ['windows: read', () => stores.windows.read('totals')],
+        ['sagas: find', () => stores.sagas.find('order', 'o-1')],
+        ['timers: find', () => stores.timers.find(['t-1'])],
+      ];
+      for (const [, read] of reads) await read();
+
+      damage(path);
+      for (const [context, read] of reads) {
+        const error = await failure(read());
+        expect(error, context).toBeInstanceOf(HeraldError);
+        expect(error, context).toMatchObject({
+          code: 'store-corrupt',
+          retriable: false,
+          details: { path, sqliteCode: expect.stringMatching(/^SQLITE_CORRUPT/) },
+          cause: { code: expect.stringMatching(/^SQLITE_CORRUPT/) },
+          message: expect.stringContaining(`${context}: ${path} is damaged`),
+        });
+      }
+      // the key is not answered from the counts cached before the file changed
+      await expect(stores.deadLetters.isKeyParked('billing', 'orders', 'order-1')).rejects.toMatchObject({ code: 'store-corrupt' });
+    }));
+
+  it('fails reads of a table dropped under the stores with a store-failed naming the read, also when the read is prepared then', () =>
+    withStores(async (stores, path) => {
+      await stores.inbox.findHandled(['e-1']);
+      const other = new Database(path);
+      other.exec('DROP TABLE herald_inbox; DROP TABLE herald_dead_letters');
+      other.close();
+      const failed = (context: string, table: string) => ({
+        code: 'store-failed',
+        retriable: false,
+        details: { path, sqliteCode: 'SQLITE_ERROR' },
+        message: expect.stringContaining(`${context}: no such table: ${table}`),
+      });
+      await expect(stores.inbox.findHandled(['e-1'])).rejects.toMatchObject(failed('inbox: findHandled', 'herald_inbox'));
+      // filters not read before: their statements are prepared now
+      await expect(stores.deadLetters.list({ handler: 'h' })).rejects.toMatchObject(failed('dead letters: list', 'herald_dead_letters'));
+      await expect(stores.deadLetters.count({ handler: 'h' })).rejects.toMatchObject(failed('dead letters: count', 'herald_dead_letters'));
+    }));
+
+  it('fails the log’s reads on a damaged file with a store-corrupt naming the read and the file, and logs a failing poll once', async () => {
+    const path = join(tmp.dir, `log-${++counter}.db`);
+    const warnings: { message: string; error: unknown }[] = [];
+    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (message, fields) => void warnings.push({ message, error: fields?.error }), child: () => logger };
+    const log = sqliteLog({ path, logger, maintenance: false, topics: [{ name: 'orders', partitions: 1 }] });
+    try {
+      await log.publish([{ topic: 'orders', key: 'k', value: 'v' }]);
+      // a consumer at the partition's end: the log polls the file for other connections' commits
+      const seen = recordingSink();
+      await log.subscribe({ group: 'g', topics: ['orders'] }, seen.sink);
+      await waitFor(() => seen.deliveries.length === 1);
+      const reads: [context: string, read: () => Promise<unknown>][] = [
+        // `read` looks for topics another process created first
+        ['log: reading topics', () => log.read({ topic: 'orders', partition: 0, from: 0, limit: 10 })],
+        ['log: describeTopics', () => log.describeTopics()],
+        ['log: listGroups', () => log.listGroups()],
+        ['log: describeGroup', () => log.describeGroup('g')],
+      ];
+      for (const [, read] of reads) await read();
+
+      damage(path);
+      for (const [context, read] of reads) {
+        const error = await failure(read());
+        expect(error, context).toBeInstanceOf(HeraldError);
+        expect(error, context).toMatchObject({ code: 'store-corrupt', retriable: false, details: { path }, message: expect.stringContaining(`${context}: ${path} is damaged`) });
+      }
+      // the poll (every 5 ms) failed from a timer without ending the process, and said so once
+      await waitFor(() => warnings.some((w) => w.message.includes('polling')));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const polls = warnings.filter((w) => w.message.includes('polling'));
+      expect(polls).toHaveLength(1);
+      expect(polls[0]!.message).toContain(path);
+      expect(polls[0]!.error).toMatchObject({ code: 'store-corrupt', message: expect.stringContaining(`log: polling for commits: ${path}`) });
+    } finally {
+      await log.close();
+    }
+  });
+});
+
+/**
+ * Damages the SQLite file at `path` while connections have it open: what is in its WAL is moved
+ * into it, every page past the first (which holds the header and the schema's root) is
+ * overwritten, and another connection commits, so the open connections drop their page caches
+ * and read the damaged pages.
+ */
+function damage(path: string): void {
+  const db = new Database(path);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(size - pageSize, 0xab), 0, size - pageSize, pageSize);
+    closeSync(fd);
+    db.pragma('user_version = 7');
+  } finally {
+    db.close();
+  }
+}
 
 function failureOf(open: () => { close(): Promise<void> }): unknown {
   try {

@@ -40,6 +40,18 @@ export function createHandOver(deps: {
 }): HandOver {
   const { records, topics, notifier } = deps;
   const tail = createTail(TAIL_BYTES);
+  /**
+   * Where a handed-over partition is, or undefined when the topics cannot be read: its records are
+   * then not kept, and its consumers read them from the file, whose reads report the failure (thrown
+   * here, in the relay thread's message listener, it would end the process).
+   */
+  const locate = (pid: number) => {
+    try {
+      return topics.locate(pid);
+    } catch {
+      return undefined;
+    }
+  };
   return {
     records: {
       ...records,
@@ -61,7 +73,7 @@ export function createHandOver(deps: {
           const pid = pids[i]!;
           let j = i + 1;
           while (j < pids.length && pids[j] === pid && offsets[j] === offsets[i]! + (j - i)) j++;
-          const at = topics.locate(pid);
+          const at = locate(pid);
           if (at) tail.add(pid, at, handed, i, j, deps.readers(at.topic));
           i = j;
         }

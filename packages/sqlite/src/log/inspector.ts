@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@herald/core';
+import { logReads } from '../internal/storeErrors.js';
 import { readRetentionDefaults } from './retention.js';
 
 export interface InspectorSettings {
@@ -15,6 +16,9 @@ interface TopicRow { name: string; retention_ms: number | null; retention_bytes:
 interface PartitionRow { topic: string; partition: number; start_offset: number; next_offset: number }
 interface GroupPartitionRow extends PartitionRow { committed: number | null }
 
+const DESCRIBE_TOPICS = 'log: describeTopics';
+const DESCRIBE_GROUP = 'log: describeGroup';
+
 /**
  * The log's read side, straight from its tables (never from a member's memory), so it sees what
  * every process sharing the file wrote and needs no group membership: partitions' retained ranges
@@ -22,6 +26,7 @@ interface GroupPartitionRow extends PartitionRow { committed: number | null }
  * the app's, recorded; else this handle's), committed
  * positions from `herald_offsets` and live members from `herald_members` (a heartbeat within the
  * member's own session, as it and its group judge it, whatever this handle's `sessionTimeoutMs`). Each call reads in one read transaction, a consistent snapshot of the file.
+ * SQLite's failures are mapped as the log's writes' are, naming the method and the file (see `logReads`).
  *
  * A group's position in a partition is stored when a member first takes the partition (its start
  * position), so a partition the group has been given reports that position as `committed`; only
@@ -29,19 +34,28 @@ interface GroupPartitionRow extends PartitionRow { committed: number | null }
  */
 export function createInspector(db: Database.Database, settings: InspectorSettings): BrokerInspector {
   const s = {
-    topics: db.prepare<[], TopicRow>('SELECT name, retention_ms, retention_bytes FROM herald_topics ORDER BY name'),
-    partitions: db.prepare<[], PartitionRow>('SELECT topic, partition, start_offset, next_offset FROM herald_partitions ORDER BY topic, partition'),
-    defaults: db.prepare<[], { name: string; value: number | null }>('SELECT name, value FROM herald_log_defaults'),
-    groups: db
-      .prepare<[number, number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at + COALESCE(session_timeout_ms, ?) >= ? ORDER BY group_name')
-      .pluck(),
-    members: db.prepare<[string, number, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at + COALESCE(session_timeout_ms, ?) >= ?').pluck(),
+    topics: logReads.guard(db.prepare<[], TopicRow>('SELECT name, retention_ms, retention_bytes FROM herald_topics ORDER BY name'), DESCRIBE_TOPICS),
+    partitions: logReads.guard(db.prepare<[], PartitionRow>('SELECT topic, partition, start_offset, next_offset FROM herald_partitions ORDER BY topic, partition'), DESCRIBE_TOPICS),
+    defaults: logReads.guard(db.prepare<[], { name: string; value: number | null }>('SELECT name, value FROM herald_log_defaults'), DESCRIBE_TOPICS),
+    groups: logReads.guard(
+      db
+        .prepare<[number, number], string>('SELECT group_name FROM herald_offsets UNION SELECT group_name FROM herald_members WHERE heartbeat_at + COALESCE(session_timeout_ms, ?) >= ? ORDER BY group_name')
+        .pluck(),
+      'log: listGroups',
+    ),
+    members: logReads.guard(
+      db.prepare<[string, number, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at + COALESCE(session_timeout_ms, ?) >= ?').pluck(),
+      DESCRIBE_GROUP,
+    ),
     // every partition of the topics the group holds a position in, with that position if any
-    positions: db.prepare<{ group: string }, GroupPartitionRow>(
-      `SELECT p.topic, p.partition, p.start_offset, p.next_offset, o.next_offset AS committed
-       FROM herald_partitions p LEFT JOIN herald_offsets o ON o.group_name = @group AND o.pid = p.pid
-       WHERE p.topic IN (SELECT held.topic FROM herald_offsets mine JOIN herald_partitions held ON held.pid = mine.pid WHERE mine.group_name = @group)
-       ORDER BY p.topic, p.partition`,
+    positions: logReads.guard(
+      db.prepare<{ group: string }, GroupPartitionRow>(
+        `SELECT p.topic, p.partition, p.start_offset, p.next_offset, o.next_offset AS committed
+         FROM herald_partitions p LEFT JOIN herald_offsets o ON o.group_name = @group AND o.pid = p.pid
+         WHERE p.topic IN (SELECT held.topic FROM herald_offsets mine JOIN herald_partitions held ON held.pid = mine.pid WHERE mine.group_name = @group)
+         ORDER BY p.topic, p.partition`,
+      ),
+      DESCRIBE_GROUP,
     ),
   };
   const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all(), defaults: readRetentionDefaults(s.defaults.all(), settings) }));

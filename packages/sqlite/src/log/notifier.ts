@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { Logger } from '@herald/core';
+import { logReads } from '../internal/storeErrors.js';
 
 /** Wakes partition loops waiting for records past their position. */
 export interface Notifier {
@@ -23,16 +25,19 @@ interface Waiter {
 
 /** Even without a visible change, heads are re-read this often (belt and braces). */
 const SAFETY_RECHECK_MS = 1000;
+const POLL = 'log: polling for commits';
 
 /**
  * In-process publishes wake their partitions' waiters directly. Publishes by other processes (or
  * other connections) are noticed by polling `PRAGMA data_version` every `pollMs` while someone
  * waits: it changes only when another connection committed, and costs no I/O, so an idle poll is a
  * few microseconds. When it moves, the waiting partitions' heads are read and their waiters woken.
+ * A poll that fails (a damaged or unreadable file) is logged once until one succeeds again, and
+ * tried again at the next tick; its waiters keep waiting.
  */
-export function createNotifier(db: Database.Database, options: { pollMs: number }): Notifier {
-  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-  const headStmt = db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck();
+export function createNotifier(db: Database.Database, options: { pollMs: number; logger: Logger }): Notifier {
+  const dataVersion = logReads.guard(db.prepare<[], number>('PRAGMA data_version').pluck(), POLL);
+  const headStmt = logReads.guard(db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck(), POLL);
   const waiters = new Map<number, Set<Waiter>>();
   const heads = new Map<number, number>();
   let timer: NodeJS.Timeout | undefined;
@@ -40,6 +45,7 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
   let lastCheck = 0;
   let fresh = false;
   let closed = false;
+  let failing = false;
 
   function wakeUpTo(pid: number, head: number): void {
     if (head > (heads.get(pid) ?? 0)) heads.set(pid, head);
@@ -55,13 +61,25 @@ export function createNotifier(db: Database.Database, options: { pollMs: number 
       timer = undefined;
       return;
     }
+    try {
+      poll();
+      failing = false;
+    } catch (error) {
+      // thrown from a timer (or from poke), it would end the process
+      fresh = true;
+      if (!failing) options.logger.warn(`log: polling ${db.name} for other connections' commits failed; consumers waiting at a partition's end see them once it succeeds again`, { error });
+      failing = true;
+    }
+  }
+
+  function poll(): void {
     const version = dataVersion.get()!;
     const now = Date.now();
     if (version === lastVersion && !fresh && now - lastCheck < SAFETY_RECHECK_MS) return;
+    for (const pid of [...waiters.keys()]) wakeUpTo(pid, headStmt.get(pid) ?? 0);
     lastVersion = version;
     lastCheck = now;
     fresh = false;
-    for (const pid of [...waiters.keys()]) wakeUpTo(pid, headStmt.get(pid) ?? 0);
   }
 
   return {

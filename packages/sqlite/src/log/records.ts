@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { CoreErrors, HeraldError, type Delivery, type DeliveryBatch, type OutgoingRecord } from '@herald/core';
 import { headersText, parseHeaders } from '@herald/sql';
+import { logReads } from '../internal/storeErrors.js';
 import type { TopicRegistry } from './topics.js';
 import type { WriteOp } from './writeQueue.js';
 
@@ -35,13 +36,21 @@ export interface Placed {
 
 type RecordRow = [position: number, key: string, value: string, headers: string | null, timestamp: number];
 
+const READ = 'log: reading records';
+
+/**
+ * Reads run outside the write queue's transactions (a consumer's fetch, `read`), so SQLite's
+ * failures are mapped here, as the queue maps its own (see `logReads`).
+ */
 export function createRecordAccess(db: Database.Database, topics: TopicRegistry): RecordAccess {
   const insert = db.prepare('INSERT INTO herald_records (pid, position, key, value, headers, timestamp, size) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const select = db
-    .prepare<[number, number, number], RecordRow>('SELECT position, key, value, headers, timestamp FROM herald_records WHERE pid = ? AND position >= ? ORDER BY position LIMIT ?')
-    .raw(true);
-  const headStmt = db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck();
-  const startStmt = db.prepare<[number], number>('SELECT start_offset FROM herald_partitions WHERE pid = ?').pluck();
+  const select = logReads.guard(
+    db.prepare<[number, number, number], RecordRow>('SELECT position, key, value, headers, timestamp FROM herald_records WHERE pid = ? AND position >= ? ORDER BY position LIMIT ?').raw(true),
+    READ,
+  );
+  const headStmt = logReads.guard(db.prepare<[number], number>('SELECT next_offset FROM herald_partitions WHERE pid = ?').pluck(), READ);
+  const startStmt = logReads.guard(db.prepare<[number], number>('SELECT start_offset FROM herald_partitions WHERE pid = ?').pluck(), READ);
+  // only in write operations (a group's start position), which the write queue's mapping covers
   const byTime = db
     .prepare<[number, number], number>('SELECT position FROM herald_records WHERE pid = ? AND timestamp >= ? ORDER BY position LIMIT 1')
     .pluck();

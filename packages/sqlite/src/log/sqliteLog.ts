@@ -100,7 +100,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const wal = walSyncFor(o.path, o.durability);
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const topics = createTopicRegistry(db, o.defaultPartitions);
-  const notifier = createNotifier(db, { pollMs: o.pollMs });
+  const notifier = createNotifier(db, { pollMs: o.pollMs, logger: o.logger });
   // before the write queue takes the connection over (its busy timeout goes to 0): setup may wait
   // for another process's lock
   const otherRetention = db.transaction(() => {

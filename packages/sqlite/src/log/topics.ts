@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CoreErrors, HeraldError, partitionForKey, type TopicPartition, type TopicSpec } from '@herald/core';
+import { logReads } from '../internal/storeErrors.js';
 
 /** A topic as the log knows it: its partitions' ids, in partition order. */
 export interface TopicInfo {
@@ -33,13 +34,18 @@ interface TopicRow { name: string; partitions: number; retention_ms: number | nu
 interface PartitionRow { pid: number; topic: string; partition: number }
 
 const KEY_CACHE_LIMIT = 50_000;
+const READ = 'log: reading topics';
 
+/**
+ * The cache is loaded in write transactions and outside them (a cold cache, `read`), so the
+ * loading reads map SQLite's failures themselves, as the write queue maps its own (see `logReads`).
+ */
 export function createTopicRegistry(db: Database.Database, defaultPartitions: number): TopicRegistry {
   const stmts = {
-    version: db.prepare<[], number>("SELECT value FROM herald_log_meta WHERE name = 'topology'").pluck(),
+    version: logReads.guard(db.prepare<[], number>("SELECT value FROM herald_log_meta WHERE name = 'topology'").pluck(), READ),
     bump: db.prepare("UPDATE herald_log_meta SET value = value + 1 WHERE name = 'topology'"),
-    topics: db.prepare<[], TopicRow>('SELECT name, partitions, retention_ms, retention_bytes FROM herald_topics'),
-    partitions: db.prepare<[], PartitionRow>('SELECT pid, topic, partition FROM herald_partitions ORDER BY topic, partition'),
+    topics: logReads.guard(db.prepare<[], TopicRow>('SELECT name, partitions, retention_ms, retention_bytes FROM herald_topics'), READ),
+    partitions: logReads.guard(db.prepare<[], PartitionRow>('SELECT pid, topic, partition FROM herald_partitions ORDER BY topic, partition'), READ),
     insertTopic: db.prepare('INSERT INTO herald_topics (name, partitions, retention_ms, retention_bytes, created_at) VALUES (?, ?, ?, ?, ?)'),
     updateTopic: db.prepare('UPDATE herald_topics SET partitions = ?, retention_ms = ?, retention_bytes = ? WHERE name = ?'),
     insertPartition: db.prepare('INSERT INTO herald_partitions (topic, partition) VALUES (?, ?)'),
@@ -49,17 +55,21 @@ export function createTopicRegistry(db: Database.Database, defaultPartitions: nu
   let byPid = new Map<number, TopicPartition>();
 
   function load(): void {
-    version = stmts.version.get()!;
+    const current = stmts.version.get()!;
     const pids = new Map<string, number[]>();
-    byPid = new Map();
+    const located = new Map<number, TopicPartition>();
     for (const row of stmts.partitions.all()) {
       let list = pids.get(row.topic);
       if (!list) pids.set(row.topic, (list = []));
       list[row.partition] = row.pid;
-      byPid.set(row.pid, { topic: row.topic, partition: row.partition });
+      located.set(row.pid, { topic: row.topic, partition: row.partition });
     }
-    byName = new Map();
-    for (const row of stmts.topics.all()) byName.set(row.name, topicInfo(row, pids.get(row.name) ?? []));
+    const named = new Map<string, TopicInfo>();
+    for (const row of stmts.topics.all()) named.set(row.name, topicInfo(row, pids.get(row.name) ?? []));
+    // all at once, after every read succeeded: a failed load leaves the cache as it was, to load again
+    version = current;
+    byPid = located;
+    byName = named;
   }
 
   function write(spec: { name: string; partitions: number; retentionMs: number | null; retentionBytes: number | null }, now: number): void {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SqliteErrors } from '../errors.js';
 import { CoreErrors, HeraldError, type Clock } from '@herald/core';
-import { isBusyError, toStoreError } from '../internal/storeErrors.js';
+import { isBusyError, toLogError } from '../internal/storeErrors.js';
 
 /** What an operation sees inside the shared write transaction. */
 export interface WriteContext {
@@ -94,6 +94,8 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
   // busy handler: in WAL mode a read waits for nothing but a crash recovery, which happens at open
   // (the caller sets up the file before creating the queue), never under an open connection.
   db.pragma('busy_timeout = 0');
+  /** SQLite's failures as the log reports them (see `toLogError`). */
+  const wrap = (error: unknown) => toLogError(error, { path: db.name, context: 'log' });
   let queue: Pending[] = [];
   let scheduled = false;
   /** While another connection holds the write lock: when the wait began, and the attempts so far. */
@@ -215,7 +217,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
     } catch (error) {
       const failed = queue;
       queue = [];
-      const failure = wrap(error, db.name);
+      const failure = wrap(error);
       failed.forEach((p) => p.reject(failure));
       idle?.();
       return;
@@ -227,7 +229,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       acknowledge(batch, results, moved);
     } catch (error) {
       if (batch.length === 1 || isBusyError(error)) {
-        const failure = wrap(error, db.name);
+        const failure = wrap(error);
         batch.forEach((p) => p.reject(failure));
       } else {
         // rare (an operation threw): each runs alone, and here BEGIN may wait in SQLite's busy
@@ -248,7 +250,7 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       const { results, moved } = runTransaction([pending.op]);
       acknowledge([pending], results, moved);
     } catch (error) {
-      pending.reject(wrap(error, db.name));
+      pending.reject(wrap(error));
     }
   }
 
@@ -276,19 +278,4 @@ export function createWriteQueue(deps: WriteQueueDeps): WriteQueue {
       idle?.();
     },
   };
-}
-
-/**
- * SQLite's failures as the log reports them: lock contention past the wait and a disk that may
- * recover (full, I/O error, read-only) are the core's retriable `broker-unavailable`, naming the
- * file; a damaged file is `store-corrupt`. Anything else (an operation's own error) is as thrown.
- */
-function wrap(error: unknown, path: string): unknown {
-  if (isBusyError(error)) {
-    return new HeraldError(CoreErrors.brokerUnavailable, `log: ${path} stayed locked by another connection past busyTimeoutMs`, { retriable: true, cause: error });
-  }
-  const mapped = toStoreError(error, { path, context: 'log' });
-  if (!(mapped instanceof HeraldError) || mapped === error) return error;
-  if (mapped.retriable) return new HeraldError(CoreErrors.brokerUnavailable, mapped.message, { retriable: true, cause: error, details: mapped.details });
-  return mapped.code === SqliteErrors.storeCorrupt.code ? mapped : error;
 }

@@ -31,7 +31,8 @@ const GROUPS = (where: string) => `
  * pieces of `@herald/sql` (its `$n` parameters become `?`). Reads use the read connection (what
  * is committed); pages are read in `seq` order, one row past the limit to know whether another
  * page follows; `discard` is one write transaction that changes only dead and parked letters and
- * stamps their resolution time, so retention purges them later.
+ * stamps their resolution time, so retention purges them later. SQLite's failures of the reads are
+ * the stores' errors naming the method and the file.
  */
 export function createDeadLetterBrowser(deps: StoreDeps): DeadLetterBrowser {
   const { writer, reader, runner, clock } = deps;
@@ -44,15 +45,15 @@ export function createDeadLetterBrowser(deps: StoreDeps): DeadLetterBrowser {
     async page(request = {}) {
       const { where, limit } = deadLetterPageQuery(request);
       const sql = `SELECT seq, ${DEAD_LETTER_COLUMNS} FROM herald_dead_letters ${where.sql} ORDER BY seq LIMIT $${where.params.length + 1}`;
-      return toDeadLetterPage(reads.all<DeadLetterPageRow>(sql, [...where.params, limit + 1]), limit);
+      return toDeadLetterPage(reads.all<DeadLetterPageRow>({ sql, params: [...where.params, limit + 1] }, 'dead letters: page'), limit);
     },
     async count(query = {}) {
       const where = deadLetterWhere(query);
-      return reads.get<{ n: number }>(`SELECT count(*) AS n FROM herald_dead_letters ${where.sql}`, where.params)!.n;
+      return reads.get<{ n: number }>({ sql: `SELECT count(*) AS n FROM herald_dead_letters ${where.sql}`, params: where.params }, 'dead letters: count')!.n;
     },
     async groups(query = {}) {
       const where = deadLetterWhere(query);
-      return reads.all<DeadLetterGroupRow>(GROUPS(where.sql), where.params).map(toDeadLetterGroup);
+      return reads.all<DeadLetterGroupRow>({ sql: GROUPS(where.sql), params: where.params }, 'dead letters: groups').map(toDeadLetterGroup);
     },
     async discard(ids) {
       if (ids.length === 0) return 0;

@@ -1,10 +1,12 @@
-import type Database from 'better-sqlite3';
 import type { DeadLetterBrowser, DeadLetterFilter, DeadLetterStore } from '@herald/core';
 import { DEAD_LETTER_COLUMNS, deadLetterRow, resolvedAt, toDeadLetter, type DeadLetterRow } from '@herald/sql';
+import { storeReads, type GuardedRead } from '../internal/storeErrors.js';
 import { createDeadLetterBrowser } from './deadLetterBrowser.js';
 import type { StoreDeps } from './outbox.js';
 
 const PARKING = "policy = 'park-key' AND status IN ('dead', 'parked')";
+const IS_KEY_PARKED = 'dead letters: isKeyParked';
+const LIST = 'dead letters: list';
 
 /**
  * Dead letters on SQLite, with the browser ability (see `createDeadLetterBrowser`); each method is
@@ -12,7 +14,8 @@ const PARKING = "policy = 'park-key' AND status IN ('dead', 'parked')";
  * letter with an id that exists replaces it, keeping its place in the order. `isKeyParked` runs for
  * every event of a `park-key` group, so it is kept cheap: the number of parking letters per group
  * is cached and re-counted (through a partial index) only when `PRAGMA data_version` says the file
- * changed; a group with none answers from memory, otherwise one indexed lookup answers.
+ * changed; a group with none answers from memory, otherwise one indexed lookup answers. SQLite's
+ * failures of the reads are the stores' errors naming the method and the file (see `storeReads`).
  */
 export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLetterBrowser {
   const { writer, reader, runner } = deps;
@@ -27,11 +30,17 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
          last_failure_at = excluded.last_failure_at, status = excluded.status, policy = excluded.policy`,
     ),
     setStatus: writer.prepare('UPDATE herald_dead_letters SET status = ?, resolved_at = ? WHERE id = ?'),
-    dataVersion: reader.prepare<[], number>('PRAGMA data_version').pluck(),
-    counts: reader.prepare<[], { group_name: string; n: number }>(`SELECT group_name, count(*) AS n FROM herald_dead_letters WHERE ${PARKING} GROUP BY group_name`),
-    parked: reader.prepare<[string, string, string], number>(`SELECT 1 FROM herald_dead_letters WHERE group_name = ? AND topic = ? AND key = ? AND ${PARKING} LIMIT 1`).pluck(),
+    dataVersion: storeReads.guard(reader.prepare<[], number>('PRAGMA data_version').pluck(), IS_KEY_PARKED),
+    counts: storeReads.guard(
+      reader.prepare<[], { group_name: string; n: number }>(`SELECT group_name, count(*) AS n FROM herald_dead_letters WHERE ${PARKING} GROUP BY group_name`),
+      IS_KEY_PARKED,
+    ),
+    parked: storeReads.guard(
+      reader.prepare<[string, string, string], number>(`SELECT 1 FROM herald_dead_letters WHERE group_name = ? AND topic = ? AND key = ? AND ${PARKING} LIMIT 1`).pluck(),
+      IS_KEY_PARKED,
+    ),
   };
-  const listStatements = new Map<string, Database.Statement<unknown[], DeadLetterRow>>();
+  const listStatements = new Map<string, GuardedRead<unknown[], DeadLetterRow>>();
   let version = -1;
   let parkingPerGroup = new Map<string, number>();
 
@@ -59,11 +68,11 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
     }
     let stmt = listStatements.get(sql);
     if (!stmt) {
-      stmt = reader.prepare<unknown[], DeadLetterRow>(sql);
+      stmt = storeReads.prepare<DeadLetterRow>(reader, { sql, context: LIST });
       if (listStatements.size > 100) listStatements.clear();
       listStatements.set(sql, stmt);
     }
-    return stmt.all(params).map(toDeadLetter);
+    return stmt.all(...params).map(toDeadLetter);
   }
 
   return {
@@ -79,8 +88,9 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
     async isKeyParked(group, topic, key) {
       const current = s.dataVersion.get()!;
       if (current !== version) {
-        version = current;
+        // the version only once the counts are read: after a failed count the next call counts again
         parkingPerGroup = new Map(s.counts.all().map((row) => [row.group_name, row.n]));
+        version = current;
       }
       if (!parkingPerGroup.get(group)) return false;
       return s.parked.get(group, topic, key) !== undefined;

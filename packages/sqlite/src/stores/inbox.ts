@@ -1,12 +1,14 @@
 import type { InboxEntry, InboxStore, SqlTx } from '@herald/core';
 import type Database from 'better-sqlite3';
+import { storeReads } from '../internal/storeErrors.js';
 import type { StoreDeps } from './outbox.js';
 import { inStatements, multiRowStatements } from './multiRow.js';
 
 /**
  * The inbox on SQLite: one row per (event id, group). `markHandled` is an insert that ignores a
  * conflict, so two transactions racing on the same event serialise on the write lock and exactly
- * one of them sees `true`.
+ * one of them sees `true`. `findHandled` reads committed marks on the read connection; SQLite's
+ * failures there are the stores' errors naming it and the file.
  */
 export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
   const { writer, reader, scopeOf } = deps;
@@ -18,8 +20,9 @@ export function createInboxStore(deps: StoreDeps): InboxStore<SqlTx> {
     '(?, ?, ?)',
     (stmt) => stmt.pluck() as Database.Statement<unknown[], string>,
   );
-  const find = reader.prepare<[string], { event_id: string; group_name: string; handled_at: number }>(
-    'SELECT event_id, group_name, handled_at FROM herald_inbox WHERE event_id = ? ORDER BY seq',
+  const find = storeReads.guard(
+    reader.prepare<[string], { event_id: string; group_name: string; handled_at: number }>('SELECT event_id, group_name, handled_at FROM herald_inbox WHERE event_id = ? ORDER BY seq'),
+    'inbox: findHandled',
   );
   return {
     async markHandled(tx, entry) {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Clock, OutboxBacklog, OutboxClaims, OutboxRecord, OutboxStore, SqlTx, TopicBacklog } from '@herald/core';
 import { OUTBOX_RECORD_COLUMNS, OUTBOX_RECORD_WIDTH, parseHeaders, toOutboxEntry, writeOutboxValues, type OutboxRow } from '@herald/sql';
+import { storeReads } from '../internal/storeErrors.js';
 import { OUTBOX_SLOTS, outboxSlot } from './slots.js';
 import { inStatements, multiRowStatements } from './multiRow.js';
 import type { TxRunner, TxScope } from './txRunner.js';
@@ -28,6 +29,7 @@ type ScanRow = [seq: number, slot: number, id: string, topic: string, key: strin
 /** Rows read per page of a claim's scan, and how far past `limit` rows it looks (rows of slots leased elsewhere). */
 const PAGE = 1000;
 const SCAN_SLACK = 1000;
+const CLAIM = 'outbox: claim';
 
 /**
  * A claim's decision about slots, read on the read connection before any lock is taken. Plain data:
@@ -71,23 +73,30 @@ export interface SlotWrites {
  * unbroken run from it: nothing is ever marked that was not published), records when it moved,
  * and ends the relay's lease once everything it claimed in the slot is published. No row is
  * updated on the way: a claim and a mark write a few slot rows, whatever the batch size.
- * Published records are kept (for workflow views) until the retention sweep removes them.
+ * Published records are kept (for workflow views) until the retention sweep removes them. SQLite's
+ * failures of the reads on the read connection are the stores' errors naming the method and the file.
  */
 export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxStore<SqlTx> & OutboxBacklog {
   const { writer, reader, scopeOf } = deps;
   const s = {
     insert: multiRowStatements(writer, (values) => `INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES ${values} ON CONFLICT (id) DO NOTHING`, '(?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-    byCorrelation: reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
-      `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
-         coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
-       FROM herald_outbox o WHERE o.correlation_id = ? ORDER BY o.seq`,
+    byCorrelation: storeReads.guard(
+      reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
+        `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
+           coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
+         FROM herald_outbox o WHERE o.correlation_id = ? ORDER BY o.seq`,
+      ),
+      'outbox: findByCorrelation',
     ),
     // a rowid range scan from the lowest watermark: only the rows above it are read
-    backlog: reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
-      `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
-       FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
-       WHERE o.seq > (SELECT min(published_seq) FROM herald_outbox_slots) AND o.seq > s.published_seq AND o.published_at IS NULL
-       GROUP BY o.topic ORDER BY o.topic`,
+    backlog: storeReads.guard(
+      reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
+        `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
+         FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
+         WHERE o.seq > (SELECT min(published_seq) FROM herald_outbox_slots) AND o.seq > s.published_seq AND o.published_at IS NULL
+         GROUP BY o.topic ORDER BY o.topic`,
+      ),
+      'outbox: backlog',
     ),
   };
   return {
@@ -119,15 +128,19 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
  * The relay's side of the outbox: a claim is planned on the read connection (committed rows only,
  * no lock held) and taken through `writes`; the records are built from the rows the plan read.
  * Also what the relay thread runs, on its own read connection, with the app's thread's writes.
+ * SQLite's failures of the plan's reads are the stores' errors (`outbox: claim`, naming the file).
  */
 export function createOutboxClaims(reader: Database.Database, clock: Clock, writes: SlotWrites): OutboxClaims {
   const s = {
-    readSlots: reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'),
+    readSlots: storeReads.guard(reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'), CLAIM),
     // the pending rows in append order from the lowest open watermark (a rowid range scan); raw rows
     // (arrays): a claim reads thousands, and arrays cost less to build than objects
-    scan: reader
-      .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
-      .raw(true),
+    scan: storeReads.guard(
+      reader
+        .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
+        .raw(true),
+      CLAIM,
+    ),
   };
   /**
    * Per relay, its last claim: where each record is, and how many it took per slot. A mark of

@@ -1,32 +1,43 @@
 import type Database from 'better-sqlite3';
+import { storeReads, type GuardedRead } from '../internal/storeErrors.js';
 import { translatePlaceholders } from './placeholders.js';
 import { toSqlValue } from './values.js';
 
+/** A read's SQL (with `$n` placeholders) and its parameters. */
+export interface ReadQuery {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
 /** Reads whose text depends on their arguments (which filters a query has), prepared once per text. */
 export interface ReadStatements {
-  /** Runs `sql` (with `$n` placeholders) on the read connection and returns its rows. */
-  all<Row>(sql: string, params: readonly unknown[]): Row[];
-  get<Row>(sql: string, params: readonly unknown[]): Row | undefined;
+  /**
+   * Runs `query` on the read connection and returns its rows; SQLite's failures are the stores'
+   * errors naming `context` (the operation, `dead letters: page`) and the file.
+   */
+  all<Row>(query: ReadQuery, context: string): Row[];
+  get<Row>(query: ReadQuery, context: string): Row | undefined;
 }
 
 interface Prepared {
-  readonly stmt: Database.Statement<unknown[]>;
+  readonly read: GuardedRead<unknown[], unknown>;
   readonly order: readonly number[] | null;
 }
 
 /**
  * Prepared statements on `reader`, keyed by their `$n` text and kept up to `size` (the oldest
  * prepared is dropped first). A query's shape set is small (one text per combination of filters),
- * so in practice every read after the first of its shape reuses its statement.
+ * so in practice every read after the first of its shape reuses its statement. A text is read by
+ * one operation: the context it was first prepared with names its failures.
  */
 export function createReadStatements(reader: Database.Database, size = 200): ReadStatements {
   const cache = new Map<string, Prepared>();
 
-  function prepare(sql: string): Prepared {
+  function prepare(sql: string, context: string): Prepared {
     let entry = cache.get(sql);
     if (entry) return entry;
     const translated = translatePlaceholders(sql);
-    entry = { stmt: reader.prepare<unknown[]>(translated.sql), order: translated.order };
+    entry = { read: storeReads.prepare(reader, { sql: translated.sql, context }), order: translated.order };
     if (cache.size >= size) cache.delete(cache.keys().next().value!);
     cache.set(sql, entry);
     return entry;
@@ -37,13 +48,13 @@ export function createReadStatements(reader: Database.Database, size = 200): Rea
   }
 
   return {
-    all<Row>(sql: string, params: readonly unknown[]) {
-      const entry = prepare(sql);
-      return entry.stmt.all(bind(entry, params)) as Row[];
+    all<Row>(query: ReadQuery, context: string) {
+      const entry = prepare(query.sql, context);
+      return entry.read.all(...bind(entry, query.params)) as Row[];
     },
-    get<Row>(sql: string, params: readonly unknown[]) {
-      const entry = prepare(sql);
-      return entry.stmt.get(bind(entry, params)) as Row | undefined;
+    get<Row>(query: ReadQuery, context: string) {
+      const entry = prepare(query.sql, context);
+      return entry.read.get(...bind(entry, query.params)) as Row | undefined;
     },
   };
 }

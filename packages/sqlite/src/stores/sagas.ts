@@ -1,5 +1,6 @@
 import type { SagaStore, SqlTx } from '@herald/core';
 import { SAGA_COLUMNS, sagaValues, toSagaRecord, type SagaRow } from '@herald/sql';
+import { storeReads } from '../internal/storeErrors.js';
 import type { StoreDeps } from './outbox.js';
 
 /**
@@ -8,7 +9,8 @@ import type { StoreDeps } from './outbox.js';
  * the same version cannot both save it: the second's compare-and-set finds the first's row (and
  * loads it again); if the first then rolls back, the second's reads no longer replay and it runs
  * again (see the transaction runner). Other processes wait for the file's write lock. `find` reads
- * committed rows on the read connection.
+ * committed rows on the read connection; SQLite's failures there are the stores' errors naming it
+ * and the file.
  */
 export function createSagaStore(deps: StoreDeps): SagaStore<SqlTx> {
   const { writer, reader, scopeOf } = deps;
@@ -16,7 +18,7 @@ export function createSagaStore(deps: StoreDeps): SagaStore<SqlTx> {
     load: writer.prepare<[string, string], SagaRow>(`SELECT ${SAGA_COLUMNS} FROM herald_sagas WHERE saga = ? AND instance_id = ?`),
     insert: writer.prepare(`INSERT INTO herald_sagas (${SAGA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (saga, instance_id) DO NOTHING`),
     update: writer.prepare('UPDATE herald_sagas SET status = ?, version = ?, state = ?, updated_at = ? WHERE saga = ? AND instance_id = ? AND version = ?'),
-    find: reader.prepare<[string, string], SagaRow>(`SELECT ${SAGA_COLUMNS} FROM herald_sagas WHERE saga = ? AND instance_id = ?`),
+    find: storeReads.guard(reader.prepare<[string, string], SagaRow>(`SELECT ${SAGA_COLUMNS} FROM herald_sagas WHERE saga = ? AND instance_id = ?`), 'sagas: find'),
   };
   return {
     async load(tx, saga, instanceId) {

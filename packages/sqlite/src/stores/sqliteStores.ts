@@ -67,9 +67,11 @@ const CHECKPOINT_INTERVAL_MS = 100;
  *
  * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`, the
  * backlog, dead letter pages, counts and groups) use a second connection and see committed data
- * only. Several processes may share the file (they wait for each other's write lock up to
- * `busyTimeoutMs`). `onAppended` listeners run after a commit that appended outbox records in
- * this process. `close()` is idempotent: it waits for queued transactions, then closes the file.
+ * only; SQLite's failures there are mapped to the same codes as in transactions, the message naming
+ * the read (`dead letters: list`) and the file. Several processes may share the file (they wait
+ * for each other's write lock up to `busyTimeoutMs`). `onAppended` listeners run after a commit
+ * that appended outbox records in this process. `close()` is idempotent: it waits for queued
+ * transactions, then closes the file.
  *
  * @example
  * const stores = sqliteStores({ path: '.herald/store.db' });

@@ -1,6 +1,7 @@
 import type { FiredTimers, PendingTimer, SqlTx, TimerStore } from '@herald/core';
 import { CoreErrors, HeraldError } from '@herald/core';
 import { OUTBOX_RECORD_COLUMNS, PENDING_TIMER_COLUMNS, TIMER_COLUMNS, timerValues, toFiredTimer, toPendingTimer, type TimerRow } from '@herald/sql';
+import { storeReads } from '../internal/storeErrors.js';
 import type { StoreDeps } from './outbox.js';
 import { outboxSlot } from './slots.js';
 
@@ -20,7 +21,8 @@ interface DueRow extends TimerRow {
  * file, so two schedulers never fire the same timer; a transaction in this process that is
  * cancelling a timer has already deleted its row, and a firing that read around it runs again if
  * that transaction rolls back (see the transaction runner). Settles once durable; appended records
- * wake in-process relays.
+ * wake in-process relays. `find` reads committed timers on the read connection; SQLite's failures
+ * there are the stores' errors naming it and the file.
  */
 export function createTimerStore(deps: StoreDeps): TimerStore<SqlTx> {
   const { writer, reader, runner, scopeOf } = deps;
@@ -31,7 +33,10 @@ export function createTimerStore(deps: StoreDeps): TimerStore<SqlTx> {
     append: writer.prepare(`INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
     fired: writer.prepare('DELETE FROM herald_timers WHERE seq = ?'),
     next: writer.prepare<[], number | null>('SELECT min(due_at) FROM herald_timers').pluck(),
-    find: reader.prepare<[string], TimerRow>(`SELECT ${PENDING_TIMER_COLUMNS} FROM herald_timers WHERE timer_id IN (SELECT value FROM json_each(?))`),
+    find: storeReads.guard(
+      reader.prepare<[string], TimerRow>(`SELECT ${PENDING_TIMER_COLUMNS} FROM herald_timers WHERE timer_id IN (SELECT value FROM json_each(?))`),
+      'timers: find',
+    ),
   };
 
   return {

@@ -7,9 +7,11 @@ import {
   type WindowStore,
 } from '@herald/core';
 import { WINDOW_COLUMNS, toStoredWindow, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
+import { storeReads } from '../internal/storeErrors.js';
 import type { StoreDeps } from './outbox.js';
 
 const WHO = 'stores';
+const READ = 'windows: read';
 
 /**
  * Window state on SQLite. An update runs its statements (read the partition, read the keys'
@@ -17,6 +19,8 @@ const WHO = 'stores';
  * shared connection: no other transaction of this process runs a statement in between, other
  * processes wait for the write lock, and the transaction runner replays or reruns a transaction
  * whose reads another one's rollback invalidated. So updates of one partition never interleave.
+ * `read` reads committed state on the read connection; SQLite's failures there are the stores'
+ * errors naming it and the file.
  */
 export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
   const { writer, reader, scopeOf } = deps;
@@ -35,8 +39,8 @@ export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
        ON CONFLICT (store, partition) DO UPDATE SET stream_time = excluded.stream_time, late = late + excluded.late`,
     ),
     close: writer.prepare<unknown[], WindowRow>(`DELETE FROM herald_windows WHERE store = ? AND partition = ? AND close_at <= ? RETURNING ${WINDOW_COLUMNS}`),
-    snapshotPartitions: reader.prepare<[string], WindowPartitionRow>('SELECT partition, stream_time, late FROM herald_window_partitions WHERE store = ?'),
-    snapshotWindows: reader.prepare<[string], WindowRow & { partition: number }>(`SELECT partition, ${WINDOW_COLUMNS} FROM herald_windows WHERE store = ?`),
+    snapshotPartitions: storeReads.guard(reader.prepare<[string], WindowPartitionRow>('SELECT partition, stream_time, late FROM herald_window_partitions WHERE store = ?'), READ),
+    snapshotWindows: storeReads.guard(reader.prepare<[string], WindowRow & { partition: number }>(`SELECT partition, ${WINDOW_COLUMNS} FROM herald_windows WHERE store = ?`), READ),
   };
 
   return {
