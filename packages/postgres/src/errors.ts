@@ -11,14 +11,14 @@ export const { specs: PgErrors, codes: PgErrorCodes } = defineErrorCodes({
   timeout: {
     code: 'store-timeout',
     retriable: true,
-    meaning: 'A statement was cancelled: it ran longer than statement_timeout, or an operator cancelled it (pg_cancel_backend).',
-    action: 'Retried by the pipeline; if frequent, find the slow statement (a missing index, a lock held long, a busy server) or raise statement_timeout.',
+    meaning: 'A statement was cancelled: it ran longer than statement_timeout, an operator cancelled it (pg_cancel_backend), or the stores did, rolling back its transaction (transactionTimeoutMs, or a batch-mate failed).',
+    action: 'Retried by the pipeline; if frequent, find the slow statement (a missing index, a lock held long, a busy server) or raise statement_timeout (or transactionTimeoutMs).',
   },
   unavailable: {
     code: 'store-unavailable',
     retriable: true,
-    meaning: 'The connection failed or was closed by the server (shutdown, idle-in-transaction timeout), or the server is in recovery or out of resources (connections, memory, disk).',
-    action: 'Retried by the pipeline; check the server (its log, memory and disk), the network and max_connections (and HERALD_PG_POOL_SIZE).',
+    meaning: 'The connection failed or was closed by the server (shutdown, idle-in-transaction timeout), the server is in recovery (a write reaching a hot standby: read_only_sql_transaction) or out of resources (connections, memory, disk). The connection is discarded, so the next attempt connects anew (after a failover, to the new primary).',
+    action: 'Retried by the pipeline; check the server (its log, memory and disk), the network, max_connections (and HERALD_PG_POOL_SIZE), and that the address points at the primary (not a standby, nor a database set default_transaction_read_only).',
   },
   constraint: {
     code: 'store-constraint',
@@ -51,17 +51,23 @@ const CATALOG_INDEXES = new Set(['pg_type_typname_nsp_index', 'pg_class_relname_
  */
 const DUPLICATE_DDL_STATES = new Set(['42P07', '42710']);
 /**
- * `query_canceled`: statement_timeout, or pg_cancel_backend. The stores never cancel their own
- * statements (close waits for them), so this is never our shutdown: a slow statement under load,
- * which may well finish in time when run again, as a lock timeout (a conflict) may.
+ * `query_canceled`: statement_timeout, pg_cancel_backend, or the stores themselves: a transaction
+ * rolled back while one of its statements still runs (its `transactionTimeoutMs` passed, or a
+ * batch-mate failed) has that statement cancelled first (`cancelRunning`), and whoever awaited it
+ * gets this. Each time the statement was slow (under load, behind a lock), not wrong, and may well
+ * finish in time when run again, as a lock timeout (a conflict) may; and the transaction is rolled
+ * back, so running it again is safe.
  */
 const CANCELED_STATE = '57014';
 /**
  * Connection exceptions (class 08), shutdown, crash recovery, the server closing an idle
  * transaction's session; insufficient resources (class 53: connections, memory, disk) are checked
- * by class.
+ * by class. `read_only_sql_transaction` (25006): a write reached a server in recovery, a hot
+ * standby, which is what a DNS name or a pooler points at for a while during a failover; as
+ * unavailable, the connection is discarded, not reused (it would reach the standby again), and the
+ * retry connects anew, to the new primary once the name points at it.
  */
-const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '25P03', '58000', '58030']);
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '25P03', '25006', '58000', '58030']);
 /** Node socket errors meaning the server could not be reached or the connection dropped. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Messages of pg's own connection failures, which carry no code. */
@@ -84,11 +90,13 @@ const IF_NOT_EXISTS = /\bIF\s+NOT\s+EXISTS\b/i;
 
 /**
  * Maps anything the `pg` driver throws to a {@link HeraldError} whose `retriable` flag says whether
- * running the whole transaction again may succeed: serialization failures, deadlocks and lost
- * connections are retriable; constraint violations, values the server refuses as data (the core's
- * `value-rejected`: a NUL in text, a string too long...) and SQL errors are not. A cancelled statement
- * (statement_timeout) is a retriable `store-timeout`. The driver's error is the `cause`;
- * `details.sqlState` (and `details.constraint`, `details.table`) keep what the server said.
+ * running the whole transaction again may succeed: serialization failures, deadlocks, lost
+ * connections and writes refused by a standby in recovery are retriable; constraint violations,
+ * values the server refuses as data (the core's `value-rejected`: a NUL in text, a string too
+ * long...) and SQL errors are not. A cancelled statement (statement_timeout, or cancelled by the
+ * stores when its transaction rolled back) is a retriable `store-timeout`. The driver's error is
+ * the `cause`; `details.sqlState` (and `details.constraint`, `details.table`) keep what the server
+ * said.
  * Concurrent DDL colliding on a system catalog's unique index is a retriable conflict too, and so is
  * finding the object the other one just committed when the statement creates only what does not
  * exist yet (`options.idempotentDdl`: several processes creating the same table at start).
@@ -120,7 +128,10 @@ function isUnavailable(sqlState: string | undefined, message: string): boolean {
   return sqlState.startsWith('08') || sqlState.startsWith('53') || UNAVAILABLE_STATES.has(sqlState) || SOCKET_CODES.has(sqlState);
 }
 
-/** Whether a mapped error says the connection itself is broken (the pooled client must be discarded). */
+/**
+ * Whether a mapped error says the connection itself is broken or leads nowhere useful (a standby
+ * refusing writes): the pooled client must be discarded.
+ */
 export function isConnectionError(error: HeraldError): boolean {
   return error.code === PgErrorCodes.unavailable;
 }

@@ -1,6 +1,7 @@
+import { HeraldError } from '@herald/core';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
-import { toStoreError } from './errors.js';
+import { isIdempotentDdl, PgErrorCodes, PgErrors, toStoreError } from './errors.js';
 import { MIGRATIONS } from './internal/migrations.js';
 import { tablesFor, type Tables } from './internal/tables.js';
 
@@ -55,38 +56,71 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
   let failed: unknown;
   const onClientError = (error: Error) => (failed ??= error);
   client.on('error', onClientError);
+  // what was sent last, so a failure is mapped by what that statement was
+  let step: Step = { sql: '', context: 'migrate' };
+  const run = (next: Step, values?: unknown[]) => {
+    step = next;
+    return client.query(next.sql, values);
+  };
   try {
     const current = await appliedVersions(client, t);
     if (current && MIGRATIONS.every((m) => current.has(m.version))) {
       return { applied: [], version: Math.max(0, ...current) };
     }
-    await client.query('BEGIN');
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`herald:migrate:${t.schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${t.schema}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.migrations} (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await run({ sql: 'BEGIN', context: 'migrate' });
+    await run({ sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, context: 'migrate: lock' }, [`herald:migrate:${t.schema}`]);
+    await run({ sql: `CREATE SCHEMA IF NOT EXISTS ${t.schema}`, context: `migrate: schema ${t.schema}` });
+    await run({
+      sql: `CREATE TABLE IF NOT EXISTS ${t.migrations} (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      context: 'migrate: migrations table',
+    });
     const done = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
     const have = new Set(done.rows.map((r) => r.version));
     const applied: number[] = [];
     for (const migration of MIGRATIONS) {
       if (have.has(migration.version)) continue;
-      await client.query(migration.sql(t));
-      await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      const context = `migrate: version ${migration.version} (${migration.name})`;
+      await run({ sql: migration.sql(t), context });
+      await run({ sql: `INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, context }, [migration.version, migration.name]);
       applied.push(migration.version);
     }
-    await client.query('COMMIT');
+    await run({ sql: 'COMMIT', context: 'migrate: commit' });
     return { applied, version: Math.max(0, ...have, ...applied) };
   } catch (error) {
     failed = error;
     await client.query('ROLLBACK').catch(() => {});
-    // the migrations' DDL runs under the lock, and the schema's own creates only what is missing: an
-    // object named as existing was created by a concurrent session (e.g. a user's), a race
-    throw toStoreError(error, 'migrate', { idempotentDdl: true });
+    throw migrationError(error, step, t);
   } finally {
     // after a failure the connection's state is unknown: discard it rather than return it to the pool
     client.removeListener('error', onClientError);
     client.release(failed !== undefined);
   }
+}
+
+/** A statement of the migration run, and what to call it in an error. */
+interface Step {
+  readonly sql: string;
+  readonly context: string;
+}
+
+/**
+ * Maps a failure of `step`. Only a statement that creates what does not exist yet (`IF NOT
+ * EXISTS`: the schema, the migrations table) can meet an object a concurrent session has just
+ * created, a race worth retrying. The migrations themselves create with plain `CREATE` under the
+ * advisory lock, which every Herald process migrating this schema takes: an existing object of a
+ * name they create was made by something else (another tool's table in the schema), a clash that
+ * fails the same way every time, so it is final and says what to do.
+ */
+function migrationError(thrown: unknown, step: Step, t: Tables): HeraldError {
+  const error = toStoreError(thrown, step.context, { idempotentDdl: isIdempotentDdl(step.sql) });
+  const sqlState = error.details?.sqlState;
+  if (error.code !== PgErrorCodes.failed || (sqlState !== '42P07' && sqlState !== '42710')) return error;
+  return new HeraldError(PgErrors.failed, `${error.message}: schema ${t.schema} holds an object of that name that Herald's migrations did not create; move or drop it, or give Herald a schema of its own (the schema option)`, {
+    retriable: false,
+    cause: thrown,
+    details: error.details,
+  });
 }
 
 /** The versions applied so far, read without DDL or lock; undefined when there is no migrations table yet. */

@@ -14,7 +14,7 @@ export interface PgStoresOptions {
   readonly poolSize?: number;
   /** Run {@link migrate} before first use. Default true. */
   readonly migrate?: boolean;
-  /** How long to wait for a connection before failing with a retriable error. Default 10 000. */
+  /** How long to wait for a connection before failing with a retriable error. Default 10 000; at most `MAX_TIMER_MS` (a Node timer). */
   readonly connectTimeoutMs?: number;
   /**
    * A transaction the stores run (`transaction(work)`, claims, timers) still running after this
@@ -29,7 +29,7 @@ export interface PgStoresOptions {
   readonly inboxRetentionMs?: number;
   /** Resolved (`redriven`, `discarded`) dead letters are kept this long after resolution. `dead` and `parked` ones always stay. Default 30 days. */
   readonly deadLetterRetentionMs?: number;
-  /** How often the retention sweep runs. Default 60 000. */
+  /** How often the retention sweep runs. Default 60 000; at most `MAX_TIMER_MS` (a Node timer). */
   readonly sweepIntervalMs?: number;
   /**
    * Whether these stores sweep retention in the background (every `sweepIntervalMs`). Default
@@ -72,7 +72,9 @@ export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStor
   positiveInteger(o.inboxRetentionMs, 'inboxRetentionMs');
   positiveInteger(o.deadLetterRetentionMs, 'deadLetterRetentionMs');
   positiveInteger(o.sweepIntervalMs, 'sweepIntervalMs');
-  if (o.sweepIntervalMs > MAX_TIMER_MS) invalid(`sweepIntervalMs must be at most ${MAX_TIMER_MS}, got ${o.sweepIntervalMs}`);
+  // both become Node timers (pg's connect timeout, the sweep's interval), which fire after 1 ms when longer
+  atMostTimer(o.connectTimeoutMs, 'connectTimeoutMs');
+  atMostTimer(o.sweepIntervalMs, 'sweepIntervalMs');
   return o;
 }
 
@@ -82,6 +84,10 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 
 function positiveInteger(value: number, name: string): void {
   if (!(Number.isSafeInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
+}
+
+function atMostTimer(value: number, name: string): void {
+  if (value > MAX_TIMER_MS) invalid(`${name} must be at most ${MAX_TIMER_MS}, got ${value}`);
 }
 
 function invalid(message: string): never {

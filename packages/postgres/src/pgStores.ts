@@ -75,8 +75,10 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  * (`deadLetters.page`, `count`, `groups`, `discard`) each run one statement on the pool and see only
  * committed rows; pages follow `seq`, so letters added while an operator pages come last.
  *
- * `close()` refuses new work, stops the sweep (after its current statement), waits for transactions
- * in flight, then ends the pool it created; it is idempotent.
+ * `close()` refuses new work, stops the sweep (after its current statement), waits for the
+ * transactions and statements of these stores still in flight (on a `pool` given too: other users'
+ * work on it is not waited for), then ends the pool it created (a given one stays open); it is
+ * idempotent.
  *
  * @example
  * const stores = pgStores({ connectionString: process.env.DATABASE_URL });

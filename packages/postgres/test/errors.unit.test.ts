@@ -29,8 +29,8 @@ describe('toStoreError', () => {
     expect(toStoreError(pgError('55P03'), 'execute')).toMatchObject({ code: PgErrorCodes.conflict, retriable: true });
   });
 
-  it('maps a server out of resources, or closing an idle transaction’s session, to retriable unavailability', () => {
-    for (const code of ['53000', '53100', '53200', '53300', '53400', '25P03']) {
+  it('maps a server out of resources, closing an idle transaction’s session, or in recovery (a standby refusing writes), to retriable unavailability', () => {
+    for (const code of ['53000', '53100', '53200', '53300', '53400', '25P03', '25006']) {
       expect(toStoreError(pgError(code), 'execute'), code).toMatchObject({ code: PgErrorCodes.unavailable, retriable: true });
     }
   });

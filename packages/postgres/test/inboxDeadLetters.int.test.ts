@@ -98,6 +98,10 @@ describe('dead letters', () => {
     expect(await stores.deadLetters.list({ key: 'order-2', group: 'payments' })).toEqual([c]);
     expect(await stores.deadLetters.list({ ids: ['c', 'a'] })).toEqual([a, c]);
     expect(await stores.deadLetters.list({ limit: 2 })).toEqual([a, b]);
+    // a limit that is no whole number of rows is cut as on SQLite, not sent for PostgreSQL to refuse
+    expect(await stores.deadLetters.list({ limit: 2.5 })).toEqual([a, b]);
+    expect(await stores.deadLetters.list({ limit: 0.5 })).toEqual([]);
+    expect(await stores.deadLetters.list({ limit: -1 })).toEqual([]);
     // adding the same id again (a retried add) updates it in place
     await stores.deadLetters.add({ ...a, attempts: 6 });
     expect((await stores.deadLetters.list()).map((l) => [l.id, l.attempts])).toEqual([['a', 6], ['b', 5], ['c', 5]]);

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, pgStores } from '../src/index.js';
 import { MIGRATIONS } from '../src/internal/migrations.js';
+import { resolvePgStoresOptions } from '../src/options.js';
 import { tablesFor } from '../src/internal/tables.js';
 import { usePostgres } from './support.js';
 
@@ -235,6 +236,57 @@ describe('migrate', () => {
     }
   });
 
+  it('gives a key a previous-release process begins after the upgrade a live 60 s lease: a retry on an upgraded process finds it in flight', async () => {
+    const url = await pgs.database();
+    await schemaAt(url, 9);
+    expect((await migrate({ connectionString: url })).applied).toEqual(ALL.filter((v) => v > 9));
+    // a process of the release before version 10, still running: its begin knows no owner or lease
+    const old = new pg.Client({ connectionString: url });
+    await old.connect();
+    const now = Date.now();
+    try {
+      const taken = await old.query(
+        `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
+          VALUES ($1, $2, 'in-flight', NULL, $3::bigint, $3::bigint + $4::bigint)
+          ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
+            created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+            WHERE i.expires_at <= $3::bigint RETURNING 1 AS started`,
+        ['order-42', 'f', now, 86_400_000],
+      );
+      expect(taken.rowCount).toBe(1);
+    } finally {
+      await old.end();
+    }
+    const [row] = await rows<{ lease_expires_at: string }>(url, `SELECT lease_expires_at FROM ${t.idempotency} WHERE key = 'order-42'`);
+    // the database clock's now() at the insert, plus 60 s (the hosts' clocks are one here)
+    expect(Number(row!.lease_expires_at) - now).toBeGreaterThanOrEqual(60_000 - 1_000);
+    expect(Number(row!.lease_expires_at) - now).toBeLessThanOrEqual(60_000 + 5_000);
+    const stores = pgStores({ connectionString: url });
+    try {
+      const begin = (at: number) => stores.idempotency.begin({ key: 'order-42', fingerprint: 'f', now: at, ttlMs: 86_400_000, leaseMs: 60_000 });
+      // the client's retry, 50 ms later, while the old attempt runs: not taken over
+      expect(await begin(now + 50)).toEqual({ outcome: 'in-flight' });
+      // the old process died: its key is taken over once the lease lapsed, not a whole ttl later
+      expect(await begin(now + 70_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
+    } finally {
+      await stores.close();
+    }
+  });
+
+  it('fails for good, naming the clash, when the schema holds another tool\'s table of a name a migration creates', async () => {
+    const url = await pgs.database();
+    await rows(url, 'CREATE SCHEMA herald; CREATE TABLE herald.timers (id integer)');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const clash = await migrate({ connectionString: url }).catch((error: unknown) => error);
+      expect(clash).toMatchObject({ code: 'store-failed', retriable: false, details: { sqlState: '42P07' } });
+      expect((clash as Error).message).toMatch(/version 8 \(timers and saga instances\): relation "timers" already exists: schema "herald" holds an object of that name/);
+    }
+    // nothing of the run was kept: the same clash, every time, until the table is moved
+    expect(await rows(url, `SELECT to_regclass('herald.outbox') AS outbox`)).toEqual([{ outbox: null }]);
+    await rows(url, 'ALTER TABLE herald.timers SET SCHEMA public');
+    expect((await migrate({ connectionString: url })).applied).toEqual(ALL);
+  });
+
   it('keeps schemas apart, and pgStores migrates its own before first use', async () => {
     const url = await pgs.database();
     const a = pgStores({ connectionString: url, schema: 'svc_a' });
@@ -261,8 +313,12 @@ describe('migrate', () => {
         );
       }
     }
-    // a longer timer delay fires at once in Node: the sweep would never pause
+    // a longer timer delay fires at once in Node: the sweep would never pause, every connect would time out
     expect(() => pgStores({ connectionString: 'postgres://x', sweepIntervalMs: 2 ** 31 })).toThrow(/sweepIntervalMs must be at most/);
+    expect(() => pgStores({ connectionString: 'postgres://x', connectTimeoutMs: 2 ** 31 })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('connectTimeoutMs must be at most 2147483647') as unknown }),
+    );
+    expect(resolvePgStoresOptions({ connectionString: 'postgres://x', connectTimeoutMs: 2 ** 31 - 1 }).connectTimeoutMs).toBe(2 ** 31 - 1);
     expect(() => pgStores({ connectionString: 'postgres://x', schema: 'Bad' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 });

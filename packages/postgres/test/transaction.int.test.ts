@@ -1,7 +1,8 @@
 import { ErrorCodes, HeraldError, isHeraldError, type SqlTx } from '@herald/core';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PgErrorCodes, pgStores as createPgStores } from '../src/index.js';
-import { spiedPool, usePostgres } from './support.js';
+import { eventually, spiedPool, usePostgres } from './support.js';
 
 const pgs = usePostgres();
 
@@ -309,6 +310,111 @@ describe('pgStores.transaction', () => {
     expect(lost).toMatchObject({ code: PgErrorCodes.unavailable, retriable: true });
     for (let i = 0; i < 3; i++) {
       expect(await stores.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    }
+  });
+
+  it('maps a write refused by a server in recovery (25006) to retriable unavailability, and discards the connection so the next one reaches a writable server', async () => {
+    const url = await pgs.database();
+    const database = new URL(url).pathname.slice(1);
+    await (await pgStores({ url })).transaction(makeTable);
+    // what a DNS name or a pooler points at for a while during a failover: a server refusing writes
+    // (a hot standby answers 25006 read_only_sql_transaction; new sessions of this database do too)
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE ${database} SET default_transaction_read_only = on`);
+      const stores = await pgStores({ url, poolSize: 1 });
+      // a statement of the stores' own (the pool's query, which discards a failed connection itself)
+      await expect(stores.idempotency.begin({ key: 'k', fingerprint: 'f', now: 1, ttlMs: 1000 })).rejects.toMatchObject({
+        code: PgErrorCodes.unavailable,
+        retriable: true,
+        details: { sqlState: '25006' },
+      });
+      const refused = await stores.transaction((tx) => tx.execute(`INSERT INTO items VALUES ('during', 1)`)).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: PgErrorCodes.unavailable, retriable: true, details: { sqlState: '25006' } });
+      // the failover completes: the name points at a writable primary again. The transaction's
+      // connection, kept in the pool, would still be the read-only session; a new one writes
+      await admin.query(`ALTER DATABASE ${database} RESET default_transaction_read_only`);
+      await stores.transaction((tx) => tx.execute(`INSERT INTO items VALUES ('after', 2)`));
+      expect(await stores.transaction((tx) => tx.query('SELECT id FROM items'))).toEqual([{ id: 'after' }]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('bounds the writes deferred to commit by transactionTimeoutMs: the outbox insert waiting on a lock is cancelled and rolled back', async () => {
+    const url = await pgs.database();
+    const stores = await pgStores({ url, transactionTimeoutMs: 400 });
+    await stores.transaction(makeTable);
+    // another session (a batch job, another process) appended the same event id and has not committed
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at) VALUES ('e1', 'orders', 'k1', 'T', 'theirs', '{}', '{}', 0)`);
+      // it ends 3 s later, well past our deadline
+      const ended = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => other.query('ROLLBACK'));
+      const started = Date.now();
+      const waiting = stores.transaction(async (tx) => {
+        await tx.execute(`INSERT INTO items VALUES ('ours', 1)`);
+        await stores.outbox.append(tx, [record('e1')]);
+      });
+      await expect(waiting).rejects.toMatchObject({ code: ErrorCodes.timeout, retriable: true });
+      expect(Date.now() - started, 'rolled back at the deadline, not when the other session ended').toBeLessThan(2_000);
+      // the insert was cancelled, not left waiting on the server
+      const stuck = await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+      expect(stuck.rows).toEqual([{ n: 0 }]);
+      await ended;
+    } finally {
+      await other.end();
+    }
+    expect(await stores.transaction((tx) => tx.query('SELECT id FROM items'))).toEqual([]);
+    expect(await stores.outbox.findByCorrelation('c-e1')).toEqual([]);
+  });
+
+  it('reports a COMMIT still running past transactionTimeoutMs as of unknown outcome, and discards its connection', async () => {
+    const stores = await pgStores({ poolSize: 1, transactionTimeoutMs: 400 });
+    // a deferred constraint trigger runs inside COMMIT: here it makes COMMIT take 3 s
+    await stores.transaction(async (tx) => {
+      await makeTable(tx);
+      await tx.execute(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$`);
+      await tx.execute(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`);
+    });
+    const started = Date.now();
+    const committing = stores.transaction((tx) => tx.execute(`INSERT INTO items VALUES ('slow', 1)`));
+    const unknown = await committing.catch((e: unknown) => e);
+    expect(unknown).toMatchObject({ code: ErrorCodes.timeout, retriable: true, details: { commitOutcome: 'unknown' } });
+    expect(Date.now() - started, 'given up at the deadline, not when COMMIT ended').toBeLessThan(2_500);
+    // the only pooled connection may still be committing: a new one serves the next transaction at once
+    const next = Date.now();
+    expect(await stores.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    expect(Date.now() - next, 'not queued behind the COMMIT').toBeLessThan(1_500);
+    // unknown indeed: here the COMMIT went on and committed
+    await eventually(async () => (await stores.transaction((tx) => tx.query('SELECT id FROM items'))).length === 1, { what: 'the slow commit' });
+  });
+
+  it('close() waits for its transactions in flight on a pool it was given, and leaves that pool open', async () => {
+    const pool = new pg.Pool({ connectionString: await pgs.database() });
+    try {
+      const stores = createPgStores({ pool });
+      await stores.transaction(makeTable);
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => (entered = resolve));
+      let committed = false;
+      const running = stores
+        .transaction(async (tx) => {
+          entered();
+          await tx.query('SELECT pg_sleep(0.5)');
+          await tx.execute(`INSERT INTO items VALUES ('late', 1)`);
+        })
+        .then(() => (committed = true));
+      await inside;
+      await stores.close();
+      expect(committed, 'close() resolved before the transaction committed').toBe(true);
+      await running;
+      expect((await pool.query('SELECT id FROM items')).rows).toEqual([{ id: 'late' }]);
+    } finally {
+      await pool.end();
     }
   });
 

@@ -21,6 +21,12 @@ export interface Db {
   run<Row extends QueryResultRow>(context: string, statement: Statement): Promise<QueryResult<Row>>;
   /** Throws `closed` once the stores are closed. */
   assertOpen(): void;
+  /**
+   * Runs an operation of the stores (a transaction, a statement) as work in flight, which `close()`
+   * waits for. Call {@link assertOpen} first: work started once closing began is not waited for.
+   */
+  inFlight<T>(operation: () => Promise<T>): Promise<T>;
+  /** Refuses new work, waits for the migration and the work in flight, then ends the pool if it is ours. */
   close(): Promise<void>;
 }
 
@@ -32,6 +38,19 @@ export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; mi
   const transactions = createTransactionWatch(options.transactionTimeoutMs);
   let migration: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  // the stores' own work in flight: ending a pool of ours waits for its connections anyway, but a
+  // pool the caller gave is not ended, and its other users' connections are not ours to wait for
+  const running = new Set<Promise<unknown>>();
+
+  function inFlight<T>(operation: () => Promise<T>): Promise<T> {
+    const work = operation();
+    const settled: Promise<void> = work.then(
+      () => void running.delete(settled),
+      () => void running.delete(settled),
+    );
+    running.add(settled);
+    return work;
+  }
 
   function ready(): Promise<void> {
     if (!options.migrate) return Promise.resolve();
@@ -57,22 +76,28 @@ export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; mi
     transactions,
     ready,
     assertOpen,
+    inFlight,
     async run<Row extends QueryResultRow>(context: string, statement: Statement) {
       assertOpen();
-      await ready();
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await pool.query<Row>(statement);
-        } catch (thrown) {
-          const error = toStoreError(thrown, `pgStores: ${context}`);
-          if (error.code !== PgErrorCodes.conflict || attempt >= STATEMENT_ATTEMPTS) throw error;
-          logger.debug('pgStores: statement lost a lock race, running it again', { context, attempt });
+      return inFlight(async () => {
+        await ready();
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await pool.query<Row>(statement);
+          } catch (thrown) {
+            // pg's pool.query discards the connection of a failed statement itself
+            const error = toStoreError(thrown, `pgStores: ${context}`);
+            if (error.code !== PgErrorCodes.conflict || attempt >= STATEMENT_ATTEMPTS) throw error;
+            logger.debug('pgStores: statement lost a lock race, running it again', { context, attempt });
+          }
         }
-      }
+      });
     },
     close() {
       closing ??= (async () => {
         await migration?.catch(() => {});
+        // nothing new starts once closing is set (assertOpen), so the set only shrinks
+        while (running.size > 0) await Promise.all(running);
         if (options.ownsPool) await pool.end();
       })();
       return closing;

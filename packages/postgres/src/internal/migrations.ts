@@ -3,13 +3,19 @@ import { NOW_MS, type Tables } from './tables.js';
 
 /**
  * One schema change. Versions only grow; a released migration is never edited, but to correct how
- * it gets to the same schema (version 7: what it stamps on the rows it finds).
+ * it gets to the same schema (version 7: what it stamps on the rows it finds). Its statements run
+ * under the migration lock and create with plain `CREATE`: `migrate` sends the text as one query
+ * and maps its failure by the whole text, so an `IF NOT EXISTS` anywhere in it would make a name
+ * clash in any of its statements read as a race with a concurrent session, and be retried.
  */
 export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: (t: Tables) => string;
 }
+
+/** The gateway's default lease in the release before version 10 (see version 11). */
+const PREVIOUS_RELEASE_LEASE_MS = 60_000;
 
 /**
  * The stores' schema, as versioned migrations. Times are epoch milliseconds (`bigint`), JSON is kept
@@ -283,6 +289,26 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: (t) => `
       ALTER TABLE ${t.idempotency} ADD COLUMN owner text, ADD COLUMN lease_expires_at bigint NOT NULL DEFAULT 0;
       UPDATE ${t.idempotency} SET lease_expires_at = created_at + 60000 WHERE state = 'in-flight';
+    `,
+  },
+  {
+    version: 11,
+    name: 'a live lease for idempotency keys the previous release takes',
+    // Processes of the release before version 10, still running in a rolling upgrade, insert keys
+    // without lease_expires_at: version 10's default gave them 0, a lease already run out, so a
+    // retry reaching an upgraded process took the key over at once and both attempts committed.
+    // Their inserts now get a live lease from the default, as version 7's default gives that
+    // release's outbox rows their txid (this release always writes the column itself).
+    // Which lease: the store's default lease is the key's whole ttlMs, which a column default
+    // cannot read (it may not refer to expires_at). That release's own lease was its gateway's
+    // default leaseMs, 60 s (a separate lease record; its retries got through once it lapsed), the
+    // one version 10 gives keys in flight at the upgrade: an old attempt is held off from upgraded
+    // processes as long as its own release held off its retries. A constant of a day (the default
+    // ttl) would instead leave the key of an old process that died answering 'in flight' for a
+    // day. Stamped by the database clock (as version 7's txid); `begin` compares with the caller's
+    // clock, so hosts' clock skew shifts the lease by as much.
+    sql: (t) => `
+      ALTER TABLE ${t.idempotency} ALTER COLUMN lease_expires_at SET DEFAULT (${NOW_MS} + ${PREVIOUS_RELEASE_LEASE_MS});
     `,
   },
 ];

@@ -4,6 +4,7 @@ import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, isConnectionError, isIdempotentDdl, toStoreError } from '../errors.js';
 import { cancelRunning, rollbackWithin, ROLLBACK_WAIT_MS } from './cancel.js';
 import type { Db, Statement } from './db.js';
+import type { TransactionDeadline } from './transactionWatch.js';
 
 /** What the stores know about a transaction handle they created. */
 interface TxState {
@@ -206,21 +207,31 @@ function createTx(state: TxState): SqlTx {
  * COMMIT turns into a rollback and this rejects rather than report a commit that did not happen.
  * A connection lost during COMMIT rejects with a retriable error whose `details.commitOutcome` is
  * `unknown`: the transaction may have committed (the inbox and idempotency keys absorb a rerun).
- * `work` still running after `transactionTimeoutMs` is no longer waited for: the transaction rolls
- * back and rejects with a retriable `timeout`. Whenever the transaction rolls back while one of its
- * statements is still running (work that failed or was abandoned while a batch-mate's statement
- * waits on a lock, or sleeps), that statement is cancelled first: the ROLLBACK would otherwise
- * wait behind it, keeping the transaction's locks.
+ * `transactionTimeoutMs` bounds the whole transaction, the writes deferred to commit and COMMIT
+ * included. `work` (or a deferred write) still running after it is no longer waited for: the
+ * transaction rolls back and rejects with a retriable `timeout`. A COMMIT still running after it
+ * rejects with a retriable `timeout` whose `details.commitOutcome` is `unknown`, its connection
+ * discarded. Whenever the transaction rolls back while one of its statements is still running
+ * (work that failed or was abandoned while a batch-mate's statement waits on a lock, or sleeps),
+ * that statement is cancelled first: the ROLLBACK would otherwise wait behind it, keeping the
+ * transaction's locks. A connection that failed, or reached a server refusing writes (a standby),
+ * is discarded, not handed to the next transaction. `close()` waits for the transaction.
  */
 export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
   db.assertOpen();
-  await db.ready();
-  let client: PoolClient;
-  try {
-    client = await db.pool.connect();
-  } catch (error) {
-    throw toStoreError(error, 'pgStores: connect');
-  }
+  return db.inFlight(async () => {
+    await db.ready();
+    let client: PoolClient;
+    try {
+      client = await db.pool.connect();
+    } catch (error) {
+      throw toStoreError(error, 'pgStores: connect');
+    }
+    return runOn(db, client, onCommitted, work);
+  });
+}
+
+async function runOn<T>(db: Db, client: PoolClient, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
   const state: TxState = { client, open: true, appended: false, running: 0 };
   let broken = false;
   // a checked-out client that loses its connection emits 'error'; the pending query rejects too
@@ -232,7 +243,8 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     const deadline = db.transactions.watch();
     try {
       result = await Promise.race([work(createTx(state)), deadline.expired]);
-      await flushDeferred(state);
+      // the writes deferred to commit are the transaction's own: its deadline still runs
+      await Promise.race([flushDeferred(state), deadline.expired]);
     } catch (error) {
       state.open = false;
       deadline.end();
@@ -240,16 +252,20 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
       // a connection whose statement could not be cancelled is discarded (below), not waited for:
       // the server rolls back when it notices; else ROLLBACK, bounded all the same
       if (!broken && !(await rollbackWithin(client, ROLLBACK_WAIT_MS))) broken = true;
-      if (error instanceof HeraldError && isConnectionError(error)) broken = true;
+      // the first failure decides too: work may have rethrown it wrapped, or thrown something else
+      if (discardsConnection(error) || discardsConnection(state.failure)) broken = true;
       throw error;
     }
     state.open = false;
-    deadline.end();
-    await commit(client, state.failure);
+    try {
+      await commitBefore(client, state.failure, deadline, db.transactions.timeoutMs);
+    } finally {
+      deadline.end();
+    }
     onCommitted(state.appended);
     return result;
   } catch (error) {
-    if (error instanceof HeraldError && isConnectionError(error)) broken = true;
+    if (discardsConnection(error)) broken = true;
     throw error;
   } finally {
     state.open = false;
@@ -257,6 +273,35 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     // a connection in an unknown state is discarded, not handed to the next transaction
     client.release(broken);
   }
+}
+
+/**
+ * Whether the connection that raised `error` must not serve another transaction: it is broken, it
+ * leads to a server refusing writes (see {@link isConnectionError}), or a COMMIT of unknown
+ * outcome may still be running on it.
+ */
+function discardsConnection(error: unknown): boolean {
+  if (!(error instanceof HeraldError)) return false;
+  return isConnectionError(error) || error.details?.commitOutcome === 'unknown';
+}
+
+/**
+ * COMMIT, under the transaction's deadline still. Past it the outcome is unknown (the server may be
+ * running deferred triggers, writing the commit, or waiting for a synchronous standby): it rejects
+ * with a retriable `timeout` whose `details.commitOutcome` is `unknown`, as a connection lost
+ * during COMMIT does, and the caller discards the connection, on which COMMIT may still run. The
+ * COMMIT is not cancelled: a cancel could land before or after the commit record, which would leave
+ * the outcome just as unknown.
+ */
+async function commitBefore(client: PoolClient, failure: HeraldError | undefined, deadline: TransactionDeadline, timeoutMs: number): Promise<void> {
+  const pastDeadline = deadline.expired.catch((expired: unknown) => {
+    throw new HeraldError(CoreErrors.timeout, `pgStores: COMMIT did not finish within ${timeoutMs} ms (transactionTimeoutMs): the transaction may or may not have committed; its connection is discarded`, {
+      retriable: true,
+      cause: expired,
+      details: { commitOutcome: 'unknown' },
+    });
+  });
+  await Promise.race([commit(client, failure), pastDeadline]);
 }
 
 async function commit(client: PoolClient, failure: HeraldError | undefined): Promise<void> {

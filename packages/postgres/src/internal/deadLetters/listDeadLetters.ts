@@ -3,7 +3,11 @@ import { DEAD_LETTER_COLUMNS } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
 
-/** Letters matching every given field of the filter, in the order they were first added. */
+/**
+ * Letters matching every given field of the filter, in the order they were first added; at most
+ * `limit` of them, cut to a whole number and none below 0, as on SQLite (PostgreSQL would refuse
+ * 2.5 as a bigint, and a negative LIMIT).
+ */
 export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): Statement {
   const where: string[] = [];
   const values: unknown[] = [];
@@ -20,7 +24,7 @@ export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): State
   if (where.length > 0) text += ` WHERE ${where.join(' AND ')}`;
   text += ' ORDER BY seq';
   if (filter.limit !== undefined) {
-    values.push(filter.limit);
+    values.push(Math.max(0, Math.floor(filter.limit)));
     text += ` LIMIT $${values.length}`;
   }
   return { text, values };
