@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 const Step = defineEvent({
@@ -189,6 +189,116 @@ describe('createApp on the in-memory engine', () => {
     expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
     expect((await app.deadLetters({ status: 'redriven' })).map((l) => l.reason).sort()).toEqual(['parked-behind-key', blocker!.reason].sort());
     await app.publish(Step, { key: 'sick', seq: 2 });
+    await eventually(() => applied.length === 2, 'the key flows on');
+    expect(applied).toEqual([1, 2]);
+  });
+
+  it('takes back a letter it parked when the take-back fails once, without parking the event again behind it', async () => {
+    const { app, stores } = newApp({ deadLetter: 'park-key' });
+    let healthy = false;
+    const applied: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => {
+      if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+      applied.push(event.data.seq);
+    });
+    await app.start();
+    await app.publish(Step, { key: 'sick', seq: 0 });
+    await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
+    const [blocker] = await app.deadLetters({ status: 'dead' });
+    // as above, the letter it waits behind is redriven between the look and the parking write...
+    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
+    let race = true;
+    stores.deadLetters.isKeyParked = async (group, topic, key) => {
+      const parked = await isKeyParked(group, topic, key);
+      if (race && key === 'sick') {
+        race = false;
+        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
+      }
+      return parked;
+    };
+    // ...and the store refuses the take-back of the letter it parked, once
+    const setStatus = stores.deadLetters.setStatus.bind(stores.deadLetters);
+    let refused = 0;
+    stores.deadLetters.setStatus = async (ids, status) => {
+      if (refused === 0 && ids.every((id) => id !== blocker!.id)) {
+        refused++;
+        throw new Error('dead letter store unavailable');
+      }
+      return setStatus(ids, status);
+    };
+    healthy = true;
+    await app.publish(Step, { key: 'sick', seq: 1 });
+    await eventually(() => applied.length === 1, 'the event handled once its letter is taken back');
+    expect(refused).toBe(1);
+    expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
+    // one letter parked it, taken back: no second one, nothing left holding the key
+    expect((await app.deadLetters()).filter((l) => l.reason === 'parked-behind-key').map((l) => l.status)).toEqual(['redriven']);
+    await app.publish(Step, { key: 'sick', seq: 2 });
+    await eventually(() => applied.length === 2, 'the key flows on');
+    expect(applied).toEqual([1, 2]);
+  });
+
+  it('takes back, once redelivered, a letter it parked and could not take back before the consumer closed', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let healthy = false;
+    const applied: number[] = [];
+    const member = () => {
+      const app = createApp<MemoryTx>({
+        broker: broker.connect(),
+        stores: { ...stores, close: async () => {} },
+        logger: silentLogger,
+        events: [Step],
+        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+        relay: { idleMs: 2 },
+      });
+      app.on(Step, { group: 'worker' }, async (event) => {
+        if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+        applied.push(event.data.seq);
+      });
+      apps.push(app);
+      return app;
+    };
+    const first = member();
+    await first.start();
+    await first.publish(Step, { key: 'sick', seq: 0 });
+    await eventually(async () => (await first.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
+    const [blocker] = await first.deadLetters({ status: 'dead' });
+    // the letter it waits behind is redriven between the look and the parking write...
+    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
+    let race = true;
+    stores.deadLetters.isKeyParked = async (group, topic, key) => {
+      const parked = await isKeyParked(group, topic, key);
+      if (race && key === 'sick') {
+        race = false;
+        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
+      }
+      return parked;
+    };
+    // ...and the store refuses to take back the letter it parked, until this member is gone
+    const setStatus = stores.deadLetters.setStatus.bind(stores.deadLetters);
+    let refusing = true;
+    let refused = 0;
+    stores.deadLetters.setStatus = async (ids, status) => {
+      if (refusing && ids.every((id) => id !== blocker!.id)) {
+        refused++;
+        throw new Error('dead letter store unavailable');
+      }
+      return setStatus(ids, status);
+    };
+    healthy = true;
+    await first.publish(Step, { key: 'sick', seq: 1 });
+    await eventually(() => refused >= 2, 'the take-back refused, and tried again');
+    await first.close({ deadlineMs: 1000 });
+    expect(applied).toEqual([]);
+    refusing = false;
+    // redelivered to the next member, the event finds the letter it parked as its own
+    const second = member();
+    await second.start();
+    await eventually(() => applied.length === 1, 'the redelivered event handled');
+    expect(await second.deadLetters({ status: 'parked' })).toEqual([]);
+    expect((await second.deadLetters()).filter((l) => l.reason === 'parked-behind-key').map((l) => l.status)).toEqual(['redriven']);
+    await second.publish(Step, { key: 'sick', seq: 2 });
     await eventually(() => applied.length === 2, 'the key flows on');
     expect(applied).toEqual([1, 2]);
   });
@@ -400,6 +510,58 @@ describe('createApp on the in-memory engine', () => {
       expect([...fact.partitions].sort((a, b) => a.partition - b.partition)).toEqual(both);
     }
   });
+
+  for (const batch of [false, true]) {
+    it(`finishes a revoke while a delivery keeps failing outside the handler policies: the partition goes to its new owner, uncommitted (${batch ? 'batch' : 'event'} handlers)`, async () => {
+      // the redispatch backoff runs on this clock, which never moves: only the revoke ends the wait
+      const clock = createManualClock(Date.now());
+      const broker = memoryBroker({ partitions: 2 });
+      const stores = memoryStores();
+      stores.deadLetters.add = async () => {
+        throw new Error('dead letter store down');
+      };
+      /** A member of group `worker` telling `handle` which events (`partition/key`) it was given. */
+      const member = (handle: (seen: string[]) => void) => {
+        const app = createApp<MemoryTx>({
+          broker: broker.connect(),
+          stores: { ...stores, close: async () => {} },
+          clock,
+          logger: silentLogger,
+          events: [Step],
+          handlerDefaults: { retry: { maxAttempts: 1 } },
+          relay: false,
+        });
+        if (batch) app.onBatch(Step, { group: 'worker' }, async (events, ctx) => handle(events.map((event, i) => `${ctx.deliveries[i]!.partition}/${event.data.key}`)));
+        else app.on(Step, { group: 'worker' }, async (event, ctx) => handle([`${ctx.delivery.partition}/${event.data.key}`]));
+        apps.push(app);
+        return app;
+      };
+      const failed = new Set<string>();
+      const first = member((seen) => {
+        seen.forEach((s) => failed.add(s));
+        throw new Error('rejected');
+      });
+      await first.start();
+      await first.publishDirect.many(Step, ['a', 'b', 'c', 'd', 'e', 'f'].map((key, seq) => ({ key, seq })));
+      await eventually(() => failed.size === 6, 'every event failed, a dead letter not stored');
+      const moved = [...failed].filter((seen) => seen.startsWith('1/')).sort();
+      expect(moved.length).toBeGreaterThan(0);
+      // the second member gets partition 1 once the first let it go
+      const handled: string[] = [];
+      const second = member((seen) => void handled.push(...seen));
+      let ready = false;
+      void second
+        .start()
+        .then(() => second.ready())
+        .then(
+          () => (ready = true),
+          () => {}, // closed by afterEach while still joining (without a bound on the revoke)
+        );
+      await eventually(() => ready, 'the second member assigned its partition while the dead letter store is still down', 3_000);
+      await eventually(() => handled.length === moved.length, 'the moved events handled by their new owner');
+      expect(handled.sort()).toEqual(moved);
+    });
+  }
 });
 
 describe('pipeline edits at app, group and handler level', () => {

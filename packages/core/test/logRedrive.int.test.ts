@@ -2,7 +2,9 @@ import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createApp,
+  createManualClock,
   defineEvent,
+  partitionForKey,
   redriveRecord,
   redriveTargetOf,
   REDRIVE_HEADERS,
@@ -368,6 +370,58 @@ describe('redrive through the log', () => {
     expect(failMarks).toBe(0);
     const dead = await stores.deadLetters.list({ status: 'dead' });
     expect(dead.map((l) => l.eventId), 'one new letter for the failed redrive').toEqual([letter!.eventId]);
+  });
+
+  it('stops retrying a failed mark when its partition is revoked: the rebalance goes on, and the letter waits for a redrive again', async () => {
+    // the pause between tries runs on this clock, which never moves: only the revoke ends it
+    const clock = createManualClock(Date.now());
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let marksDown = false;
+    const deadLetters = Object.create(stores.deadLetters) as typeof stores.deadLetters;
+    deadLetters.setStatus = async (ids, status) => {
+      if (marksDown) throw new Error('store busy');
+      return stores.deadLetters.setStatus(ids, status);
+    };
+    let sick = true;
+    const applied: number[] = [];
+    const member = () => {
+      const app = createApp<MemoryTx>({ broker: broker.connect(), stores: { ...stores, deadLetters, close: async () => {} }, clock, logger: silentLogger, handlerDefaults: { retry: { maxAttempts: 1 } }, relay: false });
+      app.on(Step, { group: 'worker' }, async (event, ctx) => {
+        if (sick) throw new Error(`step ${event.data.seq} failed`);
+        applied.push(event.data.seq);
+        ctx.tx.set(`worker/${event.id}`, event.data.seq);
+      });
+      apps.push(app);
+      return app;
+    };
+    // a key of partition 1: the partition a second member takes
+    const key = ['a', 'b', 'c', 'd'].find((k) => partitionForKey(k, 2) === 1)!;
+    const first = member();
+    await first.start();
+    await first.publishDirect(Step, { key, seq: 1 });
+    await eventually(async () => (await stores.deadLetters.list({ status: 'dead' })).length === 1, 'seq 1 dead');
+    const [letter] = await stores.deadLetters.list({ status: 'dead' });
+    sick = false;
+    marksDown = true;
+    await redriveThroughLog({ broker }, [letter!]);
+    await eventually(() => applied.length === 1, 'the redrive applied, its letter not marked');
+    const second = member();
+    let ready = false;
+    void second
+      .start()
+      .then(() => second.ready())
+      .then(
+        () => (ready = true),
+        () => {}, // closed by afterEach while still joining (without a bound on the revoke)
+      );
+    await eventually(() => ready, 'the second member assigned the partition while marks still fail', 3_000);
+    // handled and committed: not applied again; its letter still dead, so a redrive again settles it
+    expect((await stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status).toBe('dead');
+    marksDown = false;
+    await redriveThroughLog({ broker }, [letter!]);
+    await eventually(async () => (await stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status === 'redriven', 'the letter settled by the new owner');
+    expect(applied).toEqual([1]);
   });
 });
 

@@ -1,7 +1,20 @@
+import { getEventListeners } from 'node:events';
 import { Type } from '@sinclair/typebox';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp, defineEvent, silentLogger, type App } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+
+// the consumer lifts Node's listener limit on its own signals: those are the signals this file
+// watches for listeners left behind (the limit's warning is off for them)
+const consumerSignals = vi.hoisted((): EventTarget[] => []);
+vi.mock('node:events', async (original) => {
+  const events = await original<{ setMaxListeners: (n?: number, ...targets: EventTarget[]) => void }>();
+  const setMaxListeners = (n?: number, ...targets: EventTarget[]) => {
+    consumerSignals.push(...targets);
+    events.setMaxListeners(n, ...targets);
+  };
+  return { ...events, setMaxListeners };
+});
 
 const Tick = defineEvent({ type: 'Tick', topic: 'ticks', key: (d) => d.key, schema: Type.Object({ key: Type.String() }) });
 const PARTITIONS = 16;
@@ -74,5 +87,33 @@ describe('a group with many deliveries in flight', () => {
     );
     expect(held.most).toBeGreaterThan(10);
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+  });
+});
+
+describe('a member whose partitions are revoked again and again', () => {
+  it('leaves no listener behind on its signals, however often', async () => {
+    const broker = memoryBroker({ partitions: 4 });
+    const member = () => {
+      const app = createApp<MemoryTx>({ broker: broker.connect(), stores: memoryStores(), logger: silentLogger, events: [Tick], relay: false });
+      app.on(Tick, { group: 'g' }, async () => {});
+      apps.push(app);
+      return app;
+    };
+    const earlier = consumerSignals.length;
+    const first = member();
+    await first.start();
+    await first.ready();
+    const signals = consumerSignals.slice(earlier);
+    const listeners = () => signals.map((signal) => getEventListeners(signal, 'abort').length);
+    expect(signals.length).toBeGreaterThan(0);
+    const before = listeners();
+    for (let i = 0; i < 12; i++) {
+      // each join takes half of the first member's partitions, each leave gives them back
+      const other = member();
+      await other.start();
+      await other.ready();
+      await other.close({ deadlineMs: 1000 });
+    }
+    expect(listeners()).toEqual(before);
   });
 });

@@ -83,23 +83,23 @@ export async function keyParkedFor(
 ): Promise<boolean> {
   const redrive = redriveTargetOf(delivery.headers);
   if (redrive?.run === undefined || redrive.group !== group) return store.isKeyParked(group, delivery.topic, delivery.key);
-  return keyParkedBesides(store, delivery, group, undefined);
+  return keyParkedBesides(store, delivery, group, []);
 }
 
 /**
- * {@link keyParkedFor}, leaving the letter `besides` out: whether a delivery just parked as that
- * letter still has a letter to wait behind. Read from the store's lists (the parking path only).
+ * {@link keyParkedFor}, leaving the letters `besides` out: whether a delivery parked as those
+ * letters still has a letter to wait behind. Read from the store's lists (the parking path only).
  */
 export async function keyParkedBesides(
   store: DeadLetterStore,
   delivery: { readonly topic: string; readonly key: string; readonly headers: Readonly<Record<string, string>> },
   group: string,
-  besides: string | undefined,
+  besides: readonly string[],
 ): Promise<boolean> {
   const redrive = redriveTargetOf(delivery.headers);
   const run = redrive?.run !== undefined && redrive.group === group ? redrive.run : undefined;
   const [dead, parked] = await Promise.all([store.list({ group, key: delivery.key, status: 'dead' }), store.list({ group, key: delivery.key, status: 'parked' })]);
   return [...dead, ...parked].some(
-    (l) => l.id !== besides && l.topic === delivery.topic && l.policy === 'park-key' && (run === undefined || l.headers[REDRIVE_HEADERS.run] === run),
+    (l) => !besides.includes(l.id) && l.topic === delivery.topic && l.policy === 'park-key' && (run === undefined || l.headers[REDRIVE_HEADERS.run] === run),
   );
 }

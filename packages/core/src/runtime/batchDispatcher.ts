@@ -8,10 +8,24 @@ import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/pub
 import { REDRIVE_HEADERS } from '../pipeline/logRedrive.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { untilAborted } from '../timing/untilAborted.js';
-import { contextFor, recordPoison, redriveWithdrawn, resolveDelivery, settleRedrives, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
+import { contextFor, recordPoison, redriveWithdrawn, resolveDelivery, settleRedrives, type DispatchSignals, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
-/** Handles consecutive deliveries of one partition together. Throws only for infrastructure failures. */
-export type DispatchBatch = (deliveries: readonly Delivery[], signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
+/** What the consumer tells a batch dispatch: its {@link DispatchSignals}, and where to report progress. */
+export interface BatchDispatchSignals extends DispatchSignals {
+  /**
+   * Told of each delivery as soon as nothing is left to do for it: its run's batch committed, or
+   * it was handled alone (applied, dead-lettered, parked), recorded as poison, ignored or skipped.
+   * The consumer tries a failed dispatch again with the other deliveries only, and commits these
+   * when it gives up (closing, partition revoked): nothing is attempted or recorded twice.
+   */
+  readonly settled: (delivery: Delivery) => void;
+}
+
+/**
+ * Handles consecutive deliveries of one partition together. Throws only for infrastructure
+ * failures, having reported every delivery it settled before (see {@link BatchDispatchSignals}).
+ */
+export type DispatchBatch = (deliveries: readonly Delivery[], signals: BatchDispatchSignals) => Promise<void>;
 
 interface Run<Tx> {
   readonly entry: HandlerEntry<Tx>;
@@ -29,23 +43,29 @@ interface Run<Tx> {
  * letter, the user's policies), so a poison event is retried and dead-lettered alone and per-key
  * order holds. A handler with the `park-key` policy takes the one-by-one path for a run touching
  * a parked key. A redrive through the log addressed to this group settles its letter as soon as
- * it is handled (its run's batch, or itself), before the next delivery is resolved.
+ * it is handled (its run's batch, or itself), before the next delivery is resolved. Each delivery
+ * is reported `settled` once done, so a dispatch that fails midway is tried again where it stopped.
  */
 export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): DispatchBatch {
   return async function dispatchBatch(deliveries, signals) {
     let run: Run<Tx> | undefined;
     for (const delivery of deliveries) {
-      if (isRedrive(delivery) && (await redriveWithdrawn(deps, delivery))) continue;
+      if (isRedrive(delivery) && (await redriveWithdrawn(deps, delivery))) {
+        signals.settled(delivery);
+        continue;
+      }
       const resolution = resolveDelivery(deps, delivery);
       if (resolution.kind === 'ignore') {
-        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
+        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+        signals.settled(delivery);
         continue;
       }
       if (resolution.kind === 'poison') {
         if (run) await handleRun(deps, run, signals);
         run = undefined;
         await recordPoison(deps, delivery, resolution);
-        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
+        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+        signals.settled(delivery);
         continue;
       }
       if (run && run.entry !== resolution.entry) {
@@ -60,7 +80,7 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
   };
 }
 
-async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
+async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals: BatchDispatchSignals): Promise<void> {
   const { entry } = run;
   if (entry.batch && !(entry.policy === 'park-key' && (await anyKeyParked(deps, run)))) {
     let handled = false;
@@ -72,15 +92,23 @@ async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals:
       deps.logger.warn('batch failed; handling its events one by one', { error: toError(error), handler: entry.name, size: run.events.length });
     }
     // outside the try: the batch is committed, and a failed mark must not send it one by one again
-    if (handled) return settleRedrives(deps, run.deliveries, signals.closing);
+    if (handled) {
+      await settleRedrives(deps, run.deliveries, signals.halt);
+      for (const delivery of run.deliveries) signals.settled(delivery);
+      return;
+    }
   }
   for (let i = 0; i < run.events.length; i++) {
     const delivery = run.deliveries[i]!;
     // checked again: an earlier record of this run (another run's record of the same letter) may have settled it
-    if (isRedrive(delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) continue;
+    if (isRedrive(delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) {
+      signals.settled(delivery);
+      continue;
+    }
     await entry.pipeline(run.events[i]!, contextFor(deps, entry, delivery, { ...signals, redrive: false }));
     // each redrive settled before the next event of the run: a later event of its key sees the key released
-    if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.closing);
+    if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+    signals.settled(delivery);
   }
 }
 

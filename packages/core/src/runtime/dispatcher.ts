@@ -47,6 +47,20 @@ export interface GroupDispatchDeps<Tx> {
   readonly onScheduled?: (dueAt: number) => void;
 }
 
+/** What the consumer tells a dispatch about itself and the delivery's partition. */
+export interface DispatchSignals {
+  /** Aborted when the consumer starts closing: a failing delivery is abandoned (redelivered later), not dead-lettered. */
+  readonly closing: AbortSignal;
+  /** Aborted past the close deadline: running handlers are abandoned. */
+  readonly stop: AbortSignal;
+  /**
+   * Aborted when the consumer starts closing or the delivery's partition is revoked: a write the
+   * dispatch retries in place after its delivery was handled (marking a redrive's letters) stops
+   * trying, so a revoke is not held up by a store that is down.
+   */
+  readonly halt: AbortSignal;
+}
+
 /** What reading a delivery found: a handler and its valid event, nothing to do, or a poison event. */
 export type Resolution<Tx> =
   | { readonly kind: 'handle'; readonly entry: HandlerEntry<Tx>; readonly event: Envelope }
@@ -105,12 +119,12 @@ export function contextFor<Tx>(
  * once handled (see `redrivenLetters`); a delivery abandoned by a closing consumer settles nothing.
  */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
-  return async function dispatch(delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }): Promise<void> {
+  return async function dispatch(delivery: Delivery, signals: DispatchSignals): Promise<void> {
     if (delivery.headers[REDRIVE_LETTER] !== undefined && (await redriveWithdrawn(deps, delivery))) return;
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'poison') await recordPoison(deps, delivery, resolution);
     else if (resolution.kind === 'handle') await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
-    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery], signals.closing);
+    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery], signals.halt);
   };
 }
 
@@ -139,10 +153,10 @@ const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
  * each one is handled, before the next delivery is resolved: a later event of the key then sees
  * the key released. The deliveries were handled already, so a failed mark is retried on its own
  * (never by dispatching them again, which would record their failures twice) until it succeeds or
- * the consumer closes; then the letters stay as they were, logged, and a redrive of them again is
- * a duplicate that settles them.
+ * `halt` aborts (the consumer closes, or the partition is revoked); then the letters stay as they
+ * were, logged, and a redrive of them again is a duplicate that settles them.
  */
-export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[], closing: AbortSignal): Promise<void> {
+export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[], halt: AbortSignal): Promise<void> {
   const letters = redrivenLetters(deliveries, deps.group);
   if (letters.length === 0) return;
   for (let pause: number = SETTLE_RETRY_MS.first; ; pause = Math.min(pause * 2, SETTLE_RETRY_MS.max)) {
@@ -150,10 +164,10 @@ export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries
       await deps.stores.deadLetters.setStatus(letters, 'redriven');
       return;
     } catch (error) {
-      const stopping = closing.aborted;
+      const stopping = halt.aborted;
       deps.logger.warn(stopping ? 'redrive: handled, but its letters could not be marked redriven; redrive them again to settle them' : 'redrive: marking handled letters redriven failed; trying again', { error, letters });
       if (stopping) return;
-      await deps.clock.sleep(pause, closing).catch(() => undefined);
+      await deps.clock.sleep(pause, halt).catch(() => undefined);
     }
   }
 }

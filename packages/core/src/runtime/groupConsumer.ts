@@ -7,10 +7,14 @@ import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import { backoffDelay } from '../timing/backoff.js';
 import type { DispatchBatch } from './batchDispatcher.js';
-import { PartitionWork, partitionId } from './partitionWork.js';
+import type { DispatchSignals } from './dispatcher.js';
+import { PartitionWork, idleOrStopped, partitionId } from './partitionWork.js';
 
-/** Handles one delivery end to end. Throws only for infrastructure failures (then it is tried again). */
-export type Dispatch = (delivery: Delivery, signals: { readonly closing: AbortSignal; readonly stop: AbortSignal }) => Promise<void>;
+/**
+ * Handles one delivery end to end. Throws only for infrastructure failures: then it is tried again,
+ * until it succeeds or its partition's `halt` aborts (the consumer closing, the partition revoked).
+ */
+export type Dispatch = (delivery: Delivery, signals: DispatchSignals) => Promise<void>;
 
 /**
  * What a group does when retention deleted records it had not read: read on from the first
@@ -61,7 +65,9 @@ const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, j
  * run one at a time in offset order, different keys run concurrently up to `concurrency`, so a key
  * that is retrying never blocks the partition's other keys. Offsets are committed only up to the
  * highest contiguous completed position. At most `maxInFlight` deliveries are held: beyond that,
- * `deliver` does not resolve, which pauses fetching (backpressure).
+ * `deliver` does not resolve, which pauses fetching (backpressure). A revoke lets the partition's
+ * running handlers finish but stops its deliveries from being tried again after a failure outside
+ * the handler policies (a store down): they stay uncommitted, for the partition's next owner.
  */
 export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
@@ -102,58 +108,82 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     const id = partitionId(tp);
     let p = partitions.get(id);
     if (!p) {
-      p = new PartitionWork({ topic: tp.topic, partition: tp.partition });
+      p = new PartitionWork({ topic: tp.topic, partition: tp.partition }, signals);
       partitions.set(id, p);
     }
     return p;
   }
 
-  /** Runs a delivery until it completes; false when abandoned because the consumer is closing. */
-  async function handle(delivery: Delivery): Promise<boolean> {
+  /** Runs a delivery until it completes; false when abandoned (the consumer closing, the partition revoked). */
+  async function handle(p: PartitionWork, delivery: Delivery): Promise<boolean> {
+    const { halt } = p.signals;
     for (let failures = 1; ; failures++) {
       try {
-        await dispatch(delivery, signals);
+        await dispatch(delivery, p.signals);
         return true;
       } catch (error) {
-        if (closing.signal.aborted) return false;
-        const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
-        logger.error('delivery failed outside the handler policies; trying again', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, delayMs });
-        await clock.sleep(delayMs, closing.signal).catch(() => {});
-        if (closing.signal.aborted) return false;
+        if (!halt.aborted) {
+          const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
+          logger.error('delivery failed outside the handler policies; trying again', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, delayMs });
+          await clock.sleep(delayMs, halt).catch(() => {});
+        }
+        if (halt.aborted) {
+          abandoned(p, 'delivery', error);
+          return false;
+        }
       }
     }
   }
 
-  /** Runs a batch until it completes; false when abandoned because the consumer is closing. */
-  async function handleBatch(deliveries: readonly Delivery[]): Promise<boolean> {
-    for (let failures = 1; ; failures++) {
+  /**
+   * Runs a batch until it completes, each try with the deliveries the tries before did not settle
+   * (so none is attempted or recorded twice). Returns the offsets settled: all of them, or, when
+   * abandoned (the consumer closing, the partition revoked), those settled by then.
+   */
+  async function handleBatch(p: PartitionWork, deliveries: readonly Delivery[]): Promise<ReadonlySet<number>> {
+    const { halt } = p.signals;
+    const settled = new Set<number>();
+    const batchSignals = { ...p.signals, settled: (delivery: Delivery) => void settled.add(delivery.offset) };
+    for (let failures = 1, todo = deliveries; ; failures++) {
       try {
-        await options.dispatchBatch!(deliveries, signals);
-        return true;
+        await options.dispatchBatch!(todo, batchSignals);
+        return new Set(deliveries.map((d) => d.offset));
       } catch (error) {
-        if (closing.signal.aborted) return false;
-        const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
-        const first = deliveries[0]!;
-        logger.error('batch failed outside the handler policies; trying again', { error, topic: first.topic, partition: first.partition, offset: first.offset, size: deliveries.length, delayMs });
-        await clock.sleep(delayMs, closing.signal).catch(() => {});
-        if (closing.signal.aborted) return false;
+        todo = todo.filter((d) => !settled.has(d.offset));
+        if (!halt.aborted) {
+          const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
+          const first = todo[0] ?? deliveries[0]!;
+          logger.error('batch failed outside the handler policies; trying again', { error, topic: first.topic, partition: first.partition, offset: first.offset, size: todo.length, delayMs });
+          await clock.sleep(delayMs, halt).catch(() => {});
+        }
+        if (halt.aborted) {
+          abandoned(p, 'batch', error);
+          return settled;
+        }
       }
     }
+  }
+
+  function abandoned(p: PartitionWork, what: 'delivery' | 'batch', error: unknown): void {
+    // a close says so itself; a revoke that gives up on a failing delivery is worth a line
+    if (closing.signal.aborted) return;
+    logger.warn(`partition revoked: a ${what} failing outside the handler policies is left uncommitted, for its next owner`, { error, topic: p.tp.topic, partition: p.tp.partition });
   }
 
   /** Batch mode: one batch at a time per partition, in offset order. */
   async function runBatches(p: PartitionWork): Promise<void> {
     p.running++;
     try {
-      while (p.batchQueue.length > 0 && !p.revoked && !closing.signal.aborted) {
+      while (p.batchQueue.length > 0 && !p.signals.halt.aborted) {
         const batch = p.batchQueue.splice(0, maxBatch);
-        const completed = await handleBatch(batch);
+        const settled = await handleBatch(p, batch);
         release(batch.length);
-        if (!completed) break;
-        for (const delivery of batch) p.tracker.complete(delivery.offset);
+        // all of them, or those settled before it was abandoned: committed, not handled again
+        for (const delivery of batch) if (settled.has(delivery.offset)) p.tracker.complete(delivery.offset);
+        if (settled.size < batch.length) break;
       }
     } finally {
-      if (p.batchQueue.length > 0 && (p.revoked || closing.signal.aborted)) release(p.dropWaiting());
+      if (p.batchQueue.length > 0 && p.signals.halt.aborted) release(p.dropWaiting());
       p.running--;
       p.notifyIdle();
       // deliveries that arrived while the last batch ran
@@ -167,14 +197,14 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     try {
       while (queue.length > 0 && !p.revoked) {
         const delivery = queue[0]!;
-        const completed = await handle(delivery);
+        const completed = await handle(p, delivery);
         queue.shift();
         release(1);
         if (!completed) break;
         p.tracker.complete(delivery.offset);
       }
     } finally {
-      if (queue.length > 0 && (p.revoked || closing.signal.aborted)) {
+      if (queue.length > 0 && p.signals.halt.aborted) {
         release(queue.length);
         queue.length = 0;
       }
@@ -301,11 +331,11 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     async revoked(revoked) {
       const works = revoked.map((tp) => partitions.get(partitionId(tp))).filter((p): p is PartitionWork => p !== undefined);
       for (const p of works) {
-        p.revoked = true;
+        p.revoke();
         release(p.dropWaiting());
       }
       // running handlers finish first; past the close deadline they are abandoned (redelivered later)
-      await Promise.race([Promise.all(works.map((p) => p.idle())), aborted(stop.signal)]);
+      await idleOrStopped(works, stop.signal);
       await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { error }));
       for (const p of works) partitions.delete(partitionId(p.tp));
       logger.info('partitions revoked', { partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
@@ -323,9 +353,4 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     ready: () => readiness,
     close,
   };
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }

@@ -1,7 +1,7 @@
 import { CoreErrors, toError } from '../../model/errorCodes.js';
 import { HeraldError } from '../../model/errors.js';
 import type { DeadLetterPolicy } from '../../ports/stores/deadLetters.js';
-import { recordDeadLetter, type DeadLetterDeps } from '../deadLetters.js';
+import { recordDeadLetter, type DeadLetterDeps, type DeadLetterInput } from '../deadLetters.js';
 import type { Middleware } from '../handler.js';
 import { keyParkedBesides, keyParkedFor } from '../logRedrive.js';
 
@@ -24,16 +24,9 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
       const { state } = ctx;
       // built only when something is recorded: the success path allocates nothing here
       const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
-      if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group))) {
-        const letter = await recordDeadLetter(options, { ...input(), error: parkedError(event.key), attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
-        // what it waits behind may have been redriven between the look and this write, by a
-        // redrive past its last look at the key: nothing would release this letter then (the key
-        // held until the next redrive). Taken back, and handled now, in its place in the key's order.
-        if (await keyParkedBesides(store, ctx.delivery, ctx.group, letter.id)) {
-          state.settle('parked');
-          return;
-        }
-        await store.setStatus([letter.id], 'redriven');
+      if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group)) && (await parkBehindKey(options, { ...input(), error: parkedError(event.key) }))) {
+        state.settle('parked');
+        return;
       }
       try {
         await next(event, ctx);
@@ -45,6 +38,31 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
         state.settle('dead-lettered');
       }
     };
+}
+
+/**
+ * Parks a delivery whose key is held: true, or false when it turns out to have nothing to wait
+ * behind, its letter then taken back (`redriven`) so that it is handled now, in its place in the
+ * key's order. The letter is written before the second look, so a redrive of what it waits behind
+ * either comes before that look or finds the letter and releases it.
+ *
+ * A parked letter of this very record (same topic, partition, offset and event) is its letter
+ * already: left by an attempt whose take-back failed (the delivery is tried again), or before a
+ * redelivery (a close or revoke before its commit, a replay). It is used, not written again, and
+ * never waited behind: the record would otherwise park behind itself, for good, and hold its key.
+ */
+async function parkBehindKey(deps: DeadLetterDeps, input: Omit<DeadLetterInput, 'attempts' | 'firstFailureAt' | 'status'>): Promise<boolean> {
+  const { store, clock } = deps;
+  const { delivery, group, eventId } = input;
+  const own = (await store.list({ group, key: delivery.key, status: 'parked' }))
+    .filter((l) => l.topic === delivery.topic && l.partition === delivery.partition && l.offset === delivery.offset && l.eventId === eventId)
+    .map((l) => l.id);
+  const letters = own.length > 0 ? own : [(await recordDeadLetter(deps, { ...input, attempts: 0, firstFailureAt: clock.now(), status: 'parked' })).id];
+  // what it waits behind may have been redriven between the first look and the letter's write, by
+  // a redrive past its last look at the key: nothing would release the letter then
+  if (await keyParkedBesides(store, delivery, group, letters)) return true;
+  await store.setStatus(letters, 'redriven');
+  return false;
 }
 
 function parkedError(key: string): HeraldError {
