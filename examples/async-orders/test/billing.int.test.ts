@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config.js';
 import { GROUPS, OrderCreated, PaymentProcessed, RefundRequested } from '../src/events.js';
 import { createAsyncOrders, type AsyncOrders } from '../src/system.js';
 import { Customer, eventually, orderBody, type Answer } from './support/client.js';
+import { inProcessEnv } from './support/processes.js';
 
 // Seed 004's billing and the orders the saga gave up: services in this process on one embedded
 // data directory, billing started late as after an outage; and billing's refunds on their own.
@@ -18,17 +19,7 @@ const running: AsyncOrders[] = [];
 function environment(extra: Record<string, string> = {}): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-async-orders-billing-'));
   dirs.push(dir);
-  return {
-    HERALD_DATA_DIR: dir,
-    HERALD_KAFKA_BROKERS: '',
-    DATABASE_URL: '',
-    PORT: '0',
-    HERALD_LOG_LEVEL: 'silent',
-    HERALD_RETRY_INITIAL_DELAY_MS: '10',
-    HERALD_RETRY_MAX_DELAY_MS: '100',
-    STARTING_BALANCE_CENTS: '10500',
-    ...extra,
-  };
+  return inProcessEnv(dir, { STARTING_BALANCE_CENTS: '10500', ...extra });
 }
 
 async function create(env: Record<string, string>, services: string): Promise<AsyncOrders> {

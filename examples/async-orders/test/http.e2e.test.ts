@@ -9,20 +9,12 @@ import { OrderCreationRequested } from '../src/events.js';
 import { loadSigningKey, TOKEN_AUDIENCE, TOKEN_ISSUER } from '../src/services/auth.js';
 import { createAsyncOrders, type AsyncOrders } from '../src/system.js';
 import { Customer, eventually, orderBody, problemCode, send, type Answer } from './support/client.js';
+import { inProcessEnv } from './support/processes.js';
 
 // Seed 004's HTTP contract on one process (every service) on the embedded engine.
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-async-orders-http-'));
-const env = {
-  HERALD_DATA_DIR: dir,
-  HERALD_KAFKA_BROKERS: '',
-  DATABASE_URL: '',
-  PORT: '0',
-  HERALD_LOG_LEVEL: 'silent',
-  HERALD_RETRY_INITIAL_DELAY_MS: '10',
-  HERALD_RETRY_MAX_DELAY_MS: '100',
-  HERALD_INSTANCE_ID: 'http-test',
-};
+const env = inProcessEnv(dir, { HERALD_INSTANCE_ID: 'http-test' });
 let system: AsyncOrders;
 let url: string;
 /** Whether the gateway accepted connections while the app started its components (the event waiter among them). */

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readyInBackground } from './support.js';
 import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
@@ -15,6 +16,40 @@ const apps: App<MemoryTx>[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close({ deadlineMs: 1000 })));
 });
+
+
+/** A park-key app whose key `sick` has its first event dead-lettered; after `heal()` that event would pass. */
+async function sickKey() {
+  const { app, stores } = newApp({ deadLetter: 'park-key' });
+  let healthy = false;
+  const applied: number[] = [];
+  app.on(Step, { group: 'worker' }, async (event) => {
+    if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+    applied.push(event.data.seq);
+  });
+  await app.start();
+  await app.publish(Step, { key: 'sick', seq: 0 });
+  await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
+  const [blocker] = await app.deadLetters({ status: 'dead' });
+  return { app, stores, applied, blocker: blocker!, heal: () => void (healthy = true) };
+}
+
+/**
+ * A redrive's last write landing between the consumer's look at `key` and its parking write: the
+ * first look still sees `blocker` dead, and the letter is redriven right after it.
+ */
+function redriveAfterTheLook(stores: ReturnType<typeof memoryStores>, key: string, blocker: string): void {
+  const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
+  let race = true;
+  stores.deadLetters.isKeyParked = async (group, topic, looked) => {
+    const parked = await isKeyParked(group, topic, looked);
+    if (race && looked === key) {
+      race = false;
+      await stores.deadLetters.setStatus([blocker], 'redriven');
+    }
+    return parked;
+  };
+}
 
 function newApp(options: { deadLetter?: 'skip' | 'park-key'; concurrency?: number } = {}) {
   const broker = memoryBroker({ partitions: 2, maxBatch: 50 });
@@ -159,74 +194,36 @@ describe('createApp on the in-memory engine', () => {
   });
 
   it('handles an event it parked when what it waited behind was redriven meanwhile, instead of holding the key', async () => {
-    const { app, stores } = newApp({ deadLetter: 'park-key' });
-    let healthy = false;
-    const applied: number[] = [];
-    app.on(Step, { group: 'worker' }, async (event) => {
-      if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
-      applied.push(event.data.seq);
-    });
-    await app.start();
-    await app.publish(Step, { key: 'sick', seq: 0 });
-    await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
-    const [blocker] = await app.deadLetters({ status: 'dead' });
+    const { app, stores, applied, blocker, heal } = await sickKey();
     // a redrive's last write lands between the consumer's look at the key and its parking write:
     // the look still sees the letter dead, the parking comes after it was redriven
-    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
-    let race = true;
-    stores.deadLetters.isKeyParked = async (group, topic, key) => {
-      const parked = await isKeyParked(group, topic, key);
-      if (race && key === 'sick') {
-        race = false;
-        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
-      }
-      return parked;
-    };
-    healthy = true;
+    redriveAfterTheLook(stores, 'sick', blocker.id);
+    heal();
     await app.publish(Step, { key: 'sick', seq: 1 });
     await eventually(() => applied.length === 1, 'the event handled, not left parked');
     expect(applied).toEqual([1]);
     expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
-    expect((await app.deadLetters({ status: 'redriven' })).map((l) => l.reason).sort()).toEqual(['parked-behind-key', blocker!.reason].sort());
+    expect((await app.deadLetters({ status: 'redriven' })).map((l) => l.reason).sort()).toEqual(['parked-behind-key', blocker.reason].sort());
     await app.publish(Step, { key: 'sick', seq: 2 });
     await eventually(() => applied.length === 2, 'the key flows on');
     expect(applied).toEqual([1, 2]);
   });
 
   it('takes back a letter it parked when the take-back fails once, without parking the event again behind it', async () => {
-    const { app, stores } = newApp({ deadLetter: 'park-key' });
-    let healthy = false;
-    const applied: number[] = [];
-    app.on(Step, { group: 'worker' }, async (event) => {
-      if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
-      applied.push(event.data.seq);
-    });
-    await app.start();
-    await app.publish(Step, { key: 'sick', seq: 0 });
-    await eventually(async () => (await app.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
-    const [blocker] = await app.deadLetters({ status: 'dead' });
+    const { app, stores, applied, blocker, heal } = await sickKey();
     // as above, the letter it waits behind is redriven between the look and the parking write...
-    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
-    let race = true;
-    stores.deadLetters.isKeyParked = async (group, topic, key) => {
-      const parked = await isKeyParked(group, topic, key);
-      if (race && key === 'sick') {
-        race = false;
-        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
-      }
-      return parked;
-    };
+    redriveAfterTheLook(stores, 'sick', blocker.id);
     // ...and the store refuses the take-back of the letter it parked, once
     const setStatus = stores.deadLetters.setStatus.bind(stores.deadLetters);
     let refused = 0;
     stores.deadLetters.setStatus = async (ids, status) => {
-      if (refused === 0 && ids.every((id) => id !== blocker!.id)) {
+      if (refused === 0 && ids.every((id) => id !== blocker.id)) {
         refused++;
         throw new Error('dead letter store unavailable');
       }
       return setStatus(ids, status);
     };
-    healthy = true;
+    heal();
     await app.publish(Step, { key: 'sick', seq: 1 });
     await eventually(() => applied.length === 1, 'the event handled once its letter is taken back');
     expect(refused).toBe(1);
@@ -265,16 +262,7 @@ describe('createApp on the in-memory engine', () => {
     await eventually(async () => (await first.deadLetters({ status: 'dead' })).length === 1, 'the first event dead-lettered');
     const [blocker] = await first.deadLetters({ status: 'dead' });
     // the letter it waits behind is redriven between the look and the parking write...
-    const isKeyParked = stores.deadLetters.isKeyParked.bind(stores.deadLetters);
-    let race = true;
-    stores.deadLetters.isKeyParked = async (group, topic, key) => {
-      const parked = await isKeyParked(group, topic, key);
-      if (race && key === 'sick') {
-        race = false;
-        await stores.deadLetters.setStatus([blocker!.id], 'redriven');
-      }
-      return parked;
-    };
+    redriveAfterTheLook(stores, 'sick', blocker.id);
     // ...and the store refuses to take back the letter it parked, until this member is gone
     const setStatus = stores.deadLetters.setStatus.bind(stores.deadLetters);
     let refusing = true;
@@ -549,15 +537,8 @@ describe('createApp on the in-memory engine', () => {
       // the second member gets partition 1 once the first let it go
       const handled: string[] = [];
       const second = member((seen) => void handled.push(...seen));
-      let ready = false;
-      void second
-        .start()
-        .then(() => second.ready())
-        .then(
-          () => (ready = true),
-          () => {}, // closed by afterEach while still joining (without a bound on the revoke)
-        );
-      await eventually(() => ready, 'the second member assigned its partition while the dead letter store is still down', 3_000);
+      const ready = readyInBackground(second);
+      await eventually(ready, 'the second member assigned its partition while the dead letter store is still down', 3_000);
       await eventually(() => handled.length === moved.length, 'the moved events handled by their new owner');
       expect(handled.sort()).toEqual(moved);
     });

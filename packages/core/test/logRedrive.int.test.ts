@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readyInBackground } from './support.js';
 import {
   createApp,
   createManualClock,
@@ -407,15 +408,8 @@ describe('redrive through the log', () => {
     await redriveThroughLog({ broker }, [letter!]);
     await eventually(() => applied.length === 1, 'the redrive applied, its letter not marked');
     const second = member();
-    let ready = false;
-    void second
-      .start()
-      .then(() => second.ready())
-      .then(
-        () => (ready = true),
-        () => {}, // closed by afterEach while still joining (without a bound on the revoke)
-      );
-    await eventually(() => ready, 'the second member assigned the partition while marks still fail', 3_000);
+    const ready = readyInBackground(second);
+    await eventually(ready, 'the second member assigned the partition while marks still fail', 3_000);
     // handled and committed: not applied again; its letter still dead, so a redrive again settles it
     expect((await stores.deadLetters.list({ ids: [letter!.id] }))[0]!.status).toBe('dead');
     marksDown = false;

@@ -20,6 +20,23 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   HERALD_LOG_PRETTY: '0',
 };
 
+/**
+ * The environment of a system a test runs in its own process: the embedded engine in `dir` (even
+ * where Kafka and PostgreSQL variables are set), quiet, with fast retries; `extra` over it.
+ */
+export function inProcessEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HERALD_DATA_DIR: dir,
+    HERALD_KAFKA_BROKERS: '',
+    DATABASE_URL: '',
+    PORT: '0',
+    HERALD_LOG_LEVEL: 'silent',
+    HERALD_RETRY_INITIAL_DELAY_MS: '10',
+    HERALD_RETRY_MAX_DELAY_MS: '100',
+    ...extra,
+  };
+}
+
 /** Async-orders processes a test starts, kills and restarts by name (`baseEnv` over {@link TEST_ENV}). */
 export class Processes extends ProcessGroup {
   constructor(baseEnv: Record<string, string>) {

@@ -1,0 +1,18 @@
+import type { App } from '@herald/core';
+
+/**
+ * Starts `app` and waits for its first assignment without awaiting it; the returned function says
+ * whether it is ready yet. For a member that may never get there while a test's fault lasts: a
+ * start the test's afterEach closes while it still joins is no failure.
+ */
+export function readyInBackground(app: Pick<App<unknown>, 'start' | 'ready'>): () => boolean {
+  let ready = false;
+  void app
+    .start()
+    .then(() => app.ready())
+    .then(
+      () => (ready = true),
+      () => {},
+    );
+  return () => ready;
+}
