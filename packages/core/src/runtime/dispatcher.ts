@@ -11,6 +11,7 @@ import type { Stores } from '../ports/stores/stores.js';
 import type { TimerStore } from '../ports/stores/timers.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
+import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { REDRIVE_HEADERS, redrivenLetters, redriveTargetOf } from '../pipeline/logRedrive.js';
 import { createDeliveryState } from '../pipeline/deliveryState.js';
 import type { BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
@@ -153,8 +154,10 @@ const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
  * each one is handled, before the next delivery is resolved: a later event of the key then sees
  * the key released. The deliveries were handled already, so a failed mark is retried on its own
  * (never by dispatching them again, which would record their failures twice) until it succeeds or
- * `halt` aborts (the consumer closes, or the partition is revoked); then the letters stay as they
- * were, logged, and a redrive of them again is a duplicate that settles them.
+ * `halt` aborts (the consumer closes, or the partition is revoked); then it throws `abandoned`, so
+ * the deliveries stay uncommitted: redelivered (to the partition's next owner, or after a
+ * restart), each is a duplicate the inbox absorbs, and its mark is tried again there. Committed,
+ * the letter would stay dead, its key held under park-key, though its event had run.
  */
 export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[], halt: AbortSignal): Promise<void> {
   const letters = redrivenLetters(deliveries, deps.group);
@@ -164,9 +167,11 @@ export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries
       await deps.stores.deadLetters.setStatus(letters, 'redriven');
       return;
     } catch (error) {
-      const stopping = halt.aborted;
-      deps.logger.warn(stopping ? 'redrive: handled, but its letters could not be marked redriven; redrive them again to settle them' : 'redrive: marking handled letters redriven failed; trying again', { error, letters });
-      if (stopping) return;
+      if (halt.aborted) {
+        deps.logger.warn('redrive: handled, but its letters could not be marked redriven; left uncommitted, their redelivery marks them', { error, letters });
+        throw abandoned(error);
+      }
+      deps.logger.warn('redrive: marking handled letters redriven failed; trying again', { error, letters });
       await deps.clock.sleep(pause, halt).catch(() => undefined);
     }
   }
