@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readyInBackground } from './support.js';
-import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Broker, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 const Step = defineEvent({
@@ -233,6 +233,52 @@ describe('createApp on the in-memory engine', () => {
     await app.publish(Step, { key: 'sick', seq: 2 });
     await eventually(() => applied.length === 2, 'the key flows on');
     expect(applied).toEqual([1, 2]);
+  });
+
+  it('takes a redelivered record it had dead-lettered as dead-lettered, never parking it behind its own letter', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    let healthy = false;
+    const applied: number[] = [];
+    const member = (options: { commits: boolean }) => {
+      const connected = broker.connect();
+      // a process that dies between its dead letter and its offset commit: the commit never lands
+      const lossy: Broker = options.commits
+        ? connected
+        : { ...connected, subscribe: async (o, sink) => ({ ...(await connected.subscribe(o, sink)), commit: async () => {} }) };
+      const app = createApp<MemoryTx>({
+        broker: lossy,
+        stores: { ...stores, close: async () => {} },
+        logger: silentLogger,
+        events: [Step],
+        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+        relay: { idleMs: 2 },
+      });
+      app.on(Step, { group: 'worker' }, async (event) => {
+        if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+        applied.push(event.data.seq);
+      });
+      apps.push(app);
+      return app;
+    };
+    const first = member({ commits: false });
+    await first.start();
+    await first.publish(Step, { key: 'sick', seq: 0 });
+    await eventually(async () => (await first.deadLetters({ status: 'dead' })).length === 1, 'the event dead-lettered');
+    await first.close({ deadlineMs: 1000 });
+    const second = member({ commits: true });
+    const handled: string[] = [];
+    second.instrumentation.on((e) => {
+      if (e.kind === 'handled') handled.push(e.outcome);
+    });
+    await second.start();
+    await eventually(() => handled.length === 1, 'the redelivered record settled');
+    expect(handled).toEqual(['dead-lettered']);
+    // one letter for the record, dead: no second one parked behind it
+    expect((await second.deadLetters()).map((l) => [l.reason, l.status])).toEqual([['handler-failed', 'dead']]);
+    healthy = true;
+    expect(await second.redrive({ group: 'worker' })).toMatchObject({ redriven: 1 });
+    expect(applied).toEqual([0]);
   });
 
   it('takes back, once redelivered, a letter it parked and could not take back before the consumer closed', async () => {

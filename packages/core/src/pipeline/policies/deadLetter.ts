@@ -24,9 +24,12 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
       const { state } = ctx;
       // built only when something is recorded: the success path allocates nothing here
       const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
-      if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group)) && (await parkBehindKey(options, { ...input(), error: parkedError(event.key) }))) {
-        state.settle('parked');
-        return;
+      if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group))) {
+        const parked = await parkBehindKey(options, { ...input(), error: parkedError(event.key) });
+        if (parked !== 'handle') {
+          state.settle(parked);
+          return;
+        }
       }
       try {
         await next(event, ctx);
@@ -41,28 +44,32 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
 }
 
 /**
- * Parks a delivery whose key is held: true, or false when it turns out to have nothing to wait
- * behind, its letter then taken back (`redriven`) so that it is handled now, in its place in the
- * key's order. The letter is written before the second look, so a redrive of what it waits behind
- * either comes before that look or finds the letter and releases it.
+ * Parks a delivery whose key is held: `parked`, or `handle` when it turns out to have nothing to
+ * wait behind, its letter then taken back (`redriven`) so that it is handled now, in its place in
+ * the key's order. The letter is written before the second look, so a redrive of what it waits
+ * behind either comes before that look or finds the letter and releases it.
  *
- * A parked letter of this very record (same topic, partition, offset and event) is its letter
- * already: left by an attempt whose take-back failed (the delivery is tried again), or before a
- * redelivery (a close or revoke before its commit, a replay). It is used, not written again, and
- * never waited behind: the record would otherwise park behind itself, for good, and hold its key.
+ * A letter of this very record (same topic, partition, offset and event) is its own, left before a
+ * redelivery (a crash, close or revoke before its commit, a replay) or by an attempt whose
+ * take-back failed (the delivery is tried again): it is never waited behind, or the record would
+ * park behind itself and hold its key for good. A dead one means the record failed already:
+ * `dead-lettered`, as it was. A parked one is used, not written again.
  */
-async function parkBehindKey(deps: DeadLetterDeps, input: Omit<DeadLetterInput, 'attempts' | 'firstFailureAt' | 'status'>): Promise<boolean> {
+async function parkBehindKey(deps: DeadLetterDeps, input: Omit<DeadLetterInput, 'attempts' | 'firstFailureAt' | 'status'>): Promise<'parked' | 'dead-lettered' | 'handle'> {
   const { store, clock } = deps;
   const { delivery, group, eventId } = input;
-  const own = (await store.list({ group, key: delivery.key, status: 'parked' }))
-    .filter((l) => l.topic === delivery.topic && l.partition === delivery.partition && l.offset === delivery.offset && l.eventId === eventId)
-    .map((l) => l.id);
-  const letters = own.length > 0 ? own : [(await recordDeadLetter(deps, { ...input, attempts: 0, firstFailureAt: clock.now(), status: 'parked' })).id];
+  const own = async (status: 'dead' | 'parked') =>
+    (await store.list({ group, key: delivery.key, status }))
+      .filter((l) => l.topic === delivery.topic && l.partition === delivery.partition && l.offset === delivery.offset && l.eventId === eventId)
+      .map((l) => l.id);
+  if ((await own('dead')).length > 0) return 'dead-lettered';
+  const parked = await own('parked');
+  const letters = parked.length > 0 ? parked : [(await recordDeadLetter(deps, { ...input, attempts: 0, firstFailureAt: clock.now(), status: 'parked' })).id];
   // what it waits behind may have been redriven between the first look and the letter's write, by
   // a redrive past its last look at the key: nothing would release the letter then
-  if (await keyParkedBesides(store, delivery, group, letters)) return true;
+  if (await keyParkedBesides(store, delivery, group, letters)) return 'parked';
   await store.setStatus(letters, 'redriven');
-  return false;
+  return 'handle';
 }
 
 function parkedError(key: string): HeraldError {
