@@ -273,6 +273,42 @@ describe('migrate', () => {
     }
   });
 
+  it('holds a key the previous release took over after its ttl for 60 s too: its upsert keeps the earlier lease, which the claim does not trust', async () => {
+    const url = await pgs.database();
+    await schemaAt(url, 9);
+    await migrate({ connectionString: url });
+    const stores = pgStores({ connectionString: url });
+    const t0 = Date.now() - 3_600_000;
+    try {
+      // an upgraded process took the key an hour ago, with a one-minute ttl and a 10 s lease
+      expect(await stores.idempotency.begin({ key: 'order-7', fingerprint: 'f', now: t0, ttlMs: 60_000, leaseMs: 10_000 })).toMatchObject({ outcome: 'started' });
+      // long expired, the key is taken again by a process of the release before version 10
+      const old = new pg.Client({ connectionString: url });
+      await old.connect();
+      const now = Date.now();
+      try {
+        const taken = await old.query(
+          `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
+            VALUES ($1, $2, 'in-flight', NULL, $3::bigint, $3::bigint + $4::bigint)
+            ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
+              created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+              WHERE i.expires_at <= $3::bigint RETURNING 1 AS started`,
+          ['order-7', 'f', now, 86_400_000],
+        );
+        expect(taken.rowCount).toBe(1);
+      } finally {
+        await old.end();
+      }
+      const [row] = await rows<{ lease_expires_at: string }>(url, `SELECT lease_expires_at FROM ${t.idempotency} WHERE key = 'order-7'`);
+      expect(Number(row!.lease_expires_at)).toBe(t0 + 10_000);
+      const begin = (at: number) => stores.idempotency.begin({ key: 'order-7', fingerprint: 'f', now: at, ttlMs: 86_400_000, leaseMs: 60_000 });
+      expect(await begin(now + 50)).toEqual({ outcome: 'in-flight' });
+      expect(await begin(now + 70_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
+    } finally {
+      await stores.close();
+    }
+  });
+
   it('fails for good, naming the clash, when the schema holds another tool\'s table of a name a migration creates', async () => {
     const url = await pgs.database();
     await rows(url, 'CREATE SCHEMA herald; CREATE TABLE herald.timers (id integer)');

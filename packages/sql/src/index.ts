@@ -2,6 +2,9 @@
 export { headersText, parseHeaders } from './headers.js';
 export { toNumber, toNumberOrNull } from './integers.js';
 
+// idempotency keys written by a release without leases
+export { EARLIER_RELEASE_LEASE_MS, idempotencyLeaseEnd, idempotencyLeaseEndSql } from './idempotencyLease.js';
+
 // outbox rows
 export { OUTBOX_ENTRY_COLUMNS, OUTBOX_RECORD_COLUMNS, OUTBOX_RECORD_WIDTH, outboxValues, toOutboxEntry, toOutboxRecord, writeOutboxValues } from './outboxRows.js';
 export type { OutboxRow } from './outboxRows.js';

@@ -155,6 +155,33 @@ describe('idempotency key owners and leases (migration 9)', () => {
       await stores.close();
     }
   });
+
+  it('holds for 60 s a key a process of the earlier release takes after the upgrade, inserted or taken over after its ttl', async () => {
+    const path = join(tmp.dir, 'v9-mixed.db');
+    const stores = sqliteStores({ path });
+    try {
+      const begin = (key: string, now: number) => stores.idempotency.begin({ key, fingerprint: 'f', now, ttlMs: 86_400_000, leaseMs: 5_000 });
+      // an upgraded process took 'again' long ago, with a short ttl; then the earlier release, on the
+      // same file, inserts 'new' (SQLite fills in a lease of 0) and takes 'again' over (its upsert
+      // keeps the earlier lease)
+      expect(await stores.idempotency.begin({ key: 'again', fingerprint: 'f', now: 1_000, ttlMs: 10_000, leaseMs: 5_000 })).toMatchObject({ outcome: 'started' });
+      const earlier = new Database(path);
+      const take = earlier.prepare(
+        `INSERT INTO herald_idempotency AS i (key, fingerprint, state, response, created_at, expires_at) VALUES (?, 'f', 'in-flight', NULL, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', response = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at
+         WHERE i.expires_at <= excluded.created_at`,
+      );
+      for (const key of ['new', 'again']) expect(take.run(key, 100_000, 86_500_000).changes).toBe(1);
+      earlier.close();
+      for (const key of ['new', 'again']) {
+        // a retry on an upgraded process while the earlier one's attempt runs: not taken over
+        expect(await begin(key, 100_050)).toEqual({ outcome: 'in-flight' });
+        expect(await begin(key, 160_000)).toEqual({ outcome: 'started', owner: expect.any(String) });
+      }
+    } finally {
+      await stores.close();
+    }
+  });
 });
 
 describe('a data directory written by a newer version', () => {

@@ -1,3 +1,4 @@
+import { EARLIER_RELEASE_LEASE_MS } from '@herald/sql';
 import { OUTBOX_SLOTS } from './outbox/slots.js';
 import { NOW_MS, type Tables } from './tables.js';
 
@@ -14,8 +15,6 @@ export interface Migration {
   readonly sql: (t: Tables) => string;
 }
 
-/** The gateway's default lease in the release before version 10 (see version 11). */
-const PREVIOUS_RELEASE_LEASE_MS = 60_000;
 
 /**
  * The stores' schema, as versioned migrations. Times are epoch milliseconds (`bigint`), JSON is kept
@@ -308,7 +307,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // day. Stamped by the database clock (as version 7's txid); `begin` compares with the caller's
     // clock, so hosts' clock skew shifts the lease by as much.
     sql: (t) => `
-      ALTER TABLE ${t.idempotency} ALTER COLUMN lease_expires_at SET DEFAULT (${NOW_MS} + ${PREVIOUS_RELEASE_LEASE_MS});
+      ALTER TABLE ${t.idempotency} ALTER COLUMN lease_expires_at SET DEFAULT (${NOW_MS} + ${EARLIER_RELEASE_LEASE_MS});
     `,
   },
 ];

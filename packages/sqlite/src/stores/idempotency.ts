@@ -1,20 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { CoreErrors, HeraldError, type IdempotencyBegin, type IdempotencyStore, type SqlTx } from '@herald/core';
+import { idempotencyLeaseEnd } from '@herald/sql';
 import type { StoreDeps } from './outbox.js';
 
-interface Row { fingerprint: string; state: 'in-flight' | 'completed'; response: string | null; expires_at: number; lease_expires_at: number }
+interface Row { fingerprint: string; state: 'in-flight' | 'completed'; response: string | null; created_at: number; expires_at: number; lease_expires_at: number }
 
 /**
  * Idempotency records on SQLite. `begin` reads and claims in one write transaction, so two
  * requests with the same key cannot both start. A record whose `expiresAt` is at or before `now`
  * counts as absent (and is replaced); an in-flight one past its lease is taken over by a request
- * with the same fingerprint, under a new owner token. `complete` and `abandon` touch only the
+ * with the same fingerprint, under a new owner token (a lease a release without leases left counts
+ * as 60 s from the attempt's start: see `idempotencyLeaseEnd`). `complete` and `abandon` touch only the
  * in-flight record of their owner. Responses are stored as JSON.
  */
 export function createIdempotencyStore(deps: StoreDeps): IdempotencyStore<SqlTx> {
   const { writer, runner, scopeOf } = deps;
   const s = {
-    get: writer.prepare<unknown[], Row>('SELECT fingerprint, state, response, expires_at, lease_expires_at FROM herald_idempotency WHERE key = ?'),
+    get: writer.prepare<unknown[], Row>('SELECT fingerprint, state, response, created_at, expires_at, lease_expires_at FROM herald_idempotency WHERE key = ?'),
     start: writer.prepare(
       `INSERT INTO herald_idempotency (key, fingerprint, state, response, owner, created_at, expires_at, lease_expires_at) VALUES (?, ?, 'in-flight', NULL, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'in-flight', response = NULL, owner = excluded.owner,
@@ -31,7 +33,7 @@ export function createIdempotencyStore(deps: StoreDeps): IdempotencyStore<SqlTx>
         if (row && row.expires_at > now) {
           if (row.fingerprint !== fingerprint) return { outcome: 'mismatch' };
           if (row.state === 'completed') return { outcome: 'completed', response: row.response === null ? undefined : (JSON.parse(row.response) as unknown) };
-          if (row.lease_expires_at > now) return { outcome: 'in-flight' };
+          if (idempotencyLeaseEnd(row) > now) return { outcome: 'in-flight' };
         }
         const owner = randomUUID();
         scope.run(s.start, [key, fingerprint, owner, now, now + ttlMs, now + leaseMs]);

@@ -1,3 +1,4 @@
+import { idempotencyLeaseEndSql } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
 
@@ -14,7 +15,8 @@ export interface BeginOptions {
 /**
  * Claims the key in one statement: inserts an in-flight record, replaces one that has expired (an
  * expired key counts as absent), or takes over one in flight with the same fingerprint whose lease
- * ran out (its holder is presumed dead; the new owner token locks it out). Returns a row only when
+ * ran out (its holder is presumed dead; the new owner token locks it out). A lease a release
+ * without leases left (see `idempotencyLeaseEndSql`) counts as 60 s from the attempt's start. Returns a row only when
  * this call took the key. Two callers racing for a key serialise on its primary key: the second
  * waits, then sees the first's row; a claim racing an uncommitted completion waits for it the same
  * way, then finds the key completed.
@@ -27,7 +29,7 @@ export function claimIdempotencyKey(t: Tables, options: BeginOptions): Statement
       ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL, owner = EXCLUDED.owner,
         created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, lease_expires_at = EXCLUDED.lease_expires_at
         WHERE i.expires_at <= $3::bigint
-          OR (i.state = 'in-flight' AND i.lease_expires_at <= $3::bigint AND i.fingerprint = EXCLUDED.fingerprint)
+          OR (i.state = 'in-flight' AND ${idempotencyLeaseEndSql('i')} <= $3::bigint AND i.fingerprint = EXCLUDED.fingerprint)
       RETURNING 1 AS started`,
     values: [options.key, options.fingerprint, options.now, Math.ceil(options.ttlMs), options.owner, Math.ceil(options.leaseMs)],
   };
