@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readyInBackground } from './support.js';
-import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, policyStep, silentLogger, type App, type AppOptions, type Broker, type Envelope, type InstrumentationEvent } from '@herald/core';
+import { createApp, createManualClock, defineEvent, MAX_TIMER_MS, partitionForKey, policyStep, silentLogger, type App, type AppOptions, type Broker, type Envelope, type InstrumentationEvent } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 const Step = defineEvent({
@@ -589,6 +589,41 @@ describe('createApp on the in-memory engine', () => {
       expect(handled.sort()).toEqual(moved);
     });
   }
+
+  it('stops a batch handled one by one at the next event when its partition is revoked, leaving the rest to the new owner', async () => {
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    const member = (handle: (keys: string[]) => Promise<void>) => {
+      const app = createApp<MemoryTx>({ broker: broker.connect(), stores: { ...stores, close: async () => {} }, logger: silentLogger, events: [Step], relay: false });
+      app.onBatch(Step, { group: 'worker' }, async (events) => handle(events.map((e) => e.data.key)));
+      apps.push(app);
+      return app;
+    };
+    // keys of partition 1, the one a second member takes; the first member's whole batch fails, and
+    // each event alone waits for the test to let it through
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].filter((k) => partitionForKey(k, 2) === 1).slice(0, 4);
+    const calls: string[] = [];
+    let release!: () => void;
+    const first = member(async (batchKeys) => {
+      if (batchKeys.length > 1) throw new Error('the batch fails as a whole');
+      calls.push(batchKeys[0]!);
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await first.start();
+    await first.publishDirect.many(Step, keys.map((key, seq) => ({ key, seq })));
+    await eventually(() => calls.length === 1, 'the first event of the run handled alone');
+    const handled: string[] = [];
+    const second = member(async (batchKeys) => void handled.push(...batchKeys));
+    const ready = readyInBackground(second);
+    // the revoke waits for the event in hand, not for the rest of the run
+    await eventually(async () => {
+      release();
+      return ready();
+    }, 'the second member assigned the partition', 3_000);
+    expect(calls).toEqual([keys[0]]);
+    await eventually(() => handled.length === keys.length - 1, 'the rest handled by the new owner');
+    expect(handled).toEqual(keys.slice(1));
+  });
 });
 
 describe('pipeline edits at app, group and handler level', () => {

@@ -99,6 +99,8 @@ async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals:
     }
   }
   for (let i = 0; i < run.events.length; i++) {
+    // revoked (or closing) midway: the rest stays unreported, uncommitted, for the next owner
+    if (signals.halt.aborted) throw abandoned(signals.halt.reason);
     const delivery = run.deliveries[i]!;
     // checked again: an earlier record of this run (another run's record of the same letter) may have settled it
     if (isRedrive(delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) {
