@@ -590,6 +590,44 @@ describe('createApp on the in-memory engine', () => {
     });
   }
 
+  it("ends a failing delivery's backoff when its partition is revoked: the revoke does not wait out its retries, and the new owner handles it", async () => {
+    // the backoff runs on this clock, which never moves: only the revoke ends it
+    const clock = createManualClock(Date.now());
+    const broker = memoryBroker({ partitions: 2 });
+    const stores = memoryStores();
+    const member = (handle: (key: string) => void) => {
+      const app = createApp<MemoryTx>({
+        broker: broker.connect(),
+        stores: { ...stores, close: async () => {} },
+        clock,
+        logger: silentLogger,
+        events: [Step],
+        handlerDefaults: { retry: { maxAttempts: 5, initialDelayMs: 60_000, maxDelayMs: 60_000 } },
+        relay: false,
+      });
+      app.on(Step, { group: 'worker' }, async (event) => handle(event.data.key));
+      apps.push(app);
+      return app;
+    };
+    const key = ['a', 'b', 'c', 'd'].find((k) => partitionForKey(k, 2) === 1)!;
+    let failures = 0;
+    const first = member(() => {
+      failures++;
+      throw new Error('downstream unavailable');
+    });
+    await first.start();
+    await first.publishDirect(Step, { key, seq: 1 });
+    await eventually(() => failures === 1 && clock.pending() > 0, 'the first attempt failed, a retry waiting');
+    const handled: string[] = [];
+    const second = member((k) => void handled.push(k));
+    const ready = readyInBackground(second);
+    await eventually(ready, 'the second member assigned the partition while the retry still waits', 3_000);
+    await eventually(() => handled.length === 1, 'the event handled by its new owner');
+    expect(handled).toEqual([key]);
+    expect(failures).toBe(1);
+    expect(await stores.deadLetters.list()).toEqual([]);
+  });
+
   it('stops a batch handled one by one at the next event when its partition is revoked, leaving the rest to the new owner', async () => {
     const broker = memoryBroker({ partitions: 2 });
     const stores = memoryStores();

@@ -18,8 +18,9 @@ export interface DeliveryState {
   /** How the delivery ended, once a policy has settled it; undefined while it runs. */
   readonly outcome: DeliveryOutcome | undefined;
   /**
-   * Aborted when the consumer starts closing: stop waiting (backoffs), and leave a failing delivery
-   * to be redelivered rather than dead-lettering it.
+   * Aborted when the consumer starts closing or the delivery's partition is revoked: stop waiting
+   * (backoffs), and leave a failing delivery to be redelivered (to the partition's next owner)
+   * rather than dead-lettering it.
    */
   readonly closing: AbortSignal;
   /** Records that attempt number `attempt` (1-based) starts. */

@@ -88,7 +88,7 @@ async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals:
       await wholeBatch(deps, run, signals.stop);
       handled = true;
     } catch (error) {
-      if (signals.closing.aborted) throw abandoned(error);
+      if (signals.halt.aborted) throw abandoned(error);
       deps.logger.warn('batch failed; handling its events one by one', { error: toError(error), handler: entry.name, size: run.events.length });
     }
     // outside the try: the batch is committed, and a failed mark must not send it one by one again

@@ -55,9 +55,10 @@ export interface DispatchSignals {
   /** Aborted past the close deadline: running handlers are abandoned. */
   readonly stop: AbortSignal;
   /**
-   * Aborted when the consumer starts closing or the delivery's partition is revoked: a write the
-   * dispatch retries in place after its delivery was handled (marking a redrive's letters) stops
-   * trying, so a revoke is not held up by a store that is down.
+   * Aborted when the consumer starts closing or the delivery's partition is revoked: the handler
+   * policies stop their backoffs and abandon a failing delivery (the delivery state's `closing`),
+   * and a write the dispatch retries in place after its delivery was handled (marking a redrive's
+   * letters) stops trying, so a revoke is held up neither by retries nor by a store that is down.
    */
   readonly halt: AbortSignal;
 }
@@ -96,12 +97,12 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
   return { kind: 'handle', entry, event };
 }
 
-/** The context of one delivery, with a fresh delivery state. */
+/** The context of one delivery, with a fresh delivery state whose `closing` is the partition's `halt`. */
 export function contextFor<Tx>(
   deps: GroupDispatchDeps<Tx>,
   entry: HandlerEntry<Tx>,
   delivery: Delivery,
-  options: { readonly closing?: AbortSignal; readonly stop?: AbortSignal; readonly redrive: boolean },
+  options: { readonly closing?: AbortSignal; readonly halt?: AbortSignal; readonly stop?: AbortSignal; readonly redrive: boolean },
 ): HandlerContext<Tx> {
   return createHandlerContext<Tx>({
     group: deps.group,
@@ -109,7 +110,8 @@ export function contextFor<Tx>(
     delivery,
     logger: deps.logger,
     redrive: options.redrive,
-    state: createDeliveryState(options.closing),
+    // a revoke ends the delivery's backoffs as a close does: its failure is left to the next owner
+    state: createDeliveryState(options.halt ?? options.closing),
     stop: options.stop,
   });
 }
