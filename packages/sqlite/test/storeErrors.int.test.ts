@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { HeraldError, type Logger } from '@herald/core';
 import { sqliteEngine, sqliteLog, sqliteStores, type SqliteStores } from '@herald/sqlite';
+import { createReadStatements } from '../src/stores/readStatements.js';
 import { recordingSink, tempDir, waitFor } from './helpers.js';
 
 const tmp = tempDir();
@@ -177,6 +178,20 @@ describe("SQLite's failures of the reads outside transactions, mapped as theirs"
       await expect(stores.deadLetters.list({ handler: 'h' })).rejects.toMatchObject(failed('dead letters: list', 'herald_dead_letters'));
       await expect(stores.deadLetters.count({ handler: 'h' })).rejects.toMatchObject(failed('dead letters: count', 'herald_dead_letters'));
     }));
+
+  it('names the operation that failed, also when another operation prepared the same SQL first', () => {
+    const db = new Database(join(tmp.dir, `reads-${++counter}.db`));
+    try {
+      db.exec('CREATE TABLE t (x INTEGER)');
+      const reads = createReadStatements(db);
+      const query = { sql: 'SELECT x FROM t WHERE x > $1', params: [0] };
+      expect(reads.all(query, 'pages: first')).toEqual([]);
+      db.exec('DROP TABLE t');
+      expect(() => reads.all(query, 'counts: second')).toThrow(/^counts: second: no such table: t/);
+    } finally {
+      db.close();
+    }
+  });
 
   it('fails the log’s reads on a damaged file with a store-corrupt naming the read and the file, and logs a failing poll once', async () => {
     const path = join(tmp.dir, `log-${++counter}.db`);

@@ -25,21 +25,22 @@ interface Prepared {
 }
 
 /**
- * Prepared statements on `reader`, keyed by their `$n` text and kept up to `size` (the oldest
- * prepared is dropped first). A query's shape set is small (one text per combination of filters),
- * so in practice every read after the first of its shape reuses its statement. A text is read by
- * one operation: the context it was first prepared with names its failures.
+ * Prepared statements on `reader`, keyed by their operation and `$n` text and kept up to `size`
+ * (the oldest prepared is dropped first). A query's shape set is small (one text per combination
+ * of filters), so in practice every read after the first of its shape reuses its statement. Two
+ * operations reading the same text get a statement each, so a failure names its own operation.
  */
 export function createReadStatements(reader: Database.Database, size = 200): ReadStatements {
   const cache = new Map<string, Prepared>();
 
   function prepare(sql: string, context: string): Prepared {
-    let entry = cache.get(sql);
+    const key = `${context}\u0000${sql}`;
+    let entry = cache.get(key);
     if (entry) return entry;
     const translated = translatePlaceholders(sql);
     entry = { read: storeReads.prepare(reader, { sql: translated.sql, context }), order: translated.order };
     if (cache.size >= size) cache.delete(cache.keys().next().value!);
-    cache.set(sql, entry);
+    cache.set(key, entry);
     return entry;
   }
 
