@@ -5,14 +5,14 @@ export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErro
   invalidQuery: {
     code: 'analytics-invalid-query',
     retriable: false,
-    meaning: 'A query had a bad range, window, limit or name (from after to, a window that is not a positive whole number of milliseconds, a limit out of 1..1000, too many windows, or a user id, type or name that is empty or holds U+0000).',
+    meaning: 'A query had a bad range, window, limit or name (from after to, a window that is not a positive whole number of milliseconds, a limit out of 1..1000, too many windows, or a user id, type or name that is empty, or holds U+0000 or a lone UTF-16 surrogate).',
     action: 'Fix the query; the message names the field.',
   },
   invalidRecord: {
     code: 'analytics-invalid-record',
     retriable: false,
-    meaning: 'An appended event, metric sample or late event lacked an id, had an empty field, a time that is not a whole number of epoch milliseconds, a value that is not a finite number, a U+0000 (NUL) character in a string or JSON key, or properties or labels that cannot be written as JSON (a BigInt, a cycle). Nothing of that append was stored.',
-    action: 'Validate records before appending (the message names the record by index and the field).',
+    meaning: 'An appended event, metric sample or late event lacked an id, had an empty field, a time that is not a whole number of epoch milliseconds, a value that is not a finite number, a U+0000 (NUL) character or a lone UTF-16 surrogate (half an emoji pair) in a string or JSON key, properties or labels that cannot be written as JSON (a BigInt, a cycle), or a value PostgreSQL refused as data (SQLSTATE class 22). Nothing of that append was stored; it fails the same way however often it is retried.',
+    action: 'Validate records before appending (the message names the record by index and the field, or gives what PostgreSQL reported).',
   },
   unavailable: {
     code: 'analytics-unavailable',

@@ -25,6 +25,18 @@ const SCHEMA = [
 /** Serialises schema creation across processes (CREATE ... IF NOT EXISTS races otherwise). */
 const SCHEMA_LOCK = 1_214_603_873; // "Hera"
 
+/**
+ * Whether PostgreSQL refused a value as data (SQLSTATE class 22, "data exception": text jsonb
+ * cannot read, a number out of range). That is the input's fault: the same statement fails again
+ * however often it is retried, so the append fails as an invalid record, not as an unavailable
+ * database: reported as retriable, a consumer would retry it and then dead-letter whichever record
+ * happened to carry the append.
+ */
+function isDataException(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && code.length === 5 && code.startsWith('22');
+}
+
 /** Transposes rows into one array per column, for `unnest` (one statement, any number of rows). */
 function columns(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
   const out: unknown[][] = Array.from({ length: width }, () => []);
@@ -76,6 +88,9 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
     try {
       return (await db.query(sql, columns(rows, types.length))).rowCount ?? 0;
     } catch (cause) {
+      if (isDataException(cause)) {
+        throw new HeraldError(AnalyticsErrors.invalidRecord, `analytics (postgres): append to ${table}: PostgreSQL refused a value: ${cause.message}`, { cause, details: { sqlState: cause.code } });
+      }
       throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): append to ${table} failed`, { cause });
     }
   }

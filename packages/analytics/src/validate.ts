@@ -8,9 +8,22 @@ export const MAX_WINDOWS = 100_000;
 const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
-// PostgreSQL's text and jsonb cannot hold U+0000 (SQLite and DuckDB can): it is refused as an
-// invalid record by every store, so that they all keep the same records and fail the same way.
-const NUL = '\u0000';
+/** A UTF-16 surrogate without its other half (TypeScript's ES2023 lib has no `String#isWellFormed`). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why `text` cannot be kept alike by every store; undefined when it can. PostgreSQL's text and
+ * jsonb cannot hold U+0000 (SQLite and DuckDB can). A lone surrogate (half an emoji pair, as a
+ * client cutting text at N UTF-16 units leaves it) has no UTF-8 form: jsonb refuses it, DuckDB
+ * and the pg driver turn it into U+FFFD (two different ones become one user, one event id).
+ * Refused as an invalid record (or query) by every store, they all keep the same records and
+ * fail the same way.
+ */
+function textProblem(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain U+0000 (NUL)';
+  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (it is not Unicode text)';
+  return undefined;
+}
 
 function invalidRecord(what: string, index: number, field: string): HeraldError {
   return new HeraldError(AnalyticsErrors.invalidRecord, `${what} ${index}: ${field}`, { details: { index, field } });
@@ -19,26 +32,28 @@ function invalidRecord(what: string, index: number, field: string): HeraldError 
 /** Why `value` cannot be the text field `field`; undefined when it can. */
 function notText(value: unknown, field: string): string | undefined {
   if (!isText(value)) return `${field} must be a non-empty string`;
-  return value.includes(NUL) ? `${field} must not contain U+0000 (NUL)` : undefined;
+  const problem = textProblem(value);
+  return problem === undefined ? undefined : `${field} ${problem}`;
 }
 
 /**
  * Why `value` cannot be the JSON object `field`; undefined when it can. Checked before anything is
  * written, so that a BigInt or a cycle fails the append as an invalid record, not half-way through
- * a store's write (where it would look like an unavailable database).
+ * a store's write (where it would look like an unavailable database). The keys and strings checked
+ * are those JSON.stringify writes (after `toJSON`), the text the store is given.
  */
 function notJsonObject(value: unknown, field: string): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${field} must be an object`;
-  let nul = false;
+  let problem: string | undefined;
   try {
     JSON.stringify(value, (key, v: unknown) => {
-      if (key.includes(NUL) || (typeof v === 'string' && v.includes(NUL))) nul = true;
+      problem ??= textProblem(key) ?? (typeof v === 'string' ? textProblem(v) : undefined);
       return v;
     });
   } catch (error) {
     return `${field} cannot be written as JSON: ${(error as Error).message}`;
   }
-  return nul ? `${field} must not contain U+0000 (NUL) in a key or a string` : undefined;
+  return problem === undefined ? undefined : `${field}: a key or a string ${problem}`;
 }
 
 export function checkEvents(events: readonly AnalyticsEvent[]): void {
@@ -94,8 +109,10 @@ function checkWindowed(query: TimeRange & { readonly windowMs: number }): void {
 /** Why `value` cannot be a query's text `field` (a user id, a type, a name); undefined when it can. */
 function badQueryText(value: unknown, field: string): string | undefined {
   if (!isText(value)) return `${field} must be a non-empty string`;
-  // no record holds U+0000 (appends refuse it), and PostgreSQL cannot even compare with it
-  return value.includes(NUL) ? `${field} must not contain U+0000 (NUL)` : undefined;
+  // no record holds them (appends refuse them); PostgreSQL cannot even compare with U+0000, and a
+  // lone surrogate would be looked up as U+FFFD by DuckDB and the pg driver, finding another user
+  const problem = textProblem(value);
+  return problem === undefined ? undefined : `${field} ${problem}`;
 }
 
 export function checkUser(userId: string): void {
