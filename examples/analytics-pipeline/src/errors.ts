@@ -18,6 +18,13 @@ export const { specs: PipelineErrors, codes: PipelineErrorCodes } = defineErrorC
     meaning: "The event's properties do not match its type's schema; the event is dead-lettered with the offending fields.",
     action: 'Fix the sender; redrive the dead letters once the catalogue accepts them.',
   },
+  invalidText: {
+    code: 'invalid-analytics-text',
+    retriable: false,
+    meaning:
+      "The event holds text the analytics store cannot keep: U+0000 (NUL) or a lone UTF-16 surrogate (half an emoji pair) in its id, user id or type, or in a key or string of its properties. The producer refuses such events; this one reached the log another way (another writer, an older producer). It is dead-lettered with the offending fields; taken, it would fail the append of its whole minute when the minute closed.",
+    action: 'Fix the writer that sent it; the dead letter cannot be redriven as it is.',
+  },
   userNotFound: {
     code: 'user-not-found',
     retriable: false,

@@ -3,8 +3,13 @@ import { ErrorCodes, HeraldError, uuidv7, type Publish, type ValidationIssue } f
 import { compileValidator } from '@herald/http';
 import { Type, type Static } from '@sinclair/typebox';
 import { AnalyticsEvent, MetricSample } from './events.js';
+import { textIssues } from './text.js';
+import { epochMsOf } from './time.js';
 
-/** Most events in one batch (HTTP `POST /v1/events:batch`, gRPC `IngestBatch` and each stream). */
+/**
+ * Most events in one batch: HTTP `POST /v1/events:batch` and gRPC `IngestBatch`. A gRPC
+ * `IngestStream` has no such limit: it is appended in chunks as it is read, for as long as it lasts.
+ */
 export const MAX_BATCH = 1000;
 
 /** One event as a client sends it (HTTP body, gRPC message). Unknown fields are refused. */
@@ -35,7 +40,7 @@ export const IngestMetricBody = Type.Object(
 );
 export type IngestMetric = Static<typeof IngestMetricBody>;
 
-/** The batch body; its events are checked one by one (see {@link checkEvents}). */
+/** The batch body; its events are checked one by one (see {@link IngestChecks.checkEvents}). */
 export const IngestBatchBody = Type.Object(
   { events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH }) },
   { additionalProperties: false },
@@ -44,49 +49,85 @@ export const IngestBatchBody = Type.Object(
 const eventValidator = compileValidator(IngestEventBody, 'event');
 const metricValidator = compileValidator(IngestMetricBody, 'metric');
 
-/** The issues of one event (JSON pointers under `path`), empty when it is valid. */
-export function eventIssues(value: unknown, path = ''): ValidationIssue[] {
-  const checked = eventValidator(value);
-  if ('error' in checked) return issuesOf(checked.error).map((i) => ({ path: `${path}${i.path}`, message: i.message }));
-  return [...timeIssues((value as IngestEvent).timestamp, path), ...nulIssues(value, path)];
+/** What ingest judges event times by. */
+export interface IngestRules {
+  /**
+   * How far ahead of the producer's clock an event time may be, ms: the stream's grace
+   * ({@link maxFutureSkewOf}), so that no event taken can make another client's on-time events late.
+   */
+  readonly maxFutureSkewMs: number;
+  /** The producer's clock, ms since the epoch. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
-/** The issues of one metric sample, empty when it is valid. */
-export function metricIssues(value: unknown): ValidationIssue[] {
-  const checked = metricValidator(value);
-  if ('error' in checked) return issuesOf(checked.error);
-  return [...timeIssues((value as IngestMetric).timestamp, ''), ...nulIssues(value, '')];
+/** The producer's checks of events and metric samples, alike for its HTTP and gRPC faces. */
+export interface IngestChecks {
+  /** The issues of one event (JSON pointers under `path`), empty when it is valid. */
+  eventIssues(value: unknown, path?: string): ValidationIssue[];
+  /** The issues of an event its schema already passed (the HTTP route's body): its time and its text. */
+  eventRuleIssues(event: IngestEvent): ValidationIssue[];
+  /** The issues of one metric sample, empty when it is valid. */
+  metricIssues(value: unknown): ValidationIssue[];
+  /**
+   * Checks every event of a batch and throws `schema-violation` listing each invalid event by its
+   * index (`/events/3/timestamp`), so a client can fix them all at once; nothing of a batch with an
+   * invalid event is appended.
+   */
+  checkEvents(events: readonly unknown[]): IngestEvent[];
 }
 
 /**
- * Where `value` holds U+0000 (NUL) in a string or a key, as issues. The analytics store refuses it
- * (PostgreSQL's text cannot hold it), and it would only find out when the event's window closes:
- * the record closing that window would then fail and be dead-lettered in the event's place. So
- * it is refused here, before anything is accepted.
+ * How far ahead of the clock an event time may be, given the stream's grace (`STREAM_GRACE_MS`):
+ * the grace itself. Stream time is the largest event time a partition has seen; an event `s` ahead
+ * moves it `s` ahead, and a minute closes once stream time passes its end plus the grace. With
+ * `s` at most the grace, no minute an on-time event (sent at the same time or later, by a client
+ * with a right clock) belongs to can close before that event arrives. Further ahead, one event of
+ * a client with a fast clock would make its partition's events late for as long as the clock is
+ * ahead. The producer refuses such an event (422, INVALID_ARGUMENT) and the consumer, judging by
+ * its own clock, dead-letters one that reached the log another way (`invalid-event-time`).
  */
-export function nulIssues(value: unknown, path: string): ValidationIssue[] {
-  if (typeof value === 'string') return value.includes('\u0000') ? [{ path: path || '/', message: 'must not contain U+0000 (NUL)' }] : [];
-  if (typeof value !== 'object' || value === null) return [];
-  return Object.entries(value).flatMap(([key, inner]) => {
-    const at = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    return key.includes('\u0000') ? [{ path: at, message: 'the key must not contain U+0000 (NUL)' }] : nulIssues(inner, at);
-  });
+export function maxFutureSkewOf(graceMs: number): number {
+  return graceMs;
 }
 
 /**
- * Checks every event of a batch and throws `schema-violation` listing each invalid event by its
- * index (`/events/3/timestamp`), so a client can fix them all at once; nothing of a batch with an
- * invalid event is appended.
+ * Metric samples are not windowed by the stream (they have no stream time to move): their bound
+ * only catches a clock that is plainly wrong.
  */
-export function checkEvents(events: readonly unknown[]): IngestEvent[] {
-  const issues = events.flatMap((event, i) => eventIssues(event, `/events/${i}`));
-  if (issues.length > 0) {
-    const indices = [...new Set(issues.map((i) => Number(i.path.split('/')[2])))];
-    throw new HeraldError(ErrorCodes.schemaViolation, `${indices.length} of ${events.length} events are invalid (indices ${indices.join(', ')}); none was accepted`, {
-      details: { issues },
-    });
+export const SAMPLE_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** The producer's checks under `rules` (see {@link IngestChecks}). */
+export function createIngestChecks(rules: IngestRules): IngestChecks {
+  const { maxFutureSkewMs } = rules;
+  if (!(Number.isSafeInteger(maxFutureSkewMs) && maxFutureSkewMs >= 0)) {
+    throw new HeraldError(ErrorCodes.invalidOptions, `maxFutureSkewMs must be an integer >= 0 (ms), got ${String(maxFutureSkewMs)}`);
   }
-  return events as IngestEvent[];
+  const now = rules.now ?? Date.now;
+  const eventRuleIssues = (event: IngestEvent, path = '') => [...timeIssues(event.timestamp, { path, aheadMs: maxFutureSkewMs, now: now() }), ...textIssues(event, path)];
+  const eventIssues = (value: unknown, path = ''): ValidationIssue[] => {
+    const checked = eventValidator(value);
+    if ('error' in checked) return issuesOf(checked.error).map((i) => ({ path: `${path}${i.path}`, message: i.message }));
+    return eventRuleIssues(value as IngestEvent, path);
+  };
+  return {
+    eventIssues,
+    eventRuleIssues: (event) => eventRuleIssues(event),
+    metricIssues(value) {
+      const checked = metricValidator(value);
+      if ('error' in checked) return issuesOf(checked.error);
+      return [...timeIssues((value as IngestMetric).timestamp, { path: '', aheadMs: SAMPLE_MAX_FUTURE_SKEW_MS, now: now() }), ...textIssues(value, '')];
+    },
+    checkEvents(events) {
+      const issues = events.flatMap((event, i) => eventIssues(event, `/events/${i}`));
+      if (issues.length > 0) {
+        const indices = [...new Set(issues.map((i) => Number(i.path.split('/')[2])))];
+        throw new HeraldError(ErrorCodes.schemaViolation, `${indices.length} of ${events.length} events are invalid (indices ${indices.join(', ')}); none was accepted`, {
+          details: { issues },
+        });
+      }
+      return events as IngestEvent[];
+    },
+  };
 }
 
 /** Throws `schema-violation` with the issues of one event or sample, if any. */
@@ -138,27 +179,14 @@ export async function appendMetric(publish: Publish, sample: IngestMetric): Prom
   );
 }
 
-/**
- * How far past the wall clock an event time may be. Stream time is the largest event time a
- * partition has seen: one event dated years ahead (a typo, a device's wrong clock) would make every
- * later event of its partition late, closing windows that never got their events.
- */
-export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
-
-/**
- * The issues of an event its schema already passed: an event time before 1970 or more than
- * {@link MAX_FUTURE_SKEW_MS} ahead (the schema checks the RFC 3339 form), and NUL characters.
- */
-export function eventRuleIssues(event: { readonly timestamp: string }, now = Date.now()): ValidationIssue[] {
-  return [...timeIssues(event.timestamp, '', now), ...nulIssues(event, '')];
-}
-
-function timeIssues(timestamp: string, path: string, now = Date.now()): ValidationIssue[] {
-  const ms = Date.parse(timestamp);
-  if (!(ms >= 0)) return [{ path: `${path}/timestamp`, message: 'must be at or after 1970-01-01T00:00:00Z' }];
-  if (ms > now + MAX_FUTURE_SKEW_MS) return [{ path: `${path}/timestamp`, message: `must be at most ${MAX_FUTURE_SKEW_MS / 60_000} minutes ahead of the server's clock` }];
+function timeIssues(timestamp: string, rule: { readonly path: string; readonly aheadMs: number; readonly now: number }): ValidationIssue[] {
+  const time = epochMsOf(timestamp);
+  if ('problem' in time) return [{ path: `${rule.path}/timestamp`, message: time.problem }];
+  if (time.ms > rule.now + rule.aheadMs) return [{ path: `${rule.path}/timestamp`, message: `must be at most ${seconds(rule.aheadMs)} ahead of the server's clock (is the client's clock right?)` }];
   return [];
 }
+
+const seconds = (ms: number) => (ms % 60_000 === 0 && ms > 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
 
 function issuesOf(error: HeraldError): ValidationIssue[] {
   return (error.details?.['issues'] as ValidationIssue[] | undefined) ?? [{ path: '', message: error.message }];

@@ -2,6 +2,7 @@ import type { App, Logger, SqlTx } from '@herald/core';
 import type { PipelineConfig, Service } from './config.js';
 import { createAnalyticsGrpc } from './grpc/analytics.js';
 import { createProducerGrpc } from './grpc/producer.js';
+import { maxFutureSkewOf } from './ingest.js';
 import { loadServices } from './grpc/protos.js';
 import type { Queries } from './queries.js';
 import type { SeedMetrics } from './seedMetrics.js';
@@ -50,6 +51,8 @@ export function createListeners(app: App<SqlTx>, deps: ListenerDeps): Listener[]
   const { host, ports } = config;
   const { shutdownDeadlineMs } = config.runtime;
   const http = { shutdownDeadlineMs, metrics: seed.gateway };
+  // the producer refuses what the consumer's stream would dead-letter: both judge by the same grace
+  const maxFutureSkewMs = maxFutureSkewOf(config.graceMs);
   const gateway = (key: keyof PipelineUrls, port: number, made: ReturnType<typeof createProducerHttp>): Listener => ({
     key,
     listen: async () => (await made.listen({ port, host })).url,
@@ -66,8 +69,8 @@ export function createListeners(app: App<SqlTx>, deps: ListenerDeps): Listener[]
   const services = runs.has('producer') || queries ? loadServices() : undefined;
   const grpcOptions = { logger, onError: seed.grpcError };
   if (runs.has('producer')) {
-    listeners.push(gateway('producerHttp', ports.producerHttp, createProducerHttp(app, http)));
-    listeners.push(grpcServer('producerGrpc', ports.producerGrpc, createProducerGrpc(services!.Producer.service, { ...grpcOptions, publish: app.publishDirect })));
+    listeners.push(gateway('producerHttp', ports.producerHttp, createProducerHttp(app, { ...http, maxFutureSkewMs })));
+    listeners.push(grpcServer('producerGrpc', ports.producerGrpc, createProducerGrpc(services!.Producer.service, { ...grpcOptions, publish: app.publishDirect, maxFutureSkewMs })));
   }
   if (runs.has('consumer')) listeners.push(gateway('consumerHttp', ports.consumerHttp, createHealthHttp(app, http)));
   if (queries) {

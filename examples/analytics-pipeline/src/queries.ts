@@ -1,8 +1,8 @@
-import { HeraldError, registerFormats, type WindowStore } from '@herald/core';
-import { FormatRegistry } from '@sinclair/typebox';
+import { HeraldError, type WindowStore } from '@herald/core';
 import type { AnalyticsStore } from '@herald/analytics';
 import { PipelineErrors } from './errors.js';
 import { MINUTE_WINDOW_STORE } from './services/consumer.js';
+import { epochMsOf } from './time.js';
 
 /** The window sizes the API serves; every one is a whole number of the stream's minutes. */
 export const WINDOWS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000 } as const;
@@ -12,6 +12,18 @@ export type WindowName = keyof typeof WINDOWS;
 export interface RangeInput {
   readonly from: string;
   readonly to: string;
+}
+
+/**
+ * A series of whole windows, and the range they cover: the range asked for, widened to the window
+ * boundaries around it (`from` down to the start of the window it falls in, `to` up to the end of
+ * the window it falls in; either stays as it is on a boundary), so that each window counts all of
+ * its span, as its start and end say.
+ */
+export interface Series<P> {
+  readonly from: string;
+  readonly to: string;
+  readonly series: P[];
 }
 
 export interface CountPoint {
@@ -48,10 +60,10 @@ export interface LatePoint {
 
 /** The analytics service's queries, shared by its HTTP and gRPC faces; answers are what both send. */
 export interface Queries {
-  counts(input: RangeInput & { readonly window?: string; readonly type?: string }): Promise<{ series: CountPoint[] }>;
+  counts(input: RangeInput & { readonly window?: string; readonly type?: string }): Promise<Series<CountPoint>>;
   user(userId: string): Promise<UserView>;
   topTypes(input: RangeInput & { readonly limit?: number }): Promise<{ types: { type: string; count: number }[] }>;
-  metricSummary(input: RangeInput & { readonly name: string; readonly window?: string }): Promise<{ series: MetricPoint[] }>;
+  metricSummary(input: RangeInput & { readonly name: string; readonly window?: string }): Promise<Series<MetricPoint>>;
   late(): Promise<{ late: LatePoint[] }>;
 }
 
@@ -66,11 +78,13 @@ export interface QueriesOptions {
 
 /**
  * Answers seed 001's queries from the analytics store. Events are in the store once their minute
- * closed, so users and top types only ever count closed minutes. `counts` answers final windows
- * only: a window `[start, end)` of any size is final once every partition that has a stream time
- * has passed `end + grace` (no partition will add to it any more; what arrives for it is late).
- * A partition that never received an event has no stream time and holds nothing back (Flink's
- * idle sources; an event arriving there later for a final window would count in it).
+ * closed, so users and top types only ever count closed minutes. `counts` and `metricSummary`
+ * answer whole windows: a range off the window boundaries is widened to them, and the answer says
+ * which range it covers (`from`, `to`). `counts` answers final windows only: a window
+ * `[start, end)` of any size is final once every partition that has a stream time has passed
+ * `end + grace` (no partition that has seen an event will add to it any more; what arrives for it
+ * is late). A partition that never received an event has no stream time and holds nothing back
+ * (Flink's idle sources; an event arriving there later for a final window would count in it).
  */
 export function createQueries(options: QueriesOptions): Queries {
   const { store } = options;
@@ -84,10 +98,12 @@ export function createQueries(options: QueriesOptions): Queries {
 
   return {
     async counts(input) {
-      const range = rangeOf(input);
       const windowMs = windowOf(input.window);
+      const range = wholeWindows(rangeOf(input), windowMs);
       const [series, through] = await Promise.all([store.counts({ ...range, windowMs, ...(input.type ? { type: input.type } : {}) }), finalThrough()]);
       return {
+        from: iso(range.from),
+        to: iso(range.to),
         series: series
           .filter((w) => w.windowEnd <= through)
           .map((w) => ({ windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count, uniqueUsers: w.uniqueUsers })),
@@ -104,8 +120,10 @@ export function createQueries(options: QueriesOptions): Queries {
       return { types: await store.topTypes({ ...rangeOf(input), limit }) };
     },
     async metricSummary(input) {
-      const series = await store.metricSummary({ name: input.name, ...rangeOf(input), windowMs: windowOf(input.window) });
-      return { series: series.map((w) => ({ ...w, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd) })) };
+      const windowMs = windowOf(input.window);
+      const range = wholeWindows(rangeOf(input), windowMs);
+      const series = await store.metricSummary({ name: input.name, ...range, windowMs });
+      return { from: iso(range.from), to: iso(range.to), series: series.map((w) => ({ ...w, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd) })) };
     },
     async late() {
       const late = await store.late();
@@ -123,15 +141,20 @@ function rangeOf(input: RangeInput): { from: number; to: number } {
   return { from, to };
 }
 
-registerFormats();
-/** RFC 3339's date-time, a real one: Date.parse alone takes "2026", a local time, and rolls 2026-02-30 over to March 2. */
-const isDateTime = FormatRegistry.Get('date-time')!;
+/**
+ * `range` widened to whole windows of `windowMs` (aligned to the epoch, as the store's windows
+ * are): the store counts only what lies in the range it is given, so a range starting or ending
+ * inside a window would get that window back counting part of its span, labelled as the whole.
+ */
+function wholeWindows(range: { from: number; to: number }, windowMs: number): { from: number; to: number } {
+  return { from: range.from - (range.from % windowMs), to: Math.ceil(range.to / windowMs) * windowMs };
+}
 
 function time(name: string, value: string | undefined): number {
   if (!value) throw invalid(`${name} is required (an RFC 3339 time)`);
-  const ms = isDateTime(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 0) throw invalid(`${name} must be an RFC 3339 time at or after 1970, got "${value}"`);
-  return ms;
+  const parsed = epochMsOf(value);
+  if ('problem' in parsed) throw invalid(`${name} ${parsed.problem}, got ${JSON.stringify(value)}`);
+  return parsed.ms;
 }
 
 function windowOf(value: string | undefined): number {

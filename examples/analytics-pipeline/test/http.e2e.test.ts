@@ -57,6 +57,17 @@ describe('analytics-pipeline in one process, over HTTP', () => {
     expect([inBatch.status, (inBatch.body as { errors?: { path: string }[] }).errors?.map((e) => e.path)]).toEqual([422, ['/events/1/properties/page']]);
     const metric = await send(`${urls.producerHttp}/v1/metrics`, { body: { name: 'cpu', value: 1, timestamp: RANGE.from, labels: { 'host\u0000': 'a' } } });
     expect(metric.status).toBe(422);
+    // half an emoji pair: the gateway refuses it in any body (the producer's own check stands behind it)
+    const cut = await send(`${urls.producerHttp}/v1/events:batch`, { body: { events: [{ ...nul, properties: { page: 'caf\ud83d' } }] } });
+    expect([cut.status, (cut.body as { errors?: { path: string }[] }).errors?.map((e) => e.path)]).toEqual([422, ['/events/0/properties/page']]);
+    // a client 4 minutes fast, more than the grace (60 s here), and a leap second: 422 naming the timestamp, saying why
+    const event = (timestamp: string) => ({ userId: 'u-clock', type: 'click', timestamp, properties: { element: 'x' } });
+    const fast = await send(`${urls.producerHttp}/v1/events`, { body: event(new Date(Date.now() + 4 * 60_000).toISOString()) });
+    expect([fast.status, (fast.body as { errors?: unknown[] }).errors]).toEqual([422, [{ path: '/timestamp', message: "must be at most 1 min ahead of the server's clock (is the client's clock right?)" }]]);
+    const leap = await send(`${urls.producerHttp}/v1/events:batch`, { body: { events: [event('2016-12-31T23:59:60Z')] } });
+    expect([leap.status, (leap.body as { errors?: unknown[] }).errors]).toEqual([422, [{ path: '/events/0/timestamp', message: expect.stringMatching(/^must not be a leap second/) }]]);
+    const leapQuery = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=2016-12-31T23:59:60Z&to=2017-01-01T00:00:00Z`);
+    expect([leapQuery.status, (leapQuery.body as { detail: string }).detail]).toEqual([422, expect.stringContaining('from must not be a leap second')]);
     const generated = await send(`${urls.producerHttp}/v1/events`, { body: { userId: 'u-gen', type: 'signup', timestamp: RANGE.from, properties: {} } });
     expect(generated.status).toBe(202);
     expect((generated.body as { eventId: string }).eventId).toMatch(/^[0-9a-f-]{36}$/);

@@ -38,7 +38,7 @@ describe('analytics-pipeline with idle partitions', () => {
       30_000,
       () => 'the idle minute to close',
     );
-    expect(answer).toEqual({ series: [{ windowStart: new Date(minute).toISOString(), windowEnd: new Date(minute + 60_000).toISOString(), count: 12, uniqueUsers: 6 }] });
+    expect(answer).toEqual({ from: range.from, to: range.to, series: [{ windowStart: new Date(minute).toISOString(), windowEnd: new Date(minute + 60_000).toISOString(), count: 12, uniqueUsers: 6 }] });
     expect(await queries.late()).toEqual({ late: [] });
   });
 });

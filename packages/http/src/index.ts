@@ -29,6 +29,7 @@ export type { Purger, PurgerOptions } from './purger.js';
 export { createReadiness } from './readiness.js';
 export type { Readiness, ReadinessState } from './readiness.js';
 export { compileValidator } from './validation.js';
+export { jsonDepth } from './bodyDepth.js';
 export type { PartValidator } from './validation.js';
 export { jwtAuthenticator } from './jwt.js';
 export type { Authenticator, JwtOptions } from './jwt.js';

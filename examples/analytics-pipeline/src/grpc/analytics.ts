@@ -19,17 +19,18 @@ type Range = { from: string; to: string };
  * defaults) mean "not given".
  */
 export function createAnalyticsGrpc(service: grpc.ServiceDefinition, options: AnalyticsGrpcOptions): GrpcServer {
-  const { queries, onError } = options;
+  const { queries } = options;
+  const failures = { onError: options.onError, logger: options.logger };
   const optional = (value: string) => (value === '' ? undefined : value);
   const implementation: grpc.UntypedServiceImplementation = {
     Counts: unary(
       (r: Range & { window: string; type: string }) => queries.counts({ from: r.from, to: r.to, ...(r.window ? { window: r.window } : {}), ...(r.type ? { type: r.type } : {}) }),
-      onError,
+      failures,
     ),
-    User: unary((r: { userId: string }) => queries.user(r.userId), onError),
-    TopTypes: unary((r: Range & { limit: number }) => queries.topTypes({ from: r.from, to: r.to, ...(r.limit ? { limit: r.limit } : {}) }), onError),
-    MetricSummary: unary((r: Range & { name: string; window: string }) => queries.metricSummary({ name: r.name, from: r.from, to: r.to, window: optional(r.window) }), onError),
-    Late: unary(() => queries.late(), onError),
+    User: unary((r: { userId: string }) => queries.user(r.userId), failures),
+    TopTypes: unary((r: Range & { limit: number }) => queries.topTypes({ from: r.from, to: r.to, ...(r.limit ? { limit: r.limit } : {}) }), failures),
+    MetricSummary: unary((r: Range & { name: string; window: string }) => queries.metricSummary({ name: r.name, from: r.from, to: r.to, window: optional(r.window) }), failures),
+    Late: unary(() => queries.late(), failures),
   };
   return createGrpcServer(service, implementation, options.logger);
 }

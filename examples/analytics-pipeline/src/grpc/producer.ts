@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger, Publish, ValidationIssue } from '@herald/core';
-import { appendEvents, appendMetric, assertValid, eventIssues, MAX_BATCH, metricIssues, type IngestEvent } from '../ingest.js';
-import { createGrpcServer, unary, type GrpcServer } from './server.js';
-import { toServiceError } from './status.js';
+import { jsonDepth } from '@herald/http';
+import { appendEvents, appendMetric, assertValid, createIngestChecks, MAX_BATCH, type IngestChecks, type IngestEvent } from '../ingest.js';
+import { createGrpcServer, failedCall, unary, type GrpcServer } from './server.js';
 
 /** `herald.analytics.v1.Event` as proto-loader gives it. */
 export interface EventMessage {
@@ -31,7 +31,16 @@ export interface ProducerGrpcOptions {
   readonly logger: Logger;
   /** Counts a failed call (`errors_total{source="grpc"}`). */
   readonly onError: (code: string) => void;
+  /** How far ahead of this process's clock an event time may be (`maxFutureSkewOf(graceMs)`). */
+  readonly maxFutureSkewMs: number;
 }
+
+/**
+ * How deep `properties_json` may nest arrays and objects: as deep as the HTTP gateway takes a body
+ * (its `maxBodyDepth` default). A value thousands of levels deep overflows the stack of whatever
+ * walks it next (JSON.stringify when it is appended), failing the call as INTERNAL.
+ */
+export const MAX_PROPERTIES_DEPTH = 1000;
 
 /**
  * The producer's gRPC server (`proto/producer.proto`): `Ingest`, `IngestBatch` (all or nothing),
@@ -40,42 +49,45 @@ export interface ProducerGrpcOptions {
  * trailer) and `RecordMetric`. Each event is checked as the HTTP body is, and appended the same way.
  */
 export function createProducerGrpc(service: grpc.ServiceDefinition, options: ProducerGrpcOptions): GrpcServer {
-  const { publish, onError } = options;
+  const { publish } = options;
+  const checks = createIngestChecks({ maxFutureSkewMs: options.maxFutureSkewMs });
+  const failures = { onError: options.onError, logger: options.logger };
   const implementation: grpc.UntypedServiceImplementation = {
     Ingest: unary(async (message: EventMessage) => {
-      const [event] = checked([message], () => '', 'event');
+      const [event] = checked(checks, [message], { pathOf: () => '', what: 'event' });
       const [eventId] = await appendEvents(publish, [event!]);
       return { eventId };
-    }, onError),
+    }, failures),
     IngestBatch: unary(async (message: { events: EventMessage[] }) => {
       if (message.events.length < 1 || message.events.length > MAX_BATCH) {
         assertValid([{ path: '/events', message: `must hold 1 to ${MAX_BATCH} events, got ${message.events.length}` }], 'batch');
       }
-      const events = checked(message.events, (i) => `/events/${i}`, `batch of ${message.events.length} events (none was accepted)`);
+      const events = checked(checks, message.events, { pathOf: (i) => `/events/${i}`, what: `batch of ${message.events.length} events (none was accepted)` });
       return { accepted: (await appendEvents(publish, events)).length };
-    }, onError),
+    }, failures),
     IngestStream: (call: grpc.ServerReadableStream<EventMessage, { accepted: number }>, callback: grpc.sendUnaryData<{ accepted: number }>) => {
-      void readStream(call, publish).then(({ accepted, error }) => {
-        if (error === undefined) return callback(null, { accepted });
-        const trailer = new grpc.Metadata();
-        trailer.set('accepted', String(accepted));
-        const status = toServiceError(error, trailer);
-        onError(grpc.status[status.code!]);
-        callback(status);
-      });
+      void readStream(call, { publish, checks })
+        .then(({ accepted, error }) => {
+          if (error === undefined) return callback(null, { accepted });
+          const trailer = new grpc.Metadata();
+          trailer.set('accepted', String(accepted));
+          callback(failedCall(error, { ...failures, method: call.getPath(), trailer }));
+        })
+        .catch((error: unknown) => options.logger.error('gRPC call could not be answered', { method: call.getPath(), error }));
     },
     RecordMetric: unary(async (message: MetricMessage) => {
       const sample = { ...(message.sampleId ? { sampleId: message.sampleId } : {}), name: message.name, value: message.value, timestamp: message.timestamp, labels: { ...message.labels } };
-      assertValid(metricIssues(sample), 'metric');
+      assertValid(checks.metricIssues(sample), 'metric');
       await appendMetric(publish, sample);
       return { accepted: 1 };
-    }, onError),
+    }, failures),
   };
   return createGrpcServer(service, implementation, options.logger);
 }
 
 /** Reads a client stream, appending full chunks as they fill: how many were appended, and what ended it early. */
-async function readStream(call: grpc.ServerReadableStream<EventMessage, unknown>, publish: Publish): Promise<{ accepted: number; error?: unknown }> {
+async function readStream(call: grpc.ServerReadableStream<EventMessage, unknown>, deps: { publish: Publish; checks: IngestChecks }): Promise<{ accepted: number; error?: unknown }> {
+  const { publish, checks } = deps;
   let accepted = 0;
   let index = 0;
   let chunk: IngestEvent[] = [];
@@ -88,7 +100,7 @@ async function readStream(call: grpc.ServerReadableStream<EventMessage, unknown>
     for await (const message of call as AsyncIterable<EventMessage>) {
       let events: IngestEvent[];
       try {
-        events = checked([message], () => `/events/${index}`, `event ${index} of the stream`);
+        events = checked(checks, [message], { pathOf: () => `/events/${index}`, what: `event ${index} of the stream` });
       } catch (invalid) {
         // the events before the invalid one are appended, as the contract says
         await flush();
@@ -106,27 +118,36 @@ async function readStream(call: grpc.ServerReadableStream<EventMessage, unknown>
 }
 
 /** The messages as HTTP bodies, once every one is valid; else `schema-violation` listing each issue under its message's path. */
-function checked(messages: readonly EventMessage[], pathOf: (index: number) => string, what: string): IngestEvent[] {
+function checked(checks: IngestChecks, messages: readonly EventMessage[], naming: { pathOf: (index: number) => string; what: string }): IngestEvent[] {
   const issues: ValidationIssue[] = [];
   const events = messages.map((message, i) => {
     const own: ValidationIssue[] = [];
-    const event = toEvent(message, pathOf(i), own);
-    issues.push(...(own.length > 0 ? own : eventIssues(event, pathOf(i))));
+    const event = toEvent(message, naming.pathOf(i), own);
+    issues.push(...(own.length > 0 ? own : checks.eventIssues(event, naming.pathOf(i))));
     return event;
   });
-  assertValid(issues, what);
+  assertValid(issues, naming.what);
   return events;
 }
 
-/** The HTTP body shape of a message; a properties_json that is not a JSON object is an issue. */
+/**
+ * The HTTP body shape of a message; a properties_json that is not a JSON object, or nests deeper
+ * than {@link MAX_PROPERTIES_DEPTH} (counted before it is parsed, as the HTTP gateway counts a
+ * body), is an issue.
+ */
 function toEvent(message: EventMessage, path: string, issues: ValidationIssue[]): IngestEvent {
   let properties: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(message.propertiesJson || '{}');
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) properties = parsed as Record<string, unknown>;
-    else issues.push({ path: `${path}/propertiesJson`, message: 'must be a JSON object' });
-  } catch {
-    issues.push({ path: `${path}/propertiesJson`, message: 'must be valid JSON' });
+  const text = message.propertiesJson || '{}';
+  if (jsonDepth(text, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
+    issues.push({ path: `${path}/propertiesJson`, message: `must nest arrays and objects at most ${MAX_PROPERTIES_DEPTH} levels deep` });
+  } else {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) properties = parsed as Record<string, unknown>;
+      else issues.push({ path: `${path}/propertiesJson`, message: 'must be a JSON object' });
+    } catch {
+      issues.push({ path: `${path}/propertiesJson`, message: 'must be valid JSON' });
+    }
   }
   return { ...(message.eventId ? { eventId: message.eventId } : {}), userId: message.userId, type: message.type, timestamp: message.timestamp, properties };
 }

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CoreErrors, isHeraldError, type ValidationIssue } from '@herald/core';
 import { AnalyticsErrorCodes } from '@herald/analytics';
 import { PipelineErrorCodes } from '../errors.js';
+import { wellFormed } from '../text.js';
 
 /** The trailer grpc carries a `google.rpc.Status` in (the richer error model). */
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
@@ -16,20 +17,22 @@ const NOT_FOUND = new Set<string>([PipelineErrorCodes.userNotFound]);
  * `google.rpc.BadRequest` listing each offending field (`events[3].timestamp`) in
  * `grpc-status-details-bin`, an unknown user NOT_FOUND, a retriable failure UNAVAILABLE, anything
  * else INTERNAL (its message is not sent: it may hold internals). The code also travels in the
- * `herald-error-code` trailer.
+ * `herald-error-code` trailer. A message quoting a lone surrogate (the path of a key holding one)
+ * is sent with U+FFFD in its place: grpc-js percent-encodes the status message, which throws on a
+ * lone surrogate and left the call unanswered.
  */
 export function toServiceError(thrown: unknown, extra?: grpc.Metadata): Partial<grpc.ServiceError> {
   const metadata = extra ?? new grpc.Metadata();
   const code = isHeraldError(thrown) ? thrown.code : undefined;
   if (code && INVALID.has(code)) {
     const issues = (isHeraldError(thrown) ? (thrown.details?.['issues'] as ValidationIssue[] | undefined) : undefined) ?? [];
-    const message = (thrown as Error).message;
+    const message = wellFormed((thrown as Error).message);
     metadata.set('herald-error-code', code);
     metadata.set(STATUS_DETAILS_KEY, encodeStatus(grpc.status.INVALID_ARGUMENT, message, issues.map((i) => ({ field: fieldOf(i.path), description: i.message }))));
     return { code: grpc.status.INVALID_ARGUMENT, details: message, metadata };
   }
   if (code) metadata.set('herald-error-code', code);
-  if (code && NOT_FOUND.has(code)) return { code: grpc.status.NOT_FOUND, details: (thrown as Error).message, metadata };
+  if (code && NOT_FOUND.has(code)) return { code: grpc.status.NOT_FOUND, details: wellFormed((thrown as Error).message), metadata };
   if (isHeraldError(thrown) && thrown.retriable) return { code: grpc.status.UNAVAILABLE, details: 'service unavailable, retry later', metadata };
   return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
 }

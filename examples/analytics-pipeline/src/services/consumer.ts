@@ -5,6 +5,8 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
 import { PipelineErrors } from '../errors.js';
 import { AnalyticsEvent, EVENT_TYPES, GROUPS, MetricSample } from '../events.js';
+import { maxFutureSkewOf } from '../ingest.js';
+import { textIssues } from '../text.js';
 
 /** The window every event is judged and stored by; 5-minute and hourly windows are unions of these. */
 export const MINUTE_MS = 60_000;
@@ -16,7 +18,10 @@ export const MINUTE_WINDOW_STORE = `${GROUPS.stream}.${MINUTE_AGGREGATION}`;
 /** Options of {@link registerConsumer}. */
 export interface ConsumerOptions {
   readonly store: AnalyticsStore;
-  /** How long after a minute's end (in stream time) its out-of-order events are still taken. */
+  /**
+   * How long after a minute's end (in stream time) its out-of-order events are still taken; also
+   * how far ahead of this process's clock an event time may be (`maxFutureSkewOf`).
+   */
   readonly graceMs: number;
   readonly idleTimeoutMs: number;
 }
@@ -25,10 +30,12 @@ type AnalyticsData = (typeof AnalyticsEvent)['schema']['static'];
 
 /**
  * The consumer service (stream processing):
- * - `analytics-stream` reads `analytics-events`: each event's type and properties are checked
- *   against {@link EVENT_TYPES} (an unknown type or invalid properties fails it without retry, so
- *   it is dead-lettered with the reason); then, per user, events are gathered in one-minute
- *   tumbling windows on event time with `graceMs` of grace. When a minute closes (stream time
+ * - `analytics-stream` reads `analytics-events`: an event whose time is more than the grace ahead
+ *   of this process's clock is dead-lettered (`invalid-event-time`) instead of moving its
+ *   partition's stream time ahead; each event's text, type and properties are checked (text the
+ *   analytics store cannot keep, a type not in {@link EVENT_TYPES} or properties that do not
+ *   match fail it without retry, so it is dead-lettered with the reason); then, per user, events
+ *   are gathered in one-minute tumbling windows on event time with `graceMs` of grace. When a minute closes (stream time
  *   past its end plus grace), its final content is appended to the analytics store, once; an
  *   event arriving after its minute closed goes to the side output, stored as a late event of its
  *   type and minute. Counting every window size from the same closed minutes means an event is on
@@ -41,7 +48,7 @@ export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Top
   const { store } = options;
   const topology = createTopology<SqlTx>({ name: GROUPS.stream, idleTimeoutMs: options.idleTimeoutMs });
   topology
-    .from(AnalyticsEvent)
+    .from(AnalyticsEvent, { maxFutureSkewMs: maxFutureSkewOf(options.graceMs) })
     .map(checkType)
     .groupByKey()
     .windowedBy(TimeWindows.ofSizeAndGrace(MINUTE_MS, options.graceMs))
@@ -71,9 +78,18 @@ export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Top
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(EVENT_TYPES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
 
-/** The event, if its type is known and its properties match; else a non-retriable error (dead letter). */
+/**
+ * The event, if its text can be stored, its type is known and its properties match; else a
+ * non-retriable error (dead letter). The text is checked here, before the event joins its minute:
+ * the store would refuse it only when the minute closes, failing the append of every event of the
+ * minute and, with it, the unrelated record that closed the minute.
+ */
 function checkType(record: StreamRecord<AnalyticsData>): AnalyticsData {
   const { type, properties, eventId } = record.value;
+  const unstorable = textIssues(record.value, '');
+  if (unstorable.length > 0) {
+    throw new HeraldError(PipelineErrors.invalidText, `event ${JSON.stringify(eventId)}: ${unstorable.map((i) => `${JSON.stringify(i.path)}: ${i.message}`).join('; ')}`, { details: { issues: unstorable } });
+  }
   const check = checks.get(type);
   if (!check) throw new HeraldError(PipelineErrors.unknownEventType, `event ${eventId}: unknown event type "${type}"`, { details: { type } });
   if (!check.Check(properties)) {

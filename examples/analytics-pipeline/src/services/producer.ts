@@ -1,6 +1,6 @@
 import type { App, SqlTx } from '@herald/core';
 import { createGateway, type Gateway, type GatewayMetrics } from '@herald/http';
-import { appendEvents, appendMetric, assertValid, checkEvents, IngestBatchBody, IngestEventBody, IngestMetricBody, metricIssues, eventRuleIssues } from '../ingest.js';
+import { appendEvents, appendMetric, assertValid, createIngestChecks, IngestBatchBody, IngestEventBody, IngestMetricBody } from '../ingest.js';
 
 /** Largest request body the producer takes (seed 001: batches of up to 1,000 events); larger is 413. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -9,6 +9,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface ProducerHttpOptions {
   readonly shutdownDeadlineMs: number;
   readonly metrics: GatewayMetrics;
+  /** How far ahead of this process's clock an event time may be (`maxFutureSkewOf(graceMs)`). */
+  readonly maxFutureSkewMs: number;
 }
 
 /**
@@ -18,9 +20,11 @@ export interface ProducerHttpOptions {
  * - `POST /v1/events:batch` `{ events: [...] }` (1 to 1,000) → 202 `{ accepted }`, or 422 listing
  *   every invalid event by index, with nothing appended;
  * - `POST /v1/metrics` → 202 `{ accepted: 1 }`;
- * bodies over 1 MiB → 413; every error is problem+json. Also /livez, /readyz and /metrics.
+ * bodies over 1 MiB → 413; an event time more than `maxFutureSkewMs` ahead of this process's
+ * clock → 422; every error is problem+json. Also /livez, /readyz and /metrics.
  */
 export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions): Gateway<SqlTx> {
+  const checks = createIngestChecks({ maxFutureSkewMs: options.maxFutureSkewMs });
   const gateway = createGateway<SqlTx>({
     app,
     bodyLimitBytes: BODY_LIMIT_BYTES,
@@ -31,7 +35,7 @@ export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions
     url: '/v1/events',
     body: IngestEventBody,
     handle: async ({ body, publish }) => {
-      assertValid(eventRuleIssues(body), 'event');
+      assertValid(checks.eventRuleIssues(body), 'event');
       const [eventId] = await appendEvents(publish, [body]);
       return { eventId: eventId! };
     },
@@ -41,13 +45,13 @@ export function createProducerHttp(app: App<SqlTx>, options: ProducerHttpOptions
     // parameter, matching `/v1/eventsanything`
     url: '/v1/events::batch',
     body: IngestBatchBody,
-    handle: async ({ body, publish }) => ({ accepted: (await appendEvents(publish, checkEvents(body.events))).length }),
+    handle: async ({ body, publish }) => ({ accepted: (await appendEvents(publish, checks.checkEvents(body.events))).length }),
   });
   gateway.ingest({
     url: '/v1/metrics',
     body: IngestMetricBody,
     handle: async ({ body, publish }) => {
-      assertValid(metricIssues(body), 'metric');
+      assertValid(checks.metricIssues(body), 'metric');
       await appendMetric(publish, body);
       return { accepted: 1 };
     },
