@@ -15,7 +15,7 @@ import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
 import { registerIngest, type IngestRoute } from './ingest.js';
 import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
-import { urlHasNul } from './text.js';
+import { queryNotUtf8, urlHasNul } from './text.js';
 import { compileValidator, requestPartInvalid } from './validation.js';
 
 /** Liveness probe path: 200 while the process runs (also while draining). */
@@ -171,6 +171,7 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   // what the JSON body parser refuses in bodies, refused in paths and queries: for every route, with or without a schema
   fastify.addHook('onRequest', async (request) => {
     if (urlHasNul(request.url)) throw requestPartInvalid('URL', [{ path: '/', message: 'must not contain %00 (U+0000, NUL)' }]);
+    if (queryNotUtf8(request.url)) throw new HeraldError(HttpErrors.badRequest, 'the query string is not valid: a "%" must start a percent-encoded UTF-8 byte');
   });
   // the bytes, not a string: fastify would decode them leniently, turning what is not UTF-8 into U+FFFD
   const parseJson = jsonBodyParser(fastify.getDefaultJsonParser('error', 'error'), options.maxBodyDepth);

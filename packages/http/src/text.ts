@@ -47,3 +47,19 @@ export function unstorableText(value: unknown): ValidationIssue[] {
 export function urlHasNul(url: string): boolean {
   return url.includes('%00');
 }
+
+/**
+ * Whether a request target's query string holds a percent-encoding that is not UTF-8 (`%ED%A0%BD`,
+ * a lone `%FF`): the query parser would read it as U+FFFD, silently another value. The router
+ * refuses such a path itself.
+ */
+export function queryNotUtf8(url: string): boolean {
+  const start = url.indexOf('?');
+  if (start < 0 || !url.includes('%', start)) return false;
+  try {
+    decodeURIComponent(url.slice(start + 1));
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -131,6 +131,11 @@ describe('request limits, parsing and validation', () => {
     const stored = await f.gateway.fastify.inject({ method: 'GET', url: `/orders/${(text.json() as { orderId: string }).orderId}` });
     expect(stored.json()).toMatchObject({ item: 'C:\\u0000 \ud83d\udcda' });
     expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-%2500' })).statusCode).toBe(404);
+    // a query whose percent-encoding is not UTF-8 would be read as U+FFFD, another value: 400 as such a path is
+    for (const url of ['/orders/o-1?x=%ED%A0%BD', '/orders/o-1?x=%FF']) {
+      expectProblem(await f.gateway.fastify.inject({ method: 'GET', url }), 400, 'bad-request');
+    }
+    expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-404?x=%E2%80%94%20y+z' })).statusCode).toBe(404);
   });
 
   it('answers 422 listing missing, extra and wrongly typed fields', async () => {
