@@ -15,7 +15,7 @@ import {
   type ManualClock,
   type TimerStore,
 } from '@herald/core';
-import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
+import { memoryBroker, memoryStores, type MemoryBroker, type MemoryStores, type MemoryTx } from '@herald/testing';
 
 const OrderPlaced = defineEvent({ type: 'OrderPlaced', topic: 'orders', key: (d) => d.orderId, schema: Type.Object({ orderId: Type.String() }) });
 const PaymentTimedOut = defineEvent({
@@ -37,9 +37,9 @@ function shared(stores: MemoryStores): MemoryStores {
   return { ...stores, close: async () => {} };
 }
 
-function newApp(options: { stores?: MemoryStores; clock?: ManualClock; timers?: false | { pollIntervalMs?: number } } = {}): App<MemoryTx> {
+function newApp(options: { stores?: MemoryStores; broker?: MemoryBroker; clock?: ManualClock; timers?: false | { pollIntervalMs?: number } } = {}): App<MemoryTx> {
   const app = createApp<MemoryTx>({
-    broker: memoryBroker({ partitions: 2 }),
+    broker: options.broker ?? memoryBroker({ partitions: 2 }),
     stores: options.stores ?? memoryStores(),
     clock: options.clock,
     logger: silentLogger,
@@ -68,15 +68,21 @@ async function eventuallyAdvancing(clock: ManualClock, check: () => boolean | Pr
   await eventually(async () => (await check()) || (await clock.advance(20), false), what);
 }
 
-/** Lets the app's loops (relay, scheduler, consumers) run on the real event loop for a moment. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
+/**
+ * When the timers of key `key` were fired: a fired timer's record carries the time of the look at
+ * the timer store that moved it into the outbox (the app clock's), and keeps it on the broker.
+ */
+function firedAt(broker: MemoryBroker, key: string): number[] {
+  return broker.records(PaymentTimedOut.topic).filter((record) => record.key === key).map((record) => record.timestamp);
+}
 
 describe('durable timers (publish.schedule)', () => {
   it('publishes a scheduled event once it is due on the app clock, not before, carrying its cause', async () => {
     const clock = createManualClock(T0);
     const stores = memoryStores({ clock });
     const { timers } = stores;
-    const app = newApp({ clock, stores });
+    const broker = memoryBroker({ partitions: 2 });
+    const app = newApp({ clock, stores, broker });
     const timedOut: Envelope<{ orderId: string }>[] = [];
     app.on(OrderPlaced, { group: 'orders' }, async (event, ctx) => {
       await ctx.publish.schedule(PaymentTimedOut, { orderId: event.data.orderId }, { afterMs: 30_000, timerId: `payment:${event.data.orderId}` });
@@ -86,10 +92,9 @@ describe('durable timers (publish.schedule)', () => {
     const placed = await app.publish(OrderPlaced, { orderId: 'o-1' });
     await eventually(async () => (await timers.find(['payment:o-1'])).length === 1, 'the timer scheduled');
     await clock.advance(29_999);
-    await settle();
-    expect(timedOut, 'not due yet').toEqual([]);
     await clock.advance(1);
     await eventuallyAdvancing(clock, () => timedOut.length === 1, 'the timed-out event handled');
+    expect(firedAt(broker, 'o-1'), 'fired by the look at its due time, none before').toEqual([T0 + 30_000]);
     const [event] = timedOut;
     expect(event).toMatchObject({ type: 'PaymentTimedOut', key: 'o-1', correlationId: placed.correlationId, causationId: placed.id, data: { orderId: 'o-1' } });
     expect(event!.occurredAt, 'occurredAt is the due time').toBe(new Date(T0 + 30_000).toISOString());
@@ -98,7 +103,9 @@ describe('durable timers (publish.schedule)', () => {
 
   it('never publishes a timer cancelled in a later transaction, and schedules with the transaction or not at all', async () => {
     const clock = createManualClock(T0);
-    const app = newApp({ clock });
+    const stores = memoryStores({ clock });
+    const broker = memoryBroker({ partitions: 2 });
+    const app = newApp({ clock, stores, broker });
     const timedOut: string[] = [];
     app.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void timedOut.push(event.data.orderId));
     await app.start();
@@ -115,8 +122,11 @@ describe('durable timers (publish.schedule)', () => {
     expect(await app.transaction((_tx, publish) => publish.cancelTimer('payment:cancelled'))).toBe(true);
     expect(await app.publish.cancelTimer('payment:cancelled'), 'cancelled already').toBe(false);
     await clock.advance(5000);
-    await eventuallyAdvancing(clock, () => timedOut.length === 1, 'the kept timer handled');
-    await settle();
+    await eventuallyAdvancing(clock, () => timedOut.includes('kept'), 'the kept timer handled');
+    // the others were due before it: fired (had they been kept) by the look that fired it or an
+    // earlier one. Once the outbox is empty, all that was fired is on the broker
+    await eventuallyAdvancing(clock, async () => (await stores.outbox.backlog()).length === 0, 'the outbox relayed');
+    expect(broker.records(PaymentTimedOut.topic).map((record) => record.key)).toEqual(['kept']);
     expect(timedOut).toEqual(['kept']);
   });
 
@@ -141,28 +151,29 @@ describe('durable timers (publish.schedule)', () => {
   it('fires within its poll interval a timer another process scheduled, and wakes early for one scheduled in this process', async () => {
     const clock = createManualClock(T0);
     const stores = memoryStores({ clock });
-    const firing = newApp({ stores: shared(stores), clock, timers: { pollIntervalMs: 5_000 } });
+    const broker = memoryBroker({ partitions: 2 });
+    const firing = newApp({ stores: shared(stores), broker, clock, timers: { pollIntervalMs: 5_000 } });
     const seen: string[] = [];
     firing.on(PaymentTimedOut, { group: 'deadlines' }, async (event) => void seen.push(event.data.orderId));
+    // its first look, at T0, finds nothing pending: it sleeps a whole poll interval
     await firing.start();
-    await settle(); // the scheduler now sleeps a whole poll interval: nothing is pending
 
-    const other = newApp({ stores: shared(stores), clock, timers: false });
+    // another process on the same stores and broker (its relay may be the one to publish the fired timer)
+    const other = newApp({ stores: shared(stores), broker: broker.connect(), clock, timers: false });
     await other.start();
     await other.publish.schedule(PaymentTimedOut, { orderId: 'from-elsewhere' }, { afterMs: 1_000 });
     await clock.advance(4_000);
-    await settle();
-    expect(seen, 'another process cannot wake this scheduler: it looks at its next poll').toEqual([]);
     await clock.advance(1_000);
     await eventuallyAdvancing(clock, () => seen.length === 1, 'the timer fired at the poll');
+    expect(firedAt(broker, 'from-elsewhere'), 'another process cannot wake this scheduler: it fired at its next poll, not when due').toEqual([T0 + 5_000]);
 
-    await settle();
     const local = await firing.publish.schedule(PaymentTimedOut, { orderId: 'from-here' }, { afterMs: 1_000 });
     await clock.advance(1_000);
     // fired by the scheduler at its due time (the next poll is seconds away), then handled
     await eventually(async () => (await stores.timers.find([local.timerId])).length === 0, 'the local timer fired when due, before the next poll');
     await eventuallyAdvancing(clock, () => seen.length === 2, 'the local timer handled');
     expect(seen).toEqual(['from-elsewhere', 'from-here']);
+    expect(firedAt(broker, 'from-here'), 'fired at its due time').toEqual([local.dueAt]);
   });
 
   it('wakes for a timer scheduled in this process once its transaction commits, from the app, a handler or a batch handler', async () => {
@@ -170,24 +181,35 @@ describe('durable timers (publish.schedule)', () => {
     const stores = memoryStores({ clock });
     // polls once an hour: only a wake fires a timer before that
     const app = newApp({ clock, stores, timers: { pollIntervalMs: 3_600_000 } });
+    let probes = 0;
+    /**
+     * Schedules a timer due now, in a transaction of its own, and waits until it fired: the
+     * scheduler has looked at the store since this was called (after any wake that came before),
+     * and sleeps again, its poll interval away.
+     */
+    const schedulerLooked = async () => {
+      const timerId = `probe-${++probes}`;
+      await app.publish.schedule(PaymentTimedOut, { orderId: timerId }, { afterMs: 0, timerId });
+      await eventually(async () => (await stores.timers.find([timerId])).length === 0, `the scheduler firing ${timerId}`);
+    };
     const handled: string[] = [];
     app.instrumentation.on((fact) => fact.kind === 'handled' && handled.push(fact.group));
     app.on(OrderPlaced, { group: 'orders' }, async (event, ctx) => {
       await ctx.publish.schedule(PaymentTimedOut, { orderId: event.data.orderId }, { afterMs: 0, timerId: 'from-handler' });
-      await settle(); // a scheduler woken now would look before this transaction commits
+      await schedulerLooked(); // a scheduler woken by the schedule itself has looked before this transaction commits
     });
     app.onBatch(OrderPlaced, { group: 'batches' }, async (events, ctx) => {
       await ctx.publish.schedule(PaymentTimedOut, { orderId: events[0]!.data.orderId }, { afterMs: 0, timerId: 'from-batch' });
-      await settle();
+      await schedulerLooked();
     });
     await app.start();
-    await settle(); // the scheduler sleeps its poll interval: nothing is pending
+    await schedulerLooked(); // the scheduler sleeps its poll interval: nothing is pending
     const firedWithoutTime = async (timerId: string) =>
       eventually(async () => (await stores.timers.find([timerId])).length === 0, `${timerId} fired once committed, the clock unmoved`, 2_000);
 
     await app.transaction(async (_tx, publish) => {
       await publish.schedule(PaymentTimedOut, { orderId: 'o-1' }, { afterMs: 0, timerId: 'from-app' });
-      await settle();
+      await schedulerLooked();
     });
     await firedWithoutTime('from-app');
     await app.publish(OrderPlaced, { orderId: 'o-2' });
@@ -327,7 +349,7 @@ describe('the timer scheduler', () => {
     const counting: TimerStore<MemoryTx> = { ...stores.timers, fireDue: async (options) => (rounds++, stores.timers.fireDue(options)) };
     const stopped = createTimerScheduler({ timers: counting, clock });
     await stopped.start(AbortSignal.abort());
-    await settle();
+    // close() returns once its loop has ended: a round it ran is counted by then
     await stopped.close({ deadlineMs: 0 });
     expect(rounds).toBe(0);
   });

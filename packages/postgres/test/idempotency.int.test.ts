@@ -41,12 +41,12 @@ describe('idempotency keys', () => {
   it('completes only with its transaction', async () => {
     const stores = await pgs.stores();
     const owner = ownerOf(await stores.idempotency.begin({ key: 'k', fingerprint: 'f', now: 1, ttlMs: DAY }));
-    await stores
-      .transaction(async (tx) => {
+    await expect(
+      stores.transaction(async (tx) => {
         await stores.idempotency.complete(tx, { key: 'k', owner, response: { status: 201 } });
         throw new Error('request failed after completing');
-      })
-      .catch(() => {});
+      }),
+    ).rejects.toThrow('request failed after completing');
     expect(await stores.idempotency.begin({ key: 'k', fingerprint: 'f', now: 2, ttlMs: DAY })).toEqual({ outcome: 'in-flight' });
   });
 

@@ -349,23 +349,28 @@ describe('pgStores.transaction', () => {
     // another session (a batch job, another process) appended the same event id and has not committed
     const other = new pg.Client({ connectionString: url });
     await other.connect();
+    let otherEnded = false;
+    let ending: Promise<void> | undefined;
+    /** Ends the other session's transaction (once). */
+    const endOther = () => (ending ??= other.query('ROLLBACK').then(() => void (otherEnded = true)));
+    // it ends once the test is done with it; on its own only long past our deadline, so that a
+    // transaction waiting for it (the failure this test is for) ends too
+    const fallback = setTimeout(() => void endOther(), 10_000);
     try {
       await other.query('BEGIN');
       await other.query(`INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at) VALUES ('e1', 'orders', 'k1', 'T', 'theirs', '{}', '{}', 0)`);
-      // it ends 3 s later, well past our deadline
-      const ended = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => other.query('ROLLBACK'));
-      const started = Date.now();
       const waiting = stores.transaction(async (tx) => {
         await tx.execute(`INSERT INTO items VALUES ('ours', 1)`);
         await stores.outbox.append(tx, [record('e1')]);
       });
       await expect(waiting).rejects.toMatchObject({ code: ErrorCodes.timeout, retriable: true });
-      expect(Date.now() - started, 'rolled back at the deadline, not when the other session ended').toBeLessThan(2_000);
+      expect(otherEnded, 'rolled back at the deadline, while the other session still held the row').toBe(false);
       // the insert was cancelled, not left waiting on the server
       const stuck = await other.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
       expect(stuck.rows).toEqual([{ n: 0 }]);
-      await ended;
     } finally {
+      clearTimeout(fallback);
+      await endOther();
       await other.end();
     }
     expect(await stores.transaction((tx) => tx.query('SELECT id FROM items'))).toEqual([]);
@@ -373,11 +378,13 @@ describe('pgStores.transaction', () => {
   });
 
   it('reports a COMMIT still running 2 s past transactionTimeoutMs as of unknown outcome, and discards its connection; a shorter one commits', async () => {
-    const stores = await pgStores({ poolSize: 1, transactionTimeoutMs: 400 });
-    // a deferred constraint trigger runs inside COMMIT: here it makes COMMIT take n seconds
+    const url = await pgs.database();
+    const stores = await pgStores({ url, poolSize: 1, transactionTimeoutMs: 400 });
+    // a deferred constraint trigger runs inside COMMIT: here it makes COMMIT take n seconds, then
+    // wait for advisory lock 7, which is free unless the test holds it
     await stores.transaction(async (tx) => {
       await makeTable(tx);
-      await tx.execute(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(NEW.n); RETURN NULL; END $$`);
+      await tx.execute(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(NEW.n); PERFORM pg_advisory_xact_lock(7); RETURN NULL; END $$`);
       await tx.execute(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON items DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`);
     });
     // work that takes most of the time, then a COMMIT of a second: within the grace, a normal commit
@@ -385,15 +392,35 @@ describe('pgStores.transaction', () => {
       await tx.query('SELECT pg_sleep(0.3)');
       await tx.execute(`INSERT INTO items VALUES ('normal', 1)`);
     });
-    const started = Date.now();
-    const committing = stores.transaction((tx) => tx.execute(`INSERT INTO items VALUES ('slow', 6)`));
-    const unknown = await committing.catch((e: unknown) => e);
-    expect(unknown).toMatchObject({ code: ErrorCodes.timeout, retriable: true, details: { commitOutcome: 'unknown' } });
-    expect(Date.now() - started, 'given up 2 s past the deadline, not when COMMIT ended').toBeLessThan(4_500);
-    // the only pooled connection may still be committing: a new one serves the next transaction at once
-    const next = Date.now();
-    expect(await stores.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
-    expect(Date.now() - next, 'not queued behind the COMMIT').toBeLessThan(1_500);
+
+    // a COMMIT that runs until the test lets it go: it waits for the advisory lock another session holds
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(7)');
+    let unlocking: Promise<unknown> | undefined;
+    /** Lets that COMMIT go on (once). */
+    const unlock = () => (unlocking ??= holder.query('SELECT pg_advisory_unlock(7)'));
+    // let go on its own only long past the grace, so that a transaction waiting for that COMMIT
+    // (the failures this test is for) ends too
+    const fallback = setTimeout(() => void unlock(), 20_000);
+    /** The backends of this database running a COMMIT that waits for the advisory lock. */
+    const waitingCommits = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query = 'COMMIT' AND wait_event = 'advisory'`;
+    try {
+      const unknown = await stores.transaction((tx) => tx.execute(`INSERT INTO items VALUES ('slow', 0)`)).catch((e: unknown) => e);
+      expect(unknown).toMatchObject({ code: ErrorCodes.timeout, retriable: true, details: { commitOutcome: 'unknown' } });
+      // given up while that COMMIT still runs, not when it ended
+      expect((await holder.query<{ n: number }>(waitingCommits)).rows, 'the COMMIT still running when its outcome was reported unknown').toEqual([{ n: 1 }]);
+      // the only pooled connection is still committing: a new one serves the next transaction meanwhile
+      const during = await stores.transaction(async (tx) => ({
+        items: await tx.query<{ id: string }>('SELECT id FROM items ORDER BY id'),
+        committing: await tx.query<{ n: number }>(waitingCommits),
+      }));
+      expect(during, 'the next transaction ran while that COMMIT was still running').toEqual({ items: [{ id: 'normal' }], committing: [{ n: 1 }] });
+    } finally {
+      clearTimeout(fallback);
+      await unlock();
+      await holder.end();
+    }
     // unknown indeed: here the COMMIT went on and committed
     await eventually(async () => (await stores.transaction((tx) => tx.query('SELECT id FROM items'))).length === 2, { what: 'the slow commit', timeoutMs: 10_000 });
   });
@@ -438,10 +465,12 @@ describe('pgStores.transaction', () => {
     let calls = 0;
     const off = stores.onAppended(() => calls++);
     await stores.transaction((tx) => stores.outbox.append(tx, [record('s1')]));
-    await stores.transaction(async (tx) => {
-      await stores.outbox.append(tx, [record('s2')]);
-      throw new Error('rolled back');
-    }).catch(() => {});
+    await expect(
+      stores.transaction(async (tx) => {
+        await stores.outbox.append(tx, [record('s2')]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
     await stores.transaction((tx) => tx.query('SELECT 1'));
     expect(calls).toBe(1);
     off();

@@ -80,10 +80,8 @@ describe('a restart with a fixed instance id on the embedded log', () => {
     await strayReplies(3); // while it is down
 
     const second = await startRequester();
-    const startedAt = Date.now();
     const reply = await second.requester.request(GetProfile, { userId: 'u', from: 'second' }, { timeoutMs: 10_000 });
     expect(reply.data).toEqual({ userId: 'u', name: 'User u', from: 'second' });
-    expect(Date.now() - startedAt).toBeLessThan(5_000);
     // the reply came after everything older on its partition: the backlog read, if any, is over.
     // Before the group committed, the second life re-read all 54 older replies of the first.
     expect(dropped(second.facts)).toEqual(['unknown', 'unknown', 'unknown']);

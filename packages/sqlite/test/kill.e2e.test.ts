@@ -98,11 +98,9 @@ describe('the embedded engine under kill -9', () => {
     const publisher = start('publishSteps', [dataDir, '1500', '30']);
     await waitFor(() => effectsOf(dataDir).filter((e) => e.pid === a.process.pid).length >= 100, 20_000, 'A applying events');
     a.kill('SIGKILL');
-    const killedAt = Date.now();
     await a.exited;
-    await waitFor(() => holds(b) === 4, 5000, 'B taking over A’s partitions');
-    const takeOverMs = Date.now() - killedAt;
-    expect(takeOverMs).toBeLessThan(3000);
+    // that it happens, not how soon (leases.int.test.ts drives the session bound on a manual clock): the wait only bounds a hang
+    await waitFor(() => holds(b) === 4, 30_000, 'B taking over A’s partitions');
 
     await publisher.waitForLine((line) => line === 'published', 30_000);
     await waitFor(() => effectsOf(dataDir).length >= 1500, 30_000, 'all 1500 events applied');

@@ -51,10 +51,12 @@ describe('memoryStores', () => {
     await stores.transaction(async (tx) => tx.set('x', 1));
     await stores.transaction((tx) => stores.outbox.append(tx, [record('k')]));
     expect(signals).toBe(1);
-    await stores.transaction(async (tx) => {
-      await stores.outbox.append(tx, [record('k')]);
-      throw new Error('rolled back');
-    }).catch(() => {});
+    await expect(
+      stores.transaction(async (tx) => {
+        await stores.outbox.append(tx, [record('k')]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
     expect(signals).toBe(1);
     unsubscribe();
     await stores.transaction((tx) => stores.outbox.append(tx, [record('k')]));
