@@ -18,6 +18,47 @@ afterEach(async () => {
 });
 
 
+/**
+ * Members of one park-key group sharing a broker and stores, whose handler fails key `sick`'s seq 0
+ * until `heal()`; `commits: false` makes a member whose offset commits never land (a process that
+ * dies before its commit).
+ */
+function sickKeyMembers() {
+  const broker = memoryBroker({ partitions: 2 });
+  const stores = memoryStores();
+  let healthy = false;
+  const applied: number[] = [];
+  const member = (options: { commits?: boolean } = {}) => {
+    const connected = broker.connect();
+    const lossy: Broker =
+      options.commits === false ? { ...connected, subscribe: async (o, sink) => ({ ...(await connected.subscribe(o, sink)), commit: async () => {} }) } : connected;
+    const app = createApp<MemoryTx>({
+      broker: lossy,
+      stores: { ...stores, close: async () => {} },
+      logger: silentLogger,
+      events: [Step],
+      handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
+      relay: { idleMs: 2 },
+    });
+    app.on(Step, { group: 'worker' }, async (event) => {
+      if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
+      applied.push(event.data.seq);
+    });
+    apps.push(app);
+    return app;
+  };
+  return { member, stores, applied, heal: () => void (healthy = true) };
+}
+
+/** One letter parked key `sick`'s seq 1 and was taken back (no second one, none parked), and the key flows on: seq 2 is applied after it. */
+async function expectTakenBackAndFlowing(app: App<MemoryTx>, applied: number[]): Promise<void> {
+  expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
+  expect((await app.deadLetters()).filter((l) => l.reason === 'parked-behind-key').map((l) => l.status)).toEqual(['redriven']);
+  await app.publish(Step, { key: 'sick', seq: 2 });
+  await eventually(() => applied.length === 2, 'the key flows on');
+  expect(applied).toEqual([1, 2]);
+}
+
 /** A park-key app whose key `sick` has its first event dead-lettered; after `heal()` that event would pass. */
 async function sickKey() {
   const { app, stores } = newApp({ deadLetter: 'park-key' });
@@ -227,40 +268,11 @@ describe('createApp on the in-memory engine', () => {
     await app.publish(Step, { key: 'sick', seq: 1 });
     await eventually(() => applied.length === 1, 'the event handled once its letter is taken back');
     expect(refused).toBe(1);
-    expect(await app.deadLetters({ status: 'parked' })).toEqual([]);
-    // one letter parked it, taken back: no second one, nothing left holding the key
-    expect((await app.deadLetters()).filter((l) => l.reason === 'parked-behind-key').map((l) => l.status)).toEqual(['redriven']);
-    await app.publish(Step, { key: 'sick', seq: 2 });
-    await eventually(() => applied.length === 2, 'the key flows on');
-    expect(applied).toEqual([1, 2]);
+    await expectTakenBackAndFlowing(app, applied);
   });
 
   it('takes a redelivered record it had dead-lettered as dead-lettered, never parking it behind its own letter', async () => {
-    const broker = memoryBroker({ partitions: 2 });
-    const stores = memoryStores();
-    let healthy = false;
-    const applied: number[] = [];
-    const member = (options: { commits: boolean }) => {
-      const connected = broker.connect();
-      // a process that dies between its dead letter and its offset commit: the commit never lands
-      const lossy: Broker = options.commits
-        ? connected
-        : { ...connected, subscribe: async (o, sink) => ({ ...(await connected.subscribe(o, sink)), commit: async () => {} }) };
-      const app = createApp<MemoryTx>({
-        broker: lossy,
-        stores: { ...stores, close: async () => {} },
-        logger: silentLogger,
-        events: [Step],
-        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
-        relay: { idleMs: 2 },
-      });
-      app.on(Step, { group: 'worker' }, async (event) => {
-        if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
-        applied.push(event.data.seq);
-      });
-      apps.push(app);
-      return app;
-    };
+    const { member, applied, heal } = sickKeyMembers();
     const first = member({ commits: false });
     await first.start();
     await first.publish(Step, { key: 'sick', seq: 0 });
@@ -276,32 +288,13 @@ describe('createApp on the in-memory engine', () => {
     expect(handled).toEqual(['dead-lettered']);
     // one letter for the record, dead: no second one parked behind it
     expect((await second.deadLetters()).map((l) => [l.reason, l.status])).toEqual([['handler-failed', 'dead']]);
-    healthy = true;
+    heal();
     expect(await second.redrive({ group: 'worker' })).toMatchObject({ redriven: 1 });
     expect(applied).toEqual([0]);
   });
 
   it('takes back, once redelivered, a letter it parked and could not take back before the consumer closed', async () => {
-    const broker = memoryBroker({ partitions: 2 });
-    const stores = memoryStores();
-    let healthy = false;
-    const applied: number[] = [];
-    const member = () => {
-      const app = createApp<MemoryTx>({
-        broker: broker.connect(),
-        stores: { ...stores, close: async () => {} },
-        logger: silentLogger,
-        events: [Step],
-        handlerDefaults: { retry: { maxAttempts: 1 }, deadLetter: 'park-key' },
-        relay: { idleMs: 2 },
-      });
-      app.on(Step, { group: 'worker' }, async (event) => {
-        if (event.data.seq === 0 && !healthy) throw new Error('downstream unavailable');
-        applied.push(event.data.seq);
-      });
-      apps.push(app);
-      return app;
-    };
+    const { member, stores, applied, heal } = sickKeyMembers();
     const first = member();
     await first.start();
     await first.publish(Step, { key: 'sick', seq: 0 });
@@ -320,7 +313,7 @@ describe('createApp on the in-memory engine', () => {
       }
       return setStatus(ids, status);
     };
-    healthy = true;
+    heal();
     await first.publish(Step, { key: 'sick', seq: 1 });
     await eventually(() => refused >= 2, 'the take-back refused, and tried again');
     await first.close({ deadlineMs: 1000 });
@@ -330,11 +323,7 @@ describe('createApp on the in-memory engine', () => {
     const second = member();
     await second.start();
     await eventually(() => applied.length === 1, 'the redelivered event handled');
-    expect(await second.deadLetters({ status: 'parked' })).toEqual([]);
-    expect((await second.deadLetters()).filter((l) => l.reason === 'parked-behind-key').map((l) => l.status)).toEqual(['redriven']);
-    await second.publish(Step, { key: 'sick', seq: 2 });
-    await eventually(() => applied.length === 2, 'the key flows on');
-    expect(applied).toEqual([1, 2]);
+    await expectTakenBackAndFlowing(second, applied);
   });
 
   it('redriving the same letters twice applies nothing twice', async () => {

@@ -30,6 +30,29 @@ async function schemaAt(url: string, version: number): Promise<void> {
   }
 }
 
+
+/**
+ * `begin` as the release before version 10 ran it, on its own connection: it knows no owner or
+ * lease, and takes a key that is absent or expired. Whether it took the key.
+ */
+async function earlierReleaseBegins(url: string, key: string, now: number): Promise<boolean> {
+  const old = new pg.Client({ connectionString: url });
+  await old.connect();
+  try {
+    const taken = await old.query(
+      `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
+        VALUES ($1, 'f', 'in-flight', NULL, $2::bigint, $2::bigint + 86400000)
+        ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
+          created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+          WHERE i.expires_at <= $2::bigint RETURNING 1 AS started`,
+      [key, now],
+    );
+    return taken.rowCount === 1;
+  } finally {
+    await old.end();
+  }
+}
+
 describe('migrate', () => {
   it('applies each migration once when several processes start at the same time', async () => {
     const url = await pgs.database();
@@ -241,22 +264,8 @@ describe('migrate', () => {
     await schemaAt(url, 9);
     expect((await migrate({ connectionString: url })).applied).toEqual(ALL.filter((v) => v > 9));
     // a process of the release before version 10, still running: its begin knows no owner or lease
-    const old = new pg.Client({ connectionString: url });
-    await old.connect();
     const now = Date.now();
-    try {
-      const taken = await old.query(
-        `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
-          VALUES ($1, $2, 'in-flight', NULL, $3::bigint, $3::bigint + $4::bigint)
-          ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
-            created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-            WHERE i.expires_at <= $3::bigint RETURNING 1 AS started`,
-        ['order-42', 'f', now, 86_400_000],
-      );
-      expect(taken.rowCount).toBe(1);
-    } finally {
-      await old.end();
-    }
+    expect(await earlierReleaseBegins(url, 'order-42', now)).toBe(true);
     const [row] = await rows<{ lease_expires_at: string }>(url, `SELECT lease_expires_at FROM ${t.idempotency} WHERE key = 'order-42'`);
     // the database clock's now() at the insert, plus 60 s (the hosts' clocks are one here)
     expect(Number(row!.lease_expires_at) - now).toBeGreaterThanOrEqual(60_000 - 1_000);
@@ -283,22 +292,8 @@ describe('migrate', () => {
       // an upgraded process took the key an hour ago, with a one-minute ttl and a 10 s lease
       expect(await stores.idempotency.begin({ key: 'order-7', fingerprint: 'f', now: t0, ttlMs: 60_000, leaseMs: 10_000 })).toMatchObject({ outcome: 'started' });
       // long expired, the key is taken again by a process of the release before version 10
-      const old = new pg.Client({ connectionString: url });
-      await old.connect();
       const now = Date.now();
-      try {
-        const taken = await old.query(
-          `INSERT INTO ${t.idempotency} AS i (key, fingerprint, state, response, created_at, expires_at)
-            VALUES ($1, $2, 'in-flight', NULL, $3::bigint, $3::bigint + $4::bigint)
-            ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, state = 'in-flight', response = NULL,
-              created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-              WHERE i.expires_at <= $3::bigint RETURNING 1 AS started`,
-          ['order-7', 'f', now, 86_400_000],
-        );
-        expect(taken.rowCount).toBe(1);
-      } finally {
-        await old.end();
-      }
+      expect(await earlierReleaseBegins(url, 'order-7', now)).toBe(true);
       const [row] = await rows<{ lease_expires_at: string }>(url, `SELECT lease_expires_at FROM ${t.idempotency} WHERE key = 'order-7'`);
       expect(Number(row!.lease_expires_at)).toBe(t0 + 10_000);
       const begin = (at: number) => stores.idempotency.begin({ key: 'order-7', fingerprint: 'f', now: at, ttlMs: 86_400_000, leaseMs: 60_000 });
