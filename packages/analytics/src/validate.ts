@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, unstorableTextReason } from '@herald/core';
 import { AnalyticsErrors } from './errors.js';
 import type { AnalyticsEvent, CountsQuery, LateEvent, MetricPoint, MetricSummaryQuery, TimeRange, TopTypesQuery } from './types.js';
 
@@ -8,31 +8,18 @@ export const MAX_WINDOWS = 100_000;
 const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
-/** A UTF-16 surrogate without its other half (TypeScript's ES2023 lib has no `String#isWellFormed`). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/**
- * Why `text` cannot be kept alike by every store; undefined when it can. PostgreSQL's text and
- * jsonb cannot hold U+0000 (SQLite and DuckDB can). A lone surrogate (half an emoji pair, as a
- * client cutting text at N UTF-16 units leaves it) has no UTF-8 form: jsonb refuses it, DuckDB
- * and the pg driver turn it into U+FFFD (two different ones become one user, one event id).
- * Refused as an invalid record (or query) by every store, they all keep the same records and
- * fail the same way.
- */
-function textProblem(text: string): string | undefined {
-  if (text.includes('\u0000')) return 'must not contain U+0000 (NUL)';
-  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate (it is not Unicode text)';
-  return undefined;
-}
-
 function invalidRecord(what: string, index: number, field: string): HeraldError {
   return new HeraldError(AnalyticsErrors.invalidRecord, `${what} ${index}: ${field}`, { details: { index, field } });
 }
 
-/** Why `value` cannot be the text field `field`; undefined when it can. */
+/**
+ * Why `value` cannot be the text field `field`; undefined when it can. Text every store keeps alike
+ * (`unstorableTextReason`: no U+0000, which PostgreSQL cannot hold, no lone surrogate, which jsonb
+ * refuses and DuckDB and the pg driver make U+FFFD), so they all keep the same records.
+ */
 function notText(value: unknown, field: string): string | undefined {
   if (!isText(value)) return `${field} must be a non-empty string`;
-  const problem = textProblem(value);
+  const problem = unstorableTextReason(value);
   return problem === undefined ? undefined : `${field} ${problem}`;
 }
 
@@ -47,7 +34,7 @@ function notJsonObject(value: unknown, field: string): string | undefined {
   let problem: string | undefined;
   try {
     JSON.stringify(value, (key, v: unknown) => {
-      problem ??= textProblem(key) ?? (typeof v === 'string' ? textProblem(v) : undefined);
+      problem ??= unstorableTextReason(key) ?? (typeof v === 'string' ? unstorableTextReason(v) : undefined);
       return v;
     });
   } catch (error) {
@@ -111,7 +98,7 @@ function badQueryText(value: unknown, field: string): string | undefined {
   if (!isText(value)) return `${field} must be a non-empty string`;
   // no record holds them (appends refuse them); PostgreSQL cannot even compare with U+0000, and a
   // lone surrogate would be looked up as U+FFFD by DuckDB and the pg driver, finding another user
-  const problem = textProblem(value);
+  const problem = unstorableTextReason(value);
   return problem === undefined ? undefined : `${field} ${problem}`;
 }
 

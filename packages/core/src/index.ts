@@ -9,6 +9,8 @@ export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
 export { defineEvent, createEventRegistry } from './model/events.js';
 export { registerFormats } from './model/formats.js';
+export { unstorableTextIssues, unstorableTextReason, wellFormedText } from './model/text.js';
+export type { UnstorableTextOptions } from './model/text.js';
 export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './model/events.js';
 
 // ports: what engines and observers plug into

@@ -1,8 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { CoreErrors, isHeraldError, type ValidationIssue } from '@herald/core';
+import { CoreErrors, isHeraldError, wellFormedText, type ValidationIssue } from '@herald/core';
 import { AnalyticsErrorCodes } from '@herald/analytics';
 import { PipelineErrorCodes } from '../errors.js';
-import { wellFormed } from '../text.js';
 
 /** The trailer grpc carries a `google.rpc.Status` in (the richer error model). */
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
@@ -26,13 +25,13 @@ export function toServiceError(thrown: unknown, extra?: grpc.Metadata): Partial<
   const code = isHeraldError(thrown) ? thrown.code : undefined;
   if (code && INVALID.has(code)) {
     const issues = (isHeraldError(thrown) ? (thrown.details?.['issues'] as ValidationIssue[] | undefined) : undefined) ?? [];
-    const message = wellFormed((thrown as Error).message);
+    const message = wellFormedText((thrown as Error).message);
     metadata.set('herald-error-code', code);
     metadata.set(STATUS_DETAILS_KEY, encodeStatus(grpc.status.INVALID_ARGUMENT, message, issues.map((i) => ({ field: fieldOf(i.path), description: i.message }))));
     return { code: grpc.status.INVALID_ARGUMENT, details: message, metadata };
   }
   if (code) metadata.set('herald-error-code', code);
-  if (code && NOT_FOUND.has(code)) return { code: grpc.status.NOT_FOUND, details: wellFormed((thrown as Error).message), metadata };
+  if (code && NOT_FOUND.has(code)) return { code: grpc.status.NOT_FOUND, details: wellFormedText((thrown as Error).message), metadata };
   if (isHeraldError(thrown) && thrown.retriable) return { code: grpc.status.UNAVAILABLE, details: 'service unavailable, retry later', metadata };
   return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
 }
