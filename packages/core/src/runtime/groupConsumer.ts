@@ -115,24 +115,8 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   }
 
   /** Runs a delivery until it completes; false when abandoned (the consumer closing, the partition revoked). */
-  async function handle(p: PartitionWork, delivery: Delivery): Promise<boolean> {
-    const { halt } = p.signals;
-    for (let failures = 1; ; failures++) {
-      try {
-        await dispatch(delivery, p.signals);
-        return true;
-      } catch (error) {
-        if (!halt.aborted) {
-          const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
-          logger.error('delivery failed outside the handler policies; trying again', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset, delayMs });
-          await clock.sleep(delayMs, halt).catch(() => {});
-        }
-        if (halt.aborted) {
-          abandoned(p, 'delivery', error);
-          return false;
-        }
-      }
-    }
+  function handle(p: PartitionWork, delivery: Delivery): Promise<boolean> {
+    return untilDone(p, 'delivery', () => dispatch(delivery, p.signals), () => ({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset }));
   }
 
   /**
@@ -141,24 +125,36 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
    * abandoned (the consumer closing, the partition revoked), those settled by then.
    */
   async function handleBatch(p: PartitionWork, deliveries: readonly Delivery[]): Promise<ReadonlySet<number>> {
-    const { halt } = p.signals;
     const settled = new Set<number>();
     const batchSignals = { ...p.signals, settled: (delivery: Delivery) => void settled.add(delivery.offset) };
-    for (let failures = 1, todo = deliveries; ; failures++) {
+    const remaining = () => (settled.size === 0 ? deliveries : deliveries.filter((d) => !settled.has(d.offset)));
+    const done = await untilDone(p, 'batch', () => options.dispatchBatch!(remaining(), batchSignals), () => {
+      const rest = remaining();
+      const first = rest[0] ?? deliveries[0]!;
+      return { topic: first.topic, partition: first.partition, offset: first.offset, size: rest.length };
+    });
+    return done ? new Set(deliveries.map((d) => d.offset)) : settled;
+  }
+
+  /**
+   * Runs `attempt` until it succeeds (true) or the partition's `halt` aborts (false), backing off
+   * between tries: a failure outside the handler policies (a store down) is tried again, not lost.
+   */
+  async function untilDone(p: PartitionWork, what: 'delivery' | 'batch', attempt: () => Promise<void>, where: () => Record<string, unknown>): Promise<boolean> {
+    const { halt } = p.signals;
+    for (let failures = 1; ; failures++) {
       try {
-        await options.dispatchBatch!(todo, batchSignals);
-        return new Set(deliveries.map((d) => d.offset));
+        await attempt();
+        return true;
       } catch (error) {
-        todo = todo.filter((d) => !settled.has(d.offset));
         if (!halt.aborted) {
           const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
-          const first = todo[0] ?? deliveries[0]!;
-          logger.error('batch failed outside the handler policies; trying again', { error, topic: first.topic, partition: first.partition, offset: first.offset, size: todo.length, delayMs });
+          logger.error(`${what} failed outside the handler policies; trying again`, { error, ...where(), delayMs });
           await clock.sleep(delayMs, halt).catch(() => {});
         }
         if (halt.aborted) {
-          abandoned(p, 'batch', error);
-          return settled;
+          abandoned(p, what, error);
+          return false;
         }
       }
     }
