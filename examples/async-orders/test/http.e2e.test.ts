@@ -128,6 +128,12 @@ describe('billing and orders', () => {
     const eve = await new Customer(url, 'eve').signUp();
     expectProblem(await eve.get(`/requests/${body.requestId}`), 404, 'request-not-found');
     expectProblem(await eve.get(`/orders/${body.orderId}`), 404, 'order-not-found');
+    // an id of a shape no order has is unknown too, not a schema violation
+    for (const id of ['x'.repeat(101), '%20']) {
+      expectProblem(await eve.get(`/requests/${id}`), 404, 'request-not-found');
+      expectProblem(await eve.get(`/orders/${id}`), 404, 'order-not-found');
+      expectProblem(await eve.get(`/billing/deposits/${id}`), 404, 'deposit-not-found');
+    }
 
     // one notification per final status, after the welcome; the contact came from the user service
     const notifications = await eventually(async () => {

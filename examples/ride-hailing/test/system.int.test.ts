@@ -175,6 +175,12 @@ describe('ride-hailing in one process', () => {
       ['POST', '/bookings', { riderId: 'nobody', regionId: 'msk', distanceKm: 3 }, 422, 'unknown-rider'],
       ['POST', '/drivers/nope/locations', { lat: 1, lon: 1 }, 404, 'driver-not-found'],
       ['GET', '/regions/MSK-Center/surge', undefined, 422, 'schema-violation'],
+      // an id of a shape no one has is unknown too, not a schema violation
+      ['GET', `/bookings/${'b'.repeat(101)}`, undefined, 404, 'booking-not-found'],
+      ['GET', `/riders/${'r'.repeat(300)}/wallet`, undefined, 404, 'rider-not-found'],
+      ['GET', `/drivers/${'d'.repeat(101)}`, undefined, 404, 'driver-not-found'],
+      ['POST', `/drivers/${'d'.repeat(101)}/status`, { status: 'online' }, 404, 'driver-not-found'],
+      ['POST', '/drivers/%20/locations', { lat: 1, lon: 1 }, 404, 'driver-not-found'],
     ];
     for (const [method, path, body, status, code] of cases) {
       const reply = await api.call(method, path, { body });

@@ -31,7 +31,9 @@ export const API_ERROR_KINDS: Readonly<Record<string, string>> = {
 /** Text PostgreSQL can store: anything but NUL. */
 const NO_NUL = '^[^\\u0000]*$';
 const Id = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL });
-const IdParams = Type.Object({ id: Id });
+// a path id is looked up whatever its shape: one that is nobody's is 404 (a path too long for the
+// gateway is its 414 uri-too-long; U+0000 and lone surrogates are the gateway's 422 everywhere)
+const IdParams = Type.Object({ id: Type.String() });
 const Region = Type.String({ minLength: 1, maxLength: 50, pattern: '^[a-z0-9-]+$' });
 // a rider is its wallet (payment's): nothing keeps or shows a name, so none is taken (422 for one)
 const RiderBody = Type.Object({ balanceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }) }, { additionalProperties: false });
