@@ -5,10 +5,11 @@ import type { Broker, Delivery, DeliveryBatch, DeliverySink, OutOfRangeDecision,
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
-import { backoffDelay } from '../timing/backoff.js';
 import type { DispatchBatch } from './batchDispatcher.js';
+import { createBatchRunner } from './batchRunner.js';
 import type { DispatchSignals } from './dispatcher.js';
 import { PartitionWork, idleOrStopped, partitionId } from './partitionWork.js';
+import { retryUntilHalted } from './retryUntilHalted.js';
 
 /**
  * Handles one delivery end to end. Throws only for infrastructure failures: then it is tried again,
@@ -58,7 +59,6 @@ export interface GroupConsumer {
 
 const CLOSING = new Error('consumer closing');
 const STOPPED = new Error('consumer stopped: close deadline passed');
-const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, jitter: 0.2 };
 
 /**
  * The consumer runtime of one group. Per partition, deliveries are queued per key: one key's events
@@ -67,11 +67,11 @@ const REDISPATCH_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5000, factor: 2, j
  * highest contiguous completed position. At most `maxInFlight` deliveries are held: beyond that,
  * `deliver` does not resolve, which pauses fetching (backpressure). A revoke lets the partition's
  * running handlers finish but stops its deliveries from being tried again after a failure outside
- * the handler policies (a store down): they stay uncommitted, for the partition's next owner.
+ * the handler policies (a store down): they stay uncommitted, for the partition's next owner. In
+ * batch mode the partition's deliveries go in batches instead (see {@link createBatchRunner}).
  */
 export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
-  const maxBatch = options.maxBatch ?? 500;
   const stopGroup = () => void close(options.stopDeadlineMs);
   const partitions = new Map<string, PartitionWork>();
   const closing = new AbortController();
@@ -94,6 +94,8 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   let capacityWaiters: (() => void)[] = [];
   let commitLoop: Promise<void> | undefined;
   let closed: Promise<void> | undefined;
+  /** In batch mode: what runs each partition's batches (absent: deliveries run one by one, keys concurrently). */
+  const batches = options.dispatchBatch ? createBatchRunner({ dispatchBatch: options.dispatchBatch, maxBatch: options.maxBatch ?? 500, clock, logger, release }) : undefined;
 
   function release(count: number): void {
     inFlight -= count;
@@ -116,75 +118,12 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
 
   /** Runs a delivery until it completes; false when abandoned (the consumer closing, the partition revoked). */
   function handle(p: PartitionWork, delivery: Delivery): Promise<boolean> {
-    return untilDone(p, 'delivery', () => dispatch(delivery, p.signals), () => ({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset }));
-  }
-
-  /**
-   * Runs a batch until it completes, each try with the deliveries the tries before did not settle
-   * (so none is attempted or recorded twice). Returns the offsets settled: all of them, or, when
-   * abandoned (the consumer closing, the partition revoked), those settled by then.
-   */
-  async function handleBatch(p: PartitionWork, deliveries: readonly Delivery[]): Promise<ReadonlySet<number>> {
-    const settled = new Set<number>();
-    const batchSignals = { ...p.signals, settled: (delivery: Delivery) => void settled.add(delivery.offset) };
-    const remaining = () => (settled.size === 0 ? deliveries : deliveries.filter((d) => !settled.has(d.offset)));
-    const done = await untilDone(p, 'batch', () => options.dispatchBatch!(remaining(), batchSignals), () => {
-      const rest = remaining();
-      const first = rest[0] ?? deliveries[0]!;
-      return { topic: first.topic, partition: first.partition, offset: first.offset, size: rest.length };
+    return retryUntilHalted(options, {
+      partition: p,
+      what: 'delivery',
+      attempt: () => dispatch(delivery, p.signals),
+      where: () => ({ topic: delivery.topic, partition: delivery.partition, offset: delivery.offset }),
     });
-    return done ? new Set(deliveries.map((d) => d.offset)) : settled;
-  }
-
-  /**
-   * Runs `attempt` until it succeeds (true) or the partition's `halt` aborts (false), backing off
-   * between tries: a failure outside the handler policies (a store down) is tried again, not lost.
-   */
-  async function untilDone(p: PartitionWork, what: 'delivery' | 'batch', attempt: () => Promise<void>, where: () => Record<string, unknown>): Promise<boolean> {
-    const { halt } = p.signals;
-    for (let failures = 1; ; failures++) {
-      try {
-        await attempt();
-        return true;
-      } catch (error) {
-        if (!halt.aborted) {
-          const delayMs = backoffDelay(REDISPATCH_BACKOFF, failures);
-          logger.error(`${what} failed outside the handler policies; trying again`, { error, ...where(), delayMs });
-          await clock.sleep(delayMs, halt).catch(() => {});
-        }
-        if (halt.aborted) {
-          abandoned(p, what, error);
-          return false;
-        }
-      }
-    }
-  }
-
-  function abandoned(p: PartitionWork, what: 'delivery' | 'batch', error: unknown): void {
-    // a close says so itself; a revoke that gives up on a failing delivery is worth a line
-    if (closing.signal.aborted) return;
-    logger.warn(`partition revoked: a ${what} failing outside the handler policies is left uncommitted, for its next owner`, { error, topic: p.tp.topic, partition: p.tp.partition });
-  }
-
-  /** Batch mode: one batch at a time per partition, in offset order. */
-  async function runBatches(p: PartitionWork): Promise<void> {
-    p.running++;
-    try {
-      while (p.batchQueue.length > 0 && !p.signals.halt.aborted) {
-        const batch = p.batchQueue.splice(0, maxBatch);
-        const settled = await handleBatch(p, batch);
-        release(batch.length);
-        // all of them, or those settled before it was abandoned: committed, not handled again
-        for (const delivery of batch) if (settled.has(delivery.offset)) p.tracker.complete(delivery.offset);
-        if (settled.size < batch.length) break;
-      }
-    } finally {
-      if (p.batchQueue.length > 0 && p.signals.halt.aborted) release(p.dropWaiting());
-      p.running--;
-      p.notifyIdle();
-      // deliveries that arrived while the last batch ran
-      if (p.batchQueue.length > 0 && p.running === 0) void runBatches(p);
-    }
   }
 
   async function runKey(p: PartitionWork, key: string): Promise<void> {
@@ -220,7 +159,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
   function enqueue(p: PartitionWork, delivery: Delivery): void {
     p.tracker.add(delivery.offset);
     inFlight++;
-    if (options.dispatchBatch) {
+    if (batches) {
       p.batchQueue.push(delivery);
       return;
     }
@@ -312,7 +251,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       const p = work(batch);
       if (batch.highWatermark !== undefined) p.highWatermark = batch.highWatermark;
       for (const delivery of batch.deliveries) enqueue(p, delivery);
-      if (options.dispatchBatch && p.running === 0 && !p.revoked) void runBatches(p);
+      batches?.start(p);
       while (inFlight >= maxInFlight && !stop.signal.aborted) {
         await new Promise<void>((resolve) => capacityWaiters.push(resolve));
       }
