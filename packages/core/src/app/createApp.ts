@@ -8,19 +8,19 @@ import { isHandlerService, type Component } from '../ports/component.js';
 import type { Stores } from '../ports/stores/stores.js';
 import { createInstrumentation } from '../ports/instrumentation.js';
 import { jsonLogger } from '../ports/logger.js';
-import type { BatchContext, BatchHandler, Handler, HandlerContext, Publish } from '../pipeline/handler.js';
-import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
+import type { BatchHandler, Handler, Publish } from '../pipeline/handler.js';
 import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
 import { hasTimers } from '../ports/stores/timers.js';
 import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
-import { createDispatcher, type GroupDispatchDeps, type HandlerEntry } from '../runtime/dispatcher.js';
+import { createDispatcher, type GroupDispatchDeps } from '../runtime/dispatcher.js';
 import { createGroupConsumer } from '../runtime/groupConsumer.js';
 import { redriveLetters, type RedriveOptions } from '../runtime/redrive.js';
 import { TransactionBatcher } from '../runtime/transactionBatcher.js';
-import { APP_DEFAULTS, closeDeadline, groupName, resolveGroupOptions, resolveHandlerSettings, validateAppOptions } from './options.js';
+import { APP_DEFAULTS, closeDeadline, groupName, resolveGroupOptions, validateAppOptions } from './options.js';
 import { createDirectPublisher } from './directPublisher.js';
+import { createHandlerRegistry } from './handlerRegistry.js';
 import { createLifecycle } from './lifecycle.js';
 import { closeOnSignals } from './signals.js';
 import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
@@ -45,8 +45,6 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   const instrumentation = createInstrumentation();
   const maxEventBytes = options.maxEventBytes ?? APP_DEFAULTS.maxEventBytes;
   const registry = createEventRegistry(options.events ?? []);
-  const groups = new Map<string, Map<string, HandlerEntry<Tx>>>();
-  const batchers = new Map<string, TransactionBatcher<Tx>>();
   const extra: Component[] = [];
   /** The relay and the consumer groups' components of the start, once it made them. */
   const builtIn: { relay?: Component; readonly groups: Set<Component> } = { groups: new Set() };
@@ -85,29 +83,8 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     },
   });
 
-  const batcherOf = (group: string) => {
-    let batcher = batchers.get(group);
-    if (!batcher) {
-      const size = resolveGroupOptions(group, options.groups?.[group]).transactionBatch;
-      batcher = new TransactionBatcher(stores, size, 'concurrent', `groups.${group}.transactionBatch`);
-      batchers.set(group, batcher);
-    }
-    return batcher;
-  };
-
-  /** The app's edit, then the group's, then the handler's; the handler's `middleware` goes just outside `transaction`. */
-  function pipelineFor(handlerOptions: HandlerOptions<Tx>): Pipeline<Tx> {
-    let pipeline = defaultPipeline<Tx>();
-    const middleware = [...(options.handlerDefaults?.middleware ?? []), ...(handlerOptions.middleware ?? [])];
-    if (middleware.length > 0) {
-      const steps = middleware.map((m, i) => policyStep<Tx>(`middleware-${i + 1}`, m));
-      pipeline = pipeline.has('transaction') ? pipeline.insertBefore('transaction', ...steps) : pipeline.append(...steps);
-    }
-    for (const owner of [options, options.groups?.[handlerOptions.group], handlerOptions]) {
-      if (owner?.pipeline) pipeline = owner.pipeline(pipeline);
-    }
-    return pipeline;
-  }
+  const handlers = createHandlerRegistry({ options, registry, stores, clock, instrumentation, logger, maxEventBytes, timers, onScheduled });
+  const { groups } = handlers;
 
   const appTransactions = new TransactionBatcher(stores, options.transactionBatch ?? APP_DEFAULTS.transactionBatch, 'serial');
   const publisherDeps = { outbox: stores.outbox, clock, instrumentation, maxEventBytes, timers, onScheduled };
@@ -173,43 +150,6 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     return [...selection];
   }
 
-  function register(
-    definitionOrList: EventDefinition | readonly EventDefinition[],
-    handlerOptions: HandlerOptions<Tx>,
-    handler: Handler<Envelope, Tx>,
-    batchHandler: BatchHandler<Envelope, Tx> | undefined,
-  ): void {
-    if (started) throw new HeraldError(CoreErrors.invalidOptions, 'register handlers before start()');
-    const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
-    if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'on(): give at least one event definition');
-    if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'on(): the handler must be a function');
-    const settings = resolveHandlerSettings(handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
-    const { group } = settings;
-    const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
-    const existing = byType.values().next().value as HandlerEntry<Tx> | undefined;
-    if (existing && (existing.batch === undefined) !== (batchHandler === undefined)) {
-      throw new HeraldError(CoreErrors.invalidOptions, `group ${group} mixes event handlers and batch handlers; give each kind its own group`);
-    }
-    // a batch's events share one transaction: the group's transaction batching does not apply to it
-    const runner = batchHandler ? stores : batcherOf(group);
-    const env: PolicyEnv<Tx> = { stores, transactions: runner, clock, instrumentation, logger: logger.child({ group }), maxEventBytes, handler: settings, timers, onScheduled };
-    const pipeline = pipelineFor(handlerOptions);
-    const entry: HandlerEntry<Tx> = {
-      name: settings.name,
-      group,
-      definitions,
-      policy: settings.deadLetter,
-      pipeline: pipeline.build(env, handler),
-      ...(batchHandler ? { batch: { handler: pipeline.buildBatch(env, batchHandler), timeoutMs: settings.timeoutMs } } : {}),
-    };
-    for (const definition of definitions) {
-      if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);
-      registry.register(definition);
-      byType.set(definition.type, entry);
-    }
-    groups.set(group, byType);
-  }
-
   /** The components a start runs, in start order. */
   function componentsFor(startOptions: StartOptions): Component[] {
     const selected = selectGroups(startOptions.groups);
@@ -245,16 +185,12 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
 
   const app: App<Tx> = {
     on(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
-      register(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, handler as Handler<Envelope, Tx>, undefined);
+      handlers.on(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, handler as Handler<Envelope, Tx>);
       return app;
     },
 
     onBatch(definitionOrList, handlerOptions: HandlerOptions<Tx>, handler) {
-      const batchHandler = handler as BatchHandler<Envelope, Tx>;
-      if (typeof batchHandler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'onBatch(): the handler must be a function');
-      // alone (a failed batch's events, a redrive): the event in its full pipeline, as a batch of one
-      const alone: Handler<Envelope, Tx> = (event, ctx) => batchHandler([event], batchContextOf(ctx));
-      register(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, alone, batchHandler);
+      handlers.onBatch(definitionOrList as EventDefinition | readonly EventDefinition[], handlerOptions, handler as BatchHandler<Envelope, Tx>);
       return app;
     },
 
@@ -275,6 +211,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     async start(startOptions: StartOptions = {}) {
       if (started) throw new HeraldError(CoreErrors.invalidOptions, 'start() was already called');
       started = true;
+      handlers.seal();
       const components = componentsFor(startOptions);
       closeWhenTold(startOptions);
       // the topics the app declares are provisioned before any component starts
@@ -319,21 +256,4 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
   };
 
   return app;
-}
-
-/** The batch context of one event handled alone, through its pipeline. */
-function batchContextOf<Tx>(ctx: HandlerContext<Tx>): BatchContext<Tx> {
-  return {
-    tx: ctx.tx,
-    publish: ctx.publish,
-    logger: ctx.logger,
-    group: ctx.group,
-    handler: ctx.handler,
-    get signal() {
-      return ctx.signal;
-    },
-    deliveries: [ctx.delivery],
-    alone: true,
-    attempt: ctx.attempt,
-  };
 }
