@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readyInBackground } from './support.js';
+import { eventually, readyInBackground } from './support.js';
 import {
   createApp,
   createManualClock,
@@ -69,15 +69,6 @@ async function start(deadLetter: 'skip' | 'park-key'): Promise<Harness> {
   await app.start();
   await app.ready();
   return { app, broker, stores, applied, facts, sick };
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** What the CLI does: append the letters' records in order (the group marks them when it handled them). */

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from './support.js';
 import {
   createApp,
   defineEvent,
@@ -79,15 +80,6 @@ async function run(options: { policy?: 'earliest' | 'stop'; records: number; cut
   app.instrumentation.on((fact) => facts.push(fact));
   await app.start();
   return { memory, app, applied, lines, facts };
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const skippedFacts = (facts: InstrumentationEvent[]) => facts.filter((f) => f.kind === 'records-skipped');

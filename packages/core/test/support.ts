@@ -16,3 +16,13 @@ export function readyInBackground(app: Pick<App<unknown>, 'start' | 'ready'>): (
     );
   return () => ready;
 }
+
+/** Polls `check` every 5 ms until it holds; fails after `timeoutMs` naming `what` it waited for. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
