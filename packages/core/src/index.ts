@@ -8,10 +8,11 @@ export { encodeEnvelope, encodeEnvelopeValue, decodeEnvelope, DEFAULT_MAX_EVENT_
 export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
 export { defineEvent, createEventRegistry } from './model/events.js';
+export { readEvent } from './model/upcast.js';
 export { registerFormats } from './model/formats.js';
 export { unstorableTextIssues, unstorableTextReason, wellFormedText } from './model/text.js';
 export type { UnstorableTextOptions } from './model/text.js';
-export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry } from './model/events.js';
+export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry, EventUpcast } from './model/events.js';
 
 // ports: what engines and observers plug into
 export { MAX_TIMER_MS, systemClock } from './ports/clock.js';

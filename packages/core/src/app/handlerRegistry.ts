@@ -97,7 +97,12 @@ export function createHandlerRegistry<Tx>(deps: HandlerRegistryDeps<Tx>): Handle
       ...(batchHandler ? { batch: { handler: pipeline.buildBatch(env, batchHandler), timeoutMs: settings.timeoutMs } } : {}),
     };
     for (const definition of definitions) {
-      if (byType.has(definition.type)) throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}`);
+      const other = byType.get(definition.type)?.definitions.find((d) => d.type === definition.type);
+      if (other) {
+        // one handler reads one version of a type: an earlier one comes to it through the upcast
+        const versions = other.version === definition.version ? '' : ` (version ${other.version}; give the handler the newest version, which reads earlier ones through its upcast)`;
+        throw new HeraldError(CoreErrors.invalidOptions, `group ${group} already handles ${definition.type}${versions}`);
+      }
       registry.register(definition);
       byType.set(definition.type, entry);
     }

@@ -17,6 +17,12 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: 'A consumed event has a type, or a version of a type, that this app does not define.',
     action: 'Add the definition (events: [...] in createApp) or deploy the newer consumer, then redrive.',
   },
+  upcastFailed: {
+    code: 'upcast-failed',
+    retriable: false,
+    meaning: "An event of an earlier version could not be read as its handler's version: the definition's upcast threw, or returned data the newer schema refuses.",
+    action: "Fix the upcast (the definition's upcast.data) and deploy, then redrive the dead letters.",
+  },
   malformedEnvelope: {
     code: 'malformed-envelope',
     retriable: false,

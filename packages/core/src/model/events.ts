@@ -22,19 +22,41 @@ export interface EventDefinition<S extends TSchema = TSchema> {
   check(data: unknown): ValidationIssue[];
   /** Throws a {@link ValidationError} when `data` is invalid; returns it typed otherwise. */
   parse(data: unknown): Static<S>;
+  /**
+   * The version this one reads events of, and how: handlers of this definition receive events of
+   * that version (and of the versions it reads, in turn) with their data upcast to this version.
+   */
+  readonly upcast?: EventUpcast;
+}
+
+/** How a definition reads the events of its previous version (see {@link EventDefinitionOptions.upcast}). */
+export interface EventUpcast<P extends TSchema = TSchema, T = unknown> {
+  /** The previous version's definition: same type and topic, a lower version. */
+  readonly from: EventDefinition<P>;
+  /** Its data as this version's: a pure function; its result is checked against this version's schema. */
+  readonly data: (previous: Static<P>) => T;
 }
 
 /** The TypeScript type of an event definition's data. */
 export type EventData<D> = D extends EventDefinition<infer S> ? Static<S> : never;
 
 /** What {@link defineEvent} takes. */
-export interface EventDefinitionOptions<S extends TSchema> {
+export interface EventDefinitionOptions<S extends TSchema, P extends TSchema = TSchema> {
   readonly type: string;
   /** Schema version, a positive integer; defaults to 1. */
   readonly version?: number;
   readonly topic: string;
   readonly schema: S;
   readonly key: (data: Static<S>) => string;
+  /**
+   * Reads the events of an earlier version: `from` is that version's definition, `data` turns its
+   * data into this version's. A handler of this definition then receives events of either version
+   * as this one (the envelope's `version` and `data` upcast; its id, key and headers unchanged),
+   * so consumers can be deployed before the producers that publish the new version. Chains: the
+   * earlier definition may read an earlier one still. Without it, an event of another version than
+   * the handler's is a dead letter (`unknown-event-type`).
+   */
+  readonly upcast?: EventUpcast<P, Static<S>>;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,200}$/;
@@ -48,13 +70,14 @@ const NAME = /^[A-Za-z0-9._-]{1,200}$/;
  *   schema: Type.Object({ orderId: Type.String(), priceCents: Type.Integer({ minimum: 1 }) }),
  * });
  */
-export function defineEvent<S extends TSchema>(options: EventDefinitionOptions<S>): EventDefinition<S> {
+export function defineEvent<S extends TSchema, P extends TSchema = TSchema>(options: EventDefinitionOptions<S, P>): EventDefinition<S> {
   const version = options.version ?? 1;
   if (!NAME.test(options.type)) throw invalid(`event type "${options.type}" must match ${NAME}`);
   if (!NAME.test(options.topic)) throw invalid(`topic "${options.topic}" must match ${NAME}`);
   if (!Number.isInteger(version) || version < 1) throw invalid(`version of ${options.type} must be a positive integer`);
   if (typeof options.key !== 'function') throw invalid(`${options.type} needs key: a function from the event's data to its partition key`);
   if (!options.schema || typeof options.schema !== 'object') throw invalid(`${options.type} needs schema: a TypeBox schema of its data`);
+  const upcast = options.upcast === undefined ? undefined : checkedUpcast(options.type, version, options.topic, options.upcast as unknown as EventUpcast);
   registerFormats();
   const compiled: TypeCheck<S> = TypeCompiler.Compile(options.schema);
   const check = (data: unknown): ValidationIssue[] => {
@@ -78,7 +101,20 @@ export function defineEvent<S extends TSchema>(options: EventDefinitionOptions<S
       if (compiled.Check(data)) return data;
       throw new ValidationError(options.type, check(data));
     },
+    ...(upcast ? { upcast } : {}),
   };
+}
+
+function checkedUpcast(type: string, version: number, topic: string, upcast: EventUpcast): EventUpcast {
+  const { from, data } = upcast ?? {};
+  const name = `${type}@${version}`;
+  if (!from || typeof from !== 'object' || typeof from.check !== 'function') throw invalid(`${name}: upcast.from must be the event definition of an earlier version`);
+  if (from.type !== type) throw invalid(`${name}: upcast.from is ${from.type}, not an earlier version of ${type}`);
+  if (!(from.version < version)) throw invalid(`${name}: upcast.from must be an earlier version, got version ${from.version}`);
+  // events of both versions share the topic (and so their keys' order): the consumer reads one
+  if (from.topic !== topic) throw invalid(`${name}: upcast.from goes to topic ${from.topic}; every version of ${type} must go to ${topic}`);
+  if (typeof data !== 'function') throw invalid(`${name}: upcast.data must be a function from version ${from.version}'s data to version ${version}'s`);
+  return { from, data };
 }
 
 function invalid(message: string): HeraldError {
@@ -101,13 +137,16 @@ export function createEventRegistry(definitions: readonly EventDefinition[] = []
   const types = new Set<string>();
   const registry: EventRegistry = {
     register(definition) {
-      const id = `${definition.type}@${definition.version}`;
-      const existing = byKey.get(id);
-      if (existing && existing !== definition && existing.topic !== definition.topic) {
-        throw invalid(`${id} is already defined for topic ${existing.topic}`);
+      // the versions a definition reads are defined too: their events are this app's to read
+      for (let d: EventDefinition | undefined = definition; d; d = d.upcast?.from) {
+        const id = `${d.type}@${d.version}`;
+        const existing = byKey.get(id);
+        if (existing && existing !== d && existing.topic !== d.topic) {
+          throw invalid(`${id} is already defined for topic ${existing.topic}`);
+        }
+        if (!existing || d === definition) byKey.set(id, d);
+        types.add(d.type);
       }
-      byKey.set(id, definition);
-      types.add(definition.type);
     },
     get: (type, version) => byKey.get(`${type}@${version}`),
     knows: (type) => types.has(type),

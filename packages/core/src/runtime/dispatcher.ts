@@ -1,7 +1,8 @@
 import { decodeEnvelope, type Envelope } from '../model/envelope.js';
-import { CoreErrors, ValidationError, toError } from '../model/errorCodes.js';
+import { CoreErrors, toError } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition, EventRegistry } from '../model/events.js';
+import { readEvent } from '../model/upcast.js';
 import type { Delivery } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -70,10 +71,12 @@ export type Resolution<Tx> =
   | { readonly kind: 'poison'; readonly error: Error; readonly event: Envelope | undefined; readonly entry: HandlerEntry<Tx> | undefined };
 
 /**
- * Reads a delivery: decodes the envelope, finds this group's handler for its type, validates the
- * data against the definition. Events of types the app knows but this group does not handle are
- * ignored, and so are redrives through the log addressed to another group (`REDRIVE_HEADERS`);
- * unknown types, unknown versions, malformed envelopes and schema violations are poison.
+ * Reads a delivery: decodes the envelope, finds this group's handler for its type and reads the
+ * event as the handler's definition does (`readEvent`: validated, an earlier version upcast).
+ * Events of types the app knows but this group does not handle are ignored (any version), and so
+ * are redrives through the log addressed to another group (`REDRIVE_HEADERS`); unknown types,
+ * versions the handler does not read, malformed envelopes, schema violations and failed upcasts
+ * are poison.
  */
 export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Resolution<Tx> {
   // a redrive through the log is for one group: the others already had this event
@@ -86,15 +89,24 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
     return { kind: 'poison', error: toError(error), event: undefined, entry: undefined };
   }
   const entry = deps.handlers.get(event.type);
-  const definition = deps.registry.get(event.type, event.version);
-  if (!definition) {
-    const why = deps.registry.knows(event.type) ? `version ${event.version} of ${event.type} is not defined` : `event type "${event.type}" is not defined in this app`;
-    return { kind: 'poison', error: new HeraldError(CoreErrors.unknownEventType, why), event, entry };
+  if (!entry) {
+    // another group's type, whatever its version, is none of this group's business
+    if (deps.registry.knows(event.type)) return { kind: 'ignore' };
+    return { kind: 'poison', error: new HeraldError(CoreErrors.unknownEventType, `event type "${event.type}" is not defined in this app`), event, entry };
   }
-  if (!entry) return { kind: 'ignore' };
-  const issues = definition.check(event.data);
-  if (issues.length > 0) return { kind: 'poison', error: new ValidationError(event.type, issues), event, entry };
-  return { kind: 'handle', entry, event };
+  // the handler's own version as it is (checked), an earlier one upcast, any other refused
+  try {
+    return { kind: 'handle', entry, event: readEvent(definitionOf(entry, event.type), event) };
+  } catch (error) {
+    return { kind: 'poison', error: toError(error), event, entry };
+  }
+}
+
+function definitionOf<Tx>(entry: HandlerEntry<Tx>, type: string): EventDefinition {
+  const { definitions } = entry;
+  // most handlers take one definition
+  if (definitions.length === 1) return definitions[0]!;
+  return definitions.find((d) => d.type === type)!;
 }
 
 /** The context of one delivery, with a fresh delivery state whose `closing` is the partition's `halt`. */

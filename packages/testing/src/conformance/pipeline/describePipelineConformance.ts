@@ -6,6 +6,7 @@ import { abandonsTimedOutAttempts, closesPastHungHandlers, drainsOnClose, handle
 import { runsUserPolicies } from './policyTests.js';
 import { abandonsTimedOutBatches, appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
 import { publishesDirectly } from './directTests.js';
+import { readsEarlierVersions } from './versionTests.js';
 import { PIPELINE_CONFORMANCE_TESTS, type PipelineConformanceOptions, type PipelineConformanceTest } from './harness.js';
 
 type PipelineTest = <Tx>(f: PipelineFixture<Tx>) => Promise<void>;
@@ -24,6 +25,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['rolls back a batch at its timeout while its handler still runs', abandonsTimedOutBatches],
   ['applies an event appended twice once, even when both copies meet in one batch', appliesRepeatedAppendOnce],
   ['publishes directly to the log, without the outbox', publishesDirectly],
+  ['reads earlier versions of an event through its upcast, dead-letters one it cannot read', readsEarlierVersions],
 ];
 
 /**

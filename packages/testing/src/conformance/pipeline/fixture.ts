@@ -34,8 +34,8 @@ export interface PipelineFixture<Tx> {
   record(app: App<Tx>): InstrumentationEvent[];
   /** A raw subscription of `group` on the test topic, recording what it is delivered. */
   probe(group: string): Promise<Delivery[]>;
-  /** A wire envelope for the test's topic, as another producer would write it. */
-  envelope(type: string, key: string, data: unknown): string;
+  /** A wire envelope for the test's topic, as another producer would write it (version 1 unless given). */
+  envelope(type: string, key: string, data: unknown, version?: number): string;
   effects(): Promise<string[]>;
   group(prefix: string): string;
   waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void>;
@@ -87,9 +87,9 @@ export async function withPipeline<Tx>(options: PipelineConformanceOptions<Tx>, 
       probes.push(subscription);
       return deliveries;
     },
-    envelope(type, key, data) {
+    envelope(type, key, data, version = 1) {
       const id = uuidv7();
-      return JSON.stringify({ id, type, version: 1, topic, key, correlationId: id, causationId: null, occurredAt: new Date().toISOString(), headers: {}, data });
+      return JSON.stringify({ id, type, version, topic, key, correlationId: id, causationId: null, occurredAt: new Date().toISOString(), headers: {}, data });
     },
     effects: async () => [...(await harness.readEffects())],
     group: (prefix) => uniqueName(prefix),

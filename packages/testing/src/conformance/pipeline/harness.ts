@@ -16,6 +16,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'rolls back a batch at its timeout while its handler still runs',
   'applies an event appended twice once, even when both copies meet in one batch',
   'publishes directly to the log, without the outbox',
+  'reads earlier versions of an event through its upcast, dead-letters one it cannot read',
 ] as const;
 
 /** The title of one pipeline suite test: what a skip list names. */
