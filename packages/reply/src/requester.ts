@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, uuidv7 } from '@herald/core';
+import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, readEvent, uuidv7 } from '@herald/core';
 import type { App, HandlerService, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { positionCommitter } from './commits.js';
@@ -143,7 +143,8 @@ export function createRequester(options: RequesterOptions): Requester {
       if (envelope.type !== entry.definition.reply.type) {
         throw new HeraldError(CoreErrors.unknownEventType, `reply to ${entry.definition.request.type} is a ${envelope.type}, not a ${entry.definition.reply.type}`);
       }
-      entry.resolve({ ...envelope, data: entry.definition.reply.parse(envelope.data) });
+      // a reply of an earlier version the definition reads is upcast; another version is refused
+      entry.resolve(readEvent(entry.definition.reply, envelope));
     } catch (error) {
       entry.reject(invalidReply(id, entry.definition, error));
     }

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, decodeEnvelope, uuidv7 } from '@herald/core';
+import { CoreErrors, HeraldError, decodeEnvelope, readEvent, uuidv7 } from '@herald/core';
 import type { App, Component, Delivery, DeliverySink, Envelope, EventDefinition, Subscription } from '@herald/core';
 import { positionCommitter } from './commits.js';
 import { ReplyErrors } from './errors.js';
@@ -8,7 +8,11 @@ import { checkTimeoutMs } from './timeouts.js';
 export interface EventWaiterOptions {
   /** The app whose broker carries the awaited events. */
   readonly app: Pick<App<unknown>, 'broker' | 'clock' | 'logger'>;
-  /** The events that can end a wait: their topics are read. */
+  /**
+   * The events that can end a wait: their topics are read. A wait gets an event as its definition
+   * reads it (one of an earlier version upcast); one it cannot read (a newer version, invalid data)
+   * ends no wait and is logged. One definition per type.
+   */
   readonly events: readonly EventDefinition[];
   /** This instance's id, unique among running instances; it names its group (`herald.wait.<id>`). Default `waiter-<UUIDv7>`. */
   readonly instanceId?: string;
@@ -67,7 +71,14 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
   if (typeof instanceId !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(instanceId)) {
     throw new HeraldError(CoreErrors.invalidOptions, `event waiter: instanceId must be 1 to 100 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
   }
-  const types = new Set(options.events.map((d) => d.type));
+  const byType = new Map<string, EventDefinition>();
+  for (const definition of options.events) {
+    const other = byType.get(definition.type);
+    if (other && other !== definition) {
+      throw new HeraldError(CoreErrors.invalidOptions, `event waiter: events lists ${definition.type} twice (versions ${other.version} and ${definition.version}); list the version to read: it reads earlier ones through its upcast`);
+    }
+    byType.set(definition.type, definition);
+  }
   const topics = [...new Set(options.events.map((d) => d.topic))];
   const waiting = new Map<string, Set<Waiting>>();
   let count = 0;
@@ -88,9 +99,17 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     } catch {
       return; // not an event anyone here can wait for; its consumers dead-letter it
     }
-    if (!types.has(envelope.type)) return;
+    const definition = byType.get(envelope.type);
+    if (!definition) return;
     const set = waiting.get(envelope.correlationId);
     if (!set) return;
+    try {
+      envelope = readEvent(definition, envelope);
+    } catch (error) {
+      // its consumers dead-letter it; a wait would get data its route cannot read
+      app.logger.warn('event waiter: an awaited event cannot be read as its definition; it ends no wait', { waiter: instanceId, correlationId: envelope.correlationId, eventId: envelope.id, eventType: envelope.type, version: envelope.version, error });
+      return;
+    }
     for (const wait of [...set]) {
       let ends: boolean;
       try {

@@ -1,9 +1,9 @@
-import { createApp, decodeEnvelope, encodeEnvelope, silentLogger, uuidv7, type App, type Broker, type Envelope, type HeraldError, type InstrumentationEvent } from '@herald/core';
+import { createApp, decodeEnvelope, defineEvent, encodeEnvelope, silentLogger, uuidv7, type App, type Broker, type Envelope, type HeraldError, type InstrumentationEvent } from '@herald/core';
 import { createGateway } from '@herald/http';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRequester, defineRequest, REPLY_HEADERS, type Requester } from '../src/index.js';
+import { createRequester, defineRequest, REPLY_HEADERS, type Requester, type RequestDefinition } from '../src/index.js';
 import { GetProfile, ProfileRequested, ProfileReturned, until } from './scenario.js';
 
 // The requester's own contract on the in-memory engine, with no replier: replies are written to
@@ -16,7 +16,7 @@ interface Setup {
   /** Requests the app published (what a replier would read). */
   requests(): Promise<Envelope[]>;
   /** Writes a reply record to the reply topic, as a replier's relay would. */
-  reply(to: { replyTo: string; requestId: string }, data: unknown, type?: string): Promise<void>;
+  reply(to: { replyTo: string; requestId: string }, data: unknown, type?: string, version?: number): Promise<void>;
   /** With `holdReady`: reports the reply group's assignment, which makes the requester ready. */
   releaseReady(): void;
 }
@@ -27,7 +27,7 @@ afterEach(async () => {
   open = [];
 });
 
-async function setup(start = true, { holdReady = false } = {}): Promise<Setup> {
+async function setup(start = true, { holdReady = false, requests = [GetProfile] as RequestDefinition[] } = {}): Promise<Setup> {
   const broker = memoryBroker();
   const stores = memoryStores();
   // holdReady: the reply group's first assignment (the requester's readiness) waits for releaseReady()
@@ -42,7 +42,7 @@ async function setup(start = true, { holdReady = false } = {}): Promise<Setup> {
     : broker;
   const app = createApp<MemoryTx>({ broker: appBroker, stores, logger: silentLogger, relay: { idleMs: 5 } });
   open.push(app);
-  const requester = createRequester({ app, requests: [GetProfile], instanceId: 'notifier-1' });
+  const requester = createRequester({ app, requests, instanceId: 'notifier-1' });
   app.use(requester);
   const facts: InstrumentationEvent[] = [];
   app.instrumentation.on((fact) => facts.push(fact));
@@ -62,11 +62,11 @@ async function setup(start = true, { holdReady = false } = {}): Promise<Setup> {
       released = true;
       for (const assigned of held.splice(0)) assigned();
     },
-    async reply(to, data, type = ProfileReturned.type) {
+    async reply(to, data, type = ProfileReturned.type, version = 1) {
       const envelope: Envelope = {
         id: uuidv7(),
         type,
-        version: 1,
+        version,
         topic: ProfileReturned.topic,
         key: 'k',
         correlationId: to.requestId,
@@ -172,6 +172,31 @@ describe('requester', () => {
     const second = (await s.requests())[1]!;
     await s.reply({ replyTo: 'notifier-1', requestId: second.id }, { userId: 'u-4', name: 'Four', from: 'y' }, 'ProfileDeleted');
     expect(await another).toMatchObject({ code: 'reply-invalid', details: { requestId: second.id }, cause: expect.objectContaining({ code: 'unknown-event-type' }) });
+  });
+
+  it("resolves with a reply of an earlier version upcast to the definition's, and refuses a newer one", async () => {
+    const ProfileReturnedV2 = defineEvent({
+      type: ProfileReturned.type,
+      topic: ProfileReturned.topic,
+      key: (d) => d.userId,
+      version: 2,
+      schema: Type.Object({ userId: Type.String(), displayName: Type.String(), from: Type.String() }),
+      upcast: { from: ProfileReturned, data: ({ name, ...rest }) => ({ ...rest, displayName: name }) },
+    });
+    const GetProfileV2 = defineRequest({ request: ProfileRequested, reply: ProfileReturnedV2 });
+    const s = await setup(true, { requests: [GetProfileV2] });
+    const pending = s.requester.request(GetProfileV2, { userId: 'u-5', from: 'x' }, { timeoutMs: 10_000 });
+    const request = await waitForRequest(s);
+    // a replier not yet upgraded answers version 1
+    await s.reply({ replyTo: 'notifier-1', requestId: request.id }, { userId: 'u-5', name: 'Five', from: 'x' }, ProfileReturned.type, 1);
+    expect(await pending).toMatchObject({ type: 'ProfileReturned', version: 2, data: { userId: 'u-5', displayName: 'Five', from: 'x' } });
+
+    // one upgraded past this requester answers a version it cannot read
+    const newer = s.requester.request(GetProfileV2, { userId: 'u-6', from: 'y' }, { timeoutMs: 10_000 }).catch((error: unknown) => error);
+    await until(async () => (await s.requests()).length === 2, 5_000, 'the second request in the outbox');
+    const second = (await s.requests())[1]!;
+    await s.reply({ replyTo: 'notifier-1', requestId: second.id }, { userId: 'u-6', displayName: 'Six', from: 'y' }, ProfileReturned.type, 3);
+    expect(await newer).toMatchObject({ code: 'reply-invalid', cause: expect.objectContaining({ code: 'unknown-event-type', message: expect.stringContaining('version 3 of ProfileReturned is newer') }) });
   });
 
   it('refuses requests before start (requester-not-started) and rejects waiting ones at close (requester-closed)', async () => {

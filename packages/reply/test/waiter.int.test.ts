@@ -1,4 +1,4 @@
-import { createApp, defineEvent, type App, type Logger } from '@herald/core';
+import { createApp, defineEvent, type App, type EventDefinition, type Logger } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,10 +33,10 @@ afterEach(async () => {
   open = [];
 });
 
-async function setup(lines: Line[] = []): Promise<{ app: App<MemoryTx>; waiter: EventWaiter }> {
+async function setup(lines: Line[] = [], events: EventDefinition[] = [OrderDecided]): Promise<{ app: App<MemoryTx>; waiter: EventWaiter }> {
   const app = createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), logger: capturingLogger(lines), relay: { idleMs: 5 } });
   open.push(app);
-  const waiter = createEventWaiter({ app, events: [OrderDecided], instanceId: 'gateway-1' });
+  const waiter = createEventWaiter({ app, events, instanceId: 'gateway-1' });
   app.use(waiter);
   await app.start();
   await app.ready();
@@ -80,6 +80,36 @@ describe('event waiter', () => {
     const errors = lines.filter((line) => line.level === 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.fields).toMatchObject({ waiter: 'gateway-1', correlationId: 'order-1', eventType: 'OrderDecided', error: expect.objectContaining({ message: 'bug in until' }) });
+  });
+
+  it('gives a wait an event of an earlier version upcast to its definition; one it cannot read ends no wait and is logged', async () => {
+    const OrderDecidedV2 = defineEvent({
+      type: 'OrderDecided',
+      version: 2,
+      topic: 'orders.status',
+      key: () => 'orders',
+      schema: Type.Object({ requestId: Type.String(), status: Type.String(), reason: Type.Union([Type.String(), Type.Null()]) }),
+      upcast: { from: OrderDecided, data: (v1) => ({ ...v1, reason: null }) },
+    });
+    const V3 = defineEvent({ type: 'OrderDecided', version: 3, topic: 'orders.status', key: () => 'orders', schema: Type.Object({ requestId: Type.String() }) });
+    expect(() => createEventWaiter({ app: createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores() }), events: [OrderDecided, OrderDecidedV2] })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('lists OrderDecided twice (versions 1 and 2)') }),
+    );
+    const lines: Line[] = [];
+    const { app, waiter } = await setup(lines, [OrderDecidedV2]);
+    const old = waiter.expect('order-5', { timeoutMs: 30_000 });
+    const newer = waiter.expect('order-6', { timeoutMs: 30_000 });
+    const after = waiter.expect('order-7', { timeoutMs: 30_000 });
+    await decide(app, 'order-5', 'PAID'); // a producer not yet upgraded: version 1
+    await app.publish(V3, { requestId: 'order-6' }, { correlationId: 'order-6' });
+    await app.publish(OrderDecidedV2, { requestId: 'order-7', status: 'DECLINED', reason: 'no funds' }, { correlationId: 'order-7' });
+    expect(await old.result).toMatchObject({ version: 2, data: { requestId: 'order-5', status: 'PAID', reason: null } });
+    expect(await after.result).toMatchObject({ version: 2, data: { requestId: 'order-7', status: 'DECLINED', reason: 'no funds' } });
+    expect(waiter.pending).toBe(1); // order-6's version 3 ended nothing
+    newer.cancel();
+    expect(lines.filter((line) => line.level === 'warn').map((line) => [line.message, (line.fields?.['error'] as Error).message])).toEqual([
+      ['event waiter: an awaited event cannot be read as its definition; it ends no wait', expect.stringContaining('version 3 of OrderDecided is newer than this consumer reads (version 2)')],
+    ]);
   });
 
   it('refuses a timeout a timer cannot wait (over 2^31 - 1 ms fires at once), naming the option', async () => {
