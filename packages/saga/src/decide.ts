@@ -1,4 +1,4 @@
-import { HeraldError, type Envelope } from '@herald/core';
+import { HeraldError, readEvent, type Envelope } from '@herald/core';
 import type { SagaCommand, SagaDefinition, SagaStep, SagaTrigger } from './definition.js';
 import { SagaErrors } from './errors.js';
 import type { DeadlineChange, SagaDecision, SagaInput, SagaState, SagaStepState, SagaStatus, SagaTransition } from './state.js';
@@ -45,7 +45,7 @@ export function decideSaga<Data>(saga: SagaDefinition<Data>, state: SagaState<Da
     if (state && state.status !== 'awaiting-start') return ignored(state);
     const work = begin(saga, state ?? initialState(saga, event.correlationId), now);
     start(work, event);
-    for (const early of work.state.early) apply(work, early);
+    for (const early of work.state.early) apply(work, asDefinedNow(saga, early));
     work.state.early = [];
     return decided(work, 'applied');
   }
@@ -184,6 +184,20 @@ function finish<Data>(work: Work<Data>, status: SagaStatus): void {
 
 function update<Data>(work: Work<Data>, trigger: SagaTrigger<Data>, event: Envelope): void {
   if (trigger.update) work.state.data = trigger.update(work.state.data as Data, event);
+}
+
+/**
+ * An event kept while its instance waited for its start, as the saga's definition of its type
+ * reads it now: one kept by an earlier release may be of an earlier version (upcast), or of one
+ * this release no longer reads (refused: `unknown-event-type`, naming it).
+ */
+function asDefinedNow<Data>(saga: SagaDefinition<Data>, event: Envelope): Envelope {
+  for (const step of saga.steps) {
+    for (const trigger of [...step.completedBy, ...step.failedBy]) {
+      if (trigger.definition.type === event.type) return trigger.definition.version === event.version ? event : readEvent(trigger.definition, event);
+    }
+  }
+  return event;
 }
 
 function matches<Data>(trigger: SagaTrigger<Data>, event: Envelope): boolean {

@@ -107,6 +107,30 @@ describe('a saga decides', () => {
     expect(decideSaga(OrderSaga, before, { kind: 'event', event: paid() }, deadlineAt - 1).transitions.map((t) => t.type)).toEqual(['SagaStepCompleted', 'SagaCompleted']);
   });
 
+  it('applies an early event kept by an earlier release as the version the saga reads now', () => {
+    // the release that kept it read SeatsReserved version 1; this one reads version 2, which adds a hold
+    const SeatsReservedV2 = defineEvent({
+      type: SeatsReserved.type,
+      version: 2,
+      topic: SeatsReserved.topic,
+      key: (d) => d.orderId,
+      schema: Type.Object({ orderId: Type.String(), reservationId: Type.String(), holdMinutes: Type.Integer() }),
+      upcast: { from: SeatsReserved, data: (v1) => ({ ...v1, holdMinutes: 15 }) },
+    });
+    const upgraded = defineSaga({ name: 'order', startedBy: OrderPlaced, initial: (e) => ({ orderId: e.data.orderId, hold: 0 }) }).step('reserve', {
+      completedBy: on(SeatsReservedV2, { update: (d: { orderId: string; hold: number }, e) => ({ ...d, hold: e.data.holdMinutes }) }),
+    });
+    const kept = decideSaga(OrderSaga, undefined, { kind: 'event', event: reserved() }, T0);
+    expect(kept.state?.early.map((e) => e.version)).toEqual([1]);
+    const started = decideSaga(upgraded, kept.state as never, { kind: 'event', event: placed() }, T0 + 1);
+    expect(started.transitions.map((t) => t.type)).toEqual(['SagaStarted', 'SagaStepCompleted', 'SagaCompleted']);
+    expect(started.state?.data).toEqual({ orderId: ORDER, hold: 15 });
+    // a release that reads no earlier version refuses it, naming it
+    const SeatsReservedV3 = defineEvent({ type: SeatsReserved.type, version: 3, topic: SeatsReserved.topic, key: (d) => d.orderId, schema: Type.Object({ orderId: Type.String() }) });
+    const strict = defineSaga({ name: 'order', startedBy: OrderPlaced, initial: () => ({}) }).step('reserve', { completedBy: on(SeatsReservedV3) });
+    expect(() => decideSaga(strict, kept.state as never, { kind: 'event', event: placed() }, T0 + 1)).toThrow(expect.objectContaining({ code: 'unknown-event-type', message: expect.stringContaining('version 1 of SeatsReserved') }));
+  });
+
   it('keeps events that come before the start event and applies them, in order, when it comes', () => {
     const scenario = givenSaga(OrderSaga);
     expect(scenario.when(reserved()).outcome).toBe('deferred');
