@@ -12,12 +12,29 @@ const Id = Type.String({ minLength: 1, maxLength: 100 });
 const Version = Type.Integer({ minimum: 1 });
 const Time = Type.Integer();
 
-/** auth: a user registered (notification says welcome). */
-export const UserRegistered = defineEvent({
+/** The languages a welcome is written in. */
+export const LANGUAGES = ['en', 'ru'] as const;
+
+/** auth, before version 2: a user registered; every user was welcomed in English. */
+export const UserRegisteredV1 = defineEvent({
   type: 'UserRegistered',
   topic: 'user.registered',
   key: (d) => d.userId,
   schema: Type.Object({ userId: Id, username: Type.String(), email: Type.String(), registeredAt: Time }),
+});
+
+/**
+ * auth: a user registered (notification says welcome, in the user's language). Version 2 added the
+ * language; a version 1 event — in the log from before, or from an auth process not upgraded yet
+ * (consumers are deployed first) — reaches version 2's handlers upcast, as English.
+ */
+export const UserRegistered = defineEvent({
+  type: 'UserRegistered',
+  version: 2,
+  topic: 'user.registered',
+  key: (d) => d.userId,
+  schema: Type.Object({ userId: Id, username: Type.String(), email: Type.String(), registeredAt: Time, language: Type.Union(LANGUAGES.map((l) => Type.Literal(l))) }),
+  upcast: { from: UserRegisteredV1, data: (v1) => ({ ...v1, language: 'en' as const }) },
 });
 
 /** auth: a user follows an author (notification tells followers of the author's new posts). */

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Envelope } from '@herald/core';
+import { uuidv7, type Envelope } from '@herald/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { CommentCreated, GROUPS, PostCreated, PostDeleted, PostUpdated, searchGroup, UserFollowed } from '../src/events.js';
+import { CommentCreated, GROUPS, PostCreated, PostDeleted, PostUpdated, searchGroup, UserFollowed, UserRegisteredV1 } from '../src/events.js';
 import { createContentPlatform, type ContentPlatform } from '../src/system.js';
 import { ContentApi, eventually } from './support/client.js';
 
@@ -192,11 +192,25 @@ describe('content-platform in one process', () => {
     expect(await api.search('संग', 'post')).toEqual([]);
   });
 
+  it("welcomes a user in their language, and one registered by an auth of before version 2 (no language) in English", async () => {
+    const dmitry = (await api.ok<{ userId: string }>('POST', '/users', 201, { username: 'dmitry', email: 'dmitry@example.com', language: 'ru' })).userId;
+    const welcomed = await eventually(async () => (await api.notifications(dmitry)).find((n) => n.type === 'WELCOME'), 10_000, "dmitry's welcome");
+    expect(welcomed.text).toBe('Добро пожаловать, dmitry!');
+    // an auth process not upgraded yet publishes version 1; notification (version 2) reads it upcast
+    const legacy = uuidv7();
+    const event = await system.app.publish(UserRegisteredV1, { userId: legacy, username: 'legacy', email: 'legacy@example.com', registeredAt: Date.now() });
+    expect(event.version).toBe(1);
+    const old = await eventually(async () => (await api.notifications(legacy)).find((n) => n.type === 'WELCOME'), 10_000, "legacy's welcome");
+    expect(old.text).toBe('Welcome, legacy!');
+    expect(await system.app.deadLetters({ group: GROUPS.notification })).toEqual([]);
+  });
+
   it('refuses bad requests with problem+json, and a repeated key gets the first answer with one event', async () => {
     const alive = (await api.ok<{ postId: string }>('POST', '/posts', 201, { authorId: alice, title: 'still here', content: 'c' })).postId;
     const cases: [string, string, unknown, number, string][] = [
       ['POST', '/users', { username: 'alice', email: 'other@example.com' }, 409, 'username-taken'],
       ['POST', '/users', { username: 'x', email: 'not-an-email' }, 422, 'schema-violation'],
+      ['POST', '/users', { username: 'zoe', email: 'zoe@example.com', language: 'de' }, 422, 'schema-violation'],
       ['POST', `/users/${bob}/follows`, { authorId: 'nobody' }, 404, 'user-not-found'],
       ['POST', `/users/${bob}/follows`, { authorId: bob }, 422, 'cannot-follow-self'],
       ['POST', '/posts', { authorId: 'nobody', title: 't', content: 'c' }, 404, 'user-not-found'],

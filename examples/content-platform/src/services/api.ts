@@ -2,7 +2,7 @@ import { HeraldError, uuidv7 } from '@herald/core';
 import type { App, SqlTx } from '@herald/core';
 import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
-import { ArtistCreated, ArtistUpdated, UserFollowed, UserRegistered } from '../events.js';
+import { ArtistCreated, ArtistUpdated, LANGUAGES, UserFollowed, UserRegistered } from '../events.js';
 import { API_ERRORS, Id, IdParams, NO_NUL } from './apiSchemas.js';
 import { registerPostRoutes } from './postRoutes.js';
 import { searchIndex } from './search.js';
@@ -11,7 +11,12 @@ export { API_ERRORS, API_ERROR_KINDS } from './apiSchemas.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL });
 const RegisterBody = Type.Object(
-  { username: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9_.-]+$' }), email: Type.String({ format: 'email', maxLength: 254 }) },
+  {
+    username: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9_.-]+$' }),
+    email: Type.String({ format: 'email', maxLength: 254 }),
+    // the welcome's language; English when not given
+    language: Type.Optional(Type.Union(LANGUAGES.map((l) => Type.Literal(l)))),
+  },
   { additionalProperties: false },
 );
 const FollowBody = Type.Object({ authorId: Id }, { additionalProperties: false });
@@ -58,7 +63,7 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): voi
         registeredAt,
       ]);
       if (inserted === 0) throw new HeraldError(API_ERRORS.usernameTaken, `username "${body.username}" is taken`);
-      await publish(UserRegistered, { userId, username: body.username, email: body.email, registeredAt });
+      await publish(UserRegistered, { userId, username: body.username, email: body.email, registeredAt, language: body.language ?? 'en' });
       logger.info('published', { event: UserRegistered.topic, status: 'published', userId });
       return { userId, username: body.username };
     },

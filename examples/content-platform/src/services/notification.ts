@@ -1,5 +1,10 @@
 import type { App, SqlTx } from '@herald/core';
-import { CommentCreated, GROUPS, PostCreated, PostDeleted, UserFollowed, UserRegistered } from '../events.js';
+import { CommentCreated, GROUPS, PostCreated, PostDeleted, UserFollowed, UserRegistered, type LANGUAGES } from '../events.js';
+
+const WELCOME: Readonly<Record<(typeof LANGUAGES)[number], (username: string) => string>> = {
+  en: (username) => `Welcome, ${username}!`,
+  ru: (username) => `Добро пожаловать, ${username}!`,
+};
 
 /** Kinds of notification. */
 export const NOTIFICATION_TYPES = ['WELCOME', 'NEW_POST', 'NEW_COMMENT'] as const;
@@ -40,9 +45,10 @@ export function registerNotificationService(app: App<SqlTx>): void {
     await ctx.tx.execute('INSERT INTO notification_deleted_posts (post_id) VALUES ($1) ON CONFLICT (post_id) DO NOTHING', [postId]);
   });
 
+  // version 2: a version 1 event (no language) comes upcast, as English
   app.on(UserRegistered, { group }, async (event, ctx) => {
-    const { userId, username } = event.data;
-    await notify(ctx.tx, `welcome:${userId}`, userId, 'WELCOME', `Welcome, ${username}!`, event.correlationId);
+    const { userId, username, language } = event.data;
+    await notify(ctx.tx, `welcome:${userId}`, userId, 'WELCOME', WELCOME[language](username), event.correlationId);
     ctx.logger.info('notified', { status: 'notified', type: 'WELCOME', users: 1 });
   });
 
