@@ -29,6 +29,18 @@ export interface PgStoresOptions {
   readonly inboxRetentionMs?: number;
   /** Resolved (`redriven`, `discarded`) dead letters are kept this long after resolution. `dead` and `parked` ones always stay. Default 30 days. */
   readonly deadLetterRetentionMs?: number;
+  /**
+   * Saga instances that finished (`completed`, `failed`) or still wait for their start event
+   * (`awaiting-start`) are deleted this long after their last save (`updated_at`, stamped by the
+   * app's clock; measured with `clock`); a `running` one never is. A late event of a deleted
+   * instance is taken as the first of a new one: a step's event is kept again as awaiting its
+   * start, a repeated start event starts the flow again. Keep it longer than any step's deadline
+   * and than events of a flow can arrive late (lag, redrives). At least `inboxRetentionMs` (a
+   * shorter one is refused): an instance then outlives the inbox marks of the events it applied,
+   * so a replay of those events is never dropped as a duplicate while what they did is gone.
+   * Default 30 days, or `inboxRetentionMs` when that is longer.
+   */
+  readonly sagaRetentionMs?: number;
   /** How often the retention sweep runs. Default 60 000; at most `MAX_TIMER_MS` (a Node timer). */
   readonly sweepIntervalMs?: number;
   /**
@@ -37,7 +49,7 @@ export interface PgStoresOptions {
    * retention, and must not apply its own. `sweepRetention()` still runs on demand.
    */
   readonly maintenance?: boolean;
-  /** Times inbox and dead letter retention, stamps dead letter resolution, paces the outbox holdback warning. Default the system clock. */
+  /** Times inbox, dead letter and saga retention, stamps dead letter resolution, paces the outbox holdback warning. Default the system clock. */
   readonly clock?: Clock;
   readonly logger?: Logger;
 }
@@ -56,6 +68,8 @@ export const PG_STORES_DEFAULTS = {
   outboxRetentionMs: 7 * DAY_MS,
   inboxRetentionMs: 7 * DAY_MS,
   deadLetterRetentionMs: 30 * DAY_MS,
+  // raised to inboxRetentionMs when that is longer (see resolvePgStoresOptions)
+  sagaRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
   maintenance: true,
 } as const;
@@ -71,6 +85,11 @@ export function resolvePgStoresOptions(options: PgStoresOptions): ResolvedPgStor
   positiveInteger(o.outboxRetentionMs, 'outboxRetentionMs');
   positiveInteger(o.inboxRetentionMs, 'inboxRetentionMs');
   positiveInteger(o.deadLetterRetentionMs, 'deadLetterRetentionMs');
+  if (options.sagaRetentionMs === undefined) o.sagaRetentionMs = Math.max(PG_STORES_DEFAULTS.sagaRetentionMs, o.inboxRetentionMs);
+  positiveInteger(o.sagaRetentionMs, 'sagaRetentionMs');
+  if (o.sagaRetentionMs < o.inboxRetentionMs) {
+    invalid(`sagaRetentionMs (${o.sagaRetentionMs}) must be at least inboxRetentionMs (${o.inboxRetentionMs}): a saga instance deleted sooner leaves inbox marks that drop a replay of its events as duplicates`);
+  }
   positiveInteger(o.sweepIntervalMs, 'sweepIntervalMs');
   // both become Node timers (pg's connect timeout, the sweep's interval), which fire after 1 ms when longer
   atMostTimer(o.connectTimeoutMs, 'connectTimeoutMs');

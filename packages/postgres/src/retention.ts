@@ -5,18 +5,18 @@ import { purgeResolvedDeadLetters } from './internal/deadLetters/purgeResolvedDe
 import { purgeExpiredIdempotency } from './internal/idempotency/purgeExpiredIdempotency.js';
 import { sweepInbox } from './internal/inbox/sweepInbox.js';
 import { sweepOutbox, sweepOutboxMarks } from './internal/outbox/sweepOutbox.js';
+import { purgeSagas } from './internal/sagas/purgeSagas.js';
 
 export interface RetentionSettings {
   readonly clock: Clock;
   readonly outboxRetentionMs: number;
   readonly inboxRetentionMs: number;
   readonly deadLetterRetentionMs: number;
+  readonly sagaRetentionMs: number;
   readonly sweepIntervalMs: number;
   /** Whether the sweep also runs on the timer; false: only on demand. */
   readonly maintenance: boolean;
 }
-
-/** What one retention sweep deleted, per store. */
 
 /**
  * The retention sweep, run every `sweepIntervalMs` on an unref'd timer (it never keeps the process
@@ -36,13 +36,14 @@ export function startRetention(db: Db, settings: RetentionSettings) {
   async function sweepOnce(): Promise<RetentionSweepResult> {
     const now = settings.clock.now();
     const { t } = db;
-    const { outboxRetentionMs, inboxRetentionMs, deadLetterRetentionMs } = settings;
+    const { outboxRetentionMs, inboxRetentionMs, deadLetterRetentionMs, sagaRetentionMs } = settings;
     const outbox = await deleteInChunks(db, 'sweep outbox', (limit) => sweepOutbox(t, { retentionMs: outboxRetentionMs, limit }), { signal });
     await deleteInChunks(db, 'sweep outbox watermark moves', (limit) => sweepOutboxMarks(t, { retentionMs: outboxRetentionMs, limit }), { signal });
     const inbox = await deleteInChunks(db, 'sweep inbox', (limit) => sweepInbox(t, { cutoff: now - inboxRetentionMs, limit }), { signal });
     const deadLetters = await deleteInChunks(db, 'purge dead letters', (limit) => purgeResolvedDeadLetters(t, { cutoff: now - deadLetterRetentionMs, limit }), { signal });
     const idempotency = await deleteInChunks(db, 'purge idempotency keys', (limit) => purgeExpiredIdempotency(t, { now, limit }), { signal });
-    return { outbox, inbox, deadLetters, idempotency };
+    const sagas = await deleteInChunks(db, 'purge saga instances', (limit) => purgeSagas(t, { cutoff: now - sagaRetentionMs, limit }), { signal });
+    return { outbox, inbox, deadLetters, idempotency, sagas };
   }
 
   function sweep(): Promise<RetentionSweepResult> {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { migrate, pgStores } from '../src/index.js';
 import { MIGRATIONS } from '../src/internal/migrations.js';
-import { resolvePgStoresOptions } from '../src/options.js';
+import { resolvePgStoresOptions, type PgStoresOptions } from '../src/options.js';
 import { tablesFor } from '../src/internal/tables.js';
 import { usePostgres } from './support.js';
 
@@ -337,7 +337,7 @@ describe('migrate', () => {
     expect(() => pgStores({ connectionString: 'postgres://x', schema: 'bad"; drop' })).toThrow(/schema must match/);
     expect(() => pgStores({})).toThrow(/exactly one of connectionString or pool/);
     expect(() => pgStores({ connectionString: 'postgres://x', poolSize: 0 })).toThrow(/poolSize/);
-    for (const name of ['outboxRetentionMs', 'inboxRetentionMs', 'deadLetterRetentionMs', 'sweepIntervalMs']) {
+    for (const name of ['outboxRetentionMs', 'inboxRetentionMs', 'deadLetterRetentionMs', 'sagaRetentionMs', 'sweepIntervalMs']) {
       for (const value of [0, -1, 1.5, Number.POSITIVE_INFINITY]) {
         expect(() => pgStores({ connectionString: 'postgres://x', [name]: value }), `${name}: ${value}`).toThrow(
           expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(name) as unknown }),
@@ -351,5 +351,19 @@ describe('migrate', () => {
     );
     expect(resolvePgStoresOptions({ connectionString: 'postgres://x', connectTimeoutMs: 2 ** 31 - 1 }).connectTimeoutMs).toBe(2 ** 31 - 1);
     expect(() => pgStores({ connectionString: 'postgres://x', schema: 'Bad' })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+  });
+
+  it('keeps saga instances at least as long as inbox marks: a shorter sagaRetentionMs is refused, the default follows a longer inbox retention', () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    expect(() => pgStores({ connectionString: 'postgres://x', inboxRetentionMs: 10 * DAY, sagaRetentionMs: 10 * DAY - 1 })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(`sagaRetentionMs (${10 * DAY - 1}) must be at least inboxRetentionMs (${10 * DAY})`) as unknown }),
+    );
+    // the inbox's default (7 days) counts too
+    expect(() => pgStores({ connectionString: 'postgres://x', sagaRetentionMs: DAY })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
+    const resolved = (options: PgStoresOptions) => resolvePgStoresOptions({ connectionString: 'postgres://x', ...options }).sagaRetentionMs;
+    expect(resolved({})).toBe(30 * DAY);
+    expect(resolved({ inboxRetentionMs: 60 * DAY })).toBe(60 * DAY);
+    expect(resolved({ inboxRetentionMs: 10 * DAY, sagaRetentionMs: 10 * DAY })).toBe(10 * DAY);
+    expect(resolved({ sagaRetentionMs: 90 * DAY })).toBe(90 * DAY);
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pgStores, type PgStores } from '../src/index.js';
 import { purgeResolvedDeadLetters } from '../src/internal/deadLetters/purgeResolvedDeadLetters.js';
 import { sweepInbox } from '../src/internal/inbox/sweepInbox.js';
+import { purgeSagas } from '../src/internal/sagas/purgeSagas.js';
 import { tablesFor } from '../src/internal/tables.js';
 import { eventually, spiedPool, usePostgres } from './support.js';
 
@@ -42,8 +43,8 @@ function letter(id: string, extra: Partial<DeadLetter> = {}): DeadLetter {
 
 const count = async (stores: PgStores, sql: string) => Number((await stores.transaction((tx) => tx.query<{ n: string | number }>(sql)))[0]!.n);
 
-/** Old rows in every table, written directly: `n` of each, all past any retention. */
-async function insertOldRows(stores: PgStores, n: { outbox?: number; inbox?: number; deadLetters?: number; idempotency?: number }) {
+/** Old rows in every table, written directly: `n` of each, all past any retention (saga instances finished or awaiting their start). */
+async function insertOldRows(stores: PgStores, n: { outbox?: number; inbox?: number; deadLetters?: number; idempotency?: number; sagas?: number }) {
   await stores.transaction(async (tx) => {
     // published_at is stamped by the database clock: 0 is long past whatever now() is
     await tx.execute(`INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at, published_at)
@@ -55,6 +56,8 @@ async function insertOldRows(stores: PgStores, n: { outbox?: number; inbox?: num
       SELECT 'd' || i, 'g', 'h', 'orders', 0, i, 'k' || i, 'r', '{}', 1, 0, 0, '{}', '{}', 'skip', 'discarded', i FROM generate_series(1, $1::int) AS i`, [n.deadLetters ?? 0]);
     await tx.execute(`INSERT INTO herald.idempotency_keys (key, fingerprint, state, response, created_at, expires_at)
       SELECT 'i' || i, 'f', 'completed', NULL, 0, i FROM generate_series(1, $1::int) AS i`, [n.idempotency ?? 0]);
+    await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
+      SELECT 'order', 's' || i, (ARRAY['completed', 'failed', 'awaiting-start'])[i % 3 + 1], 1, '{}', 0, i FROM generate_series(1, $1::int) AS i`, [n.sagas ?? 0]);
   });
 }
 
@@ -68,7 +71,7 @@ describe('retention', () => {
     expect(await mark('young')).toBe(true);
     await clock.advance(2 * DAY); // old is 8 days old, young 2: the default retention is 7 days
 
-    expect(await stores.sweepRetention()).toEqual({ outbox: 0, inbox: 1, deadLetters: 0, idempotency: 0 });
+    expect(await stores.sweepRetention()).toEqual({ outbox: 0, inbox: 1, deadLetters: 0, idempotency: 0, sagas: 0 });
     expect((await stores.inbox.findHandled(['old', 'young'])).map((m) => m.eventId)).toEqual(['young']);
     expect(await mark('young')).toBe(false);
     // past the retention a duplicate is no longer recognised: that is what the retention trades away
@@ -124,9 +127,12 @@ describe('retention', () => {
     const stores = pgStores({ pool });
     try {
       await stores.ready();
-      await insertOldRows(stores, { outbox: CHUNK + 1, inbox: 2 * CHUNK + 1, deadLetters: CHUNK, idempotency: CHUNK - 1 });
-      // rows the sweep must keep, mixed in: unpublished and recently published records, fresh marks, open letters
+      await insertOldRows(stores, { outbox: CHUNK + 1, inbox: 2 * CHUNK + 1, deadLetters: CHUNK, idempotency: CHUNK - 1, sagas: 2 * CHUNK + 1 });
+      // rows the sweep must keep, mixed in: unpublished and recently published records, fresh marks,
+      // open letters, old running instances
       await stores.transaction(async (tx) => {
+        await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
+          SELECT 'order', 'running-' || i, 'running', 1, '{}', 0, i FROM generate_series(1, 10) AS i`);
         await tx.execute(`INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at, published_at)
           VALUES ('pending', 'orders', 'k', 'T', 'c', 'v', '{}', 0, NULL), ('recent', 'orders', 'k', 'T', 'c', 'v', '{}', 0, (extract(epoch from now()) * 1000)::bigint)`);
         await stores.inbox.markHandled(tx, { group: 'g', eventId: 'fresh', handledAt: Date.now() });
@@ -134,13 +140,14 @@ describe('retention', () => {
       await stores.deadLetters.add(letter('open'));
       sent.length = 0;
 
-      expect(await stores.sweepRetention()).toEqual({ outbox: CHUNK + 1, inbox: 2 * CHUNK + 1, deadLetters: CHUNK, idempotency: CHUNK - 1 });
+      expect(await stores.sweepRetention()).toEqual({ outbox: CHUNK + 1, inbox: 2 * CHUNK + 1, deadLetters: CHUNK, idempotency: CHUNK - 1, sagas: 2 * CHUNK + 1 });
       const deletes = (table: string) => sent.filter((text) => text.includes(`DELETE FROM "herald"."${table}"`)).length;
       // a full chunk is followed by another statement; the first short one ends the table's sweep
-      expect([deletes('outbox'), deletes('inbox'), deletes('dead_letters'), deletes('idempotency_keys')]).toEqual([2, 3, 2, 1]);
+      expect([deletes('outbox'), deletes('inbox'), deletes('dead_letters'), deletes('idempotency_keys'), deletes('sagas')]).toEqual([2, 3, 2, 1, 3]);
       expect(await count(stores, `SELECT count(*) AS n FROM herald.outbox`)).toBe(2);
       expect((await stores.inbox.findHandled(['fresh', 'e1'])).map((m) => m.eventId)).toEqual(['fresh']);
       expect((await stores.deadLetters.list()).map((l) => l.id)).toEqual(['open']);
+      expect(await count(stores, `SELECT count(*) AS n FROM herald.sagas`)).toBe(10);
     } finally {
       await stores.close();
       await pool.end();
@@ -156,8 +163,11 @@ describe('retention', () => {
         SELECT 'd' || i, 'g', 'h', 'orders', 0, i, 'k' || i, 'r', '{}', 1, 0, 0, '{}', '{}', 'skip', CASE WHEN i % 2 = 0 THEN 'redriven' ELSE 'dead' END,
           CASE WHEN i % 2 = 0 THEN i END
         FROM generate_series(1, 50000) AS i`);
+      await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
+        SELECT 'saga-' || i % 5, 's' || i, (ARRAY['running', 'completed', 'failed', 'awaiting-start'])[i % 4 + 1], 1, '{}', 0, i FROM generate_series(1, 50000) AS i`);
       await tx.execute('ANALYZE herald.inbox');
       await tx.execute('ANALYZE herald.dead_letters');
+      await tx.execute('ANALYZE herald.sagas');
     });
     const t = tablesFor('herald');
     const plan = async (statement: { text: string; values?: unknown[] }) =>
@@ -168,26 +178,32 @@ describe('retention', () => {
     const lettersPlan = await plan(purgeResolvedDeadLetters(t, { cutoff: 100, limit: CHUNK }));
     expect(lettersPlan).toMatch(/Tid Scan/);
     expect(lettersPlan).toMatch(/Index Scan using dead_letters_resolved/);
+    // sagas_status leads with the saga's name: only the partial index reads the sweep's rows oldest first
+    const sagasPlan = await plan(purgeSagas(t, { cutoff: 100, limit: CHUNK }));
+    expect(sagasPlan).toMatch(/Tid Scan/);
+    expect(sagasPlan).toMatch(/Index Scan using sagas_finished/);
   });
 
   it('skips rows another transaction holds instead of waiting, and takes them in a later sweep', async () => {
     const url = await pgs.database();
     const stores = await pgs.stores({ url });
-    await insertOldRows(stores, { inbox: 10, deadLetters: 10 });
+    await insertOldRows(stores, { inbox: 10, deadLetters: 10, sagas: 10 });
     const rival = new pg.Client({ connectionString: url });
     await rival.connect();
     try {
       await rival.query('BEGIN');
       await rival.query(`SELECT 1 FROM herald.inbox WHERE event_id = 'e1' FOR UPDATE`);
       await rival.query(`UPDATE herald.dead_letters SET attempts = 2 WHERE id = 'd1'`);
+      // a saga's handler holds the instance it loaded (FOR UPDATE) until its transaction ends
+      await rival.query(`SELECT 1 FROM herald.sagas WHERE saga = 'order' AND instance_id = 's1' FOR UPDATE`);
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('the sweep waited for a row another transaction holds')), 10_000);
       });
       const swept = await Promise.race([stores.sweepRetention(), waited]).finally(() => clearTimeout(timer));
-      expect(swept).toMatchObject({ inbox: 9, deadLetters: 9 });
+      expect(swept).toMatchObject({ inbox: 9, deadLetters: 9, sagas: 9 });
       await rival.query('COMMIT');
-      expect(await stores.sweepRetention()).toMatchObject({ inbox: 1, deadLetters: 1 });
+      expect(await stores.sweepRetention()).toMatchObject({ inbox: 1, deadLetters: 1, sagas: 1 });
     } finally {
       await rival.end();
     }
@@ -198,12 +214,12 @@ describe('retention', () => {
     const a = await pgs.stores({ url });
     const b = await pgs.stores({ url });
     const c = await pgs.stores({ url });
-    const old = { outbox: 2 * CHUNK, inbox: 4 * CHUNK + 7, deadLetters: 2 * CHUNK + 3, idempotency: 2 * CHUNK };
+    const old = { outbox: 2 * CHUNK, inbox: 4 * CHUNK + 7, deadLetters: 2 * CHUNK + 3, idempotency: 2 * CHUNK, sagas: 2 * CHUNK + 5 };
     await insertOldRows(a, old);
     const results = await Promise.all([a.sweepRetention(), b.sweepRetention(), c.sweepRetention()]);
     const total = (key: keyof typeof old) => results.reduce((sum, r) => sum + r[key], 0);
-    expect({ outbox: total('outbox'), inbox: total('inbox'), deadLetters: total('deadLetters'), idempotency: total('idempotency') }).toEqual(old);
-    expect(await a.sweepRetention()).toEqual({ outbox: 0, inbox: 0, deadLetters: 0, idempotency: 0 });
+    expect({ outbox: total('outbox'), inbox: total('inbox'), deadLetters: total('deadLetters'), idempotency: total('idempotency'), sagas: total('sagas') }).toEqual(old);
+    expect(await a.sweepRetention()).toEqual({ outbox: 0, inbox: 0, deadLetters: 0, idempotency: 0, sagas: 0 });
   });
 
   it('runs one sweep at a time per stores: asking during a sweep joins it', async () => {

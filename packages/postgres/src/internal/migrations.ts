@@ -310,4 +310,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ${t.idempotency} ALTER COLUMN lease_expires_at SET DEFAULT (${NOW_MS} + ${EARLIER_RELEASE_LEASE_MS});
     `,
   },
+  {
+    version: 12,
+    name: 'retention of saga instances',
+    // The retention sweep deletes the instances that finished or still await their start event,
+    // oldest save first. `sagas_status` leads with the saga's name, so the sweep could only read it
+    // whole; this index holds only the instances the sweep may delete (no running one: a running
+    // saga's saves do not write it). Its condition is the sweep's (sagas/purgeSagas.ts), word for
+    // word, so the planner can prove the sweep's rows are in it. Building it blocks saga saves while
+    // it runs: on a large sagas table, migrate when quiet.
+    sql: (t) => `
+      CREATE INDEX sagas_finished ON ${t.sagas} (updated_at) WHERE status IN ('completed', 'failed', 'awaiting-start');
+    `,
+  },
 ];

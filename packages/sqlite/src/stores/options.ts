@@ -29,6 +29,17 @@ export interface SqliteStoresOptions {
   readonly inboxRetentionMs?: number;
   /** Redriven and discarded dead letters are kept this long after they were resolved. Default 30 days. */
   readonly deadLetterRetentionMs?: number;
+  /**
+   * Saga instances that finished (`completed`, `failed`) or still wait for their start event
+   * (`awaiting-start`) are deleted this long after their last save; a `running` one never is. A
+   * late event of a deleted instance is taken as the first of a new one: a step's event is kept
+   * again as awaiting its start, a repeated start event starts the flow again. Keep it longer than
+   * any step's deadline and than events of a flow can arrive late (lag, redrives). At least
+   * `inboxRetentionMs` (a shorter one is refused): an instance then outlives the inbox marks of
+   * the events it applied, so a replay of those events is never dropped as a duplicate while what
+   * they did is gone. Default 30 days, or `inboxRetentionMs` when that is longer.
+   */
+  readonly sagaRetentionMs?: number;
   /** How often the retention sweep runs. Default 60 000. */
   readonly sweepIntervalMs?: number;
   /**
@@ -55,6 +66,8 @@ export const STORES_DEFAULTS = {
   outboxRetentionMs: 7 * DAY_MS,
   inboxRetentionMs: 7 * DAY_MS,
   deadLetterRetentionMs: 30 * DAY_MS,
+  // raised to inboxRetentionMs when that is longer (see resolveStoresOptions)
+  sagaRetentionMs: 30 * DAY_MS,
   sweepIntervalMs: 60_000,
   statementCacheSize: 500,
   maintenance: true,
@@ -73,6 +86,14 @@ export function resolveStoresOptions(options: SqliteStoresOptions): ResolvedStor
   positive(name, 'outboxRetentionMs', o.outboxRetentionMs);
   positive(name, 'deadLetterRetentionMs', o.deadLetterRetentionMs);
   positive(name, 'inboxRetentionMs', o.inboxRetentionMs);
+  if (options.sagaRetentionMs === undefined) o.sagaRetentionMs = Math.max(STORES_DEFAULTS.sagaRetentionMs, o.inboxRetentionMs);
+  positive(name, 'sagaRetentionMs', o.sagaRetentionMs);
+  if (o.sagaRetentionMs < o.inboxRetentionMs) {
+    throw new HeraldError(
+      CoreErrors.invalidOptions,
+      `${name}: sagaRetentionMs (${o.sagaRetentionMs}) must be at least inboxRetentionMs (${o.inboxRetentionMs}): a saga instance deleted sooner leaves inbox marks that drop a replay of its events as duplicates`,
+    );
+  }
   positive(name, 'sweepIntervalMs', o.sweepIntervalMs);
   positive(name, 'statementCacheSize', o.statementCacheSize, true);
   return o;

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Clock, RetentionSweepResult } from '@herald/core';
+import { PURGE_SAGAS_SQL } from './sagas.js';
 import type { TxRunner, TxScope } from './txRunner.js';
 
 export interface StoreRetentionSettings {
@@ -9,6 +10,8 @@ export interface StoreRetentionSettings {
   readonly inboxRetentionMs: number;
   /** Resolved (redriven or discarded) dead letters older than this (by resolution time) are deleted. */
   readonly deadLetterRetentionMs: number;
+  /** Finished and awaiting-start saga instances not saved for this long are deleted; running ones never. */
+  readonly sagaRetentionMs: number;
   /** Most rows deleted per transaction. */
   readonly chunk: number;
 }
@@ -16,10 +19,12 @@ export interface StoreRetentionSettings {
 
 /**
  * Deletes old published outbox rows, old inbox marks, resolved dead letters past their retention
- * (dead and parked ones are never deleted) and expired idempotency records. Outbox and
- * inbox rows are deleted as a prefix in `seq` order (the order they were written), so finding
- * them costs what deleting them costs; a prefix stops at the first row that must stay (for the
- * outbox, an unpublished one), which can hold back younger rows behind it until it goes.
+ * (dead and parked ones are never deleted), expired idempotency records, and saga instances that
+ * finished or still await their start and were not saved for `sagaRetentionMs` (running ones are
+ * never deleted; see {@link PURGE_SAGAS_SQL}). Outbox and inbox rows are deleted as a prefix in
+ * `seq` order (the order they were written), so finding them costs what deleting them costs; a
+ * prefix stops at the first row that must stay (for the outbox, an unpublished one), which can
+ * hold back younger rows behind it until it goes.
  */
 export function createStoreRetention(writer: Database.Database, runner: TxRunner, clock: Clock, settings: StoreRetentionSettings) {
   const s = {
@@ -45,6 +50,7 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
     deadLetterPurge: writer.prepare(
       'DELETE FROM herald_dead_letters WHERE seq IN (SELECT seq FROM herald_dead_letters WHERE resolved_at IS NOT NULL AND resolved_at < ? LIMIT ?)',
     ),
+    sagaPurge: writer.prepare(PURGE_SAGAS_SQL),
   };
 
   type Stmt<Row = unknown> = Database.Statement<unknown[], Row>;
@@ -73,7 +79,8 @@ export function createStoreRetention(writer: Database.Database, runner: TxRunner
       const inbox = await drain((scope) => prefixStep(scope, s.inboxFirst, s.inboxKeep, s.inboxDelete, now - settings.inboxRetentionMs));
       const deadLetters = await drain((scope) => scope.run(s.deadLetterPurge, [now - settings.deadLetterRetentionMs, settings.chunk]));
       const idempotency = await runner.run((scope) => scope.run(s.idempotencyPurge, [now]), { durable: 'none' });
-      return { outbox, inbox, deadLetters, idempotency };
+      const sagas = await drain((scope) => scope.run(s.sagaPurge, [now - settings.sagaRetentionMs, settings.chunk]));
+      return { outbox, inbox, deadLetters, idempotency, sagas };
     },
   };
 }

@@ -43,7 +43,8 @@ export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencySt
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
 }
 
-const RETENTION_CHUNK = 5000;
+/** Most rows one transaction of the retention sweep deletes of a kind. */
+export const RETENTION_CHUNK = 5000;
 /** How often the background thread checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -118,6 +119,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     outboxRetentionMs: o.outboxRetentionMs,
     inboxRetentionMs: o.inboxRetentionMs,
     deadLetterRetentionMs: o.deadLetterRetentionMs,
+    sagaRetentionMs: o.sagaRetentionMs,
     chunk: RETENTION_CHUNK,
   });
   let sweeping: Promise<RetentionSweepResult> | undefined;

@@ -8,11 +8,19 @@ export interface RetentionSweepResult {
   readonly deadLetters: number;
   /** Expired idempotency records. */
   readonly idempotency: number;
+  /**
+   * Saga instances past their retention (by their last save, `updatedAt`): finished ones (status
+   * `completed` or `failed`) and ones still `awaiting-start` (events kept for a start event that never
+   * came). A `running` instance, or one of any other status, is never deleted, however old. A late
+   * event of a deleted instance is then taken as the first of a new one.
+   */
+  readonly sagas: number;
 }
 
 /**
  * Optional ability of the stores: deleting what is kept only for a while. Engines run it on their
- * own timer; this runs a sweep now (tools, tests). Dead and parked dead letters are never deleted.
+ * own timer; this runs a sweep now (tools, tests). Dead and parked dead letters, and running saga
+ * instances, are never deleted.
  */
 export interface RetentionSweep {
   sweepRetention(): Promise<RetentionSweepResult>;
