@@ -1,8 +1,9 @@
-import type { SqlTx } from '@herald/core';
+import type { Clock, SqlTx } from '@herald/core';
 import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeSagaRetentionConformance,
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
@@ -11,7 +12,8 @@ import {
 } from '@herald/testing';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll } from 'vitest';
-import { pgStores, type PgStores } from '../src/index.js';
+import { RETENTION_CHUNK } from '../src/internal/chunks.js';
+import { pgStores, type PgStores, type PgStoresOptions } from '../src/index.js';
 
 let cluster: PostgresCluster | undefined;
 let databases = 0;
@@ -24,8 +26,8 @@ afterAll(async () => {
 });
 
 /** pgStores on `url`, with an `effects` table standing in for the application's own tables. */
-async function open(url: string): Promise<StoreUnderTest<SqlTx, PgStores>> {
-  const stores = pgStores({ connectionString: url, poolSize: 12 });
+async function open(url: string, options: Partial<PgStoresOptions> = {}): Promise<StoreUnderTest<SqlTx, PgStores>> {
+  const stores = pgStores({ ...options, connectionString: url, poolSize: 12 });
   await stores.transaction((tx) => tx.execute('CREATE TABLE IF NOT EXISTS effects (n bigserial PRIMARY KEY, id text NOT NULL)'));
   return {
     stores,
@@ -33,13 +35,13 @@ async function open(url: string): Promise<StoreUnderTest<SqlTx, PgStores>> {
       await tx.execute('INSERT INTO effects (id) VALUES ($1)', [id]);
     },
     readEffects: async () => (await stores.transaction((tx) => tx.query<{ id: string }>('SELECT id FROM effects ORDER BY n'))).map((r) => r.id),
-    reopen: () => open(url),
+    reopen: () => open(url, options),
   };
 }
 
-async function fresh(): Promise<StoreUnderTest<SqlTx, PgStores>> {
+async function fresh(options: Partial<PgStoresOptions> = {}): Promise<StoreUnderTest<SqlTx, PgStores>> {
   if (!cluster) throw new Error('PostgreSQL test cluster not started');
-  return open(await cluster.createDatabase(`conformance_${++databases}`));
+  return open(await cluster.createDatabase(`conformance_${++databases}`), options);
 }
 
 describeStoreConformance<SqlTx, PgStores>({
@@ -47,7 +49,7 @@ describeStoreConformance<SqlTx, PgStores>({
   durable: true,
   // claim leases and publishedAt run on the database clock (now()), shared by relays on any host
   leaseTime: 'wall',
-  create: fresh,
+  create: () => fresh(),
 });
 
 for (const describeAbility of [
@@ -58,5 +60,15 @@ for (const describeAbility of [
   describeSagaStoreConformance<SqlTx, PgStores>,
   describeWindowStoreConformance<SqlTx, PgStores>,
 ]) {
-  describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: fresh });
+  describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: () => fresh() });
 }
+
+const SAGA_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+// saga age is measured with the stores' clock (the app's, which stamps updatedAt), not the database's
+describeSagaRetentionConformance<SqlTx, PgStores>({
+  name: 'pgStores',
+  sagaRetentionMs: SAGA_RETENTION_MS,
+  chunk: RETENTION_CHUNK,
+  create: ({ clock }: { clock: Clock }) => fresh({ clock, sagaRetentionMs: SAGA_RETENTION_MS }),
+});

@@ -9,6 +9,7 @@ import {
   describeOutboxBacklogConformance,
   describePipelineConformance,
   describeRecordReaderConformance,
+  describeSagaRetentionConformance,
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
@@ -16,7 +17,8 @@ import {
   type BrokerUnderTest,
   type StoreUnderTest,
 } from '@herald/testing';
-import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores } from '@herald/sqlite';
+import { sqliteEngine, sqliteLog, sqliteStores, type SqliteLog, type SqliteStores, type SqliteStoresOptions } from '@herald/sqlite';
+import { RETENTION_CHUNK } from '../src/stores/sqliteStores.js';
 import { tempDir } from './helpers.js';
 
 const tmp = tempDir('herald-conformance-');
@@ -66,8 +68,8 @@ describeRecordReaderConformance({ name: 'sqliteLog', create: logHarness });
 
 const EFFECTS_TABLE = 'CREATE TABLE IF NOT EXISTS conformance_effects (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)';
 
-function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx, SqliteStores> {
-  const stores: SqliteStores = sqliteStores({ path, clock });
+function storeHarness(path: string, clock: Clock, options: Partial<SqliteStoresOptions> = {}): StoreUnderTest<SqlTx, SqliteStores> {
+  const stores: SqliteStores = sqliteStores({ ...options, path, clock });
   return {
     stores,
     async writeEffect(tx, id) {
@@ -79,7 +81,7 @@ function storeHarness(path: string, clock: Clock): StoreUnderTest<SqlTx, SqliteS
         await tx.execute(EFFECTS_TABLE);
         return (await tx.query<{ id: string }>('SELECT id FROM conformance_effects')).map((row) => row.id);
       }),
-    reopen: async () => storeHarness(path, clock),
+    reopen: async () => storeHarness(path, clock, options),
     cleanup: () => stores.close(),
   };
 }
@@ -104,6 +106,16 @@ for (const describeAbility of [
     create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
   });
 }
+
+const DAY = 24 * 60 * 60 * 1000;
+const SAGA_RETENTION_MS = 30 * DAY;
+
+describeSagaRetentionConformance<SqlTx, SqliteStores>({
+  name: 'sqliteStores',
+  sagaRetentionMs: SAGA_RETENTION_MS,
+  chunk: RETENTION_CHUNK,
+  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock, { sagaRetentionMs: SAGA_RETENTION_MS }),
+});
 
 function engineHarness(relayThread: boolean) {
   return async () => {
