@@ -323,4 +323,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sagas_finished ON ${t.sagas} (updated_at) WHERE status IN ('completed', 'failed', 'awaiting-start');
     `,
   },
+  {
+    version: 13,
+    name: 'dead letters of any key and value',
+    // A record's key and value come from any producer: a Java LongSerializer key has 0x00 bytes, a
+    // Confluent-framed value starts with one, and `text` refuses U+0000, so such a letter could not
+    // be added and its delivery was retried for ever (node-postgres also sends a lone surrogate as
+    // U+FFFD, silently another key). Such a key or value is now kept exactly in these bytes (UTF-8,
+    // a lone surrogate as its own three bytes), the text column holding a display form; both are
+    // NULL for every other letter, so adding them rewrites no rows (see storedText.ts).
+    // `dead_letters_parked` indexed the key itself, and a B-tree entry is limited to about 2.7 kB:
+    // a park-key letter of a longer key could not be added either. It now indexes a hash of the key
+    // (the lookup compares the key on the rows it finds). Building it reads the whole table and
+    // blocks dead letter writes meanwhile: on a large table, migrate when quiet. Processes of an
+    // earlier release, whose lookup compares the key itself, still use it, by group and topic,
+    // comparing the key on the letters it holds; they read a letter stored with bytes by its
+    // display form: redrive such letters from this release.
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} ADD COLUMN key_bytes bytea, ADD COLUMN envelope_bytes bytea;
+      DROP INDEX ${t.schema}.dead_letters_parked;
+      CREATE INDEX dead_letters_parked ON ${t.deadLetters} (group_name, topic, hashtextextended(key, 0))
+        WHERE policy = 'park-key' AND status IN ('dead', 'parked');
+    `,
+  },
 ];

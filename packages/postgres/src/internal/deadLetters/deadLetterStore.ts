@@ -6,6 +6,7 @@ import { countDeadLetters } from './countDeadLetters.js';
 import { discardDeadLetters } from './discardDeadLetters.js';
 import { groupDeadLetters } from './groupDeadLetters.js';
 import { isKeyParked } from './isKeyParked.js';
+import { exactRow, type ColumnBytes } from './letterColumns.js';
 import { listDeadLetters } from './listDeadLetters.js';
 import { pageDeadLetters } from './pageDeadLetters.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
@@ -13,8 +14,10 @@ import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 /**
  * Dead letters on PostgreSQL, with the operator's read side (`DeadLetterBrowser`); each method is
  * one statement, its own transaction, so reads see what is committed. Rows, queries, cursors and
- * groups are mapped by `@herald/sql`, as on SQLite. `clock` stamps when a letter was resolved
- * (redriven or discarded), which is what its retention counts from.
+ * groups are mapped by `@herald/sql`, as on SQLite, but for a letter's key and envelope, which hold
+ * whatever a record's producer wrote: stored so that any string is kept exactly, U+0000 and lone
+ * surrogates included, and a key is matched exactly (see `letterColumns.ts`). `clock` stamps when a
+ * letter was resolved (redriven or discarded), which is what its retention counts from.
  */
 export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadLetterBrowser {
   return {
@@ -22,8 +25,8 @@ export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadL
       await db.run('add dead letter', addDeadLetter(db.t, { letter, now: clock.now() }));
     },
     async list(filter) {
-      const { rows } = await db.run<DeadLetterRow>('list dead letters', listDeadLetters(db.t, filter));
-      return rows.map(toDeadLetter);
+      const { rows } = await db.run<DeadLetterRow & ColumnBytes>('list dead letters', listDeadLetters(db.t, filter));
+      return rows.map((row) => toDeadLetter(exactRow(row)));
     },
     async isKeyParked(group, topic, key) {
       const { rows } = await db.run<{ parked: boolean }>('is key parked', isKeyParked(db.t, { group, topic, key }));
@@ -35,8 +38,8 @@ export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadL
     },
     async page(request = {}) {
       const { statement, limit } = pageDeadLetters(db.t, request);
-      const { rows } = await db.run<DeadLetterPageRow>('page dead letters', statement);
-      return toDeadLetterPage(rows, limit);
+      const { rows } = await db.run<DeadLetterPageRow & ColumnBytes>('page dead letters', statement);
+      return toDeadLetterPage(rows.map(exactRow), limit);
     },
     async count(query = {}) {
       const { rows } = await db.run<{ n: number | string }>('count dead letters', countDeadLetters(db.t, query));

@@ -1,5 +1,6 @@
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
+import { storableIds } from './letterColumns.js';
 import { OPEN_STATUSES } from './statuses.js';
 
 /**
@@ -12,6 +13,6 @@ export function discardDeadLetters(t: Tables, options: { ids: readonly string[];
     name: `${t.statementPrefix}discard_dead_letters`,
     text: `UPDATE ${t.deadLetters} SET status = 'discarded', resolved_at = $2::bigint
       WHERE id = ANY($1::text[]) AND status IN ${OPEN_STATUSES}`,
-    values: [[...options.ids], options.now],
+    values: [storableIds(options.ids), options.now],
   };
 }

@@ -2,6 +2,7 @@ import type { DeadLetterQuery } from '@herald/core';
 import { deadLetterWhere } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
+import { columnQuery } from './letterColumns.js';
 
 /** Ties are ordered by bytes, as on SQLite and in memory, whatever the database's collation. */
 const BY_KEY = ['group_name', 'handler', 'fingerprint', 'reason'].map((c) => `g.${c} COLLATE "C"`).join(', ');
@@ -14,10 +15,12 @@ const BY_KEY = ['group_name', 'handler', 'fingerprint', 'reason'].map((c) => `g.
  * lookup per group, so the statement never sorts the letters' wide columns. (`LIMIT 1` keeps the
  * lookup per group: as a plain join, the planner, which cannot estimate how few groups there are,
  * chose to read the whole table a second time.) Largest group first, then the one that failed most
- * recently, then by key. Rows are `DeadLetterGroupRow`s of `@herald/sql`.
+ * recently, then by key. Rows are `DeadLetterGroupRow`s of `@herald/sql`; the WHERE clause is
+ * narrowed by `columnQuery`.
  */
 export function groupDeadLetters(t: Tables, query: DeadLetterQuery): Statement {
-  const where = deadLetterWhere(query);
+  const columns = columnQuery(query);
+  const where = columns.narrow(deadLetterWhere(columns.query));
   return {
     text: `
       SELECT g.group_name, g.handler, g.fingerprint, g.reason, g.letters, g.first_failure_at, g.last_failure_at,

@@ -1,12 +1,13 @@
 import type { DeadLetterFilter } from '@herald/core';
-import { DEAD_LETTER_COLUMNS } from '@herald/sql';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
+import { keyMatches, keyParams, LETTER_COLUMNS, storableIds } from './letterColumns.js';
 
 /**
  * Letters matching every given field of the filter, in the order they were first added; at most
  * `limit` of them, cut to a whole number and none below 0, as on SQLite (PostgreSQL would refuse
- * 2.5 as a bigint, and a negative LIMIT).
+ * 2.5 as a bigint, and a negative LIMIT). A key matches exactly, whatever it holds (see
+ * `keyMatches`); rows are read with `LETTER_COLUMNS`, for `exactRow`.
  */
 export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): Statement {
   const where: string[] = [];
@@ -17,10 +18,14 @@ export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): State
   };
   if (filter.group !== undefined) add((p) => `group_name = ${p}`, filter.group);
   if (filter.handler !== undefined) add((p) => `handler = ${p}`, filter.handler);
-  if (filter.key !== undefined) add((p) => `key = ${p}`, filter.key);
+  if (filter.key !== undefined) {
+    const [text, bytes] = keyParams(filter.key);
+    values.push(text, bytes);
+    where.push(keyMatches(`$${values.length - 1}`, `$${values.length}`));
+  }
   if (filter.status !== undefined) add((p) => `status = ${p}`, filter.status);
-  if (filter.ids !== undefined) add((p) => `id = ANY(${p}::text[])`, [...filter.ids]);
-  let text = `SELECT ${DEAD_LETTER_COLUMNS} FROM ${t.deadLetters}`;
+  if (filter.ids !== undefined) add((p) => `id = ANY(${p}::text[])`, storableIds(filter.ids));
+  let text = `SELECT ${LETTER_COLUMNS} FROM ${t.deadLetters}`;
   if (where.length > 0) text += ` WHERE ${where.join(' AND ')}`;
   text += ' ORDER BY seq';
   if (filter.limit !== undefined) {

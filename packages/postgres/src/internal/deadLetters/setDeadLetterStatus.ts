@@ -1,6 +1,7 @@
 import type { DeadLetterStatus } from '@herald/core';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
+import { storableIds } from './letterColumns.js';
 import { RESOLVED_STATUSES } from './statuses.js';
 
 /**
@@ -13,6 +14,6 @@ export function setDeadLetterStatus(t: Tables, options: { ids: readonly string[]
     text: `UPDATE ${t.deadLetters} SET status = $2::text,
         resolved_at = CASE WHEN $2::text NOT IN ${RESOLVED_STATUSES} THEN NULL WHEN status = $2::text THEN resolved_at ELSE $3::bigint END
       WHERE id = ANY($1::text[])`,
-    values: [[...options.ids], options.status, options.now],
+    values: [storableIds(options.ids), options.status, options.now],
   };
 }
