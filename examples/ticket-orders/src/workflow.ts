@@ -45,7 +45,7 @@ export interface SagaView {
 /** GET /orders/{id}/workflow: the order, its saga and the saga's events. */
 export interface Workflow {
   readonly order: OrderView;
-  /** Null until order-service's saga has handled any event of the order. */
+  /** Null until order-service's saga has handled any event of the order, and once retention deleted its finished instance. */
   readonly saga: SagaView | null;
   readonly events: readonly WorkflowEvent[];
 }

@@ -44,8 +44,9 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
   ready(): Promise<void>;
   /**
    * Runs the retention sweep now (it also runs every `sweepIntervalMs`): deletes published outbox
-   * records, inbox marks and resolved dead letters older than their retention, and expired
-   * idempotency records; returns what it deleted. Joins a sweep already running.
+   * records, inbox marks and resolved dead letters older than their retention, expired
+   * idempotency records, and saga instances finished or awaiting their start not saved for
+   * `sagaRetentionMs` (running ones never); returns what it deleted. Joins a sweep already running.
    */
   sweepRetention(): Promise<RetentionSweepResult>;
 }
@@ -65,8 +66,8 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  *
  * Retention: every `sweepIntervalMs` (on an unref'd timer, one sweep at a time; unless
  * `maintenance` is off) and on
- * `sweepRetention()`, published outbox records, inbox marks and resolved dead letters older than
- * their retention and expired idempotency records are deleted, in chunks of bounded deletes that
+ * `sweepRetention()`, published outbox records, inbox marks, resolved dead letters and finished
+ * saga instances older than their retention and expired idempotency records are deleted, in chunks of bounded deletes that
  * skip rows other transactions hold: sweeps in several processes neither fail nor wait on each
  * other, relays or consumers. Outbox age is read on the database clock (which stamps publication),
  * inbox and dead letter age on `clock` (which stamps marks and resolutions).
