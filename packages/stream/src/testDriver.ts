@@ -6,6 +6,7 @@ import {
   createManualClock,
   markAllHandled,
   partitionForKey,
+  readEvent,
   silentLogger,
   uuidv7,
   type Envelope,
@@ -142,7 +143,9 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   function route(event: Envelope): Queued {
     const group = byType.get(event.type);
     if (!group) throw new HeraldError(CoreErrors.invalidOptions, `streamTest: ${event.type} is not read by topology ${plan.name}`);
-    return { group, partition: partitionForKey(event.key, partitionsOf(event.topic)), event };
+    // as the app's consumer reads it: an earlier version upcast, one it does not read refused (a dead letter there)
+    const read = readEvent(group.definitions.find((d) => d.type === event.type)!, event);
+    return { group, partition: partitionForKey(event.key, partitionsOf(event.topic)), event: read };
   }
 
   /** One batch in one transaction; what it publishes to repartition topics comes back as work. */

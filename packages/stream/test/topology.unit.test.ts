@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
-import { CoreErrors, defineEvent } from '@herald/core';
+import { CoreErrors, defineEvent, type EventDefinition } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
 import { MAX_WINDOWS_PER_RECORD, SessionWindows, StreamErrorCodes, TimeWindows, createTopology, defineLateEvent, streamTest, type Windows } from '../src/index.js';
 
@@ -172,6 +172,38 @@ describe('a topology', () => {
     expect(() => TimeWindows.ofSizeAndGrace(0, 0)).toThrow(/size/);
     expect(() => TimeWindows.ofSizeAndGrace(1_000, 0).advanceBy(2_000)).toThrow(/advance/);
     expect(() => createTopology({ name: 'no spaces' })).toThrow(/name/);
+  });
+
+  it('reads each event as the version its group reads, earlier ones upcast; two versions of one type in a group are refused', async () => {
+    const ViewV2 = defineEvent({
+      type: 'View',
+      version: 2,
+      topic: 'views',
+      key: (d) => d.userId,
+      schema: Type.Object({ userId: Type.String(), page: Type.String(), at: Type.Integer(), referrer: Type.String() }),
+      upcast: { from: View, data: (v1) => ({ ...v1, referrer: 'unknown' }) },
+    });
+    const referrers = createTopology<MemoryTx>({ name: 'referrers' });
+    referrers.from(ViewV2, { timestamp: (e) => e.data.at }).map((r) => ({ userId: r.key, page: `${r.value.page} from ${r.value.referrer}` })).to(Seen);
+    const t = streamTest(referrers, { stores: memoryStores() });
+    await t.when(View, [view('u-1', '/a', 1_000)]); // a producer not upgraded yet
+    expect(t.published(Seen)).toEqual([{ userId: 'u-1', page: '/a from unknown' }]);
+    await t.when(ViewV2, [{ ...view('u-2', '/b', 2_000), referrer: '/a' }]);
+    expect(t.published(Seen)).toEqual([{ userId: 'u-2', page: '/b from /a' }]);
+    // a version the topology does not read is refused, as its consumer dead-letters it
+    const ViewV3 = defineEvent({ type: 'View', version: 3, topic: 'views', key: (d) => d.userId, schema: Type.Object({ userId: Type.String() }) });
+    await expect(t.when(ViewV3, [{ userId: 'u-3' }])).rejects.toMatchObject({ code: 'unknown-event-type' });
+
+    // one group, two sources of two versions: each event would run both, and one of them typed wrong
+    for (const order of [[View, ViewV2], [ViewV2, View]] as EventDefinition[][]) {
+      const both = createTopology<MemoryTx>({ name: 'both' });
+      both.from(order[0]!).map((r) => ({ userId: r.key, page: 'x' })).to(Seen);
+      both.from(order[1]!).map((r) => ({ userId: r.key, page: 'y' })).to(Seen);
+      expect(() => both.groups).toThrow(expect.objectContaining({ code: CoreErrors.invalidOptions.code, message: expect.stringContaining('read View in two definitions (versions') }));
+    }
+    const listed = createTopology<MemoryTx>({ name: 'listed' });
+    listed.from([View, ViewV2] as never).map(() => ({ userId: 'u', page: 'p' })).to(Seen);
+    expect(() => listed.groups).toThrow(/read View in two definitions \(versions 1 and 2\)/);
   });
 
   it('refuses a hopping window that would put one record in more than MAX_WINDOWS_PER_RECORD windows, saying why', () => {

@@ -68,8 +68,16 @@ function groupOf(group: string, sources: readonly SourceNode[], owner: Map<Node,
   for (const source of sources) {
     const topics = new Set(source.definitions.map((d) => d.topic));
     for (const definition of source.definitions) {
+      // the group's consumer reads one version of a type, as a handler does (earlier ones upcast)
+      const other = definitions.get(definition.type);
+      if (other && other !== definition) {
+        throw invalid(
+          `${group}: its sources read ${definition.type} in two definitions (versions ${other.version} and ${definition.version}); read the newest in every source: it reads earlier ones through its upcast`,
+        );
+      }
       definitions.set(definition.type, definition);
-      sourcesByType.set(definition.type, [...(sourcesByType.get(definition.type) ?? []), source]);
+      const readers = sourcesByType.get(definition.type) ?? [];
+      if (!readers.includes(source)) sourcesByType.set(definition.type, [...readers, source]);
     }
     visit(source, (node) => {
       const current = owner.get(node);
