@@ -40,7 +40,8 @@ interface Work<Data> {
  */
 export function decideSaga<Data>(saga: SagaDefinition<Data>, state: SagaState<Data> | undefined, input: SagaInput, now: number): SagaDecision<Data> {
   if (input.kind === 'deadline') return onDeadline(saga, state, input, now);
-  const { event } = input;
+  // as the saga's definitions read it (the runtime's dispatcher did already; a scenario may not)
+  const event = asDefinedNow(saga, input.event);
   if (matches(saga.startedBy, event)) {
     if (state && state.status !== 'awaiting-start') return ignored(state);
     const work = begin(saga, state ?? initialState(saga, event.correlationId), now);
@@ -187,11 +188,13 @@ function update<Data>(work: Work<Data>, trigger: SagaTrigger<Data>, event: Envel
 }
 
 /**
- * An event kept while its instance waited for its start, as the saga's definition of its type
- * reads it now: one kept by an earlier release may be of an earlier version (upcast), or of one
- * this release no longer reads (refused: `unknown-event-type`, naming it).
+ * An event as the saga's definition of its type reads it: one of an earlier version upcast, one of
+ * a version it does not read refused (`unknown-event-type`, naming it). Events the runtime hands
+ * over are read already (unchanged here); an early event kept by an earlier release may not be.
  */
 function asDefinedNow<Data>(saga: SagaDefinition<Data>, event: Envelope): Envelope {
+  const start = saga.startedBy.definition;
+  if (start.type === event.type) return start.version === event.version ? event : readEvent(start, event);
   for (const step of saga.steps) {
     for (const trigger of [...step.completedBy, ...step.failedBy]) {
       if (trigger.definition.type === event.type) return trigger.definition.version === event.version ? event : readEvent(trigger.definition, event);

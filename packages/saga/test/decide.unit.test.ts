@@ -125,6 +125,9 @@ describe('a saga decides', () => {
     const started = decideSaga(upgraded, kept.state as never, { kind: 'event', event: placed() }, T0 + 1);
     expect(started.transitions.map((t) => t.type)).toEqual(['SagaStarted', 'SagaStepCompleted', 'SagaCompleted']);
     expect(started.state?.data).toEqual({ orderId: ORDER, hold: 15 });
+    // a scenario fed an earlier version directly reads it as the runtime would: upcast
+    const scenario = givenSaga(upgraded).given(placed());
+    expect(scenario.when(reserved()).state?.data).toEqual({ orderId: ORDER, hold: 15 });
     // a release that reads no earlier version refuses it, naming it
     const SeatsReservedV3 = defineEvent({ type: SeatsReserved.type, version: 3, topic: SeatsReserved.topic, key: (d) => d.orderId, schema: Type.Object({ orderId: Type.String() }) });
     const strict = defineSaga({ name: 'order', startedBy: OrderPlaced, initial: () => ({}) }).step('reserve', { completedBy: on(SeatsReservedV3) });
