@@ -70,10 +70,13 @@ describe("readEvent: an event as its handler's version reads it", () => {
     const fromTwo = defineEvent({ type: 'PostCreated', version: 4, topic: 'posts', key: () => 'k', schema: Type.Object({}), upcast: { from: V3, data: () => ({}) } });
     const { upcast: _, ...v2Alone } = V2;
     const shortChain = { ...fromTwo, upcast: { from: { ...V3, upcast: { from: v2Alone as EventDefinition, data: V3.upcast!.data } }, data: fromTwo.upcast!.data } } as EventDefinition;
-    expect(codeOf(() => readEvent(shortChain, event(1, { postId: 'p', title: 't' }))).message).toBe('version 1 of PostCreated is not one this consumer reads (versions 2 to 4)');
+    expect(codeOf(() => readEvent(shortChain, event(1, { postId: 'p', title: 't' }))).message).toBe('version 1 of PostCreated is not one this consumer reads (versions 2, 3 and 4)');
+    // a chain may skip a version: the message names the ones it reads
+    const skipping = defineEvent({ type: 'PostCreated', version: 3, topic: 'posts', key: () => 'k', schema: Type.Object({}), upcast: { from: V1, data: () => ({}) } });
+    expect(codeOf(() => readEvent(skipping, event(2, { postId: 'p', title: 't', tags: [] }))).message).toBe('version 2 of PostCreated is not one this consumer reads (versions 1 and 3)');
   });
 
-  it('reports an upcast that throws or returns data the newer schema refuses as upcast-failed', () => {
+  it('reports an upcast that throws or returns data the newer schema refuses as upcast-failed', async () => {
     const throwing = defineEvent({
       type: 'PostCreated',
       version: 2,
@@ -89,6 +92,21 @@ describe("readEvent: an event as its handler's version reads it", () => {
     });
     const threw = codeOf(() => readEvent(throwing, event(1, { postId: 'p-1', title: 'x' })));
     expect(threw).toEqual({ code: ErrorCodes.upcastFailed, message: 'PostCreated upcast from version 1 to 2 threw: no tags service' });
+    // an async upcast (JavaScript lets one through) is refused, its rejection handled
+    const asyncUpcast = { ...V2, upcast: { from: V1, data: async () => Promise.reject(new Error('later')) } } as unknown as EventDefinition;
+    let unhandled = 0;
+    const count = () => void unhandled++;
+    process.on('unhandledRejection', count);
+    try {
+      expect(codeOf(() => readEvent(asyncUpcast, event(1, { postId: 'p-1', title: 'x' })))).toEqual({
+        code: ErrorCodes.upcastFailed,
+        message: 'PostCreated upcast from version 1 to 2 returned a promise: an upcast is a synchronous function of the earlier data',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toBe(0);
+    } finally {
+      process.off('unhandledRejection', count);
+    }
     // v3's headline must not be empty: a v1 title of '' passes v1 and v2, and fails at the last step
     const refused = codeOf(() => readEvent(V3, event(1, { postId: 'p-1', title: '' })));
     expect(refused.code).toBe(ErrorCodes.upcastFailed);

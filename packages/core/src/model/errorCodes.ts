@@ -14,8 +14,8 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
   unknownEventType: {
     code: 'unknown-event-type',
     retriable: false,
-    meaning: 'A consumed event has a type, or a version of a type, that this app does not define.',
-    action: 'Add the definition (events: [...] in createApp) or deploy the newer consumer, then redrive.',
+    meaning: "A consumed event has a type this app does not define, or a version its handler's definition does not read (a newer one, or one below its upcasts).",
+    action: 'Add the definition (events: [...] in createApp), or give the handler the newer version (its upcast reads the earlier ones) and deploy it; then redrive.',
   },
   upcastFailed: {
     code: 'upcast-failed',

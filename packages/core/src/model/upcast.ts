@@ -48,6 +48,11 @@ export function readEvent<S extends TSchema>(definition: EventDefinition<S>, eve
     } catch (error) {
       throw new HeraldError(CoreErrors.upcastFailed, `${step} threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
+    if (isPromise(data)) {
+      // an async function (JavaScript lets one through): its rejection must not go unhandled
+      data.then(undefined, () => {});
+      throw new HeraldError(CoreErrors.upcastFailed, `${step} returned a promise: an upcast is a synchronous function of the earlier data`);
+    }
     const issues = to.check(data);
     if (issues.length > 0) {
       const first = issues.slice(0, 3).map((issue) => `${issue.path || '/'} ${issue.message}`).join('; ');
@@ -66,8 +71,12 @@ function unreadable(definition: EventDefinition, event: Envelope): HeraldError {
       `version ${event.version} of ${type} is newer than this consumer reads (version ${version}): deploy a consumer that defines it, then redrive`,
     );
   }
-  let oldest = definition;
-  while (oldest.upcast) oldest = oldest.upcast.from;
-  const reads = oldest === definition ? `only version ${version}` : `versions ${oldest.version} to ${version}`;
+  const versions: number[] = [];
+  for (let d: EventDefinition | undefined = definition; d; d = d.upcast?.from) versions.unshift(d.version);
+  const reads = versions.length === 1 ? `only version ${version}` : `versions ${versions.slice(0, -1).join(', ')} and ${version}`;
   return new HeraldError(CoreErrors.unknownEventType, `version ${event.version} of ${type} is not one this consumer reads (${reads})`);
+}
+
+function isPromise(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
