@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CoreErrors,
+  HeraldError,
   createHandlerContext,
   createInstrumentation,
   createManualClock,
@@ -19,6 +21,7 @@ import {
 } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
 import { untilAttemptAborted } from '../src/pipeline/context.js';
+import { fingerprintOfError } from '../src/pipeline/fingerprint.js';
 
 const event: Envelope = {
   id: '018bcfe5-687b-7367-b1fb-7337aff21db2',
@@ -231,6 +234,21 @@ describe('dead letter fingerprints', () => {
     expect(fingerprintOf('handler-failed', a)).not.toBe(fingerprintOf('timeout', a));
     expect(fingerprintOf('handler-failed', a)).not.toBe(fingerprintOf('handler-failed', other));
     expect(fingerprintOf('schema-violation', undefined)).toBe(fingerprintOf('schema-violation', 'ValidationError: x'));
+  });
+
+  it("of an error without an application frame, take its cause chain's first: two upcast bugs stay two groups", () => {
+    const withStack = (error: Error, frames: string[]) => Object.assign(error, { stack: stack(frames) });
+    const tags = withStack(new Error('no tags'), [`upcastTags (${cwd}/src/events.ts:9:1)`]);
+    const price = withStack(new Error('no price'), [`upcastPrice (${cwd}/src/events.ts:20:1)`]);
+    const wrapped = (cause: Error) => withStack(new HeraldError(CoreErrors.upcastFailed, 'upcast failed', { cause }), ['readEvent (node:internal/x:1:1)']);
+    expect(fingerprintOfError('upcast-failed', wrapped(tags))).toBe(fingerprintOf('upcast-failed', tags.stack));
+    expect(fingerprintOfError('upcast-failed', wrapped(tags))).not.toBe(fingerprintOfError('upcast-failed', wrapped(price)));
+    // an error with a frame of its own is grouped by it, whatever its cause
+    const own = withStack(new Error('wrapped', { cause: tags }), [`handle (${cwd}/src/handler.ts:1:1)`]);
+    expect(fingerprintOfError('handler-failed', own)).toBe(fingerprintOf('handler-failed', own.stack));
+    // none anywhere: the error's own stack, as before
+    const internal = withStack(new Error('store down'), ['query (node:internal/x:1:1)']);
+    expect(fingerprintOfError('store-failed', wrapped(internal))).toBe(fingerprintOf('store-failed', wrapped(internal).stack));
   });
 });
 

@@ -5,7 +5,7 @@ import type { Delivery } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { DeadLetter, DeadLetterCause, DeadLetterPolicy, DeadLetterStatus, DeadLetterStore } from '../ports/stores/deadLetters.js';
-import { fingerprintOf } from './fingerprint.js';
+import { fingerprintOfError } from './fingerprint.js';
 
 export interface DeadLetterInput {
   readonly group: string;
@@ -41,7 +41,7 @@ export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterIn
     offset: delivery.offset,
     key: delivery.key,
     reason,
-    fingerprint: fingerprintOf(reason, error.stack),
+    fingerprint: fingerprintOfError(reason, error),
     error: {
       name: error.name,
       message: error.message,

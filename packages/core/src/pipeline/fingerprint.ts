@@ -38,3 +38,21 @@ export function firstApplicationFrame(stack: string | undefined): string {
 export function fingerprintOf(reason: string, stack: string | undefined): string {
   return createHash('sha256').update(`${reason}\n${firstApplicationFrame(stack)}`).digest('hex').slice(0, 16);
 }
+
+/** How deep {@link fingerprintOfError} looks into a cause chain (a longer one, or a cycle, is cut there). */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * {@link fingerprintOf} for an error: by its own first application frame, or, when it has none (an
+ * error Herald raised around the application's, such as a failed upcast wrapping what the upcast
+ * threw), by that of the first error of its cause chain that has one. Two different failures of
+ * application code wrapped by Herald then stay two groups.
+ */
+export function fingerprintOfError(reason: string, error: Error): string {
+  let current: unknown = error;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current instanceof Error; depth++) {
+    if (firstApplicationFrame(current.stack) !== '') return fingerprintOf(reason, current.stack);
+    current = current.cause;
+  }
+  return fingerprintOf(reason, error.stack);
+}
