@@ -24,4 +24,19 @@ export const { specs: KafkaErrors, codes: KafkaErrorCodes } = defineErrorCodes({
     meaning: "The brokers refused this client access to a topic (TOPIC_AUTHORIZATION_FAILED): its principal lacks the ACL (WRITE to publish, READ and DESCRIBE to consume).",
     action: "Grant the ACL to the client's principal. The relay holds the refused record back (and its key's later records), trying it again with backoff, so it goes out once access is granted.",
   },
+  batchUndecodable: {
+    code: 'record-batch-undecodable',
+    retriable: false,
+    meaning:
+      "A record batch in a partition could not be decompressed: it names a codec Kafka does not define (ids 5 to 7), or its compressed data is corrupt, or it decompressed into something other than its records. The message names the topic, partition, offsets and codec. Snappy, lz4, zstd and gzip batches that are intact are read.",
+    action:
+      "The consumer holds the partition at the batch (nothing of it or after it is delivered or committed; the group's other partitions go on) until the partition moves or the service restarts, logging this error whenever it starts holding it. (A legacy message set, older than Kafka 0.11, fails the whole fetch instead: the member logs the error and rejoins after a backoff.) Find what wrote it (the codec, the producer); to give up on those records, stop the group and move it past the batch's last offset with resetOffsets.",
+  },
+  compressionUnsupported: {
+    code: 'compression-unsupported',
+    retriable: false,
+    meaning:
+      "A kafkajs producer in this process asked for zstd compression (or a codec id Kafka does not define): the adapter's codecs read zstd but do not write it. Herald's own publishing writes uncompressed or gzip records only.",
+    action: "Produce uncompressed, or with gzip, snappy or lz4.",
+  },
 });

@@ -115,6 +115,34 @@ describe('partitionFeed', () => {
     expect(held.offsets()).toEqual([[0], [20]]);
   });
 
+  it('delivers what is queued before a blocked partition\'s undecodable batch, then keeps it paused until dropped', async () => {
+    const { feed, held, paused } = setup();
+    feed.push(p0, range(0, 0, 2), 2);
+    await settle();
+    feed.push(p0, range(0, 2, 4), 6); // queued behind the pending deliver
+    expect(feed.block(p0)).toBe(true);
+    expect(feed.block(p0), 'already blocked').toBe(false);
+    feed.push(p1, range(1, 0, 1), 1);
+    held.calls[0]!.resolve();
+    await settle();
+    expect(held.offsets(), 'queued records still go out, the other partition flows').toEqual([[0, 1], [0], [2, 3]]);
+    held.calls[2]!.resolve();
+    await settle();
+    expect(paused.has(0), 'drained, but not fetched again').toBe(true);
+    expect(feed.nextFetchOffset(p0), 'a rejoin continues at the batch').toBe(4);
+
+    feed.push(p0, range(0, 6, 7), 7); // the client restarted and fetched past the batch
+    await settle();
+    expect(held.offsets()).toHaveLength(3);
+    expect(paused.has(0)).toBe(true);
+
+    feed.drop(p0);
+    expect(paused.has(0), 'a new ownership reads it again').toBe(false);
+    feed.push(p0, range(0, 4, 5), 5);
+    await settle();
+    expect(held.offsets().at(-1)).toEqual([4]);
+  });
+
   it('splits batches to maxBatch and never repeats records already queued', async () => {
     const { feed, held } = setup({ maxBatch: 2 });
     feed.push(p0, range(0, 0, 5), 5);

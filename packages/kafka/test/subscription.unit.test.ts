@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createManualClock } from '@herald/core';
+import { createManualClock, HeraldError } from '@herald/core';
 import type { DeliverySink, Logger, TopicPartition } from '@herald/core';
-import { resolveKafkaOptions } from '../src/index.js';
+import { KafkaErrors, resolveKafkaOptions } from '../src/index.js';
 import { openSubscription, REJOIN_BACKOFF_MAX_MS } from '../src/internal/subscription.js';
 
 /** Lets queued promise callbacks and I/O turns run (no clock time passes). */
@@ -171,6 +171,23 @@ describe('openSubscription after a crash kafkajs does not recover from', () => {
     expect(member.counts.runs).toBe(13);
     expect(member.messages('rejoined the group').map((l) => l.fields)).toEqual([{ attempts: 11 }, { attempts: 1 }]);
     await subscription.close();
+  });
+});
+
+describe('openSubscription after a crash on a batch it cannot decompress', () => {
+  it('logs the record-batch-undecodable error as the cause, not a bare crash, and rejoins after the backoff', async () => {
+    const member = setup(() => ({ join: {} }));
+    await member.open();
+    // as kafkajs reports a fetch that failed: its own error, wrapping the codec's
+    const undecodable = new HeraldError(KafkaErrors.batchUndecodable, 'kafka: records compressed with snappy could not be decompressed (corrupt)');
+    member.crash(Object.assign(new Error('fetch failed'), { name: 'KafkaJSNumberOfRetriesExceeded', cause: undecodable }));
+    await turns();
+    expect(member.messages('consumer crashed').map((l) => l.message)).toEqual([
+      'kafka: consumer crashed on a record batch it cannot decompress, which fails every fetch that holds it; rejoining',
+    ]);
+    await member.clock.advance(100);
+    await turns();
+    expect(member.counts.runs).toBe(2);
   });
 });
 

@@ -2,6 +2,7 @@ import { Kafka, logLevel as KafkaLogLevel } from 'kafkajs';
 import type { ISocketFactory, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs';
 import type { LogLevel, Logger } from '@herald/core';
 import type { KafkaSaslOptions, ResolvedKafkaOptions } from '../options.js';
+import { registerCodecs } from './compression/codecs.js';
 
 const TO_KAFKAJS: Record<LogLevel, KafkaLogLevel> = {
   debug: KafkaLogLevel.DEBUG,
@@ -18,8 +19,12 @@ export interface ClientHooks {
   readonly createKafka?: (config: KafkaConfig) => Kafka;
 }
 
-/** The kafkajs client for one broker instance: retries, timeouts, TLS/SASL and logging wired from the options. */
+/**
+ * The kafkajs client for one broker instance: retries, timeouts, TLS/SASL and logging wired from the
+ * options, and every compression codec Kafka defines readable (registered in kafkajs once per process).
+ */
 export function createKafkaClient(options: ResolvedKafkaOptions, hooks: ClientHooks = {}): Kafka {
+  registerCodecs();
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: [...options.brokers],

@@ -59,6 +59,12 @@ function causeChain(error: KafkaLikeError): KafkaLikeError[] {
   return chain;
 }
 
+/** Whether `error`, or an error it wraps, has the Herald error code `code`. */
+export function wrapsCode(error: unknown, code: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  return causeChain(error as KafkaLikeError).some((e) => (e as { code?: unknown }).code === code);
+}
+
 /** The Kafka protocol error types (`NOT_COORDINATOR`, `REBALANCE_IN_PROGRESS`...) anywhere in `error`'s cause chain. */
 export function kafkaErrorTypes(error: unknown): Set<string> {
   if (typeof error !== 'object' || error === null) return new Set();

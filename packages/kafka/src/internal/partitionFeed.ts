@@ -42,6 +42,12 @@ export interface PartitionFeed {
   expect(tp: TopicPartition, offset: number): void;
   /** Delivers nothing more of a partition (it stays paused) until it is dropped. */
   halt(tp: TopicPartition): void;
+  /**
+   * The partition's next records cannot be read (an undecodable batch follows those queued): what
+   * is queued is still delivered, then the partition stays paused, and nothing more of it is taken,
+   * until it is dropped. Returns false when it already was blocked.
+   */
+  block(tp: TopicPartition): boolean;
   /** Forgets a partition taken away: its buffer is dropped, a pending `deliver` is left to settle. */
   drop(tp: TopicPartition): void;
   /** Stops all delivery for good (closing); pending `deliver` calls are not awaited. */
@@ -59,6 +65,8 @@ interface PartitionState {
   paused: boolean;
   /** Halted after a gap: nothing more is delivered until the partition is dropped. */
   halted: boolean;
+  /** Blocked at an undecodable batch: the queue drains, nothing more is taken until the partition is dropped. */
+  blocked: boolean;
   /** Bumped when the partition is dropped, so a deliver of the old ownership does not move the new one's position. */
   generation: number;
 }
@@ -72,7 +80,7 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
   function state(tp: TopicPartition): PartitionState {
     let s = states.get(key(tp));
     if (!s) {
-      s = { tp: { topic: tp.topic, partition: tp.partition }, queue: [], position: undefined, fetched: undefined, pumping: false, paused: false, halted: false, generation: 0 };
+      s = { tp: { topic: tp.topic, partition: tp.partition }, queue: [], position: undefined, fetched: undefined, pumping: false, paused: false, halted: false, blocked: false, generation: 0 };
       states.set(key(tp), s);
     }
     return s;
@@ -111,7 +119,7 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
         await deps.ready();
         const next = s.queue.shift();
         if (stopped || s.halted || !next) return;
-        if (s.queue.length === 0) setPaused(s, false); // fetch the next batch while this one is delivered
+        if (s.queue.length === 0 && !s.blocked) setPaused(s, false); // fetch the next batch while this one is delivered
         const generation = s.generation;
         const fresh = next.deliveries.filter((d) => s.position === undefined || d.offset >= s.position);
         if (fresh.length > 0 && s.position !== undefined && fresh[0]!.offset > s.position) {
@@ -124,8 +132,8 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
       }
     } finally {
       s.pumping = false;
-      // the buffer may have been emptied under the loop (startAt, drop): never leave the partition paused, unless halted
-      if (s.queue.length === 0 && !stopped && !s.halted) setPaused(s, false);
+      // the buffer may have been emptied under the loop (startAt, drop): never leave the partition paused, unless halted or blocked
+      if (s.queue.length === 0 && !stopped && !s.halted && !s.blocked) setPaused(s, false);
     }
   }
 
@@ -147,7 +155,7 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
     push(tp, deliveries, highWatermark) {
       if (stopped) return;
       const s = state(tp);
-      if (s.halted) {
+      if (s.halted || s.blocked) {
         setPaused(s, true); // fetched again: the client restarted and forgot the pause
         return;
       }
@@ -175,10 +183,18 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
       s.queue = [];
       setPaused(s, true);
     },
+    block(tp) {
+      const s = state(tp);
+      const was = s.blocked;
+      s.blocked = true;
+      setPaused(s, true);
+      return !was;
+    },
     drop(tp) {
       const s = states.get(key(tp));
       if (!s) return;
       s.halted = false;
+      s.blocked = false;
       s.generation++;
       s.queue = [];
       s.position = undefined;

@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { checkRecordRange, CoreErrors, HeraldError, uuidv7 } from '@herald/core';
 import type { Delivery, Logger, RecordRange, RecordReader } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
+import { undecodableBatchOf, undecodableError } from './compression/undecodable.js';
 import { withTimeout } from './deadline.js';
 import { toDelivery } from './delivery.js';
 import { toHeraldError } from './errors.js';
@@ -42,7 +43,9 @@ interface Wanted {
  * Before fetching, the partition's offsets are looked up: a read at or past the end resolves empty
  * at once, below the start it begins at the start, and a missing topic or partition reads as empty
  * (the admin client never auto-creates topics). A read that does not complete within
- * `requestTimeoutMs` fails with a retriable `timeout`.
+ * `requestTimeoutMs` fails with a retriable `timeout`. A read that meets a record batch no codec
+ * could decompress returns the records before it, or, when there are none, fails with
+ * `record-batch-undecodable` naming the batch's offsets.
  */
 export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
   const readers = new Map<string, TopicReader>();
@@ -140,6 +143,12 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
     if (!want || batch.partition !== want.partition || isStale()) return Promise.resolve();
     const tp = { topic, partition: want.partition };
     for (const message of batch.messages) {
+      const undecodable = undecodableBatchOf(message);
+      if (undecodable && undecodable.firstOffset < want.until) {
+        if (want.got.length > 0) want.done();
+        else failed?.(undecodableError(tp, undecodable));
+        return Promise.resolve();
+      }
       const offset = Number(message.offset);
       if (offset < want.next) continue;
       if (offset >= want.until || want.got.length >= want.limit) break;
@@ -189,8 +198,10 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
       wanted = undefined;
       failed = undefined;
       // the whole topic, as at the join: pausing one partition makes kafkajs drop its topic-wide
-      // pause, and every other partition would be fetched (from earliest) only to be thrown away
-      consumer.pause([{ topic }]);
+      // pause, and every other partition would be fetched (from earliest) only to be thrown away.
+      // Not after a crash: kafkajs refuses then ("Consumer group was not initialized"), which would
+      // replace the crash's error; a new reader replaces this one anyway
+      if (!broken) consumer.pause([{ topic }]);
     }
   }
 

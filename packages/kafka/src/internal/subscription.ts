@@ -1,14 +1,17 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { systemClock } from '@herald/core';
-import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
+import type { Clock, CommittedOffset, Delivery, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
+import { KafkaErrors } from '../errors.js';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { roundRobinToEveryMember } from './assigner.js';
 import { createCommitter } from './committer.js';
+import { undecodableBatchOf, undecodableError } from './compression/undecodable.js';
+import type { UndecodableBatch } from './compression/undecodable.js';
 import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { toDelivery } from './delivery.js';
 import { withTimeout } from './deadline.js';
-import { toHeraldError } from './errors.js';
+import { toHeraldError, wrapsCode } from './errors.js';
 import type { OffsetTools } from './offsets.js';
 import { createPartitionFeed } from './partitionFeed.js';
 import { createPositions } from './positions.js';
@@ -31,6 +34,9 @@ export interface SubscriptionDeps {
 export const REJOIN_BACKOFF_MAX_MS = 30_000;
 
 const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
+
+/** A crash on a batch no codec could decompress, whose partition could not be told (see `standInRecords`). */
+const isUndecodable = (error: unknown) => wrapsCode(error, KafkaErrors.batchUndecodable.code);
 
 /** A join that failed only because the group moved under it: joining again settles it. */
 const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationError(error);
@@ -164,10 +170,35 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
 
   function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
     const tp = { topic: batch.topic, partition: batch.partition };
-    if (!closing && owned.has(id(tp)) && !isStale()) {
-      feed.push(tp, batch.messages.map((m) => toDelivery(tp, m)), Number(batch.highWatermark));
+    if (closing || !owned.has(id(tp)) || isStale()) return Promise.resolve();
+    const deliveries: Delivery[] = [];
+    for (const message of batch.messages) {
+      const undecodable = undecodableBatchOf(message);
+      if (undecodable) {
+        feed.push(tp, deliveries, Number(batch.highWatermark));
+        hold(tp, undecodable);
+        return Promise.resolve();
+      }
+      deliveries.push(toDelivery(tp, message));
     }
+    feed.push(tp, deliveries, Number(batch.highWatermark));
     return Promise.resolve();
+  }
+
+  /**
+   * Stops a partition before a batch no codec could decompress: the records before it are still
+   * delivered, nothing of it or after it is delivered or committed, and the other partitions go on.
+   * Skipping it would lose records without a trace, and failing the member would stop every
+   * partition; held, it waits for a fix (or an offset reset past it) and is read again when it
+   * moves or the service restarts. Logged as an error when the hold starts.
+   */
+  function hold(tp: TopicPartition, batch: UndecodableBatch): void {
+    const error = undecodableError(tp, batch);
+    if (feed.block(tp)) {
+      log.error('kafka: a record batch cannot be decompressed; its partition is held before it until the partition moves or the service restarts, the others go on', { error });
+    } else {
+      log.debug('kafka: the held partition was fetched again (the client restarted); pausing it again', { error });
+    }
   }
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -178,7 +209,12 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (closing) return;
-    log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
+    if (isUndecodable(payload.error)) {
+      // a batch whose header could not be found (a legacy message set) fails the whole fetch
+      log.error('kafka: consumer crashed on a record batch it cannot decompress, which fails every fetch that holds it; rejoining', { error: payload.error, restart: payload.restart });
+    } else {
+      log.error('kafka: consumer crashed', { error: payload.error, restart: payload.restart });
+    }
     // kafkajs stops for good on errors it deems fatal (the mock cluster refuses some group syncs
     // that way); a member that silently stops consuming while its process lives is worse than a
     // rejoin, so after the first join we rejoin with backoff, and before it when the join only

@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { CoreErrors, HeraldError, uuidv7 } from '@herald/core';
+import { undecodableBatchOf } from './compression/undecodable.js';
 
 /** Prefix of the throwaway groups timestamp scans run under (see `isInternalGroup`). */
 export const SCAN_GROUP_PREFIX = 'herald-scan-';
@@ -22,8 +23,9 @@ export interface ScanOptions {
  * Finds, per partition, the first offset whose record time is at least `timestamp` by reading the
  * partitions from their start: the fallback for brokers that cannot answer ListOffsets by time
  * (librdkafka's mock cluster answers -1 for every timestamp). A partition with no such record
- * resolves to its `high` offset, as Kafka's own lookup does. Reads with a throwaway consumer group
- * that never commits; bounded by `timeoutMs`.
+ * resolves to its `high` offset, as Kafka's own lookup does. A batch no codec could decompress is
+ * judged by its header's latest record time: the offset found is its first when that time is not
+ * below `timestamp`. Reads with a throwaway consumer group that never commits; bounded by `timeoutMs`.
  */
 export async function scanForTimestamp(kafka: Kafka, options: ScanOptions): Promise<Map<number, number>> {
   const { topic, timestamp, ranges } = options;
@@ -51,6 +53,18 @@ export async function scanForTimestamp(kafka: Kafka, options: ScanOptions): Prom
           if (!pending.has(batch.partition)) return;
           const high = ranges.get(batch.partition)!.high;
           for (const message of batch.messages) {
+            const undecodable = undecodableBatchOf(message);
+            if (undecodable) {
+              // its record times are unknown: start at the batch unless all of it is older than the time sought
+              const range = ranges.get(batch.partition)!;
+              const skip = undecodable.maxTimestamp < timestamp;
+              if (!skip || undecodable.lastOffset + 1 >= high) {
+                found.set(batch.partition, skip ? high : Math.min(Math.max(undecodable.firstOffset, range.low), high));
+                pending.delete(batch.partition);
+                break;
+              }
+              continue;
+            }
             const offset = Number(message.offset);
             if (Number(message.timestamp) >= timestamp || offset >= high) {
               found.set(batch.partition, Math.min(offset, high));
