@@ -129,16 +129,22 @@ const handledIn = (h: Harness, group: string) => h.facts.filter((f): f is Extrac
 
 describe('redrive through the log', () => {
   it('builds a record with the original envelope, key and headers, addressed to the letter’s group', () => {
-    const letter = { id: 'L1', group: 'worker', topic: 'steps', key: 'k', envelope: '{"id":"e"}', headers: { traceparent: 't', [REDRIVE_HEADERS.run]: 'old' } } as unknown as DeadLetter;
+    const id = '019af1e2-0000-7000-8000-000000000001';
+    const letter = { id, group: 'worker', topic: 'steps', key: 'k', envelope: '{"id":"e"}', headers: { traceparent: 't', [REDRIVE_HEADERS.run]: 'old' } } as unknown as DeadLetter;
     const record = redriveRecord(letter, 'R2');
     expect(record).toEqual({
       topic: 'steps',
       key: 'k',
       value: '{"id":"e"}',
-      headers: { traceparent: 't', 'herald-redrive-group': 'worker', 'herald-redrive-letter': 'L1', 'herald-redrive-run': 'R2' },
+      headers: { traceparent: 't', 'herald-redrive-group': 'worker', 'herald-redrive-letter': id, 'herald-redrive-run': 'R2' },
     });
-    expect(redriveTargetOf(record.headers!)).toEqual({ group: 'worker', letter: 'L1', run: 'R2' });
+    expect(redriveTargetOf(record.headers!)).toEqual({ group: 'worker', letter: id, run: 'R2' });
     expect(redriveTargetOf({ traceparent: 't' })).toBeUndefined();
+    // only all three headers, well formed, make a redrive: a record carrying some of them (copied by a bridge) is an event
+    const { [REDRIVE_HEADERS.run]: _run, ...withoutRun } = record.headers!;
+    for (const headers of [withoutRun, { ...record.headers!, [REDRIVE_HEADERS.letter]: 'L1' }, { ...record.headers!, [REDRIVE_HEADERS.group]: 'no spaces' }, { ...record.headers!, [REDRIVE_HEADERS.run]: '' }]) {
+      expect(redriveTargetOf(headers)).toBeUndefined();
+    }
   });
 
   it('applies the event once in its group, is ignored by every other group, skips a second redrive of the settled letter, and sees a redrive of an unsettled one as a duplicate', async () => {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, defineEvent, encodeEnvelope, encodeEnvelopeValue, groupSent, murmur2, partitionForKey, uuidv7, uuidv7Time, type Envelope, type OutgoingRecord } from '@herald/core';
+import { unstorableDataError } from '../src/model/envelope.js';
 import { OffsetTracker } from '../src/runtime/offsets.js';
 
 describe('uuidv7', () => {
@@ -116,9 +117,41 @@ describe('envelope wire form', () => {
     [JSON.stringify({ ...envelope, occurredAt: 'not a date' }), /"occurredAt" must be an ISO 8601 UTC time/],
     [JSON.stringify({ ...envelope, occurredAt: '2026-13-01T00:00:00.000Z' }), /"occurredAt" must be an ISO 8601 UTC time/],
     [JSON.stringify({ ...envelope, occurredAt: '2026-01-01' }), /"occurredAt" must be an ISO 8601 UTC time/],
+    // text no store keeps, escaped as JSON.stringify and other writers escape it
+    [JSON.stringify({ ...envelope, id: 'a\u0000b' }), /field "id" must not contain U\+0000/],
+    [JSON.stringify({ ...envelope, type: 'Order\ud800' }), /field "type" must not contain a lone UTF-16 surrogate/],
+    [JSON.stringify({ ...envelope, topic: 'orders\u0000' }), /field "topic" must not contain U\+0000/],
+    [JSON.stringify({ ...envelope, key: '\udc00k' }), /field "key" must not contain a lone UTF-16 surrogate/],
+    [JSON.stringify({ ...envelope, correlationId: 'c\u0000' }), /field "correlationId" must not contain U\+0000/],
+    [JSON.stringify({ ...envelope, causationId: 'x\ud83d' }), /field "causationId" must not contain a lone UTF-16 surrogate/],
+    [JSON.stringify({ ...envelope, key: 'k\u00e9\ud800' }).replace('\u00e9', '\\u00E9').replace('\\ud800', '\\uD800'), /field "key" must not contain a lone UTF-16 surrogate/],
+    [JSON.stringify({ ...envelope, id: '\\\u0000' }), /field "id" must not contain U\+0000/],
+    // text that reads as the other half of a pair, after an escaped backslash, is no other half
+    [JSON.stringify({ ...envelope, key: '\\ud800\udc00' }), /field "key" must not contain a lone UTF-16 surrogate/],
+    [JSON.stringify({ ...envelope, key: '\ud83d\\ude00' }), /field "key" must not contain a lone UTF-16 surrogate/],
   ])('rejects malformed input %#', (wire, message) => {
     expect(() => decodeEnvelope(wire)).toThrowError(message);
     expect(() => decodeEnvelope(wire)).toThrowError(expect.objectContaining({ code: 'malformed-envelope' }));
+  });
+
+  it('reads escaped text every store keeps: escaped letters and emoji, and text that only looks like an escape', () => {
+    const escaped = { ...envelope, key: 'caf\u00e9 \u{1F600}', id: '\\ud800 \\u0000', data: { note: 'caf\u00e9 \u{1F600}', '\\udc00': 1 } };
+    const wire = encodeEnvelope(escaped).replaceAll('\u00e9', '\\u00e9').replaceAll('\u{1F600}', '\\uD83D\\uDE00');
+    expect(wire).toContain('"key":"caf\\u00e9 \\uD83D\\uDE00"');
+    expect(decodeEnvelope(wire)).toEqual(escaped);
+    expect(unstorableDataError(wire, decodeEnvelope(wire))).toBeUndefined();
+  });
+
+  it("names where an event's data holds U+0000 or a lone surrogate (a property name included), as a schema violation", () => {
+    const data = { lines: [{ sku: 'a\u0000' }, { sku: 'ok \u{1F600}' }], ['n\ud800']: 1, cut: 'caf\ud83d' };
+    const wire = encodeEnvelope({ ...envelope, data });
+    const error = unstorableDataError(wire, decodeEnvelope(wire));
+    expect(error).toMatchObject({ code: 'schema-violation', retriable: false, message: 'OrderCreated does not match its schema: /lines/0/sku must not contain U+0000 (NUL); /n\ud800 its name must not contain a lone UTF-16 surrogate; /cut must not contain a lone UTF-16 surrogate' });
+    expect(error?.issues.map((i) => i.path)).toEqual(['/lines/0/sku', '/n\ud800', '/cut']);
+    // a value that is only text, and one whose text is fine
+    const bare = encodeEnvelope({ ...envelope, data: '\u0000' });
+    expect(unstorableDataError(bare, decodeEnvelope(bare))?.issues).toEqual([{ path: '/', message: 'must not contain U+0000 (NUL)' }]);
+    expect(unstorableDataError(encodeEnvelope(envelope), envelope)).toBeUndefined();
   });
 
   it('reads every occurredAt Date.toISOString writes, six-digit years included', () => {

@@ -23,6 +23,10 @@ describe('buildEnvelope refuses at publish what decodeEnvelope would refuse', ()
     ['an id that is no string, though it prints as a UUID', { id: { toString: () => uuidv7() } }, 'is not a UUID'],
     ['an empty key', { key: '' }, 'key must be a non-empty string'],
     ['a key that is no string', { key: 5 }, 'key must be a non-empty string'],
+    ['a key holding U+0000', { key: 'a\u0000b' }, 'field "key" must not contain U+0000 (NUL)'],
+    ['a key holding a lone surrogate', { key: 'caf\ud83d' }, 'field "key" must not contain a lone UTF-16 surrogate'],
+    ['a correlationId holding U+0000', { correlationId: 'c\u0000' }, 'field "correlationId" must not contain U+0000 (NUL)'],
+    ['a causationId holding a lone surrogate', { causationId: '\udc00' }, 'field "causationId" must not contain a lone UTF-16 surrogate'],
     ['an invalid occurredAt', { occurredAt: new Date(Number.NaN) }, 'occurredAt must be a valid Date'],
     ['an occurredAt beyond the range of a Date', { occurredAt: new Date(1e16) }, 'occurredAt must be a valid Date'],
     ['an occurredAt that is no Date', { occurredAt: '2026-01-01T00:00:00.000Z' }, 'occurredAt must be a valid Date'],
@@ -70,6 +74,27 @@ describe('bindPublisher', () => {
     expect(appended).toEqual([]);
     await publish.many(Step, [data, { key: 'k', seq: 2 }]);
     expect(new Set(appended.map((r) => r.id)).size).toBe(2);
+  });
+});
+
+describe('publishing data no store keeps', () => {
+  const Note = defineEvent({ type: 'Note', topic: 'notes', key: () => 'k', schema: Type.Object({ text: Type.String(), tags: Type.Record(Type.String(), Type.String()) }) });
+
+  it('refuses U+0000 and lone surrogates in data with schema-violation naming where, through the outbox and directly; other escapes pass', async () => {
+    const appended: OutboxRecord[] = [];
+    const outbox = { append: async (_tx: unknown, records: readonly OutboxRecord[]) => void appended.push(...records) } as unknown as OutboxStore<unknown>;
+    const { publish } = bindPublisher({ outbox, clock, maxEventBytes: 1024 * 1024, instrumentation: createInstrumentation() }, undefined);
+    const sent: unknown[] = [];
+    const publishDirect = createDirectPublisher({ broker: { publish: async (records: readonly unknown[]) => void sent.push(...records) } as never, clock, instrumentation: createInstrumentation(), maxEventBytes: 1024 * 1024, closed: new AbortController().signal });
+    for (const send of [publish, publishDirect]) {
+      await expect(send(Note, { text: 'a\u0000b', tags: {} })).rejects.toMatchObject({ code: 'schema-violation', details: { issues: [expect.objectContaining({ path: '/text' })] } });
+      await expect(send(Note, { text: 'ok', tags: { ['half \ud83d']: 'x' } })).rejects.toMatchObject({ code: 'schema-violation' });
+      await expect(send.many(Note, [{ text: 'ok', tags: {} }, { text: '\udc00', tags: {} }])).rejects.toMatchObject({ code: 'schema-violation' });
+      // text a store keeps, escaped or not, passes: a whole emoji, a control character other than NUL
+      await send(Note, { text: 'caf\u00e9 \ud83d\ude00 \u0001', tags: {} });
+    }
+    expect(appended.map((r) => (JSON.parse(r.value) as { data: { text: string } }).data.text)).toEqual(['caf\u00e9 \ud83d\ude00 \u0001']);
+    expect(sent).toHaveLength(1);
   });
 });
 

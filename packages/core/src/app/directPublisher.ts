@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { encodeEnvelopeValue, type Envelope } from '../model/envelope.js';
+import type { Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition } from '../model/events.js';
@@ -7,7 +7,7 @@ import type { Broker, OutgoingRecord } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { Publish, PublishManyOptions, PublishOptions } from '../pipeline/handler.js';
-import { buildEnvelope, reportPublished } from '../pipeline/publisher.js';
+import { buildEnvelope, publishedValue, reportPublished } from '../pipeline/publisher.js';
 
 export interface DirectPublisherDeps {
   readonly broker: Broker;
@@ -32,7 +32,7 @@ export function createDirectPublisher(deps: DirectPublisherDeps): Publish {
     const records: OutgoingRecord[] = envelopes.map((envelope) => ({
       topic: envelope.topic,
       key: envelope.key,
-      value: encodeEnvelopeValue(envelope, deps.maxEventBytes),
+      value: publishedValue(envelope, deps.maxEventBytes),
       headers: envelope.headers,
       timestamp,
     }));

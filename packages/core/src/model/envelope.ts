@@ -1,5 +1,6 @@
-import { CoreErrors } from './errorCodes.js';
+import { CoreErrors, ValidationError } from './errorCodes.js';
 import { HeraldError } from './errors.js';
+import { jsonEscapesUnstorableText, unstorableTextIssues, unstorableTextReason } from './text.js';
 
 /**
  * The unit Herald moves: one event and everything needed to route, order, trace and deduplicate it.
@@ -100,10 +101,15 @@ const notString = (field: string): string => `field "${field}" must be a non-emp
  * Why `e` cannot be an envelope, or undefined when it can: the one set of rules for an envelope's
  * fields other than `headers` (see {@link headersProblem}), shared by the publisher, which refuses
  * at publish what {@link decodeEnvelope} would refuse, and the decoder, so no committed event is
- * one its consumers must skip as malformed. Each check is a type test or a short pattern; the
- * fields are named one by one, which keeps each property read monomorphic on this per-event path.
+ * one its consumers must skip as malformed. Each check is a type test, a short pattern or a
+ * native scan (text no store keeps, see `textProblem`); the fields are named one by one, which
+ * keeps each property read monomorphic on this per-event path.
  */
 export function envelopeProblem(e: { readonly [F in keyof Envelope]?: unknown }): string | undefined {
+  return shapeProblem(e) ?? textProblem(e);
+}
+
+function shapeProblem(e: { readonly [F in keyof Envelope]?: unknown }): string | undefined {
   if (!nonEmpty(e.id)) return notString('id');
   if (!nonEmpty(e.type)) return notString('type');
   if (!nonEmpty(e.topic)) return notString('topic');
@@ -116,6 +122,30 @@ export function envelopeProblem(e: { readonly [F in keyof Envelope]?: unknown })
   // JSON has no undefined: an envelope whose data is undefined is written without it
   if (e.data === undefined) return 'field "data" is missing';
   return undefined;
+}
+
+/**
+ * Why a string field, its shape checked, holds text no store keeps as it is (U+0000, a lone
+ * surrogate: see `unstorableTextReason`). Each is written to a store: the inbox keys by `id`,
+ * parking by `key`, a dead letter keeps `id` and `type`, a follow-up event `correlationId` and
+ * `causationId`. On PostgreSQL a NUL makes that write, and the dead letter after it, fail for
+ * good, and two ids differing only in a lone surrogate both become U+FFFD: the second event a
+ * duplicate, dropped.
+ */
+function textProblem(e: { readonly [F in keyof Envelope]?: unknown }): string | undefined {
+  return (
+    fieldTextProblem('id', e.id as string) ??
+    fieldTextProblem('type', e.type as string) ??
+    fieldTextProblem('topic', e.topic as string) ??
+    fieldTextProblem('key', e.key as string) ??
+    fieldTextProblem('correlationId', e.correlationId as string) ??
+    (e.causationId === null ? undefined : fieldTextProblem('causationId', e.causationId as string))
+  );
+}
+
+function fieldTextProblem(field: string, value: string): string | undefined {
+  const reason = unstorableTextReason(value);
+  return reason === undefined ? undefined : `field "${field}" ${reason}`;
 }
 
 /** Why `headers` cannot be an envelope's headers, or undefined when it can: an object of string values. */
@@ -135,8 +165,11 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * {@link encodeEnvelopeValue} takes its headers from the record (`recordHeaders`), one with
  * `headers` of its own ({@link encodeEnvelope}, and every record written before Herald published
  * the binary form) keeps them. Throws a non-retriable `malformed-envelope` error saying what is
- * wrong; never returns a half-valid envelope. `data` is not validated here: that is the event
- * definition's job.
+ * wrong, also for a string field holding text no store keeps (see {@link envelopeProblem});
+ * never returns a half-valid envelope. `data` is not validated here: that is the event
+ * definition's job (and {@link unstorableDataError}'s). Header values are taken as they are: a
+ * letter or an outbox row keeps headers as one JSON text, in which U+0000 and a lone surrogate
+ * are escapes, so any string is kept exactly.
  */
 export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<string, string>> = NO_HEADERS): Envelope {
   let parsed: unknown;
@@ -147,10 +180,47 @@ export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<stri
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('not a JSON object');
   const e = parsed as Record<string, unknown>;
-  const problem = envelopeProblem(e) ?? (e.headers === undefined ? undefined : headersProblem(e.headers));
+  const problem =
+    shapeProblem(e) ?? (mayHoldUnstorableText(wire) ? textProblem(e) : undefined) ?? (e.headers === undefined ? undefined : headersProblem(e.headers));
   if (problem !== undefined) throw malformed(problem);
   if (e.headers === undefined) e.headers = recordHeaders;
   return parsed as Envelope;
+}
+
+/**
+ * Whether a record's value may hold a string no store keeps (U+0000, a lone surrogate). In JSON
+ * text either can only be a `\u` escape: a raw U+0000 is a control character JSON.parse refuses,
+ * and a raw lone surrogate has no UTF-8 form (a broker that carries bytes hands over text decoded
+ * from UTF-8, and Herald's publisher escapes one, as JSON.stringify does). Most values have no
+ * `\u` at all: one native scan, and no field or `data` is looked at. The others have their
+ * escapes read (`jsonEscapesUnstorableText`): an ASCII-only writer's accented letters and emoji
+ * (an escaped pair) are not walked.
+ */
+function mayHoldUnstorableText(wire: string): boolean {
+  if (!wire.includes('\\u')) return false;
+  // the consumer asks twice of one value (its fields, then its handler's data)
+  if (wire !== lastEscapedWire) {
+    lastEscapedWire = wire;
+    lastEscapedUnstorable = jsonEscapesUnstorableText(wire);
+  }
+  return lastEscapedUnstorable;
+}
+
+let lastEscapedWire = '';
+let lastEscapedUnstorable = false;
+
+/**
+ * A `schema-violation` error naming where the decoded `event`'s `data` holds text no store keeps
+ * as it is (U+0000, a lone surrogate: see `unstorableTextIssues`; property names included), or
+ * undefined; `wire` is the record's value it was decoded from. A handler's write of such a value
+ * fails on PostgreSQL (a NUL) or keeps another value (a lone surrogate becomes U+FFFD), so the
+ * consumer refuses it before the handler, as the HTTP gateway refuses it in a request. `data` is
+ * walked only when the value may hold one (see `mayHoldUnstorableText`), which few do.
+ */
+export function unstorableDataError(wire: string, event: Envelope): ValidationError | undefined {
+  if (!mayHoldUnstorableText(wire)) return undefined;
+  const issues = unstorableTextIssues(event.data);
+  return issues.length === 0 ? undefined : new ValidationError(event.type, issues);
 }
 
 function malformed(why: string): HeraldError {

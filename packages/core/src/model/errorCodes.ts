@@ -26,7 +26,7 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
   malformedEnvelope: {
     code: 'malformed-envelope',
     retriable: false,
-    meaning: 'A record on a topic is not a Herald envelope (bad JSON or missing fields).',
+    meaning: 'A record on a topic is not a Herald envelope: bad JSON, a missing or ill-formed field, or an id, type, key or correlation field holding U+0000 or a lone surrogate (text no store keeps as it is).',
     action: 'Find who wrote to the topic outside Herald; discard the dead letters once understood.',
   },
   eventTooLarge: {

@@ -1,8 +1,14 @@
 import type { ValidationIssue } from './errorCodes.js';
 
-/** A UTF-16 surrogate without its other half (TypeScript's ES2023 lib has no `String#isWellFormed`). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+/**
+ * `String#isWellFormed` and `#toWellFormed` (Node 20), which TypeScript's ES2023 lib does not
+ * declare: native, no regular expression, and free on a string of one-byte characters (no
+ * surrogate there), which most envelope fields are.
+ */
+interface WellFormedString {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
 
 /**
  * Why no store could keep `text` as it is, or undefined when every one can. U+0000 is valid JSON
@@ -14,13 +20,63 @@ const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
  */
 export function unstorableTextReason(text: string): string | undefined {
   if (text.includes('\u0000')) return 'must not contain U+0000 (NUL)';
-  if (LONE_SURROGATE.test(text)) return 'must not contain a lone UTF-16 surrogate';
+  if (!(text as unknown as WellFormedString).isWellFormed()) return 'must not contain a lone UTF-16 surrogate';
   return undefined;
 }
 
-/** `text` with each lone surrogate replaced by U+FFFD, as UTF-8 would have it (`String#toWellFormed`). */
+/** `text` with each lone surrogate replaced by U+FFFD, as UTF-8 would have it. */
 export function wellFormedText(text: string): string {
-  return text.replace(LONE_SURROGATES, '\ufffd');
+  return (text as unknown as WellFormedString).toWellFormed();
+}
+
+const LETTER_U = 0x75;
+
+/**
+ * Whether the escapes of `json`, JSON text JSON.parse takes, include one of text no store keeps
+ * (see {@link unstorableTextReason}): U+0000, or a lone surrogate, which is a high one
+ * (U+D800-U+DBFF) not right before a low one's escape, or a low one (U+DC00-U+DFFF) not right
+ * after a high one's. Read escape by escape, so `\\ud800` (an escaped backslash, then text) is no
+ * surrogate. Text decoded from UTF-8 holds either only as such an escape, so a value for which
+ * this is false holds neither, and need not be walked.
+ */
+export function jsonEscapesUnstorableText(json: string): boolean {
+  // where the escape of a high surrogate ended: its low half must start right there
+  let pairEnd = -1;
+  for (let at = json.indexOf('\\'); at !== -1; at = json.indexOf('\\', at)) {
+    if (json.charCodeAt(at + 1) !== LETTER_U) {
+      if (pairEnd !== -1) return true;
+      at += 2;
+      continue;
+    }
+    const first = json.charCodeAt(at + 2) | 0x20; // hex digits in lower case
+    // most escapes are of other characters (\u00e9, \u0443): read whole only when they may matter
+    if (pairEnd === -1 && first !== 0x64 /* d */ && !(first === 0x30 && json.startsWith('000', at + 3))) {
+      at += 6;
+      continue;
+    }
+    const unit = hex4(json, at + 2);
+    if (unit === 0) return true;
+    if (unit >= 0xdc00 && unit <= 0xdfff) {
+      if (at !== pairEnd) return true;
+      pairEnd = -1;
+    } else if (pairEnd !== -1) {
+      return true;
+    } else if (unit >= 0xd800 && unit <= 0xdbff) {
+      pairEnd = at + 6;
+    }
+    at += 6;
+  }
+  return pairEnd !== -1;
+}
+
+/** The four hex digits at `at` as a number (JSON.parse took them: they are hex). */
+function hex4(text: string, at: number): number {
+  let value = 0;
+  for (let i = at; i < at + 4; i++) {
+    const c = text.charCodeAt(i) | 0x20; // lower case
+    value = value * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
+  }
+  return value;
 }
 
 /** What {@link unstorableTextIssues} reports under. */

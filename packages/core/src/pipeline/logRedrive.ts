@@ -25,24 +25,42 @@ export const REDRIVE_HEADERS = {
 export function redrivenLetters(deliveries: readonly { readonly headers: Readonly<Record<string, string>> }[], group: string): string[] {
   const letters: string[] = [];
   for (const { headers } of deliveries) {
-    const letter = headers[REDRIVE_HEADERS.letter];
-    if (letter !== undefined && headers[REDRIVE_HEADERS.group] === group) letters.push(letter);
+    const redrive = redriveTargetOf(headers);
+    if (redrive?.group === group) letters.push(redrive.letter);
   }
   return letters;
 }
 
 /** What a record's headers say about a redrive through the log, if it is one. */
 export interface RedriveTarget {
+  /** The group it is addressed to: the others had the event already. */
   readonly group: string;
-  readonly letter: string | undefined;
-  readonly run: string | undefined;
+  /** The dead letter it redrives. */
+  readonly letter: string;
+  /** The redrive run that appended it. */
+  readonly run: string;
 }
 
-/** The redrive a record carries, or undefined for an ordinary record. */
+/** A consumer group's name, as `createApp` takes it. */
+const GROUP_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+/** A dead letter's id: a UUID (`recordDeadLetter` makes a UUIDv7). */
+const LETTER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The redrive through the log a record is, or undefined for an ordinary record. A record is one
+ * only when it carries every header {@link redriveRecord} writes, each well formed: a group name, a
+ * letter id, a run. A record that a bridge or a foreign producer wrote with only some of them
+ * (copied headers, a name clash) is an event like any other: taken for a redrive addressed to
+ * another group it would be ignored without a letter or a log line, and taken for one of this
+ * group's it would wait behind one run's letters alone.
+ */
 export function redriveTargetOf(headers: Readonly<Record<string, string>>): RedriveTarget | undefined {
   const group = headers[REDRIVE_HEADERS.group];
   if (group === undefined) return undefined;
-  return { group, letter: headers[REDRIVE_HEADERS.letter], run: headers[REDRIVE_HEADERS.run] };
+  const letter = headers[REDRIVE_HEADERS.letter];
+  const run = headers[REDRIVE_HEADERS.run];
+  if (!GROUP_NAME.test(group) || letter === undefined || !LETTER_ID.test(letter) || run === undefined || run.length === 0) return undefined;
+  return { group, letter, run };
 }
 
 /**
@@ -82,7 +100,7 @@ export async function keyParkedFor(
   group: string,
 ): Promise<boolean> {
   const redrive = redriveTargetOf(delivery.headers);
-  if (redrive?.run === undefined || redrive.group !== group) return store.isKeyParked(group, delivery.topic, delivery.key);
+  if (redrive === undefined || redrive.group !== group) return store.isKeyParked(group, delivery.topic, delivery.key);
   return keyParkedBesides(store, delivery, group, []);
 }
 
@@ -97,7 +115,7 @@ export async function keyParkedBesides(
   besides: readonly string[],
 ): Promise<boolean> {
   const redrive = redriveTargetOf(delivery.headers);
-  const run = redrive?.run !== undefined && redrive.group === group ? redrive.run : undefined;
+  const run = redrive?.group === group ? redrive.run : undefined;
   const [dead, parked] = await Promise.all([store.list({ group, key: delivery.key, status: 'dead' }), store.list({ group, key: delivery.key, status: 'parked' })]);
   return [...dead, ...parked].some(
     (l) => !besides.includes(l.id) && l.topic === delivery.topic && l.policy === 'park-key' && (run === undefined || l.headers[REDRIVE_HEADERS.run] === run),

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { encodeEnvelopeValue, envelopeProblem, headersProblem, type Envelope } from '../model/envelope.js';
+import { encodeEnvelopeValue, envelopeProblem, headersProblem, unstorableDataError, type Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition } from '../model/events.js';
@@ -55,7 +55,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     key: envelope.key,
     type: envelope.type,
     correlationId: envelope.correlationId,
-    value: encodeEnvelopeValue(envelope, deps.maxEventBytes),
+    value: publishedValue(envelope, deps.maxEventBytes),
     headers: envelope.headers,
     createdAt: deps.clock.now(),
   });
@@ -259,4 +259,17 @@ export function adjustPublish(publish: Publish, adjust: (options: PublishManyOpt
   };
   adjusted.cancelTimer = (timerId) => publish.cancelTimer(timerId);
   return adjusted;
+}
+
+/**
+ * The record value a publisher writes for `envelope`: its wire form, refused as `event-too-large`
+ * past `maxBytes` and as `schema-violation` when its data holds text no store keeps (U+0000, a lone
+ * surrogate), which every consumer would refuse: the caller learns it now, not a dead letter later.
+ * JSON.stringify writes either as a `\u` escape, so a value without one is not walked.
+ */
+export function publishedValue(envelope: Envelope, maxBytes: number): string {
+  const value = encodeEnvelopeValue(envelope, maxBytes);
+  const unstorable = unstorableDataError(value, envelope);
+  if (unstorable) throw unstorable;
+  return value;
 }

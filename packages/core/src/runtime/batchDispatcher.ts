@@ -5,10 +5,9 @@ import type { Delivery } from '../ports/broker.js';
 import { markAllHandled } from '../ports/stores/inbox.js';
 import type { BatchContext } from '../pipeline/handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher } from '../pipeline/publisher.js';
-import { REDRIVE_HEADERS } from '../pipeline/logRedrive.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
 import { untilAborted } from '../timing/untilAborted.js';
-import { contextFor, recordPoison, redriveWithdrawn, resolveDelivery, settleRedrives, type DispatchSignals, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
+import { contextFor, recordPoison, redriveFor, redriveWithdrawn, resolveDelivery, settleRedrives, type DispatchSignals, type GroupDispatchDeps, type HandlerEntry } from './dispatcher.js';
 
 /** What the consumer tells a batch dispatch: its {@link DispatchSignals}, and where to report progress. */
 export interface BatchDispatchSignals extends DispatchSignals {
@@ -50,13 +49,13 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
   return async function dispatchBatch(deliveries, signals) {
     let run: Run<Tx> | undefined;
     for (const delivery of deliveries) {
-      if (isRedrive(delivery) && (await redriveWithdrawn(deps, delivery))) {
+      if (redriveFor(deps, delivery) && (await redriveWithdrawn(deps, delivery))) {
         signals.settled(delivery);
         continue;
       }
       const resolution = resolveDelivery(deps, delivery);
       if (resolution.kind === 'ignore') {
-        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+        if (redriveFor(deps, delivery)) await settleRedrives(deps, [delivery], signals.halt);
         signals.settled(delivery);
         continue;
       }
@@ -64,7 +63,7 @@ export function createBatchDispatcher<Tx>(deps: GroupDispatchDeps<Tx>): Dispatch
         if (run) await handleRun(deps, run, signals);
         run = undefined;
         await recordPoison(deps, delivery, resolution);
-        if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+        if (redriveFor(deps, delivery)) await settleRedrives(deps, [delivery], signals.halt);
         signals.settled(delivery);
         continue;
       }
@@ -103,23 +102,27 @@ async function handleRun<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>, signals:
     if (signals.halt.aborted) throw abandoned(signals.halt.reason);
     const delivery = run.deliveries[i]!;
     // checked again: an earlier record of this run (another run's record of the same letter) may have settled it
-    if (isRedrive(delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) {
+    if (redriveFor(deps, delivery) && i > 0 && (await redriveWithdrawn(deps, delivery))) {
       signals.settled(delivery);
       continue;
     }
     await entry.pipeline(run.events[i]!, contextFor(deps, entry, delivery, { ...signals, redrive: false }));
     // each redrive settled before the next event of the run: a later event of its key sees the key released
-    if (isRedrive(delivery)) await settleRedrives(deps, [delivery], signals.halt);
+    if (redriveFor(deps, delivery)) await settleRedrives(deps, [delivery], signals.halt);
     signals.settled(delivery);
   }
 }
 
-const isRedrive = (delivery: Delivery) => delivery.headers[REDRIVE_HEADERS.letter] !== undefined;
-
+/** Whether a key of the run's records is held by a `park-key` letter: each topic and key asked once. */
 async function anyKeyParked<Tx>(deps: GroupDispatchDeps<Tx>, run: Run<Tx>): Promise<boolean> {
-  for (const key of new Set(run.deliveries.map((d) => `${d.topic}\u0000${d.key}`))) {
-    const [topic, partitionKey] = key.split('\u0000') as [string, string];
-    if (await deps.stores.deadLetters.isKeyParked(deps.group, topic, partitionKey)) return true;
+  // a record's key is any text, U+0000 included (a foreign producer's bytes): kept whole, not joined and split again
+  const asked = new Map<string, Set<string>>();
+  for (const { topic, key } of run.deliveries) {
+    let keys = asked.get(topic);
+    if (!keys) asked.set(topic, (keys = new Set()));
+    if (keys.has(key)) continue;
+    keys.add(key);
+    if (await deps.stores.deadLetters.isKeyParked(deps.group, topic, key)) return true;
   }
   return false;
 }

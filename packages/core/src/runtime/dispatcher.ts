@@ -1,4 +1,4 @@
-import { decodeEnvelope, type Envelope } from '../model/envelope.js';
+import { decodeEnvelope, unstorableDataError, type Envelope } from '../model/envelope.js';
 import { CoreErrors, toError } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { EventDefinition, EventRegistry } from '../model/events.js';
@@ -13,7 +13,7 @@ import type { TimerStore } from '../ports/stores/timers.js';
 import { createHandlerContext } from '../pipeline/context.js';
 import { recordDeadLetter } from '../pipeline/deadLetters.js';
 import { abandoned } from '../pipeline/policies/deadLetter.js';
-import { REDRIVE_HEADERS, redrivenLetters, redriveTargetOf } from '../pipeline/logRedrive.js';
+import { redriveTargetOf } from '../pipeline/logRedrive.js';
 import { createDeliveryState } from '../pipeline/deliveryState.js';
 import type { BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
 
@@ -74,9 +74,10 @@ export type Resolution<Tx> =
  * Reads a delivery: decodes the envelope, finds this group's handler for its type and reads the
  * event as the handler's definition does (`readEvent`: validated, an earlier version upcast).
  * Events of types the app knows but this group does not handle are ignored (any version), and so
- * are redrives through the log addressed to another group (`REDRIVE_HEADERS`); unknown types,
- * versions the handler does not read, malformed envelopes, schema violations and failed upcasts
- * are poison.
+ * are redrives through the log addressed to another group ({@link redriveTargetOf}); unknown types,
+ * versions the handler does not read, malformed envelopes (text no store keeps in a field among
+ * them), data holding such text (`schema-violation`, see `unstorableDataError`), schema
+ * violations and failed upcasts are poison.
  */
 export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Resolution<Tx> {
   // a redrive through the log is for one group: the others already had this event
@@ -94,6 +95,9 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
     if (deps.registry.knows(event.type)) return { kind: 'ignore' };
     return { kind: 'poison', error: new HeraldError(CoreErrors.unknownEventType, `event type "${event.type}" is not defined in this app`), event, entry };
   }
+  // checked once a handler is found: a group that ignores the event has nothing to refuse
+  const unstorable = unstorableDataError(delivery.value, event);
+  if (unstorable) return { kind: 'poison', error: unstorable, event, entry };
   // the handler's own version as it is (checked), an earlier one upcast, any other refused
   try {
     return { kind: 'handle', entry, event: readEvent(definitionOf(entry, event.type), event) };
@@ -101,6 +105,9 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
     return { kind: 'poison', error: toError(error), event, entry };
   }
 }
+
+/** Whether a delivery is a redrive through the log addressed to this group. */
+export const redriveFor = <Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): boolean => redriveTargetOf(delivery.headers)?.group === deps.group;
 
 function definitionOf<Tx>(entry: HandlerEntry<Tx>, type: string): EventDefinition {
   const { definitions } = entry;
@@ -131,19 +138,19 @@ export function contextFor<Tx>(
 /**
  * Creates the group's dispatch: poison events go straight to the dead letter store, others through
  * their handler's pipeline. A redrive through the log addressed to this group settles its letter
- * once handled (see `redrivenLetters`); a delivery abandoned by a closing consumer settles nothing.
+ * once handled (see `settleRedrives`); a delivery abandoned by a closing consumer settles nothing.
  */
 export function createDispatcher<Tx>(deps: GroupDispatchDeps<Tx>) {
   return async function dispatch(delivery: Delivery, signals: DispatchSignals): Promise<void> {
-    if (delivery.headers[REDRIVE_LETTER] !== undefined && (await redriveWithdrawn(deps, delivery))) return;
+    const redrive = redriveFor(deps, delivery);
+    if (redrive && (await redriveWithdrawn(deps, delivery))) return;
     const resolution = resolveDelivery(deps, delivery);
     if (resolution.kind === 'poison') await recordPoison(deps, delivery, resolution);
     else if (resolution.kind === 'handle') await resolution.entry.pipeline(resolution.event, contextFor(deps, resolution.entry, delivery, { ...signals, redrive: false }));
-    if (delivery.headers[REDRIVE_LETTER] !== undefined) await settleRedrives(deps, [delivery], signals.halt);
+    if (redrive) await settleRedrives(deps, [delivery], signals.halt);
   };
 }
 
-const REDRIVE_LETTER = REDRIVE_HEADERS.letter;
 /**
  * Whether this redrive through the log is for this group and its letter is no longer waiting for
  * it: discarded after the record was appended (an operator's later word), or already redriven (by
@@ -152,8 +159,9 @@ const REDRIVE_LETTER = REDRIVE_HEADERS.letter;
  * not found (removed by retention) does not withdraw it: the record is handled.
  */
 export async function redriveWithdrawn<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery): Promise<boolean> {
-  const [letter] = redrivenLetters([delivery], deps.group);
-  if (letter === undefined) return false;
+  const redrive = redriveTargetOf(delivery.headers);
+  if (redrive?.group !== deps.group) return false;
+  const { letter } = redrive;
   const [found] = await deps.stores.deadLetters.list({ ids: [letter] });
   if (found === undefined || found.status === 'dead' || found.status === 'parked') return false;
   deps.logger.info('redrive: its letter was settled meanwhile; record skipped', { letter, status: found.status, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
@@ -164,9 +172,10 @@ export async function redriveWithdrawn<Tx>(deps: GroupDispatchDeps<Tx>, delivery
 const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
 
 /**
- * Marks `redriven` the letters these handled deliveries redrove to this group. Called right after
- * each one is handled, before the next delivery is resolved: a later event of the key then sees
- * the key released. The deliveries were handled already, so a failed mark is retried on its own
+ * Marks `redriven` the letters these handled deliveries redrove to this group (those of them that
+ * are redrives through the log, see {@link redriveTargetOf}). Called right after each one is
+ * handled, before the next delivery is resolved: a later event of the key then sees the key
+ * released. The deliveries were handled already, so a failed mark is retried on its own
  * (never by dispatching them again, which would record their failures twice) until it succeeds or
  * `halt` aborts (the consumer closes, or the partition is revoked); then it throws `abandoned`, so
  * the deliveries stay uncommitted: redelivered (to the partition's next owner, or after a
@@ -174,7 +183,11 @@ const SETTLE_RETRY_MS = { first: 100, max: 5_000 } as const;
  * the letter would stay dead, its key held under park-key, though its event had run.
  */
 export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries: readonly Delivery[], halt: AbortSignal): Promise<void> {
-  const letters = redrivenLetters(deliveries, deps.group);
+  const letters: string[] = [];
+  for (const delivery of deliveries) {
+    const redrive = redriveTargetOf(delivery.headers);
+    if (redrive?.group === deps.group) letters.push(redrive.letter);
+  }
   if (letters.length === 0) return;
   for (let pause: number = SETTLE_RETRY_MS.first; ; pause = Math.min(pause * 2, SETTLE_RETRY_MS.max)) {
     try {

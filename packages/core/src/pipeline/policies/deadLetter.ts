@@ -25,7 +25,8 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
       // built only when something is recorded: the success path allocates nothing here
       const input = () => ({ group: ctx.group, handler: ctx.handler, delivery: ctx.delivery, eventId: event.id, eventType: event.type, policy });
       if (policy === 'park-key' && (await keyParkedFor(store, ctx.delivery, ctx.group))) {
-        const parked = await parkBehindKey(options, { ...input(), error: parkedError(event.key) });
+        // parking goes by the record's key, which a foreign producer may have set apart from the envelope's
+        const parked = await parkBehindKey(options, { ...input(), error: parkedError(ctx.delivery.key) });
         if (parked !== 'handle') {
           state.settle(parked);
           return;

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { suiteTests } from '../suiteTests.js';
 import { deadLettersPoison, parksKeyUntilRedrive, redrivesOnce } from './deadLetterTests.js';
 import { withPipeline, type PipelineFixture } from './fixture.js';
+import { deadLettersUnstorableText } from './foreignTextTests.js';
 import { abandonsTimedOutAttempts, closesPastHungHandlers, drainsOnClose, handlesInKeyOrder, survivesLostCommits } from './flowTests.js';
 import { runsUserPolicies } from './policyTests.js';
 import { abandonsTimedOutBatches, appliesRepeatedAppendOnce, handlesBatches } from './batchTests.js';
@@ -18,6 +19,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
   ['rolls back an attempt at its timeout while its handler still runs', abandonsTimedOutAttempts],
   ['closes by its deadline past a handler that never returns, leaving the event to the next app', closesPastHungHandlers],
   ['dead-letters poison events with their reason while other keys flow', deadLettersPoison],
+  ['dead-letters foreign events holding text no store keeps, storably, and handles the next', deadLettersUnstorableText],
   ['parks a key behind its dead letter until redrive', parksKeyUntilRedrive],
   ['applies a redriven event once, however often it is redriven', redrivesOnce],
   ['runs user policies from the edited preset, with the delivery state and the transaction', runsUserPolicies],
@@ -33,7 +35,7 @@ const PLAN: readonly [PipelineConformanceTest, PipelineTest][] = [
  * apps from `createApp` over the harness's broker and stores (outbox, relay, broker, consumer
  * runtime, inbox, dead letters, redrive). It proves per-key order under concurrency, effects
  * applied once when offset commits are lost, draining on close, a timed-out attempt rolled back while its handler runs on, poison events dead-lettered while
- * other keys flow, park-key until redrive, idempotent redrive, an event appended twice applied once (both copies in one batch), direct publishing (durable on return,
+ * other keys flow (foreign ones holding text no store keeps among them, their letters stored), park-key until redrive, idempotent redrive, an event appended twice applied once (both copies in one batch), direct publishing (durable on return,
  * no outbox), and that policies a user adds to
  * the pipeline preset see what the built-in ones see, with no access to core internals. Skipped tests are registered
  * with `it.skip` (the reason in their title) and printed as `SKIP <suite> › <test>: <reason>`.

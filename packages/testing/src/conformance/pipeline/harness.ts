@@ -9,6 +9,7 @@ export const PIPELINE_CONFORMANCE_TESTS = [
   'rolls back an attempt at its timeout while its handler still runs',
   'closes by its deadline past a handler that never returns, leaving the event to the next app',
   'dead-letters poison events with their reason while other keys flow',
+  'dead-letters foreign events holding text no store keeps, storably, and handles the next',
   'parks a key behind its dead letter until redrive',
   'applies a redriven event once, however often it is redriven',
   'runs user policies from the edited preset, with the delivery state and the transaction',
