@@ -1,7 +1,32 @@
 import type { CliIo } from './io.js';
 
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * What a terminal would act on rather than show: the controls (`Cc`: C0, where ESC starts a
+ * sequence that moves the cursor, clears the screen or retitles the window and a newline starts a
+ * fake row; DEL; C1, where U+009B is a one-character ESC [), and the bidi overrides and isolates,
+ * which reorder the text after them (a key that reads as another).
+ */
+const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * `text` as a terminal shows it faithfully: each character of {@link UNPRINTABLE} written as its
+ * escape (`\x1b`, `\n`, `\u202e`). Keys, values and error messages come from records any
+ * producer wrote; the table and tail lines print them through this. `--json` prints them exact.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, escapeChar);
+}
+
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeChar(char: string): string {
+  const code = char.charCodeAt(0);
+  return NAMED[char] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. Every cell is {@link printable}. */
+export function table(headers: readonly string[], cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((row) => row.map(printable));
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';

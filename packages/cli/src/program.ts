@@ -10,6 +10,7 @@ import { topicsCommand } from './commands/topics.js';
 import { createContext, openFromEnv, type CliContext, type EngineOpener } from './context.js';
 import { EXIT_CODES, exitCodeOf } from './exitCodes.js';
 import { processIo, type CliIo } from './io.js';
+import { printable } from './output.js';
 import { parseCount } from './time.js';
 
 /** Options of {@link main}. */
@@ -139,9 +140,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), opt
     // commander printed its own message (or the help)
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     const code = isHeraldError(error) ? ` (${error.code})` : '';
-    io.stderr.write(`herald: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    // a message may quote what it refused: an argument, a driver's error naming a stored value
+    io.stderr.write(`herald: ${printable(error instanceof Error ? error.message : String(error))}${code}\n`);
     return exitCodeOf(error);
   } finally {
-    await ctx?.close().catch((error: unknown) => io.stderr.write(`herald: closing the engine failed: ${error instanceof Error ? error.message : String(error)}\n`));
+    await ctx?.close().catch((error: unknown) => io.stderr.write(`herald: closing the engine failed: ${printable(error instanceof Error ? error.message : String(error))}\n`));
   }
 }

@@ -12,6 +12,9 @@ async function withLetters(list: readonly DeadLetter[]) {
   return m;
 }
 
+/** What must never reach a terminal raw: controls, bidi overrides and isolates. */
+const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+
 const statusOf = async (m: ReturnType<typeof memoryEngine>, id: string) => (await m.stores.deadLetters.list({ ids: [id] }))[0]!.status;
 
 describe('herald dlq', () => {
@@ -35,6 +38,25 @@ describe('herald dlq', () => {
     expect((await herald(m.engine, ['dlq', 'list', '--since', 'yesterday'])).stderr).toContain('--since must be an ISO date-time');
     const impossible = await herald(m.engine, ['dlq', 'list', '--since', '2025-02-31']);
     expect([impossible.code, impossible.stderr]).toEqual([EXIT_CODES.usage, 'herald: --since must be a date and time that exist, got "2025-02-31" (no such day, hour or offset) (invalid-options)\n']);
+  });
+
+  it('prints what records hold escaped in its tables (an escape sequence, a newline, a bidi override), and exact with --json', async () => {
+    const hostile = letter({ key: 'a\x1b[2J\nb', fingerprint: 'fp-hostile', error: { name: 'Error', message: 'no \u202eseod\x1b]0;title\x07' } });
+    const m = await withLetters([hostile, letter({ key: 'plain' })]);
+    const text = (await herald(m.engine, ['dlq', 'list'])).stdout;
+    const rows = text.trimEnd().split('\n');
+    expect(rows.filter((row) => UNPRINTABLE.test(row))).toEqual([]);
+    expect(rows, 'a header and one row per letter').toHaveLength(3);
+    expect(rows[1]).toContain('  a\\x1b[2J\\nb  ');
+    expect(rows[1]).toMatch(/ {2}no \\u202eseod\\x1b]0;title\\x07$/);
+    // the KEY column starts at the same place on every row
+    expect(rows.map((r) => r.indexOf(r === rows[0] ? 'KEY' : r === rows[1] ? 'a\\x1b' : 'plain'))).toEqual(Array(3).fill(rows[0]!.indexOf('KEY')));
+    expect((await herald(m.engine, ['dlq', 'groups'])).stdout).toContain('no \\u202eseod\\x1b]0;title\\x07');
+    const json = JSON.parse((await herald(m.engine, ['dlq', 'list', '--json'])).stdout) as DeadLetterPage;
+    expect(json.letters.map((l) => [l.key, l.error.message])).toEqual([
+      [hostile.key, hostile.error.message],
+      ['plain', 'boom'],
+    ]);
   });
 
   it('groups letters by fingerprint with counts, largest first', async () => {
@@ -334,6 +356,31 @@ describe('herald tail', () => {
     expect(text.stdout).toContain('(not a Herald envelope) not json');
     expect(await m.broker.listGroups()).toEqual([]);
     expect((await herald(m.engine, ['tail', 'missing', '--no-follow', '--from', 'beginning'])).code).toBe(EXIT_CODES.nothingMatched);
+  });
+
+  it('prints one escaped line per record whatever its key, type and value hold, and exact JSON lines with --json', async () => {
+    const m = memoryEngine();
+    const key = 'k\x1b[2J\nFAKE';
+    await m.broker.publish([
+      { topic: 'steps', key, value: JSON.stringify({ ...JSON.parse(envelope('Step\u009b', key, 0)), data: { note: '\u2066x\x7f' } }) },
+      { topic: 'steps', key, value: 'not json\x1b[31m\r' },
+    ]);
+    const text = await herald(m.engine, ['tail', 'steps', '--from', 'beginning', '--no-follow']);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines.filter((line) => UNPRINTABLE.test(line))).toEqual([]);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/ {2}Step\\x9b v1 {2}key=k\\x1b\[2J\\nFAKE {2}id=\S+ {2}\{"note":"\\u2066x\\x7f"\}$/);
+    expect(lines[1]).toMatch(/ {2}key=k\\x1b\[2J\\nFAKE {2}\(not a Herald envelope\) not json\\x1b\[31m$/);
+    const json = (await herald(m.engine, ['tail', 'steps', '--from', 'beginning', '--no-follow', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { key: string; value?: string });
+    expect(json.map((l) => [l.key, l.value])).toEqual([
+      [key, undefined],
+      [key, 'not json\x1b[31m\r'],
+    ]);
+  });
+
+  it('prints an error message escaped, whatever it quotes', async () => {
+    const run = await herald(memoryEngine().engine, ['tail', 'x\x1b[2J\u202e', '--no-follow', '--from', 'beginning']);
+    expect([run.code, run.stderr]).toEqual([EXIT_CODES.nothingMatched, 'herald: no topic named x\\x1b[2J\\u202e (nothing-matched)\n']);
   });
 
   it('refuses --no-follow from the end, which would print nothing by construction', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CoreErrors, HeraldError } from '@herald/core';
 import { CliErrors, EXIT_CODES, exitCodeOf } from '../src/index.js';
 import { parseReplayTarget } from '../src/commands/replay.js';
+import { printable, table } from '../src/output.js';
 import { formatAge, parseCount, parseTime } from '../src/time.js';
 
 describe('command line values', () => {
@@ -42,6 +43,21 @@ describe('command line values', () => {
 
   it('prints ages for people', () => {
     expect([850, 12_000, 192_000, 3_720_000, 200_000_000].map(formatAge)).toEqual(['850 ms', '12s', '3m 12s', '1h 02m', '2d 07h']);
+  });
+});
+
+describe('terminal output', () => {
+  it('escapes what a terminal would act on: C0 and C1 controls, DEL, bidi overrides and isolates', () => {
+    expect(printable('a\x1b[2J\nb\r\tc')).toBe('a\\x1b[2J\\nb\\r\\tc');
+    expect(printable('\u0000\u0007\u001f\u007f\u0080\u009b31m')).toBe('\\x00\\x07\\x1f\\x7f\\x80\\x9b31m');
+    expect(printable('user\u202egnp.exe \u2066x\u2069 \u202a\u202d')).toBe('user\\u202egnp.exe \\u2066x\\u2069 \\u202a\\u202d');
+    // what is text stays as it is: letters of any script, emoji, a zero-width joiner, a backslash
+    for (const text of ['café', 'улица', 'مرحبا', '👩‍💻', 'C:\\dir', ' ~ ']) expect(printable(text)).toBe(text);
+  });
+
+  it('prints every table cell printable, so a row stays one row and the columns stay aligned', () => {
+    const out = table(['KEY', 'ERROR'], [['a\x1b[2J\nb', 'boom'], ['k', 'x\u202ey']]);
+    expect(out).toBe('KEY          ERROR\na\\x1b[2J\\nb  boom\nk            x\\u202ey\n');
   });
 });
 

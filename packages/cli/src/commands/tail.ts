@@ -1,7 +1,7 @@
 import { decodeEnvelope, ErrorCodes, HeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
-import { clip, iso } from '../output.js';
+import { clip, iso, printable } from '../output.js';
 
 export interface TailOptions {
   /** `end` (default): only records appended from now on; `beginning`: everything retained first. */
@@ -44,10 +44,11 @@ function render(delivery: Delivery, event: Envelope | null, json: boolean): stri
     return JSON.stringify(event ? line : { ...line, value: delivery.value }) + '\n';
   }
   const where = `${delivery.topic}/${delivery.partition}@${delivery.offset}`;
-  if (!event) return `${at}  ${where}  key=${delivery.key}  (not a Herald envelope) ${clip(delivery.value, 200)}\n`;
+  // one line per record, whatever bytes its producer wrote (see printable)
+  if (!event) return `${printable(`${at}  ${where}  key=${delivery.key}  (not a Herald envelope) ${clip(delivery.value, 200)}`)}\n`;
   const redrive = redriveTargetOf(delivery.headers);
   const note = redrive ? `  (redrive for ${redrive.group})` : '';
-  return `${at}  ${where}  ${event.type} v${event.version}  key=${delivery.key}  id=${event.id}${note}  ${clip(JSON.stringify(event.data), 400)}\n`;
+  return `${printable(`${at}  ${where}  ${event.type} v${event.version}  key=${delivery.key}  id=${event.id}${note}  ${clip(JSON.stringify(event.data), 400)}`)}\n`;
 }
 
 async function sleep(ms: number, signal: AbortSignal): Promise<void> {
