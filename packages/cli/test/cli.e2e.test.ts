@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
+import { foreignLettersSession } from './e2e/foreignLetters.js';
 import { operatorSession } from './e2e/scenario.js';
 
 // The real `herald` bin, spawned with node next to a running app, on both engines, configured the
@@ -37,5 +38,9 @@ describe('herald on Kafka + PostgreSQL', () => {
       // the mock has no ListGroups: a client that never ran a group cannot list it
       listsGroups: false,
     });
+  });
+
+  it('records one letter for a NUL-keyed Confluent record a plain producer wrote, moves past it, and redrives its exact bytes', { timeout: 180_000 }, async () => {
+    await foreignLettersSession(mock!, cluster!);
   });
 });
