@@ -57,7 +57,7 @@ async function insertOldRows(stores: PgStores, n: { outbox?: number; inbox?: num
     await tx.execute(`INSERT INTO herald.idempotency_keys (key, fingerprint, state, response, created_at, expires_at)
       SELECT 'i' || i, 'f', 'completed', NULL, 0, i FROM generate_series(1, $1::int) AS i`, [n.idempotency ?? 0]);
     await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
-      SELECT 'order', 's' || i, (ARRAY['completed', 'failed', 'awaiting-start'])[i % 3 + 1], 1, '{}', 0, i FROM generate_series(1, $1::int) AS i`, [n.sagas ?? 0]);
+      SELECT 'order', 's' || i, (ARRAY['completed', 'failed'])[i % 2 + 1], 1, '{}', 0, i FROM generate_series(1, $1::int) AS i`, [n.sagas ?? 0]);
   });
 }
 
@@ -129,10 +129,12 @@ describe('retention', () => {
       await stores.ready();
       await insertOldRows(stores, { outbox: CHUNK + 1, inbox: 2 * CHUNK + 1, deadLetters: CHUNK, idempotency: CHUNK - 1, sagas: 2 * CHUNK + 1 });
       // rows the sweep must keep, mixed in: unpublished and recently published records, fresh marks,
-      // open letters, old running instances
+      // open letters, old running instances and old ones awaiting their start (they hold events)
       await stores.transaction(async (tx) => {
         await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
           SELECT 'order', 'running-' || i, 'running', 1, '{}', 0, i FROM generate_series(1, 10) AS i`);
+        await tx.execute(`INSERT INTO herald.sagas (saga, instance_id, status, version, state, created_at, updated_at)
+          SELECT 'order', 'waiting-' || i, 'awaiting-start', 1, '{}', 0, i FROM generate_series(1, 5) AS i`);
         await tx.execute(`INSERT INTO herald.outbox (id, topic, key, type, correlation_id, value, headers, created_at, published_at)
           VALUES ('pending', 'orders', 'k', 'T', 'c', 'v', '{}', 0, NULL), ('recent', 'orders', 'k', 'T', 'c', 'v', '{}', 0, (extract(epoch from now()) * 1000)::bigint)`);
         await stores.inbox.markHandled(tx, { group: 'g', eventId: 'fresh', handledAt: Date.now() });
@@ -147,7 +149,7 @@ describe('retention', () => {
       expect(await count(stores, `SELECT count(*) AS n FROM herald.outbox`)).toBe(2);
       expect((await stores.inbox.findHandled(['fresh', 'e1'])).map((m) => m.eventId)).toEqual(['fresh']);
       expect((await stores.deadLetters.list()).map((l) => l.id)).toEqual(['open']);
-      expect(await count(stores, `SELECT count(*) AS n FROM herald.sagas`)).toBe(10);
+      expect(await count(stores, `SELECT count(*) AS n FROM herald.sagas`)).toBe(15);
     } finally {
       await stores.close();
       await pool.end();

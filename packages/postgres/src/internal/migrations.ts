@@ -313,14 +313,13 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 12,
     name: 'retention of saga instances',
-    // The retention sweep deletes the instances that finished or still await their start event,
-    // oldest save first. `sagas_status` leads with the saga's name, so the sweep could only read it
+    // The retention sweep deletes the instances that finished, oldest save first. `sagas_status` leads with the saga's name, so the sweep could only read it
     // whole; this index holds only the instances the sweep may delete (no running one: a running
-    // saga's saves do not write it). Its condition is the sweep's (sagas/purgeSagas.ts), word for
+    // saga's saves do not write it; none awaiting its start, whose events retention never drops). Its condition is the sweep's (sagas/purgeSagas.ts), word for
     // word, so the planner can prove the sweep's rows are in it. Building it blocks saga saves while
     // it runs: on a large sagas table, migrate when quiet.
     sql: (t) => `
-      CREATE INDEX sagas_finished ON ${t.sagas} (updated_at) WHERE status IN ('completed', 'failed', 'awaiting-start');
+      CREATE INDEX sagas_finished ON ${t.sagas} (updated_at) WHERE status IN ('completed', 'failed');
     `,
   },
   {
@@ -334,14 +333,17 @@ export const MIGRATIONS: readonly Migration[] = [
     // NULL for every other letter, so adding them rewrites no rows (see storedText.ts).
     // `dead_letters_parked` indexed the key itself, and a B-tree entry is limited to about 2.7 kB:
     // a park-key letter of a longer key could not be added either. It now indexes a hash of the key
-    // (the lookup compares the key on the rows it finds). Building it reads the whole table and
-    // blocks dead letter writes meanwhile: on a large table, migrate when quiet. Processes of an
+    // (the lookup compares the key on the rows it finds). The migration holds the table's ACCESS
+    // EXCLUSIVE lock (ADD COLUMN, DROP INDEX) until it commits, the index build included: every read
+    // and write of dead letters waits meanwhile, so a park-key group of a running process stalls
+    // (its check of each key reads them). It takes as long as reading the table: migrate when
+    // quiet if it holds many letters. Processes of an
     // earlier release, whose lookup compares the key itself, still use it, by group and topic,
     // comparing the key on the letters it holds; they read a letter stored with bytes by its
     // display form: redrive such letters from this release.
     sql: (t) => `
       ALTER TABLE ${t.deadLetters} ADD COLUMN key_bytes bytea, ADD COLUMN envelope_bytes bytea;
-      DROP INDEX ${t.schema}.dead_letters_parked;
+      DROP INDEX IF EXISTS ${t.schema}.dead_letters_parked;
       CREATE INDEX dead_letters_parked ON ${t.deadLetters} (group_name, topic, hashtextextended(key, 0))
         WHERE policy = 'park-key' AND status IN ('dead', 'parked');
     `,

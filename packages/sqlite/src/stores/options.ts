@@ -30,10 +30,11 @@ export interface SqliteStoresOptions {
   /** Redriven and discarded dead letters are kept this long after they were resolved. Default 30 days. */
   readonly deadLetterRetentionMs?: number;
   /**
-   * Saga instances that finished (`completed`, `failed`) or still wait for their start event
-   * (`awaiting-start`) are deleted this long after their last save; a `running` one never is. A
-   * late event of a deleted instance is taken as the first of a new one: a step's event is kept
-   * again as awaiting its start, a repeated start event starts the flow again. Keep it longer than
+   * Saga instances that finished (`completed`, `failed`) are deleted this long after their last
+   * save; a `running` one never is, nor one still waiting for its start event (`awaiting-start`:
+   * it holds events already taken, which deleting it would lose). A late event of a deleted
+   * instance is taken as the first of a new one: a step's event is kept as awaiting its start, a
+   * repeated start event starts the flow again. Keep it longer than
    * any step's deadline and than events of a flow can arrive late (lag, redrives). At least
    * `inboxRetentionMs` (a shorter one is refused): an instance then outlives the inbox marks of
    * the events it applied, so a replay of those events is never dropped as a duplicate while what

@@ -10,7 +10,7 @@ export interface StoreRetentionSettings {
   readonly inboxRetentionMs: number;
   /** Resolved (redriven or discarded) dead letters older than this (by resolution time) are deleted. */
   readonly deadLetterRetentionMs: number;
-  /** Finished and awaiting-start saga instances not saved for this long are deleted; running ones never. */
+  /** Finished saga instances not saved for this long are deleted; running and awaiting-start ones never. */
   readonly sagaRetentionMs: number;
   /** Most rows deleted per transaction. */
   readonly chunk: number;

@@ -5,15 +5,15 @@ import type { StoreDeps } from './outbox.js';
 
 /**
  * Retention, with the cutoff and the limit as parameters: deletes up to `limit` instances that
- * finished (`completed`, `failed`) or still await their start event (`awaiting-start`) and were
- * last saved before `cutoff`, oldest first through the partial index `herald_sagas_finished` (its
- * condition is this one, word for word), each found by its primary key. A running instance, or one
- * of any other status, is never deleted. One statement finds and deletes, so an instance saved
+ * finished (`completed`, `failed`) and were last saved before `cutoff`, oldest first through the
+ * partial index `herald_sagas_finished` (its condition is this one, word for word), each found by
+ * its primary key. A running instance, one awaiting its start event (it holds events already taken:
+ * deleting it would lose them) or one of any other status is never deleted. One statement finds and deletes, so an instance saved
  * before it ran (running again, or young) stays.
  */
 export const PURGE_SAGAS_SQL = `DELETE FROM herald_sagas WHERE (saga, instance_id) IN (
     SELECT saga, instance_id FROM herald_sagas
-    WHERE status IN ('completed', 'failed', 'awaiting-start') AND updated_at < ?
+    WHERE status IN ('completed', 'failed') AND updated_at < ?
     ORDER BY updated_at LIMIT ?)`;
 
 /**

@@ -201,14 +201,14 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    // Retention of saga instances: the ones it may delete (finished, or still awaiting their start),
+    // Retention of saga instances: the ones it may delete (finished; never one awaiting its start),
     // oldest save first. `herald_sagas_status` leads with the saga's name, so a sweep across sagas
     // could only scan it whole; this index holds no running instance, so the saves of a running
     // saga do not write it. Its entries carry the primary key (a WITHOUT ROWID table), which is
     // what the sweep deletes by. The statuses are the sweep's (PURGE_SAGAS_SQL in sagas.ts), word
     // for word: SQLite uses a partial index only for a query that repeats its condition.
     version: 10,
-    statements: [`CREATE INDEX herald_sagas_finished ON herald_sagas (updated_at) WHERE status IN ('completed', 'failed', 'awaiting-start')`],
+    statements: [`CREATE INDEX herald_sagas_finished ON herald_sagas (updated_at) WHERE status IN ('completed', 'failed')`],
   },
 ];
 

@@ -3,11 +3,12 @@ import type { Tables } from '../tables.js';
 
 /**
  * The statuses of an instance retention may delete, as an SQL list: finished (`completed`,
- * `failed`) or still waiting for its start event (`awaiting-start`). The partial index
- * `sagas_finished` (migration 12) has this condition word for word, which is what lets the planner
- * use it. `running`, and any status not named here, is never deleted.
+ * `failed`). The partial index `sagas_finished` (migration 12) has this condition word for word,
+ * which is what lets the planner use it. `running` and `awaiting-start` (its instance holds events
+ * already taken, waiting for their start event: deleting it would lose them), and any status not
+ * named here, are never deleted.
  */
-export const PURGEABLE_SAGA_STATUSES = `('completed', 'failed', 'awaiting-start')`;
+export const PURGEABLE_SAGA_STATUSES = `('completed', 'failed')`;
 
 /**
  * Retention: deletes up to `limit` saga instances of a purgeable status last saved before `cutoff`,

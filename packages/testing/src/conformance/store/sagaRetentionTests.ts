@@ -80,15 +80,18 @@ export function keepsRunning<Tx>(settings: SagaRetentionSettings) {
   };
 }
 
-/** Instances still waiting for their start event, not saved for longer than the retention, are deleted; younger ones stay. */
-export function deletesOldAwaitingStart<Tx>(settings: SagaRetentionSettings) {
+/**
+ * Instances still waiting for their start event are never deleted, however old: they hold events
+ * already taken (inbox-marked, never delivered again), which deleting them would lose.
+ */
+export function keepsAwaitingStart<Tx>(settings: SagaRetentionSettings) {
   return async (f: F<Tx>): Promise<void> => {
     const R = settings.sagaRetentionMs;
-    const old = instance(f, 'orphan-old', 'awaiting-start', R + 1);
-    const young = instance(f, 'orphan-young', 'awaiting-start', R - 1);
-    await saveAll(f, [old, young]);
+    const waiting = [instance(f, 'orphan-old', 'awaiting-start', R + 1), instance(f, 'orphan-ancient', 'awaiting-start', 100 * R), instance(f, 'orphan-young', 'awaiting-start', R - 1)];
+    const finished = instance(f, 'finished-old', 'completed', R + 1);
+    await saveAll(f, [...waiting, finished]);
     expect((await f.stores.sweepRetention()).sagas).toBe(1);
-    expect(await kept(f, [old, young])).toEqual(names([young]));
+    expect(await kept(f, [...waiting, finished])).toEqual(names(waiting));
   };
 }
 
@@ -128,8 +131,8 @@ export function deletesBacklogInChunks<Tx>(settings: SagaRetentionSettings) {
     const R = settings.sagaRetentionMs;
     const total = 2 * settings.chunk + 1;
     const running = Array.from({ length: 20 }, (_, i) => instance(f, `running-${i}`, 'running', R + 1 + i));
-    const statuses = ['completed', 'failed', 'awaiting-start'];
-    const old = Array.from({ length: total }, (_, i) => instance(f, `old-${i}`, statuses[i % 3]!, R + 1 + (i % 1000)));
+    const statuses = ['completed', 'failed'];
+    const old = Array.from({ length: total }, (_, i) => instance(f, `old-${i}`, statuses[i % 2]!, R + 1 + (i % 1000)));
     const young = Array.from({ length: 20 }, (_, i) => instance(f, `young-${i}`, 'completed', i));
     // a few transactions at a time, each saving a slice
     const all = [...old, ...running, ...young];
