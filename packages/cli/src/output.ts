@@ -1,12 +1,14 @@
 import type { CliIo } from './io.js';
 
 /**
- * What a terminal would act on rather than show: the controls (`Cc`: C0, where ESC starts a
- * sequence that moves the cursor, clears the screen or retitles the window and a newline starts a
- * fake row; DEL; C1, where U+009B is a one-character ESC [), and the bidi overrides and isolates,
- * which reorder the text after them (a key that reads as another).
+ * What a terminal would act on rather than show, or shows as nothing: the controls (`Cc`: C0,
+ * where ESC starts a sequence that moves the cursor, clears the screen or retitles the window and
+ * a newline starts a fake row; DEL; C1, where U+009B is a one-character ESC [), the line and
+ * paragraph separators, lone surrogates, and the format characters (`Cf`: bidi overrides and
+ * isolates, which reorder the text after them, zero-width spaces and marks, soft hyphens, a BOM:
+ * a key that reads as another), but the zero-width joiner, which joins an emoji sequence.
  */
-const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]|(?!\u200d)\p{Cf}/gu;
 
 /**
  * `text` as a terminal shows it faithfully: each character of {@link UNPRINTABLE} written as its
@@ -20,8 +22,10 @@ export function printable(text: string): string {
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 function escapeChar(char: string): string {
-  const code = char.charCodeAt(0);
-  return NAMED[char] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  const code = char.codePointAt(0)!;
+  if (NAMED[char] !== undefined) return NAMED[char];
+  if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+  return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
 }
 
 /** Columns padded to their widest cell, two spaces apart; the last column is not padded. Every cell is {@link printable}. */

@@ -51,6 +51,8 @@ describe('terminal output', () => {
     expect(printable('a\x1b[2J\nb\r\tc')).toBe('a\\x1b[2J\\nb\\r\\tc');
     expect(printable('\u0000\u0007\u001f\u007f\u0080\u009b31m')).toBe('\\x00\\x07\\x1f\\x7f\\x80\\x9b31m');
     expect(printable('user\u202egnp.exe \u2066x\u2069 \u202a\u202d')).toBe('user\\u202egnp.exe \\u2066x\\u2069 \\u202a\\u202d');
+    // characters shown as nothing, so a key would read as another: zero-width, marks, soft hyphen, BOM, separators, a lone surrogate, a tag
+    expect(printable('order\u200b-1 \u200e\u00ad\ufeff\u061c\u2028\u2029 \ud800 \u{e0041}')).toBe('order\\u200b-1 \\u200e\\xad\\ufeff\\u061c\\u2028\\u2029 \\ud800 \\u{e0041}');
     // what is text stays as it is: letters of any script, emoji, a zero-width joiner, a backslash
     for (const text of ['café', 'улица', 'مرحبا', '👩‍💻', 'C:\\dir', ' ~ ']) expect(printable(text)).toBe(text);
   });

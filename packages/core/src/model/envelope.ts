@@ -197,11 +197,10 @@ export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<stri
  * (an escaped pair) are not walked.
  */
 function mayHoldUnstorableText(wire: string): boolean {
-  if (!wire.includes('\\u')) return false;
-  // the consumer asks twice of one value (its fields, then its handler's data)
+  // the consumer asks twice of one value (its fields, then its handler's data): scanned once
   if (wire !== lastEscapedWire) {
     lastEscapedWire = wire;
-    lastEscapedUnstorable = jsonEscapesUnstorableText(wire);
+    lastEscapedUnstorable = wire.includes('\\u') && jsonEscapesUnstorableText(wire);
   }
   return lastEscapedUnstorable;
 }
