@@ -30,6 +30,7 @@ export type {
   OutgoingRecord,
   OutOfRangeDecision,
   SkippedRecords,
+  HeldPartition,
   StartPosition,
   SubscribeOptions,
   Subscription,

@@ -2,6 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from './support.js';
 import {
+  CoreErrors,
+  HeraldError,
   createApp,
   defineEvent,
   type App,
@@ -118,5 +120,44 @@ describe('records deleted by retention before a group read them', () => {
     expect(() => createApp<MemoryTx>({ broker: memoryBroker(), stores: memoryStores(), groups: { worker: { onOffsetOutOfRange: 'latest' as never } } })).toThrow(
       "groups.worker.onOffsetOutOfRange must be 'earliest' or 'stop', got latest",
     );
+  });
+});
+
+describe('a partition the broker holds before records it cannot read', () => {
+  it('emits a partition-held fact with the error code, once per hold', async () => {
+    const memory = memoryBroker({ partitions: 1 });
+    const held = new HeraldError(CoreErrors.malformedEnvelope, 'records 2..3 cannot be read');
+    // the memory broker as if records from offset 2 on were in a batch no codec reads (Kafka's hold)
+    const holding: Broker = {
+      publish: (records) => memory.publish(records),
+      close: () => memory.close(),
+      subscribe(options, sink) {
+        let told = false;
+        return memory.subscribe(options, {
+          assigned: (tps) => sink.assigned?.(tps),
+          revoked: (tps) => sink.revoked(tps),
+          async deliver(batch) {
+            const readable = batch.deliveries.filter((d) => d.offset < 2);
+            if (readable.length > 0) await sink.deliver({ ...batch, deliveries: readable });
+            if (readable.length < batch.deliveries.length && !told) {
+              told = true;
+              sink.held?.({ topic: batch.topic, partition: batch.partition, offset: 2, error: held });
+            }
+          },
+        });
+      },
+    };
+    const facts: InstrumentationEvent[] = [];
+    const app = createApp<MemoryTx>({ broker: holding, stores: memoryStores(), relay: false, events: [Step] });
+    apps.push(app);
+    const applied: number[] = [];
+    app.on(Step, { group: 'worker' }, async (event) => void applied.push(event.data.seq));
+    app.instrumentation.on((fact) => facts.push(fact));
+    await app.start();
+    for (let seq = 0; seq < 4; seq++) await app.publishDirect(Step, { key: 'k', seq });
+    await eventually(() => facts.some((f) => f.kind === 'partition-held'), 'the hold reported');
+    await eventually(() => applied.length === 2, 'the records before the hold handled');
+    expect(facts.filter((f) => f.kind === 'partition-held')).toEqual([{ kind: 'partition-held', group: 'worker', topic: 'steps', partition: 0, offset: 2, reason: 'malformed-envelope' }]);
+    expect(applied).toEqual([0, 1]);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
-import { canReadRecords, jsonLogger } from '@herald/core';
+import { canReadRecords, jsonLogger, type HeldPartition } from '@herald/core';
 import type { Logger } from '@herald/core';
 import { startKafkaMock } from '@herald/testing/kafka-mock';
 import type { KafkaMock } from '@herald/testing/kafka-mock';
@@ -130,13 +130,16 @@ describe('records compressed by other producers', () => {
 
     const lines: LogLine[] = [];
     const broker = open(lines);
-    const sink = recordingSink();
+    const held: HeldPartition[] = [];
+    const sink = Object.assign(recordingSink(), { held: (h: HeldPartition) => void held.push(h) });
     const sub = await broker.subscribe({ group: unique('g'), topics: [...bad.map((b) => b.topic), control] }, sink);
     await waitFor('an error for each batch', () => undecodableLogged(lines).length >= bad.length);
     // published after the partitions were held: the group still reads
     await broker.publish([{ topic: control, key: 'k', value: 'flows' }]);
     await waitFor('the other topic', () => sink.deliveries.some((d) => d.topic === control));
 
+    // the sink is told once per hold, where it starts (what metrics and alerts see)
+    expect(held.map((h) => [h.topic, h.partition, h.offset, (h.error as { code?: string }).code]).sort()).toEqual(bad.map((b) => [b.topic, 0, 1, KafkaErrors.batchUndecodable.code]).sort());
     for (const { topic, codec } of bad) {
       expect(sink.deliveries.filter((d) => d.topic === topic).map((d) => d.value), topic).toEqual(['before']);
       expect(undecodableLogged(lines).filter((m) => m.includes(`'${topic}'/0`))).toEqual([

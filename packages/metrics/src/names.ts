@@ -146,6 +146,11 @@ export const GAUGES = {
     help: "Partitions this process' member of a consumer group owns now.",
     labelNames: ['group'],
   },
+  held: {
+    name: 'herald_consumer_partition_held',
+    help: "1 while this process' member of a consumer group holds a partition before records the broker cannot read (a record batch no codec could decompress): nothing of it is handled until it moves or the process restarts. reason is the error code.",
+    labelNames: ['group', 'topic', 'partition', 'reason'],
+  },
   outboxPending: {
     name: 'herald_outbox_pending',
     help: 'Outbox records committed and not yet published by a relay, per topic.',

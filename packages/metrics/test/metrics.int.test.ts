@@ -129,6 +129,21 @@ describe('createMetrics on a running app', () => {
     expect(sumSamples(await scrape(metrics), 'herald_records_skipped_total', { group: 'billing', topic: 'orders', partition: '2' })).toBe(45);
   });
 
+  it('shows a partition held before unreadable records at 1 until it moves', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    const held = async () => (await scrape(metrics)).filter((x) => x.name === 'herald_consumer_partition_held');
+    // the fact the consumer runtime emits when the broker holds a partition (Kafka: a batch no codec reads)
+    fixture.app.instrumentation.emit({ kind: 'partition-held', group: 'search', topic: 'posts', partition: 2, offset: 41, reason: 'record-batch-undecodable' });
+    expect(await held()).toEqual([{ name: 'herald_consumer_partition_held', labels: { group: 'search', topic: 'posts', partition: '2', reason: 'record-batch-undecodable' }, value: 1 }]);
+    // another partition of the group moving changes nothing; the held one moving removes its series
+    fixture.app.instrumentation.emit({ kind: 'revoked', group: 'search', partitions: [{ topic: 'posts', partition: 1 }] });
+    expect(await held()).toHaveLength(1);
+    fixture.app.instrumentation.emit({ kind: 'revoked', group: 'search', partitions: [{ topic: 'posts', partition: 2 }] });
+    expect(await held()).toEqual([]);
+  });
+
   it('counts replies dropped by requesters, by reply type and reason (never by instance)', async () => {
     const fixture = testApp({ healed: { value: true } });
     const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });

@@ -71,6 +71,17 @@ export interface SkippedRecords extends TopicPartition {
   readonly to: number;
 }
 
+/**
+ * A partition the broker stopped delivering before records it cannot read (a record batch no codec
+ * could decompress): nothing of it from `offset` on is delivered or committed until it moves to
+ * another member or the service restarts. `error` says what and where.
+ */
+export interface HeldPartition extends TopicPartition {
+  /** The first offset not delivered. */
+  readonly offset: number;
+  readonly error: Error;
+}
+
 /** What a sink answers about {@link SkippedRecords}: read on from `to`, or stop reading the partition. */
 export type OutOfRangeDecision = 'resume' | 'stop';
 
@@ -101,6 +112,8 @@ export interface DeliverySink {
    * closes the subscription. A sink without this method resumes.
    */
   outOfRange?(skipped: SkippedRecords): Promise<OutOfRangeDecision>;
+  /** The broker holds a partition before records it cannot read (see {@link HeldPartition}); called once per hold. */
+  held?(held: HeldPartition): void;
 }
 
 /** A live group membership. */

@@ -82,6 +82,19 @@ export type InstrumentationEvent =
     }
   | {
       /**
+       * The broker holds a partition of `group` before records it cannot read (a record batch no
+       * codec could decompress, on Kafka): nothing from `offset` on is delivered or committed until
+       * the partition moves or the service restarts. `reason` is the error's code.
+       */
+      readonly kind: 'partition-held';
+      readonly group: string;
+      readonly topic: string;
+      readonly partition: number;
+      readonly offset: number;
+      readonly reason: string;
+    }
+  | {
+      /**
        * A reply reached the requester instance that asked, but no caller waits for it: its request
        * timed out or was cancelled (`late`), it was already answered (`duplicate`, a redelivered
        * reply), or the instance has no record of it (`unknown`). The reply is dropped, never handed

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { CoreErrors } from '../model/errorCodes.js';
-import { HeraldError } from '../model/errors.js';
+import { HeraldError, isHeraldError } from '../model/errors.js';
 import type { Broker, Delivery, DeliveryBatch, DeliverySink, OutOfRangeDecision, SkippedRecords, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -277,6 +277,10 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       if (instrumentation.active) instrumentation.emit({ kind: 'revoked', group, partitions: revoked.map(({ topic, partition }) => ({ topic, partition })) });
     },
     outOfRange,
+    held({ topic, partition, offset, error }) {
+      // the broker logged it with its cause; the fact is what metrics and alerts see
+      if (instrumentation.active) instrumentation.emit({ kind: 'partition-held', group, topic, partition, offset, reason: isHeraldError(error) ? error.code : error.name });
+    },
   };
 
   return {

@@ -196,6 +196,11 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     const error = undecodableError(tp, batch);
     if (feed.block(tp)) {
       log.error('kafka: a record batch cannot be decompressed; its partition is held before it until the partition moves or the service restarts, the others go on', { error });
+      try {
+        sink.held?.({ ...tp, offset: batch.firstOffset, error });
+      } catch (failure) {
+        log.error('kafka: sink.held failed', { error: failure });
+      }
     } else {
       log.debug('kafka: the held partition was fetched again (the client restarted); pausing it again', { error });
     }

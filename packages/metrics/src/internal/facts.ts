@@ -55,6 +55,8 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
   // both causes at 0 from the start: the first failure is an increase Prometheus sees, not a series born at 1
   for (const cause of [CHAOS_CAUSE, ERROR_CAUSE]) counters.relayFailures.series({ cause });
   const knownSagas = new Set<string>();
+  /** The reason each held partition (group, topic, partition) is labelled with, to remove its series once it moves. */
+  const held = new Map<string, string>();
   /**
    * A saga's transitions, all at 0 from its first fact on: a failure is then an increase of a
    * series Prometheus already saw at 0, not a series born at 1 that `increase()` misses.
@@ -102,8 +104,20 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'assigned':
         gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
         return;
+      case 'partition-held':
+        held.set(`${fact.group}\u0000${fact.topic}\u0000${fact.partition}`, fact.reason);
+        gauges.held.set({ group: fact.group, topic: fact.topic, partition: String(fact.partition), reason: fact.reason }, 1);
+        return;
       case 'revoked':
         gauges.assigned.dec({ group: fact.group }, fact.partitions.length);
+        // a held partition that moved is read again by its new owner (which reports its own hold)
+        for (const p of fact.partitions) {
+          const id = `${fact.group}\u0000${p.topic}\u0000${p.partition}`;
+          const reason = held.get(id);
+          if (reason === undefined) continue;
+          held.delete(id);
+          gauges.held.remove({ group: fact.group, topic: p.topic, partition: String(p.partition), reason });
+        }
         // the new owner reports the partition's lag now: a lag kept here would stay frozen forever
         if (options.lagFromFacts) for (const p of fact.partitions) gauges.lag.remove({ group: fact.group, topic: p.topic, partition: String(p.partition) });
         return;
