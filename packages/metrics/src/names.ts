@@ -68,6 +68,11 @@ export const COUNTERS = {
     help: 'Dead letters sent back through their handler successfully.',
     labelNames: ['group', 'handler'],
   },
+  upcast: {
+    name: 'herald_events_upcast_total',
+    help: "Events of an earlier version of their type read as their handler's version (the definition's upcast), by group, type and both versions: when an old version stops arriving, its upcast can go.",
+    labelNames: ['group', 'event_type', 'from_version', 'to_version'],
+  },
   recordsSkipped: {
     name: 'herald_records_skipped_total',
     help: 'Records a consumer group never read because broker retention deleted them first (offset out of range), by group, topic and partition.',

@@ -129,6 +129,16 @@ describe('createMetrics on a running app', () => {
     expect(sumSamples(await scrape(metrics), 'herald_records_skipped_total', { group: 'billing', topic: 'orders', partition: '2' })).toBe(45);
   });
 
+  it('counts events read through an upcast, by group, type and both versions', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    for (const fromVersion of [1, 1, 2]) fixture.app.instrumentation.emit({ kind: 'upcast', group: 'notification', eventType: 'UserRegistered', fromVersion, toVersion: 3 });
+    const samples = await scrape(metrics);
+    expect(sumSamples(samples, 'herald_events_upcast_total', { group: 'notification', event_type: 'UserRegistered', from_version: '1', to_version: '3' })).toBe(2);
+    expect(sumSamples(samples, 'herald_events_upcast_total', { group: 'notification', event_type: 'UserRegistered', from_version: '2', to_version: '3' })).toBe(1);
+  });
+
   it('shows a partition held before unreadable records at 1 until it moves', async () => {
     const fixture = testApp({ healed: { value: true } });
     const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });

@@ -82,6 +82,18 @@ export type InstrumentationEvent =
     }
   | {
       /**
+       * An event of an earlier version of its type was read as its handler's version (the
+       * definition's upcast) in `group`: how many events of each old version still arrive, so a
+       * rollout shows when an upcast can be retired.
+       */
+      readonly kind: 'upcast';
+      readonly group: string;
+      readonly eventType: string;
+      readonly fromVersion: number;
+      readonly toVersion: number;
+    }
+  | {
+      /**
        * The broker holds a partition of `group` before records it cannot read (a record batch no
        * codec could decompress, on Kafka): nothing from `offset` on is delivered or committed until
        * the partition moves or the service restarts. `reason` is the error's code.

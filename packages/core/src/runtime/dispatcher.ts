@@ -100,7 +100,11 @@ export function resolveDelivery<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Deliv
   if (unstorable) return { kind: 'poison', error: unstorable, event, entry };
   // the handler's own version as it is (checked), an earlier one upcast, any other refused
   try {
-    return { kind: 'handle', entry, event: readEvent(definitionOf(entry, event.type), event) };
+    const read = readEvent(definitionOf(entry, event.type), event);
+    if (read !== event && deps.instrumentation.active) {
+      deps.instrumentation.emit({ kind: 'upcast', group: deps.group, eventType: event.type, fromVersion: event.version, toVersion: read.version });
+    }
+    return { kind: 'handle', entry, event: read };
   } catch (error) {
     return { kind: 'poison', error: toError(error), event, entry };
   }

@@ -95,6 +95,9 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'redriven':
         counters.redriven.inc({ group: fact.group, handler: fact.handler }, fact.count);
         return;
+      case 'upcast':
+        counters.upcast.inc({ group: fact.group, event_type: fact.eventType, from_version: String(fact.fromVersion), to_version: String(fact.toVersion) });
+        return;
       case 'records-skipped':
         counters.recordsSkipped.inc({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.count);
         return;

@@ -33,6 +33,7 @@ export async function readsEarlierVersions<Tx>(f: PipelineFixture<Tx>): Promise<
     await f.harness.writeEffect(ctx.tx, id);
     handled.push(id);
   });
+  const facts = f.record(app);
   await app.start();
   await app.publish(f.Step, { orderId: 'a', seq: 0, amount: 5 });
   await app.publish(StepV2, { orderId: 'a', seq: 1, amount: 7, currency: 'USD' });
@@ -43,6 +44,9 @@ export async function readsEarlierVersions<Tx>(f: PipelineFixture<Tx>): Promise<
 
   await f.waitFor('3 effects and 2 dead letters', async () => (await f.effects()).length >= 3 && (await app.deadLetters({ group })).length >= 2);
   expect(handled, 'in key order, every version read as 2').toEqual(['a:0:2:EUR', 'a:1:2:USD', 'a:3:2:EUR']);
+  // each event read through the upcast is a fact (what metrics count): the failed upcast is not one
+  const upcast = { kind: 'upcast', group, eventType: f.Step.type, fromVersion: 1, toVersion: 2 };
+  expect(facts.filter((fact) => fact.kind === 'upcast')).toEqual([upcast, upcast]);
   const letters = await app.deadLetters({ group });
   const byKey = new Map(letters.map((l) => [l.key, l]));
   expect(letters).toHaveLength(2);
