@@ -10,7 +10,7 @@ export { partitionForKey, murmur2 } from './model/partitioner.js';
 export { defineEvent, createEventRegistry } from './model/events.js';
 export { readEvent } from './model/upcast.js';
 export { registerFormats } from './model/formats.js';
-export { unstorableTextIssues, unstorableTextReason, wellFormedText } from './model/text.js';
+export { jsonEscapesUnstorableText, unstorableTextIssues, unstorableTextReason, wellFormedText } from './model/text.js';
 export type { UnstorableTextOptions } from './model/text.js';
 export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry, EventUpcast } from './model/events.js';
 

@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, jsonEscapesUnstorableText } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
 import { HttpErrors } from './errors.js';
@@ -74,8 +74,9 @@ export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: numbe
       return;
     }
     // a NUL or a lone surrogate can only come as a \u escape (raw control characters are no JSON,
-    // and the bytes were UTF-8): most bodies have none, and are not walked
-    if (!text.includes('\\u')) {
+    // and the bytes were UTF-8): a body whose escapes hold neither (most: none at all, or an ASCII
+    // writer's accents and emoji) is not walked. Invalid JSON is refused by the parse either way.
+    if (!jsonEscapesUnstorableText(text)) {
       parse(request, text, done);
       return;
     }
