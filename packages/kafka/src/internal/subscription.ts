@@ -1,20 +1,21 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { systemClock } from '@herald/core';
-import type { Clock, CommittedOffset, Delivery, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
+import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import { KafkaErrors } from '../errors.js';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { roundRobinToEveryMember } from './assigner.js';
+import { createBatchIntake } from './batchIntake.js';
 import { createCommitter } from './committer.js';
-import { undecodableBatchOf, undecodableError } from './compression/undecodable.js';
-import type { UndecodableBatch } from './compression/undecodable.js';
 import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
-import { toDelivery } from './delivery.js';
 import { withTimeout } from './deadline.js';
 import { toHeraldError, wrapsCode } from './errors.js';
 import type { OffsetTools } from './offsets.js';
 import { createPartitionFeed } from './partitionFeed.js';
 import { createPositions } from './positions.js';
+import { createRejoiner } from './rejoin.js';
+
+export { REJOIN_BACKOFF_MAX_MS } from './rejoin.js';
 
 export interface SubscriptionDeps {
   readonly kafka: Kafka;
@@ -25,13 +26,6 @@ export interface SubscriptionDeps {
   /** Times the backoff between rejoins. Default the system clock. */
   readonly clock?: Clock;
 }
-
-/**
- * Longest pause between two rejoins after a crash. A join refused for good (GROUP_AUTHORIZATION_FAILED,
- * INCONSISTENT_GROUP_PROTOCOL) is retried forever, since the member may not silently stop; the cap
- * keeps that to a few connects a minute per member instead of a flood on the brokers and the log.
- */
-export const REJOIN_BACKOFF_MAX_MS = 30_000;
 
 const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
 
@@ -168,48 +162,11 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     return membership.then(step).catch((error: unknown) => log.error('kafka: membership work after a rebalance failed', { error }));
   }
 
-  function onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
-    const tp = { topic: batch.topic, partition: batch.partition };
-    if (closing || !owned.has(id(tp)) || isStale()) return Promise.resolve();
-    const deliveries: Delivery[] = [];
-    for (const message of batch.messages) {
-      const undecodable = undecodableBatchOf(message);
-      if (undecodable) {
-        feed.push(tp, deliveries, Number(batch.highWatermark));
-        hold(tp, undecodable);
-        return Promise.resolve();
-      }
-      deliveries.push(toDelivery(tp, message));
-    }
-    feed.push(tp, deliveries, Number(batch.highWatermark));
-    return Promise.resolve();
-  }
-
-  /**
-   * Stops a partition before a batch no codec could decompress: the records before it are still
-   * delivered, nothing of it or after it is delivered or committed, and the other partitions go on.
-   * Skipping it would lose records without a trace, and failing the member would stop every
-   * partition; held, it waits for a fix (or an offset reset past it) and is read again when it
-   * moves or the service restarts. Logged as an error when the hold starts.
-   */
-  function hold(tp: TopicPartition, batch: UndecodableBatch): void {
-    const error = undecodableError(tp, batch);
-    if (feed.block(tp)) {
-      log.error('kafka: a record batch cannot be decompressed; its partition is held before it until the partition moves or the service restarts, the others go on', { error });
-      try {
-        sink.held?.({ ...tp, offset: batch.firstOffset, error });
-      } catch (failure) {
-        log.error('kafka: sink.held failed', { error: failure });
-      }
-    } else {
-      log.debug('kafka: the held partition was fetched again (the client restarted); pausing it again', { error });
-    }
-  }
+  const onBatch = createBatchIntake({ feed, sink, logger: log, accepts: (tp) => !closing && owned.has(id(tp)) });
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // only a join proves a rejoin worked: a refused one resolves `run` too (kafkajs reports it as a crash)
-    if (rejoinAttempts > 0) log.warn('kafka: rejoined the group after a crash', { attempts: rejoinAttempts });
-    rejoinAttempts = 0;
+    rejoiner.joined();
     onJoin(payload.memberAssignment);
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -224,18 +181,10 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     // that way); a member that silently stops consuming while its process lives is worse than a
     // rejoin, so after the first join we rejoin with backoff, and before it when the join only
     // lost a race (subscribe's join deadline still bounds it)
-    if (!payload.restart && (hasJoined || joinRaceLost(payload.error))) void rejoin();
+    if (!payload.restart && (hasJoined || joinRaceLost(payload.error))) void rejoiner.rejoin();
   });
 
   let hasJoined = false;
-  let rejoining: Promise<void> | undefined;
-  /** A crash arrived while a rejoin was under way (its own join can crash): rejoin once more after it. */
-  let crashedWhileRejoining = false;
-  /**
-   * Rejoins since the last join, across rejoin calls: a join kafkajs refuses for good does not throw
-   * out of `run` (it crashes, and the crash asks for another rejoin), so only a join resets the backoff.
-   */
-  let rejoinAttempts = 0;
 
   /** Marks the member closing: no more delivery, rejoins stop at their next step. */
   function beginClosing(): void {
@@ -244,45 +193,22 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     feed.stop();
   }
 
-  /** Leaves what is left of the crashed membership (revoking its partitions) and joins again, after a backoff. */
-  function rejoin(): Promise<void> {
-    if (rejoining) {
-      crashedWhileRejoining = true;
-      return rejoining;
-    }
-    rejoining = (async () => {
-      do {
-        crashedWhileRejoining = false;
-        await rejoinOnce(++rejoinAttempts);
-        // a refused join crashed while `run` ran: try again, after a longer pause
-      } while (crashedWhileRejoining && !closing);
-    })()
-      // nothing awaits a rejoin started by a crash: a failure must end here, logged, not unhandled
-      .catch((error: unknown) => log.error('kafka: rejoining the group after a crash failed; the member stays out of the group', { error }))
-      .finally(() => {
-        rejoining = undefined;
-        if (crashedWhileRejoining && !closing) {
-          crashedWhileRejoining = false;
-          void rejoin();
-        }
+  const rejoiner = createRejoiner({
+    firstDelayMs: options.group.heartbeatIntervalMs,
+    clock,
+    stopping: stopping.signal,
+    closing: () => closing,
+    logger: log,
+    leaveMembership: () => {
+      const lost = [...owned.values()];
+      owned = new Map();
+      for (const tp of lost) feed.drop(tp);
+      membership = afterMembership(async () => {
+        if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
       });
-    return rejoining;
-  }
-
-  /** One rejoin: back off, revoke, reconnect. A join kafkajs refuses arrives as a crash (`crashedWhileRejoining`). */
-  async function rejoinOnce(attempt: number): Promise<void> {
-    const delayMs = Math.min(REJOIN_BACKOFF_MAX_MS, options.group.heartbeatIntervalMs * 2 ** (attempt - 1));
-    if (attempt > 1) log.warn('kafka: rejoining the group failed; trying again', { attempt, delayMs });
-    await clock.sleep(delayMs, stopping.signal).catch(() => {});
-    if (closing) return;
-    const lost = [...owned.values()];
-    owned = new Map();
-    for (const tp of lost) feed.drop(tp);
-    membership = afterMembership(async () => {
-      if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
-    });
-    await membership;
-    try {
+      return membership;
+    },
+    reconnect: async () => {
       await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
       // `close` may have given up waiting for this rejoin and disconnected: connect nothing after it
       if (closing) return;
@@ -291,11 +217,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
       await subscribeTopics();
       if (closing) return;
       await consumer.run({ autoCommit: false, eachBatch: onBatch });
-    } catch (error) {
-      log.error('kafka: rejoining the group failed', { error, attempt });
-      crashedWhileRejoining = true;
-    }
-  }
+    },
+  });
 
   /**
    * Waits for a rejoin and the membership work (a placement's admin calls) at most `closeTimeoutMs`:
@@ -304,7 +227,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
    * case a rejoin connected it after `close` disconnected it.
    */
   async function settleWithinCloseTimeout(): Promise<void> {
-    const pending = Promise.all([rejoining, membership]);
+    const pending = Promise.all([rejoiner.pending(), membership]);
     try {
       await withTimeout(pending, options.closeTimeoutMs, `finishing the membership work of group '${group}'`);
     } catch (error) {
