@@ -104,6 +104,7 @@ describe('envelope wire form', () => {
 
   it.each([
     ['{not json', /not JSON/],
+    ['', /^malformed envelope: the record has no value \(a tombstone or an empty value\), so it holds no event$/],
     ['[1,2]', /not a JSON object/],
     [JSON.stringify({ ...envelope, id: '' }), /"id" must be a non-empty string/],
     [JSON.stringify({ ...envelope, version: 0 }), /"version" must be a positive integer/],

@@ -172,6 +172,8 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * are escapes, so any string is kept exactly.
  */
 export function decodeEnvelope(wire: string, recordHeaders: Readonly<Record<string, string>> = NO_HEADERS): Envelope {
+  // a Kafka tombstone (no value) reaches the port as the empty string
+  if (wire === '') throw malformed('the record has no value (a tombstone or an empty value), so it holds no event');
   let parsed: unknown;
   try {
     parsed = JSON.parse(wire);
