@@ -111,11 +111,12 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
     .command('replay')
     .argument('<group>', 'consumer group')
     .description('move a stopped group’s offsets so it re-delivers from there (asks first unless --yes)')
-    .requiredOption('--to <position>', 'earliest, latest, an ISO date-time or a duration ago (15m, 2h, 7d)')
+    .requiredOption('--to <position>', 'earliest, latest, an ISO date-time, a duration ago (15m, 2h, 7d), or an offset (with --partition)')
     .option('--topic <topic>', 'a topic to reset (repeatable; default every topic the group committed on)', collect, [])
+    .option('--partition <n>', 'only this partition of the one --topic')
     .option('--new-group', 'the group has not run yet: set where it starts (with --topic)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .action((group: string, o: { to: string; topic: string[]; newGroup?: boolean; yes?: boolean }) => run((ctx) => replayCommand(ctx, group, o)));
+    .action((group: string, o: { to: string; topic: string[]; partition?: string; newGroup?: boolean; yes?: boolean }) => run((ctx) => replayCommand(ctx, group, o)));
   return program;
 }
 

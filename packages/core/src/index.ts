@@ -19,14 +19,15 @@ export { MAX_TIMER_MS, systemClock } from './ports/clock.js';
 export type { Clock } from './ports/clock.js';
 export { jsonLogger, silentLogger } from './ports/logger.js';
 export type { Logger, LogLevel } from './ports/logger.js';
-export { canEnsureTopics, canResetOffsets } from './ports/broker.js';
+export { canEnsureTopics } from './ports/broker.js';
+export { canResetOffsets, resetTargets } from './ports/offsetReset.js';
+export type { OffsetReset, OffsetResetOptions, ResetPosition, ResetTargets } from './ports/offsetReset.js';
 export type {
   Broker,
   CommittedOffset,
   Delivery,
   DeliveryBatch,
   DeliverySink,
-  OffsetReset,
   OutgoingRecord,
   OutOfRangeDecision,
   SkippedRecords,

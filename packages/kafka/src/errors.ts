@@ -30,7 +30,7 @@ export const { specs: KafkaErrors, codes: KafkaErrorCodes } = defineErrorCodes({
     meaning:
       "A record batch in a partition could not be decompressed: it names a codec Kafka does not define (ids 5 to 7), or its compressed data is corrupt, or it decompressed into something other than its records. The message names the topic, partition, offsets and codec. Snappy, lz4, zstd and gzip batches that are intact are read.",
     action:
-      "The consumer holds the partition at the batch (nothing of it or after it is delivered or committed; the group's other partitions go on) until the partition moves or the service restarts, logging this error whenever it starts holding it. (A legacy message set, older than Kafka 0.11, fails the whole fetch instead: the member logs the error and rejoins after a backoff.) Find what wrote it (the codec, the producer); to give up on those records, stop the group and move it past the batch's last offset with resetOffsets.",
+      "The consumer holds the partition at the batch (nothing of it or after it is delivered or committed; the group's other partitions go on) until the partition moves or the service restarts, logging this error whenever it starts holding it. (A legacy message set, older than Kafka 0.11, fails the whole fetch instead: the member logs the error and rejoins after a backoff.) Find what wrote it (the codec, the producer); to give up on those records, stop the group and move that partition past the batch's last offset: herald replay <group> --topic <topic> --partition <n> --to <last offset + 1> (resetOffsets with a partition and an offset).",
   },
   compressionUnsupported: {
     code: 'compression-unsupported',

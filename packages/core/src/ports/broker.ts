@@ -1,8 +1,8 @@
 /**
  * The Broker port: a partitioned, replayable log with consumer groups. The embedded SQLite log,
  * Kafka and the in-memory fake implement it; the outbox relay writes to it and the consumer runtime
- * reads from it. Optional abilities (topic provisioning, offset reset) are separate interfaces,
- * found with the type guards below.
+ * reads from it. Optional abilities (topic provisioning, offset reset: `offsetReset.ts`) are separate
+ * interfaces, found with type guards.
  */
 
 /** A record to append to a topic. Its partition is `partitionForKey(key, partitions)`. */
@@ -155,15 +155,6 @@ export interface TopicAdmin {
   ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
 }
 
-/** Optional ability: move a group's offsets, for replay. The group should have no live members. */
-export interface OffsetReset {
-  resetOffsets(options: { group: string; topic: string; to: StartPosition }): Promise<void>;
-}
-
 export function canEnsureTopics<B extends Broker>(broker: B): broker is B & TopicAdmin {
   return typeof (broker as Partial<TopicAdmin>).ensureTopics === 'function';
-}
-
-export function canResetOffsets<B extends Broker>(broker: B): broker is B & OffsetReset {
-  return typeof (broker as Partial<OffsetReset>).resetOffsets === 'function';
 }

@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { systemClock } from '@herald/core';
-import type { Clock, Logger, StartPosition } from '@herald/core';
+import { resetTargets, systemClock } from '@herald/core';
+import type { Clock, Logger, OffsetResetOptions, StartPosition } from '@herald/core';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { isCoordinationError, isRefusedSync, retryCoordination } from './coordination.js';
 import type { CoordinationRetryOptions } from './coordination.js';
@@ -13,8 +13,8 @@ import type { OffsetRange } from './timestampScan.js';
 export interface OffsetTools {
   /** Per partition of `topic`: the offset a reader positioned at `to` reads next. */
   offsetsAt(topic: string, to: StartPosition): Promise<Map<number, number>>;
-  /** Moves `group`'s committed offsets on `topic` to `to`; the group must have no live member. */
-  resetOffsets(options: { group: string; topic: string; to: StartPosition }): Promise<void>;
+  /** Moves `group`'s committed offsets on `topic` (or one partition of it) to `to`; the group must have no live member. */
+  resetOffsets(options: OffsetResetOptions): Promise<void>;
 }
 
 export interface OffsetToolsDeps {
@@ -67,14 +67,17 @@ export function createOffsetTools(deps: OffsetToolsDeps): OffsetTools {
     return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
   }
 
+  async function positionsIn(topic: string, to: StartPosition, known: Map<number, OffsetRange>): Promise<Map<number, number>> {
+    if (to === 'earliest') return new Map([...known].map(([p, r]) => [p, r.low]));
+    if (to === 'latest') return new Map([...known].map(([p, r]) => [p, r.high]));
+    const found = await byTimestamp(topic, to.timestamp, known);
+    // clamp: a lookup answered before a concurrent append must still fall inside the log
+    return new Map([...known].map(([p, r]) => [p, Math.min(Math.max(found.get(p) ?? r.high, r.low), r.high)]));
+  }
+
   async function offsetsAt(topic: string, to: StartPosition): Promise<Map<number, number>> {
     try {
-      const known = await ranges(topic);
-      if (to === 'earliest') return new Map([...known].map(([p, r]) => [p, r.low]));
-      if (to === 'latest') return new Map([...known].map(([p, r]) => [p, r.high]));
-      const found = await byTimestamp(topic, to.timestamp, known);
-      // clamp: a lookup answered before a concurrent append must still fall inside the log
-      return new Map([...known].map(([p, r]) => [p, Math.min(Math.max(found.get(p) ?? r.high, r.low), r.high)]));
+      return await positionsIn(topic, to, await ranges(topic));
     } catch (error) {
       throw toHeraldError(error, `looking up offsets of '${topic}'`);
     }
@@ -96,8 +99,25 @@ export function createOffsetTools(deps: OffsetToolsDeps): OffsetTools {
     }
   }
 
-  async function resetOffsets({ group, topic, to }: { group: string; topic: string; to: StartPosition }): Promise<void> {
-    const targets = await offsetsAt(topic, to);
+  /** Where a reset moves each partition it names; `invalid-options` before anything moves. */
+  async function resetPositions(reset: OffsetResetOptions): Promise<Map<number, number>> {
+    const lookUp = async <T>(work: () => Promise<T>): Promise<T> => {
+      try {
+        return await work();
+      } catch (error) {
+        throw toHeraldError(error, `looking up offsets of '${reset.topic}'`);
+      }
+    };
+    const known = await lookUp(() => ranges(reset.topic));
+    const targets = resetTargets(reset, 'kafka', known.size, (p) => known.get(p)!);
+    if ('offset' in targets) return new Map(targets.partitions.map((p) => [p, targets.offset]));
+    const all = await lookUp(() => positionsIn(reset.topic, targets.position, known));
+    return new Map(targets.partitions.map((p) => [p, all.get(p)!]));
+  }
+
+  async function resetOffsets(reset: OffsetResetOptions): Promise<void> {
+    const { group, topic } = reset;
+    const targets = await resetPositions(reset);
     const doing = `resetting offsets of group '${group}' on '${topic}'`;
     const retrying: CoordinationRetryOptions = {
       doing,

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { CoreErrors, HeraldError, type StartPosition } from '@herald/core';
+import { CoreErrors, HeraldError, resetTargets, type OffsetResetOptions, type StartPosition } from '@herald/core';
 import { assignPartitions, type MemberTopics } from './assignment.js';
 import type { RecordAccess } from './records.js';
 import type { TopicRegistry } from './topics.js';
@@ -37,7 +37,7 @@ export interface GroupAccess {
   leave(group: string, memberId: string): WriteOp<void>;
   /** Stores offsets whose lease (pid, epoch) this member still holds; returns how many were refused. */
   commit(group: string, memberId: string, offsets: readonly (Lease & { readonly offset: number })[]): WriteOp<number>;
-  reset(options: { group: string; topic: string; to: StartPosition; sessionTimeoutMs: number }): WriteOp<void>;
+  reset(options: OffsetResetOptions & { readonly sessionTimeoutMs: number }): WriteOp<void>;
 }
 
 interface LeaseRow { pid: number; member_id: string | null; epoch: number }
@@ -139,7 +139,11 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
           details: { group: options.group, topic: options.topic, members: active.map((m) => m.id) },
         });
       }
-      for (const pid of topic.pids) s.setOffset.run(options.group, pid, positionFor(ctx, pid, options.to));
+      const targets = resetTargets(options, 'log', topic.pids.length, (p) => ({ low: records.start(topic.pids[p]!), high: ctx.head(topic.pids[p]!) }));
+      for (const p of targets.partitions) {
+        const pid = topic.pids[p]!;
+        s.setOffset.run(options.group, pid, 'offset' in targets ? targets.offset : positionFor(ctx, pid, targets.position));
+      }
     },
   };
 }

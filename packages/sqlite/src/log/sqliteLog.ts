@@ -8,7 +8,7 @@ import {
   type OffsetReset,
   type OutgoingRecord,
   type RecordReader,
-  type StartPosition,
+  type OffsetResetOptions,
   type SubscribeOptions,
   type Subscription,
   type TopicAdmin,
@@ -190,7 +190,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       assertOpen();
       await queue.enqueue((ctx) => specs.forEach((spec) => topics.ensure(spec, ctx.now)));
     },
-    async resetOffsets(reset: { group: string; topic: string; to: StartPosition }) {
+    async resetOffsets(reset: OffsetResetOptions) {
       assertOpen();
       await queue.enqueue(groups.reset({ ...reset, sessionTimeoutMs: o.sessionTimeoutMs }));
     },

@@ -2,6 +2,7 @@ import {
   checkRecordRange,
   CoreErrors,
   HeraldError,
+  resetTargets,
   silentLogger,
   systemClock,
   type Broker,
@@ -168,14 +169,20 @@ function createHandle(cluster: Cluster): MemoryBroker {
       if (grew) await Promise.all([...cluster.groups.values()].map((group) => group.rebalance()));
     },
 
-    async resetOffsets({ group: name, topic, to }) {
+    async resetOffsets(reset) {
       ensureOpen('resetOffsets');
+      const { group: name, topic } = reset;
       const group = cluster.group(name);
       await group.exclusive(() => {
         if (group.members.length > 0) {
           throw new HeraldError(CoreErrors.groupActive, `memory broker: group ${name} has ${group.members.length} live members; close them before resetting offsets`);
         }
-        cluster.log.topic(topic).forEach((partition, p) => group.committed.set(tpKey(topic, p), cluster.log.position(partition, to)));
+        const partitions = cluster.log.topic(topic);
+        const targets = resetTargets(reset, 'memory broker', partitions.length, (p) => ({ low: 0, high: partitions[p]!.records.length }));
+        for (const p of targets.partitions) {
+          const offset = 'offset' in targets ? targets.offset : cluster.log.position(partitions[p]!, targets.position);
+          group.committed.set(tpKey(topic, p), offset);
+        }
       });
     },
 

@@ -5,7 +5,7 @@ import { withBroker, type BrokerFixture } from './fixture.js';
 import { everyGroupSeesEverything, persistsAcrossReopen, redeliversUncommitted, resumesFromCommit } from './groupTests.js';
 import { BROKER_CONFORMANCE_TESTS, type BrokerConformanceOptions, type BrokerConformanceTest, type BrokerGuarantee } from './harness.js';
 import { handsOverOnJoin, splitsPartitions, takesOverPartitions, tellsIdleMembers } from './rebalanceTests.js';
-import { replaysWithReset, startsAtPosition } from './replayTests.js';
+import { replaysWithReset, resetsOnePartition, startsAtPosition } from './replayTests.js';
 
 const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>, readonly BrokerGuarantee[]][] = [
   ['delivers every published record, in offset order per partition', deliversEveryRecord, []],
@@ -17,6 +17,7 @@ const PLAN: readonly [BrokerConformanceTest, (f: BrokerFixture) => Promise<void>
   ['redelivers uncommitted records after a subscription closes', redeliversUncommitted, ['consumer-groups']],
   ['starts a new group at earliest, latest or a timestamp', startsAtPosition, ['replay']],
   ['replays a group with resetOffsets', replaysWithReset, ['replay', 'consumer-groups']],
+  ['resets one partition of a group to a position or an exact offset', resetsOnePartition, ['replay', 'consumer-groups']],
   ['splits partitions between two members of a group', splitsPartitions, ['rebalance']],
   ['tells every member of its first assignment, also one given no partition', tellsIdleMembers, ['rebalance']],
   ['moves a leaving member’s partitions to the other member without loss', (f) => takesOverPartitions(f, 'leave'), ['rebalance', 'consumer-groups']],

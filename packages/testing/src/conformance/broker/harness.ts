@@ -8,7 +8,7 @@ import type { SkippedTest } from '../suiteTests.js';
  * - `consumer-groups`: committed offsets per group; a new subscription of a group resumes there,
  *   uncommitted records are delivered again; every group sees every record.
  * - `replay`: start positions `earliest` / `latest` / `{ timestamp }` for a new group, and
- *   `OffsetReset.resetOffsets` for an existing one.
+ *   `OffsetReset.resetOffsets` for an existing one (a topic, or one partition to an exact offset).
  * - `rebalance`: members of one group split the partitions (the broker calls `assigned` and
  *   `revoked`); a member that leaves or dies has its partitions moved to the others, which resume
  *   from the last commit; a partition moving to a member that joins goes to it only once its old
@@ -28,6 +28,7 @@ export const BROKER_CONFORMANCE_TESTS = [
   'redelivers uncommitted records after a subscription closes',
   'starts a new group at earliest, latest or a timestamp',
   'replays a group with resetOffsets',
+  'resets one partition of a group to a position or an exact offset',
   'splits partitions between two members of a group',
   'tells every member of its first assignment, also one given no partition',
   'moves a leaving member’s partitions to the other member without loss',

@@ -70,3 +70,39 @@ export async function replaysWithReset(f: BrokerFixture): Promise<void> {
   let fresh: number[] = [];
   expect(await run(f.partitions, async () => (fresh = await publishNew(f, topic)))).toEqual(fresh);
 }
+
+/**
+ * resetOffsets with a partition moves only that partition, to a start position or an exact
+ * offset; an offset outside the partition's records, one without its partition, or a partition
+ * the topic lacks is `invalid-options` and moves nothing.
+ */
+export async function resetsOnePartition(f: BrokerFixture): Promise<void> {
+  const broker = f.broker;
+  if (!canResetOffsets(broker)) throw new Error(`the adapter declares 'replay' but its broker has no resetOffsets()`);
+  const topic = await f.topic();
+  const group = f.group();
+  await publishHistory(f, topic);
+  const run = async (expected: number) => {
+    const consumer = await f.consume({ group, topic });
+    await f.waitFor(`${expected} deliveries after the reset, committed`, () => consumer.deliveries.length >= expected && committedCount(consumer) >= expected);
+    await f.within('closing the subscription', consumer.close());
+    return sortedSeqs(consumer);
+  };
+  // publishHistory puts record i on partition i % partitions: partition 0 holds 0, P, 2P... at offsets 0, 1, 2...
+  const inZero = range(0, 10).filter((seq) => seq % f.partitions === 0);
+  const invalid = expect.objectContaining({ code: 'invalid-options' });
+
+  expect(await run(10)).toEqual(range(0, 10));
+  await expect(broker.resetOffsets({ group, topic, to: { offset: 1 } })).rejects.toThrowError(invalid);
+  await expect(broker.resetOffsets({ group, topic, partition: 0, to: { offset: inZero.length + 1 } })).rejects.toThrowError(invalid);
+  await expect(broker.resetOffsets({ group, topic, partition: 0, to: { offset: -1 } })).rejects.toThrowError(invalid);
+  await expect(broker.resetOffsets({ group, topic, partition: f.partitions, to: 'earliest' })).rejects.toThrowError(invalid);
+  await broker.resetOffsets({ group, topic, partition: 0, to: { offset: 1 } });
+  expect(await run(inZero.length - 1)).toEqual(inZero.slice(1));
+  await broker.resetOffsets({ group, topic, partition: 0, to: 'earliest' });
+  expect(await run(inZero.length)).toEqual(inZero);
+  // the end itself: read only what comes next
+  await broker.resetOffsets({ group, topic, to: 'earliest' });
+  await broker.resetOffsets({ group, topic, partition: 0, to: { offset: inZero.length } });
+  expect(await run(10 - inZero.length)).toEqual(range(0, 10).filter((seq) => seq % f.partitions !== 0));
+}
