@@ -18,8 +18,9 @@ export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes
   invalidKey: {
     code: 'invalid-stream-key',
     retriable: false,
-    meaning: "A groupBy's key function returned something other than a non-empty string.",
-    action: 'Fix the key function (every record needs a key); the event is dead-lettered for a redrive.',
+    meaning:
+      "A groupBy's key function returned something other than a non-empty string, or a key on its way into an aggregation or a groupBy holds text the window stores cannot keep exactly: U+0000 (PostgreSQL refuses it) or a lone UTF-16 surrogate (read back as U+FFFD, so its windows would not be found again and keys differing only there would merge).",
+    action: 'Fix the key function, or the producer of the event keys (every record needs a key, of well-formed text without U+0000); the event is dead-lettered for a redrive.',
   },
   windowStoreMissing: {
     code: 'window-store-missing',

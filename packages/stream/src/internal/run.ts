@@ -1,4 +1,4 @@
-import { HeraldError, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
+import { HeraldError, unstorableTextReason, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
@@ -86,6 +86,7 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
         case 'aggregate': {
           // refused here, with its event, rather than as a store error halfway through the update
           checkWindowTime(node.windows, record.timestamp, record.cause);
+          checkStorableKey(record.key, `aggregation ${node.name}`);
           const buffer = buffers.get(node);
           if (buffer) buffer.push(record);
           else buffers.set(node, [record]);
@@ -102,6 +103,7 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
     if (typeof key !== 'string' || key.length === 0) {
       throw new HeraldError(StreamErrors.invalidKey, `groupBy ${node.name}: the key must be a non-empty string, got ${JSON.stringify(key) ?? String(key)}`);
     }
+    checkStorableKey(key, `groupBy ${node.name}`);
     // the record comes back out of the topic as JSON: refuse what would come back changed
     assertJson(record.value, `groupBy ${node.name}: the re-keyed value of key ${JSON.stringify(key)}`);
     await ctx.publish(node.definition, { key, timestamp: record.timestamp, value: record.value }, publishOptions(record));
@@ -139,6 +141,17 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
   }
 
   return { push, aggregate };
+}
+
+/**
+ * Refuses a key the window stores cannot keep exactly (U+0000, a lone surrogate: the core's
+ * `unstorableTextReason`). A window is found again by its exact key, and a key read back changed
+ * (a lone surrogate as U+FFFD, merging keys) would lose its counts silently; PostgreSQL refuses
+ * U+0000 outright. Checked before the record joins an aggregation, so the record alone fails.
+ */
+function checkStorableKey(key: string, where: string): void {
+  const reason = unstorableTextReason(key);
+  if (reason !== undefined) throw new HeraldError(StreamErrors.invalidKey, `${where}: key ${JSON.stringify(key)} ${reason}`, { details: { key } });
 }
 
 function resultRecord(node: AggregateNode, result: WindowResult<unknown>): Flowing {
