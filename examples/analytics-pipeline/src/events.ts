@@ -1,3 +1,4 @@
+import { MAX_METRIC_VALUE } from '@herald/analytics';
 import { defineEvent } from '@herald/core';
 import { Type, type TSchema } from '@sinclair/typebox';
 
@@ -20,6 +21,12 @@ export const AnalyticsEvent = defineEvent({
 });
 
 /**
+ * A metric sample's value: a number within ±1e100, what the analytics store keeps
+ * (`MAX_METRIC_VALUE`: summaries of larger ones would overflow on PostgreSQL).
+ */
+export const MetricValue = Type.Number({ minimum: -MAX_METRIC_VALUE, maximum: MAX_METRIC_VALUE });
+
+/**
  * One sample of a named metric (`POST /v1/metrics`); its time is the envelope's `occurredAt`.
  * Keyed by the metric's name: a sample has no user, and one metric's samples stay in order.
  */
@@ -29,7 +36,7 @@ export const MetricSample = defineEvent({
   key: (d) => d.name,
   schema: Type.Object({
     name: Type.String({ minLength: 1, maxLength: 128 }),
-    value: Type.Number(),
+    value: MetricValue,
     labels: Type.Record(Type.String(), Type.String()),
   }),
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes, HeraldError, uuidv7, type Publish, type ValidationIssue } from '@herald/core';
 import { compileValidator } from '@herald/http';
 import { Type, type Static } from '@sinclair/typebox';
-import { AnalyticsEvent, MetricSample } from './events.js';
+import { AnalyticsEvent, MetricSample, MetricValue } from './events.js';
 import { textIssues } from './text.js';
 import { epochMsOf } from './time.js';
 
@@ -32,7 +32,7 @@ export const IngestMetricBody = Type.Object(
     /** Optional: a sample sent again with its id (a client retrying) is counted once. */
     sampleId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     name: Type.String({ minLength: 1, maxLength: 128 }),
-    value: Type.Number(),
+    value: MetricValue,
     timestamp: Type.String({ format: 'date-time' }),
     labels: Type.Record(Type.String(), Type.String()),
   },

@@ -75,6 +75,13 @@ describe('event times and query ranges', () => {
     expect(checks.metricIssues(sample(now + SAMPLE_MAX_FUTURE_SKEW_MS + 1))).toHaveLength(1);
   });
 
+  it('takes a metric value within ±1e100, what the analytics store keeps, and refuses a larger one with its path', () => {
+    const sample = (value: number) => ({ name: 'cpu', value, timestamp: '2026-12-01T12:00:00Z', labels: {} });
+    for (const value of [0, -1e100, 1e100, 123.456]) expect(checks.metricIssues(sample(value))).toEqual([]);
+    // two samples of 1e308 made every PostgreSQL summary covering them fail
+    for (const value of [1e308, -1.7e308, 1.0000000000000002e100]) expect(checks.metricIssues(sample(value)).map((i) => i.path)).toEqual(['/value']);
+  });
+
   it('refuses U+0000 and lone UTF-16 surrogates in any string or key of an event or a metric sample, with its path', () => {
     const properties = { page: 'a\u0000b', nested: { 'k\u0000': 1, list: ['ok', 'x\u0000', 'caf\ud83d'], 'cut\udc00': 'v' }, whole: 'caf\ud83d\ude00' };
     const valid = { userId: 'u', type: 'page_view', timestamp: '2026-12-01T12:00:00Z' };

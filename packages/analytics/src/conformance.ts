@@ -2,6 +2,7 @@
 // database by each implementation's tests (and by anyone writing another one).
 import { HeraldError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeEdgeCases } from './conformanceEdges.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
 
 export interface AnalyticsConformanceOptions {
@@ -289,6 +290,8 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
       expect(await codeOf(store.counts({ from: T0, to: T0 + MINUTE, windowMs: MINUTE, type: 'cl\udc00ick' }))).toBe(code);
       expect(await codeOf(store.metricSummary({ name: 'x\udbff', from: T0, to: T0 + MINUTE, windowMs: MINUTE }))).toBe(code);
     });
+
+    describeEdgeCases(fresh);
 
     if (options.reopen) {
       const reopen = options.reopen;

@@ -20,4 +20,4 @@ export type { DuckdbAnalyticsOptions } from './duckdb.js';
 export { pgAnalytics } from './postgres.js';
 export type { PgAnalyticsOptions } from './postgres.js';
 export { AnalyticsErrors, AnalyticsErrorCodes } from './errors.js';
-export { MAX_WINDOWS } from './validate.js';
+export { MAX_METRIC_VALUE, MAX_WINDOWS } from './validate.js';

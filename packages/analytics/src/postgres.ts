@@ -27,10 +27,11 @@ const SCHEMA_LOCK = 1_214_603_873; // "Hera"
 
 /**
  * Whether PostgreSQL refused a value as data (SQLSTATE class 22, "data exception": text jsonb
- * cannot read, a number out of range). That is the input's fault: the same statement fails again
- * however often it is retried, so the append fails as an invalid record, not as an unavailable
- * database: reported as retriable, a consumer would retry it and then dead-letter whichever record
- * happened to carry the append.
+ * cannot read, a number out of range). That is the input's or the stored data's fault: the same
+ * statement fails again however often it is retried, so an append fails as an invalid record and
+ * a query as refused, neither as an unavailable database: reported as retriable, a consumer would
+ * retry the append and then dead-letter whichever record happened to carry it, and a client would
+ * retry the query for ever.
  */
 function isDataException(error: unknown): error is Error & { code: string } {
   const code = (error as { code?: unknown } | null)?.code;
@@ -79,6 +80,9 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
     try {
       return (await db.query(sql, values)).rows as Record<string, unknown>[];
     } catch (cause) {
+      if (isDataException(cause)) {
+        throw new HeraldError(AnalyticsErrors.queryRefused, `analytics (postgres): ${what}: PostgreSQL refused to compute it: ${cause.message}`, { cause, details: { sqlState: cause.code } });
+      }
       throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): ${what} failed`, { cause });
     }
   }

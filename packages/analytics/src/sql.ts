@@ -36,8 +36,8 @@ export const toCountWindow = (row: Row, windowMs: number): CountWindow => ({
 /** One `type, n, first, last` row per type of a user's events → the summary; undefined for none. */
 export function toUserSummary(rows: readonly Row[]): UserSummary | undefined {
   if (rows.length === 0) return undefined;
-  const byType: Record<string, number> = {};
-  for (const row of rows) byType[String(row['type'])] = num(row['n']);
+  // own properties made by fromEntries, so a type named `__proto__` is a count like any other
+  const byType: Record<string, number> = Object.fromEntries(rows.map((row) => [String(row['type']), num(row['n'])]));
   return {
     events: rows.reduce((sum, row) => sum + num(row['n']), 0),
     firstSeen: Math.min(...rows.map((row) => num(row['first']))),

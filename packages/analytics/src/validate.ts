@@ -5,6 +5,15 @@ import type { AnalyticsEvent, CountsQuery, LateEvent, MetricPoint, MetricSummary
 /** At most this many windows per query: a 1 ms window over a year would answer with billions. */
 export const MAX_WINDOWS = 100_000;
 
+/**
+ * A metric sample's value is at most this far from zero (either sign). Summaries add samples up:
+ * PostgreSQL's `avg` keeps their sum and the sum of their squared deviations and fails once either
+ * overflows a double, where SQLite and DuckDB answer Infinity or nothing. Within ±1e100 neither
+ * overflows for any number of samples a table can hold (the squares stay under 1e201 each), so
+ * every store answers every summary, and the same one.
+ */
+export const MAX_METRIC_VALUE = 1e100;
+
 const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
@@ -60,11 +69,17 @@ export function checkMetrics(points: readonly MetricPoint[]): void {
     const problem =
       notText(p.pointId, 'pointId') ??
       notText(p.name, 'name') ??
-      (typeof p.value === 'number' && Number.isFinite(p.value) ? undefined : 'value must be a finite number') ??
+      metricValueProblem(p.value) ??
       (isTime(p.occurredAt) ? undefined : 'occurredAt must be whole epoch milliseconds, not before 1970') ??
       notJsonObject(p.labels, 'labels');
     if (problem !== undefined) throw invalidRecord('metric', i, problem);
   });
+}
+
+function metricValueProblem(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'value must be a finite number';
+  if (Math.abs(value) > MAX_METRIC_VALUE) return `value must be within ±${MAX_METRIC_VALUE} (MAX_METRIC_VALUE), got ${value}`;
+  return undefined;
 }
 
 export function checkLate(events: readonly LateEvent[]): void {

@@ -1,19 +1,22 @@
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgAnalytics, type AnalyticsStore } from '../src/index.js';
 
 // What the conformance suite cannot reach on PostgreSQL: a value the checks let through and
 // PostgreSQL refuses as data (SQLSTATE class 22). It must fail as the input's fault, not as an
 // unavailable database: retried, it would fail again, and a consumer would dead-letter whichever
-// record carried the append.
+// record carried the append. Likewise a query PostgreSQL refuses to compute from the stored rows.
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 let cluster: PostgresCluster | undefined;
 let store: AnalyticsStore | undefined;
+let url: string | undefined;
 
 beforeAll(async () => {
   cluster = await startPostgresCluster();
-  store = await pgAnalytics({ connectionString: await cluster.createDatabase('analytics_data_exception') });
+  url = await cluster.createDatabase('analytics_data_exception');
+  store = await pgAnalytics({ connectionString: url });
 });
 afterAll(async () => {
   await store?.close();
@@ -39,5 +42,25 @@ describe('pgAnalytics appends', () => {
     expect(reads).toBe(2); // refused by PostgreSQL, not by the checks
     expect(await store!.user('u1')).toBeUndefined();
     expect(await store!.appendEvents([{ eventId: 'b1', userId: 'u2', type: 'view', occurredAt: T0, properties: {} }])).toBe(1);
+  });
+});
+
+describe('pgAnalytics queries', () => {
+  it('report a summary PostgreSQL refuses to compute (samples stored before values were bounded) as refused, not retriable', async () => {
+    // rows written without the store's checks: two samples of 1e308 overflow avg's running sum
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      await pool.query(`INSERT INTO analytics_metrics VALUES ('p1', 'big', 1e308, $1, '{}'), ('p2', 'big', 1e308, $2, '{}')`, [T0, T0 + 1]);
+    } finally {
+      await pool.end();
+    }
+    const error = await store!.metricSummary({ name: 'big', from: T0, to: T0 + 60_000, windowMs: 60_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'analytics-query-refused', retriable: false, details: { sqlState: '22003' } });
+    expect((error as Error).message).toContain('metricSummary');
+    // the store is fine: other queries answer
+    expect(await store!.metricSummary({ name: 'other', from: T0, to: T0 + 60_000, windowMs: 60_000 })).toEqual([]);
   });
 });
