@@ -1,5 +1,5 @@
-import { HeraldError, type App, type SqlTx } from '@herald/core';
-import type { AnalyticsEvent as StoredEvent, AnalyticsStore } from '@herald/analytics';
+import { backoffDelay, HeraldError, isHeraldError, type App, type Clock, type SqlTx } from '@herald/core';
+import { AnalyticsErrorCodes, type AnalyticsEvent as StoredEvent, type AnalyticsStore } from '@herald/analytics';
 import { createTopology, TimeWindows, type StreamRecord, type Topology } from '@herald/stream';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
@@ -42,7 +42,8 @@ type AnalyticsData = (typeof AnalyticsEvent)['schema']['static'];
  *   time or late once, and the 5-minute and hourly series agree with the minutes.
  * - `metrics-consumer` reads `metrics-data` and appends each sample.
  * Appends to the analytics store are idempotent by id, so a batch replayed after a crash (the
- * stream's transaction rolled back after the append) stores nothing twice.
+ * stream's transaction rolled back after the append) stores nothing twice. An append the store
+ * fails as unavailable is tried again until the attempt's deadline ({@link appendThroughOutage}).
  */
 export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Topology<SqlTx> {
   const { store } = options;
@@ -59,21 +60,49 @@ export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Top
         return events;
       },
       late: {
-        handler: async (late) => {
+        handler: async (late, ctx) => {
           const window = late.windows[0]!;
-          await store.appendLate([{ eventId: late.value.eventId, type: late.value.type, occurredAt: late.timestamp, windowStart: window.start, windowEnd: window.end, arrivedAt: app.clock.now() }]);
+          await appendThroughOutage(app.clock, ctx.signal, () => store.appendLate([{ eventId: late.value.eventId, type: late.value.type, occurredAt: late.timestamp, windowStart: window.start, windowEnd: window.end, arrivedAt: app.clock.now() }]));
         },
       },
     })
-    .forEach(async (result) => {
-      await store.appendEvents(result.value.value);
+    .forEach(async (result, ctx) => {
+      await appendThroughOutage(app.clock, ctx.signal, () => store.appendEvents(result.value.value));
     });
   topology.install(app);
 
-  app.onBatch(MetricSample, { group: GROUPS.metrics }, async (events) => {
-    await store.appendMetrics(events.map((e) => ({ pointId: e.id, name: e.data.name, value: e.data.value, occurredAt: Date.parse(e.occurredAt), labels: e.data.labels })));
+  app.onBatch(MetricSample, { group: GROUPS.metrics }, async (events, ctx) => {
+    const samples = events.map((e) => ({ pointId: e.id, name: e.data.name, value: e.data.value, occurredAt: Date.parse(e.occurredAt), labels: e.data.labels }));
+    await appendThroughOutage(app.clock, ctx.signal, () => store.appendMetrics(samples));
   });
   return topology;
+}
+
+/** The waits between appends while the analytics store is unavailable: 200 ms, doubling, at most 5 s. */
+const OUTAGE_BACKOFF = { initialDelayMs: 200, maxDelayMs: 5_000, factor: 2, jitter: 0.2 } as const;
+
+/**
+ * Runs `append` until it succeeds, trying again while it fails with the store's retriable
+ * `analytics-unavailable`, until `signal` aborts (the attempt's deadline: the handler `timeoutMs`,
+ * 30 s by default; or shutdown); then the last failure is thrown, and the handler's retry policy
+ * takes over. Any other failure is thrown at once. A minute's content is appended in the
+ * transaction of the record that closed it: thrown at the first failure, that record would be
+ * dead-lettered after a few seconds of retries although it is on time and fine, and, redriven
+ * after later records moved stream time on, found late. Held here, it waits out an outage of up
+ * to `maxAttempts` deadlines (see the README's "Analytics store outages").
+ */
+export async function appendThroughOutage(clock: Clock, signal: AbortSignal, append: () => Promise<unknown>): Promise<void> {
+  for (let failures = 1; ; failures++) {
+    try {
+      await append();
+      return;
+    } catch (error) {
+      if (!isHeraldError(error) || error.code !== AnalyticsErrorCodes.unavailable || signal.aborted) throw error;
+      await clock.sleep(backoffDelay(OUTAGE_BACKOFF, failures), signal).catch(() => {
+        throw error;
+      });
+    }
+  }
 }
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(EVENT_TYPES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
