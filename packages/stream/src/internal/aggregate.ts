@@ -94,10 +94,13 @@ function timePass(node: AggregateNode, spec: TimeWindowsSpec, records: readonly 
 }
 
 /**
- * Sessions of one key never overlap: a record within the gap of one or more open sessions joins
- * (and merges) them; a record whose merged session is already closed at the current stream time,
- * or would overlap a closed one, is late. A closed session never takes records again, even one
- * that would have bridged it.
+ * Sessions of one key never overlap, not even with those already closed (and emitted): a record
+ * inside an open session, or whose own session `[t, t]` is not yet closed at the current stream
+ * time, joins (and merges) the open sessions it is within the gap of; any other record is late.
+ * Closed sessions take no records: they end before every open session starts and before any
+ * record not late, so a record never reaches over one, and it makes no difference whether a
+ * session closed in an earlier batch (and left the state) or earlier in this one. So where batches
+ * are cut never changes a result.
  */
 function sessionPass(node: AggregateNode, spec: SessionWindowsSpec, records: readonly StreamRecord<unknown>[], state: WindowPartitionState): Pass {
   let streamTime = state.streamTime;
@@ -113,15 +116,18 @@ function sessionPass(node: AggregateNode, spec: SessionWindowsSpec, records: rea
     streamTime = streamTime === undefined ? t : Math.max(streamTime, t);
     const now = streamTime;
     const sessions = byKey.get(record.key) ?? [];
-    const joined = sessions.filter((s) => closeAt(spec, s) > now && s.end >= t - spec.gapMs && s.start <= t + spec.gapMs).sort((a, b) => a.start - b.start);
-    const bounds = { start: Math.min(t, ...joined.map((s) => s.start)), end: Math.max(t, ...joined.map((s) => s.end)) };
     // a session closed in this pass stays in the state until the store closes it (and emits its
-    // result): one that would overlap it, or take its (key, start) and overwrite it, is late
-    const overlapsClosed = sessions.some((s) => closeAt(spec, s) <= now && s.start <= bounds.end && s.end >= bounds.start);
-    if (closeAt(spec, bounds) <= now || overlapsClosed) {
-      late.push({ record, windows: [bounds], streamTime: now });
+    // result), but is never joined: as if an earlier batch had closed it
+    const open = sessions.filter((s) => closeAt(spec, s) > now);
+    const own = { start: t, end: t };
+    // a record whose own session is already closed may lie inside or before a closed session:
+    // unless it falls inside an open one (which adds nothing to its bounds), it could reach over it
+    if (closeAt(spec, own) <= now && !open.some((s) => s.start <= t && t <= s.end)) {
+      late.push({ record, windows: [own], streamTime: now });
       continue;
     }
+    const joined = open.filter((s) => s.end >= t - spec.gapMs && s.start <= t + spec.gapMs).sort((a, b) => a.start - b.start);
+    const bounds = { start: Math.min(t, ...joined.map((s) => s.start)), end: Math.max(t, ...joined.map((s) => s.end)) };
     let value: unknown;
     for (const session of joined) {
       const sessionValue = session.changed ? session.value : JSON.parse(session.value as string);
