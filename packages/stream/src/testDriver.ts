@@ -20,9 +20,10 @@ import {
 } from '@herald/core';
 import { createActivity } from './internal/activity.js';
 import { checkCoPartitioning } from './internal/copartition.js';
+import { noteRecord, notesRecords, punctuateIdle } from './internal/idleClock.js';
 import type { GroupPlan } from './internal/plan.js';
 import { planOf } from './internal/plans.js';
-import { punctuate, runBatch } from './internal/run.js';
+import { runBatch } from './internal/run.js';
 import type { Topology } from './topology.js';
 import type { LateRecord } from './types.js';
 
@@ -159,7 +160,10 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
         out.length = 0;
         const fresh = await markAllHandled(stores.inbox, tx, events.map((e) => ({ group: group.group, eventId: e.id, handledAt: clock.now() })));
         const todo = events.filter((e) => fresh.has(e.id));
-        if (todo.length > 0) await runBatch(group, context(group, partition, tx, out), todo);
+        if (todo.length === 0) return;
+        // as install's batches: the record time every member's punctuation reads
+        if (notesRecords(group, plan.idleTimeoutMs)) await noteRecord({ windows: stores.windows as never, tx, group: group.group, partition }, clock.now());
+        await runBatch(group, context(group, partition, tx, out), todo);
       });
     } finally {
       activity.end(group.group, partition);
@@ -214,7 +218,7 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
         const out: Envelope[] = [];
         await stores.transaction(async (tx) => {
           out.length = 0;
-          await punctuate(group, context(group, partition, tx, out), (node, stored) => activity.target(group.group, partition, node.store, stored, now));
+          await punctuateIdle(group, context(group, partition, tx, out), { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(group.group, partition) });
         });
         queue.push(...settle(out));
       }

@@ -5,7 +5,7 @@ import { createActivity } from '../src/internal/activity.js';
 // Which partitions the punctuator may close: only those this member holds, idle long enough.
 
 describe('partition activity', () => {
-  it('finds the held partitions idle once nothing ran for the timeout, and moves stream time by the wall time since', async () => {
+  it('finds the held partitions idle once nothing ran for the timeout, and tells since when', async () => {
     const clock = createManualClock(0);
     const activity = createActivity(clock, 1_000);
     activity.assigned('g', [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }]);
@@ -17,9 +17,7 @@ describe('partition activity', () => {
     expect(activity.idle('g', clock.now())).toEqual([0]); // 1 had a batch until 999
     await clock.advance(999);
     expect(activity.idle('g', clock.now())).toEqual([0, 1]);
-    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBe(6_000);
-    // the base is the stream time read when the idle period began, not what punctuation wrote since
-    expect(activity.target('g', 1, 's', 6_000, clock.now())).toBe(6_000);
+    expect([activity.since('g', 0), activity.since('g', 1)]).toEqual([0, 999]);
   });
 
   it('forgets a partition revoked while a batch of it runs once that batch ends: it is never punctuated here again', async () => {
@@ -44,10 +42,9 @@ describe('partition activity', () => {
     activity.end('g', 1);
     await clock.advance(10_000);
     expect(activity.idle('g', clock.now())).toEqual([0]);
-    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBeUndefined();
     activity.assigned('g', [{ topic: 't', partition: 1 }]);
     await clock.advance(1_000);
     expect(activity.idle('g', clock.now())).toEqual([0, 1]);
-    expect(activity.target('g', 1, 's', 5_000, clock.now())).toBe(6_000); // idle since the assignment, not since the redrive
+    expect(activity.since('g', 1)).toBe(10_000); // idle since the assignment, not since the redrive
   });
 });

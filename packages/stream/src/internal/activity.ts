@@ -12,24 +12,23 @@ interface PartitionActivity {
   lastActivity: number;
   /** Batches running now. */
   busy: number;
-  /** Per aggregation, the stream time read when the current idle period began. */
-  readonly bases: Map<string, number>;
 }
 
-/** Tracks, per group and partition, when records last arrived: what the idle timeout needs. */
+/**
+ * Tracks, per group and partition, when this member last handled a record of it (or took it over)
+ * and whether a batch of it runs: which partitions may be idle here. Whether they are is decided
+ * in the punctuation's transaction, against what every member recorded (see `idleClock.ts`).
+ */
 export interface Activity {
   assigned(group: string, partitions: readonly { topic: string; partition: number }[]): void;
   revoked(group: string, partitions: readonly { topic: string; partition: number }[]): void;
   /** A batch of `partition` starts (the partition is not idle while it runs). */
   begin(group: string, partition: number): void;
   end(group: string, partition: number): void;
-  /** Partitions of `group` held by this member and idle at `now`, in partition order. */
+  /** Partitions of `group` held by this member and idle here at `now`, in partition order. */
   idle(group: string, now: number): number[];
-  /**
-   * Where an idle partition's stream time stands at `now`: the stream time it had when it went
-   * idle, plus the wall time elapsed since its last record. Undefined when it never had one.
-   */
-  target(group: string, partition: number, store: string, stored: number | undefined, now: number): number | undefined;
+  /** Wall time of this member's last record of the partition, or of its assignment (now when it holds none). */
+  since(group: string, partition: number): number;
 }
 
 export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
@@ -39,7 +38,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     let partitions = groups.get(group);
     if (!partitions) groups.set(group, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, bases: new Map() }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0 }));
     return found;
   }
 
@@ -64,7 +63,6 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       const found = entry(group, partition);
       found.busy++;
       found.lastActivity = clock.now();
-      found.bases.clear();
     },
     end(group, partition) {
       const found = entry(group, partition);
@@ -81,12 +79,8 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       }
       return idle.sort((a, b) => a - b);
     },
-    target(group, partition, store, stored, now) {
-      const found = groups.get(group)?.get(partition);
-      if (!found || stored === undefined) return undefined;
-      let base = found.bases.get(store);
-      if (base === undefined) found.bases.set(store, (base = stored));
-      return base + (now - found.lastActivity);
+    since(group, partition) {
+      return groups.get(group)?.get(partition)?.lastActivity ?? clock.now();
     },
   };
 }

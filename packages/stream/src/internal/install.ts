@@ -2,15 +2,17 @@ import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type 
 import { StreamErrors } from '../errors.js';
 import { createActivity, type Activity } from './activity.js';
 import { coPartitionedSets, coPartitioningCheck } from './copartition.js';
+import { noteRecord, notesRecords } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
 import { runBatch } from './run.js';
 
 /**
  * Registers a compiled topology on an app: one batch handler per group (the pipeline's inbox,
- * retries and dead letters apply; a failed batch goes one event at a time), the partitions each
- * member holds followed through the app's `assigned` / `revoked` facts, the punctuator, and, when
- * an aggregation reads several topics, the check at start that they are co-partitioned.
+ * retries and dead letters apply; a failed batch goes one event at a time; each batch notes the
+ * wall time of its records for every member's punctuator), the partitions each member holds
+ * followed through the app's `assigned` / `revoked` facts, the punctuator, and, when an
+ * aggregation reads several topics, the check at start that they are co-partitioned.
  */
 export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   if (plan.groups.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `topology ${plan.name} reads nothing: add a from()`);
@@ -31,9 +33,10 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
       const signal = ctx.signal;
       // a batch holds one partition's deliveries; split defensively all the same
       for (const [partition, part] of byPartition(events, ctx.deliveries)) {
-        await whileBusy(activity, { group: group.group, partition, signal }, () =>
-          runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part),
-        );
+        await whileBusy(activity, { group: group.group, partition, signal }, async () => {
+          if (notesRecords(group, plan.idleTimeoutMs)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, partition }, app.clock.now());
+          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part);
+        });
       }
     });
   }

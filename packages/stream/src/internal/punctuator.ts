@@ -1,14 +1,15 @@
 import { APP_DEFAULTS, CoreErrors, HeraldError, untilAborted, type App, type Component, type WindowStore } from '@herald/core';
 import type { Activity } from './activity.js';
+import { punctuateIdle } from './idleClock.js';
 import type { GroupPlan, TopologyPlan } from './plan.js';
-import { punctuate } from './run.js';
 
 /**
  * The component that closes idle partitions' windows: every `punctuateIntervalMs` (on the app's
  * clock) it looks for partitions of the topology's groups that this member holds and that
- * received nothing for `idleTimeoutMs`, and moves their aggregations' stream time on with the
- * wall clock, each partition in one app transaction: the windows it closes are deleted and their
- * results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
+ * received nothing here for `idleTimeoutMs`, and, when no member received anything for that
+ * partition number either (its topics may be held by several), moves their aggregations' stream
+ * time on with the wall clock, each partition in one app transaction: the windows it closes are
+ * deleted and their results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
  * its batches do. A failed punctuation is logged and tried again at the next tick; the other
  * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
  * abandons it (its transaction rolls back).
@@ -52,10 +53,7 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
         const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows };
-        await untilAborted(
-          punctuate(group, ctx, (node, stored) => activity.target(group.group, partition, node.store, stored, now)),
-          deadline.signal,
-        );
+        await untilAborted(punctuateIdle(group, ctx, { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(group.group, partition) }), deadline.signal);
         // user code that saw the abort and returned early did not finish: nothing of it commits
         deadline.signal.throwIfAborted();
       });
