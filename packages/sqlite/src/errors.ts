@@ -42,6 +42,13 @@ export const { specs: SqliteErrors, codes: SqliteErrorCodes } = defineErrorCodes
     meaning: "A SQLite file of the engine (log.db or store.db; the message names it) was written by a newer version of Herald: its tables' schema version is above the newest this version knows, so it was not opened.",
     action: 'Run the newer version of Herald (or a later one) on this data directory; opening it with an older version is not supported.',
   },
+  storeNotMigrated: {
+    code: 'store-not-migrated',
+    retriable: false,
+    meaning:
+      "A SQLite file of the engine (log.db or store.db; the message names it) was opened with migrate: false (as the herald CLI opens an app's files) but has no Herald tables, or older ones than this version's; it was not changed. details.version is its schema version (0: none).",
+    action: "Point the tool at the app's data directory, and run the tool of the app's Herald version: the app's start migrates its files.",
+  },
   transactionConflict: {
     code: 'transaction-conflict',
     retriable: true,

@@ -38,6 +38,15 @@ export interface SqliteLogOptions {
    * first.
    */
   readonly maintenance?: boolean;
+  /**
+   * Whether opening brings the file's Herald tables up to this version's schema (creating the file
+   * and its tables when new). Default true. False opens only a file already at it and writes
+   * nothing otherwise (its schema is read through a read-only handle first): one without Herald's
+   * tables, or with older ones, is refused with `store-not-migrated`, a missing one with
+   * `store-unavailable`. A tool opening an app's files, such as the herald CLI, leaves their schema
+   * to the app.
+   */
+  readonly migrate?: boolean;
   /** Must be the wall clock when several processes share the file (leases compare timestamps). */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -60,6 +69,7 @@ export const LOG_DEFAULTS = {
   retentionBytes: null,
   retentionCheckMs: 60_000,
   maintenance: true,
+  migrate: true,
 } as const;
 
 /** Applies defaults and validates; throws `invalid-options`. */

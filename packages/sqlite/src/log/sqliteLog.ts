@@ -15,8 +15,8 @@ import {
   type TopicSpec,
 } from '@herald/core';
 import { startCheckpointer } from '../internal/checkpointer.js';
-import { openDatabase, walSyncFor } from '../internal/database.js';
-import { migrate } from '../internal/migrate.js';
+import { walSyncFor } from '../internal/database.js';
+import { openAtSchema } from '../internal/migrate.js';
 import { createGroupAccess } from './groups.js';
 import { createInspector } from './inspector.js';
 import { joinGroup, type Member } from './member.js';
@@ -90,13 +90,7 @@ const CHECKPOINT_INTERVAL_MS = 100;
  */
 export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const o = resolveLogOptions(options);
-  const db = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
-  try {
-    migrate(db, 'log', LOG_MIGRATIONS);
-  } catch (error) {
-    db.close();
-    throw error;
-  }
+  const db = openAtSchema({ path: o.path, busyTimeoutMs: o.busyTimeoutMs }, 'log', LOG_MIGRATIONS, o.migrate);
   const wal = walSyncFor(o.path, o.durability);
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const topics = createTopicRegistry(db, o.defaultPartitions);

@@ -49,6 +49,15 @@ export interface SqliteStoresOptions {
    * first.
    */
   readonly maintenance?: boolean;
+  /**
+   * Whether opening brings the file's Herald tables up to this version's schema (creating the file
+   * and its tables when new). Default true. False opens only a file already at it and writes
+   * nothing otherwise (its schema is read through a read-only handle first): one without Herald's
+   * tables, or with older ones, is refused with `store-not-migrated`, a missing one with
+   * `store-unavailable`. A tool opening an app's files, such as the herald CLI, leaves their schema
+   * to the app.
+   */
+  readonly migrate?: boolean;
   /** Prepared statements kept for `tx.query` / `tx.execute`. Default 500. */
   readonly statementCacheSize?: number;
   readonly clock?: Clock;
@@ -72,6 +81,7 @@ export const STORES_DEFAULTS = {
   sweepIntervalMs: 60_000,
   statementCacheSize: 500,
   maintenance: true,
+  migrate: true,
 } as const;
 
 /** Applies defaults and validates; throws `invalid-options`. */

@@ -18,7 +18,7 @@ import {
 import { startCheckpointer } from '../internal/checkpointer.js';
 import { openDatabase, walSyncFor } from '../internal/database.js';
 import { readDurability } from '../internal/readDurability.js';
-import { migrate } from '../internal/migrate.js';
+import { openAtSchema } from '../internal/migrate.js';
 import { createDeadLetterStore } from './deadLetters.js';
 import { createIdempotencyStore } from './idempotency.js';
 import { createInboxStore } from './inbox.js';
@@ -83,13 +83,7 @@ const CHECKPOINT_INTERVAL_MS = 100;
  */
 export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
   const o = resolveStoresOptions(options);
-  const writer = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
-  try {
-    migrate(writer, 'stores', STORE_MIGRATIONS);
-  } catch (error) {
-    writer.close();
-    throw error;
-  }
+  const writer = openAtSchema({ path: o.path, busyTimeoutMs: o.busyTimeoutMs }, 'stores', STORE_MIGRATIONS, o.migrate);
   const wal = walSyncFor(o.path, o.durability);
   const checkpointer = o.maintenance ? startCheckpointer(o.path, CHECKPOINT_INTERVAL_MS) : undefined;
   const reader = openDatabase({ path: o.path, busyTimeoutMs: o.busyTimeoutMs });
