@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   canBrowseDeadLetters,
@@ -7,6 +7,7 @@ import {
   canResetOffsets,
   hasOutboxBacklog,
   HeraldError,
+  isHeraldError,
   jsonLogger,
   type Broker,
   type BrokerInspector,
@@ -21,7 +22,7 @@ import {
 } from '@herald/core';
 import { engineFromEnv, readEngineConfig, ENGINE_ENV_VARS } from '@herald/engine';
 import { CliErrors } from './errors.js';
-import type { CliIo } from './io.js';
+import { untilStopped, type CliIo } from './io.js';
 
 /** What commands run against: a broker and stores, as an app's engine provides them. */
 export interface CliEngine {
@@ -35,20 +36,30 @@ export interface CliEngine {
 /** Opens the engine commands run against (default: `engineFromEnv` on the CLI's environment). */
 export type EngineOpener = (io: CliIo) => Promise<CliEngine>;
 
-/** A command's view of the run: the io, output mode, and the engine opened on first use. */
+/**
+ * A command's view of the run: the io, output mode, and the engine opened on first use. Opening
+ * it ends with `interrupted` as soon as the io's stop signal aborts, and so do the calls of the
+ * read-only views (`inspector`, `outbox`): a command that only reads has nothing to finish.
+ */
 export interface CliContext {
   readonly io: CliIo;
   /** `--json`: one JSON document (or JSON lines for `tail`) on stdout, for scripts. */
   readonly json: boolean;
   engine(): Promise<CliEngine>;
-  inspector(): Promise<Broker & BrokerInspector>;
+  inspector(): Promise<BrokerInspector>;
   reader(): Promise<Broker & RecordReader & BrokerInspector>;
   resetter(): Promise<Broker & OffsetReset & BrokerInspector>;
   deadLetters(): Promise<DeadLetterStore & DeadLetterBrowser>;
   outbox(): Promise<OutboxBacklog>;
-  /** Closes the engine if it was opened. */
+  /**
+   * Closes the engine if it was opened (or is opening). After a stop it waits at most
+   * {@link CLOSE_AFTER_STOP_MS}, then leaves the close to run on its own (`io.abandon`).
+   */
   close(): Promise<void>;
 }
+
+/** How long closing waits after a stop: a connect under way to a peer that does not answer may take far longer. */
+const CLOSE_AFTER_STOP_MS = 1000;
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -57,33 +68,53 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * `HERALD_KAFKA_BROKERS` + `DATABASE_URL`). Adapters log to stderr at `HERALD_LOG_LEVEL` (default
  * `error`: a command's output is its own). Where the configuration points at no Herald system, the
  * CLI refuses (`no-engine`) rather than create an empty one that would answer "nothing there" for
- * a mistyped path or URL: an embedded data directory without `log.db` or `store.db` (named as
- * resolved, since a relative one is read from where the command runs), or a PostgreSQL database
- * without Herald's schema (the CLI never migrates; the app does). The engine runs no housekeeping
- * of its own (retention sweeps, WAL checkpoints): those are the app's.
+ * a mistyped path or URL: an embedded data directory without `log.db` or `store.db`, or with one
+ * that is no SQLite database (an empty file) or has no Herald tables (named as resolved, since a
+ * relative one is read from where the command runs), a PostgreSQL database that does not exist or
+ * has no Herald schema. The CLI never migrates, on either engine: the app does, and a newer CLI
+ * must not upgrade an older app's schema (files at an older version are refused with
+ * `store-not-migrated`). The engine runs no housekeeping of its own (retention sweeps, WAL
+ * checkpoints): those are the app's.
  */
 export const openFromEnv: EngineOpener = async (io) => {
   const config = readEngineConfig(io.env);
+  const noEngine = (dataDir: string, why: string, cause?: unknown) =>
+    new HeraldError(
+      CliErrors.noEngine,
+      `no Herald engine in ${resolve(dataDir)} (${why}): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
+      cause === undefined ? undefined : { cause },
+    );
   if (config.kind === 'embedded') {
-    const missing = ENGINE_FILES.find((file) => !existsSync(join(config.dataDir, file)));
-    if (missing) {
-      throw new HeraldError(
-        CliErrors.noEngine,
-        `no Herald engine in ${resolve(config.dataDir)} (no ${missing} there): set ${ENGINE_ENV_VARS.dataDir} to the app's data directory, or ${ENGINE_ENV_VARS.kafkaBrokers} and ${ENGINE_ENV_VARS.databaseUrl} for Kafka + PostgreSQL`,
-      );
+    for (const file of ENGINE_FILES) {
+      const problem = engineFileProblem(config.dataDir, file);
+      if (problem) throw noEngine(config.dataDir, problem);
     }
   }
   const wanted = io.env.HERALD_LOG_LEVEL?.trim().toLowerCase();
-  const level: LogLevel = LEVELS.includes(wanted as LogLevel) ? (wanted as LogLevel) : 'error';
+  const asked = LEVELS.includes(wanted as LogLevel);
+  const level: LogLevel = asked ? (wanted as LogLevel) : 'error';
   const logger = jsonLogger({ level, write: (line) => io.stderr.write(line + '\n'), fields: { source: 'herald-cli' } });
   const engine = await engineFromEnv(io.env, {
     logger,
-    kafka: { clientLogLevel: level },
+    // the Kafka client logs every failed connect and retry (a stack among them) at `error`: the
+    // command's own error says what failed, so its lines are shown only when asked for
+    kafka: { clientLogLevel: asked ? level : 'silent' },
     // housekeeping is the app's: the CLI knows neither its retention nor its checkpoints, and a
     // command left running (`tail`, a prompt) must not delete what the app keeps
-    embedded: { log: { maintenance: false }, stores: { maintenance: false } },
-    // nor its schema: migrating here would give a mistyped DATABASE_URL an empty Herald schema
+    // nor its schema: migrating here would give a mistyped path or DATABASE_URL an empty Herald
+    // schema, and a newer CLI would upgrade an older app's
+    embedded: { log: { maintenance: false, migrate: false }, stores: { maintenance: false, migrate: false } },
     postgres: { maintenance: false, migrate: false },
+  }).catch((error: unknown) => {
+    if (config.kind !== 'embedded' || !isHeraldError(error) || error.code !== STORE_NOT_MIGRATED) throw error;
+    const path = String(error.details?.path ?? '');
+    const file = ENGINE_FILES.find((name) => path.endsWith(name)) ?? 'a file';
+    if (error.details?.version === 0) throw noEngine(config.dataDir, `${file} there has no Herald tables`, error);
+    throw new HeraldError(
+      error.code,
+      `the app's ${file} in ${resolve(config.dataDir)} has an older schema (version ${String(error.details?.version)}) than this herald knows (${String(error.details?.known)}), and the CLI never migrates: run the herald of the app's version, or start the app's new version first`,
+      { cause: error, retriable: false, ...(error.details ? { details: error.details } : {}) },
+    );
   });
   if (config.kind === 'kafka-postgres') {
     try {
@@ -98,21 +129,59 @@ export const openFromEnv: EngineOpener = async (io) => {
 
 /** The embedded engine's files, both written by the app's first start. */
 const ENGINE_FILES = ['log.db', 'store.db'] as const;
+/** What the SQLite adapter says of a file without Herald's tables, or older ones, opened not to migrate. */
+const STORE_NOT_MIGRATED = 'store-not-migrated';
+/** The first 16 bytes of every SQLite database file. */
+const SQLITE_HEADER = 'SQLite format 3\u0000';
 
-/** Refuses a PostgreSQL database that Herald never migrated (no `herald.schema_migrations`). */
+/**
+ * Why `file` in `dataDir` is no engine file, or undefined when it may be one (a SQLite database;
+ * whether it holds Herald's tables is checked as it opens). Read without opening it as a database,
+ * which would write to it: an empty file would become one.
+ */
+function engineFileProblem(dataDir: string, file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(join(dataDir, file), 'r');
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const read = readSync(fd, head, 0, head.length, 0);
+    if (read === 0) return `${file} there is empty`;
+    return head.toString('latin1', 0, read) === SQLITE_HEADER ? undefined : `${file} there is no SQLite database`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `no ${file} there` : `${file} there cannot be read: ${code ?? (error as Error).message}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** PostgreSQL's SQLSTATE for a connection to a database that does not exist (`invalid_catalog_name`). */
+const NO_SUCH_DATABASE = '3D000';
+
+/**
+ * Refuses a PostgreSQL database that does not exist, or that Herald never migrated (no
+ * `herald.schema_migrations`): both are a `DATABASE_URL` that names no Herald system.
+ */
 async function requireHeraldSchema(stores: Stores<SqlTx>, connectionString: string): Promise<void> {
-  const [row] = await stores.transaction((tx) => tx.query<{ present: boolean }>("SELECT to_regclass('herald.schema_migrations') IS NOT NULL AS present"));
-  if (row?.present) return;
   const url = new URL(connectionString);
+  const where = `${url.host || 'local socket'}${url.pathname}`;
+  const [row] = await stores
+    .transaction((tx) => tx.query<{ present: boolean }>("SELECT to_regclass('herald.schema_migrations') IS NOT NULL AS present"))
+    .catch((error: unknown) => {
+      if (!isHeraldError(error) || error.details?.sqlState !== NO_SUCH_DATABASE) throw error;
+      throw new HeraldError(CliErrors.noEngine, `no PostgreSQL database ${where} (the server has none of that name): set ${ENGINE_ENV_VARS.databaseUrl} to the app's database`, { cause: error });
+    });
+  if (row?.present) return;
   throw new HeraldError(
     CliErrors.noEngine,
-    `no Herald schema in the PostgreSQL database ${url.host || 'local socket'}${url.pathname} (no herald.schema_migrations table): set ${ENGINE_ENV_VARS.databaseUrl} to the app's database, which its first start migrated`,
+    `no Herald schema in the PostgreSQL database ${where} (no herald.schema_migrations table): set ${ENGINE_ENV_VARS.databaseUrl} to the app's database, which its first start migrated`,
   );
 }
 
 export function createContext(io: CliIo, options: { readonly json: boolean; readonly open: EngineOpener }): CliContext {
   let opened: Promise<CliEngine> | undefined;
-  const engine = () => (opened ??= options.open(io));
+  const engine = () => untilStopped(io, (opened ??= options.open(io)), 'opening the engine');
+  const reading = <T>(work: Promise<T>, what: string) => untilStopped(io, work, `reading ${what}`);
   const missing = (what: string) => new HeraldError(CliErrors.notSupported, `this engine cannot ${what}`);
 
   return {
@@ -122,7 +191,11 @@ export function createContext(io: CliIo, options: { readonly json: boolean; read
     async inspector() {
       const { broker } = await engine();
       if (!canInspect(broker)) throw missing('inspect topics and groups (no BrokerInspector)');
-      return broker;
+      return {
+        describeTopics: (topics) => reading(broker.describeTopics(topics), 'topics'),
+        listGroups: () => reading(broker.listGroups(), 'consumer groups'),
+        describeGroup: (group) => reading(broker.describeGroup(group), 'consumer groups'),
+      };
     },
     async reader() {
       const { broker } = await engine();
@@ -141,14 +214,29 @@ export function createContext(io: CliIo, options: { readonly json: boolean; read
     },
     async outbox() {
       const { stores } = await engine();
-      if (!hasOutboxBacklog(stores.outbox)) throw missing('measure the outbox backlog (no OutboxBacklog)');
-      return stores.outbox;
+      const { outbox } = stores;
+      if (!hasOutboxBacklog(outbox)) throw missing('measure the outbox backlog (no OutboxBacklog)');
+      return { backlog: () => reading(outbox.backlog(), 'the outbox backlog') };
     },
     async close() {
       if (!opened) return;
       const running = opened;
       opened = undefined;
-      await (await running.catch(() => undefined))?.close();
+      const closing = running.then(
+        (e) => e.close(),
+        () => {},
+      );
+      if (!io.signal.aborted) return closing;
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_AFTER_STOP_MS)));
+      try {
+        if ((await Promise.race([closing, bound])) === 'late') {
+          closing.catch(() => {});
+          io.abandon?.();
+        }
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

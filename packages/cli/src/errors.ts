@@ -27,13 +27,14 @@ export const { specs: CliErrors, codes: CliErrorCodes } = defineErrorCodes({
     code: 'no-engine',
     retriable: false,
     meaning:
-      "The engine configuration points at no Herald system: an embedded data directory without log.db or store.db, or a PostgreSQL database without Herald's schema (no herald.schema_migrations table). The CLI refuses rather than create an empty engine there, which would answer every command with nothing.",
+      "The engine configuration points at no Herald system: an embedded data directory without log.db or store.db, or with one that is empty, no SQLite database or without Herald's tables; a PostgreSQL database that does not exist, or has no Herald schema (no herald.schema_migrations table). The CLI refuses rather than create an empty engine there, which would answer every command with nothing.",
     action: "Set HERALD_DATA_DIR (relative paths are read from where the command runs) or DATABASE_URL to what the app uses; the app's first start creates the files or migrates the schema.",
   },
   interrupted: {
     code: 'interrupted',
     retriable: false,
-    meaning: 'A dlq redrive, dlq discard or replay was stopped (Ctrl-C, SIGTERM) at its confirmation prompt, where nothing was changed, or part way: what it did before stays done, the rest was not touched, and the message says how far it got.',
+    meaning:
+      'A command was stopped (Ctrl-C, SIGTERM): while it opened the engine or read (topics, groups, lag, outbox, dlq list, dlq groups), where nothing was changed; at the confirmation prompt of a dlq redrive, dlq discard or replay, where nothing was changed either; or part way through one of those: what it did before stays done, the rest was not touched, and the message says how far it got.',
     action:
       'Run the same command again for the rest: redrive and discard select what is still dead or parked (letters already appended but not yet applied go again, which their inbox absorbs); replay resets every topic again.',
   },

@@ -18,7 +18,10 @@ export const EXIT_CODES = {
   nothingMatched: 4,
   /** Declined at the confirmation prompt. */
   declined: 5,
-  /** Stopped by SIGINT/SIGTERM at the prompt or part way (`dlq redrive`, `dlq discard`, `replay`): 128 + SIGINT, as shells report it. */
+  /**
+   * Stopped by SIGINT/SIGTERM while the engine opened or a command read, at the prompt, or part way
+   * (`dlq redrive`, `dlq discard`, `replay`): 128 + SIGINT, as shells report it.
+   */
   interrupted: 130,
 } as const;
 

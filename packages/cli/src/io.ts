@@ -1,5 +1,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { HeraldError } from '@herald/core';
+import { CliErrors } from './errors.js';
+import { EXIT_CODES } from './exitCodes.js';
 
 /** A stream the CLI writes to. */
 export interface CliOutput {
@@ -28,9 +31,37 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
    * Aborted when the command should stop (SIGINT, SIGTERM, or its output's reader went away):
-   * `tail` ends cleanly on it; redrive, discard and replay stop between steps (exit 130).
+   * `tail` ends cleanly on it; redrive, discard and replay stop between steps, and opening the
+   * engine and the read-only commands stop at once (see {@link untilStopped}), all with exit 130.
    */
   readonly signal: AbortSignal;
+  /**
+   * Called when the engine's close is left to run on its own after a stop (a connect under way to
+   * a broker or database that does not answer outlives its bound): the process's io then lets the
+   * process exit once the command has returned, rather than wait for that connect to give up.
+   * Absent under test or when embedded: the close goes on in the background.
+   */
+  abandon?(): void;
+}
+
+/**
+ * `work`, or `interrupted` as soon as the io's stop signal aborts, whichever comes first. For work
+ * that changes nothing (opening the engine, reading): stopped, it is left to settle on its own
+ * (the engine's close ends it), and the command ends with exit 130 at once. `doing` completes
+ * "stopped while ...".
+ */
+export function untilStopped<T>(io: Pick<CliIo, 'signal'>, work: Promise<T>, doing: string): Promise<T> {
+  const { signal } = io;
+  const stopped = () => new HeraldError(CliErrors.interrupted, `stopped while ${doing}; nothing was changed`);
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(stopped());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(stopped());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** The streams {@link processIo} works on; the process's own unless given (tests, embedding). */
@@ -84,8 +115,16 @@ export function processIo(streams: ProcessStreams = process): CliIo {
     },
     env: process.env,
     signal: stop.signal,
+    abandon() {
+      // unref'd: fires only if something the close left running (a connect) keeps the process
+      // alive once the command has returned and set its exit code
+      setTimeout(() => process.exit(process.exitCode ?? EXIT_CODES.interrupted), ABANDON_EXIT_MS).unref();
+    },
   };
 }
+
+/** How long the process waits for a command that returned before it exits past an abandoned close. */
+const ABANDON_EXIT_MS = 50;
 
 /** A CliOutput on `stream`: once the stream fails, writes are dropped and `onFailed` hears it once. */
 function output(stream: Writable & { readonly isTTY?: boolean }, onFailed: (error: NodeJS.ErrnoException) => void): CliOutput {

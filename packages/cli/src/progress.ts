@@ -20,6 +20,8 @@ export function progress(out: CliOutput, options: { readonly label: string; read
   const total = Math.max(0, options.total);
   let completed = 0;
   let drawnAt = Number.NEGATIVE_INFINITY;
+  /** What the bar on the terminal shows: `done` only ends its line when it shows the last count. */
+  let drawn = -1;
 
   function bar(): string {
     const filled = total === 0 ? WIDTH : Math.round((completed / total) * WIDTH);
@@ -35,10 +37,11 @@ export function progress(out: CliOutput, options: { readonly label: string; read
       }
       if (now() - drawnAt < REDRAW_MS && completed < total) return;
       drawnAt = now();
+      drawn = completed;
       out.write(bar());
     },
     done() {
-      if (out.isTTY) out.write(`${bar()}\n`);
+      if (out.isTTY) out.write(drawn === completed ? '\n' : `${bar()}\n`);
     },
   };
 }

@@ -114,7 +114,7 @@ describe('herald dlq', () => {
     const parked = letter({ key: 'p', policy: 'park-key', status: 'parked', reason: 'parked-behind-key' });
     const m = await withLetters([dead, parked]);
     const run = await herald(m.engine, ['dlq', 'discard', '--group', 'worker', '--status', 'parked', '--yes']);
-    expect([run.code, run.stdout]).toEqual([0, 'discarded 1 dead letter(s)\n']);
+    expect([run.code, run.stdout.split('\n')[0], run.stdout.includes('key p of worker on steps, 1 letter(s)')]).toEqual([0, 'discarded 1 dead letter(s)', true]);
     expect([await statusOf(m, dead.id), await statusOf(m, parked.id)]).toEqual(['dead', 'discarded']);
     const settled = await herald(m.engine, ['dlq', 'discard', '--group', 'worker', '--status', 'redriven', '--yes']);
     expect(settled.code).toBe(EXIT_CODES.usage);
@@ -180,7 +180,7 @@ describe('herald dlq', () => {
     // another operator discards one of them while this one reads the prompt
     const io = { ...fake.io, ask: async () => (await m.stores.deadLetters.discard([taken.id]), 'y') };
     expect(await main(['dlq', 'discard', '--group', 'worker', '--json'], io, { open: async () => m.engine })).toBe(0);
-    expect(JSON.parse(fake.stdout())).toEqual({ discarded: 1, changed: 1, ids: [kept.id] });
+    expect(JSON.parse(fake.stdout())).toEqual({ discarded: 1, changed: 1, ids: [kept.id], held: [] });
 
     const last = letter();
     await m.stores.deadLetters.add(last);

@@ -1,5 +1,6 @@
 import type { DeadLetter } from '@herald/core';
 import type { CliContext } from '../context.js';
+import { untilStopped } from '../io.js';
 import { clip, iso, printJson, table } from '../output.js';
 import { parseCount } from '../time.js';
 import { parseStatuses, PENDING, queryOf, type LetterFilterOptions } from './letterOptions.js';
@@ -15,16 +16,12 @@ function letterRow(l: DeadLetter): string[] {
   return [l.id, l.status, l.group, l.handler, l.reason, l.key, String(l.attempts), iso(l.lastFailureAt), clip(l.error.message, 60)];
 }
 
-/** `herald dlq list`: one page of dead letters (dead and parked unless `--status` says otherwise), oldest first, with the cursor of the next. */
+/** `herald dlq list`: one page of dead letters (dead and parked unless `--status` says otherwise), oldest first, with the cursor of the next; it stops at once on Ctrl-C. */
 export async function dlqListCommand(ctx: CliContext, options: ListOptions): Promise<void> {
   const store = await ctx.deadLetters();
   const limit = options.limit === undefined ? DEFAULT_PAGE : parseCount(options.limit, '--limit', { min: 1, max: 1000 });
-  const page = await store.page({
-    ...queryOf(options),
-    status: parseStatuses(options.status, PENDING),
-    limit,
-    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
-  });
+  const request = { ...queryOf(options), status: parseStatuses(options.status, PENDING), limit, ...(options.cursor === undefined ? {} : { cursor: options.cursor }) };
+  const page = await untilStopped(ctx.io, store.page(request), 'reading dead letters');
   if (ctx.json) return printJson(ctx.io, page);
   const { stdout } = ctx.io;
   if (page.letters.length === 0) stdout.write('no dead letters match\n');
@@ -32,10 +29,10 @@ export async function dlqListCommand(ctx: CliContext, options: ListOptions): Pro
   if (page.next) stdout.write(`more: herald dlq list --cursor ${page.next} (with the same filters)\n`);
 }
 
-/** `herald dlq groups`: dead letters grouped by handler, reason and fingerprint, largest group first. */
+/** `herald dlq groups`: dead letters grouped by handler, reason and fingerprint, largest group first (stops at once on Ctrl-C). */
 export async function dlqGroupsCommand(ctx: CliContext, options: LetterFilterOptions): Promise<void> {
   const store = await ctx.deadLetters();
-  const groups = await store.groups({ ...queryOf(options), status: parseStatuses(options.status, PENDING) });
+  const groups = await untilStopped(ctx.io, store.groups({ ...queryOf(options), status: parseStatuses(options.status, PENDING) }), 'reading dead letters');
   if (ctx.json) return printJson(ctx.io, groups);
   if (groups.length === 0) {
     ctx.io.stdout.write('no dead letters match\n');

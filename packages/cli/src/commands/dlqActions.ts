@@ -1,10 +1,11 @@
-import { ErrorCodes, HeraldError, redriveRecord, uuidv7, type DeadLetter } from '@herald/core';
+import { ErrorCodes, HeraldError, isHeraldError, redriveRecord, uuidv7, type DeadLetter } from '@herald/core';
 import { confirm } from '../confirm.js';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
 import { printJson } from '../output.js';
 import { progress } from '../progress.js';
 import { planRedrive, selectLetters, unchangedSince, type LetterSelection } from '../redrivePlan.js';
+import { describeHeld, keysStillHeld } from './dlqHeld.js';
 import { parseStatuses, PENDING, queryOf, type LetterFilterOptions } from './letterOptions.js';
 
 export interface ActionOptions extends LetterFilterOptions {
@@ -30,6 +31,13 @@ function nothing(statuses: LetterSelection['statuses']): HeraldError {
   return new HeraldError(CliErrors.nothingMatched, `no dead letters match (status ${statuses.join(' or ')}); see herald dlq list --status all`);
 }
 
+/** `error` with what was done before it said first, keeping its code (and so the exit code). */
+function failedAfter(error: unknown, done: string): Error {
+  const message = `${done}: ${error instanceof Error ? error.message : String(error)}`;
+  if (!isHeraldError(error)) return new Error(message, { cause: error });
+  return new HeraldError(error.code, message, { cause: error, retriable: error.retriable, ...(error.details ? { details: error.details } : {}) });
+}
+
 const perGroup = (letters: readonly DeadLetter[]) =>
   [...letters.reduce((m, l) => m.set(l.group, (m.get(l.group) ?? 0) + 1), new Map<string, number>())].map(([group, n]) => `${group}: ${n}`).join(', ');
 
@@ -43,7 +51,8 @@ const perGroup = (letters: readonly DeadLetter[]) =>
  * handled: a later record of the key read first parks behind them. A letter already settled
  * (`--status redriven` or `discarded`: the operator means it) is set back to `dead` before its
  * record is appended, since a group skips a record whose letter is no longer waiting for it.
- * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it appended.
+ * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it appended;
+ * a chunk the broker refuses ends it with the broker's error, saying the same.
  */
 export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
   const statuses = parseStatuses(options.status, PENDING);
@@ -77,7 +86,8 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
       for (const status of new Set(settled.map((l) => l.status))) {
         await store.setStatus(settled.filter((l) => l.status === status).map((l) => l.id), status);
       }
-      throw error;
+      bar.done();
+      throw failedAfter(error, `appended ${i}/${letters.length} dead letter(s) (run ${run}) before failing; re-running is safe, it sends what is still dead or parked`);
     });
     bar.advance(chunk.length);
   }
@@ -93,7 +103,10 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
 /**
  * `herald dlq discard [ids...]`: marks dead or parked letters `discarded` (retention deletes them
  * later). It reports only what it changed: a letter another operator discarded or redrove while
- * the prompt waited is left out and counted, and when that leaves nothing, nothing matched.
+ * the prompt waited is left out and counted, and when that leaves nothing, nothing matched. Unlike
+ * a redrive it does not widen to a whole `park-key` key: discarding a key's dead letter leaves the
+ * letters parked behind it holding the key, so the prompt and the output name such keys, with how
+ * many letters hold each and the redrive that releases it (see `keysStillHeld`).
  * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it discarded.
  */
 export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[], options: ActionOptions): Promise<void> {
@@ -104,7 +117,8 @@ export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[],
   const store = await ctx.deadLetters();
   const selected = await selectLetters(store, selection);
   if (selected.length === 0) throw nothing(statuses);
-  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})` });
+  const willHold = describeHeld(await keysStillHeld(store, selected), 'will stay');
+  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})${willHold ? `; ${willHold}` : ''}` });
   const letters = await unchangedSince(store, selected);
   if (letters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${selected.length} dead letter(s) changed status while waiting for the confirmation; nothing discarded`);
   const bar = progress(ctx.io.stderr, { label: 'discarding', total: letters.length });
@@ -122,7 +136,8 @@ export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[],
   // the store counts what it changed; one changed by someone else just before the write is not ours
   if (discarded === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${selected.length} dead letter(s) changed status meanwhile; nothing discarded`);
   const changed = selected.length - discarded;
-  if (ctx.json) return printJson(ctx.io, { discarded, changed, ids: letters.map((l) => l.id) });
+  const held = await keysStillHeld(store, letters);
+  if (ctx.json) return printJson(ctx.io, { discarded, changed, ids: letters.map((l) => l.id), held });
   const left = changed > 0 ? ` (${changed} left out: they changed status while waiting for the confirmation)` : '';
-  ctx.io.stdout.write(`discarded ${discarded} dead letter(s)${left}\n`);
+  ctx.io.stdout.write(`discarded ${discarded} dead letter(s)${left}\n${held.length > 0 ? `${describeHeld(held, 'stay')}\n` : ''}`);
 }
