@@ -1,4 +1,4 @@
-import { HeraldError, type DeadLetter, type DeadLetterBrowser, type DeadLetterQuery, type DeadLetterStatus, type DeadLetterStore } from '@herald/core';
+import { HeraldError, systemClock, type Clock, type DeadLetter, type DeadLetterBrowser, type DeadLetterQuery, type DeadLetterStatus, type DeadLetterStore } from '@herald/core';
 import { CliErrors } from './errors.js';
 
 /** Which dead letters a command means: ids, a query, or both (ids narrowed by the query), in some statuses. */
@@ -12,6 +12,8 @@ type Store = DeadLetterStore & DeadLetterBrowser;
 
 const PAGE = 1000;
 const ID_CHUNK = 500;
+/** How long a selection waits for a page the store holds back (PostgreSQL, behind a running transaction). */
+const HELD_BACK_MS = 30_000;
 
 /** Whether a letter matches every field of a query (for letters fetched by id). */
 function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
@@ -32,9 +34,11 @@ function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
  * The selected letters, in the order they were added: ids looked up, or the query paged through.
  * An id no dead letter has (a typo, or one retention deleted) is refused with `nothing-matched`
  * before anything is touched, rather than the others acted on as if it had been found; a letter
- * that exists but is in another status or outside the query is left out.
+ * that exists but is in another status or outside the query is left out. A store may hold a page
+ * back (PostgreSQL, behind a transaction still running: an empty page that goes on): the selection
+ * waits for it, backing off, up to 30 s, then fails with `held-back`.
  */
-export async function selectLetters(store: Store, selection: LetterSelection): Promise<DeadLetter[]> {
+export async function selectLetters(store: Store, selection: LetterSelection, wait: SelectionWait = {}): Promise<DeadLetter[]> {
   const statuses = new Set(selection.statuses);
   if (selection.ids.length > 0) {
     const found: DeadLetter[] = [];
@@ -50,12 +54,37 @@ export async function selectLetters(store: Store, selection: LetterSelection): P
   }
   const letters: DeadLetter[] = [];
   let cursor: string | undefined;
+  let heldSince: number | undefined;
+  const clock = wait.clock ?? systemClock;
   do {
     const page = await store.page({ ...selection.query, status: [...statuses], limit: PAGE, ...(cursor ? { cursor } : {}) });
     letters.push(...page.letters);
     cursor = page.next ?? undefined;
+    if (page.letters.length > 0 || cursor === undefined) {
+      heldSince = undefined;
+      continue;
+    }
+    // an empty page that goes on: the store holds letters back behind a transaction still running
+    heldSince ??= clock.now();
+    const waited = clock.now() - heldSince;
+    const bound = wait.heldBackMs ?? HELD_BACK_MS;
+    if (waited >= bound) {
+      throw new HeraldError(
+        CliErrors.heldBack,
+        `waited ${Math.round(waited / 1000)} s for a transaction still running to end: the dead letters after the ${letters.length} read so far cannot be paged past it yet; nothing was changed (see docs/errors.md#held-back)`,
+      );
+    }
+    await clock.sleep(Math.min(2000, 200 * 2 ** Math.floor(waited / 1000), bound - waited), wait.signal).catch(() => {});
+    if (wait.signal?.aborted) throw new HeraldError(CliErrors.interrupted, `stopped while selecting dead letters; nothing was changed`);
   } while (cursor);
   return letters;
+}
+
+/** What a selection paging through a query waits with: a stop signal, and (for tests) a clock and the wait's bound. */
+export interface SelectionWait {
+  readonly signal?: AbortSignal;
+  readonly clock?: Clock;
+  readonly heldBackMs?: number;
 }
 
 const byId = (a: DeadLetter, b: DeadLetter) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

@@ -24,7 +24,9 @@ export async function dlqListCommand(ctx: CliContext, options: ListOptions): Pro
   const page = await untilStopped(ctx.io, store.page(request), 'reading dead letters');
   if (ctx.json) return printJson(ctx.io, page);
   const { stdout } = ctx.io;
-  if (page.letters.length === 0) stdout.write('no dead letters match\n');
+  // an empty page that goes on: the store holds letters back behind a transaction still running (PostgreSQL)
+  if (page.letters.length === 0 && page.next) stdout.write('no dead letters on this page yet: those after it were added by transactions newer than one still running, and are shown once it ends\n');
+  else if (page.letters.length === 0) stdout.write('no dead letters match\n');
   else stdout.write(table(['ID', 'STATUS', 'GROUP', 'HANDLER', 'REASON', 'KEY', 'ATTEMPTS', 'LAST FAILURE', 'ERROR'], page.letters.map(letterRow)));
   if (page.next) stdout.write(`more: herald dlq list --cursor ${page.next} (with the same filters)\n`);
 }

@@ -59,7 +59,7 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   const selection = selectionOf(ids, options, statuses);
   const store = await ctx.deadLetters();
   const { broker } = await ctx.engine();
-  const selected = await selectLetters(store, selection);
+  const selected = await selectLetters(store, selection, { signal: ctx.io.signal });
   if (selected.length === 0) throw nothing(statuses);
   const plan = await planRedrive(store, selected);
   const behind = plan.added > 0 ? `, ${plan.added} of them held behind the selected letters of their keys` : '';
@@ -115,7 +115,7 @@ export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[],
   if (resolved.length > 0) throw new HeraldError(ErrorCodes.invalidOptions, `discard takes --status dead, parked or both: a ${resolved.join(' or ')} letter is settled already`);
   const selection = selectionOf(ids, options, statuses);
   const store = await ctx.deadLetters();
-  const selected = await selectLetters(store, selection);
+  const selected = await selectLetters(store, selection, { signal: ctx.io.signal });
   if (selected.length === 0) throw nothing(statuses);
   const willHold = describeHeld(await keysStillHeld(store, selected), 'will stay');
   await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})${willHold ? `; ${willHold}` : ''}` });
