@@ -348,4 +348,36 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE policy = 'park-key' AND status IN ('dead', 'parked');
     `,
   },
+  {
+    version: 14,
+    name: 'dead letter pages by transaction, with a watermark',
+    // The read side's pages went in seq order, and a seq is drawn at the insert, not the commit: a
+    // letter of a transaction still open when an operator paged past a later seq committed behind
+    // the cursor and was never shown (nor redriven by a `dlq redrive --all`). Pages now follow
+    // (txid, seq), the adding transaction's id then the add, and read only below the oldest
+    // running transaction (pg_snapshot_xmin), as the outbox's relays do since version 7 (see
+    // deadLetters/pageDeadLetters.ts). The letters already there get txid 0, not this migration's
+    // id: they keep their seq order, first, and a process of the previous release in a
+    // transaction that took its id before this one may still add a letter after it commits, which
+    // must land after them. Re-adding a letter (ON CONFLICT DO UPDATE) leaves its txid. The
+    // indexes pages walk are rebuilt on (txid, seq) under their names: the open letters', a
+    // fingerprint's and a group's (list() and groups find a group's letters in it as before);
+    // pages of every letter get their own. The column needs no rewrite (a constant default), but
+    // the migration holds the table's ACCESS EXCLUSIVE lock until it commits, through four index
+    // builds that each read the table: every read and write of dead letters waits meanwhile, park-key
+    // groups of running processes with them. Migrate when quiet if the table holds many letters.
+    // Processes of the previous release add letters as before (the default stamps their txid),
+    // and still page in seq order, now sorting what these indexes no longer give in that order.
+    sql: (t) => `
+      ALTER TABLE ${t.deadLetters} ADD COLUMN txid xid8 NOT NULL DEFAULT '0'::xid8;
+      ALTER TABLE ${t.deadLetters} ALTER COLUMN txid SET DEFAULT pg_current_xact_id();
+      DROP INDEX ${t.schema}.dead_letters_open;
+      CREATE INDEX dead_letters_open ON ${t.deadLetters} (txid, seq) INCLUDE (status) WHERE status IN ('dead', 'parked');
+      DROP INDEX ${t.schema}.dead_letters_fingerprint;
+      CREATE INDEX dead_letters_fingerprint ON ${t.deadLetters} (fingerprint, txid, seq);
+      DROP INDEX ${t.schema}.dead_letters_group;
+      CREATE INDEX dead_letters_group ON ${t.deadLetters} (group_name, txid, seq);
+      CREATE INDEX dead_letters_txid ON ${t.deadLetters} (txid, seq);
+    `,
+  },
 ];

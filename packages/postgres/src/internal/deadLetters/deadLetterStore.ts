@@ -1,5 +1,5 @@
 import type { Clock, DeadLetterBrowser, DeadLetterStore } from '@herald/core';
-import { toDeadLetter, toDeadLetterGroup, toDeadLetterPage, toNumber, type DeadLetterGroupRow, type DeadLetterPageRow, type DeadLetterRow } from '@herald/sql';
+import { toDeadLetter, toDeadLetterGroup, toNumber, type DeadLetterGroupRow, type DeadLetterRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { addDeadLetter } from './addDeadLetter.js';
 import { countDeadLetters } from './countDeadLetters.js';
@@ -8,16 +8,18 @@ import { groupDeadLetters } from './groupDeadLetters.js';
 import { isKeyParked } from './isKeyParked.js';
 import { exactRow, type ColumnBytes } from './letterColumns.js';
 import { listDeadLetters } from './listDeadLetters.js';
-import { pageDeadLetters } from './pageDeadLetters.js';
+import { pageDeadLetters, toPage, type PageRow } from './pageDeadLetters.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 
 /**
  * Dead letters on PostgreSQL, with the operator's read side (`DeadLetterBrowser`); each method is
- * one statement, its own transaction, so reads see what is committed. Rows, queries, cursors and
+ * one statement, its own transaction, so reads see what is committed. Rows, queries and
  * groups are mapped by `@herald/sql`, as on SQLite, but for a letter's key and envelope, which hold
  * whatever a record's producer wrote: stored so that any string is kept exactly, U+0000 and lone
- * surrogates included, and a key is matched exactly (see `letterColumns.ts`). `clock` stamps when a
- * letter was resolved (redriven or discarded), which is what its retention counts from.
+ * surrogates included, and a key is matched exactly (see `letterColumns.ts`). Pages follow the
+ * order of the adding transactions and stop at the oldest one still running, so a cursor never
+ * skips a letter that commits late (see `pageDeadLetters.ts`). `clock` stamps when a letter was
+ * resolved (redriven or discarded), which is what its retention counts from.
  */
 export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadLetterBrowser {
   return {
@@ -37,9 +39,9 @@ export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadL
       await db.run('set dead letter status', setDeadLetterStatus(db.t, { ids, status, now: clock.now() }));
     },
     async page(request = {}) {
-      const { statement, limit } = pageDeadLetters(db.t, request);
-      const { rows } = await db.run<DeadLetterPageRow & ColumnBytes>('page dead letters', statement);
-      return toDeadLetterPage(rows.map(exactRow), limit);
+      const plan = pageDeadLetters(db.t, request);
+      const { rows } = await db.run<PageRow>('page dead letters', plan.statement);
+      return toPage(rows, plan);
     },
     async count(query = {}) {
       const { rows } = await db.run<{ n: number | string }>('count dead letters', countDeadLetters(db.t, query));
