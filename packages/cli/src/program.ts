@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { isHeraldError } from '@herald/core';
 import { dlqDiscardCommand, dlqRedriveCommand } from './commands/dlqActions.js';
@@ -13,6 +14,9 @@ import { processIo, type CliIo } from './io.js';
 import { printable } from './output.js';
 import { parseCount } from './time.js';
 
+
+/** This package's version (`--version`), from its package.json, beside `src/` and `dist/` alike. */
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 /** Options of {@link main}. */
 export interface MainOptions {
   /** Opens the engine commands run against. Default: `engineFromEnv` on `io.env`. */
@@ -52,6 +56,7 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
   const program = new Command('herald')
     .description("Operate a running Herald system: topics, groups and lag, tail, outbox, dead letters, replay.")
     .option('--json', 'print JSON for scripts (tail: one JSON object per line)')
+    .version(VERSION, '-V, --version', "print herald's version")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .addHelpText('after', EXIT_HELP);

@@ -83,7 +83,7 @@ export async function selectLetters(store: Store, selection: LetterSelection, wa
 /** What a selection paging through a query waits with: a stop signal, and (for tests) a clock and the wait's bound. */
 export interface SelectionWait {
   readonly signal?: AbortSignal;
-  readonly clock?: Clock;
+  readonly clock?: Pick<Clock, 'now' | 'sleep'>;
   readonly heldBackMs?: number;
 }
 

@@ -7,7 +7,7 @@ import { letter } from './support.js';
 // one still running): an empty page that goes on. A selection waits for it, a bounded time.
 
 /** A clock whose sleeps pass at once, counting the time they stand for. */
-function fastClock(): Clock & { slept: number[] } {
+function fastClock(): Pick<Clock, 'now' | 'sleep'> & { slept: number[] } {
   let now = 0;
   const slept: number[] = [];
   return {
@@ -58,7 +58,7 @@ describe('selecting letters from a store that holds pages back', () => {
   it('stops waiting on Ctrl-C with interrupted', async () => {
     const stop = new AbortController();
     const { store } = storeOf([{ letters: [], next: 'c1' }]);
-    const clock: Clock = { now: () => 0, sleep: async () => stop.abort() };
+    const clock: Pick<Clock, 'now' | 'sleep'> = { now: () => 0, sleep: async () => stop.abort() };
     await expect(selectLetters(store, { ...selection, statuses: [...selection.statuses] }, { clock, signal: stop.signal })).rejects.toThrowError(
       expect.objectContaining({ code: 'interrupted' }),
     );

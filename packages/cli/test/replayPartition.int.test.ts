@@ -95,3 +95,14 @@ describe('herald replay, failing part way', () => {
     expect(result.stderr).toContain('connection lost');
   });
 });
+
+describe('herald replay of a group that never committed, without --topic', () => {
+  it('says first that there is no such group (exit 4), and how to start a new one', async () => {
+    const m = memoryEngine();
+    const run = await herald(m.engine, ['replay', 'nogroup', '--to', 'earliest', '--yes']);
+    expect([run.code, run.stderr]).toEqual([
+      EXIT_CODES.nothingMatched,
+      'herald: group nogroup has never committed an offset: no such group (see herald groups), or, to set where a group that has not run yet starts, name its topics with --topic and add --new-group (nothing-matched)\n',
+    ]);
+  });
+});

@@ -76,7 +76,12 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
   const broker = await ctx.resetter();
   const before = await broker.describeGroup(group);
   const topics = options.topic && options.topic.length > 0 ? [...new Set(options.topic)] : [...new Set(before.partitions.map((p) => p.topic))];
-  if (topics.length === 0) throw new HeraldError(CliErrors.nothingMatched, `group ${group} has committed on no topic: name the topics to reset with --topic`);
+  if (topics.length === 0) {
+    throw new HeraldError(
+      CliErrors.nothingMatched,
+      `group ${group} has never committed an offset: no such group (see herald groups), or, to set where a group that has not run yet starts, name its topics with --topic and add --new-group`,
+    );
+  }
   if (before.members > 0) throw refused(group, before.members);
   const existing = new Set((await broker.describeTopics(topics)).map((t) => t.name));
   const missing = topics.filter((t) => !existing.has(t));
