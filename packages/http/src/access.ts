@@ -2,7 +2,7 @@ import { CoreErrors, HeraldError } from '@herald/core';
 import type { FastifyRequest } from 'fastify';
 import type { Authenticator } from './jwt.js';
 import type { Principal } from './principal.js';
-import { HttpErrors } from './errors.js';
+import { HttpErrorCodes, HttpErrors } from './errors.js';
 import { headerLines } from './rawHeaders.js';
 
 /**
@@ -60,4 +60,30 @@ export function accessHook(
 
 function invalid(message: string): HeraldError {
   return new HeraldError(CoreErrors.invalidOptions, `gateway: ${message}`);
+}
+
+/** The 401s that refuse a bearer token the request presented. */
+const TOKEN_REFUSALS: ReadonlySet<string> = new Set([
+  HttpErrorCodes.authorizationMalformed,
+  HttpErrorCodes.tokenMalformed,
+  HttpErrorCodes.tokenAlgorithmNotAllowed,
+  HttpErrorCodes.tokenKeyUnknown,
+  HttpErrorCodes.tokenSignatureInvalid,
+  HttpErrorCodes.tokenExpiryMissing,
+  HttpErrorCodes.tokenExpired,
+  HttpErrorCodes.tokenNotYetValid,
+  HttpErrorCodes.tokenAudienceInvalid,
+  HttpErrorCodes.tokenIssuerInvalid,
+  HttpErrorCodes.tokenClaimsInvalid,
+]);
+
+/**
+ * The `WWW-Authenticate` challenge of a 401 with this code. Every 401 must carry one (RFC 9110
+ * §11.6.1), and Bearer is the scheme the gateway verifies. `error="invalid_token"` says the token
+ * sent was refused (RFC 6750 §3.1), so it goes only with the gateway's own token refusals: a 401
+ * with no token (`authentication-required`) or of the application's own (a login's wrong password,
+ * mapped to `unauthorized`) gets the bare challenge, which tells a client no token was at fault.
+ */
+export function bearerChallenge(code: string): string {
+  return TOKEN_REFUSALS.has(code) ? 'Bearer error="invalid_token"' : 'Bearer';
 }

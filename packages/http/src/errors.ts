@@ -3,6 +3,7 @@ import { defineErrorCodes } from '@herald/core';
 /**
  * Error codes the HTTP layer raises or understands, besides the core's. Each maps to one HTTP
  * status in `PROBLEM_CATALOG` (problem.ts); this package is the only place in Herald that knows statuses.
+ * The exception is `listen-failed`: `gateway.listen()` raises it, no request is ever answered with it.
  */
 export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   badRequest: { code: 'bad-request', retriable: false, meaning: 'The request is malformed in a way no other code names (400).', action: 'Fix the request.' },
@@ -167,6 +168,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     retriable: true,
     meaning: "Another service the route asked did not answer in time (504); @herald/reply's request-timeout maps to it. Map a domain code to it with `errorKinds`.",
     action: 'Retry with backoff if the operation is idempotent (the other service may have done it); check that the other service runs and keeps up.',
+  },
+  listenFailed: {
+    code: 'listen-failed',
+    retriable: false,
+    meaning: "The gateway could not listen on its host and port: the port is in use or needs privileges, or the host is no address of this machine. Raised by `listen()`, never answered to a request.",
+    action: 'Choose a free port (0 lets the system pick one; the examples read it from PORT) or another host; the cause says what the system refused.',
   },
   internal: { code: 'internal', retriable: false, meaning: 'An unexpected error (500); the log has its details under the request id.', action: 'Report it with the request id.' },
 });

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { bearerChallenge } from './access.js';
 import { clientErrorHandler } from './clientError.js';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
@@ -42,7 +43,11 @@ export interface Gateway<Tx> {
   ingest<B extends TSchema, P extends TSchema, R>(route: IngestRoute<B, P, R>): this;
   /** Adds a GET route. Register before `listen`. */
   query<P extends TSchema, Q extends TSchema, R>(route: QueryRoute<P, Q, R>): this;
-  /** Starts listening; readiness stays `starting` until {@link markReady}. Starts the key purger. */
+  /**
+   * Starts listening (on 127.0.0.1 unless `host` says otherwise); readiness stays `starting` until
+   * {@link markReady}. Starts the key purger. A port in use or privileged, or a host that is no
+   * address of this machine, fails with `listen-failed` naming the address.
+   */
   listen(options: { port: number; host?: string }): Promise<{ host: string; port: number; url: string }>;
   /** Reports ready: GET /readyz answers 200 from now until closing begins. */
   markReady(): void;
@@ -101,7 +106,11 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
       return gateway;
     },
     async listen({ port, host = '127.0.0.1' }) {
-      await fastify.listen({ port, host });
+      try {
+        await fastify.listen({ port, host });
+      } catch (error) {
+        throw listenError(error, host, port);
+      }
       if (resolved.purgeIntervalMs > 0 && !purger) {
         purger = startIdempotencyPurger({ store: resolved.idempotency, clock: resolved.clock, intervalMs: resolved.purgeIntervalMs, logger: resolved.logger });
       }
@@ -191,14 +200,35 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   return fastify;
 }
 
+/**
+ * A system's refusal to listen (a port in use, a privileged port, a host that is no address here)
+ * as `listen-failed`, naming the address and what to do; any other error (a route that failed to
+ * register) passes unchanged.
+ */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const syscall = (error as { syscall?: unknown } | null)?.syscall;
+  if (typeof syscall !== 'string') return error;
+  const systemCode = (error as { code?: unknown }).code;
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const hint =
+    systemCode === 'EADDRINUSE'
+      ? 'the port is in use: choose a free port, or 0 to let the system pick one'
+      : systemCode === 'EACCES'
+        ? 'not permitted: ports below 1024 need privileges, choose a higher one'
+        : 'check that the host is an address of this machine';
+  return new HeraldError(HttpErrors.listenFailed, `http: cannot listen on ${address}: ${(error as Error).message} (${hint})`, {
+    cause: error,
+    details: { host, port, ...(typeof systemCode === 'string' ? { systemCode } : {}) },
+  });
+}
+
 function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error, request.url, options.problems);
   const scope = scopeOf(request);
   scope.error = error;
   logFailure(scope.logger, problem, request, error, scope.probe);
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
-  // RFC 6750 §3: a 401 names the scheme, and says the token was refused when one was sent
-  if (problem.status === 401) reply.header('www-authenticate', problem.code === HttpErrorCodes.authenticationRequired || problem.code === HttpErrorCodes.unauthorized ? 'Bearer' : 'Bearer error="invalid_token"');
+  if (problem.status === 401) reply.header('www-authenticate', bearerChallenge(problem.code));
   return sendBody(reply, problem);
 }
 
