@@ -4,6 +4,7 @@ export type { ErrorCodeSpec, HeraldErrorOptions } from './model/errors.js';
 export { CoreErrors, ErrorCodes, ValidationError, toError } from './model/errorCodes.js';
 export type { ValidationIssue } from './model/errorCodes.js';
 export { uuidv7, uuidv7Time } from './model/uuid.js';
+export { editDistance } from './model/given.js';
 export { encodeEnvelope, encodeEnvelopeValue, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model/envelope.js';
 export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
@@ -17,7 +18,7 @@ export type { EventDefinition, EventDefinitionOptions, EventData, EventRegistry,
 // ports: what engines and observers plug into
 export { MAX_TIMER_MS, systemClock } from './ports/clock.js';
 export type { Clock } from './ports/clock.js';
-export { jsonLogger, silentLogger } from './ports/logger.js';
+export { jsonLogger, logLevelFromEnv, silentLogger } from './ports/logger.js';
 export type { Logger, LogLevel } from './ports/logger.js';
 export { canEnsureTopics } from './ports/broker.js';
 export { canResetOffsets, resetTargets } from './ports/offsetReset.js';

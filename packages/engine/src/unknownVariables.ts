@@ -1,3 +1,4 @@
+import { editDistance } from '@herald/core';
 import { invalidEnv, type EngineEnv } from './env.js';
 
 /**
@@ -70,17 +71,4 @@ function canonical(name: string): string {
 
 function familyOf(name: string): string | undefined {
   return /^(KAFKA|PG)_/.exec(canonical(name))?.[1];
-}
-
-/** Levenshtein distance: insertions, deletions and substitutions of one character. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError, logLevelFromEnv } from '@herald/core';
 import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
@@ -45,7 +45,7 @@ const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
  * logger.error('payment failed', { orderId, error }); // error.cause chain kept
  */
 export function pinoLogger(options: PinoLoggerOptions = {}): PinoLogger {
-  const level = options.level ?? envLevel();
+  const level = options.level ?? logLevelFromEnv();
   if (!LEVELS.includes(level)) throw invalid(`pinoLogger: level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   const target = options.destination ?? 2;
   const terminal = typeof target === 'number' ? isTerminal(target) : target.isTTY === true;
@@ -143,11 +143,6 @@ function isTerminal(fd: number): boolean {
   if (fd === 1) return process.stdout.isTTY === true;
   if (fd === 2) return process.stderr.isTTY === true;
   return false;
-}
-
-function envLevel(): LogLevel {
-  const value = process.env['HERALD_LOG_LEVEL'];
-  return value !== undefined && (LEVELS as readonly string[]).includes(value) ? (value as LogLevel) : 'info';
 }
 
 function envPretty(): boolean | undefined {

@@ -52,6 +52,19 @@ describe('pinoLogger', () => {
     expect(() => pinoLogger({ level: 'loud' as never })).toThrow(expect.objectContaining({ code: 'invalid-options' }));
   });
 
+  it('reads HERALD_LOG_LEVEL trimmed and in any case, and refuses a level that is none (a typo would log at another level)', () => {
+    process.env['HERALD_LOG_LEVEL'] = ' WARN ';
+    const sink = capture();
+    const logger = pinoLogger({ destination: sink });
+    logger.info('hidden');
+    logger.warn('shown');
+    expect(parsed(sink).map((l) => l['msg'])).toEqual(['shown']);
+    process.env['HERALD_LOG_LEVEL'] = 'verbose';
+    expect(() => pinoLogger({ destination: capture() })).toThrow(
+      expect.objectContaining({ code: 'invalid-options', message: 'HERALD_LOG_LEVEL must be one of debug, info, warn, error, silent, got "verbose"' }),
+    );
+  });
+
   it('keeps the whole Error.cause chain, with codes and details, wherever an error sits among the fields', () => {
     const sink = capture();
     const root = new Error('connection reset');

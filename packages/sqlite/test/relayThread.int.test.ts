@@ -14,14 +14,19 @@ afterEach(async () => {
   cleanup = [];
 });
 
-function engine(relayThread = true): SqliteEngine & { readonly dataDir: string } {
+/** Where each engine of {@link engine} keeps its files (an engine spread into createApp carries only its own keys). */
+const dataDirs = new WeakMap<SqliteEngine, string>();
+const dataDirOf = (opened: SqliteEngine) => dataDirs.get(opened)!;
+
+function engine(relayThread = true): SqliteEngine {
   const tmp = tempDir('herald-relay-thread-');
   const opened = sqliteEngine({ dataDir: tmp.dir, relayThread });
   cleanup.push(async () => {
     await opened.close();
     tmp.remove();
   });
-  return { ...opened, dataDir: tmp.dir };
+  dataDirs.set(opened, tmp.dir);
+  return opened;
 }
 
 /** Records in the outbox not yet published, read through a fresh handle (the app closed its own). */
@@ -82,7 +87,7 @@ describe('sqliteEngine relayThread', () => {
     await waitFor(() => relayed() >= 50, 10_000, 'relayed facts for every note');
     expect(relayed()).toBe(50);
     await app.close();
-    expect(await pending(opened.dataDir)).toBe(0);
+    expect(await pending(dataDirOf(opened))).toBe(0);
   });
 
   it('hands its consumers exactly the records the log file holds: offsets, keys, values, headers, timestamps', async () => {
@@ -113,7 +118,7 @@ describe('sqliteEngine relayThread', () => {
     await waitFor(() => seen.length === 24, 10_000, 'the relayed notes handled');
     // a second handle on the same files appends to the log itself: nothing hands these over, the
     // consumers waiting at the end of what they were handed must find them in the file
-    const other = sqliteEngine({ dataDir: opened.dataDir });
+    const other = sqliteEngine({ dataDir: dataDirOf(opened) });
     const producer = createApp({ name: 'other-producer', ...other, logger: silentLogger, events: [Noted] });
     cleanup.push(async () => {
       await producer.close();
@@ -149,8 +154,8 @@ describe('sqliteEngine relayThread', () => {
     await app.start();
     await app.publish.many(Noted, Array.from({ length: 200 }, (_, i) => ({ id: `d${i}` })));
     await app.close({ deadlineMs: 10_000 });
-    expect(await pending(opened.dataDir)).toBe(0);
-    const reader = sqliteEngine({ dataDir: opened.dataDir });
+    expect(await pending(dataDirOf(opened))).toBe(0);
+    const reader = sqliteEngine({ dataDir: dataDirOf(opened) });
     const [notes] = await reader.broker.describeTopics(['notes']).finally(() => reader.close());
     expect(notes?.partitions.reduce((sum, partition) => sum + partition.end - partition.start, 0)).toBe(200);
   });
@@ -182,7 +187,7 @@ describe('sqliteEngine relayThread', () => {
   it('closes at once after a failed start: the thread has exited already', async () => {
     const opened = engine();
     // the thread opens the store file itself: without one, its start fails
-    renameSync(join(opened.dataDir, 'store.db'), join(opened.dataDir, 'moved.db'));
+    renameSync(join(dataDirOf(opened), 'store.db'), join(dataDirOf(opened), 'moved.db'));
     const relay = opened.relayHost!.createRelay({}, { instrumentation: createInstrumentation(), logger: silentLogger });
     const failure = await relay.start(new AbortController().signal).then(() => undefined, (error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);

@@ -26,7 +26,9 @@ import { closeOnSignals } from './signals.js';
 import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
 
 /**
- * Creates a Herald application over one engine (a broker and its stores).
+ * Creates a Herald application over one engine (a broker and its stores). The options are checked
+ * here: a bad value, or a key that is no option (the keys an engine object carries aside), throws
+ * `invalid-options` naming it.
  *
  * @example
  * const app = createApp({ ...sqliteEngine({ dataDir: '.herald' }) });

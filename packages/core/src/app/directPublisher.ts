@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
-import type { EventDefinition } from '../model/events.js';
+import { assertEventDefinition, type EventDefinition } from '../model/events.js';
 import type { Broker, OutgoingRecord } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -42,10 +42,12 @@ export function createDirectPublisher(deps: DirectPublisherDeps): Publish {
   }
 
   const publishDirect = (async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: PublishOptions = {}) => {
+    assertEventDefinition(definition, 'publishDirect: definition');
     const [envelope] = await append([buildEnvelope(deps.clock, definition, data, options, options.cause)]);
     return envelope!;
   }) as Publish;
   publishDirect.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
+    assertEventDefinition(definition, 'publishDirect.many: definition');
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publishDirect.many: items must be an array');
     // one id for every item would have consumers' inboxes keep the first and drop the rest as duplicates
     if ((options as { id?: unknown }).id !== undefined) throw new HeraldError(CoreErrors.invalidOptions, 'publishDirect.many: id cannot be given for several events');

@@ -1,7 +1,7 @@
 import type { Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
-import type { EventDefinition, EventRegistry } from '../model/events.js';
+import { assertEventDefinition, type EventDefinition, type EventRegistry } from '../model/events.js';
 import type { BatchContext, BatchHandler, Handler, HandlerContext } from '../pipeline/handler.js';
 import { defaultPipeline, policyStep, type PolicyEnv, type Pipeline } from '../pipeline/preset.js';
 import type { HandlerEntry } from '../runtime/dispatcher.js';
@@ -73,11 +73,14 @@ export function createHandlerRegistry<Tx>(deps: HandlerRegistryDeps<Tx>): Handle
     handler: Handler<Envelope, Tx>,
     batchHandler: BatchHandler<Envelope, Tx> | undefined,
   ): void {
+    const where = batchHandler ? 'onBatch()' : 'on()';
     if (sealed) throw new HeraldError(CoreErrors.invalidOptions, 'register handlers before start()');
-    const definitions = (Array.isArray(definitionOrList) ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
-    if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'on(): give at least one event definition');
-    if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, 'on(): the handler must be a function');
-    const settings = resolveHandlerSettings(handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
+    const list = Array.isArray(definitionOrList);
+    const definitions = (list ? definitionOrList : [definitionOrList]) as readonly EventDefinition[];
+    if (definitions.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `${where}: give at least one event definition`);
+    definitions.forEach((definition, i) => assertEventDefinition(definition, list ? `${where}: definitions[${i}]` : `${where}: definition`));
+    if (typeof handler !== 'function') throw new HeraldError(CoreErrors.invalidOptions, `${where}: the handler must be a function`);
+    const settings = resolveHandlerSettings(where, handlerOptions, definitions.map((d) => d.type), options.handlerDefaults);
     const { group } = settings;
     const byType = groups.get(group) ?? new Map<string, HandlerEntry<Tx>>();
     const existing = byType.values().next().value as HandlerEntry<Tx> | undefined;

@@ -1,6 +1,8 @@
 import { DEFAULT_MAX_EVENT_BYTES } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
+import { assertEventDefinition } from '../model/events.js';
+import { closestName, describeGiven } from '../model/given.js';
 import type { StartPosition } from '../ports/broker.js';
 import { MAX_TIMER_MS } from '../ports/clock.js';
 import { RETRY_DEFAULTS } from '../pipeline/policies/retry.js';
@@ -29,6 +31,33 @@ export const APP_DEFAULTS = {
 
 const NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
+/** Every option `createApp` reads: typed as a record of `AppOptions`' keys, so a new option cannot be left out. */
+const APP_OPTION_KEYS: Readonly<Record<keyof AppOptions<unknown>, true>> = {
+  name: true,
+  broker: true,
+  stores: true,
+  events: true,
+  topics: true,
+  clock: true,
+  logger: true,
+  maxEventBytes: true,
+  handlerDefaults: true,
+  groups: true,
+  pipeline: true,
+  relay: true,
+  relayHost: true,
+  timers: true,
+  transactionBatch: true,
+  closeDeadlineMs: true,
+};
+
+/**
+ * Keys an engine object carries besides `broker`, `stores` and `relayHost` (`@herald/engine`'s
+ * `Engine`: `kind`, `description`, `close`; `sqliteEngine`'s: `close`): `createApp({ ...engine })`
+ * spreads them in, and the app has no use for them (it closes the broker and the stores itself).
+ */
+const ENGINE_KEYS: ReadonlySet<string> = new Set(['kind', 'description', 'close']);
+
 export interface ResolvedGroupOptions {
   readonly concurrency: number;
   readonly maxInFlight: number;
@@ -42,12 +71,17 @@ export interface ResolvedGroupOptions {
 /** Checks the app-wide options; throws `invalid-options` naming the first bad one. */
 export function validateAppOptions<Tx>(options: AppOptions<Tx>): void {
   if (!options || typeof options !== 'object') throw invalid('createApp: options are required ({ broker, stores, ... })');
+  refuseUnknownOptions(options);
   if (!options.broker || typeof options.broker.publish !== 'function') throw invalid('createApp: broker is required');
   if (!options.stores || typeof options.stores.transaction !== 'function') throw invalid('createApp: stores are required');
   if (options.name !== undefined && !NAME.test(options.name)) throw invalid(`createApp: name "${options.name}" must match ${NAME}`);
   if (options.maxEventBytes !== undefined) positive('maxEventBytes', options.maxEventBytes);
   if (options.closeDeadlineMs !== undefined) duration('closeDeadlineMs', options.closeDeadlineMs, nonNegative);
   if (options.transactionBatch !== undefined) positiveInteger('transactionBatch', options.transactionBatch);
+  if (options.events !== undefined) {
+    if (!Array.isArray(options.events)) throw invalid(`createApp: events: expected an array of event definitions, got ${describeGiven(options.events)}`);
+    options.events.forEach((definition, i) => assertEventDefinition(definition, `createApp: events[${i}]`));
+  }
   for (const [group, settings] of Object.entries(options.groups ?? {})) {
     groupName(group);
     resolveGroupOptions(group, settings);
@@ -82,10 +116,31 @@ export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx>
   return resolved;
 }
 
-/** A handler's settings: its own options over the app's handler defaults over Herald's. */
-export function resolveHandlerSettings<Tx>(options: HandlerOptions<Tx>, definitionTypes: readonly string[], defaults: AppOptions<Tx>['handlerDefaults'] = {}): HandlerSettings {
-  groupName(options.group);
-  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalid('on(): name must be a non-empty string');
+/**
+ * Refuses a key `createApp` does not read, naming it and the option it most likely meant: a typo
+ * (`relayy: false`) would otherwise be ignored, and the app run with the default.
+ */
+function refuseUnknownOptions(options: object): void {
+  for (const key of Object.keys(options)) {
+    if (Object.hasOwn(APP_OPTION_KEYS, key) || ENGINE_KEYS.has(key)) continue;
+    const meant = closestName(key, Object.keys(APP_OPTION_KEYS));
+    const hint = meant ? `did you mean "${meant}"?` : `the options are ${Object.keys(APP_OPTION_KEYS).join(', ')}`;
+    throw invalid(`createApp: unknown option "${key}" (${hint})`);
+  }
+}
+
+/**
+ * A handler's settings: its own options over the app's handler defaults over Herald's. `where`
+ * names the call (`on()`, `onBatch()`) in the errors.
+ */
+export function resolveHandlerSettings<Tx>(
+  where: string,
+  options: HandlerOptions<Tx>,
+  definitionTypes: readonly string[],
+  defaults: AppOptions<Tx>['handlerDefaults'] = {},
+): HandlerSettings {
+  handlerGroup(where, options);
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalid(`${where}: name must be a non-empty string`);
   const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
   duration('timeoutMs', timeoutMs);
   const deadLetter = options.deadLetter ?? defaults.deadLetter ?? APP_DEFAULTS.handler.deadLetter;
@@ -107,6 +162,16 @@ export function resolveHandlerSettings<Tx>(options: HandlerOptions<Tx>, definiti
 export function closeDeadline(value: number): number {
   if (value !== Number.POSITIVE_INFINITY) nonNegative('close({ deadlineMs })', value);
   return Math.min(value, MAX_TIMER_MS);
+}
+
+/** The handler options' group: JavaScript callers leave it out or pass the group name alone. */
+function handlerGroup(where: string, options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalid(`${where}: options must be an object such as { group: 'billing' }, got ${describeGiven(options)}`);
+  }
+  const { group } = options as { group?: unknown };
+  if (group === undefined) throw invalid(`${where}: options.group is required, e.g. { group: 'billing' }`);
+  if (typeof group !== 'string' || !NAME.test(group)) throw invalid(`${where}: options.group must be a name matching ${NAME}, got ${describeGiven(group)}`);
 }
 
 export function groupName(group: string): void {

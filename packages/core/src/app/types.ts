@@ -83,6 +83,7 @@ export interface AppOptions<Tx> {
   /** Topics to provision at start where the broker can (partitions, retention). */
   readonly topics?: readonly TopicSpec[];
   readonly clock?: Clock;
+  /** Default: `jsonLogger()`, at the level `HERALD_LOG_LEVEL` names (else `info`; another value throws `invalid-options`). */
   readonly logger?: Logger;
   /** Largest serialised event accepted at publish. Default 1 MiB. */
   readonly maxEventBytes?: number;

@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CoreErrors, ValidationError, type ValidationIssue } from './errorCodes.js';
 import { HeraldError } from './errors.js';
 import { registerFormats } from './formats.js';
+import { describeGiven } from './given.js';
 
 /**
  * A typed event: its type name and version, the topic it goes to, how its partition key is derived
@@ -105,6 +106,19 @@ export function defineEvent<S extends TSchema, P extends TSchema = TSchema>(opti
   };
 }
 
+/**
+ * Throws `invalid-options` unless `value` has the shape of an event definition (as
+ * {@link defineEvent} returns it), naming `argument` (`publish: definition`) and what was given.
+ * Plain JavaScript passes a type name or a bare `{ type, topic }` where a definition goes, which
+ * otherwise fails later as a TypeError or a misleading error about a topic. A handful of `typeof`
+ * checks: cheap enough for every publish.
+ */
+export function assertEventDefinition(value: unknown, argument: string): asserts value is EventDefinition {
+  const d = value as Partial<EventDefinition> | null | undefined;
+  if (typeof d === 'object' && d !== null && typeof d.parse === 'function' && typeof d.key === 'function' && typeof d.type === 'string' && typeof d.topic === 'string') return;
+  throw invalid(`${argument}: expected an event definition from defineEvent(), got ${describeGiven(value)}`);
+}
+
 function checkedUpcast(type: string, version: number, topic: string, upcast: EventUpcast): EventUpcast {
   const { from, data } = upcast ?? {};
   const name = `${type}@${version}`;
@@ -152,6 +166,10 @@ export function createEventRegistry(definitions: readonly EventDefinition[] = []
     knows: (type) => types.has(type),
     all: () => [...byKey.values()],
   };
-  definitions.forEach((d) => registry.register(d));
+  if (!Array.isArray(definitions)) throw invalid(`createEventRegistry: definitions: expected an array of event definitions, got ${describeGiven(definitions)}`);
+  definitions.forEach((d, i) => {
+    assertEventDefinition(d, `createEventRegistry: definitions[${i}]`);
+    registry.register(d);
+  });
   return registry;
 }

@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Envelope } from './envelope.js';
 import { CoreErrors, ValidationError } from './errorCodes.js';
 import { HeraldError } from './errors.js';
-import type { EventDefinition } from './events.js';
+import { assertEventDefinition, type EventDefinition } from './events.js';
 
 /**
  * `event` as `definition` reads it: checked against its own version's schema and, when it is of an
@@ -14,9 +14,10 @@ import type { EventDefinition } from './events.js';
  * Throws `unknown-event-type` for another type or a version the definition does not read (a newer
  * one: its consumer is older than its producer), `schema-violation` for data its own version's
  * schema refuses, and `upcast-failed` when an upcast throws or returns data the next version's
- * schema refuses.
+ * schema refuses; `invalid-options` when `definition` is not an event definition.
  */
 export function readEvent<S extends TSchema>(definition: EventDefinition<S>, event: Envelope): Envelope<Static<S>> {
+  assertEventDefinition(definition, 'readEvent: definition');
   if (event.type !== definition.type) {
     throw new HeraldError(CoreErrors.unknownEventType, `a ${event.type} event is not a ${definition.type}`);
   }

@@ -2,7 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { encodeEnvelopeValue, envelopeProblem, headersProblem, unstorableDataError, type Envelope } from '../model/envelope.js';
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
-import type { EventDefinition } from '../model/events.js';
+import { assertEventDefinition, type EventDefinition } from '../model/events.js';
 import { uuidv7 } from '../model/uuid.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -60,6 +60,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     createdAt: deps.clock.now(),
   });
   const publish = (async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: PublishOptions = {}) => {
+    assertEventDefinition(definition, 'publish: definition');
     const envelope = buildEnvelope(deps.clock, definition, data, options, options.cause ?? cause);
     const record = toRecord(envelope);
     await deps.outbox.append(tx, [record]);
@@ -67,6 +68,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     return envelope;
   }) as Publish;
   publish.many = async <S extends TSchema>(definition: EventDefinition<S>, items: readonly Static<S>[], options: PublishManyOptions = {}) => {
+    assertEventDefinition(definition, 'publish.many: definition');
     if (!Array.isArray(items)) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: items must be an array');
     // one id for every item would have consumers' inboxes keep the first and drop the rest as duplicates
     if ((options as PublishOptions).id !== undefined) throw new HeraldError(CoreErrors.invalidOptions, 'publish.many: id cannot be given for several events');
@@ -80,6 +82,7 @@ export function bindPublisher<Tx>(deps: PublisherDeps<Tx>, tx: Tx, cause?: Envel
     return envelopes;
   };
   publish.schedule = async <S extends TSchema>(definition: EventDefinition<S>, data: Static<S>, options: ScheduleOptions) => {
+    assertEventDefinition(definition, 'publish.schedule: definition');
     const timers = timerStore(deps);
     const dueAt = dueTime(deps.clock, options);
     const timerId = options?.timerId;

@@ -1,3 +1,7 @@
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
+import { describeGiven } from '../model/given.js';
+
 /** Structured logging. Fields are merged into each line. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -13,12 +17,15 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /**
  * A logger writing one JSON object per line (`time`, `level`, `msg`, fields) to `write`
- * (stderr by default), dropping lines below `level` (default: `HERALD_LOG_LEVEL`, else `info`).
+ * (stderr by default), dropping lines below `level` (default: `HERALD_LOG_LEVEL`, read once here,
+ * else `info`). A level that is none of debug, info, warn, error or silent, given or in
+ * `HERALD_LOG_LEVEL`, throws `invalid-options`: a typo would otherwise log at another level.
  */
 export function jsonLogger(
   options: { level?: LogLevel; fields?: Record<string, unknown>; write?: (line: string) => void } = {},
 ): Logger {
-  const min = RANK[options.level ?? envLevel()];
+  const threshold = options.level === undefined ? logLevelFromEnv() : checkedLevel(options.level);
+  const min = RANK[threshold];
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const base = options.fields ?? {};
   const log = (level: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
@@ -30,7 +37,7 @@ export function jsonLogger(
     info: log('info'),
     warn: log('warn'),
     error: log('error'),
-    child: (fields) => jsonLogger({ ...options, fields: { ...base, ...fields } }),
+    child: (fields) => jsonLogger({ ...options, level: threshold, fields: { ...base, ...fields } }),
   };
 }
 
@@ -50,7 +57,21 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
-function envLevel(): LogLevel {
-  const value = process.env.HERALD_LOG_LEVEL;
-  return value !== undefined && value in RANK ? (value as LogLevel) : 'info';
+const LEVELS = Object.keys(RANK).join(', ');
+
+function checkedLevel(level: unknown): LogLevel {
+  if (typeof level === 'string' && Object.hasOwn(RANK, level)) return level as LogLevel;
+  throw new HeraldError(CoreErrors.invalidOptions, `jsonLogger: level must be one of ${LEVELS}, got ${describeGiven(level)}`);
+}
+
+/**
+ * `HERALD_LOG_LEVEL`, as the engine settings read it: trimmed, any case; unset or empty means
+ * `info`; anything else is `invalid-options`. Every logger Herald makes reads it so.
+ */
+export function logLevelFromEnv(): LogLevel {
+  const raw = process.env.HERALD_LOG_LEVEL?.trim();
+  if (raw === undefined || raw === '') return 'info';
+  const level = raw.toLowerCase();
+  if (Object.hasOwn(RANK, level)) return level as LogLevel;
+  throw new HeraldError(CoreErrors.invalidOptions, `HERALD_LOG_LEVEL must be one of ${LEVELS}, got "${raw}"`);
 }
