@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
+import { CoreErrors, HeraldError, closeOnSignals, uuidv7, type Logger } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { bearerChallenge } from './access.js';
@@ -106,6 +106,9 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
       return gateway;
     },
     async listen({ port, host = '127.0.0.1' }) {
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+        throw new HeraldError(CoreErrors.invalidOptions, `http: listen: port must be an integer from 0 to 65535 (0: the system picks a free one), got ${String(port)}`);
+      }
       try {
         await fastify.listen({ port, host });
       } catch (error) {

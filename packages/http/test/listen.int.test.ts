@@ -40,6 +40,15 @@ describe('gateway.listen when the system refuses', () => {
     });
   });
 
+  it('refuses a port that is no port number with invalid-options, before trying to listen', async () => {
+    f = fixture();
+    for (const port of [65_536, -1, 80.5, Number.NaN]) {
+      await expect(f.gateway.listen({ port, host: '127.0.0.1' })).rejects.toThrowError(
+        expect.objectContaining({ code: 'invalid-options', message: `http: listen: port must be an integer from 0 to 65535 (0: the system picks a free one), got ${String(port)}` }),
+      );
+    }
+  });
+
   it('passes an error that is not the system refusing (a plugin failing at start) through unchanged', async () => {
     f = fixture();
     const broken = new Error('a plugin failed to start');
