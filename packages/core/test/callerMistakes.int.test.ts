@@ -67,6 +67,16 @@ describe('handler options', () => {
     expect(() => app.on(Step, js({ group: 7 }), handler)).toThrow(refusal(expect.stringMatching(/^on\(\): options\.group must be a name matching .*, got a number \(7\)$/)));
     expect(app.on(Step, { group: 'worker' }, handler).groups).toEqual(['worker']);
   });
+
+  it('refuse a key that is no handler option, and so do handlerDefaults and a group\'s settings', () => {
+    const { app } = newApp();
+    const handler = async () => {};
+    expect(() => app.on(Step, js({ group: 'worker', deadletter: 'park-key' }), handler)).toThrow(refusal('on(): unknown option "deadletter" (did you mean "deadLetter"?)'));
+    expect(() => app.onBatch(Step, js({ group: 'worker', concurrency: 4 }), handler)).toThrow(refusal(expect.stringMatching(/^onBatch\(\): unknown option "concurrency" \(the options are group, name, pipeline, retry, timeoutMs, deadLetter, middleware\)$/)));
+    const parts = { broker: memoryBroker(), stores: memoryStores(), logger: silentLogger };
+    expect(() => createApp<MemoryTx>(js({ ...parts, handlerDefaults: { timeout: 5_000 } }))).toThrow(refusal('createApp: handlerDefaults: unknown option "timeout" (did you mean "timeoutMs"?)'));
+    expect(() => createApp<MemoryTx>(js({ ...parts, groups: { worker: { concurency: 4 } } }))).toThrow(refusal('groups.worker: unknown option "concurency" (did you mean "concurrency"?)'));
+  });
 });
 
 describe('createApp options', () => {

@@ -9,7 +9,7 @@ import { RETRY_DEFAULTS } from '../pipeline/policies/retry.js';
 import type { HandlerSettings } from '../pipeline/preset.js';
 import { resolveBackoff } from '../timing/backoff.js';
 import type { OffsetOutOfRangePolicy } from '../runtime/groupConsumer.js';
-import type { AppOptions, GroupOptions, HandlerOptions } from './types.js';
+import type { AppOptions, GroupOptions, HandlerOptions, HandlerPolicy } from './types.js';
 
 /** Every default of an app, its groups and its handlers, in one place. */
 export const APP_DEFAULTS = {
@@ -51,6 +51,28 @@ const APP_OPTION_KEYS: Readonly<Record<keyof AppOptions<unknown>, true>> = {
   closeDeadlineMs: true,
 };
 
+/** Every handler option, and so (less `group`, `name` and `pipeline`) every key of `handlerDefaults`. */
+const HANDLER_OPTION_KEYS: Readonly<Record<keyof HandlerOptions<unknown>, true>> = {
+  group: true,
+  name: true,
+  pipeline: true,
+  retry: true,
+  timeoutMs: true,
+  deadLetter: true,
+  middleware: true,
+};
+const HANDLER_POLICY_KEYS: Readonly<Record<keyof HandlerPolicy<unknown>, true>> = { retry: true, timeoutMs: true, deadLetter: true, middleware: true };
+const GROUP_OPTION_KEYS: Readonly<Record<keyof GroupOptions<unknown>, true>> = {
+  concurrency: true,
+  maxInFlight: true,
+  commitIntervalMs: true,
+  start: true,
+  onOffsetOutOfRange: true,
+  transactionBatch: true,
+  maxBatch: true,
+  pipeline: true,
+};
+
 /**
  * Keys an engine object carries besides `broker`, `stores` and `relayHost` (`@herald/engine`'s
  * `Engine`: `kind`, `description`, `close`; `sqliteEngine`'s: `close`): `createApp({ ...engine })`
@@ -71,7 +93,7 @@ export interface ResolvedGroupOptions {
 /** Checks the app-wide options; throws `invalid-options` naming the first bad one. */
 export function validateAppOptions<Tx>(options: AppOptions<Tx>): void {
   if (!options || typeof options !== 'object') throw invalid('createApp: options are required ({ broker, stores, ... })');
-  refuseUnknownOptions(options);
+  refuseUnknownOptions('createApp', options, APP_OPTION_KEYS, ENGINE_KEYS);
   if (!options.broker || typeof options.broker.publish !== 'function') throw invalid('createApp: broker is required');
   if (!options.stores || typeof options.stores.transaction !== 'function') throw invalid('createApp: stores are required');
   if (options.name !== undefined && !NAME.test(options.name)) throw invalid(`createApp: name "${options.name}" must match ${NAME}`);
@@ -86,11 +108,13 @@ export function validateAppOptions<Tx>(options: AppOptions<Tx>): void {
     groupName(group);
     resolveGroupOptions(group, settings);
   }
+  if (options.handlerDefaults !== undefined) refuseUnknownOptions('createApp: handlerDefaults', options.handlerDefaults, HANDLER_POLICY_KEYS);
   if (options.handlerDefaults?.timeoutMs !== undefined) duration('handlerDefaults.timeoutMs', options.handlerDefaults.timeoutMs);
   if (options.handlerDefaults?.retry !== undefined) resolveBackoff(options.handlerDefaults.retry, RETRY_DEFAULTS);
 }
 
 export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx> = {}): ResolvedGroupOptions {
+  refuseUnknownOptions(`groups.${group}`, options, GROUP_OPTION_KEYS);
   const d = APP_DEFAULTS.group;
   const resolved = {
     concurrency: options.concurrency ?? d.concurrency,
@@ -117,15 +141,15 @@ export function resolveGroupOptions<Tx>(group: string, options: GroupOptions<Tx>
 }
 
 /**
- * Refuses a key `createApp` does not read, naming it and the option it most likely meant: a typo
- * (`relayy: false`) would otherwise be ignored, and the app run with the default.
+ * Refuses a key the call does not read, naming it and the option it most likely meant: a typo
+ * (`relayy: false`, `retries: 3`) would otherwise be ignored, and the app run with the default.
  */
-function refuseUnknownOptions(options: object): void {
+function refuseUnknownOptions(where: string, options: object, known: Readonly<Record<string, true>>, also: ReadonlySet<string> = new Set()): void {
   for (const key of Object.keys(options)) {
-    if (Object.hasOwn(APP_OPTION_KEYS, key) || ENGINE_KEYS.has(key)) continue;
-    const meant = closestName(key, Object.keys(APP_OPTION_KEYS));
-    const hint = meant ? `did you mean "${meant}"?` : `the options are ${Object.keys(APP_OPTION_KEYS).join(', ')}`;
-    throw invalid(`createApp: unknown option "${key}" (${hint})`);
+    if (Object.hasOwn(known, key) || also.has(key)) continue;
+    const meant = closestName(key, Object.keys(known));
+    const hint = meant ? `did you mean "${meant}"?` : `the options are ${Object.keys(known).join(', ')}`;
+    throw invalid(`${where}: unknown option "${key}" (${hint})`);
   }
 }
 
@@ -140,6 +164,7 @@ export function resolveHandlerSettings<Tx>(
   defaults: AppOptions<Tx>['handlerDefaults'] = {},
 ): HandlerSettings {
   handlerGroup(where, options);
+  refuseUnknownOptions(where, options, HANDLER_OPTION_KEYS);
   if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0)) throw invalid(`${where}: name must be a non-empty string`);
   const timeoutMs = options.timeoutMs ?? defaults.timeoutMs ?? APP_DEFAULTS.handler.timeoutMs;
   duration('timeoutMs', timeoutMs);
