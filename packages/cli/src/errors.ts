@@ -42,7 +42,7 @@ export const { specs: CliErrors, codes: CliErrorCodes } = defineErrorCodes({
     code: 'held-back',
     retriable: true,
     meaning:
-      "A dlq redrive or dlq discard could not page through every letter it selects: on PostgreSQL a page of dead letters stops before letters added by transactions newer than the oldest one still running in the cluster (so that a cursor never skips a letter committed late), and a transaction stayed open for the whole wait (30 s). Nothing was changed.",
+      "A dlq redrive or dlq discard could not page through every letter it selects: on PostgreSQL a page of dead letters stops before letters added by transactions newer than the oldest one still running in the cluster (so that a cursor never skips a letter committed late), and a transaction stayed open for the whole wait (2 minutes). Nothing was changed.",
     action:
       'Find the long transaction (SELECT pid, backend_xid, xact_start, state, query FROM pg_stat_activity WHERE backend_xid IS NOT NULL ORDER BY xact_start) and let it end, or end it; then run the command again. Selecting by ids does not page, and is not held back.',
   },

@@ -1,5 +1,6 @@
 import { HeraldError, systemClock, type Clock, type DeadLetter, type DeadLetterBrowser, type DeadLetterQuery, type DeadLetterStatus, type DeadLetterStore } from '@herald/core';
 import { CliErrors } from './errors.js';
+import { untilStopped } from './io.js';
 
 /** Which dead letters a command means: ids, a query, or both (ids narrowed by the query), in some statuses. */
 export interface LetterSelection {
@@ -12,8 +13,11 @@ type Store = DeadLetterStore & DeadLetterBrowser;
 
 const PAGE = 1000;
 const ID_CHUNK = 500;
-/** How long a selection waits for a page the store holds back (PostgreSQL, behind a running transaction). */
-const HELD_BACK_MS = 30_000;
+/**
+ * How long a selection waits for a page the store holds back (PostgreSQL, behind a running
+ * transaction): past a handler transaction's default limit (`transactionTimeoutMs`, 30 s) and then some.
+ */
+const HELD_BACK_MS = 120_000;
 
 /** Whether a letter matches every field of a query (for letters fetched by id). */
 function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
@@ -36,7 +40,7 @@ function matches(letter: DeadLetter, query: LetterSelection['query']): boolean {
  * before anything is touched, rather than the others acted on as if it had been found; a letter
  * that exists but is in another status or outside the query is left out. A store may hold a page
  * back (PostgreSQL, behind a transaction still running: an empty page that goes on): the selection
- * waits for it, backing off, up to 30 s, then fails with `held-back`.
+ * waits for it, backing off, up to 2 minutes, then fails with `held-back`.
  */
 export async function selectLetters(store: Store, selection: LetterSelection, wait: SelectionWait = {}): Promise<DeadLetter[]> {
   const statuses = new Set(selection.statuses);
@@ -57,7 +61,8 @@ export async function selectLetters(store: Store, selection: LetterSelection, wa
   let heldSince: number | undefined;
   const clock = wait.clock ?? systemClock;
   do {
-    const page = await store.page({ ...selection.query, status: [...statuses], limit: PAGE, ...(cursor ? { cursor } : {}) });
+    const reading = store.page({ ...selection.query, status: [...statuses], limit: PAGE, ...(cursor ? { cursor } : {}) });
+    const page = wait.signal ? await untilStopped({ signal: wait.signal }, reading, 'selecting dead letters') : await reading;
     letters.push(...page.letters);
     cursor = page.next ?? undefined;
     if (page.letters.length > 0 || cursor === undefined) {
