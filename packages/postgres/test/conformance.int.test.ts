@@ -52,9 +52,12 @@ describeStoreConformance<SqlTx, PgStores>({
   create: () => fresh(),
 });
 
+// pages stop before letters of transactions newer than one still running in the cluster: no
+// background sweep may run one while the suite counts a page's letters (it asks for full pages)
+describeDeadLetterBrowserConformance<SqlTx, PgStores>({ name: 'pgStores', durable: true, leaseTime: 'wall', create: () => fresh({ maintenance: false }) });
+
 for (const describeAbility of [
   describeIdempotencyConformance<SqlTx, PgStores>,
-  describeDeadLetterBrowserConformance<SqlTx, PgStores>,
   describeOutboxBacklogConformance<SqlTx, PgStores>,
   describeTimerConformance<SqlTx, PgStores>,
   describeSagaStoreConformance<SqlTx, PgStores>,
