@@ -1,14 +1,12 @@
-import { createApp, hasWindowStore, partitionForKey, type App, type EventDefinition, type Publish, type PublishOptions, type SqlTx } from '@herald/core';
+import { partitionForKey, type App, type EventDefinition, type Publish, type PublishOptions, type SqlTx } from '@herald/core';
 import { pgAnalytics, type AnalyticsStore } from '@herald/analytics';
-import { engineFromEnv, type Engine } from '@herald/engine';
-import { pinoLogger } from '@herald/logging';
+import type { Engine } from '@herald/engine';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS, GROUPS, TOPICS } from '../src/events.js';
 import { appendEvents, envelopeIdOf, type IngestEvent } from '../src/ingest.js';
-import { createQueries, type Queries } from '../src/queries.js';
-import { registerConsumer } from '../src/services/consumer.js';
+import type { Queries } from '../src/queries.js';
 import { eventually } from './support/client.js';
+import { startConsumerApp } from './support/consumerApp.js';
 import { tempDataDir } from './support/inProcess.js';
 
 /**
@@ -33,22 +31,7 @@ describe('the consumer, given events that did not pass its producer', () => {
   beforeAll(async () => {
     cluster = await startPostgresCluster();
     store = await pgAnalytics({ connectionString: await cluster.createDatabase('analytics_guards') });
-    const logger = pinoLogger({ level: 'silent' });
-    engine = await engineFromEnv({ HERALD_DATA_DIR: data.dir, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '' }, { logger });
-    app = createApp<SqlTx>({
-      name: 'guards',
-      broker: engine.broker,
-      stores: engine.stores,
-      events: EVENTS,
-      topics: TOPICS,
-      logger,
-      handlerDefaults: { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 }, deadLetter: 'skip' },
-    });
-    registerConsumer(app, { store, graceMs: GRACE_MS, idleTimeoutMs: 3_600_000 });
-    if (!hasWindowStore(engine.stores)) throw new Error('the embedded engine keeps window state');
-    queries = createQueries({ store, windows: engine.stores.windows, graceMs: GRACE_MS });
-    await app.start({ groups: [GROUPS.stream, GROUPS.metrics], relay: false });
-    await app.ready();
+    ({ engine, app, queries } = await startConsumerApp({ name: 'guards', dataDir: data.dir, store, graceMs: GRACE_MS, handlerDefaults: { retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 }, deadLetter: 'skip' } }));
   });
   afterAll(async () => {
     await app?.close({ deadlineMs: 5_000 });

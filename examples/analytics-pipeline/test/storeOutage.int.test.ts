@@ -1,14 +1,11 @@
 import { join } from 'node:path';
-import { createApp, hasWindowStore, HeraldError, partitionForKey, type App, type SqlTx } from '@herald/core';
+import { HeraldError, partitionForKey, type App, type SqlTx } from '@herald/core';
 import { AnalyticsErrors, sqliteAnalytics, type AnalyticsStore } from '@herald/analytics';
-import { engineFromEnv, type Engine } from '@herald/engine';
-import { pinoLogger } from '@herald/logging';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS, GROUPS, TOPICS } from '../src/events.js';
 import { appendEvents, appendMetric, type IngestEvent } from '../src/ingest.js';
-import { createQueries, type Queries } from '../src/queries.js';
-import { registerConsumer } from '../src/services/consumer.js';
+import type { Queries } from '../src/queries.js';
 import { eventually, sleep } from './support/client.js';
+import { startConsumerApp } from './support/consumerApp.js';
 import { tempDataDir } from './support/inProcess.js';
 
 /**
@@ -25,7 +22,6 @@ describe('the consumer while the analytics store is unavailable', () => {
   const OUTAGE_MS = 5_000;
   const data = tempDataDir('analytics-outage');
   let real: AnalyticsStore | undefined;
-  let engine: Engine | undefined;
   let app: App<SqlTx> | undefined;
   let queries: Queries | undefined;
   let down = false;
@@ -43,23 +39,8 @@ describe('the consumer while the analytics store is unavailable', () => {
       appendMetrics: (points) => (down ? unavailable() : real!.appendMetrics(points)),
       appendLate: (events) => (down ? unavailable() : real!.appendLate(events)),
     };
-    const logger = pinoLogger({ level: 'silent' });
-    engine = await engineFromEnv({ HERALD_DATA_DIR: data.dir, HERALD_KAFKA_BROKERS: '', DATABASE_URL: '' }, { logger });
-    app = createApp<SqlTx>({
-      name: 'outage',
-      broker: engine.broker,
-      stores: engine.stores,
-      events: EVENTS,
-      topics: TOPICS,
-      logger,
-      // the example's retries (src/config.ts), with a deadline short enough for the outage to outlast two attempts
-      handlerDefaults: { retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }, timeoutMs: 2_000, deadLetter: 'skip' },
-    });
-    registerConsumer(app, { store, graceMs: GRACE_MS, idleTimeoutMs: 3_600_000 });
-    if (!hasWindowStore(engine.stores)) throw new Error('the embedded engine keeps window state');
-    queries = createQueries({ store, windows: engine.stores.windows, graceMs: GRACE_MS });
-    await app.start({ groups: [GROUPS.stream, GROUPS.metrics], relay: false });
-    await app.ready();
+    // the example's retries (src/config.ts), with a deadline short enough for the outage to outlast two attempts
+    ({ app, queries } = await startConsumerApp({ name: 'outage', dataDir: data.dir, store, graceMs: GRACE_MS, handlerDefaults: { retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }, timeoutMs: 2_000, deadLetter: 'skip' } }));
   });
   afterAll(async () => {
     await app?.close({ deadlineMs: 5_000 });
