@@ -20,7 +20,7 @@ import {
 } from '@herald/core';
 import { createActivity } from './internal/activity.js';
 import { checkCoPartitioning } from './internal/copartition.js';
-import { noteRecord, notesRecords, punctuateIdle } from './internal/idleClock.js';
+import { idleSets, lastRecords, noteRecord, notedTopics, punctuateIdle, recentRecord, type IdleTimes } from './internal/idleClock.js';
 import type { GroupPlan } from './internal/plan.js';
 import { planOf } from './internal/plans.js';
 import { runBatch } from './internal/run.js';
@@ -88,6 +88,14 @@ interface Queued {
   readonly event: Envelope;
 }
 
+/** Events of one topic's partition, handled together. */
+interface Batch {
+  readonly group: GroupPlan;
+  readonly topic: string;
+  readonly partition: number;
+  readonly events: Envelope[];
+}
+
 /** The handlers' signal here: the driver runs them with no deadline, so it never aborts. */
 const NO_DEADLINE = new AbortController().signal;
 
@@ -102,6 +110,8 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   const activity = createActivity(clock, plan.idleTimeoutMs);
   const byType = new Map<string, GroupPlan>();
   for (const group of plan.groups) for (const definition of group.definitions) byType.set(definition.type, group);
+  const sets = plan.groups.flatMap((group) => idleSets(group).map((set) => ({ group, set })));
+  const noted = new Map(plan.groups.map((group) => [group, notedTopics(group, plan.idleTimeoutMs)]));
   let published: Envelope[] = [];
   let late: LateRecord<unknown>[] = [];
 
@@ -150,11 +160,15 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
   }
 
   /** One batch in one transaction; what it publishes to repartition topics comes back as work. */
-  async function handle(group: GroupPlan, partition: number, events: readonly Envelope[]): Promise<Queued[]> {
+  async function handle(batch: Batch): Promise<Queued[]> {
+    const { group, topic, partition, events } = batch;
     const out: Envelope[] = [];
     // the driver is the group's only member: it holds every partition it feeds, so they go idle here
-    activity.assigned(group.group, events.map((e) => ({ topic: e.topic, partition })));
-    activity.begin(group.group, partition);
+    const scopes = sets.filter((s) => s.group === group && s.set.topics.includes(topic)).map((s) => s.set.scope);
+    for (const scope of scopes) {
+      activity.assigned(scope, [{ topic, partition }]);
+      activity.begin(scope, partition);
+    }
     try {
       await stores.transaction(async (tx) => {
         out.length = 0;
@@ -162,11 +176,11 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
         const todo = events.filter((e) => fresh.has(e.id));
         if (todo.length === 0) return;
         // as install's batches: the record time every member's punctuation reads
-        if (notesRecords(group, plan.idleTimeoutMs)) await noteRecord({ windows: stores.windows as never, tx, group: group.group, partition }, clock.now());
+        if (noted.get(group)!.has(topic)) await noteRecord({ windows: stores.windows as never, tx, group: group.group, topic, partition }, clock.now());
         await runBatch(group, context(group, partition, tx, out), todo);
       });
     } finally {
-      activity.end(group.group, partition);
+      for (const scope of scopes) activity.end(scope, partition);
     }
     return settle(out);
   }
@@ -184,19 +198,19 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
     return next;
   }
 
-  /** Handles queued events, a batch per (group, partition) in arrival order, until nothing is left. */
+  /** Handles queued events, a batch per (group, topic, partition) in arrival order, as a consumer reads them, until nothing is left. */
   async function drain(queue: Queued[], oneByOne: boolean): Promise<void> {
     while (queue.length > 0) {
-      const batches = new Map<string, { group: GroupPlan; partition: number; events: Envelope[] }>();
+      const batches = new Map<string, Batch>();
       for (const item of queue.splice(0)) {
-        const id = `${item.group.group}\u0000${item.partition}`;
-        const batch = batches.get(id) ?? { group: item.group, partition: item.partition, events: [] };
+        const id = `${item.group.group}\u0000${item.event.topic}\u0000${item.partition}`;
+        const batch = batches.get(id) ?? { group: item.group, topic: item.event.topic, partition: item.partition, events: [] };
         batch.events.push(item.event);
         batches.set(id, batch);
       }
-      for (const { group, partition, events } of batches.values()) {
-        const slices = oneByOne ? events.map((e) => [e]) : [events];
-        for (const slice of slices) queue.push(...(await handle(group, partition, slice)));
+      for (const batch of batches.values()) {
+        const slices = oneByOne ? batch.events.map((e) => [e]) : [batch.events];
+        for (const slice of slices) queue.push(...(await handle({ ...batch, events: slice })));
       }
     }
   }
@@ -212,14 +226,20 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
     await clock.advance(ms);
     const now = clock.now();
     const queue: Queued[] = [];
-    for (const group of plan.groups) {
-      if (group.aggregations.length === 0) continue;
-      for (const partition of activity.idle(group.group, now)) {
+    // as the punctuator's tick
+    for (const { group, set } of sets) {
+      const idle = activity.idle(set.scope, now);
+      if (idle.length === 0) continue;
+      const last = set.shared ? await lastRecords(stores.windows as never, set) : undefined;
+      for (const partition of idle) {
+        const times: IdleTimes = { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(set.scope, partition), lastRecord: last?.get(partition) };
+        if (recentRecord(times)) continue;
         const out: Envelope[] = [];
         await stores.transaction(async (tx) => {
           out.length = 0;
-          await punctuateIdle(group, context(group, partition, tx, out), { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(group.group, partition) });
+          await punctuateIdle(set, group, context(group, partition, tx, out), times);
         });
+        activity.punctuated(set.scope, partition, now);
         queue.push(...settle(out));
       }
     }

@@ -1,9 +1,9 @@
 import type { Clock } from '@herald/core';
 
-/** What this member knows of one partition (by number) of one group. */
+/** What this member knows of one partition (by number) of one scope. */
 interface PartitionActivity {
   /**
-   * Topics of the group whose partition of this number this member holds. Empty while a batch of
+   * Topics of the scope whose partition of this number this member holds. Empty while a batch of
    * a partition it does not hold runs (a redrive, or one revoked mid-batch): such a partition is
    * never idle here, and is forgotten once its last batch ends.
    */
@@ -12,45 +12,54 @@ interface PartitionActivity {
   lastActivity: number;
   /** Batches running now. */
   busy: number;
+  /** Wall time up to which this member's last punctuation of it accounted (0: none). */
+  punctuated: number;
 }
 
 /**
- * Tracks, per group and partition, when this member last handled a record of it (or took it over)
- * and whether a batch of it runs: which partitions may be idle here. Whether they are is decided
- * in the punctuation's transaction, against what every member recorded (see `idleClock.ts`).
+ * Tracks, per scope (an idle set of a group: the topics some of its aggregations read, see
+ * `idleClock.ts`) and partition number, when this member last handled a record of it (or took it
+ * over, or punctuated it) and whether a batch of it runs: which partitions may be idle here. For a
+ * set of several topics, whether they are is decided against what every member noted.
  */
 export interface Activity {
-  assigned(group: string, partitions: readonly { topic: string; partition: number }[]): void;
-  revoked(group: string, partitions: readonly { topic: string; partition: number }[]): void;
+  /** The scope's topics' partitions this member was assigned (the caller passes only the scope's topics). */
+  assigned(scope: string, partitions: readonly { topic: string; partition: number }[]): void;
+  revoked(scope: string, partitions: readonly { topic: string; partition: number }[]): void;
   /** A batch of `partition` starts (the partition is not idle while it runs). */
-  begin(group: string, partition: number): void;
-  end(group: string, partition: number): void;
-  /** Partitions of `group` held by this member and idle here at `now`, in partition order. */
-  idle(group: string, now: number): number[];
-  /** Wall time of this member's last record of the partition, or of its assignment (now when it holds none). */
-  since(group: string, partition: number): number;
+  begin(scope: string, partition: number): void;
+  end(scope: string, partition: number): void;
+  /** Partitions of `scope` held by this member and idle here at `now`, in partition order. */
+  idle(scope: string, now: number): number[];
+  /**
+   * Wall time up to which this member accounted for the partition: its last record of it, its
+   * assignment, or its last punctuation of it here, whichever is latest (now when it holds none).
+   */
+  since(scope: string, partition: number): number;
+  /** A punctuation of the partition that accounted for the wall time up to `at` committed. */
+  punctuated(scope: string, partition: number, at: number): void;
 }
 
 export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
-  const groups = new Map<string, Map<number, PartitionActivity>>();
+  const scopes = new Map<string, Map<number, PartitionActivity>>();
 
-  function entry(group: string, partition: number): PartitionActivity {
-    let partitions = groups.get(group);
-    if (!partitions) groups.set(group, (partitions = new Map()));
+  function entry(scope: string, partition: number): PartitionActivity {
+    let partitions = scopes.get(scope);
+    if (!partitions) scopes.set(scope, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0 }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, punctuated: 0 }));
     return found;
   }
 
   return {
-    assigned(group, partitions) {
+    assigned(scope, partitions) {
       for (const { topic, partition } of partitions) {
-        const found = entry(group, partition);
+        const found = entry(scope, partition);
         found.topics.add(topic);
       }
     },
-    revoked(group, partitions) {
-      const held = groups.get(group);
+    revoked(scope, partitions) {
+      const held = scopes.get(scope);
       for (const { topic, partition } of partitions) {
         const found = held?.get(partition);
         found?.topics.delete(topic);
@@ -59,28 +68,33 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
         if (found.busy === 0) held!.delete(partition);
       }
     },
-    begin(group, partition) {
-      const found = entry(group, partition);
+    begin(scope, partition) {
+      const found = entry(scope, partition);
       found.busy++;
       found.lastActivity = clock.now();
     },
-    end(group, partition) {
-      const found = entry(group, partition);
+    end(scope, partition) {
+      const found = entry(scope, partition);
       found.busy--;
       found.lastActivity = clock.now();
       // a partition not held here (revoked mid-batch, or redriven on a member that never held it)
       // must not stay behind: the punctuator would move its stream time while its owner works
-      if (found.topics.size === 0 && found.busy === 0) groups.get(group)!.delete(partition);
+      if (found.topics.size === 0 && found.busy === 0) scopes.get(scope)!.delete(partition);
     },
-    idle(group, now) {
+    idle(scope, now) {
       const idle: number[] = [];
-      for (const [partition, found] of groups.get(group) ?? []) {
+      for (const [partition, found] of scopes.get(scope) ?? []) {
         if (found.topics.size > 0 && found.busy === 0 && now - found.lastActivity >= idleTimeoutMs) idle.push(partition);
       }
       return idle.sort((a, b) => a - b);
     },
-    since(group, partition) {
-      return groups.get(group)?.get(partition)?.lastActivity ?? clock.now();
+    since(scope, partition) {
+      const found = scopes.get(scope)?.get(partition);
+      return found ? Math.max(found.lastActivity, found.punctuated) : clock.now();
+    },
+    punctuated(scope, partition, at) {
+      const found = scopes.get(scope)?.get(partition);
+      if (found) found.punctuated = Math.max(found.punctuated, at);
     },
   };
 }

@@ -1,81 +1,136 @@
 import type { WindowStore } from '@herald/core';
+import type { AggregateNode } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { punctuate, type RunContext } from './run.js';
 
 /**
- * The wall times a group's members share per partition number, so that idle punctuation is right
- * whoever holds which topic's partition. The topics of a co-partitioned aggregation share one
- * stream time per partition number, but partition 0 of one topic may be held by one member and
- * partition 0 of another by a second: each sees only its own records. Both therefore keep, in the
- * window store and in the transactions that move stream time, when the partition number last had
- * a record (of any of the group's topics, on any member) and up to when punctuation already moved
- * its stream time on. A member punctuates only when no record arrived anywhere for the idle
- * timeout, and moves stream time on by the wall time not yet accounted for, so the members
- * together move it by the wall time elapsed since the last record, once.
+ * Which aggregations go idle together, and the wall times their members share when their topics
+ * are held by several members.
+ *
+ * An aggregation's idleness is its topics': the aggregations of a group that read the same topics
+ * form one idle set, tracked and punctuated on its own (records of another topic of the group do
+ * not keep it from going idle). A set that reads one topic has each partition held by one member,
+ * which judges idleness from its own batches, alone. A set that reads several co-partitioned
+ * topics shares one stream time per partition number, but partition 0 of one topic may be held by
+ * one member and partition 0 of another by a second: each sees only its own records. So each batch
+ * of such a topic notes, in its transaction, the wall time of its records in the window store, in
+ * a register of its own topic and partition (no other member writes it: batches of different
+ * topics never wait for each other there); a punctuation reads the registers of the set's topics
+ * and moves stream time only when none had a record for the idle timeout, by the wall time not yet
+ * accounted for, which it keeps in a register of the set. The members together thus move a
+ * partition number's stream time by the wall time elapsed since its last record, once.
  *
  * Each time is kept as the stream time of an internal entry of the window store (a stream time
- * never goes back, so a write from a clock behind the last writer's is ignored). Their names hold
- * a `:`, which a topology's names never do, so no aggregation's store takes them.
+ * never goes back, so a time below the stored one, from a clock behind, is ignored). Their names
+ * hold a `:`, which a topology's names and topics never do, so no aggregation's store takes them.
  */
 
-const lastRecordStore = (group: string) => `${group}:last-record`;
-const punctuatedStore = (group: string) => `${group}:punctuated`;
+/** Aggregations of one group that read the same topics. */
+export interface IdleSet {
+  readonly group: string;
+  /** The topics, sorted. */
+  readonly topics: readonly string[];
+  /** In the group's order (upstream first). */
+  readonly aggregations: readonly AggregateNode[];
+  /** Whether it reads several topics: their partitions of one number may be held by different members. */
+  readonly shared: boolean;
+  /** Its name in the punctuator's bookkeeping and in its register: `<group>:<topics joined by +>`. */
+  readonly scope: string;
+}
 
-/** A partition (number) of a group, in one transaction of the group's window store. */
-export interface IdlePartition {
+/** The group's idle sets, in the order of their first aggregation. */
+export function idleSets(group: GroupPlan): IdleSet[] {
+  const sets = new Map<string, { topics: string[]; aggregations: AggregateNode[] }>();
+  for (const node of group.aggregations) {
+    const topics = [...(group.aggregationTopics.get(node) ?? [])].sort();
+    const id = topics.join('+');
+    const set = sets.get(id);
+    if (set) set.aggregations.push(node);
+    else sets.set(id, { topics, aggregations: [node] });
+  }
+  return [...sets].map(([id, { topics, aggregations }]) => ({ group: group.group, topics, aggregations, shared: topics.length > 1, scope: `${group.group}:${id}` }));
+}
+
+/** The topics whose batches note the wall time of their records: those of the group's shared sets (none when idleness is off). */
+export function notedTopics(group: GroupPlan, idleTimeoutMs: number): ReadonlySet<string> {
+  if (!Number.isFinite(idleTimeoutMs)) return new Set();
+  return new Set(idleSets(group).flatMap((set) => (set.shared ? set.topics : [])));
+}
+
+const lastRecordStore = (group: string, topic: string) => `${group}:${topic}:last-record`;
+const punctuatedStore = (set: IdleSet) => `${set.scope}:punctuated`;
+
+/** A topic's partition of a group, in one transaction of the group's window store. */
+export interface NotedPartition {
   readonly windows: WindowStore<unknown>;
   readonly tx: unknown;
   readonly group: string;
+  readonly topic: string;
   readonly partition: number;
 }
 
 /**
- * Notes, in the batch's transaction, that the partition number had a record at `now`. Called before
- * the batch touches its window state: batches and punctuations then take the partition's locks in
- * one order (this register first), and never wait for each other in a circle.
+ * Notes, in the batch's transaction, that the topic's partition had a record at `now`: one update
+ * of a register only this partition's batches write. Called before the batch touches its window
+ * state, so that every batch takes its locks in one order (its register, then the aggregations').
  */
-export async function noteRecord(at: IdlePartition, now: number): Promise<void> {
-  await at.windows.update(at.tx, { store: lastRecordStore(at.group), partition: at.partition }, [], () => ({ streamTime: now }));
+export async function noteRecord(at: NotedPartition, now: number): Promise<void> {
+  await at.windows.update(at.tx, { store: lastRecordStore(at.group, at.topic), partition: at.partition }, [], () => ({ streamTime: now }));
 }
 
 /**
- * How far, in ms, a punctuation at `now` moves the partition's stream time on: undefined when a
- * record arrived (on any member) within `idleTimeoutMs`, or when nothing is left to account for;
- * else the wall time since the later of the last record, the last punctuation and `since` (when
- * this member took the partition over, or last ran a batch of it), which it then records as
- * accounted for. In the punctuation's transaction, before any window state: see {@link noteRecord}.
+ * When each partition number of a shared set last had a record, by any member, as committed: read
+ * once per punctuator tick, outside any transaction, so a punctuation takes no lock on the
+ * registers batches write. A batch that noted its record but has not committed yet is not seen: a
+ * punctuation then moves stream time as if that record had come just after it.
  */
-export async function idleAdvance(at: IdlePartition, options: { readonly now: number; readonly idleTimeoutMs: number; readonly since: number }): Promise<number | undefined> {
-  const { now, idleTimeoutMs, since } = options;
-  let lastRecord: number | undefined;
-  await at.windows.update(at.tx, { store: lastRecordStore(at.group), partition: at.partition }, [], (state) => {
-    lastRecord = state.streamTime;
-    return undefined;
-  });
-  // a clock behind the member that wrote it sees a record in its future: not idle either
-  if (lastRecord !== undefined && now - lastRecord < idleTimeoutMs) return undefined;
+export async function lastRecords(windows: WindowStore<unknown>, set: IdleSet): Promise<Map<number, number>> {
+  const last = new Map<number, number>();
+  for (const snapshot of await Promise.all(set.topics.map((topic) => windows.read(lastRecordStore(set.group, topic))))) {
+    for (const { partition, streamTime } of snapshot.partitions) {
+      if (streamTime !== undefined) last.set(partition, Math.max(streamTime, last.get(partition) ?? streamTime));
+    }
+  }
+  return last;
+}
+
+/** What a punctuation of one partition (number) of an idle set goes by. */
+export interface IdleTimes {
+  readonly now: number;
+  readonly idleTimeoutMs: number;
+  /** Up to when this member accounted for the partition: its last record here, its assignment, or its last punctuation here. */
+  readonly since: number;
+  /** A shared set's last record of the partition number, on any member (see {@link lastRecords}). */
+  readonly lastRecord?: number | undefined;
+}
+
+/** Whether a shared set's partition number had a record within the idle timeout (a clock behind the noting member's sees it in its future: not idle either). */
+export function recentRecord(times: IdleTimes): boolean {
+  return times.lastRecord !== undefined && times.now - times.lastRecord < times.idleTimeoutMs;
+}
+
+/**
+ * Punctuates a partition of an idle set, idle on this member, in the caller's transaction: moves
+ * its aggregations' stream time on by the wall time not yet accounted for (an aggregation that
+ * never had a record stays without one), closing what that reaches. Returns whether it moved it.
+ * A shared set first takes its punctuation register (before any window state, as batches take
+ * theirs), where the members keep up to when they accounted for the partition number.
+ */
+export async function punctuateIdle(set: IdleSet, group: GroupPlan, ctx: RunContext, times: IdleTimes): Promise<boolean> {
+  const { now, since, lastRecord } = times;
   let advance: number | undefined;
-  await at.windows.update(at.tx, { store: punctuatedStore(at.group), partition: at.partition }, [], (state) => {
-    const from = Math.max(since, lastRecord ?? since, state.streamTime ?? since);
-    if (now <= from) return undefined;
-    advance = now - from;
-    return { streamTime: now };
-  });
-  return advance;
-}
-
-/** Whether the group's batches note their records: it aggregates, and idle partitions are punctuated. */
-export function notesRecords(group: GroupPlan, idleTimeoutMs: number): boolean {
-  return group.aggregations.length > 0 && Number.isFinite(idleTimeoutMs);
-}
-
-/**
- * Punctuates a partition idle on this member, in the caller's transaction: when {@link idleAdvance}
- * says it is idle everywhere, moves each aggregation's stream time on by the wall time not yet
- * accounted for (an aggregation that never had a record stays without one).
- */
-export async function punctuateIdle(group: GroupPlan, ctx: RunContext, options: { readonly now: number; readonly idleTimeoutMs: number; readonly since: number }): Promise<void> {
-  const advance = await idleAdvance({ windows: ctx.windows!, tx: ctx.tx, group: ctx.group, partition: ctx.partition }, options);
-  if (advance === undefined) return;
-  await punctuate(group, ctx, (_node, stored) => (stored === undefined ? undefined : stored + advance));
+  if (!set.shared) {
+    if (now > since) advance = now - since;
+  } else if (!recentRecord(times)) {
+    await ctx.windows!.update(ctx.tx, { store: punctuatedStore(set), partition: ctx.partition }, [], (state) => {
+      const from = Math.max(since, lastRecord ?? since, state.streamTime ?? since);
+      if (now <= from) return undefined;
+      advance = now - from;
+      return { streamTime: now };
+    });
+  }
+  if (advance === undefined) return false;
+  const by = advance;
+  await punctuate(group, ctx, { aggregations: set.aggregations, advanceTo: (_node, stored) => (stored === undefined ? undefined : stored + by) });
+  return true;
 }

@@ -2,16 +2,17 @@ import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type 
 import { StreamErrors } from '../errors.js';
 import { createActivity, type Activity } from './activity.js';
 import { coPartitionedSets, coPartitioningCheck } from './copartition.js';
-import { noteRecord, notesRecords } from './idleClock.js';
+import { idleSets, noteRecord, notedTopics } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
 import { runBatch } from './run.js';
 
 /**
  * Registers a compiled topology on an app: one batch handler per group (the pipeline's inbox,
- * retries and dead letters apply; a failed batch goes one event at a time; each batch notes the
- * wall time of its records for every member's punctuator), the partitions each member holds
- * followed through the app's `assigned` / `revoked` facts, the punctuator, and, when an
+ * retries and dead letters apply; a failed batch goes one event at a time; a batch of a topic that
+ * an aggregation reads with others notes the wall time of its records for every member's
+ * punctuator), the partitions each member holds followed through the app's `assigned` / `revoked`
+ * facts (per idle set: the topics some aggregations read), the punctuator, and, when an
  * aggregation reads several topics, the check at start that they are co-partitioned.
  */
 export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
@@ -22,19 +23,26 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   }
   const windows = aggregates ? ((app.stores as unknown as { windows: WindowStore<unknown> }).windows) : undefined;
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
-  const names = new Set(plan.groups.map((g) => g.group));
+  const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
   app.instrumentation.on((fact) => {
-    if (fact.kind === 'assigned' && names.has(fact.group)) activity.assigned(fact.group, fact.partitions);
-    if (fact.kind === 'revoked' && names.has(fact.group)) activity.revoked(fact.group, fact.partitions);
+    if (fact.kind !== 'assigned' && fact.kind !== 'revoked') return;
+    for (const set of setsByGroup.get(fact.group) ?? []) {
+      const partitions = fact.partitions.filter((tp) => set.topics.includes(tp.topic));
+      if (fact.kind === 'assigned') activity.assigned(set.scope, partitions);
+      else activity.revoked(set.scope, partitions);
+    }
   });
   for (const group of plan.groups) {
+    const sets = setsByGroup.get(group.group)!;
+    const noted = notedTopics(group, plan.idleTimeoutMs);
     app.onBatch(group.definitions, { ...(plan.handler as HandlerPolicy<Tx> | undefined), group: group.group, name: `${group.group}:stream` }, async (events, ctx) => {
       // read once: on the one-by-one path the signal is made when first asked for
       const signal = ctx.signal;
       // a batch holds one partition's deliveries; split defensively all the same
-      for (const [partition, part] of byPartition(events, ctx.deliveries)) {
-        await whileBusy(activity, { group: group.group, partition, signal }, async () => {
-          if (notesRecords(group, plan.idleTimeoutMs)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, partition }, app.clock.now());
+      for (const { topic, partition, events: part } of byPartition(events, ctx.deliveries)) {
+        const scopes = sets.filter((set) => set.topics.includes(topic)).map((set) => set.scope);
+        await whileBusy(activity, { scopes, partition, signal }, async () => {
+          if (noted.has(topic)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, topic, partition }, app.clock.now());
           await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part);
         });
       }
@@ -52,16 +60,16 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
  * partition busy until that code returned, it would never be idle again, and its windows would
  * close only when records arrive.
  */
-async function whileBusy(activity: Activity, batch: { group: string; partition: number; signal: AbortSignal }, work: () => Promise<void>): Promise<void> {
-  const { group, partition, signal } = batch;
+async function whileBusy(activity: Activity, batch: { scopes: readonly string[]; partition: number; signal: AbortSignal }, work: () => Promise<void>): Promise<void> {
+  const { scopes, partition, signal } = batch;
   // an attempt already over does no more work (and its abort would never be heard)
   signal.throwIfAborted();
-  activity.begin(group, partition);
+  for (const scope of scopes) activity.begin(scope, partition);
   let busy = true;
   const end = () => {
     if (!busy) return;
     busy = false;
-    activity.end(group, partition);
+    for (const scope of scopes) activity.end(scope, partition);
   };
   signal.addEventListener('abort', end, { once: true });
   try {
@@ -72,13 +80,14 @@ async function whileBusy(activity: Activity, batch: { group: string; partition: 
   }
 }
 
-function byPartition(events: readonly Envelope[], deliveries: readonly { partition: number }[]): Map<number, Envelope[]> {
-  const parts = new Map<number, Envelope[]>();
+function byPartition(events: readonly Envelope[], deliveries: readonly { topic: string; partition: number }[]): { topic: string; partition: number; events: Envelope[] }[] {
+  const parts = new Map<string, { topic: string; partition: number; events: Envelope[] }>();
   events.forEach((event, i) => {
-    const partition = deliveries[i]!.partition;
-    const part = parts.get(partition);
-    if (part) part.push(event);
-    else parts.set(partition, [event]);
+    const { topic, partition } = deliveries[i]!;
+    const id = `${topic}\u0000${partition}`;
+    const part = parts.get(id);
+    if (part) part.events.push(event);
+    else parts.set(id, { topic, partition, events: [event] });
   });
-  return parts;
+  return [...parts.values()];
 }

@@ -1,15 +1,16 @@
 import { APP_DEFAULTS, CoreErrors, HeraldError, untilAborted, type App, type Component, type WindowStore } from '@herald/core';
 import type { Activity } from './activity.js';
-import { punctuateIdle } from './idleClock.js';
+import { idleSets, lastRecords, punctuateIdle, recentRecord, type IdleSet, type IdleTimes } from './idleClock.js';
 import type { GroupPlan, TopologyPlan } from './plan.js';
 
 /**
  * The component that closes idle partitions' windows: every `punctuateIntervalMs` (on the app's
- * clock) it looks for partitions of the topology's groups that this member holds and that
- * received nothing here for `idleTimeoutMs`, and, when no member received anything for that
- * partition number either (its topics may be held by several), moves their aggregations' stream
- * time on with the wall clock, each partition in one app transaction: the windows it closes are
- * deleted and their results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
+ * clock) it looks, per idle set (aggregations of a group reading the same topics, see
+ * `idleClock.ts`), for partitions this member holds that received nothing here for
+ * `idleTimeoutMs`, and, when no member received anything for that partition number of the set's
+ * topics either (they may be held by several), moves the set's stream time on with the wall
+ * clock, each partition in one app transaction: the windows it closes are deleted and their
+ * results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
  * its batches do. A failed punctuation is logged and tried again at the next tick; the other
  * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
  * abandons it (its transaction rolls back).
@@ -22,15 +23,20 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
   /** The punctuation in flight: aborted at its deadline, or at close's. */
   let current: AbortController | undefined;
   let loop: Promise<void> | undefined;
+  const sets = plan.groups.flatMap((group) => idleSets(group).map((set) => ({ group, set })));
 
   async function tick(): Promise<void> {
     const now = app.clock.now();
-    for (const group of plan.groups) {
-      if (group.aggregations.length === 0) continue;
-      for (const partition of activity.idle(group.group, now)) {
+    for (const { group, set } of sets) {
+      const idle = activity.idle(set.scope, now);
+      if (idle.length === 0) continue;
+      const last = set.shared ? await lastRecords(windows, set) : undefined;
+      for (const partition of idle) {
         if (stop.signal.aborted) return;
-        await punctuatePartition(group, partition, now).catch((error: unknown) =>
-          logger.warn('stream punctuation failed; trying again at the next tick', { error, group: group.group, partition }),
+        const times: IdleTimes = { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(set.scope, partition), lastRecord: last?.get(partition) };
+        if (recentRecord(times)) continue;
+        await punctuatePartition({ group, set, partition }, times).catch((error: unknown) =>
+          logger.warn('stream punctuation failed; trying again at the next tick', { error, group: group.group, partition, topics: set.topics }),
         );
       }
     }
@@ -42,7 +48,8 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
    * held open, the transaction would keep the partition's window lock, so its next batch would
    * time out and be dead-lettered, and this loop (and its close) would wait for good.
    */
-  async function punctuatePartition(group: GroupPlan, partition: number, now: number): Promise<void> {
+  async function punctuatePartition(at: { group: GroupPlan; set: IdleSet; partition: number }, times: IdleTimes): Promise<void> {
+    const { group, set, partition } = at;
     const deadline = new AbortController();
     current = deadline;
     const cancelTimer = app.clock.setTimer(timeoutMs, () =>
@@ -53,10 +60,11 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
         const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows };
-        await untilAborted(punctuateIdle(group, ctx, { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(group.group, partition) }), deadline.signal);
+        await untilAborted(punctuateIdle(set, group, ctx, times), deadline.signal);
         // user code that saw the abort and returned early did not finish: nothing of it commits
         deadline.signal.throwIfAborted();
       });
+      activity.punctuated(set.scope, partition, times.now);
     } finally {
       cancelTimer();
       current = undefined;

@@ -49,13 +49,21 @@ export async function runBatch(plan: GroupPlan, ctx: RunContext, events: readonl
   await run.aggregate(undefined);
 }
 
+/** Which aggregations a punctuation moves, and where to. */
+export interface Punctuation {
+  /** The aggregations whose stream time it moves; the others are touched only by the results it emits into them. */
+  readonly aggregations: readonly AggregateNode[];
+  /** The new stream time, given the stored one (undefined leaves it). */
+  readonly advanceTo: (node: AggregateNode, streamTime: number | undefined) => number | undefined;
+}
+
 /**
- * Punctuates an idle partition: moves each aggregation's stream time to what `advanceTo` says
- * (given the stored stream time; undefined leaves it), closing the windows that reached their
- * close and emitting their results, in the caller's transaction.
+ * Punctuates an idle partition: moves the stream time of the aggregations given, closing the
+ * windows that reached their close and emitting their results (which downstream aggregations of
+ * the group take as records), in the caller's transaction.
  */
-export async function punctuate(plan: GroupPlan, ctx: RunContext, advanceTo: (node: AggregateNode, streamTime: number | undefined) => number | undefined): Promise<void> {
-  await createRun(plan, ctx).aggregate(advanceTo);
+export async function punctuate(plan: GroupPlan, ctx: RunContext, punctuation: Punctuation): Promise<void> {
+  await createRun(plan, ctx).aggregate(punctuation);
 }
 
 function createRun(plan: GroupPlan, ctx: RunContext) {
@@ -109,14 +117,15 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
     await ctx.publish(node.definition, { key, timestamp: record.timestamp, value: record.value }, publishOptions(record));
   }
 
-  async function aggregate(advanceTo: ((node: AggregateNode, streamTime: number | undefined) => number | undefined) | undefined): Promise<void> {
+  async function aggregate(punctuation: Punctuation | undefined): Promise<void> {
     for (const node of plan.aggregations) {
       const records = buffers.get(node) ?? [];
       buffers.delete(node);
-      if (records.length === 0 && !advanceTo) continue;
+      const moved = punctuation?.aggregations.includes(node) ?? false;
+      if (records.length === 0 && !moved) continue;
       let applied: Applied | undefined;
       const closed = await ctx.windows!.update(ctx.tx, { store: node.store, partition: ctx.partition }, [...new Set(records.map((r) => r.key))], (state) => {
-        applied = applyRecords(node, records, state, advanceTo?.(node, state.streamTime));
+        applied = applyRecords(node, records, state, moved ? punctuation!.advanceTo(node, state.streamTime) : undefined);
         return applied.change;
       });
       for (const late of applied?.late ?? []) await sendLate(node, late);
