@@ -32,6 +32,12 @@ export const { specs: PgErrors, codes: PgErrorCodes } = defineErrorCodes({
     meaning: 'Any other database error: bad SQL, bad data, missing table; details.sqlState says which.',
     action: 'Fix the statement or the schema; the dead letter keeps the event for a redrive.',
   },
+  foreignIds: {
+    code: 'store-foreign-txids',
+    retriable: false,
+    meaning: "Stores opened with migrate: false (as the herald CLI opens them) found outbox rows or watermarks, or dead letters, whose transaction id this PostgreSQL cluster never assigned: the database was copied from another cluster (pg_dump/pg_restore, logical replication), whose ids run higher. Left so, new outbox records would count as published and never be relayed, and dead letters would stay hidden from pages. Nothing was changed; details count what was found.",
+    action: 'Run migrate() or start the app (pgStores with migrate on, the default) of this release or newer once: it repairs the ids in one transaction and logs what it changed (see the PostgreSQL README, moving the database). Then run the command again.',
+  },
 });
 
 /** SQLSTATEs whose transaction may succeed when simply run again. */

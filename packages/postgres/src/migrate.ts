@@ -2,6 +2,7 @@ import { HeraldError } from '@herald/core';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { isIdempotentDdl, PgErrorCodes, PgErrors, toStoreError } from './errors.js';
+import { repairForeignIds, type ForeignIdRepair } from './internal/foreignIds/foreignIds.js';
 import { MIGRATIONS } from './internal/migrations.js';
 import { tablesFor, type Tables } from './internal/tables.js';
 
@@ -19,6 +20,11 @@ export interface MigrateResult {
   readonly applied: readonly number[];
   /** The schema's version afterwards. */
   readonly version: number;
+  /**
+   * What was repaired after the database was copied from another PostgreSQL cluster (transaction
+   * ids this cluster never assigned; see the README, moving the database); absent when nothing was.
+   */
+  readonly repaired?: ForeignIdRepair;
 }
 
 /**
@@ -29,6 +35,11 @@ export interface MigrateResult {
  * it was. On a current schema it only reads the applied versions (no DDL, no lock), so a role with
  * USAGE on the schema and DML on its tables may call it (and run `pgStores`) once the schema was
  * migrated by a role that may create it. `pgStores` calls it before first use unless told not to.
+ *
+ * Then it looks for transaction ids this cluster never assigned, which a copy from another cluster
+ * (pg_dump/pg_restore, logical replication) brings along in the outbox and the dead letters, and
+ * repairs them in one transaction under the tables' locks (`repaired` says what it changed): one
+ * more read-only statement when there are none.
  *
  * @example
  * await migrate({ connectionString: process.env.DATABASE_URL });
@@ -62,10 +73,14 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
     step = next;
     return client.query(next.sql, values);
   };
+  const withRepair = async (result: MigrateResult): Promise<MigrateResult> => {
+    const repaired = await repairForeignIds(client, t, (context) => (step = { sql: '', context: `migrate: ${context}` }));
+    return repaired ? { ...result, repaired } : result;
+  };
   try {
     const current = await appliedVersions(client, t);
     if (current && MIGRATIONS.every((m) => current.has(m.version))) {
-      return { applied: [], version: Math.max(0, ...current) };
+      return withRepair({ applied: [], version: Math.max(0, ...current) });
     }
     await run({ sql: 'BEGIN', context: 'migrate' });
     await run({ sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, context: 'migrate: lock' }, [`herald:migrate:${t.schema}`]);
@@ -86,7 +101,7 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
       applied.push(migration.version);
     }
     await run({ sql: 'COMMIT', context: 'migrate: commit' });
-    return { applied, version: Math.max(0, ...have, ...applied) };
+    return await withRepair({ applied, version: Math.max(0, ...have, ...applied) });
   } catch (error) {
     failed = error;
     await client.query('ROLLBACK').catch(() => {});
@@ -124,7 +139,7 @@ function migrationError(thrown: unknown, step: Step, t: Tables): HeraldError {
 }
 
 /** The versions applied so far, read without DDL or lock; undefined when there is no migrations table yet. */
-async function appliedVersions(client: PoolClient, t: Tables): Promise<Set<number> | undefined> {
+export async function appliedVersions(client: PoolClient, t: Tables): Promise<Set<number> | undefined> {
   const { rows } = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [t.migrations]);
   if (!rows[0]?.present) return undefined;
   const done = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);

@@ -12,7 +12,12 @@ export interface PgStoresOptions {
   readonly schema?: string;
   /** Connections in the pool the stores create. Default 10. */
   readonly poolSize?: number;
-  /** Run {@link migrate} before first use. Default true. */
+  /**
+   * Run {@link migrate} before first use, which also repairs transaction ids copied from another
+   * cluster (a dump and restore, logical replication). When false, the stores only look for such
+   * ids before first use and refuse every operation with `store-foreign-txids` if they find any.
+   * Default true.
+   */
   readonly migrate?: boolean;
   /** How long to wait for a connection before failing with a retriable error. Default 10 000; at most `MAX_TIMER_MS` (a Node timer). */
   readonly connectTimeoutMs?: number;

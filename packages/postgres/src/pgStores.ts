@@ -60,7 +60,9 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  *
  * Contract: `transaction` runs BEGIN/COMMIT on one pooled connection at READ COMMITTED; store
  * errors are `HeraldError`s whose `retriable` says whether rerunning may help (see
- * {@link toStoreError}). Migrations run once, before first use. In a pool created from
+ * {@link toStoreError}). Migrations run once, before first use, and so does the repair of
+ * transaction ids copied from another cluster (see {@link migrate}); stores that do not migrate
+ * refuse to run on such ids (`store-foreign-txids`). In a pool created from
  * `connectionString`, `bigint` (int8) values read back as numbers when they are safe integers, as on
  * SQLite. Committed appends wake in-process relays (`onAppended`); relays in other processes poll.
  *
@@ -74,7 +76,8 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  *
  * Read side: `outbox.backlog()` (pending records per topic) and the dead letter browser
  * (`deadLetters.page`, `count`, `groups`, `discard`) each run one statement on the pool and see only
- * committed rows; pages follow `seq`, so letters added while an operator pages come last.
+ * committed rows; pages follow the adding transaction, then `seq`, and stop before letters of
+ * transactions newer than one still running, so a cursor never skips a letter committed late.
  *
  * `close()` refuses new work, stops the sweep (after its current statement), waits for the
  * transactions and statements of these stores still in flight (on a `pool` given too: other users'

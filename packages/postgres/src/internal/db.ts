@@ -2,6 +2,7 @@ import { CoreErrors, HeraldError, type Logger } from '@herald/core';
 import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { PgErrorCodes, toStoreError } from '../errors.js';
 import { runMigrations } from '../migrate.js';
+import { checkForeignIds } from './foreignIds/checkForeignIds.js';
 import type { Tables } from './tables.js';
 import { createTransactionWatch, type TransactionWatch } from './transactionWatch.js';
 
@@ -15,7 +16,7 @@ export interface Db {
   readonly logger: Logger;
   /** The deadline of the transactions the stores run. */
   readonly transactions: TransactionWatch;
-  /** Resolves once migrations ran (or at once when they are not ours to run). */
+  /** Resolves once migrations ran (when they are ours to run) and no foreign transaction ids are left. */
   ready(): Promise<void>;
   /** Runs one statement as its own transaction; retries it when it lost a race (deadlock, serialization). */
   run<Row extends QueryResultRow>(context: string, statement: Statement): Promise<QueryResult<Row>>;
@@ -52,10 +53,21 @@ export function createDb(options: { pool: Pool; ownsPool: boolean; t: Tables; mi
     return work;
   }
 
+  /**
+   * Migrates and repairs transaction ids copied from another cluster, logging what it repaired;
+   * stores that may not (migrate off) only look for such ids and refuse to run on them.
+   */
+  async function open(): Promise<void> {
+    if (!options.migrate) return checkForeignIds(pool, t);
+    const { repaired } = await runMigrations(pool, t);
+    if (repaired) {
+      logger.warn('pgStores: repaired transaction ids this PostgreSQL cluster never assigned (the database was copied from another cluster)', { ...repaired });
+    }
+  }
+
   function ready(): Promise<void> {
-    if (!options.migrate) return Promise.resolve();
     // a failed migration is not cached: the next operation tries again (the database may be back)
-    migration ??= runMigrations(pool, t).then(
+    migration ??= open().then(
       () => undefined,
       (error: unknown) => {
         migration = undefined;
