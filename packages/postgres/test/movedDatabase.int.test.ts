@@ -123,7 +123,7 @@ describe('a database moved to another cluster', () => {
     expect(logger.warnings).toHaveLength(1);
     expect(logger.warnings[0]!.fields).toMatchObject({ outboxRows: 17, watermarks: 3, slots: 6, stamped: 8, renumbered: 9 });
     // nothing is left at or above the counter; stores that may not repair open now
-    expect(await query(url, `SELECT txid FROM herald.outbox WHERE txid >= pg_snapshot_xmax(pg_current_snapshot())`)).toEqual([]);
+    expect(await query(url, `SELECT txid FROM herald.outbox WHERE txid >= pg_snapshot_xmax(pg_current_snapshot()) AND published_at IS NULL`)).toEqual([]);
     await pgs.stores({ url, migrate: false, maintenance: false });
 
     const added = await appendRounds(after, keys, ['4']);
@@ -182,6 +182,47 @@ describe('a database moved to another cluster', () => {
     expect(perKey(await relayAll(after))).toEqual(perKey([...appended.slice(4), ...added].map((r) => r.id)));
     for (const n of [4, 5, 6, 7]) await after.deadLetters.add(letter(n));
     expect((await after.deadLetters.page({ group: 'billing' })).letters.map((l) => l.offset)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('relays a record a process left running appended below a copied watermark (its slot swept), after the copied ones of its key', async () => {
+    const url = await pgs.database();
+    const [k0, k1] = (await keysInDistinctSlots(url, 2)) as [string, string];
+    const running = await pgs.stores({ url, maintenance: false });
+    const appended = await appendRounds(running, [k0, k1], ['1', '2']);
+    // k0's slot drained by its watermark; k1's second record still waits
+    await running.outbox.claim(claimAll);
+    await running.outbox.markPublished(claimAll.relayId, [`${k0}/1`, `${k0}/2`, `${k1}/1`]);
+    await running.outbox.release(claimAll.relayId, [`${k1}/2`]);
+    // retention swept k0's published rows: an append there takes its own txid, not a copied one
+    await query(url, `DELETE FROM herald.outbox WHERE key = $1`, [k0]);
+
+    await simulateMove(url);
+    // a process of the previous release, or one left running across the switch, appends on the new
+    // cluster without repairing: its own txid lies below k0's copied watermark
+    const late = await appendRounds(running, [k0, k1], ['3']);
+    await running.close();
+
+    const after = await pgs.stores({ url, maintenance: false, logger: warningsLogger() });
+    const sent = await relayAll(after);
+    expect(perKey(sent)).toEqual(perKey([`${k1}/2`, ...late.map((r) => r.id)]));
+    expect(sent).toHaveLength(3);
+    expect(appended).toHaveLength(4);
+  });
+
+  it('sets both sequences past the copied rows also when nothing was pending (a drained outbox, logical replication)', async () => {
+    const url = await pgs.database();
+    const before = await pgs.stores({ url, maintenance: false });
+    await appendRounds(before, ['a', 'b'], ['1', '2']);
+    expect(await relayAll(before)).toHaveLength(4);
+    await before.deadLetters.add(letter(1));
+    await before.close();
+
+    await simulateMove(url, { resetSequences: true });
+    const after = await pgs.stores({ url, maintenance: false, logger: warningsLogger() });
+    const added = await appendRounds(after, ['a', 'b'], ['3']);
+    expect(perKey(await relayAll(after))).toEqual(perKey(added.map((r) => r.id)));
+    await after.deadLetters.add(letter(2));
+    expect((await after.deadLetters.page({ group: 'billing' })).letters.map((l) => l.offset)).toEqual([1, 2]);
   });
 
   it('changes nothing and locks nothing on a database that never moved', async () => {

@@ -27,13 +27,14 @@ export interface ForeignIdsRow {
  * outbox's rows without a stamp of their own (unpublished, or published by the watermark) and
  * watermarks, the recorded watermark moves (retention deletes the
  * unstamped rows at or below them), the dead letters (pages show only those below the watermark).
- * Rows published on their own stamp are never ordered again: their txid does not matter. On a
- * database that never moved every count reads an empty range of an index (one probe per slot).
+ * Rows published on their own stamp are never ordered again: their txid does not matter. `xmax`
+ * (read by {@link clusterXmax} just before) is a parameter, so the planner sees the value and, on a
+ * database that never moved, reads an empty range of an index for every count (one probe per slot).
  */
-export function findForeignIds(t: Tables): Statement {
+export function findForeignIds(t: Tables, xmax: string): Statement {
   return {
     name: `${t.statementPrefix}find_foreign_ids`,
-    text: `WITH x AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xmax)
+    text: `WITH x AS (SELECT $1::xid8 AS xmax)
       SELECT x.xmax::text AS xmax,
         (SELECT count(*) FROM ${t.outboxSlots} s CROSS JOIN LATERAL (
           SELECT 1 FROM ${t.outbox} o WHERE o.slot = s.slot AND o.txid >= x.xmax AND o.published_at IS NULL) o)::int AS outbox_rows,
@@ -42,8 +43,13 @@ export function findForeignIds(t: Tables): Statement {
           SELECT 1 FROM ${t.outboxMarks} m WHERE m.slot = s.slot AND m.up_to_txid >= x.xmax) m)::int AS marks,
         (SELECT count(*) FROM ${t.deadLetters} d WHERE d.txid >= x.xmax)::int AS dead_letters
       FROM x`,
-    values: [],
+    values: [xmax],
   };
+}
+
+/** The cluster's next transaction id (every id it assigned is below it), as text. */
+export function clusterXmax(): Statement {
+  return { text: 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax', values: [] };
 }
 
 /** Whether a row of {@link findForeignIds} found anything. */

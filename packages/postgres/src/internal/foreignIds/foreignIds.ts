@@ -3,8 +3,8 @@ import type { PoolClient } from 'pg';
 import { PgErrors } from '../../errors.js';
 import type { Statement } from '../db.js';
 import type { Tables } from '../tables.js';
-import { anyForeign, findForeignIds, type ForeignIdsRow } from './findForeignIds.js';
-import { advanceSequence, clearPublishedIds, deleteMarks, foreignSlots, renumber, renumberPending, resetWatermarks, stampPublished } from './repairOutboxIds.js';
+import { anyForeign, clusterXmax, findForeignIds, type ForeignIdsRow } from './findForeignIds.js';
+import { advanceSequence, deleteMarks, foreignSlots, renumber, renumberPending, resetWatermarks, stampPublished } from './repairOutboxIds.js';
 
 /**
  * What a repair after a move to another cluster found and changed (see findForeignIds.ts): the
@@ -31,10 +31,11 @@ type Run = (statement: Statement) => Promise<{ rows: unknown[]; rowCount: number
 
 /**
  * Counts the foreign ids (see findForeignIds.ts) on a schema at version 14 or later; undefined
- * when there are none (one read-only statement, the common case).
+ * when there are none (two read-only statements, the common case).
  */
 export async function detectForeignIds(run: Run, t: Tables): Promise<ForeignIdsRow | undefined> {
-  const { rows } = await run(findForeignIds(t));
+  const { xmax } = (await run(clusterXmax())).rows[0] as { xmax: string };
+  const { rows } = await run(findForeignIds(t, xmax));
   const found = rows[0] as ForeignIdsRow;
   return anyForeign(found) ? found : undefined;
 }
@@ -65,18 +66,18 @@ export async function repairForeignIds(client: PoolClient, t: Tables, step: (con
     let stamped = 0;
     let renumbered = 0;
     if (slots.length > 0) {
-      stamped = (await client.query(stampPublished(t, slots))).rowCount ?? 0;
+      stamped = (await client.query(stampPublished(t, xmax, slots))).rowCount ?? 0;
       await client.query(deleteMarks(t, slots));
-      renumbered = (await client.query(renumberPending(t, slots))).rowCount ?? 0;
+      renumbered = (await client.query(renumberPending(t, xmax, slots))).rowCount ?? 0;
       await client.query(resetWatermarks(t, slots));
-      if (renumbered > 0) await client.query(advanceSequence(t.outbox));
     }
-    await client.query(clearPublishedIds(t, xmax));
     let lettersRenumbered = 0;
     if (found.dead_letters > 0) {
-      lettersRenumbered = (await client.query(renumber(t.deadLetters, `txid > '0'::xid8`))).rowCount ?? 0;
-      await client.query(advanceSequence(t.deadLetters));
+      lettersRenumbered = (await client.query({ text: renumber(t.deadLetters, `txid > '0'::xid8`), values: [xmax] })).rowCount ?? 0;
     }
+    // logical replication copies no sequence: a drained outbox needs its sequence past the kept rows too
+    await client.query(advanceSequence(t.outbox));
+    await client.query(advanceSequence(t.deadLetters));
     await client.query('COMMIT');
     return { outboxRows: found.outbox_rows, watermarks: found.watermarks, deadLetters: found.dead_letters, slots: slots.length, stamped, renumbered, lettersRenumbered };
   } catch (error) {

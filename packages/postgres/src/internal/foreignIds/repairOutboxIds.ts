@@ -7,16 +7,30 @@ import { NOW_MS, type Tables } from '../tables.js';
  * `xmax` read after the locks were granted. It works on the slots that hold a foreign value
  * (watermark, unpublished row or watermark move), each as a whole:
  * 1. every unpublished row at or below the slot's watermark (published by it) is stamped published
- *    on its own, when the first move that covered it says (else now), as out-of-order records are;
+ *    on its own, when the first move that covered it says (else now), as out-of-order records are
+ *    — except a row this cluster wrote ({@link writtenHere}: appended after the move, by a process
+ *    of the previous release or one left running, below the copied watermark, never relayed);
  * 2. the slot's watermark moves are deleted: no unstamped row lies at or below them any more;
- * 3. the slot's unpublished rows (all above its watermark) are renumbered in their (txid, seq)
- *    order to txid 0 and fresh seqs above every seq used so far, the sequence set past them;
+ * 3. the slot's unpublished rows (above its watermark, and those this cluster wrote) are renumbered
+ *    to txid 0 and fresh seqs above every seq used so far, the copied ones first in their (txid,
+ *    seq) order, then this cluster's in theirs (they were appended after the copy);
  * 4. the slot's watermark is reset to (0, 0), below every renumbered row.
  * So a published row stays published (by its stamp), an unpublished one stays unpublished, in its
  * order, and below every row appended later: an append's txid is its transaction's id (or its
  * slot's newest unpublished txid, now 0), above 0, and claimable once it commits.
- * 5. Published rows elsewhere keeping a foreign txid get 0: no statement orders them any more.
+ * Rows stamped published keep their txid: nothing orders or selects stamped rows by it.
  */
+
+/**
+ * Whether a row (alias `row`) was written by this cluster: its txid is below the cluster's next id
+ * (`$1`) and is its own writer's (the tuple's xmin, the 32-bit form of the inserting transaction's
+ * id). A copied row's xmin is the restoring (or replicating) transaction's, not its txid. Rows are
+ * inserted once and not updated until stamped, so the test holds for unstamped rows and letters
+ * never changed since.
+ */
+export function writtenHere(row: string): string {
+  return `(${row}.txid < $1::xid8 AND ${row}.txid::text::numeric % 4294967296 = ${row}.xmin::text::numeric)`;
+}
 
 /** The slots holding a foreign value: a watermark, an unpublished row, a watermark move. */
 export function foreignSlots(t: Tables, xmax: string): Statement {
@@ -30,8 +44,8 @@ export function foreignSlots(t: Tables, xmax: string): Statement {
   };
 }
 
-/** Step 1: stamps the rows the slots' watermarks published. */
-export function stampPublished(t: Tables, slots: readonly number[]): Statement {
+/** Step 1: stamps the rows the slots' watermarks published (copied rows only). */
+export function stampPublished(t: Tables, xmax: string, slots: readonly number[]): Statement {
   return {
     text: `UPDATE ${t.outbox} o SET published_at = coalesce((
         SELECT m.published_at FROM ${t.outboxMarks} m
@@ -39,9 +53,9 @@ export function stampPublished(t: Tables, slots: readonly number[]): Statement {
         ORDER BY m.up_to_txid, m.up_to_seq LIMIT 1
       ), ${NOW_MS})
       FROM ${t.outboxSlots} s
-      WHERE s.slot = ANY($1::smallint[]) AND o.slot = s.slot AND o.published_at IS NULL
-        AND (o.txid, o.seq) <= (s.published_txid, s.published_seq)`,
-    values: [[...slots]],
+      WHERE s.slot = ANY($2::smallint[]) AND o.slot = s.slot AND o.published_at IS NULL
+        AND (o.txid, o.seq) <= (s.published_txid, s.published_seq) AND NOT ${writtenHere('o')}`,
+    values: [xmax, [...slots]],
   };
 }
 
@@ -51,10 +65,10 @@ export function deleteMarks(t: Tables, slots: readonly number[]): Statement {
 }
 
 /** Step 3: the slots' unpublished rows, in order, at txid 0 with fresh seqs. */
-export function renumberPending(t: Tables, slots: readonly number[]): Statement {
+export function renumberPending(t: Tables, xmax: string, slots: readonly number[]): Statement {
   return {
-    text: renumber(t.outbox, `slot = ANY($1::smallint[]) AND published_at IS NULL`),
-    values: [[...slots]],
+    text: renumber(t.outbox, `slot = ANY($2::smallint[]) AND published_at IS NULL`),
+    values: [xmax, [...slots]],
   };
 }
 
@@ -66,19 +80,16 @@ export function resetWatermarks(t: Tables, slots: readonly number[]): Statement 
   };
 }
 
-/** Step 5: foreign txids left on published rows. */
-export function clearPublishedIds(t: Tables, xmax: string): Statement {
-  return { text: `UPDATE ${t.outbox} SET txid = '0'::xid8 WHERE txid >= $1::xid8 AND published_at IS NOT NULL`, values: [xmax] };
-}
-
 /**
  * An UPDATE giving the rows of `table` that `where` selects txid 0 and new seqs above every seq
- * the table and its sequence have used, in the rows' (txid, seq) order. The new seqs are all
- * unused, so no row's new key meets another's on the way. Run {@link advanceSequence} after it.
+ * the table and its sequence have used: the copied rows first, in their (txid, seq) order, then
+ * those this cluster wrote ({@link writtenHere}, with the cluster's next id as `$1`), in theirs.
+ * The new seqs are all unused, so no row's new key meets another's on the way. Run
+ * {@link advanceSequence} after it.
  */
 export function renumber(table: string, where: string): string {
   return `WITH moved AS (
-      SELECT seq, row_number() OVER (ORDER BY txid, seq) AS n FROM ${table} WHERE ${where}
+      SELECT seq, row_number() OVER (ORDER BY ${writtenHere(table)}, txid, seq) AS n FROM ${table} WHERE ${where}
     ), base AS (
       SELECT greatest(
         (SELECT max(seq) FROM ${table}),
