@@ -237,9 +237,8 @@ export function streamTest<Tx>(topology: Topology<Tx>, options: StreamTestOption
         const out: Envelope[] = [];
         await stores.transaction(async (tx) => {
           out.length = 0;
-          await punctuateIdle(set, group, context(group, partition, tx, out), times);
+          await punctuateIdle(set, group, context(group, partition, tx, out), times, activity);
         });
-        activity.punctuated(set.scope, partition, now);
         queue.push(...settle(out));
       }
     }

@@ -12,15 +12,18 @@ interface PartitionActivity {
   lastActivity: number;
   /** Batches running now. */
   busy: number;
-  /** Wall time up to which this member's last punctuation of it accounted (0: none). */
-  punctuated: number;
+  /**
+   * Per aggregation of a single-topic set, its stream time when the first punctuation of the
+   * current idle period read it (cleared when a batch begins).
+   */
+  readonly bases: Map<string, number>;
 }
 
 /**
  * Tracks, per scope (an idle set of a group: the topics some of its aggregations read, see
  * `idleClock.ts`) and partition number, when this member last handled a record of it (or took it
- * over, or punctuated it) and whether a batch of it runs: which partitions may be idle here. For a
- * set of several topics, whether they are is decided against what every member noted.
+ * over) and whether a batch of it runs: which partitions may be idle here. For a set of several
+ * topics, whether they are is decided against what every member noted.
  */
 export interface Activity {
   /** The scope's topics' partitions this member was assigned (the caller passes only the scope's topics). */
@@ -31,13 +34,17 @@ export interface Activity {
   end(scope: string, partition: number): void;
   /** Partitions of `scope` held by this member and idle here at `now`, in partition order. */
   idle(scope: string, now: number): number[];
-  /**
-   * Wall time up to which this member accounted for the partition: its last record of it, its
-   * assignment, or its last punctuation of it here, whichever is latest (now when it holds none).
-   */
+  /** Wall time of this member's last record of the partition, or of its assignment (now when it holds none). */
   since(scope: string, partition: number): number;
-  /** A punctuation of the partition that accounted for the wall time up to `at` committed. */
-  punctuated(scope: string, partition: number, at: number): void;
+  /**
+   * Where a single-topic set's aggregation stands, at `now`, in an idle period that began at
+   * `since` (what {@link since} said when the partition was found idle): its stream time when the
+   * period's first punctuation read it (`stored` then) plus the wall time since. Undefined when
+   * the period is over: a batch of the partition runs or ran since, or it is no longer held here.
+   * Called where the punctuation holds the aggregation's window lock, so a batch that committed
+   * before it is seen.
+   */
+  target(scope: string, partition: number, store: string, stored: number, at: { readonly now: number; readonly since: number }): number | undefined;
 }
 
 export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
@@ -47,7 +54,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     let partitions = scopes.get(scope);
     if (!partitions) scopes.set(scope, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, punctuated: 0 }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, bases: new Map() }));
     return found;
   }
 
@@ -72,6 +79,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       const found = entry(scope, partition);
       found.busy++;
       found.lastActivity = clock.now();
+      found.bases.clear();
     },
     end(scope, partition) {
       const found = entry(scope, partition);
@@ -89,12 +97,14 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       return idle.sort((a, b) => a - b);
     },
     since(scope, partition) {
-      const found = scopes.get(scope)?.get(partition);
-      return found ? Math.max(found.lastActivity, found.punctuated) : clock.now();
+      return scopes.get(scope)?.get(partition)?.lastActivity ?? clock.now();
     },
-    punctuated(scope, partition, at) {
+    target(scope, partition, store, stored, { now, since }) {
       const found = scopes.get(scope)?.get(partition);
-      if (found) found.punctuated = Math.max(found.punctuated, at);
+      if (!found || found.topics.size === 0 || found.busy > 0 || found.lastActivity !== since) return undefined;
+      let base = found.bases.get(store);
+      if (base === undefined) found.bases.set(store, (base = stored));
+      return base + (now - since);
     },
   };
 }

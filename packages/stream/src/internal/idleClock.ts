@@ -1,4 +1,5 @@
 import type { WindowStore } from '@herald/core';
+import type { Activity } from './activity.js';
 import type { AggregateNode } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { punctuate, type RunContext } from './run.js';
@@ -15,10 +16,11 @@ import { punctuate, type RunContext } from './run.js';
  * one member and partition 0 of another by a second: each sees only its own records. So each batch
  * of such a topic notes, in its transaction, the wall time of its records in the window store, in
  * a register of its own topic and partition (no other member writes it: batches of different
- * topics never wait for each other there); a punctuation reads the registers of the set's topics
- * and moves stream time only when none had a record for the idle timeout, by the wall time not yet
- * accounted for, which it keeps in a register of the set. The members together thus move a
- * partition number's stream time by the wall time elapsed since its last record, once.
+ * topics never wait for each other there); a punctuation locks the registers of the set's topics
+ * (so it waits for a batch that noted a record and has not committed) and moves stream time only
+ * when none had a record for the idle timeout, by the wall time not yet accounted for, which it
+ * keeps in a register of the set. The members together thus move a partition number's stream
+ * time by the wall time elapsed since its last record, once.
  *
  * Each time is kept as the stream time of an internal entry of the window store (a stream time
  * never goes back, so a time below the stored one, from a clock behind, is ignored). Their names
@@ -71,8 +73,9 @@ export interface NotedPartition {
 
 /**
  * Notes, in the batch's transaction, that the topic's partition had a record at `now`: one update
- * of a register only this partition's batches write. Called before the batch touches its window
- * state, so that every batch takes its locks in one order (its register, then the aggregations').
+ * of a register only this partition's batches write (punctuations lock it to read it). Called
+ * before the batch touches its window state, so that batches and punctuations take their locks in
+ * one order (registers, then the aggregations').
  */
 export async function noteRecord(at: NotedPartition, now: number): Promise<void> {
   await at.windows.update(at.tx, { store: lastRecordStore(at.group, at.topic), partition: at.partition }, [], () => ({ streamTime: now }));
@@ -80,9 +83,9 @@ export async function noteRecord(at: NotedPartition, now: number): Promise<void>
 
 /**
  * When each partition number of a shared set last had a record, by any member, as committed: read
- * once per punctuator tick, outside any transaction, so a punctuation takes no lock on the
- * registers batches write. A batch that noted its record but has not committed yet is not seen: a
- * punctuation then moves stream time as if that record had come just after it.
+ * once per punctuator tick, outside any transaction, so that a partition number that had one
+ * within the idle timeout opens no transaction. Only a filter: the punctuation decides on the
+ * registers it locks (see {@link punctuateIdle}).
  */
 export async function lastRecords(windows: WindowStore<unknown>, set: IdleSet): Promise<Map<number, number>> {
   const last = new Map<number, number>();
@@ -94,13 +97,13 @@ export async function lastRecords(windows: WindowStore<unknown>, set: IdleSet): 
   return last;
 }
 
-/** What a punctuation of one partition (number) of an idle set goes by. */
+/** What a punctuation of one partition (number) of an idle set goes by: what the tick that found it idle here read. */
 export interface IdleTimes {
   readonly now: number;
   readonly idleTimeoutMs: number;
-  /** Up to when this member accounted for the partition: its last record here, its assignment, or its last punctuation here. */
+  /** This member's last record of the partition, or its assignment (see `Activity.since`). */
   readonly since: number;
-  /** A shared set's last record of the partition number, on any member (see {@link lastRecords}). */
+  /** A shared set's last record of the partition number, on any member. */
   readonly lastRecord?: number | undefined;
 }
 
@@ -110,27 +113,45 @@ export function recentRecord(times: IdleTimes): boolean {
 }
 
 /**
- * Punctuates a partition of an idle set, idle on this member, in the caller's transaction: moves
- * its aggregations' stream time on by the wall time not yet accounted for (an aggregation that
- * never had a record stays without one), closing what that reaches. Returns whether it moved it.
- * A shared set first takes its punctuation register (before any window state, as batches take
- * theirs), where the members keep up to when they accounted for the partition number.
+ * Punctuates a partition of an idle set, found idle on this member by a tick (`times`), in the
+ * caller's transaction, closing what it reaches (an aggregation that never had a record stays
+ * without one). How far is decided only under the locks the partition's batches take, so a batch
+ * that committed since the tick is seen, and one that has not comes after the punctuation:
+ * - one topic: each aggregation, under its window lock, moves to where `activity` says (its stream
+ *   time when the idle period's first punctuation read it, plus the wall time since the period
+ *   began: a target, not a step, so a punctuation repeated after a commit reported failed adds
+ *   nothing), and stays when a batch of the partition ran since the tick;
+ * - several topics: it first locks the set's topics' registers of the partition number, in topic
+ *   order (a batch takes only its own topic's, before any window state: no lock cycle), and reads
+ *   the last record there; when none came within the idle timeout, it moves each aggregation on by
+ *   the wall time not yet accounted for, and keeps up to when it accounted in the set's register.
  */
-export async function punctuateIdle(set: IdleSet, group: GroupPlan, ctx: RunContext, times: IdleTimes): Promise<boolean> {
-  const { now, since, lastRecord } = times;
-  let advance: number | undefined;
+export async function punctuateIdle(set: IdleSet, group: GroupPlan, ctx: RunContext, times: IdleTimes, activity: Activity): Promise<void> {
   if (!set.shared) {
-    if (now > since) advance = now - since;
-  } else if (!recentRecord(times)) {
-    await ctx.windows!.update(ctx.tx, { store: punctuatedStore(set), partition: ctx.partition }, [], (state) => {
-      const from = Math.max(since, lastRecord ?? since, state.streamTime ?? since);
-      if (now <= from) return undefined;
-      advance = now - from;
-      return { streamTime: now };
+    await punctuate(group, ctx, {
+      aggregations: set.aggregations,
+      advanceTo: (node, stored) => (stored === undefined ? undefined : activity.target(set.scope, ctx.partition, node.store, stored, times)),
+    });
+    return;
+  }
+  const windows = ctx.windows!;
+  let lastRecord: number | undefined;
+  for (const topic of set.topics) {
+    await windows.update(ctx.tx, { store: lastRecordStore(set.group, topic), partition: ctx.partition }, [], ({ streamTime }) => {
+      if (streamTime !== undefined) lastRecord = Math.max(streamTime, lastRecord ?? streamTime);
+      return undefined;
     });
   }
-  if (advance === undefined) return false;
+  const { now, since } = times;
+  if (recentRecord({ ...times, lastRecord })) return;
+  let advance: number | undefined;
+  await windows.update(ctx.tx, { store: punctuatedStore(set), partition: ctx.partition }, [], (state) => {
+    const from = Math.max(since, lastRecord ?? since, state.streamTime ?? since);
+    if (now <= from) return undefined;
+    advance = now - from;
+    return { streamTime: now };
+  });
+  if (advance === undefined) return;
   const by = advance;
   await punctuate(group, ctx, { aggregations: set.aggregations, advanceTo: (_node, stored) => (stored === undefined ? undefined : stored + by) });
-  return true;
 }

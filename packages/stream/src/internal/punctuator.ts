@@ -9,8 +9,9 @@ import type { GroupPlan, TopologyPlan } from './plan.js';
  * `idleClock.ts`), for partitions this member holds that received nothing here for
  * `idleTimeoutMs`, and, when no member received anything for that partition number of the set's
  * topics either (they may be held by several), moves the set's stream time on with the wall
- * clock, each partition in one app transaction: the windows it closes are deleted and their
- * results published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
+ * clock, each partition in one app transaction, which decides how far once it holds the
+ * partition's locks (see `punctuateIdle`): the windows it closes are deleted and their results
+ * published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
  * its batches do. A failed punctuation is logged and tried again at the next tick; the other
  * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
  * abandons it (its transaction rolls back).
@@ -60,11 +61,10 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
         const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows };
-        await untilAborted(punctuateIdle(set, group, ctx, times), deadline.signal);
+        await untilAborted(punctuateIdle(set, group, ctx, times, activity), deadline.signal);
         // user code that saw the abort and returned early did not finish: nothing of it commits
         deadline.signal.throwIfAborted();
       });
-      activity.punctuated(set.scope, partition, times.now);
     } finally {
       cancelTimer();
       current = undefined;
