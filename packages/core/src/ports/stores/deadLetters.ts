@@ -127,11 +127,13 @@ export interface DeadLetterGroup {
 /**
  * Optional ability of a dead letter store: the operator's read side (CLI, console, metrics).
  * Paging is by cursor, so letters added while paging never shift or repeat a page (they come last),
- * and a letter committed while paging is never skipped. A page may hold fewer letters than `limit`,
- * even none, and still have a `next`: a store with concurrent writers (PostgreSQL) stops a page
- * before letters of transactions newer than one still running, and shows them once it ended; only
- * a null `next` says paging is done. A cursor this store did not make, a limit outside 1..1 000 or a malformed query field is refused
- * with `invalid-options`.
+ * and a letter added while paging is never skipped, however late its transaction commits. (A
+ * letter already passed is not shown again when its status changes back into the filter, nor when
+ * it is added again: it keeps its place.) A page may hold fewer letters than `limit`, even none,
+ * and still have a `next`: a store with concurrent writers (PostgreSQL) stops a page before
+ * letters of transactions newer than one still running, and shows them once it ended; only a null
+ * `next` says paging is done. A cursor this store did not make, a limit outside 1..1 000 or a
+ * malformed query field is refused with `invalid-options`.
  */
 export interface DeadLetterBrowser {
   page(request?: DeadLetterPageRequest): Promise<DeadLetterPage>;
