@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, silentLogger, type App, type SqlTx } from '@herald/core';
+import { createApp, silentLogger, type App, type SqlTx } from '@herald/core';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
-import { TimeWindows, createTopology, defineLateEvent } from '../src/index.js';
+import { TimeWindows, createTopology } from '../src/index.js';
+import { Click, Counts, Late, TOPICS, View } from './fixtures/activity.js';
 import { readTopic, waitFor } from './support.js';
 
 // Two members of one group on the embedded engine (one SQLite file): the group reads two
@@ -13,12 +13,6 @@ import { readTopic, waitFor } from './support.js';
 // `views` 0 to the other. Views go quiet while clicks, stamped with the wall clock, keep coming:
 // the views member's punctuator must not move the shared stream time ahead of the wall clock.
 
-const schema = Type.Object({ userId: Type.String(), seq: Type.Integer() });
-const View = defineEvent({ type: 'View', topic: 'views', key: (d) => d.userId, schema });
-const Click = defineEvent({ type: 'Click', topic: 'clicks', key: (d) => d.userId, schema });
-const Counts = defineEvent({ type: 'Counts', topic: 'counts', key: (d) => d.userId, schema: Type.Object({ userId: Type.String(), start: Type.Integer(), n: Type.Integer() }) });
-const Late = defineLateEvent({ type: 'Late', topic: 'late', value: schema });
-const TOPICS = ['views', 'clicks', 'counts', 'late'].map((name) => ({ name, partitions: 1 }));
 
 const SIZE_MS = 3_000;
 const IDLE_MS = 1_500;

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Type } from '@sinclair/typebox';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, defineEvent, silentLogger, systemClock, type App, type Clock, type SqlTx } from '@herald/core';
+import { createApp, silentLogger, systemClock, type App, type Clock, type SqlTx } from '@herald/core';
 import { pgStores, type PgStores } from '@herald/postgres';
 import { sqliteLog, type SqliteLog } from '@herald/sqlite';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
-import { TimeWindows, createTopology, defineLateEvent } from '../src/index.js';
+import { TimeWindows, createTopology } from '../src/index.js';
+import { Click, Counts, Late, TOPICS, View } from './fixtures/activity.js';
 import { readTopic, waitFor } from './support.js';
 
 // coPartitionedIdle.int's scenario with the window state in PostgreSQL: two members of one group
@@ -17,12 +17,6 @@ import { readTopic, waitFor } from './support.js';
 // for). Wall time is the tests': the members' clocks read one time the test sets (their timers
 // run in real time), so each step is decided, not raced.
 
-const schema = Type.Object({ userId: Type.String(), seq: Type.Integer() });
-const View = defineEvent({ type: 'View', topic: 'views', key: (d) => d.userId, schema });
-const Click = defineEvent({ type: 'Click', topic: 'clicks', key: (d) => d.userId, schema });
-const Counts = defineEvent({ type: 'Counts', topic: 'counts', key: (d) => d.userId, schema: Type.Object({ userId: Type.String(), start: Type.Integer(), n: Type.Integer() }) });
-const Late = defineLateEvent({ type: 'Late', topic: 'late', value: schema });
-const TOPICS = ['views', 'clicks', 'counts', 'late'].map((name) => ({ name, partitions: 1 }));
 const STORE = 'activity.per-user';
 
 const SIZE_MS = 3_000;
