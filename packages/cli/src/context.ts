@@ -9,6 +9,7 @@ import {
   HeraldError,
   isHeraldError,
   jsonLogger,
+  logLevelFromEnv,
   type Broker,
   type BrokerInspector,
   type DeadLetterBrowser,
@@ -61,8 +62,6 @@ export interface CliContext {
 /** How long closing waits after a stop: a connect under way to a peer that does not answer may take far longer. */
 const CLOSE_AFTER_STOP_MS = 1000;
 
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
-
 /**
  * The engine from the environment, as the app reads it (`HERALD_DATA_DIR`, or
  * `HERALD_KAFKA_BROKERS` + `DATABASE_URL`). Adapters log to stderr at `HERALD_LOG_LEVEL` (default
@@ -90,15 +89,15 @@ export const openFromEnv: EngineOpener = async (io) => {
       if (problem) throw noEngine(config.dataDir, problem);
     }
   }
-  const wanted = io.env.HERALD_LOG_LEVEL?.trim().toLowerCase();
-  const asked = LEVELS.includes(wanted as LogLevel);
-  const level: LogLevel = asked ? (wanted as LogLevel) : 'error';
+  // read as the app reads it (a value it would refuse is refused here too, not taken as unset)
+  const asked = io.env.HERALD_LOG_LEVEL?.trim() ? logLevelFromEnv(io.env) : undefined;
+  const level: LogLevel = asked ?? 'error';
   const logger = jsonLogger({ level, write: (line) => io.stderr.write(line + '\n'), fields: { source: 'herald-cli' } });
   const engine = await engineFromEnv(io.env, {
     logger,
     // the Kafka client logs every failed connect and retry (a stack among them) at `error`: the
     // command's own error says what failed, so its lines are shown only when asked for
-    kafka: { clientLogLevel: asked ? level : 'silent' },
+    kafka: { clientLogLevel: asked ?? 'silent' },
     // housekeeping is the app's: the CLI knows neither its retention nor its checkpoints, and a
     // command left running (`tail`, a prompt) must not delete what the app keeps
     // nor its schema: migrating here would give a mistyped path or DATABASE_URL an empty Herald

@@ -89,6 +89,18 @@ describe('herald on embedded files it must not open or change', () => {
     const run = await herald(['dlq', 'list'], { HERALD_DATA_DIR: fresh });
     expect([run.code, run.stdout, run.stderr]).toEqual([0, 'no dead letters match\n', '']);
   });
+
+  it('reads HERALD_LOG_LEVEL as the app does: any case taken, a value the app refuses refused', async () => {
+    const dataDir = await appDir('levels');
+    const upper = await herald(['dlq', 'list'], { HERALD_DATA_DIR: dataDir, HERALD_LOG_LEVEL: 'WARN' });
+    expect([upper.code, upper.stdout, upper.stderr]).toEqual([0, 'no dead letters match\n', '']);
+    const typo = await herald(['dlq', 'list'], { HERALD_DATA_DIR: dataDir, HERALD_LOG_LEVEL: 'verbose' });
+    expect([typo.code, typo.stdout, typo.stderr]).toEqual([
+      EXIT_CODES.usage,
+      '',
+      'herald: HERALD_LOG_LEVEL must be one of debug, info, warn, error, silent, got "verbose" (invalid-options)\n',
+    ]);
+  });
 });
 
 /** A local port nothing listens on. */

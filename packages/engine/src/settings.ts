@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, type LogLevel } from '@herald/core';
+import { ErrorCodes, HeraldError, logLevelFromEnv, type LogLevel } from '@herald/core';
 import { wholeNumber, type EngineEnv } from './env.js';
 
 /**
@@ -60,7 +60,7 @@ export interface RetrySettings {
  * shapes the options of `createApp`, `createGateway`, `createMetrics` and `metricsServer` take.
  */
 export interface RuntimeSettings {
-  /** `HERALD_LOG_LEVEL`: debug, info (default), warn, error or silent. */
+  /** `HERALD_LOG_LEVEL`: debug, info (default), warn, error or silent, in any case. */
   readonly logLevel: LogLevel;
   /** `HERALD_RETRY_MAX_ATTEMPTS`, `HERALD_RETRY_INITIAL_DELAY_MS`, `HERALD_RETRY_MAX_DELAY_MS` (defaults: the service's, else 10, 200, 30 000). */
   readonly retry: RetrySettings;
@@ -97,7 +97,7 @@ export function runtimeSettings(env: EngineEnv, defaults: RuntimeDefaults = {}):
   const retry = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000, ...defaults.retry };
   const metricsPort = env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined;
   return {
-    logLevel: read.oneOf<LogLevel>('HERALD_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'], 'info'),
+    logLevel: logLevelFromEnv(env),
     retry: {
       maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', retry.maxAttempts, 1, 1000),
       initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', retry.initialDelayMs, 0, 3_600_000),

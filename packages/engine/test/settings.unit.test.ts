@@ -112,4 +112,9 @@ describe('runtimeSettings', () => {
       expect(() => runtimeSettings({ [name]: value })).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining(name) }));
     }
   });
+
+  it('reads HERALD_LOG_LEVEL in any case, as every logger Herald makes reads it', () => {
+    expect(runtimeSettings({ HERALD_LOG_LEVEL: ' WARN ' }).logLevel).toBe('warn');
+    expect(runtimeSettings({ HERALD_LOG_LEVEL: '' }).logLevel).toBe('info');
+  });
 });

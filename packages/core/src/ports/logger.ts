@@ -65,11 +65,12 @@ function checkedLevel(level: unknown): LogLevel {
 }
 
 /**
- * `HERALD_LOG_LEVEL`, as the engine settings read it: trimmed, any case; unset or empty means
- * `info`; anything else is `invalid-options`. Every logger Herald makes reads it so.
+ * `HERALD_LOG_LEVEL` of `env` (default `process.env`): trimmed, any case; unset or empty means
+ * `info`; anything else is `invalid-options`. Every logger Herald makes, the engine's settings and
+ * the CLI read it so.
  */
-export function logLevelFromEnv(): LogLevel {
-  const raw = process.env.HERALD_LOG_LEVEL?.trim();
+export function logLevelFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): LogLevel {
+  const raw = env['HERALD_LOG_LEVEL']?.trim();
   if (raw === undefined || raw === '') return 'info';
   const level = raw.toLowerCase();
   if (Object.hasOwn(RANK, level)) return level as LogLevel;
