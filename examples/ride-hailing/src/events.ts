@@ -149,12 +149,20 @@ export const EVENTS = [
   SagaCompleted,
 ];
 
-/** The seed's topics and partition counts (booking 12, driver 24, payment 6, pricing 12, saga 6). */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The seed's topics with its partition counts (booking 12, driver 24, payment 6, pricing 12, saga
+ * 6) and its retention (booking and pricing 7 days, driver 3: GPS points are many and short-lived,
+ * payment 30: a rider's payments stay in the log for a month). Declared, not left to the engine's
+ * default (7 days on the embedded log, the cluster's `retention.ms` on Kafka). The seed gives the
+ * saga log none, so it keeps the engine's default, as do the fraud alerts (not a seed topic).
+ */
 export const TOPICS = [
-  { name: 'booking-events', partitions: 12 },
-  { name: 'driver-events', partitions: 24 },
-  { name: 'payment-events', partitions: 6 },
-  { name: 'pricing-events', partitions: 12 },
+  { name: 'booking-events', partitions: 12, retentionMs: 7 * DAY_MS },
+  { name: 'driver-events', partitions: 24, retentionMs: 3 * DAY_MS },
+  { name: 'payment-events', partitions: 6, retentionMs: 30 * DAY_MS },
+  { name: 'pricing-events', partitions: 12, retentionMs: 7 * DAY_MS },
   { name: 'booking-saga', partitions: 6 },
   { name: 'fraud-alerts', partitions: 3 },
 ];
