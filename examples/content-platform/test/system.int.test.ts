@@ -223,6 +223,10 @@ describe('content-platform in one process', () => {
       ['PATCH', `/posts/${postId}`, { title: 'deleted already' }, 404, 'post-not-found'],
       ['PATCH', `/posts/${alive}`, { content: '   ' }, 422, 'schema-violation'],
       ['PATCH', `/artists/${artistId}`, {}, 422, 'empty-change'],
+      // a blank name or genre names nothing (search could never find such an artist, posts would carry it)
+      ['POST', '/artists', { name: ' \t\u00a0', genre: 'rock', bio: '' }, 422, 'schema-violation'],
+      ['POST', '/artists', { name: 'Пикник', genre: '   ', bio: '' }, 422, 'schema-violation'],
+      ['PATCH', `/artists/${artistId}`, { name: '  ' }, 422, 'schema-violation'],
       ['PATCH', '/artists/nope', { name: 'x' }, 404, 'artist-not-found'],
       ['GET', '/search?q=a&limit=1000', undefined, 422, 'schema-violation'],
       ['GET', '/search', undefined, 422, 'schema-violation'],

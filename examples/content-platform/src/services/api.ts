@@ -3,13 +3,15 @@ import type { App, SqlTx } from '@herald/core';
 import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { ArtistCreated, ArtistUpdated, LANGUAGES, UserFollowed, UserRegistered } from '../events.js';
-import { API_ERRORS, Id, IdParams, NO_NUL } from './apiSchemas.js';
+import { API_ERRORS, Id, IdParams, NO_NUL, NOT_BLANK } from './apiSchemas.js';
 import { registerPostRoutes } from './postRoutes.js';
 import { searchIndex } from './search.js';
 
 export { API_ERRORS, API_ERROR_KINDS } from './apiSchemas.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL });
+// an artist's name and genre name something: a blank one could never be searched for, and its posts
+// would carry it (a bio may be empty)
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NOT_BLANK });
 const RegisterBody = Type.Object(
   {
     username: Type.String({ minLength: 3, maxLength: 50, pattern: '^[A-Za-z0-9_.-]+$' }),
@@ -20,7 +22,7 @@ const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 const FollowBody = Type.Object({ authorId: Id }, { additionalProperties: false });
-const ArtistBody = Type.Object({ name: Name, genre: Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL }), bio: Type.String({ maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
+const ArtistBody = Type.Object({ name: Name, genre: Type.String({ minLength: 1, maxLength: 100, pattern: NOT_BLANK }), bio: Type.String({ maxLength: 5_000, pattern: NO_NUL }) }, { additionalProperties: false });
 const ArtistPatch = Type.Partial(ArtistBody, { additionalProperties: false });
 const SearchQuery = Type.Object(
   {
