@@ -19,19 +19,28 @@ export function terms(text: string): string[] {
 }
 
 /**
+ * The first `length` UTF-16 units of `text`, one fewer when the last would be the first half of a
+ * character outside the Basic Multilingual Plane (an emoji, a CJK extension letter): a lone half
+ * is no character, and PostgreSQL would store it as U+FFFD.
+ */
+function cutAt(text: string, length: number): string {
+  const cut = text.slice(0, length);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
  * A post's slug: its title's words joined by hyphens, in lower case without diacritics (`Café` →
  * `cafe`; other scripts kept), at most 60 characters, then the post id's last 8 characters so two posts of
  * one title never share a slug: `Best Rock Song` → `best-rock-song-3f9c0a1b`.
  */
 export function slugOf(title: string, postId: string): string {
-  const base = title
+  const words = title
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()
     .match(/[\p{L}\p{N}]+/gu)
-    ?.join('-')
-    .slice(0, 60)
-    .replace(/-+$/, '');
+    ?.join('-');
+  const base = words === undefined ? '' : cutAt(words, 60).replace(/-+$/, '');
   const suffix = postId.replace(/[^0-9a-z]/gi, '').slice(-8).toLowerCase();
   return base ? `${base}-${suffix}` : suffix;
 }
@@ -40,7 +49,7 @@ export function slugOf(title: string, postId: string): string {
 export function summaryOf(text: string, length = 160): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   if (flat.length <= length) return flat;
-  const cut = flat.slice(0, length);
+  const cut = cutAt(flat, length);
   const space = cut.lastIndexOf(' ');
   return `${space > length / 2 ? cut.slice(0, space) : cut}…`;
 }
