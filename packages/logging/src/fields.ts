@@ -1,4 +1,4 @@
-import { withSerializedErrors } from './serializeError.js';
+import { jsonReadyFields } from './serializeError.js';
 
 /**
  * Where a field named like a key pino writes itself goes instead: `fields.level`, as logrus does.
@@ -13,14 +13,14 @@ const BINDING_ONLY: readonly string[] = ['serializers', 'formatters', 'customLev
 const IN_BINDINGS: readonly string[] = [...WRITTEN, ...BINDING_ONLY];
 const RENAMED_IN_BINDINGS = new Set(IN_BINDINGS);
 
-/** A line's fields as written: errors serialized, pino's own keys renamed `fields.<key>`; the same object when nothing changes. */
+/** A line's fields as written: errors serialized, credentials redacted, pino's own keys renamed `fields.<key>`; the same object when nothing changes. */
 export function lineFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return withSerializedErrors(renamed(fields, WRITTEN));
+  return jsonReadyFields(renamed(fields, WRITTEN));
 }
 
 /** A child's fields as bound: like {@link lineFields}, and the keys pino drops from bindings renamed as well. */
 export function bindingFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return withSerializedErrors(renamed(fields, IN_BINDINGS));
+  return jsonReadyFields(renamed(fields, IN_BINDINGS));
 }
 
 /** The name a field called `key` is bound under (see {@link bindingFields}). */

@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
 import { bindingFields, bindingKey, lineFields } from './fields.js';
+import { redactText } from './redact.js';
 
 /** Options of {@link pinoLogger}; every one has a default. */
 export interface PinoLoggerOptions {
@@ -96,8 +97,10 @@ function wrap(instance: pino.Logger, chain: Chain): PinoLogger {
   const write =
     (method: Method) =>
     (message: string, fields?: Record<string, unknown>): void => {
-      if (fields === undefined || !rebinds) instance[method](fields ?? {}, message);
-      else if (instance.isLevelEnabled(method)) through(fields)[method](fields, message);
+      if (!instance.isLevelEnabled(method)) return;
+      // the fields are redacted by `lineFields`, the message here
+      if (fields === undefined || !rebinds) instance[method](fields ?? {}, redactText(message));
+      else through(fields)[method](fields, redactText(message));
     };
   return {
     pino: instance,
