@@ -48,8 +48,9 @@ const READ_SHARE = 0.05;
  * most 5% of the time; failed reads are retried at the interval): consumer lag per partition of the
  * app's own groups (through the broker's inspector when it has one, else from this process' `lag`
  * facts, a partition's lag dropped when it is revoked), the outbox backlog and the age of its oldest
- * record, and the dead letters waiting per group, handler and reason. A read that fails is logged,
- * counted (`herald_metrics_read_errors_total`) and leaves the gauges at their last values.
+ * record, and the dead letters waiting per group, handler and reason. A read that fails, or takes
+ * longer than `readTimeoutMs` (it is then waited for at the next poll, never started twice), is
+ * logged, counted (`herald_metrics_read_errors_total`) and leaves the gauges at their last values.
  * `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
  * within the deadline) and unsubscribes. Every metric name is in `names.ts`.
  *
@@ -64,8 +65,8 @@ const READ_SHARE = 0.05;
  * await app.start();   // curl 127.0.0.1:9464/metrics
  */
 export function createMetrics(options: MetricsOptions): HeraldMetrics {
-  const { app, registry, pollIntervalMs, processMetrics } = resolveMetricsOptions(options);
-  const readSide = createReadSide(app);
+  const { app, registry, pollIntervalMs, readTimeoutMs, processMetrics } = resolveMetricsOptions(options);
+  const readSide = createReadSide(app, { readTimeoutMs });
   const instruments: Instruments = createInstruments(registry, readSide.collectors);
   readSide.bind(instruments);
   const logger = app.logger.child({ component: 'metrics' });
@@ -117,6 +118,7 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
     close({ deadlineMs }) {
       closing ??= (async () => {
         stop.abort();
+        readSide.stop();
         unsubscribe?.();
         unsubscribe = undefined;
         // a read in flight is only a read: past the deadline it is left to finish on its own

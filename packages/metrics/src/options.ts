@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError, MAX_TIMER_MS } from '@herald/core';
 import type { Broker, Clock, DeadLetterStore, EventDefinition, Instrumentation, Logger } from '@herald/core';
 import { Registry } from 'prom-client';
 
@@ -33,6 +33,14 @@ export interface MetricsOptions {
   /** How often the read side (lag, outbox backlog, dead letters) is read; 0 never reads it. Default 10 000. */
   readonly pollIntervalMs?: number;
   /**
+   * How long one read of a source (lag, outbox, dead letters) may take before it counts as failed
+   * (`herald_metrics_read_errors_total`, the gauges keeping their last values): a query waiting on
+   * a lock, or a connection cut without a reset, must not freeze every gauge and the app's
+   * readiness. A read still running at the next poll is waited for again, never started twice.
+   * Default 30 000; at most `MAX_TIMER_MS`.
+   */
+  readonly readTimeoutMs?: number;
+  /**
    * Whether scrapes include the process metrics (CPU, memory, event loop lag, GC, handles: prom-client's
    * default metrics). Those `registry` already has (it runs `collectDefaultMetrics` itself) are
    * never added twice. Default true.
@@ -45,12 +53,14 @@ export interface ResolvedMetricsOptions {
   readonly app: MetricsApp;
   readonly registry: Registry;
   readonly pollIntervalMs: number;
+  readonly readTimeoutMs: number;
   readonly processMetrics: boolean;
 }
 
 /** The metrics' defaults, in one place. */
 export const METRICS_DEFAULTS = {
   pollIntervalMs: 10_000,
+  readTimeoutMs: 30_000,
   processMetrics: true,
 } as const;
 
@@ -70,10 +80,13 @@ export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsO
   }
   const pollIntervalMs = options.pollIntervalMs ?? METRICS_DEFAULTS.pollIntervalMs;
   if (!(Number.isFinite(pollIntervalMs) && pollIntervalMs >= 0)) throw invalid(`metrics: pollIntervalMs must be >= 0, got ${pollIntervalMs}`);
+  const readTimeoutMs = options.readTimeoutMs ?? METRICS_DEFAULTS.readTimeoutMs;
+  if (!(readTimeoutMs > 0 && readTimeoutMs <= MAX_TIMER_MS)) throw invalid(`metrics: readTimeoutMs must be > 0 and at most ${MAX_TIMER_MS} (a timer's longest), got ${readTimeoutMs}`);
   return {
     app,
     registry: options.registry ?? new Registry(),
     pollIntervalMs,
+    readTimeoutMs,
     processMetrics: options.processMetrics ?? METRICS_DEFAULTS.processMetrics,
   };
 }

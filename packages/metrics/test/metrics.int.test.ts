@@ -365,7 +365,8 @@ describe('createMetrics, its registry and its lifecycle', () => {
         throw new Error('unreachable');
       },
     };
-    const metrics = createMetrics({ app: { ...fixture.app, stores: { ...fixture.stores, outbox } }, pollIntervalMs: 1_000 });
+    // the client gives up (30 s) before the read's own deadline (60 s)
+    const metrics = createMetrics({ app: { ...fixture.app, stores: { ...fixture.stores, outbox } }, pollIntervalMs: 1_000, readTimeoutMs: 60_000 });
     await metrics.start(new AbortController().signal);
     await metrics.ready?.();
     await eventually(() => clock.pending() === 1, 'the metrics waiting for their next read');

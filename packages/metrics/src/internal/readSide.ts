@@ -1,4 +1,4 @@
-import { canBrowseDeadLetters, canInspect, hasOutboxBacklog } from '@herald/core';
+import { canBrowseDeadLetters, canInspect, CoreErrors, hasOutboxBacklog, HeraldError } from '@herald/core';
 import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog } from '@herald/core';
 import type { Gauge } from 'prom-client';
 import type { MetricsApp } from '../options.js';
@@ -19,12 +19,22 @@ export interface ReadSide {
   poll(onError: (source: ReadSource, error: unknown) => void): Promise<number>;
   /** Fills the outbox age gauge right before a scrape. */
   readonly collectors: GaugeCollectors;
+  /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up). */
+  stop(): void;
 }
 
 const WAITING: readonly DeadLetterStatus[] = ['dead', 'parked'];
 
-/** Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. */
-export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: Instruments): void } {
+/** What each source reads, in the words of its timeout. */
+const WHAT: Readonly<Record<ReadSource, string>> = { lag: "the consumer groups' offsets", outbox: 'the outbox backlog', dead_letters: 'the dead letters' };
+
+/**
+ * Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. A read
+ * taking longer than `readTimeoutMs` fails with a `timeout`; it goes on, and the next poll waits
+ * for it again instead of starting another (a store's pool has a few connections, and a query
+ * stuck on a lock would be joined by one more at every poll).
+ */
+export function createReadSide(app: MetricsApp, options: { readonly readTimeoutMs: number }): ReadSide & { bind(instruments: Instruments): void } {
   const inspector = canInspect(app.broker) ? (app.broker as BrokerInspector) : undefined;
   const backlog = hasOutboxBacklog(app.stores.outbox) ? (app.stores.outbox as OutboxBacklog) : undefined;
   const browser = canBrowseDeadLetters(app.stores.deadLetters) ? (app.stores.deadLetters as DeadLetterBrowser) : undefined;
@@ -76,6 +86,37 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
     for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
   }
 
+  /** Reads that outlived their deadline, per source, until they settle. */
+  const running = new Map<ReadSource, Promise<void>>();
+  /** The deadlines of the reads waited for now. */
+  const deadlines = new Set<() => void>();
+  /** The read of `source` in flight, or a new one, settled within the deadline or rejected with a `timeout`. */
+  function readWithin(source: ReadSource, read: () => Promise<void>): Promise<void> {
+    let current = running.get(source);
+    if (!current) {
+      const started = read().finally(() => running.delete(source));
+      // a read that ends after its deadline is nobody's rejection (the next poll may take it up)
+      started.catch(() => {});
+      running.set(source, started);
+      current = started;
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = app.clock.setTimer(options.readTimeoutMs, () => {
+        deadlines.delete(cancel);
+        reject(new HeraldError(CoreErrors.timeout, `metrics: reading ${WHAT[source]} took longer than ${options.readTimeoutMs} ms (readTimeoutMs); it is waited for at the next read`));
+      });
+      const cancel = () => {
+        deadlines.delete(cancel);
+        timer();
+      };
+      deadlines.add(cancel);
+      current.then(
+        () => (cancel(), resolve()),
+        (error: unknown) => (cancel(), reject(error)),
+      );
+    });
+  }
+
   /** The sources the app's broker and stores can answer. */
   const sources = ([
     ['lag', readLag, inspector],
@@ -99,7 +140,7 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
         sources.map(async ([source, read]) => {
           const started = app.clock.now();
           try {
-            await read();
+            await readWithin(source, read);
             return app.clock.now() - started;
           } catch (error) {
             onError(source, error);
@@ -108,6 +149,9 @@ export function createReadSide(app: MetricsApp): ReadSide & { bind(instruments: 
         }),
       );
       return Math.max(0, ...took);
+    },
+    stop() {
+      for (const cancel of [...deadlines]) cancel();
     },
     collectors: {
       outboxAge(gauge: Gauge<'topic'>) {
