@@ -32,8 +32,9 @@ interface Work<Data> {
  * - Before the start, a step's event is kept (`deferred`); any other event is ignored.
  * - A step's completion (even before the step is active) completes it and activates the next one;
  *   when none is left, the saga completes. A failure, or an active step's deadline, fails the step
- *   and the saga: deadlines are cancelled, completed steps compensated, last first. A step's event
- *   handled at or after its deadline (`now`) finds the step timed out, as its deadline input would.
+ *   and the saga: deadlines are cancelled, completed steps compensated, last first. An event of any
+ *   step (a later step's may come early) handled at or after the active step's deadline (`now`)
+ *   finds that step timed out first, as its deadline input would.
  * - After the saga failed, a completion of a step that had not completed (it timed out, failed, or
  *   was still pending) is compensated at once: what happened late is undone.
  * - Anything else (duplicates, events of a finished saga, stale deadlines) is ignored.
@@ -97,15 +98,17 @@ function apply<Data>(work: Work<Data>, event: Envelope): boolean {
   if (!found) return false;
   const { step: definition, trigger, completes } = found;
   const step = work.state.steps.find((s) => s.name === definition.name)!;
-  const pending = step.status === 'waiting' || step.status === 'active';
-  // Its deadline passed before this event was handled (the deadline's own input is still on its
-  // way, or was lost): the step timed out first, whichever of the two arrives first. Its timer is
+  // The active step's deadline passed before this event was handled (the deadline's own input is
+  // still on its way, or was lost): that step timed out first, whichever of the two arrives first,
+  // and whichever step the event is for (a later step's event may come early). Its timer is
   // cancelled (it may not have fired yet); a completion is then late, and undone below.
-  const overdue = work.state.status === 'running' && step.status === 'active' && step.deadlineAt !== null && work.now >= step.deadlineAt;
+  const overdue = work.state.status === 'running' ? work.state.steps.find((s) => s.status === 'active' && s.deadlineAt !== null && work.now >= s.deadlineAt) : undefined;
   if (overdue) {
-    work.deadlines.push({ kind: 'cancel', step: step.name });
-    timeOut(work, step, step.deadlineAt!);
-  } else if (work.state.status === 'running' && pending) {
+    work.deadlines.push({ kind: 'cancel', step: overdue.name });
+    timeOut(work, overdue, overdue.deadlineAt!);
+  }
+  const pending = step.status === 'waiting' || step.status === 'active';
+  if (work.state.status === 'running' && pending) {
     update(work, trigger, event);
     if (!completes) {
       fail(work, step, trigger.reason?.(event) ?? event.type, false);
@@ -119,7 +122,7 @@ function apply<Data>(work: Work<Data>, event: Envelope): boolean {
   }
   // a completion after the saga failed: the step happened after all, so it is undone at once
   const late = work.state.status === 'failed' && completes && (pending || step.status === 'failed' || step.status === 'timed-out');
-  if (!late || !definition.compensate) return overdue;
+  if (!late || !definition.compensate) return overdue !== undefined;
   update(work, trigger, event);
   end(work, step, 'compensated', `completed (${event.type}) after the saga failed`);
   work.transitions.push({ type: 'SagaCompensating', steps: [step.name], reason: `${step.name} completed after the saga failed` });

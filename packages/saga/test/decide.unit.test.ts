@@ -107,6 +107,33 @@ describe('a saga decides', () => {
     expect(decideSaga(OrderSaga, before, { kind: 'event', event: paid() }, deadlineAt - 1).transitions.map((t) => t.type)).toEqual(['SagaStepCompleted', 'SagaCompleted']);
   });
 
+  it("times the active step out when a later step's event is handled after its deadline: the same failure whichever comes first", () => {
+    // payment first (with its deadline), then the seats, whose answer may come early
+    const PayFirst = defineSaga({ name: 'pay-first', startedBy: OrderPlaced, initial: () => ({ paid: false }) })
+      .step('payment', { deadlineMs: PAYMENT_DEADLINE_MS, completedBy: on(PaymentProcessed) })
+      .step('reserve', { completedBy: on(SeatsReserved), failedBy: on(SeatsUnavailable, { reason: () => 'SOLD_OUT' }) });
+    const before = givenSaga(PayFirst, { startMs: T0 }).given(placed()).state!;
+    const deadlineAt = T0 + PAYMENT_DEADLINE_MS;
+    const deadline = { kind: 'deadline', step: 'payment', deadlineAt } as const;
+    const soldOut = { kind: 'event', event: sagaEvent(SeatsUnavailable, { orderId: ORDER }, { correlationId: ORDER }) } as const;
+    const timedOut = { step: 'payment', reason: `no answer within ${PAYMENT_DEADLINE_MS} ms`, timedOut: true };
+
+    // the deadline's input first, then the seats' answer: the payment timed out, the answer changes nothing
+    const deadlineFirst = decideSaga(PayFirst, before, deadline, deadlineAt + 5_000);
+    expect(deadlineFirst.state?.failure).toEqual(timedOut);
+    expect(decideSaga(PayFirst, deadlineFirst.state, soldOut, deadlineAt + 5_000).outcome).toBe('ignored');
+
+    // the seats' answer handled first, after the deadline: the payment timed out first all the same
+    const answerFirst = decideSaga(PayFirst, before, soldOut, deadlineAt + 5_000);
+    expect(answerFirst.transitions.map((t) => t.type)).toEqual(['SagaStepTimedOut', 'SagaFailed']);
+    expect(answerFirst.state?.failure).toEqual(timedOut);
+    expect(answerFirst.state?.steps.map((s) => s.status)).toEqual(['timed-out', 'waiting']);
+    expect(answerFirst.deadlines).toEqual([{ kind: 'cancel', step: 'payment' }]);
+    expect(decideSaga(PayFirst, answerFirst.state, deadline, deadlineAt + 5_001).outcome).toBe('ignored');
+    // one millisecond before the deadline, the same answer fails the saga on its own account
+    expect(decideSaga(PayFirst, before, soldOut, deadlineAt - 1).state?.failure).toEqual({ step: 'reserve', reason: 'SOLD_OUT', timedOut: false });
+  });
+
   it('applies an early event kept by an earlier release as the version the saga reads now', () => {
     // the release that kept it read SeatsReserved version 1; this one reads version 2, which adds a hold
     const SeatsReservedV2 = defineEvent({
