@@ -91,7 +91,9 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
     clearFacts(ctx.state);
     const input = inputOf(saga, events, event);
     if (!input) return;
-    const { previous, decision } = await decideAndSave(store, saga, ctx, event, input, app.clock.now());
+    // whole ms: the saga topic's events carry them (deadlineAt, durationMs), and a clock may give
+    // fractions (a high-resolution one, a manual one advanced by them)
+    const { previous, decision } = await decideAndSave(store, saga, ctx, event, input, Math.floor(app.clock.now()));
     if (decision.outcome === 'ignored' || !decision.state) {
       ctx.logger.debug('saga: nothing to do', { saga: saga.name, instanceId: event.correlationId, eventType: event.type });
       return;
