@@ -24,7 +24,8 @@ export interface PositionCommitter {
  * Committing what was read makes a restart resume after what the previous life saw. What it reads
  * there is of no use (nothing waits for it) but harmless: replies are dropped as `unknown`, events
  * nobody waits for are ignored. Commits are batched on an interval, and flushed when partitions
- * are revoked (so `close` leaves no gap); a failed commit is logged and retried with the next one.
+ * are revoked (so `close` leaves no gap), one at a time, so the position never moves back; a failed
+ * commit is logged and retried with the next one.
  */
 export function positionCommitter(deps: { readonly clock: Clock; readonly logger: Logger; readonly group: string }): PositionCommitter {
   const pending = new Map<string, CommittedOffset>();
@@ -32,8 +33,21 @@ export function positionCommitter(deps: { readonly clock: Clock; readonly logger
   let subscription: Subscription | undefined;
   let cancelTimer: (() => void) | undefined;
   let closed = false;
+  /** The flush under way: flushes run one after another (see {@link flush}). */
+  let flushing: Promise<void> = Promise.resolve();
 
-  async function flush(only?: readonly TopicPartition[]): Promise<void> {
+  /**
+   * Commits what was read, after the flush under way. Two at once (the interval's and a
+   * revocation's) could settle in either order: a failed one would then be queued again over the
+   * later position the other committed, and the broker could take them in either order; either
+   * way the group's position would move back.
+   */
+  function flush(only?: readonly TopicPartition[]): Promise<void> {
+    flushing = flushing.then(() => flushNow(only));
+    return flushing;
+  }
+
+  async function flushNow(only?: readonly TopicPartition[]): Promise<void> {
     if (!subscription) return;
     const keys = only ? only.map(keyOf).filter((key) => pending.has(key)) : [...pending.keys()];
     const offsets = keys.map((key) => pending.get(key)!);
