@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
-import { SqliteErrors } from '../errors.js';
 import { CoreErrors, HeraldError } from '@herald/core';
 import { isBusyError, toStoreError } from '../internal/storeErrors.js';
+import { createAcknowledgements } from './acknowledge.js';
 import { conflict, createStepLog } from './stepLog.js';
 import type { Durable, Member, TxScope } from './txTypes.js';
+import { createWriteLock } from './writeLock.js';
 
 export type { Durable, Member, TxScope } from './txTypes.js';
 
@@ -77,17 +78,6 @@ const MAX_RUNS = 4;
  */
 export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   const { db } = deps;
-  const log = createStepLog(db, { ensure, lock });
-  const commitStmt = db.prepare('COMMIT');
-  /** SQLite's failures as the stores report them (see `toStoreError`): busy past the wait is `store-busy`. */
-  const wrap = (error: unknown) => toStoreError(error, { path: db.name, context: 'stores' });
-  // No busy handler from now on: it sleeps on this thread, so while another process held the write
-  // lock the whole event loop stalled (heartbeats missed, partitions moved). `BEGIN IMMEDIATE` fails
-  // at once instead and the runner tries again from the event loop (takeLock), as the log's write
-  // queue does. Nothing else on this connection waits for a lock: in WAL mode COMMIT needs none
-  // beyond the one BEGIN IMMEDIATE took, and reads wait only for a crash recovery, which happens
-  // when the file is opened, before the runner exists.
-  db.pragma('busy_timeout = 0');
   const queue: Member[] = [];
   let members: Member[] = [];
   let running = 0;
@@ -97,11 +87,35 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   let holdTimer: NodeJS.Timeout | undefined;
   let watchdog: NodeJS.Timeout | undefined;
   let idle: (() => void) | undefined;
-  const syncing = new Set<Promise<void>>();
-  /** While another connection holds the write lock: when the runner began waiting, and its attempts so far (a retry is scheduled). */
-  let locked: { since: number; attempts: number } | undefined;
-  /** Statements of running members waiting for the write lock (see `lock`). */
-  const waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /** SQLite's failures as the stores report them (see `toStoreError`): busy past the wait is `store-busy`. */
+  const wrap = (error: unknown) => toStoreError(error, { path: db.name, context: 'stores' });
+  const writeLock = createWriteLock({
+    db,
+    busyTimeoutMs: deps.busyTimeoutMs,
+    open: ensureTransaction,
+    wrap,
+    needed: () => queue.length > 0 || members.some((m) => m.state === 'done' || ready(m)),
+    acquired: pump,
+    failed: failWaiting,
+  });
+  const acks = createAcknowledgements({
+    path: db.name,
+    durable: deps.durable,
+    flushed: deps.flushed,
+    committed: deps.committed,
+    drained: () => {
+      if (members.length === 0 && queue.length === 0) idle?.();
+    },
+  });
+  const log = createStepLog(db, { ensure: writeLock.ensure, lock: writeLock.lock });
+  const commitStmt = db.prepare('COMMIT');
+  // No busy handler from now on: it sleeps on this thread, so while another process held the write
+  // lock the whole event loop stalled (heartbeats missed, partitions moved). `BEGIN IMMEDIATE` fails
+  // at once instead and the runner tries again from the event loop (see `createWriteLock`), as the
+  // log's write queue does. Nothing else on this connection waits for a lock: in WAL mode COMMIT
+  // needs none beyond the one BEGIN IMMEDIATE took, and reads wait only for a crash recovery, which
+  // happens when the file is opened, before the runner exists.
+  db.pragma('busy_timeout = 0');
 
   function schedule(): void {
     if (scheduled) return;
@@ -113,7 +127,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
   function pump(): void {
     scheduled = false;
     const again = members.filter(ready);
-    if ((again.length > 0 || (queue.length > 0 && members.length < deps.maxBatch)) && takeLock()) {
+    if ((again.length > 0 || (queue.length > 0 && members.length < deps.maxBatch)) && writeLock.take()) {
       pumping = true;
       for (const member of again) start(member);
       while (queue.length > 0 && members.length < deps.maxBatch) {
@@ -155,74 +169,8 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     holdTimer ??= setTimeout(commitPoint, HOLD_MS);
   }
 
-  /** For a statement run with no physical transaction open and no wait for it (see `lock`): opens one, or throws `store-busy` at once. */
-  function ensure(): void {
-    try {
-      ensureTransaction();
-    } catch (error) {
-      throw wrap(error);
-    }
-  }
-
-  /**
-   * Opens the physical transaction unless it is open. False while another connection holds the
-   * write lock: the runner then tries again from the event loop (`lockTick`) and runs `pump` once
-   * the lock is its own. Any other failure is left to the statements, which report it.
-   */
-  function takeLock(): boolean {
-    if (db.inTransaction) return true;
-    if (locked) return false;
-    try {
-      ensureTransaction();
-    } catch (error) {
-      if (!isBusyError(error)) return true;
-      waitForLock();
-      return false;
-    }
-    return true;
-  }
-
-  /** Before a statement of a running member: undefined when it may run now, else settles once the write lock is ours again (see `TxScope.lock`). */
-  function lock(): Promise<void> | undefined {
-    if (takeLock()) return undefined;
-    return new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
-  }
-
-  function waitForLock(): void {
-    if (locked) return;
-    locked = { since: performance.now(), attempts: 0 };
-    retryLock();
-  }
-
-  function retryLock(): void {
-    // the holder is often another connection's short transaction: look again at once a few times, then every millisecond
-    if (++locked!.attempts <= 3) setImmediate(lockTick);
-    else setTimeout(lockTick, 1);
-  }
-
-  function lockTick(): void {
-    if (waiters.length === 0 && queue.length === 0 && !members.some((m) => m.state === 'done' || ready(m))) {
-      locked = undefined; // nothing needs it any more
-      return;
-    }
-    try {
-      ensureTransaction();
-    } catch (error) {
-      if (isBusyError(error)) {
-        if (performance.now() - locked!.since < deps.busyTimeoutMs) return retryLock();
-        locked = undefined;
-        return lockFailed(wrap(error));
-      }
-      // any other failure is the statements' to report, as when the lock was free
-    }
-    locked = undefined;
-    for (const waiter of waiters.splice(0)) waiter.resolve();
-    pump();
-  }
-
-  /** The write lock stayed taken past busyTimeoutMs: whatever waits for it fails with `store-busy`. */
-  function lockFailed(error: unknown): void {
-    for (const waiter of waiters.splice(0)) waiter.reject(error);
+  /** The write lock stayed taken past busyTimeoutMs: the members waiting for it fail with `store-busy`. */
+  function failWaiting(error: unknown): void {
     const failed = [...members.filter((m) => m.state === 'done' || ready(m)), ...queue.splice(0)];
     log.drop(failed);
     members = members.filter((m) => !failed.includes(m));
@@ -318,7 +266,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     const still = members.filter((m) => m.state === 'running');
     let failure: unknown;
     let rerun: Member[] = [];
-    let deferred = done.length > 0 && locked !== undefined;
+    let deferred = done.length > 0 && writeLock.waiting;
     if (done.length > 0 && !deferred) {
       try {
         const fast = db.inTransaction && still.length === 0 && failed.length === 0;
@@ -334,13 +282,13 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     if (db.inTransaction) db.exec('ROLLBACK');
     const finished = deferred ? failed : [...failed, ...done];
     log.drop(finished);
-    acknowledge(finished.filter((m) => !rerun.includes(m)), failure);
+    acks.acknowledge(finished.filter((m) => !rerun.includes(m)), failure);
     for (const member of rerun) {
       member.state = 'waiting';
       member.blockers = still;
     }
     members = members.filter((m) => m.state === 'running' || m.state === 'waiting' || (deferred && m.state === 'done'));
-    if (deferred) waitForLock();
+    if (deferred) writeLock.wait();
     tidy();
   }
 
@@ -351,49 +299,9 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
       watchdog = undefined;
       log.clear();
     }
-    // while the lock is another connection's, lockTick runs pump once it is ours
-    if (!locked && (queue.length > 0 || members.some(ready))) schedule();
-    else if (members.length === 0 && queue.length === 0 && syncing.size === 0) idle?.();
-  }
-
-  /**
-   * Settles finished members: failed ones at once, committed ones once what they need is on disk
-   * (the fsync runs off the event loop while the next transactions already run).
-   */
-  function acknowledge(finished: readonly Member[], failure: unknown): void {
-    const own: Member[] = [];
-    const prior: Member[] = [];
-    for (const member of finished) {
-      if (member.state === 'failed') member.reject(member.error);
-      else if (failure !== undefined) member.reject(failure);
-      else if (member.durable === 'none') member.resolve(member.value);
-      else if (member.durable === 'own' && member.scope.wrote) own.push(member);
-      else prior.push(member); // it may have read commits whose fsync is still under way
-    }
-    // `own` first: its fsync request is then among those `prior` waits for
-    if (own.length > 0) track(settleAfter(deps.durable(), own));
-    if (prior.length > 0) track(settleAfter(deps.flushed(), prior));
-  }
-
-  function settleAfter(disk: Promise<void>, settled: readonly Member[]): Promise<void> {
-    return disk.then(
-      () => {
-        deps.committed(settled.map((m) => m.scope));
-        for (const member of settled) member.resolve(member.value);
-      },
-      (cause: unknown) => {
-        const error = new HeraldError(SqliteErrors.storeUnavailable, `stores: fsync of the committed transactions failed (${db.name}); they may or may not be on disk`, { retriable: true, cause, details: { path: db.name } });
-        for (const member of settled) member.reject(error);
-      },
-    );
-  }
-
-  function track(done: Promise<void>): void {
-    syncing.add(done);
-    void done.finally(() => {
-      syncing.delete(done);
-      if (syncing.size === 0 && members.length === 0 && queue.length === 0) idle?.();
-    });
+    // while the lock is another connection's, the write lock runs pump once it is ours
+    if (!writeLock.waiting && (queue.length > 0 || members.some(ready))) schedule();
+    else if (members.length === 0 && queue.length === 0 && !acks.syncing) idle?.();
   }
 
   return {
@@ -407,7 +315,7 @@ export function createTxRunner(deps: TxRunnerDeps): TxRunner {
     },
     async close() {
       closed = true;
-      if (members.length > 0 || queue.length > 0 || syncing.size > 0) await new Promise<void>((resolve) => (idle = resolve));
+      if (members.length > 0 || queue.length > 0 || acks.syncing) await new Promise<void>((resolve) => (idle = resolve));
     },
   };
 }
