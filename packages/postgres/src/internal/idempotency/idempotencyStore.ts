@@ -3,7 +3,7 @@ import { CoreErrors, HeraldError, type IdempotencyBegin, type IdempotencyStore, 
 import { PgErrors } from '../../errors.js';
 import { deleteInChunks } from '../chunks.js';
 import type { Db } from '../db.js';
-import { executeInTx } from '../transaction.js';
+import { executeInTx } from '../txStatements.js';
 import { abandonIdempotency } from './abandonIdempotency.js';
 import { claimIdempotencyKey, readIdempotencyKey, type BeginOptions } from './beginIdempotency.js';
 import { completeIdempotency } from './completeIdempotency.js';

@@ -1,7 +1,7 @@
 import { CoreErrors, HeraldError, unstorableTextReason, type InboxEntry, type InboxStore, type SqlTx } from '@herald/core';
 import type { Db } from '../db.js';
 import { isStorableText } from '../storedText.js';
-import { coalesceInTx, executeInTx, queryInTx } from '../transaction.js';
+import { coalesceInTx, executeInTx, queryInTx } from '../txStatements.js';
 import { findInboxHandled } from './findInboxHandled.js';
 import { markInboxHandled, markInboxHandledMany, readFresh } from './markInboxHandled.js';
 

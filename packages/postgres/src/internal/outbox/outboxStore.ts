@@ -1,7 +1,8 @@
 import { CoreErrors, HeraldError, type ClaimOptions, type Clock, type OutboxBacklog, type OutboxRecord, type OutboxStore, type SqlTx } from '@herald/core';
 import { toNumber, toOutboxEntry, toOutboxRecord, type OutboxRow } from '@herald/sql';
 import type { Db } from '../db.js';
-import { deferToCommit, executeInTx, noteAppended, queryInTx, runTransaction } from '../transaction.js';
+import { runTransaction } from '../transaction.js';
+import { deferToCommit, executeInTx, noteAppended, queryInTx } from '../txStatements.js';
 import { appendOutbox } from './appendOutbox.js';
 import { claimRows, leaseSlots, lockSlots, type PendingRow, type SlotRow } from './claimOutbox.js';
 import { countOutboxBacklog, toTopicBacklog, type BacklogRow } from './countOutboxBacklog.js';

@@ -1,7 +1,7 @@
 import type { SagaStore, SqlTx } from '@herald/core';
 import { toSagaRecord, type SagaRow } from '@herald/sql';
 import type { Db } from '../db.js';
-import { executeInTx, queryInTx } from '../transaction.js';
+import { executeInTx, queryInTx } from '../txStatements.js';
 import { findSaga, loadSaga } from './loadSaga.js';
 import { saveSaga } from './saveSaga.js';
 

@@ -1,7 +1,8 @@
 import { CoreErrors, HeraldError, type SqlTx, type TimerStore } from '@herald/core';
 import { toFiredTimer, toNumberOrNull, toPendingTimer, type TimerRow } from '@herald/sql';
 import type { Db } from '../db.js';
-import { executeInTx, noteAppended, queryInTx, runTransaction } from '../transaction.js';
+import { runTransaction } from '../transaction.js';
+import { executeInTx, noteAppended, queryInTx } from '../txStatements.js';
 import { cancelTimer } from './cancelTimer.js';
 import { findTimers } from './findTimers.js';
 import { fireDueTimers, nextTimerDue } from './fireDueTimers.js';

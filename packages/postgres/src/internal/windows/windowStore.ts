@@ -1,7 +1,7 @@
 import { byCloseOrder, byWindowOrder, checkWindowChange, checkWindowPartition, type SqlTx, type WindowStore } from '@herald/core';
 import { toNumberOrNull, toStoredWindow, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
 import type { Db } from '../db.js';
-import { queryInTx } from '../transaction.js';
+import { queryInTx } from '../txStatements.js';
 import { lockWindowPartition } from './lockWindowPartition.js';
 import { readWindows } from './readWindows.js';
 import { readWindowSnapshot } from './readWindowSnapshot.js';
