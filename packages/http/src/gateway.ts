@@ -15,7 +15,9 @@ import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
 import { registerIngest, type IngestRoute } from './ingest.js';
-import { registerCommand, registerQuery, type CommandRoute, type QueryRoute } from './routes.js';
+import { registerCommand } from './commandRoute.js';
+import { registerQuery } from './queryRoute.js';
+import type { CommandRoute, QueryRoute } from './routes.js';
 import { queryNotUtf8, urlHasNul } from './text.js';
 import { compileValidator, requestPartInvalid } from './validation.js';
 

@@ -7,7 +7,8 @@ import { accessHook, type RouteAccess } from './access.js';
 import type { ResolvedGatewayOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { inScope, scopeOf } from './requestScope.js';
-import { requestParts, requireJsonBody, send } from './routes.js';
+import { requestParts, requireJsonBody } from './requestParts.js';
+import { send } from './send.js';
 
 /**
  * A route that appends events straight to the log (`App.publishDirect`) and answers once the append
