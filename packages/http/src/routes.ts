@@ -62,7 +62,11 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre =
   readonly awaitEvent?: AwaitEvent<NoInfer<R>>;
 }
 
-/** A response a route builds: status, JSON body and extra headers. */
+/**
+ * A response a route builds: status, JSON body and extra headers. A `content-type` among them is
+ * kept when it is a JSON type (`application/problem+json` for an answer that is a problem), else
+ * the body goes as `application/json`; a type the JSON body is not is refused (500 `internal`).
+ */
 export interface RouteResponse {
   readonly status: number;
   readonly body: unknown;
