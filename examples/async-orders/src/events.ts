@@ -1,4 +1,4 @@
-import { defineEvent } from '@herald/core';
+import { defineEvent, type ValidationIssue } from '@herald/core';
 import { defineRequest } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -8,9 +8,9 @@ import { Type, type Static } from '@sinclair/typebox';
 
 /**
  * One item of an order as the events carry it. Events already in a log must stay readable, so this
- * schema accepts what earlier gateways let through (extra properties, a blank `sku`); the gateway
- * refuses those at the door (`OrderItemBody` in services/gateway.ts), and the order service keeps
- * only these three fields ({@link orderItemsOf}).
+ * schema accepts what earlier gateways let through (extra properties, a blank `sku`); what an order
+ * must satisfy is in orderRules.ts, checked by the gateway at the door and by the order service on
+ * every request, and the order service keeps only these three fields ({@link orderItemsOf}).
  */
 export const OrderItem = Type.Object({
   sku: Type.String({ minLength: 1, maxLength: 100 }),
@@ -29,19 +29,17 @@ export function orderItemsOf(items: readonly OrderItemData[]): OrderItemData[] {
   return items.map(({ sku, quantity, priceCents }) => ({ sku, quantity, priceCents }));
 }
 
-/** What an order of these items costs, in cents. */
-export function orderTotal(items: readonly { readonly quantity: number; readonly priceCents: number }[]): number {
-  return items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
-}
-
 /**
  * Why billing refused a payment (`PaymentProcessed.failureReason`). `PAYMENT_EXPIRED`: the order
  * came to billing at or after its `payBy`, so no money was taken for an order that was given up.
  */
 export const PAYMENT_FAILURES = { insufficientFunds: 'INSUFFICIENT_FUNDS', expired: 'PAYMENT_EXPIRED' } as const;
 
-/** The final statuses of an order, and PENDING before it has one. */
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT'] as const;
+/**
+ * The final statuses of an order, and PENDING before it has one. REJECTED: the order service found
+ * the request breaking the order rules (orderRules.ts); billing never sees such an order.
+ */
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT', 'REJECTED'] as const;
 /** One of {@link ORDER_STATUSES}. */
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** A status an order ends in. */
@@ -107,7 +105,11 @@ export const PaymentProcessed = defineEvent({
   }),
 });
 
-/** order: the order reached a final status (the gateway answers the client from it). */
+/**
+ * order: the order reached a final status (the gateway answers the client from it). A paid or
+ * failed order was PENDING_VALIDATION before; a REJECTED one never was (`previousStatus`
+ * {@link REQUESTED}) and its `metadata` is a {@link Rejection}.
+ */
 export const OrderStatusUpdated = defineEvent({
   type: 'OrderStatusUpdated',
   topic: 'orders.status',
@@ -124,8 +126,27 @@ export const OrderStatusUpdated = defineEvent({
   }),
 });
 
+/** The `previousStatus` of a REJECTED order: it was only requested, never PENDING_VALIDATION. */
+export const REQUESTED = 'REQUESTED';
+
+/** Why the order service rejected an order: the OrderStatusUpdated `metadata` of a REJECTED order. */
+export interface Rejection {
+  readonly reason: typeof REJECTION_REASON;
+  /** Each rule broken, as the gateway's 422 lists a body's: JSON pointer and message. */
+  readonly errors: readonly ValidationIssue[];
+}
+/** {@link Rejection.reason}: the request broke the order rules. */
+export const REJECTION_REASON = 'INVALID_ORDER';
+
+/** The errors of a REJECTED order's `metadata` (none when it holds no list of them). */
+export function rejectionErrors(metadata: Readonly<Record<string, unknown>>): ValidationIssue[] {
+  const errors = metadata['errors'];
+  if (!Array.isArray(errors)) return [];
+  return errors.filter((e): e is ValidationIssue => typeof e?.path === 'string' && typeof e?.message === 'string').map((e) => ({ path: e.path, message: e.message }));
+}
+
 /** Kinds of notification. */
-export const NOTIFICATION_TYPES = ['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS', 'ORDER_PAYMENT_TIMEOUT'] as const;
+export const NOTIFICATION_TYPES = ['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS', 'ORDER_PAYMENT_TIMEOUT', 'ORDER_REJECTED'] as const;
 
 /** notification (requester): a notification to send. */
 export const NotificationRequested = defineEvent({

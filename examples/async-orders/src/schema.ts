@@ -5,8 +5,8 @@ import { applySchema, type EngineKind } from '@herald/engine';
  * Each service's tables, in the SQL common to SQLite and PostgreSQL. The services share one
  * database (the embedded engine's file, or one PostgreSQL database) but each writes only its own
  * tables; the gateway reads billing's balances and the sender's notifications to answer queries.
- * Unique keys back up the inboxes: one order per request, one payment per order, one refund per
- * order, one row per deposit and per notification.
+ * Unique keys back up the inboxes: one order per request (and at most one rejection per order),
+ * one payment per order, one refund per order, one row per deposit and per notification.
  */
 export const SCHEMA: readonly string[] = [
   // auth
@@ -39,6 +39,11 @@ export const SCHEMA: readonly string[] = [
      at BIGINT NOT NULL,
      PRIMARY KEY (request_id, status)
    )`,
+  // why the order service rejected a request's order (OrderStatusUpdated's metadata)
+  `CREATE TABLE IF NOT EXISTS gateway_order_rejections (
+     request_id TEXT PRIMARY KEY,
+     errors TEXT NOT NULL
+   )`,
   `CREATE TABLE IF NOT EXISTS gateway_deposit_requests (
      deposit_id TEXT PRIMARY KEY,
      username TEXT NOT NULL,
@@ -57,6 +62,13 @@ export const SCHEMA: readonly string[] = [
      status TEXT NOT NULL,
      created_at BIGINT NOT NULL,
      updated_at BIGINT NOT NULL
+   )`,
+  // why an order is REJECTED (its own table: databases made before it keep their orders table)
+  `CREATE TABLE IF NOT EXISTS order_rejections (
+     order_id TEXT PRIMARY KEY,
+     reason TEXT NOT NULL,
+     errors TEXT NOT NULL,
+     rejected_at BIGINT NOT NULL
    )`,
   // billing
   `CREATE TABLE IF NOT EXISTS billing_accounts (

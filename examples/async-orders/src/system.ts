@@ -11,7 +11,7 @@ import { failureInjector } from './failures.js';
 import { migrate } from './schema.js';
 import { AUTH_ERRORS, CUSTOMER_ROLE, loadSigningKey, registerAuthRoutes, TOKEN_AUDIENCE, TOKEN_ISSUER, verificationKey } from './services/auth.js';
 import { registerBillingService } from './services/billing.js';
-import { GATEWAY_ERRORS, registerGatewayProjection, registerGatewayRoutes } from './services/gateway.js';
+import { GATEWAY_ERROR_KINDS, registerGatewayProjection, registerGatewayRoutes } from './services/gateway.js';
 import { registerNotificationService, registerSenderService } from './services/notification.js';
 import { registerOrderService } from './services/order.js';
 import { registerUserService } from './services/user.js';
@@ -86,9 +86,7 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
         errorKinds: {
           [AUTH_ERRORS.usernameTaken]: 'conflict',
           [AUTH_ERRORS.invalidCredentials]: 'unauthorized',
-          [GATEWAY_ERRORS.orderNotFound]: 'not-found',
-          [GATEWAY_ERRORS.requestNotFound]: 'not-found',
-          [GATEWAY_ERRORS.depositNotFound]: 'not-found',
+          ...GATEWAY_ERROR_KINDS,
         },
       },
       idempotency: { leaseMs: runtime.idempotencyLeaseMs },

@@ -150,7 +150,7 @@ describe('billing and orders', () => {
     expect(eves.map((n) => n.type)).toEqual(['WELCOME']);
   });
 
-  it('refuses blank text, a payment method billing does not take and unknown item fields (422 naming each field), and stores only an item\'s known fields', async () => {
+  it('refuses blank text, a payment method billing does not take, unknown item fields and a total over the limit (422 naming each field), and stores only an item\'s known fields', async () => {
     const frank = await new Customer(url, 'frank').signUp();
     const item = { sku: 'book', quantity: 1, priceCents: 1_000 };
     const body = { items: [item], deliveryAddress: '1 Main Street', paymentMethod: 'balance' };
@@ -160,6 +160,8 @@ describe('billing and orders', () => {
       ['blank method', { ...body, paymentMethod: '   ' }, '/paymentMethod', /'balance'/],
       ['unknown method', { ...body, paymentMethod: 'card' }, '/paymentMethod', /'balance'/],
       ['extra item field', { ...body, items: [item, { ...item, sku: 'pen', giftWrap: true }] }, '/items/1/giftWrap', /unexpected/i],
+      // each item within its limits, the order over its total's: the rule the order service applies too
+      ['total over the limit', { ...body, items: [item, { sku: 'gold', quantity: 1_000, priceCents: 100_000_000 }] }, '/items', /exceeds the limit/],
     ];
     for (const [name, bad, path, message] of refused) {
       const answer = await frank.order(bad, `frank-${name}`);

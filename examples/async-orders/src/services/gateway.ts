@@ -1,31 +1,29 @@
-import { HeraldError, uuidv7 } from '@herald/core';
-import type { App, SqlTx } from '@herald/core';
-import { HttpErrorCodes, type Gateway, type RouteResponse } from '@herald/http';
+import { CoreErrors, ErrorCodes, HeraldError, uuidv7 } from '@herald/core';
+import type { App, SqlTx, ValidationIssue } from '@herald/core';
+import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
-import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderItem, OrderStatusUpdated, orderTotal, type OrderStatus } from '../events.js';
+import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderStatusUpdated, rejectionErrors, type OrderStatus } from '../events.js';
+import { OrderRequestBody, orderRequestIssues, orderTotal } from '../orderRules.js';
 
 /** Domain error codes of the gateway's routes. */
-export const GATEWAY_ERRORS = { orderNotFound: 'order-not-found', requestNotFound: 'request-not-found', depositNotFound: 'deposit-not-found' } as const;
+export const GATEWAY_ERRORS = {
+  orderNotFound: 'order-not-found',
+  requestNotFound: 'request-not-found',
+  depositNotFound: 'deposit-not-found',
+  /** The order service rejected the order (REJECTED): the request broke the order rules. */
+  orderRejected: 'order-rejected',
+} as const;
 
-/** How an order can be paid: from the billing balance, the only method billing has. */
-export const PAYMENT_METHODS = ['balance'] as const;
+/** How the gateway's domain error codes map to HTTP problems (the gateway's `problems.errorKinds`). */
+export const GATEWAY_ERROR_KINDS: Readonly<Record<string, string>> = {
+  [GATEWAY_ERRORS.orderNotFound]: HttpErrorCodes.notFound,
+  [GATEWAY_ERRORS.requestNotFound]: HttpErrorCodes.notFound,
+  [GATEWAY_ERRORS.depositNotFound]: HttpErrorCodes.notFound,
+  // 422 "Unprocessable request", with the broken rules in `errors`
+  [GATEWAY_ERRORS.orderRejected]: ErrorCodes.invalidOptions,
+};
 
-/** Has a character other than white space: a blank value names nothing. */
-const NOT_BLANK = '\\S';
-
-// the order service "validates the input" (seed 004): the gateway refuses it before it becomes an
-// event, with 422 naming each field. An item is exactly its three fields (anything else would be
-// stored with the order), no text is blank, and the payment method is one billing takes.
-const OrderItemBody = Type.Object({ ...OrderItem.properties, sku: Type.String({ minLength: 1, maxLength: 100, pattern: NOT_BLANK }) }, { additionalProperties: false });
-const CreateOrderBody = Type.Object(
-  {
-    items: Type.Array(OrderItemBody, { minItems: 1, maxItems: 100 }),
-    deliveryAddress: Type.String({ minLength: 1, maxLength: 500, pattern: NOT_BLANK }),
-    paymentMethod: Type.Union(PAYMENT_METHODS.map((method) => Type.Literal(method))),
-  },
-  { additionalProperties: false },
-);
 const DepositBody = Type.Object({ amountCents: Type.Integer({ minimum: 1, maximum: 100_000_000_00 }) }, { additionalProperties: false });
 // a path id is looked up whatever its shape: one that is not the user's is 404 (a path too long
 // for the gateway is its 414 uri-too-long)
@@ -38,6 +36,8 @@ export interface OrderView {
   readonly status: OrderStatus;
   readonly totalCents: number;
   readonly history: readonly { readonly status: OrderStatus; readonly at: number }[];
+  /** Only on a REJECTED order: the order rules the request broke. */
+  readonly errors?: readonly ValidationIssue[];
 }
 
 /** Options of {@link registerGatewayRoutes}. */
@@ -57,10 +57,13 @@ export interface GatewayRoutesOptions {
  * requests and notifications (404 otherwise).
  *
  * `POST /orders` publishes OrderCreationRequested (correlation id: a new request id) and holds the
- * request until the order's OrderStatusUpdated arrives (201 with the final status), or answers 202
- * with `Location: /requests/{id}` past `waitMs`. `POST /billing/deposit` does the same with
- * DepositApplied (200 with the new balance). Both are deduplicated by `Idempotency-Key`, scoped to
- * the caller: the same key again gets the same answer, from the state when it is already known.
+ * request until the order's OrderStatusUpdated arrives (201 with the final status; a 422 problem
+ * `order-rejected` when the order service rejected it), or answers 202 with
+ * `Location: /requests/{id}` past `waitMs`. The body must follow the order rules (orderRules.ts),
+ * the order service's own: a request breaking one is refused with 422 `schema-violation` before it
+ * becomes an event. `POST /billing/deposit` does the same with DepositApplied (200 with the new
+ * balance). Both are deduplicated by `Idempotency-Key`, scoped to the caller: the same key again
+ * gets the same answer, from the state when it is already known.
  */
 export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayRoutesOptions): void {
   const { app, waiter } = options;
@@ -71,8 +74,14 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
     method: 'POST',
     url: '/orders',
     roles,
-    body: CreateOrderBody,
+    body: OrderRequestBody,
     status: 202,
+    // the body's schema is the order rules' shape; the rest of them (the total's limit) here, so
+    // the gateway refuses whatever the order service would reject, before it becomes an event
+    prepare: async ({ body, principal }) => {
+      const issues = orderRequestIssues({ username: principal!.username, ...body });
+      if (issues.length > 0) throw new HeraldError(CoreErrors.schemaViolation, `the order breaks the order rules: ${summary(issues)}`, { details: { issues } });
+    },
     handle: async ({ body, tx, publish, principal }) => {
       const requestId = uuidv7();
       const username = principal!.username;
@@ -93,10 +102,13 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       timeoutMs: options.waitMs,
       correlationId: (result) => result.requestId,
       until: (event) => event.type === OrderStatusUpdated.type,
-      answer: (event) => orderAnswer(event.data as Static<typeof OrderStatusUpdated.schema>),
+      answer: (event) => {
+        const order = event.data as Static<typeof OrderStatusUpdated.schema>;
+        return orderAnswer({ ...order, errors: rejectionErrors(order.metadata) });
+      },
       lookup: async (result) => {
-        const [row] = await read((tx) => tx.query<RequestRow>('SELECT * FROM gateway_order_requests WHERE request_id = $1', [result.requestId]));
-        return row && row.status !== 'PENDING' ? orderAnswer({ requestId: row.request_id, orderId: row.order_id!, status: row.status, totalCents: row.total_cents }) : undefined;
+        const [row] = await read((tx) => tx.query<RequestRow>(`${REQUEST_SELECT} WHERE r.request_id = $1`, [result.requestId]));
+        return row && row.status !== 'PENDING' ? orderAnswer({ ...viewOf(row), orderId: row.order_id! }) : undefined;
       },
       location: (result) => `/requests/${result.requestId}`,
       pending: (result) => ({ requestId: result.requestId, status: 'PENDING' }),
@@ -165,20 +177,14 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
 
   const view = async (column: 'request_id' | 'order_id', id: string, username: string, missing: string): Promise<OrderView> => {
     const found = await read(async (tx) => {
-      const [row] = await tx.query<RequestRow>(`SELECT * FROM gateway_order_requests WHERE ${column} = $1 AND username = $2`, [id, username]);
+      const [row] = await tx.query<RequestRow>(`${REQUEST_SELECT} WHERE r.${column} = $1 AND r.username = $2`, [id, username]);
       if (!row) return undefined;
       const history = await tx.query<{ status: OrderStatus; at: number }>('SELECT status, at FROM gateway_order_history WHERE request_id = $1 ORDER BY at, status', [row.request_id]);
       return { row, history };
     });
     if (!found) throw new HeraldError(missing, `no ${column === 'order_id' ? 'order' : 'request'} ${id}`);
     const { row, history } = found;
-    return {
-      requestId: row.request_id,
-      orderId: row.order_id,
-      status: row.status,
-      totalCents: row.total_cents,
-      history: history.map((h) => ({ status: h.status, at: h.at })),
-    };
+    return { ...viewOf(row), history: history.map((h) => ({ status: h.status, at: h.at })) };
   };
   gateway.query({ url: '/requests/:id', params: IdParams, roles, handle: ({ params, principal }) => view('request_id', params.id, principal!.username, GATEWAY_ERRORS.requestNotFound) });
   gateway.query({ url: '/orders/:id', params: IdParams, roles, handle: ({ params, principal }) => view('order_id', params.id, principal!.username, GATEWAY_ERRORS.orderNotFound) });
@@ -202,14 +208,19 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
 
 /**
  * The gateway's read model of the orders it was asked for (seed 004: "the gateway saves the
- * status"): each final OrderStatusUpdated moves its request out of PENDING, in the gateway's
- * consumer group (one replica handles each event; all replicas read the result).
+ * status"): each final OrderStatusUpdated moves its request out of PENDING, and a REJECTED one
+ * keeps the rules its request broke, in the gateway's consumer group (one replica handles each
+ * event; all replicas read the result).
  */
 export function registerGatewayProjection(app: App<SqlTx>): void {
   app.on(OrderStatusUpdated, { group: GROUPS.gateway }, async (event, ctx) => {
     const { requestId, orderId, status, updatedAt } = event.data;
     await ctx.tx.execute("UPDATE gateway_order_requests SET status = $1, order_id = $2 WHERE request_id = $3 AND status = 'PENDING'", [status, orderId, requestId]);
     await ctx.tx.execute('INSERT INTO gateway_order_history (request_id, status, at) VALUES ($1, $2, $3) ON CONFLICT (request_id, status) DO NOTHING', [requestId, status, updatedAt]);
+    if (status === 'REJECTED') {
+      const errors = JSON.stringify(rejectionErrors(event.data.metadata));
+      await ctx.tx.execute('INSERT INTO gateway_order_rejections (request_id, errors) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING', [requestId, errors]);
+    }
   });
 }
 
@@ -219,8 +230,34 @@ interface RequestRow {
   order_id: string | null;
   status: OrderStatus;
   total_cents: number;
+  /** JSON of the broken rules, on a REJECTED order. */
+  errors: string | null;
 }
 
-function orderAnswer(order: { requestId: string; orderId: string; status: OrderStatus; totalCents: number }): RouteResponse {
-  return { status: 201, body: { orderId: order.orderId, requestId: order.requestId, status: order.status, totalCents: order.totalCents } };
+/** A request with its rejection, if any (`gateway_order_requests r`, then a WHERE on `r`). */
+const REQUEST_SELECT = `SELECT r.request_id, r.username, r.order_id, r.status, r.total_cents, j.errors
+  FROM gateway_order_requests r LEFT JOIN gateway_order_rejections j ON j.request_id = r.request_id`;
+
+function viewOf(row: RequestRow): Omit<OrderView, 'history'> {
+  const view = { requestId: row.request_id, orderId: row.order_id, status: row.status, totalCents: row.total_cents };
+  return row.status === 'REJECTED' ? { ...view, errors: JSON.parse(row.errors ?? '[]') as ValidationIssue[] } : view;
+}
+
+/**
+ * The answer to POST /orders once the order is final: 201 with its status, or for a REJECTED
+ * order a 422 problem `order-rejected` listing the broken rules in `errors`, with the request and
+ * order ids to look it up by (`instance` is the request's URL).
+ */
+function orderAnswer(order: { requestId: string; orderId: string; status: OrderStatus; totalCents: number; errors?: readonly ValidationIssue[] | undefined }): RouteResponse {
+  const { requestId, orderId, status, totalCents } = order;
+  if (status !== 'REJECTED') return { status: 201, body: { orderId, requestId, status, totalCents } };
+  const issues = order.errors ?? [];
+  const rejected = new HeraldError(GATEWAY_ERRORS.orderRejected, `order ${orderId} was rejected: ${summary(issues)}`, { details: { issues } });
+  const problem = toProblem(rejected, `/requests/${requestId}`, { errorKinds: GATEWAY_ERROR_KINDS });
+  return { status: problem.status, body: { ...problem, requestId, orderId }, headers: { 'content-type': PROBLEM_CONTENT_TYPE } };
+}
+
+/** The first three issues, for a message. */
+function summary(issues: readonly ValidationIssue[]): string {
+  return issues.slice(0, 3).map((i) => `${i.path || '/'}: ${i.message}`).join('; ') || 'no reason given';
 }

@@ -11,7 +11,7 @@ export interface NotificationServiceOptions {
   readonly maybeFail: (where: string) => void;
 }
 
-const ORDER_MESSAGES: Record<FinalStatus, { type: 'ORDER_PAID' | 'ORDER_INSUFFICIENT_FUNDS' | 'ORDER_PAYMENT_TIMEOUT'; subject: string; content: (total: string) => string }> = {
+const ORDER_MESSAGES: Record<FinalStatus, { type: `ORDER_${FinalStatus}`; subject: string; content: (total: string) => string }> = {
   PAID: { type: 'ORDER_PAID', subject: 'Your order is paid', content: (total) => `We received your payment of ${total}. Your order is on its way.` },
   INSUFFICIENT_FUNDS: {
     type: 'ORDER_INSUFFICIENT_FUNDS',
@@ -23,17 +23,26 @@ const ORDER_MESSAGES: Record<FinalStatus, { type: 'ORDER_PAID' | 'ORDER_INSUFFIC
     subject: 'Your order timed out',
     content: (total) => `We could not take your payment of ${total} in time. Anything charged later is refunded.`,
   },
+  REJECTED: {
+    type: 'ORDER_REJECTED',
+    subject: 'Your order was not accepted',
+    content: (total) => `Your order of ${total} could not be accepted as placed (see the order for why). Nothing was charged.`,
+  },
 };
+
+/** Whether an event names a user (a REJECTED order may not: the order rules require one). */
+const hasOwner = (username: string) => /\S/.test(username);
 
 const money = (totalCents: number) => `${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, '0')}`;
 
 /**
- * notification (seed 004's mini_notif, the requester half): for each final OrderStatusUpdated it
- * asks the user service for the user's contact over `users.profile` (request/reply), then requests
- * the notification; for each UserRegistered it requests a welcome (the contact is in the event).
- * The profile is fetched before the handler's transaction opens (a transaction held while waiting
- * for another service would hold the store), unless the inbox already has the event (a
- * redelivery); a timeout fails the attempt retriably. Notification
+ * notification (seed 004's mini_notif, the requester half): for each final OrderStatusUpdated
+ * (REJECTED too: the user learns that nothing was charged) it asks the user service for the
+ * user's contact over `users.profile` (request/reply), then requests the notification; an order
+ * without an owner (rejected for it) notifies nobody. For each UserRegistered it requests a
+ * welcome (the contact is in the event). The profile is fetched before the handler's transaction
+ * opens (a transaction held while waiting for another service would hold the store), unless the
+ * inbox already has the event (a redelivery); a timeout fails the attempt retriably. Notification
  * ids are derived from what they are about, so one order status gets one notification whatever
  * is redelivered.
  */
@@ -44,9 +53,9 @@ export function registerNotificationService(app: App<SqlTx>, options: Notificati
       // a redelivery of a status this group already notified about (a relay's lost ack) needs no
       // profile: the transaction's inbox check drops it as a duplicate, even while the user
       // service is down
+      const { username } = event.data as { username: string };
       const marks = await app.stores.inbox.findHandled([event.id]);
-      if (!marks.some((mark) => mark.group === ctx.group)) {
-        const { username } = event.data as { username: string };
+      if (hasOwner(username) && !marks.some((mark) => mark.group === ctx.group)) {
         const reply = await options.requester.request(GetProfile, { username }, { timeoutMs: options.profileTimeoutMs, cause: event });
         contacts.set(event, reply.data.email);
       }
@@ -63,6 +72,9 @@ export function registerNotificationService(app: App<SqlTx>, options: Notificati
 
   app.on(OrderStatusUpdated, { group: GROUPS.notification, middleware: [fetchContact] }, async (event, ctx) => {
     const { requestId, orderId, username, status, totalCents } = event.data;
+    // an order rejected for having no owner (another producer's request): nobody to tell, and no
+    // profile to wait for
+    if (!hasOwner(username)) return;
     const message = ORDER_MESSAGES[status];
     await ctx.publish(NotificationRequested, {
       notificationId: `order-${orderId}-${status}`,

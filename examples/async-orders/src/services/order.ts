@@ -1,7 +1,8 @@
 import { uuidv7 } from '@herald/core';
-import type { App, SqlTx } from '@herald/core';
+import type { App, HandlerContext, SqlTx, ValidationIssue } from '@herald/core';
 import { registerSaga, type SagaState } from '@herald/saga';
-import { GROUPS, OrderCreated, OrderCreationRequested, orderItemsOf, OrderStatusUpdated, orderTotal, PAYMENT_FAILURES, type FinalStatus } from '../events.js';
+import { GROUPS, OrderCreated, OrderCreationRequested, orderItemsOf, OrderStatusUpdated, PAYMENT_FAILURES, REJECTION_REASON, REQUESTED, type FinalStatus, type Rejection } from '../events.js';
+import { orderRequestIssues, orderTotal } from '../orderRules.js';
 import { orderSaga, type OrderSagaData } from '../saga.js';
 
 /** Options of {@link registerOrderService}. */
@@ -11,28 +12,38 @@ export interface OrderServiceOptions {
 }
 
 /**
- * order (seed 004's mini_order): turns each OrderCreationRequested into an order
- * (PENDING_VALIDATION) and its OrderCreated, one order per request, with the time billing may take
- * the payment until (`payBy`: now + `paymentTimeoutMs`, the payment step's deadline); only the
- * items' known fields are stored and passed on. Runs the order saga, and when the saga ends moves
- * the order to its final status and publishes OrderStatusUpdated, in the transaction that saves the
- * saga's change. Only a PENDING_VALIDATION order moves, so a final status is never overwritten.
+ * order (seed 004's mini_order): validates each OrderCreationRequested against the order rules
+ * (orderRules.ts: the gateway's own, but the event may come from another producer, an older
+ * release or a redriven dead letter) and turns it into an order, one order per request. A valid
+ * request becomes a PENDING_VALIDATION order and its OrderCreated, with the time billing may take
+ * the payment until (`payBy`: now + `paymentTimeoutMs`, the payment step's deadline). An invalid
+ * one becomes a REJECTED order with its reason (`order_rejections`) and an OrderStatusUpdated at
+ * once: no OrderCreated, so billing never sees it and no saga starts. Only the items' known
+ * fields are stored and passed on. A redelivered request (the same request id) changes nothing.
+ *
+ * Runs the order saga, and when the saga ends moves the order to its final status and publishes
+ * OrderStatusUpdated, in the transaction that saves the saga's change. Only a PENDING_VALIDATION
+ * order moves, so a final status is never overwritten.
  */
 export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptions): void {
   app.on(OrderCreationRequested, { group: GROUPS.order }, async (event, ctx) => {
     const { requestId, username, deliveryAddress, paymentMethod } = event.data;
-    const items = orderItemsOf(event.data.items);
     const [existing] = await ctx.tx.query('SELECT 1 FROM orders WHERE request_id = $1', [requestId]);
     if (existing) return;
-    const orderId = uuidv7();
-    const totalCents = orderTotal(items);
-    const now = app.clock.now();
+    const items = orderItemsOf(event.data.items);
+    const errors = orderRequestIssues(event.data);
+    const order: NewOrder = { orderId: uuidv7(), requestId, username, totalCents: orderTotal(items), now: app.clock.now() };
     await ctx.tx.execute(
       `INSERT INTO orders (order_id, request_id, username, items, delivery_address, payment_method, total_cents, status, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING_VALIDATION', $8, $8)`,
-      [orderId, requestId, username, JSON.stringify(items), deliveryAddress, paymentMethod, totalCents, now],
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+      [order.orderId, requestId, username, JSON.stringify(items), deliveryAddress, paymentMethod, order.totalCents, errors.length > 0 ? 'REJECTED' : 'PENDING_VALIDATION', order.now],
     );
-    await ctx.publish(OrderCreated, { requestId, username, orderId, items, totalCents, createdAt: now, payBy: now + options.paymentTimeoutMs });
+    if (errors.length > 0) {
+      await reject(ctx, order, errors);
+    } else {
+      const { orderId, totalCents, now } = order;
+      await ctx.publish(OrderCreated, { requestId, username, orderId, items, totalCents, createdAt: now, payBy: now + options.paymentTimeoutMs });
+    }
     options.maybeFail(ctx.handler);
   });
 
@@ -71,4 +82,21 @@ export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptio
 function finalStatus(state: SagaState<OrderSagaData>): FinalStatus {
   if (state.status === 'completed') return 'PAID';
   return state.failure?.timedOut || state.failure?.reason === PAYMENT_FAILURES.expired ? 'PAYMENT_TIMEOUT' : 'INSUFFICIENT_FUNDS';
+}
+
+/** An order being created: its ids, owner, total and creation time. */
+interface NewOrder {
+  readonly orderId: string;
+  readonly requestId: string;
+  readonly username: string;
+  readonly totalCents: number;
+  readonly now: number;
+}
+
+/** Records why the order is REJECTED and publishes its final status (in the handler's transaction). */
+async function reject(ctx: HandlerContext<SqlTx>, order: NewOrder, errors: readonly ValidationIssue[]): Promise<void> {
+  const rejection: Rejection = { reason: REJECTION_REASON, errors };
+  await ctx.tx.execute('INSERT INTO order_rejections (order_id, reason, errors, rejected_at) VALUES ($1, $2, $3, $4)', [order.orderId, rejection.reason, JSON.stringify(errors), order.now]);
+  const { orderId, requestId, username, totalCents, now } = order;
+  await ctx.publish(OrderStatusUpdated, { requestId, orderId, username, status: 'REJECTED', previousStatus: REQUESTED, totalCents, updatedAt: now, metadata: { ...rejection } });
 }
