@@ -20,6 +20,8 @@ export { MAX_TIMER_MS, systemClock } from './ports/clock.js';
 export type { Clock } from './ports/clock.js';
 export { jsonLogger, logLevelFromEnv, silentLogger } from './ports/logger.js';
 export type { Logger, LogLevel } from './ports/logger.js';
+export { jsonReadyFields, serializeError } from './ports/logging/serializeError.js';
+export { redactText } from './ports/logging/redact.js';
 export { canEnsureTopics } from './ports/broker.js';
 export { canResetOffsets, resetTargets } from './ports/offsetReset.js';
 export type { OffsetReset, OffsetResetOptions, ResetPosition, ResetTargets } from './ports/offsetReset.js';

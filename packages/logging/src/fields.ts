@@ -1,4 +1,4 @@
-import { jsonReadyFields } from './serializeError.js';
+import { jsonReadyFields } from '@herald/core';
 
 /**
  * Where a field named like a key pino writes itself goes instead: `fields.level`, as logrus does.

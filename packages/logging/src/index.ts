@@ -1,5 +1,6 @@
 export { pinoLogger } from './pinoLogger.js';
 export type { PinoLogger, PinoLoggerOptions } from './pinoLogger.js';
-export { serializeError } from './serializeError.js';
+// the core's, re-exported: `jsonLogger` and `pinoLogger` write errors the same way
+export { serializeError } from '@herald/core';
 export { formatLine, prettyLines } from './pretty.js';
 export type { LineSink } from './pretty.js';

@@ -1,9 +1,8 @@
-import { CoreErrors, HeraldError, logLevelFromEnv } from '@herald/core';
+import { CoreErrors, HeraldError, logLevelFromEnv, redactText } from '@herald/core';
 import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
 import { bindingFields, bindingKey, lineFields } from './fields.js';
-import { redactText } from './redact.js';
 
 /** Options of {@link pinoLogger}; every one has a default. */
 export interface PinoLoggerOptions {

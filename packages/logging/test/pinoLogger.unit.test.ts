@@ -148,26 +148,6 @@ describe('pinoLogger', () => {
     expect(formatLine(sink.lines[0] ?? '')).toMatch(/ ERROR real service=orders fields\.level=debug fields\.time=yesterday fields\.msg=spoof$/);
   });
 
-  it('serializes aggregated errors, marks an error that is its own cause, and cuts endless chains', () => {
-    const a = new Error('a');
-    const b = new Error('b', { cause: a });
-    (a as { cause?: unknown }).cause = b;
-    expect(serializeError(b)).toMatchObject({ message: 'b', cause: { message: 'a', cause: '[circular]' } });
-    const both = new AggregateError([new Error('one'), new Error('two')], 'both failed');
-    expect(serializeError(both)).toMatchObject({ name: 'AggregateError', errors: [{ message: 'one' }, { message: 'two' }] });
-    let deep = new Error('0');
-    for (let i = 1; i < 20; i++) deep = new Error(String(i), { cause: deep });
-    let level = serializeError(deep);
-    let depth = 0;
-    while (typeof level['cause'] === 'object') {
-      level = level['cause'] as Record<string, unknown>;
-      depth++;
-    }
-    expect([depth, level['cause']]).toEqual([7, '[cause chain cut]']);
-    const shared = new Error('shared');
-    expect(serializeError(new AggregateError([shared, shared]))['errors']).toEqual([expect.objectContaining({ message: 'shared' }), expect.objectContaining({ message: 'shared' })]);
-  });
-
   it('writes readable lines to a terminal, when asked, or with HERALD_LOG_PRETTY=1, and JSON otherwise', () => {
     const tty = capture(true);
     pinoLogger({ destination: tty, colors: false, fields: { service: 'orders' } }).warn('slow handler', { durationMs: 812, note: 'two words' });

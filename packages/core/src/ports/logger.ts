@@ -1,6 +1,8 @@
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { describeGiven } from '../model/given.js';
+import { redactText } from './logging/redact.js';
+import { jsonReadyFields } from './logging/serializeError.js';
 
 /** Structured logging. Fields are merged into each line. */
 export interface Logger {
@@ -20,32 +22,99 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
  * (stderr by default), dropping lines below `level` (default: `HERALD_LOG_LEVEL`, read once here,
  * else `info`). A level that is none of debug, info, warn, error or silent, given or in
  * `HERALD_LOG_LEVEL`, throws `invalid-options`: a typo would otherwise log at another level.
+ *
+ * Fields are written as `@herald/logging` writes them (see {@link jsonReadyFields}): errors
+ * anywhere among them (in plain objects and arrays too) whole, with their own properties (a
+ * Herald error's `code`, `retriable`, `details`), stack, `cause` chain and an `AggregateError`'s
+ * `errors`; credentials, in the fields, the logger's and its children's fields and the message
+ * alike, as `"[redacted]"` (see {@link redactText}). A child's fields are made ready once, when
+ * it is made. A field named `time`, `level` or `msg` is written `fields.time` (and so on), so a
+ * line keeps its own. Writing a line never throws over its data: a cycle deeper than the walk is
+ * written `"[circular]"`, a BigInt as its digits in a string.
+ *
+ * @example
+ * const logger = jsonLogger({ fields: { service: 'orders' } });
+ * logger.error('payment failed', { orderId, error }); // error.cause chain kept, credentials redacted
  */
 export function jsonLogger(
   options: { level?: LogLevel; fields?: Record<string, unknown>; write?: (line: string) => void } = {},
 ): Logger {
   const threshold = options.level === undefined ? logLevelFromEnv() : checkedLevel(options.level);
-  const min = RANK[threshold];
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  const base = options.fields ?? {};
-  const log = (level: Exclude<LogLevel, 'silent'>) => (message: string, fields?: Record<string, unknown>) => {
-    if (RANK[level] < min) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...base, ...fields }, errorReplacer));
-  };
+  return lineLogger({ min: RANK[threshold], write }, jsonReadyFields(renamed(options.fields ?? {})));
+}
+
+interface LineSink {
+  readonly min: number;
+  readonly write: (line: string) => void;
+}
+
+/** A logger writing to `sink` with `base`, already JSON-ready, on every line. */
+function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
+  const log = (level: Exclude<LogLevel, 'silent'>) =>
+    function writeLine(message: string, fields?: Record<string, unknown>): void {
+      if (RANK[level] < sink.min) return;
+      const ready = fields === undefined ? undefined : jsonReadyFields(renamed(fields));
+      sink.write(lineJson({ time: new Date().toISOString(), level, msg: redactText(message), ...base, ...ready }));
+    };
   return {
     debug: log('debug'),
     info: log('info'),
     warn: log('warn'),
     error: log('error'),
-    child: (fields) => jsonLogger({ ...options, level: threshold, fields: { ...base, ...fields } }),
+    child: (fields) => lineLogger(sink, { ...base, ...jsonReadyFields(renamed(fields)) }),
   };
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    return { name: value.name, message: value.message, code: (value as { code?: unknown }).code, stack: value.stack };
+/** Keys the logger writes on every line. */
+const WRITTEN = ['time', 'level', 'msg'] as const;
+
+/**
+ * `fields` with those named like a key the logger writes ({@link WRITTEN}) renamed `fields.<key>`,
+ * as `@herald/logging` and logrus do: `{ level: 'debug' }` would otherwise turn an error line into
+ * a debug line. The same object when none is (a few lookups, not a walk: this runs on every line).
+ */
+function renamed(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key of WRITTEN) {
+    if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
+    out ??= { ...fields };
+    out[`fields.${key}`] = out[key];
+    delete out[key];
   }
-  return value;
+  return out ?? fields;
+}
+
+/** `line` as JSON: plain `JSON.stringify` (no replacer, the fast path), else {@link safeJson} for the rare line it refuses. */
+function lineJson(line: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(line);
+  } catch {
+    return safeJson(line);
+  }
+}
+
+/**
+ * `line` as JSON where plain `JSON.stringify` throws: a cycle deeper than `jsonReadyFields`
+ * walks (`"[circular]"`), a BigInt (its digits, as a string), else, say a `toJSON` that throws,
+ * the line's time, level and message and why its fields are missing.
+ */
+function safeJson(line: Record<string, unknown>): string {
+  const ancestors: unknown[] = [];
+  try {
+    return JSON.stringify(line, function ancestry(this: unknown, _key: string, value: unknown): unknown {
+      if (typeof value === 'bigint') return value.toString();
+      if (typeof value !== 'object' || value === null) return value;
+      // `this` holds `value`: whatever was entered after it has been left
+      while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+      if (ancestors.includes(value)) return '[circular]';
+      ancestors.push(value);
+      return value;
+    });
+  } catch (error) {
+    const { time, level, msg } = line;
+    return JSON.stringify({ time, level, msg, logError: `fields not written: ${error instanceof Error ? error.message : String(error)}` });
+  }
 }
 
 /** A logger that drops everything. */

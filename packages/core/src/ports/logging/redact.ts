@@ -39,7 +39,17 @@ const IN_TEXT: readonly (readonly [RegExp, string])[] = [
 /** One pass telling whether any of {@link IN_TEXT} may match: most text has none, and pays for this test only. */
 const MAY_HOLD = /:\/\/[^\s/?#@]*:[^\s/?#@]*@|bearer\s|basic\s|eyJ|(?:pass(?:wd|word)|pwd|secret|token|api[-_]?key)=/i;
 
-/** `text` with the credentials in it (see {@link IN_TEXT}) written as {@link REDACTED}; the same string when it holds none. */
+/**
+ * `text` with the credentials in it written as `"[redacted]"`: the password of a URL's user info,
+ * a `Bearer` or `Basic` credential of 16 characters or more, a JWT, and a `key=value` pair whose
+ * key names a credential (`password=`, `secret=`, `access_token=`, `api_key=`). The same string
+ * comes back when it holds none; most text pays for one regular expression test only. Loggers
+ * apply it to messages; `jsonReadyFields` to every string among a line's fields.
+ *
+ * @example
+ * redactText('cannot connect to postgres://herald:s3cr3t@db:5432/herald')
+ * // 'cannot connect to postgres://herald:[redacted]@db:5432/herald'
+ */
 export function redactText(text: string): string {
   if (typeof text !== 'string' || !MAY_HOLD.test(text)) return text;
   let out = text;

@@ -14,8 +14,8 @@ const NO_ANCESTORS: Set<object> = new Set();
  * arrays) are serialized too. An error or object that is its own ancestor becomes `"[circular]"`;
  * an error nested deeper than 8 levels becomes `"[cause chain cut]"`. Credentials are written
  * `"[redacted]"`: properties named like one (`authorization`, `password`, `apiKey`, `token`...),
- * and, in any text, a URL's password, a `Bearer`/`Basic` credential, a JWT, a `password=` or
- * `access_token=` pair (an HTTP client's error carries its request's `Authorization` header).
+ * and, in any text, what {@link redactText} redacts (an HTTP client's error carries its request's
+ * `Authorization` header). The error is not changed; the result is a new object each call.
  *
  * @example
  * serializeError(new Error('checkout failed', { cause: new Error('card declined') }))
@@ -26,10 +26,20 @@ export function serializeError(error: Error): Record<string, unknown> {
 }
 
 /**
- * `fields` ready for JSON: every Error among its values serialized (see {@link serializeError}),
- * also inside plain objects, arrays and class instances, down to 8 levels, and credentials
- * written `"[redacted]"` (see `redact.ts`); the same object when nothing changes, and containers
- * where nothing changes are not copied.
+ * A log line's fields ready for JSON, as `jsonLogger` and `@herald/logging` write them: every
+ * Error among the values serialized (see {@link serializeError}), also inside plain objects,
+ * arrays and class instances (as JSON writes them: their `toJSON`, else their own properties),
+ * down to 8 levels; credentials written `"[redacted]"`: a value whose field name says it is one
+ * (`password`, `apiKey`, `authorization`, `cookie`...: the name's end, in any case) and what
+ * {@link redactText} finds in text. The caller's objects are never changed: a container where
+ * something changes is copied, the others are not, and `fields` itself comes back when nothing
+ * changes. The common line (short strings and numbers) costs a test of each name and each string,
+ * no walk and no copy. Cycles met in the walk become `"[circular]"`; data deeper than 8 levels is
+ * left as it is, for the logger's stringify.
+ *
+ * @example
+ * jsonReadyFields({ orderId: 'o-1', headers: { authorization: 'Bearer abc' }, error })
+ * // { orderId: 'o-1', headers: { authorization: '[redacted]' }, error: { name: 'Error', message: '...', stack: '...' } }
  */
 export function jsonReadyFields(fields: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
@@ -69,7 +79,7 @@ function jsonReady(value: unknown, depth: number, path: Set<object>): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (path.has(value)) return '[circular]';
   if (value instanceof Error) return depth >= MAX_DEPTH ? '[cause chain cut]' : serialize(value, depth, path);
-  // deeper data is left for pino's own (cycle-safe) stringify: the walk is bounded, the data kept
+  // deeper data is left for the logger's stringify (cycle-safe in both loggers): the walk is bounded, the data kept
   if (depth >= MAX_DEPTH) return value;
   if (Array.isArray(value)) return walkArray(value, depth, path);
   const proto: unknown = Object.getPrototypeOf(value);
@@ -90,7 +100,7 @@ function walkInstance(value: object, depth: number, path: Set<object>): unknown 
   try {
     json = toJSON.call(value);
   } catch {
-    return value; // pino's stringify meets the same error and writes what it can
+    return value; // the logger's stringify meets the same error and writes what it can
   }
   if (json === value) return value;
   path.add(value);
