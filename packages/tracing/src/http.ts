@@ -1,8 +1,8 @@
 import { SpanKind, SpanStatusCode, context as contextApi, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
-import type { Publish } from '@herald/core';
-import { ABORTED, ERROR_TYPE, HTTP, HTTP_METHODS } from './conventions.js';
+import { redactText, type Publish } from '@herald/core';
+import { ABORTED, ERROR_TYPE, EXCEPTION, HTTP, HTTP_METHODS } from './conventions.js';
 import { extractContext } from './internal/propagation.js';
-import { unsampledParent, type TracingState } from './internal/spans.js';
+import { exceptionAttributes, unsampledParent, type TracingState } from './internal/spans.js';
 import { tracedPublish } from './internal/publish.js';
 
 /**
@@ -66,8 +66,8 @@ export function httpTracer(state: TracingState): HttpTracer {
             span.setAttribute(HTTP.statusCode, statusCode);
             if (statusCode >= 500) {
               span.setAttribute(ERROR_TYPE, String(statusCode));
-              span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
-              if (error instanceof Error) span.recordException(error);
+              span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? redactText(error.message) : undefined });
+              if (error instanceof Error) span.addEvent(EXCEPTION.event, exceptionAttributes(error));
             }
           }
           span.end();

@@ -6,6 +6,7 @@ import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTracing, type Tracing } from '../src/index.js';
+import { recordFailure } from '../src/internal/spans.js';
 import { isChildOf, named, only, recordSpans, waitFor } from './support.js';
 
 const Ordered = defineEvent({ type: 'Ordered', topic: 'orders', key: (d) => d.id, schema: Type.Object({ id: Type.String() }) });
@@ -35,7 +36,7 @@ describe('create, send and process spans through the pipeline', () => {
   let untraced: ReturnType<typeof memoryBroker>;
   let lines: Line[];
   /** What the billing handler does per order id: fail this many times first, or refuse for good. */
-  const plan = new Map<string, { failures: number; refuse?: boolean }>();
+  const plan = new Map<string, { failures: number; refuse?: boolean; cause?: Error }>();
   const activeInHandler = new Map<string, string | undefined>();
 
   beforeEach(async () => {
@@ -57,7 +58,7 @@ describe('create, send and process spans through the pipeline', () => {
       ctx.logger.info('billing', { id: event.data.id });
       await ctx.publish(Paid, { id: event.data.id });
       const step = plan.get(event.data.id);
-      if (step?.refuse) throw new HeraldError(TestErrors.refused, `order ${event.data.id} refused`);
+      if (step?.refuse) throw new HeraldError(TestErrors.refused, `order ${event.data.id} refused`, step.cause ? { cause: step.cause } : undefined);
       if (step && step.failures-- > 0) throw new HeraldError(TestErrors.flaky, `order ${event.data.id} failed once`);
     });
     app.on(Paid, { group: 'shipping' }, async () => {});
@@ -176,6 +177,29 @@ describe('create, send and process spans through the pipeline', () => {
     expect(process.status).toEqual({ code: SpanStatusCode.ERROR, message: 'order o-3 refused' });
     expect(process.attributes).toMatchObject({ 'error.type': 'test-refused', 'herald.delivery.outcome': 'dead-lettered', 'herald.delivery.attempts': 1 });
     expect((await app.deadLetters()).map((d) => d.reason)).toEqual(['test-refused']);
+  });
+
+  it('records the cause chain in the exception, with credentials redacted in it and in the status', async () => {
+    const driver = new Error('password authentication failed for postgres://app:s3cret-pw@db:5432/orders', { cause: new Error('sent Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123') });
+    plan.set('o-4', { failures: 0, refuse: true, cause: driver });
+    await app.transaction((_tx, publish) => tracing.publish(publish)(Ordered, { id: 'o-4' }));
+    await waitFor('the order to be dead-lettered', () => recorder.spans().some((s) => s.name === 'process orders'));
+    const process = only(recorder.spans(), named('process orders'), 'process orders');
+    const [exception] = process.events.filter((e) => e.name === 'exception');
+    const stack = String(exception?.attributes?.['exception.stacktrace']);
+    expect(stack).toMatch(/^HeraldError: order o-4 refused\n/);
+    expect(stack).toContain('\nCaused by: Error: password authentication failed for postgres://app:[redacted]@db:5432/orders\n');
+    expect(stack).toContain('\nCaused by: Error: sent Authorization: Bearer [redacted]\n');
+    expect(stack).not.toMatch(/s3cret|abcdefghijklmnop/);
+    expect(exception?.attributes).toMatchObject({ 'exception.type': 'test-refused', 'exception.message': 'order o-4 refused' });
+
+    const leaky = new HeraldError(TestErrors.refused, 'no route to postgres://app:s3cret-pw@db/orders');
+    const span = recorder.sdk.provider.getTracer('t').startSpan('leaky');
+    recordFailure(span, leaky);
+    span.end();
+    const ended = only(recorder.spans(), named('leaky'), 'leaky');
+    expect(ended.status.message).toBe('no route to postgres://app:[redacted]@db/orders');
+    expect(ended.events[0]?.attributes?.['exception.message']).toBe('no route to postgres://app:[redacted]@db/orders');
   });
 
   it('parents a redrive, in the app or through the log, on the creation context, not on the first delivery’s send span', async () => {

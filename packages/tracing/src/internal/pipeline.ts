@@ -3,7 +3,7 @@ import { policyStep, redriveTargetOf } from '@herald/core';
 import type { BatchContext, BatchMiddleware, Envelope, HandlerContext, PolicyStep } from '@herald/core';
 import { EXCEPTION, HERALD, MESSAGING, OPERATION, SEND_CONTEXT_HEADER } from '../conventions.js';
 import { contextOf, flagsReadUnsampled, parseTraceparent, sampledFlag } from './propagation.js';
-import { errorType, markFailed, type TracingState } from './spans.js';
+import { exceptionAttributes, markFailed, type TracingState } from './spans.js';
 import { tracedPublish } from './publish.js';
 
 /** Name of the step that opens a delivery's process span. */
@@ -155,12 +155,7 @@ export function attemptStep<Tx>(state: TracingState): PolicyStep<Tx> {
         try {
           await next(event, ctx);
         } catch (error) {
-          trace.getSpan(active)?.addEvent(EXCEPTION.event, {
-            [EXCEPTION.type]: errorType(error),
-            [EXCEPTION.message]: error instanceof Error ? error.message : String(error),
-            ...(error instanceof Error && error.stack ? { [EXCEPTION.stacktrace]: error.stack } : {}),
-            [HERALD.attempt]: ctx.attempt,
-          });
+          trace.getSpan(active)?.addEvent(EXCEPTION.event, { ...exceptionAttributes(error), [HERALD.attempt]: ctx.attempt });
           throw error;
         }
       },

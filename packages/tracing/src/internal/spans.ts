@@ -1,6 +1,6 @@
-import { SpanStatusCode, TraceFlags, trace, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import type { DeliveryState } from '@herald/core';
-import { ERROR_TYPE, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
+import { SpanStatusCode, TraceFlags, trace, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { redactText, type DeliveryState } from '@herald/core';
+import { ERROR_TYPE, EXCEPTION, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
 import { isValidContext } from './propagation.js';
 
 /** What every span factory of one `createTracing` shares. */
@@ -31,16 +31,48 @@ export function errorType(error: unknown): string {
   return error instanceof Error ? error.name : '_OTHER';
 }
 
-/** Marks `span` failed with `error`: status ERROR and `error.type`. */
+/** Marks `span` failed with `error`: status ERROR (its message, credentials redacted) and `error.type`. */
 export function markFailed(span: Span, error: unknown): void {
   span.setAttribute(ERROR_TYPE, errorType(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: redactText(error instanceof Error ? error.message : String(error)) });
 }
 
 /** Marks `span` failed with `error` ({@link markFailed}), and records the exception as an event. */
 export function recordFailure(span: Span, error: unknown): void {
   markFailed(span, error);
-  if (error instanceof Error) span.recordException(error);
+  span.addEvent(EXCEPTION.event, exceptionAttributes(error));
+}
+
+/** How many causes below an error its stack trace follows. */
+const MAX_CAUSES = 8;
+
+/**
+ * An `exception` event's attributes for `error`: `exception.type` (as {@link errorType}),
+ * `exception.message` and `exception.stacktrace`, whose stack goes on down the `cause` chain
+ * (`Caused by: ` and each cause's stack, 8 at most: the driver error under the Herald error that
+ * wraps it is what an operator needs), credentials in both redacted as the logs redact them
+ * (a driver's message may hold its connection string, an HTTP client's its bearer token).
+ */
+export function exceptionAttributes(error: unknown): Attributes {
+  const attributes: Attributes = {
+    [EXCEPTION.type]: errorType(error),
+    [EXCEPTION.message]: redactText(error instanceof Error ? error.message : String(error)),
+  };
+  if (error instanceof Error && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
+  return attributes;
+}
+
+function stackWithCauses(error: Error): string {
+  let text = error.stack ?? String(error);
+  const seen = new Set<unknown>([error]);
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause !== undefined && depth < MAX_CAUSES; depth++) {
+    if (seen.has(cause)) return `${text}\nCaused by: [circular]`;
+    seen.add(cause);
+    text += `\nCaused by: ${cause instanceof Error ? (cause.stack ?? `${cause.name}: ${cause.message}`) : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return cause === undefined ? text : `${text}\nCaused by: [cause chain cut]`;
 }
 
 /**
