@@ -2,7 +2,8 @@ import { runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } f
 
 /**
  * Seed 000's services; `all` runs every one in one process. `api` is the HTTP front; `realtime`
- * is the seed's Flink job (surge pricing windows), `fraud` its fraud-group.
+ * is the seed's Flink job (surge pricing windows), `fraud` its fraud-group (payments and bookings)
+ * and the GPS speed check (location-fraud-group).
  */
 export const SERVICES = ['api', 'booking', 'pricing', 'driver', 'payment', 'notification', 'realtime', 'fraud'] as const;
 /** One of {@link SERVICES}. */
@@ -19,8 +20,13 @@ export interface RideHailingConfig {
   readonly pricing: { readonly baseFareCents: number; readonly perKmCents: number };
   /** `SURGE_WINDOW_MS` (300 000, the seed's 5 minutes), `SURGE_GRACE_MS` (10 000), `SURGE_THRESHOLD` (20 bookings), `STREAM_IDLE_TIMEOUT_MS` (30 000). */
   readonly surge: { readonly windowMs: number; readonly graceMs: number; readonly threshold: number; readonly idleTimeoutMs: number };
-  /** `FRAUD_MAX_SPEED_KMH` (250): faster between two GPS points raises an alert. */
-  readonly maxSpeedKmh: number;
+  /**
+   * The fraud service's rules: `FRAUD_WINDOW_MS` (600 000: 10 minutes of event time),
+   * `FRAUD_GRACE_MS` (3 600 000: how far behind a rider's newest event one is still counted),
+   * `FRAUD_FAILED_PAYMENTS` (3) and `FRAUD_BOOKINGS` (5) of one rider in one window raise an
+   * alert; `FRAUD_MAX_SPEED_KMH` (250): faster between two GPS points raises one.
+   */
+  readonly fraud: { readonly windowMs: number; readonly graceMs: number; readonly failedPayments: number; readonly bookings: number; readonly maxSpeedKmh: number };
   /** Herald's own variables (`HERALD_RETRY_*`, the relay's lease and chaos, deadlines, log level, `METRICS_PORT`…): see `runtimeSettings`. */
   readonly runtime: RuntimeSettings;
 }
@@ -42,7 +48,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       threshold: read.integer('SURGE_THRESHOLD', 20, 1, 1_000_000),
       idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 100, 86_400_000),
     },
-    maxSpeedKmh: read.integer('FRAUD_MAX_SPEED_KMH', 250, 1, 100_000),
+    fraud: {
+      windowMs: read.integer('FRAUD_WINDOW_MS', 600_000, 1_000, 86_400_000),
+      graceMs: read.integer('FRAUD_GRACE_MS', 3_600_000, 0, 7 * 86_400_000),
+      failedPayments: read.integer('FRAUD_FAILED_PAYMENTS', 3, 1, 10_000),
+      bookings: read.integer('FRAUD_BOOKINGS', 5, 1, 10_000),
+      maxSpeedKmh: read.integer('FRAUD_MAX_SPEED_KMH', 250, 1, 100_000),
+    },
     runtime: runtimeSettings(env),
   };
 }

@@ -106,12 +106,34 @@ export const PaymentFailed = defineEvent({
   schema: Type.Object({ bookingId: Id, riderId: Id, regionId: Region, driverId: Id, amountCents: Cents, reason: Type.String() }),
 });
 
-/** fraud: a driver's location jumped faster than a car can go. */
+/** fraud (location-fraud-group): a driver's location jumped faster than a car can go. */
 export const LocationAnomalyDetected = defineEvent({
   type: 'LocationAnomalyDetected',
   topic: 'fraud-alerts',
   key: (d) => d.driverId,
   schema: Type.Object({ driverId: Id, speedKmh: Type.Number(), fromAt: Type.Integer(), toAt: Type.Integer() }),
+});
+
+/** The fraud-group's rules over one rider's payments and bookings (see services/fraud.ts). */
+export const RIDER_FRAUD_RULES = ['repeated-failed-payments', 'booking-burst'] as const;
+
+/**
+ * fraud (fraud-group): one rider reached a rule's count in one window of event time: that many
+ * failed payments (card testing), or that many bookings. Raised once per rider, rule and window,
+ * with the window's bookings as they stood then (`count` keeps growing in `GET /fraud/alerts`).
+ */
+export const RiderFraudSuspected = defineEvent({
+  type: 'RiderFraudSuspected',
+  topic: 'fraud-alerts',
+  key: (d) => d.riderId,
+  schema: Type.Object({
+    alertId: Id,
+    rule: Type.Union(RIDER_FRAUD_RULES.map((r) => Type.Literal(r))),
+    riderId: Id,
+    bookingIds: Type.Array(Id),
+    windowStart: Type.Integer(),
+    windowEnd: Type.Integer(),
+  }),
 });
 
 /** The saga log's steps (the seed's booking-saga topic). */
@@ -143,6 +165,7 @@ export const EVENTS = [
   PaymentCompleted,
   PaymentFailed,
   LocationAnomalyDetected,
+  RiderFraudSuspected,
   SagaStarted,
   SagaStepCompleted,
   SagaFailed,
@@ -167,7 +190,12 @@ export const TOPICS = [
   { name: 'fraud-alerts', partitions: 3 },
 ];
 
-/** The consumer group of each service (the seed's notifications-group and fraud-group among them). */
+/**
+ * The consumer group of each service (the seed's notifications-group and fraud-group among them).
+ * The fraud service runs two: the seed's fraud-group reads only payment and booking events, and
+ * the GPS speed check is location-fraud-group, so driver-events' volume neither slows nor hides
+ * (in its lag) the fraud-group.
+ */
 export const GROUPS = {
   booking: 'booking-service',
   pricing: 'pricing-service',
@@ -175,5 +203,6 @@ export const GROUPS = {
   payment: 'payment-service',
   notification: 'notifications-group',
   fraud: 'fraud-group',
+  locationFraud: 'location-fraud-group',
   surge: 'surge-pricing',
 } as const;

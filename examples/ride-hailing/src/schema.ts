@@ -80,13 +80,46 @@ export const SCHEMA: readonly string[] = [
      created_at BIGINT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS ride_notifications_rider ON ride_notifications (rider_id, created_at)`,
-  // fraud: each driver's last point, and the alerts raised
+  // fraud (location-fraud-group): each driver's last point
   `CREATE TABLE IF NOT EXISTS fraud_last_location (
      driver_id TEXT PRIMARY KEY,
      lat DOUBLE PRECISION NOT NULL,
      lon DOUBLE PRECISION NOT NULL,
      at BIGINT NOT NULL
    )`,
+  // fraud (fraud-group): the riders' failed payments and bookings a rule still counts, once per
+  // booking and rule (a fact delivered again under another event id is not counted twice), and
+  // each rider's newest event time per rule: the row a rider's events lock, one after another
+  // (see services/riderWindows.ts)
+  `CREATE TABLE IF NOT EXISTS fraud_rider_events (
+     rule TEXT NOT NULL,
+     booking_id TEXT NOT NULL,
+     rider_id TEXT NOT NULL,
+     at BIGINT NOT NULL,
+     PRIMARY KEY (rule, booking_id)
+   )`,
+  `CREATE INDEX IF NOT EXISTS fraud_rider_events_rider ON fraud_rider_events (rule, rider_id, at)`,
+  `CREATE TABLE IF NOT EXISTS fraud_rider_marks (
+     rule TEXT NOT NULL,
+     rider_id TEXT NOT NULL,
+     newest_at BIGINT NOT NULL,
+     PRIMARY KEY (rule, rider_id)
+   )`,
+  // fraud: every alert raised, by either group: a rider rule's has its window's event_count, the speed
+  // rule's the speed between its two points (from_at, to_at: the window, or the two points' times)
+  `CREATE TABLE IF NOT EXISTS fraud_rule_alerts (
+     alert_id TEXT PRIMARY KEY,
+     rule TEXT NOT NULL,
+     subject_id TEXT NOT NULL,
+     event_count INTEGER,
+     speed_kmh DOUBLE PRECISION,
+     from_at BIGINT NOT NULL,
+     to_at BIGINT NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS fraud_rule_alerts_newest ON fraud_rule_alerts (to_at, alert_id)`,
+  `CREATE INDEX IF NOT EXISTS fraud_rule_alerts_rule ON fraud_rule_alerts (rule, to_at, alert_id)`,
+  // earlier versions kept only the speed alerts, here: they move to fraud_rule_alerts (on a new
+  // data dir, a no-op; WHERE true: SQLite needs a WHERE to parse an upsert fed by a SELECT)
   `CREATE TABLE IF NOT EXISTS fraud_alerts (
      alert_id TEXT PRIMARY KEY,
      driver_id TEXT NOT NULL,
@@ -94,6 +127,10 @@ export const SCHEMA: readonly string[] = [
      from_at BIGINT NOT NULL,
      to_at BIGINT NOT NULL
    )`,
+  `INSERT INTO fraud_rule_alerts (alert_id, rule, subject_id, event_count, speed_kmh, from_at, to_at)
+     SELECT 'impossible-speed:' || alert_id, 'impossible-speed', driver_id, NULL, speed_kmh, from_at, to_at FROM fraud_alerts WHERE true
+     ON CONFLICT (alert_id) DO NOTHING`,
+  `DELETE FROM fraud_alerts`,
 ];
 
 /** Creates the tables if missing; safe from every process at start, on either engine. */

@@ -11,10 +11,11 @@ import { migrate } from './schema.js';
 import { API_ERROR_KINDS, registerApiRoutes } from './services/api.js';
 import { registerBookingService } from './services/booking.js';
 import { registerDriverService } from './services/driver.js';
+import { registerFraudService } from './services/fraud.js';
 import { registerNotificationService } from './services/notification.js';
 import { registerPaymentService } from './services/payment.js';
 import { registerPricingService } from './services/pricing.js';
-import { registerFraudService, registerSurgePricing } from './services/realtime.js';
+import { registerSurgePricing } from './services/realtime.js';
 
 /** A running (or ready to run) ride-hailing process: some or all of its services. */
 export interface RideHailing {
@@ -71,7 +72,7 @@ export async function createRideHailing(config: RideHailingConfig, env: EngineEn
   if (runs.has('payment')) registerPaymentService(app);
   if (runs.has('notification')) registerNotificationService(app);
   if (runs.has('realtime')) registerSurgePricing(app, { ...config.surge, logger });
-  if (runs.has('fraud')) registerFraudService(app, { maxSpeedKmh: config.maxSpeedKmh });
+  if (runs.has('fraud')) registerFraudService(app, config.fraud);
 
   const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   let gateway: Gateway<SqlTx> | undefined;

@@ -122,7 +122,7 @@ describe('ride-hailing in one process', () => {
     await eventually(async () => ((await api.ok<{ multiplier: number }>('GET', '/regions/sochi/surge')).multiplier === 1 ? true : undefined), 15_000, 'the surge over');
   });
 
-  it('flags a driver whose location jumps faster than a car goes, and not one driving normally', async () => {
+  it('flags a driver whose location jumps faster than a car goes, and not one driving normally (location-fraud-group)', async () => {
     const [fast, normal] = [await api.driver('msk-north'), await api.driver('msk-north')];
     const t0 = Date.now() - 600_000;
     // 1 km in 60 s is 60 km/h; 100 km in 60 s is 6,000 km/h
@@ -133,23 +133,23 @@ describe('ride-hailing in one process', () => {
       for (const [lat, lon, at] of points) expect((await api.call('POST', `/drivers/${driver}/locations`, { body: { lat, lon, at }, key: null })).status).toBe(202);
     }
     const alerts = await eventually(async () => {
-      const { alerts } = await api.ok<{ alerts: { driverId: string; speedKmh: number }[] }>('GET', '/fraud/alerts');
+      const { alerts } = await api.ok<{ alerts: { driverId: string; speedKmh: number }[] }>('GET', '/fraud/alerts?rule=impossible-speed');
       return alerts.length > 0 ? alerts : undefined;
     }, 10_000, 'the alert');
-    expect(alerts).toEqual([{ driverId: fast, speedKmh: expect.closeTo(6005, -1), fromAt: t0, toAt: t0 + 60_000 }]);
+    expect(alerts).toEqual([{ alertId: `impossible-speed:${fast}:${t0 + 60_000}`, rule: 'impossible-speed', driverId: fast, speedKmh: expect.closeTo(6005, -1), fromAt: t0, toAt: t0 + 60_000 }]);
     // a point older than the last one kept (redelivered, or late) changes nothing
     // listening before publishing: under load the group may handle it before publishDirect resolves
     const staleId = uuidv7();
     const handled = new Promise<void>((resolve) => {
       const off = system.app.instrumentation.on((fact) => {
-        if (fact.kind === 'handled' && fact.eventId === staleId && fact.group === 'fraud-group') resolve(off());
+        if (fact.kind === 'handled' && fact.eventId === staleId && fact.group === 'location-fraud-group') resolve(off());
       });
     });
     await system.app.publishDirect(DriverLocationUpdated, { driverId: normal, lat: 10, lon: 10, at: t0 + 1 }, { id: staleId });
     await handled;
     const [kept] = await system.app.transaction((tx) => tx.query<{ lat: number; at: number }>('SELECT lat, at FROM fraud_last_location WHERE driver_id = $1', [normal]));
     expect({ lat: Number(kept!.lat), at: Number(kept!.at) }).toEqual({ lat: 55.759, at: t0 + 60_000 });
-    expect((await api.ok<{ alerts: unknown[] }>('GET', '/fraud/alerts')).alerts).toHaveLength(1);
+    expect((await api.ok<{ alerts: unknown[] }>('GET', '/fraud/alerts?rule=impossible-speed')).alerts).toHaveLength(1);
   });
 
   it('opens a rider as a wallet with its balance, and refuses a name it would not keep (422)', async () => {

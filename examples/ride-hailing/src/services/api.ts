@@ -4,6 +4,8 @@ import type { Gateway } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { BookingCompleted, BookingCreated, DriverLocationUpdated, DriverStatusChanged, SagaStarted } from '../events.js';
 import type { BookingStatus } from './booking.js';
+import { FRAUD_RULES, type FraudRule } from './fraud.js';
+import { IMPOSSIBLE_SPEED } from './locationFraud.js';
 import { surgeInForce, surgeRowAt } from './pricing.js';
 
 /** Domain error codes of the routes. */
@@ -45,6 +47,17 @@ const LocationBody = Type.Object(
 );
 const BookingBody = Type.Object({ riderId: Id, regionId: Region, distanceKm: Type.Number({ minimum: 0.1, maximum: 500 }) }, { additionalProperties: false });
 
+/** `GET /fraud/alerts`: the newest first, `limit` 1 to 500 (default {@link DEFAULT_FRAUD_ALERTS}), of one `rule` or all. */
+const FraudAlertsQuery = Type.Object(
+  {
+    rule: Type.Optional(Type.Union(FRAUD_RULES.map((r) => Type.Literal(r)))),
+    // a query string holds text: digits, checked here
+    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' })),
+  },
+  { additionalProperties: false },
+);
+const DEFAULT_FRAUD_ALERTS = 50;
+
 /** How far ahead of the server's clock a GPS point's time may be. */
 const MAX_CLOCK_SKEW_MS = 60_000;
 
@@ -63,8 +76,9 @@ interface BookingRow {
 /**
  * The HTTP front of seed 000's services: riders (payment's wallets), drivers (status, GPS points
  * appended straight to the log), bookings, and the read sides (a booking's status, a region's
- * surge, a rider's pushes, fraud alerts). `POST /bookings` answers 202 at once: the booking goes
- * through pricing, driver and payment by events, and `GET /bookings/{id}` shows where it is.
+ * surge, a rider's pushes, the newest fraud alerts). `POST /bookings` answers 202 at once: the
+ * booking goes through pricing, driver and payment by events, and `GET /bookings/{id}` shows where
+ * it is.
  */
 export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, options: { readonly surgeHoldMs: number }): void {
   const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
@@ -234,9 +248,31 @@ export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, opti
 
   gateway.query({
     url: '/fraud/alerts',
-    handle: async () => {
-      const rows = await read((tx) => tx.query<{ driver_id: string; speed_kmh: number; from_at: number; to_at: number }>('SELECT * FROM fraud_alerts ORDER BY to_at, alert_id', []));
-      return { alerts: rows.map((r) => ({ driverId: r.driver_id, speedKmh: r.speed_kmh, fromAt: r.from_at, toAt: r.to_at })) };
+    querystring: FraudAlertsQuery,
+    handle: async ({ query }) => {
+      const limit = query.limit === undefined ? DEFAULT_FRAUD_ALERTS : Number(query.limit);
+      const rows = await read((tx) =>
+        query.rule === undefined
+          ? tx.query<FraudAlertRow>('SELECT * FROM fraud_rule_alerts ORDER BY to_at DESC, alert_id DESC LIMIT $1', [limit])
+          : tx.query<FraudAlertRow>('SELECT * FROM fraud_rule_alerts WHERE rule = $1 ORDER BY to_at DESC, alert_id DESC LIMIT $2', [query.rule, limit]),
+      );
+      return { alerts: rows.map(fraudAlertView) };
     },
   });
+}
+
+interface FraudAlertRow {
+  alert_id: string;
+  rule: FraudRule;
+  subject_id: string;
+  event_count: number | null;
+  speed_kmh: number | null;
+  from_at: number;
+  to_at: number;
+}
+
+/** An alert as `GET /fraud/alerts` shows it: a rider rule's window and count, or a driver's speed between two points. */
+function fraudAlertView(row: FraudAlertRow) {
+  const base = { alertId: row.alert_id, rule: row.rule, fromAt: row.from_at, toAt: row.to_at };
+  return row.rule === IMPOSSIBLE_SPEED ? { ...base, driverId: row.subject_id, speedKmh: row.speed_kmh } : { ...base, riderId: row.subject_id, count: row.event_count };
 }

@@ -1,6 +1,6 @@
 import type { App, Logger, SqlTx } from '@herald/core';
 import { createTopology, TimeWindows, type Topology } from '@herald/stream';
-import { BookingCreated, DriverLocationUpdated, GROUPS, LocationAnomalyDetected, SurgePricingActivated } from '../events.js';
+import { BookingCreated, GROUPS, SurgePricingActivated } from '../events.js';
 
 /** Options of {@link registerSurgePricing}. */
 export interface SurgeOptions {
@@ -53,50 +53,4 @@ export function registerSurgePricing(app: App<SqlTx>, options: SurgeOptions): To
     }));
   topology.install(app);
   return topology;
-}
-
-/** Options of {@link registerFraudService}. */
-export interface FraudOptions {
-  /** `FRAUD_MAX_SPEED_KMH`: a driver seen moving faster than this between two points raises an alert. */
-  readonly maxSpeedKmh: number;
-}
-
-/** Great-circle distance in km between two points (haversine, on a 6,371 km sphere). */
-export function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(h)));
-}
-
-/**
- * fraud (the seed's fraud-group, "резкие скачки локации водителя"): keeps each driver's last GPS
- * point and raises LocationAnomalyDetected when the next one implies a speed no car has. Points
- * arrive in order per driver (keyed by driver); one older than the last kept is ignored.
- */
-export function registerFraudService(app: App<SqlTx>, options: FraudOptions): void {
-  app.on(DriverLocationUpdated, { group: GROUPS.fraud }, async (event, ctx) => {
-    const { driverId, lat, lon, at } = event.data;
-    const [last] = await ctx.tx.query<{ lat: number; lon: number; at: number }>('SELECT lat, lon, at FROM fraud_last_location WHERE driver_id = $1', [driverId]);
-    if (last && last.at >= at) return;
-    await ctx.tx.execute(
-      'INSERT INTO fraud_last_location (driver_id, lat, lon, at) VALUES ($1, $2, $3, $4) ON CONFLICT (driver_id) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, at = excluded.at',
-      [driverId, lat, lon, at],
-    );
-    if (!last) return;
-    const hours = (at - last.at) / 3_600_000;
-    const speedKmh = distanceKm({ lat: last.lat, lon: last.lon }, { lat, lon }) / hours;
-    if (speedKmh <= options.maxSpeedKmh) return;
-    const alert = { driverId, speedKmh: Math.round(speedKmh), fromAt: last.at, toAt: at };
-    await ctx.tx.execute('INSERT INTO fraud_alerts (alert_id, driver_id, speed_kmh, from_at, to_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (alert_id) DO NOTHING', [
-      `${driverId}:${at}`,
-      driverId,
-      alert.speedKmh,
-      alert.fromAt,
-      alert.toAt,
-    ]);
-    await ctx.publish(LocationAnomalyDetected, alert);
-    ctx.logger.warn('driver location anomaly', alert);
-  });
 }

@@ -41,7 +41,8 @@ export async function ride(api: () => RideApi, options: { riders: number; driver
 /**
  * Checks the end state once quiet: every booking COMPLETED or CANCELLED (a reason for each
  * cancellation), each rider's balance its start minus its completed rides, one payment per booking
- * that had a driver, every driver free again, one push per booking.
+ * that had a driver, every driver free again, one push per booking, fraud alerts that count no
+ * event twice.
  */
 export async function expectSettled(api: () => RideApi, run: Run): Promise<BookingView[]> {
   const views = await Promise.all(run.bookings.map(async (id) => (await api().ok<BookingView & { riderId: string }>('GET', `/bookings/${id}`))));
@@ -72,5 +73,24 @@ export async function expectSettled(api: () => RideApi, run: Run): Promise<Booki
     const expected = mine.map((v) => `${v.status === 'CANCELLED' ? 'cancelled' : 'confirmed'}:${v.bookingId}`).sort();
     expect(pushes.map((p) => p.notificationId).sort()).toEqual(expected);
   }
+  await expectFraudAlertsSound(api, views as (BookingView & { riderId: string })[]);
   return views;
+}
+
+/**
+ * The fraud-group's alerts so far, whatever it has handled yet, count no event twice (through
+ * relay duplicates, redeliveries, a SIGKILL): a rider's failed-payment alerts add up to no more
+ * than its bookings cancelled for payment (none for a rider who always paid), its booking-burst
+ * alerts to no more than its bookings.
+ */
+async function expectFraudAlertsSound(api: () => RideApi, views: readonly (BookingView & { riderId: string })[]): Promise<void> {
+  const { alerts } = await api().ok<{ alerts: { rule: string; riderId?: string; count?: number }[] }>('GET', '/fraud/alerts?limit=500');
+  const counted = new Map<string, number>();
+  for (const a of alerts) if (a.riderId) counted.set(`${a.rule} ${a.riderId}`, (counted.get(`${a.rule} ${a.riderId}`) ?? 0) + a.count!);
+  for (const rider of new Set(views.map((v) => v.riderId))) {
+    const mine = views.filter((v) => v.riderId === rider);
+    const failed = mine.filter((v) => v.reason === 'payment-failed: insufficient-funds').length;
+    expect(counted.get(`repeated-failed-payments ${rider}`) ?? 0, `failed payments of ${rider}`).toBeLessThanOrEqual(failed);
+    expect(counted.get(`booking-burst ${rider}`) ?? 0, `bookings of ${rider}`).toBeLessThanOrEqual(mine.length);
+  }
 }
