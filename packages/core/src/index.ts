@@ -4,11 +4,11 @@ export type { ErrorCodeSpec, HeraldErrorOptions } from './model/errors.js';
 export { CoreErrors, ErrorCodes, ValidationError, toError } from './model/errorCodes.js';
 export type { ValidationIssue } from './model/errorCodes.js';
 export { uuidv7, uuidv7Time } from './model/uuid.js';
-export { editDistance } from './model/given.js';
+export { closestName, describeGiven, editDistance } from './model/given.js';
 export { encodeEnvelope, encodeEnvelopeValue, decodeEnvelope, DEFAULT_MAX_EVENT_BYTES } from './model/envelope.js';
 export type { Envelope } from './model/envelope.js';
 export { partitionForKey, murmur2 } from './model/partitioner.js';
-export { defineEvent, createEventRegistry } from './model/events.js';
+export { assertEventDefinition, defineEvent, createEventRegistry } from './model/events.js';
 export { readEvent } from './model/upcast.js';
 export { registerFormats } from './model/formats.js';
 export { jsonEscapesUnstorableText, unstorableTextIssues, unstorableTextReason, wellFormedText } from './model/text.js';
@@ -127,6 +127,8 @@ export type { TimerScheduler, TimerSchedulerDeps, TimerSchedulerOptions } from '
 // runtime
 export type { RedriveOptions, RedriveResult } from './runtime/redrive.js';
 export type { OffsetOutOfRangePolicy } from './runtime/groupConsumer.js';
+export { membershipFacts } from './runtime/membershipFacts.js';
+export type { MembershipFacts } from './runtime/membershipFacts.js';
 
 // app
 export { createApp } from './app/createApp.js';

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { CoreErrors } from '../model/errorCodes.js';
-import { HeraldError, isHeraldError } from '../model/errors.js';
+import { HeraldError } from '../model/errors.js';
 import type { Broker, Delivery, DeliveryBatch, DeliverySink, OutOfRangeDecision, SkippedRecords, StartPosition, Subscription, TopicPartition } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -8,6 +8,7 @@ import type { Logger } from '../ports/logger.js';
 import type { DispatchBatch } from './batchDispatcher.js';
 import { createBatchRunner } from './batchRunner.js';
 import type { DispatchSignals } from './dispatcher.js';
+import { membershipFacts } from './membershipFacts.js';
 import { PartitionWork, idleOrStopped, partitionId } from './partitionWork.js';
 import { retryUntilHalted } from './retryUntilHalted.js';
 
@@ -246,6 +247,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     return closed;
   }
 
+  const facts = membershipFacts(instrumentation, group);
   const sink: DeliverySink = {
     async deliver(batch: DeliveryBatch) {
       const p = work(batch);
@@ -261,7 +263,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       if (assigned.length === 0) return;
       for (const tp of assigned) work(tp);
       logger.info('partitions assigned', { partitions: assigned.map((tp) => `${tp.topic}/${tp.partition}`) });
-      if (instrumentation.active) instrumentation.emit({ kind: 'assigned', group, partitions: assigned.map(({ topic, partition }) => ({ topic, partition })) });
+      facts.assigned(assigned);
     },
     async revoked(revoked) {
       const works = revoked.map((tp) => partitions.get(partitionId(tp))).filter((p): p is PartitionWork => p !== undefined);
@@ -274,13 +276,11 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       await commit(works).catch((error: unknown) => logger.warn('commit on revoke failed; uncommitted events will be redelivered', { error }));
       for (const p of works) partitions.delete(partitionId(p.tp));
       logger.info('partitions revoked', { partitions: revoked.map((tp) => `${tp.topic}/${tp.partition}`) });
-      if (instrumentation.active) instrumentation.emit({ kind: 'revoked', group, partitions: revoked.map(({ topic, partition }) => ({ topic, partition })) });
+      facts.revoked(revoked);
     },
     outOfRange,
-    held({ topic, partition, offset, error }) {
-      // the broker logged it with its cause; the fact is what metrics and alerts see
-      if (instrumentation.active) instrumentation.emit({ kind: 'partition-held', group, topic, partition, offset, reason: isHeraldError(error) ? error.code : error.name });
-    },
+    // the broker logged it with its cause; the fact is what metrics and alerts see
+    held: facts.held,
   };
 
   return {
