@@ -1,5 +1,6 @@
-import { CoreErrors, HeraldError, type EventDefinition } from '@herald/core';
+import { assertEventDefinition, type EventDefinition } from '@herald/core';
 import type { TSchema } from '@sinclair/typebox';
+import { checkOptions, invalid } from './checks.js';
 
 /** A request event type and the reply event type that answers it. */
 export interface RequestDefinition<Req extends TSchema = TSchema, Rep extends TSchema = TSchema> {
@@ -9,15 +10,18 @@ export interface RequestDefinition<Req extends TSchema = TSchema, Rep extends TS
 
 /**
  * Pairs a request event with its reply event. They must go to different topics: requesters read
- * the reply topic, repliers the request topic.
+ * the reply topic, repliers the request topic. Throws `invalid-options` naming what is wrong when
+ * either is not an event definition (from `defineEvent`) or an unknown key is given.
  *
  * @example
  * const GetProfile = defineRequest({ request: ProfileRequested, reply: ProfileReturned });
  */
 export function defineRequest<Req extends TSchema, Rep extends TSchema>(definition: RequestDefinition<Req, Rep>): RequestDefinition<Req, Rep> {
-  if (!definition?.request || !definition.reply) throw new HeraldError(CoreErrors.invalidOptions, 'defineRequest: `request` and `reply` event definitions are required');
+  checkOptions('defineRequest', definition, ['request', 'reply'], '{ request: ProfileRequested, reply: ProfileReturned }');
+  assertEventDefinition(definition.request, 'defineRequest: request');
+  assertEventDefinition(definition.reply, 'defineRequest: reply');
   if (definition.request.topic === definition.reply.topic) {
-    throw new HeraldError(CoreErrors.invalidOptions, `defineRequest: ${definition.request.type} and ${definition.reply.type} must go to different topics (both go to "${definition.reply.topic}")`);
+    throw invalid(`defineRequest: ${definition.request.type} and ${definition.reply.type} must go to different topics (both go to "${definition.reply.topic}")`);
   }
   return { request: definition.request, reply: definition.reply };
 }

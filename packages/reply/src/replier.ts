@@ -1,5 +1,6 @@
-import { HeraldError, type Envelope, type Handler, type HandlerContext } from '@herald/core';
+import { describeGiven, HeraldError, type Envelope, type Handler, type HandlerContext } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { checkRequestDefinition, invalid } from './checks.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
 import { ReplyErrors } from './errors.js';
 
@@ -13,7 +14,8 @@ export type Answer<Req extends TSchema, Rep extends TSchema, Tx> = (request: Env
  * again). The reply carries the request's routing headers back, and its correlation id and
  * causation (the request) as usual. A request without routing headers is dead-lettered
  * (`request-headers-missing`); when `answer` throws, the usual retries and dead letter apply and
- * the requester times out.
+ * the requester times out. A `definition` that is not a request definition or an `answer` that is
+ * not a function is refused at once (`invalid-options`), not at the first request.
  *
  * @example
  * app.on(GetProfile.request, { group: 'users' }, replier(GetProfile, async (request, ctx) => {
@@ -25,6 +27,8 @@ export function replier<Req extends TSchema, Rep extends TSchema, Tx = unknown>(
   definition: RequestDefinition<Req, Rep>,
   answer: Answer<Req, Rep, Tx>,
 ): Handler<Envelope<Static<Req>>, Tx> {
+  checkRequestDefinition(definition, 'replier: definition');
+  if (typeof answer !== 'function') throw invalid(`replier: answer: expected a function (request, ctx) => reply data, got ${describeGiven(answer)}`);
   return async function replyHandler(request, ctx) {
     const replyTo = request.headers[REPLY_HEADERS.replyTo];
     const requestId = request.headers[REPLY_HEADERS.requestId];

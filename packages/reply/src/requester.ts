@@ -1,10 +1,12 @@
-import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, readEvent, uuidv7 } from '@herald/core';
+import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, membershipFacts, readEvent, uuidv7 } from '@herald/core';
 import type { App, HandlerService, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { checkRequestDefinition } from './checks.js';
 import { positionCommitter } from './commits.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
 import { ReplyErrors } from './errors.js';
 import { recentIds, type RecentIds } from './recentIds.js';
+import { checkRequestOptions, requesterSettings } from './requesterOptions.js';
 import { checkTimeoutMs } from './timeouts.js';
 
 /** Options of {@link createRequester}. */
@@ -57,7 +59,10 @@ export interface Requester extends HandlerService {
    * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first (its
    * `details.sent` tells whether the request may have been sent), the signal's reason when
    * aborted, or `reply-invalid` when the reply cannot be used (its data does not match the reply's
-   * schema, its type is another; `details.issues` lists the fields). A request that stops waiting
+   * schema, its type is another; `details.issues` lists the fields). Rejects at once with
+   * `invalid-options` naming the argument when `definition` is not from `defineRequest` or is not
+   * among the requester's `requests`, or an option is unknown or of the wrong kind (nothing is
+   * sent then). A request that stops waiting
    * (timeout, abort, close) before the requester is ready is never sent. Do not call it inside a
    * transaction: the request is only sent once its own transaction commits.
    */
@@ -78,8 +83,6 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-const DEFAULTS = { defaultTimeoutMs: 30_000, rememberedRequests: 10_000, name: 'requester' } as const;
-
 /**
  * Request/reply over topics. Each requester instance reads the reply topics in a consumer group of
  * its own (`herald.reply.<instanceId>`, starting at the end), so it sees every reply and keeps
@@ -93,6 +96,9 @@ const DEFAULTS = { defaultTimeoutMs: 30_000, rememberedRequests: 10_000, name: '
  * arrival). `close()` rejects the waiting requests with `requester-closed` and leaves the group.
  * The group commits how far it read, so a restart with the same `instanceId` resumes after the
  * replies its previous life saw instead of re-reading the topics from the group's first start.
+ * The group reports `assigned`, `revoked` and `partition-held` facts like the app's consumer
+ * groups (a held partition answers no request: see core's `membershipFacts`). Options are checked at once: a
+ * bad or unknown one (the closest known one suggested) throws `invalid-options` naming it.
  *
  * @example
  * const requester = createRequester({ app, requests: [GetProfile] });
@@ -101,8 +107,8 @@ const DEFAULTS = { defaultTimeoutMs: 30_000, rememberedRequests: 10_000, name: '
  * const reply = await requester.request(GetProfile, { userId: 'u-1' }, { timeoutMs: 5_000 });
  */
 export function createRequester(options: RequesterOptions): Requester {
+  const settings = requesterSettings(options);
   const { app } = options;
-  const settings = validate(options);
   const { instanceId } = settings;
   const waiting = new Map<string, Waiting>();
   const settled: RecentIds<'late' | 'answered'> = recentIds(settings.rememberedRequests);
@@ -150,14 +156,25 @@ export function createRequester(options: RequesterOptions): Requester {
     }
   };
 
+  const facts = membershipFacts(app.instrumentation, group);
   const sink: DeliverySink = {
     async deliver(batch) {
       for (const delivery of batch.deliveries) receive(delivery);
       positions.delivered(batch);
     },
-    assigned: () => markReady(),
+    assigned(partitions) {
+      markReady();
+      facts.assigned(partitions);
+    },
     // the group has this one member: revocation comes from close(), which commits what was read
-    revoked: (partitions) => positions.revoked(partitions),
+    async revoked(partitions) {
+      try {
+        await positions.revoked(partitions);
+      } finally {
+        facts.revoked(partitions);
+      }
+    },
+    held: facts.held,
   };
 
   const closedError = (id: string, entry: Waiting) =>
@@ -206,13 +223,15 @@ export function createRequester(options: RequesterOptions): Requester {
       }
     },
     async request(definition, data, requestOptions = {}) {
+      checkRequestDefinition(definition, 'requester.request: definition');
+      checkRequestOptions(requestOptions);
+      const timeoutMs = requestOptions.timeoutMs ?? settings.defaultTimeoutMs;
+      checkTimeoutMs(timeoutMs, { name: 'timeoutMs', owner: 'requester.request: options', integer: true });
       if (!replyTopics.has(definition.reply.topic)) {
-        throw new HeraldError(CoreErrors.invalidOptions, `requester ${instanceId} does not read ${definition.reply.topic}: add ${definition.request.type}'s definition to its \`requests\``);
+        throw new HeraldError(CoreErrors.invalidOptions, `requester.request: definition: requester ${instanceId} does not read ${definition.reply.topic}: add ${definition.request.type}'s definition to its \`requests\``);
       }
       if (state === 'new') throw new HeraldError(ReplyErrors.requesterNotStarted, `requester ${instanceId} is not started: app.use(requester), then app.start()`);
       if (state === 'closed') throw new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} is closed`, { retriable: true, details: { sent: false } });
-      const timeoutMs = requestOptions.timeoutMs ?? settings.defaultTimeoutMs;
-      checkTimeoutMs(timeoutMs, { name: 'timeoutMs', owner: 'requester', integer: true });
       requestOptions.signal?.throwIfAborted();
       const id = uuidv7(app.clock.now());
       let entry!: Waiting;
@@ -268,27 +287,4 @@ function invalidReply(requestId: string, definition: RequestDefinition, cause: u
     cause,
     details: { requestId, replyType: definition.reply.type, ...(Array.isArray(issues) ? { issues } : {}) },
   });
-}
-
-function validate(options: RequesterOptions) {
-  const invalid = (why: string) => new HeraldError(CoreErrors.invalidOptions, `requester: ${why}`);
-  if (!options?.app?.broker || typeof options.app.publish !== 'function') throw invalid('`app` must be a Herald app');
-  if (!Array.isArray(options.requests) || options.requests.length === 0) throw invalid('`requests` must list at least one request definition (defineRequest)');
-  const seen = new Map<string, string>();
-  for (const d of options.requests) {
-    if (!d?.request || !d.reply) throw invalid('each of `requests` must come from defineRequest');
-    const other = seen.get(d.reply.topic);
-    if (other !== undefined && other !== d.reply.type) throw invalid(`replies ${other} and ${d.reply.type} share the topic ${d.reply.topic}; give each reply type its own topic`);
-    seen.set(d.reply.topic, d.reply.type);
-  }
-  const instanceId = options.instanceId ?? `${options.name ?? DEFAULTS.name}-${uuidv7()}`;
-  if (!/^[A-Za-z0-9._-]{1,180}$/.test(instanceId)) throw invalid(`instanceId "${instanceId}" must be 1-180 letters, digits, '.', '_' or '-'`);
-  const settings = {
-    instanceId,
-    defaultTimeoutMs: options.defaultTimeoutMs ?? DEFAULTS.defaultTimeoutMs,
-    rememberedRequests: options.rememberedRequests ?? DEFAULTS.rememberedRequests,
-  };
-  checkTimeoutMs(settings.defaultTimeoutMs, { name: 'defaultTimeoutMs', owner: 'requester', integer: true });
-  if (!(Number.isInteger(settings.rememberedRequests) && settings.rememberedRequests > 0)) throw invalid(`rememberedRequests must be a positive integer, got ${settings.rememberedRequests}`);
-  return settings;
 }

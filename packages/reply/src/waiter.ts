@@ -1,13 +1,13 @@
-import { CoreErrors, HeraldError, decodeEnvelope, readEvent, uuidv7 } from '@herald/core';
+import { HeraldError, decodeEnvelope, membershipFacts, readEvent } from '@herald/core';
 import type { App, Component, Delivery, DeliverySink, Envelope, EventDefinition, Subscription } from '@herald/core';
 import { positionCommitter } from './commits.js';
 import { ReplyErrors } from './errors.js';
-import { checkTimeoutMs } from './timeouts.js';
+import { checkExpect, waiterSettings } from './waiterOptions.js';
 
 /** Options of {@link createEventWaiter}. */
 export interface EventWaiterOptions {
-  /** The app whose broker carries the awaited events. */
-  readonly app: Pick<App<unknown>, 'broker' | 'clock' | 'logger'>;
+  /** The app whose broker carries the awaited events; its instrumentation gets the wait group's facts. */
+  readonly app: Pick<App<unknown>, 'broker' | 'clock' | 'logger' | 'instrumentation'>;
   /**
    * The events that can end a wait: their topics are read. A wait gets an event as its definition
    * reads it (one of an earlier version upcast); one it cannot read (a newer version, invalid data)
@@ -63,23 +63,14 @@ interface Waiting {
  * from the end), so it sees every event and ends its own waits; no rebalance of another group can
  * take them away. Events nobody waits for are ignored. The group commits how far it read, so a
  * restart with the same `instanceId` resumes there instead of re-reading from the group's first start.
+ * The group reports `assigned`, `revoked` and `partition-held` facts like the app's consumer groups
+ * (a held partition ends no wait: see core's `membershipFacts`). Options are checked at once: a bad or unknown
+ * one (the closest known one suggested) throws `invalid-options` naming it, as do `expect()`'s.
  */
 export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
+  const { instanceId, byType } = waiterSettings(options);
   const { app } = options;
-  if (options.events.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'event waiter: events must name at least one event definition');
-  const instanceId = options.instanceId ?? `waiter-${uuidv7()}`;
-  if (typeof instanceId !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(instanceId)) {
-    throw new HeraldError(CoreErrors.invalidOptions, `event waiter: instanceId must be 1 to 100 letters, digits, '.', '_' or '-', got ${JSON.stringify(instanceId)}`);
-  }
-  const byType = new Map<string, EventDefinition>();
-  for (const definition of options.events) {
-    const other = byType.get(definition.type);
-    if (other && other !== definition) {
-      throw new HeraldError(CoreErrors.invalidOptions, `event waiter: events lists ${definition.type} twice (versions ${other.version} and ${definition.version}); list the version to read: it reads earlier ones through its upcast`);
-    }
-    byType.set(definition.type, definition);
-  }
-  const topics = [...new Set(options.events.map((d) => d.topic))];
+  const topics = [...new Set([...byType.values()].map((d) => d.topic))];
   const waiting = new Map<string, Set<Waiting>>();
   let count = 0;
   let subscription: Subscription | undefined;
@@ -125,14 +116,25 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     }
   };
 
+  const facts = membershipFacts(app.instrumentation, group);
   const sink: DeliverySink = {
     async deliver(batch) {
       for (const delivery of batch.deliveries) receive(delivery);
       positions.delivered(batch);
     },
-    assigned: () => markReady(),
+    assigned(partitions) {
+      markReady();
+      facts.assigned(partitions);
+    },
     // the group has this one member: revocation comes from close(), which commits what was read
-    revoked: (partitions) => positions.revoked(partitions),
+    async revoked(partitions) {
+      try {
+        await positions.revoked(partitions);
+      } finally {
+        facts.revoked(partitions);
+      }
+    },
+    held: facts.held,
   };
 
   return {
@@ -165,9 +167,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
       }
     },
     expect(correlationId, expectOptions) {
-      if (typeof correlationId !== 'string' || correlationId.length === 0) throw new HeraldError(CoreErrors.invalidOptions, 'event waiter: correlationId must be a non-empty string');
+      checkExpect(correlationId, expectOptions);
       const { timeoutMs } = expectOptions;
-      checkTimeoutMs(timeoutMs, { name: 'timeoutMs', owner: 'event waiter', integer: false });
       if (state !== 'running') throw new HeraldError(state === 'new' ? ReplyErrors.waiterNotStarted : ReplyErrors.waiterClosed, `event waiter ${instanceId} is ${state === 'new' ? 'not started: app.use(waiter), then app.start()' : 'closed'}`);
       let set = waiting.get(correlationId);
       if (!set) waiting.set(correlationId, (set = new Set()));

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, defineEvent, encodeEnvelope, silentLogger, systemClock, uuidv7, type App, type Envelope, type InstrumentationEvent, type SqlTx } from '@herald/core';
+import { createApp, createInstrumentation, defineEvent, encodeEnvelope, silentLogger, systemClock, uuidv7, type App, type Envelope, type InstrumentationEvent, type SqlTx } from '@herald/core';
 import { sqliteEngine, sqliteLog } from '@herald/sqlite';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,7 +90,7 @@ describe('a restart with a fixed instance id on the embedded log', () => {
   it('an event waiter resumes after the events it saw: an old event does not end a new wait', async () => {
     const broker = sqliteLog({ ...logOptions, path: join(dir, 'log.db') });
     try {
-      const lifeOf = () => createEventWaiter({ app: { broker, clock: systemClock, logger: silentLogger }, events: [OrderDecided], instanceId: 'gateway-fixed' });
+      const lifeOf = () => createEventWaiter({ app: { broker, clock: systemClock, logger: silentLogger, instrumentation: createInstrumentation() }, events: [OrderDecided], instanceId: 'gateway-fixed' });
       const lifetime = new AbortController();
       const closing = { deadlineMs: Date.now() + 5_000 };
       const first = lifeOf();
