@@ -80,6 +80,8 @@ export { hasTimers } from './ports/stores/timers.js';
 export type { FiredTimers, PendingTimer, ScheduledRecord, TimerStore, TimerStores } from './ports/stores/timers.js';
 export { hasSagas } from './ports/stores/sagas.js';
 export type { SagaRecord, SagaStore, SagaStores } from './ports/stores/sagas.js';
+export { hasSagaCensus, SAGA_IN_FLIGHT_STATUSES } from './ports/stores/sagaCensus.js';
+export type { SagaCensus, SagaInFlightStatus, SagasInFlight } from './ports/stores/sagaCensus.js';
 
 // timing
 export { backoffDelay } from './timing/backoff.js';

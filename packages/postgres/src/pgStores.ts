@@ -7,6 +7,8 @@ import type {
   OutboxStore,
   RetentionSweep,
   RetentionSweepResult,
+  SagaCensus,
+  SagaStore,
   SagaStores,
   SqlTx,
   Stores,
@@ -38,6 +40,8 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   /** The dead letters, with the operator's browser: pages, counts, groups, discard (`canBrowseDeadLetters`). */
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
+  /** The saga instances, with their census: how many are in flight and the oldest (`hasSagaCensus`). */
+  readonly sagas: SagaStore<SqlTx> & SagaCensus;
   /** The pool in use (created from `connectionString`, or the one given). */
   readonly pool: Pool;
   /** Runs pending migrations now (every operation waits for them anyway). */

@@ -3,6 +3,7 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeSagaCensusConformance,
   describeSagaRetentionConformance,
   describeSagaStoreConformance,
   describeStoreConformance,
@@ -65,6 +66,8 @@ for (const describeAbility of [
 ]) {
   describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: () => fresh() });
 }
+
+describeSagaCensusConformance<SqlTx, PgStores>({ name: 'pgStores', durable: true, leaseTime: 'wall', create: () => fresh() });
 
 const SAGA_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 

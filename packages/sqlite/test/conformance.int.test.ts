@@ -8,6 +8,7 @@ import {
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
   describePipelineConformance,
+  describeSagaCensusConformance,
   describeRecordReaderConformance,
   describeSagaRetentionConformance,
   describeSagaStoreConformance,
@@ -106,6 +107,12 @@ for (const describeAbility of [
     create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
   });
 }
+
+describeSagaCensusConformance<SqlTx, SqliteStores>({
+  name: 'sqliteStores',
+  durable: true,
+  create: async ({ clock }) => storeHarness(nextPath('store.db'), clock),
+});
 
 const DAY = 24 * 60 * 60 * 1000;
 const SAGA_RETENTION_MS = 30 * DAY;

@@ -109,6 +109,7 @@ describe('the saga sweep', () => {
     try {
       expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'herald_sagas' ORDER BY name").pluck().all()).toEqual([
         'herald_sagas_finished',
+        'herald_sagas_in_flight',
         'herald_sagas_status',
       ]);
     } finally {

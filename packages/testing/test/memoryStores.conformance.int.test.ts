@@ -3,6 +3,7 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeSagaCensusConformance,
   describeSagaStoreConformance,
   describeStoreConformance,
   describeTimerConformance,
@@ -28,6 +29,7 @@ const SUITES = [
   describeOutboxBacklogConformance<MemoryTx, MemoryStores>,
   describeTimerConformance<MemoryTx, MemoryStores>,
   describeSagaStoreConformance<MemoryTx, MemoryStores>,
+  describeSagaCensusConformance<MemoryTx, MemoryStores>,
   describeWindowStoreConformance<MemoryTx, MemoryStores>,
 ];
 

@@ -4,6 +4,7 @@ import { LEASES_AND_SAGA_RETENTION } from './migrations/leasesAndSagaRetention.j
 import type { Migration } from './migrations/migration.js';
 import { OUTBOX_BY_SLOT } from './migrations/outboxSlots.js';
 import { RETENTION_AND_READ_SIDE } from './migrations/retentionAndReadSide.js';
+import { SAGA_CENSUS } from './migrations/sagaCensus.js';
 import { SAGAS_TIMERS_WINDOWS } from './migrations/sagasTimersWindows.js';
 
 /**
@@ -21,4 +22,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ...SAGAS_TIMERS_WINDOWS, // 8-9
   ...LEASES_AND_SAGA_RETENTION, // 10-12
   ...DEAD_LETTER_BYTES_AND_PAGES, // 13-14
+  ...SAGA_CENSUS, // 15
 ];

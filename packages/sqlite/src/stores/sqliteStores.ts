@@ -9,6 +9,8 @@ import {
   type OutboxStore,
   type RetentionSweep,
   type RetentionSweepResult,
+  type SagaCensus,
+  type SagaStore,
   type SagaStores,
   type SqlTx,
   type Stores,
@@ -41,6 +43,8 @@ import { createWindowStore } from './windows.js';
 export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
+  /** The saga instances, with their census: how many are in flight and the oldest (`hasSagaCensus`). */
+  readonly sagas: SagaStore<SqlTx> & SagaCensus;
 }
 
 /** Most rows one transaction of the retention sweep deletes of a kind. */

@@ -1,8 +1,8 @@
-import { CoreErrors, HeraldError, type SagaRecord, type SagaStore } from '@herald/core';
+import { CoreErrors, HeraldError, SAGA_IN_FLIGHT_STATUSES, type SagaCensus, type SagaInFlightStatus, type SagaRecord, type SagaStore, type SagasInFlight } from '@herald/core';
 import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
 
-/** The memory saga store plus the commit step that applies a transaction's saves. */
-export interface MemorySagas extends SagaStore<MemoryTx> {
+/** The memory saga store (with its census of instances in flight) plus the commit step that applies a transaction's saves. */
+export interface MemorySagas extends SagaStore<MemoryTx>, SagaCensus {
   applyCommitted(state: TxState): void;
 }
 
@@ -14,7 +14,7 @@ const lockName = (key: string) => `saga\u0000${key}`;
  * transaction loading the same instance waits until the first one ends and then reads what it
  * committed, as `SELECT ... FOR UPDATE` does; `save` compares versions against what the
  * transaction sees (its own saves, else committed state). States are stored as JSON (a round trip
- * through `JSON.stringify`), as the SQL engines store them.
+ * through `JSON.stringify`), as the SQL engines store them. `inFlight` counts committed instances.
  */
 export function createMemorySagas(db: MemoryDatabase): MemorySagas {
   const committed = new Map<string, SagaRecord>();
@@ -49,8 +49,29 @@ export function createMemorySagas(db: MemoryDatabase): MemorySagas {
       const found = committed.get(keyOf(saga, instanceId));
       return found && copy(found);
     },
+
+    async inFlight() {
+      const groups = new Map<string, { saga: string; status: SagaInFlightStatus; count: number; oldestCreatedAt: number }>();
+      for (const { saga, status, createdAt } of committed.values()) {
+        if (!isInFlight(status)) continue;
+        const key = keyOf(saga, status);
+        const group = groups.get(key);
+        if (group) {
+          group.count++;
+          group.oldestCreatedAt = Math.min(group.oldestCreatedAt, createdAt);
+        } else {
+          groups.set(key, { saga, status, count: 1, oldestCreatedAt: createdAt });
+        }
+      }
+      // by UTF-8 bytes, as the SQL stores compare
+      return [...groups.values()]
+        .sort((a, b) => Buffer.compare(Buffer.from(a.saga), Buffer.from(b.saga)) || Buffer.compare(Buffer.from(a.status), Buffer.from(b.status)))
+        .map((g): SagasInFlight => ({ ...g }));
+    },
   };
 }
+
+const isInFlight = (status: string): status is SagaInFlightStatus => (SAGA_IN_FLIGHT_STATUSES as readonly string[]).includes(status);
 
 function copy(record: SagaRecord): SagaRecord {
   const { saga, instanceId, status, version, state, createdAt, updatedAt } = record;

@@ -11,6 +11,8 @@ import {
   type OutboxBacklog,
   type OutboxSignal,
   type OutboxStore,
+  type SagaCensus,
+  type SagaStore,
   type SagaStores,
   type Stores,
   type TimerStores,
@@ -40,11 +42,14 @@ const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
 
 /**
  * Every store over one in-memory database, with the abilities: idempotency keys, timers, saga
- * state, window state, the in-process outbox signal, the outbox backlog and the dead letter browser.
+ * state, window state, the in-process outbox signal, the outbox backlog, the dead letter browser
+ * and the census of saga instances in flight.
  */
 export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, WindowStores<MemoryTx>, OutboxSignal {
   readonly outbox: OutboxStore<MemoryTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
+  /** Saga state, with the instances in flight per saga and status (`hasSagaCensus`). */
+  readonly sagas: SagaStore<MemoryTx> & SagaCensus;
 }
 
 /**
