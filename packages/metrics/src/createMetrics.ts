@@ -34,7 +34,7 @@ export interface HeraldMetrics extends Component {
   scrape(): Promise<Exposition>;
   /** Records one HTTP request (the gateway calls it for every response). */
   observeRequest(request: HttpRequestObservation): void;
-  /** Reads lag, outbox backlog and dead letters now (what the interval does); never rejects. */
+  /** Reads lag, outbox backlog, dead letters and sagas in flight now (what the interval does); never rejects. */
   poll(): Promise<void>;
 }
 
@@ -48,14 +48,17 @@ const READ_SHARE = 0.05;
  * most 5% of the time; failed reads are retried at the interval): consumer lag per partition of the
  * app's own groups (through the broker's inspector when it has one, else from this process' `lag`
  * facts, a partition's lag dropped when it is revoked), the outbox backlog and the age of its oldest
- * record, and the dead letters waiting per group, handler and reason. A read that fails, or takes
+ * record, the dead letters waiting per group, handler and reason, and, when the stores' saga store
+ * has the census ability (`hasSagaCensus`), the saga instances in flight per saga and status and
+ * the age of the oldest (from the first read that finds one of its instances, or its first
+ * transition in this process; then at 0 when none is left). A read that fails, or takes
  * longer than `readTimeoutMs` (it is then waited for at the next poll, never started twice), is
  * logged, counted (`herald_metrics_read_errors_total`) and leaves the gauges at their last values.
  * `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
  * within the deadline) and unsubscribes. Every metric name is in `names.ts`.
  *
  * Processes of one system share the log and stores, so processes running the same groups report
- * the same lag, and all of them the same outbox and dead letters: aggregate these gauges with
+ * the same lag, and all of them the same outbox, dead letters and sagas: aggregate these gauges with
  * `max`, not `sum`.
  *
  * @example
@@ -70,7 +73,11 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
   const instruments: Instruments = createInstruments(registry, readSide.collectors);
   readSide.bind(instruments);
   const logger = app.logger.child({ component: 'metrics' });
-  let unsubscribe: (() => void) | undefined = app.instrumentation.on(factsListener(instruments, { lagFromFacts: !readSide.inspectsLag }));
+  const recordFact = factsListener(instruments, { lagFromFacts: !readSide.inspectsLag });
+  let unsubscribe: (() => void) | undefined = app.instrumentation.on(function onFact(fact) {
+    recordFact(fact);
+    if (fact.kind === 'saga') readSide.knowSaga(fact.saga);
+  });
 
   /** Sources whose last read failed: a failure is logged when it starts and when it ends, not at every read. */
   let failing = new Set<ReadSource>();

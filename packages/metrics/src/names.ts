@@ -95,7 +95,7 @@ export const COUNTERS = {
   },
   pollErrors: {
     name: 'herald_metrics_read_errors_total',
-    help: 'Failed reads of the read side (source: lag, outbox or dead_letters); the gauges keep their last values.',
+    help: 'Failed reads of the read side (source: lag, outbox, dead_letters or sagas); the gauges keep their last values.',
     labelNames: ['source'],
   },
 } as const satisfies Record<string, MetricSpec>;
@@ -170,6 +170,16 @@ export const GAUGES = {
     name: 'herald_dead_letters',
     help: 'Dead letters waiting for an operator (status dead or parked), by group, handler and reason.',
     labelNames: ['group', 'handler', 'reason', 'status'],
+  },
+  sagasInFlight: {
+    name: 'herald_sagas_in_flight',
+    help: 'Saga instances not ended, by saga and status: running (started) or awaiting-start (events of its flow came before its start event); 0 for a saga seen before with none left.',
+    labelNames: ['saga', 'status'],
+  },
+  sagaAge: {
+    name: 'herald_saga_oldest_in_flight_age_seconds',
+    help: 'Age of the oldest saga instance not ended, by saga and status, since its first event was stored (0 when none).',
+    labelNames: ['saga', 'status'],
   },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 export interface MetricsApp {
   readonly instrumentation: Instrumentation;
   readonly broker: Broker;
-  readonly stores: { readonly outbox: object; readonly deadLetters: DeadLetterStore };
+  readonly stores: { readonly outbox: object; readonly deadLetters: DeadLetterStore; readonly sagas?: object };
   readonly clock: Clock;
   readonly logger: Logger;
   /** Their topics are reported (outbox pending 0) before anything was published. */
@@ -30,10 +30,10 @@ export interface MetricsOptions {
    * It must serve the Prometheus text format (prom-client's default), not OpenMetrics.
    */
   readonly registry?: Registry;
-  /** How often the read side (lag, outbox backlog, dead letters) is read; 0 never reads it. Default 10 000. */
+  /** How often the read side (lag, outbox backlog, dead letters, sagas in flight) is read; 0 never reads it. Default 10 000. */
   readonly pollIntervalMs?: number;
   /**
-   * How long one read of a source (lag, outbox, dead letters) may take before it counts as failed
+   * How long one read of a source (lag, outbox, dead letters, sagas) may take before it counts as failed
    * (`herald_metrics_read_errors_total`, the gauges keeping their last values): a query waiting on
    * a lock, or a connection cut without a reset, must not freeze every gauge and the app's
    * readiness. A read still running at the next poll is waited for again, never started twice.

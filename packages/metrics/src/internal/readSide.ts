@@ -1,13 +1,13 @@
-import { canBrowseDeadLetters, canInspect, CoreErrors, hasOutboxBacklog, HeraldError } from '@herald/core';
-import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog } from '@herald/core';
+import { canBrowseDeadLetters, canInspect, CoreErrors, hasOutboxBacklog, hasSagaCensus, HeraldError, SAGA_IN_FLIGHT_STATUSES } from '@herald/core';
+import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog, SagaCensus } from '@herald/core';
 import type { Gauge } from 'prom-client';
 import type { MetricsApp } from '../options.js';
 import type { GaugeCollectors, Instruments } from './instruments.js';
 
 /** The read side's sources, named as the `source` label of read errors. */
-export type ReadSource = 'lag' | 'outbox' | 'dead_letters';
+export type ReadSource = 'lag' | 'outbox' | 'dead_letters' | 'sagas';
 
-/** Reads lag, outbox backlog and dead letters into gauges. */
+/** Reads lag, outbox backlog, dead letters and saga instances in flight into gauges. */
 export interface ReadSide {
   /** Whether the broker can be inspected (else lag comes from this process' facts). */
   readonly inspectsLag: boolean;
@@ -17,7 +17,13 @@ export interface ReadSide {
    * 0 when none did): a read that failed says nothing of what reading costs.
    */
   poll(onError: (source: ReadSource, error: unknown) => void): Promise<number>;
-  /** Fills the outbox age gauge right before a scrape. */
+  /**
+   * Reports `saga` (at 0 until a read finds instances of it) when the stores can count sagas: a
+   * saga this process runs is shown from its first transition, even if every instance ended
+   * between two reads.
+   */
+  knowSaga(saga: string): void;
+  /** Fill the age gauges (outbox, sagas) right before a scrape. */
   readonly collectors: GaugeCollectors;
   /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up). */
   stop(): void;
@@ -26,7 +32,7 @@ export interface ReadSide {
 const WAITING: readonly DeadLetterStatus[] = ['dead', 'parked'];
 
 /** What each source reads, in the words of its timeout. */
-const WHAT: Readonly<Record<ReadSource, string>> = { lag: "the consumer groups' offsets", outbox: 'the outbox backlog', dead_letters: 'the dead letters' };
+const WHAT: Readonly<Record<ReadSource, string>> = { lag: "the consumer groups' offsets", outbox: 'the outbox backlog', dead_letters: 'the dead letters', sagas: 'the saga instances in flight' };
 
 /**
  * Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. A read
@@ -38,6 +44,7 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
   const inspector = canInspect(app.broker) ? (app.broker as BrokerInspector) : undefined;
   const backlog = hasOutboxBacklog(app.stores.outbox) ? (app.stores.outbox as OutboxBacklog) : undefined;
   const browser = canBrowseDeadLetters(app.stores.deadLetters) ? (app.stores.deadLetters as DeadLetterBrowser) : undefined;
+  const census = app.stores.sagas && hasSagaCensus(app.stores.sagas) ? (app.stores.sagas as SagaCensus) : undefined;
   /** Per topic: records waiting and the append time of the oldest (0 when none). Known topics stay at 0. */
   const outbox = new Map<string, { pending: number; oldestCreatedAt: number }>();
   /** The app's topics (its events and its handlers', registered after the metrics too) are reported before anything waits. */
@@ -46,6 +53,11 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
   };
   /** Label sets of dead letters seen once: reported as 0 once resolved, so a drop is visible. */
   const seenLetters = new Map<string, Record<'group' | 'handler' | 'reason' | 'status', string>>();
+  /**
+   * Per saga seen once, per status in flight: instances and the first save of the oldest (0 when
+   * none). A saga stays, at 0, once its instances ended, so the drop is visible.
+   */
+  const sagas = new Map<string, Map<string, { count: number; oldestCreatedAt: number }>>();
   let gauges: Instruments['gauges'] | undefined;
 
   async function readLag(): Promise<void> {
@@ -86,6 +98,21 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
   }
 
+  /** The states of `saga`'s statuses, added at 0 the first time. */
+  const sagaStates = (saga: string) => {
+    let statuses = sagas.get(saga);
+    if (!statuses) sagas.set(saga, (statuses = new Map(SAGA_IN_FLIGHT_STATUSES.map((status) => [status, { count: 0, oldestCreatedAt: 0 }]))));
+    return statuses;
+  };
+
+  async function readSagas(): Promise<void> {
+    if (!census) return;
+    const inFlight = await census.inFlight();
+    for (const statuses of sagas.values()) for (const state of statuses.values()) state.count = state.oldestCreatedAt = 0;
+    for (const { saga, status, count, oldestCreatedAt } of inFlight) sagaStates(saga).set(status, { count, oldestCreatedAt });
+    for (const [saga, statuses] of sagas) for (const [status, state] of statuses) gauges!.sagasInFlight.set({ saga, status }, state.count);
+  }
+
   /** Reads that outlived their deadline, per source, until they settle. */
   const running = new Map<ReadSource, Promise<void>>();
   /** The deadlines of the reads waited for now. */
@@ -122,6 +149,7 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     ['lag', readLag, inspector],
     ['outbox', readOutbox, backlog],
     ['dead_letters', readDeadLetters, browser],
+    ['sagas', readSagas, census],
   ] as const).filter(([, , ability]) => ability !== undefined);
 
   return {
@@ -153,10 +181,20 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     stop() {
       for (const cancel of [...deadlines]) cancel();
     },
+    knowSaga(saga) {
+      if (!census || sagas.has(saga)) return;
+      for (const [status, state] of sagaStates(saga)) gauges?.sagasInFlight.set({ saga, status }, state.count);
+    },
     collectors: {
       outboxAge(gauge: Gauge<'topic'>) {
         const now = app.clock.now();
         for (const [topic, state] of outbox) gauge.set({ topic }, state.pending > 0 ? Math.max(0, now - state.oldestCreatedAt) / 1000 : 0);
+      },
+      sagaAge(gauge: Gauge<'saga' | 'status'>) {
+        const now = app.clock.now();
+        for (const [saga, statuses] of sagas) {
+          for (const [status, state] of statuses) gauge.set({ saga, status }, state.count > 0 ? Math.max(0, now - state.oldestCreatedAt) / 1000 : 0);
+        }
       },
     },
   };
