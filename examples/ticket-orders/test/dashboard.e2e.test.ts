@@ -80,8 +80,10 @@ describe('the E2E Order Flow dashboard on ticket-orders', () => {
       const paid = sumSamples(now, 'herald_events_handled_total', { group: 'order-service', event_type: 'PaymentAuthorized', outcome: 'applied' });
       const steps = sumSamples(now, 'herald_saga_transitions_total', { saga: 'ticket-order', transition: 'step_completed' });
       const relayedAll = sumSamples(now, 'herald_events_relayed_total') === sumSamples(now, 'herald_events_published_total');
-      return paid === 2 && steps === 2 && relayedAll ? now : undefined;
-    }, 30_000, 'both orders paid and every event relayed');
+      // the in-flight gauge is polled from the saga store: a scrape may come before the read that sees both
+      const inFlightRead = sumSamples(now, 'herald_sagas_in_flight', { saga: 'ticket-order', status: 'running' }) === 2;
+      return paid === 2 && steps === 2 && relayedAll && inFlightRead ? now : undefined;
+    }, 30_000, 'both orders paid, every event relayed and both sagas read in flight');
     for (const orderId of orders) expect(await statusOf(baseUrl, orderId)).toBe('CREATED');
     // what the README tells an operator to look at: the saga running, its ticket step active, and who has not processed what
     const workflow = JSON.parse((await send(`${baseUrl}/orders/${orders[0]}/workflow`)).text) as { saga: unknown; events: { type: string; consumers: unknown[] }[] };
