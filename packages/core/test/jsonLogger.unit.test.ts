@@ -84,10 +84,49 @@ describe('jsonLogger writes errors whole', () => {
     logger.info('odd data', { big: 2n ** 64n, top, n: 1 });
     const [entry] = entries();
     expect(entry).toMatchObject({ msg: 'odd data', big: '18446744073709551616', n: 1 });
-    expect(JSON.stringify(entry?.['top'])).toMatch(/"loop":"\[circular\]"/);
+    // below the walk's 8 levels nothing is written (it could not be redacted): the cycle there neither
+    expect(JSON.stringify(entry?.['top'])).toBe(`${'{"d":'.repeat(8)}"[too deep]"${'}'.repeat(8)}`);
     const refusing = { toJSON: () => { throw new Error('not today'); } };
     logger.warn('refused', { refusing });
     expect(entries()[1]).toEqual({ time: expect.any(String), level: 'warn', msg: 'refused', logError: 'fields not written: not today' });
+  });
+});
+
+describe('jsonLogger never throws into its caller', () => {
+  // a logger throwing on the dead-letter path would fail the delivery outside its policies, again and again
+  it('writes a field it cannot read as [unreadable: why], and the rest of the line', () => {
+    const { logger, entries } = capture();
+    const body = Object.defineProperty({ size: 3 }, 'text', {
+      enumerable: true,
+      get() {
+        throw new Error('body already consumed');
+      },
+    });
+    const failed = Object.defineProperty(new Error('upstream failed'), 'detail', {
+      enumerable: true,
+      get() {
+        throw new TypeError('detail not loaded');
+      },
+    });
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(() => logger.error('odd fields', { body, error: failed, proxy, n: 1 })).not.toThrow();
+    expect(entries()[0]).toMatchObject({
+      msg: 'odd fields',
+      body: { size: 3, text: '[unreadable: body already consumed]' },
+      error: { name: 'Error', message: 'upstream failed', detail: '[unreadable: detail not loaded]', stack: expect.stringContaining('upstream failed') },
+      proxy: expect.stringMatching(/^\[unreadable: .*revoked/),
+      n: 1,
+    });
+  });
+
+  it('writes data below the walk as [too deep], so a credential there is not written', () => {
+    const { logger, lines } = capture();
+    let request: Record<string, unknown> = { headers: { authorization: `Bearer ${JWT}` } };
+    for (let i = 0; i < 8; i++) request = { [`level${i}`]: request };
+    logger.error('deep', { request });
+    expect(lines[0]).not.toContain(JWT.slice(0, 20));
+    expect(lines[0]).toContain('"[too deep]"');
   });
 });
 

@@ -66,4 +66,33 @@ describe('redactText', () => {
     expect(redactText('/orders?access_token=abc&page=2')).toBe('/orders?access_token=[redacted]&page=2');
     expect(redactText('a bearer token is required')).toBe('a bearer token is required');
   });
+
+  it('writes Basic credentials, header lines, JSON text and signed URLs as [redacted], and leaves prose and other pairs alone', () => {
+    expect(redactText('Authorization: Basic YW5uOmh1bnRlcjI=')).toBe('Authorization: Basic [redacted]');
+    expect(redactText('x-api-key: AIzaSyA-123 sent')).toBe('x-api-key: [redacted] sent');
+    expect(redactText('body {"user":"ann","password":"hun\\"ter2"}')).toBe('body {"user":"ann","password":"[redacted]"}');
+    expect(redactText('GET https://s3/b/o?X-Amz-Signature=abcd1234&X-Amz-Credential=AKIA%2F2024&x=1')).toBe('GET https://s3/b/o?X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]&x=1');
+    for (const prose of ['basic auth is not configured', 'Basic Auth failed', 'error: connection refused at 12:30', 'partition key=order-1 offset=5', 'see https://example.com/docs']) {
+      expect(redactText(prose)).toBe(prose);
+    }
+  });
+
+  // text comes from outside (a request's URL is logged for each request): a pattern that backtracks
+  // would let one request hold the process for seconds (50,000 characters took 4-8 s each before)
+  it('takes time linear in the text, whatever it holds', () => {
+    const hostile = [
+      '://' + ':'.repeat(50_000),
+      'token=x ' + 'a-'.repeat(25_000),
+      'x://a:b@h ' + 'a.'.repeat(25_000),
+      'basic ' + 'a'.repeat(50_000) + '===',
+      '"k":"'.repeat(10_000),
+      'token: ' + 'a:'.repeat(25_000),
+      'bearer ' + 'a'.repeat(50_000) + '!',
+      'password ' + 'a='.repeat(25_000),
+    ];
+    const started = performance.now();
+    for (const text of hostile) redactText(text);
+    // each takes about a millisecond; a quadratic pattern takes seconds on any of them
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
 });

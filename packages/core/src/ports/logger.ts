@@ -29,8 +29,9 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
  * `errors`; credentials, in the fields, the logger's and its children's fields and the message
  * alike, as `"[redacted]"` (see {@link redactText}). A child's fields are made ready once, when
  * it is made. A field named `time`, `level` or `msg` is written `fields.time` (and so on), so a
- * line keeps its own. Writing a line never throws over its data: a cycle deeper than the walk is
- * written `"[circular]"`, a BigInt as its digits in a string.
+ * line keeps its own. Writing a line never throws over its data: data more than 8 levels down is
+ * written `"[too deep]"`, a value that cannot be read `"[unreadable: why]"`, a BigInt as its digits
+ * in a string, and a line JSON refuses whole (a `toJSON` that throws) without its fields, saying why.
  *
  * @example
  * const logger = jsonLogger({ fields: { service: 'orders' } });
@@ -54,8 +55,17 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
   const log = (level: Exclude<LogLevel, 'silent'>) =>
     function writeLine(message: string, fields?: Record<string, unknown>): void {
       if (RANK[level] < sink.min) return;
-      const ready = fields === undefined ? undefined : jsonReadyFields(renamed(fields));
-      sink.write(lineJson({ time: new Date().toISOString(), level, msg: redactText(message), ...base, ...ready }));
+      const time = new Date().toISOString();
+      const msg = redactText(message);
+      let line: string;
+      try {
+        const ready = fields === undefined ? undefined : jsonReadyFields(renamed(fields));
+        line = lineJson({ time, level, msg, ...base, ...ready });
+      } catch (error) {
+        // the fields themselves could not be read (a getter on the object passed): the line is written without them
+        line = JSON.stringify({ time, level, msg, logError: `fields not written: ${why(error)}` });
+      }
+      sink.write(line);
     };
   return {
     debug: log('debug'),
@@ -113,7 +123,16 @@ function safeJson(line: Record<string, unknown>): string {
     });
   } catch (error) {
     const { time, level, msg } = line;
-    return JSON.stringify({ time, level, msg, logError: `fields not written: ${error instanceof Error ? error.message : String(error)}` });
+    return JSON.stringify({ time, level, msg, logError: `fields not written: ${why(error)}` });
+  }
+}
+
+/** What failed, for a line's `logError`, redacted; never throws (what was thrown may be anything). */
+function why(error: unknown): string {
+  try {
+    return redactText(error instanceof Error ? error.message : String(error));
+  } catch {
+    return 'an unprintable value was thrown';
   }
 }
 

@@ -4,6 +4,8 @@ import { isSecretName, REDACTED, redactText } from './redact.js';
 const MAX_DEPTH = 8;
 /** Properties every error gets in a fixed place; the rest of its own enumerable ones follow. */
 const KNOWN = new Set(['name', 'message', 'stack', 'cause', 'errors']);
+/** What an object or array nested deeper than {@link MAX_DEPTH} is written as. */
+const TOO_DEEP = '[too deep]';
 /** The ancestors of a string or a number: none (only objects are added to, and looked up in, a walk's path). */
 const NO_ANCESTORS: Set<object> = new Set();
 
@@ -22,7 +24,12 @@ const NO_ANCESTORS: Set<object> = new Set();
  * // { name: 'Error', message: 'checkout failed', stack: '...', cause: { name: 'Error', message: 'card declined', stack: '...' } }
  */
 export function serializeError(error: Error): Record<string, unknown> {
-  return serialize(error, 0, new Set());
+  try {
+    return serialize(error, 0, new Set());
+  } catch (failure) {
+    // a getter that throws, a revoked proxy: what can be read of it, and why the rest cannot
+    return { name: readable(() => error.name), message: readable(() => redactText(error.message)), unreadable: unreadable(failure) };
+  }
 }
 
 /**
@@ -34,8 +41,9 @@ export function serializeError(error: Error): Record<string, unknown> {
  * {@link redactText} finds in text. The caller's objects are never changed: a container where
  * something changes is copied, the others are not, and `fields` itself comes back when nothing
  * changes. The common line (short strings and numbers) costs a test of each name and each string,
- * no walk and no copy. Cycles met in the walk become `"[circular]"`; data deeper than 8 levels is
- * left as it is, for the logger's stringify.
+ * no walk and no copy. Cycles met in the walk become `"[circular]"`; objects and arrays deeper
+ * than 8 levels `"[too deep]"` (unwalked, they could not be redacted). Never throws: a field that
+ * cannot be read (a getter that throws, a revoked proxy) is written `"[unreadable: <why>]"`.
  *
  * @example
  * jsonReadyFields({ orderId: 'o-1', headers: { authorization: 'Bearer abc' }, error })
@@ -45,12 +53,46 @@ export function jsonReadyFields(fields: Record<string, unknown>): Record<string,
   let out: Record<string, unknown> | undefined;
   let path: Set<object> | undefined;
   for (const key in fields) {
-    const value = fields[key];
-    // the common line holds short strings and numbers: a test of the name and of the text, no walk, no copy
-    const ready = field(key, value, 0, typeof value === 'object' && value !== null ? (path ??= new Set()) : NO_ANCESTORS);
-    if (ready !== value) (out ??= { ...fields })[key] = ready;
+    let value: unknown;
+    let ready: unknown;
+    try {
+      value = fields[key];
+      // the common line holds short strings and numbers: a test of the name and of the text, no walk, no copy
+      ready = field(key, value, 0, typeof value === 'object' && value !== null ? (path ??= new Set()) : NO_ANCESTORS);
+    } catch (failure) {
+      // a getter that throws or a revoked proxy somewhere in it: that field says so, the line is
+      // written (a logger must not throw into its caller: a dead-letter step would fail on it)
+      ready = unreadable(failure);
+      path = undefined;
+    }
+    if (ready !== value) (out ??= copyOf(fields))[key] = ready;
   }
   return out ?? fields;
+}
+
+/** `fields` copied; with a getter that throws among them, key by key, each unreadable one saying so. */
+function copyOf(fields: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return { ...fields };
+  } catch {
+    const out: Record<string, unknown> = {};
+    for (const key in fields) out[key] = readable(() => fields[key]);
+    return out;
+  }
+}
+
+/** What a value that cannot be read is written as: `"[unreadable: <why>]"`. */
+function unreadable(failure: unknown): string {
+  return `[unreadable: ${readable(() => redactText(failure instanceof Error ? failure.message : String(failure)))}]`;
+}
+
+/** `read()`, or {@link unreadable} when reading throws. */
+function readable(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch (failure) {
+    return failure === undefined ? '[unreadable]' : `[unreadable: ${String((failure as { message?: unknown }).message ?? 'unknown')}]`;
+  }
 }
 
 /** The value of a field named `key`: a credential when the name says so, else {@link jsonReady}. */
@@ -60,17 +102,24 @@ function field(key: string, value: unknown, depth: number, path: Set<object>): u
 
 function serialize(error: Error, depth: number, path: Set<object>): Record<string, unknown> {
   path.add(error);
-  const out: Record<string, unknown> = { name: error.name, message: jsonReady(error.message, depth, path) };
-  for (const [key, value] of Object.entries(error)) if (!KNOWN.has(key)) out[key] = field(key, value, depth + 1, path);
-  // the stack repeats the message
-  if (error.stack !== undefined) out['stack'] = jsonReady(error.stack, depth, path);
-  if (error.cause !== undefined) out['cause'] = jsonReady(error.cause, depth + 1, path);
-  if (error instanceof AggregateError && Array.isArray(error.errors)) {
-    out['errors'] = error.errors.map((inner: unknown) => jsonReady(inner, depth + 1, path));
+  try {
+    // each part read on its own: one that cannot be read (a getter that throws) says so, the rest is written
+    const out: Record<string, unknown> = { name: readable(() => error.name), message: readable(() => jsonReady(error.message, depth, path)) };
+    for (const key of Object.keys(error)) if (!KNOWN.has(key)) out[key] = readable(() => field(key, (error as unknown as Record<string, unknown>)[key], depth + 1, path));
+    // the stack repeats the message
+    const stack = readable(() => error.stack);
+    if (stack !== undefined) out['stack'] = jsonReady(stack, depth, path);
+    const cause = readable(() => error.cause);
+    if (cause !== undefined) out['cause'] = readable(() => jsonReady(cause, depth + 1, path));
+    if (error instanceof AggregateError) {
+      const errors = readable(() => error.errors);
+      if (Array.isArray(errors)) out['errors'] = errors.map((inner: unknown) => readable(() => jsonReady(inner, depth + 1, path)));
+    }
+    return out;
+  } finally {
+    // only ancestors make a cycle: the same error twice side by side is shown twice
+    path.delete(error);
   }
-  // only ancestors make a cycle: the same error twice side by side is shown twice
-  path.delete(error);
-  return out;
 }
 
 /** `value`, at `depth`, with the errors in it serialized and its credentials redacted; itself when there are none. */
@@ -79,8 +128,8 @@ function jsonReady(value: unknown, depth: number, path: Set<object>): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (path.has(value)) return '[circular]';
   if (value instanceof Error) return depth >= MAX_DEPTH ? '[cause chain cut]' : serialize(value, depth, path);
-  // deeper data is left for the logger's stringify (cycle-safe in both loggers): the walk is bounded, the data kept
-  if (depth >= MAX_DEPTH) return value;
+  // below the cut nothing is walked, so nothing there could be redacted: it is not written either
+  if (depth >= MAX_DEPTH) return TOO_DEEP;
   if (Array.isArray(value)) return walkArray(value, depth, path);
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) return walkObject(value as Record<string, unknown>, depth, path);
@@ -104,30 +153,47 @@ function walkInstance(value: object, depth: number, path: Set<object>): unknown 
   }
   if (json === value) return value;
   path.add(value);
-  const ready = jsonReady(json, depth, path);
-  path.delete(value);
-  return ready === json ? value : ready;
+  try {
+    const ready = jsonReady(json, depth, path);
+    return ready === json ? value : ready;
+  } finally {
+    path.delete(value);
+  }
 }
 
 function walkArray(items: readonly unknown[], depth: number, path: Set<object>): readonly unknown[] {
   path.add(items);
-  let out: unknown[] | undefined;
-  for (let i = 0; i < items.length; i++) {
-    const ready = jsonReady(items[i], depth + 1, path);
-    if (ready !== items[i]) (out ??= items.slice())[i] = ready;
+  try {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const ready = jsonReady(items[i], depth + 1, path);
+      if (ready !== items[i]) (out ??= items.slice())[i] = ready;
+    }
+    return out ?? items;
+  } finally {
+    path.delete(items);
   }
-  path.delete(items);
-  return out ?? items;
 }
 
 function walkObject(object: Record<string, unknown>, depth: number, path: Set<object>): Record<string, unknown> {
   path.add(object);
-  let out: Record<string, unknown> | undefined;
-  for (const key of Object.keys(object)) {
-    const ready = field(key, object[key], depth + 1, path);
-    // a copy made by spread holds `__proto__` as its own property, so assigning it is safe
-    if (ready !== object[key]) (out ??= { ...object })[key] = ready;
+  try {
+    let out: Record<string, unknown> | undefined;
+    for (const key of Object.keys(object)) {
+      let value: unknown;
+      let ready: unknown;
+      try {
+        value = object[key];
+        ready = field(key, value, depth + 1, path);
+      } catch (failure) {
+        // a getter that throws: that property says so, its siblings are written
+        ready = unreadable(failure);
+      }
+      // a copy made by spread holds `__proto__` as its own property, so assigning it is safe
+      if (ready !== value) (out ??= copyOf(object))[key] = ready;
+    }
+    return out ?? object;
+  } finally {
+    path.delete(object);
   }
-  path.delete(object);
-  return out ?? object;
 }
