@@ -193,6 +193,17 @@ describe('create, send and process spans through the pipeline', () => {
     expect(stack).not.toMatch(/s3cret|abcdefghijklmnop/);
     expect(exception?.attributes).toMatchObject({ 'exception.type': 'test-refused', 'exception.message': 'order o-4 refused' });
 
+    // a cause that is no Error: a plain object as JSON, one without a prototype as well, never a throw
+    const odd = Object.assign(Object.create(null) as object, { code: 'E42' });
+    const chained = new HeraldError(TestErrors.refused, 'odd causes', { cause: new Error('wrapped', { cause: odd }) });
+    const oddSpan = recorder.sdk.provider.getTracer('t').startSpan('odd');
+    recordFailure(oddSpan, chained);
+    recordFailure(oddSpan, { status: 503 });
+    oddSpan.end();
+    const oddEvents = only(recorder.spans(), named('odd'), 'odd').events;
+    expect(String(oddEvents[0]?.attributes?.['exception.stacktrace'])).toMatch(/\nCaused by: Error: wrapped\n[^]*\nCaused by: \{"code":"E42"\}$/);
+    expect(oddEvents[1]?.attributes).toEqual({ 'exception.type': '_OTHER', 'exception.message': '{"status":503}' });
+
     const leaky = new HeraldError(TestErrors.refused, 'no route to postgres://app:s3cret-pw@db/orders');
     const span = recorder.sdk.provider.getTracer('t').startSpan('leaky');
     recordFailure(span, leaky);

@@ -33,8 +33,16 @@ export function errorType(error: unknown): string {
 
 /** Marks `span` failed with `error`: status ERROR (its message, credentials redacted) and `error.type`. */
 export function markFailed(span: Span, error: unknown): void {
-  span.setAttribute(ERROR_TYPE, errorType(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: redactText(error instanceof Error ? error.message : String(error)) });
+  let type = '_OTHER';
+  let message = 'the error could not be read';
+  try {
+    type = errorType(error);
+    message = redactText(error instanceof Error ? error.message : describe(error));
+  } catch {
+    // a getter that throws: the span still fails, with what could be read
+  }
+  span.setAttribute(ERROR_TYPE, type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
 /** Marks `span` failed with `error` ({@link markFailed}), and records the exception as an event. */
@@ -54,25 +62,40 @@ const MAX_CAUSES = 8;
  * (a driver's message may hold its connection string, an HTTP client's its bearer token).
  */
 export function exceptionAttributes(error: unknown): Attributes {
-  const attributes: Attributes = {
-    [EXCEPTION.type]: errorType(error),
-    [EXCEPTION.message]: redactText(error instanceof Error ? error.message : String(error)),
-  };
-  if (error instanceof Error && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
-  return attributes;
+  try {
+    const attributes: Attributes = {
+      [EXCEPTION.type]: errorType(error),
+      [EXCEPTION.message]: redactText(error instanceof Error ? error.message : describe(error)),
+    };
+    if (error instanceof Error && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
+    return attributes;
+  } catch {
+    // span bookkeeping must never replace the error it records (a getter that throws, a revoked proxy)
+    return { [EXCEPTION.type]: '_OTHER', [EXCEPTION.message]: 'the error could not be read' };
+  }
 }
 
 function stackWithCauses(error: Error): string {
-  let text = error.stack ?? String(error);
+  let text = error.stack ?? describe(error);
   const seen = new Set<unknown>([error]);
   let cause: unknown = error.cause;
   for (let depth = 0; cause !== undefined && depth < MAX_CAUSES; depth++) {
     if (seen.has(cause)) return `${text}\nCaused by: [circular]`;
     seen.add(cause);
-    text += `\nCaused by: ${cause instanceof Error ? (cause.stack ?? `${cause.name}: ${cause.message}`) : String(cause)}`;
+    text += `\nCaused by: ${cause instanceof Error ? (cause.stack ?? `${cause.name}: ${cause.message}`) : describe(cause)}`;
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   return cause === undefined ? text : `${text}\nCaused by: [cause chain cut]`;
+}
+
+/** What was thrown when it is no Error: a plain object as JSON (`{"code":"E42","status":503}`), else as text; never throws. */
+function describe(value: unknown): string {
+  try {
+    if (typeof value === 'object' && value !== null) return JSON.stringify(value) ?? String(value);
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 /**
