@@ -52,9 +52,13 @@ const READ_SHARE = 0.05;
  * has the census ability (`hasSagaCensus`), the saga instances in flight per saga and status and
  * the age of the oldest (from the first read that finds one of its instances, or its first
  * transition in this process; then at 0 when none is left). A read that fails, or takes
- * longer than `readTimeoutMs` (it is then waited for at the next poll, never started twice), is
- * logged, counted (`herald_metrics_read_errors_total`) and leaves the gauges at their last values.
- * `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
+ * longer than `readTimeoutMs` (it is then waited for at the next polls, given up on after 3
+ * deadlines; the error of the source's last failed read is the timeout's `cause`: see
+ * `readTimeoutMs`), is counted (`herald_metrics_read_errors_total`) and leaves the gauges at their
+ * last values. A failing source is logged (warn) when it starts failing, again when what it fails
+ * with changes (the code and message of the error's innermost cause: a timeout whose cause is a
+ * broker's connection error fails with that error), and (info) when it works again; never at every
+ * poll. `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
  * within the deadline) and unsubscribes. Every metric name is in `names.ts`.
  *
  * Processes of one system share the log and stores, so processes running the same groups report
@@ -79,17 +83,23 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
     if (fact.kind === 'saga') readSide.knowSaga(fact.saga);
   });
 
-  /** Sources whose last read failed: a failure is logged when it starts and when it ends, not at every read. */
-  let failing = new Set<ReadSource>();
+  /**
+   * Sources whose last read failed, with what it failed with (see {@link rootCause}): a failure is
+   * logged when it starts, when its root cause changes and when it ends, not at every read.
+   */
+  let failing = new Map<ReadSource, string>();
   /** Reads the read side; resolves with how long its slowest successful read took (ms). */
   const read = async (): Promise<number> => {
-    const failed = new Set<ReadSource>();
+    const failed = new Map<ReadSource, string>();
     const tookMs = await readSide.poll((source, error) => {
       instruments.counters.pollErrors.inc({ source });
-      if (!failing.has(source)) logger.warn('metrics: reading the read side failed; its gauges keep their last values', { source, error });
-      failed.add(source);
+      const cause = rootCause(error);
+      const before = failing.get(source);
+      if (before === undefined) logger.warn('metrics: reading the read side failed; its gauges keep their last values', { source, error });
+      else if (before !== cause) logger.warn('metrics: reading the read side still fails, with another error', { source, error });
+      failed.set(source, cause);
     });
-    for (const source of failing) if (!failed.has(source)) logger.info('metrics: reading the read side works again', { source });
+    for (const source of failing.keys()) if (!failed.has(source)) logger.info('metrics: reading the read side works again', { source });
     failing = failed;
     return tookMs;
   };
@@ -149,4 +159,21 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
     },
     poll: async () => void (await read()),
   };
+}
+
+/** How deep a cause chain is followed (a chain may be a cycle). */
+const MAX_CAUSES = 8;
+
+/**
+ * The code (else name) and message of the innermost cause of `error`: a read's `timeout` carries
+ * the error the last read that ended failed with as its cause, so a source whose reads alternately
+ * time out and fail late with the client's error (a broker's connection timeout) fails with the
+ * same root cause at every poll, and is not logged at every poll.
+ */
+function rootCause(error: unknown): string {
+  let root = error;
+  for (let depth = 0; depth < MAX_CAUSES && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
+  if (!(root instanceof Error)) return String(root);
+  const code = (root as { code?: unknown }).code;
+  return `${typeof code === 'string' || typeof code === 'number' ? code : root.name}: ${root.message}`;
 }

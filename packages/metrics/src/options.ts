@@ -36,8 +36,13 @@ export interface MetricsOptions {
    * How long one read of a source (lag, outbox, dead letters, sagas) may take before it counts as failed
    * (`herald_metrics_read_errors_total`, the gauges keeping their last values): a query waiting on
    * a lock, or a connection cut without a reset, must not freeze every gauge and the app's
-   * readiness. A read still running at the next poll is waited for again, never started twice.
-   * Default 30 000; at most `MAX_TIMER_MS`.
+   * readiness. The read goes on: the next poll waits for it again rather than starting another,
+   * until it has missed 3 deadlines in a row; then it is given up on and the next poll starts a new
+   * read (while a read given up on earlier still runs, none more is: a stuck source holds two
+   * connections at most). A read that ends late still counts: its answer is shown (unless a newer
+   * read's already was), and the error of the last read of the source that failed, late or not, is
+   * the `cause` of the source's next `timeout`s, so a client's own error (a broker's connection
+   * timeout, a little longer than this deadline) is logged. Default 30 000; at most `MAX_TIMER_MS`.
    */
   readonly readTimeoutMs?: number;
   /**

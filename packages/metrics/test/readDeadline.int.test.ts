@@ -1,8 +1,36 @@
-import { createManualClock, MAX_TIMER_MS, type Broker } from '@herald/core';
+import { createManualClock, jsonLogger, MAX_TIMER_MS, type Broker, type ManualClock, type OutboxBacklog, type TopicBacklog } from '@herald/core';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, sumSamples } from '../src/index.js';
+import { createMetrics, sumSamples, type HeraldMetrics } from '../src/index.js';
 import { eventually, testApp } from './support/app.js';
 import { scrape } from './support/running.js';
+
+/** Metrics on the manual `clock` whose only read-side source is `outbox` (lag from facts, no dead letter browser nor saga census), logging into `lines`. */
+function outboxOnly(clock: ManualClock, outbox: OutboxBacklog, options: { pollIntervalMs: number; readTimeoutMs: number }) {
+  const fixture = testApp({ clock, relay: false });
+  const lines: { msg: string; error?: unknown }[] = [];
+  const logger = jsonLogger({ level: 'debug', write: (line) => lines.push(JSON.parse(line) as { msg: string }) });
+  const app = { ...fixture.app, logger, broker: {} as Broker, stores: { ...fixture.stores, outbox, deadLetters: {} as typeof fixture.stores.deadLetters, sagas: undefined } };
+  return { metrics: createMetrics({ app, ...options }), lines };
+}
+
+/** Moves `clock` on by `ms` in steps of `stepMs`, letting everything woken run (up to its next wait on the clock) after each step. */
+async function pass(clock: ManualClock, ms: number, stepMs = 10): Promise<void> {
+  for (let moved = 0; moved < ms; moved += stepMs) {
+    await clock.advance(stepMs);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const outboxErrors = async (metrics: HeraldMetrics) => sumSamples(await scrape(metrics), 'herald_metrics_read_errors_total', { source: 'outbox' });
+/** Closes `metrics` on the manual clock (its close deadline is a sleep on it). */
+async function closed(clock: ManualClock, metrics: HeraldMetrics): Promise<void> {
+  const closing = metrics.close({ deadlineMs: 0 });
+  await clock.advance(0);
+  await closing;
+}
+
+/** What a logged error says, its causes included. */
+const said = (line: { error?: unknown }) => JSON.stringify(line.error ?? null);
 
 describe('a read of the read side that never ends', () => {
   it('fails at its deadline without holding up readiness or the other reads, and is not started again while it hangs', async () => {
@@ -49,9 +77,8 @@ describe('a read of the read side that never ends', () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it('takes the result of a read that ends after its deadline at the next read, without starting another', async () => {
+  it('takes the answer of a read that ends after its deadline while the next poll waits for it, without starting another', async () => {
     const clock = createManualClock(0);
-    const fixture = testApp({ clock, relay: false });
     let release: (() => void) | undefined;
     let outboxReads = 0;
     const outbox = {
@@ -62,21 +89,21 @@ describe('a read of the read side that never ends', () => {
         return [{ topic: 'orders', pending: 3, oldestCreatedAt: 0 }];
       },
     };
-    const app = { ...fixture.app, broker: {} as Broker, stores: { ...fixture.stores, outbox, deadLetters: {} as typeof fixture.stores.deadLetters } };
-    const metrics = createMetrics({ app, pollIntervalMs: 1_000, readTimeoutMs: 5_000 });
+    const { metrics } = outboxOnly(clock, outbox, { pollIntervalMs: 1_000, readTimeoutMs: 5_000 });
     await metrics.start(new AbortController().signal);
     let ready = false;
     void metrics.ready?.().then(() => (ready = true));
     await eventually(() => release !== undefined, 'the first read of the outbox waiting');
-    await clock.advance(5_000);
+    await pass(clock, 5_000);
     await eventually(() => ready, 'ready() after the first read, its slow source failed', 2_000);
     expect(sumSamples(await scrape(metrics), 'herald_outbox_pending', { topic: 'orders' })).toBe(0);
-    await eventually(() => clock.pending() >= 1, 'the metrics waiting for their next read');
+    // the next poll (at 6 s) waits for the same read; the lock goes while it waits
+    await pass(clock, 1_000);
     release!();
-    await clock.advance(1_000);
-    await eventually(async () => sumSamples(await scrape(metrics), 'herald_outbox_pending', { topic: 'orders' }) === 3, 'the late answer shown', 2_000);
+    await pass(clock, 10);
+    expect(sumSamples(await scrape(metrics), 'herald_outbox_pending', { topic: 'orders' })).toBe(3);
     expect(outboxReads).toBe(1);
-    expect(sumSamples(await scrape(metrics), 'herald_metrics_read_errors_total', { source: 'outbox' })).toBe(1);
+    expect(await outboxErrors(metrics)).toBe(1);
     await metrics.close({ deadlineMs: 0 });
   });
 
@@ -85,5 +112,102 @@ describe('a read of the read side that never ends', () => {
     for (const readTimeoutMs of [0, -1, Number.NaN, Infinity, MAX_TIMER_MS + 1]) {
       expect(() => createMetrics({ app, readTimeoutMs })).toThrow(expect.objectContaining({ code: 'invalid-options', message: expect.stringContaining('readTimeoutMs') }));
     }
+  });
+});
+
+describe('a read that fails only after its deadline', () => {
+  // 300: the read fails before the next poll (its error is known only as the cause of the next
+  // timeout); 350: while the next poll waits for it (that poll fails with it, the next one times out)
+  it.each([300, 350])('gives its error (%i ms after it started) as the cause of the next timeouts, and logs the failure when it starts and when its cause changes, not at every poll', async (failAfterMs) => {
+    const clock = createManualClock(0);
+    let reads = 0;
+    let running = 0;
+    let mostRunning = 0;
+    // a broker blackholed: the client gives up after its connection timeouts and retries, a little
+    // after the read's deadline (Kafka's ~30 s against the default readTimeoutMs of 30 s)
+    const outbox = {
+      backlog: async (): Promise<never> => {
+        reads++;
+        mostRunning = Math.max(mostRunning, ++running);
+        try {
+          await clock.sleep(failAfterMs);
+          throw Object.assign(new Error('connect ETIMEDOUT 10.0.0.7:5432'), { code: 'ETIMEDOUT' });
+        } finally {
+          running--;
+        }
+      },
+    };
+    const { metrics, lines } = outboxOnly(clock, outbox, { pollIntervalMs: 100, readTimeoutMs: 200 });
+    await metrics.start(new AbortController().signal);
+    await pass(clock, 3_000);
+
+    // every poll counts one failure (the last read may not be over), and a read is never started
+    // while another runs
+    expect(reads).toBeGreaterThanOrEqual(7);
+    expect(await outboxErrors(metrics)).toBeGreaterThanOrEqual(reads - 1);
+    expect(mostRunning).toBe(1);
+    // the first failure is the deadline (nothing else is known yet); the driver's error is logged
+    // once it is known, as the cause of the timeouts, and not again while it stays the same
+    const warned = lines.filter((l) => l.msg.startsWith('metrics: reading the read side'));
+    expect(warned.map((l) => l.msg)).toEqual(['metrics: reading the read side failed; its gauges keep their last values', 'metrics: reading the read side still fails, with another error']);
+    expect(said(warned[0]!)).toContain('took longer than 200 ms');
+    expect(said(warned[1]!)).toContain('connect ETIMEDOUT 10.0.0.7:5432');
+    await closed(clock, metrics);
+  });
+
+  it('logs a failing source again when its error changes, once per change', async () => {
+    const clock = createManualClock(0);
+    let error = new Error('password authentication failed for user "metrics"');
+    const { metrics, lines } = outboxOnly(clock, { backlog: async () => Promise.reject(error) }, { pollIntervalMs: 0, readTimeoutMs: 5_000 });
+    await metrics.poll();
+    await metrics.poll();
+    error = new Error('relation "herald_outbox" does not exist');
+    await metrics.poll();
+    await metrics.poll();
+    expect(await outboxErrors(metrics)).toBe(4);
+    const warned = lines.filter((l) => l.msg.startsWith('metrics: reading the read side'));
+    expect(warned.map((l) => said(l))).toEqual([expect.stringContaining('password authentication failed'), expect.stringContaining('does not exist')]);
+    await closed(clock, metrics);
+  });
+});
+
+describe('a read stuck for good', () => {
+  it('is given up on after 3 deadlines and a new read started, with at most one read given up on per source still running', async () => {
+    const clock = createManualClock(0);
+    // half-open connections without keepalive: a read ends only when the test says so
+    const reads: { resolve: (topics: readonly TopicBacklog[]) => void; reject: (error: Error) => void }[] = [];
+    const outbox = { backlog: () => new Promise<readonly TopicBacklog[]>((resolve, reject) => reads.push({ resolve, reject })) };
+    const { metrics, lines } = outboxOnly(clock, outbox, { pollIntervalMs: 1_000, readTimeoutMs: 5_000 });
+    await metrics.start(new AbortController().signal);
+    // polls at 0, 6 and 12 s wait for the first read; at its third deadline (17 s) it is given up on
+    await pass(clock, 17_000, 100);
+    expect(reads).toHaveLength(1);
+    expect(await outboxErrors(metrics)).toBe(3);
+    // the next poll (18 s) starts a second read, which hangs too: 3 deadlines later (35 s) it
+    // cannot be given up on while the first still runs (two connections of the pool held at most)
+    await pass(clock, 1_000, 100);
+    expect(reads).toHaveLength(2);
+    await pass(clock, 25_000, 100);
+    expect(reads).toHaveLength(2);
+    expect(await outboxErrors(metrics)).toBe(7);
+    // the first read ends at last (43 s: the kernel gave up on its connection): the second is
+    // given up on at its next deadline (47 s), whose timeout says how the first ended
+    reads[0]!.reject(new Error('Connection terminated unexpectedly'));
+    await pass(clock, 4_000, 100);
+    expect(reads).toHaveLength(2);
+    await pass(clock, 1_000, 100);
+    expect(reads).toHaveLength(3);
+    const warned = lines.filter((l) => l.msg.startsWith('metrics: reading the read side'));
+    expect(warned.map((l) => said(l))).toEqual([expect.stringContaining('took longer than 5000 ms'), expect.stringContaining('Connection terminated unexpectedly')]);
+    // the third read answers; the second answers after it, with what it read long ago: the
+    // gauges keep the newer answer
+    reads[2]!.resolve([{ topic: 'orders', pending: 2, oldestCreatedAt: 0 }]);
+    await pass(clock, 100);
+    reads[1]!.resolve([{ topic: 'orders', pending: 7, oldestCreatedAt: 0 }]);
+    await pass(clock, 1_000, 100);
+    expect(sumSamples(await scrape(metrics), 'herald_outbox_pending', { topic: 'orders' })).toBe(2);
+    expect(lines.filter((l) => l.msg === 'metrics: reading the read side works again')).toHaveLength(1);
+    await closed(clock, metrics);
+    expect(clock.pending()).toBe(0);
   });
 });

@@ -1,8 +1,9 @@
-import { canBrowseDeadLetters, canInspect, CoreErrors, hasOutboxBacklog, hasSagaCensus, HeraldError, SAGA_IN_FLIGHT_STATUSES } from '@herald/core';
+import { canBrowseDeadLetters, canInspect, hasOutboxBacklog, hasSagaCensus, SAGA_IN_FLIGHT_STATUSES } from '@herald/core';
 import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog, SagaCensus } from '@herald/core';
 import type { Gauge } from 'prom-client';
 import type { MetricsApp } from '../options.js';
 import type { GaugeCollectors, Instruments } from './instruments.js';
+import { createDeadlineReads } from './readDeadlines.js';
 
 /** The read side's sources, named as the `source` label of read errors. */
 export type ReadSource = 'lag' | 'outbox' | 'dead_letters' | 'sagas';
@@ -30,15 +31,16 @@ export interface ReadSide {
 }
 
 const WAITING: readonly DeadLetterStatus[] = ['dead', 'parked'];
+const NOTHING = () => {};
 
 /** What each source reads, in the words of its timeout. */
 const WHAT: Readonly<Record<ReadSource, string>> = { lag: "the consumer groups' offsets", outbox: 'the outbox backlog', dead_letters: 'the dead letters', sagas: 'the saga instances in flight' };
 
 /**
- * Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. A read
- * taking longer than `readTimeoutMs` fails with a `timeout`; it goes on, and the next poll waits
- * for it again instead of starting another (a store's pool has a few connections, and a query
- * stuck on a lock would be joined by one more at every poll).
+ * Binds the read side of `app` (its abilities, found with the core's guards) to the gauges. Each
+ * read is bounded by `readTimeoutMs` (see `createDeadlineReads`: a late read is waited for again,
+ * given up on after a few deadlines, and its answer or error kept); a read shows its answer in one
+ * synchronous pass once it ended, unless a newer read of its source ended first.
  */
 export function createReadSide(app: MetricsApp, options: { readonly readTimeoutMs: number }): ReadSide & { bind(instruments: Instruments): void } {
   const inspector = canInspect(app.broker) ? (app.broker as BrokerInspector) : undefined;
@@ -60,42 +62,50 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
   const sagas = new Map<string, Map<string, { count: number; oldestCreatedAt: number }>>();
   let gauges: Instruments['gauges'] | undefined;
 
-  async function readLag(): Promise<void> {
-    if (!inspector) return;
+  // Each read resolves with what shows its answer, run in one synchronous pass (a scrape never
+  // sees a half-updated picture) and only if no newer read of the source ended first.
+
+  async function readLag(): Promise<() => void> {
+    if (!inspector) return NOTHING;
     // the app's own groups only: the broker also knows other services' groups and groups nobody
     // runs any more (a requester's reply group of a past process), whose lag would grow forever
     const groups = await Promise.all(app.groups.map((group) => inspector.describeGroup(group)));
-    // set in one synchronous pass: a scrape never sees a half-updated picture
-    gauges!.lag.reset();
-    gauges!.members.reset();
-    for (const description of groups) {
-      gauges!.members.set({ group: description.group }, description.members);
-      for (const p of description.partitions) gauges!.lag.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
-    }
-  }
-
-  async function readOutbox(): Promise<void> {
-    if (!backlog) return;
-    const topics = await backlog.backlog();
-    knowTopics();
-    for (const state of outbox.values()) state.pending = state.oldestCreatedAt = 0;
-    for (const t of topics) outbox.set(t.topic, { pending: t.pending, oldestCreatedAt: t.oldestCreatedAt });
-    for (const [topic, state] of outbox) gauges!.outboxPending.set({ topic }, state.pending);
-  }
-
-  async function readDeadLetters(): Promise<void> {
-    if (!browser) return;
-    const byStatus = await Promise.all(WAITING.map(async (status) => ({ status, groups: await browser.groups({ status }) })));
-    const counts = new Map<string, number>();
-    for (const { status, groups } of byStatus) {
-      for (const g of groups) {
-        const labels = { group: g.group, handler: g.handler, reason: g.reason, status };
-        const key = JSON.stringify(labels);
-        seenLetters.set(key, labels);
-        counts.set(key, (counts.get(key) ?? 0) + g.count);
+    return function showLag() {
+      gauges!.lag.reset();
+      gauges!.members.reset();
+      for (const description of groups) {
+        gauges!.members.set({ group: description.group }, description.members);
+        for (const p of description.partitions) gauges!.lag.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
       }
-    }
-    for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
+    };
+  }
+
+  async function readOutbox(): Promise<() => void> {
+    if (!backlog) return NOTHING;
+    const topics = await backlog.backlog();
+    return function showOutbox() {
+      knowTopics();
+      for (const state of outbox.values()) state.pending = state.oldestCreatedAt = 0;
+      for (const t of topics) outbox.set(t.topic, { pending: t.pending, oldestCreatedAt: t.oldestCreatedAt });
+      for (const [topic, state] of outbox) gauges!.outboxPending.set({ topic }, state.pending);
+    };
+  }
+
+  async function readDeadLetters(): Promise<() => void> {
+    if (!browser) return NOTHING;
+    const byStatus = await Promise.all(WAITING.map(async (status) => ({ status, groups: await browser.groups({ status }) })));
+    return function showDeadLetters() {
+      const counts = new Map<string, number>();
+      for (const { status, groups } of byStatus) {
+        for (const g of groups) {
+          const labels = { group: g.group, handler: g.handler, reason: g.reason, status };
+          const key = JSON.stringify(labels);
+          seenLetters.set(key, labels);
+          counts.set(key, (counts.get(key) ?? 0) + g.count);
+        }
+      }
+      for (const [key, labels] of seenLetters) gauges!.deadLetters.set(labels, counts.get(key) ?? 0);
+    };
   }
 
   /** The states of `saga`'s statuses, added at 0 the first time. */
@@ -105,44 +115,17 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     return statuses;
   };
 
-  async function readSagas(): Promise<void> {
-    if (!census) return;
+  async function readSagas(): Promise<() => void> {
+    if (!census) return NOTHING;
     const inFlight = await census.inFlight();
-    for (const statuses of sagas.values()) for (const state of statuses.values()) state.count = state.oldestCreatedAt = 0;
-    for (const { saga, status, count, oldestCreatedAt } of inFlight) sagaStates(saga).set(status, { count, oldestCreatedAt });
-    for (const [saga, statuses] of sagas) for (const [status, state] of statuses) gauges!.sagasInFlight.set({ saga, status }, state.count);
+    return function showSagas() {
+      for (const statuses of sagas.values()) for (const state of statuses.values()) state.count = state.oldestCreatedAt = 0;
+      for (const { saga, status, count, oldestCreatedAt } of inFlight) sagaStates(saga).set(status, { count, oldestCreatedAt });
+      for (const [saga, statuses] of sagas) for (const [status, state] of statuses) gauges!.sagasInFlight.set({ saga, status }, state.count);
+    };
   }
 
-  /** Reads that outlived their deadline, per source, until they settle. */
-  const running = new Map<ReadSource, Promise<void>>();
-  /** The deadlines of the reads waited for now. */
-  const deadlines = new Set<() => void>();
-  /** The read of `source` in flight, or a new one, settled within the deadline or rejected with a `timeout`. */
-  function readWithin(source: ReadSource, read: () => Promise<void>): Promise<void> {
-    let current = running.get(source);
-    if (!current) {
-      const started = read().finally(() => running.delete(source));
-      // a read that ends after its deadline is nobody's rejection (the next poll may take it up)
-      started.catch(() => {});
-      running.set(source, started);
-      current = started;
-    }
-    return new Promise<void>((resolve, reject) => {
-      const timer = app.clock.setTimer(options.readTimeoutMs, () => {
-        deadlines.delete(cancel);
-        reject(new HeraldError(CoreErrors.timeout, `metrics: reading ${WHAT[source]} took longer than ${options.readTimeoutMs} ms (readTimeoutMs); it is waited for at the next read`));
-      });
-      const cancel = () => {
-        deadlines.delete(cancel);
-        timer();
-      };
-      deadlines.add(cancel);
-      current.then(
-        () => (cancel(), resolve()),
-        (error: unknown) => (cancel(), reject(error)),
-      );
-    });
-  }
+  const reads = createDeadlineReads({ clock: app.clock, readTimeoutMs: options.readTimeoutMs, what: WHAT });
 
   /** The sources the app's broker and stores can answer. */
   const sources = ([
@@ -168,7 +151,7 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
         sources.map(async ([source, read]) => {
           const started = app.clock.now();
           try {
-            await readWithin(source, read);
+            await reads.within(source, read);
             return app.clock.now() - started;
           } catch (error) {
             onError(source, error);
@@ -178,9 +161,7 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
       );
       return Math.max(0, ...took);
     },
-    stop() {
-      for (const cancel of [...deadlines]) cancel();
-    },
+    stop: () => reads.stop(),
     knowSaga(saga) {
       if (!census || sagas.has(saga)) return;
       for (const [status, state] of sagaStates(saga)) gauges?.sagasInFlight.set({ saga, status }, state.count);
