@@ -1,8 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { defineErrorCodes, HeraldError } from '@herald/core';
 import { closeApps, newApp, Step } from './appFixture.js';
 import { eventually } from './support.js';
 
 afterEach(closeApps);
+
+const { specs: TestErrors } = defineErrorCodes({
+  upstream: { code: 'test-upstream', retriable: false, meaning: 'the test upstream failed', action: 'none' },
+});
 
 describe('dead letters of an app on the in-memory engine', () => {
   it('sends poison events to the dead letter store with their reason while other keys flow', async () => {
@@ -34,6 +39,33 @@ describe('dead letters of an app on the in-memory engine', () => {
     const invalid = letters.find((l) => l.reason === 'schema-violation')!;
     expect(invalid.error.details).toMatchObject({ issues: [expect.objectContaining({ path: '/seq' })] });
     expect(letters.find((l) => l.reason === 'malformed-envelope')!.envelope).toBe('{"not json');
+  });
+
+  it("keeps the error's credentials out of the letter, and the envelope as it came", async () => {
+    const { app } = newApp();
+    // a cause JSON cannot write and String() throws on: no prototype, and a cycle
+    const noPrototype = Object.assign(Object.create(null) as Record<string, unknown>, { code: 'E42' });
+    noPrototype['self'] = noPrototype;
+    app.on(Step, { group: 'worker' }, async () => {
+      const driver = new Error('connect to postgres://app:s3cret-pw@db/orders failed', { cause: noPrototype });
+      throw new HeraldError(TestErrors.upstream, 'upstream sent Authorization: Bearer abcdefghijklmnop0123456789', {
+        cause: driver,
+        details: { request: { headers: { authorization: 'Bearer abcdefghijklmnop0123456789' } }, attempt: 1 },
+      });
+    });
+    await app.start();
+    await app.publish(Step, { key: 'password=kept-in-the-event', seq: 1 });
+    await eventually(async () => (await app.deadLetters()).length === 1, 'one dead letter');
+    const [letter] = await app.deadLetters();
+    expect(letter!.error).toMatchObject({
+      message: 'upstream sent Authorization: Bearer [redacted]',
+      details: { request: { headers: { authorization: '[redacted]' } }, attempt: 1 },
+      cause: { message: 'connect to postgres://app:[redacted]@db/orders failed', cause: { name: 'object', message: '[object Object]' } },
+    });
+    expect(JSON.stringify(letter!.error)).not.toMatch(/s3cret|abcdefghijklmnop/);
+    // what a redrive appends again is the event as it was published
+    expect(JSON.parse(letter!.envelope).data.key).toBe('password=kept-in-the-event');
+    expect(letter!.key).toBe('password=kept-in-the-event');
   });
 
   it('redriving the same letters twice applies nothing twice', async () => {

@@ -3,6 +3,8 @@ import { isHeraldError } from '../model/errors.js';
 import { uuidv7 } from '../model/uuid.js';
 import type { Delivery } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
+import { redactText } from '../ports/logging/redact.js';
+import { jsonReadyFields } from '../ports/logging/serializeError.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
 import type { DeadLetter, DeadLetterCause, DeadLetterPolicy, DeadLetterStatus, DeadLetterStore } from '../ports/stores/deadLetters.js';
 import { fingerprintOfError } from './fingerprint.js';
@@ -42,11 +44,14 @@ export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterIn
     key: delivery.key,
     reason,
     fingerprint: fingerprintOfError(reason, error),
+    // credentials the error carries (a driver's connection string, an HTTP client's bearer token)
+    // are redacted as the logs redact them: operators list letters, and stores keep them for weeks;
+    // the envelope, what a redrive appends again, is kept as it came
     error: {
       name: error.name,
-      message: error.message,
-      ...(error.stack === undefined ? {} : { stack: error.stack }),
-      ...(isHeraldError(error) && error.details ? { details: error.details } : {}),
+      message: redactText(error.message),
+      ...(error.stack === undefined ? {} : { stack: redactText(error.stack) }),
+      ...(isHeraldError(error) && error.details ? { details: jsonReadyFields(error.details) } : {}),
       ...causeOf(error, MAX_CAUSES),
     },
     attempts: input.attempts,
@@ -76,12 +81,12 @@ const MAX_CAUSES = 5;
 function causeOf(error: Error, depth: number): { cause?: DeadLetterCause } {
   const { cause } = error;
   if (cause === undefined || cause === null || depth === 0) return {};
-  if (!(cause instanceof Error)) return { cause: { name: typeof cause, message: describe(cause) } };
+  if (!(cause instanceof Error)) return { cause: { name: typeof cause, message: redactText(describe(cause)) } };
   const code = (cause as { code?: unknown }).code;
   return {
     cause: {
       name: cause.name,
-      message: cause.message,
+      message: redactText(cause.message),
       ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
       ...causeOf(cause, depth - 1),
     },
@@ -93,6 +98,7 @@ function describe(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    // a cycle, a BigInt; or no prototype, where String() throws too
+    return Object.prototype.toString.call(value);
   }
 }

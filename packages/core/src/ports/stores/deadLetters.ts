@@ -38,6 +38,7 @@ export interface DeadLetter {
    * application code (see `fingerprintOf`), stable across events, processes and restarts.
    */
   readonly fingerprint: string;
+  /** What failed it; credentials in its messages, stack and details written `[redacted]` (see `redactText`), as in the logs. */
   readonly error: {
     readonly name: string;
     readonly message: string;
