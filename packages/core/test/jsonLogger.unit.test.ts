@@ -120,6 +120,26 @@ describe('jsonLogger never throws into its caller', () => {
     });
   });
 
+  it('writes a field whose getter throws null, fields that cannot be listed and a child of such fields', () => {
+    const { logger, entries } = capture();
+    const throwsNull = Object.defineProperty({}, 'a', {
+      enumerable: true,
+      get() {
+        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+      },
+    });
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(() => logger.info('null thrown', throwsNull)).not.toThrow();
+    expect(() => logger.info('revoked fields', proxy as Record<string, unknown>)).not.toThrow();
+    expect(() => logger.child(proxy as Record<string, unknown>).info('from a child')).not.toThrow();
+    expect(entries()).toEqual([
+      expect.objectContaining({ msg: 'null thrown', a: '[unreadable: null]' }),
+      expect.objectContaining({ msg: 'revoked fields', fields: expect.stringMatching(/^\[unreadable: .*revoked/) }),
+      expect.objectContaining({ msg: 'from a child', fields: expect.stringMatching(/^\[unreadable: .*revoked/) }),
+    ]);
+  });
+
   it('writes data below the walk as [too deep], so a credential there is not written', () => {
     const { logger, lines } = capture();
     let request: Record<string, unknown> = { headers: { authorization: `Bearer ${JWT}` } };

@@ -72,6 +72,13 @@ describe('redactText', () => {
     expect(redactText('x-api-key: AIzaSyA-123 sent')).toBe('x-api-key: [redacted] sent');
     expect(redactText('body {"user":"ann","password":"hun\\"ter2"}')).toBe('body {"user":"ann","password":"[redacted]"}');
     expect(redactText('GET https://s3/b/o?X-Amz-Signature=abcd1234&X-Amz-Credential=AKIA%2F2024&x=1')).toBe('GET https://s3/b/o?X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]&x=1');
+    // quoted values, as libpq and util.inspect write them; other schemes; spaces around =; a SAS token's sig
+    expect(redactText("host=db user=herald password='s3cr3t' dbname=herald")).toBe('host=db user=herald password=[redacted] dbname=herald');
+    expect(redactText("invalid config {\n  host: 'db',\n  password: 'hunter2',\n  apiKey: 'AKIA1'\n}")).toBe("invalid config {\n  host: 'db',\n  password: [redacted],\n  apiKey: [redacted]\n}");
+    expect(redactText('Authorization: Token 9944b09199c62bcf9418ad846dd0e4bb')).toBe('Authorization: Token [redacted]');
+    expect(redactText('Set-Cookie: session=abc; Path=/')).toBe('Set-Cookie: [redacted]');
+    expect(redactText('password = hunter2')).toBe('password = [redacted]');
+    expect(redactText('https://x.blob.core.windows.net/c?sv=2020&sig=abc%2Bdef')).toBe('https://x.blob.core.windows.net/c?sv=2020&sig=[redacted]');
     for (const prose of ['basic auth is not configured', 'Basic Auth failed', 'error: connection refused at 12:30', 'partition key=order-1 offset=5', 'see https://example.com/docs']) {
       expect(redactText(prose)).toBe(prose);
     }
@@ -89,6 +96,10 @@ describe('redactText', () => {
       'token: ' + 'a:'.repeat(25_000),
       'bearer ' + 'a'.repeat(50_000) + '!',
       'password ' + 'a='.repeat(25_000),
+      '/orders/' + 'eyJ-'.repeat(25_000),
+      "a='" + 'b'.repeat(50_000),
+      'authorization: ' + 'x'.repeat(50_000),
+      'password' + ' '.repeat(50_000) + 'x',
     ];
     const started = performance.now();
     for (const text of hostile) redactText(text);

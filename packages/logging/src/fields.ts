@@ -30,13 +30,18 @@ export function bindingKey(key: string): string {
 
 function renamed(fields: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
-  // a few lookups, not a walk over the fields: this runs on every line
-  for (const key of keys) {
-    if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
-    out ??= { ...fields };
-    // the renamed field wins over one the caller already named `fields.<key>`: one key either way
-    out[PREFIX + key] = out[key];
-    delete out[key];
+  try {
+    // a few lookups, not a walk over the fields: this runs on every line
+    for (const key of keys) {
+      if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
+      out ??= { ...fields };
+      // the renamed field wins over one the caller already named `fields.<key>`: one key either way
+      out[PREFIX + key] = out[key];
+      delete out[key];
+    }
+  } catch {
+    // a getter that throws, a revoked proxy: left as they are, for jsonReadyFields to write as unreadable
+    return fields;
   }
   return out ?? fields;
 }

@@ -96,3 +96,18 @@ describe('pinoLogger keeps credentials out of the lines', () => {
     });
   });
 });
+
+describe('pinoLogger never throws into its caller', () => {
+  it('writes a field whose getter throws (null among what may be thrown) as [unreadable: why], with the rest of the line', () => {
+    const sink = capture();
+    const logger = pinoLogger({ destination: sink });
+    const fields = Object.defineProperty({ orderId: 'o-1' }, 'body', {
+      enumerable: true,
+      get() {
+        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+      },
+    });
+    expect(() => logger.error('odd', fields)).not.toThrow();
+    expect(parsed(sink)[0]).toMatchObject({ msg: 'odd', orderId: 'o-1', body: '[unreadable: null]' });
+  });
+});

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import { createApp, defaultPipeline, defineErrorCodes, defineEvent, HeraldError, policyStep, redriveRecord, silentLogger } from '@herald/core';
@@ -203,6 +204,15 @@ describe('create, send and process spans through the pipeline', () => {
     const oddEvents = only(recorder.spans(), named('odd'), 'odd').events;
     expect(String(oddEvents[0]?.attributes?.['exception.stacktrace'])).toMatch(/\nCaused by: Error: wrapped\n[^]*\nCaused by: \{"code":"E42"\}$/);
     expect(oddEvents[1]?.attributes).toEqual({ 'exception.type': '_OTHER', 'exception.message': '{"status":503}' });
+    // an Error of another realm is an Error; a thrown payload is cut, not shipped whole
+    const foreign = runInNewContext('new TypeError("from a vm context")') as Error;
+    const otherSpan = recorder.sdk.provider.getTracer('t').startSpan('other');
+    recordFailure(otherSpan, foreign);
+    recordFailure(otherSpan, { payload: 'x'.repeat(100_000) });
+    otherSpan.end();
+    const [realm, payload] = only(recorder.spans(), named('other'), 'other').events;
+    expect(realm?.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'from a vm context' });
+    expect(String(payload?.attributes?.['exception.message']).length).toBe(2_049);
 
     const leaky = new HeraldError(TestErrors.refused, 'no route to postgres://app:s3cret-pw@db/orders');
     const span = recorder.sdk.provider.getTracer('t').startSpan('leaky');

@@ -2,7 +2,7 @@ import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { describeGiven } from '../model/given.js';
 import { redactText } from './logging/redact.js';
-import { jsonReadyFields } from './logging/serializeError.js';
+import { jsonReadyFields, whyUnreadable } from './logging/serializeError.js';
 
 /** Structured logging. Fields are merged into each line. */
 export interface Logger {
@@ -42,7 +42,7 @@ export function jsonLogger(
 ): Logger {
   const threshold = options.level === undefined ? logLevelFromEnv() : checkedLevel(options.level);
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
-  return lineLogger({ min: RANK[threshold], write }, jsonReadyFields(renamed(options.fields ?? {})));
+  return lineLogger({ min: RANK[threshold], write }, childFields(options.fields ?? {}));
 }
 
 interface LineSink {
@@ -63,7 +63,7 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
         line = lineJson({ time, level, msg, ...base, ...ready });
       } catch (error) {
         // the fields themselves could not be read (a getter on the object passed): the line is written without them
-        line = JSON.stringify({ time, level, msg, logError: `fields not written: ${why(error)}` });
+        line = JSON.stringify({ time, level, msg, logError: `fields not written: ${whyUnreadable(error)}` });
       }
       sink.write(line);
     };
@@ -72,8 +72,17 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
     info: log('info'),
     warn: log('warn'),
     error: log('error'),
-    child: (fields) => lineLogger(sink, { ...base, ...jsonReadyFields(renamed(fields)) }),
+    child: (fields) => lineLogger(sink, { ...base, ...childFields(fields) }),
   };
+}
+
+/** A child's fields, ready once; never throws (a logger is made where work is set up, and must not fail it). */
+function childFields(fields: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return jsonReadyFields(renamed(fields));
+  } catch (error) {
+    return { logError: `child fields not written: ${whyUnreadable(error)}` };
+  }
 }
 
 /** Keys the logger writes on every line. */
@@ -86,11 +95,16 @@ const WRITTEN = ['time', 'level', 'msg'] as const;
  */
 function renamed(fields: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
-  for (const key of WRITTEN) {
-    if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
-    out ??= { ...fields };
-    out[`fields.${key}`] = out[key];
-    delete out[key];
+  try {
+    for (const key of WRITTEN) {
+      if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
+      out ??= { ...fields };
+      out[`fields.${key}`] = out[key];
+      delete out[key];
+    }
+  } catch {
+    // a getter that throws, a revoked proxy: left as they are, for jsonReadyFields to write as unreadable
+    return fields;
   }
   return out ?? fields;
 }
@@ -123,18 +137,10 @@ function safeJson(line: Record<string, unknown>): string {
     });
   } catch (error) {
     const { time, level, msg } = line;
-    return JSON.stringify({ time, level, msg, logError: `fields not written: ${why(error)}` });
+    return JSON.stringify({ time, level, msg, logError: `fields not written: ${whyUnreadable(error)}` });
   }
 }
 
-/** What failed, for a line's `logError`, redacted; never throws (what was thrown may be anything). */
-function why(error: unknown): string {
-  try {
-    return redactText(error instanceof Error ? error.message : String(error));
-  } catch {
-    return 'an unprintable value was thrown';
-  }
-}
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = {

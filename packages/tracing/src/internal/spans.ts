@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { SpanStatusCode, TraceFlags, trace, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { redactText, type DeliveryState } from '@herald/core';
 import { ERROR_TYPE, EXCEPTION, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
@@ -28,7 +29,7 @@ export function tracingState(tracer: Tracer, system: string = HERALD_SYSTEM): Tr
 export function errorType(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.length > 0) return code;
-  return error instanceof Error ? error.name : '_OTHER';
+  return isError(error) ? error.name : '_OTHER';
 }
 
 /** Marks `span` failed with `error`: status ERROR (its message, credentials redacted) and `error.type`. */
@@ -37,7 +38,7 @@ export function markFailed(span: Span, error: unknown): void {
   let message = 'the error could not be read';
   try {
     type = errorType(error);
-    message = redactText(error instanceof Error ? error.message : describe(error));
+    message = redactText(isError(error) ? error.message : describe(error));
   } catch {
     // a getter that throws: the span still fails, with what could be read
   }
@@ -65,9 +66,9 @@ export function exceptionAttributes(error: unknown): Attributes {
   try {
     const attributes: Attributes = {
       [EXCEPTION.type]: errorType(error),
-      [EXCEPTION.message]: redactText(error instanceof Error ? error.message : describe(error)),
+      [EXCEPTION.message]: redactText(isError(error) ? error.message : describe(error)),
     };
-    if (error instanceof Error && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
+    if (isError(error) && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
     return attributes;
   } catch {
     // span bookkeeping must never replace the error it records (a getter that throws, a revoked proxy)
@@ -82,20 +83,33 @@ function stackWithCauses(error: Error): string {
   for (let depth = 0; cause !== undefined && depth < MAX_CAUSES; depth++) {
     if (seen.has(cause)) return `${text}\nCaused by: [circular]`;
     seen.add(cause);
-    text += `\nCaused by: ${cause instanceof Error ? (cause.stack ?? `${cause.name}: ${cause.message}`) : describe(cause)}`;
-    cause = cause instanceof Error ? cause.cause : undefined;
+    text += `\nCaused by: ${isError(cause) ? (cause.stack ?? describe(cause)) : describe(cause)}`;
+    cause = isError(cause) ? cause.cause : undefined;
   }
   return cause === undefined ? text : `${text}\nCaused by: [cause chain cut]`;
 }
 
-/** What was thrown when it is no Error: a plain object as JSON (`{"code":"E42","status":503}`), else as text; never throws. */
+/** Longest description of a thrown value that is no Error: a span attribute, not a payload (an OTLP batch has a size limit). */
+const MAX_DESCRIBED = 2_048;
+
+/**
+ * What was thrown when it is no Error: a plain object as JSON (`{"code":"E42","status":503}`), else
+ * as text, cut at 2 KiB; never throws. An Error of another realm (a `vm` context) is an Error here too.
+ */
 function describe(value: unknown): string {
+  let text: string;
   try {
-    if (typeof value === 'object' && value !== null) return JSON.stringify(value) ?? String(value);
-    return String(value);
+    if (isError(value)) text = `${value.name}: ${value.message}`;
+    else if (typeof value === 'object' && value !== null) text = JSON.stringify(value) ?? String(value);
+    else text = String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    text = Object.prototype.toString.call(value);
   }
+  return text.length > MAX_DESCRIBED ? `${text.slice(0, MAX_DESCRIBED)}…` : text;
+}
+
+function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
 }
 
 /**

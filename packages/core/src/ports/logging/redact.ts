@@ -21,8 +21,8 @@ export function isSecretName(key: string): boolean {
   return SECRET_NAME.test(key);
 }
 
-/** Key names in text (`key=value`, `key: value`, `"key": "value"`) whose value is a credential: as {@link SECRET_NAME}, and `pwd`, `signature`. */
-const SECRET_KEY = /(?:pass(?:wd|word)|pwd|secret|token|api[-_]?key|authori[sz]ation|cookie|credentials?|private[-_]?key|signature)$/i;
+/** Key names in text (`key=value`, `key: value`, `"key": "value"`) whose value is a credential: as {@link SECRET_NAME}, and `pwd`, `signature`, `sig` (a SAS token's). */
+const SECRET_KEY = /(?:pass(?:wd|word)|pwd|secret|token|api[-_]?key|authori[sz]ation|cookie|credentials?|private[-_]?key|signature)$|^sig$/i;
 
 /** Whether a `Basic` credential's token is base64 rather than a word of prose: a digit, `+`, `/` or `=` in it, or both cases after its first letter. */
 const looksEncoded = (token: string): boolean => /[0-9+/=]/.test(token) || (/[a-z]/.test(token.slice(1)) && /[A-Z]/.test(token.slice(1)));
@@ -47,24 +47,29 @@ const keyed = (match: string, key: string, separator: string): string => (SECRET
  */
 const IN_TEXT: readonly (readonly [RegExp, string | ((match: string, ...groups: string[]) => string)])[] = [
   [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi, `$1${REDACTED}@`],
+  // a header line naming credentials: whatever its scheme (Bearer, Basic, Token, Digest...), the rest of the line
+  [/(?<![A-Za-z0-9_-])((?:proxy-)?authori[sz]ation|(?:set-)?cookie)(:[ \t]*)((?:bearer|basic|token|digest|negotiate)[ \t]+)?[^\s][^\r\n]*/gi, `$1$2$3${REDACTED}`],
   [/\b(bearer)\s+[A-Za-z0-9._~+/-]{16,}=*/gi, `$1 ${REDACTED}`],
   [/\b(basic)(\s+)([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])/gi, (match, word, space, token) => (looksEncoded(token!) ? `${word}${space}${REDACTED}` : match)],
-  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
-  [/(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)(=)[^\s&;,"']+/g, keyed],
+  // from the start of a run only: `\b` would start again at every `-eyJ` of one long run
+  [/(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  // a value quoted ('...' or "...", as libpq and util.inspect write them) or bare
+  [/(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)([ \t]*=[ \t]*)(?:'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|[^\s&;,"']+)/g, keyed],
   // a header line's value naming its scheme (`Authorization: Bearer ...`) is the patterns above's
-  [/(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)(:[ \t]*)(?!\/\/|bearer\s|basic\s)[^\s"',;]+/gi, keyed],
+  [/(?<![A-Za-z0-9_-])([A-Za-z0-9_-]+)(:[ \t]*)(?!\/\/|\[redacted\]|(?:bearer|basic|token|digest|negotiate)\s)(?:'[^'\n]*'|"(?:[^"\\\n]|\\.)*"|[^\s"',;]+)/gi, keyed],
   [/"([^"\\]{1,100})"(\s*:\s*)"(?:[^"\\]|\\.)*"/g, (match, key, separator) => (SECRET_KEY.test(key!) ? `"${key}"${separator}"${REDACTED}"` : match)],
 ];
 /**
  * One pass telling whether any of {@link IN_TEXT} may match: most text has none, and pays for this
  * test only. Linear as they are.
  */
-const MAY_HOLD = /:\/\/[^\s/?#@:]*:[^\s/?#@]*@|bearer\s|basic\s|eyJ|(?:pass(?:wd|word)|pwd|secret|token|api[-_]?key|authori[sz]ation|cookie|credentials?|private[-_]?key|signature)"?\s*[=:]/i;
+const MAY_HOLD = /:\/\/[^\s/?#@:]*:[^\s/?#@]*@|bearer\s|basic\s|eyJ|(?:pass(?:wd|word)|pwd|secret|token|api[-_]?key|authori[sz]ation|cookie|credentials?|private[-_]?key|signature|sig)"?[ \t]*[=:]/i;
 
 /**
  * `text` with the credentials in it written as `"[redacted]"`: the password of a URL's user info,
- * a `Bearer` credential of 16 characters or more and a base64 `Basic` one, a JWT, and a value
- * whose key names a credential (`password=`, `access_token=`, `X-Amz-Signature=`, `x-api-key: `,
+ * the rest of an `Authorization` or `Cookie` line after its scheme, a `Bearer` credential of 16
+ * characters or more and a base64 `Basic` one, a JWT, and a value, bare or quoted, whose key names
+ * a credential (`password=`, `access_token=`, `X-Amz-Signature=`, `x-api-key: `, `password: '...'`,
  * `"secret": "..."`). The same string comes back when it holds none; most text pays for one
  * regular expression test only, and any text for a few passes linear in its length. Loggers
  * apply it to messages; `jsonReadyFields` to every string among a line's fields.

@@ -50,6 +50,15 @@ export function serializeError(error: Error): Record<string, unknown> {
  * // { orderId: 'o-1', headers: { authorization: '[redacted]' }, error: { name: 'Error', message: '...', stack: '...' } }
  */
 export function jsonReadyFields(fields: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return readyFields(fields);
+  } catch (failure) {
+    // not even its keys could be listed (a revoked proxy, a proxy whose ownKeys throws)
+    return { fields: unreadable(failure) };
+  }
+}
+
+function readyFields(fields: Record<string, unknown>): Record<string, unknown> {
   let out: Record<string, unknown> | undefined;
   let path: Set<object> | undefined;
   for (const key in fields) {
@@ -83,7 +92,16 @@ function copyOf(fields: Record<string, unknown>): Record<string, unknown> {
 
 /** What a value that cannot be read is written as: `"[unreadable: <why>]"`. */
 function unreadable(failure: unknown): string {
-  return `[unreadable: ${readable(() => redactText(failure instanceof Error ? failure.message : String(failure)))}]`;
+  return `[unreadable: ${whyUnreadable(failure)}]`;
+}
+
+/** What was thrown, as text, redacted; never throws itself (anything may be thrown: null, an object whose toString throws). */
+export function whyUnreadable(failure: unknown): string {
+  try {
+    return redactText(failure instanceof Error ? failure.message : String(failure));
+  } catch {
+    return 'an unprintable value was thrown';
+  }
 }
 
 /** `read()`, or {@link unreadable} when reading throws. */
@@ -91,7 +109,7 @@ function readable(read: () => unknown): unknown {
   try {
     return read();
   } catch (failure) {
-    return failure === undefined ? '[unreadable]' : `[unreadable: ${String((failure as { message?: unknown }).message ?? 'unknown')}]`;
+    return unreadable(failure);
   }
 }
 
