@@ -1,4 +1,4 @@
-import type { Clock, CommittedOffset, DeliveryBatch, Logger, Subscription, TopicPartition } from '@herald/core';
+import type { Clock, CommittedOffset, Delivery, DeliveryBatch, DeliverySink, Logger, MembershipFacts, Subscription, TopicPartition } from '@herald/core';
 
 /** How long read positions wait to be committed together: a restart re-reads at most this much of what was seen. */
 export const COMMIT_INTERVAL_MS = 1_000;
@@ -88,5 +88,38 @@ export function positionCommitter(deps: { readonly clock: Clock; readonly logger
       cancelTimer?.();
       cancelTimer = undefined;
     },
+  };
+}
+
+/**
+ * The sink of a reply or wait group (one member, see {@link positionCommitter}): each delivery to
+ * `receive`, the positions recorded, ready at the first assignment, and the membership facts
+ * (assigned, revoked, held) reported as the core's consumer groups report theirs; revocation
+ * comes from `close`, which commits what was read, and is reported even if that commit fails.
+ */
+export function readingSink(deps: {
+  readonly receive: (delivery: Delivery) => void;
+  readonly positions: PositionCommitter;
+  readonly facts: MembershipFacts;
+  readonly markReady: () => void;
+}): DeliverySink {
+  const { receive, positions, facts, markReady } = deps;
+  return {
+    async deliver(batch) {
+      for (const delivery of batch.deliveries) receive(delivery);
+      positions.delivered(batch);
+    },
+    assigned(partitions) {
+      markReady();
+      facts.assigned(partitions);
+    },
+    async revoked(partitions) {
+      try {
+        await positions.revoked(partitions);
+      } finally {
+        facts.revoked(partitions);
+      }
+    },
+    held: facts.held,
   };
 }

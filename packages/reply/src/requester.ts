@@ -1,8 +1,8 @@
 import { CoreErrors, HeraldError, decodeEnvelope, isHeraldError, membershipFacts, readEvent, uuidv7 } from '@herald/core';
-import type { App, HandlerService, Delivery, DeliverySink, Envelope, Subscription } from '@herald/core';
+import type { App, HandlerService, Delivery, Envelope, Subscription } from '@herald/core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { checkRequestDefinition } from './checks.js';
-import { positionCommitter } from './commits.js';
+import { positionCommitter, readingSink } from './commits.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
 import { ReplyErrors } from './errors.js';
 import { recentIds, type RecentIds } from './recentIds.js';
@@ -156,26 +156,7 @@ export function createRequester(options: RequesterOptions): Requester {
     }
   };
 
-  const facts = membershipFacts(app.instrumentation, group);
-  const sink: DeliverySink = {
-    async deliver(batch) {
-      for (const delivery of batch.deliveries) receive(delivery);
-      positions.delivered(batch);
-    },
-    assigned(partitions) {
-      markReady();
-      facts.assigned(partitions);
-    },
-    // the group has this one member: revocation comes from close(), which commits what was read
-    async revoked(partitions) {
-      try {
-        await positions.revoked(partitions);
-      } finally {
-        facts.revoked(partitions);
-      }
-    },
-    held: facts.held,
-  };
+  const sink = readingSink({ receive, positions, facts: membershipFacts(app.instrumentation, group), markReady });
 
   const closedError = (id: string, entry: Waiting) =>
     new HeraldError(

@@ -1,6 +1,6 @@
 import { HeraldError, decodeEnvelope, membershipFacts, readEvent } from '@herald/core';
-import type { App, Component, Delivery, DeliverySink, Envelope, EventDefinition, Subscription } from '@herald/core';
-import { positionCommitter } from './commits.js';
+import type { App, Component, Delivery, Envelope, EventDefinition, Subscription } from '@herald/core';
+import { positionCommitter, readingSink } from './commits.js';
 import { ReplyErrors } from './errors.js';
 import { checkExpect, waiterSettings } from './waiterOptions.js';
 
@@ -116,26 +116,7 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     }
   };
 
-  const facts = membershipFacts(app.instrumentation, group);
-  const sink: DeliverySink = {
-    async deliver(batch) {
-      for (const delivery of batch.deliveries) receive(delivery);
-      positions.delivered(batch);
-    },
-    assigned(partitions) {
-      markReady();
-      facts.assigned(partitions);
-    },
-    // the group has this one member: revocation comes from close(), which commits what was read
-    async revoked(partitions) {
-      try {
-        await positions.revoked(partitions);
-      } finally {
-        facts.revoked(partitions);
-      }
-    },
-    held: facts.held,
-  };
+  const sink = readingSink({ receive, positions, facts: membershipFacts(app.instrumentation, group), markReady });
 
   return {
     name: `event-waiter:${instanceId}`,
