@@ -173,7 +173,12 @@ const MAX_CAUSES = 8;
 function rootCause(error: unknown): string {
   let root = error;
   for (let depth = 0; depth < MAX_CAUSES && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
-  if (!(root instanceof Error)) return String(root);
-  const code = (root as { code?: unknown }).code;
-  return `${typeof code === 'string' || typeof code === 'number' ? code : root.name}: ${root.message}`;
+  try {
+    if (!(root instanceof Error)) return String(root);
+    const code = (root as { code?: unknown }).code;
+    return `${typeof code === 'string' || typeof code === 'number' ? code : root.name}: ${root.message}`;
+  } catch {
+    // what a driver throws may be anything (no prototype: String() throws); one such failure is one cause
+    return 'unprintable';
+  }
 }

@@ -171,6 +171,19 @@ describe('a read that fails only after its deadline', () => {
   });
 });
 
+describe('a read failing with what is no Error', () => {
+  it('counts and logs it, whatever was thrown (an object without a prototype, which String() cannot print)', async () => {
+    const clock = createManualClock(0);
+    const odd = Object.assign(Object.create(null) as object, { code: 'E42' });
+    const { metrics, lines } = outboxOnly(clock, { backlog: async () => Promise.reject(odd) }, { pollIntervalMs: 0, readTimeoutMs: 5_000 });
+    await metrics.poll();
+    await metrics.poll();
+    expect(await outboxErrors(metrics)).toBe(2);
+    expect(lines.filter((l) => l.msg.startsWith('metrics: reading the read side'))).toHaveLength(1);
+    await closed(clock, metrics);
+  });
+});
+
 describe('a read stuck for good', () => {
   it('is given up on after 3 deadlines and a new read started, with at most one read given up on per source still running', async () => {
     const clock = createManualClock(0);
