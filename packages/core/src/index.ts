@@ -45,7 +45,7 @@ export type {
 export { canInspect } from './ports/inspection.js';
 export { canReadRecords, checkRecordRange, MAX_RECORDS_PER_READ } from './ports/recordReader.js';
 export type { RecordRange, RecordReader } from './ports/recordReader.js';
-export type { BrokerInspector, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
+export type { BrokerInspector, DescribeGroupOptions, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
 export { createInstrumentation } from './ports/instrumentation.js';
 export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener, SagaTransitionKind } from './ports/instrumentation.js';
 export type { Component, HandlerService } from './ports/component.js';

@@ -49,10 +49,29 @@ export interface GroupDescription {
   readonly group: string;
   /** Live members now (0 when nobody runs the group). */
   readonly members: number;
-  /** Per partition of the topics the group has committed on, in topic then partition order. */
+  /**
+   * Per partition of the topics the group has committed on, and of the topics named in
+   * {@link DescribeGroupOptions.topics}, in topic then partition order.
+   */
   readonly partitions: readonly PartitionLag[];
   /** Sum of `lag` over `partitions`. */
   readonly totalLag: number;
+}
+
+/** What {@link BrokerInspector.describeGroup} reads beyond the topics the group committed on. */
+export interface DescribeGroupOptions {
+  /**
+   * Topics the group subscribes to (its handlers' topics, which only the app knows): every
+   * partition of these that exists is described too, committed or not, so a group stuck before its
+   * first commit (its first record's handler failing over and over, its members crash-looping)
+   * shows the records waiting for it instead of nothing. A partition it never committed on reports
+   * `committed: null` and `lag = end - start`: exact for a group that starts at `'earliest'`; for
+   * one that starts at `'latest'` or a timestamp, its position there is unknown to the broker
+   * (unless the engine stored it when a member took the partition: the embedded log does), so
+   * that figure is an upper bound, and a caller that knows the group's start decides what to show.
+   * A named topic that does not exist adds nothing.
+   */
+  readonly topics?: readonly string[];
 }
 
 /**
@@ -65,8 +84,11 @@ export interface BrokerInspector {
   describeTopics(topics?: readonly string[]): Promise<readonly TopicDescription[]>;
   /** Every group that committed offsets or has live members, in name order. */
   listGroups(): Promise<readonly string[]>;
-  /** Members, committed offsets, end offsets and lag of one group; an unknown group has no partitions. */
-  describeGroup(group: string): Promise<GroupDescription>;
+  /**
+   * Members, committed offsets, end offsets and lag of one group, on the topics it committed on
+   * and those named in `options.topics`; an unknown group has no partitions unless topics are named.
+   */
+  describeGroup(group: string, options?: DescribeGroupOptions): Promise<GroupDescription>;
 }
 
 /** Whether `broker` can be inspected (see {@link BrokerInspector}). */

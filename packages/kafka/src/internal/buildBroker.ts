@@ -122,9 +122,9 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
       ensureOpen('list groups');
       return listGroups(inspect);
     },
-    async describeGroup(group) {
+    async describeGroup(group, describeOptions) {
       ensureOpen('describe a group');
-      const description = await describeGroup(inspect, group);
+      const description = await describeGroup(inspect, group, describeOptions);
       knownGroups.add(group);
       return description;
     },

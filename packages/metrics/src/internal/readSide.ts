@@ -26,7 +26,7 @@ export interface ReadSide {
   knowSaga(saga: string): void;
   /** Fill the age gauges (outbox, sagas) right before a scrape. */
   readonly collectors: GaugeCollectors;
-  /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up). */
+  /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up) and stops listening to the app's facts. */
   stop(): void;
 }
 
@@ -61,6 +61,21 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
    */
   const sagas = new Map<string, Map<string, { count: number; oldestCreatedAt: number }>>();
   let gauges: Instruments['gauges'] | undefined;
+  /**
+   * Per group, the topics its members in this process were given (the `assigned` facts): the app
+   * does not declare a group's topics, and the broker describes only the topics a group committed
+   * on, so without these a group stuck before its first commit (its first record's handler failing
+   * over and over) would have no lag series while records pile up. Kept once known.
+   */
+  const groupTopics = new Map<string, Set<string>>();
+  const unsubscribe = inspector
+    ? app.instrumentation.on(function learnGroupTopics(fact) {
+        if (fact.kind !== 'assigned') return;
+        let topics = groupTopics.get(fact.group);
+        if (!topics) groupTopics.set(fact.group, (topics = new Set()));
+        for (const { topic } of fact.partitions) topics.add(topic);
+      })
+    : NOTHING;
 
   // Each read resolves with what shows its answer, run in one synchronous pass (a scrape never
   // sees a half-updated picture) and only if no newer read of the source ended first.
@@ -68,8 +83,17 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
   async function readLag(): Promise<() => void> {
     if (!inspector) return NOTHING;
     // the app's own groups only: the broker also knows other services' groups and groups nobody
-    // runs any more (a requester's reply group of a past process), whose lag would grow forever
-    const groups = await Promise.all(app.groups.map((group) => inspector.describeGroup(group)));
+    // runs any more (a requester's reply group of a past process), whose lag would grow forever.
+    // With the topics its members were given, a partition the group never committed on is shown
+    // too: lagging by all it retains, exact for a group starting at 'earliest'; one starting at
+    // 'latest' or a timestamp has its start stored as its position when a member takes the
+    // partition (the embedded log records it, the Kafka adapter commits it), so it lags from there.
+    const groups = await Promise.all(
+      app.groups.map((group) => {
+        const topics = groupTopics.get(group);
+        return topics ? inspector.describeGroup(group, { topics: [...topics].sort() }) : inspector.describeGroup(group);
+      }),
+    );
     return function showLag() {
       gauges!.lag.reset();
       gauges!.members.reset();
@@ -161,7 +185,10 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
       );
       return Math.max(0, ...took);
     },
-    stop: () => reads.stop(),
+    stop() {
+      reads.stop();
+      unsubscribe();
+    },
     knowSaga(saga) {
       if (!census || sagas.has(saga)) return;
       for (const [status, state] of sagaStates(saga)) gauges?.sagasInFlight.set({ saga, status }, state.count);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { CoreErrors, HeraldError } from '@herald/core';
 import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@herald/core';
 import { logReads } from '../internal/storeErrors.js';
 import { readRetentionDefaults } from './retention.js';
@@ -29,8 +30,10 @@ const DESCRIBE_GROUP = 'log: describeGroup';
  * SQLite's failures are mapped as the log's writes' are, naming the method and the file (see `logReads`).
  *
  * A group's position in a partition is stored when a member first takes the partition (its start
- * position), so a partition the group has been given reports that position as `committed`; only
- * partitions no member of the group ever held (for instance added after it last ran) report null.
+ * position, whether 'earliest', 'latest' or a timestamp), so a partition the group has been given
+ * reports that position as `committed`, commit or not, and a group stuck before its first commit
+ * already lags from where it really starts; only partitions no member of the group ever held (added
+ * after it last ran, or of a topic named in `options.topics` the group never ran on) report null.
  */
 export function createInspector(db: Database.Database, settings: InspectorSettings): BrokerInspector {
   const s = {
@@ -47,19 +50,24 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
       db.prepare<[string, number, number], number>('SELECT count(*) FROM herald_members WHERE group_name = ? AND heartbeat_at + COALESCE(session_timeout_ms, ?) >= ?').pluck(),
       DESCRIBE_GROUP,
     ),
-    // every partition of the topics the group holds a position in, with that position if any
+    // every partition of the topics the group holds a position in or the caller named (a JSON
+    // array), with the group's position if any
     positions: logReads.guard(
-      db.prepare<{ group: string }, GroupPartitionRow>(
+      db.prepare<{ group: string; named: string }, GroupPartitionRow>(
         `SELECT p.topic, p.partition, p.start_offset, p.next_offset, o.next_offset AS committed
          FROM herald_partitions p LEFT JOIN herald_offsets o ON o.group_name = @group AND o.pid = p.pid
          WHERE p.topic IN (SELECT held.topic FROM herald_offsets mine JOIN herald_partitions held ON held.pid = mine.pid WHERE mine.group_name = @group)
+            OR p.topic IN (SELECT value FROM json_each(@named))
          ORDER BY p.topic, p.partition`,
       ),
       DESCRIBE_GROUP,
     ),
   };
   const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all(), defaults: readRetentionDefaults(s.defaults.all(), settings) }));
-  const readGroup = db.transaction((group: string) => ({ members: s.members.get(group, settings.sessionTimeoutMs, settings.clock.now())!, positions: s.positions.all({ group }) }));
+  const readGroup = db.transaction((group: string, named: readonly string[]) => ({
+    members: s.members.get(group, settings.sessionTimeoutMs, settings.clock.now())!,
+    positions: s.positions.all({ group, named: JSON.stringify(named) }),
+  }));
 
   return {
     async describeTopics(names) {
@@ -81,8 +89,12 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
       return s.groups.all(settings.sessionTimeoutMs, settings.clock.now());
     },
 
-    async describeGroup(group) {
-      const { members, positions } = readGroup.deferred(group);
+    async describeGroup(group, options) {
+      const named = options?.topics ?? [];
+      if (!Array.isArray(named) || !named.every((t) => typeof t === 'string')) {
+        throw new HeraldError(CoreErrors.invalidOptions, 'log: describeGroup takes its topics as an array of topic names');
+      }
+      const { members, positions } = readGroup.deferred(group, named);
       const partitions = positions.map((row): PartitionLag => {
         const from = Math.max(row.committed ?? row.start_offset, row.start_offset);
         return { topic: row.topic, partition: row.partition, committed: row.committed, end: row.next_offset, lag: Math.max(0, row.next_offset - from) };

@@ -4,6 +4,7 @@ import {
   HeraldError,
   type Broker,
   type BrokerInspector,
+  type DescribeGroupOptions,
   type DeliverySink,
   type OffsetReset,
   type OutgoingRecord,
@@ -201,9 +202,9 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
       assertOpen();
       return inspector.listGroups();
     },
-    async describeGroup(group: string) {
+    async describeGroup(group: string, options?: DescribeGroupOptions) {
       assertOpen();
-      return inspector.describeGroup(group);
+      return inspector.describeGroup(group, options);
     },
     async read(range) {
       assertOpen();

@@ -194,9 +194,9 @@ function createHandle(cluster: Cluster): MemoryBroker {
       ensureOpen('listGroups');
       return inspector.listGroups();
     },
-    describeGroup(group) {
+    describeGroup(group, options) {
       ensureOpen('describeGroup');
-      return inspector.describeGroup(group);
+      return inspector.describeGroup(group, options);
     },
 
     async read(range) {

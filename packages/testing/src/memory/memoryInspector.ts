@@ -6,7 +6,8 @@ import type { MemoryLog } from './memoryLog.js';
  * The read side of the in-memory log: topics with their offsets (start is always 0: nothing is
  * deleted, so retention is null), and groups with their live members and committed offsets. A
  * partition a member was given but never committed on has no committed offset (`null`), as on
- * Kafka. Reads the shared state directly, so any handle sees every handle's groups.
+ * Kafka; the existing topics named in `describeGroup`'s `topics` are described whole, committed
+ * on or not. Reads the shared state directly, so any handle sees every handle's groups.
  */
 export function inspectMemoryLog(log: MemoryLog, groups: ReadonlyMap<string, MemoryGroup>): BrokerInspector {
   return {
@@ -26,18 +27,19 @@ export function inspectMemoryLog(log: MemoryLog, groups: ReadonlyMap<string, Mem
       return [...groups].filter(([, g]) => g.members.length > 0 || g.committed.size > 0).map(([name]) => name).sort();
     },
 
-    async describeGroup(name) {
+    async describeGroup(name, options) {
       const group = groups.get(name);
-      if (!group) return { group: name, members: 0, partitions: [], totalLag: 0 };
-      const topics = [...new Set([...group.committed.keys()].map((key) => key.slice(0, key.lastIndexOf(':'))))].sort();
+      const held = group ? [...group.committed.keys()].map((key) => key.slice(0, key.lastIndexOf(':'))) : [];
+      const named = (options?.topics ?? []).filter((topic) => log.has(topic));
+      const topics = [...new Set([...held, ...named])].sort();
       const partitions = topics.flatMap((topic) =>
         log.topic(topic).map((p, partition): PartitionLag => {
-          const committed = group.committed.get(tpKey(topic, partition)) ?? null;
+          const committed = group?.committed.get(tpKey(topic, partition)) ?? null;
           const end = p.records.length;
           return { topic, partition, committed, end, lag: Math.max(0, end - (committed ?? 0)) };
         }),
       );
-      return { group: name, members: group.members.length, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
+      return { group: name, members: group?.members.length ?? 0, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
-import type { GroupDescription, PartitionLag, PartitionRange } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
+import type { DescribeGroupOptions, GroupDescription, PartitionLag, PartitionRange } from '@herald/core';
 import { isUnsupportedApi, toHeraldError } from '../errors.js';
 import { committedOffsets } from './committedOffsets.js';
 import type { InspectDeps } from './deps.js';
@@ -11,18 +12,25 @@ import { topicRanges } from './topicRanges.js';
  * partition of each topic it has committed on, in topic then partition order, the committed offset
  * as the broker holds it (null where it never committed: Kafka keeps no start position, so a member
  * running there without a commit yet changes nothing), the end offset and the lag (see
- * {@link lagOf}). A group the cluster does not know has no members and no partitions. A broker that
+ * {@link lagOf}). Every partition of the existing topics named in `options.topics` is described
+ * too, committed or not: that is how a group stuck before its first commit shows its lag. A group
+ * the cluster does not know has no members, and no partitions unless topics are named. A broker that
  * cannot describe groups (the mock cluster) is detected once and logged: members are then those
  * this instance runs, a lower bound.
  */
-export async function describeGroup(deps: InspectDeps, group: string): Promise<GroupDescription> {
+export async function describeGroup(deps: InspectDeps, group: string, options?: DescribeGroupOptions): Promise<GroupDescription> {
   checkName(group, 'a group name');
+  const named = options?.topics ?? [];
+  if (!Array.isArray(named)) throw new HeraldError(CoreErrors.invalidOptions, 'kafka: describeGroup takes its topics as an array of topic names');
+  for (const topic of named) checkName(topic, 'a topic name');
   try {
     const admin = await deps.admin();
     const [members, committed] = await Promise.all([liveMembers(deps, admin, group), committedOffsets(deps, admin, group)]);
-    const topics = [...committed.keys()].sort();
+    // a named topic is read only if it exists: the admin client never creates one, but ListOffsets on a missing topic fails
+    const existing = named.length === 0 ? [] : await admin.listTopics();
+    const topics = [...new Set([...committed.keys(), ...named.filter((t) => existing.includes(t))])].sort();
     const ranges = await topicRanges(admin, topics);
-    const partitions = topics.flatMap((topic) => lagOf(topic, committed.get(topic)!, ranges.get(topic)!));
+    const partitions = topics.flatMap((topic) => lagOf(topic, committed.get(topic) ?? new Map(), ranges.get(topic)!));
     return { group, members, partitions, totalLag: partitions.reduce((sum, p) => sum + p.lag, 0) };
   } catch (error) {
     throw toHeraldError(error, `describing group '${group}'`);

@@ -16,6 +16,7 @@ export const BROKER_INSPECTOR_CONFORMANCE_TESTS = [
   'reports the retention a topic was created with',
   'reports committed offsets, end offsets and lag per partition with no consumer running',
   'reports a partition the group never committed on as committed null, lagging by all it retains',
+  'describes every partition of the topics named, committed on or not',
   'counts live members while subscriptions are open, and none once they close',
   'lists groups in name order',
   'describes an unknown group as no members and no partitions',

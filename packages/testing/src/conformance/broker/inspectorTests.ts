@@ -118,6 +118,51 @@ export async function reportsNeverCommitted(f: BrokerFixture): Promise<void> {
   expect(fresh.map((p) => p.lag), 'nothing was deleted: everything retained').toEqual(added);
 }
 
+/**
+ * With `topics` named, every partition of those that exist is described, committed or not: a
+ * group whose member received everything but never committed (its first handler failing over and
+ * over) lags by all it retains, where without `topics` it may have no partitions at all. An engine
+ * that stores a group's start position when a member takes a partition reports it as `committed`.
+ */
+export async function describesNamedTopics(f: BrokerFixture): Promise<void> {
+  const [held, stuck] = [await f.topic(), await f.topic()];
+  const group = f.group();
+  const counts = perPartition(f, (p) => 2 + p);
+  await fill(f, held!, counts);
+  await fill(f, stuck!, counts);
+  const committed = await commitPart(f, held!, group, sum(counts), () => 1);
+  const inspect = await inspector(f);
+  const [stuckTopic] = await inspect.describeTopics([stuck!]);
+  const starts = stuckTopic!.partitions.map((p) => p.start);
+
+  // a member that receives everything and never commits, as a handler that keeps failing would
+  const consumer = await f.consume({ group, topic: stuck!, start: 'earliest', autoCommit: false });
+  await f.waitFor(`${sum(counts)} deliveries`, () => consumer.deliveries.length >= sum(counts));
+  const running = await inspect.describeGroup(group, { topics: [stuck!, uniqueName('missing')] });
+  const stuckPartitions = running.partitions.filter((p) => p.topic === stuck);
+  expect(stuckPartitions.map((p) => [p.partition, p.end, p.lag])).toEqual(counts.map((end, partition) => [partition, end, end - starts[partition]!]));
+  for (const p of stuckPartitions) expect([null, starts[p.partition]], 'never committed: null, or the start position the engine stored').toContain(p.committed);
+  await f.within('closing the subscription', consumer.close());
+
+  await describeIdle(f, inspect, group);
+  const heldPartitions = counts.map((end, partition): PartitionLag => ({ topic: held!, partition, committed: committed[partition]!, end, lag: end - committed[partition]! }));
+  const named = await inspect.describeGroup(group, { topics: [stuck!] });
+  expect(named.partitions.filter((p) => p.topic === held), 'the topics it committed on stay described').toEqual(heldPartitions);
+  const inOrder = [...heldPartitions, ...stuckPartitions].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  expect(named.partitions.map((p) => [p.topic, p.partition, p.lag]), 'in topic then partition order').toEqual(inOrder.map((p) => [p.topic, p.partition, p.lag]));
+  expect(named.totalLag).toBe(sum(named.partitions.map((p) => p.lag)));
+
+  const never = uniqueName('never-ran');
+  const fresh = await inspect.describeGroup(never, { topics: [stuck!] });
+  expect(fresh).toEqual({
+    group: never,
+    members: 0,
+    partitions: counts.map((end, partition): PartitionLag => ({ topic: stuck!, partition, committed: null, end, lag: end - starts[partition]! })),
+    totalLag: sum(counts.map((end, partition) => end - starts[partition]!)),
+  });
+  expect(await inspect.describeGroup(never), 'without topics, only what it committed on: nothing').toEqual({ group: never, members: 0, partitions: [], totalLag: 0 });
+}
+
 /** Members are counted while their subscriptions are open, through another handle too, and not after they close. */
 export async function countsLiveMembers(f: BrokerFixture): Promise<void> {
   const topic = await f.topic();
