@@ -106,7 +106,12 @@ export function createMemoryGroup(deps: GroupDeps): MemoryGroup {
       const topic = key.slice(0, split);
       const partition = Number(key.slice(split + 1));
       const log = deps.log.topic(topic)[partition]!;
-      const cursor: Cursor = { topic, partition, position: committed.get(key) ?? deps.log.position(log, member.start), active: true };
+      // a partition the group never committed on starts where the group's start says, and that
+      // position is recorded as the group's (as the embedded log and the Kafka adapter do): the
+      // next owner resumes there, and the inspector's lag counts from it
+      let position = committed.get(key);
+      if (position === undefined) committed.set(key, (position = deps.log.position(log, member.start)));
+      const cursor: Cursor = { topic, partition, position, active: true };
       member.owned.set(key, cursor);
       gained.push(cursor);
     }

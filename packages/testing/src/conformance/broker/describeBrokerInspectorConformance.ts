@@ -7,7 +7,7 @@ import {
   type BrokerInspectorConformanceTest,
   type InspectorGuarantee,
 } from './inspectorHarness.js';
-import { countsLiveMembers, describesNamedTopics, describesTopics, describesUnknownGroup, listsGroups, reportsLag, reportsNeverCommitted, reportsRetention } from './inspectorTests.js';
+import { countsLatestStart, countsLiveMembers, describesNamedTopics, describesTopics, describesUnknownGroup, listsGroups, reportsLag, reportsNeverCommitted, reportsRetention } from './inspectorTests.js';
 
 const PLAN: readonly [BrokerInspectorConformanceTest, (f: BrokerFixture) => Promise<void>, readonly InspectorGuarantee[]][] = [
   ['describes topics in name order, each partition with its start and end offsets', describesTopics, []],
@@ -15,6 +15,7 @@ const PLAN: readonly [BrokerInspectorConformanceTest, (f: BrokerFixture) => Prom
   ['reports committed offsets, end offsets and lag per partition with no consumer running', reportsLag, []],
   ['reports a partition the group never committed on as committed null, lagging by all it retains', reportsNeverCommitted, ['partition-growth']],
   ['describes every partition of the topics named, committed on or not', describesNamedTopics, []],
+  ['counts a group starting at latest from where it started, not from the records before it', countsLatestStart, []],
   ['counts live members while subscriptions are open, and none once they close', countsLiveMembers, []],
   ['lists groups in name order', listsGroups, []],
   ['describes an unknown group as no members and no partitions', describesUnknownGroup, []],

@@ -17,6 +17,7 @@ export const BROKER_INSPECTOR_CONFORMANCE_TESTS = [
   'reports committed offsets, end offsets and lag per partition with no consumer running',
   'reports a partition the group never committed on as committed null, lagging by all it retains',
   'describes every partition of the topics named, committed on or not',
+  'counts a group starting at latest from where it started, not from the records before it',
   'counts live members while subscriptions are open, and none once they close',
   'lists groups in name order',
   'describes an unknown group as no members and no partitions',

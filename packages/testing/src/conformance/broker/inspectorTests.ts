@@ -138,7 +138,10 @@ export async function describesNamedTopics(f: BrokerFixture): Promise<void> {
   // a member that receives everything and never commits, as a handler that keeps failing would
   const consumer = await f.consume({ group, topic: stuck!, start: 'earliest', autoCommit: false });
   await f.waitFor(`${sum(counts)} deliveries`, () => consumer.deliveries.length >= sum(counts));
-  const running = await inspect.describeGroup(group, { topics: [stuck!, uniqueName('missing')] });
+  const missing = uniqueName('missing');
+  const running = await inspect.describeGroup(group, { topics: [stuck!, missing] });
+  expect(running.partitions.every((p) => p.topic === held || p.topic === stuck), 'a topic named that does not exist adds nothing').toBe(true);
+  expect(await inspect.describeTopics([missing]), 'nor is it created by being named').toEqual([]);
   const stuckPartitions = running.partitions.filter((p) => p.topic === stuck);
   expect(stuckPartitions.map((p) => [p.partition, p.end, p.lag])).toEqual(counts.map((end, partition) => [partition, end, end - starts[partition]!]));
   for (const p of stuckPartitions) expect([null, starts[p.partition]], 'never committed: null, or the start position the engine stored').toContain(p.committed);
@@ -161,6 +164,25 @@ export async function describesNamedTopics(f: BrokerFixture): Promise<void> {
     totalLag: sum(counts.map((end, partition) => end - starts[partition]!)),
   });
   expect(await inspect.describeGroup(never), 'without topics, only what it committed on: nothing').toEqual({ group: never, members: 0, partitions: [], totalLag: 0 });
+}
+
+/**
+ * A group starting at 'latest' that joins after records were written, and has nothing new to read,
+ * lags by nothing: its start is its position (stored when it takes a partition), not the records
+ * before it, which it will never read (a false lag alert on a healthy idle group otherwise).
+ */
+export async function countsLatestStart(f: BrokerFixture): Promise<void> {
+  const topic = await f.topic();
+  await fill(f, topic, perPartition(f, (p) => 3 + p));
+  const group = f.group();
+  const consumer = await f.consume({ group, topic, start: 'latest', autoCommit: false });
+  await f.waitFor('every partition assigned', () => consumer.owned.size === f.partitions);
+  const inspect = await inspector(f);
+  await f.waitFor('no lag for what came before the group', async () => (await inspect.describeGroup(group, { topics: [topic] })).totalLag === 0);
+  const described = await inspect.describeGroup(group, { topics: [topic] });
+  expect(described.partitions.map((p) => [p.partition, p.lag])).toEqual(perPartition(f, () => 0).map((lag, partition) => [partition, lag]));
+  expect(consumer.deliveries).toEqual([]);
+  await f.within('closing the subscription', consumer.close());
 }
 
 /** Members are counted while their subscriptions are open, through another handle too, and not after they close. */
