@@ -139,6 +139,28 @@ describe('describeGroup and listGroups on a broker with the full admin API', () 
     });
   });
 
+  it('asks the cluster for its topic names once for the groups of one poll, and again for a name it did not have', async () => {
+    let topics = ['orders'];
+    const { deps, calls } = setup({
+      describeGroups: async () => ({ groups: [] }),
+      // a broker naming the topics a group committed on (no topic list needed for those)
+      fetchOffsets: async () => [{ topic: 'orders', partitions: [{ partition: 0, offset: '1' }] }],
+      listTopics: async () => topics,
+      fetchTopicOffsets: offsets([0, 3]),
+    });
+    // a metrics poll describes each of the app's groups with the topics it reads
+    for (const group of ['billing', 'shipping', 'audit']) await describeGroup(deps, group, { topics: ['orders'] });
+    expect(calls.filter((c) => c === 'listTopics')).toHaveLength(1);
+    // a topic created a moment ago is not among the names read: they are read again, at once
+    topics = ['orders', 'refunds'];
+    const refunds = await describeGroup(deps, 'billing', { topics: ['refunds'] });
+    expect(refunds.partitions.map((p) => [p.topic, p.committed, p.lag])).toEqual([
+      ['orders', 1, 2],
+      ['refunds', null, 3],
+    ]);
+    expect(calls.filter((c) => c === 'listTopics')).toHaveLength(2);
+  });
+
   it('reports an unknown group (Dead, no offsets) as no members and no partitions', async () => {
     const { deps, calls } = setup({
       describeGroups: async () => ({ groups: [{ groupId: 'nobody', members: [], state: 'Dead' }] }),

@@ -22,6 +22,30 @@ export interface InspectDeps {
   readonly support: BrokerSupport;
   readonly logger: Logger;
   readonly local: LocalGroups;
+  /** The cluster's topic names as last read (see `existingTopics`), shared by the describes of one poll. */
+  topicNames?: { readonly at: number; readonly names: Promise<string[]> };
+}
+
+/** How long one read of the cluster's topic names serves: the describes of one metrics poll, one per group. */
+const TOPIC_NAMES_TTL_MS = 1_000;
+
+/**
+ * The cluster's topic names (a Metadata request for every topic), read at most once a second: a
+ * metrics poll describes each of an app's groups with the topics it reads, and each would
+ * otherwise ask the whole cluster again. `fresh` reads them now (a name not among those read a
+ * moment ago may be a topic just created).
+ */
+export function existingTopics(deps: InspectDeps, admin: Admin, options: { readonly fresh?: boolean } = {}): Promise<string[]> {
+  const now = Date.now();
+  if (!options.fresh && deps.topicNames && now - deps.topicNames.at < TOPIC_NAMES_TTL_MS) return deps.topicNames.names;
+  const names = admin.listTopics();
+  const entry = { at: now, names };
+  deps.topicNames = entry;
+  // a failed read is not kept: the next describe asks again
+  names.catch(() => {
+    if (deps.topicNames === entry) deps.topicNames = undefined;
+  });
+  return names;
 }
 
 /** Kafka's own bookkeeping topics, left out of "every topic". */

@@ -4,7 +4,7 @@ import type { DescribeGroupOptions, GroupDescription, PartitionLag, PartitionRan
 import { isUnsupportedApi, toHeraldError } from '../errors.js';
 import { committedOffsets } from './committedOffsets.js';
 import type { InspectDeps } from './deps.js';
-import { checkName } from './deps.js';
+import { checkName, existingTopics } from './deps.js';
 import { topicRanges } from './topicRanges.js';
 
 /**
@@ -27,7 +27,8 @@ export async function describeGroup(deps: InspectDeps, group: string, options?: 
     const admin = await deps.admin();
     const [members, committed] = await Promise.all([liveMembers(deps, admin, group), committedOffsets(deps, admin, group)]);
     // a named topic is read only if it exists: the admin client never creates one, but ListOffsets on a missing topic fails
-    const existing = named.length === 0 ? [] : await admin.listTopics();
+    let existing = named.length === 0 ? [] : await existingTopics(deps, admin);
+    if (named.some((t) => !existing.includes(t))) existing = await existingTopics(deps, admin, { fresh: true });
     const topics = [...new Set([...committed.keys(), ...named.filter((t) => existing.includes(t))])].sort();
     const ranges = await topicRanges(admin, topics);
     const partitions = topics.flatMap((topic) => lagOf(topic, committed.get(topic) ?? new Map(), ranges.get(topic)!));
