@@ -113,7 +113,9 @@ describe('records deleted by retention before a group read them', () => {
     expect(error.message).toContain("offsets 0 to 1 were deleted by retention before the group read them; stopping group worker (onOffsetOutOfRange: 'stop')");
     expect(error.fields.error).toMatchObject({ code: 'offset-out-of-range' });
     expect(applied).toEqual([]);
-    expect(memory.committed('worker', 'steps', 0)).toBeUndefined(); // nothing committed, so a restart stops again
+    // nothing committed past the gap: only the group's start, recorded when it took the partition,
+    // so a restart meets the gap again and stops again
+    expect(memory.committed('worker', 'steps', 0)).toBe(0);
   });
 
   it('refuses an unknown policy', () => {

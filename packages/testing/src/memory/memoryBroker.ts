@@ -48,7 +48,7 @@ export interface MemoryBroker extends Broker, TopicAdmin, OffsetReset, BrokerIns
   crash(): Promise<void>;
   /** Every record of a topic, partition by partition, each in offset order (for assertions). */
   records(topic: string): readonly Delivery[];
-  /** A group's committed offset (next to read) in one partition, or undefined. */
+  /** A group's committed offset (next to read) in one partition (its start position until it commits, recorded when a member first takes the partition), or undefined where no member ever did. */
   committed(group: string, topic: string, partition: number): number | undefined;
 }
 
