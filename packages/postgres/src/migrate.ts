@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { CoreErrors, HeraldError } from '@herald/core';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { isIdempotentDdl, PgErrorCodes, PgErrors, toStoreError } from './errors.js';
@@ -13,7 +13,28 @@ export interface MigrateOptions {
   readonly pool?: Pool;
   /** Schema holding Herald's tables. Default `herald`. */
   readonly schema?: string;
+  /**
+   * How long a migration may wait for a table's lock, in ms. Default {@link MIGRATION_LOCK_TIMEOUT_MS};
+   * 0 waits as long as it takes. See {@link migrate}.
+   */
+  readonly lockTimeoutMs?: number;
 }
+
+/**
+ * A migration's statements wait this long for a table's lock (10 s). A schema change takes the
+ * table's ACCESS EXCLUSIVE lock, and while it waits for one a long transaction holds (a report, an
+ * idle session in a transaction), every later statement on that table queues behind it: running
+ * processes of the previous release would stop reading and writing it for as long as that
+ * transaction lasts. Past this bound the migration gives up, leaves the schema as it was and fails
+ * with `store-conflict` (retriable): the stores try again at their next use.
+ */
+export const MIGRATION_LOCK_TIMEOUT_MS = 10_000;
+
+/** The SQLSTATE of a statement that gave up waiting for a lock (`lock_timeout`). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** PostgreSQL's largest `lock_timeout`, in ms. */
+const MAX_LOCK_TIMEOUT_MS = 2 ** 31 - 1;
 
 export interface MigrateResult {
   /** Versions applied by this call, ascending (empty when the schema was already current). */
@@ -32,7 +53,9 @@ export interface MigrateResult {
  * in `<schema>.schema_migrations`, and the whole run holds a transaction-scoped advisory lock, so
  * any number of processes may call this at once (the first applies, the others wait and find
  * nothing to do). All pending migrations apply in one transaction: a failure leaves the schema as
- * it was. On a current schema it only reads the applied versions (no DDL, no lock), so a role with
+ * it was. A migration waits at most `lockTimeoutMs` (10 s) for a table lock held by another session
+ * ({@link MIGRATION_LOCK_TIMEOUT_MS}: a schema change waiting on a lock stops every other use of
+ * the table). Waiting for another process that migrates is not bounded. On a current schema it only reads the applied versions (no DDL, no lock), so a role with
  * USAGE on the schema and DML on its tables may call it (and run `pgStores`) once the schema was
  * migrated by a role that may create it. `pgStores` calls it before first use unless told not to.
  *
@@ -46,18 +69,22 @@ export interface MigrateResult {
  */
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const tables = tablesFor(options.schema ?? 'herald');
-  if (options.pool) return runMigrations(options.pool, tables);
-  if (!options.connectionString) throw new RangeError('migrate: give connectionString or pool');
+  const lockTimeoutMs = options.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS;
+  if (!Number.isSafeInteger(lockTimeoutMs) || lockTimeoutMs < 0 || lockTimeoutMs > MAX_LOCK_TIMEOUT_MS) {
+    throw new HeraldError(CoreErrors.invalidOptions, `migrate: lockTimeoutMs must be a whole number of ms from 0 (wait as long as it takes) to ${MAX_LOCK_TIMEOUT_MS}, got ${String(lockTimeoutMs)}`);
+  }
+  if (options.pool) return runMigrations(options.pool, tables, lockTimeoutMs);
+  if (!options.connectionString) throw new HeraldError(CoreErrors.invalidOptions, 'migrate: give connectionString or pool');
   const pool = new pg.Pool({ connectionString: options.connectionString, max: 1 });
   try {
-    return await runMigrations(pool, tables);
+    return await runMigrations(pool, tables, lockTimeoutMs);
   } finally {
     await pool.end();
   }
 }
 
 /** Applies pending migrations over one pooled connection (see {@link migrate}). */
-export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResult> {
+export async function runMigrations(pool: Pool, t: Tables, lockTimeoutMs = MIGRATION_LOCK_TIMEOUT_MS): Promise<MigrateResult> {
   let client;
   try {
     client = await pool.connect();
@@ -84,6 +111,8 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
     }
     await run({ sql: 'BEGIN', context: 'migrate' });
     await run({ sql: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, context: 'migrate: lock' }, [`herald:migrate:${t.schema}`]);
+    // bounded after the advisory lock: a process waits for another's migration as long as it runs
+    await run({ sql: `SET LOCAL lock_timeout = ${lockTimeoutMs}`, context: 'migrate: lock timeout' });
     await run({ sql: `CREATE SCHEMA IF NOT EXISTS ${t.schema}`, context: `migrate: schema ${t.schema}` });
     await run({
       sql: `CREATE TABLE IF NOT EXISTS ${t.migrations} (
@@ -105,7 +134,7 @@ export async function runMigrations(pool: Pool, t: Tables): Promise<MigrateResul
   } catch (error) {
     failed = error;
     await client.query('ROLLBACK').catch(() => {});
-    throw migrationError(error, step, t);
+    throw migrationError(error, step, t, lockTimeoutMs);
   } finally {
     // after a failure the connection's state is unknown: discard it rather than return it to the pool
     client.removeListener('error', onClientError);
@@ -127,9 +156,16 @@ interface Step {
  * name they create was made by something else (another tool's table in the schema), a clash that
  * fails the same way every time, so it is final and says what to do.
  */
-function migrationError(thrown: unknown, step: Step, t: Tables): HeraldError {
+function migrationError(thrown: unknown, step: Step, t: Tables, lockTimeoutMs: number): HeraldError {
   const error = toStoreError(thrown, step.context, { idempotentDdl: isIdempotentDdl(step.sql) });
   const sqlState = error.details?.sqlState;
+  if (sqlState === LOCK_NOT_AVAILABLE) {
+    return new HeraldError(PgErrors.conflict, `${error.message}: waited ${lockTimeoutMs} ms for a lock another session holds on a table this migration changes (a long or idle-in-transaction session?); the schema is as it was, and the stores try again at their next use`, {
+      retriable: true,
+      cause: thrown,
+      details: error.details,
+    });
+  }
   if (error.code !== PgErrorCodes.failed || (sqlState !== '42P07' && sqlState !== '42710')) return error;
   return new HeraldError(PgErrors.failed, `${error.message}: schema ${t.schema} holds an object of that name that Herald's migrations did not create; move or drop it, or give Herald a schema of its own (the schema option)`, {
     retriable: false,

@@ -4,31 +4,13 @@ import { migrate, pgStores } from '../src/index.js';
 import { MIGRATIONS } from '../src/internal/migrations.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from '../src/options.js';
 import { tablesFor } from '../src/internal/tables.js';
-import { usePostgres } from './support.js';
+import { rows, schemaAt, usePostgres } from './support.js';
 
 const pgs = usePostgres();
 const ALL = MIGRATIONS.map((m) => m.version);
 const LATEST = ALL.at(-1)!;
 
-async function rows<T>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 const t = tablesFor('herald');
-
-/** Builds the schema exactly as the migrations up to `version` left it. */
-async function schemaAt(url: string, version: number): Promise<void> {
-  await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-  for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
-    await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
-  }
-}
 
 
 /**

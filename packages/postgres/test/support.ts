@@ -2,6 +2,8 @@ import { startPostgresCluster, type PostgresCluster } from '@herald/testing/post
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { pgStores, type PgStores, type PgStoresOptions } from '../src/index.js';
+import { MIGRATIONS } from '../src/internal/migrations.js';
+import { tablesFor } from '../src/internal/tables.js';
 
 /**
  * Starts one throwaway cluster for the calling test file (beforeAll/afterAll) and hands out fresh
@@ -59,4 +61,24 @@ export function spiedPool(url: string, max = 2): { pool: pg.Pool; sent: string[]
     };
   });
   return { pool, sent };
+}
+
+/** The rows `sql` returns, on a connection of its own. */
+export async function rows<T>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Builds schema `herald` exactly as the migrations up to `version` left it. */
+export async function schemaAt(url: string, version: number): Promise<void> {
+  const t = tablesFor('herald');
+  await rows(url, `CREATE SCHEMA herald; CREATE TABLE ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  for (const m of MIGRATIONS.filter((m) => m.version <= version)) {
+    await rows(url, `${m.sql(t)}; INSERT INTO ${t.migrations} (version, name) VALUES (${m.version}, 'v${m.version}')`);
+  }
 }
