@@ -53,10 +53,14 @@ async function started(use: (app: App<MemoryTx>) => void): Promise<{ app: App<Me
 
 const ofGroup = (facts: InstrumentationEvent[], group: string) => facts.filter((f) => 'group' in f && f.group === group);
 
+const groups = [
+  { who: "the requester's reply group", group: 'herald.reply.notifier-1', use: (a: App<MemoryTx>) => a.use(createRequester({ app: a, requests: [GetProfile], instanceId: 'notifier-1' })) },
+  { who: "the event waiter's wait group", group: 'herald.wait.gateway-1', use: (a: App<MemoryTx>) => a.use(createEventWaiter({ app: a, events: [ProfileReturned], instanceId: 'gateway-1' })) },
+];
+
 describe('a held partition of a reply or wait group', () => {
-  it("is reported by the requester's reply group as a partition-held fact, and cleared when the group leaves", async () => {
-    const { app, facts } = await started((a) => a.use(createRequester({ app: a, requests: [GetProfile], instanceId: 'notifier-1' })));
-    const group = 'herald.reply.notifier-1';
+  it.each(groups)('is reported by $who as a partition-held fact, and cleared when the group leaves', async ({ group, use }) => {
+    const { app, facts } = await started(use);
     const partitions = [{ topic: ProfileReturned.topic, partition: 0 }];
     expect(ofGroup(facts, group)).toEqual([
       { kind: 'assigned', group, partitions },
@@ -64,18 +68,6 @@ describe('a held partition of a reply or wait group', () => {
     ]);
     await app.close();
     // the revocation is what removes the held gauge's series
-    expect(ofGroup(facts, group).at(-1)).toEqual({ kind: 'revoked', group, partitions });
-  });
-
-  it("is reported by the event waiter's wait group as a partition-held fact, and cleared when the group leaves", async () => {
-    const { app, facts } = await started((a) => a.use(createEventWaiter({ app: a, events: [ProfileReturned], instanceId: 'gateway-1' })));
-    const group = 'herald.wait.gateway-1';
-    const partitions = [{ topic: ProfileReturned.topic, partition: 0 }];
-    expect(ofGroup(facts, group)).toEqual([
-      { kind: 'assigned', group, partitions },
-      { kind: 'partition-held', group, topic: ProfileReturned.topic, partition: 0, offset: 0, reason: 'record-batch-undecodable' },
-    ]);
-    await app.close();
     expect(ofGroup(facts, group).at(-1)).toEqual({ kind: 'revoked', group, partitions });
   });
 });
