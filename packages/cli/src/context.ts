@@ -193,7 +193,7 @@ export function createContext(io: CliIo, options: { readonly json: boolean; read
       return {
         describeTopics: (topics) => reading(broker.describeTopics(topics), 'topics'),
         listGroups: () => reading(broker.listGroups(), 'consumer groups'),
-        describeGroup: (group) => reading(broker.describeGroup(group), 'consumer groups'),
+        describeGroup: (group, options) => reading(broker.describeGroup(group, options), 'consumer groups'),
       };
     },
     async reader() {

@@ -63,7 +63,12 @@ function build(io: CliIo, run: (work: (ctx: CliContext) => Promise<void>) => Pro
 
   program.command('topics').argument('[topics...]', 'topics to describe (default all)').description('partitions with their start and end offsets, and retention').action((names: string[]) => run((ctx) => topicsCommand(ctx, names)));
   program.command('groups').description('consumer groups with their live members and total lag').action(() => run((ctx) => groupsCommand(ctx)));
-  program.command('lag').argument('[groups...]', 'groups (default all)').description('per group and partition: committed offset, end offset, lag').action((names: string[]) => run((ctx) => lagCommand(ctx, names)));
+  program
+    .command('lag')
+    .argument('[groups...]', 'groups (default all)')
+    .option('--topic <topic>', 'a topic the groups read (repeatable): lists its every partition, also those a group never committed on', collect, [])
+    .description('per group and partition: committed offset, end offset, lag')
+    .action((names: string[], o: { topic: string[] }) => run((ctx) => lagCommand(ctx, names, o.topic)));
   program.command('outbox').description('records waiting for the relay, per topic, and the oldest one’s age').action(() => run((ctx) => outboxCommand(ctx)));
 
   program

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, HeraldError, REDRIVE_HEADERS, type DeadLetter, type DeadLetterPage, type DeadLetterGroup } from '@herald/core';
+import { ErrorCodes, HeraldError, REDRIVE_HEADERS, type DeadLetter, type DeadLetterPage, type DeadLetterGroup, type GroupDescription } from '@herald/core';
 import { EXIT_CODES, main } from '../src/index.js';
 import { fakeIo, herald, letter, memoryEngine } from './support.js';
 
@@ -432,6 +432,15 @@ describe('herald topics, groups, lag, outbox', () => {
     expect(JSON.parse((await herald(m.engine, ['lag', 'worker', '--json'])).stdout)).toEqual([await m.broker.describeGroup('worker')]);
     expect((await herald(m.engine, ['lag', 'nobody'])).code).toBe(EXIT_CODES.nothingMatched);
     await member.close();
+
+    // a group stuck before its first commit: --topic names what it reads, every partition listed
+    const stuck = await herald(m.engine, ['lag', 'nobody', '--topic', 'steps', '--json']);
+    expect(JSON.parse(stuck.stdout)).toEqual([await m.broker.describeGroup('nobody', { topics: ['steps'] })]);
+    expect((JSON.parse(stuck.stdout) as GroupDescription[])[0]).toMatchObject({ totalLag: 3, partitions: [{ partition: 0, committed: null }, { partition: 1, committed: null }] });
+    expect((await herald(m.engine, ['lag', 'nobody', '--topic', 'steps'])).stdout).toMatch(/^GROUP\s+TOPIC\s+PARTITION\s+COMMITTED\s+END\s+LAG\nnobody\s+steps\s+0\s+-\s+\d+\s+\d+\nnobody\s+steps\s+1\s+-/);
+    const typo = await herald(m.engine, ['lag', 'nobody', '--topic', 'stesp']);
+    expect([typo.code, typo.stderr]).toEqual([EXIT_CODES.nothingMatched, 'herald: no such topic: stesp (nothing-matched)\n']);
+    expect((await herald(m.engine, ['lag', '--topic', 'steps'])).code).toBe(EXIT_CODES.usage);
 
     expect((await herald(m.engine, ['outbox'])).stdout).toBe('outbox empty: everything committed was relayed\n');
     await m.stores.transaction(async (tx) => {

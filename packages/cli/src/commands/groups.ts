@@ -1,14 +1,22 @@
-import { HeraldError, type GroupDescription } from '@herald/core';
+import { CoreErrors, HeraldError, type GroupDescription } from '@herald/core';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
 import { printJson, table } from '../output.js';
 
-/** Every group, described (members, partitions, lag), in name order. */
-async function describeAll(ctx: CliContext, only: readonly string[]): Promise<GroupDescription[]> {
+/**
+ * Every group, described (members, partitions, lag), in name order; with `topics`, every partition
+ * of those topics too, a partition the group never committed on lagging by all it retains.
+ */
+async function describeAll(ctx: CliContext, only: readonly string[], topics: readonly string[] = []): Promise<GroupDescription[]> {
   const inspector = await ctx.inspector();
+  if (topics.length > 0) {
+    const found = new Set((await inspector.describeTopics(topics)).map((t) => t.name));
+    const missing = [...new Set(topics.filter((name) => !found.has(name)))];
+    if (missing.length > 0) throw new HeraldError(CliErrors.nothingMatched, `no such topic: ${missing.join(', ')}`);
+  }
   const names = only.length > 0 ? only : await inspector.listGroups();
   const groups: GroupDescription[] = [];
-  for (const name of names) groups.push(await inspector.describeGroup(name));
+  for (const name of names) groups.push(await inspector.describeGroup(name, topics.length > 0 ? { topics } : undefined));
   return groups;
 }
 
@@ -24,12 +32,24 @@ export async function groupsCommand(ctx: CliContext): Promise<void> {
   ctx.io.stdout.write(table(['GROUP', 'MEMBERS', 'TOPICS', 'LAG'], rows));
 }
 
-/** `herald lag [groups...]`: per group and partition, the committed offset, the end offset and the lag. */
-export async function lagCommand(ctx: CliContext, only: readonly string[]): Promise<void> {
-  const groups = await describeAll(ctx, only);
+/**
+ * `herald lag [groups...] [--topic t]...`: per group and partition, the committed offset, the end
+ * offset and the lag. A group is known by its commits and live members: one stuck before its first
+ * commit shows nothing unless `--topic` names the topics it reads (its handlers' topics, which only
+ * the app knows), whose every partition is then listed.
+ */
+export async function lagCommand(ctx: CliContext, only: readonly string[], topics: readonly string[] = []): Promise<void> {
+  if (topics.length > 0 && only.length === 0) {
+    // every group would be shown lagging by all of a topic, also those that do not read it
+    throw new HeraldError(CoreErrors.invalidOptions, 'lag: --topic needs the groups that read it (herald lag <group...> --topic <topic>)');
+  }
+  const groups = await describeAll(ctx, only, topics);
   const unknown = groups.filter((g) => only.includes(g.group) && g.partitions.length === 0 && g.members === 0);
   if (unknown.length > 0) {
-    throw new HeraldError(CliErrors.nothingMatched, `no such consumer group: ${unknown.map((g) => g.group).join(', ')} (it never committed and has no live member)`);
+    throw new HeraldError(
+      CliErrors.nothingMatched,
+      `no such consumer group: ${unknown.map((g) => g.group).join(', ')} (it never committed and has no live member; --topic names the topics a group reads to see its lag before its first commit)`,
+    );
   }
   if (ctx.json) return printJson(ctx.io, groups);
   const rows = groups.flatMap((g) =>

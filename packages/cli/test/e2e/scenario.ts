@@ -197,6 +197,11 @@ export async function operatorSession({ env, listsGroups }: ScenarioOptions): Pr
     if (listsGroups) expect(json<GroupDescription[]>(await herald('groups', '--json')).map((g) => g.group)).toContain('worker');
     expect(json<unknown[]>(await herald('outbox', '--json'))).toEqual([]);
     expect((await herald('lag', 'worker')).stdout).toMatch(/^GROUP\s+TOPIC\s+PARTITION\s+COMMITTED\s+END\s+LAG\n/);
+    // a group that never ran: named with the topic it would read, it lags by every record retained
+    const never = json<GroupDescription[]>(await herald('lag', 'cli-never-ran', '--topic', 'cli-steps', '--json'));
+    expect(never.map((g) => [g.group, g.totalLag, g.partitions.length, g.partitions.every((p) => p.committed === null)])).toEqual([
+      ['cli-never-ran', records, topic!.partitions.length, true],
+    ]);
 
     // replay: refused while the group runs
     const live = await herald('replay', 'worker', '--to', 'earliest', '--yes');
