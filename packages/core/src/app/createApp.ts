@@ -23,7 +23,7 @@ import { createDirectPublisher } from './directPublisher.js';
 import { createHandlerRegistry } from './handlerRegistry.js';
 import { createLifecycle } from './lifecycle.js';
 import { closeOnSignals } from './signals.js';
-import type { App, AppOptions, HandlerOptions, StartOptions, TransactionWork } from './types.js';
+import type { App, AppOptions, GroupSubscription, HandlerOptions, StartOptions, TransactionWork } from './types.js';
 
 /**
  * Creates a Herald application over one engine (a broker and its stores). The options are checked
@@ -125,15 +125,23 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     };
   }
 
+  /** What `group` reads: the topics of its handlers' events and its start; the consumer subscribes with these. */
+  function subscriptionOf(group: string): GroupSubscription {
+    const entries = groups.get(group);
+    if (!entries) throw new HeraldError(CoreErrors.invalidOptions, `no handlers registered for group ${group}`);
+    const topics = [...new Set([...entries.values()].flatMap((entry) => entry.definitions.map((d) => d.topic)))];
+    return { group, topics, start: resolveGroupOptions(group, options.groups?.[group]).start };
+  }
+
   function groupComponent(group: string): Component {
-    const handlers = groups.get(group);
-    if (!handlers) throw new HeraldError(CoreErrors.invalidOptions, `no handlers registered for group ${group}`);
-    const { transactionBatch: _batch, ...settings } = resolveGroupOptions(group, options.groups?.[group]);
+    const { topics, start } = subscriptionOf(group);
+    const { transactionBatch: _batch, start: _start, ...settings } = resolveGroupOptions(group, options.groups?.[group]);
     const deps = groupDeps(group);
-    const batchMode = [...handlers.values()].some((entry) => entry.batch !== undefined);
+    const batchMode = [...deps.handlers.values()].some((entry) => entry.batch !== undefined);
     const consumer = createGroupConsumer({
       group,
-      topics: [...new Set([...handlers.values()].flatMap((entry) => entry.definitions.map((d) => d.topic)))],
+      topics,
+      start,
       broker,
       dispatch: createDispatcher(deps),
       ...(batchMode ? { dispatchBatch: createBatchDispatcher(deps) } : {}),
@@ -254,6 +262,9 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     },
     get groups() {
       return [...groups.keys()];
+    },
+    get subscriptions() {
+      return [...groups.keys()].map(subscriptionOf);
     },
   };
 

@@ -73,6 +73,18 @@ export interface GroupOptions<Tx = unknown> {
   readonly maxBatch?: number;
 }
 
+/**
+ * What one consumer group of an app reads, as its handlers' registration says: the same topics and
+ * start position its consumer subscribes with when it runs.
+ */
+export interface GroupSubscription {
+  readonly group: string;
+  /** The topics of the events its handlers take, each once, in the order they were registered. */
+  readonly topics: readonly string[];
+  /** Where it starts on a partition it never committed on (`AppOptions.groups[group].start`, default `earliest`). */
+  readonly start: StartPosition;
+}
+
 export interface AppOptions<Tx> {
   /** Service name, used in logs and as the default relay id prefix. */
   readonly name?: string;
@@ -233,4 +245,12 @@ export interface App<Tx> {
   readonly events: readonly EventDefinition[];
   /** The consumer groups this app has handlers in (registered with `on` / `onBatch`), in registration order. */
   readonly groups: readonly string[];
+  /**
+   * What each of {@link groups} reads (same order): its topics and start position, known from
+   * registration whether or not the group runs in this process — started, joined or neither. The
+   * read side uses it: a group's lag is read on every partition of its topics, so a group that never
+   * took a partition (its members crash before joining, or no process runs it yet) still shows the
+   * records waiting for it. A new list at each read; it changes only while handlers are registered.
+   */
+  readonly subscriptions: readonly GroupSubscription[];
 }
