@@ -138,7 +138,7 @@ export const HISTOGRAMS = {
 export const GAUGES = {
   lag: {
     name: 'herald_consumer_lag',
-    help: "Records a consumer group still has to read in a partition (end offset minus the group's committed offset, or minus the first retained offset where it never committed).",
+    help: "Records a consumer group still has to read in a partition (end offset minus the group's committed offset, or minus the first retained offset where it never committed; there 0 for a group starting at 'latest', which will read none of it).",
     labelNames: ['group', 'topic', 'partition'],
   },
   members: {

@@ -1,5 +1,5 @@
 import { CoreErrors, HeraldError, MAX_TIMER_MS } from '@herald/core';
-import type { Broker, Clock, DeadLetterStore, EventDefinition, Instrumentation, Logger } from '@herald/core';
+import type { Broker, Clock, DeadLetterStore, EventDefinition, GroupSubscription, Instrumentation, Logger } from '@herald/core';
 import { Registry } from 'prom-client';
 
 /**
@@ -15,10 +15,12 @@ export interface MetricsApp {
   /** Their topics are reported (outbox pending 0) before anything was published. */
   readonly events: readonly EventDefinition[];
   /**
-   * The consumer groups it has handlers in: only their lag is reported, read at each poll (so
-   * handlers registered after `createMetrics` count), never the other groups the broker knows.
+   * The consumer groups it has handlers in, with their topics and start (`App.subscriptions`): only
+   * their lag is reported, on every partition of their topics whether or not a member in this
+   * process took it, never the other groups the broker knows. Read at each poll, so handlers
+   * registered after `createMetrics` count.
    */
-  readonly groups: readonly string[];
+  readonly subscriptions: readonly GroupSubscription[];
 }
 
 /** Options of {@link createMetrics}; every field but `app` has a default (see METRICS_DEFAULTS). */
@@ -72,8 +74,8 @@ export const METRICS_DEFAULTS = {
 /** Fills in defaults and validates; throws `invalid-options` naming the option. */
 export function resolveMetricsOptions(options: MetricsOptions): ResolvedMetricsOptions {
   const app = options?.app;
-  if (!app || typeof app.instrumentation?.on !== 'function' || !app.broker || !app.stores || !Array.isArray(app.groups)) {
-    throw invalid('metrics: `app` must be a Herald app (instrumentation, broker, stores and groups)');
+  if (!app || typeof app.instrumentation?.on !== 'function' || !app.broker || !app.stores || !Array.isArray(app.subscriptions)) {
+    throw invalid('metrics: `app` must be a Herald app (instrumentation, broker, stores and subscriptions)');
   }
   if (options.registry !== undefined && !(options.registry instanceof Registry)) {
     throw invalid("metrics: `registry` must be a prom-client Registry (from this process' prom-client 15)");

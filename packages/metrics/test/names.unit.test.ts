@@ -20,7 +20,7 @@ describe('the histogram buckets', () => {
   });
 
   it('put a delivery that used every attempt of the default pipeline in a finite bucket, not only in +Inf', async () => {
-    const app = { instrumentation: createInstrumentation(), broker: memoryBroker(), stores: memoryStores(), clock: systemClock, logger: silentLogger, events: [], groups: [] };
+    const app = { instrumentation: createInstrumentation(), broker: memoryBroker(), stores: memoryStores(), clock: systemClock, logger: silentLogger, events: [], subscriptions: [] };
     const metrics = createMetrics({ app, pollIntervalMs: 0, processMetrics: false });
     const worstMs = defaultPipelineWorstSeconds() * 1000;
     const fact = { kind: 'handled', group: 'billing', handler: 'billing:OrderPlaced', eventId: 'e-1', eventType: 'OrderPlaced', topic: 'orders', partition: 0, offset: 0, attempts: 5 } as const;

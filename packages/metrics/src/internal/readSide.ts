@@ -1,5 +1,5 @@
 import { canBrowseDeadLetters, canInspect, hasOutboxBacklog, hasSagaCensus, SAGA_IN_FLIGHT_STATUSES } from '@herald/core';
-import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog, SagaCensus } from '@herald/core';
+import type { BrokerInspector, DeadLetterBrowser, DeadLetterStatus, OutboxBacklog, PartitionLag, SagaCensus, StartPosition } from '@herald/core';
 import type { Gauge } from 'prom-client';
 import type { MetricsApp } from '../options.js';
 import type { GaugeCollectors, Instruments } from './instruments.js';
@@ -26,7 +26,7 @@ export interface ReadSide {
   knowSaga(saga: string): void;
   /** Fill the age gauges (outbox, sagas) right before a scrape. */
   readonly collectors: GaugeCollectors;
-  /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up) and stops listening to the app's facts. */
+  /** Drops the deadlines of reads in flight (closing: their timers must not keep the process up). */
   stop(): void;
 }
 
@@ -61,22 +61,6 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
    */
   const sagas = new Map<string, Map<string, { count: number; oldestCreatedAt: number }>>();
   let gauges: Instruments['gauges'] | undefined;
-  /**
-   * Per group, the topics its members in this process were given (the `assigned` facts): the app
-   * does not declare a group's topics, and the broker describes only the topics a group committed
-   * on, so without these a group stuck before its first commit (its first record's handler failing
-   * over and over) would have no lag series while records pile up. Kept once known.
-   */
-  const groupTopics = new Map<string, Set<string>>();
-  const unsubscribe = inspector
-    ? app.instrumentation.on(function learnGroupTopics(fact) {
-        if (fact.kind !== 'assigned') return;
-        let topics = groupTopics.get(fact.group);
-        if (!topics) groupTopics.set(fact.group, (topics = new Set()));
-        for (const { topic } of fact.partitions) topics.add(topic);
-      })
-    : NOTHING;
-
   // Each read resolves with what shows its answer, run in one synchronous pass (a scrape never
   // sees a half-updated picture) and only if no newer read of the source ended first.
 
@@ -84,22 +68,20 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     if (!inspector) return NOTHING;
     // the app's own groups only: the broker also knows other services' groups and groups nobody
     // runs any more (a requester's reply group of a past process), whose lag would grow forever.
-    // With the topics its members were given, a partition the group never committed on is shown
-    // too: lagging by all it retains, exact for a group starting at 'earliest'; one starting at
-    // 'latest' or a timestamp has its start stored as its position when a member takes the
-    // partition (the embedded log records it, the Kafka adapter commits it), so it lags from there.
+    // Each is read on every partition of the topics its handlers take (which the app knows from
+    // registration), so a partition the group never committed on is shown too, whether or not a
+    // member in this process ever took it: a group whose members crash before joining, or that no
+    // process runs yet, shows the records waiting for it.
+    const subscriptions = app.subscriptions;
     const groups = await Promise.all(
-      app.groups.map((group) => {
-        const topics = groupTopics.get(group);
-        return topics ? inspector.describeGroup(group, { topics: [...topics].sort() }) : inspector.describeGroup(group);
-      }),
+      subscriptions.map(async ({ group, topics, start }) => ({ start, description: await inspector.describeGroup(group, { topics }) })),
     );
     return function showLag() {
       gauges!.lag.reset();
       gauges!.members.reset();
-      for (const description of groups) {
+      for (const { start, description } of groups) {
         gauges!.members.set({ group: description.group }, description.members);
-        for (const p of description.partitions) gauges!.lag.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
+        for (const p of description.partitions) gauges!.lag.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, lagOf(p, start));
       }
     };
   }
@@ -187,7 +169,6 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
     },
     stop() {
       reads.stop();
-      unsubscribe();
     },
     knowSaga(saga) {
       if (!census || sagas.has(saga)) return;
@@ -206,4 +187,16 @@ export function createReadSide(app: MetricsApp, options: { readonly readTimeoutM
       },
     },
   };
+}
+
+/**
+ * The records `p`'s group has still to read there. Where it committed (or the engine stored its
+ * start when a member took the partition) that is the broker's figure. Where it never did, the
+ * broker counts everything retained: exact for a group starting at `earliest`; a group starting at
+ * `latest` will begin at the end it finds when it first takes the partition and read none of what
+ * is there now, so it lags by 0 (counting the retained records would raise HeraldConsumerLagHigh
+ * for records it will never read); for a timestamp start, what is retained is an upper bound, kept.
+ */
+function lagOf(p: PartitionLag, start: StartPosition): number {
+  return p.committed === null && start === 'latest' ? 0 : p.lag;
 }
