@@ -37,9 +37,11 @@ export const PAYMENT_FAILURES = { insufficientFunds: 'INSUFFICIENT_FUNDS', expir
 
 /**
  * The final statuses of an order, and PENDING before it has one. REJECTED: the order service found
- * the request breaking the order rules (orderRules.ts); billing never sees such an order.
+ * the request breaking the order rules (orderRules.ts); billing never sees such an order. FAILED:
+ * the order service could not process the request at all (its OrderCreationRequested is a dead
+ * letter, see services/orderFailures.ts); billing never sees it either.
  */
-export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT', 'REJECTED'] as const;
+export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT', 'REJECTED', 'FAILED'] as const;
 /** One of {@link ORDER_STATUSES}. */
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** A status an order ends in. */
@@ -107,8 +109,9 @@ export const PaymentProcessed = defineEvent({
 
 /**
  * order: the order reached a final status (the gateway answers the client from it). A paid or
- * failed order was PENDING_VALIDATION before; a REJECTED one never was (`previousStatus`
- * {@link REQUESTED}) and its `metadata` is a {@link Rejection}.
+ * failed order was PENDING_VALIDATION before; a REJECTED or FAILED one never was (`previousStatus`
+ * {@link REQUESTED}) and its `metadata` is a {@link Rejection} or a {@link Failure}. `totalCents`
+ * is 0 only for a FAILED request whose items could not be read.
  */
 export const OrderStatusUpdated = defineEvent({
   type: 'OrderStatusUpdated',
@@ -120,7 +123,7 @@ export const OrderStatusUpdated = defineEvent({
     username: Type.String(),
     status: Type.Union(ORDER_STATUSES.filter((s) => s !== 'PENDING').map((s) => Type.Literal(s))),
     previousStatus: Type.String(),
-    totalCents: Type.Integer({ minimum: 1 }),
+    totalCents: Type.Integer({ minimum: 0 }),
     updatedAt: Type.Integer(),
     metadata: Type.Record(Type.String(), Type.Unknown()),
   }),
@@ -145,8 +148,27 @@ export function rejectionErrors(metadata: Readonly<Record<string, unknown>>): Va
   return errors.filter((e): e is ValidationIssue => typeof e?.path === 'string' && typeof e?.message === 'string').map((e) => ({ path: e.path, message: e.message }));
 }
 
+/**
+ * Why the order service gave a request up: the OrderStatusUpdated `metadata` of a FAILED order.
+ * `error` is the dead letter's reason (`schema-violation`, `handler-failed`, a driver's code...),
+ * `deadLetterId` the letter an operator finds the request in.
+ */
+export interface Failure {
+  readonly reason: typeof FAILURE_REASON;
+  readonly error: string;
+  readonly deadLetterId: string;
+}
+/** {@link Failure.reason}: the request could not be processed. */
+export const FAILURE_REASON = 'UNPROCESSABLE';
+
+/** The dead letter's reason of a FAILED order's `metadata` (`unknown` when it holds none). */
+export function failureError(metadata: Readonly<Record<string, unknown>>): string {
+  const error = metadata['error'];
+  return typeof error === 'string' && error.length > 0 ? error : 'unknown';
+}
+
 /** Kinds of notification. */
-export const NOTIFICATION_TYPES = ['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS', 'ORDER_PAYMENT_TIMEOUT', 'ORDER_REJECTED'] as const;
+export const NOTIFICATION_TYPES = ['WELCOME', 'ORDER_PAID', 'ORDER_INSUFFICIENT_FUNDS', 'ORDER_PAYMENT_TIMEOUT', 'ORDER_REJECTED', 'ORDER_FAILED'] as const;
 
 /** notification (requester): a notification to send. */
 export const NotificationRequested = defineEvent({

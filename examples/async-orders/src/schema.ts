@@ -5,8 +5,8 @@ import { applySchema, type EngineKind } from '@herald/engine';
  * Each service's tables, in the SQL common to SQLite and PostgreSQL. The services share one
  * database (the embedded engine's file, or one PostgreSQL database) but each writes only its own
  * tables; the gateway reads billing's balances and the sender's notifications to answer queries.
- * Unique keys back up the inboxes: one order per request (and at most one rejection per order),
- * one payment per order, one refund per order, one row per deposit and per notification.
+ * Unique keys back up the inboxes: one order per request (and at most one rejection or failure per
+ * order), one payment per order, one refund per order, one row per deposit and per notification.
  */
 export const SCHEMA: readonly string[] = [
   // auth
@@ -44,6 +44,11 @@ export const SCHEMA: readonly string[] = [
      request_id TEXT PRIMARY KEY,
      errors TEXT NOT NULL
    )`,
+  // why the order service could not process a request (a FAILED order's dead letter reason)
+  `CREATE TABLE IF NOT EXISTS gateway_order_failures (
+     request_id TEXT PRIMARY KEY,
+     reason TEXT NOT NULL
+   )`,
   `CREATE TABLE IF NOT EXISTS gateway_deposit_requests (
      deposit_id TEXT PRIMARY KEY,
      username TEXT NOT NULL,
@@ -69,6 +74,13 @@ export const SCHEMA: readonly string[] = [
      reason TEXT NOT NULL,
      errors TEXT NOT NULL,
      rejected_at BIGINT NOT NULL
+   )`,
+  // which dead letter a FAILED order's request is in, and its reason
+  `CREATE TABLE IF NOT EXISTS order_failures (
+     order_id TEXT PRIMARY KEY,
+     dead_letter_id TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     failed_at BIGINT NOT NULL
    )`,
   // billing
   `CREATE TABLE IF NOT EXISTS billing_accounts (

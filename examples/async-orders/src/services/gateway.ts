@@ -3,7 +3,7 @@ import type { App, SqlTx, ValidationIssue } from '@herald/core';
 import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
-import { DepositApplied, DepositRequested, GROUPS, OrderCreationRequested, OrderStatusUpdated, rejectionErrors, type OrderStatus } from '../events.js';
+import { DepositApplied, DepositRequested, failureError, GROUPS, OrderCreationRequested, OrderStatusUpdated, rejectionErrors, type OrderStatus } from '../events.js';
 import { OrderRequestBody, orderRequestIssues, orderTotal } from '../orderRules.js';
 
 /** Domain error codes of the gateway's routes. */
@@ -38,6 +38,8 @@ export interface OrderView {
   readonly history: readonly { readonly status: OrderStatus; readonly at: number }[];
   /** Only on a REJECTED order: the order rules the request broke. */
   readonly errors?: readonly ValidationIssue[];
+  /** Only on a FAILED order: why the order service could not process it (its dead letter's reason). */
+  readonly reason?: string;
 }
 
 /** Options of {@link registerGatewayRoutes}. */
@@ -57,8 +59,8 @@ export interface GatewayRoutesOptions {
  * requests and notifications (404 otherwise).
  *
  * `POST /orders` publishes OrderCreationRequested (correlation id: a new request id) and holds the
- * request until the order's OrderStatusUpdated arrives (201 with the final status; a 422 problem
- * `order-rejected` when the order service rejected it), or answers 202 with
+ * request until the order's OrderStatusUpdated arrives (201 with the final status, FAILED with its
+ * `reason` too; a 422 problem `order-rejected` when the order service rejected it), or answers 202 with
  * `Location: /requests/{id}` past `waitMs`. The body must follow the order rules (orderRules.ts),
  * the order service's own: a request breaking one is refused with 422 `schema-violation` before it
  * becomes an event. `POST /billing/deposit` does the same with DepositApplied (200 with the new
@@ -104,7 +106,7 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       until: (event) => event.type === OrderStatusUpdated.type,
       answer: (event) => {
         const order = event.data as Static<typeof OrderStatusUpdated.schema>;
-        return orderAnswer({ ...order, errors: rejectionErrors(order.metadata) });
+        return orderAnswer({ ...order, errors: rejectionErrors(order.metadata), reason: failureError(order.metadata) });
       },
       lookup: async (result) => {
         const [row] = await read((tx) => tx.query<RequestRow>(`${REQUEST_SELECT} WHERE r.request_id = $1`, [result.requestId]));
@@ -208,9 +210,9 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
 
 /**
  * The gateway's read model of the orders it was asked for (seed 004: "the gateway saves the
- * status"): each final OrderStatusUpdated moves its request out of PENDING, and a REJECTED one
- * keeps the rules its request broke, in the gateway's consumer group (one replica handles each
- * event; all replicas read the result).
+ * status"): each final OrderStatusUpdated moves its request out of PENDING, a REJECTED one
+ * keeps the rules its request broke and a FAILED one its reason, in the gateway's consumer group
+ * (one replica handles each event; all replicas read the result).
  */
 export function registerGatewayProjection(app: App<SqlTx>): void {
   app.on(OrderStatusUpdated, { group: GROUPS.gateway }, async (event, ctx) => {
@@ -220,6 +222,9 @@ export function registerGatewayProjection(app: App<SqlTx>): void {
     if (status === 'REJECTED') {
       const errors = JSON.stringify(rejectionErrors(event.data.metadata));
       await ctx.tx.execute('INSERT INTO gateway_order_rejections (request_id, errors) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING', [requestId, errors]);
+    }
+    if (status === 'FAILED') {
+      await ctx.tx.execute('INSERT INTO gateway_order_failures (request_id, reason) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING', [requestId, failureError(event.data.metadata)]);
     }
   });
 }
@@ -232,24 +237,30 @@ interface RequestRow {
   total_cents: number;
   /** JSON of the broken rules, on a REJECTED order. */
   errors: string | null;
+  /** The dead letter's reason, on a FAILED order. */
+  failure: string | null;
 }
 
-/** A request with its rejection, if any (`gateway_order_requests r`, then a WHERE on `r`). */
-const REQUEST_SELECT = `SELECT r.request_id, r.username, r.order_id, r.status, r.total_cents, j.errors
-  FROM gateway_order_requests r LEFT JOIN gateway_order_rejections j ON j.request_id = r.request_id`;
+/** A request with its rejection or failure, if any (`gateway_order_requests r`, then a WHERE on `r`). */
+const REQUEST_SELECT = `SELECT r.request_id, r.username, r.order_id, r.status, r.total_cents, j.errors, f.reason AS failure
+  FROM gateway_order_requests r LEFT JOIN gateway_order_rejections j ON j.request_id = r.request_id
+  LEFT JOIN gateway_order_failures f ON f.request_id = r.request_id`;
 
 function viewOf(row: RequestRow): Omit<OrderView, 'history'> {
   const view = { requestId: row.request_id, orderId: row.order_id, status: row.status, totalCents: row.total_cents };
+  if (row.status === 'FAILED') return { ...view, reason: row.failure ?? 'unknown' };
   return row.status === 'REJECTED' ? { ...view, errors: JSON.parse(row.errors ?? '[]') as ValidationIssue[] } : view;
 }
 
 /**
- * The answer to POST /orders once the order is final: 201 with its status, or for a REJECTED
- * order a 422 problem `order-rejected` listing the broken rules in `errors`, with the request and
- * order ids to look it up by (`instance` is the request's URL).
+ * The answer to POST /orders once the order is final: 201 with its status (a FAILED one with its
+ * `reason`: the system, not the request, failed, as for PAYMENT_TIMEOUT), or for a REJECTED order
+ * a 422 problem `order-rejected` listing the broken rules in `errors`, with the request and order
+ * ids to look it up by (`instance` is the request's URL).
  */
-function orderAnswer(order: { requestId: string; orderId: string; status: OrderStatus; totalCents: number; errors?: readonly ValidationIssue[] | undefined }): RouteResponse {
+function orderAnswer(order: { requestId: string; orderId: string; status: OrderStatus; totalCents: number; errors?: readonly ValidationIssue[] | undefined; reason?: string | undefined }): RouteResponse {
   const { requestId, orderId, status, totalCents } = order;
+  if (status === 'FAILED') return { status: 201, body: { orderId, requestId, status, totalCents, reason: order.reason ?? 'unknown' } };
   if (status !== 'REJECTED') return { status: 201, body: { orderId, requestId, status, totalCents } };
   const issues = order.errors ?? [];
   const rejected = new HeraldError(GATEWAY_ERRORS.orderRejected, `order ${orderId} was rejected: ${summary(issues)}`, { details: { issues } });

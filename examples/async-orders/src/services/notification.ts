@@ -28,6 +28,11 @@ const ORDER_MESSAGES: Record<FinalStatus, { type: `ORDER_${FinalStatus}`; subjec
     subject: 'Your order was not accepted',
     content: (total) => `Your order of ${total} could not be accepted as placed (see the order for why). Nothing was charged.`,
   },
+  FAILED: {
+    type: 'ORDER_FAILED',
+    subject: 'Your order could not be processed',
+    content: (total) => `We could not process your order of ${total}. Nothing was charged, and it will not be: please order again.`,
+  },
 };
 
 /** Whether an event names a user (a REJECTED order may not: the order rules require one). */
@@ -37,7 +42,7 @@ const money = (totalCents: number) => `${Math.floor(totalCents / 100)}.${String(
 
 /**
  * notification (seed 004's mini_notif, the requester half): for each final OrderStatusUpdated
- * (REJECTED too: the user learns that nothing was charged) it asks the user service for the
+ * (REJECTED and FAILED too: the user learns that nothing was charged) it asks the user service for the
  * user's contact over `users.profile` (request/reply), then requests the notification; an order
  * without an owner (rejected for it) notifies nobody. For each UserRegistered it requests a
  * welcome (the contact is in the event). The profile is fetched before the handler's transaction

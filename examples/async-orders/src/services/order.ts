@@ -4,6 +4,7 @@ import { registerSaga, type SagaState } from '@herald/saga';
 import { GROUPS, OrderCreated, OrderCreationRequested, orderItemsOf, OrderStatusUpdated, PAYMENT_FAILURES, REJECTION_REASON, REQUESTED, type FinalStatus, type Rejection } from '../events.js';
 import { orderRequestIssues, orderTotal } from '../orderRules.js';
 import { orderSaga, type OrderSagaData } from '../saga.js';
+import { orderFailures } from './orderFailures.js';
 
 /** Options of {@link registerOrderService}. */
 export interface OrderServiceOptions {
@@ -24,12 +25,20 @@ export interface OrderServiceOptions {
  * Runs the order saga, and when the saga ends moves the order to its final status and publishes
  * OrderStatusUpdated, in the transaction that saves the saga's change. Only a PENDING_VALIDATION
  * order moves, so a final status is never overwritten.
+ *
+ * A request it cannot process (its event dead-lettered in its group) ends FAILED
+ * ({@link orderFailures}); redriven later, it finds that order and creates none.
  */
 export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptions): void {
+  app.use(orderFailures(app));
   app.on(OrderCreationRequested, { group: GROUPS.order }, async (event, ctx) => {
     const { requestId, username, deliveryAddress, paymentMethod } = event.data;
-    const [existing] = await ctx.tx.query('SELECT 1 FROM orders WHERE request_id = $1', [requestId]);
-    if (existing) return;
+    const [existing] = await ctx.tx.query<{ status: string }>('SELECT status FROM orders WHERE request_id = $1', [requestId]);
+    if (existing) {
+      // its client was told FAILED and may have ordered again: this request must not charge now
+      if (existing.status === 'FAILED') ctx.logger.warn('order request already ended FAILED (its event was dead-lettered); this delivery creates no order', { requestId });
+      return;
+    }
     const items = orderItemsOf(event.data.items);
     const errors = orderRequestIssues(event.data);
     const order: NewOrder = { orderId: uuidv7(), requestId, username, totalCents: orderTotal(items), now: app.clock.now() };
