@@ -8,8 +8,12 @@ import { buildWorkflow } from '../workflow.js';
 
 /** A seat: its row (1-999, no leading zero) and its letter (A-K), upper case: `12C`. */
 export const SEAT_PATTERN = '^[1-9][0-9]{0,2}[A-K]$';
-/** A flight: the airline's two-character code (letters or digits) and a 1-4 digit number, upper case, no separator: `SU100`. */
-export const FLIGHT_ID_PATTERN = '^[A-Z0-9]{2}[0-9]{1,4}$';
+/**
+ * A flight: the airline's two-character code (letters or digits) and its number, 1 to 9999 without
+ * leading zeros, upper case, no separator: `SU100`. `SU0100` is the same flight (numbers are padded
+ * to four digits in places), which the live-seat index would take for another, so it is refused.
+ */
+export const FLIGHT_ID_PATTERN = '^[A-Z0-9]{2}[1-9][0-9]{0,3}$';
 /** Has a character other than white space: a blank customer id names no one. */
 const NOT_BLANK_PATTERN = '\\S';
 
