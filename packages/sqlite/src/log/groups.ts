@@ -62,8 +62,9 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
     deleteMember: db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?'),
     holds: db.prepare<[string, number, string, number], number>('SELECT 1 FROM herald_leases WHERE group_name = ? AND pid = ? AND member_id = ? AND epoch = ?').pluck(),
     offset: db.prepare<[string, number], number>('SELECT next_offset FROM herald_offsets WHERE group_name = ? AND pid = ?').pluck(),
-    setOffset: db.prepare(
-      'INSERT INTO herald_offsets (group_name, pid, next_offset) VALUES (?, ?, ?) ON CONFLICT (group_name, pid) DO UPDATE SET next_offset = excluded.next_offset',
+    // every write of a position stamps it: the group is active (see offsetsRetention.ts)
+    setOffset: db.prepare<[string, number, number, number]>(
+      'INSERT INTO herald_offsets (group_name, pid, next_offset, active_at) VALUES (?, ?, ?, ?) ON CONFLICT (group_name, pid) DO UPDATE SET next_offset = excluded.next_offset, active_at = excluded.active_at',
     ),
   };
 
@@ -110,7 +111,7 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
         let position = s.offset.get(group, pid);
         if (position === undefined) {
           position = positionFor(ctx, pid, input.start);
-          s.setOffset.run(group, pid, position);
+          s.setOffset.run(group, pid, position, ctx.now);
         }
         gained.push({ pid, epoch, position });
       }
@@ -123,11 +124,11 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
       s.freeAll.run(group, memberId);
       s.deleteMember.run(group, memberId);
     },
-    commit: (group, memberId, offsets) => () => {
+    commit: (group, memberId, offsets) => (ctx) => {
       let refused = 0;
       for (const o of offsets) {
         if (s.holds.get(group, o.pid, memberId, o.epoch) === undefined) refused++;
-        else s.setOffset.run(group, o.pid, o.offset);
+        else s.setOffset.run(group, o.pid, o.offset, ctx.now);
       }
       return refused;
     },
@@ -142,7 +143,7 @@ export function createGroupAccess(db: Database.Database, topics: TopicRegistry, 
       const targets = resetTargets(options, 'log', topic.pids.length, (p) => ({ low: records.start(topic.pids[p]!), high: ctx.head(topic.pids[p]!) }));
       for (const p of targets.partitions) {
         const pid = topic.pids[p]!;
-        s.setOffset.run(options.group, pid, 'offset' in targets ? targets.offset : positionFor(ctx, pid, targets.position));
+        s.setOffset.run(options.group, pid, 'offset' in targets ? targets.offset : positionFor(ctx, pid, targets.position), ctx.now);
       }
     },
   };

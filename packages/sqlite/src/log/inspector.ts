@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { CoreErrors, HeraldError } from '@herald/core';
 import type { BrokerInspector, Clock, PartitionLag, TopicDescription } from '@herald/core';
 import { logReads } from '../internal/storeErrors.js';
-import { readRetentionDefaults } from './retention.js';
+import { readLogDefaults } from './logDefaults.js';
 
 export interface InspectorSettings {
   readonly clock: Clock;
@@ -63,7 +63,7 @@ export function createInspector(db: Database.Database, settings: InspectorSettin
       DESCRIBE_GROUP,
     ),
   };
-  const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all(), defaults: readRetentionDefaults(s.defaults.all(), settings) }));
+  const readTopics = db.transaction(() => ({ topics: s.topics.all(), partitions: s.partitions.all(), defaults: readLogDefaults(s.defaults.all(), { retentionMs: settings.retentionMs, retentionBytes: settings.retentionBytes }) }));
   const readGroup = db.transaction((group: string, named: readonly string[]) => ({
     members: s.members.get(group, settings.sessionTimeoutMs, settings.clock.now())!,
     positions: s.positions.all({ group, named: JSON.stringify(named) }),

@@ -30,7 +30,16 @@ export interface SqliteLogOptions {
   readonly retentionMs?: number | null;
   /** Per-partition size retention for topics that declare none. Default `null` (unlimited). */
   readonly retentionBytes?: number | null;
-  /** How often the retention sweep runs. Default 60 000. */
+  /**
+   * How long a consumer group's offsets are kept once it has no live member (Kafka's
+   * `offsets.retention.minutes`, KIP-211). Default 7 days; `null` keeps them forever. Counted from
+   * the group's last sign of life: a commit, a reset, a member storing its start position or
+   * heartbeating, or a sweep seeing a member live. Then the retention sweep deletes its offsets,
+   * leases and member rows, and a member joining it later starts at its start position, as a new
+   * group's does.
+   */
+  readonly offsetsRetentionMs?: number | null;
+  /** How often the retention sweep (records, then groups' offsets) runs. Default 60 000. */
   readonly retentionCheckMs?: number;
   /**
    * Whether this handle checkpoints the WAL and sweeps retention in the background. Default true;
@@ -52,9 +61,10 @@ export interface SqliteLogOptions {
   readonly logger?: Logger;
 }
 
-export type ResolvedLogOptions = Required<Omit<SqliteLogOptions, 'retentionMs' | 'retentionBytes'>> & {
+export type ResolvedLogOptions = Required<Omit<SqliteLogOptions, 'retentionMs' | 'retentionBytes' | 'offsetsRetentionMs'>> & {
   readonly retentionMs: number | null;
   readonly retentionBytes: number | null;
+  readonly offsetsRetentionMs: number | null;
 };
 
 export const LOG_DEFAULTS = {
@@ -67,6 +77,7 @@ export const LOG_DEFAULTS = {
   maxBatch: 500,
   retentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionBytes: null,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
   retentionCheckMs: 60_000,
   maintenance: true,
   migrate: true,
@@ -88,6 +99,7 @@ export function resolveLogOptions(options: SqliteLogOptions): ResolvedLogOptions
   positive(name, 'maxBatch', o.maxBatch, true);
   if (o.retentionMs !== null) positive(name, 'retentionMs', o.retentionMs);
   if (o.retentionBytes !== null) positive(name, 'retentionBytes', o.retentionBytes);
+  if (o.offsetsRetentionMs !== null) positive(name, 'offsetsRetentionMs', o.offsetsRetentionMs);
   positive(name, 'retentionCheckMs', o.retentionCheckMs);
   return o as ResolvedLogOptions;
 }

@@ -12,33 +12,6 @@ export interface RetentionSettings {
 }
 
 /**
- * Records `settings` as the retention of topics that declare none, for every handle's inspector:
- * written by the handle that sweeps (the app's), in the caller's transaction. Returns what another
- * sweeping handle had recorded when it differs (each process sweeps with its own: another process
- * sharing the file with a shorter retention deletes what this one means to keep).
- */
-export function recordRetentionDefaults(db: Database.Database, settings: Omit<RetentionSettings, 'chunk'>): Omit<RetentionSettings, 'chunk'> | undefined {
-  const rows = db.prepare<[], { name: string; value: number | null }>('SELECT name, value FROM herald_log_defaults').all();
-  const before = readRetentionDefaults(rows, settings);
-  const upsert = db.prepare('INSERT INTO herald_log_defaults (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
-  upsert.run(RETENTION_MS, settings.retentionMs);
-  upsert.run(RETENTION_BYTES, settings.retentionBytes);
-  return before.retentionMs !== settings.retentionMs || before.retentionBytes !== settings.retentionBytes ? before : undefined;
-}
-
-/** The retention of topics that declare none, as the sweeping handle recorded it (else `fallback`). */
-export function readRetentionDefaults(rows: readonly { name: string; value: number | null }[], fallback: Omit<RetentionSettings, 'chunk'>): Omit<RetentionSettings, 'chunk'> {
-  const recorded = new Map(rows.map((row) => [row.name, row.value]));
-  return {
-    retentionMs: recorded.has(RETENTION_MS) ? recorded.get(RETENTION_MS)! : fallback.retentionMs,
-    retentionBytes: recorded.has(RETENTION_BYTES) ? recorded.get(RETENTION_BYTES)! : fallback.retentionBytes,
-  };
-}
-
-const RETENTION_MS = 'retention_ms';
-const RETENTION_BYTES = 'retention_bytes';
-
-/**
  * Deletes the oldest records of each partition while they are older than the topic's retention or
  * the partition is over its size (sizes are counted in UTF-16 code units of key + value, which is
  * bytes for ASCII). Only a prefix of a partition is ever deleted, so offsets stay dense from

@@ -74,4 +74,11 @@ export const LOG_MIGRATIONS: readonly Migration[] = [
     version: 3,
     statements: [`CREATE TABLE herald_log_defaults (name TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID`],
   },
+  {
+    // offsets retention (see offsetsRetention.ts): when the group last showed it uses the position
+    // (written, or a member seen live by a sweep). NULL for rows written before, and for those a
+    // process of the earlier release still running writes: a sweep stamps them, never expires them
+    version: 4,
+    statements: [`ALTER TABLE herald_offsets ADD COLUMN active_at INTEGER`],
+  },
 ];

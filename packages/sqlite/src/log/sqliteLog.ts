@@ -25,14 +25,19 @@ import { createNotifier } from './notifier.js';
 import { resolveLogOptions, type SqliteLogOptions } from './options.js';
 import { createHandOver, type Appended } from './handOver.js';
 import { createRecordAccess, type Placed } from './records.js';
-import { createLogRetention, recordRetentionDefaults } from './retention.js';
+import { recordLogDefaults, warnOtherDefaults } from './logDefaults.js';
+import { createOffsetsRetention } from './offsetsRetention.js';
+import { createLogRetention } from './retention.js';
 import { LOG_MIGRATIONS } from './schema.js';
 import { createTopicRegistry } from './topics.js';
 import { createWriteQueue } from './writeQueue.js';
 
 /** The embedded log: a {@link Broker} with topic provisioning, offset reset, inspection and reading. */
 export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspector, RecordReader {
-  /** Runs the retention sweep now (it also runs every `retentionCheckMs`); resolves with the records deleted. */
+  /**
+   * Runs the retention sweep now (it also runs every `retentionCheckMs`): records past their
+   * topic's retention, then the groups idle past `offsetsRetentionMs`; resolves with the records deleted.
+   */
   sweepRetention(): Promise<number>;
   /**
    * Another connection in this process (a worker thread of the app) just committed records: consumers
@@ -49,6 +54,8 @@ export interface SqliteLog extends Broker, TopicAdmin, OffsetReset, BrokerInspec
 }
 
 const RETENTION_CHUNK = 5000;
+/** Most consumer groups the offsets retention deletes per transaction. */
+const GROUPS_CHUNK = 500;
 /** How often the background thread checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -73,7 +80,10 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * only after `deliver` resolved; `revoked` may be called while a `deliver` of the partition is
  * still pending, but no `deliver` of it starts after that. Retention (age, size) runs in the
  * background and, like Kafka's, may drop records a slow group has not read; the group's sink is
- * then told which (`DeliverySink.outOfRange`) before anything after them is delivered.
+ * then told which (`DeliverySink.outOfRange`) before anything after them is delivered. The same
+ * sweep deletes the offsets of consumer groups idle, without a live member, for
+ * `offsetsRetentionMs` (Kafka's offsets retention; see `createOffsetsRetention`): one that returns
+ * starts at its start position.
  *
  * Inspection (`describeTopics`, `listGroups`, `describeGroup`) reads the file's tables, so any
  * handle on the file (one that never subscribed, in another process) sees every group's committed
@@ -98,17 +108,12 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const notifier = createNotifier(db, { pollMs: o.pollMs, logger: o.logger });
   // before the write queue takes the connection over (its busy timeout goes to 0): setup may wait
   // for another process's lock
-  const otherRetention = db.transaction(() => {
+  const otherDefaults = db.transaction(() => {
     topics.refresh();
     for (const spec of o.topics) topics.ensure(spec, o.clock.now());
-    return o.maintenance ? recordRetentionDefaults(db, o) : undefined;
+    return o.maintenance ? recordLogDefaults(db, o) : undefined;
   }).immediate();
-  if (otherRetention) {
-    o.logger.warn(
-      `log: ${o.path} was swept with another retention for topics that declare none (retentionMs ${String(otherRetention.retentionMs)}, retentionBytes ${String(otherRetention.retentionBytes)}; this handle: ${String(o.retentionMs)}, ${String(o.retentionBytes)}). Every process sharing the file sweeps with its own, so the shortest wins: give them the same retention, or declare retention on the topics`,
-      { path: o.path, recorded: otherRetention, own: { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes } },
-    );
-  }
+  if (otherDefaults) warnOtherDefaults(o.logger, o.path, otherDefaults, o);
   const queue = createWriteQueue({
     db,
     clock: o.clock,
@@ -121,6 +126,7 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   const records = createRecordAccess(db, topics);
   const groups = createGroupAccess(db, topics, records);
   const retention = createLogRetention(db, topics, queue, { retentionMs: o.retentionMs, retentionBytes: o.retentionBytes, chunk: RETENTION_CHUNK });
+  const offsetsRetention = createOffsetsRetention(db, queue, { offsetsRetentionMs: o.offsetsRetentionMs, sessionTimeoutMs: o.sessionTimeoutMs, clock: o.clock, logger: o.logger, chunk: GROUPS_CHUNK });
   const inspector = createInspector(db, { clock: o.clock, sessionTimeoutMs: o.sessionTimeoutMs, retentionMs: o.retentionMs, retentionBytes: o.retentionBytes });
   const subscriptions = new Set<Subscription>();
   const members = new Set<Member>();
@@ -135,7 +141,11 @@ export function sqliteLog(options: SqliteLogOptions): SqliteLog {
   let sweeping: Promise<number> | undefined;
 
   function sweep(): Promise<number> {
-    sweeping ??= retention.sweep().finally(() => (sweeping = undefined));
+    sweeping ??= (async () => {
+      const deleted = await retention.sweep();
+      await offsetsRetention.sweep();
+      return deleted;
+    })().finally(() => (sweeping = undefined));
     return sweeping;
   }
   const sweeper = o.maintenance ? setInterval(() => void sweep().catch((error: unknown) => o.logger.warn('log: retention sweep failed', { error })), o.retentionCheckMs) : undefined;
