@@ -65,7 +65,7 @@ await http('GET', `${analyticsUrl}/v1/analytics/counts?${range}&window=5m&type=p
 await http('GET', `${analyticsUrl}/v1/analytics/users/alice`);
 await http('GET', `${analyticsUrl}/v1/analytics/top-types?${range}&limit=3`);
 await http('GET', `${analyticsUrl}/v1/metrics/checkout_ms/summary?${range}&window=1h`);
-await http('GET', `${analyticsUrl}/v1/analytics/late`);
+await http('GET', `${analyticsUrl}/v1/analytics/late?${range}`);
 console.log('gRPC User ->', JSON.stringify(await rpc(analytics, 'User', { userId: 'bob' })));
 await rpc(analytics, 'User', { userId: 'nobody' }).catch((error: grpc.ServiceError) => console.log(`gRPC User nobody -> ${grpc.status[error.code]}: ${error.details}`));
 producer.close();

@@ -1,7 +1,7 @@
 import { HeraldError, type WindowStore } from '@herald/core';
 import type { AnalyticsStore } from '@herald/analytics';
 import { PipelineErrors } from './errors.js';
-import { MINUTE_WINDOW_STORE } from './services/consumer.js';
+import { MINUTE_MS, MINUTE_WINDOW_STORE } from './services/consumer.js';
 import { epochMsOf } from './time.js';
 
 /** The window sizes the API serves; every one is a whole number of the stream's minutes. */
@@ -64,7 +64,7 @@ export interface Queries {
   user(userId: string): Promise<UserView>;
   topTypes(input: RangeInput & { readonly limit?: number }): Promise<{ types: { type: string; count: number }[] }>;
   metricSummary(input: RangeInput & { readonly name: string; readonly window?: string }): Promise<Series<MetricPoint>>;
-  late(): Promise<{ late: LatePoint[] }>;
+  late(input: RangeInput): Promise<{ from: string; to: string; late: LatePoint[] }>;
 }
 
 /** Options of {@link createQueries}. */
@@ -85,6 +85,7 @@ export interface QueriesOptions {
  * `end + grace` (no partition that has seen an event will add to it any more; what arrives for it
  * is late). A partition that never received an event has no stream time and holds nothing back
  * (Flink's idle sources; an event arriving there later for a final window would count in it).
+ * `late` answers the late events of the minutes starting in the range, widened to whole minutes.
  */
 export function createQueries(options: QueriesOptions): Queries {
   const { store } = options;
@@ -130,9 +131,12 @@ export function createQueries(options: QueriesOptions): Queries {
       const series = await store.metricSummary({ name: input.name, ...range, windowMs });
       return { from: iso(range.from), to: iso(range.to), series: series.map((w) => ({ ...w, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd) })) };
     },
-    async late() {
-      const late = await store.late();
-      return { late: late.map((w) => ({ type: w.type, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count })) };
+    async late(input) {
+      // a range, as every other query: late events only accumulate, and all of them would be read
+      // and sent at every call, more with every day the pipeline runs
+      const range = wholeWindows(rangeOf(input), MINUTE_MS);
+      const late = await store.late(range);
+      return { from: iso(range.from), to: iso(range.to), late: late.map((w) => ({ type: w.type, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count })) };
     },
   };
 }

@@ -36,7 +36,7 @@ describe('analytics-pipeline in one process, over HTTP', () => {
     for (const [eventId, reason] of scenario.deadLetters) expect(byEvent.get(envelopeIdOf(eventId))).toBe(reason);
   });
 
-  it('answers problems: 413 over 1 MiB, 404 for an unknown route or user, 422 for a bad range or window', async () => {
+  it('answers problems: 413 over 1 MiB, 404 for an unknown route or user, 422 for a bad or missing range or window', async () => {
     const big = { events: Array.from({ length: 1000 }, (_, i) => ({ userId: `u-${i}`, type: 'click', timestamp: RANGE.from, properties: { element: 'x'.repeat(1100) } })) };
     const tooLarge = await send(`${urls.producerHttp}/v1/events:batch`, { body: big });
     expect([tooLarge.status, tooLarge.contentType]).toEqual([413, 'application/problem+json']);
@@ -47,6 +47,8 @@ describe('analytics-pipeline in one process, over HTTP', () => {
     expect([unknown.status, (unknown.body as { code: string }).code]).toEqual([404, 'user-not-found']);
     const badRange = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.to}&to=${RANGE.from}&window=1m`);
     expect([badRange.status, (badRange.body as { code: string }).code]).toEqual([422, 'invalid-query']);
+    const unbounded = await send(`${urls.analyticsHttp}/v1/analytics/late`);
+    expect([unbounded.status, unbounded.contentType]).toEqual([422, 'application/problem+json']);
     const badWindow = await send(`${urls.analyticsHttp}/v1/analytics/counts?from=${RANGE.from}&to=${RANGE.to}&window=2m`);
     expect([badWindow.status, badWindow.contentType]).toEqual([422, 'application/problem+json']);
     // NUL, which the analytics store cannot keep, is refused at the door, not when its window closes

@@ -77,7 +77,7 @@ describe('the consumer while the analytics store is unavailable', () => {
       const got = await counted();
       return got.length === want.length ? got : undefined;
     }, 20_000, 'minutes 0, 2 and 4 counted')).toEqual(want);
-    expect((await queries!.late()).late).toEqual([]);
+    expect((await queries!.late(range)).late).toEqual([]);
     expect(await app!.deadLetters()).toEqual([]);
     // the sample goes through its own group, whose retry after the outage may come later than the events' (backoff up to 10 s)
     const summarised = async () => (await real!.metricSummary({ name: 'latency', from: M, to: M + 60_000, windowMs: 60_000 })).map((w) => [w.count, w.avg]);

@@ -30,7 +30,7 @@ export function createAnalyticsGrpc(service: grpc.ServiceDefinition, options: An
     User: unary((r: { userId: string }) => queries.user(r.userId), failures),
     TopTypes: unary((r: Range & { limit: number }) => queries.topTypes({ from: r.from, to: r.to, ...(r.limit ? { limit: r.limit } : {}) }), failures),
     MetricSummary: unary((r: Range & { name: string; window: string }) => queries.metricSummary({ name: r.name, from: r.from, to: r.to, window: optional(r.window) }), failures),
-    Late: unary(() => queries.late(), failures),
+    Late: unary((r: Range) => queries.late({ from: r.from, to: r.to }), failures),
   };
   return createGrpcServer(service, implementation, options.logger);
 }

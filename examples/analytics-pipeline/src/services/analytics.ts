@@ -12,6 +12,7 @@ const TopTypesQuery = Type.Object({ ...Range, limit: Type.Optional(Type.String({
 const SummaryQuery = Type.Object({ ...Range, window: Type.Optional(Type.String({ maxLength: 8 })) });
 const UserParams = Type.Object({ userId: Type.String({ minLength: 1, maxLength: 128 }) });
 const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });
+const LateQuery = Type.Object(Range);
 
 /** The query API's domain errors, by the problem each one is. */
 export const QUERY_PROBLEMS: Readonly<Record<string, string>> = {
@@ -33,7 +34,7 @@ export interface AnalyticsHttpOptions {
  * - `GET /v1/analytics/users/{userId}` → `{ userId, events, firstSeen, lastSeen, byType }`, 404 when unknown;
  * - `GET /v1/analytics/top-types?from=&to=&limit=` → `{ types: [{ type, count }] }`;
  * - `GET /v1/metrics/{name}/summary?from=&to=&window=` → `{ series: [{ windowStart, windowEnd, count, min, max, avg, p95 }] }`;
- * - `GET /v1/analytics/late` → `{ late: [{ type, windowStart, windowEnd, count }] }`;
+ * - `GET /v1/analytics/late?from=&to=` → `{ from, to, late: [{ type, windowStart, windowEnd, count }] }`, minutes starting in the range;
  * a bad parameter is 422, every error problem+json. Also /livez, /readyz and /metrics.
  */
 export function createAnalyticsHttp(app: App<SqlTx>, options: AnalyticsHttpOptions): Gateway<SqlTx> {
@@ -48,6 +49,6 @@ export function createAnalyticsHttp(app: App<SqlTx>, options: AnalyticsHttpOptio
   gateway.query({ url: '/v1/analytics/users/:userId', params: UserParams, handle: ({ params }) => queries.user(params.userId) });
   gateway.query({ url: '/v1/analytics/top-types', querystring: TopTypesQuery, handle: ({ query }) => queries.topTypes({ from: query.from, to: query.to, ...(query.limit ? { limit: Number(query.limit) } : {}) }) });
   gateway.query({ url: '/v1/metrics/:name/summary', params: NameParams, querystring: SummaryQuery, handle: ({ params, query }) => queries.metricSummary({ ...query, name: params.name }) });
-  gateway.query({ url: '/v1/analytics/late', handle: () => queries.late() });
+  gateway.query({ url: '/v1/analytics/late', querystring: LateQuery, handle: ({ query }) => queries.late(query) });
   return gateway;
 }

@@ -55,7 +55,7 @@ export interface QueryClient {
   user(userId: string): Promise<unknown>;
   topTypes(query: { from: string; to: string; limit: number }): Promise<unknown>;
   metricSummary(name: string, query: { from: string; to: string; window: string }): Promise<unknown>;
-  late(): Promise<unknown>;
+  late(query: { from: string; to: string }): Promise<unknown>;
 }
 
 /** The HTTP query client; any answer but 200 fails. */
@@ -71,7 +71,7 @@ export function httpQueries(analyticsUrl: string): QueryClient {
     user: (userId) => get(`/v1/analytics/users/${encodeURIComponent(userId)}`),
     topTypes: (q) => get('/v1/analytics/top-types', q),
     metricSummary: (name, q) => get(`/v1/metrics/${encodeURIComponent(name)}/summary`, q),
-    late: () => get('/v1/analytics/late'),
+    late: (q) => get('/v1/analytics/late', q),
   };
 }
 
@@ -90,7 +90,7 @@ export async function verifyQueries(queries: QueryClient, scenario: Scenario, ti
       const [counts, summary, late] = await Promise.all([
         queries.counts({ ...RANGE, window: '1h' }),
         queries.metricSummary('cart_size', { ...RANGE, window: '1h' }).then((answer) => (answer as { series: { count: number }[] }).series.map((w) => w.count)),
-        queries.late(),
+        queries.late(RANGE),
       ]);
       last = { counts, summary, late };
       return isDeepStrictEqual(counts, hourly) && isDeepStrictEqual(summary, metricsIn) && isDeepStrictEqual(late, expectedLate(scenario)) ? true : undefined;
@@ -109,7 +109,13 @@ export async function verifyQueries(queries: QueryClient, scenario: Scenario, ti
   expect(await queries.topTypes({ from: new Date(BASE).toISOString(), to: new Date(BASE + 300_000).toISOString(), limit: 3 })).toEqual(
     expectedTopTypes(scenario, BASE, BASE + 300_000, 3),
   );
-  expect(await queries.late()).toEqual(expectedLate(scenario));
+  expect(await queries.late(RANGE)).toEqual(expectedLate(scenario));
+  // only the minutes starting in a range (widened to whole minutes): late events only accumulate
+  const some = { from: new Date(BASE + 2 * 60_000 + 30_000).toISOString(), to: new Date(BASE + 4 * 60_000).toISOString() };
+  const wanted = expectedLate(scenario, { from: BASE + 2 * 60_000, to: BASE + 4 * 60_000 });
+  expect(wanted.late.length).toBeGreaterThan(0);
+  expect(wanted.late.length).toBeLessThan(expectedLate(scenario).late.length);
+  expect(await queries.late(some)).toEqual(wanted);
   for (const name of ['cart_size', 'checkout_latency_ms']) {
     for (const window of ['1m', '5m'] as const) {
       const actual = (await queries.metricSummary(name, { ...RANGE, window })) as { from: string; to: string; series: { p95: number; avg: number }[] };

@@ -96,6 +96,6 @@ export function grpcQueries(analytics: grpc.Client): QueryClient {
     user: (userId) => call(analytics, 'User', { userId }),
     topTypes: (q) => call(analytics, 'TopTypes', q),
     metricSummary: (name, q) => call(analytics, 'MetricSummary', { name, ...q }),
-    late: () => call(analytics, 'Late', {}),
+    late: (q) => call(analytics, 'Late', q),
   };
 }

@@ -196,19 +196,25 @@ export function expectedTopTypes(s: Scenario, from: number, to: number, limit: n
   return { types: types.slice(0, limit) };
 }
 
-/** `GET /v1/analytics/late`: late events (each id once) per type and one-minute window, by window then type. */
-export function expectedLate(s: Scenario) {
+/**
+ * `GET /v1/analytics/late` over `range` (epoch ms on minute boundaries; {@link RANGE} by default):
+ * late events (each id once) per type and one-minute window starting in it, by window then type.
+ */
+export function expectedLate(s: Scenario, range: { from: number; to: number } = { from: Date.parse(RANGE.from), to: Date.parse(RANGE.to) }) {
   const windows = new Map<string, { type: string; start: number; count: number }>();
   for (const { event, fate } of s.fates.values()) {
     if (fate !== 'late') continue;
     const t = Date.parse(event.timestamp);
     const start = t - (t % 60_000);
+    if (start < range.from || start >= range.to) continue;
     const key = `${start}|${event.type}`;
     const w = windows.get(key) ?? { type: event.type, start, count: 0 };
     w.count++;
     windows.set(key, w);
   }
   return {
+    from: iso(range.from),
+    to: iso(range.to),
     late: [...windows.values()]
       .sort((a, b) => a.start - b.start || (a.type < b.type ? -1 : 1))
       .map((w) => ({ type: w.type, windowStart: iso(w.start), windowEnd: iso(w.start + 60_000), count: w.count })),
