@@ -2,6 +2,7 @@ import type { App, Logger, SqlTx } from '@herald/core';
 import type { PipelineConfig, Service } from './config.js';
 import { createAnalyticsGrpc } from './grpc/analytics.js';
 import { createProducerGrpc } from './grpc/producer.js';
+import type { FinishedCall } from './grpc/server.js';
 import { maxFutureSkewOf } from './ingest.js';
 import { loadServices } from './grpc/protos.js';
 import type { Queries } from './queries.js';
@@ -67,7 +68,7 @@ export function createListeners(app: App<SqlTx>, deps: ListenerDeps): Listener[]
   });
   const listeners: Listener[] = [];
   const services = runs.has('producer') || queries ? loadServices() : undefined;
-  const grpcOptions = { logger, onError: seed.grpcError };
+  const grpcOptions = { logger, onCall: (call: FinishedCall) => seed.grpcCall(call) };
   if (runs.has('producer')) {
     listeners.push(gateway('producerHttp', ports.producerHttp, createProducerHttp(app, { ...http, maxFutureSkewMs })));
     listeners.push(grpcServer('producerGrpc', ports.producerGrpc, createProducerGrpc(services!.Producer.service, { ...grpcOptions, publish: app.publishDirect, maxFutureSkewMs })));

@@ -157,21 +157,28 @@ describe('event times and query ranges', () => {
 describe('the gRPC servers', () => {
   const failing = (thrown: unknown) => {
     const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+    const completed: typeof logged = [];
     const counted: string[] = [];
-    const logger = { error: (message: string, fields?: Record<string, unknown>) => logged.push({ message, ...(fields ? { fields } : {}) }) } as unknown as Logger;
-    const handler = unary(() => Promise.reject(thrown), { onError: (code) => counted.push(code), logger });
-    return new Promise<{ status: Partial<grpc.ServiceError>; logged: typeof logged; counted: string[] }>((resolve) => {
+    const logger = {
+      error: (message: string, fields?: Record<string, unknown>) => logged.push({ message, ...(fields ? { fields } : {}) }),
+      info: (message: string, fields?: Record<string, unknown>) => completed.push({ message, ...(fields ? { fields } : {}) }),
+    } as unknown as Logger;
+    const handler = unary(() => Promise.reject(thrown), { onCall: (call) => counted.push(call.code), logger });
+    return new Promise<{ status: Partial<grpc.ServiceError>; logged: typeof logged; completed: typeof logged; counted: string[] }>((resolve) => {
       const call = { request: {}, getPath: () => '/herald.analytics.v1.Analytics/Counts' } as unknown as grpc.ServerUnaryCall<unknown, unknown>;
-      handler(call, ((status: Partial<grpc.ServiceError>) => resolve({ status, logged, counted })) as grpc.sendUnaryData<unknown>);
+      handler(call, ((status: Partial<grpc.ServiceError>) => resolve({ status, logged, completed, counted })) as grpc.sendUnaryData<unknown>);
     });
   };
 
-  it('log a call that failed unexpectedly (INTERNAL, its cause not sent), and only count a refusal', async () => {
+  it('log every call, and a call that failed unexpectedly (INTERNAL, its cause not sent) with its error; count each by its status', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'series')");
     const unexpected = await failing(bug);
     expect([unexpected.status.code, unexpected.status.details, unexpected.counted]).toEqual([13, 'internal error', ['INTERNAL']]);
     expect(unexpected.logged).toEqual([{ message: 'gRPC call failed unexpectedly', fields: { method: '/herald.analytics.v1.Analytics/Counts', status: 'INTERNAL', error: bug } }]);
     const refusal = await failing(new HeraldError(PipelineErrors.invalidQuery, 'window must be one of 1m, 5m, 1h'));
     expect([refusal.status.code, refusal.counted, refusal.logged]).toEqual([3, ['INVALID_ARGUMENT'], []]);
+    // each call, refused or not, is one `gRPC call completed` line, as HTTP's `request completed`
+    const line = (code: string) => ({ message: 'gRPC call completed', fields: { method: '/herald.analytics.v1.Analytics/Counts', type: 'unary', code, durationMs: expect.any(Number) } });
+    expect([...unexpected.completed, ...refusal.completed]).toEqual([line('INTERNAL'), line('INVALID_ARGUMENT')]);
   });
 });

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger, Publish, ValidationIssue } from '@herald/core';
 import { jsonDepth } from '@herald/http';
 import { appendEvents, appendMetric, assertValid, createIngestChecks, MAX_BATCH, type IngestChecks, type IngestEvent } from '../ingest.js';
-import { createGrpcServer, failedCall, unary, type GrpcServer } from './server.js';
+import { createGrpcServer, failedCall, finishCall, unary, type CallObserver, type GrpcServer } from './server.js';
 
 /** `herald.analytics.v1.Event` as proto-loader gives it. */
 export interface EventMessage {
@@ -29,8 +29,8 @@ export interface ProducerGrpcOptions {
   /** `app.publishDirect`: appends straight to the log, resolves once durable. */
   readonly publish: Publish;
   readonly logger: Logger;
-  /** Counts a failed call (`errors_total{source="grpc"}`). */
-  readonly onError: (code: string) => void;
+  /** Told of every answered call (see `CallObserver`). */
+  readonly onCall: CallObserver['onCall'];
   /** How far ahead of this process's clock an event time may be (`maxFutureSkewOf(graceMs)`). */
   readonly maxFutureSkewMs: number;
 }
@@ -51,36 +51,42 @@ export const MAX_PROPERTIES_DEPTH = 1000;
 export function createProducerGrpc(service: grpc.ServiceDefinition, options: ProducerGrpcOptions): GrpcServer {
   const { publish } = options;
   const checks = createIngestChecks({ maxFutureSkewMs: options.maxFutureSkewMs });
-  const failures = { onError: options.onError, logger: options.logger };
+  const observer: CallObserver = { onCall: options.onCall, logger: options.logger };
   const implementation: grpc.UntypedServiceImplementation = {
     Ingest: unary(async (message: EventMessage) => {
       const [event] = checked(checks, [message], { pathOf: () => '', what: 'event' });
       const [eventId] = await appendEvents(publish, [event!]);
       return { eventId };
-    }, failures),
+    }, observer),
     IngestBatch: unary(async (message: { events: EventMessage[] }) => {
       if (message.events.length < 1 || message.events.length > MAX_BATCH) {
         assertValid([{ path: '/events', message: `must hold 1 to ${MAX_BATCH} events, got ${message.events.length}` }], 'batch');
       }
       const events = checked(checks, message.events, { pathOf: (i) => `/events/${i}`, what: `batch of ${message.events.length} events (none was accepted)` });
       return { accepted: (await appendEvents(publish, events)).length };
-    }, failures),
+    }, observer),
     IngestStream: (call: grpc.ServerReadableStream<EventMessage, { accepted: number }>, callback: grpc.sendUnaryData<{ accepted: number }>) => {
+      const started = { method: call.getPath(), type: 'client_stream' as const, startedAt: performance.now() };
       void readStream(call, { publish, checks })
         .then(({ accepted, error }) => {
-          if (error === undefined) return callback(null, { accepted });
+          if (error === undefined) {
+            finishCall(observer, started, undefined);
+            return callback(null, { accepted });
+          }
           const trailer = new grpc.Metadata();
           trailer.set('accepted', String(accepted));
-          callback(failedCall(error, { ...failures, method: call.getPath(), trailer }));
+          const status = failedCall(error, { logger: options.logger, method: started.method, trailer });
+          finishCall(observer, started, status);
+          callback(status);
         })
-        .catch((error: unknown) => options.logger.error('gRPC call could not be answered', { method: call.getPath(), error }));
+        .catch((error: unknown) => options.logger.error('gRPC call could not be answered', { method: started.method, error }));
     },
     RecordMetric: unary(async (message: MetricMessage) => {
       const sample = { ...(message.sampleId ? { sampleId: message.sampleId } : {}), name: message.name, value: message.value, timestamp: message.timestamp, labels: { ...message.labels } };
       assertValid(checks.metricIssues(sample), 'metric');
       await appendMetric(publish, sample);
       return { accepted: 1 };
-    }, failures),
+    }, observer),
   };
   return createGrpcServer(service, implementation, options.logger);
 }

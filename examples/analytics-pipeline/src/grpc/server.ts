@@ -13,37 +13,63 @@ export interface GrpcServer {
 /** Largest message a server takes (as the HTTP body limit): larger is RESOURCE_EXHAUSTED. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-/** What a server does with a failed call: counts it, and logs what is not a refusal. */
-export interface CallFailures {
-  /** Counts a failed call by its status name (`errors_total{source="grpc"}`). */
-  readonly onError: (code: string) => void;
-  /** Where an unexpected failure (not a HeraldError: a bug, a driver's error) is logged, with its stack. */
+/** One call a server answered: its method (`/herald.analytics.v1.Producer/Ingest`), kind, status name and duration. */
+export interface FinishedCall {
+  readonly method: string;
+  readonly type: 'unary' | 'client_stream';
+  /** The status name: `OK`, `INVALID_ARGUMENT`, ... */
+  readonly code: string;
+  readonly durationMs: number;
+}
+
+/**
+ * What a server does with each call, as seed 001's gRPC interceptors: tells `onCall` (metrics by
+ * method and status, errors counted) and logs one `gRPC call completed` line, as the HTTP gateways
+ * log `request completed`; a failure that is not a refusal is logged with its stack too.
+ */
+export interface CallObserver {
+  /** Told of every call once it is answered, OK or not. */
+  readonly onCall: (call: FinishedCall) => void;
+  /** Where each call, and an unexpected failure (not a HeraldError: a bug, a driver's error) with its stack, is logged. */
   readonly logger: Logger;
 }
 
 /**
- * The status a failed call ends with (see `toServiceError`), counted; a failure that is not a
- * HeraldError is logged too, since its status (INTERNAL, "internal error") tells the client
- * nothing and nothing else would keep what happened.
+ * The status a failed call ends with (see `toServiceError`); a failure that is not a HeraldError
+ * is logged, since its status (INTERNAL, "internal error") tells the client nothing and nothing
+ * else would keep what happened.
  */
-export function failedCall(error: unknown, context: CallFailures & { readonly method: string; readonly trailer?: grpc.Metadata }): Partial<grpc.ServiceError> {
+export function failedCall(error: unknown, context: { readonly logger: Logger; readonly method: string; readonly trailer?: grpc.Metadata }): Partial<grpc.ServiceError> {
   const status = toServiceError(error, context.trailer);
-  const code = grpc.status[status.code!];
-  context.onError(code);
-  if (!isHeraldError(error)) context.logger.error('gRPC call failed unexpectedly', { method: context.method, status: code, error });
+  if (!isHeraldError(error)) context.logger.error('gRPC call failed unexpectedly', { method: context.method, status: grpc.status[status.code!], error });
   return status;
 }
 
-/** Turns an async unary handler into a grpc-js one: a throw becomes a status (see {@link failedCall}), counted, and logged when unexpected. */
-export function unary<Req, Res>(handle: (request: Req) => Promise<Res>, failures: CallFailures): grpc.handleUnaryCall<Req, Res> {
+/** Reports a call answered with `status` (undefined: OK) since `startedAt` (`performance.now()`). */
+export function finishCall(observer: CallObserver, call: { readonly method: string; readonly type: FinishedCall['type']; readonly startedAt: number }, status: Partial<grpc.ServiceError> | undefined): void {
+  const finished: FinishedCall = { method: call.method, type: call.type, code: grpc.status[status?.code ?? grpc.status.OK], durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 };
+  observer.onCall(finished);
+  observer.logger.info('gRPC call completed', { ...finished });
+}
+
+/** Turns an async unary handler into a grpc-js one: a throw becomes a status (see {@link failedCall}); every call is reported (see {@link finishCall}). */
+export function unary<Req, Res>(handle: (request: Req) => Promise<Res>, observer: CallObserver): grpc.handleUnaryCall<Req, Res> {
   return function unaryCall(call, callback) {
+    const started = { method: call.getPath(), type: 'unary' as const, startedAt: performance.now() };
     handle(call.request)
       .then(
-        (reply) => callback(null, reply),
-        (error: unknown) => callback(failedCall(error, { ...failures, method: call.getPath() })),
+        (reply) => {
+          finishCall(observer, started, undefined);
+          callback(null, reply);
+        },
+        (error: unknown) => {
+          const status = failedCall(error, { logger: observer.logger, method: started.method });
+          finishCall(observer, started, status);
+          callback(status);
+        },
       )
       // grpc-js throws when it cannot send the answer: logged, not an unhandled rejection ending the process
-      .catch((error: unknown) => failures.logger.error('gRPC call could not be answered', { method: call.getPath(), error }));
+      .catch((error: unknown) => observer.logger.error('gRPC call could not be answered', { method: started.method, error }));
   };
 }
 
