@@ -47,4 +47,33 @@ describe('partition activity', () => {
     expect(activity.idle('g', clock.now())).toEqual([0, 1]);
     expect(activity.since('g', 1)).toBe(10_000); // idle since the assignment, not since the redrive
   });
+
+  it('keeps a partition whose events wait for a retry from going idle until they are settled, and counts its idle time from then', async () => {
+    const clock = createManualClock(0);
+    const activity = createActivity(clock, 1_000);
+    activity.assigned('g', [{ topic: 't', partition: 0 }]);
+    activity.begin('g', 0);
+    activity.failed('g', 0, ['e1', 'e2']);
+    activity.end('g', 0);
+    await clock.advance(5_000); // a backoff longer than the idle timeout
+    expect(activity.idle('g', clock.now())).toEqual([]);
+    expect(activity.target('g', 0, 's', 100, { now: clock.now(), since: 0 })).toBeUndefined();
+    activity.settled('g', 0, ['e1']); // applied alone; e2 still waits
+    await clock.advance(5_000);
+    expect(activity.idle('g', clock.now())).toEqual([]);
+    activity.settled('g', 0, ['e2']); // dead-lettered
+    expect(activity.since('g', 0)).toBe(10_000);
+    await clock.advance(1_000);
+    expect(activity.idle('g', clock.now())).toEqual([0]);
+
+    // an attempt of the partition that succeeds settles every earlier event (one-at-a-time, in offset order)
+    activity.begin('g', 0);
+    activity.failed('g', 0, ['e3']);
+    activity.end('g', 0);
+    activity.begin('g', 0);
+    activity.settled('g', 0);
+    activity.end('g', 0);
+    await clock.advance(1_000);
+    expect(activity.idle('g', clock.now())).toEqual([0]);
+  });
 });

@@ -13,6 +13,12 @@ interface PartitionActivity {
   /** Batches running now. */
   busy: number;
   /**
+   * Events of an attempt that failed (or passed its deadline) and that are not settled yet: they
+   * wait for their retry or their dead letter, so records are still coming. While any is, the
+   * partition is not idle.
+   */
+  readonly pending: Set<string>;
+  /**
    * Per aggregation of a single-topic set, its stream time when the first punctuation of the
    * current idle period read it (cleared when a batch begins).
    */
@@ -22,8 +28,9 @@ interface PartitionActivity {
 /**
  * Tracks, per scope (an idle set of a group: the topics some of its aggregations read, see
  * `idleClock.ts`) and partition number, when this member last handled a record of it (or took it
- * over) and whether a batch of it runs: which partitions may be idle here. For a set of several
- * topics, whether they are is decided against what every member noted.
+ * over), whether a batch of it runs and whether a record of it waits for a retry: which
+ * partitions may be idle here. For a set of several topics, whether they are is decided against
+ * what every member noted.
  */
 export interface Activity {
   /** The scope's topics' partitions this member was assigned (the caller passes only the scope's topics). */
@@ -32,6 +39,19 @@ export interface Activity {
   /** A batch of `partition` starts (the partition is not idle while it runs). */
   begin(scope: string, partition: number): void;
   end(scope: string, partition: number): void;
+  /**
+   * An attempt at these events failed or passed its deadline: they are retried (after a backoff
+   * that may outlast the idle timeout) or dead-lettered, and until then the partition is not idle.
+   * Call before {@link end}.
+   */
+  failed(scope: string, partition: number, eventIds: readonly string[]): void;
+  /**
+   * These events of the partition are settled (applied, dead-lettered, parked): no longer
+   * pending. Without `eventIds`, all of them: an attempt of the partition succeeded, and a
+   * partition's batches run one at a time in offset order, so every earlier event is settled
+   * (also one whose redrive was withdrawn, of which nothing else would tell).
+   */
+  settled(scope: string, partition: number, eventIds?: readonly string[]): void;
   /** Partitions of `scope` held by this member and idle here at `now`, in partition order. */
   idle(scope: string, now: number): number[];
   /** Wall time of this member's last record of the partition, or of its assignment (now when it holds none). */
@@ -54,7 +74,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     let partitions = scopes.get(scope);
     if (!partitions) scopes.set(scope, (partitions = new Map()));
     let found = partitions.get(partition);
-    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, bases: new Map() }));
+    if (!found) partitions.set(partition, (found = { topics: new Set(), lastActivity: clock.now(), busy: 0, pending: new Set(), bases: new Map() }));
     return found;
   }
 
@@ -89,10 +109,22 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
       // must not stay behind: the punctuator would move its stream time while its owner works
       if (found.topics.size === 0 && found.busy === 0) scopes.get(scope)!.delete(partition);
     },
+    failed(scope, partition, eventIds) {
+      const found = entry(scope, partition);
+      for (const id of eventIds) found.pending.add(id);
+    },
+    settled(scope, partition, eventIds) {
+      const found = scopes.get(scope)?.get(partition);
+      if (!found || found.pending.size === 0) return;
+      if (eventIds === undefined) found.pending.clear();
+      else for (const id of eventIds) found.pending.delete(id);
+      // the idle period begins once the last pending record is settled, not at its last attempt
+      if (found.pending.size === 0) found.lastActivity = clock.now();
+    },
     idle(scope, now) {
       const idle: number[] = [];
       for (const [partition, found] of scopes.get(scope) ?? []) {
-        if (found.topics.size > 0 && found.busy === 0 && now - found.lastActivity >= idleTimeoutMs) idle.push(partition);
+        if (found.topics.size > 0 && found.busy === 0 && found.pending.size === 0 && now - found.lastActivity >= idleTimeoutMs) idle.push(partition);
       }
       return idle.sort((a, b) => a - b);
     },
@@ -101,7 +133,7 @@ export function createActivity(clock: Clock, idleTimeoutMs: number): Activity {
     },
     target(scope, partition, store, stored, { now, since }) {
       const found = scopes.get(scope)?.get(partition);
-      if (!found || found.topics.size === 0 || found.busy > 0 || found.lastActivity !== since) return undefined;
+      if (!found || found.topics.size === 0 || found.busy > 0 || found.pending.size > 0 || found.lastActivity !== since) return undefined;
       let base = found.bases.get(store);
       if (base === undefined) found.bases.set(store, (base = stored));
       return base + (now - since);

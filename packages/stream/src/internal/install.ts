@@ -25,6 +25,11 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
   const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
   app.instrumentation.on((fact) => {
+    if (fact.kind === 'handled') {
+      // a delivery is over (applied, dead-lettered, parked): if an attempt at it failed, it no longer holds its partition
+      for (const set of setsByGroup.get(fact.group) ?? []) if (set.topics.includes(fact.topic)) activity.settled(set.scope, fact.partition, [fact.eventId]);
+      return;
+    }
     if (fact.kind !== 'assigned' && fact.kind !== 'revoked') return;
     for (const set of setsByGroup.get(fact.group) ?? []) {
       const partitions = fact.partitions.filter((tp) => set.topics.includes(tp.topic));
@@ -41,7 +46,7 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
       // a batch holds one partition's deliveries; split defensively all the same
       for (const { topic, partition, events: part } of byPartition(events, ctx.deliveries)) {
         const scopes = sets.filter((set) => set.topics.includes(topic)).map((set) => set.scope);
-        await whileBusy(activity, { scopes, partition, signal }, async () => {
+        await whileBusy(activity, { scopes, partition, eventIds: part.map((e) => e.id), signal }, async () => {
           if (noted.has(topic)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, topic, partition }, app.clock.now());
           await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part);
         });
@@ -58,25 +63,38 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
  * aborts, whichever comes first. At the attempt's deadline the pipeline rolls its transaction back
  * without waiting for user code that ignores its signal (a hung `forEach` runs on); were the
  * partition busy until that code returned, it would never be idle again, and its windows would
- * close only when records arrive.
+ * close only when records arrive. An attempt that fails or passes its deadline leaves its events
+ * pending until they are settled (an attempt of the partition succeeds, or the pipeline reports
+ * them handled: dead-lettered, parked): a retry's backoff can outlast the idle timeout, and a
+ * punctuation then would close the windows those events belong to and make them late.
  */
-async function whileBusy(activity: Activity, batch: { scopes: readonly string[]; partition: number; signal: AbortSignal }, work: () => Promise<void>): Promise<void> {
-  const { scopes, partition, signal } = batch;
+async function whileBusy(
+  activity: Activity,
+  batch: { scopes: readonly string[]; partition: number; eventIds: readonly string[]; signal: AbortSignal },
+  work: () => Promise<void>,
+): Promise<void> {
+  const { scopes, partition, eventIds, signal } = batch;
   // an attempt already over does no more work (and its abort would never be heard)
   signal.throwIfAborted();
   for (const scope of scopes) activity.begin(scope, partition);
   let busy = true;
-  const end = () => {
+  const end = (applied: boolean) => {
     if (!busy) return;
     busy = false;
-    for (const scope of scopes) activity.end(scope, partition);
+    for (const scope of scopes) {
+      if (applied) activity.settled(scope, partition);
+      else activity.failed(scope, partition, eventIds);
+      activity.end(scope, partition);
+    }
   };
-  signal.addEventListener('abort', end, { once: true });
+  const onAbort = () => end(false);
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     await work();
+    end(true);
   } finally {
-    signal.removeEventListener('abort', end);
-    end();
+    signal.removeEventListener('abort', onAbort);
+    end(false);
   }
 }
 
