@@ -6,7 +6,7 @@ export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes
     code: 'invalid-event-time',
     retriable: false,
     meaning:
-      "An event's time (from the stream's timestamp extractor, or a repartition record) is not an integer number of milliseconds at or after 1970-01-01, is further ahead of the app's clock than the `maxFutureSkewMs` option of `from()` allows, or is so far in the future that its window's close (end + grace, or a session's end + gap + grace) is beyond Number.MAX_SAFE_INTEGER.",
+      "An event's time (from the stream's timestamp extractor, or a repartition record) is not an integer number of milliseconds from 1970-01-01 to +275760-09-13 (8 640 000 000 000 000, the last instant a Date, and so an event's occurredAt, holds), is further ahead of the app's clock than the `maxFutureSkewMs` option of `from()` allows, or is so far in the future that its window's result would be stamped after that instant or its window's close (end + grace, or a session's end + gap + grace) is beyond Number.MAX_SAFE_INTEGER.",
     action: 'The event is dead-lettered with its envelope and counted in no window: fix the producer or the `timestamp` option of `from()`, then redrive it (an event ahead of the clock can be redriven once the clock has caught up).',
   },
   unserialisableValue: {

@@ -6,7 +6,7 @@ export interface StreamRecord<V> {
   /** The partition key (the event's key, or the key a `groupBy` gave it). */
   readonly key: string;
   readonly value: V;
-  /** Event time: ms since the epoch, an integer >= 0. */
+  /** Event time: ms since the epoch, an integer from 0 to 8 640 000 000 000 000 (the last instant a Date holds). */
   readonly timestamp: number;
 }
 
@@ -105,8 +105,10 @@ export interface CountOptions<V, Tx> {
 /** Options of `from()`. */
 export interface FromOptions<S extends TSchema> {
   /**
-   * The event time of an event, ms since the epoch (an integer >= 0). Default: its `occurredAt`.
-   * An event whose time is not valid is dead-lettered with `invalid-event-time`.
+   * The event time of an event, ms since the epoch (an integer from 0 to 8 640 000 000 000 000, the
+   * last instant a Date holds: results and late records are published with their time as
+   * `occurredAt`). Default: its `occurredAt`. An event whose time is not valid is dead-lettered
+   * with `invalid-event-time`.
    */
   timestamp?(event: { readonly id: string; readonly key: string; readonly occurredAt: string; readonly data: Static<S> }): number;
   /**

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { CoreErrors, defineEvent, type EventDefinition } from '@herald/core';
 import { memoryStores, type MemoryTx } from '@herald/testing';
-import { MAX_WINDOWS_PER_RECORD, SessionWindows, StreamErrorCodes, TimeWindows, createTopology, defineLateEvent, streamTest, type Windows } from '../src/index.js';
+import { MAX_WINDOWS_PER_RECORD, SessionWindows, StreamErrorCodes, TimeWindows, createTopology, defineLateEvent, streamTest } from '../src/index.js';
 
 // The stateless steps, re-keying through a repartition topic, and what the builder refuses.
 
@@ -81,28 +81,6 @@ describe('a topology', () => {
     await t.when(View, [view('u-1', '/a', now + 60_001)]);
     expect((await t.windows('n')).partitions).toEqual([{ partition: 0, streamTime: now + 60_001, late: 0 }]);
     expect(() => createTopology({ name: 'bad' }).from(View, { maxFutureSkewMs: -1 })).toThrow(/maxFutureSkewMs/);
-  });
-
-  it('refuses an event time whose window would close beyond Number.MAX_SAFE_INTEGER with invalid-event-time, not a store error', async () => {
-    const max = Number.MAX_SAFE_INTEGER;
-    const counting = (windows: Windows) => {
-      const topology = createTopology<MemoryTx>({ name: 'far' });
-      topology
-        .from(View, { timestamp: (e) => e.data.at })
-        .groupByKey()
-        .windowedBy(windows)
-        .aggregate('n', { initial: () => 0, add: (n: number) => n + 1, merge: (a: number, b: number) => a + b, late: { handler: async () => {} } });
-      return streamTest(topology, { stores: memoryStores() });
-    };
-    // [max - 4 - 59 999 ... ): its end + grace is past the largest safe integer
-    const tumbling = counting(TimeWindows.ofSizeAndGrace(60_000, 10_000));
-    await expect(tumbling.when(View, [view('u-1', '/a', max - 5)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime, message: /MAX_SAFE_INTEGER/ });
-    expect(await tumbling.windows('n')).toEqual({ windows: [], partitions: [] });
-    const session = counting(SessionWindows.ofInactivityGapAndGrace(1_000, 1_000));
-    await expect(session.when(View, [view('u-1', '/a', max - 2_000)])).rejects.toMatchObject({ code: StreamErrorCodes.invalidEventTime });
-    // the last one whose session closes at a safe integer (end + gap + grace + 1) is taken
-    await session.when(View, [view('u-1', '/a', max - 2_001)]);
-    expect((await session.windows('n')).windows.map((w) => [w.start, w.closeAt])).toEqual([[max - 2_001, max]]);
   });
 
   it('refuses topics of one aggregation with different partition counts, naming them: a key would be counted in two partitions', async () => {
