@@ -92,6 +92,9 @@ export interface Topology<Tx = unknown> {
    * Registers the topology on `app` before `start()`: one batch handler per consumer group (so
    * the inbox, retries and dead letters apply) and, when it aggregates, a component that closes
    * idle partitions' windows. A topology is installed on one app; once installed it cannot grow.
+   * Refused with `invalid-options` when its window state (`<name>.<aggregation>`), a consumer
+   * group or a repartition topic is already another installed topology's on the app (one name
+   * used twice; `a` + `b.x` and `a.b` + `x`): the two would count in each other's windows.
    * When an aggregation reads several topics, the app's `start()` first checks, against the
    * broker's topics (after the app's `topics` are provisioned), that they have one partition
    * count, and fails with `invalid-options` naming them otherwise.

@@ -1,6 +1,7 @@
 import { CoreErrors, HeraldError, hasWindowStore, type App, type Envelope, type HandlerPolicy, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import { createActivity, type Activity } from './activity.js';
+import { claimNames } from './claims.js';
 import { coPartitionedSets, coPartitioningCheck } from './copartition.js';
 import { idleSets, noteRecord, notedTopics } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
@@ -13,7 +14,8 @@ import { runBatch } from './run.js';
  * an aggregation reads with others notes the wall time of its records for every member's
  * punctuator), the partitions each member holds followed through the app's `assigned` / `revoked`
  * facts (per idle set: the topics some aggregations read), the punctuator, and, when an
- * aggregation reads several topics, the check at start that they are co-partitioned.
+ * aggregation reads several topics, the check at start that they are co-partitioned. Refuses a
+ * topology whose window state, groups or repartition topics are another installed one's.
  */
 export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   if (plan.groups.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `topology ${plan.name} reads nothing: add a from()`);
@@ -21,6 +23,7 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   if (aggregates && !hasWindowStore(app.stores)) {
     throw new HeraldError(StreamErrors.windowStoreMissing, `topology ${plan.name} aggregates, but the app's stores keep no window state (hasWindowStore is false)`);
   }
+  claimNames(app, plan);
   const windows = aggregates ? ((app.stores as unknown as { windows: WindowStore<unknown> }).windows) : undefined;
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
   const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
