@@ -24,6 +24,7 @@ export { jsonReadyFields, serializeError } from './ports/logging/serializeError.
 export { redactText } from './ports/logging/redact.js';
 export { describeThrown } from './ports/logging/describeThrown.js';
 export type { DescribeThrownOptions } from './ports/logging/describeThrown.js';
+export { renameReservedFields } from './ports/logging/reservedFields.js';
 export { canEnsureTopics } from './ports/broker.js';
 export { canResetOffsets, resetTargets } from './ports/offsetReset.js';
 export type { OffsetReset, OffsetResetOptions, ResetPosition, ResetTargets } from './ports/offsetReset.js';

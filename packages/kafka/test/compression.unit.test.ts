@@ -7,7 +7,7 @@ import { installCodecs } from '../src/internal/compression/codecs.js';
 import type { Codec, CodecTable } from '../src/internal/compression/codecs.js';
 import { lz4Compress, lz4Decompress } from '../src/internal/compression/lz4.js';
 import { snappyCompress, snappyDecompress } from '../src/internal/compression/snappy.js';
-import { undecodableBatchOf, recordsProblem } from '../src/internal/compression/undecodable.js';
+import { undecodableBatchOf, undecodableError, recordsProblem } from '../src/internal/compression/undecodable.js';
 
 /** Text that compresses, and runs over several codec blocks (snappy-java 32 KiB, LZ4 64 KiB). */
 const text = Buffer.from(Array.from({ length: 4_000 }, (_, i) => `record ${i} café ✓ ${i % 7}\n`).join(''));
@@ -126,6 +126,20 @@ describe('installCodecs', () => {
     const table = pristine();
     installCodecs(table);
     await expect(table[2]!().decompress(Buffer.from('corrupt, and no header before it'))).rejects.toMatchObject({ code: 'record-batch-undecodable' });
+  });
+
+  it('names whatever a codec rejects with, an object without a prototype too, and still fails with record-batch-undecodable', async () => {
+    const table = pristine();
+    // an application's codec may reject with anything; String() throws on an object without a prototype
+    const odd = Object.assign(Object.create(null) as object, { reason: 'bad block' });
+    table[2] = () => ({ compress: async () => Buffer.alloc(0), decompress: () => Promise.reject(odd) });
+    installCodecs(table);
+    const out = await table[2]!().decompress(batchPayload(2, Buffer.from('corrupt payload'), 1));
+    const batch = undecodableBatchOf({ value: out.subarray(out.length - 2, out.length - 1) });
+    expect(batch?.cause).toBe(odd);
+    const error = undecodableError({ topic: 'orders', partition: 0 }, batch!);
+    expect(error).toMatchObject({ code: 'record-batch-undecodable', message: expect.stringContaining('did not decompress ({"reason":"bad block"})') });
+    await expect(table[2]!().decompress(Buffer.from('no header before it'))).rejects.toMatchObject({ code: 'record-batch-undecodable' });
   });
 
   it('says that zstd is read but not written', async () => {

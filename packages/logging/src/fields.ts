@@ -1,9 +1,9 @@
-import { jsonReadyFields } from '@herald/core';
+import { jsonReadyFields, renameReservedFields } from '@herald/core';
 
 /**
- * Where a field named like a key pino writes itself goes instead: `fields.level`, as logrus does.
- * pino does not dedupe keys, so `{ level: 'debug' }` on an error line would otherwise write a second
- * `level`, and most parsers keep the last one.
+ * Where a field named like a key pino writes itself goes instead: `fields.level`, as logrus does and
+ * `renameReservedFields` names it. pino does not dedupe keys, so `{ level: 'debug' }` on an error
+ * line would otherwise write a second `level`, and most parsers keep the last one.
  */
 const PREFIX = 'fields.';
 /** Keys pino writes on every line (no `pid` or `hostname`: this package writes none). */
@@ -15,33 +15,15 @@ const RENAMED_IN_BINDINGS = new Set(IN_BINDINGS);
 
 /** A line's fields as written: errors serialized, credentials redacted, pino's own keys renamed `fields.<key>`; the same object when nothing changes. */
 export function lineFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return jsonReadyFields(renamed(fields, WRITTEN));
+  return jsonReadyFields(renameReservedFields(fields, WRITTEN));
 }
 
 /** A child's fields as bound: like {@link lineFields}, and the keys pino drops from bindings renamed as well. */
 export function bindingFields(fields: Record<string, unknown>): Record<string, unknown> {
-  return jsonReadyFields(renamed(fields, IN_BINDINGS));
+  return jsonReadyFields(renameReservedFields(fields, IN_BINDINGS));
 }
 
 /** The name a field called `key` is bound under (see {@link bindingFields}). */
 export function bindingKey(key: string): string {
   return RENAMED_IN_BINDINGS.has(key) ? PREFIX + key : key;
-}
-
-function renamed(fields: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  try {
-    // a few lookups, not a walk over the fields: this runs on every line
-    for (const key of keys) {
-      if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
-      out ??= { ...fields };
-      // the renamed field wins over one the caller already named `fields.<key>`: one key either way
-      out[PREFIX + key] = out[key];
-      delete out[key];
-    }
-  } catch {
-    // a getter that throws, a revoked proxy: left as they are, for jsonReadyFields to write as unreadable
-    return fields;
-  }
-  return out ?? fields;
 }

@@ -3,6 +3,7 @@ import { isHeraldError } from '../model/errors.js';
 import { uuidv7 } from '../model/uuid.js';
 import type { Delivery } from '../ports/broker.js';
 import type { Clock } from '../ports/clock.js';
+import { describeThrown } from '../ports/logging/describeThrown.js';
 import { redactText } from '../ports/logging/redact.js';
 import { jsonReadyFields } from '../ports/logging/serializeError.js';
 import type { Instrumentation } from '../ports/instrumentation.js';
@@ -81,7 +82,8 @@ const MAX_CAUSES = 5;
 function causeOf(error: Error, depth: number): { cause?: DeadLetterCause } {
   const { cause } = error;
   if (cause === undefined || cause === null || depth === 0) return {};
-  if (!(cause instanceof Error)) return { cause: { name: typeof cause, message: redactText(describe(cause)) } };
+  // JSON, a string quoted: `{"code":"E42"}`, `"issuer said no"`; credentials redacted
+  if (!(cause instanceof Error)) return { cause: { name: typeof cause, message: describeThrown(cause, { json: true }) } };
   const code = (cause as { code?: unknown }).code;
   return {
     cause: {
@@ -91,14 +93,4 @@ function causeOf(error: Error, depth: number): { cause?: DeadLetterCause } {
       ...causeOf(cause, depth - 1),
     },
   };
-}
-
-/** A thrown value that is no Error, as text: JSON when it has a form, else what String() gives. */
-function describe(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    // a cycle, a BigInt; or no prototype, where String() throws too
-    return Object.prototype.toString.call(value);
-  }
 }

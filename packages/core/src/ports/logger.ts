@@ -2,7 +2,9 @@ import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { describeGiven } from '../model/given.js';
 import { redactText } from './logging/redact.js';
-import { jsonReadyFields, whyUnreadable } from './logging/serializeError.js';
+import { describeThrown } from './logging/describeThrown.js';
+import { renameReservedFields } from './logging/reservedFields.js';
+import { jsonReadyFields } from './logging/serializeError.js';
 
 /** Structured logging. Fields are merged into each line. */
 export interface Logger {
@@ -59,11 +61,11 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
       const msg = redactText(message);
       let line: string;
       try {
-        const ready = fields === undefined ? undefined : jsonReadyFields(renamed(fields));
+        const ready = fields === undefined ? undefined : jsonReadyFields(renameReservedFields(fields, WRITTEN));
         line = lineJson({ time, level, msg, ...base, ...ready });
       } catch (error) {
         // the fields themselves could not be read (a getter on the object passed): the line is written without them
-        line = JSON.stringify({ time, level, msg, logError: `fields not written: ${whyUnreadable(error)}` });
+        line = JSON.stringify({ time, level, msg, logError: `fields not written: ${describeThrown(error)}` });
       }
       sink.write(line);
     };
@@ -79,35 +81,14 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
 /** A child's fields, ready once; never throws (a logger is made where work is set up, and must not fail it). */
 function childFields(fields: Record<string, unknown>): Record<string, unknown> {
   try {
-    return jsonReadyFields(renamed(fields));
+    return jsonReadyFields(renameReservedFields(fields, WRITTEN));
   } catch (error) {
-    return { logError: `child fields not written: ${whyUnreadable(error)}` };
+    return { logError: `child fields not written: ${describeThrown(error)}` };
   }
 }
 
-/** Keys the logger writes on every line. */
+/** Keys the logger writes on every line: a field named so is written `fields.<key>` (see {@link renameReservedFields}). */
 const WRITTEN = ['time', 'level', 'msg'] as const;
-
-/**
- * `fields` with those named like a key the logger writes ({@link WRITTEN}) renamed `fields.<key>`,
- * as `@herald/logging` and logrus do: `{ level: 'debug' }` would otherwise turn an error line into
- * a debug line. The same object when none is (a few lookups, not a walk: this runs on every line).
- */
-function renamed(fields: Record<string, unknown>): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  try {
-    for (const key of WRITTEN) {
-      if (fields[key] === undefined || !Object.hasOwn(fields, key)) continue;
-      out ??= { ...fields };
-      out[`fields.${key}`] = out[key];
-      delete out[key];
-    }
-  } catch {
-    // a getter that throws, a revoked proxy: left as they are, for jsonReadyFields to write as unreadable
-    return fields;
-  }
-  return out ?? fields;
-}
 
 /** `line` as JSON: plain `JSON.stringify` (no replacer, the fast path), else {@link safeJson} for the rare line it refuses. */
 function lineJson(line: Record<string, unknown>): string {
@@ -137,7 +118,7 @@ function safeJson(line: Record<string, unknown>): string {
     });
   } catch (error) {
     const { time, level, msg } = line;
-    return JSON.stringify({ time, level, msg, logError: `fields not written: ${whyUnreadable(error)}` });
+    return JSON.stringify({ time, level, msg, logError: `fields not written: ${describeThrown(error)}` });
   }
 }
 

@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { SpanStatusCode, TraceFlags, trace, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { redactText, type DeliveryState } from '@herald/core';
+import { describeThrown, redactText, type DeliveryState, type DescribeThrownOptions } from '@herald/core';
 import { ERROR_TYPE, EXCEPTION, HERALD_SYSTEM, systemAttributes } from '../conventions.js';
 import { isValidContext } from './propagation.js';
 
@@ -32,13 +32,21 @@ export function errorType(error: unknown): string {
   return isError(error) ? error.name : '_OTHER';
 }
 
+/**
+ * What was thrown when it is no Error (a plain object as JSON: `{"code":"E42","status":503}`), cut
+ * at 2 KiB: a span attribute, not a payload (an OTLP batch has a size limit).
+ */
+const THROWN: DescribeThrownOptions = { maxLength: 2_048 };
+/** A cause in a stack trace: an Error without a stack as its stack's first line would read (`TypeError: ...`). */
+const STACK_LINE: DescribeThrownOptions = { ...THROWN, named: true };
+
 /** Marks `span` failed with `error`: status ERROR (its message, credentials redacted) and `error.type`. */
 export function markFailed(span: Span, error: unknown): void {
   let type = '_OTHER';
   let message = 'the error could not be read';
   try {
     type = errorType(error);
-    message = redactText(isError(error) ? error.message : describe(error));
+    message = isError(error) ? redactText(error.message) : describeThrown(error, THROWN);
   } catch {
     // a getter that throws: the span still fails, with what could be read
   }
@@ -66,7 +74,7 @@ export function exceptionAttributes(error: unknown): Attributes {
   try {
     const attributes: Attributes = {
       [EXCEPTION.type]: errorType(error),
-      [EXCEPTION.message]: redactText(isError(error) ? error.message : describe(error)),
+      [EXCEPTION.message]: isError(error) ? redactText(error.message) : describeThrown(error, THROWN),
     };
     if (isError(error) && error.stack) attributes[EXCEPTION.stacktrace] = redactText(stackWithCauses(error));
     return attributes;
@@ -77,35 +85,16 @@ export function exceptionAttributes(error: unknown): Attributes {
 }
 
 function stackWithCauses(error: Error): string {
-  let text = error.stack ?? describe(error);
+  let text = error.stack ?? describeThrown(error, STACK_LINE);
   const seen = new Set<unknown>([error]);
   let cause: unknown = error.cause;
   for (let depth = 0; cause !== undefined && depth < MAX_CAUSES; depth++) {
     if (seen.has(cause)) return `${text}\nCaused by: [circular]`;
     seen.add(cause);
-    text += `\nCaused by: ${isError(cause) ? (cause.stack ?? describe(cause)) : describe(cause)}`;
+    text += `\nCaused by: ${isError(cause) ? (cause.stack ?? describeThrown(cause, STACK_LINE)) : describeThrown(cause, STACK_LINE)}`;
     cause = isError(cause) ? cause.cause : undefined;
   }
   return cause === undefined ? text : `${text}\nCaused by: [cause chain cut]`;
-}
-
-/** Longest description of a thrown value that is no Error: a span attribute, not a payload (an OTLP batch has a size limit). */
-const MAX_DESCRIBED = 2_048;
-
-/**
- * What was thrown when it is no Error: a plain object as JSON (`{"code":"E42","status":503}`), else
- * as text, cut at 2 KiB; never throws. An Error of another realm (a `vm` context) is an Error here too.
- */
-function describe(value: unknown): string {
-  let text: string;
-  try {
-    if (isError(value)) text = `${value.name}: ${value.message}`;
-    else if (typeof value === 'object' && value !== null) text = JSON.stringify(value) ?? String(value);
-    else text = String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > MAX_DESCRIBED ? `${text.slice(0, MAX_DESCRIBED)}…` : text;
 }
 
 function isError(value: unknown): value is Error {

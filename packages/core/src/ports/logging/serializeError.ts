@@ -1,3 +1,4 @@
+import { describeThrown } from './describeThrown.js';
 import { isSecretName, REDACTED, redactText } from './redact.js';
 
 /** How deep fields, errors and causes are followed (plain objects, arrays and causes alike) before the walk stops. */
@@ -92,16 +93,7 @@ function copyOf(fields: Record<string, unknown>): Record<string, unknown> {
 
 /** What a value that cannot be read is written as: `"[unreadable: <why>]"`. */
 function unreadable(failure: unknown): string {
-  return `[unreadable: ${whyUnreadable(failure)}]`;
-}
-
-/** What was thrown, as text, redacted; never throws itself (anything may be thrown: null, an object whose toString throws). */
-export function whyUnreadable(failure: unknown): string {
-  try {
-    return redactText(failure instanceof Error ? failure.message : String(failure));
-  } catch {
-    return 'an unprintable value was thrown';
-  }
+  return `[unreadable: ${describeThrown(failure)}]`;
 }
 
 /** `read()`, or {@link unreadable} when reading throws. */

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { HeraldError } from '@herald/core';
+import { describeThrown, HeraldError } from '@herald/core';
 import type { TopicPartition } from '@herald/core';
 import { KafkaErrors } from '../../errors.js';
 
@@ -72,7 +72,7 @@ export function headerBefore(compressed: Buffer, codecId: number): BatchHeader |
 export function standInRecords(compressed: Buffer, codecId: number, codec: string, cause: unknown): Buffer {
   const header = headerBefore(compressed, codecId);
   if (!header) {
-    throw new HeraldError(KafkaErrors.batchUndecodable, `kafka: records compressed with ${codec} could not be decompressed (${describe(cause)}), in a batch too old to locate`, {
+    throw new HeraldError(KafkaErrors.batchUndecodable, `kafka: records compressed with ${codec} could not be decompressed (${describeThrown(cause)}), in a batch too old to locate`, {
       cause,
       details: { codec },
     });
@@ -106,13 +106,9 @@ export function undecodableError(tp: TopicPartition, batch: UndecodableBatch): H
   const which = firstOffset === lastOffset ? `record ${firstOffset}` : `records ${firstOffset}..${lastOffset}`;
   return new HeraldError(
     KafkaErrors.batchUndecodable,
-    `kafka: ${which} of '${tp.topic}'/${tp.partition} cannot be read: a record batch compressed with ${codec} that did not decompress (${describe(batch.cause)})`,
+    `kafka: ${which} of '${tp.topic}'/${tp.partition} cannot be read: a record batch compressed with ${codec} that did not decompress (${describeThrown(batch.cause)})`,
     { cause: batch.cause, details: { topic: tp.topic, partition: tp.partition, codec, firstOffset, lastOffset } },
   );
-}
-
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** Kafka's zigzag varint of a 32-bit integer. */
