@@ -84,6 +84,39 @@ describe('redactText', () => {
     }
   });
 
+  it('writes a JWT inside a word as [redacted], after a - or _ or a percent-encoded character, and keeps the prefix', () => {
+    expect(redactText(`rejected x-${JWT} at the gateway`)).toBe('rejected x-[redacted] at the gateway');
+    expect(redactText(`X-Forwarded-Auth: x-${JWT}`)).toBe('X-Forwarded-Auth: x-[redacted]');
+    expect(redactText(`session jwt_${JWT}`)).toBe('session jwt_[redacted]');
+    expect(redactText(`GET /login?next=%2Fcb%3Fjwt%3D${JWT}&x=1`)).toBe('GET /login?next=%2Fcb%3Fjwt%3D[redacted]&x=1');
+    expect(redactText(`token=x-${JWT}`)).toBe('token=[redacted]');
+    // a word that merely holds eyJ, not after a - or _, is left alone (a file name in a stack trace)
+    expect(redactText('at journeyJourney.test.ts:12')).toBe('at journeyJourney.test.ts:12');
+  });
+
+  it("writes the password of libpq, ODBC and ADO.NET connection strings as [redacted], whole: braced, quoted, with ';' or spaces in it", () => {
+    // libpq: pairs split by spaces; a value single-quoted, or bare with ';' in it, \ escaping in both
+    expect(redactText('host=db PASSWORD=hun;ter2 dbname=orders')).toBe('host=db PASSWORD=[redacted] dbname=orders');
+    expect(redactText("host=db password='it\\'s a secret' dbname=orders")).toBe('host=db password=[redacted] dbname=orders');
+    expect(redactText('host=db password=hun\\ ter2 dbname=orders')).toBe('host=db password=[redacted] dbname=orders');
+    // ODBC and ADO.NET: pairs split by ';'; a value braced ({}, `}}` a } in it), quoted (the quote doubled), or running to the ';'
+    expect(redactText('Driver={ODBC Driver 18};Server=db;UID=u;PWD={hun;ter}}2};Database=orders')).toBe('Driver={ODBC Driver 18};Server=db;UID=u;PWD=[redacted];Database=orders');
+    expect(redactText('Server=db;User Id=u;Password="hun;""ter2";Encrypt=true')).toBe('Server=db;User Id=u;Password=[redacted];Encrypt=true');
+    expect(redactText("Data Source=db; User ID=u; Password = 'it''s; mine'; Pooling=true")).toBe('Data Source=db; User ID=u; Password = [redacted]; Pooling=true');
+    expect(redactText('Server=db;User Id=u;Password=my pass phrase;Database=orders')).toBe('Server=db;User Id=u;Password=[redacted];Database=orders');
+    expect(redactText('Server=db;User Id=u;Password=hun;ter2')).toBe('Server=db;User Id=u;Password=[redacted]');
+    // Azure's connection strings name theirs AccountKey and SharedAccessKey
+    expect(redactText('DefaultEndpointsProtocol=https;AccountName=orders;AccountKey=bXlrZXk+/w==;EndpointSuffix=core.windows.net')).toBe(
+      'DefaultEndpointsProtocol=https;AccountName=orders;AccountKey=[redacted];EndpointSuffix=core.windows.net',
+    );
+    expect(redactText('Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=a2V5=')).toBe(
+      'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[redacted]',
+    );
+    // what follows a value is kept: the next pair, a list's next item, another key's braces
+    expect(redactText('config {password=hunter2, user=ann}')).toBe('config {password=[redacted], user=ann}');
+    expect(redactText('issued refresh_token=abc; Path=/; HttpOnly')).toBe('issued refresh_token=[redacted]; Path=/; HttpOnly');
+  });
+
   // text comes from outside (a request's URL is logged for each request): a pattern that backtracks
   // would let one request hold the process for seconds (50,000 characters took 4-8 s each before)
   it('takes time linear in the text, whatever it holds', () => {
@@ -100,6 +133,19 @@ describe('redactText', () => {
       "a='" + 'b'.repeat(50_000),
       'authorization: ' + 'x'.repeat(50_000),
       'password' + ' '.repeat(50_000) + 'x',
+      // a JWT inside a word, and connection strings' braced, quoted and ';'-split values
+      'x' + '-eyJa'.repeat(10_000),
+      '%3DeyJ' + '_eyJ.'.repeat(10_000),
+      'pwd={ '.repeat(8_500),
+      'pwd={' + '}}'.repeat(25_000),
+      'pwd=1' + ' '.repeat(50_000) + 'x',
+      'pwd=1' + '\t'.repeat(50_000) + 'x',
+      'pwd=1;' + ' \t'.repeat(25_000) + 'x',
+      ';pwd="'.repeat(8_500),
+      ";pwd='a b=\t".repeat(5_000),
+      'password=a' + ';b c'.repeat(12_500),
+      'password=' + ',a\\'.repeat(12_500),
+      "a='" + "''".repeat(25_000),
     ];
     const started = performance.now();
     for (const text of hostile) redactText(text);
