@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { isHeraldError } from '@herald/core';
+import { describeThrown, isHeraldError } from '@herald/core';
 import { dlqDiscardCommand, dlqRedriveCommand } from './commands/dlqActions.js';
 import { dlqGroupsCommand, dlqListCommand } from './commands/dlq.js';
 import { groupsCommand, lagCommand } from './commands/groups.js';
@@ -152,9 +152,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), opt
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     const code = isHeraldError(error) ? ` (${error.code})` : '';
     // a message may quote what it refused: an argument, a driver's error naming a stored value
-    io.stderr.write(`herald: ${printable(error instanceof Error ? error.message : String(error))}${code}\n`);
+    io.stderr.write(`herald: ${printable(describeThrown(error))}${code}\n`);
     return exitCodeOf(error);
   } finally {
-    await ctx?.close().catch((error: unknown) => io.stderr.write(`herald: closing the engine failed: ${printable(error instanceof Error ? error.message : String(error))}\n`));
+    await ctx?.close().catch((error: unknown) => io.stderr.write(`herald: closing the engine failed: ${printable(describeThrown(error))}\n`));
   }
 }

@@ -459,3 +459,16 @@ describe('herald topics, groups, lag, outbox', () => {
     expect(help.stdout).toContain('Exit codes: 0 ok, 1 failure, 2 usage');
   });
 });
+
+describe('herald, when what fails is no Error', () => {
+  it('prints what was thrown and exits with failure, also for a value String() cannot print (no prototype)', async () => {
+    const fake = fakeIo();
+    const bare = Object.assign(Object.create(null) as object, { reason: 'driver gave up' });
+    const code = await main(['topics'], fake.io, {
+      open: async () => {
+        throw bare;
+      },
+    });
+    expect([code, fake.stderr()]).toEqual([EXIT_CODES.failure, 'herald: {"reason":"driver gave up"}\n']);
+  });
+});

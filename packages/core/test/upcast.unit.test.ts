@@ -92,6 +92,13 @@ describe("readEvent: an event as its handler's version reads it", () => {
     });
     const threw = codeOf(() => readEvent(throwing, event(1, { postId: 'p-1', title: 'x' })));
     expect(threw).toEqual({ code: ErrorCodes.upcastFailed, message: 'PostCreated upcast from version 1 to 2 threw: no tags service' });
+    // anything may be thrown, an object String() cannot print too: still upcast-failed, not a TypeError
+    const bare = Object.assign(Object.create(null) as object, { reason: 'no tags' });
+    const throwingBare = { ...V2, upcast: { from: V1, data: () => { throw bare; } } } as unknown as EventDefinition;
+    expect(codeOf(() => readEvent(throwingBare, event(1, { postId: 'p-1', title: 'x' })))).toEqual({
+      code: ErrorCodes.upcastFailed,
+      message: 'PostCreated upcast from version 1 to 2 threw: an object with keys reason',
+    });
     // an async upcast (JavaScript lets one through) is refused, its rejection handled
     const asyncUpcast = { ...V2, upcast: { from: V1, data: async () => Promise.reject(new Error('later')) } } as unknown as EventDefinition;
     let unhandled = 0;

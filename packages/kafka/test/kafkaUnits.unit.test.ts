@@ -320,6 +320,12 @@ describe('toHeraldError', () => {
     expect(toHeraldError(fromBroker(3), "publishing 1 records to 'orders'").message).toContain("'orders'");
   });
 
+  it('maps whatever was thrown, also a value String() cannot print (no prototype), and redacts its text', () => {
+    const bare = Object.assign(Object.create(null) as object, { detail: 'socket closed' });
+    expect(toHeraldError(bare, 'fetching')).toMatchObject({ code: 'broker-unavailable', message: 'kafka: fetching failed: {"detail":"socket closed"}' });
+    expect(toHeraldError(new Error('SASL failed for postgres://u:hunter2@db/x'), 'connecting').message).not.toContain('hunter2');
+  });
+
   it('keeps kafkajs retriability, and treats exhausted retries as retriable later', () => {
     expect(toHeraldError(Object.assign(new Error('auth'), { retriable: false }), 'x')).toMatchObject({ code: 'broker-unavailable', retriable: false });
     const exhausted = Object.assign(new Error('gave up'), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause: Object.assign(new Error('conn'), { retriable: true }) });

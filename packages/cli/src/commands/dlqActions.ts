@@ -1,4 +1,4 @@
-import { ErrorCodes, HeraldError, isHeraldError, redriveRecord, uuidv7, type DeadLetter } from '@herald/core';
+import { describeThrown, ErrorCodes, HeraldError, isHeraldError, redriveRecord, uuidv7, type DeadLetter } from '@herald/core';
 import { confirm } from '../confirm.js';
 import type { CliContext } from '../context.js';
 import { CliErrors } from '../errors.js';
@@ -33,7 +33,7 @@ function nothing(statuses: LetterSelection['statuses']): HeraldError {
 
 /** `error` with what was done before it said first, keeping its code (and so the exit code). */
 function failedAfter(error: unknown, done: string): Error {
-  const message = `${done}: ${error instanceof Error ? error.message : String(error)}`;
+  const message = `${done}: ${describeThrown(error)}`;
   if (!isHeraldError(error)) return new Error(message, { cause: error });
   return new HeraldError(error.code, message, { cause: error, retriable: error.retriable, ...(error.details ? { details: error.details } : {}) });
 }

@@ -3,6 +3,7 @@ import type { Envelope } from './envelope.js';
 import { CoreErrors, ValidationError } from './errorCodes.js';
 import { HeraldError } from './errors.js';
 import { assertEventDefinition, type EventDefinition } from './events.js';
+import { describeGiven } from './given.js';
 
 /**
  * `event` as `definition` reads it: checked against its own version's schema and, when it is of an
@@ -47,7 +48,8 @@ export function readEvent<S extends TSchema>(definition: EventDefinition<S>, eve
     try {
       data = to.upcast!.data(data as never);
     } catch (error) {
-      throw new HeraldError(CoreErrors.upcastFailed, `${step} threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      // anything may be thrown, an object String() cannot print too (no prototype): said by its kind
+      throw new HeraldError(CoreErrors.upcastFailed, `${step} threw: ${error instanceof Error ? error.message : describeGiven(error)}`, { cause: error });
     }
     if (isPromise(data)) {
       // an async function (JavaScript lets one through): its rejection must not go unhandled

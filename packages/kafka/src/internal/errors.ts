@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError } from '@herald/core';
+import { CoreErrors, describeThrown, HeraldError } from '@herald/core';
 import type { ErrorCodeSpec } from '@herald/core';
 import { KafkaErrors } from '../errors.js';
 
@@ -32,7 +32,7 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (error instanceof HeraldError) return error;
   const e = (typeof error === 'object' && error !== null ? error : {}) as KafkaLikeError;
   const cause = rootCause(e);
-  const message = `kafka: ${doing} failed: ${e.message ?? String(error)}`;
+  const message = `kafka: ${doing} failed: ${describeThrown(error)}`;
   const details = { kafkaError: cause.name, kafkaType: cause.type };
   if (cause.type !== undefined && TOO_LARGE.has(cause.type)) {
     return new HeraldError(CoreErrors.eventTooLarge, message, { retriable: false, cause: error, details });
