@@ -134,7 +134,7 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   requestIncomplete: {
     code: 'request-incomplete',
     retriable: true,
-    meaning: "The request did not arrive whole within the server's request timeout (408); the connection is closed.",
+    meaning: "The request (headers and body) did not arrive whole within the gateway's requestTimeoutMs (default 30 s) of its first byte (408); the connection is closed.",
     action: 'Send the request again, whole, on a new connection.',
   },
   payloadTooLarge: { code: 'payload-too-large', retriable: false, meaning: 'The body is over the gateway\'s bodyLimitBytes (413).', action: 'Send less, or raise bodyLimitBytes.' },

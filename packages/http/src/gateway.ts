@@ -168,6 +168,15 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
 function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readiness): FastifyInstance {
   const fastify = Fastify({
     bodyLimit: options.bodyLimitBytes,
+    // fastify turns Node's request timeout off (0): a client trickling its body would hold its
+    // connection for ever. Node looks for late requests every `connectionsCheckingInterval`, 30 s
+    // by default (a 30 s timeout could run 60 s): every second here. Headers keep Node's 60 s at most.
+    requestTimeout: options.requestTimeoutMs,
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1_000, options.requestTimeoutMs),
+    },
     // fastify's lines go through the app's logger; the request scope writes one line per request
     loggerInstance: fastifyLogger(options.logger),
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),

@@ -27,6 +27,14 @@ export interface GatewayOptions<Tx> {
    * (`JSON.stringify` when it is published or stored overflows a few thousand levels down).
    */
   readonly maxBodyDepth?: number;
+  /**
+   * How long a client has to send a whole request, headers and body, from its first byte; one not
+   * whole in time is answered 408 `request-incomplete` and its connection closed. It bounds what a
+   * slow client holds (a connection, a buffer, a place in the drain at shutdown). Only receiving
+   * counts: a slow route or an answer held for an event is not cut by it. Default 30 000; raise it
+   * with `bodyLimitBytes` for large bodies over slow links.
+   */
+  readonly requestTimeoutMs?: number;
   readonly idempotency?: {
     /** How long a key and its response are remembered. Default 24 h. */
     readonly ttlMs?: number;
@@ -75,6 +83,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly idempotency: IdempotencyStore<Tx>;
   readonly bodyLimitBytes: number;
   readonly maxBodyDepth: number;
+  readonly requestTimeoutMs: number;
   readonly ttlMs: number;
   readonly leaseMs: number;
   readonly purgeIntervalMs: number;
@@ -94,6 +103,7 @@ export interface ResolvedGatewayOptions<Tx> {
 export const GATEWAY_DEFAULTS = {
   bodyLimitBytes: 64 * 1024,
   maxBodyDepth: 1_000,
+  requestTimeoutMs: 30_000,
   ttlMs: 24 * 60 * 60 * 1000,
   leaseMs: 60_000,
   purgeIntervalMs: 60 * 60 * 1000,
@@ -115,6 +125,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     idempotency: stores.idempotency,
     bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
     maxBodyDepth: options.maxBodyDepth ?? GATEWAY_DEFAULTS.maxBodyDepth,
+    requestTimeoutMs: options.requestTimeoutMs ?? GATEWAY_DEFAULTS.requestTimeoutMs,
     ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
     leaseMs: options.idempotency?.leaseMs ?? GATEWAY_DEFAULTS.leaseMs,
     purgeIntervalMs: options.idempotency?.purgeIntervalMs ?? GATEWAY_DEFAULTS.purgeIntervalMs,
@@ -132,6 +143,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   if (resolved.tracing !== undefined && typeof resolved.tracing.start !== 'function') throw invalid('gateway: tracing must be a RequestTracer (start(request))');
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
   positiveInteger(resolved.maxBodyDepth, 'maxBodyDepth');
+  positiveInteger(resolved.requestTimeoutMs, 'requestTimeoutMs');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
   if (resolved.leaseMs > resolved.ttlMs) throw invalid(`gateway: idempotency.leaseMs (${resolved.leaseMs}) must not exceed ttlMs (${resolved.ttlMs})`);
