@@ -17,6 +17,8 @@ import { registerRequestScope, scopeOf } from './requestScope.js';
 import { registerIngest, type IngestRoute } from './ingest.js';
 import { registerCommand } from './commandRoute.js';
 import { registerQuery } from './queryRoute.js';
+import { releaseOnDrain } from './releaseOnDrain.js';
+import { trackRunningRoutes } from './runningRoutes.js';
 import type { CommandRoute, QueryRoute } from './routes.js';
 import { queryNotUtf8, urlHasNul } from './text.js';
 import { compileValidator, requestPartInvalid } from './validation.js';
@@ -55,8 +57,9 @@ export interface Gateway<Tx> {
   markReady(): void;
   /**
    * Graceful shutdown, idempotent: reports not-ready, waits `readinessGraceMs`, refuses new
-   * requests (503), lets in-flight ones finish until `deadlineMs` then cuts their connections,
-   * stops the purger and runs `onClosed`.
+   * requests (503), answers commands held for an event with their 202 (their work committed), lets
+   * in-flight ones finish until `deadlineMs` (also those whose client went away) then cuts their
+   * connections, stops the purger and runs `onClosed`.
    */
   close(options?: { deadlineMs?: number }): Promise<void>;
   readonly readiness: Readiness;
@@ -90,13 +93,16 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
   const resolved = resolveGatewayOptions(options);
   const readiness = createReadiness();
   const fastify = buildFastify(resolved, readiness);
+  const running = trackRunningRoutes(fastify);
   let purger: Purger | undefined;
   let closing: Promise<void> | undefined;
   let disposeSignals: (() => void) | undefined;
+  // aborted once the gateway stops accepting: requests held for an event are answered then (see releaseOnDrain)
+  const draining = new AbortController();
 
   const gateway: Gateway<Tx> = {
     command(route) {
-      registerCommand(fastify, resolved, route);
+      registerCommand(fastify, resolved, route.awaitEvent ? { ...route, awaitEvent: releaseOnDrain(route.awaitEvent, draining.signal) } : route);
       return gateway;
     },
     ingest(route) {
@@ -137,11 +143,14 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
     readiness.markDraining();
     if (resolved.readinessGraceMs > 0) await resolved.clock.sleep(resolved.readinessGraceMs);
     stopping = true;
+    draining.abort();
     const closed = fastify.close();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
-    if ((await Promise.race([closed.then(() => 'closed' as const), deadline])) === 'deadline') {
-      resolved.logger.warn('http: shutdown deadline passed, closing open connections', { deadlineMs });
+    // the routes too: one whose client went away holds no connection, and onClosed would close the app under it
+    const drained = closed.then(() => running.idle()).then(() => 'drained' as const);
+    if ((await Promise.race([drained, deadline])) === 'deadline') {
+      resolved.logger.warn('http: shutdown deadline passed, closing open connections', { deadlineMs, runningRoutes: running.count });
       fastify.server.closeAllConnections();
     }
     clearTimeout(timer);

@@ -1,7 +1,10 @@
 import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeOnSignals } from '@herald/core';
-import { fixture, gate, type Fixture } from './support.js';
+import { closeOnSignals, createApp, silentLogger } from '@herald/core';
+import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
+import type { EventWait, Gateway } from '../src/index.js';
+import { createGateway } from '../src/index.js';
+import { fixture, gate, OrderPlaced, orderRows, PlaceOrder, type Fixture } from './support.js';
 
 interface Answer {
   readonly status: number;
@@ -88,6 +91,35 @@ describe('graceful shutdown on a real listener', () => {
     f.hold.open();
   });
 
+  it('waits for a route still running after its client went away before running onClosed', async () => {
+    const order: string[] = [];
+    f = fixture({
+      shutdown: {
+        onClosed: async () => {
+          order.push(`onClosed (${(await orderRows(f!.stores)).length} order committed)`);
+          await f!.app.close();
+        },
+      },
+    });
+    f.gateway.fastify.addHook('onClose', async () => void order.push('listener closed'));
+    const { url } = await f.gateway.listen({ port: 0 });
+    f.hold = gate();
+    const gone = httpRequest(`${url}/orders`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': 'gone-1' } });
+    gone.on('error', () => undefined);
+    gone.end(JSON.stringify({ item: 'book', quantity: 1 }));
+    await until(() => f!.runs.count === 1);
+    gone.destroy();
+
+    const closed = f.gateway.close();
+    await until(() => order.includes('listener closed'));
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    // no connection is left, but the route still runs: the app must stay open under it
+    expect(order).toEqual(['listener closed']);
+    f.hold.open();
+    await closed;
+    expect(order).toEqual(['listener closed', 'onClosed (1 order committed)']);
+  });
+
   it('closes once on SIGTERM when asked to handle signals', async () => {
     let closes = 0;
     const before = process.listenerCount('SIGTERM');
@@ -103,6 +135,72 @@ describe('graceful shutdown on a real listener', () => {
     }
   });
 });
+
+describe('graceful shutdown of a request held for an event', () => {
+  let gateway: Gateway<MemoryTx> | undefined;
+  afterEach(async () => {
+    await gateway?.close({ deadlineMs: 100 });
+    gateway = undefined;
+  });
+
+  it('answers 202 with its Location when draining begins, rather than being cut at the deadline after its work committed', async () => {
+    const stores = memoryStores();
+    const app = createApp<MemoryTx>({ broker: memoryBroker(), stores, logger: silentLogger });
+    const waits = { count: 0 };
+    gateway = createGateway<MemoryTx>({ app, shutdown: { deadlineMs: 1_000 } });
+    gateway.command({
+      method: 'POST',
+      url: '/orders',
+      body: PlaceOrder,
+      status: 201,
+      handle: async ({ body, tx, publish }) => {
+        tx.set('orders/o-1', { orderId: 'o-1', ...body });
+        await publish(OrderPlaced, { orderId: 'o-1', item: body.item }, { correlationId: 'o-1' });
+        return { orderId: 'o-1' };
+      },
+      awaitEvent: {
+        waiter: silentWaiter(waits),
+        // far past the shutdown deadline: the outcome comes late
+        timeoutMs: 60_000,
+        correlationId: (result) => result.orderId,
+        answer: (_event, result) => ({ status: 201, body: result }),
+        location: (result) => `/orders/${result.orderId}`,
+        pending: (result) => ({ orderId: result.orderId, status: 'PENDING' }),
+      },
+    });
+    const { url } = await gateway.listen({ port: 0 });
+    const held = call(`${url}/orders`, { method: 'POST', body: { item: 'book', quantity: 1 } }).catch((e: NodeJS.ErrnoException) => e.code ?? e.message);
+    await until(() => waits.count === 1);
+
+    const closed = gateway.close();
+    const answer = await held;
+
+    expect(answer).toMatchObject({ status: 202, headers: { location: '/orders/o-1' } });
+    expect(JSON.parse((answer as Answer).body)).toEqual({ orderId: 'o-1', status: 'PENDING' });
+    await closed;
+    expect(await orderRows(stores)).toEqual(['orders/o-1']);
+    await app.close();
+  });
+});
+
+/** A waiter whose events never come: each wait ends at its timeout or when cancelled, as @herald/reply's does. */
+function silentWaiter(waits: { count: number }): EventWait {
+  return {
+    expect(_correlationId, { timeoutMs }) {
+      waits.count++;
+      let end!: () => void;
+      const result = new Promise<undefined>((resolve) => (end = () => resolve(undefined)));
+      const timer = setTimeout(end, timeoutMs);
+      return {
+        result,
+        cancel: () => {
+          clearTimeout(timer);
+          end();
+        },
+      };
+    },
+  };
+}
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
