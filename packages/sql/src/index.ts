@@ -25,5 +25,5 @@ export { toDeadLetterGroup, toDeadLetterPage } from './deadLetterViews.js';
 export type { DeadLetterGroupRow, DeadLetterPageRow } from './deadLetterViews.js';
 
 // window state: rows and snapshots
-export { WINDOW_COLUMNS, toStoredWindow, toWindowSnapshot } from './windowRows.js';
+export { WINDOW_COLUMNS, toStoredWindow, toWindowPartitions, toWindowSnapshot } from './windowRows.js';
 export type { WindowPartitionRow, WindowRow } from './windowRows.js';

@@ -140,6 +140,7 @@ describe("SQLite's failures of the reads outside transactions, mapped as theirs"
         ['outbox: claim', () => stores.outbox.claim({ relayId: 'relay-1', limit: 10, leaseMs: 1000 })],
         ['inbox: findHandled', () => stores.inbox.findHandled(['e-1'])],
         ['windows: read', () => stores.windows.read('totals')],
+        ['windows: partitions', () => stores.windows.partitions('totals')],
         ['sagas: find', () => stores.sagas.find('order', 'o-1')],
         ['timers: find', () => stores.timers.find(['t-1'])],
       ];

@@ -6,12 +6,13 @@ import {
   type SqlTx,
   type WindowStore,
 } from '@herald/core';
-import { WINDOW_COLUMNS, toStoredWindow, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
+import { WINDOW_COLUMNS, toStoredWindow, toWindowPartitions, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
 import { storeReads } from '../internal/storeErrors.js';
 import type { StoreDeps } from './outbox.js';
 
 const WHO = 'stores';
 const READ = 'windows: read';
+const READ_PARTITIONS = 'windows: partitions';
 
 /**
  * Window state on SQLite. An update runs its statements (read the partition, read the keys'
@@ -19,11 +20,13 @@ const READ = 'windows: read';
  * shared connection: no other transaction of this process runs a statement in between, other
  * processes wait for the write lock, and the transaction runner replays or reruns a transaction
  * whose reads another one's rollback invalidated. So updates of one partition never interleave.
- * `read` reads committed state on the read connection; SQLite's failures there are the stores'
- * errors naming it and the file.
+ * `read` and `partitions` read committed state on the read connection; SQLite's failures there
+ * are the stores' errors naming the read and the file.
  */
 export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
   const { writer, reader, scopeOf } = deps;
+  // the partitions' rows alone (a primary key range): `partitions` never reads a window
+  const partitionsOf = reader.prepare<[string], WindowPartitionRow>('SELECT partition, stream_time, late FROM herald_window_partitions WHERE store = ?');
   const s = {
     partition: writer.prepare<unknown[], { stream_time: number | null }>('SELECT stream_time FROM herald_window_partitions WHERE store = ? AND partition = ?'),
     windows: writer.prepare<unknown[], WindowRow>(
@@ -39,7 +42,8 @@ export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
        ON CONFLICT (store, partition) DO UPDATE SET stream_time = excluded.stream_time, late = late + excluded.late`,
     ),
     close: writer.prepare<unknown[], WindowRow>(`DELETE FROM herald_windows WHERE store = ? AND partition = ? AND close_at <= ? RETURNING ${WINDOW_COLUMNS}`),
-    snapshotPartitions: storeReads.guard(reader.prepare<[string], WindowPartitionRow>('SELECT partition, stream_time, late FROM herald_window_partitions WHERE store = ?'), READ),
+    snapshotPartitions: storeReads.guard(partitionsOf, READ),
+    partitions: storeReads.guard(partitionsOf, READ_PARTITIONS),
     snapshotWindows: storeReads.guard(reader.prepare<[string], WindowRow & { partition: number }>(`SELECT partition, ${WINDOW_COLUMNS} FROM herald_windows WHERE store = ?`), READ),
   };
 
@@ -60,6 +64,9 @@ export function createWindowStore(deps: StoreDeps): WindowStore<SqlTx> {
     },
     async read(store) {
       return toWindowSnapshot(s.snapshotPartitions.all(store), s.snapshotWindows.all(store));
+    },
+    async partitions(store) {
+      return toWindowPartitions(s.partitions.all(store));
     },
   };
 }

@@ -4,7 +4,7 @@ import {
   checkWindowChange,
   checkWindowPartition,
   type StoredWindow,
-  type WindowSnapshot,
+  type WindowPartitionSummary,
   type WindowStore,
 } from '@herald/core';
 import type { MemoryDatabase, MemoryTx, TxState } from './memoryTx.js';
@@ -24,6 +24,7 @@ interface PartitionData {
 const WHO = 'memory stores';
 const partitionId = (store: string, partition: number) => `${store}\u0000${partition}`;
 const windowId = (window: { key: string; start: number }) => `${window.start}\u0000${window.key}`;
+const summaryOf = ([partition, data]: readonly [number, PartitionData]): WindowPartitionSummary => ({ partition, streamTime: data.streamTime, late: data.late });
 
 /**
  * Window state in memory. An update takes the partition's row lock (as `SELECT ... FOR UPDATE`
@@ -45,6 +46,15 @@ export function createMemoryWindows(db: MemoryDatabase): MemoryWindows {
       copies.set(id, data);
     }
     return data;
+  }
+
+  /** The committed partitions of `store` that have a stream time, in partition order. */
+  function committedOf(store: string): (readonly [number, PartitionData])[] {
+    const prefix = `${store}\u0000`;
+    return [...committed.entries()]
+      .filter(([id, data]) => id.startsWith(prefix) && data.streamTime !== undefined)
+      .map(([id, data]) => [Number(id.slice(prefix.length)), data] as const)
+      .sort((a, b) => a[0] - b[0]);
   }
 
   return {
@@ -69,15 +79,14 @@ export function createMemoryWindows(db: MemoryDatabase): MemoryWindows {
       return closed.sort(byCloseOrder);
     },
     async read(store) {
-      const snapshot: { partitions: WindowSnapshot['partitions'][number][]; windows: WindowSnapshot['windows'][number][] } = { partitions: [], windows: [] };
-      const prefix = `${store}\u0000`;
-      const owned = [...committed.entries()].filter(([id]) => id.startsWith(prefix)).map(([id, data]) => [Number(id.slice(prefix.length)), data] as const);
-      for (const [partition, data] of owned.sort((a, b) => a[0] - b[0])) {
-        if (data.streamTime === undefined) continue;
-        snapshot.partitions.push({ partition, streamTime: data.streamTime, late: data.late });
-        for (const window of [...data.windows.values()].sort(byWindowOrder)) snapshot.windows.push({ ...window, partition });
-      }
-      return snapshot;
+      const owned = committedOf(store);
+      return {
+        partitions: owned.map(summaryOf),
+        windows: owned.flatMap(([partition, data]) => [...data.windows.values()].sort(byWindowOrder).map((window) => ({ ...window, partition }))),
+      };
+    },
+    async partitions(store) {
+      return committedOf(store).map(summaryOf);
     },
     applyCommitted(state) {
       for (const [id, data] of pending.get(state) ?? []) committed.set(id, data);

@@ -88,6 +88,13 @@ export interface WindowStore<Tx> {
   ): Promise<readonly StoredWindow[]>;
   /** The committed state of one aggregation (outside any transaction); partitions never given a stream time are left out. */
   read(store: string): Promise<WindowSnapshot>;
+  /**
+   * The committed partitions of one aggregation, exactly `read(store).partitions` (same order,
+   * same partitions left out), read without touching a window: for the readers that need only the
+   * stream times (which windows are final, when a partition last had a record), whose `read` would
+   * load and decode every open window's value each time.
+   */
+  partitions(store: string): Promise<readonly WindowPartitionSummary[]>;
 }
 
 /** Optional ability of the stores: window state in the same transactions as everything else. */
@@ -97,7 +104,13 @@ export interface WindowStores<Tx> {
 
 export function hasWindowStore<S extends Stores<Tx>, Tx>(stores: S): stores is S & WindowStores<Tx> {
   const candidate = (stores as Partial<WindowStores<Tx>>).windows;
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.update === 'function' && typeof candidate.read === 'function';
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.update === 'function' &&
+    typeof candidate.read === 'function' &&
+    typeof candidate.partitions === 'function'
+  );
 }
 
 /** A change as every store applies it: checked, stream time never going back, one write per window. */

@@ -1,8 +1,9 @@
 import { byCloseOrder, byWindowOrder, checkWindowChange, checkWindowPartition, type SqlTx, type WindowStore } from '@herald/core';
-import { toNumberOrNull, toStoredWindow, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
+import { toNumberOrNull, toStoredWindow, toWindowPartitions, toWindowSnapshot, type WindowPartitionRow, type WindowRow } from '@herald/sql';
 import type { Db } from '../db.js';
 import { queryInTx } from '../txStatements.js';
 import { lockWindowPartition } from './lockWindowPartition.js';
+import { readWindowPartitions } from './readWindowPartitions.js';
 import { readWindows } from './readWindows.js';
 import { readWindowSnapshot } from './readWindowSnapshot.js';
 import { writeWindowChange } from './writeWindowChange.js';
@@ -14,7 +15,8 @@ const WHO = 'pgStores';
  * it), read the keys' windows (a fresh snapshot, taken after the lock, so it sees what the last
  * holder committed), then write the change and take out the closed windows in one statement.
  * Updates of one partition queue on its row lock until the holder's transaction ends; updates of
- * different partitions do not wait for each other.
+ * different partitions do not wait for each other. `read` and `partitions` run outside any
+ * transaction, on the pool: they see what committed.
  */
 export function pgWindowStore(db: Db): WindowStore<SqlTx> {
   return {
@@ -42,6 +44,9 @@ export function pgWindowStore(db: Db): WindowStore<SqlTx> {
         db.run<WindowRow & { partition: number } & Record<string, unknown>>('read windows', statements.windows),
       ]);
       return toWindowSnapshot(partitions.rows, windows.rows);
+    },
+    async partitions(store) {
+      return toWindowPartitions((await db.run<WindowPartitionRow & Record<string, unknown>>('read window partitions', readWindowPartitions(db.t, store))).rows);
     },
   };
 }

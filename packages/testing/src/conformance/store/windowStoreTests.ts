@@ -89,6 +89,35 @@ export async function countsLateAndRollsBack<Tx>(f: F<Tx>): Promise<void> {
   expect(await f.stores.windows.read('never-written'), 'a partition without stream time is not listed').toEqual({ partitions: [], windows: [] });
 }
 
+/**
+ * `partitions` answers what `read(...).partitions` does, without the windows: partitions in order
+ * with stream time and late count, a partition never given a stream time (touched by a change
+ * that wrote nothing) and other aggregations left out, and only what committed.
+ */
+export async function readsPartitionsAlone<Tx>(f: F<Tx>): Promise<void> {
+  const at = (partition: number) => ({ store: P0.store, partition });
+  await update(f, [], () => ({ streamTime: 300, put: [w('k', 0, 'open')], late: 2 }), at(2));
+  await update(f, [], () => ({ streamTime: 100 }), at(0));
+  await update(f, ['k'], () => undefined, at(1));
+  await update(f, [], () => ({ streamTime: 999, put: [w('k', 0, 'hour')] }), { store: 'clicks.per-hour', partition: 0 });
+  const committed = [
+    { partition: 0, streamTime: 100, late: 0 },
+    { partition: 2, streamTime: 300, late: 2 },
+  ];
+  expect(await f.stores.windows.partitions(P0.store)).toEqual(committed);
+  expect((await f.stores.windows.read(P0.store)).partitions).toEqual(committed);
+  expect(await f.stores.windows.partitions('never-written')).toEqual([]);
+  await f.stores.transaction(async (tx) => {
+    await f.stores.windows.update(tx, at(0), [], () => ({ streamTime: 500, late: 1 }));
+    await f.stores.windows.update(tx, at(3), [], () => ({ streamTime: 50 }));
+    expect(await f.stores.windows.partitions(P0.store), 'an update not yet committed is not seen').toEqual(committed);
+    expect((await f.stores.windows.read(P0.store)).partitions).toEqual(committed);
+  });
+  const after = [{ partition: 0, streamTime: 500, late: 1 }, committed[1], { partition: 3, streamTime: 50, late: 0 }];
+  expect(await f.stores.windows.partitions(P0.store)).toEqual(after);
+  expect((await f.stores.windows.read(P0.store)).partitions).toEqual(after);
+}
+
 /** Windows of other partitions and other aggregations are neither read, nor closed, nor listed. */
 export async function keepsPartitionsApart<Tx>(f: F<Tx>): Promise<void> {
   const P1 = { store: P0.store, partition: 1 };
@@ -163,4 +192,5 @@ export async function persistsWindows<Tx>(f: F<Tx>): Promise<void> {
   const { seen } = await update(f, ['k'], () => undefined);
   expect(seen).toEqual({ streamTime: 42, windows: [w('k', 0, '{"n":1}')] });
   expect((await f.stores.windows.read(P0.store)).partitions).toEqual([{ partition: 0, streamTime: 42, late: 1 }]);
+  expect(await f.stores.windows.partitions(P0.store)).toEqual([{ partition: 0, streamTime: 42, late: 1 }]);
 }
