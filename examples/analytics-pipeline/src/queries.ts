@@ -70,8 +70,11 @@ export interface Queries {
 /** Options of {@link createQueries}. */
 export interface QueriesOptions {
   readonly store: AnalyticsStore;
-  /** The stream's window state: each partition's stream time says which windows are final. */
-  readonly windows: WindowStore<unknown>;
+  /**
+   * The stream's window state: each partition's stream time says which windows are final. Only its
+   * partitions are read: the open windows hold every raw event of every open user-minute.
+   */
+  readonly windows: Pick<WindowStore<unknown>, 'partitions'>;
   /** The consumer's grace (`STREAM_GRACE_MS`): a window is final once every partition's stream time passed its end plus grace. */
   readonly graceMs: number;
 }
@@ -92,8 +95,8 @@ export function createQueries(options: QueriesOptions): Queries {
 
   /** Event time below which every window is final: the smallest stream time minus grace. */
   const finalThrough = async (): Promise<number> => {
-    const snapshot = await options.windows.read(MINUTE_WINDOW_STORE);
-    const times = snapshot.partitions.flatMap((p) => (p.streamTime === undefined ? [] : [p.streamTime]));
+    const partitions = await options.windows.partitions(MINUTE_WINDOW_STORE);
+    const times = partitions.flatMap((p) => (p.streamTime === undefined ? [] : [p.streamTime]));
     return times.length === 0 ? Number.NEGATIVE_INFINITY : Math.min(...times) - options.graceMs;
   };
 
