@@ -85,12 +85,13 @@ export async function noteRecord(at: NotedPartition, now: number): Promise<void>
  * When each partition number of a shared set last had a record, by any member, as committed: read
  * once per punctuator tick, outside any transaction, so that a partition number that had one
  * within the idle timeout opens no transaction. Only a filter: the punctuation decides on the
- * registers it locks (see {@link punctuateIdle}).
+ * registers it locks (see {@link punctuateIdle}). It reads the registers' partitions alone: they
+ * hold no window, and `read` would query for windows at every tick all the same.
  */
-export async function lastRecords(windows: WindowStore<unknown>, set: IdleSet): Promise<Map<number, number>> {
+export async function lastRecords(windows: Pick<WindowStore<unknown>, 'partitions'>, set: IdleSet): Promise<Map<number, number>> {
   const last = new Map<number, number>();
-  for (const snapshot of await Promise.all(set.topics.map((topic) => windows.read(lastRecordStore(set.group, topic))))) {
-    for (const { partition, streamTime } of snapshot.partitions) {
+  for (const partitions of await Promise.all(set.topics.map((topic) => windows.partitions(lastRecordStore(set.group, topic))))) {
+    for (const { partition, streamTime } of partitions) {
       if (streamTime !== undefined) last.set(partition, Math.max(streamTime, last.get(partition) ?? streamTime));
     }
   }
