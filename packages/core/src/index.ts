@@ -50,7 +50,7 @@ export { canReadRecords, checkRecordRange, MAX_RECORDS_PER_READ } from './ports/
 export type { RecordRange, RecordReader } from './ports/recordReader.js';
 export type { BrokerInspector, DescribeGroupOptions, GroupDescription, PartitionLag, PartitionRange, TopicDescription } from './ports/inspection.js';
 export { createInstrumentation } from './ports/instrumentation.js';
-export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener, SagaTransitionKind } from './ports/instrumentation.js';
+export type { DeliveryOutcome, Instrumentation, InstrumentationEvent, InstrumentationListener, SagaTransitionKind, StreamFact } from './ports/instrumentation.js';
 export type { Component, HandlerService } from './ports/component.js';
 export { isHandlerService } from './ports/component.js';
 export type { Stores } from './ports/stores/stores.js';

@@ -69,7 +69,9 @@ export interface StreamContext<Tx> {
  * transaction, as events of a definition (`defineLateEvent` makes one whose data is the
  * {@link LateRecord}; or give `map`). `handler`: called in the batch's transaction, one record at a
  * time (write it to a table, count it...). Either way each partition counts its late records in
- * the window store (see `WindowSnapshot.partitions[].late`).
+ * the window store (see `WindowSnapshot.partitions[].late`), and each batch that had some emits a
+ * `records-late` instrumentation fact once it committed (`herald_stream_late_records_total` with
+ * `@herald/metrics`; see the core's `StreamFact` for the stream's other facts).
  */
 export type LateOutput<V, Tx> =
   | { readonly to: EventDefinition; readonly map?: (late: LateRecord<V>) => unknown }

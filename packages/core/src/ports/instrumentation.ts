@@ -145,6 +145,67 @@ export type InstrumentationEvent =
       readonly partition: number;
       /** Records between the committed offset and the partition's end. */
       readonly lag: number;
+    }
+  | StreamFact;
+
+/**
+ * What a windowed aggregation of `@herald/stream` did, emitted by the stream package once per
+ * batch (or punctuation) and aggregation, never per record, and only after the transaction that
+ * holds it committed: a batch rolled back and tried again is counted once, as its records are.
+ * `group` is the consumer group running that part of the topology; `aggregation` the name given
+ * to `aggregate()` / `count()` (its window state is `<topology>.<aggregation>`). A group and an
+ * aggregation name identify one aggregation in an app.
+ */
+export type StreamFact =
+  | {
+      /**
+       * `count` records arrived for windows already closed (past grace) at the partition's stream
+       * time, and went to the aggregation's side output. `topic` is the topic the batch read (a
+       * repartition topic after a `groupBy`); for an idle partition's punctuation (whose records
+       * are an upstream aggregation's results) the topics it punctuated, joined by `+`.
+       */
+      readonly kind: 'records-late';
+      readonly group: string;
+      readonly aggregation: string;
+      readonly topic: string;
+      readonly partition: number;
+      readonly count: number;
+    }
+  | {
+      /** The aggregation emitted `count` results: windows closed (emit `final`), or windows updated and sessions merged away (emit `update`). */
+      readonly kind: 'window-results';
+      readonly group: string;
+      readonly aggregation: string;
+      readonly partition: number;
+      readonly count: number;
+    }
+  | {
+      /**
+       * The partition's stream time for the aggregation (ms since the epoch) once a batch or a
+       * punctuation that changed its state committed: how far event time has got there. Windows
+       * close only as it moves; a stream time far behind the wall clock means old records, a
+       * partition left idle with idle punctuation off, or a punctuation that keeps failing.
+       */
+      readonly kind: 'stream-time';
+      readonly group: string;
+      readonly aggregation: string;
+      readonly partition: number;
+      readonly streamTime: number;
+    }
+  | {
+      /**
+       * The idle punctuator failed to move an idle partition's stream time on (it tries again at
+       * its next tick; while it fails, the partition's windows stay open and nothing is emitted for
+       * them): a window result its output refuses, a store error, its deadline. `reason` is the
+       * error's code (`handler-failed` for an error without one). `partition` is absent when the
+       * tick failed before reaching a partition (reading when the group's partitions last had a
+       * record).
+       */
+      readonly kind: 'punctuation-failed';
+      readonly group: string;
+      readonly partition?: number;
+      readonly reason: string;
+      readonly error: Error;
     };
 
 /** How a saga instance moved (see the `saga` instrumentation fact). */

@@ -3,6 +3,7 @@ import { StreamErrors } from '../errors.js';
 import { createActivity, type Activity } from './activity.js';
 import { claimNames } from './claims.js';
 import { coPartitionedSets, coPartitioningCheck } from './copartition.js';
+import { createCommitFacts, type AggregationTally } from './facts.js';
 import { idleSets, noteRecord, notedTopics } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
@@ -14,8 +15,10 @@ import { runBatch } from './run.js';
  * an aggregation reads with others notes the wall time of its records for every member's
  * punctuator), the partitions each member holds followed through the app's `assigned` / `revoked`
  * facts (per idle set: the topics some aggregations read), the punctuator, and, when an
- * aggregation reads several topics, the check at start that they are co-partitioned. Refuses a
- * topology whose window state, groups or repartition topics are another installed one's.
+ * aggregation reads several topics, the check at start that they are co-partitioned. Each batch's
+ * stream facts (late records, results, stream time per aggregation) are emitted once it committed
+ * (see `createCommitFacts`). Refuses a topology whose window state, groups or repartition topics
+ * are another installed one's.
  */
 export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   if (plan.groups.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `topology ${plan.name} reads nothing: add a from()`);
@@ -27,13 +30,18 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   const windows = aggregates ? ((app.stores as unknown as { windows: WindowStore<unknown> }).windows) : undefined;
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
   const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
+  const facts = createCommitFacts((fact) => app.instrumentation.emit(fact));
   app.instrumentation.on((fact) => {
     if (fact.kind === 'handled') {
+      const sets = setsByGroup.get(fact.group);
+      if (sets === undefined) return; // another part of the app
       // a delivery is over (applied, dead-lettered, parked): if an attempt at it failed, it no longer holds its partition
-      for (const set of setsByGroup.get(fact.group) ?? []) if (set.topics.includes(fact.topic)) activity.settled(set.scope, fact.partition, [fact.eventId]);
+      for (const set of sets) if (set.topics.includes(fact.topic)) activity.settled(set.scope, fact.partition, [fact.eventId]);
+      facts.handled(fact);
       return;
     }
     if (fact.kind !== 'assigned' && fact.kind !== 'revoked') return;
+    if (fact.kind === 'revoked') facts.revoked(fact.group, fact.partitions);
     for (const set of setsByGroup.get(fact.group) ?? []) {
       const partitions = fact.partitions.filter((tp) => set.topics.includes(tp.topic));
       if (fact.kind === 'assigned') activity.assigned(set.scope, partitions);
@@ -51,7 +59,10 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
         const scopes = sets.filter((set) => set.topics.includes(topic)).map((set) => set.scope);
         await whileBusy(activity, { scopes, partition, eventIds: part.map((e) => e.id), signal }, async () => {
           if (noted.has(topic)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, topic, partition }, app.clock.now());
-          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows }, part);
+          const tally: AggregationTally[] = [];
+          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows, tally }, part);
+          // an attempt past its deadline rolls back, even if its code (a hung forEach) finished since
+          if (!signal.aborted) facts.hold({ group: group.group, topic, partition, eventId: part.at(-1)!.id }, tally);
         });
       }
     });

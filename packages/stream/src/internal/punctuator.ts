@@ -1,5 +1,6 @@
 import { APP_DEFAULTS, CoreErrors, HeraldError, untilAborted, type App, type Component, type WindowStore } from '@herald/core';
 import type { Activity } from './activity.js';
+import { punctuationFailed, streamFacts, type AggregationTally } from './facts.js';
 import { idleSets, lastRecords, punctuateIdle, recentRecord, type IdleSet, type IdleTimes } from './idleClock.js';
 import type { GroupPlan, TopologyPlan } from './plan.js';
 
@@ -12,9 +13,12 @@ import type { GroupPlan, TopologyPlan } from './plan.js';
  * clock, each partition in one app transaction, which decides how far once it holds the
  * partition's locks (see `punctuateIdle`): the windows it closes are deleted and their results
  * published together. Each punctuation runs under the topology's handler `timeoutMs` (else the app's), as
- * its batches do. A failed punctuation is logged and tried again at the next tick; the other
- * partitions go on. Closing lets the punctuation in flight finish until close's deadline, then
- * abandons it (its transaction rolls back).
+ * its batches do. A failed punctuation is logged, emitted as a `punctuation-failed` fact (with
+ * its error's code: an operator alerts on it, since a partition whose punctuation fails at every
+ * tick never closes its windows) and tried again at the next tick; the other partitions and sets
+ * go on. One that committed emits its stream facts (late records, results, stream time). Closing
+ * lets the punctuation in flight finish until close's deadline, then abandons it (its transaction
+ * rolls back; not counted as a failure).
  */
 export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity: Activity, windows: WindowStore<unknown>): Component {
   const stop = new AbortController();
@@ -31,16 +35,26 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
     for (const { group, set } of sets) {
       const idle = activity.idle(set.scope, now);
       if (idle.length === 0) continue;
-      const last = set.shared ? await lastRecords(windows, set) : undefined;
+      let last: Map<number, number> | undefined;
+      try {
+        last = set.shared ? await lastRecords(windows, set) : undefined;
+      } catch (error) {
+        failed({ group, set }, undefined, error);
+        continue;
+      }
       for (const partition of idle) {
         if (stop.signal.aborted) return;
         const times: IdleTimes = { now, idleTimeoutMs: plan.idleTimeoutMs, since: activity.since(set.scope, partition), lastRecord: last?.get(partition) };
         if (recentRecord(times)) continue;
-        await punctuatePartition({ group, set, partition }, times).catch((error: unknown) =>
-          logger.warn('stream punctuation failed; trying again at the next tick', { error, group: group.group, partition, topics: set.topics }),
-        );
+        await punctuatePartition({ group, set, partition }, times).catch((error: unknown) => failed({ group, set }, partition, error));
       }
     }
+  }
+
+  /** Logs a failure and reports it as a fact, unless closing abandoned the punctuation. */
+  function failed(at: { group: GroupPlan; set: IdleSet }, partition: number | undefined, error: unknown): void {
+    logger.warn('stream punctuation failed; trying again at the next tick', { error, group: at.group.group, partition, topics: at.set.topics });
+    if (!stop.signal.aborted) app.instrumentation.emit(punctuationFailed(at.group.group, partition, error));
   }
 
   /**
@@ -56,15 +70,19 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
     const cancelTimer = app.clock.setTimer(timeoutMs, () =>
       deadline.abort(new HeraldError(CoreErrors.timeout, `stream ${plan.name}: punctuation of ${group.group} partition ${partition} did not finish within ${timeoutMs} ms`)),
     );
+    /** What the transaction's last run did (an engine may run a transaction's work again). */
+    let tally: AggregationTally[] = [];
     try {
       await app.transaction(async (tx, publish) => {
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
-        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows };
+        tally = [];
+        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows, tally };
         await untilAborted(punctuateIdle(set, group, ctx, times, activity), deadline.signal);
         // user code that saw the abort and returned early did not finish: nothing of it commits
         deadline.signal.throwIfAborted();
       });
+      for (const fact of streamFacts(tally, { group: group.group, topic: set.topics.join('+'), partition })) app.instrumentation.emit(fact);
     } finally {
       cancelTimer();
       current = undefined;

@@ -3,6 +3,7 @@ import { StreamErrors } from '../errors.js';
 import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
 import { checkWindowTime } from './eventTime.js';
+import type { AggregationTally } from './facts.js';
 import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { assertJson } from './repartition.js';
@@ -22,6 +23,8 @@ export interface RunContext {
   readonly windows: WindowStore<unknown> | undefined;
   /** Told of every late record (the test driver listens). */
   readonly onLate?: (late: LateRecord<unknown>) => void;
+  /** Gets what each aggregation did (late records, results, stream time): the facts emitted once the run commits. */
+  readonly tally?: AggregationTally[];
 }
 
 /** A record on its way through the graph, with the event it came from (for correlation and traces). */
@@ -129,7 +132,10 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
         return applied.change;
       });
       for (const late of applied?.late ?? []) await sendLate(node, late);
-      for (const result of [...(applied?.results ?? []), ...finalResults(node, closed)]) await push(node.children, resultRecord(node, result));
+      const results = [...(applied?.results ?? []), ...finalResults(node, closed)];
+      for (const result of results) await push(node.children, resultRecord(node, result));
+      // counted per aggregation and run, not per record: the facts cost nothing per record
+      if (applied?.change) ctx.tally?.push({ node, late: applied.late.length, results: results.length, streamTime: applied.change.streamTime });
     }
   }
 
