@@ -4,6 +4,7 @@ import { factsListener } from './internal/facts.js';
 import { createInstruments, type Instruments } from './internal/instruments.js';
 import { processRegistry } from './internal/processMetrics.js';
 import { createReadSide, type ReadSource } from './internal/readSide.js';
+import { createStreamTimes } from './internal/streamTimes.js';
 import { UNMATCHED_ROUTE } from './names.js';
 import { resolveMetricsOptions, type MetricsOptions } from './options.js';
 
@@ -59,7 +60,9 @@ const READ_SHARE = 0.05;
  * with changes (the code and message of the error's innermost cause: a timeout whose cause is a
  * broker's connection error fails with that error), and (info) when it works again; never at every
  * poll. `ready()` resolves after the first read; `close()` stops reading (a read in flight finishes
- * within the deadline) and unsubscribes. Every metric name is in `names.ts`.
+ * within the deadline) and unsubscribes. The streams' stream time lag comes from their facts, not
+ * from a read: the stream time each partition this process runs last committed, against the
+ * app's clock at the scrape. Every metric name is in `names.ts`.
  *
  * Processes of one system share the log and stores, so processes running the same groups report
  * the same lag, and all of them the same outbox, dead letters and sagas: aggregate these gauges with
@@ -74,10 +77,11 @@ const READ_SHARE = 0.05;
 export function createMetrics(options: MetricsOptions): HeraldMetrics {
   const { app, registry, pollIntervalMs, readTimeoutMs, processMetrics } = resolveMetricsOptions(options);
   const readSide = createReadSide(app, { readTimeoutMs });
-  const instruments: Instruments = createInstruments(registry, readSide.collectors);
+  const streamTimes = createStreamTimes(app.clock);
+  const instruments: Instruments = createInstruments(registry, { ...readSide.collectors, streamTimeLag: streamTimes.collect });
   readSide.bind(instruments);
   const logger = app.logger.child({ component: 'metrics' });
-  const recordFact = factsListener(instruments, { lagFromFacts: !readSide.inspectsLag });
+  const recordFact = factsListener(instruments, { lagFromFacts: !readSide.inspectsLag, streamTimes });
   let unsubscribe: (() => void) | undefined = app.instrumentation.on(function onFact(fact) {
     recordFact(fact);
     if (fact.kind === 'saga') readSide.knowSaga(fact.saga);

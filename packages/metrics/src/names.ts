@@ -93,6 +93,21 @@ export const COUNTERS = {
     help: 'Saga instances that moved, once the change committed: transition is started, step_completed, step_timed_out, compensating, completed or failed.',
     labelNames: ['saga', 'transition'],
   },
+  streamLate: {
+    name: 'herald_stream_late_records_total',
+    help: 'Records a windowed aggregation (@herald/stream) sent to its side output because they arrived after their windows closed (past grace), by group, aggregation, topic and partition.',
+    labelNames: ['group', 'aggregation', 'topic', 'partition'],
+  },
+  streamResults: {
+    name: 'herald_stream_results_total',
+    help: 'Results a windowed aggregation emitted (windows closed; with emit update, windows updated and sessions merged away), by group and aggregation.',
+    labelNames: ['group', 'aggregation'],
+  },
+  punctuationFailures: {
+    name: 'herald_stream_punctuation_failures_total',
+    help: "Failed punctuations of a stream's idle partitions (tried again at the next tick; meanwhile the partition's windows stay open), by group and reason (the error code).",
+    labelNames: ['group', 'reason'],
+  },
   pollErrors: {
     name: 'herald_metrics_read_errors_total',
     help: 'Failed reads of the read side (source: lag, outbox, dead_letters or sagas); the gauges keep their last values.',
@@ -180,6 +195,11 @@ export const GAUGES = {
     name: 'herald_saga_oldest_in_flight_age_seconds',
     help: 'Age of the oldest saga instance not ended, by saga and status, since its first event was stored (0 when none).',
     labelNames: ['saga', 'status'],
+  },
+  streamTimeLag: {
+    name: 'herald_stream_time_lag_seconds',
+    help: "How far a partition's stream time for a windowed aggregation is behind the wall clock (at the scrape), in partitions this process' member runs, as of their last batch or punctuation here; below 0 when event times are ahead of the clock.",
+    labelNames: ['group', 'aggregation', 'partition'],
   },
 } as const satisfies Record<string, MetricSpec>;
 

@@ -2,6 +2,7 @@ import { isChaosError, type DeliveryOutcome, type InstrumentationEvent, type Ins
 import { CHAOS_CAUSE, ERROR_CAUSE } from '../names.js';
 import type { Instruments } from './instruments.js';
 import type { CounterSeries, HistogramSeries } from './series.js';
+import type { StreamTimes } from './streamTimes.js';
 
 /** Every saga transition, as a label value in Prometheus' own style: started, step_completed, step_timed_out... */
 const SAGA_TRANSITIONS = Object.keys({
@@ -28,9 +29,10 @@ function transitionLabel(transition: string): string {
 /**
  * Turns the core's instrumentation facts into counters, histograms and this process' gauges.
  * `lagFromFacts`: the broker cannot be inspected, so the lag gauge follows the `lag` facts of this
- * process' groups (emitted at each commit) instead of the polled read side.
+ * process' groups (emitted at each commit) instead of the polled read side. `streamTimes` keeps the
+ * streams' `stream-time` facts for the stream time lag gauge, computed at each scrape.
  */
-export function factsListener(instruments: Instruments, options: { readonly lagFromFacts: boolean }): InstrumentationListener {
+export function factsListener(instruments: Instruments, options: { readonly lagFromFacts: boolean; readonly streamTimes: StreamTimes }): InstrumentationListener {
   const { counters, histograms, gauges } = instruments;
   /** The series a `handled` fact adds to, per group, topic, type and outcome: looked up once per label set. */
   const handledSeries = new Map<string, { handled: CounterSeries; duration: HistogramSeries; critical: HistogramSeries }>();
@@ -123,6 +125,7 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
         }
         // the new owner reports the partition's lag now: a lag kept here would stay frozen forever
         if (options.lagFromFacts) for (const p of fact.partitions) gauges.lag.remove({ group: fact.group, topic: p.topic, partition: String(p.partition) });
+        options.streamTimes.revoked(fact.group, fact.partitions);
         return;
       case 'timers-fired':
         counters.timersFired.inc(fact.count);
@@ -136,6 +139,19 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
         return;
       case 'lag':
         if (options.lagFromFacts) gauges.lag.set({ group: fact.group, topic: fact.topic, partition: String(fact.partition) }, fact.lag);
+        return;
+      // the streams' facts come once per batch (or punctuation) and aggregation, not per record
+      case 'records-late':
+        counters.streamLate.inc({ group: fact.group, aggregation: fact.aggregation, topic: fact.topic, partition: String(fact.partition) }, fact.count);
+        return;
+      case 'window-results':
+        counters.streamResults.inc({ group: fact.group, aggregation: fact.aggregation }, fact.count);
+        return;
+      case 'stream-time':
+        options.streamTimes.set(fact);
+        return;
+      case 'punctuation-failed':
+        counters.punctuationFailures.inc({ group: fact.group, reason: fact.reason });
         return;
     }
   };
