@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COUNTERS, GAUGES, HISTOGRAMS } from '@herald/metrics';
+import { COUNTERS, GAUGES, HISTOGRAMS, parseExposition } from '@herald/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTool } from '../../packages/metrics/test/support/tools.js';
 import { exposedNames, liveExposition, PROMETHEUS_NAMES } from './exposed.js';
@@ -19,8 +19,11 @@ function expressions(): { where: string; expr: string }[] {
 
 describe('the dashboards and alert rules query only metrics the exporter exposes', () => {
   let exposed: Set<string>;
+  let sampled: Set<string>;
   beforeAll(async () => {
-    exposed = exposedNames(await liveExposition());
+    const exposition = await liveExposition();
+    exposed = exposedNames(exposition);
+    sampled = new Set(parseExposition(exposition).map((s) => s.name));
   });
 
   it('finds every metric name of every dashboard panel and every rule in a live scrape', () => {
@@ -29,6 +32,12 @@ describe('the dashboards and alert rules query only metrics the exporter exposes
     expect(all.length).toBeGreaterThan(40);
     const unknown = all.flatMap(({ where, expr }) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name)).map((name) => `${where}: ${name}`));
     expect(unknown).toEqual([]);
+  });
+
+  it('scrapes running streams: every stream metric has series, not only its declaration', () => {
+    const names = [...Object.values(COUNTERS), ...Object.values(GAUGES)].map((spec) => spec.name).filter((name) => name.startsWith('herald_stream_'));
+    expect(names).toHaveLength(4);
+    expect(names.filter((name) => !sampled.has(name))).toEqual([]);
   });
 
   it('the check can fail: a misspelt name, a histogram queried without its suffix, a label taken for a name', () => {
@@ -94,7 +103,7 @@ describe('the Grafana dashboards', () => {
     }
   });
 
-  it('give the Herald overview its panels: published vs handled, lag, outbox, retries, dead letters, p50/p99, critical time', () => {
+  it('give the Herald overview its panels: published vs handled, lag, outbox, retries, dead letters, p50/p99, critical time, streams', () => {
     const overview = byUid('herald-overview');
     const queries = allPanels(overview).flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
     for (const needle of [
@@ -108,6 +117,10 @@ describe('the Grafana dashboards', () => {
       'histogram_quantile(0.5, sum by (le, group) (rate(herald_handler_duration_seconds_bucket',
       'histogram_quantile(0.99, sum by (le, group) (rate(herald_handler_duration_seconds_bucket',
       'herald_critical_time_seconds_bucket',
+      'herald_stream_results_total',
+      'herald_stream_late_records_total',
+      'max by (group, aggregation, partition) (herald_stream_time_lag_seconds)',
+      'herald_stream_punctuation_failures_total',
     ]) {
       expect(queries, needle).toContain(needle);
     }

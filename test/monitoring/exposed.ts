@@ -4,6 +4,7 @@ import { createGateway } from '@herald/http';
 import { createMetrics, parseExposition } from '@herald/metrics';
 import type { MemoryTx } from '@herald/testing';
 import { eventually, FLAKY, OrderPlaced, POISON, testApp } from '../../packages/metrics/test/support/app.js';
+import { runningStreams } from './runningStreams.js';
 
 /** Names Prometheus itself adds to what it scrapes (not the exporter's). */
 export const PROMETHEUS_NAMES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'ALERTS', 'ALERTS_FOR_STATE']);
@@ -23,8 +24,9 @@ export function exposedNames(exposition: string): Set<string> {
 }
 
 /**
- * Runs an app (memory engine, relay chaos, a flaky and a poisoned event, a redrive) behind a gateway
- * with metrics, sends it HTTP requests, and returns its scrape.
+ * Runs an app (memory engine, relay chaos, a flaky and a poisoned event, a redrive, windowed
+ * streams with a late record, a result and a failing punctuation) behind a gateway with metrics,
+ * sends it HTTP requests, and returns its scrape.
  */
 export async function liveExposition(): Promise<string> {
   const healed = { value: false };
@@ -33,6 +35,7 @@ export async function liveExposition(): Promise<string> {
   fixture.app.use(metrics);
   const gateway = createGateway<MemoryTx>({ app: fixture.app, metrics });
   gateway.query({ url: '/ping', handle: async () => ({ ok: true }) });
+  const streams = runningStreams(fixture.app);
   await fixture.app.start();
   try {
     await fixture.app.ready();
@@ -40,6 +43,7 @@ export async function liveExposition(): Promise<string> {
     await fixture.untilHandled(5);
     healed.value = true;
     await fixture.app.redrive({ group: 'billing' });
+    await streams.drive();
     await gateway.fastify.inject({ method: 'GET', url: '/ping' });
     await gateway.fastify.inject({ method: 'GET', url: '/nowhere' });
     await eventually(async () => {

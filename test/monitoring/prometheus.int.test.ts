@@ -52,11 +52,13 @@ describe('deploy/prometheus', () => {
     }
   });
 
-  it('the rule tests can fail: with the lag threshold raised, chaos counted as a relay error or a saga ratio read on too few sagas, they do', async () => {
+  it('the rule tests can fail: with the lag threshold raised, chaos counted as a relay error, a saga ratio read on too few sagas, a few late records or a brief punctuation failure alerting, they do', async () => {
     for (const [from, to] of [
       ['herald_consumer_lag)) > 10000', 'herald_consumer_lag)) > 20000'],
       ['herald_relay_failures_total{cause="error"}', 'herald_relay_failures_total'],
       ['transition=~"completed|failed"}[10m])) >= 10', 'transition=~"completed|failed"}[10m])) >= 1'],
+      ['increase(herald_stream_late_records_total[10m])\n          ) >= 10', 'increase(herald_stream_late_records_total[10m])\n          ) >= 1'],
+      ['herald_stream_punctuation_failures_total[2m]', 'herald_stream_punctuation_failures_total[10m]'],
     ] as const) {
       const dir = mkdtempSync(join(scratch, 'mutant-'));
       cpSync(PROMETHEUS_DIR, dir, { recursive: true });
