@@ -4,6 +4,7 @@ import { decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import { keyResolver, type AsymmetricAlgorithm, type JwksSource, type JwtKey } from './jwtKeys.js';
 import type { Principal } from './principal.js';
 import { HttpErrors } from './errors.js';
+import { quoted } from './text.js';
 
 /** Checks a request's credentials; what the gateway's `auth` option takes. */
 export interface Authenticator {
@@ -22,7 +23,13 @@ export interface JwtOptions {
   readonly keys?: readonly JwtKey[];
   /** The shared secret that makes HS256 acceptable (at least 32 bytes). Without it HS256 tokens are refused. */
   readonly hs256Secret?: string | Uint8Array;
-  /** Accepted `iss` values. Required: a token of any issuer is never accepted. */
+  /**
+   * Accepted `iss` values. Required: a token of any issuer is never accepted. With more than one,
+   * the username is issuer-qualified, `<iss>#<username>` (each issuer names its own users, and
+   * `alice` of one is not `alice` of another), so no issuer may then contain a `#`. With one, it
+   * is the bare claim. Going from one issuer to several changes every username, so the
+   * Idempotency-Keys stored under the old ones no longer match (see the README).
+   */
   readonly issuer: string | readonly string[];
   /** Accepted `aud` values (the token must name one). Required. */
   readonly audience: string | readonly string[];
@@ -30,7 +37,7 @@ export interface JwtOptions {
   readonly algorithms?: readonly AsymmetricAlgorithm[];
   /** Allowed clock skew for `exp` and `nbf`. Default 0. */
   readonly clockToleranceMs?: number;
-  /** The claim holding the username. Default `sub`. */
+  /** The claim holding the username (issuer-qualified with several issuers, see `issuer`). Default `sub`. */
   readonly usernameClaim?: string;
   /** The claim holding the roles: an array of strings, or one space-separated string. Default `roles`. */
   readonly rolesClaim?: string;
@@ -63,7 +70,7 @@ export async function jwtAuthenticator(options: JwtOptions): Promise<Authenticat
       const token = bearerToken(headers.authorization);
       const alg = headerAlgorithm(token);
       if (!algorithms.includes(alg)) {
-        throw new HeraldError(HttpErrors.tokenAlgorithmNotAllowed, `tokens signed with "${alg}" are not accepted (accepted: ${algorithms.join(', ')})`);
+        throw new HeraldError(HttpErrors.tokenAlgorithmNotAllowed, `tokens signed with ${quoted(alg)} are not accepted (accepted: ${algorithms.join(', ')})`);
       }
       let payload: JWTPayload;
       try {
@@ -88,6 +95,8 @@ interface Settings {
   readonly jwks: JwksSource | undefined;
   readonly hs256Secret: Uint8Array | undefined;
   readonly issuer: string[];
+  /** Whether usernames are issuer-qualified: more than one distinct issuer is trusted. */
+  readonly qualified: boolean;
   readonly audience: string[];
   readonly algorithms: readonly AsymmetricAlgorithm[];
   readonly clockToleranceMs: number;
@@ -107,6 +116,10 @@ function validate(options: JwtOptions): Settings {
     if (values.length === 0 || values.some((v) => typeof v !== 'string' || v.length === 0)) throw invalid(`${name} must be a non-empty string or list of them`);
     return values;
   };
+  const issuer = list(options.issuer, 'issuer');
+  const qualified = new Set(issuer).size > 1;
+  const hashed = qualified ? issuer.find((i) => i.includes('#')) : undefined;
+  if (hashed !== undefined) throw invalid(`issuer: with several issuers the username is "<issuer>#<username>", so an issuer must not contain "#", got ${JSON.stringify(hashed)}`);
   const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
   for (const alg of algorithms) if (!DEFAULT_ALGORITHMS.includes(alg)) throw invalid(`algorithms: "${String(alg)}" is not one of ${DEFAULT_ALGORITHMS.join(', ')} (HS256 comes with hs256Secret)`);
   const clockToleranceMs = options.clockToleranceMs ?? 0;
@@ -122,7 +135,8 @@ function validate(options: JwtOptions): Settings {
     keys: options.keys ?? [],
     jwks: options.jwks,
     hs256Secret: secret,
-    issuer: list(options.issuer, 'issuer'),
+    issuer,
+    qualified,
     audience: list(options.audience, 'audience'),
     algorithms,
     clockToleranceMs,
@@ -187,5 +201,6 @@ function principalFrom(payload: JWTPayload, settings: Settings): Principal {
   if (!Array.isArray(roles) || roles.some((r) => typeof r !== 'string' || r.length === 0 || r.includes(','))) {
     throw new HeraldError(HttpErrors.tokenClaimsInvalid, `the token's "${settings.rolesClaim}" claim must be an array of non-empty strings without commas`);
   }
-  return { username, roles: roles as string[], claims: payload };
+  // jose checked that `iss` is one of the configured issuers
+  return { username: settings.qualified ? `${String(payload.iss)}#${username}` : username, roles: roles as string[], claims: payload };
 }

@@ -3,6 +3,7 @@ import { types } from 'node:util';
 import { CoreErrors, HeraldError, isHeraldError } from '@herald/core';
 import { createRemoteJWKSet, importJWK, importSPKI, type CryptoKey, type JWK, type JWTVerifyGetKey, type KeyObject } from 'jose';
 import { HttpErrorCodes, HttpErrors } from './errors.js';
+import { quoted } from './text.js';
 
 /** The asymmetric algorithms the gateway verifies (EdDSA means Ed25519 keys). */
 export type AsymmetricAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
@@ -96,7 +97,7 @@ export async function keyResolver(options: {
 }
 
 function unknownKey(header: Header, why: string): HeraldError {
-  return new HeraldError(HttpErrors.tokenKeyUnknown, `no configured ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}${why}`);
+  return new HeraldError(HttpErrors.tokenKeyUnknown, `no configured ${header.alg} key${header.kid === undefined ? '' : ` with kid ${quoted(header.kid)}`}${why}`);
 }
 
 async function fromJwks(remote: ReturnType<typeof createRemoteJWKSet>, header: Header, token: Parameters<JWTVerifyGetKey>[1]): Promise<Resolvable> {
@@ -106,7 +107,7 @@ async function fromJwks(remote: ReturnType<typeof createRemoteJWKSet>, header: H
     if (isHeraldError(error)) throw error;
     const code = (error as { code?: string }).code;
     if (code === 'ERR_JWKS_NO_MATCHING_KEY' || code === 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') {
-      throw new HeraldError(HttpErrors.tokenKeyUnknown, `the JWKS has ${code === 'ERR_JWKS_NO_MATCHING_KEY' ? 'no' : 'more than one'} ${header.alg} key${header.kid === undefined ? '' : ` with kid "${header.kid}"`}`, { cause: error });
+      throw new HeraldError(HttpErrors.tokenKeyUnknown, `the JWKS has ${code === 'ERR_JWKS_NO_MATCHING_KEY' ? 'no' : 'more than one'} ${header.alg} key${header.kid === undefined ? '' : ` with kid ${quoted(header.kid)}`}`, { cause: error });
     }
     throw new HeraldError(HttpErrors.keysUnavailable, `the JWKS could not be fetched: ${(error as Error).message}`, { cause: error, retriable: true });
   }

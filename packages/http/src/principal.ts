@@ -3,6 +3,11 @@ import type { Envelope, Publish } from '@herald/core';
 
 /** The authenticated caller of a request. */
 export interface Principal {
+  /**
+   * Who the caller is: what events carry in `X-Username` and Idempotency-Keys are scoped to. From
+   * `jwtAuthenticator`, the username claim, issuer-qualified (`<iss>#<username>`) when it trusts
+   * several issuers; the bare claims stay in `claims`.
+   */
   readonly username: string;
   /** Never contain a comma (they travel comma-separated in {@link PRINCIPAL_HEADERS}). */
   readonly roles: readonly string[];

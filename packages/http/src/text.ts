@@ -29,3 +29,17 @@ export function queryNotUtf8(url: string): boolean {
     return true;
   }
 }
+
+/** Longest piece of a value the client sent that a message quotes (as the core's `describeGiven` quotes). */
+const QUOTED = 60;
+
+/**
+ * `value`, a value the client sent (a token's `kid` or `alg`), as a JSON string to quote in a
+ * message: its first {@link QUOTED} characters, then `…`. The message goes back to the client and
+ * into the log, so how much of it the client writes must not be the client's choice. A value that
+ * is no string (a token header is any JSON) is quoted as its JSON text.
+ */
+export function quoted(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value);
+  return JSON.stringify(text.length > QUOTED ? `${text.slice(0, QUOTED)}…` : text);
+}
