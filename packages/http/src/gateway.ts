@@ -10,7 +10,7 @@ import { jsonBodyParser } from './jsonBody.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
-import { PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, clientWorded, problemInstance, toProblem, type Problem } from './problem.js';
 import { startIdempotencyPurger, type Purger } from './purger.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import { registerRequestScope, scopeOf } from './requestScope.js';
@@ -169,7 +169,7 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
   fastify.addHook('onRequest', async (request, reply) => {
     if (!stopping) return;
     reply.header('connection', 'close');
-    if (request.url !== LIVEZ_PATH) throw new HeraldError(HttpErrors.unavailable, 'the server is shutting down', { retriable: true });
+    if (request.url !== LIVEZ_PATH) throw clientWorded(new HeraldError(HttpErrors.unavailable, 'the server is shutting down', { retriable: true }));
   });
   return gateway;
 }
@@ -217,7 +217,7 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   fastify.get(LIVEZ_PATH, async () => ({ status: 'ok' }));
   fastify.get(READYZ_PATH, async () => {
     if (readiness.isReady) return { status: 'ready' };
-    throw new HeraldError(HttpErrors.unavailable, `not ready: ${readiness.state}`, { retriable: true });
+    throw clientWorded(new HeraldError(HttpErrors.unavailable, `not ready: ${readiness.state}`, { retriable: true }));
   });
   if (options.metrics) registerMetrics(fastify, options.metrics);
   return fastify;
@@ -245,8 +245,11 @@ function listenError(error: unknown, host: string, port: number): unknown {
   });
 }
 
-function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const problem = toProblem(error, request.url, options.problems);
+function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, thrown: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // the request's own stream failed (the client went away mid-body, Node's ECONNRESET "aborted"):
+  // fastify's 400, no fault of ours, though its code is no FST_ code that toProblem would map
+  const error = thrown instanceof Error && thrown === request.raw.errored ? new HeraldError(HttpErrors.badRequest, 'the request body could not be read', { cause: thrown }) : thrown;
+  const problem = toProblem(error, problemInstance(request.url), options.problems);
   const scope = scopeOf(request);
   scope.error = error;
   logFailure(scope.logger, problem, request, error, scope.probe);
@@ -268,7 +271,7 @@ function sendRouterProblem<Tx>(options: ResolvedGatewayOptions<Tx>, error: Fasti
       : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? new HeraldError(HttpErrors.uriTooLong, `a path parameter is over ${MAX_PARAM_LENGTH} characters`, { cause: error })
         : error;
-  const problem = toProblem(refusal, request.url, options.problems);
+  const problem = toProblem(refusal, problemInstance(request.url), options.problems);
   let correlationId = request.id;
   try {
     correlationId = parseCorrelationId(request.headers[CORRELATION_ID_HEADER]) ?? request.id;

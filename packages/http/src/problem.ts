@@ -97,7 +97,7 @@ const FRAMEWORK_CODES: Readonly<Record<string, HttpErrorCode>> = {
   FST_ERR_MAX_PARAM_LENGTH: HttpErrorCodes.uriTooLong,
 };
 
-/** Other framework client errors, by the status the framework gave them. */
+/** Other framework (fastify's `FST_`) client errors, by the status the framework gave them. */
 const FRAMEWORK_STATUSES: Readonly<Record<number, HttpErrorCode>> = {
   400: HttpErrorCodes.badRequest,
   404: HttpErrorCodes.notFound,
@@ -106,21 +106,64 @@ const FRAMEWORK_STATUSES: Readonly<Record<number, HttpErrorCode>> = {
 };
 
 /**
+ * What a 5xx says as its `detail`, by the catalog code it maps to (a code missing here says its
+ * title). The error's own message is for the log (the gateway logs it with the request's ids,
+ * which the response carries in `X-Request-Id`): a broker's, a store's or another service's
+ * message names hosts, files and internals (`connect ECONNREFUSED 10.0.3.17:9092`, the SQLite
+ * log's database path), and the client can do nothing with them but retry or report.
+ */
+const SERVER_DETAILS: Readonly<Record<string, string>> = {
+  [HttpErrorCodes.unavailable]: 'the service cannot take the request now; retry later',
+  [HttpErrorCodes.keysUnavailable]: 'the keys that verify tokens cannot be fetched now; retry later',
+  [ErrorCodes.closed]: 'the service is shutting down; retry later',
+  [ErrorCodes.brokerUnavailable]: 'the event log is unavailable; retry later',
+  [ErrorCodes.timeout]: 'the service did not finish in time; retry later',
+  [HttpErrorCodes.badGateway]: 'a service this one depends on gave an unusable answer',
+  [HttpErrorCodes.gatewayTimeout]: 'a service this one depends on did not answer in time; retry later',
+};
+
+/**
+ * A problem's `instance` for a request target: its path, without the query. A query may carry a
+ * credential (`?access_token=`, an OAuth `code`), and a problem travels on into clients' logs,
+ * proxies and error trackers; the response's `X-Request-Id` names the occurrence. Internal.
+ */
+export function problemInstance(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
+/** Errors the gateway worded for the client (see {@link clientWorded}). */
+const CLIENT_WORDED = new WeakSet<object>();
+
+/**
+ * `error`, marked as worded for the client by the gateway itself (a 503 saying it is shutting
+ * down or not ready yet): its message is the `detail` even on a 5xx. Internal, not exported.
+ */
+export function clientWorded<E extends object>(error: E): E {
+  CLIENT_WORDED.add(error);
+  return error;
+}
+
+/**
  * Maps anything thrown while serving a request to a problem: Herald errors by `code` (through
  * `errorKinds` for domain codes; `@herald/reply`'s codes: `reply-invalid` 502, `request-timeout`
- * 504, `requester-not-started` and `requester-closed` 503), framework errors by their code,
- * validation failures to 422 with `errors` (on a 422 only). Unknown retriable Herald errors become
- * 503, everything else 500. A 500 (an unmapped code, or `internal` itself) always gets the generic
- * `detail`, so internals do not leak (the caller logs the original).
+ * 504, `requester-not-started` and `requester-closed` 503), fastify's own errors (`FST_` codes)
+ * by their code, then their status, validation failures to 422 with `errors` (on a 422 only).
+ * Unknown retriable Herald errors become 503, everything else 500, also an error of another
+ * library that carries an HTTP `statusCode` (of its own call, not of this request). A 4xx's
+ * `detail` is the error's message (it says what to fix in the request); a 5xx's is its code's
+ * generic wording ({@link SERVER_DETAILS}, else the title), so internals do not leak (the caller
+ * logs the original), unless the gateway worded it for the client ({@link clientWorded}).
  */
 export function toProblem(thrown: unknown, instance: string, options: ProblemOptions = {}): Problem {
-  const { code, entry, known } = classify(thrown, options.errorKinds);
+  const { code, kind, entry } = classify(thrown, options.errorKinds);
   const message = thrown instanceof Error ? thrown.message : String(thrown);
+  const worded = entry.status < 500 || (typeof thrown === 'object' && thrown !== null && CLIENT_WORDED.has(thrown));
   const problem: Problem = {
     type: `${options.typeBase ?? 'urn:herald:problem:'}${code}`,
     title: entry.title,
     status: entry.status,
-    detail: known ? message : entry.title,
+    detail: worded ? message : (SERVER_DETAILS[kind] ?? entry.title),
     instance,
     code,
   };
@@ -129,19 +172,25 @@ export function toProblem(thrown: unknown, instance: string, options: ProblemOpt
   return issues ? { ...problem, errors: issues } : problem;
 }
 
-/** The code a problem reports and its catalog entry (possibly an alias's). */
-function classify(thrown: unknown, errorKinds: ProblemOptions['errorKinds']): { code: string; entry: { status: number; title: string }; known: boolean } {
+/**
+ * The code a problem reports, the catalog code it maps to (itself, or an alias's) and that code's
+ * entry. Only Herald errors are mapped by their code and only fastify's own (`FST_` codes) by
+ * their `statusCode`: anything else a route lets through, whatever it carries (an SDK's
+ * `{ code: 'NoSuchKey', statusCode: 404 }` about its own call, an http-errors `status`), is a 500.
+ */
+function classify(thrown: unknown, errorKinds: ProblemOptions['errorKinds']): { code: string; kind: string; entry: { status: number; title: string } } {
   const raw = (thrown as { code?: unknown } | null)?.code;
-  const specific = typeof raw === 'string' ? (FRAMEWORK_CODES[raw] ?? raw) : undefined;
+  const framework = typeof raw === 'string' && raw.startsWith('FST_');
+  const specific = framework ? (FRAMEWORK_CODES[raw] ?? raw) : isHeraldError(thrown) ? thrown.code : undefined;
   if (specific !== undefined) {
-    const entry = PROBLEM_CATALOG[specific] ?? PROBLEM_CATALOG[errorKinds?.[specific] ?? HERALD_ERROR_KINDS[specific] ?? ''];
-    // a 500 is a fault of ours, and its message (a stack frame, a library's complaint) is for the log
-    if (entry) return { code: specific, entry, known: entry.status !== 500 };
+    const kind = PROBLEM_CATALOG[specific] ? specific : (errorKinds?.[specific] ?? HERALD_ERROR_KINDS[specific] ?? '');
+    const entry = PROBLEM_CATALOG[kind];
+    if (entry) return { code: specific, kind, entry };
   }
-  const byStatus = FRAMEWORK_STATUSES[(thrown as { statusCode?: number } | null)?.statusCode ?? 0];
-  if (byStatus !== undefined) return { code: byStatus, entry: PROBLEM_CATALOG[byStatus]!, known: true };
+  const byStatus = framework ? FRAMEWORK_STATUSES[(thrown as { statusCode?: number }).statusCode ?? 0] : undefined;
+  if (byStatus !== undefined) return { code: byStatus, kind: byStatus, entry: PROBLEM_CATALOG[byStatus]! };
   const code = isHeraldError(thrown) && thrown.retriable ? HttpErrorCodes.unavailable : HttpErrorCodes.internal;
-  return { code, entry: PROBLEM_CATALOG[code]!, known: false };
+  return { code, kind: code, entry: PROBLEM_CATALOG[code]! };
 }
 
 function issuesOf(thrown: unknown): ValidationIssue[] | undefined {

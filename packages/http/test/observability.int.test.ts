@@ -176,7 +176,7 @@ describe('correlation ids, request logs and the tracing hook', () => {
     });
     const res = await gateway.fastify.inject({ method: 'GET', url: '/stock', headers: { 'x-correlation-id': 'flow-503' } });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ code: 'unavailable', detail: 'Service unavailable' });
+    expect(res.json()).toMatchObject({ code: 'unavailable', detail: 'the service cannot take the request now; retry later' });
     const failure = lines.find((l) => l.msg === 'http: request failed')!;
     expect(failure.level).toBe('warn');
     expect(failure.fields).toMatchObject({ requestId: res.headers['x-request-id'], correlationId: 'flow-503', url: '/stock', status: 503 });

@@ -3,12 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { HttpErrorCodes, PROBLEM_CATALOG, canonicalJson, parseIdempotencyKey, requestFingerprint, toProblem } from '../src/index.js';
 
 describe('toProblem', () => {
-  it('maps each catalog code to its status, fixed title and the message as detail', () => {
+  it("maps each catalog code to its status and fixed title; a 4xx says the error's message, a 5xx its code's generic detail", () => {
     for (const [code, entry] of Object.entries(PROBLEM_CATALOG)) {
-      if (code === HttpErrorCodes.internal) continue;
-      const problem = toProblem(new HeraldError(code, `about ${code}`), '/x');
-      expect(problem).toEqual({ type: `urn:herald:problem:${code}`, title: entry.title, status: entry.status, detail: `about ${code}`, instance: '/x', code });
+      const problem = toProblem(new HeraldError(code, `about ${code} at 10.0.3.17:9092`), '/x');
+      expect(problem).toEqual({ type: `urn:herald:problem:${code}`, title: entry.title, status: entry.status, detail: expect.any(String), instance: '/x', code });
+      if (entry.status < 500) expect(problem.detail, code).toBe(`about ${code} at 10.0.3.17:9092`);
+      else expect(problem.detail, code).not.toContain('10.0.3.17');
     }
+    expect(toProblem(new HeraldError(ErrorCodes.brokerUnavailable, 'kafka: connect ECONNREFUSED 10.0.3.17:9092'), '/x').detail).toBe('the event log is unavailable; retry later');
+    expect(toProblem(new HeraldError(ErrorCodes.timeout, 'kafka: publishing took over 5000 ms'), '/x').detail).toBe('the service did not finish in time; retry later');
+    expect(toProblem(new HeraldError(ErrorCodes.closed, 'pgStores: the stores are closed'), '/x').detail).toBe('the service is shutting down; retry later');
+    expect(toProblem(new HeraldError(HttpErrorCodes.keysUnavailable, 'the JWKS could not be fetched: fetch failed'), '/x').detail).toBe('the keys that verify tokens cannot be fetched now; retry later');
   });
 
   it("answers 422 for a value the store refused as data (the core's value-rejected)", () => {
@@ -32,9 +37,16 @@ describe('toProblem', () => {
 
   it("maps @herald/reply's codes keeping their own: an invalid reply 502, no reply in time 504, a requester not started or closed 503", () => {
     const reply = (code: string, retriable: boolean) => toProblem(new HeraldError(code, `${code} happened`, { retriable }), '/profile');
-    expect(reply('reply-invalid', false)).toEqual({ type: 'urn:herald:problem:reply-invalid', title: 'Bad gateway', status: 502, detail: 'reply-invalid happened', instance: '/profile', code: 'reply-invalid' });
-    expect(reply('request-timeout', true)).toMatchObject({ status: 504, title: 'Gateway timeout', code: 'request-timeout', detail: 'request-timeout happened' });
-    expect(reply('requester-not-started', false)).toMatchObject({ status: 503, code: 'requester-not-started', detail: 'requester-not-started happened' });
+    expect(reply('reply-invalid', false)).toEqual({
+      type: 'urn:herald:problem:reply-invalid',
+      title: 'Bad gateway',
+      status: 502,
+      detail: 'a service this one depends on gave an unusable answer',
+      instance: '/profile',
+      code: 'reply-invalid',
+    });
+    expect(reply('request-timeout', true)).toMatchObject({ status: 504, title: 'Gateway timeout', code: 'request-timeout', detail: 'a service this one depends on did not answer in time; retry later' });
+    expect(reply('requester-not-started', false)).toMatchObject({ status: 503, code: 'requester-not-started', detail: 'the service cannot take the request now; retry later' });
     expect(reply('requester-closed', true)).toMatchObject({ status: 503, code: 'requester-closed' });
     // a gateway's own errorKinds come first
     expect(toProblem(new HeraldError('request-timeout', 'slow'), '/', { errorKinds: { 'request-timeout': 'unavailable' } })).toMatchObject({ status: 503, code: 'request-timeout' });
@@ -47,13 +59,21 @@ describe('toProblem', () => {
     expect(toProblem(new HeraldError(ErrorCodes.schemaViolation, 'bad body', { details: { issues } }), '/')).toMatchObject({ status: 422, errors: issues });
   });
 
-  it('maps framework errors by code, then by status', () => {
+  it("maps fastify's errors by code, then by status; another library's statusCode or code is no status of this request", () => {
     expect(toProblem(Object.assign(new Error('Request body is too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }), '/').status).toBe(413);
     expect(toProblem(Object.assign(new Error('bad'), { code: 'FST_ERR_SOMETHING_NEW', statusCode: 400 }), '/')).toMatchObject({ status: 400, code: 'bad-request' });
+    const s3 = Object.assign(new Error('The specified key does not exist: s3://acme-internal-billing/inv-77.pdf'), { code: 'NoSuchKey', statusCode: 404 });
+    expect(toProblem(s3, '/')).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
+    expect(toProblem(Object.assign(new Error('upstream: bad query'), { statusCode: 400, status: 400 }), '/')).toMatchObject({ status: 500, code: 'internal' });
+    expect(toProblem(Object.assign(new Error('row 7 of /srv/ledger'), { code: 'conflict' }), '/')).toMatchObject({ status: 500, code: 'internal' });
   });
 
   it('hides the message of unknown errors: 503 when retriable, else 500', () => {
-    expect(toProblem(new HeraldError('db-busy', 'SQLITE_BUSY at /var/db', { retriable: true }), '/')).toMatchObject({ status: 503, code: 'unavailable', detail: 'Service unavailable' });
+    expect(toProblem(new HeraldError('db-busy', 'SQLITE_BUSY at /var/db', { retriable: true }), '/')).toMatchObject({
+      status: 503,
+      code: 'unavailable',
+      detail: 'the service cannot take the request now; retry later',
+    });
     expect(toProblem(new TypeError('x is undefined at secret.ts:3'), '/')).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
     expect(toProblem('a string', '/')).toMatchObject({ status: 500, code: HttpErrorCodes.internal });
   });
