@@ -150,6 +150,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'The body is not application/json, or its content type declares a charset other than UTF-8 (415).',
     action: 'Send Content-Type: application/json, with the body encoded in UTF-8.',
   },
+  contentEncodingUnsupported: {
+    code: 'content-encoding-unsupported',
+    retriable: false,
+    meaning: 'The body has a Content-Encoding (gzip, br, deflate...) other than identity: the gateway reads bodies as sent and decodes none (415, with Accept-Encoding: identity).',
+    action: 'Send the body unencoded, without a Content-Encoding header.',
+  },
   idempotencyKeyReused: {
     code: 'idempotency-key-reused',
     retriable: false,

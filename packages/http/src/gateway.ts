@@ -70,8 +70,8 @@ export interface Gateway<Tx> {
 /**
  * Creates an HTTP gateway on fastify 5. Every error leaves as RFC 9457 `application/problem+json`;
  * bodies are JSON only (415 otherwise) in UTF-8 (415 for another declared charset, 400 for bytes
- * that are not UTF-8), at most `bodyLimitBytes` (413), nested at most `maxBodyDepth` levels (400),
- * well-formed (400) and valid
+ * that are not UTF-8), not encoded (415 for a Content-Encoding other than identity), at most
+ * `bodyLimitBytes` (413), nested at most `maxBodyDepth` levels (400), well-formed (400) and valid
  * against the route's TypeBox schema (422, listing the offending fields).
  *
  * Why fastify rather than hono: Herald runs on Node, where fastify gives, built in and well
@@ -255,6 +255,8 @@ function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, thrown: unknown, r
   logFailure(scope.logger, problem, request, error, scope.probe);
   if (problem.status === 503 || problem.code === HttpErrorCodes.idempotencyKeyInFlight) reply.header('retry-after', '1');
   if (problem.status === 401) reply.header('www-authenticate', bearerChallenge(problem.code));
+  // RFC 7694 §3: the codings a request may use
+  if (problem.code === HttpErrorCodes.contentEncodingUnsupported) reply.header('accept-encoding', 'identity');
   return sendBody(reply, problem);
 }
 

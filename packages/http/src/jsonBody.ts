@@ -2,7 +2,7 @@ import { HeraldError, jsonEscapesUnstorableText } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
 import { HttpErrors } from './errors.js';
-import { unstorableText } from './text.js';
+import { quoted, unstorableText } from './text.js';
 import { requestPartInvalid } from './validation.js';
 
 /** `application/json` or any `application/*+json`, with or without parameters (the body parser checks the charset). */
@@ -40,6 +40,19 @@ function requireUtf8Charset(contentType: string | undefined): void {
   }
 }
 
+/**
+ * Refuses (415 `content-encoding-unsupported`) a body with a Content-Encoding other than
+ * `identity`: the gateway decodes none, so a gzipped body would be read as its compressed bytes
+ * (400, "not valid UTF-8", which sends the client looking for the wrong fault) and a plain body
+ * labelled gzip accepted although the client said it was something else.
+ */
+function requireIdentityEncoding(contentEncoding: string | undefined): void {
+  if (contentEncoding === undefined) return;
+  const codings = contentEncoding.split(',').map((coding) => coding.trim().toLowerCase());
+  if (codings.every((coding) => coding === '' || coding === 'identity')) return;
+  throw new HeraldError(HttpErrors.contentEncodingUnsupported, `the body's Content-Encoding ${quoted(contentEncoding.trim())} is not accepted: send the body unencoded`);
+}
+
 /** Decodes and validates in one pass; `fatal` makes bytes that are not UTF-8 an error instead of U+FFFD. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -53,16 +66,18 @@ function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * The gateway's JSON body parser, over the body's bytes (`parseAs: 'buffer'`): refuses a declared
- * charset other than UTF-8 (415), bytes that are not UTF-8 (400 `malformed-json`; read as a string
- * they would have become U+FFFD silently) and a body nested deeper than `maxDepth` (400
- * `body-too-deep`, before parsing), then hands the text to `parse`; a parsed body with a string no
- * store can keep (U+0000, a lone surrogate: see `unstorableText`) is 422 `schema-violation`.
+ * The gateway's JSON body parser, over the body's bytes (`parseAs: 'buffer'`): refuses a
+ * Content-Encoding other than identity (415), a declared charset other than UTF-8 (415), bytes
+ * that are not UTF-8 (400 `malformed-json`; read as a string they would have become U+FFFD
+ * silently) and a body nested deeper than `maxDepth` (400 `body-too-deep`, before parsing), then
+ * hands the text to `parse`; a parsed body with a string no store can keep (U+0000, a lone
+ * surrogate: see `unstorableText`) is 422 `schema-violation`.
  */
 export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: number): FastifyBodyParser<Buffer> {
   return function parseJsonBody(request, bytes, done) {
     let text: string;
     try {
+      requireIdentityEncoding(request.headers['content-encoding']);
       requireUtf8Charset(request.headers['content-type']);
       text = decodeUtf8(bytes);
     } catch (error) {

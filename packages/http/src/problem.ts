@@ -31,6 +31,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.payloadTooLarge]: { status: 413, title: 'Request body too large' },
   [HttpErrorCodes.uriTooLong]: { status: 414, title: 'URI too long' },
   [HttpErrorCodes.unsupportedMediaType]: { status: 415, title: 'Unsupported media type' },
+  [HttpErrorCodes.contentEncodingUnsupported]: { status: 415, title: 'Unsupported content encoding' },
   [HttpErrorCodes.headersTooLarge]: { status: 431, title: 'Request header fields too large' },
   [HttpErrorCodes.idempotencyKeyReused]: { status: 422, title: 'Idempotency-Key reused with a different request' },
   [ErrorCodes.schemaViolation]: { status: 422, title: 'Request does not match its schema' },
