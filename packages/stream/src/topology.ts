@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { CoreErrors, HeraldError, type App, type EventDefinition, type HandlerPolicy, type TopicSpec } from '@herald/core';
+import { CoreErrors, HeraldError, MAX_TIMER_MS, type App, type EventDefinition, type HandlerPolicy, type TopicSpec } from '@herald/core';
 import { checkEventTime, occurredAt } from './internal/eventTime.js';
 import type { AggregateNode, Node, RepartitionNode, SourceNode } from './internal/graph.js';
 import { installTopology } from './internal/install.js';
@@ -121,8 +121,9 @@ const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 export function createTopology<Tx = unknown>(options: TopologyOptions<Tx>): Topology<Tx> {
   const name = checkName('createTopology: name', options?.name);
   // false: never idle (no punctuator runs)
-  const idleTimeoutMs = options.idleTimeoutMs === false ? Infinity : positive('idleTimeoutMs', options.idleTimeoutMs ?? TOPOLOGY_DEFAULTS.idleTimeoutMs);
-  const punctuateIntervalMs = positive('punctuateIntervalMs', options.punctuateIntervalMs ?? TOPOLOGY_DEFAULTS.punctuateIntervalMs);
+  const idleTimeoutMs = options.idleTimeoutMs === false ? Infinity : wholeMs('idleTimeoutMs', options.idleTimeoutMs ?? TOPOLOGY_DEFAULTS.idleTimeoutMs, Number.MAX_SAFE_INTEGER);
+  // a timer's delay: a longer one fires at once in Node, a fraction of a ms as often as timers can
+  const punctuateIntervalMs = wholeMs('punctuateIntervalMs', options.punctuateIntervalMs ?? TOPOLOGY_DEFAULTS.punctuateIntervalMs, MAX_TIMER_MS);
   const sources: SourceNode[] = [];
   const used = new Set<string>();
   let nextId = 0;
@@ -289,8 +290,8 @@ function checkName(what: string, value: unknown): string {
   return value;
 }
 
-function positive(what: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) throw invalid(`createTopology: ${what} must be a positive number, got ${String(value)}`);
+function wholeMs(what: string, value: number, max: number): number {
+  if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw invalid(`createTopology: ${what} must be a whole number of ms from 1 to ${max}, got ${String(value)}`);
   return value;
 }
 

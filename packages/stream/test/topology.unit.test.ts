@@ -150,6 +150,13 @@ describe('a topology', () => {
     expect(() => TimeWindows.ofSizeAndGrace(0, 0)).toThrow(/size/);
     expect(() => TimeWindows.ofSizeAndGrace(1_000, 0).advanceBy(2_000)).toThrow(/advance/);
     expect(() => createTopology({ name: 'no spaces' })).toThrow(/name/);
+    // a fraction of a ms would punctuate as often as timers can; a delay over Node's largest fires at once
+    for (const [option, value] of [['punctuateIntervalMs', 0.001], ['punctuateIntervalMs', 2 ** 31], ['idleTimeoutMs', 0.5], ['idleTimeoutMs', 0], ['punctuateIntervalMs', Number.NaN]] as const) {
+      expect(() => createTopology({ name: 'timing', [option]: value }), `${option}: ${value}`).toThrow(
+        expect.objectContaining({ code: CoreErrors.invalidOptions.code, message: expect.stringContaining(`${option} must be a whole number of ms`) as unknown }),
+      );
+    }
+    expect(() => createTopology({ name: 'timing', punctuateIntervalMs: 2 ** 31 - 1, idleTimeoutMs: false })).not.toThrow();
   });
 
   it('reads each event as the version its group reads, earlier ones upcast; two versions of one type in a group are refused', async () => {
