@@ -1,4 +1,4 @@
-import type { Component } from '@herald/core';
+import { describeThrown, type Component } from '@herald/core';
 import type { Registry } from 'prom-client';
 import { factsListener } from './internal/facts.js';
 import { createInstruments, type Instruments } from './internal/instruments.js';
@@ -177,12 +177,12 @@ const MAX_CAUSES = 8;
 function rootCause(error: unknown): string {
   let root = error;
   for (let depth = 0; depth < MAX_CAUSES && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
+  // what a driver throws may be anything (no prototype: String() throws on it): describeThrown never throws
+  if (!(root instanceof Error)) return describeThrown(root);
   try {
-    if (!(root instanceof Error)) return String(root);
     const code = (root as { code?: unknown }).code;
-    return `${typeof code === 'string' || typeof code === 'number' ? code : root.name}: ${root.message}`;
+    return `${typeof code === 'string' || typeof code === 'number' ? code : root.name}: ${describeThrown(root)}`;
   } catch {
-    // what a driver throws may be anything (no prototype: String() throws); one such failure is one cause
-    return 'unprintable';
+    return describeThrown(root);
   }
 }

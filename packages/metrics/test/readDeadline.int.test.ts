@@ -182,6 +182,19 @@ describe('a read failing with what is no Error', () => {
     expect(lines.filter((l) => l.msg.startsWith('metrics: reading the read side'))).toHaveLength(1);
     await closed(clock, metrics);
   });
+
+  it('tells two such failures apart: a source failing another way is logged again', async () => {
+    const clock = createManualClock(0);
+    const bare = (code: string) => Object.assign(Object.create(null) as object, { code });
+    let failure = bare('E42');
+    const { metrics, lines } = outboxOnly(clock, { backlog: async () => Promise.reject(failure) }, { pollIntervalMs: 0, readTimeoutMs: 5_000 });
+    await metrics.poll();
+    await metrics.poll();
+    failure = bare('E43');
+    await metrics.poll();
+    expect(lines.filter((l) => l.msg.startsWith('metrics: reading the read side'))).toHaveLength(2);
+    await closed(clock, metrics);
+  });
 });
 
 describe('a read stuck for good', () => {
