@@ -1,4 +1,4 @@
-import { ErrorCodes, isHeraldError } from '@herald/core';
+import { describeThrown, ErrorCodes, isHeraldError } from '@herald/core';
 import type { ValidationIssue } from '@herald/core';
 import { HttpErrorCodes, type HttpErrorCode } from './errors.js';
 
@@ -158,7 +158,8 @@ export function clientWorded<E extends object>(error: E): E {
  */
 export function toProblem(thrown: unknown, instance: string, options: ProblemOptions = {}): Problem {
   const { code, kind, entry } = classify(thrown, options.errorKinds);
-  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  // JavaScript throws anything, also what String() cannot print (no prototype)
+  const message = thrown instanceof Error ? thrown.message : describeThrown(thrown);
   const worded = entry.status < 500 || (typeof thrown === 'object' && thrown !== null && CLIENT_WORDED.has(thrown));
   const problem: Problem = {
     type: `${options.typeBase ?? 'urn:herald:problem:'}${code}`,

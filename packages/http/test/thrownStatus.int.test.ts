@@ -47,6 +47,8 @@ describe("a route's thrown error that carries an HTTP status", () => {
         if (params.kind === 'sdk') throw sdkError();
         // an http-errors style error, a catalog code on an error that is no Herald error
         if (params.kind === 'http') throw Object.assign(new Error('upstream refused: bad query for svc-billing@10.0.2.2'), { status: 400, statusCode: 400, expose: true });
+        // JavaScript throws anything: an object without a prototype, which String() cannot print
+        if (params.kind === 'bare') throw Object.assign(Object.create(null) as object, { statusCode: 404, reason: 'gone' });
         throw Object.assign(new Error('row 7 of /srv/ledger is locked'), { code: 'conflict' });
       },
     });
@@ -62,6 +64,14 @@ describe("a route's thrown error that carries an HTTP status", () => {
     const failure = lines.find((l) => l.msg === 'http: request failed')!;
     expect(failure).toMatchObject({ level: 'error', fields: { requestId: res.headers['x-request-id'], status: 500 } });
     expect((failure.fields['error'] as Error).message).toMatch(/acme-internal-billing|10\.0\.2\.2|srv\/ledger/);
+  });
+
+  it('answers a thrown value String() cannot print (no prototype) with a problem too: a 500, logged', async () => {
+    setUp();
+    const res = await gateway.fastify.inject({ method: 'GET', url: '/invoices/bare' });
+    expect([res.statusCode, res.headers['content-type']]).toEqual([500, 'application/problem+json']);
+    expect(res.json()).toMatchObject({ status: 500, code: 'internal', detail: 'Internal server error' });
+    expect(lines.find((l) => l.msg === 'http: request failed')).toMatchObject({ level: 'error', fields: { requestId: res.headers['x-request-id'], status: 500 } });
   });
 
   it("still maps fastify's own errors by their status: a body over the limit is 413", async () => {
