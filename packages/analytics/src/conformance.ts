@@ -3,14 +3,16 @@
 import { HeraldError } from '@herald/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeEdgeCases } from './conformanceEdges.js';
+import { describeLifecycle } from './conformanceLifecycle.js';
+import type { AnalyticsRetentionOptions } from './retention.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
 
 export interface AnalyticsConformanceOptions {
   readonly name: string;
-  /** A fresh, empty store. */
-  create(): Promise<AnalyticsStore>;
-  /** Closes `store` and opens the same database again (stores that keep data across restarts). */
-  reopen?(store: AnalyticsStore): Promise<AnalyticsStore>;
+  /** A fresh, empty store, with `options` (retention, its clock). */
+  create(options?: AnalyticsRetentionOptions): Promise<AnalyticsStore>;
+  /** Closes `store` and opens the same database again, with `options` (stores that keep data across restarts). */
+  reopen?(store: AnalyticsStore, options?: AnalyticsRetentionOptions): Promise<AnalyticsStore>;
 }
 
 const MINUTE = 60_000;
@@ -45,8 +47,8 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
     afterEach(async () => {
       for (const store of open.splice(0)) await store.close();
     });
-    const fresh = async () => {
-      const store = await options.create();
+    const fresh = async (settings?: AnalyticsRetentionOptions) => {
+      const store = await options.create(settings);
       open.push(store);
       return store;
     };
@@ -206,7 +208,7 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
       expect(await codeOf(store.appendEvents([good, event('g3', 'u1', 'click', -1)]))).toBe('analytics-invalid-record');
       expect(await codeOf(store.appendEvents([good, { ...event('g4', 'u1', 'click', T0), properties: null as never }]))).toBe('analytics-invalid-record');
       expect(await codeOf(store.appendMetrics([point('m1', 'x', Number.NaN, T0)]))).toBe('analytics-invalid-record');
-      expect(await codeOf(store.appendLate([{ ...late('l1', 'click', T0), windowEnd: T0 }]))).toBe('analytics-invalid-record');
+      expect(await codeOf(store.appendLate([{ ...late('l1', 'click', T0), windowEnd: T0 - 1 }]))).toBe('analytics-invalid-record');
       const refused = await store.appendEvents([good, event('g5', '', 'click', T0)]).catch((error: unknown) => error);
       expect((refused as HeraldError).details).toEqual({ index: 1, field: 'userId must be a non-empty string' });
       expect(await store.user('u1')).toBeUndefined();
@@ -292,6 +294,7 @@ export function describeAnalyticsConformance(options: AnalyticsConformanceOption
     });
 
     describeEdgeCases(fresh);
+    describeLifecycle({ fresh, create: (settings) => options.create(settings), ...(options.reopen ? { reopen: (store, settings) => options.reopen!(store, settings) } : {}) });
 
     if (options.reopen) {
       const reopen = options.reopen;

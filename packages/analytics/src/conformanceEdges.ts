@@ -50,6 +50,21 @@ export function describeEdgeCases(fresh: () => Promise<AnalyticsStore>): void {
     expect(near(pair!.p95, 0.9 * MAX_METRIC_VALUE)).toBe(true);
   });
 
+  it("stores a session's late record, whose window is its own session [t, t] (bounds inclusive), and refuses a window ending before it starts", async () => {
+    const store = await fresh();
+    // what a session aggregation's late side output carries: the record's own, closed session
+    const session = { eventId: 's1', type: 'click', occurredAt: T0 + 5, windowStart: T0 + 5, windowEnd: T0 + 5, arrivedAt: T0 + MINUTE };
+    expect(await store.appendLate([session])).toBe(1);
+    expect(await store.late()).toEqual([{ type: 'click', windowStart: T0 + 5, windowEnd: T0 + 5, count: 1 }]);
+    expect(await store.late({ from: T0, to: T0 + MINUTE })).toEqual([{ type: 'click', windowStart: T0 + 5, windowEnd: T0 + 5, count: 1 }]);
+    const error = await store.appendLate([{ ...session, eventId: 's2', windowEnd: T0 + 4 }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'analytics-invalid-record', retriable: false, details: { index: 0, field: 'windowEnd must not be before windowStart' } });
+    expect(await store.late()).toHaveLength(1);
+  });
+
   it("counts a user's events of types named like Object.prototype's properties (`__proto__`, `constructor`)", async () => {
     const store = await fresh();
     const types = ['__proto__', 'constructor', 'toString', 'click'];

@@ -2,12 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import { HeraldError } from '@herald/core';
-import { AnalyticsErrors } from './errors.js';
-import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
+import { AnalyticsErrors, closedError } from './errors.js';
+import { checkRetentionOptions, startSweeper, type AnalyticsRetentionOptions } from './retention.js';
+import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, RETAINED, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser } from './validate.js';
 
-export interface DuckdbAnalyticsOptions {
+export interface DuckdbAnalyticsOptions extends AnalyticsRetentionOptions {
   /** The database file (created with its folder); `:memory:` for a throwaway store. */
   readonly path: string;
 }
@@ -80,9 +81,11 @@ const LATE: Staging<LateEvent> = {
  * aggregations the analytics queries are (counts, distinct users, quantiles over a time span).
  * Appends use DuckDB's appender into a staging table, then one `INSERT ... ON CONFLICT DO NOTHING`
  * moves the new rows over, so an append is all or nothing and a repeated id is stored once.
- * Calls run one at a time on one connection.
+ * Calls run one at a time on one connection; a retention sweep is one call per chunk, so appends
+ * and queries run between its chunks.
  */
 export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<AnalyticsStore> {
+  checkRetentionOptions('duckdbAnalytics', options);
   let instance: DuckDBInstance;
   let connection: DuckDBConnection;
   try {
@@ -96,8 +99,17 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
   }
   const db = connection;
   let queue: Promise<unknown> = Promise.resolve();
-  /** Runs `work` after every call before it settled (one connection, one staging table per kind). */
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  /**
+   * Runs `work` after every call before it settled (one connection, one staging table per kind).
+   * Refused once `close()` was called: on the closed connection DuckDB would fail it as
+   * disconnected, which reads as an unavailable database and is retried for nothing.
+   */
   function serial<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return closed ? Promise.reject(closedError('analytics (duckdb)')) : enqueue(what, work);
+  }
+  function enqueue<T>(what: string, work: () => Promise<T>): Promise<T> {
     const run = queue.then(work).catch((cause: unknown) => {
       if (cause instanceof HeraldError) throw cause;
       throw new HeraldError(AnalyticsErrors.unavailable, `analytics (duckdb): ${what} failed`, { cause });
@@ -105,6 +117,10 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
     queue = run.catch(() => {});
     return run;
   }
+  const sweeper = startSweeper('duckdbAnalytics', options, (kind, cutoff, limit) => {
+    const { table, id, time } = RETAINED[kind];
+    return serial('sweep', async () => (await db.run(`DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE ${time} < $1::BIGINT LIMIT $2::BIGINT)`, [cutoff, limit])).rowsChanged);
+  });
   const rows = async (sql: string, values: DuckDBValue[]) => (await db.runAndReadAll(sql, values)).getRowObjectsJS();
 
   async function append<T>(staging: Staging<T>, records: readonly T[]): Promise<number> {
@@ -182,10 +198,16 @@ export async function duckdbAnalytics(options: DuckdbAnalyticsOptions): Promise<
         );
         return found.map(toLateWindow);
       }),
-    close: () =>
-      serial('close', async () => {
-        db.closeSync();
-        instance.closeSync();
-      }),
+    sweepRetention: () => (closed ? Promise.reject(closedError('analytics (duckdb)')) : sweeper.sweep()),
+    close() {
+      closed = true;
+      // calls made before it run first (the queue); a sweep stops after its current chunk
+      return (closing ??= sweeper.close().then(() =>
+        enqueue('close', async () => {
+          db.closeSync();
+          instance.closeSync();
+        }),
+      ));
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { defineErrorCodes } from '@herald/core';
+import { CoreErrors, defineErrorCodes, HeraldError } from '@herald/core';
 
 /** The error codes of the analytics stores; check them with `error.code`. */
 export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErrorCodes({
@@ -27,3 +27,8 @@ export const { specs: AnalyticsErrors, codes: AnalyticsErrorCodes } = defineErro
     action: 'Check the path or connection settings; the cause says what the database reported. Appends are idempotent: retry them.',
   },
 });
+
+/** The error of a call made after `close()`: core's `closed`, not retriable (no retry can succeed). */
+export function closedError(store: string): HeraldError {
+  return new HeraldError(CoreErrors.closed, `${store}: the store is closed`);
+}

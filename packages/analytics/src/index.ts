@@ -13,6 +13,7 @@ export type {
   TypeCount,
   UserSummary,
 } from './types.js';
+export type { AnalyticsRetention, AnalyticsRetentionOptions, AnalyticsSweepResult } from './retention.js';
 export { sqliteAnalytics } from './sqlite.js';
 export type { SqliteAnalyticsOptions } from './sqlite.js';
 export { duckdbAnalytics } from './duckdb.js';

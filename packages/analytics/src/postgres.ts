@@ -1,11 +1,12 @@
 import type { Pool, PoolConfig } from 'pg';
 import { HeraldError } from '@herald/core';
-import { AnalyticsErrors } from './errors.js';
-import { eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
+import { AnalyticsErrors, closedError } from './errors.js';
+import { checkRetentionOptions, startSweeper, type AnalyticsRetentionOptions } from './retention.js';
+import { RETAINED, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toMetricWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser } from './validate.js';
 
-export interface PgAnalyticsOptions {
+export interface PgAnalyticsOptions extends AnalyticsRetentionOptions {
   /** `postgres://...`; or `pool` */
   readonly connectionString?: string;
   /** A pool to use (not closed by `close()`); else one is made from `connectionString`. */
@@ -21,6 +22,9 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS analytics_metrics (point_id TEXT PRIMARY KEY, name TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, occurred_at BIGINT NOT NULL, labels JSONB NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS analytics_metrics_name_time ON analytics_metrics (name, occurred_at) INCLUDE (value)`,
   `CREATE TABLE IF NOT EXISTS analytics_late (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, occurred_at BIGINT NOT NULL, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, arrived_at BIGINT NOT NULL)`,
+  // retention finds the oldest rows of each kind through these (events through analytics_events_time)
+  `CREATE INDEX IF NOT EXISTS analytics_metrics_time ON analytics_metrics (occurred_at)`,
+  `CREATE INDEX IF NOT EXISTS analytics_late_window ON analytics_late (window_start)`,
 ];
 /** Serialises schema creation across processes (CREATE ... IF NOT EXISTS races otherwise). */
 const SCHEMA_LOCK = 1_214_603_873; // "Hera"
@@ -48,9 +52,12 @@ function columns(rows: readonly (readonly unknown[])[], width: number): unknown[
 /**
  * The analytics store on PostgreSQL, for when the system runs on Kafka + PostgreSQL: appends are
  * one `INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING` each; the percentile is
- * `percentile_cont`. Tables are created on first use.
+ * `percentile_cont`. Tables are created on first use. A retention sweep deletes a bounded chunk per
+ * statement, skipping rows another transaction holds, so sweeps of several processes (every
+ * consumer of a group) split the work and never wait on each other or on appends.
  */
 export async function pgAnalytics(options: PgAnalyticsOptions): Promise<AnalyticsStore> {
+  checkRetentionOptions('pgAnalytics', options);
   let pool: Pool;
   const owned = options.pool === undefined;
   try {
@@ -75,7 +82,23 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
   } catch (cause) {
     throw new HeraldError(AnalyticsErrors.unavailable, 'analytics: cannot prepare the PostgreSQL tables', { cause });
   }
-  const db = pool;
+  const pg = pool;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  // a pool given by the caller would go on answering after close(), one made here would fail as unavailable
+  const assertOpen = () => {
+    if (closed) throw closedError('analytics (postgres)');
+  };
+  // close() waits for these before it ends the pool, which would leave a query waiting for a client for ever
+  const running = new Set<Promise<unknown>>();
+  const db = {
+    query(sql: string, values: unknown[]) {
+      const run = pg.query(sql, values);
+      running.add(run);
+      void run.finally(() => running.delete(run)).catch(() => {});
+      return run;
+    },
+  };
   async function query(what: string, sql: string, values: unknown[]): Promise<Record<string, unknown>[]> {
     try {
       return (await db.query(sql, values)).rows as Record<string, unknown>[];
@@ -98,22 +121,36 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): append to ${table} failed`, { cause });
     }
   }
+  // the rows locked by the sub-select are deleted by their address (a TID scan)
+  const sweeper = startSweeper('pgAnalytics', options, async (kind, cutoff, limit) => {
+    const { table, time } = RETAINED[kind];
+    const sql = `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${time} < $1::bigint LIMIT $2 FOR UPDATE SKIP LOCKED))`;
+    try {
+      return (await db.query(sql, [cutoff, limit])).rowCount ?? 0;
+    } catch (cause) {
+      throw new HeraldError(AnalyticsErrors.unavailable, `analytics (postgres): retention sweep of ${table} failed`, { cause });
+    }
+  });
 
   return {
     kind: 'postgres',
     async appendEvents(events) {
+      assertOpen();
       checkEvents(events);
       return insert('analytics_events', ['text', 'text', 'text', 'bigint', 'jsonb'], events.map(eventRow));
     },
     async appendMetrics(points) {
+      assertOpen();
       checkMetrics(points);
       return insert('analytics_metrics', ['text', 'text', 'float8', 'bigint', 'jsonb'], points.map(metricRow));
     },
     async appendLate(events) {
+      assertOpen();
       checkLate(events);
       return insert('analytics_late', ['text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'], events.map(lateRow));
     },
     async counts(q) {
+      assertOpen();
       checkCounts(q);
       const typed = q.type !== undefined;
       const found = await query(
@@ -125,10 +162,12 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       return found.map((row) => toCountWindow(row, q.windowMs));
     },
     async user(userId) {
+      assertOpen();
       checkUser(userId);
       return toUserSummary(await query('user', 'SELECT type, count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM analytics_events WHERE user_id = $1 GROUP BY type', [userId]));
     },
     async topTypes(q) {
+      assertOpen();
       checkTopTypes(q);
       const found = await query(
         'topTypes',
@@ -138,6 +177,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       return found.map(toTypeCount);
     },
     async metricSummary(q) {
+      assertOpen();
       checkMetricSummary(q);
       const found = await query(
         'metricSummary',
@@ -149,6 +189,7 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       return found.map((row) => toMetricWindow(row, q.windowMs));
     },
     async late(range) {
+      assertOpen();
       if (range) checkRange(range);
       const found = await query(
         'late',
@@ -157,8 +198,18 @@ export async function pgAnalytics(options: PgAnalyticsOptions): Promise<Analytic
       );
       return found.map(toLateWindow);
     },
-    async close() {
-      if (owned) await db.end();
+    async sweepRetention() {
+      assertOpen();
+      return sweeper.sweep();
+    },
+    close() {
+      closed = true;
+      return (closing ??= (async () => {
+        await sweeper.close();
+        // every call that passed assertOpen has its query in `running` by now (none awaits before it)
+        while (running.size > 0) await Promise.allSettled(running);
+        if (owned) await pg.end();
+      })());
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { Kind } from './retention.js';
 import type { CountWindow, LateWindow, MetricWindow, TypeCount, UserSummary } from './types.js';
 
 // The statements every SQL analytics store runs, written once: the dialects differ only in their
@@ -15,6 +16,13 @@ export const metricRow = (p: { pointId: string; name: string; value: number; occ
   [p.pointId, p.name, p.value, p.occurredAt, JSON.stringify(p.labels)] as const;
 export const lateRow = (e: { eventId: string; type: string; occurredAt: number; windowStart: number; windowEnd: number; arrivedAt: number }) =>
   [e.eventId, e.type, e.occurredAt, e.windowStart, e.windowEnd, e.arrivedAt] as const;
+
+/** Where each kind of record is kept: its table, its id column and the time its retention runs on. */
+export const RETAINED = {
+  events: { table: 'analytics_events', id: 'event_id', time: 'occurred_at' },
+  metrics: { table: 'analytics_metrics', id: 'point_id', time: 'occurred_at' },
+  late: { table: 'analytics_late', id: 'event_id', time: 'window_start' },
+} as const satisfies Record<Kind, { table: string; id: string; time: string }>;
 
 /** `WHERE` of a late query: all, or windows starting in the range (two parameters). */
 export const lateWhere = (p: (n: number) => string, ranged: boolean): string => (ranged ? `WHERE window_start >= ${p(1)} AND window_start < ${p(2)}` : '');

@@ -2,12 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { HeraldError } from '@herald/core';
-import { AnalyticsErrors } from './errors.js';
-import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toTypeCount, toUserSummary } from './sql.js';
+import { AnalyticsErrors, closedError } from './errors.js';
+import { checkRetentionOptions, startSweeper, type AnalyticsRetentionOptions, type Kind } from './retention.js';
+import { EVENT_COLUMNS, LATE_COLUMNS, METRIC_COLUMNS, RETAINED, eventRow, lateRow, lateWhere, metricRow, toCountWindow, toLateWindow, toTypeCount, toUserSummary } from './sql.js';
 import type { AnalyticsStore, CountWindow, LateWindow, MetricWindow, TypeCount, UserSummary } from './types.js';
 import { checkCounts, checkEvents, checkLate, checkMetricSummary, checkMetrics, checkRange, checkTopTypes, checkUser, interpolate } from './validate.js';
 
-export interface SqliteAnalyticsOptions {
+export interface SqliteAnalyticsOptions extends AnalyticsRetentionOptions {
   /** The database file (created with its folder); `:memory:` for a throwaway store. */
   readonly path: string;
 }
@@ -19,6 +20,9 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS analytics_metrics (point_id TEXT PRIMARY KEY, name TEXT NOT NULL, value REAL NOT NULL, occurred_at INTEGER NOT NULL, labels TEXT NOT NULL) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS analytics_metrics_name_time ON analytics_metrics (name, occurred_at, value)`,
   `CREATE TABLE IF NOT EXISTS analytics_late (event_id TEXT PRIMARY KEY, type TEXT NOT NULL, occurred_at INTEGER NOT NULL, window_start INTEGER NOT NULL, window_end INTEGER NOT NULL, arrived_at INTEGER NOT NULL) WITHOUT ROWID`,
+  // retention finds the oldest rows of each kind through these (events through analytics_events_time)
+  `CREATE INDEX IF NOT EXISTS analytics_metrics_time ON analytics_metrics (occurred_at)`,
+  `CREATE INDEX IF NOT EXISTS analytics_late_window ON analytics_late (window_start)`,
 ];
 
 const insertSql = (table: string, columns: readonly string[]) => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
@@ -26,9 +30,12 @@ const insertSql = (table: string, columns: readonly string[]) => `INSERT INTO ${
 /**
  * The analytics store on one SQLite file: row storage with covering indexes, so a query reads
  * only the index range of its time span (or user). Appends commit with `synchronous=FULL`: once
- * an append returned, a power cut does not take it back.
+ * an append returned, a power cut does not take it back. Retention deletes a bounded chunk per
+ * transaction (see `startSweeper`), so a sweep never holds the write lock for long; deleted pages
+ * are reused by later appends (the file stops growing rather than shrinks).
  */
 export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore {
+  checkRetentionOptions('sqliteAnalytics', options);
   let db: Database.Database;
   try {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -76,6 +83,10 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
     lateRange: db.prepare<[number, number], { type: string; ws: number; we: number; n: number }>(
       `SELECT type, window_start AS ws, window_end AS we, count(*) AS n FROM analytics_late ${lateWhere(() => '?', true)} GROUP BY type, window_start, window_end ORDER BY window_start, type`,
     ),
+    // one statement, one transaction per chunk: the oldest rows through the time index, at most `limit`
+    sweep: Object.fromEntries(
+      Object.entries(RETAINED).map(([kind, { table, id, time }]) => [kind, db.prepare<[number, number]>(`DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE ${time} < ? LIMIT ?)`)]),
+    ) as Record<Kind, Database.Statement<[number, number]>>,
   };
   const appendAll = <T>(stmt: Database.Statement, rows: readonly T[], row: (r: T) => readonly unknown[]) =>
     db.transaction(() => {
@@ -83,7 +94,12 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
       for (const r of rows) added += stmt.run(...row(r)).changes;
       return added;
     })();
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const sweeper = startSweeper('sqliteAnalytics', options, (kind, cutoff, limit) => guarded('sweep', () => s.sweep[kind].run(cutoff, limit).changes));
   const guarded = <T>(what: string, work: () => T): Promise<T> => {
+    // better-sqlite3 would say "The database connection is not open": an unavailable database, retried for nothing
+    if (closed) return Promise.reject(closedError('analytics (sqlite)'));
     try {
       return Promise.resolve(work());
     } catch (cause) {
@@ -132,8 +148,10 @@ export function sqliteAnalytics(options: SqliteAnalyticsOptions): AnalyticsStore
         const rows = range ? s.lateRange.all(range.from, range.to) : s.lateAll.all();
         return rows.map(toLateWindow);
       }),
-    async close() {
-      if (db.open) db.close();
+    sweepRetention: () => (closed ? Promise.reject(closedError('analytics (sqlite)')) : sweeper.sweep()),
+    close() {
+      closed = true;
+      return (closing ??= sweeper.close().then(() => void db.close()));
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { AnalyticsSweepResult } from './retention.js';
+
 /** One analytics event as ingested (seed 001's event): who did what, when (event time, epoch ms). */
 export interface AnalyticsEvent {
   /** Unique per event: a second append of the same id is not stored again. */
@@ -25,7 +27,11 @@ export interface LateEvent {
   readonly eventId: string;
   readonly type: string;
   readonly occurredAt: number;
-  /** The window it belonged to, epoch milliseconds, end exclusive. */
+  /**
+   * The window it belonged to, epoch milliseconds, as the stream gave it: `[windowStart,
+   * windowEnd)` for a time window; a session's bounds are inclusive, and a late record's own
+   * session is the point `[t, t]`, so `windowEnd` may equal `windowStart` (never be before it).
+   */
   readonly windowStart: number;
   readonly windowEnd: number;
   /** When it was seen, epoch milliseconds. */
@@ -95,8 +101,19 @@ export interface LateWindow {
 /**
  * Where raw analytics events, metric samples and late events are kept and queried. Appends are
  * idempotent by id (at-least-once delivery, each event counted once); queries are exact over what
- * was appended. Windows with nothing in them are left out; results are ordered by window start
+ * is kept. Windows with nothing in them are left out; results are ordered by window start
  * (then type), top types by count descending then type.
+ *
+ * Retention (`AnalyticsRetentionOptions`) deletes records once their event time is older than
+ * their kind's retention, at the first sweep after. Queries answer from what is kept: a range
+ * reaching back past a retention counts only what is left of it, a window the cutoff cuts through
+ * counts only its part after the cutoff, and a user's summary counts their kept events. A caller
+ * that shows windows as whole starts its ranges at the first window boundary at or after
+ * `now - retention` (nothing from there on is deleted). An id is remembered only while its record
+ * is kept: one appended again after its record was deleted is stored again (and goes at the next
+ * sweep, being as old).
+ *
+ * After `close()`, every call fails with core's `closed` (not retriable).
  */
 export interface AnalyticsStore {
   /** Which implementation: `sqlite`, `duckdb` or `postgres`. */
@@ -112,5 +129,12 @@ export interface AnalyticsStore {
   metricSummary(query: MetricSummaryQuery): Promise<MetricWindow[]>;
   /** Late events per type and window, optionally only those whose window starts in `range`. */
   late(range?: TimeRange): Promise<LateWindow[]>;
+  /**
+   * Deletes now what is past its retention, a chunk at a time (the store also sweeps every
+   * `sweepIntervalMs` unless `maintenance` is off); returns how many records of each kind went.
+   * Joins a sweep already running. Without a retention it deletes nothing.
+   */
+  sweepRetention(): Promise<AnalyticsSweepResult>;
+  /** Stops the sweep (after its current chunk) and closes the database; idempotent. */
   close(): Promise<void>;
 }

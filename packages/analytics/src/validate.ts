@@ -89,7 +89,8 @@ export function checkLate(events: readonly LateEvent[]): void {
     for (const field of ['occurredAt', 'windowStart', 'windowEnd', 'arrivedAt'] as const) {
       if (!isTime(e[field])) throw invalidRecord('late event', i, `${field} must be whole epoch milliseconds`);
     }
-    if (e.windowEnd <= e.windowStart) throw invalidRecord('late event', i, 'windowEnd must be after windowStart');
+    // equal for a session's late record: its own session [t, t], whose bounds are inclusive
+    if (e.windowEnd < e.windowStart) throw invalidRecord('late event', i, 'windowEnd must not be before windowStart');
   });
 }
 

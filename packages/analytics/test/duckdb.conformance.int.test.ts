@@ -12,14 +12,14 @@ const paths = new WeakMap<object, string>();
 
 describeAnalyticsConformance({
   name: 'duckdbAnalytics (file)',
-  async create() {
+  async create(options) {
     const path = join(dir, `a-${++n}.duckdb`);
-    const store = await duckdbAnalytics({ path });
+    const store = await duckdbAnalytics({ path, ...options });
     paths.set(store, path);
     return store;
   },
-  async reopen(store) {
+  async reopen(store, options) {
     await store.close();
-    return duckdbAnalytics({ path: paths.get(store)! });
+    return duckdbAnalytics({ path: paths.get(store)!, ...options });
   },
 });

@@ -16,15 +16,15 @@ afterAll(async () => {
 
 describeAnalyticsConformance({
   name: 'pgAnalytics',
-  async create() {
+  async create(options) {
     if (!cluster) throw new Error('PostgreSQL test cluster not started');
     const url = await cluster.createDatabase(`analytics_${++databases}`);
-    const store = await pgAnalytics({ connectionString: url });
+    const store = await pgAnalytics({ connectionString: url, ...options });
     urls.set(store, url);
     return store;
   },
-  async reopen(store) {
+  async reopen(store, options) {
     await store.close();
-    return pgAnalytics({ connectionString: urls.get(store)! });
+    return pgAnalytics({ connectionString: urls.get(store)!, ...options });
   },
 });

@@ -7,6 +7,7 @@ import { pgAnalytics, type AnalyticsStore } from '../src/index.js';
 // PostgreSQL refuses as data (SQLSTATE class 22). It must fail as the input's fault, not as an
 // unavailable database: retried, it would fail again, and a consumer would dead-letter whichever
 // record carried the append. Likewise a query PostgreSQL refuses to compute from the stored rows.
+// And a store on a pool its caller gave, which close() leaves open.
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 let cluster: PostgresCluster | undefined;
@@ -62,5 +63,22 @@ describe('pgAnalytics queries', () => {
     expect((error as Error).message).toContain('metricSummary');
     // the store is fine: other queries answer
     expect(await store!.metricSummary({ name: 'other', from: T0, to: T0 + 60_000, windowMs: 60_000 })).toEqual([]);
+  });
+});
+
+describe('pgAnalytics on a pool it was given', () => {
+  it('refuses every call after close() as closed (not retriable), leaving the pool, which it does not own, open', async () => {
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      const given = await pgAnalytics({ pool });
+      await given.appendEvents([{ eventId: 'p1', userId: 'u-pool', type: 'click', occurredAt: T0, properties: {} }]);
+      await given.close();
+      // the pool would have gone on answering: the store looked open to a caller who closed it
+      await expect(given.user('u-pool')).rejects.toMatchObject({ code: 'closed', retriable: false });
+      await expect(given.appendEvents([{ eventId: 'p2', userId: 'u-pool', type: 'click', occurredAt: T0, properties: {} }])).rejects.toMatchObject({ code: 'closed', retriable: false });
+      expect((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM analytics_events WHERE user_id = 'u-pool'`)).rows[0]!.n).toBe('1');
+    } finally {
+      await pool.end();
+    }
   });
 });

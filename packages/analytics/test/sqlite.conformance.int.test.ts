@@ -12,14 +12,14 @@ const paths = new WeakMap<object, string>();
 
 describeAnalyticsConformance({
   name: 'sqliteAnalytics (file)',
-  async create() {
+  async create(options) {
     const path = join(dir, `a-${++n}.db`);
-    const store = sqliteAnalytics({ path });
+    const store = sqliteAnalytics({ path, ...options });
     paths.set(store, path);
     return store;
   },
-  async reopen(store) {
+  async reopen(store, options) {
     await store.close();
-    return sqliteAnalytics({ path: paths.get(store)! });
+    return sqliteAnalytics({ path: paths.get(store)!, ...options });
   },
 });
