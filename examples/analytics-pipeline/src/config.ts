@@ -1,4 +1,4 @@
-import { invalidSetting, runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } from '@herald/engine';
+import { invalidSetting, runtimeSettings, selectServices, settingsFrom, type RuntimeSettings, type SettingsReader } from '@herald/engine';
 
 /** Seed 001's three services; `all` runs them in one process. */
 export const SERVICES = ['producer', 'consumer', 'analytics'] as const;
@@ -29,6 +29,13 @@ export interface PipelineConfig {
   /** Whether `ANALYTICS_STORE` chose it (else it is the default, which defers to the store a data directory already holds). */
   readonly analyticsStoreChosen: boolean;
   /**
+   * `ANALYTICS_RETENTION_MS`: how long the analytics store keeps raw events, metric samples and late
+   * events, on event time. Default 7 days, Kafka's default `retention.ms`: the log holds the raw
+   * events as long, so nothing older could be replayed anyway. At least an hour more than
+   * `STREAM_GRACE_MS`: a minute is stored once its grace is over, and must stay a while after.
+   */
+  readonly analyticsRetentionMs: number;
+  /**
    * Herald's own variables, read by `runtimeSettings` with its defaults but for the retries':
    * `HERALD_RETRY_MAX_ATTEMPTS` (5), `HERALD_RETRY_INITIAL_DELAY_MS` (200),
    * `HERALD_RETRY_MAX_DELAY_MS` (10 000). The pipeline uses only the retries,
@@ -50,6 +57,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
   const read = settingsFrom(env);
   const port = (name: string, fallback: number) => read.integer(name, fallback, 0, 65_535);
   const services = selectServices(SERVICES, argv, env);
+  const graceMs = read.integer('STREAM_GRACE_MS', 10_000, 0, 86_400_000);
   return {
     services,
     host: read.text('HOST', '127.0.0.1'),
@@ -60,12 +68,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
       analyticsHttp: port('ANALYTICS_HTTP_PORT', 8083),
       analyticsGrpc: port('ANALYTICS_GRPC_PORT', 50053),
     },
-    graceMs: read.integer('STREAM_GRACE_MS', 10_000, 0, 86_400_000),
+    graceMs,
     idleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 30_000, 1, 86_400_000),
     analyticsStore: storeKind(env, services),
     analyticsStoreChosen: Boolean(env['ANALYTICS_STORE']),
+    analyticsRetentionMs: retentionMs(read, graceMs),
     runtime: runtimeSettings(env, { retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 } }),
   };
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+function retentionMs(read: SettingsReader, graceMs: number): number {
+  const retention = read.integer('ANALYTICS_RETENTION_MS', 7 * DAY_MS, HOUR_MS, 36_500 * DAY_MS);
+  if (retention < graceMs + HOUR_MS) {
+    throw invalidSetting(`ANALYTICS_RETENTION_MS (${retention}) must be at least an hour more than STREAM_GRACE_MS (${graceMs}): a minute is stored only once its grace is over`);
+  }
+  return retention;
 }
 
 function storeKind(env: NodeJS.ProcessEnv, services: readonly Service[]): AnalyticsStoreKind {

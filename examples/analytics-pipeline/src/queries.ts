@@ -77,6 +77,10 @@ export interface QueriesOptions {
   readonly windows: Pick<WindowStore<unknown>, 'partitions'>;
   /** The consumer's grace (`STREAM_GRACE_MS`): a window is final once every partition's stream time passed its end plus grace. */
   readonly graceMs: number;
+  /** How long the store keeps each kind of record (`ANALYTICS_RETENTION_MS`): older ones are deleted by its sweeps. */
+  readonly retentionMs: number;
+  /** The clock `retentionMs` is counted back from. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -89,9 +93,15 @@ export interface QueriesOptions {
  * is late). A partition that never received an event has no stream time and holds nothing back
  * (Flink's idle sources; an event arriving there later for a final window would count in it).
  * `late` answers the late events of the minutes starting in the range, widened to whole minutes.
+ * Only what retention keeps is answered, the same whenever the sweeps run: a range reaching back
+ * past `retentionMs` starts at the first whole window inside it (`from` says so), top types count
+ * the range from `now - retentionMs` on, and a user's summary counts their kept events.
  */
 export function createQueries(options: QueriesOptions): Queries {
   const { store } = options;
+  const now = options.now ?? Date.now;
+  /** Event time from which every record is kept: the sweeps delete only what is older. */
+  const keptFrom = () => now() - options.retentionMs;
 
   /** Event time below which every window is final: the smallest stream time minus grace. */
   const finalThrough = async (): Promise<number> => {
@@ -103,7 +113,7 @@ export function createQueries(options: QueriesOptions): Queries {
   return {
     async counts(input) {
       const windowMs = windowOf(input.window);
-      const range = wholeWindows(rangeOf(input), windowMs);
+      const range = kept(wholeWindows(rangeOf(input), windowMs), windowMs, keptFrom());
       // stream times first, the store after: a partition appends a minute's events before it
       // commits the stream time that closed the minute, so every window final at the first read is
       // whole at the second. Read together (or the store first), a minute another partition
@@ -126,18 +136,19 @@ export function createQueries(options: QueriesOptions): Queries {
     async topTypes(input) {
       const limit = input.limit ?? 10;
       if (!(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw invalid(`limit must be an integer from 1 to 1000, got ${limit}`);
-      return { types: await store.topTypes({ ...rangeOf(input), limit }) };
+      const range = kept(rangeOf(input), 1, keptFrom());
+      return { types: await store.topTypes({ ...range, limit }) };
     },
     async metricSummary(input) {
       const windowMs = windowOf(input.window);
-      const range = wholeWindows(rangeOf(input), windowMs);
+      const range = kept(wholeWindows(rangeOf(input), windowMs), windowMs, keptFrom());
       const series = await store.metricSummary({ name: input.name, ...range, windowMs });
       return { from: iso(range.from), to: iso(range.to), series: series.map((w) => ({ ...w, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd) })) };
     },
     async late(input) {
-      // a range, as every other query: late events only accumulate, and all of them would be read
-      // and sent at every call, more with every day the pipeline runs
-      const range = wholeWindows(rangeOf(input), MINUTE_MS);
+      // a range, as every other query: late events accumulate for the whole retention, and all of
+      // them would be read and sent at every call
+      const range = kept(wholeWindows(rangeOf(input), MINUTE_MS), MINUTE_MS, keptFrom());
       const late = await store.late(range);
       return { from: iso(range.from), to: iso(range.to), late: late.map((w) => ({ type: w.type, windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count })) };
     },
@@ -160,6 +171,16 @@ function rangeOf(input: RangeInput): { from: number; to: number } {
  */
 function wholeWindows(range: { from: number; to: number }, windowMs: number): { from: number; to: number } {
   return { from: range.from - (range.from % windowMs), to: Math.ceil(range.to / windowMs) * windowMs };
+}
+
+/**
+ * `range` without what retention may have deleted: `from` raised to the first boundary of a window
+ * of `windowMs` at or after `keptFrom` (every record from there on is kept; a window before it may
+ * be swept in part or whole, depending on when the sweep last ran), never past `to`.
+ */
+function kept(range: { from: number; to: number }, windowMs: number, keptFrom: number): { from: number; to: number } {
+  const first = Math.ceil(keptFrom / windowMs) * windowMs;
+  return { from: Math.min(Math.max(range.from, first), range.to), to: range.to };
 }
 
 function time(name: string, value: string | undefined): number {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreErrors, createApp, HeraldError, hasWindowStore, type App, type Logger, type SqlTx } from '@herald/core';
-import { duckdbAnalytics, pgAnalytics, sqliteAnalytics, type AnalyticsStore } from '@herald/analytics';
+import { duckdbAnalytics, pgAnalytics, sqliteAnalytics, type AnalyticsRetentionOptions, type AnalyticsStore } from '@herald/analytics';
 import { DEFAULT_DATA_DIR, engineFromEnv, invalidSetting, type Engine, type EngineEnv } from '@herald/engine';
 import { pinoLogger } from '@herald/logging';
 import { createMetrics, type HeraldMetrics } from '@herald/metrics';
@@ -44,7 +44,8 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
   const engine = await engineFromEnv(env, { logger });
   let store: AnalyticsStore | undefined;
   try {
-    store = runs.has('consumer') || runs.has('analytics') ? await openStore(config, env) : undefined;
+    // the consumer, which writes the store, sweeps it; an analytics service alone only reads it
+    store = runs.has('consumer') || runs.has('analytics') ? await openStore(config, env, { maintenance: runs.has('consumer'), logger }) : undefined;
   } catch (error) {
     await engine.close();
     throw error;
@@ -62,7 +63,7 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
   app.use(metrics);
   const seed: SeedMetrics = createSeedMetrics(metrics, app.instrumentation);
   if (runs.has('consumer')) registerConsumer(app, { store: store!, graceMs: config.graceMs, idleTimeoutMs: config.idleTimeoutMs });
-  const queries: Queries | undefined = runs.has('analytics') ? createQueries({ store: store!, windows: windowsOf(app), graceMs: config.graceMs }) : undefined;
+  const queries: Queries | undefined = runs.has('analytics') ? createQueries({ store: store!, windows: windowsOf(app), graceMs: config.graceMs, retentionMs: config.analyticsRetentionMs }) : undefined;
   const listeners = createListeners(app, { config, runs, seed, logger, queries });
   const groups = runs.has('consumer') ? [GROUPS.stream, GROUPS.metrics] : [];
 
@@ -81,7 +82,7 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
       await app.start({ groups, relay: false });
       await app.ready();
       for (const listener of listeners) listener.markReady();
-      logger.info('analytics-pipeline ready', { services: [...runs], ...urls, engine: engine.description, analyticsStore: store?.kind, graceMs: config.graceMs });
+      logger.info('analytics-pipeline ready', { services: [...runs], ...urls, engine: engine.description, analyticsStore: store?.kind, graceMs: config.graceMs, analyticsRetentionMs: config.analyticsRetentionMs });
       return urls;
     },
     close() {
@@ -96,12 +97,18 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
   };
 }
 
-async function openStore(config: PipelineConfig, env: EngineEnv): Promise<AnalyticsStore> {
+/**
+ * The analytics store, keeping each kind of record `ANALYTICS_RETENTION_MS` on event time; with
+ * `maintenance`, this process sweeps it every minute (the store's default interval).
+ */
+async function openStore(config: PipelineConfig, env: EngineEnv, sweep: { maintenance: boolean; logger: Logger }): Promise<AnalyticsStore> {
+  const keptMs = config.analyticsRetentionMs;
+  const retention: AnalyticsRetentionOptions = { retention: { eventsMs: keptMs, metricsMs: keptMs, lateMs: keptMs }, ...sweep };
   const dataDir = env['HERALD_DATA_DIR'] || DEFAULT_DATA_DIR;
-  if (config.analyticsStore === 'postgres') return pgAnalytics({ connectionString: env['DATABASE_URL']!, poolConfig: { max: 4 } });
+  if (config.analyticsStore === 'postgres') return pgAnalytics({ connectionString: env['DATABASE_URL']!, poolConfig: { max: 4 }, ...retention });
   const kind = config.analyticsStoreChosen ? config.analyticsStore : embeddedStoreKind(config.analyticsStore, dataDir);
-  if (kind === 'duckdb') return duckdbAnalytics({ path: join(dataDir, DUCKDB_FILE) });
-  return sqliteAnalytics({ path: join(dataDir, SQLITE_FILE) });
+  if (kind === 'duckdb') return duckdbAnalytics({ path: join(dataDir, DUCKDB_FILE), ...retention });
+  return sqliteAnalytics({ path: join(dataDir, SQLITE_FILE), ...retention });
 }
 
 const DUCKDB_FILE = 'analytics.duckdb';

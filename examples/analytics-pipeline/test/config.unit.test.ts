@@ -16,6 +16,8 @@ describe('loadConfig', () => {
     expect(config.services).toEqual(['producer', 'consumer', 'analytics']);
     expect(config.ports).toEqual({ producerHttp: 8081, producerGrpc: 50051, consumerHttp: 8082, analyticsHttp: 8083, analyticsGrpc: 50053 });
     expect([config.host, config.graceMs, config.idleTimeoutMs, config.analyticsStore]).toEqual(['127.0.0.1', 10_000, 30_000, 'duckdb']);
+    // Kafka's default retention.ms: the log holds the raw events as long
+    expect(config.analyticsRetentionMs).toBe(7 * 86_400_000);
     expect(config.runtime).toMatchObject({ retry: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 10_000 }, shutdownDeadlineMs: 10_000, metricsPollIntervalMs: 10_000, logLevel: 'info' });
   });
 
@@ -34,6 +36,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ANALYTICS_STORE: 'postgres' }, [])).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ ANALYTICS_STORE: 'clickhouse' }, [])).toThrow(/ANALYTICS_STORE/);
     expect(() => loadConfig({ HERALD_RETRY_MAX_ATTEMPTS: '0' }, [])).toThrow(/HERALD_RETRY_MAX_ATTEMPTS/);
+  });
+
+  it('reads ANALYTICS_RETENTION_MS, at least an hour more than STREAM_GRACE_MS, refusing anything else naming it', () => {
+    expect(loadConfig({ ANALYTICS_RETENTION_MS: '2592000000' }, []).analyticsRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ ANALYTICS_RETENTION_MS: '3600000', STREAM_GRACE_MS: '0' }, []).analyticsRetentionMs).toBe(3_600_000);
+    for (const bad of ['0', '-1', '1.5', '7d', '1e9', String(36_501 * 86_400_000)]) {
+      expect(() => loadConfig({ ANALYTICS_RETENTION_MS: bad }, []), bad).toThrow(/ANALYTICS_RETENTION_MS must be an integer/);
+    }
+    // a minute is stored once its grace is over: an hour and no more would delete it within the hour
+    expect(() => loadConfig({ ANALYTICS_RETENTION_MS: '3600000' }, [])).toThrow(/ANALYTICS_RETENTION_MS \(3600000\) must be at least an hour more than STREAM_GRACE_MS \(10000\)/);
   });
 });
 
@@ -114,13 +126,13 @@ describe('event times and query ranges', () => {
     const why = expect.stringMatching(/^must not be a leap second/);
     expect(checks.eventIssues(event(leap))).toEqual([{ path: '/timestamp', message: why }]);
     expect(checks.metricIssues({ name: 'cpu', value: 1, timestamp: '2016-12-31t23:59:60.5z', labels: {} })).toEqual([{ path: '/timestamp', message: why }]);
-    const queries = createQueries({ store: {} as never, windows: {} as never, graceMs: 0 });
+    const queries = createQueries({ store: {} as never, windows: {} as never, graceMs: 0, retentionMs: 86_400_000 });
     await expect(queries.counts({ from: leap, to: '2017-01-01T00:00:00Z' })).rejects.toMatchObject({ code: 'invalid-query', message: expect.stringContaining('from must not be a leap second') });
     expect(checks.eventIssues(event('1969-12-31T23:59:59Z'))).toEqual([{ path: '/timestamp', message: 'must be at or after 1970-01-01T00:00:00Z' }]);
   });
 
   it('refuses a query range naming a date that does not exist, instead of rolling it over', async () => {
-    const queries = createQueries({ store: {} as never, windows: {} as never, graceMs: 0 });
+    const queries = createQueries({ store: {} as never, windows: {} as never, graceMs: 0, retentionMs: 86_400_000 });
     for (const from of ['2026-02-30T00:00:00Z', '2026-01-01T24:00:00Z', '2026-13-01T00:00:00Z', '2026-01-01']) {
       await expect(queries.counts({ from, to: '2026-03-05T00:00:00Z' }), from).rejects.toMatchObject({ code: 'invalid-query' });
     }
@@ -137,7 +149,7 @@ describe('event times and query ranges', () => {
       ),
     } as unknown as AnalyticsStore;
     const windows = { partitions: async () => [{ partition: 0, streamTime: H + 10 * 3_600_000, late: 0 }] };
-    const queries = createQueries({ store, windows, graceMs: 0 });
+    const queries = createQueries({ store, windows, graceMs: 0, retentionMs: 86_400_000, now: () => H + 10 * 3_600_000 });
     // the README's demo: 07:50 to 08:01 by the hour was the hour 07:00-08:00 counting 07:50-08:00 only
     const range = { from: new Date(H + 50 * 60_000).toISOString(), to: new Date(H + 61 * 60_000).toISOString() };
     const counts = await queries.counts({ ...range, window: '1h' });
@@ -150,6 +162,41 @@ describe('event times and query ranges', () => {
       ['counts', 0, 2 * 3_600_000, 3_600_000],
       ['metricSummary', 50 * 60_000, 65 * 60_000, 300_000],
       ['counts', 0, 3_600_000, 60_000],
+    ]);
+  });
+});
+
+describe('ranges and retention', () => {
+  it('answers only what retention keeps, whenever the store was last swept: a range reaching back past it starts at the first whole window inside it, and says so', async () => {
+    const NOW = Date.UTC(2026, 11, 7, 12, 34, 56, 789);
+    const HOUR = 3_600_000;
+    const asked: [string, number, number][] = [];
+    // a store answering nothing, recording the ranges it is asked for
+    const store = {
+      counts: async (q: { from: number; to: number }) => (asked.push(['counts', q.from, q.to]), []),
+      metricSummary: async (q: { from: number; to: number }) => (asked.push(['metricSummary', q.from, q.to]), []),
+      topTypes: async (q: { from: number; to: number }) => (asked.push(['topTypes', q.from, q.to]), []),
+      late: async (q: { from: number; to: number }) => (asked.push(['late', q.from, q.to]), []),
+    } as unknown as AnalyticsStore;
+    const windows = { partitions: async () => [{ partition: 0, streamTime: NOW, late: 0 }] };
+    const queries = createQueries({ store, windows, graceMs: 0, retentionMs: 2 * HOUR, now: () => NOW });
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const day = { from: iso(NOW - 24 * HOUR), to: iso(NOW) };
+    // kept from 10:34:56.789: the first whole hour is 11:00, the first whole minute 10:35
+    expect(await queries.counts({ ...day, window: '1h' })).toEqual({ from: '2026-12-07T11:00:00.000Z', to: '2026-12-07T13:00:00.000Z', series: [] });
+    expect(await queries.metricSummary({ ...day, name: 'm', window: '1m' })).toMatchObject({ from: '2026-12-07T10:35:00.000Z', to: '2026-12-07T12:35:00.000Z' });
+    expect(await queries.late(day)).toMatchObject({ from: '2026-12-07T10:35:00.000Z' });
+    await queries.topTypes(day);
+    // inside the retention: as asked (widened to whole windows); wholly past it: nothing
+    await queries.counts({ from: iso(NOW - HOUR), to: iso(NOW), window: '5m' });
+    expect(await queries.counts({ from: iso(NOW - 5 * HOUR), to: iso(NOW - 3 * HOUR), window: '1m' })).toEqual({ from: '2026-12-07T09:35:00.000Z', to: '2026-12-07T09:35:00.000Z', series: [] });
+    expect(asked.map(([what, from, to]) => [what, iso(from), iso(to)])).toEqual([
+      ['counts', '2026-12-07T11:00:00.000Z', '2026-12-07T13:00:00.000Z'],
+      ['metricSummary', '2026-12-07T10:35:00.000Z', '2026-12-07T12:35:00.000Z'],
+      ['late', '2026-12-07T10:35:00.000Z', '2026-12-07T12:35:00.000Z'],
+      ['topTypes', '2026-12-07T10:34:56.789Z', '2026-12-07T12:34:56.789Z'],
+      ['counts', '2026-12-07T11:30:00.000Z', '2026-12-07T12:35:00.000Z'],
+      ['counts', '2026-12-07T09:35:00.000Z', '2026-12-07T09:35:00.000Z'],
     ]);
   });
 });

@@ -59,7 +59,7 @@ describe('counts while a minute closes between the analytics service reads', () 
     const gate = new Promise<void>((resolve) => (release = resolve));
     // the stream times alone: `counts` must not read the open windows' values (every raw event of every open user-minute)
     const late: Pick<WindowStore<unknown>, 'partitions'> = { partitions: async (name) => (await gate, windows.partitions(name)) };
-    const queries = createQueries({ store: store!, windows: late, graceMs: GRACE_MS });
+    const queries = createQueries({ store: store!, windows: late, graceMs: GRACE_MS, retentionMs: 86_400_000 });
     const answer = queries.counts({ from: new Date(M).toISOString(), to: new Date(M + 5 * 60_000).toISOString(), window: '1m' });
     // minute 2 on the second partition: it closes minute 0 there, which makes minute 0 final
     await send([event('l-4', later, M + 120_000)]);

@@ -2,6 +2,7 @@ import { createApp, hasWindowStore, type App, type AppOptions, type SqlTx } from
 import type { AnalyticsStore } from '@herald/analytics';
 import { engineFromEnv, type Engine } from '@herald/engine';
 import { pinoLogger } from '@herald/logging';
+import { loadConfig } from '../../src/config.js';
 import { EVENTS, GROUPS, TOPICS } from '../../src/events.js';
 import { createQueries, type Queries } from '../../src/queries.js';
 import { registerConsumer } from '../../src/services/consumer.js';
@@ -29,7 +30,7 @@ export async function startConsumerApp(options: {
   const app = createApp<SqlTx>({ name: options.name, broker: engine.broker, stores: engine.stores, events: EVENTS, topics: TOPICS, logger, handlerDefaults: options.handlerDefaults });
   registerConsumer(app, { store: options.store, graceMs: options.graceMs, idleTimeoutMs: 3_600_000 });
   if (!hasWindowStore(engine.stores)) throw new Error('the embedded engine keeps window state');
-  const queries = createQueries({ store: options.store, windows: engine.stores.windows, graceMs: options.graceMs });
+  const queries = createQueries({ store: options.store, windows: engine.stores.windows, graceMs: options.graceMs, retentionMs: loadConfig({}, []).analyticsRetentionMs });
   await app.start({ groups: [GROUPS.stream, GROUPS.metrics], relay: false });
   await app.ready();
   return { engine, app, queries };

@@ -6,9 +6,10 @@ import { createAnalyticsPipeline, type AnalyticsPipeline, type PipelineUrls } fr
 import { GRACE_MS } from './scenario.js';
 
 /**
- * Settings of every test: free ports on 127.0.0.1, the scenario's grace, and an idle timeout far
+ * Settings of every test: free ports on 127.0.0.1, the scenario's grace, an idle timeout far
  * beyond any test, so stream time moves only with the events the test sends (what is final or late
- * never depends on timing).
+ * never depends on timing), and the longest analytics retention (100 years): the scenario's events
+ * are on fixed dates (2026-01-01), which must never age out of the store or of the answers.
  */
 export const TEST_ENV: Readonly<Record<string, string>> = {
   HOST: '127.0.0.1',
@@ -19,6 +20,7 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   ANALYTICS_GRPC_PORT: '0',
   STREAM_GRACE_MS: String(GRACE_MS),
   STREAM_IDLE_TIMEOUT_MS: '3600000',
+  ANALYTICS_RETENTION_MS: String(36_500 * 86_400_000),
   HERALD_RETRY_MAX_ATTEMPTS: '3',
   HERALD_RETRY_INITIAL_DELAY_MS: '10',
   HERALD_RETRY_MAX_DELAY_MS: '100',
