@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import type { KafkaBrokerOptions, KafkaSaslOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
 import { boolean, integer, invalidEnv, oneOf, text, type EngineEnv } from './env.js';
-import { refuseUnknownVariables } from './unknownVariables.js';
+import { RUNTIME_ENV_VARS } from './runtimeVariables.js';
+import { refuseUnknownVariables, type KnownVariables } from './unknownVariables.js';
 
 /** Which engine runs the app. */
 export type EngineKind = 'embedded' | 'kafka-postgres';
@@ -74,10 +75,23 @@ const COMPRESSIONS = ['none', 'gzip'] as const;
 const HOUR_MS = 3_600_000;
 /** Kafka variables that mean nothing without `HERALD_KAFKA_BROKERS`. */
 const KAFKA_ONLY = Object.values(V).filter((name) => name.startsWith('HERALD_KAFKA_') && name !== V.kafkaBrokers);
-/** What {@link refuseUnknownVariables} holds the environment against. */
-const KNOWN = {
+/**
+ * What {@link refuseUnknownVariables} holds the environment against. The namespaces are the
+ * engine's own: no other Herald package and no example reads `HERALD_KAFKA_*`, `HERALD_PG_*`,
+ * `HERALD_POSTGRES_*` or `HERALD_ENGINE*`. Other `HERALD_*` names are left alone unless they are a
+ * typo of one of the engine's: the runtime settings check their own, and the examples
+ * (`HERALD_INSTANCE_ID`, `HERALD_LOG_PRETTY`) and the benchmarks (`HERALD_BENCH_*`) read theirs.
+ */
+const KNOWN: KnownVariables = {
   known: Object.values(V),
-  howSelected: `the engine follows from ${V.kafkaBrokers} and ${V.databaseUrl}: both set for Kafka + PostgreSQL, neither for the embedded engine in ${V.dataDir}`,
+  namespace: /^HERALD_(KAFKA|PG|POSTGRES|POSTGRESQL)_|^HERALD_ENGINE(_|$)/,
+  reader: 'engine selection',
+  others: Object.values(RUNTIME_ENV_VARS),
+  invalid: invalidEnv,
+  explain: (name) =>
+    /^HERALD_ENGINE(_|$)/.test(name)
+      ? `the engine follows from ${V.kafkaBrokers} and ${V.databaseUrl}: both set for Kafka + PostgreSQL, neither for the embedded engine in ${V.dataDir}`
+      : undefined,
 };
 
 /**
@@ -128,7 +142,11 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
   for (const broker of brokers) {
     const port = /^[^\s:/]+:(\d{1,5})$/.exec(broker)?.[1];
     if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
-      throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${broker}"`);
+      // `user:password@host:port` or a URL with credentials: the error must not carry them into a log
+      const at = broker.lastIndexOf('@');
+      const shown = at < 0 ? broker : `...${broker.slice(at)}`;
+      const hint = at < 0 ? '' : ` (credentials go in ${V.kafkaSaslMechanism}, ${V.kafkaSaslUsername} and ${V.kafkaSaslPassword})`;
+      throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${shown}"${hint}`);
     }
   }
   const sessionTimeoutMs = integer(env, V.kafkaSessionTimeoutMs, { min: 1, max: HOUR_MS });

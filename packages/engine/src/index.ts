@@ -13,4 +13,5 @@ export type { EngineEnv } from './env.js';
 export { applySchema } from './schema.js';
 export type { ApplySchemaOptions } from './schema.js';
 export { invalidSetting, runtimeSettings, selectServices, settingsFrom } from './settings.js';
+export { RUNTIME_ENV_VARS } from './runtimeVariables.js';
 export type { RetrySettings, RuntimeDefaults, RuntimeSettings, SettingsReader } from './settings.js';

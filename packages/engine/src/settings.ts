@@ -1,5 +1,7 @@
 import { ErrorCodes, HeraldError, logLevelFromEnv, type LogLevel } from '@herald/core';
+import { ENGINE_ENV_VARS } from './config.js';
 import { wholeNumber, type EngineEnv } from './env.js';
+import { refuseUnknownRuntimeVariables, RUNTIME_ENV_VARS } from './runtimeVariables.js';
 
 /**
  * Readers of a service's own settings from its environment, beside the engine's: an empty value is
@@ -87,22 +89,22 @@ export interface RuntimeDefaults {
   readonly retry?: Partial<RetrySettings>;
 }
 
+/** Herald's retry defaults for a service, under its own `defaults.retry`. */
+const RETRY_DEFAULTS: RetrySettings = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000 };
+
 /**
  * Reads the runtime's own variables from `env` (see {@link RuntimeSettings}), with `defaults`
- * over Herald's; a bad value throws `invalid-options` naming the variable. A service adds its
- * own settings beside these with {@link settingsFrom}.
+ * over Herald's; a bad value throws `invalid-options` naming the variable, and so does a set
+ * `HERALD_*` variable it would ignore (a typo of one of its names, see `RUNTIME_ENV_VARS`). A
+ * service adds its own settings beside these with {@link settingsFrom}.
  */
 export function runtimeSettings(env: EngineEnv, defaults: RuntimeDefaults = {}): RuntimeSettings {
+  refuseUnknownRuntimeVariables(env, Object.values(ENGINE_ENV_VARS));
   const read = settingsFrom(env);
-  const retry = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 30_000, ...defaults.retry };
   const metricsPort = env['METRICS_PORT']?.trim() ? read.integer('METRICS_PORT', 0, 0, 65_535) : undefined;
   return {
     logLevel: logLevelFromEnv(env),
-    retry: {
-      maxAttempts: read.integer('HERALD_RETRY_MAX_ATTEMPTS', retry.maxAttempts, 1, 1000),
-      initialDelayMs: read.integer('HERALD_RETRY_INITIAL_DELAY_MS', retry.initialDelayMs, 0, 3_600_000),
-      maxDelayMs: read.integer('HERALD_RETRY_MAX_DELAY_MS', retry.maxDelayMs, 0, 3_600_000),
-    },
+    retry: readRetry(read, defaults.retry),
     relay: {
       leaseMs: read.integer('HERALD_RELAY_LEASE_MS', 10_000, 100, 3_600_000),
       chaos: { failRate: read.fraction('HERALD_CHAOS_RATE', 0), failAfterAcceptRate: read.fraction('HERALD_CHAOS_AFTER_ACCEPT_RATE', 0) },
@@ -116,12 +118,36 @@ export function runtimeSettings(env: EngineEnv, defaults: RuntimeDefaults = {}):
 }
 
 /**
+ * The retry settings, refusing an initial delay above the maximum here, where the variable that
+ * made it so can be named (`createApp` would name only its own option), with where the other
+ * value came from.
+ */
+function readRetry(read: SettingsReader, serviceDefaults: Partial<RetrySettings> = {}): RetrySettings {
+  const R = RUNTIME_ENV_VARS;
+  const defaults = { ...RETRY_DEFAULTS, ...serviceDefaults };
+  const retry = {
+    maxAttempts: read.integer(R.retryMaxAttempts, defaults.maxAttempts, 1, 1000),
+    initialDelayMs: read.integer(R.retryInitialDelayMs, defaults.initialDelayMs, 0, 3_600_000),
+    maxDelayMs: read.integer(R.retryMaxDelayMs, defaults.maxDelayMs, 0, 3_600_000),
+  };
+  if (retry.initialDelayMs <= retry.maxDelayMs) return retry;
+  const said = (field: 'initialDelayMs' | 'maxDelayMs', variable: string, what: string): string => {
+    if (read.text(variable, '') !== '') return `${variable} (${retry[field]})`;
+    const whose = serviceDefaults[field] !== undefined ? "the service's default" : 'the default';
+    return `the ${what} (${retry[field]}, ${whose}; ${variable} sets it)`;
+  };
+  throw invalidSetting(`${said('initialDelayMs', R.retryInitialDelayMs, 'initial retry delay')} must be at most ${said('maxDelayMs', R.retryMaxDelayMs, 'maximum retry delay')}`);
+}
+
+/**
  * The services a process runs, of `all`: `--service a,b` (or `--service=a,b`) on the command line,
  * else `HERALD_SERVICE` (empty is unset), else every one (`all` also names every one). A name may carry a
  * `-service` suffix (`payment-service` is `payment`). Throws `invalid-options` on a name not in
- * `all`, listing the ones there are.
+ * `all`, listing the ones there are, and on a set variable the runtime settings would ignore
+ * (`HERALD_SERVICES` would otherwise leave every service running).
  */
 export function selectServices<S extends string>(all: readonly S[], argv: readonly string[], env: EngineEnv): readonly S[] {
+  refuseUnknownRuntimeVariables(env, Object.values(ENGINE_ENV_VARS));
   const fromEnv = env['HERALD_SERVICE']?.trim();
   const value = serviceArgument(argv) ?? (fromEnv ? fromEnv : 'all');
   if (value.trim() === 'all') return all;

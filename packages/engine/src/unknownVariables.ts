@@ -1,48 +1,56 @@
-import { editDistance } from '@herald/core';
-import { invalidEnv, type EngineEnv } from './env.js';
+import { editDistance, type HeraldError } from '@herald/core';
+import type { EngineEnv } from './env.js';
 
-/**
- * The engine's own namespaces: a variable in one of them that engine selection does not read is a
- * mistake (a typo, a missing `_MS`, a guessed name), never another component's setting, because no
- * other Herald package and no example reads `HERALD_KAFKA_*`, `HERALD_PG_*`, `HERALD_POSTGRES_*`
- * or `HERALD_ENGINE*`. Other `HERALD_*` names are left alone: the runtime settings, the examples
- * (`HERALD_INSTANCE_ID`, `HERALD_LOG_PRETTY`) and the benchmarks (`HERALD_BENCH_*`) read their own.
- */
-const NAMESPACE = /^HERALD_(KAFKA|PG|POSTGRES|POSTGRESQL)_|^HERALD_ENGINE(_|$)/;
-
-/** What {@link refuseUnknownVariables} checks against. */
+/** What {@link refuseUnknownVariables} checks against: one reader's variables. */
 export interface KnownVariables {
-  /** Every variable engine selection reads. */
+  /** Every variable the reader reads: never refused, and the names suggested. */
   readonly known: readonly string[];
-  /** How the engine is chosen, said to whoever set `HERALD_ENGINE`. */
-  readonly howSelected: string;
+  /**
+   * The reader's own namespaces: a set variable matching it that the reader does not read is a
+   * mistake (a typo, a missing `_MS`, a guessed name), never another component's setting.
+   */
+  readonly namespace: RegExp;
+  /** Who reads them, for the message: `engine selection`, `the Herald runtime settings`. */
+  readonly reader: string;
+  /** Other readers' variables, never refused here (they check their own). */
+  readonly others?: readonly string[];
+  /** What to say of a name that is wrong in a way of its own (`HERALD_ENGINE`), else undefined. */
+  readonly explain?: (name: string) => string | undefined;
+  /** The reader's own `invalid-options` error. */
+  readonly invalid: (message: string) => HeraldError;
 }
 
 /**
- * Refuses, with one `invalid-options` listing them all, the set variables that look meant for
- * engine selection but that it would silently ignore: any unknown name in the engine's namespaces,
- * and any other `HERALD_*` name within a typo of a known one (`HERALD_DATADIR`,
- * `HERALD_DATABASE_URL`). Each names the closest known variable when one is close. Empty values
- * count as unset; values are never repeated (a misspelt password variable holds a password).
+ * Refuses, with one `invalid-options` listing them all, the set variables that look meant for a
+ * reader but that it would silently ignore: any unknown name in its namespaces, and any other
+ * `HERALD_*` name within a typo of a known one (`HERALD_DATADIR`, `HERALD_DATABASE_URL`,
+ * `HERALD_SERVICES`, or a known name without its `_MS`). Each names the closest known variable
+ * when one is close. Empty values count as unset; values are never repeated (a misspelt password
+ * variable holds a password).
  */
-export function refuseUnknownVariables(env: EngineEnv, { known, howSelected }: KnownVariables): void {
+export function refuseUnknownVariables(env: EngineEnv, reader: KnownVariables): void {
   const problems: string[] = [];
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith('HERALD_') || known.includes(name) || !env[name]?.trim()) continue;
-    const match = closest(name, known);
-    // outside the namespaces, only a near miss: one edit from a short name, two from a longer one
-    const nearMiss = match !== undefined && match.distance <= (canonical(match.name).length <= 8 ? 1 : 2);
-    if (NAMESPACE.test(name) || nearMiss) problems.push(describe(name, match, { known, howSelected }));
+    if (!name.startsWith('HERALD_') || reader.known.includes(name) || reader.others?.includes(name) || !env[name]?.trim()) continue;
+    const match = closest(name, reader.known);
+    if (reader.namespace.test(name) || (match !== undefined && isNearMiss(name, match))) problems.push(describe(name, match, reader));
   }
   if (problems.length === 0) return;
   const one = problems.length === 1;
-  throw invalidEnv(
-    `${problems.join(', ')} ${one ? 'is not a variable' : 'are not variables'} of engine selection, which would ignore ${one ? 'it' : 'them'} (its variables are listed in the @herald/engine README)`,
+  throw reader.invalid(
+    `${problems.join(', ')} ${one ? 'is not a variable' : 'are not variables'} of ${reader.reader}, which would ignore ${one ? 'it' : 'them'} (its variables are listed in the @herald/engine README)`,
   );
 }
 
-function describe(name: string, match: Match | undefined, { known, howSelected }: KnownVariables): string {
-  if (/^HERALD_ENGINE(_|$)/.test(name)) return `${name} (${howSelected})`;
+/** Outside the namespaces, only a near miss: one edit from a short name, two from a longer one, or the name without its unit. */
+function isNearMiss(name: string, match: Match): boolean {
+  const length = canonical(match.name).length;
+  return match.distance <= (length <= 8 ? 1 : 2) || `${canonical(name)}_MS` === canonical(match.name);
+}
+
+function describe(name: string, match: Match | undefined, { known, explain }: KnownVariables): string {
+  const explained = explain?.(name);
+  if (explained !== undefined) return `${name} (${explained})`;
   // a suggestion within a third of the name's length; else the family's own names, when it has some
   if (match !== undefined && match.distance <= Math.floor(canonical(match.name).length / 3)) return `${name} (did you mean ${match.name}?)`;
   const family = known.filter((k) => k !== name && familyOf(k) !== undefined && familyOf(k) === familyOf(name));
@@ -69,6 +77,7 @@ function canonical(name: string): string {
   return name.replace(/^HERALD_/, '').replace(/^(POSTGRESQL|POSTGRES)_/, 'PG_');
 }
 
+/** The first word after `HERALD_` (`KAFKA`, `PG`, `RETRY`), when another follows it. */
 function familyOf(name: string): string | undefined {
-  return /^(KAFKA|PG)_/.exec(canonical(name))?.[1];
+  return /^([A-Z0-9]+)_/.exec(canonical(name))?.[1];
 }

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, ENGINE_ENV_VARS, readEngineConfig, runtimeSettings } from '../src/index.js';
+import { repositoryHeraldNames } from './support/repositoryVariables.js';
 
 const KAFKA_PG = { HERALD_KAFKA_BROKERS: 'kafka-1:9092, kafka-2:9093', DATABASE_URL: 'postgres://app:s3cret@db:5432/app' };
 
@@ -45,6 +44,10 @@ describe('readEngineConfig: which engine', () => {
       kafka: { brokers: ['kafka-1:9092', 'kafka-2:9093'] },
       postgres: { connectionString: 'postgres://app:s3cret@db:5432/app' },
     });
+  });
+
+  it('ignores HERALD_DATA_DIR when Kafka + PostgreSQL is selected: the container image sets it for every service', () => {
+    expect(readEngineConfig({ ...KAFKA_PG, HERALD_DATA_DIR: '/data' })).toEqual(readEngineConfig(KAFKA_PG));
   });
 
   it('leaves out what an unset variable would set, so it never overwrites an option given in code', () => {
@@ -124,6 +127,19 @@ describe('readEngineConfig: Kafka and PostgreSQL settings', () => {
     expect(() => readEngineConfig({ ...KAFKA_PG, ...overrides })).toThrow(message);
   });
 
+  it('never repeats credentials written into HERALD_KAFKA_BROKERS, and says where they go', () => {
+    for (const broker of ['svc:s3cret@kafka-1:9092', 'sasl_ssl://svc:s3cret@kafka-1:9092', 'kafka+ssl://s3cret@kafka-1:9092']) {
+      expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_BROKERS: `kafka-0:9092,${broker}` })).toThrow(
+        expect.objectContaining({
+          code: 'invalid-options',
+          message: expect.stringMatching(
+            /^engine configuration: HERALD_KAFKA_BROKERS must be comma-separated host:port pairs, got "\.\.\.@kafka-1:9092" \(credentials go in HERALD_KAFKA_SASL_MECHANISM, HERALD_KAFKA_SASL_USERNAME and HERALD_KAFKA_SASL_PASSWORD\)$/,
+          ),
+        }),
+      );
+    }
+  });
+
   it('never repeats the database password or the SASL password in an error', () => {
     const messages: string[] = [];
     for (const env of [
@@ -178,26 +194,10 @@ describe('readEngineConfig: variables it would ignore', () => {
   });
 
   it('refuses none of the HERALD_* variables the repository\'s packages, examples, deployment and docs use', () => {
-    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-    // all but this package, whose sources, tests and README name refused variables on purpose
-    const sources = ['README.md', 'docs', 'deploy', 'bench', 'examples', 'packages']
-      .flatMap((entry) => filesUnder(root, entry))
-      .filter((file) => !file.startsWith(join(root, 'packages', 'engine') + '/'));
-    // whole names only: `HERALD_KAFKA_*` and `HERALD_RETRY_...` in prose are families, not variables
-    const names = new Set(sources.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/HERALD_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])/g)].map((m) => m[0])));
+    const names = repositoryHeraldNames();
     const engineOwn = new Set<string>(Object.values(ENGINE_ENV_VARS));
-    const others = [...names].filter((name) => !engineOwn.has(name));
+    const others = names.filter((name) => !engineOwn.has(name));
     expect(others).toEqual(expect.arrayContaining(['HERALD_LOG_LEVEL', 'HERALD_CHAOS_RATE', 'HERALD_INSTANCE_ID', 'HERALD_SERVICE']));
     for (const name of others) expect(() => readEngineConfig({ [name]: '1' }), name).not.toThrow();
   });
 });
-
-/** Text files under `root/entry` (a file or a folder), without dependencies or build output. */
-function filesUnder(root: string, entry: string): string[] {
-  const path = join(root, entry);
-  if (!readdirSync(dirname(path)).includes(entry.split('/').at(-1)!)) return [];
-  if (/\.(md|ts|json|ya?ml|sh)$|Dockerfile/.test(entry)) return [path];
-  return readdirSync(path, { recursive: true, encoding: 'utf8' })
-    .filter((file) => /\.(md|ts|json|ya?ml|sh)$|Dockerfile$/.test(file) && !/(^|\/)(node_modules|dist|\.herald)(\/|$)/.test(file))
-    .map((file) => join(path, file));
-}

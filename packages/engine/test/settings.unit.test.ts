@@ -113,6 +113,22 @@ describe('runtimeSettings', () => {
     }
   });
 
+  it('refuses an initial retry delay above the maximum, naming the variable and where the other value came from', () => {
+    expect(() => runtimeSettings({ HERALD_RETRY_INITIAL_DELAY_MS: '60000' })).toThrow(
+      expect.objectContaining({
+        code: 'invalid-options',
+        message: 'HERALD_RETRY_INITIAL_DELAY_MS (60000) must be at most the maximum retry delay (30000, the default; HERALD_RETRY_MAX_DELAY_MS sets it)',
+      }),
+    );
+    expect(() => runtimeSettings({ HERALD_RETRY_MAX_DELAY_MS: '500' }, { retry: { initialDelayMs: 1_000 } })).toThrow(
+      'the initial retry delay (1000, the service\'s default; HERALD_RETRY_INITIAL_DELAY_MS sets it) must be at most HERALD_RETRY_MAX_DELAY_MS (500)',
+    );
+    expect(() => runtimeSettings({ HERALD_RETRY_INITIAL_DELAY_MS: '20', HERALD_RETRY_MAX_DELAY_MS: '10' })).toThrow(
+      'HERALD_RETRY_INITIAL_DELAY_MS (20) must be at most HERALD_RETRY_MAX_DELAY_MS (10)',
+    );
+    expect(runtimeSettings({ HERALD_RETRY_INITIAL_DELAY_MS: '30000' }).retry).toMatchObject({ initialDelayMs: 30_000, maxDelayMs: 30_000 });
+  });
+
   it('reads HERALD_LOG_LEVEL in any case, as every logger Herald makes reads it', () => {
     expect(runtimeSettings({ HERALD_LOG_LEVEL: ' WARN ' }).logLevel).toBe('warn');
     expect(runtimeSettings({ HERALD_LOG_LEVEL: '' }).logLevel).toBe('info');
