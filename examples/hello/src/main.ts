@@ -1,5 +1,5 @@
 // Herald's hello world: publish an event through the outbox and handle it, on SQLite files.
-// `npm run hello -- <name>`; HERALD_DATA_DIR picks the directory (default .herald/hello).
+// `npm run hello -- <name>`; HERALD_DATA_DIR picks the directory (default .herald/hello; empty is unset).
 import { Type } from '@sinclair/typebox';
 import { createApp, defineEvent } from '@herald/core';
 import { sqliteEngine } from '@herald/sqlite';
@@ -16,10 +16,19 @@ if (name === '') {
   console.error('usage: npm run hello -- <name> (the name must not be empty)');
   process.exit(2); // before anything opens: nothing to close
 }
-const app = createApp({ ...sqliteEngine({ dataDir: process.env.HERALD_DATA_DIR ?? '.herald/hello' }) });
+const app = createApp({ ...sqliteEngine({ dataDir: process.env.HERALD_DATA_DIR?.trim() || '.herald/hello' }) });
+// The demo ends once its own greeting is handled. A greeting an interrupted run left in the outbox
+// may be handled first, even before publish returns: the handler must neither fail on it nor stop.
+const handled = new Set<string>();
+const sent: { id?: string } = {}; // not a `const` set by publish: the handler may read it before then
+const endIfGreeted = (id: string): void => {
+  if (id === sent.id && handled.has(id)) setImmediate(() => void app.close());
+};
 app.on(Greeted, { group: 'greeter' }, async (event) => {
   console.log(`hello, ${event.data.name}`);
-  if (event.id === sent.id) setImmediate(() => void app.close()); // the demo ends once its own greeting is handled
+  handled.add(event.id);
+  endIfGreeted(event.id);
 });
 await app.start({ handleSignals: true });
-const sent = await app.publish(Greeted, { name });
+sent.id = (await app.publish(Greeted, { name })).id;
+endIfGreeted(sent.id);
