@@ -75,10 +75,10 @@ describe('herald dlq', () => {
     const m = await withLetters([dead]);
     const refused = await herald(m.engine, ['dlq', 'redrive', dead.id]);
     expect(refused.code).toBe(EXIT_CODES.usage);
-    expect(refused.stderr).toBe('herald: refusing to redrive 1 dead letter(s) through the log (worker: 1) without confirmation: stdin is not a terminal; pass --yes (confirmation-required)\n');
+    expect(refused.stderr).toBe('herald: refusing to redrive 1 dead letter(s) through the log (worker: 1) on memory without confirmation: stdin is not a terminal; pass --yes (confirmation-required)\n');
     const declined = await herald(m.engine, ['dlq', 'discard', dead.id], { tty: true, answer: 'n' });
     expect(declined.code).toBe(EXIT_CODES.declined);
-    expect(declined.asked).toEqual(['Discard 1 dead letter(s) (worker: 1)? [y/N] ']);
+    expect(declined.asked).toEqual(['Discard 1 dead letter(s) (worker: 1) on memory? [y/N] ']);
     expect(await statusOf(m, dead.id)).toBe('dead');
     expect(m.broker.records('steps')).toEqual([]);
     const accepted = await herald(m.engine, ['dlq', 'discard', dead.id], { tty: true, answer: 'yes' });

@@ -58,7 +58,7 @@ describe('herald dlq discard of a park-key key', () => {
     expect(prompt.code).toBe(EXIT_CODES.declined);
     const release = 'herald dlq redrive --group billing --topic steps --key k1';
     expect(prompt.asked).toEqual([
-      `Discard 1 dead letter(s) (billing: 1); 1 park-key key(s) will stay held by their letters still parked or dead, and every new event of them parks behind those until they are redriven or discarded too: key k1 of billing on steps, 1 letter(s) (${release})? [y/N] `,
+      `Discard 1 dead letter(s) (billing: 1); 1 park-key key(s) will stay held by their letters still parked or dead, and every new event of them parks behind those until they are redriven or discarded too: key k1 of billing on steps, 1 letter(s) (${release}) on memory? [y/N] `,
     ]);
 
     const discard = await herald(b.engine, ['dlq', 'discard', '--key', 'k1', '--reason', 'handler-failed', '--yes']);

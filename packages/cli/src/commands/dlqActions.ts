@@ -58,12 +58,12 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   const statuses = parseStatuses(options.status, PENDING);
   const selection = selectionOf(ids, options, statuses);
   const store = await ctx.deadLetters();
-  const { broker } = await ctx.engine();
+  const { broker, description } = await ctx.engine();
   const selected = await selectLetters(store, selection, { signal: ctx.io.signal });
   if (selected.length === 0) throw nothing(statuses);
   const plan = await planRedrive(store, selected);
   const behind = plan.added > 0 ? `, ${plan.added} of them held behind the selected letters of their keys` : '';
-  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${plan.letters.length} dead letter(s) through the log (${perGroup(plan.letters)}${behind})` });
+  await confirm(ctx.io, { yes: options.yes === true, action: `redrive ${plan.letters.length} dead letter(s) through the log (${perGroup(plan.letters)}${behind})`, engine: description });
   // the prompt may have waited: what changed meanwhile (discarded, redriven by another run) stays as it is
   const letters = await unchangedSince(store, plan.letters);
   const changed = plan.letters.length - letters.length;
@@ -118,7 +118,8 @@ export async function dlqDiscardCommand(ctx: CliContext, ids: readonly string[],
   const selected = await selectLetters(store, selection, { signal: ctx.io.signal });
   if (selected.length === 0) throw nothing(statuses);
   const willHold = describeHeld(await keysStillHeld(store, selected), 'will stay');
-  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})${willHold ? `; ${willHold}` : ''}` });
+  const { description } = await ctx.engine();
+  await confirm(ctx.io, { yes: options.yes === true, action: `discard ${selected.length} dead letter(s) (${perGroup(selected)})${willHold ? `; ${willHold}` : ''}`, engine: description });
   const letters = await unchangedSince(store, selected);
   if (letters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${selected.length} dead letter(s) changed status while waiting for the confirmation; nothing discarded`);
   const bar = progress(ctx.io.stderr, { label: 'discarding', total: letters.length });

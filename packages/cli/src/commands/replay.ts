@@ -93,7 +93,7 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
     );
   }
   const where = partition === undefined ? topics.join(', ') : `${topics[0]!} partition ${partition}`;
-  await confirm(ctx.io, { yes: options.yes === true, action: `reset group ${group} on ${where} to ${label(to)}` });
+  await confirm(ctx.io, { yes: options.yes === true, action: `reset group ${group} on ${where} to ${label(to)}`, engine: (await ctx.engine()).description });
   const bar = progress(ctx.io.stderr, { label: 'resetting', total: topics.length });
   for (const [i, topic] of topics.entries()) {
     if (ctx.io.signal.aborted) {

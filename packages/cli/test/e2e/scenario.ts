@@ -145,6 +145,8 @@ export async function operatorSession({ env, listsGroups }: ScenarioOptions): Pr
     const refused = await herald('dlq', 'redrive', '--fingerprint', poisoned.fingerprint);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('without confirmation: stdin is not a terminal; pass --yes');
+    // which engine it would act on: the CLI follows the environment, production's too
+    expect(refused.stderr).toMatch(/\) on (embedded \(\/|kafka \([^)]+\) \+ postgresql \()[^)]+\) without confirmation/);
     service.sick = false;
     const redrive = json<{ redriven: number; added: number; letters: { eventId: string }[] }>(await herald('dlq', 'redrive', '--fingerprint', poisoned.fingerprint, '--yes', '--json'));
     expect(redrive).toMatchObject({ redriven: 3, added: 1 });
