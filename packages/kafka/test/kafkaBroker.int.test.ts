@@ -9,7 +9,7 @@ import { kafkaBroker } from '../src/index.js';
 import type { KafkaBroker, KafkaBrokerOptions } from '../src/index.js';
 import { buildKafkaBroker } from '../src/internal/buildBroker.js';
 import type { ClientHooks } from '../src/internal/client.js';
-import { ApiKeys, delayedRequests } from './delayedSockets.js';
+import { ApiKeys, countedRequests, delayedRequests } from './delayedSockets.js';
 import { partitionCount, recordingSink, unique, waitFor } from './helpers.js';
 
 let mock: KafkaMock;
@@ -211,6 +211,35 @@ describe('kafkaBroker on the mock cluster', () => {
       await second.close();
       await first.close();
     }
+  });
+
+  it('fetches nothing more once it starts closing, while the sink finishes its work in revoked', async () => {
+    const requests = countedRequests();
+    const broker = open({}, { socketFactory: requests.socketFactory });
+    const topic = unique('closing');
+    await broker.publish(Array.from({ length: 40 }, (_, i) => ({ topic, key: `k${i}`, value: String(i) })));
+    const sink = recordingSink();
+    let revoking!: () => void;
+    const revokeStarted = new Promise<void>((resolve) => (revoking = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    // the handlers still running on close: the member stays in the group (heartbeating) until they end
+    sink.revoked = async () => {
+      revoking();
+      await finished;
+    };
+    const sub = await broker.subscribe({ group: unique('g'), topics: [topic] }, sink);
+    await waitFor('40 deliveries', () => sink.deliveries.length >= 40);
+    const closing = sub.close();
+    await revokeStarted;
+    const heartbeats = requests.count(ApiKeys.heartbeat);
+    await waitFor('a heartbeat', () => requests.count(ApiKeys.heartbeat) > heartbeats);
+    const fetches = requests.count(ApiKeys.fetch);
+    await waitFor('three more heartbeats', () => requests.count(ApiKeys.heartbeat) > heartbeats + 3);
+    const fetchedWhileClosing = requests.count(ApiKeys.fetch) - fetches;
+    finish();
+    await closing;
+    expect(fetchedWhileClosing).toBe(0);
   });
 
   it('closes idempotently and refuses work afterwards', async () => {

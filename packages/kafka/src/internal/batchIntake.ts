@@ -1,4 +1,4 @@
-import type { EachBatchPayload } from 'kafkajs';
+import type { Batch, EachBatchPayload } from 'kafkajs';
 import type { Delivery, DeliverySink, Logger, TopicPartition } from '@herald/core';
 import { undecodableBatchOf, undecodableError } from './compression/undecodable.js';
 import type { UndecodableBatch } from './compression/undecodable.js';
@@ -47,16 +47,29 @@ export function createBatchIntake(deps: BatchIntakeDeps): (payload: EachBatchPay
     const tp = { topic: batch.topic, partition: batch.partition };
     if (!deps.accepts(tp) || isStale()) return Promise.resolve();
     const deliveries: Delivery[] = [];
+    const highWatermark = Number(batch.highWatermark);
+    const fetchedAt = fetchedOffsetOf(batch);
     for (const message of batch.messages) {
       const undecodable = undecodableBatchOf(message);
       if (undecodable) {
-        feed.push(tp, deliveries, Number(batch.highWatermark));
+        // the fetch's end lies past the undecodable batch: the partition must not continue there
+        feed.push(tp, { deliveries, highWatermark, fetchedAt });
         hold(tp, undecodable);
         return Promise.resolve();
       }
       deliveries.push(toDelivery(tp, message));
     }
-    feed.push(tp, deliveries, Number(batch.highWatermark));
+    // lastOffset counts the control records kafkajs leaves out of `messages` (transaction markers)
+    feed.push(tp, { deliveries, highWatermark, fetchedAt, end: Number(batch.lastOffset()) + 1 });
     return Promise.resolve();
   };
+}
+
+/**
+ * The offset kafkajs fetched `batch` from: kafkajs 2.2.4 keeps it on the batch (`fetchedOffset`)
+ * without declaring it. Undefined if absent, so the feed then checks every gap with the brokers.
+ */
+function fetchedOffsetOf(batch: Batch): number | undefined {
+  const fetched = Number((batch as { fetchedOffset?: unknown }).fetchedOffset ?? Number.NaN);
+  return Number.isSafeInteger(fetched) && fetched >= 0 ? fetched : undefined;
 }

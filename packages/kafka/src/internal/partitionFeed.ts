@@ -21,6 +21,20 @@ export interface PartitionFeedDeps {
   readonly logger: Logger;
 }
 
+/** Records the client fetched from one partition, as the feed takes them. */
+export interface FetchedRecords {
+  readonly deliveries: readonly Delivery[];
+  /** Offset after the partition's last record when fetched, for lag. */
+  readonly highWatermark: number;
+  /** The offset the client asked the broker for, when known (see `PartitionFeed.push`). */
+  readonly fetchedAt?: number;
+  /**
+   * The offset after everything the fetch covered, when known: past the last record delivered, it
+   * counts records the client read but delivers to no one (transaction markers, aborted records).
+   */
+  readonly end?: number;
+}
+
 /**
  * Hands fetched records to the sink, one partition at a time per partition: a partition's next
  * `deliver` starts only after the previous one settled, while other partitions keep flowing. The
@@ -29,8 +43,15 @@ export interface PartitionFeedDeps {
  * the sink, one in the buffer) and a slow partition never holds up the others or the heartbeats.
  */
 export interface PartitionFeed {
-  /** Queues fetched records of an owned partition; records before the partition's fetch position are dropped. */
-  push(tp: TopicPartition, deliveries: readonly Delivery[], highWatermark: number): void;
+  /**
+   * Queues fetched records of an owned partition; records before the partition's fetch position are
+   * dropped. Records that start past where the partition should continue go through `checkGap`
+   * first, unless the client fetched them from no further than there (`fetchedAt`): then what is
+   * missing before them was never there to read (transaction markers, aborted or compacted
+   * records), since retention's gaps come only after the client's out-of-range reset, which fetches
+   * from past them. Once delivered, the partition continues at `end` when the fetch covered more.
+   */
+  push(tp: TopicPartition, records: FetchedRecords): void;
   /** Where the client should fetch next to continue without a gap or a repeat (after a rebalance). */
   nextFetchOffset(tp: TopicPartition): number | undefined;
   /** Makes a partition start at `offset`: nothing before it is delivered. */
@@ -56,7 +77,7 @@ export interface PartitionFeed {
 
 interface PartitionState {
   readonly tp: TopicPartition;
-  queue: { deliveries: readonly Delivery[]; highWatermark: number }[];
+  queue: FetchedRecords[];
   /** Next offset to hand to the sink. */
   position: number | undefined;
   /** Offset after the last record queued. */
@@ -122,13 +143,15 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
         if (s.queue.length === 0 && !s.blocked) setPaused(s, false); // fetch the next batch while this one is delivered
         const generation = s.generation;
         const fresh = next.deliveries.filter((d) => s.position === undefined || d.offset >= s.position);
-        if (fresh.length > 0 && s.position !== undefined && fresh[0]!.offset > s.position) {
+        if (fresh.length > 0 && s.position !== undefined && fresh[0]!.offset > s.position && !(next.fetchedAt !== undefined && next.fetchedAt <= s.position)) {
           // records between the expected position and the first fetched one never came: ask why
           if ((await deps.checkGap(s.tp, s.position, fresh[0]!.offset)) === 'drop' || generation !== s.generation || s.halted) continue;
         }
         for (let i = 0; i < fresh.length && !stopped && generation === s.generation; i += deps.maxBatch) {
           await deliverChunk(s, generation, fresh.slice(i, i + deps.maxBatch), next.highWatermark);
         }
+        // past a transaction marker that ended the fetch: the next fetch starts there, which is no gap
+        if (next.end !== undefined && s.position !== undefined && !stopped && generation === s.generation) s.position = Math.max(s.position, next.end);
       }
     } finally {
       s.pumping = false;
@@ -152,17 +175,17 @@ export function createPartitionFeed(deps: PartitionFeedDeps): PartitionFeed {
   }
 
   return {
-    push(tp, deliveries, highWatermark) {
+    push(tp, records) {
       if (stopped) return;
       const s = state(tp);
       if (s.halted || s.blocked) {
         setPaused(s, true); // fetched again: the client restarted and forgot the pause
         return;
       }
-      const fresh = deliveries.filter((d) => s.fetched === undefined || d.offset >= s.fetched);
+      const fresh = records.deliveries.filter((d) => s.fetched === undefined || d.offset >= s.fetched);
       if (fresh.length === 0) return;
-      s.queue.push({ deliveries: fresh, highWatermark });
-      s.fetched = fresh[fresh.length - 1]!.offset + 1;
+      s.queue.push({ ...records, deliveries: fresh });
+      s.fetched = Math.max(fresh[fresh.length - 1]!.offset + 1, records.end ?? 0);
       if (s.pumping) setPaused(s, true);
       kick(s);
     },

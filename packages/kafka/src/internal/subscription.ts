@@ -52,10 +52,10 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *   later records are never skipped, and committed, so they are not resolved again), and a commit
  *   retention has passed (or the client's reset marker) is reported to the sink (`outOfRange`)
  *   before anything is fetched;
- * - `close` stops delivery, calls `revoked` for everything while still a member (so its commits
- *   land before the partitions move), then leaves the group. It does not wait for a pending
- *   `deliver`: the sink settles that on its own; a rejoin or membership work still running it waits
- *   for at most `closeTimeoutMs`;
+ * - `close` stops delivery and fetching, calls `revoked` for everything while still a member (so
+ *   its commits land before the partitions move), then leaves the group. It does not wait for a
+ *   pending `deliver`: the sink settles that on its own; a rejoin or membership work still running
+ *   it waits for at most `closeTimeoutMs`;
  * - after a crash kafkajs does not recover from, the member rejoins, pausing before every attempt
  *   (doubling from `heartbeatIntervalMs` up to {@link REJOIN_BACKOFF_MAX_MS}) until a join succeeds.
  */
@@ -118,14 +118,15 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     owns: (tp) => owned.has(id(tp)),
     closing: () => closing,
     seek: (tp, offset) => controls.seek(tp, offset),
-    resume: (tps) => controls.resume(tps),
+    // a placement that ends after close began leaves its partitions paused (see beginClosing)
+    resume: (tps) => (closing ? undefined : controls.resume(tps)),
     commit: (tp, offset) => commitOffsets([{ ...tp, offset }]),
   });
 
   function onJoin(assignment: Record<string, number[]>): void {
-    if (closing) return;
     const next = new Map<string, TopicPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(id({ topic, partition }), { topic, partition });
+    if (closing) return controls.pause([...next.values()]); // a closing member reads nothing more (see beginClosing)
     const lost = [...owned.values()].filter((tp) => !next.has(id(tp)));
     const gained = [...next.values()].filter((tp) => !owned.has(id(tp)));
     // kafkajs restarts kept partitions at the committed offset; continue where this member was instead
@@ -186,11 +187,15 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
 
   let hasJoined = false;
 
-  /** Marks the member closing: no more delivery, rejoins stop at their next step. */
+  /**
+   * Marks the member closing: rejoins stop at their next step, nothing more is delivered nor fetched
+   * (kafkajs would fetch and decompress the backlog at full speed to drop it while handlers finish).
+   */
   function beginClosing(): void {
     closing = true;
     stopping.abort();
     feed.stop();
+    controls.pause([...owned.values()]);
   }
 
   const rejoiner = createRejoiner({
