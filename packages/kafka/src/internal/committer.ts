@@ -12,6 +12,11 @@ import { toHeraldError } from './errors.js';
  * offsets (its COMMIT_OFFSETS event, emitted once the coordinator accepted them, before
  * `commitOffsets` resolves); otherwise it fails retriable (`broker-unavailable`), and the sink
  * commits again later rather than taking records for committed that were not.
+ *
+ * Commits are sent one after another, each once the one before settled, so they land in the order
+ * they were made: kafkajs retries a failed commit (a coordinator moving, a request timing out) after
+ * a pause, and a later commit sent meanwhile (the sink's commit on revoke, while its periodic one is
+ * retried) would land first and be overwritten by the older offset, moving the group back.
  */
 export function createCommitter(consumer: Consumer, group: string): (offsets: readonly CommittedOffset[]) => Promise<void> {
   /** Per commit in flight, its offsets kafkajs has not confirmed yet. */
@@ -23,7 +28,16 @@ export function createCommitter(consumer: Consumer, group: string): (offsets: re
     }
   });
 
-  return async function commit(offsets) {
+  /** The commit sent last, settled or not: the next one waits for it. */
+  let previous: Promise<unknown> = Promise.resolve();
+
+  return function commit(offsets) {
+    const sent = previous.then(() => send(offsets));
+    previous = sent.catch(() => {});
+    return sent;
+  };
+
+  async function send(offsets: readonly CommittedOffset[]): Promise<void> {
     const waiting = new Set(offsets.map((o) => key(o.topic, o.partition, String(o.offset))));
     unconfirmed.add(waiting);
     try {
@@ -38,5 +52,5 @@ export function createCommitter(consumer: Consumer, group: string): (offsets: re
         retriable: true,
       });
     }
-  };
+  }
 }
