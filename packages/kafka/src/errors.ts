@@ -24,6 +24,13 @@ export const { specs: KafkaErrors, codes: KafkaErrorCodes } = defineErrorCodes({
     meaning: "The brokers refused this client access to a topic (TOPIC_AUTHORIZATION_FAILED): its principal lacks the ACL (WRITE to publish, READ and DESCRIBE to consume).",
     action: "Grant the ACL to the client's principal. The relay holds the refused record back (and its key's later records), trying it again with backoff, so it goes out once access is granted.",
   },
+  authenticationFailed: {
+    code: 'authentication-failed',
+    retriable: true,
+    meaning:
+      "The brokers refused this client's SASL credentials (SASL_AUTHENTICATION_FAILED): a wrong or expired username, password or token, or a mechanism the brokers do not enable. It is about the client, not about the records or topics of the call, so it is retriable: the relay backs off and sends its batch whole again, instead of refusing every record of it one by one.",
+    action: "Fix the credentials (the adapter's `sasl` option) or the brokers' SASL setup; publishing and joining resume once the brokers accept them.",
+  },
   batchUndecodable: {
     code: 'record-batch-undecodable',
     retriable: false,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
-import { AssignerProtocol, Kafka, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError, logLevel } from 'kafkajs';
 import type { Cluster } from 'kafkajs';
 import { createManualClock, HeraldError, jsonLogger, partitionForKey } from '@herald/core';
 import type { Logger, ManualClock } from '@herald/core';
@@ -318,6 +318,15 @@ describe('toHeraldError', () => {
     expect(classify(29)).toEqual({ code: 'topic-not-authorized', retriable: false }); // TOPIC_AUTHORIZATION_FAILED
     expect(classify(19)).toEqual({ code: 'broker-unavailable', retriable: true }); // NOT_ENOUGH_REPLICAS: the brokers
     expect(toHeraldError(fromBroker(3), "publishing 1 records to 'orders'").message).toContain("'orders'");
+  });
+
+  it('tells refused credentials, which are about the client, from records refused for good: authentication-failed, retriable', () => {
+    // as kafkajs throws it from connect (a producer's or a consumer's), and as a broker answers it
+    // (kafkajs's types declare no constructor argument; its code takes the message)
+    const Refused = KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+    const fromConnect = new Refused('SASL PLAIN authentication failed: SASL Authentication failed');
+    expect(toHeraldError(fromConnect, 'connecting the producer')).toMatchObject({ code: 'authentication-failed', retriable: true });
+    expect(toHeraldError(fromBroker(58), "publishing 1 records to 'orders'")).toMatchObject({ code: 'authentication-failed', retriable: true });
   });
 
   it('maps whatever was thrown, also a value String() cannot print (no prototype), and redacts its text', () => {

@@ -14,6 +14,13 @@ const ABOUT_TOPIC: Record<string, ErrorCodeSpec> = {
   TOPIC_AUTHORIZATION_FAILED: KafkaErrors.topicNotAuthorized,
 };
 
+/**
+ * The brokers refused the client's SASL credentials: kafkajs throws its KafkaJSSASLAuthenticationError
+ * (not retriable, and without the protocol error's type) or, from some paths, the protocol error.
+ */
+const AUTHENTICATION_TYPES = new Set(['SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE']);
+const isAuthenticationFailure = (error: KafkaLikeError) => error.name === 'KafkaJSSASLAuthenticationError' || (error.type !== undefined && AUTHENTICATION_TYPES.has(error.type));
+
 interface KafkaLikeError {
   name?: string;
   message?: string;
@@ -23,10 +30,11 @@ interface KafkaLikeError {
 
 /**
  * Turns a kafkajs failure into a HeraldError so no client type escapes the package. Oversized
- * records are `event-too-large` (never retriable); answers about a topic are `topic-unavailable`
- * (retriable), `topic-invalid` or `topic-not-authorized` (never retriable), and `doing` should name
- * the topics, since kafkajs's errors do not; everything else is `broker-unavailable`, retriable
- * unless kafkajs says otherwise.
+ * records are `event-too-large` (never retriable); refused SASL credentials are
+ * `authentication-failed` (retriable: about the client, not the call); answers about a topic are
+ * `topic-unavailable` (retriable), `topic-invalid` or `topic-not-authorized` (never retriable), and
+ * `doing` should name the topics, since kafkajs's errors do not; everything else is
+ * `broker-unavailable`, retriable unless kafkajs says otherwise.
  */
 export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (error instanceof HeraldError) return error;
@@ -37,6 +45,9 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (cause.type !== undefined && TOO_LARGE.has(cause.type)) {
     return new HeraldError(CoreErrors.eventTooLarge, message, { retriable: false, cause: error, details });
   }
+  // about the client, not the records: never "refused for good", which would make the relay refuse
+  // every record of its batch one by one (a SASL handshake each) while the credentials are wrong
+  if (causeChain(e).some(isAuthenticationFailure)) return new HeraldError(KafkaErrors.authenticationFailed, message, { cause: error, details });
   const aboutTopic = cause.type === undefined ? undefined : ABOUT_TOPIC[cause.type];
   if (aboutTopic) return new HeraldError(aboutTopic, message, { cause: error, details });
   const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || cause.retriable !== false;
