@@ -41,7 +41,10 @@ export interface HandlerOptions<Tx = unknown> extends HandlerPolicy<Tx> {
 export interface GroupOptions<Tx = unknown> {
   /** Keys of one partition processed at the same time. Default 16. */
   readonly concurrency?: number;
-  /** Deliveries held (queued or running) per group before fetching pauses. Default 2 000. */
+  /**
+   * Deliveries held (queued or running) per group before fetching pauses, and records a partition
+   * reads past its commit position (past a key stuck at its head) before it pauses. Default 2 000.
+   */
   readonly maxInFlight?: number;
   /** How often completed offsets are committed. Default 200 ms (and on close and revoke). */
   readonly commitIntervalMs?: number;

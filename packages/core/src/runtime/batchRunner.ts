@@ -58,7 +58,7 @@ export function createBatchRunner(options: BatchRunnerOptions): BatchRunner {
         const settled = await handleBatch(p, batch);
         release(batch.length);
         // all of them, or those settled before it was abandoned: committed, not handled again
-        for (const delivery of batch) if (settled.has(delivery.offset)) p.tracker.complete(delivery.offset);
+        for (const delivery of batch) if (settled.has(delivery.offset)) p.complete(delivery.offset);
         if (settled.size < batch.length) break;
       }
     } finally {

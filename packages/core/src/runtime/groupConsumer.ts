@@ -9,7 +9,7 @@ import type { DispatchBatch } from './batchDispatcher.js';
 import { createBatchRunner } from './batchRunner.js';
 import type { DispatchSignals } from './dispatcher.js';
 import { membershipFacts } from './membershipFacts.js';
-import { PartitionWork, idleOrStopped, partitionId } from './partitionWork.js';
+import { CLOSING, PartitionWork, STOPPED, idleOrStopped, partitionId } from './partitionWork.js';
 import { retryUntilHalted } from './retryUntilHalted.js';
 
 /**
@@ -58,18 +58,17 @@ export interface GroupConsumer {
   close(deadlineMs: number): Promise<void>;
 }
 
-const CLOSING = new Error('consumer closing');
-const STOPPED = new Error('consumer stopped: close deadline passed');
-
 /**
  * The consumer runtime of one group. Per partition, deliveries are queued per key: one key's events
  * run one at a time in offset order, different keys run concurrently up to `concurrency`, so a key
  * that is retrying never blocks the partition's other keys. Offsets are committed only up to the
- * highest contiguous completed position. At most `maxInFlight` deliveries are held: beyond that,
- * `deliver` does not resolve, which pauses fetching (backpressure). A revoke lets the partition's
- * running handlers finish but stops its deliveries from being tried again after a failure outside
- * the handler policies (a store down): they stay uncommitted, for the partition's next owner. In
- * batch mode the partition's deliveries go in batches instead (see {@link createBatchRunner}).
+ * highest contiguous completed position. At most `maxInFlight` deliveries are held, and a partition
+ * runs at most `maxInFlight` records past its commit position (a key stuck at its head lets the
+ * others run on that far, no further): beyond either, `deliver` does not resolve, which pauses
+ * fetching (backpressure). A revoke lets the partition's running handlers finish but stops its
+ * deliveries from being tried again after a failure outside the handler policies (a store down):
+ * they stay uncommitted, for the partition's next owner. In batch mode the partition's deliveries
+ * go in batches instead (see {@link createBatchRunner}).
  */
 export function createGroupConsumer(options: GroupConsumerOptions): GroupConsumer {
   const { group, broker, dispatch, concurrency, maxInFlight, clock, logger, instrumentation } = options;
@@ -137,7 +136,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
         queue.shift();
         release(1);
         if (!completed) break;
-        p.tracker.complete(delivery.offset);
+        p.complete(delivery.offset);
       }
     } finally {
       if (queue.length > 0 && p.signals.halt.aborted) {
@@ -219,7 +218,7 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
     // the gap counts as completed, so the next commit moves the group past it (not reported again)
     const p = work(skipped);
     p.tracker.add(to - 1);
-    p.tracker.complete(to - 1);
+    p.complete(to - 1);
     return 'resume';
   }
 
@@ -254,8 +253,13 @@ export function createGroupConsumer(options: GroupConsumerOptions): GroupConsume
       if (batch.highWatermark !== undefined) p.highWatermark = batch.highWatermark;
       for (const delivery of batch.deliveries) enqueue(p, delivery);
       batches?.start(p);
-      while (inFlight >= maxInFlight && !stop.signal.aborted) {
-        await new Promise<void>((resolve) => capacityWaiters.push(resolve));
+      for (;;) {
+        if (inFlight >= maxInFlight && !stop.signal.aborted) await new Promise<void>((resolve) => capacityWaiters.push(resolve));
+        // a delivery stuck at the head (a slow handler, a retry) holds the commit position: past
+        // maxInFlight records the partition waits for it, or it would track every record it reads
+        // while the head is stuck, and its next owner (or a restart) would read them all again
+        else if (p.tracker.span > maxInFlight && !p.signals.halt.aborted) await p.moved();
+        else return;
       }
     },
     assigned(assigned) {

@@ -42,6 +42,15 @@ export class OffsetTracker {
     return this.next;
   }
 
+  /**
+   * Offsets added that the position has not passed yet, completed out of order or not: how far the
+   * partition has run ahead of what it can commit, and so how many records its next owner (or a
+   * restart) reads again.
+   */
+  get span(): number {
+    return this.pending.length - this.head;
+  }
+
   /** Offsets added and not yet completed. */
   get outstanding(): number {
     // past the head, less those completed out of order (waiting in `done` for the ones before them)

@@ -1,9 +1,15 @@
 import { setMaxListeners } from 'node:events';
+import { CoreErrors } from '../model/errorCodes.js';
+import { HeraldError } from '../model/errors.js';
 import type { Delivery, TopicPartition } from '../ports/broker.js';
 import type { DispatchSignals } from './dispatcher.js';
 import { OffsetTracker } from './offsets.js';
 
-const REVOKED = new Error('partition revoked');
+// the reasons of the consumer's signals, as handlers and policies find them (`ctx.signal`,
+// `ctx.state.closing`): checked by code, like every error
+export const CLOSING = new HeraldError(CoreErrors.closed, 'consumer closing: running deliveries finish, failing ones are left uncommitted for redelivery');
+export const STOPPED = new HeraldError(CoreErrors.closed, 'consumer stopped: its close deadline passed; running handlers are abandoned, their deliveries redelivered');
+const REVOKED = new HeraldError(CoreErrors.closed, "partition revoked: running deliveries finish, failing ones are left uncommitted for the partition's next owner");
 
 /**
  * The consumer's work on one partition: a FIFO queue per key (per-key order), the keys waiting for
@@ -23,6 +29,7 @@ export class PartitionWork {
   readonly signals: DispatchSignals;
   private readonly revocation = new AbortController();
   private idleWaiters: (() => void)[] = [];
+  private moveWaiters: (() => void)[] = [];
 
   constructor(
     readonly tp: TopicPartition,
@@ -32,6 +39,34 @@ export class PartitionWork {
     // every delivery of the partition retrying at once may wait on it (each removing its listener)
     setMaxListeners(0, halt);
     this.signals = { ...consumer, halt };
+  }
+
+  /** Marks `offset` completed; when the commit position moves, wakes whoever waits in {@link moved}. */
+  complete(offset: number): void {
+    const before = this.tracker.position;
+    this.tracker.complete(offset);
+    if (this.tracker.position !== before) this.wakeMoved();
+  }
+
+  /** Resolves when the commit position next moves, or when the partition halts (closing, revoked): it may never move again. */
+  moved(): Promise<void> {
+    const { halt } = this.signals;
+    if (halt.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const moved = () => {
+        halt.removeEventListener('abort', moved);
+        resolve();
+      };
+      halt.addEventListener('abort', moved, { once: true });
+      this.moveWaiters.push(moved);
+    });
+  }
+
+  private wakeMoved(): void {
+    if (this.moveWaiters.length === 0) return;
+    const waiters = this.moveWaiters;
+    this.moveWaiters = [];
+    waiters.forEach((w) => w());
   }
 
   get revoked(): boolean {
