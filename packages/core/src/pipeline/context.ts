@@ -47,8 +47,16 @@ class AttemptSignal {
   private children: Set<AttemptSignal> | undefined;
   private listeners: (() => void)[] | undefined;
   private linked = false;
+  /** Its work returned unaborted and its transaction is committing (see {@link setCommitting}). */
+  committing = false;
 
   constructor(private readonly outer: AbortSignal | AttemptSignal) {}
+
+  /** Sets whether this attempt, and every attempt it runs inside, is committing. */
+  setCommitting(committing: boolean): void {
+    this.committing = committing;
+    if (this.outer instanceof AttemptSignal) this.outer.setCommitting(committing);
+  }
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -208,7 +216,14 @@ class RuntimeContext<Tx> implements HandlerContext<Tx> {
     const attempt = new AttemptSignal(this.abortSource);
     const ctx = new RuntimeContext<Tx>(this);
     ctx.abortSource = attempt;
-    return { ctx, abort: (reason) => attempt.abort(reason), end: () => attempt.end() };
+    return {
+      ctx,
+      abort: (reason) => attempt.abort(reason),
+      end: () => attempt.end(),
+      get committing() {
+        return attempt.committing;
+      },
+    };
   }
 }
 
@@ -226,6 +241,19 @@ export function untilAttemptAborted<T>(ctx: HandlerContext<unknown>, work: Promi
     work.then(resolve, reject);
     source.onAbort(() => reject(source.abortReason));
   });
+}
+
+/**
+ * Tells the attempts `ctx` runs in (their timeouts) whether its transaction is committing: true once
+ * its work returned and was not aborted — from then on the commit decides the attempt's outcome (see
+ * {@link AttemptScope.committing}) — and false when the work runs (again). Set it synchronously
+ * after the last abort check, so no deadline can pass between the two. On a context not made here,
+ * nothing.
+ */
+export function setCommitting(ctx: HandlerContext<unknown>, committing: boolean): void {
+  if (!(ctx instanceof RuntimeContext)) return;
+  const source = ctx.abortSourceOf();
+  if (source instanceof AttemptSignal) source.setCommitting(committing);
 }
 
 function outside(what: string, handler: string): HeraldError {

@@ -98,6 +98,13 @@ export interface AttemptScope<Tx> {
   abort(reason: unknown): void;
   /** Ends the scope once the attempt settled (it stops listening for the consumer's stop). */
   end(): void;
+  /**
+   * Whether the attempt's work returned unaborted and its transaction is committing (the
+   * transaction policy says so). From then on the commit decides the attempt: a deadline that passes
+   * may still abort its signal, but must not fail it, or an event whose effects commit would be
+   * retried, even dead-lettered.
+   */
+  readonly committing: boolean;
 }
 
 /**

@@ -7,8 +7,9 @@ import type { Middleware } from '../handler.js';
 /**
  * Bounds each attempt to `timeoutMs`. On expiry the attempt's `ctx.signal` aborts (so a handler
  * that honours it stops, and its transaction rolls back) and a retriable `timeout` error is thrown
- * at once, whether or not the handler stops. The attempt's signal also aborts when the consumer
- * stops.
+ * at once, whether or not the handler stops — unless the attempt's transaction is already
+ * committing (its work returned in time, see `AttemptScope.committing`): the commit then decides,
+ * and the attempt ends with it. The attempt's signal also aborts when the consumer stops.
  */
 export function timeout<Tx = unknown>(options: { timeoutMs: number; clock: Clock }): Middleware<Tx> {
   const { timeoutMs, clock } = options;
@@ -23,7 +24,9 @@ export function timeout<Tx = unknown>(options: { timeoutMs: number; clock: Clock
           expire() {
             const error = new HeraldError(CoreErrors.timeout, `${ctx.handler} did not finish within ${timeoutMs} ms`);
             attempt.abort(error);
-            reject(error);
+            // its work is done and committing: the commit's outcome is the attempt's (a timeout
+            // now would retry, or dead-letter, an event whose effects then commit)
+            if (!attempt.committing) reject(error);
           },
         };
         deadlines.add(expirable);

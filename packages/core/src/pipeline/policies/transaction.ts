@@ -3,7 +3,7 @@ import type { Instrumentation } from '../../ports/instrumentation.js';
 import type { OutboxStore } from '../../ports/stores/outbox.js';
 import type { TransactionRunner } from '../../ports/stores/transaction.js';
 import type { TimerStore } from '../../ports/stores/timers.js';
-import { untilAttemptAborted } from '../context.js';
+import { setCommitting, untilAttemptAborted } from '../context.js';
 import type { Middleware } from '../handler.js';
 import { bindPublisher, lazyPublish, type BoundPublisher, type PublisherDeps } from '../publisher.js';
 
@@ -28,8 +28,11 @@ export interface TransactionPolicyOptions<Tx> {
  * rolls back even when the handler returned normally: an abandoned attempt never commits
  * half-observed work. When its timeout aborts it, the transaction rolls back at once, without
  * waiting for a handler that ignores its signal: its locks (the inbox mark the retry needs, a
- * PostgreSQL connection, SQLite's batch) are released, and what it writes later is refused. After the commit the delivery is settled `applied` (unless an inner policy
- * settled it otherwise, as the inbox does for a duplicate) and `published` facts are emitted.
+ * PostgreSQL connection, SQLite's batch) are released, and what it writes later is refused. Once
+ * the work returned unaborted, the attempt is committing (`setCommitting`): a deadline passing
+ * during the commit no longer fails it. After the commit the delivery is settled `applied` (unless
+ * an inner policy settled it otherwise, as the inbox does for a duplicate) and `published` facts
+ * are emitted.
  */
 export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middleware<Tx> {
   const { transactions } = options;
@@ -38,11 +41,15 @@ export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middlewa
     async function transactionHandler(event, ctx) {
       let committed: (() => void) | undefined;
       await transactions.transaction(async (tx) => {
+        // a batch of transactions that rolled back (another work failed) runs this work again
+        setCommitting(ctx, false);
         // the publisher (and its record list) is built only if the handler publishes
         let publisher: BoundPublisher | undefined;
         const publish = lazyPublish(() => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish);
         await untilAttemptAborted(ctx, next(event, ctx.with({ tx, publish })));
         ctx.throwIfAborted();
+        // from here the commit decides: a deadline passing while it runs does not fail the attempt
+        setCommitting(ctx, true);
         committed = publisher?.committed;
       });
       committed?.();
