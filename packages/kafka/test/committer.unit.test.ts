@@ -32,7 +32,7 @@ function coordinator(first: 'held' | 'refused') {
 describe('createCommitter', () => {
   it('lands commits in the order they were made: a later offset is never overwritten by an earlier commit still being retried', async () => {
     const { consumer, committed, release } = coordinator('held');
-    const commit = createCommitter(consumer, 'g');
+    const commit = createCommitter({ consumer, group: 'g', assigned: () => true });
     const periodic = commit([{ topic: 'orders', partition: 0, offset: 100 }]); // retried by the client
     const onRevoke = commit([{ topic: 'orders', partition: 0, offset: 150 }]);
     await new Promise((resolve) => setImmediate(resolve));
@@ -43,11 +43,26 @@ describe('createCommitter', () => {
 
   it('sends the next commit after one that failed', async () => {
     const { consumer, committed } = coordinator('refused');
-    const commit = createCommitter(consumer, 'g');
+    const commit = createCommitter({ consumer, group: 'g', assigned: () => true });
     const refused = commit([{ topic: 'orders', partition: 0, offset: 5 }]);
     const next = commit([{ topic: 'orders', partition: 0, offset: 6 }]);
     await expect(refused).rejects.toMatchObject({ code: 'broker-unavailable' });
     await next;
     expect(committed.get('orders/0')).toBe('6');
+  });
+
+  it('drops an offset whose partition this member lost while it waited behind another commit: the new owner’s commit is not moved back', async () => {
+    const { consumer, committed, release } = coordinator('held');
+    const owned = new Set(['orders/0']);
+    const commit = createCommitter({ consumer, group: 'g', assigned: (tp) => owned.has(`${tp.topic}/${tp.partition}`) });
+    const first = commit([{ topic: 'orders', partition: 0, offset: 100 }]); // sent, retried by the client
+    const queued = commit([{ topic: 'orders', partition: 0, offset: 150 }]); // made before the rebalance, waits behind it
+    await new Promise((resolve) => setImmediate(resolve));
+    owned.delete('orders/0'); // the rebalance gave the partition to another member
+    release();
+    await first;
+    committed.set('orders/0', '170'); // the new owner commits what it processed from 100 on
+    await expect(queued, 'nothing of it was sent').resolves.toEqual([]);
+    expect(committed.get('orders/0')).toBe('170');
   });
 });

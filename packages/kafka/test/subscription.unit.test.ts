@@ -103,7 +103,15 @@ function setup(script: (run: number) => RunOutcome, admin: () => Promise<never> 
   const log = recordingLogger();
   const clock = createManualClock();
   const revoked: TopicPartition[][] = [];
-  const sink: DeliverySink = { deliver: async () => {}, revoked: async (tps) => void revoked.push([...tps]) };
+  /** What the sink does in `revoked`, after recording the call (a real one finishes its work and commits). */
+  let whenRevoked: (tps: readonly TopicPartition[]) => Promise<void> = async () => {};
+  const sink: DeliverySink = {
+    deliver: async () => {},
+    revoked: async (tps) => {
+      revoked.push([...tps]);
+      await whenRevoked(tps);
+    },
+  };
   const options = resolveKafkaOptions({
     brokers: ['127.0.0.1:1'],
     closeTimeoutMs: 50,
@@ -116,7 +124,8 @@ function setup(script: (run: number) => RunOutcome, admin: () => Promise<never> 
     onTestFinished(() => void subscription.close());
     return subscription;
   };
-  return { ...consumer, ...log, clock, revoked, open };
+  const onRevoked = (fn: typeof whenRevoked) => (whenRevoked = fn);
+  return { ...consumer, ...log, clock, revoked, onRevoked, open };
 }
 
 describe('openSubscription after a crash kafkajs does not recover from', () => {
@@ -246,5 +255,19 @@ describe('openSubscription commits', () => {
     member.join({ orders: [0] }); // the restart's join
     await subscription.commit([{ topic: 'orders', partition: 0, offset: 6 }]);
     expect(member.committed).toEqual(['orders/0@5', 'orders/0@6']);
+  });
+
+  it('sends no commit of a partition the rebalance gave another member, not even the one made in revoked (it would land in the new generation, over the new owner’s)', async () => {
+    const member = setup(() => ({ join: { orders: [0] } }), admin);
+    const subscription = await member.open();
+    await subscription.commit([{ topic: 'orders', partition: 0, offset: 5 }]);
+    const commitInRevoked = gate<unknown>();
+    member.onRevoked(async () => commitInRevoked.open(await subscription.commit([{ topic: 'orders', partition: 0, offset: 9 }]).catch((e: unknown) => e)));
+
+    member.join({ orders: [] }); // kafkajs already joined the next generation when revoked runs
+    expect(await commitInRevoked.promise, 'the commit in revoked resolves: its records are redelivered, which is safe').toBeUndefined();
+    expect(member.revoked).toEqual([[{ topic: 'orders', partition: 0 }]]);
+    expect(member.committed, 'only the commit made while the partition was this member’s').toEqual(['orders/0@5']);
+    expect(member.messages('no longer owns').map((l) => l.fields)).toEqual([{ dropped: ['orders/0@9'] }]);
   });
 });

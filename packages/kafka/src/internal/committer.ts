@@ -1,7 +1,14 @@
 import type { Consumer } from 'kafkajs';
 import { CoreErrors, HeraldError } from '@herald/core';
-import type { CommittedOffset } from '@herald/core';
+import type { CommittedOffset, TopicPartition } from '@herald/core';
 import { toHeraldError } from './errors.js';
+
+export interface CommitterDeps {
+  readonly consumer: Consumer;
+  readonly group: string;
+  /** Whether the group's current generation assigns this partition to this member. */
+  readonly assigned: (tp: TopicPartition) => boolean;
+}
 
 /**
  * Commits a group member's offsets through kafkajs, failing unless kafkajs confirms them.
@@ -17,8 +24,19 @@ import { toHeraldError } from './errors.js';
  * they were made: kafkajs retries a failed commit (a coordinator moving, a request timing out) after
  * a pause, and a later commit sent meanwhile (the sink's commit on revoke, while its periodic one is
  * retried) would land first and be overwritten by the older offset, moving the group back.
+ *
+ * An offset is sent only while its partition is `assigned` to this member in the group's current
+ * generation, checked when it is about to be sent (a commit may wait behind another across a
+ * rebalance). kafkajs commits with the generation of its latest join, and a coordinator accepts a
+ * commit of any partition from a member of the current generation; so a commit made after a
+ * rebalance for a partition this member lost (kafkajs rejoins before `revoked` can run) would land
+ * over the new owner's and could move the group's offset back below what it already committed. Such
+ * offsets are dropped: the new owner started from the commit made before the rebalance, so dropping
+ * only means records it redelivers anyway, never a record skipped. The promise resolves with the
+ * offsets sent.
  */
-export function createCommitter(consumer: Consumer, group: string): (offsets: readonly CommittedOffset[]) => Promise<void> {
+export function createCommitter(deps: CommitterDeps): (offsets: readonly CommittedOffset[]) => Promise<readonly CommittedOffset[]> {
+  const { consumer, group, assigned } = deps;
   /** Per commit in flight, its offsets kafkajs has not confirmed yet. */
   const unconfirmed = new Set<Set<string>>();
   const key = (topic: string, partition: number, offset: string) => `${topic}\u0000${partition}\u0000${offset}`;
@@ -37,7 +55,9 @@ export function createCommitter(consumer: Consumer, group: string): (offsets: re
     return sent;
   };
 
-  async function send(offsets: readonly CommittedOffset[]): Promise<void> {
+  async function send(all: readonly CommittedOffset[]): Promise<readonly CommittedOffset[]> {
+    const offsets = all.filter((o) => assigned(o));
+    if (offsets.length === 0) return offsets;
     const waiting = new Set(offsets.map((o) => key(o.topic, o.partition, String(o.offset))));
     unconfirmed.add(waiting);
     try {
@@ -52,5 +72,6 @@ export function createCommitter(consumer: Consumer, group: string): (offsets: re
         retriable: true,
       });
     }
+    return offsets;
   }
 }

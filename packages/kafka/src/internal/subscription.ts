@@ -45,8 +45,9 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *   `assigned(gained)`, in that order, before any further delivery. Kept partitions continue from
  *   where this member was (no redelivery); lost ones are picked up by their new owner from the
  *   committed offset. kafkajs rejoins before telling us, so work still running on a lost partition
- *   may be redelivered to the new owner (at-least-once); commits made while `revoked` runs are
- *   still sent;
+ *   may be redelivered to the new owner (at-least-once), and commits of a lost partition made from
+ *   then on (those `revoked` makes included) are dropped, never sent in the new generation, where
+ *   they could move the group's offset below the new owner's (see `createCommitter`);
  * - a gained partition is paused until placed (see `createPositions`): a group without commits
  *   starts at `start` (`latest` and timestamps resolved to offsets before `subscribe` resolves, so
  *   later records are never skipped, and committed, so they are not resolved again), and a commit
@@ -80,8 +81,11 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   });
 
   let owned = new Map<string, TopicPartition>();
-  /** Partitions whose `revoked` is running: their commits are still sent. */
-  const revoking = new Set<string>();
+  /**
+   * What kafkajs's latest join assigned this member, closing or not: kafkajs commits in that
+   * generation, so only these partitions' offsets are sent (see `createCommitter`).
+   */
+  let current = new Set<string>();
   /** Membership work (revoked, assigned, start positions) that deliveries wait for. */
   let membership: Promise<void> = Promise.resolve();
   let closing = false;
@@ -93,7 +97,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   const stopping = new AbortController();
 
   const controls = consumerControls(consumer, log);
-  const commitOffsets = createCommitter(consumer, group);
+  const commitOffsets = createCommitter({ consumer, group, assigned: (tp) => current.has(id(tp)) });
   const feed = createPartitionFeed({
     sink,
     maxBatch: subscribe.maxBatch ?? Number.POSITIVE_INFINITY,
@@ -120,12 +124,13 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     seek: (tp, offset) => controls.seek(tp, offset),
     // a placement that ends after close began leaves its partitions paused (see beginClosing)
     resume: (tps) => (closing ? undefined : controls.resume(tps)),
-    commit: (tp, offset) => commitOffsets([{ ...tp, offset }]),
+    commit: async (tp, offset) => void (await commitOffsets([{ ...tp, offset }])),
   });
 
   function onJoin(assignment: Record<string, number[]>): void {
     const next = new Map<string, TopicPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(id({ topic, partition }), { topic, partition });
+    current = new Set(next.keys());
     if (closing) return controls.pause([...next.values()]); // a closing member reads nothing more (see beginClosing)
     const lost = [...owned.values()].filter((tp) => !next.has(id(tp)));
     const gained = [...next.values()].filter((tp) => !owned.has(id(tp)));
@@ -137,14 +142,10 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     owned = next;
     // nothing of a gained partition is fetched before it is placed (see createPositions)
     if (gained.length > 0) controls.pause(gained);
-    for (const tp of lost) {
-      feed.drop(tp);
-      revoking.add(id(tp));
-    }
+    for (const tp of lost) feed.drop(tp);
     membership = afterMembership(async () => {
       if (lost.length > 0) {
         await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
-        for (const tp of lost) revoking.delete(id(tp));
       }
       if (gained.length > 0 || !told) {
         told = true;
@@ -207,6 +208,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     leaveMembership: () => {
       const lost = [...owned.values()];
       owned = new Map();
+      current = new Set(); // the crashed generation is over: nothing is committed until the next join
       for (const tp of lost) feed.drop(tp);
       membership = afterMembership(async () => {
         if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
@@ -279,21 +281,21 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   return {
     async commit(offsets: readonly CommittedOffset[]) {
       if (finished) return;
-      const mine = offsets.filter((o) => owned.has(id(o)) || revoking.has(id(o)));
-      if (mine.length === 0) return;
-      await commitOffsets(mine);
-      for (const o of mine) positions.committed(o, o.offset);
+      const sent = await commitOffsets(offsets);
+      if (sent.length < offsets.length) {
+        const dropped = offsets.filter((o) => !sent.includes(o)).map((o) => `${o.topic}/${o.partition}@${o.offset}`);
+        log.info('kafka: offsets of partitions this member no longer owns were not committed; their new owner started from the commit before the rebalance', { dropped });
+      }
+      for (const o of sent) positions.committed(o, o.offset);
     },
     close() {
       closed ??= (async () => {
         beginClosing();
         await settleWithinCloseTimeout();
         const all = [...owned.values()];
-        for (const tp of all) revoking.add(id(tp));
         if (all.length > 0) await sink.revoked(all).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
         finished = true;
         owned = new Map();
-        revoking.clear();
         await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch((error: unknown) =>
           log.warn('kafka: leaving the group failed; the group will notice when the session times out', { error }),
         );
