@@ -30,16 +30,20 @@ export function orderItemsOf(items: readonly OrderItemData[]): OrderItemData[] {
 }
 
 /**
- * Why billing refused a payment (`PaymentProcessed.failureReason`). `PAYMENT_EXPIRED`: the order
- * came to billing at or after its `payBy`, so no money was taken for an order that was given up.
+ * Why billing refused a payment (`PaymentProcessed.failureReason`, and its payment's record).
+ * `PAYMENT_EXPIRED`: the order came to billing at or after its `payBy`, so no money was taken for
+ * an order that was given up. `PAYMENT_CANCELLED`: the order's refund came before the order (the
+ * order service gave it up first), so billing never charges it; it answers nothing then.
  */
-export const PAYMENT_FAILURES = { insufficientFunds: 'INSUFFICIENT_FUNDS', expired: 'PAYMENT_EXPIRED' } as const;
+export const PAYMENT_FAILURES = { insufficientFunds: 'INSUFFICIENT_FUNDS', expired: 'PAYMENT_EXPIRED', cancelled: 'PAYMENT_CANCELLED' } as const;
 
 /**
  * The final statuses of an order, and PENDING before it has one. REJECTED: the order service found
  * the request breaking the order rules (orderRules.ts); billing never sees such an order. FAILED:
  * the order service could not process the request at all (its OrderCreationRequested is a dead
- * letter, see services/orderFailures.ts); billing never sees it either.
+ * letter, see services/orderFailures.ts; billing never sees it either), or the order's saga could
+ * not end it (its OrderCreated or deadline is a dead letter, see services/paymentFailures.ts; what
+ * billing took is given back, and billing takes nothing after).
  */
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'INSUFFICIENT_FUNDS', 'PAYMENT_TIMEOUT', 'REJECTED', 'FAILED'] as const;
 /** One of {@link ORDER_STATUSES}. */
@@ -109,9 +113,10 @@ export const PaymentProcessed = defineEvent({
 
 /**
  * order: the order reached a final status (the gateway answers the client from it). A paid or
- * failed order was PENDING_VALIDATION before; a REJECTED or FAILED one never was (`previousStatus`
- * {@link REQUESTED}) and its `metadata` is a {@link Rejection} or a {@link Failure}. `totalCents`
- * is 0 only for a FAILED request whose items could not be read.
+ * failed order was PENDING_VALIDATION before; a REJECTED one never was (`previousStatus`
+ * {@link REQUESTED}), a FAILED one was when its saga could not end it, and not when its request
+ * could not be processed. A REJECTED order's `metadata` is a {@link Rejection}, a FAILED one's a
+ * {@link Failure}. `totalCents` is 0 only for a FAILED request whose items could not be read.
  */
 export const OrderStatusUpdated = defineEvent({
   type: 'OrderStatusUpdated',
@@ -151,7 +156,7 @@ export function rejectionErrors(metadata: Readonly<Record<string, unknown>>): Va
 /**
  * Why the order service gave a request up: the OrderStatusUpdated `metadata` of a FAILED order.
  * `error` is the dead letter's reason (`schema-violation`, `handler-failed`, a driver's code...),
- * `deadLetterId` the letter an operator finds the request in.
+ * `deadLetterId` the letter an operator finds the request's (or its saga's) event in.
  */
 export interface Failure {
   readonly reason: typeof FAILURE_REASON;
@@ -233,9 +238,24 @@ export const DepositApplied = defineEvent({
 });
 
 /**
- * order saga: give back a payment made for an order that was given up (it came after the deadline).
- * Billing gives back what that order's SUCCEEDED payment took, to whom it took it from, once; nothing
- * when it took nothing (`amountCents` and `username` are the saga's view, not what is refunded).
+ * billing: a deposit it could not apply (its DepositRequested is a dead letter of billing's group,
+ * see services/depositFailures.ts): nothing was credited, and nothing will be (the gateway answers
+ * the client from it). `reason` is the letter's, `deadLetterId` the letter an operator finds it in.
+ * On the topic of DepositApplied: one deposit's outcome, in order with the user's others.
+ */
+export const DepositFailed = defineEvent({
+  type: 'DepositFailed',
+  topic: 'billing.deposits.applied',
+  key: (d) => d.username,
+  schema: Type.Object({ depositId: Type.String(), username: Type.String(), amountCents: Type.Integer({ minimum: 0 }), reason: Type.String(), deadLetterId: Type.String(), failedAt: Type.Integer() }),
+});
+
+/**
+ * order saga, or the order service giving an order up (services/paymentFailures.ts): give back a
+ * payment made for an order that ended without it. Billing gives back what that order's SUCCEEDED
+ * payment took, to whom it took it from, once; nothing when it took nothing, and when it has not
+ * met the order yet it never charges it (`amountCents` and `username` are the order service's
+ * view, not what is refunded).
  */
 export const RefundRequested = defineEvent({
   type: 'RefundRequested',
@@ -257,6 +277,7 @@ export const EVENTS = [
   ProfileReturned,
   DepositRequested,
   DepositApplied,
+  DepositFailed,
   RefundRequested,
 ];
 

@@ -5,8 +5,9 @@ import { applySchema, type EngineKind } from '@herald/engine';
  * Each service's tables, in the SQL common to SQLite and PostgreSQL. The services share one
  * database (the embedded engine's file, or one PostgreSQL database) but each writes only its own
  * tables; the gateway reads billing's balances and the sender's notifications to answer queries.
- * Unique keys back up the inboxes: one order per request (and at most one rejection or failure per
- * order), one payment per order, one refund per order, one row per deposit and per notification.
+ * Unique keys back up the inboxes: one order per request (and at most one rejection, failure or
+ * refund asked per order), one payment per order (or its cancellation), one refund per order, one
+ * row per deposit (and at most one failure) and per notification.
  */
 export const SCHEMA: readonly string[] = [
   // auth
@@ -82,6 +83,13 @@ export const SCHEMA: readonly string[] = [
      reason TEXT NOT NULL,
      failed_at BIGINT NOT NULL
    )`,
+  // the refund the order service asked for because of a dead letter of the saga's group (one per order)
+  `CREATE TABLE IF NOT EXISTS order_refunds (
+     order_id TEXT PRIMARY KEY,
+     dead_letter_id TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     requested_at BIGINT NOT NULL
+   )`,
   // billing
   `CREATE TABLE IF NOT EXISTS billing_accounts (
      username TEXT PRIMARY KEY,
@@ -103,6 +111,15 @@ export const SCHEMA: readonly string[] = [
      amount_cents BIGINT NOT NULL,
      balance_after_cents BIGINT NOT NULL,
      applied_at BIGINT NOT NULL
+   )`,
+  // a deposit billing could not apply (its DepositRequested is a dead letter): never credited
+  `CREATE TABLE IF NOT EXISTS billing_deposit_failures (
+     deposit_id TEXT PRIMARY KEY,
+     username TEXT NOT NULL,
+     amount_cents BIGINT NOT NULL,
+     dead_letter_id TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     failed_at BIGINT NOT NULL
    )`,
   `CREATE TABLE IF NOT EXISTS billing_refunds (
      order_id TEXT PRIMARY KEY,

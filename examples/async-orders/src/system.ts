@@ -6,12 +6,13 @@ import { pinoLogger } from '@herald/logging';
 import { createMetrics, metricsServer, type HeraldMetrics } from '@herald/metrics';
 import { createEventWaiter, createRequester } from '@herald/reply';
 import type { AsyncOrdersConfig } from './config.js';
-import { DepositApplied, EVENTS, GetProfile, OrderStatusUpdated, TOPICS } from './events.js';
+import { DepositApplied, DepositFailed, EVENTS, GetProfile, OrderStatusUpdated, TOPICS } from './events.js';
 import { failureInjector } from './failures.js';
 import { migrate } from './schema.js';
 import { AUTH_ERRORS, CUSTOMER_ROLE, loadSigningKey, registerAuthRoutes, TOKEN_AUDIENCE, TOKEN_ISSUER, verificationKey } from './services/auth.js';
 import { registerBillingService } from './services/billing.js';
 import { GATEWAY_ERROR_KINDS, registerGatewayProjection, registerGatewayRoutes } from './services/gateway.js';
+import { registerBillingRoutes } from './services/gatewayBilling.js';
 import { registerNotificationService, registerSenderService } from './services/notification.js';
 import { registerOrderService } from './services/order.js';
 import { registerUserService } from './services/user.js';
@@ -95,9 +96,11 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
     });
     if (runs.has('auth')) registerAuthRoutes(gateway, { app, key, tokenTtlSeconds: config.tokenTtlSeconds });
     if (runs.has('gateway')) {
-      const waiter = createEventWaiter({ app, events: [OrderStatusUpdated, DepositApplied], instanceId: `gateway-${config.instanceId}` });
+      const waiter = createEventWaiter({ app, events: [OrderStatusUpdated, DepositApplied, DepositFailed], instanceId: `gateway-${config.instanceId}` });
       app.use(waiter);
-      registerGatewayRoutes(gateway, { app, waiter, waitMs: config.orderWaitMs, role: CUSTOMER_ROLE });
+      const routes = { app, waiter, waitMs: config.orderWaitMs, role: CUSTOMER_ROLE };
+      registerGatewayRoutes(gateway, routes);
+      registerBillingRoutes(gateway, routes);
       registerGatewayProjection(app);
     }
   }

@@ -174,4 +174,16 @@ describe('billing on its own', () => {
     expect(await balance(billing, 'carol')).toBe(10_500);
     expect(await rows(billing, 'SELECT order_id, username, amount_cents FROM billing_refunds ORDER BY order_id')).toEqual([{ order_id: 'o-paid', username: 'carol', amount_cents: 3_000 }]);
   });
+
+  it('never charges an order whose refund came first (the order service gave the order up before billing met it): PAYMENT_CANCELLED, nothing taken, nothing given', async () => {
+    const refund = { orderId: 'o-given-up', requestId: 'r-o-given-up', username: 'carol', amountCents: 2_000 };
+    await publishHandled(billing.app, RefundRequested, refund, GROUPS.billing);
+    await publishHandled(billing.app, OrderCreated, orderCreated('o-given-up', 'carol', 2_000, Date.now() + 60_000), GROUPS.billing);
+    await publishHandled(billing.app, RefundRequested, refund, GROUPS.billing);
+    expect(await rows(billing, "SELECT order_id, status, failure_reason FROM billing_payments WHERE order_id = 'o-given-up'")).toEqual([
+      { order_id: 'o-given-up', status: 'FAILED', failure_reason: 'PAYMENT_CANCELLED' },
+    ]);
+    expect(await balance(billing, 'carol')).toBe(10_500);
+    expect(await rows(billing, "SELECT order_id FROM billing_refunds WHERE order_id = 'o-given-up'")).toEqual([]);
+  });
 });

@@ -1,5 +1,7 @@
-import type { App, SqlTx } from '@herald/core';
+import type { App, HandlerContext, SqlTx } from '@herald/core';
+import { deadLetterOutcomes } from '../deadLetterOutcomes.js';
 import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PAYMENT_FAILURES, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
+import { depositFailures } from './depositFailures.js';
 
 /** Options of {@link registerBillingService}. */
 export interface BillingServiceOptions {
@@ -21,7 +23,12 @@ export interface BillingServiceOptions {
  * and money taken for it would sit on no order until the refund came, making the user's next
  * orders in the partition fail for funds they have. An OrderCreated without `payBy` (written
  * before it existed) has no limit. A refund gives back what this order's SUCCEEDED payment took,
- * once, and nothing for an order billing took no money for.
+ * once, and nothing for an order billing took no money for; one that comes before billing met the
+ * order (the order service gave it up first) cancels it: billing never charges it. The payment's
+ * record is the order's one claim, taken first by whichever of the two comes first.
+ *
+ * A deposit billing cannot apply (its DepositRequested dead-lettered) ends FAILED
+ * ({@link depositFailures}); redriven later, it credits nothing.
  */
 export function registerBillingService(app: App<SqlTx>, options: BillingServiceOptions): void {
   const openAccount = (tx: SqlTx, username: string) =>
@@ -30,12 +37,20 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
       options.startingBalanceCents,
       app.clock.now(),
     ]);
+  // the account's row, held until the transaction ends: a deposit and its failure's record
+  // (depositFailures.ts) take it first, so they decide one after the other
+  const lockAccount = async (tx: SqlTx, username: string): Promise<void> => {
+    await openAccount(tx, username);
+    await tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents WHERE username = $1', [username]);
+  };
   const credit = async (tx: SqlTx, username: string, amountCents: number): Promise<number> => {
     await openAccount(tx, username);
     await tx.execute('UPDATE billing_accounts SET balance_cents = balance_cents + $1 WHERE username = $2', [amountCents, username]);
     const [row] = await tx.query<{ balance_cents: number }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [username]);
     return row!.balance_cents;
   };
+
+  app.use(deadLetterOutcomes(app, { name: 'billing-dead-letters', rules: [depositFailures(app, { lockAccount })] }));
 
   app.on(UserRegistered, { group: GROUPS.billing }, async (event, ctx) => {
     await openAccount(ctx.tx, event.data.username);
@@ -44,8 +59,15 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
 
   app.on(DepositRequested, { group: GROUPS.billing }, async (event, ctx) => {
     const { depositId, username, amountCents } = event.data;
+    await lockAccount(ctx.tx, username);
     const [done] = await ctx.tx.query<{ balance_after_cents: number }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [depositId]);
     if (done) return; // applied under another event id: nothing moves twice
+    const [failed] = await ctx.tx.query('SELECT 1 FROM billing_deposit_failures WHERE deposit_id = $1', [depositId]);
+    if (failed) {
+      // its client was told it failed and may have deposited again: crediting it now would credit twice
+      ctx.logger.warn('deposit already ended FAILED (its event was dead-lettered); this delivery credits nothing', { depositId });
+      return;
+    }
     const balanceCents = await credit(ctx.tx, username, amountCents);
     await ctx.tx.execute('INSERT INTO billing_deposits (deposit_id, username, amount_cents, balance_after_cents, applied_at) VALUES ($1, $2, $3, $4, $5)', [
       depositId,
@@ -65,38 +87,53 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
 
   app.on(OrderCreated, { group: GROUPS.billing }, async (event, ctx) => {
     const { orderId, requestId, username, totalCents, payBy } = event.data;
-    const [paid] = await ctx.tx.query('SELECT 1 FROM billing_payments WHERE order_id = $1', [orderId]);
-    if (paid) return;
     const processedAt = app.clock.now();
     // the saga's deadline counts from the order service's clock; payBy is on it too (its refund
     // of a late payment stays the backstop for a billing clock running behind)
     const expired = payBy !== undefined && processedAt >= payBy;
-    const success = !expired && (await debit(ctx.tx, username, totalCents));
-    const failureReason = success ? null : expired ? PAYMENT_FAILURES.expired : PAYMENT_FAILURES.insufficientFunds;
-    await ctx.tx.execute(
-      'INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [orderId, requestId, username, totalCents, success ? 'SUCCEEDED' : 'FAILED', failureReason, processedAt],
+    // the payment's record first, as refused: the order's claim. An order paid, refused or
+    // cancelled before (its refund came first) is left as it is, however the transactions interleave
+    const claimed = await ctx.tx.execute(
+      `INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at)
+       VALUES ($1, $2, $3, $4, 'FAILED', $5, $6) ON CONFLICT (order_id) DO NOTHING`,
+      [orderId, requestId, username, totalCents, expired ? PAYMENT_FAILURES.expired : PAYMENT_FAILURES.insufficientFunds, processedAt],
     );
+    if (claimed === 0) return;
+    const success = !expired && (await debit(ctx.tx, username, totalCents));
+    if (success) await ctx.tx.execute("UPDATE billing_payments SET status = 'SUCCEEDED', failure_reason = NULL WHERE order_id = $1", [orderId]);
+    const failureReason = success ? null : expired ? PAYMENT_FAILURES.expired : PAYMENT_FAILURES.insufficientFunds;
     await ctx.publish(PaymentProcessed, { requestId, orderId, username, amountCents: totalCents, success, failureReason, processedAt });
     options.maybeFail(ctx.handler);
   });
 
-  app.on(RefundRequested, { group: GROUPS.billing }, async (event, ctx) => {
-    const { orderId } = event.data;
-    // what this order's payment took, and from whom: not what the request says
+  // what this order's payment took, to whom it took it from, once: not what the request says
+  const giveBack = async (ctx: HandlerContext<SqlTx>, request: { orderId: string; username: string; amountCents: number }): Promise<void> => {
+    const { orderId } = request;
     const [taken] = await ctx.tx.query<{ username: string; amount_cents: number }>("SELECT username, amount_cents FROM billing_payments WHERE order_id = $1 AND status = 'SUCCEEDED'", [orderId]);
     if (!taken) {
-      ctx.logger.warn('refund requested for an order billing took no money for; nothing refunded', { orderId, username: event.data.username, amountCents: event.data.amountCents });
-    } else {
-      const amountCents = Number(taken.amount_cents);
-      const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
-        orderId,
-        taken.username,
-        amountCents,
-        app.clock.now(),
-      ]);
-      if (refunded === 1) await credit(ctx.tx, taken.username, amountCents);
+      ctx.logger.warn('refund requested for an order billing took no money for; nothing refunded', { orderId, username: request.username, amountCents: request.amountCents });
+      return;
     }
+    const amountCents = Number(taken.amount_cents);
+    const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
+      orderId,
+      taken.username,
+      amountCents,
+      app.clock.now(),
+    ]);
+    if (refunded === 1) await credit(ctx.tx, taken.username, amountCents);
+  };
+
+  app.on(RefundRequested, { group: GROUPS.billing }, async (event, ctx) => {
+    const { orderId, requestId, username, amountCents } = event.data;
+    // an order billing has not met yet was given up: its payment's claim, cancelled, so that billing never charges it
+    const cancelled = await ctx.tx.execute(
+      `INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at)
+       VALUES ($1, $2, $3, $4, 'FAILED', $5, $6) ON CONFLICT (order_id) DO NOTHING`,
+      [orderId, requestId, username, amountCents, PAYMENT_FAILURES.cancelled, app.clock.now()],
+    );
+    if (cancelled === 1) ctx.logger.warn('refund requested for an order billing has not met; it will never charge it', { orderId, username });
+    else await giveBack(ctx, event.data);
     options.maybeFail(ctx.handler);
   });
 }

@@ -3,7 +3,7 @@ import type { App, SqlTx, ValidationIssue } from '@herald/core';
 import { HttpErrorCodes, PROBLEM_CONTENT_TYPE, toProblem, type Gateway, type RouteResponse } from '@herald/http';
 import type { EventWaiter } from '@herald/reply';
 import { Type, type Static } from '@sinclair/typebox';
-import { DepositApplied, DepositRequested, failureError, GROUPS, OrderCreationRequested, OrderStatusUpdated, rejectionErrors, type OrderStatus } from '../events.js';
+import { failureError, GROUPS, OrderCreationRequested, OrderStatusUpdated, rejectionErrors, type OrderStatus } from '../events.js';
 import { OrderRequestBody, orderRequestIssues, orderTotal } from '../orderRules.js';
 
 /** Domain error codes of the gateway's routes. */
@@ -13,6 +13,8 @@ export const GATEWAY_ERRORS = {
   depositNotFound: 'deposit-not-found',
   /** The order service rejected the order (REJECTED): the request broke the order rules. */
   orderRejected: 'order-rejected',
+  /** Billing could not apply the deposit (FAILED): nothing was credited, nor will be. */
+  depositFailed: 'deposit-failed',
 } as const;
 
 /** How the gateway's domain error codes map to HTTP problems (the gateway's `problems.errorKinds`). */
@@ -22,12 +24,13 @@ export const GATEWAY_ERROR_KINDS: Readonly<Record<string, string>> = {
   [GATEWAY_ERRORS.depositNotFound]: HttpErrorCodes.notFound,
   // 422 "Unprocessable request", with the broken rules in `errors`
   [GATEWAY_ERRORS.orderRejected]: ErrorCodes.invalidOptions,
+  // 422 too: final (the same key gets it again), whoever is to blame; a new key deposits again
+  [GATEWAY_ERRORS.depositFailed]: ErrorCodes.invalidOptions,
 };
 
-const DepositBody = Type.Object({ amountCents: Type.Integer({ minimum: 1, maximum: 100_000_000_00 }) }, { additionalProperties: false });
 // a path id is looked up whatever its shape: one that is not the user's is 404 (a path too long
 // for the gateway is its 414 uri-too-long)
-const IdParams = Type.Object({ id: Type.String() });
+export const IdParams = Type.Object({ id: Type.String() });
 
 /** An order request as GET /requests/{id} and GET /orders/{id} show it. */
 export interface OrderView {
@@ -45,7 +48,7 @@ export interface OrderView {
 /** Options of {@link registerGatewayRoutes}. */
 export interface GatewayRoutesOptions {
   readonly app: App<SqlTx>;
-  /** Reads OrderStatusUpdated and DepositApplied in this replica's own group. */
+  /** Reads OrderStatusUpdated, DepositApplied and DepositFailed in this replica's own group. */
   readonly waiter: EventWaiter;
   /** How long POST /orders and POST /billing/deposit hold the request before answering 202. */
   readonly waitMs: number;
@@ -63,9 +66,9 @@ export interface GatewayRoutesOptions {
  * `reason` too; a 422 problem `order-rejected` when the order service rejected it), or answers 202 with
  * `Location: /requests/{id}` past `waitMs`. The body must follow the order rules (orderRules.ts),
  * the order service's own: a request breaking one is refused with 422 `schema-violation` before it
- * becomes an event. `POST /billing/deposit` does the same with DepositApplied (200 with the new
- * balance). Both are deduplicated by `Idempotency-Key`, scoped to the caller: the same key again
- * gets the same answer, from the state when it is already known.
+ * becomes an event. Deduplicated by `Idempotency-Key`, scoped to the caller: the same key again
+ * gets the same answer, from the state when it is already known. The billing routes are in
+ * gatewayBilling.ts.
  */
 export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayRoutesOptions): void {
   const { app, waiter } = options;
@@ -114,66 +117,6 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
       },
       location: (result) => `/requests/${result.requestId}`,
       pending: (result) => ({ requestId: result.requestId, status: 'PENDING' }),
-    },
-  });
-
-  gateway.command({
-    method: 'POST',
-    url: '/billing/deposit',
-    roles,
-    body: DepositBody,
-    status: 202,
-    handle: async ({ body, tx, publish, principal }) => {
-      const depositId = uuidv7();
-      const username = principal!.username;
-      const now = app.clock.now();
-      await tx.execute('INSERT INTO gateway_deposit_requests (deposit_id, username, amount_cents, created_at) VALUES ($1, $2, $3, $4)', [depositId, username, body.amountCents, now]);
-      await publish(DepositRequested, { depositId, username, amountCents: body.amountCents, requestedAt: now }, { correlationId: depositId });
-      return { depositId, status: 'PENDING' as const, amountCents: body.amountCents };
-    },
-    awaitEvent: {
-      waiter,
-      timeoutMs: options.waitMs,
-      correlationId: (result) => result.depositId,
-      until: (event) => event.type === DepositApplied.type,
-      answer: (event) => ({ status: 200, body: { balanceCents: (event.data as { balanceCents: number }).balanceCents } }),
-      lookup: async (result) => {
-        const [row] = await read((tx) => tx.query<{ balance_after_cents: number }>('SELECT balance_after_cents FROM billing_deposits WHERE deposit_id = $1', [result.depositId]));
-        return row ? { status: 200, body: { balanceCents: row.balance_after_cents } } : undefined;
-      },
-      location: (result) => `/billing/deposits/${result.depositId}`,
-      pending: (result) => ({ depositId: result.depositId, status: 'PENDING' }),
-    },
-  });
-
-  gateway.query({
-    url: '/billing/balance',
-    roles,
-    handle: async ({ principal }) => {
-      const [row] = await read((tx) => tx.query<{ balance_cents: number }>('SELECT balance_cents FROM billing_accounts WHERE username = $1', [principal!.username]));
-      // the account is opened by billing once it saw the registration; until then the balance is not known
-      if (!row) throw new HeraldError(HttpErrorCodes.unavailable, 'the account is being opened; try again shortly', { retriable: true });
-      return { balanceCents: row.balance_cents };
-    },
-  });
-
-  gateway.query({
-    url: '/billing/deposits/:id',
-    roles,
-    params: IdParams,
-    handle: async ({ params, principal }) => {
-      const rows = await read((tx) =>
-        tx.query<{ deposit_id: string; amount_cents: number; balance_after_cents: number | null }>(
-          `SELECT r.deposit_id, r.amount_cents, d.balance_after_cents
-             FROM gateway_deposit_requests r LEFT JOIN billing_deposits d ON d.deposit_id = r.deposit_id
-            WHERE r.deposit_id = $1 AND r.username = $2`,
-          [params.id, principal!.username],
-        ),
-      );
-      const row = rows[0];
-      if (!row) throw new HeraldError(GATEWAY_ERRORS.depositNotFound, `no deposit ${params.id}`);
-      const applied = row.balance_after_cents !== null;
-      return { depositId: row.deposit_id, status: applied ? 'APPLIED' : 'PENDING', amountCents: row.amount_cents, balanceCents: applied ? row.balance_after_cents! : null };
     },
   });
 

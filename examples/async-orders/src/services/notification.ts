@@ -31,7 +31,7 @@ const ORDER_MESSAGES: Record<FinalStatus, { type: `ORDER_${FinalStatus}`; subjec
   FAILED: {
     type: 'ORDER_FAILED',
     subject: 'Your order could not be processed',
-    content: (total) => `We could not process your order of ${total}. Nothing was charged, and it will not be: please order again.`,
+    content: (total) => `We could not process your order of ${total}. You pay nothing for it (anything taken is given back): please order again.`,
   },
 };
 
@@ -42,7 +42,7 @@ const money = (totalCents: number) => `${Math.floor(totalCents / 100)}.${String(
 
 /**
  * notification (seed 004's mini_notif, the requester half): for each final OrderStatusUpdated
- * (REJECTED and FAILED too: the user learns that nothing was charged) it asks the user service for the
+ * (REJECTED and FAILED too: the user learns that they pay nothing) it asks the user service for the
  * user's contact over `users.profile` (request/reply), then requests the notification; an order
  * without an owner (rejected for it) notifies nobody. For each UserRegistered it requests a
  * welcome (the contact is in the event). The profile is fetched before the handler's transaction

@@ -1,10 +1,12 @@
 import { uuidv7 } from '@herald/core';
 import type { App, HandlerContext, SqlTx, ValidationIssue } from '@herald/core';
 import { registerSaga, type SagaState } from '@herald/saga';
+import { deadLetterOutcomes } from '../deadLetterOutcomes.js';
 import { GROUPS, OrderCreated, OrderCreationRequested, orderItemsOf, OrderStatusUpdated, PAYMENT_FAILURES, REJECTION_REASON, REQUESTED, type FinalStatus, type Rejection } from '../events.js';
 import { orderRequestIssues, orderTotal } from '../orderRules.js';
 import { orderSaga, type OrderSagaData } from '../saga.js';
-import { orderFailures } from './orderFailures.js';
+import { orderRequestFailures } from './orderFailures.js';
+import { failedOrdersStartNoSaga, paymentFailures, sagaEnded } from './paymentFailures.js';
 
 /** Options of {@link registerOrderService}. */
 export interface OrderServiceOptions {
@@ -27,10 +29,12 @@ export interface OrderServiceOptions {
  * order moves, so a final status is never overwritten.
  *
  * A request it cannot process (its event dead-lettered in its group) ends FAILED
- * ({@link orderFailures}); redriven later, it finds that order and creates none.
+ * ({@link orderRequestFailures}); redriven later, it finds that order and creates none. An order
+ * whose saga events the saga's group dead-letters ends too, its money given back
+ * ({@link paymentFailures}).
  */
 export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptions): void {
-  app.use(orderFailures(app));
+  app.use(deadLetterOutcomes(app, { name: 'order-dead-letters', rules: [orderRequestFailures(app), ...paymentFailures(app)], wakeOn: sagaEnded }));
   app.on(OrderCreationRequested, { group: GROUPS.order }, async (event, ctx) => {
     const { requestId, username, deliveryAddress, paymentMethod } = event.data;
     const [existing] = await ctx.tx.query<{ status: string }>('SELECT status FROM orders WHERE request_id = $1', [requestId]);
@@ -58,6 +62,7 @@ export function registerOrderService(app: App<SqlTx>, options: OrderServiceOptio
 
   registerSaga(app, orderSaga(options.paymentTimeoutMs), {
     group: GROUPS.orderSaga,
+    pipeline: (pipeline) => pipeline.append(failedOrdersStartNoSaga()),
     effects: async (ctx, { state, previous }) => {
       const ended = state.status !== previous?.status && (state.status === 'completed' || state.status === 'failed');
       if (ended && state.data) {
