@@ -125,7 +125,7 @@ describe('jsonLogger never throws into its caller', () => {
     const throwsNull = Object.defineProperty({}, 'a', {
       enumerable: true,
       get() {
-        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+        throw null;
       },
     });
     const { proxy, revoke } = Proxy.revocable({}, {});

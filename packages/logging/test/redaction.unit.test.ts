@@ -104,7 +104,7 @@ describe('pinoLogger never throws into its caller', () => {
     const fields = Object.defineProperty({ orderId: 'o-1' }, 'body', {
       enumerable: true,
       get() {
-        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+        throw null;
       },
     });
     expect(() => logger.error('odd', fields)).not.toThrow();
