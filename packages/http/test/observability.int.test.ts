@@ -1,22 +1,10 @@
 import { adjustPublish, createApp, HeraldError, ValidationError } from '@herald/core';
-import type { App, Logger, Publish } from '@herald/core';
+import type { App, Publish } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, METRICS_PATH, type Gateway, type GatewayMetrics, type RequestTrace, type RequestTracer, type TracedRequest } from '../src/index.js';
-import { OrderPlaced } from './support.js';
-
-interface Line {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** A Logger port that keeps every line with its child fields merged in. */
-function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
-  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields: { ...base, ...fields } });
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (fields) => captureLogger(lines, { ...base, ...fields }) };
-}
+import { captureLogger, OrderPlaced, type Line } from './support.js';
 
 /** A tracer that records what the gateway tells it, with no tracing library behind it. */
 function recordingTracer() {

@@ -1,21 +1,9 @@
 import { CoreErrors, createApp, HeraldError } from '@herald/core';
-import type { App, Logger } from '@herald/core';
+import type { App } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../src/index.js';
-import { fixture, gate, type Fixture } from './support.js';
-
-interface Line {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** A Logger port that keeps every line with its child fields merged in. */
-function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
-  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields: { ...base, ...fields } });
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (fields) => captureLogger(lines, { ...base, ...fields }) };
-}
+import { captureLogger, fixture, gate, type Fixture, type Line } from './support.js';
 
 /** What the core's and the adapters' 5xx errors say: hosts, files, another service's complaint. */
 const FAILURES: Readonly<Record<string, HeraldError>> = {

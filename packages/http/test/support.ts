@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { createApp, defineEvent, HeraldError, silentLogger } from '@herald/core';
-import type { App, Clock } from '@herald/core';
+import type { App, Clock, Logger } from '@herald/core';
 import { memoryBroker, memoryStores } from '@herald/testing';
 import type { MemoryStores, MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
@@ -119,4 +119,17 @@ export function rawRequest(url: string, request: Buffer | string): Promise<{ hea
     });
     socket.write(request);
   });
+}
+
+/** A line a {@link captureLogger} kept. */
+export interface Line {
+  readonly level: string;
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** A Logger port that keeps every line with its child fields merged in. */
+export function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
+  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields: { ...base, ...fields } });
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (fields) => captureLogger(lines, { ...base, ...fields }) };
 }

@@ -1,21 +1,11 @@
 import { connect } from 'node:net';
 import { createApp } from '@herald/core';
-import type { App, Logger } from '@herald/core';
+import type { App } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../src/index.js';
-
-interface Line {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-function captureLogger(lines: Line[], base: Record<string, unknown> = {}): Logger {
-  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, fields: { ...base, ...fields } });
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (fields) => captureLogger(lines, { ...base, ...fields }) };
-}
+import { captureLogger, type Line } from './support.js';
 
 /** What an SDK throws: its own `code`, an HTTP `statusCode` of the call it made, and the resource in its message. */
 function sdkError(): Error {
