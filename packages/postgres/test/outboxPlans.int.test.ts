@@ -38,6 +38,8 @@ describe('outbox query plans', () => {
         appendMany: appendOutbox(t, [record('a2'), record('a3')]),
         appendArrays: appendOutbox(t, [record('a4', 'emoji \u{1F600}'), record('a5')]),
         claim: claimRows(t, { slots, xmin: String(BigInt(txid!) + 1n), limit: 100 }),
+        // a relay holding keys back behind refused records: the same index scans, filtered
+        claimSkipping: claimRows(t, { slots, xmin: String(BigInt(txid!) + 1n), limit: 100, skipKeys: Array.from({ length: 50 }, (_, i) => `k${i}`) }),
         mark: positionsBetween(t, slots.map(({ slot }) => ({ slot, fromTxid: '0', fromSeq: '0', toTxid: txid!, toSeq: '200' }))),
         sweepMarks: sweepOutboxMarks(t, { retentionMs: 1000, limit: 100 }),
       };

@@ -45,6 +45,8 @@ export interface SlotTake {
   readonly newest: readonly (readonly [number, number])[];
   /** The last position the scan saw: no pending row of an open slot up to here was left out. */
   readonly scannedTo: number;
+  /** Slots of the keys the claim skipped: their skipped rows are pending, so their watermarks never catch up. */
+  readonly held: readonly number[];
 }
 
 /**
@@ -141,6 +143,17 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
         .raw(true),
       CLAIM,
     ),
+    // the same, leaving out the keys in a JSON array: SQLite steps over their rows (however many
+    // wait behind a refused record) without handing them to JavaScript or counting them in the depth
+    scanSkipping: storeReads.guard(
+      reader
+        .prepare<[number, string, number], ScanRow>(
+          `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox
+           WHERE seq > ? AND published_at IS NULL AND key NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`,
+        )
+        .raw(true),
+      CLAIM,
+    ),
   };
   /**
    * Per relay, its last claim: where each record is, and how many it took per slot. A mark of
@@ -151,9 +164,13 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
   /**
    * Reads the oldest pending rows of the slots no other relay leases, in append order from the
    * lowest open watermark: each open slot's share is a prefix of its pending rows; a slot leased
-   * elsewhere keeps all of its rows, so its keys stay in order.
+   * elsewhere keeps all of its rows, so its keys stay in order. Rows of `skipKeys` are left out: the
+   * share of their slots has gaps, which the mark handles (see `markRows` in slotWrites.ts).
    */
-  function plan(relayId: string, limit: number, leaseMs: number): { take: SlotTake; rows: readonly ScanRow[]; holds: boolean } {
+  function plan(relayId: string, options: { limit: number; leaseMs: number; skipKeys: readonly string[] }): { take: SlotTake; rows: readonly ScanRow[]; holds: boolean } {
+    const { limit, leaseMs, skipKeys } = options;
+    const skipping = skipKeys.length > 0 ? JSON.stringify(skipKeys) : undefined;
+    const readPage = (after: number) => (skipping === undefined ? s.scan.all(after, PAGE) : s.scanSkipping.all(after, skipping, PAGE));
     const now = clock.now();
     const watermark = new Map<number, number>();
     let holds = false;
@@ -169,7 +186,7 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
       const depth = limit * 4 + SCAN_SLACK;
       let after = Math.min(...watermark.values());
       scan: for (let scanned = 0; scanned < depth; ) {
-        const page = s.scan.all(after, PAGE);
+        const page = readPage(after);
         for (const row of page) {
           scannedTo = row[0];
           const from = watermark.get(row[1]);
@@ -184,12 +201,13 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
         after = page[page.length - 1]![0];
       }
     }
-    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo }, rows, holds };
+    const held = [...new Set(skipKeys.map(outboxSlot))];
+    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo, held }, rows, holds };
   }
 
   return {
-    async claim({ relayId, limit, leaseMs }) {
-      const planned = plan(relayId, limit, leaseMs);
+    async claim({ relayId, limit, leaseMs, skipKeys = [] }) {
+      const planned = plan(relayId, { limit, leaseMs, skipKeys });
       // nothing pending, no lease of its own to end: the take would write nothing (an idle relay's
       // rounds then cost the writer nothing, and the relay thread no round trip to the app's thread)
       if (planned.rows.length === 0 && planned.take.scannedTo === 0 && !planned.holds) {
@@ -197,12 +215,15 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
         return [];
       }
       const kept = new Set(await writes.take(planned.take));
+      // a held slot's share has gaps (the skipped rows): its mark must not take the fast path, which
+      // moves the watermark over everything up to the newest record claimed
+      const gapped = new Set(planned.take.held);
       const where = new Map<string, { slot: number; seq: number }>();
       const perSlot = new Map<number, number>();
       const records: OutboxRecord[] = [];
       for (const [seq, slot, id, topic, key, type, correlationId, value, headers, createdAt] of planned.rows) {
         if (!kept.has(slot)) continue;
-        where.set(id, { slot, seq });
+        if (!gapped.has(slot)) where.set(id, { slot, seq });
         perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1);
         records.push({ id, topic, key, type, correlationId, value, headers: parseHeaders(headers), createdAt });
       }

@@ -31,7 +31,7 @@ export function createSlotWrites(deps: StoreDeps): SlotWrites {
   /**
    * Takes the plan under the write lock, briefly: a slot whose watermark or lease changed since the
    * plan was read (another relay) is left out with its rows; the others are leased. Open slots with
-   * nothing pending in the scanned stretch catch up (nothing of them can appear there later: seq
+   * nothing pending in the scanned stretch (and no key skipped) catch up (nothing of them can appear there later: seq
    * only grows), so later scans start further on.
    */
   function take(scope: TxScope, plan: SlotTake): number[] {
@@ -40,6 +40,7 @@ export function createSlotWrites(deps: StoreDeps): SlotWrites {
     claims.set(relayId, mine);
     const watermark = new Map(plan.watermark);
     const newest = new Map(plan.newest);
+    const held = new Set(plan.held);
     const kept: number[] = [];
     const expires = plan.now + plan.leaseMs;
     for (const slot of scope.all(s.slots, [])) {
@@ -57,8 +58,9 @@ export function createSlotWrites(deps: StoreDeps): SlotWrites {
         scope.run(s.endLease, [slot.slot, relayId]);
         mine.delete(slot.slot);
       }
-      // only as far as the plan saw: rows committed since were not looked at
-      if (taken === undefined && unchanged && planned !== undefined && plan.scannedTo > planned) {
+      // only as far as the plan saw: rows committed since were not looked at; never a held slot, whose
+      // skipped rows the scan did not see and which wait unpublished
+      if (taken === undefined && unchanged && planned !== undefined && plan.scannedTo > planned && !held.has(slot.slot)) {
         scope.run(s.catchUp, [plan.scannedTo, slot.slot, plan.scannedTo]);
       }
     }

@@ -18,7 +18,7 @@ export interface MemoryOutbox extends OutboxStore<MemoryTx>, OutboxBacklog {
 /**
  * The outbox over {@link MemoryDatabase}. Claims follow the port's contract: unpublished records in
  * append order, skipping every key on which another relay holds an unexpired claim of an earlier
- * record. Leases are measured with `clock`. A record whose id is already in the outbox is ignored
+ * record, and the keys in `skipKeys`. Leases are measured with `clock`. A record whose id is already in the outbox is ignored
  * (the first one wins). The backlog counts committed, unpublished records (claimed or not).
  */
 export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutbox {
@@ -49,13 +49,14 @@ export function createMemoryOutbox(db: MemoryDatabase, clock: Clock): MemoryOutb
 
     insert: (records) => insert(records.map(freeze)),
 
-    async claim({ relayId, limit, leaseMs }) {
+    async claim({ relayId, limit, leaseMs, skipKeys = [] }) {
       if (!relayId) throw invalid('claim: relayId must be a non-empty string');
       if (!Number.isInteger(limit) || limit < 1) throw invalid(`claim: limit must be a positive integer, got ${limit}`);
       if (!(Number.isFinite(leaseMs) && leaseMs > 0)) throw invalid(`claim: leaseMs must be a positive number, got ${leaseMs}`);
       const now = clock.now();
       const claimed: OutboxRecord[] = [];
-      const blocked = new Set<string>();
+      // held back by the relay itself: left alone, as a key another relay holds
+      const blocked = new Set<string>(skipKeys);
       for (const row of pending.values()) {
         if (claimed.length >= limit) break;
         const { key } = row.record;

@@ -25,12 +25,22 @@ export interface ClaimOptions {
   readonly limit: number;
   /** The claim lapses after this long unless marked or claimed again by the same relay. */
   readonly leaseMs: number;
+  /**
+   * Keys the relay holds back (a record of each was refused for good and waits for its retry): the
+   * claim returns no record of them and fills its `limit` with other keys' records, as it skips the
+   * keys another relay holds; their records stay where they are, unpublished, in order. Without it,
+   * a key with more waiting records than `limit` behind a refused one would fill every claim.
+   * Default: none.
+   */
+  readonly skipKeys?: readonly string[];
 }
 
 /**
  * The relay's side of an outbox. Contract for `claim`: returns unpublished records in append
  * order; never returns a record of a key while another relay holds an unexpired claim on an earlier
- * record of that key, so per-key order holds however many relays run.
+ * record of that key, so per-key order holds however many relays run; never returns a record of a
+ * key in `skipKeys`. Skipping a key never publishes, reorders or drops its records: a later claim
+ * without it returns them from the oldest.
  */
 export interface OutboxClaims {
   claim(options: ClaimOptions): Promise<readonly OutboxRecord[]>;

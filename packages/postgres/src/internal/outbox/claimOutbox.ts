@@ -40,18 +40,27 @@ export type PendingRow = OutboxRow & { readonly slot: number; readonly txid: str
  * Steps 2 and 3 in one statement: per open slot the first `limit` positions above its watermark
  * (of transactions older than `xmin`; index only), the oldest `limit` of them all, each slot's
  * last position among those (its cut), and the rows of each slot up to its cut, in order. Only
- * the claimed rows leave the server.
+ * the claimed rows leave the server. With `skipKeys` (the keys the relay holds back) their rows are
+ * left out of both reads, as a filter on the same index scans (`key <> ALL($6)`: one array however
+ * many keys); a separate statement, so a claim skipping nothing keeps its plan.
  */
-export function claimRows(t: Tables, options: { slots: readonly { slot: number; txid: string; seq: string }[]; xmin: string; limit: number }): Statement {
+export function claimRows(
+  t: Tables,
+  options: { slots: readonly { slot: number; txid: string; seq: string }[]; xmin: string; limit: number; skipKeys?: readonly string[] },
+): Statement {
   const columns = OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ');
+  const skipKeys = options.skipKeys ?? [];
+  const skipping = skipKeys.length > 0 ? ' AND o.key <> ALL($6::text[])' : '';
+  const values: unknown[] = [options.slots.map((s) => s.slot), options.slots.map((s) => s.txid), options.slots.map((s) => s.seq), options.xmin, options.limit];
+  if (skipping) values.push([...skipKeys]);
   return {
-    name: `${t.statementPrefix}claim_outbox_rows`,
+    name: `${t.statementPrefix}claim_outbox_rows${skipping ? '_skipping' : ''}`,
     text: `WITH open AS (
         SELECT * FROM unnest($1::smallint[], $2::xid8[], $3::bigint[]) AS s(slot, wtx, wseq)
       ), positions AS (
         SELECT s.slot, p.txid, p.seq FROM open s CROSS JOIN LATERAL (
           SELECT o.txid, o.seq FROM ${t.outbox} o
-          WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND o.txid < $4::xid8 AND o.published_at IS NULL
+          WHERE o.slot = s.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND o.txid < $4::xid8 AND o.published_at IS NULL${skipping}
           ORDER BY o.txid, o.seq LIMIT $5
         ) p
       ), oldest AS (
@@ -63,10 +72,10 @@ export function claimRows(t: Tables, options: { slots: readonly { slot: number; 
       FROM cuts c JOIN open s ON s.slot = c.slot
       CROSS JOIN LATERAL (
         SELECT o.* FROM ${t.outbox} o
-        WHERE o.slot = c.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND (o.txid, o.seq) <= (c.txid, c.seq) AND o.published_at IS NULL
+        WHERE o.slot = c.slot AND (o.txid, o.seq) > (s.wtx, s.wseq) AND (o.txid, o.seq) <= (c.txid, c.seq) AND o.published_at IS NULL${skipping}
         ORDER BY o.txid, o.seq
       ) r`,
-    values: [options.slots.map((s) => s.slot), options.slots.map((s) => s.txid), options.slots.map((s) => s.seq), options.xmin, options.limit],
+    values,
   };
 }
 

@@ -48,7 +48,7 @@ export function pgOutboxStore(db: Db, clock: Clock): OutboxStore<SqlTx> & Outbox
       const open = (slots as SlotRow[]).filter((s) => !(s.relay_id !== null && s.relay_id !== relayId && toNumber(s.lease_expires_at!) > now));
       const mine = (slots as SlotRow[]).filter((s) => s.relay_id === relayId).map((s) => s.slot);
       const watermarks = open.map((s) => ({ slot: s.slot, txid: s.published_txid, seq: String(s.published_seq) }));
-      const { rows } = open.length ? await queryInTx(tx, 'claim outbox', claimRows(t, { slots: watermarks, xmin, limit })) : { rows: [] };
+      const { rows } = open.length ? await queryInTx(tx, 'claim outbox', claimRows(t, { slots: watermarks, xmin, limit, skipKeys: options.skipKeys })) : { rows: [] };
       const records = (rows as PendingRow[])
         .map((row) => ({ row, position: { txid: BigInt(row.txid), seq: BigInt(row.seq) } }))
         .sort((a, b) => byPosition(a.position, b.position));

@@ -14,6 +14,7 @@ import {
   keepsKeyOrderWithTwoRelays,
   leaseExpiry,
   releasesClaims,
+  skipsHeldKeys,
 } from './outboxTests.js';
 import { commitsTogether, concurrentTransactions, marksMany, marksOnceUnderConcurrency, marksOncePerGroup, persistsAcrossReopen, rollsBackTogether } from './transactionTests.js';
 
@@ -28,6 +29,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['marks many events at once, returning only the new ones', marksMany, []],
   ['claims outbox records in append order, holding back keys claimed by another relay', claimsInOrder, []],
   ['claims a large append in append order', appendsManyInOrder, []],
+  ['skips the keys a relay holds back, returning the other keys past them', skipsHeldKeys, []],
   ['never gives one record to two relays at once', claimsExclusively, []],
   ['lets other relays claim other keys while one relay holds a claim', claimsBesideAnotherRelay, []],
   ['keeps per-key order with two relays', keepsKeyOrderWithTwoRelays, []],
@@ -44,8 +46,8 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
 /**
  * Declares (as a vitest `describe` block) the Stores port's conformance suite for one engine:
  * transactions (atomic app writes + outbox + inbox, rollback, concurrency), the inbox, the outbox
- * claim contract (append order, exclusivity and per-key order across relays, relays working side
- * by side, a transaction committing after a later one was published, lease length and extension,
+ * claim contract (append order, skipped keys, exclusivity and per-key order across relays, relays
+ * working side by side, a transaction committing after a later one was published, lease length and extension,
  * release, publishedAt), dead letters, and persistence when `durable`. Optional abilities have suites of
  * their own (`describeIdempotencyConformance`, ...). The tests
  * use only the port, plus the harness's `writeEffect`/`readEffects` for app data, each against

@@ -40,6 +40,37 @@ export async function appendsManyInOrder<Tx>(f: StoreFixture<Tx>): Promise<void>
 }
 
 /**
+ * A relay holding a key back (a record of it refused for good) skips it in its claims: with 30
+ * records of it around 100 single-record keys, claims of 10 return the other keys, in append order
+ * (past however many of it wait, and from its own slot or group of keys too: a hundred keys share
+ * one with it); marking them publishes none of it. A claim without the skip then returns all of
+ * it, from the oldest, in order.
+ */
+export async function skipsHeldKeys<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const hot = Array.from({ length: 30 }, () => f.record('hot', { correlationId: 'held' }));
+  const others = Array.from({ length: 100 }, (_, i) => f.record(`key-${i}`));
+  // interleaved: the skipped records lie before, between and after the claimed ones
+  await append(f, hot.slice(0, 10));
+  await append(f, others.slice(0, 50));
+  await append(f, hot.slice(10));
+  await append(f, others.slice(50));
+  const claim = (limit: number, skipKeys?: readonly string[]) => f.stores.outbox.claim({ relayId: 'relay-a', limit, leaseMs: 60_000, ...(skipKeys && { skipKeys }) });
+  for (let round = 0; round < 10; round++) {
+    const claimed = await claim(10, ['hot', 'absent']);
+    expect(ids(claimed), `round ${round}`).toEqual(ids(others.slice(round * 10, round * 10 + 10)));
+    await f.stores.outbox.markPublished('relay-a', ids(claimed));
+  }
+  expect(await claim(10, ['hot'])).toEqual([]);
+  const held = await f.stores.outbox.findByCorrelation('held');
+  expect(held.map((e) => e.publishedAt), 'nothing of the skipped key is published').toEqual(Array(30).fill(null));
+  const rest = await claim(100);
+  expect(ids(rest)).toEqual(ids(hot));
+  await f.stores.outbox.markPublished('relay-a', ids(rest));
+  expect(await claim(100)).toEqual([]);
+  expect((await f.stores.outbox.findByCorrelation('held')).every((e) => e.publishedAt !== null)).toBe(true);
+}
+
+/**
  * Three relays claim 30 single-record keys, two of them at once: no record goes to two relays and
  * each claim is in append order. A store may hold back more than the keys a relay claimed (a
  * store leasing groups of keys holds their other records too): once the three have published what
