@@ -150,6 +150,38 @@ describe.each(ENGINES)('the relay over the %s outbox, when the broker refuses a 
     await relay.drain();
     expect(accepted.map(name)).toEqual(['b1', 'c1']);
   });
+
+  it('keeps publishing other keys however many batches wait behind a refused record, and then its key in order (the review repro)', async () => {
+    // claims return records in append order: without skipping the held key, more than ten batches
+    // of it behind the refused record filled every claim, and nothing at all was published
+    const clock = createManualClock(T0);
+    const stores = newStores(engine, clock);
+    const limit = { maxBytes: 1000 };
+    const { broker, accepted, calls } = sizeLimitedBroker(limit);
+    const relay = createRelay({ outbox: stores.outbox, broker, clock, logger: silentLogger }, { backoff: NO_JITTER, batchSize: 2 });
+    const hot = Array.from({ length: 25 }, (_, i) => `hot${i + 1}`);
+    await append(stores, [record('hot0', 'hot', 'big', BIG), ...hot.map((id) => record(id, 'hot'))]);
+    await append(stores, [record('other1', 'other')]);
+
+    // due retries among them: the refused record is tried again alone, and refused again
+    for (let i = 0; i < 5; i++) {
+      await relay.drain();
+      await clock.advance(100);
+    }
+    await append(stores, [record('other2', 'other')]);
+    await relay.drain();
+    expect(accepted.map(name)).toEqual(['other1', 'other2']);
+    expect(Object.entries(await states(stores)).filter(([, state]) => state === 'published').map(([id]) => id)).toEqual(['other1', 'other2']);
+    // tried only when due (at 0, 100 and 300 ms): skipping its key does not forget its backoff
+    expect(calls.filter((call) => call.includes('hot0'))).toEqual([['hot0', 'hot1'], ['hot0'], ['hot0'], ['hot0']]);
+
+    // the topic's limit is raised: the refused record goes out, then every record of its key, in order
+    limit.maxBytes = 10_000;
+    await clock.advance(400);
+    await relay.drain();
+    expect(accepted.map(name)).toEqual(['other1', 'other2', 'hot0', ...hot]);
+    expect(Object.values(await states(stores))).toEqual(Array(28).fill('published'));
+  });
 });
 
 describe('the relay loop', () => {

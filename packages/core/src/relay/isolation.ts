@@ -6,6 +6,8 @@ import { backoffDelay, type BackoffOptions } from '../timing/backoff.js';
 
 /** A record the broker refused for good (a non-retriable failure): tried again alone, after a backoff. */
 interface Refusal {
+  /** The record's key: held back (skipped by claims) until the record may be tried again. */
+  readonly key: string;
   /** Failed attempts so far. */
   readonly attempts: number;
   /** When it may be tried again (clock ms). */
@@ -14,10 +16,18 @@ interface Refusal {
 
 /** The records a relay holds that the broker refused for good, by id, with their backoff. */
 export interface Refusals {
-  /** Plans a round over a claim (see {@link planSends}); forgets the refused records it did not return (published elsewhere, or no longer held). */
-  plan(claimed: readonly OutboxRecord[]): SendPlan;
-  /** Records one more refusal of `id`; returns its attempts so far and the wait before the next one. */
-  refused(id: string): { readonly attempts: number; readonly retryInMs: number };
+  /**
+   * The keys of the refused records not due yet: the next claim skips them (`skipKeys`), so their
+   * later records cannot fill it. A key whose record is due is claimed again, from that record.
+   */
+  heldKeys(): string[];
+  /**
+   * Plans a round over a claim made skipping `skipped` (see {@link planSends}); forgets the refused
+   * records it did not return and did not skip (published elsewhere, or no longer held).
+   */
+  plan(claimed: readonly OutboxRecord[], skipped: ReadonlySet<string>): SendPlan;
+  /** Records one more refusal of `record`; returns its attempts so far and the wait before the next one. */
+  refused(record: OutboxRecord): { readonly attempts: number; readonly retryInMs: number };
   /** Forgets `id`, published at last; returns how many attempts failed before, if it was refused. */
   published(id: string): number | undefined;
   /** How long until a refused record may be tried again, at most `ms`. */
@@ -28,17 +38,23 @@ export function createRefusals(options: { readonly backoff: Required<BackoffOpti
   const { backoff, clock } = options;
   const refusals = new Map<string, Refusal>();
   return {
-    plan(claimed) {
+    heldKeys() {
+      const now = clock.now();
+      const keys = new Set<string>();
+      for (const { key, retryAt } of refusals.values()) if (retryAt > now) keys.add(key);
+      return [...keys];
+    },
+    plan(claimed, skipped) {
       if (refusals.size > 0) {
         const ids = new Set(claimed.map((r) => r.id));
-        for (const id of refusals.keys()) if (!ids.has(id)) refusals.delete(id);
+        for (const [id, { key }] of refusals) if (!ids.has(id) && !skipped.has(key)) refusals.delete(id);
       }
       return planSends(claimed, refusals, clock.now());
     },
-    refused(id) {
+    refused({ id, key }) {
       const attempts = (refusals.get(id)?.attempts ?? 0) + 1;
       const retryInMs = backoffDelay(backoff, attempts);
-      refusals.set(id, { attempts, retryAt: clock.now() + retryInMs });
+      refusals.set(id, { key, attempts, retryAt: clock.now() + retryInMs });
       return { attempts, retryInMs };
     },
     published(id) {

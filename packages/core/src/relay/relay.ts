@@ -85,7 +85,8 @@ interface RoundResult {
  * down by splitting the batch: the other records are published, and each refused record stays in
  * the outbox, claimed by this relay, tried again alone after a backoff (the topic's settings may be
  * fixed meanwhile) and reported at every attempt (an error log naming it, a `relay-failed` fact).
- * The later records of its key wait behind it; other keys go on.
+ * The later records of its key wait behind it, and claims skip that key until the record is due
+ * (`skipKeys`), so other keys go on however many records wait behind it.
  */
 export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay {
   const relayId = options.relayId ?? `relay-${uuidv7()}`;
@@ -113,8 +114,9 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
   const refusals = createRefusals({ backoff, clock });
   /**
    * Records the last round claimed and left in the outbox (refused, or held behind a refused record
-   * of their key): the next claim returns them again, so it asks for that many more (up to a bound),
-   * or a key with a long queue behind a refused record would fill every batch and stop the others.
+   * of their key). Claims skip the keys of refused records not due yet (`skipKeys`); in the round
+   * where one is due its key is claimed again, from it, so that claim asks for that many more (up to
+   * a bound) to leave room for the other keys' records.
    */
   let heldBack = 0;
   const publish = (records: readonly OutboxRecord[]) => broker.publish(records.map(toOutgoing));
@@ -123,9 +125,11 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
   async function round(): Promise<RoundResult> {
     appendedSinceClaim = false;
     const limit = claimLimit();
-    const claimed = await outbox.claim({ relayId, limit, leaseMs });
+    // the keys behind a refused record not due yet: claimed, they would fill the claim for nothing
+    const skipKeys = refusals.heldKeys();
+    const claimed = await outbox.claim(skipKeys.length > 0 ? { relayId, limit, leaseMs, skipKeys } : { relayId, limit, leaseMs });
     heldBack = 0;
-    const plan = refusals.plan(claimed);
+    const plan = refusals.plan(claimed, new Set(skipKeys));
     if (claimed.length === 0) return { published: 0, more: false };
     const started = clock.now();
     const sent: Sent = { published: [], refused: [] };
@@ -169,7 +173,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
 
   /** Records a refusal for good: the record waits (and its key behind it), reported at every attempt. */
   function refuse(record: OutboxRecord, error: Error): void {
-    const { attempts, retryInMs } = refusals.refused(record.id);
+    const { attempts, retryInMs } = refusals.refused(record);
     if (instrumentation.active) instrumentation.emit({ kind: 'relay-failed', count: 1, error });
     logger.error('relay: the broker refused a record for good; it and the later records of its key wait in the outbox, tried again alone', {
       eventId: record.id,
