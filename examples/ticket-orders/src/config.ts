@@ -1,4 +1,8 @@
 import { runtimeSettings, selectServices, settingsFrom, type RuntimeSettings } from '@herald/engine';
+import { DEFAULT_STEP_DEADLINE_MS } from './saga.js';
+
+/** The longest step deadline `ORDER_STEP_DEADLINE_MS` takes: 7 days. */
+const MAX_STEP_DEADLINE_MS = 7 * 86_400_000;
 
 /** The five services of seed 003; `all` runs every one in one process. */
 export const SERVICES = ['api', 'relay', 'payment', 'ticket', 'order'] as const;
@@ -17,6 +21,12 @@ export interface TicketOrdersConfig {
   readonly paymentLimitCents: number;
   /** `HANDLER_FAILURE_RATE`: fraction of handler attempts failing transiently after their writes. Default 0. */
   readonly handlerFailureRate: number;
+  /**
+   * `ORDER_STEP_DEADLINE_MS`: how long each saga step (payment, then ticket) may take before the
+   * order ends FAILED, its payment refunded and its ticket void. Default 300 000 (5 minutes); at
+   * most 7 days, well within the saga store's retention (30 days).
+   */
+  readonly stepDeadlineMs: number;
   /**
    * Herald's own variables, read by `runtimeSettings` with its defaults but for the retries':
    * `HERALD_RETRY_MAX_ATTEMPTS` (5), `HERALD_RETRY_INITIAL_DELAY_MS` (1 000),
@@ -49,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: readonly 
     host: read.text('HOST', '127.0.0.1'),
     paymentLimitCents: read.integer('PAYMENT_LIMIT_CENTS', 100_000, 0, Number.MAX_SAFE_INTEGER),
     handlerFailureRate: read.fraction('HANDLER_FAILURE_RATE', 0),
+    stepDeadlineMs: read.integer('ORDER_STEP_DEADLINE_MS', DEFAULT_STEP_DEADLINE_MS, 1, MAX_STEP_DEADLINE_MS),
     runtime: runtimeSettings(env, { retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000 } }),
     tracing: tracingConfigured(env),
   };

@@ -74,7 +74,7 @@ export async function createTicketOrders(config: TicketOrdersConfig, env: Engine
   const maybeFail = failureInjector(config.handlerFailureRate);
   if (runs.has('payment')) registerPaymentService(app, { limitCents: config.paymentLimitCents, maybeFail });
   if (runs.has('ticket')) registerTicketService(app, { maybeFail });
-  if (runs.has('order')) registerOrderService(app, { maybeFail });
+  if (runs.has('order')) registerOrderService(app, { stepDeadlineMs: config.stepDeadlineMs, maybeFail });
   const closeApp = () => app.close({ deadlineMs: runtime.shutdownDeadlineMs });
   const gateway = runs.has('api')
     ? createApi(app, {

@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       paymentLimitCents: 100_000,
       handlerFailureRate: 0,
+      stepDeadlineMs: 300_000,
       runtime: {
         logLevel: 'info',
         retry: { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30_000 },
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
       ['--service', 'payment-service,ticket'],
     );
     expect(config).toMatchObject({ port: 9090, paymentLimitCents: 5000, services: ['payment', 'ticket'] });
+    expect(loadConfig({ ORDER_STEP_DEADLINE_MS: '45000' }, []).stepDeadlineMs).toBe(45_000);
     expect(config.runtime.relay).toEqual({ leaseMs: 3000, chaos: { failRate: 0.2, failAfterAcceptRate: 0 } });
     expect(loadConfig({ HERALD_SERVICE: 'order' }, []).services).toEqual(['order']);
     expect(loadConfig({}, ['--service=api']).services).toEqual(['api']);
@@ -59,6 +61,8 @@ describe('loadConfig', () => {
     [{ HERALD_RELAY_LEASE_MS: '10' }, [], /HERALD_RELAY_LEASE_MS/],
     [{ METRICS_PORT: '65536' }, [], /METRICS_PORT/],
     [{ HERALD_METRICS_POLL_INTERVAL_MS: '-1' }, [], /HERALD_METRICS_POLL_INTERVAL_MS/],
+    [{ ORDER_STEP_DEADLINE_MS: '0' }, [], /ORDER_STEP_DEADLINE_MS/],
+    [{ ORDER_STEP_DEADLINE_MS: '604800001' }, [], /ORDER_STEP_DEADLINE_MS/],
     [{}, ['--service', 'billing'], /unknown service "billing"/],
   ])('refuses %j %j', (env, argv, message) => {
     expect(() => loadConfig(env, argv)).toThrow(message);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sumSamples } from '@herald/metrics';
 import { eventually, postOrder, send } from './support/client.js';
-import { allQueries, checkPromql, panelQueries, unknownLabels } from './support/dashboard.js';
+import { allQueries, asInstances, checkPromql, panelQueries, unknownLabels } from './support/dashboard.js';
 import { scrape, waitDrained } from './support/metrics.js';
 import { startExample, stopExample, tempDataDir, type ExampleProcess } from './support/processes.js';
 import { LIMIT_CENTS } from './support/scenario.js';
@@ -13,10 +13,13 @@ import { LIMIT_CENTS } from './support/scenario.js';
 describe('the E2E Order Flow dashboard on ticket-orders', () => {
   let example: ExampleProcess | undefined;
   let data: ReturnType<typeof tempDataDir> | undefined;
+  let ticketService: ExampleProcess | undefined;
   afterEach(async () => {
+    await stopExample(ticketService);
     await stopExample(example);
     data?.remove();
     example = undefined;
+    ticketService = undefined;
   });
 
   const flow = () => panelQueries('Flow: Published vs Processed');
@@ -69,7 +72,7 @@ describe('the E2E Order Flow dashboard on ticket-orders', () => {
     expect(verdict, verdict.out).toMatchObject({ code: 0 });
   });
 
-  it('shows orders left CREATED when a step never comes (ticket-service down): in flight, and a gap between the flow lines', { timeout: 90_000 }, async () => {
+  it('shows orders waiting on a step (ticket-service down, its deadline not passed yet): in flight, and a gap between the flow lines', { timeout: 90_000 }, async () => {
     data = tempDataDir('dashboard-stuck');
     example = await startExample({ dataDir: data.dir, service: 'api,relay,payment,order', env: { HERALD_METRICS_POLL_INTERVAL_MS: '250' } });
     const baseUrl = example.url!;
@@ -99,5 +102,44 @@ describe('the E2E Order Flow dashboard on ticket-orders', () => {
       { expr: flowRatio(), value: 1333 },
     ]);
     expect(verdict, verdict.out).toMatchObject({ code: 0 });
+  });
+
+  it('takes orders out of flight when the ticket step misses its deadline (FAILED), and the flow lines meet once ticket-service is back', { timeout: 90_000 }, async () => {
+    data = tempDataDir('dashboard-deadline');
+    const env = { HERALD_METRICS_POLL_INTERVAL_MS: '250', ORDER_STEP_DEADLINE_MS: '1500' };
+    example = await startExample({ dataDir: data.dir, service: 'api,relay,payment,order', env });
+    const baseUrl = example.url!;
+    const orders = await placeOrders(baseUrl, [5_000, 6_000]);
+    for (const orderId of orders) await eventually(async () => ((await statusOf(baseUrl, orderId)) === 'FAILED' ? true : undefined), 30_000, `order ${orderId} FAILED`);
+    // the payments refunded (CancelPayment applied), the sagas read out of flight, everything written relayed
+    const failed = await eventually(async () => {
+      const now = await scrape(example!.metricsUrl!);
+      const refunds = sumSamples(now, 'herald_events_handled_total', { group: 'payment-service', event_type: 'CancelPayment', outcome: 'applied' });
+      const relayedAll = sumSamples(now, 'herald_events_relayed_total') === sumSamples(now, 'herald_events_published_total');
+      const outOfFlight = sumSamples(now, 'herald_sagas_in_flight', { saga: 'ticket-order' }) === 0;
+      return refunds === 2 && relayedAll && outOfFlight ? now : undefined;
+    }, 30_000, 'both payments refunded, every event relayed, no saga in flight');
+    const down = await checkPromql(failed, [
+      { expr: inFlight(), value: 0 },
+      // per order, green: OrderCreated and PaymentAuthorized twice each, SagaDeadlineReached, CancelPayment, VoidTicket = 7;
+      // yellow: 5 applied (ticket-service's PaymentAuthorized and VoidTicket wait for it)
+      { expr: flowRatio(), value: 1400 },
+    ]);
+    expect(down, down.out).toMatchObject({ code: 0 });
+
+    // ticket-service back: the PaymentAuthorized ahead of the VoidTicket issues a ticket, which the VoidTicket voids;
+    // the late TicketIssued reaches the failed saga, which compensates it (a second VoidTicket, which changes nothing)
+    ticketService = await startExample({ dataDir: data.dir, service: 'ticket', env: { ...env, METRICS_PORT: '0' } });
+    const urls = [example.metricsUrl!, ticketService.metricsUrl!];
+    await waitDrained(urls, 30_000);
+    for (const orderId of orders) {
+      expect(JSON.parse((await send(`${baseUrl}/orders/${orderId}`)).text)).toMatchObject({ status: 'FAILED', paymentStatus: 'REFUNDED', ticketStatus: 'VOIDED' });
+    }
+    const back = await checkPromql(asInstances(await Promise.all(urls.map((url) => scrape(url)))), [
+      { expr: inFlight(), value: 0 },
+      // per order, 9 and 9: the 7 above, TicketIssued (applied by the saga) and the second VoidTicket
+      { expr: flowRatio(), value: 1000 },
+    ]);
+    expect(back, back.out).toMatchObject({ code: 0 });
   });
 });

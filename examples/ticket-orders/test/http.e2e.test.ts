@@ -46,12 +46,15 @@ describe('ticket-orders HTTP contract', () => {
     expect(final).toEqual({
       orderId: body.orderId,
       status: 'TICKET_ISSUED',
+      reason: null,
       customerId: 'c-1',
       flightId: 'SU100',
       seat: '1A',
       priceCents: 12_500,
       paymentId: expect.any(String),
+      paymentStatus: 'AUTHORIZED',
       ticketId: expect.any(String),
+      ticketStatus: 'ISSUED',
     });
     const workflow = JSON.parse((await get(`/orders/${body.orderId}/workflow`)).text) as { order: unknown; saga: unknown; events: Record<string, unknown>[] };
     expect(workflow.order).toEqual(final);
@@ -175,7 +178,7 @@ describe('ticket-orders HTTP contract', () => {
     const expensive = await post(order({ flightId: 'SU300', seat: '9F', priceCents: LIMIT_CENTS + 1 }), 'decline-1');
     const { orderId } = JSON.parse(expensive.text) as { orderId: string };
     const cancelled = await waitStatus(orderId, 'CANCELLED');
-    expect(cancelled).toMatchObject({ paymentId: expect.any(String), ticketId: null });
+    expect(cancelled).toMatchObject({ reason: 'payment: amount over the payment limit', paymentId: expect.any(String), paymentStatus: 'DECLINED', ticketId: null, ticketStatus: null });
     const workflow = JSON.parse((await get(`/orders/${orderId}/workflow`)).text) as { saga: unknown; events: { type: string; consumers: { group: string; processed: boolean }[] }[] };
     expect(workflow.events.map((e) => e.type)).toEqual(['OrderCreated', 'PaymentDeclined']);
     expect(workflow.events[1]!.consumers).toEqual([{ group: 'order-service', processed: true, processedAt: expect.any(String) }]);

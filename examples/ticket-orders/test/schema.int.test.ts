@@ -5,7 +5,7 @@ import { jsonLogger } from '@herald/core';
 import { engineFromEnv, type Engine } from '@herald/engine';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../src/schema.js';
+import { migrate, SCHEMA } from '../src/schema.js';
 
 const PROCESSES = 25;
 const quiet = { logger: jsonLogger({ level: 'silent' }) };
@@ -46,7 +46,7 @@ describe('ticket-orders schema creation from many processes at once', () => {
       const tables = await engine.stores.transaction((tx) =>
         tx.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"),
       );
-      expect(tables.map((t) => t.table_name)).toEqual(['orders', 'payments', 'tickets']);
+      expect(tables.map((t) => t.table_name)).toEqual(['order_failures', 'orders', 'payments', 'ticket_voids', 'tickets']);
     } finally {
       await engine.close();
     }
@@ -65,6 +65,30 @@ describe('ticket-orders schema creation from many processes at once', () => {
     console.log(JSON.stringify({ test: 'schema race without lock', processes: PROCESSES, failed: seen.length, errors: [...new Set(seen.map((m) => m.replace(/"[^"]+"/g, '"…"')))] }));
     expect(seen.length).toBeGreaterThan(0);
     for (const message of seen) expect(message).toMatch(/already exists|duplicate key value violates unique constraint "pg_/);
+  });
+
+  it('replaces the live-seat index of earlier releases, which kept a FAILED order\'s seat held, on PostgreSQL and SQLite', async () => {
+    const url = await cluster!.createDatabase('schema_upgrade');
+    const engines = [
+      await engineFromEnv({ HERALD_KAFKA_BROKERS: '127.0.0.1:9', DATABASE_URL: url, HERALD_PG_POOL_SIZE: '2' }, quiet),
+      await engineFromEnv({ HERALD_DATA_DIR: join(dir, 'upgrade') }, quiet),
+    ];
+    try {
+      for (const engine of engines) {
+        const run = (sql: string) => engine.stores.transaction((tx) => tx.execute(sql));
+        // the tables as a release before FAILED left them, with an order that ended FAILED since
+        await run(SCHEMA[0]!);
+        await run("CREATE UNIQUE INDEX orders_live_seat ON orders (flight_id, seat) WHERE status <> 'CANCELLED'");
+        await run("INSERT INTO orders (order_id, customer_id, flight_id, seat, price_cents, status, created_at, updated_at) VALUES ('o-1', 'c-1', 'SU100', '1A', 5000, 'FAILED', 1, 2)");
+        await migrate(engine.stores, { engine: engine.kind });
+        const taken = await run("INSERT INTO orders (order_id, customer_id, flight_id, seat, price_cents, status, created_at, updated_at) VALUES ('o-2', 'c-2', 'SU100', '1A', 5000, 'CREATED', 3, 3) ON CONFLICT DO NOTHING");
+        expect(taken, engine.kind).toBe(1);
+        const again = await run("INSERT INTO orders (order_id, customer_id, flight_id, seat, price_cents, status, created_at, updated_at) VALUES ('o-3', 'c-3', 'SU100', '1A', 5000, 'CREATED', 4, 4) ON CONFLICT DO NOTHING");
+        expect(again, engine.kind).toBe(0);
+      }
+    } finally {
+      await Promise.all(engines.map((e) => e.close()));
+    }
   });
 
   it(`on SQLite: ${PROCESSES} concurrent creations on one data directory all succeed`, async () => {

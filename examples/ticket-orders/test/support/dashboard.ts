@@ -53,6 +53,14 @@ export function unknownLabels(expr: string): string[] {
   return problems;
 }
 
+/**
+ * The scrapes of several processes as Prometheus keeps them: each sample labelled with the
+ * `instance` it was scraped from, so the same series of two processes stay two series.
+ */
+export function asInstances(perProcess: readonly (readonly ExpositionSample[])[]): ExpositionSample[] {
+  return perProcess.flatMap((samples, i) => samples.map((s) => ({ ...s, labels: { ...s.labels, instance: `process-${i}` } })));
+}
+
 /** A PromQL expression and the one value, with no labels, it must give. */
 export interface PromqlExpectation {
   readonly expr: string;

@@ -60,10 +60,10 @@ export function verifyFlowMetrics(samples: readonly ExpositionSample[], totals: 
   expect(sumSamples(samples, 'herald_events_handled_total', { outcome: 'dead-lettered' })).toBe(0);
 }
 
-/** Every partition the three groups consume, as `group topic/partition`. */
+/** Every partition the three groups consume (order-service's saga its deadlines' too), as `group topic/partition`. */
 export function consumedPartitions(): string[] {
   const partitionsOf = (topic: string) => TOPICS.find((t) => t.name === topic)!.partitions;
-  const consumes = { [GROUPS.payment]: ['orders'], [GROUPS.ticket]: ['payments'], [GROUPS.order]: ['orders', 'payments', 'tickets'] };
+  const consumes = { [GROUPS.payment]: ['orders'], [GROUPS.ticket]: ['payments'], [GROUPS.order]: ['orders', 'payments', 'tickets', 'ticket-order-saga-deadlines'] };
   return Object.entries(consumes).flatMap(([group, topics]) => topics.flatMap((topic) => Array.from({ length: partitionsOf(topic) }, (_, p) => `${group} ${topic}/${p}`)));
 }
 
