@@ -43,7 +43,7 @@ export interface RelayDeps {
 
 /** The outbox relay: moves committed outbox records to the broker. */
 export interface Relay extends Component {
-  /** Starts the relay loop; `signal` stops it like `close()` without draining. */
+  /** Starts the relay loop; `signal` stops it like `close()` without draining (if already aborted, at once). */
   start(signal?: AbortSignal): Promise<void>;
   /**
    * Finishes the round in progress, then keeps publishing what is committed until the outbox is
@@ -104,6 +104,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let unsubscribe: (() => void) | undefined;
+  let forgetSignal: (() => void) | undefined;
   /**
    * An append was signalled since the last claim began: the claim may not have seen it, so the
    * relay looks again at once instead of sleeping `idleMs` (a wake while a round runs finds no
@@ -234,7 +235,16 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
     async start(signal) {
       if (loop) return;
       controller = new AbortController();
-      signal?.addEventListener('abort', () => controller?.abort(STOPPED), { once: true });
+      // already aborted: an abort listener would never fire, and the loop would run until close()
+      if (signal?.aborted) {
+        controller.abort(STOPPED);
+        loop = Promise.resolve();
+        return;
+      }
+      const stop = () => controller?.abort(STOPPED);
+      signal?.addEventListener('abort', stop, { once: true });
+      // a long-lived signal (a process's shutdown) must not keep every closed relay alive
+      forgetSignal = () => signal?.removeEventListener('abort', stop);
       if (deps.stores && hasOutboxSignal(deps.stores)) {
         unsubscribe = deps.stores.onAppended(() => {
           appendedSinceClaim = true;
@@ -248,6 +258,7 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
         const deadlineMs = Math.max(0, closeOptions.deadlineMs ?? 0);
         const deadline = clock.now() + deadlineMs;
         controller?.abort(STOPPED);
+        forgetSignal?.();
         unsubscribe?.();
         if (!loop) return;
         const running = loop;
