@@ -229,7 +229,11 @@ export interface App<Tx> {
    * anything else rejects with `invalid-options`, closing nothing.
    */
   close(options?: { deadlineMs?: number }): Promise<void>;
-  /** Sends dead letters back through their handler with their original ids. */
+  /**
+   * Sends dead letters back through their handler with their original ids, oldest first. A
+   * `park-key` key moves as a whole, as `herald dlq redrive` plans it: selecting one of its letters
+   * (by `ids`, `handler` or `limit`) brings in its others still dead or parked, the dead one first.
+   */
   redrive(options: RedriveOptions): Promise<RedriveResult>;
   /** Lists dead letters (the stores' read side has more: see `canBrowseDeadLetters`). */
   deadLetters(filter?: DeadLetterFilter): Promise<readonly DeadLetter[]>;

@@ -1,6 +1,6 @@
 import { toError } from '../model/errorCodes.js';
 import type { Delivery } from '../ports/broker.js';
-import type { DeadLetter } from '../ports/stores/deadLetters.js';
+import type { DeadLetter, DeadLetterFilter, DeadLetterStore } from '../ports/stores/deadLetters.js';
 import { contextFor, resolveDelivery, type GroupDispatchDeps } from './dispatcher.js';
 
 /** Which dead letters to redrive: a group's, narrowed by handler, ids or key. */
@@ -25,7 +25,9 @@ export interface RedriveResult {
  * Sends dead letters back through their handler, oldest first, with their original envelopes (so
  * their original ids: the inbox makes a second redrive of an applied event a no-op). Per key, a
  * letter that fails again stops the key: its later letters stay where they are, so per-key order
- * holds. Letters parked while the redrive ran are picked up by the next pass.
+ * holds. A `park-key` key moves as a whole: selecting one of its letters (by `ids`, `handler` or
+ * `limit`) brings in its others still dead or parked, the dead one first. Letters parked while the
+ * redrive ran are picked up by the next pass.
  */
 export async function redriveLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: RedriveOptions): Promise<RedriveResult> {
   const store = deps.stores.deadLetters;
@@ -38,7 +40,7 @@ export async function redriveLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: R
     if (letters.length === 0) break;
     for (const letter of letters) {
       done.add(letter.id);
-      const keyId = `${letter.topic}\u0000${letter.key}`;
+      const keyId = keyOf(letter);
       if (blockedKeys.has(keyId)) continue;
       try {
         await redriveOne(letter);
@@ -81,12 +83,39 @@ export async function redriveLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: R
   }
 }
 
+/**
+ * The letters to redrive, in order. A key under `park-key` moves as a whole, as `herald dlq redrive`
+ * plans it: a selected letter (by id, handler or limit) brings in every other `park-key` letter of
+ * its group, topic and key still dead or parked, since redriving a later one before the dead one it
+ * waits behind would apply it first. Each key's dead letters go first, then its parked ones (each by
+ * the order they were added); keys follow one another by their first letter.
+ */
 async function pendingLetters<Tx>(deps: GroupDispatchDeps<Tx>, options: RedriveOptions): Promise<readonly DeadLetter[]> {
+  const store = deps.stores.deadLetters;
   const base = { group: deps.group, handler: options.handler, key: options.key, ids: options.ids };
-  const [dead, parked] = await Promise.all([
-    deps.stores.deadLetters.list({ ...base, status: 'dead' }),
-    deps.stores.deadLetters.list({ ...base, status: 'parked' }),
-  ]);
-  const all = [...dead, ...parked].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return options.limit === undefined ? all : all.slice(0, options.limit);
+  const selected = [...(await openLetters(store, base))].sort(byId);
+  const chosen = new Map((options.limit === undefined ? selected : selected.slice(0, options.limit)).map((l) => [l.id, l]));
+  const parkedKeys = new Map<string, DeadLetter>();
+  for (const l of chosen.values()) if (l.policy === 'park-key') parkedKeys.set(keyOf(l), l);
+  for (const l of parkedKeys.values()) {
+    for (const other of await openLetters(store, { group: deps.group, key: l.key })) {
+      if (other.topic === l.topic && other.policy === 'park-key') chosen.set(other.id, other);
+    }
+  }
+  const byKey = new Map<string, DeadLetter[]>();
+  for (const l of [...chosen.values()].sort(byId)) {
+    const list = byKey.get(keyOf(l)) ?? [];
+    list.push(l);
+    byKey.set(keyOf(l), list);
+  }
+  return [...byKey.values()].flatMap((list) => [...list.filter((l) => l.status === 'dead'), ...list.filter((l) => l.status === 'parked')]);
 }
+
+/** The letters a filter matches that are still dead or parked. */
+async function openLetters(store: DeadLetterStore, filter: Omit<DeadLetterFilter, 'status'>): Promise<readonly DeadLetter[]> {
+  const [dead, parked] = await Promise.all([store.list({ ...filter, status: 'dead' }), store.list({ ...filter, status: 'parked' })]);
+  return [...dead, ...parked];
+}
+
+const byId = (a: DeadLetter, b: DeadLetter) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const keyOf = (l: DeadLetter) => `${l.topic}\u0000${l.key}`;
