@@ -24,6 +24,21 @@ export const { specs: KafkaErrors, codes: KafkaErrorCodes } = defineErrorCodes({
     meaning: "The brokers refused this client access to a topic (TOPIC_AUTHORIZATION_FAILED): its principal lacks the ACL (WRITE to publish, READ and DESCRIBE to consume).",
     action: "Grant the ACL to the client's principal. The relay holds the refused record back (and its key's later records), trying it again with backoff, so it goes out once access is granted.",
   },
+  groupNotAuthorized: {
+    code: 'group-not-authorized',
+    retriable: false,
+    meaning:
+      "The brokers refused this client access to a consumer group (GROUP_AUTHORIZATION_FAILED): its principal lacks the group ACL that joining it, committing its offsets or resetting them needs (READ), or that describing it needs (DESCRIBE). The message names the group.",
+    action: "Grant READ (and DESCRIBE, for herald lag and inspection) on the group to the client's principal, e.g. kafka-acls --add --allow-principal User:<name> --operation Read --operation Describe --group <group>, then subscribe again.",
+  },
+  groupRebalancing: {
+    code: 'group-rebalancing',
+    retriable: true,
+    meaning:
+      "The group coordinator refused a member's request, most often a commit, because the group is rebalancing (REBALANCE_IN_PROGRESS) or the member's generation is over (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID: the group moved on without it, e.g. after it missed heartbeats for sessionTimeoutMs). Nothing of the request was applied.",
+    action:
+      "Retried automatically: the member rejoins and commits again the offsets of the partitions it still owns; records of partitions it lost are delivered again to their new owner (inboxes absorb the duplicates). Routine during deploys and scaling; if it recurs outside them, look for members stalled past group.sessionTimeoutMs (event-loop blocking, long GC pauses).",
+  },
   authenticationFailed: {
     code: 'authentication-failed',
     retriable: true,

@@ -24,7 +24,7 @@ export type KafkaBroker = Broker & TopicAdmin & OffsetReset & BrokerInspector & 
  * not listed; the first read of a topic waits for its join. `close` leaves every group (revoking
  * and committing first), then disconnects; idempotent. Errors are `HeraldError`s (`broker-unavailable`, `event-too-large`, `timeout`,
  * `closed`, `group-active`, and the adapter's `KafkaErrors`: `topic-unavailable`, `topic-invalid`, `topic-not-authorized`,
- * `authentication-failed`, `record-batch-undecodable`, `compression-unsupported`).
+ * `group-not-authorized`, `group-rebalancing`, `authentication-failed`, `record-batch-undecodable`, `compression-unsupported`).
  *
  * @example
  * const broker = kafkaBroker({ brokers: ['kafka-1:9092'], compression: 'gzip' });

@@ -46,7 +46,7 @@ describe('createCommitter', () => {
     const commit = createCommitter({ consumer, group: 'g', assigned: () => true });
     const refused = commit([{ topic: 'orders', partition: 0, offset: 5 }]);
     const next = commit([{ topic: 'orders', partition: 0, offset: 6 }]);
-    await expect(refused).rejects.toMatchObject({ code: 'broker-unavailable' });
+    await expect(refused).rejects.toMatchObject({ code: 'group-rebalancing', retriable: true });
     await next;
     expect(committed.get('orders/0')).toBe('6');
   });

@@ -329,6 +329,20 @@ describe('toHeraldError', () => {
     expect(toHeraldError(fromBroker(58), "publishing 1 records to 'orders'")).toMatchObject({ code: 'authentication-failed', retriable: true });
   });
 
+  it('tells a group the client may not use, which no retry mends, from an unavailable broker: group-not-authorized', () => {
+    // as kafkajs 2.2.4 ends a join (FindCoordinator or JoinGroup answered GROUP_AUTHORIZATION_FAILED)
+    const error = toHeraldError(fromBroker(30), "subscribing group 'billing' to orders");
+    expect(error).toMatchObject({ code: 'group-not-authorized', retriable: false });
+    expect(error.message).toContain("'billing'");
+  });
+
+  it('tells a commit refused because the group is rebalancing, or the member generation ended, apart: group-rebalancing, retriable', () => {
+    // kafkajs 2.2.4 marks these not retriable, so its retrier bails with a KafkaJSNonRetriableError
+    for (const code of [27, 22, 25]) { // REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID
+      expect(toHeraldError(fromBroker(code), "committing offsets of group 'billing'")).toMatchObject({ code: 'group-rebalancing', retriable: true });
+    }
+  });
+
   it('maps whatever was thrown, also a value String() cannot print (no prototype), and redacts its text', () => {
     const bare = Object.assign(Object.create(null) as object, { detail: 'socket closed' });
     expect(toHeraldError(bare, 'fetching')).toMatchObject({ code: 'broker-unavailable', message: 'kafka: fetching failed: {"detail":"socket closed"}' });

@@ -15,6 +15,19 @@ const ABOUT_TOPIC: Record<string, ErrorCodeSpec> = {
 };
 
 /**
+ * Answers about a consumer group rather than the brokers. kafkajs 2.2.4 marks all of them not
+ * retriable, yet only a refused ACL stays refused: a request refused because the group is
+ * rebalancing or the member's generation ended (a commit, typically) succeeds once the member has
+ * rejoined, so it is retriable, and says so instead of "broker unavailable".
+ */
+const ABOUT_GROUP: Record<string, ErrorCodeSpec> = {
+  GROUP_AUTHORIZATION_FAILED: KafkaErrors.groupNotAuthorized,
+  REBALANCE_IN_PROGRESS: KafkaErrors.groupRebalancing,
+  ILLEGAL_GENERATION: KafkaErrors.groupRebalancing,
+  UNKNOWN_MEMBER_ID: KafkaErrors.groupRebalancing,
+};
+
+/**
  * The brokers refused the client's SASL credentials: kafkajs throws its KafkaJSSASLAuthenticationError
  * (not retriable, and without the protocol error's type) or, from some paths, the protocol error.
  */
@@ -33,8 +46,9 @@ interface KafkaLikeError {
  * records are `event-too-large` (never retriable); refused SASL credentials are
  * `authentication-failed` (retriable: about the client, not the call); answers about a topic are
  * `topic-unavailable` (retriable), `topic-invalid` or `topic-not-authorized` (never retriable), and
- * `doing` should name the topics, since kafkajs's errors do not; everything else is
- * `broker-unavailable`, retriable unless kafkajs says otherwise.
+ * `doing` should name the topics, since kafkajs's errors do not; answers about a group are
+ * `group-not-authorized` (never retriable) or `group-rebalancing` (retriable), and `doing` should
+ * name the group; everything else is `broker-unavailable`, retriable unless kafkajs says otherwise.
  */
 export function toHeraldError(error: unknown, doing: string): HeraldError {
   if (error instanceof HeraldError) return error;
@@ -48,8 +62,8 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   // about the client, not the records: never "refused for good", which would make the relay refuse
   // every record of its batch one by one (a SASL handshake each) while the credentials are wrong
   if (causeChain(e).some(isAuthenticationFailure)) return new HeraldError(KafkaErrors.authenticationFailed, message, { cause: error, details });
-  const aboutTopic = cause.type === undefined ? undefined : ABOUT_TOPIC[cause.type];
-  if (aboutTopic) return new HeraldError(aboutTopic, message, { cause: error, details });
+  const about = cause.type === undefined ? undefined : (ABOUT_TOPIC[cause.type] ?? ABOUT_GROUP[cause.type]);
+  if (about) return new HeraldError(about, message, { cause: error, details });
   const retriable = e.name === 'KafkaJSNumberOfRetriesExceeded' || cause.retriable !== false;
   return new HeraldError(CoreErrors.brokerUnavailable, message, { retriable, cause: error, details });
 }
