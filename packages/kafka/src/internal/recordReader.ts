@@ -42,7 +42,9 @@ interface Wanted {
  * resumes it until the range is in, and pauses it again. Reads of one topic run one at a time.
  * Before fetching, the partition's offsets are looked up: a read at or past the end resolves empty
  * at once, below the start it begins at the start, and a missing topic or partition reads as empty
- * (the admin client never auto-creates topics). A read that does not complete within
+ * (the admin client never auto-creates topics). Offsets with nothing to deliver (transaction
+ * markers, records of aborted transactions) count as read, so a read may return fewer records
+ * than its range has offsets, or none. A read that does not complete within
  * `requestTimeoutMs` fails with a retriable `timeout`. A read that meets a record batch no codec
  * could decompress returns the records before it, or, when there are none, fails with
  * `record-batch-undecodable` naming the batch's offsets.
@@ -155,11 +157,31 @@ function topicReader(deps: RecordReaderDeps, topic: string): TopicReader {
       want.got.push(toDelivery(tp, message));
       want.next = offset + 1;
     }
-    // control records take offsets but never reach `messages` (kafkajs calls eachBatch only for batches with messages)
-    want.next = Math.max(want.next, Math.min(Number(batch.lastOffset()) + 1, want.until));
-    if (want.next >= want.until || want.got.length >= want.limit) want.done();
+    // control records take offsets but never reach `messages`
+    passOver(want, Number(batch.lastOffset()));
     return Promise.resolve();
   }
+
+  /** The batch's offsets up to `last` are all read: moves the read past them, and ends it at its range's end. */
+  function passOver(want: Wanted, last: number): void {
+    want.next = Math.max(want.next, Math.min(last + 1, want.until));
+    if (want.next >= want.until || want.got.length >= want.limit) want.done();
+  }
+
+  // kafkajs calls eachBatch only for a batch with records left once it dropped those of aborted
+  // transactions and the transaction markers; a batch of nothing else (a marker fetched alone, an
+  // aborted transaction's tail) shows only in this event, and without it a read whose range ends in
+  // such offsets would wait for records that never come and time out. An event with no records
+  // (`batchSize` 0) proves there is nothing to deliver from its first offset to its last, so it may
+  // move the read on only if it starts at or before the next offset wanted (a batch fetched before
+  // the read's seek, from further on, must not).
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const want = wanted;
+    if (!want || payload.topic !== topic || payload.partition !== want.partition || payload.batchSize > 0) return;
+    // firstOffset is null when every record fetched lay below the fetched offset: kafkajs then takes that one as read
+    const first = Number((payload.firstOffset as string | null) ?? payload.lastOffset);
+    if (first <= want.next) passOver(want, Number(payload.lastOffset));
+  });
 
   const started = (async () => {
     await consumer.connect();
