@@ -1,6 +1,7 @@
 import { HeraldError, type WindowStore } from '@herald/core';
 import type { AnalyticsStore } from '@herald/analytics';
 import { PipelineErrors } from './errors.js';
+import { isClosed, readClosingGrace } from './grace.js';
 import { MINUTE_MS, MINUTE_WINDOW_STORE } from './services/consumer.js';
 import { epochMsOf } from './time.js';
 
@@ -71,11 +72,16 @@ export interface Queries {
 export interface QueriesOptions {
   readonly store: AnalyticsStore;
   /**
-   * The stream's window state: each partition's stream time says which windows are final. Only its
-   * partitions are read: the open windows hold every raw event of every open user-minute.
+   * The stream's window state: each partition's stream time, with the grace the consumer recorded
+   * there (`GRACE_STORE`, see `grace.ts`), says which windows are final. Only its partitions and
+   * that record are read: the open windows hold every raw event of every open user-minute.
    */
-  readonly windows: Pick<WindowStore<unknown>, 'partitions'>;
-  /** The consumer's grace (`STREAM_GRACE_MS`): a window is final once every partition's stream time passed its end plus grace. */
+  readonly windows: Pick<WindowStore<unknown>, 'partitions' | 'read'>;
+  /**
+   * This process's `STREAM_GRACE_MS`, used only while no consumer has recorded its grace (a window
+   * is final once every partition's stream time passed its end plus the grace the consumer closes
+   * minutes with, whatever this process was given).
+   */
   readonly graceMs: number;
   /** How long the store keeps each kind of record (`ANALYTICS_RETENTION_MS`): older ones are deleted by its sweeps. */
   readonly retentionMs: number;
@@ -103,11 +109,19 @@ export function createQueries(options: QueriesOptions): Queries {
   /** Event time from which every record is kept: the sweeps delete only what is older. */
   const keptFrom = () => now() - options.retentionMs;
 
-  /** Event time below which every window is final: the smallest stream time minus grace. */
-  const finalThrough = async (): Promise<number> => {
+  /**
+   * Which window ends are final: past the smallest stream time by the consumer's grace. The grace
+   * is read after the stream times: a consumer restarted in between with another grace recorded it
+   * before its stream times moved, so the record read is the one those times were reached under
+   * (or, for a lowered grace, keeps the old one for the minutes still open by it).
+   */
+  const finality = async (): Promise<(windowEnd: number) => boolean> => {
     const partitions = await options.windows.partitions(MINUTE_WINDOW_STORE);
     const times = partitions.flatMap((p) => (p.streamTime === undefined ? [] : [p.streamTime]));
-    return times.length === 0 ? Number.NEGATIVE_INFINITY : Math.min(...times) - options.graceMs;
+    const grace = (await readClosingGrace(options.windows)) ?? { graceMs: options.graceMs };
+    if (times.length === 0) return () => false;
+    const minStreamTime = Math.min(...times);
+    return (windowEnd) => isClosed(windowEnd, minStreamTime, grace);
   };
 
   return {
@@ -118,13 +132,13 @@ export function createQueries(options: QueriesOptions): Queries {
       // commits the stream time that closed the minute, so every window final at the first read is
       // whole at the second. Read together (or the store first), a minute another partition
       // closed in between was answered final with only the events of those that closed it before.
-      const through = await finalThrough();
+      const final = await finality();
       const series = await store.counts({ ...range, windowMs, ...(input.type ? { type: input.type } : {}) });
       return {
         from: iso(range.from),
         to: iso(range.to),
         series: series
-          .filter((w) => w.windowEnd <= through)
+          .filter((w) => final(w.windowEnd))
           .map((w) => ({ windowStart: iso(w.windowStart), windowEnd: iso(w.windowEnd), count: w.count, uniqueUsers: w.uniqueUsers })),
       };
     },

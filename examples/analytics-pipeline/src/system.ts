@@ -7,6 +7,7 @@ import { pinoLogger } from '@herald/logging';
 import { createMetrics, type HeraldMetrics } from '@herald/metrics';
 import type { AnalyticsStoreKind, PipelineConfig } from './config.js';
 import { EVENTS, GROUPS, TOPICS } from './events.js';
+import { readClosingGrace, recordClosingGrace } from './grace.js';
 import { createListeners, type PipelineUrls } from './listeners.js';
 import { createQueries, type Queries } from './queries.js';
 import { createSeedMetrics, type SeedMetrics } from './seedMetrics.js';
@@ -79,6 +80,7 @@ export async function createAnalyticsPipeline(config: PipelineConfig, env: Engin
       // live (and 503 on /readyz) from here; ready once the consumer groups hold their partitions
       for (const listener of listeners) urls[listener.key] = await listener.listen();
       if (listeners.length > 0) logger.info('listening', urls);
+      await shareGrace(app, { config, runs, logger });
       await app.start({ groups, relay: false });
       await app.ready();
       for (const listener of listeners) listener.markReady();
@@ -133,6 +135,27 @@ function embeddedStoreKind(preferred: AnalyticsStoreKind, dataDir: string): Anal
     );
   }
   return preferred;
+}
+
+/**
+ * The consumer records the grace it closes minutes with before its groups start (the analytics
+ * service judges finality by it: see `grace.ts`); an analytics service started with another
+ * `STREAM_GRACE_MS` says so, since its own value no longer matters to `counts`, and so does one
+ * that finds no record yet (it uses its own value until a consumer starts).
+ */
+async function shareGrace(app: App<SqlTx>, options: { config: PipelineConfig; runs: ReadonlySet<string>; logger: Logger }): Promise<void> {
+  const { config, runs, logger } = options;
+  if (runs.has('consumer')) {
+    const recorded = await recordClosingGrace(app.stores, windowsOf(app), config.graceMs);
+    if (recorded.held) logger.warn('STREAM_GRACE_MS lowered: the minutes open until now close by the grace they were opened with', { graceMs: recorded.graceMs, held: recorded.held });
+    return;
+  }
+  if (!runs.has('analytics')) return;
+  const recorded = await readClosingGrace(windowsOf(app));
+  if (recorded === undefined) logger.warn('no consumer has recorded its grace yet: counts uses this process\'s STREAM_GRACE_MS until one starts', { graceMs: config.graceMs });
+  else if (recorded.graceMs !== config.graceMs) {
+    logger.warn('STREAM_GRACE_MS differs from the consumer\'s: counts uses the consumer\'s (set the same value on every service)', { graceMs: config.graceMs, consumerGraceMs: recorded.graceMs });
+  }
 }
 
 function windowsOf(app: App<SqlTx>) {

@@ -148,7 +148,7 @@ describe('event times and query ranges', () => {
         asked.push({ what: 'metricSummary', ...q }), [{ windowStart: q.from, windowEnd: q.from + q.windowMs, count: 1, min: 1, max: 1, avg: 1, p95: 1 }]
       ),
     } as unknown as AnalyticsStore;
-    const windows = { partitions: async () => [{ partition: 0, streamTime: H + 10 * 3_600_000, late: 0 }] };
+    const windows = { partitions: async () => [{ partition: 0, streamTime: H + 10 * 3_600_000, late: 0 }], read: async () => ({ partitions: [], windows: [] }) };
     const queries = createQueries({ store, windows, graceMs: 0, retentionMs: 86_400_000, now: () => H + 10 * 3_600_000 });
     // the README's demo: 07:50 to 08:01 by the hour was the hour 07:00-08:00 counting 07:50-08:00 only
     const range = { from: new Date(H + 50 * 60_000).toISOString(), to: new Date(H + 61 * 60_000).toISOString() };
@@ -178,7 +178,7 @@ describe('ranges and retention', () => {
       topTypes: async (q: { from: number; to: number }) => (asked.push(['topTypes', q.from, q.to]), []),
       late: async (q: { from: number; to: number }) => (asked.push(['late', q.from, q.to]), []),
     } as unknown as AnalyticsStore;
-    const windows = { partitions: async () => [{ partition: 0, streamTime: NOW, late: 0 }] };
+    const windows = { partitions: async () => [{ partition: 0, streamTime: NOW, late: 0 }], read: async () => ({ partitions: [], windows: [] }) };
     const queries = createQueries({ store, windows, graceMs: 0, retentionMs: 2 * HOUR, now: () => NOW });
     const iso = (ms: number) => new Date(ms).toISOString();
     const day = { from: iso(NOW - 24 * HOUR), to: iso(NOW) };

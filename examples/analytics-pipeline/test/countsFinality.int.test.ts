@@ -4,6 +4,7 @@ import { sqliteAnalytics, type AnalyticsStore } from '@herald/analytics';
 import type { Engine } from '@herald/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEvents, type IngestEvent } from '../src/ingest.js';
+import { GRACE_STORE } from '../src/grace.js';
 import { createQueries } from '../src/queries.js';
 import { MINUTE_WINDOW_STORE } from '../src/services/consumer.js';
 import { eventually } from './support/client.js';
@@ -57,8 +58,11 @@ describe('counts while a minute closes between the analytics service reads', () 
 
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    // the stream times alone: `counts` must not read the open windows' values (every raw event of every open user-minute)
-    const late: Pick<WindowStore<unknown>, 'partitions'> = { partitions: async (name) => (await gate, windows.partitions(name)) };
+    // the stream times, and the consumer's grace: `counts` must not read the open windows' values (every raw event of every open user-minute)
+    const late: Pick<WindowStore<unknown>, 'partitions' | 'read'> = {
+      partitions: async (name) => (await gate, windows.partitions(name)),
+      read: (name) => (name === GRACE_STORE ? windows.read(name) : Promise.reject(new Error(`counts read the open windows of ${name}`))),
+    };
     const queries = createQueries({ store: store!, windows: late, graceMs: GRACE_MS, retentionMs: 86_400_000 });
     const answer = queries.counts({ from: new Date(M).toISOString(), to: new Date(M + 5 * 60_000).toISOString(), window: '1m' });
     // minute 2 on the second partition: it closes minute 0 there, which makes minute 0 final
