@@ -162,6 +162,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'The Idempotency-Key was already used for a request with a different method, path or body (422).',
     action: 'Use a new key for a new operation; resend the original body to get the original answer.',
   },
+  overloaded: {
+    code: 'overloaded',
+    retriable: true,
+    meaning: "The gateway already serves its maxRequestsInFlight requests (default 1,024) and refused this one before any work (503, Retry-After).",
+    action: 'Retry after Retry-After, with backoff; if it persists, add instances or raise maxRequestsInFlight (the store must keep up with what it admits).',
+  },
   unavailable: { code: 'unavailable', retriable: true, meaning: 'The service cannot take the request now: starting, draining or its store is busy (503).', action: 'Retry with backoff.' },
   badGateway: {
     code: 'bad-gateway',

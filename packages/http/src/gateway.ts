@@ -6,7 +6,9 @@ import { bearerChallenge } from './access.js';
 import { clientErrorHandler } from './clientError.js';
 import { CORRELATION_ID_HEADER, REQUEST_ID_HEADER, parseCorrelationId } from './correlation.js';
 import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
+import { limitRequestsInFlight } from './inFlight.js';
 import { jsonBodyParser } from './jsonBody.js';
+import { listenError } from './listenError.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
@@ -199,6 +201,8 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   // Prometheus' scrape every 15 s is a probe too: a root span and an info line each time would bury the requests
   const probes = new Set(options.metrics ? [LIVEZ_PATH, READYZ_PATH, METRICS_PATH] : [LIVEZ_PATH, READYZ_PATH]);
   registerRequestScope(fastify, { logger: options.logger, tracer: options.tracing, probes });
+  // before any route's work: a request over the bound costs no parsing, no transaction
+  limitRequestsInFlight(fastify, { max: options.maxRequestsInFlight, exempt: probes });
   fastify.removeAllContentTypeParsers();
   // what the JSON body parser refuses in bodies, refused in paths and queries: for every route, with or without a schema
   fastify.addHook('onRequest', async (request) => {
@@ -221,28 +225,6 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   });
   if (options.metrics) registerMetrics(fastify, options.metrics);
   return fastify;
-}
-
-/**
- * A system's refusal to listen (a port in use, a privileged port, a host that is no address here)
- * as `listen-failed`, naming the address and what to do; any other error (a route that failed to
- * register) passes unchanged.
- */
-function listenError(error: unknown, host: string, port: number): unknown {
-  const syscall = (error as { syscall?: unknown } | null)?.syscall;
-  if (typeof syscall !== 'string') return error;
-  const systemCode = (error as { code?: unknown }).code;
-  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const hint =
-    systemCode === 'EADDRINUSE'
-      ? 'the port is in use: choose a free port, or 0 to let the system pick one'
-      : systemCode === 'EACCES'
-        ? 'not permitted: ports below 1024 need privileges, choose a higher one'
-        : 'check that the host is an address of this machine';
-  return new HeraldError(HttpErrors.listenFailed, `http: cannot listen on ${address}: ${(error as Error).message} (${hint})`, {
-    cause: error,
-    details: { host, port, ...(typeof systemCode === 'string' ? { systemCode } : {}) },
-  });
 }
 
 function sendProblem<Tx>(options: ResolvedGatewayOptions<Tx>, thrown: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -35,6 +35,14 @@ export interface GatewayOptions<Tx> {
    * with `bodyLimitBytes` for large bodies over slow links.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Most requests served at once; one more is answered 503 `overloaded` with `Retry-After` before
+   * its route starts, and a place frees when a response is finished or its connection closes.
+   * /livez, /readyz and /metrics are not counted. It bounds the memory a burst takes while
+   * requests queue for the store (a single SQLite writer serves one transaction at a time).
+   * Default 1,024.
+   */
+  readonly maxRequestsInFlight?: number;
   readonly idempotency?: {
     /** How long a key and its response are remembered. Default 24 h. */
     readonly ttlMs?: number;
@@ -84,6 +92,7 @@ export interface ResolvedGatewayOptions<Tx> {
   readonly bodyLimitBytes: number;
   readonly maxBodyDepth: number;
   readonly requestTimeoutMs: number;
+  readonly maxRequestsInFlight: number;
   readonly ttlMs: number;
   readonly leaseMs: number;
   readonly purgeIntervalMs: number;
@@ -104,6 +113,7 @@ export const GATEWAY_DEFAULTS = {
   bodyLimitBytes: 64 * 1024,
   maxBodyDepth: 1_000,
   requestTimeoutMs: 30_000,
+  maxRequestsInFlight: 1_024,
   ttlMs: 24 * 60 * 60 * 1000,
   leaseMs: 60_000,
   purgeIntervalMs: 60 * 60 * 1000,
@@ -126,6 +136,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
     bodyLimitBytes: options.bodyLimitBytes ?? GATEWAY_DEFAULTS.bodyLimitBytes,
     maxBodyDepth: options.maxBodyDepth ?? GATEWAY_DEFAULTS.maxBodyDepth,
     requestTimeoutMs: options.requestTimeoutMs ?? GATEWAY_DEFAULTS.requestTimeoutMs,
+    maxRequestsInFlight: options.maxRequestsInFlight ?? GATEWAY_DEFAULTS.maxRequestsInFlight,
     ttlMs: options.idempotency?.ttlMs ?? GATEWAY_DEFAULTS.ttlMs,
     leaseMs: options.idempotency?.leaseMs ?? GATEWAY_DEFAULTS.leaseMs,
     purgeIntervalMs: options.idempotency?.purgeIntervalMs ?? GATEWAY_DEFAULTS.purgeIntervalMs,
@@ -144,6 +155,7 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   positiveInteger(resolved.bodyLimitBytes, 'bodyLimitBytes');
   positiveInteger(resolved.maxBodyDepth, 'maxBodyDepth');
   positiveInteger(resolved.requestTimeoutMs, 'requestTimeoutMs');
+  positiveInteger(resolved.maxRequestsInFlight, 'maxRequestsInFlight');
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
   if (resolved.leaseMs > resolved.ttlMs) throw invalid(`gateway: idempotency.leaseMs (${resolved.leaseMs}) must not exceed ttlMs (${resolved.ttlMs})`);

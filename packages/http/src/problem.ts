@@ -39,6 +39,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [ErrorCodes.valueRejected]: { status: 422, title: 'A value the store cannot keep' },
   [ErrorCodes.eventTooLarge]: { status: 422, title: 'Resulting event too large' },
   [HttpErrorCodes.unavailable]: { status: 503, title: 'Service unavailable' },
+  [HttpErrorCodes.overloaded]: { status: 503, title: 'Too many requests in flight' },
   [HttpErrorCodes.keysUnavailable]: { status: 503, title: 'Token keys unavailable' },
   [ErrorCodes.closed]: { status: 503, title: 'Service unavailable' },
   [ErrorCodes.brokerUnavailable]: { status: 503, title: 'Service unavailable' },
@@ -115,6 +116,7 @@ const FRAMEWORK_STATUSES: Readonly<Record<number, HttpErrorCode>> = {
  */
 const SERVER_DETAILS: Readonly<Record<string, string>> = {
   [HttpErrorCodes.unavailable]: 'the service cannot take the request now; retry later',
+  [HttpErrorCodes.overloaded]: 'the service is serving as many requests as it can; retry later',
   [HttpErrorCodes.keysUnavailable]: 'the keys that verify tokens cannot be fetched now; retry later',
   [ErrorCodes.closed]: 'the service is shutting down; retry later',
   [ErrorCodes.brokerUnavailable]: 'the event log is unavailable; retry later',
