@@ -1,8 +1,7 @@
-import { CoreErrors, toError } from '../model/errorCodes.js';
-import { HeraldError } from '../model/errors.js';
+import { toError } from '../model/errorCodes.js';
 import { uuidv7 } from '../model/uuid.js';
 import type { Broker, OutgoingRecord } from '../ports/broker.js';
-import { MAX_TIMER_MS, systemClock, type Clock } from '../ports/clock.js';
+import { systemClock, type Clock } from '../ports/clock.js';
 import type { Component } from '../ports/component.js';
 import { createInstrumentation, type Instrumentation } from '../ports/instrumentation.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
@@ -11,6 +10,7 @@ import { backoffDelay, resolveBackoff, type BackoffOptions } from '../timing/bac
 import { chaosBroker, isChaosError, type ChaosOptions } from './chaos.js';
 import { settlesWithin } from '../timing/settlesWithin.js';
 import { createRefusals, sendIsolating, type Sent } from './isolation.js';
+import { duration, positiveInteger } from './relayOptions.js';
 
 export interface RelayOptions {
   /** Identity used for claims; unique per running relay. Default: a fresh UUID. */
@@ -285,20 +285,4 @@ export function createRelay(deps: RelayDeps, options: RelayOptions = {}): Relay 
 
 function toOutgoing(record: OutboxRecord): OutgoingRecord {
   return { topic: record.topic, key: record.key, value: record.value, headers: record.headers, timestamp: record.createdAt };
-}
-
-function positiveInteger(value: number, name: string): number {
-  if (!(Number.isInteger(value) && value > 0)) invalid(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-/** A positive duration that a timer can wait: at most MAX_TIMER_MS (Node runs a longer one after 1 ms). */
-function duration(value: number, name: string): number {
-  if (!(Number.isFinite(value) && value > 0)) invalid(`${name} must be a positive number, got ${value}`);
-  if (value > MAX_TIMER_MS) invalid(`${name} must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${value}`);
-  return value;
-}
-
-function invalid(message: string): never {
-  throw new HeraldError(CoreErrors.invalidOptions, `relay: ${message}`);
 }
