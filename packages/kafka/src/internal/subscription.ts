@@ -3,13 +3,13 @@ import { systemClock } from '@herald/core';
 import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Subscription, TopicPartition } from '@herald/core';
 import { KafkaErrors } from '../errors.js';
 import type { ResolvedKafkaOptions } from '../options.js';
-import { roundRobinToEveryMember } from './assigner.js';
 import { createBatchIntake } from './batchIntake.js';
 import { createCommitter } from './committer.js';
 import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
 import { withTimeout } from './deadline.js';
 import { toHeraldError, wrapsCode } from './errors.js';
+import { createMemberConsumer } from './memberConsumer.js';
 import type { OffsetTools } from './offsets.js';
 import { createPartitionFeed } from './partitionFeed.js';
 import { createPositions } from './positions.js';
@@ -66,19 +66,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   const { group } = subscribe;
   const start = subscribe.start ?? 'earliest';
   const log = logger.child({ group });
-  const consumer: Consumer = deps.kafka.consumer({
-    groupId: group,
-    sessionTimeout: options.group.sessionTimeoutMs,
-    heartbeatInterval: options.group.heartbeatIntervalMs,
-    rebalanceTimeout: options.group.rebalanceTimeoutMs,
-    maxWaitTimeInMs: options.fetch.maxWaitMs,
-    minBytes: options.fetch.minBytes,
-    maxBytes: options.fetch.maxBytes,
-    maxBytesPerPartition: options.fetch.maxBytesPerPartition,
-    allowAutoTopicCreation: true,
-    partitionAssigners: [roundRobinToEveryMember()],
-    retry: { retries: options.retries, restartOnFailure: async () => !closing },
-  });
+  const consumer: Consumer = createMemberConsumer(deps.kafka, { group, options, closing: () => closing });
 
   let owned = new Map<string, TopicPartition>();
   /**
