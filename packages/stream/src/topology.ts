@@ -1,11 +1,12 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { CoreErrors, HeraldError, MAX_TIMER_MS, type App, type EventDefinition, type HandlerPolicy, type TopicSpec } from '@herald/core';
+import { MAX_TIMER_MS, type App, type EventDefinition, type HandlerPolicy, type TopicSpec } from '@herald/core';
 import { checkEventTime, occurredAt } from './internal/eventTime.js';
 import type { AggregateNode, Node, RepartitionNode, SourceNode } from './internal/graph.js';
 import { installTopology } from './internal/install.js';
 import { compileTopology, type TopologyPlan } from './internal/plan.js';
 import { registerPlan } from './internal/plans.js';
 import { readRepartitioned, repartitionDefinition } from './internal/repartition.js';
+import { checkLate, checkName, fn, invalid, wholeMs } from './topologyChecks.js';
 import type { AggregateOptions, CountOptions, FromOptions, StreamContext, StreamRecord, WindowResult } from './types.js';
 import type { Windows } from './windows.js';
 
@@ -101,8 +102,6 @@ export interface Topology<Tx = unknown> {
    */
   install(app: App<Tx>): void;
 }
-
-const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
  * Creates a stream topology.
@@ -272,29 +271,4 @@ function nodeOf(stream: unknown): Node {
   const node = (stream as { [NODE]?: Node } | undefined)?.[NODE];
   if (!node) throw invalid('merge(): give streams of the same topology');
   return node;
-}
-
-function checkLate(aggregation: string, late: unknown): void {
-  const l = late as { to?: EventDefinition; handler?: unknown; map?: unknown } | undefined;
-  const ok = l && ((l.to && typeof l.to.parse === 'function' && (l.map === undefined || typeof l.map === 'function')) || typeof l.handler === 'function');
-  if (!ok) throw invalid(`aggregate ${aggregation}: late must be { to: definition, map? } or { handler }: records arriving after their window closed are never dropped silently`);
-}
-
-function fn<F>(what: string, value: F): F {
-  if (typeof value !== 'function') throw invalid(`${what}: give a function`);
-  return value;
-}
-
-function checkName(what: string, value: unknown): string {
-  if (typeof value !== 'string' || !NAME.test(value)) throw invalid(`${what} "${String(value)}" must match ${NAME}`);
-  return value;
-}
-
-function wholeMs(what: string, value: number, max: number): number {
-  if (!(Number.isSafeInteger(value) && value >= 1 && value <= max)) throw invalid(`createTopology: ${what} must be a whole number of ms from 1 to ${max}, got ${String(value)}`);
-  return value;
-}
-
-function invalid(message: string): HeraldError {
-  return new HeraldError(CoreErrors.invalidOptions, message);
 }
