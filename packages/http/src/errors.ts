@@ -118,6 +118,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     action: 'Send the right credentials.',
   },
   notFound: { code: 'not-found', retriable: false, meaning: 'The resource does not exist, or is not visible to the caller (404).', action: 'Check the id.' },
+  methodNotAllowed: {
+    code: 'method-not-allowed',
+    retriable: false,
+    meaning: 'The path is routed, but not for the request\'s method (405); the Allow header lists the methods it takes.',
+    action: 'Send the request with one of the methods in Allow.',
+  },
   conflict: { code: 'conflict', retriable: false, meaning: 'The request conflicts with the current state (409).', action: 'Read the current state and decide again.' },
   idempotencyKeyInFlight: {
     code: 'idempotency-key-in-flight',

@@ -9,6 +9,7 @@ import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
 import { limitRequestsInFlight } from './inFlight.js';
 import { jsonBodyParser } from './jsonBody.js';
 import { listenError } from './listenError.js';
+import { trackAllowedMethods } from './methodNotAllowed.js';
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
@@ -215,9 +216,15 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   fastify.addContentTypeParser(JSON_SUFFIX_TYPE, { parseAs: 'buffer' }, parseJson);
   fastify.setValidatorCompiler(({ schema, httpPart }) => compileValidator(schema as TSchema, httpPart ?? 'body'));
   fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
-  fastify.setNotFoundHandler((request, reply) =>
-    sendProblem(options, new HeraldError(HttpErrors.notFound, `no route for ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
+  // before any route: every route's methods, for the 405 of a path routed for other methods only
+  const allowedMethods = trackAllowedMethods(fastify, { maxParamLength: MAX_PARAM_LENGTH });
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = allowedMethods.of(path);
+    if (allowed.length === 0) return sendProblem(options, new HeraldError(HttpErrors.notFound, `no route for ${request.method} ${path}`), request, reply);
+    reply.header('allow', allowed.join(', '));
+    return sendProblem(options, new HeraldError(HttpErrors.methodNotAllowed, `${path} takes ${allowed.join(', ')}, not ${request.method}`), request, reply);
+  });
   fastify.get(LIVEZ_PATH, async () => ({ status: 'ok' }));
   fastify.get(READYZ_PATH, async () => {
     if (readiness.isReady) return { status: 'ready' };

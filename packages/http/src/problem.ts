@@ -25,6 +25,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.unauthorized]: { status: 401, title: 'Unauthorized' },
   [HttpErrorCodes.forbidden]: { status: 403, title: 'Forbidden' },
   [HttpErrorCodes.notFound]: { status: 404, title: 'Not found' },
+  [HttpErrorCodes.methodNotAllowed]: { status: 405, title: 'Method not allowed' },
   [HttpErrorCodes.conflict]: { status: 409, title: 'Conflict' },
   [HttpErrorCodes.idempotencyKeyInFlight]: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   [HttpErrorCodes.requestIncomplete]: { status: 408, title: 'Request timeout' },
