@@ -71,6 +71,7 @@ const TOKEN_REFUSALS: ReadonlySet<string> = new Set([
   HttpErrorCodes.tokenSignatureInvalid,
   HttpErrorCodes.tokenExpiryMissing,
   HttpErrorCodes.tokenExpired,
+  HttpErrorCodes.tokenTypeInvalid,
   HttpErrorCodes.tokenNotYetValid,
   HttpErrorCodes.tokenAudienceInvalid,
   HttpErrorCodes.tokenIssuerInvalid,

@@ -74,7 +74,18 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: 'The token has no `exp` claim; the gateway accepts no token that never expires (401).',
     action: 'Issue tokens with an `exp` claim.',
   },
-  tokenExpired: { code: 'token-expired', retriable: false, meaning: 'The token\'s `exp` has passed (401).', action: 'Get a new token (log in again or refresh).' },
+  tokenExpired: {
+    code: 'token-expired',
+    retriable: false,
+    meaning: 'The token\'s `exp` has passed, or it was issued (`iat`) longer ago than the gateway\'s `maxTokenAgeMs` (401).',
+    action: 'Get a new token (log in again or refresh).',
+  },
+  tokenTypeInvalid: {
+    code: 'token-type-invalid',
+    retriable: false,
+    meaning: 'The token\'s `typ` header is not the one the gateway\'s `tokenType` requires: another kind of token (an ID token where an access token is expected) (401).',
+    action: 'Send an access token of the required type.',
+  },
   tokenNotYetValid: {
     code: 'token-not-yet-valid',
     retriable: false,

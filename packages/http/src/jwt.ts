@@ -35,8 +35,21 @@ export interface JwtOptions {
   readonly audience: string | readonly string[];
   /** Asymmetric algorithms accepted. Default RS256, ES256 and EdDSA. */
   readonly algorithms?: readonly AsymmetricAlgorithm[];
-  /** Allowed clock skew for `exp` and `nbf`. Default 0. */
+  /** Allowed clock skew for `exp` and `nbf` (and `iat` with `maxTokenAgeMs`). Default 0. */
   readonly clockToleranceMs?: number;
+  /**
+   * The `typ` header every token must carry, e.g. `at+jwt` for OAuth access tokens (RFC 9068): an
+   * ID token or another JWT the same issuer signs for the same audience is then refused (RFC 8725
+   * §3.11, explicit typing). Compared as jose compares it: case-insensitive, `application/`
+   * optional. Default: any `typ`, or none.
+   */
+  readonly tokenType?: string;
+  /**
+   * Tokens issued (`iat`) longer ago than this are refused whatever their `exp` says
+   * (`token-expired`), and must carry `iat`: a bound on how long a leaked long-lived token works.
+   * Whole seconds, as `iat` is. Default: no bound but `exp`.
+   */
+  readonly maxTokenAgeMs?: number;
   /** The claim holding the username (issuer-qualified with several issuers, see `issuer`). Default `sub`. */
   readonly usernameClaim?: string;
   /** The claim holding the roles: an array of strings, or one space-separated string. Default `roles`. */
@@ -80,6 +93,8 @@ export async function jwtAuthenticator(options: JwtOptions): Promise<Authenticat
           audience: settings.audience,
           requiredClaims: ['exp'],
           clockTolerance: settings.clockToleranceMs / 1000,
+          ...(settings.tokenType === undefined ? {} : { typ: settings.tokenType }),
+          ...(settings.maxTokenAgeMs === undefined ? {} : { maxTokenAge: settings.maxTokenAgeMs / 1000 }),
           currentDate: new Date(settings.clock.now()),
         }));
       } catch (error) {
@@ -100,6 +115,8 @@ interface Settings {
   readonly audience: string[];
   readonly algorithms: readonly AsymmetricAlgorithm[];
   readonly clockToleranceMs: number;
+  readonly tokenType: string | undefined;
+  readonly maxTokenAgeMs: number | undefined;
   readonly usernameClaim: string;
   readonly rolesClaim: string;
   readonly clock: Clock;
@@ -124,6 +141,11 @@ function validate(options: JwtOptions): Settings {
   for (const alg of algorithms) if (!DEFAULT_ALGORITHMS.includes(alg)) throw invalid(`algorithms: "${String(alg)}" is not one of ${DEFAULT_ALGORITHMS.join(', ')} (HS256 comes with hs256Secret)`);
   const clockToleranceMs = options.clockToleranceMs ?? 0;
   if (!(Number.isFinite(clockToleranceMs) && clockToleranceMs >= 0)) throw invalid(`clockToleranceMs must be >= 0, got ${clockToleranceMs}`);
+  const { tokenType, maxTokenAgeMs } = options;
+  if (tokenType !== undefined && !(typeof tokenType === 'string' && /^[\x21-\x7e]+$/.test(tokenType))) throw invalid(`tokenType must be a media type like "at+jwt", got ${JSON.stringify(tokenType)}`);
+  if (maxTokenAgeMs !== undefined && !(Number.isInteger(maxTokenAgeMs) && maxTokenAgeMs >= 1000 && maxTokenAgeMs % 1000 === 0)) {
+    throw invalid(`maxTokenAgeMs must be a whole number of seconds in milliseconds (iat has a resolution of one second), got ${maxTokenAgeMs}`);
+  }
   if (options.jwks) {
     try {
       new URL(options.jwks.url);
@@ -140,6 +162,8 @@ function validate(options: JwtOptions): Settings {
     audience: list(options.audience, 'audience'),
     algorithms,
     clockToleranceMs,
+    tokenType,
+    maxTokenAgeMs,
     usernameClaim: options.usernameClaim ?? 'sub',
     rolesClaim: options.rolesClaim ?? 'roles',
     clock: options.clock ?? systemClock,
@@ -171,6 +195,7 @@ function asAuthError(error: unknown): HeraldError {
   const fail = (spec: ErrorCodeSpec, why: string) => new HeraldError(spec, why, { cause: error });
   switch (code) {
     case 'ERR_JWT_EXPIRED':
+      if (claim === 'iat') return fail(HttpErrors.tokenExpired, 'the token was issued longer ago than this service accepts ("iat", maxTokenAgeMs)');
       return fail(HttpErrors.tokenExpired, 'the token has expired');
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
       return fail(HttpErrors.tokenAlgorithmNotAllowed, `the token's algorithm is not accepted`);
@@ -179,6 +204,9 @@ function asAuthError(error: unknown): HeraldError {
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       if (claim === 'exp' && reason === 'missing') return fail(HttpErrors.tokenExpiryMissing, 'the token has no "exp" claim');
       if (claim === 'nbf' && reason === 'check_failed') return fail(HttpErrors.tokenNotYetValid, 'the token is not valid yet ("nbf" is in the future)');
+      if (claim === 'iat' && reason === 'check_failed') return fail(HttpErrors.tokenNotYetValid, 'the token is not valid yet ("iat" is in the future)');
+      if (claim === 'iat' && reason === 'missing') return fail(HttpErrors.tokenClaimsInvalid, 'the token has no "iat" claim, which this service needs to bound its age (maxTokenAgeMs)');
+      if (claim === 'typ') return fail(HttpErrors.tokenTypeInvalid, 'the token\'s "typ" header is not the type this service accepts');
       if (claim === 'aud') return fail(HttpErrors.tokenAudienceInvalid, `the token's audience is not accepted (${message})`);
       if (claim === 'iss') return fail(HttpErrors.tokenIssuerInvalid, `the token's issuer is not trusted (${message})`);
       return fail(HttpErrors.tokenClaimsInvalid, `the token's claims are invalid: ${message}`);

@@ -18,6 +18,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.tokenSignatureInvalid]: { status: 401, title: 'Invalid token signature' },
   [HttpErrorCodes.tokenExpiryMissing]: { status: 401, title: 'Token has no expiry' },
   [HttpErrorCodes.tokenExpired]: { status: 401, title: 'Token expired' },
+  [HttpErrorCodes.tokenTypeInvalid]: { status: 401, title: 'Token type not accepted' },
   [HttpErrorCodes.tokenNotYetValid]: { status: 401, title: 'Token not yet valid' },
   [HttpErrorCodes.tokenAudienceInvalid]: { status: 401, title: 'Token audience not accepted' },
   [HttpErrorCodes.tokenIssuerInvalid]: { status: 401, title: 'Token issuer not trusted' },
