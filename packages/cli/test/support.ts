@@ -66,3 +66,6 @@ export function letter(over: Partial<DeadLetter> = {}): DeadLetter {
     ...over,
   };
 }
+
+/** What must never reach a terminal raw: controls, bidi overrides and isolates. */
+export const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
