@@ -30,6 +30,8 @@ interface Work<Data> {
  * - The start event starts an instance (a second one is ignored), activates the first step and
  *   applies the events that came before it, in arrival order.
  * - Before the start, a step's event is kept (`deferred`); any other event is ignored.
+ * - An event goes to the first step, in order, that it moves and that has not ended; if every step
+ *   it moves has ended, to the first of them (a duplicate, or a late completion).
  * - A step's completion (even before the step is active) completes it and activates the next one;
  *   when none is left, the saga completes. A failure, or an active step's deadline, fails the step
  *   and the saga: deadlines are cancelled, completed steps compensated, last first. An event of any
@@ -94,7 +96,7 @@ function start<Data>(work: Work<Data>, event: Envelope): void {
 
 /** Applies a step's event to a started instance; returns whether it changed anything. */
 function apply<Data>(work: Work<Data>, event: Envelope): boolean {
-  const found = findTrigger(work.saga, event);
+  const found = findTrigger(work.saga, event, work.state.steps);
   if (!found) return false;
   const { step: definition, trigger, completes } = found;
   const step = work.state.steps.find((s) => s.name === definition.name)!;
@@ -210,15 +212,32 @@ function matches<Data>(trigger: SagaTrigger<Data>, event: Envelope): boolean {
   return trigger.definition.type === event.type && (trigger.when?.(event) ?? true);
 }
 
-/** The first step (in order) with a trigger for the event: completions before failures. */
-function findTrigger<Data>(saga: SagaDefinition<Data>, event: Envelope): { step: SagaStep<Data>; trigger: SagaTrigger<Data>; completes: boolean } | undefined {
+type Found<Data> = { step: SagaStep<Data>; trigger: SagaTrigger<Data>; completes: boolean };
+
+/**
+ * The step an event is for: the first step (in order) with a trigger for it that has not ended
+ * (`waiting` or `active` in `steps`), else the first with a trigger for it at all (a duplicate, or
+ * a late completion); within a step, completions before failures. An event type several steps
+ * react to (a cancellation each step fails on, an approval each of two steps needs) thus moves the
+ * step whose turn it is, not the first step, long completed, that would ignore it.
+ */
+function findTrigger<Data>(saga: SagaDefinition<Data>, event: Envelope, steps: readonly SagaStepState[] = []): Found<Data> | undefined {
+  let first: Found<Data> | undefined;
   for (const step of saga.steps) {
-    const completion = step.completedBy.find((t) => matches(t, event));
-    if (completion) return { step, trigger: completion, completes: true };
-    const failure = step.failedBy.find((t) => matches(t, event));
-    if (failure) return { step, trigger: failure, completes: false };
+    const found = triggerOf(step, event);
+    if (!found) continue;
+    const status = steps.find((s) => s.name === step.name)?.status;
+    if (status === 'waiting' || status === 'active') return found;
+    first ??= found;
   }
-  return undefined;
+  return first;
+}
+
+function triggerOf<Data>(step: SagaStep<Data>, event: Envelope): Found<Data> | undefined {
+  const completion = step.completedBy.find((t) => matches(t, event));
+  if (completion) return { step, trigger: completion, completes: true };
+  const failure = step.failedBy.find((t) => matches(t, event));
+  return failure && { step, trigger: failure, completes: false };
 }
 
 function definitionOf<Data>(saga: SagaDefinition<Data>, name: string): SagaStep<Data> {

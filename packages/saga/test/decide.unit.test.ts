@@ -185,6 +185,16 @@ describe('a saga decides', () => {
     expect(stale.state).toBe(state);
   });
 
+  it('gives an event type two steps complete on to the step whose turn it is, early events included', () => {
+    const Approved = defineEvent({ type: 'Approved', topic: 'approvals', key: (d) => d.orderId, schema: Type.Object({ orderId: Type.String() }) });
+    const approved = () => sagaEvent(Approved, { orderId: ORDER }, { correlationId: ORDER });
+    const saga = defineSaga({ name: 'approvals', startedBy: OrderPlaced, initial: () => ({}) })
+      .step('manager', { completedBy: on(Approved) })
+      .step('director', { completedBy: on(Approved) });
+    const scenario = givenSaga(saga).given(approved(), approved());
+    expect(scenario.when(placed()).transitionTypes).toEqual(['SagaStarted', 'SagaStepCompleted', 'SagaStepCompleted', 'SagaCompleted']);
+  });
+
   it('never mutates the state it is given', () => {
     const scenario = givenSaga(OrderSaga).given(placed());
     const before = scenario.state!;
