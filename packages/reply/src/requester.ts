@@ -117,6 +117,8 @@ export function createRequester(options: RequesterOptions): Requester {
   const group = `herald.reply.${instanceId}`;
   const positions = positionCommitter({ clock: app.clock, logger: app.logger, group });
   let state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  /** The start in progress (or done): close waits for it, so a subscription it makes is closed too. */
+  let starting: Promise<void> | undefined;
   let markReady!: () => void;
   let failReady!: (error: unknown) => void;
   const isReady = new Promise<void>((resolve, reject) => ((markReady = resolve), (failReady = reject)));
@@ -158,6 +160,18 @@ export function createRequester(options: RequesterOptions): Requester {
 
   const sink = readingSink({ receive, positions, facts: membershipFacts(app.instrumentation, group), markReady });
 
+  const subscribe = async () => {
+    try {
+      subscription = await app.broker.subscribe({ group, topics: [...replyTopics.keys()], start: 'latest' }, sink);
+      positions.attach(subscription);
+      // closed meanwhile: close leaves the group once this returns; the requester stays closed
+      if (state === 'starting') state = 'running';
+    } catch (error) {
+      failReady(error);
+      throw error;
+    }
+  };
+
   const closedError = (id: string, entry: Waiting) =>
     new HeraldError(
       ReplyErrors.requesterClosed,
@@ -177,14 +191,8 @@ export function createRequester(options: RequesterOptions): Requester {
     async start() {
       if (state !== 'new') return;
       state = 'starting';
-      try {
-        subscription = await app.broker.subscribe({ group, topics: [...replyTopics.keys()], start: 'latest' }, sink);
-        positions.attach(subscription);
-        state = 'running';
-      } catch (error) {
-        failReady(error);
-        throw error;
-      }
+      starting = subscribe();
+      await starting;
     },
     ready: () => isReady,
     async close() {
@@ -197,6 +205,8 @@ export function createRequester(options: RequesterOptions): Requester {
         else waiting.delete(id);
         entry.reject(closedError(id, entry));
       }
+      // a close during start: the group's membership comes once subscribe returns, and is left here
+      await starting?.catch(() => undefined);
       try {
         await subscription?.close();
       } finally {

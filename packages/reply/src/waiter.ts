@@ -77,6 +77,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
   const group = `herald.wait.${instanceId}`;
   const positions = positionCommitter({ clock: app.clock, logger: app.logger, group });
   let state: 'new' | 'running' | 'closed' = 'new';
+  /** The start in progress (or done): close waits for it, so a subscription it makes is closed too. */
+  let starting: Promise<void> | undefined;
   let markReady!: () => void;
   let failReady!: (error: unknown) => void;
   const isReady = new Promise<void>((resolve, reject) => ((markReady = resolve), (failReady = reject)));
@@ -118,6 +120,16 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
 
   const sink = readingSink({ receive, positions, facts: membershipFacts(app.instrumentation, group), markReady });
 
+  const subscribe = async () => {
+    try {
+      subscription = await app.broker.subscribe({ group, topics, start: 'latest' }, sink);
+      positions.attach(subscription);
+    } catch (error) {
+      failReady(error);
+      throw error;
+    }
+  };
+
   return {
     name: `event-waiter:${instanceId}`,
     instanceId,
@@ -127,13 +139,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     async start() {
       if (state !== 'new') return;
       state = 'running';
-      try {
-        subscription = await app.broker.subscribe({ group, topics, start: 'latest' }, sink);
-        positions.attach(subscription);
-      } catch (error) {
-        failReady(error);
-        throw error;
-      }
+      starting = subscribe();
+      await starting;
     },
     ready: () => isReady,
     async close() {
@@ -141,6 +148,8 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
       state = 'closed';
       failReady(new HeraldError(ReplyErrors.waiterClosed, `event waiter ${instanceId} closed before it was ready`, { retriable: true }));
       for (const set of [...waiting.values()]) for (const wait of [...set]) wait.done(undefined);
+      // a close during start: the group's membership comes once subscribe returns, and is left here
+      await starting?.catch(() => undefined);
       try {
         await subscription?.close();
       } finally {
