@@ -2,11 +2,10 @@
 // block): the edges where engines used to answer differently.
 import { HeraldError } from '@herald/core';
 import { expect, it } from 'vitest';
+import { MINUTE, T0 } from './conformanceFixtures.js';
 import type { AnalyticsStore, MetricPoint } from './types.js';
 import { MAX_METRIC_VALUE } from './validate.js';
 
-const MINUTE = 60_000;
-const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 
 const point = (pointId: string, name: string, value: number, occurredAt: number): MetricPoint => ({ pointId, name, value, occurredAt, labels: {} });
 

@@ -2,12 +2,11 @@
 // block): what a store keeps over time (retention) and what it does once closed.
 import { createManualClock, HeraldError } from '@herald/core';
 import { expect, it, vi } from 'vitest';
+import { MINUTE, T0 } from './conformanceFixtures.js';
 import { SWEEP_CHUNK, type AnalyticsRetentionOptions } from './retention.js';
 import type { AnalyticsEvent, AnalyticsStore, LateEvent, MetricPoint } from './types.js';
 
-const MINUTE = 60_000;
 const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 
 const event = (eventId: string, userId: string, type: string, occurredAt: number): AnalyticsEvent => ({ eventId, userId, type, occurredAt, properties: {} });
 const point = (pointId: string, value: number, occurredAt: number): MetricPoint => ({ pointId, name: 'latency', value, occurredAt, labels: {} });
