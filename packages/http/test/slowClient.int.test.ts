@@ -7,7 +7,7 @@ import { fixture, gate, type Fixture } from './support.js';
  * connection. The client gives up after `giveUpMs` (a safety net, not a measure: a server that
  * never times the request out leaves the answer empty).
  */
-function sendPartially(url: string, head: string, giveUpMs = 5_000): Promise<{ head: string; body: string; closedByServer: boolean }> {
+function sendPartially(url: string, head: string, giveUpMs = 15_000): Promise<{ head: string; body: string; closedByServer: boolean }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
@@ -39,7 +39,9 @@ describe('a client that does not send its whole request', () => {
   });
 
   it('gets 408 request-incomplete once requestTimeoutMs has passed, its connection closed before its route runs; a route slower than that is not cut', async () => {
-    f = fixture({ requestTimeoutMs: 200 });
+    // 1 s, not less: the whole requests below are timed too, and on a loaded machine (CI's two
+    // cores running other test files) one took over 200 ms to arrive and was refused with a 408
+    f = fixture({ requestTimeoutMs: 1_000 });
     const { url } = await f.gateway.listen({ port: 0 });
     // a whole request whose route takes longer than the timeout: only receiving is timed
     f.hold = gate();
