@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GAUGES, HISTOGRAMS } from '@herald/metrics';
 import { describe, expect, it } from 'vitest';
-import { BOOKINGS_METRIC, PAYMENTS_METRIC, PENDING_AGE_METRIC } from '../src/businessMetrics.js';
+import { BOOKINGS_METRIC, DRIVER_HELD_AGE_METRIC, PAYMENTS_METRIC, PENDING_AGE_METRIC } from '../src/businessMetrics.js';
 import { EXAMPLE_DIR } from './support/processes.js';
 
-// Seed 000's "sagas failing often" and "fraud-group must be fast" alerts, checked and unit-tested by the real promtool (Debian's
+// Seed 000's "sagas failing often" and "fraud-group must be fast" alerts, and the stuck-saga ones, checked and unit-tested by the real promtool (Debian's
 // `prometheus` package; CI installs it).
 
 const RULES = join(EXAMPLE_DIR, 'prometheus');
@@ -22,16 +22,16 @@ function promtool(args: string[]): Promise<{ code: number; out: string }> {
 
 describe('ride-hailing alert rules', () => {
   it('pass promtool check rules, and name only the business gauges the services expose (and Herald\'s own metrics)', async () => {
-    expect(await promtool(['check', 'rules', 'rules.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 3 rules found') });
+    expect(await promtool(['check', 'rules', 'rules.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS: 4 rules found') });
     const names = new Set([...readFileSync(join(RULES, 'rules.yml'), 'utf8').matchAll(/\b(ride_[a-z_]+)[{)]/g)].map((m) => m[1]));
-    // the expressions query the bookings gauges; a description points at the payments one
-    expect([...names].sort()).toEqual([BOOKINGS_METRIC, PENDING_AGE_METRIC, PAYMENTS_METRIC].sort());
+    // the expressions query the bookings and held-driver gauges; a description points at the payments one
+    expect([...names].sort()).toEqual([BOOKINGS_METRIC, PENDING_AGE_METRIC, DRIVER_HELD_AGE_METRIC, PAYMENTS_METRIC].sort());
     // the fraud-group's alert reads Herald's metrics, by the names @herald/metrics gives them
     const herald = new Set([...readFileSync(join(RULES, 'rules.yml'), 'utf8').matchAll(/\b(herald_[a-z_]+)\{/g)].map((m) => m[1]));
     expect([...herald].sort()).toEqual([`${HISTOGRAMS.criticalTime.name}_bucket`, GAUGES.lag.name].sort());
   });
 
-  it('pass their unit tests: a third cancelled fires, a tenth or a quiet hour does not; a booking pending 5 minutes fires; a slow or stopped fraud-group fires', async () => {
+  it('pass their unit tests: a third cancelled fires, a tenth or a quiet hour does not; a booking pending 5 minutes fires, and a driver held 5 minutes after the ride; a slow or stopped fraud-group fires', async () => {
     expect(await promtool(['test', 'rules', 'rules.test.yml'])).toEqual({ code: 0, out: expect.stringContaining('SUCCESS') });
   });
 });
