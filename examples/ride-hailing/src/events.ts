@@ -3,8 +3,9 @@ import { Type } from '@sinclair/typebox';
 
 // Seed 000's events, on its topics. Booking and pricing events are keyed by region (the seed's
 // partitioning: a region's events in one partition, in order), driver events by driver (a
-// driver's GPS points in order), payment events by rider (a rider's payments in order), and the
-// saga log by booking. Money is in integer cents.
+// driver's GPS points in order; DriverUnavailable, which names no driver, by region), payment
+// events by rider (a rider's payments in order), and the saga log by booking. Money is in integer
+// cents.
 
 const Id = Type.String({ minLength: 1, maxLength: 100 });
 const Region = Type.String({ minLength: 1, maxLength: 50 });
