@@ -50,12 +50,18 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
   };
 
   // content
-  /** The artist's name in content's cache; refuses an artist content has not heard of (yet). */
-  const artistName = async (tx: SqlTx, artistId: string | null): Promise<string | null> => {
-    if (artistId === null) return null;
-    const [row] = await tx.query<{ name: string }>('SELECT name FROM content_artists WHERE artist_id = $1', [artistId]);
-    if (!row) throw new HeraldError(API_ERRORS.unknownArtist, `artist ${artistId} is not known to content (an artist created a moment ago is known within moments)`);
-    return row.name;
+  /**
+   * Refuses an artist content's cache has not heard of (yet), after writing its row: on PostgreSQL
+   * that locks it, and content's rename writes that row before renaming the posts, so a rename
+   * being applied is waited for (its name then read), or waits for this post and renames it too.
+   * Without it, a post read the old name while the rename, not seeing the uncommitted post, renamed
+   * the others: that post kept the old name for good. (SQLite runs each statement alone: the
+   * statement that writes the post reads the name itself.)
+   */
+  const lockArtist = async (tx: SqlTx, artistId: string | null): Promise<void> => {
+    if (artistId === null) return;
+    const known = await tx.execute('UPDATE content_artists SET version = version WHERE artist_id = $1', [artistId]);
+    if (known === 0) throw new HeraldError(API_ERRORS.unknownArtist, `artist ${artistId} is not known to content (an artist created a moment ago is known within moments)`);
   };
   const postNotFound = (postId: string) => new HeraldError(API_ERRORS.postNotFound, `no post ${postId}`);
   /** The post, unless deleted. */
@@ -75,12 +81,15 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
       await knownUser(tx, body.authorId);
       const postId = uuidv7();
       const artistId = body.artistId ?? null;
-      const post = { postId, authorId: body.authorId, artistId, artistName: await artistName(tx, artistId), title: body.title, content: body.content, slug: slugOf(body.title, postId), version: 1 };
+      await lockArtist(tx, artistId);
       const createdAt = now();
-      await tx.execute(
-        'INSERT INTO content_posts (post_id, author_id, artist_id, artist_name, title, content, slug, version, deleted, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $8)',
-        [postId, post.authorId, artistId, post.artistName, post.title, post.content, post.slug, createdAt],
+      const slug = slugOf(body.title, postId);
+      const [row] = await tx.query<{ artist_name: string | null }>(
+        `INSERT INTO content_posts (post_id, author_id, artist_id, artist_name, title, content, slug, version, deleted, updated_at)
+         VALUES ($1, $2, $3, (SELECT name FROM content_artists WHERE artist_id = $3), $4, $5, $6, 1, 0, $7) RETURNING artist_name`,
+        [postId, body.authorId, artistId, body.title, body.content, slug, createdAt],
       );
+      const post = { postId, authorId: body.authorId, artistId, artistName: row!.artist_name, title: body.title, content: body.content, slug, version: 1 };
       await publish(PostCreated, { ...post, createdAt });
       logger.info('published', { event: PostCreated.topic, status: 'published', postId });
       return { postId, slug: post.slug, version: 1 };
@@ -98,7 +107,7 @@ export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): vo
       if (artistChanged) {
         // a deleted post is not found before its new artist is checked
         await livePost(tx, params.id);
-        await artistName(tx, body.artistId ?? null);
+        await lockArtist(tx, body.artistId ?? null);
       }
       // One statement reads the row, writes it and takes the next version: concurrent edits on
       // SQLite (one connection, see @herald/sqlite's README) and on PostgreSQL (the row's lock) each
