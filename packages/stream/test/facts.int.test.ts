@@ -181,7 +181,28 @@ describe('stream facts', () => {
     expect(t.of('punctuation-failed')).toEqual([]);
   });
 
-  it('reports each failed punctuation with its error code: a window result its output refuses fails at every tick', async () => {
+  it('reports each failed punctuation with its error code: a forEach on the results that hangs past the deadline fails at every tick', async () => {
+    const clock = createManualClock(0);
+    const topology = createTopology<SqlTx>({ name: 'pulses', idleTimeoutMs: IDLE_MS, punctuateIntervalMs: INTERVAL_MS, handler: { timeoutMs: 300 } });
+    topology
+      .from(Pulse)
+      .groupByKey()
+      .windowedBy(TimeWindows.ofSizeWithNoGrace(1_000))
+      .count('per-source', { late: { handler: async () => {} } })
+      .forEach(() => new Promise<void>(() => {})); // never settles, ignores its signal
+    const t = await started(clock, topology, publishPulse);
+    await eventually(() => (t.applied() === 1 ? true : undefined), 20_000, 'the pulse to be counted', 5);
+    await advanceUntil(clock, () => (t.of('punctuation-failed').length >= 3 ? true : undefined), 'three punctuations to fail');
+
+    const failed = t.of('punctuation-failed');
+    expect(failed.map(({ group, partition, reason }) => ({ group, partition, reason }))).toEqual(failed.map(() => ({ group: 'pulses', partition: 0, reason: 'timeout' })));
+    // nothing of the failed punctuations is reported as done: the stream time stays at the pulse's
+    expect(t.of('window-results')).toEqual([]);
+    expect(t.of('stream-time').map((f) => f.streamTime)).toEqual([1_000]);
+    expect(await t.app.stores.deadLetters.list()).toEqual([]);
+  });
+
+  it('does not fail the punctuation for a window result its output refuses: the result is dead-lettered, not counted as emitted', async () => {
     const clock = createManualClock(0);
     const topology = createTopology<SqlTx>({ name: 'pulses', idleTimeoutMs: IDLE_MS, punctuateIntervalMs: INTERVAL_MS });
     topology
@@ -192,13 +213,13 @@ describe('stream facts', () => {
       .to(BadCounts, (r) => ({ userId: r.key, clicks: r.value.value as unknown as string }));
     const t = await started(clock, topology, publishPulse);
     await eventually(() => (t.applied() === 1 ? true : undefined), 20_000, 'the pulse to be counted', 5);
-    await advanceUntil(clock, () => (t.of('punctuation-failed').length >= 3 ? true : undefined), 'three punctuations to fail');
+    await advanceUntil(clock, () => (t.of('stream-time').length >= 2 ? true : undefined), 'the punctuation to commit');
 
-    const failed = t.of('punctuation-failed');
-    expect(failed.map(({ group, partition, reason }) => ({ group, partition, reason }))).toEqual(failed.map(() => ({ group: 'pulses', partition: 0, reason: 'schema-violation' })));
-    expect(failed[0]!.error.message).toContain('BadCounts');
-    // nothing of the failed punctuations is reported as done: the stream time stays at the pulse's
+    const letters = await t.app.stores.deadLetters.list({ group: 'pulses' });
+    expect(letters.map((l) => [l.handler, l.reason])).toEqual([['pulses:stream:results', 'schema-violation']]);
+    expect(letters[0]!.error.message).toContain('BadCounts');
+    expect(t.of('punctuation-failed')).toEqual([]);
     expect(t.of('window-results')).toEqual([]);
-    expect(t.of('stream-time').map((f) => f.streamTime)).toEqual([1_000]);
+    expect(t.of('stream-time')[1]!.streamTime).toBeGreaterThanOrEqual(2_000);
   });
 });

@@ -7,6 +7,7 @@ import { createCommitFacts, type AggregationTally } from './facts.js';
 import { idleSets, noteRecord, notedTopics } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
+import { maxAttemptsOf, resultFailureRecorder } from './resultFailures.js';
 import { runBatch } from './run.js';
 
 /**
@@ -31,6 +32,9 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
   const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
   const facts = createCommitFacts((fact) => app.instrumentation.emit(fact));
+  const resultFailures = resultFailureRecorder({ store: app.stores.deadLetters, clock: app.clock, instrumentation: app.instrumentation });
+  // a batch's last attempt is its event's last alone: a failure of the whole batch goes one event at a time
+  const maxAttempts = maxAttemptsOf({ topology: plan.handler?.retry, app: app.handlerDefaults.retry });
   app.instrumentation.on((fact) => {
     if (fact.kind === 'handled') {
       const sets = setsByGroup.get(fact.group);
@@ -60,7 +64,9 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
         await whileBusy(activity, { scopes, partition, eventIds: part.map((e) => e.id), signal }, async () => {
           if (noted.has(topic)) await noteRecord({ windows: windows!, tx: ctx.tx, group: group.group, topic, partition }, app.clock.now());
           const tally: AggregationTally[] = [];
-          await runBatch(group, { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows, tally }, part);
+          const failures = resultFailures({ group: group.group, topic, partition, attempts: ctx.attempt, lastAttempt: ctx.alone && ctx.attempt >= maxAttempts, signal, logger: ctx.logger });
+          const run = { tx: ctx.tx, publish: ctx.publish, logger: ctx.logger, signal, group: group.group, partition, clock: app.clock, windows, tally, resultFailures: failures };
+          await runBatch(group, run, part);
           // an attempt past its deadline rolls back, even if its code (a hung forEach) finished since
           if (!signal.aborted) facts.hold({ group: group.group, topic, partition, eventId: part.at(-1)!.id }, tally);
         });
@@ -69,7 +75,7 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   }
   if (coPartitionedSets(plan).length > 0) app.use(coPartitioningCheck(app, plan));
   // idleTimeoutMs false (Infinity here): only records move stream time
-  if (aggregates && Number.isFinite(plan.idleTimeoutMs)) app.use(createPunctuator(app, plan, activity, windows!));
+  if (aggregates && Number.isFinite(plan.idleTimeoutMs)) app.use(createPunctuator(app, plan, { activity, windows: windows!, resultFailures, maxAttempts }));
 }
 
 /**

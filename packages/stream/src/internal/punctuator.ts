@@ -3,6 +3,17 @@ import type { Activity } from './activity.js';
 import { punctuationFailed, streamFacts, type AggregationTally } from './facts.js';
 import { idleSets, lastRecords, punctuateIdle, recentRecord, type IdleSet, type IdleTimes } from './idleClock.js';
 import type { GroupPlan, TopologyPlan } from './plan.js';
+import type { ResultFailures, ResultRun } from './resultFailures.js';
+
+/** What the punctuator works with besides the app and the plan. */
+export interface PunctuatorDeps {
+  readonly activity: Activity;
+  readonly windows: WindowStore<unknown>;
+  /** Binds the dead-lettering of window results that cannot be emitted to one punctuation. */
+  readonly resultFailures: (run: ResultRun) => ResultFailures;
+  /** Punctuations of a partition in a row that a result's retriable failure fails before it is dead-lettered. */
+  readonly maxAttempts: number;
+}
 
 /**
  * The component that closes idle partitions' windows: every `punctuateIntervalMs` (on the app's
@@ -16,11 +27,18 @@ import type { GroupPlan, TopologyPlan } from './plan.js';
  * its batches do. A failed punctuation is logged, emitted as a `punctuation-failed` fact (with
  * its error's code: an operator alerts on it, since a partition whose punctuation fails at every
  * tick never closes its windows) and tried again at the next tick; the other partitions and sets
- * go on. One that committed emits its stream facts (late records, results, stream time). Closing
+ * go on. A window's result that cannot be emitted fails the punctuation when its error is
+ * retriable, until `maxAttempts` punctuations of the partition in a row failed; then, or at once
+ * for a non-retriable error, it is dead-lettered (see `resultFailures.ts`) and the punctuation
+ * goes on, so one window's result does not keep every other window of its partition open. One
+ * that committed emits its stream facts (late records, results, stream time). Closing
  * lets the punctuation in flight finish until close's deadline, then abandons it (its transaction
  * rolls back; not counted as a failure).
  */
-export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity: Activity, windows: WindowStore<unknown>): Component {
+export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, deps: PunctuatorDeps): Component {
+  const { activity, windows } = deps;
+  /** Failed punctuations in a row, per idle set and partition: the attempt number of the next. */
+  const failures = new Map<string, number>();
   const stop = new AbortController();
   const logger = app.logger.child({ component: `stream:${plan.name}` });
   // as its batches: the topology's own timeout, else the app's handler default, else Herald's
@@ -72,17 +90,26 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, activity:
     );
     /** What the transaction's last run did (an engine may run a transaction's work again). */
     let tally: AggregationTally[] = [];
+    const attempt = `${set.scope}\u0000${partition}`;
+    const attempts = (failures.get(attempt) ?? 0) + 1;
+    const topic = set.topics.join('+');
+    const resultFailures = deps.resultFailures({ group: group.group, topic, partition, attempts, lastAttempt: attempts >= deps.maxAttempts, signal: deadline.signal, logger });
     try {
       await app.transaction(async (tx, publish) => {
         // its deadline passed while it waited for the transaction: it does nothing
         deadline.signal.throwIfAborted();
         tally = [];
-        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows, tally };
+        const ctx = { tx, publish, logger, signal: deadline.signal, group: group.group, partition, clock: app.clock, windows, tally, resultFailures };
         await untilAborted(punctuateIdle(set, group, ctx, times, activity), deadline.signal);
         // user code that saw the abort and returned early did not finish: nothing of it commits
         deadline.signal.throwIfAborted();
       });
-      for (const fact of streamFacts(tally, { group: group.group, topic: set.topics.join('+'), partition })) app.instrumentation.emit(fact);
+      failures.delete(attempt);
+      for (const fact of streamFacts(tally, { group: group.group, topic, partition })) app.instrumentation.emit(fact);
+    } catch (error) {
+      // closing abandoned it: not a failure of its own
+      if (!stop.signal.aborted) failures.set(attempt, attempts);
+      throw error;
     } finally {
       cancelTimer();
       current = undefined;

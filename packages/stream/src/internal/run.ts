@@ -1,4 +1,4 @@
-import { HeraldError, unstorableTextReason, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
+import { HeraldError, isRetriable, unstorableTextReason, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
@@ -7,6 +7,7 @@ import type { AggregationTally } from './facts.js';
 import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { assertJson } from './repartition.js';
+import type { ResultFailures } from './resultFailures.js';
 
 /** What a run of a group's part of the topology works with: one transaction, one partition. */
 export interface RunContext {
@@ -25,6 +26,12 @@ export interface RunContext {
   readonly onLate?: (late: LateRecord<unknown>) => void;
   /** Gets what each aggregation did (late records, results, stream time): the facts emitted once the run commits. */
   readonly tally?: AggregationTally[];
+  /**
+   * Where a window's result whose emission failed for good goes (a non-retriable error, or a
+   * retriable one on the last attempt): dead-lettered, and the run goes on. Absent: the failure
+   * fails the run.
+   */
+  readonly resultFailures?: ResultFailures;
 }
 
 /** A record on its way through the graph, with the event it came from (for correlation and traces). */
@@ -133,9 +140,32 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
       });
       for (const late of applied?.late ?? []) await sendLate(node, late);
       const results = [...(applied?.results ?? []), ...finalResults(node, closed)];
-      for (const result of results) await push(node.children, resultRecord(node, result));
-      // counted per aggregation and run, not per record: the facts cost nothing per record
-      if (applied?.change) ctx.tally?.push({ node, late: applied.late.length, results: results.length, streamTime: applied.change.streamTime });
+      let emitted = 0;
+      for (const result of results) if (await emit(node, result)) emitted++;
+      // counted per aggregation and run, not per record: the facts cost nothing per record; a
+      // result dead-lettered is not emitted (its letter is counted as the core counts letters)
+      if (applied?.change) ctx.tally?.push({ node, late: applied.late.length, results: emitted, streamTime: applied.change.streamTime });
+    }
+  }
+
+  /**
+   * Emits one result downstream. Should that fail for good, the result is dead-lettered and the
+   * others go on, so one window cannot block its partition: what it gave downstream aggregations
+   * is taken back; what its downstream had already written in the transaction (an earlier sink's
+   * event, a `forEach`'s writes before it threw) stays, as the transaction has no savepoint.
+   */
+  async function emit(node: AggregateNode, result: WindowResult<unknown>): Promise<boolean> {
+    const record = resultRecord(node, result);
+    const buffered = new Map([...buffers].map(([n, b]) => [n, b.length]));
+    try {
+      await push(node.children, record);
+      return true;
+    } catch (error) {
+      const failures = ctx.resultFailures;
+      if (failures === undefined || ctx.signal.aborted || (isRetriable(error) && !failures.lastAttempt)) throw error;
+      for (const [n, b] of buffers) b.length = buffered.get(n) ?? 0;
+      await failures.record({ node, result, timestamp: record.timestamp, error });
+      return false;
     }
   }
 

@@ -1,0 +1,130 @@
+import {
+  createDeliveryState,
+  createHandlerContext,
+  deadLetter,
+  decodeEnvelope,
+  encodeEnvelope,
+  RETRY_DEFAULTS,
+  uuidv7,
+  type RetryOptions,
+  type Clock,
+  type Envelope,
+  type Instrumentation,
+  type DeadLetterStore,
+  type Logger,
+} from '@herald/core';
+import type { WindowResult } from '../types.js';
+import type { AggregateNode } from './graph.js';
+
+/**
+ * What a window's result that could not be emitted for good (its downstream, a result mapper, a
+ * sink whose schema refuses the event, a `forEach`, failed with a non-retriable error, or with a
+ * retriable one on the last attempt) becomes: a dead letter, so that its partition goes on.
+ */
+export interface ResultFailures {
+  /** Whether a retriable failure is dead-lettered now: the batch's (or punctuation's) retries are used up. */
+  readonly lastAttempt: boolean;
+  /** Records the result's dead letter; resolves once it is stored. */
+  record(failure: FailedResult): Promise<void>;
+}
+
+/** A result whose emission failed, as the run knows it. */
+export interface FailedResult {
+  readonly node: AggregateNode;
+  readonly result: WindowResult<unknown>;
+  /** The result's event time (its window's last instant). */
+  readonly timestamp: number;
+  readonly error: unknown;
+}
+
+/** Where the run that failed to emit it was. */
+export interface ResultRun {
+  readonly group: string;
+  /** The topic(s) the run read, `+`-joined for a punctuation of several. */
+  readonly topic: string;
+  readonly partition: number;
+  /** The run's attempt number. */
+  readonly attempts: number;
+  readonly lastAttempt: boolean;
+  /** Aborted when the run's attempt is over: the failure is then not dead-lettered, the run is tried again. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+type ResultFailure = FailedResult & ResultRun;
+
+/** The event type of a window result's dead letter; its data is {@link ResultLetterData}. */
+export const RESULT_LETTER_TYPE = 'herald.stream.WindowResult';
+
+/** What a window result's dead letter holds as its envelope's data: the window, its value and where it was. */
+export interface ResultLetterData {
+  readonly aggregation: string;
+  readonly store: string;
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  readonly kind: WindowResult<unknown>['kind'];
+  readonly value: unknown;
+}
+
+/** The handler name of a group's window-result dead letters (beside its batch handler `<group>:stream`). */
+export const resultHandler = (group: string): string => `${group}:stream:results`;
+
+/**
+ * Dead-letters failed window results through the core's own `deadLetter` policy (so a letter has
+ * what every letter has: reason from the error's code, fingerprint, redacted error and its cause
+ * chain, a `dead-lettered` fact). A window result has no record of its own: the letter's offset is
+ * -1, its envelope a `herald.stream.WindowResult` event holding the window (aggregation, key, bounds,
+ * kind, value); it can be listed, grouped and inspected, not redriven: its type is no event of
+ * the app, so a redrive through the pipeline fails and leaves it `dead` (discard it once handled).
+ *
+ * The letter is written in a transaction of its own, before the run's commits (a failure turned into
+ * success is first recorded); a run that rolls back after it closes the window again, and a final
+ * result already lettered for that window is not lettered twice.
+ */
+export function resultFailureRecorder(deps: { store: DeadLetterStore; clock: Clock; instrumentation: Instrumentation }): (run: ResultRun) => ResultFailures {
+  const policy = deadLetter({ ...deps, policy: 'skip' });
+  return (run) => ({ lastAttempt: run.lastAttempt, record: (failed) => recordResultFailure({ ...run, ...failed }) });
+
+  async function recordResultFailure(failure: ResultFailure): Promise<void> {
+    const { node, result, group, partition } = failure;
+    const handler = resultHandler(group);
+    if (result.kind === 'final' && (await lettered(deps.store, failure))) return;
+    const data: ResultLetterData = { aggregation: node.name, store: node.store, key: result.key, start: result.start, end: result.end, kind: result.kind, value: result.value };
+    const envelope: Envelope<ResultLetterData> = {
+      id: uuidv7(deps.clock.now()),
+      type: RESULT_LETTER_TYPE,
+      version: 1,
+      topic: failure.topic,
+      key: result.key,
+      correlationId: uuidv7(deps.clock.now()),
+      causationId: null,
+      occurredAt: new Date(failure.timestamp).toISOString(),
+      headers: {},
+      data,
+    };
+    const delivery = { topic: failure.topic, partition, offset: -1, key: result.key, value: encodeEnvelope(envelope), headers: {}, timestamp: deps.clock.now() };
+    const state = createDeliveryState(failure.signal);
+    state.attemptStarted(failure.attempts);
+    const ctx = createHandlerContext({ group, handler, delivery, logger: failure.logger, state });
+    const error = failure.error;
+    await policy(async function emitWindowResult() {
+      throw error;
+    })(envelope, ctx);
+  }
+}
+
+/** Whether this final result (aggregation, partition, key, window) already has a letter: one of an earlier run that rolled back. */
+async function lettered(store: DeadLetterStore, failure: ResultFailure): Promise<boolean> {
+  const letters = await store.list({ group: failure.group, handler: resultHandler(failure.group), key: failure.result.key });
+  return letters.some((letter) => {
+    if (letter.partition !== failure.partition || letter.eventType !== RESULT_LETTER_TYPE) return false;
+    const data = decodeEnvelope(letter.envelope, letter.headers).data as Partial<ResultLetterData>;
+    return data.store === failure.node.store && data.kind === 'final' && data.start === failure.result.start;
+  });
+}
+
+/** The attempts a stream's batches and punctuations get: the topology's retry, else the app's, else Herald's. */
+export function maxAttemptsOf(retry: { topology: RetryOptions | undefined; app: RetryOptions | undefined }): number {
+  return retry.topology?.maxAttempts ?? retry.app?.maxAttempts ?? RETRY_DEFAULTS.maxAttempts;
+}
