@@ -116,7 +116,8 @@ const open: DeadLetterQuery = { status: ['dead', 'parked'] };
 const hourAgo = now - 3_600_000;
 const second = (await browser.page({ ...open, limit: 100 })).next!;
 const sample = (await browser.page({ limit: 1 })).letters[0]!;
-const add = (): Promise<void> => browser.add({ ...sample, id: uuidv7(), status: 'dead' } satisfies DeadLetter);
+// another record's letter (its own event id): a letter of the sample's record would be kept out, not added
+const add = (): Promise<unknown> => browser.add({ ...sample, id: uuidv7(), eventId: uuidv7(), status: 'dead' } satisfies DeadLetter);
 const cases: [string, () => Promise<unknown>][] = [
   ['page: all, first 100', () => browser.page({ limit: 100 })],
   ['page: open letters, first 100', () => browser.page({ ...open, limit: 100 })],

@@ -136,10 +136,15 @@ describe('dead letters of foreign records', () => {
     const odd = letter(7, 'k', '{"id":"e\\u0000"}', { eventId: 'e\u0000', eventType: 'T\ud800', headers: { 'x-nul': 'a\u0000b', 'x-half': '\udc00' } });
     await stores.deadLetters.add(odd);
     expect(await stores.deadLetters.list()).toEqual([{ ...odd, eventId: null, eventType: null }]);
-    // added again (a retried add), in place
-    await stores.deadLetters.add({ ...odd, attempts: 2, key: 'k\u0000' });
-    expect(await stores.deadLetters.list({ key: 'k\u0000' })).toEqual([{ ...odd, attempts: 2, key: 'k\u0000', eventId: null, eventType: null }]);
-    expect(await stores.deadLetters.list({ key: 'k' })).toEqual([]);
+    // added again (a retried add): the stored letter stands
+    const stored = { ...odd, eventId: null, eventType: null };
+    expect(await stores.deadLetters.add({ ...odd, attempts: 2, key: 'k\u0000' })).toEqual(stored);
+    // the event id it could not hold is NULL, as for a record whose envelope could not be read: the record's open letter
+    expect(await stores.deadLetters.add({ ...odd, id: letter(8, 'k', '{}').id, eventId: 'e\u0000\u0000' })).toEqual(stored);
+    const nul = letter(9, 'k\u0000', '{}');
+    expect(await stores.deadLetters.add(nul)).toBeUndefined();
+    expect(await stores.deadLetters.list({ key: 'k\u0000' })).toEqual([nul]);
+    expect(await stores.deadLetters.list({ key: 'k' })).toEqual([stored]);
   });
 
   it('adds and parks a key of any length (the parked index holds its hash)', async () => {

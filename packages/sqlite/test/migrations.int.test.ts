@@ -135,6 +135,31 @@ describe('the outbox by slot (migration 4)', () => {
   });
 });
 
+describe('one open dead letter per record (migration 12)', () => {
+  it('keeps the open letters a file holds twice for one record, and adds no third', async () => {
+    const path = join(tmp.dir, 'v11-letters.db');
+    const v11 = new Database(path);
+    migrate(v11, 'stores', STORE_MIGRATIONS.filter((m) => m.version <= 11));
+    const columns = Object.keys(V1_LETTER);
+    const insert = v11.prepare(`INSERT INTO herald_dead_letters (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`);
+    // the record dead-lettered twice by an earlier version, after a redelivery
+    const ids = ['0190a0a0-0000-7000-8000-000000000001', '0190a0a0-0000-7000-8000-000000000002'];
+    for (const id of ids) insert.run({ ...V1_LETTER, id });
+    v11.close();
+
+    const stores = sqliteStores({ path });
+    try {
+      const [oldest] = await stores.deadLetters.list();
+      const again = { ...oldest!, id: '0190a0a0-0000-7000-8000-000000000003', attempts: 1 };
+      expect(await stores.deadLetters.add(again), 'the oldest open letter stands for the record').toEqual(oldest);
+      const letters = await stores.deadLetters.list();
+      expect(letters.map((l) => [l.id, l.status]), 'both accepted letters are kept open, no third added').toEqual(ids.map((id) => [id, 'dead']));
+    } finally {
+      await stores.close();
+    }
+  });
+});
+
 describe('idempotency key owners and leases (migration 9)', () => {
   it('keeps completed keys replaying and lets a key left in flight be taken over once its 60 s lease lapses', async () => {
     const path = join(tmp.dir, 'v8-idempotency.db');

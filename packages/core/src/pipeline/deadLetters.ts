@@ -29,7 +29,11 @@ export interface DeadLetterDeps {
   readonly instrumentation: Instrumentation;
 }
 
-/** Builds and stores a dead letter. Resolves only once it is stored: the caller may then move on. */
+/**
+ * Builds and stores a dead letter. Resolves only once it is stored, with the letter the store
+ * keeps: the open letter of the record when it has one already (it failed again after a
+ * redelivery: see `DeadLetterStore.add`). Only a letter stored anew is reported as dead-lettered.
+ */
 export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterInput): Promise<DeadLetter> {
   const { delivery, error } = input;
   const reason = input.status === 'parked' ? CoreErrors.parkedBehindKey.code : reasonOf(error);
@@ -63,7 +67,8 @@ export async function recordDeadLetter(deps: DeadLetterDeps, input: DeadLetterIn
     policy: input.policy,
     status: input.status satisfies DeadLetterStatus,
   };
-  await deps.store.add(letter);
+  const kept = await deps.store.add(letter);
+  if (kept) return kept;
   if (deps.instrumentation.active) {
     deps.instrumentation.emit({ kind: 'dead-lettered', group: input.group, handler: input.handler, topic: delivery.topic, reason, status: input.status });
   }

@@ -2,6 +2,7 @@ import { DEAD_LETTER_BYTES_AND_PAGES } from './migrations/deadLetterBytesAndPage
 import { FIRST_SCHEMA } from './migrations/firstSchema.js';
 import { LEASES_AND_SAGA_RETENTION } from './migrations/leasesAndSagaRetention.js';
 import type { Migration } from './migrations/migration.js';
+import { OPEN_LETTER_PER_RECORD } from './migrations/openLetterPerRecord.js';
 import { OUTBOX_BY_SLOT } from './migrations/outboxSlots.js';
 import { RETENTION_AND_READ_SIDE } from './migrations/retentionAndReadSide.js';
 import { SAGA_CENSUS } from './migrations/sagaCensus.js';
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ...LEASES_AND_SAGA_RETENTION, // 10-12
   ...DEAD_LETTER_BYTES_AND_PAGES, // 13-14
   ...SAGA_CENSUS, // 15
+  ...OPEN_LETTER_PER_RECORD, // 16
 ];

@@ -10,8 +10,10 @@ const LIST = 'dead letters: list';
 
 /**
  * Dead letters on SQLite, with the browser ability (see `createDeadLetterBrowser`); each method is
- * its own transaction (reads use the read connection). Rows are mapped by `@herald/sql`. Adding a
- * letter with an id that exists replaces it, keeping its place in the order. `isKeyParked` runs for
+ * its own transaction (reads use the read connection). Rows are mapped by `@herald/sql`. An add
+ * keeps one open letter per record and group and never changes a stored letter (see
+ * `DeadLetterStore.add`): it looks for the id and for the record's open letter in the write
+ * transaction that inserts, which no other writer interleaves with. `isKeyParked` runs for
  * every event of a `park-key` group, so it is kept cheap: the number of parking letters per group
  * is cached and re-counted (through a partial index) only when `PRAGMA data_version` says the file
  * changed; a group with none answers from memory, otherwise one indexed lookup answers. SQLite's
@@ -20,14 +22,17 @@ const LIST = 'dead letters: list';
 export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLetterBrowser {
   const { writer, reader, runner } = deps;
   const s = {
-    upsert: writer.prepare(
+    insert: writer.prepare(
       `INSERT INTO herald_dead_letters (id, group_name, handler, event_id, event_type, topic, partition, record_offset, key, reason, fingerprint, error, attempts,
          first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
        VALUES (@id, @group_name, @handler, @event_id, @event_type, @topic, @partition, @record_offset, @key, @reason, @fingerprint, @error, @attempts,
-         @first_failure_at, @last_failure_at, @envelope, @headers, @policy, @status, @resolved_at)
-       ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, fingerprint = excluded.fingerprint, error = excluded.error, attempts = excluded.attempts,
-         resolved_at = excluded.resolved_at,
-         last_failure_at = excluded.last_failure_at, status = excluded.status, policy = excluded.policy`,
+         @first_failure_at, @last_failure_at, @envelope, @headers, @policy, @status, @resolved_at)`,
+    ),
+    byId: writer.prepare<[string], DeadLetterRow>(`SELECT ${DEAD_LETTER_COLUMNS} FROM herald_dead_letters WHERE id = ?`),
+    // the record's open letter, through herald_dead_letters_open (its condition word for word); `IS` matches a NULL event id
+    openOfRecord: writer.prepare<[string, string, number, number, string | null], DeadLetterRow>(
+      `SELECT ${DEAD_LETTER_COLUMNS} FROM herald_dead_letters
+       WHERE group_name = ? AND topic = ? AND partition = ? AND record_offset = ? AND event_id IS ? AND status IN ('dead', 'parked') ORDER BY seq LIMIT 1`,
     ),
     setStatus: writer.prepare('UPDATE herald_dead_letters SET status = ?, resolved_at = ? WHERE id = ?'),
     dataVersion: storeReads.guard(reader.prepare<[], number>('PRAGMA data_version').pluck(), IS_KEY_PARKED),
@@ -78,8 +83,12 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
   return {
     ...createDeadLetterBrowser(deps),
     add(letter) {
+      // one write transaction looks and inserts: writers take turns, so no other add comes between
       return runner.run((scope) => {
-        scope.run(s.upsert, [deadLetterRow(letter, deps.clock.now())]);
+        const kept = scope.get(s.byId, [letter.id]) ?? scope.get(s.openOfRecord, [letter.group, letter.topic, letter.partition, letter.offset, letter.eventId]);
+        if (kept) return toDeadLetter(kept);
+        scope.run(s.insert, [deadLetterRow(letter, deps.clock.now())]);
+        return undefined;
       });
     },
     async list(filter = {}) {

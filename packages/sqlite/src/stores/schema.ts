@@ -220,6 +220,18 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     version: 11,
     statements: [`CREATE INDEX herald_sagas_in_flight ON herald_sagas (saga, status, created_at) WHERE status IN ('running', 'awaiting-start')`],
   },
+  {
+    // One open letter per record and group: an add looks for the record's open letter through this
+    // index (its condition word for word in the look-up) and adds nothing when there is one. It is
+    // not UNIQUE: a file may hold such duplicates already, added before this version (a record
+    // dead-lettered again after a redelivery); each stays as it is, an accepted letter an operator
+    // may be acting on, and the add's look-up (inside the write transaction, which writers take
+    // in turn) keeps new ones out. Open letters are few: the index costs an add little.
+    version: 12,
+    statements: [
+      `CREATE INDEX herald_dead_letters_open ON herald_dead_letters (group_name, topic, partition, record_offset) WHERE status IN ('dead', 'parked')`,
+    ],
+  },
 ];
 
 /**

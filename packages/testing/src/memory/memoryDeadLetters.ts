@@ -13,7 +13,8 @@ interface Stored {
 /**
  * Dead letters in memory, kept in the order they were added. Letters are copied in and out, so a
  * caller cannot change a stored letter except through `setStatus` and `discard`. Adding an id that
- * is already stored does nothing (the first letter wins). Cursors are `memory-dl-<position>`.
+ * is already stored, or a letter for a record that has an open one in its group, adds nothing and
+ * resolves with the letter kept (see `DeadLetterStore.add`). Cursors are `memory-dl-<position>`.
  */
 export function createMemoryDeadLetters(): MemoryDeadLetters {
   const letters = new Map<string, Stored>();
@@ -26,6 +27,14 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
     (filter.status === undefined || letter.status === filter.status) &&
     (filter.ids === undefined || filter.ids.includes(letter.id));
 
+  /** The open letter of `letter`'s record in its group, if any (a scan: memory stores hold few letters). */
+  const openLetterOf = (letter: DeadLetter): DeadLetter | undefined => {
+    for (const { letter: l } of letters.values()) {
+      if ((l.status === 'dead' || l.status === 'parked') && sameRecord(l, letter)) return l;
+    }
+    return undefined;
+  };
+
   function* matching(query: DeadLetterQuery): Generator<Stored> {
     const match = letterMatcher(query);
     for (const stored of letters.values()) if (match(stored.letter)) yield stored;
@@ -33,7 +42,10 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
 
   return {
     async add(letter) {
-      if (!letters.has(letter.id)) letters.set(letter.id, { letter: structuredClone(letter), seq: ++added });
+      const kept = letters.get(letter.id)?.letter ?? openLetterOf(letter);
+      if (kept) return structuredClone(kept);
+      letters.set(letter.id, { letter: structuredClone(letter), seq: ++added });
+      return undefined;
     },
     async list(filter = {}) {
       const limit = filter.limit ?? Infinity;
@@ -87,4 +99,9 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
       return changed;
     },
   };
+}
+
+/** Whether two letters are of one record in one group: its topic, partition and offset, and the event read there. */
+function sameRecord(a: DeadLetter, b: DeadLetter): boolean {
+  return a.group === b.group && a.topic === b.topic && a.partition === b.partition && a.offset === b.offset && a.eventId === b.eventId;
 }

@@ -69,7 +69,18 @@ export interface DeadLetterFilter {
 
 /** Dead letters, as the pipeline writes and redrives them. Each method is its own transaction. */
 export interface DeadLetterStore {
-  add(letter: DeadLetter): Promise<void>;
+  /**
+   * Stores `letter`, unless the store keeps another in its place, which it resolves with (it
+   * resolves with nothing when it stored `letter`). A record has at most one open (`dead` or
+   * `parked`) letter per group: a record is its topic, partition and offset and the event read
+   * there (`eventId`, null for one that could not be read; a topic created again reuses offsets
+   * for other events). Adding a letter for a record that has one adds nothing and resolves with
+   * that one: the record failed again after it was delivered again (a crash, close or rebalance
+   * before its offset was committed, a replay), and one letter, redriven once, stands for it.
+   * Adding an id that is stored already changes nothing and resolves with the stored letter (a
+   * letter changes only through `setStatus` and a browser's `discard`), so an add can be retried.
+   */
+  add(letter: DeadLetter): Promise<DeadLetter | undefined>;
   /** Matching letters in the order they were added. */
   list(filter?: DeadLetterFilter): Promise<readonly DeadLetter[]>;
   /** Whether a `park-key` letter of this key is `dead` or `parked` in this group. */

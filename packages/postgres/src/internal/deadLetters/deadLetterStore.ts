@@ -1,7 +1,8 @@
-import type { Clock, DeadLetterBrowser, DeadLetterStore } from '@herald/core';
+import { HeraldError, type Clock, type DeadLetterBrowser, type DeadLetterStore } from '@herald/core';
 import { toDeadLetter, toDeadLetterGroup, toNumber, type DeadLetterGroupRow, type DeadLetterRow } from '@herald/sql';
+import { PgErrors } from '../../errors.js';
 import type { Db } from '../db.js';
-import { addDeadLetter } from './addDeadLetter.js';
+import { addDeadLetter, type AddedRow } from './addDeadLetter.js';
 import { countDeadLetters } from './countDeadLetters.js';
 import { discardDeadLetters } from './discardDeadLetters.js';
 import { groupDeadLetters } from './groupDeadLetters.js';
@@ -11,9 +12,13 @@ import { listDeadLetters } from './listDeadLetters.js';
 import { pageDeadLetters, toPage, type PageRow } from './pageDeadLetters.js';
 import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 
+/** Adds of one letter before giving up, each losing a race with a concurrent add of its record whose letter was resolved before the next. */
+const ADD_ATTEMPTS = 3;
+
 /**
  * Dead letters on PostgreSQL, with the operator's read side (`DeadLetterBrowser`); each method is
- * one statement, its own transaction, so reads see what is committed. Rows, queries and
+ * one statement, its own transaction, so reads see what is committed (an add that lost a race with
+ * a concurrent add of its record runs its statement again, see `addDeadLetter.ts`). Rows, queries and
  * groups are mapped by `@herald/sql`, as on SQLite, but for a letter's key and envelope, which hold
  * whatever a record's producer wrote: stored so that any string is kept exactly, U+0000 and lone
  * surrogates included, and a key is matched exactly (see `letterColumns.ts`). Pages follow the
@@ -24,7 +29,14 @@ import { setDeadLetterStatus } from './setDeadLetterStatus.js';
 export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadLetterBrowser {
   return {
     async add(letter) {
-      await db.run('add dead letter', addDeadLetter(db.t, { letter, now: clock.now() }));
+      for (let attempt = 1; ; attempt++) {
+        const { rows } = await db.run<AddedRow>('add dead letter', addDeadLetter(db.t, { letter, now: clock.now() }));
+        const row = rows[0]!;
+        if (row.id !== null) return toDeadLetter(exactRow(row as DeadLetterRow & ColumnBytes));
+        if (row.added) return undefined;
+        // a concurrent add of the record committed after this statement began: the next one sees it
+        if (attempt === ADD_ATTEMPTS) throw new HeraldError(PgErrors.conflict, `dead letter ${letter.id}: its record's open letter changed under ${ADD_ATTEMPTS} adds in a row`);
+      }
     },
     async list(filter) {
       const { rows } = await db.run<DeadLetterRow & ColumnBytes>('list dead letters', listDeadLetters(db.t, filter));

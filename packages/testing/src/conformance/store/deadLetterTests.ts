@@ -47,3 +47,55 @@ export async function parksKeys<Tx>(f: StoreFixture<Tx>): Promise<void> {
   expect((await f.stores.deadLetters.list({ ids: [l3!.id] }))[0]?.status).toBe('dead');
   expect(ids(await f.stores.deadLetters.list()), 'setStatus keeps the order').toEqual(ids([l1!, l2!, l3!, l4!]));
 }
+
+/**
+ * A record (topic, partition, offset and the event read there) has at most one open letter per
+ * group: adding another, as a redelivery of a record that failed again does, adds nothing and
+ * resolves with the one kept; once that one is resolved the record may have a new one. Adding an
+ * id that is stored changes nothing and resolves with the stored letter.
+ */
+export async function keepsOneOpenLetterPerRecord<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const store = f.stores.deadLetters;
+  const list = async () => store.list();
+  const first = f.letter({ offset: 7 });
+  expect(await store.add(first), 'a new letter').toBeUndefined();
+  const again = f.letter({ offset: 7, eventId: first.eventId, attempts: 1, lastFailureAt: first.lastFailureAt + 1000 });
+  expect(await store.add(again), 'the record failed again: its open letter is kept').toEqual(first);
+  expect(await list()).toEqual([first]);
+
+  // another group, another event at the offset (a topic created again), another partition or offset: other records
+  const others = [
+    f.letter({ offset: 7, eventId: first.eventId, group: 'shipping' }),
+    f.letter({ offset: 7 }),
+    f.letter({ offset: 7, eventId: first.eventId, partition: 2 }),
+    f.letter({ offset: 8, eventId: first.eventId }),
+  ];
+  for (const other of others) expect(await store.add(other)).toBeUndefined();
+
+  // a record whose event could not be read is one record too
+  const unreadable = f.letter({ offset: 9, eventId: null, eventType: null, reason: 'malformed-envelope' });
+  expect(await store.add(unreadable)).toBeUndefined();
+  expect(await store.add(f.letter({ offset: 9, eventId: null, eventType: null, reason: 'malformed-envelope' }))).toEqual(unreadable);
+
+  // a parked letter is open too
+  const parked = f.letter({ offset: 10, policy: 'park-key', status: 'parked', reason: 'parked' });
+  expect(await store.add(parked)).toBeUndefined();
+  expect(await store.add({ ...parked, id: uuidv7(), status: 'dead', reason: 'handler-failed' })).toEqual(parked);
+  expect(await list()).toEqual([first, ...others, unreadable, parked]);
+
+  // resolved, the record may fail again: a new letter
+  await store.setStatus([first.id], 'redriven');
+  const later = f.letter({ offset: 7, eventId: first.eventId });
+  expect(await store.add(later), 'a letter after the redrive').toBeUndefined();
+  expect(await store.add(f.letter({ offset: 7, eventId: first.eventId }))).toEqual(later);
+
+  // an id already stored: the stored letter stands, resolved or open
+  const redriven = { ...first, status: 'redriven' as const };
+  expect(await store.add({ ...first, attempts: 9, status: 'dead' }), 'a resolved letter is not reopened').toEqual(redriven);
+  expect(await store.add({ ...later, attempts: 9, error: { name: 'Error', message: 'other' } })).toEqual(later);
+  expect(await list(), 'nothing changed, in the order they were added').toEqual([redriven, ...others, unreadable, parked, later]);
+  if (f.harness.reopen) {
+    await f.reopen();
+    expect(await f.stores.deadLetters.add({ ...f.letter({ offset: 7, eventId: first.eventId }) }), 'kept across reopen').toEqual(later);
+  }
+}

@@ -1,6 +1,6 @@
 import type { Stores } from '@herald/core';
 import { describeStoreSuite } from './abilitySuite.js';
-import { listsDeadLetters, parksKeys } from './deadLetterTests.js';
+import { keepsOneOpenLetterPerRecord, listsDeadLetters, parksKeys } from './deadLetterTests.js';
 import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
 import {
@@ -40,6 +40,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['finds records by correlation id with their publishedAt', findsByCorrelation, []],
   ['adds dead letters and lists them in order with filters', listsDeadLetters, []],
   ['tells whether a key is parked and updates dead letter statuses', parksKeys, []],
+  ['keeps one open dead letter per record and group, and never changes a stored letter on add', keepsOneOpenLetterPerRecord, []],
   ['keeps everything across reopen', persistsAcrossReopen, ['durable']],
 ];
 
@@ -48,7 +49,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
  * transactions (atomic app writes + outbox + inbox, rollback, concurrency), the inbox, the outbox
  * claim contract (append order, skipped keys, exclusivity and per-key order across relays, relays
  * working side by side, a transaction committing after a later one was published, lease length and extension,
- * release, publishedAt), dead letters, and persistence when `durable`. Optional abilities have suites of
+ * release, publishedAt), dead letters (one open letter per record and group), and persistence when `durable`. Optional abilities have suites of
  * their own (`describeIdempotencyConformance`, ...). The tests
  * use only the port, plus the harness's `writeEffect`/`readEffects` for app data, each against
  * fresh stores from `create()`. Skipped tests are registered with `it.skip` (the reason in their

@@ -22,6 +22,7 @@ export const STORE_CONFORMANCE_TESTS = [
   'finds records by correlation id with their publishedAt',
   'adds dead letters and lists them in order with filters',
   'tells whether a key is parked and updates dead letter statuses',
+  'keeps one open dead letter per record and group, and never changes a stored letter on add',
   'keeps everything across reopen',
 ] as const;
 
