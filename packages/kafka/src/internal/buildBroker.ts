@@ -7,6 +7,7 @@ import type { KafkaBrokerOptions } from '../options.js';
 import { createKafkaClient } from './client.js';
 import type { ClientHooks } from './client.js';
 import { withTimeout } from './deadline.js';
+import { createJoinGates, joinHoldMs } from './joinGate.js';
 import { toHeraldError } from './errors.js';
 import { createOffsetTools } from './offsets.js';
 import { createPublisher } from './publisher.js';
@@ -23,7 +24,9 @@ import { createTopicProvisioner } from './topics.js';
 export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks = {}): KafkaBroker {
   const resolved = resolveKafkaOptions(options);
   const logger = resolved.logger;
-  const kafka = createKafkaClient(resolved, hooks);
+  // members let go of their partitions before they join a rebalance (see createJoinGates)
+  const joinGates = createJoinGates({ inner: hooks.socketFactory, holdMs: joinHoldMs(resolved.group), logger });
+  const kafka = createKafkaClient(resolved, { ...hooks, socketFactory: joinGates.socketFactory });
   const publisher = createPublisher(kafka, resolved);
   /** Open subscriptions, with their group. */
   const subscriptions = new Map<Subscription, string>();
@@ -90,7 +93,7 @@ export function buildKafkaBroker(options: KafkaBrokerOptions, hooks: ClientHooks
       await provision();
       ensureOpen('subscribe'); // closed while provisioning: no consumer after close
       knownGroups.add(subscribeOptions.group);
-      const subscription = await openSubscription({ kafka, admin, offsets, options: resolved, logger }, subscribeOptions, sink);
+      const subscription = await openSubscription({ kafka, admin, offsets, options: resolved, logger, joinGates }, subscribeOptions, sink);
       if (closed) {
         // close() ran while this member was joining: it did not see it, so it leaves now
         await subscription.close();

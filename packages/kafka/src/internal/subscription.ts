@@ -4,6 +4,7 @@ import type { Clock, CommittedOffset, DeliverySink, Logger, SubscribeOptions, Su
 import { KafkaErrors } from '../errors.js';
 import type { ResolvedKafkaOptions } from '../options.js';
 import { createBatchIntake } from './batchIntake.js';
+import { settleWithinCloseTimeout } from './closeWait.js';
 import { createCommitter } from './committer.js';
 import { consumerControls } from './consumerControls.js';
 import { isCoordinationError, isRefusedSync } from './coordination.js';
@@ -14,6 +15,7 @@ import type { OffsetTools } from './offsets.js';
 import { createPartitionFeed } from './partitionFeed.js';
 import { createPositions } from './positions.js';
 import { createRejoiner } from './rejoin.js';
+import type { JoinGates } from './joinGate.js';
 
 export { REJOIN_BACKOFF_MAX_MS } from './rejoin.js';
 
@@ -25,6 +27,8 @@ export interface SubscriptionDeps {
   readonly logger: Logger;
   /** Times the backoff between rejoins. Default the system clock. */
   readonly clock?: Clock;
+  /** Holds this member's JoinGroup until it let go of its partitions (see `createJoinGates`). */
+  readonly joinGates?: JoinGates;
 }
 
 const id = (tp: TopicPartition) => `${tp.topic}\u0000${tp.partition}`;
@@ -41,13 +45,14 @@ const joinRaceLost = (error: unknown) => isRefusedSync(error) || isCoordinationE
  *
  * - fetched batches go to a {@link PartitionFeed}: per partition one `deliver` at a time
  *   (backpressure pauses that partition's fetching only), other partitions keep flowing;
- * - on a rebalance the new assignment is compared with the old: `revoked(lost)` then
- *   `assigned(gained)`, in that order, before any further delivery. Kept partitions continue from
- *   where this member was (no redelivery); lost ones are picked up by their new owner from the
- *   committed offset. kafkajs rejoins before telling us, so work still running on a lost partition
- *   may be redelivered to the new owner (at-least-once), and commits of a lost partition made from
- *   then on (those `revoked` makes included) are dropped, never sent in the new generation, where
- *   they could move the group's offset below the new owner's (see `createCommitter`);
+ * - a rebalance is eager, as Java's consumer does it: before this member's JoinGroup is sent (held
+ *   by `joinGates`), delivery stops and `revoked` runs for everything it owns, so its handlers are
+ *   done and its commits landed before any member can be assigned those partitions; the join then
+ *   `assigned` every partition it gives, each starting at its committed offset. Should `revoked`
+ *   outlast the hold, the join goes ahead (logged): work still running on a lost partition may be
+ *   redelivered to the new owner (at-least-once), and commits of a lost partition made from then on
+ *   are dropped, never sent in the new generation, where they could move the group's offset below
+ *   the new owner's (see `createCommitter`);
  * - a gained partition is paused until placed (see `createPositions`): a group without commits
  *   starts at `start` (`latest` and timestamps resolved to offsets before `subscribe` resolves, so
  *   later records are never skipped, and committed, so they are not resolved again), and a commit
@@ -144,6 +149,21 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
   }
 
   /**
+   * Delivers nothing more and revokes everything owned; resolves once `revoked` settled. Run before
+   * a rejoin, and as the eager protocol's hand-over while the JoinGroup waits (see `createJoinGates`):
+   * `current` still holds the ending generation there, so the commits of `revoked` are sent.
+   */
+  function revokeAll(): Promise<void> {
+    const lost = [...owned.values()];
+    owned = new Map();
+    for (const tp of lost) feed.drop(tp);
+    membership = afterMembership(async () => {
+      if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
+    });
+    return membership;
+  }
+
+  /**
    * Chains a membership step. A failed step is logged and the chain goes on: deliveries, later
    * steps and `close` all wait on `membership`, so one rejection would stop them all (and reject
    * where nobody handles it).
@@ -154,9 +174,12 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
 
   const onBatch = createBatchIntake({ feed, sink, logger: log, accepts: (tp) => !closing && owned.has(id(tp)) });
 
+  let releaseGate = () => {};
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // only a join proves a rejoin worked: a refused one resolves `run` too (kafkajs reports it as a crash)
     rejoiner.joined();
+    releaseGate();
+    releaseGate = deps.joinGates?.register(group, payload.memberId, revokeAll) ?? releaseGate;
     onJoin(payload.memberAssignment);
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -194,14 +217,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     closing: () => closing,
     logger: log,
     leaveMembership: () => {
-      const lost = [...owned.values()];
-      owned = new Map();
       current = new Set(); // the crashed generation is over: nothing is committed until the next join
-      for (const tp of lost) feed.drop(tp);
-      membership = afterMembership(async () => {
-        if (lost.length > 0) await sink.revoked(lost).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
-      });
-      return membership;
+      return revokeAll();
     },
     reconnect: async () => {
       await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
@@ -215,23 +232,8 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     },
   });
 
-  /**
-   * Waits for a rejoin and the membership work (a placement's admin calls) at most `closeTimeoutMs`:
-   * with brokers that stopped answering they can take minutes, and a SIGTERM'd service has a grace
-   * period. What is cut short goes on by itself; the client is disconnected again once it ends, in
-   * case a rejoin connected it after `close` disconnected it.
-   */
-  async function settleWithinCloseTimeout(): Promise<void> {
-    const pending = Promise.all([rejoiner.pending(), membership]);
-    try {
-      await withTimeout(pending, options.closeTimeoutMs, `finishing the membership work of group '${group}'`);
-    } catch (error) {
-      log.warn('kafka: closing without waiting for the rejoin or membership work still running; revoking and leaving now', { error });
-      void pending
-        .then(() => withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`))
-        .catch((error: unknown) => log.warn('kafka: leaving the group after the cut-short work failed', { error }));
-    }
-  }
+  /** Waits for a rejoin and the membership work at most `closeTimeoutMs` (see `settleWithinCloseTimeout`). */
+  const settle = () => settleWithinCloseTimeout(Promise.all([rejoiner.pending(), membership]), { consumer, group, closeTimeoutMs: options.closeTimeoutMs, logger: log });
 
   /**
    * Subscribes the consumer. Always `fromBeginning`, whatever `start`: the adapter places partitions
@@ -261,7 +263,7 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     await membership;
   } catch (error) {
     beginClosing();
-    await settleWithinCloseTimeout();
+    await settle();
     await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch(() => {});
     throw toHeraldError(error, `subscribing group '${group}' to ${subscribe.topics.join(', ')}`);
   }
@@ -279,11 +281,12 @@ export async function openSubscription(deps: SubscriptionDeps, subscribe: Subscr
     close() {
       closed ??= (async () => {
         beginClosing();
-        await settleWithinCloseTimeout();
+        await settle();
         const all = [...owned.values()];
         if (all.length > 0) await sink.revoked(all).catch((error: unknown) => log.error('kafka: sink.revoked failed', { error }));
         finished = true;
         owned = new Map();
+        releaseGate();
         await withTimeout(consumer.disconnect(), options.closeTimeoutMs, `leaving group '${group}'`).catch((error: unknown) =>
           log.warn('kafka: leaving the group failed; the group will notice when the session times out', { error }),
         );
