@@ -89,13 +89,14 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
   // a saga without deadlines does not subscribe to a deadline topic nobody writes
   app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}`, pipeline: (p) => withFacts(pipeline ? pipeline(p) : p) }, async (event, ctx) => {
     clearFacts(ctx.state);
-    const input = inputOf(saga, events, event);
-    if (!input) return;
+    const found = inputOf(saga, events, event);
+    if (!found) return;
+    const { input, instanceId } = found;
     // whole ms: the saga topic's events carry them (deadlineAt, durationMs), and a clock may give
     // fractions (a high-resolution one, a manual one advanced by them)
-    const { previous, decision } = await decideAndSave(store, saga, ctx, event, input, Math.floor(app.clock.now()));
+    const { previous, decision } = await decideAndSave(store, saga, ctx, { instanceId, input }, Math.floor(app.clock.now()));
     if (decision.outcome === 'ignored' || !decision.state) {
-      ctx.logger.debug('saga: nothing to do', { saga: saga.name, instanceId: event.correlationId, eventType: event.type });
+      ctx.logger.debug('saga: nothing to do', { saga: saga.name, instanceId, eventType: event.type });
       return;
     }
     await publishDecision(ctx, saga, events, decision.state, decision);
@@ -104,16 +105,20 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
   });
 }
 
-/** The saga's input for an event: a deadline of this saga, or an event of its flow; none for another saga's deadline. */
-function inputOf<Data>(saga: SagaDefinition<Data>, events: SagaEvents, event: Envelope): SagaInput | undefined {
-  if (event.type !== events.SagaDeadlineReached.type) return { kind: 'event', event };
+/**
+ * The saga's input for an event, and the instance it goes to: a deadline of this saga names its
+ * instance in its data (its correlation id may be another's: a deadline redriven or published
+ * again), an event of its flow by its correlation id; none for another saga's deadline.
+ */
+function inputOf<Data>(saga: SagaDefinition<Data>, events: SagaEvents, event: Envelope): { input: SagaInput; instanceId: string } | undefined {
+  if (event.type !== events.SagaDeadlineReached.type) return { input: { kind: 'event', event }, instanceId: event.correlationId };
   const data = event.data as SagaEventData['SagaDeadlineReached'];
-  return data.saga === saga.name ? { kind: 'deadline', step: data.step, deadlineAt: data.deadlineAt } : undefined;
+  return data.saga === saga.name ? { input: { kind: 'deadline', step: data.step, deadlineAt: data.deadlineAt }, instanceId: data.instanceId } : undefined;
 }
 
 /** Loads, decides and saves until a save wins (each lost race means another transaction committed first). */
-async function decideAndSave<Tx, Data>(store: SagaStore<Tx>, saga: SagaDefinition<Data>, ctx: HandlerContext<Tx>, event: Envelope, input: SagaInput, now: number) {
-  const instanceId = event.correlationId;
+async function decideAndSave<Tx, Data>(store: SagaStore<Tx>, saga: SagaDefinition<Data>, ctx: HandlerContext<Tx>, target: { instanceId: string; input: SagaInput }, now: number) {
+  const { instanceId, input } = target;
   for (let round = 1; round <= SAVE_ROUNDS; round++) {
     const record = await store.load(ctx.tx, saga.name, instanceId);
     const previous = record?.state as SagaState<Data> | undefined;
@@ -134,33 +139,38 @@ async function decideAndSave<Tx, Data>(store: SagaStore<Tx>, saga: SagaDefinitio
   throw new HeraldError(SagaErrors.sagaConflict, `saga ${saga.name}: instance ${instanceId} changed under ${SAVE_ROUNDS} saves in a row`);
 }
 
-/** Sets and cancels the deadline timers, then publishes the transitions and the saga's commands. */
+/**
+ * Sets and cancels the deadline timers, then publishes the transitions and the saga's commands,
+ * all under the instance's id as correlation id (the flow's: a deadline handled may carry another).
+ */
 async function publishDecision<Tx, Data>(ctx: HandlerContext<Tx>, saga: SagaDefinition<Data>, events: SagaEvents, state: SagaState<Data>, decision: SagaDecision<Data>): Promise<void> {
   const { instanceId } = state;
+  const correlated = { correlationId: instanceId };
   for (const change of decision.deadlines) {
     const timerId = deadlineTimerId(saga.name, instanceId, change.step);
     if (change.kind === 'cancel') await ctx.publish.cancelTimer(timerId);
-    else await ctx.publish.schedule(events.SagaDeadlineReached, { saga: saga.name, instanceId, step: change.step, deadlineAt: change.at }, { at: change.at, timerId });
+    else await ctx.publish.schedule(events.SagaDeadlineReached, { saga: saga.name, instanceId, step: change.step, deadlineAt: change.at }, { ...correlated, at: change.at, timerId });
   }
   for (const transition of decision.transitions) await publishTransition(ctx, events, saga.name, instanceId, transition);
-  for (const command of decision.commands) await ctx.publish(command.definition, command.data, command.options);
+  for (const command of decision.commands) await ctx.publish(command.definition, command.data, { ...correlated, ...command.options });
 }
 
 function publishTransition<Tx>(ctx: HandlerContext<Tx>, events: SagaEvents, saga: string, instanceId: string, transition: SagaTransition): Promise<unknown> {
   const base = { saga, instanceId };
+  const options = { correlationId: instanceId };
   switch (transition.type) {
     case 'SagaStarted':
-      return ctx.publish(events.SagaStarted, { ...base, steps: [...transition.steps] });
+      return ctx.publish(events.SagaStarted, { ...base, steps: [...transition.steps] }, options);
     case 'SagaStepCompleted':
-      return ctx.publish(events.SagaStepCompleted, { ...base, step: transition.step });
+      return ctx.publish(events.SagaStepCompleted, { ...base, step: transition.step }, options);
     case 'SagaStepTimedOut':
-      return ctx.publish(events.SagaStepTimedOut, { ...base, step: transition.step, deadlineAt: new Date(transition.deadlineAt).toISOString() });
+      return ctx.publish(events.SagaStepTimedOut, { ...base, step: transition.step, deadlineAt: new Date(transition.deadlineAt).toISOString() }, options);
     case 'SagaCompensating':
-      return ctx.publish(events.SagaCompensating, { ...base, steps: [...transition.steps], reason: transition.reason });
+      return ctx.publish(events.SagaCompensating, { ...base, steps: [...transition.steps], reason: transition.reason }, options);
     case 'SagaFailed':
-      return ctx.publish(events.SagaFailed, { ...base, step: transition.step, reason: transition.reason, timedOut: transition.timedOut, durationMs: Math.max(0, transition.durationMs) });
+      return ctx.publish(events.SagaFailed, { ...base, step: transition.step, reason: transition.reason, timedOut: transition.timedOut, durationMs: Math.max(0, transition.durationMs) }, options);
     case 'SagaCompleted':
-      return ctx.publish(events.SagaCompleted, { ...base, durationMs: Math.max(0, transition.durationMs) });
+      return ctx.publish(events.SagaCompleted, { ...base, durationMs: Math.max(0, transition.durationMs) }, options);
   }
 }
 
