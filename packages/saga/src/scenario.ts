@@ -65,8 +65,9 @@ export interface SagaStepResult<Data> {
 /**
  * A given/when/then test of a saga's decisions, with no app, store or broker: time moves only
  * when the test says so, and a step's deadline fires when time passes it, as the durable timer
- * would. Each `when...` returns what that input did; `state` and `pendingDeadlines` say where the
- * instance stands.
+ * would. Decisions are taken at the scenario's time rounded down to a whole ms, as the runtime
+ * takes them. Each `when...` returns what that input did; `state` and `pendingDeadlines` say where
+ * the instance stands.
  */
 export interface SagaScenario<Data> {
   /** The scenario's time (ms since the epoch). */
@@ -106,7 +107,9 @@ export function givenSaga<Data>(saga: SagaDefinition<Data>, options: GivenSagaOp
   const deadlines = new Map<string, number>();
 
   const run = (input: SagaInput, at: number): SagaDecision<Data> => {
-    const decision = decideSaga(saga, state, input, at);
+    // whole ms, as the runtime decides (the saga topic's events carry them): a scenario on fractions would
+    // set deadlines and durations the runtime never would
+    const decision = decideSaga(saga, state, input, Math.floor(at));
     state = decision.state;
     for (const change of decision.deadlines) {
       if (change.kind === 'schedule') deadlines.set(change.step, change.at);

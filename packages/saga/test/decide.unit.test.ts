@@ -245,3 +245,15 @@ describe('defineSaga refuses', () => {
     expectInvalid(() => sagaEvent(OrderPlaced, { orderId: 'x', seats: 1, totalCents: 1 }, { correlationId: '' }), /correlationId/);
   });
 });
+
+describe('a saga scenario on fractions of a ms', () => {
+  it('decides at whole ms, as the runtime does: deadlines, times and durations are whole', () => {
+    const scenario = givenSaga(OrderSaga, { startMs: T0 + 0.75 }).given(placed());
+    const afterReserve = scenario.whenTimePasses(1_000.5) && scenario.when(reserved());
+    expect(afterReserve.deadlines).toEqual([{ kind: 'schedule', step: 'payment', at: T0 + 1_001 + PAYMENT_DEADLINE_MS }]);
+    scenario.whenTimePasses(2_000.5);
+    const done = scenario.when(paid());
+    expect(done.transitions).toEqual([{ type: 'SagaStepCompleted', step: 'payment' }, { type: 'SagaCompleted', durationMs: 3_001 }]);
+    expect(done.state).toMatchObject({ startedAt: T0, endedAt: T0 + 3_001 });
+  });
+});
