@@ -27,7 +27,9 @@ export function defineRequest<Req extends TSchema, Rep extends TSchema>(definiti
 }
 
 /**
- * Envelope headers that route a reply: the requester instance that asked and the request's id
- * (the request event's id). A reply carries both back.
+ * Envelope headers of request/reply. `replyTo` and `requestId` route a reply: the requester
+ * instance that asked and the request's id (the request event's id); a reply carries both back.
+ * `deadline` (requests only) is when the requester stops waiting, in epoch milliseconds of its
+ * clock: a replier skips a request past it (see `replier`).
  */
-export const REPLY_HEADERS = { replyTo: 'herald-reply-to', requestId: 'herald-request-id' } as const;
+export const REPLY_HEADERS = { replyTo: 'herald-reply-to', requestId: 'herald-request-id', deadline: 'herald-request-deadline' } as const;

@@ -5,5 +5,5 @@ export type { Requester, RequesterOptions, RequestOptions } from './requester.js
 export { createEventWaiter } from './waiter.js';
 export type { EventWaiter, EventWaiterOptions, Expectation, ExpectOptions } from './waiter.js';
 export { replier } from './replier.js';
-export type { Answer } from './replier.js';
+export type { Answer, ReplierOptions } from './replier.js';
 export { ReplyErrors, ReplyErrorCodes } from './errors.js';

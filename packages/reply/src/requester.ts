@@ -3,10 +3,11 @@ import type { App, HandlerService, Delivery, Envelope, Subscription } from '@her
 import type { Static, TSchema } from '@sinclair/typebox';
 import { checkRequestDefinition } from './checks.js';
 import { positionCommitter, readingSink } from './commits.js';
+import { pendingRequests } from './pendingRequests.js';
 import { REPLY_HEADERS, type RequestDefinition } from './definition.js';
 import { ReplyErrors } from './errors.js';
-import { recentIds, type RecentIds } from './recentIds.js';
 import { checkRequestOptions, requesterSettings } from './requesterOptions.js';
+import { unlessStopped } from './stopping.js';
 import { checkTimeoutMs } from './timeouts.js';
 
 /** Options of {@link createRequester}. */
@@ -54,7 +55,8 @@ export interface Requester extends HandlerService {
   /** This instance's id, carried by its requests in `herald-reply-to`. */
   readonly instanceId: string;
   /**
-   * Publishes `data` as a request (through the outbox, in its own transaction) and resolves with
+   * Publishes `data` as a request (through the outbox, in its own transaction), with its deadline
+   * (the call's time plus `timeoutMs`) in `herald-request-deadline`, and resolves with
    * the reply envelope whose `herald-request-id` is this request's id. Rejects with
    * `request-timeout` after `timeoutMs`, `requester-closed` when the app closes first (its
    * `details.sent` tells whether the request may have been sent), the signal's reason when
@@ -93,7 +95,9 @@ interface Waiting {
  *
  * A reply for a request that timed out, was cancelled or already answered is dropped and emitted
  * as a `reply-dropped` fact, never handed to another caller (requests are matched by id, not by
- * arrival). `close()` rejects the waiting requests with `requester-closed` and leaves the group.
+ * arrival). `close()` rejects the waiting requests with `requester-closed` and leaves the group;
+ * an app closing while the start still subscribes stops it at once with `closed`, and the group is
+ * left once (if) subscribe returns.
  * The group commits how far it read, so a restart with the same `instanceId` resumes after the
  * replies its previous life saw instead of re-reading the topics from the group's first start.
  * The group reports `assigned`, `revoked` and `partition-held` facts like the app's consumer
@@ -110,8 +114,8 @@ export function createRequester(options: RequesterOptions): Requester {
   const settings = requesterSettings(options);
   const { app } = options;
   const { instanceId } = settings;
-  const waiting = new Map<string, Waiting>();
-  const settled: RecentIds<'late' | 'answered'> = recentIds(settings.rememberedRequests);
+  const pending = pendingRequests<Waiting>(settings.rememberedRequests);
+  const { waiting, settle } = pending;
   const replyTopics = new Map(options.requests.map((d) => [d.reply.topic, d]));
   let subscription: Subscription | undefined;
   const group = `herald.reply.${instanceId}`;
@@ -124,13 +128,6 @@ export function createRequester(options: RequesterOptions): Requester {
   const isReady = new Promise<void>((resolve, reject) => ((markReady = resolve), (failReady = reject)));
   isReady.catch(() => undefined);
 
-  const settle = (id: string, outcome: 'late' | 'answered'): Waiting | undefined => {
-    const entry = waiting.get(id);
-    waiting.delete(id);
-    settled.add(id, outcome);
-    return entry;
-  };
-
   const drop = (delivery: Delivery, reason: 'late' | 'duplicate' | 'unknown', replyType: string) => {
     app.logger.debug('reply: dropped a reply nobody waits for', { requester: instanceId, requestId: delivery.headers[REPLY_HEADERS.requestId], reason });
     app.instrumentation.emit({ kind: 'reply-dropped', requester: instanceId, topic: delivery.topic, replyType, reason });
@@ -141,7 +138,7 @@ export function createRequester(options: RequesterOptions): Requester {
     const id = delivery.headers[REPLY_HEADERS.requestId] ?? '';
     const entry = waiting.get(id);
     if (!entry) {
-      const before = settled.get(id);
+      const before = pending.outcomeOf(id);
       drop(delivery, before === 'late' ? 'late' : before === 'answered' ? 'duplicate' : 'unknown', replyTopics.get(delivery.topic)?.reply.type ?? 'unknown');
       return;
     }
@@ -188,11 +185,17 @@ export function createRequester(options: RequesterOptions): Requester {
     get pending() {
       return waiting.size;
     },
-    async start() {
+    async start(signal) {
       if (state !== 'new') return;
       state = 'starting';
       starting = subscribe();
-      await starting;
+      try {
+        await unlessStopped(starting, signal, `requester ${instanceId}`);
+      } catch (error) {
+        // the app closes only what started: this closes itself, leaving the group once (if) subscribe returns
+        requester.close({ deadlineMs: 0 }).catch((closeError: unknown) => app.logger.error('requester: failed to leave its reply group after a stopped start', { requester: instanceId, error: closeError }));
+        throw error;
+      }
     },
     ready: () => isReady,
     async close() {
@@ -225,6 +228,8 @@ export function createRequester(options: RequesterOptions): Requester {
       if (state === 'closed') throw new HeraldError(ReplyErrors.requesterClosed, `requester ${instanceId} is closed`, { retriable: true, details: { sent: false } });
       requestOptions.signal?.throwIfAborted();
       const id = uuidv7(app.clock.now());
+      // travels with the request: a replier that reads it later than this skips it (nobody waits any more)
+      const deadline = String(app.clock.now() + timeoutMs);
       let entry!: Waiting;
       const reply = new Promise<Envelope>((resolve, reject) => waiting.set(id, (entry = { definition, sent: false, resolve, reject })));
       const cancelTimer = app.clock.setTimer(timeoutMs, () =>
@@ -247,7 +252,7 @@ export function createRequester(options: RequesterOptions): Requester {
           id,
           ...(requestOptions.correlationId ? { correlationId: requestOptions.correlationId } : {}),
           ...(requestOptions.cause ? { cause: requestOptions.cause } : {}),
-          headers: { ...requestOptions.headers, [REPLY_HEADERS.replyTo]: instanceId, [REPLY_HEADERS.requestId]: id },
+          headers: { ...requestOptions.headers, [REPLY_HEADERS.replyTo]: instanceId, [REPLY_HEADERS.requestId]: id, [REPLY_HEADERS.deadline]: deadline },
         });
       };
       send().catch((error: unknown) => {

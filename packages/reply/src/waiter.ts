@@ -2,6 +2,7 @@ import { HeraldError, decodeEnvelope, membershipFacts, readEvent } from '@herald
 import type { App, Component, Delivery, Envelope, EventDefinition, Subscription } from '@herald/core';
 import { positionCommitter, readingSink } from './commits.js';
 import { ReplyErrors } from './errors.js';
+import { unlessStopped } from './stopping.js';
 import { checkExpect, waiterSettings } from './waiterOptions.js';
 
 /** Options of {@link createEventWaiter}. */
@@ -44,7 +45,9 @@ export interface EventWaiter extends Component {
   /**
    * Registers a wait for an event of the waiter's types with `correlationId`. Register before
    * whatever causes the event is published (or read the state it would report after registering):
-   * an event that arrived before the wait is not seen.
+   * an event that arrived before the wait is not seen. Register after `app.ready()`: the group
+   * starts at the end of its topics as of its first assignment, so an event published before it
+   * is not read, even by a wait registered earlier.
    */
   expect(correlationId: string, options: ExpectOptions): Expectation;
   /** Waits registered now. */
@@ -64,7 +67,9 @@ interface Waiting {
  * take them away. Events nobody waits for are ignored. The group commits how far it read, so a
  * restart with the same `instanceId` resumes there instead of re-reading from the group's first start.
  * The group reports `assigned`, `revoked` and `partition-held` facts like the app's consumer groups
- * (a held partition ends no wait: see core's `membershipFacts`). Options are checked at once: a bad or unknown
+ * (a held partition ends no wait: see core's `membershipFacts`). An app closing while the start
+ * still subscribes stops it at once with `closed`; the group is left once (if) subscribe returns.
+ * Options are checked at once: a bad or unknown
  * one (the closest known one suggested) throws `invalid-options` naming it, as do `expect()`'s.
  */
 export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
@@ -130,17 +135,23 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
     }
   };
 
-  return {
+  const waiter: EventWaiter = {
     name: `event-waiter:${instanceId}`,
     instanceId,
     get pending() {
       return count;
     },
-    async start() {
+    async start(signal) {
       if (state !== 'new') return;
       state = 'running';
       starting = subscribe();
-      await starting;
+      try {
+        await unlessStopped(starting, signal, `event waiter ${instanceId}`);
+      } catch (error) {
+        // the app closes only what started: this closes itself, leaving the group once (if) subscribe returns
+        waiter.close({ deadlineMs: 0 }).catch((closeError: unknown) => app.logger.error('event waiter: failed to leave its wait group after a stopped start', { waiter: instanceId, error: closeError }));
+        throw error;
+      }
     },
     ready: () => isReady,
     async close() {
@@ -182,4 +193,5 @@ export function createEventWaiter(options: EventWaiterOptions): EventWaiter {
       return { result, cancel: () => wait.done(undefined) };
     },
   };
+  return waiter;
 }

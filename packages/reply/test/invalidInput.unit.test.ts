@@ -114,5 +114,7 @@ describe('defineRequest and replier refuse bad arguments', () => {
   it('replier refuses at construction what would fail every request at run time', async () => {
     await expectRefused(() => replier(js(undefined), async () => ({})), 'replier: definition: expected a request definition from defineRequest(), got undefined');
     await expectRefused(() => replier(GetProfile, js(undefined)), 'replier: answer: expected a function (request, ctx) => reply data, got undefined');
+    await expectRefused(() => replier(GetProfile, async () => js({}), js({ clockSkewAllowance: 500 })), 'replier: options: unknown option "clockSkewAllowance" (did you mean "clockSkewAllowanceMs"?)');
+    await expectRefused(() => replier(GetProfile, async () => js({}), { clockSkewAllowanceMs: -1 }), 'replier: options.clockSkewAllowanceMs must be a number of ms, 0 or more, got a number (-1)');
   });
 });
