@@ -1,5 +1,10 @@
+import { afterAll, beforeAll } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { jsonLogger } from '@herald/core';
 import type { Delivery, DeliveryBatch, DeliverySink, TopicPartition } from '@herald/core';
+import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
+import type { KafkaBroker } from '../src/index.js';
+import { buildKafkaBroker } from '../src/internal/buildBroker.js';
 
 /** A sink that records what it is given and checks the port's batch shape as it goes. */
 export interface RecordingSink extends DeliverySink {
@@ -62,4 +67,32 @@ export async function partitionCount(brokers: readonly string[], topic: string):
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * A one-broker mock cluster for a file's tests (started before all, stopped after all), and
+ * `open`, which makes adapters on it with this group timing (each closed after all).
+ */
+export function mockGroupBrokers(group: { readonly sessionTimeoutMs: number; readonly heartbeatIntervalMs: number; readonly rebalanceTimeoutMs: number }): {
+  open(): KafkaBroker;
+  bootstrap(): readonly string[];
+} {
+  let mock: KafkaMock | undefined;
+  const opened: KafkaBroker[] = [];
+  beforeAll(async () => {
+    mock = await startKafkaMock({ brokers: 1 });
+  });
+  afterAll(async () => {
+    await Promise.allSettled(opened.map((b) => b.close()));
+    await mock?.stop();
+  });
+  const bootstrap = () => mock!.brokers;
+  return {
+    bootstrap,
+    open() {
+      const broker = buildKafkaBroker({ brokers: bootstrap(), logger: jsonLogger({ level: 'error' }), clientLogLevel: 'silent', fetch: { maxWaitMs: 10 }, group });
+      opened.push(broker);
+      return broker;
+    },
+  };
 }

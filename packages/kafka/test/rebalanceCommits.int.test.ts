@@ -1,36 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { jsonLogger, partitionForKey } from '@herald/core';
+import { partitionForKey } from '@herald/core';
 import type { CommittedOffset, DeliverySink, Subscription, TopicPartition } from '@herald/core';
-import { startKafkaMock } from '@herald/testing/kafka-mock';
-import type { KafkaMock } from '@herald/testing/kafka-mock';
-import type { KafkaBroker } from '../src/index.js';
-import { buildKafkaBroker } from '../src/internal/buildBroker.js';
-import { unique, waitFor } from './helpers.js';
+import { mockGroupBrokers, unique, waitFor } from './helpers.js';
 
-let mock: KafkaMock;
-const brokers: KafkaBroker[] = [];
-
-beforeAll(async () => {
-  mock = await startKafkaMock({ brokers: 1 });
-});
-
-afterAll(async () => {
-  await Promise.allSettled(brokers.map((b) => b.close()));
-  await mock?.stop();
-});
-
-function open(): KafkaBroker {
-  const broker = buildKafkaBroker({
-    brokers: mock.brokers,
-    logger: jsonLogger({ level: 'error' }),
-    clientLogLevel: 'silent',
-    fetch: { maxWaitMs: 10 },
-    group: { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 },
-  });
-  brokers.push(broker);
-  return broker;
-}
+const { open, bootstrap } = mockGroupBrokers({ sessionTimeoutMs: 3_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 });
 
 /** A sink whose subscription is known once `subscribe` resolved; deliveries wait for it. */
 function sinkOf(handlers: { deliver: (sub: Subscription, last: CommittedOffset) => Promise<void>; revoked?: (sub: Subscription, tps: readonly TopicPartition[]) => Promise<void> }) {
@@ -90,7 +64,7 @@ describe('commits around a rebalance (mock cluster)', () => {
     joiner.attach(await open().subscribe({ group, topics: [topic] }, joiner.sink));
     await waitFor('the first member to lose partitions and commit in revoked', () => revokedDone, 30_000);
 
-    const admin = new Kafka({ brokers: [...mock.brokers], logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({ brokers: [...bootstrap()], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
       const [answer] = await admin.fetchOffsets({ groupId: group, topics: [topic] });

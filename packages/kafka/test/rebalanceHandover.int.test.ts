@@ -1,35 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLogger, partitionForKey } from '@herald/core';
+import { describe, expect, it } from 'vitest';
+import { partitionForKey } from '@herald/core';
 import type { DeliverySink, Subscription, TopicPartition } from '@herald/core';
-import { startKafkaMock } from '@herald/testing/kafka-mock';
-import type { KafkaMock } from '@herald/testing/kafka-mock';
-import type { KafkaBroker } from '../src/index.js';
-import { buildKafkaBroker } from '../src/internal/buildBroker.js';
-import { unique, waitFor } from './helpers.js';
+import { mockGroupBrokers, unique, waitFor } from './helpers.js';
 
-let mock: KafkaMock;
-const brokers: KafkaBroker[] = [];
-
-beforeAll(async () => {
-  mock = await startKafkaMock({ brokers: 1 });
-});
-
-afterAll(async () => {
-  await Promise.allSettled(brokers.map((b) => b.close()));
-  await mock?.stop();
-});
-
-function open(): KafkaBroker {
-  const broker = buildKafkaBroker({
-    brokers: mock.brokers,
-    logger: jsonLogger({ level: 'error' }),
-    clientLogLevel: 'silent',
-    fetch: { maxWaitMs: 10 },
-    group: { sessionTimeoutMs: 8_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 },
-  });
-  brokers.push(broker);
-  return broker;
-}
+const { open } = mockGroupBrokers({ sessionTimeoutMs: 8_000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000 });
 
 /** One handler run on a partition: its start and end on a counter both members share (an order, not a time). */
 interface Interval {
