@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, createManualClock, defineEvent, silentLogger, type App, type ManualClock, type SqlTx } from '@herald/core';
+import { HeraldError, createApp, createManualClock, defineEvent, silentLogger, type App, type ManualClock, type SqlTx } from '@herald/core';
 import { createMetrics, parseExposition, sumSamples, type HeraldMetrics } from '@herald/metrics';
 import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { TimeWindows, createTopology } from '@herald/stream';
@@ -17,8 +17,12 @@ import { Click, ClickCounts, LateClicks, topics } from '../../packages/stream/te
 const INTERVAL_MS = 100;
 
 const Pulse = defineEvent({ type: 'Pulse', topic: 'pulses', key: (d) => d.source, schema: Type.Object({ source: Type.String() }) });
-/** An output no window result matches (`clicks` must be a string): the pulses' punctuation fails at every tick. */
-const BadCounts = defineEvent({ type: 'BadCounts', topic: 'bad-counts', key: (d) => d.userId, schema: Type.Object({ userId: Type.String(), clicks: Type.String() }) });
+/**
+ * The pulses' output, down for a while: a retriable failure, so the punctuation that closes its
+ * window fails at every tick (with `sink-down`) until its attempts, set high here, run out; a
+ * failure for good would dead-letter the result at once instead.
+ */
+const sinkDown = () => new HeraldError('sink-down', 'the pulses sink is down', { retriable: true });
 
 let dataDir: string | undefined;
 let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
@@ -32,8 +36,8 @@ afterEach(async () => {
 
 /**
  * An app with two topologies: `clicks` counts clicks per user and 10 s window (3 s grace; only
- * records move its stream time), `pulses` counts pulses per 1 s window into {@link BadCounts}, so
- * only its idle punctuation closes its window, and fails. Five clicks (one late, one window
+ * records move its stream time), `pulses` counts pulses per 1 s window into a sink that is down
+ * ({@link sinkDown}), so only its idle punctuation closes its window, and fails. Five clicks (one late, one window
  * closed, stream time 20 500) and a pulse at 1 000 are published before it starts.
  */
 async function started(clock: ManualClock): Promise<{ app: App<SqlTx>; metrics: HeraldMetrics; failures: () => number; applied: () => number }> {
@@ -50,20 +54,22 @@ async function started(clock: ManualClock): Promise<{ app: App<SqlTx>; metrics: 
     .count('per-user', { late: { to: LateClicks } })
     .to(ClickCounts, (r) => ({ userId: r.key, start: r.value.start, clicks: r.value.value }));
   clicks.install(app);
-  const pulses = createTopology<SqlTx>({ name: 'pulses', idleTimeoutMs: 1_000, punctuateIntervalMs: INTERVAL_MS });
+  const pulses = createTopology<SqlTx>({ name: 'pulses', idleTimeoutMs: 1_000, punctuateIntervalMs: INTERVAL_MS, handler: { retry: { maxAttempts: 1_000 } } });
   pulses
     .from(Pulse)
     .groupByKey()
     .windowedBy(TimeWindows.ofSizeWithNoGrace(1_000))
     .count('per-source', { late: { handler: async () => {} } })
-    .to(BadCounts, (r) => ({ userId: r.key, clicks: r.value.value as unknown as string }));
+    .forEach(async () => {
+      throw sinkDown();
+    });
   pulses.install(app);
   const metrics = createMetrics({ app, pollIntervalMs: 0, processMetrics: false });
   app.use(metrics);
   let failures = 0;
   let applied = 0;
   app.instrumentation.on((fact) => {
-    if (fact.kind === 'punctuation-failed' && fact.reason === 'schema-violation') failures++;
+    if (fact.kind === 'punctuation-failed' && fact.reason === 'sink-down') failures++;
     if (fact.kind === 'handled' && fact.outcome === 'applied') applied++;
   });
   const sent = [
@@ -103,7 +109,7 @@ describe('the stream metrics of a running topology', () => {
     expect(await value('herald_stream_results_total', clicks)).toBe(1);
     expect(await value('herald_stream_results_total', { group: 'pulses' })).toBe(0);
     // the punctuator goes on failing meanwhile: the count scraped is between the failures seen before and after
-    const failed = { group: 'pulses', reason: 'schema-violation' };
+    const failed = { group: 'pulses', reason: 'sink-down' };
     const atLeast = t.failures();
     const scraped = await value('herald_stream_punctuation_failures_total', failed);
     expect(scraped).toBeGreaterThanOrEqual(Math.max(3, atLeast));
