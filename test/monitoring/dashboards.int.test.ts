@@ -5,6 +5,7 @@ import { COUNTERS, GAUGES, HISTOGRAMS, parseExposition } from '@herald/metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTool } from '../../packages/metrics/test/support/tools.js';
 import { exposedNames, liveExposition, PROMETHEUS_NAMES } from './exposed.js';
+import { EXTERNAL_EXPORTERS, EXTERNAL_NAMES } from './externalMetrics.js';
 import { allPanels, dashboardQueries, DASHBOARDS_DIR, DEPLOY, filesIn, metricNames, readDashboard, ruleExpressions, RULES_DIR, type Dashboard } from './promql.js';
 
 const dashboards = filesIn(DASHBOARDS_DIR, '.json').map((file) => ({ file, dashboard: readDashboard(file) }));
@@ -17,21 +18,22 @@ function expressions(): { where: string; expr: string }[] {
   return [...fromDashboards, ...fromRules];
 }
 
-describe('the dashboards and alert rules query only metrics the exporter exposes', () => {
+describe('the dashboards and alert rules query only metrics the exporters expose', () => {
   let exposed: Set<string>;
   let sampled: Set<string>;
+  /** The names of `expr` that neither Herald's scrape, Prometheus nor a listed external exporter has. */
+  const unknown = (expr: string) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name) && !EXTERNAL_NAMES.has(name));
   beforeAll(async () => {
     const exposition = await liveExposition();
     exposed = exposedNames(exposition);
     sampled = new Set(parseExposition(exposition).map((s) => s.name));
   });
 
-  it('finds every metric name of every dashboard panel and every rule in a live scrape', () => {
+  it('finds every metric name of every dashboard panel and every rule in a live scrape, or in the external exporters\' lists', () => {
     const all = expressions();
     expect(dashboards.length).toBeGreaterThanOrEqual(2);
     expect(all.length).toBeGreaterThan(40);
-    const unknown = all.flatMap(({ where, expr }) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name)).map((name) => `${where}: ${name}`));
-    expect(unknown).toEqual([]);
+    expect(all.flatMap(({ where, expr }) => unknown(expr).map((name) => `${where}: ${name}`))).toEqual([]);
   });
 
   it('scrapes running streams: every stream metric has series, not only its declaration', () => {
@@ -40,12 +42,24 @@ describe('the dashboards and alert rules query only metrics the exporter exposes
     expect(names.filter((name) => !sampled.has(name))).toEqual([]);
   });
 
-  it('the check can fail: a misspelt name, a histogram queried without its suffix, a label taken for a name', () => {
-    const unknown = (expr: string) => metricNames(expr).filter((name) => !exposed.has(name) && !PROMETHEUS_NAMES.has(name));
+  it('the check can fail: a misspelt name, a histogram queried without its suffix, a label taken for a name, an external name not listed', () => {
     expect(unknown('sum(rate(herald_events_handeld_total[5m]))')).toEqual(['herald_events_handeld_total']);
     expect(unknown('histogram_quantile(0.99, sum by (le) (rate(herald_critical_time_seconds[5m])))')).toEqual(['herald_critical_time_seconds']);
     expect(unknown('sum by (group) (herald_consumer_lag{topic="orders"}) > 10000')).toEqual([]);
     expect(unknown('rate(herald_critical_time_seconds_bucket[$__rate_interval]) offset 1h')).toEqual([]);
+    expect(unknown('sum by (topic) (kafka_topic_partition_under_replicated_partition) > 0')).toEqual([]);
+    expect(unknown('sum by (topic) (kafka_topic_under_replicated_partitions) > 0')).toEqual(['kafka_topic_under_replicated_partitions']);
+    expect(unknown('kafka_controller_kafkacontroller_offlinepartitionscount > 0')).toEqual(['kafka_controller_kafkacontroller_offlinepartitionscount']);
+  });
+
+  it('lists external names only for an exporter the compose file runs, at the image version they were read for', () => {
+    const compose = readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8');
+    for (const exporter of EXTERNAL_EXPORTERS) {
+      const block = new RegExp(`\\n  ${exporter.service}:\\n((?: {4}.*\\n|\\n)*)`).exec(compose)?.[1];
+      expect(block, exporter.service).toBeDefined();
+      expect(/^ {4}image: (\S+)$/m.exec(block!)?.[1], `${exporter.service}: the names were read for ${exporter.image} (${exporter.source})`).toBe(exporter.image);
+      expect(Object.keys(exporter.metrics).filter((name) => exposed.has(name)), `${exporter.service}'s names are not Herald's`).toEqual([]);
+    }
   });
 
   it('shows every Herald metric somewhere on a dashboard', () => {
@@ -103,7 +117,7 @@ describe('the Grafana dashboards', () => {
     }
   });
 
-  it('give the Herald overview its panels: published vs handled, lag, outbox, retries, dead letters, p50/p99, critical time, streams', () => {
+  it('give the Herald overview its panels: published vs handled, lag, outbox, retries, dead letters, p50/p99, critical time, streams, the Kafka cluster', () => {
     const overview = byUid('herald-overview');
     const queries = allPanels(overview).flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
     for (const needle of [
@@ -121,6 +135,9 @@ describe('the Grafana dashboards', () => {
       'herald_stream_late_records_total',
       'max by (group, aggregation, partition) (herald_stream_time_lag_seconds)',
       'herald_stream_punctuation_failures_total',
+      'kafka_brokers',
+      'sum by (topic) (kafka_topic_partition_under_replicated_partition)',
+      'count by (topic) (kafka_topic_partition_replicas unless kafka_topic_partition_leader)',
     ]) {
       expect(queries, needle).toContain(needle);
     }

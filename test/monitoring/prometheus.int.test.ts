@@ -8,11 +8,14 @@ import { DEPLOY, filesIn, ruleExpressions, RULE_TESTS_DIR, RULES_DIR } from './p
 const PROMETHEUS_DIR = join(DEPLOY, 'prometheus');
 const ruleFiles = filesIn(RULES_DIR, '.yml');
 const ruleTests = filesIn(RULE_TESTS_DIR, '.test.yml');
-/** The alerts every deployment of Herald gets (issue 9; seed 000). */
-const REQUIRED_ALERTS = ['HeraldConsumerLagHigh', 'HeraldDeadLettersGrowing', 'HeraldRelayFailing', 'HeraldOutboxOldestTooOld', 'HeraldHandlerErrorRatioHigh', 'HeraldSagasFailing', 'HeraldTargetDown'];
+/** The alerts every deployment of Herald gets (issue 9; seed 000), and Kafka's own health (seed 000: broker down, partitions that lost replicas). */
+const REQUIRED_ALERTS = [
+  'HeraldConsumerLagHigh', 'HeraldDeadLettersGrowing', 'HeraldRelayFailing', 'HeraldOutboxOldestTooOld', 'HeraldHandlerErrorRatioHigh', 'HeraldSagasFailing', 'HeraldTargetDown',
+  'KafkaUnderReplicatedPartitions', 'KafkaPartitionsOffline', 'KafkaBrokersMissing', 'KafkaExporterDown',
+];
 
-function alertNames(): string[] {
-  return ruleFiles.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1]!));
+function alertNames(files: readonly string[] = ruleFiles): string[] {
+  return files.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/^\s*- alert:\s*(\S+)\s*$/gm)].map((m) => m[1]!));
 }
 
 describe('deploy/prometheus', () => {
@@ -22,8 +25,8 @@ describe('deploy/prometheus', () => {
   it('prometheus.yml passes promtool check config, rule files included', async () => {
     const result = await runTool('promtool', ['check', 'config', join(PROMETHEUS_DIR, 'prometheus.yml')]);
     expect({ code: result.code, stderr: result.stderr.trim() }).toEqual({ code: 0, stderr: '' });
-    const rules = alertNames().length;
-    expect(result.stdout).toContain(`SUCCESS: ${rules} rules found`);
+    expect(result.stdout).toContain(`SUCCESS: ${ruleFiles.length} rule files found`);
+    for (const file of ruleFiles) expect(result.stdout).toContain(`${basename(file)}\n  SUCCESS: ${alertNames([file]).length} rules found`);
   });
 
   it('the rules pass promtool check rules and have the alerts issue 9 asks for', async () => {
@@ -52,21 +55,26 @@ describe('deploy/prometheus', () => {
     }
   });
 
-  it('the rule tests can fail: with the lag threshold raised, chaos counted as a relay error, a saga ratio read on too few sagas, a few late records or a brief punctuation failure alerting, they do', async () => {
-    for (const [from, to] of [
-      ['herald_consumer_lag)) > 10000', 'herald_consumer_lag)) > 20000'],
-      ['herald_relay_failures_total{cause="error"}', 'herald_relay_failures_total'],
-      ['transition=~"completed|failed"}[10m])) >= 10', 'transition=~"completed|failed"}[10m])) >= 1'],
-      ['increase(herald_stream_late_records_total[10m])\n          ) >= 10', 'increase(herald_stream_late_records_total[10m])\n          ) >= 1'],
-      ['herald_stream_punctuation_failures_total[2m]', 'herald_stream_punctuation_failures_total[10m]'],
+  it('the rule tests can fail: with the lag threshold raised, chaos counted as a relay error, a saga ratio read on too few sagas, a few late records or a brief punctuation failure alerting, the exporter counted as a Herald target, or a Kafka rule weakened, they do', async () => {
+    for (const [name, from, to] of [
+      ['herald', 'herald_consumer_lag)) > 10000', 'herald_consumer_lag)) > 20000'],
+      ['herald', 'herald_relay_failures_total{cause="error"}', 'herald_relay_failures_total'],
+      ['herald', 'transition=~"completed|failed"}[10m])) >= 10', 'transition=~"completed|failed"}[10m])) >= 1'],
+      ['herald', 'increase(herald_stream_late_records_total[10m])\n          ) >= 10', 'increase(herald_stream_late_records_total[10m])\n          ) >= 1'],
+      ['herald', 'herald_stream_punctuation_failures_total[2m]', 'herald_stream_punctuation_failures_total[10m]'],
+      ['herald', 'up{job!="kafka-exporter"} == 0', 'up == 0'],
+      ['kafka', '(kafka_topic_partition_under_replicated_partition) > 0', '(kafka_topic_partition_under_replicated_partition) > 2'],
+      ['kafka', 'kafka_topic_partition_replicas unless kafka_topic_partition_leader', 'kafka_topic_partition_replicas unless on (topic) kafka_topic_partition_leader'],
+      ['kafka', 'kafka_brokers < 1', 'kafka_brokers < 0'],
+      ['kafka', 'absent(up{job="kafka-exporter"} == 1)', 'absent(up{job="kafka-exporter"})'],
     ] as const) {
       const dir = mkdtempSync(join(scratch, 'mutant-'));
       cpSync(PROMETHEUS_DIR, dir, { recursive: true });
-      const rules = join(dir, 'rules', 'herald.yml');
+      const rules = join(dir, 'rules', `${name}.yml`);
       const text = readFileSync(rules, 'utf8');
       expect(text).toContain(from);
       writeFileSync(rules, text.replace(from, to));
-      const result = await runTool('promtool', ['test', 'rules', join(dir, 'tests', 'herald.test.yml')]);
+      const result = await runTool('promtool', ['test', 'rules', join(dir, 'tests', `${name}.test.yml`)]);
       expect({ mutation: to, code: result.code }).toEqual({ mutation: to, code: 1 });
     }
   });

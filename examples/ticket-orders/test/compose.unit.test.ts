@@ -52,7 +52,7 @@ describe('deploy/docker-compose.yml', () => {
 
   it('runs the ticket-orders services against single-node KRaft Kafka and PostgreSQL 15, healthy first', async () => {
     const services = await compose(COMPOSE_FILE, ['config', '--services']);
-    expect(services.stdout.trim().split('\n').sort()).toEqual(['alertmanager', 'api', 'grafana', 'kafka', 'order', 'payment', 'postgres', 'prometheus', 'relay', 'ticket']);
+    expect(services.stdout.trim().split('\n').sort()).toEqual(['alertmanager', 'api', 'grafana', 'kafka', 'kafka-exporter', 'order', 'payment', 'postgres', 'prometheus', 'relay', 'ticket']);
     const blocks = serviceBlocks((await compose(COMPOSE_FILE, ['config'])).stdout);
 
     const kafka = blocks.get('kafka')!;
@@ -76,7 +76,7 @@ describe('deploy/docker-compose.yml', () => {
     }
   });
 
-  it('gives every service a metrics endpoint that Prometheus scrapes, and provisions Grafana and Alertmanager', async () => {
+  it('gives every service a metrics endpoint that Prometheus scrapes, scrapes Kafka through kafka-exporter, and provisions Grafana and Alertmanager', async () => {
     const blocks = serviceBlocks((await compose(COMPOSE_FILE, ['config'])).stdout);
     const prometheus = readFileSync(PROMETHEUS_CONFIG, 'utf8');
     const staticTargets = [...prometheus.matchAll(/targets: \[([^\]]*)\]/g)].flatMap((m) => m[1]!.split(',').map((t) => t.trim().replace(/"/g, '')));
@@ -96,6 +96,14 @@ describe('deploy/docker-compose.yml', () => {
       }
     }
     expect(staticTargets).toContain('alertmanager:9093');
+
+    // Kafka's own health (prometheus/rules/kafka.yml): kafka-exporter at a pinned version, on the
+    // compose's Kafka once it is healthy, scraped on its port as job kafka-exporter
+    const exporter = blocks.get('kafka-exporter')!;
+    expect(exporter).toMatch(/image: danielqsj\/kafka-exporter:v\d+\.\d+\.\d+\n/);
+    expect(exporter).toMatch(/command:\n\s+- --kafka\.server=kafka:9092\n/);
+    expect(exporter).toMatch(/depends_on:\n\s+kafka:\n\s+condition: service_healthy\n/);
+    expect(prometheus).toMatch(/- job_name: kafka-exporter\n\s+static_configs:\n\s+- targets: \["kafka-exporter:9308"\]\n/);
 
     const prometheusBlock = blocks.get('prometheus')!;
     expect(prometheusBlock).toMatch(/image: prom\/prometheus:v\d+\.\d+\.\d+\n/);
