@@ -22,6 +22,13 @@ export const { specs: StreamErrors, codes: StreamErrorCodes } = defineErrorCodes
       "A groupBy's key function returned something other than a non-empty string, or a key on its way into an aggregation or a groupBy holds text the window stores cannot keep exactly: U+0000 (PostgreSQL refuses it) or a lone UTF-16 surrogate (read back as U+FFFD, so its windows would not be found again and keys differing only there would merge).",
     action: 'Fix the key function, or the producer of the event keys (every record needs a key, of well-formed text without U+0000); the event is dead-lettered for a redrive.',
   },
+  resultAggregationUnknown: {
+    code: 'result-aggregation-unknown',
+    retriable: false,
+    meaning:
+      "A window result's dead letter was redriven, but the topology that reads it has no aggregation of the letter's name and window store any more (renamed or removed since the result was lettered), so the result has no downstream to be emitted through.",
+    action: 'Put the aggregation back under its name to emit the result, or discard the letter (`herald dlq discard`) once its result is handled some other way.',
+  },
   windowStoreMissing: {
     code: 'window-store-missing',
     retriable: false,

@@ -216,7 +216,7 @@ describe('stream facts', () => {
     await advanceUntil(clock, () => (t.of('stream-time').length >= 2 ? true : undefined), 'the punctuation to commit');
 
     const letters = await t.app.stores.deadLetters.list({ group: 'pulses' });
-    expect(letters.map((l) => [l.handler, l.reason])).toEqual([['pulses:stream:results', 'schema-violation']]);
+    expect(letters.map((l) => [l.handler, l.reason])).toEqual([['pulses:stream', 'schema-violation']]);
     expect(letters[0]!.error.message).toContain('BadCounts');
     expect(t.of('punctuation-failed')).toEqual([]);
     expect(t.of('window-results')).toEqual([]);

@@ -76,9 +76,9 @@ const published = async () =>
 async function resultLetter(app: App<SqlTx>) {
   const letters = await app.stores.deadLetters.list({ group: 'clicks' });
   // no click is dead-lettered: only the result that failed
-  expect(letters.map((l) => [l.key, l.eventType, l.status])).toEqual([['bad', 'herald.stream.WindowResult', 'dead']]);
+  expect(letters.map((l) => [l.key, l.eventType, l.status])).toEqual([['bad', 'herald.stream.WindowResult.clicks', 'dead']]);
   const letter = letters[0]!;
-  expect(letter).toMatchObject({ handler: 'clicks:stream:results', topic: 'clicks', partition: 0, offset: -1 });
+  expect(letter).toMatchObject({ handler: 'clicks:stream', topic: 'clicks', partition: 0, offset: -1 });
   expect(decodeEnvelope(letter.envelope, letter.headers).data).toEqual({ aggregation: 'per-user', store: 'clicks.per-user', key: 'bad', start: 0, end: 1_000, kind: 'final', value: 1 });
   return { reason: letter.reason, attempts: letter.attempts };
 }

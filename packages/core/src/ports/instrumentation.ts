@@ -196,10 +196,11 @@ export type StreamFact =
       /**
        * The idle punctuator failed to move an idle partition's stream time on (it tries again at
        * its next tick; while it fails, the partition's windows stay open and nothing is emitted for
-       * them): a window result its output refuses, a store error, its deadline. `reason` is the
-       * error's code (`handler-failed` for an error without one). `partition` is absent when the
-       * tick failed before reaching a partition (reading when the group's partitions last had a
-       * record).
+       * them): a window result's emission failing with a retriable error before its last attempt
+       * (then the result is dead-lettered and the punctuation goes on), a store error, its
+       * deadline. `reason` is the error's code (`handler-failed` for an error without one).
+       * `partition` is absent when the tick failed before reaching a partition (reading when the
+       * group's partitions last had a record).
        */
       readonly kind: 'punctuation-failed';
       readonly group: string;

@@ -7,7 +7,8 @@ import { createCommitFacts, type AggregationTally } from './facts.js';
 import { idleSets, noteRecord, notedTopics } from './idleClock.js';
 import type { TopologyPlan } from './plan.js';
 import { createPunctuator } from './punctuator.js';
-import { maxAttemptsOf, resultFailureRecorder } from './resultFailures.js';
+import { maxAttemptsOf, resultFailureRecorder, streamHandler } from './resultFailures.js';
+import { resultLetterDefinition } from './resultRedrive.js';
 import { runBatch } from './run.js';
 
 /**
@@ -55,7 +56,9 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   for (const group of plan.groups) {
     const sets = setsByGroup.get(group.group)!;
     const noted = notedTopics(group, plan.idleTimeoutMs);
-    app.onBatch(group.definitions, { ...(plan.handler as HandlerPolicy<Tx> | undefined), group: group.group, name: `${group.group}:stream` }, async (events, ctx) => {
+    // an aggregating group also reads its window-result letters back, when they are redriven
+    const definitions = group.aggregations.length > 0 ? [...group.definitions, resultLetterDefinition(group.group, group.definitions[0]!.topic)] : group.definitions;
+    app.onBatch(definitions, { ...(plan.handler as HandlerPolicy<Tx> | undefined), group: group.group, name: streamHandler(group.group) }, async (events, ctx) => {
       // read once: on the one-by-one path the signal is made when first asked for
       const signal = ctx.signal;
       // a batch holds one partition's deliveries; split defensively all the same

@@ -93,7 +93,7 @@ export function createPunctuator<Tx>(app: App<Tx>, plan: TopologyPlan, deps: Pun
     const attempt = `${set.scope}\u0000${partition}`;
     const attempts = (failures.get(attempt) ?? 0) + 1;
     const topic = set.topics.join('+');
-    const resultFailures = deps.resultFailures({ group: group.group, topic, partition, attempts, lastAttempt: attempts >= deps.maxAttempts, signal: deadline.signal, logger });
+    const resultFailures = deps.resultFailures({ group: group.group, topic: set.topics[0]!, partition, attempts, lastAttempt: attempts >= deps.maxAttempts, signal: deadline.signal, logger });
     try {
       await app.transaction(async (tx, publish) => {
         // its deadline passed while it waited for the transaction: it does nothing

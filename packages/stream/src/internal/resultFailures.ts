@@ -40,7 +40,7 @@ export interface FailedResult {
 /** Where the run that failed to emit it was. */
 export interface ResultRun {
   readonly group: string;
-  /** The topic(s) the run read, `+`-joined for a punctuation of several. */
+  /** A topic the run read (a punctuation's first, when its aggregations read several): its letters' topic, so a redrive through the log reaches the group. */
   readonly topic: string;
   readonly partition: number;
   /** The run's attempt number. */
@@ -53,8 +53,15 @@ export interface ResultRun {
 
 type ResultFailure = FailedResult & ResultRun;
 
-/** The event type of a window result's dead letter; its data is {@link ResultLetterData}. */
-export const RESULT_LETTER_TYPE = 'herald.stream.WindowResult';
+/** What every window-result letter's event type starts with (then its group). */
+export const RESULT_LETTER_TYPE_PREFIX = 'herald.stream.WindowResult.';
+
+/**
+ * The event type of a group's window-result dead letters; their data is {@link ResultLetterData}.
+ * One type per group: the group's batch handler is registered for it (see `resultRedrive.ts`), and
+ * an app's event registry keeps one topic per type, while two groups may read different topics.
+ */
+export const resultLetterType = (group: string): string => `${RESULT_LETTER_TYPE_PREFIX}${group}`;
 
 /** What a window result's dead letter holds as its envelope's data: the window, its value and where it was. */
 export interface ResultLetterData {
@@ -67,16 +74,19 @@ export interface ResultLetterData {
   readonly value: unknown;
 }
 
-/** The handler name of a group's window-result dead letters (beside its batch handler `<group>:stream`). */
-export const resultHandler = (group: string): string => `${group}:stream:results`;
+/**
+ * The handler name of a group's stream: its batch handler's, and so its window-result dead
+ * letters' (a redrive runs a letter through the handler of its event type: this one).
+ */
+export const streamHandler = (group: string): string => `${group}:stream`;
 
 /**
  * Dead-letters failed window results through the core's own `deadLetter` policy (so a letter has
  * what every letter has: reason from the error's code, fingerprint, redacted error and its cause
  * chain, a `dead-lettered` fact). A window result has no record of its own: the letter's offset is
- * -1, its envelope a `herald.stream.WindowResult` event holding the window (aggregation, key, bounds,
- * kind, value); it can be listed, grouped and inspected, not redriven: its type is no event of
- * the app, so a redrive through the pipeline fails and leaves it `dead` (discard it once handled).
+ * -1, its handler the group's stream handler, its envelope a `herald.stream.WindowResult.<group>`
+ * event holding the window (aggregation, key, bounds, kind, value), on a topic the group reads; a
+ * redrive (in process, or through the log) emits the result again downstream (see `resultRedrive.ts`).
  *
  * The letter is written in a transaction of its own, before the run's commits (a failure turned into
  * success is first recorded); a run that rolls back after it closes the window again, and a final
@@ -88,12 +98,12 @@ export function resultFailureRecorder(deps: { store: DeadLetterStore; clock: Clo
 
   async function recordResultFailure(failure: ResultFailure): Promise<void> {
     const { node, result, group, partition } = failure;
-    const handler = resultHandler(group);
+    const handler = streamHandler(group);
     if (result.kind === 'final' && (await lettered(deps.store, failure))) return;
     const data: ResultLetterData = { aggregation: node.name, store: node.store, key: result.key, start: result.start, end: result.end, kind: result.kind, value: result.value };
     const envelope: Envelope<ResultLetterData> = {
       id: uuidv7(deps.clock.now()),
-      type: RESULT_LETTER_TYPE,
+      type: resultLetterType(group),
       version: 1,
       topic: failure.topic,
       key: result.key,
@@ -116,9 +126,9 @@ export function resultFailureRecorder(deps: { store: DeadLetterStore; clock: Clo
 
 /** Whether this final result (aggregation, partition, key, window) already has a letter: one of an earlier run that rolled back. */
 async function lettered(store: DeadLetterStore, failure: ResultFailure): Promise<boolean> {
-  const letters = await store.list({ group: failure.group, handler: resultHandler(failure.group), key: failure.result.key });
+  const letters = await store.list({ group: failure.group, handler: streamHandler(failure.group), key: failure.result.key });
   return letters.some((letter) => {
-    if (letter.partition !== failure.partition || letter.eventType !== RESULT_LETTER_TYPE) return false;
+    if (letter.partition !== failure.partition || letter.eventType !== resultLetterType(failure.group)) return false;
     const data = decodeEnvelope(letter.envelope, letter.headers).data as Partial<ResultLetterData>;
     return data.store === failure.node.store && data.kind === 'final' && data.start === failure.result.start;
   });

@@ -8,6 +8,7 @@ import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { assertJson } from './repartition.js';
 import type { ResultFailures } from './resultFailures.js';
+import { redrivenResult } from './resultRedrive.js';
 
 /** What a run of a group's part of the topology works with: one transaction, one partition. */
 export interface RunContext {
@@ -46,11 +47,15 @@ interface Flowing extends StreamRecord<unknown> {
  * aggregation; then each aggregation, upstream first, over its buffered records in one update of
  * the window store, emitting its late records and results downstream. All in the caller's
  * transaction: with the inbox marks, the window state and everything published commit together.
+ * A redriven window-result letter, in its place among the events, emits its result again through
+ * its aggregation's downstream; a failure of that fails the batch (the pipeline letters it again).
  */
 export async function runBatch(plan: GroupPlan, ctx: RunContext, events: readonly Envelope[]): Promise<void> {
   const run = createRun(plan, ctx);
   const now = ctx.clock.now();
   for (const event of events) {
+    const redriven = redrivenResult(plan, event);
+    if (redriven) await run.push(redriven.node.children, { ...resultRecord(redriven.node, redriven.result), cause: event });
     for (const source of plan.sourcesByType.get(event.type) ?? []) {
       const record = source.read(event, now);
       await run.push(source.children, { key: record.key, value: record.value, timestamp: record.timestamp, cause: event });
