@@ -193,7 +193,7 @@ describe('handler contexts', () => {
 
   it('let the dead-letter policy record a failure on a context built outside the runtime', async () => {
     const added: DeadLetter[] = [];
-    const store: DeadLetterStore = { add: async (l) => void added.push(l), list: async () => added, isKeyParked: async () => false, setStatus: async () => {} };
+    const store: DeadLetterStore = { add: async (l) => void added.push(l), list: async () => added, isKeyParked: async () => false, setStatus: async () => [] };
     const ctx = createHandlerContext({ group: 'g', handler: 'g:T', delivery });
     ctx.state.attemptStarted(2);
     ctx.state.attemptFailed(new Error('first'), 5);

@@ -50,7 +50,9 @@ const perGroup = (letters: readonly DeadLetter[]) =>
  * `park-key` move whole and in order (see `planRedrive`), and stay held until their records are
  * handled: a later record of the key read first parks behind them. A letter already settled
  * (`--status redriven` or `discarded`: the operator means it) is set back to `dead` before its
- * record is appended, since a group skips a record whose letter is no longer waiting for it.
+ * record is appended, since a group skips a record whose letter is no longer waiting for it; one
+ * whose record has an open letter again (it failed again, after a replay) is left as it is and not
+ * appended (that letter stands for the record), and the output names it.
  * Stopped (`io.signal`), it ends between chunks with `interrupted`, saying how many it appended;
  * a chunk the broker refuses ends it with the broker's error, saying the same.
  */
@@ -70,6 +72,7 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
   if (letters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `all ${changed} dead letter(s) changed status while waiting for the confirmation; nothing redriven`);
 
   const run = uuidv7();
+  const leftResolved: DeadLetter[] = [];
   const bar = progress(ctx.io.stderr, { label: 'redriving', total: letters.length });
   for (let i = 0; i < letters.length; i += REDRIVE_CHUNK) {
     if (ctx.io.signal.aborted) {
@@ -78,26 +81,46 @@ export async function dlqRedriveCommand(ctx: CliContext, ids: readonly string[],
     }
     const chunk = letters.slice(i, i + REDRIVE_CHUNK);
     const settled = chunk.filter((l) => !PENDING.includes(l.status));
-    if (settled.length > 0) await store.setStatus(settled.map((l) => l.id), 'dead');
+    // a settled letter whose record has an open letter again (it failed again after a replay) stays
+    // settled: that letter stands for the record, and appending this one too would run it twice
+    const notReopened = new Set(settled.length > 0 ? await store.setStatus(settled.map((l) => l.id), 'dead') : []);
+    const reopened = settled.filter((l) => !notReopened.has(l.id));
+    leftResolved.push(...settled.filter((l) => notReopened.has(l.id)));
+    const sent = chunk.filter((l) => !notReopened.has(l.id));
     // the group marks each letter once it handled its record: a run cut short leaves letters as they were
-    await broker.publish(chunk.map((l) => redriveRecord(l, run))).catch(async (error: unknown) => {
-      // reopened for a record that may not exist: settled again, they hold no key and wait for no
-      // record (one that was appended after all is skipped by its group, as before the reopening)
-      for (const status of new Set(settled.map((l) => l.status))) {
-        await store.setStatus(settled.filter((l) => l.status === status).map((l) => l.id), status);
-      }
-      bar.done();
-      throw failedAfter(error, `appended ${i}/${letters.length} dead letter(s) (run ${run}) before failing; re-running is safe, it sends what is still dead or parked`);
-    });
+    if (sent.length > 0) {
+      await broker.publish(sent.map((l) => redriveRecord(l, run))).catch(async (error: unknown) => {
+        // reopened for a record that may not exist: settled again, they hold no key and wait for no
+        // record (one that was appended after all is skipped by its group, as before the reopening)
+        for (const status of new Set(reopened.map((l) => l.status))) {
+          await store.setStatus(reopened.filter((l) => l.status === status).map((l) => l.id), status);
+        }
+        bar.done();
+        throw failedAfter(error, `appended ${i}/${letters.length} dead letter(s) (run ${run}) before failing; re-running is safe, it sends what is still dead or parked`);
+      });
+    }
     bar.advance(chunk.length);
   }
   bar.done();
-  const redriven = letters.map((l) => ({ id: l.id, group: l.group, handler: l.handler, topic: l.topic, key: l.key, eventId: l.eventId, eventType: l.eventType, was: l.status }));
-  if (ctx.json) return printJson(ctx.io, { run, redriven: letters.length, added: plan.added, changed, letters: redriven });
+  const kept = new Set(leftResolved.map((l) => l.id));
+  const redrivenLetters = letters.filter((l) => !kept.has(l.id));
+  const resolvedNote = leftResolvedNote(leftResolved);
+  if (redrivenLetters.length === 0) throw new HeraldError(CliErrors.nothingMatched, `nothing redriven: ${resolvedNote}`);
+  const redriven = redrivenLetters.map((l) => ({ id: l.id, group: l.group, handler: l.handler, topic: l.topic, key: l.key, eventId: l.eventId, eventType: l.eventType, was: l.status }));
+  const leftIds = leftResolved.map((l) => l.id);
+  if (ctx.json) return printJson(ctx.io, { run, redriven: redrivenLetters.length, added: plan.added, changed, leftResolved: leftIds, letters: redriven });
   const left = changed > 0 ? `; ${changed} left out: they changed status while waiting for the confirmation` : '';
   ctx.io.stdout.write(
-    `redriven ${letters.length} dead letter(s) (run ${run}; ${perGroup(letters)}${left}): appended to their topics for their groups, which apply them as they read them and then mark them redriven; a letter that fails again comes back as a new dead letter\n`,
+    `redriven ${redrivenLetters.length} dead letter(s) (run ${run}; ${perGroup(redrivenLetters)}${left}): appended to their topics for their groups, which apply them as they read them and then mark them redriven; a letter that fails again comes back as a new dead letter\n${resolvedNote ? `${resolvedNote}\n` : ''}`,
   );
+}
+
+/** What the operator is told of settled letters a redrive left as they were, their records having an open letter; '' when there are none. */
+function leftResolvedNote(letters: readonly DeadLetter[]): string {
+  if (letters.length === 0) return '';
+  const shown = letters.slice(0, 10).map((l) => `${l.id} (${l.status})`).join(', ');
+  const more = letters.length > 10 ? ` and ${letters.length - 10} more` : '';
+  return `${letters.length} settled letter(s) left as they were, not appended: their records have an open letter already, which stands for them (redrive that one; herald dlq list --status dead,parked): ${shown}${more}`;
 }
 
 /**

@@ -4,6 +4,19 @@ import { storeReads, type GuardedRead } from '../internal/storeErrors.js';
 import { createDeadLetterBrowser } from './deadLetterBrowser.js';
 import type { StoreDeps } from './outbox.js';
 
+/** A letter's place in the add order, status and record: what `setStatus` needs to tell whether it may reopen it. */
+interface PositionRow {
+  readonly id: string;
+  readonly seq: number;
+  readonly status: string;
+  readonly group_name: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly record_offset: number;
+  readonly event_id: string | null;
+}
+
+const OPEN: readonly string[] = ['dead', 'parked'];
 const PARKING = "policy = 'park-key' AND status IN ('dead', 'parked')";
 const IS_KEY_PARKED = 'dead letters: isKeyParked';
 const LIST = 'dead letters: list';
@@ -13,7 +26,8 @@ const LIST = 'dead letters: list';
  * its own transaction (reads use the read connection). Rows are mapped by `@herald/sql`. An add
  * keeps one open letter per record and group and never changes a stored letter (see
  * `DeadLetterStore.add`): it looks for the id and for the record's open letter in the write
- * transaction that inserts, which no other writer interleaves with. `isKeyParked` runs for
+ * transaction that inserts, which no other writer interleaves with; `setStatus` looks for it
+ * likewise before it reopens a letter (see `DeadLetterStore.setStatus`). `isKeyParked` runs for
  * every event of a `park-key` group, so it is kept cheap: the number of parking letters per group
  * is cached and re-counted (through a partial index) only when `PRAGMA data_version` says the file
  * changed; a group with none answers from memory, otherwise one indexed lookup answers. SQLite's
@@ -34,6 +48,7 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
       `SELECT ${DEAD_LETTER_COLUMNS} FROM herald_dead_letters
        WHERE group_name = ? AND topic = ? AND partition = ? AND record_offset = ? AND event_id IS ? AND status IN ('dead', 'parked') ORDER BY seq LIMIT 1`,
     ),
+    positionOf: writer.prepare<[string], PositionRow>('SELECT id, seq, status, group_name, topic, partition, record_offset, event_id FROM herald_dead_letters WHERE id = ?'),
     setStatus: writer.prepare('UPDATE herald_dead_letters SET status = ?, resolved_at = ? WHERE id = ?'),
     dataVersion: storeReads.guard(reader.prepare<[], number>('PRAGMA data_version').pluck(), IS_KEY_PARKED),
     counts: storeReads.guard(
@@ -105,10 +120,18 @@ export function createDeadLetterStore(deps: StoreDeps): DeadLetterStore & DeadLe
       return s.parked.get(group, topic, key) !== undefined;
     },
     setStatus(ids, status) {
-      if (ids.length === 0) return Promise.resolve();
+      if (ids.length === 0) return Promise.resolve([]);
       return runner.run((scope) => {
         const at = resolvedAt(status, deps.clock.now());
-        for (const id of ids) scope.run(s.setStatus, [status, at, id]);
+        const left: string[] = [];
+        // in the order they were added, in the write transaction: a letter reopened here is the open
+        // letter of its record for the next ones, and no other writer comes between
+        for (const row of [...new Set(ids)].map((id) => scope.get(s.positionOf, [id])).filter((r) => r !== undefined).sort((a, b) => a.seq - b.seq)) {
+          const reopens = OPEN.includes(status) && !OPEN.includes(row.status);
+          if (reopens && scope.get(s.openOfRecord, [row.group_name, row.topic, row.partition, row.record_offset, row.event_id])) left.push(row.id);
+          else scope.run(s.setStatus, [status, at, row.id]);
+        }
+        return left;
       });
     },
   };

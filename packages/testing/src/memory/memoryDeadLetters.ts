@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterBrowser, DeadLetterFilter, DeadLetterQuery, DeadLetterStore } from '@herald/core';
+import type { DeadLetter, DeadLetterBrowser, DeadLetterFilter, DeadLetterQuery, DeadLetterStatus, DeadLetterStore } from '@herald/core';
 import { decodeCursor, encodeCursor, groupLetters, letterMatcher, pageLimit } from './memoryDeadLetterQuery.js';
 
 /** The memory dead letter store, with the browser ability. */
@@ -14,7 +14,8 @@ interface Stored {
  * Dead letters in memory, kept in the order they were added. Letters are copied in and out, so a
  * caller cannot change a stored letter except through `setStatus` and `discard`. Adding an id that
  * is already stored, or a letter for a record that has an open one in its group, adds nothing and
- * resolves with the letter kept (see `DeadLetterStore.add`). Cursors are `memory-dl-<position>`.
+ * resolves with the letter kept (see `DeadLetterStore.add`); `setStatus` does not reopen a letter
+ * whose record has an open one (see `DeadLetterStore.setStatus`). Cursors are `memory-dl-<position>`.
  */
 export function createMemoryDeadLetters(): MemoryDeadLetters {
   const letters = new Map<string, Stored>();
@@ -30,7 +31,7 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
   /** The open letter of `letter`'s record in its group, if any (a scan: memory stores hold few letters). */
   const openLetterOf = (letter: DeadLetter): DeadLetter | undefined => {
     for (const { letter: l } of letters.values()) {
-      if ((l.status === 'dead' || l.status === 'parked') && sameRecord(l, letter)) return l;
+      if (isOpen(l.status) && sameRecord(l, letter)) return l;
     }
     return undefined;
   };
@@ -63,10 +64,15 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
       return false;
     },
     async setStatus(ids, status) {
-      for (const id of ids) {
-        const stored = letters.get(id);
-        if (stored) stored.letter = { ...stored.letter, status };
+      const left: string[] = [];
+      const wanted = new Set(ids);
+      // in the order they were added: of two resolved letters of one record, the older is reopened
+      for (const stored of letters.values()) {
+        if (!wanted.has(stored.letter.id)) continue;
+        if (isOpen(status) && !isOpen(stored.letter.status) && openLetterOf(stored.letter)) left.push(stored.letter.id);
+        else stored.letter = { ...stored.letter, status };
       }
+      return left;
     },
     async page(request = {}) {
       const limit = pageLimit(request.limit);
@@ -99,6 +105,11 @@ export function createMemoryDeadLetters(): MemoryDeadLetters {
       return changed;
     },
   };
+}
+
+/** Whether a letter of this status is open: waiting for someone to act, one per record. */
+function isOpen(status: DeadLetterStatus): boolean {
+  return status === 'dead' || status === 'parked';
 }
 
 /** Whether two letters are of one record in one group: its topic, partition and offset, and the event read there. */

@@ -85,7 +85,15 @@ export interface DeadLetterStore {
   list(filter?: DeadLetterFilter): Promise<readonly DeadLetter[]>;
   /** Whether a `park-key` letter of this key is `dead` or `parked` in this group. */
   isKeyParked(group: string, topic: string, key: string): Promise<boolean>;
-  setStatus(ids: readonly string[], status: DeadLetterStatus): Promise<void>;
+  /**
+   * Sets the status of these letters (unknown ids are ignored) and resolves with the ids of those
+   * it left as they were: setting `dead` or `parked` on a resolved letter reopens it only when its
+   * record has no open letter in its group (see `add`), so a record never has two. A letter whose
+   * record has one is left resolved and its id returned (that open letter stands for the record);
+   * of several resolved letters of one record without one, the one added first is reopened. A
+   * letter already open may change between `dead` and `parked`. Other statuses are always set.
+   */
+  setStatus(ids: readonly string[], status: DeadLetterStatus): Promise<readonly string[]>;
 }
 
 /** Which dead letters an operator means. Every field narrows; none means all. */

@@ -1,4 +1,4 @@
-import { HeraldError, type Clock, type DeadLetterBrowser, type DeadLetterStore } from '@herald/core';
+import { HeraldError, isHeraldError, type Clock, type DeadLetterBrowser, type DeadLetterStore } from '@herald/core';
 import { toDeadLetter, toDeadLetterGroup, toNumber, type DeadLetterGroupRow, type DeadLetterRow } from '@herald/sql';
 import { PgErrors } from '../../errors.js';
 import type { Db } from '../db.js';
@@ -10,15 +10,16 @@ import { isKeyParked } from './isKeyParked.js';
 import { exactRow, type ColumnBytes } from './letterColumns.js';
 import { listDeadLetters } from './listDeadLetters.js';
 import { pageDeadLetters, toPage, type PageRow } from './pageDeadLetters.js';
-import { setDeadLetterStatus } from './setDeadLetterStatus.js';
+import { OPEN_RECORD_INDEX, setDeadLetterStatus } from './setDeadLetterStatus.js';
 
-/** Adds of one letter before giving up, each losing a race with a concurrent add of its record whose letter was resolved before the next. */
+/** Adds (or status updates) of one letter before giving up, each losing a race with a concurrent add of its record whose letter was resolved before the next. */
 const ADD_ATTEMPTS = 3;
 
 /**
  * Dead letters on PostgreSQL, with the operator's read side (`DeadLetterBrowser`); each method is
  * one statement, its own transaction, so reads see what is committed (an add that lost a race with
- * a concurrent add of its record runs its statement again, see `addDeadLetter.ts`). Rows, queries and
+ * a concurrent add of its record runs its statement again, see `addDeadLetter.ts`, and so does a
+ * status update that lost one, see `setDeadLetterStatus.ts`). Rows, queries and
  * groups are mapped by `@herald/sql`, as on SQLite, but for a letter's key and envelope, which hold
  * whatever a record's producer wrote: stored so that any string is kept exactly, U+0000 and lone
  * surrogates included, and a key is matched exactly (see `letterColumns.ts`). Pages follow the
@@ -47,8 +48,16 @@ export function pgDeadLetterStore(db: Db, clock: Clock): DeadLetterStore & DeadL
       return rows[0]?.parked === true;
     },
     async setStatus(ids, status) {
-      if (ids.length === 0) return;
-      await db.run('set dead letter status', setDeadLetterStatus(db.t, { ids, status, now: clock.now() }));
+      if (ids.length === 0) return [];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const { rows } = await db.run<{ id: string }>('set dead letter status', setDeadLetterStatus(db.t, { ids, status, now: clock.now() }));
+          return rows.map((row) => row.id);
+        } catch (error) {
+          // a concurrent add or reopen of a record's open letter committed after this statement began: the next one sees it
+          if (attempt === ADD_ATTEMPTS || !isHeraldError(error) || error.details?.constraint !== OPEN_RECORD_INDEX) throw error;
+        }
+      }
     },
     async page(request = {}) {
       const plan = pageDeadLetters(db.t, request);

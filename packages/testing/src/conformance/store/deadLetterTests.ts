@@ -99,3 +99,46 @@ export async function keepsOneOpenLetterPerRecord<Tx>(f: StoreFixture<Tx>): Prom
     expect(await f.stores.deadLetters.add({ ...f.letter({ offset: 7, eventId: first.eventId }) }), 'kept across reopen').toEqual(later);
   }
 }
+
+/**
+ * `setStatus` reopens (`dead`, `parked`) a resolved letter only when its record has no open letter
+ * in its group, so a record never has two: it leaves the others as they are and resolves with their
+ * ids. Of several resolved letters of one record, the one added first is reopened. A letter already
+ * open may change between `dead` and `parked`; resolving is never refused.
+ */
+export async function reopensOnlyALetterWhoseRecordHasNoOpenOne<Tx>(f: StoreFixture<Tx>): Promise<void> {
+  const store = f.stores.deadLetters;
+  const statuses = async () => (await store.list()).map((l) => l.status);
+  const first = f.letter({ offset: 7 });
+  const other = f.letter({ offset: 8 });
+  for (const letter of [first, other]) await store.add(letter);
+  expect(await store.setStatus([first.id, other.id], 'discarded'), 'resolving is never refused').toEqual([]);
+  // the record failed again (a replay): its new letter is its open one
+  const again = f.letter({ offset: 7, eventId: first.eventId });
+  expect(await store.add(again)).toBeUndefined();
+
+  expect(await store.setStatus([first.id], 'dead'), 'the record has an open letter: left discarded').toEqual([first.id]);
+  expect(await store.setStatus([first.id], 'parked')).toEqual([first.id]);
+  expect(await statuses()).toEqual(['discarded', 'discarded', 'dead']);
+  // the others in the call change: a record without an open letter, an open letter turning parked
+  expect(await store.setStatus([again.id, first.id, other.id, uuidv7()], 'parked')).toEqual([first.id]);
+  expect(await statuses()).toEqual(['discarded', 'parked', 'parked']);
+  expect(await store.list({ status: 'parked' }), 'a reopened letter is untouched but for its status').toEqual([
+    { ...other, status: 'parked' },
+    { ...again, status: 'parked' },
+  ]);
+
+  // once the open letter is resolved, a resolved letter of the record is reopened: the one added first
+  expect(await store.setStatus([again.id], 'redriven')).toEqual([]);
+  expect(await store.setStatus([again.id, first.id], 'dead'), 'the later one left out, in any order').toEqual([again.id]);
+  expect(await statuses()).toEqual(['dead', 'parked', 'redriven']);
+  expect(await store.add(f.letter({ offset: 7, eventId: first.eventId })), 'the reopened letter is the open one').toEqual({ ...first, status: 'dead' });
+
+  // a record whose event could not be read is one record too
+  const unreadable = f.letter({ offset: 9, eventId: null, eventType: null, reason: 'malformed-envelope' });
+  await store.add(unreadable);
+  await store.setStatus([unreadable.id], 'redriven');
+  await store.add(f.letter({ offset: 9, eventId: null, eventType: null, reason: 'malformed-envelope' }));
+  expect(await store.setStatus([unreadable.id], 'dead')).toEqual([unreadable.id]);
+  expect(await store.list({ ids: [unreadable.id] })).toEqual([{ ...unreadable, status: 'redriven' }]);
+}

@@ -1,6 +1,6 @@
 import type { Stores } from '@herald/core';
 import { describeStoreSuite } from './abilitySuite.js';
-import { keepsOneOpenLetterPerRecord, listsDeadLetters, parksKeys } from './deadLetterTests.js';
+import { keepsOneOpenLetterPerRecord, listsDeadLetters, parksKeys, reopensOnlyALetterWhoseRecordHasNoOpenOne } from './deadLetterTests.js';
 import type { StoreFixture } from './fixture.js';
 import { STORE_CONFORMANCE_TESTS, type StoreConformanceOptions, type StoreConformanceTest } from './harness.js';
 import {
@@ -41,6 +41,7 @@ const PLAN: readonly [StoreConformanceTest, StoreTest, readonly 'durable'[]][] =
   ['adds dead letters and lists them in order with filters', listsDeadLetters, []],
   ['tells whether a key is parked and updates dead letter statuses', parksKeys, []],
   ['keeps one open dead letter per record and group, and never changes a stored letter on add', keepsOneOpenLetterPerRecord, []],
+  ['reopens a dead letter only when its record has no open one, returning the ids it left', reopensOnlyALetterWhoseRecordHasNoOpenOne, []],
   ['keeps everything across reopen', persistsAcrossReopen, ['durable']],
 ];
 

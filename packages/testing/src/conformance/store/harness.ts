@@ -23,6 +23,7 @@ export const STORE_CONFORMANCE_TESTS = [
   'adds dead letters and lists them in order with filters',
   'tells whether a key is parked and updates dead letter statuses',
   'keeps one open dead letter per record and group, and never changes a stored letter on add',
+  'reopens a dead letter only when its record has no open one, returning the ids it left',
   'keeps everything across reopen',
 ] as const;
 
