@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeApps, memberApp, newApp, Step } from './appFixture.js';
 import { eventually } from './support.js';
-import type { App, Broker } from '@herald/core';
+import { uuidv7, type App, type Broker, type DeadLetter } from '@herald/core';
 import { memoryBroker, memoryStores, type MemoryTx } from '@herald/testing';
 
 afterEach(closeApps);
@@ -70,6 +70,25 @@ function redriveAfterTheLook(stores: ReturnType<typeof memoryStores>, key: strin
     }
     return parked;
   };
+}
+
+/**
+ * Another member failing the same record while this one parks it: its dead letter is stored just
+ * before this one's parking write, which the store then keeps out, resolving with that letter.
+ * Resolves with the letters it stored.
+ */
+function failsConcurrently(stores: ReturnType<typeof memoryStores>): DeadLetter[] {
+  const add = stores.deadLetters.add.bind(stores.deadLetters);
+  const stored: DeadLetter[] = [];
+  stores.deadLetters.add = async (letter) => {
+    if (letter.status === 'parked' && stored.length === 0) {
+      const dead: DeadLetter = { ...letter, id: uuidv7(), status: 'dead', reason: 'handler-failed', attempts: 1 };
+      expect(await add(dead)).toBeUndefined();
+      stored.push(dead);
+    }
+    return add(letter);
+  };
+  return stored;
 }
 
 describe('the park-key policy on the in-memory engine', () => {
@@ -192,4 +211,27 @@ describe('the park-key policy on the in-memory engine', () => {
     await eventually(() => applied.length === 1, 'the redelivered event handled');
     await expectTakenBackAndFlowing(second, applied);
   });
+
+  for (const blockerRedriven of [false, true]) {
+    it(`takes a record a concurrent failure dead-lettered while it parked it as dead-lettered, leaving that letter dead (blocker ${blockerRedriven ? 'redriven meanwhile' : 'still dead'})`, async () => {
+      const { app, stores, applied, blocker, heal } = await sickKey();
+      const outcomes: string[] = [];
+      app.instrumentation.on((e) => {
+        if (e.kind === 'handled') outcomes.push(e.outcome);
+      });
+      if (blockerRedriven) redriveAfterTheLook(stores, 'sick', blocker.id);
+      const concurrent = failsConcurrently(stores);
+      heal();
+      await app.publish(Step, { key: 'sick', seq: 1 });
+      await eventually(() => outcomes.length === 1, 'the record settled');
+      expect(outcomes).toEqual(['dead-lettered']);
+      // the other member's letter is the record's, untouched: it holds the key, nothing parked, nothing handled
+      expect(concurrent).toHaveLength(1);
+      expect((await app.deadLetters({ key: 'sick' })).map((l) => [l.id, l.status])).toEqual([
+        [blocker.id, blockerRedriven ? 'redriven' : 'dead'],
+        [concurrent[0]!.id, 'dead'],
+      ]);
+      expect(applied).toEqual([]);
+    });
+  }
 });

@@ -54,7 +54,9 @@ export function deadLetter<Tx = unknown>(options: DeadLetterDeps & { policy: Dea
  * redelivery (a crash, close or revoke before its commit, a replay) or by an attempt whose
  * take-back failed (the delivery is tried again): it is never waited behind, or the record would
  * park behind itself and hold its key for good. A dead one means the record failed already:
- * `dead-lettered`, as it was. A parked one is used, not written again.
+ * `dead-lettered`, as it was, also when it is the letter the store keeps in place of the parking
+ * write (a concurrent failure of the record stored it after the first look): it is never taken
+ * back here. A parked one is used, not written again.
  */
 async function parkBehindKey(deps: DeadLetterDeps, input: Omit<DeadLetterInput, 'attempts' | 'firstFailureAt' | 'status'>): Promise<'parked' | 'dead-lettered' | 'handle'> {
   const { store, clock } = deps;
@@ -64,8 +66,14 @@ async function parkBehindKey(deps: DeadLetterDeps, input: Omit<DeadLetterInput, 
       .filter((l) => l.topic === delivery.topic && l.partition === delivery.partition && l.offset === delivery.offset && l.eventId === eventId)
       .map((l) => l.id);
   if ((await own('dead')).length > 0) return 'dead-lettered';
-  const parked = await own('parked');
-  const letters = parked.length > 0 ? parked : [(await recordDeadLetter(deps, { ...input, attempts: 0, firstFailureAt: clock.now(), status: 'parked' })).id];
+  let letters = await own('parked');
+  if (letters.length === 0) {
+    const kept = await recordDeadLetter(deps, { ...input, attempts: 0, firstFailureAt: clock.now(), status: 'parked' });
+    // the store kept the record's dead letter instead, a concurrent failure's (another member's,
+    // after a rebalance): not this attempt's to take back, and it holds the key as the record's
+    if (kept.status === 'dead') return 'dead-lettered';
+    letters = [kept.id];
+  }
   // what it waits behind may have been redriven between the first look and the letter's write, by
   // a redrive past its last look at the key: nothing would release the letter then
   if (await keyParkedBesides(store, delivery, group, letters)) return 'parked';
