@@ -1,5 +1,5 @@
 import { backoffDelay, HeraldError, isHeraldError, type App, type Clock, type SqlTx } from '@herald/core';
-import { AnalyticsErrorCodes, type AnalyticsEvent as StoredEvent, type AnalyticsStore } from '@herald/analytics';
+import { AnalyticsErrorCodes, type AnalyticsStore } from '@herald/analytics';
 import { createTopology, TimeWindows, type StreamRecord, type Topology } from '@herald/stream';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { TSchema } from '@sinclair/typebox';
@@ -7,6 +7,7 @@ import { PipelineErrors } from '../errors.js';
 import { AnalyticsEvent, EVENT_TYPES, GROUPS, MetricSample } from '../events.js';
 import { maxFutureSkewOf } from '../ingest.js';
 import { textIssues } from '../text.js';
+import { dropMinute, holdEvent, minuteEvents, minuteEventsTable, releaseLate } from './minuteEvents.js';
 
 /** The window every event is judged and stored by; 5-minute and hourly windows are unions of these. */
 export const MINUTE_MS = 60_000;
@@ -39,7 +40,9 @@ type AnalyticsData = (typeof AnalyticsEvent)['schema']['static'];
  *   past its end plus grace), its final content is appended to the analytics store, once; an
  *   event arriving after its minute closed goes to the side output, stored as a late event of its
  *   type and minute. Counting every window size from the same closed minutes means an event is on
- *   time or late once, and the 5-minute and hourly series agree with the minutes.
+ *   time or late once, and the 5-minute and hourly series agree with the minutes. The window state
+ *   of a minute is its count; its events wait in their own rows ({@link holdEvent}), so a batch
+ *   writes what it brings, not the whole minute again.
  * - `metrics-consumer` reads `metrics-data` and appends each sample.
  * Appends to the analytics store are idempotent by id, so a batch replayed after a crash (the
  * stream's transaction rolled back after the append) stores nothing twice. An append the store
@@ -48,27 +51,32 @@ type AnalyticsData = (typeof AnalyticsEvent)['schema']['static'];
 export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Topology<SqlTx> {
   const { store } = options;
   const topology = createTopology<SqlTx>({ name: GROUPS.stream, idleTimeoutMs: options.idleTimeoutMs });
-  topology
-    .from(AnalyticsEvent, { maxFutureSkewMs: maxFutureSkewOf(options.graceMs) })
-    .map(checkType)
+  const checked = topology.from(AnalyticsEvent, { maxFutureSkewMs: maxFutureSkewOf(options.graceMs) }).map(checkType);
+  // the minute keeps a count; its events wait in MINUTE_EVENTS_TABLE (see minuteEvents.ts)
+  checked
     .groupByKey()
     .windowedBy(TimeWindows.ofSizeAndGrace(MINUTE_MS, options.graceMs))
-    .aggregate<StoredEvent[]>(MINUTE_AGGREGATION, {
-      initial: () => [],
-      add: (events, record) => {
-        events.push({ eventId: record.value.eventId, userId: record.value.userId, type: record.value.type, occurredAt: record.timestamp, properties: record.value.properties });
-        return events;
-      },
+    .count(MINUTE_AGGREGATION, {
       late: {
         handler: async (late, ctx) => {
           const window = late.windows[0]!;
+          // held below like every event, before the aggregation found it late
+          await releaseLate(ctx.tx, { userId: late.key, windowStart: window.start }, late.value.eventId);
           await appendThroughOutage(app.clock, ctx.signal, () => store.appendLate([{ eventId: late.value.eventId, type: late.value.type, occurredAt: late.timestamp, windowStart: window.start, windowEnd: window.end, arrivedAt: app.clock.now() }]));
         },
       },
     })
     .forEach(async (result, ctx) => {
-      await appendThroughOutage(app.clock, ctx.signal, () => store.appendEvents(result.value.value));
+      const minute = { userId: result.key, windowStart: result.value.start };
+      const events = await minuteEvents(ctx.tx, minute);
+      await appendThroughOutage(app.clock, ctx.signal, () => store.appendEvents(events));
+      await dropMinute(ctx.tx, minute);
     });
+  checked.forEach(async (record, ctx) => {
+    const { eventId, userId, type, properties } = record.value;
+    await holdEvent(ctx.tx, { userId: record.key, windowStart: minuteStart(record.timestamp) }, { eventId, userId, type, occurredAt: record.timestamp, properties });
+  });
+  app.use(minuteEventsTable(app));
   topology.install(app);
 
   app.onBatch(MetricSample, { group: GROUPS.metrics }, async (events, ctx) => {
@@ -104,6 +112,9 @@ export async function appendThroughOutage(clock: Clock, signal: AbortSignal, app
     }
   }
 }
+
+/** The start of the minute an event time (never negative) is in: its one tumbling window's, as the stream's `windowsFor` finds it. */
+const minuteStart = (timestamp: number): number => Math.floor(timestamp / MINUTE_MS) * MINUTE_MS;
 
 const checks = new Map<string, TypeCheck<TSchema>>(Object.entries(EVENT_TYPES).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]));
 
