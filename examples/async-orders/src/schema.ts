@@ -4,7 +4,8 @@ import { applySchema, type EngineKind } from '@herald/engine';
 /**
  * Each service's tables, in the SQL common to SQLite and PostgreSQL. The services share one
  * database (the embedded engine's file, or one PostgreSQL database) but each writes only its own
- * tables; the gateway reads billing's balances and the sender's notifications to answer queries.
+ * tables; the gateway reads billing's balances, the sender's notifications and (while its own
+ * row lags) the order service's final status to answer queries.
  * Unique keys back up the inboxes: one order per request (and at most one rejection, failure or
  * refund asked per order), one payment per order (or its cancellation), one refund per order, one
  * row per deposit (and at most one failure) and per notification.

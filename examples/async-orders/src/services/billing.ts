@@ -1,7 +1,8 @@
-import type { App, HandlerContext, SqlTx } from '@herald/core';
+import type { App, SqlTx } from '@herald/core';
 import { deadLetterOutcomes } from '../deadLetterOutcomes.js';
 import { DepositApplied, DepositRequested, GROUPS, OrderCreated, PAYMENT_FAILURES, PaymentProcessed, RefundRequested, UserRegistered } from '../events.js';
 import { depositFailures } from './depositFailures.js';
+import { applyRefund, refundFailures } from './refunds.js';
 
 /** Options of {@link registerBillingService}. */
 export interface BillingServiceOptions {
@@ -28,7 +29,9 @@ export interface BillingServiceOptions {
  * record is the order's one claim, taken first by whichever of the two comes first.
  *
  * A deposit billing cannot apply (its DepositRequested dead-lettered) ends FAILED
- * ({@link depositFailures}); redriven later, it credits nothing.
+ * ({@link depositFailures}); redriven later, it credits nothing. A refund it cannot apply (its
+ * RefundRequested dead-lettered) is applied from the letter all the same ({@link refundFailures}):
+ * money owed to a customer does not wait for an operator's redrive.
  */
 export function registerBillingService(app: App<SqlTx>, options: BillingServiceOptions): void {
   const openAccount = (tx: SqlTx, username: string) =>
@@ -50,7 +53,7 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
     return row!.balance_cents;
   };
 
-  app.use(deadLetterOutcomes(app, { name: 'billing-dead-letters', rules: [depositFailures(app, { lockAccount })] }));
+  app.use(deadLetterOutcomes(app, { name: 'billing-dead-letters', rules: [depositFailures(app, { lockAccount }), refundFailures(app, { credit })] }));
 
   app.on(UserRegistered, { group: GROUPS.billing }, async (event, ctx) => {
     await openAccount(ctx.tx, event.data.username);
@@ -106,34 +109,8 @@ export function registerBillingService(app: App<SqlTx>, options: BillingServiceO
     options.maybeFail(ctx.handler);
   });
 
-  // what this order's payment took, to whom it took it from, once: not what the request says
-  const giveBack = async (ctx: HandlerContext<SqlTx>, request: { orderId: string; username: string; amountCents: number }): Promise<void> => {
-    const { orderId } = request;
-    const [taken] = await ctx.tx.query<{ username: string; amount_cents: number }>("SELECT username, amount_cents FROM billing_payments WHERE order_id = $1 AND status = 'SUCCEEDED'", [orderId]);
-    if (!taken) {
-      ctx.logger.warn('refund requested for an order billing took no money for; nothing refunded', { orderId, username: request.username, amountCents: request.amountCents });
-      return;
-    }
-    const amountCents = Number(taken.amount_cents);
-    const refunded = await ctx.tx.execute('INSERT INTO billing_refunds (order_id, username, amount_cents, refunded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING', [
-      orderId,
-      taken.username,
-      amountCents,
-      app.clock.now(),
-    ]);
-    if (refunded === 1) await credit(ctx.tx, taken.username, amountCents);
-  };
-
   app.on(RefundRequested, { group: GROUPS.billing }, async (event, ctx) => {
-    const { orderId, requestId, username, amountCents } = event.data;
-    // an order billing has not met yet was given up: its payment's claim, cancelled, so that billing never charges it
-    const cancelled = await ctx.tx.execute(
-      `INSERT INTO billing_payments (order_id, request_id, username, amount_cents, status, failure_reason, processed_at)
-       VALUES ($1, $2, $3, $4, 'FAILED', $5, $6) ON CONFLICT (order_id) DO NOTHING`,
-      [orderId, requestId, username, amountCents, PAYMENT_FAILURES.cancelled, app.clock.now()],
-    );
-    if (cancelled === 1) ctx.logger.warn('refund requested for an order billing has not met; it will never charge it', { orderId, username });
-    else await giveBack(ctx, event.data);
+    await applyRefund(ctx.tx, event.data, { now: app.clock.now(), logger: ctx.logger, credit });
     options.maybeFail(ctx.handler);
   });
 }

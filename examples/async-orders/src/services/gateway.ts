@@ -122,14 +122,22 @@ export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayR
 
   const view = async (column: 'request_id' | 'order_id', id: string, username: string, missing: string): Promise<OrderView> => {
     const found = await read(async (tx) => {
-      const [row] = await tx.query<RequestRow>(`${REQUEST_SELECT} WHERE r.${column} = $1 AND r.username = $2`, [id, username]);
+      // an order id the gateway's row may not have yet (see REQUEST_SELECT): each looked up by its index
+      const where =
+        column === 'request_id'
+          ? 'r.request_id = $1'
+          : 'r.request_id = COALESCE((SELECT request_id FROM gateway_order_requests WHERE order_id = $1), (SELECT request_id FROM orders WHERE order_id = $1))';
+      const [row] = await tx.query<RequestRow>(`${REQUEST_SELECT} WHERE ${where} AND r.username = $2`, [id, username]);
       if (!row) return undefined;
       const history = await tx.query<{ status: OrderStatus; at: number }>('SELECT status, at FROM gateway_order_history WHERE request_id = $1 ORDER BY at, status', [row.request_id]);
       return { row, history };
     });
     if (!found) throw new HeraldError(missing, `no ${column === 'order_id' ? 'order' : 'request'} ${id}`);
     const { row, history } = found;
-    return { ...viewOf(row), history: history.map((h) => ({ status: h.status, at: h.at })) };
+    const seen = history.map((h) => ({ status: h.status, at: Number(h.at) }));
+    // the gateway's history lags the order service's final status (see REQUEST_SELECT)
+    if (!seen.some((h) => h.status === row.status)) seen.push({ status: row.status, at: Number(row.order_at) });
+    return { ...viewOf(row), history: seen };
   };
   gateway.query({ url: '/requests/:id', params: IdParams, roles, handle: ({ params, principal }) => view('request_id', params.id, principal!.username, GATEWAY_ERRORS.requestNotFound) });
   gateway.query({ url: '/orders/:id', params: IdParams, roles, handle: ({ params, principal }) => view('order_id', params.id, principal!.username, GATEWAY_ERRORS.orderNotFound) });
@@ -182,12 +190,27 @@ interface RequestRow {
   errors: string | null;
   /** The dead letter's reason, on a FAILED order. */
   failure: string | null;
+  /** When the order service last moved the order (its final status's time while the gateway's row lags). */
+  order_at: number | string | null;
 }
 
-/** A request with its rejection or failure, if any (`gateway_order_requests r`, then a WHERE on `r`). */
-const REQUEST_SELECT = `SELECT r.request_id, r.username, r.order_id, r.status, r.total_cents, j.errors, f.reason AS failure
+/**
+ * A request with its rejection or failure, if any (`gateway_order_requests r`, then a WHERE on `r`
+ * or the order `o`). While the gateway's own row is PENDING, the order service's final status (its
+ * `orders` row, with its rejection or failure) is the answer: it commits with the OrderStatusUpdated
+ * it publishes, so the read model lags it (a replay of a held 201 may come before the gateway's
+ * group handled the event), and never catches up when that event is a dead letter of the gateway's
+ * group. With the seed's event as the only source, the client would poll PENDING for an order
+ * that has ended (and a replay would answer 202 after a 201).
+ */
+const REQUEST_SELECT = `SELECT r.request_id, r.username, COALESCE(r.order_id, o.order_id) AS order_id,
+    CASE WHEN r.status = 'PENDING' AND o.status <> 'PENDING_VALIDATION' THEN o.status ELSE r.status END AS status,
+    r.total_cents, COALESCE(j.errors, oj.errors) AS errors, COALESCE(f.reason, ofl.reason) AS failure, o.updated_at AS order_at
   FROM gateway_order_requests r LEFT JOIN gateway_order_rejections j ON j.request_id = r.request_id
-  LEFT JOIN gateway_order_failures f ON f.request_id = r.request_id`;
+  LEFT JOIN gateway_order_failures f ON f.request_id = r.request_id
+  LEFT JOIN orders o ON o.request_id = r.request_id
+  LEFT JOIN order_rejections oj ON oj.order_id = o.order_id
+  LEFT JOIN order_failures ofl ON ofl.order_id = o.order_id`;
 
 function viewOf(row: RequestRow): Omit<OrderView, 'history'> {
   const view = { requestId: row.request_id, orderId: row.order_id, status: row.status, totalCents: row.total_cents };
