@@ -68,7 +68,10 @@ export interface StreamContext<Tx> {
  * Where late records go; they are never dropped silently. `to`: published, in the batch's
  * transaction, as events of a definition (`defineLateEvent` makes one whose data is the
  * {@link LateRecord}; or give `map`). `handler`: called in the batch's transaction, one record at a
- * time (write it to a table, count it...). Either way each partition counts its late records in
+ * time (write it to a table, count it...). Within a batch, an aggregation hands its late records to
+ * the side output before it emits the results of the windows that batch closes (an application
+ * that keeps a window's records aside, and takes a late one back, sees it first). Either way each
+ * partition counts its late records in
  * the window store (see `WindowSnapshot.partitions[].late`), and each batch that had some emits a
  * `records-late` instrumentation fact once it committed (`herald_stream_late_records_total` with
  * `@herald/metrics`; see the core's `StreamFact` for the stream's other facts).
