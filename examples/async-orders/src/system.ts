@@ -7,6 +7,7 @@ import { createMetrics, metricsServer, type HeraldMetrics } from '@herald/metric
 import { createEventWaiter, createRequester } from '@herald/reply';
 import type { AsyncOrdersConfig } from './config.js';
 import { DepositApplied, DepositFailed, EVENTS, GetProfile, OrderStatusUpdated, TOPICS } from './events.js';
+import { registerBusinessMetrics } from './businessMetrics.js';
 import { failureInjector } from './failures.js';
 import { migrate } from './schema.js';
 import { AUTH_ERRORS, CUSTOMER_ROLE, loadSigningKey, registerAuthRoutes, TOKEN_AUDIENCE, TOKEN_ISSUER, verificationKey } from './services/auth.js';
@@ -64,6 +65,7 @@ export async function createAsyncOrders(config: AsyncOrdersConfig, env: EngineEn
   app.use(metrics);
   const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
+  registerBusinessMetrics(app, metrics);
 
   const maybeFail = failureInjector(config.handlerFailureRate);
   if (runs.has('order')) registerOrderService(app, { paymentTimeoutMs: config.paymentTimeoutMs, maybeFail });
