@@ -4,6 +4,7 @@ import { engineFromEnv, type Engine, type EngineEnv } from '@herald/engine';
 import { createGateway, METRICS_PATH, type Gateway } from '@herald/http';
 import { pinoLogger } from '@herald/logging';
 import { createMetrics, metricsServer, type HeraldMetrics } from '@herald/metrics';
+import { registerBusinessMetrics } from './businessMetrics.js';
 import type { ContentPlatformConfig } from './config.js';
 import { EVENTS, TOPICS } from './events.js';
 import { migrate } from './schema.js';
@@ -64,6 +65,7 @@ export async function createContentPlatform(config: ContentPlatformConfig, env: 
   app.use(metrics);
   const server = runtime.metricsServer && metricsServer({ metrics, ...runtime.metricsServer, logger });
   if (server) app.use(server);
+  registerBusinessMetrics(app, metrics);
 
   if (runs.has('content')) registerContentService(app);
   if (runs.has('comment')) registerCommentService(app);
