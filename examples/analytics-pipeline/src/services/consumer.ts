@@ -7,7 +7,8 @@ import { PipelineErrors } from '../errors.js';
 import { AnalyticsEvent, EVENT_TYPES, GROUPS, MetricSample } from '../events.js';
 import { maxFutureSkewOf } from '../ingest.js';
 import { textIssues } from '../text.js';
-import { dropMinute, holdEvent, minuteEvents, minuteEventsTable, releaseLate } from './minuteEvents.js';
+import { dropMinute, holdEvent, minuteEvents, releaseLate } from './minuteEvents.js';
+import { minuteEventsTable } from './minuteUpgrade.js';
 
 /** The window every event is judged and stored by; 5-minute and hourly windows are unions of these. */
 export const MINUTE_MS = 60_000;
@@ -76,7 +77,7 @@ export function registerConsumer(app: App<SqlTx>, options: ConsumerOptions): Top
     const { eventId, userId, type, properties } = record.value;
     await holdEvent(ctx.tx, { userId: record.key, windowStart: minuteStart(record.timestamp) }, { eventId, userId, type, occurredAt: record.timestamp, properties });
   });
-  app.use(minuteEventsTable(app));
+  app.use(minuteEventsTable(app, { windowStore: MINUTE_WINDOW_STORE }));
   topology.install(app);
 
   app.onBatch(MetricSample, { group: GROUPS.metrics }, async (events, ctx) => {

@@ -1,4 +1,4 @@
-import type { App, HandlerService, SqlTx } from '@herald/core';
+import type { SqlTx } from '@herald/core';
 import type { AnalyticsEvent as StoredEvent } from '@herald/analytics';
 
 /**
@@ -25,19 +25,6 @@ const SCHEMA = [
 /** Creates the table if missing (idempotent). */
 export async function createMinuteEventsTable(tx: SqlTx): Promise<void> {
   for (const statement of SCHEMA) await tx.execute(statement);
-}
-
-/**
- * A component creating the table before the consumer groups read anything (a handler service:
- * started before them, so no batch finds the table missing).
- */
-export function minuteEventsTable(app: App<SqlTx>): HandlerService {
-  return {
-    name: MINUTE_EVENTS_TABLE,
-    servesHandlers: true,
-    start: () => app.transaction((tx) => createMinuteEventsTable(tx)),
-    close: async () => {},
-  };
 }
 
 /** Where an event is held: its user and the start of its minute. */
