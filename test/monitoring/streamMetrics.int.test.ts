@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HeraldError, createApp, createManualClock, defineEvent, silentLogger, type App, type ManualClock, type SqlTx } from '@herald/core';
 import { createMetrics, parseExposition, sumSamples, type HeraldMetrics } from '@herald/metrics';
-import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { TimeWindows, createTopology } from '@herald/stream';
 import { eventually } from '@herald/testing';
 import { Click, ClickCounts, LateClicks, topics } from '../../packages/stream/test/support.js';
+import { embeddedEngines } from '../../packages/stream/test/embedded.js';
 
 // What an operator sees of windowed streams: a running topology on the embedded engine (a real
 // SQLite file) and a manual clock, its metrics scraped. The alerts HeraldStreamLateRecords and
@@ -24,15 +21,7 @@ const Pulse = defineEvent({ type: 'Pulse', topic: 'pulses', key: (d) => d.source
  */
 const sinkDown = () => new HeraldError('sink-down', 'the pulses sink is down', { retriable: true });
 
-let dataDir: string | undefined;
-let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
-afterEach(async () => {
-  await running?.app.close();
-  await running?.engine.close();
-  running = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const engines = embeddedEngines('herald-stream-metrics-');
 
 /**
  * An app with two topologies: `clicks` counts clicks per user and 10 s window (3 s grace; only
@@ -41,11 +30,10 @@ afterEach(async () => {
  * closed, stream time 20 500) and a pulse at 1 000 are published before it starts.
  */
 async function started(clock: ManualClock): Promise<{ app: App<SqlTx>; metrics: HeraldMetrics; failures: () => number; applied: () => number }> {
-  dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-metrics-'));
-  const engine = sqliteEngine({ dataDir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
+  const engine = engines.open();
   await engine.broker.ensureTopics([...topics(1), { name: Pulse.topic, partitions: 1 }]);
   const app = createApp<SqlTx>({ name: 'stream-metrics', broker: engine.broker, stores: engine.stores, topics: topics(1), clock, logger: silentLogger, relay: false });
-  running = { engine, app };
+  engines.track(app);
   const clicks = createTopology<SqlTx>({ name: 'clicks', idleTimeoutMs: false });
   clicks
     .from(Click)

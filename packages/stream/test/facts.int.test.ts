@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp, createManualClock, defineEvent, silentLogger, type App, type ManualClock, type SqlTx, type StreamFact } from '@herald/core';
-import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
+import type { SqliteEngine } from '@herald/sqlite';
 import { eventually } from '@herald/testing';
 import { TimeWindows, createTopology, type Topology } from '../src/index.js';
 import { Click, ClickCounts, LateClicks, topics } from './support.js';
+import { embeddedEngines } from './embedded.js';
 
 // The stream facts (late records, results, stream time, punctuation failures) on the embedded
 // engine (a real SQLite file) and a manual clock: one per batch (or punctuation) and aggregation,
@@ -16,15 +14,7 @@ import { Click, ClickCounts, LateClicks, topics } from './support.js';
 const IDLE_MS = 1_000;
 const INTERVAL_MS = 100;
 
-let dataDir: string | undefined;
-let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
-afterEach(async () => {
-  await running?.app.close();
-  await running?.engine.close();
-  running = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const engines = embeddedEngines('herald-stream-facts-');
 
 /**
  * An app on a new SQLite directory (one partition per topic) running `topology`, recording the
@@ -36,11 +26,10 @@ async function started(
   publish: (app: App<SqlTx>) => Promise<void>,
   wrap: (stores: SqliteEngine['stores']) => SqliteEngine['stores'] = (stores) => stores,
 ) {
-  dataDir = mkdtempSync(join(tmpdir(), 'herald-stream-facts-'));
-  const engine = sqliteEngine({ dataDir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
+  const engine = engines.open();
   await engine.broker.ensureTopics([...topics(1), { name: Pulse.topic, partitions: 1 }]);
   const app = createApp<SqlTx>({ name: 'stream-facts', broker: engine.broker, stores: wrap(engine.stores), topics: topics(1), clock, logger: silentLogger, relay: false });
-  running = { engine, app };
+  engines.track(app);
   topology.install(app);
   const facts: StreamFact[] = [];
   let applied = 0;

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CoreErrors, HeraldError, createApp, createManualClock, decodeEnvelope, silentLogger, type App, type ManualClock, type SqlTx } from '@herald/core';
-import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { eventually } from '@herald/testing';
 import { TimeWindows, createTopology, type Topology } from '../src/index.js';
 import { Click, ClickCounts, LateClicks, readTopic, topics } from './support.js';
+import { embeddedEngines } from './embedded.js';
 
 // A window's result that cannot be emitted for good (a sink's schema refuses it, a forEach on the
 // results keeps failing) is dead-lettered with its window, and the partition goes on: the other
@@ -16,15 +13,7 @@ import { Click, ClickCounts, LateClicks, readTopic, topics } from './support.js'
 const SIZE_MS = 1_000;
 const IDLE_MS = 1_000;
 
-let dataDir: string | undefined;
-let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
-afterEach(async () => {
-  await running?.app.close();
-  await running?.engine.close();
-  running = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const engines = embeddedEngines('herald-result-dl-');
 
 interface Setup {
   /** The app's clock; with one, idle partitions are punctuated after IDLE_MS. */
@@ -37,11 +26,10 @@ interface Setup {
 
 /** Counts clicks per user and 1 s window (no grace), final results only, 2 attempts per batch or punctuation. */
 async function started(setup: Setup = {}) {
-  dataDir = mkdtempSync(join(tmpdir(), 'herald-result-dl-'));
-  const engine = sqliteEngine({ dataDir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
+  const engine = engines.open();
   await engine.broker.ensureTopics(topics(1));
   const app = createApp<SqlTx>({ name: 'result-dl', broker: engine.broker, stores: engine.stores, topics: topics(1), logger: silentLogger, ...(setup.clock ? { clock: setup.clock, relay: false } : {}) });
-  running = { engine, app };
+  engines.track(app);
   const retry = { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1, jitter: 0 };
   const topology = createTopology<SqlTx>({ name: 'clicks', idleTimeoutMs: setup.clock ? IDLE_MS : false, punctuateIntervalMs: 100, handler: { retry } });
   const results: string[] = [];
@@ -70,7 +58,7 @@ async function started(setup: Setup = {}) {
 }
 
 const published = async () =>
-  (await readTopic(running!.engine.broker, ClickCounts.topic, 1)).map((e) => e.data as { userId: string; start: number; clicks: number }).map((d) => `${d.userId}@${d.start}=${d.clicks}`);
+  (await readTopic(engines.engine.broker, ClickCounts.topic, 1)).map((e) => e.data as { userId: string; start: number; clicks: number }).map((d) => `${d.userId}@${d.start}=${d.clicks}`);
 
 /** The one dead letter of the group, checked to be the result of `bad`'s window [0, 1000), and its reason and attempts. */
 async function resultLetter(app: App<SqlTx>) {

@@ -1,34 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp, redriveRecord, silentLogger, uuidv7, type App, type DeadLetter, type SqlTx } from '@herald/core';
-import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
 import { eventually } from '@herald/testing';
 import { TimeWindows, createTopology } from '../src/index.js';
 import { Click, ClickCounts, LateClicks, readTopic, topics } from './support.js';
+import { embeddedEngines } from './embedded.js';
 
 // A window's result dead-lettered because its sink refused it is emitted again downstream, once,
 // when the operator fixed the cause and redrives its letter: in process (`app.redrive`) or through
 // the log (the record `herald dlq redrive` appends). On the embedded engine (a real SQLite file).
 
-let dataDir: string | undefined;
-let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
-afterEach(async () => {
-  await running?.app.close();
-  await running?.engine.close();
-  running = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const engines = embeddedEngines('herald-result-redrive-');
 
 /** Counts clicks per user and 1 s window; while `sink.broken`, the mapper breaks ClickCounts' schema. */
 async function started(options: { aggregation?: string; dir?: string } = {}) {
-  dataDir = options.dir ?? mkdtempSync(join(tmpdir(), 'herald-result-redrive-'));
-  const engine = sqliteEngine({ dataDir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
+  const engine = engines.open(options.dir);
   await engine.broker.ensureTopics(topics(1));
   const app = createApp<SqlTx>({ name: 'result-redrive', broker: engine.broker, stores: engine.stores, topics: topics(1), logger: silentLogger });
-  running = { engine, app };
+  engines.track(app);
   const sink = { broken: true };
   const topology = createTopology<SqlTx>({ name: 'clicks', idleTimeoutMs: false, handler: { retry: { maxAttempts: 1 } } });
   topology
@@ -52,7 +40,7 @@ async function started(options: { aggregation?: string; dir?: string } = {}) {
 type Started = Awaited<ReturnType<typeof started>>;
 
 const published = async () =>
-  (await readTopic(running!.engine.broker, ClickCounts.topic, 1)).map((e) => e.data as { userId: string; start: number; clicks: number }).map((d) => `${d.userId}@${d.start}=${d.clicks}`);
+  (await readTopic(engines.engine.broker, ClickCounts.topic, 1)).map((e) => e.data as { userId: string; start: number; clicks: number }).map((d) => `${d.userId}@${d.start}=${d.clicks}`);
 
 const lettersOf = (app: App<SqlTx>, group: string) => app.stores.deadLetters.list({ group });
 
@@ -110,10 +98,8 @@ describe("a window result's dead letter", () => {
   it('fails with result-aggregation-unknown once its aggregation was renamed, and stays dead', async () => {
     const first = await started();
     const letter = await letterBadResult(first);
-    const dir = dataDir!;
-    await first.app.close();
-    await first.engine.close();
-    running = undefined;
+    const dir = engines.dataDir;
+    await engines.stop();
     const t = await started({ aggregation: 'per-person', dir });
     t.sink.broken = false;
     expect(await t.app.redrive({ group: 'clicks', ids: [letter.id] })).toEqual({ redriven: 0, failed: 1, stillParked: 0 });

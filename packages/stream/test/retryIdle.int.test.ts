@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, createManualClock, silentLogger, type App, type ManualClock, type SqlTx } from '@herald/core';
-import { sqliteEngine, type SqliteEngine } from '@herald/sqlite';
+import { describe, expect, it } from 'vitest';
+import { createApp, createManualClock, silentLogger, type ManualClock, type SqlTx } from '@herald/core';
 import { eventually } from '@herald/testing';
 import { TimeWindows, createTopology, type LateRecord } from '../src/index.js';
 import { Click, flushUser, topics } from './support.js';
+import { embeddedEngines } from './embedded.js';
 
 // A record whose handling fails and waits for its retry is not "nothing coming": on the embedded
 // engine (real SQLite files) and a manual clock, a retry backoff longer than the idle timeout must
@@ -17,23 +14,14 @@ const IDLE_MS = 1_000;
 const SIZE_MS = 1_000;
 const BACKOFF_MS = 5_000;
 
-let dataDir: string | undefined;
-let running: { engine: SqliteEngine; app: App<SqlTx> } | undefined;
-afterEach(async () => {
-  await running?.app.close();
-  await running?.engine.close();
-  running = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const engines = embeddedEngines('herald-retry-idle-');
 
 /** Counts clicks per user and 1 s window (final results, no grace); a click's first `failures` attempts fail (a downstream call, retriable). */
 async function started(clock: ManualClock, failing: { seq: number; failures: number }) {
-  dataDir = mkdtempSync(join(tmpdir(), 'herald-retry-idle-'));
-  const engine = sqliteEngine({ dataDir, log: { heartbeatMs: 100, sessionTimeoutMs: 1_000 } });
+  const engine = engines.open();
   await engine.broker.ensureTopics(topics(PARTITIONS));
   const app = createApp<SqlTx>({ name: 'retry-idle', broker: engine.broker, stores: engine.stores, topics: topics(PARTITIONS), clock, logger: silentLogger, relay: false });
-  running = { engine, app };
+  engines.track(app);
   const retry = { maxAttempts: 3, initialDelayMs: BACKOFF_MS, maxDelayMs: BACKOFF_MS, jitter: 0 };
   const topology = createTopology<SqlTx>({ name: 'clicks', idleTimeoutMs: IDLE_MS, punctuateIntervalMs: 100, handler: { retry } });
   const results: string[] = [];
