@@ -8,6 +8,8 @@ import { rows, schemaAt, usePostgres } from './support.js';
 const pgs = usePostgres();
 const t = tablesFor('herald');
 const LATEST = MIGRATIONS.at(-1)!.version;
+/** The versions after 13, where these tests start: every one a run from there applies. */
+const AFTER_13 = MIGRATIONS.map((m) => m.version).filter((v) => v > 13);
 
 /** A session of its own, open until `end()`: what a report or an idle-in-transaction client is. */
 async function session(url: string): Promise<pg.Client> {
@@ -40,7 +42,7 @@ describe('migrate: waiting for locks', () => {
       expect(waited).toBeLessThan(10_000);
       expect(await rows<{ version: number }>(url, `SELECT max(version) AS version FROM ${t.migrations}`)).toEqual([{ version: 13 }]);
       await reader.query('COMMIT');
-      expect(await migrate({ connectionString: url, lockTimeoutMs: 300 })).toMatchObject({ applied: [14, 15], version: LATEST });
+      expect(await migrate({ connectionString: url, lockTimeoutMs: 300 })).toMatchObject({ applied: AFTER_13, version: LATEST });
     } finally {
       await reader.end();
       await writer.end();
@@ -60,7 +62,7 @@ describe('migrate: waiting for locks', () => {
       await new Promise((resolve) => setTimeout(resolve, 800));
       expect(settled).toBe(false);
       await other.query('COMMIT');
-      expect(await migrating).toMatchObject({ applied: [14, 15], version: LATEST });
+      expect(await migrating).toMatchObject({ applied: AFTER_13, version: LATEST });
     } finally {
       await other.end();
     }
