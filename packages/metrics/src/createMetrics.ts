@@ -31,7 +31,10 @@ export interface Exposition {
 export interface HeraldMetrics extends Component {
   /** The app's registry: Herald's metrics, and yours if you register some on it. */
   readonly registry: Registry;
-  /** This app's metrics followed by the process metrics (unless `processMetrics: false`). */
+  /**
+   * This app's metrics followed by the process metrics (unless `processMetrics: false`). A scrape
+   * called while another collects gets that one's exposition: the registry collects once at a time.
+   */
   scrape(): Promise<Exposition>;
   /** Records one HTTP request (the gateway calls it for every response). */
   observeRequest(request: HttpRequestObservation): void;
@@ -112,6 +115,20 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
   let loop: Promise<void> | undefined;
   let firstRead: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  /** The scrape collecting now, if one is (see `scrape`). */
+  let scraping: Promise<Exposition> | undefined;
+
+  /** This app's metrics, then the process metrics unless left out. */
+  async function expose(): Promise<Exposition> {
+    const own = await registry.metrics();
+    if (!processMetrics) return { contentType: registry.contentType, body: own };
+    // a family the registry has already (it collects the default metrics itself) is not repeated:
+    // Prometheus refuses a scrape that declares a metric twice
+    const shared = processRegistry();
+    const extra = shared.getMetricsAsArray().filter((metric) => registry.getSingleMetric(metric.name) === undefined);
+    const families = await Promise.all(extra.map((metric) => shared.getSingleMetricAsString(metric.name)));
+    return { contentType: registry.contentType, body: families.length > 0 ? `${own}\n${families.join('\n\n')}\n` : own };
+  }
 
   async function run(first: Promise<number>): Promise<void> {
     let lastReadMs = await first;
@@ -147,15 +164,17 @@ export function createMetrics(options: MetricsOptions): HeraldMetrics {
       })();
       return closing;
     },
-    async scrape() {
-      const own = await registry.metrics();
-      if (!processMetrics) return { contentType: registry.contentType, body: own };
-      // a family the registry has already (it collects the default metrics itself) is not repeated:
-      // Prometheus refuses a scrape that declares a metric twice
-      const shared = processRegistry();
-      const extra = shared.getMetricsAsArray().filter((metric) => registry.getSingleMetric(metric.name) === undefined);
-      const families = await Promise.all(extra.map((metric) => shared.getSingleMetricAsString(metric.name)));
-      return { contentType: registry.contentType, body: families.length > 0 ? `${own}\n${families.join('\n\n')}\n` : own };
+    scrape() {
+      // scrapes that come while one collects (two Prometheus replicas, a retry after a scrape
+      // timeout) share its exposition: a metric of the user's whose collect is slow (a database
+      // count) runs once at a time, rather than once more per scrape while it hangs
+      if (!scraping) {
+        const current = expose().finally(() => {
+          scraping = undefined;
+        });
+        scraping = current;
+      }
+      return scraping;
     },
     observeRequest(request) {
       const labels = { method: request.method, route: request.route ?? UNMATCHED_ROUTE, status_code: String(request.statusCode) };

@@ -26,10 +26,19 @@ export interface HistogramSpec<L extends string = string> extends MetricSpec<L> 
 const HANDLER_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 /** End-to-end time: milliseconds when all is well, minutes behind retries, chaos or lag, hours behind an outage or a backlog. */
 const CRITICAL_TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 10800, 86400];
-const RELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * Relay batch time: milliseconds to a broker that answers, past 30 s to one that does not at first
+ * (Kafka's request timeout is 30 s by default, and the client retries within the publish).
+ */
+const RELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** Saga duration: seconds for automated flows, up to hours for flows that wait on people. */
 const SAGA_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
-const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * Request time: milliseconds for most routes, up to the gateway's 30 s `requestTimeoutMs` for a
+ * slow client's body, and past it for a route waiting on a lock or a reply: the slow tail an SLO
+ * is about lands in a bucket, not in +Inf (where `histogram_quantile` reports it as 10 s).
+ */
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Counters: only ever go up (per process; Prometheus' `rate`/`increase` handle restarts). */
 export const COUNTERS = {

@@ -1,4 +1,5 @@
 import { APP_DEFAULTS, createInstrumentation, RETRY_DEFAULTS, silentLogger, systemClock } from '@herald/core';
+import { GATEWAY_DEFAULTS } from '@herald/http';
 import { memoryBroker, memoryStores } from '@herald/testing';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, HISTOGRAMS, parseExposition } from '../src/index.js';
@@ -31,6 +32,20 @@ describe('the histogram buckets', () => {
     const finite = (name: string) => samples.filter((x) => x.name === name && x.labels['le'] !== '+Inf');
     expect(Math.max(...finite('herald_handler_duration_seconds_bucket').map((x) => x.value))).toBe(2);
     expect(Math.max(...finite('herald_critical_time_seconds_bucket').map((x) => x.value))).toBe(1);
+    await metrics.close({ deadlineMs: 0 });
+  });
+
+  it("put a request past the gateway's request timeout, and a relay batch past one Kafka request timeout, in a finite bucket", async () => {
+    const app = { instrumentation: createInstrumentation(), broker: memoryBroker(), stores: memoryStores(), clock: systemClock, logger: silentLogger, events: [], subscriptions: [] };
+    const metrics = createMetrics({ app, pollIntervalMs: 0, processMetrics: false });
+    // a route waiting on a lock as long as the gateway waits for a slow body, and a little more
+    metrics.observeRequest({ method: 'POST', route: '/orders', statusCode: 201, durationMs: GATEWAY_DEFAULTS.requestTimeoutMs + 500 });
+    // a batch whose first produce request timed out (Kafka's default: 30 s) and whose retry went through
+    app.instrumentation.emit({ kind: 'relayed', count: 10, durationMs: 30_000 + 2_000 });
+    const samples = parseExposition((await metrics.scrape()).body);
+    const finite = (name: string) => samples.filter((x) => x.name === name && x.labels['le'] !== '+Inf');
+    expect(Math.max(...finite('herald_http_request_duration_seconds_bucket').map((x) => x.value))).toBe(1);
+    expect(Math.max(...finite('herald_relay_publish_duration_seconds_bucket').map((x) => x.value))).toBe(1);
     await metrics.close({ deadlineMs: 0 });
   });
 });
