@@ -41,6 +41,21 @@ describe('dead letters of an app on the in-memory engine', () => {
     expect(letters.find((l) => l.reason === 'malformed-envelope')!.envelope).toBe('{"not json');
   });
 
+  it("names a poison letter's handler by what it is, not by the type its producer wrote (a metric label: made-up types would make a series each)", async () => {
+    const { app, broker } = newApp();
+    app.on(Step, { group: 'worker' }, async () => {});
+    await app.start();
+    const wire = (type: string) =>
+      JSON.stringify({ id: crypto.randomUUID(), type, version: 1, topic: 'steps', key: 'bad', correlationId: 'c', causationId: null, occurredAt: new Date().toISOString(), headers: {}, data: {} });
+    const types = Array.from({ length: 5 }, () => `OrderPlaced-${crypto.randomUUID()}`);
+    await broker.publish([...types.map((type) => ({ topic: 'steps', key: 'bad', value: wire(type) })), { topic: 'steps', key: 'bad', value: 'no envelope' }]);
+    await eventually(async () => (await app.deadLetters()).length === 6, 'six dead letters');
+    const letters = await app.deadLetters();
+    expect(new Set(letters.map((l) => l.handler))).toEqual(new Set(['worker:unknown-type', 'worker:unreadable']));
+    // the type stays on the letter, for the operator
+    expect(letters.filter((l) => l.reason === 'unknown-event-type').map((l) => l.eventType).sort()).toEqual([...types].sort());
+  });
+
   it("keeps the error's credentials out of the letter, and the envelope as it came", async () => {
     const { app } = newApp();
     // a cause JSON cannot write and String() throws on: no prototype, and a cycle

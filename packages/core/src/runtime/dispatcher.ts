@@ -208,13 +208,24 @@ export async function settleRedrives<Tx>(deps: GroupDispatchDeps<Tx>, deliveries
   }
 }
 
+/**
+ * The handler name of a poison letter no handler of the group takes: `<group>:unknown-type` for an
+ * event of a type the app does not define, `<group>:unreadable` for a record that is no envelope.
+ * Not the record's type: that is whatever its producer wrote, and a handler name is a metric
+ * label (`herald_dead_letters`), so made-up types would make a series each, for ever. The type
+ * stays in the letter's `eventType`.
+ */
+function poisonHandler(group: string, event: Envelope | undefined): string {
+  return `${group}:${event === undefined ? 'unreadable' : 'unknown-type'}`;
+}
+
 /** Stores a delivery that cannot be handled (unreadable, unknown type, schema violation) as a dead letter. */
 export async function recordPoison<Tx>(deps: GroupDispatchDeps<Tx>, delivery: Delivery, resolution: Extract<Resolution<Tx>, { kind: 'poison' }>): Promise<void> {
   const { error, event, entry } = resolution;
   deps.logger.warn('poison event dead-lettered', { error, topic: delivery.topic, partition: delivery.partition, offset: delivery.offset });
   await recordDeadLetter({ store: deps.stores.deadLetters, clock: deps.clock, instrumentation: deps.instrumentation }, {
     group: deps.group,
-    handler: entry?.name ?? `${deps.group}:${event?.type ?? 'unreadable'}`,
+    handler: entry?.name ?? poisonHandler(deps.group, event),
     delivery,
     eventId: event?.id ?? null,
     eventType: event?.type ?? null,
