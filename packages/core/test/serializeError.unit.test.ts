@@ -57,6 +57,39 @@ describe('jsonReadyFields', () => {
   });
 });
 
+describe('jsonReadyFields keeps a line within what log backends take', () => {
+  it('writes binary data as [binary: N bytes], never its bytes, wherever it is', () => {
+    const body = Buffer.from('password=hunter2 '.repeat(1_000));
+    const ready = jsonReadyFields({ body, frames: [new Uint8Array(4), new Float64Array(2).buffer], error: Object.assign(new Error('upload failed'), { payload: new DataView(new ArrayBuffer(3)) }) });
+    expect(ready).toMatchObject({ body: '[binary: 17000 bytes]', frames: ['[binary: 4 bytes]', '[binary: 16 bytes]'], error: { payload: '[binary: 3 bytes]' } });
+    expect(JSON.stringify(ready)).not.toContain('hunter2');
+    expect(body.toString('utf8', 0, 16)).toBe('password=hunter2');
+  });
+
+  it('cuts a string over 32 KB and an array over 1,000 items, saying how much was left out, and redacts what is kept', () => {
+    const text = `postgres://app:s3cr3t@db/x ${'x'.repeat(5_000_000)}`;
+    const items = Array.from({ length: 2_500 }, (_, i) => ({ i, token: `t-${i}` }));
+    const ready = jsonReadyFields({ text, items, short: 'y'.repeat(32 * 1024) });
+    const cut = ready['text'] as string;
+    expect(cut.startsWith('postgres://app:[redacted]@db/x xxx')).toBe(true);
+    expect(cut.endsWith(`…[${text.length + '[redacted]'.length - 's3cr3t'.length - 32 * 1024} more characters left out]`)).toBe(true);
+    expect(cut.length).toBeLessThan(33 * 1024);
+    const list = ready['items'] as unknown[];
+    expect(list).toHaveLength(1_001);
+    expect(list[999]).toEqual({ i: 999, token: '[redacted]' });
+    expect(list[1_000]).toBe('[1500 more items left out]');
+    expect(ready['short']).toBe('y'.repeat(32 * 1024));
+    expect(items).toHaveLength(2_500);
+    // a credential across the cut is redacted whole before the cut, not left half written
+    const across = jsonReadyFields({ across: `${'x'.repeat(32 * 1024 - 30)} token ${JWT} ${'x'.repeat(100_000)}` })['across'] as string;
+    expect(across).toContain('token [redac');
+    expect(across).not.toContain(JWT.slice(0, 12));
+    // a surrogate pair across the cut is kept whole or left out whole, never split
+    const emoji = jsonReadyFields({ emoji: 'a' + '😀'.repeat(20_000) })['emoji'] as string;
+    expect(emoji.slice(0, emoji.indexOf('…'))).toBe('a' + '😀'.repeat(16_383));
+  });
+});
+
 describe('redactText', () => {
   it('writes URL passwords, bearer credentials, JWTs and password= pairs as [redacted], and gives back text that holds none', () => {
     expect(redactText('connect ECONNREFUSED postgres://herald:s3cr3t-pw@postgres:5432/herald')).toBe('connect ECONNREFUSED postgres://herald:[redacted]@postgres:5432/herald');
@@ -65,6 +98,17 @@ describe('redactText', () => {
     expect(redactText('host=postgres user=herald password=s3cr3t-pw dbname=herald')).toBe('host=postgres user=herald password=[redacted] dbname=herald');
     expect(redactText('/orders?access_token=abc&page=2')).toBe('/orders?access_token=[redacted]&page=2');
     expect(redactText('a bearer token is required')).toBe('a bearer token is required');
+  });
+
+  it("writes a URL password with a raw '@' in it as [redacted] whole, to the last '@' before the host, as URL parsers split it", () => {
+    expect(redactText('connect ECONNREFUSED postgres://app:p@ss@db/x')).toBe('connect ECONNREFUSED postgres://app:[redacted]@db/x');
+    expect(redactText('amqp://u:a@b@c@mq:5672 and https://ann@corp:pw@@host/path?q=a@b')).toBe('amqp://u:[redacted]@mq:5672 and https://ann@corp:[redacted]@host/path?q=a@b');
+  });
+
+  it("writes a query parameter named key as [redacted], as Google's APIs take their API key, and leaves a bare key= outside a query alone", () => {
+    expect(redactText('GET https://maps.googleapis.com/maps/api/geocode/json?key=AIzaSyA-1_2&address=x#top')).toBe('GET https://maps.googleapis.com/maps/api/geocode/json?key=[redacted]&address=x#top');
+    expect(redactText('/v1/items?page=2&KEY=AIzaSyB')).toBe('/v1/items?page=2&KEY=[redacted]');
+    expect(redactText('/v1/items?monkey=1&keys=2 partition key=order-1')).toBe('/v1/items?monkey=1&keys=2 partition key=order-1');
   });
 
   it('writes Basic credentials, header lines, JSON text and signed URLs as [redacted], and leaves prose and other pairs alone', () => {
@@ -146,6 +190,13 @@ describe('redactText', () => {
       'password=a' + ';b c'.repeat(12_500),
       'password=' + ',a\\'.repeat(12_500),
       "a='" + "''".repeat(25_000),
+      // a URL's user info up to its last '@', with many '@' or none
+      'x://a:' + '@b'.repeat(25_000),
+      'x://a:' + 'b'.repeat(50_000),
+      'x://a:b@'.repeat(6_000),
+      'a://:'.repeat(10_000),
+      '?key=' + '?key=x'.repeat(8_000),
+      '&key=' + '&'.repeat(50_000),
     ];
     const started = performance.now();
     for (const text of hostile) redactText(text);

@@ -47,7 +47,8 @@ const keyed = (match: string, key: string, separator: string): string => (SECRET
  * text, whatever it holds (text comes from outside: a request's URL is logged for every request,
  * so a pattern that backtracks would let one request stall the process): a repeated part never
  * overlaps the part after it, and a pattern starts only where a run of its characters starts.
- * - the password of a URL's user info (`postgres://herald:pw@db/herald`, `amqp://u:pw@mq`);
+ * - the password of a URL's user info (`postgres://herald:pw@db/herald`, `amqp://u:pw@mq`), to the
+ *   last `@` before the host, as URL parsers split it (`postgres://app:p@ss@db`);
  * - a `Bearer` credential (an `Authorization` header's value, quoted in a message) of 16
  *   characters or more, so prose ("a bearer token is required") is left alone, and a `Basic` one
  *   (base64 of `user:password`: with a digit, `+`, `/` or `=` in it, or both cases after its first
@@ -56,7 +57,7 @@ const keyed = (match: string, key: string, separator: string): string => (SECRET
  *   after a `-` or `_` inside one (`x-eyJ...`, a prefixed header value), or after a percent-encoded
  *   character (`%3DeyJ...`, a URL inside a query string), the prefix kept;
  * - a value whose key names a credential: `key=value` (a query string's `access_token=`, a
- *   presigned URL's `X-Amz-Signature=`, a connection string's password as libpq writes it,
+ *   presigned URL's `X-Amz-Signature=`, a query's `key=`, a connection string's password as libpq writes it,
  *   `password='...'` or bare with `;` in it, and as ODBC and ADO.NET write it, braced
  *   `PWD={...}`, quoted, or running to the `;` that ends the pair, spaces and all, after a `;`),
  *   `key: value` (a header line, `x-api-key: ...`) and `"key": "value"` (JSON text).
@@ -66,7 +67,10 @@ const keyed = (match: string, key: string, separator: string): string => (SECRET
  * than half written.
  */
 const IN_TEXT: readonly (readonly [RegExp, string | ((match: string, ...groups: string[]) => string)])[] = [
-  [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi, `$1${REDACTED}@`],
+  // user info ends at the authority's LAST `@`, as URL parsers split it: a raw `@` in a password
+  // (`app:p@ss@db`) is part of it; the run is matched greedily to the authority's end and given
+  // back to its last `@` once, and runs of two matches never overlap (each ends at the `/` of `://`)
+  [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s/?#:]*:)[^\s/?#]+@/gi, `$1${REDACTED}@`],
   // a header line naming credentials: whatever its scheme (Bearer, Basic, Token, Digest...), the rest of the line
   [/(?<![A-Za-z0-9_-])((?:proxy-)?authori[sz]ation|(?:set-)?cookie)(:[ \t]*)((?:bearer|basic|token|digest|negotiate)[ \t]+)?[^\s][^\r\n]*/gi, `$1$2$3${REDACTED}`],
   [/\b(bearer)\s+[A-Za-z0-9._~+/-]{16,}=*/gi, `$1 ${REDACTED}`],
@@ -81,6 +85,9 @@ const IN_TEXT: readonly (readonly [RegExp, string | ((match: string, ...groups: 
   // follows (their keys have spaces: `User Id`), unless quoted (a quote doubled inside); the
   // spaces after the `;` are matched, not looked behind for, which each of many would do over all
   [new RegExp(String.raw`(?<=;)([ \t]*)${CREDENTIAL_PAIR}(?:"(?:[^"\n]|"")*(?:"|(?=\n)|$)|'(?:[^'\n]|'')*(?:'|(?=\n)|$)|(?:[^;\n]|;(?![ \t]*[A-Za-z0-9_.-][A-Za-z0-9 _.-]*=|[\s;]|$))+)`, 'gi'), `$1$2$3${REDACTED}`],
+  // a query parameter named just `key` (Google's APIs: `?key=AIza...`): only in a query, where a
+  // bare `key=` elsewhere is prose (`partition key=order-1`); each match ends where the next may start
+  [/(?<=[?&])(key=)[^\s&#]+/gi, `$1${REDACTED}`],
   // any pair: a value quoted ('...' or "...": libpq's and util.inspect's, with `\` escapes, or
   // ADO.NET's, a quote doubled inside) or bare (libpq's `\` escapes too), on over a `;` or `,` that
   // no `key=` follows: libpq's `password=hun;ter2 host=db` holds one value, `a=1,b=2` two
@@ -93,7 +100,7 @@ const IN_TEXT: readonly (readonly [RegExp, string | ((match: string, ...groups: 
  * One pass telling whether any of {@link IN_TEXT} may match: most text has none, and pays for this
  * test only. Linear as they are.
  */
-const MAY_HOLD = new RegExp(`://[^\\s/?#@:]*:[^\\s/?#@]*@|bearer\\s|basic\\s|eyJ|(?:${SECRET_KEY_END}|sig)"?[ \\t]*[=:]`, 'i');
+const MAY_HOLD = new RegExp(`://[^\\s/?#:]*:[^\\s/?#]*@|bearer\\s|basic\\s|eyJ|[?&]key=|(?:${SECRET_KEY_END}|sig)"?[ \\t]*[=:]`, 'i');
 
 /**
  * `text` with the credentials in it written as `"[redacted]"`: the password of a URL's user info,

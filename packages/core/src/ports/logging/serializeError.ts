@@ -1,4 +1,5 @@
 import { describeThrown } from './describeThrown.js';
+import { binaryNote, itemsLeftOut, MAX_ITEMS, redactedCut } from './largeValues.js';
 import { isSecretName, REDACTED, redactText } from './redact.js';
 
 /** How deep fields, errors and causes are followed (plain objects, arrays and causes alike) before the walk stops. */
@@ -43,8 +44,13 @@ export function serializeError(error: Error): Record<string, unknown> {
  * something changes is copied, the others are not, and `fields` itself comes back when nothing
  * changes. The common line (short strings and numbers) costs a test of each name and each string,
  * no walk and no copy. Cycles met in the walk become `"[circular]"`; objects and arrays deeper
- * than 8 levels `"[too deep]"` (unwalked, they could not be redacted). Never throws: a field that
- * cannot be read (a getter that throws, a revoked proxy) is written `"[unreadable: <why>]"`.
+ * than 8 levels `"[too deep]"` (unwalked, they could not be redacted). A line stays within what log
+ * backends take (Loki and CloudWatch cap a line at 256 KB, Docker's json-file at 16 KB): binary
+ * data (a `Buffer`, a typed array, an `ArrayBuffer`) is written `"[binary: N bytes]"`, never its
+ * bytes; a string over 32 KB is cut there, `…[N more characters left out]` after it (redacted
+ * before it is cut); an array over 1,000 items keeps its first 1,000 and `"[N more items left
+ * out]"` last. Never throws: a field that cannot be read (a getter that throws, a revoked proxy)
+ * is written `"[unreadable: <why>]"`.
  *
  * @example
  * jsonReadyFields({ orderId: 'o-1', headers: { authorization: 'Bearer abc' }, error })
@@ -134,12 +140,14 @@ function serialize(error: Error, depth: number, path: Set<object>): Record<strin
 
 /** `value`, at `depth`, with the errors in it serialized and its credentials redacted; itself when there are none. */
 function jsonReady(value: unknown, depth: number, path: Set<object>): unknown {
-  if (typeof value === 'string') return redactText(value);
+  if (typeof value === 'string') return redactedCut(value);
   if (typeof value !== 'object' || value === null) return value;
   if (path.has(value)) return '[circular]';
   if (value instanceof Error) return depth >= MAX_DEPTH ? '[cause chain cut]' : serialize(value, depth, path);
   // below the cut nothing is walked, so nothing there could be redacted: it is not written either
   if (depth >= MAX_DEPTH) return TOO_DEEP;
+  const binary = binaryNote(value);
+  if (binary !== undefined) return binary;
   if (Array.isArray(value)) return walkArray(value, depth, path);
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) return walkObject(value as Record<string, unknown>, depth, path);
@@ -149,10 +157,10 @@ function jsonReady(value: unknown, depth: number, path: Set<object>): unknown {
 /**
  * A class instance, walked as JSON would write it: what its `toJSON` gives (an HTTP client's
  * headers, a Date), else its own enumerable properties. Itself when nothing in it changes, so it
- * is written exactly as before; binary data and collections JSON writes as `{}` are not walked.
+ * is written exactly as before; collections JSON writes as `{}` are not walked.
  */
 function walkInstance(value: object, depth: number, path: Set<object>): unknown {
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Map || value instanceof Set) return value;
+  if (value instanceof Map || value instanceof Set) return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON !== 'function') return walkObject(value as Record<string, unknown>, depth, path);
   let json: unknown;
@@ -171,14 +179,17 @@ function walkInstance(value: object, depth: number, path: Set<object>): unknown 
   }
 }
 
+/** `items` with its first {@link MAX_ITEMS} walked; a longer one cut there, `[N more items left out]` written last. */
 function walkArray(items: readonly unknown[], depth: number, path: Set<object>): readonly unknown[] {
   path.add(items);
   try {
+    const walked = Math.min(items.length, MAX_ITEMS);
     let out: unknown[] | undefined;
-    for (let i = 0; i < items.length; i++) {
+    for (let i = 0; i < walked; i++) {
       const ready = jsonReady(items[i], depth + 1, path);
-      if (ready !== items[i]) (out ??= items.slice())[i] = ready;
+      if (ready !== items[i]) (out ??= items.slice(0, walked))[i] = ready;
     }
+    if (walked < items.length) return [...(out ?? items.slice(0, walked)), itemsLeftOut(items.length)];
     return out ?? items;
   } finally {
     path.delete(items);
