@@ -22,6 +22,8 @@ export { jsonLogger, logLevelFromEnv, silentLogger } from './ports/logger.js';
 export type { Logger, LogLevel } from './ports/logger.js';
 export { jsonReadyFields, serializeError } from './ports/logging/serializeError.js';
 export { redactText } from './ports/logging/redact.js';
+/** A log line's message as Herald's loggers write it: redacted, and cut past 32 KB with a marker saying how much was left out. */
+export { redactedCut as redactLogMessage } from './ports/logging/largeValues.js';
 export { describeThrown } from './ports/logging/describeThrown.js';
 export type { DescribeThrownOptions } from './ports/logging/describeThrown.js';
 export { renameReservedFields } from './ports/logging/reservedFields.js';

@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, logLevelFromEnv, redactText } from '@herald/core';
+import { CoreErrors, HeraldError, logLevelFromEnv, redactLogMessage } from '@herald/core';
 import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
@@ -98,8 +98,8 @@ function wrap(instance: pino.Logger, chain: Chain): PinoLogger {
     (message: string, fields?: Record<string, unknown>): void => {
       if (!instance.isLevelEnabled(method)) return;
       // the fields are redacted by `lineFields`, the message here
-      if (fields === undefined || !rebinds) instance[method](fields ?? {}, redactText(message));
-      else through(fields)[method](fields, redactText(message));
+      if (fields === undefined || !rebinds) instance[method](fields ?? {}, redactLogMessage(message));
+      else through(fields)[method](fields, redactLogMessage(message));
     };
   return {
     pino: instance,

@@ -1,7 +1,7 @@
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import { describeGiven } from '../model/given.js';
-import { redactText } from './logging/redact.js';
+import { redactedCut } from './logging/largeValues.js';
 import { describeThrown } from './logging/describeThrown.js';
 import { renameReservedFields } from './logging/reservedFields.js';
 import { jsonReadyFields } from './logging/serializeError.js';
@@ -29,7 +29,9 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
  * anywhere among them (in plain objects and arrays too) whole, with their own properties (a
  * Herald error's `code`, `retriable`, `details`), stack, `cause` chain and an `AggregateError`'s
  * `errors`; credentials, in the fields, the logger's and its children's fields and the message
- * alike, as `"[redacted]"` (see {@link redactText}). A child's fields are made ready once, when
+ * alike, as `"[redacted]"` (see `redactText`); binary as `[binary: N bytes]`, and the message, a
+ * string field over 32 KB or an array over 1,000 items cut with a marker of what was left out
+ * (log backends cap a line). A child's fields are made ready once, when
  * it is made. A field named `time`, `level` or `msg` is written `fields.time` (and so on), so a
  * line keeps its own. Writing a line never throws over its data: data more than 8 levels down is
  * written `"[too deep]"`, a value that cannot be read `"[unreadable: why]"`, a BigInt as its digits
@@ -58,7 +60,7 @@ function lineLogger(sink: LineSink, base: Record<string, unknown>): Logger {
     function writeLine(message: string, fields?: Record<string, unknown>): void {
       if (RANK[level] < sink.min) return;
       const time = new Date().toISOString();
-      const msg = redactText(message);
+      const msg = redactedCut(message);
       let line: string;
       try {
         const ready = fields === undefined ? undefined : jsonReadyFields(renameReservedFields(fields, WRITTEN));
