@@ -39,8 +39,9 @@ export type EngineOpener = (io: CliIo) => Promise<CliEngine>;
 
 /**
  * A command's view of the run: the io, output mode, and the engine opened on first use. Opening
- * it ends with `interrupted` as soon as the io's stop signal aborts, and so do the calls of the
- * read-only views (`inspector`, `outbox`): a command that only reads has nothing to finish.
+ * it ends with `interrupted` as soon as the io's stop signal aborts, and so do the reads of every
+ * view (`inspector`, `reader`, `resetter`, `outbox`): a read has nothing to finish, and one a broker
+ * behind a black hole never answers must not hold Ctrl-C back.
  */
 export interface CliContext {
   readonly io: CliIo;
@@ -48,8 +49,13 @@ export interface CliContext {
   readonly json: boolean;
   engine(): Promise<CliEngine>;
   inspector(): Promise<BrokerInspector>;
-  reader(): Promise<Broker & RecordReader & BrokerInspector>;
-  resetter(): Promise<Broker & OffsetReset & BrokerInspector>;
+  /** Its reads end with `interrupted` as soon as the stop signal aborts (`tail` then ends quietly). */
+  reader(): Promise<RecordReader & Pick<BrokerInspector, 'describeTopics'>>;
+  /**
+   * Its reads end with `interrupted` as soon as the stop signal aborts; `resetOffsets`, a write, is
+   * waited for (the broker bounds it), so a command says truly what it changed.
+   */
+  resetter(): Promise<OffsetReset & BrokerInspector>;
   deadLetters(): Promise<DeadLetterStore & DeadLetterBrowser>;
   outbox(): Promise<OutboxBacklog>;
   /**
@@ -199,12 +205,20 @@ export function createContext(io: CliIo, options: { readonly json: boolean; read
     async reader() {
       const { broker } = await engine();
       if (!canReadRecords(broker) || !canInspect(broker)) throw missing('read records outside a group (no RecordReader)');
-      return broker;
+      return {
+        describeTopics: (topics) => reading(broker.describeTopics(topics), 'topics'),
+        read: (range) => reading(broker.read(range), 'records'),
+      };
     },
     async resetter() {
       const { broker } = await engine();
       if (!canResetOffsets(broker) || !canInspect(broker)) throw missing('reset offsets (no OffsetReset)');
-      return broker;
+      return {
+        describeTopics: (topics) => reading(broker.describeTopics(topics), 'topics'),
+        listGroups: () => reading(broker.listGroups(), 'consumer groups'),
+        describeGroup: (group, options) => reading(broker.describeGroup(group, options), 'consumer groups'),
+        resetOffsets: (reset) => broker.resetOffsets(reset),
+      };
     },
     async deadLetters() {
       const { stores } = await engine();

@@ -114,7 +114,11 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
     bar.advance(1);
   }
   bar.done();
-  const after = await broker.describeGroup(group);
+  const after = await broker.describeGroup(group).catch((error: unknown) => {
+    // the reset is done: a stop while reading its result must not say "nothing was changed"
+    if ((error as { code?: unknown }).code !== CliErrors.interrupted.code) throw error;
+    throw new HeraldError(CliErrors.interrupted, `group ${group} reset on ${where} to ${label(to)}; stopped while reading its new offsets (herald lag ${group} shows them)`, { cause: error });
+  });
   const partitions = after.partitions.filter((p) => topics.includes(p.topic) && (partition === undefined || p.partition === partition));
   if (ctx.json) return printJson(ctx.io, { group, to, topics, ...(partition === undefined ? {} : { partition }), partitions });
   ctx.io.stdout.write(`group ${group} reset to ${label(to)}; its members read from these offsets when they start:\n`);

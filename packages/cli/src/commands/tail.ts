@@ -1,6 +1,6 @@
-import { decodeEnvelope, ErrorCodes, HeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
+import { decodeEnvelope, describeThrown, ErrorCodes, HeraldError, isHeraldError, MAX_RECORDS_PER_READ, redriveTargetOf, type Delivery, type Envelope, type TopicDescription } from '@herald/core';
 import type { CliContext } from '../context.js';
-import { CliErrors } from '../errors.js';
+import { CliErrorCodes, CliErrors } from '../errors.js';
 import { clip, iso, printable } from '../output.js';
 
 export interface TailOptions {
@@ -70,12 +70,25 @@ async function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * on SIGINT/SIGTERM or when its reader goes away (EPIPE), after `--limit` records, or (with
  * `--no-follow`, which needs `--from beginning`) at the end offsets it found when it started. A
  * topic that does not exist yet is waited for and then read from its start, whatever `--from`
- * says: all of it was appended after tail started. Writes wait for stdout to drain.
+ * says: all of it was appended after tail started. Writes wait for stdout to drain. Following, a
+ * retriable failure (a broker restarting, a database busy) is said once on stderr and retried every
+ * second until it answers, from where tail stopped: no record is missed or printed twice. With
+ * `--no-follow`, or a failure that is not retriable, the command fails.
  */
 export async function tailCommand(ctx: CliContext, topic: string, options: TailOptions): Promise<void> {
   if (!options.follow && options.from === 'end') {
     throw new HeraldError(ErrorCodes.invalidOptions, '--no-follow stops at the end offsets found at start, so from the end it would print nothing: add --from beginning');
   }
+  try {
+    await follow(ctx, topic, options);
+  } catch (error) {
+    // stopped while a read was under way (the reader's reads end at once on the signal): a stop as any other
+    if (ctx.io.signal.aborted && isHeraldError(error) && error.code === CliErrorCodes.interrupted) return;
+    throw error;
+  }
+}
+
+async function follow(ctx: CliContext, topic: string, options: TailOptions): Promise<void> {
   const broker = await ctx.reader();
   const { io } = ctx;
   const describe = async (): Promise<TopicDescription | undefined> => (await broker.describeTopics([topic]))[0];
@@ -99,36 +112,54 @@ export async function tailCommand(ctx: CliContext, topic: string, options: TailO
   let shown = 0;
   const wanted = (delivery: Delivery, event: Envelope | null) =>
     (options.key === undefined || delivery.key === options.key) && (options.type === undefined || event?.type === options.type);
-
-  while (!io.signal.aborted) {
+  /** Prints what each partition holds past its position; 'done' once --limit is reached or the reader went away. */
+  async function round(partitions: TopicDescription['partitions']): Promise<'progressed' | 'idle' | 'done'> {
     let progressed = false;
-    for (const p of description.partitions) {
-      // a partition added while tailing is new: all of it
-      let position = positions.get(p.partition) ?? p.start;
+    for (const p of partitions) {
       const end = stopAt ? Math.min(p.end, stopAt.get(p.partition) ?? 0) : p.end;
-      while (position < end && !io.signal.aborted) {
-        const records = await broker.read({ topic, partition: p.partition, from: position, limit: Math.min(MAX_RECORDS_PER_READ, end - position) });
+      // a partition added while tailing is new: all of it
+      while ((positions.get(p.partition) ?? p.start) < end && !io.signal.aborted) {
+        const from = positions.get(p.partition) ?? p.start;
+        const records = await broker.read({ topic, partition: p.partition, from, limit: Math.min(MAX_RECORDS_PER_READ, end - from) });
         if (records.length === 0) break;
         for (const delivery of records) {
-          if (delivery.offset >= end) {
-            position = end; // what lay before it was deleted by retention meanwhile
-            break;
-          }
-          position = delivery.offset + 1;
+          // at or past the end: what lay before it was deleted by retention meanwhile
+          // the position moves with each record, so a read that fails later resumes right after it
+          positions.set(p.partition, Math.min(delivery.offset + 1, end));
+          if (delivery.offset >= end) break;
           const event = decode(delivery);
           if (!wanted(delivery, event)) continue;
           io.stdout.write(render(delivery, event, ctx.json));
-          if (options.limit !== undefined && ++shown >= options.limit) return;
+          if (options.limit !== undefined && ++shown >= options.limit) return 'done';
           // a slow reader holds tail back; one that went away (EPIPE) aborts the signal
           await io.stdout.drained();
-          if (io.signal.aborted) return;
+          if (io.signal.aborted) return 'done';
         }
         progressed = true;
       }
-      positions.set(p.partition, position);
     }
-    if (stopAt) return;
-    if (!progressed) await sleep(options.pollMs, io.signal);
-    description = (await describe()) ?? description;
+    return progressed ? 'progressed' : 'idle';
+  }
+
+  let failing = false;
+  while (!io.signal.aborted) {
+    try {
+      const outcome = await round(description.partitions);
+      if (outcome === 'done' || stopAt) return;
+      if (outcome === 'idle') await sleep(options.pollMs, io.signal);
+      description = (await describe()) ?? description;
+      if (failing) io.stderr.write(`herald: reading ${printable(topic)} again\n`);
+      failing = false;
+    } catch (error) {
+      // following, a broker that restarts or a database that is busy is waited for, as kcat does;
+      // tail resumes where it stopped (positions move record by record), missing and repeating nothing
+      if (stopAt || !isHeraldError(error) || !error.retriable) throw error;
+      if (!failing) io.stderr.write(`herald: ${printable(describeThrown(error))} (${error.code}); retrying until it answers, Ctrl-C to stop\n`);
+      failing = true;
+      await sleep(Math.max(options.pollMs, RETRY_MS), io.signal);
+    }
   }
 }
+
+/** The pause between tries while following through a failure (a broker restarting takes seconds). */
+const RETRY_MS = 1000;
