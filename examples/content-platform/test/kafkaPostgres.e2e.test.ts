@@ -1,6 +1,6 @@
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
-import { heldPartitions, type ProcessGroup } from '@herald/testing/processes';
+import { heldPartitions, holdingPartitions, type ProcessGroup } from '@herald/testing/processes';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { ContentApi, eventually } from './support/client.js';
 import { contentProcesses } from './support/processes.js';
@@ -40,11 +40,6 @@ afterAll(async () => {
   await Promise.all([mock?.stop(), cluster?.stop()]);
 });
 
-/** The last lines of `name`'s log about its search group's membership. */
-function membershipLines(name: string): string {
-  return processes!.lines(name).filter((line) => line.includes('search-indexer') && /partitions|rebalanc|join|crash/i.test(line)).slice(-10).join('\n');
-}
-
 /** The partitions `name`'s search group holds, from its log. */
 function owned(name: string): string[] {
   return [...heldPartitions(processes!.lines(name), 'search-indexer')].sort();
@@ -58,12 +53,8 @@ describe('content-platform on Kafka + PostgreSQL with two search replicas', () =
     // awaited below; should the test fail before, its requests failing at teardown are not news
     writing.catch(() => {});
     await eventually(() => (progress.done >= 8 ? true : undefined), 120_000, 'a third of the posts');
-    // a member holds nothing while the group rebalances (every rebalance revokes every partition
-    // first) or while it rejoins after the mock refused it: kill it once it holds some again
-    const dying = await eventually(() => {
-      const held = owned('search-a');
-      return held.length > 0 ? held : undefined;
-    }, 60_000, () => `search-a to own some of the partitions before it dies; its last membership lines:\n${membershipLines('search-a')}`);
+    // kill it while it holds partitions: a member holds none while its group rebalances
+    const dying = [...(await holdingPartitions(() => processes!.lines('search-a'), 'search-indexer'))].sort();
     await processes!.crash('search-a');
     const posts = await writing;
     // the survivor took the dead replica's partitions over

@@ -1,6 +1,6 @@
 import { startKafkaMock, type KafkaMock } from '@herald/testing/kafka-mock';
 import { startPostgresCluster, type PostgresCluster } from '@herald/testing/postgres-cluster';
-import { heldPartitions, type ProcessGroup } from '@herald/testing/processes';
+import { heldPartitions, holdingPartitions, type ProcessGroup } from '@herald/testing/processes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, RideApi } from './support/client.js';
 import { rideProcesses } from './support/processes.js';
@@ -44,9 +44,11 @@ describe('ride-hailing on Kafka + PostgreSQL with two payment replicas', () => {
   it('settles every booking across a SIGKILL of one payment replica', async () => {
     const progress = { done: 0 };
     const running = ride(() => api, { riders: 6, drivers: 6, bookings: 24, concurrency: 4, progress });
+    // awaited below; should the test fail before, its requests failing at teardown are not news
+    running.catch(() => {});
     await eventually(() => (progress.done >= 8 ? true : undefined), 120_000, 'a third of the bookings');
-    const dying = [...heldPartitions(processes!.lines('payment-a'), 'payment-service')];
-    expect(dying.length, 'payment-a holds some partitions when it dies').toBeGreaterThan(0);
+    // kill it while it holds partitions: a member holds none while its group rebalances
+    const dying = [...(await holdingPartitions(() => processes!.lines('payment-a'), 'payment-service'))];
     await processes!.crash('payment-a');
     await eventually(() => (dying.every((p) => heldPartitions(processes!.lines('payment-b'), 'payment-service').has(p)) ? true : undefined), 60_000, 'payment-b to take them over');
     const views = await expectSettled(() => api, await running);

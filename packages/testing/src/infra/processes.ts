@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eventually } from '../waiting.js';
 
 /** Options of {@link startProcess}. */
 export interface StartProcessOptions {
@@ -181,6 +182,24 @@ export function heldPartitions(lines: readonly string[], group?: string): Set<st
     if (entry.msg === 'partitions revoked') for (const partition of entry.partitions) held.delete(partition);
   }
   return held;
+}
+
+/**
+ * Waits until a consumer process holds some of `group`'s partitions (by {@link heldPartitions}
+ * over `lines()`, read again at each try) and returns them. A member holds none while its group
+ * rebalances (every rebalance revokes every partition first) or while it rejoins: a test that
+ * kills a member "while it holds partitions" waits for this first. The timeout's message shows the
+ * process's last membership lines.
+ */
+export async function holdingPartitions(lines: () => readonly string[], group?: string, timeoutMs = 60_000): Promise<Set<string>> {
+  return eventually(
+    () => {
+      const held = heldPartitions(lines(), group);
+      return held.size > 0 ? held : undefined;
+    },
+    timeoutMs,
+    () => `the member to hold some of ${group ?? 'its groups'}'s partitions; its last membership lines:\n${lines().filter((line) => /partitions|rebalanc|join|crash/i.test(line)).slice(-10).join('\n')}`,
+  );
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {
