@@ -135,4 +135,22 @@ describe('createRecordReader', () => {
       await reader.close();
     }
   });
+
+  it('reads past a whole range of offsets with nothing to deliver to the records after it, as its contract says', async () => {
+    // offsets 0-2: an aborted transaction, 3: its marker, 4: a record. `herald tail` reads on from
+    // where it stopped with a limit: a read of 0-3 that returned nothing would be asked again for ever
+    const log: Log = {
+      fetches: [[record(0, '9'), record(1, '9'), record(2, '9')], [marker(3, '9', false)], [record(4)]],
+      abortedTransactions: [{ producerId: '9', firstOffset: '0' }],
+      highWatermark: 5,
+    };
+    const { kafka, admin } = fakeKafka(log);
+    const reader = createRecordReader({ kafka, admin, options, logger: options.logger });
+    try {
+      const read = await reader.read({ topic: TOPIC, partition: 0, from: 0, limit: 2 });
+      expect(read.map((d) => [d.offset, d.value])).toEqual([[4, 'v4']]);
+    } finally {
+      await reader.close();
+    }
+  });
 });

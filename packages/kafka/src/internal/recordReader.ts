@@ -44,7 +44,8 @@ interface Wanted {
  * at once, below the start it begins at the start, and a missing topic or partition reads as empty
  * (the admin client never auto-creates topics). Offsets with nothing to deliver (transaction
  * markers, records of aborted transactions) count as read, so a read may return fewer records
- * than its range has offsets, or none. A read that does not complete within
+ * than its range has offsets; when the first `limit` offsets hold none, it reads on (up to the end
+ * the partition had when the read began), so below the end it returns at least one record. A read that does not complete within
  * `requestTimeoutMs` fails with a retriable `timeout`. A read that meets a record batch no codec
  * could decompress returns the records before it, or, when there are none, fails with
  * `record-batch-undecodable` naming the batch's offsets.
@@ -80,9 +81,14 @@ export function createRecordReader(deps: RecordReaderDeps): KafkaRecordReader {
         throw toHeraldError(error, `looking up offsets of '${topic}' to read it`);
       }
       if (!bounds) return [];
-      const start = Math.max(range.from, bounds.start);
-      if (start >= bounds.end) return [];
-      return readerOf(topic).read(partition, start, Math.min(start + range.limit, bounds.end));
+      // a range of offsets with nothing to deliver (an aborted transaction's records, markers) is
+      // passed over to the next, up to the end: a caller reading on from where it stopped would
+      // otherwise read the same empty range for ever
+      for (let from = Math.max(range.from, bounds.start); from < bounds.end; from = Math.min(from + range.limit, bounds.end)) {
+        const got = await readerOf(topic).read(partition, from, Math.min(from + range.limit, bounds.end));
+        if (got.length > 0) return got;
+      }
+      return [];
     },
     async close() {
       closed = true;
