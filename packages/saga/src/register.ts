@@ -16,7 +16,7 @@ import { decideSaga } from './decide.js';
 import type { SagaDefinition } from './definition.js';
 import { SagaErrors } from './errors.js';
 import { sagaEvents, type SagaEventData, type SagaEvents } from './events.js';
-import { clearFacts, recordFacts, withFacts } from './facts.js';
+import { factOf } from './facts.js';
 import type { SagaDecision, SagaInput, SagaState, SagaTransition } from './state.js';
 
 /** What {@link RegisterSagaOptions.effects} is told after each change of an instance. */
@@ -85,10 +85,9 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
   }
   const store = app.stores.sagas;
   const group = options.group ?? `${saga.name}-saga`;
-  const { effects, pipeline, group: _group, ...policy } = options;
+  const { effects, group: _group, ...policy } = options;
   // a saga without deadlines does not subscribe to a deadline topic nobody writes
-  app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}`, pipeline: (p) => withFacts(pipeline ? pipeline(p) : p) }, async (event, ctx) => {
-    clearFacts(ctx.state);
+  app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}` }, async (event, ctx) => {
     const found = inputOf(saga, events, event);
     if (!found) return;
     const { input, instanceId } = found;
@@ -101,7 +100,7 @@ export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>,
     }
     await publishDecision(ctx, saga, events, decision.state, decision);
     await effects?.(ctx, { event, previous, state: decision.state, decision });
-    recordFacts(ctx.state, saga.name, decision.transitions);
+    for (const transition of decision.transitions) ctx.emitAfterCommit(factOf(saga.name, transition));
   });
 }
 

@@ -1,6 +1,7 @@
 import { CoreErrors } from '../model/errorCodes.js';
 import { HeraldError } from '../model/errors.js';
 import type { Delivery } from '../ports/broker.js';
+import type { InstrumentationEvent } from '../ports/instrumentation.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
 import { createDeliveryState, type DeliveryState } from './deliveryState.js';
 import type { AttemptScope, ContextOverrides, HandlerContext, Publish } from './handler.js';
@@ -147,6 +148,7 @@ class RuntimeContext<Tx> implements HandlerContext<Tx> {
   readonly state: DeliveryState;
   private txValue: Tx | undefined;
   private publishValue: Publish | undefined;
+  private factsValue: InstrumentationEvent[] | undefined;
   private abortSource: AbortSignal | AttemptSignal;
 
   constructor(init: HandlerContextInit | RuntimeContext<Tx>) {
@@ -160,6 +162,7 @@ class RuntimeContext<Tx> implements HandlerContext<Tx> {
       this.state = init.state;
       this.txValue = init.txValue;
       this.publishValue = init.publishValue;
+      this.factsValue = init.factsValue;
       this.abortSource = init.abortSource;
     } else {
       this.attempt = 1;
@@ -197,10 +200,16 @@ class RuntimeContext<Tx> implements HandlerContext<Tx> {
     }
   }
 
+  emitAfterCommit(fact: InstrumentationEvent): void {
+    if (this.factsValue === undefined) throw outside('emitAfterCommit', this.handler);
+    this.factsValue.push(fact);
+  }
+
   with(overrides: ContextOverrides<Tx>): HandlerContext<Tx> {
     const next = new RuntimeContext<Tx>(this);
     if (overrides.tx !== undefined) next.txValue = overrides.tx;
     if (overrides.publish !== undefined) next.publishValue = overrides.publish;
+    if (overrides.facts !== undefined) next.factsValue = overrides.facts;
     if (overrides.attempt !== undefined) next.attempt = overrides.attempt;
     if (overrides.logger !== undefined) next.logger = overrides.logger;
     if (overrides.signal !== undefined) next.abortSource = overrides.signal;

@@ -2,6 +2,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Envelope } from '../model/envelope.js';
 import type { EventDefinition } from '../model/events.js';
 import type { Delivery } from '../ports/broker.js';
+import type { InstrumentationEvent } from '../ports/instrumentation.js';
 import type { Logger } from '../ports/logger.js';
 import type { DeliveryState } from './deliveryState.js';
 
@@ -88,6 +89,11 @@ export interface ContextOverrides<Tx> {
   readonly logger?: Logger;
   /** Replaces the attempt's signal (the new one is the only one the handler sees). */
   readonly signal?: AbortSignal;
+  /**
+   * Where {@link HandlerContext.emitAfterCommit} collects facts: the transaction policy gives each
+   * run of its work a list of its own and emits it once that run committed.
+   */
+  readonly facts?: InstrumentationEvent[];
 }
 
 /** One attempt's scope, opened by {@link HandlerContext.beginAttempt}. */
@@ -136,6 +142,14 @@ export interface HandlerContext<Tx = unknown> {
   readonly aborted: boolean;
   /** Throws the abort reason when the attempt was aborted. */
   throwIfAborted(): void;
+  /**
+   * Emits `fact` on the app's instrumentation once this attempt's transaction committed: for a
+   * fact of what the handler did (the saga's transitions, a request skipped past its deadline) to
+   * count once, as the `handled` fact does. An attempt that fails or rolls back emits nothing, and
+   * when a store runs the work again (SQLite's group commit, after a batch-mate failed) only the
+   * run that committed counts. Throws outside the transaction policy's scope, as `tx` does.
+   */
+  emitAfterCommit(fact: InstrumentationEvent): void;
   /** A copy with `overrides` applied; this context is left untouched. */
   with(overrides: ContextOverrides<Tx>): HandlerContext<Tx>;
   /** Opens a scope for one attempt with its own abort (what the timeout policy uses). */

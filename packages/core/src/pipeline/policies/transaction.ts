@@ -1,5 +1,5 @@
 import type { Clock } from '../../ports/clock.js';
-import type { Instrumentation } from '../../ports/instrumentation.js';
+import type { Instrumentation, InstrumentationEvent } from '../../ports/instrumentation.js';
 import type { OutboxStore } from '../../ports/stores/outbox.js';
 import type { TransactionRunner } from '../../ports/stores/transaction.js';
 import type { TimerStore } from '../../ports/stores/timers.js';
@@ -31,8 +31,8 @@ export interface TransactionPolicyOptions<Tx> {
  * PostgreSQL connection, SQLite's batch) are released, and what it writes later is refused. Once
  * the work returned unaborted, the attempt is committing (`setCommitting`): a deadline passing
  * during the commit no longer fails it. After the commit the delivery is settled `applied` (unless
- * an inner policy settled it otherwise, as the inbox does for a duplicate) and `published` facts
- * are emitted.
+ * an inner policy settled it otherwise, as the inbox does for a duplicate), `published` facts
+ * are emitted, and then the facts the handler gave `ctx.emitAfterCommit` in the run that committed.
  */
 export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middleware<Tx> {
   const { transactions } = options;
@@ -40,19 +40,23 @@ export function transaction<Tx>(options: TransactionPolicyOptions<Tx>): Middlewa
   return (next) =>
     async function transactionHandler(event, ctx) {
       let committed: (() => void) | undefined;
+      let recorded: InstrumentationEvent[] = [];
       await transactions.transaction(async (tx) => {
         // a batch of transactions that rolled back (another work failed) runs this work again
         setCommitting(ctx, false);
         // the publisher (and its record list) is built only if the handler publishes
         let publisher: BoundPublisher | undefined;
         const publish = lazyPublish(() => (publisher ??= bindPublisher(publisherDeps, tx, event)).publish);
-        await untilAttemptAborted(ctx, next(event, ctx.with({ tx, publish })));
+        const facts: InstrumentationEvent[] = [];
+        await untilAttemptAborted(ctx, next(event, ctx.with({ tx, publish, facts })));
         ctx.throwIfAborted();
         // from here the commit decides: a deadline passing while it runs does not fail the attempt
         setCommitting(ctx, true);
         committed = publisher?.committed;
+        recorded = facts;
       });
       committed?.();
+      for (const fact of recorded) options.instrumentation.emit(fact);
       ctx.state.settle('applied');
     };
 }
