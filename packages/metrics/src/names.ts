@@ -92,6 +92,11 @@ export const COUNTERS = {
     help: 'Replies that reached the requester instance that asked but found no caller waiting (reason late: its request timed out or was cancelled; duplicate: already answered; unknown), by reply type.',
     labelNames: ['reply_type', 'reason'],
   },
+  requestsExpired: {
+    name: 'herald_requests_expired_total',
+    help: "Requests a replier skipped because it read them past their deadline (plus its clock-skew allowance): their callers had already timed out, so a replier that runs behind shows here. By the replier's consumer group and request type.",
+    labelNames: ['group', 'request_type'],
+  },
   timersFired: {
     name: 'herald_timers_fired_total',
     help: 'Due timers (scheduled events) the timer scheduler moved into the outbox.',

@@ -15,13 +15,15 @@ describe('the exposition', () => {
     await fixture.untilHandled(5);
     // a saga instance in flight: the census gauges are in the scrape too
     await fixture.stores.transaction((tx) => fixture.stores.sagas.save(tx, { saga: 'order', instanceId: 'o-1', status: 'running', version: 1, state: {}, createdAt: Date.now(), updatedAt: Date.now() }));
+    // a request a replier skipped past its deadline (@herald/reply)
+    fixture.app.instrumentation.emit({ kind: 'request-expired', group: 'users', topic: 'users.profile', requestType: 'ProfileRequested', requester: 'gateway-1', lateByMs: 40 });
     metrics.observeRequest({ method: 'POST', route: '/orders', statusCode: 201, durationMs: 12 });
     metrics.observeRequest({ method: 'GET', route: undefined, statusCode: 404, durationMs: 1 });
     await caughtUp(metrics);
     const { body, contentType } = await metrics.scrape();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const names = new Set(parseExposition(body).map((x) => x.name));
-    for (const name of ['herald_events_handled_total', 'herald_http_request_duration_seconds_bucket', 'herald_dead_letters', 'herald_consumer_lag', 'herald_sagas_in_flight', 'herald_saga_oldest_in_flight_age_seconds', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of ['herald_events_handled_total', 'herald_http_request_duration_seconds_bucket', 'herald_dead_letters', 'herald_consumer_lag', 'herald_sagas_in_flight', 'herald_saga_oldest_in_flight_age_seconds', 'herald_requests_expired_total', 'nodejs_eventloop_lag_seconds']) {
       expect(names, name).toContain(name);
     }
     expect(sumSamples(parseExposition(body), 'herald_http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })).toBe(1);

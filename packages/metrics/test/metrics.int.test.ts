@@ -167,6 +167,23 @@ describe('createMetrics on a running app', () => {
     expect(samples.filter((x) => x.name === 'herald_replies_dropped_total').every((x) => !('requester' in x.labels))).toBe(true);
   });
 
+  it('counts requests repliers skipped past their deadline, by group and request type (never by requester)', async () => {
+    const fixture = testApp({ healed: { value: true } });
+    const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });
+    await started(fixture, metrics);
+    // the fact a @herald/reply replier emits for a request read after its caller gave up
+    for (const [group, lateByMs] of [['users', 40], ['users', 2_500], ['profiles', 10]] as const) {
+      fixture.app.instrumentation.emit({ kind: 'request-expired', group, topic: 'users.profile', requestType: 'ProfileRequested', requester: `gateway-${lateByMs}`, lateByMs });
+    }
+    const samples = await scrape(metrics);
+    expect(sumSamples(samples, 'herald_requests_expired_total', { group: 'users', request_type: 'ProfileRequested' })).toBe(2);
+    expect(sumSamples(samples, 'herald_requests_expired_total', { group: 'profiles', request_type: 'ProfileRequested' })).toBe(1);
+    expect(samples.filter((x) => x.name === 'herald_requests_expired_total').map((x) => Object.keys(x.labels).sort())).toEqual([
+      ['group', 'request_type'],
+      ['group', 'request_type'],
+    ]);
+  });
+
   it('counts saga transitions by saga and transition, times the sagas that ended, and counts fired timers', async () => {
     const fixture = testApp({ healed: { value: true } });
     const metrics = createMetrics({ app: fixture.app, pollIntervalMs: 60_000 });

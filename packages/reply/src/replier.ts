@@ -31,11 +31,12 @@ const REPLIER_OPTION_KEYS = Object.keys({ clock: true, clockSkewAllowanceMs: tru
  * causation (the request) as usual. A request without routing headers is dead-lettered
  * (`request-headers-missing`); when `answer` throws, the usual retries and dead letter apply and
  * the requester times out. A request read after its deadline (`herald-request-deadline`, plus
- * `clockSkewAllowanceMs`) is skipped: `answer` does not run, nothing is replied, and it is logged
- * at info; its requester stopped waiting, so the work would be wasted. A request without the
- * header (from an older requester) is answered. A `definition` that is not a request definition,
- * an `answer` that is not a function or a bad option is refused at once (`invalid-options`), not
- * at the first request.
+ * `clockSkewAllowanceMs`) is skipped: `answer` does not run, nothing is replied, it is logged
+ * at info and emitted as a `request-expired` fact once the skip committed (once: the inbox
+ * absorbs a redelivery of the skipped request); its requester stopped waiting, so the work would
+ * be wasted. A request without the header (from an older requester) is answered. A `definition`
+ * that is not a request definition, an `answer` that is not a function or a bad option is refused
+ * at once (`invalid-options`), not at the first request.
  *
  * @example
  * app.on(GetProfile.request, { group: 'users' }, replier(GetProfile, async (request, ctx) => {
@@ -62,6 +63,7 @@ export function replier<Req extends TSchema, Rep extends TSchema, Tx = unknown>(
     const lateByMs = deadline === undefined ? 0 : clock.now() - deadline;
     if (deadline !== undefined && lateByMs >= allowanceMs) {
       ctx.logger.info('replier: skipped a request past its deadline; its requester no longer waits', { requestType: request.type, requestId, requester: replyTo, deadline, lateByMs });
+      ctx.emitAfterCommit({ kind: 'request-expired', group: ctx.group, topic: ctx.delivery.topic, requestType: request.type, requester: replyTo, lateByMs });
       return;
     }
     const data = await answer(request, ctx);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, defineEvent, type App, type Envelope, type InstrumentationEvent, type Logger, type Middleware, type SqlTx } from '@herald/core';
+import { createApp, defineEvent, encodeEnvelopeValue, type App, type Envelope, type InstrumentationEvent, type Logger, type Middleware, type SqlTx } from '@herald/core';
 import { sqliteEngine } from '@herald/sqlite';
 import { Type } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,10 @@ const answered = new Map<string, string | undefined>();
 const held = new Map<string, Promise<unknown>>();
 const logged: { message: string; fields: Record<string, unknown> | undefined }[] = [];
 const facts: InstrumentationEvent[] = [];
+/** The facts of the repliers' apps. */
+const replierFacts: InstrumentationEvent[] = [];
+/** The requests the repliers read, by name (the last read of each). */
+const read = new Map<string, Envelope>();
 let requester: Requester;
 
 /** Info lines kept; the rest dropped. */
@@ -49,6 +53,7 @@ async function open(name: string, logger: Logger = infoLogger): Promise<App<SqlT
 /** Holds the requests whose name `held` lists before their handler (and its clock reading) runs. */
 const hold: Middleware<SqlTx> = (next) =>
   async function holdRequest(event, ctx) {
+    read.set((event.data as { name: string }).name, event);
     await held.get((event.data as { name: string }).name);
     await next(event, ctx);
   };
@@ -60,8 +65,10 @@ beforeAll(async () => {
   };
   const strict = await open('strict');
   strict.on(QuoteRequested, { group: 'strict', middleware: [hold] }, replier(GetQuote, answer, { clockSkewAllowanceMs: 0 }));
+  strict.instrumentation.on((fact) => replierFacts.push(fact));
   const lenient = await open('lenient');
   lenient.on(GetLenientQuote.request, { group: 'lenient', middleware: [hold] }, replier(GetLenientQuote, answer, { clockSkewAllowanceMs: 600_000 }));
+  lenient.instrumentation.on((fact) => replierFacts.push(fact));
   const asking = await open('asking');
   requester = createRequester({ app: asking, requests: [GetQuote, GetLenientQuote], instanceId: 'asking' });
   asking.use(requester);
@@ -74,6 +81,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+const expired = () => replierFacts.filter((f) => f.kind === 'request-expired');
+
 describe('a request past its deadline', () => {
   it('carries its deadline: the call time plus timeoutMs, in epoch ms', async () => {
     const before = Date.now();
@@ -84,7 +93,7 @@ describe('a request past its deadline', () => {
     expect(deadline).toBeLessThanOrEqual(Date.now() + 30_000);
   });
 
-  it('is skipped: its answer never runs, nothing is replied, and the skip is logged', async () => {
+  it('is skipped: its answer never runs, nothing is replied, and the skip is logged and emitted as a request-expired fact', async () => {
     let release!: () => void;
     held.set('expired', new Promise((resolve) => (release = () => resolve(undefined))));
     // the requester gives up while the replier holds the request; only then does the replier read its clock
@@ -96,6 +105,20 @@ describe('a request past its deadline', () => {
       { message: 'replier: skipped a request past its deadline; its requester no longer waits', fields: expect.objectContaining({ requestType: 'QuoteRequested', requester: 'asking' }) },
     ]);
     expect(facts.filter((f) => f.kind === 'reply-dropped')).toEqual([]);
+    expect(expired()).toEqual([{ kind: 'request-expired', group: 'strict', topic: 'quotes', requestType: 'QuoteRequested', requester: 'asking', lateByMs: expect.any(Number) }]);
+    const [fact] = expired() as { lateByMs: number }[];
+    expect(fact!.lateByMs).toBe((logged.find((l) => l.message.startsWith('replier: skipped'))!.fields as { lateByMs: number }).lateByMs);
+    expect(fact!.lateByMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('is emitted once: a redelivery of the skipped request is absorbed by the inbox, not skipped again', async () => {
+    const skipped = read.get('expired')!;
+    const [strict] = apps;
+    const outcomes = () => replierFacts.flatMap((f) => (f.kind === 'handled' && f.eventId === skipped.id ? [f.outcome] : []));
+    // the same record again (id, deadline, routing headers), as a broker redelivers it
+    await strict!.broker.publish([{ topic: skipped.topic, key: skipped.key, value: encodeEnvelopeValue(skipped), headers: skipped.headers }]);
+    await until(() => outcomes().length === 2, 10_000, 'the redelivered request to be handled');
+    expect({ outcomes: outcomes(), expired: expired().length }).toEqual({ outcomes: ['applied', 'duplicate'], expired: 1 });
   });
 
   it('is still answered within the skew allowance (its late reply is dropped by the requester)', async () => {
@@ -108,6 +131,7 @@ describe('a request past its deadline', () => {
     await until(() => facts.slice(mark).some((f) => f.kind === 'reply-dropped'), 10_000, 'the late reply to be dropped');
     expect(facts.slice(mark).filter((f) => f.kind === 'reply-dropped').map((f) => (f as { reason: string }).reason)).toEqual(['late']);
     expect(answered.has('lenient-late')).toBe(true);
+    expect(expired()).toHaveLength(1);
   });
 
   it('without a deadline (an older requester) is answered as before', async () => {

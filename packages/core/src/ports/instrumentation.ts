@@ -120,6 +120,23 @@ export type InstrumentationEvent =
       readonly reason: 'late' | 'duplicate' | 'unknown';
     }
   | {
+      /**
+       * A replier of `@herald/reply` skipped a request it read past the request's deadline (plus its
+       * `clockSkewAllowanceMs`): its requester had stopped waiting, so nothing was answered. Emitted
+       * once the skip's transaction committed (`ctx.emitAfterCommit`): once per request, as a
+       * redelivery is a duplicate for the inbox.
+       */
+      readonly kind: 'request-expired';
+      /** The replier's consumer group. */
+      readonly group: string;
+      readonly topic: string;
+      readonly requestType: string;
+      /** The requester instance's id (`herald-reply-to`). */
+      readonly requester: string;
+      /** How far past its deadline, by the replier's clock, the replier read it. */
+      readonly lateByMs: number;
+    }
+  | {
       /** The timer scheduler moved `count` due timers into the outbox (each also counts in `published`). */
       readonly kind: 'timers-fired';
       readonly count: number;

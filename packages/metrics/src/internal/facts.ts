@@ -106,6 +106,9 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'reply-dropped':
         counters.repliesDropped.inc({ reply_type: fact.replyType, reason: fact.reason });
         return;
+      case 'request-expired':
+        counters.requestsExpired.inc({ group: fact.group, request_type: fact.requestType });
+        return;
       case 'assigned':
         gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
         return;
