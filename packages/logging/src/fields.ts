@@ -1,4 +1,4 @@
-import { jsonReadyFields, renameReservedFields } from '@herald/core';
+import { jsonReadyFields, redactLogMessage, renameReservedFields } from '@herald/core';
 
 /**
  * Where a field named like a key pino writes itself goes instead: `fields.level`, as logrus does and
@@ -26,4 +26,9 @@ export function bindingFields(fields: Record<string, unknown>): Record<string, u
 /** The name a field called `key` is bound under (see {@link bindingFields}). */
 export function bindingKey(key: string): string {
   return RENAMED_IN_BINDINGS.has(key) ? PREFIX + key : key;
+}
+
+/** A line's message as written: redacted and cut past 32 KB (see `redactLogMessage`); anything but a string (pino takes a number) as it is. */
+export function lineMessage(message: unknown): unknown {
+  return typeof message === 'string' ? redactLogMessage(message) : message;
 }

@@ -1,8 +1,8 @@
-import { CoreErrors, HeraldError, logLevelFromEnv, redactLogMessage } from '@herald/core';
+import { CoreErrors, HeraldError, logLevelFromEnv } from '@herald/core';
 import type { Logger, LogLevel } from '@herald/core';
 import pino from 'pino';
 import { prettyLines, type LineSink } from './pretty.js';
-import { bindingFields, bindingKey, lineFields } from './fields.js';
+import { bindingFields, bindingKey, lineFields, lineMessage } from './fields.js';
 
 /** Options of {@link pinoLogger}; every one has a default. */
 export interface PinoLoggerOptions {
@@ -23,6 +23,13 @@ export interface PinoLoggerOptions {
 
 /** A Herald logger on pino, with the pino instance under it. */
 export interface PinoLogger extends Logger {
+  /**
+   * The pino instance under this logger, for code that takes a pino logger. Its lines are written
+   * as this logger's are: the message (after pino's `%s` placeholders are filled) redacted and cut
+   * past 32 KB, the fields and a child's bindings made ready (errors whole, credentials redacted,
+   * pino's own keys renamed `fields.<key>`). A child given its own `serializers.msg` or
+   * `formatters.log` replaces that.
+   */
   readonly pino: pino.Logger;
 }
 
@@ -59,12 +66,14 @@ export function pinoLogger(options: PinoLoggerOptions = {}): PinoLogger {
       base: null,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }), log: lineFields },
-      // errors are already serialized by `lineFields`: pino's `err` serializer would redo it and drop the causes
-      serializers: { err: (value: unknown) => value },
+      // errors are already serialized by `lineFields`: pino's `err` serializer would redo it and drop the causes;
+      // pino applies a serializer named like its message key to the message, once formatted: the
+      // one place a message is redacted, on this logger's lines and on `logger.pino`'s alike
+      serializers: { err: (value: unknown) => value, msg: lineMessage },
     },
     destination as pino.DestinationStream,
   );
-  const chain: Chain = { root, bound: {} };
+  const chain: Chain = { root, bound: {}, spawn: readyChildren(root) };
   return options.fields === undefined ? wrap(root, chain) : bind(root, chain, options.fields);
 }
 
@@ -74,6 +83,28 @@ type Method = 'debug' | 'info' | 'warn' | 'error';
 interface Chain {
   readonly root: pino.Logger;
   readonly bound: Readonly<Record<string, unknown>>;
+  /** pino's own `child`, for fields made ready already (see {@link readyChildren}). */
+  readonly spawn: Spawn;
+}
+
+/** pino's `child`, on loggers without custom levels (as this package's are). */
+type Spawn = (this: pino.Logger, bindings: pino.Bindings, options?: pino.ChildLoggerOptions<never>) => pino.Logger;
+
+/**
+ * Makes the bindings of `root`'s children (and theirs) ready as a line's fields are (see
+ * `bindingFields`): `logger.pino.child({ password })` would otherwise write it as it is, since
+ * pino applies `formatters.bindings` to a root's own bindings only. A child is made from its
+ * parent with `Object.create`, so the method set here is every descendant's. Returns pino's own
+ * `child`, for this package's loggers, whose fields are ready when they bind them.
+ */
+function readyChildren(root: pino.Logger): Spawn {
+  const spawn: Spawn = root.child;
+  const child: Spawn = function child(bindings, options) {
+    return spawn.call(this, bindingFields(bindings), options);
+  };
+  // pino's typings make `child` generic over custom levels, which these loggers never have, and refuse any other function
+  Object.assign(root, { child });
+  return spawn;
 }
 
 /**
@@ -91,15 +122,15 @@ function wrap(instance: pino.Logger, chain: Chain): PinoLogger {
     if (repeated === undefined) return instance;
     const rest = { ...chain.bound };
     for (const key of repeated) delete rest[key];
-    return chain.root.child(rest, { level: instance.level });
+    return chain.spawn.call(chain.root, rest, { level: instance.level });
   };
   const write =
     (method: Method) =>
     (message: string, fields?: Record<string, unknown>): void => {
       if (!instance.isLevelEnabled(method)) return;
-      // the fields are redacted by `lineFields`, the message here
-      if (fields === undefined || !rebinds) instance[method](fields ?? {}, redactLogMessage(message));
-      else through(fields)[method](fields, redactLogMessage(message));
+      // the fields are made ready by `lineFields`, the message by the `msg` serializer
+      if (fields === undefined || !rebinds) instance[method](fields ?? {}, message);
+      else through(fields)[method](fields, message);
     };
   return {
     pino: instance,
@@ -122,7 +153,8 @@ function bind(instance: pino.Logger, chain: Chain, fields: Record<string, unknow
   }
   // pino skips undefined bindings, so they are not bound here either; Object.assign is the fast copy
   const bound = Object.assign({}, chain.bound, unset ? defined(added) : added);
-  return wrap(rebound ? chain.root.child(bound, { level: instance.level }) : instance.child(added), { root: chain.root, bound });
+  const next = rebound ? chain.spawn.call(chain.root, bound, { level: instance.level }) : chain.spawn.call(instance, added);
+  return wrap(next, { ...chain, bound });
 }
 
 function defined(fields: Record<string, unknown>): Record<string, unknown> {
