@@ -57,7 +57,7 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
   // both causes at 0 from the start: the first failure is an increase Prometheus sees, not a series born at 1
   for (const cause of [CHAOS_CAUSE, ERROR_CAUSE]) counters.relayFailures.series({ cause });
   const knownSagas = new Set<string>();
-  /** The reason each held partition (group, topic, partition) is labelled with, to remove its series once it moves. */
+  /** The reason each held partition (group, topic, partition) is labelled with now: to remove its series once it moves or is held for another reason. */
   const held = new Map<string, string>();
   /**
    * A saga's transitions, all at 0 from its first fact on: a failure is then an increase of a
@@ -112,10 +112,17 @@ export function factsListener(instruments: Instruments, options: { readonly lagF
       case 'assigned':
         gauges.assigned.inc({ group: fact.group }, fact.partitions.length);
         return;
-      case 'partition-held':
-        held.set(`${fact.group}\u0000${fact.topic}\u0000${fact.partition}`, fact.reason);
-        gauges.held.set({ group: fact.group, topic: fact.topic, partition: String(fact.partition), reason: fact.reason }, 1);
+      case 'partition-held': {
+        const id = `${fact.group}\u0000${fact.topic}\u0000${fact.partition}`;
+        const labels = { group: fact.group, topic: fact.topic, partition: String(fact.partition) };
+        // held again for another reason (a later batch unreadable for another cause): it counts
+        // under its current reason only, not at 1 under both
+        const previous = held.get(id);
+        if (previous !== undefined && previous !== fact.reason) gauges.held.remove({ ...labels, reason: previous });
+        held.set(id, fact.reason);
+        gauges.held.set({ ...labels, reason: fact.reason }, 1);
         return;
+      }
       case 'revoked':
         gauges.assigned.dec({ group: fact.group }, fact.partitions.length);
         // a held partition that moved is read again by its new owner (which reports its own hold)
