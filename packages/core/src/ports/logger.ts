@@ -30,7 +30,7 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
  * Herald error's `code`, `retriable`, `details`), stack, `cause` chain and an `AggregateError`'s
  * `errors`; credentials, in the fields, the logger's and its children's fields and the message
  * alike, as `"[redacted]"` (see `redactText`); binary as `[binary: N bytes]`, and the message, a
- * string field over 32 KB or an array over 1,000 items cut with a marker of what was left out
+ * string field over 32 KB or an array (a Map, a Set) over 1,000 items cut with a marker of what was left out
  * (log backends cap a line). A child's fields are made ready once, when
  * it is made. A field named `time`, `level` or `msg` is written `fields.time` (and so on), so a
  * line keeps its own. Writing a line never throws over its data: data more than 8 levels down is

@@ -38,9 +38,10 @@ export function serializeError(error: Error): Record<string, unknown> {
  * A log line's fields ready for JSON, as `jsonLogger` and `@herald/logging` write them: every
  * Error among the values serialized (see {@link serializeError}), also inside plain objects,
  * arrays and class instances (as JSON writes them: their `toJSON`, else their own properties),
- * down to 8 levels; credentials written `"[redacted]"`: a value whose field name says it is one
- * (`password`, `apiKey`, `authorization`, `cookie`...: the name's end, in any case) and what
- * {@link redactText} finds in text. The caller's objects are never changed: a container where
+ * down to 8 levels; a Map as its `[key, value]` pairs and a Set as its values (JSON writes both
+ * `{}`); credentials written `"[redacted]"`: a value whose field name (or string Map key) says it
+ * is one (`password`, `apiKey`, `authorization`, `cookie`...: the name's end, in any case; not
+ * `key`, an event's partition key) and what {@link redactText} finds in text. The caller's objects are never changed: a container where
  * something changes is copied, the others are not, and `fields` itself comes back when nothing
  * changes. The common line (short strings and numbers) costs a test of each name and each string,
  * no walk and no copy. Cycles met in the walk become `"[circular]"`; objects and arrays deeper
@@ -48,8 +49,8 @@ export function serializeError(error: Error): Record<string, unknown> {
  * backends take (Loki and CloudWatch cap a line at 256 KB, Docker's json-file at 16 KB): binary
  * data (a `Buffer`, a typed array, an `ArrayBuffer`) is written `"[binary: N bytes]"`, never its
  * bytes; a string over 32 KB is cut there, `…[N more characters left out]` after it (redacted
- * before it is cut); an array over 1,000 items keeps its first 1,000 and `"[N more items left
- * out]"` last. Never throws: a field that cannot be read (a getter that throws, a revoked proxy)
+ * before it is cut); an array, a Map or a Set over 1,000 items keeps its first 1,000 and `"[N
+ * more items left out]"` last. Never throws: a field that cannot be read (a getter that throws, a revoked proxy)
  * is written `"[unreadable: <why>]"`.
  *
  * @example
@@ -157,12 +158,15 @@ function jsonReady(value: unknown, depth: number, path: Set<object>): unknown {
 /**
  * A class instance, walked as JSON would write it: what its `toJSON` gives (an HTTP client's
  * headers, a Date), else its own enumerable properties. Itself when nothing in it changes, so it
- * is written exactly as before; collections JSON writes as `{}` are not walked.
+ * is written exactly as before. A Map or a Set without a `toJSON` of its own, which JSON writes as
+ * `{}`, is written as an array instead (see {@link walkMap}).
  */
 function walkInstance(value: object, depth: number, path: Set<object>): unknown {
-  if (value instanceof Map || value instanceof Set) return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON !== 'function') return walkObject(value as Record<string, unknown>, depth, path);
+  if (typeof toJSON !== 'function') {
+    if (value instanceof Map || value instanceof Set) return walkMap(value, depth, path);
+    return walkObject(value as Record<string, unknown>, depth, path);
+  }
   let json: unknown;
   try {
     json = toJSON.call(value);
@@ -193,6 +197,32 @@ function walkArray(items: readonly unknown[], depth: number, path: Set<object>):
     return out ?? items;
   } finally {
     path.delete(items);
+  }
+}
+
+/**
+ * A Map as its `[key, value]` pairs, in order (any key, not only strings, and no two keys merged
+ * into one, as an object of entries would), a Set as its values; each walked as an array's items
+ * and an object's values are, a value whose key is a string named like a credential redacted, and
+ * one over {@link MAX_ITEMS} entries cut there, `[N more items left out]` written last. Always a
+ * new array: there is nothing of the original JSON could write.
+ */
+function walkMap(collection: ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>, depth: number, path: Set<object>): unknown[] {
+  path.add(collection);
+  try {
+    const out: unknown[] = [];
+    const isMap = collection instanceof Map;
+    for (const [key, value] of collection.entries()) {
+      if (out.length === MAX_ITEMS) {
+        out.push(itemsLeftOut(collection.size));
+        break;
+      }
+      if (!isMap) out.push(jsonReady(value, depth + 1, path));
+      else out.push([jsonReady(key, depth + 1, path), typeof key === 'string' ? field(key, value, depth + 1, path) : jsonReady(value, depth + 1, path)]);
+    }
+    return out;
+  } finally {
+    path.delete(collection);
   }
 }
 
