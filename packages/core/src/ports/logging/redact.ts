@@ -11,10 +11,17 @@ export const REDACTED = '[redacted]';
 /**
  * Field names whose value is a credential, whatever it is: `password`, `dbPassword`, `secret`,
  * `clientSecret`, `token`, `accessToken`, `apiKey`, `x-api-key`, `authorization`, `cookie`,
- * `set-cookie`, `credentials`, `privateKey` (the name's end, in any case, `-` and `_` allowed).
- * `tokensUsed` or `keyId` are not: only the end of the name counts.
+ * `set-cookie`, `credentials`, `privateKey`, `secretKey`, `secretAccessKey` (AWS's), `accessKey`,
+ * `AccountKey` (Azure's) (the name's end, in any case, `-` and `_` allowed). `tokensUsed`,
+ * `accessKeyId` or `keyId` are not: only the end of the name counts.
+ *
+ * A field named just `key` is not either, on purpose: it is an event's partition key, written on
+ * the lines of every delivery, retry, dead letter and relay failure (`{ topic, key }`), and a
+ * line without it cannot be tied to the order or customer it is about. A credential under a name
+ * that says nothing of whose key it is has to be logged under one that does (`apiKey`); in text,
+ * a query's `key=` parameter is redacted (see {@link IN_TEXT}), a bare `key=` elsewhere is not.
  */
-const SECRET_NAME = /(?:pass(?:wd|word)|secret|token|api[-_]?key|authori[sz]ation|cookie|credentials?|private[-_]?key)$/i;
+const SECRET_NAME = /(?:pass(?:wd|word)|secret|token|(?:api|private|secret|access|account)[-_]?key|authori[sz]ation|cookie|credentials?)$/i;
 
 /** Whether a field named `key` holds a credential (see {@link SECRET_NAME}). */
 export function isSecretName(key: string): boolean {
