@@ -1,4 +1,4 @@
-import type { Broker, Logger, RelayHost, SqlTx, Stores } from '@herald/core';
+import { jsonLogger, type Broker, type Logger, type RelayHost, type SqlTx, type Stores } from '@herald/core';
 import type { KafkaBrokerOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
 import type { SqliteEngineOptions } from '@herald/sqlite';
@@ -74,7 +74,10 @@ export async function engineFromEnv(env: EngineEnv = process.env, options: Engin
  * code). A PostgreSQL connection string that is not a `postgres://` URL is refused with
  * `invalid-options` (not repeating it) before anything opens, and so is a `dataDir` starting with
  * `~` or holding a `$`; a relative `dataDir` is resolved against the working directory. If an
- * adapter fails to open, those opened before it are closed again.
+ * adapter fails to open, those opened before it are closed again, awaited, before its error is
+ * thrown; a close that fails too is logged on `options.logger` (without one: on stderr for Kafka,
+ * not at all for the embedded log, whose default logger is silent) and the opening error is still
+ * the one thrown.
  */
 export function openEngine(config: EngineConfig, options: EngineFromEnvOptions = {}): Promise<Engine> {
   return config.kind === 'embedded' ? openEmbedded(config, options) : openKafkaPostgres(config, options);
@@ -83,9 +86,10 @@ export function openEngine(config: EngineConfig, options: EngineFromEnvOptions =
 async function openEmbedded(config: EmbeddedEngineConfig, options: EngineFromEnvOptions): Promise<Engine> {
   // a configuration built in code may hold a relative or unexpanded path: the same rules as HERALD_DATA_DIR
   const dataDir = dataDirectory(config.dataDir, 'dataDir');
-  const { sqliteEngine } = await import('@herald/sqlite');
+  const { openSqliteEngine } = await import('@herald/sqlite');
   const child = (component: string) => (options.logger ? { logger: options.logger.child({ component }) } : {});
-  const engine = sqliteEngine({
+  // the async opener: when the stores fail to open, the log it opened is closed before the error reaches us
+  const engine = await openSqliteEngine({
     ...options.embedded,
     dataDir,
     log: { ...child('log'), ...options.embedded?.log },
@@ -121,7 +125,11 @@ async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: Eng
   try {
     stores = pgStores({ ...(options.logger ? { logger: options.logger.child({ component: 'postgres' }) } : {}), ...options.postgres, ...definedOnly(postgres) });
   } catch (error) {
-    await broker.close();
+    // the caller must see why it has no engine: a failing close is logged, not thrown over it
+    await broker.close().catch((closeError: unknown) => {
+      const logger = options.logger ?? jsonLogger({ fields: { component: 'engine' } });
+      logger.error('engine: closing the Kafka broker after the PostgreSQL stores failed to open failed too; the opening error is the one thrown', { error: closeError, openError: error });
+    });
     throw error;
   }
   let closing: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +80,17 @@ describe('engineFromEnv opens the embedded engine', () => {
     const unexpanded = `~/../${relative(process.cwd(), join(dir, 'unexpanded'))}`;
     await expect(openEngine({ kind: 'embedded', dataDir: unexpanded }, quiet)).rejects.toMatchObject({ code: 'invalid-options', message: expect.stringMatching(/^engine configuration: dataDir is "~\/\.\.\/.*": no shell expanded its "~"/) });
     expect(existsSync(join(dir, 'unexpanded'))).toBe(false);
+  });
+
+  it.runIf(process.platform === 'linux')('that fails to open its stores: the log opened before them is closed, its checkpoint thread gone, when the error arrives', async () => {
+    const dataDir = join(dir, 'stores-fail');
+    mkdirSync(join(dataDir, 'store.db'), { recursive: true }); // a directory: SQLite cannot open it
+    const threads = () => readdirSync('/proc/self/task').length;
+    // threads that start once per process (libuv's pool, on first use) must not be counted as the log's
+    await Promise.all([import('@herald/sqlite'), stat(dataDir)]);
+    const before = threads();
+    await expect(openEngine({ kind: 'embedded', dataDir }, quiet)).rejects.toMatchObject({ code: 'store-unavailable', message: expect.stringContaining('store.db') });
+    expect(threads(), "the log's checkpoint thread has exited").toBe(before);
   });
 
   it('with every embedded option: relayThread gives the relay host createApp runs the relay on', async () => {

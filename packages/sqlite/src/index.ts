@@ -1,4 +1,4 @@
-export { sqliteEngine } from './engine.js';
+export { openSqliteEngine, sqliteEngine } from './engine.js';
 export type { SqliteEngine, SqliteEngineOptions } from './engine.js';
 export { relayThreadHost } from './relay/relayThread.js';
 export type { RelayThreadOptions } from './relay/relayThread.js';
