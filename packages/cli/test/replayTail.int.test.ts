@@ -39,6 +39,26 @@ describe('herald replay', () => {
     expect((await herald(m.engine, ['replay', 'worker', '--to', 'soon', '--yes'])).code).toBe(EXIT_CODES.usage);
     expect((await herald(m.engine, ['replay', 'worker'])).code, '--to is required').toBe(EXIT_CODES.usage);
   });
+  it('refuses a group with live members that never committed (exit 3), not as a name that matches nothing', async () => {
+    const m = memoryEngine();
+    await m.broker.publish([{ topic: 'steps', key: 'k', value: '0' }]);
+    // what Kafka answers for a group whose member joined and has not committed yet (the memory broker commits the start on joining)
+    let members = 1;
+    const broker = { ...m.broker, describeGroup: async (group: string) => ({ group, members, partitions: [], totalLag: 0 }) };
+    const run = async (args: string[]) => {
+      const fake = fakeIo();
+      const code = await main(['replay', 'worker', '--to', 'earliest', ...args, '--yes'], fake.io, { open: async () => ({ ...m.engine, broker }) });
+      return [code, fake.stderr()];
+    };
+    for (const args of [[], ['--new-group'], ['--topic', 'steps'], ['--topic', 'steps', '--new-group']]) {
+      expect(await run(args), args.join(' ')).toEqual([EXIT_CODES.groupActive, 'herald: refused: group worker has live members (1); stop every member of the group, then replay (group-active)\n']);
+    }
+    // with no member left it is a group that never committed: a mistyped name unless named new, with its topics
+    members = 0;
+    expect(await run([])).toEqual([EXIT_CODES.nothingMatched, expect.stringContaining('group worker has never committed an offset')]);
+    expect(await run(['--topic', 'steps'])).toEqual([EXIT_CODES.nothingMatched, expect.stringContaining('group worker has never committed an offset')]);
+    expect(await m.broker.listGroups(), 'nothing was reset').toEqual([]);
+  });
 });
 
 describe('herald replay, stopped', () => {

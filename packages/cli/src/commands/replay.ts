@@ -65,7 +65,7 @@ function refused(group: string, members: number, cause?: unknown, done = ''): He
  * (OffsetReset), so its members re-deliver from there when they start again (the inbox keeps
  * effects once); with `--topic <t> --partition <n>` only that partition, also to an exact offset
  * (`--to 1250`: past a batch no consumer can read, for instance). Refused while the group has live members: by the broker (`group-active`), and
- * up front when the inspector already sees them. A topic that does not exist, or a group that never
+ * up front, before its topics and commits are checked, when the inspector already sees them. A topic that does not exist, or a group that never
  * committed an offset (unless `--new-group`), is refused (`nothing-matched`) before anything is
  * written: a mistyped name must not create a topic or a group. Stopped (`io.signal`), it ends
  * between topics with `interrupted`, naming those it reset.
@@ -75,6 +75,8 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
   const partition = parsePartition(options, to);
   const broker = await ctx.resetter();
   const before = await broker.describeGroup(group);
+  // first: a group whose members joined but have not committed yet has no topics to show, and is no mistyped name
+  if (before.members > 0) throw refused(group, before.members);
   const topics = options.topic && options.topic.length > 0 ? [...new Set(options.topic)] : [...new Set(before.partitions.map((p) => p.topic))];
   if (topics.length === 0) {
     throw new HeraldError(
@@ -82,7 +84,6 @@ export async function replayCommand(ctx: CliContext, group: string, options: Rep
       `group ${group} has never committed an offset: no such group (see herald groups), or, to set where a group that has not run yet starts, name its topics with --topic and add --new-group`,
     );
   }
-  if (before.members > 0) throw refused(group, before.members);
   const existing = new Set((await broker.describeTopics(topics)).map((t) => t.name));
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length > 0) throw new HeraldError(CliErrors.nothingMatched, `no such topic: ${missing.join(', ')} (see herald topics)`);
