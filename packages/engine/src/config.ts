@@ -38,7 +38,7 @@ export type EngineConfig = EmbeddedEngineConfig | KafkaPostgresEngineConfig;
 export const ENGINE_ENV_VARS = {
   /** Embedded engine: directory of `log.db` and `store.db`, made absolute against the working directory. Default `./.herald`. */
   dataDir: 'HERALD_DATA_DIR',
-  /** Kafka bootstrap servers, comma-separated `host:port`. With `DATABASE_URL`, selects Kafka + PostgreSQL. */
+  /** Kafka bootstrap servers, comma-separated `host:port` (a host name or IPv4 address: kafkajs cannot dial an IPv6 one). With `DATABASE_URL`, selects Kafka + PostgreSQL. */
   kafkaBrokers: 'HERALD_KAFKA_BROKERS',
   /** `postgres://` or `postgresql://` URL. With `HERALD_KAFKA_BROKERS`, selects Kafka + PostgreSQL. */
   databaseUrl: 'DATABASE_URL',
@@ -141,13 +141,7 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
   if (brokers.length === 0) throw invalidEnv(`${V.kafkaBrokers} must list at least one host:port`);
   for (const broker of brokers) {
     const port = /^[^\s:/]+:(\d{1,5})$/.exec(broker)?.[1];
-    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) {
-      // `user:password@host:port` or a URL with credentials: the error must not carry them into a log
-      const at = broker.lastIndexOf('@');
-      const shown = at < 0 ? broker : `...${broker.slice(at)}`;
-      const hint = at < 0 ? '' : ` (credentials go in ${V.kafkaSaslMechanism}, ${V.kafkaSaslUsername} and ${V.kafkaSaslPassword})`;
-      throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${shown}"${hint}`);
-    }
+    if (port === undefined || Number(port) < 1 || Number(port) > 65_535) refuseBroker(broker);
   }
   const sessionTimeoutMs = integer(env, V.kafkaSessionTimeoutMs, { min: 1, max: HOUR_MS });
   const heartbeatIntervalMs = integer(env, V.kafkaHeartbeatIntervalMs, { min: 1, max: HOUR_MS });
@@ -167,6 +161,20 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
     ),
     fetch: nonEmpty(definedOnly({ maxWaitMs: integer(env, V.kafkaFetchMaxWaitMs, { min: 0, max: 60_000 }) })),
   }) as KafkaEnvSettings;
+}
+
+function refuseBroker(broker: string): never {
+  // `user:password@host:port` or a URL with credentials: the error must not carry them into a log
+  const at = broker.lastIndexOf('@');
+  if (at >= 0) {
+    const credentials = `credentials go in ${V.kafkaSaslMechanism}, ${V.kafkaSaslUsername} and ${V.kafkaSaslPassword}`;
+    throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "...${broker.slice(at)}" (${credentials})`);
+  }
+  // kafkajs (2.2) takes `split(':')[0]` of a bootstrap server for its host: `[::1]:9092` would dial "[" on port NaN
+  if (broker.startsWith('[') || (broker.split(':').length > 2 && !broker.includes('/'))) {
+    throw invalidEnv(`${V.kafkaBrokers} holds "${broker}", an IPv6 address: the Kafka client (kafkajs) cannot take one as a bootstrap server (it cuts host from port at the first ":"); give a host name that resolves to it (DNS or /etc/hosts)`);
+  }
+  throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${broker}"`);
 }
 
 /**

@@ -127,6 +127,23 @@ describe('readEngineConfig: Kafka and PostgreSQL settings', () => {
     expect(() => readEngineConfig({ ...KAFKA_PG, ...overrides })).toThrow(message);
   });
 
+  it.each(['[::1]:9092', '[fe80::1%eth0]:9092', '::1:9092', '[::1]', 'kafka-0:9092,[2001:db8::7]:9093'])(
+    'refuses an IPv6 address in HERALD_KAFKA_BROKERS (%s), saying why and what to give instead',
+    (brokers) => {
+      const shown = brokers.split(',').at(-1)!;
+      let error: unknown;
+      try {
+        readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_BROKERS: brokers });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({
+        code: 'invalid-options',
+        message: `engine configuration: HERALD_KAFKA_BROKERS holds "${shown}", an IPv6 address: the Kafka client (kafkajs) cannot take one as a bootstrap server (it cuts host from port at the first ":"); give a host name that resolves to it (DNS or /etc/hosts)`,
+      });
+    },
+  );
+
   it('never repeats credentials written into HERALD_KAFKA_BROKERS, and says where they go', () => {
     for (const broker of ['svc:s3cret@kafka-1:9092', 'sasl_ssl://svc:s3cret@kafka-1:9092', 'kafka+ssl://s3cret@kafka-1:9092']) {
       expect(() => readEngineConfig({ ...KAFKA_PG, HERALD_KAFKA_BROKERS: `kafka-0:9092,${broker}` })).toThrow(
