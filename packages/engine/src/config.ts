@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import type { KafkaBrokerOptions, KafkaSaslOptions } from '@herald/kafka';
 import type { PgStoresOptions } from '@herald/postgres';
@@ -38,7 +39,7 @@ export type EngineConfig = EmbeddedEngineConfig | KafkaPostgresEngineConfig;
 export const ENGINE_ENV_VARS = {
   /** Embedded engine: directory of `log.db` and `store.db`, made absolute against the working directory. Default `./.herald`. */
   dataDir: 'HERALD_DATA_DIR',
-  /** Kafka bootstrap servers, comma-separated `host:port` (a host name or IPv4 address: kafkajs cannot dial an IPv6 one). With `DATABASE_URL`, selects Kafka + PostgreSQL. */
+  /** Kafka bootstrap servers, comma-separated `host:port` (an IPv6 address in brackets: `[::1]:9092`). With `DATABASE_URL`, selects Kafka + PostgreSQL. */
   kafkaBrokers: 'HERALD_KAFKA_BROKERS',
   /** `postgres://` or `postgresql://` URL. With `HERALD_KAFKA_BROKERS`, selects Kafka + PostgreSQL. */
   databaseUrl: 'DATABASE_URL',
@@ -140,7 +141,7 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
   const brokers = brokersValue.split(',').map((b) => b.trim()).filter((b) => b.length > 0);
   if (brokers.length === 0) throw invalidEnv(`${V.kafkaBrokers} must list at least one host:port`);
   for (const broker of brokers) {
-    const port = /^[^\s:/]+:(\d{1,5})$/.exec(broker)?.[1];
+    const port = bootstrapPort(broker);
     if (port === undefined || Number(port) < 1 || Number(port) > 65_535) refuseBroker(broker);
   }
   const sessionTimeoutMs = integer(env, V.kafkaSessionTimeoutMs, { min: 1, max: HOUR_MS });
@@ -163,6 +164,13 @@ function readKafka(env: EngineEnv, brokersValue: string): KafkaEnvSettings {
   }) as KafkaEnvSettings;
 }
 
+/** The port of a bootstrap server `host:port` or `[IPv6 address]:port`, undefined when it is neither. */
+function bootstrapPort(broker: string): string | undefined {
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(broker);
+  if (v6) return isIPv6(v6[1]!) ? v6[2] : undefined;
+  return /^[^\s:/[\]]+:(\d{1,5})$/.exec(broker)?.[1];
+}
+
 function refuseBroker(broker: string): never {
   // `user:password@host:port` or a URL with credentials: the error must not carry them into a log
   const at = broker.lastIndexOf('@');
@@ -170,9 +178,9 @@ function refuseBroker(broker: string): never {
     const credentials = `credentials go in ${V.kafkaSaslMechanism}, ${V.kafkaSaslUsername} and ${V.kafkaSaslPassword}`;
     throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "...${broker.slice(at)}" (${credentials})`);
   }
-  // kafkajs (2.2) takes `split(':')[0]` of a bootstrap server for its host: `[::1]:9092` would dial "[" on port NaN
-  if (broker.startsWith('[') || (broker.split(':').length > 2 && !broker.includes('/'))) {
-    throw invalidEnv(`${V.kafkaBrokers} holds "${broker}", an IPv6 address: the Kafka client (kafkajs) cannot take one as a bootstrap server (it cuts host from port at the first ":"); give a host name that resolves to it (DNS or /etc/hosts)`);
+  // an IPv6 address without brackets cannot be told from its port
+  if (!broker.startsWith('[') && broker.split(':').length > 2 && !broker.includes('/')) {
+    throw invalidEnv(`${V.kafkaBrokers} holds "${broker}", an IPv6 address without brackets: write it [address]:port, as [::1]:9092`);
   }
   throw invalidEnv(`${V.kafkaBrokers} must be comma-separated host:port pairs, got "${broker}"`);
 }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { CoreErrors, HeraldError, jsonLogger } from '@herald/core';
 import type { LogLevel, Logger, TopicSpec } from '@herald/core';
+import { parseBootstrapServer } from './internal/sockets.js';
 
 /** SASL credentials, passed through to the client unchanged. */
 export interface KafkaSaslOptions {
@@ -33,7 +34,7 @@ export interface KafkaGroupOptions {
 
 /** Options of {@link kafkaBroker}. Every field but `brokers` has a default. */
 export interface KafkaBrokerOptions {
-  /** Bootstrap servers, `host:port`. */
+  /** Bootstrap servers, `host:port`; an IPv6 address in brackets, `[::1]:9092`. */
   readonly brokers: readonly string[];
   /** Client id sent to the brokers. Default `herald`. */
   readonly clientId?: string;
@@ -107,7 +108,7 @@ export function resolveKafkaOptions(options: KafkaBrokerOptions): ResolvedKafkaO
     throw new HeraldError(CoreErrors.invalidOptions, `kafkaBroker: ${message}`);
   };
   if (!Array.isArray(options.brokers) || options.brokers.length === 0) fail('brokers must be a non-empty array of host:port');
-  for (const b of options.brokers) if (typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b)) fail(`broker '${String(b)}' is not host:port`);
+  for (const b of options.brokers) if (typeof b !== 'string' || !parseBootstrapServer(b)) fail(`broker '${String(b)}' is not host:port (an IPv6 address in brackets: [::1]:9092)`);
   const compression = options.compression ?? KAFKA_DEFAULTS.compression;
   if (compression !== 'none' && compression !== 'gzip') fail(`compression must be 'none' or 'gzip', got '${String(compression)}'`);
   const clientLogLevel = options.clientLogLevel ?? KAFKA_DEFAULTS.clientLogLevel;

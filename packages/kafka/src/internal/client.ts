@@ -3,6 +3,7 @@ import type { ISocketFactory, KafkaConfig, LogEntry, SASLOptions } from 'kafkajs
 import type { LogLevel, Logger } from '@herald/core';
 import type { KafkaSaslOptions, ResolvedKafkaOptions } from '../options.js';
 import { registerCodecs } from './compression/codecs.js';
+import { defaultSocketFactory, dialIpv6Literals, toKafkajsServer } from './sockets.js';
 
 const TO_KAFKAJS: Record<LogLevel, KafkaLogLevel> = {
   debug: KafkaLogLevel.DEBUG,
@@ -27,7 +28,8 @@ export function createKafkaClient(options: ResolvedKafkaOptions, hooks: ClientHo
   registerCodecs();
   const config: KafkaConfig = {
     clientId: options.clientId,
-    brokers: [...options.brokers],
+    // an IPv6 bootstrap server goes under a name kafkajs can split from its port, dialled by the factory
+    brokers: options.brokers.map(toKafkajsServer),
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     retry: { retries: options.retries },
@@ -36,7 +38,7 @@ export function createKafkaClient(options: ResolvedKafkaOptions, hooks: ClientHo
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl) config.sasl = toSasl(options.sasl);
-  if (hooks.socketFactory) config.socketFactory = hooks.socketFactory;
+  config.socketFactory = dialIpv6Literals(hooks.socketFactory ?? defaultSocketFactory);
   return hooks.createKafka ? hooks.createKafka(config) : new Kafka(config);
 }
 

@@ -1,14 +1,12 @@
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from '@herald/core';
+import { defaultSocketFactory } from './sockets.js';
 
 /** Kafka's JoinGroup request (API key 11). */
 const JOIN_GROUP = 11;
 /** Newest JoinGroup version with the classic (non-flexible) encoding this parser reads; kafkajs 2.2.4 sends up to 5. */
 const LAST_CLASSIC_VERSION = 5;
-/** kafkajs's own keep-alive on the sockets it makes. */
-const KEEP_ALIVE_DELAY_MS = 60_000;
 
 export interface JoinGatesDeps {
   /** Makes the real sockets; default kafkajs's (TCP, or TLS when `ssl` is set). */
@@ -135,10 +133,3 @@ export function readJoinGroup(request: Buffer): JoinRequest | undefined {
   const member = string();
   return group === undefined || member === undefined ? undefined : { group, member };
 }
-
-/** kafkajs 2.2.4's default socket factory (not exported by it), so the gate can wrap it. */
-const defaultSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect) : net.connect({ host, port }, onConnect);
-  socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
-  return socket;
-};
