@@ -7,8 +7,8 @@ import type { AwaitEvent, EventWait, RouteResponse } from './routes.js';
  * awaited event's, else the 202 with its `Location`. The work is done, so a wait the waiter cannot
  * take (not started yet, or closed) or a lookup that throws does not fail the request: it is
  * logged, and the route answers as when the event does not come in time (the client polls the
- * `Location` or retries its key). The route's own `answer`, `location` and `pending` are its code:
- * one that throws is a 500, as a throwing `handle` is.
+ * `Location` or retries its key); so does a wait that rejects. The route's own `answer`,
+ * `location` and `pending` are its code: one that throws is a 500, as a throwing `handle` is.
  */
 export async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logger: Logger): Promise<RouteResponse> {
   let expectation: ReturnType<EventWait['expect']> | undefined;
@@ -17,6 +17,14 @@ export async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logg
   } catch (error) {
     logAfterCommit(logger, 'http: the awaited event cannot be waited for; the route answers without it', error);
   }
+  // a wait may reject: the work is done all the same. Caught at once, so that a rejection while
+  // the lookup runs (or after it answered) is not an unhandled one, which ends the process
+  const waited = expectation
+    ? Promise.resolve(expectation.result).catch((error: unknown): undefined => {
+        logAfterCommit(logger, 'http: the wait for the awaited event failed; the route answers without it', error);
+        return undefined;
+      })
+    : undefined;
   let known: RouteResponse | undefined;
   try {
     known = await awaited.lookup?.(result);
@@ -27,7 +35,7 @@ export async function answerFromEvent<R>(awaited: AwaitEvent<R>, result: R, logg
     expectation?.cancel();
     return known;
   }
-  const event = await expectation?.result;
+  const event = await waited;
   if (event) return awaited.answer(event, result);
   return { status: 202, body: awaited.pending ? awaited.pending(result) : result, headers: { location: awaited.location(result) } };
 }

@@ -56,8 +56,8 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre =
    * Answer from an event instead: once the work committed (or its response is replayed), hold the
    * request until the correlated event arrives and answer from it; past `timeoutMs`, or once the
    * gateway stops accepting requests (`close()`), answer 202 with a `Location` to poll. The work
-   * committed, so a waiter that cannot take the wait (not started yet, or closed) or a `lookup`
-   * that throws also gets that 202, never an error. Declare it after `handle`.
+   * committed, so a waiter that cannot take the wait (not started yet, or closed), a wait that
+   * rejects or a `lookup` that throws also gets that 202, never an error. Declare it after `handle`.
    */
   readonly awaitEvent?: AwaitEvent<NoInfer<R>>;
 }
