@@ -7,7 +7,7 @@ import { answerFromEvent, checkAwaitEvent } from './awaitEvent.js';
 import { HttpErrors } from './errors.js';
 import { idempotencyKeyOf, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
-import type { ResolvedGatewayOptions } from './options.js';
+import { routeStatus, type ResolvedGatewayOptions } from './options.js';
 import { scopedIdempotencyKey } from './principal.js';
 import { prepareInput, requestParts, requireJsonBody } from './requestParts.js';
 import { inScope, scopeOf } from './requestScope.js';
@@ -22,7 +22,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
 ): void {
   if (route.awaitEvent) checkAwaitEvent(route.awaitEvent, `${route.method} ${route.url}`);
   const mode = route.idempotency ?? 'required';
-  const status = route.status ?? 200;
+  const status = routeStatus(route.status ?? 200, `command ${route.method} ${route.url}`);
   const { app, clock, ttlMs, leaseMs } = options;
 
   const onRequest = accessHook(options.auth, route);

@@ -4,7 +4,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { accessHook, type RouteAccess } from './access.js';
-import type { ResolvedGatewayOptions } from './options.js';
+import { routeStatus, type ResolvedGatewayOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { inScope, scopeOf } from './requestScope.js';
 import { requestParts, requireJsonBody } from './requestParts.js';
@@ -22,7 +22,7 @@ export interface IngestRoute<B extends TSchema, P extends TSchema, R> extends Ro
   /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
   readonly body?: B;
   readonly params?: P;
-  /** Success status. Default 202. */
+  /** The status of the answer once the events are appended, an integer from 200 to 599 (else `invalid-options` when the route is declared). Default 202. */
   readonly status?: number;
   /** Appends the events with `publish`; the returned value is the JSON response body. Throw a Herald error to fail. */
   handle(input: IngestInput<Static<B>, Static<P>>): Promise<R>;
@@ -50,6 +50,7 @@ export function registerIngest<Tx, B extends TSchema, P extends TSchema, R>(
   const publishDirect = options.app.publishDirect;
   if (!publishDirect) throw new HeraldError(CoreErrors.invalidOptions, `ingest ${route.url}: the gateway's app has no publishDirect (pass a Herald App)`);
   const method = route.method ?? 'POST';
+  const status = routeStatus(route.status ?? 202, `ingest ${method} ${route.url}`);
   const onRequest = accessHook(options.auth, { ...route, method });
   fastify.route({
     method,
@@ -60,7 +61,7 @@ export function registerIngest<Tx, B extends TSchema, P extends TSchema, R>(
     handler: (request, reply) =>
       inScope(scopeOf(request), async () => {
         const result = await route.handle(requestParts<Static<B>, Static<P>>(request, publishDirect));
-        return send(reply, { status: route.status ?? 202, body: result ?? null }, false);
+        return send(reply, { status, body: result ?? null }, false);
       }),
   });
 }

@@ -38,7 +38,7 @@ export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre =
   readonly params?: P;
   /** Default `required`. */
   readonly idempotency?: IdempotencyMode;
-  /** Success status. Default 200. */
+  /** The status of the answer once the work committed, an integer from 200 to 599 (else `invalid-options` when the route is declared). Default 200. */
   readonly status?: number;
   /** Extra response headers derived from the result (e.g. `location`); remembered for replays. Declare it after `handle` so TypeScript infers `R` from `handle`. */
   readonly headers?: (result: NoInfer<R>) => Record<string, string>;
