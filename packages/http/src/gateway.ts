@@ -10,7 +10,7 @@ import { limitRequestsInFlight } from './inFlight.js';
 import { jsonBodyParser } from './jsonBody.js';
 import { listenError } from './listenError.js';
 import { trackAllowedMethods } from './methodNotAllowed.js';
-import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
+import { closeDeadline, resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
 import { PROBLEM_CONTENT_TYPE, clientWorded, problemInstance, toProblem, type Problem } from './problem.js';
@@ -62,7 +62,8 @@ export interface Gateway<Tx> {
    * Graceful shutdown, idempotent: reports not-ready, waits `readinessGraceMs`, refuses new
    * requests (503), answers commands held for an event with their 202 (their work committed), lets
    * in-flight ones finish until `deadlineMs` (also those whose client went away) then cuts their
-   * connections, stops the purger and runs `onClosed`.
+   * connections, stops the purger and runs `onClosed`. `deadlineMs`: >= 0, or `Infinity` for as long
+   * as it takes (up to `MAX_TIMER_MS`); anything else rejects with `invalid-options`, closing nothing.
    */
   close(options?: { deadlineMs?: number }): Promise<void>;
   readonly readiness: Readiness;
@@ -135,7 +136,11 @@ export function createGateway<Tx>(options: GatewayOptions<Tx>): Gateway<Tx> {
     },
     markReady: () => readiness.markReady(),
     close(closeOptions = {}) {
-      closing ??= drain(closeOptions.deadlineMs ?? resolved.deadlineMs);
+      try {
+        closing ??= drain(closeDeadline(closeOptions.deadlineMs ?? resolved.deadlineMs));
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       return closing;
     },
     readiness,

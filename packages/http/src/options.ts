@@ -1,4 +1,4 @@
-import { CoreErrors, HeraldError, hasIdempotency, systemClock } from '@herald/core';
+import { CoreErrors, HeraldError, MAX_TIMER_MS, hasIdempotency, systemClock } from '@herald/core';
 import type { Clock, IdempotencyStore, Logger, Publish, Stores } from '@herald/core';
 import { silentLogger } from '@herald/core';
 import type { TransactionalRunner } from './idempotent.js';
@@ -51,13 +51,13 @@ export interface GatewayOptions<Tx> {
      * request died with its process. Must exceed the longest request. Default 60 000.
      */
     readonly leaseMs?: number;
-    /** How often expired keys are deleted; 0 turns purging off. Default 1 h. */
+    /** How often expired keys are deleted; 0 turns purging off. At most `MAX_TIMER_MS`. Default 1 h. */
     readonly purgeIntervalMs?: number;
   };
   readonly shutdown?: {
-    /** How long in-flight requests may take to finish before their connections are cut. Default 10 000. */
+    /** How long in-flight requests may take to finish before their connections are cut. At most `MAX_TIMER_MS`. Default 10 000. */
     readonly deadlineMs?: number;
-    /** Time between reporting not-ready and refusing new requests, for load balancers to notice. Default 0. */
+    /** Time between reporting not-ready and refusing new requests, for load balancers to notice. At most `MAX_TIMER_MS`. Default 0. */
     readonly readinessGraceMs?: number;
     /** Close gracefully on SIGTERM/SIGINT. Default false. */
     readonly handleSignals?: boolean;
@@ -159,9 +159,9 @@ export function resolveGatewayOptions<Tx>(options: GatewayOptions<Tx>): Resolved
   positiveInteger(resolved.ttlMs, 'idempotency.ttlMs');
   positiveInteger(resolved.leaseMs, 'idempotency.leaseMs');
   if (resolved.leaseMs > resolved.ttlMs) throw invalid(`gateway: idempotency.leaseMs (${resolved.leaseMs}) must not exceed ttlMs (${resolved.ttlMs})`);
-  nonNegative(resolved.purgeIntervalMs, 'idempotency.purgeIntervalMs');
-  positiveInteger(resolved.deadlineMs, 'shutdown.deadlineMs');
-  nonNegative(resolved.readinessGraceMs, 'shutdown.readinessGraceMs');
+  timer(resolved.purgeIntervalMs, 'idempotency.purgeIntervalMs', nonNegative);
+  timer(resolved.deadlineMs, 'shutdown.deadlineMs', positiveInteger);
+  timer(resolved.readinessGraceMs, 'shutdown.readinessGraceMs', nonNegative);
   if (resolved.metrics && (typeof resolved.metrics.observeRequest !== 'function' || typeof resolved.metrics.scrape !== 'function')) {
     throw invalid('gateway: `metrics` must have observeRequest() and scrape() (createMetrics from @herald/metrics gives them)');
   }
@@ -180,6 +180,37 @@ function positiveInteger(value: number, name: string): void {
 
 function nonNegative(value: number, name: string): void {
   if (!(Number.isFinite(value) && value >= 0)) throw invalid(`gateway: ${name} must be >= 0, got ${value}`);
+}
+
+/**
+ * A route's status, checked when the route is declared: an integer from 200 to 599 (a final
+ * status; a route may answer a problem it recorded, a 422). It is sent after the work committed,
+ * so one fastify cannot send (`2010`, `99`) would answer every committed request 500, and a
+ * client retrying what it was told failed would apply it again.
+ */
+export function routeStatus(value: unknown, where: string): number {
+  if (!(Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599)) {
+    throw invalid(`${where}: status must be an HTTP status, an integer from 200 to 599, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  return value as number;
+}
+
+/** A duration that becomes a timer: at most `MAX_TIMER_MS`, since Node runs a longer one after 1 ms. */
+function timer(value: number, name: string, check: (value: number, name: string) => void): void {
+  check(value, name);
+  if (value > MAX_TIMER_MS) throw invalid(`gateway: ${name} must be at most ${MAX_TIMER_MS} ms (the longest timer), got ${value}`);
+}
+
+/**
+ * The deadline a `close({ deadlineMs })` call asks for: a number >= 0, `Infinity` meaning "as long
+ * as it takes", capped at `MAX_TIMER_MS`: Node runs a longer timer after 1 ms, which cut every
+ * request in flight at once. Anything else throws `invalid-options`.
+ */
+export function closeDeadline(value: unknown): number {
+  if (value !== Number.POSITIVE_INFINITY && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+    throw invalid(`gateway: close({ deadlineMs }) must be a number >= 0 or Infinity, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  return Math.min(value, MAX_TIMER_MS);
 }
 
 function invalid(message: string): HeraldError {
