@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { AwaitEvent, EventWait } from './routes.js';
 
 type Expectation = ReturnType<EventWait['expect']>;
@@ -14,6 +15,9 @@ type Expectation = ReturnType<EventWait['expect']>;
 export function releaseOnDrain<R>(awaited: AwaitEvent<R>, draining: AbortSignal): AwaitEvent<R> {
   const waiter = awaited.waiter;
   if (typeof waiter?.expect !== 'function') return awaited;
+  // one listener per request held (removed when it is answered): past Node's default of 10 it
+  // would warn of a leak that is none at every busy moment
+  setMaxListeners(0, draining);
   return {
     ...awaited,
     waiter: {
