@@ -32,10 +32,11 @@ function requireUtf8Charset(contentType: string | undefined): void {
   if (contentType === undefined || !contentType.includes(';')) return;
   for (const [, name, value] of contentType.matchAll(PARAMETER)) {
     if (name!.toLowerCase() !== 'charset') continue;
-    const quoted = value!.length >= 2 && value!.startsWith('"') && value!.endsWith('"');
-    const charset = quoted ? value!.slice(1, -1).replace(/\\(.)/g, '$1') : value!;
+    const isQuoted = value!.length >= 2 && value!.startsWith('"') && value!.endsWith('"');
+    const charset = isQuoted ? value!.slice(1, -1).replace(/\\(.)/g, '$1') : value!;
     if (!UTF8_NAMES.has(charset.toLowerCase())) {
-      throw new HeraldError(HttpErrors.unsupportedMediaType, `a JSON body must be UTF-8, but the content type declares charset=${JSON.stringify(charset)}`);
+      // quoted(): the client's value goes into the answer and the log, at most its first characters
+      throw new HeraldError(HttpErrors.unsupportedMediaType, `a JSON body must be UTF-8, but the content type declares charset=${quoted(charset)}`);
     }
   }
 }

@@ -85,6 +85,9 @@ describe('request limits, parsing and validation', () => {
     ]) {
       expect(expectProblem(await post(f, latin1, { 'content-type': contentType }), 415, 'unsupported-media-type')['detail']).toMatch(/UTF-8/);
     }
+    // the refusal quotes the charset, but no more of it than the client's choice should write into the answer and the log
+    const long = expectProblem(await post(f, '{}', { 'content-type': `application/json; charset=${'x'.repeat(4_000)}` }), 415, 'unsupported-media-type');
+    expect(long['detail']).toBe(`a JSON body must be UTF-8, but the content type declares charset="${'x'.repeat(60)}…"`);
     // the charset is refused before the bytes are read: an ASCII body, or none, in it is refused too
     expectProblem(await post(f, JSON.stringify({ item: 'book', quantity: 1 }), { 'content-type': 'application/json; charset=us-ascii' }), 415, 'unsupported-media-type');
     expectProblem(await post(f, '', { 'content-type': 'application/json; charset=iso-8859-1' }), 415, 'unsupported-media-type');
