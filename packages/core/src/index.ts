@@ -78,6 +78,8 @@ export type {
 export { hasIdempotency } from './ports/stores/idempotency.js';
 export type { IdempotencyBegin, IdempotencyBeginOptions, IdempotencyOwnership, IdempotencyRecord, IdempotencyStore, IdempotencyStores } from './ports/stores/idempotency.js';
 export { canSweepRetention } from './ports/stores/retention.js';
+export { hasReadTransactions } from './ports/stores/read.js';
+export type { ReadTransactions } from './ports/stores/read.js';
 export { byCloseOrder, byWindowOrder, checkWindowChange, checkWindowPartition, hasWindowStore } from './ports/stores/windows.js';
 export type { CheckedWindowChange, StoredWindow, WindowChange, WindowPartition, WindowPartitionState, WindowPartitionSummary, WindowSnapshot, WindowStore, WindowStores } from './ports/stores/windows.js';
 export type { RetentionSweep, RetentionSweepResult } from './ports/stores/retention.js';

@@ -36,6 +36,9 @@ export type { SagaRetentionSettings, SagaRetentionTestStores } from './conforman
 export { describeSagaCensusConformance, SAGA_CENSUS_CONFORMANCE_TESTS } from './conformance/store/describeSagaCensusConformance.js';
 export type { SagaCensusConformanceTest } from './conformance/store/describeSagaCensusConformance.js';
 export type { SagaCensusStores } from './conformance/store/sagaCensusTests.js';
+export { describeReadConformance, READ_CONFORMANCE_TESTS } from './conformance/store/describeReadConformance.js';
+export type { ReadConformanceTest } from './conformance/store/describeReadConformance.js';
+export type { ReadTestStores } from './conformance/store/readTests.js';
 export { STORE_CONFORMANCE_TESTS } from './conformance/store/harness.js';
 export type { StoreConformanceOptions, StoreConformanceTest, StoreTestContext, StoreUnderTest } from './conformance/store/harness.js';
 export { describePipelineConformance } from './conformance/pipeline/describePipelineConformance.js';

@@ -3,6 +3,7 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeReadConformance,
   describeSagaCensusConformance,
   describeSagaStoreConformance,
   describeStoreConformance,
@@ -19,6 +20,7 @@ function harness(stores: MemoryStores): StoreUnderTest<MemoryTx, MemoryStores> {
     stores,
     writeEffect: async (tx, id) => tx.set(`effects/${uuidv7()}`, id),
     readEffects: () => stores.transaction(async (tx) => tx.keys('effects/').map((key) => tx.get<string>(key)!)),
+    readEffectsIn: async (tx) => tx.keys('effects/').map((key) => tx.get<string>(key)!),
   };
 }
 
@@ -31,6 +33,7 @@ const SUITES = [
   describeSagaStoreConformance<MemoryTx, MemoryStores>,
   describeSagaCensusConformance<MemoryTx, MemoryStores>,
   describeWindowStoreConformance<MemoryTx, MemoryStores>,
+  describeReadConformance<MemoryTx, MemoryStores>,
 ];
 
 for (const describeSuite of SUITES) {

@@ -12,6 +12,7 @@ import type { BatchHandler, Handler, Publish } from '../pipeline/handler.js';
 import { bindPublisher } from '../pipeline/publisher.js';
 import { createRelay } from '../relay/relay.js';
 import { hasTimers } from '../ports/stores/timers.js';
+import { hasReadTransactions } from '../ports/stores/read.js';
 import { createTimerScheduler, type TimerScheduler } from '../timers/scheduler.js';
 import { createBatchDispatcher } from '../runtime/batchDispatcher.js';
 import { createDispatcher, type GroupDispatchDeps } from '../runtime/dispatcher.js';
@@ -102,6 +103,9 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     committed?.();
     return result;
   };
+
+  // not through the batcher: a read shares no transaction with anything
+  const read = <T>(work: (tx: Tx) => Promise<T>): Promise<T> => (hasReadTransactions<Stores<Tx>, Tx>(stores) ? stores.read(work) : stores.transaction(work));
 
   const publish = ((definition, data, publishOptions) => transaction((_tx, inTx) => inTx(definition, data, publishOptions))) as Publish;
   publish.many = (definition, items, publishOptions) => transaction((_tx, inTx) => inTx.many(definition, items, publishOptions));
@@ -215,6 +219,7 @@ export function createApp<Tx>(options: AppOptions<Tx>): App<Tx> {
     },
 
     transaction,
+    read,
     publish,
     publishDirect,
 

@@ -193,6 +193,20 @@ export interface App<Tx> {
   use(component: Component): this;
   /** Runs `work` in one transaction: its writes and the events it publishes commit together. */
   transaction<T>(work: TransactionWork<Tx, T>): Promise<T>;
+  /**
+   * Runs `work` in a read-only transaction: for queries that answer a caller (an HTTP read model,
+   * a report). On stores with the ability (`hasReadTransactions`: the memory, SQLite and PostgreSQL
+   * stores) it sees only committed, durable data, all its statements read one consistent snapshot,
+   * it never sees another transaction between two of its writes, and it takes no write lock (on
+   * SQLite it runs on a read connection, not in the group commit); a write through `tx` fails with
+   * the non-retriable `read-only-transaction` and changes nothing. Never batched
+   * (`transactionBatch`). On stores without the ability it falls back to the stores'
+   * `transaction`, with that engine's isolation, and writes are not refused.
+   *
+   * @example
+   * const [order] = await app.read((tx) => tx.query('SELECT status FROM orders WHERE id = $1', [id]));
+   */
+  read<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Publishes one event through the outbox in its own transaction. */
   publish: Publish;
   /**

@@ -115,6 +115,12 @@ export const { specs: CoreErrors, codes: ErrorCodes } = defineErrorCodes({
     meaning: 'A transaction handle (ctx.tx, ctx.publish) was used after its transaction had committed or rolled back.',
     action: 'Await every statement inside the work function; do not keep tx for later.',
   },
+  readOnlyTransaction: {
+    code: 'read-only-transaction',
+    retriable: false,
+    meaning: 'A read-only transaction (App.read, stores.read) tried to write: a statement that changes data or schema, or a store operation (an outbox append, an inbox mark) with its tx. Nothing was written.',
+    action: 'Do the write in app.transaction; keep app.read for work that only reads.',
+  },
 });
 
 /** One problem found by schema validation: where (JSON pointer) and what. */

@@ -11,6 +11,7 @@ import {
   type OutboxBacklog,
   type OutboxSignal,
   type OutboxStore,
+  type ReadTransactions,
   type SagaCensus,
   type SagaStore,
   type SagaStores,
@@ -45,7 +46,7 @@ const DEFAULT_TRANSACTION_TIMEOUT_MS = 30_000;
  * state, window state, the in-process outbox signal, the outbox backlog, the dead letter browser
  * and the census of saga instances in flight.
  */
-export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, WindowStores<MemoryTx>, OutboxSignal {
+export interface MemoryStores extends Stores<MemoryTx>, ReadTransactions<MemoryTx>, IdempotencyStores<MemoryTx>, TimerStores<MemoryTx>, SagaStores<MemoryTx>, WindowStores<MemoryTx>, OutboxSignal {
   readonly outbox: OutboxStore<MemoryTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
   /** Saga state, with the instances in flight per saga and status (`hasSagaCensus`). */
@@ -60,7 +61,9 @@ export interface MemoryStores extends Stores<MemoryTx>, IdempotencyStores<Memory
  * interleaved (read committed); an inbox mark held by an open transaction makes another
  * transaction marking the same (group, event id) wait for it, then see it, as a unique index does
  * in SQL; loading a saga instance or touching a timer locks it the same way, and a window update
- * waits for another open transaction's update of the same partition, as a row lock does. Dead
+ * waits for another open transaction's update of the same partition, as a row lock does. `read`
+ * runs over a snapshot of the committed state taken when it began (no commit made after is seen)
+ * and refuses writes with `read-only-transaction`. Dead
  * letters and `begin`/`abandon`/`purge` apply at once, and so does `timers.fireDue` (it wakes
  * `onAppended` listeners). Nothing survives the process.
  *
@@ -84,10 +87,8 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
   const sagas = createMemorySagas(db);
   let closed = false;
 
-  async function transaction<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
-    if (closed) throw new HeraldError(CoreErrors.closed, 'memory stores: transaction after close');
-    const { tx, state } = db.begin();
-    let result: T;
+  /** `running`, or a retriable `timeout` once `timeoutMs` passed: the work is then left running, its handle closed by the caller. */
+  async function withinDeadline<T>(running: Promise<T>): Promise<T> {
     let cancelDeadline = () => {};
     const deadline = new Promise<never>((_, reject) => {
       cancelDeadline = clock.setTimer(timeoutMs, () =>
@@ -95,13 +96,31 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
       );
     });
     try {
-      // at the deadline the work is left running: its handle is closed by the rollback
-      result = await Promise.race([work(tx), deadline]);
+      return await Promise.race([running, deadline]);
+    } finally {
+      cancelDeadline();
+    }
+  }
+
+  async function read<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
+    if (closed) throw new HeraldError(CoreErrors.closed, 'memory stores: read after close');
+    const { tx, end } = db.beginRead();
+    try {
+      return await withinDeadline(work(tx));
+    } finally {
+      end();
+    }
+  }
+
+  async function transaction<T>(work: (tx: MemoryTx) => Promise<T>): Promise<T> {
+    if (closed) throw new HeraldError(CoreErrors.closed, 'memory stores: transaction after close');
+    const { tx, state } = db.begin();
+    let result: T;
+    try {
+      result = await withinDeadline(work(tx));
     } catch (error) {
       db.rollback(state);
       throw error;
-    } finally {
-      cancelDeadline();
     }
     let appended = 0;
     db.commit(state, (committed) => {
@@ -118,6 +137,7 @@ export function memoryStores(options: MemoryStoresOptions = {}): MemoryStores {
 
   return {
     transaction,
+    read,
     outbox,
     inbox: createMemoryInbox(db),
     deadLetters: createMemoryDeadLetters(),

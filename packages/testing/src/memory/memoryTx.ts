@@ -31,6 +31,8 @@ export interface TxState {
   readonly timers: Map<string, ScheduledRecord | null>;
   /** Saga instances saved, by `saga \0 instanceId`. */
   readonly sagas: Map<string, SagaRecord>;
+  /** A read-only transaction's (see {@link MemoryDatabase.beginRead}): it refuses writes. */
+  readonly readOnly?: boolean;
   readonly settled: Promise<void>;
   readonly settle: () => void;
 }
@@ -41,6 +43,12 @@ export interface MemoryDatabase {
   /** Inbox marks by `group \0 eventId`. */
   readonly inbox: Map<string, InboxEntry>;
   begin(): { tx: MemoryTx; state: TxState };
+  /**
+   * Opens a read-only transaction over a snapshot of the committed key-value state: its handle
+   * writes nothing (`set`, `delete` and every store operation with it throw `read-only-transaction`)
+   * and sees no commit made after it began. `end` closes the handle.
+   */
+  beginRead(): { tx: MemoryTx; end: () => void };
   /** The state behind a handle, checking it is open. */
   stateOf(tx: MemoryTx): TxState;
   /**
@@ -61,6 +69,7 @@ export function createMemoryDatabase(): MemoryDatabase {
   const handles = new WeakMap<MemoryTx, TxState>();
   const locks = new Map<string, TxState>();
   const held = new WeakMap<TxState, string[]>();
+  const readers = new WeakSet<MemoryTx>();
 
   function settle(state: TxState): void {
     state.open = false;
@@ -80,7 +89,15 @@ export function createMemoryDatabase(): MemoryDatabase {
       held.set(state, []);
       return { tx, state };
     },
+    beginRead() {
+      // committed values are replaced, never changed in place, so a shallow copy is a snapshot
+      const state = readState();
+      const tx = createTx(new Map(kv), state);
+      readers.add(tx);
+      return { tx, end: () => void (state.open = false) };
+    },
     stateOf(tx) {
+      if (readers.has(tx)) throw readOnly('a store operation');
       const state = handles.get(tx);
       if (!state) throw new HeraldError(CoreErrors.invalidOptions, 'memory stores: not a transaction of these stores');
       assertOpen(state);
@@ -125,11 +142,13 @@ function createTx(kv: Map<string, unknown>, state: TxState): MemoryTx {
     },
     set(key, value) {
       assertOpen(state);
+      if (state.readOnly) throw readOnly(`set(${JSON.stringify(key)})`);
       if (value === undefined) throw new TypeError(`memory tx: set(${JSON.stringify(key)}, undefined); use delete()`);
       state.writes.set(key, { value: structuredClone(value) });
     },
     delete(key) {
       assertOpen(state);
+      if (state.readOnly) throw readOnly(`delete(${JSON.stringify(key)})`);
       const existed = read(key) !== undefined;
       state.writes.set(key, DELETED);
       return existed;
@@ -144,4 +163,13 @@ function createTx(kv: Map<string, unknown>, state: TxState): MemoryTx {
 
 function assertOpen(state: TxState): void {
   if (!state.open) throw new HeraldError(CoreErrors.closed, 'memory tx: used after its transaction settled');
+}
+
+/** The state of a read-only transaction: it never commits, so it only needs to be open. */
+function readState(): TxState {
+  return { open: true, readOnly: true, writes: new Map(), outbox: [], inbox: [], completions: new Map(), timers: new Map(), sagas: new Map(), settled: Promise.resolve(), settle: () => {} };
+}
+
+function readOnly(what: string): HeraldError {
+  return new HeraldError(CoreErrors.readOnlyTransaction, `memory tx: ${what} in a read-only transaction (stores.read); nothing was written`);
 }

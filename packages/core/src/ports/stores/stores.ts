@@ -3,7 +3,7 @@
  * handler's own writes and its outgoing events commit together: the transaction runner, the
  * outbox, the inbox and dead letters. Everything else is an optional ability found with a type
  * guard (`hasIdempotency`, `canBrowseDeadLetters`, `hasOutboxBacklog`, `canSweepRetention`,
- * `hasOutboxSignal`). Each has its own conformance suite in `@herald/testing`, except retention,
+ * `hasOutboxSignal`, `hasReadTransactions`). Each has its own conformance suite in `@herald/testing`, except retention,
  * whose rules (what is kept, for how long) are each engine's and tested with it, and the outbox
  * signal, which the pipeline suite exercises.
  */

@@ -3,12 +3,14 @@ import {
   canResetOffsets,
   hasIdempotency,
   hasOutboxSignal,
+  hasReadTransactions,
   hasSagas,
   hasTimers,
   type Broker,
   type IdempotencyStores,
   type OffsetReset,
   type OutboxSignal,
+  type ReadTransactions,
   type SagaStores,
   type Stores,
   type TimerStores,
@@ -38,7 +40,8 @@ export function keepOpenBroker(broker: Broker, options: { dropCommits?: boolean 
 /** The stores seen by one app of the pipeline suite: everything (abilities too) passes through except `close()`. */
 export function keepOpenStores<Tx>(stores: Stores<Tx>): Stores<Tx> {
   const kept: Stores<Tx> &
-    Partial<OutboxSignal> & { idempotency?: IdempotencyStores<Tx>['idempotency']; timers?: TimerStores<Tx>['timers']; sagas?: SagaStores<Tx>['sagas'] } = {
+    Partial<OutboxSignal> &
+    Partial<ReadTransactions<Tx>> & { idempotency?: IdempotencyStores<Tx>['idempotency']; timers?: TimerStores<Tx>['timers']; sagas?: SagaStores<Tx>['sagas'] } = {
     transaction: (work) => stores.transaction(work),
     outbox: stores.outbox,
     inbox: stores.inbox,
@@ -49,5 +52,6 @@ export function keepOpenStores<Tx>(stores: Stores<Tx>): Stores<Tx> {
   if (hasTimers<Stores<Tx>, Tx>(stores)) kept.timers = stores.timers;
   if (hasSagas<Stores<Tx>, Tx>(stores)) kept.sagas = stores.sagas;
   if (hasOutboxSignal(stores)) kept.onAppended = (listener) => stores.onAppended(listener);
+  if (hasReadTransactions<Stores<Tx>, Tx>(stores)) kept.read = (work) => stores.read(work);
   return kept;
 }

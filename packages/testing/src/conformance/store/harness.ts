@@ -51,6 +51,12 @@ export interface StoreUnderTest<Tx, S extends Stores<Tx> = Stores<Tx>> {
   /** The ids of every committed effect, one entry per committed `writeEffect` call, in any order. */
   readEffects(): Promise<readonly string[]>;
   /**
+   * The ids of the effects `tx` sees, read with `tx` only (no write: `tx` may be read-only), one
+   * entry per `writeEffect` call, in any order. Required by the read transaction suite, which
+   * commits an effect before it calls this (SQL harnesses may create their table on the first write).
+   */
+  readEffectsIn?(tx: Tx): Promise<readonly string[]>;
+  /**
    * Opens the same storage again after the suite closed `stores`, returning the new handle.
    * Required when {@link StoreConformanceOptions.durable} is true.
    */
