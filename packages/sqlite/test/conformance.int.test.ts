@@ -7,6 +7,7 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeReadConformance,
   describePipelineConformance,
   describeSagaCensusConformance,
   describeRecordReaderConformance,
@@ -82,6 +83,7 @@ function storeHarness(path: string, clock: Clock, options: Partial<SqliteStoresO
         await tx.execute(EFFECTS_TABLE);
         return (await tx.query<{ id: string }>('SELECT id FROM conformance_effects')).map((row) => row.id);
       }),
+    readEffectsIn: async (tx) => (await tx.query<{ id: string }>('SELECT id FROM conformance_effects')).map((row) => row.id),
     reopen: async () => storeHarness(path, clock, options),
     cleanup: () => stores.close(),
   };
@@ -100,6 +102,7 @@ for (const describeAbility of [
   describeTimerConformance<SqlTx, SqliteStores>,
   describeSagaStoreConformance<SqlTx, SqliteStores>,
   describeWindowStoreConformance<SqlTx, SqliteStores>,
+  describeReadConformance<SqlTx, SqliteStores>,
 ]) {
   describeAbility({
     name: 'sqliteStores',

@@ -3,7 +3,9 @@ import { SqliteErrors } from '../errors.js';
 import { HeraldError, type SqlTx } from '@herald/core';
 import { toStoreError } from '../internal/storeErrors.js';
 import { translatePlaceholders } from './placeholders.js';
+import { isReadTx, readOnly } from './readTx.js';
 import { finished } from './stepLog.js';
+import { refuseTransactionControl } from './transactionControl.js';
 import type { TxScope } from './txRunner.js';
 import { toSqlValue, type SqlValue } from './values.js';
 
@@ -13,15 +15,6 @@ interface Prepared {
   readonly reader: boolean;
 }
 
-/**
- * Transaction control belongs to the engine: a handler's COMMIT would end everyone's batch. SQLite
- * skips whitespace, comments and empty statements (`;`) before the keyword, so this does too. A
- * COMMIT must be refused before it runs (it cannot be undone); statements that roll back
- * (`INSERT OR ROLLBACK`, triggers) are caught after they run by the step log. Each comment matches
- * in one way only (up to its end), so a long run of them cannot make the match backtrack.
- */
-const TRANSACTION_CONTROL = /^(?:[\s;]|--[^\n]*(?:\n|$)|\/\*(?:[^*]|\*(?!\/))*(?:\*\/|$))*(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
-
 /** Creates `SqlTx` handles bound to logical transactions, sharing one statement cache. */
 export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
   const cache = new Map<string, Prepared>();
@@ -29,9 +22,7 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
   function prepare(sql: string): Prepared {
     let entry = cache.get(sql);
     if (entry) return entry;
-    if (TRANSACTION_CONTROL.test(sql)) {
-      throw new HeraldError(SqliteErrors.transactionControl, 'stores: transaction control statements are not allowed in a tx; the engine commits when your work resolves');
-    }
+    refuseTransactionControl(sql);
     const translated = translatePlaceholders(sql);
     let stmt: Database.Statement<unknown[]>;
     try {
@@ -60,6 +51,8 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
      * error for a foreign or finished one.
      */
     async scopeOf(tx: SqlTx): Promise<TxScope> {
+      // a store operation (an outbox append...) with the tx of a read-only transaction
+      if (isReadTx(tx)) throw readOnly('a store operation');
       if (!(tx instanceof SqliteTx)) throw new HeraldError(SqliteErrors.foreignTransaction, 'stores: this tx does not come from a SQLite store');
       if (!tx.scope.active) throw finished();
       const wait = tx.scope.lock();

@@ -7,6 +7,7 @@ import {
   type OutboxBacklog,
   type OutboxSignal,
   type OutboxStore,
+  type ReadTransactions,
   type RetentionSweep,
   type RetentionSweepResult,
   type SagaCensus,
@@ -32,6 +33,7 @@ import { createTimerStore } from './timers.js';
 import { createStoreRetention } from './retention.js';
 import { STORE_MIGRATIONS } from './schema.js';
 import { createSqlTxFactory } from './sqlTx.js';
+import { createReadRunner } from './readRunner.js';
 import { createTxRunner } from './txRunner.js';
 import { createWindowStore } from './windows.js';
 
@@ -40,7 +42,7 @@ import { createWindowStore } from './windows.js';
  * window state, the outbox signal, retention (`sweepRetention()` runs a sweep now; it also runs
  * every `sweepIntervalMs`), the outbox backlog and the dead letter browser.
  */
-export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
+export interface SqliteStores extends Stores<SqlTx>, ReadTransactions<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   readonly deadLetters: DeadLetterStore & DeadLetterBrowser;
   /** The saga instances, with their census: how many are in flight and the oldest (`hasSagaCensus`). */
@@ -49,6 +51,8 @@ export interface SqliteStores extends Stores<SqlTx>, OutboxSignal, IdempotencySt
 
 /** Most rows one transaction of the retention sweep deletes of a kind. */
 export const RETENTION_CHUNK = 5000;
+/** Most connections `read` opens at once (each holds a snapshot while its work runs); more reads wait. */
+const READ_CONNECTIONS = 4;
 /** How often the background thread checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 100;
 
@@ -70,13 +74,18 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * bounds it. A `tx` used after its work settled throws `transaction-finished`. A transaction
  * started inside another's work is a separate transaction that commits on its own.
  *
+ * `read(work)` runs a read-only transaction on a pool of read connections (up to 4, opened when
+ * first needed), never in the group commit: it sees one snapshot of committed data (no other
+ * transaction's writes as they happen), takes no write lock, resolves once what it read is on disk,
+ * and refuses writes with `read-only-transaction`; `transactionTimeoutMs` bounds it too.
+ *
  * Reads outside transactions (`findByCorrelation`, `findHandled`, `list`, `isKeyParked`, the
  * backlog, dead letter pages, counts and groups) use a second connection and see committed data
  * only; SQLite's failures there are mapped to the same codes as in transactions, the message naming
  * the read (`dead letters: list`) and the file. Several processes may share the file (they wait
  * for each other's write lock up to `busyTimeoutMs`). `onAppended` listeners run after a commit
  * that appended outbox records in this process. `close()` is idempotent: it waits for queued
- * transactions, then closes the file.
+ * transactions and running reads, then closes the file.
  *
  * @example
  * const stores = sqliteStores({ path: '.herald/store.db' });
@@ -111,6 +120,14 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
       }
     },
   });
+  const reads = createReadRunner({
+    path: o.path,
+    busyTimeoutMs: o.busyTimeoutMs,
+    statementCacheSize: o.statementCacheSize,
+    maxConnections: READ_CONNECTIONS,
+    transactionTimeoutMs: o.transactionTimeoutMs,
+    flushed: readsOnDisk,
+  });
   const handles = createSqlTxFactory(writer, o.statementCacheSize);
   const deps: StoreDeps = { writer, reader, runner, scopeOf: handles.scopeOf, clock: o.clock, flushed: readsOnDisk };
   const retention = createStoreRetention(writer, runner, o.clock, {
@@ -135,6 +152,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
     transaction(work) {
       return runner.run((scope) => work(handles.create(scope)));
     },
+    read: (work) => reads.run(work),
     outbox: createOutboxStore(deps, slotWrites),
     inbox: createInboxStore(deps),
     deadLetters: createDeadLetterStore(deps),
@@ -151,7 +169,7 @@ export function sqliteStores(options: SqliteStoresOptions): SqliteStores {
       closing ??= (async () => {
         clearInterval(sweeper);
         await sweeping?.catch(() => undefined);
-        await runner.close();
+        await Promise.all([runner.close(), reads.close()]);
         reader.close();
         writer.close();
         await wal.close();
