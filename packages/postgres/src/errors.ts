@@ -135,6 +135,21 @@ function isUnavailable(sqlState: string | undefined, message: string): boolean {
 }
 
 /**
+ * A mapped error of a statement in a read-only transaction (`read`): there `read_only_sql_transaction`
+ * (25006) is the caller's write, refused by `READ ONLY`, not a standby in recovery (a standby runs
+ * reads), so it is the core's non-retriable `read-only-transaction` and the connection is kept.
+ */
+export function writeInRead(error: HeraldError): HeraldError {
+  if (error.details?.sqlState !== READ_ONLY_STATE) return error;
+  return new HeraldError(CoreErrors.readOnlyTransaction, `${error.message} (a write in a read-only transaction, stores.read; nothing was written)`, {
+    retriable: false,
+    cause: error.cause,
+    details: error.details,
+  });
+}
+const READ_ONLY_STATE = '25006';
+
+/**
  * Whether a mapped error says the connection itself is broken or leads nowhere useful (a standby
  * refusing writes): the pooled client must be discarded.
  */

@@ -5,6 +5,7 @@ import type {
   OutboxBacklog,
   OutboxSignal,
   OutboxStore,
+  ReadTransactions,
   RetentionSweep,
   RetentionSweepResult,
   SagaCensus,
@@ -26,7 +27,7 @@ import { pgSagaStore } from './internal/sagas/sagaStore.js';
 import { pgTimerStore } from './internal/timers/timerStore.js';
 import { tablesFor } from './internal/tables.js';
 import { pgWindowStore } from './internal/windows/windowStore.js';
-import { runTransaction } from './internal/transaction.js';
+import { runRead, runTransaction } from './internal/transaction.js';
 import { startRetention } from './retention.js';
 import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
 
@@ -35,7 +36,7 @@ import { resolvePgStoresOptions, type PgStoresOptions } from './options.js';
  * state, outbox-signal and retention abilities, the read side (the outbox's backlog, the dead
  * letter browser), plus PostgreSQL-specific handles.
  */
-export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
+export interface PgStores extends Stores<SqlTx>, ReadTransactions<SqlTx>, OutboxSignal, IdempotencyStores<SqlTx>, TimerStores<SqlTx>, SagaStores<SqlTx>, WindowStores<SqlTx>, RetentionSweep {
   /** The outbox, with its backlog per topic (`hasOutboxBacklog`). */
   readonly outbox: OutboxStore<SqlTx> & OutboxBacklog;
   /** The dead letters, with the operator's browser: pages, counts, groups, discard (`canBrowseDeadLetters`). */
@@ -62,7 +63,9 @@ export interface PgStores extends Stores<SqlTx>, OutboxSignal, IdempotencyStores
  * transactions, all over one `pg` pool. Handlers get a {@link SqlTx} with native `$1, $2...`
  * parameters; the inbox mark, the handler's writes and its outbox appends commit together.
  *
- * Contract: `transaction` runs BEGIN/COMMIT on one pooled connection at READ COMMITTED; store
+ * Contract: `transaction` runs BEGIN/COMMIT on one pooled connection at READ COMMITTED; `read`
+ * runs `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` on one (one snapshot of committed rows;
+ * a write fails with `read-only-transaction`), under the same `transactionTimeoutMs`; store
  * errors are `HeraldError`s whose `retriable` says whether rerunning may help (see
  * {@link toStoreError}). Migrations run once, before first use, and so does the repair of
  * transaction ids copied from another cluster (see {@link migrate}); stores that do not migrate
@@ -125,6 +128,7 @@ export function pgStores(options: PgStoresOptions): PgStores {
     sagas: pgSagaStore(db),
     windows: pgWindowStore(db),
     transaction: (work) => runTransaction(db, onCommitted, work),
+    read: (work) => runRead(db, work),
     ready: () => db.ready(),
     sweepRetention: retention.sweep,
     onAppended(listener) {

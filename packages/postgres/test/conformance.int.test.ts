@@ -3,6 +3,7 @@ import {
   describeDeadLetterBrowserConformance,
   describeIdempotencyConformance,
   describeOutboxBacklogConformance,
+  describeReadConformance,
   describeSagaCensusConformance,
   describeSagaRetentionConformance,
   describeSagaStoreConformance,
@@ -36,6 +37,7 @@ async function open(url: string, options: Partial<PgStoresOptions> = {}): Promis
       await tx.execute('INSERT INTO effects (id) VALUES ($1)', [id]);
     },
     readEffects: async () => (await stores.transaction((tx) => tx.query<{ id: string }>('SELECT id FROM effects ORDER BY n'))).map((r) => r.id),
+    readEffectsIn: async (tx) => (await tx.query<{ id: string }>('SELECT id FROM effects ORDER BY n')).map((r) => r.id),
     reopen: () => open(url, options),
   };
 }
@@ -63,6 +65,7 @@ for (const describeAbility of [
   describeTimerConformance<SqlTx, PgStores>,
   describeSagaStoreConformance<SqlTx, PgStores>,
   describeWindowStoreConformance<SqlTx, PgStores>,
+  describeReadConformance<SqlTx, PgStores>,
 ]) {
   describeAbility({ name: 'pgStores', durable: true, leaseTime: 'wall', create: () => fresh() });
 }

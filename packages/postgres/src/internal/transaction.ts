@@ -25,7 +25,26 @@ import { flushDeferred } from './txStatements.js';
  * transaction's locks. A connection that failed, or reached a server refusing writes (a standby),
  * is discarded, not handed to the next transaction. `close()` waits for the transaction.
  */
-export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
+export function runTransaction<T>(db: Db, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
+  return runOnPool(db, work, { onCommitted, readOnly: false });
+}
+
+/**
+ * A read-only transaction (`ReadTransactions.read`), as {@link runTransaction} runs one but begun
+ * with `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`: every statement reads the snapshot its
+ * first statement took, and the server refuses writes (25006, which here is the caller's
+ * `read-only-transaction`, the connection kept). What it read was committed, so it is durable.
+ */
+export function runRead<T>(db: Db, work: (tx: SqlTx) => Promise<T>): Promise<T> {
+  return runOnPool(db, work, { onCommitted: () => {}, readOnly: true });
+}
+
+interface RunOptions {
+  readonly onCommitted: (appended: boolean) => void;
+  readonly readOnly: boolean;
+}
+
+async function runOnPool<T>(db: Db, work: (tx: SqlTx) => Promise<T>, options: RunOptions): Promise<T> {
   db.assertOpen();
   return db.inFlight(async () => {
     await db.ready();
@@ -35,18 +54,18 @@ export async function runTransaction<T>(db: Db, onCommitted: (appended: boolean)
     } catch (error) {
       throw toStoreError(error, 'pgStores: connect');
     }
-    return runOn(db, client, onCommitted, work);
+    return runOn(db, client, work, options);
   });
 }
 
-async function runOn<T>(db: Db, client: PoolClient, onCommitted: (appended: boolean) => void, work: (tx: SqlTx) => Promise<T>): Promise<T> {
-  const state: TxState = { client, open: true, appended: false, running: 0 };
+async function runOn<T>(db: Db, client: PoolClient, work: (tx: SqlTx) => Promise<T>, { onCommitted, readOnly }: RunOptions): Promise<T> {
+  const state: TxState = { client, readOnly, open: true, appended: false, running: 0 };
   let broken = false;
   // a checked-out client that loses its connection emits 'error'; the pending query rejects too
   const onClientError = () => (broken = true);
   client.on('error', onClientError);
   try {
-    await clientQuery(state, 'begin', { text: 'BEGIN' });
+    await clientQuery(state, 'begin', { text: readOnly ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN' });
     let result: T;
     const deadline = db.transactions.watch();
     try {

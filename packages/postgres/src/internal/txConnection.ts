@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { CoreErrors, HeraldError, type SqlOptions, type SqlTx } from '@herald/core';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { isIdempotentDdl, toStoreError } from '../errors.js';
+import { isIdempotentDdl, toStoreError, writeInRead } from '../errors.js';
 import type { Statement } from './db.js';
 
 /** What the stores know about a transaction handle they created. */
 export interface TxState {
   readonly client: PoolClient;
+  /** A read-only transaction's (`read`): a write refused by the server is the caller's, `read-only-transaction`. */
+  readonly readOnly?: boolean;
   open: boolean;
   /** Statements sent and not yet answered (work sharing the transaction may have one in flight when it fails). */
   running: number;
@@ -95,7 +97,8 @@ export async function runQuery<Row extends QueryResultRow>(state: TxState, conte
     if (rollingBack) state.failure = undefined;
     return result;
   } catch (thrown) {
-    const error = toStoreError(thrown, `pgStores: ${context}`, { idempotentDdl: isIdempotentDdl(statement.text) });
+    const mapped = toStoreError(thrown, `pgStores: ${context}`, { idempotentDdl: isIdempotentDdl(statement.text) });
+    const error = state.readOnly ? writeInRead(mapped) : mapped;
     state.failure ??= error;
     throw error;
   } finally {
