@@ -34,7 +34,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Cents owed to customers for orders that ended without their payment while billing took it and refunded nothing yet (0 when none), read from the order and billing services\' tables at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) => tx.query<{ owed: number | string | null }>(`SELECT SUM(p.amount_cents) AS owed ${OWED}`, []));
+      const [row] = await app.read((tx) => tx.query<{ owed: number | string | null }>(`SELECT SUM(p.amount_cents) AS owed ${OWED}`, []));
       this.set(Number(row?.owed ?? 0));
     },
   });
@@ -43,7 +43,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Seconds since the oldest order owed a refund ended without its payment (0 when none), read from the order and billing services\' tables at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) => tx.query<{ oldest: number | string | null }>(`SELECT MIN(o.updated_at) AS oldest ${OWED}`, []));
+      const [row] = await app.read((tx) => tx.query<{ oldest: number | string | null }>(`SELECT MIN(o.updated_at) AS oldest ${OWED}`, []));
       const since = row?.oldest;
       this.set(since === null || since === undefined ? 0 : Math.max(0, (app.clock.now() - Number(since)) / 1000));
     },

@@ -31,7 +31,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Posts deleted in content\'s table that comment\'s copy still has live (so they keep their comments and take new ones), read from both services\' tables at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) => tx.query<{ n: number | string }>(`SELECT COUNT(*) AS n ${COMMENTABLE}`, []));
+      const [row] = await app.read((tx) => tx.query<{ n: number | string }>(`SELECT COUNT(*) AS n ${COMMENTABLE}`, []));
       this.set(Number(row?.n ?? 0));
     },
   });
@@ -40,7 +40,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Seconds since the oldest post deleted in content\'s table that comment\'s copy still has live was deleted (0 when none), read from both services\' tables at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) => tx.query<{ oldest: number | string | null }>(`SELECT MIN(p.updated_at) AS oldest ${COMMENTABLE}`, []));
+      const [row] = await app.read((tx) => tx.query<{ oldest: number | string | null }>(`SELECT MIN(p.updated_at) AS oldest ${COMMENTABLE}`, []));
       const since = row?.oldest;
       this.set(since === null || since === undefined ? 0 : Math.max(0, (app.clock.now() - Number(since)) / 1000));
     },

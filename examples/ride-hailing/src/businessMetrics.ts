@@ -29,7 +29,7 @@ export const DRIVER_HELD_AGE_METRIC = 'ride_drivers_held_oldest_age_seconds';
  */
 export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics): void {
   const countBy = async (table: 'bookings' | 'payments') =>
-    app.transaction((tx) => tx.query<{ status: string; n: number }>(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`, []));
+    app.read((tx) => tx.query<{ status: string; n: number }>(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`, []));
   new Gauge({
     name: BOOKINGS_METRIC,
     help: 'Bookings by status, read from the booking service\'s table at scrape (CANCELLED: the booking saga failed).',
@@ -45,7 +45,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Seconds the oldest booking still PENDING has waited for its saga (0 when none), read from the booking service\'s table at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) => tx.query<{ oldest: number | string | null }>("SELECT MIN(created_at) AS oldest FROM bookings WHERE status = 'PENDING'", []));
+      const [row] = await app.read((tx) => tx.query<{ oldest: number | string | null }>("SELECT MIN(created_at) AS oldest FROM bookings WHERE status = 'PENDING'", []));
       this.set(ageSeconds(app, row?.oldest));
     },
   });
@@ -54,7 +54,7 @@ export function registerBusinessMetrics(app: App<SqlTx>, metrics: HeraldMetrics)
     help: 'Seconds the oldest driver still busy with a booking that ended (cancelled or completed) has been held since it ended (0 when none), read from the driver and booking services\' tables at scrape.',
     registers: [metrics.registry],
     async collect() {
-      const [row] = await app.transaction((tx) =>
+      const [row] = await app.read((tx) =>
         tx.query<{ oldest: number | string | null }>(
           "SELECT MIN(b.updated_at) AS oldest FROM drivers d JOIN bookings b ON b.booking_id = d.booking_id WHERE d.status = 'busy' AND b.status IN ('CANCELLED', 'COMPLETED')",
           [],

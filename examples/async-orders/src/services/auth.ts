@@ -1,6 +1,6 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { HeraldError } from '@herald/core';
-import type { App, Clock, SqlTx, TransactionRunner } from '@herald/core';
+import { hasReadTransactions, HeraldError } from '@herald/core';
+import type { App, Clock, SqlTx, Stores } from '@herald/core';
 import type { Gateway, JwtKey } from '@herald/http';
 import { Type } from '@sinclair/typebox';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
@@ -66,8 +66,9 @@ export interface SigningKey {
  * Loads the ES256 signing key from the database, creating it on first start. Every replica (and
  * every restart) agrees on one key: the first insert wins and everyone reads it back.
  */
-export async function loadSigningKey(stores: TransactionRunner<SqlTx>, clock: Clock): Promise<SigningKey> {
-  const read = () => stores.transaction((tx) => tx.query<{ kid: string; private_jwk: string; public_jwk: string }>("SELECT kid, private_jwk, public_jwk FROM auth_signing_keys WHERE slot = 'current'"));
+export async function loadSigningKey(stores: Stores<SqlTx>, clock: Clock): Promise<SigningKey> {
+  const current = (tx: SqlTx) => tx.query<{ kid: string; private_jwk: string; public_jwk: string }>("SELECT kid, private_jwk, public_jwk FROM auth_signing_keys WHERE slot = 'current'");
+  const read = () => (hasReadTransactions<Stores<SqlTx>, SqlTx>(stores) ? stores.read(current) : stores.transaction(current));
   let [row] = await read();
   if (!row) {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -137,8 +138,8 @@ export function registerAuthRoutes(gateway: Gateway<SqlTx>, options: AuthRoutesO
     idempotency: 'off',
     authentication: 'off',
     prepare: async ({ body }) => {
-      // read and verify outside any transaction: a login writes nothing
-      const [user] = await options.app.transaction((tx) => tx.query<{ password_hash: string }>('SELECT password_hash FROM auth_users WHERE username = $1', [body.username]));
+      // read in a read-only transaction and verify outside it: a login writes nothing
+      const [user] = await options.app.read((tx) => tx.query<{ password_hash: string }>('SELECT password_hash FROM auth_users WHERE username = $1', [body.username]));
       const matches = await verifyPassword(body.password, user?.password_hash ?? (await UNKNOWN_USER_HASH));
       if (!user || !matches) throw new HeraldError(AUTH_ERRORS.invalidCredentials, 'unknown username or wrong password');
       const now = Math.floor(options.app.clock.now() / 1000);

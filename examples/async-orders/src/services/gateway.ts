@@ -73,7 +73,7 @@ export interface GatewayRoutesOptions {
 export function registerGatewayRoutes(gateway: Gateway<SqlTx>, options: GatewayRoutesOptions): void {
   const { app, waiter } = options;
   const roles = [options.role];
-  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
+  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.read(work);
 
   gateway.command({
     method: 'POST',
@@ -201,14 +201,10 @@ interface RequestRow {
  * it publishes, so the read model lags it (a replay of a held 201 may come before the gateway's
  * group handled the event), and never catches up when that event is a dead letter of the gateway's
  * group. With the seed's event as the only source, the client would poll PENDING for an order
- * that has ended (and a replay would answer 202 after a 201). A FAILED or REJECTED order is taken
- * only with its reason or errors: on SQLite concurrent transactions share one connection, so a read
- * may come between the order service's writes of the order and of its failure (it answered FAILED
- * with reason "unknown" once, in CI).
+ * that has ended (and a replay would answer 202 after a 201).
  */
 const REQUEST_SELECT = `SELECT r.request_id, r.username, COALESCE(r.order_id, o.order_id) AS order_id,
-    CASE WHEN r.status = 'PENDING' AND o.status <> 'PENDING_VALIDATION' AND (o.status <> 'FAILED' OR ofl.reason IS NOT NULL)
-      AND (o.status <> 'REJECTED' OR oj.errors IS NOT NULL) THEN o.status ELSE r.status END AS status,
+    CASE WHEN r.status = 'PENDING' AND o.status <> 'PENDING_VALIDATION' THEN o.status ELSE r.status END AS status,
     r.total_cents, COALESCE(j.errors, oj.errors) AS errors, COALESCE(f.reason, ofl.reason) AS failure, o.updated_at AS order_at
   FROM gateway_order_requests r LEFT JOIN gateway_order_rejections j ON j.request_id = r.request_id
   LEFT JOIN gateway_order_failures f ON f.request_id = r.request_id

@@ -19,7 +19,7 @@ const DepositBody = Type.Object({ amountCents: Type.Integer({ minimum: 1, maximu
 export function registerBillingRoutes(gateway: Gateway<SqlTx>, options: GatewayRoutesOptions): void {
   const { app, waiter } = options;
   const roles = [options.role];
-  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
+  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.read(work);
 
   gateway.command({
     method: 'POST',

@@ -46,7 +46,7 @@ const SearchQuery = Type.Object(
  * example shows a JWT gateway.
  */
 export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): void {
-  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
+  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.read(work);
   const now = () => app.clock.now();
 
   // auth

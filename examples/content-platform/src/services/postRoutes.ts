@@ -40,7 +40,7 @@ export interface PostRow {
  * publishes its event in one transaction. Part of the api (see `registerApiRoutes`).
  */
 export function registerPostRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>): void {
-  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
+  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.read(work);
   const now = () => app.clock.now();
 
   /** Refuses an author auth does not know (the gateway's check, as a token's subject would be). */

@@ -81,7 +81,7 @@ interface BookingRow {
  * it is.
  */
 export function registerApiRoutes(gateway: Gateway<SqlTx>, app: App<SqlTx>, options: { readonly surgeHoldMs: number }): void {
-  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.transaction(work);
+  const read = <T>(work: (tx: SqlTx) => Promise<T>) => app.read(work);
   const now = () => app.clock.now();
 
   gateway.command({
