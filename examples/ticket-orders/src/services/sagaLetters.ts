@@ -1,6 +1,6 @@
 import { decodeEnvelope, toError } from '@herald/core';
 import type { App, Component, DeadLetter, Envelope, SqlTx } from '@herald/core';
-import { sagaEvents } from '@herald/saga';
+import { findSaga, sagaEvents, type SagaEventData } from '@herald/saga';
 import { GROUPS, OrderCreated } from '../events.js';
 import { TicketOrderSaga, undoOrder } from '../saga.js';
 import { endOrder } from '../schema.js';
@@ -15,7 +15,8 @@ const RETRY_MS = { first: 1_000, max: 30_000 } as const;
  * (PaymentAuthorized, PaymentDeclined, TicketIssued) needs nothing here: the step's deadline ends
  * the saga.
  */
-const STALLING: ReadonlySet<string> = new Set([OrderCreated.type, sagaEvents(TicketOrderSaga.topic).SagaDeadlineReached.type]);
+const DEADLINE = sagaEvents(TicketOrderSaga.topic).SagaDeadlineReached.type;
+const STALLING: ReadonlySet<string> = new Set([OrderCreated.type, DEADLINE]);
 
 /**
  * Ends FAILED every order whose saga order-service cannot carry to its end. For each such letter of
@@ -23,6 +24,11 @@ const STALLING: ReadonlySet<string> = new Set([OrderCreated.type, sagaEvents(Tic
  * one transaction: the order becomes FAILED (its seat released, `order_failures` naming the
  * letter), and CancelPayment and VoidTicket are published, as the saga does when a step times out,
  * so payment-service refunds what it took and ticket-service voids what it issued.
+ *
+ * A letter counts only while it stalls the saga: an OrderCreated whose saga has not started, a
+ * deadline the saga would have applied (its step still active with that deadline). A deadline the
+ * saga would ignore (the step completed first: its timer fired as the answer came; or the saga
+ * ended), or an OrderCreated the saga applied after all, stalls nothing, and the order goes on.
  *
  * FAILED is final. The letter stays for the operator, and a redrive of it does no harm: the saga
  * starts (or takes its deadline) and may end either way, but only a CREATED order moves; the
@@ -48,7 +54,8 @@ export function sagaLetters(app: App<SqlTx>): Component {
     for (const letter of letters) {
       if (settled.has(letter.id) || letter.eventType === null || !STALLING.has(letter.eventType)) continue;
       try {
-        await failOrder(app, letter);
+        if (await stalls(app, letter)) await failOrder(app, letter);
+        else app.logger.info('saga letters: the saga applied this event after all, or would ignore it; the order goes on', { orderId: letter.key, letter: letter.id, eventType: letter.eventType });
         settled.add(letter.id);
       } catch (error) {
         failures.push(toError(error));
@@ -97,6 +104,25 @@ export function sagaLetters(app: App<SqlTx>): Component {
       await running;
     },
   };
+}
+
+/**
+ * Whether the letter stops its order's saga, as the saga stands now: an OrderCreated when the saga
+ * has not started (none, or `awaiting-start`); a deadline when the saga would have applied it (as
+ * `@herald/saga` decides: the saga running, the step active with this very deadline). A letter of
+ * an event the saga applied after all (redelivered, after a crash or a rebalance that followed the
+ * letter, to a handler that succeeded) or would ignore (a step that completed as its timer fired)
+ * fails no order that goes on.
+ */
+async function stalls(app: App<SqlTx>, letter: DeadLetter): Promise<boolean> {
+  const saga = await findSaga(app.stores, TicketOrderSaga, letter.key);
+  if (letter.eventType !== DEADLINE) return !saga || saga.status === 'awaiting-start';
+  const event = causeOf(letter);
+  // unreadable, the saga could not apply it either
+  if (!event) return true;
+  const { saga: name, instanceId, step, deadlineAt } = event.data as SagaEventData['SagaDeadlineReached'];
+  const current = name === TicketOrderSaga.name && instanceId === letter.key && saga?.status === 'running' ? saga.steps.find((s) => s.name === step) : undefined;
+  return current?.status === 'active' && current.deadlineAt === deadlineAt;
 }
 
 /** Ends the letter's order FAILED and asks for its payment and ticket to be undone, unless it ended already. */
