@@ -33,9 +33,9 @@ export function installTopology<Tx>(app: App<Tx>, plan: TopologyPlan): void {
   const activity = createActivity(app.clock, plan.idleTimeoutMs);
   const setsByGroup = new Map(plan.groups.map((g) => [g.group, idleSets(g)]));
   const facts = createCommitFacts((fact) => app.instrumentation.emit(fact));
-  const resultFailures = resultFailureRecorder({ store: app.stores.deadLetters, clock: app.clock, instrumentation: app.instrumentation });
   // a batch's last attempt is its event's last alone: a failure of the whole batch goes one event at a time
   const maxAttempts = maxAttemptsOf({ topology: plan.handler?.retry, app: app.handlerDefaults.retry });
+  const resultFailures = resultFailureRecorder({ store: app.stores.deadLetters, clock: app.clock, instrumentation: app.instrumentation, maxAttempts });
   app.instrumentation.on((fact) => {
     if (fact.kind === 'handled') {
       const sets = setsByGroup.get(fact.group);

@@ -30,7 +30,8 @@ export interface PunctuatorDeps {
  * go on. A window's result that cannot be emitted fails the punctuation when its error is
  * retriable, until `maxAttempts` punctuations of the partition in a row failed; then, or at once
  * for a non-retriable error, it is dead-lettered (see `resultFailures.ts`) and the punctuation
- * goes on, so one window's result does not keep every other window of its partition open. One
+ * goes on (one whose downstream hangs past the deadline of `maxAttempts` punctuations in a row is
+ * dead-lettered, and passed over by the next), so one window's result does not keep every other window of its partition open. One
  * that committed emits its stream facts (late records, results, stream time). Closing
  * lets the punctuation in flight finish until close's deadline, then abandons it (its transaction
  * rolls back; not counted as a failure).

@@ -15,6 +15,7 @@ import {
 } from '@herald/core';
 import type { WindowResult } from '../types.js';
 import type { AggregateNode } from './graph.js';
+import { createResultHangs } from './resultHangs.js';
 
 /**
  * What a window's result that could not be emitted for good (its downstream, a result mapper, a
@@ -26,6 +27,15 @@ export interface ResultFailures {
   readonly lastAttempt: boolean;
   /** Records the result's dead letter; resolves once it is stored. */
   record(failure: FailedResult): Promise<void>;
+  /**
+   * The attempt's deadline passed while this result was being emitted (its run is rolled back):
+   * once that happened on `maxAttempts` attempts in a row, the result is dead-lettered (`timeout`).
+   */
+  timedOut(failure: FailedResult): void;
+  /** Before a result is emitted: the writing of its letter when it was dead-lettered for hanging (the run then passes over it), else undefined. */
+  hung(node: AggregateNode, result: WindowResult<unknown>): Promise<void> | undefined;
+  /** The result was emitted. */
+  emitted(node: AggregateNode, result: WindowResult<unknown>): void;
 }
 
 /** A result whose emission failed, as the run knows it. */
@@ -91,10 +101,33 @@ export const streamHandler = (group: string): string => `${group}:stream`;
  * The letter is written in a transaction of its own, before the run's commits (a failure turned into
  * success is first recorded); a run that rolls back after it closes the window again, and a final
  * result already lettered for that window is not lettered twice.
+ *
+ * A result whose downstream hangs (ignoring its signal) is bounded by its run's deadline, the
+ * handler `timeoutMs`: an attempt that reaches it while emitting the result is a retriable
+ * `timeout`, and after `maxAttempts` such attempts in a row the result is dead-lettered (reason
+ * `timeout`) and the next run passes over it (see `resultHangs.ts`); else it would close its
+ * window again at every later record, each then dead-lettered, or fail every punctuation.
  */
-export function resultFailureRecorder(deps: { store: DeadLetterStore; clock: Clock; instrumentation: Instrumentation }): (run: ResultRun) => ResultFailures {
+export function resultFailureRecorder(deps: { store: DeadLetterStore; clock: Clock; instrumentation: Instrumentation; maxAttempts: number }): (run: ResultRun) => ResultFailures {
   const policy = deadLetter({ ...deps, policy: 'skip' });
-  return (run) => ({ lastAttempt: run.lastAttempt, record: (failed) => recordResultFailure({ ...run, ...failed }) });
+  const hangs = createResultHangs();
+  return (run) => {
+    const at = (node: AggregateNode, result: WindowResult<unknown>) => ({ group: run.group, partition: run.partition, node, result });
+    return {
+      lastAttempt: run.lastAttempt,
+      record: (failed) => recordResultFailure({ ...run, ...failed }),
+      timedOut(failed) {
+        const attempts = hangs.timedOut(at(failed.node, failed.result));
+        if (attempts < deps.maxAttempts) return;
+        // its attempt is over (aborted), the letter is not: written with a signal of its own
+        const stored = recordResultFailure({ ...run, ...failed, attempts, signal: new AbortController().signal });
+        hangs.lettering(at(failed.node, failed.result), stored);
+        stored.catch((error: unknown) => run.logger.warn('a hung window result could not be dead-lettered; it is emitted again', { error, key: failed.result.key }));
+      },
+      hung: (node, result) => hangs.letter(at(node, result)),
+      emitted: (node, result) => hangs.emitted(at(node, result)),
+    };
+  };
 
   async function recordResultFailure(failure: ResultFailure): Promise<void> {
     const { node, result, group, partition } = failure;

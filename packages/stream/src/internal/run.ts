@@ -1,4 +1,4 @@
-import { HeraldError, isRetriable, unstorableTextReason, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
+import { CoreErrors, HeraldError, isHeraldError, isRetriable, unstorableTextReason, type Clock, type Envelope, type Logger, type Publish, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import type { LateRecord, StreamContext, StreamRecord, WindowResult } from '../types.js';
 import { applyRecords, finalResults, resultTime, type Applied, type Late } from './aggregate.js';
@@ -8,7 +8,7 @@ import type { AggregateNode, Node } from './graph.js';
 import type { GroupPlan } from './plan.js';
 import { assertJson } from './repartition.js';
 import type { ResultFailures } from './resultFailures.js';
-import { redrivenResult } from './resultRedrive.js';
+import { redrivenResult, redrivenValue } from './resultRedrive.js';
 
 /** What a run of a group's part of the topology works with: one transaction, one partition. */
 export interface RunContext {
@@ -48,14 +48,15 @@ interface Flowing extends StreamRecord<unknown> {
  * the window store, emitting its late records and results downstream. All in the caller's
  * transaction: with the inbox marks, the window state and everything published commit together.
  * A redriven window-result letter, in its place among the events, emits its result again through
- * its aggregation's downstream; a failure of that fails the batch (the pipeline letters it again).
+ * its aggregation's downstream (an update, its window's current value while the window is held:
+ * see `redrivenValue`); a failure of that fails the batch (the pipeline letters it again).
  */
 export async function runBatch(plan: GroupPlan, ctx: RunContext, events: readonly Envelope[]): Promise<void> {
   const run = createRun(plan, ctx);
   const now = ctx.clock.now();
   for (const event of events) {
     const redriven = redrivenResult(plan, event);
-    if (redriven) await run.push(redriven.node.children, { ...resultRecord(redriven.node, redriven.result), cause: event });
+    if (redriven) await run.push(redriven.node.children, { ...resultRecord(redriven.node, await redrivenValue(ctx, redriven)), cause: event });
     for (const source of plan.sourcesByType.get(event.type) ?? []) {
       const record = source.read(event, now);
       await run.push(source.children, { key: record.key, value: record.value, timestamp: record.timestamp, cause: event });
@@ -132,7 +133,24 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
     await ctx.publish(node.definition, { key, timestamp: record.timestamp, value: record.value }, publishOptions(record));
   }
 
+  /** The result being emitted: the one its attempt hung on, should its deadline pass now. */
+  let emitting: { node: AggregateNode; result: WindowResult<unknown>; timestamp: number } | undefined;
+  const onAbort = () => {
+    const reason: unknown = ctx.signal.reason;
+    if (emitting && isHeraldError(reason) && reason.code === CoreErrors.timeout.code) ctx.resultFailures?.timedOut({ ...emitting, error: reason });
+  };
+
   async function aggregate(punctuation: Punctuation | undefined): Promise<void> {
+    // one listener per run (not per result): removed when the run ends, or by its one abort
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await aggregateAll(punctuation);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function aggregateAll(punctuation: Punctuation | undefined): Promise<void> {
     for (const node of plan.aggregations) {
       const records = buffers.get(node) ?? [];
       buffers.delete(node);
@@ -157,20 +175,30 @@ function createRun(plan: GroupPlan, ctx: RunContext) {
    * Emits one result downstream. Should that fail for good, the result is dead-lettered and the
    * others go on, so one window cannot block its partition: what it gave downstream aggregations
    * is taken back; what its downstream had already written in the transaction (an earlier sink's
-   * event, a `forEach`'s writes before it threw) stays, as the transaction has no savepoint.
+   * event, a `forEach`'s writes before it threw) stays, as the transaction has no savepoint. One
+   * dead-lettered for hanging past its attempts' deadlines is passed over once its letter is stored.
    */
   async function emit(node: AggregateNode, result: WindowResult<unknown>): Promise<boolean> {
+    const failures = ctx.resultFailures;
+    const hung = failures?.hung(node, result);
+    if (hung) {
+      await hung;
+      return false;
+    }
     const record = resultRecord(node, result);
     const buffered = new Map([...buffers].map(([n, b]) => [n, b.length]));
     try {
+      emitting = { node, result, timestamp: record.timestamp };
       await push(node.children, record);
+      failures?.emitted(node, result);
       return true;
     } catch (error) {
-      const failures = ctx.resultFailures;
       if (failures === undefined || ctx.signal.aborted || (isRetriable(error) && !failures.lastAttempt)) throw error;
       for (const [n, b] of buffers) b.length = buffered.get(n) ?? 0;
       await failures.record({ node, result, timestamp: record.timestamp, error });
       return false;
+    } finally {
+      emitting = undefined;
     }
   }
 
