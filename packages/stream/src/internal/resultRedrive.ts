@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { CoreErrors, defineEvent, HeraldError, type Envelope, type EventDefinition } from '@herald/core';
+import { CoreErrors, defineEvent, HeraldError, type Envelope, type EventDefinition, type WindowStore } from '@herald/core';
 import { StreamErrors } from '../errors.js';
 import type { WindowResult } from '../types.js';
 import type { AggregateNode } from './graph.js';
@@ -58,4 +58,32 @@ export function redrivenResult(plan: GroupPlan, event: Envelope): RedrivenResult
     );
   }
   return { node, result: { key: data.key, start: data.start, end: data.end, kind: data.kind, value: data.value } };
+}
+
+/**
+ * What a redriven result emits. A final result, and a merged session's, as its letter holds it: a
+ * closed window's value never changes, a merged session stays gone. An update is an entry of a
+ * changelog, whose consumer keeps the latest value per window (as a Kafka Streams update stream's
+ * does): the letter's value may be older than one emitted since (a later record updated the
+ * window, and its result went through), and emitted after it would take the consumer back. So,
+ * while its window is still held, the update emits the window's current value (for a session, the
+ * held session of its key that contains it: it may have grown or merged since), read in the
+ * redrive's transaction: never older than what went downstream, at worst the latest again. Once
+ * the window has closed, the letter's value is emitted: Herald keeps no record of what was emitted
+ * for a closed window, and the value is the newest one that failed.
+ */
+export async function redrivenValue(
+  at: { windows: WindowStore<unknown> | undefined; tx: unknown; partition: number },
+  redriven: RedrivenResult,
+): Promise<WindowResult<unknown>> {
+  const { node, result } = redriven;
+  if (result.kind !== 'update' || at.windows === undefined) return result;
+  let held: { start: number; end: number; value: string } | undefined;
+  await at.windows.update(at.tx, { store: node.store, partition: at.partition }, [result.key], (state) => {
+    held = state.windows.find((w) =>
+      w.key === result.key && (node.windows.kind === 'time' ? w.start === result.start : w.start <= result.start && w.end >= result.end),
+    );
+    return undefined; // a read, under the partition's lock: nothing written, nothing closed
+  });
+  return held === undefined ? result : { key: result.key, start: held.start, end: held.end, value: JSON.parse(held.value) as unknown, kind: 'update' };
 }
