@@ -2,6 +2,7 @@ import type { DeadLetter } from '@herald/core';
 import { describe, expect, it } from 'vitest';
 import { pgStores } from '../src/index.js';
 import { isKeyParked } from '../src/internal/deadLetters/isKeyParked.js';
+import { listDeadLetters } from '../src/internal/deadLetters/listDeadLetters.js';
 import { tablesFor } from '../src/internal/tables.js';
 import { spiedPool, usePostgres } from './support.js';
 
@@ -159,5 +160,29 @@ describe('dead letters', () => {
         WHERE group_name = 'g1' AND topic = 'orders' AND key = 'key-1' AND policy = 'park-key' AND status IN ('dead', 'parked'))`),
     );
     expect(earlier.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/(Index Scan using|Bitmap Index Scan on) dead_letters_parked/);
+  });
+
+  it("lists a group's letters of one key through an index of the key, not every open letter of the group", async () => {
+    // the park-key path lists them four times for every delivery of a held key: read by group and
+    // status, each list cost all the group's open letters (68 ms at 6,700 of them), or the table
+    const stores = await pgs.stores();
+    await stores.transaction(async (tx) => {
+      await tx.execute(`INSERT INTO herald.dead_letters
+          (id, group_name, handler, topic, partition, record_offset, key, reason, error, attempts, first_failure_at, last_failure_at, envelope, headers, policy, status, resolved_at)
+        SELECT 'bulk-' || i, 'g' || (i % 3), 'h', 'orders', 0, i, 'key-' || (i % 5000), 'handler-failed', '{}', 1, 0, 0, '{}', '{}', 'park-key',
+          CASE WHEN i % 10 = 0 THEN 'dead' ELSE 'redriven' END, CASE WHEN i % 10 = 0 THEN NULL ELSE 0 END
+        FROM generate_series(1, 30000) AS i`);
+      await tx.execute('ANALYZE herald.dead_letters');
+    });
+    const t = tablesFor('herald');
+    for (const filter of [{ group: 'g1', key: 'key-10', status: 'dead' as const }, { group: 'g1', key: 'key-10', status: 'parked' as const }, { group: 'g1', handler: 'h', key: 'key-10' }]) {
+      const statement = listDeadLetters(t, filter);
+      const plan = await stores.transaction((tx) => tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${statement.text}`, statement.values));
+      expect(plan.map((r) => r['QUERY PLAN']).join('\n'), JSON.stringify(filter)).toMatch(/(Index Scan using|Bitmap Index Scan on) dead_letters_key/);
+    }
+    const dead = await stores.deadLetters.list({ group: 'g1', key: 'key-10', status: 'dead' });
+    expect(dead.map((l) => l.id)).toEqual(['bulk-10', 'bulk-15010']);
+    expect(await stores.deadLetters.list({ group: 'g1', key: 'key-10', status: 'parked' })).toEqual([]);
+    expect((await stores.deadLetters.list({ group: 'g1', handler: 'h', key: 'key-10' })).length).toBe(2);
   });
 });

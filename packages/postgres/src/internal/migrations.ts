@@ -1,8 +1,10 @@
 import { DEAD_LETTER_BYTES_AND_PAGES } from './migrations/deadLetterBytesAndPages.js';
+import { DEAD_LETTERS_BY_KEY } from './migrations/deadLettersByKey.js';
 import { FIRST_SCHEMA } from './migrations/firstSchema.js';
 import { LEASES_AND_SAGA_RETENTION } from './migrations/leasesAndSagaRetention.js';
 import type { Migration } from './migrations/migration.js';
 import { OPEN_LETTER_PER_RECORD } from './migrations/openLetterPerRecord.js';
+import { OUTBOX_MARKS_BY_TIME } from './migrations/outboxMarksByTime.js';
 import { OUTBOX_BY_SLOT } from './migrations/outboxSlots.js';
 import { RETENTION_AND_READ_SIDE } from './migrations/retentionAndReadSide.js';
 import { SAGA_CENSUS } from './migrations/sagaCensus.js';
@@ -25,4 +27,6 @@ export const MIGRATIONS: readonly Migration[] = [
   ...DEAD_LETTER_BYTES_AND_PAGES, // 13-14
   ...SAGA_CENSUS, // 15
   ...OPEN_LETTER_PER_RECORD, // 16
+  ...OUTBOX_MARKS_BY_TIME, // 17
+  ...DEAD_LETTERS_BY_KEY, // 18
 ];

@@ -7,7 +7,9 @@ import { keyMatches, keyParams, LETTER_COLUMNS, storableIds } from './letterColu
  * Letters matching every given field of the filter, in the order they were first added; at most
  * `limit` of them, cut to a whole number and none below 0, as on SQLite (PostgreSQL would refuse
  * 2.5 as a bigint, and a negative LIMIT). A key matches exactly, whatever it holds (see
- * `keyMatches`); rows are read with `LETTER_COLUMNS`, for `exactRow`.
+ * `keyMatches`), a group's letters of one key found through the index `dead_letters_key` (the
+ * consumer's park-key path lists them for every delivery of a held key); rows are read with
+ * `LETTER_COLUMNS`, for `exactRow`.
  */
 export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): Statement {
   const where: string[] = [];
@@ -21,7 +23,8 @@ export function listDeadLetters(t: Tables, filter: DeadLetterFilter = {}): State
   if (filter.key !== undefined) {
     const [text, bytes] = keyParams(filter.key);
     values.push(text, bytes);
-    where.push(keyMatches(`$${values.length - 1}`, `$${values.length}`));
+    // the hash first: it is what the index dead_letters_key (migration 18) finds a key's letters by
+    where.push(`hashtextextended(key, 0) = hashtextextended($${values.length - 1}, 0)`, keyMatches(`$${values.length - 1}`, `$${values.length}`));
   }
   if (filter.status !== undefined) add((p) => `status = ${p}`, filter.status);
   if (filter.ids !== undefined) add((p) => `id = ANY(${p}::text[])`, storableIds(filter.ids));

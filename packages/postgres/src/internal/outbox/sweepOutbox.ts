@@ -3,10 +3,11 @@ import { NOW_MS, type Tables } from '../tables.js';
 
 /**
  * Retention: deletes up to `limit` records published more than `retentionMs` ago by the database
- * clock: per slot, those at or below the newest watermark move older than that (through the
- * relay's index), and records published on their own (out of order, or before the outbox had
- * slots) by their own stamp. A record another transaction holds is skipped, not waited for, so
- * sweeps in several processes split the work. The locked rows are deleted by their address.
+ * clock: per slot, those at or below the newest watermark move older than that (the old moves
+ * found through `outbox_marks_published`, the rows through the relay's index), and records
+ * published on their own (out of order, or before the outbox had slots) by their own stamp. A
+ * record another transaction holds is skipped, not waited for, so sweeps in several processes
+ * split the work. The locked rows are deleted by their address.
  */
 export function sweepOutbox(t: Tables, options: { retentionMs: number; limit: number }): Statement {
   return {
@@ -28,7 +29,8 @@ export function sweepOutbox(t: Tables, options: { retentionMs: number; limit: nu
 /**
  * Deletes up to `limit` watermark moves older than `retentionMs` that no kept record needs: only a
  * record without a stamp of its own (published by the watermark) needs one, so the check reads
- * those through the relay's index `outbox_slot` (one probe per mark, not the whole table).
+ * those through the relay's index `outbox_slot` (one probe per old mark, found through
+ * `outbox_marks_published`: neither reads the whole table).
  */
 export function sweepOutboxMarks(t: Tables, options: { retentionMs: number; limit: number }): Statement {
   return {
