@@ -43,6 +43,33 @@ export async function holdEvent(tx: SqlTx, at: MinuteOf, event: StoredEvent): Pr
   );
 }
 
+/** Rows of {@link holdDeliveries} per statement: 5 parameters each, far below either database's limit. */
+const ROWS_PER_INSERT = 500;
+
+/**
+ * Holds a minute's deliveries as {@link holdEvent} would one by one (a row per event id, with the
+ * first delivery's content, a copy per delivery), in a statement per {@link ROWS_PER_INSERT} event
+ * ids instead of one per delivery.
+ */
+export async function holdDeliveries(tx: SqlTx, at: MinuteOf, deliveries: readonly StoredEvent[]): Promise<void> {
+  const byId = new Map<string, { event: StoredEvent; copies: number }>();
+  for (const d of deliveries) {
+    const held = byId.get(d.eventId);
+    if (held) held.copies += 1;
+    else byId.set(d.eventId, { event: d, copies: 1 });
+  }
+  const rows = [...byId.values()];
+  for (let from = 0; from < rows.length; from += ROWS_PER_INSERT) {
+    const chunk = rows.slice(from, from + ROWS_PER_INSERT);
+    await tx.execute(
+      `INSERT INTO ${MINUTE_EVENTS_TABLE} (user_id, window_start, event_id, event, copies)
+       VALUES ${chunk.map((_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}, $${i * 5 + 5})`).join(', ')}
+       ON CONFLICT (user_id, window_start, event_id) DO UPDATE SET copies = ${MINUTE_EVENTS_TABLE}.copies + excluded.copies`,
+      chunk.flatMap(({ event, copies }) => [at.userId, at.windowStart, event.eventId, JSON.stringify(event), copies]),
+    );
+  }
+}
+
 /** Takes back the copy a late delivery of `eventId` held in its minute (the row goes with its last copy). */
 export async function releaseLate(tx: SqlTx, at: MinuteOf, eventId: string): Promise<void> {
   const params = [at.userId, at.windowStart, eventId];

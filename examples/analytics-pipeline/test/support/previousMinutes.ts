@@ -1,8 +1,8 @@
-import type { SqlTx } from '@herald/core';
+import type { SqlTx, TransactionRunner, WindowStores } from '@herald/core';
 import type { AnalyticsEvent as StoredEvent, AnalyticsStore } from '@herald/analytics';
 import { createTopology, TimeWindows, type Topology } from '@herald/stream';
 import { AnalyticsEvent, GROUPS } from '../../src/events.js';
-import { MINUTE_AGGREGATION, MINUTE_MS } from '../../src/services/consumer.js';
+import { MINUTE_AGGREGATION, MINUTE_MS, MINUTE_WINDOW_STORE } from '../../src/services/consumer.js';
 
 /**
  * The consumer's minute aggregation as it was before the minutes' events moved to rows (commit
@@ -29,4 +29,25 @@ export function previousMinutes(store: AnalyticsStore, graceMs: number): Topolog
       await store.appendEvents(result.value.value);
     });
   return topology;
+}
+
+/**
+ * Writes open minutes as {@link previousMinutes}' aggregation leaves them (each one JSON array of
+ * its deliveries, closing at its end plus `graceMs`), straight into the window state: a state from
+ * before too large to build event by event in a test.
+ */
+export async function writePreviousMinutes(stores: WindowStores<SqlTx> & TransactionRunner<SqlTx>, options: { readonly graceMs: number; readonly streamTime: number; readonly minutes: readonly PreviousMinute[] }): Promise<void> {
+  for (const partition of new Set(options.minutes.map((m) => m.partition))) {
+    const minutes = options.minutes.filter((m) => m.partition === partition);
+    const put = minutes.map((m) => ({ key: m.userId, start: m.start, end: m.start + MINUTE_MS, closeAt: m.start + MINUTE_MS + options.graceMs, value: JSON.stringify(m.deliveries) }));
+    await stores.transaction((tx) => stores.windows.update(tx, { store: MINUTE_WINDOW_STORE, partition }, [], () => ({ streamTime: options.streamTime, put })));
+  }
+}
+
+/** An open minute of one user, as the consumer from before held it. */
+export interface PreviousMinute {
+  readonly partition: number;
+  readonly userId: string;
+  readonly start: number;
+  readonly deliveries: readonly StoredEvent[];
 }
