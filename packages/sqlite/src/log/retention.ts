@@ -12,6 +12,15 @@ export interface RetentionSettings {
 }
 
 /**
+ * The first record of a partition (the first parameter) young enough to keep (timestamp at or
+ * after the fourth), among the positions from the second up to (not including) the third: one
+ * step's chunk. A look from the partition's start up to the first young record read every old
+ * record at every step, a sweep's work growing with the square of what it deleted, in the log's
+ * write queue (3.7 s, a step of 0.5 s holding back every publish, for 290,000 records).
+ */
+export const FIRST_KEPT_SQL = 'SELECT position FROM herald_records WHERE pid = ? AND position >= ? AND position < ? AND timestamp >= ? ORDER BY position LIMIT 1';
+
+/**
  * Deletes the oldest records of each partition while they are older than the topic's retention or
  * the partition is over its size (sizes are counted in UTF-16 code units of key + value, which is
  * bytes for ASCII). Only a prefix of a partition is ever deleted, so offsets stay dense from
@@ -23,7 +32,7 @@ export interface RetentionSettings {
 export function createLogRetention(db: Database.Database, topics: TopicRegistry, queue: WriteQueue, settings: RetentionSettings) {
   const s = {
     partition: db.prepare<[number], { start_offset: number; bytes: number }>('SELECT start_offset, bytes FROM herald_partitions WHERE pid = ?'),
-    firstKept: db.prepare<[number, number, number], number>('SELECT position FROM herald_records WHERE pid = ? AND position >= ? AND timestamp >= ? ORDER BY position LIMIT 1').pluck(),
+    firstKept: db.prepare<[number, number, number, number], number>(FIRST_KEPT_SQL).pluck(),
     sizes: db.prepare<[number, number, number], { position: number; size: number }>('SELECT position, size FROM herald_records WHERE pid = ? AND position >= ? ORDER BY position LIMIT ?'),
     sum: db.prepare<[number, number], number>('SELECT coalesce(sum(size), 0) FROM herald_records WHERE pid = ? AND position < ?').pluck(),
     remove: db.prepare('DELETE FROM herald_records WHERE pid = ? AND position < ?'),
@@ -35,7 +44,7 @@ export function createLogRetention(db: Database.Database, topics: TopicRegistry,
     const { start_offset: start, bytes } = s.partition.get(pid)!;
     const limit = Math.min(head, start + settings.chunk);
     let target = start;
-    if (retentionMs !== null) target = Math.max(target, Math.min(limit, s.firstKept.get(pid, start, now - retentionMs) ?? head));
+    if (retentionMs !== null) target = Math.max(target, s.firstKept.get(pid, start, limit, now - retentionMs) ?? limit);
     if (retentionBytes !== null && bytes > retentionBytes) {
       let excess = bytes - retentionBytes;
       let position = start;
