@@ -4,12 +4,13 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { accessHook, principalOfRequest } from './access.js';
 import { answerFromEvent, checkAwaitEvent } from './awaitEvent.js';
+import { bodyContentTypes, requireContentType } from './bodyContentType.js';
 import { HttpErrors } from './errors.js';
 import { idempotencyKeyOf, requestFingerprint } from './idempotencyKey.js';
 import { runIdempotent, type StoredResponse } from './idempotent.js';
 import { routeStatus, type ResolvedGatewayOptions } from './options.js';
 import { scopedIdempotencyKey } from './principal.js';
-import { prepareInput, requestParts, requireJsonBody } from './requestParts.js';
+import { prepareInput, requestParts } from './requestParts.js';
 import { inScope, scopeOf } from './requestScope.js';
 import type { AwaitEvent, CommandRoute } from './routes.js';
 import { send } from './send.js';
@@ -23,6 +24,7 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
   if (route.awaitEvent) checkAwaitEvent(route.awaitEvent, `${route.method} ${route.url}`);
   const mode = route.idempotency ?? 'required';
   const status = routeStatus(route.status ?? 200, `command ${route.method} ${route.url}`);
+  const contentTypes = bodyContentTypes(route, `command ${route.method} ${route.url}`);
   const { app, clock, ttlMs, leaseMs } = options;
 
   const onRequest = accessHook(options.auth, route);
@@ -38,8 +40,8 @@ export function registerCommand<Tx, B extends TSchema, P extends TSchema, R, Pre
     url: route.url,
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
     ...(onRequest ? { onRequest } : {}),
+    preParsing: async (request, reply) => requireContentType(route, contentTypes, request, reply),
     preValidation: async (request) => {
-      requireJsonBody(route, request);
       const key = mode === 'off' ? undefined : idempotencyKeyOfRequest(request);
       if (key === undefined && mode === 'required') {
         throw new HeraldError(HttpErrors.idempotencyKeyMissing, `${route.method} ${route.url} requires an Idempotency-Key header`);

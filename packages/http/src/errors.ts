@@ -14,6 +14,12 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
     meaning: "The JSON body nests arrays and objects deeper than the gateway's maxBodyDepth (default 1,000) (400).",
     action: 'Send a flatter body, or raise maxBodyDepth (a few thousand levels overflow JSON.stringify when the body is stored or published).',
   },
+  forbiddenProperty: {
+    code: 'forbidden-property',
+    retriable: false,
+    meaning: 'The JSON body has a property refused on every route as prototype poisoning: `__proto__`, or `constructor` holding a `prototype` property (422, listing where).',
+    action: 'Remove or rename the property: merged into an object by a route, it would change the prototype of every object.',
+  },
   idempotencyKeyMissing: {
     code: 'idempotency-key-missing',
     retriable: false,
@@ -164,8 +170,8 @@ export const { specs: HttpErrors, codes: HttpErrorCodes } = defineErrorCodes({
   unsupportedMediaType: {
     code: 'unsupported-media-type',
     retriable: false,
-    meaning: 'The body is not application/json, or its content type declares a charset other than UTF-8 (415).',
-    action: 'Send Content-Type: application/json, with the body encoded in UTF-8.',
+    meaning: "The body's Content-Type is none the route takes (application/json, unless the route lists its own contentTypes; the 415's Accept lists them), or declares a charset other than UTF-8 (415).",
+    action: 'Send one of the types in Accept (application/json by default), with the body encoded in UTF-8.',
   },
   contentEncodingUnsupported: {
     code: 'content-encoding-unsupported',

@@ -9,7 +9,7 @@ import { fastifyLogger, heraldLoggerOf } from './fastifyLogger.js';
 import { limitRequestsInFlight } from './inFlight.js';
 import { jsonBodyParser } from './jsonBody.js';
 import { listenError } from './listenError.js';
-import { trackAllowedMethods } from './methodNotAllowed.js';
+import { hasEmptyParam, routeMiss, trackAllowedMethods } from './methodNotAllowed.js';
 import { closeDeadline, resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.js';
 import { METRICS_PATH, registerMetrics } from './metrics.js';
 import { HttpErrors, HttpErrorCodes } from './errors.js';
@@ -73,10 +73,11 @@ export interface Gateway<Tx> {
 
 /**
  * Creates an HTTP gateway on fastify 5. Every error leaves as RFC 9457 `application/problem+json`;
- * bodies are JSON only (415 otherwise) in UTF-8 (415 for another declared charset, 400 for bytes
- * that are not UTF-8), not encoded (415 for a Content-Encoding other than identity), at most
- * `bodyLimitBytes` (413), nested at most `maxBodyDepth` levels (400), well-formed (400) and valid
- * against the route's TypeBox schema (422, listing the offending fields).
+ * bodies are JSON only (`application/json` or a route's `contentTypes`, 415 otherwise) in UTF-8
+ * (415 for another declared charset, 400 for bytes that are not UTF-8), not encoded (415 for a
+ * Content-Encoding other than identity), at most `bodyLimitBytes` (413), nested at most
+ * `maxBodyDepth` levels (400), well-formed (400), without `__proto__` (422 `forbidden-property`)
+ * and valid against the route's TypeBox schema (422, listing the offending fields).
  *
  * Why fastify rather than hono: Herald runs on Node, where fastify gives, built in and well
  * tested, what a gateway needs: a body limit enforced while streaming (413), content-type parsing
@@ -223,12 +224,10 @@ function buildFastify<Tx>(options: ResolvedGatewayOptions<Tx>, readiness: Readin
   fastify.setErrorHandler((error, request, reply) => sendProblem(options, error, request, reply));
   // before any route: every route's methods, for the 405 of a path routed for other methods only
   const allowedMethods = trackAllowedMethods(fastify, { maxParamLength: MAX_PARAM_LENGTH });
-  fastify.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!;
-    const allowed = allowedMethods.of(path);
-    if (allowed.length === 0) return sendProblem(options, new HeraldError(HttpErrors.notFound, `no route for ${request.method} ${path}`), request, reply);
-    reply.header('allow', allowed.join(', '));
-    return sendProblem(options, new HeraldError(HttpErrors.methodNotAllowed, `${path} takes ${allowed.join(', ')}, not ${request.method}`), request, reply);
+  fastify.setNotFoundHandler((request, reply) => sendProblem(options, routeMiss(allowedMethods, request, reply), request, reply));
+  // before any route's own hooks (authentication): `/orders/` is no `/orders/:id` with an empty id
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (hasEmptyParam(request.params)) throw routeMiss(allowedMethods, request, reply);
   });
   fastify.get(LIVEZ_PATH, async () => ({ status: 'ok' }));
   fastify.get(READYZ_PATH, async () => {

@@ -4,10 +4,11 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { accessHook, type RouteAccess } from './access.js';
+import { bodyContentTypes, requireContentType } from './bodyContentType.js';
 import { routeStatus, type ResolvedGatewayOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { inScope, scopeOf } from './requestScope.js';
-import { requestParts, requireJsonBody } from './requestParts.js';
+import { requestParts } from './requestParts.js';
 import { send } from './send.js';
 
 /**
@@ -19,8 +20,10 @@ export interface IngestRoute<B extends TSchema, P extends TSchema, R> extends Ro
   /** Default `POST`. */
   readonly method?: 'POST' | 'PUT';
   readonly url: string;
-  /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
+  /** JSON body schema; the body must then be one of `contentTypes` (else 415) and valid (else 422). */
   readonly body?: B;
+  /** With `body`: the media types the body may be sent as, `application/json` or `application/<subtype>+json` (default `['application/json']`; see `CommandRoute.contentTypes`). */
+  readonly contentTypes?: readonly string[];
   readonly params?: P;
   /** The status of the answer once the events are appended, an integer from 200 to 599 (else `invalid-options` when the route is declared). Default 202. */
   readonly status?: number;
@@ -51,13 +54,14 @@ export function registerIngest<Tx, B extends TSchema, P extends TSchema, R>(
   if (!publishDirect) throw new HeraldError(CoreErrors.invalidOptions, `ingest ${route.url}: the gateway's app has no publishDirect (pass a Herald App)`);
   const method = route.method ?? 'POST';
   const status = routeStatus(route.status ?? 202, `ingest ${method} ${route.url}`);
+  const contentTypes = bodyContentTypes(route, `ingest ${method} ${route.url}`);
   const onRequest = accessHook(options.auth, { ...route, method });
   fastify.route({
     method,
     url: route.url,
     schema: { ...(route.body ? { body: route.body } : {}), ...(route.params ? { params: route.params } : {}) },
     ...(onRequest ? { onRequest } : {}),
-    preValidation: async (request) => requireJsonBody(route, request),
+    preParsing: async (request, reply) => requireContentType(route, contentTypes, request, reply),
     handler: (request, reply) =>
       inScope(scopeOf(request), async () => {
         const result = await route.handle(requestParts<Static<B>, Static<P>>(request, publishDirect));

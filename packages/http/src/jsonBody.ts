@@ -2,6 +2,7 @@ import { HeraldError, jsonEscapesUnstorableText } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
 import { HttpErrors } from './errors.js';
+import { forbiddenProperties } from './forbiddenProperties.js';
 import { quoted, unstorableText } from './text.js';
 import { requestPartInvalid } from './validation.js';
 
@@ -67,12 +68,24 @@ function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
+ * Why the parser refused a body, when it is valid JSON: its properties refused as prototype
+ * poisoning (422 `forbidden-property`, naming where), not the 400 `malformed-json` the parser says.
+ */
+function prototypePoisoning(text: string): HeraldError | undefined {
+  const issues = forbiddenProperties(text);
+  if (issues.length === 0) return undefined;
+  const summary = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ');
+  return new HeraldError(HttpErrors.forbiddenProperty, `the request body is valid JSON but has a property no route accepts: ${summary}`, { details: { issues } });
+}
+
+/**
  * The gateway's JSON body parser, over the body's bytes (`parseAs: 'buffer'`): refuses a
  * Content-Encoding other than identity (415), a declared charset other than UTF-8 (415), bytes
  * that are not UTF-8 (400 `malformed-json`; read as a string they would have become U+FFFD
  * silently) and a body nested deeper than `maxDepth` (400 `body-too-deep`, before parsing), then
  * hands the text to `parse`; a parsed body with a string no store can keep (U+0000, a lone
- * surrogate: see `unstorableText`) is 422 `schema-violation`.
+ * surrogate: see `unstorableText`) is 422 `schema-violation`; a body refused for prototype poisoning
+ * (`__proto__`, `constructor.prototype`: see `forbiddenProperties`) is 422 `forbidden-property`.
  */
 export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: number): FastifyBodyParser<Buffer> {
   return function parseJsonBody(request, bytes, done) {
@@ -92,12 +105,10 @@ export function jsonBodyParser(parse: FastifyBodyParser<string>, maxDepth: numbe
     // a NUL or a lone surrogate can only come as a \u escape (raw control characters are no JSON,
     // and the bytes were UTF-8): a body whose escapes hold neither (most: none at all, or an ASCII
     // writer's accents and emoji) is not walked. Invalid JSON is refused by the parse either way.
-    if (!jsonEscapesUnstorableText(text)) {
-      parse(request, text, done);
-      return;
-    }
+    const walk = jsonEscapesUnstorableText(text);
     parse(request, text, (error, value) => {
-      if (error) return done(error, undefined);
+      if (error) return done(prototypePoisoning(text) ?? error, undefined);
+      if (!walk) return done(null, value);
       const issues = unstorableText(value);
       if (issues.length > 0) return done(requestPartInvalid('body', issues), undefined);
       done(null, value);

@@ -35,6 +35,7 @@ export const PROBLEM_CATALOG: Readonly<Record<string, { readonly status: number;
   [HttpErrorCodes.unsupportedMediaType]: { status: 415, title: 'Unsupported media type' },
   [HttpErrorCodes.contentEncodingUnsupported]: { status: 415, title: 'Unsupported content encoding' },
   [HttpErrorCodes.headersTooLarge]: { status: 431, title: 'Request header fields too large' },
+  [HttpErrorCodes.forbiddenProperty]: { status: 422, title: 'Forbidden property in JSON body' },
   [HttpErrorCodes.idempotencyKeyReused]: { status: 422, title: 'Idempotency-Key reused with a different request' },
   [ErrorCodes.schemaViolation]: { status: 422, title: 'Request does not match its schema' },
   [ErrorCodes.invalidOptions]: { status: 422, title: 'Unprocessable request' },

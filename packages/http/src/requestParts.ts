@@ -1,20 +1,9 @@
-import { HeraldError } from '@herald/core';
 import type { Publish } from '@herald/core';
-import type { TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { principalOfRequest } from './access.js';
-import { HttpErrors } from './errors.js';
-import { isJson } from './jsonBody.js';
 import { publishAs } from './principal.js';
 import { scopedPublish, scopeOf } from './requestScope.js';
 import type { PrepareInput } from './routes.js';
-
-/** A route with a body schema takes JSON only: 415 otherwise. */
-export function requireJsonBody(route: { readonly body?: TSchema }, request: FastifyRequest): void {
-  if (route.body && !isJson(request.headers['content-type'])) {
-    throw new HeraldError(HttpErrors.unsupportedMediaType, 'the request body must be application/json');
-  }
-}
 
 /**
  * What command and ingest handlers get from a request: its validated parts, scope and caller, and

@@ -33,8 +33,15 @@ export type PrepareInput<B, P> = Omit<CommandInput<unknown, B, P>, 'tx' | 'publi
 export interface CommandRoute<Tx, B extends TSchema, P extends TSchema, R, Pre = undefined> extends RouteAccess {
   readonly method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
-  /** JSON body schema; the body must then be `application/json` (else 415) and valid (else 422). */
+  /** JSON body schema; the body must then be one of `contentTypes` (else 415) and valid (else 422). */
   readonly body?: B;
+  /**
+   * With `body`: the media types the body may be sent as, `application/json` or
+   * `application/<subtype>+json` without parameters; default `['application/json']`. Any other is
+   * 415 with `Accept` listing these. Name a `+json` type only when `handle` implements what it
+   * means: `application/merge-patch+json` (RFC 7396) deletes the fields it sets to `null`.
+   */
+  readonly contentTypes?: readonly string[];
   readonly params?: P;
   /** Default `required`. */
   readonly idempotency?: IdempotencyMode;

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, type Fixture } from './support.js';
 
@@ -33,6 +34,32 @@ describe('a request whose path is routed for other methods only', () => {
     }
     // a path one segment past a parametric route matches none of its methods either
     expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-1/lines' })).statusCode).toBe(404);
+  });
+
+  it('takes no route with an empty path parameter: `/orders/` is 404 for every method, as `/orders/o-1/` is', async () => {
+    f = fixture();
+    // trailing slashes are not ignored: a known path with one is no route
+    expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/o-1/' })).json()).toMatchObject({ status: 404, detail: 'no route for GET /orders/o-1/' });
+    const post = await f.gateway.fastify.inject({ method: 'POST', url: '/orders/', headers: { 'idempotency-key': 'k' }, payload: { item: 'book', quantity: 1 } });
+    expect([post.statusCode, post.headers['allow']]).toEqual([404, undefined]);
+    expect(post.json()).toMatchObject({ code: 'not-found', detail: 'no route for POST /orders/' });
+    // GET /orders/:id would have run with id '' (and said "order  does not exist")
+    for (const method of ['GET', 'HEAD'] as const) {
+      const res = await f.gateway.fastify.inject({ method, url: '/orders/?x=1' });
+      expect([res.statusCode, res.headers['allow']]).toEqual([404, undefined]);
+    }
+    expect((await f.gateway.fastify.inject({ method: 'GET', url: '/orders/' })).json()).toMatchObject({ code: 'not-found', detail: 'no route for GET /orders/' });
+    expect(f.runs.count).toBe(0);
+  });
+
+  it('is 405 when the path with an empty parameter is routed as it is for other methods', async () => {
+    f = fixture();
+    f.gateway.query({ url: '/things/', handle: async () => [] });
+    f.gateway.command({ method: 'POST', url: '/things/:id', params: Type.Object({ id: Type.String() }), idempotency: 'off', handle: async ({ params }) => params });
+    // fastify routes POST /things/ to /things/:id with id ''
+    const post = await f.gateway.fastify.inject({ method: 'POST', url: '/things/' });
+    expect([post.statusCode, post.headers['allow']]).toEqual([405, 'GET, HEAD']);
+    expect((await f.gateway.fastify.inject({ method: 'POST', url: '/things/t-1' })).json()).toEqual({ id: 't-1' });
   });
 
   it("covers the gateway's own routes (the probes) as the app's", async () => {
