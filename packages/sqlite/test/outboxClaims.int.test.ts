@@ -62,3 +62,26 @@ it('an idle claim asks the writer for nothing; a claim with work, a catch-up or 
   expect((await claims.claim({ relayId: 'r1', limit: 10, leaseMs: 1000 })).map((r) => r.id)).toEqual(['c']);
   expect(calls).toEqual(['take', 'advance', 'take', 'take', 'release', 'take']);
 });
+
+it('a key held back by a refused record holds back no other key, however much is published after it', async () => {
+  const path = join(tmp.dir, 'held.db');
+  const stores = sqliteStores({ path });
+  closers.push(() => stores.close());
+  const { claims } = claimsOf(path, stores);
+  // the broker refused `bad` for good: the relay skips its key while it waits to try it again, and
+  // its slot's watermark stays below it. Rows published since in other slots stay in the outbox
+  // (the fast path moves watermarks, not rows): a claim's depth must not be spent on them
+  await stores.transaction((tx) => stores.outbox.append(tx, [record('bad', 'bad')]));
+  const claimedPerRound: number[] = [];
+  for (let round = 0; round < 30; round++) {
+    const batch = Array.from({ length: 100 }, (_, i) => record(`r${round}-${i}`, `k${i}`));
+    await stores.transaction((tx) => stores.outbox.append(tx, batch));
+    const claimed = await claims.claim({ relayId: 'r1', limit: 100, leaseMs: 1000, skipKeys: ['bad'] });
+    claimedPerRound.push(claimed.length);
+    await claims.markPublished('r1', claimed.map((r) => r.id));
+  }
+  expect(claimedPerRound).toEqual(Array.from({ length: 30 }, () => 100));
+  // tried again, the refused record is claimed first, and the claim still reaches the others
+  await stores.transaction((tx) => stores.outbox.append(tx, [record('late', 'k1')]));
+  expect((await claims.claim({ relayId: 'r1', limit: 100, leaseMs: 1000 })).map((r) => r.id)).toEqual(['bad', 'late']);
+});

@@ -23,6 +23,9 @@ export interface SlotRow {
   lease_expires_at: number | null;
 }
 
+/** The outbox record's columns of `herald_outbox o`. */
+const OUTBOX_RECORD_COLUMNS_OF_O = OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ');
+
 /** A raw row of the claim's scan: seq, slot, then the columns of OUTBOX_RECORD_COLUMNS in order. */
 type ScanRow = [seq: number, slot: number, id: string, topic: string, key: string, type: string, correlationId: string, value: string, headers: string | null, createdAt: number];
 
@@ -84,7 +87,7 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
     insert: multiRowStatements(writer, (values) => `INSERT INTO herald_outbox (${OUTBOX_RECORD_COLUMNS}, slot) VALUES ${values} ON CONFLICT (id) DO NOTHING`, '(?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     byCorrelation: storeReads.guard(
       reader.prepare<[string], OutboxRow & { seq: number; slot: number }>(
-        `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')},
+        `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS_OF_O},
            coalesce(o.published_at, (SELECT m.published_at FROM herald_outbox_marks m WHERE m.slot = o.slot AND m.up_to_seq >= o.seq ORDER BY m.up_to_seq LIMIT 1)) AS published_at
          FROM herald_outbox o WHERE o.correlation_id = ? ORDER BY o.seq`,
       ),
@@ -94,7 +97,7 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
     backlog: storeReads.guard(
       reader.prepare<[], { topic: string; pending: number; oldest_created_at: number }>(
         `SELECT o.topic, count(*) AS pending, min(o.created_at) AS oldest_created_at
-         FROM herald_outbox o JOIN herald_outbox_slots s ON s.slot = o.slot
+         FROM herald_outbox o CROSS JOIN herald_outbox_slots s ON s.slot = o.slot
          WHERE o.seq > (SELECT min(published_seq) FROM herald_outbox_slots) AND o.seq > s.published_seq AND o.published_at IS NULL
          GROUP BY o.topic ORDER BY o.topic`,
       ),
@@ -135,21 +138,29 @@ export function createOutboxStore(deps: StoreDeps, writes: SlotWrites): OutboxSt
 export function createOutboxClaims(reader: Database.Database, clock: Clock, writes: SlotWrites): OutboxClaims {
   const s = {
     readSlots: storeReads.guard(reader.prepare<[], SlotRow>('SELECT slot, published_seq, relay_id, lease_expires_at FROM herald_outbox_slots ORDER BY slot'), CLAIM),
-    // the pending rows in append order from the lowest open watermark (a rowid range scan); raw rows
-    // (arrays): a claim reads thousands, and arrays cost less to build than objects
+    // the end of the outbox: a scan that reaches its end has looked at every row up to here
+    end: storeReads.guard(reader.prepare<[], { end: number | null }>('SELECT max(seq) AS end FROM herald_outbox'), CLAIM),
+    // the pending rows in append order from the lowest open watermark (a rowid range scan), each
+    // above its own slot's watermark: SQLite steps over the rows the fast path marked published
+    // (their published_at stays null) without handing them to JavaScript or counting them in the
+    // depth, however many lie above a watermark held back by a refused record (CROSS JOIN keeps the
+    // outbox the outer loop, in rowid order, whatever statistics say). Raw rows (arrays): a claim
+    // reads thousands, and arrays cost less to build than objects
     scan: storeReads.guard(
       reader
-        .prepare<[number, number], ScanRow>(`SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox WHERE seq > ? AND published_at IS NULL ORDER BY seq LIMIT ?`)
+        .prepare<[number, number], ScanRow>(
+          `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS_OF_O} FROM herald_outbox o CROSS JOIN herald_outbox_slots s ON s.slot = o.slot
+           WHERE o.seq > ? AND o.seq > s.published_seq AND o.published_at IS NULL ORDER BY o.seq LIMIT ?`,
+        )
         .raw(true),
       CLAIM,
     ),
-    // the same, leaving out the keys in a JSON array: SQLite steps over their rows (however many
-    // wait behind a refused record) without handing them to JavaScript or counting them in the depth
+    // the same, leaving out the keys in a JSON array: SQLite steps over their rows too
     scanSkipping: storeReads.guard(
       reader
         .prepare<[number, string, number], ScanRow>(
-          `SELECT seq, slot, ${OUTBOX_RECORD_COLUMNS} FROM herald_outbox
-           WHERE seq > ? AND published_at IS NULL AND key NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`,
+          `SELECT o.seq, o.slot, ${OUTBOX_RECORD_COLUMNS_OF_O} FROM herald_outbox o CROSS JOIN herald_outbox_slots s ON s.slot = o.slot
+           WHERE o.seq > ? AND o.seq > s.published_seq AND o.published_at IS NULL AND o.key NOT IN (SELECT value FROM json_each(?)) ORDER BY o.seq LIMIT ?`,
         )
         .raw(true),
       CLAIM,
@@ -167,7 +178,7 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
    * elsewhere keeps all of its rows, so its keys stay in order. Rows of `skipKeys` are left out: the
    * share of their slots has gaps, which the mark handles (see `markRows` in slotWrites.ts).
    */
-  function plan(relayId: string, options: { limit: number; leaseMs: number; skipKeys: readonly string[] }): { take: SlotTake; rows: readonly ScanRow[]; holds: boolean } {
+  function plan(relayId: string, options: { limit: number; leaseMs: number; skipKeys: readonly string[] }): { take: SlotTake; rows: readonly ScanRow[]; holds: boolean; catchesUp: boolean } {
     const { limit, leaseMs, skipKeys } = options;
     const skipping = skipKeys.length > 0 ? JSON.stringify(skipKeys) : undefined;
     const readPage = (after: number) => (skipping === undefined ? s.scan.all(after, PAGE) : s.scanSkipping.all(after, skipping, PAGE));
@@ -182,8 +193,12 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
     const rows: ScanRow[] = [];
     let scannedTo = 0;
     const newest = new Map<number, number>();
+    const held = [...new Set(skipKeys.map(outboxSlot))];
+    let catchesUp = false;
     if (watermark.size > 0) {
       const depth = limit * 4 + SCAN_SLACK;
+      // read before the scan: every row up to it is committed (one writer), so the scan sees them all
+      const end = s.end.get()?.end ?? 0;
       let after = Math.min(...watermark.values());
       scan: for (let scanned = 0; scanned < depth; ) {
         const page = readPage(after);
@@ -197,12 +212,19 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
           }
         }
         scanned += page.length;
-        if (page.length < PAGE) break; // the end of the outbox as committed when read
+        if (page.length < PAGE) {
+          // the end of the outbox as committed when read: the rows the scan stepped over up to `end`
+          // were looked at too (published ones), so the open slots may catch up that far
+          scannedTo = Math.max(scannedTo, end);
+          break;
+        }
         after = page[page.length - 1]![0];
       }
+      // an open slot with nothing in this claim and its watermark below the scanned stretch catches
+      // up (see `SlotWrites.take`); an idle claim with none to catch up asks the writer for nothing
+      for (const [slot, from] of watermark) if (from < scannedTo && !newest.has(slot) && !held.includes(slot)) catchesUp = true;
     }
-    const held = [...new Set(skipKeys.map(outboxSlot))];
-    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo, held }, rows, holds };
+    return { take: { relayId, leaseMs, now, watermark: [...watermark], newest: [...newest], scannedTo, held }, rows, holds, catchesUp };
   }
 
   return {
@@ -210,7 +232,7 @@ export function createOutboxClaims(reader: Database.Database, clock: Clock, writ
       const planned = plan(relayId, { limit, leaseMs, skipKeys });
       // nothing pending, no lease of its own to end: the take would write nothing (an idle relay's
       // rounds then cost the writer nothing, and the relay thread no round trip to the app's thread)
-      if (planned.rows.length === 0 && planned.take.scannedTo === 0 && !planned.holds) {
+      if (planned.rows.length === 0 && !planned.catchesUp && !planned.holds) {
         lastClaim.delete(relayId);
         return [];
       }
