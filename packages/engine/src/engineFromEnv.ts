@@ -140,10 +140,15 @@ async function openKafkaPostgres(config: KafkaPostgresEngineConfig, options: Eng
     description,
     close() {
       closing ??= (async () => {
+        // the stores close even when the broker fails to; the first failure is thrown, a second logged
         const results = await Promise.allSettled([broker.close()]);
         results.push(...(await Promise.allSettled([stores.close()])));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        const [first, second] = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        if (second !== undefined) {
+          const logger = options.logger ?? jsonLogger({ fields: { component: 'engine' } });
+          logger.error("engine: closing the PostgreSQL stores failed too, after the Kafka broker's close failed; the broker's error is the one thrown", { error: second, brokerError: first });
+        }
+        if (first !== undefined) throw first;
       })();
       return closing;
     },
