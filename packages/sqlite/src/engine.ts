@@ -138,8 +138,11 @@ function assemble(options: SqliteEngineOptions, broker: SqliteLog, stores: Sqlit
         // the stores close even when the log fails to: their connection and timers must not outlive the engine
         const results = await Promise.allSettled([broker.close()]);
         results.push(...(await Promise.allSettled([stores.close()])));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        const [first, second] = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        if (second !== undefined) {
+          (options.log?.logger ?? silentLogger).error("sqliteEngine: closing the stores failed too, after the log's close failed; the log's error is the one thrown", { error: second, logError: first });
+        }
+        if (first !== undefined) throw first;
       })();
       return closing;
     },

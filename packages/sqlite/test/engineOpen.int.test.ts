@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { jsonLogger } from '@herald/core';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type * as SqliteLogModule from '../src/log/sqliteLog.js';
+import type * as SqliteStoresModule from '../src/stores/sqliteStores.js';
 import { openSqliteEngine, sqliteEngine } from '../src/index.js';
 
 // The embedded engine opens the log, then the stores. When the stores fail to open, the log opened
@@ -30,7 +31,28 @@ vi.mock('../src/log/sqliteLog.js', async (importOriginal) => {
     },
   };
 });
-beforeEach(() => Object.assign(closing, { delayMs: 0, fail: undefined, done: 0 }));
+/** The stores' close as the tests make it: failing after closing. */
+const storesClosing = vi.hoisted(() => ({ fail: undefined as Error | undefined }));
+vi.mock('../src/stores/sqliteStores.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof SqliteStoresModule>();
+  return {
+    ...actual,
+    sqliteStores: (options: Parameters<typeof actual.sqliteStores>[0]) => {
+      const stores = actual.sqliteStores(options);
+      const close = stores.close.bind(stores);
+      return Object.assign(stores, {
+        async close() {
+          await close();
+          if (storesClosing.fail) throw storesClosing.fail;
+        },
+      });
+    },
+  };
+});
+beforeEach(() => {
+  Object.assign(closing, { delayMs: 0, fail: undefined, done: 0 });
+  storesClosing.fail = undefined;
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'herald-engine-open-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,5 +148,23 @@ describe('sqliteEngine close', () => {
     await expect(engine.stores.transaction(async () => {})).rejects.toMatchObject({ code: 'closed' });
     expect(heldUnder(dataDir)).toEqual([]);
     await expect(engine.close(), 'idempotent: the same outcome').rejects.toThrow('log close failed');
+  });
+});
+
+describe('a SQLite engine whose log and stores both fail to close', () => {
+  it("closes both, throws the log's error and logs the stores' (a second failure was dropped unseen)", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = jsonLogger({ level: 'debug', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const engine = await openSqliteEngine({ dataDir: join(dir, 'both-fail'), log: { logger } });
+    closing.fail = new Error('log close failed');
+    storesClosing.fail = new Error('stores close failed');
+    await expect(engine.close()).rejects.toBe(closing.fail);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: "sqliteEngine: closing the stores failed too, after the log's close failed; the log's error is the one thrown",
+        error: expect.objectContaining({ message: 'stores close failed' }),
+      }),
+    );
   });
 });
