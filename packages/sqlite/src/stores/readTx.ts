@@ -2,15 +2,8 @@ import type Database from 'better-sqlite3';
 import { CoreErrors, HeraldError, type SqlTx } from '@herald/core';
 import { openDatabase } from '../internal/database.js';
 import { toStoreError } from '../internal/storeErrors.js';
-import { translatePlaceholders } from './placeholders.js';
 import { finished } from './stepLog.js';
-import { refuseTransactionControl } from './transactionControl.js';
-import { toSqlValue } from './values.js';
-
-interface Prepared {
-  readonly stmt: Database.Statement<unknown[]>;
-  readonly order: readonly number[] | null;
-}
+import { bindParams, statementCache, type CachedStatement } from './statementCache.js';
 
 /** One connection of the read pool: its own statement cache, one read-only transaction at a time. */
 export interface ReadConnection {
@@ -46,7 +39,6 @@ export function isReadTx(tx: SqlTx): boolean {
 export function openReadConnection(options: ReadConnectionOptions): ReadConnection {
   const db = openDatabase({ path: options.path, busyTimeoutMs: options.busyTimeoutMs });
   db.pragma('query_only = 1');
-  const cache = new Map<string, Prepared>();
   const begin = db.prepare('BEGIN');
   // any read of the file starts the WAL read transaction, whose snapshot the work's statements share
   const snapshot = db.prepare('SELECT 1 FROM sqlite_schema LIMIT 1');
@@ -54,23 +46,9 @@ export function openReadConnection(options: ReadConnectionOptions): ReadConnecti
   const rollback = db.prepare('ROLLBACK');
   const wrap = (error: unknown) => toStoreError(error, { path: db.name, context: 'stores: read' });
 
-  function prepare(sql: string): Prepared {
-    let entry = cache.get(sql);
-    if (entry) return entry;
-    refuseTransactionControl(sql);
-    const translated = translatePlaceholders(sql);
-    let stmt: Database.Statement<unknown[]>;
-    try {
-      stmt = db.prepare<unknown[]>(translated.sql);
-    } catch (error) {
-      throw wrap(error);
-    }
+  const prepare = statementCache(db, options.statementCacheSize, wrap, (stmt, sql) => {
     if (!stmt.readonly) throw readOnly(`a statement that writes (${sql.trim().slice(0, 60)})`);
-    entry = { stmt, order: translated.order };
-    if (cache.size >= options.statementCacheSize) cache.delete(cache.keys().next().value!);
-    cache.set(sql, entry);
-    return entry;
-  }
+  });
 
   return {
     begin() {
@@ -102,7 +80,7 @@ export function openReadConnection(options: ReadConnectionOptions): ReadConnecti
 class SqliteReadTx implements SqlTx {
   active = true;
   constructor(
-    private readonly prepare: (sql: string) => Prepared,
+    private readonly prepare: (sql: string) => CachedStatement,
     private readonly wrap: (error: unknown) => unknown,
   ) {}
 
@@ -129,9 +107,7 @@ class SqliteReadTx implements SqlTx {
   private statement(sql: string, params: readonly unknown[] | undefined): { stmt: Database.Statement<unknown[]>; args: unknown[] } {
     if (!this.active) throw finished();
     const entry = this.prepare(sql);
-    const values = params ?? [];
-    const args = entry.order === null ? values.map(toSqlValue) : entry.order.map((index) => toSqlValue(values[index]));
-    return { stmt: entry.stmt, args };
+    return { stmt: entry.stmt, args: bindParams(entry, params) };
   }
 }
 

@@ -2,46 +2,17 @@ import type Database from 'better-sqlite3';
 import { SqliteErrors } from '../errors.js';
 import { HeraldError, type SqlTx } from '@herald/core';
 import { toStoreError } from '../internal/storeErrors.js';
-import { translatePlaceholders } from './placeholders.js';
 import { isReadTx, readOnly } from './readTx.js';
 import { finished } from './stepLog.js';
-import { refuseTransactionControl } from './transactionControl.js';
+import { bindParams, statementCache, type CachedStatement } from './statementCache.js';
 import type { TxScope } from './txRunner.js';
-import { toSqlValue, type SqlValue } from './values.js';
-
-interface Prepared {
-  readonly stmt: Database.Statement<unknown[]>;
-  readonly order: readonly number[] | null;
-  readonly reader: boolean;
-}
+import type { SqlValue } from './values.js';
 
 /** Creates `SqlTx` handles bound to logical transactions, sharing one statement cache. */
 export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
-  const cache = new Map<string, Prepared>();
-
-  function prepare(sql: string): Prepared {
-    let entry = cache.get(sql);
-    if (entry) return entry;
-    refuseTransactionControl(sql);
-    const translated = translatePlaceholders(sql);
-    let stmt: Database.Statement<unknown[]>;
-    try {
-      stmt = db.prepare<unknown[]>(translated.sql);
-    } catch (error) {
-      // SQL SQLite refuses (a syntax error, a missing table) is reported when it is prepared
-      throw toStoreError(error, { path: db.name, context: 'stores' });
-    }
-    entry = { stmt, order: translated.order, reader: stmt.reader };
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-    cache.set(sql, entry);
-    return entry;
-  }
-
-  function bind(entry: Prepared, params: readonly unknown[] | undefined): SqlValue[] {
-    if (!params) return [];
-    if (entry.order === null) return params.map(toSqlValue);
-    return entry.order.map((index) => toSqlValue(params[index]));
-  }
+  // SQL SQLite refuses (a syntax error, a missing table) is reported when it is prepared
+  const prepare = statementCache(db, cacheSize, (error) => toStoreError(error, { path: db.name, context: 'stores' }));
+  const bind = bindParams;
 
   return {
     /** A handle usable only while `scope` is active. */
@@ -66,8 +37,8 @@ export function createSqlTxFactory(db: Database.Database, cacheSize: number) {
 class SqliteTx implements SqlTx {
   constructor(
     readonly scope: TxScope,
-    private readonly prepare: (sql: string) => Prepared,
-    private readonly bind: (entry: Prepared, params: readonly unknown[] | undefined) => SqlValue[],
+    private readonly prepare: (sql: string) => CachedStatement,
+    private readonly bind: (entry: CachedStatement, params: readonly unknown[] | undefined) => SqlValue[],
   ) {}
 
   async query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]> {
