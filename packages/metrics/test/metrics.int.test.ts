@@ -217,7 +217,7 @@ describe('createMetrics on a running app', () => {
     fixture.app.instrumentation.emit({ kind: 'saga', saga: 'order', transition: 'started' });
     s = await scrape(metrics);
     expect(sumSamples(s, 'herald_saga_transitions_total', { saga: 'order', transition: 'started' })).toBe(1);
-    expect(zeros(s, 'herald_saga_transitions_total')).toEqual(['order compensating', 'order completed', 'order failed', 'order step_completed', 'order step_timed_out']);
+    expect(zeros(s, 'herald_saga_transitions_total')).toEqual(['order compensating', 'order completed', 'order failed', 'order start_timed_out', 'order step_completed', 'order step_timed_out']);
     // a group, topic and event type are known from their first delivery: every outcome is there from
     // then on, so the first dead letter of OrderPlaced in billing is an increase from 0
     expect(zeros(s, 'herald_events_handled_total')).toEqual([]);

@@ -1,5 +1,5 @@
 import { HeraldError, readEvent, type Envelope } from '@herald/core';
-import type { SagaCommand, SagaDefinition, SagaStep, SagaTrigger } from './definition.js';
+import { AWAIT_START_STEP, type SagaCommand, type SagaDefinition, type SagaStep, type SagaTrigger } from './definition.js';
 import { SagaErrors } from './errors.js';
 import type { DeadlineChange, SagaDecision, SagaInput, SagaState, SagaStepState, SagaStatus, SagaTransition } from './state.js';
 
@@ -29,7 +29,10 @@ interface Work<Data> {
  *
  * - The start event starts an instance (a second one is ignored), activates the first step and
  *   applies the events that came before it, in arrival order.
- * - Before the start, a step's event is kept (`deferred`); any other event is ignored.
+ * - Before the start, a step's event is kept (`deferred`) and the instance's start timer set (again)
+ *   to `awaitStartMs` from now; any other event is ignored. When that timer fires first, the
+ *   instance ends never started (`failed`, step `(start)`, `SagaStartTimedOut`); it then ignores
+ *   every event of its flow, its start event too.
  * - An event goes to the first step, in order, that it moves and that has not ended; if every step
  *   it moves has ended, to the first of them (a duplicate, or a late completion).
  * - A step's completion (even before the step is active) completes it and activates the next one;
@@ -48,6 +51,7 @@ export function decideSaga<Data>(saga: SagaDefinition<Data>, state: SagaState<Da
   if (matches(saga.startedBy, event)) {
     if (state && state.status !== 'awaiting-start') return ignored(state);
     const work = begin(saga, state ?? initialState(saga, event.correlationId), now);
+    if (state) work.deadlines.push({ kind: 'cancel', step: AWAIT_START_STEP });
     start(work, event);
     for (const early of work.state.early) apply(work, asDefinedNow(saga, early));
     work.state.early = [];
@@ -55,12 +59,15 @@ export function decideSaga<Data>(saga: SagaDefinition<Data>, state: SagaState<Da
   }
   const found = findTrigger(saga, event);
   if (!found) return ignored(state);
-  if (!state || state.status === 'awaiting-start') return defer(saga, state, event);
+  if (!state || state.status === 'awaiting-start') return defer(saga, state, event, now);
+  // ended before it started: nothing was done, so nothing to move or undo
+  if (state.startedAt === null) return ignored(state);
   const work = begin(saga, state, now);
   return apply(work, event) ? decided(work, 'applied') : ignored(state);
 }
 
 function onDeadline<Data>(saga: SagaDefinition<Data>, state: SagaState<Data> | undefined, input: { step: string; deadlineAt: number }, now: number): SagaDecision<Data> {
+  if (input.step === AWAIT_START_STEP) return state?.status === 'awaiting-start' ? abandon(saga, state, input.deadlineAt, now) : ignored(state);
   if (!state || state.status !== 'running') return ignored(state);
   const work = begin(saga, state, now);
   const step = work.state.steps.find((s) => s.name === input.step);
@@ -75,14 +82,24 @@ function timeOut<Data>(work: Work<Data>, step: Mutable<SagaStepState>, deadlineA
   fail(work, step, `no answer within ${definitionOf(work.saga, step.name).deadlineMs} ms`, true);
 }
 
-/** Keeps an event of a flow whose start event has not come yet. */
-function defer<Data>(saga: SagaDefinition<Data>, state: SagaState<Data> | undefined, event: Envelope): SagaDecision<Data> {
+/** Ends an instance whose start event did not come in time; the events it kept stay in its state, for a look. */
+function abandon<Data>(saga: SagaDefinition<Data>, state: SagaState<Data>, deadlineAt: number, now: number): SagaDecision<Data> {
+  const work = begin(saga, state, now);
+  finish(work, 'failed');
+  work.state.failure = { step: AWAIT_START_STEP, reason: `no start event (${saga.startedBy.definition.type}) within ${saga.awaitStartMs} ms`, timedOut: true };
+  work.transitions.push({ type: 'SagaStartTimedOut', deadlineAt, earlyEvents: state.early.length });
+  return decided(work, 'applied');
+}
+
+/** Keeps an event of a flow whose start event has not come yet, and sets its start timer from now. */
+function defer<Data>(saga: SagaDefinition<Data>, state: SagaState<Data> | undefined, event: Envelope, now: number): SagaDecision<Data> {
   const base = state ?? initialState(saga, event.correlationId);
   if (base.early.some((e) => e.id === event.id)) return ignored(state);
   if (base.early.length >= MAX_EARLY_EVENTS) {
     throw new HeraldError(SagaErrors.earlyEventsOverflow, `saga ${saga.name}: instance ${event.correlationId} has ${base.early.length} events waiting for its start event`);
   }
-  return { outcome: 'deferred', state: { ...base, early: [...base.early, structuredClone(event)] }, transitions: [], commands: [], deadlines: [] };
+  const timer: DeadlineChange = { kind: 'schedule', step: AWAIT_START_STEP, at: now + saga.awaitStartMs };
+  return { outcome: 'deferred', state: { ...base, early: [...base.early, structuredClone(event)] }, transitions: [], commands: [], deadlines: [timer] };
 }
 
 function start<Data>(work: Work<Data>, event: Envelope): void {

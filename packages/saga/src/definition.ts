@@ -10,6 +10,16 @@ import type { SagaFailure } from './state.js';
  */
 export const MAX_DEADLINE_MS = 100 * 365.25 * 24 * 3_600_000;
 
+/** How long an instance waits for its start event by default (see {@link DefineSagaOptions.awaitStartMs}): 7 days. */
+export const DEFAULT_AWAIT_START_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The step name of the timer that ends an instance still waiting for its start event
+ * (`SagaDeadlineReached` with this `step`). Not a valid step name, so it names no step; a release
+ * that does not know it takes it for a stale deadline and ignores it.
+ */
+export const AWAIT_START_STEP = '(start)';
+
 /** An event a saga reacts to: its definition, which of its events count, and what they change. */
 export interface SagaTrigger<Data> {
   readonly definition: EventDefinition;
@@ -96,6 +106,8 @@ export interface SagaDefinition<Data> {
   /** The saga's data from its start event. */
   readonly initial: (event: Envelope) => Data;
   readonly steps: readonly SagaStep<Data>[];
+  /** How long an instance waits for its start event after the last event it kept (whole ms). */
+  readonly awaitStartMs: number;
   readonly completed: ((data: Data) => readonly SagaCommand[]) | undefined;
   readonly failed: ((data: Data, failure: SagaFailure) => readonly SagaCommand[]) | undefined;
   /** Every event definition the saga consumes (its start event and its steps' events), each once. */
@@ -120,6 +132,14 @@ export interface DefineSagaOptions<S extends TSchema, Data> {
   readonly when?: (event: Envelope<Static<S>>) => boolean;
   /** The saga's data from the start event (JSON: it is stored as such). */
   readonly initial: (event: Envelope<Static<S>>) => Data;
+  /**
+   * How long an instance whose flow's events came before its start event waits for it, counted
+   * from the last event it kept. Then it ends, never started: status `failed`, failure step
+   * `(start)`, `SagaStartTimedOut` on the saga topic; retention deletes it like any finished one,
+   * and an event of its flow that comes meanwhile (the start event too) is ignored. Default 7 days;
+   * at most {@link MAX_DEADLINE_MS}. Keep it longer than a start event may sit in the dead letters.
+   */
+  readonly awaitStartMs?: number;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;
@@ -149,9 +169,12 @@ export function defineSaga<S extends TSchema, Data>(options: DefineSagaOptions<S
   if (typeof options.initial !== 'function') throw invalid(`saga ${options.name}: initial must be a function of the start event`);
   const topic = options.topic ?? `${options.name}-saga`;
   if (typeof topic !== 'string' || !/^[A-Za-z0-9._-]{1,180}$/.test(topic)) throw invalid(`saga ${options.name}: topic "${String(topic)}" must match /^[A-Za-z0-9._-]{1,180}$/`);
+  const awaitStartMs = options.awaitStartMs ?? DEFAULT_AWAIT_START_MS;
+  if (!validDuration(awaitStartMs)) throw invalid(`saga ${options.name}: awaitStartMs must be a positive number of ms up to ${MAX_DEADLINE_MS} (100 years), got ${String(awaitStartMs)}`);
   return build<Data>({
     name: options.name,
     topic,
+    awaitStartMs: Math.ceil(awaitStartMs),
     startedBy: on(options.startedBy, { when: options.when }) as SagaTrigger<Data>,
     initial: options.initial as (event: Envelope) => Data,
     steps: [],
@@ -191,7 +214,7 @@ function stepOf<Data>(parts: Parts<Data>, name: string, options: SagaStepOptions
     if (trigger.definition.type === parts.startedBy.definition.type) throw invalid(`${where}: ${trigger.definition.type} starts the saga; it cannot also move a step`);
   }
   const { deadlineMs } = options;
-  if (deadlineMs !== undefined && !(typeof deadlineMs === 'number' && Number.isFinite(deadlineMs) && deadlineMs > 0 && deadlineMs <= MAX_DEADLINE_MS)) {
+  if (deadlineMs !== undefined && !validDuration(deadlineMs)) {
     throw invalid(`${where}: deadlineMs must be a positive number of ms up to ${MAX_DEADLINE_MS} (100 years), got ${String(deadlineMs)}`);
   }
   return {
@@ -202,6 +225,10 @@ function stepOf<Data>(parts: Parts<Data>, name: string, options: SagaStepOptions
     onStart: fn(where, 'onStart', options.onStart),
     compensate: fn(where, 'compensate', options.compensate),
   };
+}
+
+function validDuration(ms: unknown): ms is number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 && ms <= MAX_DEADLINE_MS;
 }
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] {

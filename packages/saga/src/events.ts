@@ -13,6 +13,7 @@ const Schemas = {
   SagaStarted: schema({ steps: Type.Array(Type.String()) }),
   SagaStepCompleted: schema({ step: Type.String() }),
   SagaStepTimedOut: schema({ step: Type.String(), deadlineAt: ISO_TIME }),
+  SagaStartTimedOut: schema({ deadlineAt: ISO_TIME, earlyEvents: Type.Integer({ minimum: 0 }) }),
   SagaCompensating: schema({ steps: Type.Array(Type.String()), reason: Type.String() }),
   SagaFailed: schema({ step: Type.String(), reason: Type.String(), timedOut: Type.Boolean(), durationMs: Type.Integer({ minimum: 0 }) }),
   SagaCompleted: schema({ durationMs: Type.Integer({ minimum: 0 }) }),
@@ -22,8 +23,8 @@ const Schemas = {
 type Definitions = { readonly [K in keyof typeof Schemas]: EventDefinition<(typeof Schemas)[K]> };
 
 /**
- * The events of one saga topic: the six transitions every instance publishes there (seed 000's
- * names), keyed by instance id, and `SagaDeadlineReached`, the event a step's deadline timer
+ * The events of one saga topic: the transitions instances publish there (seed 000's six names, and
+ * `SagaStartTimedOut` for an instance whose start event never came), keyed by instance id, and `SagaDeadlineReached`, the event a step's deadline timer
  * publishes on `<topic>-deadlines` for the saga's own handler. Follow a saga from another service
  * with these definitions: `app.on(sagaEvents('order-saga').SagaFailed, ...)`.
  */
@@ -32,7 +33,7 @@ export interface SagaEvents extends Definitions {
   readonly topic: string;
   /** The deadlines' topic, `<topic>-deadlines`. */
   readonly deadlineTopic: string;
-  /** The six transition definitions, in lifecycle order. */
+  /** The transition definitions, in lifecycle order. */
   readonly transitions: readonly EventDefinition<TObject>[];
 }
 
@@ -52,6 +53,7 @@ export function sagaEvents(topic: string): SagaEvents {
     SagaStarted: define('SagaStarted', Schemas.SagaStarted),
     SagaStepCompleted: define('SagaStepCompleted', Schemas.SagaStepCompleted),
     SagaStepTimedOut: define('SagaStepTimedOut', Schemas.SagaStepTimedOut),
+    SagaStartTimedOut: define('SagaStartTimedOut', Schemas.SagaStartTimedOut),
     SagaCompensating: define('SagaCompensating', Schemas.SagaCompensating),
     SagaFailed: define('SagaFailed', Schemas.SagaFailed),
     SagaCompleted: define('SagaCompleted', Schemas.SagaCompleted),

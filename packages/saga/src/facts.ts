@@ -10,6 +10,8 @@ export function factOf(saga: string, transition: SagaTransition): Instrumentatio
       return { kind: 'saga', saga, transition: 'step-completed', step: transition.step };
     case 'SagaStepTimedOut':
       return { kind: 'saga', saga, transition: 'step-timed-out', step: transition.step };
+    case 'SagaStartTimedOut':
+      return { kind: 'saga', saga, transition: 'start-timed-out' };
     case 'SagaCompensating':
       return { kind: 'saga', saga, transition: 'compensating' };
     case 'SagaFailed':

@@ -1,5 +1,5 @@
 // definition: what a saga is
-export { defineSaga, emit, MAX_DEADLINE_MS, on } from './definition.js';
+export { AWAIT_START_STEP, DEFAULT_AWAIT_START_MS, defineSaga, emit, MAX_DEADLINE_MS, on } from './definition.js';
 export type { DefineSagaOptions, SagaCommand, SagaDefinition, SagaStep, SagaStepOptions, SagaTrigger, TriggerOptions } from './definition.js';
 
 // the pure decision logic and its state

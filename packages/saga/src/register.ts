@@ -50,8 +50,8 @@ const MAX_TIMER_ID = 500;
 
 /**
  * Runs a saga in an app: one handler, in the group `<name>-saga` by default, for its start event,
- * its steps' events and, when a step has one, its deadlines (`SagaDeadlineReached` on
- * `<topic>-deadlines`). It goes
+ * its steps' events and its deadlines (`SagaDeadlineReached` on `<topic>-deadlines`: a step's, and
+ * the one that ends an instance whose start event did not come). It goes
  * through the normal pipeline (inbox, retries, dead letters), and each event is handled in one
  * transaction: the inbox mark, the instance's new state (saga store), the deadline timers set or
  * cancelled (timer store), the transitions published on the saga topic, the events the saga asks
@@ -61,8 +61,9 @@ const MAX_TIMER_ID = 500;
  * handler then decides again on what the other committed. Once a change committed, `saga` facts are
  * emitted on the app's instrumentation (counted by `@herald/metrics` when it is used).
  *
- * Requires stores with saga state (`hasSagas`), and timers (`hasTimers`) when a step has a
- * deadline. The sagas of one app share one saga topic (its events are defined once per app).
+ * Requires stores with saga state (`hasSagas`) and timers (`hasTimers`: steps' deadlines, and the
+ * end of an instance whose start event does not come within `awaitStartMs`). The sagas of one app
+ * share one saga topic (its events, the deadline's among them, are defined once per app).
  *
  * @example
  * registerSaga(app, OrderSaga, {
@@ -74,20 +75,19 @@ const MAX_TIMER_ID = 500;
 export function registerSaga<Tx, Data>(app: App<Tx>, saga: SagaDefinition<Data>, options: RegisterSagaOptions<Tx, Data> = {}): void {
   if (saga.steps.length === 0) throw new HeraldError(CoreErrors.invalidOptions, `saga ${saga.name} has no steps: add them with .step()`);
   if (!hasSagas<object, Tx>(app.stores)) throw new HeraldError(SagaErrors.sagasUnavailable, `saga ${saga.name}: the app's stores have no saga store`);
-  const deadlines = saga.steps.some((s) => s.deadlineMs !== undefined);
-  if (deadlines && !hasTimers(app.stores)) {
-    throw new HeraldError(CoreErrors.timersUnavailable, `saga ${saga.name}: its steps have deadlines, and the app's stores have no timer store`);
+  // every saga sets timers: a step's deadline, and an instance's wait for its start event
+  if (!hasTimers(app.stores)) {
+    throw new HeraldError(CoreErrors.timersUnavailable, `saga ${saga.name}: an instance waiting for its start event ends on a timer (awaitStartMs), and the app's stores have no timer store`);
   }
   const events = sagaEvents(saga.topic);
   const other = app.events.find((d) => d.type === events.SagaDeadlineReached.type && d !== events.SagaDeadlineReached);
-  if (deadlines && other) {
+  if (other) {
     throw new HeraldError(CoreErrors.invalidOptions, `saga ${saga.name}: this app already runs a saga on topic ${other.topic.replace(/-deadlines$/, '')}; the sagas of one app share one topic (give them the same \`topic\`)`);
   }
   const store = app.stores.sagas;
   const group = options.group ?? `${saga.name}-saga`;
   const { effects, group: _group, ...policy } = options;
-  // a saga without deadlines does not subscribe to a deadline topic nobody writes
-  app.on(deadlines ? [...saga.inputs, events.SagaDeadlineReached] : saga.inputs, { ...policy, group, name: options.name ?? `${group}:${saga.name}` }, async (event, ctx) => {
+  app.on([...saga.inputs, events.SagaDeadlineReached], { ...policy, group, name: options.name ?? `${group}:${saga.name}` }, async (event, ctx) => {
     const found = inputOf(saga, events, event);
     if (!found) return;
     const { input, instanceId } = found;
@@ -164,6 +164,8 @@ function publishTransition<Tx>(ctx: HandlerContext<Tx>, events: SagaEvents, saga
       return ctx.publish(events.SagaStepCompleted, { ...base, step: transition.step }, options);
     case 'SagaStepTimedOut':
       return ctx.publish(events.SagaStepTimedOut, { ...base, step: transition.step, deadlineAt: new Date(transition.deadlineAt).toISOString() }, options);
+    case 'SagaStartTimedOut':
+      return ctx.publish(events.SagaStartTimedOut, { ...base, deadlineAt: new Date(transition.deadlineAt).toISOString(), earlyEvents: transition.earlyEvents }, options);
     case 'SagaCompensating':
       return ctx.publish(events.SagaCompensating, { ...base, steps: [...transition.steps], reason: transition.reason }, options);
     case 'SagaFailed':

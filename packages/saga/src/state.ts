@@ -5,7 +5,8 @@ import type { SagaCommand } from './definition.js';
  * Where an instance stands. `awaiting-start`: events of its flow arrived before the event that
  * starts it (they come from other topics, so nothing orders them); they are kept and applied once
  * it starts. `running`: started, not ended. `completed`: every step completed. `failed`: a step
- * failed or missed its deadline; the completed steps were compensated.
+ * failed or missed its deadline, and the completed steps were compensated; or its start event did
+ * not come within the saga's `awaitStartMs` (failure step `(start)`, `startedAt` null).
  */
 export type SagaStatus = 'awaiting-start' | 'running' | 'completed' | 'failed';
 
@@ -33,6 +34,7 @@ export interface SagaStepState {
 
 /** Why an instance failed. */
 export interface SagaFailure {
+  /** The step that failed; `(start)` (`AWAIT_START_STEP`) for an instance whose start event never came. */
   readonly step: string;
   readonly reason: string;
   /** True when the step missed its deadline; false when an event failed it. */
@@ -65,6 +67,7 @@ export type SagaTransition =
   | { readonly type: 'SagaStarted'; readonly steps: readonly string[] }
   | { readonly type: 'SagaStepCompleted'; readonly step: string }
   | { readonly type: 'SagaStepTimedOut'; readonly step: string; readonly deadlineAt: number }
+  | { readonly type: 'SagaStartTimedOut'; readonly deadlineAt: number; readonly earlyEvents: number }
   | { readonly type: 'SagaCompensating'; readonly steps: readonly string[]; readonly reason: string }
   | { readonly type: 'SagaFailed'; readonly step: string; readonly reason: string; readonly timedOut: boolean; readonly durationMs: number }
   | { readonly type: 'SagaCompleted'; readonly durationMs: number };

@@ -29,11 +29,14 @@ export interface OrderData {
 }
 
 export const PAYMENT_DEADLINE_MS = 30_000;
+/** How long an instance waits for its order: short, so a runtime test can pass it on a manual clock. */
+export const AWAIT_START_MS = 60_000;
 
 /** Reserve seats, then take the payment within 30 s; undo the reservation (and a late payment) when it fails. */
 export const OrderSaga = defineSaga({
   name: 'order',
   startedBy: OrderPlaced,
+  awaitStartMs: AWAIT_START_MS,
   initial: (event): OrderData => ({ orderId: event.data.orderId, seats: event.data.seats, totalCents: event.data.totalCents, reservationId: null, paidCents: 0 }),
 })
   .step('reserve', {

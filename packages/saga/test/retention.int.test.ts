@@ -16,7 +16,8 @@ const DAY = 24 * 60 * 60 * 1000;
  * fails to compile here until it is placed, and the test below then checks the stores agree.
  */
 const WHEN_OLD: Record<SagaStatus, 'deleted' | 'kept'> = {
-  // it holds events already taken (inbox-marked): deleting it would lose them
+  // it holds events already taken (inbox-marked): deleting it would lose them; the saga ends it
+  // itself after awaitStartMs (as failed), and it goes then
   'awaiting-start': 'kept',
   running: 'kept',
   completed: 'deleted',
@@ -59,7 +60,7 @@ describe('saga retention on the embedded engine', () => {
     expect(Object.fromEntries(left)).toEqual(WHEN_OLD);
   });
 
-  it('deletes a completed flow once older than the retention, never one awaiting its start; a late event then starts from nothing', async () => {
+  it('deletes a completed flow once older than the retention, and one whose start never came once it ended on its timer; a late event then starts from nothing', async () => {
     const clock = createManualClock(T0);
     const dir = await dataDir();
     // an app on the data directory; it runs only while the test needs it, since advancing the
@@ -88,9 +89,13 @@ describe('saga retention on the embedded engine', () => {
       for (const id of ['o-1', 'o-orphan']) saves.push(await lastSave(app.stores, id));
     });
     await clock.advance(20 * DAY);
+    const ended: number[] = [];
     await run(async (app) => {
       await app.publish(OrderPlaced, { orderId: 'o-2', seats: 1, totalCents: 700 }, { correlationId: 'o-2' });
       await eventually(async () => (await status(app, 'o-2')) === 'completed', 'o-2 completed', clock);
+      // its start timer is long due: the orphan ends, never started
+      await eventually(async () => (await status(app, 'o-orphan')) === 'failed', 'o-orphan ended', clock);
+      for (const id of ['o-2', 'o-orphan']) ended.push(await lastSave(app.stores, id));
     });
 
     // 30 days (the default retention) after the first of them was saved, nothing goes yet: not older than it
@@ -101,9 +106,11 @@ describe('saga retention on the embedded engine', () => {
       await clock.advance(Math.max(...saves) + 30 * DAY + 1 - clock.now());
       expect((await stores.sweepRetention()).sagas).toBe(1);
       expect(await findSaga(stores, OrderSaga, 'o-1')).toBeUndefined();
-      // the payment it holds waits for its order, however long: the sweep never drops it
-      expect((await findSaga(stores, OrderSaga, 'o-orphan'))?.status).toBe('awaiting-start');
+      expect((await findSaga(stores, OrderSaga, 'o-orphan'))?.status, 'ended 10 days ago').toBe('failed');
       expect((await findSaga(stores, OrderSaga, 'o-2'))?.status, 'completed 10 days ago').toBe('completed');
+      await clock.advance(Math.max(...ended) + 30 * DAY + 1 - clock.now());
+      expect((await stores.sweepRetention()).sagas).toBe(2);
+      expect(await findSaga(stores, OrderSaga, 'o-orphan')).toBeUndefined();
     } finally {
       await stores.close();
     }

@@ -1,7 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, createManualClock, silentLogger, type App, type Broker, type Envelope, type EventDefinition, type InstrumentationEvent, type ManualClock, type Stores } from '@herald/core';
-import { deadlineTimerId, findSaga, registerSaga, sagaEvents, type RegisterSagaOptions } from '../src/index.js';
+import { createApp, createManualClock, hasSagaCensus, hasSagas, silentLogger, type App, type Broker, type Envelope, type EventDefinition, type InstrumentationEvent, type ManualClock, type Stores } from '@herald/core';
+import { AWAIT_START_STEP, deadlineTimerId, findSaga, registerSaga, sagaEvents, type RegisterSagaOptions } from '../src/index.js';
 import {
+  AWAIT_START_MS,
   ChargeCard,
   OrderPlaced,
   OrderSaga,
@@ -210,6 +211,35 @@ export function describeSagaRuntime(target: SagaRuntimeTarget): void {
       const state = await findSaga(app.stores, OrderSaga, 'o-3');
       expect(state).toMatchObject({ status: 'failed', failure: { step: 'payment', timedOut: true } });
       expect(state?.steps.map((s) => s.status)).toEqual(['compensated', 'compensated']);
+    }, target.testTimeoutMs);
+
+    it('ends an instance whose start event never comes, on a timer: the census drops it, a late start event is ignored', async () => {
+      const clock = createManualClock(T0);
+      const observed = observe();
+      const app = await started(sagaApp(await (await world()).open(clock), clock, observed, { billing: false }));
+      const sagas = app.stores as unknown as object;
+      if (!hasSagas(sagas) || !hasSagaCensus(sagas.sagas)) throw new Error('every engine counts its sagas in flight');
+      const census = sagas.sagas;
+      // a payment whose order never reaches the saga (its start event discarded from the dead letters)
+      await app.publish(PaymentProcessed, { orderId: 'o-4', success: true, amountCents: 900 }, { correlationId: 'o-4' });
+      await eventually(async () => (await findSaga(app.stores, OrderSaga, 'o-4'))?.status === 'awaiting-start', 'o-4 awaiting its start', clock);
+      expect((await census.inFlight()).map((e) => [e.status, e.count])).toEqual([['awaiting-start', 1]]);
+
+      await clock.advance(AWAIT_START_MS);
+      await eventually(() => observed.transitions.some((e) => e.type === 'SagaStartTimedOut'), 'SagaStartTimedOut', clock);
+      const state = await findSaga(app.stores, OrderSaga, 'o-4');
+      expect(state).toMatchObject({ status: 'failed', startedAt: null, failure: { step: AWAIT_START_STEP, timedOut: true } });
+      expect(observed.transitions.find((e) => e.type === 'SagaStartTimedOut')?.data).toMatchObject({ saga: 'order', instanceId: 'o-4', earlyEvents: 1 });
+      await eventually(() => observed.facts.some((f) => f.transition === 'start-timed-out'), 'its start-timed-out fact', clock);
+      expect(await census.inFlight(), 'no longer in flight').toEqual([]);
+
+      // the start event, redriven after that: nothing starts, nothing is asked for
+      await app.publish(OrderPlaced, { orderId: 'o-4', seats: 1, totalCents: 900 }, { correlationId: 'o-4' });
+      // on o-4's key, so its partition's order says o-4's start was handled first
+      await app.publish(OrderPlaced, { orderId: 'o-5', seats: 1, totalCents: 900 }, { correlationId: 'o-5', key: 'o-4' });
+      await eventually(() => observed.transitions.some((e) => e.correlationId === 'o-5'), 'the next flow on that key started', clock);
+      expect(kinds(observed, 'o-4')).toEqual(['SagaStartTimedOut']);
+      expect((await findSaga(app.stores, OrderSaga, 'o-4'))?.status).toBe('failed');
     }, target.testTimeoutMs);
   });
 }

@@ -226,8 +226,12 @@ export type StreamFact =
       readonly error: Error;
     };
 
-/** How a saga instance moved (see the `saga` instrumentation fact). */
-export type SagaTransitionKind = 'started' | 'step-completed' | 'step-timed-out' | 'compensating' | 'completed' | 'failed';
+/**
+ * How a saga instance moved (see the `saga` instrumentation fact). `start-timed-out`: an instance
+ * that kept events of a flow whose starting event never came ended unstarted (`@herald/saga`'s
+ * `awaitStartMs`).
+ */
+export type SagaTransitionKind = 'started' | 'step-completed' | 'step-timed-out' | 'compensating' | 'completed' | 'failed' | 'start-timed-out';
 
 export type InstrumentationListener = (event: InstrumentationEvent) => void;
 

@@ -12,6 +12,7 @@ const SAGA_TRANSITIONS = Object.keys({
   compensating: 0,
   completed: 0,
   failed: 0,
+  'start-timed-out': 0,
 } satisfies Record<SagaTransitionKind, 0>).map(transitionLabel);
 
 /** The outcomes a `handled` fact carries (the consumer skips an `ignored` delivery without one). */

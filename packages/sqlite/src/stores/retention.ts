@@ -47,8 +47,8 @@ export const INBOX_KEEP_SQL = 'SELECT seq FROM herald_inbox WHERE seq >= ? AND s
 /**
  * Deletes old published outbox rows, old inbox marks, resolved dead letters past their retention
  * (dead and parked ones are never deleted), expired idempotency records, and saga instances that
- * finished or still await their start and were not saved for `sagaRetentionMs` (running ones are
- * never deleted; see {@link PURGE_SAGAS_SQL}). Outbox and inbox rows are deleted as a prefix in
+ * finished and were not saved for `sagaRetentionMs` (running and awaiting-start ones are never
+ * deleted; see {@link PURGE_SAGAS_SQL}). Outbox and inbox rows are deleted as a prefix in
  * `seq` order (the order they were written), so finding them costs what deleting them costs; a
  * prefix stops at the first row that must stay (for the outbox, an unpublished one), which can
  * hold back younger rows behind it until it goes.

@@ -10,9 +10,10 @@ export interface RetentionSweepResult {
   readonly idempotency: number;
   /**
    * Saga instances past their retention (by their last save, `updatedAt`): finished ones (status
-   * `completed` or `failed`) and ones still `awaiting-start` (events kept for a start event that never
-   * came). A `running` instance, or one of any other status, is never deleted, however old. A late
-   * event of a deleted instance is then taken as the first of a new one.
+   * `completed` or `failed`, which includes an instance whose start event never came within the
+   * saga's `awaitStartMs`). A `running` or `awaiting-start` instance is never deleted, however old
+   * (it holds events already taken). A late event of a deleted instance is then taken as the first
+   * of a new one.
    */
   readonly sagas: number;
 }
