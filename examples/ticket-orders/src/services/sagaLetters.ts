@@ -108,15 +108,16 @@ export function sagaLetters(app: App<SqlTx>): Component {
 
 /**
  * Whether the letter stops its order's saga, as the saga stands now: an OrderCreated when the saga
- * has not started (none, or `awaiting-start`); a deadline when the saga would have applied it (as
- * `@herald/saga` decides: the saga running, the step active with this very deadline). A letter of
+ * has not started (none, awaiting its start, or ended unstarted after `awaitStartMs`); a deadline
+ * when the saga would have applied it (as `@herald/saga` decides: the saga running, the step active
+ * with this very deadline). A letter of
  * an event the saga applied after all (redelivered, after a crash or a rebalance that followed the
  * letter, to a handler that succeeded) or would ignore (a step that completed as its timer fired)
  * fails no order that goes on.
  */
 async function stalls(app: App<SqlTx>, letter: DeadLetter): Promise<boolean> {
   const saga = await findSaga(app.stores, TicketOrderSaga, letter.key);
-  if (letter.eventType !== DEADLINE) return !saga || saga.status === 'awaiting-start';
+  if (letter.eventType !== DEADLINE) return !saga || saga.startedAt === null;
   const event = causeOf(letter);
   // unreadable, the saga could not apply it either
   if (!event) return true;
