@@ -11,7 +11,12 @@ export interface BodyRoute {
 }
 
 /** `application/json` or `application/<subtype>+json`, lower case, no parameters. */
-const JSON_MEDIA_TYPE = /^application\/(?:json|[a-z0-9!#$&^_.-]+\+json)$/;
+export const JSON_MEDIA_TYPE = /^application\/(?:json|[a-z0-9!#$&^_.-]+\+json)$/;
+
+/** A Content-Type's media type, without its parameters, lower case. */
+export function mediaTypeOf(header: string): string {
+  return header.split(';')[0]!.trim().toLowerCase();
+}
 
 /**
  * The media types a route's body is accepted as, checked once when the route is declared:
@@ -44,7 +49,7 @@ export function bodyContentTypes(route: BodyRoute, label: string): ReadonlySet<s
 export function requireContentType(route: BodyRoute, accepted: ReadonlySet<string>, request: FastifyRequest, reply: FastifyReply): void {
   if (!route.body) return;
   const header = request.headers['content-type'];
-  const media = header?.split(';')[0]!.trim().toLowerCase();
+  const media = header === undefined ? undefined : mediaTypeOf(header);
   if (media !== undefined && accepted.has(media)) return;
   const list = [...accepted].join(', ');
   reply.header('accept', list);

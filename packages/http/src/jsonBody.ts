@@ -1,6 +1,7 @@
 import { HeraldError, jsonEscapesUnstorableText } from '@herald/core';
 import type { FastifyBodyParser } from 'fastify';
 import { jsonDepth } from './bodyDepth.js';
+import { JSON_MEDIA_TYPE, mediaTypeOf } from './bodyContentType.js';
 import { HttpErrors } from './errors.js';
 import { forbiddenProperties } from './forbiddenProperties.js';
 import { quoted, unstorableText } from './text.js';
@@ -8,9 +9,7 @@ import { requestPartInvalid } from './validation.js';
 
 /** `application/json` or any `application/*+json`, with or without parameters (the body parser checks the charset). */
 export function isJson(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const media = contentType.split(';')[0]!.trim().toLowerCase();
-  return media === 'application/json' || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(media);
+  return contentType !== undefined && JSON_MEDIA_TYPE.test(mediaTypeOf(contentType));
 }
 
 /**
